@@ -1,0 +1,61 @@
+# Handover: the two commands a new user runs are `make demo` and `make test` (see README.md).
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export HANDOVER_DATA_DIR ?= $(CURDIR)/data
+DEBIAN_TEST_PACKAGES := chromium fonts-noto-cjk postgresql gettext
+DEBIAN_PACKAGES := gettext
+
+.PHONY: demo serve test test-sqlite test-postgres check bench install install-test debian debian-test messages clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+install: $(BIN)/python debian
+	$(BIN)/pip install --quiet -e .
+	$(MAKE) --no-print-directory messages
+
+install-test: $(BIN)/python debian-test
+	$(BIN)/pip install --quiet -e '.[test]'
+	$(MAKE) --no-print-directory messages
+
+# Debian packages, installed only when missing (apt-get needs root; CI and the demo laptop run as root).
+debian:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; fi
+
+debian-test:
+	@missing=$$(for p in $(DEBIAN_TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; fi
+
+messages:
+	cd src/handover && ../../$(BIN)/django-admin compilemessages --ignore '.venv' -v 0
+
+demo: install
+	$(BIN)/handover migrate --no-input -v 0
+	$(BIN)/handover demo
+	$(BIN)/handover serve --addr 127.0.0.1:8000
+
+test: install-test
+	$(MAKE) --no-print-directory test-sqlite test-postgres
+
+test-sqlite:
+	HANDOVER_TEST_DATABASE=sqlite $(BIN)/pytest -q -p no:cacheprovider
+
+test-postgres:
+	HANDOVER_TEST_DATABASE=postgres $(BIN)/pytest -q -p no:cacheprovider
+
+check: install-test
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy src
+	DJANGO_SETTINGS_MODULE=handover.settings.test $(BIN)/handover check
+	DJANGO_SETTINGS_MODULE=handover.settings.test $(BIN)/handover makemigrations --check --dry-run
+
+bench: install-test
+	$(BIN)/python bench/audit_bench.py
+
+clean:
+	rm -rf $(VENV) data

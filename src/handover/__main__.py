@@ -1,0 +1,3 @@
+from handover.cli.main import main
+
+main()

@@ -1,0 +1,33 @@
+"""Audit actions of login accounts."""
+
+from django.utils.translation import gettext_lazy as _
+
+LOGIN = "accounts.login"
+LOGIN_FAILED = "accounts.login.failed"
+LOCKED = "accounts.locked"
+LOGOUT = "accounts.logout"
+SESSION_EXPIRED = "accounts.session.expired"
+TOTP_ENROLLED = "accounts.totp.enrolled"
+TOTP_FAILED = "accounts.totp.failed"
+USER_CREATE = "accounts.user.create"
+USER_UPDATE = "accounts.user.update"
+USER_DEACTIVATE = "accounts.user.deactivate"
+USER_UNLOCK = "accounts.user.unlock"
+PASSWORD_SET = "accounts.password.set"
+TOKEN_CREATE = "accounts.token.create"
+
+ACTIONS = {
+    LOGIN: _("Logged in"),
+    LOGIN_FAILED: _("Login failed"),
+    LOCKED: _("Account locked after failed logins"),
+    LOGOUT: _("Logged out"),
+    SESSION_EXPIRED: _("Session ended after inactivity"),
+    TOTP_ENROLLED: _("Second factor enrolled"),
+    TOTP_FAILED: _("Wrong second-factor code"),
+    USER_CREATE: _("Login account created"),
+    USER_UPDATE: _("Login account changed"),
+    USER_DEACTIVATE: _("Login account deactivated"),
+    USER_UNLOCK: _("Login account unlocked"),
+    PASSWORD_SET: _("Password set"),
+    TOKEN_CREATE: _("API token issued"),
+}

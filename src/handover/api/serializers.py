@@ -1,0 +1,77 @@
+"""API shapes. Writes are validated here for shape only and carried out by the services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from handover.audit.models import Event
+from handover.org.models import Engagement, Organisation, Person, RoleAssignment, Site
+
+
+class EngagementSerializer(serializers.ModelSerializer):
+    firm_name = serializers.SerializerMethodField(help_text="Shown only to members who may see it (第十一条).")
+
+    class Meta:
+        model = Engagement
+        fields = ["code", "code_name", "firm_name", "custodian_name", "disposal_date", "phase"]
+
+    def get_firm_name(self, engagement: Engagement) -> str | None:
+        visible: Any = self.context.get("firm_name_visible", {})
+        return engagement.firm_name if visible.get(engagement.pk) else None
+
+
+class SiteSerializer(serializers.ModelSerializer):
+    parent = serializers.PrimaryKeyRelatedField(queryset=Site.objects.all(), allow_null=True, required=False)
+
+    class Meta:
+        model = Site
+        fields = ["id", "code", "name", "level", "parent", "path", "address", "is_active"]
+        read_only_fields = ["path", "is_active"]
+
+
+class OrganisationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Organisation
+        fields = ["id", "name", "type", "contact_person", "phone", "address", "is_active"]
+        read_only_fields = ["is_active"]
+
+
+class PersonSerializer(serializers.ModelSerializer):
+    organisation = serializers.PrimaryKeyRelatedField(queryset=Organisation.objects.all())
+    site = serializers.PrimaryKeyRelatedField(queryset=Site.objects.all(), allow_null=True, required=False)
+
+    class Meta:
+        model = Person
+        fields = ["id", "name", "organisation", "site", "department", "post", "party", "employment_type",
+                  "employment", "leave_date", "phone", "is_active"]
+        read_only_fields = ["is_active"]
+
+
+class RoleSerializer(serializers.ModelSerializer):
+    person = serializers.PrimaryKeyRelatedField(queryset=Person.objects.all())
+    site = serializers.PrimaryKeyRelatedField(queryset=Site.objects.all(), allow_null=True, required=False)
+
+    class Meta:
+        model = RoleAssignment
+        fields = ["id", "person", "role", "site", "observer_body", "granted_at"]
+        read_only_fields = ["granted_at"]
+
+
+class EventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Event
+        fields = ["seq", "occurred_at", "actor_id", "actor_username", "engagement_id", "site_id", "action",
+                  "object_type", "object_id", "before", "after", "request_id", "client_addr", "channel", "outcome",
+                  "prev_hash", "hash"]
+
+
+class TokenRequestSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    password = serializers.CharField(style={"input_type": "password"}, write_only=True)
+    code = serializers.CharField(required=False, allow_blank=True, help_text="TOTP code, when a second factor is set up.")
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField()

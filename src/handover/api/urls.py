@@ -1,0 +1,23 @@
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from handover.api import views
+
+router = DefaultRouter()
+router.register("engagements", views.EngagementViewSet, basename="engagement")
+router.register(r"engagements/(?P<code>[-a-zA-Z0-9_]+)/sites", views.SiteViewSet, basename="site")
+router.register(r"engagements/(?P<code>[-a-zA-Z0-9_]+)/organisations", views.OrganisationViewSet,
+                basename="organisation")
+router.register(r"engagements/(?P<code>[-a-zA-Z0-9_]+)/people", views.PersonViewSet, basename="person")
+router.register(r"engagements/(?P<code>[-a-zA-Z0-9_]+)/roles", views.RoleViewSet, basename="role")
+router.register("audit/events", views.EventViewSet, basename="event")
+
+app_name = "api"
+
+urlpatterns = [
+    path("auth/token/", views.TokenView.as_view(), name="token"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("", include(router.urls)),
+]

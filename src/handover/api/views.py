@@ -1,0 +1,200 @@
+"""REST endpoints over the same selectors and services as the pages, with the same permissions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.authtoken.models import Token
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from handover.accounts import services as account_services
+from handover.accounts.events import TOKEN_CREATE
+from handover.api import serializers
+from handover.audit import selectors as audit_selectors
+from handover.audit.services import event_record
+from handover.core.errors import PermissionDenied
+from handover.org import permissions as perms
+from handover.org import selectors, services
+from handover.org.models import Engagement
+
+
+class EngagementViewSet(viewsets.ReadOnlyModelViewSet):
+    """Engagements in which you hold a role."""
+
+    serializer_class = serializers.EngagementSerializer
+    lookup_field = "code"
+    capability = perms.VIEW_SUMMARY
+
+    def get_queryset(self) -> QuerySet[Engagement]:
+        return selectors.engagement_list(user=self.request.user)
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = super().get_serializer_context()
+        context["firm_name_visible"] = {
+            e.pk: selectors.firm_name_visible(user=self.request.user, engagement=e) for e in self.get_queryset()
+        }
+        return context
+
+    def get_object(self) -> Engagement:
+        return selectors.engagement_get(user=self.request.user, code=self.kwargs["code"])
+
+
+class _EngagementScoped(viewsets.GenericViewSet):
+    """Base for /api/engagements/{code}/…: resolves the engagement through the selectors first."""
+
+    read_capability = perms.VIEW_ENGAGEMENT
+    write_capability = perms.MANAGE_SITES
+
+    @property
+    def engagement(self) -> Engagement:
+        if not hasattr(self, "_engagement"):
+            self._engagement = selectors.engagement_get(user=self.request.user, code=self.kwargs["code"])
+        return self._engagement
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        writing = request.method not in ("GET", "HEAD", "OPTIONS")
+        capability = self.write_capability if writing else self.read_capability
+        selectors.require(user=request.user, engagement=self.engagement, capability=capability)
+
+    def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
+        serializer = super().get_serializer(*args, **kwargs)
+        fields = getattr(serializer, "fields", {})
+        if getattr(self, "swagger_fake_view", False):
+            return serializer
+        sites = selectors.site_list(user=self.request.user, engagement=self.engagement)
+        for name in ("site", "parent"):
+            if name in fields:
+                fields[name].queryset = sites
+        if "organisation" in fields:
+            fields["organisation"].queryset = selectors.organisation_list(user=self.request.user,
+                                                                          engagement=self.engagement)
+        if "person" in fields:
+            fields["person"].queryset = selectors.person_list(user=self.request.user, engagement=self.engagement)
+        return serializer
+
+    def _run(self, action: Any, serializer_class: Any = None, code: int = status.HTTP_201_CREATED) -> Response:
+        serializer = self.get_serializer(data=self.request.data, partial=self.request.method == "PATCH")
+        serializer.is_valid(raise_exception=True)
+        instance = action(serializer.validated_data)
+        return Response(self.get_serializer(instance).data, status=code)
+
+
+class SiteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _EngagementScoped):
+    """The site tree (总部 → 区域中心 → 营业部 → 服务部), limited to the sites in your scope."""
+
+    serializer_class = serializers.SiteSerializer
+    write_capability = perms.MANAGE_SITES
+
+    def get_queryset(self) -> QuerySet:
+        return selectors.site_list(user=self.request.user, engagement=self.engagement, include_inactive=True)
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self._run(lambda d: services.site_create(actor=request.user, engagement=self.engagement, **d))
+
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        site = self.get_object()
+        serializer = self.get_serializer(site, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        data = {"name": site.name, "code": site.code, "parent": site.parent, "address": site.address,
+                **{k: v for k, v in serializer.validated_data.items() if k != "level"}}
+        services.site_update(actor=request.user, site=site, **data)
+        return Response(self.get_serializer(site).data)
+
+
+class OrganisationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _EngagementScoped):
+    serializer_class = serializers.OrganisationSerializer
+    read_capability = perms.VIEW_ORGS
+    write_capability = perms.MANAGE_ORGS
+
+    def get_queryset(self) -> QuerySet:
+        return selectors.organisation_list(user=self.request.user, engagement=self.engagement, include_inactive=True)
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self._run(lambda d: services.organisation_create(actor=request.user, engagement=self.engagement, **d))
+
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        organisation = self.get_object()
+        serializer = self.get_serializer(organisation, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        services.organisation_update(actor=request.user, organisation=organisation, **serializer.validated_data)
+        return Response(self.get_serializer(organisation).data)
+
+
+class PersonViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _EngagementScoped):
+    serializer_class = serializers.PersonSerializer
+    read_capability = perms.VIEW_PEOPLE
+    write_capability = perms.MANAGE_PEOPLE
+
+    def get_queryset(self) -> QuerySet:
+        return selectors.person_list(user=self.request.user, engagement=self.engagement, include_inactive=True)
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self._run(lambda d: services.person_create(actor=request.user, engagement=self.engagement, **d))
+
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        person = self.get_object()
+        serializer = self.get_serializer(person, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        services.person_update(actor=request.user, person=person, **serializer.validated_data)
+        return Response(self.get_serializer(person).data)
+
+
+class RoleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _EngagementScoped):
+    """Roles held in the engagement. DELETE revokes (the row stays, with its revocation time)."""
+
+    serializer_class = serializers.RoleSerializer
+    read_capability = perms.MANAGE_ROLES
+    write_capability = perms.MANAGE_ROLES
+
+    def get_queryset(self) -> QuerySet:
+        return selectors.role_list(user=self.request.user, engagement=self.engagement)
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self._run(lambda d: services.role_grant(actor=request.user, **d))
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        services.role_revoke(actor=request.user, assignment=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class EventViewSet(viewsets.ReadOnlyModelViewSet):
+    """The audit trail, for auditors (filters: action, actor, engagement, outcome, object, since, until)."""
+
+    serializer_class = serializers.EventSerializer
+    lookup_field = "seq"
+
+    def get_queryset(self) -> QuerySet:
+        if not selectors.engagement_ids_for(user=self.request.user, capability=perms.VIEW_AUDIT):
+            raise PermissionDenied("You do not have the role needed for this here.")
+        filters = {k: v for k, v in self.request.query_params.items() if k in
+                   ("action", "actor", "engagement", "outcome", "object", "since", "until")}
+        return audit_selectors.event_list(user=self.request.user, filters=filters)
+
+
+class TokenView(APIView):
+    """Exchange user name, password and (when set up) a TOTP code for an API token valid 12 hours."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    @extend_schema(request=serializers.TokenRequestSerializer, responses=serializers.TokenSerializer)
+    def post(self, request: Request) -> Response:
+        data = serializers.TokenRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = account_services.login_check_password(request=request._request, username=data.validated_data["username"],
+                                                     password=data.validated_data["password"])
+        if user.has_totp or settings.HANDOVER_TOTP_REQUIRED:
+            account_services.totp_verify(user=user, code=data.validated_data.get("code", ""))
+        Token.objects.filter(user=user).delete()
+        token = Token.objects.create(user=user)
+        event_record(actor=user, action=TOKEN_CREATE, obj=user)
+        return Response({"token": token.key})
+

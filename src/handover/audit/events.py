@@ -1,0 +1,13 @@
+"""Audit actions of the audit trail itself."""
+
+from django.utils.translation import gettext_lazy as _
+
+CHECKPOINT_WRITE = "audit.checkpoint.write"
+EXPORT = "audit.export"
+VIEW = "audit.view"
+
+ACTIONS = {
+    CHECKPOINT_WRITE: _("Audit checkpoint written"),
+    EXPORT: _("Audit trail exported"),
+    VIEW: _("Audit trail viewed"),
+}

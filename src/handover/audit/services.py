@@ -1,0 +1,137 @@
+"""Appending to the audit trail. Every service calls ``event_record`` inside its own transaction, so the
+change and its evidence commit together or not at all (Zulip's ``do_*`` pattern)."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, models, transaction
+from django.utils import timezone
+
+from handover.audit import catalogue, chain
+from handover.audit.models import Event, Outcome
+from handover.core import context
+
+# Any 64-bit constant: serialises appends across PostgreSQL connections (SQLite's IMMEDIATE transactions
+# already hold the database's single write lock).
+_PG_LOCK_KEY = 0x68616E646F766572
+
+# Field names whose values must never reach the trail, whatever model they come from.
+SECRET_FIELDS = frozenset({"password", "totp_secret", "totp_secret_sealed", "secret", "token", "key"})
+
+
+@cache
+def _hash_fn():  # type: ignore[no-untyped-def]
+    return chain.hasher(settings.HANDOVER_AUDIT_HASH)
+
+
+def _normalise(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What the JSON column gives back, so the hash of a stored row can be recomputed exactly."""
+    if value is None:
+        return None
+    clean = {k: ("[redacted]" if k in SECRET_FIELDS else v) for k, v in value.items()}
+    return json.loads(json.dumps(clean, cls=DjangoJSONEncoder, ensure_ascii=False))
+
+
+def _lock_and_head() -> tuple[int, str]:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_PG_LOCK_KEY])
+    head = Event.objects.order_by("-seq").values_list("seq", "hash").first()
+    return head if head else (0, chain.GENESIS)
+
+
+def snapshot(instance: models.Model, fields: list[str] | None = None) -> dict[str, Any]:
+    """The audit view of a model row: concrete field values, foreign keys as ids, secrets left out."""
+    data: dict[str, Any] = {}
+    for field in instance._meta.concrete_fields:
+        if fields is not None and field.name not in fields:
+            continue
+        if field.name in SECRET_FIELDS:
+            continue
+        data[field.attname] = field.value_from_object(instance)
+    return data
+
+
+def event_record(
+    *,
+    actor: Any,
+    action: str,
+    engagement_id: int | None = None,
+    site_id: int | None = None,
+    obj: models.Model | None = None,
+    object_type: str = "",
+    object_id: str = "",
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    outcome: str = Outcome.SUCCESS,
+) -> Event:
+    """Append one event to the chain, in the caller's transaction (or a new one)."""
+    if not catalogue.exists(action):
+        raise ValueError(f"audit action {action!r} is not in any app's events.py")
+    if obj is not None:
+        object_type = object_type or obj._meta.label_lower
+        object_id = object_id or str(obj.pk)
+    ctx = context.current()
+    is_user = actor is not None and getattr(actor, "is_authenticated", False)
+    with transaction.atomic():
+        seq, prev_hash = _lock_and_head()
+        values: dict[str, Any] = {
+            "seq": seq + 1,
+            "occurred_at": timezone.now(),
+            "actor_id": actor.pk if is_user else None,
+            "actor_username": actor.get_username() if is_user else getattr(actor, "audit_name", ""),
+            "engagement_id": engagement_id,
+            "site_id": site_id,
+            "action": action,
+            "object_type": object_type,
+            "object_id": str(object_id),
+            "before": _normalise(before),
+            "after": _normalise(after),
+            "request_id": ctx.request_id,
+            "client_addr": ctx.client_addr,
+            "channel": ctx.channel,
+            "outcome": str(outcome),
+            "prev_hash": prev_hash,
+        }
+        values["hash"] = _hash_fn()(chain.canonical(values))
+        return Event.objects.create(**values)
+
+
+def changed(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Only the fields that differ, for compact before/after values on an update."""
+    keys = [k for k in after if before.get(k) != after.get(k)]
+    return {k: before.get(k) for k in keys}, {k: after[k] for k in keys}
+
+
+def checkpoint_write(*, actor: Any, directory: Any = None, path: Any = None) -> tuple[Any, int]:
+    """Sign the current head into a file (``path``, or a new name in ``directory``); returns (file, seq).
+
+    The event recording the checkpoint comes after the signed head, so the file covers everything before it.
+    """
+    from pathlib import Path
+
+    from handover.audit import checkpoint, events
+
+    key = checkpoint.load_or_create_key(settings.HANDOVER_CHECKPOINT_KEY)
+    with transaction.atomic():
+        seq, head_hash = _lock_and_head()
+        now = timezone.now()
+        if path is None:
+            path = Path(directory) / f"checkpoint-{seq:012d}-{now:%Y%m%dT%H%M%SZ}.json"
+        cp = checkpoint.Checkpoint(
+            seq=seq, head_hash=head_hash, algorithm=settings.HANDOVER_AUDIT_HASH, created_at=checkpoint.now_text(now)
+        )
+        written = checkpoint.write(cp, key, Path(path))
+        event_record(
+            actor=actor,
+            action=events.CHECKPOINT_WRITE,
+            object_type="audit.checkpoint",
+            object_id=str(seq),
+            after={"seq": seq, "head_hash": head_hash, "file": written.name},
+        )
+    return written, seq

@@ -1,0 +1,25 @@
+"""``handover demo``: load the demo engagement (data only) and print the demo logins once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+from django.utils import translation
+
+from handover.core.context import command_context
+from handover.org import demo
+
+
+class Command(BaseCommand):
+    help = "Load the demo engagement (idempotent) and print a fresh password for each demo login."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        translation.activate("zh-hans")
+        with command_context("cli"):
+            engagement, logins = demo.load()
+        self.stdout.write(f"Demo engagement: {engagement.code_name} ({engagement.code}), "
+                          f"{engagement.sites.count()} sites, {engagement.people.count()} people")
+        self.stdout.write("Demo logins (passwords are new on every run; nothing is stored in clear):")
+        for login in logins:
+            self.stdout.write(f"  {login.role:<12} {login.username:<16} {login.password}   {login.scope}")

@@ -1,0 +1,23 @@
+"""``handover worker``: run background tasks (django-tasks database backend). Several may run at once on
+PostgreSQL; on SQLite run one. Makes sure the periodic audit checkpoint is scheduled first."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+
+from handover.audit.tasks import checkpoint_schedule
+
+
+class Command(BaseCommand):
+    help = "Run the background task worker."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--batch", action="store_true", help="run what is due, then exit")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        checkpoint_schedule()
+        extra = ["--batch"] if options["batch"] else []
+        call_command("db_worker", "--interval", "2", *extra)

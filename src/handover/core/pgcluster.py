@@ -1,0 +1,63 @@
+"""A throwaway PostgreSQL cluster on loopback, for the test suite and the benchmarks.
+
+Started when ``HANDOVER_TEST_DATABASE=postgres`` and no ``HANDOVER_DATABASE_URL`` is given; stopped and
+removed at exit. It runs as the ``postgres`` system user when we are root (initdb refuses root), trusts
+loopback connections only, and turns durability off: its data is thrown away anyway.
+"""
+
+from __future__ import annotations
+
+import atexit
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
+
+def _binary(name: str) -> str:
+    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), key=lambda p: int(p.split("/")[4]))
+    found = candidates[-1] if candidates else shutil.which(name)
+    if not found:
+        raise RuntimeError(f"PostgreSQL's {name} was not found: run `make test` (it installs postgresql)")
+    return found
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _as_owner(command: list[str]) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+
+
+def start() -> str:
+    """Start a cluster and return its database URL; it is stopped when this process exits."""
+    root = Path(tempfile.mkdtemp(prefix="handover-pg-"))
+    data = root / "data"
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres", "postgres")
+    subprocess.run(_as_owner([_binary("initdb"), "-D", str(data), "-U", "handover", "--auth=trust",
+                              "-E", "UTF8", "--locale=C.UTF-8"]), check=True, capture_output=True)
+    port = _free_port()
+    options = (f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
+               "-c synchronous_commit=off -c full_page_writes=off -c max_connections=50")
+    subprocess.run(_as_owner([_binary("pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "log"), "-w",
+                              "start"]), check=True, capture_output=True)
+
+    def stop() -> None:
+        subprocess.run(_as_owner([_binary("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
+                       capture_output=True, check=False)
+        shutil.rmtree(root, ignore_errors=True)
+
+    atexit.register(stop)
+    url = f"postgres://handover@127.0.0.1:{port}/postgres"
+    import psycopg
+
+    with psycopg.connect(f"host=127.0.0.1 port={port} user=handover dbname=postgres", autocommit=True) as conn:
+        conn.execute("CREATE DATABASE handover")
+    return url.rsplit("/", 1)[0] + "/handover"

@@ -1,0 +1,233 @@
+"""Reads of engagements, sites, organisations and people, filtered to what the user may see.
+
+Every read of org data goes through here (HackSoft selectors; NetBox's ``restrict(user, action)``).
+An object outside the user's scope is reported as not found, so its existence does not leak.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from functools import reduce
+from operator import or_
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+from django.utils.translation import gettext as _
+
+from handover.core.actors import SystemActor
+from handover.core.errors import NotFound, PermissionDenied
+from handover.org import permissions as perms
+from handover.org.models import Engagement, Organisation, Person, Phase, Role, RoleAssignment, Site, SiteLevel
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A role held: engagement-wide when ``site_path`` is empty."""
+
+    engagement_id: int
+    role: str
+    site_id: int | None
+    site_path: str
+
+
+def grants_for(user: Any) -> list[Grant]:
+    """The active roles of a login across all engagements (cached on the user object for the request)."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return []
+    cached = getattr(user, "_handover_grants", None)
+    if cached is None:
+        rows = RoleAssignment.objects.filter(
+            person__user=user, person__is_active=True, revoked_at__isnull=True, engagement__isnull=False
+        ).values_list("engagement_id", "role", "site_id", "site__path")
+        cached = [Grant(e, r, s, p or "") for e, r, s, p in rows]
+        user._handover_grants = cached
+    return cached
+
+
+def engagement_ids_for(*, user: Any, capability: str) -> set[int]:
+    return {g.engagement_id for g in grants_for(user) if capability in perms.capabilities_of(g.role)}
+
+
+def site_scope(*, user: Any, engagement: Engagement, capability: str) -> Q | None:
+    """A filter on Site for where ``capability`` holds: everything (``Q()``), some subtrees, or None."""
+    if isinstance(user, SystemActor):
+        return Q()
+    paths: list[str] = []
+    for grant in grants_for(user):
+        if grant.engagement_id != engagement.pk or capability not in perms.capabilities_of(grant.role):
+            continue
+        if not grant.site_path:
+            return Q()
+        paths.append(grant.site_path)
+    if not paths:
+        return None
+    return reduce(or_, (Q(path__startswith=p) for p in paths))
+
+
+def has_capability(*, user: Any, engagement: Engagement, capability: str, site: Site | None = None) -> bool:
+    scope = site_scope(user=user, engagement=engagement, capability=capability)
+    if scope is None:
+        return False
+    if site is None or isinstance(user, SystemActor):
+        return True
+    return any(
+        not g.site_path or site.path.startswith(g.site_path)
+        for g in grants_for(user)
+        if g.engagement_id == engagement.pk and capability in perms.capabilities_of(g.role)
+    )
+
+
+def require(*, user: Any, engagement: Engagement, capability: str, site: Site | None = None) -> None:
+    if not has_capability(user=user, engagement=engagement, capability=capability, site=site):
+        raise PermissionDenied(_("You do not have the role needed for this here."))
+
+
+def engagement_list(*, user: Any) -> QuerySet[Engagement]:
+    """Engagements in which the user holds any role."""
+    ids = {g.engagement_id for g in grants_for(user)}
+    return Engagement.objects.filter(pk__in=ids).order_by("code")
+
+
+def engagement_get(*, user: Any, code: str) -> Engagement:
+    engagement = engagement_list(user=user).filter(code=code).first()
+    if engagement is None:
+        raise NotFound(_("No engagement with the code %(code)s is open to you.") % {"code": code}, field="engagement")
+    return engagement
+
+
+def roles_in(*, user: Any, engagement: Engagement) -> set[str]:
+    return {g.role for g in grants_for(user) if g.engagement_id == engagement.pk}
+
+
+def firm_name_visible(*, user: Any, engagement: Engagement) -> bool:
+    """第十一条: in 准备期 only 技术组 sees the real name; afterwards every member who may read it."""
+    roles = roles_in(user=user, engagement=engagement)
+    if engagement.phase == Phase.PREPARATION:
+        return bool(roles & perms.PREPARATION_FIRM_NAME_ROLES)
+    return any(perms.VIEW_FIRM_NAME in perms.capabilities_of(r) for r in roles)
+
+
+def site_list(*, user: Any, engagement: Engagement, capability: str = perms.VIEW_ENGAGEMENT,
+              include_inactive: bool = False) -> QuerySet[Site]:
+    scope = site_scope(user=user, engagement=engagement, capability=capability)
+    if scope is None:
+        return Site.objects.none()
+    qs = Site.objects.filter(scope, engagement=engagement)
+    if not include_inactive:
+        qs = qs.filter(is_active=True)
+    return qs.select_related("parent").order_by("path")
+
+
+def site_get(*, user: Any, engagement: Engagement, site_id: int, capability: str = perms.VIEW_ENGAGEMENT) -> Site:
+    site = site_list(user=user, engagement=engagement, capability=capability, include_inactive=True).filter(
+        pk=site_id).first()
+    if site is None:
+        raise NotFound(_("No site %(id)s is open to you in this engagement.") % {"id": site_id}, field="site")
+    return site
+
+
+def person_list(*, user: Any, engagement: Engagement, include_inactive: bool = False) -> QuerySet[Person]:
+    """People at sites in the user's scope; people with no site only for engagement-wide readers."""
+    scope = site_scope(user=user, engagement=engagement, capability=perms.VIEW_PEOPLE)
+    if scope is None:
+        return Person.objects.none()
+    qs = Person.objects.filter(engagement=engagement).select_related("organisation", "site")
+    if scope != Q():
+        site_ids = Site.objects.filter(scope, engagement=engagement).values("pk")
+        qs = qs.filter(site__in=site_ids)
+    if not include_inactive:
+        qs = qs.filter(is_active=True)
+    return qs.order_by("name", "pk")
+
+
+def person_get(*, user: Any, engagement: Engagement, person_id: int) -> Person:
+    person = person_list(user=user, engagement=engagement, include_inactive=True).filter(pk=person_id).first()
+    if person is None:
+        raise NotFound(_("No person %(id)s is open to you in this engagement.") % {"id": person_id}, field="person")
+    return person
+
+
+def organisation_list(*, user: Any, engagement: Engagement, include_inactive: bool = False) -> QuerySet[Organisation]:
+    require(user=user, engagement=engagement, capability=perms.VIEW_ORGS)
+    qs = Organisation.objects.filter(engagement=engagement)
+    if not include_inactive:
+        qs = qs.filter(is_active=True)
+    return qs.order_by("type", "name")
+
+
+def organisation_get(*, user: Any, engagement: Engagement, organisation_id: int) -> Organisation:
+    organisation = organisation_list(user=user, engagement=engagement, include_inactive=True).filter(
+        pk=organisation_id).first()
+    if organisation is None:
+        raise NotFound(_("No organisation %(id)s in this engagement.") % {"id": organisation_id}, field="organisation")
+    return organisation
+
+
+def role_list(*, user: Any, engagement: Engagement, person: Person | None = None) -> QuerySet[RoleAssignment]:
+    qs = RoleAssignment.objects.filter(engagement=engagement, revoked_at__isnull=True).select_related("person", "site")
+    if person is not None:
+        qs = qs.filter(person=person)
+    return qs.order_by("role", "pk")
+
+
+@dataclass
+class TreeNode:
+    site: Site
+    people: int
+    onsite_posts: int
+    children: list[TreeNode]
+
+
+@dataclass
+class DashboardSummary:
+    """Counts by level and role coverage (第十三条: every site needs its 现场技术岗位)."""
+
+    by_level: list[tuple[str, str, int]]
+    sites_without_onsite_post: list[Site]
+    people: int
+    roles: dict[str, int]
+    tree: list[TreeNode]
+
+
+def dashboard_summary(*, user: Any, engagement: Engagement) -> DashboardSummary:
+    """The engagement overview in a fixed number of queries, whatever the number of sites."""
+    scope = site_scope(user=user, engagement=engagement, capability=perms.VIEW_SUMMARY)
+    if scope is None:
+        raise PermissionDenied(_("You do not have the role needed for this here."))
+    sites = list(
+        Site.objects.filter(scope, engagement=engagement, is_active=True)
+        .annotate(
+            n_people=Count("people", filter=Q(people__is_active=True), distinct=True),
+            n_onsite=Count(
+                "role_assignments",
+                filter=Q(role_assignments__role=Role.ONSITE_POST, role_assignments__revoked_at__isnull=True),
+                distinct=True,
+            ),
+        )
+        .order_by("path")
+    )
+    level_counts = Counter(s.level for s in sites)
+    by_level = [(value, str(label), level_counts.get(value, 0)) for value, label in SiteLevel.choices]
+    site_ids = [s.pk for s in sites]
+    role_counts = Counter(
+        RoleAssignment.objects.filter(engagement=engagement, revoked_at__isnull=True)
+        .filter(Q(site_id__in=site_ids) | Q(site__isnull=True) if scope == Q() else Q(site_id__in=site_ids))
+        .values_list("role", flat=True)
+    )
+    return DashboardSummary(
+        by_level=by_level,
+        sites_without_onsite_post=[s for s in sites if s.n_onsite == 0],  # type: ignore[attr-defined]
+        people=sum(s.n_people for s in sites),  # type: ignore[attr-defined]
+        roles={str(label): role_counts.get(value, 0) for value, label in Role.choices},
+        tree=_tree(sites),
+    )
+
+
+def _tree(sites: list[Site]) -> list[TreeNode]:
+    nodes = {s.pk: TreeNode(s, s.n_people, s.n_onsite, []) for s in sites}  # type: ignore[attr-defined]
+    roots: list[TreeNode] = []
+    for site in sites:
+        parent = nodes.get(site.parent_id) if site.parent_id else None
+        (parent.children if parent else roots).append(nodes[site.pk])
+    return roots

@@ -1,0 +1,198 @@
+"""Settings shared by every deployment; values come from the environment (settings/env.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+from django.utils.translation import gettext_lazy as _
+
+from handover.settings import env
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = env.data_dir()
+
+DEBUG = env.get_bool("HANDOVER_DEBUG")
+SECRET_KEY = env.get("HANDOVER_SECRET_KEY") or env.local_secret_key(DATA_DIR)
+ALLOWED_HOSTS = env.get_list("HANDOVER_ALLOWED_HOSTS")
+CSRF_TRUSTED_ORIGINS = env.get_list("HANDOVER_CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_htmx",
+    "django_tasks",
+    "django_tasks_db",
+    "handover.core",
+    "handover.accounts",
+    "handover.audit",
+    "handover.org",
+    "handover.web",
+    "handover.api",
+    "handover.cli",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "handover.accounts.middleware.IdleTimeoutMiddleware",
+    "handover.core.middleware.RequestContextMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "handover.web.access.DomainErrorMiddleware",
+]
+
+ROOT_URLCONF = "handover.urls"
+WSGI_APPLICATION = "handover.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+
+def database_config(url: str, data_dir: Path) -> dict:
+    """PostgreSQL from a URL, or the embedded SQLite file tuned for many writers (DESIGN.md decision 7)."""
+    if url:
+        config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+        config.setdefault("TEST", {})
+        return config
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": str(data_dir / "handover.sqlite3"),
+        "OPTIONS": {
+            # IMMEDIATE takes the write lock at BEGIN, so read-then-write transactions do not fail with
+            # "database is locked" (579 of 800 did in the default mode; DESIGN.md figures).
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 30,
+            "init_command": (
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
+                "PRAGMA busy_timeout=30000;"
+            ),
+        },
+        "TEST": {"NAME": str(data_dir / "test.sqlite3")},
+    }
+
+
+DATABASES = {"default": database_config(env.get("HANDOVER_DATABASE_URL"), DATA_DIR)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "web:home"
+LOGOUT_REDIRECT_URL = "accounts:login"
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+HANDOVER_TOTP_REQUIRED = env.get_bool("HANDOVER_TOTP_REQUIRED")
+HANDOVER_LOCKOUT_ATTEMPTS = env.get_int("HANDOVER_LOCKOUT_ATTEMPTS")
+HANDOVER_LOCKOUT_SECONDS = env.get_int("HANDOVER_LOCKOUT_SECONDS")
+HANDOVER_SESSION_IDLE_SECONDS = env.get_int("HANDOVER_SESSION_IDLE_SECONDS")
+SESSION_COOKIE_AGE = HANDOVER_SESSION_IDLE_SECONDS
+SESSION_SAVE_EVERY_REQUEST = False
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+
+HANDOVER_AUDIT_HASH = env.get("HANDOVER_AUDIT_HASH").lower()
+HANDOVER_CHECKPOINT_KEY = Path(env.get("HANDOVER_CHECKPOINT_KEY") or DATA_DIR / "keys" / "checkpoint.key")
+HANDOVER_CHECKPOINT_DIR = Path(env.get("HANDOVER_CHECKPOINT_DIR") or DATA_DIR / "checkpoints")
+HANDOVER_CHECKPOINT_INTERVAL = env.get_int("HANDOVER_CHECKPOINT_INTERVAL")
+HANDOVER_LOCAL_KEY = DATA_DIR / "keys" / "local-fernet.key"
+
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LOCALE_PATHS = [PACKAGE_DIR / "locale"]
+USE_I18N = True
+USE_TZ = True
+TIME_ZONE = env.get("HANDOVER_TIME_ZONE")
+
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+MEDIA_ROOT = DATA_DIR / "media"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default"],
+    }
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "handover.api.authentication.ExpiringTokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "handover.api.errors.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Handover API",
+    "DESCRIPTION": _("托管交接平台 REST API"),
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Served from the package: the machine may be offline (DESIGN.md decision 8).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {
+        "file": {
+            "class": "logging.handlers.RotatingFileHandler",
+            "filename": str(DATA_DIR / "logs" / "handover.log"),
+            "maxBytes": 10 * 1024 * 1024,
+            "backupCount": 5,
+            "formatter": "plain",
+        },
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+    },
+    "root": {"handlers": ["file", "console"], "level": env.get("HANDOVER_LOG_LEVEL")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

@@ -1,0 +1,91 @@
+"""Reading configuration from the environment.
+
+Every variable Handover reads is declared in ``VARIABLES`` with its default and meaning, so that
+docs/configuration.md and .env.example can be checked against it (tests/test_settings.py).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One documented environment variable."""
+
+    name: str
+    default: str
+    meaning: str
+
+
+VARIABLES: tuple[Variable, ...] = (
+    Variable("HANDOVER_DATA_DIR", "./data", "Folder for the SQLite file, uploads, logs and local keys."),
+    Variable("HANDOVER_DATABASE_URL", "", "postgres://user:pass@host:port/name to use PostgreSQL; empty for SQLite."),
+    Variable("HANDOVER_SECRET_KEY", "", "Django secret key; required in production, generated into the data folder otherwise."),
+    Variable("HANDOVER_DEBUG", "false", "Debug pages; refused by the production settings."),
+    Variable("HANDOVER_ALLOWED_HOSTS", "127.0.0.1,localhost", "Comma-separated host names the server answers to."),
+    Variable("HANDOVER_CSRF_TRUSTED_ORIGINS", "", "Comma-separated origins (https://host) trusted for forms behind a proxy."),
+    Variable("HANDOVER_AUDIT_HASH", "sha256", "Hash of the audit chain: sha256 or sm3. Fixed for the life of a deployment."),
+    Variable("HANDOVER_CHECKPOINT_KEY", "", "Path of the Ed25519 key signing audit checkpoints; default keys/checkpoint.key in the data folder."),
+    Variable("HANDOVER_CHECKPOINT_DIR", "", "Folder the scheduled audit checkpoints are written to; default checkpoints/ in the data folder."),
+    Variable("HANDOVER_CHECKPOINT_INTERVAL", "900", "Seconds between scheduled audit checkpoints."),
+    Variable("HANDOVER_TOTP_REQUIRED", "false", "Require a TOTP second factor for every login (always on in production)."),
+    Variable("HANDOVER_SESSION_IDLE_SECONDS", "1800", "A session idle this long ends."),
+    Variable("HANDOVER_LOCKOUT_ATTEMPTS", "5", "Failed logins in a row that lock an account."),
+    Variable("HANDOVER_LOCKOUT_SECONDS", "900", "How long a locked account stays locked."),
+    Variable("HANDOVER_TIME_ZONE", "Asia/Shanghai", "Time zone for display; events are stored in UTC."),
+    Variable("HANDOVER_LOG_LEVEL", "INFO", "Level of the log written to logs/handover.log in the data folder."),
+)
+
+_KNOWN = {v.name: v for v in VARIABLES}
+
+
+def get(name: str) -> str:
+    """The value of a declared variable, or its default."""
+    if name not in _KNOWN:
+        raise KeyError(f"{name} is not a declared Handover variable")
+    return os.environ.get(name, _KNOWN[name].default)
+
+
+def get_bool(name: str) -> bool:
+    value = get(name).strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise ImproperlyConfigured(f"{name}={value!r}: use true or false")
+
+
+def get_int(name: str) -> int:
+    value = get(name)
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={value!r}: expected a whole number") from None
+
+
+def get_list(name: str) -> list[str]:
+    return [part.strip() for part in get(name).split(",") if part.strip()]
+
+
+def data_dir() -> Path:
+    """The data folder, created on first use with owner-only permissions."""
+    path = Path(get("HANDOVER_DATA_DIR")).expanduser().resolve()
+    for sub in ("", "media", "logs", "keys", "checkpoints"):
+        (path / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
+def local_secret_key(folder: Path) -> str:
+    """A secret key kept in the data folder's keys/, created once: for the laptop default only."""
+    key_file = folder / "keys" / "django-secret-key"
+    if not key_file.exists():
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(50))
+    return key_file.read_text().strip()

@@ -1,0 +1,27 @@
+"""Test settings: a throwaway data folder, fast password hashing, immediate tasks.
+
+``HANDOVER_TEST_DATABASE=postgres`` runs the suite on PostgreSQL (tests/conftest.py starts a throwaway
+cluster on loopback when ``HANDOVER_DATABASE_URL`` is not given).
+"""
+
+import os
+import tempfile
+
+os.environ.setdefault("HANDOVER_DATA_DIR", tempfile.mkdtemp(prefix="handover-test-"))
+if os.environ.get("HANDOVER_TEST_DATABASE") == "postgres" and not os.environ.get("HANDOVER_DATABASE_URL"):
+    from handover.core import pgcluster
+
+    os.environ["HANDOVER_DATABASE_URL"] = pgcluster.start()
+
+from handover.settings.base import *  # noqa: E402, F403
+from handover.settings.base import PASSWORD_HASHERS  # noqa: E402
+
+# Argon2 stays first in production; tests hash thousands of passwords, so they use a cheap hasher,
+# keeping Argon2 available so the login test still proves an Argon2 hash verifies.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *PASSWORD_HASHERS]
+TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+LOGGING = {"version": 1, "disable_existing_loggers": False}

@@ -1,0 +1,13 @@
+"""URL map: pages, the API and its schema, the language switch."""
+
+from django.urls import include, path
+from django.views.i18n import set_language
+
+urlpatterns = [
+    path("", include("handover.web.urls")),
+    path("accounts/", include("handover.accounts.urls")),
+    path("e/", include("handover.org.urls")),
+    path("audit/", include("handover.audit.urls")),
+    path("api/", include("handover.api.urls")),
+    path("i18n/setlang/", set_language, name="set_language"),
+]
