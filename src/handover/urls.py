@@ -3,11 +3,13 @@
 from django.urls import include, path
 from django.views.i18n import set_language
 
+from handover.web.access import PUBLIC, needs
+
 urlpatterns = [
     path("", include("handover.web.urls")),
     path("accounts/", include("handover.accounts.urls")),
     path("e/", include("handover.org.urls")),
     path("audit/", include("handover.audit.urls")),
     path("api/", include("handover.api.urls")),
-    path("i18n/setlang/", set_language, name="set_language"),
+    path("i18n/setlang/", needs(PUBLIC)(set_language), name="set_language"),
 ]

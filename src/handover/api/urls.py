@@ -1,10 +1,11 @@
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from handover.api import views
 
 router = DefaultRouter()
+router.include_format_suffixes = False
+router.APIRootView = views.RootView
 router.register("engagements", views.EngagementViewSet, basename="engagement")
 router.register(r"engagements/(?P<code>[-a-zA-Z0-9_]+)/sites", views.SiteViewSet, basename="site")
 router.register(r"engagements/(?P<code>[-a-zA-Z0-9_]+)/organisations", views.OrganisationViewSet,
@@ -17,7 +18,7 @@ app_name = "api"
 
 urlpatterns = [
     path("auth/token/", views.TokenView.as_view(), name="token"),
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("schema/", views.SchemaView.as_view(), name="schema"),
+    path("docs/", views.DocsView.as_view(url_name="api:schema"), name="docs"),
     path("", include(router.urls)),
 ]

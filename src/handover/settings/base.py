@@ -172,6 +172,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": _("托管交接平台 REST API"),
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "COMPONENT_SPLIT_REQUEST": True,
     # Served from the package: the machine may be offline (DESIGN.md decision 8).
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -76,7 +76,7 @@ def get_list(name: str) -> list[str]:
 def data_dir() -> Path:
     """The data folder, created on first use with owner-only permissions."""
     path = Path(get("HANDOVER_DATA_DIR")).expanduser().resolve()
-    for sub in ("", "media", "logs", "keys", "checkpoints"):
+    for sub in ("", "media", "logs", "keys", "checkpoints", "static"):
         (path / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
 

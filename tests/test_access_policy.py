@@ -1,0 +1,162 @@
+"""Walks every URL of the site with every role and checks allowed/denied against the one written policy:
+each view's declared capability (web.access.needs / the API views' read_capability) and
+org.permissions.ROLE_CAPABILITIES, with site scope (a role at a site covers its subtree only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from handover.audit.services import event_record
+from handover.org import permissions as perms
+from handover.org.models import Role, RoleAssignment
+from handover.web.access import AUTHENTICATED, PUBLIC
+from tests.factories import World
+
+ROLES = {  # name → (role, where): "a" = branch A (the tests' "own" branch), None = engagement-wide
+    "tech": (Role.TECH_GROUP, None),
+    "onsite_a": (Role.ONSITE_POST, "a"),
+    "firm_it_a": (Role.FIRM_IT, "a"),
+    "finance_a": (Role.FIRM_FINANCE, "a"),
+    "observer": (Role.OBSERVER, None),
+    "auditor": (Role.AUDITOR, None),
+    "sysadmin": (Role.SYSADMIN, None),
+    "outsider": (None, None),
+    "anonymous": (None, None),
+}
+TARGETS = ("a", "b")  # each object-bearing URL is tried on an object at branch A and at branch B
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    kwargs: tuple[str, ...]
+    defaults: tuple[tuple[str, str], ...]
+    capability: str
+
+
+def _capability(callback) -> str:
+    if hasattr(callback, "handover_capability"):
+        return callback.handover_capability
+    cls = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
+    if cls is not None and hasattr(cls, "read_capability"):
+        return cls.read_capability
+    raise AssertionError(f"{callback} declares no capability: every view must (web.access.needs)")
+
+
+def _walk(patterns, prefix: str = "") -> list[Route]:
+    routes = []
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            namespace = f"{prefix}{pattern.namespace}:" if pattern.namespace else prefix
+            routes += _walk(pattern.url_patterns, namespace)
+        elif isinstance(pattern, URLPattern):
+            names = tuple(pattern.pattern.regex.groupindex)
+            defaults = tuple(sorted((pattern.default_args or {}).items()))
+            routes.append(Route(f"{prefix}{pattern.name}", names, defaults, _capability(pattern.callback)))
+    return routes
+
+
+ROUTES = _walk(get_resolver().url_patterns)
+
+
+def test_every_url_is_covered_by_the_walk():
+    assert len(ROUTES) > 30
+    assert all(route.name and ":" in route.name or route.name == "set_language" for route in ROUTES), ROUTES
+
+
+class Scene:
+    def __init__(self) -> None:
+        self.world = w = World()
+        self.users = {}
+        for name, (role, where) in ROLES.items():
+            if role is not None:
+                self.users[name] = w.login_with(role, site=w.branch_a if where == "a" else None, username=name)
+        from tests.factories import UserFactory
+
+        self.users["outsider"] = UserFactory(username="outsider")
+        self.role_b = RoleAssignment.objects.create(engagement=w.engagement, person=w.person_b,
+                                                    role=Role.FIRM_IT, site=w.branch_b)
+        self.role_a = RoleAssignment.objects.create(engagement=w.engagement, person=w.person_a,
+                                                    role=Role.FIRM_IT, site=w.branch_a)
+        self.event = event_record(actor=None, action="org.site.create", engagement_id=w.engagement.pk,
+                                  obj=w.branch_a)
+
+    def kwargs(self, route: Route, target: str) -> tuple[dict, object]:
+        """URL kwargs for the route, and the site its object sits at (None for engagement-level objects)."""
+        w = self.world
+        site = w.branch_a if target == "a" else w.branch_b
+        person = w.person_a if target == "a" else w.person_b
+        values, where = {}, None
+        for key in route.kwargs:
+            if key == "code":
+                values[key] = w.engagement.code
+            elif key == "site_id" or (key == "pk" and route.name == "api:site-detail"):
+                values[key], where = site.pk, site
+            elif key == "person_id" or (key == "pk" and route.name == "api:person-detail"):
+                values[key], where = person.pk, site
+            elif key == "organisation_id" or (key == "pk" and route.name == "api:organisation-detail"):
+                values[key] = w.org.pk
+            elif key == "role_id" or (key == "pk" and route.name == "api:role-detail"):
+                values[key] = (self.role_a if target == "a" else self.role_b).pk
+            elif key == "user_id":
+                values[key] = self.users["tech"].pk
+            elif key == "action":
+                values[key] = "unlock"
+            elif key == "seq":
+                values[key] = self.event.seq
+            else:
+                raise AssertionError(f"{route.name}: no test value for URL argument {key}")
+        return values, where
+
+
+def expected_allowed(scene: Scene, route: Route, user_name: str, where) -> bool:
+    if route.capability == PUBLIC:
+        return True
+    if user_name == "anonymous":
+        return False
+    role, at = ROLES[user_name]
+    if route.capability == AUTHENTICATED:
+        # On an engagement's URL, "logged in" means "a member of that engagement".
+        return role is not None or "code" not in route.kwargs
+    if role is None or route.capability not in perms.capabilities_of(role):
+        return False
+    if at is None or where is None:
+        return True
+    return where.path.startswith(scene.world.branch_a.path)
+
+
+CASES = [
+    pytest.param(route, user, target, id=f"{route.name}-{user}-{target}")
+    for route in ROUTES
+    for user in ROLES
+    for target in (TARGETS if set(route.kwargs) - {"code", "action", "user_id", "seq"} else ("a",))
+]
+
+
+@pytest.mark.parametrize(("route", "user_name", "target"), CASES)
+def test_role_gets_what_the_policy_says(db, client, route: Route, user_name: str, target: str):
+    scene = Scene()
+    kwargs, where = scene.kwargs(route, target)
+    url = reverse(route.name, kwargs=kwargs)
+    if user_name != "anonymous":
+        client.force_login(scene.users[user_name])
+    response = client.get(url)
+    if response.status_code == 405:
+        response = client.post(url, {})
+    allowed = expected_allowed(scene, route, user_name, where)
+    status = response.status_code
+    if allowed:
+        assert status in {200, 201, 204, 302, 400}, f"{user_name} refused {url}: {status}"
+        # Logging out rightly ends on the login page; every other allowed page must not.
+        if status == 302 and route.capability != PUBLIC and route.name != "accounts:logout":
+            assert "/accounts/login/" not in response["Location"], f"{user_name} sent to login from {url}"
+    elif user_name == "anonymous" and not url.startswith("/api/"):
+        assert status == 302 and "/accounts/login/" in response["Location"], f"anonymous reached {url}: {status}"
+    else:
+        assert status in {401, 403, 404}, f"{user_name} reached {url}: {status}"
+        body = response.content.decode()
+        if target == "b" and where is not None:
+            assert "乙员工" not in body and "乙营业部" not in body
