@@ -5,14 +5,15 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Phase(models.TextChoices):
     """第五条: the three periods of a custody."""
 
-    PREPARATION = "preparation", _("Preparation")
-    HANDOVER = "handover", _("Handover")
-    STABILISATION = "stabilisation", _("Stabilisation")
+    PREPARATION = "preparation", pgettext_lazy("phase", "Preparation")
+    HANDOVER = "handover", pgettext_lazy("phase", "Handover")
+    STABILISATION = "stabilisation", pgettext_lazy("phase", "Stabilisation")
 
 
 class Engagement(models.Model):

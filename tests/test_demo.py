@@ -1,0 +1,48 @@
+"""``handover demo``: the demo engagement loads twice without failing or duplicating, with fresh passwords."""
+
+from __future__ import annotations
+
+import io
+import re
+
+from django.contrib.auth import authenticate
+from django.core.management import call_command
+
+from handover.org.models import Engagement, Person, Role, RoleAssignment, Site, SiteLevel
+
+LOGIN_LINE = re.compile(r"^\s+.+?\s+(demo-[a-z-]+)\s+(\S+)\s", re.M)
+
+
+def run(*args: str) -> str:
+    out = io.StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+def test_demo_twice_keeps_one_engagement_and_issues_new_passwords(db):
+    first = dict(LOGIN_LINE.findall(run("demo")))
+    counts = (Site.objects.count(), Person.objects.count(), RoleAssignment.objects.count())
+    second = dict(LOGIN_LINE.findall(run("demo")))
+    assert Engagement.objects.count() == 1
+    assert (Site.objects.count(), Person.objects.count(), RoleAssignment.objects.count()) == counts
+    assert set(first) == set(second) and len(first) == len(Role.values)
+    assert all(first[name] != second[name] for name in first)
+    for username, password in second.items():
+        assert authenticate(username=username, password=password) is not None
+        assert authenticate(username=username, password=first[username]) is None
+
+
+def test_demo_has_the_shape_the_issue_asks_for(db):
+    run("demo")
+    levels = {level: Site.objects.filter(level=level).count() for level in SiteLevel.values}
+    assert levels == {"hq": 1, "region": 2, "branch": 6, "service": 4}
+    assert 55 <= Person.objects.count() <= 70
+    held = set(RoleAssignment.objects.values_list("role", flat=True))
+    assert held == set(Role.values)
+
+
+def test_engagement_list_prints_code_names_not_firm_names(db):
+    run("demo")
+    listing = run("engagement", "list")
+    engagement = Engagement.objects.get()
+    assert engagement.code_name in listing and engagement.firm_name not in listing

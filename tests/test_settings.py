@@ -1,0 +1,76 @@
+"""Settings come from the environment; production refuses unsafe configurations."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from handover.settings import env
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_production(tmp_path, **extra: str) -> subprocess.CompletedProcess:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("HANDOVER_")}
+    environment.update({"DJANGO_SETTINGS_MODULE": "handover.settings.production", "HANDOVER_DATA_DIR": str(tmp_path),
+                        "HANDOVER_ALLOWED_HOSTS": "handover.example"}, **extra)
+    return subprocess.run([sys.executable, "-m", "handover", "check", "--deploy", "--fail-level", "WARNING"],
+                          env=environment, capture_output=True, text=True, check=False)
+
+
+def test_production_refuses_to_start_without_a_secret_key(tmp_path):
+    result = run_production(tmp_path)
+    assert result.returncode != 0
+    assert "HANDOVER_SECRET_KEY is not set" in result.stderr
+
+
+def test_production_refuses_to_start_with_debug_on(tmp_path):
+    result = run_production(tmp_path, HANDOVER_SECRET_KEY="k" * 60, HANDOVER_DEBUG="true")
+    assert result.returncode != 0
+    assert "HANDOVER_DEBUG is on" in result.stderr
+
+
+def test_production_deploy_check_is_clean(tmp_path):
+    result = run_production(tmp_path, HANDOVER_SECRET_KEY="x7Qp-" * 12)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_every_variable_is_documented_in_the_example_file_and_the_docs():
+    example = (ROOT / ".env.example").read_text()
+    docs = (ROOT / "docs" / "configuration.md").read_text()
+    for variable in env.VARIABLES:
+        assert f"{variable.name}=" in example
+        assert f"`{variable.name}`" in docs
+
+
+def test_a_bad_boolean_is_refused_with_its_name(monkeypatch):
+    monkeypatch.setenv("HANDOVER_DEBUG", "maybe")
+    with pytest.raises(Exception, match="HANDOVER_DEBUG"):
+        env.get_bool("HANDOVER_DEBUG")
+
+
+@pytest.mark.django_db
+def test_sqlite_runs_in_wal_mode_with_foreign_keys_and_immediate_transactions():
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite settings")
+    with connection.cursor() as cursor:
+        assert cursor.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        assert cursor.execute("PRAGMA busy_timeout").fetchone()[0] == 30000
+    assert settings.DATABASES["default"]["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+
+
+def test_the_local_database_file_is_in_wal_mode(tmp_path):
+    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "handover.settings.local", "HANDOVER_DATA_DIR": str(tmp_path)}
+    environment.pop("HANDOVER_DATABASE_URL", None)
+    subprocess.run([sys.executable, "-m", "handover", "migrate", "-v", "0"], env=environment, check=True)
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "handover.sqlite3") as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
