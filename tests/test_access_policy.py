@@ -64,7 +64,7 @@ ROUTES = _walk(get_resolver().url_patterns)
 
 def test_every_url_is_covered_by_the_walk():
     assert len(ROUTES) > 30
-    assert all(route.name and ":" in route.name or route.name == "set_language" for route in ROUTES), ROUTES
+    assert all((route.name and ":" in route.name) or route.name == "set_language" for route in ROUTES), ROUTES
 
 
 class Scene:
@@ -73,16 +73,21 @@ class Scene:
         self.users = {}
         for name, (role, where) in ROLES.items():
             if role is not None:
-                self.users[name] = w.login_with(role, site=w.branch_a if where == "a" else None, username=name)
+                self.users[name] = w.login_with(
+                    role, site=w.branch_a if where == "a" else None, username=name
+                )
         from tests.factories import UserFactory
 
         self.users["outsider"] = UserFactory(username="outsider")
-        self.role_b = RoleAssignment.objects.create(engagement=w.engagement, person=w.person_b,
-                                                    role=Role.FIRM_IT, site=w.branch_b)
-        self.role_a = RoleAssignment.objects.create(engagement=w.engagement, person=w.person_a,
-                                                    role=Role.FIRM_IT, site=w.branch_a)
-        self.event = event_record(actor=None, action="org.site.create", engagement_id=w.engagement.pk,
-                                  obj=w.branch_a)
+        self.role_b = RoleAssignment.objects.create(
+            engagement=w.engagement, person=w.person_b, role=Role.FIRM_IT, site=w.branch_b
+        )
+        self.role_a = RoleAssignment.objects.create(
+            engagement=w.engagement, person=w.person_a, role=Role.FIRM_IT, site=w.branch_a
+        )
+        self.event = event_record(
+            actor=None, action="org.site.create", engagement_id=w.engagement.pk, obj=w.branch_a
+        )
 
     def kwargs(self, route: Route, target: str) -> tuple[dict, object]:
         """URL kwargs for the route, and the site its object sits at (None for engagement-level objects)."""
@@ -154,7 +159,9 @@ def test_role_gets_what_the_policy_says(db, client, route: Route, user_name: str
         if status == 302 and route.capability != PUBLIC and route.name != "accounts:logout":
             assert "/accounts/login/" not in response["Location"], f"{user_name} sent to login from {url}"
     elif user_name == "anonymous" and not url.startswith("/api/"):
-        assert status == 302 and "/accounts/login/" in response["Location"], f"anonymous reached {url}: {status}"
+        assert status == 302 and "/accounts/login/" in response["Location"], (
+            f"anonymous reached {url}: {status}"
+        )
     else:
         assert status in {401, 403, 404}, f"{user_name} reached {url}: {status}"
         body = response.content.decode()

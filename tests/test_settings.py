@@ -18,10 +18,21 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def run_production(tmp_path, **extra: str) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("HANDOVER_")}
-    environment.update({"DJANGO_SETTINGS_MODULE": "handover.settings.production", "HANDOVER_DATA_DIR": str(tmp_path),
-                        "HANDOVER_ALLOWED_HOSTS": "handover.example"}, **extra)
-    return subprocess.run([sys.executable, "-m", "handover", "check", "--deploy", "--fail-level", "WARNING"],
-                          env=environment, capture_output=True, text=True, check=False)
+    environment.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "handover.settings.production",
+            "HANDOVER_DATA_DIR": str(tmp_path),
+            "HANDOVER_ALLOWED_HOSTS": "handover.example",
+        },
+        **extra,
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "handover", "check", "--deploy", "--fail-level", "WARNING"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def test_production_refuses_to_start_without_a_secret_key(tmp_path):
@@ -67,7 +78,11 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys_and_immediate_transactions():
 
 
 def test_the_local_database_file_is_in_wal_mode(tmp_path):
-    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "handover.settings.local", "HANDOVER_DATA_DIR": str(tmp_path)}
+    environment = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "handover.settings.local",
+        "HANDOVER_DATA_DIR": str(tmp_path),
+    }
     environment.pop("HANDOVER_DATABASE_URL", None)
     subprocess.run([sys.executable, "-m", "handover", "migrate", "-v", "0"], env=environment, check=True)
     import sqlite3

@@ -71,7 +71,9 @@ def test_totp_enrolment_stores_the_seed_sealed_and_then_requires_a_code(client, 
     response = post_login(client, user.username, PASSWORD)
     assert response["Location"] == reverse("accounts:login_totp")
     assert "_auth_user_id" not in client.session
-    wrong = client.post(reverse("accounts:login_totp"), {"code": "000000" if totp.now() != "000000" else "111111"})
+    wrong = client.post(
+        reverse("accounts:login_totp"), {"code": "000000" if totp.now() != "000000" else "111111"}
+    )
     assert wrong.status_code == 200 and "_auth_user_id" not in client.session
     assert "accounts.totp.failed" in actions()
     ok = client.post(reverse("accounts:login_totp"), {"code": totp.now()})
@@ -121,6 +123,7 @@ def test_the_lock_expires(client, db):
 
 def test_an_unknown_user_gets_the_same_message_as_a_wrong_password(client, db):
     user = UserFactory()
+
     def errors(response) -> str:
         html = response.content.decode()
         return html[html.index('class="errorlist') : html.index("</ul>", html.index('class="errorlist'))]

@@ -20,8 +20,13 @@ def api() -> APIClient:
 def test_schema_lists_the_endpoints(api, world):
     api.force_authenticate(world.login_with(Role.TECH_GROUP))
     schema = api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
-    for path in ("/api/engagements/", "/api/engagements/{code}/sites/", "/api/engagements/{code}/people/",
-                 "/api/audit/events/", "/api/auth/token/"):
+    for path in (
+        "/api/engagements/",
+        "/api/engagements/{code}/sites/",
+        "/api/engagements/{code}/people/",
+        "/api/audit/events/",
+        "/api/auth/token/",
+    ):
         assert path in schema["paths"]
     assert api.get("/api/docs/").status_code == 200
 
@@ -29,8 +34,9 @@ def test_schema_lists_the_endpoints(api, world):
 def test_technical_group_adds_a_branch_through_the_api(api, world):
     api.force_authenticate(world.login_with(Role.TECH_GROUP))
     url = f"/api/engagements/{world.engagement.code}/sites/"
-    response = api.post(url, {"code": "BC", "name": "丙营业部", "level": "branch", "parent": world.region.pk},
-                        format="json")
+    response = api.post(
+        url, {"code": "BC", "name": "丙营业部", "level": "branch", "parent": world.region.pk}, format="json"
+    )
     assert response.status_code == 201, response.content
     assert response.json()["path"].startswith(world.region.path)
     assert Event.objects.filter(action="org.site.create", channel="api").exists()
@@ -39,8 +45,11 @@ def test_technical_group_adds_a_branch_through_the_api(api, world):
 def test_bad_parent_gets_an_error_body_naming_the_field_and_changes_nothing(api, world):
     api.force_authenticate(world.login_with(Role.TECH_GROUP))
     count = Site.objects.count()
-    response = api.post(f"/api/engagements/{world.engagement.code}/sites/",
-                        {"code": "SX", "name": "x", "level": "service", "parent": world.region.pk}, format="json")
+    response = api.post(
+        f"/api/engagements/{world.engagement.code}/sites/",
+        {"code": "SX", "name": "x", "level": "service", "parent": world.region.pk},
+        format="json",
+    )
     assert response.status_code == 400
     body = response.json()
     assert body["field"] == "parent" and body["parent"]
@@ -68,8 +77,11 @@ def test_an_onsite_post_lists_only_their_subtree_and_cannot_fetch_another_branch
     assert codes == {"BA", "SA"}
     assert api.get(f"{base}/sites/{world.branch_b.pk}/").status_code == 404
     assert api.get(f"{base}/people/{world.person_b.pk}/").status_code == 404
-    person = api.post(f"{base}/people/", {"name": "越界", "organisation": world.org.pk, "site": world.branch_b.pk,
-                                          "party": "firm_it"}, format="json")
+    person = api.post(
+        f"{base}/people/",
+        {"name": "越界", "organisation": world.org.pk, "site": world.branch_b.pk, "party": "firm_it"},
+        format="json",
+    )
     assert person.status_code == 400 and "site" in person.json()
 
 
@@ -84,8 +96,11 @@ def test_token_needs_the_second_factor_once_it_is_set_up(api, db):
     accounts.totp_enroll(user=user, secret=secret, code=pyotp.TOTP(secret).now())
     refused = api.post("/api/auth/token/", {"username": user.username, "password": PASSWORD}, format="json")
     assert refused.status_code == 400 and refused.json()["field"] == "code"
-    ok = api.post("/api/auth/token/", {"username": user.username, "password": PASSWORD,
-                                       "code": pyotp.TOTP(secret).now()}, format="json")
+    ok = api.post(
+        "/api/auth/token/",
+        {"username": user.username, "password": PASSWORD, "code": pyotp.TOTP(secret).now()},
+        format="json",
+    )
     token = ok.json()["token"]
     api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     assert api.get("/api/engagements/").status_code == 200
@@ -93,6 +108,8 @@ def test_token_needs_the_second_factor_once_it_is_set_up(api, db):
 
 def test_wrong_password_for_a_token_is_refused(api, db):
     user = UserFactory()
-    response = api.post("/api/auth/token/", {"username": user.username, "password": "nope-nope-nope"}, format="json")
+    response = api.post(
+        "/api/auth/token/", {"username": user.username, "password": "nope-nope-nope"}, format="json"
+    )
     assert response.status_code == 400
     assert "token" not in response.json()

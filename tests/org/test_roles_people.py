@@ -11,7 +11,6 @@ from handover.org import selectors, services
 from handover.org.models import Employment, Party, Phase, Role, RoleAssignment
 from tests.factories import EngagementFactory, PersonFactory, UserFactory
 
-
 SEPARATED = [Role.OBSERVER, Role.AUDITOR, Role.SYSADMIN]
 OTHERS = [Role.TECH_GROUP, Role.ONSITE_POST, *SEPARATED]
 
@@ -68,31 +67,61 @@ def test_only_the_technical_group_grants_roles(world):
 
 def test_a_role_at_a_branch_covers_its_service_point_but_not_the_sister_branch(world):
     onsite = world.login_with(Role.ONSITE_POST, site=world.branch_a)
-    visible = set(selectors.site_list(user=onsite, engagement=world.engagement).values_list("code", flat=True))
+    visible = set(
+        selectors.site_list(user=onsite, engagement=world.engagement).values_list("code", flat=True)
+    )
     assert visible == {"BA", "SA"}
-    people = set(selectors.person_list(user=onsite, engagement=world.engagement).values_list("name", flat=True))
+    people = set(
+        selectors.person_list(user=onsite, engagement=world.engagement).values_list("name", flat=True)
+    )
     assert "甲员工" in people and "乙员工" not in people
 
 
 def test_a_person_who_left_needs_a_leave_date(world):
     tech = world.login_with(Role.TECH_GROUP)
     with pytest.raises(DomainError) as refused:
-        services.person_create(actor=tech, engagement=world.engagement, name="离职者", organisation=world.org,
-                               site=world.branch_a, party=Party.FIRM_IT, employment=Employment.LEFT)
+        services.person_create(
+            actor=tech,
+            engagement=world.engagement,
+            name="离职者",
+            organisation=world.org,
+            site=world.branch_a,
+            party=Party.FIRM_IT,
+            employment=Employment.LEFT,
+        )
     assert refused.value.field == "leave_date"
-    person = services.person_create(actor=tech, engagement=world.engagement, name="离职者", organisation=world.org,
-                                    site=world.branch_a, party=Party.FIRM_IT, employment=Employment.LEFT,
-                                    leave_date=date(2026, 8, 1))
+    person = services.person_create(
+        actor=tech,
+        engagement=world.engagement,
+        name="离职者",
+        organisation=world.org,
+        site=world.branch_a,
+        party=Party.FIRM_IT,
+        employment=Employment.LEFT,
+        leave_date=date(2026, 8, 1),
+    )
     assert person.leave_date == date(2026, 8, 1)
 
 
 def test_onsite_post_adds_people_at_own_branch_only(world):
     onsite = world.login_with(Role.ONSITE_POST, site=world.branch_a)
-    services.person_create(actor=onsite, engagement=world.engagement, name="新人", organisation=world.org,
-                           site=world.service_a, party=Party.FIRM_IT)
+    services.person_create(
+        actor=onsite,
+        engagement=world.engagement,
+        name="新人",
+        organisation=world.org,
+        site=world.service_a,
+        party=Party.FIRM_IT,
+    )
     with pytest.raises(PermissionDenied):
-        services.person_create(actor=onsite, engagement=world.engagement, name="越界", organisation=world.org,
-                               site=world.branch_b, party=Party.FIRM_IT)
+        services.person_create(
+            actor=onsite,
+            engagement=world.engagement,
+            name="越界",
+            organisation=world.org,
+            site=world.branch_b,
+            party=Party.FIRM_IT,
+        )
 
 
 def test_deactivating_a_person_revokes_their_roles(world):
@@ -111,10 +140,18 @@ def test_firm_name_is_for_the_technical_group_only_in_preparation(world):
     e = world.engagement
     assert e.phase == Phase.PREPARATION
     assert [selectors.firm_name_visible(user=u, engagement=e) for u in (tech, onsite, observer, auditor)] == [
-        True, False, False, False]
+        True,
+        False,
+        False,
+        False,
+    ]
     e.phase = Phase.HANDOVER
     assert [selectors.firm_name_visible(user=u, engagement=e) for u in (tech, onsite, observer, auditor)] == [
-        True, True, True, False]
+        True,
+        True,
+        True,
+        False,
+    ]
 
 
 def test_the_dashboard_hides_the_firm_name_in_preparation_and_records_each_view(client, world):
@@ -129,7 +166,9 @@ def test_the_dashboard_hides_the_firm_name_in_preparation_and_records_each_view(
     assert Event.objects.filter(action="org.engagement.view_firm_name", actor_id=tech.pk).count() == 1
 
 
-def test_dashboard_shows_sites_without_onsite_post_in_constant_queries(client, world, django_assert_max_num_queries):
+def test_dashboard_shows_sites_without_onsite_post_in_constant_queries(
+    client, world, django_assert_max_num_queries
+):
     from handover.org.models import SiteLevel
     from tests.factories import make_site
 

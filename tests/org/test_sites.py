@@ -11,8 +11,14 @@ from handover.org.models import Role, Site, SiteLevel
 def test_branch_under_region_is_added_with_its_path_and_audit_event(world):
     tech = world.login_with(Role.TECH_GROUP)
     before = Event.objects.count()
-    site = services.site_create(actor=tech, engagement=world.engagement, code="BC", name="丙营业部",
-                                level=SiteLevel.BRANCH, parent=world.region)
+    site = services.site_create(
+        actor=tech,
+        engagement=world.engagement,
+        code="BC",
+        name="丙营业部",
+        level=SiteLevel.BRANCH,
+        parent=world.region,
+    )
     assert site.path == f"{world.region.path}{site.pk}/"
     event = Event.objects.order_by("-seq").first()
     assert Event.objects.count() == before + 1
@@ -39,23 +45,37 @@ def test_invalid_parent_is_refused_with_a_message_naming_the_field_and_nothing_i
     sites, events = Site.objects.count(), Event.objects.count()
     parent = getattr(world, parent_attr) if parent_attr else None
     with pytest.raises(DomainError) as refused:
-        services.site_create(actor=tech, engagement=world.engagement, code="X1", name="X", level=level, parent=parent)
+        services.site_create(
+            actor=tech, engagement=world.engagement, code="X1", name="X", level=level, parent=parent
+        )
     assert refused.value.field in {"parent", "level"}
     assert (Site.objects.count(), Event.objects.count()) == (sites, events)
 
 
 def test_a_branch_may_sit_directly_under_head_office(world):
     tech = world.login_with(Role.TECH_GROUP)
-    site = services.site_create(actor=tech, engagement=world.engagement, code="BD", name="丁营业部",
-                                level=SiteLevel.BRANCH, parent=world.hq)
+    site = services.site_create(
+        actor=tech,
+        engagement=world.engagement,
+        code="BD",
+        name="丁营业部",
+        level=SiteLevel.BRANCH,
+        parent=world.hq,
+    )
     assert site.parent == world.hq
 
 
 def test_duplicate_site_code_is_refused(world):
     tech = world.login_with(Role.TECH_GROUP)
     with pytest.raises(DomainError) as refused:
-        services.site_create(actor=tech, engagement=world.engagement, code="BA", name="again",
-                             level=SiteLevel.BRANCH, parent=world.region)
+        services.site_create(
+            actor=tech,
+            engagement=world.engagement,
+            code="BA",
+            name="again",
+            level=SiteLevel.BRANCH,
+            parent=world.region,
+        )
     assert refused.value.field == "code"
 
 
@@ -75,8 +95,14 @@ def test_a_site_cannot_move_under_its_own_subtree(world):
 def test_onsite_post_of_one_branch_cannot_add_sites(world):
     onsite = world.login_with(Role.ONSITE_POST, site=world.branch_a)
     with pytest.raises(PermissionDenied):
-        services.site_create(actor=onsite, engagement=world.engagement, code="SX", name="x",
-                             level=SiteLevel.SERVICE, parent=world.branch_a)
+        services.site_create(
+            actor=onsite,
+            engagement=world.engagement,
+            code="SX",
+            name="x",
+            level=SiteLevel.SERVICE,
+            parent=world.branch_a,
+        )
 
 
 def test_deactivating_a_site_with_active_children_is_refused(world):

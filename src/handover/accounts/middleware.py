@@ -24,7 +24,7 @@ class IdleTimeoutMiddleware:
             if now - last > settings.HANDOVER_SESSION_IDLE_SECONDS:
                 from handover.accounts.services import logout_record
 
-                logout_record(user=user, expired=True)  # type: ignore[arg-type]
+                logout_record(user=user, expired=True)
                 logout(request)
             elif now - last >= 30 or _KEY not in request.session:
                 request.session[_KEY] = now  # at most one session write per 30 s of activity

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import string
 from datetime import timedelta
+from typing import Any
 
 import pyotp
 from django.conf import settings
@@ -33,8 +34,13 @@ class LoginRefused(DomainError):
 def _fail(user: User | None, username: str) -> None:
     with transaction.atomic():
         if user is None:
-            event_record(actor=None, action=events.LOGIN_FAILED, object_type="accounts.user",
-                         object_id=username[:64], outcome=Outcome.FAILURE)
+            event_record(
+                actor=None,
+                action=events.LOGIN_FAILED,
+                object_type="accounts.user",
+                object_id=username[:64],
+                outcome=Outcome.FAILURE,
+            )
             return
         user = User.objects.select_for_update().get(pk=user.pk)
         user.failed_logins += 1
@@ -43,25 +49,43 @@ def _fail(user: User | None, username: str) -> None:
             user.locked_until = timezone.now() + timedelta(seconds=settings.HANDOVER_LOCKOUT_SECONDS)
             user.failed_logins = 0
         user.save(update_fields=["failed_logins", "locked_until"])
-        event_record(actor=None, action=events.LOGIN_FAILED, obj=user, outcome=Outcome.FAILURE,
-                     after={"username": user.username})
+        event_record(
+            actor=None,
+            action=events.LOGIN_FAILED,
+            obj=user,
+            outcome=Outcome.FAILURE,
+            after={"username": user.username},
+        )
         if locked:
-            event_record(actor=None, action=events.LOCKED, obj=user, outcome=Outcome.DENIED,
-                         after={"locked_until": user.locked_until})
+            event_record(
+                actor=None,
+                action=events.LOCKED,
+                obj=user,
+                outcome=Outcome.DENIED,
+                after={"locked_until": user.locked_until},
+            )
 
 
 def _locked_message(user: User) -> str:
-    minutes = max(1, int((user.locked_until - timezone.now()).total_seconds() // 60) + 1)  # type: ignore[operator]
-    return _("This account is locked after repeated failed logins. Try again in %(minutes)d minutes "
-             "or ask a system administrator to unlock it.") % {"minutes": minutes}
+    remaining = (user.locked_until or timezone.now()) - timezone.now()
+    minutes = max(1, int(remaining.total_seconds() // 60) + 1)
+    return _(
+        "This account is locked after repeated failed logins. Try again in %(minutes)d minutes "
+        "or ask a system administrator to unlock it."
+    ) % {"minutes": minutes}
 
 
 def login_check_password(*, request: HttpRequest | None, username: str, password: str) -> User:
     """First factor. Counts failures and locks after the configured number (default 5 for 15 minutes)."""
     user = User.objects.filter(username=username).first()
     if user is not None and user.is_locked():
-        event_record(actor=None, action=events.LOGIN_FAILED, obj=user, outcome=Outcome.DENIED,
-                     after={"reason": "locked"})
+        event_record(
+            actor=None,
+            action=events.LOGIN_FAILED,
+            obj=user,
+            outcome=Outcome.DENIED,
+            after={"reason": "locked"},
+        )
         raise LoginRefused(_locked_message(user), code="locked")
     authenticated = authenticate(request, username=username, password=password)
     if authenticated is None:
@@ -70,7 +94,8 @@ def login_check_password(*, request: HttpRequest | None, username: str, password
         if user is not None and user.is_locked():
             raise LoginRefused(_locked_message(user), code="locked")
         raise LoginRefused(_("Wrong user name or password."), code="invalid_login")
-    return authenticated  # type: ignore[return-value]
+    assert isinstance(authenticated, User)
+    return authenticated
 
 
 def totp_verify(*, user: User, code: str) -> None:
@@ -96,7 +121,7 @@ def login_succeeded(*, user: User) -> None:
         event_record(actor=user, action=events.LOGIN, obj=user)
 
 
-def logout_record(*, user: User, expired: bool = False) -> None:
+def logout_record(*, user: Any, expired: bool = False) -> None:
     event_record(actor=user, action=events.SESSION_EXPIRED if expired else events.LOGOUT, obj=user)
 
 
@@ -111,8 +136,9 @@ def totp_uri(*, user: User, secret: str) -> str:
 def totp_enroll(*, user: User, secret: str, code: str) -> None:
     """Confirm a new seed with a code made from it, then store it sealed."""
     if not pyotp.TOTP(secret).verify(code.strip().replace(" ", ""), valid_window=1):
-        raise LoginRefused(_("The code does not match. Scan the QR code again and enter the current code."),
-                           field="code")
+        raise LoginRefused(
+            _("The code does not match. Scan the QR code again and enter the current code."), field="code"
+        )
     with transaction.atomic():
         user.totp_secret_sealed = localkey.seal(secret)
         user.totp_confirmed_at = timezone.now()
@@ -130,7 +156,7 @@ def password_generate(length: int = 16) -> str:
             return candidate
 
 
-def password_set(*, actor: User | None, user: User, password: str) -> None:
+def password_set(*, actor: Any, user: User, password: str) -> None:
     """Set a password after the validators (at least 12 characters, not common, not all digits)."""
     try:
         validate_password(password, user)
@@ -143,7 +169,9 @@ def password_set(*, actor: User | None, user: User, password: str) -> None:
         event_record(actor=actor, action=events.PASSWORD_SET, obj=user)
 
 
-def user_create(*, actor: User | None, username: str, display_name: str, password: str | None = None) -> tuple[User, str]:
+def user_create(
+    *, actor: Any, username: str, display_name: str, password: str | None = None
+) -> tuple[User, str]:
     """Create a login; returns it with its first password (generated unless given)."""
     username = username.strip()
     if not username:
@@ -155,24 +183,33 @@ def user_create(*, actor: User | None, username: str, display_name: str, passwor
         user = User(username=username, display_name=display_name)
         user.set_unusable_password()
         user.save()
-        event_record(actor=actor, action=events.USER_CREATE, obj=user,
-                     after={"username": username, "display_name": display_name})
+        event_record(
+            actor=actor,
+            action=events.USER_CREATE,
+            obj=user,
+            after={"username": username, "display_name": display_name},
+        )
         password_set(actor=actor, user=user, password=password)
     return user, password
 
 
-def user_unlock(*, actor: User, user: User) -> None:
+def user_unlock(*, actor: Any, user: User) -> None:
     with transaction.atomic():
         User.objects.filter(pk=user.pk).update(failed_logins=0, locked_until=None)
         event_record(actor=actor, action=events.USER_UNLOCK, obj=user)
 
 
-def user_set_active(*, actor: User, user: User, active: bool) -> None:
+def user_set_active(*, actor: Any, user: User, active: bool) -> None:
     with transaction.atomic():
         before = user.is_active
         User.objects.filter(pk=user.pk).update(is_active=active)
-        event_record(actor=actor, action=events.USER_DEACTIVATE if not active else events.USER_UPDATE, obj=user,
-                     before={"is_active": before}, after={"is_active": active})
+        event_record(
+            actor=actor,
+            action=events.USER_DEACTIVATE if not active else events.USER_UPDATE,
+            obj=user,
+            before={"is_active": before},
+            after={"is_active": active},
+        )
         if not active:
             from rest_framework.authtoken.models import Token
 

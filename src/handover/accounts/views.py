@@ -66,7 +66,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
 
 @needs(PUBLIC)
 def login_totp(request: HttpRequest) -> HttpResponse:
-    user = User.objects.filter(pk=request.session.get(_PENDING), is_active=True).first()
+    user = User.objects.filter(pk=request.session.get(_PENDING) or 0, is_active=True).first()
     if user is None:
         return redirect("accounts:login")
     form = TotpCodeForm(request.POST or None)
@@ -91,7 +91,7 @@ def totp_setup(request: HttpRequest) -> HttpResponse:
     """Enrol a second factor: offered after the first login, required before any page in production."""
     user: Any = request.user if request.user.is_authenticated else None
     if user is None:
-        user = User.objects.filter(pk=request.session.get(_PENDING), is_active=True).first()
+        user = User.objects.filter(pk=request.session.get(_PENDING) or 0, is_active=True).first()
         if user is None:
             return redirect("accounts:login")
     if user.has_totp:
@@ -113,16 +113,23 @@ def totp_setup(request: HttpRequest) -> HttpResponse:
             return redirect(settings.LOGIN_REDIRECT_URL)
     uri = services.totp_uri(user=user, secret=secret)
     qr_svg = segno.make(uri, error="m").svg_inline(scale=4)
-    return render(request, "accounts/totp_setup.html", {
-        "form": form, "qr_svg": qr_svg, "secret": secret,
-        "required": settings.HANDOVER_TOTP_REQUIRED, "logged_in": request.user.is_authenticated,
-    })
+    return render(
+        request,
+        "accounts/totp_setup.html",
+        {
+            "form": form,
+            "qr_svg": qr_svg,
+            "secret": secret,
+            "required": settings.HANDOVER_TOTP_REQUIRED,
+            "logged_in": request.user.is_authenticated,
+        },
+    )
 
 
 @require_POST
 @needs(AUTHENTICATED)
 def logout_view(request: HttpRequest) -> HttpResponse:
-    services.logout_record(user=request.user)  # type: ignore[arg-type]
+    services.logout_record(user=request.user)
     logout(request)
     messages.info(request, _("You are logged out."))
     return redirect("accounts:login")
@@ -154,13 +161,13 @@ def account_create(request: HttpRequest) -> HttpResponse:
 def account_action(request: HttpRequest, user_id: int, action: str) -> HttpResponse:
     account = selectors.account_get(user=request.user, user_id=user_id)
     if action == "unlock":
-        services.user_unlock(actor=request.user, user=account)  # type: ignore[arg-type]
+        services.user_unlock(actor=request.user, user=account)
         messages.success(request, _("%(name)s unlocked.") % {"name": account.username})
     elif action in ("deactivate", "activate"):
-        services.user_set_active(actor=request.user, user=account, active=action == "activate")  # type: ignore[arg-type]
+        services.user_set_active(actor=request.user, user=account, active=action == "activate")
         messages.success(request, _("%(name)s saved.") % {"name": account.username})
     elif action == "reset":
         password = services.password_generate()
-        services.password_set(actor=request.user, user=account, password=password)  # type: ignore[arg-type]
+        services.password_set(actor=request.user, user=account, password=password)
         return render(request, "accounts/password_once.html", {"account": account, "password": password})
     return redirect("accounts:account_list")

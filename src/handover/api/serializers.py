@@ -11,7 +11,9 @@ from handover.org.models import Engagement, Organisation, Person, RoleAssignment
 
 
 class EngagementSerializer(serializers.ModelSerializer):
-    firm_name = serializers.SerializerMethodField(help_text="Shown only to members who may see it (第十一条).")
+    firm_name = serializers.SerializerMethodField(
+        help_text="Shown only to members who may see it (第十一条)."
+    )
 
     class Meta:
         model = Engagement
@@ -23,7 +25,9 @@ class EngagementSerializer(serializers.ModelSerializer):
 
 
 class SiteSerializer(serializers.ModelSerializer):
-    parent = serializers.PrimaryKeyRelatedField(queryset=Site.objects.all(), allow_null=True, required=False)
+    parent = serializers.PrimaryKeyRelatedField(  # type: ignore[assignment]
+        queryset=Site.objects.all(), allow_null=True, required=False
+    )
 
     class Meta:
         model = Site
@@ -44,8 +48,20 @@ class PersonSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Person
-        fields = ["id", "name", "organisation", "site", "department", "post", "party", "employment_type",
-                  "employment", "leave_date", "phone", "is_active"]
+        fields = [
+            "id",
+            "name",
+            "organisation",
+            "site",
+            "department",
+            "post",
+            "party",
+            "employment_type",
+            "employment",
+            "leave_date",
+            "phone",
+            "is_active",
+        ]
         read_only_fields = ["is_active"]
 
 
@@ -62,15 +78,33 @@ class RoleSerializer(serializers.ModelSerializer):
 class EventSerializer(serializers.ModelSerializer):
     class Meta:
         model = Event
-        fields = ["seq", "occurred_at", "actor_id", "actor_username", "engagement_id", "site_id", "action",
-                  "object_type", "object_id", "before", "after", "request_id", "client_addr", "channel", "outcome",
-                  "prev_hash", "hash"]
+        fields = [
+            "seq",
+            "occurred_at",
+            "actor_id",
+            "actor_username",
+            "engagement_id",
+            "site_id",
+            "action",
+            "object_type",
+            "object_id",
+            "before",
+            "after",
+            "request_id",
+            "client_addr",
+            "channel",
+            "outcome",
+            "prev_hash",
+            "hash",
+        ]
 
 
 class TokenRequestSerializer(serializers.Serializer):
     username = serializers.CharField()
     password = serializers.CharField(style={"input_type": "password"}, write_only=True)
-    code = serializers.CharField(required=False, allow_blank=True, help_text="TOTP code, when a second factor is set up.")
+    code = serializers.CharField(
+        required=False, allow_blank=True, help_text="TOTP code, when a second factor is set up."
+    )
 
 
 class TokenSerializer(serializers.Serializer):

@@ -8,8 +8,9 @@ router.include_format_suffixes = False
 router.APIRootView = views.RootView
 router.register("engagements", views.EngagementViewSet, basename="engagement")
 router.register(r"engagements/(?P<code>[-a-zA-Z0-9_]+)/sites", views.SiteViewSet, basename="site")
-router.register(r"engagements/(?P<code>[-a-zA-Z0-9_]+)/organisations", views.OrganisationViewSet,
-                basename="organisation")
+router.register(
+    r"engagements/(?P<code>[-a-zA-Z0-9_]+)/organisations", views.OrganisationViewSet, basename="organisation"
+)
 router.register(r"engagements/(?P<code>[-a-zA-Z0-9_]+)/people", views.PersonViewSet, basename="person")
 router.register(r"engagements/(?P<code>[-a-zA-Z0-9_]+)/roles", views.RoleViewSet, basename="role")
 router.register("audit/events", views.EventViewSet, basename="event")

@@ -19,11 +19,11 @@ from handover.accounts import services as account_services
 from handover.accounts.events import TOKEN_CREATE
 from handover.api import serializers
 from handover.audit import selectors as audit_selectors
+from handover.audit.models import Event
 from handover.audit.services import event_record
 from handover.core.errors import PermissionDenied
 from handover.org import permissions as perms
 from handover.org import selectors, services
-from handover.audit.models import Event
 from handover.org.models import Engagement, Organisation, Person, RoleAssignment, Site
 from handover.web.access import AUTHENTICATED, PUBLIC
 
@@ -39,9 +39,10 @@ class EngagementViewSet(viewsets.ReadOnlyModelViewSet):
         return selectors.engagement_list(user=self.request.user)
 
     def get_serializer_context(self) -> dict[str, Any]:
-        context = super().get_serializer_context()
+        context = dict(super().get_serializer_context())
         context["firm_name_visible"] = {
-            e.pk: selectors.firm_name_visible(user=self.request.user, engagement=e) for e in self.get_queryset()
+            e.pk: selectors.firm_name_visible(user=self.request.user, engagement=e)
+            for e in self.get_queryset()
         }
         return context
 
@@ -77,13 +78,18 @@ class _EngagementScoped(viewsets.GenericViewSet):
             if name in fields:
                 fields[name].queryset = sites
         if "organisation" in fields:
-            fields["organisation"].queryset = selectors.organisation_list(user=self.request.user,
-                                                                          engagement=self.engagement)
+            fields["organisation"].queryset = selectors.organisation_list(
+                user=self.request.user, engagement=self.engagement
+            )
         if "person" in fields:
-            fields["person"].queryset = selectors.person_list(user=self.request.user, engagement=self.engagement)
+            fields["person"].queryset = selectors.person_list(
+                user=self.request.user, engagement=self.engagement
+            )
         return serializer
 
-    def _run(self, action: Any, serializer_class: Any = None, code: int = status.HTTP_201_CREATED) -> Response:
+    def _run(
+        self, action: Any, serializer_class: Any = None, code: int = status.HTTP_201_CREATED
+    ) -> Response:
         serializer = self.get_serializer(data=self.request.data, partial=self.request.method == "PATCH")
         serializer.is_valid(raise_exception=True)
         instance = action(serializer.validated_data)
@@ -108,8 +114,13 @@ class SiteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _EngagementS
         site = self.get_object()
         serializer = self.get_serializer(site, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        data = {"name": site.name, "code": site.code, "parent": site.parent, "address": site.address,
-                **{k: v for k, v in serializer.validated_data.items() if k != "level"}}
+        data = {
+            "name": site.name,
+            "code": site.code,
+            "parent": site.parent,
+            "address": site.address,
+            **{k: v for k, v in serializer.validated_data.items() if k != "level"},
+        }
         services.site_update(actor=request.user, site=site, **data)
         return Response(self.get_serializer(site).data)
 
@@ -122,16 +133,22 @@ class OrganisationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _Eng
     def get_queryset(self) -> QuerySet:
         if getattr(self, "swagger_fake_view", False):
             return Organisation.objects.none()
-        return selectors.organisation_list(user=self.request.user, engagement=self.engagement, include_inactive=True)
+        return selectors.organisation_list(
+            user=self.request.user, engagement=self.engagement, include_inactive=True
+        )
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return self._run(lambda d: services.organisation_create(actor=request.user, engagement=self.engagement, **d))
+        return self._run(
+            lambda d: services.organisation_create(actor=request.user, engagement=self.engagement, **d)
+        )
 
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         organisation = self.get_object()
         serializer = self.get_serializer(organisation, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        services.organisation_update(actor=request.user, organisation=organisation, **serializer.validated_data)
+        services.organisation_update(
+            actor=request.user, organisation=organisation, **serializer.validated_data
+        )
         return Response(self.get_serializer(organisation).data)
 
 
@@ -143,10 +160,14 @@ class PersonViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _Engagemen
     def get_queryset(self) -> QuerySet:
         if getattr(self, "swagger_fake_view", False):
             return Person.objects.none()
-        return selectors.person_list(user=self.request.user, engagement=self.engagement, include_inactive=True)
+        return selectors.person_list(
+            user=self.request.user, engagement=self.engagement, include_inactive=True
+        )
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return self._run(lambda d: services.person_create(actor=request.user, engagement=self.engagement, **d))
+        return self._run(
+            lambda d: services.person_create(actor=request.user, engagement=self.engagement, **d)
+        )
 
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         person = self.get_object()
@@ -188,8 +209,11 @@ class EventViewSet(viewsets.ReadOnlyModelViewSet):
             return Event.objects.none()
         if not selectors.engagement_ids_for(user=self.request.user, capability=perms.VIEW_AUDIT):
             raise PermissionDenied("You do not have the role needed for this here.")
-        filters = {k: v for k, v in self.request.query_params.items() if k in
-                   ("action", "actor", "engagement", "outcome", "object", "since", "until")}
+        filters = {
+            k: v
+            for k, v in self.request.query_params.items()
+            if k in ("action", "actor", "engagement", "outcome", "object", "since", "until")
+        }
         return audit_selectors.event_list(user=self.request.user, filters=filters)
 
 
@@ -204,15 +228,17 @@ class TokenView(APIView):
     def post(self, request: Request) -> Response:
         data = serializers.TokenRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        user = account_services.login_check_password(request=request._request, username=data.validated_data["username"],
-                                                     password=data.validated_data["password"])
+        user = account_services.login_check_password(
+            request=request._request,
+            username=data.validated_data["username"],
+            password=data.validated_data["password"],
+        )
         if user.has_totp or settings.HANDOVER_TOTP_REQUIRED:
             account_services.totp_verify(user=user, code=data.validated_data.get("code", ""))
         Token.objects.filter(user=user).delete()
         token = Token.objects.create(user=user)
         event_record(actor=user, action=TOKEN_CREATE, obj=user)
         return Response({"token": token.key})
-
 
 
 class SchemaView(SpectacularAPIView):

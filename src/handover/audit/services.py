@@ -4,6 +4,7 @@ change and its evidence commit together or not at all (Zulip's ``do_*`` pattern)
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -25,7 +26,7 @@ SECRET_FIELDS = frozenset({"password", "totp_secret", "totp_secret_sealed", "sec
 
 
 @cache
-def _hash_fn():  # type: ignore[no-untyped-def]
+def _hash_fn() -> Callable[[bytes], str]:
     return chain.hasher(settings.HANDOVER_AUDIT_HASH)
 
 
@@ -33,8 +34,19 @@ def _normalise(value: dict[str, Any] | None) -> dict[str, Any] | None:
     """What the JSON column gives back, so the hash of a stored row can be recomputed exactly."""
     if value is None:
         return None
-    clean = {k: ("[redacted]" if k in SECRET_FIELDS else v) for k, v in value.items()}
-    return json.loads(json.dumps(clean, cls=DjangoJSONEncoder, ensure_ascii=False))
+    return json.loads(json.dumps(_clean(value), cls=DjangoJSONEncoder, ensure_ascii=False))
+
+
+def _clean(value: Any) -> Any:
+    """Secrets redacted at any depth; floats in the form PostgreSQL's jsonb gives back (it keeps numbers as
+    numeric, so 1e16 returns as 10000000000000000 and -0.0 as 0.0, which would no longer hash the same)."""
+    if isinstance(value, dict):
+        return {k: ("[redacted]" if k in SECRET_FIELDS else _clean(v)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if isinstance(value, float):
+        return int(value) if value.is_integer() and abs(value) >= 1e16 else value + 0.0
+    return value
 
 
 def _lock_and_head() -> tuple[int, str]:
@@ -124,7 +136,10 @@ def checkpoint_write(*, actor: Any, directory: Any = None, path: Any = None) -> 
         if path is None:
             path = Path(directory) / f"checkpoint-{seq:012d}-{now:%Y%m%dT%H%M%SZ}.json"
         cp = checkpoint.Checkpoint(
-            seq=seq, head_hash=head_hash, algorithm=settings.HANDOVER_AUDIT_HASH, created_at=checkpoint.now_text(now)
+            seq=seq,
+            head_hash=head_hash,
+            algorithm=settings.HANDOVER_AUDIT_HASH,
+            created_at=checkpoint.now_text(now),
         )
         written = checkpoint.write(cp, key, Path(path))
         event_record(

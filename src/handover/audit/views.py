@@ -9,6 +9,7 @@ from typing import Any
 import xlsxwriter
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -28,15 +29,39 @@ def _filters(request: HttpRequest) -> dict[str, Any]:
 
 
 def _columns() -> list[str]:
-    return [_("Seq"), _("Time (UTC)"), _("Actor"), _("Engagement"), _("Site"), _("Action"), _("Object"),
-            _("Before"), _("After"), _("Outcome"), _("Request"), _("Client address"), _("Hash")]
+    return [
+        _("Seq"),
+        _("Time (UTC)"),
+        _("Actor"),
+        _("Engagement"),
+        _("Site"),
+        _("Action"),
+        _("Object"),
+        _("Before"),
+        _("After"),
+        _("Outcome"),
+        _("Request"),
+        _("Client address"),
+        _("Hash"),
+    ]
 
 
 def _row(event: Any) -> list[Any]:
-    return [event.seq, event.occurred_at.strftime("%Y-%m-%d %H:%M:%S"), event.actor_username,
-            event.engagement_id or "", event.site_id or "", f"{event.action} {catalogue.label(event.action)}",
-            f"{event.object_type}:{event.object_id}", _json(event.before), _json(event.after), event.outcome,
-            event.request_id, event.client_addr, event.hash]
+    return [
+        event.seq,
+        event.occurred_at.strftime("%Y-%m-%d %H:%M:%S"),
+        event.actor_username,
+        event.engagement_id or "",
+        event.site_id or "",
+        f"{event.action} {catalogue.label(event.action)}",
+        f"{event.object_type}:{event.object_id}",
+        _json(event.before),
+        _json(event.after),
+        event.outcome,
+        event.request_id,
+        event.client_addr,
+        event.hash,
+    ]
 
 
 def _json(value: Any) -> str:
@@ -51,10 +76,18 @@ def event_list(request: HttpRequest) -> HttpResponse:
     events_qs = selectors.event_list(user=request.user, filters=filters)
     page = Paginator(events_qs, 50).get_page(request.GET.get("page"))
     query = "&".join(f"{k}={v}" for k, v in filters.items())
-    return render(request, "audit/event_list.html", {
-        "page": page, "filters": filters, "actions": catalogue.choices(), "outcomes": Outcome.choices,
-        "query": query, "label": catalogue.label,
-    })
+    return render(
+        request,
+        "audit/event_list.html",
+        {
+            "page": page,
+            "filters": filters,
+            "actions": catalogue.choices(),
+            "outcomes": Outcome.choices,
+            "query": query,
+            "label": catalogue.label,
+        },
+    )
 
 
 class _Echo:
@@ -63,17 +96,23 @@ class _Echo:
 
 
 @needs(perms.VIEW_AUDIT)
-def event_export(request: HttpRequest, fmt: str) -> HttpResponse:
+def event_export(request: HttpRequest, fmt: str) -> HttpResponseBase:
     filters = _filters(request)
     events_qs = selectors.event_list(user=request.user, filters=filters)[:EXPORT_LIMIT]
-    event_record(actor=request.user, action=events.EXPORT, object_type="audit.event",
-                 after={"format": fmt, "filters": filters})
+    event_record(
+        actor=request.user,
+        action=events.EXPORT,
+        object_type="audit.event",
+        after={"format": fmt, "filters": filters},
+    )
     stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
     if fmt == "csv":
         writer = csv.writer(_Echo())
         rows = (writer.writerow(_row(e)) for e in events_qs.iterator(chunk_size=2000))
         header = writer.writerow(_columns())
-        response = StreamingHttpResponse(_chain(["\ufeff", header], rows), content_type="text/csv; charset=utf-8")
+        response = StreamingHttpResponse(
+            _chain(["\ufeff", header], rows), content_type="text/csv; charset=utf-8"
+        )
         response["Content-Disposition"] = f'attachment; filename="audit-{stamp}.csv"'
         return response
     buffer = io.BytesIO()
@@ -84,10 +123,11 @@ def event_export(request: HttpRequest, fmt: str) -> HttpResponse:
     for index, event in enumerate(events_qs.iterator(chunk_size=2000), start=1):
         sheet.write_row(index, 0, _row(event))
     book.close()
-    response = HttpResponse(buffer.getvalue(),
-                            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    response["Content-Disposition"] = f'attachment; filename="audit-{stamp}.xlsx"'
-    return response
+    download = HttpResponse(
+        buffer.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    download["Content-Disposition"] = f'attachment; filename="audit-{stamp}.xlsx"'
+    return download
 
 
 def _chain(first: list[str], rest: Any) -> Any:

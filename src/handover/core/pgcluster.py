@@ -41,23 +41,50 @@ def start() -> str:
     data = root / "data"
     if os.geteuid() == 0:
         shutil.chown(root, "postgres", "postgres")
-    subprocess.run(_as_owner([_binary("initdb"), "-D", str(data), "-U", "handover", "--auth=trust",
-                              "-E", "UTF8", "--locale=C.UTF-8"]), check=True, capture_output=True)
+    subprocess.run(
+        _as_owner(
+            [
+                _binary("initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "handover",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+            ]
+        ),
+        check=True,
+        capture_output=True,
+    )
     port = _free_port()
-    options = (f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
-               "-c synchronous_commit=off -c full_page_writes=off -c max_connections=50")
-    subprocess.run(_as_owner([_binary("pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "log"), "-w",
-                              "start"]), check=True, capture_output=True)
+    options = (
+        f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
+        "-c synchronous_commit=off -c full_page_writes=off -c max_connections=50"
+    )
+    subprocess.run(
+        _as_owner(
+            [_binary("pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start"]
+        ),
+        check=True,
+        capture_output=True,
+    )
 
     def stop() -> None:
-        subprocess.run(_as_owner([_binary("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
-                       capture_output=True, check=False)
+        subprocess.run(
+            _as_owner([_binary("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
+            capture_output=True,
+            check=False,
+        )
         shutil.rmtree(root, ignore_errors=True)
 
     atexit.register(stop)
     url = f"postgres://handover@127.0.0.1:{port}/postgres"
     import psycopg
 
-    with psycopg.connect(f"host=127.0.0.1 port={port} user=handover dbname=postgres", autocommit=True) as conn:
+    with psycopg.connect(
+        f"host=127.0.0.1 port={port} user=handover dbname=postgres", autocommit=True
+    ) as conn:
         conn.execute("CREATE DATABASE handover")
     return url.rsplit("/", 1)[0] + "/handover"

@@ -57,7 +57,9 @@ ORGANISATIONS = [
     ("示范托管工作组", OrgType.OTHER),
 ]
 
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
+SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
+)
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红鹏飞宇浩然欣怡晨阳子涵思远志诚嘉"
 
 
@@ -100,53 +102,107 @@ def load(today: date | None = None) -> tuple[Engagement, list[DemoLogin]]:
 def _build(actor: Any, today: date) -> Engagement:
     rng = random.Random(20200421)  # the guideline's date: the same demo every time
     engagement = services.engagement_create(
-        actor=actor, code=CODE, code_name="远山项目（演示）", firm_name="远山证券股份有限公司",
-        custodian_name="示范托管证券有限公司", disposal_date=today + timedelta(days=7),
+        actor=actor,
+        code=CODE,
+        code_name="远山项目（演示）",
+        firm_name="远山证券股份有限公司",
+        custodian_name="示范托管证券有限公司",
+        disposal_date=today + timedelta(days=7),
     )
     sites: dict[str, Site] = {}
     for code, name, level, parent in SITES:
-        sites[code] = services.site_create(actor=actor, engagement=engagement, code=code, name=name, level=level,
-                                           parent=sites[parent] if parent else None)
-    orgs = [services.organisation_create(actor=actor, engagement=engagement, name=n, type=t) for n, t in ORGANISATIONS]
+        sites[code] = services.site_create(
+            actor=actor,
+            engagement=engagement,
+            code=code,
+            name=name,
+            level=level,
+            parent=sites[parent] if parent else None,
+        )
+    orgs = [
+        services.organisation_create(actor=actor, engagement=engagement, name=n, type=t)
+        for n, t in ORGANISATIONS
+    ]
     # The custodian's posts at every site but one branch, so the coverage view has something to show.
     for code, site in sites.items():
         if code != "BR-GZ":
-            person = services.person_create(actor=actor, engagement=engagement, name=_name(rng), organisation=orgs[0],
-                                            site=site, party=Party.ONSITE_POST, post="现场技术岗位")
+            person = services.person_create(
+                actor=actor,
+                engagement=engagement,
+                name=_name(rng),
+                organisation=orgs[0],
+                site=site,
+                party=Party.ONSITE_POST,
+                post="现场技术岗位",
+            )
             services.role_grant(actor=actor, person=person, role=Role.ONSITE_POST, site=site)
-    firm_staff = [("信息技术部", "系统管理员", Party.FIRM_IT), ("信息技术部", "数据库管理员", Party.FIRM_IT),
-                  ("信息技术部", "网络管理员", Party.FIRM_IT), ("计划财务部", "会计", Party.FIRM_FINANCE),
-                  ("营业部", "柜台主管", Party.BUSINESS)]
+    firm_staff = [
+        ("信息技术部", "系统管理员", Party.FIRM_IT),
+        ("信息技术部", "数据库管理员", Party.FIRM_IT),
+        ("信息技术部", "网络管理员", Party.FIRM_IT),
+        ("计划财务部", "会计", Party.FIRM_FINANCE),
+        ("营业部", "柜台主管", Party.BUSINESS),
+    ]
     site_list = list(sites.values())
     for index in range(40):
         dept, post, party = firm_staff[index % len(firm_staff)]
         left = index % 13 == 5  # a few who left in the half year before D (第二十五条第3项)
         services.person_create(
-            actor=actor, engagement=engagement, name=_name(rng), organisation=orgs[1], site=site_list[index % 13],
-            department=dept, post=post, party=party,
+            actor=actor,
+            engagement=engagement,
+            name=_name(rng),
+            organisation=orgs[1],
+            site=site_list[index % 13],
+            department=dept,
+            post=post,
+            party=party,
             employment=Employment.LEFT if left else Employment.EMPLOYED,
             leave_date=today - timedelta(days=30 + index) if left else None,
         )
-    for index in range(3):
-        services.person_create(actor=actor, engagement=engagement, name=_name(rng), organisation=orgs[2],
-                               site=sites["HQ"], post="驻场工程师", party=Party.VENDOR)
+    for _ in range(3):
+        services.person_create(
+            actor=actor,
+            engagement=engagement,
+            name=_name(rng),
+            organisation=orgs[2],
+            site=sites["HQ"],
+            post="驻场工程师",
+            party=Party.VENDOR,
+        )
     return engagement
 
 
-def _login(actor: Any, engagement: Engagement, username: str, role: str, site_code: str | None, body: str,
-           party: str, org_index: int) -> DemoLogin:
+def _login(
+    actor: Any,
+    engagement: Engagement,
+    username: str,
+    role: str,
+    site_code: str | None,
+    body: str,
+    party: str,
+    org_index: int,
+) -> DemoLogin:
     password = accounts.password_generate()
     user = User.objects.filter(username=username).first()
     if user is None:
-        user, _ = accounts.user_create(actor=actor, username=username, display_name=username, password=password)
+        user, _ = accounts.user_create(
+            actor=actor, username=username, display_name=username, password=password
+        )
     else:
         accounts.password_set(actor=actor, user=user, password=password)
     site = Site.objects.get(engagement=engagement, code=site_code) if site_code else None
     person = Person.objects.filter(engagement=engagement, user=user).first()
     if person is None:
         organisation = Organisation.objects.filter(engagement=engagement).order_by("pk")[org_index]
-        person = services.person_create(actor=actor, engagement=engagement, name=username, organisation=organisation,
-                                        site=site, party=party, user=user)
+        person = services.person_create(
+            actor=actor,
+            engagement=engagement,
+            name=username,
+            organisation=organisation,
+            site=site,
+            party=party,
+            user=user,
+        )
         services.role_grant(actor=actor, person=person, role=role, site=site, observer_body=body)
     scope = site.name if site else "—"
     return DemoLogin(role=str(Role(role).label), username=username, password=password, scope=scope)

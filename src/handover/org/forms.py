@@ -7,7 +7,14 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from handover.org.models import Organisation, Person, Role, RoleAssignment, Site
+from handover.org.models import Organisation, Person, RoleAssignment, Site
+
+
+def _limit(form: forms.BaseForm, name: str, queryset: Any) -> None:
+    """Offer only the rows the user may choose (the selectors' scope)."""
+    field = form.fields[name]
+    assert isinstance(field, forms.ModelChoiceField)
+    field.queryset = queryset
 
 
 class SiteForm(forms.ModelForm):
@@ -17,7 +24,7 @@ class SiteForm(forms.ModelForm):
 
     def __init__(self, *args: Any, sites: Any, editing: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["parent"].queryset = sites
+        _limit(self, "parent", sites)
         self.fields["parent"].required = False
         if editing:
             self.fields["level"].disabled = True
@@ -32,14 +39,24 @@ class OrganisationForm(forms.ModelForm):
 class PersonForm(forms.ModelForm):
     class Meta:
         model = Person
-        fields = ["name", "organisation", "site", "department", "post", "party", "employment_type", "employment",
-                  "leave_date", "phone"]
+        fields = [
+            "name",
+            "organisation",
+            "site",
+            "department",
+            "post",
+            "party",
+            "employment_type",
+            "employment",
+            "leave_date",
+            "phone",
+        ]
         widgets = {"leave_date": forms.DateInput(attrs={"type": "date"})}
 
     def __init__(self, *args: Any, sites: Any, organisations: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["site"].queryset = sites
-        self.fields["organisation"].queryset = organisations
+        _limit(self, "site", sites)
+        _limit(self, "organisation", organisations)
 
 
 class RoleForm(forms.ModelForm):
@@ -49,7 +66,6 @@ class RoleForm(forms.ModelForm):
 
     def __init__(self, *args: Any, sites: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["site"].queryset = sites
+        _limit(self, "site", sites)
         self.fields["site"].required = False
-        self.fields["role"].choices = Role.choices
         self.fields["observer_body"].help_text = _("Only for observers.")

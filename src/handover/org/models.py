@@ -19,7 +19,9 @@ class Phase(models.TextChoices):
 class Engagement(models.Model):
     """One custody (托管项目). Before the custodian enters, the firm's name is confidential (第十一条)."""
 
-    code = models.SlugField(_("code"), max_length=40, unique=True, help_text=_("Letters, digits and hyphens; used in addresses."))
+    code = models.SlugField(
+        _("code"), max_length=40, unique=True, help_text=_("Letters, digits and hyphens; used in addresses.")
+    )
     code_name = models.CharField(_("code name"), max_length=100, unique=True)
     firm_name = models.CharField(_("firm's real name"), max_length=200)
     custodian_name = models.CharField(_("custodian"), max_length=200)
@@ -61,8 +63,14 @@ class Site(models.Model):
     code = models.CharField(_("site code"), max_length=40)
     name = models.CharField(_("name"), max_length=100)
     level = models.CharField(_("level"), max_length=10, choices=SiteLevel.choices)
-    parent = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="children",
-                               verbose_name=_("parent site"))
+    parent = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="children",
+        verbose_name=_("parent site"),
+    )
     path = models.CharField(max_length=400, db_index=True, editable=False)
     address = models.CharField(_("address"), max_length=200, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
@@ -117,7 +125,9 @@ class Organisation(models.Model):
 
     class Meta:
         ordering = ["type", "name"]
-        constraints = [models.UniqueConstraint(fields=["engagement", "name"], name="org_organisation_name_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["engagement", "name"], name="org_organisation_name_unique")
+        ]
         verbose_name = _("organisation")
         verbose_name_plural = _("organisations")
 
@@ -153,21 +163,31 @@ class Person(models.Model):
 
     engagement = models.ForeignKey(Engagement, on_delete=models.PROTECT, related_name="people")
     name = models.CharField(_("name"), max_length=100)
-    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="people",
-                                     verbose_name=_("organisation"))
-    site = models.ForeignKey(Site, on_delete=models.PROTECT, null=True, blank=True, related_name="people",
-                             verbose_name=_("site"))
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="people", verbose_name=_("organisation")
+    )
+    site = models.ForeignKey(
+        Site, on_delete=models.PROTECT, null=True, blank=True, related_name="people", verbose_name=_("site")
+    )
     department = models.CharField(_("department"), max_length=100, blank=True)
     post = models.CharField(_("post"), max_length=100, blank=True)
     party = models.CharField(_("party"), max_length=16, choices=Party.choices)
-    employment_type = models.CharField(_("employment type"), max_length=16, choices=EmploymentType.choices,
-                                       default=EmploymentType.PERMANENT)
-    employment = models.CharField(_("employment"), max_length=10, choices=Employment.choices,
-                                  default=Employment.EMPLOYED)
+    employment_type = models.CharField(
+        _("employment type"), max_length=16, choices=EmploymentType.choices, default=EmploymentType.PERMANENT
+    )
+    employment = models.CharField(
+        _("employment"), max_length=10, choices=Employment.choices, default=Employment.EMPLOYED
+    )
     leave_date = models.DateField(_("leave date"), null=True, blank=True)
     phone = models.CharField(_("phone"), max_length=50, blank=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                             related_name="persons", verbose_name=_("login account"))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="persons",
+        verbose_name=_("login account"),
+    )
     is_active = models.BooleanField(_("active"), default=True)
 
     class Meta:
@@ -209,9 +229,18 @@ class RoleAssignment(models.Model):
     engagement = models.ForeignKey(Engagement, on_delete=models.PROTECT, related_name="role_assignments")
     person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="roles")
     role = models.CharField(_("role"), max_length=16, choices=Role.choices)
-    site = models.ForeignKey(Site, on_delete=models.PROTECT, null=True, blank=True, related_name="role_assignments",
-                             verbose_name=_("site"), help_text=_("Empty for engagement-wide roles."))
-    observer_body = models.CharField(_("observer for"), max_length=16, choices=ObserverBody.choices, blank=True)
+    site = models.ForeignKey(
+        Site,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="role_assignments",
+        verbose_name=_("site"),
+        help_text=_("Empty for engagement-wide roles."),
+    )
+    observer_body = models.CharField(
+        _("observer for"), max_length=16, choices=ObserverBody.choices, blank=True
+    )
     granted_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 

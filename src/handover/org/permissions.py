@@ -22,13 +22,29 @@ VIEW_AUDIT = "view_audit"
 MANAGE_ACCOUNTS = "manage_accounts"
 
 ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
-    Role.TECH_GROUP: frozenset({
-        VIEW_ENGAGEMENT, VIEW_SUMMARY, VIEW_FIRM_NAME, VIEW_PEOPLE, MANAGE_PEOPLE, VIEW_ORGS, MANAGE_ORGS,
-        MANAGE_SITES, MANAGE_ROLES,
-    }),
-    Role.ONSITE_POST: frozenset({
-        VIEW_ENGAGEMENT, VIEW_SUMMARY, VIEW_FIRM_NAME, VIEW_PEOPLE, MANAGE_PEOPLE, VIEW_ORGS,
-    }),
+    Role.TECH_GROUP: frozenset(
+        {
+            VIEW_ENGAGEMENT,
+            VIEW_SUMMARY,
+            VIEW_FIRM_NAME,
+            VIEW_PEOPLE,
+            MANAGE_PEOPLE,
+            VIEW_ORGS,
+            MANAGE_ORGS,
+            MANAGE_SITES,
+            MANAGE_ROLES,
+        }
+    ),
+    Role.ONSITE_POST: frozenset(
+        {
+            VIEW_ENGAGEMENT,
+            VIEW_SUMMARY,
+            VIEW_FIRM_NAME,
+            VIEW_PEOPLE,
+            MANAGE_PEOPLE,
+            VIEW_ORGS,
+        }
+    ),
     Role.FIRM_IT: frozenset({VIEW_ENGAGEMENT, VIEW_SUMMARY, VIEW_FIRM_NAME, VIEW_PEOPLE, VIEW_ORGS}),
     Role.FIRM_FINANCE: frozenset({VIEW_ENGAGEMENT, VIEW_SUMMARY, VIEW_FIRM_NAME, VIEW_ORGS}),
     Role.OBSERVER: frozenset({VIEW_SUMMARY, VIEW_FIRM_NAME}),

@@ -7,6 +7,7 @@ An object outside the user's scope is reported as not found, so its existence do
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import reduce
 from operator import or_
@@ -92,7 +93,9 @@ def engagement_list(*, user: Any) -> QuerySet[Engagement]:
 def engagement_get(*, user: Any, code: str) -> Engagement:
     engagement = engagement_list(user=user).filter(code=code).first()
     if engagement is None:
-        raise NotFound(_("No engagement with the code %(code)s is open to you.") % {"code": code}, field="engagement")
+        raise NotFound(
+            _("No engagement with the code %(code)s is open to you.") % {"code": code}, field="engagement"
+        )
     return engagement
 
 
@@ -108,8 +111,13 @@ def firm_name_visible(*, user: Any, engagement: Engagement) -> bool:
     return any(perms.VIEW_FIRM_NAME in perms.capabilities_of(r) for r in roles)
 
 
-def site_list(*, user: Any, engagement: Engagement, capability: str = perms.VIEW_ENGAGEMENT,
-              include_inactive: bool = False) -> QuerySet[Site]:
+def site_list(
+    *,
+    user: Any,
+    engagement: Engagement,
+    capability: str = perms.VIEW_ENGAGEMENT,
+    include_inactive: bool = False,
+) -> QuerySet[Site]:
     scope = site_scope(user=user, engagement=engagement, capability=capability)
     if scope is None:
         return Site.objects.none()
@@ -119,9 +127,14 @@ def site_list(*, user: Any, engagement: Engagement, capability: str = perms.VIEW
     return qs.select_related("parent").order_by("path")
 
 
-def site_get(*, user: Any, engagement: Engagement, site_id: int, capability: str = perms.VIEW_ENGAGEMENT) -> Site:
-    site = site_list(user=user, engagement=engagement, capability=capability, include_inactive=True).filter(
-        pk=site_id).first()
+def site_get(
+    *, user: Any, engagement: Engagement, site_id: int, capability: str = perms.VIEW_ENGAGEMENT
+) -> Site:
+    site = (
+        site_list(user=user, engagement=engagement, capability=capability, include_inactive=True)
+        .filter(pk=site_id)
+        .first()
+    )
     if site is None:
         raise NotFound(_("No site %(id)s is open to you in this engagement.") % {"id": site_id}, field="site")
     return site
@@ -144,11 +157,15 @@ def person_list(*, user: Any, engagement: Engagement, include_inactive: bool = F
 def person_get(*, user: Any, engagement: Engagement, person_id: int) -> Person:
     person = person_list(user=user, engagement=engagement, include_inactive=True).filter(pk=person_id).first()
     if person is None:
-        raise NotFound(_("No person %(id)s is open to you in this engagement.") % {"id": person_id}, field="person")
+        raise NotFound(
+            _("No person %(id)s is open to you in this engagement.") % {"id": person_id}, field="person"
+        )
     return person
 
 
-def organisation_list(*, user: Any, engagement: Engagement, include_inactive: bool = False) -> QuerySet[Organisation]:
+def organisation_list(
+    *, user: Any, engagement: Engagement, include_inactive: bool = False
+) -> QuerySet[Organisation]:
     require(user=user, engagement=engagement, capability=perms.VIEW_ORGS)
     qs = Organisation.objects.filter(engagement=engagement)
     if not include_inactive:
@@ -157,15 +174,22 @@ def organisation_list(*, user: Any, engagement: Engagement, include_inactive: bo
 
 
 def organisation_get(*, user: Any, engagement: Engagement, organisation_id: int) -> Organisation:
-    organisation = organisation_list(user=user, engagement=engagement, include_inactive=True).filter(
-        pk=organisation_id).first()
+    organisation = (
+        organisation_list(user=user, engagement=engagement, include_inactive=True)
+        .filter(pk=organisation_id)
+        .first()
+    )
     if organisation is None:
-        raise NotFound(_("No organisation %(id)s in this engagement.") % {"id": organisation_id}, field="organisation")
+        raise NotFound(
+            _("No organisation %(id)s in this engagement.") % {"id": organisation_id}, field="organisation"
+        )
     return organisation
 
 
 def role_list(*, user: Any, engagement: Engagement, person: Person | None = None) -> QuerySet[RoleAssignment]:
-    qs = RoleAssignment.objects.filter(engagement=engagement, revoked_at__isnull=True).select_related("person", "site")
+    qs = RoleAssignment.objects.filter(engagement=engagement, revoked_at__isnull=True).select_related(
+        "person", "site"
+    )
     if person is not None:
         qs = qs.filter(person=person)
     return qs.order_by("role", "pk")
@@ -217,15 +241,15 @@ def dashboard_summary(*, user: Any, engagement: Engagement) -> DashboardSummary:
     )
     return DashboardSummary(
         by_level=by_level,
-        sites_without_onsite_post=[s for s in sites if s.n_onsite == 0],  # type: ignore[attr-defined]
-        people=sum(s.n_people for s in sites),  # type: ignore[attr-defined]
+        sites_without_onsite_post=[s for s in sites if s.n_onsite == 0],
+        people=sum(s.n_people for s in sites),
         roles={str(label): role_counts.get(value, 0) for value, label in Role.choices},
         tree=_tree(sites),
     )
 
 
-def _tree(sites: list[Site]) -> list[TreeNode]:
-    nodes = {s.pk: TreeNode(s, s.n_people, s.n_onsite, []) for s in sites}  # type: ignore[attr-defined]
+def _tree(sites: Sequence[Any]) -> list[TreeNode]:
+    nodes = {s.pk: TreeNode(s, s.n_people, s.n_onsite, []) for s in sites}
     roots: list[TreeNode] = []
     for site in sites:
         parent = nodes.get(site.parent_id) if site.parent_id else None

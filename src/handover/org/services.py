@@ -31,28 +31,52 @@ from handover.org.selectors import require
 # ---------------------------------------------------------------- engagements
 
 
-def engagement_create(*, actor: Any, code: str, code_name: str, firm_name: str, custodian_name: str,
-                      disposal_date: date, phase: str = Phase.PREPARATION) -> Engagement:
+def engagement_create(
+    *,
+    actor: Any,
+    code: str,
+    code_name: str,
+    firm_name: str,
+    custodian_name: str,
+    disposal_date: date,
+    phase: str = Phase.PREPARATION,
+) -> Engagement:
     """Open an engagement. Creating one is a deployment-level act (command line or a superuser)."""
     if Engagement.objects.filter(code=code).exists():
-        raise DomainError(_("An engagement with the code %(code)s exists already.") % {"code": code}, field="code")
+        raise DomainError(
+            _("An engagement with the code %(code)s exists already.") % {"code": code}, field="code"
+        )
     if Engagement.objects.filter(code_name=code_name).exists():
-        raise DomainError(_("An engagement with the code name %(name)s exists already.") % {"name": code_name},
-                          field="code_name")
+        raise DomainError(
+            _("An engagement with the code name %(name)s exists already.") % {"name": code_name},
+            field="code_name",
+        )
     with transaction.atomic():
-        engagement = Engagement.objects.create(code=code, code_name=code_name, firm_name=firm_name,
-                                               custodian_name=custodian_name, disposal_date=disposal_date,
-                                               phase=phase)
+        engagement = Engagement.objects.create(
+            code=code,
+            code_name=code_name,
+            firm_name=firm_name,
+            custodian_name=custodian_name,
+            disposal_date=disposal_date,
+            phase=phase,
+        )
         # 第十一条: the firm's name is confidential, so it is not copied into the trail.
-        event_record(actor=actor, action=events.ENGAGEMENT_CREATE, engagement_id=engagement.pk, obj=engagement,
-                     after=snapshot(engagement, ["code", "code_name", "disposal_date", "phase"]))
+        event_record(
+            actor=actor,
+            action=events.ENGAGEMENT_CREATE,
+            engagement_id=engagement.pk,
+            obj=engagement,
+            after=snapshot(engagement, ["code", "code_name", "disposal_date", "phase"]),
+        )
     return engagement
 
 
 # ---------------------------------------------------------------- sites
 
 
-def _check_parent(*, engagement: Engagement, level: str, parent: Site | None, site: Site | None = None) -> None:
+def _check_parent(
+    *, engagement: Engagement, level: str, parent: Site | None, site: Site | None = None
+) -> None:
     allowed = ALLOWED_PARENTS[level]
     label = SiteLevel(level).label
     if not allowed:
@@ -66,8 +90,10 @@ def _check_parent(*, engagement: Engagement, level: str, parent: Site | None, si
         return
     if parent is None:
         names = "、".join(str(SiteLevel(a).label) for a in allowed)
-        raise DomainError(_("A %(level)s needs a parent site: %(allowed)s.") % {"level": label, "allowed": names},
-                          field="parent")
+        raise DomainError(
+            _("A %(level)s needs a parent site: %(allowed)s.") % {"level": label, "allowed": names},
+            field="parent",
+        )
     if parent.engagement_id != engagement.pk:
         raise DomainError(_("The parent site belongs to another engagement."), field="parent")
     if parent.level not in allowed:
@@ -78,31 +104,57 @@ def _check_parent(*, engagement: Engagement, level: str, parent: Site | None, si
             field="parent",
         )
     if not parent.is_active:
-        raise DomainError(_("The parent site %(name)s is deactivated.") % {"name": parent.name}, field="parent")
+        raise DomainError(
+            _("The parent site %(name)s is deactivated.") % {"name": parent.name}, field="parent"
+        )
     if site is not None and parent.path.startswith(site.path):
         raise DomainError(_("A site cannot be moved under itself or its own subtree."), field="parent")
 
 
-def site_create(*, actor: Any, engagement: Engagement, code: str, name: str, level: str,
-                parent: Site | None = None, address: str = "") -> Site:
+def site_create(
+    *,
+    actor: Any,
+    engagement: Engagement,
+    code: str,
+    name: str,
+    level: str,
+    parent: Site | None = None,
+    address: str = "",
+) -> Site:
     """Add a site under a parent of an allowed level (总部 → 区域中心 → 营业部 → 服务部)."""
     require(user=actor, engagement=engagement, capability=perms.MANAGE_SITES, site=parent)
     _check_parent(engagement=engagement, level=level, parent=parent)
     code = code.strip()
     if Site.objects.filter(engagement=engagement, code=code).exists():
-        raise DomainError(_("The site code %(code)s is used already in this engagement.") % {"code": code},
-                          field="code")
+        raise DomainError(
+            _("The site code %(code)s is used already in this engagement.") % {"code": code}, field="code"
+        )
     with transaction.atomic():
-        site = Site.objects.create(engagement=engagement, code=code, name=name.strip(), level=level, parent=parent,
-                                   address=address, path="")
+        site = Site.objects.create(
+            engagement=engagement,
+            code=code,
+            name=name.strip(),
+            level=level,
+            parent=parent,
+            address=address,
+            path="",
+        )
         site.path = f"{parent.path if parent else '/'}{site.pk}/"
         site.save(update_fields=["path"])
-        event_record(actor=actor, action=events.SITE_CREATE, engagement_id=engagement.pk, site_id=site.pk,
-                     obj=site, after=snapshot(site))
+        event_record(
+            actor=actor,
+            action=events.SITE_CREATE,
+            engagement_id=engagement.pk,
+            site_id=site.pk,
+            obj=site,
+            after=snapshot(site),
+        )
     return site
 
 
-def site_update(*, actor: Any, site: Site, name: str, code: str, parent: Site | None, address: str = "") -> Site:
+def site_update(
+    *, actor: Any, site: Site, name: str, code: str, parent: Site | None, address: str = ""
+) -> Site:
     """Rename or move a site; moving rewrites the paths of its whole subtree."""
     engagement = site.engagement
     require(user=actor, engagement=engagement, capability=perms.MANAGE_SITES, site=site)
@@ -110,8 +162,9 @@ def site_update(*, actor: Any, site: Site, name: str, code: str, parent: Site | 
         require(user=actor, engagement=engagement, capability=perms.MANAGE_SITES, site=parent)
     _check_parent(engagement=engagement, level=site.level, parent=parent, site=site)
     if Site.objects.filter(engagement=engagement, code=code).exclude(pk=site.pk).exists():
-        raise DomainError(_("The site code %(code)s is used already in this engagement.") % {"code": code},
-                          field="code")
+        raise DomainError(
+            _("The site code %(code)s is used already in this engagement.") % {"code": code}, field="code"
+        )
     before = snapshot(site)
     with transaction.atomic():
         old_path = site.path
@@ -120,11 +173,18 @@ def site_update(*, actor: Any, site: Site, name: str, code: str, parent: Site | 
         site.save()
         if site.path != old_path:
             for child in Site.objects.filter(path__startswith=old_path).exclude(pk=site.pk):
-                child.path = site.path + child.path[len(old_path):]
+                child.path = site.path + child.path[len(old_path) :]
                 child.save(update_fields=["path"])
         old, new = changed(before, snapshot(site))
-        event_record(actor=actor, action=events.SITE_UPDATE, engagement_id=engagement.pk, site_id=site.pk,
-                     obj=site, before=old, after=new)
+        event_record(
+            actor=actor,
+            action=events.SITE_UPDATE,
+            engagement_id=engagement.pk,
+            site_id=site.pk,
+            obj=site,
+            before=old,
+            after=new,
+        )
     return site
 
 
@@ -133,12 +193,22 @@ def site_deactivate(*, actor: Any, site: Site) -> None:
     require(user=actor, engagement=site.engagement, capability=perms.MANAGE_SITES, site=site)
     active_children = site.children.filter(is_active=True).count()
     if active_children:
-        raise DomainError(_("%(name)s still has %(n)d active sub-sites; deactivate or move them first.")
-                          % {"name": site.name, "n": active_children}, field="site")
+        raise DomainError(
+            _("%(name)s still has %(n)d active sub-sites; deactivate or move them first.")
+            % {"name": site.name, "n": active_children},
+            field="site",
+        )
     with transaction.atomic():
         Site.objects.filter(pk=site.pk).update(is_active=False)
-        event_record(actor=actor, action=events.SITE_DEACTIVATE, engagement_id=site.engagement_id, site_id=site.pk,
-                     obj=site, before={"is_active": True}, after={"is_active": False})
+        event_record(
+            actor=actor,
+            action=events.SITE_DEACTIVATE,
+            engagement_id=site.engagement_id,
+            site_id=site.pk,
+            obj=site,
+            before={"is_active": True},
+            after={"is_active": False},
+        )
     site.is_active = False
 
 
@@ -150,20 +220,41 @@ def _organisation_name_free(engagement: Engagement, name: str, exclude: int | No
     if exclude:
         qs = qs.exclude(pk=exclude)
     if qs.exists():
-        raise DomainError(_("An organisation named %(name)s exists already in this engagement.") % {"name": name},
-                          field="name")
+        raise DomainError(
+            _("An organisation named %(name)s exists already in this engagement.") % {"name": name},
+            field="name",
+        )
 
 
-def organisation_create(*, actor: Any, engagement: Engagement, name: str, type: str, contact_person: str = "",
-                        phone: str = "", address: str = "") -> Organisation:
+def organisation_create(
+    *,
+    actor: Any,
+    engagement: Engagement,
+    name: str,
+    type: str,
+    contact_person: str = "",
+    phone: str = "",
+    address: str = "",
+) -> Organisation:
     require(user=actor, engagement=engagement, capability=perms.MANAGE_ORGS)
     name = name.strip()
     _organisation_name_free(engagement, name)
     with transaction.atomic():
-        organisation = Organisation.objects.create(engagement=engagement, name=name, type=type,
-                                                   contact_person=contact_person, phone=phone, address=address)
-        event_record(actor=actor, action=events.ORG_CREATE, engagement_id=engagement.pk, obj=organisation,
-                     after=snapshot(organisation))
+        organisation = Organisation.objects.create(
+            engagement=engagement,
+            name=name,
+            type=type,
+            contact_person=contact_person,
+            phone=phone,
+            address=address,
+        )
+        event_record(
+            actor=actor,
+            action=events.ORG_CREATE,
+            engagement_id=engagement.pk,
+            obj=organisation,
+            after=snapshot(organisation),
+        )
     return organisation
 
 
@@ -179,8 +270,14 @@ def organisation_update(*, actor: Any, organisation: Organisation, **fields: Any
             setattr(organisation, key, value)
         organisation.save()
         old, new = changed(before, snapshot(organisation))
-        event_record(actor=actor, action=events.ORG_UPDATE, engagement_id=engagement.pk, obj=organisation,
-                     before=old, after=new)
+        event_record(
+            actor=actor,
+            action=events.ORG_UPDATE,
+            engagement_id=engagement.pk,
+            obj=organisation,
+            before=old,
+            after=new,
+        )
     return organisation
 
 
@@ -188,8 +285,14 @@ def organisation_deactivate(*, actor: Any, organisation: Organisation) -> None:
     require(user=actor, engagement=organisation.engagement, capability=perms.MANAGE_ORGS)
     with transaction.atomic():
         Organisation.objects.filter(pk=organisation.pk).update(is_active=False)
-        event_record(actor=actor, action=events.ORG_DEACTIVATE, engagement_id=organisation.engagement_id,
-                     obj=organisation, before={"is_active": True}, after={"is_active": False})
+        event_record(
+            actor=actor,
+            action=events.ORG_DEACTIVATE,
+            engagement_id=organisation.engagement_id,
+            obj=organisation,
+            before={"is_active": True},
+            after={"is_active": False},
+        )
     organisation.is_active = False
 
 
@@ -204,8 +307,10 @@ def _clean_person(engagement: Engagement, fields: dict[str, Any]) -> None:
     if site is not None and site.engagement_id != engagement.pk:
         raise DomainError(_("The site belongs to another engagement."), field="site")
     if fields.get("employment") == Employment.LEFT and not fields.get("leave_date"):
-        raise DomainError(_("A person who has left needs a leave date (表5 covers the half year before D)."),
-                          field="leave_date")
+        raise DomainError(
+            _("A person who has left needs a leave date (表5 covers the half year before D)."),
+            field="leave_date",
+        )
     if fields.get("employment") == Employment.EMPLOYED:
         fields["leave_date"] = None
 
@@ -216,8 +321,14 @@ def person_create(*, actor: Any, engagement: Engagement, **fields: Any) -> Perso
     _clean_person(engagement, fields)
     with transaction.atomic():
         person = Person.objects.create(engagement=engagement, **fields)
-        event_record(actor=actor, action=events.PERSON_CREATE, engagement_id=engagement.pk,
-                     site_id=person.site_id, obj=person, after=snapshot(person))
+        event_record(
+            actor=actor,
+            action=events.PERSON_CREATE,
+            engagement_id=engagement.pk,
+            site_id=person.site_id,
+            obj=person,
+            after=snapshot(person),
+        )
     return person
 
 
@@ -235,8 +346,15 @@ def person_update(*, actor: Any, person: Person, **fields: Any) -> Person:
             setattr(person, key, value)
         person.save()
         old, new = changed(before, snapshot(person))
-        event_record(actor=actor, action=events.PERSON_UPDATE, engagement_id=engagement.pk,
-                     site_id=person.site_id, obj=person, before=old, after=new)
+        event_record(
+            actor=actor,
+            action=events.PERSON_UPDATE,
+            engagement_id=engagement.pk,
+            site_id=person.site_id,
+            obj=person,
+            before=old,
+            after=new,
+        )
     return person
 
 
@@ -245,8 +363,15 @@ def person_deactivate(*, actor: Any, person: Person) -> None:
     require(user=actor, engagement=person.engagement, capability=perms.MANAGE_PEOPLE, site=person.site)
     with transaction.atomic():
         Person.objects.filter(pk=person.pk).update(is_active=False)
-        event_record(actor=actor, action=events.PERSON_DEACTIVATE, engagement_id=person.engagement_id,
-                     site_id=person.site_id, obj=person, before={"is_active": True}, after={"is_active": False})
+        event_record(
+            actor=actor,
+            action=events.PERSON_DEACTIVATE,
+            engagement_id=person.engagement_id,
+            site_id=person.site_id,
+            obj=person,
+            before={"is_active": True},
+            after={"is_active": False},
+        )
         for assignment in person.roles.filter(revoked_at__isnull=True):
             _revoke(actor=actor, assignment=assignment)
     person.is_active = False
@@ -262,29 +387,37 @@ def _held_roles(person: Person) -> set[str]:
     return set(qs.values_list("role", flat=True))
 
 
-def role_grant(*, actor: Any, person: Person, role: str, site: Site | None = None,
-               observer_body: str = "") -> RoleAssignment:
+def role_grant(
+    *, actor: Any, person: Person, role: str, site: Site | None = None, observer_body: str = ""
+) -> RoleAssignment:
     """Give a person a role at a site (and its subtree) or engagement-wide, under 三权分立."""
     engagement = person.engagement
     require(user=actor, engagement=engagement, capability=perms.MANAGE_ROLES)
     role_label = Role(role).label
     if role in perms.ENGAGEMENT_WIDE_ROLES and site is not None:
-        raise DomainError(_("%(role)s is held engagement-wide; leave the site empty.") % {"role": role_label},
-                          field="site")
+        raise DomainError(
+            _("%(role)s is held engagement-wide; leave the site empty.") % {"role": role_label}, field="site"
+        )
     if role in perms.SITE_ROLES and site is None:
-        raise DomainError(_("%(role)s is held at a site; choose the site.") % {"role": role_label}, field="site")
+        raise DomainError(
+            _("%(role)s is held at a site; choose the site.") % {"role": role_label}, field="site"
+        )
     if site is not None and site.engagement_id != engagement.pk:
         raise DomainError(_("The site belongs to another engagement."), field="site")
     if role == Role.OBSERVER and observer_body not in ObserverBody.values:
-        raise DomainError(_("Say whom the observer represents: the custody working group or the local CSRC bureau."),
-                          field="observer_body")
+        raise DomainError(
+            _("Say whom the observer represents: the custody working group or the local CSRC bureau."),
+            field="observer_body",
+        )
     if not person.is_active:
         raise DomainError(_("%(name)s is deactivated.") % {"name": person.name}, field="person")
     conflict = perms.separation_conflict(_held_roles(person), role)
     if conflict:
         raise DomainError(
-            _("Separation of duties (三权分立): %(name)s already holds %(held)s, which cannot be combined with "
-              "%(role)s. Observers, auditors and system administrators hold no other role.")
+            _(
+                "Separation of duties (三权分立): %(name)s already holds %(held)s, which cannot be combined with "
+                "%(role)s. Observers, auditors and system administrators hold no other role."
+            )
             % {"name": person.name, "held": Role(conflict).label, "role": role_label},
             field="role",
         )
@@ -292,20 +425,39 @@ def role_grant(*, actor: Any, person: Person, role: str, site: Site | None = Non
         raise DomainError(_("%(name)s already holds this role here.") % {"name": person.name}, field="role")
     try:
         with transaction.atomic():
-            assignment = RoleAssignment.objects.create(engagement=engagement, person=person, role=role, site=site,
-                                                       observer_body=observer_body if role == Role.OBSERVER else "")
-            event_record(actor=actor, action=events.ROLE_GRANT, engagement_id=engagement.pk,
-                         site_id=site.pk if site else None, obj=assignment, after=snapshot(assignment))
+            assignment = RoleAssignment.objects.create(
+                engagement=engagement,
+                person=person,
+                role=role,
+                site=site,
+                observer_body=observer_body if role == Role.OBSERVER else "",
+            )
+            event_record(
+                actor=actor,
+                action=events.ROLE_GRANT,
+                engagement_id=engagement.pk,
+                site_id=site.pk if site else None,
+                obj=assignment,
+                after=snapshot(assignment),
+            )
     except IntegrityError:
-        raise DomainError(_("%(name)s already holds this role here.") % {"name": person.name}, field="role") from None
+        raise DomainError(
+            _("%(name)s already holds this role here.") % {"name": person.name}, field="role"
+        ) from None
     return assignment
 
 
 def _revoke(*, actor: Any, assignment: RoleAssignment) -> None:
     assignment.revoked_at = timezone.now()
     assignment.save(update_fields=["revoked_at"])
-    event_record(actor=actor, action=events.ROLE_REVOKE, engagement_id=assignment.engagement_id,
-                 site_id=assignment.site_id, obj=assignment, after={"revoked_at": assignment.revoked_at})
+    event_record(
+        actor=actor,
+        action=events.ROLE_REVOKE,
+        engagement_id=assignment.engagement_id,
+        site_id=assignment.site_id,
+        obj=assignment,
+        after={"revoked_at": assignment.revoked_at},
+    )
 
 
 def role_revoke(*, actor: Any, assignment: RoleAssignment) -> None:

@@ -20,7 +20,14 @@ urlpatterns = [
     path("<slug:code>/roles/<int:role_id>/revoke/", views.role_revoke, name="role_revoke"),
     path("<slug:code>/organisations/", views.organisation_list, name="organisation_list"),
     path("<slug:code>/organisations/new/", views.organisation_create, name="organisation_create"),
-    path("<slug:code>/organisations/<int:organisation_id>/edit/", views.organisation_edit, name="organisation_edit"),
-    path("<slug:code>/organisations/<int:organisation_id>/deactivate/", views.organisation_deactivate,
-         name="organisation_deactivate"),
+    path(
+        "<slug:code>/organisations/<int:organisation_id>/edit/",
+        views.organisation_edit,
+        name="organisation_edit",
+    ),
+    path(
+        "<slug:code>/organisations/<int:organisation_id>/deactivate/",
+        views.organisation_deactivate,
+        name="organisation_deactivate",
+    ),
 ]

@@ -35,8 +35,13 @@ def _save(form: Any, action: Any) -> Any:
 def _context(request: HttpRequest, engagement: Engagement, **extra: Any) -> dict[str, Any]:
     roles = selectors.roles_in(user=request.user, engagement=engagement)
     caps = set().union(*(perms.capabilities_of(r) for r in roles)) if roles else set()
-    return {"engagement": engagement, "caps": caps, "my_roles": roles,
-            "firm_name_visible": selectors.firm_name_visible(user=request.user, engagement=engagement), **extra}
+    return {
+        "engagement": engagement,
+        "caps": caps,
+        "my_roles": roles,
+        "firm_name_visible": selectors.firm_name_visible(user=request.user, engagement=engagement),
+        **extra,
+    }
 
 
 @needs(AUTHENTICATED)
@@ -51,8 +56,12 @@ def dashboard(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     ctx = _context(request, engagement, summary=summary)
     if ctx["firm_name_visible"]:
         # 第十一条: reading the confidential name is a sensitive read.
-        event_record(actor=request.user, action=events.ENGAGEMENT_VIEW_FIRM, engagement_id=engagement.pk,
-                     obj=engagement)
+        event_record(
+            actor=request.user,
+            action=events.ENGAGEMENT_VIEW_FIRM,
+            engagement_id=engagement.pk,
+            obj=engagement,
+        )
     return render(request, "org/dashboard.html", ctx)
 
 
@@ -60,13 +69,28 @@ def dashboard(request: HttpRequest, engagement: Engagement) -> HttpResponse:
 def site_detail(request: HttpRequest, engagement: Engagement, site_id: int) -> HttpResponse:
     site = selectors.site_get(user=request.user, engagement=engagement, site_id=site_id)
     children = selectors.site_list(user=request.user, engagement=engagement).filter(parent=site)
-    can_people = selectors.has_capability(user=request.user, engagement=engagement,
-                                          capability=perms.VIEW_PEOPLE, site=site)
-    people = selectors.person_list(user=request.user, engagement=engagement).filter(site=site) if can_people else []
+    can_people = selectors.has_capability(
+        user=request.user, engagement=engagement, capability=perms.VIEW_PEOPLE, site=site
+    )
+    people = (
+        selectors.person_list(user=request.user, engagement=engagement).filter(site=site)
+        if can_people
+        else []
+    )
     roles = selectors.role_list(user=request.user, engagement=engagement).filter(site=site)
-    return render(request, "org/site_detail.html",
-                  _context(request, engagement, site=site, children=children, people=people, roles=roles,
-                           can_people=can_people))
+    return render(
+        request,
+        "org/site_detail.html",
+        _context(
+            request,
+            engagement,
+            site=site,
+            children=children,
+            people=people,
+            roles=roles,
+            can_people=can_people,
+        ),
+    )
 
 
 @needs(perms.MANAGE_SITES)
@@ -84,26 +108,32 @@ def site_create(request: HttpRequest, engagement: Engagement) -> HttpResponse:
 
 @needs(perms.MANAGE_SITES)
 def site_edit(request: HttpRequest, engagement: Engagement, site_id: int) -> HttpResponse:
-    site = selectors.site_get(user=request.user, engagement=engagement, site_id=site_id,
-                              capability=perms.MANAGE_SITES)
+    site = selectors.site_get(
+        user=request.user, engagement=engagement, site_id=site_id, capability=perms.MANAGE_SITES
+    )
     sites = selectors.site_list(user=request.user, engagement=engagement, capability=perms.MANAGE_SITES)
-    form = SiteForm(request.POST or None, instance=site, sites=sites.exclude(path__startswith=site.path),
-                    editing=True)
+    form = SiteForm(
+        request.POST or None, instance=site, sites=sites.exclude(path__startswith=site.path), editing=True
+    )
     if request.method == "POST" and form.is_valid():
         data = {k: form.cleaned_data[k] for k in ("name", "code", "parent", "address")}
         site.refresh_from_db()
         if _save(form, lambda d: services.site_update(actor=request.user, site=site, **data)):
             messages.success(request, _("Site %(name)s saved.") % {"name": site.name})
             return redirect("org:site_detail", code=engagement.code, site_id=site.pk)
-    return render(request, "org/form.html",
-                  _context(request, engagement, form=form, title=_("Edit site %(name)s") % {"name": site.name}))
+    return render(
+        request,
+        "org/form.html",
+        _context(request, engagement, form=form, title=_("Edit site %(name)s") % {"name": site.name}),
+    )
 
 
 @require_POST
 @needs(perms.MANAGE_SITES)
 def site_deactivate(request: HttpRequest, engagement: Engagement, site_id: int) -> HttpResponse:
-    site = selectors.site_get(user=request.user, engagement=engagement, site_id=site_id,
-                              capability=perms.MANAGE_SITES)
+    site = selectors.site_get(
+        user=request.user, engagement=engagement, site_id=site_id, capability=perms.MANAGE_SITES
+    )
     try:
         services.site_deactivate(actor=request.user, site=site)
         messages.success(request, _("Site %(name)s deactivated.") % {"name": site.name})
@@ -114,8 +144,9 @@ def site_deactivate(request: HttpRequest, engagement: Engagement, site_id: int) 
 
 @needs(perms.VIEW_PEOPLE)
 def person_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
-    people = selectors.person_list(user=request.user, engagement=engagement,
-                                   include_inactive=request.GET.get("all") == "1")
+    people = selectors.person_list(
+        user=request.user, engagement=engagement, include_inactive=request.GET.get("all") == "1"
+    )
     query = request.GET.get("q", "").strip()
     if query:
         people = people.filter(name__icontains=query)
@@ -130,8 +161,11 @@ def person_detail(request: HttpRequest, engagement: Engagement, person_id: int) 
     role_form = None
     if selectors.has_capability(user=request.user, engagement=engagement, capability=perms.MANAGE_ROLES):
         role_form = RoleForm(sites=selectors.site_list(user=request.user, engagement=engagement))
-    return render(request, "org/person_detail.html",
-                  _context(request, engagement, person=person, roles=roles, role_form=role_form))
+    return render(
+        request,
+        "org/person_detail.html",
+        _context(request, engagement, person=person, roles=roles, role_form=role_form),
+    )
 
 
 def _person_form(request: HttpRequest, engagement: Engagement, instance: Any = None) -> PersonForm:
@@ -157,15 +191,20 @@ def person_create(request: HttpRequest, engagement: Engagement) -> HttpResponse:
 @needs(perms.MANAGE_PEOPLE)
 def person_edit(request: HttpRequest, engagement: Engagement, person_id: int) -> HttpResponse:
     person = selectors.person_get(user=request.user, engagement=engagement, person_id=person_id)
-    selectors.require(user=request.user, engagement=engagement, capability=perms.MANAGE_PEOPLE, site=person.site)
+    selectors.require(
+        user=request.user, engagement=engagement, capability=perms.MANAGE_PEOPLE, site=person.site
+    )
     form = _person_form(request, engagement, instance=person)
     if request.method == "POST" and form.is_valid():
         fresh = selectors.person_get(user=request.user, engagement=engagement, person_id=person_id)
         if _save(form, lambda d: services.person_update(actor=request.user, person=fresh, **d)):
             messages.success(request, _("%(name)s saved.") % {"name": fresh.name})
             return redirect("org:person_detail", code=engagement.code, person_id=person_id)
-    return render(request, "org/form.html",
-                  _context(request, engagement, form=form, title=_("Edit %(name)s") % {"name": person.name}))
+    return render(
+        request,
+        "org/form.html",
+        _context(request, engagement, form=form, title=_("Edit %(name)s") % {"name": person.name}),
+    )
 
 
 @require_POST
@@ -187,7 +226,7 @@ def role_grant(request: HttpRequest, engagement: Engagement, person_id: int) -> 
     else:
         for errors in form.errors.values():
             for error in errors:
-                messages.error(request, error)
+                messages.error(request, str(error))
     return redirect("org:person_detail", code=engagement.code, person_id=person_id)
 
 
@@ -206,42 +245,57 @@ def role_revoke(request: HttpRequest, engagement: Engagement, role_id: int) -> H
 
 @needs(perms.VIEW_ORGS)
 def organisation_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
-    organisations = selectors.organisation_list(user=request.user, engagement=engagement,
-                                                include_inactive=request.GET.get("all") == "1")
-    return render(request, "org/organisation_list.html", _context(request, engagement, organisations=organisations))
+    organisations = selectors.organisation_list(
+        user=request.user, engagement=engagement, include_inactive=request.GET.get("all") == "1"
+    )
+    return render(
+        request, "org/organisation_list.html", _context(request, engagement, organisations=organisations)
+    )
 
 
 @needs(perms.MANAGE_ORGS)
 def organisation_create(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     form = OrganisationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        organisation = _save(form, lambda d: services.organisation_create(actor=request.user, engagement=engagement,
-                                                                         **d))
+        organisation = _save(
+            form, lambda d: services.organisation_create(actor=request.user, engagement=engagement, **d)
+        )
         if organisation:
             messages.success(request, _("%(name)s added.") % {"name": organisation.name})
             return redirect("org:organisation_list", code=engagement.code)
-    return render(request, "org/form.html", _context(request, engagement, form=form, title=_("Add an organisation")))
+    return render(
+        request, "org/form.html", _context(request, engagement, form=form, title=_("Add an organisation"))
+    )
 
 
 @needs(perms.MANAGE_ORGS)
 def organisation_edit(request: HttpRequest, engagement: Engagement, organisation_id: int) -> HttpResponse:
-    organisation = selectors.organisation_get(user=request.user, engagement=engagement,
-                                              organisation_id=organisation_id)
+    organisation = selectors.organisation_get(
+        user=request.user, engagement=engagement, organisation_id=organisation_id
+    )
     form = OrganisationForm(request.POST or None, instance=organisation)
     if request.method == "POST" and form.is_valid():
-        fresh = selectors.organisation_get(user=request.user, engagement=engagement, organisation_id=organisation_id)
+        fresh = selectors.organisation_get(
+            user=request.user, engagement=engagement, organisation_id=organisation_id
+        )
         if _save(form, lambda d: services.organisation_update(actor=request.user, organisation=fresh, **d)):
             messages.success(request, _("%(name)s saved.") % {"name": fresh.name})
             return redirect("org:organisation_list", code=engagement.code)
-    return render(request, "org/form.html",
-                  _context(request, engagement, form=form, title=_("Edit %(name)s") % {"name": organisation.name}))
+    return render(
+        request,
+        "org/form.html",
+        _context(request, engagement, form=form, title=_("Edit %(name)s") % {"name": organisation.name}),
+    )
 
 
 @require_POST
 @needs(perms.MANAGE_ORGS)
-def organisation_deactivate(request: HttpRequest, engagement: Engagement, organisation_id: int) -> HttpResponse:
-    organisation = selectors.organisation_get(user=request.user, engagement=engagement,
-                                              organisation_id=organisation_id)
+def organisation_deactivate(
+    request: HttpRequest, engagement: Engagement, organisation_id: int
+) -> HttpResponse:
+    organisation = selectors.organisation_get(
+        user=request.user, engagement=engagement, organisation_id=organisation_id
+    )
     services.organisation_deactivate(actor=request.user, organisation=organisation)
     messages.success(request, _("%(name)s deactivated.") % {"name": organisation.name})
     return redirect("org:organisation_list", code=engagement.code)

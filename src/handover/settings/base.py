@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
@@ -76,10 +77,10 @@ TEMPLATES = [
 ]
 
 
-def database_config(url: str, data_dir: Path) -> dict:
+def database_config(url: str, data_dir: Path) -> dict[str, Any]:
     """PostgreSQL from a URL, or the embedded SQLite file tuned for many writers (DESIGN.md decision 7)."""
     if url:
-        config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+        config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True))
         config.setdefault("TEST", {})
         return config
     return {

@@ -25,21 +25,53 @@ class Variable:
 
 VARIABLES: tuple[Variable, ...] = (
     Variable("HANDOVER_DATA_DIR", "./data", "Folder for the SQLite file, uploads, logs and local keys."),
-    Variable("HANDOVER_DATABASE_URL", "", "postgres://user:pass@host:port/name to use PostgreSQL; empty for SQLite."),
-    Variable("HANDOVER_SECRET_KEY", "", "Django secret key; required in production, generated into the data folder otherwise."),
+    Variable(
+        "HANDOVER_DATABASE_URL",
+        "",
+        "postgres://user:pass@host:port/name to use PostgreSQL; empty for SQLite.",
+    ),
+    Variable(
+        "HANDOVER_SECRET_KEY",
+        "",
+        "Django secret key; required in production, generated into the data folder otherwise.",
+    ),
     Variable("HANDOVER_DEBUG", "false", "Debug pages; refused by the production settings."),
-    Variable("HANDOVER_ALLOWED_HOSTS", "127.0.0.1,localhost", "Comma-separated host names the server answers to."),
-    Variable("HANDOVER_CSRF_TRUSTED_ORIGINS", "", "Comma-separated origins (https://host) trusted for forms behind a proxy."),
-    Variable("HANDOVER_AUDIT_HASH", "sha256", "Hash of the audit chain: sha256 or sm3. Fixed for the life of a deployment."),
-    Variable("HANDOVER_CHECKPOINT_KEY", "", "Path of the Ed25519 key signing audit checkpoints; default keys/checkpoint.key in the data folder."),
-    Variable("HANDOVER_CHECKPOINT_DIR", "", "Folder the scheduled audit checkpoints are written to; default checkpoints/ in the data folder."),
+    Variable(
+        "HANDOVER_ALLOWED_HOSTS", "127.0.0.1,localhost", "Comma-separated host names the server answers to."
+    ),
+    Variable(
+        "HANDOVER_CSRF_TRUSTED_ORIGINS",
+        "",
+        "Comma-separated origins (https://host) trusted for forms behind a proxy.",
+    ),
+    Variable(
+        "HANDOVER_AUDIT_HASH",
+        "sha256",
+        "Hash of the audit chain: sha256 or sm3. Fixed for the life of a deployment.",
+    ),
+    Variable(
+        "HANDOVER_CHECKPOINT_KEY",
+        "",
+        "Path of the Ed25519 key signing audit checkpoints; default keys/checkpoint.key in the data folder.",
+    ),
+    Variable(
+        "HANDOVER_CHECKPOINT_DIR",
+        "",
+        "Folder the scheduled audit checkpoints are written to; default checkpoints/ in the data folder.",
+    ),
     Variable("HANDOVER_CHECKPOINT_INTERVAL", "900", "Seconds between scheduled audit checkpoints."),
-    Variable("HANDOVER_TOTP_REQUIRED", "false", "Require a TOTP second factor for every login (always on in production)."),
+    Variable(
+        "HANDOVER_TOTP_REQUIRED",
+        "false",
+        "Require a TOTP second factor for every login (always on in production).",
+    ),
     Variable("HANDOVER_SESSION_IDLE_SECONDS", "1800", "A session idle this long ends."),
     Variable("HANDOVER_LOCKOUT_ATTEMPTS", "5", "Failed logins in a row that lock an account."),
     Variable("HANDOVER_LOCKOUT_SECONDS", "900", "How long a locked account stays locked."),
     Variable("HANDOVER_TIME_ZONE", "Asia/Shanghai", "Time zone for display; events are stored in UTC."),
-    Variable("HANDOVER_LOG_LEVEL", "INFO", "Level of the log written to logs/handover.log in the data folder."),
+    Variable(
+        "HANDOVER_LOG_LEVEL", "INFO", "Level of the log written to logs/handover.log in the data folder."
+    ),
 )
 
 _KNOWN = {v.name: v for v in VARIABLES}

@@ -8,7 +8,9 @@ from handover.settings.base import *  # noqa: F403
 if env.get_bool("HANDOVER_DEBUG"):
     raise ImproperlyConfigured("HANDOVER_DEBUG is on: production settings refuse to start with debug pages.")
 if not env.get("HANDOVER_SECRET_KEY"):
-    raise ImproperlyConfigured("HANDOVER_SECRET_KEY is not set: production settings need a secret key of their own.")
+    raise ImproperlyConfigured(
+        "HANDOVER_SECRET_KEY is not set: production settings need a secret key of their own."
+    )
 if len(env.get("HANDOVER_SECRET_KEY")) < 50:
     raise ImproperlyConfigured("HANDOVER_SECRET_KEY is shorter than 50 characters: generate a longer one.")
 

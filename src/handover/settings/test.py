@@ -13,8 +13,8 @@ if os.environ.get("HANDOVER_TEST_DATABASE") == "postgres" and not os.environ.get
 
     os.environ["HANDOVER_DATABASE_URL"] = pgcluster.start()
 
-from handover.settings.base import *  # noqa: E402, F403
-from handover.settings.base import PASSWORD_HASHERS  # noqa: E402
+from handover.settings.base import *  # noqa: F403
+from handover.settings.base import PASSWORD_HASHERS
 
 # Argon2 stays first in production; tests hash thousands of passwords, so they use a cheap hasher,
 # keeping Argon2 available so the login test still proves an Argon2 hash verifies.

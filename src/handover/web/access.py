@@ -13,6 +13,7 @@ from typing import Any
 
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
@@ -22,7 +23,7 @@ from handover.org import selectors
 PUBLIC = "public"
 AUTHENTICATED = "authenticated"
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 
 
 def needs(capability: str) -> Callable[[View], View]:
@@ -30,7 +31,7 @@ def needs(capability: str) -> Callable[[View], View]:
 
     def decorate(view: View) -> View:
         @functools.wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if capability != PUBLIC and not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
             if "code" in kwargs:
@@ -38,9 +39,10 @@ def needs(capability: str) -> Callable[[View], View]:
                 if capability not in (PUBLIC, AUTHENTICATED):
                     selectors.require(user=request.user, engagement=engagement, capability=capability)
                 kwargs["engagement"] = engagement
-            elif capability not in (PUBLIC, AUTHENTICATED):
-                if not selectors.engagement_ids_for(user=request.user, capability=capability):
-                    raise PermissionDenied(_("You do not have the role needed for this here."))
+            elif capability not in (PUBLIC, AUTHENTICATED) and not selectors.engagement_ids_for(
+                user=request.user, capability=capability
+            ):
+                raise PermissionDenied(_("You do not have the role needed for this here."))
             return view(request, *args, **kwargs)
 
         wrapper.handover_capability = capability  # type: ignore[attr-defined]
@@ -62,8 +64,9 @@ class DomainErrorMiddleware:
         if request.path.startswith("/api/"):
             return None
         if isinstance(exc, NotFound | PermissionDenied):
-            return render(request, "web/error.html", {"message": exc.message, "status": exc.status},
-                          status=exc.status)
+            return render(
+                request, "web/error.html", {"message": exc.message, "status": exc.status}, status=exc.status
+            )
         if isinstance(exc, DomainError):
             return render(request, "web/error.html", {"message": exc.message, "status": 400}, status=400)
         return None

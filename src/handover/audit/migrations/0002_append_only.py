@@ -37,13 +37,14 @@ POSTGRES_REVERSE = [
 def forwards(apps, schema_editor):
     statements = POSTGRES if schema_editor.connection.vendor == "postgresql" else SQLITE
     for statement in statements:
-        schema_editor.execute(statement)
+        # params=None runs it as is: with the default (), PostgreSQL's schema editor takes plpgsql's % for a placeholder.
+        schema_editor.execute(statement, params=None)
 
 
 def backwards(apps, schema_editor):
     statements = POSTGRES_REVERSE if schema_editor.connection.vendor == "postgresql" else SQLITE_REVERSE
     for statement in statements:
-        schema_editor.execute(statement)
+        schema_editor.execute(statement, params=None)
 
 
 class Migration(migrations.Migration):

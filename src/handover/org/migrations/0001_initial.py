@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,124 +14,358 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Engagement',
+            name="Engagement",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(help_text='Letters, digits and hyphens; used in addresses.', max_length=40, unique=True, verbose_name='code')),
-                ('code_name', models.CharField(max_length=100, unique=True, verbose_name='code name')),
-                ('firm_name', models.CharField(max_length=200, verbose_name="firm's real name")),
-                ('custodian_name', models.CharField(max_length=200, verbose_name='custodian')),
-                ('disposal_date', models.DateField(verbose_name='disposal date (D)')),
-                ('phase', models.CharField(choices=[('preparation', 'Preparation'), ('handover', 'Handover'), ('stabilisation', 'Stabilisation')], default='preparation', max_length=16, verbose_name='phase')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "code",
+                    models.SlugField(
+                        help_text="Letters, digits and hyphens; used in addresses.",
+                        max_length=40,
+                        unique=True,
+                        verbose_name="code",
+                    ),
+                ),
+                ("code_name", models.CharField(max_length=100, unique=True, verbose_name="code name")),
+                ("firm_name", models.CharField(max_length=200, verbose_name="firm's real name")),
+                ("custodian_name", models.CharField(max_length=200, verbose_name="custodian")),
+                ("disposal_date", models.DateField(verbose_name="disposal date (D)")),
+                (
+                    "phase",
+                    models.CharField(
+                        choices=[
+                            ("preparation", "Preparation"),
+                            ("handover", "Handover"),
+                            ("stabilisation", "Stabilisation"),
+                        ],
+                        default="preparation",
+                        max_length=16,
+                        verbose_name="phase",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'verbose_name': 'engagement',
-                'verbose_name_plural': 'engagements',
-                'ordering': ['code'],
+                "verbose_name": "engagement",
+                "verbose_name_plural": "engagements",
+                "ordering": ["code"],
             },
         ),
         migrations.CreateModel(
-            name='Organisation',
+            name="Organisation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, verbose_name='name')),
-                ('type', models.CharField(choices=[('custodian', 'Custodian'), ('firm', 'Custodied firm'), ('app_vendor', 'Application developer'), ('equipment_vendor', 'Equipment supplier'), ('line_carrier', 'Line carrier'), ('telecom', 'Telecom'), ('power', 'Power utility'), ('property', 'Property management'), ('partner_bank', 'Partner bank'), ('sse', 'Shanghai Stock Exchange'), ('szse', 'Shenzhen Stock Exchange'), ('securities_association', 'Local securities association'), ('csrc_bureau', 'Local CSRC bureau'), ('other_tech', 'Other technical institution'), ('other', 'Other')], max_length=32, verbose_name='type')),
-                ('contact_person', models.CharField(blank=True, max_length=100, verbose_name='contact person')),
-                ('phone', models.CharField(blank=True, max_length=50, verbose_name='phone')),
-                ('address', models.CharField(blank=True, max_length=200, verbose_name='address')),
-                ('is_active', models.BooleanField(default=True, verbose_name='active')),
-                ('engagement', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='organisations', to='org.engagement')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, verbose_name="name")),
+                (
+                    "type",
+                    models.CharField(
+                        choices=[
+                            ("custodian", "Custodian"),
+                            ("firm", "Custodied firm"),
+                            ("app_vendor", "Application developer"),
+                            ("equipment_vendor", "Equipment supplier"),
+                            ("line_carrier", "Line carrier"),
+                            ("telecom", "Telecom"),
+                            ("power", "Power utility"),
+                            ("property", "Property management"),
+                            ("partner_bank", "Partner bank"),
+                            ("sse", "Shanghai Stock Exchange"),
+                            ("szse", "Shenzhen Stock Exchange"),
+                            ("securities_association", "Local securities association"),
+                            ("csrc_bureau", "Local CSRC bureau"),
+                            ("other_tech", "Other technical institution"),
+                            ("other", "Other"),
+                        ],
+                        max_length=32,
+                        verbose_name="type",
+                    ),
+                ),
+                (
+                    "contact_person",
+                    models.CharField(blank=True, max_length=100, verbose_name="contact person"),
+                ),
+                ("phone", models.CharField(blank=True, max_length=50, verbose_name="phone")),
+                ("address", models.CharField(blank=True, max_length=200, verbose_name="address")),
+                ("is_active", models.BooleanField(default=True, verbose_name="active")),
+                (
+                    "engagement",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="organisations",
+                        to="org.engagement",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'organisation',
-                'verbose_name_plural': 'organisations',
-                'ordering': ['type', 'name'],
+                "verbose_name": "organisation",
+                "verbose_name_plural": "organisations",
+                "ordering": ["type", "name"],
             },
         ),
         migrations.CreateModel(
-            name='Person',
+            name="Person",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, verbose_name='name')),
-                ('department', models.CharField(blank=True, max_length=100, verbose_name='department')),
-                ('post', models.CharField(blank=True, max_length=100, verbose_name='post')),
-                ('party', models.CharField(choices=[('tech_group', 'Technical group'), ('onsite_post', 'On-site technical post'), ('firm_it', 'Firm IT'), ('firm_finance', 'Firm finance'), ('business', 'Business staff'), ('vendor', 'Vendor staff')], max_length=16, verbose_name='party')),
-                ('employment_type', models.CharField(choices=[('permanent', 'Permanent'), ('outsourced', 'Outsourced on site'), ('vendor_onsite', 'Vendor on site'), ('seconded', 'Seconded')], default='permanent', max_length=16, verbose_name='employment type')),
-                ('employment', models.CharField(choices=[('employed', 'Employed'), ('left', 'Left')], default='employed', max_length=10, verbose_name='employment')),
-                ('leave_date', models.DateField(blank=True, null=True, verbose_name='leave date')),
-                ('phone', models.CharField(blank=True, max_length=50, verbose_name='phone')),
-                ('is_active', models.BooleanField(default=True, verbose_name='active')),
-                ('engagement', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='people', to='org.engagement')),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='people', to='org.organisation', verbose_name='organisation')),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='persons', to=settings.AUTH_USER_MODEL, verbose_name='login account')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, verbose_name="name")),
+                ("department", models.CharField(blank=True, max_length=100, verbose_name="department")),
+                ("post", models.CharField(blank=True, max_length=100, verbose_name="post")),
+                (
+                    "party",
+                    models.CharField(
+                        choices=[
+                            ("tech_group", "Technical group"),
+                            ("onsite_post", "On-site technical post"),
+                            ("firm_it", "Firm IT"),
+                            ("firm_finance", "Firm finance"),
+                            ("business", "Business staff"),
+                            ("vendor", "Vendor staff"),
+                        ],
+                        max_length=16,
+                        verbose_name="party",
+                    ),
+                ),
+                (
+                    "employment_type",
+                    models.CharField(
+                        choices=[
+                            ("permanent", "Permanent"),
+                            ("outsourced", "Outsourced on site"),
+                            ("vendor_onsite", "Vendor on site"),
+                            ("seconded", "Seconded"),
+                        ],
+                        default="permanent",
+                        max_length=16,
+                        verbose_name="employment type",
+                    ),
+                ),
+                (
+                    "employment",
+                    models.CharField(
+                        choices=[("employed", "Employed"), ("left", "Left")],
+                        default="employed",
+                        max_length=10,
+                        verbose_name="employment",
+                    ),
+                ),
+                ("leave_date", models.DateField(blank=True, null=True, verbose_name="leave date")),
+                ("phone", models.CharField(blank=True, max_length=50, verbose_name="phone")),
+                ("is_active", models.BooleanField(default=True, verbose_name="active")),
+                (
+                    "engagement",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="people",
+                        to="org.engagement",
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="people",
+                        to="org.organisation",
+                        verbose_name="organisation",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="persons",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="login account",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'person',
-                'verbose_name_plural': 'people',
-                'ordering': ['name', 'pk'],
+                "verbose_name": "person",
+                "verbose_name_plural": "people",
+                "ordering": ["name", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='Site',
+            name="Site",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=40, verbose_name='site code')),
-                ('name', models.CharField(max_length=100, verbose_name='name')),
-                ('level', models.CharField(choices=[('hq', 'Head office'), ('region', 'Regional centre'), ('branch', 'Branch'), ('service', 'Service point')], max_length=10, verbose_name='level')),
-                ('path', models.CharField(db_index=True, editable=False, max_length=400)),
-                ('address', models.CharField(blank=True, max_length=200, verbose_name='address')),
-                ('is_active', models.BooleanField(default=True, verbose_name='active')),
-                ('engagement', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='sites', to='org.engagement')),
-                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='children', to='org.site', verbose_name='parent site')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=40, verbose_name="site code")),
+                ("name", models.CharField(max_length=100, verbose_name="name")),
+                (
+                    "level",
+                    models.CharField(
+                        choices=[
+                            ("hq", "Head office"),
+                            ("region", "Regional centre"),
+                            ("branch", "Branch"),
+                            ("service", "Service point"),
+                        ],
+                        max_length=10,
+                        verbose_name="level",
+                    ),
+                ),
+                ("path", models.CharField(db_index=True, editable=False, max_length=400)),
+                ("address", models.CharField(blank=True, max_length=200, verbose_name="address")),
+                ("is_active", models.BooleanField(default=True, verbose_name="active")),
+                (
+                    "engagement",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="sites", to="org.engagement"
+                    ),
+                ),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="children",
+                        to="org.site",
+                        verbose_name="parent site",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'site',
-                'verbose_name_plural': 'sites',
-                'ordering': ['path'],
+                "verbose_name": "site",
+                "verbose_name_plural": "sites",
+                "ordering": ["path"],
             },
         ),
         migrations.CreateModel(
-            name='RoleAssignment',
+            name="RoleAssignment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('tech_group', 'Technical group'), ('onsite_post', 'On-site technical post'), ('firm_it', 'Firm IT'), ('firm_finance', 'Firm finance'), ('observer', 'Observer'), ('auditor', 'Auditor'), ('sysadmin', 'System administrator')], max_length=16, verbose_name='role')),
-                ('observer_body', models.CharField(blank=True, choices=[('working_group', 'Custody working group'), ('csrc_bureau', 'Local CSRC bureau')], max_length=16, verbose_name='observer for')),
-                ('granted_at', models.DateTimeField(auto_now_add=True)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('engagement', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='role_assignments', to='org.engagement')),
-                ('person', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='roles', to='org.person')),
-                ('site', models.ForeignKey(blank=True, help_text='Empty for engagement-wide roles.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='role_assignments', to='org.site', verbose_name='site')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("tech_group", "Technical group"),
+                            ("onsite_post", "On-site technical post"),
+                            ("firm_it", "Firm IT"),
+                            ("firm_finance", "Firm finance"),
+                            ("observer", "Observer"),
+                            ("auditor", "Auditor"),
+                            ("sysadmin", "System administrator"),
+                        ],
+                        max_length=16,
+                        verbose_name="role",
+                    ),
+                ),
+                (
+                    "observer_body",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("working_group", "Custody working group"),
+                            ("csrc_bureau", "Local CSRC bureau"),
+                        ],
+                        max_length=16,
+                        verbose_name="observer for",
+                    ),
+                ),
+                ("granted_at", models.DateTimeField(auto_now_add=True)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "engagement",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="role_assignments",
+                        to="org.engagement",
+                    ),
+                ),
+                (
+                    "person",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="roles", to="org.person"
+                    ),
+                ),
+                (
+                    "site",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Empty for engagement-wide roles.",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="role_assignments",
+                        to="org.site",
+                        verbose_name="site",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'role assignment',
-                'verbose_name_plural': 'role assignments',
-                'ordering': ['role', 'pk'],
+                "verbose_name": "role assignment",
+                "verbose_name_plural": "role assignments",
+                "ordering": ["role", "pk"],
             },
         ),
         migrations.AddField(
-            model_name='person',
-            name='site',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='people', to='org.site', verbose_name='site'),
+            model_name="person",
+            name="site",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="people",
+                to="org.site",
+                verbose_name="site",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='organisation',
-            constraint=models.UniqueConstraint(fields=('engagement', 'name'), name='org_organisation_name_unique'),
+            model_name="organisation",
+            constraint=models.UniqueConstraint(
+                fields=("engagement", "name"), name="org_organisation_name_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='site',
-            constraint=models.UniqueConstraint(fields=('engagement', 'code'), name='org_site_code_unique'),
+            model_name="site",
+            constraint=models.UniqueConstraint(fields=("engagement", "code"), name="org_site_code_unique"),
         ),
         migrations.AddConstraint(
-            model_name='roleassignment',
-            constraint=models.UniqueConstraint(condition=models.Q(('revoked_at__isnull', True)), fields=('person', 'role', 'site'), name='org_role_active_unique'),
+            model_name="roleassignment",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("revoked_at__isnull", True)),
+                fields=("person", "role", "site"),
+                name="org_role_active_unique",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='person',
-            constraint=models.UniqueConstraint(fields=('engagement', 'user'), name='org_person_one_per_user'),
+            model_name="person",
+            constraint=models.UniqueConstraint(fields=("engagement", "user"), name="org_person_one_per_user"),
         ),
         migrations.AddConstraint(
-            model_name='person',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('employment', 'left'), _negated=True), ('leave_date__isnull', False), _connector='OR'), name='org_person_left_has_date'),
+            model_name="person",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("employment", "left"), _negated=True),
+                    ("leave_date__isnull", False),
+                    _connector="OR",
+                ),
+                name="org_person_left_has_date",
+            ),
         ),
     ]

@@ -18,8 +18,10 @@ class Command(BaseCommand):
         translation.activate("zh-hans")
         with command_context("cli"):
             engagement, logins = demo.load()
-        self.stdout.write(f"Demo engagement: {engagement.code_name} ({engagement.code}), "
-                          f"{engagement.sites.count()} sites, {engagement.people.count()} people")
+        self.stdout.write(
+            f"Demo engagement: {engagement.code_name} ({engagement.code}), "
+            f"{engagement.sites.count()} sites, {engagement.people.count()} people"
+        )
         self.stdout.write("Demo logins (passwords are new on every run; nothing is stored in clear):")
         for login in logins:
             self.stdout.write(f"  {login.role:<12} {login.username:<16} {login.password}   {login.scope}")

@@ -39,8 +39,13 @@ class Command(BaseCommand):
         try:
             with command_context("cli"):
                 engagement = services.engagement_create(
-                    actor=system("cli"), code=options["code"], code_name=options["code_name"],
-                    firm_name=options["firm_name"], custodian_name=options["custodian"], disposal_date=disposal)
+                    actor=system("cli"),
+                    code=options["code"],
+                    code_name=options["code_name"],
+                    firm_name=options["firm_name"],
+                    custodian_name=options["custodian"],
+                    disposal_date=disposal,
+                )
         except DomainError as exc:
             raise CommandError(f"{exc.field}: {exc.message}") from exc
         self.stdout.write(f"engagement {engagement.code} created")

@@ -27,11 +27,26 @@ class Command(BaseCommand):
         handover = [sys.executable, "-m", "handover"]
         worker = None if options["no_worker"] else subprocess.Popen([*handover, "worker"])
         host = options["addr"]
-        self.stdout.write(f"Handover is serving on http://{host}/  (data folder {settings.DATA_DIR}); Ctrl-C stops.")
-        server = subprocess.Popen([
-            sys.executable, "-m", "gunicorn", "handover.wsgi", "--bind", host, "--workers", str(options["workers"]),
-            "--access-logfile", "-", "--graceful-timeout", "5",
-        ], env={**os.environ})
+        self.stdout.write(
+            f"Handover is serving on http://{host}/  (data folder {settings.DATA_DIR}); Ctrl-C stops."
+        )
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "handover.wsgi",
+                "--bind",
+                host,
+                "--workers",
+                str(options["workers"]),
+                "--access-logfile",
+                "-",
+                "--graceful-timeout",
+                "5",
+            ],
+            env={**os.environ},
+        )
         try:
             server.wait()
         except KeyboardInterrupt:
