@@ -16,6 +16,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from handover.accounts import events
 from handover.accounts.models import User
@@ -69,9 +70,12 @@ def _fail(user: User | None, username: str) -> None:
 def _locked_message(user: User) -> str:
     remaining = (user.locked_until or timezone.now()) - timezone.now()
     minutes = max(1, int(remaining.total_seconds() // 60) + 1)
-    return _(
+    return ngettext(
+        "This account is locked after repeated failed logins. Try again in %(minutes)d minute "
+        "or ask a system administrator to unlock it.",
         "This account is locked after repeated failed logins. Try again in %(minutes)d minutes "
-        "or ask a system administrator to unlock it."
+        "or ask a system administrator to unlock it.",
+        minutes,
     ) % {"minutes": minutes}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from urllib.parse import urlencode
 from typing import Any
 
 import xlsxwriter
@@ -74,13 +75,19 @@ def _json(value: Any) -> str:
 def event_list(request: HttpRequest) -> HttpResponse:
     filters = _filters(request)
     events_qs = selectors.event_list(user=request.user, filters=filters)
+    # Reading the trail is itself a sensitive read (DESIGN.md decision 3).
+    event_record(
+        actor=request.user, action=events.VIEW, object_type="audit.event", after={"filters": filters}
+    )
     page = Paginator(events_qs, 50).get_page(request.GET.get("page"))
-    query = "&".join(f"{k}={v}" for k, v in filters.items())
+    rows = [(event, catalogue.label(event.action)) for event in page]
+    query = urlencode(filters)
     return render(
         request,
         "audit/event_list.html",
         {
             "page": page,
+            "rows": rows,
             "filters": filters,
             "actions": catalogue.choices(),
             "outcomes": Outcome.choices,

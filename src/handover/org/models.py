@@ -162,7 +162,7 @@ class Person(models.Model):
     """A person in the engagement; 表5 must include IT staff who left in the half year before D (§25.3)."""
 
     engagement = models.ForeignKey(Engagement, on_delete=models.PROTECT, related_name="people")
-    name = models.CharField(_("name"), max_length=100)
+    name = models.CharField(pgettext_lazy("person", "name"), max_length=100)
     organisation = models.ForeignKey(
         Organisation, on_delete=models.PROTECT, related_name="people", verbose_name=_("organisation")
     )

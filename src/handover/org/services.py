@@ -8,6 +8,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext, pgettext
 
 from handover.audit.services import changed, event_record, snapshot
 from handover.core.errors import DomainError
@@ -74,6 +75,11 @@ def engagement_create(
 # ---------------------------------------------------------------- sites
 
 
+def _level_names(levels: tuple[str, ...]) -> str:
+    """Level names joined the way the language lists things (、 in Chinese, \", \" in English)."""
+    return pgettext("list separator", ", ").join(str(SiteLevel(a).label) for a in levels)
+
+
 def _check_parent(
     *, engagement: Engagement, level: str, parent: Site | None, site: Site | None = None
 ) -> None:
@@ -89,7 +95,7 @@ def _check_parent(
             raise DomainError(_("This engagement already has a head office."), field="level")
         return
     if parent is None:
-        names = "、".join(str(SiteLevel(a).label) for a in allowed)
+        names = _level_names(allowed)
         raise DomainError(
             _("A %(level)s needs a parent site: %(allowed)s.") % {"level": label, "allowed": names},
             field="parent",
@@ -97,7 +103,7 @@ def _check_parent(
     if parent.engagement_id != engagement.pk:
         raise DomainError(_("The parent site belongs to another engagement."), field="parent")
     if parent.level not in allowed:
-        names = "、".join(str(SiteLevel(a).label) for a in allowed)
+        names = _level_names(allowed)
         raise DomainError(
             _("A %(level)s cannot sit under a %(parent_level)s; its parent must be a %(allowed)s.")
             % {"level": label, "parent_level": parent.get_level_display(), "allowed": names},
@@ -194,7 +200,11 @@ def site_deactivate(*, actor: Any, site: Site) -> None:
     active_children = site.children.filter(is_active=True).count()
     if active_children:
         raise DomainError(
-            _("%(name)s still has %(n)d active sub-sites; deactivate or move them first.")
+            ngettext(
+                "%(name)s still has %(n)d active sub-site; deactivate or move it first.",
+                "%(name)s still has %(n)d active sub-sites; deactivate or move them first.",
+                active_children,
+            )
             % {"name": site.name, "n": active_children},
             field="site",
         )

@@ -170,7 +170,7 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Handover API",
-    "DESCRIPTION": _("托管交接平台 REST API"),
+    "DESCRIPTION": _("Handover REST API"),
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
