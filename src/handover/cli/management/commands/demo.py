@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from django.core.management.base import BaseCommand
@@ -23,5 +24,12 @@ class Command(BaseCommand):
             f"{engagement.sites.count()} sites, {engagement.people.count()} people"
         )
         self.stdout.write("Demo logins (passwords are new on every run; nothing is stored in clear):")
+        self.stdout.write(f"  {_pad('role', 22)} {'user name':<16} password")
         for login in logins:
-            self.stdout.write(f"  {login.role:<12} {login.username:<16} {login.password}   {login.scope}")
+            self.stdout.write(f"  {_pad(login.role, 22)} {login.username:<16} {login.password}   {login.scope}")
+
+
+def _pad(text: str, width: int) -> str:
+    """Left-align in a terminal, counting a CJK character as two columns."""
+    used = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    return text + " " * max(1, width - used)
