@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from handover.audit import chain
 from handover.audit.models import Event
 from handover.org.models import Engagement, Organisation, Person, RoleAssignment, Site
 
@@ -78,25 +79,7 @@ class RoleSerializer(serializers.ModelSerializer):
 class EventSerializer(serializers.ModelSerializer):
     class Meta:
         model = Event
-        fields = [
-            "seq",
-            "occurred_at",
-            "actor_id",
-            "actor_username",
-            "engagement_id",
-            "site_id",
-            "action",
-            "object_type",
-            "object_id",
-            "before",
-            "after",
-            "request_id",
-            "client_addr",
-            "channel",
-            "outcome",
-            "prev_hash",
-            "hash",
-        ]
+        fields = [*chain.FIELDS, "hash"]
 
 
 class TokenRequestSerializer(serializers.Serializer):

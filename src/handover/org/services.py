@@ -29,6 +29,44 @@ from handover.org.models import (
 )
 from handover.org.selectors import require
 
+
+def _save_changes(
+    *, actor: Any, instance: Any, fields: dict[str, Any], action: str, site_id: int | None = None
+) -> None:
+    """Apply field changes and record only what changed, in one transaction."""
+    before = snapshot(instance)
+    with transaction.atomic():
+        for key, value in fields.items():
+            setattr(instance, key, value)
+        instance.save()
+        old, new = changed(before, snapshot(instance))
+        event_record(
+            actor=actor,
+            action=action,
+            engagement_id=instance.engagement_id,
+            site_id=site_id,
+            obj=instance,
+            before=old,
+            after=new,
+        )
+
+
+def _deactivate(*, actor: Any, instance: Any, action: str, site_id: int | None = None) -> None:
+    """Mark a row inactive (rows are never deleted: registers refer to them) and record it."""
+    with transaction.atomic():
+        type(instance).objects.filter(pk=instance.pk).update(is_active=False)
+        event_record(
+            actor=actor,
+            action=action,
+            engagement_id=instance.engagement_id,
+            site_id=site_id,
+            obj=instance,
+            before={"is_active": True},
+            after={"is_active": False},
+        )
+    instance.is_active = False
+
+
 # ---------------------------------------------------------------- engagements
 
 
@@ -208,18 +246,7 @@ def site_deactivate(*, actor: Any, site: Site) -> None:
             % {"name": site.name, "n": active_children},
             field="site",
         )
-    with transaction.atomic():
-        Site.objects.filter(pk=site.pk).update(is_active=False)
-        event_record(
-            actor=actor,
-            action=events.SITE_DEACTIVATE,
-            engagement_id=site.engagement_id,
-            site_id=site.pk,
-            obj=site,
-            before={"is_active": True},
-            after={"is_active": False},
-        )
-    site.is_active = False
+    _deactivate(actor=actor, instance=site, action=events.SITE_DEACTIVATE, site_id=site.pk)
 
 
 # ---------------------------------------------------------------- organisations
@@ -274,36 +301,13 @@ def organisation_update(*, actor: Any, organisation: Organisation, **fields: Any
     if "name" in fields:
         fields["name"] = fields["name"].strip()
         _organisation_name_free(engagement, fields["name"], exclude=organisation.pk)
-    before = snapshot(organisation)
-    with transaction.atomic():
-        for key, value in fields.items():
-            setattr(organisation, key, value)
-        organisation.save()
-        old, new = changed(before, snapshot(organisation))
-        event_record(
-            actor=actor,
-            action=events.ORG_UPDATE,
-            engagement_id=engagement.pk,
-            obj=organisation,
-            before=old,
-            after=new,
-        )
+    _save_changes(actor=actor, instance=organisation, fields=fields, action=events.ORG_UPDATE)
     return organisation
 
 
 def organisation_deactivate(*, actor: Any, organisation: Organisation) -> None:
     require(user=actor, engagement=organisation.engagement, capability=perms.MANAGE_ORGS)
-    with transaction.atomic():
-        Organisation.objects.filter(pk=organisation.pk).update(is_active=False)
-        event_record(
-            actor=actor,
-            action=events.ORG_DEACTIVATE,
-            engagement_id=organisation.engagement_id,
-            obj=organisation,
-            before={"is_active": True},
-            after={"is_active": False},
-        )
-    organisation.is_active = False
+    _deactivate(actor=actor, instance=organisation, action=events.ORG_DEACTIVATE)
 
 
 # ---------------------------------------------------------------- people
@@ -350,21 +354,13 @@ def person_update(*, actor: Any, person: Person, **fields: Any) -> Person:
     merged = {"employment": person.employment, "leave_date": person.leave_date, **fields}
     _clean_person(engagement, merged)
     fields["leave_date"] = merged["leave_date"]
-    before = snapshot(person)
-    with transaction.atomic():
-        for key, value in fields.items():
-            setattr(person, key, value)
-        person.save()
-        old, new = changed(before, snapshot(person))
-        event_record(
-            actor=actor,
-            action=events.PERSON_UPDATE,
-            engagement_id=engagement.pk,
-            site_id=person.site_id,
-            obj=person,
-            before=old,
-            after=new,
-        )
+    _save_changes(
+        actor=actor,
+        instance=person,
+        fields=fields,
+        action=events.PERSON_UPDATE,
+        site_id=fields.get("site", person.site).pk if fields.get("site", person.site) else None,
+    )
     return person
 
 
@@ -372,19 +368,9 @@ def person_deactivate(*, actor: Any, person: Person) -> None:
     """Deactivate a person and revoke every role they hold."""
     require(user=actor, engagement=person.engagement, capability=perms.MANAGE_PEOPLE, site=person.site)
     with transaction.atomic():
-        Person.objects.filter(pk=person.pk).update(is_active=False)
-        event_record(
-            actor=actor,
-            action=events.PERSON_DEACTIVATE,
-            engagement_id=person.engagement_id,
-            site_id=person.site_id,
-            obj=person,
-            before={"is_active": True},
-            after={"is_active": False},
-        )
+        _deactivate(actor=actor, instance=person, action=events.PERSON_DEACTIVATE, site_id=person.site_id)
         for assignment in person.roles.filter(revoked_at__isnull=True):
             _revoke(actor=actor, assignment=assignment)
-    person.is_active = False
 
 
 # ---------------------------------------------------------------- roles
