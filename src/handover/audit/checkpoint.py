@@ -91,7 +91,9 @@ def read(path: Path, trusted: Ed25519PublicKey) -> Checkpoint:
         )
         signature = base64.b64decode(document["signature"])
         if document.get("format") != FORMAT:
-            raise CheckpointError(f"{path}: not a Handover audit checkpoint (format {document.get('format')!r})")
+            raise CheckpointError(
+                f"{path}: not a Handover audit checkpoint (format {document.get('format')!r})"
+            )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise CheckpointError(f"{path}: cannot read checkpoint ({exc})") from exc
     try:

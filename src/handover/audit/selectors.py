@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
+from django.conf import settings
+from django.db import connections
 from django.db.models import QuerySet
 
 from handover.audit import chain
@@ -13,15 +17,35 @@ from handover.audit.models import Event
 _COLUMNS = [*chain.FIELDS, "hash"]
 
 
-def chain_rows(*, batch: int = 5000) -> Iterator[dict[str, Any]]:
-    """Every event as a dict of its hashed fields, in ascending sequence, in keyset-paged batches."""
+def chain_rows(*, batch: int = 10000) -> Iterator[dict[str, Any]]:
+    """Every event as a dict of its hashed fields, in ascending sequence, in keyset-paged batches.
+
+    The values are those ``Event.objects.values()`` gives (aware datetimes, parsed JSON), read with a plain
+    cursor: the ORM's per-value converters were half the time of verifying a chain (docs/benchmarks.md).
+    """
+    connection = connections[Event.objects.db]
+    quote = connection.ops.quote_name
+    columns, seq = ", ".join(quote(name) for name in _COLUMNS), quote("seq")  # no db_column on Event
+    sql = f"SELECT {columns} FROM {quote(Event._meta.db_table)} WHERE {seq} > %s ORDER BY {seq} LIMIT %s"  # noqa: S608
+    decode, zone = json.JSONDecoder().decode, connection.timezone if settings.USE_TZ else None
     last = 0
     while True:
-        rows = list(Event.objects.filter(seq__gt=last).order_by("seq").values(*_COLUMNS)[:batch])
-        if not rows:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [last, batch])
+            page = cursor.fetchall()
+        if not page:
             return
-        yield from rows
-        last = rows[-1]["seq"]
+        for values in page:
+            row = dict(zip(_COLUMNS, values, strict=True))
+            moment = row["occurred_at"]
+            if isinstance(moment, str):
+                moment = datetime.fromisoformat(moment)
+            row["occurred_at"] = moment.replace(tzinfo=zone) if zone and moment.tzinfo is None else moment
+            for name in ("before", "after"):
+                if isinstance(row[name], str):  # the JSON text; a driver may also hand over parsed values
+                    row[name] = decode(row[name])
+            yield row
+        last = page[-1][0]
 
 
 def chain_head() -> tuple[int, str]:

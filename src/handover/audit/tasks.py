@@ -22,10 +22,19 @@ def checkpoint_scheduled() -> dict[str, object]:
 
 
 def checkpoint_schedule() -> bool:
-    """Enqueue the next checkpoint unless one is already waiting. True if one was enqueued."""
+    """Enqueue the next checkpoint unless one is already waiting, due or not. True if one was enqueued.
+
+    A backend that cannot defer a task (the tests' immediate one) gets none: it would run at once, forever.
+    """
+    from django_tasks.base import TaskResultStatus
     from django_tasks_db.models import DBTaskResult
 
-    waiting = DBTaskResult.objects.ready().filter(task_path=checkpoint_scheduled.module_path).exists()
+    if not checkpoint_scheduled.get_backend().supports_defer:
+        return False
+    # Not ``ready()``: that leaves out the task waiting for its run_after, and every worker start would add one.
+    waiting = DBTaskResult.objects.filter(
+        status=TaskResultStatus.READY, task_path=checkpoint_scheduled.module_path
+    ).exists()
     if waiting:
         return False
     run_after = timezone.now() + timedelta(seconds=settings.HANDOVER_CHECKPOINT_INTERVAL)

@@ -50,17 +50,25 @@ def verify_rows(
             report.problems.append(_gap(expected_seq, seq))
         elif row["prev_hash"] != prev_hash:
             report.problems.append(
-                Problem("relinked", seq, f"event {seq} does not link to event {seq - 1}: its prev_hash differs")
+                Problem(
+                    "relinked", seq, f"event {seq} does not link to event {seq - 1}: its prev_hash differs"
+                )
             )
         if digest(chain.canonical(row)) != row["hash"]:
             report.problems.append(
-                Problem("edited", seq, f"event {seq} ({row['action']}) was edited: its content no longer matches its hash")
+                Problem(
+                    "edited",
+                    seq,
+                    f"event {seq} ({row['action']}) was edited: its content no longer matches its hash",
+                )
             )
         if seq in wanted:
             seen_at_checkpoint[seq] = row["hash"]
         expected_seq, prev_hash = seq + 1, row["hash"]
     report.head_seq, report.head_hash = expected_seq - 1, prev_hash
-    report.problems.extend(_check_checkpoints(wanted.values(), seen_at_checkpoint, report.head_seq, algorithm))
+    report.problems.extend(
+        _check_checkpoints(wanted.values(), seen_at_checkpoint, report.head_seq, algorithm)
+    )
     return report
 
 
@@ -68,7 +76,9 @@ def _gap(expected: int, found: int) -> Problem:
     if found < expected:
         return Problem("relinked", found, f"event {found} appears out of order after event {expected - 1}")
     missing = f"event {expected}" if found == expected + 1 else f"events {expected}–{found - 1}"
-    return Problem("deleted", expected, f"{missing} deleted: the sequence jumps from {expected - 1} to {found}")
+    return Problem(
+        "deleted", expected, f"{missing} deleted: the sequence jumps from {expected - 1} to {found}"
+    )
 
 
 def _check_checkpoints(
@@ -77,7 +87,9 @@ def _check_checkpoints(
     for cp in sorted(checkpoints, key=lambda c: c.seq):
         where = cp.path or "checkpoint"
         if cp.algorithm != algorithm:
-            yield Problem("rewritten", cp.seq, f"{where} was made with {cp.algorithm}, the trail uses {algorithm}")
+            yield Problem(
+                "rewritten", cp.seq, f"{where} was made with {cp.algorithm}, the trail uses {algorithm}"
+            )
         elif cp.seq > head_seq:
             yield Problem(
                 "truncated",

@@ -24,7 +24,9 @@ class Command(BaseCommand):
         cp = sub.add_parser("checkpoint", help="sign the current head of the chain into a file")
         cp.add_argument("-o", "--output", required=True, help="file to write")
         verify = sub.add_parser("verify", help="recompute the chain; exit 1 on any break")
-        verify.add_argument("--checkpoint", action="append", default=[], help="a checkpoint file (repeatable)")
+        verify.add_argument(
+            "--checkpoint", action="append", default=[], help="a checkpoint file (repeatable)"
+        )
         verify.add_argument(
             "--public-key", help="PEM public key to trust for checkpoints (default: the configured key's own)"
         )
@@ -41,10 +43,14 @@ class Command(BaseCommand):
                 self._verify(options["checkpoint"], options.get("public_key"))
             elif action == "schedule":
                 enqueued = tasks.checkpoint_schedule()
-                self.stdout.write("checkpoint task enqueued" if enqueued else "a checkpoint task is already waiting")
+                self.stdout.write(
+                    "checkpoint task enqueued" if enqueued else "a checkpoint task is already waiting"
+                )
             elif action == "public-key":
                 key = checkpoint.load_or_create_key(settings.HANDOVER_CHECKPOINT_KEY).public_key()
-                pem = key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+                pem = key.public_bytes(
+                    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+                )
                 self.stdout.write(pem.decode().rstrip())
 
     def _trusted_key(self, public_key_path: str | None) -> Ed25519PublicKey:
