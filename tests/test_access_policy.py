@@ -167,3 +167,15 @@ def test_role_gets_what_the_policy_says(db, client, route: Route, user_name: str
         body = response.content.decode()
         if target == "b" and where is not None:
             assert "乙员工" not in body and "乙营业部" not in body
+
+
+def test_the_documented_policy_table_is_the_code_policy():
+    from pathlib import Path
+
+    from handover.cli.management.commands.policy import policy_markdown
+
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "access-policy.md").read_text()
+    assert policy_markdown() in docs
+    from handover.cli.management.commands.policy import CAPABILITY_NOTES
+
+    assert set().union(*perms.ROLE_CAPABILITIES.values()) == set(CAPABILITY_NOTES)

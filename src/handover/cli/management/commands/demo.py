@@ -26,7 +26,9 @@ class Command(BaseCommand):
         self.stdout.write("Demo logins (passwords are new on every run; nothing is stored in clear):")
         self.stdout.write(f"  {_pad('role', 22)} {'user name':<16} password")
         for login in logins:
-            self.stdout.write(f"  {_pad(login.role, 22)} {login.username:<16} {login.password}   {login.scope}")
+            self.stdout.write(
+                f"  {_pad(login.role, 22)} {login.username:<16} {login.password}   {login.scope}"
+            )
 
 
 def _pad(text: str, width: int) -> str:

@@ -1,0 +1,43 @@
+"""``handover policy``: print the access policy (roles × capabilities) as the table in docs/access-policy.md."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+from django.utils import translation
+
+from handover.org import permissions as perms
+from handover.org.models import Role
+
+CAPABILITY_NOTES = {
+    perms.VIEW_ENGAGEMENT: "site pages and the site tree, within the role's sites",
+    perms.VIEW_SUMMARY: "the engagement dashboard: counts and coverage",
+    perms.VIEW_FIRM_NAME: "the firm's real name (only 技术组 in 准备期, 第十一条)",
+    perms.VIEW_PEOPLE: "people at the role's sites",
+    perms.MANAGE_PEOPLE: "add, edit, deactivate people at the role's sites",
+    perms.VIEW_ORGS: "organisations of the engagement",
+    perms.MANAGE_ORGS: "add, edit, deactivate organisations",
+    perms.MANAGE_SITES: "add, move, deactivate sites",
+    perms.MANAGE_ROLES: "grant and revoke roles",
+    perms.VIEW_AUDIT: "read and export the audit trail",
+    perms.MANAGE_ACCOUNTS: "create, unlock, reset, deactivate logins",
+}
+
+
+def policy_markdown() -> str:
+    roles = list(Role)
+    with translation.override("zh-hans"):
+        header = " | ".join(f"{r.label} `{r.value}`" for r in roles)
+    lines = [f"| capability | {header} |", "|---|" + "---|" * len(roles)]
+    for capability, note in CAPABILITY_NOTES.items():
+        marks = " | ".join("✓" if capability in perms.capabilities_of(r) else "" for r in roles)
+        lines.append(f"| `{capability}`: {note} | {marks} |")
+    return "\n".join(lines) + "\n"
+
+
+class Command(BaseCommand):
+    help = "Print the access policy table (docs/access-policy.md is this output)."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        self.stdout.write(policy_markdown(), ending="")
