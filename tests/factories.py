@@ -9,7 +9,17 @@ from typing import Any
 import factory
 
 from handover.accounts.models import User
-from handover.org.models import Engagement, Organisation, OrgType, Party, Person, Role, RoleAssignment, Site, SiteLevel
+from handover.org.models import (
+    Engagement,
+    Organisation,
+    OrgType,
+    Party,
+    Person,
+    Role,
+    RoleAssignment,
+    Site,
+    SiteLevel,
+)
 
 PASSWORD = "correct-horse-battery-9"
 
@@ -24,7 +34,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.PostGenerationMethodCall("set_password", PASSWORD)
 
     @factory.post_generation
-    def saved(obj: User, create: bool, extracted: Any, **kwargs: Any) -> None:  # noqa: N805
+    def saved(obj: User, create: bool, extracted: Any, **kwargs: Any) -> None:
         if create:
             obj.save()
 
@@ -40,8 +50,12 @@ class EngagementFactory(factory.django.DjangoModelFactory):
     disposal_date = date(2026, 12, 1)
 
 
-def make_site(engagement: Engagement, code: str, level: str, parent: Site | None = None, name: str = "") -> Site:
-    site = Site.objects.create(engagement=engagement, code=code, name=name or code, level=level, parent=parent, path="")
+def make_site(
+    engagement: Engagement, code: str, level: str, parent: Site | None = None, name: str = ""
+) -> Site:
+    site = Site.objects.create(
+        engagement=engagement, code=code, name=name or code, level=level, parent=parent, path=""
+    )
     site.path = f"{parent.path if parent else '/'}{site.pk}/"
     site.save(update_fields=["path"])
     return site
@@ -82,10 +96,19 @@ class World:
         self.person_a = PersonFactory(engagement=e, organisation=self.org, site=self.branch_a, name="甲员工")
         self.person_b = PersonFactory(engagement=e, organisation=self.org, site=self.branch_b, name="乙员工")
 
-    def login_with(self, role: str, site: Site | None = None, username: str | None = None, **extra: Any) -> User:
+    def login_with(
+        self, role: str, site: Site | None = None, username: str | None = None, **extra: Any
+    ) -> User:
         user = UserFactory(username=username) if username else UserFactory()
-        person = PersonFactory(engagement=self.engagement, organisation=self.org, site=site, user=user,
-                               name=user.username)
-        RoleAssignment.objects.create(engagement=self.engagement, person=person, role=role, site=site,
-                                      observer_body="csrc_bureau" if role == Role.OBSERVER else "", **extra)
+        person = PersonFactory(
+            engagement=self.engagement, organisation=self.org, site=site, user=user, name=user.username
+        )
+        RoleAssignment.objects.create(
+            engagement=self.engagement,
+            person=person,
+            role=role,
+            site=site,
+            observer_body="csrc_bureau" if role == Role.OBSERVER else "",
+            **extra,
+        )
         return user

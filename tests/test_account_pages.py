@@ -14,7 +14,9 @@ from handover.org.models import Role
 def test_sysadmin_creates_a_login_and_sees_its_password_once(client, world):
     admin = world.login_with(Role.SYSADMIN)
     client.force_login(admin)
-    page = client.post("/accounts/manage/new/", {"username": "newcomer", "display_name": "新同事"}).content.decode()
+    page = client.post(
+        "/accounts/manage/new/", {"username": "newcomer", "display_name": "新同事"}
+    ).content.decode()
     password = re.search(r'class="secret">([^<]+)<', page).group(1)
     assert authenticate(username="newcomer", password=password)
     assert password not in client.get("/accounts/manage/").content.decode()

@@ -17,8 +17,14 @@ from tests.factories import EngagementFactory
 def seed(world):
     other = EngagementFactory()
     event_record(actor=None, action="org.site.create", engagement_id=world.engagement.pk, obj=world.branch_a)
-    event_record(actor=None, action="org.site.create", engagement_id=other.pk, object_type="org.site",
-                 object_id="999", after={"name": "别家营业部"})
+    event_record(
+        actor=None,
+        action="org.site.create",
+        engagement_id=other.pk,
+        object_type="org.site",
+        object_id="999",
+        after={"name": "别家营业部"},
+    )
     event_record(actor=None, action="accounts.login.failed", object_type="accounts.user", object_id="x")
     return other
 
@@ -32,7 +38,7 @@ def test_auditor_lists_and_filters_own_engagement_and_account_events(client, wor
     ids = set(Event.objects.filter(engagement_id=other.pk).values_list("seq", flat=True))
     assert ids and not any(f"<td>{seq}</td>" in page for seq in ids)
     filtered = client.get("/audit/", {"action": "accounts.login.failed"}).content.decode()
-    assert "accounts.login.failed" in filtered and "<code class=\"hash\">org.site.create" not in filtered
+    assert "accounts.login.failed" in filtered and '<code class="hash">org.site.create' not in filtered
     assert Event.objects.filter(action="audit.view", actor_id=auditor.pk).count() == 2
 
 

@@ -23,6 +23,13 @@ _PG_LOCK_KEY = 0x68616E646F766572
 
 # Field names whose values must never reach the trail, whatever model they come from.
 SECRET_FIELDS = frozenset({"password", "totp_secret", "totp_secret_sealed", "secret", "token", "key"})
+# ...and any key containing one of these (db_password, api_token, client_secret, totp_seed).
+SECRET_PARTS = ("password", "passwd", "secret", "token", "totp", "credential", "private_key")
+
+
+def is_secret_field(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in SECRET_FIELDS or any(part in lowered for part in SECRET_PARTS)
 
 
 @cache
@@ -41,7 +48,7 @@ def _clean(value: Any) -> Any:
     """Secrets redacted at any depth; floats in the form PostgreSQL's jsonb gives back (it keeps numbers as
     numeric, so 1e16 returns as 10000000000000000 and -0.0 as 0.0, which would no longer hash the same)."""
     if isinstance(value, dict):
-        return {k: ("[redacted]" if k in SECRET_FIELDS else _clean(v)) for k, v in value.items()}
+        return {k: ("[redacted]" if is_secret_field(str(k)) else _clean(v)) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_clean(v) for v in value]
     if isinstance(value, float):
@@ -63,7 +70,7 @@ def snapshot(instance: models.Model, fields: list[str] | None = None) -> dict[st
     for field in instance._meta.concrete_fields:
         if fields is not None and field.name not in fields:
             continue
-        if field.name in SECRET_FIELDS:
+        if is_secret_field(field.name):
             continue
         data[field.attname] = field.value_from_object(instance)
     return data

@@ -8,6 +8,8 @@ from django.conf import settings
 from django.utils import timezone
 from django_tasks import task
 
+MIN_INTERVAL = 60
+
 
 @task()
 def checkpoint_scheduled() -> dict[str, object]:
@@ -38,5 +40,8 @@ def checkpoint_schedule() -> bool:
     if waiting:
         return False
     run_after = timezone.now() + timedelta(seconds=settings.HANDOVER_CHECKPOINT_INTERVAL)
+    if DBTaskResult.objects.filter(task_path=checkpoint_scheduled.module_path).exists():
+        # A successor never comes sooner than a minute, whatever the setting: each checkpoint is an event.
+        run_after = max(run_after, timezone.now() + timedelta(seconds=MIN_INTERVAL))
     checkpoint_scheduled.using(run_after=run_after).enqueue()
     return True

@@ -354,12 +354,13 @@ def person_update(*, actor: Any, person: Person, **fields: Any) -> Person:
     merged = {"employment": person.employment, "leave_date": person.leave_date, **fields}
     _clean_person(engagement, merged)
     fields["leave_date"] = merged["leave_date"]
+    site = fields.get("site", person.site)
     _save_changes(
         actor=actor,
         instance=person,
         fields=fields,
         action=events.PERSON_UPDATE,
-        site_id=fields.get("site", person.site).pk if fields.get("site", person.site) else None,
+        site_id=site.pk if site else None,
     )
     return person
 
