@@ -23,7 +23,10 @@ class Command(BaseCommand):
             f"Demo engagement: {engagement.code_name} ({engagement.code}), "
             f"{engagement.sites.count()} sites, {engagement.people.count()} people"
         )
-        self.stdout.write("Demo logins (passwords are new on every run; nothing is stored in clear):")
+        self.stdout.write("Demo logins (passwords are new on every run; nothing is stored in clear).")
+        self.stdout.write(
+            "Log in with one of these at the address the server prints (make demo: http://127.0.0.1:8000/):"
+        )
         self.stdout.write(f"  {_pad('role', 22)} {'user name':<16} password")
         for login in logins:
             self.stdout.write(
