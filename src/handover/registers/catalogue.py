@@ -1,0 +1,230 @@
+"""The register index: every 表 of the guideline with its annex, phase, articles and signature rules.
+
+Numbers and Chinese names are the guideline's 目录, which is authoritative (registers.md, "Source");
+tests/registers/test_catalogue.py checks them character for character against the guideline's text.
+Which registers carry the 第八条 row-level dual signature (★), which need 被托管机构财务 and which need
+技术组 approval follow registers.md §1 and §3.0. Columns are added per register by the registers issue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Annexes of the guideline that hold registers, and the phase each belongs to (第五条).
+PREPARATION, HANDOVER, STABILISATION = "preparation", "handover", "stabilisation"
+ANNEXES = {
+    "附件三": ("准备期系统摸底表", PREPARATION),
+    "附件四": ("交接期交接表", HANDOVER),
+    "附件五": ("稳定期运维表", STABILISATION),
+}
+
+
+@dataclass(frozen=True)
+class RegisterSpec:
+    """One official register. ``alias`` keeps a second name the guideline's text uses (表4)."""
+
+    number: int
+    name_zh: str
+    name_en: str
+    articles: tuple[str, ...]
+    dual_signature: bool = False  # ★ 第八条: executor + supervisor per row
+    finance_signs: bool = False  # 被托管机构财务 co-signs (asset, contract, purchase registers)
+    tech_group_signs: bool = False  # 技术组 approves (审批/批准 in the text)
+    alias: str = ""
+
+    @property
+    def annex(self) -> str:
+        return "附件三" if self.number <= 4 else "附件四" if self.number <= 24 else "附件五"
+
+    @property
+    def phase(self) -> str:
+        return ANNEXES[self.annex][1]
+
+    @property
+    def title(self) -> str:
+        """The official title line of the frame, e.g. 表34：技术资料登记表."""
+        return f"表{self.number}：{self.name_zh}"
+
+
+def _spec(number: int, name_zh: str, name_en: str, *articles: str, **flags: bool | str) -> RegisterSpec:
+    return RegisterSpec(number, name_zh, name_en, articles, **flags)  # type: ignore[arg-type]
+
+
+REGISTERS: tuple[RegisterSpec, ...] = (
+    _spec(1, "信息技术组织架构及人员情况表", "IT organisation and staff", "第二十条第3项"),
+    _spec(2, "总部信息系统情况表", "Head-office information systems", "第二十条第3项"),
+    _spec(3, "企业主干网情况表", "Enterprise backbone network", "第二十条第3项"),
+    _spec(4, "交易系统整体状况表", "Trading system overview", "第二十条第3项", alias="交易系统整体情况表"),
+    _spec(5, "人员基本情况登记表", "Staff register", "第二十五条第3项"),
+    _spec(6, "人员基本情况汇总表", "Staff summary", "第二十五条第3项"),
+    _spec(7, "交接日信息系统情况登记表", "Handover-day system register", "第二十五条第5项", "第二十三条"),
+    _spec(8, "交接日系统备份登记表", "Handover-day system backup", "第二十六条第1项", dual_signature=True),
+    _spec(
+        9,
+        "交接前系统超级用户密码登记表",
+        "Pre-handover super-user secret receipt",
+        "第二十二条",
+        "第二十六条第2项",
+        "第二十八条第2项",
+        dual_signature=True,
+    ),
+    _spec(
+        10,
+        "交接日密码设置修改登记表",
+        "Handover-day password change",
+        "第二十六条第2项",
+        "第二十八条第1项",
+        dual_signature=True,
+    ),
+    _spec(11, "交接日系统用户权限登记表", "Handover-day system users and rights", "第二十六条第3项"),
+    _spec(12, "交接日员工操作权限登记表", "Handover-day employee operation rights", "第二十六条第3项"),
+    _spec(
+        13,
+        "交接日权限设置修改登记表",
+        "Handover-day permission change log",
+        "第二十六条第3项",
+        "第二十八条第3项",
+        "第二十八条第4项",
+        dual_signature=True,
+    ),
+    _spec(
+        14,
+        "交接日数据备份登记表",
+        "Handover-day current-data backup",
+        "第二十六条第4项",
+        "第二十八条第5项",
+        "第二十八条第8项",
+        dual_signature=True,
+    ),
+    _spec(
+        15,
+        "交接日历史数据备份登记表",
+        "Handover-day historical-data check",
+        "第二十六条第5项",
+        "第二十八条第6项",
+    ),
+    _spec(
+        16,
+        "交接日系统硬件台账",
+        "Handover-day hardware ledger",
+        "第二十六条第6项",
+        "第二十六条第7项",
+        finance_signs=True,
+    ),
+    _spec(
+        17,
+        "交接日系统软件台账",
+        "Handover-day software ledger",
+        "第二十六条第6项",
+        "第二十六条第7项",
+        finance_signs=True,
+    ),
+    _spec(
+        18, "交接日技术资料登记表", "Handover-day technical documents", "第二十六条第6项", "第二十八条第9项"
+    ),
+    _spec(
+        19, "交接日信息技术合同台账", "Handover-day IT contract ledger", "第二十六条第6项", finance_signs=True
+    ),
+    _spec(
+        20,
+        "交接日相关单位联系方式汇总表",
+        "Contacts of related organisations",
+        "第二十条第7项",
+        "第二十六条第6项",
+    ),
+    _spec(21, "交接日通讯线路资料表", "Communication lines", "第二十六条第6项"),
+    _spec(
+        22, "交接日系统防病毒检查表", "Handover-day anti-virus check", "第二十六条第8项", "第二十八条第10项"
+    ),
+    _spec(23, "交接日系统检测登记表", "Handover-day system test", "第二十六条第9项", "第二十六条第10项"),
+    _spec(
+        24,
+        "交接日信息技术工作交接汇总表",
+        "Handover-day IT handover summary",
+        "第二十七条第3项",
+        "第二十七条第4项",
+        tech_group_signs=True,
+    ),
+    _spec(25, "机房人员出入登记表", "Machine-room personnel access", "附件一（一）"),
+    _spec(
+        26,
+        "机房设备出入登记表",
+        "Machine-room equipment in/out",
+        "附件一（一）",
+        "附件一（九）",
+        dual_signature=True,
+    ),
+    _spec(27, "密码设置修改登记表", "Password change", "第三十一条第1项", dual_signature=True),
+    _spec(28, "权限设置修改登记表", "Permission change", "第三十一条第2项", dual_signature=True),
+    _spec(29, "每日数据备份登记表", "Daily data backup", "第十六条第3项", "第三十一条第7项"),
+    _spec(
+        30,
+        "系统运行维护记录表",
+        "Operation and maintenance record",
+        "第三十一条第3项",
+        "第三十五条第2项",
+        tech_group_signs=True,
+    ),
+    _spec(
+        31,
+        "网络改造申请表",
+        "Network modification request",
+        "附件一（十）",
+        "第三十一条第5项",
+        dual_signature=True,
+        tech_group_signs=True,
+    ),
+    _spec(
+        32,
+        "系统硬件台账",
+        "Hardware ledger",
+        "第十五条第4项",
+        "第三十五条第1项",
+        "第三十五条第2项",
+        finance_signs=True,
+    ),
+    _spec(33, "系统软件台账", "Software ledger", "第三十五条第2项", finance_signs=True),
+    _spec(34, "技术资料登记表", "Technical document register", "附件一（七）"),
+    _spec(35, "信息技术合同台账", "IT contract ledger", "第十五条第4项", finance_signs=True),
+    _spec(
+        36,
+        "软硬件设备采购申请表",
+        "Software and hardware purchase request",
+        "附件一（九）",
+        "附件一（十三）",
+        "第三十八条",
+        dual_signature=True,
+        finance_signs=True,
+        tech_group_signs=True,
+    ),
+    _spec(
+        37,
+        "系统数据维护记录表",
+        "Data maintenance record",
+        "第三十一条第3项",
+        "第三十一条第9项",
+        dual_signature=True,
+        tech_group_signs=True,
+    ),
+    _spec(38, "系统防病毒检查表", "Anti-virus check", "附件一（六）"),
+    _spec(39, "系统故障风险登记表", "Fault and risk register", "第二十八条", "第十五条第2项"),
+    _spec(
+        40,
+        "纠正预防措施实施验证记录表",
+        "CAPA implementation and verification",
+        "第二十六条第9项",
+        "第三十条",
+        "第三十二条",
+        tech_group_signs=True,
+    ),
+    _spec(41, "信息技术日报表", "Daily IT report", "第十条", "第三十一条第8项", "第三十五条第2项"),
+)
+
+BY_NUMBER = {spec.number: spec for spec in REGISTERS}
+
+
+def get(number: int) -> RegisterSpec:
+    """The register 表N; a clear error for a number outside 1–41."""
+    if number not in BY_NUMBER:
+        raise KeyError(f"表{number} does not exist: the guideline has 表1 to 表41")
+    return BY_NUMBER[number]

@@ -1,0 +1,62 @@
+"""The register index against the guideline's own 目录, character for character."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from handover.registers import catalogue
+
+GUIDELINE = Path(__file__).resolve().parents[3] / "shared" / "domain" / "guideline.zh.txt"
+
+
+def guideline_toc() -> list[tuple[int, str]]:
+    """The registers the 目录 lists, with the page-break line breaks of the source text removed."""
+    text = GUIDELINE.read_text(encoding="utf-8")
+    toc = re.sub(
+        r"\s+", "", text[text.index("附件三：准备期系统摸底表汇总表") : text.index("第一章 总则 第一条")]
+    )
+    return [(int(n), name) for n, name in re.findall(r"表(\d+)：(.+?)(?=表\d+：|附件[一二三四五]|$)", toc)]
+
+
+@pytest.mark.skipif(not GUIDELINE.exists(), reason="the guideline lives in shared/ beside the repository")
+def test_the_41_registers_match_the_guideline_table_of_contents():
+    expected = guideline_toc()
+    assert len(expected) == 41
+    assert [(spec.number, spec.name_zh) for spec in catalogue.REGISTERS] == expected
+
+
+@pytest.mark.skipif(not GUIDELINE.exists(), reason="the guideline lives in shared/ beside the repository")
+def test_the_alias_of_table_4_is_the_name_article_20_uses():
+    assert catalogue.get(4).alias in GUIDELINE.read_text(encoding="utf-8")
+
+
+def test_annexes_and_phases():
+    assert {s.number for s in catalogue.REGISTERS if s.phase == catalogue.PREPARATION} == {1, 2, 3, 4}
+    assert catalogue.get(24).annex == "附件四" and catalogue.get(25).phase == catalogue.STABILISATION
+    assert catalogue.get(34).title == "表34：技术资料登记表"
+
+
+def test_dual_signature_and_finance_registers_follow_the_specification():
+    # registers.md §1.2 (★) and §1 footer (财).
+    assert {s.number for s in catalogue.REGISTERS if s.dual_signature} == {
+        8,
+        9,
+        10,
+        13,
+        14,
+        26,
+        27,
+        28,
+        31,
+        36,
+        37,
+    }
+    assert {s.number for s in catalogue.REGISTERS if s.finance_signs} == {16, 17, 19, 32, 33, 35, 36}
+
+
+def test_an_unknown_register_number_is_a_clear_error():
+    with pytest.raises(KeyError, match="表1 to 表41"):
+        catalogue.get(42)
