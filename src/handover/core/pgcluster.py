@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 
-def _binary(name: str) -> str:
+def binary(name: str) -> str:
     candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), key=lambda p: int(p.split("/")[4]))
     found = candidates[-1] if candidates else shutil.which(name)
     if not found:
@@ -44,7 +44,7 @@ def start() -> str:
     subprocess.run(
         _as_owner(
             [
-                _binary("initdb"),
+                binary("initdb"),
                 "-D",
                 str(data),
                 "-U",
@@ -64,16 +64,14 @@ def start() -> str:
         "-c synchronous_commit=off -c full_page_writes=off -c max_connections=50"
     )
     subprocess.run(
-        _as_owner(
-            [_binary("pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start"]
-        ),
+        _as_owner([binary("pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start"]),
         check=True,
         capture_output=True,
     )
 
     def stop() -> None:
         subprocess.run(
-            _as_owner([_binary("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
+            _as_owner([binary("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
             capture_output=True,
             check=False,
         )

@@ -1,0 +1,255 @@
+"""Readability checks by real type: each checker reads a file to the end and returns what is wrong with it.
+
+A checker returns a list of reasons (empty: the file reads). Types are detected from content in
+``readable.detect``; the checkers here know nothing about names.
+"""
+
+from __future__ import annotations
+
+import bz2
+import codecs
+import csv
+import gzip
+import lzma
+import re
+import sqlite3
+import struct
+import tarfile
+import urllib.parse
+import zipfile
+import zlib
+from collections.abc import Callable
+from typing import IO, Any
+
+CHUNK = 1 << 20
+MAX_REASONS = 5
+_ARCHIVE_ERRORS = (
+    zipfile.BadZipFile,
+    tarfile.TarError,
+    zlib.error,
+    lzma.LZMAError,
+    EOFError,
+    OSError,
+    ValueError,
+)
+
+
+def _drain(stream: IO[bytes]) -> None:
+    while stream.read(CHUNK):
+        pass
+
+
+def _limited(reasons: list[str]) -> list[str]:
+    if len(reasons) <= MAX_REASONS:
+        return reasons
+    return [*reasons[:MAX_REASONS], f"... and {len(reasons) - MAX_REASONS} more"]
+
+
+def check_zip(path: bytes) -> list[str]:
+    """Every member read to its end, which checks its CRC-32; all bad members are named."""
+    reasons: list[str] = []
+    try:
+        with open(path, "rb") as raw, zipfile.ZipFile(raw) as archive:
+            for info in archive.infolist():
+                try:
+                    with archive.open(info) as member:
+                        _drain(member)
+                except (RuntimeError, NotImplementedError, *_ARCHIVE_ERRORS) as exc:
+                    reasons.append(f"member {info.filename}: {exc}")
+    except _ARCHIVE_ERRORS as exc:
+        reasons.append(f"not a readable zip: {exc}")
+    return _limited(reasons)
+
+
+_OPENERS: dict[str, Callable[..., Any]] = {"gzip": gzip.open, "bzip2": bz2.open, "xz": lzma.open}
+
+
+def check_compressed(path: bytes, codec: str, *, tar: bool) -> list[str]:
+    """Decompressed to the end (truncation and CRC); a tar inside is walked member by member first."""
+    try:
+        with _OPENERS[codec](path, "rb") as stream:
+            if tar:
+                reasons = _walk_tar(stream)
+                if reasons:
+                    return reasons
+            _drain(stream)
+    except _ARCHIVE_ERRORS as exc:
+        return [f"{codec} stream: {exc or type(exc).__name__}"]
+    return []
+
+
+def check_tar(path: bytes, size: int) -> list[str]:
+    """Members read to their end; the archive must end with its two zero blocks."""
+    with open(path, "rb") as raw:
+        reasons = _walk_tar(raw)
+        if reasons:
+            return reasons
+        raw.seek(max(size - 1024, 0))
+        tail = raw.read(1024)
+    if size % 512 or tail.strip(b"\0"):
+        return ["no end-of-archive blocks: the tar is cut short"]
+    return []
+
+
+def _walk_tar(stream: IO[bytes]) -> list[str]:
+    try:
+        with tarfile.open(fileobj=stream, mode="r|") as archive:
+            for member in archive:
+                extracted = archive.extractfile(member) if member.isfile() else None
+                if extracted is not None:
+                    _drain(extracted)
+    except _ARCHIVE_ERRORS as exc:
+        return [f"tar: {exc or type(exc).__name__}"]
+    return []
+
+
+def check_sqlite(path: bytes, size: int) -> list[str]:
+    """The header's page count against the size, then ``PRAGMA integrity_check`` read-only, never writing."""
+    with open(path, "rb") as raw:
+        head = raw.read(100)
+    page_size = struct.unpack(">H", head[16:18])[0] if len(head) >= 100 else 0
+    page_size = 65536 if page_size == 1 else page_size
+    pages, valid_for, counter = (struct.unpack(">I", head[o : o + 4])[0] for o in (28, 92, 24))
+    if page_size and pages and valid_for == counter and pages * page_size > size:
+        return [
+            f"header says {pages} pages of {page_size} bytes, the file holds {size // page_size}: cut short"
+        ]
+    uri = "file:" + urllib.parse.quote(path) + "?mode=ro&immutable=1"
+    try:
+        with sqlite3.connect(uri, uri=True) as conn:
+            rows = [str(row[0]) for row in conn.execute("PRAGMA integrity_check")]
+        conn.close()
+    except sqlite3.Error as exc:
+        return [f"sqlite: {exc}"]
+    return [] if rows == ["ok"] else _limited([f"integrity_check: {row}" for row in rows])
+
+
+def check_text(path: bytes, *, as_csv: bool) -> list[str]:
+    """Decodes as UTF-8, else GBK; a CSV must keep the header's number of fields on every row."""
+    encoding = _text_encoding(path)
+    if encoding is None:
+        return ["not text: neither UTF-8 nor GBK, or NUL bytes"]
+    if not as_csv:
+        return []
+    with open(path, encoding=encoding, newline="") as text:
+        first = text.readline()
+        delimiter = max(",\t|;", key=first.count)
+        text.seek(0)
+        reasons: list[str] = []
+        width = 0
+        reader = csv.reader(text, delimiter=delimiter)
+        try:
+            for row in reader:
+                if not row:
+                    continue
+                width = width or len(row)
+                if len(row) != width:
+                    reasons.append(f"line {reader.line_num}: {len(row)} fields, the header has {width}")
+        except csv.Error as exc:
+            reasons.append(f"line {reader.line_num}: {exc}")
+    return _limited(reasons)
+
+
+def _text_encoding(path: bytes) -> str | None:
+    for encoding in ("utf-8", "gbk"):
+        decoder = codecs.getincrementaldecoder(encoding)()
+        try:
+            with open(path, "rb") as raw:
+                while chunk := raw.read(CHUNK):
+                    if b"\0" in chunk:
+                        return None
+                    decoder.decode(chunk)
+                decoder.decode(b"", final=True)
+            return encoding
+        except UnicodeDecodeError:
+            continue
+    return None
+
+
+# DBF (dBase III and its kin, as the exchanges' clearing and reconciliation files are written).
+_NUMERIC = rb"(?=[- +.0-9eE*\x00]{%d})[\s\S]{%d}"
+_FIELD_PATTERNS: dict[str, bytes] = {"D": rb"(?:[0-9]{8}|[ \x00]{8})", "L": rb"[ ?YyNnTtFf\x00]"}
+
+
+def check_dbf(path: bytes, size: int) -> list[str]:
+    """Header and field descriptors, record count × length against the size, every record's fields."""
+    with open(path, "rb") as raw:
+        head = raw.read(32)
+        records, header_len, record_len = struct.unpack("<IHH", head[4:12])
+        fields = _dbf_fields(raw.read(max(header_len - 32, 0)))
+        if fields is None:
+            return ["no end of the field descriptors (0x0D): the header is damaged"]
+        reasons: list[str] = []
+        if sum(length for _, _, length in fields) + 1 != record_len:
+            reasons.append(
+                f"fields add up to {sum(f[2] for f in fields) + 1} bytes, the header says {record_len}"
+            )
+            return reasons
+        expected = header_len + records * record_len
+        if size not in (expected, expected + 1):
+            held = (size - header_len) // record_len
+            reasons.append(
+                f"header says {records} records of {record_len} bytes ({expected} bytes with the header), "
+                f"the file has {size} bytes (room for {held} records)"
+            )
+        raw.seek(header_len)
+        reasons += _dbf_records(raw, fields, min(records, (size - header_len) // record_len), record_len)
+    return _limited(reasons)
+
+
+def _dbf_fields(block: bytes) -> list[tuple[str, str, int]] | None:
+    fields: list[tuple[str, str, int]] = []
+    for offset in range(0, len(block), 32):
+        if block[offset] == 0x0D:
+            return fields
+        descriptor = block[offset : offset + 32]
+        if len(descriptor) < 32:
+            break
+        name = descriptor[:11].split(b"\0", 1)[0].decode("ascii", "replace")
+        fields.append((name, chr(descriptor[11]), descriptor[16]))
+    return None
+
+
+def _dbf_records(
+    raw: IO[bytes], fields: list[tuple[str, str, int]], count: int, record_len: int
+) -> list[str]:
+    parts = [rb"[ *]"]
+    for _, kind, length in fields:
+        parts.append(
+            _NUMERIC % (length, length)
+            if kind in "NF"
+            else _FIELD_PATTERNS.get(kind, rb"[\s\S]{%d}" % length)
+        )
+    layout = re.compile(b"".join(b"(" + p + b")" for p in parts))
+    text_fields = [i + 2 for i, (_, kind, _) in enumerate(fields) if kind == "C"]  # group 1: the flag
+    reasons: list[str] = []
+    per_chunk = max(CHUNK // record_len, 1)
+    for first in range(0, count, per_chunk):
+        block = raw.read(min(per_chunk, count - first) * record_len)
+        for index in range(len(block) // record_len):
+            record = block[index * record_len : (index + 1) * record_len]
+            match = layout.fullmatch(record)
+            if match is None:
+                reasons.append(f"record {first + index + 1}: {_bad_field(record, fields)}")
+                continue
+            for group in text_fields:
+                try:
+                    match[group].decode("gbk")
+                except UnicodeDecodeError:
+                    reasons.append(f"record {first + index + 1}, field {fields[group - 2][0]}: not GBK text")
+        if len(reasons) > MAX_REASONS:
+            break
+    return reasons
+
+
+def _bad_field(record: bytes, fields: list[tuple[str, str, int]]) -> str:
+    if record[:1] not in (b" ", b"*"):
+        return f"deletion flag is {record[:1]!r}, not ' ' or '*'"
+    offset = 1
+    for name, kind, length in fields:
+        value = record[offset : offset + length]
+        pattern = _NUMERIC % (length, length) if kind in "NF" else _FIELD_PATTERNS.get(kind)
+        if pattern is not None and not re.fullmatch(pattern, value):
+            return f"field {name} ({kind}) holds {value!r}"
+        offset += length
+    return "does not match the field layout"

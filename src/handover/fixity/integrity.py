@@ -1,0 +1,401 @@
+"""scan, verify and compare: manifests made, checked against the tree, and checked against each other.
+
+Both ``scan`` and ``verify`` keep a journal (a headerless manifest of what has been hashed so far, flushed
+after every batch). A rerun after an interruption reuses each journal digest whose file still has the
+same size and mtime, so completed files are not hashed again; the journal is removed when a run ends.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import IO
+
+from handover.fixity import walk as walking
+from handover.fixity.errors import FixityError
+from handover.fixity.hashing import FileHasher, Throttle, describe_error
+from handover.fixity.manifest import (
+    Header,
+    ManifestEntry,
+    ManifestReader,
+    ManifestWriter,
+    format_ns,
+    load,
+    pack,
+    unpack,
+    write_entry_lines,
+)
+from handover.fixity.parallel import batches, ordered_map
+from handover.fixity.progress import Progress
+from handover.fixity.report import TOOL, Report, display_path
+
+Hook = Callable[[bytes], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """How to run: worker processes, read-rate ceiling in bytes/s (all workers together), progress bar."""
+
+    jobs: int = 1
+    max_rate: float | None = None
+    progress: bool = False
+    on_hashed: Hook | None = None
+
+
+@dataclass(slots=True)
+class Item:
+    """A file to hash, or whose digest the journal already has (``digest`` set: nothing to read)."""
+
+    relpath: bytes
+    size: int
+    mtime_ns: int
+    digest: str = ""
+    error: str = ""
+    reused: bool = False
+
+
+_worker: tuple[bytes, FileHasher] | None = None
+
+
+def _init_worker(root: bytes, algo: str, rate: float | None) -> None:
+    global _worker
+    _worker = (root, FileHasher(algo, throttle=Throttle(rate)))
+
+
+def _hash_batch(items: list[Item]) -> list[Item]:
+    assert _worker is not None
+    root, hasher = _worker
+    for item in items:
+        if item.digest:
+            continue
+        try:
+            item.digest, item.size, item.mtime_ns = hasher.hash_file(os.path.join(root, item.relpath))
+        except OSError as exc:
+            item.error = describe_error(exc)
+    return items
+
+
+def _hash_all(root: bytes, algo: str, items: Iterator[Item], options: Options) -> Iterator[Item]:
+    rate = options.max_rate / max(options.jobs, 1) if options.max_rate else None
+    groups = batches(items, lambda item: 0 if item.digest else item.size)
+    for _, done in ordered_map(
+        _hash_batch, groups, jobs=options.jobs, initializer=_init_worker, initargs=(root, algo, rate)
+    ):
+        yield from done
+
+
+class Journal:
+    """Digests computed so far (path → packed entry) and the file they are appended to."""
+
+    def __init__(self, path: str | None, header: Header) -> None:
+        self.path = path
+        self.known: dict[bytes, bytes] = {}
+        self.out: IO[bytes] | None = None
+        if path is None:
+            return
+        if os.path.exists(path):
+            self._load(path, header)
+        mode = "ab" if self.known else "wb"
+        try:
+            self.out = open(path, mode)  # noqa: SIM115 (closed by ``close``)
+        except OSError:
+            self.path = None
+            return
+        if mode == "wb":
+            ManifestWriter(self.out, header)
+
+    def _load(self, path: str, header: Header) -> None:
+        with open(path, "rb") as source:
+            reader = ManifestReader(source, algorithm=header.algorithm, lenient=True)
+            if (reader.header.algorithm, reader.header.root) != (header.algorithm, header.root):
+                return
+            for entry in reader:
+                self.known[entry.path] = pack(entry)
+
+    def item(self, relpath: bytes, size: int, mtime_ns: int) -> Item:
+        """A file to hash, carrying the journal's digest if the file is unchanged since it was hashed."""
+        value = self.known.get(relpath)
+        if value is not None:
+            entry = unpack(relpath, value)
+            if (entry.size, entry.mtime_ns) == (size, mtime_ns):
+                return Item(relpath, size, mtime_ns, entry.digest, reused=True)
+        return Item(relpath, size, mtime_ns)
+
+    def record(self, item: Item) -> None:
+        if self.out is not None:
+            write_entry_lines(self.out, ManifestEntry(item.relpath, item.digest, item.size, item.mtime_ns))
+
+    def flush(self) -> None:
+        if self.out is not None:
+            self.out.flush()
+
+    def close(self, *, done: bool) -> None:
+        if self.out is not None:
+            self.out.close()
+            if done and self.path:
+                os.remove(self.path)
+
+
+def _relative_inside(root: bytes, path: str) -> bytes | None:
+    rel = os.path.relpath(os.path.abspath(os.fsencode(path)), root)
+    return None if rel.startswith(b"..") else rel.replace(os.sep.encode(), b"/")
+
+
+def _tree_size(root: bytes, exclude: frozenset[bytes]) -> int:
+    return sum(e.size for e in walking.walk(root, exclude=exclude) if e.kind == walking.FILE)
+
+
+def _finish_item(item: Item, journal: Journal, progress: Progress, report: Report, options: Options) -> None:
+    """Book-keeping common to scan and verify for one file that came back from the workers."""
+    progress.advance(item.size)
+    if item.error:
+        report.add("unreadable", item.error, path=item.relpath)
+        return
+    report.files += 1
+    report.bytes += item.size
+    if item.reused:
+        report.extra["reused"] += 1
+        return
+    report.extra["hashed"] += 1
+    journal.record(item)
+    if options.on_hashed is not None:
+        options.on_hashed(item.relpath)
+
+
+def _tree_problem(entry: walking.Entry, report: Report) -> bool:
+    """Reports what the walk could not look at; True if the entry is a regular file to go on with."""
+    if entry.kind in (walking.SPECIAL, walking.BROKEN, walking.ERROR):
+        what = "cannot list this directory: " if entry.kind == walking.ERROR else ""
+        report.add("unreadable", what + entry.error, path=entry.relpath)
+    elif entry.kind == walking.DIRLINK:
+        report.extra["links_not_followed"] += 1
+    return entry.kind == walking.FILE
+
+
+def scan(root: str, output: str, *, algo: str = "sha256", options: Options | None = None) -> Report:
+    """Write a manifest of every file under ``root`` to ``output``; resumable through ``output.partial``."""
+    options = options or Options()
+    base = os.path.abspath(os.fsencode(root))
+    if not os.path.isdir(base):
+        raise FixityError(f"{root!r} is not a directory")
+    FileHasher(algo)
+    header = Header(algo, base, time.time_ns(), platform.node() or socket.gethostname(), TOOL, native=True)
+    names = (output, f"{output}.partial", f"{output}.tmp")
+    exclude = frozenset(r for r in (_relative_inside(base, n) for n in names) if r is not None)
+    report = Report("scan", root=display_path(base))
+    report.extra.update(algorithm=algo, manifest=output, hashed=0, reused=0, links_not_followed=0)
+    journal = Journal(f"{output}.partial", header)
+    progress = Progress(
+        enabled=options.progress, total_bytes=_tree_size(base, exclude) if options.progress else 0
+    )
+    done = False
+    try:
+        with open(f"{output}.tmp", "wb") as out:
+            writer = ManifestWriter(out, header)
+            files = (
+                journal.item(e.relpath, e.size, e.mtime_ns)
+                for e in walking.walk(base, exclude=exclude)
+                if _tree_problem(e, report)
+            )
+            for item in _hash_all(base, algo, files, options):
+                _finish_item(item, journal, progress, report, options)
+                if not item.error:
+                    writer.write(ManifestEntry(item.relpath, item.digest, item.size, item.mtime_ns))
+                if progress.files % 64 == 0:
+                    journal.flush()
+            writer.finish()
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(f"{output}.tmp", output)
+        done = True
+    finally:
+        journal.close(done=done)
+        progress.close()
+    return report.finish()
+
+
+class _Verification:
+    """State of one verify run: the manifest table shrinks as the tree is walked; extras are kept."""
+
+    def __init__(self, header: Header, table: dict[bytes, bytes], report: Report) -> None:
+        self.header = header
+        self.table = table
+        self.report = report
+        self.extras: dict[bytes, tuple[str, int]] = {}
+        self.unlisted_dirs: list[bytes] = []
+
+    def items(self, base: bytes, journal: Journal, exclude: frozenset[bytes]) -> Iterator[Item]:
+        """Files to hash: those the manifest lists with the right size, and the extras (for ``moved``)."""
+        for entry in walking.walk(base, exclude=exclude):
+            if entry.kind == walking.ERROR:
+                self.unlisted_dirs.append(entry.relpath + b"/")
+            if entry.kind == walking.FILE:
+                if self._size_ok(entry):
+                    yield journal.item(entry.relpath, entry.size, entry.mtime_ns)
+            elif self.table.pop(entry.relpath, None) is not None and entry.kind in (
+                walking.DIR,
+                walking.DIRLINK,
+            ):
+                self.report.add("unreadable", "a directory where the manifest has a file", path=entry.relpath)
+            elif entry.kind != walking.DIR:
+                _tree_problem(entry, self.report)
+
+    def _size_ok(self, entry: walking.Entry) -> bool:
+        expected = self.table.get(entry.relpath)
+        if expected is None:
+            return True
+        want = unpack(entry.relpath, expected)
+        if want.size < 0 or want.size == entry.size:
+            return True
+        del self.table[entry.relpath]
+        self.report.add("size", f"{want.size} bytes in the manifest, {entry.size} now", path=entry.relpath)
+        self._check_seal(want, entry.mtime_ns)
+        self.report.files += 1
+        self.report.bytes += entry.size
+        return False
+
+    def check(self, item: Item) -> None:
+        expected = self.table.pop(item.relpath, None)
+        if expected is None:
+            self.extras[item.relpath] = (item.digest, item.size)
+            return
+        want = unpack(item.relpath, expected)
+        if want.digest != item.digest:
+            self.report.add(
+                "changed",
+                f"{self.header.algorithm} {want.digest} in the manifest, {item.digest} now",
+                path=item.relpath,
+            )
+        self._check_seal(want, item.mtime_ns)
+
+    def _check_seal(self, want: ManifestEntry, mtime_ns: int) -> None:
+        sealed = self.header.created_ns
+        if want.mtime_ns >= 0 and mtime_ns != want.mtime_ns and mtime_ns > sealed > 0:
+            self.report.add(
+                "modified_after_seal",
+                f"modified {format_ns(mtime_ns)}, after the manifest was made {format_ns(sealed)}",
+                path=want.path,
+            )
+
+    def finish(self) -> None:
+        """What is left of the manifest is missing, unless an extra file has its digest (moved)."""
+        by_digest: dict[str, list[bytes]] = {}
+        for path in sorted(self.extras):
+            by_digest.setdefault(self.extras[path][0], []).append(path)
+        for path in sorted(self.table):
+            want = unpack(path, self.table[path])
+            if candidates := by_digest.get(want.digest):
+                moved_to = candidates.pop(0)
+                del self.extras[moved_to]
+                self.report.add("moved", f"moved from {display_path(path)}", path=moved_to)
+            elif any(path.startswith(d) for d in self.unlisted_dirs):
+                self.report.add("unreadable", "inside a directory that cannot be listed", path=path)
+            else:
+                self.report.add(
+                    "missing", f"listed in the manifest ({want.size} bytes), not found", path=path
+                )
+        for path, (_, size) in sorted(self.extras.items()):
+            self.report.add("extra", f"not in the manifest ({size} bytes)", path=path)
+
+
+def verify(
+    root: str, manifest: str, *, journal_path: str | None = None, options: Options | None = None
+) -> Report:
+    """Check the tree against a manifest and report every problem (see ``report.KINDS``)."""
+    options = options or Options()
+    base = os.path.abspath(os.fsencode(root))
+    if not os.path.isdir(base):
+        raise FixityError(f"{root!r} is not a directory")
+    header, table = load(manifest)
+    total = sum(max(unpack(b"", v).size, 0) for v in table.values()) if options.progress else 0
+    report = Report("verify", root=display_path(base))
+    report.extra.update(
+        algorithm=header.algorithm,
+        manifest=manifest,
+        sealed=format_ns(header.created_ns) if header.created_ns else None,
+        hashed=0,
+        reused=0,
+        links_not_followed=0,
+    )
+    names = [manifest] + ([journal_path] if journal_path else [])
+    exclude = frozenset(r for r in (_relative_inside(base, n) for n in names) if r is not None)
+    journal = Journal(journal_path, Header(header.algorithm, base, native=True, tool=TOOL))
+    state = _Verification(header, table, report)
+    progress = Progress(enabled=options.progress, total_bytes=total)
+    done = False
+    try:
+        for item in _hash_all(base, header.algorithm, state.items(base, journal, exclude), options):
+            _finish_item(item, journal, progress, report, options)
+            if not item.error:
+                state.check(item)
+            else:
+                state.table.pop(item.relpath, None)
+            if progress.files % 64 == 0:
+                journal.flush()
+        state.finish()
+        done = True
+    finally:
+        journal.close(done=done)
+        progress.close()
+    return report.finish()
+
+
+def compare(old_manifest: str, new_manifest: str) -> Report:
+    """What changed between two manifests of the same tree: added, removed, changed, moved, and files of the
+    old (sealed) backup whose mtime is now later than the old manifest's scan (``modified_after_seal``)."""
+    old_header, table = load(old_manifest)
+    report = Report("compare", root=display_path(old_header.root))
+    report.extra.update(old_manifest=old_manifest, new_manifest=new_manifest, algorithm=old_header.algorithm)
+    report.extra["sealed"] = format_ns(old_header.created_ns) if old_header.created_ns else None
+    added: dict[bytes, str] = {}
+    try:
+        with open(new_manifest, "rb") as source:
+            reader = ManifestReader(source)
+            if reader.header.algorithm != old_header.algorithm:
+                raise FixityError(
+                    f"the manifests use different algorithms ({old_header.algorithm}, {reader.header.algorithm}):"
+                    " scan again with --algo " + old_header.algorithm
+                )
+            for entry in reader:
+                report.files += 1
+                report.bytes += max(entry.size, 0)
+                _compare_entry(entry, table.pop(entry.path, None), old_header, added, report)
+    except OSError as exc:
+        raise FixityError(f"cannot read {new_manifest!r}: {exc.strerror or exc}") from exc
+    by_digest: dict[str, list[bytes]] = {}
+    for path in sorted(added):
+        by_digest.setdefault(added[path], []).append(path)
+    for path in sorted(table):
+        want = unpack(path, table[path])
+        if candidates := by_digest.get(want.digest):
+            moved_to = candidates.pop(0)
+            del added[moved_to]
+            report.add("moved", f"moved from {display_path(path)}", path=moved_to)
+        else:
+            report.add("removed", f"in the old manifest ({want.size} bytes), not in the new one", path=path)
+    for path in sorted(added):
+        report.add("added", "not in the old manifest", path=path)
+    return report.finish()
+
+
+def _compare_entry(
+    entry: ManifestEntry, old: bytes | None, old_header: Header, added: dict[bytes, str], report: Report
+) -> None:
+    if old is None:
+        added[entry.path] = entry.digest
+        return
+    before = unpack(entry.path, old)
+    if before.digest != entry.digest:
+        sizes = f" ({before.size} → {entry.size} bytes)" if before.size != entry.size else ""
+        report.add("changed", f"{before.digest} → {entry.digest}{sizes}", path=entry.path)
+    sealed = old_header.created_ns
+    if before.mtime_ns >= 0 and entry.mtime_ns != before.mtime_ns and entry.mtime_ns > sealed > 0:
+        report.add(
+            "modified_after_seal",
+            f"modified {format_ns(entry.mtime_ns)}, after the backup was sealed {format_ns(sealed)}",
+            path=entry.path,
+        )

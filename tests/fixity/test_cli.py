@@ -1,0 +1,80 @@
+"""handover-agent as a person runs it: exit codes, the JSON and xlsx reports, no Django."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from handover.fixity.cli import main
+
+
+def test_engine_and_agent_import_no_django() -> None:
+    code = (
+        "import sys, handover.fixity.cli, handover.fixity.readable, handover.fixity.continuity;"
+        "assert not any(m.startswith('django') for m in sys.modules), 'django was imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_exit_codes_and_reports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tree = tmp_path / "tree"
+    (tree / "sub").mkdir(parents=True)
+    (tree / "sub/a.txt").write_text("a")
+    manifest, report = str(tmp_path / "m.sm3"), tmp_path / "r.json"
+    assert main(["scan", str(tree), "-o", manifest, "--algo", "sm3", "--jobs", "1"]) == 0
+    assert main(["verify", str(tree), "--manifest", manifest, "--json", str(report), "--jobs", "1"]) == 0
+    (tree / "sub/a.txt").unlink()
+    (tree / "sub/b.txt").write_text("b")
+    xlsx = tmp_path / "r.xlsx"
+    code = main(["verify", str(tree), "--manifest", manifest, "--json", str(report), "--xlsx", str(xlsx)])
+    assert code == 1
+    data = json.loads(report.read_text())
+    assert {k: data[k] for k in ("command", "files", "bytes", "algorithm")} == {
+        "command": "verify", "files": 1, "bytes": 1, "algorithm": "sm3"
+    }  # fmt: skip
+    assert data["counts"] == {"missing": 1, "extra": 1} and isinstance(data["seconds"], float)
+    assert {(p["kind"], p["path"]) for p in data["problems"]} == {
+        ("missing", "sub/a.txt"),
+        ("extra", "sub/b.txt"),
+    }
+    assert all(p["detail"] for p in data["problems"])
+    book = openpyxl.load_workbook(xlsx, read_only=True)
+    cells = {cell for sheet in book.worksheets for row in sheet.iter_rows(values_only=True) for cell in row}
+    assert {"sub/a.txt", "sub/b.txt", "missing", "extra"} <= cells
+    assert "PROBLEMS: 2 (1 missing, 1 extra)" in capsys.readouterr().out
+
+
+def test_gap_items_carry_system_and_date(tmp_path: Path) -> None:
+    (tmp_path / "counter/20241008").mkdir(parents=True)
+    (tmp_path / "counter/20241008/a").write_text("a")
+    report = tmp_path / "r.json"
+    args = ["continuity", str(tmp_path), "--pattern", "{system}/{yyyymmdd}/", "--from", "2024-10-08"]
+    assert main([*args, "--to", "20241009", "--json", str(report)]) == 1
+    (gap,) = json.loads(report.read_text())["problems"]
+    assert gap == {"kind": "gap", "system": "counter", "date": "2024-10-09", "detail": gap["detail"]}
+
+
+def test_errors_exit_2_with_a_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["verify", str(tmp_path), "--manifest", str(tmp_path / "none")]) == 2
+    assert "cannot read the manifest" in capsys.readouterr().err
+    (tmp_path / "cut").write_bytes(b"# handover-fixity-manifest 1\n# algorithm: sha256\n")
+    assert main(["compare", str(tmp_path / "cut"), str(tmp_path / "cut")]) == 2
+    assert "incomplete" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        main(["continuity", str(tmp_path), "--pattern", "x", "--from", "yesterday"])
+    assert exited.value.code == 2
+
+
+def test_installed_command_runs(tmp_path: Path) -> None:
+    agent = Path(sys.executable).with_name("handover-agent")
+    if not agent.exists():
+        pytest.skip("package not installed with its scripts")
+    done = subprocess.run(
+        [agent, "check-readable", str(tmp_path)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0 and "OK: no problem found" in done.stdout

@@ -1,0 +1,102 @@
+"""The manifest format: round trips of any name, GNU sha256sum compatibility, truncation caught."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from handover.fixity import integrity
+from handover.fixity.errors import ManifestError
+from handover.fixity.manifest import Header, ManifestEntry, ManifestReader, ManifestWriter, escape_name, load
+
+component = st.binary(min_size=1, max_size=12).filter(lambda b: b"/" not in b and b"\0" not in b)
+names = st.lists(component, min_size=1, max_size=4).map(b"/".join)
+entries = st.lists(
+    st.tuples(
+        names, st.binary(min_size=32, max_size=32), st.integers(0, 2**62), st.integers(-(2**62), 2**62)
+    ),
+    max_size=20,
+    unique_by=lambda t: t[0],
+)
+
+
+def _write(items: list[ManifestEntry], header: Header) -> bytes:
+    out = io.BytesIO()
+    writer = ManifestWriter(out, header)
+    for entry in items:
+        writer.write(entry)
+    writer.finish()
+    return out.getvalue()
+
+
+@settings(max_examples=200, deadline=None)
+@given(entries, names, st.integers(0, 2**62))
+def test_any_names_round_trip(items: list[tuple[bytes, bytes, int, int]], root: bytes, created: int) -> None:
+    written = [ManifestEntry(path, digest.hex(), size, mtime) for path, digest, size, mtime in items]
+    data = _write(written, Header("sm3", root, created, "host", "tool", native=True))
+    reader = ManifestReader(io.BytesIO(data))
+    assert list(reader) == written
+    assert (reader.header.algorithm, reader.header.root, reader.header.created_ns) == ("sm3", root, created)
+
+
+@given(names)
+def test_escaping_leaves_no_raw_newline(name: bytes) -> None:
+    prefix, escaped = escape_name(name)
+    assert b"\n" not in escaped and b"\r" not in escaped
+    assert bool(prefix) == any(c in name for c in (b"\\", b"\n", b"\r"))
+
+
+def test_cut_short_manifest_is_refused() -> None:
+    data = _write(
+        [ManifestEntry(b"a", "0" * 64, 1, 0), ManifestEntry(b"b", "1" * 64, 2, 0)], Header(native=True)
+    )
+    for cut in (data[: data.rindex(b"# end")], data[:-5]):
+        with pytest.raises(ManifestError):
+            list(ManifestReader(io.BytesIO(cut)))
+
+
+def test_end_line_must_agree() -> None:
+    data = _write([ManifestEntry(b"a", "0" * 64, 1, 0)], Header(native=True)).replace(b"1 files", b"2 files")
+    with pytest.raises(ManifestError, match="end line"):
+        list(ManifestReader(io.BytesIO(data)))
+
+
+def test_plain_sha256sum_output_is_read(tmp_path: Path) -> None:
+    (tmp_path / "a b").write_bytes(b"x")
+    out = subprocess.run(["sha256sum", "a b"], cwd=tmp_path, capture_output=True, check=True).stdout
+    (tmp_path / "plain.sha256").write_bytes(out)
+    header, table = load(tmp_path / "plain.sha256")
+    assert not header.native and list(table) == [b"a b"]
+
+
+@pytest.mark.skipif(shutil.which("sha256sum") is None, reason="GNU coreutils not installed")
+def test_gnu_sha256sum_checks_our_manifest(tmp_path: Path) -> None:
+    root = tmp_path / "tree"
+    (root / "sub").mkdir(parents=True)
+    for name in (
+        b"plain.txt",
+        b"with space",
+        b"back\\slash",
+        b"new\nline",
+        b"car\rriage",
+        b"gbk-\xc9\xcf\xba\xa3",
+    ):
+        (root / "sub" / os.fsdecode(name)).write_bytes(name * 3)
+    manifest = tmp_path / "m.sha256"
+    assert integrity.scan(str(root), str(manifest)).ok
+    checked = subprocess.run(
+        ["sha256sum", "--check", "--strict", str(manifest)], cwd=root, capture_output=True, check=False
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.stdout.count(b": OK") == 6
+    (root / "sub" / "with space").write_bytes(b"changed")
+    assert (
+        subprocess.run(["sha256sum", "--check", str(manifest)], cwd=root, capture_output=True).returncode == 1
+    )
