@@ -18,6 +18,8 @@ VIEW_ORGS = "view_orgs"
 MANAGE_ORGS = "manage_orgs"
 MANAGE_SITES = "manage_sites"
 MANAGE_ROLES = "manage_roles"
+VIEW_REGISTERS = "view_registers"
+FILL_REGISTERS = "fill_registers"  # create forms and rows; signing is decided by the role held (第八条)
 VIEW_AUDIT = "view_audit"
 MANAGE_ACCOUNTS = "manage_accounts"
 
@@ -33,6 +35,8 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
             MANAGE_ORGS,
             MANAGE_SITES,
             MANAGE_ROLES,
+            VIEW_REGISTERS,
+            FILL_REGISTERS,
         }
     ),
     Role.ONSITE_POST: frozenset(
@@ -43,10 +47,22 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
             VIEW_PEOPLE,
             MANAGE_PEOPLE,
             VIEW_ORGS,
+            VIEW_REGISTERS,
+            FILL_REGISTERS,
         }
     ),
-    Role.FIRM_IT: frozenset({VIEW_ENGAGEMENT, VIEW_SUMMARY, VIEW_FIRM_NAME, VIEW_PEOPLE, VIEW_ORGS}),
-    Role.FIRM_FINANCE: frozenset({VIEW_ENGAGEMENT, VIEW_SUMMARY, VIEW_FIRM_NAME, VIEW_ORGS}),
+    Role.FIRM_IT: frozenset(
+        {
+            VIEW_ENGAGEMENT,
+            VIEW_SUMMARY,
+            VIEW_FIRM_NAME,
+            VIEW_PEOPLE,
+            VIEW_ORGS,
+            VIEW_REGISTERS,
+            FILL_REGISTERS,
+        }
+    ),
+    Role.FIRM_FINANCE: frozenset({VIEW_ENGAGEMENT, VIEW_SUMMARY, VIEW_FIRM_NAME, VIEW_ORGS, VIEW_REGISTERS}),
     Role.OBSERVER: frozenset({VIEW_SUMMARY, VIEW_FIRM_NAME}),
     Role.AUDITOR: frozenset({VIEW_AUDIT}),
     Role.SYSADMIN: frozenset({MANAGE_ACCOUNTS}),

@@ -228,3 +228,25 @@ def get(number: int) -> RegisterSpec:
     if number not in BY_NUMBER:
         raise KeyError(f"表{number} does not exist: the guideline has 表1 to 表41")
     return BY_NUMBER[number]
+
+
+from typing import TYPE_CHECKING  # noqa: E402  (kept beside the column lookups; may move to the top)
+
+if TYPE_CHECKING:
+    from handover.registers.columns import Column
+
+
+def columns(number: int) -> tuple[Column, ...]:
+    """The body columns of 表N in the official order; 序号 and 备注 are added by the engine."""
+    from handover.registers.definitions import COLUMNS  # lazily: the definitions may use this module
+
+    get(number)
+    return COLUMNS[number]
+
+
+def header_fields(number: int) -> tuple[Column, ...]:
+    """The form-level fields 表N has beyond the common header (编号, 日期, 填报单位/站点); often none."""
+    from handover.registers.definitions import HEADER_FIELDS
+
+    get(number)
+    return HEADER_FIELDS.get(number, ())

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "handover.accounts",
     "handover.audit",
     "handover.org",
+    "handover.registers",
     "handover.web",
     "handover.api",
     "handover.cli",

@@ -20,6 +20,8 @@ CAPABILITY_NOTES = {
     perms.MANAGE_ORGS: "add, edit, deactivate organisations",
     perms.MANAGE_SITES: "add, move, deactivate sites",
     perms.MANAGE_ROLES: "grant and revoke roles",
+    perms.VIEW_REGISTERS: "register forms and rows of the role's sites",
+    perms.FILL_REGISTERS: "open forms and fill rows at the role's sites (signing depends on the role)",
     perms.VIEW_AUDIT: "read and export the audit trail",
     perms.MANAGE_ACCOUNTS: "create, unlock, reset, deactivate logins",
 }

@@ -1,0 +1,23 @@
+"""Audit actions of the registers."""
+
+from django.utils.translation import gettext_lazy as _
+
+FORM_CREATE = "registers.form.create"
+FORM_SUBMIT = "registers.form.submit"
+FORM_SIGN = "registers.form.sign"
+FORM_CORRECT = "registers.form.correct"
+ROW_CREATE = "registers.row.create"
+ROW_UPDATE = "registers.row.update"
+ROW_SIGN = "registers.row.sign"
+ROW_CORRECT = "registers.row.correct"
+
+ACTIONS = {
+    FORM_CREATE: _("Register form created"),
+    FORM_SUBMIT: _("Register form submitted"),
+    FORM_SIGN: _("Register form signed"),
+    FORM_CORRECT: _("Register form corrected (new version)"),
+    ROW_CREATE: _("Register row added"),
+    ROW_UPDATE: _("Register row changed"),
+    ROW_SIGN: _("Register row signed"),
+    ROW_CORRECT: _("Register row corrected (new version)"),
+}

@@ -1,0 +1,335 @@
+"""Writes to register forms, rows and signatures; each is one transaction with its audit event.
+
+第八条: "托管方监督，被托管方执行"; important operations carry two signatures by two different people.
+A row of a ★ register is signed by its executor (被托管技术方) and its supervisor (现场技术岗位, or 技术组);
+a form's footer by the roles its register names (registers.md §1). Signed means frozen: corrections are
+new versions with a reason, and the signed version stays readable.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from handover.audit.services import event_record, snapshot
+from handover.core.actors import SystemActor
+from handover.core.errors import DomainError, PermissionDenied
+from handover.org import permissions as perms
+from handover.org.models import Engagement, Person, Role, Site
+from handover.org.selectors import grants_for, require
+from handover.registers import catalogue, events
+from handover.registers.models import Form, FormState, Row, Signature, SignatureKind
+from handover.registers.validation import clean_row
+
+# Who signs a row of a ★ register (registers.md §1.2).
+ROW_SIGNERS: dict[str, frozenset[str]] = {
+    SignatureKind.EXECUTOR: frozenset({Role.FIRM_IT}),
+    SignatureKind.SUPERVISOR: frozenset({Role.ONSITE_POST, Role.TECH_GROUP}),
+}
+
+
+class RowInvalid(DomainError):
+    """A row whose values fail their columns' rules; ``errors`` maps column keys to messages."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        first = next(iter(errors))
+        super().__init__(_("The row has %(n)d invalid fields.") % {"n": len(errors)}, field=first)
+        self.errors = errors
+
+
+def footer_roles(register_no: int) -> tuple[str, ...]:
+    """The footer signatures a form of this register needs, in the footer's order (registers.md §1)."""
+    spec = catalogue.get(register_no)
+    roles: list[str] = [Role.ONSITE_POST]
+    if spec.finance_signs:
+        roles.append(Role.FIRM_FINANCE)
+    roles.append(Role.FIRM_IT)
+    if spec.tech_group_signs:
+        roles.append(Role.TECH_GROUP)
+    return tuple(roles)
+
+
+def _signer(actor: Any, engagement: Engagement, site: Site, allowed: frozenset[str]) -> tuple[Person, str]:
+    """The actor's person in the engagement and the role, among ``allowed``, they hold at ``site``."""
+    for grant in grants_for(actor):
+        if grant.engagement_id != engagement.pk or grant.role not in allowed:
+            continue
+        if not grant.site_path or site.path.startswith(grant.site_path):
+            person = Person.objects.filter(engagement=engagement, user=actor, is_active=True).first()
+            if person is not None:
+                return person, grant.role
+    names = "、".join(str(Role(r).label) for r in sorted(allowed))
+    raise PermissionDenied(_("Only %(roles)s of this site may sign here.") % {"roles": names})
+
+
+def _validated(register_no: int, data: dict[str, Any]) -> dict[str, Any]:
+    clean, errors = clean_row(catalogue.columns(register_no), data)
+    if errors:
+        raise RowInvalid(errors)
+    return clean
+
+
+def form_create(
+    *,
+    actor: Any,
+    engagement: Engagement,
+    site: Site,
+    register_no: int,
+    form_date: date,
+    form_no: str = "",
+    header: dict[str, Any] | None = None,
+) -> Form:
+    """Open a form of 表N for a site; the 编号 defaults to ``{site}-T{NN}-{yyyymmdd}-{nnn}``."""
+    require(user=actor, engagement=engagement, capability=perms.FILL_REGISTERS, site=site)
+    spec = catalogue.get(register_no)
+    with transaction.atomic():
+        if not form_no:
+            prefix = f"{site.code}-T{spec.number:02d}-{form_date:%Y%m%d}-"
+            taken = Form.objects.filter(engagement=engagement, form_no__startswith=prefix).count()
+            form_no = f"{prefix}{taken + 1:03d}"
+        if Form.objects.filter(engagement=engagement, form_no=form_no).exists():
+            raise DomainError(_("The form number %(no)s is used already.") % {"no": form_no}, field="form_no")
+        form = Form.objects.create(
+            engagement=engagement,
+            site=site,
+            register_no=spec.number,
+            form_no=form_no,
+            form_date=form_date,
+            header=header or {},
+            created_by=None if isinstance(actor, SystemActor) else actor,
+        )
+        event_record(
+            actor=actor,
+            action=events.FORM_CREATE,
+            engagement_id=engagement.pk,
+            site_id=site.pk,
+            obj=form,
+            after=snapshot(form, ["register_no", "form_no", "form_date", "header"]),
+        )
+    return form
+
+
+def _editable(form: Form) -> None:
+    if not form.is_current or form.state not in (FormState.DRAFT, FormState.SUBMITTED):
+        raise DomainError(
+            _("This form is signed or superseded; correct it as a new version instead."), field="form"
+        )
+
+
+def row_add(*, actor: Any, form: Form, data: dict[str, Any], remarks: str = "") -> Row:
+    require(user=actor, engagement=form.engagement, capability=perms.FILL_REGISTERS, site=form.site)
+    _editable(form)
+    clean = _validated(form.register_no, data)
+    with transaction.atomic():
+        seq = (form.rows.order_by("-seq").values_list("seq", flat=True).first() or 0) + 1
+        row = Row.objects.create(
+            form=form,
+            seq=seq,
+            data=clean,
+            remarks=remarks,
+            created_by=None if isinstance(actor, SystemActor) else actor,
+        )
+        event_record(
+            actor=actor,
+            action=events.ROW_CREATE,
+            engagement_id=form.engagement_id,
+            site_id=form.site_id,
+            obj=row,
+            after={"form": form.form_no, "seq": seq, "data": clean, "remarks": remarks},
+        )
+    return row
+
+
+def row_update(*, actor: Any, row: Row, data: dict[str, Any], remarks: str = "") -> Row:
+    """Change an unsigned row of an open form."""
+    form = row.form
+    require(user=actor, engagement=form.engagement, capability=perms.FILL_REGISTERS, site=form.site)
+    _editable(form)
+    if not row.is_current or row.signatures.exists():
+        raise DomainError(_("This row is signed; correct it as a new version with a reason."), field="row")
+    clean = _validated(form.register_no, data)
+    with transaction.atomic():
+        before = {"data": row.data, "remarks": row.remarks}
+        row.data, row.remarks = clean, remarks
+        row.save(update_fields=["data", "remarks"])
+        event_record(
+            actor=actor,
+            action=events.ROW_UPDATE,
+            engagement_id=form.engagement_id,
+            site_id=form.site_id,
+            obj=row,
+            before=before,
+            after={"data": clean, "remarks": remarks},
+        )
+    return row
+
+
+def row_correct(*, actor: Any, row: Row, data: dict[str, Any], reason: str, remarks: str = "") -> Row:
+    """A new version of a signed row; the signed one stays, superseded, with its signatures."""
+    form = row.form
+    require(user=actor, engagement=form.engagement, capability=perms.FILL_REGISTERS, site=form.site)
+    _editable(form)
+    if not reason.strip():
+        raise DomainError(_("Say why the signed row is corrected."), field="reason")
+    if not row.is_current:
+        raise DomainError(_("Only the current version of a row can be corrected."), field="row")
+    clean = _validated(form.register_no, data)
+    with transaction.atomic():
+        Row.objects.filter(pk=row.pk).update(is_current=False)
+        new = Row.objects.create(
+            form=form,
+            seq=row.seq,
+            data=clean,
+            remarks=remarks,
+            version=row.version + 1,
+            previous=row,
+            correction_reason=reason.strip(),
+            created_by=None if isinstance(actor, SystemActor) else actor,
+        )
+        event_record(
+            actor=actor,
+            action=events.ROW_CORRECT,
+            engagement_id=form.engagement_id,
+            site_id=form.site_id,
+            obj=new,
+            before={"version": row.version, "data": row.data},
+            after={"version": new.version, "data": clean, "reason": new.correction_reason},
+        )
+    return new
+
+
+def row_sign(*, actor: Any, row: Row, kind: str) -> Signature:
+    """Executor or supervisor signature on a row of a ★ register (第八条): two different people."""
+    form = row.form
+    if not catalogue.get(form.register_no).dual_signature:
+        raise DomainError(
+            _("表%(n)d is signed on the form, not per row.") % {"n": form.register_no}, field="kind"
+        )
+    if kind not in ROW_SIGNERS:
+        raise DomainError(_("Sign as executor or supervisor."), field="kind")
+    if not row.is_current or not form.is_current or form.state in (FormState.SIGNED, FormState.ARCHIVED):
+        raise DomainError(_("This row is frozen."), field="row")
+    person, role = _signer(actor, form.engagement, form.site, ROW_SIGNERS[kind])
+    return _sign(actor=actor, person=person, role=role, kind=kind, row=row, form=form, action=events.ROW_SIGN)
+
+
+def _sign(
+    *, actor: Any, person: Person, role: str, kind: str, form: Form, action: str, row: Row | None = None
+) -> Signature:
+    target = row if row is not None else form
+    if target.signatures.filter(person=person).exists():
+        raise DomainError(
+            _("%(name)s has signed this already; the second signature must be someone else's (第八条).")
+            % {"name": person.name},
+            field="person",
+        )
+    try:
+        with transaction.atomic():
+            signature = Signature.objects.create(
+                form=None if row is not None else form, row=row, kind=kind, role=role, person=person
+            )
+            event_record(
+                actor=actor,
+                action=action,
+                engagement_id=form.engagement_id,
+                site_id=form.site_id,
+                obj=signature,
+                after={"target": str(target), "kind": kind, "role": role, "person": person.pk},
+            )
+    except IntegrityError:
+        raise DomainError(_("This signature is given already."), field="kind") from None
+    return signature
+
+
+def form_submit(*, actor: Any, form: Form) -> Form:
+    """草稿 → 已提交: the rows are complete and ready for signatures."""
+    require(user=actor, engagement=form.engagement, capability=perms.FILL_REGISTERS, site=form.site)
+    if form.state != FormState.DRAFT or not form.is_current:
+        raise DomainError(_("Only a draft can be submitted."), field="form")
+    if not form.rows.filter(is_current=True).exists():
+        raise DomainError(_("The form has no rows yet."), field="form")
+    with transaction.atomic():
+        Form.objects.filter(pk=form.pk).update(state=FormState.SUBMITTED)
+        event_record(
+            actor=actor,
+            action=events.FORM_SUBMIT,
+            engagement_id=form.engagement_id,
+            site_id=form.site_id,
+            obj=form,
+            before={"state": form.state},
+            after={"state": FormState.SUBMITTED},
+        )
+    form.state = FormState.SUBMITTED
+    return form
+
+
+def form_sign(*, actor: Any, form: Form) -> Signature:
+    """A footer signature in the role the signer holds here; the last one required marks the form signed."""
+    if form.state != FormState.SUBMITTED or not form.is_current:
+        raise DomainError(_("Only a submitted form can be signed."), field="form")
+    needed = footer_roles(form.register_no)
+    given = set(form.signatures.values_list("role", flat=True))
+    person, role = _signer(actor, form.engagement, form.site, frozenset(needed) - given)
+    if catalogue.get(form.register_no).dual_signature:
+        unsigned = [
+            r.seq for r in form.rows.filter(is_current=True) if r.signatures.count() < len(ROW_SIGNERS)
+        ]
+        if unsigned:
+            raise DomainError(
+                _("Rows %(rows)s still need their executor and supervisor signatures.")
+                % {"rows": ", ".join(map(str, unsigned))},
+                field="form",
+            )
+    with transaction.atomic():
+        signature = _sign(
+            actor=actor,
+            person=person,
+            role=role,
+            kind=SignatureKind.FOOTER,
+            form=form,
+            action=events.FORM_SIGN,
+        )
+        if given | {role} >= set(needed):
+            Form.objects.filter(pk=form.pk).update(state=FormState.SIGNED)
+            form.state = FormState.SIGNED
+    return signature
+
+
+def form_correct(*, actor: Any, form: Form, reason: str) -> Form:
+    """A new draft version of a signed form with its current rows copied unsigned; the signed one stays."""
+    require(user=actor, engagement=form.engagement, capability=perms.FILL_REGISTERS, site=form.site)
+    if form.state != FormState.SIGNED or not form.is_current:
+        raise DomainError(_("Only the current signed version can be corrected."), field="form")
+    if not reason.strip():
+        raise DomainError(_("Say why the signed form is corrected."), field="reason")
+    with transaction.atomic():
+        Form.objects.filter(pk=form.pk).update(is_current=False)
+        new = Form.objects.create(
+            engagement=form.engagement,
+            site=form.site,
+            register_no=form.register_no,
+            form_no=form.form_no,
+            form_date=form.form_date,
+            header=form.header,
+            version=form.version + 1,
+            previous=form,
+            correction_reason=reason.strip(),
+            created_by=None if isinstance(actor, SystemActor) else actor,
+        )
+        Row.objects.bulk_create(
+            Row(form=new, seq=r.seq, data=r.data, remarks=r.remarks)
+            for r in form.rows.filter(is_current=True)
+        )
+        event_record(
+            actor=actor,
+            action=events.FORM_CORRECT,
+            engagement_id=form.engagement_id,
+            site_id=form.site_id,
+            obj=new,
+            before={"version": form.version},
+            after={"version": new.version, "reason": reason},
+        )
+    return new
