@@ -21,3 +21,11 @@ ACTIONS = {
     ROW_SIGN: _("Register row signed"),
     ROW_CORRECT: _("Register row corrected (new version)"),
 }
+
+ENTITY_CREATE = "registers.entity.create"
+ENTITY_UPDATE = "registers.entity.update"
+
+ACTIONS |= {
+    ENTITY_CREATE: _("Shared entity created (system, asset, account…)"),
+    ENTITY_UPDATE: _("Shared entity changed"),
+}

@@ -1,0 +1,30 @@
+"""The registers' models: the generic form/row/signature store and the shared entities (registers.md §2)."""
+
+from handover.registers.models.entities import (
+    Account,
+    Asset,
+    BackupItem,
+    CommunicationLine,
+    Contract,
+    Document,
+    InformationSystem,
+    Software,
+)
+from handover.registers.models.forms import Form, FormState, Row, Signature, SignatureKind, SignatureMethod
+
+__all__ = [
+    "Account",
+    "Asset",
+    "BackupItem",
+    "CommunicationLine",
+    "Contract",
+    "Document",
+    "Form",
+    "FormState",
+    "InformationSystem",
+    "Row",
+    "Signature",
+    "SignatureKind",
+    "SignatureMethod",
+    "Software",
+]
