@@ -29,3 +29,11 @@ ACTIONS |= {
     ENTITY_CREATE: _("Shared entity created (system, asset, account…)"),
     ENTITY_UPDATE: _("Shared entity changed"),
 }
+
+FORM_COMPUTE = "registers.form.compute"
+FORM_SEED = "registers.form.seed"
+
+ACTIONS |= {
+    FORM_COMPUTE: _("Computed register built (表6 from 表5, 表24 from the handover registers)"),
+    FORM_SEED: _("Living ledger seeded from the signed handover-day snapshot"),
+}

@@ -20,7 +20,7 @@ from handover.core.errors import DomainError, PermissionDenied
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Person, Role, Site
 from handover.org.selectors import grants_for, require
-from handover.registers import catalogue, events
+from handover.registers import catalogue, events, rules
 from handover.registers.models import Form, FormState, Row, Signature, SignatureKind
 from handover.registers.validation import clean_row
 
@@ -65,10 +65,13 @@ def _signer(actor: Any, engagement: Engagement, site: Site, allowed: frozenset[s
     raise PermissionDenied(_("Only %(roles)s of this site may sign here.") % {"roles": names})
 
 
-def _validated(register_no: int, data: dict[str, Any]) -> dict[str, Any]:
-    clean, errors = clean_row(catalogue.columns(register_no), data)
+def _validated(form: Form, data: dict[str, Any]) -> dict[str, Any]:
+    """The row's clean values; refused if a column is invalid or a cross-register rule blocks it."""
+    data = rules.prepare_row(form=form, data=data)
+    clean, errors = clean_row(catalogue.columns(form.register_no), data)
     if errors:
         raise RowInvalid(errors)
+    rules.check_row(form=form, data=clean)
     return clean
 
 
@@ -122,7 +125,7 @@ def _editable(form: Form) -> None:
 def row_add(*, actor: Any, form: Form, data: dict[str, Any], remarks: str = "") -> Row:
     require(user=actor, engagement=form.engagement, capability=perms.FILL_REGISTERS, site=form.site)
     _editable(form)
-    clean = _validated(form.register_no, data)
+    clean = _validated(form, data)
     with transaction.atomic():
         seq = (form.rows.order_by("-seq").values_list("seq", flat=True).first() or 0) + 1
         row = Row.objects.create(
@@ -150,7 +153,7 @@ def row_update(*, actor: Any, row: Row, data: dict[str, Any], remarks: str = "")
     _editable(form)
     if not row.is_current or row.signatures.exists():
         raise DomainError(_("This row is signed; correct it as a new version with a reason."), field="row")
-    clean = _validated(form.register_no, data)
+    clean = _validated(form, data)
     with transaction.atomic():
         before = {"data": row.data, "remarks": row.remarks}
         row.data, row.remarks = clean, remarks
@@ -176,7 +179,7 @@ def row_correct(*, actor: Any, row: Row, data: dict[str, Any], reason: str, rema
         raise DomainError(_("Say why the signed row is corrected."), field="reason")
     if not row.is_current:
         raise DomainError(_("Only the current version of a row can be corrected."), field="row")
-    clean = _validated(form.register_no, data)
+    clean = _validated(form, data)
     with transaction.atomic():
         Row.objects.filter(pk=row.pk).update(is_current=False)
         new = Row.objects.create(
@@ -251,6 +254,7 @@ def form_submit(*, actor: Any, form: Form) -> Form:
         raise DomainError(_("Only a draft can be submitted."), field="form")
     if not form.rows.filter(is_current=True).exists():
         raise DomainError(_("The form has no rows yet."), field="form")
+    rules.check_form(form=form)
     with transaction.atomic():
         Form.objects.filter(pk=form.pk).update(state=FormState.SUBMITTED)
         event_record(

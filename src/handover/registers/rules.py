@@ -1,0 +1,425 @@
+"""The cross-register rules of registers.md §4, which block a write and say which row is missing and where.
+
+``check_row`` runs on every row written (after its columns are valid), ``check_form`` when a form is
+submitted. What each checks:
+
+- backup gates: 表10 needs its 表8 改密前备份 (第二十六条第2项), 表11 and 表13 their 表8 权限核查前备份
+  (第二十六条第3项), 表37 its 表29 backup (第三十一条第7项);
+- exception closure (第二十八条): a row that links 表39 entries links existing ones reported to 技术组, and
+  a form is submitted only when each of its failed or rolled-back rows links one. The link is checked at
+  submission, not on entry, because the 表39 entry names the row it came from and so is written after it;
+- the half-year rule of 表5 (第二十五条第3项), at submission;
+- trading hours for 表30 and 表37 (第三十一条第3、9项);
+- the computed registers 表6 and 表24 are not entered by hand.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.utils.translation import gettext as _
+
+from handover.core.errors import DomainError
+from handover.fixity.errors import FixityError
+from handover.fixity.trading_calendar import TradingCalendar
+from handover.org.models import Employment, Party, Person
+from handover.registers import catalogue, computed
+from handover.registers.models import Form, InformationSystem, Row
+
+EXCHANGE_TIME = ZoneInfo("Asia/Shanghai")
+# The exchanges' sessions, with the opening call auction (9:15–11:30, 13:00–15:00).
+SESSIONS = ((dt.time(9, 15), dt.time(11, 30)), (dt.time(13, 0), dt.time(15, 0)))
+_CALENDAR = TradingCalendar("XSHG")
+
+CHANGE_BACKUP, PERMISSION_BACKUP, FULL_BACKUP = "改密前备份", "权限核查前备份", "交接全备份"
+# 第二十六条第2项: 在进行密码修改前，应对所有系统的用户权限及参数文件进行备份.
+FULL_BACKUP_MUST_COVER = ("用户权限配置文件", "参数配置文件")
+
+
+class RuleViolation(DomainError):
+    """A cross-register rule refused the write. ``register_no``, ``site_id`` and ``system_id`` say where the
+    missing row is to be created, so a page can link there."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        register_no: int | None = None,
+        site_id: int | None = None,
+        system_id: int | None = None,
+    ) -> None:
+        super().__init__(message, field=field, code="rule")
+        self.register_no = register_no
+        self.site_id = site_id
+        self.system_id = system_id
+
+
+def prepare_row(*, form: Form, data: dict[str, Any]) -> dict[str, Any]:
+    """The row as it is to be validated: 表7's progress columns are computed, whatever was typed."""
+    if form.register_no != 7:
+        return data
+    system_id = _as_int(data.get("system_id"))
+    if system_id is None:
+        return data
+    return {**data, **computed.progress_of(engagement=form.engagement, system_id=system_id)}
+
+
+def check_row(*, form: Form, data: dict[str, Any]) -> None:
+    """Every rule a single row must meet; ``data`` holds the row's valid, cleaned values."""
+    number = form.register_no
+    if number in (6, 24):
+        raise RuleViolation(
+            _("表%(n)d is computed from the other registers and is not entered by hand; build it instead.")
+            % {"n": number},
+            register_no=number,
+        )
+    gate = BACKUP_GATES.get(number)
+    if gate is not None:
+        gate(form, data)
+    if number == 30:
+        _trading_hours_30(data)
+    if number == 37:
+        _trading_hours_37(form, data)
+    _exception_links(form, data)
+
+
+def check_form(*, form: Form) -> None:
+    """The rules a whole form must meet before it is submitted for signatures."""
+    rows = list(form.rows.filter(is_current=True).order_by("seq"))
+    _exceptions_closed(form, rows)
+    if form.register_no == 5:
+        _half_year(form, rows)
+
+
+# Helpers ---------------------------------------------------------------------------------------------------
+
+
+def _as_int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _system_name(system_id: int | None) -> str:
+    system = InformationSystem.objects.filter(pk=system_id).first() if system_id else None
+    return system.name if system else _("(system %(id)s)") % {"id": system_id}
+
+
+def _label(register_no: int, key: str) -> str:
+    return next(column.zh for column in catalogue.columns(register_no) if column.key == key)
+
+
+def _referenced(form: Form, key: str, data: dict[str, Any], register_no: int) -> Row | None:
+    """The current or earlier version of the row of 表``register_no`` that ``data[key]`` points at."""
+    pk = _as_int(data.get(key))
+    if pk is None:
+        return None
+    return (
+        Row.objects.filter(pk=pk, form__engagement=form.engagement, form__register_no=register_no)
+        .select_related("form")
+        .first()
+    )
+
+
+# Backup gates (第二十六条第2、3项, 第三十一条第7项) ----------------------------------------------------------------
+
+
+def _gate_t10(form: Form, data: dict[str, Any]) -> None:
+    """第二十六条第2项: before a password is changed, the system's user permissions and parameters are backed up."""
+    backup = _referenced(form, "pre_backup_ref", data, 8)
+    system_id = _as_int(data.get("system_id"))
+    ok = False
+    if (
+        backup is not None
+        and backup.data.get("system_id") == system_id
+        and backup.data.get("readable") != "不通过"
+    ):
+        purpose = backup.data.get("purpose")
+        ok = purpose == CHANGE_BACKUP or (purpose == FULL_BACKUP and _full_backup_covers(form, system_id))
+    if not ok:
+        raise _missing_backup(form, data, 10, CHANGE_BACKUP, "第二十六条第2项", extra=_full_backup_hint())
+    _backup_before(form, data, backup, "changed_at")
+
+
+def _full_backup_covers(form: Form, system_id: int | None) -> bool:
+    covered = {
+        row.data.get("object_type")
+        for row in computed.current_rows(form.engagement, [8])
+        if row.data.get("system_id") == system_id
+        and row.data.get("purpose") == FULL_BACKUP
+        and row.data.get("readable") != "不通过"
+    }
+    return set(FULL_BACKUP_MUST_COVER) <= covered
+
+
+def _full_backup_hint() -> str:
+    return _("(or a %(full)s of both %(objects)s)") % {
+        "full": FULL_BACKUP,
+        "objects": "、".join(FULL_BACKUP_MUST_COVER),
+    }
+
+
+def _gate_permissions(form: Form, data: dict[str, Any]) -> None:
+    """第二十六条第3项: 在核查各系统用户及其权限前，应备份用户权限配置文件."""
+    backup = _referenced(form, "pre_backup_ref", data, 8)
+    system_id = _as_int(data.get("system_id"))
+    if (
+        backup is None
+        or backup.data.get("system_id") != system_id
+        or backup.data.get("purpose") != PERMISSION_BACKUP
+        or backup.data.get("readable") == "不通过"
+    ):
+        raise _missing_backup(form, data, form.register_no, PERMISSION_BACKUP, "第二十六条第3项")
+    if form.register_no == 13:
+        _backup_before(form, data, backup, "done_at")
+
+
+def _gate_t37(form: Form, data: dict[str, Any]) -> None:
+    """第三十一条第7项 (参数备份): a data maintenance record points at the 表29 backup taken before it."""
+    backup = _referenced(form, "pre_backup_ref", data, 29)
+    system_id = _as_int(data.get("system_id"))
+    if backup is None or backup.data.get("system_id") != system_id:
+        system = _system_name(system_id)
+        raise RuleViolation(
+            _(
+                "维护前备份 must be a 表29 row of %(system)s (第三十一条第7项). Record the backup in 表29 at "
+                "%(site)s for %(system)s first, then choose it here."
+            )
+            % {"system": system, "site": form.site.name},
+            field="pre_backup_ref",
+            register_no=29,
+            site_id=form.site_id,
+            system_id=system_id,
+        )
+
+
+def _missing_backup(
+    form: Form, data: dict[str, Any], register_no: int, purpose: str, article: str, extra: str = ""
+) -> RuleViolation:
+    system_id = _as_int(data.get("system_id"))
+    return RuleViolation(
+        _(
+            "%(column)s must be a readable 表8 row of %(system)s with the purpose %(purpose)s %(extra)s "
+            "(%(article)s). Create it in 表8 at %(site)s for %(system)s first, then choose it here."
+        )
+        % {
+            "column": _label(register_no, "pre_backup_ref"),
+            "system": _system_name(system_id),
+            "purpose": purpose,
+            "extra": extra,
+            "article": article,
+            "site": form.site.name,
+        },
+        field="pre_backup_ref",
+        register_no=8,
+        site_id=form.site_id,
+        system_id=system_id,
+    )
+
+
+def _backup_before(form: Form, data: dict[str, Any], backup: Row | None, key: str) -> None:
+    """The backup must have ended before the change it protects began."""
+    if backup is None or not backup.data.get("ended_at") or not data.get(key):
+        return
+    if _local(backup.data["ended_at"]) > _local(data[key]):
+        raise RuleViolation(
+            _(
+                "The backup (表8 row %(seq)d of %(form)s) ended at %(ended)s, after the change at %(at)s: "
+                "back up first."
+            )
+            % {
+                "seq": backup.seq,
+                "form": backup.form.form_no,
+                "ended": backup.data["ended_at"],
+                "at": data[key],
+            },
+            field=key,
+            register_no=8,
+            site_id=form.site_id,
+            system_id=_as_int(data.get("system_id")),
+        )
+
+
+BACKUP_GATES = {10: _gate_t10, 11: _gate_permissions, 13: _gate_permissions, 37: _gate_t37}
+
+
+# Exception closure (第二十八条) ------------------------------------------------------------------------------
+
+
+def _exception_links(form: Form, data: dict[str, Any]) -> None:
+    """Each 表39 entry a row links exists in this engagement and has been reported to 技术组."""
+    key = "exception_refs"
+    for pk in data.get(key, []) if isinstance(data.get(key), list) else []:
+        entry = _referenced(form, key, {key: pk}, 39)
+        if entry is None:
+            raise RuleViolation(
+                _(
+                    "There is no 表39 entry %(ref)s in this engagement. Register the exception in 表39 at "
+                    "%(site)s first."
+                )
+                % {"ref": pk, "site": form.site.name},
+                field=key,
+                register_no=39,
+                site_id=form.site_id,
+            )
+        if not entry.data.get("reported_tg_at"):
+            raise RuleViolation(
+                _("表39 entry %(no)s has not been reported to 技术组 yet (上报技术组 is empty; 第二十八条).")
+                % {"no": entry.data.get("risk_no", pk)},
+                field=key,
+                register_no=39,
+                site_id=entry.form.site_id,
+            )
+
+
+def _exceptions_closed(form: Form, rows: list[Row]) -> None:
+    """第二十八条: every failed or rolled-back row ends with a 表39 entry reported to 技术组."""
+    unlinked = []
+    for row in rows:
+        reason = computed.row_failed(form.register_no, row.data)
+        if reason and not row.data.get("exception_refs"):
+            unlinked.append(_("row %(seq)d (%(column)s)") % {"seq": row.seq, "column": reason})
+    if unlinked:
+        raise RuleViolation(
+            _(
+                "These rows failed or were rolled back and link no 表39 entry: %(rows)s. Register each in 表39 "
+                "at %(site)s, report it to 技术组, and choose it in 异常 (第二十八条)."
+            )
+            % {"rows": "; ".join(unlinked), "site": form.site.name},
+            field="exception_refs",
+            register_no=39,
+            site_id=form.site_id,
+        )
+
+
+# Half-year rule of 表5 (第二十五条第3项) -------------------------------------------------------------------------
+
+
+def half_year_missing(*, form: Form, rows: list[Row] | None = None) -> list[Person]:
+    """The site's IT staff who left within the half year before 处置日 and have no row in this 表5 form."""
+    if rows is None:
+        rows = list(form.rows.filter(is_current=True))
+    listed = {_as_int(row.data.get("person_id")) for row in rows}
+    start, end = computed.half_year_window(form.engagement)
+    leavers = Person.objects.filter(
+        engagement=form.engagement,
+        site=form.site,
+        party=Party.FIRM_IT,
+        employment=Employment.LEFT,
+        leave_date__gte=start,
+        leave_date__lte=end,
+    ).order_by("leave_date", "pk")
+    return [person for person in leavers if person.pk not in listed]
+
+
+def _half_year(form: Form, rows: list[Row]) -> None:
+    missing = half_year_missing(form=form, rows=rows)
+    if missing:
+        start, end = computed.half_year_window(form.engagement)
+        names = "、".join(f"{p.name}（{p.leave_date:%Y-%m-%d}）" for p in missing)
+        raise RuleViolation(
+            _(
+                "表5 must include the IT staff who left in the half year before the disposal date "
+                "(%(start)s to %(end)s, 第二十五条第3项). Missing at %(site)s: %(names)s. Add a row for each."
+            )
+            % {"start": start, "end": end, "site": form.site.name, "names": names},
+            field="person_id",
+            register_no=5,
+            site_id=form.site_id,
+        )
+
+
+# Trading hours (第三十一条第3、9项) ---------------------------------------------------------------------------
+
+
+def _local(value: str | dt.datetime) -> dt.datetime:
+    """A stored time in the exchanges' time zone; a time without a zone is taken as Beijing time."""
+    moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=EXCHANGE_TIME)
+    return moment.astimezone(EXCHANGE_TIME)
+
+
+def is_trading_day(day: dt.date) -> bool:
+    """A weekday that is not an exchange holiday; without holiday data for the year, any weekday."""
+    try:
+        return _CALENDAR.is_trading_day(day)
+    except FixityError:
+        return day.weekday() < 5
+
+
+def in_trading_hours(start: str | dt.datetime, end: str | dt.datetime | None = None) -> bool:
+    """Whether the span from ``start`` to ``end`` (or the moment ``start``) meets a trading session."""
+    first, last = _local(start), _local(end) if end else _local(start)
+    if last < first:
+        first, last = last, first
+    day = first.date()
+    while day <= last.date():
+        if is_trading_day(day):
+            for open_, close in SESSIONS:
+                session_start = dt.datetime.combine(day, open_, EXCHANGE_TIME)
+                session_end = dt.datetime.combine(day, close, EXCHANGE_TIME)
+                if first <= session_end and last >= session_start:
+                    return True
+        day += dt.timedelta(days=1)
+    return False
+
+
+def _declared_hours(data: dict[str, Any], start_key: str, end_key: str | None) -> bool:
+    """交易时段内 as the times say; refuses a row that says 否 for work inside a session."""
+    start = data.get(start_key)
+    computed_hours = start is not None and in_trading_hours(start, data.get(end_key) if end_key else None)
+    if computed_hours and data.get("in_trading_hours") is False:
+        raise RuleViolation(
+            _(
+                "%(start)s falls within trading hours on a trading day (9:15–11:30, 13:00–15:00): set 交易时段内 "
+                "to 是 and attach 技术组审批 (第三十一条第3项), or do the work outside trading hours."
+            )
+            % {"start": start},
+            field="in_trading_hours",
+        )
+    return computed_hours or data.get("in_trading_hours") is True
+
+
+def _trading_hours_30(data: dict[str, Any]) -> None:
+    """第三十一条第3项: during trading only fault handling approved by 技术组."""
+    if _declared_hours(data, "start", "end") and data.get("kind") != "故障处理":
+        raise RuleViolation(
+            _(
+                "During trading hours only fault handling approved by 技术组 is allowed (第三十一条第3项): "
+                "schedule %(kind)s outside 9:15–11:30 and 13:00–15:00."
+            )
+            % {"kind": data.get("kind")},
+            field="kind",
+        )
+
+
+def _trading_hours_37(form: Form, data: dict[str, Any]) -> None:
+    """第三十一条第3、9项: no bulk queries while the market is open; other work only as approved fault handling."""
+    if not _declared_hours(data, "done_at", None):
+        return
+    if data.get("kind") == "批量查询统计":
+        raise RuleViolation(
+            _(
+                "Bulk queries and statistics on head-office data are not allowed while the market is open "
+                "(第三十一条第9项): run them after 15:00 or before 9:15."
+            ),
+            field="kind",
+        )
+    fault = _referenced(form, "fault_ref", data, 39)
+    if fault is None:
+        raise RuleViolation(
+            _(
+                "Maintenance during trading hours is allowed only to handle a fault approved by 技术组 "
+                "(第三十一条第3项): register the fault in 表39 at %(site)s and choose it in 故障登记."
+            )
+            % {"site": form.site.name},
+            field="fault_ref",
+            register_no=39,
+            site_id=form.site_id,
+            system_id=_as_int(data.get("system_id")),
+        )
