@@ -46,3 +46,30 @@ def test_engagement_list_prints_code_names_not_firm_names(db):
     listing = run("engagement", "list")
     engagement = Engagement.objects.get()
     assert engagement.code_name in listing and engagement.firm_name not in listing
+
+
+def test_demo_fills_all_41_registers_at_two_sites_once(db):
+    from handover.registers.models import Form, FormState, Row, Signature
+
+    run("demo")
+    rows = Row.objects.filter(is_current=True, form__is_current=True)
+    counts = (Form.objects.count(), Row.objects.count(), Signature.objects.count())
+    sites_per_register = {
+        n: set(rows.filter(form__register_no=n).values_list("form__site__code", flat=True)) for n in range(1, 42)
+    }
+    assert all(len(sites) >= 2 for sites in sites_per_register.values()), sites_per_register
+    states = set(Form.objects.values_list("state", flat=True))
+    assert {FormState.DRAFT, FormState.SUBMITTED, FormState.SIGNED} <= states
+    run("demo")
+    assert (Form.objects.count(), Row.objects.count(), Signature.objects.count()) == counts
+
+
+def test_demo_has_a_failed_backup_closed_by_a_reported_t39_entry(db):
+    from handover.registers.models import Row
+
+    run("demo")
+    failed = Row.objects.get(form__register_no=8, is_current=True, data__readable="不通过")
+    (entry_id,) = failed.data["exception_refs"]
+    entry = Row.objects.get(pk=entry_id, form__register_no=39)
+    assert entry.data["source_row_ref"] == failed.pk and entry.data["reported_tg_at"]
+    assert failed.form.state == "signed" and failed.signatures.count() == 2

@@ -26,6 +26,7 @@ from handover.org.models import (
     Site,
     SiteLevel,
 )
+from handover.registers import demo as registers_demo
 
 CODE = "demo"
 
@@ -96,6 +97,7 @@ def load(today: date | None = None) -> tuple[Engagement, list[DemoLogin]]:
         if engagement is None:
             engagement = _build(actor, today)
         logins = [_login(actor, engagement, *spec) for spec in LOGINS]
+        registers_demo.load(engagement=engagement)
     return engagement, logins
 
 

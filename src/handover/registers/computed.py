@@ -190,7 +190,7 @@ def progress_of(*, engagement: Engagement, system_id: int) -> dict[str, str]:
 
 def closed_exceptions(*, engagement: Engagement) -> set[int]:
     """The 表39 rows whose state is 已关闭."""
-    rows = current_rows(engagement, [39]).annotate(state=KT("data__state")).filter(state="已关闭")
+    rows = current_rows(engagement, [39]).filter(data__state="已关闭")
     return set(rows.values_list("pk", flat=True))
 
 
@@ -232,7 +232,7 @@ class SummaryLine:
             "exceptions_open": self.exceptions_open,
             "overdue": self.overdue,
             "reported_daily": self.reported_daily,
-            "annex_ref": "、".join(self.annex_refs) or "—",
+            "annex_ref": "; ".join(self.annex_refs) or "—",
         }
 
 

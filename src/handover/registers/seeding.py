@@ -182,7 +182,8 @@ def _seeded_rows(
     rows, problems = [], []
     for src in sources:
         data = {k: v for k, v in src.data.items() if k in keys}
-        data.update(_derived(twin, snapshot, src, contracts))
+        derived = _derived(twin, snapshot, src, contracts)
+        data.update({k: v for k, v in derived.items() if v not in (None, "")})
         data.update({k: v for k, v in defaults.items() if k in keys and k not in data})
         data = {k: v for k, v in data.items() if k in keys}
         clean, errors = clean_row(columns, data)
