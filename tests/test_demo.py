@@ -55,7 +55,8 @@ def test_demo_fills_all_41_registers_at_two_sites_once(db):
     rows = Row.objects.filter(is_current=True, form__is_current=True)
     counts = (Form.objects.count(), Row.objects.count(), Signature.objects.count())
     sites_per_register = {
-        n: set(rows.filter(form__register_no=n).values_list("form__site__code", flat=True)) for n in range(1, 42)
+        n: set(rows.filter(form__register_no=n).values_list("form__site__code", flat=True))
+        for n in range(1, 42)
     }
     assert all(len(sites) >= 2 for sites in sites_per_register.values()), sites_per_register
     states = set(Form.objects.values_list("state", flat=True))

@@ -311,10 +311,11 @@ def _count_forms(engagement: Engagement, lines: dict[tuple[int, int], SummaryLin
 def _count_rows(engagement: Engagement, lines: dict[tuple[int, int], SummaryLine]) -> None:
     rows = (
         current_rows(engagement, ANNEXED)
-        .values_list("form__register_no", "form__site_id", "form__state")
+        .values_list("pk", "form__register_no", "form__site_id", "form__state")
         .annotate(n_signatures=Count("signatures"))
+        .order_by()
     )
-    for number, site_id, state, n_signatures in rows:
+    for _pk, number, site_id, state, n_signatures in rows:
         line = lines.get((number, site_id))
         if line is None:
             continue

@@ -58,7 +58,14 @@ class RuleViolation(DomainError):
 
 
 def prepare_row(*, form: Form, data: dict[str, Any]) -> dict[str, Any]:
-    """The row as it is to be validated: 表7's progress columns are computed, whatever was typed."""
+    """The row as it is to be validated: 表7's progress columns are computed, whatever was typed, and the
+    computed registers 表6 and 表24 take no row by hand."""
+    if form.register_no in (6, 24):
+        raise RuleViolation(
+            _("表%(n)d is computed from the other registers and is not entered by hand; build it instead.")
+            % {"n": form.register_no},
+            register_no=form.register_no,
+        )
     if form.register_no != 7:
         return data
     system_id = _as_int(data.get("system_id"))
@@ -70,12 +77,6 @@ def prepare_row(*, form: Form, data: dict[str, Any]) -> dict[str, Any]:
 def check_row(*, form: Form, data: dict[str, Any]) -> None:
     """Every rule a single row must meet; ``data`` holds the row's valid, cleaned values."""
     number = form.register_no
-    if number in (6, 24):
-        raise RuleViolation(
-            _("表%(n)d is computed from the other registers and is not entered by hand; build it instead.")
-            % {"n": number},
-            register_no=number,
-        )
     gate = BACKUP_GATES.get(number)
     if gate is not None:
         gate(form, data)

@@ -1,0 +1,225 @@
+"""The cross-register rules (registers.md §4): each blocks with a message naming the missing row and where to
+create it, writes nothing when it blocks, and lets the row through once the rule is met."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from handover.org.models import Employment, Party
+from handover.registers import rules, services
+from handover.registers.models import Row
+from handover.registers.rules import RuleViolation
+from tests.factories import PersonFactory
+from tests.registers import rows
+from tests.registers.rows import branch
+
+
+@pytest.fixture
+def b(world):
+    return branch(world)
+
+
+def refused(b, number, data):
+    before = Row.objects.count()
+    with pytest.raises(RuleViolation) as caught:
+        b.add(number, **data)
+    assert Row.objects.count() == before
+    return caught.value
+
+
+# Backup gates -------------------------------------------------------------------------------------------
+
+
+def test_password_change_needs_its_backup_before_changing(b):
+    wrong = b.add(8, **rows.t8(b, purpose="权限核查前备份"))
+    violation = refused(b, 10, rows.t10(b, wrong))
+    assert "表8" in violation.message and "改密前备份" in violation.message
+    assert (
+        "甲营业部" in violation.message
+        and "柜台系统" in violation.message
+        and "第二十六条第2项" in violation.message
+    )
+    assert (violation.register_no, violation.site_id, violation.system_id) == (8, b.site.pk, b.system.pk)
+    assert violation.field == "pre_backup_ref"
+    backup = b.add(8, **rows.t8(b, purpose="改密前备份"))
+    assert b.add(10, **rows.t10(b, backup)).data["pre_backup_ref"] == backup.pk
+
+
+def test_a_full_handover_backup_opens_the_gate_only_with_permissions_and_parameters(b):
+    permissions = b.add(8, **rows.t8(b, purpose="交接全备份", object_type="用户权限配置文件"))
+    refused(b, 10, rows.t10(b, permissions))
+    b.add(8, **rows.t8(b, purpose="交接全备份", object_type="参数配置文件", media_no="HD-02"))
+    b.add(10, **rows.t10(b, permissions))
+
+
+def test_an_unreadable_or_late_backup_or_another_systems_does_not_count(b, world):
+    unreadable = b.add(8, **rows.t8(b, readable="不通过"))
+    refused(b, 10, rows.t10(b, unreadable))
+    late = b.add(8, **rows.t8(b, ended_at="2026-12-01T17:30"))
+    assert "17:30" in refused(b, 10, rows.t10(b, late)).message
+    other = services.row_add(
+        actor=b.firm_it,
+        form=b.form(8),
+        data=rows.t8(b, system_id=world.person_a.pk + 1000),
+    )
+    refused(b, 10, rows.t10(b, other))
+
+
+def test_permission_check_and_change_need_a_permission_backup(b):
+    password_backup = b.add(8, **rows.t8(b, purpose="改密前备份"))
+    violation = refused(b, 11, rows.t11(b, password_backup))
+    assert "权限核查前备份" in violation.message and "第二十六条第3项" in violation.message
+    backup = b.add(8, **rows.t8(b, purpose="权限核查前备份"))
+    state = b.add(11, **rows.t11(b, backup))
+    refused(b, 13, rows.t13(b, state, password_backup))
+    assert b.add(13, **rows.t13(b, state, backup)).data["basis_ref"] == state.pk
+
+
+def test_data_maintenance_needs_a_daily_backup_of_the_same_system(b):
+    not_daily = b.add(8, **rows.t8(b))
+    violation = refused(b, 37, rows.t37(b, not_daily))
+    assert "表29" in violation.message and violation.register_no == 29
+    daily = b.add(29, **rows.t29(b))
+    b.add(37, **rows.t37(b, daily))
+
+
+def test_an_update_is_checked_like_an_add(b):
+    backup = b.add(8, **rows.t8(b))
+    row = b.add(10, **rows.t10(b, backup))
+    wrong = b.add(8, **rows.t8(b, purpose="权限核查前备份"))
+    with pytest.raises(RuleViolation):
+        services.row_update(actor=b.firm_it, row=row, data={**row.data, "pre_backup_ref": wrong.pk})
+    row.refresh_from_db()
+    assert row.data["pre_backup_ref"] == backup.pk
+
+
+# Exception closure (第二十八条) ---------------------------------------------------------------------------
+
+
+def test_a_failed_backup_is_submitted_only_once_linked_to_a_reported_t39_entry(b):
+    b.add(8, **rows.t8(b))
+    failed = b.add(8, **rows.t8(b, readable="不通过", media_no="HD-09"))
+    form = b.forms[8]
+    with pytest.raises(RuleViolation) as caught:
+        services.form_submit(actor=b.firm_it, form=form)
+    assert (
+        "2" in caught.value.message and "表39" in caught.value.message and "甲营业部" in caught.value.message
+    )
+    assert caught.value.register_no == 39
+    assert refused_update(b, failed, [failed.pk + 999])
+    entry = b.add(39, **rows.t39(b, failed))
+    services.row_update(actor=b.firm_it, row=failed, data={**failed.data, "exception_refs": [entry.pk]})
+    assert services.form_submit(actor=b.firm_it, form=form).state == "submitted"
+
+
+def refused_update(b, row, refs):
+    with pytest.raises(RuleViolation) as caught:
+        services.row_update(actor=b.firm_it, row=row, data={**row.data, "exception_refs": refs})
+    return "表39" in caught.value.message
+
+
+def test_a_rolled_back_password_change_must_link_an_exception(b):
+    backup = b.add(8, **rows.t8(b))
+    b.add(10, **rows.t10(b, backup, test_result="异常-处理中"))
+    with pytest.raises(RuleViolation, match="业务测试"):
+        services.form_submit(actor=b.firm_it, form=b.forms[10])
+
+
+# Half-year rule of 表5 (第二十五条第3项) ----------------------------------------------------------------------
+
+
+def t5(b, person, **extra):
+    left = person.employment == Employment.LEFT
+    return {
+        "person_id": person.pk,
+        "site_id": b.site.pk,
+        "dept": "信息技术部",
+        "post": "系统管理员",
+        "systems": [b.system.pk],
+        "employment_type": "正式",
+        "employment": "离职" if left else "在职",
+        "leave_date": person.leave_date.isoformat() if left else None,
+        "post_leave_contact": "人事部转达" if left else None,
+        "phone": "0571-1234",
+        **extra,
+    }
+
+
+def test_staff_who_left_in_the_half_year_before_d_must_be_listed(b, world):
+    def leaver(name, day):
+        return PersonFactory(
+            engagement=world.engagement,
+            organisation=world.org,
+            site=world.branch_a,
+            name=name,
+            party=Party.FIRM_IT,
+            employment=Employment.LEFT,
+            leave_date=day,
+        )
+
+    recent = leaver("近离职", dt.date(2026, 6, 1))  # D − 6 months exactly: inside
+    leaver("早离职", dt.date(2026, 5, 31))  # a day earlier: not required
+    b.add(5, **t5(b, world.person_a))
+    with pytest.raises(RuleViolation) as caught:
+        services.form_submit(actor=b.firm_it, form=b.forms[5])
+    assert "近离职" in caught.value.message and "早离职" not in caught.value.message
+    assert "2026-06-01" in caught.value.message and caught.value.register_no == 5
+    assert [p.name for p in rules.half_year_missing(form=b.forms[5])] == ["近离职"]
+    b.add(5, **t5(b, recent))
+    services.form_submit(actor=b.firm_it, form=b.forms[5])
+
+
+# Trading hours (第三十一条第3、9项) ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "expected"),
+    [
+        ("2026-12-02T09:15", None, True),  # the opening call auction
+        ("2026-12-02T09:14", None, False),
+        ("2026-12-02T11:30", None, True),
+        ("2026-12-02T12:00", "2026-12-02T12:59", False),  # the midday break
+        ("2026-12-02T12:00", "2026-12-02T13:00", True),
+        ("2026-12-02T15:01", "2026-12-02T18:00", False),
+        ("2026-12-05T10:00", None, False),  # a Saturday
+        ("2026-10-01T10:00", None, False),  # 国庆节
+        ("2026-12-02T02:00+00:00", None, True),  # 10:00 in Beijing
+        ("2026-12-04T16:00", "2026-12-07T09:20", True),  # over a weekend into Monday's session
+    ],
+)
+def test_trading_hours_follow_the_exchange_calendar_and_sessions(start, end, expected):
+    assert rules.in_trading_hours(start, end) is expected
+
+
+def test_work_during_trading_hours_must_say_so(b):
+    violation = refused(b, 30, rows.t30(b, start="2026-12-02T10:00", end="2026-12-02T10:20"))
+    assert violation.field == "in_trading_hours" and "9:15" in violation.message
+
+
+def test_only_approved_fault_handling_during_trading_hours(b):
+    during = {"start": "2026-12-02T10:00", "end": "2026-12-02T10:20", "in_trading_hours": True}
+    violation = refused(b, 30, rows.t30(b, **during, tg_approval="审批.pdf"))
+    assert violation.field == "kind" and "第三十一条第3项" in violation.message
+    fault = b.add(39, **rows.t39(b))
+    b.add(30, **rows.t30(b, **during, kind="故障处理", tg_approval="审批.pdf", exception_refs=[fault.pk]))
+    b.add(30, **rows.t30(b))  # the same change after the close passes
+
+
+def test_no_bulk_queries_while_the_market_is_open_and_maintenance_only_for_a_fault(b):
+    daily = b.add(29, **rows.t29(b))
+    during = {"done_at": "2026-12-02T10:30", "in_trading_hours": True, "tg_approval": "审批.pdf"}
+    violation = refused(b, 37, rows.t37(b, daily, kind="批量查询统计", **during, fault_ref=daily.pk))
+    assert "第三十一条第9项" in violation.message
+    violation = refused(b, 37, rows.t37(b, daily, **during, fault_ref=daily.pk))
+    assert violation.register_no == 39 and violation.field == "fault_ref"
+    fault = b.add(39, **rows.t39(b))
+    b.add(37, **rows.t37(b, daily, **during, fault_ref=fault.pk))
+    b.add(37, **rows.t37(b, daily, kind="批量查询统计", done_at="2026-12-02T16:00"))
+
+
+def test_the_computed_registers_are_not_entered_by_hand(b):
+    for number in (6, 24):
+        violation = refused(b, number, {})
+        assert f"表{number}" in violation.message
