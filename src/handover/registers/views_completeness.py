@@ -1,0 +1,26 @@
+"""The per-site completeness page: what the coverage rules expect at each site, and what is still missing
+(registers.md §4). Thin: the selector decides what the user may see."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from handover.org import permissions as perms
+from handover.org import selectors
+from handover.org.models import Engagement
+from handover.registers import completeness as coverage
+from handover.web.access import needs
+
+
+@needs(perms.VIEW_REGISTERS)
+def completeness(request: HttpRequest, engagement: Engagement) -> HttpResponse:
+    roles = selectors.roles_in(user=request.user, engagement=engagement)
+    report = coverage.site_completeness(user=request.user, engagement=engagement)
+    context = {
+        "engagement": engagement,
+        "caps": set().union(*(perms.capabilities_of(r) for r in roles)) if roles else set(),
+        "report": report,
+        "incomplete": [entry for entry in report if not entry.complete],
+    }
+    return render(request, "registers/completeness.html", context)
