@@ -223,3 +223,15 @@ def test_the_computed_registers_are_not_entered_by_hand(b):
     for number in (6, 24):
         violation = refused(b, number, {})
         assert f"表{number}" in violation.message
+
+
+def test_a_rollback_is_recorded_first_and_its_t39_entry_after_it(b):
+    """The 表39 entry names the row it came from, so the row must be writable before its link exists."""
+    backup = b.add(8, **rows.t8(b, purpose="权限核查前备份"))
+    state = b.add(11, **rows.t11(b, backup))
+    rollback = b.add(13, **rows.t13(b, state, backup, run_check="异常-已回退"))
+    with pytest.raises(RuleViolation, match="运行验证"):
+        services.form_submit(actor=b.firm_it, form=b.forms[13])
+    entry = b.add(39, **rows.t39(b, rollback, exc_type="E04 权限修改异常", vendor_org_id=None))
+    services.row_update(actor=b.firm_it, row=rollback, data={**rollback.data, "exception_refs": [entry.pk]})
+    services.form_submit(actor=b.firm_it, form=b.forms[13])

@@ -16,7 +16,6 @@ from handover.registers.definitions.common import (
     LINE_MEDIUM,
     LINE_ROLE,
     LOGIN_VERIFIED,
-    NO,
     PASS_FAIL,
     YES,
     exception_refs,
@@ -354,7 +353,6 @@ T9 = (
     ),
     exception_refs(
         "C",
-        required_if=("obtained_by", ("未获得", *_CRACKED)),
         condition="if not obtained or cracked (§28.2)",
         articles=(A28[2],),
     ),
@@ -484,9 +482,7 @@ T10 = (
         condition="before restoring the old password (§28.1)",
         articles=(A28[1],),
     ),
-    exception_refs(
-        "C", required_if=("test_result", ("异常-已恢复原密码",)), condition="if restored", articles=(A28[1],)
-    ),
+    exception_refs("C", condition="if restored", articles=(A28[1],)),
 )
 
 _T11_ACTION = choices(
@@ -668,7 +664,6 @@ T13 = (
     ),
     exception_refs(
         "C",
-        required_if=("run_check", zh_values(_T13_RUN_CHECK, "正常")),
         condition="if 异常",
         articles=(A28[3], A28[4]),
     ),
@@ -732,7 +727,6 @@ T14 = (
     ),
     exception_refs(
         "C",
-        required_if=("upload_via", ("快递",)),
         condition="if failed or sent by 快递 (§28.5, §28.8)",
         articles=(A28[5], A28[8]),
     ),
@@ -799,7 +793,6 @@ T15 = (
     ),
     exception_refs(
         "C",
-        required_if=("hist_exception", zh_values(T15_HIST_EXCEPTION, "无")),
         condition="if ≠ 无",
         articles=(A28[6],),
     ),
@@ -918,7 +911,6 @@ T18 = (
     Column("complete", "是否齐全", "Complete", "bool", "R", articles=(A28[9],)),
     exception_refs(
         "C",
-        required_if=("complete", (NO,)),
         condition="if an important document is missing (§28.9)",
         articles=(A28[9],),
     ),
@@ -1100,9 +1092,7 @@ T22 = (
         choices=choices(("正常", "normal"), ("异常", "abnormal")),
         articles=(A28[10],),
     ),
-    exception_refs(
-        "C", required_if=("run_check", ("异常",)), condition="if 异常 or 重装", articles=(A28[10],)
-    ),
+    exception_refs("C", condition="if 异常 or 重装", articles=(A28[10],)),
 )
 
 _T23_SOURCE = choices(

@@ -231,9 +231,7 @@ T29 = (
         "readability", "可读性", "Readability", "enum", "R", choices=PASS_FAIL, articles=("第十六条第3项",)
     ),
     Column("offsite", "异地", "Off-site copy", "bool", "R"),
-    exception_refs(
-        "C", required_if=("integrity", ("不通过",)), condition="if a check failed", articles=(A28,)
-    ),
+    exception_refs("C", condition="if a check failed", articles=(A28,)),
 )
 
 _T30_KIND = choices(

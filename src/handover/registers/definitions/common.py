@@ -107,12 +107,16 @@ DOCUMENT_CATEGORY = choices(
 def exception_refs(
     required: str = "O",
     *,
-    required_if: tuple[str, tuple[str, ...]] | None = None,
     condition: str = "",
     articles: tuple[str, ...] = ("第二十八条",),
     note: str = "",
 ) -> Column:
-    """异常: the 表39 rows a row triggered (第二十八条). Every handover register has it (registers.md §3.2)."""
+    """异常: the 表39 rows a row triggered (第二十八条). Every handover register has it (registers.md §3.2).
+
+    A C link is not required when the row is entered: the 表39 entry names the row it came from, so it is
+    written after it. registers.rules checks at submission that every failed or rolled-back row links an
+    entry reported to 技术组 (deviation: the spec states the condition per column; it is enforced per form).
+    """
     return Column(
         "exception_refs",
         "异常",
@@ -120,7 +124,6 @@ def exception_refs(
         "refs",
         required,
         ref="T39",
-        required_if=required_if,
         condition=condition,
         articles=articles,
         note=note,
