@@ -298,3 +298,24 @@ def _t16(b):
         "condition": "正常",
         "ledger_match": "相符",
     }
+
+
+def test_completeness_expects_the_recent_leavers_in_t5(b, world):
+    from tests.factories import PersonFactory
+
+    leaver = PersonFactory(
+        engagement=world.engagement,
+        organisation=world.org,
+        site=world.branch_a,
+        name="近离职",
+        employment="left",
+        leave_date=dt.date(2026, 11, 1),
+    )
+
+    def missing():
+        report = completeness.site_completeness(user=b.tech, engagement=world.engagement)
+        return {(i.register_no, i.subject) for e in report if e.site == b.site for i in e.missing}
+
+    assert (5, "近离职") in missing()
+    b.add(5, **t5(b, leaver))
+    assert (5, "近离职") not in missing()

@@ -5,9 +5,10 @@
   (第2项) and 表11 (第3项).
 - 第二十六条第5项: 表15 checks 总部, each 区域中心 and every 营业部柜台系统.
 - 第二十六条第8项 (对每台机器进行断网病毒查杀): every machine is in 表22.
+- 第二十五条第3项: the IT staff who left in the half year before 处置日 are in their site's 表5.
 
 A missing item names the register, the site at which to create the row, and the system or machine. The
-selector reads the whole engagement in five queries whatever the number of sites, and returns only the
+selector reads the whole engagement in six queries whatever the number of sites, and returns only the
 sites the user may see registers of.
 """
 
@@ -22,16 +23,16 @@ from django.utils.translation import gettext as _
 
 from handover.core.errors import PermissionDenied
 from handover.org import permissions as perms
-from handover.org.models import Engagement, Site, SiteLevel
+from handover.org.models import Employment, Engagement, Party, Person, Site, SiteLevel
 from handover.org.selectors import site_scope
 from handover.registers import catalogue
-from handover.registers.computed import current_rows
+from handover.registers.computed import current_rows, half_year_window
 from handover.registers.models import Account, Asset, InformationSystem
 
 PER_SYSTEM = (8, 14, 23)  # every system in 表7
 PER_SYSTEM_WITH_ACCOUNTS = (10, 11)
 COUNTER_CATEGORY = "营业部柜台"
-COVERED = (7, 8, 10, 11, 14, 15, 22, 23)
+COVERED = (5, 7, 8, 10, 11, 14, 15, 22, 23)
 
 
 @dataclass(frozen=True)
@@ -80,9 +81,15 @@ class _Found:
     assets: set[int] = field(default_factory=set)
     sites_in_15: set[int] = field(default_factory=set)
     t7: list[tuple[int, int]] = field(default_factory=list)  # (form site, system) of each 表7 row
+    t5: set[tuple[int, int]] = field(default_factory=set)  # (form site, person) of each 表5 row
 
     def add(self, register_no: int, form_site: int, values: dict[str, Any]) -> None:
-        system_id, asset_id, site_id = (_as_int(values[k]) for k in ("system", "asset", "site"))
+        system_id, asset_id, site_id, person_id = (
+            _as_int(values[k]) for k in ("system", "asset", "site", "person")
+        )
+        if register_no == 5 and person_id is not None:
+            self.t5.add((form_site, person_id))
+            return
         if system_id is not None:
             self.systems[register_no].add(system_id)
             if register_no == 7:
@@ -140,6 +147,17 @@ def site_completeness(*, user: Any, engagement: Engagement) -> list[SiteComplete
         "pk", "name", "site_id"
     ):
         expect(22, site_id, name, pk in found.assets)
+    start, end = half_year_window(engagement)
+    leavers = Person.objects.filter(
+        engagement=engagement,
+        party=Party.FIRM_IT,
+        employment=Employment.LEFT,
+        leave_date__gte=start,
+        leave_date__lte=end,
+        site__isnull=False,
+    )
+    for pk, name, site_id in leavers.values_list("pk", "name", "site_id"):
+        expect(5, site_id, name, (site_id, pk) in found.t5)
     for entry in report.values():
         entry.items.sort(key=lambda item: (item.register_no, item.subject))
     return list(report.values())
@@ -149,8 +167,13 @@ def _found(engagement: Engagement) -> _Found:
     found = _Found()
     rows = (
         current_rows(engagement, COVERED)
-        .annotate(system=KT("data__system_id"), asset=KT("data__asset_id"), site=KT("data__site_id"))
-        .values("form__register_no", "form__site_id", "system", "asset", "site")
+        .annotate(
+            system=KT("data__system_id"),
+            asset=KT("data__asset_id"),
+            site=KT("data__site_id"),
+            person=KT("data__person_id"),
+        )
+        .values("form__register_no", "form__site_id", "system", "asset", "site", "person")
         .order_by()
         .distinct()
     )

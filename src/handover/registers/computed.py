@@ -152,40 +152,44 @@ def _summary_line(
 # 表7 ------------------------------------------------------------------------------------------------------
 
 
-def system_progress(*, engagement: Engagement) -> dict[int, dict[str, str]]:
+def system_progress(
+    *, engagement: Engagement, system_ids: Iterable[int] | None = None
+) -> dict[int, dict[str, str]]:
     """表7's 交接进度 per system: 未开始 with no row, 异常 while a failed row's exception is not closed, else 完成."""
     sources = sorted({n for numbers in PROGRESS_SOURCES.values() for n in numbers})
-    found: dict[tuple[int, int], list[dict[str, Any]]] = defaultdict(list)
-    for register_no, data in current_rows(engagement, sources).values_list("form__register_no", "data"):
+    rows = current_rows(engagement, sources)
+    if system_ids is not None:
+        rows = rows.filter(data__system_id__in=list(system_ids))
+    found: dict[int, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
+    for register_no, data in rows.values_list("form__register_no", "data"):
         system_id = _as_int(data.get("system_id"))
         if system_id is not None:
-            found[(system_id, register_no)].append(data)
+            found[system_id].append((register_no, data))
     closed = closed_exceptions(engagement=engagement)
-    systems = {system_id for system_id, _ in found}
     return {
         system_id: {
-            column: _progress([d for n in numbers for d in found.get((system_id, n), [])], numbers, closed)
+            column: _progress([(n, d) for n, d in entries if n in numbers], closed)
             for column, numbers in PROGRESS_SOURCES.items()
         }
-        for system_id in systems
+        for system_id, entries in found.items()
     }
 
 
-def _progress(rows: list[dict[str, Any]], numbers: tuple[int, ...], closed: set[int]) -> str:
+def _progress(rows: list[tuple[int, dict[str, Any]]], closed: set[int]) -> str:
     if not rows:
         return NOT_STARTED
-    for number in numbers:
-        for data in rows:
-            if row_failed(number, data) and not set(data.get("exception_refs", [])) & closed:
-                return EXCEPTION
-            if number == 23 and data.get("result") == "不通过" and not data.get("fixed_at"):
-                return EXCEPTION
+    for number, data in rows:
+        if row_failed(number, data) and not set(data.get("exception_refs", [])) & closed:
+            return EXCEPTION
+        if number == 23 and data.get("result") == "不通过" and not data.get("fixed_at"):
+            return EXCEPTION
     return DONE
 
 
 def progress_of(*, engagement: Engagement, system_id: int) -> dict[str, str]:
     """The progress columns of one system, for a 表7 row being written."""
-    return system_progress(engagement=engagement).get(system_id, dict.fromkeys(PROGRESS_SOURCES, NOT_STARTED))
+    found = system_progress(engagement=engagement, system_ids=[system_id])
+    return found.get(system_id, dict.fromkeys(PROGRESS_SOURCES, NOT_STARTED))
 
 
 def closed_exceptions(*, engagement: Engagement) -> set[int]:

@@ -147,12 +147,13 @@ def _gate_t10(form: Form, data: dict[str, Any]) -> None:
 
 
 def _full_backup_covers(form: Form, system_id: int | None) -> bool:
+    full = computed.current_rows(form.engagement, [8]).filter(
+        data__system_id=system_id, data__purpose=FULL_BACKUP
+    )
     covered = {
-        row.data.get("object_type")
-        for row in computed.current_rows(form.engagement, [8])
-        if row.data.get("system_id") == system_id
-        and row.data.get("purpose") == FULL_BACKUP
-        and row.data.get("readable") != "不通过"
+        data.get("object_type")
+        for data in full.values_list("data", flat=True)
+        if data.get("readable") != "不通过"
     }
     return set(FULL_BACKUP_MUST_COVER) <= covered
 
