@@ -209,12 +209,12 @@ def test_only_approved_fault_handling_during_trading_hours(b):
 
 def test_no_bulk_queries_while_the_market_is_open_and_maintenance_only_for_a_fault(b):
     daily = b.add(29, **rows.t29(b))
+    fault = b.add(39, **rows.t39(b))
     during = {"done_at": "2026-12-02T10:30", "in_trading_hours": True, "tg_approval": "审批.pdf"}
-    violation = refused(b, 37, rows.t37(b, daily, kind="批量查询统计", **during, fault_ref=daily.pk))
+    violation = refused(b, 37, rows.t37(b, daily, kind="批量查询统计", **during, fault_ref=fault.pk))
     assert "第三十一条第9项" in violation.message
     violation = refused(b, 37, rows.t37(b, daily, **during, fault_ref=daily.pk))
     assert violation.register_no == 39 and violation.field == "fault_ref"
-    fault = b.add(39, **rows.t39(b))
     b.add(37, **rows.t37(b, daily, **during, fault_ref=fault.pk))
     b.add(37, **rows.t37(b, daily, kind="批量查询统计", done_at="2026-12-02T16:00"))
 
@@ -235,3 +235,11 @@ def test_a_rollback_is_recorded_first_and_its_t39_entry_after_it(b):
     entry = b.add(39, **rows.t39(b, rollback, exc_type="E04 权限修改异常", vendor_org_id=None))
     services.row_update(actor=b.firm_it, row=rollback, data={**rollback.data, "exception_refs": [entry.pk]})
     services.form_submit(actor=b.firm_it, form=b.forms[13])
+
+
+def test_a_reference_must_point_at_a_row_of_the_named_register(b):
+    backup = b.add(8, **rows.t8(b))
+    violation = refused(b, 10, rows.t10(b, backup, account_class="超级用户", prior_ref=backup.pk))
+    assert violation.field == "prior_ref" and "表9" in violation.message and violation.register_no == 9
+    violation = refused(b, 8, rows.t8(b, readable="不通过", exception_refs=[backup.pk + 500]))
+    assert violation.field == "exception_refs" and "表39" in violation.message

@@ -10,7 +10,8 @@ submitted. What each checks:
   submission, not on entry, because the 表39 entry names the row it came from and so is written after it;
 - the half-year rule of 表5 (第二十五条第3项), at submission;
 - trading hours for 表30 and 表37 (第三十一条第3、9项);
-- the computed registers 表6 and 表24 are not entered by hand.
+- the computed registers 表6 and 表24 are not entered by hand;
+- every reference to a register row points at a row of a register the column names, in this engagement.
 """
 
 from __future__ import annotations
@@ -77,13 +78,14 @@ def prepare_row(*, form: Form, data: dict[str, Any]) -> dict[str, Any]:
 def check_row(*, form: Form, data: dict[str, Any]) -> None:
     """Every rule a single row must meet; ``data`` holds the row's valid, cleaned values."""
     number = form.register_no
+    _register_refs(form, data)
     gate = BACKUP_GATES.get(number)
     if gate is not None:
         gate(form, data)
     if number == 30:
         _trading_hours_30(data)
     if number == 37:
-        _trading_hours_37(form, data)
+        _trading_hours_37(data)
     _exception_links(form, data)
 
 
@@ -124,6 +126,36 @@ def _referenced(form: Form, key: str, data: dict[str, Any], register_no: int) ->
         .select_related("form")
         .first()
     )
+
+
+def _register_refs(form: Form, data: dict[str, Any]) -> None:
+    """Every reference to a register row points at a row of one of the registers the column names."""
+    wanted: list[tuple[str, int, tuple[int, ...]]] = []
+    for column in catalogue.columns(form.register_no):
+        if column.type not in ("ref", "refs") or not column.ref.startswith("T") or column.key not in data:
+            continue
+        numbers = tuple(int(part[1:]) for part in column.ref.split("|"))
+        values = data[column.key] if isinstance(data[column.key], list) else [data[column.key]]
+        wanted += [(column.key, int(pk), numbers) for pk in values]
+    if not wanted:
+        return
+    found = dict(
+        Row.objects.filter(
+            pk__in={pk for _key, pk, _numbers in wanted}, form__engagement=form.engagement
+        ).values_list("pk", "form__register_no")
+    )
+    for key, pk, numbers in wanted:
+        if found.get(pk) not in numbers:
+            names = "、".join(f"表{n}" for n in numbers)
+            raise RuleViolation(
+                _(
+                    "%(column)s: there is no %(registers)s row %(id)s in this engagement; create it there first."
+                )
+                % {"column": _label(form.register_no, key), "registers": names, "id": pk},
+                field=key,
+                register_no=numbers[0],
+                site_id=form.site_id,
+            )
 
 
 # Backup gates (第二十六条第2、3项, 第三十一条第7项) ----------------------------------------------------------------
@@ -253,22 +285,11 @@ BACKUP_GATES = {10: _gate_t10, 11: _gate_permissions, 13: _gate_permissions, 37:
 
 
 def _exception_links(form: Form, data: dict[str, Any]) -> None:
-    """Each 表39 entry a row links exists in this engagement and has been reported to 技术组."""
+    """Each 表39 entry a row links has been reported to 技术组 (that it exists is checked with every reference)."""
     key = "exception_refs"
     for pk in data.get(key, []) if isinstance(data.get(key), list) else []:
         entry = _referenced(form, key, {key: pk}, 39)
-        if entry is None:
-            raise RuleViolation(
-                _(
-                    "There is no 表39 entry %(ref)s in this engagement. Register the exception in 表39 at "
-                    "%(site)s first."
-                )
-                % {"ref": pk, "site": form.site.name},
-                field=key,
-                register_no=39,
-                site_id=form.site_id,
-            )
-        if not entry.data.get("reported_tg_at"):
+        if entry is not None and not entry.data.get("reported_tg_at"):
             raise RuleViolation(
                 _("表39 entry %(no)s has not been reported to 技术组 yet (上报技术组 is empty; 第二十八条).")
                 % {"no": entry.data.get("risk_no", pk)},
@@ -400,8 +421,9 @@ def _trading_hours_30(data: dict[str, Any]) -> None:
         )
 
 
-def _trading_hours_37(form: Form, data: dict[str, Any]) -> None:
-    """第三十一条第3、9项: no bulk queries while the market is open; other work only as approved fault handling."""
+def _trading_hours_37(data: dict[str, Any]) -> None:
+    """第三十一条第3、9项: no bulk queries while the market is open. Other work then is fault handling approved
+    by 技术组, which the columns require (技术组审批, and 故障登记 checked as a 表39 reference)."""
     if not _declared_hours(data, "done_at", None):
         return
     if data.get("kind") == "批量查询统计":
@@ -411,17 +433,4 @@ def _trading_hours_37(form: Form, data: dict[str, Any]) -> None:
                 "(第三十一条第9项): run them after 15:00 or before 9:15."
             ),
             field="kind",
-        )
-    fault = _referenced(form, "fault_ref", data, 39)
-    if fault is None:
-        raise RuleViolation(
-            _(
-                "Maintenance during trading hours is allowed only to handle a fault approved by 技术组 "
-                "(第三十一条第3项): register the fault in 表39 at %(site)s and choose it in 故障登记."
-            )
-            % {"site": form.site.name},
-            field="fault_ref",
-            register_no=39,
-            site_id=form.site_id,
-            system_id=_as_int(data.get("system_id")),
         )
