@@ -9,7 +9,7 @@ import pytest
 
 from handover.org.models import Employment, Party
 from handover.registers import rules, services
-from handover.registers.models import Row
+from handover.registers.models import InformationSystem, Row
 from handover.registers.rules import RuleViolation
 from tests.factories import PersonFactory
 from tests.registers import rows
@@ -243,3 +243,14 @@ def test_a_reference_must_point_at_a_row_of_the_named_register(b):
     assert violation.field == "prior_ref" and "表9" in violation.message and violation.register_no == 9
     violation = refused(b, 8, rows.t8(b, readable="不通过", exception_refs=[backup.pk + 500]))
     assert violation.field == "exception_refs" and "表39" in violation.message
+
+
+def test_a_message_never_names_another_engagements_system(b):
+    from tests.factories import EngagementFactory, make_site
+
+    other = EngagementFactory()
+    site = make_site(other, "X", "hq")
+    secret = InformationSystem.objects.create(engagement=other, site=site, name="别家机密系统")
+    backup = b.add(8, **rows.t8(b))
+    violation = refused(b, 10, rows.t10(b, backup, system_id=secret.pk))
+    assert "别家机密系统" not in violation.message and str(secret.pk) in violation.message

@@ -107,8 +107,10 @@ def _as_int(value: Any) -> int | None:
         return None
 
 
-def _system_name(system_id: int | None) -> str:
-    system = InformationSystem.objects.filter(pk=system_id).first() if system_id else None
+def _system_name(form: Form, system_id: int | None) -> str:
+    """The system's name, looked up only in the form's engagement so no other engagement's name can leak."""
+    found = InformationSystem.objects.filter(pk=system_id, engagement=form.engagement) if system_id else None
+    system = found.first() if found is not None else None
     return system.name if system else _("(system %(id)s)") % {"id": system_id}
 
 
@@ -217,7 +219,7 @@ def _gate_t37(form: Form, data: dict[str, Any]) -> None:
     backup = _referenced(form, "pre_backup_ref", data, 29)
     system_id = _as_int(data.get("system_id"))
     if backup is None or backup.data.get("system_id") != system_id:
-        system = _system_name(system_id)
+        system = _system_name(form, system_id)
         raise RuleViolation(
             _(
                 "维护前备份 must be a 表29 row of %(system)s (第三十一条第7项). Record the backup in 表29 at "
@@ -242,7 +244,7 @@ def _missing_backup(
         )
         % {
             "column": _label(register_no, "pre_backup_ref"),
-            "system": _system_name(system_id),
+            "system": _system_name(form, system_id),
             "purpose": purpose,
             "extra": extra,
             "article": article,
