@@ -175,8 +175,10 @@ def _file_digest(source: IO[bytes]) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def _refuse(*, actor: Any, reason: str, detail: str, file_sha256: str, engagement: Engagement | None) -> None:
-    """Record the refusal (outside any import transaction) and raise it with the reason."""
+def _refusal(
+    *, actor: Any, reason: str, detail: str, file_sha256: str, engagement: Engagement | None
+) -> BundleRejected:
+    """Record the refusal (outside any import transaction); returns the error to raise, with the reason."""
     event_record(
         actor=actor,
         action=events.BUNDLE_REFUSE,
@@ -186,7 +188,7 @@ def _refuse(*, actor: Any, reason: str, detail: str, file_sha256: str, engagemen
         after={"reason": reason, "detail": detail, "file_sha256": file_sha256},
         outcome=Outcome.FAILURE,
     )
-    raise BundleRejected(
+    return BundleRejected(
         _("Bundle refused (%(reason)s): %(detail)s")
         % {"reason": REFUSALS.get(reason, reason), "detail": detail},
         field="file",
@@ -215,13 +217,14 @@ def bundle_import(
     try:
         opened = open_bundle(source, trusted=_trusted)
     except BundleRefused as exc:
-        _refuse(
+        raise _refusal(
             actor=actor, reason=exc.reason, detail=str(exc), file_sha256=file_sha256, engagement=engagement
-        )
-        raise  # unreachable: _refuse raises
+        ) from None
     key, reason, detail = _enrolled_key(opened, engagement)
     if reason:
-        _refuse(actor=actor, reason=reason, detail=detail, file_sha256=file_sha256, engagement=engagement)
+        raise _refusal(
+            actor=actor, reason=reason, detail=detail, file_sha256=file_sha256, engagement=engagement
+        )
     require(user=actor, engagement=key.engagement, capability=perms.IMPORT_BACKUPS, site=key.site)
     existing = ImportedBundle.objects.filter(digest=opened.digest).first()
     if existing is not None:

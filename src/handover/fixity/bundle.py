@@ -60,13 +60,12 @@ class BundleRefused(FixityError):
 
 @dataclass(frozen=True)
 class Member:
-    """A report to pack, with what it is evidence for; ``manifests`` go in beside it."""
+    """A report to pack, with what it is evidence for (the manifests it names go in beside it)."""
 
     report: Path
     system: str = ""
     register: int = 0
     trade_date: str = ""
-    manifests: tuple[Path, ...] = ()
 
 
 def _read_report(path: Path) -> dict[str, Any]:
@@ -142,7 +141,7 @@ def create(output: Path, members: list[Member], *, key: SiteKey, site: str = "")
         entry["manifests"] = []
         files.append((name, member.report))
         entries.append(entry)
-        for m, path in enumerate(member.manifests or tuple(_manifests_named(data, member.report.parent))):
+        for m, path in enumerate(_manifests_named(data, member.report.parent)):
             known = packed.get(path.resolve())
             if known is None:  # two reports of one manifest (scan, then verify) carry it once
                 known = packed[path.resolve()] = f"manifests/{n:02d}-{m + 1}-{_safe(path.name)}"

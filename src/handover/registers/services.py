@@ -119,9 +119,7 @@ def _editable(form: Form) -> None:
         )
 
 
-def row_add(
-    *, actor: Any, form: Form, data: dict[str, Any], remarks: str = "", partial: bool = False
-) -> Row:
+def row_add(*, actor: Any, form: Form, data: dict[str, Any], remarks: str = "", partial: bool = False) -> Row:
     """Add a row to an open form; ``partial`` leaves required values for later (checked on submit)."""
     require(user=actor, engagement=form.engagement, capability=perms.FILL_REGISTERS, site=form.site)
     _editable(form)
