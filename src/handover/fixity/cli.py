@@ -202,6 +202,7 @@ def _enroll(args: argparse.Namespace) -> str:
         return f"key {key.key_id} for site {key.site} ({key.engagement}) imported into {path}"
     if not args.site or not args.engagement:
         raise FixityError("name the site and the engagement: --site CODE --engagement CODE")
+    keys.ensure_free(agent_dir, replace=args.replace)  # before the server learns a key we could not keep
     key = keys.generate(engagement=args.engagement, site=args.site)
     if args.server:
         token = args.token or os.environ.get(TOKEN_ENV, "")

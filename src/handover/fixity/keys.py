@@ -159,16 +159,22 @@ def write_private(path: Path, key: SiteKey) -> None:
     os.replace(tmp, path)
 
 
-def save(agent_dir: Path, key: SiteKey, *, replace: bool = False) -> Path:
-    """Store the key as the agent's site key; refuses to overwrite another key unless ``replace``."""
+def ensure_free(agent_dir: Path, key_id: str = "", *, replace: bool = False) -> None:
+    """Refuses before anything is registered or written if the agent holds another key (unless ``replace``)."""
     path = agent_dir / PRIVATE_FILE
     if path.exists() and not replace:
         existing = load(agent_dir)
-        if existing.key_id != key.key_id:
+        if existing.key_id != key_id:
             raise SiteKeyError(
                 f"{path} holds the key {existing.key_id} for site {existing.site} already;"
                 " add --replace to put the new key in its place"
             )
+
+
+def save(agent_dir: Path, key: SiteKey, *, replace: bool = False) -> Path:
+    """Store the key as the agent's site key; refuses to overwrite another key unless ``replace``."""
+    ensure_free(agent_dir, key.key_id, replace=replace)
+    path = agent_dir / PRIVATE_FILE
     write_private(path, key)
     return path
 
