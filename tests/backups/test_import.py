@@ -361,3 +361,50 @@ def test_key_issued_on_the_server_signs_for_its_site(world: World, onsite, tmp_p
     field = Field(tmp_path, agent_dir)
     reports = faulty_reports(field, "sha256")
     assert import_file(field.bundle(reports[0], extra=("--system", SYSTEM)), onsite).created
+
+
+def test_daily_check_goes_to_table_29_for_its_trading_day(world: World, onsite, tmp_path: Path) -> None:
+    field = enrol(world, tmp_path)
+    tree = current_tree(tmp_path / "current")
+    assert agent(["check-readable", str(tree), "--json", str(tmp_path / "r.json"), "-q"]) == 0
+    (tree / "log.gz").write_bytes(b"\x1f\x8b" + b"\0" * 30)  # the next day's copy is broken
+    assert agent(["check-readable", str(tree), "--json", str(tmp_path / "r2.json"), "-q"]) == 1
+    extra = ("--system", SYSTEM, "--register", "29", "--date", "2026-12-02")
+    import_file(field.bundle("r.json", extra=extra), onsite)
+    import_file(field.bundle("r2.json", out="b2.zip", extra=(*extra[:-1], "2026-12-03")), onsite)
+    by_day = {r.data["trade_date"]: r for r in rows(29)}
+    assert set(by_day) == {"2026-12-02", "2026-12-03"}
+    assert (
+        by_day["2026-12-02"].data["readability"] == "通过"
+        and "exception_refs" not in by_day["2026-12-02"].data
+    )
+    (entry,) = rows(39)
+    assert by_day["2026-12-03"].data["exception_refs"] == [entry.pk]
+    assert entry.data["exc_type"] == "E05 数据备份异常" and "立即上报" not in entry.data["description"]
+
+
+def test_partial_rows_still_refuse_bad_values(world: World, onsite) -> None:
+    form = registers.form_create(actor=onsite, engagement=world.engagement, site=world.branch_a,
+                                 register_no=14, form_date=world.engagement.disposal_date)  # fmt: skip
+    row = registers.row_add(actor=onsite, form=form, data={"integrity": "通过"}, partial=True)
+    assert row.data == {"integrity": "通过"}
+    with pytest.raises(registers.RowInvalid) as refused:
+        registers.row_add(actor=onsite, form=form, data={"integrity": "maybe"}, partial=True)
+    assert set(refused.value.errors) == {"integrity"}
+    with pytest.raises(registers.RowInvalid) as refused:
+        registers.row_add(actor=onsite, form=form, data={"integrity": "通过"})
+    assert "system_id" in refused.value.errors
+
+
+def test_a_value_the_register_refuses_undoes_the_whole_import(world: World, onsite, tmp_path: Path) -> None:
+    field = enrol(world, tmp_path)
+    tree = current_tree(tmp_path / "current")
+    (tree / "log.gz").write_bytes(b"\x1f\x8b" + b"\0" * 30)
+    assert agent(["check-readable", str(tree), "--json", str(tmp_path / "r.json"), "-q"]) == 1
+    # A system name the secrets check takes for a password, in the 表39 description.
+    path = field.bundle("r.json", extra=("--system", "Db1!Prod#2024x", "--register", "14"))
+    before = state()
+    with pytest.raises(DomainError) as refused:
+        import_file(path, onsite)
+    assert "表39" in str(refused.value.message) and "描述" in str(refused.value.message)
+    assert state() == before

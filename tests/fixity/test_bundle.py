@@ -154,3 +154,23 @@ def test_extra_member_unknown_key_and_not_a_zip(packed: tuple[Path, keys.SiteKey
     with pytest.raises(bundle.BundleRefused) as refused:
         bundle.open_bundle(tmp_path / "x.zip", trusted=trusting(key))
     assert refused.value.reason == "not_a_bundle"
+
+
+def test_any_flipped_byte_is_refused_or_harmless(packed: tuple[Path, keys.SiteKey], tmp_path: Path) -> None:
+    """Damage anywhere in the file: either a refusal with a reason, or (zip timestamps and the like) exactly
+    the signed content, never another error and never other content."""
+    out, key = packed
+    original = bundle.open_bundle(out, trusted=trusting(key))
+    data = out.read_bytes()
+    damaged = tmp_path / "damaged.zip"
+    refused = 0
+    for offset in range(len(data)):
+        damaged.write_bytes(data[:offset] + bytes([data[offset] ^ 0x40]) + data[offset + 1 :])
+        try:
+            opened = bundle.open_bundle(damaged, trusted=trusting(key))
+        except bundle.BundleRefused as exc:
+            assert exc.reason in ("not_a_bundle", "altered", "bad_signature", "unknown_key", "bad_report")
+            refused += 1
+            continue
+        assert (opened.digest, opened.reports) == (original.digest, original.reports), offset
+    assert refused > len(data) // 2

@@ -23,13 +23,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from handover.core.errors import DomainError
 from handover.fixity.bundle import Opened
 from handover.fixity.errors import FixityError
 from handover.fixity.manifest import parse_ns
 from handover.fixity.report import human_bytes
 from handover.org.models import Engagement, Phase, Site
-from handover.registers import inventory
+from handover.registers import catalogue, inventory
 from handover.registers import services as registers
 from handover.registers.models import Form, FormState, Row
 from handover.registers.validation import looks_like_credential
@@ -245,14 +247,22 @@ class Writer:
         refs = self._exceptions_for(target, row, system.pk)
         if refs:
             data = {**row.data, "exception_refs": sorted({*row.data.get("exception_refs", []), *refs})}
-            registers.row_update(actor=self.actor, row=row, data=data, remarks=row.remarks, partial=True)
+            _checked(target.register, registers.row_update, actor=self.actor, row=row, data=data,
+                     remarks=row.remarks, partial=True)  # fmt: skip
 
     def _row(self, register: int, system_id: int, match: dict[str, Any], values: dict[str, Any]) -> Row:
         row = self._matching_row(register, system_id, match)
         if row is None:
-            return registers.row_add(actor=self.actor, form=self._form(register), data=values, partial=True)
-        return registers.row_update(
-            actor=self.actor, row=row, data={**row.data, **values}, remarks=row.remarks, partial=True
+            return _checked(register, registers.row_add, actor=self.actor, form=self._form(register), data=values,
+                            partial=True)  # fmt: skip
+        return _checked(
+            register,
+            registers.row_update,
+            actor=self.actor,
+            row=row,
+            data={**row.data, **values},
+            remarks=row.remarks,
+            partial=True,
         )
 
     def _matching_row(self, register: int, system_id: int, match: dict[str, Any]) -> Row | None:
@@ -374,7 +384,9 @@ class Writer:
             "description": text,
             "state": "处理中",
         }
-        entry = registers.row_add(
+        entry = _checked(
+            39,
+            registers.row_add,
             actor=self.actor,
             form=self._form(39),
             data={k: v for k, v in data.items() if v is not None},
@@ -383,6 +395,23 @@ class Writer:
         )
         self.written.exceptions.append(entry.pk)
         return entry.pk
+
+
+def _checked(register: int, write: Any, **kwargs: Any) -> Row:
+    """A register write whose refusal names the register and column (the whole import is then undone)."""
+    try:
+        row: Row = write(**kwargs)
+    except registers.RowInvalid as exc:
+        column, messages = next(iter(exc.errors.items()))
+        column = next((c.zh for c in catalogue.columns(register) if c.key == column), column)
+        raise DomainError(
+            _(
+                "The bundle cannot be written into 表%(n)d, column %(column)s: %(reason)s Nothing was imported."
+            )
+            % {"n": register, "column": column, "reason": " ".join(messages)},
+            field="file",
+        ) from None
+    return row
 
 
 def _problem_line(problem: dict[str, Any]) -> str:

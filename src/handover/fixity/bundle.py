@@ -25,6 +25,7 @@ import platform
 import re
 import time
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +49,8 @@ DEFAULT_REGISTER = {"continuity": 15, "compare": 15}
 MAX_MEMBERS = 10_000
 MAX_TOTAL_BYTES = 8 << 30  # a manifest of millions of files is a few hundred MB; more is not a bundle
 _CHUNK = 1 << 20
+# What reading a damaged member raises: a bad CRC, a broken deflate stream, a cut-off file, odd compression.
+_DAMAGED = (zipfile.BadZipFile, OSError, zlib.error, EOFError, NotImplementedError)
 
 
 class BundleRefused(FixityError):
@@ -200,7 +203,7 @@ def open_bundle(source: str | Path | IO[bytes], *, trusted: KeyLookup) -> Opened
     """
     try:
         archive = zipfile.ZipFile(source)
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+    except (*_DAMAGED, ValueError) as exc:
         raise BundleRefused("not_a_bundle", f"this file is not a bundle (not a zip file: {exc})") from None
     with archive:
         index_bytes, index = _index(archive)
@@ -224,7 +227,7 @@ def _index(archive: zipfile.ZipFile) -> tuple[bytes, dict[str, Any]]:
     try:
         index_bytes = archive.read(INDEX)
         index = json.loads(index_bytes)
-    except (zipfile.BadZipFile, ValueError) as exc:
+    except (*_DAMAGED, ValueError) as exc:
         raise BundleRefused("altered", f"index.json cannot be read: {exc}") from None
     if not isinstance(index, dict) or index.get("format") != FORMAT:
         raise BundleRefused("not_a_bundle", f"index.json is not a {FORMAT} index")
@@ -235,7 +238,7 @@ def _check_signature(archive: zipfile.ZipFile, index_bytes: bytes, public: Ed255
     try:
         signature = base64.b64decode(archive.read(SIGNATURE).strip(), validate=True)
         public.verify(signature, index_bytes)
-    except (InvalidSignature, binascii.Error, zipfile.BadZipFile, ValueError):
+    except (InvalidSignature, binascii.Error, ValueError, *_DAMAGED):
         raise BundleRefused(
             "bad_signature",
             "the signature does not match the index: the bundle was altered or signed with another key",
@@ -278,7 +281,7 @@ def _member_bytes(archive: zipfile.ZipFile, name: str, member: dict[str, Any]) -
                 size += len(chunk)
                 if member.get("kind") == "report":
                     kept += chunk
-    except (zipfile.BadZipFile, OSError) as exc:  # a CRC error: damaged on the way
+    except _DAMAGED as exc:  # a CRC or inflate error: damaged on the way
         raise BundleRefused("altered", f"{name} is damaged: {exc}") from None
     if size != member.get("size") or digest.hexdigest() != member.get("sha256"):
         raise BundleRefused("altered", f"{name} differs from the signed index: altered after signing")
