@@ -97,6 +97,9 @@ def report_problem(data: Any) -> str:
     return ""
 
 
+UPLOAD_PATH = "/api/engagements/{engagement}/fixity/bundles/"
+
+
 def _manifests_named(report: dict[str, Any], base: Path) -> list[Path]:
     """The manifests a report names (verify, scan: ``manifest``; compare: both), where they still exist."""
     found = []
@@ -176,6 +179,18 @@ def _write_zip(output: Path, index: bytes, signature: bytes, files: list[tuple[s
         for name, path in files:
             archive.write(path, name)
     os.replace(tmp, output)
+
+
+def peek_index(path: Path) -> dict[str, Any]:
+    """The index of a bundle, unchecked: for the agent to know where to send it (the server checks it all)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            index = json.loads(archive.read(INDEX))
+    except (*_DAMAGED, KeyError, ValueError) as exc:
+        raise FixityError(f"{str(path)!r} is not a bundle: {exc}") from None
+    if not isinstance(index, dict) or index.get("format") != FORMAT:
+        raise FixityError(f"{str(path)!r} is not a {FORMAT} bundle")
+    return index
 
 
 @dataclass

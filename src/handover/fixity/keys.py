@@ -21,8 +21,6 @@ import os
 import platform
 import stat
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +28,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from handover.fixity import transport
 from handover.fixity.errors import FixityError
 from handover.fixity.manifest import format_ns
 
@@ -198,38 +197,11 @@ def export_public(path: Path, key: SiteKey) -> None:
     path.write_text(json.dumps(key.public_document(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
 
 
-def register(
-    *, server: str, token: str, key: SiteKey, label: str = "", timeout: float = 30
-) -> dict[str, Any]:
+def register(*, server: str, token: str, key: SiteKey, label: str = "") -> dict[str, Any]:
     """POST the public key to the server's enrolment endpoint; returns the server's answer."""
-    if not server.startswith(("https://", "http://")):
-        raise SiteKeyError(
-            f"--server {server!r}: give the address as https://host (or http:// on a test bench)"
-        )
-    url = server.rstrip("/") + ENROL_PATH.format(engagement=key.engagement)
     body = json.dumps({**key.public_document(), "label": label}).encode()
-    request = urllib.request.Request(  # noqa: S310 (the scheme is checked above)
-        url,
-        data=body,
-        method="POST",
-        headers={"Content-Type": "application/json", "Authorization": f"Token {token}"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            answer: dict[str, Any] = json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as exc:
-        raise SiteKeyError(f"the server refused the key ({exc.code}): {_server_reason(exc)}") from None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise SiteKeyError(f"cannot reach {url}: {reason}; export the key with --export instead") from None
+    _, answer = transport.post(
+        server, ENROL_PATH.format(engagement=key.engagement), token=token, body=body,
+        content_type="application/json", offline_hint="export the key with --export instead",
+    )  # fmt: skip
     return answer
-
-
-def _server_reason(exc: urllib.error.HTTPError) -> str:
-    try:
-        body = json.loads(exc.read() or b"{}")
-    except ValueError:
-        return exc.reason or ""
-    if isinstance(body, dict):
-        return str(body.get("detail") or body.get("message") or body)
-    return str(body)
