@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import stat
 import zipfile
 from pathlib import Path
@@ -174,3 +175,18 @@ def test_any_flipped_byte_is_refused_or_harmless(packed: tuple[Path, keys.SiteKe
             continue
         assert (opened.digest, opened.reports) == (original.digest, original.reports), offset
     assert refused > len(data) // 2
+
+
+def test_unreachable_server_says_what_to_do_instead(
+    packed: tuple[Path, keys.SiteKey], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    out, _ = packed
+    assert main(["upload", str(out), "--server", closed, "--token", "t"]) == 2
+    assert "courier" in capsys.readouterr().err
+    args = ["enroll", "--engagement", "E1", "--site", "BA", "--server", closed, "--token", "t"]
+    assert main([*args, "--agent-dir", str(tmp_path / "other")]) == 2
+    assert "--export" in capsys.readouterr().err and not (tmp_path / "other").exists()
+    assert main(["upload", str(out), "--server", "ftp://x", "--token", "t"]) == 2
