@@ -408,3 +408,28 @@ def test_a_value_the_register_refuses_undoes_the_whole_import(world: World, onsi
         import_file(path, onsite)
     assert "表39" in str(refused.value.message) and "描述" in str(refused.value.message)
     assert state() == before
+
+
+def test_continuity_of_every_system_and_a_day_that_does_not_exist(
+    world: World, onsite, tmp_path: Path
+) -> None:
+    field = enrol(world, tmp_path)
+    history = history_tree(tmp_path / "history")
+    (history / "ta/20241008").mkdir(parents=True)
+    (history / "ta/20241008/full.dmp").write_bytes(b"x" * 2000)
+    (history / "counter/20241032").mkdir()  # no such date
+    args = ["continuity", str(history), "--pattern", "{system}/{yyyymmdd}/", "--from", "2024-10-08",
+            "--to", "2024-10-09", "--json", str(tmp_path / "c.json"), "-q"]  # fmt: skip
+    assert agent(args) == 1
+    wrong = ["bundle", str(tmp_path / "c.json"), "-o", str(tmp_path / "x.zip"), "--register", "29"]
+    assert agent([*wrong, "--agent-dir", str(field.agent_dir)]) == 2
+    import_file(field.bundle("c.json"), onsite)
+    t15 = {InformationSystem.objects.get(pk=r.data["system_id"]).name: r for r in rows(15)}
+    assert t15["counter"].data["continuity"] == "连续"  # 10-08 and 10-09 are there; 10-32 is no day
+    assert (
+        t15["ta"].data["continuity"] == "有缺口" and t15["ta"].data["gaps"] == "2024-10-09（缺少交易日备份）"
+    )
+    entries = {
+        Row.objects.get(pk=pk).data["source_row_ref"] for r in t15.values() for pk in r.data["exception_refs"]
+    }
+    assert entries == {t15["counter"].pk, t15["ta"].pk}  # the bad date opens an entry too

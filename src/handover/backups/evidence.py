@@ -179,14 +179,15 @@ def _continuity_targets(entry: dict[str, Any], report: dict[str, Any], finished:
     """One 表15 row per system of a continuity report: 连续 or 有缺口 with the missing days."""
     systems = [str(s) for s in report.get("systems", [])]
     rename = {systems[0]: entry["system"]} if entry.get("system") and len(systems) == 1 else {}
+    unplaced = [p for p in report["problems"] if p.get("system") not in systems]  # bad_date: a path only
     out = []
-    for system in systems:
-        problems = [p for p in report["problems"] if p.get("system") == system]
+    for n, system in enumerate(systems):
+        problems = [p for p in report["problems"] if p.get("system") == system] + (unplaced if n == 0 else [])
         gaps = [f"{p['date']}（{KIND_ZH.get(p['kind'], p['kind'])}）" for p in problems if p.get("date")]
         values: dict[str, Any] = {
             "from_date": report.get("start"),
             "to_date": report.get("end"),
-            "continuity": "有缺口" if problems else "连续",
+            "continuity": "有缺口" if gaps else "连续",
         }
         if gaps:
             values["gaps"] = "、".join(gaps)

@@ -137,6 +137,10 @@ def create(output: Path, members: list[Member], *, key: SiteKey, site: str = "")
     for n, member in enumerate(members, start=1):
         data = _read_report(member.report)
         register = member.register or DEFAULT_REGISTER.get(data["command"], 14)
+        if data["command"] == "continuity" and register != 15:
+            raise FixityError(
+                f"{str(member.report)!r}: continuity is evidence for 表15 (第二十六条第5项), not 表{register}"
+            )
         if register not in REGISTERS:
             raise FixityError(f"--register {register}: choose one of {', '.join(map(str, REGISTERS))}")
         if not member.system and data["command"] != "continuity":
