@@ -15,7 +15,8 @@ from handover.fixity.cli import main
 
 def test_engine_and_agent_import_no_django() -> None:
     code = (
-        "import sys, handover.fixity.cli, handover.fixity.readable, handover.fixity.continuity;"
+        "import sys, handover.fixity.cli, handover.fixity.readable, handover.fixity.continuity,"
+        " handover.fixity.bundle, handover.fixity.keys, handover.fixity.transport;"
         "assert not any(m.startswith('django') for m in sys.modules), 'django was imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -114,6 +114,19 @@ def test_a_failed_backup_is_submitted_only_once_linked_to_a_reported_t39_entry(b
     assert services.form_submit(actor=b.firm_it, form=form).state == "submitted"
 
 
+def test_a_draft_t39_entry_may_be_linked_but_the_form_waits_until_it_is_reported(b):
+    failed = b.add(8, **rows.t8(b, readable="不通过", media_no="HD-09"))
+    draft = services.row_add(
+        actor=b.firm_it, form=b.form(39), data=rows.t39(b, failed, reported_tg_at=None), partial=True
+    )
+    services.row_update(actor=b.firm_it, row=failed, data={**failed.data, "exception_refs": [draft.pk]})
+    with pytest.raises(RuleViolation, match="上报技术组") as caught:
+        services.form_submit(actor=b.firm_it, form=b.forms[8])
+    assert caught.value.register_no == 39
+    services.row_update(actor=b.firm_it, row=draft, data={**draft.data, "reported_tg_at": "2026-12-01T16:00"})
+    assert services.form_submit(actor=b.firm_it, form=b.forms[8]).state == "submitted"
+
+
 def refused_update(b, row, refs):
     with pytest.raises(RuleViolation) as caught:
         services.row_update(actor=b.firm_it, row=row, data={**row.data, "exception_refs": refs})

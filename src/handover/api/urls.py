@@ -2,6 +2,7 @@ from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from handover.api import views
+from handover.backups import api as backups_api
 
 router = DefaultRouter()
 router.include_format_suffixes = False
@@ -21,5 +22,7 @@ urlpatterns = [
     path("auth/token/", views.TokenView.as_view(), name="token"),
     path("schema/", views.SchemaView.as_view(), name="schema"),
     path("docs/", views.DocsView.as_view(url_name="api:schema"), name="docs"),
+    path("engagements/<slug:code>/fixity/keys/", backups_api.SiteKeyView.as_view(), name="fixity-keys"),
+    path("engagements/<slug:code>/fixity/bundles/", backups_api.BundleView.as_view(), name="fixity-bundles"),
     path("", include(router.urls)),
 ]

@@ -1,7 +1,8 @@
 """``handover-agent``: the field agent. Runs from a plain ``pip install``: no settings, no database, no Django.
 
 Exit codes: 0 nothing wrong; 1 problems found (listed in the report); 2 the run could not be done (bad
-arguments, unreadable manifest...); 130 interrupted (rerun the same command to resume).
+arguments, unreadable manifest, no site key...); 130 interrupted (rerun the same command to resume).
+``enroll``, ``bundle`` and ``upload`` exit 0 when done and 2 when not (a refused bundle: the reason is printed).
 """
 
 from __future__ import annotations
@@ -11,14 +12,17 @@ import datetime as dt
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
 from handover import __version__
-from handover.fixity import continuity, integrity, readable, report
+from handover.fixity import bundle, continuity, integrity, keys, readable, report, transport
 from handover.fixity.errors import FixityError
 from handover.fixity.hashing import ALGORITHMS
 from handover.fixity.trading_calendar import CALENDARS, TradingCalendar, parse_date, read_closures
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
+TOKEN_ENV = "HANDOVER_AGENT_TOKEN"  # noqa: S105 (the name of the variable, not a token)
 
 
 def _common(parser: argparse.ArgumentParser, *, jobs: bool = True, rate: bool = True) -> None:
@@ -70,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check-readable", help="open every file under ROOT by its real type")
     check.add_argument("root", metavar="ROOT")
-    _common(check, rate=False)
+    _common(check)
 
     cont = commands.add_parser("continuity", help="every trading day has its backup set")
     cont.add_argument("root", metavar="ROOT")
@@ -91,7 +95,58 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("old", metavar="OLD_MANIFEST")
     compare.add_argument("new", metavar="NEW_MANIFEST")
     _common(compare, jobs=False, rate=False)
+    _add_enroll(commands)
+    _add_bundle(commands)
+    upload = commands.add_parser(
+        "upload",
+        help="send bundles to the server (when the network cannot, send the file by courier instead)",
+    )
+    upload.add_argument("bundles", nargs="+", metavar="BUNDLE")
+    upload.add_argument("--server", required=True, metavar="URL")
+    upload.add_argument("--token", help=f"API token (default: ${TOKEN_ENV})")
     return parser
+
+
+def _add_enroll(commands: Any) -> None:
+    enroll = commands.add_parser(
+        "enroll",
+        help="get this site's signing key: register it with the server, export it, or import 技术组's key file",
+        description="Make this agent's site key (Ed25519) and register it with the server (--server and"
+        " --token), or export its public half for 技术组 to register (--export FILE); or import a key file"
+        " that 技术组 made on the server (--key-file FILE). The key is kept in the agent folder, mode 0600.",
+    )
+    enroll.add_argument("--engagement", metavar="CODE", help="the engagement's code (as in its addresses)")
+    enroll.add_argument("--site", metavar="CODE", help="the site's code")
+    how = enroll.add_mutually_exclusive_group(required=True)
+    how.add_argument("--server", metavar="URL", help="the Handover server, e.g. https://handover.example")
+    how.add_argument("--export", metavar="FILE", help="write the public key file for 技术组 to register")
+    how.add_argument("--key-file", metavar="FILE", help="a key file handed over by 技术组")
+    enroll.add_argument(
+        "--token", help=f"API token for --server (default: ${TOKEN_ENV}; never put it in a script)"
+    )
+    enroll.add_argument("--label", default="", help="a name for the key on the server (e.g. the laptop)")
+    enroll.add_argument("--agent-dir", metavar="DIR", help=f"where keys live (default: ${keys.AGENT_DIR_ENV}"
+                        " or ~/.handover-agent)")  # fmt: skip
+    enroll.add_argument("--replace", action="store_true", help="replace the key this agent has")
+
+
+def _add_bundle(commands: Any) -> None:
+    pack = commands.add_parser(
+        "bundle",
+        help="pack reports (and their manifests) into one signed file for the server",
+        description="Each report goes in with the manifests it names. --system and --register are given"
+        " once for all reports or once per report, in order. Works offline.",
+    )
+    pack.add_argument("reports", nargs="+", metavar="REPORT", help="JSON reports written with --json")
+    pack.add_argument("-o", "--output", required=True, metavar="FILE")
+    pack.add_argument("--site", metavar="CODE", help="checked against the site of this agent's key")
+    pack.add_argument("--system", action="append", default=[], metavar="NAME", help="the system checked")
+    pack.add_argument(
+        "--register", action="append", type=int, default=[], choices=bundle.REGISTERS, metavar="N",
+        help="表8, 14, 15 or 29 (default: 15 for continuity and compare, else 14)",
+    )  # fmt: skip
+    pack.add_argument("--date", type=_date, metavar="DATE", help="the trading day, for 表29")
+    pack.add_argument("--agent-dir", metavar="DIR", help="where the site key lives")
 
 
 def _options(args: argparse.Namespace) -> integrity.Options:
@@ -125,11 +180,117 @@ def _run(args: argparse.Namespace) -> report.Report:
     return integrity.compare(args.old, args.new)
 
 
+def _spread(values: list[Any], count: int, option: str) -> list[Any]:
+    """An option given once applies to every report; given N times, one per report."""
+    if len(values) in (0, 1):
+        return (values or [None]) * count
+    if len(values) != count:
+        raise FixityError(
+            f"{option} is given {len(values)} times for {count} reports: give it once or once each"
+        )
+    return values
+
+
+def _enroll(args: argparse.Namespace) -> str:
+    agent_dir = Path(args.agent_dir) if args.agent_dir else keys.default_agent_dir()
+    if args.key_file:
+        try:
+            text = Path(args.key_file).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise FixityError(f"cannot read {args.key_file!r}: {exc.strerror or exc}") from exc
+        key = keys.parse_private(text, source=args.key_file)
+        for option, given, held in (
+            ("--site", args.site, key.site),
+            ("--engagement", args.engagement, key.engagement),
+        ):
+            if given and given != held:
+                raise FixityError(f"{option} {given}: the key file is for {held}")
+        path = keys.save(agent_dir, key, replace=args.replace)
+        return f"key {key.key_id} for site {key.site} ({key.engagement}) imported into {path}"
+    if not args.site or not args.engagement:
+        raise FixityError("name the site and the engagement: --site CODE --engagement CODE")
+    keys.ensure_free(agent_dir, replace=args.replace)  # before the server learns a key we could not keep
+    key = keys.generate(engagement=args.engagement, site=args.site)
+    if args.server:
+        keys.register(server=args.server, token=_token(args), key=key, label=args.label)
+        path = keys.save(agent_dir, key, replace=args.replace)
+        return f"key {key.key_id} for site {key.site} registered with {args.server}; kept in {path}"
+    path = keys.save(agent_dir, key, replace=args.replace)
+    keys.export_public(Path(args.export), key)
+    return (
+        f"key {key.key_id} for site {key.site} kept in {path}; give {args.export} to 技术组 to register"
+        " (read the key id out to them to check it)"
+    )
+
+
+def _bundle(args: argparse.Namespace) -> str:
+    key = keys.load(Path(args.agent_dir) if args.agent_dir else None)
+    count = len(args.reports)
+    systems = _spread(args.system, count, "--system")
+    registers = _spread(args.register, count, "--register")
+    day = args.date.isoformat() if args.date else ""
+    members = [
+        bundle.Member(Path(r), system=s or "", register=n or 0, trade_date=day)
+        for r, s, n in zip(args.reports, systems, registers, strict=True)
+    ]
+    index = bundle.create(Path(args.output), members, key=key, site=args.site or "")
+    reports = sum(1 for m in index["members"] if m["kind"] == "report")
+    return (
+        f"{args.output}: {reports} reports, {len(index['members']) - reports} manifests, signed with key"
+        f" {key.key_id} for site {key.site}"
+    )
+
+
+def _upload(args: argparse.Namespace) -> str:
+    token = _token(args)
+    lines = []
+    for name in args.bundles:
+        path = Path(name)
+        index = bundle.peek_index(path)
+        body, content_type = transport.multipart_file("file", path)
+        try:
+            status, answer = transport.post(
+                args.server, bundle.UPLOAD_PATH.format(engagement=index["engagement"]), token=token, body=body,
+                content_type=content_type, offline_hint="send the bundle by courier (第二十八条第8项)",
+            )  # fmt: skip
+        except transport.ServerRefused as exc:
+            raise FixityError(f"{name}: {exc}") from None
+        state = "imported" if status == 201 else "imported before; nothing changed"
+        lines.append(
+            f"{name}: {state} (digest {str(answer.get('digest', ''))[:12]}, {answer.get('problems')} problems)"
+        )
+    return "\n".join(lines)
+
+
+def _token(args: argparse.Namespace) -> str:
+    token = args.token or os.environ.get(TOKEN_ENV, "")
+    if not token:
+        raise FixityError(f"--server needs an API token: --token or ${TOKEN_ENV}")
+    return str(token)
+
+
+def _setup(args: argparse.Namespace) -> int:
+    """enroll, bundle and upload: no report, a line saying what was done."""
+    commands = {"enroll": _enroll, "bundle": _bundle, "upload": _upload}
+    try:
+        done = commands[args.command](args)
+    except FixityError as exc:
+        sys.stderr.write(f"handover-agent {args.command}: {exc}\n")
+        return EXIT_ERROR
+    except OSError as exc:
+        sys.stderr.write(f"handover-agent {args.command}: {exc.strerror or exc}: {exc.filename or ''}\n")
+        return EXIT_ERROR
+    sys.stdout.write(done + "\n")
+    return EXIT_OK
+
+
 def main(
     argv: Sequence[str] | None = None, *, runner: Callable[[argparse.Namespace], report.Report] = _run
 ) -> int:
     """Entry point of ``handover-agent``; returns (and, as a script, exits with) the exit code."""
     args = build_parser().parse_args(argv)
+    if args.command in ("enroll", "bundle", "upload"):
+        return _setup(args)
     try:
         result = runner(args)
         if args.json:

@@ -21,6 +21,7 @@ from typing import Any
 from handover.fixity import formats, pgdump
 from handover.fixity import walk as walking
 from handover.fixity.errors import FixityError
+from handover.fixity.hashing import Throttle
 from handover.fixity.integrity import Options, _tree_problem
 from handover.fixity.parallel import batches, ordered_map
 from handover.fixity.progress import Progress
@@ -179,16 +180,19 @@ class _Job:
 
 
 _root: bytes = b""
+_throttle = Throttle(None)
 
 
-def _init(root: bytes) -> None:
-    global _root
-    _root = root
+def _init(root: bytes, rate: float | None) -> None:
+    global _root, _throttle
+    _root, _throttle = root, Throttle(rate)
 
 
 def _check_batch(jobs: list[_Job]) -> list[_Job]:
     for job in jobs:
         job.kind, job.found = check_file(os.path.join(_root, job.relpath), job.relpath, job.size)
+        # --max-rate: the checkers read through libraries, so the pause comes after each whole file.
+        _throttle.consume(job.size)
     return jobs
 
 
@@ -202,14 +206,16 @@ def check_readable(root: str, *, options: Options | None = None) -> Report:
     report.extra.update(types={}, links_not_followed=0)
     types: Counter[str] = Counter()
     files = (_Job(e.relpath, e.size) for e in walking.walk(base) if _tree_problem(e, report))
-    progress = Progress(enabled=options.progress)
+    total = sum(e.size for e in walking.walk(base) if e.kind == walking.FILE) if options.progress else 0
+    progress = Progress(enabled=options.progress, total_bytes=total)
+    rate = options.max_rate / max(options.jobs, 1) if options.max_rate else None
     try:
         for _, done in ordered_map(
             _check_batch,
             batches(files, lambda j: j.size),
             jobs=options.jobs,
             initializer=_init,
-            initargs=(base,),
+            initargs=(base, rate),
         ):
             for job in done:
                 progress.advance(job.size)

@@ -20,6 +20,9 @@ MANAGE_SITES = "manage_sites"
 MANAGE_ROLES = "manage_roles"
 VIEW_REGISTERS = "view_registers"
 FILL_REGISTERS = "fill_registers"  # create forms and rows; signing is decided by the role held (第八条)
+VIEW_BACKUPS = "view_backups"  # imported fixity bundles and enrolled site keys of the role's sites
+IMPORT_BACKUPS = "import_backups"  # import a fixity bundle (upload, API, courier) into the registers
+MANAGE_SITE_KEYS = "manage_site_keys"  # enrol, issue and revoke the agents' site keys (第二十八条第8项)
 VIEW_AUDIT = "view_audit"
 MANAGE_ACCOUNTS = "manage_accounts"
 
@@ -37,6 +40,9 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
             MANAGE_ROLES,
             VIEW_REGISTERS,
             FILL_REGISTERS,
+            VIEW_BACKUPS,
+            IMPORT_BACKUPS,
+            MANAGE_SITE_KEYS,
         }
     ),
     Role.ONSITE_POST: frozenset(
@@ -49,6 +55,9 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
             VIEW_ORGS,
             VIEW_REGISTERS,
             FILL_REGISTERS,
+            VIEW_BACKUPS,
+            IMPORT_BACKUPS,
+            MANAGE_SITE_KEYS,
         }
     ),
     Role.FIRM_IT: frozenset(
@@ -60,6 +69,7 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
             VIEW_ORGS,
             VIEW_REGISTERS,
             FILL_REGISTERS,
+            VIEW_BACKUPS,
         }
     ),
     Role.FIRM_FINANCE: frozenset({VIEW_ENGAGEMENT, VIEW_SUMMARY, VIEW_FIRM_NAME, VIEW_ORGS, VIEW_REGISTERS}),

@@ -5,9 +5,10 @@ submitted. What each checks:
 
 - backup gates: 表10 needs its 表8 改密前备份 (第二十六条第2项), 表11 and 表13 their 表8 权限核查前备份
   (第二十六条第3项), 表37 its 表29 backup (第三十一条第7项);
-- exception closure (第二十八条): a row that links 表39 entries links existing ones reported to 技术组, and
-  a form is submitted only when each of its failed or rolled-back rows links one. The link is checked at
-  submission, not on entry, because the 表39 entry names the row it came from and so is written after it;
+- exception closure (第二十八条): a row links existing 表39 entries, and a form is submitted only when each
+  of its failed or rolled-back rows links one and every linked entry is reported to 技术组. That is checked
+  at submission, not on entry, because the 表39 entry names the row it came from and so is written after it,
+  and a machine's draft entry is completed by a person;
 - the half-year rule of 表5 (第二十五条第3项), at submission;
 - trading hours for 表30 and 表37 (第三十一条第3、9项);
 - the computed registers 表6 and 表24 are not entered by hand;
@@ -86,7 +87,6 @@ def check_row(*, form: Form, data: dict[str, Any]) -> None:
         _trading_hours_30(data)
     if number == 37:
         _trading_hours_37(data)
-    _exception_links(form, data)
 
 
 def check_form(*, form: Form) -> None:
@@ -286,10 +286,11 @@ BACKUP_GATES = {10: _gate_t10, 11: _gate_permissions, 13: _gate_permissions, 37:
 # Exception closure (第二十八条) ------------------------------------------------------------------------------
 
 
-def _exception_links(form: Form, data: dict[str, Any]) -> None:
-    """Each 表39 entry a row links has been reported to 技术组 (that it exists is checked with every reference)."""
+def _exception_links(form: Form, row: Row) -> None:
+    """Each 表39 entry a row links has been reported to 技术组. Checked when the form is submitted, not when
+    the row is written: a machine (the fixity import) links a draft 表39 entry that a person completes."""
     key = "exception_refs"
-    for pk in data.get(key, []) if isinstance(data.get(key), list) else []:
+    for pk in row.data.get(key, []) if isinstance(row.data.get(key), list) else []:
         entry = _referenced(form, key, {key: pk}, 39)
         if entry is not None and not entry.data.get("reported_tg_at"):
             raise RuleViolation(
@@ -305,6 +306,7 @@ def _exceptions_closed(form: Form, rows: list[Row]) -> None:
     """第二十八条: every failed or rolled-back row ends with a 表39 entry reported to 技术组."""
     unlinked = []
     for row in rows:
+        _exception_links(form, row)
         reason = computed.row_failed(form.register_no, row.data)
         if reason and not row.data.get("exception_refs"):
             unlinked.append(_("row %(seq)d (%(column)s)") % {"seq": row.seq, "column": reason})

@@ -65,10 +65,13 @@ def _signer(actor: Any, engagement: Engagement, site: Site, allowed: frozenset[s
     raise PermissionDenied(_("Only %(roles)s of this site may sign here.") % {"roles": names})
 
 
-def _validated(form: Form, data: dict[str, Any]) -> dict[str, Any]:
-    """The row's clean values; refused if a column is invalid or a cross-register rule blocks it."""
+def _validated(form: Form, data: dict[str, Any], *, partial: bool = False) -> dict[str, Any]:
+    """The row's clean values; refused if a column is invalid or a cross-register rule blocks it.
+
+    ``partial`` leaves required values for later (a machine's draft row; checked again on submit).
+    """
     data = rules.prepare_row(form=form, data=data)
-    clean, errors = clean_row(catalogue.columns(form.register_no), data)
+    clean, errors = clean_row(catalogue.columns(form.register_no), data, partial=partial)
     if errors:
         raise RowInvalid(errors)
     rules.check_row(form=form, data=clean)
@@ -122,10 +125,11 @@ def _editable(form: Form) -> None:
         )
 
 
-def row_add(*, actor: Any, form: Form, data: dict[str, Any], remarks: str = "") -> Row:
+def row_add(*, actor: Any, form: Form, data: dict[str, Any], remarks: str = "", partial: bool = False) -> Row:
+    """Add a row to an open form; ``partial`` leaves required values for later (checked on submit)."""
     require(user=actor, engagement=form.engagement, capability=perms.FILL_REGISTERS, site=form.site)
     _editable(form)
-    clean = _validated(form, data)
+    clean = _validated(form, data, partial=partial)
     with transaction.atomic():
         seq = (form.rows.order_by("-seq").values_list("seq", flat=True).first() or 0) + 1
         row = Row.objects.create(
@@ -146,14 +150,16 @@ def row_add(*, actor: Any, form: Form, data: dict[str, Any], remarks: str = "") 
     return row
 
 
-def row_update(*, actor: Any, row: Row, data: dict[str, Any], remarks: str = "") -> Row:
-    """Change an unsigned row of an open form."""
+def row_update(
+    *, actor: Any, row: Row, data: dict[str, Any], remarks: str = "", partial: bool = False
+) -> Row:
+    """Change an unsigned row of an open form (``partial`` as in ``row_add``)."""
     form = row.form
     require(user=actor, engagement=form.engagement, capability=perms.FILL_REGISTERS, site=form.site)
     _editable(form)
     if not row.is_current or row.signatures.exists():
         raise DomainError(_("This row is signed; correct it as a new version with a reason."), field="row")
-    clean = _validated(form, data)
+    clean = _validated(form, data, partial=partial)
     with transaction.atomic():
         before = {"data": row.data, "remarks": row.remarks}
         row.data, row.remarks = clean, remarks
@@ -252,8 +258,17 @@ def form_submit(*, actor: Any, form: Form) -> Form:
     require(user=actor, engagement=form.engagement, capability=perms.FILL_REGISTERS, site=form.site)
     if form.state != FormState.DRAFT or not form.is_current:
         raise DomainError(_("Only a draft can be submitted."), field="form")
-    if not form.rows.filter(is_current=True).exists():
+    rows = list(form.rows.filter(is_current=True))
+    if not rows:
         raise DomainError(_("The form has no rows yet."), field="form")
+    columns = catalogue.columns(form.register_no)
+    incomplete = [str(r.seq) for r in rows if clean_row(columns, r.data)[1]]
+    if incomplete:  # draft rows filled by a machine (partial) must be completed by a person first
+        raise DomainError(
+            _("Rows %(rows)s have required values missing or invalid; complete them first.")
+            % {"rows": ", ".join(incomplete)},
+            field="form",
+        )
     rules.check_form(form=form)
     with transaction.atomic():
         Form.objects.filter(pk=form.pk).update(state=FormState.SUBMITTED)

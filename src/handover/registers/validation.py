@@ -101,9 +101,13 @@ def _message(column: Column, exc: Exception) -> str:
 
 
 def clean_row(
-    columns: tuple[Column, ...], data: dict[str, Any]
+    columns: tuple[Column, ...], data: dict[str, Any], *, partial: bool = False
 ) -> tuple[dict[str, Any], dict[str, list[str]]]:
-    """Parse and check every column; returns (clean values, errors by column key)."""
+    """Parse and check every column; returns (clean values, errors by column key).
+
+    ``partial`` (a draft row filled by a machine, e.g. the fixity import) checks the values given and
+    leaves missing required ones for a person to fill; submitting the form checks them all.
+    """
     by_key = {c.key: c for c in columns}
     errors: dict[str, list[str]] = {
         key: [_("No such column in this register.")] for key in data if key not in by_key
@@ -118,7 +122,7 @@ def clean_row(
         except (ValueError, TypeError) as exc:
             errors.setdefault(column.key, []).append(_message(column, exc))
     for column in columns:
-        if column.key in clean or column.key in errors:
+        if partial or column.key in clean or column.key in errors:
             continue
         if column.required == REQUIRED:
             errors[column.key] = [_("Required.")]

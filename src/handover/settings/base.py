@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "handover.audit",
     "handover.org",
     "handover.registers",
+    "handover.backups",
     "handover.web",
     "handover.api",
     "handover.cli",

@@ -22,6 +22,9 @@ CAPABILITY_NOTES = {
     perms.MANAGE_ROLES: "grant and revoke roles",
     perms.VIEW_REGISTERS: "register forms and rows of the role's sites",
     perms.FILL_REGISTERS: "open forms and fill rows at the role's sites (signing depends on the role)",
+    perms.VIEW_BACKUPS: "imported fixity bundles and enrolled site keys of the role's sites",
+    perms.IMPORT_BACKUPS: "import a fixity bundle into 表8/14/15/29 and 表39 at the role's sites",
+    perms.MANAGE_SITE_KEYS: "enrol, issue and revoke the field agents' site keys at the role's sites",
     perms.VIEW_AUDIT: "read and export the audit trail",
     perms.MANAGE_ACCOUNTS: "create, unlock, reset, deactivate logins",
 }
