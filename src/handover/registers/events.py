@@ -29,3 +29,11 @@ ACTIONS |= {
     ENTITY_CREATE: _("Shared entity created (system, asset, account…)"),
     ENTITY_UPDATE: _("Shared entity changed"),
 }
+
+ROWS_IMPORT = "registers.rows.import"
+EXPORT = "registers.export"
+
+ACTIONS |= {
+    ROWS_IMPORT: _("Register file imported (rows created and updated)"),
+    EXPORT: _("Register exported (xlsx, PDF or CSV)"),
+}

@@ -10,6 +10,7 @@ from handover.registers.models.entities import (
     InformationSystem,
     Software,
 )
+from handover.registers.models.imports import ImportJob, ImportState
 from handover.registers.models.forms import Form, FormState, Row, Signature, SignatureKind, SignatureMethod
 
 __all__ = [
@@ -21,6 +22,8 @@ __all__ = [
     "Document",
     "Form",
     "FormState",
+    "ImportJob",
+    "ImportState",
     "InformationSystem",
     "Row",
     "Signature",
