@@ -98,7 +98,11 @@ def fill_template(template: bytes, cells: list[list[Any]], header: dict[str, Any
                 sheet.cell(r, c + 1).value = header[label]
     for offset, row in enumerate(cells, start=1):
         for c, value in enumerate(row, start=1):
-            sheet.cell(header_row + offset, c).value = value
+            cell = sheet.cell(header_row + offset, c)
+            cell.value = value
+            if isinstance(value, str) and value.startswith("="):
+                cell.data_type = "s"  # typed as text, not as a formula
+
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
