@@ -31,11 +31,21 @@ class Scenery:
         self.asset = Asset.objects.create(engagement=e, site=site, name="交易主机", hostname="srv01")
         self.asset.systems.add(self.system)
         self.account = Account.objects.create(
-            engagement=e, system=self.system, asset=self.asset, layer="操作系统", login_name="root",
+            engagement=e,
+            system=self.system,
+            asset=self.asset,
+            layer="操作系统",
+            login_name="root",
             account_class="超级用户",
         )
         self.line = CommunicationLine.objects.create(
-            engagement=e, line_no="L-001", purpose="报盘", a_site=site, b_end="上交所", medium="地面", role="主"
+            engagement=e,
+            line_no="L-001",
+            purpose="报盘",
+            a_site=site,
+            b_end="上交所",
+            medium="地面",
+            role="主",
         )
         self.target_rows: dict[int, str] = {}
         for number in range(1, 42):

@@ -41,7 +41,10 @@ def test_the_template_command_runs_as_the_installed_script(tmp_path):
     script = Path(sys.executable).with_name("handover")
     done = subprocess.run(
         [str(script), "registers", "template", "--register", "16", "-o", str(target)],
-        env=env, capture_output=True, text=True, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert "表16：交接日系统硬件台账" in done.stdout
@@ -58,22 +61,37 @@ def test_import_then_export_from_the_command_line(world, tmp_path, capsys):
     filled = tmp_path / "filled.xlsx"
     filled.write_bytes(fill_template(template.read_bytes(), rows, {"日期": "2026-12-01"}))
 
-    status, out, err = _run(capsys, "import", "--engagement", code, "--site", "BA", "--register", "18", str(filled))
+    status, out, err = _run(
+        capsys, "import", "--engagement", code, "--site", "BA", "--register", "18", str(filled)
+    )
     assert status == 0, err
     assert "新增 2 行" in out and "新增：序号 1–2" in out
-    status, out, _err = _run(capsys, "import", "--engagement", code, "--site", "BA", "--register", "18", str(filled))
+    status, out, _err = _run(
+        capsys, "import", "--engagement", code, "--site", "BA", "--register", "18", str(filled)
+    )
     assert status == 0 and "新增 0 行，更新 0 行，未变 2 行" in out
 
     for fmt in ("xlsx", "csv", "pdf"):
         target = tmp_path / f"out.{fmt}"
         status, out, err = _run(
-            capsys, "export", "--engagement", code, "--register", "18", "--site", "BA", "--format", fmt, "-o", str(target)
+            capsys,
+            "export",
+            "--engagement",
+            code,
+            "--register",
+            "18",
+            "--site",
+            "BA",
+            "--format",
+            fmt,
+            "-o",
+            str(target),
         )
         assert status == 0, err
         assert "2 张表单、3 行" in out  # with the form the scenery made for references
     assert read_calamine((tmp_path / "out.xlsx").read_bytes())[0][0] == "表18：交接日技术资料登记表"
     table = list(csv.reader(io.StringIO((tmp_path / "out.csv").read_text("utf-8-sig"))))
-    assert ["序号", "资料类别"] == table[2][:2]
+    assert table[2][:2] == ["序号", "资料类别"]
     assert (tmp_path / "out.pdf").read_bytes().startswith(b"%PDF")
     assert Event.objects.filter(action="registers.export").count() == 3
 
@@ -90,8 +108,17 @@ def test_a_refused_import_exits_non_zero_and_prints_every_error(world, tmp_path,
     errors = tmp_path / "errors.xlsx"
     before = Row.objects.count()
     status, _out, err = _run(
-        capsys, "import", "--engagement", world.engagement.code, "--site", "BA", "--register", "18",
-        "--errors", str(errors), str(filled),
+        capsys,
+        "import",
+        "--engagement",
+        world.engagement.code,
+        "--site",
+        "BA",
+        "--register",
+        "18",
+        "--errors",
+        str(errors),
+        str(filled),
     )
     assert status == 1
     assert "第4行，资料类别：请从以下选项中选择" in err
@@ -103,7 +130,10 @@ def test_a_refused_import_exits_non_zero_and_prints_every_error(world, tmp_path,
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["export", "--engagement", "nope", "--register", "18", "-o", "x.xlsx"], "没有代号为 nope 的托管项目"),
+        (
+            ["export", "--engagement", "nope", "--register", "18", "-o", "x.xlsx"],
+            "没有代号为 nope 的托管项目",
+        ),
         (["template", "--register", "42", "-o", "x.xlsx"], "表42"),
     ],
 )

@@ -31,8 +31,12 @@ def _index(number, key):
 def _form(scenery, number, rows, site=None):
     world = scenery.world
     result = importing.register_import(
-        actor=system("test"), engagement=world.engagement, site=site or world.branch_a, register_no=number,
-        filename="f.xlsx", content=fill_template(template_bytes(number), rows, {"日期": "2026-12-01"}),
+        actor=system("test"),
+        engagement=world.engagement,
+        site=site or world.branch_a,
+        register_no=number,
+        filename="f.xlsx",
+        content=fill_template(template_bytes(number), rows, {"日期": "2026-12-01"}),
     )
     return Form.objects.get(form_no=result.form_no)
 
@@ -66,20 +70,24 @@ def test_signatures_appear_on_their_rows_and_in_the_footer(scenery, world):
 
 def test_text_that_looks_like_a_formula_stays_text(scenery):
     row = valid_row(18, scenery)
-    row[_index(18, "summary")] = "=HYPERLINK(\"http://x\",\"点我\")"
+    row[_index(18, "summary")] = '=HYPERLINK("http://x","点我")'
     row[_index(18, "location")] = "+86 柜子"
     form = _form(scenery, 18, [row])
     _summary, xlsx = _export(system("test"), scenery, 18, form=form)
     sheet = openpyxl.load_workbook(io.BytesIO(xlsx)).worksheets[0]
     cell = sheet.cell(4, 1 + _index(18, "summary"))  # 序号 is the first column
-    assert (cell.data_type, cell.value) == ("s", "=HYPERLINK(\"http://x\",\"点我\")"), [c.value for c in sheet[4]]
+    assert (cell.data_type, cell.value) == ("s", '=HYPERLINK("http://x","点我")'), [c.value for c in sheet[4]]
     _summary, csv_bytes = _export(system("test"), scenery, 18, "csv", form=form)
     cells = list(csv.reader(io.StringIO(csv_bytes.decode("utf-8-sig"))))[3]
-    assert cells[_index(18, "summary")] == "'=HYPERLINK(\"http://x\",\"点我\")"
+    assert cells[_index(18, "summary")] == '\'=HYPERLINK("http://x","点我")'
     assert cells[_index(18, "location")] == "'+86 柜子"
     again = importing.register_import(
-        actor=system("test"), engagement=scenery.world.engagement, site=scenery.world.branch_a, register_no=18,
-        filename="back.csv", content=csv_bytes,
+        actor=system("test"),
+        engagement=scenery.world.engagement,
+        site=scenery.world.branch_a,
+        register_no=18,
+        filename="back.csv",
+        content=csv_bytes,
     )
     assert again.unchanged == [1]
     assert Row.objects.get(form=form).data["summary"].startswith("=HYPERLINK")
@@ -114,7 +122,12 @@ def test_a_filtered_list_exports_its_rows_only_and_is_audited(scenery, world):
     assert [int(cells[0]) for cells in data] == [2, 3]
     event = Event.objects.filter(action="registers.export").latest("seq")
     assert event.after == {
-        "register": 38, "format": "xlsx", "forms": [form.form_no], "form_count": 1, "rows": 2, "filtered": True
+        "register": 38,
+        "format": "xlsx",
+        "forms": [form.form_no],
+        "form_count": 1,
+        "rows": 2,
+        "filtered": True,
     }
     assert event.actor_username == "system:test"
 

@@ -129,13 +129,19 @@ def test_ten_thousand_rows_with_one_bad_row_at_the_end_write_nothing(scenery):
     rows[-1][_index(29, "backed_up_at")] = "昨天"
     content = _filled(scenery, 29, rows)
     refused = _refused(scenery, 29, content)
-    assert [(i.row, i.column) for i in refused.issues] == [(_first_line(29) + 9_999, _label(29, "backed_up_at"))]
+    assert [(i.row, i.column) for i in refused.issues] == [
+        (_first_line(29) + 9_999, _label(29, "backed_up_at"))
+    ]
 
 
 def test_duplicate_keys_in_one_file_are_named(scenery):
-    refused = _refused(scenery, 11, _filled(scenery, 11, [valid_row(11, scenery, 1), valid_row(11, scenery, 2)]))
+    refused = _refused(
+        scenery, 11, _filled(scenery, 11, [valid_row(11, scenery, 1), valid_row(11, scenery, 2)])
+    )
     first = _first_line(11)
-    assert [(i.row, i.reason) for i in refused.issues] == [(first + 1, f"与第{first}行相同；一张表单中每行只出现一次。")]
+    assert [(i.row, i.reason) for i in refused.issues] == [
+        (first + 1, f"与第{first}行相同；一张表单中每行只出现一次。")
+    ]
 
 
 def test_reimport_updates_by_natural_key_and_leaves_signed_rows(scenery, world):
@@ -144,8 +150,12 @@ def test_reimport_updates_by_natural_key_and_leaves_signed_rows(scenery, world):
     second[_index(8, "purpose")] = "改密前备份"
     content = _filled(scenery, 8, [first, second])
     result = importing.register_import(
-        actor=system("test"), engagement=world.engagement, site=world.branch_a, register_no=8,
-        filename="t8.xlsx", content=content,
+        actor=system("test"),
+        engagement=world.engagement,
+        site=world.branch_a,
+        register_no=8,
+        filename="t8.xlsx",
+        content=content,
     )
     assert result.created == [1, 2]
     form = Form.objects.get(form_no=result.form_no)
@@ -158,10 +168,19 @@ def test_reimport_updates_by_natural_key_and_leaves_signed_rows(scenery, world):
     third = valid_row(8, scenery, 3)
     third[_index(8, "purpose")] = "权限核查前备份"
     again = importing.register_import(
-        actor=system("test"), engagement=world.engagement, site=world.branch_a, register_no=8,
-        filename="t8.xlsx", content=_filled(scenery, 8, [first, second, third]),
+        actor=system("test"),
+        engagement=world.engagement,
+        site=world.branch_a,
+        register_no=8,
+        filename="t8.xlsx",
+        content=_filled(scenery, 8, [first, second, third]),
     )
-    assert (again.form_no, again.created, again.updated, again.signed_untouched) == (form.form_no, [3], [2], [1])
+    assert (again.form_no, again.created, again.updated, again.signed_untouched) == (
+        form.form_no,
+        [3],
+        [2],
+        [1],
+    )
     assert Row.objects.get(form=form, seq=2).data["seal_no"] == "F-10"
     assert Row.objects.get(form=form, seq=1).data["seal_no"] != "F-9"
     assert any("已签字" in line for line in again.lines())
@@ -172,15 +191,23 @@ def test_reimport_updates_by_natural_key_and_leaves_signed_rows(scenery, world):
 def test_a_signed_form_is_not_touched(scenery, world):
     content = _filled(scenery, 18, [valid_row(18, scenery)])
     result = importing.register_import(
-        actor=system("test"), engagement=world.engagement, site=world.branch_a, register_no=18,
-        filename="t18.xlsx", content=content,
+        actor=system("test"),
+        engagement=world.engagement,
+        site=world.branch_a,
+        register_no=18,
+        filename="t18.xlsx",
+        content=content,
     )
     Form.objects.filter(form_no=result.form_no).update(state=FormState.SIGNED)
     row = valid_row(18, scenery)
     row[_index(18, "location")] = "新地点"
     again = importing.register_import(
-        actor=system("test"), engagement=world.engagement, site=world.branch_a, register_no=18,
-        filename="t18.xlsx", content=_filled(scenery, 18, [row]),
+        actor=system("test"),
+        engagement=world.engagement,
+        site=world.branch_a,
+        register_no=18,
+        filename="t18.xlsx",
+        content=_filled(scenery, 18, [row]),
     )
     assert again.form_frozen and not again.updated and not again.created
     assert Row.objects.get(form__form_no=result.form_no).data["location"] != "新地点"
@@ -190,8 +217,12 @@ def test_importing_needs_the_right_to_fill_registers_at_the_site(scenery, world)
     finance = world.login_with(Role.FIRM_FINANCE, site=world.branch_a)
     with pytest.raises(PermissionDenied):
         importing.register_import(
-            actor=finance, engagement=world.engagement, site=world.branch_a, register_no=18,
-            filename="t18.xlsx", content=_filled(scenery, 18, [valid_row(18, scenery)]),
+            actor=finance,
+            engagement=world.engagement,
+            site=world.branch_a,
+            register_no=18,
+            filename="t18.xlsx",
+            content=_filled(scenery, 18, [valid_row(18, scenery)]),
         )
 
 
@@ -201,8 +232,12 @@ def test_a_large_file_runs_as_a_task_with_progress_and_the_failed_rows(scenery, 
     monkeypatch.setattr(jobs, "BACKGROUND_BYTES", 1)  # every file goes through the task queue
     user = world.login_with(Role.FIRM_IT, site=world.branch_a)
     good = import_start(
-        actor=user, engagement=world.engagement, site=world.branch_a, register_no=18,
-        filename="t18.xlsx", content=_filled(scenery, 18, [valid_row(18, scenery)]),
+        actor=user,
+        engagement=world.engagement,
+        site=world.branch_a,
+        register_no=18,
+        filename="t18.xlsx",
+        content=_filled(scenery, 18, [valid_row(18, scenery)]),
     )
     progress = import_progress(user=user, job_id=good.pk)
     assert (progress.state, progress.percent, progress.finished) == (ImportState.DONE, 100, True)
@@ -211,8 +246,12 @@ def test_a_large_file_runs_as_a_task_with_progress_and_the_failed_rows(scenery, 
     bad_row = valid_row(18, scenery)
     bad_row[_index(18, "complete")] = "也许"
     bad = import_start(
-        actor=user, engagement=world.engagement, site=world.branch_a, register_no=18,
-        filename="bad.xlsx", content=_filled(scenery, 18, [bad_row]),
+        actor=user,
+        engagement=world.engagement,
+        site=world.branch_a,
+        register_no=18,
+        filename="bad.xlsx",
+        content=_filled(scenery, 18, [bad_row]),
     )
     progress = import_progress(user=user, job_id=bad.pk)
     assert progress.state == ImportState.REFUSED and progress.has_error_file

@@ -57,7 +57,12 @@ def _import(scenery, number, content, name="filled.xlsx"):
 def _export(scenery, number, fmt, **kwargs):
     out = io.BytesIO()
     summary = exporting.register_export(
-        actor=system("test"), engagement=scenery.world.engagement, register_no=number, fmt=fmt, out=out, **kwargs
+        actor=system("test"),
+        engagement=scenery.world.engagement,
+        register_no=number,
+        fmt=fmt,
+        out=out,
+        **kwargs,
     )
     return summary, out.getvalue()
 
@@ -92,7 +97,7 @@ def test_template_import_export_round_trip(scenery, number):
     expected = [1, *(expected_cell(c, scenery) for c in fr.columns), "备注文字"]
     by_reader = {"calamine": read_calamine(xlsx), "openpyxl": read_openpyxl(xlsx)}
     for reader, table in by_reader.items():
-        title, header, rows = _body(table, fr.export_labels)
+        title, _header, rows = _body(table, fr.export_labels)
         assert title == spec.title, reader
         assert len(rows) == 1, reader
         got = rows[0][: len(expected)]
@@ -105,9 +110,7 @@ def test_template_import_export_round_trip(scenery, number):
         assert any(str(cell).startswith("编号") for cell in table[1] if cell), reader
         assert form.form_no in table[1], reader
     assert all(
-        same(a, b)
-        for ra, rb in zip(*by_reader.values(), strict=False)
-        for a, b in zip(ra, rb, strict=False)
+        same(a, b) for ra, rb in zip(*by_reader.values(), strict=False) for a, b in zip(ra, rb, strict=False)
     )
 
     _summary, csv_bytes = _export(scenery, number, "csv", form=form)
@@ -130,9 +133,23 @@ def test_template_import_export_round_trip(scenery, number):
 
 @pytest.mark.parametrize("number", [8, 11, 16])
 def test_an_exported_file_imports_back_unchanged(scenery, number):
-    filled = fill_template(template_bytes(number), [valid_row(number, scenery)], _header_values(number, scenery))
+    filled = fill_template(
+        template_bytes(number), [valid_row(number, scenery)], _header_values(number, scenery)
+    )
     form = Form.objects.get(form_no=_import(scenery, number, filled).form_no)
     for fmt in ("xlsx", "csv"):
         _summary, exported = _export(scenery, number, fmt, form=form)
         again = _import(scenery, number, exported, name=f"export.{fmt}")
         assert again.form_no == form.form_no and again.unchanged == [1] and not again.created, fmt
+
+
+def test_the_csv_template_filled_and_saved_by_a_chinese_excel_in_gb18030_imports(scenery):
+    template = template_bytes(34, "csv").decode("utf-8-sig")
+    lines = list(csv.reader(io.StringIO(template)))
+    assert lines[0] == ["表34：技术资料登记表"] and lines[2] == frame(34).labels
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerows([*lines, valid_row(34, scenery)])
+    result = _import(scenery, 34, out.getvalue().encode("gb18030"), name="t34.csv")
+    row = Row.objects.get(form__form_no=result.form_no)
+    assert row.data["title"] == "文本 title" and row.remarks == "备注文字"

@@ -28,9 +28,12 @@ from handover.registers.models import SignatureKind
 SEQ, REMARKS = "序号", "备注"
 FORM_NO, FORM_DATE, FORM_SITE = "编号", "日期", "填报单位/站点"
 # 第八条: the two row-level signatures of a ★ register, exported after 备注 and ignored on import.
-ROW_SIGNATURE_LABELS = {SignatureKind.EXECUTOR: "执行签字", SignatureKind.SUPERVISOR: "监督签字"}
+ROW_SIGNATURE_LABELS: dict[str, str] = {
+    SignatureKind.EXECUTOR: "执行签字",
+    SignatureKind.SUPERVISOR: "监督签字",
+}
 # The footer, in the order of 表33 (registers.md §1): 现场技术岗位, 被托管机构财务, 被托管技术方, 技术组审核.
-FOOTER_LABELS = {
+FOOTER_LABELS: dict[str, str] = {
     Role.ONSITE_POST: "现场技术岗位",
     Role.FIRM_FINANCE: "被托管机构财务",
     Role.FIRM_IT: "被托管技术方",
@@ -61,13 +64,6 @@ class Frame:
     def export_labels(self) -> list[str]:
         extra = list(ROW_SIGNATURE_LABELS.values()) if self.dual_signature else []
         return [*self.labels, *extra]
-
-    def header_labels(self) -> list[list[str]]:
-        """The header rows: the common header, then the register's own fields (as label, value pairs)."""
-        rows = [[FORM_NO, FORM_DATE, FORM_SITE]]
-        if self.header_fields:
-            rows.append([c.zh for c in self.header_fields])
-        return rows
 
 
 def frame(number: int) -> Frame:

@@ -120,7 +120,9 @@ class ImportResult:
     def lines(self) -> list[str]:
         """The outcome as sentences, for the command line and the import page."""
         out = [
-            _("表%(n)d form %(form)s%(new)s: %(created)d rows created, %(updated)d updated, %(same)d unchanged.")
+            _(
+                "表%(n)d form %(form)s%(new)s: %(created)d rows created, %(updated)d updated, %(same)d unchanged."
+            )
             % {
                 "n": self.register_no,
                 "form": self.form_no,
@@ -246,7 +248,12 @@ def _read_header(parsed: ParsedFile, values: dict[str, Any], site: Site) -> None
         except ValueError:
             parsed.issues.append(Issue(None, FORM_DATE, _("Not a valid value; expected YYYY-MM-DD.")))
     named = str(values.get(FORM_SITE) or "").strip()
-    if named and named not in (site.code, site.name, f"{site.name}（{site.code}）", f"{site.name} ({site.code})"):
+    if named and named not in (
+        site.code,
+        site.name,
+        f"{site.name}（{site.code}）",
+        f"{site.name} ({site.code})",
+    ):
         parsed.issues.append(
             Issue(
                 None,
@@ -255,7 +262,9 @@ def _read_header(parsed: ParsedFile, values: dict[str, Any], site: Site) -> None
                 % {"named": named, "site": site.name, "code": site.code},
             )
         )
-    own = {c.key: values.get(c.zh) for c in parsed.frame.header_fields if c.type not in ("att", "ref", "refs")}
+    own = {
+        c.key: values.get(c.zh) for c in parsed.frame.header_fields if c.type not in ("att", "ref", "refs")
+    }
     given = tuple(c for c in parsed.frame.header_fields if own.get(c.key) is not None)
     clean, errors = clean_row(given, {k: v for k, v in own.items() if v is not None})
     parsed.header = clean
@@ -308,7 +317,13 @@ class _RowReader:
         seq = self._seq(line, cells, issues)
         remarks = str(_as_text(self._cell(cells, self.remarks_at)) or "")
         if remarks and looks_like_credential(remarks):
-            issues.append(Issue(line, REMARKS, _("This looks like a password or other secret; registers never hold secrets.")))
+            issues.append(
+                Issue(
+                    line,
+                    REMARKS,
+                    _("This looks like a password or other secret; registers never hold secrets."),
+                )
+            )
         if issues:
             self.parsed.issues += issues
             self.parsed.raw[line] = cells
@@ -356,21 +371,35 @@ def _check_duplicates(parsed: ParsedFile) -> None:
             continue
         if key in first:
             parsed.issues.append(
-                Issue(row.line, labels, _("The same as row %(row)d; a form has each row once.") % {"row": first[key]})
+                Issue(
+                    row.line,
+                    labels,
+                    _("The same as row %(row)d; a form has each row once.") % {"row": first[key]},
+                )
             )
         else:
             first[key] = row.line
 
 
 def parse(
-    register_no: int, table: list[list[Any]], *, engagement: Engagement, site: Site, progress: Progress | None = None
+    register_no: int,
+    table: list[list[Any]],
+    *,
+    engagement: Engagement,
+    site: Site,
+    progress: Progress | None = None,
 ) -> ParsedFile:
     """Check a table of cells against 表N's frame; every problem goes into ``issues``."""
     parsed = ParsedFile(frame=frame(register_no))
     header_row = _find_header_row(table)
     if header_row is None:
         parsed.issues.append(
-            Issue(None, "", _("No column header row starting with 序号: is this the 表%(n)d template?") % {"n": register_no})
+            Issue(
+                None,
+                "",
+                _("No column header row starting with 序号: is this the 表%(n)d template?")
+                % {"n": register_no},
+            )
         )
         return parsed
     _check_title(parsed, table, header_row)
@@ -469,7 +498,11 @@ def _apply(*, actor: Any, form: Form, parsed: ParsedFile, result: ImportResult) 
         elif match.pk in signed:
             result.signed_untouched.append(match.seq)
         else:
-            before = {k: match.data.get(k) for k in set(match.data) | set(item.data) if match.data.get(k) != item.data.get(k)}
+            before = {
+                k: match.data.get(k)
+                for k in set(match.data) | set(item.data)
+                if match.data.get(k) != item.data.get(k)
+            }
             diffs[match.seq] = {"before": before, "after": {k: item.data.get(k) for k in before}}
             if match.remarks != item.remarks:
                 diffs[match.seq]["remarks"] = item.remarks
@@ -553,7 +586,9 @@ def failed_rows_xlsx(parsed: ParsedFile) -> bytes:
         sheet.write_string(1, col, label, bold)
     by_row: dict[int | None, list[str]] = {}
     for issue in parsed.issues:
-        by_row.setdefault(issue.row, []).append(f"{issue.column}：{issue.reason}" if issue.column else issue.reason)
+        by_row.setdefault(issue.row, []).append(
+            f"{issue.column}：{issue.reason}" if issue.column else issue.reason
+        )
     r = 2
     for line in sorted(by_row, key=lambda n: -1 if n is None else n):
         if line is not None:

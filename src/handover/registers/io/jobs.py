@@ -93,4 +93,3 @@ def import_job_run(*, job_id: int) -> ImportJob:
     ImportJob.objects.filter(pk=job.pk).update(**outcome)
     job.refresh_from_db()
     return job
-

@@ -21,7 +21,8 @@ def read_table(filename: str, content: bytes) -> list[list[Any]]:
     """The first sheet of an xlsx, or a CSV, as rows of cells; a DomainError naming the file otherwise."""
     if len(content) > MAX_BYTES:
         raise DomainError(
-            _("%(file)s is larger than %(mb)d MB; split it by site.") % {"file": filename, "mb": MAX_BYTES >> 20},
+            _("%(file)s is larger than %(mb)d MB; split it by site.")
+            % {"file": filename, "mb": MAX_BYTES >> 20},
             field="file",
         )
     suffix = PurePath(filename).suffix.lower()
@@ -29,9 +30,7 @@ def read_table(filename: str, content: bytes) -> list[list[Any]]:
         return _csv(filename, content)
     if suffix in (".xlsx", ".xlsm") or content.startswith(XLSX_MAGIC):
         return _xlsx(filename, content)
-    raise DomainError(
-        _("%(file)s is neither an xlsx nor a CSV file.") % {"file": filename}, field="file"
-    )
+    raise DomainError(_("%(file)s is neither an xlsx nor a CSV file.") % {"file": filename}, field="file")
 
 
 def _xlsx(filename: str, content: bytes) -> list[list[Any]]:
@@ -43,7 +42,8 @@ def _xlsx(filename: str, content: bytes) -> list[list[Any]]:
         return [list(row) for row in sheet.to_python(skip_empty_area=False)]
     except (CalamineError, ValueError, OSError) as exc:
         raise DomainError(
-            _("%(file)s cannot be read as an xlsx workbook (%(reason)s).") % {"file": filename, "reason": exc},
+            _("%(file)s cannot be read as an xlsx workbook (%(reason)s).")
+            % {"file": filename, "reason": exc},
             field="file",
         ) from None
 
@@ -56,7 +56,5 @@ def _csv(filename: str, content: bytes) -> list[list[Any]]:
         except UnicodeDecodeError:
             continue
     else:
-        raise DomainError(
-            _("%(file)s is neither UTF-8 nor GB18030 text.") % {"file": filename}, field="file"
-        )
+        raise DomainError(_("%(file)s is neither UTF-8 nor GB18030 text.") % {"file": filename}, field="file")
     return [list(row) for row in csv.reader(io.StringIO(text, newline=""))]

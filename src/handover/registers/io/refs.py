@@ -134,10 +134,17 @@ class References:
 
     def _accounts(self) -> _Names:
         rows = Account.objects.filter(engagement=self.engagement).values_list(
-            "pk", "login_name", "asset__hostname", "asset__name", "system__name", "system_id", "system__site_id"
+            "pk",
+            "login_name",
+            "asset__hostname",
+            "asset__name",
+            "system__name",
+            "system_id",
+            "system__site_id",
         )
         names = _Names(
-            (pk, f"{login}@{host or aname or sname}", site) for pk, login, host, aname, sname, _s, site in rows
+            (pk, f"{login}@{host or aname or sname}", site)
+            for pk, login, host, aname, sname, _s, site in rows
         )
         for pk, login, host, aname, sname, system, _site in rows:
             self._account_login[(system, login)].append(pk)
@@ -151,9 +158,9 @@ class References:
         wanted = set(numbers) - self._registers_loaded
         if not wanted:
             return
-        rows = Row.objects.filter(
-            form__engagement=self.engagement, form__register_no__in=wanted
-        ).values_list("pk", "form__form_no", "seq", "form__register_no", "is_current", "form__is_current")
+        rows = Row.objects.filter(form__engagement=self.engagement, form__register_no__in=wanted).values_list(
+            "pk", "form__form_no", "seq", "form__register_no", "is_current", "form__is_current"
+        )
         for pk, form_no, seq, number, row_current, form_current in rows:
             self._rows[pk] = (form_no, seq)
             if row_current and form_current:

@@ -37,7 +37,9 @@ def import_job_get(*, user: Any, job_id: int) -> ImportJob:
     if (
         job is None
         or site is None
-        or not has_capability(user=user, engagement=job.engagement, capability=perms.FILL_REGISTERS, site=site)
+        or not has_capability(
+            user=user, engagement=job.engagement, capability=perms.FILL_REGISTERS, site=site
+        )
     ):
         raise NotFound(_("No import %(id)s is open to you.") % {"id": job_id}, field="job")
     return job

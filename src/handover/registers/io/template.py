@@ -49,7 +49,10 @@ def type_text(column: Column) -> str:
             "asset": _("host name or fixed-asset number"),
             "account": _("login@host, or the login when the row names its system"),
             "line": _("line number"),
-        }.get(column.ref, _("编号#序号 of the row in %(registers)s") % {"registers": column.ref.replace("|", "、")})
+        }.get(
+            column.ref,
+            _("编号#序号 of the row in %(registers)s") % {"registers": column.ref.replace("|", "、")},
+        )
         return how if column.type == "ref" else _("%(how)s; several separated by 、") % {"how": how}
     return texts[column.type]
 
@@ -117,7 +120,16 @@ def _notes(book: xlsxwriter.Workbook, fr: Frame) -> None:
     sheet = book.add_worksheet("说明")
     bold = book.add_format({"bold": True, "border": 1, "bg_color": "#E8EEF4"})
     wrap = book.add_format({"text_wrap": True, "valign": "top"})
-    headings = [_("Column"), _("English"), _("Type"), _("Required"), _("Condition"), _("Articles"), _("Values"), _("Note")]
+    headings = [
+        _("Column"),
+        _("English"),
+        _("Type"),
+        _("Required"),
+        _("Condition"),
+        _("Articles"),
+        _("Values"),
+        _("Note"),
+    ]
     sheet.write_string(0, 0, fr.title, book.add_format({"bold": True, "font_size": 14}))
     for col, heading in enumerate(headings):
         sheet.write_string(1, col, heading, bold)
@@ -154,4 +166,3 @@ def template_bytes(register_no: int, fmt: str = "xlsx") -> bytes:
     else:
         template_xlsx(register_no, buffer)
     return buffer.getvalue()
-

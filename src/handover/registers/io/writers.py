@@ -23,9 +23,9 @@ Cells = Sequence[Any]
 
 
 class FrameWriter(Protocol):
-    def begin(self, frame: Frame, head: list[Cells], labels: list[str], name: str) -> None: ...
+    def begin(self, frame: Frame, head: Sequence[Cells], labels: list[str], name: str) -> None: ...
     def row(self, cells: Cells) -> None: ...
-    def end(self, footer: list[Cells]) -> None: ...
+    def end(self, footer: Sequence[Cells]) -> None: ...
     def close(self) -> None: ...
 
 
@@ -62,7 +62,7 @@ class XlsxFrameWriter:
         self.next_row = 0
         self.first_data_row = 0
 
-    def begin(self, frame: Frame, head: list[Cells], labels: list[str], name: str) -> None:
+    def begin(self, frame: Frame, head: Sequence[Cells], labels: list[str], name: str) -> None:
         self.sheet = self.book.add_worksheet(sheet_name(name, self._names))
         self.sheet.set_column(0, 0, 6)
         self.sheet.set_column(1, len(labels) - 1, 16)
@@ -93,13 +93,15 @@ class XlsxFrameWriter:
                 sheet.write_string(r, col, str(value))
         self.next_row = r + 1
 
-    def end(self, footer: list[Cells]) -> None:
+    def end(self, footer: Sequence[Cells]) -> None:
         if footer:
             self.next_row += 1
         for cells in footer:
             for col, value in enumerate(cells):
                 if value:
-                    self.sheet.write_string(self.next_row, col, str(value), self.label_format if col == 0 else None)
+                    self.sheet.write_string(
+                        self.next_row, col, str(value), self.label_format if col == 0 else None
+                    )
             self.next_row += 1
 
     def close(self) -> None:
@@ -122,7 +124,7 @@ class CsvFrameWriter:
             return text_for_csv(value)
         return str(value)
 
-    def begin(self, frame: Frame, head: list[Cells], labels: list[str], name: str) -> None:
+    def begin(self, frame: Frame, head: Sequence[Cells], labels: list[str], name: str) -> None:
         if self.sections:
             self.csv.writerow([])
         self.sections += 1
@@ -134,7 +136,7 @@ class CsvFrameWriter:
     def row(self, cells: Cells) -> None:
         self.csv.writerow([self._cell(v) for v in cells])
 
-    def end(self, footer: list[Cells]) -> None:
+    def end(self, footer: Sequence[Cells]) -> None:
         if footer:
             self.csv.writerow([])
         for cells in footer:
@@ -167,7 +169,7 @@ class PdfFrameWriter:
         self.parts: list[str] = []
         self.widest = 0
 
-    def begin(self, frame: Frame, head: list[Cells], labels: list[str], name: str) -> None:
+    def begin(self, frame: Frame, head: Sequence[Cells], labels: list[str], name: str) -> None:
         self.widest = max(self.widest, len(labels))
         esc = html.escape
         self.parts.append(f"<section><h1>{esc(frame.title)}</h1>")
@@ -184,7 +186,7 @@ class PdfFrameWriter:
         tds = "".join(f"<td>{'' if v is None else html.escape(str(v))}</td>" for v in cells)
         self.parts.append(f"<tr>{tds}</tr>")
 
-    def end(self, footer: list[Cells]) -> None:
+    def end(self, footer: Sequence[Cells]) -> None:
         self.parts.append("</tbody></table><p class='footer'>")
         for cells in footer:
             text = " ".join(str(v) for v in cells[1:] if v)

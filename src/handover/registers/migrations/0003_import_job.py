@@ -6,38 +6,75 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('org', '0001_initial'),
-        ('registers', '0002_entities'),
+        ("org", "0001_initial"),
+        ("registers", "0002_entities"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ImportJob',
+            name="ImportJob",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('register_no', models.PositiveSmallIntegerField(verbose_name='register')),
-                ('filename', models.CharField(max_length=255, verbose_name='file name')),
-                ('content', models.BinaryField()),
-                ('sha256', models.CharField(max_length=64)),
-                ('state', models.CharField(choices=[('queued', 'Queued'), ('validating', 'Checking the rows'), ('writing', 'Writing'), ('done', 'Imported'), ('refused', 'Refused: errors in the file'), ('failed', 'Failed')], default='queued', max_length=12, verbose_name='state')),
-                ('total_rows', models.PositiveIntegerField(default=0)),
-                ('done_rows', models.PositiveIntegerField(default=0)),
-                ('result', models.JSONField(blank=True, default=dict)),
-                ('errors', models.JSONField(blank=True, default=list)),
-                ('error_file', models.BinaryField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('engagement', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='org.engagement')),
-                ('site', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='org.site')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("register_no", models.PositiveSmallIntegerField(verbose_name="register")),
+                ("filename", models.CharField(max_length=255, verbose_name="file name")),
+                ("content", models.BinaryField()),
+                ("sha256", models.CharField(max_length=64)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("validating", "Checking the rows"),
+                            ("writing", "Writing"),
+                            ("done", "Imported"),
+                            ("refused", "Refused: errors in the file"),
+                            ("failed", "Failed"),
+                        ],
+                        default="queued",
+                        max_length=12,
+                        verbose_name="state",
+                    ),
+                ),
+                ("total_rows", models.PositiveIntegerField(default=0)),
+                ("done_rows", models.PositiveIntegerField(default=0)),
+                ("result", models.JSONField(blank=True, default=dict)),
+                ("errors", models.JSONField(blank=True, default=list)),
+                ("error_file", models.BinaryField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "engagement",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="org.engagement"
+                    ),
+                ),
+                (
+                    "site",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="org.site"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'register import',
-                'verbose_name_plural': 'register imports',
-                'ordering': ['-created_at'],
+                "verbose_name": "register import",
+                "verbose_name_plural": "register imports",
+                "ordering": ["-created_at"],
             },
         ),
     ]

@@ -10,8 +10,8 @@ from handover.registers.models.entities import (
     InformationSystem,
     Software,
 )
-from handover.registers.models.imports import ImportJob, ImportState
 from handover.registers.models.forms import Form, FormState, Row, Signature, SignatureKind, SignatureMethod
+from handover.registers.models.imports import ImportJob, ImportState
 
 __all__ = [
     "Account",

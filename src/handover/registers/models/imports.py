@@ -31,7 +31,9 @@ class ImportJob(models.Model):
     filename = models.CharField(_("file name"), max_length=255)
     content = models.BinaryField()
     sha256 = models.CharField(max_length=64)
-    state = models.CharField(_("state"), max_length=12, choices=ImportState.choices, default=ImportState.QUEUED)
+    state = models.CharField(
+        _("state"), max_length=12, choices=ImportState.choices, default=ImportState.QUEUED
+    )
     total_rows = models.PositiveIntegerField(default=0)
     done_rows = models.PositiveIntegerField(default=0)
     result = models.JSONField(default=dict, blank=True)

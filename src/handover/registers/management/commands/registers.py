@@ -68,7 +68,10 @@ class Command(BaseCommand):
                 template_csv(options["register"], out)
         else:
             template_xlsx(options["register"], str(path))
-        self.stdout.write(_("Template of %(title)s written to %(path)s") % {"title": catalogue.get(options["register"]).title, "path": path})
+        self.stdout.write(
+            _("Template of %(title)s written to %(path)s")
+            % {"title": catalogue.get(options["register"]).title, "path": path}
+        )
 
     @staticmethod
     def _where(code: str, site_code: str | None) -> tuple[Engagement, Site | None]:
@@ -86,7 +89,7 @@ class Command(BaseCommand):
 
     def _import(self, options: dict[str, Any]) -> None:
         engagement, site = self._where(options["engagement"], options["site"])
-        assert site is not None  # noqa: S101 (--site is required)
+        assert site is not None
         path = Path(options["file"])
         try:
             content = path.read_bytes()
