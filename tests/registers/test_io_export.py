@@ -136,3 +136,16 @@ def test_an_empty_register_exports_its_blank_frame(scenery):
     summary, xlsx = _export(system("test"), scenery, 24, site=scenery.world.branch_b)
     assert summary.rows == 0 and summary.forms == []
     assert read_calamine(xlsx)[0][0] == "表24：交接日信息技术工作交接汇总表"
+
+
+def test_a_pdf_of_too_many_rows_is_refused_before_anything_is_recorded(scenery, monkeypatch):
+    from handover.core.errors import DomainError
+
+    rows = [valid_row(38, scenery, n) for n in (1, 2)]
+    rows[1][_index(38, "period")] = "2026-W2"
+    form = _form(scenery, 38, rows)
+    monkeypatch.setattr(exporting, "MAX_PDF_ROWS", 1)
+    events = Event.objects.count()
+    with pytest.raises(DomainError, match="xlsx"):
+        _export(system("test"), scenery, 38, "pdf", form=form)
+    assert Event.objects.count() == events

@@ -39,6 +39,7 @@ from handover.registers.io.writers import CsvFrameWriter, FrameWriter, PdfFrameW
 from handover.registers.models import Form, Row, Signature
 
 FORMATS = ("xlsx", "pdf", "csv")
+MAX_PDF_ROWS = 5_000  # a PDF is for printing and signing; larger exports are xlsx or CSV
 CHUNK = 500  # rows held at once: the memory of an export, whatever its size
 
 
@@ -201,6 +202,12 @@ def register_export(
         f.pk: (rows if rows is not None else Row.objects).filter(form=f, is_current=True) for f in selected
     }
     total = sum(qs.count() for qs in form_rows.values())
+    if fmt == "pdf" and total > MAX_PDF_ROWS:
+        raise DomainError(
+            _("%(rows)d rows are too many for a PDF (at most %(max)d); export them as xlsx or CSV.")
+            % {"rows": total, "max": MAX_PDF_ROWS},
+            field="format",
+        )
     summary = ExportSummary(register_no, [f.form_no for f in selected], total)
     _record(
         actor=actor,

@@ -18,7 +18,7 @@ XLSX_MAGIC = b"PK\x03\x04"
 
 
 def read_table(filename: str, content: bytes) -> list[list[Any]]:
-    """The first sheet of an xlsx, or a CSV, as rows of cells; a DomainError naming the file otherwise."""
+    """The sheet of an xlsx holding the frame (else its first), or a CSV, as rows of cells."""
     if len(content) > MAX_BYTES:
         raise DomainError(
             _("%(file)s is larger than %(mb)d MB; split it by site.")
@@ -38,8 +38,13 @@ def _xlsx(filename: str, content: bytes) -> list[list[Any]]:
         workbook = CalamineWorkbook.from_filelike(io.BytesIO(content))
         if not workbook.sheet_names:
             raise DomainError(_("%(file)s has no sheet.") % {"file": filename}, field="file")
-        sheet = workbook.get_sheet_by_index(0)
-        return [list(row) for row in sheet.to_python(skip_empty_area=False)]
+        first: list[list[Any]] | None = None
+        for index in range(len(workbook.sheet_names)):
+            table = [list(row) for row in workbook.get_sheet_by_index(index).to_python(skip_empty_area=False)]
+            if any(cells and str(cells[0]).strip() == "序号" for cells in table[:20]):
+                return table  # the sheet with the frame, wherever it is in the workbook
+            first = table if first is None else first
+        return first or []
     except (CalamineError, ValueError, OSError) as exc:
         raise DomainError(
             _("%(file)s cannot be read as an xlsx workbook (%(reason)s).")
