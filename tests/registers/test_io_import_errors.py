@@ -260,3 +260,21 @@ def test_a_large_file_runs_as_a_task_with_progress_and_the_failed_rows(scenery, 
     other = world.login_with(Role.FIRM_IT, site=world.branch_b)
     with pytest.raises(Exception, match="导入"):
         import_progress(user=other, job_id=bad.pk)
+
+
+def test_a_file_for_another_site_or_not_a_spreadsheet_is_refused(scenery):
+    content = fill_template(
+        template_bytes(18), [valid_row(18, scenery)], {"日期": "2026-12-01", "填报单位/站点": "BB"}
+    )
+    issues = _refused(scenery, 18, content).issues
+    assert [(i.row, i.column) for i in issues] == [(None, "填报单位/站点")]
+    assert issues[0].reason == "该文件填报单位为 BB，但正导入到 甲营业部（BA）。"
+    with pytest.raises(importing.DomainError, match="既不是 xlsx 也不是 CSV"):
+        importing.register_import(
+            actor=system("test"),
+            engagement=scenery.world.engagement,
+            site=scenery.world.branch_a,
+            register_no=18,
+            filename="notes.txt",
+            content=b"hello",
+        )
