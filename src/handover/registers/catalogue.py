@@ -41,6 +41,11 @@ class RegisterSpec:
         return ANNEXES[self.annex][1]
 
     @property
+    def natural_key(self) -> tuple[str, ...]:
+        """The columns that identify a row within a form, so that re-importing a file updates it."""
+        return NATURAL_KEYS.get(self.number, ())
+
+    @property
     def title(self) -> str:
         """The official title line of the frame, e.g. 表34：技术资料登记表."""
         return f"表{self.number}：{self.name_zh}"
@@ -250,3 +255,50 @@ def header_fields(number: int) -> tuple[Column, ...]:
 
     get(number)
     return HEADER_FIELDS.get(number, ())
+
+
+# The columns that name one row of a form: an import of a row whose key is already in the form updates that
+# row instead of adding a second one. Registers whose rows have no identity of their own are keyed by 序号.
+NATURAL_KEYS: dict[int, tuple[str, ...]] = {
+    1: ("person_id",),
+    2: ("system_id",),
+    3: ("link_name",),
+    4: ("site_id", "system_id"),
+    5: ("person_id",),
+    6: ("site_id", "dept"),
+    7: ("system_id", "site_id"),
+    8: ("system_id", "asset_id", "purpose", "object_type"),
+    9: ("account_id",),
+    10: ("account_id", "changed_at"),
+    11: ("account_id",),
+    12: ("person_id", "account_id"),
+    13: ("change_no",),
+    14: ("system_id", "data_class", "data_name"),
+    15: ("system_id", "from_date", "to_date"),
+    16: ("name", "model", "serial"),
+    17: ("name", "version", "system_id"),
+    18: ("category", "title", "doc_no"),
+    19: ("contract_no",),
+    20: ("org_id", "contact_name"),
+    21: ("line_no",),
+    22: ("asset_id",),
+    23: ("system_id", "test_item", "tested_at"),
+    24: ("register_no", "site_id"),
+    25: ("visitor_name", "in_at"),
+    26: ("at", "serial"),
+    27: ("account_id", "changed_at"),
+    28: ("change_no",),
+    29: ("trade_date", "system_id", "data_class"),
+    30: ("system_id", "start"),
+    31: ("req_no",),
+    32: ("name", "model", "serial"),
+    33: ("name", "version", "system_id"),
+    34: ("category", "title", "doc_no"),
+    35: ("contract_no",),
+    36: ("req_no",),
+    37: ("mnt_no",),
+    38: ("asset_id", "period"),
+    39: ("risk_no",),
+    40: ("capa_no",),
+    41: ("item", "system_id"),
+}

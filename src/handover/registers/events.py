@@ -37,3 +37,11 @@ ACTIONS |= {
     FORM_COMPUTE: _("Computed register built (表6 from 表5, 表24 from the handover registers)"),
     FORM_SEED: _("Living ledger seeded from the signed handover-day snapshot"),
 }
+
+ROWS_IMPORT = "registers.rows.import"
+EXPORT = "registers.export"
+
+ACTIONS |= {
+    ROWS_IMPORT: _("Register file imported (rows created and updated)"),
+    EXPORT: _("Register exported (xlsx, PDF or CSV)"),
+}

@@ -94,7 +94,9 @@ def _parse(column: Column, value: Any) -> Any:
 
 
 def _message(column: Column, exc: Exception) -> str:
-    if isinstance(exc, ValueError) and exc.args and not str(exc.args[0]).startswith(("invalid", "could not")):
+    # Python's own parse errors ("Invalid isoformat string", "month must be in 1..12") are not for people.
+    python_error = column.type in ("date", "dt") or str(exc).lower().startswith(("invalid", "could not"))
+    if isinstance(exc, ValueError) and exc.args and not python_error:
         return str(exc.args[0])
     formats = {"date": "YYYY-MM-DD", "dt": "YYYY-MM-DD HH:MM", "int": "123", "ref": "123", "refs": "1, 2"}
     return _("Not a valid value; expected %(format)s.") % {"format": formats.get(column.type, column.type)}

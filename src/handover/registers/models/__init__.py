@@ -11,6 +11,7 @@ from handover.registers.models.entities import (
     Software,
 )
 from handover.registers.models.forms import Form, FormState, Row, Signature, SignatureKind, SignatureMethod
+from handover.registers.models.imports import ImportJob, ImportState
 
 __all__ = [
     "Account",
@@ -21,6 +22,8 @@ __all__ = [
     "Document",
     "Form",
     "FormState",
+    "ImportJob",
+    "ImportState",
     "InformationSystem",
     "Row",
     "Signature",
