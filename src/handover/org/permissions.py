@@ -22,6 +22,12 @@ VIEW_REGISTERS = "view_registers"
 FILL_REGISTERS = "fill_registers"  # create forms and rows; signing is decided by the role held (第八条)
 VIEW_AUDIT = "view_audit"
 MANAGE_ACCOUNTS = "manage_accounts"
+# The vault (第二十二条, 第二十六条第2项): reading a secret needs a request and someone else's approval.
+VAULT_VIEW = "vault_view"  # vault entries of the role's sites: who holds what, never the secret
+VAULT_CAPTURE = "vault_capture"  # enter or generate a secret at the role's sites (表9, 表10, 表27)
+VAULT_REQUEST = "vault_request"  # ask to see a secret (reason required), then open the granted reveal
+VAULT_APPROVE = "vault_approve"  # approve someone else's reveal at the role's sites, with a fresh TOTP code
+VAULT_UNSEAL = "vault_unseal"  # enter an unseal share, seal the vault (deployment-wide)
 
 ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     Role.TECH_GROUP: frozenset(
@@ -37,6 +43,10 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
             MANAGE_ROLES,
             VIEW_REGISTERS,
             FILL_REGISTERS,
+            VAULT_VIEW,
+            VAULT_REQUEST,
+            VAULT_APPROVE,
+            VAULT_UNSEAL,
         }
     ),
     Role.ONSITE_POST: frozenset(
@@ -49,6 +59,11 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
             VIEW_ORGS,
             VIEW_REGISTERS,
             FILL_REGISTERS,
+            VAULT_VIEW,
+            VAULT_CAPTURE,
+            VAULT_REQUEST,
+            VAULT_APPROVE,
+            VAULT_UNSEAL,
         }
     ),
     Role.FIRM_IT: frozenset(
@@ -60,6 +75,9 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
             VIEW_ORGS,
             VIEW_REGISTERS,
             FILL_REGISTERS,
+            VAULT_VIEW,
+            VAULT_CAPTURE,
+            VAULT_REQUEST,
         }
     ),
     Role.FIRM_FINANCE: frozenset({VIEW_ENGAGEMENT, VIEW_SUMMARY, VIEW_FIRM_NAME, VIEW_ORGS, VIEW_REGISTERS}),

@@ -1,5 +1,8 @@
-"""``handover serve``: the embedded deployment in one command — gunicorn for pages and the API, plus one
-background worker process for tasks (DESIGN.md decision 7). Ctrl-C stops both."""
+"""``handover serve``: the embedded deployment in one command — the vault's key keeper, gunicorn for pages
+and the API, plus one background worker process for tasks (DESIGN.md decision 7). Ctrl-C stops them all.
+
+The key keeper starts first and stops last: it holds the vault's master key in memory for every worker
+(docs/vault.md), so the vault is sealed whenever serve starts and once it stops."""
 
 from __future__ import annotations
 
@@ -7,11 +10,13 @@ import os
 import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 
 class Command(BaseCommand):
@@ -25,6 +30,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         call_command("collectstatic", interactive=False, verbosity=0)
         handover = [sys.executable, "-m", "handover"]
+        keeper = subprocess.Popen([*handover, "vault", "keeper"])
+        _wait_for(settings.HANDOVER_VAULT_SOCKET, keeper)
         worker = None if options["no_worker"] else subprocess.Popen([*handover, "worker"])
         host = options["addr"]
         self.stdout.write(
@@ -56,3 +63,15 @@ class Command(BaseCommand):
             if worker is not None:
                 worker.send_signal(signal.SIGTERM)
                 worker.wait()
+            keeper.send_signal(signal.SIGTERM)
+            keeper.wait()
+
+
+def _wait_for(path: Path, process: subprocess.Popen[bytes]) -> None:
+    """Until the keeper's socket is there (or the keeper has exited, which is reported)."""
+    while not path.exists():
+        if process.poll() is not None:
+            raise CommandError(
+                f"The vault key keeper exited with {process.returncode}; see its message above."
+            )
+        time.sleep(0.05)
