@@ -163,8 +163,11 @@ class LocalKeeper:
         with self._lock:
             if self._master is not None:
                 raise KeeperError("The vault is already unsealed.", code="already_unsealed")
+            self._check_share(share, params)
             self._join(nonce, params)
-            self._accept(share, params)
+            if share.index in self._shares:
+                raise KeeperError(f"Share {share.index} was already entered in this ceremony.", code="share_twice")
+            self._shares[share.index] = share
             entered = sorted(self._shares)
             current = self._nonce or ""
             if len(self._shares) < params.threshold:
@@ -194,7 +197,8 @@ class LocalKeeper:
             self._clear_ceremony()
             raise CeremonyMismatch("The vault was set up again during the ceremony; start a new one.")
 
-    def _accept(self, share: shamir.Share, params: Params) -> None:
+    @staticmethod
+    def _check_share(share: shamir.Share, params: Params) -> None:
         if share.set_label != params.set_id:
             raise KeeperError(
                 f"Share {share.index} belongs to another set of shares (set {share.set_label}, "
@@ -203,11 +207,6 @@ class LocalKeeper:
             )
         if share.threshold != params.threshold:
             raise KeeperError(f"Share {share.index} names another threshold.", code="share_mismatch")
-        if share.index in self._shares:
-            raise KeeperError(
-                f"Share {share.index} was already entered in this ceremony.", code="share_twice"
-            )
-        self._shares[share.index] = share
 
     @staticmethod
     def _combine(shares: list[shamir.Share], params: Params) -> bytes:

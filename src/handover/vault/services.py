@@ -296,11 +296,16 @@ def _denied(*, actor: Any, request: RevealRequest, step: str, why: str) -> None:
         )
 
 
+def _fresh(request: RevealRequest) -> RevealRequest:
+    """The request as stored now: a decision made elsewhere counts, not the caller's old copy."""
+    return RevealRequest.objects.select_related("entry", "entry__engagement", "entry__site").get(pk=request.pk)
+
+
 def reveal_request_create(*, actor: Any, entry: SecretEntry, reason: str, purpose: str) -> RevealRequest:
     """Ask to see ``entry``'s secret once; someone else must approve it."""
     require(user=actor, engagement=entry.engagement, capability=perms.VAULT_REQUEST, site=entry.site)
     reason = reason.strip()
-    if len(reason) < 4:
+    if len(reason) < 2:
         raise DomainError(_("Say why you need to see this secret."), field="reason")
     if purpose not in ("view", "envelope"):
         raise DomainError(_("Unknown purpose."), field="purpose")
@@ -338,12 +343,14 @@ def _approval_problem(*, actor: Any, request: RevealRequest) -> tuple[str, Domai
 
 def reveal_approve(*, actor: Any, request: RevealRequest, totp_code: str) -> RevealRequest:
     """Approve another person's request with a fresh TOTP code (each code works once)."""
+    request = _fresh(request)
     problem = _approval_problem(actor=actor, request=request)
     if problem is not None:
         _denied(actor=actor, request=request, step="approve", why=problem[0])
         raise problem[1]
     try:
-        totp_verify(user=actor, code=totp_code)
+        # The stored last-used step, not the caller's copy of the user: a code works once.
+        totp_verify(user=User.objects.get(pk=actor.pk), code=totp_code)
     except DomainError:
         _denied(actor=actor, request=request, step="approve", why="totp")
         raise
@@ -414,6 +421,7 @@ def _open_problem(*, actor: Any, request: RevealRequest) -> tuple[str, DomainErr
 def reveal_open(*, actor: Any, request: RevealRequest, keeper: Keeper | None = None) -> Revealed:
     """Spend the approved grant and return the secret, once. Refused while sealed, and refused (nothing
     decrypted, the grant kept) if its audit event cannot be written."""
+    request = _fresh(request)
     problem = _open_problem(actor=actor, request=request)
     if problem is not None:
         _denied(actor=actor, request=request, step="open", why=problem[0])
