@@ -2,6 +2,7 @@ from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from handover.api import views
+from handover.vault import api as vault_api
 
 router = DefaultRouter()
 router.include_format_suffixes = False
@@ -14,6 +15,14 @@ router.register(
 router.register(r"engagements/(?P<code>[-a-zA-Z0-9_]+)/people", views.PersonViewSet, basename="person")
 router.register(r"engagements/(?P<code>[-a-zA-Z0-9_]+)/roles", views.RoleViewSet, basename="role")
 router.register("audit/events", views.EventViewSet, basename="event")
+router.register(
+    r"engagements/(?P<code>[-a-zA-Z0-9_]+)/vault/entries", vault_api.SecretEntryViewSet, basename="vault-entry"
+)
+router.register(
+    r"engagements/(?P<code>[-a-zA-Z0-9_]+)/vault/requests",
+    vault_api.RevealRequestViewSet,
+    basename="vault-request",
+)
 
 app_name = "api"
 
@@ -21,5 +30,6 @@ urlpatterns = [
     path("auth/token/", views.TokenView.as_view(), name="token"),
     path("schema/", views.SchemaView.as_view(), name="schema"),
     path("docs/", views.DocsView.as_view(url_name="api:schema"), name="docs"),
+    path("vault/status/", vault_api.VaultStatusView.as_view(), name="vault-status"),
     path("", include(router.urls)),
 ]
