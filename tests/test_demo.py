@@ -46,3 +46,17 @@ def test_engagement_list_prints_code_names_not_firm_names(db):
     listing = run("engagement", "list")
     engagement = Engagement.objects.get()
     assert engagement.code_name in listing and engagement.firm_name not in listing
+
+
+def test_demo_sets_up_the_vault_once_and_prints_its_shares(db):
+    from handover.vault.crypto.shamir import Share
+    from handover.vault.models import SecretEntry, VaultConfig
+
+    first = run("demo")
+    shares = re.findall(r"share \d: (HOV1-\S+)", first)
+    assert len(shares) == 5 and all(Share.decode(s).threshold == 3 for s in shares)
+    assert SecretEntry.objects.count() == 5
+    config = VaultConfig.objects.get()
+    second = run("demo")
+    assert not re.findall(r"HOV1-\S+", second) and "already set up" in second
+    assert VaultConfig.objects.get().check_value == config.check_value and SecretEntry.objects.count() == 5

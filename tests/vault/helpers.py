@@ -29,15 +29,23 @@ def next_code(totp: pyotp.TOTP) -> str:
     return totp.at(time.time() + totp.interval)
 
 
-def put(actor: Any, world: World, site: Site, *, secret: str = STRONG, login: str = "root", **extra: Any) -> SecretEntry:
+def put(
+    actor: Any, world: World, site: Site, *, secret: str = STRONG, login: str = "root", **extra: Any
+) -> SecretEntry:
     target = services.Target(
-        engagement=world.engagement, site=site, system_name="集中交易", hostname=f"{login}-{site.code}", login_name=login
+        engagement=world.engagement,
+        site=site,
+        system_name="集中交易",
+        hostname=f"{login}-{site.code}",
+        login_name=login,
     )
     return services.secret_put(actor=actor, target=target, secret=secret, **extra)
 
 
 def approved(requester: User, approver: User, totp: pyotp.TOTP, entry: SecretEntry) -> RevealRequest:
-    request = services.reveal_request_create(actor=requester, entry=entry, reason="交接日核对", purpose="view")
+    request = services.reveal_request_create(
+        actor=requester, entry=entry, reason="交接日核对", purpose="view"
+    )
     return services.reveal_approve(actor=approver, request=request, totp_code=next_code(totp))
 
 

@@ -113,7 +113,9 @@ def test_no_canary_outside_the_reveal(deployment, tmp_path):
     log = data_dir / "logs" / "handover.log"
     assert b"vault_secretversion" in log.read_bytes(), "the log must hold the SQL it is searched for"
     audit = (out / "audit-table.json").read_text()
-    assert "vault.reveal.open" in audit and "vault.secret.task_use" in audit and "vault.rotate_master" in audit
+    assert (
+        "vault.reveal.open" in audit and "vault.secret.task_use" in audit and "vault.rotate_master" in audit
+    )
 
     searched = [p for p in data_dir.rglob("*") if p.is_file() and not p.is_socket()]
     searched += [p for p in out.iterdir() if not p.name.startswith("allowed-") and p.name != "generated.txt"]

@@ -33,7 +33,9 @@ def keeper_socket(settings) -> Iterator[tuple[Path, subprocess.Popen[bytes]]]:
     folder = Path(tempfile.mkdtemp(prefix="hv-"))
     path = folder / "vault-keeper.sock"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    process = subprocess.Popen([sys.executable, "-m", "handover.vault.keeper", "--socket", str(path)], env=env)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "handover.vault.keeper", "--socket", str(path)], env=env
+    )
     deadline = time.monotonic() + STARTUP_GUARD_SECONDS
     while not path.exists():
         assert process.poll() is None, "the keeper exited at start"
@@ -55,9 +57,15 @@ def unseal_command(share: str, nonce: str, monkeypatch) -> str:
 
 
 def other_process_status(path: Path) -> dict:
-    code = f"import json; from handover.vault.keeper import RemoteKeeper; print(json.dumps(RemoteKeeper({str(path)!r}).status()))"
+    """The keeper's state as a separate process sees it."""
+    code = (
+        "import json, sys; from handover.vault.keeper import RemoteKeeper; "
+        "print(json.dumps(RemoteKeeper(sys.argv[1]).status()))"
+    )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(path)], env=env, capture_output=True, text=True, check=True
+    )
     return json.loads(done.stdout)
 
 
@@ -67,7 +75,9 @@ def test_the_socket_is_private_to_its_user(keeper_socket):
     assert stat.S_ISSOCK(path.stat().st_mode)
 
 
-def test_shares_from_separate_commands_unseal_the_keeper_for_every_process(db, world, keeper_socket, monkeypatch):
+def test_shares_from_separate_commands_unseal_the_keeper_for_every_process(
+    db, world, keeper_socket, monkeypatch
+):
     path, _ = keeper_socket
     result = lifecycle.vault_init(actor=system("test"), shares=5, threshold=3)
     assert lifecycle.current_keeper().is_remote and lifecycle.vault_status().sealed

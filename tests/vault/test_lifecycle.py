@@ -115,7 +115,9 @@ def test_rekey_gives_new_shares_for_the_same_key_and_retires_the_old(vault, worl
 def test_rotation_rewraps_every_data_key_and_keeps_every_ciphertext(vault, world):
     firm = world.login_with(Role.FIRM_IT, site=world.branch_a)
     entries = [put(firm, world, world.branch_a, login=f"user{i}") for i in range(3)]
-    before = {v.pk: envelope.SealedSecret.from_bytes(bytes(v.sealed)) for e in entries for v in e.versions.all()}
+    before = {
+        v.pk: envelope.SealedSecret.from_bytes(bytes(v.sealed)) for e in entries for v in e.versions.all()
+    }
     old_check = VaultConfig.objects.get().check_value
     new = lifecycle.vault_rotate_master(actor=ACTOR)
     config = VaultConfig.objects.get()

@@ -48,7 +48,9 @@ def test_request_approve_open_once_then_spent(scene):
 
 def test_nobody_approves_their_own_request(scene):
     onsite, totp = scene["onsite"], scene["totp"]
-    request = services.reveal_request_create(actor=onsite, entry=scene["entry"], reason="自查", purpose="view")
+    request = services.reveal_request_create(
+        actor=onsite, entry=scene["entry"], reason="自查", purpose="view"
+    )
     with pytest.raises(PermissionDenied):
         services.reveal_approve(actor=onsite, request=request, totp_code=next_code(totp))
     request.refresh_from_db()
@@ -70,7 +72,9 @@ def test_approval_needs_the_approving_role(scene):
     world = scene["world"]
     other_firm = world.login_with(Role.FIRM_IT, site=world.branch_a)
     totp = enrol_totp(other_firm)
-    request = services.reveal_request_create(actor=scene["firm"], entry=scene["entry"], reason="核对", purpose="view")
+    request = services.reveal_request_create(
+        actor=scene["firm"], entry=scene["entry"], reason="核对", purpose="view"
+    )
     with pytest.raises(PermissionDenied):
         services.reveal_approve(actor=other_firm, request=request, totp_code=next_code(totp))
 
@@ -79,7 +83,9 @@ def test_approval_needs_the_site(scene):
     world = scene["world"]
     onsite_b = world.login_with(Role.ONSITE_POST, site=world.branch_b)
     totp = enrol_totp(onsite_b)
-    request = services.reveal_request_create(actor=scene["firm"], entry=scene["entry"], reason="核对", purpose="view")
+    request = services.reveal_request_create(
+        actor=scene["firm"], entry=scene["entry"], reason="核对", purpose="view"
+    )
     with pytest.raises(PermissionDenied):
         services.reveal_approve(actor=onsite_b, request=request, totp_code=next_code(totp))
     assert RevealRequest.objects.get(pk=request.pk).status == RevealStatus.PENDING
@@ -94,14 +100,20 @@ def test_the_technical_group_may_approve_anywhere(scene):
 def test_approval_needs_a_second_factor_and_a_fresh_code(scene):
     world = scene["world"]
     no_totp = world.login_with(Role.ONSITE_POST, site=world.branch_a)
-    request = services.reveal_request_create(actor=scene["firm"], entry=scene["entry"], reason="核对", purpose="view")
+    request = services.reveal_request_create(
+        actor=scene["firm"], entry=scene["entry"], reason="核对", purpose="view"
+    )
     with pytest.raises(PermissionDenied):
         services.reveal_approve(actor=no_totp, request=request, totp_code="123456")
     assert Event.objects.filter(action=events.REVEAL_DENIED, after__why="no_totp").exists()
     code = next_code(scene["totp"])
     with pytest.raises(DomainError):
-        services.reveal_approve(actor=scene["onsite"], request=request, totp_code="000000" if code != "000000" else "111111")
-    first = services.reveal_request_create(actor=scene["firm"], entry=scene["entry"], reason="一次", purpose="view")
+        services.reveal_approve(
+            actor=scene["onsite"], request=request, totp_code="000000" if code != "000000" else "111111"
+        )
+    first = services.reveal_request_create(
+        actor=scene["firm"], entry=scene["entry"], reason="一次", purpose="view"
+    )
     services.reveal_approve(actor=scene["onsite"], request=first, totp_code=code)
     with pytest.raises(DomainError) as reused:
         services.reveal_approve(actor=scene["onsite"], request=request, totp_code=code)
@@ -132,9 +144,8 @@ def test_reveal_while_sealed_is_refused_and_keeps_the_grant(scene):
 def test_reveal_is_refused_when_its_audit_event_cannot_be_written(scene):
     request = approved(scene["firm"], scene["onsite"], scene["totp"], scene["entry"])
     fail_audit_inserts()
-    with pytest.raises(Exception, match="audit storage unavailable") as caught:
-        with transaction.atomic():
-            services.reveal_open(actor=scene["firm"], request=request)
+    with pytest.raises(Exception, match="audit storage unavailable") as caught, transaction.atomic():
+        services.reveal_open(actor=scene["firm"], request=request)
     assert STRONG not in str(caught.value)
     assert RevealRequest.objects.get(pk=request.pk).status == RevealStatus.APPROVED
     assert not Event.objects.filter(action=events.REVEAL_OPEN).exists()

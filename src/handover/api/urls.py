@@ -16,7 +16,9 @@ router.register(r"engagements/(?P<code>[-a-zA-Z0-9_]+)/people", views.PersonView
 router.register(r"engagements/(?P<code>[-a-zA-Z0-9_]+)/roles", views.RoleViewSet, basename="role")
 router.register("audit/events", views.EventViewSet, basename="event")
 router.register(
-    r"engagements/(?P<code>[-a-zA-Z0-9_]+)/vault/entries", vault_api.SecretEntryViewSet, basename="vault-entry"
+    r"engagements/(?P<code>[-a-zA-Z0-9_]+)/vault/entries",
+    vault_api.SecretEntryViewSet,
+    basename="vault-entry",
 )
 router.register(
     r"engagements/(?P<code>[-a-zA-Z0-9_]+)/vault/requests",

@@ -71,7 +71,17 @@ class RevealRequestSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = RevealRequest
-        fields = ["id", "entry", "purpose", "reason", "status", "requester", "approver", "expires_at", "spent_at"]
+        fields = [
+            "id",
+            "entry",
+            "purpose",
+            "reason",
+            "status",
+            "requester",
+            "approver",
+            "expires_at",
+            "spent_at",
+        ]
         read_only_fields = ["status", "requester", "approver", "expires_at", "spent_at"]
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from handover.org.models import Person, Site
 from handover.registers.definitions.common import ACCOUNT_CLASS, ACCOUNT_LAYER
 from handover.vault.models import ChangeReason, CustodyMode, RevealPurpose, SecretKind, VerifyResult
 from handover.vault.passwords import PLATFORMS
@@ -32,7 +33,7 @@ class UnsealForm(forms.Form):
 class CaptureForm(forms.Form):
     """Which account (created in the registers' entities when new), which register, and the secret."""
 
-    site = forms.ModelChoiceField(label=_("Site"), queryset=None)
+    site = forms.ModelChoiceField(label=_("Site"), queryset=Site.objects.none())
     system = forms.CharField(label=_("System"), max_length=200)
     hostname = forms.CharField(label=_("Host name or address"), max_length=255, required=False)
     login_name = forms.CharField(label=_("Account"), max_length=200)
@@ -45,7 +46,9 @@ class CaptureForm(forms.Form):
     custody_mode = forms.ChoiceField(label=_("Custody"), choices=CustodyMode.choices)
     envelope_no = forms.CharField(label=_("Sealed envelope number"), max_length=100, required=False)
     safe = forms.CharField(label=_("Safe"), max_length=100, required=False)
-    holders = forms.ModelMultipleChoiceField(label=_("Holders"), queryset=None, required=False)
+    holders = forms.ModelMultipleChoiceField(
+        label=_("Holders"), queryset=Person.objects.none(), required=False
+    )
     generate = forms.BooleanField(label=_("Generate a new password instead (表10/27)"), required=False)
     platform = forms.ChoiceField(
         label=_("Platform limits"), choices=[(k, p.label) for k, p in PLATFORMS.items()], initial="generic"

@@ -166,7 +166,9 @@ class LocalKeeper:
             self._check_share(share, params)
             self._join(nonce, params)
             if share.index in self._shares:
-                raise KeeperError(f"Share {share.index} was already entered in this ceremony.", code="share_twice")
+                raise KeeperError(
+                    f"Share {share.index} was already entered in this ceremony.", code="share_twice"
+                )
             self._shares[share.index] = share
             entered = sorted(self._shares)
             current = self._nonce or ""

@@ -298,7 +298,9 @@ def _denied(*, actor: Any, request: RevealRequest, step: str, why: str) -> None:
 
 def _fresh(request: RevealRequest) -> RevealRequest:
     """The request as stored now: a decision made elsewhere counts, not the caller's old copy."""
-    return RevealRequest.objects.select_related("entry", "entry__engagement", "entry__site").get(pk=request.pk)
+    return RevealRequest.objects.select_related("entry", "entry__engagement", "entry__site").get(
+        pk=request.pk
+    )
 
 
 def reveal_request_create(*, actor: Any, entry: SecretEntry, reason: str, purpose: str) -> RevealRequest:
