@@ -6,7 +6,6 @@ The key keeper starts first and stops last: it holds the vault's master key in m
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -28,43 +27,51 @@ class Command(BaseCommand):
         parser.add_argument("--no-worker", action="store_true", help="do not start the task worker")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # SIGTERM (a service manager's stop) unwinds like Ctrl-C, so every child is stopped, the keeper last.
+        signal.signal(signal.SIGTERM, _interrupt)
         call_command("collectstatic", interactive=False, verbosity=0)
         handover = [sys.executable, "-m", "handover"]
-        keeper = subprocess.Popen([*handover, "vault", "keeper"])
-        _wait_for(settings.HANDOVER_VAULT_SOCKET, keeper)
-        worker = None if options["no_worker"] else subprocess.Popen([*handover, "worker"])
-        host = options["addr"]
-        self.stdout.write(
-            f"Handover is serving on http://{host}/  (data folder {settings.DATA_DIR}); Ctrl-C stops."
-        )
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "handover.wsgi",
-                "--bind",
-                host,
-                "--workers",
-                str(options["workers"]),
-                "--access-logfile",
-                "-",
-                "--graceful-timeout",
-                "5",
-            ],
-            env={**os.environ},
-        )
+        children: list[subprocess.Popen[bytes]] = []
         try:
+            keeper = subprocess.Popen([*handover, "vault", "keeper"])
+            children.append(keeper)
+            _wait_for(settings.HANDOVER_VAULT_SOCKET, keeper)
+            if not options["no_worker"]:
+                children.append(subprocess.Popen([*handover, "worker"]))
+            host = options["addr"]
+            self.stdout.write(
+                f"Handover is serving on http://{host}/  (data folder {settings.DATA_DIR}); Ctrl-C stops."
+            )
+            server = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", *_gunicorn(host, options["workers"])]
+            )
+            children.append(server)
             server.wait()
         except KeyboardInterrupt:
-            server.send_signal(signal.SIGTERM)
-            server.wait()
+            pass
         finally:
-            if worker is not None:
-                worker.send_signal(signal.SIGTERM)
-                worker.wait()
-            keeper.send_signal(signal.SIGTERM)
-            keeper.wait()
+            for child in reversed(children):
+                if child.poll() is None:
+                    child.send_signal(signal.SIGTERM)
+                child.wait()
+
+
+def _gunicorn(host: str, workers: int) -> list[str]:
+    return [
+        "handover.wsgi",
+        "--bind",
+        host,
+        "--workers",
+        str(workers),
+        "--access-logfile",
+        "-",
+        "--graceful-timeout",
+        "5",
+    ]
+
+
+def _interrupt(*_: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def _wait_for(path: Path, process: subprocess.Popen[bytes]) -> None:
