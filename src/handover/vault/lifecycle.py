@@ -76,13 +76,38 @@ def params_of(config: VaultConfig) -> Params:
     )
 
 
+def _keeper_messages() -> dict[str, str]:
+    """The keeper (which imports no Django) speaks English; these are its refusals in the user's language."""
+    return {
+        "ceremony_mismatch": _(
+            "This share belongs to another unseal ceremony (the page is out of date, or someone started "
+            "another one). Reload the vault page, or see the current nonce with `handover vault status`, "
+            "and enter it again."
+        ),
+        "share_other_set": _(
+            "This share is from another set of shares (from before a rekey or a rotation, or of another vault)."
+        ),
+        "share_twice": _("This share was already entered in this ceremony."),
+        "share_checksum": _(
+            "This share is mistyped or damaged: its checksum does not match. Compare it with the printed "
+            "copy group by group."
+        ),
+        "share_format": _("This is not a Handover share: a share begins with HOV1-K…-S…."),
+        "key_mismatch": _(
+            "The shares combine to a key that is not this vault's master key: one of them was altered. "
+            "The ceremony is reset; start again with the printed shares."
+        ),
+        "already_unsealed": _("The vault is already unsealed."),
+    }
+
+
 def keeper_error(exc: KeeperError) -> DomainError:
     """The face of a keeper refusal: sealed (or unreachable) is ``VaultSealed``, the rest a ``DomainError``."""
     if isinstance(exc, Sealed):
         return VaultSealed()
     if isinstance(exc, Unreachable):
         return VaultSealed(exc.message)
-    return DomainError(exc.message, code=exc.code)
+    return DomainError(_keeper_messages().get(exc.code, exc.message), code=exc.code)
 
 
 @dataclass(frozen=True)
