@@ -170,3 +170,19 @@ def test_envelope_printing_is_the_same_reveal_naming_both(scene):
     revealed = services.reveal_open(actor=scene["firm"], request=request)
     assert revealed.request.purpose == "envelope" and revealed.request.approver == scene["onsite"]
     assert Event.objects.get(action=events.REVEAL_OPEN).after["purpose"] == "envelope"
+
+
+def test_a_refused_request_cannot_be_approved_or_opened(scene):
+    request = services.reveal_request_create(
+        actor=scene["firm"], entry=scene["entry"], reason="核对", purpose="view"
+    )
+    with pytest.raises(PermissionDenied):
+        services.reveal_refuse(actor=scene["firm"], request=request)
+    refused = services.reveal_refuse(actor=scene["onsite"], request=request)
+    assert refused.status == RevealStatus.REFUSED and refused.approver == scene["onsite"]
+    with pytest.raises(DomainError) as decided:
+        services.reveal_approve(actor=scene["onsite"], request=request, totp_code=next_code(scene["totp"]))
+    assert decided.value.code == "decided"
+    with pytest.raises(DomainError) as not_approved:
+        services.reveal_open(actor=scene["firm"], request=request)
+    assert not_approved.value.code == "not_approved"

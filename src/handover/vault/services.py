@@ -376,21 +376,25 @@ def reveal_approve(*, actor: Any, request: RevealRequest, totp_code: str) -> Rev
 
 
 def reveal_refuse(*, actor: Any, request: RevealRequest) -> RevealRequest:
-    """Turn a request down; only someone who could approve it may."""
+    """Turn a request down; only someone who could approve it may (no second factor: it opens nothing)."""
+    request = _fresh(request)
     problem = _approval_problem(actor=actor, request=request)
-    if problem is not None and problem[0] not in ("no_totp",):
+    if problem is not None and problem[0] != "no_totp":
         raise problem[1]
     with transaction.atomic():
-        request.status, request.approver, request.decided_at = RevealStatus.REFUSED, actor, timezone.now()
-        request.save(update_fields=["status", "approver", "decided_at"])
+        locked = RevealRequest.objects.select_for_update().get(pk=request.pk)
+        if locked.status != RevealStatus.PENDING:
+            raise DomainError(_("This request was already decided."), code="decided")
+        locked.status, locked.approver, locked.decided_at = RevealStatus.REFUSED, actor, timezone.now()
+        locked.save(update_fields=["status", "approver", "decided_at"])
         event_record(
             actor=actor,
             action=events.REVEAL_REFUSE,
             engagement_id=request.entry.engagement_id,
             site_id=request.entry.site_id,
-            obj=request,
+            obj=locked,
         )
-    return request
+    return locked
 
 
 @dataclass(frozen=True)
