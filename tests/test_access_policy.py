@@ -12,6 +12,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from handover.audit.services import event_record
 from handover.org import permissions as perms
 from handover.org.models import Role, RoleAssignment
+from handover.vault.models import RevealRequest
 from handover.web.access import AUTHENTICATED, PUBLIC
 from tests.factories import World
 
@@ -88,6 +89,28 @@ class Scene:
         self.event = event_record(
             actor=None, action="org.site.create", engagement_id=w.engagement.pk, obj=w.branch_a
         )
+        self._vault_scenery()
+
+    def _vault_scenery(self) -> None:
+        """A vault entry at each branch, with a pending reveal request made by the branch's firm IT."""
+        from handover.core.actors import system
+        from handover.vault import lifecycle, services
+
+        w = self.world
+        lifecycle.vault_init(actor=system("test"), shares=3, threshold=2)
+        self.entries, self.requests = {}, {}
+        for target, site in (("a", w.branch_a), ("b", w.branch_b)):
+            requester = self.users["firm_it_a"]
+            self.entries[target] = entry = services.secret_put(
+                actor=system("test"),
+                target=services.Target(
+                    engagement=w.engagement, site=site, system_name="柜台", hostname="h1", login_name="root"
+                ),
+                secret="Vq7#kRt2!mWz9@Lp",
+            )
+            self.requests[target] = RevealRequest.objects.create(
+                entry=entry, requester=requester, reason="核对", purpose="view"
+            )
 
     def kwargs(self, route: Route, target: str) -> tuple[dict, object]:
         """URL kwargs for the route, and the site its object sits at (None for engagement-level objects)."""
@@ -106,6 +129,10 @@ class Scene:
                 values[key] = w.org.pk
             elif key == "role_id" or (key == "pk" and route.name == "api:role-detail"):
                 values[key] = (self.role_a if target == "a" else self.role_b).pk
+            elif key == "entry_id" or (key == "pk" and route.name == "api:vault-entry-detail"):
+                values[key], where = self.entries[target].pk, site
+            elif key == "request_id":
+                values[key], where = self.requests[target].pk, site
             elif key == "user_id":
                 values[key] = self.users["tech"].pk
             elif key == "action":

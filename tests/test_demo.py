@@ -74,3 +74,17 @@ def test_demo_has_a_failed_backup_closed_by_a_reported_t39_entry(db):
     entry = Row.objects.get(pk=entry_id, form__register_no=39)
     assert entry.data["source_row_ref"] == failed.pk and entry.data["reported_tg_at"]
     assert failed.form.state == "signed" and failed.signatures.count() == 2
+
+
+def test_demo_sets_up_the_vault_once_and_prints_its_shares(db):
+    from handover.vault.crypto.shamir import Share
+    from handover.vault.models import SecretEntry, VaultConfig
+
+    first = run("demo")
+    shares = re.findall(r"share \d: (HOV1-\S+)", first)
+    assert len(shares) == 5 and all(Share.decode(s).threshold == 3 for s in shares)
+    assert SecretEntry.objects.count() == 5
+    config = VaultConfig.objects.get()
+    second = run("demo")
+    assert not re.findall(r"HOV1-\S+", second) and "already set up" in second
+    assert VaultConfig.objects.get().check_value == config.check_value and SecretEntry.objects.count() == 5

@@ -8,6 +8,7 @@ from handover.web.access import PUBLIC, needs
 urlpatterns = [
     path("", include("handover.web.urls")),
     path("accounts/", include("handover.accounts.urls")),
+    path("", include("handover.vault.urls")),
     path("e/", include("handover.org.urls")),
     path("e/", include("handover.registers.urls_rules")),
     path("e/", include("handover.backups.urls")),

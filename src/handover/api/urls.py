@@ -3,6 +3,7 @@ from rest_framework.routers import DefaultRouter
 
 from handover.api import views
 from handover.backups import api as backups_api
+from handover.vault import api as vault_api
 
 router = DefaultRouter()
 router.include_format_suffixes = False
@@ -15,6 +16,16 @@ router.register(
 router.register(r"engagements/(?P<code>[-a-zA-Z0-9_]+)/people", views.PersonViewSet, basename="person")
 router.register(r"engagements/(?P<code>[-a-zA-Z0-9_]+)/roles", views.RoleViewSet, basename="role")
 router.register("audit/events", views.EventViewSet, basename="event")
+router.register(
+    r"engagements/(?P<code>[-a-zA-Z0-9_]+)/vault/entries",
+    vault_api.SecretEntryViewSet,
+    basename="vault-entry",
+)
+router.register(
+    r"engagements/(?P<code>[-a-zA-Z0-9_]+)/vault/requests",
+    vault_api.RevealRequestViewSet,
+    basename="vault-request",
+)
 
 app_name = "api"
 
@@ -24,5 +35,6 @@ urlpatterns = [
     path("docs/", views.DocsView.as_view(url_name="api:schema"), name="docs"),
     path("engagements/<slug:code>/fixity/keys/", backups_api.SiteKeyView.as_view(), name="fixity-keys"),
     path("engagements/<slug:code>/fixity/bundles/", backups_api.BundleView.as_view(), name="fixity-bundles"),
+    path("vault/status/", vault_api.VaultStatusView.as_view(), name="vault-status"),
     path("", include(router.urls)),
 ]

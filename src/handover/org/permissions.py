@@ -25,6 +25,12 @@ IMPORT_BACKUPS = "import_backups"  # import a fixity bundle (upload, API, courie
 MANAGE_SITE_KEYS = "manage_site_keys"  # enrol, issue and revoke the agents' site keys (第二十八条第8项)
 VIEW_AUDIT = "view_audit"
 MANAGE_ACCOUNTS = "manage_accounts"
+# The vault (第二十二条, 第二十六条第2项): reading a secret needs a request and someone else's approval.
+VAULT_VIEW = "vault_view"  # vault entries of the role's sites: who holds what, never the secret
+VAULT_CAPTURE = "vault_capture"  # enter or generate a secret at the role's sites (表9, 表10, 表27)
+VAULT_REQUEST = "vault_request"  # ask to see a secret (reason required), then open the granted reveal
+VAULT_APPROVE = "vault_approve"  # approve someone else's reveal at the role's sites, with a fresh TOTP code
+VAULT_UNSEAL = "vault_unseal"  # enter an unseal share, seal the vault (deployment-wide)
 
 ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     Role.TECH_GROUP: frozenset(
@@ -43,6 +49,10 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
             VIEW_BACKUPS,
             IMPORT_BACKUPS,
             MANAGE_SITE_KEYS,
+            VAULT_VIEW,
+            VAULT_REQUEST,
+            VAULT_APPROVE,
+            VAULT_UNSEAL,
         }
     ),
     Role.ONSITE_POST: frozenset(
@@ -58,6 +68,11 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
             VIEW_BACKUPS,
             IMPORT_BACKUPS,
             MANAGE_SITE_KEYS,
+            VAULT_VIEW,
+            VAULT_CAPTURE,
+            VAULT_REQUEST,
+            VAULT_APPROVE,
+            VAULT_UNSEAL,
         }
     ),
     Role.FIRM_IT: frozenset(
@@ -70,6 +85,9 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
             VIEW_REGISTERS,
             FILL_REGISTERS,
             VIEW_BACKUPS,
+            VAULT_VIEW,
+            VAULT_CAPTURE,
+            VAULT_REQUEST,
         }
     ),
     Role.FIRM_FINANCE: frozenset({VIEW_ENGAGEMENT, VIEW_SUMMARY, VIEW_FIRM_NAME, VIEW_ORGS, VIEW_REGISTERS}),

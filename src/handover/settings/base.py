@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "handover.org",
     "handover.registers",
     "handover.backups",
+    "handover.vault",
     "handover.web",
     "handover.api",
     "handover.cli",
@@ -135,6 +136,10 @@ HANDOVER_CHECKPOINT_KEY = Path(env.get("HANDOVER_CHECKPOINT_KEY") or DATA_DIR / 
 HANDOVER_CHECKPOINT_DIR = Path(env.get("HANDOVER_CHECKPOINT_DIR") or DATA_DIR / "checkpoints")
 HANDOVER_CHECKPOINT_INTERVAL = env.get_int("HANDOVER_CHECKPOINT_INTERVAL")
 HANDOVER_LOCAL_KEY = DATA_DIR / "keys" / "local-fernet.key"
+HANDOVER_VAULT_CIPHER = env.get("HANDOVER_VAULT_CIPHER").lower()
+HANDOVER_VAULT_SOCKET = DATA_DIR / "vault-keeper.sock"
+HANDOVER_VAULT_REVEAL_MINUTES = env.get_int("HANDOVER_VAULT_REVEAL_MINUTES")
+HANDOVER_VAULT_SHOW_SECONDS = env.get_int("HANDOVER_VAULT_SHOW_SECONDS")
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]

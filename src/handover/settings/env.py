@@ -72,6 +72,15 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "HANDOVER_LOG_LEVEL", "INFO", "Level of the log written to logs/handover.log in the data folder."
     ),
+    Variable("HANDOVER_VAULT_CIPHER", "aes-256-gcm", "Cipher of new vault secrets: aes-256-gcm or sm4-gcm."),
+    Variable(
+        "HANDOVER_VAULT_REVEAL_MINUTES", "15", "How long an approved reveal may be opened before it lapses."
+    ),
+    Variable(
+        "HANDOVER_VAULT_SHOW_SECONDS",
+        "60",
+        "How long a revealed secret stays on the screen before it is hidden.",
+    ),
 )
 
 _KNOWN = {v.name: v for v in VARIABLES}

@@ -123,17 +123,39 @@ def _wrap_aad(cipher: Cipher, record_id: str) -> bytes:
     return f"{_LABEL}:wrap:{cipher.name}:{record_id}".encode()
 
 
-def seal(master_key: bytes, plaintext: bytes, *, record_id: str, cipher_name: str) -> SealedSecret:
-    """Encrypt ``plaintext`` for the record ``record_id`` under a fresh data key wrapped by ``master_key``."""
+def new_data_key(cipher_name: str) -> bytes:
+    """A fresh random data key for one secret under ``cipher_name``."""
+    return secrets.token_bytes(get_cipher(cipher_name).key_size)
+
+
+def wrap_data_key(master_key: bytes, data_key: bytes, *, record_id: str, cipher_name: str) -> bytes:
+    """``data_key`` wrapped by the key derived from ``master_key``, bound to ``record_id``.
+
+    The half of ``seal`` that needs the master key: a key keeper that holds the master key runs this
+    (and ``unwrap_data_key``) so that the master key never leaves it."""
+    _data_aad(record_id)
     cipher = get_cipher(cipher_name)
-    data_aad = _data_aad(record_id)
-    wrapping_key = _wrapping_key(master_key, cipher)
-    data_key = secrets.token_bytes(cipher.key_size)
+    return cipher.encrypt(_wrapping_key(master_key, cipher), data_key, _wrap_aad(cipher, record_id))
+
+
+def seal_with_data_key(
+    data_key: bytes, wrapped_key: bytes, plaintext: bytes, *, record_id: str, cipher_name: str
+) -> SealedSecret:
+    """The half of ``seal`` that needs no master key: encrypt ``plaintext`` under ``data_key``."""
+    cipher = get_cipher(cipher_name)
     return SealedSecret(
         cipher_name=cipher.name,
-        wrapped_key=cipher.encrypt(wrapping_key, data_key, _wrap_aad(cipher, record_id)),
-        ciphertext=cipher.encrypt(data_key, plaintext, data_aad),
+        wrapped_key=wrapped_key,
+        ciphertext=cipher.encrypt(data_key, plaintext, _data_aad(record_id)),
     )
+
+
+def seal(master_key: bytes, plaintext: bytes, *, record_id: str, cipher_name: str) -> SealedSecret:
+    """Encrypt ``plaintext`` for the record ``record_id`` under a fresh data key wrapped by ``master_key``."""
+    _data_aad(record_id)
+    data_key = new_data_key(cipher_name)
+    wrapped = wrap_data_key(master_key, data_key, record_id=record_id, cipher_name=cipher_name)
+    return seal_with_data_key(data_key, wrapped, plaintext, record_id=record_id, cipher_name=cipher_name)
 
 
 def _unwrap(master_key: bytes, sealed: SealedSecret, *, record_id: str) -> bytes:
@@ -152,19 +174,29 @@ def _unwrap(master_key: bytes, sealed: SealedSecret, *, record_id: str) -> bytes
     return data_key
 
 
-def open(master_key: bytes, sealed: SealedSecret, *, record_id: str) -> bytes:
-    """The plaintext of ``sealed``, which must belong to ``record_id``; ``DecryptionError`` otherwise.
+def unwrap_data_key(master_key: bytes, sealed: SealedSecret, *, record_id: str) -> bytes:
+    """The data key of ``sealed``, which must belong to ``record_id``; ``DecryptionError`` otherwise."""
+    _data_aad(record_id)
+    return _unwrap(master_key, sealed, record_id=record_id)
 
-    Named after the domain's verb (seal / open); it shadows the builtin only inside this module."""
-    data_aad = _data_aad(record_id)
-    data_key = _unwrap(master_key, sealed, record_id=record_id)
+
+def open_with_data_key(data_key: bytes, sealed: SealedSecret, *, record_id: str) -> bytes:
+    """The plaintext of ``sealed`` under its already unwrapped ``data_key``."""
     try:
-        return get_cipher(sealed.cipher_name).decrypt(data_key, sealed.ciphertext, data_aad)
+        return get_cipher(sealed.cipher_name).decrypt(data_key, sealed.ciphertext, _data_aad(record_id))
     except DecryptionError:
         raise DecryptionError(
             f"The secret of record {record_id} failed authentication: "
             "its ciphertext was altered or belongs to another record."
         ) from None
+
+
+def open(master_key: bytes, sealed: SealedSecret, *, record_id: str) -> bytes:
+    """The plaintext of ``sealed``, which must belong to ``record_id``; ``DecryptionError`` otherwise.
+
+    Named after the domain's verb (seal / open); it shadows the builtin only inside this module."""
+    data_key = unwrap_data_key(master_key, sealed, record_id=record_id)
+    return open_with_data_key(data_key, sealed, record_id=record_id)
 
 
 def rewrap(

@@ -10,15 +10,20 @@ from django.utils import translation
 
 from handover.core.context import command_context
 from handover.org import demo
+from handover.vault import demo as vault_demo
 
 
 class Command(BaseCommand):
-    help = "Load the demo engagement (idempotent) and print a fresh password for each demo login."
+    help = (
+        "Load the demo engagement (idempotent), print a fresh password for each demo login, and set up the "
+        "vault with demo secrets the first time (printing its shares)."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         translation.activate("zh-hans")
         with command_context("cli"):
             engagement, logins = demo.load()
+            shares = vault_demo.load(engagement)
         self.stdout.write(
             f"Demo engagement: {engagement.code_name} ({engagement.code}), "
             f"{engagement.sites.count()} sites, {engagement.people.count()} people"
@@ -32,6 +37,20 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"  {_pad(login.role, 22)} {login.username:<16} {login.password}   {login.scope}"
             )
+        self._vault(shares)
+
+    def _vault(self, shares: list[str]) -> None:
+        if not shares:
+            self.stdout.write(
+                "Vault: already set up; its shares were printed when it was (they are stored nowhere)."
+            )
+            return
+        self.stdout.write(
+            "Vault: set up 3 of 5 with a few demo secrets. It is sealed whenever the server starts: log in as the "
+            "technical group or the Hangzhou on-site post, open /vault/ and enter any 3 of these demo shares:"
+        )
+        for number, share in enumerate(shares, start=1):
+            self.stdout.write(f"  share {number}: {share}")
 
 
 def _pad(text: str, width: int) -> str:

@@ -27,6 +27,11 @@ CAPABILITY_NOTES = {
     perms.MANAGE_SITE_KEYS: "enrol, issue and revoke the field agents' site keys at the role's sites",
     perms.VIEW_AUDIT: "read and export the audit trail",
     perms.MANAGE_ACCOUNTS: "create, unlock, reset, deactivate logins",
+    perms.VAULT_VIEW: "vault entries of the role's sites: system, account, holders, custody; never the secret",
+    perms.VAULT_CAPTURE: "enter or generate a secret at the role's sites (表9 original, 表10/表27 new)",
+    perms.VAULT_REQUEST: "ask to see a secret with a reason, then open the approved reveal once",
+    perms.VAULT_APPROVE: "approve another person's reveal at the role's sites, with a fresh TOTP code",
+    perms.VAULT_UNSEAL: "enter an unseal share and seal the vault (deployment-wide)",
 }
 
 

@@ -1,0 +1,61 @@
+"""The demo's vault: set up 3-of-5 on the first ``handover demo``, with a few secrets at the demo sites so a
+new user can try unseal, capture and reveal. An initialised vault is left alone (its shares were printed
+when it was set up, and are stored nowhere)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from handover.core.actors import system
+from handover.org.models import Engagement, Site
+from handover.vault import lifecycle, passwords, services
+from handover.vault.models import CustodyMode, SecretEntry, SecretKind, VaultConfig
+
+# site code, system, host, account, layer, class, kind
+SECRETS = [
+    ("BR-HZ", "营业部柜台系统", "hz-counter01", "root", "操作系统", "超级用户", SecretKind.ORIGINAL),
+    ("BR-HZ", "营业部柜台系统", "hz-db01", "sys", "数据库", "超级用户", SecretKind.CHANGED),
+    ("BR-HZ", "网络", "hz-fw01", "admin", "安全设备", "超级用户", SecretKind.CHANGED),
+    ("HQ", "集中交易", "trade01", "root", "操作系统", "超级用户", SecretKind.CHANGED),
+    ("BR-SZ", "营业部柜台系统", "sz-counter01", "root", "操作系统", "超级用户", SecretKind.ORIGINAL),
+]
+
+
+def load(engagement: Engagement) -> list[str]:
+    """Set up the vault and store the demo secrets; returns the shares, or [] if it was set up already."""
+    if VaultConfig.objects.exists():
+        return []
+    actor = system("demo")
+    result = lifecycle.vault_init(actor=actor, shares=5, threshold=3)
+    for code, system_name, host, login, layer, account_class, kind in SECRETS:
+        site = Site.objects.get(engagement=engagement, code=code)
+        target = services.Target(
+            engagement=engagement,
+            site=site,
+            system_name=system_name,
+            hostname=host,
+            login_name=login,
+            layer=layer,
+            account_class=account_class,
+        )
+        custody = services.Custody(
+            mode=CustodyMode.ENVELOPE if host == "hz-fw01" else CustodyMode.VAULT,
+            envelope_no="HZ-2026-001" if host == "hz-fw01" else "",
+            safe="杭州营业部机房保险柜" if host == "hz-fw01" else "",
+        )
+        services.secret_put(
+            actor=actor,
+            target=target,
+            secret=passwords.generate(passwords.Policy(length=20)),
+            kind=kind,
+            keeper=result.keeper,
+            custody=custody,
+            generated=True,
+        )
+    # Demo scenery: one secret past its 表27 periodic change date, so the overdue list has something.
+    SecretEntry.objects.filter(account__asset__hostname="hz-db01").update(
+        next_due_on=timezone.localdate() - timedelta(days=3)
+    )
+    return result.shares

@@ -1,0 +1,38 @@
+"""Audit actions of the vault. No event carries a secret, a share or a key: only which entry, which share
+number, who and why."""
+
+from django.utils.translation import gettext_lazy as _
+
+INIT = "vault.init"
+SHARE_ENTER = "vault.share.enter"
+UNSEAL = "vault.unseal"
+SEAL = "vault.seal"
+REKEY = "vault.rekey"
+ROTATE = "vault.rotate_master"
+SECRET_CAPTURE = "vault.secret.capture"
+SECRET_CHANGE = "vault.secret.change"
+SECRET_VERIFY = "vault.secret.verify"
+REVEAL_REQUEST = "vault.reveal.request"
+REVEAL_APPROVE = "vault.reveal.approve"
+REVEAL_REFUSE = "vault.reveal.refuse"
+REVEAL_OPEN = "vault.reveal.open"
+REVEAL_DENIED = "vault.reveal.denied"
+TASK_USE = "vault.secret.task_use"
+
+ACTIONS = {
+    INIT: _("Vault initialised (shares handed out)"),
+    SHARE_ENTER: _("Unseal share entered"),
+    UNSEAL: _("Vault unsealed"),
+    SEAL: _("Vault sealed"),
+    REKEY: _("Vault rekeyed (new shares, same master key)"),
+    ROTATE: _("Vault master key rotated (every data key re-wrapped)"),
+    SECRET_CAPTURE: _("Secret captured into the vault"),
+    SECRET_CHANGE: _("Secret changed (new version)"),
+    SECRET_VERIFY: _("Secret login verification recorded"),
+    REVEAL_REQUEST: _("Secret reveal requested"),
+    REVEAL_APPROVE: _("Secret reveal approved"),
+    REVEAL_REFUSE: _("Secret reveal refused"),
+    REVEAL_OPEN: _("Secret revealed"),
+    REVEAL_DENIED: _("Secret reveal refused by a rule"),
+    TASK_USE: _("Secret handed to a background task"),
+}

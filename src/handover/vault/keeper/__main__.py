@@ -1,0 +1,5 @@
+"""``python -m handover.vault.keeper --socket PATH``: run the key keeper."""
+
+from handover.vault.keeper.server import main
+
+main()

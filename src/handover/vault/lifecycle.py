@@ -1,0 +1,343 @@
+"""The vault's own life: init, unseal ceremonies, seal, rekey and master-key rotation (DESIGN decision 4).
+
+Which key keeper a process uses: the one on the data folder's socket when it exists (``handover serve``
+starts it), otherwise this process's own ``LocalKeeper`` (tests, one-shot commands, ``runserver``).
+A socket that exists but does not answer is an error, never a silent switch to a keeper of our own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from handover.audit.models import Outcome
+from handover.audit.services import event_record
+from handover.core.errors import DomainError
+from handover.vault import events
+from handover.vault.crypto import ciphers, envelope, shamir
+from handover.vault.crypto.envelope import SealedSecret
+from handover.vault.crypto.errors import ShareError
+from handover.vault.keeper import Keeper, KeeperError, LocalKeeper, Params, RemoteKeeper, Sealed, Unreachable
+from handover.vault.models import SecretVersion, VaultConfig
+
+_local = LocalKeeper()
+
+
+class VaultSealed(DomainError):
+    """Something needs a secret while the vault is sealed (or its keeper is gone)."""
+
+    status = 503
+
+    def __init__(self, message: Any = None) -> None:
+        super().__init__(
+            message
+            or _(
+                "The vault is sealed: no secret can be stored, used or shown until enough share holders "
+                "have entered their shares on the vault page (or with `handover vault unseal`). "
+                "Everything else keeps working."
+            ),
+            code="vault_sealed",
+        )
+
+
+def current_keeper() -> Keeper:
+    """The keeper on the data folder's socket, or this process's own when there is no socket."""
+    path = settings.HANDOVER_VAULT_SOCKET
+    if path.exists():
+        return RemoteKeeper(path)
+    return _local
+
+
+def local_keeper() -> LocalKeeper:
+    """This process's own keeper (used when no keeper process runs)."""
+    return _local
+
+
+def config_get() -> VaultConfig:
+    config = VaultConfig.objects.filter(pk=1).first()
+    if config is None:
+        raise DomainError(
+            _("The vault is not set up yet: run `handover vault init` (or `handover demo`)."),
+            code="vault_uninitialised",
+        )
+    return config
+
+
+def params_of(config: VaultConfig) -> Params:
+    return Params(
+        set_id=config.set_id,
+        threshold=config.threshold,
+        check_value=config.check_value,
+        cipher_name=config.cipher_name,
+    )
+
+
+def _keeper_messages() -> dict[str, str]:
+    """The keeper (which imports no Django) speaks English; these are its refusals in the user's language."""
+    return {
+        "ceremony_mismatch": _(
+            "This share belongs to another unseal ceremony (the page is out of date, or someone started "
+            "another one). Reload the vault page, or see the current nonce with `handover vault status`, "
+            "and enter it again."
+        ),
+        "share_other_set": _(
+            "This share is from another set of shares (from before a rekey or a rotation, or of another vault)."
+        ),
+        "share_twice": _("This share was already entered in this ceremony."),
+        "share_checksum": _(
+            "This share is mistyped or damaged: its checksum does not match. Compare it with the printed "
+            "copy group by group."
+        ),
+        "share_format": _("This is not a Handover share: a share begins with HOV1-K…-S…."),
+        "key_mismatch": _(
+            "The shares combine to a key that is not this vault's master key: one of them was altered. "
+            "The ceremony is reset; start again with the printed shares."
+        ),
+        "already_unsealed": _("The vault is already unsealed."),
+    }
+
+
+def keeper_error(exc: KeeperError) -> DomainError:
+    """The face of a keeper refusal: sealed (or unreachable) is ``VaultSealed``, the rest a ``DomainError``."""
+    if isinstance(exc, Sealed):
+        return VaultSealed()
+    if isinstance(exc, Unreachable):
+        return VaultSealed(exc.message)
+    return DomainError(_keeper_messages().get(exc.code, exc.message), code=exc.code)
+
+
+@dataclass(frozen=True)
+class VaultStatus:
+    """What the status page and ``handover vault status`` show; nothing secret."""
+
+    initialised: bool
+    sealed: bool
+    shares: int = 0
+    threshold: int = 0
+    cipher_name: str = ""
+    set_id: str = ""
+    key_version: int = 0
+    nonce: str = ""
+    entered: list[int] = field(default_factory=list)
+    keeper_remote: bool = False
+    problem: str = ""
+
+
+def vault_status() -> VaultStatus:
+    """Sealed or unsealed, and the ceremony's progress (which share numbers were entered)."""
+    config = VaultConfig.objects.filter(pk=1).first()
+    keeper = current_keeper()
+    if config is None:
+        return VaultStatus(initialised=False, sealed=True, keeper_remote=keeper.is_remote)
+    base = VaultStatus(
+        initialised=True,
+        sealed=True,
+        shares=config.shares,
+        threshold=config.threshold,
+        cipher_name=config.cipher_name,
+        set_id=config.set_id,
+        key_version=config.key_version,
+        keeper_remote=keeper.is_remote,
+    )
+    try:
+        state = keeper.status()
+    except KeeperError as exc:
+        return replace(base, problem=exc.message)
+    held = state["check_value"]
+    if not state["sealed"] and held != config.check_value:
+        return replace(base, problem=_("The key keeper holds another master key: seal it and unseal again."))
+    return replace(base, sealed=state["sealed"], nonce=state["nonce"], entered=list(state["entered"]))
+
+
+def require_unsealed(keeper: Keeper | None = None) -> tuple[Keeper, VaultConfig]:
+    """The keeper and configuration to use a secret with, or ``VaultSealed``."""
+    config = config_get()
+    keeper = keeper or current_keeper()
+    try:
+        state = keeper.status()
+    except KeeperError as exc:
+        raise keeper_error(exc) from None
+    if state["sealed"]:
+        raise VaultSealed()
+    return keeper, config
+
+
+@dataclass(frozen=True)
+class InitResult:
+    """The shares to hand out once, and a keeper of this process holding the new key."""
+
+    shares: list[str]
+    keeper: LocalKeeper
+    config: VaultConfig
+
+
+def vault_init(*, actor: Any, shares: int = 5, threshold: int = 3, cipher_name: str = "") -> InitResult:
+    """Create the master key, split it ``threshold``-of-``shares``, store only its check value.
+
+    The returned keeper holds the key (this process's own keeper when no keeper process runs, so a
+    one-process deployment is unsealed right after init); a running keeper process stays sealed.
+    """
+    cipher_name = cipher_name or settings.HANDOVER_VAULT_CIPHER
+    if cipher_name not in ciphers.CIPHERS:
+        raise DomainError(
+            _("Unknown vault cipher %(name)s: use aes-256-gcm or sm4-gcm.") % {"name": cipher_name},
+            field="cipher",
+        )
+    master = envelope.generate_master_key()
+    try:
+        split = shamir.split(master, shares=shares, threshold=threshold)
+    except ShareError as exc:
+        raise DomainError(str(exc), field="shares") from None
+    with transaction.atomic():
+        if VaultConfig.objects.select_for_update().filter(pk=1).exists():
+            raise DomainError(
+                _("The vault is already set up. Use rekey for new shares, or rotate-master for a new key."),
+                code="vault_initialised",
+            )
+        config = VaultConfig.objects.create(
+            cipher_name=cipher_name,
+            shares=shares,
+            threshold=threshold,
+            set_id=split[0].set_label,
+            check_value=envelope.check_value(master, cipher_name=cipher_name).hex(),
+        )
+        event_record(
+            actor=actor,
+            action=events.INIT,
+            obj=config,
+            after={"shares": shares, "threshold": threshold, "cipher": cipher_name, "set_id": config.set_id},
+        )
+    keeper = current_keeper()
+    holder = keeper if isinstance(keeper, LocalKeeper) else LocalKeeper()
+    holder.load(master, params_of(config))
+    return InitResult(shares=[s.encode() for s in split], keeper=holder, config=config)
+
+
+def vault_share_enter(*, actor: Any, share_text: str, nonce: str) -> dict[str, Any]:
+    """One holder's share for the ceremony ``nonce`` ('' starts one). Each attempt is an audit event;
+    the share itself never is. Returns the keeper's progress (``unsealed`` once the threshold is met)."""
+    config = config_get()
+    keeper = current_keeper()
+    try:
+        result = keeper.submit_share(share_text, nonce, params_of(config))
+    except KeeperError as exc:
+        event_record(
+            actor=actor,
+            action=events.SHARE_ENTER,
+            obj=config,
+            outcome=Outcome.FAILURE,
+            after={"nonce": nonce, "refused": exc.code},
+        )
+        raise keeper_error(exc) from None
+    try:
+        _record_share(actor=actor, config=config, result=result)
+    except Exception:
+        # Fail closed: a share whose event is not written does not count.
+        keeper.seal()
+        raise
+    return result
+
+
+def _record_share(*, actor: Any, config: VaultConfig, result: dict[str, Any]) -> None:
+    with transaction.atomic():
+        event_record(
+            actor=actor,
+            action=events.SHARE_ENTER,
+            obj=config,
+            after={
+                "share": result["index"],
+                "set_id": config.set_id,
+                "nonce": result["nonce"],
+                "entered": len(result["entered"]),
+                "threshold": config.threshold,
+            },
+        )
+        if result["unsealed"]:
+            event_record(actor=actor, action=events.UNSEAL, obj=config, after={"shares": result["entered"]})
+
+
+def vault_seal(*, actor: Any) -> None:
+    """Forget the master key (and any ceremony in progress) everywhere it is held, then record it."""
+    config = config_get()
+    keeper = current_keeper()
+    try:
+        keeper.seal()
+    except KeeperError as exc:
+        raise keeper_error(exc) from None
+    event_record(actor=actor, action=events.SEAL, obj=config)
+
+
+def vault_rekey(*, actor: Any, shares: int, threshold: int) -> list[str]:
+    """New shares of the same master key; the old shares stop working (their set id is retired)."""
+    keeper, config = require_unsealed()
+    try:
+        texts = keeper.split(shares=shares, threshold=threshold, check_value=config.check_value)
+    except KeeperError as exc:
+        raise keeper_error(exc) from None
+    set_id = shamir.Share.decode(texts[0]).set_label
+    with transaction.atomic():
+        before = {"shares": config.shares, "threshold": config.threshold, "set_id": config.set_id}
+        config.shares, config.threshold, config.set_id = shares, threshold, set_id
+        config.save(update_fields=["shares", "threshold", "set_id", "changed_at"])
+        event_record(
+            actor=actor,
+            action=events.REKEY,
+            obj=config,
+            before=before,
+            after={"shares": shares, "threshold": threshold, "set_id": set_id},
+        )
+    _reset_ceremony(keeper)
+    return texts
+
+
+def vault_rotate_master(*, actor: Any, shares: int | None = None, threshold: int | None = None) -> list[str]:
+    """A new master key: every data key is re-wrapped in one transaction (the ciphertexts stay as they
+    are, no secret is decrypted), then the keeper switches to it. Returns the new key's shares."""
+    keeper, config = require_unsealed()
+    shares, threshold = shares or config.shares, threshold or config.threshold
+    try:
+        begun = keeper.rotate_begin(
+            shares=shares, threshold=threshold, cipher_name=config.cipher_name, check_value=config.check_value
+        )
+        new = Params.of(begun["params"])
+        _rewrap_all(actor=actor, keeper=keeper, config=config, new=new, shares=shares)
+        keeper.rotate_commit(check_value=new.check_value)
+    except KeeperError as exc:
+        keeper.rotate_abort()
+        raise keeper_error(exc) from None
+    except Exception:
+        keeper.rotate_abort()
+        raise
+    return list(begun["shares"])
+
+
+def _rewrap_all(*, actor: Any, keeper: Keeper, config: VaultConfig, new: Params, shares: int) -> None:
+    with transaction.atomic():
+        versions = list(SecretVersion.objects.select_for_update().order_by("pk"))
+        for version in versions:
+            sealed = SealedSecret.from_bytes(bytes(version.sealed))
+            wrapped = keeper.rewrap(sealed, record_id=version.record_id, check_value=config.check_value)
+            version.sealed = replace(sealed, wrapped_key=wrapped).to_bytes()
+        SecretVersion.objects.bulk_update(versions, ["sealed"], batch_size=500)
+        before = {"key_version": config.key_version, "set_id": config.set_id}
+        config.set_id, config.check_value, config.threshold = new.set_id, new.check_value, new.threshold
+        config.shares, config.key_version = shares, config.key_version + 1
+        config.save()
+        event_record(
+            actor=actor,
+            action=events.ROTATE,
+            obj=config,
+            before=before,
+            after={"key_version": config.key_version, "set_id": new.set_id, "rewrapped": len(versions)},
+        )
+
+
+def _reset_ceremony(keeper: Keeper) -> None:
+    try:
+        keeper.reset_ceremony()
+    except KeeperError:
+        return

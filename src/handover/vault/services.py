@@ -1,0 +1,488 @@
+"""Writes of the vault's secrets: capture, change, the two-person reveal, and use by background tasks.
+
+Each service checks the actor's capability at the secret's site, writes in one transaction with its audit
+event, and lets no secret reach an event, an exception or a log line. A reveal writes its event before the
+secret is decrypted and returns the value only once the transaction has committed, so a reveal whose
+audit event cannot be written shows nothing (DESIGN decision 4).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from handover.accounts.models import User
+from handover.accounts.services import totp_verify
+from handover.audit.models import Outcome
+from handover.audit.services import event_record
+from handover.core.actors import system
+from handover.core.errors import DomainError, NotFound, PermissionDenied
+from handover.org import permissions as perms
+from handover.org.models import Engagement, Person, Site
+from handover.org.selectors import has_capability, require
+from handover.registers import inventory
+from handover.registers.definitions.common import ACCOUNT_CLASS, ACCOUNT_LAYER
+from handover.registers.models import Account
+from handover.vault import events, passwords
+from handover.vault.crypto import envelope
+from handover.vault.crypto.envelope import SealedSecret
+from handover.vault.keeper import Keeper, KeeperError
+from handover.vault.lifecycle import keeper_error, require_unsealed
+from handover.vault.models import (
+    CustodyMode,
+    RevealRequest,
+    RevealStatus,
+    SecretEntry,
+    SecretKind,
+    SecretVersion,
+    VerifyResult,
+    record_id_for,
+)
+
+
+def _seal(keeper: Keeper, config: Any, plaintext: str, record_id: str) -> bytes:
+    data_key = envelope.new_data_key(config.cipher_name)
+    try:
+        wrapped = keeper.wrap(
+            data_key, record_id=record_id, cipher_name=config.cipher_name, check_value=config.check_value
+        )
+    except KeeperError as exc:
+        raise keeper_error(exc) from None
+    sealed = envelope.seal_with_data_key(
+        data_key, wrapped, plaintext.encode(), record_id=record_id, cipher_name=config.cipher_name
+    )
+    return sealed.to_bytes()
+
+
+def _open(keeper: Keeper, config: Any, version: SecretVersion) -> str:
+    sealed = SealedSecret.from_bytes(bytes(version.sealed))
+    try:
+        data_key = keeper.unwrap(sealed, record_id=version.record_id, check_value=config.check_value)
+    except KeeperError as exc:
+        raise keeper_error(exc) from None
+    return envelope.open_with_data_key(data_key, sealed, record_id=version.record_id).decode()
+
+
+def _context_names(account: Account) -> list[str]:
+    return [account.login_name, account.asset.hostname if account.asset else "", account.system.name]
+
+
+def _check_strength(*, secret: str, kind: str, account: Account) -> int:
+    """第三十一条第1项: a new password must be strong; an original (表9) is recorded as received, since
+    refusing it would lose the only copy, and a weak original is exactly what the 表10 change replaces."""
+    if not secret:
+        raise DomainError(_("Enter the secret."), field="secret")
+    if kind != SecretKind.ORIGINAL:
+        passwords.strength_check(secret, context=_context_names(account))
+    return passwords.strength_score(secret)
+
+
+@dataclass(frozen=True)
+class Custody:
+    """Where the secret is kept besides the vault (第二十条第6项) and who holds it."""
+
+    mode: str = CustodyMode.VAULT
+    envelope_no: str = ""
+    safe: str = ""
+    holders: tuple[Person, ...] = ()
+
+
+def _apply_custody(entry: SecretEntry, custody: Custody) -> None:
+    if custody.mode == CustodyMode.ENVELOPE and not custody.envelope_no.strip():
+        raise DomainError(_("A sealed envelope needs its number."), field="envelope_no")
+    entry.custody_mode = custody.mode
+    entry.envelope_no, entry.safe = custody.envelope_no.strip(), custody.safe.strip()
+
+
+def secret_capture(
+    *,
+    actor: Any,
+    account: Account,
+    secret: str,
+    kind: str,
+    custody: Custody | None = None,
+    reason: str = "",
+    generated: bool = False,
+    change_interval_days: int | None = None,
+    keeper: Keeper | None = None,
+) -> SecretEntry:
+    """Store ``secret`` as the newest version of ``account``'s vault entry (created on first capture).
+
+    ``kind`` says which register it answers: the original as received (表9), or a new one set on the
+    handover day (表10) or later (表27), which also sets the next periodic change date.
+    """
+    site = account.system.site
+    require(user=actor, engagement=account.engagement, capability=perms.VAULT_CAPTURE, site=site)
+    if kind not in SecretKind.values:
+        raise DomainError(_("Unknown kind of secret."), field="kind")
+    score = _check_strength(secret=secret, kind=kind, account=account)
+    keeper, config = require_unsealed(keeper)
+    custody = custody or Custody()
+    with transaction.atomic():
+        entry = _entry_for(account=account, site=site)
+        _apply_custody(entry, custody)
+        number = (entry.versions.order_by("-number").values_list("number", flat=True).first() or 0) + 1
+        version = SecretVersion(
+            entry=entry,
+            number=number,
+            kind=kind,
+            reason=reason,
+            generated=generated,
+            strength_score=score,
+            created_by=actor if isinstance(actor, User) else None,
+            created_by_name=_actor_name(actor),
+            sealed=_seal(keeper, config, secret, record_id_for(entry_id=entry.pk, number=number)),
+        )
+        version.save()
+        _stamp(entry, kind=kind, interval=change_interval_days)
+        if custody.holders:
+            entry.holders.set(custody.holders)
+        event_record(
+            actor=actor,
+            action=events.SECRET_CAPTURE if number == 1 else events.SECRET_CHANGE,
+            engagement_id=entry.engagement_id,
+            site_id=entry.site_id,
+            obj=entry,
+            after={
+                "version": number,
+                "kind": kind,
+                "reason": reason,
+                "generated": generated,
+                "strength": score,
+                "custody_mode": entry.custody_mode,
+                "envelope_no": entry.envelope_no,
+                "holders": sorted(p.pk for p in custody.holders),
+            },
+        )
+    return entry
+
+
+def _entry_for(*, account: Account, site: Site) -> SecretEntry:
+    entry = SecretEntry.objects.select_for_update().filter(account=account).first()
+    if entry is not None:
+        return entry
+    return SecretEntry.objects.create(
+        engagement=account.engagement, site=site, account=account, captured_at=timezone.now()
+    )
+
+
+def _stamp(entry: SecretEntry, *, kind: str, interval: int | None) -> None:
+    """表27: a new password starts the clock to its next periodic change."""
+    now = timezone.now()
+    if interval:
+        entry.change_interval_days = interval
+    if kind != SecretKind.ORIGINAL:
+        entry.changed_at = now
+        entry.next_due_on = timezone.localdate(now) + timedelta(days=entry.change_interval_days)
+    entry.verify_result = VerifyResult.UNVERIFIED
+    entry.save()
+
+
+def _actor_name(actor: Any) -> str:
+    if isinstance(actor, User):
+        return actor.get_username()
+    return str(getattr(actor, "audit_name", actor))
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where ``handover vault put`` stores a secret: the registers' entities, created when missing."""
+
+    engagement: Engagement
+    site: Site
+    system_name: str
+    hostname: str
+    login_name: str
+    layer: str = "操作系统"
+    account_class: str = "超级用户"
+
+
+def secret_put(
+    *,
+    actor: Any,
+    target: Target,
+    secret: str,
+    kind: str = SecretKind.ORIGINAL,
+    keeper: Keeper | None = None,
+    **capture: Any,
+) -> SecretEntry:
+    """Find or create the system, host and account of ``target`` and store ``secret`` for it, all in
+    one transaction: a refused secret (sealed vault, weak password) leaves no half-made entities.
+    ``capture`` goes on to ``secret_capture`` (custody, reason, generated)."""
+    _check_target(target)
+    require_unsealed(keeper)
+    with transaction.atomic():
+        found = inventory.system_ensure(
+            actor=actor, engagement=target.engagement, site=target.site, name=target.system_name
+        )
+        asset = None
+        if target.hostname:
+            asset = inventory.asset_ensure(
+                actor=actor,
+                engagement=target.engagement,
+                site=target.site,
+                hostname=target.hostname,
+                system=found,
+            )
+        account = inventory.account_ensure(
+            actor=actor,
+            system=found,
+            login_name=target.login_name,
+            layer=target.layer,
+            account_class=target.account_class,
+            asset=asset,
+        )
+        return secret_capture(
+            actor=actor, account=account, secret=secret, kind=kind, keeper=keeper, **capture
+        )
+
+
+def _check_target(target: Target) -> None:
+    if target.layer not in {c.zh for c in ACCOUNT_LAYER}:
+        raise DomainError(
+            _("Unknown layer %(value)s: use one of %(values)s.")
+            % {"value": target.layer, "values": "、".join(c.zh for c in ACCOUNT_LAYER)},
+            field="layer",
+        )
+    if target.account_class not in {c.zh for c in ACCOUNT_CLASS}:
+        raise DomainError(
+            _("Unknown account class %(value)s: use one of %(values)s.")
+            % {"value": target.account_class, "values": "、".join(c.zh for c in ACCOUNT_CLASS)},
+            field="class",
+        )
+    for field, value in (("system", target.system_name), ("account", target.login_name)):
+        if not value.strip():
+            raise DomainError(_("This field is required."), field=field)
+
+
+def secret_verify_record(*, actor: Any, entry: SecretEntry, result: str) -> SecretEntry:
+    """Record a login test with the stored secret (表9/10 登录验证)."""
+    require(user=actor, engagement=entry.engagement, capability=perms.VAULT_CAPTURE, site=entry.site)
+    if result not in VerifyResult.values:
+        raise DomainError(_("Unknown verification result."), field="result")
+    with transaction.atomic():
+        entry.verify_result = result
+        entry.last_verified_at = timezone.now()
+        entry.save(update_fields=["verify_result", "last_verified_at"])
+        event_record(
+            actor=actor,
+            action=events.SECRET_VERIFY,
+            engagement_id=entry.engagement_id,
+            site_id=entry.site_id,
+            obj=entry,
+            after={"result": result},
+        )
+    return entry
+
+
+# -- the two-person reveal -------------------------------------------------------------------------
+def _denied(*, actor: Any, request: RevealRequest, step: str, why: str) -> None:
+    """Record a refused step in its own transaction, so the refusal is evidence even though it raises."""
+    with transaction.atomic():
+        event_record(
+            actor=actor,
+            action=events.REVEAL_DENIED,
+            engagement_id=request.entry.engagement_id,
+            site_id=request.entry.site_id,
+            obj=request,
+            outcome=Outcome.DENIED,
+            after={"step": step, "why": why, "entry": str(request.entry_id)},
+        )
+
+
+def _fresh(request: RevealRequest) -> RevealRequest:
+    """The request as stored now: a decision made elsewhere counts, not the caller's old copy."""
+    return RevealRequest.objects.select_related("entry", "entry__engagement", "entry__site").get(
+        pk=request.pk
+    )
+
+
+def reveal_request_create(*, actor: Any, entry: SecretEntry, reason: str, purpose: str) -> RevealRequest:
+    """Ask to see ``entry``'s secret once; someone else must approve it."""
+    require(user=actor, engagement=entry.engagement, capability=perms.VAULT_REQUEST, site=entry.site)
+    reason = reason.strip()
+    if len(reason) < 2:
+        raise DomainError(_("Say why you need to see this secret."), field="reason")
+    if purpose not in ("view", "envelope"):
+        raise DomainError(_("Unknown purpose."), field="purpose")
+    with transaction.atomic():
+        request = RevealRequest.objects.create(entry=entry, requester=actor, reason=reason, purpose=purpose)
+        event_record(
+            actor=actor,
+            action=events.REVEAL_REQUEST,
+            engagement_id=entry.engagement_id,
+            site_id=entry.site_id,
+            obj=request,
+            after={"entry": str(entry.pk), "purpose": purpose, "reason": reason},
+        )
+    return request
+
+
+def _approval_problem(*, actor: Any, request: RevealRequest) -> tuple[str, DomainError] | None:
+    entry = request.entry
+    if request.status != RevealStatus.PENDING:
+        return "decided", DomainError(_("This request was already decided."), code="decided")
+    if actor.pk == request.requester_id:
+        return "self", PermissionDenied(_("Nobody approves their own request: ask another person."))
+    if not has_capability(
+        user=actor, engagement=entry.engagement, capability=perms.VAULT_APPROVE, site=entry.site
+    ):
+        return "role", PermissionDenied(
+            _("Only the 现场技术岗位 of this site or the 技术组 may approve this reveal.")
+        )
+    if not getattr(actor, "has_totp", False):
+        return "no_totp", PermissionDenied(
+            _("Approving a reveal needs a second factor: set one up on your account first.")
+        )
+    return None
+
+
+def reveal_approve(*, actor: Any, request: RevealRequest, totp_code: str) -> RevealRequest:
+    """Approve another person's request with a fresh TOTP code (each code works once)."""
+    request = _fresh(request)
+    problem = _approval_problem(actor=actor, request=request)
+    if problem is not None:
+        _denied(actor=actor, request=request, step="approve", why=problem[0])
+        raise problem[1]
+    try:
+        # The stored last-used step, not the caller's copy of the user: a code works once.
+        totp_verify(user=User.objects.get(pk=actor.pk), code=totp_code)
+    except DomainError:
+        _denied(actor=actor, request=request, step="approve", why="totp")
+        raise
+    with transaction.atomic():
+        locked = RevealRequest.objects.select_for_update().get(pk=request.pk)
+        if locked.status != RevealStatus.PENDING:
+            raise DomainError(_("This request was already decided."), code="decided")
+        now = timezone.now()
+        locked.status, locked.approver, locked.decided_at = RevealStatus.APPROVED, actor, now
+        locked.expires_at = now + timedelta(minutes=settings.HANDOVER_VAULT_REVEAL_MINUTES)
+        locked.save(update_fields=["status", "approver", "decided_at", "expires_at"])
+        event_record(
+            actor=actor,
+            action=events.REVEAL_APPROVE,
+            engagement_id=request.entry.engagement_id,
+            site_id=request.entry.site_id,
+            obj=locked,
+            after={"entry": str(request.entry_id), "requester": locked.requester.get_username()},
+        )
+    return locked
+
+
+def reveal_refuse(*, actor: Any, request: RevealRequest) -> RevealRequest:
+    """Turn a request down; only someone who could approve it may (no second factor: it opens nothing)."""
+    request = _fresh(request)
+    problem = _approval_problem(actor=actor, request=request)
+    if problem is not None and problem[0] != "no_totp":
+        raise problem[1]
+    with transaction.atomic():
+        locked = RevealRequest.objects.select_for_update().get(pk=request.pk)
+        if locked.status != RevealStatus.PENDING:
+            raise DomainError(_("This request was already decided."), code="decided")
+        locked.status, locked.approver, locked.decided_at = RevealStatus.REFUSED, actor, timezone.now()
+        locked.save(update_fields=["status", "approver", "decided_at"])
+        event_record(
+            actor=actor,
+            action=events.REVEAL_REFUSE,
+            engagement_id=request.entry.engagement_id,
+            site_id=request.entry.site_id,
+            obj=locked,
+        )
+    return locked
+
+
+@dataclass(frozen=True)
+class Revealed:
+    """A secret shown once: the value, with the request (requester and approver named) it spent."""
+
+    value: str
+    request: RevealRequest
+    version: SecretVersion
+
+    def __repr__(self) -> str:
+        return f"Revealed(request={self.request.pk}, version={self.version.pk})"
+
+
+def _open_problem(*, actor: Any, request: RevealRequest) -> tuple[str, DomainError] | None:
+    if actor.pk != request.requester_id:
+        return "not_requester", NotFound(_("No such reveal is waiting for you."), field="request")
+    if request.status == RevealStatus.SPENT:
+        return "spent", DomainError(
+            _("This reveal was already opened once and is spent. Ask again if you need it again."),
+            code="spent",
+        )
+    if request.status != RevealStatus.APPROVED:
+        return "not_approved", DomainError(_("This request is not approved."), code="not_approved")
+    if request.expires_at is None or request.expires_at <= timezone.now():
+        return "lapsed", DomainError(_("The approval has lapsed unopened. Ask again."), code="lapsed")
+    return None
+
+
+def reveal_open(*, actor: Any, request: RevealRequest, keeper: Keeper | None = None) -> Revealed:
+    """Spend the approved grant and return the secret, once. Refused while sealed, and refused (nothing
+    decrypted, the grant kept) if its audit event cannot be written."""
+    request = _fresh(request)
+    problem = _open_problem(actor=actor, request=request)
+    if problem is not None:
+        _denied(actor=actor, request=request, step="open", why=problem[0])
+        raise problem[1]
+    keeper, config = require_unsealed(keeper)
+    with transaction.atomic():
+        locked = RevealRequest.objects.select_for_update().get(pk=request.pk)
+        problem = _open_problem(actor=actor, request=locked)
+        if problem is not None:
+            raise problem[1]
+        version = locked.entry.versions.order_by("-number").first()
+        if version is None:
+            raise NotFound(_("This vault entry holds no secret yet."), field="entry")
+        locked.status, locked.spent_at = RevealStatus.SPENT, timezone.now()
+        locked.save(update_fields=["status", "spent_at"])
+        event_record(
+            actor=actor,
+            action=events.REVEAL_OPEN,
+            engagement_id=locked.entry.engagement_id,
+            site_id=locked.entry.site_id,
+            obj=locked,
+            after={
+                "entry": str(locked.entry_id),
+                "version": version.number,
+                "purpose": locked.purpose,
+                "requester": locked.requester.get_username(),
+                "approver": locked.approver.get_username() if locked.approver else "",
+            },
+        )
+        # Decrypted only after its event is in the transaction; returned only after the commit.
+        value = _open(keeper, config, version)
+    return Revealed(value=value, request=locked, version=version)
+
+
+# -- machines ----------------------------------------------------------------------------------------
+def secret_use_for_task(*, entry_id: Any, purpose: str, task: str = "", keeper: Keeper | None = None) -> str:
+    """The current secret of entry ``entry_id`` for a background task (a connector changing or testing a
+    password). Only while unsealed; the use is an audit event; the value goes to the caller alone."""
+    if not purpose.strip():
+        raise DomainError(_("Say what the task needs the secret for."), field="purpose")
+    entry = SecretEntry.objects.filter(pk=entry_id).first()
+    if entry is None:
+        raise NotFound(_("No vault entry %(id)s.") % {"id": entry_id}, field="entry")
+    keeper, config = require_unsealed(keeper)
+    version = entry.versions.order_by("-number").first()
+    if version is None:
+        raise NotFound(_("This vault entry holds no secret yet."), field="entry")
+    with transaction.atomic():
+        event_record(
+            actor=system("task"),
+            action=events.TASK_USE,
+            engagement_id=entry.engagement_id,
+            site_id=entry.site_id,
+            obj=entry,
+            after={"version": version.number, "purpose": purpose, "task": task},
+        )
+        value = _open(keeper, config, version)
+    return value

@@ -1,0 +1,265 @@
+"""Pages of the vault: the unseal ceremony, entries, capture, and the request → approve → open-once reveal.
+Thin: forms check shape, services decide, selectors read. Pages that carry a secret are never cached."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_POST
+
+from handover.core.errors import DomainError
+from handover.org import permissions as perms
+from handover.org import selectors as org_selectors
+from handover.org.models import Engagement
+from handover.org.views import _context
+from handover.vault import lifecycle, passwords, selectors, services
+from handover.vault.forms import (
+    SECRET_FIELDS,
+    ApproveForm,
+    CaptureForm,
+    RevealRequestForm,
+    UnsealForm,
+    VerifyForm,
+)
+from handover.vault.models import SecretKind
+from handover.web.access import needs
+
+
+def _form_error(form: Any, exc: DomainError) -> None:
+    field = exc.field if exc.field in form.fields else None
+    form.add_error(field, str(exc.message))
+
+
+@never_cache
+@sensitive_post_parameters(*SECRET_FIELDS)
+@needs(perms.VAULT_UNSEAL)
+def vault_home(request: HttpRequest) -> HttpResponse:
+    """The vault's state and the unseal form; the ceremony's nonce rides in the form."""
+    status = lifecycle.vault_status()
+    form = UnsealForm(request.POST or None, initial={"nonce": status.nonce})
+    if request.method == "POST" and form.is_valid():
+        try:
+            result = lifecycle.vault_share_enter(
+                actor=request.user, share_text=form.cleaned_data["share"], nonce=form.cleaned_data["nonce"]
+            )
+        except DomainError as exc:
+            messages.error(request, str(exc.message))
+        else:
+            if result["unsealed"]:
+                messages.success(request, _("The vault is unsealed."))
+            else:
+                messages.success(
+                    request,
+                    _("Share %(index)d accepted: %(done)d of %(needed)d entered.")
+                    % {"index": result["index"], "done": len(result["entered"]), "needed": status.threshold},
+                )
+        return redirect("vault:home")
+    return render(request, "vault/home.html", {"status": status, "form": form})
+
+
+@require_POST
+@needs(perms.VAULT_UNSEAL)
+def vault_seal(request: HttpRequest) -> HttpResponse:
+    try:
+        lifecycle.vault_seal(actor=request.user)
+        messages.success(request, _("The vault is sealed."))
+    except DomainError as exc:
+        messages.error(request, str(exc.message))
+    return redirect("vault:home")
+
+
+@needs(perms.VAULT_VIEW)
+def entry_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
+    entries = selectors.entry_list(user=request.user, engagement=engagement)
+    overdue = selectors.overdue_list(user=request.user, engagement=engagement)
+    return render(
+        request,
+        "vault/entry_list.html",
+        _context(request, engagement, entries=entries, overdue=overdue, status=lifecycle.vault_status()),
+    )
+
+
+@needs(perms.VAULT_VIEW)
+def overdue(request: HttpRequest, engagement: Engagement) -> HttpResponse:
+    entries = selectors.overdue_list(user=request.user, engagement=engagement)
+    return render(request, "vault/overdue.html", _context(request, engagement, entries=entries))
+
+
+def _capture(request: HttpRequest, engagement: Engagement, data: dict[str, Any]) -> tuple[Any, str]:
+    """Run the capture service with the form's data; returns the entry and a generated value (or '')."""
+    generated = ""
+    secret = data["secret"]
+    if data["generate"]:
+        generated = passwords.generate(passwords.Policy(length=data["length"], platform=data["platform"]))
+        secret = generated
+    target = services.Target(
+        engagement=engagement,
+        site=data["site"],
+        system_name=data["system"].strip(),
+        hostname=data["hostname"].strip(),
+        login_name=data["login_name"].strip(),
+        layer=data["layer"],
+        account_class=data["account_class"],
+    )
+    custody = services.Custody(
+        mode=data["custody_mode"],
+        envelope_no=data["envelope_no"],
+        safe=data["safe"],
+        holders=tuple(data["holders"]),
+    )
+    entry = services.secret_put(
+        actor=request.user,
+        target=target,
+        secret=secret,
+        kind=data["kind"],
+        custody=custody,
+        reason=data["reason"],
+        generated=bool(generated),
+    )
+    return entry, generated
+
+
+@never_cache
+@sensitive_post_parameters(*SECRET_FIELDS)
+@needs(perms.VAULT_CAPTURE)
+def entry_capture(request: HttpRequest, engagement: Engagement) -> HttpResponse:
+    """被托管技术方 enters a secret (never shown back), or has one generated and shown once to set it."""
+    sites = org_selectors.site_list(user=request.user, engagement=engagement, capability=perms.VAULT_CAPTURE)
+    people = org_selectors.person_list(user=request.user, engagement=engagement)
+    form = CaptureForm(
+        request.POST or None,
+        sites=sites,
+        people=people,
+        initial={"kind": SecretKind.ORIGINAL, "site": request.GET.get("site")},
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            entry, generated = _capture(request, engagement, form.cleaned_data)
+        except DomainError as exc:
+            _form_error(form, exc)
+        else:
+            if generated:
+                return render(
+                    request,
+                    "vault/generated.html",
+                    _context(request, engagement, entry=entry, value=generated, **_show()),
+                )
+            messages.success(request, _("The secret is stored in the vault."))
+            return redirect("vault:entry_detail", code=engagement.code, entry_id=entry.pk)
+    return render(
+        request,
+        "vault/capture.html",
+        _context(request, engagement, form=form, status=lifecycle.vault_status()),
+    )
+
+
+def _show() -> dict[str, Any]:
+    return {"show_seconds": settings.HANDOVER_VAULT_SHOW_SECONDS}
+
+
+@needs(perms.VAULT_VIEW)
+def entry_detail(request: HttpRequest, engagement: Engagement, entry_id: Any) -> HttpResponse:
+    entry = selectors.entry_get(user=request.user, engagement=engagement, entry_id=entry_id)
+    return render(
+        request,
+        "vault/entry_detail.html",
+        _context(
+            request,
+            engagement,
+            entry=entry,
+            versions=entry.versions.defer("sealed").order_by("-number"),
+            holders=entry.holders.all(),
+            request_form=RevealRequestForm(),
+            verify_form=VerifyForm(),
+        ),
+    )
+
+
+@require_POST
+@needs(perms.VAULT_CAPTURE)
+def entry_verify(request: HttpRequest, engagement: Engagement, entry_id: Any) -> HttpResponse:
+    entry = selectors.entry_get(user=request.user, engagement=engagement, entry_id=entry_id)
+    form = VerifyForm(request.POST)
+    if form.is_valid():
+        try:
+            services.secret_verify_record(actor=request.user, entry=entry, result=form.cleaned_data["result"])
+            messages.success(request, _("Login test recorded."))
+        except DomainError as exc:
+            messages.error(request, str(exc.message))
+    else:
+        messages.error(request, _("Choose the result of the login test."))
+    return redirect("vault:entry_detail", code=engagement.code, entry_id=entry.pk)
+
+
+@require_POST
+@needs(perms.VAULT_REQUEST)
+def reveal_request(request: HttpRequest, engagement: Engagement, entry_id: Any) -> HttpResponse:
+    entry = selectors.entry_get(user=request.user, engagement=engagement, entry_id=entry_id)
+    form = RevealRequestForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Say why you need to see this secret."))
+        return redirect("vault:entry_detail", code=engagement.code, entry_id=entry.pk)
+    try:
+        services.reveal_request_create(actor=request.user, entry=entry, **form.cleaned_data)
+    except DomainError as exc:
+        messages.error(request, str(exc.message))
+        return redirect("vault:entry_detail", code=engagement.code, entry_id=entry.pk)
+    messages.success(request, _("Request sent. Another person must approve it before you can open it."))
+    return redirect("vault:request_list", code=engagement.code)
+
+
+@needs(perms.VAULT_REQUEST)
+def request_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
+    requests = selectors.request_list(user=request.user, engagement=engagement)
+    return render(request, "vault/request_list.html", _context(request, engagement, requests=requests))
+
+
+@never_cache
+@needs(perms.VAULT_APPROVE)
+def request_approve(request: HttpRequest, engagement: Engagement, request_id: int) -> HttpResponse:
+    reveal = selectors.request_get(user=request.user, engagement=engagement, request_id=request_id)
+    form = ApproveForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.reveal_approve(actor=request.user, request=reveal, totp_code=form.cleaned_data["code"])
+        except DomainError as exc:
+            _form_error(form, exc)
+        else:
+            messages.success(request, _("Approved. The requester may open it once."))
+            return redirect("vault:request_list", code=engagement.code)
+    return render(request, "vault/approve.html", _context(request, engagement, reveal=reveal, form=form))
+
+
+@require_POST
+@needs(perms.VAULT_APPROVE)
+def request_refuse(request: HttpRequest, engagement: Engagement, request_id: int) -> HttpResponse:
+    reveal = selectors.request_get(user=request.user, engagement=engagement, request_id=request_id)
+    try:
+        services.reveal_refuse(actor=request.user, request=reveal)
+        messages.success(request, _("Request refused."))
+    except DomainError as exc:
+        messages.error(request, str(exc.message))
+    return redirect("vault:request_list", code=engagement.code)
+
+
+@never_cache
+@needs(perms.VAULT_REQUEST)
+def reveal_open(request: HttpRequest, engagement: Engagement, request_id: int) -> HttpResponse:
+    """GET asks to confirm; POST spends the grant and shows the secret in this one response."""
+    reveal = selectors.request_get(user=request.user, engagement=engagement, request_id=request_id)
+    if request.method != "POST":
+        return render(request, "vault/open.html", _context(request, engagement, reveal=reveal))
+    try:
+        revealed = services.reveal_open(actor=request.user, request=reveal)
+    except DomainError as exc:
+        messages.error(request, str(exc.message))
+        return redirect("vault:request_list", code=engagement.code)
+    template = "vault/envelope.html" if revealed.request.purpose == "envelope" else "vault/revealed.html"
+    return render(request, template, _context(request, engagement, revealed=revealed, **_show()))

@@ -1,0 +1,250 @@
+"""Every vault flow with canary secrets, run as its own process against a real deployment (the laptop
+settings, a data folder of its own, a running key keeper), so that every write is committed to the real
+database files and every log line goes to the real log file. tests/vault/test_canary.py starts it and then
+scans what it left behind.
+
+Usage: ``python -m tests.vault.canary_flows OUT_DIR``. Each response body is written to OUT_DIR; the two
+responses that may carry a secret (the reveal and the show-once page of a generated password) are written
+as ``allowed-*.bin``, and the generated password to ``generated.txt``, outside the data folder.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+CANARY = "Canary#7Qz!Vault-9xW"  # captured as an original, then revealed once
+CANARY_MISTYPED = "Canary#7Qz!Vault-9xQ"  # typed in the confirmation field only
+CANARY_WEAK = "canarypass1"  # refused as weak
+CANARY_CLI = "CliCanary$4Lm#8Rt2"  # put through the command line
+CANARIES = (CANARY, CANARY_MISTYPED, CANARY_WEAK, CANARY_CLI)
+HOST = {"HTTP_HOST": "localhost"}
+
+
+class Flows:
+    def __init__(self, out: Path) -> None:
+        from django.test import Client
+
+        from tests.factories import World
+
+        self.out, self.count = out, 0
+        self.world = World()
+        self.code = self.world.engagement.code
+        self.clients: dict[str, Client] = {}
+
+    def client(self, name: str, role: str, site: Any = None) -> Any:
+        from django.test import Client
+
+        user = self.world.login_with(role, site=site, username=name)
+        client = Client(**HOST)
+        client.force_login(user)
+        self.clients[name] = client
+        return user
+
+    def keep(self, what: str, response: Any, allowed: bool = False) -> bytes:
+        body = b"".join(response.streaming_content) if response.streaming else response.content
+        self.count += 1
+        prefix = "allowed-" if allowed else ""
+        (self.out / f"{prefix}{self.count:02d}-{re.sub(r'[^a-z]+', '-', what)}.bin").write_bytes(body)
+        return body
+
+    def capture(self, who: str, **fields: str) -> Any:
+        from django.urls import reverse
+
+        data = {
+            "site": self.world.branch_a.pk,
+            "system": "集中交易",
+            "hostname": "trade01",
+            "login_name": "root",
+            "layer": "操作系统",
+            "account_class": "超级用户",
+            "kind": "original",
+            "custody_mode": "密码保管系统",
+            "platform": "generic",
+            "length": "20",
+            **fields,
+        }
+        return self.clients[who].post(reverse("vault:entry_capture", kwargs={"code": self.code}), data)
+
+
+def _unseal(shares: list[str]) -> None:
+    from handover.core.actors import system
+    from handover.vault import lifecycle
+
+    result: dict[str, Any] = {"nonce": ""}
+    for share in shares:
+        result = lifecycle.vault_share_enter(actor=system("canary"), share_text=share, nonce=result["nonce"])
+    assert result["unsealed"]
+
+
+def _captures(flows: Flows) -> str:
+    """Mistyped, weak, stored and generated; returns the generated password."""
+    keep, capture = flows.keep, flows.capture
+    keep("mistyped", capture("firm", secret=CANARY, secret_again=CANARY_MISTYPED))
+    keep("weak", capture("firm", kind="changed", secret=CANARY_WEAK, secret_again=CANARY_WEAK))
+    stored = capture("firm", secret=CANARY, secret_again=CANARY)
+    assert stored.status_code == 302, stored.content.decode()[:3000]
+    keep("weak again", capture("firm", kind="changed", secret=CANARY_WEAK, secret_again=CANARY_WEAK))
+    generated = keep("generated", capture("firm", login_name="oracle", kind="changed", generate="on"), True)
+    found = re.search(rb'data-testid="secret-value">([^<]+)<', generated)
+    assert found, "the generated password was not shown"
+    return html.unescape(found.group(1).decode())
+
+
+def _reads(flows: Flows, entry: Any) -> None:
+    from django.urls import reverse
+
+    code, firm = flows.code, flows.clients["firm"]
+    for name, kwargs in (
+        ("vault:entry_list", {"code": code}),
+        ("vault:entry_detail", {"code": code, "entry_id": entry.pk}),
+        ("vault:overdue", {"code": code}),
+        ("org:site_detail", {"code": code, "site_id": flows.world.branch_a.pk}),
+        ("api:vault-entry-list", {"code": code}),
+        ("api:vault-entry-detail", {"code": code, "pk": entry.pk}),
+        ("api:vault-status", {}),
+    ):
+        flows.keep(name, firm.get(reverse(name, kwargs=kwargs)))
+    verify = reverse("vault:entry_verify", kwargs={"code": code, "entry_id": entry.pk})
+    flows.keep("verify", firm.post(verify, {"result": "成功"}, follow=True))
+
+
+def _reveal(flows: Flows, entry: Any, totp: Any) -> None:
+    from django.urls import reverse
+
+    from handover.vault.models import RevealRequest
+    from tests.vault.helpers import next_code
+
+    code, firm, onsite = flows.code, flows.clients["firm"], flows.clients["onsite"]
+    ask = reverse("vault:reveal_request", kwargs={"code": code, "entry_id": entry.pk})
+    flows.keep("ask", firm.post(ask, {"purpose": "view", "reason": "交接日登录验证"}, follow=True))
+    request = RevealRequest.objects.get(entry=entry)
+    approve = reverse("vault:request_approve", kwargs={"code": code, "request_id": request.pk})
+    flows.keep("self approve", firm.post(approve, {"code": "000000"}))
+    flows.keep("wrong code", onsite.post(approve, {"code": "000000"}))
+    flows.keep("approve", onsite.post(approve, {"code": next_code(totp)}, follow=True))
+    flows.keep("api requests", firm.get(reverse("api:vault-request-list", kwargs={"code": code})))
+    opening = reverse("vault:reveal_open", kwargs={"code": code, "request_id": request.pk})
+    flows.keep("open page", firm.get(opening))
+    revealed = flows.keep("reveal", firm.post(opening), True)
+    assert CANARY.encode() in revealed, "the reveal did not show the secret"
+    flows.keep("second open", firm.post(opening, follow=True))
+    flows.keep("request list", firm.get(reverse("vault:request_list", kwargs={"code": code})))
+
+
+def _sealed(flows: Flows, entry: Any) -> None:
+    from django.urls import reverse
+
+    from handover.core.actors import system
+    from handover.vault import lifecycle
+    from handover.vault.models import RevealRequest
+
+    firm_user = flows.world.engagement.people.get(name="firm").user
+    again = RevealRequest.objects.create(entry=entry, requester=firm_user, reason="再次", purpose="view")
+    lifecycle.vault_seal(actor=system("canary"))
+    flows.keep("sealed capture", flows.capture("firm", login_name="sys", secret=CANARY, secret_again=CANARY))
+    opening = reverse("vault:reveal_open", kwargs={"code": flows.code, "request_id": again.pk})
+    flows.keep("sealed open", flows.clients["firm"].post(opening, follow=True))
+
+
+def _cli(flows: Flows) -> None:
+    """``handover vault put`` in a process of its own, the secret on its standard input."""
+    args = ["vault", "put", "--engagement", flows.code, "--site", "BA", "--system", "核心", "--account", "sa"]
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("handover")), *args],
+        input=CANARY_CLI + "\n",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    (flows.out / "cli-put.txt").write_text(done.stdout + done.stderr)
+    refused = subprocess.run(
+        [str(Path(sys.executable).with_name("handover")), *args[:-1], "weak", "--kind", "changed"],
+        input=CANARY_WEAK + "\n",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    (flows.out / "cli-refused.txt").write_text(refused.stdout + refused.stderr)
+
+
+def _machines(flows: Flows) -> None:
+    from handover.core.actors import system
+    from handover.registers.models import Account
+    from handover.vault import lifecycle
+    from handover.vault.services import secret_use_for_task
+
+    lifecycle.vault_rotate_master(actor=system("canary"))
+    entry = Account.objects.get(login_name="sa").vault_entry
+    assert secret_use_for_task(entry_id=entry.pk, purpose="canary", task="t-1") == CANARY_CLI
+
+
+def _exports(flows: Flows) -> None:
+    from django.urls import reverse
+
+    from handover.audit.models import Event
+    from handover.org.models import Role
+
+    flows.client("auditor", Role.AUDITOR)
+    flows.keep("audit csv", flows.clients["auditor"].get(reverse("audit:event_export_csv")))
+    flows.keep("audit xlsx", flows.clients["auditor"].get(reverse("audit:event_export_xlsx")))
+    rows = list(Event.objects.order_by("seq").values())
+    (flows.out / "audit-table.json").write_text(json.dumps(rows, default=str, ensure_ascii=False))
+
+
+def run(out: Path) -> None:
+    from django.db import connection
+
+    from handover.core.actors import system
+    from handover.core.context import command_context
+    from handover.org.models import Role
+    from handover.vault import lifecycle
+    from handover.vault.models import SecretEntry
+    from tests.vault.helpers import enrol_totp
+
+    connection.force_debug_cursor = True  # every SQL statement and its parameters go to the log file
+    logging.getLogger("django.db.backends").setLevel(logging.DEBUG)
+    logging.getLogger().setLevel(logging.DEBUG)
+    with command_context("cli"):
+        shares = lifecycle.vault_init(actor=system("canary"), shares=5, threshold=3).shares
+        _unseal(shares[2:])
+        flows = Flows(out)
+        flows.client("firm", Role.FIRM_IT, flows.world.branch_a)
+        totp = enrol_totp(flows.client("onsite", Role.ONSITE_POST, flows.world.branch_a))
+        generated = _captures(flows)
+        (out / "generated.txt").write_text(generated)
+        entry = SecretEntry.objects.get(account__login_name="root")
+        _reads(flows, entry)
+        _reveal(flows, entry, totp)
+        _cli(flows)
+        _machines(flows)
+        _sealed(flows, entry)
+        _exports(flows)
+    _keep_wal(out)
+
+
+def _keep_wal(out: Path) -> None:
+    """SQLite folds the WAL into the main file when the last connection closes: copy it while it exists."""
+    from django.conf import settings
+
+    name = settings.DATABASES["default"]["NAME"]
+    wal = Path(f"{name}-wal")
+    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        assert wal.exists(), "no WAL file while the database is open"
+        (out / "sqlite-wal-copy.bin").write_bytes(wal.read_bytes())
+
+
+if __name__ == "__main__":
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "handover.settings.local")
+    django.setup()
+    run(Path(sys.argv[1]))

@@ -1,0 +1,57 @@
+"""``handover vault init|status|seal|rekey|rotate-master`` in this process (its own key keeper); the keeper
+process and ``unseal`` are in test_keeper.py, ``put`` in test_capture.py."""
+
+from __future__ import annotations
+
+import io
+import json
+import stat
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from handover.vault.crypto.shamir import Share, combine
+from handover.vault.models import VaultConfig
+
+
+def run(*args: str) -> str:
+    out = io.StringIO()
+    call_command("vault", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_init_json_prints_every_share_once_and_out_dir_keeps_them_private(db, tmp_path):
+    document = json.loads(
+        run("init", "--shares", "4", "--threshold", "2", "--format", "json", "--out-dir", str(tmp_path / "s"))
+    )
+    shares = [Share.decode(s) for s in document["shares"]]
+    assert document["threshold"] == 2 and len(shares) == 4
+    assert combine(shares[:2]) == combine(shares[2:])
+    files = sorted((tmp_path / "s").iterdir())
+    assert [f.read_text().strip() for f in files] == document["shares"]
+    assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
+    assert json.loads(run("status", "--format", "json"))["sealed"] is False
+    with pytest.raises(CommandError):
+        run("init")
+
+
+def test_status_seal_rekey_and_rotate(db):
+    assert run("status").startswith("not initialised")
+    run("init")
+    assert run("status").startswith("unsealed; 3 of 5 shares")
+    rekeyed = json.loads(run("rekey", "--shares", "3", "--threshold", "2", "--format", "json"))
+    assert len(rekeyed["shares"]) == 3 and VaultConfig.objects.get().threshold == 2
+    rotated = run("rotate-master")
+    assert rotated.count("HOV1-K002") == 3 and VaultConfig.objects.get().key_version == 2
+    assert run("seal").strip() == "sealed"
+    assert run("status").startswith("sealed")
+    with pytest.raises(CommandError):
+        run("rekey")
+
+
+def test_init_refuses_bad_parameters(db):
+    with pytest.raises(CommandError, match="shares"):
+        run("init", "--shares", "2", "--threshold", "3")
+    with pytest.raises(CommandError, match="cipher"):
+        run("init", "--cipher", "des")
+    assert not VaultConfig.objects.exists()
