@@ -11,7 +11,13 @@ from importlib import import_module
 
 from django.utils.functional import Promise
 
-APPS_WITH_EVENTS = ("handover.audit", "handover.accounts", "handover.org", "handover.registers")
+APPS_WITH_EVENTS = (
+    "handover.audit",
+    "handover.accounts",
+    "handover.org",
+    "handover.registers",
+    "handover.workflow",
+)
 
 _actions: dict[str, str | Promise] = {}
 

@@ -22,6 +22,11 @@ VIEW_REGISTERS = "view_registers"
 FILL_REGISTERS = "fill_registers"  # create forms and rows; signing is decided by the role held (第八条)
 VIEW_AUDIT = "view_audit"
 MANAGE_ACCOUNTS = "manage_accounts"
+VIEW_WORKFLOW = "view_workflow"  # the 附件二 steps, their states and the exception cases at the held scope
+WORK_STEPS = "work_steps"  # notes and evidence on a step; confirming a step that has no output register
+REPORT_FEEDBACK = "report_feedback"  # 第二十七条第2项: the site's 现场技术岗位 reports a late step the same day
+HANDLE_EXCEPTIONS = "handle_exceptions"  # start a 第二十八条 path, tick its checklist, close it with 表39
+MANAGE_WORKFLOW = "manage_workflow"  # deadlines, phase transitions, reports to the working group
 
 ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     Role.TECH_GROUP: frozenset(
@@ -37,6 +42,10 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
             MANAGE_ROLES,
             VIEW_REGISTERS,
             FILL_REGISTERS,
+            VIEW_WORKFLOW,
+            WORK_STEPS,
+            HANDLE_EXCEPTIONS,
+            MANAGE_WORKFLOW,
         }
     ),
     Role.ONSITE_POST: frozenset(
@@ -49,6 +58,10 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
             VIEW_ORGS,
             VIEW_REGISTERS,
             FILL_REGISTERS,
+            VIEW_WORKFLOW,
+            WORK_STEPS,
+            REPORT_FEEDBACK,
+            HANDLE_EXCEPTIONS,
         }
     ),
     Role.FIRM_IT: frozenset(
@@ -60,9 +73,14 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
             VIEW_ORGS,
             VIEW_REGISTERS,
             FILL_REGISTERS,
+            VIEW_WORKFLOW,
+            WORK_STEPS,
+            HANDLE_EXCEPTIONS,
         }
     ),
-    Role.FIRM_FINANCE: frozenset({VIEW_ENGAGEMENT, VIEW_SUMMARY, VIEW_FIRM_NAME, VIEW_ORGS, VIEW_REGISTERS}),
+    Role.FIRM_FINANCE: frozenset(
+        {VIEW_ENGAGEMENT, VIEW_SUMMARY, VIEW_FIRM_NAME, VIEW_ORGS, VIEW_REGISTERS, VIEW_WORKFLOW}
+    ),
     Role.OBSERVER: frozenset({VIEW_SUMMARY, VIEW_FIRM_NAME}),
     Role.AUDITOR: frozenset({VIEW_AUDIT}),
     Role.SYSADMIN: frozenset({MANAGE_ACCOUNTS}),

@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "handover.audit",
     "handover.org",
     "handover.registers",
+    "handover.workflow",
     "handover.web",
     "handover.api",
     "handover.cli",

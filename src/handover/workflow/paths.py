@@ -23,6 +23,10 @@ class Item:
     record: str = ""
     after: tuple[str, ...] = ()
     optional: bool = False
+    only_for: tuple[str, ...] = ()  # the sub-types this item belongs to; empty: every sub-type
+
+    def applies(self, sub_type: str) -> bool:
+        return not self.only_for or sub_type in self.only_for
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,10 @@ def _close(*after: str) -> Item:
     )
 
 
+# 第二十八条第2项 has two cases: the holder has left (the working group and the firm contact them), or the
+# password is forgotten / the holder cannot be reached (crack it, with the working group's consent first).
+_LEFT, _FORGOTTEN = "人员已离开", "遗忘/联系不上"
+
 PATHS: tuple[Path, ...] = (
     Path("E01", "密码修改异常", "Password change failure", "第二十八条第1项", (10, 27), (
         Item("vendor_support", "取得系统开发商技术支持", "Get the developer's support", record="vendor"),
@@ -56,15 +64,15 @@ PATHS: tuple[Path, ...] = (
     Path("E02", "无法获得原超级用户密码", "Original super-user password not obtainable", "第二十八条第2项", (9,), (
         Item("report_wg", "上报托管工作组", "Report to the working group"),
         Item("contact_holder", "托管工作组与被托管机构联系相应技术人员", "Working group and firm contact the holder",
-             after=("report_wg",), optional=True),
+             after=("report_wg",), optional=True, only_for=(_LEFT,)),
         Item("wg_consent", "取得托管工作组同意", "Working group's consent to crack", record="consent",
-             after=("report_wg",), optional=True),
+             after=("report_wg",), optional=True, only_for=(_FORGOTTEN,)),
         Item("crack", "使用解密工具或联系开发商破解", "Crack with a tool, the developer or another body",
-             after=("wg_consent",), optional=True),
+             after=("wg_consent",), optional=True, only_for=(_FORGOTTEN,)),
         Item("change_now", "破解成功后及时修改密码（表10）", "Change the cracked password at once (表10)",
-             after=("crack",), optional=True),
+             after=("crack",), optional=True, only_for=(_FORGOTTEN,)),
         _close("report_wg"),
-    ), sub_types=("人员已离开", "遗忘/联系不上"), report_wg=True),
+    ), sub_types=(_LEFT, _FORGOTTEN), report_wg=True),
     Path("E03", "停用用户异常", "Failure after disabling users", "第二十八条第3项", (11, 13), (
         Item("restore_user", "恢复相应用户", "Restore the user"),
         Item("change_password", "要求相应用户修改密码（表10）", "The user changes the password (表10)",
@@ -106,12 +114,32 @@ PATHS: tuple[Path, ...] = (
     )),
 )  # fmt: skip
 BY_ID: dict[str, Path] = {path.id: path for path in PATHS}
+# E01–E10 start from the register row where the problem shows (表39 source_row_ref is required for them).
+SOURCED = frozenset(f"E{n:02d}" for n in range(1, 11))
+STABILISATION_ONLY = frozenset({"E11", "E12"})  # 稳定期 adds them (第三十条)
 
 
-def next_refusal(path_id: str, done: set[str], item_key: str, records: dict[str, str]) -> str:
-    """Why ``item_key`` cannot be ticked now, or "" when it can: its predecessors and its record."""
+def required_open(path_id: str, done: set[str], sub_type: str = "") -> tuple[str, ...]:
+    """The items still to do before the path may close: every non-optional item of its sub-type.
+
+    E03's password change is required although the close item waits only for the restored user: the
+    article asks for both (第二十八条第3项: 恢复相应用户，并要求相应用户进行密码修改).
+    """
+    return tuple(
+        item.key
+        for item in BY_ID[path_id].items
+        if item.key != CLOSE and not item.optional and item.applies(sub_type) and item.key not in done
+    )
+
+
+def next_refusal(
+    path_id: str, done: set[str], item_key: str, records: dict[str, str], sub_type: str = ""
+) -> str:
+    """Why ``item_key`` cannot be ticked now, or "" when it can: its sub-type, predecessors and record."""
     path = BY_ID[path_id]
     item = path.item(item_key)
+    if sub_type and not item.applies(sub_type):
+        return "sub_type:" + sub_type
     missing = [before for before in item.after if before not in done]
     if missing:
         return "after:" + ",".join(missing)

@@ -24,6 +24,11 @@ CAPABILITY_NOTES = {
     perms.FILL_REGISTERS: "open forms and fill rows at the role's sites (signing depends on the role)",
     perms.VIEW_AUDIT: "read and export the audit trail",
     perms.MANAGE_ACCOUNTS: "create, unlock, reset, deactivate logins",
+    perms.VIEW_WORKFLOW: "the 附件二 steps, deadlines, feedback and exception cases of the role's sites",
+    perms.WORK_STEPS: "notes and evidence on a step; confirm a step that has no output register",
+    perms.REPORT_FEEDBACK: "report a late step the same day (第二十七条第2项)",
+    perms.HANDLE_EXCEPTIONS: "start a 第二十八条 exception path, tick its checklist, close it with 表39",
+    perms.MANAGE_WORKFLOW: "set deadlines, move the engagement to the next phase, report to the working group",
 }
 
 
