@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Set as AbstractSet
 from typing import Any, BinaryIO
 
 from django.db import transaction
@@ -53,7 +54,7 @@ def _user(actor: Any) -> Any:
 
 
 def _acting_person(
-    actor: Any, engagement: Engagement, site: Site | None, roles: set[str]
+    actor: Any, engagement: Engagement, site: Site | None, roles: AbstractSet[str]
 ) -> tuple[Person, str]:
     """The actor's person and a role among ``roles`` held at ``site`` (engagement-wide if ``site`` is None)."""
     for grant in grants_for(actor):
