@@ -24,7 +24,9 @@ VIEW_AUDIT = "view_audit"
 MANAGE_ACCOUNTS = "manage_accounts"
 VIEW_WORKFLOW = "view_workflow"  # the 附件二 steps, their states and the exception cases at the held scope
 WORK_STEPS = "work_steps"  # notes and evidence on a step; confirming a step that has no output register
-REPORT_FEEDBACK = "report_feedback"  # 第二十七条第2项: the site's 现场技术岗位 reports a late step the same day
+REPORT_FEEDBACK = (
+    "report_feedback"  # 第二十七条第2项: the site's 现场技术岗位 reports a late step the same day
+)
 HANDLE_EXCEPTIONS = "handle_exceptions"  # start a 第二十八条 path, tick its checklist, close it with 表39
 MANAGE_WORKFLOW = "manage_workflow"  # deadlines, phase transitions, reports to the working group
 

@@ -37,13 +37,14 @@ from handover.workflow.models import (
     WorkingGroupReport,
 )
 
-# registers.md §1.1: the role that acts for each responsible party when a step is confirmed by hand.
-RESPONSIBLE_ROLES = {
-    "托管机构": Role.TECH_GROUP,
-    "技": Role.TECH_GROUP,
-    "现": Role.ONSITE_POST,
-    "被": Role.FIRM_IT,
-    "财": Role.FIRM_FINANCE,
+# registers.md §1.1: the roles that act for each responsible party when a step is confirmed by hand. At a
+# site, the 现场技术岗位 acts for 技术组 (第十三条, 第十六条: the custodian's post on the spot).
+RESPONSIBLE_ROLES: dict[str, frozenset[str]] = {
+    "托管机构": frozenset({Role.TECH_GROUP, Role.ONSITE_POST}),
+    "技": frozenset({Role.TECH_GROUP, Role.ONSITE_POST}),
+    "现": frozenset({Role.ONSITE_POST}),
+    "被": frozenset({Role.FIRM_IT}),
+    "财": frozenset({Role.FIRM_FINANCE}),
 }
 NEXT_PHASE = {Phase.PREPARATION: Phase.HANDOVER, Phase.HANDOVER: Phase.STABILISATION}
 _TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -264,7 +265,7 @@ def step_confirm(*, actor: Any, step: StepInstance, now: dt.datetime | None = No
         )
     if step.confirmed_at is not None:
         raise DomainError(_("This step is confirmed already."), field="step")
-    roles = {RESPONSIBLE_ROLES[p] for p in spec.responsible if p in RESPONSIBLE_ROLES}
+    roles = set().union(*(RESPONSIBLE_ROLES.get(party, frozenset()) for party in spec.responsible))
     person, role = _acting_person(actor, step.engagement, step.site, roles)
     if not step.evidence.exists():
         raise DomainError(

@@ -1,5 +1,6 @@
 """``handover worker``: run background tasks (django-tasks database backend). Several may run at once on
-PostgreSQL; on SQLite run one. Makes sure the periodic audit checkpoint is scheduled first."""
+PostgreSQL; on SQLite run one. Makes sure the periodic audit checkpoint and the workflow's end-of-day
+escalation are scheduled first."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
 from handover.audit.tasks import checkpoint_schedule
+from handover.workflow import clock
+from handover.workflow.tasks import escalation_schedule
 
 
 class Command(BaseCommand):
@@ -19,5 +22,6 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         checkpoint_schedule()
+        escalation_schedule(clock.now())
         extra = ["--batch"] if options["batch"] else []
         call_command("db_worker", "--interval", "2", *extra)

@@ -1,0 +1,58 @@
+"""Background work of the workflow: the end-of-day escalation (第二十七条第2项).
+
+Just after midnight in Beijing, every site step that fell due the day before (or earlier), is not done and
+got no same-day feedback from the site's 现场技术岗位 is raised to 技术组, once. The task then schedules its
+next run for the following midnight.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django_tasks import task
+
+from handover.workflow.deadlines import BEIJING
+
+RUN_AT = dt.time(0, 1)  # one minute into the new day: the old day's feedback window has closed
+
+
+def next_run(now: dt.datetime) -> dt.datetime:
+    """The next RUN_AT in Beijing strictly after ``now``."""
+    local = now.astimezone(BEIJING)
+    today = dt.datetime.combine(local.date(), RUN_AT, tzinfo=BEIJING)
+    return today if today > local else today + dt.timedelta(days=1)
+
+
+@task()
+def escalation_scheduled() -> dict[str, int]:
+    """Raise the late steps of every engagement in 交接期, then schedule the next run."""
+    from handover.core.actors import system
+    from handover.core.context import command_context
+    from handover.org.models import Engagement, Phase
+    from handover.workflow import clock, services
+
+    raised = 0
+    now = clock.now()
+    with command_context("task"):
+        for engagement in Engagement.objects.filter(phase=Phase.HANDOVER):
+            raised += len(
+                services.escalations_raise(actor=system("escalation"), engagement=engagement, now=now)
+            )
+    escalation_schedule(now)
+    return {"raised": raised}
+
+
+def escalation_schedule(now: dt.datetime) -> bool:
+    """Enqueue the next run unless one is waiting. A backend that cannot defer (the tests') gets none."""
+    from django_tasks.base import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    if not escalation_scheduled.get_backend().supports_defer:
+        return False
+    waiting = DBTaskResult.objects.filter(
+        status=TaskResultStatus.READY, task_path=escalation_scheduled.module_path
+    ).exists()
+    if waiting:
+        return False
+    escalation_scheduled.using(run_after=next_run(now)).enqueue()
+    return True
