@@ -83,7 +83,7 @@ T39_FOR = {  # what each path's 表39 entry needs beyond the common columns (def
         "wg_approval": "工作组函〔2026〕1号",
         "reported_wg_at": "2026-12-01T23:00",
     },
-    "E06": {"sub_type": "不全"},
+    "E06": {"sub_type": "介质损坏无法读取", "reported_wg_at": "2026-12-02T09:00"},  # tampering is ticked
 }
 VENDOR_PATHS = ("E01", "E05", "E10")
 

@@ -53,6 +53,9 @@ def _close(*after: str) -> Item:
 # 第二十八条第2项 has two cases: the holder has left (the working group and the firm contact them), or the
 # password is forgotten / the holder cannot be reached (crack it, with the working group's consent first).
 _LEFT, _FORGOTTEN = "人员已离开", "遗忘/联系不上"
+# 第二十八条第6项's cases, as 表39 and 表15 spell them (definitions/annex4.py T15_HIST_EXCEPTION), so a case's
+# sub-type is a value its 表39 entry can hold.
+_E06_SUB_TYPES = ("数据不全", "无历史备份", "介质损坏无法读取", "资料不全无法读取", "其他无法确认")
 
 PATHS: tuple[Path, ...] = (
     Path("E01", "密码修改异常", "Password change failure", "第二十八条第1项", (10, 27), (
@@ -93,7 +96,7 @@ PATHS: tuple[Path, ...] = (
         Item("report_wg_tamper", "发现篡改、删除的，立即上报托管工作组",
              "Tampering: tell the working group at once", optional=True),
         _close(),
-    ), sub_types=("不全", "无历史备份", "介质损坏", "资料不全无法读取", "其他")),
+    ), sub_types=_E06_SUB_TYPES),
     Path("E07", "数据查询异常", "Data query problem", "第二十八条第7项", (14, 15), (_close(),)),
     Path("E08", "数据上传异常", "Upload to head office failed", "第二十八条第8项", (14,), (
         Item("courier", "采用快递方式", "Send by courier", record="courier_no"),

@@ -666,6 +666,12 @@ def case_link_t39(
             % {"got": exc_type or "-", "path": case.path_id},
             field="row",
         )
+    if case.sub_type and row.data.get("sub_type") != case.sub_type:
+        raise DomainError(
+            _("The 表39 entry's sub-type is %(got)s, the case's %(sub)s.")
+            % {"got": row.data.get("sub_type") or "-", "sub": case.sub_type},
+            field="row",
+        )
     ref = row.data.get("source_row_ref")
     if case.source_row_id and ref and int(ref) != case.source_row_id:
         raise DomainError(
