@@ -10,6 +10,7 @@ urlpatterns = [
     path("accounts/", include("handover.accounts.urls")),
     path("e/", include("handover.org.urls")),
     path("audit/", include("handover.audit.urls")),
+    path("w/", include("handover.workflow.urls")),
     path("api/", include("handover.api.urls")),
     path("i18n/setlang/", needs(PUBLIC)(set_language), name="set_language"),
 ]

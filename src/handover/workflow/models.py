@@ -259,7 +259,9 @@ class CaseItem(models.Model):
     key = models.CharField(max_length=24)
     record = models.CharField(_("record"), max_length=200, blank=True)
     note = models.TextField(_("note"), blank=True)
-    evidence = models.ForeignKey(Evidence, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    evidence = models.ForeignKey(
+        Evidence, on_delete=models.PROTECT, null=True, blank=True, related_name="case_items"
+    )
     done_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
     )
