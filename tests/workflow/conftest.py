@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 import pytest
+from django.utils import translation
 
 from handover.core.actors import system
 from handover.org.models import Engagement, Phase, Role, Site
@@ -135,6 +136,13 @@ def t39_entry(
         registers.form_sign(actor=firm_it, form=form)
         form.refresh_from_db()
     return form, row
+
+
+@pytest.fixture(autouse=True)
+def english():
+    """Service messages are matched in English here; the pages pick their language per request."""
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture
