@@ -269,3 +269,31 @@ def test_a_refused_transition_writes_nothing(world, people):
         )
     assert Event.objects.count() == before and not StepInstance.objects.exists()
     assert Engagement.objects.get(pk=world.engagement.pk).phase == Phase.PREPARATION
+
+
+def test_table24_counts_feedback_escalations_and_open_exceptions(world, people, cli):
+    from handover.workflow import selectors
+    from tests.workflow.conftest import source_row
+
+    start_handover(world, people)
+    t01 = step(world, world.branch_a, "T-01")
+    services.feedback_record(
+        actor=people["onsite"], step=t01, reason="介质不足", expected_at=at(2, 2), now=at(1, 21)
+    )
+    raised = services.escalations_raise(actor=cli, engagement=world.engagement, now=at(2, 0, 5))
+    services.wg_report_record(
+        actor=people["tech"], engagement=world.engagement, text="已报", escalations=raised[:2]
+    )
+    services.case_open(
+        actor=people["onsite"],
+        engagement=world.engagement,
+        path_id="E05",
+        source_row=source_row(world.engagement, world.branch_a, 14),
+        description="备份失败",
+    )
+    counts = selectors.table24_counts(user=people["tech"], engagement=world.engagement)
+    assert counts.feedback == 1 and counts.feedback_reported_wg == 0
+    assert counts.escalations == len(raised) > 2 and counts.escalations_reported_wg == 2
+    assert counts.open_cases == 1 and counts.closed_cases == 0 and counts.open_by_path == {"E05": 1}
+    with pytest.raises(PermissionDenied):
+        selectors.table24_counts(user=people["onsite"], engagement=world.engagement)
