@@ -136,6 +136,20 @@ HANDOVER_CHECKPOINT_DIR = Path(env.get("HANDOVER_CHECKPOINT_DIR") or DATA_DIR / 
 HANDOVER_CHECKPOINT_INTERVAL = env.get_int("HANDOVER_CHECKPOINT_INTERVAL")
 HANDOVER_LOCAL_KEY = DATA_DIR / "keys" / "local-fernet.key"
 
+# Notification email (workflow/notifications.py): SMTP when a host is set, else files in the data folder.
+if env.get("HANDOVER_SMTP_HOST"):
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = env.get("HANDOVER_SMTP_HOST")
+    EMAIL_PORT = env.get_int("HANDOVER_SMTP_PORT")
+    EMAIL_HOST_USER = env.get("HANDOVER_SMTP_USER")
+    EMAIL_HOST_PASSWORD = env.get("HANDOVER_SMTP_PASSWORD")
+    EMAIL_USE_TLS = env.get_bool("HANDOVER_SMTP_TLS")
+    EMAIL_TIMEOUT = 20
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = str(DATA_DIR / "mail")
+DEFAULT_FROM_EMAIL = env.get("HANDOVER_MAIL_FROM")
+
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
 LOCALE_PATHS = [PACKAGE_DIR / "locale"]

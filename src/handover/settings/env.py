@@ -72,6 +72,36 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "HANDOVER_LOG_LEVEL", "INFO", "Level of the log written to logs/handover.log in the data folder."
     ),
+    Variable(
+        "HANDOVER_SMTP_HOST",
+        "",
+        "SMTP server for notification emails; empty writes them to mail/ in the data folder instead.",
+    ),
+    Variable(
+        "HANDOVER_SMTP_PORT",
+        "25",
+        "SMTP port.",
+    ),
+    Variable(
+        "HANDOVER_SMTP_USER",
+        "",
+        "SMTP login, if the server needs one.",
+    ),
+    Variable(
+        "HANDOVER_SMTP_PASSWORD",
+        "",
+        "SMTP password; never logged.",
+    ),
+    Variable(
+        "HANDOVER_SMTP_TLS",
+        "false",
+        "Use STARTTLS with the SMTP server.",
+    ),
+    Variable(
+        "HANDOVER_MAIL_FROM",
+        "handover@localhost",
+        "Sender address of notification emails.",
+    ),
 )
 
 _KNOWN = {v.name: v for v in VARIABLES}

@@ -15,6 +15,8 @@ CASE_OPEN = "workflow.case.open"
 CASE_TICK = "workflow.case.tick"
 CASE_LINK_T39 = "workflow.case.link_t39"
 CASE_CLOSE = "workflow.case.close"
+SUBSCRIPTION_SET = "workflow.subscription.set"
+SUBSCRIPTION_END = "workflow.subscription.end"
 
 ACTIONS = {
     STEPS_CREATE: _("Workflow steps created for a phase"),
@@ -30,4 +32,6 @@ ACTIONS = {
     CASE_TICK: _("Exception checklist item done"),
     CASE_LINK_T39: _("Exception case linked to its 表39 entry"),
     CASE_CLOSE: _("Exception case closed"),
+    SUBSCRIPTION_SET: _("Notification subscription set"),
+    SUBSCRIPTION_END: _("Notification subscription ended"),
 }

@@ -275,3 +275,91 @@ class CaseItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case} {self.key}"
+
+
+class Topic(models.TextChoices):
+    """What a person can be told about."""
+
+    FEEDBACK = "feedback", _("Same-day feedback from a site")
+    ESCALATION = "escalation", _("Late step escalated")
+    CASE_OPEN = "case_open", _("Exception path started")
+    CASE_CLOSE = "case_close", _("Exception path closed")
+    PHASE = "phase", _("Phase transition")
+
+
+class Channel(models.TextChoices):
+    IN_APP = "in_app", _("In the app")
+    EMAIL = "email", _("Email")
+    WEBHOOK = "webhook", _("Webhook (JSON, e.g. a 企业微信 or 钉钉 robot)")
+
+
+class Subscription(models.Model):
+    """A person's wish to hear of ``topic`` by ``channel``; with ``digest``, once a day in one message.
+
+    ``target`` is the email address or the webhook URL. A robot's URL carries its access token, so it is
+    never written to the audit trail, a log or an error: only its host is.
+    """
+
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="subscriptions")
+    topic = models.CharField(_("event type"), max_length=16, choices=Topic.choices)
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
+    target = models.CharField(_("address"), max_length=500, blank=True)
+    digest = models.BooleanField(_("daily digest"), default=False)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["person", "topic", "channel"], name="workflow_subscription_once")
+        ]
+        verbose_name = _("subscription")
+        verbose_name_plural = _("subscriptions")
+
+    def __str__(self) -> str:
+        return f"{self.person} {self.topic} {self.channel}"
+
+
+class Notification(models.Model):
+    """One message for one person; shown in the app, and sent by the person's other channels."""
+
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="notifications")
+    topic = models.CharField(max_length=16, choices=Topic.choices)
+    title = models.CharField(_("title"), max_length=200)
+    body = models.TextField(_("message"), blank=True)
+    link = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField()
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+
+
+class Delivery(models.Model):
+    """Sending a notification by email or webhook; digest deliveries wait for the daily digest."""
+
+    notification = models.ForeignKey(Notification, on_delete=models.PROTECT, related_name="deliveries")
+    subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, related_name="deliveries")
+    digest = models.BooleanField(default=False)
+    status = models.CharField(max_length=8, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.CharField(max_length=200, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "digest"])]
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
+
+    def __str__(self) -> str:
+        return f"{self.notification_id} via {self.subscription_id}: {self.status}"

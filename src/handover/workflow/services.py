@@ -22,7 +22,7 @@ from handover.org.models import Engagement, Person, Phase, Role, Site
 from handover.org.selectors import grants_for, require
 from handover.registers.models import Form, Row
 from handover.registers.validation import looks_like_credential
-from handover.workflow import clock, deadlines, events, paths, state, steps, storage
+from handover.workflow import clock, deadlines, events, notifications, paths, state, steps, storage
 from handover.workflow.models import (
     CaseItem,
     CaseState,
@@ -34,6 +34,7 @@ from handover.workflow.models import (
     PhaseTransition,
     StepInstance,
     StepNote,
+    Topic,
     WorkingGroupReport,
 )
 
@@ -326,6 +327,18 @@ def feedback_record(
             obj=feedback,
             after={"step": step.step_id, "reason": clean, "expected_at": expected_at, "due": view.due},
         )
+        notifications.notify(
+            engagement=step.engagement,
+            topic=Topic.FEEDBACK,
+            site=step.site,
+            title=_("%(site)s: %(step)s late, reported")
+            % {"site": step.site.name, "step": _step_label(step.step_id)},
+            body=_("%(reason)s (expected %(at)s)")
+            % {"reason": clean, "at": f"{expected_at.astimezone(deadlines.BEIJING):%m-%d %H:%M}"},
+            link=f"/w/{step.engagement.code}/steps/{step.pk}/",
+            summary_title=_("A site reported a late step"),
+            now=at,
+        )
     return feedback
 
 
@@ -350,6 +363,15 @@ def escalations_raise(
                 after={"step": view.step.id, "due": view.due},
             )
             raised.append(escalation)
+        if raised:
+            notifications.notify(
+                engagement=engagement,
+                topic=Topic.ESCALATION,
+                title=_("%(n)d late steps without same-day feedback") % {"n": len(raised)},
+                body="\n".join(sorted(f"{v.site_id} {v.step.id}" for v in late)),
+                link=f"/w/{engagement.code}/",
+                now=at,
+            )
     return raised
 
 
@@ -462,6 +484,15 @@ def phase_transition(
                 "basis_form": basis.form_no if basis else None,
             },
         )
+        notifications.notify(
+            engagement=engagement,
+            topic=Topic.PHASE,
+            title=_("%(code)s is now in the %(phase)s")
+            % {"code": engagement.code_name, "phase": Phase(to_phase).label},
+            body=clean,
+            link=f"/w/{engagement.code}/",
+            now=at,
+        )
     return transition
 
 
@@ -550,6 +581,16 @@ def case_open(
                 "source_row": source_row.pk if source_row else None,
                 "description": clean,
             },
+        )
+        notifications.notify(
+            engagement=engagement,
+            topic=Topic.CASE_OPEN,
+            site=site,
+            title=_("%(site)s: %(path)s started") % {"site": site.name, "path": f"{path.id} {path.zh}"},
+            body=clean,
+            link=f"/w/{engagement.code}/exceptions/{case.pk}/",
+            summary_title=_("Exception path %(path)s started") % {"path": f"{path.id} {path.zh}"},
+            now=case.opened_at,
         )
     return case
 
@@ -764,6 +805,16 @@ def case_close(*, actor: Any, case: ExceptionCase, now: dt.datetime | None = Non
                 "t39_seq": row.seq,
                 "reported_tg_at": row.data.get("reported_tg_at"),
             },
+        )
+        notifications.notify(
+            engagement=case.engagement,
+            topic=Topic.CASE_CLOSE,
+            site=case.site,
+            title=_("%(site)s: %(path)s closed with 表39 %(no)s")
+            % {"site": case.site.name, "path": case.path_id, "no": row.form.form_no},
+            link=f"/w/{case.engagement.code}/exceptions/{case.pk}/",
+            summary_title=_("Exception path %(path)s closed") % {"path": case.path_id},
+            now=at,
         )
     case.state, case.closed_at, case.t39_row = CaseState.CLOSED, at, row
     return case

@@ -1,4 +1,5 @@
-"""Background work of the workflow: the end-of-day escalation (第二十七条第2项).
+"""Background work of the workflow: the end-of-day escalation (第二十七条第2项), sending notifications and
+the observers' daily digest.
 
 Just after midnight in Beijing, every site step that fell due the day before (or earlier), is not done and
 got no same-day feedback from the site's 现场技术岗位 is raised to 技术组, once. The task then schedules its
@@ -55,4 +56,42 @@ def escalation_schedule(now: dt.datetime) -> bool:
     if waiting:
         return False
     escalation_scheduled.using(run_after=next_run(now)).enqueue()
+    return True
+
+
+@task()
+def deliveries_send() -> dict[str, int]:
+    """Send the notifications waiting for email or webhook (queued after the commit that made them)."""
+    from handover.workflow import notifications
+
+    return notifications.deliver(digest=False)
+
+
+DIGEST_AT = dt.time(18, 0)  # after the market's close and the day's first reports
+
+
+@task()
+def digest_scheduled() -> dict[str, int]:
+    """Send each digest subscriber one message with the day's notifications, then schedule tomorrow's."""
+    from handover.workflow import clock, notifications
+
+    counts = notifications.deliver(digest=True)
+    digest_schedule(clock.now())
+    return counts
+
+
+def digest_schedule(now: dt.datetime) -> bool:
+    """Enqueue the next digest at DIGEST_AT Beijing time unless one is waiting."""
+    from django_tasks.base import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    if not digest_scheduled.get_backend().supports_defer:
+        return False
+    if DBTaskResult.objects.filter(
+        status=TaskResultStatus.READY, task_path=digest_scheduled.module_path
+    ).exists():
+        return False
+    local = now.astimezone(BEIJING)
+    run = dt.datetime.combine(local.date(), DIGEST_AT, tzinfo=BEIJING)
+    digest_scheduled.using(run_after=run if run > local else run + dt.timedelta(days=1)).enqueue()
     return True

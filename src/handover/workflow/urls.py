@@ -22,4 +22,6 @@ urlpatterns = [
     path("<slug:code>/deadlines/", views.deadline, name="deadline"),
     path("<slug:code>/phase/", views.phase, name="phase"),
     path("<slug:code>/reports/", views.report, name="report"),
+    path("<slug:code>/inbox/", views.inbox, name="inbox"),
+    path("<slug:code>/subscriptions/", views.subscriptions, name="subscriptions"),
 ]

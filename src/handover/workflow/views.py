@@ -18,8 +18,8 @@ from handover.org import permissions as perms
 from handover.org import selectors as org_selectors
 from handover.org.models import Engagement
 from handover.registers.models import Row
-from handover.web.access import needs
-from handover.workflow import charts, clock, paths, selectors, services, state, steps, storage
+from handover.web.access import AUTHENTICATED, needs
+from handover.workflow import charts, clock, notifications, paths, selectors, services, state, steps, storage
 from handover.workflow.forms import (
     CaseLinkForm,
     CaseOpenForm,
@@ -30,6 +30,7 @@ from handover.workflow.forms import (
     NoteForm,
     PhaseForm,
     ReportForm,
+    SubscriptionForm,
 )
 from handover.workflow.models import StepInstance
 
@@ -375,3 +376,43 @@ def case_close(request: HttpRequest, engagement: Engagement, case_id: int) -> Ht
     if _attempt(request, None, partial(services.case_close, actor=request.user, case=item)):
         messages.success(request, _("Exception case closed."))
     return redirect("workflow:case", code=engagement.code, case_id=item.pk)
+
+
+@needs(AUTHENTICATED)
+def inbox(request: HttpRequest, engagement: Engagement) -> HttpResponse:
+    items = selectors.notification_list(user=request.user, engagement=engagement)
+    if request.method == "POST":
+        ids = list(items.filter(read_at__isnull=True).values_list("pk", flat=True))
+        _attempt(
+            request,
+            None,
+            partial(notifications.notification_read, actor=request.user, engagement=engagement, ids=ids),
+        )
+        return redirect("workflow:inbox", code=engagement.code)
+    return render(request, "workflow/inbox.html", _context(request, engagement, items=items[:200]))
+
+
+@needs(AUTHENTICATED)
+def subscriptions(request: HttpRequest, engagement: Engagement) -> HttpResponse:
+    mine = selectors.subscription_list(user=request.user, engagement=engagement)
+    form = SubscriptionForm(request.POST or None)
+    if request.method == "POST" and "end" in request.POST:
+        ended = mine.filter(pk=request.POST.get("end") or 0).first()
+        if ended is not None:
+            _attempt(
+                request, None, partial(notifications.subscription_end, actor=request.user, subscription=ended)
+            )
+        return redirect("workflow:subscriptions", code=engagement.code)
+    if request.method == "POST" and form.is_valid():
+        action = partial(
+            notifications.subscription_set, actor=request.user, engagement=engagement, **form.cleaned_data
+        )
+        if _attempt(request, form, action):
+            messages.success(request, _("Subscription saved."))
+            return redirect("workflow:subscriptions", code=engagement.code)
+    return render(
+        request,
+        "workflow/subscriptions.html",
+        _context(request, engagement, form=form, mine=mine),
+        status=400 if request.method == "POST" else 200,
+    )
