@@ -29,6 +29,7 @@ REPORT_FEEDBACK = (
 )
 HANDLE_EXCEPTIONS = "handle_exceptions"  # start a 第二十八条 path, tick its checklist, close it with 表39
 MANAGE_WORKFLOW = "manage_workflow"  # deadlines, phase transitions, reports to the working group
+MANAGE_DUTY = "manage_duty"  # 第三十一条第8项: plan who is on duty at a site in 稳定期
 
 ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     Role.TECH_GROUP: frozenset(
@@ -48,6 +49,7 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
             WORK_STEPS,
             HANDLE_EXCEPTIONS,
             MANAGE_WORKFLOW,
+            MANAGE_DUTY,
         }
     ),
     Role.ONSITE_POST: frozenset(
@@ -64,6 +66,7 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
             WORK_STEPS,
             REPORT_FEEDBACK,
             HANDLE_EXCEPTIONS,
+            MANAGE_DUTY,
         }
     ),
     Role.FIRM_IT: frozenset(

@@ -17,6 +17,8 @@ CASE_LINK_T39 = "workflow.case.link_t39"
 CASE_CLOSE = "workflow.case.close"
 SUBSCRIPTION_SET = "workflow.subscription.set"
 SUBSCRIPTION_END = "workflow.subscription.end"
+DUTY_ASSIGN = "workflow.duty.assign"
+DUTY_REMOVE = "workflow.duty.remove"
 
 ACTIONS = {
     STEPS_CREATE: _("Workflow steps created for a phase"),
@@ -34,4 +36,6 @@ ACTIONS = {
     CASE_CLOSE: _("Exception case closed"),
     SUBSCRIPTION_SET: _("Notification subscription set"),
     SUBSCRIPTION_END: _("Notification subscription ended"),
+    DUTY_ASSIGN: _("Put on the duty roster"),
+    DUTY_REMOVE: _("Taken off the duty roster"),
 }

@@ -129,3 +129,13 @@ class SubscriptionForm(forms.Form):
         help_text=_("Email address, or the robot's webhook URL; empty for in-app messages."),
     )
     digest = forms.BooleanField(label=_("Once a day, in one message"), required=False)
+
+
+class DutyForm(forms.Form):
+    day = forms.DateField(label=_("Day"), widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args: Any, sites: Any, people: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["site"] = forms.ModelChoiceField(label=_("Site"), queryset=sites)
+        self.fields["person"] = forms.ModelChoiceField(label=_("Person"), queryset=people)
+        self.order_fields(["site", "day", "person"])

@@ -363,3 +363,25 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.notification_id} via {self.subscription_id}: {self.status}"
+
+
+class DutyShift(models.Model):
+    """Who is on duty at a site on a day (第三十一条第8项: 值班, 实时监控); 表41 names them."""
+
+    engagement = models.ForeignKey(Engagement, on_delete=models.PROTECT, related_name="duty_shifts")
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="duty_shifts")
+    day = models.DateField(_("day"))
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="duty_shifts")
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    assigned_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["day", "site_id", "person_id"]
+        constraints = [models.UniqueConstraint(fields=["site", "day", "person"], name="workflow_duty_once")]
+        verbose_name = _("duty shift")
+        verbose_name_plural = _("duty roster")
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.site_id} {self.person_id}"

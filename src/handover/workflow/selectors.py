@@ -20,6 +20,7 @@ from handover.org.selectors import site_scope
 from handover.workflow import deadlines, paths, state, steps
 from handover.workflow.models import (
     CaseState,
+    DutyShift,
     Escalation,
     Evidence,
     ExceptionCase,
@@ -388,3 +389,16 @@ def subscription_list(*, user: Any, engagement: Engagement) -> QuerySet[Subscrip
     return Subscription.objects.filter(
         person__engagement=engagement, person__user=user, is_active=True
     ).order_by("topic", "channel")
+
+
+def duty_roster(*, user: Any, engagement: Engagement, start: dt.date, end: dt.date) -> QuerySet[DutyShift]:
+    """Who is on duty at the user's sites from ``start`` to ``end``."""
+    return (
+        DutyShift.objects.filter(
+            engagement=engagement,
+            day__range=(start, end),
+            site__in=_sites(user, engagement, perms.VIEW_WORKFLOW),
+        )
+        .select_related("site", "person")
+        .order_by("day", "site__path", "person__name")
+    )

@@ -95,3 +95,38 @@ def digest_schedule(now: dt.datetime) -> bool:
     run = dt.datetime.combine(local.date(), DIGEST_AT, tzinfo=BEIJING)
     digest_scheduled.using(run_after=run if run > local else run + dt.timedelta(days=1)).enqueue()
     return True
+
+
+REPORT_AT = dt.time(17, 30)  # after the close and the day's backups (表29)
+
+
+@task()
+def daily_reports_scheduled() -> dict[str, int]:
+    """Draft the day's 表41 at every site with someone on duty (稳定期), then schedule tomorrow's run."""
+    from handover.core.actors import system
+    from handover.core.context import command_context
+    from handover.workflow import clock, stabilisation
+
+    now = clock.now()
+    with command_context("task"):
+        made = stabilisation.daily_reports_draft_all(
+            actor=system("daily-report"), day=now.astimezone(BEIJING).date()
+        )
+    daily_reports_schedule(now)
+    return {"drafted": made}
+
+
+def daily_reports_schedule(now: dt.datetime) -> bool:
+    """Enqueue the next drafting run at REPORT_AT Beijing time unless one is waiting."""
+    from django_tasks.base import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    task_ = daily_reports_scheduled
+    if not task_.get_backend().supports_defer:
+        return False
+    if DBTaskResult.objects.filter(status=TaskResultStatus.READY, task_path=task_.module_path).exists():
+        return False
+    local = now.astimezone(BEIJING)
+    run = dt.datetime.combine(local.date(), REPORT_AT, tzinfo=BEIJING)
+    task_.using(run_after=run if run > local else run + dt.timedelta(days=1)).enqueue()
+    return True

@@ -3,6 +3,7 @@ forms check shape, services decide, selectors read."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -19,12 +20,25 @@ from handover.org import selectors as org_selectors
 from handover.org.models import Engagement
 from handover.registers.models import Row
 from handover.web.access import AUTHENTICATED, needs
-from handover.workflow import charts, clock, notifications, paths, selectors, services, state, steps, storage
+from handover.workflow import (
+    charts,
+    clock,
+    notifications,
+    paths,
+    selectors,
+    services,
+    stabilisation,
+    state,
+    steps,
+    storage,
+)
+from handover.workflow.deadlines import BEIJING
 from handover.workflow.forms import (
     CaseLinkForm,
     CaseOpenForm,
     CaseTickForm,
     DeadlineForm,
+    DutyForm,
     EvidenceForm,
     FeedbackForm,
     NoteForm,
@@ -416,3 +430,60 @@ def subscriptions(request: HttpRequest, engagement: Engagement) -> HttpResponse:
         _context(request, engagement, form=form, mine=mine),
         status=400 if request.method == "POST" else 200,
     )
+
+
+def _today() -> dt.date:
+    return clock.now().astimezone(BEIJING).date()
+
+
+@needs(perms.VIEW_WORKFLOW)
+def stabilisation_page(request: HttpRequest, engagement: Engagement) -> HttpResponse:
+    today = _today()
+    return render(
+        request,
+        "workflow/stabilisation.html",
+        _context(
+            request,
+            engagement,
+            today=today,
+            reminders=stabilisation.reminders(user=request.user, engagement=engagement, today=today),
+            roster=selectors.duty_roster(
+                user=request.user, engagement=engagement, start=today, end=today + dt.timedelta(days=14)
+            ),
+            sites=selectors.site_choices(
+                user=request.user, engagement=engagement, capability=perms.FILL_REGISTERS
+            ),
+        ),
+    )
+
+
+@needs(perms.MANAGE_DUTY)
+def duty(request: HttpRequest, engagement: Engagement) -> HttpResponse:
+    form = DutyForm(
+        request.POST or None,
+        sites=selectors.site_choices(user=request.user, engagement=engagement, capability=perms.MANAGE_DUTY),
+        people=org_selectors.person_list(user=request.user, engagement=engagement),
+        initial={"day": _today()},
+    )
+    if request.method == "POST" and form.is_valid():
+        action = partial(stabilisation.duty_assign, actor=request.user, **form.cleaned_data)
+        if _attempt(request, form, action):
+            messages.success(request, _("Put on the duty roster."))
+            return redirect("workflow:stabilisation", code=engagement.code)
+    return _form_page(request, engagement, form, _("Duty roster"))
+
+
+@require_POST
+@needs(perms.FILL_REGISTERS)
+def daily_report(request: HttpRequest, engagement: Engagement, site_id: int) -> HttpResponse:
+    site_obj = org_selectors.site_get(
+        user=request.user, engagement=engagement, site_id=site_id, capability=perms.FILL_REGISTERS
+    )
+    action = partial(stabilisation.daily_report_draft, actor=request.user, site=site_obj, day=_today())
+    if _attempt(request, None, action):
+        messages.success(
+            request,
+            _("表41 drafted for %(site)s: check it and submit it to the technical group.")
+            % {"site": site_obj.name},
+        )
+    return redirect("workflow:stabilisation", code=engagement.code)

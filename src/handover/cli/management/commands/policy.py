@@ -29,6 +29,7 @@ CAPABILITY_NOTES = {
     perms.REPORT_FEEDBACK: "report a late step the same day (第二十七条第2项)",
     perms.HANDLE_EXCEPTIONS: "start a 第二十八条 exception path, tick its checklist, close it with 表39",
     perms.MANAGE_WORKFLOW: "set deadlines, move the engagement to the next phase, report to the working group",
+    perms.MANAGE_DUTY: "plan the duty roster of the role's sites (稳定期, 第三十一条第8项)",
 }
 
 
