@@ -450,7 +450,7 @@ def stabilisation_page(request: HttpRequest, engagement: Engagement) -> HttpResp
             roster=selectors.duty_roster(
                 user=request.user, engagement=engagement, start=today, end=today + dt.timedelta(days=14)
             ),
-            sites=selectors.site_choices(
+            sites=org_selectors.site_list(
                 user=request.user, engagement=engagement, capability=perms.FILL_REGISTERS
             ),
         ),
