@@ -11,6 +11,7 @@ from typing import Any
 from django.contrib import messages
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -93,6 +94,12 @@ def overview(request: HttpRequest, engagement: Engagement) -> HttpResponse:
             phase_chart=charts.completion_bars(data.by_phase, "chart-phase"),
             level_chart=charts.completion_bars(data.by_level, "chart-level"),
             trend_chart=charts.trend_line(data.trend, total, "chart-trend"),
+            heatmap=charts.heatmap(
+                data.rows,
+                data.columns,
+                reverse("workflow:step", args=[engagement.code, 0]),
+                reverse("workflow:site", args=[engagement.code, 0]),
+            ),
         ),
     )
 
