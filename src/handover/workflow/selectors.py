@@ -31,6 +31,7 @@ from handover.workflow.models import (
 )
 
 PHASES = (Phase.PREPARATION, Phase.HANDOVER, Phase.STABILISATION)
+OVERDUE_SHOWN = 50  # the longest-late first; the page says how many more there are
 
 
 def _scope(user: Any, engagement: Engagement, capability: str) -> Q:
@@ -75,6 +76,7 @@ class Overview:
     open_cases: list[tuple[str, str, int]]
     sites_without_onsite_post: list[Site]
     trend: list[tuple[int, int]]
+    overdue_total: int = 0
     state_counts: dict[str, int] = field(default_factory=dict)
 
 
@@ -158,7 +160,8 @@ def overview(*, user: Any, engagement: Engagement, now: dt.datetime) -> Overview
             SiteLevel.choices,
             lambda v: by_site[v.site_id].level,
         ),
-        overdue=overdue,
+        overdue=overdue[:OVERDUE_SHOWN],
+        overdue_total=len(overdue),
         open_cases=open_cases_by_type(user=user, engagement=engagement),
         sites_without_onsite_post=[s for s in sites if s.n_onsite == 0],
         trend=_trend(current, now),
