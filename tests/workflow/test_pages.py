@@ -246,6 +246,8 @@ def test_the_phase_and_deadline_forms_are_technical_groups(world, client, people
     assert client.post(deadline, {"step_id": "T-01", "day": 0, "time": "21:00"}).status_code == 302
     bad = client.post(deadline, {"step_id": "T-01", "day": 0, "time": "9pm"})
     assert bad.status_code == 400
+    table = client.get(deadline).content.decode()
+    assert "<b>2026-12-01 21:00</b>" in table and "2026-12-01 20:00" in table
 
 
 @pytest.mark.parametrize("language", ["zh-hans", "en"])

@@ -297,3 +297,23 @@ def test_table24_counts_feedback_escalations_and_open_exceptions(world, people, 
     assert counts.open_cases == 1 and counts.closed_cases == 0 and counts.open_by_path == {"E05": 1}
     with pytest.raises(PermissionDenied):
         selectors.table24_counts(user=people["onsite"], engagement=world.engagement)
+
+
+def test_a_register_rule_plugged_into_the_gates_blocks_the_step_and_says_why(
+    world, people, client, monkeypatch
+):
+    from handover.workflow import gates
+
+    start_handover(world, people)
+    site = world.branch_a
+
+    def backup_gate(engagement, pairs):
+        return {(site.pk, "T-02"): ["表10 第1行缺少改密前备份（表8）"]} if (site.pk, "T-02") in pairs else {}
+
+    monkeypatch.setattr(gates, "RULES", [backup_gate])
+    view = views(world, at(1, 16))[(site.pk, "T-02")]
+    assert view.state == state.BLOCKED and view.gate_reasons == ("表10 第1行缺少改密前备份（表8）",)
+    assert views(world, at(1, 16))[(world.branch_b.pk, "T-02")].gate_reasons == ()
+    client.force_login(people["onsite"])
+    page = client.get(f"/w/{world.engagement.code}/sites/{site.pk}/").content.decode()
+    assert "缺少改密前备份" in page

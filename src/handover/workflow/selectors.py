@@ -405,3 +405,24 @@ def duty_roster(*, user: Any, engagement: Engagement, start: dt.date, end: dt.da
         .select_related("site", "person")
         .order_by("day", "site__path", "person__name")
     )
+
+
+@dataclass(frozen=True)
+class DeadlineRow:
+    step: steps.Step
+    default: dt.datetime | None
+    due: dt.datetime | None
+
+    @property
+    def changed(self) -> bool:
+        return self.default != self.due
+
+
+def deadline_table(*, user: Any, engagement: Engagement) -> list[DeadlineRow]:
+    """Every step's default deadline and the one in force for the engagement (技术组's view)."""
+    _scope(user, engagement, perms.MANAGE_WORKFLOW)
+    overrides = state.overrides_of(engagement)
+    d = engagement.disposal_date
+    return [
+        DeadlineRow(s, deadlines.due_at(s.id, d), deadlines.due_at(s.id, d, overrides)) for s in steps.STEPS
+    ]

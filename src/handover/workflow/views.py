@@ -241,7 +241,8 @@ def deadline(request: HttpRequest, engagement: Engagement) -> HttpResponse:
         if _attempt(request, form, action):
             messages.success(request, _("Deadline saved."))
             return redirect("workflow:overview", code=engagement.code)
-    return _form_page(request, engagement, form, _("Set a step's deadline"))
+    table = selectors.deadline_table(user=request.user, engagement=engagement)
+    return _form_page(request, engagement, form, _("Set a step's deadline"), deadlines=table)
 
 
 @needs(perms.MANAGE_WORKFLOW)
