@@ -216,3 +216,23 @@ def test_a_closed_case_takes_no_more_ticks(world, people):
     services.case_close(actor=people["onsite"], case=case)
     with pytest.raises(DomainError, match="closed"):
         services.case_tick(actor=people["onsite"], case=case, key=paths.CLOSE)
+
+
+def test_a_case_read_before_someone_else_closed_it_cannot_be_closed_or_ticked_again(world, people):
+    start_handover(world, people)
+    case = open_case(world, people, "E07")
+    stale = ExceptionCase.objects.get(pk=case.pk)
+    _form, row = t39_entry(world, people, case)
+    services.case_link_t39(actor=people["onsite"], case=case, row=row)
+    stale.t39_row = case.t39_row
+    services.case_close(actor=people["onsite"], case=case)
+    events = Event.objects.count()
+    with pytest.raises(DomainError, match="closed"):
+        services.case_close(actor=people["firm_it"], case=stale)
+    other = open_case(world, people, "E08")
+    stale_other = ExceptionCase.objects.get(pk=other.pk)
+    services.case_tick(actor=people["firm_it"], case=other, key="courier", record="SF1")
+    with pytest.raises(DomainError, match="done already"):
+        services.case_tick(actor=people["onsite"], case=stale_other, key="courier", record="SF2")
+    assert Event.objects.count() == events + 2  # the second case's open and its one tick
+    assert CaseItem.objects.get(case=other, key="courier").record == "SF1"

@@ -10,7 +10,7 @@ import pytest
 
 from handover.audit.models import Event
 from handover.core.errors import DomainError, PermissionDenied
-from handover.org.models import Engagement, Phase
+from handover.org.models import Engagement, Phase, Role
 from handover.registers.models import Form, FormState
 from handover.workflow import clock, services, state, tasks
 from handover.workflow.models import Escalation, Evidence, PhaseTransition, StepInstance
@@ -317,3 +317,31 @@ def test_a_register_rule_plugged_into_the_gates_blocks_the_step_and_says_why(
     client.force_login(people["onsite"])
     page = client.get(f"/w/{world.engagement.code}/sites/{site.pk}/").content.decode()
     assert "缺少改密前备份" in page
+
+
+def test_two_technical_group_members_moving_the_phase_at_once_move_it_once(world, people):
+    second = world.login_with(Role.TECH_GROUP, username="tech2")
+    stale = Engagement.objects.get(pk=world.engagement.pk)
+    services.phase_transition(
+        actor=people["tech"],
+        engagement=world.engagement,
+        to_phase=Phase.HANDOVER,
+        reason="进场",
+        now=at(1, 9),
+    )
+    with pytest.raises(DomainError, match="Someone else"):
+        services.phase_transition(
+            actor=second, engagement=stale, to_phase=Phase.HANDOVER, reason="进场", now=at(1, 9)
+        )
+    assert PhaseTransition.objects.count() == 1
+
+
+def test_a_step_confirmed_meanwhile_is_not_confirmed_twice(world, people):
+    start_handover(world, people)
+    h00 = step(world, world.branch_a, "H-00")
+    stale = StepInstance.objects.get(pk=h00.pk)
+    services.step_evidence_add(actor=people["onsite"], step=h00, name="签到.pdf", stream=io.BytesIO(b"x"))
+    services.step_confirm(actor=people["onsite"], step=h00, now=at(1, 15, 20))
+    with pytest.raises(DomainError, match="confirmed already"):
+        services.step_confirm(actor=people["tech"], step=stale, now=at(1, 15, 21))
+    assert Event.objects.filter(action="workflow.step.confirm").count() == 1

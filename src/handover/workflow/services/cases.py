@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, BinaryIO
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from handover.audit.services import event_record
@@ -194,15 +194,19 @@ def case_tick(
             if stream is not None
             else None
         )
-        entry = CaseItem.objects.create(
-            case=case,
-            key=key,
-            record=clean_record,
-            note=clean_note,
-            evidence=evidence,
-            done_by=user_or_none(actor),
-            done_at=at,
-        )
+        try:
+            with transaction.atomic():
+                entry = CaseItem.objects.create(
+                    case=case,
+                    key=key,
+                    record=clean_record,
+                    note=clean_note,
+                    evidence=evidence,
+                    done_by=user_or_none(actor),
+                    done_at=at,
+                )
+        except IntegrityError:
+            raise DomainError(_("This item is done already."), field="key") from None
         event_record(
             actor=actor,
             action=events.CASE_TICK,
@@ -317,11 +321,13 @@ def case_close(*, actor: Any, case: ExceptionCase, now: dt.datetime | None = Non
     row = current_t39(case)
     assert row is not None
     with transaction.atomic():
+        closed = ExceptionCase.objects.filter(pk=case.pk, state=CaseState.OPEN).update(
+            state=CaseState.CLOSED, closed_at=at, closed_by=user_or_none(actor), t39_row=row
+        )
+        if not closed:  # closed by someone else since this page was read
+            raise DomainError(_("This exception case is closed."), field="case")
         CaseItem.objects.create(
             case=case, key=paths.CLOSE, record=row.form.form_no, done_by=user_or_none(actor), done_at=at
-        )
-        ExceptionCase.objects.filter(pk=case.pk).update(
-            state=CaseState.CLOSED, closed_at=at, closed_by=user_or_none(actor), t39_row=row
         )
         event_record(
             actor=actor,

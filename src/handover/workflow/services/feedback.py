@@ -86,7 +86,11 @@ def escalations_raise(
     with transaction.atomic():
         for view in late:
             assert view.due is not None
-            escalation = Escalation.objects.create(step_id=view.instance_id, raised_at=at, due_at=view.due)
+            escalation, created = Escalation.objects.get_or_create(
+                step_id=view.instance_id, defaults={"raised_at": at, "due_at": view.due}
+            )
+            if not created:  # another worker raised it a moment ago
+                continue
             event_record(
                 actor=actor,
                 action=events.ESCALATION_RAISE,

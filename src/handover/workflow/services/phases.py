@@ -70,7 +70,11 @@ def phase_transition(
                 field="to_phase",
             )
     with transaction.atomic():
-        Engagement.objects.filter(pk=engagement.pk).update(phase=to_phase)
+        # Compare and set: of two 技术组 members moving the engagement at once, only one moves it.
+        if not Engagement.objects.filter(pk=engagement.pk, phase=current).update(phase=to_phase):
+            raise DomainError(
+                _("Someone else has just changed the phase; reload the page."), field="to_phase"
+            )
         engagement.phase = to_phase
         transition = PhaseTransition.objects.create(
             engagement=engagement,

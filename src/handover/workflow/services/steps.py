@@ -211,9 +211,11 @@ def step_confirm(*, actor: Any, step: StepInstance, now: dt.datetime | None = No
             _("Finish %(steps)s first (附件二 order).") % {"steps": "、".join(view.waiting_for)}, field="step"
         )
     with transaction.atomic():
-        StepInstance.objects.filter(pk=step.pk).update(
+        confirmed = StepInstance.objects.filter(pk=step.pk, confirmed_at__isnull=True).update(
             confirmed_by=person, confirmed_role=role, confirmed_at=at
         )
+        if not confirmed:
+            raise DomainError(_("This step is confirmed already."), field="step")
         event_record(
             actor=actor,
             action=events.STEP_CONFIRM,
