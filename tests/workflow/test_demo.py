@@ -31,3 +31,22 @@ def test_the_demo_is_mid_handover(db):
     assert closed.get().t39_row.form.state == "signed"
     demo.load(today=dt.date(2026, 12, 2))
     assert ExceptionCase.objects.count() == 2
+
+
+def test_the_command_line_shows_the_status_and_runs_the_escalation(db):
+    import io
+
+    import pytest
+    from django.core.management import CommandError, call_command
+
+    demo.load(today=dt.date(2026, 12, 2))
+    out = io.StringIO()
+    with clock.frozen(dt.datetime(2026, 12, 3, 10, 0, tzinfo=BEIJING)):
+        call_command("workflow", "status", "--engagement", "demo", stdout=out)
+        call_command("workflow", "escalate", "--engagement", "demo", stdout=out)
+        call_command("workflow", "steps", "--engagement", "demo", stdout=out)
+    text = out.getvalue()
+    assert "demo\thandover" in text and "open E05" in text and "overdue" in text
+    assert "late steps escalated" in text and "0 steps created" in text
+    with pytest.raises(CommandError, match="no such engagement"):
+        call_command("workflow", "status", "--engagement", "nope")
