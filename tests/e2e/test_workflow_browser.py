@@ -48,3 +48,25 @@ def test_a_branch_post_reports_a_late_step_of_its_service_point(page: Page, log_
     expect(page.get_by_test_id("site-steps")).to_be_visible()
     expect(page.get_by_test_id("feedback-T-02")).to_have_count(0)
     expect(page.locator("main")).to_contain_text("原超级用户密码持有人联系不上")
+
+
+def test_a_branch_post_raises_e05_from_a_backup_row_and_cannot_close_it_without_table39(
+    page: Page, log_in: LogIn
+) -> None:
+    log_in(page, "demo-onsite-hz")
+    page.goto(OVERVIEW)
+    page.get_by_test_id("heatmap").locator('tr[data-testid="site-BR-HZ"] a[title^="T-04 "]').click()
+    expect(page.get_by_test_id("rows-14")).to_be_visible()
+    page.get_by_test_id("rows-14").get_by_test_id("start-E05").first.click()
+    expect(page.locator("select[name=path_id]")).to_have_value("E05")
+    page.fill("textarea[name=description]", "柜台系统自带备份功能执行失败")
+    page.get_by_test_id("save").click()
+    expect(page.get_by_test_id("case-state")).to_be_visible()
+    expect(page.get_by_test_id("close-refusal")).to_be_visible()  # the prescribed steps come first
+    page.select_option("select[name=key]", "vendor_support")
+    page.fill("input[name=record]", "恒信金融软件有限公司")
+    page.get_by_test_id("tick").click()
+    expect(page.get_by_test_id("checklist")).to_contain_text("恒信金融软件有限公司")
+    # Still no 表39 entry of type E05 at the branch: the case cannot close, and the page says why.
+    expect(page.get_by_test_id("close-refusal")).to_contain_text("表39")
+    expect(page.get_by_test_id("close")).to_have_count(0)

@@ -260,3 +260,15 @@ def test_the_overview_speaks_both_languages(world, client, people, language):
     )
     text = page.content.decode()
     assert ("工作流程" in text) if language == "zh-hans" else ("Workflow" in text)
+
+
+def test_a_case_starts_from_a_row_listed_on_its_step_page(world, client, people):
+    start_handover(world, people)
+    row = source_row(world.engagement, world.branch_a, 14, system="集中交易")
+    t04 = StepInstance.objects.get(site=world.branch_a, step_id="T-04")
+    client.force_login(people["onsite"])
+    page = client.get(reverse("workflow:step", args=[world.engagement.code, t04.pk])).content.decode()
+    start = f"/w/{world.engagement.code}/sites/{world.branch_a.pk}/exceptions/new/?row={row.pk}&amp;path=E05"
+    assert start in page and f"?row={row.pk}&amp;path=E08" in page
+    form = client.get(start.replace("&amp;", "&")).content.decode()
+    assert f'value="{row.pk}"' in form and '<option value="E05" selected>' in form

@@ -426,3 +426,38 @@ def deadline_table(*, user: Any, engagement: Engagement) -> list[DeadlineRow]:
     return [
         DeadlineRow(s, deadlines.due_at(s.id, d), deadlines.due_at(s.id, d, overrides)) for s in steps.STEPS
     ]
+
+
+@dataclass(frozen=True)
+class RegisterRows:
+    """A current form of one of a step's output registers at the step's site, with its current rows and the
+    exception paths a problem in one of them starts."""
+
+    form: Any
+    rows: list[Any]
+    starts: list[paths.Path]
+
+
+ROWS_SHOWN = 50
+
+
+def step_register_rows(*, user: Any, engagement: Engagement, instance: StepInstance) -> list[RegisterRows]:
+    """The forms and rows behind a step at its site (the instance was read through ``step_get``)."""
+    from handover.registers.models import Form
+
+    spec = steps.BY_ID[instance.step_id]
+    if instance.site_id is None or not spec.outputs:
+        return []
+    forms = list(
+        Form.objects.filter(
+            engagement=engagement, site_id=instance.site_id, register_no__in=spec.outputs, is_current=True
+        )
+        .prefetch_related("rows")
+        .order_by("register_no", "form_no")
+    )
+    result = []
+    for form in forms:
+        rows = [r for r in form.rows.all() if r.is_current][:ROWS_SHOWN]
+        starts = [paths.BY_ID[p] for p in spec.exceptions if form.register_no in paths.BY_ID[p].sources]
+        result.append(RegisterRows(form, rows, starts))
+    return result

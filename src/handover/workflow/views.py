@@ -144,6 +144,9 @@ def step(request: HttpRequest, engagement: Engagement, instance_id: int) -> Http
             feedback=instance.feedback.select_related("reported_by"),
             note_form=NoteForm(),
             evidence_form=EvidenceForm(),
+            register_rows=selectors.step_register_rows(
+                user=request.user, engagement=engagement, instance=instance
+            ),
         ),
     )
 
@@ -288,7 +291,10 @@ def case_open(request: HttpRequest, engagement: Engagement, site_id: int) -> Htt
     site_obj = org_selectors.site_get(
         user=request.user, engagement=engagement, site_id=site_id, capability=perms.HANDLE_EXCEPTIONS
     )
-    form = CaseOpenForm(request.POST or None, initial={"source_row": request.GET.get("row")})
+    form = CaseOpenForm(
+        request.POST or None,
+        initial={"source_row": request.GET.get("row"), "path_id": request.GET.get("path")},
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         row = (
