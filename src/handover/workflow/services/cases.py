@@ -15,17 +15,8 @@ from handover.org.models import Engagement, Phase, Site
 from handover.org.selectors import require
 from handover.registers.models import Row
 from handover.workflow import clock, events, notifications, paths, state
-from handover.workflow.models import (
-    CaseItem,
-    CaseState,
-    ExceptionCase,
-    Topic,
-)
-from handover.workflow.services.common import (
-    clean_text,
-    evidence_create,
-    user_or_none,
-)
+from handover.workflow.models import CaseItem, CaseState, ExceptionCase, Topic
+from handover.workflow.services.common import clean_text, evidence_create, user_or_none
 
 # Exception paths (第二十八条) ------------------------------------------------------------------------------
 

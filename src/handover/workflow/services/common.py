@@ -14,10 +14,7 @@ from handover.org.models import Engagement, Person, Role, Site
 from handover.org.selectors import grants_for
 from handover.registers.validation import looks_like_credential
 from handover.workflow import steps, storage
-from handover.workflow.models import (
-    Evidence,
-    StepInstance,
-)
+from handover.workflow.models import Evidence, StepInstance
 
 
 def user_or_none(actor: Any) -> Any:

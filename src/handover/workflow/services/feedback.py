@@ -14,18 +14,8 @@ from handover.org import permissions as perms
 from handover.org.models import Engagement, Role, Site
 from handover.org.selectors import require
 from handover.workflow import clock, deadlines, events, notifications, state
-from handover.workflow.models import (
-    Escalation,
-    Feedback,
-    StepInstance,
-    Topic,
-    WorkingGroupReport,
-)
-from handover.workflow.services.common import (
-    acting_person,
-    clean_text,
-    step_label,
-)
+from handover.workflow.models import Escalation, Feedback, StepInstance, Topic, WorkingGroupReport
+from handover.workflow.services.common import acting_person, clean_text, step_label
 
 # Same-day feedback, escalation, reports to the working group (第二十七条第2项) ---------------------------
 

@@ -15,14 +15,8 @@ from handover.org.models import Engagement, Phase, Role
 from handover.org.selectors import require
 from handover.registers.models import Form
 from handover.workflow import clock, deadlines, events, notifications, state
-from handover.workflow.models import (
-    PhaseTransition,
-    Topic,
-)
-from handover.workflow.services.common import (
-    acting_person,
-    clean_text,
-)
+from handover.workflow.models import PhaseTransition, Topic
+from handover.workflow.services.common import acting_person, clean_text
 from handover.workflow.services.steps import create_steps
 
 NEXT_PHASE = {Phase.PREPARATION: Phase.HANDOVER, Phase.HANDOVER: Phase.STABILISATION}

@@ -16,12 +16,7 @@ from handover.org import permissions as perms
 from handover.org.models import Engagement, Role, Site
 from handover.org.selectors import grants_for, require
 from handover.workflow import clock, deadlines, events, state, steps
-from handover.workflow.models import (
-    DeadlineOverride,
-    Evidence,
-    StepInstance,
-    StepNote,
-)
+from handover.workflow.models import DeadlineOverride, Evidence, StepInstance, StepNote
 from handover.workflow.services.common import (
     acting_person,
     clean_text,
