@@ -49,7 +49,8 @@ class Robot:
 
 
 @pytest.fixture
-def robot():
+def robot(settings):
+    settings.HANDOVER_WEBHOOK_HOSTS = ["127.0.0.1"]
     receiver = Robot()
     yield receiver
     receiver.close()
@@ -90,6 +91,21 @@ def test_subscribers_in_scope_are_told_in_the_app_by_email_and_by_webhook(world,
     )
     assert robot.bodies[0]["msgtype"] == "text" and "介质不足" in robot.bodies[0]["text"]["content"]
     assert notifications.deliver(digest=False) == {"sent": 0, "failed": 0}
+
+
+def test_a_webhook_whose_host_is_no_longer_allowed_is_not_posted_to(world, people, robot, settings):
+    start_handover(world, people)
+    notifications.subscription_set(
+        actor=people["onsite"],
+        engagement=world.engagement,
+        topic=Topic.FEEDBACK,
+        channel=Channel.WEBHOOK,
+        target=robot.url,
+    )
+    settings.HANDOVER_WEBHOOK_HOSTS = ["qyapi.weixin.qq.com"]
+    _feedback(world, people)
+    assert notifications.deliver(digest=False) == {"sent": 0, "failed": 1}
+    assert robot.bodies == [] and Delivery.objects.get().error == "ValueError"
 
 
 def test_a_failing_webhook_is_retried_and_its_token_is_never_recorded(world, people, robot):

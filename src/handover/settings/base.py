@@ -149,6 +149,8 @@ else:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = str(DATA_DIR / "mail")
 DEFAULT_FROM_EMAIL = env.get("HANDOVER_MAIL_FROM")
+# A webhook posts from the server: only to these hosts, so a subscription cannot aim it at the internal network.
+HANDOVER_WEBHOOK_HOSTS = env.get_list("HANDOVER_WEBHOOK_HOSTS")
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]

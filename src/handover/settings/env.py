@@ -102,6 +102,11 @@ VARIABLES: tuple[Variable, ...] = (
         "handover@localhost",
         "Sender address of notification emails.",
     ),
+    Variable(
+        "HANDOVER_WEBHOOK_HOSTS",
+        "qyapi.weixin.qq.com,oapi.dingtalk.com",
+        "Comma-separated hosts a notification webhook may post to (企业微信 and 钉钉 robots by default); * for any.",
+    ),
 )
 
 _KNOWN = {v.name: v for v in VARIABLES}

@@ -62,7 +62,19 @@ def _check_target(channel: str, target: str) -> str:
         parts = urlsplit(target)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise DomainError(_("Enter the robot's full http(s) URL."), field="target")
+        if not webhook_host_allowed(target):
+            raise DomainError(
+                _("Webhooks may post only to %(hosts)s (HANDOVER_WEBHOOK_HOSTS).")
+                % {"hosts": "、".join(settings.HANDOVER_WEBHOOK_HOSTS)},
+                field="target",
+            )
     return target
+
+
+def webhook_host_allowed(url: str) -> bool:
+    """The URL's host is one HANDOVER_WEBHOOK_HOSTS names (or the setting is ``*``)."""
+    allowed = settings.HANDOVER_WEBHOOK_HOSTS
+    return "*" in allowed or (urlsplit(url).hostname or "") in allowed
 
 
 def _shown(channel: str, target: str) -> str:
@@ -200,8 +212,8 @@ def notification_read(
 
 
 def _post_json(url: str, payload: dict[str, Any]) -> None:
-    if urlsplit(url).scheme not in ("http", "https"):
-        raise ValueError("webhook URL scheme")
+    if urlsplit(url).scheme not in ("http", "https") or not webhook_host_allowed(url):
+        raise ValueError("webhook host not allowed")
     request = urllib.request.Request(  # noqa: S310 - http(s) only, checked above
         url,
         data=json.dumps(payload, ensure_ascii=False).encode(),
