@@ -32,10 +32,8 @@ def completion_bars(items: Sequence[tuple[str, int, int]], testid: str) -> SafeS
         rows,
     )
     return format_html(
-        '<svg class="chart" role="img" data-testid="{}" viewBox="0 0 {} {}" width="{}" height="{}">{}</svg>',
+        '<svg class="chart" role="img" data-testid="{}" viewBox="0 0 {} {}" width="100%">{}</svg>',
         testid,
-        width,
-        height,
         width,
         height,
         body,
@@ -56,13 +54,11 @@ def trend_line(points: Sequence[tuple[int, int]], total: int, testid: str) -> Sa
     )
     last = points[-1][1] if points else 0
     return format_html(
-        '<svg class="chart" role="img" data-testid="{}" viewBox="0 0 {} {}" width="{}" height="{}">'
+        '<svg class="chart" role="img" data-testid="{}" viewBox="0 0 {} {}" width="100%">'
         '<line x1="{}" y1="{}" x2="{}" y2="{}" class="chart-axis"/>'
         '<polyline points="{}" class="chart-line"/>{}'
         '<text x="{}" y="14" class="chart-value">{}/{}</text></svg>',
         testid,
-        width,
-        height,
         width,
         height,
         pad,

@@ -31,7 +31,7 @@ from handover.workflow.models import (
 )
 
 PHASES = (Phase.PREPARATION, Phase.HANDOVER, Phase.STABILISATION)
-OVERDUE_SHOWN = 50  # the longest-late first; the page says how many more there are
+OVERDUE_SHOWN = 30  # the longest-late first; the page says how many more there are
 
 
 def _scope(user: Any, engagement: Engagement, capability: str) -> Q:
@@ -164,7 +164,7 @@ def overview(*, user: Any, engagement: Engagement, now: dt.datetime) -> Overview
         overdue_total=len(overdue),
         open_cases=open_cases_by_type(user=user, engagement=engagement),
         sites_without_onsite_post=[s for s in sites if s.n_onsite == 0],
-        trend=_trend(current, now),
+        trend=_trend([v for v in current if v.site_id is not None], now),
         state_counts=dict(Counter(v.state for v in current)),
     )
 
