@@ -197,6 +197,14 @@ def test_evidence_upload_and_confirmation_through_the_pages(world, client, peopl
     assert b"".join(download.streaming_content) == b"sign-in sheet"
     client.force_login(people["onsite_b"])
     assert client.get(reverse("workflow:evidence", args=[code, evidence.pk])).status_code == 404
+    from pathlib import Path
+
+    from django.conf import settings
+
+    (Path(settings.DATA_DIR) / evidence.stored_as).write_bytes(b"changed behind our back")
+    client.force_login(people["onsite"])
+    refused = client.get(reverse("workflow:evidence", args=[code, evidence.pk]))
+    assert refused.status_code == 400 and "SHA-256" in refused.content.decode()
 
 
 def test_an_exception_case_through_the_pages_from_start_to_close(world, client, people):

@@ -46,9 +46,9 @@ def store(stream: BinaryIO) -> Stored:
         name = digest.hexdigest()
         final = folder / name[:2] / name
         final.parent.mkdir(mode=0o700, exist_ok=True)
-        if final.exists():
+        if final.exists() and verify(str(final.relative_to(settings.DATA_DIR)), name):
             os.unlink(temp)
-        else:
+        else:  # new content, or a stored copy that was damaged: this upload restores it
             os.replace(temp, final)
     except BaseException:
         if os.path.exists(temp):
@@ -62,9 +62,12 @@ def open_stored(relative: str) -> BinaryIO:
 
 
 def verify(relative: str, sha256: str) -> bool:
-    """True when the stored file still has the hash recorded for it."""
+    """True when the stored file is there and still has the hash recorded for it."""
     digest = hashlib.sha256()
-    with open_stored(relative) as stream:
+    path = Path(settings.DATA_DIR) / relative
+    if not path.is_file():
+        return False
+    with path.open("rb") as stream:
         while chunk := stream.read(CHUNK):
             digest.update(chunk)
     return digest.hexdigest() == sha256
