@@ -133,6 +133,11 @@ def test_evidence_is_stored_under_the_data_folder_by_its_sha256(world, people, s
     with pytest.raises(DomainError, match="empty"):
         services.step_evidence_add(actor=people["onsite"], step=h00, name="空.pdf", stream=io.BytesIO(b""))
     assert Evidence.objects.count() == 1
+    stored.write_bytes(b"damaged")  # the same content uploaded again restores the damaged copy
+    again = services.step_evidence_add(
+        actor=people["firm_it"], step=h00, name="签到2.pdf", stream=io.BytesIO(content)
+    )
+    assert again.stored_as == evidence.stored_as and stored.read_bytes() == content
 
 
 def test_deadline_overrides_move_the_due_time_and_are_audited(world, people):
