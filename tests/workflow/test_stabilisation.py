@@ -125,3 +125,22 @@ def test_the_stabilisation_page_the_roster_form_and_the_draft_button(stable, peo
         assert "表40" in page and person.name in page
         assert client.post(f"/w/{code}/sites/{a.pk}/daily-report/").status_code == 302
     assert Form.objects.filter(register_no=41, site=a, form_date=DAY).exists()
+
+
+def test_the_morning_task_tells_each_sites_subscribers_what_falls_due(stable, people):
+    from handover.workflow import notifications
+    from handover.workflow.models import Channel, Notification, Topic
+
+    source_row(stable.engagement, stable.branch_a, 40, due_on="2026-12-05", closed=False)
+    source_row(stable.engagement, stable.branch_b, 27, next_due_on="2026-12-11")
+    for who in ("onsite", "onsite_b", "observer"):
+        notifications.subscription_set(
+            actor=people[who], engagement=stable.engagement, topic=Topic.REMINDER, channel=Channel.IN_APP
+        )
+    with clock.frozen(at(10, 8, 30)):
+        assert tasks.reminders_scheduled.enqueue().return_value == {"sites": 2}
+    mine = Notification.objects.get(person__user=people["onsite"])
+    assert "甲营业部" in mine.title and "表40" in mine.body
+    assert "表27" in Notification.objects.get(person__user=people["onsite_b"]).body
+    observed = Notification.objects.filter(person__user=people["observer"])
+    assert observed.count() == 2 and all("营业部" not in n.title and not n.body for n in observed)

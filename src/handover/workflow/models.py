@@ -285,6 +285,7 @@ class Topic(models.TextChoices):
     CASE_OPEN = "case_open", _("Exception path started")
     CASE_CLOSE = "case_close", _("Exception path closed")
     PHASE = "phase", _("Phase transition")
+    REMINDER = "reminder", _("Something falls due (稳定期)")
 
 
 class Channel(models.TextChoices):

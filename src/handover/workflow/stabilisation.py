@@ -257,3 +257,29 @@ def _review_reminders(engagement: Engagement, sites: QuerySet[Site], today: dt.d
             text = _("Permission review due (表28)")
             found.append(Reminder(28, row.form.site, row.form.form_no, row.seq, due, text, due < today))
     return found
+
+
+def reminders_notify(*, engagement: Engagement, today: dt.date) -> int:
+    """Tell the subscribers of each site what falls due there (the morning task); returns the sites told."""
+    from collections import defaultdict
+
+    from handover.core.actors import system
+    from handover.workflow import notifications
+    from handover.workflow.models import Topic
+
+    by_site: dict[int, list[Reminder]] = defaultdict(list)
+    for reminder in reminders(user=system("reminders"), engagement=engagement, today=today):
+        by_site[reminder.site.pk].append(reminder)
+    with transaction.atomic():
+        for items in by_site.values():
+            site = items[0].site
+            notifications.notify(
+                engagement=engagement,
+                topic=Topic.REMINDER,
+                site=site,
+                title=_("%(site)s: %(n)d items fall due") % {"site": site.name, "n": len(items)},
+                body="\n".join(f"{r.due:%Y-%m-%d} {r.text} {r.form_no} #{r.seq}" for r in items),
+                link=f"/w/{engagement.code}/stabilisation/",
+                summary_title=_("%(n)d items fall due at a site") % {"n": len(items)},
+            )
+    return len(by_site)

@@ -130,3 +130,40 @@ def daily_reports_schedule(now: dt.datetime) -> bool:
     run = dt.datetime.combine(local.date(), REPORT_AT, tzinfo=BEIJING)
     task_.using(run_after=run if run > local else run + dt.timedelta(days=1)).enqueue()
     return True
+
+
+REMIND_AT = dt.time(8, 30)  # before the market opens
+
+
+@task()
+def reminders_scheduled() -> dict[str, int]:
+    """Tell each engagement in 稳定期 what falls due today, then schedule tomorrow's run."""
+    from handover.core.context import command_context
+    from handover.org.models import Engagement, Phase
+    from handover.workflow import clock, stabilisation
+
+    now = clock.now()
+    told = 0
+    with command_context("task"):
+        for engagement in Engagement.objects.filter(phase=Phase.STABILISATION):
+            told += stabilisation.reminders_notify(
+                engagement=engagement, today=now.astimezone(BEIJING).date()
+            )
+    reminders_schedule(now)
+    return {"sites": told}
+
+
+def reminders_schedule(now: dt.datetime) -> bool:
+    """Enqueue the next reminders run at REMIND_AT Beijing time unless one is waiting."""
+    from django_tasks.base import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    task_ = reminders_scheduled
+    if not task_.get_backend().supports_defer:
+        return False
+    if DBTaskResult.objects.filter(status=TaskResultStatus.READY, task_path=task_.module_path).exists():
+        return False
+    local = now.astimezone(BEIJING)
+    run = dt.datetime.combine(local.date(), REMIND_AT, tzinfo=BEIJING)
+    task_.using(run_after=run if run > local else run + dt.timedelta(days=1)).enqueue()
+    return True

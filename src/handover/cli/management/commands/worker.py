@@ -1,6 +1,7 @@
 """``handover worker``: run background tasks (django-tasks database backend). Several may run at once on
 PostgreSQL; on SQLite run one. Makes sure the periodic audit checkpoint and the workflow's end-of-day
-escalation, daily digest and 表41 drafting are scheduled first."""
+escalation, daily digest, 表41 drafting and
+reminders are scheduled first."""
 
 from __future__ import annotations
 
@@ -11,7 +12,12 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from handover.audit.tasks import checkpoint_schedule
 from handover.workflow import clock
-from handover.workflow.tasks import daily_reports_schedule, digest_schedule, escalation_schedule
+from handover.workflow.tasks import (
+    daily_reports_schedule,
+    digest_schedule,
+    escalation_schedule,
+    reminders_schedule,
+)
 
 
 class Command(BaseCommand):
@@ -25,5 +31,6 @@ class Command(BaseCommand):
         escalation_schedule(clock.now())
         digest_schedule(clock.now())
         daily_reports_schedule(clock.now())
+        reminders_schedule(clock.now())
         extra = ["--batch"] if options["batch"] else []
         call_command("db_worker", "--interval", "2", *extra)
