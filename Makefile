@@ -58,6 +58,7 @@ check: install-test
 
 bench: install-test
 	$(BIN)/python bench/audit_bench.py
+	$(BIN)/python bench/workflow_bench.py
 
 clean:
 	rm -rf $(VENV) data

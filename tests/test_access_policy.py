@@ -112,6 +112,36 @@ class Scene:
                 entry=entry, requester=requester, reason="核对", purpose="view"
             )
 
+    def workflow_object(self, key: str, site):
+        """A step instance, an exception case or an evidence file of the workflow at ``site``."""
+        from django.utils import timezone
+
+        from handover.workflow import storage
+        from handover.workflow.models import Evidence, ExceptionCase, StepInstance
+
+        e, now = self.world.engagement, timezone.now()
+        step = StepInstance.objects.get_or_create(
+            engagement=e, site=site, step_id="H-00", defaults={"phase": "handover", "created_at": now}
+        )[0]
+        if key == "instance_id":
+            return step
+        if key == "case_id":
+            return ExceptionCase.objects.create(
+                engagement=e, site=site, path_id="E09", description="资料缺失", opened_at=now
+            )
+        import io
+
+        stored = storage.store(io.BytesIO(b"evidence"))
+        return Evidence.objects.create(
+            engagement=e,
+            step=step,
+            name="x.txt",
+            sha256=stored.sha256,
+            size=stored.size,
+            stored_as=stored.relative,
+            uploaded_at=now,
+        )
+
     def kwargs(self, route: Route, target: str) -> tuple[dict, object]:
         """URL kwargs for the route, and the site its object sits at (None for engagement-level objects)."""
         w = self.world
@@ -139,6 +169,8 @@ class Scene:
                 values[key] = "unlock"
             elif key == "seq":
                 values[key] = self.event.seq
+            elif key in ("instance_id", "case_id", "evidence_id"):
+                values[key], where = self.workflow_object(key, site).pk, site
             else:
                 raise AssertionError(f"{route.name}: no test value for URL argument {key}")
         return values, where

@@ -13,6 +13,7 @@ urlpatterns = [
     path("e/", include("handover.registers.urls_rules")),
     path("e/", include("handover.backups.urls")),
     path("audit/", include("handover.audit.urls")),
+    path("w/", include("handover.workflow.urls")),
     path("api/", include("handover.api.urls")),
     path("i18n/setlang/", needs(PUBLIC)(set_language), name="set_language"),
 ]

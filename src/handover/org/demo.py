@@ -94,10 +94,15 @@ def load(today: date | None = None) -> tuple[Engagement, list[DemoLogin]]:
     today = today or date.today()
     with transaction.atomic():
         engagement = Engagement.objects.filter(code=CODE).first()
+        fresh = engagement is None
         if engagement is None:
             engagement = _build(actor, today)
         logins = [_login(actor, engagement, *spec) for spec in LOGINS]
         registers_demo.load(engagement=engagement)
+        if fresh:  # the workflow's story, on top of the registers' rows: late sites, feedback, E01 and E05
+            from handover.workflow import demo as workflow_demo
+
+            workflow_demo.build(engagement)
     return engagement, logins
 
 
@@ -109,7 +114,7 @@ def _build(actor: Any, today: date) -> Engagement:
         code_name="远山项目（演示）",
         firm_name="远山证券股份有限公司",
         custodian_name="示范托管证券有限公司",
-        disposal_date=today + timedelta(days=7),
+        disposal_date=today - timedelta(days=1),  # mid-handover: D was yesterday (workflow/demo.py)
     )
     sites: dict[str, Site] = {}
     for code, name, level, parent in SITES:

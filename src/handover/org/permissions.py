@@ -31,6 +31,14 @@ VAULT_CAPTURE = "vault_capture"  # enter or generate a secret at the role's site
 VAULT_REQUEST = "vault_request"  # ask to see a secret (reason required), then open the granted reveal
 VAULT_APPROVE = "vault_approve"  # approve someone else's reveal at the role's sites, with a fresh TOTP code
 VAULT_UNSEAL = "vault_unseal"  # enter an unseal share, seal the vault (deployment-wide)
+VIEW_WORKFLOW = "view_workflow"  # the 附件二 steps, their states and the exception cases at the held scope
+WORK_STEPS = "work_steps"  # notes and evidence on a step; confirming a step that has no output register
+REPORT_FEEDBACK = (
+    "report_feedback"  # 第二十七条第2项: the site's 现场技术岗位 reports a late step the same day
+)
+HANDLE_EXCEPTIONS = "handle_exceptions"  # start a 第二十八条 path, tick its checklist, close it with 表39
+MANAGE_WORKFLOW = "manage_workflow"  # deadlines, phase transitions, reports to the working group
+MANAGE_DUTY = "manage_duty"  # 第三十一条第8项: plan who is on duty at a site in 稳定期
 
 ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     Role.TECH_GROUP: frozenset(
@@ -53,6 +61,11 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
             VAULT_REQUEST,
             VAULT_APPROVE,
             VAULT_UNSEAL,
+            VIEW_WORKFLOW,
+            WORK_STEPS,
+            HANDLE_EXCEPTIONS,
+            MANAGE_WORKFLOW,
+            MANAGE_DUTY,
         }
     ),
     Role.ONSITE_POST: frozenset(
@@ -73,6 +86,11 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
             VAULT_REQUEST,
             VAULT_APPROVE,
             VAULT_UNSEAL,
+            VIEW_WORKFLOW,
+            WORK_STEPS,
+            REPORT_FEEDBACK,
+            HANDLE_EXCEPTIONS,
+            MANAGE_DUTY,
         }
     ),
     Role.FIRM_IT: frozenset(
@@ -88,9 +106,14 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
             VAULT_VIEW,
             VAULT_CAPTURE,
             VAULT_REQUEST,
+            VIEW_WORKFLOW,
+            WORK_STEPS,
+            HANDLE_EXCEPTIONS,
         }
     ),
-    Role.FIRM_FINANCE: frozenset({VIEW_ENGAGEMENT, VIEW_SUMMARY, VIEW_FIRM_NAME, VIEW_ORGS, VIEW_REGISTERS}),
+    Role.FIRM_FINANCE: frozenset(
+        {VIEW_ENGAGEMENT, VIEW_SUMMARY, VIEW_FIRM_NAME, VIEW_ORGS, VIEW_REGISTERS, VIEW_WORKFLOW}
+    ),
     Role.OBSERVER: frozenset({VIEW_SUMMARY, VIEW_FIRM_NAME}),
     Role.AUDITOR: frozenset({VIEW_AUDIT}),
     Role.SYSADMIN: frozenset({MANAGE_ACCOUNTS}),

@@ -20,7 +20,7 @@ from handover.registers import catalogue, inventory, rules, seeding, services
 from handover.registers.models import Account, Asset, Form, FormState, InformationSystem, Row, SignatureKind
 
 SIGNED_AT_BRANCH = (5, 7, 8, 10, 13, 14, 16, 17, 18, 19, 22, 39)
-SUBMITTED_AT_HQ = (1, 2)
+SUBMITTED_AT_HQ = (7, 21)  # 表1–4 and 表20 are signed before D by the workflow demo (P-03, P-07)
 # What the snapshots cannot tell the living ledgers (seeding.twin_seed); 表28's are set per site.
 SEED_DEFAULTS: dict[int, dict[str, Any]] = {
     16: {"is_key": False},

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "handover.registers",
     "handover.backups",
     "handover.vault",
+    "handover.workflow",
     "handover.web",
     "handover.api",
     "handover.cli",
@@ -140,6 +141,22 @@ HANDOVER_VAULT_CIPHER = env.get("HANDOVER_VAULT_CIPHER").lower()
 HANDOVER_VAULT_SOCKET = DATA_DIR / "vault-keeper.sock"
 HANDOVER_VAULT_REVEAL_MINUTES = env.get_int("HANDOVER_VAULT_REVEAL_MINUTES")
 HANDOVER_VAULT_SHOW_SECONDS = env.get_int("HANDOVER_VAULT_SHOW_SECONDS")
+
+# Notification email (workflow/notifications.py): SMTP when a host is set, else files in the data folder.
+if env.get("HANDOVER_SMTP_HOST"):
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = env.get("HANDOVER_SMTP_HOST")
+    EMAIL_PORT = env.get_int("HANDOVER_SMTP_PORT")
+    EMAIL_HOST_USER = env.get("HANDOVER_SMTP_USER")
+    EMAIL_HOST_PASSWORD = env.get("HANDOVER_SMTP_PASSWORD")
+    EMAIL_USE_TLS = env.get_bool("HANDOVER_SMTP_TLS")
+    EMAIL_TIMEOUT = 20
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = str(DATA_DIR / "mail")
+DEFAULT_FROM_EMAIL = env.get("HANDOVER_MAIL_FROM")
+# A webhook posts from the server: only to these hosts, so a subscription cannot aim it at the internal network.
+HANDOVER_WEBHOOK_HOSTS = env.get_list("HANDOVER_WEBHOOK_HOSTS")
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]

@@ -81,6 +81,41 @@ VARIABLES: tuple[Variable, ...] = (
         "60",
         "How long a revealed secret stays on the screen before it is hidden.",
     ),
+    Variable(
+        "HANDOVER_SMTP_HOST",
+        "",
+        "SMTP server for notification emails; empty writes them to mail/ in the data folder instead.",
+    ),
+    Variable(
+        "HANDOVER_SMTP_PORT",
+        "25",
+        "SMTP port.",
+    ),
+    Variable(
+        "HANDOVER_SMTP_USER",
+        "",
+        "SMTP login, if the server needs one.",
+    ),
+    Variable(
+        "HANDOVER_SMTP_PASSWORD",
+        "",
+        "SMTP password; never logged.",
+    ),
+    Variable(
+        "HANDOVER_SMTP_TLS",
+        "false",
+        "Use STARTTLS with the SMTP server.",
+    ),
+    Variable(
+        "HANDOVER_MAIL_FROM",
+        "handover@localhost",
+        "Sender address of notification emails.",
+    ),
+    Variable(
+        "HANDOVER_WEBHOOK_HOSTS",
+        "qyapi.weixin.qq.com,oapi.dingtalk.com",
+        "Comma-separated hosts a notification webhook may post to (企业微信 and 钉钉 robots by default); * for any.",
+    ),
 )
 
 _KNOWN = {v.name: v for v in VARIABLES}

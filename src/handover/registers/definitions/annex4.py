@@ -83,9 +83,10 @@ T6 = (
         "关键岗位人员",
         "Key staff",
         "refs",
-        "R",
+        "O",
         ref="person",
-        note="computed: from 表5, the holders of super-user or back-end accounts",
+        note="computed: from 表5, the holders of super-user or back-end accounts; optional, since a "
+        "department may hold none (a required empty list made the computed form unsubmittable)",
     ),
     Column("post_breakdown", "岗位分布", "Posts", "text", "O", note=_FROM_T5),
 )

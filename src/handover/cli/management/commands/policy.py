@@ -32,6 +32,12 @@ CAPABILITY_NOTES = {
     perms.VAULT_REQUEST: "ask to see a secret with a reason, then open the approved reveal once",
     perms.VAULT_APPROVE: "approve another person's reveal at the role's sites, with a fresh TOTP code",
     perms.VAULT_UNSEAL: "enter an unseal share and seal the vault (deployment-wide)",
+    perms.VIEW_WORKFLOW: "the 附件二 steps, deadlines, feedback and exception cases of the role's sites",
+    perms.WORK_STEPS: "notes and evidence on a step; confirm a step that has no output register",
+    perms.REPORT_FEEDBACK: "report a late step the same day (第二十七条第2项)",
+    perms.HANDLE_EXCEPTIONS: "start a 第二十八条 exception path, tick its checklist, close it with 表39",
+    perms.MANAGE_WORKFLOW: "set deadlines, move the engagement to the next phase, report to the working group",
+    perms.MANAGE_DUTY: "plan the duty roster of the role's sites (稳定期, 第三十一条第8项)",
 }
 
 

@@ -1,5 +1,7 @@
 """``handover worker``: run background tasks (django-tasks database backend). Several may run at once on
-PostgreSQL; on SQLite run one. Makes sure the periodic audit checkpoint is scheduled first."""
+PostgreSQL; on SQLite run one. Makes sure the periodic audit checkpoint and the workflow's end-of-day
+escalation, daily digest, 表41 drafting and
+reminders are scheduled first."""
 
 from __future__ import annotations
 
@@ -9,6 +11,13 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
 from handover.audit.tasks import checkpoint_schedule
+from handover.workflow import clock
+from handover.workflow.tasks import (
+    daily_reports_schedule,
+    digest_schedule,
+    escalation_schedule,
+    reminders_schedule,
+)
 
 
 class Command(BaseCommand):
@@ -19,5 +28,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         checkpoint_schedule()
+        escalation_schedule(clock.now())
+        digest_schedule(clock.now())
+        daily_reports_schedule(clock.now())
+        reminders_schedule(clock.now())
         extra = ["--batch"] if options["batch"] else []
         call_command("db_worker", "--interval", "2", *extra)

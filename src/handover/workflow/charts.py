@@ -1,0 +1,102 @@
+"""Small charts as SVG drawn on the server: nothing to download, nothing from a CDN (DESIGN.md decision 8).
+
+Every label goes through ``format_html``, so text from the database is escaped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.utils.html import escape, format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
+
+BAR_HEIGHT, BAR_GAP, LABEL_WIDTH, BAR_WIDTH = 18, 6, 110, 260
+
+
+def completion_bars(items: Sequence[tuple[str, int, int]], testid: str) -> SafeString:
+    """Horizontal bars: (label, done, total) → a bar filled to done/total with "done/total" after it."""
+    height = max(1, len(items)) * (BAR_HEIGHT + BAR_GAP)
+    width = LABEL_WIDTH + BAR_WIDTH + 70
+    rows = []
+    for index, (label, done, total) in enumerate(items):
+        y = index * (BAR_HEIGHT + BAR_GAP)
+        filled = round(BAR_WIDTH * done / total) if total else 0
+        rows.append((label, done, total, y, filled, y + BAR_HEIGHT - 5))
+    body = format_html_join(
+        "",
+        '<g><text x="0" y="{5}" class="chart-label">{0}</text>'
+        f'<rect x="{LABEL_WIDTH}" y="{{3}}" width="{BAR_WIDTH}" height="{BAR_HEIGHT}" class="chart-track"/>'
+        f'<rect x="{LABEL_WIDTH}" y="{{3}}" width="{{4}}" height="{BAR_HEIGHT}" class="chart-bar"/>'
+        f'<text x="{LABEL_WIDTH + BAR_WIDTH + 6}" y="{{5}}" class="chart-value">{{1}}/{{2}}</text></g>',
+        rows,
+    )
+    return format_html(
+        '<svg class="chart" role="img" data-testid="{}" viewBox="0 0 {} {}" width="100%">{}</svg>',
+        testid,
+        width,
+        height,
+        body,
+    )
+
+
+def trend_line(points: Sequence[tuple[int, int]], total: int, testid: str) -> SafeString:
+    """Steps done by the end of each hour of the day (x: hour 0–23, y: 0–total)."""
+    width, height, pad = 420, 120, 20
+    top = max(total, 1)
+    x = lambda hour: pad + (width - 2 * pad) * hour / 23  # noqa: E731
+    y = lambda n: height - pad - (height - 2 * pad) * n / top  # noqa: E731
+    coords = " ".join(f"{x(h):.1f},{y(n):.1f}" for h, n in points)
+    ticks = format_html_join(
+        "",
+        '<text x="{}" y="{}" class="chart-tick">{}</text>',
+        ((f"{x(h):.1f}", height - 4, h) for h in (0, 6, 12, 18, 23)),
+    )
+    last = points[-1][1] if points else 0
+    return format_html(
+        '<svg class="chart" role="img" data-testid="{}" viewBox="0 0 {} {}" width="100%">'
+        '<line x1="{}" y1="{}" x2="{}" y2="{}" class="chart-axis"/>'
+        '<polyline points="{}" class="chart-line"/>{}'
+        '<text x="{}" y="14" class="chart-value">{}/{}</text></svg>',
+        testid,
+        width,
+        height,
+        pad,
+        height - pad,
+        width - pad,
+        height - pad,
+        coords,
+        ticks,
+        pad,
+        last,
+        total,
+    )
+
+
+def heatmap(rows: Sequence[Any], columns: Sequence[Any], step_url: str, site_url: str) -> SafeString:
+    """The sites × steps table, built here rather than in a template loop: 300 sites × their steps are
+    thousands of cells, and a template tag per cell costs more than the whole rest of the page.
+
+    ``step_url`` and ``site_url`` end with the id (``…/steps/0/`` → ``…/steps/<id>/``)."""
+    step_prefix, site_prefix = step_url.rsplit("0/", 1)[0], site_url.rsplit("0/", 1)[0]
+    head = "".join(f'<th class="step" title="{escape(s.zh)}">{escape(s.id)}</th>' for s in columns)
+    lines = [f'<table class="heat" data-testid="heatmap"><tr><th></th>{head}<th></th></tr>']
+    for row in rows:
+        cells = []
+        for cell in row.cells:
+            view = cell.view
+            if view is None:
+                cells.append('<td><span class="s-none"></span></td>')
+            else:
+                cells.append(
+                    f'<td><a class="s-{view.state}" href="{step_prefix}{view.instance_id}/" '
+                    f'title="{view.step.id} {view.state}"></a></td>'
+                )
+        site = row.site
+        lines.append(
+            f'<tr data-testid="site-{escape(site.code)}"><th class="site">'
+            f'<a href="{site_prefix}{site.pk}/">{escape(site.name)}</a></th>{"".join(cells)}'
+            f'<td class="muted">{row.done}/{row.total}</td></tr>'
+        )
+    lines.append("</table>")
+    return mark_safe("".join(lines))  # noqa: S308 - every value from the database is escaped above

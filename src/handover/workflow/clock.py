@@ -1,0 +1,36 @@
+"""The workflow's clock: the real time, unless a test (or the demo) has set it.
+
+Deadlines, feedback and escalation depend on the time of day in Beijing, so every service takes an explicit
+``now``; when a caller passes none, it reads this clock, which tests set with ``frozen``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.utils import timezone
+
+_fixed: list[dt.datetime] = []
+
+
+def now() -> dt.datetime:
+    """The current time (aware), or the time a ``frozen`` block has set."""
+    return _fixed[-1] if _fixed else timezone.now()
+
+
+@contextmanager
+def frozen(at: dt.datetime) -> Iterator[None]:
+    """Within the block, ``now()`` answers ``at``."""
+    if at.tzinfo is None:
+        raise ValueError("the workflow clock takes aware datetimes")
+    _fixed.append(at)
+    try:
+        yield
+    finally:
+        _fixed.pop()
+
+
+def or_now(value: dt.datetime | None) -> dt.datetime:
+    return value if value is not None else now()

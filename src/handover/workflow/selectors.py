@@ -1,0 +1,463 @@
+"""Reads of the workflow, filtered to what the user may see (org.selectors scopes: a role at a site sees its
+subtree). The overview is computed in a fixed number of queries, whatever the number of sites and steps.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+from django.utils.translation import gettext as _
+
+from handover.core.errors import NotFound, PermissionDenied
+from handover.org import permissions as perms
+from handover.org.models import Engagement, Phase, Role, Site, SiteLevel
+from handover.org.selectors import site_scope
+from handover.workflow import deadlines, paths, state, steps
+from handover.workflow.models import (
+    CaseState,
+    DutyShift,
+    Escalation,
+    Evidence,
+    ExceptionCase,
+    Feedback,
+    Notification,
+    StepInstance,
+    Subscription,
+)
+
+PHASES = (Phase.PREPARATION, Phase.HANDOVER, Phase.STABILISATION)
+OVERDUE_SHOWN = 30  # the longest-late first; the page says how many more there are
+
+
+def _scope(user: Any, engagement: Engagement, capability: str) -> Q:
+    scope = site_scope(user=user, engagement=engagement, capability=capability)
+    if scope is None:
+        raise PermissionDenied(_("You do not have the role needed for this here."))
+    return scope
+
+
+def _sites(user: Any, engagement: Engagement, capability: str) -> QuerySet[Site]:
+    return Site.objects.filter(_scope(user, engagement, capability), engagement=engagement, is_active=True)
+
+
+@dataclass
+class Cell:
+    """One square of the heat map: a site's step, or None where the site does not have it."""
+
+    view: state.StepView | None
+
+
+@dataclass
+class SiteRow:
+    site: Site
+    cells: list[Cell]
+    done: int
+    total: int
+    overdue: int
+
+
+@dataclass
+class Overview:
+    """The engagement at a glance (issue 4 dashboards)."""
+
+    now: dt.datetime
+    phase: str
+    columns: list[steps.Step]
+    rows: list[SiteRow]
+    engagement_steps: list[state.StepView]
+    by_phase: list[tuple[str, int, int]]
+    by_level: list[tuple[str, int, int]]
+    overdue: Sequence[tuple[Site | None, state.StepView]]
+    open_cases: list[tuple[str, str, int]]
+    sites_without_onsite_post: list[Site]
+    trend: list[tuple[int, int]]
+    overdue_total: int = 0
+    state_counts: dict[str, int] = field(default_factory=dict)
+
+
+def _in_scope(views: dict[state.Key, state.StepView], site_ids: set[int]) -> list[state.StepView]:
+    return [v for v in views.values() if v.site_id is None or v.site_id in site_ids]
+
+
+def _completion(
+    items: list[state.StepView], labels: Sequence[tuple[str, Any]], key: Any
+) -> list[tuple[str, int, int]]:
+    totals: Counter[str] = Counter()
+    done: Counter[str] = Counter()
+    for view in items:
+        group = key(view)
+        totals[group] += 1
+        done[group] += view.finished
+    return [(str(label), done[value], totals[value]) for value, label in labels if totals[value]]
+
+
+def _trend(items: list[state.StepView], now: dt.datetime) -> list[tuple[int, int]]:
+    """Steps done by each hour of today (Beijing), cumulative: the handover day's progress."""
+    local = now.astimezone(deadlines.BEIJING)
+    start = dt.datetime.combine(local.date(), dt.time(0), tzinfo=deadlines.BEIJING)
+    times = sorted(v.done_at for v in items if v.finished and v.done_at is not None)
+    points = []
+    for hour in range(local.hour + 1):
+        edge = start + dt.timedelta(hours=hour + 1)
+        points.append((hour, sum(1 for t in times if t < edge)))
+    return points
+
+
+def overview(*, user: Any, engagement: Engagement, now: dt.datetime) -> Overview:
+    """Sites × steps with their states, completion per phase and level, overdue steps, open exceptions by
+    type, sites without a 现场技术岗位 and the day's trend, for the sites in the user's scope."""
+    sites = list(
+        _sites(user, engagement, perms.VIEW_WORKFLOW)
+        .annotate(
+            n_onsite=Count(
+                "role_assignments",
+                filter=Q(role_assignments__role=Role.ONSITE_POST, role_assignments__revoked_at__isnull=True),
+                distinct=True,
+            )
+        )
+        .order_by("path")
+    )
+    site_ids = {s.pk for s in sites}
+    views = state.compute(engagement=engagement, now=now)
+    mine = _in_scope(views, site_ids)
+    phase = engagement.phase
+    columns = [s for s in steps.STEPS if s.per_site and s.phase == phase]
+    rows = []
+    for site in sites:
+        cells = [Cell(views.get((site.pk, s.id))) for s in columns]
+        present = [c.view for c in cells if c.view is not None]
+        rows.append(
+            SiteRow(
+                site,
+                cells,
+                sum(v.finished for v in present),
+                len(present),
+                sum(v.state == state.OVERDUE for v in present),
+            )
+        )
+    by_site = {s.pk: s for s in sites}
+    current = [v for v in mine if v.step.phase == phase]
+    overdue = sorted(
+        ((by_site.get(v.site_id) if v.site_id else None, v) for v in mine if v.state == state.OVERDUE),
+        key=lambda pair: (pair[1].due or now, pair[1].step.id),
+    )
+    return Overview(
+        now=now,
+        phase=phase,
+        columns=columns,
+        rows=rows,
+        engagement_steps=sorted(
+            (v for v in mine if v.site_id is None), key=lambda v: steps.STEPS.index(v.step)
+        ),
+        by_phase=_completion(mine, Phase.choices, lambda v: v.step.phase),
+        by_level=_completion(
+            [v for v in current if v.site_id is not None],
+            SiteLevel.choices,
+            lambda v: by_site[v.site_id].level,
+        ),
+        overdue=overdue[:OVERDUE_SHOWN],
+        overdue_total=len(overdue),
+        open_cases=open_cases_by_type(user=user, engagement=engagement),
+        sites_without_onsite_post=[s for s in sites if s.n_onsite == 0],
+        trend=_trend([v for v in current if v.site_id is not None], now),
+        state_counts=dict(Counter(v.state for v in current)),
+    )
+
+
+def open_cases_by_type(*, user: Any, engagement: Engagement) -> list[tuple[str, str, int]]:
+    """Open exception cases per path, at the user's sites: (path id, name, count)."""
+    counts = dict(
+        ExceptionCase.objects.filter(
+            engagement=engagement,
+            state=CaseState.OPEN,
+            site__in=_sites(user, engagement, perms.VIEW_WORKFLOW),
+        )
+        .values_list("path_id")
+        .annotate(n=Count("id"))
+        .values_list("path_id", "n")
+    )
+    return [(p.id, p.zh, counts[p.id]) for p in paths.PATHS if counts.get(p.id)]
+
+
+@dataclass
+class SitePage:
+    site: Site
+    views: list[state.StepView]
+    cases: list[ExceptionCase]
+    feedback: list[Feedback]
+
+
+def site_page(*, user: Any, engagement: Engagement, site_id: int, now: dt.datetime) -> SitePage:
+    """One site's steps with state, deadline and feedback, and its exception cases."""
+    site = _sites(user, engagement, perms.VIEW_WORKFLOW).filter(pk=site_id).first()
+    if site is None:
+        raise NotFound(_("No site %(id)s is open to you in this engagement.") % {"id": site_id}, field="site")
+    views = state.compute(engagement=engagement, now=now)
+    mine = sorted(
+        (v for v in views.values() if v.site_id == site.pk), key=lambda v: steps.STEPS.index(v.step)
+    )
+    return SitePage(
+        site=site,
+        views=mine,
+        cases=list(ExceptionCase.objects.filter(engagement=engagement, site=site).order_by("-opened_at")),
+        feedback=list(
+            Feedback.objects.filter(step__site=site)
+            .select_related("step", "reported_by")
+            .order_by("-reported_at")
+        ),
+    )
+
+
+def step_get(
+    *, user: Any, engagement: Engagement, instance_id: int, capability: str = perms.VIEW_WORKFLOW
+) -> StepInstance:
+    """A step instance at a site the user may act on with ``capability`` (engagement-level ones for any
+    holder of it)."""
+    scope = _scope(user, engagement, capability)
+    instance = (
+        StepInstance.objects.filter(engagement=engagement, pk=instance_id)
+        .filter(Q(site__isnull=True) | Q(site__in=Site.objects.filter(scope, engagement=engagement)))
+        .select_related("site", "engagement", "confirmed_by")
+        .first()
+    )
+    if instance is None:
+        raise NotFound(
+            _("No step %(id)s is open to you in this engagement.") % {"id": instance_id}, field="step"
+        )
+    return instance
+
+
+def step_view(*, engagement: Engagement, instance: StepInstance, now: dt.datetime) -> state.StepView:
+    """The derived state of one step instance (the caller has read it through ``step_get``)."""
+    return state.compute(engagement=engagement, now=now)[(instance.site_id, instance.step_id)]
+
+
+def case_get(
+    *, user: Any, engagement: Engagement, case_id: int, capability: str = perms.VIEW_WORKFLOW
+) -> ExceptionCase:
+    case = (
+        ExceptionCase.objects.filter(
+            engagement=engagement, pk=case_id, site__in=_sites(user, engagement, capability)
+        )
+        .select_related("site", "engagement", "source_row__form", "t39_row__form")
+        .first()
+    )
+    if case is None:
+        raise NotFound(_("No exception case %(id)s is open to you.") % {"id": case_id}, field="case")
+    return case
+
+
+def evidence_get(*, user: Any, engagement: Engagement, evidence_id: int) -> Evidence:
+    """An evidence file of a step or a checklist item at the user's sites."""
+    sites = _sites(user, engagement, perms.VIEW_WORKFLOW)
+    evidence = (
+        Evidence.objects.filter(engagement=engagement, pk=evidence_id)
+        .filter(
+            Q(step__site__in=sites)
+            | Q(step__isnull=False, step__site__isnull=True)
+            | Q(step__isnull=True, case_items__case__site__in=sites)
+        )
+        .first()
+    )
+    if evidence is None:
+        raise NotFound(_("No file %(id)s is open to you.") % {"id": evidence_id}, field="evidence")
+    return evidence
+
+
+def site_choices(*, user: Any, engagement: Engagement, capability: str) -> QuerySet[Site]:
+    return _sites(user, engagement, capability).order_by("path")
+
+
+@dataclass(frozen=True)
+class Table24Counts:
+    """What 表24 counts from the workflow (第二十七条第2项, 第二十八条)."""
+
+    feedback: int
+    feedback_reported_wg: int
+    escalations: int
+    escalations_reported_wg: int
+    open_cases: int
+    closed_cases: int
+    open_by_path: dict[str, int]
+
+
+def table24_counts(*, user: Any, engagement: Engagement) -> Table24Counts:
+    """Counts of same-day feedback, escalations and exception cases for 表24, over the whole engagement
+    (表24 is 技术组's: it needs the engagement-wide view)."""
+    if _scope(user, engagement, perms.VIEW_WORKFLOW) != Q():
+        raise PermissionDenied(_("表24 counts cover the whole engagement; they are 技术组's."))
+    feedback = Feedback.objects.filter(step__engagement=engagement).aggregate(
+        n=Count("id"), reported=Count("id", filter=Q(wg_report__isnull=False))
+    )
+    escalations = Escalation.objects.filter(step__engagement=engagement).aggregate(
+        n=Count("id"), reported=Count("id", filter=Q(wg_report__isnull=False))
+    )
+    cases = Counter(
+        ExceptionCase.objects.filter(engagement=engagement).values_list("state", "path_id").iterator()
+    )
+    return Table24Counts(
+        feedback=feedback["n"],
+        feedback_reported_wg=feedback["reported"],
+        escalations=escalations["n"],
+        escalations_reported_wg=escalations["reported"],
+        open_cases=sum(n for (s, _p), n in cases.items() if s == CaseState.OPEN),
+        closed_cases=sum(n for (s, _p), n in cases.items() if s == CaseState.CLOSED),
+        open_by_path={p: n for (s, p), n in sorted(cases.items()) if s == CaseState.OPEN},
+    )
+
+
+@dataclass(frozen=True)
+class ObserverSummary:
+    """Counts only, for 托管工作组 and 证监局: no people, no site names."""
+
+    phase: str
+    by_phase: list[tuple[str, int, int]]
+    by_level: list[tuple[str, int, int]]
+    overdue: int
+    open_cases: list[tuple[str, str, int]]
+    feedback: int
+    escalations: int
+    sites: int
+
+
+def observer_summary(*, user: Any, engagement: Engagement, now: dt.datetime) -> ObserverSummary:
+    """The read-only summary an observer gets (view_summary), at the user's scope."""
+    sites = {s.pk: s.level for s in _sites(user, engagement, perms.VIEW_SUMMARY).only("pk", "level")}
+    views = state.compute(engagement=engagement, now=now)
+    mine = _in_scope(views, set(sites))
+    current = [v for v in mine if v.step.phase == engagement.phase and v.site_id is not None]
+    counts: Counter[str] = Counter()
+    for v in mine:
+        counts["feedback"] += v.feedback_count
+        counts["escalations"] += v.escalated_at is not None
+    open_counts = Counter(
+        ExceptionCase.objects.filter(
+            engagement=engagement, state=CaseState.OPEN, site_id__in=list(sites)
+        ).values_list("path_id", flat=True)
+    )
+    return ObserverSummary(
+        phase=engagement.phase,
+        by_phase=_completion(mine, Phase.choices, lambda v: v.step.phase),
+        by_level=_completion(current, SiteLevel.choices, lambda v: sites[v.site_id]),
+        overdue=sum(v.state == state.OVERDUE for v in mine),
+        open_cases=[(p.id, p.zh, open_counts[p.id]) for p in paths.PATHS if open_counts.get(p.id)],
+        feedback=counts["feedback"],
+        escalations=counts["escalations"],
+        sites=len(sites),
+    )
+
+
+def t39_choices(*, case: ExceptionCase) -> list[tuple[int, str]]:
+    """The current 表39 rows at the case's site, of the case's type, to link as its entry."""
+    from handover.registers.models import Row
+
+    rows = Row.objects.filter(
+        form__engagement_id=case.engagement_id,
+        form__site_id=case.site_id,
+        form__register_no=39,
+        form__is_current=True,
+        is_current=True,
+        data__exc_type__startswith=case.path_id,
+    ).select_related("form")
+    return [(r.pk, f"{r.form.form_no} #{r.seq} · {r.form.get_state_display()}") for r in rows]
+
+
+def unreported(*, user: Any, engagement: Engagement) -> tuple[list[Feedback], list[Escalation]]:
+    """Feedback and escalations not yet covered by a report to the working group (技术组's view)."""
+    if _scope(user, engagement, perms.MANAGE_WORKFLOW) != Q():
+        raise PermissionDenied(_("You do not have the role needed for this here."))
+    feedback = Feedback.objects.filter(step__engagement=engagement, wg_report__isnull=True).select_related(
+        "step__site"
+    )
+    escalations = Escalation.objects.filter(
+        step__engagement=engagement, wg_report__isnull=True
+    ).select_related("step__site")
+    return list(feedback), list(escalations)
+
+
+def notification_list(*, user: Any, engagement: Engagement) -> QuerySet[Notification]:
+    """The user's own notifications in the engagement, newest first."""
+    return Notification.objects.filter(person__engagement=engagement, person__user=user).order_by(
+        "-created_at", "-pk"
+    )
+
+
+def subscription_list(*, user: Any, engagement: Engagement) -> QuerySet[Subscription]:
+    """The user's own active subscriptions in the engagement."""
+    return Subscription.objects.filter(
+        person__engagement=engagement, person__user=user, is_active=True
+    ).order_by("topic", "channel")
+
+
+def duty_roster(*, user: Any, engagement: Engagement, start: dt.date, end: dt.date) -> QuerySet[DutyShift]:
+    """Who is on duty at the user's sites from ``start`` to ``end``."""
+    return (
+        DutyShift.objects.filter(
+            engagement=engagement,
+            day__range=(start, end),
+            site__in=_sites(user, engagement, perms.VIEW_WORKFLOW),
+        )
+        .select_related("site", "person")
+        .order_by("day", "site__path", "person__name")
+    )
+
+
+@dataclass(frozen=True)
+class DeadlineRow:
+    step: steps.Step
+    default: dt.datetime | None
+    due: dt.datetime | None
+
+    @property
+    def changed(self) -> bool:
+        return self.default != self.due
+
+
+def deadline_table(*, user: Any, engagement: Engagement) -> list[DeadlineRow]:
+    """Every step's default deadline and the one in force for the engagement (技术组's view)."""
+    _scope(user, engagement, perms.MANAGE_WORKFLOW)
+    overrides = state.overrides_of(engagement)
+    d = engagement.disposal_date
+    return [
+        DeadlineRow(s, deadlines.due_at(s.id, d), deadlines.due_at(s.id, d, overrides)) for s in steps.STEPS
+    ]
+
+
+@dataclass(frozen=True)
+class RegisterRows:
+    """A current form of one of a step's output registers at the step's site, with its current rows and the
+    exception paths a problem in one of them starts."""
+
+    form: Any
+    rows: list[Any]
+    starts: list[paths.Path]
+
+
+ROWS_SHOWN = 50
+
+
+def step_register_rows(*, user: Any, engagement: Engagement, instance: StepInstance) -> list[RegisterRows]:
+    """The forms and rows behind a step at its site (the instance was read through ``step_get``)."""
+    from handover.registers.models import Form
+
+    spec = steps.BY_ID[instance.step_id]
+    if instance.site_id is None or not spec.outputs:
+        return []
+    forms = list(
+        Form.objects.filter(
+            engagement=engagement, site_id=instance.site_id, register_no__in=spec.outputs, is_current=True
+        )
+        .prefetch_related("rows")
+        .order_by("register_no", "form_no")
+    )
+    result = []
+    for form in forms:
+        rows = [r for r in form.rows.all() if r.is_current][:ROWS_SHOWN]
+        starts = [paths.BY_ID[p] for p in spec.exceptions if form.register_no in paths.BY_ID[p].sources]
+        result.append(RegisterRows(form, rows, starts))
+    return result

@@ -1,0 +1,178 @@
+"""The 附件二 steps as data (registers.md §5; guideline 第十九~三十六条, 第三十七条 points to 附件二).
+
+The original 附件二 tables are not in the source text, so the steps are derived from the articles, as
+registers.md §5 does. Each step says who is responsible (registers.md §1.1 codes), which registers it reads
+and produces, whether its rows carry the 第八条 dual signature, the articles behind it, at which site levels
+it runs, and what must be done before it. A step is done when its output registers are signed (§5 intro);
+nobody ticks it by hand.
+
+This module is plain data and imports no Django, so the ordering and deadline rules can be checked alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PREPARATION, HANDOVER, STABILISATION = "preparation", "handover", "stabilisation"
+HQ, REGION, BRANCH, SERVICE = "hq", "region", "branch", "service"
+ALL_LEVELS = (HQ, REGION, BRANCH, SERVICE)
+ENGAGEMENT = ()  # a step done once for the whole engagement, by 技术组, not per site
+
+# registers.md §1.1: who does a step.
+PARTIES = {
+    "托管机构": "the custodian",
+    "技": "technical group (技术组)",
+    "现": "on-site technical post (现场技术岗位)",
+    "被": "the firm's IT (被托管技术方)",
+    "财": "the firm's finance (被托管机构财务)",
+    "工": "custody working group (托管工作组)",
+    "局": "local CSRC bureau (当地证监局)",
+}
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """When a step is due, relative to the disposal date D: ``day`` days after D (negative: before) at
+    ``time`` (HH:MM, Beijing time). Editable per engagement by 技术组; these are the defaults."""
+
+    day: int
+    time: str
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of 附件二."""
+
+    id: str
+    phase: str
+    zh: str
+    en: str
+    responsible: tuple[str, ...]
+    outputs: tuple[int, ...] = ()
+    inputs: tuple[int, ...] = ()
+    dual_signature: bool = False
+    articles: tuple[str, ...] = ()
+    levels: tuple[str, ...] = ALL_LEVELS
+    after: tuple[str, ...] = ()
+    exceptions: tuple[str, ...] = ()
+    deadline: Deadline | None = None
+
+    @property
+    def per_site(self) -> bool:
+        return bool(self.levels)
+
+    def applies_to(self, level: str) -> bool:
+        return level in self.levels
+
+
+def _s(step_id: str, phase: str, zh: str, en: str, responsible: str, **kw: object) -> Step:
+    return Step(step_id, phase, zh, en, tuple(responsible.split()), **kw)  # type: ignore[arg-type]
+
+
+# 准备期 (before D; confidential, 第十一条). Done once, by the custodian and 技术组.
+_PREPARATION = (
+    _s("P-01", PREPARATION, "成立技术组，明确职责", "Form the technical group and set its duties",
+       "托管机构", articles=("第二十条第1项", "第十二条"), levels=ENGAGEMENT, deadline=Deadline(-10, "17:00")),
+    _s("P-02", PREPARATION, "制定信息系统托管方案", "Write the custody plan (rules, workflow, handover lists)",
+       "技", articles=("第二十条第2项", "第四条"), levels=ENGAGEMENT, after=("P-01",), deadline=Deadline(-7, "17:00")),
+    _s("P-03", PREPARATION, "获取相关资料（摸底）", "Collect the survey returns and vendor documents",
+       "局 技", outputs=(1, 2, 3, 4), articles=("第二十条第3项",), levels=ENGAGEMENT, after=("P-01",),
+       deadline=Deadline(-7, "17:00")),
+    _s("P-04", PREPARATION, "组织托管队伍，设置现场技术岗位", "Staff every site with an on-site post",
+       "托管机构", inputs=(2, 4), articles=("第二十条第4项", "第十三条"), levels=ENGAGEMENT, after=("P-03",),
+       deadline=Deadline(-5, "17:00")),
+    _s("P-05", PREPARATION, "培训托管人员", "Train the custody staff (technical and handover training)",
+       "技", articles=("第二十条第5项",), levels=ENGAGEMENT, after=("P-04",), deadline=Deadline(-2, "17:00")),
+    _s("P-06", PREPARATION, "准备工具", "Prepare the tools, media, safes and blank forms",
+       "技", articles=("第二十条第6项",), levels=ENGAGEMENT, after=("P-04",), deadline=Deadline(-1, "17:00")),
+    _s("P-07", PREPARATION, "整理相关单位联系方式", "Compile the contacts of related organisations",
+       "技", inputs=(2, 3, 4), outputs=(20,), articles=("第二十条第7项",), levels=ENGAGEMENT, after=("P-03",),
+       deadline=Deadline(-3, "17:00")),
+    _s("P-08", PREPARATION, "初步评估风险", "Preliminary risk assessment; serious risks go to the working group",
+       "技", inputs=(1, 2, 3, 4), articles=("第二十条第8项",), levels=ENGAGEMENT, after=("P-03",),
+       deadline=Deadline(-3, "17:00")),
+    _s("P-09", PREPARATION, "制定初步的应急预案", "Preliminary contingency plan",
+       "技", articles=("第二十条第9项",), levels=ENGAGEMENT, after=("P-08",), deadline=Deadline(-1, "17:00")),
+)  # fmt: skip
+
+# 交接期, entry and 管理交接 (第二十一~二十五条). D is a trading day; the cut-over starts after the close.
+_MANAGEMENT = (
+    _s("H-00", HANDOVER, "处置日进场", "Disposal day: staff arrive at HQ, machine rooms and branches",
+       "技 现", articles=("第二十一条", "第二十二条", "第二十三条", "第二十四条"), deadline=Deadline(0, "15:30")),
+    _s("M-01", HANDOVER, "人员交流", "Present the plan, the duties and the requirements",
+       "技 被", articles=("第二十五条第1项",), after=("H-00",), deadline=Deadline(0, "16:00")),
+    _s("M-02", HANDOVER, "印章交接", "Hand over the IT department's seal",
+       "被 托管机构", dual_signature=True, articles=("第二十五条第2项",), levels=(HQ,), after=("H-00",),
+       deadline=Deadline(0, "17:00")),
+    _s("M-03", HANDOVER, "人员情况登记", "Register the IT staff, including those who left in the last half year",
+       "被 现", inputs=(1,), outputs=(5, 6), articles=("第二十五条第3项",), after=("H-00",),
+       deadline=Deadline(1, "12:00")),
+    _s("M-04", HANDOVER, "管理制度交接", "Publish the custody rules; collect the firm's original IT rules",
+       "技 被", outputs=(18,), articles=("第二十五条第4项", "第九条"), levels=(HQ,), after=("H-00",),
+       deadline=Deadline(1, "17:00")),
+    _s("M-05", HANDOVER, "核对系统情况", "Check the systems one by one",
+       "技 被", inputs=(2, 4), outputs=(7,), articles=("第二十五条第5项",), after=("H-00",),
+       deadline=Deadline(0, "17:30")),
+)  # fmt: skip
+
+# 交接期, 技术交接, per site (第二十六条). T-01 before T-02/T-03; T-10 after T-01…T-09. Secrets and rights
+# must be changed and tested before the next session's call auction (9:15), hence the night deadlines.
+_TECHNICAL = (
+    _s("T-01", HANDOVER, "系统备份", "Back up the systems and seal the media",
+       "被 现", inputs=(7,), outputs=(8,), dual_signature=True, articles=("第二十六条第1项", "第二十二条"),
+       after=("M-05",), exceptions=("E05",), deadline=Deadline(0, "20:00")),
+    _s("T-02", HANDOVER, "密码交接", "Receive and change the super-user and back-end passwords, then test",
+       "被 现", inputs=(8,), outputs=(9, 10), dual_signature=True, articles=("第二十六条第2项", "第二十二条"),
+       after=("T-01",), exceptions=("E01", "E02"), deadline=Deadline(0, "23:30")),
+    _s("T-03", HANDOVER, "用户权限核查", "Review users and rights (A–D), recording every operation",
+       "被 现", inputs=(8,), outputs=(11, 12, 13), dual_signature=True, articles=("第二十六条第3项",),
+       after=("T-01",), exceptions=("E03", "E04"), deadline=Deadline(1, "06:00")),
+    _s("T-04", HANDOVER, "当前数据备份", "Back up the current data and the exchanges' files of the day",
+       "被 现", outputs=(14,), dual_signature=True, articles=("第二十六条第4项",), after=("H-00",),
+       exceptions=("E05", "E08"), deadline=Deadline(0, "22:00")),
+    _s("T-05", HANDOVER, "核查历史数据", "Check every historical backup: validity, completeness, continuity",
+       "现", outputs=(15,), articles=("第二十六条第5项",), levels=(HQ, REGION, BRANCH), after=("H-00",),
+       exceptions=("E06", "E07"), deadline=Deadline(3, "17:00")),
+    _s("T-06", HANDOVER, "技术资料交接", "Hand over the technical documents, contracts and contacts",
+       "被 现", outputs=(16, 17, 18, 19, 20, 21), articles=("第二十六条第6项",), after=("H-00",),
+       exceptions=("E09",), deadline=Deadline(2, "17:00")),
+    _s("T-07", HANDOVER, "设备清查", "Check the electronic equipment against the fixed-asset ledger, jointly",
+       "现 被 财", outputs=(16, 17), articles=("第二十六条第7项",), after=("T-06",),
+       deadline=Deadline(3, "17:00")),
+    _s("T-08", HANDOVER, "全网病毒查杀", "Patch, scan every machine offline, then reconnect and report",
+       "技 被", outputs=(22,), articles=("第二十六条第8项",), after=("T-01",), exceptions=("E10",),
+       deadline=Deadline(2, "08:00")),
+    _s("T-09", HANDOVER, "安全评估", "Security assessment by professionals, with a remediation plan",
+       "技", outputs=(40,), articles=("第二十六条第9项",), levels=ENGAGEMENT, after=("H-00",),
+       deadline=Deadline(5, "17:00")),
+    _s("T-10", HANDOVER, "系统全面联调检测", "Joint test of every system after the handover work",
+       "技 被", inputs=(22, 40), outputs=(23,), articles=("第二十六条第10项",),
+       after=("T-01", "T-02", "T-03", "T-04", "T-05", "T-06", "T-07", "T-08", "T-09"),
+       deadline=Deadline(6, "17:00")),
+)  # fmt: skip
+
+# 注意事项 (第二十七条): the summary and 表24, once for the engagement.
+_NOTES = (
+    _s("N-03", HANDOVER, "交接工作总结", "Written summary of the whole handover to the working group",
+       "技", articles=("第二十七条第3项",), levels=ENGAGEMENT, after=("T-10",), deadline=Deadline(7, "12:00")),
+    _s("N-04", HANDOVER, "交接汇总表报批与报送", "表24 with the lists annexed, approved and distributed",
+       "技 工", inputs=(*range(5, 24), 39), outputs=(24,), dual_signature=True,
+       articles=("第二十七条第4项",), levels=ENGAGEMENT, after=("N-03",), deadline=Deadline(7, "17:00")),
+)  # fmt: skip
+
+STEPS: tuple[Step, ...] = _PREPARATION + _MANAGEMENT + _TECHNICAL + _NOTES
+BY_ID: dict[str, Step] = {step.id: step for step in STEPS}
+
+
+def for_phase(phase: str) -> tuple[Step, ...]:
+    return tuple(step for step in STEPS if step.phase == phase)
+
+
+def for_site_level(phase: str, level: str) -> tuple[Step, ...]:
+    """The steps a site of ``level`` gets when ``phase`` starts (a 服务部 does not hand over HQ's seal)."""
+    return tuple(step for step in for_phase(phase) if step.applies_to(level))
+
+
+def predecessors_missing(step_id: str, done: set[str], present: set[str]) -> tuple[str, ...]:
+    """The steps that must be done before ``step_id`` and are not; only those the site has count."""
+    return tuple(before for before in BY_ID[step_id].after if before in present and before not in done)

@@ -1,0 +1,52 @@
+"""Helpers the workflow pages share: the page context and running a service."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from handover.core.errors import DomainError
+from handover.org import permissions as perms
+from handover.org import selectors as org_selectors
+from handover.org.models import Engagement
+from handover.workflow import clock, state
+from handover.workflow.deadlines import BEIJING
+
+
+def page_context(request: HttpRequest, engagement: Engagement, **extra: Any) -> dict[str, Any]:
+    roles = org_selectors.roles_in(user=request.user, engagement=engagement)
+    caps = set().union(*(perms.capabilities_of(r) for r in roles)) if roles else set()
+    return {"engagement": engagement, "caps": caps, "states": state.STATES, **extra}
+
+
+def attempt(request: HttpRequest, form: Any, action: Callable[[], Any]) -> Any:
+    """Run a service; a DomainError lands on the field it names, or on the page."""
+    try:
+        return action()
+    except DomainError as exc:
+        if form is not None:
+            form.add_error(exc.field if exc.field in form.fields else None, str(exc.message))
+        else:
+            messages.error(request, str(exc.message))
+        return None
+
+
+def form_page(
+    request: HttpRequest, engagement: Engagement, form: Any, title: str, **extra: Any
+) -> HttpResponse:
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request,
+        "workflow/form.html",
+        page_context(request, engagement, form=form, title=title, **extra),
+        status=status,
+    )
+
+
+def beijing_today() -> dt.date:
+    return clock.now().astimezone(BEIJING).date()
