@@ -246,6 +246,12 @@ def unpack(path: bytes, value: bytes) -> ManifestEntry:
     return ManifestEntry(path, value[16:].hex(), size, mtime)
 
 
+def packed_fields(value: bytes) -> tuple[int, int, bytes]:
+    """(size, mtime_ns, raw digest) of a ``pack`` value, without building an entry (verify's hot path)."""
+    size, mtime = _PACK.unpack_from(value)
+    return size, mtime, value[_PACK.size :]
+
+
 def load(
     path: str | bytes, *, algorithm: str = "sha256", lenient: bool = False
 ) -> tuple[Header, dict[bytes, bytes]]:
