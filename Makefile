@@ -6,8 +6,10 @@ BIN := $(VENV)/bin
 export HANDOVER_DATA_DIR ?= $(CURDIR)/data
 DEBIAN_TEST_PACKAGES := chromium fonts-noto-cjk postgresql gettext
 DEBIAN_PACKAGES := gettext
+# Only for `make bench`: the tools the fixity benchmark compares with (sha256sum comes with coreutils).
+DEBIAN_BENCH_PACKAGES := hashdeep b3sum
 
-.PHONY: demo serve test test-sqlite test-postgres check bench install install-test debian debian-test messages clean
+.PHONY: demo serve test test-sqlite test-postgres check bench install install-test install-bench debian debian-test debian-bench messages clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -29,6 +31,13 @@ debian:
 debian-test:
 	@missing=$$(for p in $(DEBIAN_TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; fi
+
+debian-bench:
+	@missing=$$(for p in $(DEBIAN_BENCH_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; fi
+
+install-bench: install-test debian-bench
+	$(BIN)/pip install --quiet -e '.[test,bench]'
 
 messages:
 	cd src/handover && ../../$(BIN)/django-admin compilemessages --ignore '.venv' -v 0
@@ -54,8 +63,11 @@ check: install-test
 	DJANGO_SETTINGS_MODULE=handover.settings.test $(BIN)/handover check
 	DJANGO_SETTINGS_MODULE=handover.settings.test $(BIN)/handover makemigrations --check --dry-run
 
-bench: install-test
+# Every benchmark, one after the other (figures in docs/benchmarks.md); not part of `make test`.
+bench: install-bench
 	$(BIN)/python bench/audit_bench.py
+	$(BIN)/python bench/vault_bench.py
+	$(BIN)/python bench/fixity_bench.py
 
 clean:
 	rm -rf $(VENV) data

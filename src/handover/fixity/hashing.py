@@ -111,19 +111,23 @@ class FileHasher:
         digest, size, mtime_ns = self.digest_file(path)
         return digest.hex(), size, mtime_ns
 
-    def digest_file(self, path: bytes | str) -> tuple[bytes, int, int]:
-        """(raw digest, size, mtime_ns) of a regular file; OSError when it cannot be read to the end."""
+    def digest_file(self, path: bytes | str, *, expect_size: int = -1) -> tuple[bytes, int, int]:
+        """(raw digest, size, mtime_ns) of a regular file; OSError when it cannot be read to the end.
+
+        With ``expect_size`` (0 or more), a file of another size is not read: its digest comes back empty."""
         fd = os.open(path, _OPEN_FLAGS)
         try:
             before = os.fstat(fd)
             if not stat.S_ISREG(before.st_mode):
                 raise OSError(f"not a regular file ({_kind(before.st_mode)})")
+            if expect_size >= 0 and before.st_size != expect_size:
+                return b"", before.st_size, before.st_mtime_ns
             if before.st_size >= BIG_FILE:
                 hasher = self._new_big()
                 total = self._read_ahead(fd, hasher)
             else:
                 hasher = self._new_small()
-                total = self._read(fd, hasher)
+                total = self._read(fd, hasher, before.st_size)
             after = os.fstat(fd)
         finally:
             os.close(fd)
@@ -131,12 +135,16 @@ class FileHasher:
             raise UnstableFile(f"file changed while being read ({before.st_size} → {after.st_size} bytes)")
         return hasher.digest(), total, before.st_mtime_ns
 
-    def _read(self, fd: int, hasher: Hasher) -> int:
+    def _read(self, fd: int, hasher: Hasher, size: int) -> int:
+        """Reads to ``size``, without the extra read that would find the end: had the file grown since,
+        the ``fstat`` after the read would tell."""
         buf, total, throttle = self._small, 0, self.throttle
         while n := read_into(fd, buf):
             hasher.update(buf[:n])
             total += n
             throttle.consume(n)
+            if total == size:
+                break
         return total
 
     def _read_ahead(self, fd: int, hasher: Hasher) -> int:

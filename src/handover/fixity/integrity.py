@@ -52,7 +52,9 @@ class Options:
 class Item:
     """A file to hash, or whose digest the journal already has (``digest`` set: nothing to read).
 
-    ``digest`` is raw bytes, as the manifest table keeps it; hex is made only for what is written out."""
+    ``digest`` is raw bytes, as the manifest table keeps it; hex is made only for what is written out.
+    ``size`` and ``mtime_ns`` are -1 until the worker has looked, when the walk did not stat the file;
+    ``expected`` is the manifest's size, if it has one: the worker does not hash a file of another size."""
 
     relpath: bytes
     size: int
@@ -60,10 +62,18 @@ class Item:
     digest: bytes = b""
     error: str = ""
     reused: bool = False
+    expected: int = -1
+
+    @property
+    def wrong_size(self) -> bool:
+        """Came back unhashed: its size is not the manifest's."""
+        return not self.digest and not self.error
 
 
-# What a worker sends back for one file: (digest, size, mtime_ns), or why it could not be read.
+# What a worker sends back for one file: (digest, size, mtime_ns), or why it could not be read. The digest
+# is empty when the size was not the one expected.
 Result = tuple[bytes, int, int] | str
+Work = tuple[bytes, int]
 
 _worker: tuple[bytes, FileHasher] | None = None
 
@@ -73,24 +83,25 @@ def _init_worker(root: bytes, algo: str, rate: float | None) -> None:
     _worker = (root, FileHasher(algo, throttle=Throttle(rate)))
 
 
-def _hash_batch(relpaths: list[bytes | None]) -> list[Result | None]:
-    """In a worker: the results for one batch (None in, None out: a file the journal already had)."""
+def _hash_batch(work: list[Work | None]) -> list[Result | None]:
+    """In a worker: the results for one batch of (path, expected size); None in, None out (a file the
+    journal already had)."""
     assert _worker is not None
     root, hasher = _worker
     results: list[Result | None] = []
-    for relpath in relpaths:
-        if relpath is None:
+    for one in work:
+        if one is None:
             results.append(None)
             continue
         try:
-            results.append(hasher.digest_file(os.path.join(root, relpath)))
+            results.append(hasher.digest_file(os.path.join(root, one[0]), expect_size=one[1]))
         except OSError as exc:
             results.append(describe_error(exc))
     return results
 
 
 def _weight(item: Item) -> int:
-    return 0 if item.digest else item.size
+    return 0 if item.digest else max(item.size, item.expected, 0)
 
 
 def _hash_all(root: bytes, algo: str, items: Iterator[Item], options: Options) -> Iterator[Item]:
@@ -99,13 +110,13 @@ def _hash_all(root: bytes, algo: str, items: Iterator[Item], options: Options) -
     rate = options.max_rate / max(options.jobs, 1) if options.max_rate else None
     sent: deque[list[Item]] = deque()
 
-    def paths() -> Iterator[list[bytes | None]]:
+    def work() -> Iterator[list[Work | None]]:
         for group in batches(items, _weight):
             sent.append(group)
-            yield [None if item.digest else item.relpath for item in group]
+            yield [None if item.digest else (item.relpath, item.expected) for item in group]
 
     for _, results in ordered_map(
-        _hash_batch, paths(), jobs=options.jobs, initializer=_init_worker, initargs=(root, algo, rate)
+        _hash_batch, work(), jobs=options.jobs, initializer=_init_worker, initargs=(root, algo, rate)
     ):
         # ordered_map answers in submission order, so the oldest batch sent is the one answered.
         for item, result in zip(sent.popleft(), results, strict=True):
@@ -258,13 +269,13 @@ class _Verification:
         self.unlisted_dirs: list[bytes] = []
 
     def items(self, base: bytes, journal: Journal, exclude: frozenset[bytes]) -> Iterator[Item]:
-        """Files to hash: those the manifest lists with the right size, and the extras (for ``moved``)."""
+        """Files to hash: those the manifest lists (the workers skip any of another size) and the extras
+        (for ``moved``). Listed files are not stat-ed here: the worker does it when it opens them."""
         table = self.table
-        for entry in walking.walk(base, exclude=exclude):
+        for entry in walking.walk(base, exclude=exclude, sizes=False):
             if entry.kind == walking.FILE:
-                expected = table.get(entry.relpath)
-                if expected is None or self._size_ok(entry, expected):
-                    yield journal.item(entry.relpath, entry.size, entry.mtime_ns)
+                if (item := self._item(base, entry, journal)) is not None:
+                    yield item
                 continue
             if entry.kind == walking.ERROR:
                 self.unlisted_dirs.append(entry.relpath + b"/")
@@ -276,17 +287,32 @@ class _Verification:
             elif entry.kind != walking.DIR:
                 _tree_problem(entry, self.report)
 
-    def _size_ok(self, entry: walking.Entry, expected: bytes) -> bool:
-        """False (and the ``size`` problem reported) when the file's size is not the manifest's."""
-        size, mtime_ns, _ = packed_fields(expected)
-        if size < 0 or size == entry.size:
-            return True
-        del self.table[entry.relpath]
-        self.report.add("size", f"{size} bytes in the manifest, {entry.size} now", path=entry.relpath)
-        self._check_seal(entry.relpath, mtime_ns, entry.mtime_ns)
+    def _item(self, base: bytes, entry: walking.Entry, journal: Journal) -> Item | None:
+        """The file as an item to hash; None when its size is already known to be wrong (reported)."""
+        relpath, size, mtime_ns = entry.relpath, entry.size, entry.mtime_ns
+        expected = self.table.get(relpath)
+        if size < 0 and (expected is None or relpath in journal.known):
+            # An extra (its size decides its batch) or a file the journal may have done: stat it now.
+            try:
+                st = os.stat(os.path.join(base, relpath))
+                size, mtime_ns = st.st_size, st.st_mtime_ns
+            except OSError:
+                pass  # the worker will tell why
+        want = -1 if expected is None else packed_fields(expected)[0]
+        if size >= 0 and want >= 0 and size != want:
+            self.wrong_size(relpath, size, mtime_ns)
+            return None
+        item = journal.item(relpath, size, mtime_ns)
+        item.expected = want
+        return item
+
+    def wrong_size(self, relpath: bytes, size: int, mtime_ns: int) -> None:
+        """The ``size`` problem (and ``modified_after_seal`` if it applies) of a file not hashed."""
+        want_size, want_mtime, _ = packed_fields(self.table.pop(relpath))
+        self.report.add("size", f"{want_size} bytes in the manifest, {size} now", path=relpath)
+        self._check_seal(relpath, want_mtime, mtime_ns)
         self.report.files += 1
-        self.report.bytes += entry.size
-        return False
+        self.report.bytes += size
 
     def check(self, item: Item) -> None:
         expected = self.table.pop(item.relpath, None)
@@ -358,6 +384,10 @@ def verify(
     done = False
     try:
         for item in _hash_all(base, header.algorithm, state.items(base, journal, exclude), options):
+            if item.wrong_size:
+                progress.advance(item.size)
+                state.wrong_size(item.relpath, item.size, item.mtime_ns)
+                continue
             _finish_item(item, journal, progress, report, options)
             if not item.error:
                 state.check(item)
