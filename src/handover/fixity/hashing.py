@@ -1,10 +1,11 @@
 """Hashing at the speed of the disk: reused page-aligned buffers, ``readinto``, optional throttling.
 
 SHA-256 and SM3 come from hashlib (OpenSSL, which releases the GIL); BLAKE3 from the ``blake3`` package,
-multithreaded for big files. A big file is read ahead: a thread fills one buffer while the other is hashed,
-so the copy out of the page cache overlaps the hashing (docs/benchmarks.md). Files are read, never mapped:
-a mapped file that is truncated while it is hashed kills the process with SIGBUS, and a field run must
-report that file, not die. A file whose size or mtime changes while it is read raises ``UnstableFile``.
+multithreaded for big files in pool workers (see ``FileHasher``). A big file is read ahead: a thread fills
+one buffer while the other is hashed, so the copy out of the page cache overlaps the hashing
+(docs/benchmarks.md). Files are read, never mapped: a mapped file that is truncated while it is hashed
+kills the process with SIGBUS, and a field run must report that file, not die. A file whose size or mtime
+changes while it is read raises ``UnstableFile``.
 """
 
 from __future__ import annotations
@@ -59,11 +60,6 @@ def hasher_factory(algo: str, *, big: bool = False) -> Callable[[], Hasher]:
     return factory
 
 
-def new_hasher(algo: str, *, size: int = 0) -> Hasher:
-    """A fresh hasher for a file of ``size`` bytes."""
-    return hasher_factory(algo, big=size >= BIG_FILE)()
-
-
 if hasattr(os, "readv"):
 
     def read_into(fd: int, buf: memoryview) -> int:
@@ -96,11 +92,16 @@ class Throttle:
 
 
 class FileHasher:
-    """Hashes files with buffers allocated once per process (anonymous mmap: page-aligned)."""
+    """Hashes files with buffers allocated once per process (anonymous mmap: page-aligned).
 
-    def __init__(self, algo: str, *, throttle: Throttle | None = None) -> None:
+    ``all_cores`` lets BLAKE3 split big files over every core. Only for a process that will not fork:
+    BLAKE3's thread pool (rayon) does not survive a fork, and a child forked after the parent used it hangs
+    on its first multithreaded hash. So pool workers pass True; a run hashing in its own process does not.
+    """
+
+    def __init__(self, algo: str, *, throttle: Throttle | None = None, all_cores: bool = False) -> None:
         self._new_small = hasher_factory(algo)
-        self._new_big = hasher_factory(algo, big=True)
+        self._new_big = hasher_factory(algo, big=all_cores)
         self.algo = algo
         self.throttle = throttle or Throttle(None)
         self._small = memoryview(mmap.mmap(-1, BUFFER_SIZE))

@@ -78,9 +78,9 @@ Work = tuple[bytes, int]
 _worker: tuple[bytes, FileHasher] | None = None
 
 
-def _init_worker(root: bytes, algo: str, rate: float | None) -> None:
+def _init_worker(root: bytes, algo: str, rate: float | None, in_pool: bool) -> None:
     global _worker
-    _worker = (root, FileHasher(algo, throttle=Throttle(rate)))
+    _worker = (root, FileHasher(algo, throttle=Throttle(rate), all_cores=in_pool))
 
 
 def _hash_batch(work: list[Work | None]) -> list[Result | None]:
@@ -116,7 +116,11 @@ def _hash_all(root: bytes, algo: str, items: Iterator[Item], options: Options) -
             yield [None if item.digest else (item.relpath, item.expected) for item in group]
 
     for _, results in ordered_map(
-        _hash_batch, work(), jobs=options.jobs, initializer=_init_worker, initargs=(root, algo, rate)
+        _hash_batch,
+        work(),
+        jobs=options.jobs,
+        initializer=_init_worker,
+        initargs=(root, algo, rate, options.jobs > 1),
     ):
         # ordered_map answers in submission order, so the oldest batch sent is the one answered.
         for item, result in zip(sent.popleft(), results, strict=True):

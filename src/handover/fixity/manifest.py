@@ -20,6 +20,7 @@ Names are bytes: anything but NUL passes. The ``end`` line shows that the manife
 
 from __future__ import annotations
 
+import itertools
 import re
 import struct
 from collections.abc import Iterator
@@ -196,20 +197,22 @@ class ManifestReader:
     def __iter__(self) -> Iterator[ManifestEntry]:
         meta: tuple[int, int] | None = None
         files = total = 0
-        lines = self._lines if self._pending is None else _chain(self._pending, self._lines)
+        lines = self._lines if self._pending is None else itertools.chain((self._pending,), self._lines)
         ended = False
         for number, line in lines:
             if ended:
                 raise ManifestError("text after the end line", line=number)
-            if end := _END_LINE.match(line):
-                if (int(end[1]), int(end[2])) != (files, total):
-                    raise ManifestError(
-                        f"the end line says {int(end[1])} files, {int(end[2])} bytes; read {files}, {total}"
-                    )
-                ended = True
-            elif meta_match := _META_LINE.match(line):
-                meta = (int(meta_match[1]), int(meta_match[2]) * 10**9 + int(meta_match[3]))
-            elif line.startswith(b"#") or not line.strip():
+            # Only '#' lines can be end or meta lines: one test spares digest lines two regex calls.
+            if line[:1] == b"#":
+                if end := _END_LINE.match(line):
+                    if (int(end[1]), int(end[2])) != (files, total):
+                        raise ManifestError(
+                            f"the end line says {int(end[1])} files, {int(end[2])} bytes; read {files}, {total}"
+                        )
+                    ended = True
+                elif meta_match := _META_LINE.match(line):
+                    meta = (int(meta_match[1]), int(meta_match[2]) * 10**9 + int(meta_match[3]))
+            elif not line.strip():
                 continue
             else:
                 entry = self._entry(line, number, meta)
@@ -229,11 +232,6 @@ class ManifestReader:
             raise ManifestError("empty file name", line=number)
         size, mtime = meta if meta else (-1, -1)
         return ManifestEntry(name, match[2].decode().lower(), size, mtime)
-
-
-def _chain(first: tuple[int, bytes], rest: Iterator[tuple[int, bytes]]) -> Iterator[tuple[int, bytes]]:
-    yield first
-    yield from rest
 
 
 def pack(entry: ManifestEntry) -> bytes:
