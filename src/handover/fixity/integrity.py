@@ -28,10 +28,11 @@ from handover.fixity.manifest import (
     load,
     pack,
     packed_fields,
+    read_header,
     unpack,
     write_entry_lines,
 )
-from handover.fixity.parallel import batches, ordered_map
+from handover.fixity.parallel import Workers, batches
 from handover.fixity.progress import Progress
 from handover.fixity.report import TOOL, Report, display_path
 
@@ -104,10 +105,14 @@ def _weight(item: Item) -> int:
     return 0 if item.digest else max(item.size, item.expected, 0)
 
 
-def _hash_all(root: bytes, algo: str, items: Iterator[Item], options: Options) -> Iterator[Item]:
+def _workers(root: bytes, algo: str, options: Options) -> Workers:
+    rate = options.max_rate / max(options.jobs, 1) if options.max_rate else None
+    return Workers(options.jobs, _init_worker, (root, algo, rate, options.jobs > 1))
+
+
+def _hash_all(workers: Workers, items: Iterator[Item]) -> Iterator[Item]:
     """The items in walk order with their digests. Only paths go to the workers and only plain tuples come
     back: pickling the items themselves cost more than hashing a small file (docs/benchmarks.md)."""
-    rate = options.max_rate / max(options.jobs, 1) if options.max_rate else None
     sent: deque[list[Item]] = deque()
 
     def work() -> Iterator[list[Work | None]]:
@@ -115,14 +120,8 @@ def _hash_all(root: bytes, algo: str, items: Iterator[Item], options: Options) -
             sent.append(group)
             yield [None if item.digest else (item.relpath, item.expected) for item in group]
 
-    for _, results in ordered_map(
-        _hash_batch,
-        work(),
-        jobs=options.jobs,
-        initializer=_init_worker,
-        initargs=(root, algo, rate, options.jobs > 1),
-    ):
-        # ordered_map answers in submission order, so the oldest batch sent is the one answered.
+    for _, results in workers.map(_hash_batch, work()):
+        # Answers come in submission order, so the oldest batch sent is the one answered.
         for item, result in zip(sent.popleft(), results, strict=True):
             if isinstance(result, tuple):
                 item.digest, item.size, item.mtime_ns = result
@@ -238,14 +237,14 @@ def scan(root: str, output: str, *, algo: str = "sha256", options: Options | Non
     )
     done = False
     try:
-        with open(f"{output}.tmp", "wb") as out:
+        with open(f"{output}.tmp", "wb") as out, _workers(base, algo, options) as workers:
             writer = ManifestWriter(out, header)
             files = (
                 journal.item(e.relpath, e.size, e.mtime_ns)
                 for e in walking.walk(base, exclude=exclude)
                 if _tree_problem(e, report)
             )
-            for item in _hash_all(base, algo, files, options):
+            for item in _hash_all(workers, files):
                 _finish_item(item, journal, progress, report, options)
                 if not item.error:
                     writer.write(ManifestEntry(item.relpath, item.digest.hex(), item.size, item.mtime_ns))
@@ -369,7 +368,24 @@ def verify(
     base = os.path.abspath(os.fsencode(root))
     if not os.path.isdir(base):
         raise FixityError(f"{root!r} is not a directory")
-    header, table = load(manifest)
+    algorithm = read_header(manifest).algorithm
+    # The workers are forked before the table is loaded: they never use it, and would count its pages.
+    with _workers(base, algorithm, options) as workers:
+        header, table = load(manifest)
+        if header.algorithm != algorithm:
+            raise FixityError(f"{manifest!r} changed while it was being read: run verify again")
+        return _verify(base, manifest, header, table, workers, journal_path, options)
+
+
+def _verify(
+    base: bytes,
+    manifest: str,
+    header: Header,
+    table: dict[bytes, bytes],
+    workers: Workers,
+    journal_path: str | None,
+    options: Options,
+) -> Report:
     total = sum(max(packed_fields(v)[0], 0) for v in table.values()) if options.progress else 0
     report = Report("verify", root=display_path(base))
     report.extra.update(
@@ -387,7 +403,7 @@ def verify(
     progress = Progress(enabled=options.progress, total_bytes=total)
     done = False
     try:
-        for item in _hash_all(base, header.algorithm, state.items(base, journal, exclude), options):
+        for item in _hash_all(workers, state.items(base, journal, exclude)):
             if item.wrong_size:
                 progress.advance(item.size)
                 state.wrong_size(item.relpath, item.size, item.mtime_ns)

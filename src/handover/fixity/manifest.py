@@ -250,6 +250,15 @@ def packed_fields(value: bytes) -> tuple[int, int, bytes]:
     return size, mtime, value[_PACK.size :]
 
 
+def read_header(path: str | bytes, *, algorithm: str = "sha256") -> Header:
+    """Only the header: what a run needs to know before it loads the table."""
+    try:
+        with open(path, "rb") as source:
+            return ManifestReader(source, algorithm=algorithm).header
+    except OSError as exc:
+        raise ManifestError(f"cannot read the manifest {path!r}: {exc.strerror or exc}") from exc
+
+
 def load(
     path: str | bytes, *, algorithm: str = "sha256", lenient: bool = False
 ) -> tuple[Header, dict[bytes, bytes]]:
