@@ -20,6 +20,8 @@ Names are bytes: anything but NUL passes. The ``end`` line shows that the manife
 
 from __future__ import annotations
 
+import binascii
+import io
 import itertools
 import re
 import struct
@@ -36,6 +38,10 @@ _DIGEST_LINE = re.compile(rb"^(\\?)([0-9a-fA-F]{64}) [ *](.*)$", re.DOTALL)
 _META_LINE = re.compile(rb"^#: (\d+) (-?\d+)\.(\d{9})$")
 _END_LINE = re.compile(rb"^# end: (\d+) files, (\d+) bytes$")
 _PACK = struct.Struct("<qq")
+# One entry exactly as ManifestWriter writes it, for ``load``'s fast path; anything else goes the long way.
+_WRITTEN_ENTRY = re.compile(rb"#: (\d+) (-?\d+)\.(\d{9})\n([0-9a-f]{64})  ([^\n\r\\]+)\n")
+_CHUNK = 4 << 20
+_LONGEST_ENTRY = 64 << 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,14 +269,54 @@ def load(
     path: str | bytes, *, algorithm: str = "sha256", lenient: bool = False
 ) -> tuple[Header, dict[bytes, bytes]]:
     """The whole manifest as a table path → packed entry (this is the only thing that grows with the tree)."""
-    table: dict[bytes, bytes] = {}
     try:
         with open(path, "rb") as source:
-            reader = ManifestReader(source, algorithm=algorithm, lenient=lenient)
-            for entry in reader:
-                if entry.path in table and not lenient:
-                    raise ManifestError(f"{entry.path!r} is listed twice")
-                table[entry.path] = pack(entry)
+            if not lenient and (fast := _load_as_written(source)) is not None:
+                return fast
+            source.seek(0)
+            return _load_read(source, algorithm=algorithm, lenient=lenient)
     except OSError as exc:
         raise ManifestError(f"cannot read the manifest {path!r}: {exc.strerror or exc}") from exc
+
+
+def _load_read(source: IO[bytes], *, algorithm: str, lenient: bool) -> tuple[Header, dict[bytes, bytes]]:
+    table: dict[bytes, bytes] = {}
+    reader = ManifestReader(source, algorithm=algorithm, lenient=lenient)
+    for entry in reader:
+        if entry.path in table and not lenient:
+            raise ManifestError(f"{entry.path!r} is listed twice")
+        table[entry.path] = pack(entry)
     return reader.header, table
+
+
+def _load_as_written(source: IO[bytes]) -> tuple[Header, dict[bytes, bytes]] | None:
+    """A manifest exactly as ManifestWriter writes it, twice as fast as line by line (one regex per
+    entry, in 4 MiB chunks). None at the first thing that is not so (an escaped name, a comment, a
+    duplicate, a bad end...): the caller then reads it line by line, which says what is wrong and where."""
+    buf = source.read(_CHUNK)
+    body = buf.find(b"\n#: ") + 1
+    head = buf[:body].splitlines()
+    if not body or not head or head[0] != MAGIC or not all(line.startswith(b"# ") for line in head):
+        return None
+    header = ManifestReader(io.BytesIO(buf[:body])).header
+    table: dict[bytes, bytes] = {}
+    files = total = 0
+    pos, match, pack_meta, unhex = body, _WRITTEN_ENTRY.match, _PACK.pack, binascii.unhexlify
+    while True:
+        found = match(buf, pos)
+        if found is None:
+            if len(buf) - pos > _LONGEST_ENTRY or not (more := source.read(_CHUNK)):
+                break
+            buf, pos = buf[pos:] + more, 0
+            continue
+        size_text, seconds, fraction, digest, name = found.groups()
+        if name in table:
+            return None
+        size = int(size_text)
+        table[name] = pack_meta(size, int(seconds) * 10**9 + int(fraction)) + unhex(digest)
+        files += 1
+        total += size
+        pos = found.end()
+    if buf[pos:] != b"# end: %d files, %d bytes\n" % (files, total) or source.read(1):
+        return None
+    return header, table
