@@ -144,6 +144,7 @@ class Contender:
     command: Sequence[str] = ()
     cwd: Path | None = None
     ours: bool = False
+    bare: bool = False
     best: float = float("inf")
     cpu: float = 0.0
 
@@ -236,8 +237,13 @@ def contenders(tree: Tree, algo: str, jobs: int, notes: list[str]) -> list[Conte
     agent = [*AGENT, "verify", str(tree.data), "--manifest", str(manifest), "-q", "--jobs", str(jobs)]
     new = {"sha256": hashlib.sha256, "sm3": lambda: hashlib.new("sm3"), "blake3": blake3.blake3}[algo]
     found = [
-        Contender("integrity.verify (library)", lambda: ours_library(tree.data, manifest, jobs), ours=True),
-        Contender(f"bare loop: readinto + {algo}", lambda: bare_readinto(tree.paths, new)),
+        Contender(
+            f"integrity.verify (library, jobs={jobs})",
+            lambda: ours_library(tree.data, manifest, jobs),
+            ours=True,
+        ),
+        Contender("integrity.verify (library, jobs=1)", lambda: ours_library(tree.data, manifest, 1)),
+        Contender(f"bare loop: readinto + {algo}", lambda: bare_readinto(tree.paths, new), bare=True),
     ]
     if algo != "blake3":
         found.append(
@@ -291,17 +297,22 @@ def measure(tree: Tree, algo: str, jobs: int, repeats: int, notes: list[str]) ->
 
 
 def print_table(tree: Tree, algo: str, entrants: list[Contender]) -> None:
-    """``ours ÷ this``: our throughput over this one's; the library against in-process loops, the
-    command against commands (both pay their start-up)."""
+    """``÷ bare``: this one's throughput over the bare readinto loop's. ``ours ÷ this``: our throughput over
+    this one's; the library against in-process loops, the command against commands (both pay start-up)."""
     print(f"\n{algo.upper()}, {tree.name} tree: {len(tree.paths):,} files, {tree.size / 1e6:,.0f} MB")
-    print(f"| {'contender':<40} | {'seconds':>7} | {'MB/s':>6} | {'CPU s':>6} | {'ours ÷ this':>11} |")
-    print(f"|{'-' * 42}|{'-' * 8}:|{'-' * 7}:|{'-' * 7}:|{'-' * 12}:|")
+    print(
+        f"| {'contender':<40} | {'seconds':>7} | {'MB/s':>6} | {'CPU s':>6} | {'÷ bare':>6} | {'ours ÷ this':>11} |"
+    )
+    print(f"|{'-' * 42}|{'-' * 8}:|{'-' * 7}:|{'-' * 7}:|{'-' * 7}:|{'-' * 12}:|")
+    bare = next(c for c in entrants if c.bare)
     for contender in entrants:
         ours = next(c for c in entrants if c.ours and c.in_process == contender.in_process)
         ratio = "" if contender.ours else f"{contender.best / ours.best:.2f}×"
         rate = tree.size / contender.best / 1e6
+        versus = f"{bare.best / contender.best:.2f}×"
         print(
-            f"| {contender.name:<40} | {contender.best:>7.2f} | {rate:>6.0f} | {contender.cpu:>6.2f} | {ratio:>11} |"
+            f"| {contender.name:<40} | {contender.best:>7.2f} | {rate:>6.0f} | {contender.cpu:>6.2f} "
+            f"| {versus:>6} | {ratio:>11} |"
         )
 
 

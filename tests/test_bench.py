@@ -26,7 +26,7 @@ def test_fixity_bench_runs_on_a_tiny_tree(tmp_path: Path) -> None:
     out = run("fixity_bench.py", "--dir", str(tmp_path))
     for table in ("SHA256, big tree", "SHA256, small tree", "BLAKE3, small tree", "SM3, big tree"):
         assert table in out
-    assert out.count("| integrity.verify (library)") == 6
+    assert out.count("| integrity.verify (library, jobs=") == 12
     assert out.count("| handover-agent verify") == 6
     assert "verify of that tree against its manifest" in out
     assert list(tmp_path.iterdir()) == []  # the trees are removed

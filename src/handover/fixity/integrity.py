@@ -81,21 +81,22 @@ _worker: tuple[bytes, FileHasher] | None = None
 
 def _init_worker(root: bytes, algo: str, rate: float | None, in_pool: bool) -> None:
     global _worker
-    _worker = (root, FileHasher(algo, throttle=Throttle(rate), all_cores=in_pool))
+    # The root with its separator: relpaths are appended to it (os.path.join costs more than the open).
+    _worker = (os.path.join(root, b""), FileHasher(algo, throttle=Throttle(rate), all_cores=in_pool))
 
 
 def _hash_batch(work: list[Work | None]) -> list[Result | None]:
     """In a worker: the results for one batch of (path, expected size); None in, None out (a file the
     journal already had)."""
     assert _worker is not None
-    root, hasher = _worker
+    prefix, hasher = _worker
     results: list[Result | None] = []
     for one in work:
         if one is None:
             results.append(None)
             continue
         try:
-            results.append(hasher.digest_file(os.path.join(root, one[0]), expect_size=one[1]))
+            results.append(hasher.digest_file(prefix + one[0], expect_size=one[1]))
         except OSError as exc:
             results.append(describe_error(exc))
     return results
