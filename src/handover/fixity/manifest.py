@@ -1,4 +1,6 @@
-"""The manifest: a text file whose digest lines ``sha256sum -c`` (and ``b3sum -c``) read as they are.
+"""The manifest: a text file whose digest lines ``sha256sum -c`` reads as they are.
+
+``b3sum -c`` (1.2) refuses the ``#`` lines ("Short line"): give it ``grep -v '^#' MANIFEST``.
 
 Layout (docs/fixity.md has the full description)::
 
