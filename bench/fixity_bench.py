@@ -16,6 +16,7 @@ A tool that is not installed is skipped with a note (``make bench`` installs the
 at the end unless ``--keep``.
 
 Usage: .venv/bin/python bench/fixity_bench.py [--quick] [--dir DIR] [--repeats N] [--jobs N] [--keep]
+                                              [--part all|throughput|memory]
 ``--quick`` runs on a tiny tree (a smoke run of the script itself; tests/test_bench.py runs it).
 """
 
@@ -433,6 +434,17 @@ def tool_versions() -> str:
     return ", ".join(versions)
 
 
+def throughput(base: Path, sizes: dict[str, int], jobs: int, repeats: int, notes: list[str]) -> None:
+    trees = [Tree("big", base / "big", base / "manifests"), Tree("small", base / "small", base / "manifests")]
+    make_big(trees[0].bag, sizes["big"])
+    make_small(trees[1].bag, sizes["small"])
+    for tree in trees:
+        prepare(tree, jobs, notes)
+    for algo in ("sha256", "blake3", "sm3"):
+        for tree in trees:
+            print_table(tree, algo, measure(tree, algo, jobs, repeats, notes))
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         child(sys.argv[2:])
@@ -445,6 +457,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, help="rounds; the best is kept (default 3, quick 1)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="our worker processes")
     parser.add_argument("--keep", action="store_true", help="leave the trees in place")
+    parser.add_argument(
+        "--part", choices=("all", "throughput", "memory"), default="all", help="run only one half"
+    )
     args = parser.parse_args()
     sizes = QUICK if args.quick else FULL
     repeats = args.repeats or sizes["repeats"]
@@ -454,18 +469,10 @@ def main() -> None:
         check_room(base, sizes)
         print(f"{tool_versions()}; {os.cpu_count()} cores; load {os.getloadavg()[0]:.2f}; trees in {base}")
         print(f"jobs={args.jobs}; best of {repeats} interleaved rounds; MB = 10^6 bytes; warm cache")
-        trees = [
-            Tree("big", base / "big", base / "manifests"),
-            Tree("small", base / "small", base / "manifests"),
-        ]
-        make_big(trees[0].bag, sizes["big"])
-        make_small(trees[1].bag, sizes["small"])
-        for tree in trees:
-            prepare(tree, args.jobs, notes)
-        for algo in ("sha256", "blake3", "sm3"):
-            for tree in trees:
-                print_table(tree, algo, measure(tree, algo, args.jobs, repeats, notes))
-        memory(base, sizes["million"], args.jobs)
+        if args.part in ("all", "throughput"):
+            throughput(base, sizes, args.jobs, repeats, notes)
+        if args.part in ("all", "memory"):
+            memory(base, sizes["million"], args.jobs)
         print(f"\nload at the end {os.getloadavg()[0]:.2f}")
         for note in sorted(set(notes)):
             print(f"note: {note}")

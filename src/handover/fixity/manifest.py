@@ -42,7 +42,7 @@ _END_LINE = re.compile(rb"^# end: (\d+) files, (\d+) bytes$")
 _PACK = struct.Struct("<qq")
 # One entry exactly as ManifestWriter writes it, for ``load``'s fast path; anything else goes the long way.
 _WRITTEN_ENTRY = re.compile(rb"#: (\d+) (-?\d+)\.(\d{9})\n([0-9a-f]{64})  ([^\n\r\\]+)\n")
-_CHUNK = 4 << 20
+_CHUNK = 1 << 20
 _LONGEST_ENTRY = 64 << 10
 
 
@@ -293,7 +293,7 @@ def _load_read(source: IO[bytes], *, algorithm: str, lenient: bool) -> tuple[Hea
 
 def _load_as_written(source: IO[bytes]) -> tuple[Header, dict[bytes, bytes]] | None:
     """A manifest exactly as ManifestWriter writes it, twice as fast as line by line (one regex per
-    entry, in 4 MiB chunks). None at the first thing that is not so (an escaped name, a comment, a
+    entry, in 1 MiB chunks). None at the first thing that is not so (an escaped name, a comment, a
     duplicate, a bad end...): the caller then reads it line by line, which says what is wrong and where."""
     buf = source.read(_CHUNK)
     body = buf.find(b"\n#: ") + 1
