@@ -6,10 +6,8 @@ BIN := $(VENV)/bin
 export HANDOVER_DATA_DIR ?= $(CURDIR)/data
 DEBIAN_TEST_PACKAGES := chromium fonts-noto-cjk postgresql gettext
 DEBIAN_PACKAGES := gettext
-# Only for `make bench`: the tools the fixity benchmark compares with (sha256sum comes with coreutils).
-DEBIAN_BENCH_PACKAGES := hashdeep b3sum
 
-.PHONY: demo serve test test-sqlite test-postgres check bench install install-test install-bench debian debian-test debian-bench messages clean
+.PHONY: demo serve test test-sqlite test-postgres check bench install install-test debian debian-test messages clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -31,6 +29,10 @@ debian:
 debian-test:
 	@missing=$$(for p in $(DEBIAN_TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; fi
+
+# Only for `make bench`: the tools the fixity benchmark compares with (sha256sum comes with coreutils).
+DEBIAN_BENCH_PACKAGES := hashdeep b3sum
+.PHONY: install-bench debian-bench
 
 debian-bench:
 	@missing=$$(for p in $(DEBIAN_BENCH_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
