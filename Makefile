@@ -32,6 +32,17 @@ debian-test:
 	@missing=$$(for p in $(DEBIAN_TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; fi
 
+# Only for `make bench`: the tools the fixity benchmark compares with (sha256sum comes with coreutils).
+DEBIAN_BENCH_PACKAGES := hashdeep b3sum
+.PHONY: install-bench debian-bench
+
+debian-bench:
+	@missing=$$(for p in $(DEBIAN_BENCH_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; fi
+
+install-bench: install-test debian-bench
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+
 messages:
 	cd src/handover && ../../$(BIN)/django-admin compilemessages --ignore '.venv' -v 0
 
@@ -56,9 +67,13 @@ check: install-test
 	DJANGO_SETTINGS_MODULE=handover.settings.test $(BIN)/handover check
 	DJANGO_SETTINGS_MODULE=handover.settings.test $(BIN)/handover makemigrations --check --dry-run
 
-bench: install-test
+# Every benchmark, one after the other (figures in docs/benchmarks.md); not part of `make test`.
+bench: install-bench
 	$(BIN)/python bench/audit_bench.py
 	$(BIN)/python bench/workflow_bench.py
+	$(BIN)/python bench/vault_bench.py
+	$(BIN)/python bench/fixity_bench.py
+	$(BIN)/python bench/registers_bench.py
 
 clean:
 	rm -rf $(VENV) data

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -173,3 +174,25 @@ def test_max_rate_slows_reading(tmp_path: Path) -> None:
     started = time.monotonic()
     integrity.scan(str(tmp_path / "tree"), str(tmp_path / "m"), options=Options(max_rate=10e6))
     assert time.monotonic() - started >= 0.25  # 3 MiB at 10 MB/s: about 0.3 s, not milliseconds
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_verify_against_plain_sha256sum_output(pristine: Path, tmp_path: Path, jobs: int) -> None:
+    # No sizes in the manifest: every listed file is hashed, and extras are sized by a stat of their own.
+    root = copy_tree(pristine, tmp_path / "tree")
+    files = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and "\n" not in p.name)
+    out = subprocess.run(["sha256sum", "--", *files], cwd=root, capture_output=True, check=True).stdout
+    (tmp_path / "plain.sha256").write_bytes(out)
+    (root / "counter/20241008/notes.txt").write_text("other text, other size")
+    (root / "counter/20241008/data.bin").rename(root / "counter/20241008/data.moved")
+    (root / "counter/20241008/trades.csv").unlink()
+
+    report = integrity.verify(str(root), str(tmp_path / "plain.sha256"), options=Options(jobs=jobs))
+
+    found = kinds(report)
+    assert {
+        ("changed", "counter/20241008/notes.txt"),
+        ("moved", "counter/20241008/data.moved"),
+        ("missing", "counter/20241008/trades.csv"),
+    } <= found
+    assert {kind for kind, _ in found} <= {"changed", "moved", "missing", "extra"}

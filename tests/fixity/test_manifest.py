@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from handover.fixity import integrity
+from handover.fixity import integrity, manifest
 from handover.fixity.errors import ManifestError
 from handover.fixity.manifest import Header, ManifestEntry, ManifestReader, ManifestWriter, escape_name, load
 
@@ -100,3 +100,37 @@ def test_gnu_sha256sum_checks_our_manifest(tmp_path: Path) -> None:
     assert (
         subprocess.run(["sha256sum", "--check", str(manifest)], cwd=root, capture_output=True).returncode == 1
     )
+
+
+@settings(max_examples=200, deadline=None)
+@given(entries, st.booleans())
+def test_fast_load_agrees_with_reading_line_by_line(
+    items: list[tuple[bytes, bytes, int, int]], crlf: bool
+) -> None:
+    written = [ManifestEntry(path, digest.hex(), size, mtime) for path, digest, size, mtime in items]
+    data = _write(written, Header("blake3", b"/srv", 1, "host", "tool", native=True))
+    if crlf:
+        data = data.replace(b"\n", b"\r\n")
+    fast = manifest._load_as_written(io.BytesIO(data))
+    header, table = manifest._load_read(io.BytesIO(data), algorithm="sha256", lenient=False)
+    plain = not crlf and all(not set(path) & set(b"\\\n\r") for path, *_ in items) and items
+    assert (fast is not None) == bool(plain)  # it takes every manifest as written, and nothing else
+    if fast is not None:
+        assert fast[1] == table and list(fast[1]) == list(table)
+        assert (fast[0].algorithm, fast[0].root, fast[0].created_ns) == (header.algorithm, header.root, 1)
+
+
+def test_fast_load_leaves_faults_to_the_line_reader(tmp_path: Path) -> None:
+    good = _write(
+        [ManifestEntry(b"a", "0" * 64, 1, 0), ManifestEntry(b"b", "1" * 64, 2, 0)], Header(native=True)
+    )
+    faults = {
+        "end line": good.replace(b"2 files", b"3 files"),
+        "listed twice": good.replace(b"  b\n", b"  a\n"),
+        "after the end": good + b"0" * 64 + b"  c\n",
+        "no end line": good[: good.rindex(b"# end")],
+    }
+    for message, data in faults.items():
+        (tmp_path / "m").write_bytes(data)
+        with pytest.raises(ManifestError, match=message):
+            load(tmp_path / "m")

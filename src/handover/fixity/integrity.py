@@ -11,6 +11,7 @@ import os
 import platform
 import socket
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO
@@ -26,10 +27,12 @@ from handover.fixity.manifest import (
     format_ns,
     load,
     pack,
+    packed_fields,
+    read_header,
     unpack,
     write_entry_lines,
 )
-from handover.fixity.parallel import batches, ordered_map
+from handover.fixity.parallel import Workers, batches
 from handover.fixity.progress import Progress
 from handover.fixity.report import TOOL, Report, display_path
 
@@ -48,44 +51,84 @@ class Options:
 
 @dataclass(slots=True)
 class Item:
-    """A file to hash, or whose digest the journal already has (``digest`` set: nothing to read)."""
+    """A file to hash, or whose digest the journal already has (``digest`` set: nothing to read).
+
+    ``digest`` is raw bytes, as the manifest table keeps it; hex is made only for what is written out.
+    ``size`` and ``mtime_ns`` are -1 until the worker has looked, when the walk did not stat the file;
+    ``expected`` is the manifest's size, if it has one: the worker does not hash a file of another size."""
 
     relpath: bytes
     size: int
     mtime_ns: int
-    digest: str = ""
+    digest: bytes = b""
     error: str = ""
     reused: bool = False
+    expected: int = -1
 
+    @property
+    def wrong_size(self) -> bool:
+        """Came back unhashed: its size is not the manifest's."""
+        return not self.digest and not self.error
+
+
+# What a worker sends back for one file: (digest, size, mtime_ns), or why it could not be read. The digest
+# is empty when the size was not the one expected.
+Result = tuple[bytes, int, int] | str
+Work = tuple[bytes, int]
 
 _worker: tuple[bytes, FileHasher] | None = None
 
 
-def _init_worker(root: bytes, algo: str, rate: float | None) -> None:
+def _init_worker(root: bytes, algo: str, rate: float | None, in_pool: bool) -> None:
     global _worker
-    _worker = (root, FileHasher(algo, throttle=Throttle(rate)))
+    # The root with its separator: relpaths are appended to it (os.path.join costs more than the open).
+    _worker = (os.path.join(root, b""), FileHasher(algo, throttle=Throttle(rate), all_cores=in_pool))
 
 
-def _hash_batch(items: list[Item]) -> list[Item]:
+def _hash_batch(work: list[Work | None]) -> list[Result | None]:
+    """In a worker: the results for one batch of (path, expected size); None in, None out (a file the
+    journal already had)."""
     assert _worker is not None
-    root, hasher = _worker
-    for item in items:
-        if item.digest:
+    prefix, hasher = _worker
+    results: list[Result | None] = []
+    for one in work:
+        if one is None:
+            results.append(None)
             continue
         try:
-            item.digest, item.size, item.mtime_ns = hasher.hash_file(os.path.join(root, item.relpath))
+            results.append(hasher.digest_file(prefix + one[0], expect_size=one[1]))
         except OSError as exc:
-            item.error = describe_error(exc)
-    return items
+            results.append(describe_error(exc))
+    return results
 
 
-def _hash_all(root: bytes, algo: str, items: Iterator[Item], options: Options) -> Iterator[Item]:
+def _weight(item: Item) -> int:
+    return 0 if item.digest else max(item.size, item.expected, 0)
+
+
+def _workers(root: bytes, algo: str, options: Options) -> Workers:
     rate = options.max_rate / max(options.jobs, 1) if options.max_rate else None
-    groups = batches(items, lambda item: 0 if item.digest else item.size)
-    for _, done in ordered_map(
-        _hash_batch, groups, jobs=options.jobs, initializer=_init_worker, initargs=(root, algo, rate)
-    ):
-        yield from done
+    return Workers(options.jobs, _init_worker, (root, algo, rate, options.jobs > 1))
+
+
+def _hash_all(workers: Workers, items: Iterator[Item]) -> Iterator[Item]:
+    """The items in walk order with their digests. Only paths go to the workers and only plain tuples come
+    back: pickling the items themselves cost more than hashing a small file (docs/benchmarks.md)."""
+    sent: deque[list[Item]] = deque()
+
+    def work() -> Iterator[list[Work | None]]:
+        for group in batches(items, _weight):
+            sent.append(group)
+            yield [None if item.digest else (item.relpath, item.expected) for item in group]
+
+    for _, results in workers.map(_hash_batch, work()):
+        # Answers come in submission order, so the oldest batch sent is the one answered.
+        for item, result in zip(sent.popleft(), results, strict=True):
+            if isinstance(result, tuple):
+                item.digest, item.size, item.mtime_ns = result
+            elif result is not None:
+                item.error = result
+            yield item
 
 
 class Journal:
@@ -120,14 +163,15 @@ class Journal:
         """A file to hash, carrying the journal's digest if the file is unchanged since it was hashed."""
         value = self.known.get(relpath)
         if value is not None:
-            entry = unpack(relpath, value)
-            if (entry.size, entry.mtime_ns) == (size, mtime_ns):
-                return Item(relpath, size, mtime_ns, entry.digest, reused=True)
+            known_size, known_mtime, digest = packed_fields(value)
+            if (known_size, known_mtime) == (size, mtime_ns):
+                return Item(relpath, size, mtime_ns, digest, reused=True)
         return Item(relpath, size, mtime_ns)
 
     def record(self, item: Item) -> None:
         if self.out is not None:
-            write_entry_lines(self.out, ManifestEntry(item.relpath, item.digest, item.size, item.mtime_ns))
+            entry = ManifestEntry(item.relpath, item.digest.hex(), item.size, item.mtime_ns)
+            write_entry_lines(self.out, entry)
 
     def flush(self) -> None:
         if self.out is not None:
@@ -194,17 +238,17 @@ def scan(root: str, output: str, *, algo: str = "sha256", options: Options | Non
     )
     done = False
     try:
-        with open(f"{output}.tmp", "wb") as out:
+        with open(f"{output}.tmp", "wb") as out, _workers(base, algo, options) as workers:
             writer = ManifestWriter(out, header)
             files = (
                 journal.item(e.relpath, e.size, e.mtime_ns)
                 for e in walking.walk(base, exclude=exclude)
                 if _tree_problem(e, report)
             )
-            for item in _hash_all(base, algo, files, options):
+            for item in _hash_all(workers, files):
                 _finish_item(item, journal, progress, report, options)
                 if not item.error:
-                    writer.write(ManifestEntry(item.relpath, item.digest, item.size, item.mtime_ns))
+                    writer.write(ManifestEntry(item.relpath, item.digest.hex(), item.size, item.mtime_ns))
                 if progress.files % 64 == 0:
                     journal.flush()
             writer.finish()
@@ -225,18 +269,21 @@ class _Verification:
         self.header = header
         self.table = table
         self.report = report
-        self.extras: dict[bytes, tuple[str, int]] = {}
+        self.extras: dict[bytes, tuple[bytes, int]] = {}
         self.unlisted_dirs: list[bytes] = []
 
     def items(self, base: bytes, journal: Journal, exclude: frozenset[bytes]) -> Iterator[Item]:
-        """Files to hash: those the manifest lists with the right size, and the extras (for ``moved``)."""
-        for entry in walking.walk(base, exclude=exclude):
+        """Files to hash: those the manifest lists (the workers skip any of another size) and the extras
+        (for ``moved``). Listed files are not stat-ed here: the worker does it when it opens them."""
+        table = self.table
+        for entry in walking.walk(base, exclude=exclude, sizes=False):
+            if entry.kind == walking.FILE:
+                if (item := self._item(base, entry, journal)) is not None:
+                    yield item
+                continue
             if entry.kind == walking.ERROR:
                 self.unlisted_dirs.append(entry.relpath + b"/")
-            if entry.kind == walking.FILE:
-                if self._size_ok(entry):
-                    yield journal.item(entry.relpath, entry.size, entry.mtime_ns)
-            elif self.table.pop(entry.relpath, None) is not None and entry.kind in (
+            if table.pop(entry.relpath, None) is not None and entry.kind in (
                 walking.DIR,
                 walking.DIRLINK,
             ):
@@ -244,60 +291,72 @@ class _Verification:
             elif entry.kind != walking.DIR:
                 _tree_problem(entry, self.report)
 
-    def _size_ok(self, entry: walking.Entry) -> bool:
-        expected = self.table.get(entry.relpath)
-        if expected is None:
-            return True
-        want = unpack(entry.relpath, expected)
-        if want.size < 0 or want.size == entry.size:
-            return True
-        del self.table[entry.relpath]
-        self.report.add("size", f"{want.size} bytes in the manifest, {entry.size} now", path=entry.relpath)
-        self._check_seal(want, entry.mtime_ns)
+    def _item(self, base: bytes, entry: walking.Entry, journal: Journal) -> Item | None:
+        """The file as an item to hash; None when its size is already known to be wrong (reported)."""
+        relpath, size, mtime_ns = entry.relpath, entry.size, entry.mtime_ns
+        expected = self.table.get(relpath)
+        if size < 0 and (expected is None or relpath in journal.known):
+            # An extra (its size decides its batch) or a file the journal may have done: stat it now.
+            try:
+                st = os.stat(os.path.join(base, relpath))
+                size, mtime_ns = st.st_size, st.st_mtime_ns
+            except OSError:
+                pass  # the worker will tell why
+        want = -1 if expected is None else packed_fields(expected)[0]
+        if size >= 0 and want >= 0 and size != want:
+            self.wrong_size(relpath, size, mtime_ns)
+            return None
+        item = journal.item(relpath, size, mtime_ns)
+        item.expected = want
+        return item
+
+    def wrong_size(self, relpath: bytes, size: int, mtime_ns: int) -> None:
+        """The ``size`` problem (and ``modified_after_seal`` if it applies) of a file not hashed."""
+        want_size, want_mtime, _ = packed_fields(self.table.pop(relpath))
+        self.report.add("size", f"{want_size} bytes in the manifest, {size} now", path=relpath)
+        self._check_seal(relpath, want_mtime, mtime_ns)
         self.report.files += 1
-        self.report.bytes += entry.size
-        return False
+        self.report.bytes += size
 
     def check(self, item: Item) -> None:
         expected = self.table.pop(item.relpath, None)
         if expected is None:
             self.extras[item.relpath] = (item.digest, item.size)
             return
-        want = unpack(item.relpath, expected)
-        if want.digest != item.digest:
+        _, want_mtime, want_digest = packed_fields(expected)
+        if want_digest != item.digest:
             self.report.add(
                 "changed",
-                f"{self.header.algorithm} {want.digest} in the manifest, {item.digest} now",
+                f"{self.header.algorithm} {want_digest.hex()} in the manifest, {item.digest.hex()} now",
                 path=item.relpath,
             )
-        self._check_seal(want, item.mtime_ns)
+        if want_mtime != item.mtime_ns:
+            self._check_seal(item.relpath, want_mtime, item.mtime_ns)
 
-    def _check_seal(self, want: ManifestEntry, mtime_ns: int) -> None:
+    def _check_seal(self, path: bytes, want_mtime: int, mtime_ns: int) -> None:
         sealed = self.header.created_ns
-        if want.mtime_ns >= 0 and mtime_ns != want.mtime_ns and mtime_ns > sealed > 0:
+        if want_mtime >= 0 and mtime_ns != want_mtime and mtime_ns > sealed > 0:
             self.report.add(
                 "modified_after_seal",
                 f"modified {format_ns(mtime_ns)}, after the manifest was made {format_ns(sealed)}",
-                path=want.path,
+                path=path,
             )
 
     def finish(self) -> None:
         """What is left of the manifest is missing, unless an extra file has its digest (moved)."""
-        by_digest: dict[str, list[bytes]] = {}
+        by_digest: dict[bytes, list[bytes]] = {}
         for path in sorted(self.extras):
             by_digest.setdefault(self.extras[path][0], []).append(path)
         for path in sorted(self.table):
-            want = unpack(path, self.table[path])
-            if candidates := by_digest.get(want.digest):
+            size, _, digest = packed_fields(self.table[path])
+            if candidates := by_digest.get(digest):
                 moved_to = candidates.pop(0)
                 del self.extras[moved_to]
                 self.report.add("moved", f"moved from {display_path(path)}", path=moved_to)
             elif any(path.startswith(d) for d in self.unlisted_dirs):
                 self.report.add("unreadable", "inside a directory that cannot be listed", path=path)
             else:
-                self.report.add(
-                    "missing", f"listed in the manifest ({want.size} bytes), not found", path=path
-                )
+                self.report.add("missing", f"listed in the manifest ({size} bytes), not found", path=path)
         for path, (_, size) in sorted(self.extras.items()):
             self.report.add("extra", f"not in the manifest ({size} bytes)", path=path)
 
@@ -310,8 +369,25 @@ def verify(
     base = os.path.abspath(os.fsencode(root))
     if not os.path.isdir(base):
         raise FixityError(f"{root!r} is not a directory")
-    header, table = load(manifest)
-    total = sum(max(unpack(b"", v).size, 0) for v in table.values()) if options.progress else 0
+    algorithm = read_header(manifest).algorithm
+    # The workers are forked before the table is loaded: they never use it, and would count its pages.
+    with _workers(base, algorithm, options) as workers:
+        header, table = load(manifest)
+        if header.algorithm != algorithm:
+            raise FixityError(f"{manifest!r} changed while it was being read: run verify again")
+        return _verify(base, manifest, header, table, workers, journal_path, options)
+
+
+def _verify(
+    base: bytes,
+    manifest: str,
+    header: Header,
+    table: dict[bytes, bytes],
+    workers: Workers,
+    journal_path: str | None,
+    options: Options,
+) -> Report:
+    total = sum(max(packed_fields(v)[0], 0) for v in table.values()) if options.progress else 0
     report = Report("verify", root=display_path(base))
     report.extra.update(
         algorithm=header.algorithm,
@@ -328,7 +404,11 @@ def verify(
     progress = Progress(enabled=options.progress, total_bytes=total)
     done = False
     try:
-        for item in _hash_all(base, header.algorithm, state.items(base, journal, exclude), options):
+        for item in _hash_all(workers, state.items(base, journal, exclude)):
+            if item.wrong_size:
+                progress.advance(item.size)
+                state.wrong_size(item.relpath, item.size, item.mtime_ns)
+                continue
             _finish_item(item, journal, progress, report, options)
             if not item.error:
                 state.check(item)

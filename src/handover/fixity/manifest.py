@@ -1,4 +1,6 @@
-"""The manifest: a text file whose digest lines ``sha256sum -c`` (and ``b3sum -c``) read as they are.
+"""The manifest: a text file whose digest lines ``sha256sum -c`` reads as they are.
+
+``b3sum -c`` (1.2) refuses the ``#`` lines ("Short line"): give it ``grep -v '^#' MANIFEST``.
 
 Layout (docs/fixity.md has the full description)::
 
@@ -20,6 +22,9 @@ Names are bytes: anything but NUL passes. The ``end`` line shows that the manife
 
 from __future__ import annotations
 
+import binascii
+import io
+import itertools
 import re
 import struct
 from collections.abc import Iterator
@@ -35,6 +40,10 @@ _DIGEST_LINE = re.compile(rb"^(\\?)([0-9a-fA-F]{64}) [ *](.*)$", re.DOTALL)
 _META_LINE = re.compile(rb"^#: (\d+) (-?\d+)\.(\d{9})$")
 _END_LINE = re.compile(rb"^# end: (\d+) files, (\d+) bytes$")
 _PACK = struct.Struct("<qq")
+# One entry exactly as ManifestWriter writes it, for ``load``'s fast path; anything else goes the long way.
+_WRITTEN_ENTRY = re.compile(rb"#: (\d+) (-?\d+)\.(\d{9})\n([0-9a-f]{64})  ([^\n\r\\]+)\n")
+_CHUNK = 1 << 20
+_LONGEST_ENTRY = 64 << 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,20 +205,22 @@ class ManifestReader:
     def __iter__(self) -> Iterator[ManifestEntry]:
         meta: tuple[int, int] | None = None
         files = total = 0
-        lines = self._lines if self._pending is None else _chain(self._pending, self._lines)
+        lines = self._lines if self._pending is None else itertools.chain((self._pending,), self._lines)
         ended = False
         for number, line in lines:
             if ended:
                 raise ManifestError("text after the end line", line=number)
-            if end := _END_LINE.match(line):
-                if (int(end[1]), int(end[2])) != (files, total):
-                    raise ManifestError(
-                        f"the end line says {int(end[1])} files, {int(end[2])} bytes; read {files}, {total}"
-                    )
-                ended = True
-            elif meta_match := _META_LINE.match(line):
-                meta = (int(meta_match[1]), int(meta_match[2]) * 10**9 + int(meta_match[3]))
-            elif line.startswith(b"#") or not line.strip():
+            # Only '#' lines can be end or meta lines: one test spares digest lines two regex calls.
+            if line[:1] == b"#":
+                if end := _END_LINE.match(line):
+                    if (int(end[1]), int(end[2])) != (files, total):
+                        raise ManifestError(
+                            f"the end line says {int(end[1])} files, {int(end[2])} bytes; read {files}, {total}"
+                        )
+                    ended = True
+                elif meta_match := _META_LINE.match(line):
+                    meta = (int(meta_match[1]), int(meta_match[2]) * 10**9 + int(meta_match[3]))
+            elif not line.strip():
                 continue
             else:
                 entry = self._entry(line, number, meta)
@@ -231,11 +242,6 @@ class ManifestReader:
         return ManifestEntry(name, match[2].decode().lower(), size, mtime)
 
 
-def _chain(first: tuple[int, bytes], rest: Iterator[tuple[int, bytes]]) -> Iterator[tuple[int, bytes]]:
-    yield first
-    yield from rest
-
-
 def pack(entry: ManifestEntry) -> bytes:
     """A compact value for in-memory tables: 16 bytes of size and mtime, then the raw digest."""
     return _PACK.pack(entry.size, entry.mtime_ns) + bytes.fromhex(entry.digest)
@@ -246,18 +252,73 @@ def unpack(path: bytes, value: bytes) -> ManifestEntry:
     return ManifestEntry(path, value[16:].hex(), size, mtime)
 
 
+def packed_fields(value: bytes) -> tuple[int, int, bytes]:
+    """(size, mtime_ns, raw digest) of a ``pack`` value, without building an entry (verify's hot path)."""
+    size, mtime = _PACK.unpack_from(value)
+    return size, mtime, value[_PACK.size :]
+
+
+def read_header(path: str | bytes, *, algorithm: str = "sha256") -> Header:
+    """Only the header: what a run needs to know before it loads the table."""
+    try:
+        with open(path, "rb") as source:
+            return ManifestReader(source, algorithm=algorithm).header
+    except OSError as exc:
+        raise ManifestError(f"cannot read the manifest {path!r}: {exc.strerror or exc}") from exc
+
+
 def load(
     path: str | bytes, *, algorithm: str = "sha256", lenient: bool = False
 ) -> tuple[Header, dict[bytes, bytes]]:
     """The whole manifest as a table path → packed entry (this is the only thing that grows with the tree)."""
-    table: dict[bytes, bytes] = {}
     try:
         with open(path, "rb") as source:
-            reader = ManifestReader(source, algorithm=algorithm, lenient=lenient)
-            for entry in reader:
-                if entry.path in table and not lenient:
-                    raise ManifestError(f"{entry.path!r} is listed twice")
-                table[entry.path] = pack(entry)
+            if not lenient and (fast := _load_as_written(source)) is not None:
+                return fast
+            source.seek(0)
+            return _load_read(source, algorithm=algorithm, lenient=lenient)
     except OSError as exc:
         raise ManifestError(f"cannot read the manifest {path!r}: {exc.strerror or exc}") from exc
+
+
+def _load_read(source: IO[bytes], *, algorithm: str, lenient: bool) -> tuple[Header, dict[bytes, bytes]]:
+    table: dict[bytes, bytes] = {}
+    reader = ManifestReader(source, algorithm=algorithm, lenient=lenient)
+    for entry in reader:
+        if entry.path in table and not lenient:
+            raise ManifestError(f"{entry.path!r} is listed twice")
+        table[entry.path] = pack(entry)
     return reader.header, table
+
+
+def _load_as_written(source: IO[bytes]) -> tuple[Header, dict[bytes, bytes]] | None:
+    """A manifest exactly as ManifestWriter writes it, twice as fast as line by line (one regex per
+    entry, in 1 MiB chunks). None at the first thing that is not so (an escaped name, a comment, a
+    duplicate, a bad end...): the caller then reads it line by line, which says what is wrong and where."""
+    buf = source.read(_CHUNK)
+    body = buf.find(b"\n#: ") + 1
+    head = buf[:body].splitlines()
+    if not body or not head or head[0] != MAGIC or not all(line.startswith(b"# ") for line in head):
+        return None
+    header = ManifestReader(io.BytesIO(buf[:body])).header
+    table: dict[bytes, bytes] = {}
+    files = total = 0
+    pos, match, pack_meta, unhex = body, _WRITTEN_ENTRY.match, _PACK.pack, binascii.unhexlify
+    while True:
+        found = match(buf, pos)
+        if found is None:
+            if len(buf) - pos > _LONGEST_ENTRY or not (more := source.read(_CHUNK)):
+                break
+            buf, pos = buf[pos:] + more, 0
+            continue
+        size_text, seconds, fraction, digest, name = found.groups()
+        if name in table:
+            return None
+        size = int(size_text)
+        table[name] = pack_meta(size, int(seconds) * 10**9 + int(fraction)) + unhex(digest)
+        files += 1
+        total += size
+        pos = found.end()
+    if buf[pos:] != b"# end: %d files, %d bytes\n" % (files, total) or source.read(1):
+        return None
+    return header, table

@@ -11,7 +11,7 @@ from __future__ import annotations
 import multiprocessing
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from multiprocessing.pool import AsyncResult
+from multiprocessing.pool import AsyncResult, Pool
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -36,6 +36,44 @@ def batches(items: Iterable[T], size_of: Callable[[T], int]) -> Iterator[list[T]
         yield batch
 
 
+class Workers:
+    """The worker processes (or, with ``jobs <= 1``, this process) set up by ``initializer``; started when
+    made, so that a caller can fork them before it loads something big that they do not need (a fork
+    shares the parent's memory, and the pages count in every child's RSS)."""
+
+    def __init__(self, jobs: int, initializer: Callable[..., None], initargs: tuple[Any, ...]) -> None:
+        self.jobs = jobs
+        self.pool: Pool | None = None
+        if jobs > 1:
+            self.pool = multiprocessing.get_context().Pool(jobs, initializer=initializer, initargs=initargs)
+        else:
+            initializer(*initargs)
+
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+
+    def map(self, work: Callable[[list[T]], R], groups: Iterable[list[T]]) -> Iterator[tuple[list[T], R]]:
+        """(batch, result) pairs in submission order, at most ``2 × jobs`` batches in flight."""
+        if self.pool is None:
+            for group in groups:
+                yield group, work(group)
+            return
+        pending: deque[tuple[list[T], AsyncResult[R]]] = deque()
+        for group in groups:
+            pending.append((group, self.pool.apply_async(work, (group,))))
+            if len(pending) >= 2 * self.jobs:
+                done, result = pending.popleft()
+                yield done, result.get()
+        while pending:
+            done, result = pending.popleft()
+            yield done, result.get()
+
+
 def ordered_map(
     work: Callable[[list[T]], list[R]],
     groups: Iterable[list[T]],
@@ -45,18 +83,5 @@ def ordered_map(
     initargs: tuple[Any, ...],
 ) -> Iterator[tuple[list[T], list[R]]]:
     """(batch, results) pairs in order; the pool is torn down if the consumer stops early or fails."""
-    if jobs <= 1:
-        initializer(*initargs)
-        for group in groups:
-            yield group, work(group)
-        return
-    with multiprocessing.get_context().Pool(jobs, initializer=initializer, initargs=initargs) as pool:
-        pending: deque[tuple[list[T], AsyncResult[list[R]]]] = deque()
-        for group in groups:
-            pending.append((group, pool.apply_async(work, (group,))))
-            if len(pending) >= 2 * jobs:
-                done, result = pending.popleft()
-                yield done, result.get()
-        while pending:
-            done, result = pending.popleft()
-            yield done, result.get()
+    with Workers(jobs, initializer, initargs) as workers:
+        yield from workers.map(work, groups)

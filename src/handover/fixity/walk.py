@@ -21,9 +21,11 @@ BROKEN = "broken"
 ERROR = "error"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Entry:
-    """One thing found under the root; ``error`` says why it could not be looked at, if it could not."""
+    """One thing found under the root; ``error`` says why it could not be looked at, if it could not.
+
+    Not frozen: a frozen dataclass is three times slower to make, and the walk makes one per file."""
 
     relpath: bytes
     kind: str
@@ -54,8 +56,14 @@ def _special_name(mode: int) -> str:
     return "not a regular file (a device)"
 
 
-def walk(root: bytes | str, *, exclude: frozenset[bytes] = frozenset()) -> Iterator[Entry]:
-    """Every entry under ``root`` (directories too, before their contents); ``exclude`` holds relpaths."""
+def walk(
+    root: bytes | str, *, exclude: frozenset[bytes] = frozenset(), sizes: bool = True
+) -> Iterator[Entry]:
+    """Every entry under ``root`` (directories too, before their contents); ``exclude`` holds relpaths.
+
+    With ``sizes=False``, a regular file that the directory listing already names as one (no link) comes
+    with size and mtime -1 and is not stat-ed: for callers that stat it anyway when they open it. That call
+    was a fifth of the work per small file of a verify (docs/benchmarks.md)."""
     base = os.fsencode(root)
     pending: list[bytes] = [b""]
     while pending:
@@ -70,6 +78,9 @@ def walk(root: bytes | str, *, exclude: frozenset[bytes] = frozenset()) -> Itera
         for entry in listing:
             rel = rel_dir + b"/" + entry.name if rel_dir else entry.name
             if rel in exclude:
+                continue
+            if not sizes and entry.is_file(follow_symlinks=False):
+                yield Entry(rel, FILE, -1, -1)
                 continue
             found = _classify(entry, rel)
             if found.kind == DIR:

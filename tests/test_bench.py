@@ -1,0 +1,46 @@
+"""The benchmarks behind `make bench` still run: each in its ``--quick`` form, on tiny data.
+
+The figures are not checked (they belong in docs/benchmarks.md, not in a test); what is checked is that the
+scripts run to the end and print their tables, so they do not rot between two `make bench`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+
+
+def run(script: str, *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, str(BENCH / script), "--quick", *args], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def test_fixity_bench_runs_on_a_tiny_tree(tmp_path: Path) -> None:
+    out = run("fixity_bench.py", "--dir", str(tmp_path))
+    for table in ("SHA256, big tree", "SHA256, small tree", "BLAKE3, small tree", "SM3, big tree"):
+        assert table in out
+    assert out.count("| integrity.verify (library, jobs=") == 12
+    assert out.count("| handover-agent verify") == 6
+    assert "verify of that tree against its manifest" in out
+    assert list(tmp_path.iterdir()) == []  # the trees are removed
+
+
+def test_vault_bench_runs() -> None:
+    out = run("vault_bench.py")
+    assert "aes-256-gcm  encrypt" in out and "sm4-gcm      decrypt" in out
+
+
+def test_audit_bench_imports() -> None:
+    # Its --quick run takes half a minute (a migrated database, 10,000 transactions): too long for the suite.
+    spec = importlib.util.spec_from_file_location("audit_bench", BENCH / "audit_bench.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert callable(module.main)
