@@ -9,6 +9,7 @@ urlpatterns = [
     path("", include("handover.web.urls")),
     path("accounts/", include("handover.accounts.urls")),
     path("e/", include("handover.org.urls")),
+    path("e/", include("handover.registers.urls")),
     path("audit/", include("handover.audit.urls")),
     path("api/", include("handover.api.urls")),
     path("i18n/setlang/", needs(PUBLIC)(set_language), name="set_language"),

@@ -29,3 +29,7 @@ ACTIONS |= {
     ENTITY_CREATE: _("Shared entity created (system, asset, account…)"),
     ENTITY_UPDATE: _("Shared entity changed"),
 }
+
+ATTACHMENT_ADD = "registers.attachment.add"
+
+ACTIONS |= {ATTACHMENT_ADD: _("Evidence file attached to a register row")}

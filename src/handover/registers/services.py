@@ -8,6 +8,7 @@ new versions with a reason, and the signed version stays readable.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -21,6 +22,7 @@ from handover.org import permissions as perms
 from handover.org.models import Engagement, Person, Role, Site
 from handover.org.selectors import grants_for, require
 from handover.registers import catalogue, events
+from handover.registers.columns import OPTIONAL, Column
 from handover.registers.models import Form, FormState, Row, Signature, SignatureKind
 from handover.registers.validation import clean_row
 
@@ -72,6 +74,14 @@ def _validated(register_no: int, data: dict[str, Any]) -> dict[str, Any]:
     return clean
 
 
+def _header_columns(register_no: int) -> tuple[Column, ...]:
+    """The header fields a person enters; computed ones (表22's summary block) are the engine's to fill."""
+    return tuple(
+        replace(c, required=OPTIONAL) if c.note.startswith("computed:") else c
+        for c in catalogue.header_fields(register_no)
+    )
+
+
 def form_create(
     *,
     actor: Any,
@@ -85,6 +95,9 @@ def form_create(
     """Open a form of 表N for a site; the 编号 defaults to ``{site}-T{NN}-{yyyymmdd}-{nnn}``."""
     require(user=actor, engagement=engagement, capability=perms.FILL_REGISTERS, site=site)
     spec = catalogue.get(register_no)
+    header, errors = clean_row(_header_columns(register_no), header or {})
+    if errors:
+        raise RowInvalid(errors)
     with transaction.atomic():
         if not form_no:
             prefix = f"{site.code}-T{spec.number:02d}-{form_date:%Y%m%d}-"
@@ -98,7 +111,7 @@ def form_create(
             register_no=spec.number,
             form_no=form_no,
             form_date=form_date,
-            header=header or {},
+            header=header,
             created_by=None if isinstance(actor, SystemActor) else actor,
         )
         event_record(

@@ -72,6 +72,11 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "HANDOVER_LOG_LEVEL", "INFO", "Level of the log written to logs/handover.log in the data folder."
     ),
+    Variable(
+        "HANDOVER_ATTACHMENT_MAX_BYTES",
+        "26214400",
+        "Largest evidence file (scan, screenshot, configuration file) a register row accepts, in bytes.",
+    ),
 )
 
 _KNOWN = {v.name: v for v in VARIABLES}
