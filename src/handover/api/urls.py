@@ -2,6 +2,7 @@ from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from handover.api import views
+from handover.registers import api as registers_api
 
 router = DefaultRouter()
 router.include_format_suffixes = False
@@ -13,6 +14,14 @@ router.register(
 )
 router.register(r"engagements/(?P<code>[-a-zA-Z0-9_]+)/people", views.PersonViewSet, basename="person")
 router.register(r"engagements/(?P<code>[-a-zA-Z0-9_]+)/roles", views.RoleViewSet, basename="role")
+router.register(
+    r"engagements/(?P<code>[-a-zA-Z0-9_]+)/register-forms",
+    registers_api.FormViewSet,
+    basename="register-form",
+)
+router.register(
+    r"engagements/(?P<code>[-a-zA-Z0-9_]+)/register-rows", registers_api.RowViewSet, basename="register-row"
+)
 router.register("audit/events", views.EventViewSet, basename="event")
 
 app_name = "api"

@@ -124,7 +124,8 @@ class ColumnsForm(forms.Form):
         initial = {c.key: _initial(c, self.values.get(c.key)) for c in columns}
         if with_remarks:
             initial["remarks"] = remarks
-        super().__init__(*args, initial=initial, **kwargs)
+        kwargs["initial"] = initial
+        super().__init__(*args, **kwargs)
         for column in columns:
             self.fields[column.key] = column_field(column, user=user, engagement=engagement)
         if with_remarks:
@@ -136,7 +137,7 @@ class ColumnsForm(forms.Form):
         """The values for the services: entities as ids, files left out (see ``files_to_store``)."""
         data: dict[str, Any] = {}
         for column in self.columns:
-            value = self.cleaned_data.get(column.key)
+            value: Any = self.cleaned_data.get(column.key)
             if column.type == "att":
                 if self.values.get(column.key) and not isinstance(value, UploadedFile):
                     data[column.key] = self.values[column.key]  # keep the file already attached

@@ -65,7 +65,7 @@ ENTITY_MODELS: dict[str, tuple[type[Model], str]] = {
 }
 
 
-def _scoped_sites(*, user: Any, engagement: Engagement, capability: str) -> QuerySet[Site] | None:
+def _scoped_sites(*, user: Any, engagement: Engagement, capability: str) -> QuerySet[Site, Any] | None:
     """The sites where ``capability`` holds, as a subquery; None when it holds nowhere."""
     scope = site_scope(user=user, engagement=engagement, capability=capability)
     if scope is None:
@@ -410,8 +410,8 @@ def ref_labels(*, engagement: Engagement, columns: tuple[Column, ...], rows: lis
             continue
         for row in rows:
             value = row.data.get(column.key)
-            ids = value if isinstance(value, list) else [value] if value is not None else []
-            wanted[column.ref].update(i for i in ids if isinstance(i, int))
+            found_ids = value if isinstance(value, list) else [value] if value is not None else []
+            wanted[column.ref].update(i for i in found_ids if isinstance(i, int))
     labels: dict[str, dict] = {}
     for ref, ids in wanted.items():
         if ref in ENTITY_MODELS:
