@@ -27,8 +27,10 @@ from handover.core.errors import DomainError
 from handover.org import permissions as perms
 from handover.org.selectors import require
 from handover.registers import events
+from handover.registers.columns import Column
 from handover.registers.models import Attachment, Form, Row
-from handover.registers.validation import looks_like_credential
+from handover.registers.services import RowInvalid
+from handover.registers.validation import clean_row, looks_like_credential
 
 CHUNK = 1024 * 1024
 
@@ -231,18 +233,25 @@ def write_with_files(
     write: Callable[[dict[str, Any]], Target],
     data: dict[str, Any],
     files: dict[str, tuple[str, Iterable[bytes]]],
+    columns: tuple[Column, ...],
 ) -> Target:
     """Store the files of ``att`` columns, then run ``write`` (a register service: form_create, row_add,
     row_update, row_correct) with each column's value set to its file's SHA-256, and record the files as
-    attachments of what it wrote, in one transaction. A refused file is reported on its column.
+    attachments of what it wrote, in one transaction.
+
+    A refused file is reported on its column together with every other invalid value of ``columns``
+    (RowInvalid), so a person fixes everything at once; nothing is written then.
     """
     stored: dict[str, StoredFile] = {}
+    refused: dict[str, list[str]] = {}
     for key, (name, chunks) in files.items():
         try:
             stored[key] = file_store(name=name, chunks=chunks)
         except DomainError as exc:
-            exc.field = key
-            raise
+            refused[key] = [str(exc.message)]
+    if refused:
+        _clean, errors = clean_row(columns, {**data, **dict.fromkeys(refused, "refused")})
+        raise RowInvalid({**errors, **refused})
     with transaction.atomic():
         target = write({**data, **{key: file.sha256 for key, file in stored.items()}})
         form, row = (target, None) if isinstance(target, Form) else (target.form, target)

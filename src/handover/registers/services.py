@@ -74,7 +74,7 @@ def _validated(register_no: int, data: dict[str, Any]) -> dict[str, Any]:
     return clean
 
 
-def _header_columns(register_no: int) -> tuple[Column, ...]:
+def header_columns(register_no: int) -> tuple[Column, ...]:
     """The header fields a person enters; computed ones (表22's summary block) are the engine's to fill."""
     return tuple(
         replace(c, required=OPTIONAL) if c.note.startswith("computed:") else c
@@ -95,7 +95,7 @@ def form_create(
     """Open a form of 表N for a site; the 编号 defaults to ``{site}-T{NN}-{yyyymmdd}-{nnn}``."""
     require(user=actor, engagement=engagement, capability=perms.FILL_REGISTERS, site=site)
     spec = catalogue.get(register_no)
-    header, errors = clean_row(_header_columns(register_no), header or {})
+    header, errors = clean_row(header_columns(register_no), header or {})
     if errors:
         raise RowInvalid(errors)
     with transaction.atomic():

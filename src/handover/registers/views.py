@@ -230,7 +230,11 @@ def form_create(request: HttpRequest, engagement: Engagement, register_no: int) 
         created = _service(
             _Both(form, header),
             lambda: attachments.write_with_files(
-                actor=request.user, write=create, data=header.service_data(), files=header.files_to_store()
+                actor=request.user,
+                write=create,
+                data=header.service_data(),
+                files=header.files_to_store(),
+                columns=services.header_columns(register_no),
             ),
         )
         if created:
@@ -375,7 +379,11 @@ def _write_row(request: HttpRequest, form: ColumnsForm, write: Callable[[dict[st
     return _service(
         form,
         lambda: attachments.write_with_files(
-            actor=request.user, write=write, data=form.service_data(), files=form.files_to_store()
+            actor=request.user,
+            write=write,
+            data=form.service_data(),
+            files=form.files_to_store(),
+            columns=form.columns,
         ),
     )
 
