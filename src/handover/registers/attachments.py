@@ -32,8 +32,6 @@ from handover.registers.models import Attachment, Form, Row
 from handover.registers.services import RowInvalid
 from handover.registers.validation import clean_row, looks_like_credential
 
-CHUNK = 1024 * 1024
-
 # Content signatures of the accepted evidence types, and the file-name endings each may carry.
 _SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"%PDF-", "application/pdf"),
