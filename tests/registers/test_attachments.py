@@ -131,7 +131,7 @@ def test_download_checks_the_hash_and_the_scope(client, world, scene):
 
 
 def test_upload_through_the_row_page(client, world, scene):
-    firm_it, form, row = scene
+    firm_it, _form, row = scene
     client.force_login(firm_it)
     link = reverse("registers:row_attach", kwargs={"code": world.engagement.code, "row_id": row.pk})
     client.post(link, {"file": SimpleUploadedFile("a.exe", b"MZ\x90\x00" + bytes(100))})

@@ -281,7 +281,9 @@ ROW_FILTERS = [
     OpenApiParameter("after", OpenApiTypes.STR, description="Cursor: the page after this one (from `next`)"),
     OpenApiParameter("before", OpenApiTypes.STR, description="Cursor: the page before (from `previous`)"),
     OpenApiParameter("last", OpenApiTypes.BOOL, description="1 for the last page"),
+    OpenApiParameter("limit", OpenApiTypes.INT, description="Rows per page, at most 500 (50 by default)"),
 ]
+MAX_PAGE = 500
 ROW_PAGE = inline_serializer(
     name="RowPage",
     fields={
@@ -348,7 +350,9 @@ class RowViewSet(mixins.RetrieveModelMixin, _RegistersScoped):
         cursor = selectors.Cursor.parse(
             after=params.get("after", ""), before=params.get("before", ""), last=params.get("last", "")
         )
-        page = selectors.row_page(rows=rows.prefetch_related("signatures__person"), cursor=cursor)
+        limit = params.get("limit", "")
+        size = min(int(limit), MAX_PAGE) if limit.isdigit() and int(limit) > 0 else selectors.PAGE_SIZE
+        page = selectors.row_page(rows=rows.prefetch_related("signatures__person"), cursor=cursor, size=size)
         return Response(
             {
                 "next": self._link(after=page.next_after) if page.next_after else None,
