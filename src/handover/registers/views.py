@@ -13,6 +13,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -142,37 +143,50 @@ def row_list(request: HttpRequest, engagement: Engagement, register_no: int) -> 
     )
 
 
-def _display(column: Column, value: Any, labels: dict[str, dict], files: dict[str, Attachment]) -> Any:
-    """A value as a person reads it: names for references, 是/否, the file for an attachment column."""
+def _display(
+    column: Column, value: Any, labels: dict[str, dict], files: dict[str, Attachment]
+) -> tuple[Any, Attachment | None]:
+    """A value as a person reads it (names for references, 是/否), and the file of an attachment column."""
     if value is None or value == "" or value == []:
-        return ""
+        return "", None
     if column.type == "bool":
-        return "是" if value else "否"
+        return ("是" if value else "否"), None
     if column.type in ("ref", "refs"):
         names = labels.get(column.ref, {})
         ids = value if isinstance(value, list) else [value]
-        return "、".join(str(names.get(i, f"#{i}")) for i in ids)
+        return "、".join(str(names.get(i, f"#{i}")) for i in ids), None
     if column.type == "att":
-        return files.get(value) or str(value)[:12]
-    return value
+        found = files.get(value)
+        return (found.name if found else str(value)[:12]), found
+    return value, None
 
 
 def _table(
     engagement: Engagement, spec: catalogue.RegisterSpec, columns: tuple[Column, ...], rows: list[Row]
 ) -> list[dict[str, Any]]:
-    """Rows ready for a template, with the lookups they need done once for the whole page."""
+    """Rows ready for a template, with the lookups they need done once for the whole page, links
+    included (a page of 50 rows would otherwise reverse 100 URLs)."""
     labels = selectors.ref_labels(engagement=engagement, columns=columns, rows=rows)
     files = selectors.column_files(engagement=engagement, columns=columns, rows=rows)
     signatures = selectors.row_signatures(rows=rows) if spec.dual_signature else {}
+    row_link = reverse("registers:row_detail", kwargs={"code": engagement.code, "row_id": 0})[:-2]
+    form_link = reverse("registers:form_detail", kwargs={"code": engagement.code, "form_id": 0})[:-2]
     return [
         {
             "row": row,
+            "href": f"{row_link}{row.pk}/",
+            "form_href": f"{form_link}{row.form_id}/",
             "cells": [_display(c, row.data.get(c.key), labels, files) for c in columns],
-            "executor": signatures.get(row.pk, {}).get(SignatureKind.EXECUTOR),
-            "supervisor": signatures.get(row.pk, {}).get(SignatureKind.SUPERVISOR),
+            "executor": _signer_name(signatures, row, SignatureKind.EXECUTOR),
+            "supervisor": _signer_name(signatures, row, SignatureKind.SUPERVISOR),
         }
         for row in rows
     ]
+
+
+def _signer_name(signatures: dict[int, dict[str, Any]], row: Row, kind: str) -> str:
+    found = signatures.get(row.pk, {}).get(kind)
+    return found.person.name if found else "—"
 
 
 @needs(perms.VIEW_REGISTERS)
@@ -287,7 +301,7 @@ def form_detail(request: HttpRequest, engagement: Engagement, form_id: int) -> H
             spec=spec,
             form=form,
             header=[
-                (column_label(c), _display(c, form.header.get(c.key), {}, header_files))
+                (column_label(c), *_display(c, form.header.get(c.key), {}, header_files))
                 for c in header_columns
             ],
             footer=_footer(this),
@@ -433,7 +447,7 @@ def row_detail(request: HttpRequest, engagement: Engagement, row_id: int) -> Htt
         {
             "row": version,
             "cells": [
-                (column_label(c), _display(c, version.data.get(c.key), labels, files)) for c in columns
+                (column_label(c), *_display(c, version.data.get(c.key), labels, files)) for c in columns
             ],
             "signatures": list(version.signatures.all()),
             "attachments": list(version.attachments.all()),
