@@ -25,6 +25,7 @@ from django.db.models import (
     Prefetch,
     Q,
     QuerySet,
+    Subquery,
     TextField,
 )
 from django.db.models.functions import Cast
@@ -197,6 +198,8 @@ def row_list(*, user: Any, engagement: Engagement, filters: RowFilters) -> Query
         qs = qs.filter(_register=filters.register_no)
     elif filters.phase:
         qs = qs.filter(_register__in=[s.number for s in catalogue.REGISTERS if s.phase == filters.phase])
+    if filters.register_no is not None and filters.form is None:
+        qs = _within_forms(qs, engagement, filters, scope)
     if filters.state:
         qs = qs.filter(form__state=filters.state)
     for key, value in filters.columns.items():
@@ -204,6 +207,20 @@ def row_list(*, user: Any, engagement: Engagement, filters: RowFilters) -> Query
     if filters.q:
         qs = _search(qs, filters.q)
     return qs.select_related("form", "form__site")
+
+
+def _within_forms(qs: QuerySet[Row], engagement: Engagement, filters: RowFilters, scope: Q) -> QuerySet[Row]:
+    """Bound the walk by the first and last form of the register in scope (two indexed look-ups), so a
+    branch whose rows are a small part of a large register is not looked for among everybody's rows."""
+    forms = Form.objects.filter(engagement=engagement, register_no=filters.register_no, is_current=True)
+    if scope != Q():
+        forms = forms.filter(site__in=Site.objects.filter(scope, engagement=engagement).values("pk"))
+    if filters.site is not None:
+        forms = forms.filter(site__path__startswith=filters.site.path)
+    return qs.filter(
+        form_id__gte=Subquery(forms.order_by("pk").values("pk")[:1]),
+        form_id__lte=Subquery(forms.order_by("-pk").values("pk")[:1]),
+    )
 
 
 def _unindexed(column: str) -> ExpressionWrapper:

@@ -455,7 +455,6 @@ def row_detail(request: HttpRequest, engagement: Engagement, row_id: int) -> Htt
         for version in reversed(history.versions)
     ]
     form = row.form
-    form.signatures.all()  # the actions below read them
     actions = selectors.form_actions(user=request.user, form=form)
     signed_kinds = {s.kind for s in row.signatures.all()}
     return render(
