@@ -7,9 +7,9 @@ median of repeated requests:
    selectors, the template), as a 被托管技术方 of that branch sees it: filtered by an enum column
    (备份目的 = 改密前备份, a third of the rows) on page 1, on a page in the middle (a keyset cursor) and on
    the last page; and with a full-text search.
-2. The view's own work (selectors, lookups, template; no middleware) for page 1 and the last page, against the
-   same work done the naive way in the same run: Django's Paginator, which COUNTs the filtered rows and reads
-   the page with OFFSET. The ratio is naive / keyset.
+2. The view's own work (selectors, lookups, template; no middleware) for page 1 and the last page, and the
+   row query alone, against the same work done the naive way in the same run: Django's Paginator, which
+   COUNTs the filtered rows and reads the page with OFFSET. The ratio is naive / keyset.
 
 Usage: .venv/bin/python bench/registers_list_bench.py [--quick] [--postgres]
 ``--quick`` runs 10× smaller; ``--postgres`` runs on a throwaway PostgreSQL cluster instead of SQLite.
@@ -227,28 +227,33 @@ def bench_view_work(engagement: Any, user: Any, repeat: int) -> list[tuple[str, 
         }
         return render_to_string("registers/row_list.html", context, request=request)
 
-    def keyset(last: bool) -> Callable[[], str]:
-        def run() -> str:
+    def keyset(last: bool, rendered: bool) -> Callable[[], Any]:
+        def run() -> Any:
             rows = selectors.row_list(user=user, engagement=engagement, filters=filters)
-            return render(selectors.row_page(rows=rows, cursor=selectors.Cursor(last=last)))
+            page = selectors.row_page(rows=rows, cursor=selectors.Cursor(last=last))
+            return render(page) if rendered else page
 
         return run
 
-    def naive(last: bool) -> Callable[[], str]:
-        def run() -> str:
-            rows = selectors.row_list(user=user, engagement=engagement, filters=filters).order_by(
-                "form_id", "seq"
-            )
-            paginator = Paginator(rows, selectors.PAGE_SIZE)
+    def naive(last: bool, rendered: bool) -> Callable[[], Any]:
+        def run() -> Any:
+            rows = selectors.row_list(user=user, engagement=engagement, filters=filters)
+            paginator = Paginator(rows.order_by("form_id", "seq"), selectors.PAGE_SIZE)
             page = paginator.page(paginator.num_pages if last else 1)
-            found = list(page.object_list)
-            return render(selectors.RowPage(found, None, None, not last, last))
+            found = selectors.RowPage(list(page.object_list), None, None, not last, last)
+            return render(found) if rendered else found
 
         return run
 
+    cases = [
+        ("page 1, filtered", False, True),
+        ("last page, filtered", True, True),
+        ("page 1: the rows only", False, False),
+        ("last page: the rows only", True, False),
+    ]
     return [
-        (name, median_ms(keyset(last), repeat), median_ms(naive(last), repeat))
-        for name, last in (("page 1, filtered", False), ("last page, filtered", True))
+        (name, median_ms(keyset(last, rendered), repeat), median_ms(naive(last, rendered), repeat))
+        for name, last, rendered in cases
     ]
 
 
