@@ -205,8 +205,9 @@ def bench_view_work(engagement: Any, user: Any, repeat: int) -> list[tuple[str, 
     from django.template.loader import render_to_string
     from django.test import RequestFactory
 
-    from handover.registers import catalogue, selectors, views
+    from handover.registers import catalogue, selectors
     from handover.registers.forms import RowFilterForm, column_label
+    from handover.registers.views.common import table
 
     spec, columns = catalogue.get(8), catalogue.columns(8)
     filters = selectors.RowFilters(register_no=8, columns={"purpose": "改密前备份"})
@@ -222,7 +223,7 @@ def bench_view_work(engagement: Any, user: Any, repeat: int) -> list[tuple[str, 
             "filter_form": RowFilterForm(request.GET, sites=sites, register_no=8),
             "page": page,
             "headers": [column_label(c) for c in columns],
-            "table": views._table(engagement, spec, columns, page.rows),
+            "table": table(engagement, spec, columns, page.rows),
             "query": "purpose=改密前备份",
         }
         return render_to_string("registers/row_list.html", context, request=request)

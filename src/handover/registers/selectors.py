@@ -29,6 +29,7 @@ from django.db.models import (
     TextField,
 )
 from django.db.models.functions import Cast
+from django.db.models.lookups import Exact, In
 from django.utils.translation import gettext as _
 
 from handover.audit.models import Event
@@ -182,24 +183,28 @@ def row_list(*, user: Any, engagement: Engagement, filters: RowFilters) -> Query
     scope = site_scope(user=user, engagement=engagement, capability=perms.VIEW_REGISTERS)
     if scope is None:
         return Row.objects.none()
-    qs = Row.objects.filter(is_current=True, form__is_current=True).alias(
-        _engagement=_unindexed("form__engagement_id"),
-        _register=_unindexed("form__register_no"),
-        _site=_unindexed("form__site_id"),
-    )
-    qs = qs.filter(_engagement=engagement.pk)
+    qs = Row.objects.filter(is_current=True, form__is_current=True)
+    qs = qs.filter(Exact(_unindexed("form__engagement_id"), engagement.pk))
     if scope != Q():
-        qs = qs.filter(_site__in=Site.objects.filter(scope, engagement=engagement).values("pk"))
+        qs = qs.filter(
+            In(_unindexed("form__site_id"), Site.objects.filter(scope, engagement=engagement).values("pk"))
+        )
     if filters.form is not None:
         qs = qs.filter(form=filters.form)
     if filters.site is not None:
-        qs = qs.filter(_site__in=Site.objects.filter(path__startswith=filters.site.path).values("pk"))
+        qs = qs.filter(
+            In(
+                _unindexed("form__site_id"),
+                Site.objects.filter(path__startswith=filters.site.path).values("pk"),
+            )
+        )
     if filters.register_no is not None:
-        qs = qs.filter(_register=filters.register_no)
+        qs = qs.filter(Exact(_unindexed("form__register_no"), filters.register_no))
     elif filters.phase:
-        qs = qs.filter(_register__in=[s.number for s in catalogue.REGISTERS if s.phase == filters.phase])
+        numbers = [s.number for s in catalogue.REGISTERS if s.phase == filters.phase]
+        qs = qs.filter(In(_unindexed("form__register_no"), numbers))
     if filters.register_no is not None and filters.form is None:
-        qs = _within_forms(qs, engagement, filters, scope)
+        qs = _within_forms(qs, engagement, filters.register_no, filters.site, scope)
     if filters.state:
         qs = qs.filter(form__state=filters.state)
     for key, value in filters.columns.items():
@@ -209,14 +214,16 @@ def row_list(*, user: Any, engagement: Engagement, filters: RowFilters) -> Query
     return qs.select_related("form", "form__site")
 
 
-def _within_forms(qs: QuerySet[Row], engagement: Engagement, filters: RowFilters, scope: Q) -> QuerySet[Row]:
+def _within_forms(
+    qs: QuerySet[Row], engagement: Engagement, register_no: int, site: Site | None, scope: Q
+) -> QuerySet[Row]:
     """Bound the walk by the first and last form of the register in scope (two indexed look-ups), so a
     branch whose rows are a small part of a large register is not looked for among everybody's rows."""
-    forms = Form.objects.filter(engagement=engagement, register_no=filters.register_no, is_current=True)
+    forms = Form.objects.filter(engagement=engagement, register_no=register_no, is_current=True)
     if scope != Q():
         forms = forms.filter(site__in=Site.objects.filter(scope, engagement=engagement).values("pk"))
-    if filters.site is not None:
-        forms = forms.filter(site__path__startswith=filters.site.path)
+    if site is not None:
+        forms = forms.filter(site__path__startswith=site.path)
     return qs.filter(
         form_id__gte=Subquery(forms.order_by("pk").values("pk")[:1]),
         form_id__lte=Subquery(forms.order_by("-pk").values("pk")[:1]),
