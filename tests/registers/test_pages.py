@@ -160,11 +160,12 @@ def _queries(client, link):
     return [q["sql"].upper() for q in captured.captured_queries], response.content.decode()
 
 
+@pytest.mark.parametrize("who", ["firm_it", "tech"])  # a branch's scope, and the whole engagement
 def test_the_list_costs_the_same_queries_on_the_first_and_the_last_page(
-    client, world, people, django_assert_num_queries
+    client, world, people, django_assert_num_queries, who
 ):
     _generate(world, people, 5000)
-    client.force_login(people["firm_it"])
+    client.force_login(people[who])
     base = url(world, "row_list", register_no=8)
     client.get(base)  # the session's first request
     for query in ("?", "?purpose=改密前备份&q=M0&"):
@@ -360,3 +361,14 @@ def test_a_register_number_outside_1_41_is_not_found(client, world, people):
     client.force_login(people["tech"])
     response = client.get(url(world, "row_list", register_no=42))
     assert response.status_code == 404 and "表42" in response.content.decode()
+
+
+def test_labels_follow_the_language_and_keep_the_official_chinese(client, world, people):
+    form = t8_form(world, people, rows=0)
+    client.force_login(people["firm_it"])
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    page = client.get(url(world, "row_create", form_id=form.pk)).content.decode()
+    assert "Purpose (备份目的)" in page and "改密前备份" in page
+    client.post(reverse("set_language"), {"language": "zh-hans", "next": "/"})
+    page = client.get(url(world, "row_create", form_id=form.pk)).content.decode()
+    assert "备份目的" in page and "Purpose (备份目的)" not in page
