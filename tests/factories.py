@@ -112,3 +112,47 @@ class World:
             **extra,
         )
         return user
+
+
+def t8_values(engagement: Engagement, site: Site, name: str = "集中交易系统") -> dict[str, Any]:
+    """Valid values of a 表8 row (system backup) at ``site``, with its system and host created."""
+    from handover.registers.models import Asset, InformationSystem
+
+    system, _ = InformationSystem.objects.get_or_create(engagement=engagement, site=site, name=name)
+    asset, _ = Asset.objects.get_or_create(
+        engagement=engagement,
+        site=site,
+        hostname=f"{site.code.lower()}-db01",
+        defaults={"name": "数据库服务器"},
+    )
+    return {
+        "system_id": system.pk,
+        "asset_id": asset.pk,
+        "purpose": "改密前备份",
+        "object_type": "数据库",
+        "content": "/data/db 全库",
+        "method": "数据库备份",
+        "started_at": "2026-12-01T09:00",
+        "ended_at": "2026-12-01T09:40",
+        "media_type": "移动硬盘",
+        "media_no": "HD-001",
+        "copies": 2,
+        "readable": "通过",
+        "location": "营业部机房保险柜",
+        "seal_no": "FT-0001",
+    }
+
+
+def register_form(engagement: Engagement, site: Site, register_no: int = 8, **fields: Any) -> Any:
+    """A draft register form (scenery; the services are tested on their own)."""
+    from handover.registers.models import Form
+
+    number = Form.objects.filter(engagement=engagement).count() + 1
+    return Form.objects.create(
+        engagement=engagement,
+        site=site,
+        register_no=register_no,
+        form_no=fields.pop("form_no", f"{site.code}-T{register_no:02d}-20261201-{number:03d}"),
+        form_date=fields.pop("form_date", date(2026, 12, 1)),
+        **fields,
+    )

@@ -10,11 +10,14 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from handover.audit.services import event_record
+from handover.core.actors import system
 from handover.org import permissions as perms
 from handover.org.models import Role, RoleAssignment
+from handover.registers import attachments
+from handover.registers.models import Row
 from handover.vault.models import RevealRequest
 from handover.web.access import AUTHENTICATED, PUBLIC
-from tests.factories import World
+from tests.factories import World, register_form, t8_values
 
 ROLES = {  # name → (role, where): "a" = branch A (the tests' "own" branch), None = engagement-wide
     "tech": (Role.TECH_GROUP, None),
@@ -42,6 +45,12 @@ def _capability(callback) -> str:
     if hasattr(callback, "handover_capability"):
         return callback.handover_capability
     cls = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
+    actions = getattr(callback, "actions", None) or {}
+    if cls is not None and actions and "get" not in actions:
+        # A POST-only API action (submit, sign …) answers to the capability of that write.
+        view = cls()
+        view.action = next(iter(actions.values()))
+        return view.write_capability
     if cls is not None and hasattr(cls, "read_capability"):
         return cls.read_capability
     raise AssertionError(f"{callback} declares no capability: every view must (web.access.needs)")
@@ -89,6 +98,18 @@ class Scene:
         self.event = event_record(
             actor=None, action="org.site.create", engagement_id=w.engagement.pk, obj=w.branch_a
         )
+        self.forms, self.rows, self.files = {}, {}, {}
+        for target, site in (("a", w.branch_a), ("b", w.branch_b)):
+            form = register_form(w.engagement, site)
+            self.forms[target] = form
+            self.rows[target] = Row.objects.create(form=form, seq=1, data=t8_values(w.engagement, site))
+            self.files[target] = attachments.attachment_add(
+                actor=system("test"),
+                form=form,
+                row=self.rows[target],
+                name="scan.pdf",
+                chunks=[b"%PDF-1.4 x"],
+            )
         self._vault_scenery()
 
     def _vault_scenery(self) -> None:
@@ -163,6 +184,14 @@ class Scene:
                 values[key], where = self.entries[target].pk, site
             elif key == "request_id":
                 values[key], where = self.requests[target].pk, site
+            elif key == "register_no":
+                values[key] = 8
+            elif key == "form_id" or (key == "pk" and route.name.startswith("api:register-form-")):
+                values[key], where = self.forms[target].pk, site
+            elif key == "row_id" or (key == "pk" and route.name.startswith("api:register-row-")):
+                values[key], where = self.rows[target].pk, site
+            elif key == "attachment_id":
+                values[key], where = self.files[target].pk, site
             elif key == "user_id":
                 values[key] = self.users["tech"].pk
             elif key == "action":

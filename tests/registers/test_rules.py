@@ -7,9 +7,10 @@ import datetime as dt
 
 import pytest
 
+from handover.core.errors import DomainError
 from handover.org.models import Employment, Party
 from handover.registers import rules, services
-from handover.registers.models import InformationSystem, Row
+from handover.registers.models import Form, InformationSystem, Row
 from handover.registers.rules import RuleViolation
 from tests.factories import PersonFactory
 from tests.registers import rows
@@ -267,3 +268,14 @@ def test_a_message_never_names_another_engagements_system(b):
     backup = b.add(8, **rows.t8(b))
     violation = refused(b, 10, rows.t10(b, backup, system_id=secret.pk))
     assert "别家机密系统" not in violation.message and str(secret.pk) in violation.message
+
+
+def test_a_form_opened_with_its_header_unfinished_is_not_submitted_until_it_is_complete(b):
+    # 表41's header says whether the day is a trading day (第十条); a form opened without it can be filled
+    # but not submitted, and the refusal names the field.
+    form = b.form(41)
+    services.row_add(actor=b.firm_it, form=form, data={"item": "系统运行"}, partial=True)
+    with pytest.raises(DomainError) as caught:
+        services.form_submit(actor=b.firm_it, form=form)
+    assert caught.value.field == "header" and "交易日" in str(caught.value.message)
+    assert Form.objects.get(pk=form.pk).state == "draft"

@@ -3,6 +3,7 @@ from rest_framework.routers import DefaultRouter
 
 from handover.api import views
 from handover.backups import api as backups_api
+from handover.registers import api as registers_api
 from handover.vault import api as vault_api
 
 router = DefaultRouter()
@@ -15,6 +16,14 @@ router.register(
 )
 router.register(r"engagements/(?P<code>[-a-zA-Z0-9_]+)/people", views.PersonViewSet, basename="person")
 router.register(r"engagements/(?P<code>[-a-zA-Z0-9_]+)/roles", views.RoleViewSet, basename="role")
+router.register(
+    r"engagements/(?P<code>[-a-zA-Z0-9_]+)/register-forms",
+    registers_api.FormViewSet,
+    basename="register-form",
+)
+router.register(
+    r"engagements/(?P<code>[-a-zA-Z0-9_]+)/register-rows", registers_api.RowViewSet, basename="register-row"
+)
 router.register("audit/events", views.EventViewSet, basename="event")
 router.register(
     r"engagements/(?P<code>[-a-zA-Z0-9_]+)/vault/entries",

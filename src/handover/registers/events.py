@@ -45,3 +45,6 @@ ACTIONS |= {
     ROWS_IMPORT: _("Register file imported (rows created and updated)"),
     EXPORT: _("Register exported (xlsx, PDF or CSV)"),
 }
+ATTACHMENT_ADD = "registers.attachment.add"
+
+ACTIONS |= {ATTACHMENT_ADD: _("Evidence file attached to a register row")}

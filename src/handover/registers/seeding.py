@@ -80,6 +80,7 @@ def computed_form_build(
             register_no=register_no,
             form_date=form_date,
             header=header,
+            partial_header=True,
         )
         _rows_create(actor, form, clean, events.FORM_COMPUTE, {"rows": len(clean)})
     return form
@@ -147,7 +148,7 @@ def twin_seed(
         )
     sources = list(snapshot.rows.filter(is_current=True).order_by("seq"))
     rows = _seeded_rows(snapshot, twin, sources, defaults or {})
-    header = {
+    provenance = {
         "source_form": snapshot.pk,
         "source_form_no": f"{snapshot.form_no} v{snapshot.version}",
         "source_rows": {str(seq): src.pk for seq, src in enumerate(sources, 1)},
@@ -159,10 +160,10 @@ def twin_seed(
             site=snapshot.site,
             register_no=twin,
             form_date=form_date or date.today(),
-            header=header,
+            provenance=provenance,
         )
         _rows_create(
-            actor, form, rows, events.FORM_SEED, {"source": header["source_form_no"], "rows": len(rows)}
+            actor, form, rows, events.FORM_SEED, {"source": provenance["source_form_no"], "rows": len(rows)}
         )
     return form
 

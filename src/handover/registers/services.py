@@ -8,6 +8,7 @@ new versions with a reason, and the signed version stays readable.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -21,6 +22,7 @@ from handover.org import permissions as perms
 from handover.org.models import Engagement, Person, Role, Site
 from handover.org.selectors import grants_for, require
 from handover.registers import catalogue, events, rules
+from handover.registers.columns import OPTIONAL, Column
 from handover.registers.models import Form, FormState, Row, Signature, SignatureKind
 from handover.registers.validation import clean_row
 
@@ -78,6 +80,14 @@ def _validated(form: Form, data: dict[str, Any], *, partial: bool = False) -> di
     return clean
 
 
+def header_columns(register_no: int) -> tuple[Column, ...]:
+    """The header fields a person enters; computed ones (表22's summary block) are the engine's to fill."""
+    return tuple(
+        replace(c, required=OPTIONAL) if c.note.startswith("computed:") else c
+        for c in catalogue.header_fields(register_no)
+    )
+
+
 def form_create(
     *,
     actor: Any,
@@ -87,10 +97,21 @@ def form_create(
     form_date: date,
     form_no: str = "",
     header: dict[str, Any] | None = None,
+    partial_header: bool = False,
+    provenance: dict[str, Any] | None = None,
 ) -> Form:
-    """Open a form of 表N for a site; the 编号 defaults to ``{site}-T{NN}-{yyyymmdd}-{nnn}``."""
+    """Open a form of 表N for a site; the 编号 defaults to ``{site}-T{NN}-{yyyymmdd}-{nnn}``.
+
+    ``partial_header`` leaves required header fields for later (a computed 表24 whose summary 技术组 writes
+    afterwards); they are checked again when the form is submitted. ``provenance`` is what the engine writes
+    into the header beside the declared fields (the signed snapshot a living ledger was seeded from).
+    """
     require(user=actor, engagement=engagement, capability=perms.FILL_REGISTERS, site=site)
     spec = catalogue.get(register_no)
+    header, errors = clean_row(header_columns(register_no), header or {}, partial=partial_header)
+    header = {**header, **(provenance or {})}
+    if errors:
+        raise RowInvalid(errors)
     with transaction.atomic():
         if not form_no:
             prefix = f"{site.code}-T{spec.number:02d}-{form_date:%Y%m%d}-"
@@ -104,7 +125,7 @@ def form_create(
             register_no=spec.number,
             form_no=form_no,
             form_date=form_date,
-            header=header or {},
+            header=header,
             created_by=None if isinstance(actor, SystemActor) else actor,
         )
         event_record(
@@ -261,6 +282,16 @@ def form_submit(*, actor: Any, form: Form) -> Form:
     rows = list(form.rows.filter(is_current=True))
     if not rows:
         raise DomainError(_("The form has no rows yet."), field="form")
+    declared = {c.key for c in header_columns(form.register_no)}
+    given = {key: value for key, value in form.header.items() if key in declared}
+    missing_header = clean_row(header_columns(form.register_no), given)[1]
+    if missing_header:
+        labels = {c.key: c.zh for c in header_columns(form.register_no)}
+        raise DomainError(
+            _("The form's header is incomplete: %(fields)s.")
+            % {"fields": "、".join(labels.get(key, key) for key in missing_header)},
+            field="header",
+        )
     columns = catalogue.columns(form.register_no)
     incomplete = [str(r.seq) for r in rows if clean_row(columns, r.data)[1]]
     if incomplete:  # draft rows filled by a machine (partial) must be completed by a person first

@@ -158,6 +158,9 @@ DEFAULT_FROM_EMAIL = env.get("HANDOVER_MAIL_FROM")
 # A webhook posts from the server: only to these hosts, so a subscription cannot aim it at the internal network.
 HANDOVER_WEBHOOK_HOSTS = env.get_list("HANDOVER_WEBHOOK_HOSTS")
 
+HANDOVER_ATTACHMENT_DIR = DATA_DIR / "attachments"
+HANDOVER_ATTACHMENT_MAX_BYTES = env.get_int("HANDOVER_ATTACHMENT_MAX_BYTES")
+
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
 LOCALE_PATHS = [PACKAGE_DIR / "locale"]

@@ -116,6 +116,11 @@ VARIABLES: tuple[Variable, ...] = (
         "qyapi.weixin.qq.com,oapi.dingtalk.com",
         "Comma-separated hosts a notification webhook may post to (企业微信 and 钉钉 robots by default); * for any.",
     ),
+    Variable(
+        "HANDOVER_ATTACHMENT_MAX_BYTES",
+        "26214400",
+        "Largest evidence file (scan, screenshot, configuration file) a register row accepts, in bytes.",
+    ),
 )
 
 _KNOWN = {v.name: v for v in VARIABLES}

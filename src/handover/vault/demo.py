@@ -14,11 +14,11 @@ from handover.vault import lifecycle, passwords, services
 from handover.vault.models import CustodyMode, SecretEntry, SecretKind, VaultConfig
 
 # site code, system, host, account, layer, class, kind
-SECRETS = [
-    ("BR-HZ", "营业部柜台系统", "hz-counter01", "root", "操作系统", "超级用户", SecretKind.ORIGINAL),
-    ("BR-HZ", "营业部柜台系统", "hz-db01", "sys", "数据库", "超级用户", SecretKind.CHANGED),
-    ("BR-HZ", "网络", "hz-fw01", "admin", "安全设备", "超级用户", SecretKind.CHANGED),
-    ("HQ", "集中交易", "trade01", "root", "操作系统", "超级用户", SecretKind.CHANGED),
+SECRETS = [  # the registers demo's systems and hosts (registers/demo.py SYSTEMS, HOSTS), so 表9/10 match
+    ("BR-HZ", "营业部柜台系统", "hz-gt01", "root", "操作系统", "超级用户", SecretKind.ORIGINAL),
+    ("BR-HZ", "营业部柜台系统", "hz-gt01", "sa", "数据库", "超级用户", SecretKind.CHANGED),
+    ("BR-HZ", "营业部柜台系统", "hz-rt01", "admin", "网络设备", "超级用户", SecretKind.CHANGED),
+    ("HQ", "集中交易系统", "jy-db01", "root", "操作系统", "超级用户", SecretKind.CHANGED),
     ("BR-SZ", "营业部柜台系统", "sz-counter01", "root", "操作系统", "超级用户", SecretKind.ORIGINAL),
 ]
 
@@ -41,9 +41,9 @@ def load(engagement: Engagement) -> list[str]:
             account_class=account_class,
         )
         custody = services.Custody(
-            mode=CustodyMode.ENVELOPE if host == "hz-fw01" else CustodyMode.VAULT,
-            envelope_no="HZ-2026-001" if host == "hz-fw01" else "",
-            safe="杭州营业部机房保险柜" if host == "hz-fw01" else "",
+            mode=CustodyMode.ENVELOPE if host == "hz-rt01" else CustodyMode.VAULT,
+            envelope_no="HZ-2026-001" if host == "hz-rt01" else "",
+            safe="杭州营业部机房保险柜" if host == "hz-rt01" else "",
         )
         services.secret_put(
             actor=actor,
@@ -55,7 +55,7 @@ def load(engagement: Engagement) -> list[str]:
             generated=True,
         )
     # Demo scenery: one secret past its 表27 periodic change date, so the overdue list has something.
-    SecretEntry.objects.filter(account__asset__hostname="hz-db01").update(
+    SecretEntry.objects.filter(account__asset__hostname="hz-gt01", account__login_name="sa").update(
         next_due_on=timezone.localdate() - timedelta(days=3)
     )
     return result.shares

@@ -472,6 +472,7 @@ def _target_form(*, actor: Any, engagement: Engagement, site: Site, parsed: Pars
         form_date=when,
         form_no=parsed.form_no,
         header=parsed.header,
+        partial_header=True,  # a file carries no attachment (表1's 组织架构图); checked again on submission
     )
     return form, True
 

@@ -1,5 +1,6 @@
 """The registers' models: the generic form/row/signature store and the shared entities (registers.md §2)."""
 
+from handover.registers.models.attachments import Attachment
 from handover.registers.models.entities import (
     Account,
     Asset,
@@ -16,6 +17,7 @@ from handover.registers.models.imports import ImportJob, ImportState
 __all__ = [
     "Account",
     "Asset",
+    "Attachment",
     "BackupItem",
     "CommunicationLine",
     "Contract",

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("org", "0001_initial"),
-        ("registers", "0002_entities"),
+        ("registers", "0003_attachments"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

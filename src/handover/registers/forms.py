@@ -1,0 +1,233 @@
+"""Django forms built from the column declarations: one generic row form for all 41 registers.
+
+A form here only gives each column its widget (date, date and time, number, enum select, 是/否, a choice of
+entities at the user's sites, a file) and turns the posted values into the plain values the services take.
+Whether a value is valid is decided once, by registers.validation through the services; their messages
+(the secrets refusal included) are put back on the field they name (``add_service_errors``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.core.files.uploadedfile import UploadedFile
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
+
+from handover.org.models import Engagement, Site
+from handover.registers import selectors
+from handover.registers.columns import CONDITIONAL, REQUIRED, Column
+from handover.registers.models import FormState
+
+
+def column_label(column: Column) -> str:
+    """The column's label in the current language; the official Chinese stays beside the English."""
+    if (translation.get_language() or "zh-hans").startswith("zh"):
+        return column.zh
+    return f"{column.en} ({column.zh})"
+
+
+def choice_label(zh: str, en: str) -> str:
+    return zh if (translation.get_language() or "zh-hans").startswith("zh") else f"{en} ({zh})"
+
+
+class RowIdsField(forms.CharField):
+    """Row ids of a register reference (``T39``): typed as ``3, 17``; each must be a row the user sees."""
+
+    def __init__(self, *, rows: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.rows = rows
+
+    def clean(self, value: Any) -> list[int]:
+        text = str(super().clean(value) or "").replace("，", ",")
+        try:
+            ids = [int(part) for part in text.split(",") if part.strip()]
+        except ValueError:
+            raise forms.ValidationError(_("Enter row numbers separated by commas, e.g. 3, 17.")) from None
+        missing = set(ids) - set(self.rows.filter(pk__in=ids).values_list("pk", flat=True))
+        if missing:
+            raise forms.ValidationError(
+                _("No such row open to you: %(ids)s.") % {"ids": ", ".join(map(str, sorted(missing)))}
+            )
+        return ids
+
+
+def _help(column: Column) -> str:
+    parts = []
+    if column.required == REQUIRED:
+        parts.append(str(_("Required.")))
+    elif column.required == CONDITIONAL and column.condition:
+        parts.append(column.condition)
+    if column.articles:
+        parts.append("、".join(column.articles))
+    return " ".join(parts)
+
+
+def column_field(column: Column, *, user: Any, engagement: Engagement) -> forms.Field:
+    """The form field of one column: its widget by type; the value itself is checked by the services."""
+    common: dict[str, Any] = {"label": column_label(column), "required": False, "help_text": _help(column)}
+    kind = column.type
+    if kind in ("ref", "refs") and column.ref in selectors.ENTITY_MODELS:
+        queryset = selectors.ref_choices(user=user, engagement=engagement, ref=column.ref)
+        if kind == "ref":
+            return forms.ModelChoiceField(queryset=queryset, empty_label="—", **common)
+        return forms.ModelMultipleChoiceField(queryset=queryset, **common)
+    if kind in ("ref", "refs"):
+        rows = selectors.register_rows(user=user, engagement=engagement, refs=column.ref)
+        return RowIdsField(rows=rows, widget=forms.TextInput(attrs={"inputmode": "numeric"}), **common)
+    if kind == "enum":
+        choices = [("", "—"), *((c.zh, choice_label(c.zh, c.en)) for c in column.choices)]
+        return forms.CharField(widget=forms.Select(choices=choices), **common)
+    if kind == "bool":
+        return forms.CharField(widget=forms.Select(choices=[("", "—"), ("是", "是"), ("否", "否")]), **common)
+    if kind == "att":
+        return forms.FileField(**common)
+    widgets = {
+        "ltext": forms.Textarea(attrs={"rows": 3}),
+        "date": forms.DateInput(attrs={"type": "date"}),
+        "dt": forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        "int": forms.NumberInput(attrs={"step": "1"}),
+        "dec": forms.NumberInput(attrs={"step": "any"}),
+    }
+    return forms.CharField(widget=widgets.get(kind, forms.TextInput()), strip=True, **common)
+
+
+def _initial(column: Column, value: Any) -> Any:
+    if value is None:
+        return None
+    if column.type == "bool":
+        return "是" if value else "否"
+    if column.type in ("ref", "refs") and column.ref not in selectors.ENTITY_MODELS:
+        return ", ".join(map(str, value if isinstance(value, list) else [value]))
+    if column.type == "dt":
+        return str(value)[:16]
+    return value
+
+
+class ColumnsForm(forms.Form):
+    """Fields for the given columns (a register's body or header), plus 备注 for a row."""
+
+    def __init__(
+        self,
+        *args: Any,
+        columns: tuple[Column, ...],
+        user: Any,
+        engagement: Engagement,
+        values: dict[str, Any] | None = None,
+        with_remarks: bool = True,
+        remarks: str = "",
+        **kwargs: Any,
+    ) -> None:
+        self.columns = columns
+        self.values = values or {}
+        initial = {c.key: _initial(c, self.values.get(c.key)) for c in columns}
+        if with_remarks:
+            initial["remarks"] = remarks
+        kwargs["initial"] = initial
+        super().__init__(*args, **kwargs)
+        for column in columns:
+            self.fields[column.key] = column_field(column, user=user, engagement=engagement)
+        if with_remarks:
+            self.fields["remarks"] = forms.CharField(
+                label=_("Remarks (备注)"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+            )
+
+    def service_data(self) -> dict[str, Any]:
+        """The values for the services: entities as ids, files left out (see ``files_to_store``)."""
+        data: dict[str, Any] = {}
+        for column in self.columns:
+            value: Any = self.cleaned_data.get(column.key)
+            if column.type == "att":
+                if self.values.get(column.key) and not isinstance(value, UploadedFile):
+                    data[column.key] = self.values[column.key]  # keep the file already attached
+                continue
+            if hasattr(value, "pk"):
+                value = value.pk
+            elif hasattr(value, "values_list"):
+                value = list(value.values_list("pk", flat=True))
+            if value not in (None, "", []):
+                data[column.key] = value
+        return data
+
+    def files_to_store(self) -> dict[str, tuple[str, Any]]:
+        """The uploaded files of ``att`` columns, as (name, chunks) for attachments.write_with_files."""
+        return {
+            c.key: (upload.name or c.key, upload.chunks())
+            for c in self.columns
+            if c.type == "att" and isinstance(upload := self.cleaned_data.get(c.key), UploadedFile)
+        }
+
+    def add_service_errors(self, errors: dict[str, list[str]]) -> None:
+        """Put the services' messages on the fields they name."""
+        for key, messages in errors.items():
+            for message in messages:
+                self.add_error(key if key in self.fields else None, message)
+
+
+def api_form_data(columns: tuple[Column, ...], data: dict[str, Any]) -> dict[str, Any]:
+    """JSON values of the API in the shape the form fields read (是/否 for booleans, ids for refs)."""
+    posted: dict[str, Any] = {}
+    for column in columns:
+        if column.key not in data or data[column.key] is None:
+            continue
+        value = data[column.key]
+        if column.type == "bool" and isinstance(value, bool):
+            value = "是" if value else "否"
+        elif column.type == "refs" and column.ref in selectors.ENTITY_MODELS:
+            value = value if isinstance(value, list) else [value]
+        elif column.type in ("ref", "refs") and isinstance(value, list):
+            value = ", ".join(map(str, value))
+        posted[column.key] = value
+    return posted
+
+
+class FormOpenForm(forms.Form):
+    """The official header of a new form: 填报单位/站点, 日期 and (optionally) 编号."""
+
+    site = forms.ModelChoiceField(queryset=Site.objects.none(), label=_("Reporting site (填报单位/站点)"))
+    form_date = forms.DateField(label=_("Date (日期)"), widget=forms.DateInput(attrs={"type": "date"}))
+    form_no = forms.CharField(
+        label=_("Form number (编号)"),
+        required=False,
+        max_length=60,
+        help_text=_("Left empty, it is numbered {site}-T{NN}-{yyyymmdd}-{nnn}."),
+    )
+
+    def __init__(self, *args: Any, sites: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["site"].queryset = sites  # type: ignore[attr-defined]
+
+
+class ReasonForm(forms.Form):
+    """Why a signed row or form is corrected; the reason stays with the new version."""
+
+    reason = forms.CharField(label=_("Reason for the correction"), widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class AttachmentForm(forms.Form):
+    file = forms.FileField(label=_("File"))
+    description = forms.CharField(label=_("Description"), required=False, max_length=200)
+
+
+class RowFilterForm(forms.Form):
+    """The list filters: site, form state, full text, and one select per enum or 是/否 column."""
+
+    site = forms.ModelChoiceField(queryset=Site.objects.none(), required=False, label=_("Site"))
+    form_state = forms.ChoiceField(
+        choices=[("", "—"), *FormState.choices], required=False, label=_("Form state")
+    )
+    q = forms.CharField(required=False, label=_("Search"))
+
+    def __init__(self, *args: Any, sites: Any, register_no: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["site"].queryset = sites  # type: ignore[attr-defined]
+        for column in selectors.filterable_columns(register_no):
+            choices = (
+                [("是", "是"), ("否", "否")]
+                if column.type == "bool"
+                else [(c.zh, choice_label(c.zh, c.en)) for c in column.choices]
+            )
+            self.fields[column.key] = forms.ChoiceField(
+                choices=[("", "—"), *choices], required=False, label=column_label(column)
+            )

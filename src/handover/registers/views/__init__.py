@@ -1,0 +1,43 @@
+"""Pages of the registers: one set of views for all 41, driven by the column declarations.
+
+Thin, as org.views: forms give the fields, services decide (and refuse with a reason that lands on the
+field it names), selectors read only what the user may see.
+"""
+
+from handover.registers.views.forms import (
+    form_attach,
+    form_correct,
+    form_create,
+    form_detail,
+    form_sign,
+    form_submit,
+)
+from handover.registers.views.lists import form_list, register_index, row_list
+from handover.registers.views.rows import (
+    attachment_download,
+    row_attach,
+    row_correct,
+    row_create,
+    row_detail,
+    row_edit,
+    row_sign,
+)
+
+__all__ = [
+    "attachment_download",
+    "form_attach",
+    "form_correct",
+    "form_create",
+    "form_detail",
+    "form_list",
+    "form_sign",
+    "form_submit",
+    "register_index",
+    "row_attach",
+    "row_correct",
+    "row_create",
+    "row_detail",
+    "row_edit",
+    "row_list",
+    "row_sign",
+]

@@ -1,0 +1,126 @@
+"""What the register pages share: the register lookup, the page context, running a service with its
+refusal on the field or in a message, and rows laid out for a template."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from handover.core.errors import DomainError, NotFound
+from handover.org import permissions as perms
+from handover.org import selectors as org_selectors
+from handover.org.models import Engagement
+from handover.registers import attachments, catalogue, selectors, services
+from handover.registers.columns import Column
+from handover.registers.forms import (
+    AttachmentForm,
+)
+from handover.registers.models import Attachment, Form, Row, SignatureKind
+
+
+def register_spec(register_no: int) -> catalogue.RegisterSpec:
+    try:
+        return catalogue.get(register_no)
+    except KeyError:
+        raise NotFound(
+            _("表%(n)d does not exist: the guideline has 表1 to 表41.") % {"n": register_no}, field="register"
+        ) from None
+
+
+def page_context(request: HttpRequest, engagement: Engagement, **extra: Any) -> dict[str, Any]:
+    roles = org_selectors.roles_in(user=request.user, engagement=engagement)
+    caps = set().union(*(perms.capabilities_of(r) for r in roles)) if roles else set()
+    return {"engagement": engagement, "caps": caps, "my_roles": roles, **extra}
+
+
+def run_service(form: Any, action: Callable[[], Any]) -> Any:
+    """Run a service; its refusal goes on the field it names (all fields for an invalid row)."""
+    try:
+        return action()
+    except services.RowInvalid as exc:
+        form.add_service_errors(exc.errors)
+    except DomainError as exc:
+        form.add_error(exc.field if exc.field in form.fields else None, str(exc.message))
+    return None
+
+
+def post_action(request: HttpRequest, action: Callable[[], Any], done: str) -> None:
+    """A button's service call: a success or the refusal's reason as a message."""
+    try:
+        action()
+        messages.success(request, done)
+    except DomainError as exc:
+        messages.error(request, str(exc.message))
+
+
+def display(
+    column: Column, value: Any, labels: dict[str, dict], files: dict[str, Attachment]
+) -> tuple[Any, Attachment | None]:
+    """A value as a person reads it (names for references, 是/否), and the file of an attachment column."""
+    if value is None or value == "" or value == []:
+        return "", None
+    if column.type == "bool":
+        return ("是" if value else "否"), None
+    if column.type in ("ref", "refs"):
+        names = labels.get(column.ref, {})
+        ids = value if isinstance(value, list) else [value]
+        return "、".join(str(names.get(i, f"#{i}")) for i in ids), None
+    if column.type == "att":
+        found = files.get(value)
+        return (found.name if found else str(value)[:12]), found
+    return value, None
+
+
+def table(
+    engagement: Engagement, spec: catalogue.RegisterSpec, columns: tuple[Column, ...], rows: list[Row]
+) -> list[dict[str, Any]]:
+    """Rows ready for a template, with the lookups they need done once for the whole page, links
+    included (a page of 50 rows would otherwise reverse 100 URLs)."""
+    labels = selectors.ref_labels(engagement=engagement, columns=columns, rows=rows)
+    files = selectors.column_files(engagement=engagement, columns=columns, rows=rows)
+    signatures = selectors.row_signatures(rows=rows) if spec.dual_signature else {}
+    row_link = reverse("registers:row_detail", kwargs={"code": engagement.code, "row_id": 0})[:-2]
+    form_link = reverse("registers:form_detail", kwargs={"code": engagement.code, "form_id": 0})[:-2]
+    return [
+        {
+            "row": row,
+            "href": f"{row_link}{row.pk}/",
+            "form_href": f"{form_link}{row.form_id}/",
+            "cells": [display(c, row.data.get(c.key), labels, files) for c in columns],
+            "executor": _signer_name(signatures, row, SignatureKind.EXECUTOR),
+            "supervisor": _signer_name(signatures, row, SignatureKind.SUPERVISOR),
+        }
+        for row in rows
+    ]
+
+
+def _signer_name(signatures: dict[int, dict[str, Any]], row: Row, kind: str) -> str:
+    found = signatures.get(row.pk, {}).get(kind)
+    return found.person.name if found else "—"
+
+
+def attach(request: HttpRequest, form: Form, row: Row | None) -> None:
+    upload = AttachmentForm(request.POST, request.FILES)
+    if not upload.is_valid():
+        for errors in upload.errors.values():
+            for error in errors:
+                messages.error(request, str(error))
+        return
+    file = upload.cleaned_data["file"]
+    post_action(
+        request,
+        lambda: attachments.attachment_add(
+            actor=request.user,
+            form=form,
+            row=row,
+            name=file.name,
+            chunks=file.chunks(),
+            description=upload.cleaned_data["description"],
+        ),
+        _("%(name)s attached.") % {"name": file.name},
+    )

@@ -1,0 +1,120 @@
+"""The register index and the lists: rows of a register (filters, search, keyset pages) and its forms."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from handover.org import permissions as perms
+from handover.org import selectors as org_selectors
+from handover.org.models import Engagement, Phase
+from handover.registers import catalogue, selectors
+from handover.registers.forms import (
+    RowFilterForm,
+    column_label,
+)
+from handover.registers.views.common import (
+    page_context,
+    register_spec,
+    table,
+)
+from handover.web.access import needs
+
+
+@needs(perms.VIEW_REGISTERS)
+def register_index(request: HttpRequest, engagement: Engagement) -> HttpResponse:
+    sites = org_selectors.site_list(user=request.user, engagement=engagement, capability=perms.VIEW_REGISTERS)
+    site = (
+        sites.filter(pk=request.GET.get("site") or 0).first()
+        if request.GET.get("site", "").isdigit()
+        else None
+    )
+    phase = request.GET.get("phase", "")
+    phase = phase if phase in Phase.values else ""
+    groups = selectors.register_index(user=request.user, engagement=engagement, site=site, phase=phase)
+    return render(
+        request,
+        "registers/index.html",
+        page_context(
+            request, engagement, groups=groups, sites=sites, site=site, phase=phase, phases=Phase.choices
+        ),
+    )
+
+
+def _filters(request: HttpRequest, engagement: Engagement, register_no: int) -> tuple[RowFilterForm, Any]:
+    sites = org_selectors.site_list(user=request.user, engagement=engagement, capability=perms.VIEW_REGISTERS)
+    form = RowFilterForm(request.GET or None, sites=sites, register_no=register_no)
+    chosen = form.cleaned_data if form.is_valid() else {}
+    filters = selectors.RowFilters(
+        register_no=register_no,
+        site=chosen.get("site"),
+        state=chosen.get("form_state", ""),
+        q=chosen.get("q", "").strip(),
+        columns=selectors.column_filters(register_no, request.GET),
+    )
+    return form, filters
+
+
+def _query_without_cursor(request: HttpRequest) -> str:
+    params = request.GET.copy()
+    for key in ("after", "before", "last"):
+        params.pop(key, None)
+    return params.urlencode()
+
+
+@needs(perms.VIEW_REGISTERS)
+def row_list(request: HttpRequest, engagement: Engagement, register_no: int) -> HttpResponse:
+    spec = register_spec(register_no)
+    filter_form, filters = _filters(request, engagement, register_no)
+    rows = selectors.row_list(user=request.user, engagement=engagement, filters=filters)
+    cursor = selectors.Cursor.parse(
+        after=request.GET.get("after", ""),
+        before=request.GET.get("before", ""),
+        last=request.GET.get("last", ""),
+    )
+    page = selectors.row_page(rows=rows, cursor=cursor)
+    columns = catalogue.columns(register_no)
+    return render(
+        request,
+        "registers/row_list.html",
+        page_context(
+            request,
+            engagement,
+            spec=spec,
+            filter_form=filter_form,
+            page=page,
+            headers=[column_label(c) for c in columns],
+            table=table(engagement, spec, columns, page.rows),
+            query=_query_without_cursor(request),
+            can_fill=org_selectors.has_capability(
+                user=request.user, engagement=engagement, capability=perms.FILL_REGISTERS
+            ),
+        ),
+    )
+
+
+@needs(perms.VIEW_REGISTERS)
+def form_list(request: HttpRequest, engagement: Engagement, register_no: int) -> HttpResponse:
+    spec = register_spec(register_no)
+    forms = selectors.form_list(user=request.user, engagement=engagement, register_no=register_no)
+    state = request.GET.get("form_state", "")
+    if state:
+        forms = forms.filter(state=state)
+    page = Paginator(forms, 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "registers/form_list.html",
+        page_context(
+            request,
+            engagement,
+            spec=spec,
+            page=page,
+            query=f"form_state={state}" if state else "",
+            can_fill=org_selectors.has_capability(
+                user=request.user, engagement=engagement, capability=perms.FILL_REGISTERS
+            ),
+        ),
+    )
