@@ -11,6 +11,7 @@ urlpatterns = [
     path("e/", include("handover.org.urls")),
     path("e/", include("handover.registers.urls_rules")),
     path("e/", include("handover.backups.urls")),
+    path("e/", include("handover.reports.urls")),
     path("audit/", include("handover.audit.urls")),
     path("api/", include("handover.api.urls")),
     path("i18n/setlang/", needs(PUBLIC)(set_language), name="set_language"),

@@ -17,6 +17,7 @@ APPS_WITH_EVENTS = (
     "handover.org",
     "handover.registers",
     "handover.backups",
+    "handover.reports",
 )
 
 _actions: dict[str, str | Promise] = {}

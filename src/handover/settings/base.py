@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "handover.org",
     "handover.registers",
     "handover.backups",
+    "handover.reports",
     "handover.web",
     "handover.api",
     "handover.cli",
@@ -135,6 +136,8 @@ HANDOVER_CHECKPOINT_KEY = Path(env.get("HANDOVER_CHECKPOINT_KEY") or DATA_DIR / 
 HANDOVER_CHECKPOINT_DIR = Path(env.get("HANDOVER_CHECKPOINT_DIR") or DATA_DIR / "checkpoints")
 HANDOVER_CHECKPOINT_INTERVAL = env.get_int("HANDOVER_CHECKPOINT_INTERVAL")
 HANDOVER_LOCAL_KEY = DATA_DIR / "keys" / "local-fernet.key"
+HANDOVER_PACKAGE_KEY = Path(env.get("HANDOVER_PACKAGE_KEY") or DATA_DIR / "keys" / "package.key")
+HANDOVER_PACKAGE_DIR = DATA_DIR / "packages"
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]

@@ -1,0 +1,62 @@
+"""Scenery for the package tests: a world whose sites each have a signed handover list (or not)."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from datetime import date
+from pathlib import Path
+
+from handover.org.models import Role
+from handover.registers.models import Form, FormState, Row
+from handover.reports.models import HandoverPackage
+from tests.factories import World
+
+DAY = date(2026, 12, 1)
+
+
+def signed_list(world: World, site, register_no: int = 8, state: str = FormState.SIGNED) -> Form:
+    """A form of 表N at ``site`` in ``state``, with one row."""
+    form = Form.objects.create(
+        engagement=world.engagement,
+        site=site,
+        register_no=register_no,
+        form_no=f"{site.code}-T{register_no:02d}-20261201-001",
+        form_date=DAY,
+        state=state,
+    )
+    Row.objects.create(form=form, seq=1, data={}, remarks="测试")
+    return form
+
+
+def all_sites(world: World) -> list:
+    return [world.hq, world.region, world.branch_a, world.branch_b, world.service_a]
+
+
+def done_world() -> tuple[World, object]:
+    """Every site has its 表8 signed; returns the world and a 技术组 login."""
+    world = World()
+    for site in all_sites(world):
+        signed_list(world, site)
+    return world, world.login_with(Role.TECH_GROUP, username="tech")
+
+
+def rewrite(source: Path, target: Path, *, replace: dict[str, bytes] | None = None,
+            add: dict[str, bytes] | None = None, drop: set[str] | None = None) -> Path:  # fmt: skip
+    """A copy of the zip at ``source`` with members replaced, added or dropped (a tampered package)."""
+    replace, add, drop = replace or {}, add or {}, drop or set()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(buffer, "w") as new:
+        for info in old.infolist():
+            if info.filename in drop:
+                continue
+            new.writestr(info.filename, replace.get(info.filename, old.read(info.filename)))
+        for name, data in add.items():
+            new.writestr(name, data)
+    target.write_bytes(buffer.getvalue())
+    return target
+
+
+def members(package: HandoverPackage, path: Path) -> list[str]:
+    with zipfile.ZipFile(path) as archive:
+        return archive.namelist()
