@@ -89,6 +89,13 @@ class Scene:
             actor=None, action="org.site.create", engagement_id=w.engagement.pk, obj=w.branch_a
         )
 
+    def package(self):
+        """A recorded handover package with a real file (engagement-level: 技术组 only)."""
+        from handover.reports.models import HandoverPackage
+        from tests.reports.support import stored_package
+
+        return HandoverPackage.objects.first() or stored_package(self.world)
+
     def kwargs(self, route: Route, target: str) -> tuple[dict, object]:
         """URL kwargs for the route, and the site its object sits at (None for engagement-level objects)."""
         w = self.world
@@ -112,6 +119,8 @@ class Scene:
                 values[key] = "unlock"
             elif key == "seq":
                 values[key] = self.event.seq
+            elif key == "package_id":
+                values[key] = self.package().pk
             else:
                 raise AssertionError(f"{route.name}: no test value for URL argument {key}")
         return values, where

@@ -57,6 +57,25 @@ def rewrite(source: Path, target: Path, *, replace: dict[str, bytes] | None = No
     return target
 
 
-def members(package: HandoverPackage, path: Path) -> list[str]:
-    with zipfile.ZipFile(path) as archive:
-        return archive.namelist()
+
+
+def stored_package(world: World) -> HandoverPackage:
+    """A package row whose file is in place (a small zip, not built): for walking the URLs cheaply."""
+    import hashlib
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("package.json", "{}")
+    data = buffer.getvalue()
+    digest = hashlib.sha256(data).hexdigest()
+    name = f"{world.engagement.code}-package-{digest[:8]}.zip"
+    folder = Path(settings.HANDOVER_PACKAGE_DIR) / world.engagement.code
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_bytes(data)
+    return HandoverPackage.objects.create(
+        engagement=world.engagement, file_name=name, size=len(data), digest=digest, manifest_digest=digest,
+        algorithm="sha256", files=1, checkpoint_seq=0, built_by_name="test", built_at=timezone.now(),
+    )  # fmt: skip
