@@ -57,8 +57,6 @@ def rewrite(source: Path, target: Path, *, replace: dict[str, bytes] | None = No
     return target
 
 
-
-
 def stored_package(world: World) -> HandoverPackage:
     """A package row whose file is in place (a small zip, not built): for walking the URLs cheaply."""
     import hashlib

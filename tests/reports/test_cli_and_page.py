@@ -47,7 +47,9 @@ def test_build_refused_then_built_with_a_reason_then_verified(tmp_path, capsys):
     target = tmp_path / "package.zip"
     status, _out, err = _run(capsys, "build", "--engagement", code, "-o", str(target))
     assert status == 1 and "乙营业部（BB）" in err and not target.exists()
-    status, out, err = _run(capsys, "build", "--engagement", code, "-o", str(target), "--residual-risk", "乙营业部改密次日补做")
+    status, out, err = _run(
+        capsys, "build", "--engagement", code, "-o", str(target), "--residual-risk", "乙营业部改密次日补做"
+    )
     assert status == 0, err
     package = HandoverPackage.objects.get()
     assert package.digest in out and package.built_by_name.startswith("system:package-build(")
@@ -86,29 +88,49 @@ def test_tech_group_builds_approves_distributes_and_downloads_on_the_page(client
     world, tech = done_world()
     client.force_login(tech)
     url = _page(world, "tech")
-    assert "data-testid=\"all-done\"" in client.get(url).content.decode()
+    assert 'data-testid="all-done"' in client.get(url).content.decode()
     response = client.post(url, {"residual_risk": "", "summary": "交接完成", "algorithm": "sha256"})
     package = HandoverPackage.objects.get()
     assert response.status_code == 302
-    detail = reverse("reports:package_detail", kwargs={"code": world.engagement.code, "package_id": package.pk})
+    detail = reverse(
+        "reports:package_detail", kwargs={"code": world.engagement.code, "package_id": package.pk}
+    )
     assert package.digest in client.get(detail).content.decode()
-    refused = client.post(detail, {"record": "distribution", "recipient": "firm", "sent_at": "2030-01-01T10:00"})
+    refused = client.post(
+        detail, {"record": "distribution", "recipient": "firm", "sent_at": "2030-01-01T10:00"}
+    )
     assert refused.status_code == 400 and not PackageDistribution.objects.exists()
-    assert client.post(detail, {"record": "approval", "approver": "王组长", "approved_at": "2030-01-01T09:00"}).status_code == 302
+    assert (
+        client.post(
+            detail, {"record": "approval", "approver": "王组长", "approved_at": "2030-01-01T09:00"}
+        ).status_code
+        == 302
+    )
     for recipient in ("csrc_bureau", "working_group", "firm"):
-        sent = client.post(detail, {"record": "distribution", "recipient": recipient, "sent_at": "2030-01-01T10:00"})
+        sent = client.post(
+            detail, {"record": "distribution", "recipient": recipient, "sent_at": "2030-01-01T10:00"}
+        )
         assert sent.status_code == 302
-    branch = {"record": "distribution", "recipient": "branch", "site": world.branch_a.pk, "sent_at": "2030-01-01T11:00"}
+    branch = {
+        "record": "distribution",
+        "recipient": "branch",
+        "site": world.branch_a.pk,
+        "sent_at": "2030-01-01T11:00",
+    }
     assert client.post(detail, branch).status_code == 302
     body = client.get(detail).content.decode()
     assert "王组长" in body and "甲营业部" in body
-    download = client.get(reverse("reports:package_download", kwargs={"code": world.engagement.code, "package_id": package.pk}))
+    download = client.get(
+        reverse("reports:package_download", kwargs={"code": world.engagement.code, "package_id": package.pk})
+    )
     target = tmp_path / "downloaded.zip"
     target.write_bytes(b"".join(download.streaming_content))
     from handover.reports import verify
 
     assert verify.verify_package(target).intact
-    addendum = client.get(reverse("reports:package_addendum", kwargs={"code": world.engagement.code, "package_id": package.pk}))
+    addendum = client.get(
+        reverse("reports:package_addendum", kwargs={"code": world.engagement.code, "package_id": package.pk})
+    )
     (tmp_path / "addendum.json").write_bytes(addendum.content)
     assert len(json.loads(addendum.content)["addendum"]["distribution"]) == 4
     assert verify.verify_addendum(tmp_path / "addendum.json", target, None).intact
@@ -120,14 +142,16 @@ def test_the_page_refuses_a_build_without_a_reason_while_sites_are_not_done(clie
     client.force_login(tech)
     url = _page(world, "tech")
     page = client.get(url).content.decode()
-    assert "data-testid=\"not-done\"" in page and "乙营业部（BB）" in page
+    assert 'data-testid="not-done"' in page and "乙营业部（BB）" in page
     response = client.post(url, {"residual_risk": "", "algorithm": "sha256"})
     assert response.status_code == 400 and not HandoverPackage.objects.exists()
     assert "residual-risk" in response.content.decode() or "遗留风险" in response.content.decode()
     assert client.post(url, {"residual_risk": "次日补做", "algorithm": "sha256"}).status_code == 302
 
 
-@pytest.mark.parametrize("role", [Role.ONSITE_POST, Role.FIRM_IT, Role.FIRM_FINANCE, Role.OBSERVER, Role.AUDITOR])
+@pytest.mark.parametrize(
+    "role", [Role.ONSITE_POST, Role.FIRM_IT, Role.FIRM_FINANCE, Role.OBSERVER, Role.AUDITOR]
+)
 def test_other_roles_cannot_see_or_build_packages(client, role):
     world, tech = done_world()
     package = services.package_build(actor=tech, engagement=world.engagement)
@@ -135,7 +159,27 @@ def test_other_roles_cannot_see_or_build_packages(client, role):
     client.force_login(world.login_with(role, site=site))
     code = world.engagement.code
     assert client.get(_page(world, role)).status_code in (403, 404)
-    assert client.post(_page(world, role), {"residual_risk": "x", "algorithm": "sha256"}).status_code in (403, 404)
+    assert client.post(_page(world, role), {"residual_risk": "x", "algorithm": "sha256"}).status_code in (
+        403,
+        404,
+    )
     download = reverse("reports:package_download", kwargs={"code": code, "package_id": package.pk})
     assert client.get(download).status_code in (403, 404)
     assert HandoverPackage.objects.count() == 1
+
+
+def test_the_django_command_verifies_too(tmp_path):
+    import io
+
+    from django.core.management import CommandError, call_command
+
+    world, tech = done_world()
+    path = services.package_path(services.package_build(actor=tech, engagement=world.engagement))
+    out = io.StringIO()
+    call_command("package", "verify", str(path), stdout=out)
+    assert "INTACT; " in out.getvalue()
+    bad = rewrite(path, tmp_path / "bad.zip", drop={"package.json"})
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="not intact"):
+        call_command("package", "verify", str(bad), stdout=out)
+    assert "MISSING   package.json" in out.getvalue()

@@ -7,8 +7,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from django.conf import settings
 
 from handover.audit.models import Event
 from handover.core.errors import DomainError
@@ -45,7 +45,7 @@ def test_build_with_every_site_done_annexes_each_signed_list_and_table24(tmp_pat
 
 
 def test_metadata_names_the_code_name_and_not_the_firm_in_preparation():
-    world, tech, package, path = _built()
+    world, tech, _package, path = _built()
     metadata = json.loads(zipfile.ZipFile(path).read(verify.METADATA))
     assert metadata["engagement"]["code_name"] == world.engagement.code_name
     assert "firm_name" not in metadata["engagement"]
@@ -73,7 +73,7 @@ def test_refused_while_sites_are_not_done_naming_them_and_what_they_miss():
 
 
 def test_a_site_with_no_list_at_all_is_not_done():
-    world, tech = done_world()
+    world, _tech = done_world()
     from handover.org.models import SiteLevel
     from tests.factories import make_site
 
@@ -85,7 +85,9 @@ def test_a_site_with_no_list_at_all_is_not_done():
 def test_allowed_with_a_residual_risk_reason_which_the_package_states():
     world, tech = done_world()
     draft = signed_list(world, world.branch_b, register_no=10, state=FormState.DRAFT)
-    package = services.package_build(actor=tech, engagement=world.engagement, residual_risk="乙营业部改密未完成，次日补做")
+    package = services.package_build(
+        actor=tech, engagement=world.engagement, residual_risk="乙营业部改密未完成，次日补做"
+    )
     path = services.package_path(package)
     metadata = json.loads(zipfile.ZipFile(path).read(verify.METADATA))
     assert metadata["residual_risk"] == "乙营业部改密未完成，次日补做"
@@ -97,7 +99,7 @@ def test_allowed_with_a_residual_risk_reason_which_the_package_states():
 
 
 def test_verify_intact_with_the_server_key_and_sm3():
-    world, tech, package, path = _built(algorithm="sm3")
+    _world, _tech, package, path = _built(algorithm="sm3")
     key = verify.load_public_key(services.package_public_key_pem().encode())
     report = verify.verify_package(path, key)
     assert report.intact and report.key_trusted and report.files_checked == package.files
@@ -171,23 +173,29 @@ def test_approval_then_distribution_and_the_signed_addendum(tmp_path):
 
     world, tech, package, path = _built()
     later = package.built_at + timedelta(hours=2)
-    with pytest.raises(DomainError, match="only after the working group approves"):
-        services.package_distribution_record(actor=tech, package=package, recipient=Recipient.CSRC_BUREAU, sent_at=later)
+    with pytest.raises(DomainError, match="经托管工作组批准后"):
+        services.package_distribution_record(
+            actor=tech, package=package, recipient=Recipient.CSRC_BUREAU, sent_at=later
+        )
     services.package_approval_record(actor=tech, package=package, approver="托管工作组 王组长", approved_at=later,
                                      reference="工作组批复〔2026〕1号")  # fmt: skip
-    with pytest.raises(DomainError, match="recorded already"):
+    with pytest.raises(DomainError, match="已登记"):
         services.package_approval_record(actor=tech, package=package, approver="x", approved_at=later)
-    with pytest.raises(DomainError, match="before it was approved"):
+    with pytest.raises(DomainError, match="不能早于批准时间"):
         services.package_distribution_record(actor=tech, package=package, recipient=Recipient.FIRM,
                                              sent_at=later - timedelta(hours=1))  # fmt: skip
-    with pytest.raises(DomainError, match="names the branch"):
-        services.package_distribution_record(actor=tech, package=package, recipient=Recipient.BRANCH, sent_at=later)
+    with pytest.raises(DomainError, match="须指明"):
+        services.package_distribution_record(
+            actor=tech, package=package, recipient=Recipient.BRANCH, sent_at=later
+        )
     for recipient in (Recipient.CSRC_BUREAU, Recipient.WORKING_GROUP, Recipient.FIRM):
         services.package_distribution_record(actor=tech, package=package, recipient=recipient, sent_at=later)
     services.package_distribution_record(actor=tech, package=package, recipient=Recipient.BRANCH,
                                          sent_at=later, site=world.branch_a, means="专人送达")  # fmt: skip
-    with pytest.raises(DomainError, match="recorded already"):
-        services.package_distribution_record(actor=tech, package=package, recipient=Recipient.FIRM, sent_at=later)
+    with pytest.raises(DomainError, match="已登记"):
+        services.package_distribution_record(
+            actor=tech, package=package, recipient=Recipient.FIRM, sent_at=later
+        )
     addendum = tmp_path / "addendum.json"
     addendum.write_bytes(services.package_addendum_issue(actor=tech, package=package))
     body = json.loads(addendum.read_text())["addendum"]
@@ -207,7 +215,7 @@ def test_a_failed_build_leaves_nothing(settings, tmp_path):
     bad_key = tmp_path / "package.key"
     bad_key.write_text("not a key")
     settings.HANDOVER_PACKAGE_KEY = bad_key
-    with pytest.raises(DomainError, match="package.key"):
+    with pytest.raises(DomainError, match=r"package\.key"):
         services.package_build(actor=tech, engagement=world.engagement)
     assert not HandoverPackage.objects.exists() and not Form.objects.filter(register_no=24).exists()
     assert not Event.objects.filter(action=events.PACKAGE_BUILD).exists()

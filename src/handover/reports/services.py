@@ -75,11 +75,10 @@ def sites_not_done(engagement: Engagement) -> list[SiteNotDone]:
             )
     result = []
     for site in Site.objects.filter(engagement=engagement, is_active=True).order_by("path"):
-        gaps = found.get(site.pk)
-        if gaps is None:
+        if site.pk not in found:
             result.append(SiteNotDone(site, [_("no handover list (表5–23) at all")]))
-        elif gaps:
-            result.append(SiteNotDone(site, gaps))
+        elif found[site.pk]:
+            result.append(SiteNotDone(site, found[site.pk]))
     return result
 
 
@@ -453,7 +452,7 @@ def _addendum_body(package: HandoverPackage) -> dict[str, Any]:
             "approved_at": approval.approved_at.isoformat(),
             "reference": approval.reference,
             "recorded_by": approval.recorded_by.get_username(),
-        },  # fmt: skip
+        },
         "distribution": [
             {
                 "recipient": d.recipient,
@@ -463,7 +462,7 @@ def _addendum_body(package: HandoverPackage) -> dict[str, Any]:
                 "recorded_by": d.recorded_by.get_username(),
             }
             for d in distributions
-        ],  # fmt: skip
+        ],
     }
 
 

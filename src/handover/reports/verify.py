@@ -227,15 +227,17 @@ def verify_addendum(path: str | Path, package: str | Path, trusted: Ed25519Publi
     return report
 
 
+_UNTRUSTED = (
+    "the key inside the package (not trusted: compare this fingerprint with 'handover package public-key', "
+    "or pass --public-key)"
+)
+
+
 def _print(report: Report, out: IO[str]) -> None:
     for problem in report.problems:
         print(problem, file=out)
     if report.key_fingerprint:
-        whose = (
-            "the given public key"
-            if report.key_trusted
-            else "the key inside the package (not trusted: compare this fingerprint with 'handover package public-key' or pass --public-key)"
-        )
+        whose = "the given public key" if report.key_trusted else _UNTRUSTED
         print(f"key {report.key_fingerprint}: {whose}", file=out)
     state = "INTACT" if report.intact else f"NOT INTACT: {len(report.problems)} problem(s)"
     print(f"{state}; {report.files_checked} file(s) checked against the manifest", file=out)

@@ -10,6 +10,7 @@ the package (refused while sites are not done unless a residual-risk reason is s
 from __future__ import annotations
 
 import getpass
+import io
 import shutil
 from typing import Any
 
@@ -52,7 +53,9 @@ class Command(BaseCommand):
             for name in ("public_key", "addendum"):
                 if options[name]:
                     argv += [f"--{name.replace('_', '-')}", options[name]]
-            code = verify.main(argv, out=self.stdout)
+            printed = io.StringIO()
+            code = verify.main(argv, out=printed)
+            self.stdout.write(printed.getvalue(), ending="")
             if code:
                 raise CommandError("the package is not intact", returncode=code)
             return
