@@ -226,6 +226,15 @@ def _refuse_unless_done(not_done: list[SiteNotDone], residual_risk: str) -> None
         )
 
 
+@dataclass
+class _Built:
+    """What a build wrote into its folder, before it is sealed and recorded."""
+
+    metadata: dict[str, Any]
+    annexes: int
+    checkpoint_seq: int
+
+
 def package_build(
     *,
     actor: Any,
@@ -235,94 +244,103 @@ def package_build(
     summary: str = "",
 ) -> HandoverPackage:
     """Build and record the 表24 handover package; refused while sites are not done unless a residual-risk
-    reason is stated (第二十七条第4项). One transaction: 表24, the exports' events, the checkpoint and the
-    package row commit together, and no file is left when anything fails."""
+    reason is stated (第二十七条第4项). One transaction: the check, 表24, the exports' events, the checkpoint
+    and the package row commit together, and no file is left when anything fails."""
     require(user=actor, engagement=engagement, capability=perms.MANAGE_PACKAGES)
     if algorithm not in verify.ALGORITHMS:
         raise DomainError(_("Hash the package with sha256 or sm3."), field="algorithm")
-    residual_risk = residual_risk.strip()
-    not_done = sites_not_done(engagement)
-    _refuse_unless_done(not_done, residual_risk)
     store = Path(settings.HANDOVER_PACKAGE_DIR) / engagement.code
     store.mkdir(parents=True, exist_ok=True)
-    moved: list[Path] = []
+    final: list[Path] = []
     try:
-        return _build(actor, engagement, residual_risk, algorithm, summary, not_done, store, moved)
+        with tempfile.TemporaryDirectory(dir=store, prefix=".build-") as tmp, transaction.atomic():
+            folder = Path(tmp) / "package"
+            built = _contents(actor, engagement, folder, residual_risk.strip(), summary.strip(), algorithm)
+            manifest, count = _seal(folder, algorithm, {"engagement": engagement.code,
+                                                         "built_at": built.metadata["built_at"]})  # fmt: skip
+            zipped = Path(tmp) / "package.zip"
+            _zip(folder, zipped)
+            package = _record(actor, engagement, zipped, manifest, count, built)
+            final.append(store / package.file_name)
+            shutil.move(zipped, final[0])
     except BaseException:
-        for stray in moved:  # the file was in place but its row did not commit: nothing half written
+        for stray in final:  # the file was in place but its row did not commit: nothing half written
             stray.unlink(missing_ok=True)
         raise
+    return package
 
 
-def _build(
-    actor: Any, engagement: Engagement, residual_risk: str, algorithm: str, summary: str,
-    not_done: list[SiteNotDone], store: Path, moved: list[Path],
-) -> HandoverPackage:  # fmt: skip
+def _contents(
+    actor: Any, engagement: Engagement, folder: Path, residual_risk: str, summary: str, algorithm: str
+) -> _Built:
+    """Everything but the manifest and its signature: 表24, the annexes, package.json, the checkpoint."""
+    not_done = sites_not_done(engagement)
+    _refuse_unless_done(not_done, residual_risk)
     now = timezone.now()
-    with tempfile.TemporaryDirectory(dir=store, prefix=".build-") as tmp, transaction.atomic():
-        folder = Path(tmp) / "package"
-        default_summary = _("%(done)d of %(all)d sites done when the package was built.") % {
-            "done": Site.objects.filter(engagement=engagement, is_active=True).count() - len(not_done),
-            "all": Site.objects.filter(engagement=engagement, is_active=True).count(),
-        }
-        table24 = _table24(actor, engagement, residual_risk, summary.strip() or default_summary, now)
-        for form in table24:
-            _export_pair(actor, engagement, form, folder, f"table24/{form.form_no}-v{form.version}")
-        annexes = annexed_forms(engagement)
-        for form in annexes:
-            _export_pair(
-                actor, engagement, form, folder, f"annexes/{form.site.code}/{form.form_no}-v{form.version}"
-            )
-        metadata = _metadata(
-            actor=actor, engagement=engagement, now=now, residual_risk=residual_risk, not_done=not_done,
-            table24=table24, annexes=annexes, unsigned=_unsigned(engagement, annexes), algorithm=algorithm,
-        )  # fmt: skip
-        (folder / verify.METADATA).write_text(
-            json.dumps(metadata, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+    sites = Site.objects.filter(engagement=engagement, is_active=True).count()
+    default_summary = _("%(done)d of %(all)d sites done when the package was built.") % {
+        "done": sites - len(not_done),
+        "all": sites,
+    }
+    table24 = _table24(actor, engagement, residual_risk, summary or default_summary, now)
+    for form in table24:
+        _export_pair(actor, engagement, form, folder, f"table24/{form.form_no}-v{form.version}")
+    annexes = annexed_forms(engagement)
+    for form in annexes:
+        _export_pair(
+            actor, engagement, form, folder, f"annexes/{form.site.code}/{form.form_no}-v{form.version}"
         )
-        _checkpoint_file, seq = checkpoint_write(actor=actor, path=folder / verify.CHECKPOINT)
-        manifest, count = _seal(
-            folder, algorithm, {"engagement": engagement.code, "built_at": metadata["built_at"]}
-        )
-        zipped = Path(tmp) / "package.zip"
-        _zip(folder, zipped)
-        with zipped.open("rb") as handle:
-            digest = verify.file_digest(handle, "sha256")
-        name = f"{engagement.code}-package-{now:%Y%m%dT%H%M%S}-{digest[:8]}.zip"
-        package = HandoverPackage.objects.create(
-            engagement=engagement,
-            file_name=name,
-            size=zipped.stat().st_size,
-            digest=digest,
-            manifest_digest=hashlib.sha256(manifest).hexdigest(),
-            algorithm=algorithm,
-            files=count,
-            residual_risk=residual_risk,
-            sites_not_done=metadata["sites_not_done"],
-            checkpoint_seq=seq,
-            built_by=None if isinstance(actor, SystemActor) else actor,
-            built_by_name=_actor_name(actor),
-            built_at=now,
-        )
-        event_record(
-            actor=actor,
-            action=events.PACKAGE_BUILD,
-            engagement_id=engagement.pk,
-            obj=package,
-            after={
-                "file": name,
-                "digest": digest,
-                "manifest_digest": package.manifest_digest,
-                "algorithm": algorithm,
-                "files": count,
-                "annexes": len(annexes),
-                "checkpoint_seq": seq,
-                "sites_not_done": len(not_done),
-                "residual_risk": residual_risk,
-            },
-        )
-        shutil.move(zipped, store / name)
-        moved.append(store / name)
+    metadata = _metadata(
+        actor=actor, engagement=engagement, now=now, residual_risk=residual_risk, not_done=not_done,
+        table24=table24, annexes=annexes, unsigned=_unsigned(engagement, annexes), algorithm=algorithm,
+    )  # fmt: skip
+    text = json.dumps(metadata, ensure_ascii=False, indent=1) + "\n"
+    (folder / verify.METADATA).write_text(text, encoding="utf-8")
+    # Taken last, so the signed head covers 表24's creation and every export event of this build.
+    _checkpoint_file, seq = checkpoint_write(actor=actor, path=folder / verify.CHECKPOINT)
+    return _Built(metadata, len(annexes), seq)
+
+
+def _record(
+    actor: Any, engagement: Engagement, zipped: Path, manifest: bytes, count: int, built: _Built
+) -> HandoverPackage:
+    """The package row and its audit event (digest, builder, time)."""
+    with zipped.open("rb") as handle:
+        digest = verify.file_digest(handle, "sha256")
+    meta = built.metadata
+    now = datetime.fromisoformat(meta["built_at"])
+    package = HandoverPackage.objects.create(
+        engagement=engagement,
+        file_name=f"{engagement.code}-package-{now:%Y%m%dT%H%M%S}-{digest[:8]}.zip",
+        size=zipped.stat().st_size,
+        digest=digest,
+        manifest_digest=hashlib.sha256(manifest).hexdigest(),
+        algorithm=meta["algorithm"],
+        files=count,
+        residual_risk=meta["residual_risk"],
+        sites_not_done=meta["sites_not_done"],
+        checkpoint_seq=built.checkpoint_seq,
+        built_by=None if isinstance(actor, SystemActor) else actor,
+        built_by_name=_actor_name(actor),
+        built_at=now,
+    )
+    event_record(
+        actor=actor,
+        action=events.PACKAGE_BUILD,
+        engagement_id=engagement.pk,
+        obj=package,
+        after={
+            "file": package.file_name,
+            "digest": digest,
+            "manifest_digest": package.manifest_digest,
+            "algorithm": package.algorithm,
+            "files": count,
+            "annexes": built.annexes,
+            "checkpoint_seq": built.checkpoint_seq,
+            "sites_not_done": len(meta["sites_not_done"]),
+            "residual_risk": package.residual_risk,
+        },
+    )
     return package
 
 
