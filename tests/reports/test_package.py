@@ -221,3 +221,12 @@ def test_a_failed_build_leaves_nothing(settings, tmp_path):
     assert not Event.objects.filter(action=events.PACKAGE_BUILD).exists()
     store = Path(settings.HANDOVER_PACKAGE_DIR) / world.engagement.code
     assert not list(store.iterdir())
+
+
+def test_a_checkpoint_not_signed_by_its_key_is_named(tmp_path):
+    _, _, _, path = _built()
+    document = json.loads(zipfile.ZipFile(path).read(verify.CHECKPOINT))
+    document["seq"] += 1
+    forged = rewrite(path, tmp_path / "cp.zip", replace={verify.CHECKPOINT: json.dumps(document).encode()})
+    report = verify.verify_package(forged)
+    assert report.named("changed") == [verify.CHECKPOINT] and report.named("signature") == [verify.CHECKPOINT]

@@ -22,6 +22,7 @@ import base64
 import hashlib
 import json
 import sys
+import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,8 @@ from typing import IO, Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from handover.audit import checkpoint
 
 MANIFEST = "manifest.json"
 SIGNATURE = "SIGNATURE.json"
@@ -182,6 +185,24 @@ def _check_files(report: Report, archive: zipfile.ZipFile, names: set[str], mani
         report.add("added", path, "in the package but not in the manifest")
 
 
+def _check_checkpoint(report: Report, data: bytes) -> None:
+    """The audit checkpoint must carry a valid signature by the key it names (compare that key with
+    ``handover audit public-key``; ``handover audit verify --checkpoint`` checks it against the chain)."""
+    try:
+        document = json.loads(data)
+        key = Ed25519PublicKey.from_public_bytes(base64.b64decode(document["public_key"]))
+    except (ValueError, KeyError, TypeError) as exc:
+        report.add("unreadable", CHECKPOINT, f"not a Handover audit checkpoint ({exc})")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "checkpoint.json"
+        path.write_bytes(data)
+        try:
+            checkpoint.read(path, key)
+        except checkpoint.CheckpointError as exc:
+            report.add("signature", CHECKPOINT, str(exc).replace(str(path), CHECKPOINT))
+
+
 def verify_package(source: str | Path | IO[bytes], trusted: Ed25519PublicKey | None = None) -> Report:
     """Check a package file offline; every problem is reported, none stops the others being looked for."""
     report = Report()
@@ -197,6 +218,8 @@ def verify_package(source: str | Path | IO[bytes], trusted: Ed25519PublicKey | N
             check_signature(report, archive.read(MANIFEST), archive.read(SIGNATURE), trusted, MANIFEST)
         if manifest is not None:
             _check_files(report, archive, names, manifest)
+        if CHECKPOINT in names:
+            _check_checkpoint(report, archive.read(CHECKPOINT))
         if METADATA in names:
             try:
                 report.metadata = json.loads(archive.read(METADATA))
