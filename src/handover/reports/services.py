@@ -297,7 +297,7 @@ def _contents(
     text = json.dumps(metadata, ensure_ascii=False, indent=1) + "\n"
     (folder / verify.METADATA).write_text(text, encoding="utf-8")
     # Taken last, so the signed head covers 表24's creation and every export event of this build.
-    _checkpoint_file, seq = checkpoint_write(actor=actor, path=folder / verify.CHECKPOINT)
+    seq = checkpoint_write(actor=actor, path=folder / verify.CHECKPOINT)[1]
     return _Built(metadata, len(annexes), seq)
 
 
