@@ -163,6 +163,13 @@ class Scene:
             uploaded_at=now,
         )
 
+    def package(self):
+        """A recorded handover package with a real file (engagement-level: 技术组 only)."""
+        from handover.reports.models import HandoverPackage
+        from tests.reports.support import stored_package
+
+        return HandoverPackage.objects.first() or stored_package(self.world)
+
     def kwargs(self, route: Route, target: str) -> tuple[dict, object]:
         """URL kwargs for the route, and the site its object sits at (None for engagement-level objects)."""
         w = self.world
@@ -200,6 +207,8 @@ class Scene:
                 values[key] = self.event.seq
             elif key in ("instance_id", "case_id", "evidence_id"):
                 values[key], where = self.workflow_object(key, site).pk, site
+            elif key == "package_id":
+                values[key] = self.package().pk
             else:
                 raise AssertionError(f"{route.name}: no test value for URL argument {key}")
         return values, where

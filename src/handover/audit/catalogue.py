@@ -19,6 +19,7 @@ APPS_WITH_EVENTS = (
     "handover.backups",
     "handover.vault",
     "handover.workflow",
+    "handover.reports",
 )
 
 _actions: dict[str, str | Promise] = {}

@@ -7,10 +7,16 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    if args[:2] == ["package", "verify"]:
+        # Offline: the verifier imports no Django, so it runs with no settings and no database.
+        from handover.reports.verify import main as verify_main
+
+        sys.exit(verify_main(args[2:]))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "handover.settings.local")
     from django.core.management import execute_from_command_line
 
-    execute_from_command_line(["handover", *(sys.argv[1:] if argv is None else argv)])
+    execute_from_command_line(["handover", *args])
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ FILL_REGISTERS = "fill_registers"  # create forms and rows; signing is decided b
 VIEW_BACKUPS = "view_backups"  # imported fixity bundles and enrolled site keys of the role's sites
 IMPORT_BACKUPS = "import_backups"  # import a fixity bundle (upload, API, courier) into the registers
 MANAGE_SITE_KEYS = "manage_site_keys"  # enrol, issue and revoke the agents' site keys (第二十八条第8项)
+MANAGE_PACKAGES = "manage_packages"  # build, download the 表24 package; record its approval and sending
 VIEW_AUDIT = "view_audit"
 MANAGE_ACCOUNTS = "manage_accounts"
 # The vault (第二十二条, 第二十六条第2项): reading a secret needs a request and someone else's approval.
@@ -66,6 +67,7 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
             HANDLE_EXCEPTIONS,
             MANAGE_WORKFLOW,
             MANAGE_DUTY,
+            MANAGE_PACKAGES,
         }
     ),
     Role.ONSITE_POST: frozenset(

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "handover.backups",
     "handover.vault",
     "handover.workflow",
+    "handover.reports",
     "handover.web",
     "handover.api",
     "handover.cli",
@@ -160,6 +161,9 @@ HANDOVER_WEBHOOK_HOSTS = env.get_list("HANDOVER_WEBHOOK_HOSTS")
 
 HANDOVER_ATTACHMENT_DIR = DATA_DIR / "attachments"
 HANDOVER_ATTACHMENT_MAX_BYTES = env.get_int("HANDOVER_ATTACHMENT_MAX_BYTES")
+
+HANDOVER_PACKAGE_KEY = Path(env.get("HANDOVER_PACKAGE_KEY") or DATA_DIR / "keys" / "package.key")
+HANDOVER_PACKAGE_DIR = DATA_DIR / "packages"
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]

@@ -61,6 +61,11 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable("HANDOVER_CHECKPOINT_INTERVAL", "900", "Seconds between scheduled audit checkpoints."),
     Variable(
+        "HANDOVER_PACKAGE_KEY",
+        "",
+        "Path of the Ed25519 key signing 表24 handover packages; default keys/package.key in the data folder.",
+    ),
+    Variable(
         "HANDOVER_TOTP_REQUIRED",
         "false",
         "Require a TOTP second factor for every login (always on in production).",

@@ -1,0 +1,88 @@
+"""``handover package build|verify|public-key``: the 表24 handover package from the command line.
+
+``build --engagement CODE -o FILE [--residual-risk TEXT] [--hash sha256|sm3]`` builds, records and copies
+the package (refused while sites are not done unless a residual-risk reason is stated, 第二十七条第4项).
+``verify FILE [--public-key PEM] [--addendum FILE]`` is the offline verifier (``handover.reports.verify``);
+``handover`` runs it before Django is set up, so it needs no settings and no database.
+``public-key`` prints the server's package key in PEM, to hand to whoever verifies.
+"""
+
+from __future__ import annotations
+
+import getpass
+import io
+import shutil
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from handover.core.actors import system
+from handover.core.context import command_context
+from handover.core.errors import DomainError
+from handover.org.models import Engagement
+from handover.reports import services, verify
+
+
+class Command(BaseCommand):
+    help = "Build, verify and print the key of the 表24 handover package."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True)
+        build = sub.add_parser("build", help="build the package of an engagement and copy it to FILE")
+        build.add_argument("--engagement", required=True, metavar="CODE")
+        build.add_argument("-o", "--output", required=True, metavar="FILE")
+        build.add_argument(
+            "--residual-risk", default="", metavar="TEXT", help="needed while sites are not done"
+        )
+        build.add_argument(
+            "--summary", default="", metavar="TEXT", help="表24's overall summary (第二十七条第3项)"
+        )
+        build.add_argument("--hash", default="sha256", choices=verify.ALGORITHMS)
+        build.add_argument("--user", help="build as this login (default: the system actor)")
+        check = sub.add_parser("verify", help="check a package offline (exit 0 only when intact)")
+        check.add_argument("file", metavar="FILE")
+        check.add_argument("--public-key", metavar="PEM")
+        check.add_argument("--addendum", metavar="FILE")
+        sub.add_parser("public-key", help="print the server's package key (PEM)")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        action = options["action"]
+        if action == "verify":
+            argv = [options["file"]]
+            for name in ("public_key", "addendum"):
+                if options[name]:
+                    argv += [f"--{name.replace('_', '-')}", options[name]]
+            printed = io.StringIO()
+            code = verify.main(argv, out=printed)
+            self.stdout.write(printed.getvalue(), ending="")
+            if code:
+                raise CommandError("the package is not intact", returncode=code)
+            return
+        if action == "public-key":
+            self.stdout.write(services.package_public_key_pem(), ending="")
+            return
+        try:
+            with command_context("cli"):
+                self._build(options)
+        except DomainError as exc:
+            raise CommandError(str(exc.message)) from exc
+
+    def _build(self, options: dict[str, Any]) -> None:
+        engagement = Engagement.objects.filter(code=options["engagement"]).first()
+        if engagement is None:
+            raise CommandError(f"no engagement with the code {options['engagement']}")
+        actor: Any = system(f"package-build({getpass.getuser()})")
+        if options["user"]:
+            actor = get_user_model().objects.filter(username=options["user"], is_active=True).first()
+            if actor is None:
+                raise CommandError(f"--user {options['user']}: no active login of that name")
+        package = services.package_build(
+            actor=actor,
+            engagement=engagement,
+            residual_risk=options["residual_risk"],
+            algorithm=options["hash"],
+            summary=options["summary"],
+        )
+        shutil.copyfile(services.package_path(package), options["output"])
+        self.stdout.write(f"{options['output']}: {package.files} files, sha256 {package.digest}")

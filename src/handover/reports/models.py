@@ -1,0 +1,105 @@
+"""The 表24 handover packages built for an engagement, the working group's approval of one and where it was
+sent (第二十七条第3、4项). The package file itself lives in HANDOVER_PACKAGE_DIR; the row keeps its digest,
+so a file changed on disk is caught by ``handover package verify`` and by the digest recorded here."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from handover.org.models import Engagement, Site
+
+
+class HashAlgorithm(models.TextChoices):
+    SHA256 = "sha256", "SHA-256"
+    SM3 = "sm3", "SM3"
+
+
+class HandoverPackage(models.Model):
+    """One built package: 表24 with its annexes, manifest, audit checkpoint and signature, as one zip."""
+
+    engagement = models.ForeignKey(Engagement, on_delete=models.PROTECT, related_name="handover_packages")
+    file_name = models.CharField(_("file"), max_length=200)
+    size = models.BigIntegerField(_("size"))
+    digest = models.CharField(_("SHA-256 of the package"), max_length=64, unique=True)
+    manifest_digest = models.CharField(_("SHA-256 of the manifest"), max_length=64)
+    algorithm = models.CharField(_("hash of the manifest"), max_length=8, choices=HashAlgorithm.choices)
+    files = models.PositiveIntegerField(_("files"))
+    residual_risk = models.TextField(_("residual-risk reason"), blank=True)
+    sites_not_done = models.JSONField(_("sites not done when built"), default=list, blank=True)
+    checkpoint_seq = models.PositiveBigIntegerField(_("audit checkpoint"))
+    built_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    built_by_name = models.CharField(_("built by"), max_length=150)
+    built_at = models.DateTimeField(_("built at"))
+
+    class Meta:
+        ordering = ["-built_at", "-pk"]
+        verbose_name = _("handover package")
+        verbose_name_plural = _("handover packages")
+
+    def __str__(self) -> str:
+        return self.file_name
+
+
+class PackageApproval(models.Model):
+    """托管工作组 批准 (第二十七条第4项): who approved the package, when, and the reference of the approval."""
+
+    package = models.OneToOneField(HandoverPackage, on_delete=models.PROTECT, related_name="approval")
+    approver = models.CharField(_("approved by (working group)"), max_length=150)
+    approved_at = models.DateTimeField(_("approved at"))
+    reference = models.CharField(_("reference of the approval"), max_length=200, blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("package approval")
+        verbose_name_plural = _("package approvals")
+
+    def __str__(self) -> str:
+        return f"{self.package_id} {self.approver}"
+
+
+class Recipient(models.TextChoices):
+    """第二十七条第4项: 报送当地证监局、托管工作组、被托管公司及营业部留存."""
+
+    CSRC_BUREAU = "csrc_bureau", _("Local CSRC bureau")
+    WORKING_GROUP = "working_group", _("Custody working group")
+    FIRM = "firm", _("The firm under custody")
+    BRANCH = "branch", _("Branch (kept on file)")
+
+
+class PackageDistribution(models.Model):
+    """One sending of an approved package: to whom (a branch names its site), when, and how."""
+
+    package = models.ForeignKey(HandoverPackage, on_delete=models.PROTECT, related_name="distributions")
+    recipient = models.CharField(_("recipient"), max_length=16, choices=Recipient.choices)
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    sent_at = models.DateTimeField(_("sent at"))
+    means = models.CharField(_("sent by way of"), max_length=200, blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["sent_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(recipient="branch", site__isnull=False)
+                | (~Q(recipient="branch") & Q(site__isnull=True)),
+                name="reports_distribution_branch_names_site",
+            ),
+            models.UniqueConstraint(
+                fields=["package", "recipient"],
+                condition=Q(site__isnull=True),
+                name="reports_distribution_once",
+            ),
+            models.UniqueConstraint(fields=["package", "site"], name="reports_distribution_once_per_branch"),
+        ]
+        verbose_name = _("package distribution")
+        verbose_name_plural = _("package distributions")
+
+    def __str__(self) -> str:
+        return f"{self.package_id} → {self.recipient}"

@@ -1,0 +1,30 @@
+"""Reads of the handover packages: only for those who hold manage_packages in the engagement (技术组)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils.translation import gettext as _
+
+from handover.core.errors import NotFound
+from handover.org import permissions as perms
+from handover.org.models import Engagement
+from handover.org.selectors import require
+from handover.reports.models import HandoverPackage
+
+
+def package_list(*, user: Any, engagement: Engagement) -> QuerySet[HandoverPackage]:
+    """The engagement's packages, newest first, with their approval."""
+    require(user=user, engagement=engagement, capability=perms.MANAGE_PACKAGES)
+    return HandoverPackage.objects.filter(engagement=engagement).select_related("approval", "engagement")
+
+
+def package_get(*, user: Any, engagement: Engagement, package_id: int) -> HandoverPackage:
+    """One package of the engagement, or NotFound."""
+    package = package_list(user=user, engagement=engagement).filter(pk=package_id).first()
+    if package is None:
+        raise NotFound(
+            _("No handover package %(id)d in this engagement.") % {"id": package_id}, field="package"
+        )
+    return package

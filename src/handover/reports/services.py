@@ -1,0 +1,509 @@
+"""Writes of the 表24 handover package (第二十七条第3、4项; registers.md §5.4 N-03/N-04).
+
+``package_build`` computes 表24, exports it and every annexed register's current signed version per site in
+the official frame (xlsx and PDF), takes a signed audit checkpoint, writes the manifest of every file and
+signs it with the server's package key, as one zip. The working group's approval and the distribution are
+recorded afterwards against the package and travel as a signed addendum naming the package's digest
+(docs/package.md says why an addendum, not a re-issue).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from django.conf import settings
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from handover.audit import checkpoint
+from handover.audit.services import checkpoint_write, event_record
+from handover.core.actors import SystemActor
+from handover.core.errors import DomainError
+from handover.org import permissions as perms
+from handover.org.models import Engagement, Phase, Site, SiteLevel
+from handover.org.selectors import require
+from handover.registers import computed, seeding
+from handover.registers.io.exporting import register_export, site_label
+from handover.registers.models import Form, FormState
+from handover.reports import events, verify
+from handover.reports.models import HandoverPackage, PackageApproval, PackageDistribution, Recipient
+
+# 表5–23: the handover-day lists a site must have signed to be done (表24 itself and 表39 excluded).
+DONE_REGISTERS = tuple(range(5, 24))
+ANNEXES = tuple(n for n in computed.ANNEXED if n != 24)
+FROZEN = (FormState.SIGNED, FormState.ARCHIVED)
+STATE_ZH = computed.STATE_LABELS
+
+
+@dataclass(frozen=True)
+class SiteNotDone:
+    """A site that is not done, and what it still lacks (one line per form or gap)."""
+
+    site: Site
+    missing: list[str]
+
+    def __str__(self) -> str:
+        return f"{site_label(self.site)}: {'; '.join(self.missing)}"
+
+
+def sites_not_done(engagement: Engagement) -> list[SiteNotDone]:
+    """The active sites whose 表5–23 forms are not all signed, each with what is missing.
+
+    One function so the workflow's notion of "done" (its steps) can replace this one in one place. A site with
+    no handover list at all is not done either: nothing of it could be annexed (第二十七条第4项).
+    """
+    forms = Form.objects.filter(engagement=engagement, is_current=True, register_no__in=DONE_REGISTERS)
+    found: dict[int, list[str]] = {}
+    for site_id, number, form_no, version, state in forms.order_by("register_no", "form_no").values_list(
+        "site_id", "register_no", "form_no", "version", "state"
+    ):
+        gaps = found.setdefault(site_id, [])
+        if state not in FROZEN:
+            gaps.append(
+                _("表%(n)d %(form)s v%(v)d is %(state)s, not signed")
+                % {"n": number, "form": form_no, "v": version, "state": STATE_ZH[state]}
+            )
+    result = []
+    for site in Site.objects.filter(engagement=engagement, is_active=True).order_by("path"):
+        if site.pk not in found:
+            result.append(SiteNotDone(site, [_("no handover list (表5–23) at all")]))
+        elif found[site.pk]:
+            result.append(SiteNotDone(site, found[site.pk]))
+    return result
+
+
+def annexed_forms(engagement: Engagement) -> list[Form]:
+    """Per form number, its latest signed (or archived) version: the version a package annexes."""
+    signed = (
+        Form.objects.filter(
+            engagement=engagement, register_no__in=ANNEXES, state__in=FROZEN, site__is_active=True
+        )
+        .select_related("site")
+        .order_by("site__path", "register_no", "form_no", "-version")
+    )
+    latest: dict[str, Form] = {}
+    for form in signed:
+        latest.setdefault(form.form_no, form)
+    return list(latest.values())
+
+
+def _actor_name(actor: Any) -> str:
+    return actor.audit_name if isinstance(actor, SystemActor) else actor.get_username()
+
+
+def _export_pair(actor: Any, engagement: Engagement, form: Form, folder: Path, relative: str) -> list[str]:
+    """表N's form as xlsx and PDF under ``relative`` (without suffix); returns the paths written."""
+    written = []
+    for fmt in ("xlsx", "pdf"):
+        path = folder / f"{relative}.{fmt}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        register_export(
+            actor=actor,
+            engagement=engagement,
+            register_no=form.register_no,
+            fmt=fmt,
+            out=str(path),
+            form=form,
+        )
+        written.append(f"{relative}.{fmt}")
+    return written
+
+
+def _table24(
+    actor: Any, engagement: Engagement, residual_risk: str, summary: str, now: datetime
+) -> list[Form]:
+    """表24 computed now at each root site (总部) of the engagement, over its whole subtree (第二十七条第4项)."""
+    roots = Site.objects.filter(engagement=engagement, parent__isnull=True, is_active=True).order_by("path")
+    header = {"summary": summary, "residual_risks": residual_risk or "无"}
+    return [
+        seeding.computed_form_build(
+            actor=actor,
+            engagement=engagement,
+            site=root,
+            register_no=24,
+            form_date=timezone.localdate(now),
+            header=header,
+        )
+        for root in roots
+    ]
+
+
+def _metadata(
+    *, actor: Any, engagement: Engagement, now: datetime, residual_risk: str, not_done: list[SiteNotDone],
+    table24: list[Form], annexes: list[Form], unsigned: list[str], algorithm: str,
+) -> dict[str, Any]:  # fmt: skip
+    """package.json. 第十一条: the firm's real name only once the phase allows it (after 准备期)."""
+    data: dict[str, Any] = {
+        "format": "handover-package/1",
+        "engagement": {"code": engagement.code, "code_name": engagement.code_name},
+        "disposal_date": engagement.disposal_date.isoformat(),
+        "phase": engagement.phase,
+        "built_at": now.isoformat(timespec="seconds"),
+        "built_by": _actor_name(actor),
+        "algorithm": algorithm,
+        "residual_risk": residual_risk,
+        "sites_not_done": [{"site": site_label(s.site), "missing": s.missing} for s in not_done],
+        "table24": [f"{f.form_no} v{f.version}" for f in table24],
+        "annexes": [
+            {"site": site_label(f.site), "register": f.register_no, "form": f.form_no, "version": f.version}
+            for f in annexes
+        ],
+        "unsigned_not_annexed": unsigned,
+    }
+    if engagement.phase != Phase.PREPARATION:
+        data["engagement"]["firm_name"] = engagement.firm_name
+    return data
+
+
+def _unsigned(engagement: Engagement, annexes: list[Form]) -> list[str]:
+    """Current forms with no signed version: named in the metadata, not annexed."""
+    have = {f.form_no for f in annexes}
+    current = Form.objects.filter(engagement=engagement, is_current=True, register_no__in=ANNEXES)
+    return [
+        f"表{n} {no} v{v}"
+        for n, no, v in current.exclude(form_no__in=have)
+        .order_by("register_no", "form_no")
+        .values_list("register_no", "form_no", "version")
+    ]
+
+
+def _seal(folder: Path, algorithm: str, extra: dict[str, Any]) -> tuple[bytes, int]:
+    """manifest.json over every file in ``folder`` and SIGNATURE.json over it; returns (manifest, count)."""
+    files = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        with path.open("rb") as handle:
+            files[path.relative_to(folder).as_posix()] = (
+                path.stat().st_size,
+                verify.file_digest(handle, algorithm),
+            )
+    manifest = verify.manifest_bytes(algorithm=algorithm, files=files, extra=extra)
+    (folder / verify.MANIFEST).write_bytes(manifest)
+    key = _package_key()
+    (folder / verify.SIGNATURE).write_bytes(verify.signature_bytes(key, manifest))
+    return manifest, len(files)
+
+
+def _package_key() -> Ed25519PrivateKey:
+    """The server's package signing key, kept outside the database (HANDOVER_PACKAGE_KEY)."""
+    path = Path(settings.HANDOVER_PACKAGE_KEY)
+    try:
+        return checkpoint.load_or_create_key(path)
+    except (OSError, ValueError, checkpoint.CheckpointError) as exc:
+        raise DomainError(
+            _("The package key %(file)s cannot be read as an Ed25519 private key: %(error)s")
+            % {"file": path, "error": type(exc).__name__}
+        ) from None
+
+
+def _zip(folder: Path, destination: Path) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(destination, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name in (verify.MANIFEST, verify.SIGNATURE):
+            archive.write(folder / name, name)
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            name = path.relative_to(folder).as_posix()
+            if name not in (verify.MANIFEST, verify.SIGNATURE):
+                archive.write(path, name)
+
+
+def _refuse_unless_done(not_done: list[SiteNotDone], residual_risk: str) -> None:
+    if not_done and not residual_risk.strip():
+        raise DomainError(
+            _("%(n)d site(s) are not done, so the package needs a stated residual-risk reason: %(sites)s")
+            % {"n": len(not_done), "sites": " | ".join(map(str, not_done))},
+            field="residual_risk",
+        )
+
+
+@dataclass
+class _Built:
+    """What a build wrote into its folder, before it is sealed and recorded."""
+
+    metadata: dict[str, Any]
+    annexes: int
+    checkpoint_seq: int
+
+
+def package_build(
+    *,
+    actor: Any,
+    engagement: Engagement,
+    residual_risk: str = "",
+    algorithm: str = "sha256",
+    summary: str = "",
+) -> HandoverPackage:
+    """Build and record the 表24 handover package; refused while sites are not done unless a residual-risk
+    reason is stated (第二十七条第4项). One transaction: the check, 表24, the exports' events, the checkpoint
+    and the package row commit together, and no file is left when anything fails."""
+    require(user=actor, engagement=engagement, capability=perms.MANAGE_PACKAGES)
+    if algorithm not in verify.ALGORITHMS:
+        raise DomainError(_("Hash the package with sha256 or sm3."), field="algorithm")
+    store = Path(settings.HANDOVER_PACKAGE_DIR) / engagement.code
+    store.mkdir(parents=True, exist_ok=True)
+    final: list[Path] = []
+    try:
+        with tempfile.TemporaryDirectory(dir=store, prefix=".build-") as tmp, transaction.atomic():
+            folder = Path(tmp) / "package"
+            built = _contents(actor, engagement, folder, residual_risk.strip(), summary.strip(), algorithm)
+            manifest, count = _seal(folder, algorithm, {"engagement": engagement.code,
+                                                         "built_at": built.metadata["built_at"]})  # fmt: skip
+            zipped = Path(tmp) / "package.zip"
+            _zip(folder, zipped)
+            package = _record(actor, engagement, zipped, manifest, count, built)
+            final.append(store / package.file_name)
+            shutil.move(zipped, final[0])
+    except BaseException:
+        for stray in final:  # the file was in place but its row did not commit: nothing half written
+            stray.unlink(missing_ok=True)
+        raise
+    return package
+
+
+def _contents(
+    actor: Any, engagement: Engagement, folder: Path, residual_risk: str, summary: str, algorithm: str
+) -> _Built:
+    """Everything but the manifest and its signature: 表24, the annexes, package.json, the checkpoint."""
+    not_done = sites_not_done(engagement)
+    _refuse_unless_done(not_done, residual_risk)
+    now = timezone.now()
+    sites = Site.objects.filter(engagement=engagement, is_active=True).count()
+    default_summary = _("%(done)d of %(all)d sites done when the package was built.") % {
+        "done": sites - len(not_done),
+        "all": sites,
+    }
+    table24 = _table24(actor, engagement, residual_risk, summary or default_summary, now)
+    for form in table24:
+        _export_pair(actor, engagement, form, folder, f"table24/{form.form_no}-v{form.version}")
+    annexes = annexed_forms(engagement)
+    for form in annexes:
+        _export_pair(
+            actor, engagement, form, folder, f"annexes/{form.site.code}/{form.form_no}-v{form.version}"
+        )
+    metadata = _metadata(
+        actor=actor, engagement=engagement, now=now, residual_risk=residual_risk, not_done=not_done,
+        table24=table24, annexes=annexes, unsigned=_unsigned(engagement, annexes), algorithm=algorithm,
+    )  # fmt: skip
+    text = json.dumps(metadata, ensure_ascii=False, indent=1) + "\n"
+    (folder / verify.METADATA).write_text(text, encoding="utf-8")
+    # Taken last, so the signed head covers 表24's creation and every export event of this build.
+    seq = checkpoint_write(actor=actor, path=folder / verify.CHECKPOINT)[1]
+    return _Built(metadata, len(annexes), seq)
+
+
+def _record(
+    actor: Any, engagement: Engagement, zipped: Path, manifest: bytes, count: int, built: _Built
+) -> HandoverPackage:
+    """The package row and its audit event (digest, builder, time)."""
+    with zipped.open("rb") as handle:
+        digest = verify.file_digest(handle, "sha256")
+    meta = built.metadata
+    now = datetime.fromisoformat(meta["built_at"])
+    package = HandoverPackage.objects.create(
+        engagement=engagement,
+        file_name=f"{engagement.code}-package-{now:%Y%m%dT%H%M%S}-{digest[:8]}.zip",
+        size=zipped.stat().st_size,
+        digest=digest,
+        manifest_digest=hashlib.sha256(manifest).hexdigest(),
+        algorithm=meta["algorithm"],
+        files=count,
+        residual_risk=meta["residual_risk"],
+        sites_not_done=meta["sites_not_done"],
+        checkpoint_seq=built.checkpoint_seq,
+        built_by=None if isinstance(actor, SystemActor) else actor,
+        built_by_name=_actor_name(actor),
+        built_at=now,
+    )
+    event_record(
+        actor=actor,
+        action=events.PACKAGE_BUILD,
+        engagement_id=engagement.pk,
+        obj=package,
+        after={
+            "file": package.file_name,
+            "digest": digest,
+            "manifest_digest": package.manifest_digest,
+            "algorithm": package.algorithm,
+            "files": count,
+            "annexes": built.annexes,
+            "checkpoint_seq": built.checkpoint_seq,
+            "sites_not_done": len(meta["sites_not_done"]),
+            "residual_risk": package.residual_risk,
+        },
+    )
+    return package
+
+
+def package_path(package: HandoverPackage) -> Path:
+    return Path(settings.HANDOVER_PACKAGE_DIR) / package.engagement.code / package.file_name
+
+
+def package_file_open(*, actor: Any, package: HandoverPackage) -> Path:
+    """The package file for a download, after checking it is the one recorded; the reading is audited."""
+    require(user=actor, engagement=package.engagement, capability=perms.MANAGE_PACKAGES)
+    path = package_path(package)
+    try:
+        with path.open("rb") as handle:
+            digest = verify.file_digest(handle, "sha256")
+    except OSError as exc:
+        raise DomainError(
+            _("The package file %(file)s cannot be read (%(error)s).") % {"file": path, "error": exc.strerror}
+        ) from exc
+    if digest != package.digest:
+        raise DomainError(
+            _("The package file %(file)s is not the one built (its SHA-256 changed): report this to 技术组.")
+            % {"file": package.file_name}
+        )
+    with transaction.atomic():
+        event_record(
+            actor=actor,
+            action=events.PACKAGE_DOWNLOAD,
+            engagement_id=package.engagement_id,
+            obj=package,
+            after={"file": package.file_name, "digest": package.digest},
+        )
+    return path
+
+
+def package_approval_record(
+    *, actor: Any, package: HandoverPackage, approver: str, approved_at: datetime, reference: str = ""
+) -> PackageApproval:
+    """托管工作组 批准 of the package (第二十七条第4项), recorded by 技术组; once per package."""
+    require(user=actor, engagement=package.engagement, capability=perms.MANAGE_PACKAGES)
+    if not approver.strip():
+        raise DomainError(_("Name who in the working group approved the package."), field="approver")
+    if PackageApproval.objects.filter(package=package).exists():
+        raise DomainError(_("This package's approval is recorded already."), field="approver")
+    if approved_at < package.built_at:
+        raise DomainError(
+            _("The approval cannot be earlier than the package was built."), field="approved_at"
+        )
+    with transaction.atomic():
+        approval = PackageApproval.objects.create(
+            package=package, approver=approver.strip(), approved_at=approved_at, reference=reference.strip(),
+            recorded_by=actor,
+        )  # fmt: skip
+        event_record(
+            actor=actor,
+            action=events.PACKAGE_APPROVE,
+            engagement_id=package.engagement_id,
+            obj=approval,
+            after={"package": package.digest, "approver": approval.approver,
+                   "approved_at": approved_at.isoformat(), "reference": approval.reference},
+        )  # fmt: skip
+    return approval
+
+
+def package_distribution_record(
+    *, actor: Any, package: HandoverPackage, recipient: str, sent_at: datetime, site: Site | None = None,
+    means: str = "",
+) -> PackageDistribution:  # fmt: skip
+    """One sending of the approved package: 证监局, 托管工作组, 被托管公司, or a 营业部 (第二十七条第4项)."""
+    require(user=actor, engagement=package.engagement, capability=perms.MANAGE_PACKAGES)
+    _check_distribution(package, recipient, sent_at, site)
+    with transaction.atomic():
+        sent = PackageDistribution.objects.create(
+            package=package,
+            recipient=recipient,
+            site=site,
+            sent_at=sent_at,
+            means=means.strip(),
+            recorded_by=actor,
+        )
+        event_record(
+            actor=actor,
+            action=events.PACKAGE_DISTRIBUTE,
+            engagement_id=package.engagement_id,
+            site_id=site.pk if site else None,
+            obj=sent,
+            after={"package": package.digest, "recipient": recipient, "sent_at": sent_at.isoformat(),
+                   "means": sent.means},
+        )  # fmt: skip
+    return sent
+
+
+def _check_distribution(
+    package: HandoverPackage, recipient: str, sent_at: datetime, site: Site | None
+) -> None:
+    approval = PackageApproval.objects.filter(package=package).first()
+    if approval is None:
+        raise DomainError(
+            _("The package is sent only after the working group approves it (第二十七条第4项).")
+        )
+    if sent_at < approval.approved_at:
+        raise DomainError(_("It cannot have been sent before it was approved."), field="sent_at")
+    if recipient not in Recipient.values:
+        raise DomainError(_("Choose a recipient."), field="recipient")
+    if recipient == Recipient.BRANCH:
+        if site is None or site.engagement_id != package.engagement_id or site.level != SiteLevel.BRANCH:
+            raise DomainError(_("Sending to a branch names the branch (营业部)."), field="site")
+        taken = PackageDistribution.objects.filter(package=package, site=site).exists()
+    else:
+        site = None
+        taken = PackageDistribution.objects.filter(package=package, recipient=recipient).exists()
+    if taken:
+        raise DomainError(_("This sending is recorded already."), field="recipient")
+
+
+def _addendum_body(package: HandoverPackage) -> dict[str, Any]:
+    approval = PackageApproval.objects.filter(package=package).first()
+    distributions: QuerySet[PackageDistribution] = package.distributions.select_related("site")
+    return {
+        "format": verify.ADDENDUM_FORMAT,
+        "package_file": package.file_name,
+        "package_sha256": package.digest,
+        "manifest_sha256": package.manifest_digest,
+        "approval": None
+        if approval is None
+        else {
+            "approver": approval.approver,
+            "approved_at": approval.approved_at.isoformat(),
+            "reference": approval.reference,
+            "recorded_by": approval.recorded_by.get_username(),
+        },
+        "distribution": [
+            {
+                "recipient": d.recipient,
+                "site": site_label(d.site) if d.site else None,
+                "sent_at": d.sent_at.isoformat(),
+                "means": d.means,
+                "recorded_by": d.recorded_by.get_username(),
+            }
+            for d in distributions
+        ],
+    }
+
+
+def package_addendum_issue(*, actor: Any, package: HandoverPackage) -> bytes:
+    """The signed addendum: the approval and distribution records bound to the package's SHA-256."""
+    require(user=actor, engagement=package.engagement, capability=perms.MANAGE_PACKAGES)
+    body = _addendum_body(package)
+    signed = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+    key = _package_key()
+    document = {"addendum": body, "signature": json.loads(verify.signature_bytes(key, signed))}
+    with transaction.atomic():
+        event_record(
+            actor=actor,
+            action=events.ADDENDUM_DOWNLOAD,
+            engagement_id=package.engagement_id,
+            obj=package,
+            after={"package": package.digest, "distributions": len(body["distribution"]),
+                   "approved": body["approval"] is not None},
+        )  # fmt: skip
+    return (json.dumps(document, ensure_ascii=False, indent=1) + "\n").encode()
+
+
+def package_public_key_pem() -> str:
+    """The server's package key, public half, in PEM (created on first use)."""
+    key = _package_key()
+    return verify.public_key_pem(key.public_key())

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from handover.reports import views
+
+app_name = "reports"
+
+urlpatterns = [
+    path("<slug:code>/packages/", views.package_list, name="package_list"),
+    path("<slug:code>/packages/<int:package_id>/", views.package_detail, name="package_detail"),
+    path("<slug:code>/packages/<int:package_id>/download/", views.package_download, name="package_download"),
+    path("<slug:code>/packages/<int:package_id>/addendum/", views.package_addendum, name="package_addendum"),
+]

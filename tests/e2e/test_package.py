@@ -1,0 +1,68 @@
+"""The 表24 handover package page on the demo engagement, in a real browser: 技术组 is refused without a
+residual-risk reason while sites are not done, builds with one, records the working group's approval and a
+sending, downloads the package and it verifies offline against the server's key."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from handover.reports import verify
+from tests.e2e.conftest import Server, _handover, _server_env
+
+pytestmark = pytest.mark.e2e
+
+PAGE = "/e/demo/packages/"
+LogIn = Callable[[Page, str], None]
+
+
+def test_the_technical_group_builds_records_and_downloads_a_package_that_verifies(
+    page: Page, log_in: LogIn, server: Server, tmp_path: Path
+) -> None:
+    log_in(page, "demo-tech")
+    page.goto(PAGE)
+    expect(page.get_by_test_id("not-done")).to_be_visible()
+    page.get_by_test_id("build").click()
+    expect(page.locator(".errorlist")).to_contain_text("遗留风险")
+    page.fill("textarea[name=residual_risk]", "总部清算系统备份待补登，次日完成")
+    page.get_by_test_id("build").click()
+    expect(page.get_by_test_id("digest")).to_be_visible()
+    page.fill("input[name=approver]", "托管工作组 王组长")
+    page.fill("input[name=approved_at]", "2030-01-01T09:00")
+    page.get_by_test_id("approve").click()
+    expect(page.get_by_test_id("approval")).to_contain_text("王组长")
+    page.select_option("select[name=recipient]", "csrc_bureau")
+    page.fill("input[name=sent_at]", "2030-01-01T10:00")
+    page.get_by_test_id("distribute").click()
+    expect(page.locator("table")).to_contain_text("2030-01-01 10:00")
+    with page.expect_download() as download:
+        page.get_by_test_id("download").click()
+    target = tmp_path / "package.zip"
+    download.value.save_as(target)
+    with page.expect_download() as addendum:
+        page.get_by_test_id("addendum").click()
+    addendum_file = tmp_path / "addendum.json"
+    addendum.value.save_as(addendum_file)
+    pem = _handover(_server_env(server.data_dir), "package", "public-key")
+    key = verify.load_public_key(pem.encode())
+    report = verify.verify_package(target, key)
+    assert report.intact, report.problems
+    assert report.metadata["residual_risk"] == "总部清算系统备份待补登，次日完成"
+    assert any(p.startswith("table24/") for p in verify_names(target))
+    assert verify.verify_addendum(addendum_file, target, key).intact
+
+
+def verify_names(path: Path) -> list[str]:
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        return archive.namelist()
+
+
+def test_an_observer_is_refused(page: Page, log_in: LogIn) -> None:
+    log_in(page, "demo-observer")
+    response = page.goto(PAGE)
+    assert response is not None and response.status == 403
