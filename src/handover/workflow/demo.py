@@ -98,15 +98,24 @@ def ensure_signed(
     signers: Signers, engagement: Engagement, site: Site, register_no: int, day: dt.date
 ) -> Row:
     """The registers demo (registers/demo.py, run first) has filled most forms with realistic rows: sign
-    what it left open; fill and sign a form only where the site has none of 表N yet."""
-    form = Form.objects.filter(
-        engagement=engagement, site=site, register_no=register_no, is_current=True
-    ).first()
-    if form is None:
+    every form of 表N it left open at the site; fill and sign one only where the site has none yet."""
+    forms = list(
+        Form.objects.filter(
+            engagement=engagement, site=site, register_no=register_no, is_current=True
+        ).order_by("pk")
+    )
+    if not forms:
         return signed_form(signers, engagement, site, register_no, day)
+    for form in forms:
+        _sign_open_form(signers, form)
+    return forms[0].rows.filter(is_current=True).order_by("seq").first()  # type: ignore[return-value]
+
+
+def _sign_open_form(signers: Signers, form: Form) -> None:
+    """Bring a draft or submitted form to signed: the 第八条 pair on each row, then the footer by role."""
     firm_it = signers.by_role[Role.FIRM_IT]
     if form.state == FormState.DRAFT:
-        if catalogue.get(register_no).dual_signature:
+        if catalogue.get(form.register_no).dual_signature:
             for row in form.rows.filter(is_current=True).exclude(signatures__kind=SignatureKind.EXECUTOR):
                 registers.row_sign(actor=firm_it, row=row, kind=SignatureKind.EXECUTOR)
                 registers.row_sign(
@@ -114,10 +123,9 @@ def ensure_signed(
                 )
         registers.form_submit(actor=firm_it, form=form)
     given = set(form.signatures.values_list("role", flat=True))
-    for role in registers.footer_roles(register_no):
+    for role in registers.footer_roles(form.register_no):
         if role not in given:
             registers.form_sign(actor=signers.by_role[role], form=form)
-    return form.rows.filter(is_current=True).order_by("seq").first()  # type: ignore[return-value]
 
 
 def _at(day: dt.date, hour: int, minute: int = 0, days: int = 0) -> dt.datetime:
