@@ -24,7 +24,8 @@ CANARY = "Canary#7Qz!Vault-9xW"  # captured as an original, then revealed once
 CANARY_MISTYPED = "Canary#7Qz!Vault-9xQ"  # typed in the confirmation field only
 CANARY_WEAK = "canarypass1"  # refused as weak
 CANARY_CLI = "CliCanary$4Lm#8Rt2"  # put through the command line
-CANARIES = (CANARY, CANARY_MISTYPED, CANARY_WEAK, CANARY_CLI)
+CANARY_NEW = "NewCanary%3Tp&Vault-5kR"  # set on the handover day (表10), after the reveal of the original
+CANARIES = (CANARY, CANARY_MISTYPED, CANARY_WEAK, CANARY_CLI, CANARY_NEW)
 HOST = {"HTTP_HOST": "localhost"}
 
 
@@ -38,6 +39,7 @@ class Flows:
         self.world = World()
         self.code = self.world.engagement.code
         self.clients: dict[str, Client] = {}
+        self.users: dict[str, Any] = {}
 
     def client(self, name: str, role: str, site: Any = None) -> Any:
         from django.test import Client
@@ -46,6 +48,7 @@ class Flows:
         client = Client(**HOST)
         client.force_login(user)
         self.clients[name] = client
+        self.users[name] = user
         return user
 
     def keep(self, what: str, response: Any, allowed: bool = False) -> bytes:
@@ -187,6 +190,161 @@ def _machines(flows: Flows) -> None:
     assert secret_use_for_task(entry_id=entry.pk, purpose="canary", task="t-1") == CANARY_CLI
 
 
+def _change(flows: Flows) -> None:
+    """The handover-day change (表10): the original is replaced by a new password, through the same form."""
+    changed = flows.capture("firm", kind="changed", secret=CANARY_NEW, secret_again=CANARY_NEW)
+    assert changed.status_code == 302, changed.content.decode()[:3000]
+
+
+def _t8(account: Any) -> dict[str, Any]:
+    """The 表8 改密前备份 a 表10 row needs (第二十六条第2项: back up before changing a password)."""
+    return {
+        "system_id": account.system_id,
+        "asset_id": account.asset_id,
+        "purpose": "改密前备份",
+        "object_type": "用户权限配置文件",
+        "content": "用户与权限表",
+        "method": "文件备份",
+        "started_at": "2026-12-01T15:30",
+        "ended_at": "2026-12-01T15:40",
+        "media_type": "移动硬盘",
+        "media_no": "HD-01",
+        "copies": 2,
+        "readable": "通过",
+        "location": "保险柜A",
+        "seal_no": "FT-01",
+    }
+
+
+def _t9(account: Any, vault_ref: str, firm: Any, onsite: Any) -> dict[str, Any]:
+    return {
+        "system_id": account.system_id,
+        "asset_id": account.asset_id,
+        "layer": account.layer,
+        "account_id": account.pk,
+        "account_class": account.account_class,
+        "original_holders": [firm.pk],
+        "obtained_by": "被托管技术方提供",
+        "vault_ref": vault_ref,
+        "secret_captured": True,
+        "login_verified": "成功",
+        "verified_at": "2026-12-01T16:05",
+        "holders": [onsite.pk],
+        "witness": onsite.pk,
+    }
+
+
+def _t10(account: Any, vault_ref: str, receipt: Any, backup: Any, firm: Any) -> dict[str, Any]:
+    return {
+        "system_id": account.system_id,
+        "asset_id": account.asset_id,
+        "layer": account.layer,
+        "account_id": account.pk,
+        "account_class": account.account_class,
+        "prior_ref": receipt.pk,
+        "pre_backup_ref": backup.pk,
+        "changed_at": "2026-12-01T17:00",
+        "executor": firm.pk,
+        "secret_changed": True,
+        "vault_ref": vault_ref,
+        "custody_mode": "密码保管系统",
+        "holders": [firm.pk],
+        "login_verified": "成功",
+        "verified_at": "2026-12-01T17:05",
+        "used_in_config": "不涉及",
+        "test_result": "正常",
+    }
+
+
+def _refused_in_register(flows: Flows, form: Any, data: dict[str, Any]) -> None:
+    """registers.md §1.3: the canary typed into 表9's free text is refused, and the refusal does not echo it."""
+    from handover.registers import services
+    from handover.registers.services import RowInvalid
+
+    try:
+        services.row_add(actor=flows.users["firm"], form=form, data={**data, "vault_ref": CANARY})
+    except RowInvalid as refused:
+        said = f"{refused.message} {refused.errors}"
+        assert "vault_ref" in refused.errors, said
+        (flows.out / "register-refusal.txt").write_text(said)
+    else:
+        raise AssertionError("表9 accepted a password in 保管引用")
+
+
+def _signed(flows: Flows, form: Any, rows: list[Any]) -> None:
+    """Both row signatures (第八条), then submission and the footer signatures."""
+    from handover.registers import services
+
+    firm, onsite = flows.users["firm"], flows.users["onsite"]
+    for row in rows:
+        services.row_sign(actor=firm, row=row, kind="executor")
+        services.row_sign(actor=onsite, row=row, kind="supervisor")
+    services.form_submit(actor=firm, form=form)
+    for user in (onsite, firm):
+        services.form_sign(actor=user, form=form)
+
+
+def _registers(flows: Flows, entry: Any) -> str:
+    """表8, 表9 and 表10 rows for the canary's account, pointing at its vault entry; returns the reference."""
+    from datetime import date
+
+    from handover.registers import services
+
+    world, firm_user = flows.world, flows.users["firm"]
+    people = world.engagement.people
+    firm, onsite = people.get(user=firm_user), people.get(user=flows.users["onsite"])
+    account, vault_ref = entry.account, f"密码保管系统条目 {entry.pk}"
+    forms = {
+        n: services.form_create(
+            actor=firm_user,
+            engagement=world.engagement,
+            site=world.branch_a,
+            register_no=n,
+            form_date=date(2026, 12, 1),
+        )
+        for n in (8, 9, 10)
+    }
+    backup = services.row_add(actor=firm_user, form=forms[8], data=_t8(account))
+    t9 = _t9(account, vault_ref, firm, onsite)
+    _refused_in_register(flows, forms[9], t9)
+    receipt = services.row_add(actor=firm_user, form=forms[9], data=t9)
+    _change(flows)
+    change = services.row_add(
+        actor=firm_user, form=forms[10], data=_t10(account, vault_ref, receipt, backup, firm)
+    )
+    for n, row in ((8, backup), (9, receipt), (10, change)):
+        _signed(flows, forms[n], [row])
+    return vault_ref
+
+
+def _register_exports(flows: Flows) -> None:
+    """表9 and 表10 as xlsx, CSV and PDF, through the service and through ``handover registers export``."""
+    from handover.registers.io.exporting import FORMATS, register_export
+
+    handover = str(Path(sys.executable).with_name("handover"))
+    for number in (9, 10):
+        for fmt in FORMATS:
+            with (flows.out / f"register-{number}.{fmt}").open("wb") as out:
+                summary = register_export(
+                    actor=flows.users["firm"],
+                    engagement=flows.world.engagement,
+                    register_no=number,
+                    fmt=fmt,
+                    out=out,
+                )
+            assert summary.rows == 1, summary
+            path = flows.out / f"cli-register-{number}.{fmt}"
+            args = ["registers", "export", "--engagement", flows.code, "--register", str(number)]
+            done = subprocess.run(
+                [handover, *args, "--format", fmt, "-o", str(path)],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            assert done.returncode == 0, done.stderr
+            (flows.out / f"cli-register-{number}-{fmt}.txt").write_text(done.stdout + done.stderr)
+
+
 def _exports(flows: Flows) -> None:
     from django.urls import reverse
 
@@ -224,10 +382,12 @@ def run(out: Path) -> None:
         entry = SecretEntry.objects.get(account__login_name="root")
         _reads(flows, entry)
         _reveal(flows, entry, totp)
+        (out / "vault-ref.txt").write_text(_registers(flows, entry))
         _cli(flows)
         _machines(flows)
         _sealed(flows, entry)
         _exports(flows)
+        _register_exports(flows)
     _keep_wal(out)
 
 

@@ -5,7 +5,9 @@ a real key keeper process, ``handover vault put`` as a separate process), so eac
 real database files and each log line, SQL statements with their parameters included, reaches the real log
 file. This test then searches, for every canary: the data folder (SQLite's main file, its WAL and shm, the
 logs, the keys), PostgreSQL's data directory and server log when the suite runs on PostgreSQL, the audit
-table, the audit exports (xlsx unzipped), every page and API response and the command line's output. Only
+table, the audit exports and the 表9/表10 exports of the service and of ``handover registers export`` (xlsx
+unzipped, PDF as bytes and as pdftotext's text; the 表9 refusal of a password in free text), every page
+and API response and the command line's output. Only
 the reveal and the show-once page of a generated password may carry a secret, and the test checks that
 they do (so that it would see a leak).
 """
@@ -16,6 +18,7 @@ import html
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -27,6 +30,7 @@ from pathlib import Path
 
 import pytest
 
+from handover.registers.io.exporting import FORMATS
 from tests.vault.canary_flows import CANARIES, CANARY
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,12 +97,35 @@ def _postgres_files(env: dict[str, str]) -> list[Path]:
     return files + ([server_log] if server_log.exists() else [])
 
 
+def _squeezed(text: bytes) -> bytes:
+    """Text without white space and hyphens: a PDF cell wraps a long value, at a hyphen too."""
+    return re.sub(rb"[\s-]+", b"", text)
+
+
 def _readable(path: Path) -> bytes:
+    """The file's bytes, with what is inside: an xlsx's parts unzipped, a PDF's text as pdftotext reads it
+    (and squeezed, so that a value wrapped over lines of its cell is still found whole)."""
     body = path.read_bytes()
     if body.startswith(b"PK"):
         with zipfile.ZipFile(io.BytesIO(body)) as archive:
             return b"".join(archive.read(name) for name in archive.namelist())
+    if body.startswith(b"%PDF"):
+        text = subprocess.run(["pdftotext", "-", "-"], input=body, capture_output=True, check=True).stdout
+        return body + text + _squeezed(text)
     return body
+
+
+def _register_exports(out: Path) -> list[Path]:
+    """表9 and 表10 in every format, by the service and by the command line, each holding the vault reference
+    (so the scan reads a file that shows the row, and would see a secret in it)."""
+    vault_ref = (out / "vault-ref.txt").read_text().encode()
+    exports = [out / f"{way}register-{n}.{fmt}" for way in ("", "cli-") for n in (9, 10) for fmt in FORMATS]
+    for path in exports:
+        content = _readable(path)
+        assert vault_ref in content or _squeezed(vault_ref) in content, f"{path} does not show the 表9/10 row"
+    refusal = (out / "register-refusal.txt").read_text()
+    assert "vault_ref" in refusal, "表9 must refuse a password in its free text"
+    return exports
 
 
 def test_no_canary_outside_the_reveal(deployment, tmp_path):
@@ -120,6 +147,7 @@ def test_no_canary_outside_the_reveal(deployment, tmp_path):
         "vault.reveal.open" in audit and "vault.secret.task_use" in audit and "vault.rotate_master" in audit
     )
 
+    assert len(_register_exports(out)) == 12
     searched = [p for p in data_dir.rglob("*") if p.is_file() and not p.is_socket()]
     searched += [p for p in out.iterdir() if not p.name.startswith("allowed-") and p.name != "generated.txt"]
     if "HANDOVER_DATABASE_URL" in env:
@@ -127,7 +155,16 @@ def test_no_canary_outside_the_reveal(deployment, tmp_path):
     else:
         assert (data_dir / "handover.sqlite3").exists() and (out / "sqlite-wal-copy.bin").stat().st_size > 0
     assert len(searched) > 20
-    forms = {form for canary in canaries for form in (canary, html.escape(canary), json.dumps(canary)[1:-1])}
+    forms = {
+        form
+        for canary in canaries
+        for form in (
+            canary,
+            html.escape(canary),
+            json.dumps(canary)[1:-1],
+            _squeezed(canary.encode()).decode(),
+        )
+    }
     for path in searched:
         content = _readable(path)
         for form in forms:
