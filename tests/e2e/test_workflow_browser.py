@@ -5,6 +5,7 @@ the same day, and the page shows it reported."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
@@ -25,8 +26,10 @@ def test_the_overview_shows_who_is_done_who_is_late_and_the_open_exception(page:
     heatmap = page.get_by_test_id("heatmap")
     expect(heatmap).to_be_visible()
     hangzhou = heatmap.locator('tr[data-testid="site-BR-HZ"]')
-    expect(hangzhou.locator("a.s-overdue")).to_have_count(0)
-    expect(hangzhou.locator("a.s-done, a.s-done_late").first).to_be_visible()
+    # Done through its signed registers. Not T-01 and the steps after it: they hang on 表8, to which the
+    # registers browser test (run earlier on this shared server) adds a form at this branch.
+    for step in ("M-03", "T-04", "T-06", "T-07"):
+        expect(hangzhou.locator(f'a[title^="{step} "]')).to_have_class(re.compile(r"\bs-done(_late)?\b"))
     expect(heatmap.locator('tr[data-testid="site-BR-NJ"] a.s-overdue').first).to_be_visible()
     expect(page.get_by_test_id("open-cases")).to_contain_text("E05")
     expect(page.get_by_test_id("chart-trend")).to_be_visible()
