@@ -12,6 +12,14 @@ from handover.registers.views.forms import (
     form_sign,
     form_submit,
 )
+from handover.registers.views.files import (
+    form_export,
+    import_failed_rows,
+    import_job,
+    import_page,
+    register_template,
+    row_export,
+)
 from handover.registers.views.lists import form_list, register_index, row_list
 from handover.registers.views.rows import (
     attachment_download,
@@ -24,6 +32,12 @@ from handover.registers.views.rows import (
 )
 
 __all__ = [
+    "form_export",
+    "import_failed_rows",
+    "import_job",
+    "import_page",
+    "register_template",
+    "row_export",
     "attachment_download",
     "form_attach",
     "form_correct",
