@@ -93,9 +93,8 @@ def register_template(request: HttpRequest, engagement: Engagement, register_no:
     register_spec(register_no)
     fmt = _format(fmt, ("xlsx", "csv"))
     response = HttpResponse(template.template_bytes(register_no, fmt), content_type=CONTENT_TYPES[fmt])
-    response["Content-Disposition"] = content_disposition_header(
-        True, f"{_title_part(register_no)}_{_('template')}.{fmt}"
-    )
+    suffix = _("template")
+    response["Content-Disposition"] = content_disposition_header(True, f"{_title_part(register_no)}_{suffix}.{fmt}")
     return response
 
 
@@ -157,6 +156,7 @@ def import_failed_rows(request: HttpRequest, engagement: Engagement, job_id: int
     content = io_selectors.import_error_file(user=request.user, job_id=job.pk)
     response = HttpResponse(content, content_type=CONTENT_TYPES["xlsx"])
     stem = job.filename.rsplit(".", 1)[0]
-    response["Content-Disposition"] = content_disposition_header(True, f"{stem}_{_('failed rows')}.xlsx")
+    suffix = _("failed rows")
+    response["Content-Disposition"] = content_disposition_header(True, f"{stem}_{suffix}.xlsx")
     return response
 
