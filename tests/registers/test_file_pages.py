@@ -104,7 +104,9 @@ def test_a_branch_posts_list_export_holds_only_its_sites_rows_with_the_pages_fil
     assert url(world, "row_export", register_no=8, fmt="xlsx") + "?q=" in listing
     values = all_cells(body(client.get(url(world, "row_export", register_no=8, fmt="xlsx"))))
     assert {"甲-介质-003", "甲-介质-004"} <= values and "乙-介质-001" not in values
-    values = all_cells(body(client.get(url(world, "row_export", register_no=8, fmt="xlsx") + "?q=甲-介质-003")))
+    values = all_cells(
+        body(client.get(url(world, "row_export", register_no=8, fmt="xlsx") + "?q=甲-介质-003"))
+    )
     assert "甲-介质-003" in values and "甲-介质-004" not in values
     client.force_login(people["tech"])
     both = body(client.get(url(world, "row_export", register_no=8, fmt="csv"))).decode("utf-8-sig")
@@ -118,9 +120,9 @@ def test_the_blank_template_downloads_as_xlsx_and_csv(client, world, people):
     assert 'data-testid="import-sites"' not in listing
     xlsx = client.get(url(world, "register_template", register_no=8, fmt="xlsx"))
     assert quote("表8_交接日系统备份登记表_模板.xlsx") in xlsx["Content-Disposition"]
-    header = next(r for r in read_openpyxl(xlsx.content) if r and r[0] == "序号")
+    header = next(r for r in read_openpyxl(body(xlsx)) if r and r[0] == "序号")
     assert [h for h in header if h] == frame.frame(8).labels
-    csv = client.get(url(world, "register_template", register_no=8, fmt="csv")).content.decode("utf-8-sig")
+    csv = body(client.get(url(world, "register_template", register_no=8, fmt="csv"))).decode("utf-8-sig")
     assert T8_TITLE in csv and "介质编号" in csv
 
 
@@ -197,7 +199,7 @@ def test_a_bad_file_lists_every_error_in_chinese_and_writes_nothing(client, worl
     assert job.state == ImportState.REFUSED and {e[1] for e in job.errors} == {purpose, media}
     failed = client.get(url(world, "import_failed_rows", job_id=job.pk))
     assert failed.status_code == 200 and "attachment; filename*=utf-8''" in failed["Content-Disposition"]
-    sheet = openpyxl.load_workbook(io.BytesIO(failed.content)).worksheets[0]
+    sheet = openpyxl.load_workbook(io.BytesIO(body(failed))).worksheets[0]
     rows = [list(r) for r in sheet.iter_rows(values_only=True)]
     assert rows[1][-1] == "错误" and len(rows) == 3  # title, header, the one failed row
     assert purpose in rows[2][-1] and media in rows[2][-1]

@@ -24,7 +24,9 @@ urlpatterns = [
         views.import_failed_rows,
         name="import_failed_rows",
     ),
-    path("<slug:code>/register-forms/<int:form_id>/export/<slug:fmt>/", views.form_export, name="form_export"),
+    path(
+        "<slug:code>/register-forms/<int:form_id>/export/<slug:fmt>/", views.form_export, name="form_export"
+    ),
     path("<slug:code>/register-forms/<int:form_id>/", views.form_detail, name="form_detail"),
     path("<slug:code>/register-forms/<int:form_id>/rows/new/", views.row_create, name="row_create"),
     path("<slug:code>/register-forms/<int:form_id>/submit/", views.form_submit, name="form_submit"),

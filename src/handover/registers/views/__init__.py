@@ -4,14 +4,6 @@ Thin, as org.views: forms give the fields, services decide (and refuse with a re
 field it names), selectors read only what the user may see.
 """
 
-from handover.registers.views.forms import (
-    form_attach,
-    form_correct,
-    form_create,
-    form_detail,
-    form_sign,
-    form_submit,
-)
 from handover.registers.views.files import (
     form_export,
     import_failed_rows,
@@ -19,6 +11,14 @@ from handover.registers.views.files import (
     import_page,
     register_template,
     row_export,
+)
+from handover.registers.views.forms import (
+    form_attach,
+    form_correct,
+    form_create,
+    form_detail,
+    form_sign,
+    form_submit,
 )
 from handover.registers.views.lists import form_list, register_index, row_list
 from handover.registers.views.rows import (
@@ -32,26 +32,26 @@ from handover.registers.views.rows import (
 )
 
 __all__ = [
-    "form_export",
-    "import_failed_rows",
-    "import_job",
-    "import_page",
-    "register_template",
-    "row_export",
     "attachment_download",
     "form_attach",
     "form_correct",
     "form_create",
     "form_detail",
+    "form_export",
     "form_list",
     "form_sign",
     "form_submit",
+    "import_failed_rows",
+    "import_job",
+    "import_page",
     "register_index",
+    "register_template",
     "row_attach",
     "row_correct",
     "row_create",
     "row_detail",
     "row_edit",
+    "row_export",
     "row_list",
     "row_sign",
 ]

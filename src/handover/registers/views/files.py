@@ -7,12 +7,12 @@ imports all or nothing, and keeps the outcome on the import job; these views onl
 
 from __future__ import annotations
 
+import io
 import tempfile
 
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django_htmx.http import HttpResponseClientRefresh
 
@@ -38,7 +38,9 @@ CONTENT_TYPES = {
 
 def _format(fmt: str, allowed: tuple[str, ...]) -> str:
     if fmt not in allowed:
-        raise NotFound(_("Files are offered as %(formats)s.") % {"formats": ", ".join(allowed)}, field="format")
+        raise NotFound(
+            _("Files are offered as %(formats)s.") % {"formats": ", ".join(allowed)}, field="format"
+        )
     return fmt
 
 
@@ -69,6 +71,14 @@ def _export(
     return FileResponse(out, as_attachment=True, filename=filename, content_type=CONTENT_TYPES[fmt])
 
 
+def _attachment(content: bytes, filename: str) -> FileResponse:
+    """Bytes as a download named ``filename`` (RFC 5987 ``filename*`` for the Chinese)."""
+    fmt = filename.rsplit(".", 1)[-1]
+    return FileResponse(
+        io.BytesIO(content), as_attachment=True, filename=filename, content_type=CONTENT_TYPES[fmt]
+    )
+
+
 @needs(perms.VIEW_REGISTERS)
 def form_export(request: HttpRequest, engagement: Engagement, form_id: int, fmt: str) -> FileResponse:
     form = selectors.form_get(user=request.user, engagement=engagement, form_id=form_id)
@@ -89,13 +99,15 @@ def row_export(request: HttpRequest, engagement: Engagement, register_no: int, f
 
 
 @needs(perms.VIEW_REGISTERS)
-def register_template(request: HttpRequest, engagement: Engagement, register_no: int, fmt: str) -> HttpResponse:
+def register_template(
+    request: HttpRequest, engagement: Engagement, register_no: int, fmt: str
+) -> FileResponse:
     register_spec(register_no)
     fmt = _format(fmt, ("xlsx", "csv"))
-    response = HttpResponse(template.template_bytes(register_no, fmt), content_type=CONTENT_TYPES[fmt])
     suffix = _("template")
-    response["Content-Disposition"] = content_disposition_header(True, f"{_title_part(register_no)}_{suffix}.{fmt}")
-    return response
+    return _attachment(
+        template.template_bytes(register_no, fmt), f"{_title_part(register_no)}_{suffix}.{fmt}"
+    )
 
 
 @needs(perms.FILL_REGISTERS)
@@ -144,19 +156,14 @@ def import_job(request: HttpRequest, engagement: Engagement, job_id: int) -> Htt
     return render(
         request,
         "registers/import_job.html",
-        page_context(
-            request, engagement, spec=register_spec(job.register_no), job=job, progress=progress
-        ),
+        page_context(request, engagement, spec=register_spec(job.register_no), job=job, progress=progress),
     )
 
 
 @needs(perms.FILL_REGISTERS)
-def import_failed_rows(request: HttpRequest, engagement: Engagement, job_id: int) -> HttpResponse:
+def import_failed_rows(request: HttpRequest, engagement: Engagement, job_id: int) -> FileResponse:
     job = _job(request, engagement, job_id)
     content = io_selectors.import_error_file(user=request.user, job_id=job.pk)
-    response = HttpResponse(content, content_type=CONTENT_TYPES["xlsx"])
     stem = job.filename.rsplit(".", 1)[0]
     suffix = _("failed rows")
-    response["Content-Disposition"] = content_disposition_header(True, f"{stem}_{suffix}.xlsx")
-    return response
-
+    return _attachment(content, f"{stem}_{suffix}.xlsx")
