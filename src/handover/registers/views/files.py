@@ -59,14 +59,18 @@ def _export(
     """Write the export to a temporary file (an export of 100,000 rows is not held in memory) and send it
     as an attachment; FileResponse names it with RFC 5987 ``filename*`` so the Chinese survives."""
     out = tempfile.TemporaryFile()  # noqa: SIM115 - FileResponse closes it once sent
-    exporting.register_export(
-        actor=request.user,
-        engagement=engagement,
-        register_no=register_no,
-        fmt=fmt,
-        out=out,
-        **what,  # type: ignore[arg-type]
-    )
+    try:
+        exporting.register_export(
+            actor=request.user,
+            engagement=engagement,
+            register_no=register_no,
+            fmt=fmt,
+            out=out,
+            **what,  # type: ignore[arg-type]
+        )
+    except BaseException:
+        out.close()  # a refused export (too many rows for a PDF …) leaves no file behind
+        raise
     out.seek(0)
     return FileResponse(out, as_attachment=True, filename=filename, content_type=CONTENT_TYPES[fmt])
 
