@@ -14,7 +14,7 @@ from handover.core.actors import system
 from handover.org import permissions as perms
 from handover.org.models import Role, RoleAssignment
 from handover.registers import attachments
-from handover.registers.models import Row
+from handover.registers.models import ImportJob, ImportState, Row
 from handover.vault.models import RevealRequest
 from handover.web.access import AUTHENTICATED, PUBLIC
 from tests.factories import World, register_form, t8_values
@@ -110,6 +110,19 @@ class Scene:
                 name="scan.pdf",
                 chunks=[b"%PDF-1.4 x"],
             )
+        self.jobs = {
+            target: ImportJob.objects.create(
+                engagement=w.engagement,
+                site=site,
+                register_no=8,
+                filename="表8.xlsx",
+                content=b"PK",
+                state=ImportState.REFUSED,
+                errors=[[4, "介质编号", "必填"]],
+                error_file=b"PK",
+            )
+            for target, site in (("a", w.branch_a), ("b", w.branch_b))
+        }
         self._vault_scenery()
 
     def _vault_scenery(self) -> None:
@@ -197,6 +210,10 @@ class Scene:
                 values[key], where = self.forms[target].pk, site
             elif key == "row_id" or (key == "pk" and route.name.startswith("api:register-row-")):
                 values[key], where = self.rows[target].pk, site
+            elif key == "fmt":
+                values[key] = "xlsx"
+            elif key == "job_id":
+                values[key], where = self.jobs[target].pk, site
             elif key == "attachment_id":
                 values[key], where = self.files[target].pk, site
             elif key == "user_id":

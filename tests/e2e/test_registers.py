@@ -1,6 +1,6 @@
 """The registers' browser scenario (第八条): as 被托管技术方 fill a 表8 row at 杭州营业部 and sign it as executor;
 as that branch's 现场技术岗位 sign it as supervisor; one person holding both roles signs one side and is
-refused the other.
+refused the other; the signed row's form is exported to xlsx from its page and the file opened again.
 
 The demo has no systems or hosts yet, so the scene adds one of each at 杭州营业部 and a login holding both
 roles there, through the services in a ``handover shell`` subprocess (this process never touches the ORM,
@@ -12,7 +12,9 @@ from __future__ import annotations
 import re
 import subprocess
 from collections.abc import Callable
+from pathlib import Path
 
+import openpyxl
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
@@ -113,7 +115,7 @@ def signatures(page: Page) -> list[str]:
 
 
 def test_fill_a_t8_row_and_sign_it_as_executor_then_supervisor(
-    new_context: Callable[..., BrowserContext], log_in: LogIn, scene: Server
+    new_context: Callable[..., BrowserContext], log_in: LogIn, scene: Server, tmp_path: Path
 ) -> None:
     firm_it = new_context().new_page()
     log_in(firm_it, "demo-firm-it")
@@ -138,6 +140,23 @@ def test_fill_a_t8_row_and_sign_it_as_executor_then_supervisor(
     row = onsite.locator('table.rows tr[data-seq="1"]')
     expect(row.get_by_test_id("executor")).to_have_text("demo-firm-it")
     expect(row.get_by_test_id("supervisor")).to_have_text("demo-onsite-hz")
+    export_signed_form(onsite, tmp_path)
+
+
+def export_signed_form(page: Page, folder: Path) -> None:
+    """The form's xlsx export, downloaded from its page, opened again: the title, the row and both signers."""
+    with page.expect_download() as started:
+        page.get_by_test_id("export-links").get_by_test_id("export-xlsx").click()
+    download = started.value
+    assert download.suggested_filename.startswith("表8_交接日系统备份登记表_BR-HZ-T08-20261201-")
+    assert download.suggested_filename.endswith(".xlsx")
+    saved = folder / download.suggested_filename
+    download.save_as(saved)
+    book = openpyxl.load_workbook(saved, read_only=True)
+    cells = [v for sheet in book.worksheets for r in sheet.iter_rows(values_only=True) for v in r if v]
+    assert "表8：交接日系统备份登记表" in cells and "HZ-E2E-001" in cells and SYSTEM in cells
+    assert any(str(v).startswith("demo-firm-it ") for v in cells)
+    assert any(str(v).startswith("demo-onsite-hz ") for v in cells)
 
 
 def test_one_person_holding_both_roles_is_refused_the_second_signature(

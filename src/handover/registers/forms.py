@@ -210,6 +210,23 @@ class AttachmentForm(forms.Form):
     description = forms.CharField(label=_("Description"), required=False, max_length=200)
 
 
+class ImportForm(forms.Form):
+    """The file of an import: xlsx or CSV in the official frame, at most reading.MAX_BYTES."""
+
+    file = forms.FileField(label=_("File (xlsx or CSV)"))
+
+    def clean_file(self) -> UploadedFile:
+        from handover.registers.io.reading import MAX_BYTES
+
+        file: UploadedFile = self.cleaned_data["file"]
+        if (file.size or 0) > MAX_BYTES:
+            raise forms.ValidationError(
+                _("%(file)s is larger than %(mb)d MB; split it by site.")
+                % {"file": file.name, "mb": MAX_BYTES >> 20}
+            )
+        return file
+
+
 class RowFilterForm(forms.Form):
     """The list filters: site, form state, full text, and one select per enum or 是/否 column."""
 

@@ -9,6 +9,24 @@ urlpatterns = [
     path("<slug:code>/registers/<int:register_no>/", views.row_list, name="row_list"),
     path("<slug:code>/registers/<int:register_no>/forms/", views.form_list, name="form_list"),
     path("<slug:code>/registers/<int:register_no>/forms/new/", views.form_create, name="form_create"),
+    path("<slug:code>/registers/<int:register_no>/export/<slug:fmt>/", views.row_export, name="row_export"),
+    path(
+        "<slug:code>/registers/<int:register_no>/template/<slug:fmt>/",
+        views.register_template,
+        name="register_template",
+    ),
+    path(
+        "<slug:code>/registers/<int:register_no>/import/<int:site_id>/", views.import_page, name="import_page"
+    ),
+    path("<slug:code>/register-imports/<int:job_id>/", views.import_job, name="import_job"),
+    path(
+        "<slug:code>/register-imports/<int:job_id>/failed-rows/",
+        views.import_failed_rows,
+        name="import_failed_rows",
+    ),
+    path(
+        "<slug:code>/register-forms/<int:form_id>/export/<slug:fmt>/", views.form_export, name="form_export"
+    ),
     path("<slug:code>/register-forms/<int:form_id>/", views.form_detail, name="form_detail"),
     path("<slug:code>/register-forms/<int:form_id>/rows/new/", views.row_create, name="row_create"),
     path("<slug:code>/register-forms/<int:form_id>/submit/", views.form_submit, name="form_submit"),

@@ -4,6 +4,14 @@ Thin, as org.views: forms give the fields, services decide (and refuse with a re
 field it names), selectors read only what the user may see.
 """
 
+from handover.registers.views.files import (
+    form_export,
+    import_failed_rows,
+    import_job,
+    import_page,
+    register_template,
+    row_export,
+)
 from handover.registers.views.forms import (
     form_attach,
     form_correct,
@@ -29,15 +37,21 @@ __all__ = [
     "form_correct",
     "form_create",
     "form_detail",
+    "form_export",
     "form_list",
     "form_sign",
     "form_submit",
+    "import_failed_rows",
+    "import_job",
+    "import_page",
     "register_index",
+    "register_template",
     "row_attach",
     "row_correct",
     "row_create",
     "row_detail",
     "row_edit",
+    "row_export",
     "row_list",
     "row_sign",
 ]

@@ -44,7 +44,8 @@ def register_index(request: HttpRequest, engagement: Engagement) -> HttpResponse
     )
 
 
-def _filters(request: HttpRequest, engagement: Engagement, register_no: int) -> tuple[RowFilterForm, Any]:
+def row_filters(request: HttpRequest, engagement: Engagement, register_no: int) -> tuple[RowFilterForm, Any]:
+    """The list's filters from the query string; the list and its export read them alike."""
     sites = org_selectors.site_list(user=request.user, engagement=engagement, capability=perms.VIEW_REGISTERS)
     form = RowFilterForm(request.GET or None, sites=sites, register_no=register_no)
     chosen = form.cleaned_data if form.is_valid() else {}
@@ -68,7 +69,7 @@ def _query_without_cursor(request: HttpRequest) -> str:
 @needs(perms.VIEW_REGISTERS)
 def row_list(request: HttpRequest, engagement: Engagement, register_no: int) -> HttpResponse:
     spec = register_spec(register_no)
-    filter_form, filters = _filters(request, engagement, register_no)
+    filter_form, filters = row_filters(request, engagement, register_no)
     rows = selectors.row_list(user=request.user, engagement=engagement, filters=filters)
     cursor = selectors.Cursor.parse(
         after=request.GET.get("after", ""),
@@ -90,6 +91,9 @@ def row_list(request: HttpRequest, engagement: Engagement, register_no: int) -> 
             table=table(engagement, spec, columns, page.rows),
             query=_query_without_cursor(request),
             can_fill=org_selectors.has_capability(
+                user=request.user, engagement=engagement, capability=perms.FILL_REGISTERS
+            ),
+            import_sites=org_selectors.site_list(
                 user=request.user, engagement=engagement, capability=perms.FILL_REGISTERS
             ),
         ),

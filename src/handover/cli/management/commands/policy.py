@@ -20,8 +20,10 @@ CAPABILITY_NOTES = {
     perms.MANAGE_ORGS: "add, edit, deactivate organisations",
     perms.MANAGE_SITES: "add, move, deactivate sites",
     perms.MANAGE_ROLES: "grant and revoke roles",
-    perms.VIEW_REGISTERS: "register forms and rows of the role's sites",
-    perms.FILL_REGISTERS: "open forms and fill rows at the role's sites (signing depends on the role)",
+    perms.VIEW_REGISTERS: "register forms and rows of the role's sites; export them (xlsx, PDF, CSV) and the templates",
+    perms.FILL_REGISTERS: (
+        "open forms, fill rows and import xlsx/CSV files at the role's sites (signing depends on the role)"
+    ),
     perms.VIEW_BACKUPS: "imported fixity bundles and enrolled site keys of the role's sites",
     perms.IMPORT_BACKUPS: "import a fixity bundle into 表8/14/15/29 and 表39 at the role's sites",
     perms.MANAGE_SITE_KEYS: "enrol, issue and revoke the field agents' site keys at the role's sites",
