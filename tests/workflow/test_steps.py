@@ -12,9 +12,7 @@ import pytest
 from handover.registers import catalogue
 from handover.workflow import deadlines, paths, steps
 
-GUIDELINE = (Path(__file__).resolve().parents[3] / "shared/domain/guideline.zh.txt").read_text(
-    encoding="utf-8"
-)
+GUIDELINE_FILE = Path(__file__).resolve().parents[3] / "shared" / "domain" / "guideline.zh.txt"
 D = dt.date(2026, 12, 1)
 
 
@@ -48,7 +46,11 @@ def test_dual_signature_steps_produce_the_registers_marked_for_it():
             assert any(catalogue.get(n).dual_signature for n in step.outputs), step.id
 
 
+@pytest.mark.skipif(
+    not GUIDELINE_FILE.exists(), reason="the guideline lives in shared/ beside the repository"
+)
 def test_articles_cited_are_in_the_guideline():
+    GUIDELINE = GUIDELINE_FILE.read_text(encoding="utf-8")
     for step in steps.STEPS:
         for article in step.articles:
             article_only = re.match(r"第[一二三四五六七八九十]+条", article)
