@@ -8,6 +8,7 @@ refuses synchronous ORM calls inside one), so they take no ``db`` fixture.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -111,9 +112,9 @@ def _wait_for_port(process: subprocess.Popen[str], port: int, log: Path) -> None
     raise RuntimeError(f"the server did not open port {port}:\n{log.read_text()}")
 
 
-@pytest.fixture(scope="session")
-def server() -> Iterator[Server]:
-    """One migrated data folder with the demo engagement, served by ``handover runserver`` for the session."""
+@contextlib.contextmanager
+def demo_server() -> Iterator[Server]:
+    """A migrated data folder with the demo engagement, served by ``handover runserver`` until the block ends."""
     data_dir = Path(tempfile.mkdtemp(prefix="handover-e2e-"))
     env = _server_env(data_dir)
     _handover(env, "migrate", "--no-input", "-v", "0")
@@ -143,6 +144,13 @@ def server() -> Iterator[Server]:
             process.kill()
             process.wait()
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[Server]:
+    """One demo server for the session; a test module whose assertions need the untouched demo makes its own."""
+    with demo_server() as running:
+        yield running
 
 
 @pytest.fixture(scope="session")
