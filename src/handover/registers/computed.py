@@ -108,7 +108,8 @@ def staff_summary(*, engagement: Engagement, sites: Iterable[Site] | None = None
     rows = current_rows(engagement, [5])
     if sites is not None:
         rows = rows.filter(form__site__in=[site.pk for site in sites])
-    data = [row.data for row in rows.only("data")]
+    # A draft row filled by a machine may lack its site (partial); it is counted once it has one.
+    data = [row.data for row in rows.only("data") if row.data.get("site_id")]
     held = {pk for d in data for pk in d.get("accounts_held", [])}
     key_accounts = set(
         Account.objects.filter(pk__in=held, account_class__in=KEY_ACCOUNT_CLASSES).values_list(

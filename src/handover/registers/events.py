@@ -6,6 +6,7 @@ FORM_CREATE = "registers.form.create"
 FORM_SUBMIT = "registers.form.submit"
 FORM_SIGN = "registers.form.sign"
 FORM_CORRECT = "registers.form.correct"
+FORM_ARCHIVE = "registers.form.archive"
 ROW_CREATE = "registers.row.create"
 ROW_UPDATE = "registers.row.update"
 ROW_SIGN = "registers.row.sign"
@@ -16,6 +17,7 @@ ACTIONS = {
     FORM_SUBMIT: _("Register form submitted"),
     FORM_SIGN: _("Register form signed"),
     FORM_CORRECT: _("Register form corrected (new version)"),
+    FORM_ARCHIVE: _("Register form archived"),
     ROW_CREATE: _("Register row added"),
     ROW_UPDATE: _("Register row changed"),
     ROW_SIGN: _("Register row signed"),

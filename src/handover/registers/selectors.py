@@ -58,7 +58,7 @@ from handover.registers.models import (
     SignatureKind,
     Software,
 )
-from handover.registers.services import ROW_SIGNERS, footer_roles
+from handover.registers.services import ARCHIVERS, ROW_SIGNERS, footer_roles
 
 PAGE_SIZE = 50
 
@@ -557,6 +557,7 @@ class FormActions:
     fill: bool
     submit: bool
     correct: bool
+    archive: bool
     footer_roles: list[str]
     row_kinds: list[str]
 
@@ -564,7 +565,7 @@ class FormActions:
 def form_actions(*, user: Any, form: Form) -> FormActions:
     """The actions to offer on ``form`` to this user, from the roles they hold at its site."""
     if isinstance(user, SystemActor):
-        return FormActions(False, False, False, [], [])
+        return FormActions(False, False, False, False, [], [])
     engagement, site = form.engagement, form.site
     can_fill = has_capability(user=user, engagement=engagement, capability=perms.FILL_REGISTERS, site=site)
     open_ = form.is_current and form.state in (FormState.DRAFT, FormState.SUBMITTED)
@@ -582,6 +583,7 @@ def form_actions(*, user: Any, form: Form) -> FormActions:
         fill=can_fill and open_,
         submit=can_fill and form.is_current and form.state == FormState.DRAFT,
         correct=can_fill and form.is_current and form.state == FormState.SIGNED,
+        archive=bool(held & ARCHIVERS) and form.is_current and form.state == FormState.SIGNED,
         footer_roles=footer,
         row_kinds=kinds,
     )

@@ -348,6 +348,33 @@ def form_sign(*, actor: Any, form: Form) -> Signature:
     return signature
 
 
+# Who files a signed form away: the custodian's side (第二十七条第4项: 技术组 keeps the lists as annexes of 表24).
+ARCHIVERS = frozenset({Role.ONSITE_POST, Role.TECH_GROUP})
+
+
+def form_archive(*, actor: Any, form: Form) -> Form:
+    """已签字 → 已归档: the last state of the lifecycle (registers.md §1). An archived form is final: it is not
+    corrected any more, and it stays readable and exportable with its signatures."""
+    if form.state != FormState.SIGNED or not form.is_current:
+        raise DomainError(_("Only the current signed version of a form can be archived."), field="form")
+    _signer(actor, form.engagement, form.site, ARCHIVERS)
+    with transaction.atomic():
+        updated = Form.objects.filter(pk=form.pk, state=FormState.SIGNED).update(state=FormState.ARCHIVED)
+        if not updated:  # archived meanwhile by someone else
+            raise DomainError(_("Only the current signed version of a form can be archived."), field="form")
+        event_record(
+            actor=actor,
+            action=events.FORM_ARCHIVE,
+            engagement_id=form.engagement_id,
+            site_id=form.site_id,
+            obj=form,
+            before={"state": FormState.SIGNED},
+            after={"state": FormState.ARCHIVED},
+        )
+    form.state = FormState.ARCHIVED
+    return form
+
+
 def form_correct(*, actor: Any, form: Form, reason: str) -> Form:
     """A new draft version of a signed form with its current rows copied unsigned; the signed one stays."""
     require(user=actor, engagement=form.engagement, capability=perms.FILL_REGISTERS, site=form.site)

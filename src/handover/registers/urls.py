@@ -31,6 +31,7 @@ urlpatterns = [
     path("<slug:code>/register-forms/<int:form_id>/rows/new/", views.row_create, name="row_create"),
     path("<slug:code>/register-forms/<int:form_id>/submit/", views.form_submit, name="form_submit"),
     path("<slug:code>/register-forms/<int:form_id>/sign/", views.form_sign, name="form_sign"),
+    path("<slug:code>/register-forms/<int:form_id>/archive/", views.form_archive, name="form_archive"),
     path("<slug:code>/register-forms/<int:form_id>/correct/", views.form_correct, name="form_correct"),
     path("<slug:code>/register-forms/<int:form_id>/attach/", views.form_attach, name="form_attach"),
     path("<slug:code>/register-rows/<int:row_id>/", views.row_detail, name="row_detail"),

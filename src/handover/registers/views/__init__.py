@@ -13,6 +13,7 @@ from handover.registers.views.files import (
     row_export,
 )
 from handover.registers.views.forms import (
+    form_archive,
     form_attach,
     form_correct,
     form_create,
@@ -33,6 +34,7 @@ from handover.registers.views.rows import (
 
 __all__ = [
     "attachment_download",
+    "form_archive",
     "form_attach",
     "form_correct",
     "form_create",

@@ -169,6 +169,15 @@ def form_sign(request: HttpRequest, engagement: Engagement, form_id: int) -> Htt
     return redirect("registers:form_detail", code=engagement.code, form_id=form.pk)
 
 
+@require_POST
+@needs(perms.VIEW_REGISTERS)
+def form_archive(request: HttpRequest, engagement: Engagement, form_id: int) -> HttpResponse:
+    """The service archives only for the site's 现场技术岗位 or 技术组, and says so to anyone else."""
+    form = selectors.form_get(user=request.user, engagement=engagement, form_id=form_id)
+    post_action(request, lambda: services.form_archive(actor=request.user, form=form), _("Form archived."))
+    return redirect("registers:form_detail", code=engagement.code, form_id=form.pk)
+
+
 @needs(perms.FILL_REGISTERS)
 def form_correct(request: HttpRequest, engagement: Engagement, form_id: int) -> HttpResponse:
     form = selectors.form_get(
