@@ -83,7 +83,17 @@ def scenery() -> dict[str, Any]:
         form_no="BA-T08-20261201-001",
         form_date=date(2026, 12, 1),
     )
-    Row.objects.create(form=backup, seq=1, data={})
+    # 第二十六条第3项: the rights are reviewed after a readable 权限核查前备份 of the same system (rules.py).
+    Row.objects.create(
+        form=backup,
+        seq=1,
+        data={
+            "system_id": system.pk,
+            "purpose": "权限核查前备份",
+            "readable": "通过",
+            "ended_at": "2026-12-01T15:40:00",
+        },
+    )
     return {
         "engagement": engagement,
         "site": site,

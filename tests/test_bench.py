@@ -7,6 +7,7 @@ scripts run to the end and print their tables, so they do not rot between two `m
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -44,3 +45,16 @@ def test_audit_bench_imports() -> None:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert callable(module.main)
+
+
+def test_registers_bench_runs(tmp_path: Path) -> None:
+    # The import half goes through the cross-register rules, so a synthetic row that breaks one fails here.
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "registers_bench.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "HANDOVER_DATA_DIR": str(tmp_path)},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "表11 import" in done.stdout and "表16 export" in done.stdout

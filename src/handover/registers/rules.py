@@ -18,6 +18,9 @@ submitted. What each checks:
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -118,15 +121,41 @@ def _label(register_no: int, key: str) -> str:
     return next(column.zh for column in catalogue.columns(register_no) if column.key == key)
 
 
+# Within ``lookups_cached()``, a referenced row is read once: an import checks thousands of rows that point
+# at the same backup before it writes anything, so the answers cannot change during the block.
+_MEMO: ContextVar[dict[tuple[Any, ...], Any] | None] = ContextVar("registers_rules_memo", default=None)
+
+
+@contextmanager
+def lookups_cached() -> Iterator[None]:
+    token = _MEMO.set({})
+    try:
+        yield
+    finally:
+        _MEMO.reset(token)
+
+
+def _memoised(key: tuple[Any, ...], load: Callable[[], Any]) -> Any:
+    memo = _MEMO.get()
+    if memo is None:
+        return load()
+    if key not in memo:
+        memo[key] = load()
+    return memo[key]
+
+
 def _referenced(form: Form, key: str, data: dict[str, Any], register_no: int) -> Row | None:
     """The current or earlier version of the row of 表``register_no`` that ``data[key]`` points at."""
     pk = _as_int(data.get(key))
     if pk is None:
         return None
-    return (
-        Row.objects.filter(pk=pk, form__engagement=form.engagement, form__register_no=register_no)
-        .select_related("form")
-        .first()
+    return _memoised(
+        ("row", form.engagement_id, register_no, pk),
+        lambda: (
+            Row.objects.filter(pk=pk, form__engagement=form.engagement, form__register_no=register_no)
+            .select_related("form")
+            .first()
+        ),
     )
 
 
@@ -141,10 +170,14 @@ def _register_refs(form: Form, data: dict[str, Any]) -> None:
         wanted += [(column.key, int(pk), numbers) for pk in values]
     if not wanted:
         return
-    found = dict(
-        Row.objects.filter(
-            pk__in={pk for _key, pk, _numbers in wanted}, form__engagement=form.engagement
-        ).values_list("pk", "form__register_no")
+    pks = frozenset(pk for _key, pk, _numbers in wanted)
+    found = _memoised(
+        ("numbers", form.engagement_id, pks),
+        lambda: dict(
+            Row.objects.filter(pk__in=pks, form__engagement=form.engagement).values_list(
+                "pk", "form__register_no"
+            )
+        ),
     )
     for key, pk, numbers in wanted:
         if found.get(pk) not in numbers:

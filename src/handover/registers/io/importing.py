@@ -426,6 +426,14 @@ def parse(
     )
     reader = _RowReader(parsed, positions, References(engagement), site, form)
     body = table[header_row + 1 :]
+    with rules.lookups_cached():
+        _read_body(parsed, reader, body, header_row, progress)
+    return parsed
+
+
+def _read_body(
+    parsed: ParsedFile, reader: _RowReader, body: list[list[Any]], header_row: int, progress: Progress | None
+) -> None:
     for offset, cells in enumerate(body):
         if progress is not None and offset % PROGRESS_EVERY == 0:
             progress("validating", offset, len(body))
@@ -439,7 +447,6 @@ def parse(
     _check_duplicates(parsed)
     if not parsed.rows and not parsed.issues:
         parsed.issues.append(Issue(None, "", _("The file has no rows below the header row.")))
-    return parsed
 
 
 # -- writing ---------------------------------------------------------------------------------------------
