@@ -410,7 +410,6 @@ def column_files(
 def attachment_open(*, attachment: Attachment) -> BinaryIO:
     """The stored file, after checking it still has the SHA-256 recorded when it was attached."""
     path = stored_path(attachment.sha256)
-    digest = hashlib.sha256()
     try:
         handle = path.open("rb")
     except FileNotFoundError:
@@ -419,9 +418,7 @@ def attachment_open(*, attachment: Attachment) -> BinaryIO:
             % {"name": attachment.name},
             field="file",
         ) from None
-    while chunk := handle.read(1024 * 1024):
-        digest.update(chunk)
-    if digest.hexdigest() != attachment.sha256:
+    if hashlib.file_digest(handle, "sha256").hexdigest() != attachment.sha256:
         handle.close()
         raise DomainError(
             _(

@@ -67,16 +67,27 @@ def _signer(actor: Any, engagement: Engagement, site: Site, allowed: frozenset[s
     raise PermissionDenied(_("Only %(roles)s of this site may sign here.") % {"roles": names})
 
 
+def row_check(
+    *, form: Form, data: dict[str, Any], partial: bool = False, with_rules: bool = True
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """One row as every write path judges it (typed, API, import): the computed columns filled in, each
+    column checked, then — when the columns are valid — the cross-register rules, which raise RuleViolation.
+    Returns (clean values, errors by column key). ``partial`` leaves required values for later."""
+    data = rules.prepare_row(form=form, data=data)
+    clean, errors = clean_row(catalogue.columns(form.register_no), data, partial=partial)
+    if with_rules and not errors:
+        rules.check_row(form=form, data=clean)
+    return clean, errors
+
+
 def _validated(form: Form, data: dict[str, Any], *, partial: bool = False) -> dict[str, Any]:
     """The row's clean values; refused if a column is invalid or a cross-register rule blocks it.
 
     ``partial`` leaves required values for later (a machine's draft row; checked again on submit).
     """
-    data = rules.prepare_row(form=form, data=data)
-    clean, errors = clean_row(catalogue.columns(form.register_no), data, partial=partial)
+    clean, errors = row_check(form=form, data=data, partial=partial)
     if errors:
         raise RowInvalid(errors)
-    rules.check_row(form=form, data=clean)
     return clean
 
 

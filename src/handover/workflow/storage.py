@@ -63,11 +63,8 @@ def open_stored(relative: str) -> BinaryIO:
 
 def verify(relative: str, sha256: str) -> bool:
     """True when the stored file is there and still has the hash recorded for it."""
-    digest = hashlib.sha256()
     path = Path(settings.DATA_DIR) / relative
     if not path.is_file():
         return False
     with path.open("rb") as stream:
-        while chunk := stream.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest() == sha256
+        return hashlib.file_digest(stream, "sha256").hexdigest() == sha256

@@ -314,10 +314,7 @@ class _RowReader:
                 failed.add(column.key)
         labels = {c.key: c.zh for c, _i in self.columns}
         try:
-            data = rules.prepare_row(form=self.form, data=data)
-            clean, errors = clean_row(self.parsed.frame.columns, data)
-            if not errors and not issues:
-                rules.check_row(form=self.form, data=clean)
+            clean, errors = services.row_check(form=self.form, data=data, with_rules=not issues)
         except rules.RuleViolation as exc:
             clean, errors = {}, {}
             issues.append(Issue(line, labels.get(exc.field or "", ""), str(exc.message)))
