@@ -79,3 +79,28 @@ def test_installed_command_runs(tmp_path: Path) -> None:
         [agent, "check-readable", str(tmp_path)], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0 and "OK: no problem found" in done.stdout
+
+
+def test_scan_and_verify_load_neither_the_signing_nor_the_network_modules(tmp_path: Path) -> None:
+    """Start-up is paid on every run in the field; verify must not import what only bundle/upload need."""
+    (tmp_path / "tree").mkdir()
+    (tmp_path / "tree" / "a.txt").write_text("x")
+    script = (
+        "import sys; from handover.fixity.cli import main;"
+        f"a = main(['scan', {str(tmp_path / 'tree')!r}, '-o', {str(tmp_path / 'm')!r}, '-q', '--jobs', '1']);"
+        f"b = main(['verify', {str(tmp_path / 'tree')!r}, '--manifest', {str(tmp_path / 'm')!r}, '-q']);"
+        "print(a, b, sorted(m for m in ('cryptography', 'urllib.request', 'django') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["0", "0", "[]"]
+
+
+def test_the_help_names_the_defaults_the_modules_use(capsys: pytest.CaptureFixture[str]) -> None:
+    from handover.fixity import continuity, keys
+
+    for command in (["enroll", "--help"], ["continuity", "--help"]):
+        with pytest.raises(SystemExit):
+            main(command)
+    shown = " ".join(capsys.readouterr().out.split())
+    assert f"${keys.AGENT_DIR_ENV}" in shown
+    assert f"(default {continuity.SMALL_RATIO:.2f})" in shown

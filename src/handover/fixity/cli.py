@@ -13,13 +13,17 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from handover import __version__
-from handover.fixity import bundle, continuity, integrity, keys, readable, report, transport
 from handover.fixity.errors import FixityError
 from handover.fixity.hashing import ALGORITHMS
-from handover.fixity.trading_calendar import CALENDARS, TradingCalendar, parse_date, read_closures
+from handover.fixity.trading_calendar import CALENDARS, parse_date
+
+# A command imports only the modules it runs: the signing and network modules (cryptography, http) took
+# four fifths of the start-up, which every scan and verify paid (docs/benchmarks.md).
+if TYPE_CHECKING:
+    from handover.fixity import integrity, report
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 TOKEN_ENV = "HANDOVER_AGENT_TOKEN"  # noqa: S105 (the name of the variable, not a token)
@@ -87,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--system", action="append", default=[], help="a system that must have sets (repeatable)"
     )
     cont.add_argument(
-        "--small", type=float, default=continuity.SMALL_RATIO, help="'small' below this × median"
+        "--small", type=float, help="'small' below this × median (default 0.10)"
     )
     _common(cont, jobs=False, rate=False)
 
@@ -125,7 +129,7 @@ def _add_enroll(commands: Any) -> None:
         "--token", help=f"API token for --server (default: ${TOKEN_ENV}; never put it in a script)"
     )
     enroll.add_argument("--label", default="", help="a name for the key on the server (e.g. the laptop)")
-    enroll.add_argument("--agent-dir", metavar="DIR", help=f"where keys live (default: ${keys.AGENT_DIR_ENV}"
+    enroll.add_argument("--agent-dir", metavar="DIR", help="where keys live (default: $HANDOVER_AGENT_DIR"
                         " or ~/.handover-agent)")  # fmt: skip
     enroll.add_argument("--replace", action="store_true", help="replace the key this agent has")
 
@@ -142,7 +146,7 @@ def _add_bundle(commands: Any) -> None:
     pack.add_argument("--site", metavar="CODE", help="checked against the site of this agent's key")
     pack.add_argument("--system", action="append", default=[], metavar="NAME", help="the system checked")
     pack.add_argument(
-        "--register", action="append", type=int, default=[], choices=bundle.REGISTERS, metavar="N",
+        "--register", action="append", type=int, default=[], metavar="N",
         help="表8, 14, 15 or 29 (default: 15 for continuity and compare, else 14)",
     )  # fmt: skip
     pack.add_argument("--date", type=_date, metavar="DATE", help="the trading day, for 表29")
@@ -150,6 +154,8 @@ def _add_bundle(commands: Any) -> None:
 
 
 def _options(args: argparse.Namespace) -> integrity.Options:
+    from handover.fixity import integrity
+
     if getattr(args, "jobs", 1) < 1:
         raise FixityError("--jobs must be at least 1")
     rate = getattr(args, "max_rate", None)
@@ -163,6 +169,8 @@ def _options(args: argparse.Namespace) -> integrity.Options:
 
 
 def _run(args: argparse.Namespace) -> report.Report:
+    from handover.fixity import integrity
+
     options = _options(args)
     if args.command == "scan":
         return integrity.scan(args.root, args.output, algo=args.algo, options=options)
@@ -170,14 +178,24 @@ def _run(args: argparse.Namespace) -> report.Report:
         journal = args.journal or f"{args.json or args.manifest}.partial"
         return integrity.verify(args.root, args.manifest, journal_path=journal, options=options)
     if args.command == "check-readable":
+        from handover.fixity import readable
+
         return readable.check_readable(args.root, options=options)
     if args.command == "continuity":
-        closures = read_closures(args.closures) if args.closures else frozenset()
-        return continuity.continuity(
-            args.root, args.pattern, start=args.start, end=args.end,
-            calendar=TradingCalendar(args.calendar, closures), systems=tuple(args.system), small_ratio=args.small,
-        )  # fmt: skip
+        return _continuity(args)
     return integrity.compare(args.old, args.new)
+
+
+def _continuity(args: argparse.Namespace) -> report.Report:
+    from handover.fixity import continuity
+    from handover.fixity.trading_calendar import TradingCalendar, read_closures
+
+    closures = read_closures(args.closures) if args.closures else frozenset()
+    small = continuity.SMALL_RATIO if args.small is None else args.small
+    return continuity.continuity(
+        args.root, args.pattern, start=args.start, end=args.end,
+        calendar=TradingCalendar(args.calendar, closures), systems=tuple(args.system), small_ratio=small,
+    )  # fmt: skip
 
 
 def _spread(values: list[Any], count: int, option: str) -> list[Any]:
@@ -192,6 +210,8 @@ def _spread(values: list[Any], count: int, option: str) -> list[Any]:
 
 
 def _enroll(args: argparse.Namespace) -> str:
+    from handover.fixity import keys
+
     agent_dir = Path(args.agent_dir) if args.agent_dir else keys.default_agent_dir()
     if args.key_file:
         try:
@@ -224,6 +244,8 @@ def _enroll(args: argparse.Namespace) -> str:
 
 
 def _bundle(args: argparse.Namespace) -> str:
+    from handover.fixity import bundle, keys
+
     key = keys.load(Path(args.agent_dir) if args.agent_dir else None)
     count = len(args.reports)
     systems = _spread(args.system, count, "--system")
@@ -242,6 +264,8 @@ def _bundle(args: argparse.Namespace) -> str:
 
 
 def _upload(args: argparse.Namespace) -> str:
+    from handover.fixity import bundle, transport
+
     token = _token(args)
     lines = []
     for name in args.bundles:
@@ -291,6 +315,8 @@ def main(
     args = build_parser().parse_args(argv)
     if args.command in ("enroll", "bundle", "upload"):
         return _setup(args)
+    from handover.fixity import report
+
     try:
         result = runner(args)
         if args.json:
