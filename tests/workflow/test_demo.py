@@ -50,3 +50,12 @@ def test_the_command_line_shows_the_status_and_runs_the_escalation(db):
     assert "late steps escalated" in text and "0 steps created" in text
     with pytest.raises(CommandError, match="no such engagement"):
         call_command("workflow", "status", "--engagement", "nope")
+
+
+def test_the_demo_dates_are_beijing_dates_whatever_the_server_clock(db, monkeypatch):
+    # 17:30 UTC on 1 December is 01:30 on 2 December in Beijing: D (yesterday) is 1 December, not 30 November.
+    from django.utils import timezone
+
+    monkeypatch.setattr(timezone, "now", lambda: dt.datetime(2026, 12, 1, 17, 30, tzinfo=dt.UTC))
+    engagement, _logins = demo.load()
+    assert engagement.disposal_date == dt.date(2026, 12, 1)

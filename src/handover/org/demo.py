@@ -7,8 +7,10 @@ import random
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.db import transaction
+from django.utils import timezone
 
 from handover.accounts import services as accounts
 from handover.accounts.models import User
@@ -91,7 +93,8 @@ def _name(rng: random.Random) -> str:
 def load(today: date | None = None) -> tuple[Engagement, list[DemoLogin]]:
     """Create the demo engagement if missing and (re)issue the demo logins' passwords."""
     actor = system("demo")
-    today = today or date.today()
+    # The dates of a handover are Beijing dates (the exchanges' day), whatever the server's time zone.
+    today = today or timezone.localdate(timezone=ZoneInfo("Asia/Shanghai"))
     with transaction.atomic():
         engagement = Engagement.objects.filter(code=CODE).first()
         fresh = engagement is None
