@@ -90,6 +90,17 @@ def test_a_totp_code_cannot_be_used_twice(db):
         services.totp_verify(user=user, code=code)
 
 
+def test_two_requests_racing_with_one_totp_code_let_only_one_in(db):
+    # Both requests loaded the user before either used the code: each copy still says the code is unused.
+    user = UserFactory()
+    totp = enrol(user)
+    first, second = User.objects.get(pk=user.pk), User.objects.get(pk=user.pk)
+    code = totp.now()
+    services.totp_verify(user=first, code=code)
+    with pytest.raises(DomainError):
+        services.totp_verify(user=second, code=code)
+
+
 @override_settings(HANDOVER_TOTP_REQUIRED=True)
 def test_when_totp_is_required_a_password_alone_opens_no_session(client, db):
     user = UserFactory()

@@ -112,8 +112,12 @@ def totp_verify(*, user: User, code: str) -> None:
     step = int(now.timestamp()) // totp.interval
     for candidate in (step - 1, step, step + 1):
         if candidate > user.last_totp_step and secrets.compare_digest(totp.generate_otp(candidate), code):
-            User.objects.filter(pk=user.pk).update(last_totp_step=candidate)
-            return
+            # Compare-and-set in the database: two requests racing with one code both passed the test above
+            # on their own copy of the user; only the first to write may succeed.
+            if User.objects.filter(pk=user.pk, last_totp_step__lt=candidate).update(last_totp_step=candidate):
+                user.last_totp_step = candidate
+                return
+            break
     _fail(user, user.username)
     event_record(actor=None, action=events.TOTP_FAILED, obj=user, outcome=Outcome.FAILURE)
     raise LoginRefused(_("The code is wrong or already used. Enter the current 6-digit code."), field="code")
