@@ -1,8 +1,11 @@
-"""The hashing paths that small test trees do not reach: big files (read ahead, BLAKE3 on every core)."""
+"""The hashing paths that small test trees do not reach: big files (read ahead) and huge ones (mapped in a
+child process, BLAKE3 on every core there). The huge-file size is lowered here so that the test file, a little
+past BIG_FILE, takes that path too, over several windows and a last partial one."""
 
 from __future__ import annotations
 
 import hashlib
+import mmap
 import os
 from pathlib import Path
 
@@ -34,13 +37,61 @@ def test_big_file_digest_is_the_reference(big: Path, algo: str) -> None:
     assert (size, mtime_ns) == (big.stat().st_size, big.stat().st_mtime_ns)
 
 
+@pytest.fixture
+def mapped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files from BIG_FILE up are mapped, a window of 16 allocation units at a time (forked workers inherit
+    the patched values)."""
+    monkeypatch.setattr(hashing, "MAP_FILE", hashing.BIG_FILE)
+    monkeypatch.setattr(hashing, "MAP_WINDOW", 16 * mmap.ALLOCATIONGRANULARITY)
+
+
 @pytest.mark.parametrize("algo", ALGOS)
-def test_big_file_digest_in_pool_workers_is_the_reference(big: Path, tmp_path: Path, algo: str) -> None:
-    # In workers BLAKE3 runs on every core (never in this process: see test_blake3_in_process_then_in_a_pool).
-    manifest = tmp_path / "m"
-    assert integrity.scan(str(big.parent), str(manifest), algo=algo, options=Options(jobs=2)).ok
-    digest_line = next(line for line in manifest.read_text().splitlines() if line.endswith("  dump.bin"))
-    assert digest_line.split()[0] == reference(algo, big.read_bytes()).hex()
+def test_a_mapped_file_digest_is_the_reference(big: Path, mapped: None, algo: str) -> None:
+    digest, size, _ = hashing.FileHasher(algo).digest_file(str(big))
+    assert (digest, size) == (reference(algo, big.read_bytes()), big.stat().st_size)
+
+
+def _shrink_after_first_window(name: str) -> object:
+    """A map_window that, in the child hashing ``name``, truncates that file right after mapping its second
+    window: the window's pages are gone, and touching them raises SIGBUS."""
+    original = hashing.map_window
+
+    def shrinking(fd: int, offset: int, length: int) -> mmap.mmap:
+        window = original(fd, offset, length)
+        path = os.readlink(f"/proc/self/fd/{fd}")
+        if offset > 0 and path.endswith(name):
+            os.truncate(path, offset)  # the window just mapped now lies past the end of the file
+        return window
+
+    return shrinking
+
+
+def test_a_file_that_shrinks_under_the_mapping_kills_only_its_reader(
+    big: Path, tmp_path: Path, mapped: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "shrinks.bin"
+    path.write_bytes(big.read_bytes())
+    monkeypatch.setattr(hashing, "map_window", _shrink_after_first_window("shrinks.bin"))
+    with pytest.raises(hashing.UnstableFile, match="shrank"):
+        hashing.FileHasher("blake3").digest_file(str(path))
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_verify_reports_the_file_that_shrank_and_checks_the_others(
+    big: Path, tmp_path: Path, mapped: None, monkeypatch: pytest.MonkeyPatch, jobs: int
+) -> None:
+    root = tmp_path / "tree"
+    root.mkdir()
+    for name in ("a-shrinks.bin", "b-stays.bin"):
+        (root / name).write_bytes(big.read_bytes())
+    manifest = tmp_path / "m.sha256"
+    assert integrity.scan(str(root), str(manifest), options=Options(jobs=jobs)).ok
+    monkeypatch.setattr(hashing, "map_window", _shrink_after_first_window("a-shrinks.bin"))
+
+    report = integrity.verify(str(root), str(manifest), options=Options(jobs=jobs))
+
+    assert [(p.path, "shrank" in p.detail) for p in report.problems] == [(b"a-shrinks.bin", True)]
+    assert report.extra["hashed"] == 1  # b-stays.bin, verified; a-shrinks.bin is reported instead
 
 
 @pytest.mark.parametrize("size", [0, 1, hashing.BUFFER_SIZE, hashing.BUFFER_SIZE + 1])

@@ -90,9 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     cont.add_argument(
         "--system", action="append", default=[], help="a system that must have sets (repeatable)"
     )
-    cont.add_argument(
-        "--small", type=float, help="'small' below this × median (default 0.10)"
-    )
+    cont.add_argument("--small", type=float, help="'small' below this × median (default 0.10)")
     _common(cont, jobs=False, rate=False)
 
     compare = commands.add_parser("compare", help="what changed between two manifests")

@@ -1,11 +1,14 @@
 """Hashing at the speed of the disk: reused page-aligned buffers, ``readinto``, optional throttling.
 
-SHA-256 and SM3 come from hashlib (OpenSSL, which releases the GIL); BLAKE3 from the ``blake3`` package,
-multithreaded for big files in pool workers (see ``FileHasher``). A big file is read ahead: a thread fills
-one buffer while the other is hashed, so the copy out of the page cache overlaps the hashing
-(docs/benchmarks.md). Files are read, never mapped: a mapped file that is truncated while it is hashed
-kills the process with SIGBUS, and a field run must report that file, not die. A file whose size or mtime
-changes while it is read raises ``UnstableFile``.
+SHA-256 and SM3 come from hashlib (OpenSSL, which releases the GIL); BLAKE3 from the ``blake3`` package.
+A big file is read ahead: a thread fills one buffer while the other is hashed, so the copy out of the page
+cache overlaps the hashing. A huge file (``MAP_FILE`` and up, when no rate limit applies) is not copied at
+all: it is mapped and hashed in a child process forked for it, with BLAKE3 on every core there. The copy
+was two fifths of the CPU that BLAKE3 spent on a 2 GiB file (docs/benchmarks.md). The child is what makes
+mapping safe: a mapped file truncated while it is hashed kills its reader with SIGBUS, and a field run must
+report that file, not die; so only the child dies and the file is reported. BLAKE3's threads (rayon) start
+only in those children, never in a process that forks later (rayon does not survive a fork). A file whose
+size or mtime changes while it is read raises ``UnstableFile``.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import functools
 import hashlib
 import mmap
 import os
+import signal
 import stat
 import time
 from collections.abc import Callable
@@ -26,9 +30,14 @@ from handover.fixity.errors import FixityError
 
 ALGORITHMS = ("sha256", "sm3", "blake3")
 BUFFER_SIZE = 1 << 20
-# From this size a file is read ahead (and BLAKE3 gets all cores); 4 MiB chunks stay in the CPU's cache.
+# From this size a file is read ahead; 4 MiB chunks stay in the CPU's cache.
 BIG_FILE = 16 << 20
 BIG_BUFFER_SIZE = 4 << 20
+# From this size a file is mapped in a child process: the fork (about a millisecond) is then well under 1 %
+# of the hashing. It is mapped a window at a time, so a file bigger than the memory is no trouble.
+MAP_FILE = 128 << 20
+MAP_WINDOW = 256 << 20
+_CAN_MAP = hasattr(os, "fork") and hasattr(mmap, "MAP_SHARED")
 # O_NONBLOCK: a FIFO put where a file was must not hang the run; it is refused after the open.
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
 
@@ -45,11 +54,11 @@ class UnstableFile(OSError):
     """The file changed (size or mtime) while it was being read."""
 
 
-def hasher_factory(algo: str, *, big: bool = False) -> Callable[[], Hasher]:
+def hasher_factory(algo: str, *, all_cores: bool = False) -> Callable[[], Hasher]:
     """Makes fresh hashers; resolved once, since ``hashlib.new`` looks the name up on every call. BLAKE3
-    gets all cores for ``big`` files (worth splitting)."""
+    gets every core with ``all_cores``: only in a process that will never fork (see the module's doc)."""
     if algo == "blake3":
-        return functools.partial(blake3.blake3, max_threads=blake3.blake3.AUTO if big else 1)
+        return functools.partial(blake3.blake3, max_threads=blake3.blake3.AUTO if all_cores else 1)
     if algo not in ALGORITHMS:
         raise FixityError(f"unknown algorithm {algo!r}: choose one of {', '.join(ALGORITHMS)}")
     factory: Callable[[], Hasher] = getattr(hashlib, algo, None) or functools.partial(hashlib.new, algo)
@@ -92,16 +101,12 @@ class Throttle:
 
 
 class FileHasher:
-    """Hashes files with buffers allocated once per process (anonymous mmap: page-aligned).
+    """Hashes files with buffers allocated once per process (anonymous mmap: page-aligned); huge files in a
+    child process that maps them (see the module's doc)."""
 
-    ``all_cores`` lets BLAKE3 split big files over every core. Only for a process that will not fork:
-    BLAKE3's thread pool (rayon) does not survive a fork, and a child forked after the parent used it hangs
-    on its first multithreaded hash. So pool workers pass True; a run hashing in its own process does not.
-    """
-
-    def __init__(self, algo: str, *, throttle: Throttle | None = None, all_cores: bool = False) -> None:
-        self._new_small = hasher_factory(algo)
-        self._new_big = hasher_factory(algo, big=all_cores)
+    def __init__(self, algo: str, *, throttle: Throttle | None = None) -> None:
+        self._new = hasher_factory(algo)
+        self._new_mapped = hasher_factory(algo, all_cores=True)
         self.algo = algo
         self.throttle = throttle or Throttle(None)
         self._small = memoryview(mmap.mmap(-1, BUFFER_SIZE))
@@ -123,18 +128,22 @@ class FileHasher:
                 raise OSError(f"not a regular file ({_kind(before.st_mode)})")
             if expect_size >= 0 and before.st_size != expect_size:
                 return b"", before.st_size, before.st_mtime_ns
-            if before.st_size >= BIG_FILE:
-                hasher = self._new_big()
+            if before.st_size >= MAP_FILE and _CAN_MAP and not self.throttle.rate:
+                digest, total = hash_mapped(fd, before.st_size, self._new_mapped), before.st_size
+            elif before.st_size >= BIG_FILE:
+                hasher = self._new()
                 total = self._read_ahead(fd, hasher)
+                digest = hasher.digest()
             else:
-                hasher = self._new_small()
+                hasher = self._new()
                 total = self._read(fd, hasher, before.st_size)
+                digest = hasher.digest()
             after = os.fstat(fd)
         finally:
             os.close(fd)
         if total != before.st_size or after.st_size != total or after.st_mtime_ns != before.st_mtime_ns:
             raise UnstableFile(f"file changed while being read ({before.st_size} → {after.st_size} bytes)")
-        return hasher.digest(), total, before.st_mtime_ns
+        return digest, total, before.st_mtime_ns
 
     def _read(self, fd: int, hasher: Hasher, size: int) -> int:
         """Reads to ``size``, without the extra read that would find the end: had the file grown since,
@@ -168,6 +177,58 @@ class FileHasher:
                 throttle.consume(n)
                 current = 1 - current
         return total
+
+
+def hash_mapped(fd: int, size: int, new: Callable[[], Hasher]) -> bytes:
+    """The digest of the first ``size`` bytes of ``fd``, mapped and hashed in a forked child; UnstableFile
+    when the child dies of SIGBUS (the file shrank under the mapping), OSError for any other failure."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: hash, answer on the pipe, leave without running the parent's exit handlers
+        os.close(read_end)
+        code = 0
+        try:
+            answer = b"D" + _digest_windows(fd, size, new())
+        except BaseException as exc:  # any failure goes back to the parent as a message
+            answer, code = b"E" + str(exc).encode(errors="replace")[:500], 1
+        os.write(write_end, answer)
+        os._exit(code)
+    os.close(write_end)
+    try:
+        answer = _read_all(read_end)
+        status = os.waitpid(pid, 0)[1]
+    except BaseException:  # interrupted: take the child down with us
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        raise
+    finally:
+        os.close(read_end)
+    if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGBUS:
+        raise UnstableFile("file changed while being read (it shrank under the reader)")
+    if not answer.startswith(b"D") or status != 0:
+        reason = answer[1:].decode(errors="replace") or f"the reading process ended with status {status}"
+        raise OSError(reason)
+    return answer[1:]
+
+
+def map_window(fd: int, offset: int, length: int) -> mmap.mmap:
+    """One read-only window of the file, its pages mapped at once (fewer faults than page by page)."""
+    flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
+    return mmap.mmap(fd, length, flags=flags, prot=mmap.PROT_READ, offset=offset)
+
+
+def _digest_windows(fd: int, size: int, hasher: Hasher) -> bytes:
+    for offset in range(0, size, MAP_WINDOW):
+        with map_window(fd, offset, min(MAP_WINDOW, size - offset)) as window:
+            hasher.update(window)
+    return hasher.digest()
+
+
+def _read_all(fd: int) -> bytes:
+    parts = []
+    while chunk := os.read(fd, 1024):
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 def _kind(mode: int) -> str:

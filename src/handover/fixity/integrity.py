@@ -79,10 +79,10 @@ Work = tuple[bytes, int]
 _worker: tuple[bytes, FileHasher] | None = None
 
 
-def _init_worker(root: bytes, algo: str, rate: float | None, in_pool: bool) -> None:
+def _init_worker(root: bytes, algo: str, rate: float | None) -> None:
     global _worker
     # The root with its separator: relpaths are appended to it (os.path.join costs more than the open).
-    _worker = (os.path.join(root, b""), FileHasher(algo, throttle=Throttle(rate), all_cores=in_pool))
+    _worker = (os.path.join(root, b""), FileHasher(algo, throttle=Throttle(rate)))
 
 
 def _hash_batch(work: list[Work | None]) -> list[Result | None]:
@@ -108,7 +108,7 @@ def _weight(item: Item) -> int:
 
 def _workers(root: bytes, algo: str, options: Options) -> Workers:
     rate = options.max_rate / max(options.jobs, 1) if options.max_rate else None
-    return Workers(options.jobs, _init_worker, (root, algo, rate, options.jobs > 1))
+    return Workers(options.jobs, _init_worker, (root, algo, rate))
 
 
 def _hash_all(workers: Workers, items: Iterator[Item]) -> Iterator[Item]:
