@@ -27,9 +27,7 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
-    TextField,
 )
-from django.db.models.functions import Cast
 from django.db.models.lookups import Exact, In
 from django.utils.translation import gettext as _
 
@@ -252,10 +250,10 @@ def _search(qs: QuerySet[Row], query: str) -> QuerySet[Row]:
     """Full-text search over the row's values and 备注. SQLite keeps JSON text with \\uXXXX escapes,
     PostgreSQL's jsonb prints the characters, so both spellings of the query are looked for."""
     escaped = json.dumps(query)[1:-1]
-    match = Q(remarks__icontains=query) | Q(data_text__icontains=query)
+    match = Q(remarks__icontains=query) | Q(search_text__icontains=query)
     if escaped != query:
-        match |= Q(data_text__icontains=escaped)
-    return qs.annotate(data_text=Cast("data", TextField())).filter(match)
+        match |= Q(search_text__icontains=escaped)
+    return qs.filter(match)
 
 
 @dataclass(frozen=True)

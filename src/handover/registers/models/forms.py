@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Cast
 from django.utils.translation import gettext_lazy as _
 
 from handover.org.models import Engagement, Person, Site
@@ -78,6 +79,11 @@ class Row(models.Model):
     form = models.ForeignKey(Form, on_delete=models.PROTECT, related_name="rows")
     seq = models.PositiveIntegerField(_("No."))
     data = models.JSONField(default=dict)
+    # The values as text, kept by the database for the list's full-text search (selectors._search): reading
+    # it costs nothing per row, where printing every row's JSON for each search did (docs/benchmarks.md).
+    search_text = models.GeneratedField(
+        expression=Cast("data", models.TextField()), output_field=models.TextField(), db_persist=True
+    )
     remarks = models.TextField(_("remarks"), blank=True)
     version = models.PositiveIntegerField(default=1)
     previous = models.OneToOneField(
