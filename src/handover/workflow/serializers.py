@@ -253,8 +253,12 @@ class UnreportedSerializer(serializers.Serializer):
 
 class ReportSerializer(serializers.ModelSerializer):
     reported_by = serializers.CharField(source="reported_by.name", read_only=True)
-    feedback: serializers.ManyRelatedField = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
-    escalations: serializers.ManyRelatedField = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    feedback: serializers.PrimaryKeyRelatedField[Any] = serializers.PrimaryKeyRelatedField(
+        many=True, read_only=True
+    )
+    escalations: serializers.PrimaryKeyRelatedField[Any] = serializers.PrimaryKeyRelatedField(
+        many=True, read_only=True
+    )
 
     class Meta:
         model = WorkingGroupReport
