@@ -7,12 +7,14 @@ import datetime as dt
 import io
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from handover.audit.models import Event
 from handover.org.models import Phase, Role, Site, SiteLevel
+from handover.registers.models import Row
 from handover.workflow import clock, services, steps
 from handover.workflow.deadlines import BEIJING
 from handover.workflow.models import CaseState, Escalation, ExceptionCase, Feedback, StepInstance, StepNote
@@ -23,8 +25,10 @@ from tests.workflow.test_pages import generate
 SECRET = "root password: Hunter2Hunter2"
 
 
-def client_for(user) -> APIClient:
+def client_for(user, language: str = "en") -> APIClient:
+    """A client of ``user``; messages are matched in English unless ``language`` says otherwise."""
     api = APIClient()
+    api.cookies[settings.LANGUAGE_COOKIE_NAME] = language  # web/locale.py: the cookie, not Accept-Language
     api.force_authenticate(user)
     return api
 
@@ -233,6 +237,8 @@ def test_an_exception_case_from_its_row_to_close_through_the_api(handover, peopl
     case_id = case["case"]["id"]
     tick = url(world, f"cases/{case_id}/tick/")
     assert_refused(onsite.post(tick, {"key": "courier"}), 400, "record", "waybill")
+    chinese = client_for(people["onsite"], "zh-hans").post(tick, {"key": "courier"})
+    assert_refused(chinese, 400, "record", "快递单号")
     assert_refused(onsite.post(tick, {"key": "nonsense"}), 400, "key")
     assert_refused(onsite.post(tick, {}), 400, "key")
     assert client_for(people["onsite_b"]).post(tick, {"key": "courier", "record": "SF1"}).status_code == 404
@@ -249,6 +255,10 @@ def test_an_exception_case_from_its_row_to_close_through_the_api(handover, peopl
     assert_refused(onsite.post(close), 400, "case", "not signed")
     _form, signed = t39_entry(world, people, instance)
     assert onsite.post(link, {"row": signed.pk}).json()["t39"]["row"] == signed.pk
+    # Signed but not reported to 技术组 (scenery: a 表39 row without its 上报技术组 time).
+    Row.objects.filter(pk=signed.pk).update(data={**signed.data, "reported_tg_at": ""})
+    assert_refused(onsite.post(close), 400, "case", "上报技术组")
+    Row.objects.filter(pk=signed.pk).update(data=signed.data)
     closed = onsite.post(close)
     assert closed.status_code == 200, closed.content
     assert closed.json()["case"]["state"] == "closed" and closed.json()["close_refusal"] == ""

@@ -230,6 +230,8 @@ class SummarySerializer(serializers.Serializer):
 
 class TransitionSerializer(serializers.ModelSerializer):
     signed_by = serializers.CharField(source="signed_by.name", read_only=True)
+    from_phase = serializers.CharField(read_only=True)  # the phase keys, as Engagement.phase holds them
+    to_phase = serializers.CharField(read_only=True)
 
     class Meta:
         model = PhaseTransition
