@@ -71,6 +71,7 @@ def test_schema_lists_the_workflow_endpoints(world, people):
         "/api/engagements/{code}/workflow/cases/{case_id}/link/",
         "/api/engagements/{code}/workflow/cases/{case_id}/close/",
         "/api/engagements/{code}/workflow/summary/",
+        "/api/engagements/{code}/workflow/observer-summary/",
         "/api/engagements/{code}/workflow/phase/",
         "/api/engagements/{code}/workflow/reports/",
         "/api/engagements/{code}/register-forms/{id}/archive/",
@@ -370,6 +371,26 @@ def test_the_summary_has_the_overviews_figures(handover, people):
     assert without == {"RC", "SA"}  # the fixture's posts are at 甲营业部, 乙营业部 and 总部
     assert mine["sites"] == 2 and mine["open_cases"] == []  # 乙营业部's case is not 甲's
     assert mine["overdue_total"] < summary["overdue_total"]
+
+
+def test_observers_get_the_counts_only_summary(handover, people):
+    world = handover
+    services.feedback_record(
+        actor=people["onsite"],
+        step=step_of(world, world.branch_a, "T-01"),
+        reason="介质不足",
+        expected_at=at(2, 2),
+        now=at(1, 21),
+    )
+    with clock.frozen(at(1, 21)):
+        observer = client_for(people["observer"]).get(url(world, "observer-summary/"))
+        assert client_for(people["observer"]).get(url(world, "steps/")).status_code == 403
+    assert observer.status_code == 200
+    body = observer.json()
+    assert body["sites"] == 5 and body["feedback"] == 1 and body["overdue"] > 0
+    assert {p["key"] for p in body["by_phase"]} == {"preparation", "handover"}
+    text = observer.content.decode()
+    assert "甲营业部" not in text and "onsite_a" not in text and "介质不足" not in text
 
 
 def test_the_phase_transition_is_technical_groups_with_a_reason(world, people):

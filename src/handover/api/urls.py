@@ -42,6 +42,9 @@ router.register(f"{WORKFLOW}/steps", workflow_api.StepViewSet, basename="workflo
 router.register(f"{WORKFLOW}/sites", workflow_api.SiteStepsViewSet, basename="workflow-site")
 router.register(f"{WORKFLOW}/cases", workflow_api.CaseViewSet, basename="workflow-case")
 router.register(f"{WORKFLOW}/summary", workflow_api.SummaryViewSet, basename="workflow-summary")
+router.register(
+    f"{WORKFLOW}/observer-summary", workflow_api.ObserverSummaryViewSet, basename="workflow-observer-summary"
+)
 router.register(f"{WORKFLOW}/phase", workflow_api.PhaseViewSet, basename="workflow-phase")
 router.register(f"{WORKFLOW}/reports", workflow_api.ReportViewSet, basename="workflow-report")
 

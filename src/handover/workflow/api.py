@@ -311,6 +311,20 @@ class SummaryViewSet(_WorkflowScoped):
         return Response(s.SummarySerializer(data).data)
 
 
+@extend_schema_view(list=extend_schema(responses=s.ObserverSummarySerializer))
+class ObserverSummaryViewSet(_WorkflowScoped):
+    """The observers' summary (托管工作组, 证监局): counts per phase and level, overdue steps, open exceptions by
+    path, feedback and escalations; no people and no site names."""
+
+    serializer_class = s.ObserverSummarySerializer
+    read_capability = perms.VIEW_SUMMARY
+    pagination_class = None
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = selectors.observer_summary(user=request.user, engagement=self.engagement, now=clock.now())
+        return Response(s.ObserverSummarySerializer(data).data)
+
+
 @extend_schema_view(create=extend_schema(request=s.PhaseWrite, responses={201: s.TransitionSerializer}))
 class PhaseViewSet(_WorkflowScoped):
     """技术组 moves the engagement to its next phase, with a reason (第五条; 表24 signed for 稳定期)."""

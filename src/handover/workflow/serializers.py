@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from handover.org.models import Phase, SiteLevel
@@ -175,6 +176,12 @@ class CompletionSerializer(serializers.Serializer):
         return {"key": keys.get(name, ""), "name": name, "done": done, "total": total}
 
 
+def completion(rows: list[tuple[str, int, int]], choices: Any) -> list[dict[str, Any]]:
+    """The selectors' (label, done, total) rows with the key (phase or level) each label stands for."""
+    keys = {str(label): value for value, label in choices}
+    return CompletionSerializer(rows, many=True, context={"keys": keys}).data  # type: ignore[return-value]
+
+
 class OpenCasesSerializer(serializers.Serializer):
     path_id = serializers.CharField()
     name = serializers.CharField()
@@ -216,16 +223,37 @@ class SummarySerializer(serializers.Serializer):
     sites = serializers.SerializerMethodField()
     sites_without_onsite_post = SiteRefSerializer(many=True)
 
+    @extend_schema_field(CompletionSerializer(many=True))
     def get_by_phase(self, data: Any) -> list[dict[str, Any]]:
-        keys = {str(label): value for value, label in Phase.choices}
-        return CompletionSerializer(data.by_phase, many=True, context={"keys": keys}).data  # type: ignore[return-value]
+        return completion(data.by_phase, Phase.choices)
 
+    @extend_schema_field(CompletionSerializer(many=True))
     def get_by_level(self, data: Any) -> list[dict[str, Any]]:
-        keys = {str(label): value for value, label in SiteLevel.choices}
-        return CompletionSerializer(data.by_level, many=True, context={"keys": keys}).data  # type: ignore[return-value]
+        return completion(data.by_level, SiteLevel.choices)
 
     def get_sites(self, data: Any) -> int:
         return len(data.rows)
+
+
+class ObserverSummarySerializer(serializers.Serializer):
+    """Counts only, for 托管工作组 and 证监局 (selectors.observer_summary): no people, no site names."""
+
+    phase = serializers.CharField()
+    sites = serializers.IntegerField()
+    by_phase = serializers.SerializerMethodField()
+    by_level = serializers.SerializerMethodField()
+    overdue = serializers.IntegerField()
+    open_cases = OpenCasesSerializer(many=True)
+    feedback = serializers.IntegerField()
+    escalations = serializers.IntegerField()
+
+    @extend_schema_field(CompletionSerializer(many=True))
+    def get_by_phase(self, data: Any) -> list[dict[str, Any]]:
+        return completion(data.by_phase, Phase.choices)
+
+    @extend_schema_field(CompletionSerializer(many=True))
+    def get_by_level(self, data: Any) -> list[dict[str, Any]]:
+        return completion(data.by_level, SiteLevel.choices)
 
 
 class TransitionSerializer(serializers.ModelSerializer):
