@@ -213,3 +213,27 @@ def test_roles_the_api_refuses(world, people):
         == 404
     )
     assert not Signature.objects.exists()
+
+
+def test_a_signed_form_is_archived_by_the_sites_onsite_post_only(world, people):
+    form = open_form(world, people["firm_it"])
+    archive = f"{base(world, 'forms')}{form['id']}/archive/"
+    unsigned = client_for(people["onsite"]).post(archive)
+    assert unsigned.status_code == 400 and unsigned.json()["field"] == "form"
+    row_id = add_row(world, people["firm_it"], form["id"]).json()["id"]
+    for name, kind in (("firm_it", "executor"), ("onsite", "supervisor")):
+        client_for(people[name]).post(f"{base(world, 'rows')}{row_id}/sign/", {"kind": kind})
+    client_for(people["firm_it"]).post(f"{base(world, 'forms')}{form['id']}/submit/")
+    for name in ("onsite", "firm_it"):
+        client_for(people[name]).post(f"{base(world, 'forms')}{form['id']}/sign/")
+    assert Form.objects.get(pk=form["id"]).state == FormState.SIGNED
+    # The firm's IT signed it but may not archive it; another branch's post does not find it.
+    assert client_for(people["firm_it"]).post(archive).status_code == 403
+    assert client_for(people["onsite_b"]).post(archive).status_code == 404
+    assert client_for(people["observer"]).post(archive).status_code == 403
+    assert Form.objects.get(pk=form["id"]).state == FormState.SIGNED
+    archived = client_for(people["onsite"]).post(archive)
+    assert archived.status_code == 200 and archived.json()["state"] == "archived"
+    again = client_for(people["tech"]).post(archive)
+    assert again.status_code == 400 and again.json()["field"] == "form"
+    assert Event.objects.filter(action="registers.form.archive", channel="api").count() == 1

@@ -5,6 +5,7 @@ from handover.api import views
 from handover.backups import api as backups_api
 from handover.registers import api as registers_api
 from handover.vault import api as vault_api
+from handover.workflow import api as workflow_api
 
 router = DefaultRouter()
 router.include_format_suffixes = False
@@ -35,6 +36,17 @@ router.register(
     vault_api.RevealRequestViewSet,
     basename="vault-request",
 )
+
+WORKFLOW = r"engagements/(?P<code>[-a-zA-Z0-9_]+)/workflow"
+router.register(f"{WORKFLOW}/steps", workflow_api.StepViewSet, basename="workflow-step")
+router.register(f"{WORKFLOW}/sites", workflow_api.SiteStepsViewSet, basename="workflow-site")
+router.register(f"{WORKFLOW}/cases", workflow_api.CaseViewSet, basename="workflow-case")
+router.register(f"{WORKFLOW}/summary", workflow_api.SummaryViewSet, basename="workflow-summary")
+router.register(
+    f"{WORKFLOW}/observer-summary", workflow_api.ObserverSummaryViewSet, basename="workflow-observer-summary"
+)
+router.register(f"{WORKFLOW}/phase", workflow_api.PhaseViewSet, basename="workflow-phase")
+router.register(f"{WORKFLOW}/reports", workflow_api.ReportViewSet, basename="workflow-report")
 
 app_name = "api"
 

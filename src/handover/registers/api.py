@@ -123,14 +123,15 @@ class RowSignSerializer(serializers.Serializer):
 
 
 class _RegistersScoped(_EngagementScoped):
-    """Reading needs view_registers; writing needs fill_registers, except signing, where the role held
-    at the site decides (a 被托管机构财务 signs footers without filling anything)."""
+    """Reading needs view_registers; writing needs fill_registers, except signing and archiving, where the
+    role held at the site decides (a 被托管机构财务 signs footers without filling anything; only the site's
+    现场技术岗位 or 技术组 archives)."""
 
     read_capability = perms.VIEW_REGISTERS
 
     @property
     def write_capability(self) -> str:  # type: ignore[override]
-        return perms.VIEW_REGISTERS if self.action == "sign" else perms.FILL_REGISTERS
+        return perms.VIEW_REGISTERS if self.action in ("sign", "archive") else perms.FILL_REGISTERS
 
     def _site_param(self) -> Any:
         site_id = self.request.query_params.get("site", "")
@@ -261,6 +262,14 @@ class FormViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _RegistersSc
         """A footer signature in the role you hold at the form's site."""
         form = self._form()
         services.form_sign(actor=request.user, form=form)
+        return self._answer(form)
+
+    @extend_schema(request=None, responses=FormSerializer)
+    @action(detail=True, methods=["post"])
+    def archive(self, request: Request, pk: str, code: str) -> Response:
+        """已签字 → 已归档, final: by the site's 现场技术岗位 or 技术组 (the service refuses anyone else)."""
+        form = self._form()
+        services.form_archive(actor=request.user, form=form)
         return self._answer(form)
 
     @extend_schema(request=ReasonSerializer, responses={201: FormSerializer})

@@ -372,7 +372,7 @@ def unreported(*, user: Any, engagement: Engagement) -> tuple[list[Feedback], li
     if _scope(user, engagement, perms.MANAGE_WORKFLOW) != Q():
         raise PermissionDenied(_("You do not have the role needed for this here."))
     feedback = Feedback.objects.filter(step__engagement=engagement, wg_report__isnull=True).select_related(
-        "step__site"
+        "step__site", "reported_by"
     )
     escalations = Escalation.objects.filter(
         step__engagement=engagement, wg_report__isnull=True
@@ -461,3 +461,88 @@ def step_register_rows(*, user: Any, engagement: Engagement, instance: StepInsta
         starts = [paths.BY_ID[p] for p in spec.exceptions if form.register_no in paths.BY_ID[p].sources]
         result.append(RegisterRows(form, rows, starts))
     return result
+
+
+@dataclass(frozen=True)
+class StepList:
+    """Step instances with their derived state at the user's sites, and the codes of those sites."""
+
+    views: list[state.StepView]
+    site_codes: dict[int, str]
+
+
+def step_list(
+    *,
+    user: Any,
+    engagement: Engagement,
+    now: dt.datetime,
+    site: Site | None = None,
+    phase: str = "",
+    state_: str = "",
+) -> StepList:
+    """Every step instance the user may see, in 附件二 order per site: those of ``site`` and its subtree
+    when it is given (engagement-level steps only without it), of ``phase`` and in ``state_`` if given.
+    A fixed number of queries, whatever the number of sites."""
+    sites = _sites(user, engagement, perms.VIEW_WORKFLOW)
+    if site is not None:
+        sites = sites.filter(path__startswith=site.path)
+    codes = dict(sites.values_list("pk", "code"))
+    order = {s.id: i for i, s in enumerate(steps.STEPS)}
+    views = [
+        v
+        for v in state.compute(engagement=engagement, now=now).values()
+        if (v.site_id in codes or (v.site_id is None and site is None))
+        and (not phase or v.step.phase == phase)
+        and (not state_ or v.state == state_)
+    ]
+    views.sort(key=lambda v: (v.site_id is not None, codes.get(v.site_id or 0, ""), order[v.step.id]))
+    return StepList(views=views, site_codes=codes)
+
+
+def case_list(
+    *,
+    user: Any,
+    engagement: Engagement,
+    case_state: str = "",
+    path_id: str = "",
+    site: Site | None = None,
+) -> QuerySet[ExceptionCase]:
+    """Exception cases at the user's sites (``site``: that site and its subtree), newest first."""
+    sites = _sites(user, engagement, perms.VIEW_WORKFLOW)
+    if site is not None:
+        sites = sites.filter(path__startswith=site.path)
+    cases = ExceptionCase.objects.filter(engagement=engagement, site__in=sites)
+    if case_state:
+        cases = cases.filter(state=case_state)
+    if path_id:
+        cases = cases.filter(path_id=path_id)
+    return cases.select_related("site").order_by("-opened_at", "-pk")
+
+
+@dataclass(frozen=True)
+class ChecklistEntry:
+    """A prescribed item of a case's path, with what was recorded when it was done (None: not yet)."""
+
+    item: paths.Item
+    done: Any
+
+
+def case_checklist(*, case: ExceptionCase) -> list[ChecklistEntry]:
+    """The items of the case's path that apply to its sub-type, in the path's order (the case was read
+    through ``case_get``)."""
+    done = {i.key: i for i in case.items.select_related("evidence")}
+    return [
+        ChecklistEntry(item, done.get(item.key))
+        for item in paths.BY_ID[case.path_id].items
+        if item.applies(case.sub_type)
+    ]
+
+
+def site_by_code(*, user: Any, engagement: Engagement, code: str) -> Site:
+    """A site of the user's workflow scope by its code (the API's ``?site=CODE``)."""
+    site = _sites(user, engagement, perms.VIEW_WORKFLOW).filter(code=code).first()
+    if site is None:
+        raise NotFound(
+            _("No site %(code)s is open to you in this engagement.") % {"code": code}, field="site"
+        )
+    return site

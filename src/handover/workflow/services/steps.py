@@ -180,11 +180,15 @@ def step_evidence_add(
     return evidence
 
 
-def step_confirm(*, actor: Any, step: StepInstance, now: dt.datetime | None = None) -> StepInstance:
+def step_confirm(
+    *, actor: Any, step: StepInstance, note: str = "", now: dt.datetime | None = None
+) -> StepInstance:
     """Confirm a step that has no output register (H-00, M-01, M-02, P-01 …) as done: it needs evidence, its
-    predecessors done, and the confirmer must hold a role of the step's responsible parties."""
+    predecessors done, and the confirmer must hold a role of the step's responsible parties. A ``note``
+    (what was done, where the record is) is kept with the step in the same transaction."""
     spec = steps.BY_ID[step.step_id]
     _require_on_step(actor, step, perms.WORK_STEPS)
+    clean_note = clean_text(note, "note") if note.strip() else ""
     if spec.outputs:
         raise DomainError(
             _("%(step)s is done when its registers %(regs)s are signed, not by hand.")
@@ -211,13 +215,20 @@ def step_confirm(*, actor: Any, step: StepInstance, now: dt.datetime | None = No
         )
         if not confirmed:
             raise DomainError(_("This step is confirmed already."), field="step")
+        if clean_note:
+            StepNote.objects.create(step=step, text=clean_note, author=user_or_none(actor), created_at=at)
         event_record(
             actor=actor,
             action=events.STEP_CONFIRM,
             engagement_id=step.engagement_id,
             site_id=step.site_id,
             obj=step,
-            after={"step": step.step_id, "person": person.pk, "role": role},
+            after={
+                "step": step.step_id,
+                "person": person.pk,
+                "role": role,
+                **({"note": clean_note} if clean_note else {}),
+            },
         )
     step.confirmed_by, step.confirmed_role, step.confirmed_at = person, role, at
     return step
