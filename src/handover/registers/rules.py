@@ -253,7 +253,6 @@ def full_backup_hint() -> str:
     }
 
 
-
 def _gate_permissions(form: Form, data: dict[str, Any]) -> None:
     """第二十六条第3项: 在核查各系统用户及其权限前，应备份用户权限配置文件."""
     backup = _referenced(form, "pre_backup_ref", data, 8)
@@ -339,7 +338,9 @@ BACKUP_GATES = {10: _gate_t10, 11: _gate_permissions, 13: _gate_permissions, 37:
 def exception_refs(data: dict[str, Any]) -> list[int]:
     """The 表39 entries a row links in 异常."""
     refs = data.get("exception_refs")
-    return [pk for pk in (_as_int(value) for value in refs) if pk is not None] if isinstance(refs, list) else []
+    return (
+        [pk for pk in (_as_int(value) for value in refs) if pk is not None] if isinstance(refs, list) else []
+    )
 
 
 def reported_to_tech_group(entry: dict[str, Any]) -> bool:

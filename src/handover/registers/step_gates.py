@@ -49,7 +49,7 @@ COVERAGE: dict[int, tuple[str, str]] = {
 
 
 def _coverage_reason(item: completeness.Item, article: str) -> str:
-    values = {"subject": item.subject, "site": item.site.name, "article": article}
+    values: dict[str, object] = {"subject": item.subject, "site": item.site.name, "article": article}
     if item.register_no == 5:
         text = _(
             "表5 at %(site)s has no row for %(subject)s, who left within the half year before the disposal "
@@ -168,7 +168,9 @@ def _system_names(engagement: Engagement, pks: set[int | None]) -> dict[int, str
     wanted = [pk for pk in pks if pk is not None]
     if not wanted:
         return {}
-    return dict(InformationSystem.objects.filter(engagement=engagement, pk__in=wanted).values_list("pk", "name"))
+    return dict(
+        InformationSystem.objects.filter(engagement=engagement, pk__in=wanted).values_list("pk", "name")
+    )
 
 
 def _as_int(value: Any) -> int | None:
@@ -191,7 +193,13 @@ def exceptions_closed(engagement: Engagement, pairs: Iterable[Pair]) -> Blocks:
     wanted = set(pairs)
     numbers = [n for n in computed.FAILED_WHEN if _steps_of(n)]
     rows = computed.current_rows(engagement, numbers).values_list(
-        "form__register_no", "form__site_id", "form__site__name", "form__site__level", "form__form_no", "seq", "data"
+        "form__register_no",
+        "form__site_id",
+        "form__site__name",
+        "form__site__level",
+        "form__form_no",
+        "seq",
+        "data",
     )
     reported = {
         pk
@@ -209,7 +217,8 @@ def exceptions_closed(engagement: Engagement, pairs: Iterable[Pair]) -> Blocks:
             key: Pair = (site_id, step.id) if step.per_site else (None, step.id)
             if key in wanted and (step.per_site or level == SiteLevel.HQ):
                 unclosed[(key, number, site_name)].append(
-                    _("row %(seq)d of %(form)s (%(column)s)") % {"seq": seq, "form": form_no, "column": column}
+                    _("row %(seq)d of %(form)s (%(column)s)")
+                    % {"seq": seq, "form": form_no, "column": column}
                 )
     found: Blocks = {}
     for (key, number, site_name), listed in unclosed.items():
