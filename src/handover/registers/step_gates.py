@@ -118,8 +118,10 @@ def backups_first(engagement: Engagement, pairs: Iterable[Pair]) -> Blocks:
     wanted = set(pairs)
     rows = (
         computed.current_rows(engagement, [8, *BACKUP_FIRST])
-        .values_list("pk", "form__register_no", "form__site_id", "form__site__name", "form__state", "data")
         .annotate(pair=Count("signatures__kind", filter=Q(signatures__kind__in=ROW_PAIR), distinct=True))
+        .values_list(
+            "pk", "form__register_no", "form__site_id", "form__site__name", "form__state", "data", "pair"
+        )
         .order_by()
     )
     signed: dict[int, list[dict[str, Any]]] = defaultdict(list)
