@@ -5,6 +5,7 @@ it; every rule reads the engagement in a fixed number of queries; the pages show
 from __future__ import annotations
 
 import datetime as dt
+import io
 
 import pytest
 from django.urls import reverse
@@ -15,12 +16,13 @@ from handover.registers import services as registers
 from handover.registers.models import Form, Row, SignatureKind
 from handover.workflow import gates, services, state, steps
 from handover.workflow.demo import sample_row
-from handover.workflow.models import CaseState, ExceptionCase
+from handover.workflow.models import CaseState, ExceptionCase, StepInstance
 from tests.factories import PersonFactory, make_site
 from tests.registers import rows
 from tests.registers.rows import DAY, Branch, branch
+from tests.registers.test_computed import sign
 from tests.registers.test_rules import t5
-from tests.workflow.conftest import at, start_handover
+from tests.workflow.conftest import at, signed_form, start_handover
 
 
 @pytest.fixture
@@ -262,11 +264,37 @@ def test_the_rules_are_registered_and_a_gated_step_is_blocked_even_with_its_regi
 ):
     assert {*step_gates.RULES, gates.open_cases} <= set(gates.RULES)
     start_handover(world, people)
-    backup = b.add(8, **rows.t8(b))
-    b.add(10, **rows.t10(b, backup))
-    view = state.compute(engagement=world.engagement, now=at(1, 22))[(world.branch_a.pk, "T-02")]
-    assert view.state == state.BLOCKED or view.state == state.OVERDUE
-    assert view.done_at is None and any("改密前备份" in r for r in view.gate_reasons)
+    a = world.branch_a
+    h00 = StepInstance.objects.get(site=a, step_id="H-00")
+    services.step_evidence_add(actor=people["onsite"], step=h00, name="签到.pdf", stream=io.BytesIO(b"x"))
+    services.step_confirm(actor=people["onsite"], step=h00, now=at(1, 15, 40))
+    b.add(7, **rows.t7(b))
+    sign(b, b.form(7))
+    signed_form(world.engagement, a, 8, at(1, 19))  # T-01 done at 甲营业部, its backup filed elsewhere:
+    elsewhere = add_at(b, world.branch_b, 8, rows.t8(b))
+    signed_form(world.engagement, a, 9, at(1, 20))
+    b.add(10, **rows.t10(b, elsewhere))
+    sign(b, b.form(10))
+
+    def t02():
+        return state.compute(engagement=world.engagement, now=at(1, 22))[(a.pk, "T-02")]
+
+    view = t02()
+    assert view.waiting_for == () and view.state == state.BLOCKED and view.done_at is None
+    assert any("改密前备份" in r and "甲营业部" in r for r in view.gate_reasons), view.gate_reasons
+    here = registers.form_create(
+        actor=b.firm_it,
+        engagement=world.engagement,
+        site=a,
+        register_no=8,
+        form_date=DAY,
+        partial_header=True,
+    )
+    backup = registers.row_add(actor=b.firm_it, form=here, data=rows.t8(b))
+    sign_pair(b, backup)
+    sign(b, here)
+    view = t02()
+    assert view.gate_reasons == () and view.finished  # signatures carry the real time, so maybe late
 
 
 QUERIES = {step_gates.coverage_gaps: 6, step_gates.backups_first: 2, step_gates.exceptions_closed: 2}
