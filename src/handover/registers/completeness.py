@@ -9,12 +9,14 @@
 
 A missing item names the register, the site at which to create the row, and the system or machine. The
 selector reads the whole engagement in six queries whatever the number of sites, and returns only the
-sites the user may see registers of.
+sites the user may see registers of. ``coverage`` is the computation itself, shared with the workflow's
+gates (step_gates.py), which block a step while its register does not cover what it should.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,12 +39,14 @@ COVERED = (5, 7, 8, 10, 11, 14, 15, 22, 23)
 
 @dataclass(frozen=True)
 class Item:
-    """One row the registers should have: in 表``register_no``, created at ``site``, about ``subject``."""
+    """One row the registers should have: in 表``register_no``, created at ``site``, about ``subject``, which
+    is a system, a machine, a person or the site itself (``kind``)."""
 
     register_no: int
     site: Site
     subject: str
     present: bool
+    kind: str = "system"
 
     @property
     def register_title(self) -> str:
@@ -112,10 +116,16 @@ def site_completeness(*, user: Any, engagement: Engagement) -> list[SiteComplete
     scope = site_scope(user=user, engagement=engagement, capability=perms.VIEW_REGISTERS)
     if scope is None:
         raise PermissionDenied(_("You do not have the role needed for this here."))
-    sites = {
-        s.pk: s for s in Site.objects.filter(scope, engagement=engagement, is_active=True).order_by("path")
-    }
-    report = {pk: SiteCompleteness(site) for pk, site in sites.items()}
+    sites = Site.objects.filter(scope, engagement=engagement, is_active=True).order_by("path")
+    return coverage(engagement=engagement, sites=sites)
+
+
+def coverage(*, engagement: Engagement, sites: Iterable[Site]) -> list[SiteCompleteness]:
+    """The coverage rules for ``sites`` (not filtered by any user: the caller decides who sees what), in five
+    queries besides ``sites``: the rows of the covered registers, the systems, the systems with accounts, the
+    machines and the recent leavers. The workflow's gates (step_gates.py) read the same answer."""
+    by_pk = {s.pk: s for s in sites}
+    report = {pk: SiteCompleteness(site) for pk, site in by_pk.items()}
     found = _found(engagement)
     systems = list(
         InformationSystem.objects.filter(engagement=engagement, is_active=True).values_list(
@@ -127,9 +137,9 @@ def site_completeness(*, user: Any, engagement: Engagement) -> list[SiteComplete
         Account.objects.filter(engagement=engagement, is_active=True).values_list("system_id", flat=True)
     )
 
-    def expect(register_no: int, site_id: int, subject: str, present: bool) -> None:
+    def expect(register_no: int, site_id: int, subject: str, present: bool, kind: str = "system") -> None:
         if site_id in report:
-            report[site_id].items.append(Item(register_no, sites[site_id], subject, present))
+            report[site_id].items.append(Item(register_no, by_pk[site_id], subject, present, kind))
 
     for pk, name, site_id, category in systems:
         expect(7, site_id, name, pk in found.systems[7])
@@ -140,13 +150,14 @@ def site_completeness(*, user: Any, engagement: Engagement) -> list[SiteComplete
         numbers = PER_SYSTEM + (PER_SYSTEM_WITH_ACCOUNTS if system_id in with_accounts else ())
         for number in numbers:
             expect(number, site_id, name, system_id in found.systems[number])
-    for site in sites.values():
+    for site in by_pk.values():
         if site.level in (SiteLevel.HQ, SiteLevel.REGION):
-            expect(15, site.pk, site.name, site.pk in found.sites_in_15)
-    for pk, name, site_id in Asset.objects.filter(engagement=engagement, is_active=True).values_list(
-        "pk", "name", "site_id"
-    ):
-        expect(22, site_id, name, pk in found.assets)
+            expect(15, site.pk, site.name, site.pk in found.sites_in_15, "site")
+    for pk, name, hostname, site_id in Asset.objects.filter(
+        engagement=engagement, is_active=True
+    ).values_list("pk", "name", "hostname", "site_id"):
+        # The host name tells two machines of the same name apart, where the person has to go and scan.
+        expect(22, site_id, f"{name}（{hostname}）" if hostname else name, pk in found.assets, "machine")
     start, end = half_year_window(engagement)
     leavers = Person.objects.filter(
         engagement=engagement,
@@ -157,7 +168,7 @@ def site_completeness(*, user: Any, engagement: Engagement) -> list[SiteComplete
         site__isnull=False,
     )
     for pk, name, site_id in leavers.values_list("pk", "name", "site_id"):
-        expect(5, site_id, name, (site_id, pk) in found.t5)
+        expect(5, site_id, name, (site_id, pk) in found.t5, "person")
     for entry in report.values():
         entry.items.sort(key=lambda item: (item.register_no, item.subject))
     return list(report.values())

@@ -18,7 +18,7 @@ submitted. What each checks:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -196,36 +196,57 @@ def _register_refs(form: Form, data: dict[str, Any]) -> None:
 # Backup gates (第二十六条第2、3项, 第三十一条第7项) ----------------------------------------------------------------
 
 
+def usable_backup(backup: dict[str, Any], system_id: int | None) -> bool:
+    """A 表8 row that backs up ``system_id`` and did not fail its readability check."""
+    return _as_int(backup.get("system_id")) == system_id and backup.get("readable") != "不通过"
+
+
+def covers_password_change(backups: Iterable[dict[str, Any]], system_id: int | None) -> bool:
+    """第二十六条第2项: among these 表8 rows, a usable 改密前备份 of the system, or usable 交接全备份 of it that
+    together hold both 用户权限配置文件 and 参数配置文件."""
+    mine = [backup for backup in backups if usable_backup(backup, system_id)]
+    if any(backup.get("purpose") == CHANGE_BACKUP for backup in mine):
+        return True
+    full = {backup.get("object_type") for backup in mine if backup.get("purpose") == FULL_BACKUP}
+    return set(FULL_BACKUP_MUST_COVER) <= full
+
+
+def covers_permission_review(backups: Iterable[dict[str, Any]], system_id: int | None) -> bool:
+    """第二十六条第3项: among these 表8 rows, a usable 权限核查前备份 of the system."""
+    return any(
+        usable_backup(backup, system_id) and backup.get("purpose") == PERMISSION_BACKUP for backup in backups
+    )
+
+
 def _gate_t10(form: Form, data: dict[str, Any]) -> None:
     """第二十六条第2项: before a password is changed, the system's user permissions and parameters are backed up."""
     backup = _referenced(form, "pre_backup_ref", data, 8)
     system_id = _as_int(data.get("system_id"))
-    ok = False
-    if (
-        backup is not None
-        and backup.data.get("system_id") == system_id
-        and backup.data.get("readable") != "不通过"
-    ):
-        purpose = backup.data.get("purpose")
-        ok = purpose == CHANGE_BACKUP or (purpose == FULL_BACKUP and _full_backup_covers(form, system_id))
+    purpose = backup.data.get("purpose") if backup is not None else None
+    # The row names one backup: a 改密前备份, or one 交接全备份 that, with the system's others, covers both.
+    ok = backup is not None and (
+        covers_password_change([backup.data], system_id)
+        or (
+            purpose == FULL_BACKUP
+            and usable_backup(backup.data, system_id)
+            and covers_password_change(_full_backups(form, system_id), system_id)
+        )
+    )
     if not ok:
-        raise _missing_backup(form, data, 10, CHANGE_BACKUP, "第二十六条第2项", extra=_full_backup_hint())
+        raise _missing_backup(form, data, 10, CHANGE_BACKUP, "第二十六条第2项", extra=full_backup_hint())
     _backup_before(form, data, backup, "changed_at")
 
 
-def _full_backup_covers(form: Form, system_id: int | None) -> bool:
+def _full_backups(form: Form, system_id: int | None) -> list[dict[str, Any]]:
+    """The system's 交接全备份 rows in the form's engagement."""
     full = computed.current_rows(form.engagement, [8]).filter(
         data__system_id=system_id, data__purpose=FULL_BACKUP
     )
-    covered = {
-        data.get("object_type")
-        for data in full.values_list("data", flat=True)
-        if data.get("readable") != "不通过"
-    }
-    return set(FULL_BACKUP_MUST_COVER) <= covered
+    return list(full.values_list("data", flat=True))
 
 
-def _full_backup_hint() -> str:
+def full_backup_hint() -> str:
+    """How a 交接全备份 can stand in for the 改密前备份, for a message."""
     return _("(or a %(full)s of both %(objects)s)") % {
         "full": FULL_BACKUP,
         "objects": "、".join(FULL_BACKUP_MUST_COVER),
@@ -236,12 +257,7 @@ def _gate_permissions(form: Form, data: dict[str, Any]) -> None:
     """第二十六条第3项: 在核查各系统用户及其权限前，应备份用户权限配置文件."""
     backup = _referenced(form, "pre_backup_ref", data, 8)
     system_id = _as_int(data.get("system_id"))
-    if (
-        backup is None
-        or backup.data.get("system_id") != system_id
-        or backup.data.get("purpose") != PERMISSION_BACKUP
-        or backup.data.get("readable") == "不通过"
-    ):
+    if backup is None or not covers_permission_review([backup.data], system_id):
         raise _missing_backup(form, data, form.register_no, PERMISSION_BACKUP, "第二十六条第3项")
     if form.register_no == 13:
         _backup_before(form, data, backup, "done_at")
@@ -319,13 +335,36 @@ BACKUP_GATES = {10: _gate_t10, 11: _gate_permissions, 13: _gate_permissions, 37:
 # Exception closure (第二十八条) ------------------------------------------------------------------------------
 
 
+def exception_refs(data: dict[str, Any]) -> list[int]:
+    """The 表39 entries a row links in 异常."""
+    refs = data.get("exception_refs")
+    return (
+        [pk for pk in (_as_int(value) for value in refs) if pk is not None] if isinstance(refs, list) else []
+    )
+
+
+def reported_to_tech_group(entry: dict[str, Any]) -> bool:
+    """第二十八条: a 表39 entry is reported to 技术组 once 上报技术组 is filled."""
+    return bool(entry.get("reported_tg_at"))
+
+
+def exception_unclosed(register_no: int, data: dict[str, Any], reported: Container[int]) -> str:
+    """第二十八条 for one row: the column that makes it failed or rolled back while it links no 表39 entry, or
+    one not yet reported to 技术组 (``reported`` holds the reported entries); "" when the row is closed."""
+    reason = computed.row_failed(register_no, data)
+    refs = exception_refs(data)
+    if reason and (not refs or not all(pk in reported for pk in refs)):
+        return reason
+    return ""
+
+
 def _exception_links(form: Form, row: Row) -> None:
     """Each 表39 entry a row links has been reported to 技术组. Checked when the form is submitted, not when
     the row is written: a machine (the fixity import) links a draft 表39 entry that a person completes."""
     key = "exception_refs"
-    for pk in row.data.get(key, []) if isinstance(row.data.get(key), list) else []:
+    for pk in exception_refs(row.data):
         entry = _referenced(form, key, {key: pk}, 39)
-        if entry is not None and not entry.data.get("reported_tg_at"):
+        if entry is not None and not reported_to_tech_group(entry.data):
             raise RuleViolation(
                 _("表39 entry %(no)s has not been reported to 技术组 yet (上报技术组 is empty; 第二十八条).")
                 % {"no": entry.data.get("risk_no", pk)},
@@ -341,7 +380,7 @@ def _exceptions_closed(form: Form, rows: list[Row]) -> None:
     for row in rows:
         _exception_links(form, row)
         reason = computed.row_failed(form.register_no, row.data)
-        if reason and not row.data.get("exception_refs"):
+        if reason and not exception_refs(row.data):
             unlinked.append(_("row %(seq)d (%(column)s)") % {"seq": row.seq, "column": reason})
     if unlinked:
         raise RuleViolation(

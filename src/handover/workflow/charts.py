@@ -88,9 +88,10 @@ def heatmap(rows: Sequence[Any], columns: Sequence[Any], step_url: str, site_url
             if view is None:
                 cells.append('<td><span class="s-none"></span></td>')
             else:
+                title = escape(" · ".join((f"{view.step.id} {view.state}", *view.gate_reasons)))
                 cells.append(
                     f'<td><a class="s-{view.state}" href="{step_prefix}{view.instance_id}/" '
-                    f'title="{view.step.id} {view.state}"></a></td>'
+                    f'title="{title}"></a></td>'
                 )
         site = row.site
         lines.append(

@@ -32,6 +32,7 @@ from handover.workflow.models import (
 
 PHASES = (Phase.PREPARATION, Phase.HANDOVER, Phase.STABILISATION)
 OVERDUE_SHOWN = 30  # the longest-late first; the page says how many more there are
+GATED_SHOWN = 30  # steps a register rule blocks, in site and step order; the page says how many more
 
 
 def _scope(user: Any, engagement: Engagement, capability: str) -> Q:
@@ -78,6 +79,8 @@ class Overview:
     trend: list[tuple[int, int]]
     overdue_total: int = 0
     state_counts: dict[str, int] = field(default_factory=dict)
+    gated: Sequence[tuple[Site | None, state.StepView]] = ()
+    gated_total: int = 0
 
 
 def _in_scope(views: dict[state.Key, state.StepView], site_ids: set[int]) -> list[state.StepView]:
@@ -146,6 +149,11 @@ def overview(*, user: Any, engagement: Engagement, now: dt.datetime) -> Overview
         ((by_site.get(v.site_id) if v.site_id else None, v) for v in mine if v.state == state.OVERDUE),
         key=lambda pair: (pair[1].due or now, pair[1].step.id),
     )
+    gated = [
+        (by_site.get(v.site_id) if v.site_id else None, v)
+        for v in sorted(mine, key=lambda v: (v.site_id or 0, steps.STEPS.index(v.step)))
+        if v.gate_reasons
+    ]
     return Overview(
         now=now,
         phase=phase,
@@ -166,6 +174,8 @@ def overview(*, user: Any, engagement: Engagement, now: dt.datetime) -> Overview
         sites_without_onsite_post=[s for s in sites if s.n_onsite == 0],
         trend=_trend([v for v in current if v.site_id is not None], now),
         state_counts=dict(Counter(v.state for v in current)),
+        gated=gated[:GATED_SHOWN],
+        gated_total=len(gated),
     )
 
 

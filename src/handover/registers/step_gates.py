@@ -1,0 +1,237 @@
+"""The registers' cross-register rules as workflow gates (registers.md §4; workflow/gates.py).
+
+A rule here says, for every (site, step) of an engagement at once, why the step cannot be done yet, naming
+the register, the system or machine, and the site where a person has to act. The rules are the registers'
+own: the coverage rules of completeness.py, the backup predicates and the exception closure of rules.py;
+nothing is computed twice. ``apps.RegistersConfig.ready`` plugs them into ``gates.RULES``.
+
+- Coverage (第二十五条第3、5项, 第二十六条第1–5、8、10项): a step stays blocked while its register misses a row
+  the inventory calls for (M-05 a system of the inventory, T-01 a system of 表7 without its backup …).
+- Backup first (第二十六条第2、3项, 第二十七条第5项): T-02 while a system of the site's 表10 has no signed
+  改密前备份 (or 交接全备份 of both files) in the site's 表8; T-03 likewise for 表11/表13 and 权限核查前备份.
+- Exception closure (第二十八条): a step while one of its output registers has a failed or rolled-back row
+  that links no 表39 entry reported to 技术组.
+
+Each rule reads the whole engagement in a fixed number of queries (coverage five plus the sites, the
+others two), never one per site or step.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.db.models import Count, Q
+from django.db.models.fields.json import KT
+from django.utils.translation import gettext as _
+
+from handover.org.models import Engagement, Site, SiteLevel
+from handover.registers import completeness, computed, rules
+from handover.registers.models import FormState, InformationSystem, Row, SignatureKind
+from handover.workflow import steps
+from handover.workflow.gates import Blocks
+
+Pair = tuple[int | None, str]
+
+# Coverage: the register, the step whose output it is, and the article that asks for the row.
+COVERAGE: dict[int, tuple[str, str]] = {
+    5: ("M-03", "第二十五条第3项"),
+    7: ("M-05", "第二十五条第5项"),
+    8: ("T-01", "第二十六条第1项"),
+    10: ("T-02", "第二十六条第2项"),
+    11: ("T-03", "第二十六条第3项"),
+    14: ("T-04", "第二十六条第4项"),
+    15: ("T-05", "第二十六条第5项"),
+    22: ("T-08", "第二十六条第8项"),
+    23: ("T-10", "第二十六条第10项"),
+}
+
+
+def _coverage_reason(item: completeness.Item, article: str) -> str:
+    values: dict[str, object] = {"subject": item.subject, "site": item.site.name, "article": article}
+    if item.register_no == 5:
+        text = _(
+            "表5 at %(site)s has no row for %(subject)s, who left within the half year before the disposal "
+            "date (%(article)s): add one."
+        )
+    elif item.register_no == 7:
+        text = _(
+            "%(subject)s is in the system inventory of %(site)s but not in 表7 (%(article)s, 逐一核对): check "
+            "it with the firm and add its row."
+        )
+    elif item.register_no == 15 and item.kind == "site":
+        text = _(
+            "表15 has no row for %(site)s itself (%(article)s: 总部 and each 区域中心 check their historical "
+            "data): check it and add the row."
+        )
+    elif item.register_no == 22:
+        text = _(
+            "The machine %(subject)s at %(site)s is not in 表22 (%(article)s: every machine is scanned "
+            "offline): scan it and record it."
+        )
+    else:
+        text = _("%(subject)s at %(site)s has no row in 表%(n)d (%(article)s): %(todo)s")
+        values |= {"n": item.register_no, "todo": _coverage_todo(item.register_no)}
+    return text % values
+
+
+def _coverage_todo(register_no: int) -> str:
+    todo = {
+        8: _("back it up and record the backup in 表8."),
+        10: _("it has accounts; change its super-user and back-end passwords and record them in 表10."),
+        11: _("it has accounts; review its users and rights and record them in 表11."),
+        14: _("back up its current data and record it in 表14."),
+        15: _("check its historical backups (营业部柜台系统) and record them in 表15."),
+        23: _("test it jointly and record the result in 表23."),
+    }
+    return todo[register_no]
+
+
+def coverage_gaps(engagement: Engagement, pairs: Iterable[Pair]) -> Blocks:
+    """What the coverage rules still miss, on the step whose register should hold the row."""
+    wanted = set(pairs)
+    sites = Site.objects.filter(engagement=engagement, is_active=True).order_by("path")
+    found: Blocks = {}
+    for entry in completeness.coverage(engagement=engagement, sites=sites):
+        for item in entry.missing:
+            step_id, article = COVERAGE[item.register_no]
+            key = (item.site.pk, step_id)
+            if key in wanted:
+                found.setdefault(key, []).append(_coverage_reason(item, article))
+    return found
+
+
+# Backup first --------------------------------------------------------------------------------------------
+
+# The register changed, the step it belongs to, the backup it needs, the predicate and the article.
+BACKUP_FIRST: dict[int, tuple[str, str, Callable[[Iterable[dict[str, Any]], int | None], bool], str]] = {
+    10: ("T-02", rules.CHANGE_BACKUP, rules.covers_password_change, "第二十六条第2项"),
+    11: ("T-03", rules.PERMISSION_BACKUP, rules.covers_permission_review, "第二十六条第3项"),
+    13: ("T-03", rules.PERMISSION_BACKUP, rules.covers_permission_review, "第二十六条第3项"),
+}
+ROW_PAIR = (SignatureKind.EXECUTOR, SignatureKind.SUPERVISOR)
+
+
+def backups_first(engagement: Engagement, pairs: Iterable[Pair]) -> Blocks:
+    """T-02 and T-03 at a site while a system they change has no signed backup in the site's 表8."""
+    wanted = set(pairs)
+    rows = (
+        computed.current_rows(engagement, [8, *BACKUP_FIRST])
+        .annotate(pair=Count("signatures__kind", filter=Q(signatures__kind__in=ROW_PAIR), distinct=True))
+        .values_list(
+            "pk", "form__register_no", "form__site_id", "form__site__name", "form__state", "data", "pair"
+        )
+        .order_by()
+    )
+    signed: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    changes: dict[tuple[int, str, int | None], tuple[str, set[int]]] = {}
+    for _pk, number, site_id, site_name, form_state, data, pair in rows:
+        if number == 8:
+            # 第八条: a backup counts once its row carries both signatures, or its form is signed.
+            if pair == len(ROW_PAIR) or form_state in (FormState.SIGNED, FormState.ARCHIVED):
+                signed[site_id].append(data)
+        elif (site_id, BACKUP_FIRST[number][0]) in wanted:
+            key = (site_id, BACKUP_FIRST[number][0], _as_int(data.get("system_id")))
+            changes.setdefault(key, (site_name, set()))[1].add(number)
+    names = _system_names(engagement, {system_id for _site, _step, system_id in changes})
+    found: Blocks = {}
+    for (site_id, step_id, system_id), (site_name, numbers) in sorted(
+        changes.items(), key=lambda item: (item[0][0], item[0][1], item[0][2] or 0)
+    ):
+        _step, purpose, covers, article = BACKUP_FIRST[min(numbers)]
+        if covers(signed[site_id], system_id):
+            continue
+        found.setdefault((site_id, step_id), []).append(
+            _backup_reason(names, system_id, site_name, numbers, purpose, article)
+        )
+    return found
+
+
+def _backup_reason(
+    names: dict[int, str], system_id: int | None, site: str, numbers: set[int], purpose: str, article: str
+) -> str:
+    extra = f" {rules.full_backup_hint()}" if purpose == rules.CHANGE_BACKUP else ""
+    return _(
+        "%(registers)s at %(site)s record work on %(system)s, but the site's 表8 has no signed, readable %(purpose)s "
+        "of it%(extra)s (%(article)s; 第二十七条第5项: back up first). Record it in 表8 at %(site)s and have "
+        "its row signed by 执行人 and 监督人."
+    ) % {
+        "registers": "、".join(f"表{n}" for n in sorted(numbers)),
+        "site": site,
+        "system": names.get(system_id or 0, _("(system %(id)s)") % {"id": system_id}),
+        "purpose": purpose,
+        "extra": extra,
+        "article": article,
+    }
+
+
+def _system_names(engagement: Engagement, pks: set[int | None]) -> dict[int, str]:
+    wanted = [pk for pk in pks if pk is not None]
+    if not wanted:
+        return {}
+    return dict(
+        InformationSystem.objects.filter(engagement=engagement, pk__in=wanted).values_list("pk", "name")
+    )
+
+
+def _as_int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+# Exception closure (第二十八条) ------------------------------------------------------------------------------
+
+
+def _steps_of(register_no: int) -> list[steps.Step]:
+    return [step for step in steps.STEPS if register_no in step.outputs]
+
+
+def exceptions_closed(engagement: Engagement, pairs: Iterable[Pair]) -> Blocks:
+    """A step while one of its output registers has a failed or rolled-back row that is not closed: it links
+    no 表39 entry, or one not reported to 技术组. An engagement-level step reads head office's forms."""
+    wanted = set(pairs)
+    numbers = [n for n in computed.FAILED_WHEN if _steps_of(n)]
+    rows = computed.current_rows(engagement, numbers).values_list(
+        "form__register_no",
+        "form__site_id",
+        "form__site__name",
+        "form__site__level",
+        "form__form_no",
+        "seq",
+        "data",
+    )
+    reported = {
+        pk
+        for pk, at in Row.objects.filter(form__engagement=engagement, form__register_no=39).values_list(
+            "pk", KT("data__reported_tg_at")
+        )
+        if rules.reported_to_tech_group({"reported_tg_at": at})
+    }
+    unclosed: dict[tuple[Pair, int, str], list[str]] = defaultdict(list)
+    for number, site_id, site_name, level, form_no, seq, data in rows.order_by("form__form_no", "seq"):
+        column = rules.exception_unclosed(number, data, reported)
+        if not column:
+            continue
+        for step in _steps_of(number):
+            key: Pair = (site_id, step.id) if step.per_site else (None, step.id)
+            if key in wanted and (step.per_site or level == SiteLevel.HQ):
+                unclosed[(key, number, site_name)].append(
+                    _("row %(seq)d of %(form)s (%(column)s)")
+                    % {"seq": seq, "form": form_no, "column": column}
+                )
+    found: Blocks = {}
+    for (key, number, site_name), listed in unclosed.items():
+        found.setdefault(key, []).append(
+            _(
+                "表%(n)d at %(site)s: %(rows)s failed or was rolled back and is not closed (第二十八条). Register "
+                "it in 表39, report it to 技术组, and choose the entry in 异常."
+            )
+            % {"n": number, "site": site_name, "rows": "; ".join(listed)}
+        )
+    return found
+
+
+RULES = (coverage_gaps, backups_first, exceptions_closed)
