@@ -89,6 +89,11 @@ def deadline_set(
     require(user=actor, engagement=engagement, capability=perms.MANAGE_WORKFLOW)
     if step_id not in steps.BY_ID:
         raise DomainError(_("There is no step %(step)s.") % {"step": step_id}, field="step_id")
+    if steps.BY_ID[step_id].derived:
+        raise DomainError(
+            _("%(step)s has no deadline of its own: it follows the site's other steps.") % {"step": step_id},
+            field="step_id",
+        )
     if not _TIME.match(time):
         raise DomainError(_("Enter the time as HH:MM, e.g. 20:00."), field="time")
     if not -60 <= day <= 60:
@@ -185,6 +190,12 @@ def step_confirm(*, actor: Any, step: StepInstance, now: dt.datetime | None = No
     predecessors done, and the confirmer must hold a role of the step's responsible parties."""
     spec = steps.BY_ID[step.step_id]
     _require_on_step(actor, step, perms.WORK_STEPS)
+    if spec.derived:
+        raise DomainError(
+            _("%(step)s follows the site's other steps (第二十七条); it is not confirmed by hand.")
+            % {"step": step_label(spec.id)},
+            field="step",
+        )
     if spec.outputs:
         raise DomainError(
             _("%(step)s is done when its registers %(regs)s are signed, not by hand.")
