@@ -68,6 +68,7 @@ class Overview:
     now: dt.datetime
     phase: str
     columns: list[steps.Step]
+    column_groups: list[tuple[str, int]]  # (phase label, how many columns), in the columns' order
     rows: list[SiteRow]
     engagement_steps: list[state.StepView]
     by_phase: list[tuple[str, int, int]]
@@ -126,7 +127,7 @@ def overview(*, user: Any, engagement: Engagement, now: dt.datetime) -> Overview
     views = state.compute(engagement=engagement, now=now)
     mine = _in_scope(views, site_ids)
     phase = engagement.phase
-    columns = [s for s in steps.STEPS if s.per_site and s.phase == phase]
+    columns, groups = heatmap_columns(phase)
     rows = []
     for site in sites:
         cells = [Cell(views.get((site.pk, s.id))) for s in columns]
@@ -150,6 +151,7 @@ def overview(*, user: Any, engagement: Engagement, now: dt.datetime) -> Overview
         now=now,
         phase=phase,
         columns=columns,
+        column_groups=groups,
         rows=rows,
         engagement_steps=sorted(
             (v for v in mine if v.site_id is None), key=lambda v: steps.STEPS.index(v.step)
@@ -167,6 +169,20 @@ def overview(*, user: Any, engagement: Engagement, now: dt.datetime) -> Overview
         trend=_trend([v for v in current if v.site_id is not None], now),
         state_counts=dict(Counter(v.state for v in current)),
     )
+
+
+def heatmap_columns(phase: str) -> tuple[list[steps.Step], list[tuple[str, int]]]:
+    """The per-site steps of the phases reached so far, grouped by phase: in 交接期 its steps, in 稳定期 those
+    of 交接期 and then of 稳定期 (a site's 交接期 record stays in view)."""
+    reached = PHASES[: PHASES.index(Phase(phase)) + 1]
+    columns: list[steps.Step] = []
+    groups: list[tuple[str, int]] = []
+    for each in reached:
+        mine = [s for s in steps.STEPS if s.per_site and s.phase == each]
+        if mine:
+            columns += mine
+            groups.append((str(Phase(each).label), len(mine)))
+    return columns, groups
 
 
 def open_cases_by_type(*, user: Any, engagement: Engagement) -> list[tuple[str, str, int]]:
@@ -190,6 +206,7 @@ class SitePage:
     views: list[state.StepView]
     cases: list[ExceptionCase]
     feedback: list[Feedback]
+    groups: list[tuple[str, list[state.StepView]]] = field(default_factory=list)  # by phase, in order
 
 
 def site_page(*, user: Any, engagement: Engagement, site_id: int, now: dt.datetime) -> SitePage:
@@ -204,6 +221,11 @@ def site_page(*, user: Any, engagement: Engagement, site_id: int, now: dt.dateti
     return SitePage(
         site=site,
         views=mine,
+        groups=[
+            (str(label), [v for v in mine if v.step.phase == value])
+            for value, label in Phase.choices
+            if any(v.step.phase == value for v in mine)
+        ],
         cases=list(ExceptionCase.objects.filter(engagement=engagement, site=site).order_by("-opened_at")),
         feedback=list(
             Feedback.objects.filter(step__site=site)
