@@ -17,9 +17,7 @@ from handover.registers.models import Form, FormState, Row
 from handover.workflow import gates, selectors, services, state, steps
 from handover.workflow.deadlines import BEIJING
 from handover.workflow.models import StepInstance
-from tests.workflow.conftest import at, signed_form, source_row, start_handover
-
-HANDOVER_OUTPUTS = sorted({n for s in steps.for_phase(steps.HANDOVER) if s.per_site for n in s.outputs})
+from tests.workflow.conftest import at, signed_form, start_handover
 
 
 def views(world, now):
@@ -217,9 +215,11 @@ def test_n05_is_blocked_while_a_register_gate_blocks_a_step_of_the_site(world, p
 
 def test_stabilisation_gives_each_site_the_s_steps_of_its_level(world, people):
     to_stabilisation(world, people)
-    mine = lambda site: set(
-        StepInstance.objects.filter(site=site, phase=Phase.STABILISATION).values_list("step_id", flat=True)
-    )  # noqa: E731
+
+    def mine(site):
+        rows = StepInstance.objects.filter(site=site, phase=Phase.STABILISATION)
+        return set(rows.values_list("step_id", flat=True))
+
     assert mine(world.hq) == {f"S-{n:02d}" for n in range(1, 14)}
     assert mine(world.service_a) == {"S-01", "S-02", "S-03", "S-09", "S-11"}
     assert StepInstance.objects.filter(site=None, step_id="S-14").count() == 1

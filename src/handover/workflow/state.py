@@ -213,7 +213,8 @@ def _routine(engagement: Engagement, views: dict[Key, StepView], now: dt.datetim
     owing = {
         v.site_id
         for v in routine
-        if v.step.id == stabilisation.DAILY_REPORT_STEP
+        if v.site_id is not None
+        and v.step.id == stabilisation.DAILY_REPORT_STEP
         and v.created_at is not None
         and v.created_at.astimezone(deadlines.BEIJING).date() < day
     }

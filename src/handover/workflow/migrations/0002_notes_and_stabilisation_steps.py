@@ -12,7 +12,7 @@ NEW = ("N-01", "N-02", "N-05", *(f"S-{n:02d}" for n in range(1, 15)))
 PHASES_BEFORE = {"handover": ("handover",), "stabilisation": ("handover", "stabilisation")}
 
 
-def add_steps(apps, schema_editor):  # type: ignore[no-untyped-def]
+def add_steps(apps, schema_editor):
     from handover.workflow import steps
 
     Engagement = apps.get_model("org", "Engagement")
@@ -27,7 +27,9 @@ def add_steps(apps, schema_editor):  # type: ignore[no-untyped-def]
             for step in (s for s in steps.for_phase(phase) if s.id in NEW):
                 targets = [s for s in sites if step.applies_to(s.level)] if step.per_site else [None]
                 new += [
-                    StepInstance(engagement=engagement, site=site, step_id=step.id, phase=phase, created_at=now)
+                    StepInstance(
+                        engagement=engagement, site=site, step_id=step.id, phase=phase, created_at=now
+                    )
                     for site in targets
                     if (site.pk if site else None, step.id) not in have
                 ]
