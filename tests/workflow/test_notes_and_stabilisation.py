@@ -344,3 +344,13 @@ def test_sites_of_each_level_get_only_the_s_steps_of_their_level():
     assert not {s.id for s in steps.for_site_level(steps.STABILISATION, SiteLevel.SERVICE)} & {"S-04", "S-10"}
     assert all(s.deadline is None for s in steps.STEPS if s.derived)
     assert all(set(s.optional) <= set(s.outputs) for s in steps.STEPS)
+
+
+def test_the_step_table_of_the_documentation_lists_every_step_with_its_deadline():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "workflow.md").read_text(encoding="utf-8")
+    for step in steps.STEPS:
+        due = "—" if step.deadline is None else f"D{step.deadline.day:+d} {step.deadline.time}"
+        line = next((ln for ln in doc.splitlines() if ln.startswith(f"| {step.id} | {step.zh} |")), "")
+        assert due in line, f"docs/workflow.md: the row of {step.id} is missing or has another deadline"
