@@ -325,6 +325,13 @@ def test_the_heat_map_shows_the_stabilisation_columns_only_in_stabilisation(worl
     site = client.get(f"/w/{world.engagement.code}/sites/{world.branch_a.pk}/").content.decode()
     assert 'data-testid="row-S-02"' in site and 'data-testid="row-N-02"' in site
     assert 'data-testid="reason-N-01"' in site
+    n01 = instance(world, world.branch_a, "N-01")
+    step_page = client.get(f"/w/{world.engagement.code}/steps/{n01.pk}/").content.decode()
+    assert 'data-testid="reasons"' in step_page and 'data-testid="confirm"' not in step_page
+    s14 = StepInstance.objects.get(site=None, step_id="S-14")
+    assert (
+        'data-testid="confirm"' in client.get(f"/w/{world.engagement.code}/steps/{s14.pk}/").content.decode()
+    )
 
 
 def test_engagements_already_under_way_get_the_new_steps_from_the_migration(world, people):
