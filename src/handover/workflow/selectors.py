@@ -144,7 +144,12 @@ def overview(*, user: Any, engagement: Engagement, now: dt.datetime) -> Overview
     by_site = {s.pk: s for s in sites}
     current = [v for v in mine if v.step.phase == phase]
     overdue = sorted(
-        ((by_site.get(v.site_id) if v.site_id else None, v) for v in mine if v.state == state.OVERDUE),
+        # N-01, N-02, N-05 are late because a step they watch is: listed once, as that step.
+        (
+            (by_site.get(v.site_id) if v.site_id else None, v)
+            for v in mine
+            if v.state == state.OVERDUE and not v.step.derived
+        ),
         key=lambda pair: (pair[1].due or now, pair[1].step.id),
     )
     return Overview(
@@ -366,7 +371,7 @@ def observer_summary(*, user: Any, engagement: Engagement, now: dt.datetime) -> 
         phase=engagement.phase,
         by_phase=_completion(mine, Phase.choices, lambda v: v.step.phase),
         by_level=_completion(current, SiteLevel.choices, lambda v: sites[v.site_id]),
-        overdue=sum(v.state == state.OVERDUE for v in mine),
+        overdue=sum(v.state == state.OVERDUE and not v.step.derived for v in mine),
         open_cases=[(p.id, p.zh, open_counts[p.id]) for p in paths.PATHS if open_counts.get(p.id)],
         feedback=counts["feedback"],
         escalations=counts["escalations"],
