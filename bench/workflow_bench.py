@@ -1,11 +1,15 @@
 """Workflow benchmark, run by ``make bench``; figures are kept in docs/benchmarks.md.
 
-A synthetic engagement in 交接期: 1 总部 and 300 营业部, every step instance of both phases, every output
-register of every per-site step filled and signed at each site (one signed form per register and site),
-same-day feedback, escalations and open exception cases. Timed, through Django's test client as 技术组:
+A synthetic engagement in 交接期: 1 总部 and 300 营业部, every step instance of 准备期 and 交接期 (N-01, N-02
+and N-05 included), every output register of every per-site 交接期 step filled and signed at each site (one
+signed form per register and site), same-day feedback, escalations and open exception cases. Timed, through
+Django's test client as 技术组:
 
 1. the workflow overview ``/w/<code>/`` (sites × steps heat map, charts, overdue, open exceptions);
-2. the reference: the org dashboard ``/e/<code>/`` of the same engagement (the site tree and role coverage).
+2. the reference: the org dashboard ``/e/<code>/`` of the same engagement (the site tree and role coverage);
+3. the workflow overview again once the engagement is in 稳定期: every site's S-steps, their registers
+   signed, and the routine's lapses to find (表27 past due at every fourth site, 表40 past its date at every
+   fifth, 表41 of the last trading day at every other).
 
 Each page is requested ``--runs`` times after one warm-up request; the median server time and the query count
 are printed, and the ratio overview / dashboard.
@@ -108,7 +112,7 @@ def build(n_sites: int) -> tuple[object, object]:
     instances = [
         StepInstance(engagement=e, step_id=s.id, phase=s.phase, created_at=now)
         for s in steps.STEPS
-        if not s.per_site
+        if not s.per_site and s.phase != Phase.STABILISATION
     ]
     for site in sites:
         instances += [
@@ -116,7 +120,7 @@ def build(n_sites: int) -> tuple[object, object]:
             for s in steps.for_site_level(Phase.HANDOVER, site.level)
         ]
     StepInstance.objects.bulk_create(instances, batch_size=2000)
-    registers = sorted({n for s in steps.STEPS if s.per_site for n in s.outputs})
+    registers = sorted({n for s in steps.for_phase(Phase.HANDOVER) if s.per_site for n in s.outputs})
     forms = Form.objects.bulk_create(
         (
             Form(
@@ -150,6 +154,66 @@ def build(n_sites: int) -> tuple[object, object]:
     )
     print(f"engagement: {len(sites)} sites, {len(instances)} step instances, {len(forms)} signed forms")
     return e, user
+
+
+def stabilise(engagement: object) -> None:
+    """Move the engagement to 稳定期 on D+7 with every site's 稳定期 steps, their registers signed, and some
+    routine lapses (表27, 表40, 表41 of 12-09) for the overview to find."""
+    from handover.org.models import Phase, Role, Site
+    from handover.registers.models import Form, FormState, Row, Signature, SignatureKind
+    from handover.workflow import steps
+    from handover.workflow.deadlines import BEIJING
+    from handover.workflow.models import StepInstance
+
+    e = engagement
+    start = dt.datetime(2026, 12, 8, 17, tzinfo=BEIJING)
+    e.phase = Phase.STABILISATION  # type: ignore[attr-defined]
+    e.save(update_fields=["phase"])  # type: ignore[attr-defined]
+    sites = list(Site.objects.filter(engagement=e))
+    StepInstance.objects.bulk_create(
+        [StepInstance(engagement=e, step_id="S-14", phase=Phase.STABILISATION, created_at=start)]
+        + [
+            StepInstance(engagement=e, site=site, step_id=s.id, phase=s.phase, created_at=start)
+            for site in sites
+            for s in steps.for_site_level(Phase.STABILISATION, site.level)
+        ],
+        batch_size=2000,
+    )
+    person = e.people.first()  # type: ignore[attr-defined]
+    required = sorted(
+        {n for s in steps.for_phase(Phase.STABILISATION) for n in s.outputs if n not in s.optional} - {27, 41}
+    )
+    wanted = [(site, n, {}) for site in sites for n in required]
+    wanted += [
+        (site, 27, {"next_due_on": "2026-12-05" if i % 4 == 0 else "2027-03-01"})
+        for i, site in enumerate(sites)
+    ]
+    wanted += [(site, 40, {"due_on": "2026-12-05", "closed": False}) for site in sites[::5]]
+    wanted += [(site, 41, {}) for site in sites[::2]]
+    forms = Form.objects.bulk_create(
+        (
+            Form(
+                engagement=e,
+                site=site,
+                register_no=n,
+                form_no=f"{site.code}-S{n:02d}",
+                form_date=dt.date(2026, 12, 9),
+                state=FormState.SIGNED,
+            )
+            for site, n, _data in wanted
+        ),
+        batch_size=2000,
+    )
+    Signature.objects.bulk_create(
+        (Signature(form=f, kind=SignatureKind.FOOTER, role=Role.ONSITE_POST, person=person) for f in forms),
+        batch_size=2000,
+    )
+    Row.objects.bulk_create(
+        (Row(form=f, seq=1, data=data) for f, (_site, _n, data) in zip(forms, wanted, strict=True) if data),
+        batch_size=2000,
+    )
+    total = StepInstance.objects.filter(engagement=e).count()
+    print(f"稳定期: {total} step instances, {len(forms)} more signed forms")
 
 
 def measure(client: object, url: str, runs: int) -> tuple[float, int]:
@@ -188,13 +252,17 @@ def main() -> None:
     with clock.frozen(dt.datetime(2026, 12, 2, 1, tzinfo=BEIJING)):
         overview, q_overview = measure(client, f"/w/{engagement.code}/", args.runs)  # type: ignore[attr-defined]
         dashboard, q_dashboard = measure(client, f"/e/{engagement.code}/", args.runs)  # type: ignore[attr-defined]
+    stabilise(engagement)
+    with clock.frozen(dt.datetime(2026, 12, 10, 9, tzinfo=BEIJING)):
+        stable, q_stable = measure(client, f"/w/{engagement.code}/", args.runs)  # type: ignore[attr-defined]
     database = "PostgreSQL" if args.postgres else "SQLite"
     print(
         f"{platform.python_implementation()} {platform.python_version()}, {database}, {os.cpu_count()} CPUs"
     )
     print(f"workflow overview   {overview * 1000:8.1f} ms  {q_overview:3d} queries")
     print(f"org dashboard (ref) {dashboard * 1000:8.1f} ms  {q_dashboard:3d} queries")
-    print(f"ratio overview / dashboard: {overview / dashboard:.1f}×")
+    print(f"overview in 稳定期   {stable * 1000:8.1f} ms  {q_stable:3d} queries")
+    print(f"ratio overview / dashboard: {overview / dashboard:.1f}×; in 稳定期: {stable / dashboard:.1f}×")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import io
 import pytest
 from django.urls import reverse
 
+from handover.core.errors import DomainError
 from handover.org.models import Employment, Party, Site, SiteLevel
 from handover.registers import inventory, step_gates
 from handover.registers import services as registers
@@ -357,3 +358,21 @@ def test_the_overview_the_site_page_and_the_step_page_show_the_reasons(b, world,
     sign_pair(b, backup)
     site_page = client.get(reverse("workflow:site", args=[code, a.pk])).content.decode()
     assert "改密前备份" not in site_page.split('data-testid="row-T-02"')[1].split("</tr>")[0]
+
+
+def test_a_step_confirmed_by_hand_is_refused_while_a_register_rule_blocks_it(world, people, monkeypatch):
+    # No rule of today gates a step without registers; the confirmation must still obey one that does.
+    start_handover(world, people)
+    h00 = StepInstance.objects.get(site=world.branch_a, step_id="H-00")
+    services.step_evidence_add(actor=people["onsite"], step=h00, name="签到.pdf", stream=io.BytesIO(b"x"))
+
+    def seal_missing(engagement, pairs):
+        return {key: ["处置日封存记录未登记"] for key in pairs if key == (world.branch_a.pk, "H-00")}
+
+    monkeypatch.setattr(gates, "RULES", [*gates.RULES, seal_missing])
+    with pytest.raises(DomainError, match="处置日封存记录未登记"):
+        services.step_confirm(actor=people["onsite"], step=h00, now=at(1, 15, 40))
+    h00.refresh_from_db()
+    assert h00.confirmed_at is None
+    monkeypatch.setattr(gates, "RULES", [r for r in gates.RULES if r is not seal_missing])
+    services.step_confirm(actor=people["onsite"], step=h00, now=at(1, 15, 40))

@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from handover.org.models import Phase, Role, RoleAssignment, Site, SiteLevel
-from handover.registers.models import Form, FormState, Signature, SignatureKind
+from handover.registers.models import Form, FormState, Row, Signature, SignatureKind
 from handover.workflow import clock, paths, steps
 from handover.workflow.models import (
     CaseState,
@@ -139,6 +139,81 @@ def test_the_overview_renders_300_sites_in_a_constant_number_of_queries(
     assert page.count('data-testid="site-') >= 300
     assert 'class="s-overdue"' in page and 'class="s-done' in page
     assert 'data-testid="chart-trend"' in page and 'data-testid="open-cases"' in page
+
+
+def stabilise(world, sites, start: dt.datetime) -> None:
+    """Move the generated engagement to 稳定期 (if it is not yet) and give ``sites`` their 稳定期 steps and
+    routine registers: a 表27 change past due at every fourth, a 表40 action past its date at every fifth, a
+    signed 表41 of 12-09 at every third."""
+    e = world.engagement
+    if e.phase != Phase.STABILISATION:
+        e.phase = Phase.STABILISATION
+        e.save(update_fields=["phase"])  # generate() made the engagement-level steps, S-14 among them
+    StepInstance.objects.bulk_create(
+        StepInstance(engagement=e, site=site, step_id=s.id, phase=s.phase, created_at=start)
+        for site in sites
+        for s in steps.for_site_level(Phase.STABILISATION, site.level)
+    )
+    person = e.people.first()
+    for register_no, chosen, data in (
+        (27, sites[::4], {"next_due_on": "2026-12-05"}),
+        (40, sites[::5], {"due_on": "2026-12-05", "closed": False}),
+        (41, sites[::3], {}),
+    ):
+        forms = Form.objects.bulk_create(
+            Form(
+                engagement=e,
+                site=site,
+                register_no=register_no,
+                form_no=f"{site.code}-{register_no}",
+                form_date=dt.date(2026, 12, 9),
+                state=FormState.SIGNED,
+            )
+            for site in chosen
+        )
+        Signature.objects.bulk_create(
+            Signature(form=f, kind=SignatureKind.FOOTER, role=Role.ONSITE_POST, person=person) for f in forms
+        )
+        if data:
+            Row.objects.bulk_create(Row(form=f, seq=1, data=data) for f in forms)
+
+
+def test_the_overview_in_stabilisation_stays_at_a_constant_number_of_queries(
+    world, client, django_assert_num_queries
+):
+    tech = world.login_with(Role.TECH_GROUP)
+    client.force_login(tech)
+    url = reverse("workflow:overview", args=[world.engagement.code])
+    generate(world, 10)
+    stabilise(world, list(Site.objects.filter(engagement=world.engagement)), at(8, 9))
+    with clock.frozen(at(10, 9)):
+        count_queries(client, url)
+        small = count_queries(client, url)
+        new = Site.objects.bulk_create(
+            Site(
+                engagement=world.engagement,
+                code=f"S{i:03d}",
+                name=f"稳营业部{i:03d}",
+                level=SiteLevel.BRANCH,
+                parent=world.region,
+                path=f"{world.region.path}s{i}/",
+            )
+            for i in range(290)
+        )
+        StepInstance.objects.bulk_create(
+            StepInstance(
+                engagement=world.engagement, site=s, step_id=step.id, phase=step.phase, created_at=at(1, 15)
+            )
+            for s in new
+            for step in steps.for_site_level(Phase.HANDOVER, SiteLevel.BRANCH)
+        )
+        stabilise(world, new, at(8, 9))
+        assert StepInstance.objects.filter(phase=Phase.STABILISATION).count() > 300 * 10
+        with django_assert_num_queries(small):
+            response = client.get(url)
+    page = response.content.decode()
+    assert page.count('data-testid="site-') >= 300 and page.count('data-testid="heat-phase"') == 2
+    assert 'title="S-02 overdue"' in page and 'title="S-09 done"' in page
 
 
 def test_a_branch_post_sees_its_subtree_only_and_the_observer_gets_the_summary(world, client, people):

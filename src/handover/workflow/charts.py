@@ -73,14 +73,28 @@ def trend_line(points: Sequence[tuple[int, int]], total: int, testid: str) -> Sa
     )
 
 
-def heatmap(rows: Sequence[Any], columns: Sequence[Any], step_url: str, site_url: str) -> SafeString:
+def heatmap(
+    rows: Sequence[Any],
+    columns: Sequence[Any],
+    step_url: str,
+    site_url: str,
+    groups: Sequence[tuple[str, int]] = (),
+) -> SafeString:
     """The sites × steps table, built here rather than in a template loop: 300 sites × their steps are
     thousands of cells, and a template tag per cell costs more than the whole rest of the page.
 
-    ``step_url`` and ``site_url`` end with the id (``…/steps/0/`` → ``…/steps/<id>/``)."""
+    ``step_url`` and ``site_url`` end with the id (``…/steps/0/`` → ``…/steps/<id>/``); ``groups`` heads the
+    columns with their phase, (label, number of columns) in order."""
     step_prefix, site_prefix = step_url.rsplit("0/", 1)[0], site_url.rsplit("0/", 1)[0]
     head = "".join(f'<th class="step" title="{escape(s.zh)}">{escape(s.id)}</th>' for s in columns)
-    lines = [f'<table class="heat" data-testid="heatmap"><tr><th></th>{head}<th></th></tr>']
+    lines = ['<table class="heat" data-testid="heatmap">']
+    if groups:
+        spans = "".join(
+            f'<th class="phase" colspan="{span}" data-testid="heat-phase">{escape(label)}</th>'
+            for label, span in groups
+        )
+        lines.append(f"<tr><th></th>{spans}<th></th></tr>")
+    lines.append(f"<tr><th></th>{head}<th></th></tr>")
     for row in rows:
         cells = []
         for cell in row.cells:

@@ -44,7 +44,9 @@ class FeedbackForm(forms.Form):
 
 
 class DeadlineForm(forms.Form):
-    step_id = forms.ChoiceField(label=_("Step"), choices=[(s.id, f"{s.id} {s.zh}") for s in steps.STEPS])
+    step_id = forms.ChoiceField(
+        label=_("Step"), choices=[(s.id, f"{s.id} {s.zh}") for s in steps.STEPS if not s.derived]
+    )
     day = forms.IntegerField(label=_("Days after D"), min_value=-60, max_value=60)
     time = forms.CharField(label=_("Time (HH:MM, Beijing)"), max_length=5)
 

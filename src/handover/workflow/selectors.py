@@ -69,6 +69,7 @@ class Overview:
     now: dt.datetime
     phase: str
     columns: list[steps.Step]
+    column_groups: list[tuple[str, int]]  # (phase label, how many columns), in the columns' order
     rows: list[SiteRow]
     engagement_steps: list[state.StepView]
     by_phase: list[tuple[str, int, int]]
@@ -129,7 +130,7 @@ def overview(*, user: Any, engagement: Engagement, now: dt.datetime) -> Overview
     views = state.compute(engagement=engagement, now=now)
     mine = _in_scope(views, site_ids)
     phase = engagement.phase
-    columns = [s for s in steps.STEPS if s.per_site and s.phase == phase]
+    columns, groups = heatmap_columns(phase)
     rows = []
     for site in sites:
         cells = [Cell(views.get((site.pk, s.id))) for s in columns]
@@ -146,7 +147,12 @@ def overview(*, user: Any, engagement: Engagement, now: dt.datetime) -> Overview
     by_site = {s.pk: s for s in sites}
     current = [v for v in mine if v.step.phase == phase]
     overdue = sorted(
-        ((by_site.get(v.site_id) if v.site_id else None, v) for v in mine if v.state == state.OVERDUE),
+        # N-01, N-02, N-05 are late because a step they watch is: listed once, as that step.
+        (
+            (by_site.get(v.site_id) if v.site_id else None, v)
+            for v in mine
+            if v.state == state.OVERDUE and not v.step.derived
+        ),
         key=lambda pair: (pair[1].due or now, pair[1].step.id),
     )
     gated = [
@@ -158,6 +164,7 @@ def overview(*, user: Any, engagement: Engagement, now: dt.datetime) -> Overview
         now=now,
         phase=phase,
         columns=columns,
+        column_groups=groups,
         rows=rows,
         engagement_steps=sorted(
             (v for v in mine if v.site_id is None), key=lambda v: steps.STEPS.index(v.step)
@@ -177,6 +184,20 @@ def overview(*, user: Any, engagement: Engagement, now: dt.datetime) -> Overview
         gated=gated[:GATED_SHOWN],
         gated_total=len(gated),
     )
+
+
+def heatmap_columns(phase: str) -> tuple[list[steps.Step], list[tuple[str, int]]]:
+    """The per-site steps of the phases reached so far, grouped by phase: in 交接期 its steps, in 稳定期 those
+    of 交接期 and then of 稳定期 (a site's 交接期 record stays in view)."""
+    reached = PHASES[: PHASES.index(Phase(phase)) + 1]
+    columns: list[steps.Step] = []
+    groups: list[tuple[str, int]] = []
+    for each in reached:
+        mine = [s for s in steps.STEPS if s.per_site and s.phase == each]
+        if mine:
+            columns += mine
+            groups.append((str(Phase(each).label), len(mine)))
+    return columns, groups
 
 
 def open_cases_by_type(*, user: Any, engagement: Engagement) -> list[tuple[str, str, int]]:
@@ -200,6 +221,7 @@ class SitePage:
     views: list[state.StepView]
     cases: list[ExceptionCase]
     feedback: list[Feedback]
+    groups: list[tuple[str, list[state.StepView]]] = field(default_factory=list)  # by phase, in order
 
 
 def site_page(*, user: Any, engagement: Engagement, site_id: int, now: dt.datetime) -> SitePage:
@@ -214,6 +236,11 @@ def site_page(*, user: Any, engagement: Engagement, site_id: int, now: dt.dateti
     return SitePage(
         site=site,
         views=mine,
+        groups=[
+            (str(label), [v for v in mine if v.step.phase == value])
+            for value, label in Phase.choices
+            if any(v.step.phase == value for v in mine)
+        ],
         cases=list(ExceptionCase.objects.filter(engagement=engagement, site=site).order_by("-opened_at")),
         feedback=list(
             Feedback.objects.filter(step__site=site)
@@ -354,7 +381,7 @@ def observer_summary(*, user: Any, engagement: Engagement, now: dt.datetime) -> 
         phase=engagement.phase,
         by_phase=_completion(mine, Phase.choices, lambda v: v.step.phase),
         by_level=_completion(current, SiteLevel.choices, lambda v: sites[v.site_id]),
-        overdue=sum(v.state == state.OVERDUE for v in mine),
+        overdue=sum(v.state == state.OVERDUE and not v.step.derived for v in mine),
         open_cases=[(p.id, p.zh, open_counts[p.id]) for p in paths.PATHS if open_counts.get(p.id)],
         feedback=counts["feedback"],
         escalations=counts["escalations"],

@@ -22,7 +22,7 @@ from handover.org import permissions as perms
 from handover.org.models import Engagement, Person, Phase, Site
 from handover.org.selectors import require, site_scope
 from handover.registers import services as registers
-from handover.registers.models import Form, Row
+from handover.registers.models import Form, FormState, Row
 from handover.workflow import clock, events
 from handover.workflow.models import DutyShift
 
@@ -30,9 +30,15 @@ from handover.workflow.models import DutyShift
 PERMISSION_REVIEW_DAYS = 90
 PASSWORD_WARN_DAYS = 7  # 表27: remind a week before next_due_on (第三十一条第1项: 定期更换)
 CONTRACT_WARN_DAYS = 30  # 表35: a month before the contract ends, unless renewal_alert_on says otherwise
+_SIGNED = (FormState.SIGNED, FormState.ARCHIVED)
+# The 稳定期 step whose routine a register's reminder belongs to (state.py marks it overdue when it lapses).
+ROUTINE_STEPS = {40: "S-01", 27: "S-02", 28: "S-03", 35: "S-11"}
+DAILY_REPORT_STEP = "S-09"  # 表41 of every trading day (第三十一条第8项, 第十条)
 
 
-def _current_rows(engagement: Engagement, register_no: int, sites: Any = None) -> QuerySet[Row]:
+def _current_rows(
+    engagement: Engagement, register_no: int, sites: QuerySet[Site] | None = None
+) -> QuerySet[Row]:
     rows = Row.objects.filter(
         form__engagement=engagement, form__register_no=register_no, form__is_current=True, is_current=True
     ).select_related("form__site")
@@ -193,7 +199,8 @@ def daily_reports_draft_all(*, actor: Any, day: dt.date) -> int:
 
 @dataclass(frozen=True)
 class Reminder:
-    """Something a register says is due: which register and row, at which site, by when."""
+    """Something a register says is due: which register and row, at which site, by when. ``lapsed``: the
+    routine is behind (its 稳定期 step is overdue), not just warned of what comes."""
 
     register_no: int
     site: Site
@@ -202,6 +209,12 @@ class Reminder:
     due: dt.date
     text: str
     overdue: bool
+    lapsed: bool = True
+
+    @property
+    def reason(self) -> str:
+        """The row and date, for a step's state: "Password change due (表27): BA-T27-0001 #1, 2026-12-05"."""
+        return f"{self.text}: {self.form_no} #{self.seq}, {self.due:%Y-%m-%d}"
 
 
 def _date(value: Any) -> dt.date | None:
@@ -216,19 +229,32 @@ def reminders(*, user: Any, engagement: Engagement, today: dt.date) -> list[Remi
     scope = site_scope(user=user, engagement=engagement, capability=perms.VIEW_WORKFLOW)
     if scope is None:
         return []
-    sites = Site.objects.filter(scope, engagement=engagement)
+    found = due_items(
+        engagement=engagement, sites=Site.objects.filter(scope, engagement=engagement), today=today
+    )
+    return sorted(found, key=lambda r: (r.due, r.site.path, r.register_no))
+
+
+def due_items(*, engagement: Engagement, sites: QuerySet[Site] | None, today: dt.date) -> list[Reminder]:
+    """The reminders of ``sites`` (None: every site), unsorted; one query per register. The workflow's state
+    reads them for the whole engagement (state.py), the reminders page for the user's sites."""
     found: list[Reminder] = []
 
-    def add(row: Row, due: dt.date | None, text: str, horizon: int = 0) -> None:
+    def add(row: Row, due: dt.date | None, text: str, horizon: int = 0, warn_only: bool = False) -> None:
         if due is not None and due <= today + dt.timedelta(days=horizon):
+            late = due < today
+            form = row.form
             found.append(
                 Reminder(
-                    row.form.register_no, row.form.site, row.form.form_no, row.seq, due, text, due < today
+                    form.register_no, form.site, form.form_no, row.seq, due, text, late, late or not warn_only
                 )
             )
 
     for row in _current_rows(engagement, 27, sites):
-        add(row, _date(row.data.get("next_due_on")), _("Password change due (表27)"), PASSWORD_WARN_DAYS)
+        # 第三十一条第1项: a change coming within the week is a warning; past next_due_on, the routine lapsed.
+        add(
+            row, _date(row.data.get("next_due_on")), _("Password change due (表27)"), PASSWORD_WARN_DAYS, True
+        )
     for row in _current_rows(engagement, 35, sites).exclude(data__performance__in=["履行完毕", "终止"]):
         alert = _date(row.data.get("renewal_alert_on"))
         end = _date(row.data.get("end"))
@@ -239,10 +265,10 @@ def reminders(*, user: Any, engagement: Engagement, today: dt.date) -> list[Remi
     for row in _current_rows(engagement, 40, sites).filter(data__closed=False):
         add(row, _date(row.data.get("due_on")), _("Corrective action past its date (表40)"), -1)
     found += _review_reminders(engagement, sites, today)
-    return sorted(found, key=lambda r: (r.due, r.site.path, r.register_no))
+    return found
 
 
-def _review_reminders(engagement: Engagement, sites: QuerySet[Site], today: dt.date) -> list[Reminder]:
+def _review_reminders(engagement: Engagement, sites: QuerySet[Site] | None, today: dt.date) -> list[Reminder]:
     """表28: a site whose last periodic permission check (定期检查调整) is older than the review period."""
     last: dict[int, Row] = {}
     for row in _current_rows(engagement, 28, sites).filter(data__change_type="定期检查调整"):
@@ -257,6 +283,22 @@ def _review_reminders(engagement: Engagement, sites: QuerySet[Site], today: dt.d
             text = _("Permission review due (表28)")
             found.append(Reminder(28, row.form.site, row.form.form_no, row.seq, due, text, due < today))
     return found
+
+
+def last_trading_day(before: dt.date) -> dt.date:
+    """The last trading day before ``before`` (weekdays where the holiday data does not reach)."""
+    day = before - dt.timedelta(days=1)
+    while not _is_trading_day(day):
+        day -= dt.timedelta(days=1)
+    return day
+
+
+def daily_report_missing(*, engagement: Engagement, site_ids: set[int], day: dt.date) -> set[int]:
+    """The sites among ``site_ids`` without a signed current 表41 of ``day`` (第三十一条第8项, 第十条): one query."""
+    signed = Form.objects.filter(
+        engagement=engagement, register_no=41, form_date=day, is_current=True, state__in=_SIGNED
+    ).values_list("site_id", flat=True)
+    return site_ids - set(signed)
 
 
 def reminders_notify(*, engagement: Engagement, today: dt.date) -> int:

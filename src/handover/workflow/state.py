@@ -11,8 +11,29 @@ its output registers are signed).
   predecessors count for every site (T-10 waits for the security assessment T-09); an engagement-level step
   waiting for a per-site one (N-03 after T-10) waits for it at every site that has it.
 - A register rule that blocks a step (gates.py) blocks it too.
+- An output register listed as ``optional`` (a 表36 go-live, a 表37 database login) need not exist; when it
+  does, its forms must be signed. A step whose registers are all optional and absent is in order from the
+  moment it was created.
+- 注意事项, per site (第二十七条; derived from the site's other 交接期 steps, never confirmed):
+  N-01 (第1项, in order and on time) is done when all of them are, done late when one was (a deviation),
+  overdue while one is, and its reasons name them; its due time is the latest of theirs.
+  N-02 (第2项, same-day feedback) is due at the end of the day of the first late step still without
+  feedback and overdue after it; in progress while an escalation waits for 技术组's report to the working
+  group; done when every late step has its feedback and every escalation is reported. A site with nothing
+  late shows it **done**, with the reason "nothing is late" (clearer on the heat map than a seventh state).
+  N-05 (第5项, back up first) is blocked while a register gate blocks any step of the site (its reasons
+  list them), done once the site's backups (the outputs of T-01 and T-04) are signed, and overdue when
+  those are not signed by the later of the two deadlines.
+  Derived steps owe no feedback of their own: the late step itself does.
+- 稳定期 steps (S-01…S-13, per site) are continuous duties: in order while their registers are signed, and
+  overdue, whatever their deadline, while the routine shows something lapsed (stabilisation.py, read for
+  the whole engagement): 表40 past its date → S-01, 表27 past next_due_on → S-02, 表28 review older than
+  PERMISSION_REVIEW_DAYS → S-03, 表35 contract ending → S-11, 表41 of the last trading day missing or
+  unsigned → S-09. Same-day feedback and escalation (第二十七条第2项) are the 交接期's; in 稳定期 the morning
+  reminders tell the sites. S-14, the 整体风险评估报告, has no register: it is confirmed with evidence.
 
-``compute`` reads the whole engagement in a fixed number of queries, whatever the number of sites.
+``compute`` reads the whole engagement in a fixed number of queries, whatever the number of sites (five
+more for the 稳定期 routine, only once 稳定期 steps exist).
 """
 
 from __future__ import annotations
@@ -22,10 +43,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.db.models import Count, Max, Min, Q
+from django.utils.translation import gettext as _
 
 from handover.org.models import Engagement, Site, SiteLevel
 from handover.registers.models import Form, FormState
-from handover.workflow import deadlines, gates, steps
+from handover.workflow import deadlines, gates, stabilisation, steps
 from handover.workflow.models import DeadlineOverride, Escalation, Feedback, StepInstance
 
 DONE, DONE_LATE, OVERDUE, BLOCKED, IN_PROGRESS, PENDING = (
@@ -39,6 +61,8 @@ DONE, DONE_LATE, OVERDUE, BLOCKED, IN_PROGRESS, PENDING = (
 STATES = (DONE, DONE_LATE, OVERDUE, BLOCKED, IN_PROGRESS, PENDING)
 FINISHED = frozenset({DONE, DONE_LATE})
 SIGNED = (FormState.SIGNED, FormState.ARCHIVED)
+
+BACKUP_STEPS = ("T-01", "T-04")  # N-05: the site's system backup (表8) and current-data backup (表14)
 
 Key = tuple[int | None, str]  # (site id, or None for an engagement-level step; step id)
 
@@ -62,6 +86,10 @@ class StepView:
     needs_feedback: bool = False
     needs_escalation: bool = False
     missing_registers: tuple[int, ...] = field(default_factory=tuple)
+    reasons: tuple[str, ...] = ()  # why a derived or 稳定期 step is in its state (N-01, N-02, N-05, S-…)
+    escalation_reported: bool = False
+    lapsed: bool = False  # a 稳定期 routine is behind (stabilisation.py)
+    created_at: dt.datetime | None = None
 
     @property
     def finished(self) -> bool:
@@ -95,20 +123,28 @@ def _own_done(
     step: steps.Step,
     site_ids: list[int],
     status: dict[tuple[int, int], tuple[bool, bool, dt.datetime | None]],
+    since: dt.datetime | None = None,
 ) -> tuple[dt.datetime | None, bool, tuple[int, ...]]:
     """When the step's own registers were all signed (None if not), whether any was started, and the
-    registers still missing a signed form."""
+    registers still missing a signed form. With only optional registers, none filed, it was in order
+    ``since`` (when the step was created)."""
     last: dt.datetime | None = None
     started = False
     missing: list[int] = []
+    filed = False
     for number in step.outputs:
         entries = [status[(site_id, number)] for site_id in site_ids if (site_id, number) in status]
         started = started or bool(entries)
+        if not entries and number in step.optional:
+            continue
+        filed = True
         if not entries or not all(all_signed for _, all_signed, _ in entries):
             missing.append(number)
             continue
         times = [t for _, _, t in entries if t is not None]
         last = max([last, *times]) if last else max(times, default=None)
+    if not filed:
+        return since, started, ()
     return (None if missing else last), started, tuple(missing)
 
 
@@ -123,31 +159,74 @@ def compute(*, engagement: Engagement, now: dt.datetime) -> dict[Key, StepView]:
         .values("step_id")
         .annotate(first=Min("reported_at"), n=Count("id"))
     }
-    escalated = dict(
-        Escalation.objects.filter(step__engagement=engagement).values_list("step_id", "raised_at")
-    )
+    escalated = {
+        step_id: (raised_at, report_id is not None)
+        for step_id, raised_at, report_id in Escalation.objects.filter(
+            step__engagement=engagement
+        ).values_list("step_id", "raised_at", "wg_report_id")
+    }
     instances = StepInstance.objects.filter(engagement=engagement).values_list(
-        "pk", "site_id", "step_id", "confirmed_at"
+        "pk", "site_id", "step_id", "confirmed_at", "created_at"
     )
     views: dict[Key, StepView] = {}
-    for pk, site_id, step_id, confirmed_at in instances:
+    for pk, site_id, step_id, confirmed_at, created_at in instances:
         step = steps.BY_ID.get(step_id)
         if step is None:
             continue
         view = StepView(pk, step, site_id, deadlines.due_at(step_id, engagement.disposal_date, overrides))
+        view.created_at = created_at
         if step.outputs:
             view.done_at, view.started, view.missing_registers = _own_done(
-                step, [site_id] if site_id else hq_ids, status
+                step, [site_id] if site_id else hq_ids, status, created_at
             )
-        else:
+        elif not step.derived:
             view.done_at, view.started = confirmed_at, confirmed_at is not None
         view.feedback_at, view.feedback_count = feedback.get(pk, (None, 0))
-        view.escalated_at = escalated.get(pk)
+        view.escalated_at, view.escalation_reported = escalated.get(pk, (None, False))
         views[(site_id, step_id)] = view
     _order_and_gate(engagement, views)
+    _routine(engagement, views, now)
     for view in views.values():
-        _settle(view, now)
+        if not view.step.derived:
+            _settle(view, now)
+    _derive_notes(views, status, now)
     return views
+
+
+# 稳定期 routine -----------------------------------------------------------------------------------------
+
+
+def _routine(engagement: Engagement, views: dict[Key, StepView], now: dt.datetime) -> None:
+    """Mark the 稳定期 steps whose routine lapsed (stabilisation.py's reminders, for the whole engagement in
+    one query per register, and 表41 of the last trading day in one more)."""
+    routine = [v for v in views.values() if v.step.phase == steps.STABILISATION and v.site_id is not None]
+    if not routine:
+        return
+    today = now.astimezone(deadlines.BEIJING).date()
+    lapses: dict[Key, list[str]] = defaultdict(list)
+    for item in stabilisation.due_items(engagement=engagement, sites=None, today=today):
+        step_id = stabilisation.ROUTINE_STEPS.get(item.register_no)
+        if step_id and item.lapsed:
+            lapses[(item.site.pk, step_id)].append(item.reason)
+    day = stabilisation.last_trading_day(today)
+    # A site owes 表41 for the trading days wholly in its 稳定期, from the day after its S-09 was created.
+    owing = {
+        v.site_id
+        for v in routine
+        if v.site_id is not None
+        and v.step.id == stabilisation.DAILY_REPORT_STEP
+        and v.created_at is not None
+        and v.created_at.astimezone(deadlines.BEIJING).date() < day
+    }
+    if owing:
+        for site_id in stabilisation.daily_report_missing(engagement=engagement, site_ids=owing, day=day):
+            lapses[(site_id, stabilisation.DAILY_REPORT_STEP)].append(
+                _("表41 of %(day)s is missing or not signed") % {"day": day}
+            )
+    for view in routine:
+        found = lapses.get((view.site_id, view.step.id))
+        if found:
+            view.reasons, view.lapsed, view.done_at = tuple(found), True, None
 
 
 def _order_and_gate(engagement: Engagement, views: dict[Key, StepView]) -> None:
@@ -180,15 +259,112 @@ def _settle(view: StepView, now: dt.datetime) -> None:
     if view.done_at is not None:
         view.state = DONE_LATE if due is not None and view.done_at > due else DONE
         return
-    overdue = deadlines.is_overdue(due, done_at=None, now=now)
+    overdue = view.lapsed or deadlines.is_overdue(due, done_at=None, now=now)
     if overdue:
         view.state = OVERDUE
     elif view.waiting_for or view.gate_reasons:
         view.state = BLOCKED
     else:
         view.state = IN_PROGRESS if view.started else PENDING
-    if view.site_id is not None and overdue:
+    if view.site_id is not None and overdue and view.step.phase == steps.HANDOVER:
         view.needs_feedback = view.feedback_at is None
         view.needs_escalation = view.escalated_at is None and deadlines.needs_escalation(
             due, done_at=None, feedback_at=view.feedback_at, now=now
         )
+
+
+# 注意事项 N-01, N-02, N-05 (第二十七条), from the site's other 交接期 steps --------------------------------
+
+
+def _derive_notes(
+    views: dict[Key, StepView],
+    status: dict[tuple[int, int], tuple[bool, bool, dt.datetime | None]],
+    now: dt.datetime,
+) -> None:
+    by_site: dict[int, list[StepView]] = defaultdict(list)
+    for view in views.values():
+        if view.site_id is not None:
+            by_site[view.site_id].append(view)
+    for site_id, mine in by_site.items():
+        notes = {v.step.id: v for v in mine if v.step.derived}
+        if not notes:
+            continue
+        watched = [v for v in mine if v.step.phase == steps.HANDOVER and not v.step.derived]
+        if "N-01" in notes:
+            _in_order(notes["N-01"], watched)
+        if "N-02" in notes:
+            _same_day_feedback(notes["N-02"], watched, now)
+        if "N-05" in notes:
+            _backed_up(notes["N-05"], mine, site_id, status, now)
+
+
+def _ids(items: list[StepView]) -> str:
+    return "、".join(v.step.id for v in items)
+
+
+def _in_order(view: StepView, watched: list[StepView]) -> None:
+    """N-01 (第二十七条第1项): every step by its time; a late one is a deviation, flagged."""
+    view.due = max((v.due for v in watched if v.due is not None), default=None)
+    view.started = any(v.started or v.finished for v in watched)
+    late = [v for v in watched if v.state == OVERDUE]
+    done_late = [v for v in watched if v.state == DONE_LATE]
+    if late:
+        view.state, view.reasons = OVERDUE, (_("Overdue: %(steps)s") % {"steps": _ids(late)},)
+    elif watched and all(v.finished for v in watched):
+        view.done_at = max((v.done_at for v in watched if v.done_at is not None), default=None)
+        view.state = DONE_LATE if done_late else DONE
+    else:
+        view.state = IN_PROGRESS if view.started else PENDING
+    if done_late and not late:
+        view.reasons = (_("Done late: %(steps)s") % {"steps": _ids(done_late)},)
+
+
+def _same_day_feedback(view: StepView, watched: list[StepView], now: dt.datetime) -> None:
+    """N-02 (第二十七条第2项): 现场技术岗位 reports a late step the same day, 技术组 reports on to 工."""
+    late = [v for v in watched if v.state == OVERDUE]
+    silent = [v for v in late if v.feedback_at is None]
+    unreported = [v for v in watched if v.escalated_at is not None and not v.escalation_reported]
+    view.started = bool(late or unreported)
+    if silent:
+        view.due = min(deadlines.feedback_due_by(v.due) for v in silent if v.due is not None)
+        view.state = OVERDUE if now > view.due else IN_PROGRESS
+        view.reasons = (_("No same-day feedback yet: %(steps)s") % {"steps": _ids(silent)},)
+    elif unreported:
+        view.state = IN_PROGRESS
+        view.reasons = (
+            _("Escalations not yet reported to the working group: %(steps)s") % {"steps": _ids(unreported)},
+        )
+    elif late or any(v.escalated_at is not None for v in watched):
+        view.state = DONE
+        view.done_at = max((v.feedback_at for v in late if v.feedback_at is not None), default=None)
+        view.reasons = (_("Every late step is reported."),)
+    else:
+        view.state, view.reasons = DONE, (_("Nothing is late at this site: no feedback is owed."),)
+
+
+def _backed_up(
+    view: StepView,
+    mine: list[StepView],
+    site_id: int,
+    status: dict[tuple[int, int], tuple[bool, bool, dt.datetime | None]],
+    now: dt.datetime,
+) -> None:
+    """N-05 (第二十七条第5项, 第二十二条): back up before changing anything; the register gates enforce it."""
+    blocks = [f"{v.step.id}: {reason}" for v in mine if v is not view for reason in v.gate_reasons]
+    backups = [v for v in mine if v.step.id in BACKUP_STEPS]
+    numbers = tuple(n for v in backups for n in v.step.outputs)
+    spec = steps.Step(view.step.id, view.step.phase, "", "", (), outputs=numbers)
+    done_at, view.started, view.missing_registers = _own_done(spec, [site_id], status)
+    view.due = max((v.due for v in backups if v.due is not None), default=None)
+    if blocks:
+        view.state, view.reasons = BLOCKED, tuple(blocks)
+    elif numbers and done_at is not None:
+        view.done_at = done_at
+        view.state = DONE_LATE if view.due is not None and done_at > view.due else DONE
+    elif deadlines.is_overdue(view.due, done_at=None, now=now):
+        view.state = OVERDUE
+        view.reasons = (
+            _("Backups not signed: %(regs)s") % {"regs": "、".join(f"表{n}" for n in view.missing_registers)},
+        )
+    else:
+        view.state = IN_PROGRESS if view.started else PENDING

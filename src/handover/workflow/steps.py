@@ -4,7 +4,8 @@ The original 附件二 tables are not in the source text, so the steps are deriv
 registers.md §5 does. Each step says who is responsible (registers.md §1.1 codes), which registers it reads
 and produces, whether its rows carry the 第八条 dual signature, the articles behind it, at which site levels
 it runs, and what must be done before it. A step is done when its output registers are signed (§5 intro);
-nobody ticks it by hand.
+nobody ticks it by hand. Three 注意事项 (N-01, N-02, N-05) are derived from the site's other steps, and a
+step without registers (H-00, S-14 …) is confirmed with evidence.
 
 This module is plain data and imports no Django, so the ordering and deadline rules can be checked alone.
 """
@@ -56,6 +57,12 @@ class Step:
     after: tuple[str, ...] = ()
     exceptions: tuple[str, ...] = ()
     deadline: Deadline | None = None
+    # Output registers a site need not have: the event they record may never happen (a 表36 go-live, a 表37
+    # database login during trading). When present, every current form must be signed.
+    optional: tuple[int, ...] = ()
+    # N-01, N-02, N-05: the state is derived from the site's other steps (state.py), not from registers or
+    # a confirmation; such a step has no deadline of its own and owes no feedback of its own.
+    derived: bool = False
 
     @property
     def per_site(self) -> bool:
@@ -151,16 +158,79 @@ _TECHNICAL = (
        deadline=Deadline(6, "17:00")),
 )  # fmt: skip
 
-# 注意事项 (第二十七条): the summary and 表24, once for the engagement.
+# 注意事项 (第二十七条). N-01, N-02 and N-05 watch every site's other 交接期 steps (state.py); N-03 and N-04,
+# the summary and 表24, are done once for the engagement.
 _NOTES = (
+    _s("N-01", HANDOVER, "按流程时间逐项交接", "Work item by item to the flow's times; deviations are flagged",
+       "技 现", articles=("第二十七条第1项",), derived=True),
+    _s("N-02", HANDOVER, "当日反馈", "A step not done in time: the site reports it the same day, 技术组 reports on",
+       "现 技 工", articles=("第二十七条第2项",), derived=True),
     _s("N-03", HANDOVER, "交接工作总结", "Written summary of the whole handover to the working group",
        "技", articles=("第二十七条第3项",), levels=ENGAGEMENT, after=("T-10",), deadline=Deadline(7, "12:00")),
     _s("N-04", HANDOVER, "交接汇总表报批与报送", "表24 with the lists annexed, approved and distributed",
        "技 工", inputs=(*range(5, 24), 39), outputs=(24,), dual_signature=True,
        articles=("第二十七条第4项",), levels=ENGAGEMENT, after=("N-03",), deadline=Deadline(7, "17:00")),
+    _s("N-05", HANDOVER, "防范风险：先备份、保运行",
+       "Prevent risk: back up data and software first, keep systems running",
+       "技 现 被", inputs=(8, 14), articles=("第二十七条第5项", "第二十二条"), derived=True),
 )  # fmt: skip
 
-STEPS: tuple[Step, ...] = _PREPARATION + _MANAGEMENT + _TECHNICAL + _NOTES
+# 稳定期 (第二十九~三十六条, 第三十八条): continuous duties, created when the engagement enters 稳定期 (after
+# 表24, about D+7). A step is in order while every current form of its registers at the site is signed and
+# the routine shows nothing due (state.py, stabilisation.py); it is overdue when a reminder has lapsed.
+# Default deadlines (this design's choice; 技术组 edits them per engagement): the first routine records
+# (表29, 表30 logs; 表41 of the first trading day) within days of the start, D+8/D+9; the ledgers and
+# documents (表32–34, 表38) and the first risk check within the first week, D+14; the first periodic
+# password change (表27) and permission review (表28) within the first month, D+30, as is the 第三方存管
+# preparation; the 整体风险评估报告 (S-14) four weeks into 稳定期, D+35, to leave it the registers of a month.
+_LOCAL = (HQ, REGION, BRANCH)  # sites that run systems of their own; a 服务部 only has terminals
+_STABILISATION = (
+    _s("S-01", STABILISATION, "风险检查，消除隐患", "Check for risks and remove them (表39 E12, 表40 actions)",
+       "技 现 被", outputs=(39, 40), optional=(39, 40), articles=("第三十条",), deadline=Deadline(14, "17:00")),
+    _s("S-02", STABILISATION, "操作口令专人专用、定期更换", "Personal passwords, changed periodically, strong enough",
+       "被 现", outputs=(27,), dual_signature=True, articles=("第三十一条第1项",), deadline=Deadline(30, "17:00")),
+    _s("S-03", STABILISATION, "权限最小化，定期检查", "Least privilege, checked and adjusted periodically",
+       "被 现", outputs=(28,), dual_signature=True, articles=("第三十一条第2项",), deadline=Deadline(30, "17:00")),
+    _s("S-04", STABILISATION, "交易期间不直接操作数据库、不改参数",
+       "No database login or parameter change while trading, "
+       "except fault handling 技术组 approves", "被 技", outputs=(37, 30), optional=(37,), dual_signature=True,
+       articles=("第三十一条第3项",), levels=_LOCAL, deadline=Deadline(14, "17:00")),
+    _s("S-05", STABILISATION, "审计留痕，运行日志", "Security audit trails on, operation logs kept",
+       "被", outputs=(30, 29), articles=("第三十一条第4项",), levels=_LOCAL, deadline=Deadline(9, "17:00")),
+    _s("S-06", STABILISATION, "上线前测试、评估、审批",
+       "Before go-live: full test, risk assessment, fallback, approval",
+       "被 技", outputs=(30, 36), optional=(36,), dual_signature=True, articles=("第三十一条第5项",),
+       levels=_LOCAL, deadline=Deadline(14, "17:00")),
+    _s("S-07", STABILISATION, "关键操作复核", "A second person checks every key operation",
+       "被 现", outputs=(29, 30, 37), optional=(37,), dual_signature=True, articles=("第三十一条第6项",),
+       levels=_LOCAL, deadline=Deadline(9, "17:00")),
+    _s("S-08", STABILISATION, "配置和变更文档、参数备份", "Configuration and change documents, parameter backups",
+       "被", outputs=(29, 34), articles=("第三十一条第7项",), levels=_LOCAL, deadline=Deadline(14, "17:00")),
+    _s("S-09", STABILISATION, "值班、实时监控、日报", "Duty, real-time monitoring, the daily report to 技术组",
+       "被 现", inputs=(29, 30, 37, 39), outputs=(41,), articles=("第三十一条第8项", "第十条"),
+       deadline=Deadline(8, "18:00")),
+    _s("S-10", STABILISATION, "开市期间不做总部端大批量查询",
+       "No bulk queries on head-office data while the market is open",
+       "被", outputs=(37,), optional=(37,), articles=("第三十一条第9项",), levels=(HQ,),
+       deadline=Deadline(14, "17:00")),
+    _s("S-11", STABILISATION, "机房、设备、网络、采购、病毒、台账", "Machine rooms, equipment, network, purchases, "
+       "anti-virus and ledgers by the rules of 附件一", "被 现 财", outputs=(25, 26, 31, 32, 33, 34, 35, 36, 38),
+       optional=(25, 26, 31, 33, 34, 35, 36), articles=("第三十条", "第十五条第4项"),
+       deadline=Deadline(14, "17:00")),
+    _s("S-12", STABILISATION, "客户保证金第三方存管的准备与上线",
+       "Prepare and launch third-party custody of client funds",
+       "技 被", outputs=(30, 36), dual_signature=True, articles=("第三十条",), levels=(HQ,),
+       deadline=Deadline(30, "17:00")),
+    _s("S-13", STABILISATION, "原则上不建新系统", "No new system unless specially needed, then by the rules of 附件一",
+       "技", outputs=(36,), optional=(36,), dual_signature=True, articles=("第三十八条",), levels=(HQ,),
+       deadline=Deadline(14, "17:00")),
+    _s("S-14", STABILISATION, "信息系统整体风险评估报告", "Overall risk assessment report to the working group",
+       "技", inputs=(2, 3, 5, 6, 7, 12, 21, 25, 26, 28, 30, 32, 33, 34, 39, 40, 41),
+       articles=("第三十二条", "第三十三条", "第三十四条", "第三十五条", "第三十六条"), levels=ENGAGEMENT,
+       deadline=Deadline(35, "17:00")),
+)  # fmt: skip
+
+STEPS: tuple[Step, ...] = _PREPARATION + _MANAGEMENT + _TECHNICAL + _NOTES + _STABILISATION
 BY_ID: dict[str, Step] = {step.id: step for step in STEPS}
 
 

@@ -13,7 +13,7 @@ from handover.core.errors import DomainError
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Role, Site
 from handover.org.selectors import require
-from handover.workflow import clock, deadlines, events, notifications, state
+from handover.workflow import clock, deadlines, events, notifications, state, steps
 from handover.workflow.models import Escalation, Feedback, StepInstance, Topic, WorkingGroupReport
 from handover.workflow.services.common import acting_person, clean_text, step_label
 
@@ -28,6 +28,12 @@ def feedback_record(
     require(user=actor, engagement=step.engagement, capability=perms.REPORT_FEEDBACK, site=step.site)
     if step.site is None:
         raise DomainError(_("Same-day feedback is for a site's steps."), field="step")
+    if steps.BY_ID[step.step_id].derived:
+        raise DomainError(
+            _("%(step)s follows the site's other steps: report the late step itself.")
+            % {"step": step_label(step.step_id)},
+            field="step",
+        )
     person, _role = acting_person(actor, step.engagement, step.site, {Role.ONSITE_POST})
     clean = clean_text(reason, "reason")
     at = clock.or_now(now)

@@ -89,6 +89,11 @@ def deadline_set(
     require(user=actor, engagement=engagement, capability=perms.MANAGE_WORKFLOW)
     if step_id not in steps.BY_ID:
         raise DomainError(_("There is no step %(step)s.") % {"step": step_id}, field="step_id")
+    if steps.BY_ID[step_id].derived:
+        raise DomainError(
+            _("%(step)s has no deadline of its own: it follows the site's other steps.") % {"step": step_id},
+            field="step_id",
+        )
     if not _TIME.match(time):
         raise DomainError(_("Enter the time as HH:MM, e.g. 20:00."), field="time")
     if not -60 <= day <= 60:
@@ -188,6 +193,12 @@ def step_confirm(
     (what was done, where the record is) is kept with the step in the same transaction."""
     spec = steps.BY_ID[step.step_id]
     _require_on_step(actor, step, perms.WORK_STEPS)
+    if spec.derived:
+        raise DomainError(
+            _("%(step)s follows the site's other steps (第二十七条); it is not confirmed by hand.")
+            % {"step": step_label(spec.id)},
+            field="step",
+        )
     clean_note = clean_text(note, "note") if note.strip() else ""
     if spec.outputs:
         raise DomainError(
@@ -208,6 +219,11 @@ def step_confirm(
     if view.waiting_for:
         raise DomainError(
             _("Finish %(steps)s first (附件二 order).") % {"steps": "、".join(view.waiting_for)}, field="step"
+        )
+    if view.gate_reasons:  # 第二十七条第5项: a register rule that blocks a step blocks its confirmation too
+        raise DomainError(
+            _("A register rule blocks this step: %(reasons)s") % {"reasons": "；".join(view.gate_reasons)},
+            field="step",
         )
     with transaction.atomic():
         confirmed = StepInstance.objects.filter(pk=step.pk, confirmed_at__isnull=True).update(

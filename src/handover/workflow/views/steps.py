@@ -40,6 +40,7 @@ def overview(request: HttpRequest, engagement: Engagement) -> HttpResponse:
                 data.columns,
                 reverse("workflow:step", args=[engagement.code, 0]),
                 reverse("workflow:site", args=[engagement.code, 0]),
+                data.column_groups,
             ),
         ),
     )
