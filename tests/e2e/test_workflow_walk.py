@@ -20,6 +20,7 @@ import json
 import re
 import subprocess
 import time
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -718,6 +719,12 @@ def package(walk: Walk, folder: Path) -> None:
     annexed = {a["register"] for a in report.metadata["annexes"] if SITE_NAME in a["site"]}
     assert annexed >= {*range(5, 24), 39}, sorted(annexed)
     assert report.metadata["table24"]
+    with zipfile.ZipFile(target) as archive:
+        sheets = [n for n in archive.namelist() if n.startswith("table24/") and n.endswith(".xlsx")]
+        assert sheets, archive.namelist()
+        book = openpyxl.load_workbook(io.BytesIO(archive.read(sheets[0])), read_only=True)
+    cells = {str(v) for sheet in book.worksheets for r in sheet.iter_rows(values_only=True) for v in r if v}
+    assert any(SITE_NAME in c or c == SITE for c in cells), "表24 has no line of the branch"
     checked = subprocess.run(
         [str(HANDOVER), "package", "verify", str(target), "--public-key", str(pem)],
         env=env,
