@@ -160,6 +160,8 @@ def test_a_good_file_imported_through_the_page_creates_the_rows(client, world, p
     form = Form.objects.get(form_no=job.result["form_no"])
     assert form.site == world.branch_a and form.rows.filter(is_current=True).count() == 2
     assert 'data-testid="created">1, 2<' in page and form.form_no in page
+    # The outcome opens the form the rows went into, to submit and sign it.
+    assert f'href="{url(world, "form_detail", form_id=form.pk)}" data-testid="imported-form"' in page
     # The same file again updates by natural key: nothing created, nothing duplicated.
     page = client.get(_upload(client, world, content)["Location"]).content.decode()
     assert 'data-testid="created">—<' in page and form.rows.filter(is_current=True).count() == 2

@@ -14,10 +14,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from handover.audit.models import Event
-from handover.org.models import Role, RoleAssignment
+from handover.org.models import OrgType, Role, RoleAssignment
 from handover.registers import catalogue, services
-from handover.registers.models import Form, FormState, Row, Signature
-from tests.factories import register_form, t8_values
+from handover.registers.models import Form, FormState, InformationSystem, Row, Signature
+from tests.factories import OrganisationFactory, register_form, t8_values
 
 
 @pytest.fixture
@@ -372,3 +372,78 @@ def test_labels_follow_the_language_and_keep_the_official_chinese(client, world,
     client.post(reverse("set_language"), {"language": "zh-hans", "next": "/"})
     page = client.get(url(world, "row_create", form_id=form.pk)).content.decode()
     assert "备份目的" in page and "Purpose (备份目的)" not in page
+
+
+def test_a_typed_reference_to_one_register_row_is_stored_as_its_id(client, world, people):
+    """表39's 来源登记行 names one row: typed as its id on the row page, stored as that id (not a list); two
+    ids are refused on the field, and nothing is written."""
+    source = t8_form(world, people).rows.get()
+    other = t8_form(world, people, media_no="HD-OTHER").rows.get()
+    form = services.form_create(
+        actor=people["onsite"],
+        engagement=world.engagement,
+        site=world.branch_a,
+        register_no=39,
+        form_date=date(2026, 12, 1),
+    )
+    vendor = OrganisationFactory(engagement=world.engagement, name="恒信软件", type=OrgType.APP_VENDOR)
+    values = {
+        "risk_no": "BA-R-001",
+        "phase": "交接期",
+        "site_id": world.branch_a.pk,
+        "exc_type": "E05 数据备份异常",
+        "found_at": "2026-12-01T21:10",
+        "description": "备份无法读取",
+        "impact": "无",
+        "trading_impact": "否",
+        "steps_done": "改用文件备份",
+        "vendor_org_id": vendor.pk,
+        "outcome": "替代方式完成",
+        "reported_tg_at": "2026-12-01T21:40",
+        "state": "处理中",
+    }
+    client.force_login(people["onsite"])
+    create = url(world, "row_create", form_id=form.pk)
+    response = client.post(create, {**values, "source_row_ref": f"{source.pk}, {other.pk}"})
+    assert response.status_code == 200 and not form.rows.exists()
+    assert "source_row_ref" in response.context["row_form"].errors
+    response = client.post(create, {**values, "source_row_ref": str(source.pk)})
+    assert response.status_code == 302, response.context["row_form"].errors
+    assert form.rows.get().data["source_row_ref"] == source.pk
+
+
+def test_opening_a_table6_form_builds_it_from_table5(client, world, people):
+    """表6 is computed, never typed: opening one on its page builds its rows from the site's 表5."""
+    system = InformationSystem.objects.create(
+        engagement=world.engagement, site=world.branch_a, name="柜台系统"
+    )
+    t5 = services.form_create(
+        actor=people["firm_it"],
+        engagement=world.engagement,
+        site=world.branch_a,
+        register_no=5,
+        form_date=date(2026, 12, 1),
+    )
+    services.row_add(
+        actor=people["firm_it"],
+        form=t5,
+        data={
+            "person_id": world.person_a.pk,
+            "site_id": world.branch_a.pk,
+            "dept": "信息技术部",
+            "post": "系统管理员",
+            "systems": [system.pk],
+            "employment_type": "正式",
+            "employment": "在职",
+            "phone": "0571-88000000",
+        },
+    )
+    client.force_login(people["onsite"])
+    response = client.post(
+        url(world, "form_create", register_no=6), {"site": world.branch_a.pk, "form_date": "2026-12-01"}
+    )
+    form = Form.objects.get(register_no=6)
+    assert response.status_code == 302 and response["Location"].endswith(f"/register-forms/{form.pk}/")
+    row = form.rows.get()
+    assert row.data["dept"] == "信息技术部" and row.data["active_count"] == 1
+    assert Event.objects.filter(action="registers.form.compute").exists()

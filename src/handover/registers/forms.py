@@ -33,13 +33,15 @@ def choice_label(zh: str, en: str) -> str:
 
 
 class RowIdsField(forms.CharField):
-    """Row ids of a register reference (``T39``): typed as ``3, 17``; each must be a row the user sees."""
+    """Row ids of a register reference (``T39``): typed as ``3, 17``; each must be a row the user sees.
+    A ``single`` reference (表10 改密前备份, 表39 来源登记行) takes one row and gives its id, not a list."""
 
-    def __init__(self, *, rows: Any, **kwargs: Any) -> None:
+    def __init__(self, *, rows: Any, single: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.rows = rows
+        self.single = single
 
-    def clean(self, value: Any) -> list[int]:
+    def clean(self, value: Any) -> list[int] | int | None:
         text = str(super().clean(value) or "").replace("，", ",")
         try:
             ids = [int(part) for part in text.split(",") if part.strip()]
@@ -50,7 +52,11 @@ class RowIdsField(forms.CharField):
             raise forms.ValidationError(
                 _("No such row open to you: %(ids)s.") % {"ids": ", ".join(map(str, sorted(missing)))}
             )
-        return ids
+        if not self.single:
+            return ids
+        if len(ids) > 1:
+            raise forms.ValidationError(_("Enter one row number: this column refers to a single row."))
+        return ids[0] if ids else None
 
 
 def _help(column: Column) -> str:
@@ -75,7 +81,9 @@ def column_field(column: Column, *, user: Any, engagement: Engagement) -> forms.
         return forms.ModelMultipleChoiceField(queryset=queryset, **common)
     if kind in ("ref", "refs"):
         rows = selectors.register_rows(user=user, engagement=engagement, refs=column.ref)
-        return RowIdsField(rows=rows, widget=forms.TextInput(attrs={"inputmode": "numeric"}), **common)
+        return RowIdsField(
+            rows=rows, single=kind == "ref", widget=forms.TextInput(attrs={"inputmode": "numeric"}), **common
+        )
     if kind == "enum":
         choices = [("", "—"), *((c.zh, choice_label(c.zh, c.en)) for c in column.choices)]
         return forms.CharField(widget=forms.Select(choices=choices), **common)

@@ -43,6 +43,8 @@ DATA_CLASS_29 = {
 
 # Computed registers ---------------------------------------------------------------------------------------
 
+COMPUTED = (6, 24)  # 表6 from 表5; 表24 from every annexed register (registers.md §3.2)
+
 
 def computed_form_build(
     *,
@@ -56,7 +58,7 @@ def computed_form_build(
 ) -> Form:
     """A form of 表6 (from the 表5 rows of ``site`` and its subtree) or 表24 (from every annexed register
     of the subtree), its rows computed now; it is then submitted and signed like any other form."""
-    if register_no not in (6, 24):
+    if register_no not in COMPUTED:
         raise DomainError(_("Only 表6 and 表24 are computed registers."), field="register_no")
     require(user=actor, engagement=engagement, capability=perms.FILL_REGISTERS, site=site)
     subtree = list(Site.objects.filter(engagement=engagement, path__startswith=site.path, is_active=True))

@@ -11,7 +11,7 @@ from handover.core.errors import NotFound
 from handover.org import permissions as perms
 from handover.org.models import Site
 from handover.org.selectors import has_capability
-from handover.registers.models import ImportJob, ImportState
+from handover.registers.models import Form, ImportJob, ImportState
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,7 @@ class ImportProgress:
     errors: list[list[Any]]
     result: dict[str, Any]
     has_error_file: bool
+    form_id: int | None = None  # the form the rows went into, once the import is done
 
 
 def import_job_get(*, user: Any, job_id: int) -> ImportJob:
@@ -66,6 +67,19 @@ def import_progress(*, user: Any, job_id: int) -> ImportProgress:
         errors=job.errors,
         result=job.result,
         has_error_file=job.error_file is not None,
+        form_id=_imported_form(job),
+    )
+
+
+def _imported_form(job: ImportJob) -> int | None:
+    """The current form an import wrote into, so its page can be opened to submit and sign it."""
+    form_no = (job.result or {}).get("form_no") if job.state == ImportState.DONE else None
+    if not form_no:
+        return None
+    return (
+        Form.objects.filter(engagement_id=job.engagement_id, form_no=form_no, is_current=True)
+        .values_list("pk", flat=True)
+        .first()
     )
 
 

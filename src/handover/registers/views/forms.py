@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from handover.org import permissions as perms
 from handover.org import selectors as org_selectors
 from handover.org.models import Engagement
-from handover.registers import attachments, catalogue, selectors, services
+from handover.registers import attachments, catalogue, seeding, selectors, services
 from handover.registers.forms import (
     AttachmentForm,
     ColumnsForm,
@@ -53,6 +53,15 @@ def form_create(request: HttpRequest, engagement: Engagement, register_no: int) 
         d = form.cleaned_data
 
         def create(values: dict[str, Any]) -> Form:
+            if register_no in seeding.COMPUTED:  # 表6 and 表24 take no row by hand: they are built
+                return seeding.computed_form_build(
+                    actor=request.user,
+                    engagement=engagement,
+                    site=d["site"],
+                    register_no=register_no,
+                    form_date=d["form_date"],
+                    header=values,
+                )
             return services.form_create(
                 actor=request.user,
                 engagement=engagement,
