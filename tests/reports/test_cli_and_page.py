@@ -97,7 +97,9 @@ def test_tech_group_builds_approves_distributes_and_downloads_on_the_page(client
     detail = reverse(
         "reports:package_detail", kwargs={"code": world.engagement.code, "package_id": package.pk}
     )
-    assert package.digest in client.get(detail).content.decode()
+    page = client.get(detail).content.decode()
+    table24 = package.table24.get()
+    assert package.digest in page and f"{table24.form_no} v1" in page and "tech" in page
     refused = client.post(
         detail, {"record": "distribution", "recipient": "firm", "sent_at": "2030-01-01T10:00"}
     )
