@@ -29,7 +29,8 @@ def test_the_technical_group_builds_records_and_downloads_a_package_that_verifie
     page.get_by_test_id("build").click()
     expect(page.locator(".errorlist")).to_contain_text("遗留风险")
     page.fill("textarea[name=residual_risk]", "总部清算系统备份待补登，次日完成")
-    page.get_by_test_id("build").click()
+    # The build signs 表24 and exports every annex as xlsx and PDF before the page answers: no time limit.
+    page.get_by_test_id("build").click(timeout=0)
     expect(page.get_by_test_id("digest")).to_be_visible()
     expect(page.get_by_test_id("table24")).to_contain_text("HQ-T24-")  # signed by demo-tech in the build
     page.fill("input[name=approver]", "托管工作组 王组长")

@@ -162,3 +162,26 @@ def test_the_addendum_names_the_signed_table24_the_working_group_approves(tmp_pa
     table24 = package.table24.get()
     assert body["table24"] == [f"{table24.form_no} v1"] and body["approval"]["approver"] == "托管工作组 王组长"
     assert verify.verify_addendum(addendum, path, None).intact
+
+
+def test_compiling_and_signing_table24_takes_the_same_queries_for_few_sites_or_many():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from handover.org.models import SiteLevel
+    from tests.factories import make_site
+    from tests.reports.support import signed_list
+
+    world, tech = done_world()
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            services._table24(tech, world.engagement, "", "s", dt.datetime.now(tz=BEIJING))
+        return len(captured)
+
+    queries()  # the user's roles are read once and kept
+    few = queries()
+    for n in range(8):
+        site = make_site(world.engagement, f"BX{n}", SiteLevel.BRANCH, world.region, name=f"营业部{n}")
+        signed_list(world, site)
+        signed_list(world, site, register_no=10)
+    assert queries() == few
