@@ -70,5 +70,10 @@ def test_workflow_bench_runs(tmp_path: Path) -> None:
         env={**os.environ, "PYTHONPATH": str(BENCH.parent / "src")},
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    for line in ("workflow overview", "表24 compiled and signed", "plain read of the same rows", "package_build"):
+    for line in (
+        "workflow overview",
+        "表24 compiled and signed",
+        "plain read of the same rows",
+        "package_build",
+    ):
         assert line in done.stdout

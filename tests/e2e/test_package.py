@@ -56,7 +56,9 @@ def test_the_technical_group_builds_records_and_downloads_a_package_that_verifie
     assert report.metadata["residual_risk"] == "总部清算系统备份待补登，次日完成"
     assert any(p.startswith("table24/") for p in verify_names(target))
     table24 = report.metadata["table24"]
-    assert table24 and all(t["state"] == "已签字" and t["signed_by"][0]["role"] == "技术组编制" for t in table24)
+    assert table24 and all(
+        t["state"] == "已签字" and t["signed_by"][0]["role"] == "技术组编制" for t in table24
+    )
     assert verify.verify_addendum(addendum_file, target, key).intact
 
 

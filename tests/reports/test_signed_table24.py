@@ -160,7 +160,9 @@ def test_the_addendum_names_the_signed_table24_the_working_group_approves(tmp_pa
     addendum.write_bytes(services.package_addendum_issue(actor=world_tech, package=package))
     body = json.loads(addendum.read_text())["addendum"]
     table24 = package.table24.get()
-    assert body["table24"] == [f"{table24.form_no} v1"] and body["approval"]["approver"] == "托管工作组 王组长"
+    assert (
+        body["table24"] == [f"{table24.form_no} v1"] and body["approval"]["approver"] == "托管工作组 王组长"
+    )
     assert verify.verify_addendum(addendum, path, None).intact
 
 
@@ -173,6 +175,7 @@ def test_compiling_and_signing_table24_takes_the_same_queries_for_few_sites_or_m
     from tests.reports.support import signed_list
 
     world, tech = done_world()
+
     def queries() -> int:
         with CaptureQueriesContext(connection) as captured:
             services._table24(tech, world.engagement, "", "s", dt.datetime.now(tz=BEIJING))
@@ -185,3 +188,15 @@ def test_compiling_and_signing_table24_takes_the_same_queries_for_few_sites_or_m
         signed_list(world, site)
         signed_list(world, site, register_no=10)
     assert queries() == few
+
+
+def test_a_table24_too_long_for_a_pdf_is_packaged_signed_as_xlsx_and_says_so(monkeypatch):
+    from handover.registers.io import exporting
+
+    world, tech = done_world()
+    monkeypatch.setattr(exporting, "MAX_PDF_ROWS", 3)  # 5 lines here; 300 sites × 20 registers in real life
+    package = services.package_build(actor=tech, engagement=world.engagement)
+    path = services.package_path(package)
+    entry = json.loads(zipfile.ZipFile(path).read(verify.METADATA))["table24"][0]
+    assert entry["files"] == [f"table24/{entry['form']}-v1.xlsx"] and "xlsx" in entry["pdf_omitted"]
+    assert entry["state"] == "已签字" and verify.verify_package(path).intact

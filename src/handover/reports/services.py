@@ -35,6 +35,7 @@ from handover.org.models import Engagement, Person, Phase, Role, Site, SiteLevel
 from handover.org.selectors import require, roles_in
 from handover.registers import computed, seeding
 from handover.registers import services as registers
+from handover.registers.io import exporting
 from handover.registers.io.exporting import register_export, site_label
 from handover.registers.io.frame import footer_labels
 from handover.registers.models import Form, FormState
@@ -47,6 +48,7 @@ DONE_REGISTERS = tuple(range(5, 24))
 ANNEXES = tuple(n for n in computed.ANNEXED if n != 24)
 FROZEN = (FormState.SIGNED, FormState.ARCHIVED)
 STATE_ZH = computed.STATE_LABELS
+BOTH = ("xlsx", "pdf")
 
 
 @dataclass(frozen=True)
@@ -105,10 +107,17 @@ def _actor_name(actor: Any) -> str:
     return actor.audit_name if isinstance(actor, SystemActor) else actor.get_username()
 
 
-def _export_pair(actor: Any, engagement: Engagement, form: Form, folder: Path, relative: str) -> list[str]:
+def _export_pair(
+    actor: Any,
+    engagement: Engagement,
+    form: Form,
+    folder: Path,
+    relative: str,
+    formats: tuple[str, ...] = BOTH,
+) -> list[str]:
     """表N's form as xlsx and PDF under ``relative`` (without suffix); returns the paths written."""
     written = []
-    for fmt in ("xlsx", "pdf"):
+    for fmt in formats:
         path = folder / f"{relative}.{fmt}"
         path.parent.mkdir(parents=True, exist_ok=True)
         register_export(
@@ -201,6 +210,23 @@ def _refuse_unless_signed(form: Form) -> None:
         % {"form": form.form_no, "roles": "、".join(still)},
         field="table24",
     )
+
+
+def _table24_formats(form: Form) -> tuple[str, ...]:
+    """xlsx and PDF; xlsx alone when 表24 has more lines than a PDF takes (a few hundred sites)."""
+    return BOTH if form.rows.filter(is_current=True).count() <= exporting.MAX_PDF_ROWS else ("xlsx",)
+
+
+def _table24_export(actor: Any, engagement: Engagement, form: Form, folder: Path) -> dict[str, Any]:
+    """The signed 表24 exported into ``table24/``, and package.json's account of it."""
+    formats = _table24_formats(form)
+    files = _export_pair(actor, engagement, form, folder, f"table24/{form.form_no}-v{form.version}", formats)
+    entry = _table24_entry(form, files)
+    if formats != BOTH:
+        entry["pdf_omitted"] = _(
+            "More than %(max)d lines: 表24 is packaged as xlsx only (print it from the xlsx)."
+        ) % {"max": exporting.MAX_PDF_ROWS}
+    return entry
 
 
 def _table24_entry(form: Form, files: list[str]) -> dict[str, Any]:
@@ -368,12 +394,7 @@ def _contents(
         "all": sites,
     }
     table24 = _table24(actor, engagement, residual_risk, summary or default_summary, now)
-    entries = [
-        _table24_entry(
-            form, _export_pair(actor, engagement, form, folder, f"table24/{form.form_no}-v{form.version}")
-        )
-        for form in table24
-    ]
+    entries = [_table24_export(actor, engagement, form, folder) for form in table24]
     annexes = annexed_forms(engagement)
     for form in annexes:
         _export_pair(
