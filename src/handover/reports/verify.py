@@ -215,7 +215,7 @@ def _table24_problem(entry: Any) -> str:
     name = f"{entry.get('form')} v{entry.get('version')}"
     if entry.get("state") not in SIGNED_STATES or not entry.get("signed_by"):
         return f"表24 {name} is {entry.get('state')!r} with {len(entry.get('signed_by') or [])} signature(s)"
-    if not entry.get("files"):
+    if not isinstance(entry.get("files"), list) or not entry["files"]:
         return f"表24 {name} names no file"
     return ""
 
