@@ -101,7 +101,7 @@ def test_an_engagement_with_no_active_head_office_has_no_table24_and_no_package(
     _nothing_left(world)
 
 
-def _package(tmp_path):
+def _package():
     world, tech = done_world()
     package = services.package_build(actor=tech, engagement=world.engagement)
     return package, services.package_path(package)
@@ -114,7 +114,7 @@ def _with_metadata(path: Path, target: Path, change) -> Path:
 
 
 def test_verify_names_a_package_whose_table24_is_not_signed(tmp_path):
-    _package_row, path = _package(tmp_path)
+    _package_row, path = _package()
     assert verify.verify_package(path).named("unsigned") == []
 
     def unsigned(metadata):
@@ -138,7 +138,7 @@ def test_verify_names_a_package_whose_table24_is_not_signed(tmp_path):
 
 
 def test_verify_names_a_table24_file_the_manifest_does_not_list(tmp_path):
-    _package_row, path = _package(tmp_path)
+    _package_row, path = _package()
     names = zipfile.ZipFile(path).namelist()
     pdf = next(n for n in names if n.startswith("table24/") and n.endswith(".pdf"))
     manifest = json.loads(zipfile.ZipFile(path).read(verify.MANIFEST))
@@ -151,13 +151,13 @@ def test_verify_names_a_table24_file_the_manifest_does_not_list(tmp_path):
 
 
 def test_the_addendum_names_the_signed_table24_the_working_group_approves(tmp_path):
-    package, path = _package(tmp_path)
-    world_tech = package.built_by
+    package, path = _package()
+    tech = package.built_by
     services.package_approval_record(
-        actor=world_tech, package=package, approver="托管工作组 王组长", approved_at=package.built_at
+        actor=tech, package=package, approver="托管工作组 王组长", approved_at=package.built_at
     )
     addendum = tmp_path / "addendum.json"
-    addendum.write_bytes(services.package_addendum_issue(actor=world_tech, package=package))
+    addendum.write_bytes(services.package_addendum_issue(actor=tech, package=package))
     body = json.loads(addendum.read_text())["addendum"]
     table24 = package.table24.get()
     assert (
