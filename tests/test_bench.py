@@ -58,3 +58,22 @@ def test_registers_bench_runs(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "表11 import" in done.stdout and "表16 export" in done.stdout
+
+
+def test_workflow_bench_runs(tmp_path: Path) -> None:
+    # The overview, 表24 (computed, compiled and signed, exported) and one whole package_build, on 31 sites.
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "workflow_bench.py"), "--quick", "--runs", "1"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(BENCH.parent / "src")},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    for line in (
+        "workflow overview",
+        "表24 compiled and signed",
+        "plain read of the same rows",
+        "package_build",
+    ):
+        assert line in done.stdout

@@ -1,6 +1,7 @@
 """The 表24 handover package page on the demo engagement, in a real browser: 技术组 is refused without a
-residual-risk reason while sites are not done, builds with one, records the working group's approval and a
-sending, downloads the package and it verifies offline against the server's key."""
+residual-risk reason while sites are not done, builds with one (signing 表24 as its compiler), records the
+working group's approval and a sending, downloads the package and it verifies offline against the server's
+key, naming a signed 表24."""
 
 from __future__ import annotations
 
@@ -28,8 +29,10 @@ def test_the_technical_group_builds_records_and_downloads_a_package_that_verifie
     page.get_by_test_id("build").click()
     expect(page.locator(".errorlist")).to_contain_text("遗留风险")
     page.fill("textarea[name=residual_risk]", "总部清算系统备份待补登，次日完成")
-    page.get_by_test_id("build").click()
+    # The build signs 表24 and exports every annex as xlsx and PDF before the page answers: no time limit.
+    page.get_by_test_id("build").click(timeout=0)
     expect(page.get_by_test_id("digest")).to_be_visible()
+    expect(page.get_by_test_id("table24")).to_contain_text("HQ-T24-")  # signed by demo-tech in the build
     page.fill("input[name=approver]", "托管工作组 王组长")
     page.fill("input[name=approved_at]", "2030-01-01T09:00")
     page.get_by_test_id("approve").click()
@@ -52,6 +55,10 @@ def test_the_technical_group_builds_records_and_downloads_a_package_that_verifie
     assert report.intact, report.problems
     assert report.metadata["residual_risk"] == "总部清算系统备份待补登，次日完成"
     assert any(p.startswith("table24/") for p in verify_names(target))
+    table24 = report.metadata["table24"]
+    assert table24 and all(
+        t["state"] == "已签字" and t["signed_by"][0]["role"] == "技术组编制" for t in table24
+    )
     assert verify.verify_addendum(addendum_file, target, key).intact
 
 

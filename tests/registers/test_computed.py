@@ -157,6 +157,26 @@ def test_t24_form_is_built_with_the_disposal_date_and_every_line(b, world):
     assert {"表7", "表8", "表14", "表23", "表22"} <= registers
 
 
+def test_t24_is_signed_by_the_technical_group_alone_as_its_compiler(b, world):
+    """第二十七条第4项: 技术组 compiles 表24 (编制); 现场技术岗位 and 被托管技术方 signed the annexed lists."""
+    from handover.registers.io.frame import footer_labels
+
+    assert services.footer_roles(24) == (Role.TECH_GROUP,)
+    assert footer_labels(24) == [(Role.TECH_GROUP, "技术组编制")]
+    b.add(7, **rows.t7(b))  # 表8 … at the branch expected, no form yet: those lines have no form state
+    form = seeding.computed_form_build(
+        actor=b.tech, engagement=world.engagement, site=world.hq, register_no=24, form_date=rows.DAY,
+        header={"summary": "按计划完成", "residual_risks": "无", "handover_start": "2026-12-01T15:00:00+08:00",
+                "handover_end": "2026-12-02T09:00:00+08:00"},
+    )  # fmt: skip
+    assert any(not row.data.get("form_state") for row in form.rows.all())
+    services.form_submit(actor=b.tech, form=form)
+    with pytest.raises(PermissionDenied):  # the 总部's 现场技术岗位 has no line in 表24's footer
+        services.form_sign(actor=world.login_with(Role.ONSITE_POST, site=world.hq), form=form)
+    services.form_sign(actor=b.tech, form=form)
+    assert Form.objects.get(pk=form.pk).state == "signed"
+
+
 def test_summaries_take_the_same_queries_for_one_site_or_many(b, world):
     b.add(7, **rows.t7(b))
 

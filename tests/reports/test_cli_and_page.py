@@ -46,13 +46,15 @@ def test_build_refused_then_built_with_a_reason_then_verified(tmp_path, capsys):
     code = world.engagement.code
     target = tmp_path / "package.zip"
     status, _out, err = _run(capsys, "build", "--engagement", code, "-o", str(target))
+    assert status == 1 and "--user" in err and "技术组" in err and not target.exists()  # nobody to sign 表24
+    status, _out, err = _run(capsys, "build", "--engagement", code, "--user", "tech", "-o", str(target))
     assert status == 1 and "乙营业部（BB）" in err and not target.exists()
-    status, out, err = _run(
-        capsys, "build", "--engagement", code, "-o", str(target), "--residual-risk", "乙营业部改密次日补做"
-    )
+    status, out, err = _run(capsys, "build", "--engagement", code, "--user", "tech", "-o", str(target),
+                            "--residual-risk", "乙营业部改密次日补做")  # fmt: skip
     assert status == 0, err
     package = HandoverPackage.objects.get()
-    assert package.digest in out and package.built_by_name.startswith("system:package-build(")
+    assert package.digest in out and package.built_by_name == "tech"
+    assert package.table24.get().signatures.get().person.user.username == "tech"
     pem = tmp_path / "package.pub"
     status, out, _err = _run(capsys, "public-key")
     pem.write_text(out)
@@ -95,7 +97,9 @@ def test_tech_group_builds_approves_distributes_and_downloads_on_the_page(client
     detail = reverse(
         "reports:package_detail", kwargs={"code": world.engagement.code, "package_id": package.pk}
     )
-    assert package.digest in client.get(detail).content.decode()
+    page = client.get(detail).content.decode()
+    table24 = package.table24.get()
+    assert package.digest in page and f"{table24.form_no} v1" in page and "tech" in page
     refused = client.post(
         detail, {"record": "distribution", "recipient": "firm", "sent_at": "2030-01-01T10:00"}
     )

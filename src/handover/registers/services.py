@@ -42,8 +42,18 @@ class RowInvalid(DomainError):
         self.errors = errors
 
 
+# 第二十七条第4项: 技术组 compiles 表24 (编制) from the handover lists, which are its annexes and carry the
+# signatures of each site's 现场技术岗位 and 被托管技术方; 表24's own footer is 技术组's alone. 托管工作组's
+# 批准 is no login's signature: it is recorded against the package that carries 表24 (docs/package.md).
+COMPILED_BY_TECH_GROUP = (24,)
+# The registers whose rows the engine computes (seeding.computed_form_build checks them when it computes).
+COMPUTED = (6, 24)
+
+
 def footer_roles(register_no: int) -> tuple[str, ...]:
     """The footer signatures a form of this register needs, in the footer's order (registers.md §1)."""
+    if register_no in COMPILED_BY_TECH_GROUP:
+        return (Role.TECH_GROUP,)
     spec = catalogue.get(register_no)
     roles: list[str] = [Role.ONSITE_POST]
     if spec.finance_signs:
@@ -304,7 +314,9 @@ def form_submit(*, actor: Any, form: Form) -> Form:
             field="header",
         )
     columns = catalogue.columns(form.register_no)
-    incomplete = [str(r.seq) for r in rows if clean_row(columns, r.data)[1]]
+    # A computed row was checked when it was computed; a value it leaves empty is a true one (no form yet).
+    check = [] if form.register_no in COMPUTED else rows
+    incomplete = [str(r.seq) for r in check if clean_row(columns, r.data)[1]]
     if incomplete:  # draft rows filled by a machine (partial) must be completed by a person first
         raise DomainError(
             _("Rows %(rows)s have required values missing or invalid; complete them first.")

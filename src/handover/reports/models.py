@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from handover.org.models import Engagement, Site
+from handover.registers.models import Form
 
 
 class HashAlgorithm(models.TextChoices):
@@ -18,7 +19,7 @@ class HashAlgorithm(models.TextChoices):
 
 
 class HandoverPackage(models.Model):
-    """One built package: 表24 with its annexes, manifest, audit checkpoint and signature, as one zip."""
+    """One built package: the signed 表24 with its annexes, manifest, audit checkpoint and signature, as one zip."""
 
     engagement = models.ForeignKey(Engagement, on_delete=models.PROTECT, related_name="handover_packages")
     file_name = models.CharField(_("file"), max_length=200)
@@ -35,6 +36,8 @@ class HandoverPackage(models.Model):
     )
     built_by_name = models.CharField(_("built by"), max_length=150)
     built_at = models.DateTimeField(_("built at"))
+    # The signed 表24 forms the package carries (第二十七条第4项: 技术组 编制, signed before it is packaged).
+    table24 = models.ManyToManyField(Form, related_name="+", verbose_name=_("表24"))
 
     class Meta:
         ordering = ["-built_at", "-pk"]

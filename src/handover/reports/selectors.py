@@ -15,9 +15,13 @@ from handover.reports.models import HandoverPackage
 
 
 def package_list(*, user: Any, engagement: Engagement) -> QuerySet[HandoverPackage]:
-    """The engagement's packages, newest first, with their approval."""
+    """The engagement's packages, newest first, with their approval and their signed 表24."""
     require(user=user, engagement=engagement, capability=perms.MANAGE_PACKAGES)
-    return HandoverPackage.objects.filter(engagement=engagement).select_related("approval", "engagement")
+    return (
+        HandoverPackage.objects.filter(engagement=engagement)
+        .select_related("approval", "engagement")
+        .prefetch_related("table24__signatures__person")
+    )
 
 
 def package_get(*, user: Any, engagement: Engagement, package_id: int) -> HandoverPackage:

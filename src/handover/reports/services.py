@@ -1,10 +1,11 @@
 """Writes of the 表24 handover package (第二十七条第3、4项; registers.md §5.4 N-03/N-04).
 
-``package_build`` computes 表24, exports it and every annexed register's current signed version per site in
-the official frame (xlsx and PDF), takes a signed audit checkpoint, writes the manifest of every file and
-signs it with the server's package key, as one zip. The working group's approval and the distribution are
-recorded afterwards against the package and travel as a signed addendum naming the package's digest
-(docs/package.md says why an addendum, not a re-issue).
+``package_build`` computes 表24, submits it and signs it as compiled (编制) by the acting 技术组 member, exports
+that signed version and every annexed register's current signed version per site in the official frame (xlsx
+and PDF), takes a signed audit checkpoint, writes the manifest of every file and signs it with the server's
+package key, as one zip. A package whose 表24 is not signed is not built. The working group's approval and the
+distribution are recorded afterwards against the package and travel as a signed addendum naming the package's
+digest and its 表24 (docs/package.md says why an addendum, not a re-issue nor a signature on 表24).
 """
 
 from __future__ import annotations
@@ -30,19 +31,24 @@ from handover.audit.services import checkpoint_write, event_record
 from handover.core.actors import SystemActor
 from handover.core.errors import DomainError
 from handover.org import permissions as perms
-from handover.org.models import Engagement, Phase, Site, SiteLevel
-from handover.org.selectors import require
+from handover.org.models import Engagement, Person, Phase, Role, Site, SiteLevel
+from handover.org.selectors import require, roles_in
 from handover.registers import computed, seeding
+from handover.registers import services as registers
+from handover.registers.io import exporting
 from handover.registers.io.exporting import register_export, site_label
+from handover.registers.io.frame import footer_labels
 from handover.registers.models import Form, FormState
 from handover.reports import events, verify
 from handover.reports.models import HandoverPackage, PackageApproval, PackageDistribution, Recipient
+from handover.workflow.models import PhaseTransition
 
 # 表5–23: the handover-day lists a site must have signed to be done (表24 itself and 表39 excluded).
 DONE_REGISTERS = tuple(range(5, 24))
 ANNEXES = tuple(n for n in computed.ANNEXED if n != 24)
 FROZEN = (FormState.SIGNED, FormState.ARCHIVED)
 STATE_ZH = computed.STATE_LABELS
+BOTH = ("xlsx", "pdf")
 
 
 @dataclass(frozen=True)
@@ -101,10 +107,17 @@ def _actor_name(actor: Any) -> str:
     return actor.audit_name if isinstance(actor, SystemActor) else actor.get_username()
 
 
-def _export_pair(actor: Any, engagement: Engagement, form: Form, folder: Path, relative: str) -> list[str]:
+def _export_pair(
+    actor: Any,
+    engagement: Engagement,
+    form: Form,
+    folder: Path,
+    relative: str,
+    formats: tuple[str, ...] = BOTH,
+) -> list[str]:
     """表N's form as xlsx and PDF under ``relative`` (without suffix); returns the paths written."""
     written = []
-    for fmt in ("xlsx", "pdf"):
+    for fmt in formats:
         path = folder / f"{relative}.{fmt}"
         path.parent.mkdir(parents=True, exist_ok=True)
         register_export(
@@ -119,14 +132,59 @@ def _export_pair(actor: Any, engagement: Engagement, form: Form, folder: Path, r
     return written
 
 
+def _refuse_unless_compiler(actor: Any, engagement: Engagement) -> None:
+    """第二十七条第4项: 技术组 compiles 表24 and signs it as such, so the builder is a 技术组 member's login
+    (a system actor or a login without a person in the engagement cannot sign)."""
+    member = (
+        not isinstance(actor, SystemActor)
+        and Role.TECH_GROUP in roles_in(user=actor, engagement=engagement)
+        and Person.objects.filter(engagement=engagement, user=actor, is_active=True).exists()
+    )
+    if not member:
+        raise DomainError(
+            _(
+                "表24 is signed by the 技术组 member who compiles it (第二十七条第4项): build the package as a "
+                "技术组 login (handover package build --user LOGIN)."
+            ),
+            field="user",
+        )
+
+
+def _handover_period(engagement: Engagement, now: datetime) -> tuple[datetime, datetime]:
+    """表24's 交接开始: the move into 交接期 where it is recorded, else the opening of the first handover list
+    (表5–23); 交接结束: now, as 技术组 sums the handover up once it is over (第二十七条第3项)."""
+    moved = PhaseTransition.objects.filter(engagement=engagement, to_phase=Phase.HANDOVER).order_by(
+        "signed_at"
+    )
+    opened = Form.objects.filter(engagement=engagement, register_no__in=DONE_REGISTERS).order_by("created_at")
+    start = (
+        moved.values_list("signed_at", flat=True).first()
+        or opened.values_list("created_at", flat=True).first()
+        or now
+    )
+    return min(start, now), now
+
+
 def _table24(
     actor: Any, engagement: Engagement, residual_risk: str, summary: str, now: datetime
 ) -> list[Form]:
-    """表24 computed now at each root site (总部) of the engagement, over its whole subtree (第二十七条第4项)."""
-    roots = Site.objects.filter(engagement=engagement, parent__isnull=True, is_active=True).order_by("path")
-    header = {"summary": summary, "residual_risks": residual_risk or "无"}
-    return [
-        seeding.computed_form_build(
+    """表24 computed now at each root site (总部) of the engagement over its whole subtree, submitted and
+    signed by the acting 技术组 member as its compiler (第二十七条第4项); refused unless each ends signed."""
+    roots = list(
+        Site.objects.filter(engagement=engagement, parent__isnull=True, is_active=True).order_by("path")
+    )
+    if not roots:
+        raise DomainError(_("The engagement has no active 总部 site to compile 表24 at."), field="site")
+    start, end = _handover_period(engagement, now)
+    header = {
+        "summary": summary,
+        "residual_risks": residual_risk or "无",
+        "handover_start": timezone.localtime(start).isoformat(timespec="seconds"),
+        "handover_end": timezone.localtime(end).isoformat(timespec="seconds"),
+    }
+    forms = []
+    for root in roots:
+        form = seeding.computed_form_build(
             actor=actor,
             engagement=engagement,
             site=root,
@@ -134,17 +192,67 @@ def _table24(
             form_date=timezone.localdate(now),
             header=header,
         )
-        for root in roots
-    ]
+        registers.form_submit(actor=actor, form=form)
+        registers.form_sign(actor=actor, form=form)
+        _refuse_unless_signed(form)
+        forms.append(form)
+    return forms
+
+
+def _refuse_unless_signed(form: Form) -> None:
+    """No package carries a 表24 that is not signed (第二十七条第4项)."""
+    if form.state in FROZEN:
+        return
+    given = set(form.signatures.values_list("role", flat=True))
+    still = [label for role, label in footer_labels(24) if role not in given]
+    raise DomainError(
+        _("表24 %(form)s is not signed yet (it still needs %(roles)s), so no package is built.")
+        % {"form": form.form_no, "roles": "、".join(still)},
+        field="table24",
+    )
+
+
+def _table24_formats(form: Form) -> tuple[str, ...]:
+    """xlsx and PDF; xlsx alone when 表24 has more lines than a PDF takes (a few hundred sites)."""
+    return BOTH if form.rows.filter(is_current=True).count() <= exporting.MAX_PDF_ROWS else ("xlsx",)
+
+
+def _table24_export(actor: Any, engagement: Engagement, form: Form, folder: Path) -> dict[str, Any]:
+    """The signed 表24 exported into ``table24/``, and package.json's account of it."""
+    formats = _table24_formats(form)
+    files = _export_pair(actor, engagement, form, folder, f"table24/{form.form_no}-v{form.version}", formats)
+    entry = _table24_entry(form, files)
+    if formats != BOTH:
+        entry["pdf_omitted"] = _(
+            "More than %(max)d lines: 表24 is packaged as xlsx only (print it from the xlsx)."
+        ) % {"max": exporting.MAX_PDF_ROWS}
+    return entry
+
+
+def _table24_entry(form: Form, files: list[str]) -> dict[str, Any]:
+    """package.json's account of one 表24: its version, state and who signed it, and its files."""
+    labels = dict(footer_labels(24))
+    return {
+        "form": form.form_no,
+        "version": form.version,
+        "site": site_label(form.site),
+        "state": STATE_ZH[form.state],
+        "signed_by": [
+            {"role": labels.get(s.role, s.role), "name": s.person.name,
+             "signed_at": s.signed_at.isoformat(timespec="seconds")}
+            for s in form.signatures.select_related("person").order_by("signed_at", "pk")
+        ],
+        "files": files,
+    }  # fmt: skip
 
 
 def _metadata(
     *, actor: Any, engagement: Engagement, now: datetime, residual_risk: str, not_done: list[SiteNotDone],
-    table24: list[Form], annexes: list[Form], unsigned: list[str], algorithm: str,
+    table24: list[dict[str, Any]], annexes: list[Form], unsigned: list[str], algorithm: str,
 ) -> dict[str, Any]:  # fmt: skip
     """package.json. 第十一条: the firm's real name only once the phase allows it (after 准备期)."""
     data: dict[str, Any] = {
-        "format": "handover-package/1",
+        "format": verify.METADATA_FORMAT,
         "engagement": {"code": engagement.code, "code_name": engagement.code_name},
         "disposal_date": engagement.disposal_date.isoformat(),
         "phase": engagement.phase,
@@ -153,7 +261,7 @@ def _metadata(
         "algorithm": algorithm,
         "residual_risk": residual_risk,
         "sites_not_done": [{"site": site_label(s.site), "missing": s.missing} for s in not_done],
-        "table24": [f"{f.form_no} v{f.version}" for f in table24],
+        "table24": table24,
         "annexes": [
             {"site": site_label(f.site), "register": f.register_no, "form": f.form_no, "version": f.version}
             for f in annexes
@@ -233,6 +341,7 @@ class _Built:
     metadata: dict[str, Any]
     annexes: int
     checkpoint_seq: int
+    table24: list[Form]
 
 
 def package_build(
@@ -243,10 +352,12 @@ def package_build(
     algorithm: str = "sha256",
     summary: str = "",
 ) -> HandoverPackage:
-    """Build and record the 表24 handover package; refused while sites are not done unless a residual-risk
-    reason is stated (第二十七条第4项). One transaction: the check, 表24, the exports' events, the checkpoint
+    """Build and record the 表24 handover package as the acting 技术组 member, who signs 表24 as its compiler;
+    refused while sites are not done unless a residual-risk reason is stated, and unless 表24 ends signed
+    (第二十七条第4项). One transaction: the check, 表24 and its signature, the exports' events, the checkpoint
     and the package row commit together, and no file is left when anything fails."""
     require(user=actor, engagement=engagement, capability=perms.MANAGE_PACKAGES)
+    _refuse_unless_compiler(actor, engagement)
     if algorithm not in verify.ALGORITHMS:
         raise DomainError(_("Hash the package with sha256 or sm3."), field="algorithm")
     store = Path(settings.HANDOVER_PACKAGE_DIR) / engagement.code
@@ -283,8 +394,7 @@ def _contents(
         "all": sites,
     }
     table24 = _table24(actor, engagement, residual_risk, summary or default_summary, now)
-    for form in table24:
-        _export_pair(actor, engagement, form, folder, f"table24/{form.form_no}-v{form.version}")
+    entries = [_table24_export(actor, engagement, form, folder) for form in table24]
     annexes = annexed_forms(engagement)
     for form in annexes:
         _export_pair(
@@ -292,13 +402,13 @@ def _contents(
         )
     metadata = _metadata(
         actor=actor, engagement=engagement, now=now, residual_risk=residual_risk, not_done=not_done,
-        table24=table24, annexes=annexes, unsigned=_unsigned(engagement, annexes), algorithm=algorithm,
+        table24=entries, annexes=annexes, unsigned=_unsigned(engagement, annexes), algorithm=algorithm,
     )  # fmt: skip
     text = json.dumps(metadata, ensure_ascii=False, indent=1) + "\n"
     (folder / verify.METADATA).write_text(text, encoding="utf-8")
     # Taken last, so the signed head covers 表24's creation and every export event of this build.
     seq = checkpoint_write(actor=actor, path=folder / verify.CHECKPOINT)[1]
-    return _Built(metadata, len(annexes), seq)
+    return _Built(metadata, len(annexes), seq, table24)
 
 
 def _record(
@@ -324,6 +434,7 @@ def _record(
         built_by_name=_actor_name(actor),
         built_at=now,
     )
+    package.table24.set(built.table24)
     event_record(
         actor=actor,
         action=events.PACKAGE_BUILD,
@@ -337,6 +448,7 @@ def _record(
             "files": count,
             "annexes": built.annexes,
             "checkpoint_seq": built.checkpoint_seq,
+            "table24": [f"{f.form_no} v{f.version}" for f in built.table24],
             "sites_not_done": len(meta["sites_not_done"]),
             "residual_risk": package.residual_risk,
         },
@@ -463,6 +575,7 @@ def _addendum_body(package: HandoverPackage) -> dict[str, Any]:
         "package_file": package.file_name,
         "package_sha256": package.digest,
         "manifest_sha256": package.manifest_digest,
+        "table24": [f"{f.form_no} v{f.version}" for f in package.table24.order_by("form_no")],
         "approval": None
         if approval is None
         else {

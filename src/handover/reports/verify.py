@@ -3,15 +3,16 @@
 This module imports no Django: ``handover package verify FILE`` runs on a laptop of the working group or the
 CSRC bureau with no database and no settings. It checks the package signature over ``manifest.json`` and
 every file against the manifest, and names every file that changed, was added or is missing — all of them,
-not the first. The builder (``reports.services``) uses the same functions, so both read one layout.
+not the first — and a package whose ``package.json`` does not name a signed 表24 with its files. The builder
+(``reports.services``) uses the same functions, so both read one layout.
 
 Layout of the zip (docs/package.md)::
 
     manifest.json        every other file with its size and digest (SHA-256 or SM3), signed
     SIGNATURE.json       Ed25519 signature over the bytes of manifest.json, with the public key
-    package.json         metadata: engagement code name, time, builder, residual-risk reason, sites
+    package.json         metadata: engagement code name, time, builder, residual-risk reason, sites, 表24
     audit/checkpoint.json   the audit chain's signed checkpoint taken at packaging time
-    table24/…            表24 computed at packaging time, xlsx and PDF
+    table24/…            表24 computed and signed by 技术组 (编制) at packaging time, xlsx and PDF
     annexes/<site>/…     each annexed register's current signed version per site, xlsx and PDF
 """
 
@@ -37,6 +38,9 @@ from handover.audit import checkpoint
 MANIFEST = "manifest.json"
 SIGNATURE = "SIGNATURE.json"
 METADATA = "package.json"
+METADATA_FORMAT = "handover-package/2"
+# 表24 states that count as signed in package.json (registers' 已签字, 已归档).
+SIGNED_STATES = ("已签字", "已归档")
 CHECKPOINT = "audit/checkpoint.json"
 MANIFEST_FORMAT = "handover-package-manifest/1"
 SIGNATURE_FORMAT = "handover-package-signature/1"
@@ -98,7 +102,8 @@ def load_public_key(pem: bytes) -> Ed25519PublicKey:
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with a package: ``kind`` is changed, added, missing, signature or unreadable."""
+    """One thing wrong with a package: ``kind`` is changed, added, missing, signature, unreadable or
+    unsigned (package.json names no signed 表24)."""
 
     kind: str
     path: str
@@ -203,6 +208,37 @@ def _check_checkpoint(report: Report, data: bytes) -> None:
             report.add("signature", CHECKPOINT, str(exc).replace(str(path), CHECKPOINT))
 
 
+def _table24_problem(entry: Any) -> str:
+    """Why one package.json 表24 entry is not a signed 表24 with its files, or ""."""
+    if not isinstance(entry, dict):
+        return f"{entry!r} is named without its state and signatures (a package of handover-package/1)"
+    name = f"{entry.get('form')} v{entry.get('version')}"
+    if entry.get("state") not in SIGNED_STATES or not entry.get("signed_by"):
+        return f"表24 {name} is {entry.get('state')!r} with {len(entry.get('signed_by') or [])} signature(s)"
+    if not isinstance(entry.get("files"), list) or not entry["files"]:
+        return f"表24 {name} names no file"
+    return ""
+
+
+def _check_table24(report: Report, metadata: dict[str, Any], manifest: dict[str, Any] | None) -> None:
+    """第二十七条第4项: the package carries 表24 signed by 技术组, and the files package.json names for it."""
+    entries = metadata.get("table24") if isinstance(metadata, dict) else None
+    if not isinstance(entries, list) or not entries:
+        report.add("unsigned", METADATA, "names no 表24: a handover package carries a signed 表24")
+        return
+    listed = manifest["entries"] if manifest is not None else {}
+    for entry in entries:
+        problem = _table24_problem(entry)
+        if problem:
+            report.add("unsigned", METADATA, problem)
+            continue
+        for path in entry["files"]:
+            if manifest is not None and path not in listed:
+                report.add(
+                    "missing", str(path), "package.json names it as 表24 but the manifest does not list it"
+                )
+
+
 def verify_package(source: str | Path | IO[bytes], trusted: Ed25519PublicKey | None = None) -> Report:
     """Check a package file offline; every problem is reported, none stops the others being looked for."""
     report = Report()
@@ -225,6 +261,8 @@ def verify_package(source: str | Path | IO[bytes], trusted: Ed25519PublicKey | N
                 report.metadata = json.loads(archive.read(METADATA))
             except ValueError:
                 report.add("unreadable", METADATA, "not JSON")
+            else:
+                _check_table24(report, report.metadata, manifest)
     return report
 
 

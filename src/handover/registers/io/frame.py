@@ -39,6 +39,8 @@ FOOTER_LABELS: dict[str, str] = {
     Role.FIRM_IT: "被托管技术方",
     Role.TECH_GROUP: "技术组审核",
 }
+# 第二十七条第4项: 技术组 signs 表24 as the one who compiles it (编制), not as a reviewer.
+FOOTER_LABEL_OF: dict[tuple[int, str], str] = {(24, Role.TECH_GROUP): "技术组编制"}
 LIST_SEPARATOR = "、"
 # A text cell starting with one of these is a formula to Excel when it opens a CSV; such text is written
 # with a leading apostrophe, which the import takes off again.
@@ -81,11 +83,15 @@ def footer_labels(register_no: int) -> list[tuple[str, str]]:
     """(role, label) of each footer signature line of 表N."""
     from handover.registers.services import footer_roles
 
-    return [(role, FOOTER_LABELS[role]) for role in footer_roles(register_no)]
+    return [
+        (role, FOOTER_LABEL_OF.get((register_no, role), FOOTER_LABELS[role]))
+        for role in footer_roles(register_no)
+    ]
 
 
 def is_footer(first_cell: Any) -> bool:
-    return isinstance(first_cell, str) and first_cell.strip().rstrip("：:") in FOOTER_LABELS.values()
+    labels = {*FOOTER_LABELS.values(), *FOOTER_LABEL_OF.values()}
+    return isinstance(first_cell, str) and first_cell.strip().rstrip("：:") in labels
 
 
 def text_for_csv(text: str) -> str:

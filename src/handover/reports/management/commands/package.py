@@ -1,7 +1,8 @@
 """``handover package build|verify|public-key``: the 表24 handover package from the command line.
 
-``build --engagement CODE -o FILE [--residual-risk TEXT] [--hash sha256|sm3]`` builds, records and copies
-the package (refused while sites are not done unless a residual-risk reason is stated, 第二十七条第4项).
+``build --engagement CODE --user LOGIN -o FILE [--residual-risk TEXT] [--hash sha256|sm3]`` builds, records
+and copies the package as the 技术组 member LOGIN, who signs 表24 as its compiler (refused without one, and
+while sites are not done unless a residual-risk reason is stated, 第二十七条第4项).
 ``verify FILE [--public-key PEM] [--addendum FILE]`` is the offline verifier (``handover.reports.verify``);
 ``handover`` runs it before Django is set up, so it needs no settings and no database.
 ``public-key`` prints the server's package key in PEM, to hand to whoever verifies.
@@ -39,7 +40,9 @@ class Command(BaseCommand):
             "--summary", default="", metavar="TEXT", help="表24's overall summary (第二十七条第3项)"
         )
         build.add_argument("--hash", default="sha256", choices=verify.ALGORITHMS)
-        build.add_argument("--user", help="build as this login (default: the system actor)")
+        build.add_argument(
+            "--user", help="the 技术组 login that compiles and signs 表24 (a build without one is refused)"
+        )
         check = sub.add_parser("verify", help="check a package offline (exit 0 only when intact)")
         check.add_argument("file", metavar="FILE")
         check.add_argument("--public-key", metavar="PEM")
