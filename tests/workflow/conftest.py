@@ -66,6 +66,24 @@ def signed_form(engagement: Engagement, site: Site, register_no: int, signed_at:
     return form
 
 
+def approve_t24(form: Form, *, approved_at: dt.datetime | None = None) -> None:
+    """A handover package carrying ``form`` (a signed 表24) with the working group's approval recorded
+    (scenery: tests/reports builds and approves real packages)."""
+    from handover.reports.models import HandoverPackage, PackageApproval
+
+    at_ = approved_at or at(8, 9)
+    package = HandoverPackage.objects.create(
+        engagement=form.engagement, file_name=f"{form.form_no}.zip", size=1, digest=f"{form.pk:064x}",
+        manifest_digest="0" * 64, algorithm="sha256", files=1, checkpoint_seq=0, built_by_name="tech",
+        built_at=at_,
+    )  # fmt: skip
+    package.table24.add(form)
+    user = form.engagement.people.exclude(user=None).first().user
+    PackageApproval.objects.create(
+        package=package, approver="托管工作组 王组长", approved_at=at_, recorded_by=user
+    )
+
+
 def source_row(engagement: Engagement, site: Site, register_no: int, **data: Any) -> Row:
     """A register row where a problem shows (a failed test in 表10, a failed backup in 表14 …)."""
     form = Form.objects.create(

@@ -17,7 +17,7 @@ from handover.registers.models import Form, FormState, Row
 from handover.workflow import gates, selectors, services, state, steps
 from handover.workflow.deadlines import BEIJING
 from handover.workflow.models import StepInstance
-from tests.workflow.conftest import at, signed_form, start_handover
+from tests.workflow.conftest import approve_t24, at, signed_form, start_handover
 
 
 def views(world, now):
@@ -52,7 +52,7 @@ def finish_handover_at(world, people, site, when, late: dict[int, dt.datetime] |
 def to_stabilisation(world, people, now=None):
     """Through 交接期 to 稳定期 on D+7, as 技术组 does it once 表24 is signed."""
     start_handover(world, people)
-    Form.objects.create(
+    t24 = Form.objects.create(
         engagement=world.engagement,
         site=world.hq,
         register_no=24,
@@ -60,6 +60,7 @@ def to_stabilisation(world, people, now=None):
         form_date=dt.date(2026, 12, 8),
         state=FormState.SIGNED,
     )
+    approve_t24(t24)
     services.phase_transition(
         actor=people["tech"],
         engagement=world.engagement,

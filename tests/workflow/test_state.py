@@ -14,7 +14,7 @@ from handover.org.models import Engagement, Phase, Role
 from handover.registers.models import Form, FormState
 from handover.workflow import clock, services, state, tasks
 from handover.workflow.models import Escalation, Evidence, PhaseTransition, StepInstance
-from tests.workflow.conftest import at, signed_form, start_handover
+from tests.workflow.conftest import approve_t24, at, signed_form, start_handover
 
 
 def views(world, now):
@@ -255,6 +255,9 @@ def test_phase_transitions_are_signed_audited_and_gated(world, people):
     with pytest.raises(DomainError, match="表24"):
         services.phase_transition(actor=people["tech"], to_phase=Phase.STABILISATION, now=at(8, 9), **kwargs)
     Form.objects.filter(pk=unsigned.pk).update(state=FormState.SIGNED)
+    with pytest.raises(DomainError, match="approval"):  # signed, but no package carrying it was approved
+        services.phase_transition(actor=people["tech"], to_phase=Phase.STABILISATION, now=at(8, 9), **kwargs)
+    approve_t24(unsigned)
     done = services.phase_transition(
         actor=people["tech"], to_phase=Phase.STABILISATION, now=at(8, 9), **kwargs
     )

@@ -24,9 +24,18 @@ NEXT_PHASE = {Phase.PREPARATION: Phase.HANDOVER, Phase.HANDOVER: Phase.STABILISA
 # Phases (第五条) ----------------------------------------------------------------------------------------
 
 
-def _signed_t24(engagement: Engagement) -> Form | None:
+def _approved_t24(engagement: Engagement) -> Form | None:
+    """The current signed 表24 that a handover package carried and 托管工作组 approved (第二十七条第4项: 技术组
+    编制, 报托管工作组审批); the latest if there are several."""
+    from handover.reports.models import HandoverPackage  # the reports app builds on this one
+
+    carried = HandoverPackage.table24.through.objects.filter(
+        handoverpackage__engagement=engagement, handoverpackage__approval__isnull=False
+    ).values("form_id")
     return (
-        Form.objects.filter(engagement=engagement, register_no=24, is_current=True, state__in=state.SIGNED)
+        Form.objects.filter(
+            engagement=engagement, register_no=24, is_current=True, state__in=state.SIGNED, pk__in=carried
+        )
         .order_by("-pk")
         .first()
     )
@@ -57,10 +66,13 @@ def phase_transition(
             field="to_phase",
         )
     if to_phase == Phase.STABILISATION:
-        basis = _signed_t24(engagement)
+        basis = _approved_t24(engagement)
         if basis is None:
             raise DomainError(
-                _("表24 is not signed yet: the stabilisation starts once the working group has approved it."),
+                _(
+                    "No approved 表24 yet: the stabilisation starts once a handover package with the signed 表24"
+                    " is built and the working group's approval of it is recorded."
+                ),
                 field="to_phase",
             )
     with transaction.atomic():
