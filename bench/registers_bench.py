@@ -18,8 +18,6 @@ import gc
 import io
 import os
 import platform
-import sys
-import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -28,29 +26,6 @@ from typing import Any
 
 EXPORT_ROWS = 100_000
 IMPORT_ROWS = 10_000
-
-
-def configure(postgres: bool) -> Path:
-    """A fresh data folder (and cluster) chosen before Django reads its settings, then migrated."""
-    data = Path(tempfile.mkdtemp(prefix="handover-bench-"))
-    for name in [k for k in os.environ if k.startswith("HANDOVER_")]:
-        del os.environ[name]
-    os.environ.update(
-        HANDOVER_DATA_DIR=str(data),
-        HANDOVER_LOG_LEVEL="WARNING",
-        DJANGO_SETTINGS_MODULE="handover.settings.local",
-    )
-    if postgres:
-        from handover.core import pgcluster
-
-        os.environ["HANDOVER_DATABASE_URL"] = pgcluster.start()
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    return data
 
 
 def scenery() -> dict[str, Any]:
@@ -294,7 +269,8 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true", help="a throwaway PostgreSQL cluster")
     args = parser.parse_args()
     scale = 10 if args.quick else 1
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+    from _django import configure  # beside this script
+
     folder = configure(args.postgres)
     from django.db import connection
 
