@@ -55,14 +55,14 @@ def storage_dir() -> Path:
     return Path(settings.HANDOVER_ATTACHMENT_DIR)
 
 
-def file_store_of() -> FileStore:
+def attachment_store() -> FileStore:
     """The attachments' content-addressed store: the same scan is stored once."""
     return FileStore(storage_dir())
 
 
 def stored_path(sha256: str) -> Path:
     """Where the file with this hash is kept."""
-    return file_store_of().path(sha256)
+    return attachment_store().path(sha256)
 
 
 def _decoded_text(path: Path) -> str | None:
@@ -134,7 +134,7 @@ def file_store(*, name: str, chunks: Iterable[bytes]) -> StoredFile:
     name = PurePath(name.replace("\\", "/")).name[:255] or "attachment"
     limit = settings.HANDOVER_ATTACHMENT_MAX_BYTES
     try:
-        pending = file_store_of().receive(chunks, limit=limit)
+        pending = attachment_store().receive(chunks, limit=limit)
     except TooLarge:
         raise DomainError(
             _("%(name)s is larger than the %(limit)d MiB an attachment may be.")

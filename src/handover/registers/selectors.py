@@ -40,7 +40,7 @@ from handover.org import permissions as perms
 from handover.org.models import Engagement, Organisation, Person, Role, Site
 from handover.org.selectors import grants_for, has_capability, site_list, site_scope
 from handover.registers import catalogue
-from handover.registers.attachments import file_store_of
+from handover.registers.attachments import attachment_store
 from handover.registers.columns import Column
 from handover.registers.models import (
     Account,
@@ -410,7 +410,7 @@ def column_files(
 def attachment_open(*, attachment: Attachment) -> BinaryIO:
     """The stored file, after checking it still has the SHA-256 recorded when it was attached."""
     try:
-        return file_store_of().open(attachment.sha256)
+        return attachment_store().open(attachment.sha256)
     except filestore.Missing:
         raise DomainError(
             _("The stored file of %(name)s is missing; report this to the technical group.")
