@@ -18,40 +18,15 @@ import os
 import platform
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from itertools import islice
-from pathlib import Path
 from typing import Any
 
 APPEND_EVENTS = 100_000
 VERIFY_EVENTS = 1_000_000
 BATCH = 10_000
-
-
-def configure(postgres: bool) -> Path:
-    """A fresh data folder (and cluster) chosen before Django reads its settings, then migrated."""
-    data = Path(tempfile.mkdtemp(prefix="handover-bench-"))
-    for name in [k for k in os.environ if k.startswith("HANDOVER_") and k != "HANDOVER_AUDIT_HASH"]:
-        del os.environ[name]
-    os.environ.update(
-        HANDOVER_DATA_DIR=str(data),
-        HANDOVER_LOG_LEVEL="WARNING",
-        DJANGO_SETTINGS_MODULE="handover.settings.local",
-    )
-    if postgres:
-        from handover.core import pgcluster
-
-        os.environ["HANDOVER_DATABASE_URL"] = pgcluster.start()
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    return data
 
 
 class BenchActor:
@@ -219,7 +194,9 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true", help="run on a throwaway PostgreSQL cluster")
     args = parser.parse_args()
     scale = 10 if args.quick else 1
-    data = configure(args.postgres)
+    from _django import configure  # beside this script
+
+    data = configure(args.postgres, keep=("HANDOVER_AUDIT_HASH",))
     try:
         from django.conf import settings
         from django.db import connection

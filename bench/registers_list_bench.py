@@ -24,42 +24,15 @@ import random
 import re
 import shutil
 import statistics
-import sys
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 ROWS = 100_000
 ROWS_PER_FORM = 1_000
 REPEAT = 15
 PURPOSES = ("交接全备份", "改密前备份", "权限核查前备份")
-
-
-def configure(postgres: bool) -> Path:
-    """A fresh data folder (and cluster) chosen before Django reads its settings, then migrated."""
-    data = Path(tempfile.mkdtemp(prefix="handover-bench-"))
-    for name in [k for k in os.environ if k.startswith("HANDOVER_")]:
-        del os.environ[name]
-    os.environ.update(
-        HANDOVER_DATA_DIR=str(data),
-        HANDOVER_LOG_LEVEL="WARNING",
-        DJANGO_SETTINGS_MODULE="handover.settings.local",
-    )
-    if postgres:
-        from handover.core import pgcluster
-
-        os.environ["HANDOVER_DATABASE_URL"] = pgcluster.start()
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    call_command("collectstatic", verbosity=0, interactive=False)  # the manifest the templates link through
-    return data
 
 
 def build(total: int) -> tuple[Any, Any, Any]:
@@ -264,8 +237,9 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true", help="a throwaway PostgreSQL cluster")
     args = parser.parse_args()
     total = ROWS // 10 if args.quick else ROWS
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
-    data = configure(args.postgres)
+    from _django import configure  # beside this script
+
+    data = configure(args.postgres, static=True)
     try:
         from django.db import connection
 

@@ -33,37 +33,11 @@ import datetime as dt
 import os
 import platform
 import statistics
-import sys
-import tempfile
 import time
 from pathlib import Path
 
 SITES = 300
 ROWS_PER_FORM = 3
-
-
-def configure(postgres: bool) -> Path:
-    data = Path(tempfile.mkdtemp(prefix="handover-bench-"))
-    for name in [k for k in os.environ if k.startswith("HANDOVER_")]:
-        del os.environ[name]
-    os.environ.update(
-        HANDOVER_DATA_DIR=str(data),
-        HANDOVER_LOG_LEVEL="WARNING",
-        HANDOVER_ALLOWED_HOSTS="testserver",
-        DJANGO_SETTINGS_MODULE="handover.settings.local",
-    )
-    if postgres:
-        from handover.core import pgcluster
-
-        os.environ["HANDOVER_DATABASE_URL"] = pgcluster.start()
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    call_command("collectstatic", interactive=False, verbosity=0)  # the pages link the manifest's names
-    return data
 
 
 def build(n_sites: int, code: str = "bench") -> tuple[object, object]:
@@ -448,8 +422,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--package-sites", type=int, default=10)
     args = parser.parse_args()
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
-    data = configure(args.postgres)
+    from _django import configure  # beside this script
+
+    data = configure(args.postgres, static=True, HANDOVER_ALLOWED_HOSTS="testserver")
     from django.test import Client
 
     from handover.workflow import clock

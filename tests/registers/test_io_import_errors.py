@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 from datetime import date, timedelta
 
@@ -120,18 +121,57 @@ def test_a_secret_in_a_remark_is_refused(scenery):
     assert [(i.row, i.column) for i in issues] == [(_first_line(18), "备注")]
 
 
-def test_ten_thousand_rows_with_one_bad_row_at_the_end_write_nothing(scenery):
-    rows = [valid_row(29, scenery, n) for n in range(1, 10_001)]
+def _t29_rows(scenery, count):
+    rows = [valid_row(29, scenery, n) for n in range(1, count + 1)]
     for n, row in enumerate(rows, start=1):
         row[_index(29, "trade_date")] = (date(2000, 1, 1) + timedelta(days=n)).isoformat()
         row[_index(29, "media_no")] = f"M{n}"
         row[_index(29, "data_class")] = catalogue.columns(29)[_index(29, "data_class") - 1].choices[n % 2].zh
+    return rows
+
+
+def test_ten_thousand_rows_with_one_bad_row_at_the_end_write_nothing(scenery):
+    rows = _t29_rows(scenery, 10_000)
     rows[-1][_index(29, "backed_up_at")] = "昨天"
     content = _filled(scenery, 29, rows)
     refused = _refused(scenery, 29, content)
     assert [(i.row, i.column) for i in refused.issues] == [
         (_first_line(29) + 9_999, _label(29, "backed_up_at"))
     ]
+
+
+def test_the_cycle_collector_rests_while_a_file_is_read_checked_and_written(scenery, monkeypatch):
+    # An import's cells and rows are freed by reference counting; full collections walking all of them
+    # made the import grow faster than its rows (docs/benchmarks.md).
+    rows = _t29_rows(scenery, 50)
+    good = _filled(scenery, 29, rows)
+    rows[-1][_index(29, "backed_up_at")] = "昨天"
+    bad = _filled(scenery, 29, rows)
+    collector_on: dict[str, list[bool]] = {}
+    for step in ("read_table", "parse", "_write"):
+        real = getattr(importing, step)
+
+        def spy(*args, real=real, step=step, **kwargs):
+            collector_on.setdefault(step, []).append(gc.isenabled())
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(importing, step, spy)
+
+    def run(content):
+        return importing.register_import(
+            actor=system("test"),
+            engagement=scenery.world.engagement,
+            site=scenery.world.branch_a,
+            register_no=29,
+            filename="t29.xlsx",
+            content=content,
+        )
+
+    assert len(run(good).created) == 50 and gc.isenabled()
+    with pytest.raises(importing.ImportRefused):
+        run(bad)
+    assert gc.isenabled()
+    assert collector_on == {"read_table": [False, False], "parse": [False, False], "_write": [False]}
 
 
 def test_duplicate_keys_in_one_file_are_named(scenery):

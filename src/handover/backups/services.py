@@ -10,7 +10,6 @@ courier (第二十八条第8项), is recognised by its digest and changes nothin
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 from dataclasses import dataclass
 from typing import IO, Any
@@ -27,6 +26,7 @@ from handover.audit.services import event_record
 from handover.backups import events
 from handover.backups.evidence import Writer, targets_of
 from handover.backups.models import ImportedBundle, ImportVia, KeySource, SiteKey
+from handover.core import filestore
 from handover.core.actors import SystemActor
 from handover.core.errors import DomainError
 from handover.fixity import keys as agent_keys
@@ -165,14 +165,12 @@ def _trusted(key_id: str) -> Any:
     return agent_keys.load_public(base64.b64decode(key.public_key)) if key else None
 
 
-def _file_digest(source: IO[bytes]) -> tuple[str, int]:
-    digest, size = hashlib.sha256(), 0
+def _file_digest(source: IO[bytes]) -> filestore.Digest:
+    """The whole upload's SHA-256 and size, leaving it at its start for the checks that follow."""
     source.seek(0)
-    while chunk := source.read(1 << 20):
-        digest.update(chunk)
-        size += len(chunk)
+    digest = filestore.file_digest(source)
     source.seek(0)
-    return digest.hexdigest(), size
+    return digest
 
 
 def _refusal(

@@ -9,9 +9,6 @@ The hash goes into the audit event, so the stored file can be checked against th
 
 from __future__ import annotations
 
-import hashlib
-import os
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePath
@@ -24,6 +21,7 @@ from django.utils.translation import gettext as _
 from handover.audit.services import event_record
 from handover.core.actors import SystemActor
 from handover.core.errors import DomainError
+from handover.core.filestore import FileStore, TooLarge
 from handover.org import permissions as perms
 from handover.org.selectors import require
 from handover.registers import events
@@ -57,9 +55,14 @@ def storage_dir() -> Path:
     return Path(settings.HANDOVER_ATTACHMENT_DIR)
 
 
+def attachment_store() -> FileStore:
+    """The attachments' content-addressed store: the same scan is stored once."""
+    return FileStore(storage_dir())
+
+
 def stored_path(sha256: str) -> Path:
-    """Where the file with this hash is kept: content-addressed, so the same scan is stored once."""
-    return storage_dir() / sha256[:2] / sha256
+    """Where the file with this hash is kept."""
+    return attachment_store().path(sha256)
 
 
 def _decoded_text(path: Path) -> str | None:
@@ -112,33 +115,6 @@ def _content_type(path: Path, name: str) -> str:
     return found
 
 
-def _receive(chunks: Iterable[bytes], name: str) -> tuple[Path, str, int]:
-    """Write the chunks to a temporary file in the store, hashing them; refuse past the size limit."""
-    limit = settings.HANDOVER_ATTACHMENT_MAX_BYTES
-    storage_dir().mkdir(mode=0o700, parents=True, exist_ok=True)
-    digest, size = hashlib.sha256(), 0
-    fd, temp = tempfile.mkstemp(dir=storage_dir(), prefix=".upload-")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            for chunk in chunks:
-                size += len(chunk)
-                if size > limit:
-                    raise DomainError(
-                        _("%(name)s is larger than the %(limit)d MiB an attachment may be.")
-                        % {"name": name, "limit": limit // (1024 * 1024)},
-                        field="file",
-                    )
-                digest.update(chunk)
-                out.write(chunk)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    if size == 0:
-        Path(temp).unlink(missing_ok=True)
-        raise DomainError(_("%(name)s is empty.") % {"name": name}, field="file")
-    return Path(temp), digest.hexdigest(), size
-
-
 @dataclass(frozen=True)
 class StoredFile:
     """A file in the store, checked, not yet attached to anything."""
@@ -156,15 +132,21 @@ def file_store(*, name: str, chunks: Iterable[bytes]) -> StoredFile:
     write afterwards loses nothing already attached.
     """
     name = PurePath(name.replace("\\", "/")).name[:255] or "attachment"
-    temp, sha256, size = _receive(chunks, name)
+    limit = settings.HANDOVER_ATTACHMENT_MAX_BYTES
     try:
-        content_type = _content_type(temp, name)
-        final = stored_path(sha256)
-        final.parent.mkdir(mode=0o700, exist_ok=True)
-        os.replace(temp, final)
-    finally:
-        temp.unlink(missing_ok=True)
-    return StoredFile(name=name, sha256=sha256, size=size, content_type=content_type)
+        pending = attachment_store().receive(chunks, limit=limit)
+    except TooLarge:
+        raise DomainError(
+            _("%(name)s is larger than the %(limit)d MiB an attachment may be.")
+            % {"name": name, "limit": limit // (1024 * 1024)},
+            field="file",
+        ) from None
+    with pending:
+        if pending.size == 0:
+            raise DomainError(_("%(name)s is empty.") % {"name": name}, field="file")
+        content_type = _content_type(pending.path, name)
+        pending.commit()
+    return StoredFile(name=name, sha256=pending.sha256, size=pending.size, content_type=content_type)
 
 
 def _record(

@@ -10,7 +10,6 @@ the query count, bench/registers_list_bench.py measures the time).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -32,13 +31,14 @@ from django.db.models.lookups import Exact, In
 from django.utils.translation import gettext as _
 
 from handover.audit.models import Event
+from handover.core import filestore
 from handover.core.actors import SystemActor
 from handover.core.errors import DomainError, NotFound
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Organisation, Person, Role, Site
 from handover.org.selectors import grants_for, has_capability, site_list, site_scope
 from handover.registers import catalogue
-from handover.registers.attachments import stored_path
+from handover.registers.attachments import attachment_store
 from handover.registers.columns import Column
 from handover.registers.models import (
     Account,
@@ -407,17 +407,15 @@ def column_files(
 
 def attachment_open(*, attachment: Attachment) -> BinaryIO:
     """The stored file, after checking it still has the SHA-256 recorded when it was attached."""
-    path = stored_path(attachment.sha256)
     try:
-        handle = path.open("rb")
-    except FileNotFoundError:
+        return attachment_store().open(attachment.sha256)
+    except filestore.Missing:
         raise DomainError(
             _("The stored file of %(name)s is missing; report this to the technical group.")
             % {"name": attachment.name},
             field="file",
         ) from None
-    if hashlib.file_digest(handle, "sha256").hexdigest() != attachment.sha256:
-        handle.close()
+    except filestore.Changed:
         raise DomainError(
             _(
                 "The stored file of %(name)s no longer matches the SHA-256 recorded when it was attached; "
@@ -425,9 +423,7 @@ def attachment_open(*, attachment: Attachment) -> BinaryIO:
             )
             % {"name": attachment.name},
             field="file",
-        )
-    handle.seek(0)
-    return handle
+        ) from None
 
 
 def ref_choices(*, user: Any, engagement: Engagement, ref: str) -> QuerySet[Any]:

@@ -30,6 +30,7 @@ from handover.audit import checkpoint
 from handover.audit.services import checkpoint_write, event_record
 from handover.core.actors import SystemActor
 from handover.core.errors import DomainError
+from handover.core.filestore import file_digest
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Person, Phase, Role, Site, SiteLevel
 from handover.org.selectors import require, roles_in
@@ -290,10 +291,8 @@ def _seal(folder: Path, algorithm: str, extra: dict[str, Any]) -> tuple[bytes, i
     files = {}
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         with path.open("rb") as handle:
-            files[path.relative_to(folder).as_posix()] = (
-                path.stat().st_size,
-                verify.file_digest(handle, algorithm),
-            )
+            digest = file_digest(handle, algorithm)
+        files[path.relative_to(folder).as_posix()] = (digest.size, digest.hexdigest)
     manifest = verify.manifest_bytes(algorithm=algorithm, files=files, extra=extra)
     (folder / verify.MANIFEST).write_bytes(manifest)
     key = _package_key()
@@ -416,7 +415,7 @@ def _record(
 ) -> HandoverPackage:
     """The package row and its audit event (digest, builder, time)."""
     with zipped.open("rb") as handle:
-        digest = verify.file_digest(handle, "sha256")
+        digest = file_digest(handle).hexdigest
     meta = built.metadata
     now = datetime.fromisoformat(meta["built_at"])
     package = HandoverPackage.objects.create(
@@ -466,7 +465,7 @@ def package_file_open(*, actor: Any, package: HandoverPackage) -> Path:
     path = package_path(package)
     try:
         with path.open("rb") as handle:
-            digest = verify.file_digest(handle, "sha256")
+            digest = file_digest(handle).hexdigest
     except OSError as exc:
         raise DomainError(
             _("The package file %(file)s cannot be read (%(error)s).") % {"file": path, "error": exc.strerror}

@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from handover.audit import checkpoint
+from handover.core.filestore import file_digest  # standard library only, like this module
 
 MANIFEST = "manifest.json"
 SIGNATURE = "SIGNATURE.json"
@@ -46,15 +47,6 @@ MANIFEST_FORMAT = "handover-package-manifest/1"
 SIGNATURE_FORMAT = "handover-package-signature/1"
 ADDENDUM_FORMAT = "handover-package-addendum/1"
 ALGORITHMS = ("sha256", "sm3")
-_BUFFER = 1 << 20
-
-
-def file_digest(handle: IO[bytes], algorithm: str) -> str:
-    """The hex digest of a stream, read in 1 MiB pieces."""
-    hasher = hashlib.new(algorithm)
-    while chunk := handle.read(_BUFFER):
-        hasher.update(chunk)
-    return hasher.hexdigest()
 
 
 def manifest_bytes(*, algorithm: str, files: dict[str, tuple[int, str]], extra: dict[str, Any]) -> bytes:
@@ -182,7 +174,7 @@ def _check_files(report: Report, archive: zipfile.ZipFile, names: set[str], mani
             report.add("missing", path, "listed in the manifest but not in the package")
             continue
         with archive.open(path) as handle:
-            digest = file_digest(handle, manifest["algorithm"])
+            digest = file_digest(handle, manifest["algorithm"]).hexdigest
         report.files_checked += 1
         if digest != entry.get("digest"):
             report.add("changed", path, f"{manifest['algorithm']} {digest} ≠ manifest {entry.get('digest')}")
@@ -279,7 +271,7 @@ def verify_addendum(path: str | Path, package: str | Path, trusted: Ed25519Publi
         return report
     check_signature(report, signed, signature, trusted, str(path))
     with open(package, "rb") as handle:
-        digest = file_digest(handle, "sha256")
+        digest = file_digest(handle).hexdigest
     if body.get("format") != ADDENDUM_FORMAT or body.get("package_sha256") != digest:
         report.add(
             "changed", str(path), f"the addendum is for package {body.get('package_sha256')}, not {digest}"

@@ -63,9 +63,7 @@ def evidence_create(
 ) -> Evidence:
     if not name.strip():
         raise DomainError(_("The file has no name."), field="file")
-    stored = storage.store(stream)
-    if stored.size == 0:
-        raise DomainError(_("The file %(name)s is empty.") % {"name": name}, field="file")
+    stored = storage.store(stream, name)
     return Evidence.objects.create(
         engagement=engagement,
         step=step,

@@ -11,7 +11,6 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from handover.core.errors import DomainError
 from handover.org import permissions as perms
 from handover.org.models import Engagement
 from handover.web.access import needs
@@ -173,12 +172,4 @@ def step_feedback(request: HttpRequest, engagement: Engagement, instance_id: int
 @needs(perms.VIEW_WORKFLOW)
 def evidence(request: HttpRequest, engagement: Engagement, evidence_id: int) -> FileResponse:
     item = selectors.evidence_get(user=request.user, engagement=engagement, evidence_id=evidence_id)
-    if not storage.verify(item.stored_as, item.sha256):
-        raise DomainError(
-            _(
-                "The stored file %(name)s no longer has the SHA-256 recorded when it was attached; it is not served."
-            )
-            % {"name": item.name},
-            field="evidence",
-        )
-    return FileResponse(storage.open_stored(item.stored_as), as_attachment=True, filename=item.name)
+    return FileResponse(storage.open_verified(item.sha256, item.name), as_attachment=True, filename=item.name)
