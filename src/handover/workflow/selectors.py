@@ -4,6 +4,7 @@ subtree). The overview is computed in a fixed number of queries, whatever the nu
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from collections import Counter
 from collections.abc import Sequence
@@ -46,7 +47,7 @@ def _sites(user: Any, engagement: Engagement, capability: str) -> QuerySet[Site]
     return Site.objects.filter(_scope(user, engagement, capability), engagement=engagement, is_active=True)
 
 
-@dataclass
+@dataclass(slots=True)
 class Cell:
     """One square of the heat map: a site's step, or None where the site does not have it."""
 
@@ -105,11 +106,10 @@ def _trend(items: list[state.StepView], now: dt.datetime) -> list[tuple[int, int
     local = now.astimezone(deadlines.BEIJING)
     start = dt.datetime.combine(local.date(), dt.time(0), tzinfo=deadlines.BEIJING)
     times = sorted(v.done_at for v in items if v.finished and v.done_at is not None)
-    points = []
-    for hour in range(local.hour + 1):
-        edge = start + dt.timedelta(hours=hour + 1)
-        points.append((hour, sum(1 for t in times if t < edge)))
-    return points
+    return [
+        (hour, bisect.bisect_left(times, start + dt.timedelta(hours=hour + 1)))
+        for hour in range(local.hour + 1)
+    ]
 
 
 def overview(*, user: Any, engagement: Engagement, now: dt.datetime) -> Overview:
@@ -131,9 +131,14 @@ def overview(*, user: Any, engagement: Engagement, now: dt.datetime) -> Overview
     mine = _in_scope(views, site_ids)
     phase = engagement.phase
     columns, groups = heatmap_columns(phase)
+    column_ids = [s.id for s in columns]
+    at_site: dict[int | None, dict[str, state.StepView]] = {}
+    for v in mine:
+        at_site.setdefault(v.site_id, {})[v.step.id] = v
     rows = []
     for site in sites:
-        cells = [Cell(views.get((site.pk, s.id))) for s in columns]
+        here = at_site.get(site.pk, {})
+        cells = [Cell(here.get(step_id)) for step_id in column_ids]
         present = [c.view for c in cells if c.view is not None]
         rows.append(
             SiteRow(
@@ -157,8 +162,9 @@ def overview(*, user: Any, engagement: Engagement, now: dt.datetime) -> Overview
     )
     gated = [
         (by_site.get(v.site_id) if v.site_id else None, v)
-        for v in sorted(mine, key=lambda v: (v.site_id or 0, steps.STEPS.index(v.step)))
-        if v.gate_reasons
+        for v in sorted(
+            (v for v in mine if v.gate_reasons), key=lambda v: (v.site_id or 0, steps.ORDER[v.step.id])
+        )
     ]
     return Overview(
         now=now,
@@ -166,9 +172,7 @@ def overview(*, user: Any, engagement: Engagement, now: dt.datetime) -> Overview
         columns=columns,
         column_groups=groups,
         rows=rows,
-        engagement_steps=sorted(
-            (v for v in mine if v.site_id is None), key=lambda v: steps.STEPS.index(v.step)
-        ),
+        engagement_steps=sorted(at_site.get(None, {}).values(), key=lambda v: steps.ORDER[v.step.id]),
         by_phase=_completion(mine, Phase.choices, lambda v: v.step.phase),
         by_level=_completion(
             [v for v in current if v.site_id is not None],
@@ -230,9 +234,7 @@ def site_page(*, user: Any, engagement: Engagement, site_id: int, now: dt.dateti
     if site is None:
         raise NotFound(_("No site %(id)s is open to you in this engagement.") % {"id": site_id}, field="site")
     views = state.compute(engagement=engagement, now=now)
-    mine = sorted(
-        (v for v in views.values() if v.site_id == site.pk), key=lambda v: steps.STEPS.index(v.step)
-    )
+    mine = sorted((v for v in views.values() if v.site_id == site.pk), key=lambda v: steps.ORDER[v.step.id])
     return SitePage(
         site=site,
         views=mine,
@@ -524,7 +526,6 @@ def step_list(
     if site is not None:
         sites = sites.filter(path__startswith=site.path)
     codes = dict(sites.values_list("pk", "code"))
-    order = {s.id: i for i, s in enumerate(steps.STEPS)}
     views = [
         v
         for v in state.compute(engagement=engagement, now=now).values()
@@ -532,7 +533,7 @@ def step_list(
         and (not phase or v.step.phase == phase)
         and (not state_ or v.state == state_)
     ]
-    views.sort(key=lambda v: (v.site_id is not None, codes.get(v.site_id or 0, ""), order[v.step.id]))
+    views.sort(key=lambda v: (v.site_id is not None, codes.get(v.site_id or 0, ""), steps.ORDER[v.step.id]))
     return StepList(views=views, site_codes=codes)
 
 

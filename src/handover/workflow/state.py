@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from django.db.models import Count, Max, Min, Q
 from django.utils.translation import gettext as _
 
-from handover.org.models import Engagement, Site, SiteLevel
+from handover.org.models import Engagement, SiteLevel
 from handover.registers.models import Form, FormState
 from handover.workflow import deadlines, gates, stabilisation, steps
 from handover.workflow.models import DeadlineOverride, Escalation, Feedback, StepInstance
@@ -67,7 +67,7 @@ BACKUP_STEPS = ("T-01", "T-04")  # N-05: the site's system backup (表8) and cur
 Key = tuple[int | None, str]  # (site id, or None for an engagement-level step; step id)
 
 
-@dataclass
+@dataclass(slots=True)
 class StepView:
     """One step instance with its derived state."""
 
@@ -104,45 +104,74 @@ def overrides_of(engagement: Engagement) -> dict[str, steps.Deadline]:
     }
 
 
-def _register_status(engagement: Engagement) -> dict[tuple[int, int], tuple[bool, bool, dt.datetime | None]]:
-    """(site, register) → (a current form exists, every current form is signed, when the last was signed)."""
+Status = dict[tuple[int, int], tuple[bool, bool, dt.datetime | None]]
+
+
+def _register_status(engagement: Engagement, daily_day: dt.date) -> tuple[Status, list[int], set[int]]:
+    """(site, register) → (a current form exists, every current form is signed, when the last was signed);
+    the head-office sites among them, whose forms the engagement-level steps read; and the sites with a
+    signed current 表41 of ``daily_day`` (S-09's routine). One query for all three."""
     outputs = {number for step in steps.STEPS for number in step.outputs}
     rows = (
         Form.objects.filter(engagement=engagement, is_current=True, register_no__in=outputs)
-        .values("site_id", "register_no")
+        .values("site_id", "register_no", "site__level")
         .annotate(
             n=Count("id", distinct=True),
             signed=Count("id", filter=Q(state__in=SIGNED), distinct=True),
             last=Max("signatures__signed_at", filter=Q(state__in=SIGNED)),
+            daily=Count(
+                "id",
+                filter=Q(
+                    state__in=SIGNED, register_no=stabilisation.DAILY_REPORT_REGISTER, form_date=daily_day
+                ),
+                distinct=True,
+            ),
         )
+        .values_list("site_id", "register_no", "site__level", "n", "signed", "last", "daily")
+        .order_by()
     )
-    return {(r["site_id"], r["register_no"]): (r["n"] > 0, r["n"] == r["signed"], r["last"]) for r in rows}
+    status: Status = {}
+    hq: set[int] = set()
+    daily: set[int] = set()
+    for site_id, number, level, n, signed, last, n_daily in rows:
+        status[(site_id, number)] = (n > 0, n == signed, last)
+        if level == SiteLevel.HQ:
+            hq.add(site_id)
+        if n_daily:
+            daily.add(site_id)
+    return status, sorted(hq), daily
 
 
 def _own_done(
-    step: steps.Step,
+    outputs: tuple[int, ...],
+    optional: tuple[int, ...],
     site_ids: list[int],
-    status: dict[tuple[int, int], tuple[bool, bool, dt.datetime | None]],
+    status: Status,
     since: dt.datetime | None = None,
 ) -> tuple[dt.datetime | None, bool, tuple[int, ...]]:
-    """When the step's own registers were all signed (None if not), whether any was started, and the
-    registers still missing a signed form. With only optional registers, none filed, it was in order
-    ``since`` (when the step was created)."""
+    """When the registers ``outputs`` of a step were all signed at ``site_ids`` (None if not), whether any
+    was started, and the registers still missing a signed form. With only ``optional`` registers, none
+    filed, it was in order ``since`` (when the step was created)."""
     last: dt.datetime | None = None
     started = False
     missing: list[int] = []
     filed = False
-    for number in step.outputs:
-        entries = [status[(site_id, number)] for site_id in site_ids if (site_id, number) in status]
-        started = started or bool(entries)
-        if not entries and number in step.optional:
+    for number in outputs:
+        found = False
+        signed = True
+        for site_id in site_ids:
+            entry = status.get((site_id, number))
+            if entry is not None:
+                found = True
+                signed = signed and entry[1]
+                if entry[2] is not None and (last is None or entry[2] > last):
+                    last = entry[2]
+        started = started or found
+        if not found and number in optional:
             continue
         filed = True
-        if not entries or not all(all_signed for _, all_signed, _ in entries):
+        if not found or not signed:
             missing.append(number)
-            continue
-        times = [t for _, _, t in entries if t is not None]
-        last = max([last, *times]) if last else max(times, default=None)
     if not filed:
         return since, started, ()
     return (None if missing else last), started, tuple(missing)
@@ -151,8 +180,8 @@ def _own_done(
 def compute(*, engagement: Engagement, now: dt.datetime) -> dict[Key, StepView]:
     """Every step instance of the engagement with its state at ``now``."""
     overrides = overrides_of(engagement)
-    status = _register_status(engagement)
-    hq_ids = list(Site.objects.filter(engagement=engagement, level=SiteLevel.HQ).values_list("pk", flat=True))
+    daily_day = stabilisation.last_trading_day(now.astimezone(deadlines.BEIJING).date())
+    status, hq_ids, daily_signed = _register_status(engagement, daily_day)
     feedback = {
         r["step_id"]: (r["first"], r["n"])
         for r in Feedback.objects.filter(step__engagement=engagement)
@@ -168,24 +197,29 @@ def compute(*, engagement: Engagement, now: dt.datetime) -> dict[Key, StepView]:
     instances = StepInstance.objects.filter(engagement=engagement).values_list(
         "pk", "site_id", "step_id", "confirmed_at", "created_at"
     )
+    # A deadline depends only on the step, D and the overrides: computed once per step, not per instance.
+    due: dict[str, dt.datetime | None] = {}
     views: dict[Key, StepView] = {}
     for pk, site_id, step_id, confirmed_at, created_at in instances:
         step = steps.BY_ID.get(step_id)
         if step is None:
             continue
-        view = StepView(pk, step, site_id, deadlines.due_at(step_id, engagement.disposal_date, overrides))
-        view.created_at = created_at
+        if step_id not in due:
+            due[step_id] = deadlines.due_at(step_id, engagement.disposal_date, overrides)
+        view = StepView(pk, step, site_id, due[step_id], created_at=created_at)
         if step.outputs:
             view.done_at, view.started, view.missing_registers = _own_done(
-                step, [site_id] if site_id else hq_ids, status, created_at
+                step.outputs, step.optional, [site_id] if site_id else hq_ids, status, created_at
             )
         elif not step.derived:
             view.done_at, view.started = confirmed_at, confirmed_at is not None
-        view.feedback_at, view.feedback_count = feedback.get(pk, (None, 0))
-        view.escalated_at, view.escalation_reported = escalated.get(pk, (None, False))
+        if pk in feedback:
+            view.feedback_at, view.feedback_count = feedback[pk]
+        if pk in escalated:
+            view.escalated_at, view.escalation_reported = escalated[pk]
         views[(site_id, step_id)] = view
     _order_and_gate(engagement, views)
-    _routine(engagement, views, now)
+    _routine(engagement, views, now, daily_day, daily_signed)
     for view in views.values():
         if not view.step.derived:
             _settle(view, now)
@@ -196,9 +230,12 @@ def compute(*, engagement: Engagement, now: dt.datetime) -> dict[Key, StepView]:
 # 稳定期 routine -----------------------------------------------------------------------------------------
 
 
-def _routine(engagement: Engagement, views: dict[Key, StepView], now: dt.datetime) -> None:
+def _routine(
+    engagement: Engagement, views: dict[Key, StepView], now: dt.datetime, day: dt.date, signed: set[int]
+) -> None:
     """Mark the 稳定期 steps whose routine lapsed (stabilisation.py's reminders, for the whole engagement in
-    one query per register, and 表41 of the last trading day in one more)."""
+    one query; 表41 of the last trading day ``day`` from the register status: ``signed`` are the sites that
+    have it)."""
     routine = [v for v in views.values() if v.step.phase == steps.STABILISATION and v.site_id is not None]
     if not routine:
         return
@@ -207,20 +244,17 @@ def _routine(engagement: Engagement, views: dict[Key, StepView], now: dt.datetim
     for item in stabilisation.due_items(engagement=engagement, sites=None, today=today):
         step_id = stabilisation.ROUTINE_STEPS.get(item.register_no)
         if step_id and item.lapsed:
-            lapses[(item.site.pk, step_id)].append(item.reason)
-    day = stabilisation.last_trading_day(today)
-    # A site owes 表41 for the trading days wholly in its 稳定期, from the day after its S-09 was created.
-    owing = {
-        v.site_id
-        for v in routine
-        if v.site_id is not None
-        and v.step.id == stabilisation.DAILY_REPORT_STEP
-        and v.created_at is not None
-        and v.created_at.astimezone(deadlines.BEIJING).date() < day
-    }
-    if owing:
-        for site_id in stabilisation.daily_report_missing(engagement=engagement, site_ids=owing, day=day):
-            lapses[(site_id, stabilisation.DAILY_REPORT_STEP)].append(
+            lapses[(item.site_id, step_id)].append(item.reason)
+    # A site owes 表41 for the trading days wholly in its 稳定期, from the day after its S-09 was created
+    # (第三十一条第8项, 第十条).
+    for v in routine:
+        if (
+            v.step.id == stabilisation.DAILY_REPORT_STEP
+            and v.site_id not in signed
+            and v.created_at is not None
+            and v.created_at.astimezone(deadlines.BEIJING).date() < day
+        ):
+            lapses[(v.site_id, v.step.id)].append(
                 _("表41 of %(day)s is missing or not signed") % {"day": day}
             )
     for view in routine:
@@ -236,11 +270,14 @@ def _order_and_gate(engagement: Engagement, views: dict[Key, StepView]) -> None:
         by_step[view.step.id].append(view)
     blocks = gates.blocking_reasons(engagement=engagement, pairs=list(views))
     for step in steps.STEPS:
-        for view in by_step.get(step.id, []):
-            view.waiting_for = tuple(
-                before for before in step.after if not _predecessor_done(views, by_step, view, before)
-            )
-            view.gate_reasons = tuple(blocks.get((view.site_id, step.id), ()))
+        for view in by_step.get(step.id, ()):
+            if step.after:
+                view.waiting_for = tuple(
+                    before for before in step.after if not _predecessor_done(views, by_step, view, before)
+                )
+            reasons = blocks.get((view.site_id, step.id))
+            if reasons:
+                view.gate_reasons = tuple(reasons)
             if view.waiting_for or view.gate_reasons:
                 view.done_at = None
 
@@ -278,7 +315,7 @@ def _settle(view: StepView, now: dt.datetime) -> None:
 
 def _derive_notes(
     views: dict[Key, StepView],
-    status: dict[tuple[int, int], tuple[bool, bool, dt.datetime | None]],
+    status: Status,
     now: dt.datetime,
 ) -> None:
     by_site: dict[int, list[StepView]] = defaultdict(list)
@@ -346,15 +383,14 @@ def _backed_up(
     view: StepView,
     mine: list[StepView],
     site_id: int,
-    status: dict[tuple[int, int], tuple[bool, bool, dt.datetime | None]],
+    status: Status,
     now: dt.datetime,
 ) -> None:
     """N-05 (第二十七条第5项, 第二十二条): back up before changing anything; the register gates enforce it."""
     blocks = [f"{v.step.id}: {reason}" for v in mine if v is not view for reason in v.gate_reasons]
     backups = [v for v in mine if v.step.id in BACKUP_STEPS]
     numbers = tuple(n for v in backups for n in v.step.outputs)
-    spec = steps.Step(view.step.id, view.step.phase, "", "", (), outputs=numbers)
-    done_at, view.started, view.missing_registers = _own_done(spec, [site_id], status)
+    done_at, view.started, view.missing_registers = _own_done(numbers, (), [site_id], status)
     view.due = max((v.due for v in backups if v.due is not None), default=None)
     if blocks:
         view.state, view.reasons = BLOCKED, tuple(blocks)
