@@ -18,7 +18,7 @@ from handover.core.errors import NotFound, PermissionDenied
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Phase, Role, Site, SiteLevel
 from handover.org.selectors import site_scope
-from handover.workflow import deadlines, paths, state, steps
+from handover.workflow import deadlines, gates, paths, state, steps
 from handover.workflow.models import (
     CaseState,
     DutyShift,
@@ -89,6 +89,23 @@ def _in_scope(views: dict[state.Key, state.StepView], site_ids: set[int]) -> lis
     return [v for v in views.values() if v.site_id is None or v.site_id in site_ids]
 
 
+def _as_told(
+    user: Any, engagement: Engagement, views: Sequence[state.StepView], site_ids: set[int] | None = None
+) -> None:
+    """Rewrite, in this request's own ``views``, the gate reasons that name sites (gates.SiteReason: the
+    open exception cases N-04 waits for) for a user limited to part of the site tree: they name only the
+    user's sites and count the others (第十一条). ``site_ids``: the user's sites, read here if not given."""
+    if _scope(user, engagement, perms.VIEW_WORKFLOW) == Q():
+        return
+    named = [v for v in views if any(isinstance(r, gates.SiteReason) for r in v.gate_reasons)]
+    if not named:
+        return
+    if site_ids is None:
+        site_ids = set(_sites(user, engagement, perms.VIEW_WORKFLOW).values_list("pk", flat=True))
+    for view in named:
+        view.gate_reasons = tuple(gates.within(reason, site_ids) for reason in view.gate_reasons)
+
+
 def _completion(
     items: list[state.StepView], labels: Sequence[tuple[str, Any]], key: Any
 ) -> list[tuple[str, int, int]]:
@@ -129,6 +146,7 @@ def overview(*, user: Any, engagement: Engagement, now: dt.datetime) -> Overview
     site_ids = {s.pk for s in sites}
     views = state.compute(engagement=engagement, now=now)
     mine = _in_scope(views, site_ids)
+    _as_told(user, engagement, mine, site_ids)
     phase = engagement.phase
     columns, groups = heatmap_columns(phase)
     column_ids = [s.id for s in columns]
@@ -271,9 +289,14 @@ def step_get(
     return instance
 
 
-def step_view(*, engagement: Engagement, instance: StepInstance, now: dt.datetime) -> state.StepView:
-    """The derived state of one step instance (the caller has read it through ``step_get``)."""
-    return state.compute(engagement=engagement, now=now)[(instance.site_id, instance.step_id)]
+def step_view(
+    *, user: Any, engagement: Engagement, instance: StepInstance, now: dt.datetime
+) -> state.StepView:
+    """The derived state of one step instance (the caller has read it through ``step_get``), its reasons as
+    the user may read them."""
+    view = state.compute(engagement=engagement, now=now)[(instance.site_id, instance.step_id)]
+    _as_told(user, engagement, [view])
+    return view
 
 
 def case_get(
@@ -533,6 +556,7 @@ def step_list(
         and (not phase or v.step.phase == phase)
         and (not state_ or v.state == state_)
     ]
+    _as_told(user, engagement, views, set(codes))
     views.sort(key=lambda v: (v.site_id is not None, codes.get(v.site_id or 0, ""), steps.ORDER[v.step.id]))
     return StepList(views=views, site_codes=codes)
 
