@@ -98,8 +98,7 @@ def heatmap(
     titles: dict[tuple[str, str, tuple[str, ...]], str] = {}  # most cells share their step, state and reasons
     for row in rows:
         cells = []
-        for cell in row.cells:
-            view = cell.view
+        for view in row.cells:
             if view is None:
                 cells.append('<td><span class="s-none"></span></td>')
                 continue

@@ -47,17 +47,12 @@ def _sites(user: Any, engagement: Engagement, capability: str) -> QuerySet[Site]
     return Site.objects.filter(_scope(user, engagement, capability), engagement=engagement, is_active=True)
 
 
-@dataclass(slots=True)
-class Cell:
-    """One square of the heat map: a site's step, or None where the site does not have it."""
-
-    view: state.StepView | None
-
-
 @dataclass
 class SiteRow:
+    """A site's line of the heat map: its step of each column, None where the site does not have it."""
+
     site: Site
-    cells: list[Cell]
+    cells: list[state.StepView | None]
     done: int
     total: int
     overdue: int
@@ -156,8 +151,8 @@ def overview(*, user: Any, engagement: Engagement, now: dt.datetime) -> Overview
     rows = []
     for site in sites:
         here = at_site.get(site.pk, {})
-        cells = [Cell(here.get(step_id)) for step_id in column_ids]
-        present = [c.view for c in cells if c.view is not None]
+        cells = [here.get(step_id) for step_id in column_ids]
+        present = [v for v in cells if v is not None]
         rows.append(
             SiteRow(
                 site,

@@ -104,11 +104,13 @@ def overrides_of(engagement: Engagement) -> dict[str, steps.Deadline]:
     }
 
 
-Status = dict[tuple[int, int], tuple[bool, bool, dt.datetime | None]]
+Entry = tuple[bool, bool, dt.datetime | None]  # a current form exists, all are signed, the last signature
+Status = dict[int, dict[int, Entry]]  # site → register → its entry
+NO_FORMS: dict[int, Entry] = {}
 
 
 def _register_status(engagement: Engagement, daily_day: dt.date) -> tuple[Status, list[int], set[int]]:
-    """(site, register) → (a current form exists, every current form is signed, when the last was signed);
+    """Site → register → (a current form exists, every current form is signed, when the last was signed);
     the head-office sites among them, whose forms the engagement-level steps read; and the sites with a
     signed current 表41 of ``daily_day`` (S-09's routine). One query for all three."""
     outputs = {number for step in steps.STEPS for number in step.outputs}
@@ -130,28 +132,27 @@ def _register_status(engagement: Engagement, daily_day: dt.date) -> tuple[Status
         .values_list("site_id", "register_no", "site__level", "n", "signed", "last", "daily")
         .order_by()
     )
-    status: Status = {}
+    status: Status = defaultdict(dict)
     hq: set[int] = set()
     daily: set[int] = set()
     for site_id, number, level, n, signed, last, n_daily in rows:
-        status[(site_id, number)] = (n > 0, n == signed, last)
+        status[site_id][number] = (n > 0, n == signed, last)
         if level == SiteLevel.HQ:
             hq.add(site_id)
         if n_daily:
             daily.add(site_id)
-    return status, sorted(hq), daily
+    return dict(status), sorted(hq), daily
 
 
 def _own_done(
     outputs: tuple[int, ...],
     optional: tuple[int, ...],
-    site_ids: list[int],
-    status: Status,
+    at_sites: list[dict[int, Entry]],
     since: dt.datetime | None = None,
 ) -> tuple[dt.datetime | None, bool, tuple[int, ...]]:
-    """When the registers ``outputs`` of a step were all signed at ``site_ids`` (None if not), whether any
-    was started, and the registers still missing a signed form. With only ``optional`` registers, none
-    filed, it was in order ``since`` (when the step was created)."""
+    """When the registers ``outputs`` of a step were all signed at its sites (``at_sites``: each site's
+    status; None if not), whether any was started, and the registers still missing a signed form. With
+    only ``optional`` registers, none filed, it was in order ``since`` (when the step was created)."""
     last: dt.datetime | None = None
     started = False
     missing: list[int] = []
@@ -159,8 +160,8 @@ def _own_done(
     for number in outputs:
         found = False
         signed = True
-        for site_id in site_ids:
-            entry = status.get((site_id, number))
+        for forms in at_sites:
+            entry = forms.get(number)
             if entry is not None:
                 found = True
                 signed = signed and entry[1]
@@ -182,6 +183,7 @@ def compute(*, engagement: Engagement, now: dt.datetime) -> dict[Key, StepView]:
     overrides = overrides_of(engagement)
     daily_day = stabilisation.last_trading_day(now.astimezone(deadlines.BEIJING).date())
     status, hq_ids, daily_signed = _register_status(engagement, daily_day)
+    hq = [status[site_id] for site_id in hq_ids]  # the forms engagement-level steps read
     feedback = {
         r["step_id"]: (r["first"], r["n"])
         for r in Feedback.objects.filter(step__engagement=engagement)
@@ -209,7 +211,7 @@ def compute(*, engagement: Engagement, now: dt.datetime) -> dict[Key, StepView]:
         view = StepView(pk, step, site_id, due[step_id], created_at=created_at)
         if step.outputs:
             view.done_at, view.started, view.missing_registers = _own_done(
-                step.outputs, step.optional, [site_id] if site_id else hq_ids, status, created_at
+                step.outputs, step.optional, [status.get(site_id, NO_FORMS)] if site_id else hq, created_at
             )
         elif not step.derived:
             view.done_at, view.started = confirmed_at, confirmed_at is not None
@@ -390,7 +392,7 @@ def _backed_up(
     blocks = [f"{v.step.id}: {reason}" for v in mine if v is not view for reason in v.gate_reasons]
     backups = [v for v in mine if v.step.id in BACKUP_STEPS]
     numbers = tuple(n for v in backups for n in v.step.outputs)
-    done_at, view.started, view.missing_registers = _own_done(numbers, (), [site_id], status)
+    done_at, view.started, view.missing_registers = _own_done(numbers, (), [status.get(site_id, NO_FORMS)])
     view.due = max((v.due for v in backups if v.due is not None), default=None)
     if blocks:
         view.state, view.reasons = BLOCKED, tuple(blocks)
