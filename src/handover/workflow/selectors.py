@@ -104,12 +104,8 @@ def _as_told(
 def _completion(
     items: list[state.StepView], labels: Sequence[tuple[str, Any]], key: Any
 ) -> list[tuple[str, int, int]]:
-    totals: Counter[str] = Counter()
-    done: Counter[str] = Counter()
-    for view in items:
-        group = key(view)
-        totals[group] += 1
-        done[group] += view.finished
+    totals = Counter(key(view) for view in items)
+    done = Counter(key(view) for view in items if view.finished)
     return [(str(label), done[value], totals[value]) for value, label in labels if totals[value]]
 
 

@@ -32,8 +32,12 @@ its output registers are signed).
   unsigned → S-09. Same-day feedback and escalation (第二十七条第2项) are the 交接期's; in 稳定期 the morning
   reminders tell the sites. S-14, the 整体风险评估报告, has no register: it is confirmed with evidence.
 
-``compute`` reads the whole engagement in a fixed number of queries, whatever the number of sites (five
-more for the 稳定期 routine, only once 稳定期 steps exist).
+``compute`` reads the whole engagement in a fixed number of queries, whatever the number of sites: the
+deadline overrides, the register status (with the head office's sites and the day's signed 表41 in the same
+query), feedback, escalations, the step instances, the gates' own, and one more for the 稳定期 routine once
+稳定期 steps exist. The overview of 300 sites derives some 8,000 instances: the loop over them does only
+what differs per instance (a deadline is computed once per step, a site's forms are looked up in its own
+table of registers).
 """
 
 from __future__ import annotations
