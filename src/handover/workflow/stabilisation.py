@@ -34,7 +34,6 @@ _SIGNED = (FormState.SIGNED, FormState.ARCHIVED)
 # The 稳定期 step whose routine a register's reminder belongs to (state.py marks it overdue when it lapses).
 ROUTINE_STEPS = {40: "S-01", 27: "S-02", 28: "S-03", 35: "S-11"}
 DAILY_REPORT_STEP = "S-09"  # 表41 of every trading day (第三十一条第8项, 第十条)
-DAILY_REPORT_REGISTER = 41
 PERIODIC_REVIEW = "定期检查调整"  # 表28: the periodic check, as opposed to a change on request
 
 
@@ -322,6 +321,14 @@ def last_trading_day(before: dt.date) -> dt.date:
     while not _is_trading_day(day):
         day -= dt.timedelta(days=1)
     return day
+
+
+def daily_report_missing(*, engagement: Engagement, site_ids: set[int], day: dt.date) -> set[int]:
+    """The sites among ``site_ids`` without a signed current 表41 of ``day`` (第三十一条第8项, 第十条): one query."""
+    signed = Form.objects.filter(
+        engagement=engagement, register_no=41, form_date=day, is_current=True, state__in=_SIGNED
+    ).values_list("site_id", flat=True)
+    return site_ids - set(signed)
 
 
 def reminders_notify(*, engagement: Engagement, today: dt.date) -> int:

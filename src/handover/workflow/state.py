@@ -33,10 +33,10 @@ its output registers are signed).
   reminders tell the sites. S-14, the 整体风险评估报告, has no register: it is confirmed with evidence.
 
 ``compute`` reads the whole engagement in a fixed number of queries, whatever the number of sites: the
-deadline overrides, the register status (with the head office's sites and the day's signed 表41 in the same
-query), feedback, escalations, the step instances, the gates' own, and one more for the 稳定期 routine once
-稳定期 steps exist. The overview of 300 sites derives some 8,000 instances: the loop over them does only
-what differs per instance (a deadline is computed once per step, a site's forms are looked up in its own
+deadline overrides, the register status, the head office's sites, feedback, escalations, the step
+instances, the gates' own, and two more once 稳定期 steps exist (the routine's rows, the day's 表41).
+The overview of 300 sites derives some 8,000 instances: the loop over them does only what differs per
+instance (a deadline is computed once per step, a site's forms are looked up in its own
 table of registers).
 """
 
@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from django.db.models import Count, Max, Min, Q
 from django.utils.translation import gettext as _
 
-from handover.org.models import Engagement, SiteLevel
+from handover.org.models import Engagement, Site, SiteLevel
 from handover.registers.models import Form, FormState
 from handover.workflow import deadlines, gates, stabilisation, steps
 from handover.workflow.models import DeadlineOverride, Escalation, Feedback, StepInstance
@@ -113,39 +113,24 @@ Status = dict[int, dict[int, Entry]]  # site → register → its entry
 NO_FORMS: dict[int, Entry] = {}
 
 
-def _register_status(engagement: Engagement, daily_day: dt.date) -> tuple[Status, list[int], set[int]]:
-    """Site → register → (a current form exists, every current form is signed, when the last was signed);
-    the head-office sites among them, whose forms the engagement-level steps read; and the sites with a
-    signed current 表41 of ``daily_day`` (S-09's routine). One query for all three."""
+def _register_status(engagement: Engagement) -> Status:
+    """Site → register → (a current form exists, every current form is signed, when the last was signed)."""
     outputs = {number for step in steps.STEPS for number in step.outputs}
     rows = (
         Form.objects.filter(engagement=engagement, is_current=True, register_no__in=outputs)
-        .values("site_id", "register_no", "site__level")
+        .values("site_id", "register_no")
         .annotate(
             n=Count("id", distinct=True),
             signed=Count("id", filter=Q(state__in=SIGNED), distinct=True),
             last=Max("signatures__signed_at", filter=Q(state__in=SIGNED)),
-            daily=Count(
-                "id",
-                filter=Q(
-                    state__in=SIGNED, register_no=stabilisation.DAILY_REPORT_REGISTER, form_date=daily_day
-                ),
-                distinct=True,
-            ),
         )
-        .values_list("site_id", "register_no", "site__level", "n", "signed", "last", "daily")
+        .values_list("site_id", "register_no", "n", "signed", "last")
         .order_by()
     )
     status: Status = defaultdict(dict)
-    hq: set[int] = set()
-    daily: set[int] = set()
-    for site_id, number, level, n, signed, last, n_daily in rows:
+    for site_id, number, n, signed, last in rows:
         status[site_id][number] = (n > 0, n == signed, last)
-        if level == SiteLevel.HQ:
-            hq.add(site_id)
-        if n_daily:
-            daily.add(site_id)
-    return dict(status), sorted(hq), daily
+    return dict(status)
 
 
 def _own_done(
@@ -185,9 +170,9 @@ def _own_done(
 def compute(*, engagement: Engagement, now: dt.datetime) -> dict[Key, StepView]:
     """Every step instance of the engagement with its state at ``now``."""
     overrides = overrides_of(engagement)
-    daily_day = stabilisation.last_trading_day(now.astimezone(deadlines.BEIJING).date())
-    status, hq_ids, daily_signed = _register_status(engagement, daily_day)
-    hq = [status[site_id] for site_id in hq_ids]  # the forms engagement-level steps read
+    status = _register_status(engagement)
+    hq_ids = Site.objects.filter(engagement=engagement, level=SiteLevel.HQ).values_list("pk", flat=True)
+    hq = [status.get(site_id, NO_FORMS) for site_id in hq_ids]  # the forms engagement-level steps read
     feedback = {
         r["step_id"]: (r["first"], r["n"])
         for r in Feedback.objects.filter(step__engagement=engagement)
@@ -225,7 +210,7 @@ def compute(*, engagement: Engagement, now: dt.datetime) -> dict[Key, StepView]:
             view.escalated_at, view.escalation_reported = escalated[pk]
         views[(site_id, step_id)] = view
     _order_and_gate(engagement, views)
-    _routine(engagement, views, now, daily_day, daily_signed)
+    _routine(engagement, views, now)
     for view in views.values():
         if not view.step.derived:
             _settle(view, now)
@@ -236,12 +221,9 @@ def compute(*, engagement: Engagement, now: dt.datetime) -> dict[Key, StepView]:
 # 稳定期 routine -----------------------------------------------------------------------------------------
 
 
-def _routine(
-    engagement: Engagement, views: dict[Key, StepView], now: dt.datetime, day: dt.date, signed: set[int]
-) -> None:
+def _routine(engagement: Engagement, views: dict[Key, StepView], now: dt.datetime) -> None:
     """Mark the 稳定期 steps whose routine lapsed (stabilisation.py's reminders, for the whole engagement in
-    one query; 表41 of the last trading day ``day`` from the register status: ``signed`` are the sites that
-    have it)."""
+    one query, and 表41 of the last trading day in one more)."""
     routine = [v for v in views.values() if v.step.phase == steps.STABILISATION and v.site_id is not None]
     if not routine:
         return
@@ -251,16 +233,19 @@ def _routine(
         step_id = stabilisation.ROUTINE_STEPS.get(item.register_no)
         if step_id and item.lapsed:
             lapses[(item.site_id, step_id)].append(item.reason)
-    # A site owes 表41 for the trading days wholly in its 稳定期, from the day after its S-09 was created
-    # (第三十一条第8项, 第十条).
-    for v in routine:
-        if (
-            v.step.id == stabilisation.DAILY_REPORT_STEP
-            and v.site_id not in signed
-            and v.created_at is not None
-            and v.created_at.astimezone(deadlines.BEIJING).date() < day
-        ):
-            lapses[(v.site_id, v.step.id)].append(
+    day = stabilisation.last_trading_day(today)
+    # A site owes 表41 for the trading days wholly in its 稳定期, from the day after its S-09 was created.
+    owing = {
+        v.site_id
+        for v in routine
+        if v.site_id is not None
+        and v.step.id == stabilisation.DAILY_REPORT_STEP
+        and v.created_at is not None
+        and v.created_at.astimezone(deadlines.BEIJING).date() < day
+    }
+    if owing:
+        for site_id in stabilisation.daily_report_missing(engagement=engagement, site_ids=owing, day=day):
+            lapses[(site_id, stabilisation.DAILY_REPORT_STEP)].append(
                 _("表41 of %(day)s is missing or not signed") % {"day": day}
             )
     for view in routine:
