@@ -15,7 +15,7 @@ from handover.org.models import Employment, Party, Site, SiteLevel
 from handover.registers import inventory, step_gates
 from handover.registers import services as registers
 from handover.registers.models import Form, Row, SignatureKind
-from handover.workflow import gates, services, state, steps
+from handover.workflow import clock, gates, services, state, steps
 from handover.workflow.demo import sample_row
 from handover.workflow.models import CaseState, ExceptionCase, StepInstance
 from tests.factories import PersonFactory, make_site
@@ -358,6 +358,49 @@ def test_the_overview_the_site_page_and_the_step_page_show_the_reasons(b, world,
     sign_pair(b, backup)
     site_page = client.get(reverse("workflow:site", args=[code, a.pk])).content.decode()
     assert "改密前备份" not in site_page.split('data-testid="row-T-02"')[1].split("</tr>")[0]
+
+
+def test_a_branch_post_reads_only_its_own_sites_cases_in_n04s_reason_and_tech_group_reads_all(
+    world, people, client
+):
+    # 第十一条: 表24 (N-04) is an engagement-level step every site sees; its reason must not name other sites.
+    start_handover(world, people)
+    a, b = (
+        ExceptionCase.objects.create(
+            engagement=world.engagement, site=site, path_id=path, description="x", opened_at=at(1, 21)
+        )
+        for site, path in ((world.branch_a, "E05"), (world.branch_b, "E01"))
+    )
+    mine, theirs = f"E05 #{a.pk} 甲营业部", f"E01 #{b.pk} 乙营业部"
+    n04 = StepInstance.objects.get(engagement=world.engagement, site=None, step_id="N-04")
+    code = world.engagement.code
+    api = f"/api/engagements/{code}/workflow/steps/"
+
+    def read(user) -> tuple[str, str, str]:
+        client.force_login(user)
+        overview = client.get(reverse("workflow:overview", args=[code])).content.decode()
+        step = client.get(reverse("workflow:step", args=[code, n04.pk])).content.decode()
+        listed = client.get(api, HTTP_ACCEPT="application/json").content.decode()
+        reasons = step.split('data-testid="gate-reasons"')[1].split("</ul>")[0]
+        return overview.split('data-testid="gated"')[1], reasons, listed
+
+    with clock.frozen(at(1, 22)):
+        for page in read(people["tech"]):
+            assert mine in page and theirs in page
+        for page in read(people["onsite"]):
+            assert mine in page and "乙营业部" not in page and f"#{b.pk} " not in page
+            assert "其他站点另有1个" in page
+        step = read(people["onsite_b"])[1]
+        assert theirs in step and "甲营业部" not in step and "其他站点另有1个" in step
+
+
+def test_a_reason_naming_sites_reads_the_same_as_text_and_counts_what_lies_outside(world):
+    reason = gates.SiteReason(
+        lambda labels, elsewhere: f"{'; '.join(labels)} +{elsewhere}", [(1, "E05 #1 甲"), (2, "E01 #2 乙")]
+    )
+    assert reason == "E05 #1 甲; E01 #2 乙 +0" and "乙" in reason
+    assert gates.within(reason, {1}) == "E05 #1 甲 +1" and gates.within(reason, set()) == " +2"
+    assert gates.within("a plain reason", set()) == "a plain reason"
 
 
 def test_a_step_confirmed_by_hand_is_refused_while_a_register_rule_blocks_it(world, people, monkeypatch):

@@ -113,7 +113,9 @@ class StepViewSet(_WorkflowScoped):
         )
 
     def _answer(self, instance: StepInstance, code: int = status.HTTP_200_OK) -> Response:
-        view = selectors.step_view(engagement=self.engagement, instance=instance, now=clock.now())
+        view = selectors.step_view(
+            user=self.request.user, engagement=self.engagement, instance=instance, now=clock.now()
+        )
         codes = {instance.site_id: instance.site.code} if instance.site else {}
         detail = {
             "view": view,

@@ -95,18 +95,20 @@ def heatmap(
         )
         lines.append(f"<tr><th></th>{spans}<th></th></tr>")
     lines.append(f"<tr><th></th>{head}<th></th></tr>")
+    titles: dict[tuple[str, str, tuple[str, ...]], str] = {}  # most cells share their step, state and reasons
     for row in rows:
         cells = []
-        for cell in row.cells:
-            view = cell.view
+        for view in row.cells:
             if view is None:
                 cells.append('<td><span class="s-none"></span></td>')
-            else:
-                title = escape(" · ".join((f"{view.step.id} {view.state}", *view.gate_reasons)))
-                cells.append(
-                    f'<td><a class="s-{view.state}" href="{step_prefix}{view.instance_id}/" '
-                    f'title="{title}"></a></td>'
-                )
+                continue
+            key = (view.step.id, view.state, view.gate_reasons)
+            title = titles.get(key)
+            if title is None:
+                title = titles[key] = escape(" · ".join((f"{view.step.id} {view.state}", *view.gate_reasons)))
+            cells.append(
+                f'<td><a class="s-{view.state}" href="{step_prefix}{view.instance_id}/" title="{title}"></a></td>'
+            )
         site = row.site
         lines.append(
             f'<tr data-testid="site-{escape(site.code)}"><th class="site">'

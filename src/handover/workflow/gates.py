@@ -6,11 +6,15 @@ loads (``apps.ready``). ``blocking_reasons`` answers for a whole engagement at o
 at a constant number of queries: a rule reads what it needs in one or two queries, never one per site or
 step. The workflow's own rule is ``open_cases``: 表24 (N-04) is not compiled while an exception path is
 open (第二十八条). state.py turns a reason into a blocked step that cannot be done.
+
+A reason is plain text, except where an engagement-level step's reason names sites: then it is a
+``SiteReason``, and the selectors show a user limited to part of the site tree only their own sites' names,
+the others counted (第十一条: people see only what concerns their sites).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 
 from django.utils.translation import gettext as _
 
@@ -23,6 +27,30 @@ Rule = Callable[[Engagement, Iterable[tuple[int | None, str]]], Blocks]
 
 RULES: list[Rule] = []
 CASES_LISTED = 10  # an open-cases reason names the first ten and counts the rest
+
+
+class SiteReason(str):
+    """A reason that names sites: ``render(labels, elsewhere)`` writes it from the labels it may show and how
+    many it leaves out. As a string it names them all (技术组's view); ``within`` gives the text for a user
+    who sees only some sites."""
+
+    render: Callable[[list[str], int], str]
+    named: tuple[tuple[int, str], ...]  # (site id, the label that names it)
+
+    def __new__(cls, render: Callable[[list[str], int], str], named: Sequence[tuple[int, str]]) -> SiteReason:
+        reason = super().__new__(cls, render([label for _site, label in named], 0))
+        reason.render, reason.named = render, tuple(named)
+        return reason
+
+    def within(self, site_ids: Collection[int]) -> str:
+        """The reason naming only what is at ``site_ids``, the rest counted."""
+        shown = [label for site_id, label in self.named if site_id in site_ids]
+        return self.render(shown, len(self.named) - len(shown))
+
+
+def within(reason: str, site_ids: Collection[int]) -> str:
+    """``reason`` as a user who sees only ``site_ids`` may read it (第十一条)."""
+    return reason.within(site_ids) if isinstance(reason, SiteReason) else reason
 
 
 def register(rule: Rule) -> None:
@@ -50,19 +78,23 @@ def open_cases(engagement: Engagement, pairs: Iterable[tuple[int | None, str]]) 
     cases = list(
         ExceptionCase.objects.filter(engagement=engagement, state=CaseState.OPEN)
         .order_by("opened_at", "pk")
-        .values_list("pk", "path_id", "site__name")
+        .values_list("pk", "path_id", "site_id", "site__name")
     )
     if not cases:
         return {}
-    named = "; ".join(f"{path} #{pk} {site}" for pk, path, site in cases[:CASES_LISTED])
-    if len(cases) > CASES_LISTED:
-        named += _(" and %(n)d more") % {"n": len(cases) - CASES_LISTED}
-    return {
-        key: [
-            _(
-                "Exception cases still open (第二十八条): %(cases)s. Close each with its 表39 entry signed and "
-                "reported to 技术组 before 表24 is compiled."
-            )
-            % {"cases": named}
-        ]
-    }
+    named = [(site_id, f"{path} #{pk} {site}") for pk, path, site_id, site in cases]
+    return {key: [SiteReason(_open_cases_text, named)]}
+
+
+def _open_cases_text(labels: list[str], elsewhere: int) -> str:
+    listed = "; ".join(labels[:CASES_LISTED])
+    if len(labels) > CASES_LISTED:
+        listed += _(" and %(n)d more") % {"n": len(labels) - CASES_LISTED}
+    if elsewhere and listed:
+        listed = _("%(cases)s, and %(n)d at other sites") % {"cases": listed, "n": elsewhere}
+    elif elsewhere:
+        listed = _("%(n)d at other sites") % {"n": elsewhere}
+    return _(
+        "Exception cases still open (第二十八条): %(cases)s. Close each with its 表39 entry signed and "
+        "reported to 技术组 before 表24 is compiled."
+    ) % {"cases": listed}

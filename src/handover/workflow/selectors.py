@@ -4,6 +4,7 @@ subtree). The overview is computed in a fixed number of queries, whatever the nu
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from collections import Counter
 from collections.abc import Sequence
@@ -17,7 +18,7 @@ from handover.core.errors import NotFound, PermissionDenied
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Phase, Role, Site, SiteLevel
 from handover.org.selectors import site_scope
-from handover.workflow import deadlines, paths, state, steps
+from handover.workflow import deadlines, gates, paths, state, steps
 from handover.workflow.models import (
     CaseState,
     DutyShift,
@@ -47,16 +48,11 @@ def _sites(user: Any, engagement: Engagement, capability: str) -> QuerySet[Site]
 
 
 @dataclass
-class Cell:
-    """One square of the heat map: a site's step, or None where the site does not have it."""
-
-    view: state.StepView | None
-
-
-@dataclass
 class SiteRow:
+    """A site's line of the heat map: its step of each column, None where the site does not have it."""
+
     site: Site
-    cells: list[Cell]
+    cells: list[state.StepView | None]
     done: int
     total: int
     overdue: int
@@ -88,15 +84,28 @@ def _in_scope(views: dict[state.Key, state.StepView], site_ids: set[int]) -> lis
     return [v for v in views.values() if v.site_id is None or v.site_id in site_ids]
 
 
+def _as_told(
+    user: Any, engagement: Engagement, views: Sequence[state.StepView], site_ids: set[int] | None = None
+) -> None:
+    """Rewrite, in this request's own ``views``, the gate reasons that name sites (gates.SiteReason: the
+    open exception cases N-04 waits for) for a user limited to part of the site tree: they name only the
+    user's sites and count the others (第十一条). ``site_ids``: the user's sites, read here if not given."""
+    if _scope(user, engagement, perms.VIEW_WORKFLOW) == Q():
+        return
+    named = [v for v in views if any(isinstance(r, gates.SiteReason) for r in v.gate_reasons)]
+    if not named:
+        return
+    if site_ids is None:
+        site_ids = set(_sites(user, engagement, perms.VIEW_WORKFLOW).values_list("pk", flat=True))
+    for view in named:
+        view.gate_reasons = tuple(gates.within(reason, site_ids) for reason in view.gate_reasons)
+
+
 def _completion(
     items: list[state.StepView], labels: Sequence[tuple[str, Any]], key: Any
 ) -> list[tuple[str, int, int]]:
-    totals: Counter[str] = Counter()
-    done: Counter[str] = Counter()
-    for view in items:
-        group = key(view)
-        totals[group] += 1
-        done[group] += view.finished
+    totals = Counter(key(view) for view in items)
+    done = Counter(key(view) for view in items if view.finished)
     return [(str(label), done[value], totals[value]) for value, label in labels if totals[value]]
 
 
@@ -105,11 +114,10 @@ def _trend(items: list[state.StepView], now: dt.datetime) -> list[tuple[int, int
     local = now.astimezone(deadlines.BEIJING)
     start = dt.datetime.combine(local.date(), dt.time(0), tzinfo=deadlines.BEIJING)
     times = sorted(v.done_at for v in items if v.finished and v.done_at is not None)
-    points = []
-    for hour in range(local.hour + 1):
-        edge = start + dt.timedelta(hours=hour + 1)
-        points.append((hour, sum(1 for t in times if t < edge)))
-    return points
+    return [
+        (hour, bisect.bisect_left(times, start + dt.timedelta(hours=hour + 1)))
+        for hour in range(local.hour + 1)
+    ]
 
 
 def overview(*, user: Any, engagement: Engagement, now: dt.datetime) -> Overview:
@@ -129,12 +137,18 @@ def overview(*, user: Any, engagement: Engagement, now: dt.datetime) -> Overview
     site_ids = {s.pk for s in sites}
     views = state.compute(engagement=engagement, now=now)
     mine = _in_scope(views, site_ids)
+    _as_told(user, engagement, mine, site_ids)
     phase = engagement.phase
     columns, groups = heatmap_columns(phase)
+    column_ids = [s.id for s in columns]
+    at_site: dict[int | None, dict[str, state.StepView]] = {}
+    for v in mine:
+        at_site.setdefault(v.site_id, {})[v.step.id] = v
     rows = []
     for site in sites:
-        cells = [Cell(views.get((site.pk, s.id))) for s in columns]
-        present = [c.view for c in cells if c.view is not None]
+        here = at_site.get(site.pk, {})
+        cells = [here.get(step_id) for step_id in column_ids]
+        present = [v for v in cells if v is not None]
         rows.append(
             SiteRow(
                 site,
@@ -157,8 +171,9 @@ def overview(*, user: Any, engagement: Engagement, now: dt.datetime) -> Overview
     )
     gated = [
         (by_site.get(v.site_id) if v.site_id else None, v)
-        for v in sorted(mine, key=lambda v: (v.site_id or 0, steps.STEPS.index(v.step)))
-        if v.gate_reasons
+        for v in sorted(
+            (v for v in mine if v.gate_reasons), key=lambda v: (v.site_id or 0, steps.ORDER[v.step.id])
+        )
     ]
     return Overview(
         now=now,
@@ -166,9 +181,7 @@ def overview(*, user: Any, engagement: Engagement, now: dt.datetime) -> Overview
         columns=columns,
         column_groups=groups,
         rows=rows,
-        engagement_steps=sorted(
-            (v for v in mine if v.site_id is None), key=lambda v: steps.STEPS.index(v.step)
-        ),
+        engagement_steps=sorted(at_site.get(None, {}).values(), key=lambda v: steps.ORDER[v.step.id]),
         by_phase=_completion(mine, Phase.choices, lambda v: v.step.phase),
         by_level=_completion(
             [v for v in current if v.site_id is not None],
@@ -230,9 +243,7 @@ def site_page(*, user: Any, engagement: Engagement, site_id: int, now: dt.dateti
     if site is None:
         raise NotFound(_("No site %(id)s is open to you in this engagement.") % {"id": site_id}, field="site")
     views = state.compute(engagement=engagement, now=now)
-    mine = sorted(
-        (v for v in views.values() if v.site_id == site.pk), key=lambda v: steps.STEPS.index(v.step)
-    )
+    mine = sorted((v for v in views.values() if v.site_id == site.pk), key=lambda v: steps.ORDER[v.step.id])
     return SitePage(
         site=site,
         views=mine,
@@ -269,9 +280,14 @@ def step_get(
     return instance
 
 
-def step_view(*, engagement: Engagement, instance: StepInstance, now: dt.datetime) -> state.StepView:
-    """The derived state of one step instance (the caller has read it through ``step_get``)."""
-    return state.compute(engagement=engagement, now=now)[(instance.site_id, instance.step_id)]
+def step_view(
+    *, user: Any, engagement: Engagement, instance: StepInstance, now: dt.datetime
+) -> state.StepView:
+    """The derived state of one step instance (the caller has read it through ``step_get``), its reasons as
+    the user may read them."""
+    view = state.compute(engagement=engagement, now=now)[(instance.site_id, instance.step_id)]
+    _as_told(user, engagement, [view])
+    return view
 
 
 def case_get(
@@ -524,7 +540,6 @@ def step_list(
     if site is not None:
         sites = sites.filter(path__startswith=site.path)
     codes = dict(sites.values_list("pk", "code"))
-    order = {s.id: i for i, s in enumerate(steps.STEPS)}
     views = [
         v
         for v in state.compute(engagement=engagement, now=now).values()
@@ -532,7 +547,8 @@ def step_list(
         and (not phase or v.step.phase == phase)
         and (not state_ or v.state == state_)
     ]
-    views.sort(key=lambda v: (v.site_id is not None, codes.get(v.site_id or 0, ""), order[v.step.id]))
+    _as_told(user, engagement, views, set(codes))
+    views.sort(key=lambda v: (v.site_id is not None, codes.get(v.site_id or 0, ""), steps.ORDER[v.step.id]))
     return StepList(views=views, site_codes=codes)
 
 

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.db import transaction
@@ -34,6 +34,7 @@ _SIGNED = (FormState.SIGNED, FormState.ARCHIVED)
 # The 稳定期 step whose routine a register's reminder belongs to (state.py marks it overdue when it lapses).
 ROUTINE_STEPS = {40: "S-01", 27: "S-02", 28: "S-03", 35: "S-11"}
 DAILY_REPORT_STEP = "S-09"  # 表41 of every trading day (第三十一条第8项, 第十条)
+PERIODIC_REVIEW = "定期检查调整"  # 表28: the periodic check, as opposed to a change on request
 
 
 def _current_rows(
@@ -200,16 +201,18 @@ def daily_reports_draft_all(*, actor: Any, day: dt.date) -> int:
 @dataclass(frozen=True)
 class Reminder:
     """Something a register says is due: which register and row, at which site, by when. ``lapsed``: the
-    routine is behind (its 稳定期 step is overdue), not just warned of what comes."""
+    routine is behind (its 稳定期 step is overdue), not just warned of what comes. ``site`` is filled in
+    for the reminders page; the workflow's state needs the id only."""
 
     register_no: int
-    site: Site
+    site_id: int
     form_no: str
     seq: int
     due: dt.date
     text: str
     overdue: bool
     lapsed: bool = True
+    site: Site | None = None
 
     @property
     def reason(self) -> str:
@@ -225,63 +228,90 @@ def _date(value: Any) -> dt.date | None:
 
 
 def reminders(*, user: Any, engagement: Engagement, today: dt.date) -> list[Reminder]:
-    """What falls due at the user's sites, soonest first: one query per register, whatever the size."""
+    """What falls due at the user's sites, soonest first: two queries (the rows, their sites), whatever the
+    size."""
     scope = site_scope(user=user, engagement=engagement, capability=perms.VIEW_WORKFLOW)
     if scope is None:
         return []
     found = due_items(
         engagement=engagement, sites=Site.objects.filter(scope, engagement=engagement), today=today
     )
-    return sorted(found, key=lambda r: (r.due, r.site.path, r.register_no))
+    sites = Site.objects.in_bulk({r.site_id for r in found})
+    placed = [replace(r, site=sites[r.site_id]) for r in found]
+    return sorted(placed, key=lambda r: (r.due, sites[r.site_id].path, r.register_no))
+
+
+# (register, site id, form number, row seq, row data): a current row of a routine register.
+_RoutineRow = tuple[int, int, str, int, dict[str, Any]]
+
+
+def _routine_rows(engagement: Engagement, sites: QuerySet[Site] | None) -> list[_RoutineRow]:
+    """The current rows the reminders read, of 表27, 表28, 表35 and 表40 at once (one query): 表35 contracts
+    still running, 表40 actions still open, 表28 periodic checks."""
+    wanted = (
+        Q(form__register_no=27)
+        | Q(form__register_no=28, data__change_type=PERIODIC_REVIEW)
+        | (Q(form__register_no=35) & ~Q(data__performance__in=["履行完毕", "终止"]))
+        | Q(form__register_no=40, data__closed=False)
+    )
+    rows = Row.objects.filter(
+        wanted, form__engagement=engagement, form__is_current=True, is_current=True
+    ).values_list("form__register_no", "form__site_id", "form__form_no", "seq", "data")
+    if sites is not None:
+        rows = rows.filter(form__site__in=sites)
+    return list(rows)
 
 
 def due_items(*, engagement: Engagement, sites: QuerySet[Site] | None, today: dt.date) -> list[Reminder]:
-    """The reminders of ``sites`` (None: every site), unsorted; one query per register. The workflow's state
-    reads them for the whole engagement (state.py), the reminders page for the user's sites."""
+    """The reminders of ``sites`` (None: every site), unsorted and without their ``site``; one query. The
+    workflow's state reads them for the whole engagement (state.py), the reminders page for the user's
+    sites."""
     found: list[Reminder] = []
 
-    def add(row: Row, due: dt.date | None, text: str, horizon: int = 0, warn_only: bool = False) -> None:
+    def add(
+        row: _RoutineRow, due: dt.date | None, text: str, horizon: int = 0, warn_only: bool = False
+    ) -> None:
         if due is not None and due <= today + dt.timedelta(days=horizon):
             late = due < today
-            form = row.form
-            found.append(
-                Reminder(
-                    form.register_no, form.site, form.form_no, row.seq, due, text, late, late or not warn_only
-                )
+            number, site_id, form_no, seq, _data = row
+            found.append(Reminder(number, site_id, form_no, seq, due, text, late, late or not warn_only))
+
+    reviews: list[_RoutineRow] = []
+    for row in _routine_rows(engagement, sites):
+        number, data = row[0], row[4]
+        if number == 27:
+            # 第三十一条第1项: a change coming within the week is a warning; past next_due_on, the routine lapsed.
+            add(
+                row, _date(data.get("next_due_on")), _("Password change due (表27)"), PASSWORD_WARN_DAYS, True
             )
-
-    for row in _current_rows(engagement, 27, sites):
-        # 第三十一条第1项: a change coming within the week is a warning; past next_due_on, the routine lapsed.
-        add(
-            row, _date(row.data.get("next_due_on")), _("Password change due (表27)"), PASSWORD_WARN_DAYS, True
-        )
-    for row in _current_rows(engagement, 35, sites).exclude(data__performance__in=["履行完毕", "终止"]):
-        alert = _date(row.data.get("renewal_alert_on"))
-        end = _date(row.data.get("end"))
-        if alert is not None:
-            add(row, alert, _("Contract renewal (表35)"))
-        elif end is not None:
-            add(row, end, _("Contract ends (表35)"), CONTRACT_WARN_DAYS)
-    for row in _current_rows(engagement, 40, sites).filter(data__closed=False):
-        add(row, _date(row.data.get("due_on")), _("Corrective action past its date (表40)"), -1)
-    found += _review_reminders(engagement, sites, today)
-    return found
+        elif number == 35:
+            alert = _date(data.get("renewal_alert_on"))
+            end = _date(data.get("end"))
+            if alert is not None:
+                add(row, alert, _("Contract renewal (表35)"))
+            elif end is not None:
+                add(row, end, _("Contract ends (表35)"), CONTRACT_WARN_DAYS)
+        elif number == 40:
+            add(row, _date(data.get("due_on")), _("Corrective action past its date (表40)"), -1)
+        else:
+            reviews.append(row)
+    return found + _review_reminders(reviews, today)
 
 
-def _review_reminders(engagement: Engagement, sites: QuerySet[Site] | None, today: dt.date) -> list[Reminder]:
+def _review_reminders(rows: list[_RoutineRow], today: dt.date) -> list[Reminder]:
     """表28: a site whose last periodic permission check (定期检查调整) is older than the review period."""
-    last: dict[int, Row] = {}
-    for row in _current_rows(engagement, 28, sites).filter(data__change_type="定期检查调整"):
-        known = last.get(row.form.site_id)
-        if known is None or str(row.data.get("done_at")) > str(known.data.get("done_at")):
-            last[row.form.site_id] = row
+    last: dict[int, _RoutineRow] = {}
+    for row in rows:
+        known = last.get(row[1])
+        if known is None or str(row[4].get("done_at")) > str(known[4].get("done_at")):
+            last[row[1]] = row
     found = []
-    for row in last.values():
-        done = _date(row.data.get("done_at"))
+    for _number, site_id, form_no, seq, data in last.values():
+        done = _date(data.get("done_at"))
         if done is not None and done + dt.timedelta(days=PERMISSION_REVIEW_DAYS) <= today:
             due = done + dt.timedelta(days=PERMISSION_REVIEW_DAYS)
             text = _("Permission review due (表28)")
-            found.append(Reminder(28, row.form.site, row.form.form_no, row.seq, due, text, due < today))
+            found.append(Reminder(28, site_id, form_no, seq, due, text, due < today))
     return found
 
 
@@ -311,10 +341,11 @@ def reminders_notify(*, engagement: Engagement, today: dt.date) -> int:
 
     by_site: dict[int, list[Reminder]] = defaultdict(list)
     for reminder in reminders(user=system("reminders"), engagement=engagement, today=today):
-        by_site[reminder.site.pk].append(reminder)
+        by_site[reminder.site_id].append(reminder)
     with transaction.atomic():
         for items in by_site.values():
             site = items[0].site
+            assert site is not None  # reminders() places each reminder at its site
             notifications.notify(
                 engagement=engagement,
                 topic=Topic.REMINDER,

@@ -232,6 +232,7 @@ _STABILISATION = (
 
 STEPS: tuple[Step, ...] = _PREPARATION + _MANAGEMENT + _TECHNICAL + _NOTES + _STABILISATION
 BY_ID: dict[str, Step] = {step.id: step for step in STEPS}
+ORDER: dict[str, int] = {step.id: index for index, step in enumerate(STEPS)}  # 附件二 order, to sort by
 
 
 def for_phase(phase: str) -> tuple[Step, ...]:

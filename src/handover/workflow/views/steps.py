@@ -72,7 +72,7 @@ def site(request: HttpRequest, engagement: Engagement, site_id: int) -> HttpResp
 @needs(perms.VIEW_WORKFLOW)
 def step(request: HttpRequest, engagement: Engagement, instance_id: int) -> HttpResponse:
     instance = selectors.step_get(user=request.user, engagement=engagement, instance_id=instance_id)
-    view = selectors.step_view(engagement=engagement, instance=instance, now=clock.now())
+    view = selectors.step_view(user=request.user, engagement=engagement, instance=instance, now=clock.now())
     return render(
         request,
         "workflow/step.html",
