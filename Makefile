@@ -73,6 +73,7 @@ bench: install-bench
 	$(BIN)/python bench/workflow_bench.py
 	$(BIN)/python bench/vault_bench.py
 	$(BIN)/python bench/fixity_bench.py
+	$(BIN)/python bench/fixity_convergence.py
 	$(BIN)/python bench/registers_bench.py
 
 clean:

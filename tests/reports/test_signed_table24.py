@@ -71,7 +71,11 @@ def test_table24_starts_when_the_engagement_moved_into_the_handover_and_stabilis
             actor=tech, engagement=world.engagement, to_phase=Phase.STABILISATION, reason="表24", now=later
         )
     services.package_approval_record(
-        actor=tech, package=package, approver="托管工作组 王组长", approved_at=later, reference="批复〔2026〕1号"
+        actor=tech,
+        package=package,
+        approver="托管工作组 王组长",
+        approved_at=later,
+        reference="批复〔2026〕1号",
     )
     transition = workflow.phase_transition(
         actor=tech, engagement=world.engagement, to_phase=Phase.STABILISATION, reason="表24 已批准", now=later

@@ -21,7 +21,6 @@ import signal
 import stat
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 import blake3
@@ -159,6 +158,9 @@ class FileHasher:
 
     def _read_ahead(self, fd: int, hasher: Hasher) -> int:
         """Two buffers: the next chunk is read in a thread (the GIL is released) while this one is hashed."""
+        # Imported here: concurrent.futures (and the logging it loads) was a tenth of the agent's start-up.
+        from concurrent.futures import ThreadPoolExecutor
+
         if hasattr(os, "posix_fadvise"):
             os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
         if self._big is None:
