@@ -196,3 +196,33 @@ def test_verify_against_plain_sha256sum_output(pristine: Path, tmp_path: Path, j
         ("missing", "counter/20241008/trades.csv"),
     } <= found
     assert {kind for kind, _ in found} <= {"changed", "moved", "missing", "extra"}
+
+
+def test_a_verify_of_a_few_files_runs_in_one_process_with_the_same_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from handover.fixity import parallel
+
+    root = tmp_path / "tree"
+    root.mkdir()
+    for name in ("a.dbf", "b.dbf"):
+        (root / name).write_bytes(name.encode() * 1000)
+    manifest = tmp_path / "m.sha256"
+    assert integrity.scan(str(root), str(manifest), options=integrity.Options(jobs=1)).ok
+    (root / "b.dbf").write_bytes(b"c.dbf" * 1000)  # same size, other bytes
+    started: list[int] = []
+    original = parallel.Workers.__init__
+
+    def recording(self: parallel.Workers, jobs: int, *args: object) -> None:
+        started.append(jobs)
+        original(self, jobs, *args)
+
+    monkeypatch.setattr(parallel.Workers, "__init__", recording)
+    monkeypatch.setattr(integrity, "SMALL_MANIFEST", 16 << 10)  # the real threshold (conftest sets 0)
+    small = integrity.verify(str(root), str(manifest), options=integrity.Options(jobs=2))
+    monkeypatch.setattr(integrity, "SMALL_MANIFEST", 0)
+    pooled = integrity.verify(str(root), str(manifest), options=integrity.Options(jobs=2))
+    assert started == [1, 2]
+    found = [(p.kind, p.path) for p in small.problems]
+    assert found == [(p.kind, p.path) for p in pooled.problems] and ("changed", b"b.dbf") in found
+    assert {path for _kind, path in found} == {b"b.dbf"}

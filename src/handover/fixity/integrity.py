@@ -13,7 +13,7 @@ import socket
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import IO
 
 from handover.fixity import walk as walking
@@ -37,6 +37,10 @@ from handover.fixity.progress import Progress
 from handover.fixity.report import TOOL, Report, display_path
 
 Hook = Callable[[bytes], None]
+
+
+# Below this size (about a hundred entries), verify runs in one process whatever --jobs says.
+SMALL_MANIFEST = 16 << 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -370,6 +374,11 @@ def verify(
     if not os.path.isdir(base):
         raise FixityError(f"{root!r} is not a directory")
     algorithm = read_header(manifest).algorithm
+    # A manifest of a few files (one database dump, a day's clearing files) is checked in this process: the
+    # pool would cost more to start than it could save, and a huge file gets every core in its mapping child
+    # anyway (hashing.py). The results are the same.
+    if options.jobs > 1 and os.path.getsize(manifest) < SMALL_MANIFEST:
+        options = replace(options, jobs=1)
     # The workers are forked before the table is loaded: they never use it, and would count its pages.
     with _workers(base, algorithm, options) as workers:
         header, table = load(manifest)

@@ -8,11 +8,12 @@ stream out in walk order. With ``jobs == 1`` everything runs in this process.
 
 from __future__ import annotations
 
-import multiprocessing
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from multiprocessing.pool import AsyncResult, Pool
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from multiprocessing.pool import AsyncResult, Pool
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -45,6 +46,8 @@ class Workers:
         self.jobs = jobs
         self.pool: Pool | None = None
         if jobs > 1:
+            import multiprocessing  # here: a run in one process does not pay for its import
+
             self.pool = multiprocessing.get_context().Pool(jobs, initializer=initializer, initargs=initargs)
         else:
             initializer(*initargs)
