@@ -115,6 +115,22 @@ def test_a_step_without_registers_needs_evidence_and_a_responsible_role_and_its_
         services.step_confirm(actor=people["onsite"], step=t01)
 
 
+def test_evidence_past_the_attachment_limit_is_refused_and_nothing_is_kept(world, people, settings):
+    from pathlib import Path
+
+    settings.HANDOVER_ATTACHMENT_MAX_BYTES = 1024 * 1024
+    start_handover(world, people)
+    h00 = step(world, world.branch_a, "H-00")
+    folder = Path(settings.DATA_DIR) / "workflow" / "evidence"
+    before = {p for p in folder.rglob("*") if p.is_file()}  # other tests' evidence shares the data folder
+    with pytest.raises(DomainError, match="签到录像") as refused:
+        services.step_evidence_add(
+            actor=people["onsite"], step=h00, name="签到录像.mp4", stream=io.BytesIO(b"x" * (1024 * 1024 + 1))
+        )
+    assert refused.value.field == "file" and not Evidence.objects.exists()
+    assert {p for p in folder.rglob("*") if p.is_file()} == before
+
+
 def test_evidence_is_stored_under_the_data_folder_by_its_sha256(world, people, settings):
     import hashlib
     from pathlib import Path

@@ -34,9 +34,19 @@ def evidence_store() -> filestore.FileStore:
 
 
 def store(stream: BinaryIO, name: str = "") -> Stored:
-    """Copy ``stream`` into the evidence folder; returns its hash, size and stored name. An empty file is
-    refused, naming ``name``, and nothing is kept."""
-    with evidence_store().receive(filestore.read_chunks(stream), limit=None) as pending:
+    """Copy ``stream`` into the evidence folder; returns its hash, size and stored name. An empty file, or one
+    past the attachments' size limit (``HANDOVER_ATTACHMENT_MAX_BYTES``), is refused, naming ``name``, and
+    nothing is kept."""
+    limit = settings.HANDOVER_ATTACHMENT_MAX_BYTES
+    try:
+        pending = evidence_store().receive(filestore.read_chunks(stream), limit=limit)
+    except filestore.TooLarge:
+        raise DomainError(
+            _("%(name)s is larger than the %(limit)d MiB an attachment may be.")
+            % {"name": name, "limit": limit // (1024 * 1024)},
+            field="file",
+        ) from None
+    with pending:
         if pending.size == 0:
             raise DomainError(_("The file %(name)s is empty.") % {"name": name}, field="file")
         kept = pending.commit()
