@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from handover.audit.services import event_record
 from handover.core.actors import SystemActor
 from handover.core.errors import DomainError
-from handover.core.filestore import FileStore, TooLarge
+from handover.core.filestore import FileStore, Pending, TooLarge
 from handover.org import permissions as perms
 from handover.org.selectors import require
 from handover.registers import events
@@ -125,6 +125,20 @@ class StoredFile:
     content_type: str
 
 
+def receive_within_limit(store: FileStore, chunks: Iterable[bytes], name: str) -> Pending:
+    """Receive a file into ``store`` under the attachments' size limit (``HANDOVER_ATTACHMENT_MAX_BYTES``),
+    which evidence files share; past it, a refusal naming ``name``, and nothing kept."""
+    limit = settings.HANDOVER_ATTACHMENT_MAX_BYTES
+    try:
+        return store.receive(chunks, limit=limit)
+    except TooLarge:
+        raise DomainError(
+            _("%(name)s is larger than the %(limit)d MiB an attachment may be.")
+            % {"name": name, "limit": limit // (1024 * 1024)},
+            field="file",
+        ) from None
+
+
 def file_store(*, name: str, chunks: Iterable[bytes]) -> StoredFile:
     """Stream a file into the store, check its size and content; nothing is written to the database.
 
@@ -132,16 +146,7 @@ def file_store(*, name: str, chunks: Iterable[bytes]) -> StoredFile:
     write afterwards loses nothing already attached.
     """
     name = PurePath(name.replace("\\", "/")).name[:255] or "attachment"
-    limit = settings.HANDOVER_ATTACHMENT_MAX_BYTES
-    try:
-        pending = attachment_store().receive(chunks, limit=limit)
-    except TooLarge:
-        raise DomainError(
-            _("%(name)s is larger than the %(limit)d MiB an attachment may be.")
-            % {"name": name, "limit": limit // (1024 * 1024)},
-            field="file",
-        ) from None
-    with pending:
+    with receive_within_limit(attachment_store(), chunks, name) as pending:
         if pending.size == 0:
             raise DomainError(_("%(name)s is empty.") % {"name": name}, field="file")
         content_type = _content_type(pending.path, name)

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from handover.core import filestore
 from handover.core.errors import DomainError
+from handover.registers.attachments import receive_within_limit
 
 
 @dataclass(frozen=True)
@@ -37,16 +38,7 @@ def store(stream: BinaryIO, name: str = "") -> Stored:
     """Copy ``stream`` into the evidence folder; returns its hash, size and stored name. An empty file, or one
     past the attachments' size limit (``HANDOVER_ATTACHMENT_MAX_BYTES``), is refused, naming ``name``, and
     nothing is kept."""
-    limit = settings.HANDOVER_ATTACHMENT_MAX_BYTES
-    try:
-        pending = evidence_store().receive(filestore.read_chunks(stream), limit=limit)
-    except filestore.TooLarge:
-        raise DomainError(
-            _("%(name)s is larger than the %(limit)d MiB an attachment may be.")
-            % {"name": name, "limit": limit // (1024 * 1024)},
-            field="file",
-        ) from None
-    with pending:
+    with receive_within_limit(evidence_store(), filestore.read_chunks(stream), name) as pending:
         if pending.size == 0:
             raise DomainError(_("The file %(name)s is empty.") % {"name": name}, field="file")
         kept = pending.commit()
