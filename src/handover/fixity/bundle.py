@@ -35,6 +35,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from handover.fixity.errors import FixityError
+from handover.fixity.hashing import FileHasher
 from handover.fixity.keys import SiteKey
 from handover.fixity.manifest import format_ns
 from handover.fixity.report import FORMAT as REPORT_FORMAT
@@ -117,12 +118,8 @@ def _safe(name: str) -> str:
 
 
 def _digest_file(path: Path) -> tuple[str, int]:
-    digest, size = hashlib.sha256(), 0
-    with open(path, "rb") as source:
-        while chunk := source.read(_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
+    digest, size, _mtime_ns = FileHasher("sha256").hash_file(str(path))
+    return digest, size
 
 
 def create(output: Path, members: list[Member], *, key: SiteKey, site: str = "") -> dict[str, Any]:
