@@ -98,3 +98,13 @@ def test_pages_are_chinese_even_for_an_english_browser_until_the_switch_is_used(
     client.post("/i18n/setlang/", {"language": "en", "next": "/accounts/login/"})
     page = client.get("/accounts/login/")
     assert '<html lang="en">' in page.content.decode() and "Log in" in page.content.decode()
+
+
+def test_pdf_rendering_logs_no_progress_lines(caplog: pytest.LogCaptureFixture) -> None:
+    """WeasyPrint and fontTools log each PDF's steps at INFO; `handover package build` printed them all."""
+    import weasyprint
+
+    with caplog.at_level("INFO"):
+        weasyprint.HTML(string="<p style='font-family: Noto Sans CJK SC'>交接</p>").write_pdf()
+    chatter = [r for r in caplog.records if r.name.split(".")[0] in ("weasyprint", "fontTools")]
+    assert [r for r in chatter if r.levelname in ("DEBUG", "INFO")] == []

@@ -7,6 +7,8 @@ from __future__ import annotations
 import hashlib
 import mmap
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import blake3
@@ -74,6 +76,34 @@ def test_a_file_that_shrinks_under_the_mapping_kills_only_its_reader(
     monkeypatch.setattr(hashing, "map_window", _shrink_after_first_window("shrinks.bin"))
     with pytest.raises(hashing.UnstableFile, match="shrank"):
         hashing.FileHasher("blake3").digest_file(str(path))
+
+
+SHRINK_UNDER_FAULTHANDLER = """
+import faulthandler, mmap, sys
+from handover.fixity import hashing
+sys.path.insert(0, {tests!r})
+from test_hashing import _shrink_after_first_window
+assert faulthandler.is_enabled()
+hashing.MAP_FILE, hashing.MAP_WINDOW = 1, 16 * mmap.ALLOCATIONGRANULARITY
+hashing.map_window = _shrink_after_first_window("shrinks.bin")
+try:
+    hashing.FileHasher("blake3").digest_file({path!r})
+except hashing.UnstableFile as exc:
+    print("reported:", exc)
+"""
+
+
+def test_the_sigbus_of_a_shrinking_file_prints_no_fatal_error(big: Path, tmp_path: Path) -> None:
+    """The reading child dies of SIGBUS by design; with faulthandler on (pytest, ``-X faulthandler``) it
+    used to print a "Fatal Python error" traceback on the terminal of a run that was going well."""
+    path = tmp_path / "shrinks.bin"
+    path.write_bytes(big.read_bytes())
+    script = SHRINK_UNDER_FAULTHANDLER.format(tests=str(Path(__file__).parent), path=str(path))
+    done = subprocess.run(
+        [sys.executable, "-X", "faulthandler", "-c", script], capture_output=True, text=True, check=False
+    )
+    assert "reported: file changed while being read" in done.stdout, done.stderr
+    assert "Fatal Python error" not in done.stderr
 
 
 @pytest.mark.parametrize("jobs", [1, 2])

@@ -14,7 +14,7 @@ if os.environ.get("HANDOVER_TEST_DATABASE") == "postgres" and not os.environ.get
     os.environ["HANDOVER_DATABASE_URL"] = pgcluster.start()
 
 from handover.settings.base import *  # noqa: F403
-from handover.settings.base import PASSWORD_HASHERS
+from handover.settings.base import LOGGING, PASSWORD_HASHERS
 
 # Argon2 stays first in production; tests hash thousands of passwords, so they use a cheap hasher,
 # keeping Argon2 available so the login test still proves an Argon2 hash verifies.
@@ -24,4 +24,4 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
-LOGGING = {"version": 1, "disable_existing_loggers": False}
+LOGGING = {"version": 1, "disable_existing_loggers": False, "loggers": LOGGING["loggers"]}  # the quiet ones
