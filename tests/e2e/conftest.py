@@ -8,6 +8,7 @@ refuses synchronous ORM calls inside one), so they take no ``db`` fixture.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import shutil
@@ -112,14 +113,30 @@ def _wait_for_port(process: subprocess.Popen[str], port: int, log: Path) -> None
     raise RuntimeError(f"the server did not open port {port}:\n{log.read_text()}")
 
 
+_static: list[Path] = []  # the static files every test server of this run shares
+
+
+def migrated_data_dir(prefix: str) -> tuple[Path, dict[str, str]]:
+    """A fresh, migrated data folder whose static files are collected, and the server's environment for it.
+
+    The laptop settings keep a manifest of static files (WhiteNoise), as `handover serve` does: collect
+    first. All the servers of a run share one collected folder (a link in each data folder), so the files
+    are compressed once per run, not once per server."""
+    if not _static:
+        _static.append(Path(tempfile.mkdtemp(prefix="handover-e2e-static-")))
+        atexit.register(shutil.rmtree, _static[0], ignore_errors=True)
+    data_dir = Path(tempfile.mkdtemp(prefix=prefix))
+    (data_dir / "static").symlink_to(_static[0], target_is_directory=True)
+    env = _server_env(data_dir)
+    _handover(env, "migrate", "--no-input", "-v", "0")
+    _handover(env, "collectstatic", "--no-input", "-v", "0")
+    return data_dir, env
+
+
 @contextlib.contextmanager
 def demo_server() -> Iterator[Server]:
     """A migrated data folder with the demo engagement, served by ``handover runserver`` until the block ends."""
-    data_dir = Path(tempfile.mkdtemp(prefix="handover-e2e-"))
-    env = _server_env(data_dir)
-    _handover(env, "migrate", "--no-input", "-v", "0")
-    # The laptop settings keep a manifest of static files (whitenoise), as `handover serve` does: collect first.
-    _handover(env, "collectstatic", "--no-input", "-v", "0")
+    data_dir, env = migrated_data_dir("handover-e2e-")
     passwords = parse_demo_logins(_handover(env, "demo"))
     port = _free_port()
     log = data_dir / "server.log"

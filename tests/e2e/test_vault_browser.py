@@ -8,10 +8,8 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pyotp
 import pytest
@@ -22,8 +20,8 @@ from tests.e2e.conftest import (
     Server,
     _free_port,
     _handover,
-    _server_env,
     _wait_for_port,
+    migrated_data_dir,
     parse_demo_logins,
 )
 
@@ -35,10 +33,7 @@ HOST = "hz-counter09"
 
 @pytest.fixture(scope="module")
 def vault_server() -> Iterator[tuple[Server, list[str]]]:
-    data_dir = Path(tempfile.mkdtemp(prefix="hv-e2e-"))
-    env = _server_env(data_dir)
-    _handover(env, "migrate", "--no-input", "-v", "0")
-    _handover(env, "collectstatic", "--no-input", "-v", "0")
+    data_dir, env = migrated_data_dir("hv-e2e-")
     demo = _handover(env, "demo")
     shares = re.findall(r"share \d: (HOV1-\S+)", demo)
     assert len(shares) == 5, demo

@@ -177,7 +177,7 @@ STATIC_ROOT = DATA_DIR / "static"
 MEDIA_ROOT = DATA_DIR / "media"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "staticfiles": {"BACKEND": "handover.core.staticfiles.Storage"},  # WhiteNoise's, compressing less often
 }
 WHITENOISE_USE_FINDERS = True
 
