@@ -57,8 +57,12 @@ test: install-test
 test-sqlite:
 	HANDOVER_TEST_DATABASE=sqlite $(BIN)/pytest -q -p no:cacheprovider
 
+# The PostgreSQL pass leaves out what does not touch the suite's database: the browser tests (their server
+# runs the laptop settings on SQLite whatever the suite uses), the fixity engine (no Django) and the
+# benchmarks' smoke runs (their own data folders, SQLite).
 test-postgres:
-	HANDOVER_TEST_DATABASE=postgres $(BIN)/pytest -q -p no:cacheprovider
+	HANDOVER_TEST_DATABASE=postgres $(BIN)/pytest -q -p no:cacheprovider -m 'not e2e' \
+		--ignore=tests/fixity --ignore=tests/test_bench.py
 
 check: install-test
 	$(BIN)/ruff check src tests bench

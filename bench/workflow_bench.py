@@ -22,8 +22,8 @@ site. Timed as 技术组:
 Each is run ``--runs`` times after one warm-up (6 once); the median time and the query count are printed,
 with the ratios overview / dashboard and 表24 / plain read.
 
-Usage: .venv/bin/python bench/workflow_bench.py [--quick] [--postgres] [--runs N] [--package-sites N]
-``--quick`` uses 30 sites instead of 300 and 2 营业部 for the package.
+Usage: .venv/bin/python bench/workflow_bench.py [--quick] [--postgres] [--runs N] [--package-sites N] [--sites N]
+``--quick`` uses 30 sites instead of 300 and at most 2 营业部 for the package.
 """
 
 from __future__ import annotations
@@ -421,6 +421,7 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true")
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--package-sites", type=int, default=10)
+    parser.add_argument("--sites", type=int, help=f"sites of the engagement (default {SITES}; 30 with --quick)")
     args = parser.parse_args()
     from _django import configure  # beside this script
 
@@ -430,14 +431,14 @@ def main() -> None:
     from handover.workflow import clock
     from handover.workflow.deadlines import BEIJING
 
-    engagement, user = build(30 if args.quick else SITES)
+    engagement, user = build(args.sites or (30 if args.quick else SITES))
     client = Client()
     client.force_login(user)
     with clock.frozen(dt.datetime(2026, 12, 2, 1, tzinfo=BEIJING)):
         overview, q_overview = measure(client, f"/w/{engagement.code}/", args.runs)  # type: ignore[attr-defined]
         dashboard, q_dashboard = measure(client, f"/e/{engagement.code}/", args.runs)  # type: ignore[attr-defined]
     t24 = table24(engagement, user, args.runs, data)
-    built, q_built, annexes = package(2 if args.quick else args.package_sites, data)
+    built, q_built, annexes = package(min(args.package_sites, 2) if args.quick else args.package_sites, data)
     stabilise(engagement)
     with clock.frozen(dt.datetime(2026, 12, 10, 9, tzinfo=BEIJING)):
         stable, q_stable = measure(client, f"/w/{engagement.code}/", args.runs)  # type: ignore[attr-defined]
