@@ -421,7 +421,9 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true")
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--package-sites", type=int, default=10)
-    parser.add_argument("--sites", type=int, help=f"sites of the engagement (default {SITES}; 30 with --quick)")
+    parser.add_argument(
+        "--sites", type=int, help=f"sites of the engagement (default {SITES}; 30 with --quick)"
+    )
     args = parser.parse_args()
     from _django import configure  # beside this script
 

@@ -16,8 +16,8 @@ from handover.core.actors import system
 from handover.org import permissions as perms
 from handover.org.models import Role, RoleAssignment
 from handover.registers import attachments
-from handover.vault import lifecycle
 from handover.registers.models import ImportJob, ImportState, Row
+from handover.vault import lifecycle
 from handover.vault.models import RevealRequest
 from handover.web.access import AUTHENTICATED, PUBLIC
 from tests.factories import World, register_form, t8_values

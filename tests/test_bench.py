@@ -64,8 +64,12 @@ def test_workflow_bench_runs(tmp_path: Path) -> None:
     # The overview, 表24 (computed, compiled and signed, exported) and one whole package_build, on a few sites
     # (its PDFs are most of the time: 30 sites and 2 营业部 in the package took a minute).
     done = subprocess.run(
-        [sys.executable, str(BENCH / "workflow_bench.py"), "--quick", "--runs", "1", "--sites", "6",
-         "--package-sites", "1"],  # fmt: skip
+        [
+            sys.executable,
+            str(BENCH / "workflow_bench.py"),
+            *("--quick", "--runs", "1", "--sites", "6"),
+            *("--package-sites", "1"),
+        ],
         capture_output=True,
         text=True,
         check=False,

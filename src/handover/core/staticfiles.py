@@ -48,9 +48,7 @@ def compressed_copies(full_path: str, *, any_time: bool = False) -> list[str]:
         mtime = os.stat(full_path).st_mtime_ns
         found = [s for s in SUFFIXES if os.path.exists(full_path + s)]
         # WhiteNoise sets the copy's time from a float: it may be off by a fraction of a microsecond.
-        fresh = any_time or all(
-            abs(os.stat(full_path + s).st_mtime_ns - mtime) < SAME_TIME_NS for s in found
-        )
+        fresh = any_time or all(abs(os.stat(full_path + s).st_mtime_ns - mtime) < SAME_TIME_NS for s in found)
     except OSError:
         return []
     return found if fresh else []
