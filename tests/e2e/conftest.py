@@ -8,7 +8,6 @@ refuses synchronous ORM calls inside one), so they take no ``db`` fixture.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import os
 import shutil
@@ -23,6 +22,8 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
+
+from tests.shared_static import link_static
 
 HANDOVER = Path(sys.executable).with_name("handover")
 CHROMIUM = "/usr/bin/chromium"
@@ -113,20 +114,11 @@ def _wait_for_port(process: subprocess.Popen[str], port: int, log: Path) -> None
     raise RuntimeError(f"the server did not open port {port}:\n{log.read_text()}")
 
 
-_static: list[Path] = []  # the static files every test server of this run shares
-
-
 def migrated_data_dir(prefix: str) -> tuple[Path, dict[str, str]]:
-    """A fresh, migrated data folder whose static files are collected, and the server's environment for it.
-
-    The laptop settings keep a manifest of static files (WhiteNoise), as `handover serve` does: collect
-    first. All the servers of a run share one collected folder (a link in each data folder), so the files
-    are compressed once per run, not once per server."""
-    if not _static:
-        _static.append(Path(tempfile.mkdtemp(prefix="handover-e2e-static-")))
-        atexit.register(shutil.rmtree, _static[0], ignore_errors=True)
+    """A fresh, migrated data folder with the static files collected (tests/shared_static.py), and the
+    server's environment for it."""
     data_dir = Path(tempfile.mkdtemp(prefix=prefix))
-    (data_dir / "static").symlink_to(_static[0], target_is_directory=True)
+    link_static(data_dir)
     env = _server_env(data_dir)
     _handover(env, "migrate", "--no-input", "-v", "0")
     _handover(env, "collectstatic", "--no-input", "-v", "0")

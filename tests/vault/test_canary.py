@@ -31,6 +31,7 @@ from pathlib import Path
 import pytest
 
 from handover.registers.io.exporting import FORMATS
+from tests.shared_static import link_static
 from tests.vault.canary_flows import CANARIES, CANARY
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,6 +74,7 @@ def deployment(tmp_path: Path) -> Iterator[tuple[dict[str, str], Path]]:
     data_dir = Path(f"/tmp/hvc-{uuid.uuid4().hex[:8]}")  # short: a Unix socket path has ~100 bytes
     env = _env(data_dir)
     _run(env, HANDOVER, "migrate", "--no-input", "-v", "0")
+    link_static(data_dir)
     _run(env, HANDOVER, "collectstatic", "--no-input", "-v", "0")  # the laptop settings' manifest
     keeper = subprocess.Popen([HANDOVER, "vault", "keeper"], env=env, cwd=ROOT)
     deadline = time.monotonic() + STARTUP_GUARD_SECONDS
