@@ -95,6 +95,25 @@ def test_scan_and_verify_load_neither_the_signing_nor_the_network_modules(tmp_pa
     assert done.stdout.split() == ["0", "0", "[]"]
 
 
+# What a BLAKE3 verify of one big file must not import: each was milliseconds of a run whose hashing takes
+# a fifth of a second, which made the agent lose to b3sum by its start-up alone (docs/benchmarks.md).
+HEAVY_FOR_A_VERIFY = ("typing", "dataclasses", "inspect", "shutil", "hashlib", "_strptime", "chinese_calendar")
+
+
+def test_a_blake3_verify_imports_nothing_heavy(tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "a.bin").write_bytes(b"x" * 1000)
+    assert main(["scan", str(tree), "-o", str(tmp_path / "m"), "--algo", "blake3", "-q", "--jobs", "1"]) == 0
+    script = (
+        "import sys; from handover.fixity.cli import main;"
+        f"code = main(['verify', {str(tree)!r}, '--manifest', {str(tmp_path / 'm')!r}, '-q']);"
+        f"print(code, sorted(m for m in {HEAVY_FOR_A_VERIFY!r} if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+    assert done.stdout.split() == ["0", "[]"], done.stdout + done.stderr
+
+
 def test_the_help_names_the_defaults_the_modules_use(capsys: pytest.CaptureFixture[str]) -> None:
     from handover.fixity import continuity, keys
 

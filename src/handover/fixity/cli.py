@@ -8,21 +8,20 @@ arguments, unreadable manifest, no site key...); 130 interrupted (rerun the same
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from handover import __version__
+from handover.fixity._types import TYPE_CHECKING
 from handover.fixity.errors import FixityError
-from handover.fixity.hashing import ALGORITHMS
-from handover.fixity.trading_calendar import CALENDARS, parse_date
 
 # A command imports only the modules it runs: the signing and network modules (cryptography, http) took
 # four fifths of the start-up, which every scan and verify paid (docs/benchmarks.md).
 if TYPE_CHECKING:
+    import datetime as dt
+    from typing import Any
+
     from handover.fixity import integrity, report
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -48,19 +47,64 @@ def _common(parser: argparse.ArgumentParser, *, jobs: bool = True, rate: bool = 
 
 def _date(text: str) -> dt.date:
     """argparse's ``type=`` only turns ValueError-like errors into a usage message."""
+    from handover.fixity.trading_calendar import parse_date
+
     try:
         return parse_date(text)
     except FixityError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _Formatter(argparse.HelpFormatter):
+    """argparse's, with the terminal's width read here: argparse imports shutil for it (and shutil bz2 and
+    lzma), a few milliseconds of every run although only --help and errors are ever formatted."""
+
+    def __init__(self, prog: str, **options: Any) -> None:
+        options.setdefault("width", _columns() - 2)  # as argparse does
+        super().__init__(prog, **options)
+
+
+def _columns() -> int:
+    """The terminal's width as shutil.get_terminal_size tells it ($COLUMNS first), 80 when there is none."""
+    try:
+        if columns := int(os.environ.get("COLUMNS", "0")):
+            return columns
+    except ValueError:
+        pass
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns if sys.__stdout__ else 80
+    except (ValueError, OSError):  # not a terminal, or stdout closed
+        return 80
+
+
+class _CommandParser(argparse.ArgumentParser):
+    """A command's parser, with the same formatter."""
+
+    def __init__(self, **options: Any) -> None:
+        options.setdefault("formatter_class", _Formatter)
+        super().__init__(**options)
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or of ``command`` alone: a run builds only its own (the nine took a
+    tenth of a small verify's time)."""
     parser = argparse.ArgumentParser(
         prog="handover-agent",
         description="Backup verification for a custody handover: manifests, integrity, readability, continuity.",
+        formatter_class=_Formatter,
     )
     parser.add_argument("--version", action="version", version=f"handover-agent {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=_CommandParser
+    )
+    for name, add in COMMANDS.items():
+        if command in (None, name):
+            add(commands)
+    return parser
+
+
+def _add_scan(commands: Any) -> None:
+    from handover.fixity.hashing import ALGORITHMS
 
     scan = commands.add_parser("scan", help="write a manifest of every file under ROOT")
     scan.add_argument("root", metavar="ROOT")
@@ -68,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--algo", choices=ALGORITHMS, default="sha256")
     _common(scan)
 
+
+def _add_verify(commands: Any) -> None:
     verify = commands.add_parser("verify", help="check ROOT against a manifest and report every problem")
     verify.add_argument("root", metavar="ROOT")
     verify.add_argument("--manifest", required=True, metavar="MANIFEST")
@@ -76,9 +122,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(verify)
 
+
+def _add_check_readable(commands: Any) -> None:
     check = commands.add_parser("check-readable", help="open every file under ROOT by its real type")
     check.add_argument("root", metavar="ROOT")
     _common(check)
+
+
+def _add_continuity(commands: Any) -> None:
+    from handover.fixity.trading_calendar import CALENDARS
 
     cont = commands.add_parser("continuity", help="every trading day has its backup set")
     cont.add_argument("root", metavar="ROOT")
@@ -93,12 +145,15 @@ def build_parser() -> argparse.ArgumentParser:
     cont.add_argument("--small", type=float, help="'small' below this × median (default 0.10)")
     _common(cont, jobs=False, rate=False)
 
+
+def _add_compare(commands: Any) -> None:
     compare = commands.add_parser("compare", help="what changed between two manifests")
     compare.add_argument("old", metavar="OLD_MANIFEST")
     compare.add_argument("new", metavar="NEW_MANIFEST")
     _common(compare, jobs=False, rate=False)
-    _add_enroll(commands)
-    _add_bundle(commands)
+
+
+def _add_upload(commands: Any) -> None:
     upload = commands.add_parser(
         "upload",
         help="send bundles to the server (when the network cannot, send the file by courier instead)",
@@ -106,7 +161,6 @@ def build_parser() -> argparse.ArgumentParser:
     upload.add_argument("bundles", nargs="+", metavar="BUNDLE")
     upload.add_argument("--server", required=True, metavar="URL")
     upload.add_argument("--token", help=f"API token (default: ${TOKEN_ENV})")
-    return parser
 
 
 def _add_enroll(commands: Any) -> None:
@@ -149,6 +203,19 @@ def _add_bundle(commands: Any) -> None:
     )  # fmt: skip
     pack.add_argument("--date", type=_date, metavar="DATE", help="the trading day, for 表29")
     pack.add_argument("--agent-dir", metavar="DIR", help="where the site key lives")
+
+
+# In the order `handover-agent --help` lists them.
+COMMANDS: dict[str, Callable[[Any], None]] = {
+    "scan": _add_scan,
+    "verify": _add_verify,
+    "check-readable": _add_check_readable,
+    "continuity": _add_continuity,
+    "compare": _add_compare,
+    "enroll": _add_enroll,
+    "bundle": _add_bundle,
+    "upload": _add_upload,
+}
 
 
 def _options(args: argparse.Namespace) -> integrity.Options:
@@ -208,6 +275,8 @@ def _spread(values: list[Any], count: int, option: str) -> list[Any]:
 
 
 def _enroll(args: argparse.Namespace) -> str:
+    from pathlib import Path
+
     from handover.fixity import keys
 
     agent_dir = Path(args.agent_dir) if args.agent_dir else keys.default_agent_dir()
@@ -242,6 +311,8 @@ def _enroll(args: argparse.Namespace) -> str:
 
 
 def _bundle(args: argparse.Namespace) -> str:
+    from pathlib import Path
+
     from handover.fixity import bundle, keys
 
     key = keys.load(Path(args.agent_dir) if args.agent_dir else None)
@@ -262,6 +333,8 @@ def _bundle(args: argparse.Namespace) -> str:
 
 
 def _upload(args: argparse.Namespace) -> str:
+    from pathlib import Path
+
     from handover.fixity import bundle, transport
 
     token = _token(args)
@@ -310,7 +383,9 @@ def main(
     argv: Sequence[str] | None = None, *, runner: Callable[[argparse.Namespace], report.Report] = _run
 ) -> int:
     """Entry point of ``handover-agent``; returns (and, as a script, exits with) the exit code."""
-    args = build_parser().parse_args(argv)
+    words = sys.argv[1:] if argv is None else argv
+    command = next((w for w in words if not w.startswith("-")), None)  # the top level takes no values
+    args = build_parser(command if command in COMMANDS else None).parse_args(argv)
     if args.command in ("enroll", "bundle", "upload"):
         return _setup(args)
     from handover.fixity import report

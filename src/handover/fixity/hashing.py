@@ -14,7 +14,6 @@ size or mtime changes while it is read raises ``UnstableFile``.
 from __future__ import annotations
 
 import functools
-import hashlib
 import mmap
 import os
 import signal
@@ -22,10 +21,8 @@ import stat
 import sys
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
 
-import blake3
-
+from handover.fixity._types import TYPE_CHECKING
 from handover.fixity.errors import FixityError
 
 ALGORITHMS = ("sha256", "sm3", "blake3")
@@ -42,12 +39,15 @@ _CAN_MAP = hasattr(os, "fork") and hasattr(mmap, "MAP_SHARED")
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
 
 
-class Hasher(Protocol):
-    def update(self, data: Any, /) -> object: ...
+if TYPE_CHECKING:
+    from typing import Any, Protocol
 
-    def digest(self) -> bytes: ...
+    class Hasher(Protocol):
+        def update(self, data: Any, /) -> object: ...
 
-    def hexdigest(self) -> str: ...
+        def digest(self) -> bytes: ...
+
+        def hexdigest(self) -> str: ...
 
 
 class UnstableFile(OSError):
@@ -57,10 +57,16 @@ class UnstableFile(OSError):
 def hasher_factory(algo: str, *, all_cores: bool = False) -> Callable[[], Hasher]:
     """Makes fresh hashers; resolved once, since ``hashlib.new`` looks the name up on every call. BLAKE3
     gets every core with ``all_cores``: only in a process that will never fork (see the module's doc)."""
+    # Each algorithm's module is imported when asked for: a BLAKE3 run does not load OpenSSL (2 ms of a
+    # start-up that counts on a laptop checking one file), a SHA-256 run does not load BLAKE3.
     if algo == "blake3":
+        import blake3
+
         return functools.partial(blake3.blake3, max_threads=blake3.blake3.AUTO if all_cores else 1)
     if algo not in ALGORITHMS:
         raise FixityError(f"unknown algorithm {algo!r}: choose one of {', '.join(ALGORITHMS)}")
+    import hashlib
+
     factory: Callable[[], Hasher] = getattr(hashlib, algo, None) or functools.partial(hashlib.new, algo)
     try:
         factory()

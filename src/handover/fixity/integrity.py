@@ -8,15 +8,12 @@ same size and mtime, so completed files are not hashed again; the journal is rem
 from __future__ import annotations
 
 import os
-import platform
-import socket
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
-from typing import IO
 
 from handover.fixity import walk as walking
+from handover.fixity._types import TYPE_CHECKING, Record
 from handover.fixity.errors import FixityError
 from handover.fixity.hashing import FileHasher, Throttle, describe_error
 from handover.fixity.manifest import (
@@ -34,7 +31,10 @@ from handover.fixity.manifest import (
 )
 from handover.fixity.parallel import Workers, batches
 from handover.fixity.progress import Progress
-from handover.fixity.report import TOOL, Report, display_path
+from handover.fixity.report import TOOL, Report, display_path, host_name
+
+if TYPE_CHECKING:
+    from typing import IO
 
 Hook = Callable[[bytes], None]
 
@@ -43,31 +43,42 @@ Hook = Callable[[bytes], None]
 SMALL_MANIFEST = 16 << 10
 
 
-@dataclass(frozen=True, slots=True)
-class Options:
+class Options(Record):
     """How to run: worker processes, read-rate ceiling in bytes/s (all workers together), progress bar."""
 
-    jobs: int = 1
-    max_rate: float | None = None
-    progress: bool = False
-    on_hashed: Hook | None = None
+    __slots__ = ("jobs", "max_rate", "on_hashed", "progress")
+
+    def __init__(
+        self,
+        jobs: int = 1,
+        max_rate: float | None = None,
+        progress: bool = False,
+        on_hashed: Hook | None = None,
+    ) -> None:
+        self.jobs, self.max_rate, self.progress, self.on_hashed = jobs, max_rate, progress, on_hashed
 
 
-@dataclass(slots=True)
-class Item:
+class Item(Record):
     """A file to hash, or whose digest the journal already has (``digest`` set: nothing to read).
 
     ``digest`` is raw bytes, as the manifest table keeps it; hex is made only for what is written out.
     ``size`` and ``mtime_ns`` are -1 until the worker has looked, when the walk did not stat the file;
     ``expected`` is the manifest's size, if it has one: the worker does not hash a file of another size."""
 
-    relpath: bytes
-    size: int
-    mtime_ns: int
-    digest: bytes = b""
-    error: str = ""
-    reused: bool = False
-    expected: int = -1
+    __slots__ = ("digest", "error", "expected", "mtime_ns", "relpath", "reused", "size")
+
+    def __init__(
+        self,
+        relpath: bytes,
+        size: int,
+        mtime_ns: int,
+        digest: bytes = b"",
+        error: str = "",
+        reused: bool = False,
+        expected: int = -1,
+    ) -> None:
+        self.relpath, self.size, self.mtime_ns, self.digest = relpath, size, mtime_ns, digest
+        self.error, self.reused, self.expected = error, reused, expected
 
     @property
     def wrong_size(self) -> bool:
@@ -231,7 +242,7 @@ def scan(root: str, output: str, *, algo: str = "sha256", options: Options | Non
     if not os.path.isdir(base):
         raise FixityError(f"{root!r} is not a directory")
     FileHasher(algo)
-    header = Header(algo, base, time.time_ns(), platform.node() or socket.gethostname(), TOOL, native=True)
+    header = Header(algo, base, time.time_ns(), host_name(), TOOL, native=True)
     names = (output, f"{output}.partial", f"{output}.tmp")
     exclude = frozenset(r for r in (_relative_inside(base, n) for n in names) if r is not None)
     report = Report("scan", root=display_path(base))
@@ -378,7 +389,7 @@ def verify(
     # pool would cost more to start than it could save, and a huge file gets every core in its mapping child
     # anyway (hashing.py). The results are the same.
     if options.jobs > 1 and os.path.getsize(manifest) < SMALL_MANIFEST:
-        options = replace(options, jobs=1)
+        options = options.replace(jobs=1)
     # The workers are forked before the table is loaded: they never use it, and would count its pages.
     with _workers(base, algorithm, options) as workers:
         header, table = load(manifest)

@@ -28,12 +28,14 @@ import itertools
 import re
 import struct
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import IO
 
+from handover.fixity._types import TYPE_CHECKING, Record
 from handover.fixity.errors import ManifestError
 from handover.fixity.hashing import ALGORITHMS
+
+if TYPE_CHECKING:
+    from typing import IO
 
 MAGIC = b"# handover-fixity-manifest 1"
 _DIGEST_LINE = re.compile(rb"^(\\?)([0-9a-fA-F]{64}) [ *](.*)$", re.DOTALL)
@@ -46,27 +48,39 @@ _CHUNK = 1 << 20
 _LONGEST_ENTRY = 64 << 10
 
 
-@dataclass(frozen=True, slots=True)
-class ManifestEntry:
+class ManifestEntry(Record):
     """One file of a manifest; ``size`` and ``mtime_ns`` are -1 when the manifest did not say."""
 
-    path: bytes
-    digest: str
-    size: int = -1
-    mtime_ns: int = -1
+    __slots__ = ("digest", "mtime_ns", "path", "size")
+
+    def __init__(self, path: bytes, digest: str, size: int = -1, mtime_ns: int = -1) -> None:
+        self.path, self.digest, self.size, self.mtime_ns = path, digest, size, mtime_ns
 
 
-@dataclass(slots=True)
-class Header:
+class Header(Record):
     """What the manifest says about itself; ``created_ns`` is the scan's start, the seal time."""
 
-    algorithm: str = "sha256"
-    root: bytes = b""
-    created_ns: int = 0
-    host: str = ""
-    tool: str = ""
-    native: bool = False
-    extra: dict[str, str] = field(default_factory=dict)
+    __slots__ = ("algorithm", "created_ns", "extra", "host", "native", "root", "tool")
+
+    def __init__(
+        self,
+        algorithm: str = "sha256",
+        root: bytes = b"",
+        created_ns: int = 0,
+        host: str = "",
+        tool: str = "",
+        native: bool = False,
+        extra: dict[str, str] | None = None,
+    ) -> None:
+        self.algorithm, self.root, self.created_ns, self.host, self.tool = (
+            algorithm,
+            root,
+            created_ns,
+            host,
+            tool,
+        )
+        self.native = native
+        self.extra = {} if extra is None else extra
 
 
 def escape_name(name: bytes) -> tuple[bytes, bytes]:
@@ -105,7 +119,10 @@ def parse_ns(text: str) -> int:
     match = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?Z", text.strip())
     if not match:
         raise ManifestError(f"bad time {text!r}: expected e.g. 2026-10-08T09:30:00.000000000Z")
-    seconds = int(datetime.strptime(match[1], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp())
+    try:  # fromisoformat, not strptime: the shape is checked above, and _strptime costs the agent's start-up
+        seconds = int(datetime.fromisoformat(match[1]).replace(tzinfo=UTC).timestamp())
+    except ValueError:
+        raise ManifestError(f"bad time {text!r}: no such date or time of day") from None
     return seconds * 10**9 + int((match[2] or "0").ljust(9, "0"))
 
 

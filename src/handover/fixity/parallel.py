@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar
+
+from handover.fixity._types import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from multiprocessing.pool import AsyncResult, Pool
+    from typing import Any, TypeVar
 
-T = TypeVar("T")
-R = TypeVar("R")
+    T = TypeVar("T")
+    R = TypeVar("R")
 
 BATCH_FILES = 64
 BATCH_BYTES = 32 << 20

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TextIO
 
+from handover.fixity._types import TYPE_CHECKING
 from handover.fixity.report import human_bytes
+
+if TYPE_CHECKING:
+    from typing import TextIO
 
 
 class Progress:

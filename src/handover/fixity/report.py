@@ -9,16 +9,16 @@ JSON keys: ``format``, ``command``, ``tool``, ``host``, ``root``, ``started``, `
 from __future__ import annotations
 
 import builtins
-import json
 import os
-import platform
 import time
 from collections import Counter
-from dataclasses import dataclass, field
-from typing import Any, TextIO
 
 from handover import __version__
+from handover.fixity._types import TYPE_CHECKING, Record
 from handover.fixity.manifest import format_ns
+
+if TYPE_CHECKING:
+    from typing import Any, TextIO
 
 FORMAT = "handover-fixity-report/1"
 TOOL = f"handover-agent {__version__}"
@@ -48,15 +48,20 @@ def display_path(path: bytes) -> str:
     return path.decode("utf-8", "backslashreplace")
 
 
-@dataclass(slots=True)
-class Problem:
+class Problem(Record):
     """One thing wrong. ``path`` is raw bytes (names need not be UTF-8); gaps carry system and date."""
 
-    kind: str
-    detail: str
-    path: bytes | None = None
-    system: str | None = None
-    date: str | None = None
+    __slots__ = ("date", "detail", "kind", "path", "system")
+
+    def __init__(
+        self,
+        kind: str,
+        detail: str,
+        path: bytes | None = None,
+        system: str | None = None,
+        date: str | None = None,
+    ) -> None:
+        self.kind, self.detail, self.path, self.system, self.date = kind, detail, path, system, date
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind}
@@ -74,20 +79,28 @@ class Problem:
         return out
 
 
-@dataclass(slots=True)
-class Report:
+class Report(Record):
     """What a run found; ``extra`` holds the command's own keys."""
 
-    command: str
-    root: str = ""
-    files: int = 0
-    bytes: int = 0
-    problems: list[Problem] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)
-    started_ns: int = field(default_factory=time.time_ns)
-    finished_ns: int = 0
-    _clock: float = field(default_factory=time.monotonic)
-    seconds: float = 0.0
+    __slots__ = (
+        "_clock",
+        "bytes",
+        "command",
+        "extra",
+        "files",
+        "finished_ns",
+        "problems",
+        "root",
+        "seconds",
+        "started_ns",
+    )
+
+    def __init__(self, command: str, root: str = "", files: int = 0, bytes: int = 0) -> None:
+        self.command, self.root, self.files, self.bytes = command, root, files, bytes
+        self.problems: list[Problem] = []
+        self.extra: dict[str, Any] = {}
+        self.started_ns, self.finished_ns = time.time_ns(), 0
+        self._clock, self.seconds = time.monotonic(), 0.0
 
     def add(
         self,
@@ -118,7 +131,7 @@ class Report:
             "format": FORMAT,
             "command": self.command,
             "tool": TOOL,
-            "host": platform.node(),
+            "host": host_name(),
             "root": self.root,
             "started": format_ns(self.started_ns),
             "finished": format_ns(self.finished_ns or self.started_ns),
@@ -131,12 +144,23 @@ class Report:
         }
 
 
+def host_name() -> str:
+    """This machine's name, as ``hostname`` prints it (without the socket and platform modules' import)."""
+    if hasattr(os, "uname"):
+        return os.uname().nodename
+    import socket  # Windows
+
+    return socket.gethostname()
+
+
 def _kind_order(kind: str) -> int:
     return KINDS.index(kind) if kind in KINDS else len(KINDS)
 
 
 def write_json(report: Report, path: str) -> None:
     """Written to a temporary name and renamed, so a reader never sees half a report."""
+    import json  # only the runs that write one pay its import
+
     tmp = f"{path}.tmp"
     with open(tmp, "w", encoding="utf-8") as out:
         json.dump(report.as_dict(), out, ensure_ascii=False, indent=1)
@@ -146,6 +170,8 @@ def write_json(report: Report, path: str) -> None:
 
 def write_xlsx(report: Report, path: str) -> None:
     """A workbook with a summary sheet and one row per problem (strings written as strings, never formulas)."""
+    import json
+
     import xlsxwriter
 
     book = xlsxwriter.Workbook(path, {"constant_memory": True, "strings_to_formulas": False})
