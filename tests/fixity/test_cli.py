@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import openpyxl
 import pytest
 
+from handover.fixity import hashing
 from handover.fixity.cli import main
 
 
@@ -97,7 +99,15 @@ def test_scan_and_verify_load_neither_the_signing_nor_the_network_modules(tmp_pa
 
 # What a BLAKE3 verify of one big file must not import: each was milliseconds of a run whose hashing takes
 # a fifth of a second, which made the agent lose to b3sum by its start-up alone (docs/benchmarks.md).
-HEAVY_FOR_A_VERIFY = ("typing", "dataclasses", "inspect", "shutil", "hashlib", "_strptime", "chinese_calendar")
+HEAVY_FOR_A_VERIFY = (
+    "typing",
+    "dataclasses",
+    "inspect",
+    "shutil",
+    "hashlib",
+    "_strptime",
+    "chinese_calendar",
+)
 
 
 def test_a_blake3_verify_imports_nothing_heavy(tmp_path: Path) -> None:
@@ -123,3 +133,31 @@ def test_the_help_names_the_defaults_the_modules_use(capsys: pytest.CaptureFixtu
     shown = " ".join(capsys.readouterr().out.split())
     assert f"${keys.AGENT_DIR_ENV}" in shown
     assert f"(default {continuity.SMALL_RATIO:.2f})" in shown
+
+
+def test_a_verify_killed_outright_resumes_from_its_journal(tmp_path: Path) -> None:
+    """No chance to clean up (SIGKILL, a power cut): what the journal had written out is not read again."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    count, size = 6, hashing.BIG_FILE + 1  # each file a batch of its own, so each is journaled when done
+    for i in range(count):
+        (tree / f"f{i}.bin").write_bytes(bytes([i]) * size)
+    manifest, journal = tmp_path / "m", tmp_path / "m.partial"
+    assert main(["scan", str(tree), "-o", str(manifest), "-q", "--jobs", "1"]) == 0
+    agent = [str(Path(sys.executable).with_name("handover-agent")), "verify", str(tree)]
+    rate = str(size / 1e6)  # a file a second
+    slow = subprocess.Popen([*agent, "--manifest", str(manifest), "--jobs", "1", "--max-rate", rate, "-q"])
+    try:
+        while slow.poll() is None and (not journal.exists() or journal.read_bytes().count(b"\n#: ") < 2):
+            time.sleep(0.05)  # the journal is written out about once a second
+    finally:
+        slow.kill()
+        slow.wait()
+    assert slow.returncode < 0, "the slow run ended by itself: make it slower"
+
+    report = tmp_path / "r.json"
+    resume = [*agent[1:], "--manifest", str(manifest), "--journal", str(journal), "--json", str(report), "-q"]
+    assert main(resume) == 0
+    data = json.loads(report.read_text())
+    assert data["reused"] >= 2 and data["reused"] + data["hashed"] == count
+    assert not journal.exists()

@@ -150,22 +150,28 @@ class ManifestWriter:
         out.write(b"\n".join(lines) + b"\n")
 
     def write(self, entry: ManifestEntry) -> None:
-        prefix, name = escape_name(entry.path)
         if entry.size >= 0:
-            self.out.write(b"#: %d %s\n" % (entry.size, _mtime_text(entry.mtime_ns)))
+            self.out.write(entry_lines(entry.path, entry.digest.encode(), entry.size, entry.mtime_ns))
             self.bytes += entry.size
-        self.out.write(prefix + entry.digest.encode() + b"  " + name + b"\n")
+        else:
+            prefix, name = escape_name(entry.path)
+            self.out.write(prefix + entry.digest.encode() + b"  " + name + b"\n")
         self.files += 1
+
+    def write_hashed(self, path: bytes, digest: bytes, size: int, mtime_ns: int) -> None:
+        """One file as the engine hashed it (``digest`` raw), without making a ManifestEntry for it."""
+        self.out.write(entry_lines(path, binascii.hexlify(digest), size, mtime_ns))
+        self.files += 1
+        self.bytes += size
 
     def finish(self) -> None:
         self.out.write(b"# end: %d files, %d bytes\n" % (self.files, self.bytes))
 
 
-def write_entry_lines(out: IO[bytes], entry: ManifestEntry) -> None:
-    """The two lines of one entry, for journals (which have no header and no end line)."""
-    prefix, name = escape_name(entry.path)
-    out.write(b"#: %d %s\n" % (entry.size, _mtime_text(entry.mtime_ns)))
-    out.write(prefix + entry.digest.encode() + b"  " + name + b"\n")
+def entry_lines(path: bytes, hex_digest: bytes, size: int, mtime_ns: int) -> bytes:
+    """The two lines of one file, as a manifest and a resume journal hold them."""
+    prefix, name = escape_name(path)
+    return b"#: %d %s\n%s%s  %s\n" % (size, _mtime_text(mtime_ns), prefix, hex_digest, name)
 
 
 class ManifestReader:
