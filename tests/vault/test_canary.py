@@ -73,8 +73,9 @@ def _run(env: dict[str, str], *args: str) -> str:
 def deployment(tmp_path: Path) -> Iterator[tuple[dict[str, str], Path]]:
     data_dir = Path(f"/tmp/hvc-{uuid.uuid4().hex[:8]}")  # short: a Unix socket path has ~100 bytes
     env = _env(data_dir)
+    data_dir.mkdir()
+    link_static(data_dir)  # before migrate, which makes the static folder
     _run(env, HANDOVER, "migrate", "--no-input", "-v", "0")
-    link_static(data_dir)
     _run(env, HANDOVER, "collectstatic", "--no-input", "-v", "0")  # the laptop settings' manifest
     keeper = subprocess.Popen([HANDOVER, "vault", "keeper"], env=env, cwd=ROOT)
     deadline = time.monotonic() + STARTUP_GUARD_SECONDS
