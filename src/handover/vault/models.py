@@ -87,7 +87,7 @@ class VerifyResult(models.TextChoices):
 
 # A vault reference as a register writes it (registers.md §1.3 保管引用): the site's code, "-V" and the entry's
 # number at that site, e.g. BR-HZ-V007. Found anywhere in the cell, so "密码保管系统条目 BR-HZ-V007" is one too.
-REFERENCE = re.compile(r"(?<![\w-])(?P<site>[A-Za-z0-9][A-Za-z0-9_-]*?)-V(?P<number>\d{3,})(?![\w-])")
+REFERENCE = re.compile(r"(?<![\w-])(?P<site>[A-Za-z0-9][A-Za-z0-9_-]*?)-[Vv](?P<number>\d{3,})(?![\w-])")
 
 
 def reference_for(*, site_code: str, number: int) -> str:
