@@ -131,4 +131,3 @@ def reference_of_account(account_id: int) -> str:
     """The custody hook (registers/hooks.py): the reference of the account's vault entry, or ""."""
     entry = SecretEntry.objects.filter(account_id=account_id).select_related("site").first()
     return entry.reference if entry is not None else ""
-
