@@ -96,7 +96,9 @@ def test_the_demo_t10_rows_in_the_vault_name_its_entries(db):
 
     run("demo")
     entries = {
-        e.reference: e.account_id for e in SecretEntry.objects.select_related("site") if e.site.code != "BR-SZ"
+        e.reference: e.account_id
+        for e in SecretEntry.objects.select_related("site")
+        if e.site.code != "BR-SZ"
     }
     in_vault = Row.objects.filter(form__register_no=10, is_current=True, data__custody_mode="密码保管系统")
     named = {row.data["vault_ref"].split()[-1]: row.data["account_id"] for row in in_vault}

@@ -257,3 +257,20 @@ def test_no_secret_reaches_a_message_or_the_audit_trail(branch):
     text = " ".join(messages)
     assert STRONG not in text and sealed.hex() not in text
     assert not any(STRONG in str(e.after) + str(e.before) for e in Event.objects.all())
+
+
+def test_the_row_page_puts_the_refusal_on_保管引用_and_writes_nothing(branch, world):
+    from handover.registers.forms import api_form_data
+
+    form = branch.form(10)
+    client = Client()
+    client.force_login(branch.firm_it)
+    create = reverse("registers:row_create", kwargs={"code": world.engagement.code, "form_id": form.pk})
+    posted = api_form_data(catalogue.columns(10), t10(branch, "BA-V007"))
+    response = client.post(create, posted)
+    assert response.status_code == 200 and not form.rows.exists()
+    errors = response.context["row_form"].errors
+    assert list(errors) == ["vault_ref"] and "BA-V007" in errors["vault_ref"][0]
+    entry = capture(branch.account)
+    accepted = client.post(create, {**posted, "vault_ref": f"密码保管系统条目 {entry.reference}"})
+    assert accepted.status_code == 302 and form.rows.get().data["vault_ref"].endswith("BA-V001")
