@@ -274,3 +274,19 @@ def test_the_row_page_puts_the_refusal_on_保管引用_and_writes_nothing(branch
     entry = capture(branch.account)
     accepted = client.post(create, {**posted, "vault_ref": f"密码保管系统条目 {entry.reference}"})
     assert accepted.status_code == 302 and form.rows.get().data["vault_ref"].endswith("BA-V001")
+
+
+def test_the_migration_numbers_existing_entries_per_site_in_capture_order(vault, world):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("handover.vault.migrations.0002_secretentry_number")
+    made = [
+        capture(account_at(world, site, login))
+        for site, login in ((world.branch_b, "root"), (world.branch_a, "root"), (world.branch_a, "sa"))
+    ]
+    for offset, entry in enumerate(made):
+        SecretEntry.objects.filter(pk=entry.pk).update(number=100 + offset)
+    migration.number_entries(apps, None)
+    assert [SecretEntry.objects.get(pk=e.pk).reference for e in made] == ["BB-V001", "BA-V001", "BA-V002"]
