@@ -88,3 +88,20 @@ def test_demo_sets_up_the_vault_once_and_prints_its_shares(db):
     second = run("demo")
     assert not re.findall(r"HOV1-\S+", second) and "already set up" in second
     assert VaultConfig.objects.get().check_value == config.check_value and SecretEntry.objects.count() == 5
+
+
+def test_the_demo_t10_rows_in_the_vault_name_its_entries(db):
+    from handover.registers.models import Row
+    from handover.vault.models import SecretEntry
+
+    run("demo")
+    entries = {
+        e.reference: e.account_id
+        for e in SecretEntry.objects.select_related("site")
+        if e.site.code != "BR-SZ"
+    }
+    in_vault = Row.objects.filter(form__register_no=10, is_current=True, data__custody_mode="密码保管系统")
+    named = {row.data["vault_ref"].split()[-1]: row.data["account_id"] for row in in_vault}
+    assert named and set(named) <= set(entries)
+    assert all(entries[ref] == account for ref, account in named.items())
+    assert Row.objects.filter(form__register_no=10, data__custody_mode="密封信封入保险柜").exists()

@@ -293,7 +293,7 @@ def _registers(flows: Flows, entry: Any) -> str:
     world, firm_user = flows.world, flows.users["firm"]
     people = world.engagement.people
     firm, onsite = people.get(user=firm_user), people.get(user=flows.users["onsite"])
-    account, vault_ref = entry.account, f"密码保管系统条目 {entry.pk}"
+    account, vault_ref = entry.account, f"密码保管系统条目 {entry.reference}"
     forms = {
         n: services.form_create(
             actor=firm_user,

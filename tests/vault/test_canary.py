@@ -126,8 +126,8 @@ def _register_exports(out: Path) -> list[Path]:
     for path in exports:
         content = _readable(path)
         # A PDF table wraps a long cell and pdftotext reads the wrapped lines across the columns, so there the
-        # entry id's first group (8 hex digits, unique enough here) stands for the reference.
-        wrapped = path.suffix == ".pdf" and vault_ref.split()[-1].split(b"-")[0] in content
+        # entry's reference (BA-V001, short enough not to wrap) stands for the whole cell.
+        wrapped = path.suffix == ".pdf" and vault_ref.split()[-1] in content
         shown = vault_ref in content or _squeezed(vault_ref) in content or wrapped
         assert shown, f"{path} does not show the 表9/10 row"
     refusal = (out / "register-refusal.txt").read_text()

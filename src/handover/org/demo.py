@@ -4,6 +4,7 @@ one login per role. Loading it twice changes nothing but the demo logins' passwo
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -90,8 +91,13 @@ def _name(rng: random.Random) -> str:
     return rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2))))
 
 
-def load(today: date | None = None) -> tuple[Engagement, list[DemoLogin]]:
-    """Create the demo engagement if missing and (re)issue the demo logins' passwords."""
+def load(
+    today: date | None = None, *, before_registers: Callable[[Engagement], None] | None = None
+) -> tuple[Engagement, list[DemoLogin]]:
+    """Create the demo engagement if missing and (re)issue the demo logins' passwords.
+
+    ``before_registers`` runs once the engagement exists and before the registers' rows are written: the
+    demo vault's entries come first, since 表10 rows that keep a secret in the vault name them."""
     actor = system("demo")
     # The dates of a handover are Beijing dates (the exchanges' day), whatever the server's time zone.
     today = today or timezone.localdate(timezone=ZoneInfo("Asia/Shanghai"))
@@ -101,6 +107,8 @@ def load(today: date | None = None) -> tuple[Engagement, list[DemoLogin]]:
         if engagement is None:
             engagement = _build(actor, today)
         logins = [_login(actor, engagement, *spec) for spec in LOGINS]
+        if before_registers is not None:
+            before_registers(engagement)
         registers_demo.load(engagement=engagement)
         if fresh:  # the workflow's story, on top of the registers' rows: late sites, feedback, E01 and E05
             from handover.workflow import demo as workflow_demo

@@ -16,7 +16,7 @@ from typing import Any
 from handover.accounts.models import User
 from handover.core.actors import system
 from handover.org.models import Engagement, Organisation, OrgType, Party, Person, Site
-from handover.registers import catalogue, inventory, rules, seeding, services
+from handover.registers import catalogue, hooks, inventory, rules, seeding, services
 from handover.registers.models import Account, Asset, Form, FormState, InformationSystem, Row, SignatureKind
 
 SIGNED_AT_BRANCH = (5, 7, 8, 10, 13, 14, 16, 17, 18, 19, 22, 39)
@@ -126,6 +126,16 @@ def load(*, engagement: Engagement) -> bool:
     for number in SUBMITTED_AT_HQ:
         services.form_submit(actor=actor, form=hq.forms[number])
     return True
+
+
+def scenery_ensure(*, engagement: Engagement) -> None:
+    """The demo sites' systems, hosts and accounts (idempotent), for an app that needs them before the
+    registers' rows are written: the demo vault captures their secrets first, so 表10 names its entries."""
+    actor = system("demo")
+    orgs = {o.type: o for o in Organisation.objects.filter(engagement=engagement).order_by("pk")}
+    for code in SYSTEMS:
+        site = Site.objects.get(engagement=engagement, code=code)
+        _scene(actor, engagement, site, engagement.disposal_date, orgs)
 
 
 def _scene(actor: Any, engagement: Engagement, site: Site, day: date, orgs: dict[str, Organisation]) -> _Site:
@@ -445,8 +455,7 @@ def _t10(s: _Site) -> list[dict[str, Any]]:
             "changed_at": s.at(0, 17, n),
             "executor": s.it_staff[0].pk,
             "secret_changed": True,
-            "vault_ref": f"密码保管系统条目 {s.code}-V{n:03d}",
-            "custody_mode": "密码保管系统",
+            **_custody(s, n, a),
             "holders": [s.it_staff[0].pk],
             "login_verified": "成功",
             "verified_at": s.at(0, 17, 30 + n),
@@ -456,6 +465,15 @@ def _t10(s: _Site) -> list[dict[str, Any]]:
         for n, a in enumerate(s.accounts, 1)
         if a.system_id in backups
     ]
+
+
+def _custody(s: _Site, n: int, account: Account) -> dict[str, str]:
+    """第二十条第6项: the new password is in the vault when the vault holds the account's secret (its entry's
+    reference, which the row check verifies), otherwise in a sealed envelope in the safe."""
+    reference = hooks.custody_reference(account.pk)
+    if reference:
+        return {"vault_ref": f"密码保管系统条目 {reference}", "custody_mode": "密码保管系统"}
+    return {"vault_ref": f"信封 {s.code}-X{n:03d}，保险柜A", "custody_mode": "密封信封入保险柜"}
 
 
 def _t11(s: _Site) -> list[dict[str, Any]]:

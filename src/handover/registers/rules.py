@@ -12,7 +12,8 @@ submitted. What each checks:
 - the half-year rule of 表5 (第二十五条第3项), at submission;
 - trading hours for 表30 and 表37 (第三十一条第3、9项);
 - the computed registers 表6 and 表24 are not entered by hand;
-- every reference to a register row points at a row of a register the column names, in this engagement.
+- every reference to a register row points at a row of a register the column names, in this engagement;
+- the checks other apps add (hooks.py): the vault's, that a 保管引用 in the vault names a real entry.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from handover.core.errors import DomainError
 from handover.fixity.errors import FixityError
 from handover.fixity.trading_calendar import TradingCalendar
 from handover.org.models import Employment, Party, Person
-from handover.registers import catalogue, computed
+from handover.registers import catalogue, computed, hooks
 from handover.registers.models import Form, InformationSystem, Row
 
 EXCHANGE_TIME = ZoneInfo("Asia/Shanghai")
@@ -90,6 +91,8 @@ def check_row(*, form: Form, data: dict[str, Any]) -> None:
         _trading_hours_30(data)
     if number == 37:
         _trading_hours_37(data)
+    for check in hooks.ROW_CHECKS:
+        check(form, data)
 
 
 def check_form(*, form: Form) -> None:
@@ -135,7 +138,8 @@ def lookups_cached() -> Iterator[None]:
         _MEMO.reset(token)
 
 
-def _memoised(key: tuple[Any, ...], load: Callable[[], Any]) -> Any:
+def memoised(key: tuple[Any, ...], load: Callable[[], Any]) -> Any:
+    """``load()``, read once per ``key`` within ``lookups_cached()`` (a hook's lookups may use it too)."""
     memo = _MEMO.get()
     if memo is None:
         return load()
@@ -149,7 +153,7 @@ def _referenced(form: Form, key: str, data: dict[str, Any], register_no: int) ->
     pk = _as_int(data.get(key))
     if pk is None:
         return None
-    return _memoised(
+    return memoised(
         ("row", form.engagement_id, register_no, pk),
         lambda: (
             Row.objects.filter(pk=pk, form__engagement=form.engagement, form__register_no=register_no)
@@ -171,7 +175,7 @@ def _register_refs(form: Form, data: dict[str, Any]) -> None:
     if not wanted:
         return
     pks = frozenset(pk for _key, pk, _numbers in wanted)
-    found = _memoised(
+    found = memoised(
         ("numbers", form.engagement_id, pks),
         lambda: dict(
             Row.objects.filter(pk__in=pks, form__engagement=form.engagement).values_list(

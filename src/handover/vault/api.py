@@ -38,12 +38,14 @@ class SecretEntrySerializer(serializers.ModelSerializer):
     layer = serializers.CharField(source="account.layer", read_only=True)
     account = serializers.CharField(source="account.login_name", read_only=True)
     account_class = serializers.CharField(source="account.account_class", read_only=True)
+    reference = serializers.CharField(read_only=True)
     versions = serializers.SerializerMethodField()
 
     class Meta:
         model = SecretEntry
         fields = [
             "id",
+            "reference",
             "site",
             "system",
             "host",

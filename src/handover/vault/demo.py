@@ -10,13 +10,15 @@ from django.utils import timezone
 
 from handover.core.actors import system
 from handover.org.models import Engagement, Site
+from handover.registers import demo as registers_demo
 from handover.vault import lifecycle, passwords, services
 from handover.vault.models import CustodyMode, SecretEntry, SecretKind, VaultConfig
 
 # site code, system, host, account, layer, class, kind
-SECRETS = [  # the registers demo's systems and hosts (registers/demo.py SYSTEMS, HOSTS), so 表9/10 match
+# The registers demo's accounts (registers/demo.py SYSTEMS, HOSTS): its 表10 rows name these entries.
+SECRETS = [
     ("BR-HZ", "营业部柜台系统", "hz-gt01", "root", "操作系统", "超级用户", SecretKind.ORIGINAL),
-    ("BR-HZ", "营业部柜台系统", "hz-gt01", "sa", "数据库", "超级用户", SecretKind.CHANGED),
+    ("BR-HZ", "营业部柜台系统", "hz-gt01", "dbadmin", "数据库", "超级用户", SecretKind.CHANGED),
     ("BR-HZ", "营业部柜台系统", "hz-rt01", "admin", "网络设备", "超级用户", SecretKind.CHANGED),
     ("HQ", "集中交易系统", "jy-db01", "root", "操作系统", "超级用户", SecretKind.CHANGED),
     ("BR-SZ", "营业部柜台系统", "sz-counter01", "root", "操作系统", "超级用户", SecretKind.ORIGINAL),
@@ -24,10 +26,14 @@ SECRETS = [  # the registers demo's systems and hosts (registers/demo.py SYSTEMS
 
 
 def load(engagement: Engagement) -> list[str]:
-    """Set up the vault and store the demo secrets; returns the shares, or [] if it was set up already."""
+    """Set up the vault and store the demo secrets; returns the shares, or [] if it was set up already.
+
+    Runs before the registers demo (``handover demo``): a 表10 row that says 密码保管系统 must name an
+    existing entry (vault/references.py), so the accounts are made with the registers' scenery first."""
     if VaultConfig.objects.exists():
         return []
     actor = system("demo")
+    registers_demo.scenery_ensure(engagement=engagement)
     result = lifecycle.vault_init(actor=actor, shares=5, threshold=3)
     for code, system_name, host, login, layer, account_class, kind in SECRETS:
         site = Site.objects.get(engagement=engagement, code=code)
@@ -55,7 +61,7 @@ def load(engagement: Engagement) -> list[str]:
             generated=True,
         )
     # Demo scenery: one secret past its 表27 periodic change date, so the overdue list has something.
-    SecretEntry.objects.filter(account__asset__hostname="hz-gt01", account__login_name="sa").update(
+    SecretEntry.objects.filter(account__asset__hostname="hz-gt01", account__login_name="dbadmin").update(
         next_due_on=timezone.localdate() - timedelta(days=3)
     )
     return result.shares

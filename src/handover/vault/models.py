@@ -3,11 +3,13 @@ reveal requests (DESIGN.md decision 4; registers.md §1.3).
 
 No column holds a secret, a hash of one or a fragment of one: a version holds the sealed bytes (the data
 key wrapped by the master key, then the ciphertext), bound by associated data to the version's identity,
-so a ciphertext copied into another row fails to open. 表9, 表10 and 表27 rows point here by entry id.
+so a ciphertext copied into another row fails to open. 表9, 表10 and 表27 rows point here by an entry's
+reference, ``{site code}-V{number:03d}`` (e.g. ``BR-HZ-V007``; see ``SecretEntry.reference``).
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -83,12 +85,27 @@ class VerifyResult(models.TextChoices):
     UNVERIFIED = "未验证", _("Not verified")
 
 
+# A vault reference as a register writes it (registers.md §1.3 保管引用): the site's code, "-V" and the entry's
+# number at that site, e.g. BR-HZ-V007. Found anywhere in the cell, so "密码保管系统条目 BR-HZ-V007" is one too.
+REFERENCE = re.compile(r"(?<![\w-])(?P<site>[A-Za-z0-9][A-Za-z0-9_-]*?)-[Vv](?P<number>\d{3,})(?![\w-])")
+
+
+def reference_for(*, site_code: str, number: int) -> str:
+    """The reference of entry ``number`` at the site with ``site_code``."""
+    return f"{site_code}-V{number:03d}"
+
+
 class SecretEntry(models.Model):
-    """The secret of one account (its system, host, layer and class come from the registers' entities)."""
+    """The secret of one account (its system, host, layer and class come from the registers' entities).
+
+    ``number`` counts the entries of its site from 1 and never changes (an entry is never deleted nor moved):
+    with the site's code it makes the entry's ``reference``, which 表9, 表10 and 表27 name in 保管引用.
+    """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     engagement = models.ForeignKey(Engagement, on_delete=models.PROTECT, related_name="+")
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="+")
+    number = models.PositiveIntegerField(_("number at the site"), editable=False)
     account = models.OneToOneField(Account, on_delete=models.PROTECT, related_name="vault_entry")
     custody_mode = models.CharField(
         _("custody mode"), max_length=10, choices=CustodyMode.choices, default=CustodyMode.VAULT
@@ -111,13 +128,19 @@ class SecretEntry(models.Model):
             models.CheckConstraint(
                 condition=~Q(custody_mode="密封信封入保险柜") | ~Q(envelope_no=""),
                 name="vault_entry_envelope_has_number",
-            )
+            ),
+            models.UniqueConstraint(fields=["site", "number"], name="vault_entry_number_unique"),
         ]
         verbose_name = _("vault entry")
         verbose_name_plural = _("vault entries")
 
     def __str__(self) -> str:
-        return f"{self.account} ({self.pk})"
+        return f"{self.account} ({self.reference})"
+
+    @property
+    def reference(self) -> str:
+        """What a register's 保管引用 names this entry by, e.g. ``BR-HZ-V007`` (reads ``site``)."""
+        return reference_for(site_code=self.site.code, number=self.number)
 
 
 class SecretVersion(models.Model):

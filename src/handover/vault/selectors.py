@@ -14,7 +14,7 @@ from handover.core.errors import NotFound
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Site
 from handover.org.selectors import site_scope
-from handover.vault.models import RevealRequest, RevealStatus, SecretEntry
+from handover.vault.models import REFERENCE, RevealRequest, RevealStatus, SecretEntry
 
 
 def _sites(*, user: Any, engagement: Engagement, capability: str) -> QuerySet[Site] | None:
@@ -42,6 +42,23 @@ def entry_get(*, user: Any, engagement: Engagement, entry_id: Any) -> SecretEntr
     if entry is None:
         raise NotFound(_("No vault entry %(id)s is open to you here.") % {"id": entry_id}, field="entry")
     return entry
+
+
+def entry_by_reference(*, user: Any, engagement: Engagement, reference: str) -> SecretEntry:
+    """The entry a register's 保管引用 names (``BR-HZ-V007``), among those open to the user."""
+    match = REFERENCE.fullmatch(reference.strip())
+    found = (
+        entry_list(user=user, engagement=engagement)
+        .filter(site__code__iexact=match.group("site"), number=int(match.group("number")))
+        .first()
+        if match is not None
+        else None
+    )
+    if found is None:
+        raise NotFound(
+            _("No vault entry %(ref)s is open to you here.") % {"ref": reference.strip()}, field="reference"
+        )
+    return found
 
 
 def overdue_list(

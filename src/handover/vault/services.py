@@ -167,8 +167,15 @@ def _entry_for(*, account: Account, site: Site) -> SecretEntry:
     entry = SecretEntry.objects.select_for_update().filter(account=account).first()
     if entry is not None:
         return entry
+    # The site's row is locked so that two first captures at one site cannot take the same number.
+    Site.objects.select_for_update().filter(pk=site.pk).first()
+    last = SecretEntry.objects.filter(site=site).order_by("-number").values_list("number", flat=True).first()
     return SecretEntry.objects.create(
-        engagement=account.engagement, site=site, account=account, captured_at=timezone.now()
+        engagement=account.engagement,
+        site=site,
+        account=account,
+        number=(last or 0) + 1,
+        captured_at=timezone.now(),
     )
 
 

@@ -77,12 +77,27 @@ def vault_seal(request: HttpRequest) -> HttpResponse:
 
 @needs(perms.VAULT_VIEW)
 def entry_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
+    ref = request.GET.get("ref", "").strip()
+    if ref:  # a register's 保管引用, looked up among the entries open to the user
+        try:
+            found = selectors.entry_by_reference(user=request.user, engagement=engagement, reference=ref)
+            return redirect("vault:entry_detail", engagement.code, found.pk)
+        except DomainError as exc:
+            messages.error(request, str(exc.message))
     entries = selectors.entry_list(user=request.user, engagement=engagement)
     overdue = selectors.overdue_list(user=request.user, engagement=engagement)
     return render(
         request,
         "vault/entry_list.html",
-        _context(request, engagement, entries=entries, overdue=overdue, status=lifecycle.vault_status()),
+        _context(
+            request,
+            engagement,
+            entries=entries,
+            overdue=overdue,
+            status=lifecycle.vault_status(),
+            ref=ref,
+            example_ref="BR-HZ-V007",
+        ),
     )
 
 

@@ -1,0 +1,43 @@
+"""Where other apps plug their checks into the registers without the registers importing them.
+
+The vault depends on the registers (its entries belong to a register's account), so the registers cannot
+import the vault. Like the workflow's step gates (workflow/gates.py), an app adds its hooks in its
+``AppConfig.ready``:
+
+- a row check runs in ``rules.check_row`` on every row written, typed, imported or sent to the API, after
+  the row's columns are valid; it raises ``rules.RuleViolation`` naming the column (the vault's: a 保管引用
+  that says 密码保管系统 names an existing entry, vault/references.py);
+- a custody reference says what a register's 保管引用 names an account's secret by, or "" if no app holds
+  it (the demo's 表10 rows name the demo vault's entries this way).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from handover.registers.models import Form
+
+RowCheck = Callable[["Form", dict[str, Any]], None]
+CustodyReference = Callable[[int], str]
+
+ROW_CHECKS: list[RowCheck] = []
+CUSTODY_REFERENCES: list[CustodyReference] = []
+
+
+def row_check_register(check: RowCheck) -> None:
+    """Add a row check once (an app's ``ready`` may run more than once in tests)."""
+    if check not in ROW_CHECKS:
+        ROW_CHECKS.append(check)
+
+
+def custody_reference_register(lookup: CustodyReference) -> None:
+    """Add a custody reference lookup once."""
+    if lookup not in CUSTODY_REFERENCES:
+        CUSTODY_REFERENCES.append(lookup)
+
+
+def custody_reference(account_id: int) -> str:
+    """The reference under which an app keeps the secret of account ``account_id``, or ""."""
+    return next((found for lookup in CUSTODY_REFERENCES if (found := lookup(account_id))), "")
