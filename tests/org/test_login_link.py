@@ -162,6 +162,23 @@ def test_only_the_technical_group_links_and_unlinks(world, tech):
     assert refused.value.field == "user"
 
 
+def test_a_person_created_with_a_login_is_technical_group_work_and_checked_the_same(world, tech):
+    onsite = world.login_with(Role.ONSITE_POST, world.branch_a)
+    fields = {"name": "丙员工", "organisation": world.org, "site": world.branch_a, "party": Party.FIRM_IT}
+    before = _state()
+    with pytest.raises(PermissionDenied):
+        services.person_create(actor=onsite, engagement=world.engagement, user=UserFactory(), **fields)
+    with pytest.raises(DomainError) as refused:
+        services.person_create(
+            actor=tech, engagement=world.engagement, user=UserFactory(is_active=False), **fields
+        )
+    assert refused.value.field == "user"
+    assert _state()[1] == before[1] and Person.objects.filter(name="丙员工").count() == 0
+    login = UserFactory()
+    person = services.person_create(actor=tech, engagement=world.engagement, user=login, **fields)
+    assert person.user == login
+
+
 def test_unlinking_removes_the_roles_from_the_login(world, tech):
     login = UserFactory()
     RoleAssignment.objects.create(
