@@ -215,6 +215,8 @@ def test_the_technical_group_links_a_login_on_the_person_page(client, world, tec
     assert "No login account." in page
     assert f'<option value="{login.pk}">it-a · 甲</option>' in page
     assert ">taken<" not in page
+    UserFactory(username="root", is_superuser=True)
+    assert ">root<" not in client.get(_page(world)).content.decode()
     answer = client.post(_page(world) + "login/", {"user": login.pk})
     assert answer.status_code == 302
     assert Person.objects.get(pk=world.person_a.pk).user == login

@@ -166,10 +166,11 @@ def person_get(*, user: Any, engagement: Engagement, person_id: int) -> Person:
 
 def linkable_logins(*, user: Any, engagement: Engagement) -> QuerySet[Any]:
     """Active login accounts that 技术组 may link to a person here: those not linked to anyone of this
-    engagement (services.person_link_login still checks each choice)."""
+    engagement, and not the deployment's superusers (services.person_link_login still checks each choice)."""
     require(user=user, engagement=engagement, capability=perms.MANAGE_ROLES)
     linked = Person.objects.filter(engagement=engagement, user__isnull=False).values("user_id")
-    return get_user_model().objects.filter(is_active=True).exclude(pk__in=linked).order_by("username")
+    logins = get_user_model().objects.filter(is_active=True, is_superuser=False)
+    return logins.exclude(pk__in=linked).order_by("username")
 
 
 def organisation_list(
