@@ -197,7 +197,7 @@ class Scene:
                 values[key] = w.engagement.code
             elif key == "site_id" or (key == "pk" and route.name == "api:site-detail"):
                 values[key], where = site.pk, site
-            elif key == "person_id" or (key == "pk" and route.name == "api:person-detail"):
+            elif key == "person_id" or (key == "pk" and route.name.startswith("api:person-")):
                 values[key], where = person.pk, site
             elif key == "organisation_id" or (key == "pk" and route.name == "api:organisation-detail"):
                 values[key] = w.org.pk

@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 
 from handover.accounts import services as accounts
 from handover.audit.models import Event
-from handover.org.models import Role, Site
+from handover.org.models import Person, Role, Site
 from tests.factories import PASSWORD, UserFactory
 
 
@@ -113,3 +113,20 @@ def test_wrong_password_for_a_token_is_refused(api, db):
     )
     assert response.status_code == 400
     assert "token" not in response.json()
+
+
+def test_technical_group_links_a_login_through_the_api_and_others_cannot(api, world):
+    login = UserFactory(username="it-a")
+    base = f"/api/engagements/{world.engagement.code}/people/{world.person_a.pk}/login/"
+    api.force_authenticate(world.login_with(Role.ONSITE_POST, world.branch_a))
+    assert api.post(base, {"username": "it-a"}, format="json").status_code == 403
+    api.force_authenticate(world.login_with(Role.TECH_GROUP))
+    missing = api.post(base, {"username": "nobody"}, format="json")
+    assert missing.status_code == 400 and missing.json()["field"] == "username"
+    linked = api.post(base, {"username": "it-a"}, format="json")
+    assert linked.status_code == 200 and linked.json()["login"] == "it-a"
+    assert Person.objects.get(pk=world.person_a.pk).user == login
+    again = api.post(base, {"username": "it-a"}, format="json")
+    assert again.status_code == 400 and again.json()["field"] == "user"
+    unlinked = api.post(base + "unlink/", format="json")
+    assert unlinked.status_code == 200 and unlinked.json()["login"] is None

@@ -9,7 +9,8 @@ process and as ``handover package verify``.
 The demo has no systems at this branch and no logins for its people, so the scene adds two systems with a
 host and super-user accounts each, and logins for the branch's 现场技术岗位 and 被托管技术方, through the
 services in a ``handover shell`` subprocess before the browser starts (this process never touches the ORM,
-see conftest.py). Every system of the site is covered in every register that lists systems.
+see conftest.py); 技术组 then links each login to its person on the person's page. Every system of the site
+is covered in every register that lists systems.
 """
 
 from __future__ import annotations
@@ -86,8 +87,7 @@ firm_it = people.filter(party=Party.FIRM_IT, employment="employed").first()
 passwords = {{}}
 for username, person in (("{ONSITE}", onsite), ("{FIRM_IT}", firm_it)):
     password = accounts.password_generate()
-    user, _ = accounts.user_create(actor=actor, username=username, display_name=person.name, password=password)
-    org.person_update(actor=actor, person=person, user=user)
+    accounts.user_create(actor=actor, username=username, display_name=person.name, password=password)
     passwords[username] = password
 org.role_grant(actor=actor, person=firm_it, role=Role.FIRM_IT, site=site)
 staff = [
@@ -97,6 +97,7 @@ staff = [
 print("SCENE", json.dumps({{
     "site_id": site.pk, "disposal_date": engagement.disposal_date.isoformat(), "passwords": passwords,
     "onsite": onsite.name, "firm_it": firm_it.name, "staff": staff,
+    "people": {{"{ONSITE}": onsite.pk, "{FIRM_IT}": firm_it.pk}},
     "vendor": vendor.name,
     "carrier": Organisation.objects.get(engagement=engagement, type=OrgType.LINE_CARRIER).name,
 }}, ensure_ascii=False))
@@ -111,6 +112,7 @@ class Scene:
         self.d = dt.date.fromisoformat(data["disposal_date"])
         self.onsite: str = data["onsite"]
         self.firm_it: str = data["firm_it"]
+        self.people: dict[str, int] = data["people"]  # login → id of the person it is to be linked to
         self.staff: list[dict[str, str]] = data["staff"]
         self.vendor: str = data["vendor"]
         self.carrier: str = data["carrier"]
@@ -282,6 +284,7 @@ def test_a_branch_walks_its_handover_and_the_package_verifies(
         pages[username] = context.new_page()
         log_in(pages[username], username)
     try:
+        link_logins(pages[TECH], scene)
         walk = Walk(pages, scene, server, tmp_path)
         for part in (
             late_before,
@@ -300,6 +303,17 @@ def test_a_branch_walks_its_handover_and_the_package_verifies(
         for context in contexts:
             context.close()
     print(f"the walk took {time.monotonic() - started:.1f} s")
+
+
+def link_logins(tech: Page, scene: Scene) -> None:
+    """技术组 links the new logins of the branch's 现场技术岗位 and 被托管技术方 to their people, on each
+    person's page (the login then acts with the person's roles)."""
+    for username, name in ((ONSITE, scene.onsite), (FIRM_IT, scene.firm_it)):
+        tech.goto(f"/e/demo/people/{scene.people[username]}/")
+        tech.select_option("select[name=user]", label=f"{username} · {name}")
+        tech.get_by_test_id("link-login").click()
+        expect(tech.locator("ul.messages li.success")).to_be_visible()
+        expect(tech.get_by_test_id("linked-login")).to_have_text(username)
 
 
 def late_before(walk: Walk) -> None:

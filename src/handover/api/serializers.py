@@ -46,6 +46,9 @@ class OrganisationSerializer(serializers.ModelSerializer):
 class PersonSerializer(serializers.ModelSerializer):
     organisation = serializers.PrimaryKeyRelatedField(queryset=Organisation.objects.all())
     site = serializers.PrimaryKeyRelatedField(queryset=Site.objects.all(), allow_null=True, required=False)
+    login: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        source="user", slug_field="username", read_only=True
+    )
 
     class Meta:
         model = Person
@@ -61,9 +64,16 @@ class PersonSerializer(serializers.ModelSerializer):
             "employment",
             "leave_date",
             "phone",
+            "login",
             "is_active",
         ]
         read_only_fields = ["is_active"]
+
+
+class LinkLoginSerializer(serializers.Serializer):
+    """The login account to link to a person, by its username."""
+
+    username = serializers.CharField(max_length=150)
 
 
 class RoleSerializer(serializers.ModelSerializer):

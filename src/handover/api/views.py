@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework import mixins, routers, status, viewsets
 from rest_framework.authtoken.models import Token
+from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -21,7 +24,7 @@ from handover.api import serializers
 from handover.audit import selectors as audit_selectors
 from handover.audit.models import Event
 from handover.audit.services import event_record
-from handover.core.errors import PermissionDenied
+from handover.core.errors import DomainError, PermissionDenied
 from handover.org import permissions as perms
 from handover.org import selectors, services
 from handover.org.models import Engagement, Organisation, Person, RoleAssignment, Site
@@ -155,7 +158,13 @@ class OrganisationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _Eng
 class PersonViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _EngagementScoped):
     serializer_class = serializers.PersonSerializer
     read_capability = perms.VIEW_PEOPLE
-    write_capability = perms.MANAGE_PEOPLE
+
+    @property
+    def write_capability(self) -> str:  # type: ignore[override]
+        """Linking a login hands it the person's roles: 技术组's decision, like granting a role."""
+        if getattr(self, "action", None) in ("link_login", "unlink_login"):
+            return perms.MANAGE_ROLES
+        return perms.MANAGE_PEOPLE
 
     def get_queryset(self) -> QuerySet:
         if getattr(self, "swagger_fake_view", False):
@@ -174,6 +183,26 @@ class PersonViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _Engagemen
         serializer = self.get_serializer(person, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         services.person_update(actor=request.user, person=person, **serializer.validated_data)
+        return Response(self.get_serializer(person).data)
+
+    @extend_schema(request=serializers.LinkLoginSerializer, responses=serializers.PersonSerializer)
+    @action(detail=True, methods=["post"], url_path="login")
+    def link_login(self, request: Request, pk: str, code: str) -> Response:
+        """Link a login account (by username) to the person; it then acts with the person's roles."""
+        body = serializers.LinkLoginSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        username = body.validated_data["username"]
+        user = get_user_model().objects.filter(username=username).first()
+        if user is None:
+            raise DomainError(_("No login account %(login)s.") % {"login": username}, field="username")
+        person = services.person_link_login(actor=request.user, person=self.get_object(), user=user)
+        return Response(self.get_serializer(person).data)
+
+    @extend_schema(request=None, responses=serializers.PersonSerializer)
+    @action(detail=True, methods=["post"], url_path="login/unlink")
+    def unlink_login(self, request: Request, pk: str, code: str) -> Response:
+        """Remove the person's login account."""
+        person = services.person_unlink_login(actor=request.user, person=self.get_object())
         return Response(self.get_serializer(person).data)
 
 

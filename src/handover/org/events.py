@@ -14,6 +14,8 @@ ORG_DEACTIVATE = "org.organisation.deactivate"
 PERSON_CREATE = "org.person.create"
 PERSON_UPDATE = "org.person.update"
 PERSON_DEACTIVATE = "org.person.deactivate"
+PERSON_LINK_LOGIN = "org.person.link_login"
+PERSON_UNLINK_LOGIN = "org.person.unlink_login"
 ROLE_GRANT = "org.role.grant"
 ROLE_REVOKE = "org.role.revoke"
 ACCESS_DENIED = "org.access.denied"
@@ -31,6 +33,8 @@ ACTIONS = {
     PERSON_CREATE: _("Person created"),
     PERSON_UPDATE: _("Person changed"),
     PERSON_DEACTIVATE: _("Person deactivated"),
+    PERSON_LINK_LOGIN: _("Login account linked to a person"),
+    PERSON_UNLINK_LOGIN: _("Login account unlinked from a person"),
     ROLE_GRANT: _("Role granted"),
     ROLE_REVOKE: _("Role revoked"),
     ACCESS_DENIED: _("Access refused"),

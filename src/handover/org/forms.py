@@ -69,3 +69,21 @@ class RoleForm(forms.ModelForm):
         _limit(self, "site", sites)
         self.fields["site"].required = False
         self.fields["observer_body"].help_text = _("Only for observers.")
+
+
+class LoginChoiceField(forms.ModelChoiceField):
+    """A login shown by its username (what the system administrator handed out), then its display name."""
+
+    def label_from_instance(self, obj: Any) -> str:
+        name = obj.get_username()
+        return f"{name} · {obj.display_name}" if obj.display_name and obj.display_name != name else name
+
+
+class LinkLoginForm(forms.Form):
+    """技术组 links a login account to a person; the choices are the selectors' linkable logins."""
+
+    user = LoginChoiceField(queryset=None, label=_("login account"))
+
+    def __init__(self, *args: Any, logins: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _limit(self, "user", logins)

@@ -13,6 +13,7 @@ from functools import reduce
 from operator import or_
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db.models import Count, Q, QuerySet
 from django.utils.translation import gettext as _
 
@@ -161,6 +162,15 @@ def person_get(*, user: Any, engagement: Engagement, person_id: int) -> Person:
             _("No person %(id)s is open to you in this engagement.") % {"id": person_id}, field="person"
         )
     return person
+
+
+def linkable_logins(*, user: Any, engagement: Engagement) -> QuerySet[Any]:
+    """Active login accounts that 技术组 may link to a person here: those not linked to anyone of this
+    engagement, and not the deployment's superusers (services.person_link_login still checks each choice)."""
+    require(user=user, engagement=engagement, capability=perms.MANAGE_ROLES)
+    linked = Person.objects.filter(engagement=engagement, user__isnull=False).values("user_id")
+    logins = get_user_model().objects.filter(is_active=True, is_superuser=False)
+    return logins.exclude(pk__in=linked).order_by("username")
 
 
 def organisation_list(

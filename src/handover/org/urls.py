@@ -17,6 +17,12 @@ urlpatterns = [
     path("<slug:code>/people/<int:person_id>/edit/", views.person_edit, name="person_edit"),
     path("<slug:code>/people/<int:person_id>/deactivate/", views.person_deactivate, name="person_deactivate"),
     path("<slug:code>/people/<int:person_id>/roles/", views.role_grant, name="role_grant"),
+    path("<slug:code>/people/<int:person_id>/login/", views.person_link_login, name="person_link_login"),
+    path(
+        "<slug:code>/people/<int:person_id>/login/unlink/",
+        views.person_unlink_login,
+        name="person_unlink_login",
+    ),
     path("<slug:code>/roles/<int:role_id>/revoke/", views.role_revoke, name="role_revoke"),
     path("<slug:code>/organisations/", views.organisation_list, name="organisation_list"),
     path("<slug:code>/organisations/new/", views.organisation_create, name="organisation_create"),

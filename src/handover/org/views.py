@@ -17,7 +17,7 @@ from handover.audit.services import event_record
 from handover.core.errors import DomainError
 from handover.org import events, selectors, services
 from handover.org import permissions as perms
-from handover.org.forms import OrganisationForm, PersonForm, RoleForm, SiteForm
+from handover.org.forms import LinkLoginForm, OrganisationForm, PersonForm, RoleForm, SiteForm
 from handover.org.models import Engagement, RoleAssignment
 from handover.web.access import AUTHENTICATED, needs
 
@@ -158,13 +158,14 @@ def person_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
 def person_detail(request: HttpRequest, engagement: Engagement, person_id: int) -> HttpResponse:
     person = selectors.person_get(user=request.user, engagement=engagement, person_id=person_id)
     roles = selectors.role_list(user=request.user, engagement=engagement, person=person)
-    role_form = None
+    role_form = link_form = None
     if selectors.has_capability(user=request.user, engagement=engagement, capability=perms.MANAGE_ROLES):
         role_form = RoleForm(sites=selectors.site_list(user=request.user, engagement=engagement))
+        link_form = LinkLoginForm(logins=selectors.linkable_logins(user=request.user, engagement=engagement))
     return render(
         request,
         "org/person_detail.html",
-        _context(request, engagement, person=person, roles=roles, role_form=role_form),
+        _context(request, engagement, person=person, roles=roles, role_form=role_form, link_form=link_form),
     )
 
 
@@ -213,6 +214,40 @@ def person_deactivate(request: HttpRequest, engagement: Engagement, person_id: i
     person = selectors.person_get(user=request.user, engagement=engagement, person_id=person_id)
     services.person_deactivate(actor=request.user, person=person)
     messages.success(request, _("%(name)s deactivated; their roles are revoked.") % {"name": person.name})
+    return redirect("org:person_detail", code=engagement.code, person_id=person_id)
+
+
+@require_POST
+@needs(perms.MANAGE_ROLES)
+def person_link_login(request: HttpRequest, engagement: Engagement, person_id: int) -> HttpResponse:
+    person = selectors.person_get(user=request.user, engagement=engagement, person_id=person_id)
+    form = LinkLoginForm(
+        request.POST, logins=selectors.linkable_logins(user=request.user, engagement=engagement)
+    )
+    if form.is_valid() and _save(
+        form, lambda d: services.person_link_login(actor=request.user, person=person, user=d["user"])
+    ):
+        messages.success(
+            request,
+            _("%(name)s now signs in as %(login)s.")
+            % {"name": person.name, "login": form.cleaned_data["user"].get_username()},
+        )
+    else:
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, str(error))
+    return redirect("org:person_detail", code=engagement.code, person_id=person_id)
+
+
+@require_POST
+@needs(perms.MANAGE_ROLES)
+def person_unlink_login(request: HttpRequest, engagement: Engagement, person_id: int) -> HttpResponse:
+    person = selectors.person_get(user=request.user, engagement=engagement, person_id=person_id)
+    try:
+        services.person_unlink_login(actor=request.user, person=person)
+        messages.success(request, _("%(name)s has no login account now.") % {"name": person.name})
+    except DomainError as exc:
+        messages.error(request, str(exc.message))
     return redirect("org:person_detail", code=engagement.code, person_id=person_id)
 
 

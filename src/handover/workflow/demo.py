@@ -153,7 +153,7 @@ def _hq_signers(engagement: Engagement, tech: User, finance: User) -> Signers:
     for person, name in ((onsite_person, "demo-hq-onsite"), (it_person, "demo-hq-it")):
         assert person is not None
         user, _password = accounts.user_create(actor=actor, username=name, display_name=person.name)
-        org_services.person_update(actor=actor, person=person, user=user)
+        org_services.person_link_login(actor=actor, person=person, user=user)
         users.append(user)
     assert it_person is not None
     org_services.role_grant(actor=actor, person=it_person, role=Role.FIRM_IT, site=hq)

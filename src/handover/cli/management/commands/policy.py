@@ -19,7 +19,7 @@ CAPABILITY_NOTES = {
     perms.VIEW_ORGS: "organisations of the engagement",
     perms.MANAGE_ORGS: "add, edit, deactivate organisations",
     perms.MANAGE_SITES: "add, move, deactivate sites",
-    perms.MANAGE_ROLES: "grant and revoke roles",
+    perms.MANAGE_ROLES: "grant and revoke roles; link a login account to a person",
     perms.VIEW_REGISTERS: "register forms and rows of the role's sites; export them (xlsx, PDF, CSV) and the templates",
     perms.FILL_REGISTERS: (
         "open forms, fill rows and import xlsx/CSV files at the role's sites (signing depends on the role)"
