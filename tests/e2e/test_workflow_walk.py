@@ -439,12 +439,14 @@ def backups_passwords_permissions(walk: Walk) -> None:
     t9 = walk.import_rows(9, receipts)
     t9_no = form_no(walk.onsite)
     walk.submit_and_sign(t9, rows=True)
+    # The new passwords go into sealed envelopes: this walk captures nothing in the vault, and a 保管引用 that
+    # says 密码保管系统 must name a real entry (tests/vault/test_references.py).
     changes = [
         {
             "系统": system, "设备": host, "层次": layer, "账户": account, "类别": "超级用户",
             "原密码登记": f"{t9_no}#{n}", "改密前备份": f"{t8_no}#{backup_of(system, '改密前备份')}",
             "修改时间": s.at(f"20:{n:02d}"), "执行人": s.firm_it, "已修改确认": "是",
-            "保管引用": f"密码保管系统条目 PD-V{n:03d}", "保管方式": "密码保管系统", "掌握人": s.onsite,
+            "保管引用": f"信封 PD-N{n:03d}，保险柜A", "保管方式": "密封信封入保险柜", "掌握人": s.onsite,
             "登录验证": "成功", "验证时间": s.at(f"20:{30 + n}"), "配置文件中使用": "不涉及", "业务测试": "正常",
         }
         for n, (account, system, host, layer) in enumerate(ACCOUNTS, 1)
