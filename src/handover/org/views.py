@@ -233,10 +233,15 @@ def person_link_login(request: HttpRequest, engagement: Engagement, person_id: i
             % {"name": person.name, "login": form.cleaned_data["user"].get_username()},
         )
     else:
-        for errors in form.errors.values():
-            for error in errors:
-                messages.error(request, str(error))
+        _report_errors(request, form)
     return redirect("org:person_detail", code=engagement.code, person_id=person_id)
+
+
+def _report_errors(request: HttpRequest, form: Any) -> None:
+    """A refused person-page form's errors as messages (the page it redirects to shows them)."""
+    for errors in form.errors.values():
+        for error in errors:
+            messages.error(request, str(error))
 
 
 @require_POST
@@ -259,9 +264,7 @@ def role_grant(request: HttpRequest, engagement: Engagement, person_id: int) -> 
     if form.is_valid() and _save(form, lambda d: services.role_grant(actor=request.user, person=person, **d)):
         messages.success(request, _("Role granted."))
     else:
-        for errors in form.errors.values():
-            for error in errors:
-                messages.error(request, str(error))
+        _report_errors(request, form)
     return redirect("org:person_detail", code=engagement.code, person_id=person_id)
 
 
