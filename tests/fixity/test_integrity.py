@@ -226,3 +226,22 @@ def test_a_verify_of_a_few_files_runs_in_one_process_with_the_same_result(
     found = [(p.kind, p.path) for p in small.problems]
     assert found == [(p.kind, p.path) for p in pooled.problems] and ("changed", b"b.dbf") in found
     assert {path for _kind, path in found} == {b"b.dbf"}
+
+
+@pytest.mark.parametrize("seconds", [0.0, 3600.0])
+def test_the_journal_is_written_once_its_second_is_up(
+    pristine: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seconds: float
+) -> None:
+    """Written every JOURNAL_FLUSH_SECONDS: with 0, from the first file on; with an hour, never by a run that
+    ends first (a run too short to be worth resuming pays nothing for its journal)."""
+    monkeypatch.setattr(integrity, "JOURNAL_FLUSH_SECONDS", seconds)
+    root, manifest = sealed(pristine, tmp_path, "sha256")
+    journal = tmp_path / "verify.partial"
+    seen: list[bool] = []
+    hook = lambda _path: seen.append(journal.exists())  # noqa: E731
+    report = integrity.verify(
+        str(root), str(manifest), journal_path=str(journal), options=Options(on_hashed=hook)
+    )
+    assert report.ok and len(seen) == report.extra["hashed"] > 2
+    assert any(seen[1:]) is (seconds == 0.0)
+    assert not journal.exists()

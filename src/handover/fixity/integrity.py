@@ -147,33 +147,27 @@ def _hash_all(workers: Workers, items: Iterator[Item]) -> Iterator[Item]:
             yield item
 
 
-# The resume journal is written out once a second, from a large buffer. Flushed every 64 files, as it was,
-# each write let the process pool's threads take the interpreter, and a verify of 20,000 small files
-# spent a sixth of its time waiting to get it back (docs/benchmarks.md).
+# The resume journal is written once a second, from a large buffer: flushed every 64 files, as it was, each
+# write let the process pool's threads take the interpreter, and a verify of 20,000 small files spent a sixth
+# of its time waiting to get it back. A run done within its first second never writes it (docs/benchmarks.md).
 JOURNAL_FLUSH_SECONDS = 1.0
 JOURNAL_BUFFER = 1 << 20
 
 
 class Journal:
-    """Digests computed so far (path → packed entry) and the file they are appended to."""
+    """Digests computed so far (path → packed entry) and the file they are appended to, which is written
+    about once a second: a run killed outright rehashes at most that second's files, and a run that ends
+    within its first second, too short to be worth resuming, never writes it."""
 
     def __init__(self, path: str | None, header: Header) -> None:
         self.path = path
+        self.header = header
         self.known: dict[bytes, bytes] = {}
         self.out: IO[bytes] | None = None
+        self._pending: list[Item] = []
         self._flushed = time.monotonic()
-        if path is None:
-            return
-        if os.path.exists(path):
+        if path is not None and os.path.exists(path):
             self._load(path, header)
-        mode = "ab" if self.known else "wb"
-        try:
-            self.out = open(path, mode, buffering=JOURNAL_BUFFER)  # noqa: SIM115 (closed by ``close``)
-        except OSError:
-            self.path = None
-            return
-        if mode == "wb":
-            ManifestWriter(self.out, header)
 
     def _load(self, path: str, header: Header) -> None:
         with open(path, "rb") as source:
@@ -193,20 +187,47 @@ class Journal:
         return Item(relpath, size, mtime_ns)
 
     def record(self, item: Item) -> None:
-        if self.out is not None:
-            self.out.write(entry_lines(item.relpath, binascii.hexlify(item.digest), item.size, item.mtime_ns))
+        if self.path is not None:
+            self._pending.append(item)
 
     def flush_now_and_then(self) -> None:
-        """Written out about once a second: a run killed outright rehashes at most that second's files."""
-        if self.out is not None and (now := time.monotonic()) - self._flushed >= JOURNAL_FLUSH_SECONDS:
-            self.out.flush()
+        """Write what was recorded, once a second."""
+        if self.path is not None and (now := time.monotonic()) - self._flushed >= JOURNAL_FLUSH_SECONDS:
+            self._write_pending()
+            if self.out is not None:
+                self.out.flush()
             self._flushed = now
 
     def close(self, *, done: bool) -> None:
+        """Done: the journal is removed. Interrupted: what was recorded is written, to resume from."""
+        if not done and self.path is not None:
+            self._write_pending()
         if self.out is not None:
             self.out.close()
-            if done and self.path:
-                os.remove(self.path)
+        if done and self.path is not None and os.path.exists(self.path):
+            os.remove(self.path)
+
+    def _write_pending(self) -> None:
+        if self.out is None:
+            self._open()
+        if self.out is not None:
+            write = self.out.write
+            for item in self._pending:
+                write(entry_lines(item.relpath, binascii.hexlify(item.digest), item.size, item.mtime_ns))
+        self._pending.clear()
+
+    def _open(self) -> None:
+        """Appended to when resuming, else (re)started with a header; a journal that cannot be opened is
+        done without: the run goes on, only not resumable."""
+        assert self.path is not None
+        mode = "ab" if self.known else "wb"
+        try:
+            self.out = open(self.path, mode, buffering=JOURNAL_BUFFER)  # noqa: SIM115 (closed by ``close``)
+        except OSError:
+            self.path = None
+            return
+        if mode == "wb":
+            ManifestWriter(self.out, self.header)
 
 
 def _relative_inside(root: bytes, path: str) -> bytes | None:
