@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -123,6 +124,22 @@ def migrated_data_dir(prefix: str) -> tuple[Path, dict[str, str]]:
     _handover(env, "migrate", "--no-input", "-v", "0")
     _handover(env, "collectstatic", "--no-input", "-v", "0")
     return data_dir, env
+
+
+def shell_scene(server: Server, script: str, marker: str, what: str) -> str:
+    """Run ``script`` in ``handover shell`` on the server's data folder and return what follows ``marker`` on
+    the line it prints; RuntimeError naming ``what`` when the script fails or prints no such line."""
+    done = subprocess.run(
+        [str(HANDOVER), "shell", "-c", script],
+        env=_server_env(server.data_dir),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    found = re.search(rf"^{marker} (.+)$", done.stdout, re.MULTILINE)
+    if done.returncode != 0 or not found:
+        raise RuntimeError(f"{what} failed:\n{done.stdout}\n{done.stderr}")
+    return found.group(1)
 
 
 @contextlib.contextmanager

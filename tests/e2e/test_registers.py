@@ -10,7 +10,6 @@ see conftest.py).
 from __future__ import annotations
 
 import re
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import openpyxl
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.e2e.conftest import HANDOVER, Server, _server_env
+from tests.e2e.conftest import Server, shell_scene
 
 pytestmark = pytest.mark.e2e
 
@@ -51,17 +50,7 @@ print("PASSWORD", password)
 
 @pytest.fixture(scope="module")
 def scene(server: Server) -> Server:
-    done = subprocess.run(
-        [str(HANDOVER), "shell", "-c", SCENE],
-        env=_server_env(server.data_dir),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    found = re.search(r"^PASSWORD (\S+)$", done.stdout, re.MULTILINE)
-    if done.returncode != 0 or not found:
-        raise RuntimeError(f"the register scene failed:\n{done.stdout}\n{done.stderr}")
-    server.passwords[BOTH] = found.group(1)
+    server.passwords[BOTH] = shell_scene(server, SCENE, "PASSWORD", "the register scene")
     return server
 
 

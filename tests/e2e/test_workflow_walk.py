@@ -32,7 +32,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from handover.reports import verify
-from tests.e2e.conftest import HANDOVER, Server, _handover, _server_env, demo_server
+from tests.e2e.conftest import HANDOVER, Server, _handover, _server_env, demo_server, shell_scene
 
 pytestmark = pytest.mark.e2e
 
@@ -134,17 +134,7 @@ def server() -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def scene(server: Server) -> Scene:
-    done = subprocess.run(
-        [str(HANDOVER), "shell", "-c", SCENE],
-        env=_server_env(server.data_dir),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    found = re.search(r"^SCENE (.+)$", done.stdout, re.MULTILINE)
-    if done.returncode != 0 or not found:
-        raise RuntimeError(f"the walk's scene failed:\n{done.stdout}\n{done.stderr}")
-    data = json.loads(found.group(1))
+    data = json.loads(shell_scene(server, SCENE, "SCENE", "the walk's scene"))
     server.passwords.update(data["passwords"])
     return Scene(data)
 
