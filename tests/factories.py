@@ -80,6 +80,15 @@ class PersonFactory(factory.django.DjangoModelFactory):
     party = Party.FIRM_IT
 
 
+# 第八条: a role that signs for a side is held by a person of that side (permissions.ROLE_PARTIES).
+PARTY_OF_ROLE = {
+    Role.TECH_GROUP: Party.TECH_GROUP,
+    Role.ONSITE_POST: Party.ONSITE_POST,
+    Role.FIRM_IT: Party.FIRM_IT,
+    Role.FIRM_FINANCE: Party.FIRM_FINANCE,
+}
+
+
 class World:
     """An engagement with HQ → region → two branches (A, B) → a service point under A, and helpers to
     make a login holding a role anywhere in it."""
@@ -101,7 +110,12 @@ class World:
     ) -> User:
         user = UserFactory(username=username) if username else UserFactory()
         person = PersonFactory(
-            engagement=self.engagement, organisation=self.org, site=site, user=user, name=user.username
+            engagement=self.engagement,
+            organisation=self.org,
+            site=site,
+            user=user,
+            name=user.username,
+            party=PARTY_OF_ROLE.get(role, Party.FIRM_IT),
         )
         RoleAssignment.objects.create(
             engagement=self.engagement,

@@ -9,7 +9,7 @@ from handover.audit.models import Event
 from handover.core.errors import DomainError, PermissionDenied
 from handover.org import selectors, services
 from handover.org.models import Employment, Party, Phase, Role, RoleAssignment
-from tests.factories import EngagementFactory, PersonFactory, UserFactory
+from tests.factories import PARTY_OF_ROLE, EngagementFactory, PersonFactory, UserFactory
 
 SEPARATED = [Role.OBSERVER, Role.AUDITOR, Role.SYSADMIN]
 OTHERS = [Role.TECH_GROUP, Role.ONSITE_POST, *SEPARATED]
@@ -19,7 +19,10 @@ OTHERS = [Role.TECH_GROUP, Role.ONSITE_POST, *SEPARATED]
 @override_settings(LANGUAGE_CODE="en")
 def test_separated_roles_combine_with_nothing_else(world, separated, other):
     tech = world.login_with(Role.TECH_GROUP)
-    person = world.person_a
+    party = PARTY_OF_ROLE.get(other, Party.FIRM_IT)  # 第八条: custodian roles for the custodian's people
+    person = PersonFactory(
+        engagement=world.engagement, organisation=world.org, site=world.branch_a, party=party
+    )
     site = world.branch_a if other == Role.ONSITE_POST else None
     services.role_grant(actor=tech, person=person, role=other, site=site, observer_body="working_group")
     before = (RoleAssignment.objects.count(), Event.objects.count())

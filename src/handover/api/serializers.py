@@ -42,6 +42,12 @@ class OrganisationSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "type", "contact_person", "phone", "address", "is_active"]
         read_only_fields = ["is_active"]
 
+    def to_representation(self, instance: Organisation) -> dict[str, Any]:
+        """The name the selector lets this reader see (第十一条 hides the firm's from some)."""
+        data = dict(super().to_representation(instance))
+        data["name"] = getattr(instance, "shown_name", instance.name)
+        return data
+
 
 class PersonSerializer(serializers.ModelSerializer):
     organisation = serializers.PrimaryKeyRelatedField(queryset=Organisation.objects.all())

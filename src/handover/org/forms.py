@@ -36,6 +36,13 @@ class OrganisationForm(forms.ModelForm):
         fields = ["name", "type", "contact_person", "phone", "address"]
 
 
+class OrganisationChoiceField(forms.ModelChoiceField):
+    """An organisation by the name the selector shows this user (第十一条 hides the firm's from some)."""
+
+    def label_from_instance(self, obj: Any) -> str:
+        return str(getattr(obj, "shown_name", obj.name))
+
+
 class PersonForm(forms.ModelForm):
     class Meta:
         model = Person
@@ -52,6 +59,7 @@ class PersonForm(forms.ModelForm):
             "phone",
         ]
         widgets = {"leave_date": forms.DateInput(attrs={"type": "date"})}
+        field_classes = {"organisation": OrganisationChoiceField}
 
     def __init__(self, *args: Any, sites: Any, organisations: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

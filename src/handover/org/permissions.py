@@ -7,7 +7,7 @@ filter by it. tests/test_access_policy.py walks every URL with every role agains
 
 from __future__ import annotations
 
-from handover.org.models import Role
+from handover.org.models import Party, Role
 
 VIEW_ENGAGEMENT = "view_engagement"  # the engagement's pages (dashboard, sites) at the held scope
 VIEW_SUMMARY = "view_summary"  # counts and coverage only, no names of people
@@ -130,6 +130,33 @@ SEPARATED_ROLES = frozenset({Role.OBSERVER, Role.AUDITOR, Role.SYSADMIN})
 
 # 第十一条: in 准备期 only the technical group sees the firm's real name.
 PREPARATION_FIRM_NAME_ROLES = frozenset({Role.TECH_GROUP})
+
+
+# 第八条 "托管方监督，被托管方执行": the two sides of a dual signature are two parties. A role that signs for a
+# side is held only by a person of that side (第十二~十四条 say who is who): 被托管技术方 and 被托管机构财务 by
+# the firm's own staff (IT, finance, business), 技术组 and 现场技术岗位 by the custodian's people; vendors hold
+# neither. Observers, auditors and system administrators sign nothing, and 三权分立 keeps them apart from
+# every other role.
+CUSTODIAN_PARTIES = frozenset({Party.TECH_GROUP, Party.ONSITE_POST})
+FIRM_PARTIES = frozenset({Party.FIRM_IT, Party.FIRM_FINANCE, Party.BUSINESS})
+ROLE_PARTIES: dict[str, frozenset[str]] = {
+    Role.TECH_GROUP: CUSTODIAN_PARTIES,
+    Role.ONSITE_POST: CUSTODIAN_PARTIES,
+    Role.FIRM_IT: FIRM_PARTIES,
+    Role.FIRM_FINANCE: FIRM_PARTIES,
+}
+
+
+def role_fits_party(role: str, party: str) -> bool:
+    """Whether a person of ``party`` may hold ``role`` (第八条); roles not in ROLE_PARTIES fit every party."""
+    return party in ROLE_PARTIES.get(role, frozenset(Party.values))
+
+
+def side_of(party: str) -> str:
+    """The side of 第八条 a party is on: the custodian's, the firm's, or neither (vendors)."""
+    if party in CUSTODIAN_PARTIES:
+        return "custodian"
+    return "firm" if party in FIRM_PARTIES else "other"
 
 
 def capabilities_of(role: str) -> frozenset[str]:

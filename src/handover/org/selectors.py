@@ -14,13 +14,23 @@ from operator import or_
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Case, CharField, Count, F, Q, QuerySet, Value, When
 from django.utils.translation import gettext as _
 
 from handover.core.actors import SystemActor
 from handover.core.errors import NotFound, PermissionDenied
 from handover.org import permissions as perms
-from handover.org.models import Engagement, Organisation, Person, Phase, Role, RoleAssignment, Site, SiteLevel
+from handover.org.models import (
+    Engagement,
+    Organisation,
+    OrgType,
+    Person,
+    Phase,
+    Role,
+    RoleAssignment,
+    Site,
+    SiteLevel,
+)
 
 
 @dataclass(frozen=True)
@@ -83,6 +93,20 @@ def has_capability(*, user: Any, engagement: Engagement, capability: str, site: 
 def require(*, user: Any, engagement: Engagement, capability: str, site: Site | None = None) -> None:
     if not has_capability(user=user, engagement=engagement, capability=capability, site=site):
         raise PermissionDenied(_("You do not have the role needed for this here."))
+
+
+def require_engagement_wide(*, user: Any, engagement: Engagement, capability: str) -> None:
+    """``capability`` held with no site, i.e. over the whole engagement (a site-scoped post has less)."""
+    if site_scope(user=user, engagement=engagement, capability=capability) != Q():
+        raise PermissionDenied(_("Only a role held across the whole engagement may do this."))
+
+
+def require_at(*, user: Any, engagement: Engagement, capability: str, site: Site | None) -> None:
+    """``capability`` at ``site``; where there is no site (a person without one), engagement-wide."""
+    if site is None:
+        require_engagement_wide(user=user, engagement=engagement, capability=capability)
+    else:
+        require(user=user, engagement=engagement, capability=capability, site=site)
 
 
 def engagement_list(*, user: Any) -> QuerySet[Engagement]:
@@ -176,11 +200,26 @@ def linkable_logins(*, user: Any, engagement: Engagement) -> QuerySet[Any]:
 def organisation_list(
     *, user: Any, engagement: Engagement, include_inactive: bool = False
 ) -> QuerySet[Organisation]:
+    """The engagement's organisations, each with ``shown_name``: the name, except the firm's for those who may
+    not read it (第十一条), who see "the custodied firm" and the code name instead."""
     require(user=user, engagement=engagement, capability=perms.VIEW_ORGS)
     qs = Organisation.objects.filter(engagement=engagement)
     if not include_inactive:
         qs = qs.filter(is_active=True)
-    return qs.order_by("type", "name")
+    if firm_name_visible(user=user, engagement=engagement):
+        shown: Any = F("name")
+    else:
+        shown = Case(
+            When(type=OrgType.FIRM, then=Value(hidden_firm_label(engagement))),
+            default=F("name"),
+            output_field=CharField(),
+        )
+    return qs.annotate(shown_name=shown).order_by("type", "name")
+
+
+def hidden_firm_label(engagement: Engagement) -> str:
+    """What stands for the firm's real name where 第十一条 hides it."""
+    return _("The custodied firm (%(code_name)s)") % {"code_name": engagement.code_name}
 
 
 def organisation_get(*, user: Any, engagement: Engagement, organisation_id: int) -> Organisation:

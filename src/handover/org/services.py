@@ -22,6 +22,7 @@ from handover.org.models import (
     Engagement,
     ObserverBody,
     Organisation,
+    OrgType,
     Party,
     Person,
     Phase,
@@ -30,19 +31,44 @@ from handover.org.models import (
     Site,
     SiteLevel,
 )
-from handover.org.selectors import require
+from handover.org.selectors import require, require_at
+
+# 第十一条: the firm's real name never enters the trail (it is read by auditors and exported); a change to it
+# is recorded as a change, with this in place of the values.
+HIDDEN_IN_TRAIL = "(第十一条)"
+
+
+def _firm_private(organisation: Organisation) -> set[str]:
+    """The fields of an organisation that its events must not carry: the firm's name."""
+    return {"name"} if organisation.type == OrgType.FIRM else set()
+
+
+def _firm_name_hidden(organisation: Organisation, payload: dict[str, Any]) -> dict[str, Any]:
+    return {k: HIDDEN_IN_TRAIL if k in _firm_private(organisation) else v for k, v in payload.items()}
 
 
 def _save_changes(
-    *, actor: Any, instance: Any, fields: dict[str, Any], action: str, site_id: int | None = None
+    *,
+    actor: Any,
+    instance: Any,
+    fields: dict[str, Any],
+    action: str,
+    site_id: int | None = None,
+    private: Any = None,
 ) -> None:
-    """Apply field changes and record only what changed, in one transaction."""
+    """Apply field changes and record only what changed, in one transaction. ``private(instance)`` names
+    the fields whose values the trail must not hold (before or after the change): they are recorded as
+    changed, with HIDDEN_IN_TRAIL for their values."""
     before = snapshot(instance)
+    hidden = set(private(instance)) if private else set()
     with transaction.atomic():
         for key, value in fields.items():
             setattr(instance, key, value)
         instance.save()
+        hidden |= set(private(instance)) if private else set()
         old, new = changed(before, snapshot(instance))
+        old = {k: HIDDEN_IN_TRAIL if k in hidden else v for k, v in old.items()}
+        new = {k: HIDDEN_IN_TRAIL if k in hidden else v for k, v in new.items()}
         event_record(
             actor=actor,
             action=action,
@@ -293,7 +319,7 @@ def organisation_create(
             action=events.ORG_CREATE,
             engagement_id=engagement.pk,
             obj=organisation,
-            after=snapshot(organisation),
+            after=_firm_name_hidden(organisation, snapshot(organisation)),
         )
     return organisation
 
@@ -304,7 +330,9 @@ def organisation_update(*, actor: Any, organisation: Organisation, **fields: Any
     if "name" in fields:
         fields["name"] = fields["name"].strip()
         _organisation_name_free(engagement, fields["name"], exclude=organisation.pk)
-    _save_changes(actor=actor, instance=organisation, fields=fields, action=events.ORG_UPDATE)
+    _save_changes(
+        actor=actor, instance=organisation, fields=fields, action=events.ORG_UPDATE, private=_firm_private
+    )
     return organisation
 
 
@@ -337,7 +365,8 @@ def person_create(*, actor: Any, engagement: Engagement, **fields: Any) -> Perso
 
     A login given here (the demo's set-up) is a link like person_link_login's: 技术组's to make.
     """
-    require(user=actor, engagement=engagement, capability=perms.MANAGE_PEOPLE, site=fields.get("site"))
+    # L4: a person without a site is seen at every site's pickers, so only an engagement-wide role adds one.
+    require_at(user=actor, engagement=engagement, capability=perms.MANAGE_PEOPLE, site=fields.get("site"))
     _clean_person(engagement, fields)
     if fields.get("user") is not None:
         require(user=actor, engagement=engagement, capability=perms.MANAGE_ROLES)
@@ -363,9 +392,11 @@ def person_update(*, actor: Any, person: Person, **fields: Any) -> Person:
             field="user",
         )
     engagement = person.engagement
-    require(user=actor, engagement=engagement, capability=perms.MANAGE_PEOPLE, site=person.site)
+    require_at(user=actor, engagement=engagement, capability=perms.MANAGE_PEOPLE, site=person.site)
     if "site" in fields:
-        require(user=actor, engagement=engagement, capability=perms.MANAGE_PEOPLE, site=fields["site"])
+        require_at(user=actor, engagement=engagement, capability=perms.MANAGE_PEOPLE, site=fields["site"])
+    if "party" in fields and fields["party"] != person.party:
+        _check_party_change(person=person, party=fields["party"])
     merged = {"employment": person.employment, "leave_date": person.leave_date, **fields}
     _clean_person(engagement, merged)
     fields["leave_date"] = merged["leave_date"]
@@ -380,9 +411,31 @@ def person_update(*, actor: Any, person: Person, **fields: Any) -> Person:
     return person
 
 
+def _check_party_change(*, person: Person, party: str) -> None:
+    """第八条: a person's party decides which side of a dual signature they may sign for (ROLE_PARTIES).
+
+    A person who holds or held a role, or who has or had a login, stays on their side (custodian, firm,
+    vendor): relabelling a custodian as firm IT would let the custodian sign as the firm. A person never
+    given a login nor a role may be corrected freely."""
+    if perms.side_of(party) == perms.side_of(person.party):
+        return
+    unlinked = Event.objects.filter(
+        engagement_id=person.engagement_id, action=events.PERSON_UNLINK_LOGIN, object_id=str(person.pk)
+    )
+    if person.user_id is not None or person.roles.exists() or unlinked.exists():
+        raise DomainError(
+            _(
+                "%(name)s has had a login or a role, so they cannot become %(party)s: the two signatures of "
+                "第八条 belong to two sides, and nobody changes side. Deactivate them and add the person anew."
+            )
+            % {"name": person.name, "party": Party(party).label},
+            field="party",
+        )
+
+
 def person_deactivate(*, actor: Any, person: Person) -> None:
     """Deactivate a person and revoke every role they hold."""
-    require(user=actor, engagement=person.engagement, capability=perms.MANAGE_PEOPLE, site=person.site)
+    require_at(user=actor, engagement=person.engagement, capability=perms.MANAGE_PEOPLE, site=person.site)
     with transaction.atomic():
         _deactivate(actor=actor, instance=person, action=events.PERSON_DEACTIVATE, site_id=person.site_id)
         for assignment in person.roles.filter(revoked_at__isnull=True):
@@ -568,6 +621,28 @@ def _held_roles(person: Person) -> set[str]:
     return set(qs.values_list("role", flat=True))
 
 
+def _check_role_party(*, person: Person, role: str) -> None:
+    """第八条: 被托管技术方 and 被托管机构财务 only for the firm's people, custodian roles only for the custodian's."""
+    if perms.role_fits_party(role, person.party):
+        return
+    parties = pgettext("list separator", ", ").join(
+        str(Party(p).label) for p in sorted(perms.ROLE_PARTIES[role])
+    )
+    raise DomainError(
+        _(
+            "%(role)s is held only by a person of the party %(parties)s, and %(name)s is %(party)s "
+            "(第八条: the custodian supervises, the firm executes)."
+        )
+        % {
+            "role": Role(role).label,
+            "parties": parties,
+            "name": person.name,
+            "party": person.get_party_display(),
+        },
+        field="role",
+    )
+
+
 def role_grant(
     *, actor: Any, person: Person, role: str, site: Site | None = None, observer_body: str = ""
 ) -> RoleAssignment:
@@ -592,6 +667,12 @@ def role_grant(
         )
     if not person.is_active:
         raise DomainError(_("%(name)s is deactivated.") % {"name": person.name}, field="person")
+    _check_role_party(person=person, role=role)
+    if person.user_id is not None and person.user_id == getattr(actor, "pk", None):
+        raise DomainError(
+            _("Nobody grants a role to themselves; ask another member of the technical group."),
+            field="person",
+        )
     conflict = perms.separation_conflict(_held_roles(person), role)
     if conflict:
         raise DomainError(

@@ -35,11 +35,14 @@ def _save(form: Any, action: Any) -> Any:
 def _context(request: HttpRequest, engagement: Engagement, **extra: Any) -> dict[str, Any]:
     roles = selectors.roles_in(user=request.user, engagement=engagement)
     caps = set().union(*(perms.capabilities_of(r) for r in roles)) if roles else set()
+    visible = selectors.firm_name_visible(user=request.user, engagement=engagement)
     return {
         "engagement": engagement,
         "caps": caps,
         "my_roles": roles,
-        "firm_name_visible": selectors.firm_name_visible(user=request.user, engagement=engagement),
+        "firm_name_visible": visible,
+        # 第十一条: what stands for the firm organisation's name where the real name is hidden from this user.
+        "hidden_firm_label": None if visible else selectors.hidden_firm_label(engagement),
         **extra,
     }
 

@@ -65,14 +65,28 @@ def footer_roles(register_no: int) -> tuple[str, ...]:
 
 
 def _signer(actor: Any, engagement: Engagement, site: Site, allowed: frozenset[str]) -> tuple[Person, str]:
-    """The actor's person in the engagement and the role, among ``allowed``, they hold at ``site``."""
+    """The actor's person in the engagement and the role, among ``allowed``, they hold at ``site``.
+
+    第八条: the role must fit the person's party (role_grant checks it too; this catches a role that reached
+    the database some other way), so the custodian never signs as the firm, nor the firm as the custodian."""
+    person = Person.objects.filter(engagement=engagement, user=actor, is_active=True).first()
+    misfit = None
     for grant in grants_for(actor):
-        if grant.engagement_id != engagement.pk or grant.role not in allowed:
+        if grant.engagement_id != engagement.pk or grant.role not in allowed or person is None:
             continue
-        if not grant.site_path or site.path.startswith(grant.site_path):
-            person = Person.objects.filter(engagement=engagement, user=actor, is_active=True).first()
-            if person is not None:
-                return person, grant.role
+        if grant.site_path and not site.path.startswith(grant.site_path):
+            continue
+        if perms.role_fits_party(grant.role, person.party):
+            return person, grant.role
+        misfit = grant.role
+    if person is not None and misfit is not None:
+        raise PermissionDenied(
+            _(
+                "%(name)s is %(party)s and cannot sign as %(role)s "
+                "(第八条: the custodian supervises, the firm executes)."
+            )
+            % {"name": person.name, "party": person.get_party_display(), "role": Role(misfit).label}
+        )
     names = "、".join(str(Role(r).label) for r in sorted(allowed))
     raise PermissionDenied(_("Only %(roles)s of this site may sign here.") % {"roles": names})
 

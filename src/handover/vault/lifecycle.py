@@ -16,7 +16,11 @@ from django.utils.translation import gettext as _
 
 from handover.audit.models import Outcome
 from handover.audit.services import event_record
-from handover.core.errors import DomainError
+from handover.core.actors import SystemActor
+from handover.core.errors import DomainError, PermissionDenied
+from handover.org import permissions as perms
+from handover.org.models import Engagement
+from handover.org.selectors import has_capability
 from handover.vault import events
 from handover.vault.crypto import ciphers, envelope, shamir
 from handover.vault.crypto.envelope import SealedSecret
@@ -260,8 +264,29 @@ def _record_share(*, actor: Any, config: VaultConfig, result: dict[str, Any]) ->
             event_record(actor=actor, action=events.UNSEAL, obj=config, after={"shares": result["entered"]})
 
 
+def _require_seal_right(actor: Any) -> None:
+    """L7: one vault serves every engagement of the deployment, and unsealing it again takes k share holders,
+    so sealing needs vault_unseal in every engagement (or the deployment itself: its command line or a
+    superuser). A 现场技术岗位 of one engagement cannot stop the vault for all the others."""
+    if isinstance(actor, SystemActor) or getattr(actor, "is_superuser", False):
+        return
+    missing = [
+        e
+        for e in Engagement.objects.order_by("code")
+        if not has_capability(user=actor, engagement=e, capability=perms.VAULT_UNSEAL)
+    ]
+    if missing:
+        raise PermissionDenied(
+            _(
+                "The vault serves every engagement of this deployment; only someone who may unseal it in all "
+                "of them, or the deployment's administrator with `handover vault seal`, may seal it."
+            )
+        )
+
+
 def vault_seal(*, actor: Any) -> None:
     """Forget the master key (and any ceremony in progress) everywhere it is held, then record it."""
+    _require_seal_right(actor)
     config = config_get()
     keeper = current_keeper()
     try:

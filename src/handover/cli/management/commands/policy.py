@@ -34,7 +34,7 @@ CAPABILITY_NOTES = {
     perms.VAULT_CAPTURE: "enter or generate a secret at the role's sites (表9 original, 表10/表27 new)",
     perms.VAULT_REQUEST: "ask to see a secret with a reason, then open the approved reveal once",
     perms.VAULT_APPROVE: "approve another person's reveal at the role's sites, with a fresh TOTP code",
-    perms.VAULT_UNSEAL: "enter an unseal share and seal the vault (deployment-wide)",
+    perms.VAULT_UNSEAL: "enter an unseal share; seal the vault, which needs this in every engagement it serves",
     perms.VIEW_WORKFLOW: "the 附件二 steps, deadlines, feedback and exception cases of the role's sites",
     perms.WORK_STEPS: "notes and evidence on a step; confirm a step that has no output register",
     perms.REPORT_FEEDBACK: "report a late step the same day (第二十七条第2项)",
