@@ -50,7 +50,7 @@ class User(AbstractUser):
         for secret in settings.SECRET_KEY_FALLBACKS:
             yield self._epoch_hash(secret)
 
-    def _epoch_hash(self, secret: str | None) -> str:
+    def _epoch_hash(self, secret: str | bytes | None) -> str:
         key_salt = "handover.accounts.User.get_session_auth_hash"
         value = f"{self.password}:{self.credentials_epoch}"
         return salted_hmac(key_salt, value, secret=secret, algorithm="sha256").hexdigest()
