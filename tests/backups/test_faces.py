@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
 
+from handover.accounts.services import api_token_issue
 from handover.backups.models import ImportedBundle, KeySource, SiteKey
 from handover.fixity import keys
 from handover.fixity.cli import main as agent
@@ -22,28 +22,28 @@ from tests.factories import World
 def test_upload_by_api_imports_once(world: World, client, tmp_path: Path) -> None:
     onsite = world.login_with(Role.ONSITE_POST, site=world.branch_a)
     path = faulty_bundle(enrol(world, tmp_path))
-    token = Token.objects.create(user=onsite)
+    token = api_token_issue(user=onsite)
     url = reverse("api:fixity-bundles", kwargs={"code": world.engagement.code})
     answers = []
     for _ in range(2):
         with open(path, "rb") as source:
-            answers.append(client.post(url, {"file": source}, HTTP_AUTHORIZATION=f"Token {token.key}"))
+            answers.append(client.post(url, {"file": source}, HTTP_AUTHORIZATION=f"Token {token}"))
     assert [a.status_code for a in answers] == [201, 200]
     assert [a.json()["created"] for a in answers] == [True, False]
     assert answers[0].json()["tamper"] is True and answers[0].json()["site"] == "BA"
     assert ImportedBundle.objects.count() == 1
-    listed = client.get(url, HTTP_AUTHORIZATION=f"Token {token.key}").json()
+    listed = client.get(url, HTTP_AUTHORIZATION=f"Token {token}").json()
     assert [b["digest"] for b in listed] == [answers[0].json()["digest"]]
 
 
 def test_enrol_by_api_refuses_another_site(world: World, client, tmp_path: Path) -> None:
     onsite = world.login_with(Role.ONSITE_POST, site=world.branch_a)
-    token = Token.objects.create(user=onsite)
+    token = api_token_issue(user=onsite)
     url = reverse("api:fixity-keys", kwargs={"code": world.engagement.code})
     for site, status in (("BB", 403), ("BA", 201)):
         key = keys.generate(engagement=world.engagement.code, site=site)
         response = client.post(url, key.public_document(), content_type="application/json",
-                               HTTP_AUTHORIZATION=f"Token {token.key}")  # fmt: skip
+                               HTTP_AUTHORIZATION=f"Token {token}")  # fmt: skip
         assert response.status_code == status, response.content
     assert list(SiteKey.objects.values_list("site__code", "source")) == [("BA", KeySource.AGENT)]
 
@@ -54,14 +54,14 @@ def test_api_refuses_a_tampered_bundle_with_the_reason(world: World, client, tmp
     data = bytearray(path.read_bytes())
     data[data.find(b"reports/01") + 150] ^= 0x01
     (tmp_path / "t.zip").write_bytes(bytes(data))
-    token = Token.objects.create(user=onsite)
+    token = api_token_issue(user=onsite)
     url = reverse("api:fixity-bundles", kwargs={"code": world.engagement.code})
     with open(tmp_path / "t.zip", "rb") as source:
-        response = client.post(url, {"file": source}, HTTP_AUTHORIZATION=f"Token {token.key}")
+        response = client.post(url, {"file": source}, HTTP_AUTHORIZATION=f"Token {token}")
     assert response.status_code == 400
     assert response.json()["code"] in ("altered", "not_a_bundle", "bad_signature")
     assert Row.objects.count() == 0
-    listed = client.get(url, HTTP_AUTHORIZATION=f"Token {token.key}")
+    listed = client.get(url, HTTP_AUTHORIZATION=f"Token {token}")
     assert listed.status_code == 200 and listed.json() == []
 
 

@@ -376,7 +376,9 @@ def run(out: Path) -> None:
         _unseal(shares[2:])
         flows = Flows(out)
         flows.client("firm", Role.FIRM_IT, flows.world.branch_a)
-        totp = enrol_totp(flows.client("onsite", Role.ONSITE_POST, flows.world.branch_a))
+        onsite = flows.client("onsite", Role.ONSITE_POST, flows.world.branch_a)
+        totp = enrol_totp(onsite)
+        flows.clients["onsite"].force_login(onsite)  # enrolling a factor ended the login's earlier sessions
         generated = _captures(flows)
         (out / "generated.txt").write_text(generated)
         entry = SecretEntry.objects.get(account__login_name="root")

@@ -15,6 +15,8 @@ USER_DEACTIVATE = "accounts.user.deactivate"
 USER_UNLOCK = "accounts.user.unlock"
 PASSWORD_SET = "accounts.password.set"
 TOKEN_CREATE = "accounts.token.create"
+CREDENTIALS_REVOKED = "accounts.credentials.revoked"
+LOGIN_THROTTLED = "accounts.login.throttled"
 
 ACTIONS = {
     LOGIN: _("Logged in"),
@@ -30,4 +32,6 @@ ACTIONS = {
     USER_UNLOCK: _("Login account unlocked"),
     PASSWORD_SET: _("Password set"),
     TOKEN_CREATE: _("API token issued"),
+    CREDENTIALS_REVOKED: _("Sessions and API tokens ended"),
+    LOGIN_THROTTLED: _("Login attempts backed off"),
 }

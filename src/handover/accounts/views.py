@@ -3,12 +3,13 @@ administrator's account pages (三权分立: they manage logins and nothing else
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import segno
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login, logout
+from django.contrib.auth import login, logout, update_session_auth_hash
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -22,9 +23,10 @@ from handover.core.errors import DomainError
 from handover.org import permissions as perms
 from handover.web.access import AUTHENTICATED, PUBLIC, needs
 
-_PENDING = "handover_pending_user"
+_PENDING = "handover_pending_login"
 _NEXT = "handover_next"
 _ENROL = "handover_totp_enrol"
+_PENDING_TRIES = 2
 
 
 def _next_url(request: HttpRequest) -> str:
@@ -37,10 +39,38 @@ def _next_url(request: HttpRequest) -> str:
 def _finish(request: HttpRequest, user: User) -> HttpResponse:
     target = _next_url(request)
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-    services.login_succeeded(user=user)
+    services.login_succeeded(user=user, request=request)
     if not user.has_totp:
         return redirect("accounts:totp_setup")
     return redirect(target)
+
+
+def _pending_start(request: HttpRequest, user: User) -> None:
+    """A login whose password was right, waiting for its code: it expires within minutes, allows two codes,
+    and ends when the account's credentials are revoked (a lock does that)."""
+    request.session[_PENDING] = {
+        "user": user.pk,
+        "epoch": user.credentials_epoch,
+        "until": int(time.time()) + settings.HANDOVER_LOGIN_PENDING_SECONDS,
+        "tries": 0,
+    }
+
+
+def _pending_user(request: HttpRequest) -> User | None:
+    pending = request.session.get(_PENDING)
+    if not isinstance(pending, dict):
+        return None
+    user = User.objects.filter(pk=pending.get("user") or 0, is_active=True).first()
+    if (
+        user is None
+        or pending.get("epoch") != user.credentials_epoch
+        or time.time() > pending.get("until", 0)
+        or pending.get("tries", 0) >= _PENDING_TRIES
+    ):
+        request.session.pop(_PENDING, None)
+        messages.error(request, _("Your login has expired. Log in again with your password."))
+        return None
+    return user
 
 
 @needs(PUBLIC)
@@ -55,10 +85,10 @@ def login_view(request: HttpRequest) -> HttpResponse:
             request.session.cycle_key()
             request.session[_NEXT] = request.GET.get("next", "")
             if user.has_totp:
-                request.session[_PENDING] = user.pk
+                _pending_start(request, user)
                 return redirect("accounts:login_totp")
             if settings.HANDOVER_TOTP_REQUIRED:
-                request.session[_PENDING] = user.pk
+                _pending_start(request, user)
                 return redirect("accounts:totp_setup")
             return _finish(request, user)
     return render(request, "accounts/login.html", {"form": form})
@@ -66,20 +96,24 @@ def login_view(request: HttpRequest) -> HttpResponse:
 
 @needs(PUBLIC)
 def login_totp(request: HttpRequest) -> HttpResponse:
-    user = User.objects.filter(pk=request.session.get(_PENDING) or 0, is_active=True).first()
+    user = _pending_user(request)
     if user is None:
         return redirect("accounts:login")
     form = TotpCodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        pending = request.session[_PENDING]
+        pending["tries"] += 1
+        request.session[_PENDING] = pending
         try:
             services.totp_verify(user=user, code=form.cleaned_data["code"])
         except DomainError as exc:
-            form.add_error("code", str(exc.message))
-            user.refresh_from_db()
-            if user.is_locked():
+            if exc.code == "locked" or pending["tries"] >= _PENDING_TRIES:
                 request.session.pop(_PENDING, None)
+                if exc.code != "locked":
+                    exc.message = _("Two wrong codes. Log in again with your password.")
                 messages.error(request, str(exc.message))
                 return redirect("accounts:login")
+            form.add_error("code", str(exc.message))
         else:
             request.session.pop(_PENDING, None)
             return _finish(request, user)
@@ -91,7 +125,7 @@ def totp_setup(request: HttpRequest) -> HttpResponse:
     """Enrol a second factor: offered after the first login, required before any page in production."""
     user: Any = request.user if request.user.is_authenticated else None
     if user is None:
-        user = User.objects.filter(pk=request.session.get(_PENDING) or 0, is_active=True).first()
+        user = _pending_user(request)
         if user is None:
             return redirect("accounts:login")
     if user.has_totp:
@@ -110,6 +144,8 @@ def totp_setup(request: HttpRequest) -> HttpResponse:
             if not request.user.is_authenticated:
                 request.session.pop(_PENDING, None)
                 return _finish(request, user)
+            # Enrolling ended every other session of the login; this one, which proved the code, stays.
+            update_session_auth_hash(request, user)
             return redirect(settings.LOGIN_REDIRECT_URL)
     uri = services.totp_uri(user=user, secret=secret)
     qr_svg = segno.make(uri, error="m").svg_inline(scale=4)

@@ -11,7 +11,6 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework import mixins, routers, status, viewsets
-from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -19,11 +18,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from handover.accounts import services as account_services
-from handover.accounts.events import TOKEN_CREATE
 from handover.api import serializers
 from handover.audit import selectors as audit_selectors
 from handover.audit.models import Event
-from handover.audit.services import event_record
 from handover.core.errors import DomainError, PermissionDenied
 from handover.org import permissions as perms
 from handover.org import selectors, services
@@ -247,7 +244,9 @@ class EventViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class TokenView(APIView):
-    """Exchange user name, password and (when set up) a TOTP code for an API token valid 12 hours."""
+    """Exchange user name, password and (when set up) a TOTP code for an API token. It ends after
+    HANDOVER_API_TOKEN_IDLE_SECONDS unused or HANDOVER_API_TOKEN_MAX_SECONDS in all, and at logout, password or
+    factor change, lock and deactivation."""
 
     permission_classes = [AllowAny]
     authentication_classes: list = []
@@ -264,10 +263,7 @@ class TokenView(APIView):
         )
         if user.has_totp or settings.HANDOVER_TOTP_REQUIRED:
             account_services.totp_verify(user=user, code=data.validated_data.get("code", ""))
-        Token.objects.filter(user=user).delete()
-        token = Token.objects.create(user=user)
-        event_record(actor=user, action=TOKEN_CREATE, obj=user)
-        return Response({"token": token.key})
+        return Response({"token": account_services.api_token_issue(user=user)})
 
 
 class SchemaView(SpectacularAPIView):

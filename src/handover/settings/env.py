@@ -71,8 +71,24 @@ VARIABLES: tuple[Variable, ...] = (
         "Require a TOTP second factor for every login (always on in production).",
     ),
     Variable("HANDOVER_SESSION_IDLE_SECONDS", "1800", "A session idle this long ends."),
-    Variable("HANDOVER_LOCKOUT_ATTEMPTS", "5", "Failed logins in a row that lock an account."),
-    Variable("HANDOVER_LOCKOUT_SECONDS", "900", "How long a locked account stays locked."),
+    Variable(
+        "HANDOVER_LOCKOUT_ATTEMPTS",
+        "5",
+        "Wrong second-factor codes in a row that lock an account; failed passwords for one name from one address "
+        "before that address is backed off for that name.",
+    ),
+    Variable(
+        "HANDOVER_LOCKOUT_SECONDS",
+        "900",
+        "How long a lock or a first back-off lasts; each further one doubles, up to a day.",
+    ),
+    Variable(
+        "HANDOVER_LOGIN_PENDING_SECONDS",
+        "300",
+        "A login whose password was right must give its second-factor code within this time (two tries).",
+    ),
+    Variable("HANDOVER_API_TOKEN_IDLE_SECONDS", "1800", "An API token unused this long ends."),
+    Variable("HANDOVER_API_TOKEN_MAX_SECONDS", "43200", "An API token ends this long after it was issued."),
     Variable("HANDOVER_TIME_ZONE", "Asia/Shanghai", "Time zone for display; events are stored in UTC."),
     Variable(
         "HANDOVER_LOG_LEVEL", "INFO", "Level of the log written to logs/handover.log in the data folder."
