@@ -179,13 +179,18 @@ def _cli(flows: Flows) -> None:
     (flows.out / "cli-refused.txt").write_text(refused.stdout + refused.stderr)
 
 
-def _machines(flows: Flows) -> None:
+def _machines(flows: Flows, shares: list[str]) -> None:
     from handover.core.actors import system
     from handover.registers.models import Account
     from handover.vault import lifecycle
     from handover.vault.services import secret_use_for_task
 
-    lifecycle.vault_rotate_master(actor=system("canary"))
+    progress = lifecycle.QuorumProgress(index=0, nonce="", entered=[], threshold=3)
+    for share in shares[:3]:  # a rotation needs the threshold of current shares, as an unseal does
+        progress = lifecycle.vault_rotate_master(
+            actor=system("canary"), share_text=share, nonce=progress.nonce
+        )
+    assert progress.done
     entry = Account.objects.get(login_name="sa").vault_entry
     assert secret_use_for_task(entry_id=entry.pk, purpose="canary", task="t-1") == CANARY_CLI
 
@@ -384,7 +389,7 @@ def run(out: Path) -> None:
         _reveal(flows, entry, totp)
         (out / "vault-ref.txt").write_text(_registers(flows, entry))
         _cli(flows)
-        _machines(flows)
+        _machines(flows, shares)
         _sealed(flows, entry)
         _exports(flows)
         _register_exports(flows)
