@@ -158,11 +158,16 @@ def _sealed(flows: Flows, entry: Any) -> None:
 
 
 def _cli(flows: Flows) -> None:
-    """``handover vault put`` in a process of its own, the secret on its standard input."""
+    """``handover vault put`` in a process of its own, the secret on its standard input; it is given the
+    keeper's caller secret, which this process took out of its own environment when it read it."""
+    from handover.vault.keeper.secret import ENV_TOKEN, caller_secret
+
+    env = {**os.environ, ENV_TOKEN: caller_secret()}
     args = ["vault", "put", "--engagement", flows.code, "--site", "BA", "--system", "核心", "--account", "sa"]
     done = subprocess.run(
         [str(Path(sys.executable).with_name("handover")), *args],
         input=CANARY_CLI + "\n",
+        env=env,
         capture_output=True,
         text=True,
         check=False,
@@ -172,6 +177,7 @@ def _cli(flows: Flows) -> None:
     refused = subprocess.run(
         [str(Path(sys.executable).with_name("handover")), *args[:-1], "weak", "--kind", "changed"],
         input=CANARY_WEAK + "\n",
+        env=env,
         capture_output=True,
         text=True,
         check=False,
