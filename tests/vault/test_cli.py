@@ -44,6 +44,7 @@ def test_status_seal_rekey_and_rotate(db):
     one = run("rekey", "--shares", "3", "--threshold", "2", stdin=first[0] + "\n")
     assert "1 of 3" in one and VaultConfig.objects.get().threshold == 3
     nonce = one.split("--nonce ", 1)[1].split()[0]
+    assert f"rekey ceremony {nonce}: 1 of 3 current shares entered" in run("status")
     rekeyed = json.loads(
         run(
             "rekey",

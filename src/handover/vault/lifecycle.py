@@ -137,6 +137,7 @@ class VaultStatus:
     entered: list[int] = field(default_factory=list)
     keeper_remote: bool = False
     problem: str = ""
+    quorum: dict[str, Any] = field(default_factory=dict)
 
 
 def vault_status() -> VaultStatus:
@@ -162,7 +163,13 @@ def vault_status() -> VaultStatus:
     held = state["check_value"]
     if not state["sealed"] and held != config.check_value:
         return replace(base, problem=_("The key keeper holds another master key: seal it and unseal again."))
-    return replace(base, sealed=state["sealed"], nonce=state["nonce"], entered=list(state["entered"]))
+    return replace(
+        base,
+        sealed=state["sealed"],
+        nonce=state["nonce"],
+        entered=list(state["entered"]),
+        quorum=dict(state.get("quorum") or {}),
+    )
 
 
 def require_unsealed(keeper: Keeper | None = None) -> tuple[Keeper, VaultConfig]:

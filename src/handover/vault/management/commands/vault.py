@@ -184,6 +184,12 @@ class Command(BaseCommand):
         line = f"{state}; {status.threshold} of {status.shares} shares; {status.cipher_name}"
         if status.nonce:
             line += f"; ceremony {status.nonce}: {len(status.entered)} of {status.threshold} entered"
+        if status.quorum:
+            quorum = status.quorum
+            line += (
+                f"; {quorum['purpose']} ceremony {quorum['nonce']}: {len(quorum['entered'])} of "
+                f"{quorum['threshold']} current shares entered"
+            )
         if not status.keeper_remote:
             line += "; no key keeper running (this process only)"
         self.stdout.write(line)
