@@ -384,3 +384,33 @@ def _port_open(port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+def test_gunicorn_workers_inherit_the_secret_read_by_their_master():
+    """serve hands gunicorn's master the secret in a pipe; the master reads it while loading its configuration
+    (handover.vault.keeper.preload), so every worker forked later, the second as much as the first, has it."""
+    import hashlib
+
+    from handover.vault.keeper import secret as keeper_secret
+
+    master = (
+        "import hashlib, os; import handover.vault.keeper.preload;"
+        "from handover.vault.keeper.secret import caller_secret, ENV_FD;"
+        "print(ENV_FD in os.environ, flush=True)\n"
+        "for worker in range(2):\n"
+        "    pid = os.fork()\n"
+        "    if pid == 0:\n"
+        "        print(hashlib.sha256(caller_secret().encode()).hexdigest(), flush=True); os._exit(0)\n"
+        "    os.waitpid(pid, 0)"
+    )
+    canary = "CANARYpipe" + "5" * 40
+    env, read_end = keeper_secret.hand_over(canary, _env())
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", master], env=env, pass_fds=(read_end,), capture_output=True, text=True
+        )
+    finally:
+        os.close(read_end)
+    assert done.returncode == 0, done.stderr
+    digest = hashlib.sha256(canary.encode()).hexdigest()
+    assert done.stdout.split() == ["False", digest, digest]  # both workers, not only the first to read
