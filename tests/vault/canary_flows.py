@@ -158,11 +158,16 @@ def _sealed(flows: Flows, entry: Any) -> None:
 
 
 def _cli(flows: Flows) -> None:
-    """``handover vault put`` in a process of its own, the secret on its standard input."""
+    """``handover vault put`` in a process of its own, the secret on its standard input; it is given the
+    keeper's caller secret, which this process took out of its own environment when it read it."""
+    from handover.vault.keeper.secret import ENV_TOKEN, caller_secret
+
+    env = {**os.environ, ENV_TOKEN: caller_secret()}
     args = ["vault", "put", "--engagement", flows.code, "--site", "BA", "--system", "核心", "--account", "sa"]
     done = subprocess.run(
         [str(Path(sys.executable).with_name("handover")), *args],
         input=CANARY_CLI + "\n",
+        env=env,
         capture_output=True,
         text=True,
         check=False,
@@ -172,6 +177,7 @@ def _cli(flows: Flows) -> None:
     refused = subprocess.run(
         [str(Path(sys.executable).with_name("handover")), *args[:-1], "weak", "--kind", "changed"],
         input=CANARY_WEAK + "\n",
+        env=env,
         capture_output=True,
         text=True,
         check=False,
@@ -179,13 +185,18 @@ def _cli(flows: Flows) -> None:
     (flows.out / "cli-refused.txt").write_text(refused.stdout + refused.stderr)
 
 
-def _machines(flows: Flows) -> None:
+def _machines(flows: Flows, shares: list[str]) -> None:
     from handover.core.actors import system
     from handover.registers.models import Account
     from handover.vault import lifecycle
     from handover.vault.services import secret_use_for_task
 
-    lifecycle.vault_rotate_master(actor=system("canary"))
+    progress = lifecycle.QuorumProgress(index=0, nonce="", entered=[], threshold=3)
+    for share in shares[:3]:  # a rotation needs the threshold of current shares, as an unseal does
+        progress = lifecycle.vault_rotate_master(
+            actor=system("canary"), share_text=share, nonce=progress.nonce
+        )
+    assert progress.done
     entry = Account.objects.get(login_name="sa").vault_entry
     assert secret_use_for_task(entry_id=entry.pk, purpose="canary", task="t-1") == CANARY_CLI
 
@@ -386,7 +397,7 @@ def run(out: Path) -> None:
         _reveal(flows, entry, totp)
         (out / "vault-ref.txt").write_text(_registers(flows, entry))
         _cli(flows)
-        _machines(flows)
+        _machines(flows, shares)
         _sealed(flows, entry)
         _exports(flows)
         _register_exports(flows)

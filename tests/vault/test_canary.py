@@ -19,6 +19,7 @@ import io
 import json
 import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -46,6 +47,8 @@ def _env(data_dir: Path) -> dict[str, str]:
         HANDOVER_DATA_DIR=str(data_dir),
         DJANGO_SETTINGS_MODULE="handover.settings.local",
         HANDOVER_LOG_LEVEL="DEBUG",
+        HANDOVER_VAULT_KEEPER="socket",
+        HANDOVER_VAULT_KEEPER_TOKEN=secrets.token_hex(32),  # the keeper and every process of this deployment
         PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
     )
     if os.environ.get("HANDOVER_TEST_DATABASE") == "postgres":

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import stat
+from unittest import mock
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -14,9 +15,10 @@ from handover.vault.crypto.shamir import Share, combine
 from handover.vault.models import VaultConfig
 
 
-def run(*args: str) -> str:
+def run(*args: str, stdin: str = "") -> str:
     out = io.StringIO()
-    call_command("vault", *args, stdout=out)
+    with mock.patch("sys.stdin", io.StringIO(stdin)):
+        call_command("vault", *args, stdout=out)
     return out.getvalue()
 
 
@@ -37,16 +39,33 @@ def test_init_json_prints_every_share_once_and_out_dir_keeps_them_private(db, tm
 
 def test_status_seal_rekey_and_rotate(db):
     assert run("status").startswith("not initialised")
-    run("init")
+    first = json.loads(run("init", "--format", "json"))["shares"]
     assert run("status").startswith("unsealed; 3 of 5 shares")
-    rekeyed = json.loads(run("rekey", "--shares", "3", "--threshold", "2", "--format", "json"))
+    one = run("rekey", "--shares", "3", "--threshold", "2", stdin=first[0] + "\n")
+    assert "1 of 3" in one and VaultConfig.objects.get().threshold == 3
+    nonce = one.split("--nonce ", 1)[1].split()[0]
+    assert f"rekey ceremony {nonce}: 1 of 3 current shares entered" in run("status")
+    rekeyed = json.loads(
+        run(
+            "rekey",
+            "--shares",
+            "3",
+            "--threshold",
+            "2",
+            "--nonce",
+            nonce,
+            "--format",
+            "json",
+            stdin="\n".join(first[3:]) + "\n",
+        )
+    )
     assert len(rekeyed["shares"]) == 3 and VaultConfig.objects.get().threshold == 2
-    rotated = run("rotate-master")
+    rotated = run("rotate-master", stdin="\n".join(rekeyed["shares"][:2]))
     assert rotated.count("HOV1-K002") == 3 and VaultConfig.objects.get().key_version == 2
     assert run("seal").strip() == "sealed"
     assert run("status").startswith("sealed")
-    with pytest.raises(CommandError):
-        run("rekey")
+    with pytest.raises(CommandError, match="封存"):
+        run("rekey", stdin=first[0])
 
 
 def test_init_refuses_bad_parameters(db):

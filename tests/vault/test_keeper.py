@@ -22,17 +22,21 @@ from handover.core.actors import system
 from handover.org.models import Role
 from handover.vault import lifecycle, services
 from handover.vault.keeper import RemoteKeeper
+from handover.vault.keeper import secret as keeper_secret
 from tests.vault.helpers import STRONG, put
 
 # How long to wait for the keeper to open its socket before giving up (a hang guard, not an assertion).
 STARTUP_GUARD_SECONDS = 60
 
 
+TOKEN = "t" * 64  # the keeper's caller secret in these tests (serve makes a fresh one each start)
+
+
 @pytest.fixture
-def keeper_socket(settings) -> Iterator[tuple[Path, subprocess.Popen[bytes]]]:
+def keeper_socket(settings, monkeypatch) -> Iterator[tuple[Path, subprocess.Popen[bytes]]]:
     folder = Path(tempfile.mkdtemp(prefix="hv-"))
     path = folder / "vault-keeper.sock"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "HANDOVER_VAULT_KEEPER_TOKEN": TOKEN}
     process = subprocess.Popen(
         [sys.executable, "-m", "handover.vault.keeper", "--socket", str(path)], env=env
     )
@@ -42,6 +46,8 @@ def keeper_socket(settings) -> Iterator[tuple[Path, subprocess.Popen[bytes]]]:
         assert time.monotonic() < deadline, "the keeper did not open its socket"
         time.sleep(0.05)
     settings.HANDOVER_VAULT_SOCKET = path
+    settings.HANDOVER_VAULT_KEEPER = "socket"
+    monkeypatch.setattr(keeper_secret, "_cached", TOKEN)  # this process is one the keeper serves
     yield path, process
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)

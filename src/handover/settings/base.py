@@ -142,6 +142,8 @@ HANDOVER_CHECKPOINT_INTERVAL = env.get_int("HANDOVER_CHECKPOINT_INTERVAL")
 HANDOVER_LOCAL_KEY = DATA_DIR / "keys" / "local-fernet.key"
 HANDOVER_VAULT_CIPHER = env.get("HANDOVER_VAULT_CIPHER").lower()
 HANDOVER_VAULT_SOCKET = DATA_DIR / "vault-keeper.sock"
+# M2: the keeper is chosen by configuration, never by whether the socket file exists.
+HANDOVER_VAULT_KEEPER = env.get_choice("HANDOVER_VAULT_KEEPER", ("socket", "in-process"))
 HANDOVER_VAULT_REVEAL_MINUTES = env.get_int("HANDOVER_VAULT_REVEAL_MINUTES")
 HANDOVER_VAULT_SHOW_SECONDS = env.get_int("HANDOVER_VAULT_SHOW_SECONDS")
 

@@ -95,6 +95,12 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable("HANDOVER_VAULT_CIPHER", "aes-256-gcm", "Cipher of new vault secrets: aes-256-gcm or sm4-gcm."),
     Variable(
+        "HANDOVER_VAULT_KEEPER",
+        "in-process",
+        "Which vault key keeper this process uses: socket (the keeper process; handover serve sets it for "
+        "its processes) or in-process (a keeper of its own: tests, one-shot commands).",
+    ),
+    Variable(
         "HANDOVER_VAULT_REVEAL_MINUTES", "15", "How long an approved reveal may be opened before it lapses."
     ),
     Variable(
@@ -169,6 +175,13 @@ def get_int(name: str) -> int:
         return int(value)
     except ValueError:
         raise ImproperlyConfigured(f"{name}={value!r}: expected a whole number") from None
+
+
+def get_choice(name: str, choices: tuple[str, ...]) -> str:
+    value = get(name).strip().lower()
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name}={value!r}: use one of {', '.join(choices)}")
+    return value
 
 
 def get_list(name: str) -> list[str]:

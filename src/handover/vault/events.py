@@ -7,6 +7,7 @@ INIT = "vault.init"
 SHARE_ENTER = "vault.share.enter"
 UNSEAL = "vault.unseal"
 SEAL = "vault.seal"
+QUORUM_SHARE = "vault.quorum.share"
 REKEY = "vault.rekey"
 ROTATE = "vault.rotate_master"
 SECRET_CAPTURE = "vault.secret.capture"
@@ -18,12 +19,14 @@ REVEAL_REFUSE = "vault.reveal.refuse"
 REVEAL_OPEN = "vault.reveal.open"
 REVEAL_DENIED = "vault.reveal.denied"
 TASK_USE = "vault.secret.task_use"
+UNWRAP = "vault.secret.unwrap"
 
 ACTIONS = {
     INIT: _("Vault initialised (shares handed out)"),
     SHARE_ENTER: _("Unseal share entered"),
     UNSEAL: _("Vault unsealed"),
     SEAL: _("Vault sealed"),
+    QUORUM_SHARE: _("Current share entered to approve a rekey or a master-key rotation"),
     REKEY: _("Vault rekeyed (new shares, same master key)"),
     ROTATE: _("Vault master key rotated (every data key re-wrapped)"),
     SECRET_CAPTURE: _("Secret captured into the vault"),
@@ -35,4 +38,5 @@ ACTIONS = {
     REVEAL_OPEN: _("Secret revealed"),
     REVEAL_DENIED: _("Secret reveal refused by a rule"),
     TASK_USE: _("Secret handed to a background task"),
+    UNWRAP: _("Data key unwrapped by the key keeper"),
 }

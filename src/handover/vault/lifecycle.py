@@ -1,8 +1,9 @@
 """The vault's own life: init, unseal ceremonies, seal, rekey and master-key rotation (DESIGN decision 4).
 
-Which key keeper a process uses: the one on the data folder's socket when it exists (``handover serve``
-starts it), otherwise this process's own ``LocalKeeper`` (tests, one-shot commands, ``runserver``).
-A socket that exists but does not answer is an error, never a silent switch to a keeper of our own.
+Which key keeper a process uses is configuration, ``HANDOVER_VAULT_KEEPER``: ``socket`` (the keeper process
+on the data folder's socket; ``handover serve`` sets it for every process it starts) or ``in-process`` (this
+process's own ``LocalKeeper``: tests, one-shot commands, ``runserver``). A process configured for the socket
+never holds a key of its own: when the keeper is gone the vault says "keeper unavailable".
 """
 
 from __future__ import annotations
@@ -49,10 +50,9 @@ class VaultSealed(DomainError):
 
 
 def current_keeper() -> Keeper:
-    """The keeper on the data folder's socket, or this process's own when there is no socket."""
-    path = settings.HANDOVER_VAULT_SOCKET
-    if path.exists():
-        return RemoteKeeper(path)
+    """The keeper the deployment configured: the socket's (never a fallback), or this process's own."""
+    if settings.HANDOVER_VAULT_KEEPER == "socket":
+        return RemoteKeeper(settings.HANDOVER_VAULT_SOCKET)
     return _local
 
 
@@ -102,6 +102,11 @@ def _keeper_messages() -> dict[str, str]:
             "The ceremony is reset; start again with the printed shares."
         ),
         "already_unsealed": _("The vault is already unsealed."),
+        "unauthenticated": _(
+            "The vault's key keeper does not serve this process: only the processes `handover serve` "
+            "started may use the master key."
+        ),
+        "no_record": _("The key keeper refused an unwrap that does not name its vault record."),
     }
 
 
@@ -110,7 +115,14 @@ def keeper_error(exc: KeeperError) -> DomainError:
     if isinstance(exc, Sealed):
         return VaultSealed()
     if isinstance(exc, Unreachable):
-        return VaultSealed(exc.message)
+        return VaultSealed(
+            _(
+                "The vault's key keeper is unavailable (nothing answers at %(path)s): `handover serve` "
+                "restarts it or stops. The vault is sealed until the keeper runs and enough share holders "
+                "have entered their shares again."
+            )
+            % {"path": settings.HANDOVER_VAULT_SOCKET}
+        )
     return DomainError(_keeper_messages().get(exc.code, exc.message), code=exc.code)
 
 
@@ -129,6 +141,7 @@ class VaultStatus:
     entered: list[int] = field(default_factory=list)
     keeper_remote: bool = False
     problem: str = ""
+    quorum: dict[str, Any] = field(default_factory=dict)
 
 
 def vault_status() -> VaultStatus:
@@ -150,11 +163,17 @@ def vault_status() -> VaultStatus:
     try:
         state = keeper.status()
     except KeeperError as exc:
-        return replace(base, problem=exc.message)
+        return replace(base, problem=str(keeper_error(exc).message))
     held = state["check_value"]
     if not state["sealed"] and held != config.check_value:
         return replace(base, problem=_("The key keeper holds another master key: seal it and unseal again."))
-    return replace(base, sealed=state["sealed"], nonce=state["nonce"], entered=list(state["entered"]))
+    return replace(
+        base,
+        sealed=state["sealed"],
+        nonce=state["nonce"],
+        entered=list(state["entered"]),
+        quorum=dict(state.get("quorum") or {}),
+    )
 
 
 def require_unsealed(keeper: Keeper | None = None) -> tuple[Keeper, VaultConfig]:
@@ -296,56 +315,132 @@ def vault_seal(*, actor: Any) -> None:
     event_record(actor=actor, action=events.SEAL, obj=config)
 
 
-def vault_rekey(*, actor: Any, shares: int, threshold: int) -> list[str]:
-    """New shares of the same master key; the old shares stop working (their set id is retired)."""
+@dataclass(frozen=True)
+class QuorumProgress:
+    """Where a rekey or rotation ceremony stands after one share; ``shares`` are the new ones once done."""
+
+    index: int
+    nonce: str
+    entered: list[int]
+    threshold: int
+    done: bool = False
+    shares: list[str] = field(default_factory=list)
+
+
+def _quorum_share(
+    *, actor: Any, purpose: str, share_text: str, nonce: str, shares: int, threshold: int
+) -> tuple[Keeper, VaultConfig, dict[str, Any]]:
+    """One current share towards a rekey or rotation, as an audit event (accepted or refused; the share's
+    number, never its content). 第二十二条 receives the passwords 按照审慎原则: no one person alone hands out
+    shares of the key that guards them."""
     keeper, config = require_unsealed()
     try:
-        texts = keeper.split(shares=shares, threshold=threshold, check_value=config.check_value)
+        result = keeper.quorum_submit(
+            share_text, nonce, params_of(config), purpose=purpose, shares=shares, threshold=threshold
+        )
     except KeeperError as exc:
+        event_record(
+            actor=actor,
+            action=events.QUORUM_SHARE,
+            obj=config,
+            outcome=Outcome.FAILURE,
+            after={"for": purpose, "nonce": nonce, "refused": exc.code},
+        )
         raise keeper_error(exc) from None
-    set_id = shamir.Share.decode(texts[0]).set_label
+    event_record(
+        actor=actor,
+        action=events.QUORUM_SHARE,
+        obj=config,
+        after={
+            "for": purpose,
+            "share": result["index"],
+            "set_id": config.set_id,
+            "nonce": result["nonce"],
+            "entered": len(result["entered"]),
+            "threshold": config.threshold,
+        },
+    )
+    return keeper, config, result
+
+
+def _progress(result: dict[str, Any], shares: list[str] | None = None) -> QuorumProgress:
+    return QuorumProgress(
+        index=result["index"],
+        nonce=result["nonce"],
+        entered=list(result["entered"]),
+        threshold=result["threshold"],
+        done=bool(result["done"]),
+        shares=shares or [],
+    )
+
+
+def vault_rekey(*, actor: Any, share_text: str, nonce: str, shares: int, threshold: int) -> QuorumProgress:
+    """One current share towards new shares of the same master key. The keeper produces them only once
+    the threshold of current shares, entered like an unseal (nonce-bound), combine to the key it holds;
+    then the old shares stop working (their set id is retired)."""
+    keeper, config, result = _quorum_share(
+        actor=actor, purpose="rekey", share_text=share_text, nonce=nonce, shares=shares, threshold=threshold
+    )
+    if not result["done"]:
+        return _progress(result)
     with transaction.atomic():
+        config = VaultConfig.objects.select_for_update().get(pk=config.pk)
         before = {"shares": config.shares, "threshold": config.threshold, "set_id": config.set_id}
-        config.shares, config.threshold, config.set_id = shares, threshold, set_id
+        config.shares, config.threshold, config.set_id = shares, threshold, result["set_id"]
         config.save(update_fields=["shares", "threshold", "set_id", "changed_at"])
         event_record(
             actor=actor,
             action=events.REKEY,
             obj=config,
             before=before,
-            after={"shares": shares, "threshold": threshold, "set_id": set_id},
+            after={
+                "shares": shares,
+                "threshold": threshold,
+                "set_id": result["set_id"],
+                "nonce": result["nonce"],
+            },
         )
     _reset_ceremony(keeper)
-    return texts
+    return _progress(result, list(result["shares"]))
 
 
-def vault_rotate_master(*, actor: Any, shares: int | None = None, threshold: int | None = None) -> list[str]:
-    """A new master key: every data key is re-wrapped in one transaction (the ciphertexts stay as they
-    are, no secret is decrypted), then the keeper switches to it. Returns the new key's shares."""
-    keeper, config = require_unsealed()
+def vault_rotate_master(
+    *, actor: Any, share_text: str, nonce: str, shares: int | None = None, threshold: int | None = None
+) -> QuorumProgress:
+    """One current share towards a new master key. Once the threshold of current shares is entered,
+    every data key is re-wrapped in one transaction (the ciphertexts stay as they are, no secret is
+    decrypted), then the keeper switches to it. The new key's shares are in the last progress."""
+    config = config_get()
     shares, threshold = shares or config.shares, threshold or config.threshold
+    keeper, config, result = _quorum_share(
+        actor=actor, purpose="rotate", share_text=share_text, nonce=nonce, shares=shares, threshold=threshold
+    )
+    if not result["done"]:
+        return _progress(result)
+    session = result["session"]
     try:
-        begun = keeper.rotate_begin(
-            shares=shares, threshold=threshold, cipher_name=config.cipher_name, check_value=config.check_value
-        )
-        new = Params.of(begun["params"])
-        _rewrap_all(actor=actor, keeper=keeper, config=config, new=new, shares=shares)
-        keeper.rotate_commit(check_value=new.check_value)
+        new = Params.of(result["params"])
+        _rewrap_all(actor=actor, keeper=keeper, config=config, new=new, shares=shares, session=session)
+        keeper.rotate_commit(check_value=new.check_value, session=session)
     except KeeperError as exc:
-        keeper.rotate_abort()
+        keeper.rotate_abort(session=session)
         raise keeper_error(exc) from None
     except Exception:
-        keeper.rotate_abort()
+        keeper.rotate_abort(session=session)
         raise
-    return list(begun["shares"])
+    return _progress(result, list(result["shares"]))
 
 
-def _rewrap_all(*, actor: Any, keeper: Keeper, config: VaultConfig, new: Params, shares: int) -> None:
+def _rewrap_all(
+    *, actor: Any, keeper: Keeper, config: VaultConfig, new: Params, shares: int, session: str
+) -> None:
     with transaction.atomic():
         versions = list(SecretVersion.objects.select_for_update().order_by("pk"))
         for version in versions:
             sealed = SealedSecret.from_bytes(bytes(version.sealed))
-            wrapped = keeper.rewrap(sealed, record_id=version.record_id, check_value=config.check_value)
+            wrapped = keeper.rewrap(
+                sealed, record_id=version.record_id, check_value=config.check_value, session=session
+            )
             version.sealed = replace(sealed, wrapped_key=wrapped).to_bytes()
         SecretVersion.objects.bulk_update(versions, ["sealed"], batch_size=500)
         before = {"key_version": config.key_version, "set_id": config.set_id}

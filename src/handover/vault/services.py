@@ -60,8 +60,20 @@ def _seal(keeper: Keeper, config: Any, plaintext: str, record_id: str) -> bytes:
     return sealed.to_bytes()
 
 
-def _open(keeper: Keeper, config: Any, version: SecretVersion) -> str:
+def _open(keeper: Keeper, config: Any, version: SecretVersion, *, actor: Any, cause: str) -> str:
+    """The secret of ``version``. Every unwrap is an audit event naming the record it was for, written in
+    the caller's transaction before the keeper is asked: the keeper has no trail of its own."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("A vault secret is opened only inside the transaction of its audit event.")
     sealed = SealedSecret.from_bytes(bytes(version.sealed))
+    event_record(
+        actor=actor,
+        action=events.UNWRAP,
+        engagement_id=version.entry.engagement_id,
+        site_id=version.entry.site_id,
+        obj=version.entry,
+        after={"record": version.record_id, "version": version.number, "for": cause},
+    )
     try:
         data_key = keeper.unwrap(sealed, record_id=version.record_id, check_value=config.check_value)
     except KeeperError as exc:
@@ -465,7 +477,7 @@ def reveal_open(*, actor: Any, request: RevealRequest, keeper: Keeper | None = N
             },
         )
         # Decrypted only after its event is in the transaction; returned only after the commit.
-        value = _open(keeper, config, version)
+        value = _open(keeper, config, version, actor=actor, cause=events.REVEAL_OPEN)
     return Revealed(value=value, request=locked, version=version)
 
 
@@ -491,5 +503,5 @@ def secret_use_for_task(*, entry_id: Any, purpose: str, task: str = "", keeper: 
             obj=entry,
             after={"version": version.number, "purpose": purpose, "task": task},
         )
-        value = _open(keeper, config, version)
+        value = _open(keeper, config, version, actor=system("task"), cause=events.TASK_USE)
     return value

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
+import hmac
 import json
 import os
 import signal
@@ -20,11 +21,13 @@ from typing import Any
 
 from handover.vault.crypto.envelope import SealedSecret
 from handover.vault.crypto.errors import DecryptionError
+from handover.vault.keeper.secret import caller_secret
 from handover.vault.keeper.state import (
     _ERRORS,
     KeeperError,
     LocalKeeper,
     Params,
+    Unauthenticated,
     Unreachable,
     _b64,
     _unb64,
@@ -33,8 +36,13 @@ from handover.vault.keeper.state import (
 MAX_REQUEST = 1 << 20
 
 
+# What a caller may ask without the per-start secret: nothing here uses the master key without shares.
+_OPEN = frozenset({"status", "seal", "reset_ceremony", "submit_share", "quorum_submit"})
+
+
 def _call(keeper: LocalKeeper, op: str, args: dict[str, Any]) -> Any:
-    """Run one request from the socket. ``load`` is deliberately not offered."""
+    """Run one request from the socket. ``load`` is deliberately not offered, and nothing returns the
+    master key; new shares come only out of a quorum of current ones (``quorum_submit``)."""
     if op == "status":
         return keeper.status()
     if op == "seal":
@@ -43,6 +51,15 @@ def _call(keeper: LocalKeeper, op: str, args: dict[str, Any]) -> Any:
         return keeper.reset_ceremony()
     if op == "submit_share":
         return keeper.submit_share(args["share"], args["nonce"], Params.of(args["params"]))
+    if op == "quorum_submit":
+        return keeper.quorum_submit(
+            args["share"],
+            args["nonce"],
+            Params.of(args["params"]),
+            purpose=args["purpose"],
+            shares=int(args["shares"]),
+            threshold=int(args["threshold"]),
+        )
     if op == "wrap":
         return _b64(
             keeper.wrap(
@@ -52,21 +69,32 @@ def _call(keeper: LocalKeeper, op: str, args: dict[str, Any]) -> Any:
                 check_value=args["check_value"],
             )
         )
-    if op in ("unwrap", "rewrap"):
+    if op == "unwrap":
         sealed = SealedSecret.from_bytes(_unb64(args["sealed"]))
-        method = keeper.unwrap if op == "unwrap" else keeper.rewrap
-        return _b64(method(sealed, record_id=args["record_id"], check_value=args["check_value"]))
-    if op == "split":
-        return keeper.split(
-            shares=args["shares"], threshold=args["threshold"], check_value=args["check_value"]
+        return _b64(keeper.unwrap(sealed, record_id=args["record_id"], check_value=args["check_value"]))
+    if op == "rewrap":
+        sealed = SealedSecret.from_bytes(_unb64(args["sealed"]))
+        return _b64(
+            keeper.rewrap(
+                sealed, record_id=args["record_id"], check_value=args["check_value"], session=args["session"]
+            )
         )
-    if op == "rotate_begin":
-        return keeper.rotate_begin(**args)
     if op == "rotate_commit":
-        return keeper.rotate_commit(check_value=args["check_value"])
+        return keeper.rotate_commit(check_value=args["check_value"], session=args["session"])
     if op == "rotate_abort":
-        return keeper.rotate_abort()
+        return keeper.rotate_abort(session=args["session"])
     raise KeeperError(f"Unknown keeper operation {op!r}.", code="bad_request")
+
+
+def _authenticate(server: _Server, op: str, given: Any) -> None:
+    """The per-start secret, for every operation that uses the master key (docs/vault.md)."""
+    if op in _OPEN:
+        return
+    if not isinstance(given, str) or not hmac.compare_digest(given.encode(), server.secret.encode()):
+        raise Unauthenticated(
+            "The key keeper serves only the processes `handover serve` started (they hold its per-start "
+            "secret); this one does not, so it may not use the master key."
+        )
 
 
 class _Handler(socketserver.StreamRequestHandler):
@@ -78,6 +106,7 @@ class _Handler(socketserver.StreamRequestHandler):
         line = self.rfile.readline(MAX_REQUEST)
         try:
             request = json.loads(line)
+            _authenticate(self.server, request["op"], request.get("auth"))
             result: dict[str, Any] = {
                 "ok": True,
                 "result": _call(self.server.keeper, request["op"], request["args"]),
@@ -94,8 +123,9 @@ class _Handler(socketserver.StreamRequestHandler):
 class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
 
-    def __init__(self, path: str, keeper: LocalKeeper) -> None:
+    def __init__(self, path: str, keeper: LocalKeeper, secret: str) -> None:
         self.keeper = keeper
+        self.secret = secret
         super().__init__(path, _Handler)
 
 
@@ -113,8 +143,14 @@ def _no_core_dumps() -> None:
         libc.prctl(4, 0, 0, 0, 0)
 
 
-def bind(path: Path) -> _Server:
-    """The server on ``path``, mode 0600; refuses if a live keeper already answers there."""
+def bind(path: Path, secret: str) -> _Server:
+    """The server on ``path``, mode 0600; refuses if a live keeper already answers there, or if it was
+    given no caller secret (then nobody could use it, or anyone could)."""
+    if len(secret) < 32:
+        raise KeeperError(
+            "The key keeper was given no caller secret: start it with `handover serve`, or give it (and "
+            "every process that uses it) the same HANDOVER_VAULT_KEEPER_TOKEN of 32 characters or more."
+        )
     if len(str(path).encode()) > 100:
         raise KeeperError(f"The keeper socket path {path} is too long for a Unix socket (100 bytes at most).")
     if path.exists():
@@ -123,7 +159,7 @@ def bind(path: Path) -> _Server:
         path.unlink()
     old = os.umask(0o177)
     try:
-        server = _Server(str(path), LocalKeeper())
+        server = _Server(str(path), LocalKeeper(), secret)
     finally:
         os.umask(old)
     os.chmod(path, 0o600)
@@ -133,7 +169,7 @@ def bind(path: Path) -> _Server:
 def serve(path: Path, ready: threading.Event | None = None) -> None:
     """Run the keeper on ``path`` until interrupted; the socket is removed on the way out."""
     _no_core_dumps()
-    server = bind(path)
+    server = bind(path, caller_secret())
     if threading.current_thread() is threading.main_thread():
         # SIGTERM (from `handover serve`) unwinds like Ctrl-C, so the socket file is removed.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -166,12 +202,13 @@ class RemoteKeeper:
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
                 sock.connect(str(self.path))
-                sock.sendall(json.dumps({"op": op, "args": args}).encode() + b"\n")
+                request = {"op": op, "args": args, "auth": caller_secret()}
+                sock.sendall(json.dumps(request).encode() + b"\n")
                 reply = sock.makefile("rb").readline(MAX_REQUEST)
         except OSError:
             raise Unreachable(
-                f"The key keeper at {self.path} does not answer: restart `handover serve` (or "
-                "`handover vault keeper`); the vault is sealed until then."
+                f"The key keeper is unavailable (nothing answers at {self.path}): `handover serve` restarts "
+                "it or stops; the vault is sealed until it runs and is unsealed again."
             ) from None
         if not reply:
             raise Unreachable(f"The key keeper at {self.path} closed the connection without answering.")
@@ -210,34 +247,37 @@ class RemoteKeeper:
             )
         )
 
-    def split(self, *, shares: int, threshold: int, check_value: str) -> list[str]:
-        return list(self._request("split", shares=shares, threshold=threshold, check_value=check_value))
-
-    def rotate_begin(
-        self, *, shares: int, threshold: int, cipher_name: str, check_value: str
+    def quorum_submit(
+        self, share_text: str, nonce: str, params: Params, *, purpose: str, shares: int, threshold: int
     ) -> dict[str, Any]:
         return dict(
             self._request(
-                "rotate_begin",
+                "quorum_submit",
+                share=share_text,
+                nonce=nonce,
+                params=asdict(params),
+                purpose=purpose,
                 shares=shares,
                 threshold=threshold,
-                cipher_name=cipher_name,
-                check_value=check_value,
             )
         )
 
-    def rewrap(self, sealed: SealedSecret, *, record_id: str, check_value: str) -> bytes:
+    def rewrap(self, sealed: SealedSecret, *, record_id: str, check_value: str, session: str) -> bytes:
         return _unb64(
             self._request(
-                "rewrap", sealed=_b64(sealed.to_bytes()), record_id=record_id, check_value=check_value
+                "rewrap",
+                sealed=_b64(sealed.to_bytes()),
+                record_id=record_id,
+                check_value=check_value,
+                session=session,
             )
         )
 
-    def rotate_commit(self, *, check_value: str) -> None:
-        self._request("rotate_commit", check_value=check_value)
+    def rotate_commit(self, *, check_value: str, session: str) -> None:
+        self._request("rotate_commit", check_value=check_value, session=session)
 
-    def rotate_abort(self) -> None:
-        self._request("rotate_abort")
+    def rotate_abort(self, *, session: str) -> None:
+        self._request("rotate_abort", session=session)
 
 
 def main(argv: list[str] | None = None) -> None:

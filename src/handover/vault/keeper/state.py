@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import base64
 import hmac
+import re
 import secrets
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from handover.vault.crypto import envelope, shamir
@@ -44,9 +45,18 @@ class Unreachable(KeeperError):
     code = "unreachable"
 
 
+class Unauthenticated(KeeperError):
+    code = "unauthenticated"
+
+
 _ERRORS: dict[str, type[KeeperError]] = {
-    cls.code: cls for cls in (KeeperError, Sealed, CeremonyMismatch, KeyMismatch, Unreachable)
+    cls.code: cls
+    for cls in (KeeperError, Sealed, CeremonyMismatch, KeyMismatch, Unreachable, Unauthenticated)
 }
+
+# What a data key is unwrapped for: one version of one vault entry (``vault.models.record_id_for``).
+RECORD_ID = re.compile(r"vault-entry:[0-9a-f-]{1,64}:v[0-9]{1,9}")
+QUORUM_PURPOSES = ("rekey", "rotate")
 
 
 @dataclass(frozen=True)
@@ -88,7 +98,8 @@ class LocalKeeper:
         self._nonce: str | None = None
         self._ceremony_params: Params | None = None
         self._shares: dict[int, shamir.Share] = {}
-        self._pending: tuple[bytes, Params] | None = None
+        self._pending: tuple[bytes, Params, str] | None = None
+        self._quorum: _Quorum | None = None
 
     # -- state -------------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
@@ -100,6 +111,7 @@ class LocalKeeper:
                 "nonce": self._nonce or "",
                 "entered": sorted(self._shares),
                 "threshold": self._ceremony_params.threshold if self._ceremony_params else 0,
+                "quorum": self._quorum.progress() if self._quorum else {},
             }
 
     def load(self, master_key: bytes, params: Params) -> None:
@@ -113,11 +125,13 @@ class LocalKeeper:
         """Forget the master key, any ceremony in progress and any pending rotation."""
         with self._lock:
             self._master = self._params = self._pending = None
+            self._quorum = None
             self._clear_ceremony()
 
     def reset_ceremony(self) -> None:
         with self._lock:
             self._clear_ceremony()
+            self._quorum = None
 
     def _clear_ceremony(self) -> None:
         self._nonce, self._ceremony_params, self._shares = None, None, {}
@@ -218,61 +232,151 @@ class LocalKeeper:
         return envelope.wrap_data_key(master, data_key, record_id=record_id, cipher_name=cipher_name)
 
     def unwrap(self, sealed: SealedSecret, *, record_id: str, check_value: str) -> bytes:
+        """The data key of ``sealed``; only for a request that names the record it is for."""
+        if not RECORD_ID.fullmatch(record_id or ""):
+            raise KeeperError(
+                "An unwrap must name the vault record it is for (vault-entry:<id>:v<number>).",
+                code="no_record",
+            )
         master = self._key(check_value)
         try:
             return envelope.unwrap_data_key(master, sealed, record_id=record_id)
         except DecryptionError as exc:
             raise KeeperError(str(exc), code=exc.code) from None
 
-    def split(self, *, shares: int, threshold: int, check_value: str) -> list[str]:
-        """New shares of the same master key (rekey)."""
-        master = self._key(check_value)
-        try:
-            return [s.encode() for s in shamir.split(master, shares=shares, threshold=threshold)]
-        except ShareError as exc:
-            raise KeeperError(str(exc), code=exc.code) from None
-
-    # -- rotation ----------------------------------------------------------------------------------
-    def rotate_begin(
-        self, *, shares: int, threshold: int, cipher_name: str, check_value: str
+    # -- rekey and rotation: a quorum of the current shares first ----------------------------------
+    def quorum_submit(
+        self, share_text: str, nonce: str, params: Params, *, purpose: str, shares: int, threshold: int
     ) -> dict[str, Any]:
-        """Make a new master key and its shares; it stays pending until ``rotate_commit``."""
-        self._key(check_value)
-        new_master = envelope.generate_master_key()
+        """One current share towards a rekey or a rotation (``purpose``); nothing is produced until
+        ``params.threshold`` current shares, combined, give the key this keeper holds. Then a rekey
+        returns new shares of the same key, a rotation a pending new key's shares and the session that
+        alone may re-wrap with it and commit it. The key held is never returned, nor shares of it
+        without the quorum."""
+        if purpose not in QUORUM_PURPOSES:
+            raise KeeperError(f"Unknown quorum purpose {purpose!r}.", code="bad_request")
         try:
-            split = shamir.split(new_master, shares=shares, threshold=threshold)
+            share = shamir.Share.decode(share_text)
         except ShareError as exc:
             raise KeeperError(str(exc), code=exc.code) from None
-        params = Params(
-            set_id=split[0].set_label,
-            threshold=threshold,
-            check_value=envelope.check_value(new_master, cipher_name=cipher_name).hex(),
-            cipher_name=cipher_name,
-        )
+        self._key(params.check_value)
+        self._check_share(share, params)
+        self._split(b"\0", shares, threshold)  # the new split's numbers are checked before any share counts
         with self._lock:
-            self._pending = (new_master, params)
-        return {"shares": [s.encode() for s in split], "params": asdict(params)}
+            quorum = self._quorum_join(nonce, params, purpose, shares, threshold)
+            if share.index in quorum.shares:
+                raise KeeperError(
+                    f"Share {share.index} was already entered in this ceremony.", code="share_twice"
+                )
+            quorum.shares[share.index] = share
+            progress = {"index": share.index, **quorum.progress(), "done": False}
+            if len(quorum.shares) < params.threshold:
+                return progress
+            self._quorum = None
+            master = self._master
+        combined = self._combine(list(quorum.shares.values()), params)
+        if master is None or not hmac.compare_digest(combined, master):
+            raise KeyMismatch("The shares entered are not shares of the key this keeper holds.")
+        return {**progress, "done": True, **self._quorum_result(quorum, params)}
 
-    def rewrap(self, sealed: SealedSecret, *, record_id: str, check_value: str) -> bytes:
-        """``sealed``'s data key wrapped by the pending new master key."""
-        master = self._key(check_value)
+    def _quorum_join(self, nonce: str, params: Params, purpose: str, shares: int, threshold: int) -> _Quorum:
+        quorum = self._quorum
+        if quorum is None:
+            if nonce:
+                raise CeremonyMismatch(
+                    "That rekey or rotation ceremony has ended (the vault was sealed or reset since, or it "
+                    "completed). Run the command again without --nonce to start a new one."
+                )
+            self._quorum = _Quorum(secrets.token_hex(8), purpose, shares, threshold, params)
+            return self._quorum
+        if not hmac.compare_digest(nonce, quorum.nonce):
+            raise CeremonyMismatch(
+                f"Another {quorum.purpose} ceremony is in progress (nonce {quorum.nonce}, {len(quorum.shares)} "
+                "share(s) entered): join it with its nonce, or seal the vault to reset it."
+            )
+        if (purpose, shares, threshold, params) != (
+            quorum.purpose,
+            quorum.new_shares,
+            quorum.new_threshold,
+            quorum.params,
+        ):
+            raise CeremonyMismatch(
+                f"This share names another {purpose} than the ceremony {quorum.nonce} was started for "
+                f"({quorum.purpose}, {quorum.new_threshold} of {quorum.new_shares})."
+            )
+        return quorum
+
+    def _quorum_result(self, quorum: _Quorum, params: Params) -> dict[str, Any]:
+        master = self._key(params.check_value)
+        if quorum.purpose == "rekey":
+            split = self._split(master, quorum.new_shares, quorum.new_threshold)
+            return {"shares": [s.encode() for s in split], "set_id": split[0].set_label}
+        new_master = envelope.generate_master_key()
+        split = self._split(new_master, quorum.new_shares, quorum.new_threshold)
+        new = Params(
+            set_id=split[0].set_label,
+            threshold=quorum.new_threshold,
+            check_value=envelope.check_value(new_master, cipher_name=params.cipher_name).hex(),
+            cipher_name=params.cipher_name,
+        )
+        session = secrets.token_hex(16)
+        with self._lock:
+            self._pending = (new_master, new, session)
+        return {"shares": [s.encode() for s in split], "params": asdict(new), "session": session}
+
+    @staticmethod
+    def _split(master: bytes, shares: int, threshold: int) -> list[shamir.Share]:
+        try:
+            return shamir.split(master, shares=shares, threshold=threshold)
+        except ShareError as exc:
+            raise KeeperError(str(exc), code=exc.code) from None
+
+    def _pending_for(self, session: str) -> tuple[bytes, Params, str]:
         with self._lock:
             pending = self._pending
-        if pending is None:
-            raise KeeperError("No master-key rotation is in progress.", code="no_rotation")
+        if pending is None or not hmac.compare_digest(pending[2], session or ""):
+            raise KeeperError("No such master-key rotation is in progress.", code="no_rotation")
+        return pending
+
+    def rewrap(self, sealed: SealedSecret, *, record_id: str, check_value: str, session: str) -> bytes:
+        """``sealed``'s data key wrapped by the pending new master key (the rotation ``session`` only)."""
+        master = self._key(check_value)
+        pending = self._pending_for(session)
         try:
             return envelope.rewrap(master, pending[0], sealed, record_id=record_id).wrapped_key
         except DecryptionError as exc:
             raise KeeperError(str(exc), code=exc.code) from None
 
-    def rotate_commit(self, *, check_value: str) -> None:
+    def rotate_commit(self, *, check_value: str, session: str) -> None:
         """Switch to the pending key (called after the database holds the re-wrapped keys)."""
+        pending = self._pending_for(session)
         with self._lock:
-            if self._pending is None or self._pending[1].check_value != check_value:
+            if self._pending is not pending or pending[1].check_value != check_value:
                 raise KeeperError("No such master-key rotation is pending.", code="no_rotation")
-            self._master, self._params = self._pending
+            self._master, self._params = pending[0], pending[1]
             self._pending = None
 
-    def rotate_abort(self) -> None:
+    def rotate_abort(self, *, session: str) -> None:
         with self._lock:
-            self._pending = None
+            if self._pending is not None and hmac.compare_digest(self._pending[2], session or ""):
+                self._pending = None
+
+
+@dataclass
+class _Quorum:
+    """A rekey or rotation ceremony in progress: the current shares entered so far and what they are for."""
+
+    nonce: str
+    purpose: str
+    new_shares: int
+    new_threshold: int
+    params: Params
+    shares: dict[int, shamir.Share] = field(default_factory=dict)
+
+    def progress(self) -> dict[str, Any]:
+        return {
+            "nonce": self.nonce,
+            "purpose": self.purpose,
+            "entered": sorted(self.shares),
+            "threshold": self.params.threshold,
+        }

@@ -1,8 +1,10 @@
 """``handover vault init|unseal|seal|status|rekey|rotate-master|put|keeper``.
 
-Shares are printed once (and written one file per holder with ``--out-dir``); ``unseal`` and ``put``
-read the share or the secret from standard input only, never from an argument, which would be visible
-in ``ps`` and kept in shell history.
+Shares are printed once (and written one file per holder with ``--out-dir``); ``unseal``, ``rekey``,
+``rotate-master`` and ``put`` read the shares or the secret from standard input only, never from an
+argument, which would be visible in ``ps`` and kept in shell history. ``rekey`` and ``rotate-master`` are
+ceremonies like ``unseal``: the threshold of current shares (one holder after another with ``--nonce``, or
+several lines at once) before the new shares are printed.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +43,9 @@ class Command(BaseCommand):
             if name != "init":
                 target.add_argument("--shares", type=int, default=0)
                 target.add_argument("--threshold", type=int, default=0)
+                target.add_argument(
+                    "--nonce", default="", help="the ceremony to join (the previous holder was shown it)"
+                )
             target.add_argument("--format", choices=["text", "json"], default="text")
             target.add_argument("--out-dir", type=Path, help="also write one file per share here (mode 0600)")
         unseal = sub.add_parser("unseal", help="enter one share, read from standard input")
@@ -80,19 +86,53 @@ class Command(BaseCommand):
 
     def _rekey(self, options: dict[str, Any]) -> None:
         config = lifecycle.config_get()
-        shares = lifecycle.vault_rekey(
-            actor=system("cli"),
-            shares=options["shares"] or config.shares,
-            threshold=options["threshold"] or config.threshold,
+        shares, threshold = options["shares"] or config.shares, options["threshold"] or config.threshold
+        progress = self._quorum(
+            options,
+            lambda text, nonce: lifecycle.vault_rekey(
+                actor=system("cli"), share_text=text, nonce=nonce, shares=shares, threshold=threshold
+            ),
         )
-        self._hand_out(shares, options["threshold"] or config.threshold, options)
+        if progress.done:
+            self._hand_out(progress.shares, threshold, options)
 
     def _rotate_master(self, options: dict[str, Any]) -> None:
-        shares = lifecycle.vault_rotate_master(
-            actor=system("cli"), shares=options["shares"] or None, threshold=options["threshold"] or None
+        progress = self._quorum(
+            options,
+            lambda text, nonce: lifecycle.vault_rotate_master(
+                actor=system("cli"),
+                share_text=text,
+                nonce=nonce,
+                shares=options["shares"] or None,
+                threshold=options["threshold"] or None,
+            ),
         )
-        config = lifecycle.config_get()
-        self._hand_out(shares, config.threshold, options)
+        if progress.done:
+            self._hand_out(progress.shares, lifecycle.config_get().threshold, options)
+
+    def _quorum(
+        self, options: dict[str, Any], submit: Callable[[str, str], lifecycle.QuorumProgress]
+    ) -> lifecycle.QuorumProgress:
+        """Current shares from standard input, one a line, into one ceremony; its progress when they run out."""
+        texts = [line.strip() for line in sys.stdin.read().splitlines() if line.strip()]
+        if not texts:
+            raise CommandError(
+                "Type a current share on standard input (one a line; they are not taken as arguments): "
+                "new shares are made only once the threshold of current shares is entered."
+            )
+        nonce = options["nonce"]
+        for text in texts:
+            progress = submit(text, nonce)
+            nonce = progress.nonce
+            if progress.done:
+                return progress
+        self.stdout.write(
+            f"share {progress.index} accepted: {len(progress.entered)} of {progress.threshold}; next holder: "
+            f"handover vault {options['action']} --nonce {progress.nonce}"
+            + (f" --shares {options['shares']}" if options["shares"] else "")
+            + (f" --threshold {options['threshold']}" if options["threshold"] else "")
+        )
+        return progress
 
     def _hand_out(self, shares: list[str], threshold: int, options: dict[str, Any]) -> None:
         if options.get("out_dir"):
@@ -111,8 +151,9 @@ class Command(BaseCommand):
         current = lifecycle.current_keeper()
         if not current.is_remote:
             raise CommandError(
-                f"No key keeper is running (no socket at {settings.HANDOVER_VAULT_SOCKET}): start "
-                "`handover serve` or `handover vault keeper` first; a one-shot command cannot stay unsealed."
+                "This command is configured with a key keeper of its own (HANDOVER_VAULT_KEEPER=in-process), "
+                "which ends with it: run it with HANDOVER_VAULT_KEEPER=socket beside `handover serve` (or "
+                f"`handover vault keeper`, on {settings.HANDOVER_VAULT_SOCKET})."
             )
         share = sys.stdin.readline().strip()
         if not share:
@@ -143,6 +184,12 @@ class Command(BaseCommand):
         line = f"{state}; {status.threshold} of {status.shares} shares; {status.cipher_name}"
         if status.nonce:
             line += f"; ceremony {status.nonce}: {len(status.entered)} of {status.threshold} entered"
+        if status.quorum:
+            quorum = status.quorum
+            line += (
+                f"; {quorum['purpose']} ceremony {quorum['nonce']}: {len(quorum['entered'])} of "
+                f"{quorum['threshold']} current shares entered"
+            )
         if not status.keeper_remote:
             line += "; no key keeper running (this process only)"
         self.stdout.write(line)
