@@ -28,6 +28,7 @@ from decimal import Decimal
 from typing import Any
 
 import xlsxwriter
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -54,7 +55,7 @@ from handover.registers.io.frame import (
     row_is_empty,
     split_list,
 )
-from handover.registers.io.reading import read_table
+from handover.registers.io.reading import Bounds, read_table
 from handover.registers.io.refs import References
 from handover.registers.models import Form, FormState, Row, Signature
 from handover.registers.validation import clean_row, looks_like_credential
@@ -64,6 +65,15 @@ _TITLE = re.compile(r"^表(\d+)\s*[：:]")
 _HEADER_SEARCH_ROWS = 20
 PROGRESS_EVERY = 500
 ERROR_COLUMN = "错误"
+COLUMN_MARGIN = 10  # empty or note columns people leave right of the table
+
+
+def bounds(register_no: int) -> Bounds:
+    """What an import of 表N reads: the frame's columns (or its form header, when that is wider) and a
+    margin, and at most ``HANDOVER_IMPORT_MAX_ROWS`` data rows."""
+    fr = frame(register_no)
+    width = max(len(fr.export_labels), 6, 2 * len(fr.header_fields))
+    return Bounds(columns=width + COLUMN_MARGIN, max_rows=int(settings.HANDOVER_IMPORT_MAX_ROWS))
 
 
 @dataclass(frozen=True)
@@ -433,6 +443,7 @@ def parse(
 def _read_body(
     parsed: ParsedFile, reader: _RowReader, body: list[list[Any]], header_row: int, progress: Progress | None
 ) -> None:
+    cap = int(settings.HANDOVER_IMPORT_MAX_ROWS)
     for offset, cells in enumerate(body):
         if progress is not None and offset % PROGRESS_EVERY == 0:
             progress("validating", offset, len(body))
@@ -440,6 +451,10 @@ def _read_body(
             break
         if row_is_empty(cells):
             continue
+        if len(parsed.rows) + len(parsed.raw) >= cap:
+            message = _("More than %(max)d rows; an import takes at most %(max)d. Split the file.")
+            parsed.issues.append(Issue(header_row + offset + 2, "", message % {"max": cap}))
+            return
         row = reader.read(header_row + offset + 2, cells)
         if row is not None:
             parsed.rows.append(row)
@@ -601,7 +616,7 @@ def register_import(
     """Import a file of 表N for ``site``: every row checked first, then all written, or none (ImportRefused)."""
     catalogue.get(register_no)
     require(user=actor, engagement=engagement, capability=perms.FILL_REGISTERS, site=site)
-    table = read_table(filename, content)
+    table = read_table(filename, content, bounds=bounds(register_no))
     parsed = parse(register_no, table, engagement=engagement, site=site, progress=progress)
     if parsed.issues:
         raise ImportRefused(parsed, filename)
