@@ -5,7 +5,7 @@ Reading is bounded (DESIGN.md decision 10): a file larger than ``HANDOVER_IMPORT
 before it is opened, and only ``Bounds.columns`` cells of ``Bounds.rows`` rows are ever kept. calamine builds
 a sheet as one dense rectangle from its first to its last cell (a 1.5 KB xlsx with a value at XFD2000 asks
 for 1 GB; one at XFD1048576 for 512 GB, and Rust aborts the process, no MemoryError). So before calamine
-loads a sheet, the sheet's XML is streamed (``sheet_extent``) and a cell right of the register's columns or
+loads a sheet, the sheet's XML is streamed (``cell_beyond``) and a cell right of the register's columns or
 below its rows refuses the file, naming the sheet and the cell; what calamine then builds is no larger than
 the register's frame. A CSV record is likewise cut off at the bound while it is read.
 """
@@ -36,16 +36,13 @@ _CHUNK = 1 << 22
 _ELEMENT_MAX = 1 << 20
 _FRAME_SEARCH_ROWS = 20
 
-# A cell's start tag (any namespace prefix): how many there are, and which of them carry r="A1" (the
-# attributes parsed as XML does, so that a '>' inside a value cannot hide one). Self-closing cells hold
-# no value; calamine leaves them out of the sheet, so they cannot widen it.
-_CELL_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c[\s/>]")
-_CELL_WITH_REF = re.compile(
-    rb"<(?:[A-Za-z_][\w.-]*:)?c"
-    rb"""(?:\s+[\w:.-]+\s*=\s*(?:"[^"<]*"|'[^'<]*'))*?"""
-    rb"""\s+r\s*=\s*(["'])([A-Z]{1,3})([0-9]{1,7})\1"""
-    rb"""(?:\s+[\w:.-]+\s*=\s*(?:"[^"<]*"|'[^'<]*'))*\s*(/?)>"""
-)
+# The fast path of cell_beyond reads cells as every writer we know writes them, <c r="A1" ...>: r first,
+# in double quotes, so that a '>' or a quote elsewhere in the tag cannot hide it. One search per chunk finds
+# any cell written otherwise, or whose reference is not within the bounds (``_outside``).
+_PREFIXED_CELL = re.compile(rb"<[A-Za-z_][\w.-]*:c[\s/>]")
+_REF_AT = re.compile(rb'([A-Z]{1,3})([0-9]{1,7})"')
+# A cell ending in /> after plain attributes holds no value; calamine leaves it out (a styled blank).
+_EMPTY_REST = re.compile(rb'(?: [a-z]+="[0-9A-Za-z]*")*/>')
 _CELL_REF = re.compile(r"^([A-Za-z]{1,3})([0-9]{1,7})$")
 
 
@@ -83,7 +80,15 @@ def read_table(filename: str, content: bytes, *, bounds: Bounds) -> list[list[An
     raise DomainError(_("%(file)s is neither an xlsx nor a CSV file.") % {"file": filename}, field="file")
 
 
-def too_many_rows(filename: str, sheet: str | None, bounds: Bounds) -> DomainError:
+class TooManyRows(DomainError):
+    """The file has more data rows than an import takes (``max_rows``)."""
+
+    def __init__(self, message: str, *, max_rows: int) -> None:
+        super().__init__(message, field="file")
+        self.max_rows = max_rows
+
+
+def too_many_rows(filename: str, sheet: str | None, bounds: Bounds) -> TooManyRows:
     """The refusal of a file with more rows than an import takes."""
     if sheet is None:
         message = _("%(file)s: more than %(max)d rows; an import takes at most %(max)d. Split the file.")
@@ -91,7 +96,9 @@ def too_many_rows(filename: str, sheet: str | None, bounds: Bounds) -> DomainErr
         message = _(
             "%(file)s, sheet %(sheet)s: more than %(max)d rows; an import takes at most %(max)d. Split the file."
         )
-    return DomainError(message % {"file": filename, "sheet": sheet, "max": bounds.max_rows}, field="file")
+    return TooManyRows(
+        message % {"file": filename, "sheet": sheet, "max": bounds.max_rows}, max_rows=bounds.max_rows
+    )
 
 
 # -- xlsx ------------------------------------------------------------------------------------------------
@@ -183,42 +190,71 @@ def _column_letters(number: int) -> str:
 def _check_extent(filename: str, sheet: str, archive: zipfile.ZipFile, part: str, bounds: Bounds) -> None:
     """Refuse a sheet with a value right of the register's columns or below its rows, before calamine
     builds its rectangle."""
-    far_row, far_column = sheet_extent(archive, part, bounds)
-    if far_column > bounds.columns:
-        cell = f"{_column_letters(far_column)}{far_row}"
+    far = cell_beyond(archive, part, bounds)
+    if far is None:
+        return
+    row, column = far
+    if column > bounds.columns:
         raise DomainError(
             _(
                 "%(file)s, sheet %(sheet)s, cell %(cell)s: a value right of the register's columns "
                 "(at most %(columns)d columns are read). Delete the cells right of the table and import again."
             )
-            % {"file": filename, "sheet": sheet, "cell": cell, "columns": bounds.columns},
+            % {
+                "file": filename,
+                "sheet": sheet,
+                "cell": f"{_column_letters(column)}{row}",
+                "columns": bounds.columns,
+            },
             field="file",
         )
-    if far_row > bounds.rows:
-        raise too_many_rows(filename, sheet, bounds)
+    raise too_many_rows(filename, sheet, bounds)
 
 
-def sheet_extent(archive: zipfile.ZipFile, part: str, bounds: Bounds) -> tuple[int, int]:
-    """(row, column), 1-based, of the farthest cell holding a value: the row of the lowest and the column of
-    the rightmost; it stops early once either is past ``bounds``. Streams the XML in chunks.
+def _at_most(number: str, digit: str) -> str:
+    """A regular expression for the strings of len(number) ``digit``s that are at most ``number``, the
+    characters of ``digit`` (a class such as [0-9] or [A-Z]) ordered as by their code."""
+    low = digit[1]
+    options = [
+        f"{number[:i]}[{low}-{chr(ord(c) - 1)}]{digit}{{{len(number) - i - 1}}}"
+        for i, c in enumerate(number)
+        if c != low
+    ]
+    return "|".join([*options, number])
 
-    The fast path reads the r="A1" of every cell with one regular expression per chunk. When some cell has
-    no usable r (allowed by the standard: its place is then counted from the previous one), the sheet is
-    read again with an XML parser that counts places as calamine does."""
-    far_row = far_column = 0
+
+def _outside(bounds: Bounds) -> re.Pattern[bytes]:
+    """A cell tag not written as <c r="A1" with A1 within ``bounds``."""
+    letters, rows = _column_letters(bounds.columns), str(bounds.rows)
+    column = f"[A-Z]{{1,{len(letters) - 1}}}|{_at_most(letters, '[A-Z]')}" if len(letters) > 1 else ""
+    column = column or _at_most(letters, "[A-Z]")
+    row = f"[1-9][0-9]{{0,{len(rows) - 2}}}|{_at_most(rows, '[0-9]')}" if len(rows) > 1 else ""
+    row = row or _at_most(rows, "[0-9]")
+    return re.compile(f'<c(?:[\t\n\r/>]| (?!r=")| r="(?!(?:{column})(?:{row})"))'.encode())
+
+
+def cell_beyond(archive: zipfile.ZipFile, part: str, bounds: Bounds) -> tuple[int, int] | None:
+    """(row, column), 1-based, of a cell holding a value right of ``bounds.columns`` or below
+    ``bounds.rows``, or None. Streams the sheet's XML in chunks and stops at the first such cell.
+
+    The fast path searches the r="A1" of the cells with one regular expression per chunk. When some cell is
+    written otherwise (no r, which the standard allows: its place is then counted from the previous one; a
+    namespace prefix; r not first), the sheet is read again with an XML parser that places cells as
+    calamine does."""
+    outside = _outside(bounds)
     with archive.open(part) as stream:
         for chunk in _tag_chunks(stream):
-            cells = _CELL_WITH_REF.findall(chunk)
-            if len(cells) != len(_CELL_TAG.findall(chunk)):
-                return _extent_by_parser(archive, part, bounds)
-            values = [(letters, digits) for _q, letters, digits, closed in cells if not closed]
-            if values:
-                far_row = max(far_row, max(int(d) for d in {d for _l, d in values}))
-                widest = max({letters for letters, _d in values}, key=lambda s: (len(s), s))
-                far_column = max(far_column, _column_number(widest.decode()))
-            if far_row > bounds.rows or far_column > bounds.columns:
-                break
-    return far_row, far_column
+            if b":c" in chunk and _PREFIXED_CELL.search(chunk):
+                return _beyond_by_parser(archive, part, bounds)
+            found = outside.search(chunk)
+            while found:
+                ref = _REF_AT.match(chunk, found.end()) if found[0].endswith(b'"') else None
+                if ref is None:
+                    return _beyond_by_parser(archive, part, bounds)
+                if not _EMPTY_REST.match(chunk, ref.end()):
+                    return int(ref[2]), _column_number(ref[1].decode())
+                found = outside.search(chunk, ref.end())
+    return None
 
 
 def _tag_chunks(stream: IO[bytes]) -> Iterator[bytes]:
@@ -243,8 +279,8 @@ def _tag_chunks(stream: IO[bytes]) -> Iterator[bytes]:
         yield carry
 
 
-def _extent_by_parser(archive: zipfile.ZipFile, part: str, bounds: Bounds) -> tuple[int, int]:
-    """sheet_extent for cells without r: every cell placed as calamine places it (after the previous one
+def _beyond_by_parser(archive: zipfile.ZipFile, part: str, bounds: Bounds) -> tuple[int, int] | None:
+    """cell_beyond for cells without r: every cell placed as calamine places it (after the previous one
     of its row, rows after the previous row)."""
     state = {"row": 0, "column": 0, "far_row": 0, "far_column": 0}
 
@@ -258,9 +294,8 @@ def _extent_by_parser(archive: zipfile.ZipFile, part: str, bounds: Bounds) -> tu
             match = _CELL_REF.match(attrs.get("r", ""))
             row = int(match[2]) if match else state["row"]
             state["column"] = _column_number(match[1]) if match else state["column"] + 1
-            state["far_row"] = max(state["far_row"], row)
-            state["far_column"] = max(state["far_column"], state["column"])
-            if state["far_row"] > bounds.rows or state["far_column"] > bounds.columns:
+            if row > bounds.rows or state["column"] > bounds.columns:
+                state["far_row"], state["far_column"] = row, state["column"]
                 raise _Far
 
     parser = xml.parsers.expat.ParserCreate()
@@ -271,8 +306,8 @@ def _extent_by_parser(archive: zipfile.ZipFile, part: str, bounds: Bounds) -> tu
                 parser.Parse(chunk, False)
             parser.Parse(b"", True)
     except _Far:
-        pass
-    return state["far_row"], state["far_column"]
+        return state["far_row"], state["far_column"]
+    return None
 
 
 class _Far(Exception):
