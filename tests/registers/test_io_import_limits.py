@@ -23,7 +23,7 @@ from django.utils import translation
 from handover.core.limits import memory_limit_apply
 from handover.org.models import Role
 from handover.registers import catalogue
-from handover.registers.io import importing, reading
+from handover.registers.io import importing, jobs, reading
 from handover.registers.io.jobs import import_start
 from handover.registers.io.template import template_bytes
 from handover.registers.models import Form, ImportJob, ImportState, Row
@@ -187,8 +187,6 @@ def test_more_rows_than_the_cap_are_refused_naming_the_cap(scenery, settings):
 
 
 def test_a_small_file_with_many_rows_goes_to_the_task_worker(scenery, monkeypatch):
-    from handover.registers.io import jobs
-
     monkeypatch.setattr(jobs, "INLINE_MAX_ROWS", 2)
     runs: list[tuple[int | None, str]] = []
     run = jobs.import_job_run
@@ -226,17 +224,19 @@ def test_an_import_job_reaching_the_worker_memory_limit_fails_with_a_message_and
     labels = ",".join(importing.frame(18).labels)
     content = ("日期,2026-12-01\n" + labels + "\n" + "\n".join([row] * 150_000)).encode()
     before = Row.objects.count()
+    job = ImportJob.objects.create(  # as import_start keeps a large file, in the web worker
+        engagement=scenery.world.engagement,
+        site=scenery.world.branch_a,
+        register_no=18,
+        filename="huge.csv",
+        content=content,
+        sha256="0" * 64,
+        created_by=user,
+    )
     original = resource.getrlimit(resource.RLIMIT_AS)
     memory_limit_apply(megabytes=(_vm_size() >> 20) + 160)  # what the worker does, with little to spare
     try:
-        job = import_start(
-            actor=user,
-            engagement=scenery.world.engagement,
-            site=scenery.world.branch_a,
-            register_no=18,
-            filename="huge.csv",
-            content=content,
-        )
+        job = jobs.import_job_run(job_id=job.pk)  # what the worker's task runs
     finally:
         resource.setrlimit(resource.RLIMIT_AS, original)
     assert job.state == ImportState.FAILED

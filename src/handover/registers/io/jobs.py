@@ -10,11 +10,11 @@ nothing is written (the rows are written in one transaction at the end)."""
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import hashlib
 from typing import Any
 
+from django.db import DatabaseError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -84,9 +84,15 @@ def import_job_run(*, job_id: int, max_rows: int | None = None) -> ImportJob:
     With ``max_rows`` (the web worker's cap), a file with more rows raises TooManyRows and nothing is
     stored, so that the caller can queue it."""
     outcome: dict[str, Any] | None = None
-    # Out of memory is handled after the with block, once its traceback (holding all the import read) is gone.
-    with contextlib.suppress(MemoryError):
+    # Out of memory is handled after the except block, once its traceback (holding all the import read) is
+    # gone. libpq reports its own allocation failure (loading the file from PostgreSQL) as a DatabaseError.
+    try:
         outcome = _import(job_id, max_rows)
+    except MemoryError:
+        pass
+    except DatabaseError as exc:
+        if "out of memory" not in str(exc):
+            raise
     if outcome is None:
         gc.collect()
         filename = ImportJob.objects.filter(pk=job_id).values_list("filename", flat=True).get()
