@@ -293,3 +293,39 @@ def test_references_resolve_only_within_the_users_sites_and_say_not_found_alike(
     assert reasons[(0, "权限配置备份")] == "表8 中没有当前有效的行 BB-T08-20261130-001#1。"
     assert reasons[(1, "权限配置备份")] == "表8 中没有当前有效的行 BB-T08-20261130-009#1。"
     assert (2, "权限配置备份") not in reasons
+
+
+def _with_sheet_data(content: bytes, sheet_data: str) -> bytes:
+    """The workbook with its first sheet's <sheetData> replaced."""
+    import re
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(content)) as source, zipfile.ZipFile(out, "w") as target:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = re.sub(rb"<sheetData>.*</sheetData>", sheet_data.encode(), data, flags=re.S)
+            target.writestr(item, data)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("sheet_data", "cell"),
+    [
+        # Cells without r (the standard allows it): each is placed after the previous one of its row.
+        ('<sheetData><row r="1">' + '<c t="n"><v>1</v></c>' * 31 + "</row></sheetData>", "AE1"),
+        # r not first, with a '>' inside another attribute's value.
+        ('<sheetData><row r="2"><c s="0" foo="&gt;>" r="XFD2"><v>1</v></c></row></sheetData>', "XFD2"),
+        # A namespace prefix on the cell.
+        (
+            '<sheetData><row r="3"><x:c xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+            ' r="XFD3"><x:v>1</x:v></x:c></row></sheetData>',
+            "XFD3",
+        ),
+    ],
+)
+def test_cells_written_otherwise_are_placed_as_calamine_places_them(sheet_data, cell):
+    content = _with_sheet_data(_far_xlsx(0, 1), sheet_data)
+    with pytest.raises(reading.DomainError, match=f"单元格 {cell}："):
+        reading.read_table("odd.xlsx", content, bounds=reading.Bounds(columns=30, max_rows=100))
