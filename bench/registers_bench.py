@@ -9,9 +9,15 @@
    The same is done with 1,000 rows first, to show that the rate does not fall with the rows; the rates are
    given by wall clock and by the process's CPU time (the machine is shared: the load average is printed).
 
-Usage: .venv/bin/python bench/registers_bench.py [--quick] [--postgres] [--only export|import]
+3. Memory: import 100,000 rows of 表11 in a child process each time (a fresh interpreter, as the worker
+   is), reporting the child's peak RSS (ru_maxrss), its wall and CPU time, and the time of reading the
+   file alone (``read_table``, the bounded reader); ``--src`` runs the child on another checkout's source
+   (e.g. /work/main/src, for the figure before a change).
+
+Usage: .venv/bin/python bench/registers_bench.py [--quick] [--postgres] [--only export|import|memory]
+       [--src PATH]
 ``--quick`` runs 10× smaller; ``--postgres`` runs on a throwaway PostgreSQL cluster instead of SQLite;
-``--only`` runs one of the two parts.
+``--only`` runs one of the parts.
 """
 
 from __future__ import annotations
@@ -29,6 +35,34 @@ from typing import Any
 
 EXPORT_ROWS = 100_000
 IMPORT_ROWS = 10_000
+MEMORY_ROWS = 100_000
+SRC = Path(__file__).resolve().parent.parent / "src"
+
+# The child of the memory part: one import of the file, then its figures as JSON on the last line.
+_CHILD = """
+import inspect, json, sys, time
+import django
+django.setup()
+import handover
+from handover.core.actors import system
+from handover.org.models import Engagement, Site
+from handover.registers.io import importing, reading
+engagement = Engagement.objects.get(code="bench")
+site = Site.objects.get(engagement=engagement, code="BA")
+content = open(sys.argv[1], "rb").read()
+bounded = "bounds" in inspect.signature(reading.read_table).parameters
+extra = {"bounds": importing.bounds(11)} if bounded else {}
+read, read_cpu = time.perf_counter(), time.process_time()
+reading.read_table("t11.xlsx", content, **extra)
+read, read_cpu = time.perf_counter() - read, time.process_time() - read_cpu
+wall, cpu = time.perf_counter(), time.process_time()
+outcome = importing.register_import(
+    actor=system("bench"), engagement=engagement, site=site, register_no=11, filename="t11.xlsx", content=content
+)
+wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+print(json.dumps({"src": handover.__file__, "read_s": read, "read_cpu": read_cpu, "s": wall, "cpu": cpu,
+                  "rows": len(outcome.created)}))
+"""
 
 
 def scenery() -> dict[str, Any]:
@@ -272,7 +306,8 @@ def main() -> None:
     )
     parser.add_argument("--quick", action="store_true", help="10× fewer rows")
     parser.add_argument("--postgres", action="store_true", help="a throwaway PostgreSQL cluster")
-    parser.add_argument("--only", choices=("export", "import"), help="run only this part")
+    parser.add_argument("--only", choices=("export", "import", "memory"), help="run only this part")
+    parser.add_argument("--src", type=Path, default=SRC, help="source the memory part's child imports")
     args = parser.parse_args()
     scale = 10 if args.quick else 1
     from _django import configure  # beside this script
@@ -283,10 +318,12 @@ def main() -> None:
     world = scenery()
     version = connection.Database.sqlite_version if connection.vendor == "sqlite" else ""
     print(f"Python {platform.python_version()}, {connection.vendor} {version}, {os.cpu_count()} cores")
-    if args.only != "import":
+    if args.only in (None, "export"):
         export_part(world, scale, folder)
-    if args.only != "export":
+    if args.only in (None, "import"):
         import_part(world, scale)
+    if args.only in (None, "memory"):
+        memory_part(world, scale, folder, args.src)
 
 
 def export_part(world: dict[str, Any], scale: int, folder: Path) -> None:
@@ -315,6 +352,48 @@ def import_part(world: dict[str, Any], scale: int) -> None:
             f"{rows:>8,} {f['first_s']:>7.2f} {rows / f['first_s']:>8,.0f} {rows / f['first_cpu']:>11,.0f} "
             f"{f['again_s']:>8.2f} {rows / f['again_s']:>8,.0f} {rows / f['again_cpu']:>11,.0f}"
         )
+    print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+
+
+def memory_part(world: dict[str, Any], scale: int, folder: Path, src: Path) -> None:
+    """Import MEMORY_ROWS rows in a child process, twice (a new form each time): peak RSS and times."""
+    import json
+    import subprocess
+    import sys
+
+    from django.db import connection
+
+    from handover.registers.models import Form, Row
+
+    rows = MEMORY_ROWS // scale
+    path = folder / "t11-memory.xlsx"
+    path.write_bytes(t11_file(world, rows, 100_001))
+    connection.close()
+    print(f"\n表11 import of {rows:,} rows in a child process (source {src})")
+    print(f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    heads = ("run", "peak RSS MiB", "wall s", "CPU s", "read s", "read CPU s", "read/import CPU")
+    print(" ".join(f"{h:>{w}}" for h, w in zip(heads, (4, 13, 7, 6, 7, 10, 16), strict=True)))
+    for run in (1, 2):
+        child = subprocess.Popen(
+            [sys.executable, "-c", _CHILD, str(path)],
+            env={**os.environ, "PYTHONPATH": str(src)},
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert child.stdout is not None
+        out = child.stdout.read()
+        _pid, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+        assert child.returncode == 0, out
+        f = json.loads(out.strip().splitlines()[-1])
+        assert f["rows"] == rows and f["src"].startswith(str(src)), f
+        print(
+            f"{run:>4} {usage.ru_maxrss / 1024:>13.0f} {f['s']:>7.2f} {f['cpu']:>6.2f} {f['read_s']:>7.2f} "
+            f"{f['read_cpu']:>10.2f} {f['read_cpu'] / f['cpu']:>15.1%}"
+        )
+        Row.objects.filter(form__form_no=f"BA-T11-BENCH-{rows}").delete()
+        Form.objects.filter(form_no=f"BA-T11-BENCH-{rows}").delete()
+        connection.close()
     print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 

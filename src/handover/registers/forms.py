@@ -219,18 +219,18 @@ class AttachmentForm(forms.Form):
 
 
 class ImportForm(forms.Form):
-    """The file of an import: xlsx or CSV in the official frame, at most reading.MAX_BYTES."""
+    """The file of an import: xlsx or CSV in the official frame, at most HANDOVER_IMPORT_MAX_BYTES."""
 
     file = forms.FileField(label=_("File (xlsx or CSV)"))
 
     def clean_file(self) -> UploadedFile:
-        from handover.registers.io.reading import MAX_BYTES
+        from handover.registers.io.reading import max_bytes
 
         file: UploadedFile = self.cleaned_data["file"]
-        if (file.size or 0) > MAX_BYTES:
+        if (file.size or 0) > max_bytes():
             raise forms.ValidationError(
                 _("%(file)s is larger than %(mb)d MB; split it by site.")
-                % {"file": file.name, "mb": MAX_BYTES >> 20}
+                % {"file": file.name, "mb": max_bytes() >> 20}
             )
         return file
 

@@ -165,6 +165,10 @@ HANDOVER_WEBHOOK_HOSTS = env.get_list("HANDOVER_WEBHOOK_HOSTS")
 
 HANDOVER_ATTACHMENT_DIR = DATA_DIR / "attachments"
 HANDOVER_ATTACHMENT_MAX_BYTES = env.get_int("HANDOVER_ATTACHMENT_MAX_BYTES")
+# Register imports (registers/io/reading.py): the file's size, its data rows, the worker's memory.
+HANDOVER_IMPORT_MAX_BYTES = env.get_int("HANDOVER_IMPORT_MAX_BYTES")
+HANDOVER_IMPORT_MAX_ROWS = env.get_int("HANDOVER_IMPORT_MAX_ROWS")
+HANDOVER_WORKER_MEMORY_LIMIT_MB = env.get_int("HANDOVER_WORKER_MEMORY_LIMIT_MB")
 
 HANDOVER_PACKAGE_KEY = Path(env.get("HANDOVER_PACKAGE_KEY") or DATA_DIR / "keys" / "package.key")
 HANDOVER_PACKAGE_DIR = DATA_DIR / "packages"

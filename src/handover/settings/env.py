@@ -148,6 +148,22 @@ VARIABLES: tuple[Variable, ...] = (
         "26214400",
         "Largest evidence file (scan, screenshot, configuration file) a register row accepts, in bytes.",
     ),
+    Variable(
+        "HANDOVER_IMPORT_MAX_BYTES",
+        "52428800",
+        "Largest register file (xlsx or CSV) an import opens, in bytes.",
+    ),
+    Variable(
+        "HANDOVER_IMPORT_MAX_ROWS",
+        "200000",
+        "Most data rows one register import takes; a larger file is refused (split it by site).",
+    ),
+    Variable(
+        "HANDOVER_WORKER_MEMORY_LIMIT_MB",
+        "2048",
+        "Address-space limit of the background worker (handover worker), in MiB; 0 for none. "
+        "An import that reaches it fails with a message and writes nothing.",
+    ),
 )
 
 _KNOWN = {v.name: v for v in VARIABLES}

@@ -28,6 +28,7 @@ from decimal import Decimal
 from typing import Any
 
 import xlsxwriter
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -54,7 +55,7 @@ from handover.registers.io.frame import (
     row_is_empty,
     split_list,
 )
-from handover.registers.io.reading import read_table
+from handover.registers.io.reading import Bounds, read_table, too_many_rows
 from handover.registers.io.refs import References
 from handover.registers.models import Form, FormState, Row, Signature
 from handover.registers.validation import clean_row, looks_like_credential
@@ -64,6 +65,16 @@ _TITLE = re.compile(r"^表(\d+)\s*[：:]")
 _HEADER_SEARCH_ROWS = 20
 PROGRESS_EVERY = 500
 ERROR_COLUMN = "错误"
+COLUMN_MARGIN = 10  # empty or note columns people leave right of the table
+
+
+def bounds(register_no: int, max_rows: int | None = None) -> Bounds:
+    """What an import of 表N reads: the frame's columns (or its form header, when that is wider) and a
+    margin, and at most ``max_rows`` data rows (default ``HANDOVER_IMPORT_MAX_ROWS``)."""
+    fr = frame(register_no)
+    width = max(len(fr.export_labels), 6, 2 * len(fr.header_fields))
+    cap = int(settings.HANDOVER_IMPORT_MAX_ROWS) if max_rows is None else max_rows
+    return Bounds(columns=width + COLUMN_MARGIN, max_rows=cap)
 
 
 @dataclass(frozen=True)
@@ -397,8 +408,12 @@ def parse(
     engagement: Engagement,
     site: Site,
     progress: Progress | None = None,
+    filename: str = "",
+    max_rows: int | None = None,
+    user: Any = None,
 ) -> ParsedFile:
-    """Check a table of cells against 表N's frame; every problem goes into ``issues``."""
+    """Check a table of cells against 表N's frame; every problem goes into ``issues``. References resolve
+    among what ``user`` may point at (refs.References)."""
     parsed = ParsedFile(frame=frame(register_no))
     header_row = _find_header_row(table)
     if header_row is None:
@@ -423,15 +438,21 @@ def parse(
         register_no=register_no,
         form_no=str(parsed.header.get("form_no") or ""),
     )
-    reader = _RowReader(parsed, positions, References(engagement), site, form)
+    reader = _RowReader(parsed, positions, References(engagement, user=user), site, form)
     body = table[header_row + 1 :]
     with rules.lookups_cached():
-        _read_body(parsed, reader, body, header_row, progress)
+        _read_body(parsed, reader, body, header_row, progress, bounds(register_no, max_rows), filename)
     return parsed
 
 
 def _read_body(
-    parsed: ParsedFile, reader: _RowReader, body: list[list[Any]], header_row: int, progress: Progress | None
+    parsed: ParsedFile,
+    reader: _RowReader,
+    body: list[list[Any]],
+    header_row: int,
+    progress: Progress | None,
+    limits: Bounds,
+    filename: str,
 ) -> None:
     for offset, cells in enumerate(body):
         if progress is not None and offset % PROGRESS_EVERY == 0:
@@ -440,6 +461,8 @@ def _read_body(
             break
         if row_is_empty(cells):
             continue
+        if len(parsed.rows) + len(parsed.raw) >= limits.max_rows:
+            raise too_many_rows(filename, None, limits)
         row = reader.read(header_row + offset + 2, cells)
         if row is not None:
             parsed.rows.append(row)
@@ -597,12 +620,24 @@ def register_import(
     filename: str,
     content: bytes,
     progress: Progress | None = None,
+    max_rows: int | None = None,
 ) -> ImportResult:
-    """Import a file of 表N for ``site``: every row checked first, then all written, or none (ImportRefused)."""
+    """Import a file of 表N for ``site``: every row checked first, then all written, or none (ImportRefused).
+    At most ``max_rows`` data rows (default ``HANDOVER_IMPORT_MAX_ROWS``) are taken; more refuse the file
+    (reading.TooManyRows)."""
     catalogue.get(register_no)
     require(user=actor, engagement=engagement, capability=perms.FILL_REGISTERS, site=site)
-    table = read_table(filename, content)
-    parsed = parse(register_no, table, engagement=engagement, site=site, progress=progress)
+    table = read_table(filename, content, bounds=bounds(register_no, max_rows))
+    parsed = parse(
+        register_no,
+        table,
+        engagement=engagement,
+        site=site,
+        progress=progress,
+        filename=filename,
+        max_rows=max_rows,
+        user=actor,
+    )
     if parsed.issues:
         raise ImportRefused(parsed, filename)
     if progress is not None:

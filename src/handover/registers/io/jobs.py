@@ -1,13 +1,22 @@
 """Imports as background tasks: a large file is stored as an ImportJob and imported by a worker, with the
 progress a page shows as a bar (``selectors.import_progress``). Small files are imported at once, through
-the same path, so both give the same result, errors and failed-rows file."""
+the same path, so both give the same result, errors and failed-rows file.
+
+Bounded work per request (DESIGN.md decision 10): the web worker imports only a file of at most
+BACKGROUND_BYTES and INLINE_MAX_ROWS rows; a small file with more rows (a compressed xlsx can hold many)
+goes to the task worker like a large one. The task worker runs under a memory limit
+(``HANDOVER_WORKER_MEMORY_LIMIT_MB``, core/limits.py); an import that reaches it fails with a message, and
+nothing is written (the rows are written in one transaction at the end)."""
 
 from __future__ import annotations
 
+import gc
 import hashlib
 from typing import Any
 
+from django.db import DatabaseError
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from handover.core.actors import SystemActor, system
 from handover.core.errors import DomainError
@@ -16,10 +25,13 @@ from handover.org.models import Engagement, Site
 from handover.org.selectors import require
 from handover.registers import catalogue
 from handover.registers.io.importing import ImportRefused, register_import
+from handover.registers.io.reading import TooManyRows
 from handover.registers.models import ImportJob, ImportState
 
 # Above this size a file is imported in the background (about 2,000 rows of a wide register).
 BACKGROUND_BYTES = 256 * 1024
+# Above this many rows too, whatever the file's size.
+INLINE_MAX_ROWS = 5_000
 
 
 def import_start(
@@ -39,12 +51,20 @@ def import_start(
         sha256=hashlib.sha256(content).hexdigest(),
         created_by=None if isinstance(actor, SystemActor) else actor,
     )
-    if len(content) > BACKGROUND_BYTES:
+    if len(content) > BACKGROUND_BYTES or not _import_inline(job.pk):
         import_run.enqueue(job.pk)
-    else:
-        import_job_run(job_id=job.pk)
     job.refresh_from_db()
     return job
+
+
+def _import_inline(job_id: int) -> bool:
+    """Import a small file at once; False, with nothing stored, when it has more than INLINE_MAX_ROWS rows."""
+    try:
+        import_job_run(job_id=job_id, max_rows=INLINE_MAX_ROWS)
+    except TooManyRows:
+        ImportJob.objects.filter(pk=job_id).update(state=ImportState.QUEUED, done_rows=0, total_rows=0)
+        return False
+    return True
 
 
 def _progress(job_id: int) -> Any:
@@ -58,8 +78,40 @@ def _progress(job_id: int) -> Any:
     return report
 
 
-def import_job_run(*, job_id: int) -> ImportJob:
-    """Run one queued import as the person who started it; the outcome is stored on the job."""
+def import_job_run(*, job_id: int, max_rows: int | None = None) -> ImportJob:
+    """Run one queued import as the person who started it; the outcome is stored on the job.
+
+    With ``max_rows`` (the web worker's cap), a file with more rows raises TooManyRows and nothing is
+    stored, so that the caller can queue it."""
+    outcome: dict[str, Any] | None = None
+    # Out of memory is handled after the except block, once its traceback (holding all the import read) is
+    # gone. libpq reports its own allocation failure (loading the file from PostgreSQL) as a DatabaseError.
+    try:
+        outcome = _import(job_id, max_rows)
+    except MemoryError:
+        pass
+    except DatabaseError as exc:
+        if "out of memory" not in str(exc):
+            raise
+    if outcome is None:
+        gc.collect()
+        filename = ImportJob.objects.filter(pk=job_id).values_list("filename", flat=True).get()
+        message = _(
+            "%(file)s needed more memory than the worker may use; nothing was written. "
+            "Split the file by site and import the parts."
+        ) % {"file": filename}
+        outcome = {
+            "finished_at": timezone.now(),
+            "state": ImportState.FAILED,
+            "errors": [[None, "file", message]],
+            "result": {"message": message},
+        }
+    ImportJob.objects.filter(pk=job_id).update(**outcome)
+    return ImportJob.objects.defer("content").get(pk=job_id)
+
+
+def _import(job_id: int, max_rows: int | None) -> dict[str, Any]:
+    """The outcome of importing the job's file, as the job's fields."""
     job = ImportJob.objects.select_related("engagement", "site", "created_by").get(pk=job_id)
     actor: Any = job.created_by or system("import")
     outcome: dict[str, Any] = {"finished_at": timezone.now()}
@@ -72,6 +124,7 @@ def import_job_run(*, job_id: int) -> ImportJob:
             filename=job.filename,
             content=bytes(job.content),
             progress=_progress(job.pk),
+            max_rows=max_rows,
         )
     except ImportRefused as refused:
         outcome |= {
@@ -81,6 +134,8 @@ def import_job_run(*, job_id: int) -> ImportJob:
             "result": {"message": refused.message},
         }
     except DomainError as exc:
+        if isinstance(exc, TooManyRows) and max_rows is not None:
+            raise
         outcome |= {
             "state": ImportState.FAILED,
             "errors": [[None, exc.field or "", str(exc.message)]],
@@ -90,6 +145,4 @@ def import_job_run(*, job_id: int) -> ImportJob:
         outcome |= {"state": ImportState.DONE, "result": {**result.as_json(), "lines": result.lines()}}
         outcome["done_rows"] = len(result.created) + len(result.updated) + len(result.unchanged)
         outcome["done_rows"] += len(result.signed_untouched)
-    ImportJob.objects.filter(pk=job.pk).update(**outcome)
-    job.refresh_from_db()
-    return job
+    return outcome

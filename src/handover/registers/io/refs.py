@@ -6,6 +6,11 @@ system), a line by its number, and a row of another register as ``编号#序号`
 rows share is exported as ``name#id`` so that it reads back to the same row; a system or host is first looked
 for at the form's own site. Lookups load each kind once per import or export, so a 10,000-row file costs a
 handful of queries, not one per cell.
+
+An import resolves names only among what its user may point at, the very querysets the form and the API
+offer (``selectors.ref_choices``, ``selectors.register_rows``: the user's VIEW_REGISTERS sites, plus people
+of no site). A name outside them is "not found" in the same words as a name that does not exist, so an
+import is no oracle for other branches' people, systems or forms.
 """
 
 from __future__ import annotations
@@ -15,13 +20,12 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from handover.org.models import Engagement, Organisation, Person, Site
 from handover.registers.columns import Column
 from handover.registers.models import (
-    Account,
-    Asset,
     BackupItem,
     CommunicationLine,
     Contract,
@@ -30,6 +34,7 @@ from handover.registers.models import (
     Row,
     Software,
 )
+from handover.registers.selectors import ENTITY_MODELS, ref_choices, register_rows
 
 _WITH_ID = re.compile(r"^(?P<name>.*)#(?P<id>\d+)$")
 
@@ -93,10 +98,14 @@ _SIMPLE: dict[str, tuple[Any, str, str]] = {
 
 
 class References:
-    """Both directions for one engagement: ``label`` (id → text, for exports) and ``resolve`` (text → id)."""
+    """Both directions for one engagement: ``label`` (id → text, for exports) and ``resolve`` (text → id).
 
-    def __init__(self, engagement: Engagement) -> None:
+    With ``user`` (an import), only what that user may reference is known; without (an export of forms
+    the user may see), the whole engagement, to name what the stored rows point at."""
+
+    def __init__(self, engagement: Engagement, *, user: Any = None) -> None:
         self.engagement = engagement
+        self.user = user
         self._names: dict[str, _Names] = {}
         self._rows: dict[int, tuple[str, int]] = {}
         self._row_ids: dict[tuple[str, int], tuple[int, int]] = {}
@@ -104,6 +113,13 @@ class References:
         self._account_login: dict[tuple[int, str], list[int]] = defaultdict(list)
 
     # -- entities ---------------------------------------------------------------------------------------
+    def _entities(self, kind: str) -> QuerySet[Any]:
+        """The rows of ``kind`` a name may resolve to: the user's choices, else the engagement's."""
+        if self.user is not None:
+            return ref_choices(user=self.user, engagement=self.engagement, ref=kind)
+        model = ENTITY_MODELS[kind][0]
+        return model._default_manager.filter(engagement=self.engagement)
+
     def _load(self, kind: str) -> _Names:
         if kind not in self._names:
             if kind == "asset":
@@ -111,21 +127,17 @@ class References:
             elif kind == "account":
                 self._names[kind] = self._accounts()
             else:
-                model, name_field, site_field = _SIMPLE[kind]
-                rows = model._default_manager.filter(engagement=self.engagement).values_list(
-                    "pk", name_field, site_field or "pk"
-                )
+                _model, name_field, site_field = _SIMPLE[kind]
+                rows = self._entities(kind).values_list("pk", name_field, site_field or "pk")
                 names = _Names((pk, name, site if site_field else None) for pk, name, site in rows)
                 if kind == "site":
-                    for pk, name in Site.objects.filter(engagement=self.engagement).values_list("pk", "name"):
+                    for pk, name in self._entities(kind).values_list("pk", "name"):
                         names.add_alias(pk, name)
                 self._names[kind] = names
         return self._names[kind]
 
     def _assets(self) -> _Names:
-        rows = Asset.objects.filter(engagement=self.engagement).values_list(
-            "pk", "hostname", "name", "fixed_asset_no", "site_id"
-        )
+        rows = self._entities("asset").values_list("pk", "hostname", "name", "fixed_asset_no", "site_id")
         names = _Names((pk, host or name, site) for pk, host, name, _no, site in rows)
         for pk, host, name, number, _site in rows:
             names.add_alias(pk, name if host else "")
@@ -133,7 +145,7 @@ class References:
         return names
 
     def _accounts(self) -> _Names:
-        rows = Account.objects.filter(engagement=self.engagement).values_list(
+        rows = self._entities("account").values_list(
             "pk",
             "login_name",
             "asset__hostname",
@@ -158,7 +170,12 @@ class References:
         wanted = set(numbers) - self._registers_loaded
         if not wanted:
             return
-        rows = Row.objects.filter(form__engagement=self.engagement, form__register_no__in=wanted).values_list(
+        if self.user is not None:
+            refs = "|".join(f"T{n}" for n in sorted(wanted))
+            found = register_rows(user=self.user, engagement=self.engagement, refs=refs)
+        else:
+            found = Row.objects.filter(form__engagement=self.engagement, form__register_no__in=wanted)
+        rows = found.values_list(
             "pk", "form__form_no", "seq", "form__register_no", "is_current", "form__is_current"
         )
         for pk, form_no, seq, number, row_current, form_current in rows:

@@ -1,16 +1,19 @@
 """``handover worker``: run background tasks (django-tasks database backend). Several may run at once on
 PostgreSQL; on SQLite run one. Makes sure the periodic audit checkpoint and the workflow's end-of-day
 escalation, daily digest, 表41 drafting and
-reminders are scheduled first."""
+reminders are scheduled first. The process runs under ``HANDOVER_WORKER_MEMORY_LIMIT_MB`` (core/limits.py): an
+import that needs more fails with a message instead of taking the machine's memory."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
 from handover.audit.tasks import checkpoint_schedule
+from handover.core.limits import memory_limit_apply
 from handover.workflow import clock
 from handover.workflow.tasks import (
     daily_reports_schedule,
@@ -27,6 +30,7 @@ class Command(BaseCommand):
         parser.add_argument("--batch", action="store_true", help="run what is due, then exit")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        memory_limit_apply(megabytes=settings.HANDOVER_WORKER_MEMORY_LIMIT_MB)
         checkpoint_schedule()
         escalation_schedule(clock.now())
         digest_schedule(clock.now())
