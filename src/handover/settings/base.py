@@ -159,6 +159,10 @@ DEFAULT_FROM_EMAIL = env.get("HANDOVER_MAIL_FROM")
 # A webhook posts from the server: only to these hosts, so a subscription cannot aim it at the internal network.
 HANDOVER_WEBHOOK_HOSTS = env.get_list("HANDOVER_WEBHOOK_HOSTS")
 
+# L8: behind the TLS proxy REMOTE_ADDR is the proxy; its header names the client, believed only from these.
+HANDOVER_PROXY_CLIENT_HEADER = env.get("HANDOVER_PROXY_CLIENT_HEADER")
+HANDOVER_TRUSTED_PROXIES = [str(a) for a in env.get_addresses("HANDOVER_TRUSTED_PROXIES")]
+
 HANDOVER_ATTACHMENT_DIR = DATA_DIR / "attachments"
 HANDOVER_ATTACHMENT_MAX_BYTES = env.get_int("HANDOVER_ATTACHMENT_MAX_BYTES")
 

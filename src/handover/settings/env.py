@@ -6,6 +6,7 @@ docs/configuration.md and .env.example can be checked against it (tests/test_set
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass
@@ -43,6 +44,16 @@ VARIABLES: tuple[Variable, ...] = (
         "HANDOVER_CSRF_TRUSTED_ORIGINS",
         "",
         "Comma-separated origins (https://host) trusted for forms behind a proxy.",
+    ),
+    Variable(
+        "HANDOVER_PROXY_CLIENT_HEADER",
+        "",
+        "Header in which the TLS proxy names the client (X-Forwarded-For); empty uses the socket's address.",
+    ),
+    Variable(
+        "HANDOVER_TRUSTED_PROXIES",
+        "",
+        "Comma-separated addresses of the proxies whose client header is believed (127.0.0.1).",
     ),
     Variable(
         "HANDOVER_AUDIT_HASH",
@@ -159,8 +170,23 @@ def get_list(name: str) -> list[str]:
     return [part.strip() for part in get(name).split(",") if part.strip()]
 
 
+def get_addresses(name: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    found = []
+    for part in get_list(name):
+        try:
+            found.append(ipaddress.ip_address(part))
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {part!r} is not an IP address") from None
+    return found
+
+
 def data_dir() -> Path:
-    """The data folder, created on first use with owner-only permissions."""
+    """The data folder, created on first use with owner-only permissions.
+
+    L8: from here on the process creates files readable by its owner only (the SQLite file and its WAL and
+    SHM, logs, checkpoints, keys, uploads): the umask is set before any of them is opened.
+    """
+    os.umask(0o077)
     path = Path(get("HANDOVER_DATA_DIR")).expanduser().resolve()
     for sub in ("", "media", "logs", "keys", "checkpoints", "static"):
         (path / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
