@@ -55,6 +55,13 @@ def chain_head() -> tuple[int, str]:
     return head if head else (0, chain.GENESIS)
 
 
+def last_checkpoint_event() -> Event | None:
+    """The newest ``audit.checkpoint.write`` event: where the last checkpoint was written and shipped."""
+    from handover.audit import events
+
+    return Event.objects.filter(action=events.CHECKPOINT_WRITE).order_by("-seq").first()
+
+
 def _parse_filters(filters: dict[str, Any]) -> dict[str, Any]:
     """Filters checked before they reach the database: a bad date or id is the user's mistake, not a 500."""
     parsed = dict(filters)

@@ -32,6 +32,12 @@ VARIABLES: tuple[Variable, ...] = (
         "postgres://user:pass@host:port/name to use PostgreSQL; empty for SQLite.",
     ),
     Variable(
+        "HANDOVER_DATABASE_OWNER_URL",
+        "",
+        "PostgreSQL URL of the owner role that runs migrations; the server runs as HANDOVER_DATABASE_URL's role, "
+        "which may only INSERT and SELECT audit events.",
+    ),
+    Variable(
         "HANDOVER_SECRET_KEY",
         "",
         "Django secret key; required in production, generated into the data folder otherwise.",
@@ -63,14 +69,30 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "HANDOVER_CHECKPOINT_KEY",
         "",
-        "Path of the Ed25519 key signing audit checkpoints; default keys/checkpoint.key in the data folder.",
+        "Path of the Ed25519 key signing audit checkpoints, outside the data folder (refused inside it); "
+        "default checkpoint.key in the folder <data folder>-signer beside it.",
+    ),
+    Variable(
+        "HANDOVER_AUDIT_PUBLIC_KEY",
+        "",
+        "PEM public key of the checkpoint key, kept out of band: the only key `handover audit verify` trusts.",
     ),
     Variable(
         "HANDOVER_CHECKPOINT_DIR",
         "",
         "Folder the scheduled audit checkpoints are written to; default checkpoints/ in the data folder.",
     ),
-    Variable("HANDOVER_CHECKPOINT_INTERVAL", "900", "Seconds between scheduled audit checkpoints."),
+    Variable(
+        "HANDOVER_CHECKPOINT_SHIP_DIR",
+        "",
+        "Second folder, on another mount or machine, every checkpoint is copied to; empty for none.",
+    ),
+    Variable(
+        "HANDOVER_CHECKPOINT_SHIP_EMAIL",
+        "",
+        "Comma-separated addresses (the auditors') every checkpoint is mailed to; empty for none.",
+    ),
+    Variable("HANDOVER_CHECKPOINT_INTERVAL", "300", "Seconds between scheduled audit checkpoints."),
     Variable(
         "HANDOVER_PACKAGE_KEY",
         "",
