@@ -143,7 +143,7 @@ def test_bad_filter_answers_400_naming_the_filter(client, world, name, value):
     assert api.status_code == 400 and api.json()["field"] == name
     page = client.get("/audit/", {name: value})
     assert page.status_code == 400
-    assert ("YYYY-MM-DD" if name != "engagement" else "digits") in page.content.decode()
+    assert ("YYYY-MM-DD" if name != "engagement" else "仅限数字") in page.content.decode()
     assert client.get("/audit/export.csv", {name: value}).status_code == 400
     assert client.get("/audit/export.xlsx", {name: value}).status_code == 400
     assert not Event.objects.filter(action__in=["audit.view", "audit.export"]).exists()
@@ -158,3 +158,20 @@ def test_good_date_filters_still_work(client, world):
         client.get("/audit/", {"since": "2000-01-01", "engagement": str(world.engagement.pk)}).status_code
         == 200
     )
+
+
+def test_the_auditor_page_shows_the_chain_head_and_the_last_checkpoint(client, world, settings, tmp_path):
+    """M3: events after the last checkpoint are covered by the head the auditor can note down."""
+    from handover.audit import selectors, services
+
+    settings.HANDOVER_CHECKPOINT_KEY = tmp_path / "signer" / "checkpoint.key"
+    settings.HANDOVER_CHECKPOINT_DIR = tmp_path / "checkpoints"
+    seed(world)
+    client.force_login(world.login_with(Role.AUDITOR))
+    page = client.get("/audit/").content.decode()
+    seq, digest = selectors.chain_head()
+    assert digest in page and f"event {seq}" in page.replace("事件 ", "event ")
+    _, signed = services.checkpoint_write(actor=None)
+    page = client.get("/audit/").content.decode()
+    seq, digest = selectors.chain_head()
+    assert digest in page and str(signed) in page

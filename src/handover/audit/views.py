@@ -80,6 +80,10 @@ def event_list(request: HttpRequest) -> HttpResponse:
     event_record(
         actor=request.user, action=events.VIEW, object_type="audit.event", after={"filters": filters}
     )
+    # M3: the head, read after this page's own event, so the auditor can write it down or send it off; what
+    # came after the last checkpoint is covered by nothing else until the next one.
+    head_seq, head_hash = selectors.chain_head()
+    last = selectors.last_checkpoint_event()
     page = Paginator(events_qs, 50).get_page(request.GET.get("page"))
     rows = [(event, catalogue.label(event.action)) for event in page]
     query = urlencode(filters)
@@ -94,6 +98,10 @@ def event_list(request: HttpRequest) -> HttpResponse:
             "outcomes": Outcome.choices,
             "query": query,
             "label": catalogue.label,
+            "head_seq": head_seq,
+            "head_hash": head_hash,
+            "last_checkpoint": last,
+            "since_checkpoint": head_seq - int((last.after or {}).get("seq", 0)) if last else head_seq,
         },
     )
 
