@@ -108,6 +108,7 @@ def database_config(url: str, data_dir: Path) -> dict[str, Any]:
 DATABASES = {"default": database_config(env.get("HANDOVER_DATABASE_URL"), DATA_DIR)}
 # PostgreSQL: `migrate` connects as this owner role; the server's role only INSERTs and SELECTs audit events.
 HANDOVER_DATABASE_OWNER_URL = env.get("HANDOVER_DATABASE_OWNER_URL")
+HANDOVER_DATABASE_APP_ROLE = str(DATABASES["default"].get("USER") or "")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
