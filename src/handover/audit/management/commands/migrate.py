@@ -22,7 +22,7 @@ class Command(DjangoMigrate):
         if not owner_url or connection.vendor != "postgresql":
             super().handle(*args, **options)
             return
-        owner = dj_database_url.parse(owner_url)
+        owner: dict[str, Any] = dict(dj_database_url.parse(owner_url))
         saved = {key: connection.settings_dict[key] for key in ("USER", "PASSWORD", "HOST", "PORT")}
         connection.close()
         connection.settings_dict.update({key: owner[key] for key in saved if owner.get(key) is not None})
