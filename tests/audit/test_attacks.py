@@ -47,10 +47,23 @@ def cli_ok(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
-def cli_env(data_dir: Path, database_url: str = "") -> dict[str, str]:
+def outside(data_dir: Path) -> Path:
+    """What the deployment keeps off the data folder: the signer's key, the second place checkpoints are
+    shipped to, and the public key written down out of band. The attacker's copies never include it."""
+    return data_dir.parent / f"outside-{data_dir.parent.name}"
+
+
+def cli_env(data_dir: Path, database_url: str = "", *, trusting: bool = True) -> dict[str, str]:
     """The environment of a deployment: only this data folder and database, nothing of the test run's."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HANDOVER_", "DJANGO_"))}
     env.update(HANDOVER_DATA_DIR=str(data_dir), DJANGO_SETTINGS_MODULE="handover.settings.local")
+    away = outside(data_dir)
+    env.update(
+        HANDOVER_CHECKPOINT_KEY=str(away / "signer" / "checkpoint.key"),
+        HANDOVER_CHECKPOINT_SHIP_DIR=str(away / "shipped"),
+    )
+    if trusting:
+        env["HANDOVER_AUDIT_PUBLIC_KEY"] = str(away / "audit.pub")
     if database_url:
         env["HANDOVER_DATABASE_URL"] = database_url
     return env
@@ -65,7 +78,7 @@ class Engine:
     name = ""
     refusal: type[Exception] = Exception
 
-    def env(self) -> dict[str, str]:
+    def env(self, *, trusting: bool = True) -> dict[str, str]:
         raise NotImplementedError
 
     def execute(self, sql: str, params: tuple[Any, ...] = ()) -> None:
@@ -99,8 +112,8 @@ class SQLiteEngine(Engine):
         self.data_dir = data_dir
         self.conn = sqlite3.connect(data_dir / "handover.sqlite3")
 
-    def env(self) -> dict[str, str]:
-        return cli_env(self.data_dir)
+    def env(self, *, trusting: bool = True) -> dict[str, str]:
+        return cli_env(self.data_dir, trusting=trusting)
 
     def execute(self, sql: str, params: tuple[Any, ...] = ()) -> None:
         self.conn.execute(sql.replace("%s", "?"), params)
@@ -142,8 +155,8 @@ class PostgresEngine(Engine):
         self.server, self.database, self.data_dir = server, database, data_dir
         self.conn = psycopg.connect(server.dsn(database))
 
-    def env(self) -> dict[str, str]:
-        return cli_env(self.data_dir, self.server.url(self.database))
+    def env(self, *, trusting: bool = True) -> dict[str, str]:
+        return cli_env(self.data_dir, self.server.url(self.database), trusting=trusting)
 
     def execute(self, sql: str, params: tuple[Any, ...] = ()) -> None:
         self.conn.execute(sql, params)  # type: ignore[arg-type]
@@ -226,6 +239,7 @@ class Loaded:
 def load(env: dict[str, str], data_dir: Path) -> tuple[Path, int, int]:
     cli_ok(env, "migrate", "--no-input", "-v", "0")
     cli_ok(env, "demo")
+    (outside(data_dir) / "audit.pub").write_text(cli_ok(env, "audit", "public-key"))
     cp = data_dir / "cp.json"
     cli_ok(env, "audit", "checkpoint", "-o", str(cp))
     signed = json.loads(cp.read_text())["seq"]
@@ -286,9 +300,11 @@ def victim(loaded: Loaded, request: pytest.FixtureRequest) -> Iterator[Engine]:
     engine.close()
 
 
-def verify(engine: Engine, *checkpoints: Path) -> tuple[int, list[tuple[str, int]], str]:
+def verify(
+    engine: Engine, *checkpoints: Path, trusting: bool = True
+) -> tuple[int, list[tuple[str, int]], str]:
     args = [arg for cp in checkpoints for arg in ("--checkpoint", str(cp))]
-    done = cli(engine.env(), "audit", "verify", *args)
+    done = cli(engine.env(trusting=trusting), "audit", "verify", *args)
     found = [(kind, int(seq)) for kind, seq in BROKEN.findall(done.stderr)]
     return done.returncode, found, done.stdout + done.stderr
 
@@ -363,8 +379,86 @@ def test_rewritten_chain_is_caught_only_by_the_checkpoint(loaded, victim):
         )
     victim.commit()
 
-    code, found, output = verify(victim)
+    code, found, output = verify(victim, trusting=False)
     assert (code, found) == (0, []), f"the rewrite should be internally consistent:\n{output}"
+    assert "no trusted audit public key configured" in output
     code, found, output = verify(victim, loaded.checkpoint)
     assert (code, found) == (1, [("rewritten", loaded.checkpoint_seq)]), output
     assert "chain rewritten" in output
+
+
+# --- M3: the deployment that makes a rewrite detectable -------------------------------------------------------
+
+
+def rewrite_from(victim: Engine, first: int) -> None:
+    """Edit event ``first`` and recompute every hash after it: a chain consistent in itself."""
+    rows = victim.rows()
+    start = next(i for i, r in enumerate(rows) if r["seq"] >= first and r["after"])
+    rows[start]["after"] = {**rows[start]["after"], "name": "伪造"}
+    digest, prev = chain.hasher("sha256"), rows[start - 1]["hash"]
+    victim.bypass("replica")
+    for row in rows[start:]:
+        row["prev_hash"] = prev
+        row["hash"] = prev = digest(chain.canonical(row))
+        victim.execute(
+            "UPDATE audit_event SET after = %s, prev_hash = %s, hash = %s WHERE seq = %s",
+            (victim.json(row["after"]), row["prev_hash"], row["hash"], row["seq"]),
+        )
+    victim.commit()
+
+
+def test_the_checkpoint_key_is_not_in_the_data_folder(loaded, victim):
+    """The re-signing attack needs the signer's key; a copy (or the owner) of the data folder does not hold it."""
+    data = Path(victim.env()["HANDOVER_DATA_DIR"])
+    assert not [p for p in data.rglob("*") if p.is_file() and "checkpoint" in p.name and p.suffix == ".key"]
+    assert Path(victim.env()["HANDOVER_CHECKPOINT_KEY"]).is_file()
+
+
+def test_no_argument_verify_catches_a_rewrite_with_the_shipped_checkpoint(loaded, victim):
+    """M3: the attacker rewrites the chain and deletes the checkpoint in the data folder; the copy shipped to
+    the second place, checked with the configured public key, still catches it."""
+    rewrite_from(victim, 40)
+    data = Path(victim.env()["HANDOVER_DATA_DIR"])
+    for left in [*(data / "checkpoints").glob("*.json"), data / "cp.json"]:  # the attacker deletes these too
+        if victim.name == "sqlite":  # (the PostgreSQL copies share one data folder: it only holds cp.json)
+            left.unlink(missing_ok=True)
+    shipped = list((outside(Path(victim.env()["HANDOVER_DATA_DIR"])) / "shipped").glob("*.json"))
+    assert [p.name for p in shipped] == [loaded.checkpoint.name]
+    code, found, output = verify(victim)
+    assert (code, found) == (1, [("rewritten", loaded.checkpoint_seq)]), output
+    assert str(shipped[0]) in output
+
+
+def test_a_checkpoint_re_signed_with_another_key_is_refused(loaded, victim, tmp_path):
+    """M3: without the signer's key the attacker signs the rewritten head with a key of their own."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from handover.audit import checkpoint
+
+    rewrite_from(victim, 40)
+    head = victim.rows()[loaded.checkpoint_seq - 1]
+    document = json.loads(loaded.checkpoint.read_text())
+    forged = checkpoint.Checkpoint(
+        seq=head["seq"], head_hash=head["hash"], algorithm="sha256", created_at=document["created_at"]
+    )
+    target = tmp_path / "resigned.json"
+    checkpoint.write(forged, Ed25519PrivateKey.generate(), target)
+    code, found, output = verify(victim, target)
+    assert code == 1 and ("forged", 0) in found, output
+    assert "signed by another key" in output
+
+
+def test_no_argument_verify_catches_truncation_after_the_checkpoint(loaded, victim):
+    new_head = loaded.checkpoint_seq - 3
+    victim.bypass("drop")
+    victim.execute("DELETE FROM audit_event WHERE seq > %s", (new_head,))
+    victim.commit()
+    code, found, output = verify(victim)
+    assert (code, found) == (1, [("truncated", new_head + 1)]), output
+
+
+def test_checkpoint_records_where_it_was_shipped(loaded, victim):
+    rows = victim.rows()
+    event = next(r for r in reversed(rows) if r["action"] == "audit.checkpoint.write")
+    shipped = event["after"]["shipped"]
+    assert shipped == [f"folder:{outside(Path(victim.env()['HANDOVER_DATA_DIR'])) / 'shipped' / 'cp.json'}"]

@@ -78,6 +78,8 @@ def test_worker_runs_the_scheduled_checkpoint_on_the_database_backend(tmp_path):
     written = list((data / "checkpoints").glob("checkpoint-*.json"))
     assert len(written) == 1
     assert json.loads(written[0].read_text())["seq"] == 0  # the trail was empty when it was signed
-    report = run(env, "audit", "verify", "--checkpoint", str(written[0]))
-    assert report.startswith("audit trail intact: 1 events, head 1")
+    (tmp_path / "audit.pub").write_text(run(env, "audit", "public-key"))
+    trusting = {**env, "HANDOVER_AUDIT_PUBLIC_KEY": str(tmp_path / "audit.pub")}
+    report = run(trusting, "audit", "verify", "--checkpoint", str(written[0]))
+    assert report.startswith("audit trail intact: 1 events, head 1") and "1 checkpoint(s)" in report
     assert run(env, "audit", "schedule").strip() == "a checkpoint task is already waiting"

@@ -74,9 +74,21 @@ def test_verify_runs_as_the_installed_script_with_no_settings_and_names_the_tamp
     env["HANDOVER_DATABASE_URL"] = "postgres://nobody@127.0.0.1:1/none"  # no database is ever reached
     script = str(Path(sys.executable).with_name("handover"))
     done = subprocess.run([script, "package", "verify", str(path)], env=env, capture_output=True, text=True)
+    assert done.returncode == 1 and "UNTRUSTED" in done.stdout, done.stdout + done.stderr  # L6: no key given
+    done = subprocess.run(
+        [script, "package", "verify", str(path), "--trust-embedded-key"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "not trusted" in done.stdout
-    done = subprocess.run([script, "package", "verify", str(bad)], env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [script, "package", "verify", str(bad), "--trust-embedded-key"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 1
     assert f"CHANGED   {changed}" in done.stdout and "ADDED     extra.txt" in done.stdout
     assert "NOT INTACT: 2 problem(s)" in done.stdout
@@ -180,10 +192,10 @@ def test_the_django_command_verifies_too(tmp_path):
     world, tech = done_world()
     path = services.package_path(services.package_build(actor=tech, engagement=world.engagement))
     out = io.StringIO()
-    call_command("package", "verify", str(path), stdout=out)
+    call_command("package", "verify", str(path), "--trust-embedded-key", stdout=out)
     assert "INTACT; " in out.getvalue()
     bad = rewrite(path, tmp_path / "bad.zip", drop={"package.json"})
     out = io.StringIO()
     with pytest.raises(CommandError, match="not intact"):
-        call_command("package", "verify", str(bad), stdout=out)
+        call_command("package", "verify", str(bad), "--trust-embedded-key", stdout=out)
     assert "MISSING   package.json" in out.getvalue()

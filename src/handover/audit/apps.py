@@ -7,6 +7,9 @@ class AuditConfig(AppConfig):
     verbose_name = "Audit trail"
 
     def ready(self) -> None:
-        from handover.audit import catalogue
+        from django.db.models.signals import post_migrate
+
+        from handover.audit import catalogue, roles
 
         catalogue.load_all()
+        post_migrate.connect(roles.grant_app_role, sender=self, dispatch_uid="handover.audit.roles")

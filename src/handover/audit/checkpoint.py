@@ -71,11 +71,51 @@ def write(checkpoint: Checkpoint, key: Ed25519PrivateKey, destination: Path) -> 
         "public_key": public_key_text(key.public_key()),
         "signature": base64.b64encode(key.sign(checkpoint.signed_bytes())).decode(),
     }
-    destination.parent.mkdir(parents=True, exist_ok=True)
+    destination.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = destination.with_name(destination.name + ".tmp")
-    tmp.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    _write_private(tmp, (json.dumps(document, indent=2) + "\n").encode())
     tmp.replace(destination)
     return destination
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write a file readable by its owner only (L8), replacing a leftover of an interrupted write."""
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+
+
+def key_inside(key_path: Path, folder: Path) -> bool:
+    """Whether the signing key sits in the data folder, where a copy or owner of the data could re-sign."""
+    return key_path.resolve().is_relative_to(folder.resolve())
+
+
+def ship_to_folder(source: Path, folder: Path) -> Path:
+    """A copy of a checkpoint in the second place (another mount, a WORM share); never overwrites one."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    target = folder / source.name
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(source.read_bytes())
+    return target
+
+
+def files_in(folder: Path | None) -> list[Path]:
+    """The checkpoint files of a folder, oldest name first; none if the folder is not there."""
+    if folder is None or not folder.is_dir():
+        return []
+    return sorted(p for p in folder.glob("*.json") if p.is_file())
+
+
+def load_public_key(path: Path) -> Ed25519PublicKey:
+    try:
+        loaded = serialization.load_pem_public_key(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: cannot read the audit public key ({exc})") from exc
+    if not isinstance(loaded, Ed25519PublicKey):
+        raise CheckpointError(f"{path} is not an Ed25519 public key")
+    return loaded
 
 
 def read(path: Path, trusted: Ed25519PublicKey) -> Checkpoint:

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from django.conf import settings
 from django.db import connections
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
 
 from handover.audit import chain
 from handover.audit.models import Event
+from handover.core.errors import DomainError
 
 _COLUMNS = [*chain.FIELDS, "hash"]
 
@@ -53,15 +55,54 @@ def chain_head() -> tuple[int, str]:
     return head if head else (0, chain.GENESIS)
 
 
+def last_checkpoint_event() -> Event | None:
+    """The newest ``audit.checkpoint.write`` event: where the last checkpoint was written and shipped."""
+    from handover.audit import events
+
+    return Event.objects.filter(action=events.CHECKPOINT_WRITE).order_by("-seq").first()
+
+
+def _parse_filters(filters: dict[str, Any]) -> dict[str, Any]:
+    """Filters checked before they reach the database: a bad date or id is the user's mistake, not a 500."""
+    parsed = dict(filters)
+    for name in ("since", "until"):
+        if parsed.get(name):
+            try:
+                parsed[name] = date.fromisoformat(str(parsed[name]))
+            except ValueError:
+                raise DomainError(
+                    _("Enter the date as YYYY-MM-DD (for example 2026-12-04)."), field=name
+                ) from None
+    if parsed.get("engagement"):
+        text = str(parsed["engagement"])
+        if not text.isascii() or not text.isdigit() or len(text) > 18:
+            raise DomainError(_("Enter the engagement's number (digits only)."), field="engagement")
+        parsed["engagement"] = int(text)
+    return parsed
+
+
 def event_list(*, user: Any, filters: dict[str, Any] | None = None) -> QuerySet[Event]:
-    """Events the user may read: an auditor's engagements plus engagement-less (account) events."""
+    """Events the user may read: those of an auditor's engagements, plus the engagement-less (account) events
+    of the people of those engagements and the deployment's own (actor-less, non-account) events such as
+    checkpoints. Another engagement's logins and account changes stay out of sight."""
+    from handover.org.models import Person
     from handover.org.selectors import engagement_ids_for
 
     ids = engagement_ids_for(user=user, capability="view_audit")
-    qs = Event.objects.filter(engagement_id__in=ids) | Event.objects.filter(engagement_id__isnull=True)
     if not ids:
         return Event.objects.none()
-    filters = filters or {}
+    filters = _parse_filters(filters or {})
+    user_ids = list(
+        Person.objects.filter(engagement_id__in=ids, user__isnull=False).values_list("user_id", flat=True)
+    )
+    account = Q(object_type__startswith="accounts.")
+    unscoped = Q(engagement_id__isnull=True)
+    qs = Event.objects.filter(
+        Q(engagement_id__in=ids)
+        | (unscoped & Q(actor_id__in=user_ids))
+        | (unscoped & account & Q(object_id__in=[str(pk) for pk in user_ids]))
+        | (unscoped & Q(actor_id__isnull=True) & ~account)
+    )
     if filters.get("action"):
         qs = qs.filter(action=filters["action"])
     if filters.get("actor"):

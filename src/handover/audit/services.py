@@ -12,10 +12,12 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from handover.audit import catalogue, chain
 from handover.audit.models import Event, Outcome
 from handover.core import context
+from handover.core.errors import DomainError
 
 # Any 64-bit constant: serialises appends across PostgreSQL connections (SQLite's IMMEDIATE transactions
 # already hold the database's single write lock).
@@ -127,8 +129,13 @@ def changed(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, An
     return {k: before.get(k) for k in keys}, {k: after[k] for k in keys}
 
 
+class CheckpointKeyMisplaced(DomainError):
+    """The checkpoint signing key is configured inside the data folder."""
+
+
 def checkpoint_write(*, actor: Any, directory: Any = None, path: Any = None) -> tuple[Any, int]:
-    """Sign the current head into a file (``path``, or a new name in ``directory``); returns (file, seq).
+    """Sign the current head into a file (``path``, or a new name in ``directory``), ship a copy to the second
+    places configured (a folder on another mount, the auditors' email) and record where; returns (file, seq).
 
     The event recording the checkpoint comes after the signed head, so the file covers everything before it.
     """
@@ -136,12 +143,25 @@ def checkpoint_write(*, actor: Any, directory: Any = None, path: Any = None) -> 
 
     from handover.audit import checkpoint, events
 
-    key = checkpoint.load_or_create_key(settings.HANDOVER_CHECKPOINT_KEY)
+    key_path = Path(settings.HANDOVER_CHECKPOINT_KEY)
+    if checkpoint.key_inside(key_path, settings.DATA_DIR):
+        # M3: a key beside the data lets whoever holds the data re-sign a rewritten chain.
+        raise CheckpointKeyMisplaced(
+            _(
+                "The checkpoint key %(key)s is inside the data folder, where anyone holding the data could "
+                "re-sign a rewritten trail. Move it to a place of its own and set HANDOVER_CHECKPOINT_KEY."
+            )
+            % {"key": key_path},
+            field="HANDOVER_CHECKPOINT_KEY",
+        )
+    key = checkpoint.load_or_create_key(key_path)
     with transaction.atomic():
         seq, head_hash = _lock_and_head()
         now = timezone.now()
         if path is None:
-            path = Path(directory) / f"checkpoint-{seq:012d}-{now:%Y%m%dT%H%M%SZ}.json"
+            path = Path(directory or settings.HANDOVER_CHECKPOINT_DIR) / (
+                f"checkpoint-{seq:012d}-{now:%Y%m%dT%H%M%S%fZ}.json"
+            )
         cp = checkpoint.Checkpoint(
             seq=seq,
             head_hash=head_hash,
@@ -149,11 +169,53 @@ def checkpoint_write(*, actor: Any, directory: Any = None, path: Any = None) -> 
             created_at=checkpoint.now_text(now),
         )
         written = checkpoint.write(cp, key, Path(path))
+        shipped, failed = _checkpoint_ship(written, seq)
         event_record(
             actor=actor,
             action=events.CHECKPOINT_WRITE,
             object_type="audit.checkpoint",
             object_id=str(seq),
-            after={"seq": seq, "head_hash": head_hash, "file": written.name},
+            after={
+                "seq": seq,
+                "head_hash": head_hash,
+                "file": str(written),
+                "shipped": shipped,
+                "not_shipped": failed,
+            },
         )
     return written, seq
+
+
+def _checkpoint_ship(written: Any, seq: int) -> tuple[list[str], list[str]]:
+    """Copies of the checkpoint off the data folder; where each went, and what could not be reached (a
+    failed copy leaves the checkpoint written and says so in its event, for the auditor to follow up)."""
+    from django.core.mail import EmailMessage
+
+    from handover.audit import checkpoint
+
+    shipped: list[str] = []
+    failed: list[str] = []
+    folder = settings.HANDOVER_CHECKPOINT_SHIP_DIR
+    if folder:
+        try:
+            shipped.append(f"folder:{checkpoint.ship_to_folder(written, folder)}")
+        except OSError as exc:
+            failed.append(f"folder:{folder}: {exc.strerror or exc}")
+    recipients = list(settings.HANDOVER_CHECKPOINT_SHIP_EMAIL)
+    if recipients:
+        message = EmailMessage(
+            subject=f"Handover audit checkpoint {seq}",
+            body=(
+                f"Signed head of the Handover audit trail at event {seq}. Keep this file: "
+                "`handover audit verify --checkpoint FILE` with the audit public key detects a rewrite before it."
+            ),
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=recipients,
+        )
+        message.attach(written.name, written.read_bytes(), "application/json")
+        try:
+            message.send(fail_silently=False)
+            shipped.extend(f"email:{address}" for address in recipients)
+        except OSError as exc:
+            failed.extend(f"email:{address}: {exc.strerror or exc}" for address in recipients)
+    return shipped, failed

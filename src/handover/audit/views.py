@@ -19,6 +19,7 @@ from handover.audit import catalogue, events, selectors
 from handover.audit.models import Outcome
 from handover.audit.services import event_record
 from handover.org import permissions as perms
+from handover.registers.io.frame import text_for_csv
 from handover.web.access import needs
 
 FILTERS = ("action", "actor", "engagement", "outcome", "object", "since", "until")
@@ -79,6 +80,10 @@ def event_list(request: HttpRequest) -> HttpResponse:
     event_record(
         actor=request.user, action=events.VIEW, object_type="audit.event", after={"filters": filters}
     )
+    # M3: the head, read after this page's own event, so the auditor can write it down or send it off; what
+    # came after the last checkpoint is covered by nothing else until the next one.
+    head_seq, head_hash = selectors.chain_head()
+    last = selectors.last_checkpoint_event()
     page = Paginator(events_qs, 50).get_page(request.GET.get("page"))
     rows = [(event, catalogue.label(event.action)) for event in page]
     query = urlencode(filters)
@@ -93,6 +98,10 @@ def event_list(request: HttpRequest) -> HttpResponse:
             "outcomes": Outcome.choices,
             "query": query,
             "label": catalogue.label,
+            "head_seq": head_seq,
+            "head_hash": head_hash,
+            "last_checkpoint": last,
+            "since_checkpoint": head_seq - int((last.after or {}).get("seq", 0)) if last else head_seq,
         },
     )
 
@@ -115,7 +124,8 @@ def event_export(request: HttpRequest, fmt: str) -> HttpResponseBase:
     stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
     if fmt == "csv":
         writer = csv.writer(_Echo())
-        rows = (writer.writerow(_row(e)) for e in events_qs.iterator(chunk_size=2000))
+        # M5: a login name such as =HYPERLINK(…) stays text in the auditor's spreadsheet.
+        rows = (writer.writerow([_csv_cell(v) for v in _row(e)]) for e in events_qs.iterator(chunk_size=2000))
         header = writer.writerow(_columns())
         response = StreamingHttpResponse(
             _chain(["\ufeff", header], rows), content_type="text/csv; charset=utf-8"
@@ -123,7 +133,16 @@ def event_export(request: HttpRequest, fmt: str) -> HttpResponseBase:
         response["Content-Disposition"] = f'attachment; filename="audit-{stamp}.csv"'
         return response
     buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(buffer, {"in_memory": True, "constant_memory": True})
+    book = xlsxwriter.Workbook(
+        buffer,
+        {
+            "in_memory": True,
+            "constant_memory": True,
+            # M5: strings are written as strings, never turned into live formulas or links.
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+        },
+    )
     sheet = book.add_worksheet(_("Audit trail"))
     bold = book.add_format({"bold": True})
     sheet.write_row(0, 0, _columns(), bold)
@@ -135,6 +154,10 @@ def event_export(request: HttpRequest, fmt: str) -> HttpResponseBase:
     )
     download["Content-Disposition"] = f'attachment; filename="audit-{stamp}.xlsx"'
     return download
+
+
+def _csv_cell(value: Any) -> Any:
+    return text_for_csv(value) if isinstance(value, str) else value
 
 
 def _chain(first: list[str], rest: Any) -> Any:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-from handover.core import context
-
-_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+from handover.core import context, http
 
 
 class RequestContextMiddleware:
@@ -18,11 +15,10 @@ class RequestContextMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        incoming = request.headers.get("X-Request-ID", "")
-        request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        request_id = http.request_id(request) or uuid.uuid4().hex
         channel = "api" if request.path.startswith("/api/") else "web"
         ctx = context.RequestContext(
-            request_id=request_id, client_addr=request.META.get("REMOTE_ADDR", ""), channel=channel
+            request_id=request_id, client_addr=http.client_address(request), channel=channel
         )
         request.request_id = request_id  # type: ignore[attr-defined]
         with context.bind(ctx):

@@ -86,3 +86,32 @@ def start() -> str:
     ) as conn:
         conn.execute("CREATE DATABASE handover")
     return url.rsplit("/", 1)[0] + "/handover"
+
+
+def split_roles(admin_dsn: str, database: str, *, prefix: str = "handover") -> tuple[str, str]:
+    """Create ``database`` owned by a new owner role, and an app role that may log in but owns nothing.
+
+    Returns (owner URL, app URL) for HANDOVER_DATABASE_OWNER_URL and HANDOVER_DATABASE_URL: ``migrate`` runs
+    as the owner and leaves the app role INSERT and SELECT only on the audit table (handover.audit.roles).
+    The cluster trusts loopback, so the roles need no password here.
+    """
+    import psycopg
+    from psycopg import sql
+
+    owner, app = f"{prefix}_owner", f"{prefix}_app"
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        for role in (owner, app):
+            exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone()
+            if not exists:
+                conn.execute(
+                    sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEROLE").format(sql.Identifier(role))
+                )
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(database), sql.Identifier(owner))
+        )
+    with psycopg.connect(f"{admin_dsn} dbname={database}", autocommit=True) as conn:
+        conn.execute(sql.SQL("REVOKE CREATE ON SCHEMA public FROM PUBLIC"))
+        conn.execute(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(sql.Identifier(owner)))
+    host_port = {p.split("=")[0]: p.split("=")[1] for p in admin_dsn.split() if "=" in p}
+    base = f"postgres://{{}}@{host_port.get('host', '127.0.0.1')}:{host_port.get('port', '5432')}/{database}"
+    return base.format(owner), base.format(app)

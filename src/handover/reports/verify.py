@@ -113,6 +113,7 @@ class Report:
     files_checked: int = 0
     key_fingerprint: str = ""
     key_trusted: bool = False
+    checkpoint_key_trusted: bool = False
     metadata: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -182,15 +183,18 @@ def _check_files(report: Report, archive: zipfile.ZipFile, names: set[str], mani
         report.add("added", path, "in the package but not in the manifest")
 
 
-def _check_checkpoint(report: Report, data: bytes) -> None:
-    """The audit checkpoint must carry a valid signature by the key it names (compare that key with
-    ``handover audit public-key``; ``handover audit verify --checkpoint`` checks it against the chain)."""
+def _check_checkpoint(report: Report, data: bytes, audit_key: Ed25519PublicKey | None) -> None:
+    """L6: the audit checkpoint is checked against the audit public key given out of band. The key the
+    checkpoint names proves nothing (whoever forged it named their own); without an audit key the checkpoint
+    is only as good as the manifest's signature that covers it, and the report says so."""
     try:
         document = json.loads(data)
-        key = Ed25519PublicKey.from_public_bytes(base64.b64decode(document["public_key"]))
+        embedded = Ed25519PublicKey.from_public_bytes(base64.b64decode(document["public_key"]))
     except (ValueError, KeyError, TypeError) as exc:
         report.add("unreadable", CHECKPOINT, f"not a Handover audit checkpoint ({exc})")
         return
+    key = audit_key or embedded
+    report.checkpoint_key_trusted = audit_key is not None
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "checkpoint.json"
         path.write_bytes(data)
@@ -231,9 +235,26 @@ def _check_table24(report: Report, metadata: dict[str, Any], manifest: dict[str,
                 )
 
 
-def verify_package(source: str | Path | IO[bytes], trusted: Ed25519PublicKey | None = None) -> Report:
-    """Check a package file offline; every problem is reported, none stops the others being looked for."""
+def verify_package(
+    source: str | Path | IO[bytes],
+    trusted: Ed25519PublicKey | None = None,
+    *,
+    audit_key: Ed25519PublicKey | None = None,
+    trust_embedded: bool = True,
+) -> Report:
+    """Check a package file offline; every problem is reported, none stops the others being looked for.
+
+    ``trust_embedded=False`` (the command's default) makes a package checked without a trusted key not intact:
+    anyone can re-sign a package with a key of their own and put that key inside (L6).
+    """
     report = Report()
+    if trusted is None and not trust_embedded:
+        report.add(
+            "untrusted",
+            SIGNATURE,
+            "no trusted key: give the server's package key with --public-key "
+            "('handover package public-key'), or --trust-embedded-key to check against the key in the package",
+        )
     try:
         archive = zipfile.ZipFile(source)
     except (OSError, zipfile.BadZipFile) as exc:
@@ -247,7 +268,7 @@ def verify_package(source: str | Path | IO[bytes], trusted: Ed25519PublicKey | N
         if manifest is not None:
             _check_files(report, archive, names, manifest)
         if CHECKPOINT in names:
-            _check_checkpoint(report, archive.read(CHECKPOINT))
+            _check_checkpoint(report, archive.read(CHECKPOINT), audit_key)
         if METADATA in names:
             try:
                 report.metadata = json.loads(archive.read(METADATA))
@@ -292,28 +313,54 @@ def _print(report: Report, out: IO[str]) -> None:
     if report.key_fingerprint:
         whose = "the given public key" if report.key_trusted else _UNTRUSTED
         print(f"key {report.key_fingerprint}: {whose}", file=out)
+    if report.problems or report.files_checked:
+        if report.checkpoint_key_trusted:
+            print("audit checkpoint: checked against the given audit public key", file=out)
+        elif report.key_fingerprint:
+            print(
+                "audit checkpoint: not checked against the audit public key (pass --audit-public-key, "
+                "'handover audit public-key')",
+                file=out,
+            )
     state = "INTACT" if report.intact else f"NOT INTACT: {len(report.problems)} problem(s)"
     print(f"{state}; {report.files_checked} file(s) checked against the manifest", file=out)
 
 
 def main(argv: list[str] | None = None, out: IO[str] | None = None) -> int:
-    """``handover package verify FILE [--public-key PEM] [--addendum FILE]``: exit 0 only when intact."""
+    """``handover package verify FILE [--public-key PEM | --trust-embedded-key] [--audit-public-key PEM]
+    [--addendum FILE]``: exit 0 only when intact, and never without a trusted key unless told."""
     out = out or sys.stdout
     parser = argparse.ArgumentParser(prog="handover package verify", description=main.__doc__)
     parser.add_argument("file", metavar="FILE")
     parser.add_argument(
         "--public-key", metavar="PEM", help="the server's package key ('handover package public-key')"
     )
+    parser.add_argument(
+        "--audit-public-key",
+        metavar="PEM",
+        help="the audit checkpoint key ('handover audit public-key'), to check the package's checkpoint",
+    )
+    parser.add_argument(
+        "--trust-embedded-key",
+        action="store_true",
+        help="without --public-key, check against the key inside the package (proves nothing about who signed)",
+    )
     parser.add_argument("--addendum", metavar="FILE", help="a signed addendum of approval and distribution")
     args = parser.parse_args(argv)
-    trusted = None
-    if args.public_key:
-        try:
-            trusted = load_public_key(Path(args.public_key).read_bytes())
-        except (OSError, ValueError) as exc:
-            print(f"--public-key {args.public_key}: cannot read an Ed25519 public key ({exc})", file=out)
-            return 2
-    report = verify_package(args.file, trusted)
+    keys: dict[str, Ed25519PublicKey | None] = {"public_key": None, "audit_public_key": None}
+    for name in keys:
+        given = getattr(args, name)
+        if given:
+            try:
+                keys[name] = load_public_key(Path(given).read_bytes())
+            except (OSError, ValueError) as exc:
+                option = "--" + name.replace("_", "-")
+                print(f"{option} {given}: cannot read an Ed25519 public key ({exc})", file=out)
+                return 2
+    trusted = keys["public_key"]
+    report = verify_package(
+        args.file, trusted, audit_key=keys["audit_public_key"], trust_embedded=args.trust_embedded_key
+    )
     _print(report, out)
     if args.addendum:
         addendum = verify_addendum(args.addendum, args.file, trusted)

@@ -105,6 +105,9 @@ def database_config(url: str, data_dir: Path) -> dict[str, Any]:
 
 
 DATABASES = {"default": database_config(env.get("HANDOVER_DATABASE_URL"), DATA_DIR)}
+# PostgreSQL: `migrate` connects as this owner role; the server's role only INSERTs and SELECTs audit events.
+HANDOVER_DATABASE_OWNER_URL = env.get("HANDOVER_DATABASE_OWNER_URL")
+HANDOVER_DATABASE_APP_ROLE = str(DATABASES["default"].get("USER") or "")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -136,8 +139,19 @@ SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 
 HANDOVER_AUDIT_HASH = env.get("HANDOVER_AUDIT_HASH").lower()
-HANDOVER_CHECKPOINT_KEY = Path(env.get("HANDOVER_CHECKPOINT_KEY") or DATA_DIR / "keys" / "checkpoint.key")
+# M3: the checkpoint key is not in the data folder, so whoever copies or owns that folder cannot re-sign a
+# rewritten chain; verification trusts only the public key configured out of band.
+HANDOVER_CHECKPOINT_KEY = Path(
+    env.get("HANDOVER_CHECKPOINT_KEY") or DATA_DIR.parent / f"{DATA_DIR.name}-signer" / "checkpoint.key"
+)
+HANDOVER_AUDIT_PUBLIC_KEY = (
+    Path(env.get("HANDOVER_AUDIT_PUBLIC_KEY")) if env.get("HANDOVER_AUDIT_PUBLIC_KEY") else None
+)
 HANDOVER_CHECKPOINT_DIR = Path(env.get("HANDOVER_CHECKPOINT_DIR") or DATA_DIR / "checkpoints")
+HANDOVER_CHECKPOINT_SHIP_DIR = (
+    Path(env.get("HANDOVER_CHECKPOINT_SHIP_DIR")) if env.get("HANDOVER_CHECKPOINT_SHIP_DIR") else None
+)
+HANDOVER_CHECKPOINT_SHIP_EMAIL = env.get_list("HANDOVER_CHECKPOINT_SHIP_EMAIL")
 HANDOVER_CHECKPOINT_INTERVAL = env.get_int("HANDOVER_CHECKPOINT_INTERVAL")
 HANDOVER_LOCAL_KEY = DATA_DIR / "keys" / "local-fernet.key"
 HANDOVER_VAULT_CIPHER = env.get("HANDOVER_VAULT_CIPHER").lower()
@@ -162,6 +176,10 @@ else:
 DEFAULT_FROM_EMAIL = env.get("HANDOVER_MAIL_FROM")
 # A webhook posts from the server: only to these hosts, so a subscription cannot aim it at the internal network.
 HANDOVER_WEBHOOK_HOSTS = env.get_list("HANDOVER_WEBHOOK_HOSTS")
+
+# L8: behind the TLS proxy REMOTE_ADDR is the proxy; its header names the client, believed only from these.
+HANDOVER_PROXY_CLIENT_HEADER = env.get("HANDOVER_PROXY_CLIENT_HEADER")
+HANDOVER_TRUSTED_PROXIES = [str(a) for a in env.get_addresses("HANDOVER_TRUSTED_PROXIES")]
 
 HANDOVER_ATTACHMENT_DIR = DATA_DIR / "attachments"
 HANDOVER_ATTACHMENT_MAX_BYTES = env.get_int("HANDOVER_ATTACHMENT_MAX_BYTES")

@@ -6,6 +6,7 @@ docs/configuration.md and .env.example can be checked against it (tests/test_set
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass
@@ -31,6 +32,12 @@ VARIABLES: tuple[Variable, ...] = (
         "postgres://user:pass@host:port/name to use PostgreSQL; empty for SQLite.",
     ),
     Variable(
+        "HANDOVER_DATABASE_OWNER_URL",
+        "",
+        "PostgreSQL URL of the owner role that runs migrations; the server runs as HANDOVER_DATABASE_URL's role, "
+        "which may only INSERT and SELECT audit events.",
+    ),
+    Variable(
         "HANDOVER_SECRET_KEY",
         "",
         "Django secret key; required in production, generated into the data folder otherwise.",
@@ -45,6 +52,16 @@ VARIABLES: tuple[Variable, ...] = (
         "Comma-separated origins (https://host) trusted for forms behind a proxy.",
     ),
     Variable(
+        "HANDOVER_PROXY_CLIENT_HEADER",
+        "",
+        "Header in which the TLS proxy names the client (X-Forwarded-For); empty uses the socket's address.",
+    ),
+    Variable(
+        "HANDOVER_TRUSTED_PROXIES",
+        "",
+        "Comma-separated addresses of the proxies whose client header is believed (127.0.0.1).",
+    ),
+    Variable(
         "HANDOVER_AUDIT_HASH",
         "sha256",
         "Hash of the audit chain: sha256 or sm3. Fixed for the life of a deployment.",
@@ -52,14 +69,30 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "HANDOVER_CHECKPOINT_KEY",
         "",
-        "Path of the Ed25519 key signing audit checkpoints; default keys/checkpoint.key in the data folder.",
+        "Path of the Ed25519 key signing audit checkpoints, outside the data folder (refused inside it); "
+        "default checkpoint.key in the folder <data folder>-signer beside it.",
+    ),
+    Variable(
+        "HANDOVER_AUDIT_PUBLIC_KEY",
+        "",
+        "PEM public key of the checkpoint key, kept out of band: the only key `handover audit verify` trusts.",
     ),
     Variable(
         "HANDOVER_CHECKPOINT_DIR",
         "",
         "Folder the scheduled audit checkpoints are written to; default checkpoints/ in the data folder.",
     ),
-    Variable("HANDOVER_CHECKPOINT_INTERVAL", "900", "Seconds between scheduled audit checkpoints."),
+    Variable(
+        "HANDOVER_CHECKPOINT_SHIP_DIR",
+        "",
+        "Second folder, on another mount or machine, every checkpoint is copied to; empty for none.",
+    ),
+    Variable(
+        "HANDOVER_CHECKPOINT_SHIP_EMAIL",
+        "",
+        "Comma-separated addresses (the auditors') every checkpoint is mailed to; empty for none.",
+    ),
+    Variable("HANDOVER_CHECKPOINT_INTERVAL", "300", "Seconds between scheduled audit checkpoints."),
     Variable(
         "HANDOVER_PACKAGE_KEY",
         "",
@@ -204,8 +237,23 @@ def get_list(name: str) -> list[str]:
     return [part.strip() for part in get(name).split(",") if part.strip()]
 
 
+def get_addresses(name: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    found = []
+    for part in get_list(name):
+        try:
+            found.append(ipaddress.ip_address(part))
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {part!r} is not an IP address") from None
+    return found
+
+
 def data_dir() -> Path:
-    """The data folder, created on first use with owner-only permissions."""
+    """The data folder, created on first use with owner-only permissions.
+
+    L8: from here on the process creates files readable by its owner only (the SQLite file and its WAL and
+    SHM, logs, checkpoints, keys, uploads): the umask is set before any of them is opened.
+    """
+    os.umask(0o077)
     path = Path(get("HANDOVER_DATA_DIR")).expanduser().resolve()
     for sub in ("", "media", "logs", "keys", "checkpoints", "static"):
         (path / sub).mkdir(mode=0o700, parents=True, exist_ok=True)

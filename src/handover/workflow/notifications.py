@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import urllib.error
 import urllib.request
 from collections import defaultdict
 from typing import Any
@@ -211,6 +212,16 @@ def notification_read(
     )
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """L8: an allowed host answering 301/302/303/307/308 would send the server on to any address (SSRF)."""
+
+    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> None:
+        raise urllib.error.HTTPError(req.full_url, code, f"webhook redirect refused ({code})", headers, fp)
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
 def _post_json(url: str, payload: dict[str, Any]) -> None:
     if urlsplit(url).scheme not in ("http", "https") or not webhook_host_allowed(url):
         raise ValueError("webhook host not allowed")
@@ -220,7 +231,7 @@ def _post_json(url: str, payload: dict[str, Any]) -> None:
         headers={"Content-Type": "application/json; charset=utf-8"},
         method="POST",
     )
-    with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # noqa: S310 - as above
+    with _OPENER.open(request, timeout=TIMEOUT) as response:
         response.read()
 
 

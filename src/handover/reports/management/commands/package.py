@@ -15,6 +15,7 @@ import io
 import shutil
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -46,6 +47,8 @@ class Command(BaseCommand):
         check = sub.add_parser("verify", help="check a package offline (exit 0 only when intact)")
         check.add_argument("file", metavar="FILE")
         check.add_argument("--public-key", metavar="PEM")
+        check.add_argument("--audit-public-key", metavar="PEM")
+        check.add_argument("--trust-embedded-key", action="store_true")
         check.add_argument("--addendum", metavar="FILE")
         sub.add_parser("public-key", help="print the server's package key (PEM)")
 
@@ -53,9 +56,13 @@ class Command(BaseCommand):
         action = options["action"]
         if action == "verify":
             argv = [options["file"]]
-            for name in ("public_key", "addendum"):
+            if not options["audit_public_key"] and settings.HANDOVER_AUDIT_PUBLIC_KEY:
+                options["audit_public_key"] = str(settings.HANDOVER_AUDIT_PUBLIC_KEY)
+            for name in ("public_key", "audit_public_key", "addendum"):
                 if options[name]:
                     argv += [f"--{name.replace('_', '-')}", options[name]]
+            if options["trust_embedded_key"]:
+                argv.append("--trust-embedded-key")
             printed = io.StringIO()
             code = verify.main(argv, out=printed)
             self.stdout.write(printed.getvalue(), ending="")
