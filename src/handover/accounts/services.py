@@ -24,7 +24,7 @@ from handover.accounts import events
 from handover.accounts.models import ApiToken, LoginThrottle, User
 from handover.audit.models import Outcome
 from handover.audit.services import event_record
-from handover.core import localkey
+from handover.core import http, localkey
 from handover.core.errors import DomainError
 
 TOTP_ISSUER = "Handover"
@@ -38,10 +38,11 @@ _DAY = 86400
 
 
 def client_address(request: HttpRequest | None) -> str:
-    """The caller's address as the server saw it (REMOTE_ADDR); empty when there is no request (CLI)."""
+    """The caller's address (behind a trusted proxy, the one its configured header names: core.http); empty
+    when there is no request (CLI). The per-address back-off would otherwise count every client as the proxy."""
     if request is None:
         return ""
-    return str(request.META.get("REMOTE_ADDR", ""))
+    return http.client_address(request)
 
 
 def _digest(value: str) -> str:
