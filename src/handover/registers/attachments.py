@@ -78,8 +78,11 @@ def _decoded_text(path: Path) -> str | None:
     return None
 
 
-def _content_type(path: Path, name: str) -> str:
-    """The evidence type of the file by its content; a refusal naming what was found and what is accepted."""
+def content_type_of(path: Path, name: str) -> str:
+    """The evidence type of the file by its content; a refusal naming what was found and what is accepted.
+
+    Shared with workflow evidence (workflow.storage): the same types, and the same credential scan of text.
+    """
     with path.open("rb") as handle:
         head = handle.read(16)
     found = next((kind for magic, kind in _SIGNATURES if head.startswith(magic)), None)
@@ -149,7 +152,7 @@ def file_store(*, name: str, chunks: Iterable[bytes]) -> StoredFile:
     with receive_within_limit(attachment_store(), chunks, name) as pending:
         if pending.size == 0:
             raise DomainError(_("%(name)s is empty.") % {"name": name}, field="file")
-        content_type = _content_type(pending.path, name)
+        content_type = content_type_of(pending.path, name)
         pending.commit()
     return StoredFile(name=name, sha256=pending.sha256, size=pending.size, content_type=content_type)
 

@@ -172,4 +172,10 @@ def step_feedback(request: HttpRequest, engagement: Engagement, instance_id: int
 @needs(perms.VIEW_WORKFLOW)
 def evidence(request: HttpRequest, engagement: Engagement, evidence_id: int) -> FileResponse:
     item = selectors.evidence_get(user=request.user, engagement=engagement, evidence_id=evidence_id)
-    return FileResponse(storage.open_verified(item.sha256, item.name), as_attachment=True, filename=item.name)
+    # Served as bytes to save, never as a page: the browser does not guess a type (older evidence was not checked).
+    return FileResponse(
+        storage.open_verified(item.sha256, item.name),
+        as_attachment=True,
+        filename=item.name,
+        content_type="application/octet-stream",
+    )
