@@ -135,6 +135,38 @@ def test_evidence_past_the_attachment_limit_is_refused_and_nothing_is_kept(world
     assert {p for p in folder.rglob("*") if p.is_file()} == before
 
 
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("签到表.html", b"<html><script>alert(1)</script></html>", "a web page or a drawing in markup"),
+        (
+            "图.svg",
+            b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+            "a web page or a drawing in markup",
+        ),
+        ("db.conf", b"[db]\nhost = 10.0.0.5\ndb_password = Hz#2026!\n", "Line 3 of db.conf"),
+        ("签到表.pdf", b"a sign-in sheet, not a pdf", "named as application/pdf"),
+    ],
+)
+def test_evidence_gets_the_attachments_type_check_and_credential_scan(
+    world, people, settings, name, content, reason
+):
+    """Review L3: evidence accepted HTML, SVG and a configuration file holding a password."""
+    from pathlib import Path
+
+    from django.utils import translation
+
+    start_handover(world, people)
+    h00 = step(world, world.branch_a, "H-00")
+    folder = Path(settings.DATA_DIR) / "workflow" / "evidence"
+    before = {p for p in folder.rglob("*") if p.is_file()}
+    with translation.override("en"), pytest.raises(DomainError, match=reason) as refused:
+        services.step_evidence_add(actor=people["onsite"], step=h00, name=name, stream=io.BytesIO(content))
+    assert refused.value.field == "file" and not Evidence.objects.exists()
+    assert "Hz#2026!" not in str(refused.value)
+    assert {p for p in folder.rglob("*") if p.is_file()} == before
+
+
 def test_evidence_is_stored_under_the_data_folder_by_its_sha256(world, people, settings):
     import hashlib
     from pathlib import Path

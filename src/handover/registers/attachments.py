@@ -9,6 +9,7 @@ The hash goes into the audit event, so the stored file can be checked against th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePath
@@ -48,6 +49,10 @@ _SUFFIXES = {
     "image/gif": {".gif"},
 }
 _TEXT = "text/plain"
+# Text that a browser runs or renders (HTML, SVG, XML with scripts) is not kept as evidence, whatever it is named:
+# it would run if it were ever served inline. A page or a drawing is kept as the PDF or PNG of it.
+_MARKUP_SUFFIXES = {".html", ".htm", ".xhtml", ".svg", ".svgz", ".xml", ".xsl", ".js", ".mht", ".mhtml"}
+_MARKUP = re.compile(r"<\s*(!doctype\s+html|html|svg|script|body|iframe|\?xml)\b", re.IGNORECASE)
 ACCEPTED = "PDF, PNG, JPEG, TIFF, GIF, " + _("plain text (configuration files, logs)")
 
 
@@ -104,6 +109,15 @@ def content_type_of(path: Path, name: str) -> str:
                     % {"line": number, "name": name},
                     field="file",
                 )
+        if PurePath(name).suffix.lower() in _MARKUP_SUFFIXES or _MARKUP.search(text[:4096]):
+            raise DomainError(
+                _(
+                    "%(name)s is a web page or a drawing in markup (HTML, SVG, XML), which a browser could run. "
+                    "Keep it as a PDF or PNG instead."
+                )
+                % {"name": name},
+                field="file",
+            )
         found = _TEXT
     suffix = PurePath(name).suffix.lower()
     claimed = next((kind for kind, endings in _SUFFIXES.items() if suffix in endings), None)
