@@ -126,6 +126,31 @@ VARIABLES: tuple[Variable, ...] = (
         "26214400",
         "Largest evidence file (scan, screenshot, configuration file) a register row accepts, in bytes.",
     ),
+    Variable(
+        "HANDOVER_UPLOAD_MAX_BYTES_BUNDLE",
+        "536870912",
+        "Largest request body of a fixity bundle upload, in bytes; refused before it is read.",
+    ),
+    Variable(
+        "HANDOVER_UPLOAD_MAX_BYTES_IMPORT",
+        "67108864",
+        "Largest request body of a register import (xlsx or CSV), in bytes; refused before it is read.",
+    ),
+    Variable(
+        "HANDOVER_UPLOAD_MAX_BYTES_ATTACHMENT",
+        "27262976",
+        "Largest request body carrying a register attachment, in bytes (the file limit plus the form).",
+    ),
+    Variable(
+        "HANDOVER_UPLOAD_MAX_BYTES_EVIDENCE",
+        "27262976",
+        "Largest request body carrying workflow evidence, in bytes (the file limit plus the form).",
+    ),
+    Variable(
+        "HANDOVER_UPLOAD_MAX_BYTES_OTHER",
+        "67108864",
+        "Largest request body of any other address, in bytes; refused before it is read.",
+    ),
 )
 
 _KNOWN = {v.name: v for v in VARIABLES}

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from handover.core.uploads import upload_kind
 from handover.org import permissions as perms
 from handover.org.models import Engagement
 from handover.web.access import needs
@@ -116,6 +117,7 @@ def step_note(request: HttpRequest, engagement: Engagement, instance_id: int) ->
     return form_page(request, engagement, form, _("Add a note"))
 
 
+@upload_kind("evidence")
 @require_POST
 @needs(perms.WORK_STEPS)
 def step_evidence(request: HttpRequest, engagement: Engagement, instance_id: int) -> HttpResponse:
