@@ -122,7 +122,7 @@ class UploadLimitMiddleware:
         limit = limit_for(_kind_of(request, view))
         if _declared_length(request) > limit:
             return _refusal(request, UploadTooLarge(limit))
-        request.upload_handlers.insert(0, LimitedUploadHandler(request, limit))
+        request.upload_handlers = [LimitedUploadHandler(request, limit), *request.upload_handlers]
         return None
 
 
