@@ -35,7 +35,7 @@ def test_fixity_bench_runs_on_a_tiny_tree(tmp_path: Path) -> None:
 
 def test_bundle_bench_runs() -> None:
     out = run("bundle_bench.py")
-    assert "| open_bundle, best of 1 |" in out and "opened: 1 report(s)" in out
+    assert "| open_bundle, best of 1 x 1 |" in out and "opened: 1 report(s)" in out
     assert "refused not_a_bundle: index.json inflates" in out
 
 
