@@ -84,6 +84,7 @@ bench: install-bench
 	$(BIN)/python bench/vault_bench.py
 	$(BIN)/python bench/fixity_bench.py
 	$(BIN)/python bench/fixity_convergence.py
+	$(BIN)/python bench/bundle_bench.py
 	$(BIN)/python bench/registers_bench.py
 
 clean:

@@ -33,6 +33,12 @@ def test_fixity_bench_runs_on_a_tiny_tree(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []  # the trees are removed
 
 
+def test_bundle_bench_runs() -> None:
+    out = run("bundle_bench.py")
+    assert "| open_bundle, best of 1 x 1 |" in out and "opened: 1 report(s)" in out
+    assert "refused not_a_bundle: index.json inflates" in out
+
+
 def test_vault_bench_runs() -> None:
     out = run("vault_bench.py")
     assert "aes-256-gcm  encrypt" in out and "sm4-gcm      decrypt" in out

@@ -146,3 +146,19 @@ def test_upload_through_the_row_page(client, world, scene):
         and file.sha256 in body
         and 'data-action="registers.attachment.add"' in body
     )
+
+
+def test_a_form_level_scan_downloads_within_the_scope_only(client, world, scene):
+    """Review L9: a scan of the signed paper attached to the form (no row) was answered 404 to everyone."""
+    firm_it, form, _row = scene
+    file = attach(firm_it, form, None, "签字页.pdf", PDF)
+    assert file.row is None
+    link = reverse(
+        "registers:attachment_download", kwargs={"code": world.engagement.code, "attachment_id": file.pk}
+    )
+    client.force_login(firm_it)
+    response = client.get(link)
+    assert response.status_code == 200 and b"".join(response.streaming_content) == PDF
+    assert response["Content-Disposition"].startswith("attachment")
+    client.force_login(world.login_with(Role.ONSITE_POST, site=world.branch_b))
+    assert client.get(link).status_code == 404

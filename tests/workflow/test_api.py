@@ -199,7 +199,7 @@ def test_confirm_a_step_without_registers_needs_evidence_and_a_note(handover, pe
         assert_refused(onsite.post(confirm, {}), 400, "note")
         assert_refused(onsite.post(confirm, {"note": "三方到场"}), 400, "file", "evidence")
         assert_refused(onsite.post(url(world, f"steps/{h00.pk}/evidence/"), {}), 400, "file")
-        upload = io.BytesIO(b"sign-in sheet")
+        upload = io.BytesIO(b"%PDF-1.7 sign-in sheet")
         upload.name = "签到表.pdf"
         attached = onsite.post(url(world, f"steps/{h00.pk}/evidence/"), {"file": upload}, format="multipart")
         assert attached.status_code == 201, attached.content
@@ -285,7 +285,7 @@ def test_e02_cracking_needs_the_consent_record(handover, people):
     assert onsite.post(tick, {"key": "report_wg"}).status_code == 201
     assert_refused(onsite.post(tick, {"key": "crack"}), 400, "key", "consent")
     assert_refused(onsite.post(tick, {"key": "wg_consent"}), 400, "record", "consent")
-    consent = io.BytesIO(b"%PDF consent")
+    consent = io.BytesIO(b"%PDF-1.7 consent")
     consent.name = "同意函.pdf"
     given = onsite.post(
         tick, {"key": "wg_consent", "record": "工作组函〔2026〕1号", "file": consent}, format="multipart"

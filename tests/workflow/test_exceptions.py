@@ -94,7 +94,7 @@ def test_e02_cannot_proceed_to_cracking_without_the_working_groups_consent(world
         key="wg_consent",
         record=RECORDS["consent"],
         file_name="同意函.pdf",
-        stream=io.BytesIO(b"%PDF consent"),
+        stream=io.BytesIO(b"%PDF-1.7 consent"),
     )
     crack = services.case_tick(actor=people["firm_it"], case=case, key="crack", note="开发商现场破解")
     assert crack.pk and CaseItem.objects.get(case=case, key="wg_consent").evidence.sha256

@@ -267,7 +267,9 @@ def test_the_rules_are_registered_and_a_gated_step_is_blocked_even_with_its_regi
     start_handover(world, people)
     a = world.branch_a
     h00 = StepInstance.objects.get(site=a, step_id="H-00")
-    services.step_evidence_add(actor=people["onsite"], step=h00, name="签到.pdf", stream=io.BytesIO(b"x"))
+    services.step_evidence_add(
+        actor=people["onsite"], step=h00, name="签到.pdf", stream=io.BytesIO(b"%PDF-1.7 x")
+    )
     services.step_confirm(actor=people["onsite"], step=h00, now=at(1, 15, 40))
     b.add(7, **rows.t7(b))
     sign(b, b.form(7))
@@ -407,7 +409,9 @@ def test_a_step_confirmed_by_hand_is_refused_while_a_register_rule_blocks_it(wor
     # No rule of today gates a step without registers; the confirmation must still obey one that does.
     start_handover(world, people)
     h00 = StepInstance.objects.get(site=world.branch_a, step_id="H-00")
-    services.step_evidence_add(actor=people["onsite"], step=h00, name="签到.pdf", stream=io.BytesIO(b"x"))
+    services.step_evidence_add(
+        actor=people["onsite"], step=h00, name="签到.pdf", stream=io.BytesIO(b"%PDF-1.7 x")
+    )
 
     def seal_missing(engagement, pairs):
         return {key: ["处置日封存记录未登记"] for key in pairs if key == (world.branch_a.pk, "H-00")}

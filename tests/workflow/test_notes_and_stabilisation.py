@@ -31,7 +31,9 @@ def instance(world, site, step_id):
 def confirm(world, people, site, step_id, when, actor=None):
     step = instance(world, site, step_id)
     actor = actor or people["tech"]
-    services.step_evidence_add(actor=actor, step=step, name=f"{step_id}.pdf", stream=io.BytesIO(b"x"))
+    services.step_evidence_add(
+        actor=actor, step=step, name=f"{step_id}.pdf", stream=io.BytesIO(b"%PDF-1.7 x")
+    )
     services.step_confirm(actor=actor, step=step, now=when)
 
 
@@ -166,7 +168,9 @@ def test_n02_is_done_once_every_late_step_has_feedback_and_escalations_are_repor
 def test_derived_steps_are_not_confirmed_reported_on_or_given_a_deadline(world, people):
     start_handover(world, people)
     n01 = instance(world, world.branch_a, "N-01")
-    services.step_evidence_add(actor=people["onsite"], step=n01, name="x.pdf", stream=io.BytesIO(b"x"))
+    services.step_evidence_add(
+        actor=people["onsite"], step=n01, name="x.pdf", stream=io.BytesIO(b"%PDF-1.7 x")
+    )
     with pytest.raises(DomainError, match="not confirmed by hand"):
         services.step_confirm(actor=people["onsite"], step=n01, now=at(1, 16))
     with pytest.raises(DomainError, match="late step itself"):
@@ -306,7 +310,7 @@ def test_s14_the_risk_assessment_report_is_confirmed_with_evidence_by_the_techni
     with pytest.raises(DomainError, match="evidence"):
         services.step_confirm(actor=people["tech"], step=s14, now=at(20, 9))
     services.step_evidence_add(
-        actor=people["tech"], step=s14, name="整体风险评估报告.pdf", stream=io.BytesIO(b"%PDF")
+        actor=people["tech"], step=s14, name="整体风险评估报告.pdf", stream=io.BytesIO(b"%PDF-1.7")
     )
     assert views(world, at(20, 9))[(None, "S-14")].state == state.PENDING
     services.step_confirm(actor=people["tech"], step=s14, now=at(20, 9))

@@ -258,7 +258,7 @@ def test_evidence_upload_and_confirmation_through_the_pages(world, client, peopl
     with clock.frozen(at(1, 15, 10)):
         refused = client.post(reverse("workflow:step_confirm", args=[code, h00.pk]), follow=True)
         assert "evidence" in refused.content.decode().lower() or "证据" in refused.content.decode()
-        upload = io.BytesIO(b"sign-in sheet")
+        upload = io.BytesIO(b"%PDF-1.7 sign-in sheet")
         upload.name = "签到表.pdf"
         assert (
             client.post(reverse("workflow:step_evidence", args=[code, h00.pk]), {"file": upload}).status_code
@@ -269,7 +269,9 @@ def test_evidence_upload_and_confirmation_through_the_pages(world, client, peopl
     assert 'data-testid="state-H-00"' in page and "s-done" in page
     evidence = h00.evidence.get()
     download = client.get(reverse("workflow:evidence", args=[code, evidence.pk]))
-    assert b"".join(download.streaming_content) == b"sign-in sheet"
+    assert b"".join(download.streaming_content) == b"%PDF-1.7 sign-in sheet"
+    assert download["Content-Type"] == "application/octet-stream"
+    assert download["Content-Disposition"].startswith("attachment")
     client.force_login(people["onsite_b"])
     assert client.get(reverse("workflow:evidence", args=[code, evidence.pk])).status_code == 404
     from pathlib import Path

@@ -63,7 +63,9 @@ def test_a_step_is_done_when_its_output_registers_are_signed_and_only_then(world
 def _confirm_h00(world, people, site=None, actor=None):
     site, actor = site or world.branch_a, actor or people["onsite"]
     h00 = step(world, site, "H-00")
-    services.step_evidence_add(actor=actor, step=h00, name="进场签到.jpg", stream=io.BytesIO(b"photo"))
+    services.step_evidence_add(
+        actor=actor, step=h00, name="进场签到.jpg", stream=io.BytesIO(b"\xff\xd8\xffphoto")
+    )
     services.step_confirm(actor=actor, step=h00, now=at(1, 15, 40))
 
 
@@ -98,14 +100,16 @@ def test_a_step_without_registers_needs_evidence_and_a_responsible_role_and_its_
     with pytest.raises(DomainError, match="evidence"):
         services.step_confirm(actor=people["onsite"], step=h00)
     services.step_evidence_add(
-        actor=people["firm_it"], step=h00, name="签到表.pdf", stream=io.BytesIO(b"%PDF")
+        actor=people["firm_it"], step=h00, name="签到表.pdf", stream=io.BytesIO(b"%PDF-1.7")
     )
     with pytest.raises(PermissionDenied):  # H-00 is 技 and 现's, not the firm's
         services.step_confirm(actor=people["firm_it"], step=h00)
     with pytest.raises(PermissionDenied):  # another branch's post
         services.step_confirm(actor=people["onsite_b"], step=h00)
     m01 = step(world, world.branch_a, "M-01")
-    services.step_evidence_add(actor=people["onsite"], step=m01, name="会议纪要.pdf", stream=io.BytesIO(b"m"))
+    services.step_evidence_add(
+        actor=people["onsite"], step=m01, name="会议纪要.pdf", stream=io.BytesIO(b"%PDF-1.7 m")
+    )
     with pytest.raises(DomainError, match="H-00"):
         services.step_confirm(actor=people["onsite"], step=m01)
     services.step_confirm(actor=people["onsite"], step=h00, now=at(1, 15, 20))
@@ -131,13 +135,45 @@ def test_evidence_past_the_attachment_limit_is_refused_and_nothing_is_kept(world
     assert {p for p in folder.rglob("*") if p.is_file()} == before
 
 
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("签到表.html", b"<html><script>alert(1)</script></html>", "a web page or a drawing in markup"),
+        (
+            "图.svg",
+            b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+            "a web page or a drawing in markup",
+        ),
+        ("db.conf", b"[db]\nhost = 10.0.0.5\ndb_password = Hz#2026!\n", "Line 3 of db.conf"),
+        ("签到表.pdf", b"a sign-in sheet, not a pdf", "named as application/pdf"),
+    ],
+)
+def test_evidence_gets_the_attachments_type_check_and_credential_scan(
+    world, people, settings, name, content, reason
+):
+    """Review L3: evidence accepted HTML, SVG and a configuration file holding a password."""
+    from pathlib import Path
+
+    from django.utils import translation
+
+    start_handover(world, people)
+    h00 = step(world, world.branch_a, "H-00")
+    folder = Path(settings.DATA_DIR) / "workflow" / "evidence"
+    before = {p for p in folder.rglob("*") if p.is_file()}
+    with translation.override("en"), pytest.raises(DomainError, match=reason) as refused:
+        services.step_evidence_add(actor=people["onsite"], step=h00, name=name, stream=io.BytesIO(content))
+    assert refused.value.field == "file" and not Evidence.objects.exists()
+    assert "Hz#2026!" not in str(refused.value)
+    assert {p for p in folder.rglob("*") if p.is_file()} == before
+
+
 def test_evidence_is_stored_under_the_data_folder_by_its_sha256(world, people, settings):
     import hashlib
     from pathlib import Path
 
     start_handover(world, people)
     h00 = step(world, world.branch_a, "H-00")
-    content = b"scan of the sign-in sheet" * 1000
+    content = b"%PDF-1.7 " + b"scan of the sign-in sheet" * 1000
     evidence = services.step_evidence_add(
         actor=people["onsite"], step=h00, name="签到.pdf", stream=io.BytesIO(content)
     )
@@ -364,7 +400,9 @@ def test_a_step_confirmed_meanwhile_is_not_confirmed_twice(world, people):
     start_handover(world, people)
     h00 = step(world, world.branch_a, "H-00")
     stale = StepInstance.objects.get(pk=h00.pk)
-    services.step_evidence_add(actor=people["onsite"], step=h00, name="签到.pdf", stream=io.BytesIO(b"x"))
+    services.step_evidence_add(
+        actor=people["onsite"], step=h00, name="签到.pdf", stream=io.BytesIO(b"%PDF-1.7 x")
+    )
     services.step_confirm(actor=people["onsite"], step=h00, now=at(1, 15, 20))
     with pytest.raises(DomainError, match="confirmed already"):
         services.step_confirm(actor=people["tech"], step=stale, now=at(1, 15, 21))

@@ -85,6 +85,7 @@ class BundleView(_Scoped):
     """Imported bundles: list them, or upload one (imported exactly once; 200 if it was imported before)."""
 
     parser_classes = [MultiPartParser]
+    upload_kind = "bundle"  # handover.core.uploads: the body limit of a bundle
 
     @extend_schema(responses=BundleSerializer(many=True))
     def get(self, request: Request, code: str) -> Response:

@@ -28,12 +28,12 @@ from handover.backups.evidence import Writer, targets_of
 from handover.backups.models import ImportedBundle, ImportVia, KeySource, SiteKey
 from handover.core import filestore
 from handover.core.actors import SystemActor
-from handover.core.errors import DomainError
+from handover.core.errors import DomainError, PermissionDenied
 from handover.fixity import keys as agent_keys
 from handover.fixity.bundle import BundleRefused, Opened, open_bundle
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Site
-from handover.org.selectors import require
+from handover.org.selectors import engagement_ids_for, require
 
 REFUSALS = {
     "not_a_bundle": gettext_lazy("not a bundle"),
@@ -208,7 +208,13 @@ def _enrolled_key(opened: Opened, engagement: Engagement | None) -> tuple[SiteKe
 def bundle_import(
     *, actor: Any, source: IO[bytes], via: str, engagement: Engagement | None = None, courier_no: str = ""
 ) -> ImportResult:
-    """Check and import a bundle; ``engagement`` (from the page's or API's address) must be the bundle's."""
+    """Check and import a bundle; ``engagement`` (from the page's or API's address) must be the bundle's.
+
+    Who may import is checked before a byte of the archive is read (DESIGN.md decision 10): importing for the
+    address's engagement, or for some engagement when there is no address (the command line); the site the
+    bundle turns out to be from is checked again once its index is trusted.
+    """
+    _may_import(actor, engagement)
     if via == ImportVia.COURIER and not courier_no.strip():
         raise DomainError(_("A bundle that came by courier needs its courier number."), field="courier_no")
     file_sha256, size = _file_digest(source)
@@ -234,6 +240,15 @@ def bundle_import(
         return ImportResult(ImportedBundle.objects.get(digest=opened.digest), created=False)
     _store(source, bundle)
     return ImportResult(bundle, created=True)
+
+
+def _may_import(actor: Any, engagement: Engagement | None) -> None:
+    if engagement is not None:
+        require(user=actor, engagement=engagement, capability=perms.IMPORT_BACKUPS)
+    elif not isinstance(actor, SystemActor) and not engagement_ids_for(
+        user=actor, capability=perms.IMPORT_BACKUPS
+    ):
+        raise PermissionDenied(_("You do not have the role needed for this here."))
 
 
 def _import(

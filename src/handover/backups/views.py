@@ -13,6 +13,7 @@ from handover.backups import selectors, services
 from handover.backups.forms import BundleUploadForm, KeyFileForm
 from handover.backups.models import ImportVia, KeySource
 from handover.core.errors import DomainError
+from handover.core.uploads import upload_kind
 from handover.org import permissions as perms
 from handover.org import selectors as org_selectors
 from handover.org.models import Engagement
@@ -24,6 +25,7 @@ def _caps(request: HttpRequest, engagement: Engagement) -> set[str]:
     return set().union(*(perms.capabilities_of(r) for r in roles)) if roles else set()
 
 
+@upload_kind("bundle")
 @needs(perms.VIEW_BACKUPS)
 def bundle_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     form = BundleUploadForm(request.POST or None, request.FILES or None)

@@ -26,7 +26,7 @@ import re
 import time
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -49,6 +49,17 @@ REGISTERS = (8, 14, 15, 29)
 DEFAULT_REGISTER = {"continuity": 15, "compare": 15}
 MAX_MEMBERS = 10_000
 MAX_TOTAL_BYTES = 8 << 30  # a manifest of millions of files is a few hundred MB; more is not a bundle
+# What is read into memory is bounded whatever the archive declares (its sizes are the sender's word):
+# index.json lists at most MAX_MEMBERS members of a few hundred bytes each; a report is a summary and its
+# problems; a signature is one line. Manifests are streamed and never kept.
+MAX_INDEX_BYTES = 16 << 20
+MAX_SIGNATURE_BYTES = 4 << 10
+MAX_REPORT_BYTES = 64 << 20
+MAX_KEPT_BYTES = 256 << 20  # all reports together
+# Deflate gives up to ~1030:1 on a run of one byte (a "zip bomb"); text manifests and reports give 2-10:1.
+# A member that inflates past MAX_RATIO times its compressed size, once past RATIO_FLOOR, is refused.
+MAX_RATIO = 100
+RATIO_FLOOR = 1 << 20
 _CHUNK = 1 << 20
 # What reading a damaged member raises: a bad CRC, a broken deflate stream, a cut-off file, odd compression.
 _DAMAGED = (zipfile.BadZipFile, OSError, zlib.error, EOFError, NotImplementedError)
@@ -186,7 +197,9 @@ def peek_index(path: Path) -> dict[str, Any]:
     """The index of a bundle, unchecked: for the agent to know where to send it (the server checks it all)."""
     try:
         with zipfile.ZipFile(path) as archive:
-            index = json.loads(archive.read(INDEX))
+            index = json.loads(read_bounded(archive, INDEX, MAX_INDEX_BYTES))
+    except BundleRefused as exc:
+        raise FixityError(f"{str(path)!r} is not a bundle: {exc}") from None
     except (*_DAMAGED, KeyError, ValueError) as exc:
         raise FixityError(f"{str(path)!r} is not a bundle: {exc}") from None
     if not isinstance(index, dict) or index.get("format") != FORMAT:
@@ -240,8 +253,8 @@ def _index(archive: zipfile.ZipFile) -> tuple[bytes, dict[str, Any]]:
         raise BundleRefused("not_a_bundle", "this zip file has no index.json and index.sig: not a bundle")
     if len(names) > MAX_MEMBERS or sum(i.file_size for i in archive.infolist()) > MAX_TOTAL_BYTES:
         raise BundleRefused("not_a_bundle", "the file holds more than a bundle can (too many or too large)")
+    index_bytes = read_bounded(archive, INDEX, MAX_INDEX_BYTES)
     try:
-        index_bytes = archive.read(INDEX)
         index = json.loads(index_bytes)
     except (*_DAMAGED, ValueError) as exc:
         raise BundleRefused("altered", f"index.json cannot be read: {exc}") from None
@@ -252,7 +265,9 @@ def _index(archive: zipfile.ZipFile) -> tuple[bytes, dict[str, Any]]:
 
 def _check_signature(archive: zipfile.ZipFile, index_bytes: bytes, public: Ed25519PublicKey) -> None:
     try:
-        signature = base64.b64decode(archive.read(SIGNATURE).strip(), validate=True)
+        signature = base64.b64decode(
+            read_bounded(archive, SIGNATURE, MAX_SIGNATURE_BYTES).strip(), validate=True
+        )
         public.verify(signature, index_bytes)
     except (InvalidSignature, binascii.Error, ValueError, *_DAMAGED):
         raise BundleRefused(
@@ -271,9 +286,13 @@ def _check_members(archive: zipfile.ZipFile, index: dict[str, Any], digest: str)
         extra, missing = sorted(present - listed), sorted(listed - present)
         raise BundleRefused("altered", f"members not in the index: {extra}; missing: {missing}")
     opened = Opened(digest=digest, index=index)
+    kept, total = 0, 0
     for member in members:
         name = member["name"]
-        data, size = _member_bytes(archive, name, member)
+        data, size = _member_bytes(archive, name, member, total)
+        kept, total = kept + len(data), total + size
+        if kept > MAX_KEPT_BYTES:
+            raise BundleRefused("not_a_bundle", f"the reports together exceed {MAX_KEPT_BYTES >> 20} MiB")
         if member.get("kind") == "report":
             try:
                 report = json.loads(data)
@@ -287,18 +306,65 @@ def _check_members(archive: zipfile.ZipFile, index: dict[str, Any], digest: str)
     return opened
 
 
-def _member_bytes(archive: zipfile.ZipFile, name: str, member: dict[str, Any]) -> tuple[bytes, int]:
+def _member_bytes(
+    archive: zipfile.ZipFile, name: str, member: dict[str, Any], total: int
+) -> tuple[bytes, int]:
     """The member checked against the index, streamed; only a report's bytes are kept (manifests can be big)."""
     digest, size, kept = hashlib.sha256(), 0, bytearray()
-    try:
-        with archive.open(name) as stream:
-            while chunk := stream.read(_CHUNK):
-                digest.update(chunk)
-                size += len(chunk)
-                if member.get("kind") == "report":
-                    kept += chunk
-    except _DAMAGED as exc:  # a CRC or inflate error: damaged on the way
-        raise BundleRefused("altered", f"{name} is damaged: {exc}") from None
+    report = member.get("kind") == "report"
+    bound = MAX_REPORT_BYTES if report else MAX_TOTAL_BYTES - total
+    for chunk in _bounded_chunks(archive, name, bound):
+        digest.update(chunk)
+        size += len(chunk)
+        if report:
+            kept += chunk
     if size != member.get("size") or digest.hexdigest() != member.get("sha256"):
         raise BundleRefused("altered", f"{name} differs from the signed index: altered after signing")
     return bytes(kept), size
+
+
+def read_bounded(archive: zipfile.ZipFile, name: str, bound: int) -> bytes:
+    """The whole member ``name``, refused past ``bound`` bytes or the inflation ratio, whatever it declares."""
+    return b"".join(_bounded_chunks(archive, name, bound))
+
+
+def _bounded_chunks(archive: zipfile.ZipFile, name: str, bound: int) -> Iterator[bytes]:
+    """The member's bytes as they inflate, counted: the central directory's ``file_size`` is the sender's word.
+
+    Refused (``not_a_bundle``, nothing more read) past ``bound`` or past MAX_RATIO times the compressed bytes
+    the archive can hold for it; damaged (``altered``) on a CRC or inflate error.
+    """
+    info = archive.getinfo(name)
+    stored = max(min(info.compress_size, _archive_size(archive)), 1)
+    ratio_bound = max(RATIO_FLOOR, stored * MAX_RATIO)
+    size = 0
+    try:
+        with archive.open(info) as stream:
+            while chunk := stream.read(_CHUNK):
+                size += len(chunk)
+                if size > bound:
+                    raise BundleRefused(
+                        "not_a_bundle", f"{name} inflates past {_mib(bound)}, more than a bundle holds"
+                    )
+                if size > ratio_bound:
+                    raise BundleRefused(
+                        "not_a_bundle",
+                        f"{name} inflates more than {MAX_RATIO} times its compressed size (a zip bomb)",
+                    )
+                yield chunk
+    except _DAMAGED as exc:  # a CRC or inflate error: damaged on the way
+        raise BundleRefused("altered", f"{name} is damaged: {exc}") from None
+
+
+def _archive_size(archive: zipfile.ZipFile) -> int:
+    handle = archive.fp
+    if handle is None:
+        return 0
+    position = handle.tell()
+    end = handle.seek(0, os.SEEK_END)
+    handle.seek(position)
+    return end
+
+
+def _mib(size: int) -> str:
+    return f"{size >> 20} MiB" if size >= 1 << 20 else f"{size} bytes"

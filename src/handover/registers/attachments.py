@@ -9,6 +9,7 @@ The hash goes into the audit event, so the stored file can be checked against th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePath
@@ -48,6 +49,10 @@ _SUFFIXES = {
     "image/gif": {".gif"},
 }
 _TEXT = "text/plain"
+# Text that a browser runs or renders (HTML, SVG, XML with scripts) is not kept as evidence, whatever it is named:
+# it would run if it were ever served inline. A page or a drawing is kept as the PDF or PNG of it.
+_MARKUP_SUFFIXES = {".html", ".htm", ".xhtml", ".svg", ".svgz", ".xml", ".xsl", ".js", ".mht", ".mhtml"}
+_MARKUP = re.compile(r"<\s*(!doctype\s+html|html|svg|script|body|iframe|\?xml)\b", re.IGNORECASE)
 ACCEPTED = "PDF, PNG, JPEG, TIFF, GIF, " + _("plain text (configuration files, logs)")
 
 
@@ -78,8 +83,11 @@ def _decoded_text(path: Path) -> str | None:
     return None
 
 
-def _content_type(path: Path, name: str) -> str:
-    """The evidence type of the file by its content; a refusal naming what was found and what is accepted."""
+def content_type_of(path: Path, name: str) -> str:
+    """The evidence type of the file by its content; a refusal naming what was found and what is accepted.
+
+    Shared with workflow evidence (workflow.storage): the same types, and the same credential scan of text.
+    """
     with path.open("rb") as handle:
         head = handle.read(16)
     found = next((kind for magic, kind in _SIGNATURES if head.startswith(magic)), None)
@@ -101,6 +109,15 @@ def _content_type(path: Path, name: str) -> str:
                     % {"line": number, "name": name},
                     field="file",
                 )
+        if PurePath(name).suffix.lower() in _MARKUP_SUFFIXES or _MARKUP.search(text[:4096]):
+            raise DomainError(
+                _(
+                    "%(name)s is a web page or a drawing in markup (HTML, SVG, XML), which a browser could run. "
+                    "Keep it as a PDF or PNG instead."
+                )
+                % {"name": name},
+                field="file",
+            )
         found = _TEXT
     suffix = PurePath(name).suffix.lower()
     claimed = next((kind for kind, endings in _SUFFIXES.items() if suffix in endings), None)
@@ -149,7 +166,7 @@ def file_store(*, name: str, chunks: Iterable[bytes]) -> StoredFile:
     with receive_within_limit(attachment_store(), chunks, name) as pending:
         if pending.size == 0:
             raise DomainError(_("%(name)s is empty.") % {"name": name}, field="file")
-        content_type = _content_type(pending.path, name)
+        content_type = content_type_of(pending.path, name)
         pending.commit()
     return StoredFile(name=name, sha256=pending.sha256, size=pending.size, content_type=content_type)
 

@@ -370,15 +370,13 @@ def row_history(*, row: Row) -> RowHistory:
 
 
 def attachment_get(*, user: Any, engagement: Engagement, attachment_id: int) -> Attachment:
-    """One evidence file on a row at the user's sites."""
+    """One evidence file on a form or a row at the user's sites (a form-level file has no row)."""
     sites = _scoped_sites(user=user, engagement=engagement, capability=perms.VIEW_REGISTERS)
     found = None
     if sites is not None:
         found = (
-            Attachment.objects.filter(
-                pk=attachment_id, row__form__engagement=engagement, row__form__site__in=sites
-            )
-            .select_related("row__form")
+            Attachment.objects.filter(pk=attachment_id, form__engagement=engagement, form__site__in=sites)
+            .select_related("form", "row")
             .first()
         )
     if found is None:

@@ -51,6 +51,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "handover.web.locale.ChosenLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "handover.core.uploads.UploadLimitMiddleware",  # before CSRF, the first to read a form's body
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "handover.accounts.middleware.IdleTimeoutMiddleware",
@@ -187,6 +188,13 @@ HANDOVER_ATTACHMENT_MAX_BYTES = env.get_int("HANDOVER_ATTACHMENT_MAX_BYTES")
 HANDOVER_IMPORT_MAX_BYTES = env.get_int("HANDOVER_IMPORT_MAX_BYTES")
 HANDOVER_IMPORT_MAX_ROWS = env.get_int("HANDOVER_IMPORT_MAX_ROWS")
 HANDOVER_WORKER_MEMORY_LIMIT_MB = env.get_int("HANDOVER_WORKER_MEMORY_LIMIT_MB")
+# Request bodies, refused from CONTENT_LENGTH before they are read (handover.core.uploads). The import limit is
+# also the one register imports apply to the file itself.
+HANDOVER_UPLOAD_MAX_BYTES_BUNDLE = env.get_int("HANDOVER_UPLOAD_MAX_BYTES_BUNDLE")
+HANDOVER_UPLOAD_MAX_BYTES_IMPORT = env.get_int("HANDOVER_UPLOAD_MAX_BYTES_IMPORT")
+HANDOVER_UPLOAD_MAX_BYTES_ATTACHMENT = env.get_int("HANDOVER_UPLOAD_MAX_BYTES_ATTACHMENT")
+HANDOVER_UPLOAD_MAX_BYTES_EVIDENCE = env.get_int("HANDOVER_UPLOAD_MAX_BYTES_EVIDENCE")
+HANDOVER_UPLOAD_MAX_BYTES_OTHER = env.get_int("HANDOVER_UPLOAD_MAX_BYTES_OTHER")
 
 HANDOVER_PACKAGE_KEY = Path(env.get("HANDOVER_PACKAGE_KEY") or DATA_DIR / "keys" / "package.key")
 HANDOVER_PACKAGE_DIR = DATA_DIR / "packages"

@@ -197,6 +197,31 @@ VARIABLES: tuple[Variable, ...] = (
         "Address-space limit of the background worker (handover worker), in MiB; 0 for none. "
         "An import that reaches it fails with a message and writes nothing.",
     ),
+    Variable(
+        "HANDOVER_UPLOAD_MAX_BYTES_BUNDLE",
+        "536870912",
+        "Largest request body of a fixity bundle upload, in bytes; refused before it is read.",
+    ),
+    Variable(
+        "HANDOVER_UPLOAD_MAX_BYTES_IMPORT",
+        "67108864",
+        "Largest request body of a register import (xlsx or CSV), in bytes; refused before it is read.",
+    ),
+    Variable(
+        "HANDOVER_UPLOAD_MAX_BYTES_ATTACHMENT",
+        "27262976",
+        "Largest request body carrying a register attachment, in bytes (the file limit plus the form).",
+    ),
+    Variable(
+        "HANDOVER_UPLOAD_MAX_BYTES_EVIDENCE",
+        "27262976",
+        "Largest request body carrying workflow evidence, in bytes (the file limit plus the form).",
+    ),
+    Variable(
+        "HANDOVER_UPLOAD_MAX_BYTES_OTHER",
+        "67108864",
+        "Largest request body of any other address, in bytes; refused before it is read.",
+    ),
 )
 
 _KNOWN = {v.name: v for v in VARIABLES}

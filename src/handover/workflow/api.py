@@ -23,6 +23,7 @@ from rest_framework.response import Response
 
 from handover.api.views import _EngagementScoped
 from handover.core.errors import NotFound
+from handover.core.uploads import upload_kind
 from handover.org import permissions as perms
 from handover.org.models import Phase
 from handover.registers import selectors as register_selectors
@@ -150,6 +151,7 @@ class StepViewSet(_WorkflowScoped):
 
     @extend_schema(request={"multipart/form-data": s.EvidenceWrite}, responses={201: s.EvidenceSerializer})
     @action(detail=True, methods=["post"])
+    @upload_kind("evidence")
     def evidence(self, request: Request, code: str, instance_id: str) -> Response:
         """Attach a file (a record, a photo, minutes); kept by its SHA-256, recorded in the trail."""
         instance = self._step(perms.WORK_STEPS)

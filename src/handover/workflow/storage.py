@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from handover.core import filestore
 from handover.core.errors import DomainError
-from handover.registers.attachments import receive_within_limit
+from handover.registers.attachments import content_type_of, receive_within_limit
 
 
 @dataclass(frozen=True)
@@ -35,12 +35,14 @@ def evidence_store() -> filestore.FileStore:
 
 
 def store(stream: BinaryIO, name: str = "") -> Stored:
-    """Copy ``stream`` into the evidence folder; returns its hash, size and stored name. An empty file, or one
-    past the attachments' size limit (``HANDOVER_ATTACHMENT_MAX_BYTES``), is refused, naming ``name``, and
-    nothing is kept."""
+    """Copy ``stream`` into the evidence folder; returns its hash, size and stored name. An empty file, one
+    past the attachments' size limit (``HANDOVER_ATTACHMENT_MAX_BYTES``), one that is not an evidence type
+    (HTML, SVG, a program) or a text holding what looks like a password is refused, naming ``name``, and
+    nothing is kept: evidence is kept like a register attachment (registers.md §1.3, no secrets)."""
     with receive_within_limit(evidence_store(), filestore.read_chunks(stream), name) as pending:
         if pending.size == 0:
             raise DomainError(_("The file %(name)s is empty.") % {"name": name}, field="file")
+        content_type_of(pending.path, name)
         kept = pending.commit()
     return Stored(kept.sha256, kept.size, str(kept.path.relative_to(settings.DATA_DIR)))
 

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django_htmx.http import HttpResponseClientRefresh
 
 from handover.core.errors import NotFound
+from handover.core.uploads import upload_kind
 from handover.org import permissions as perms
 from handover.org import selectors as org_selectors
 from handover.org.models import Engagement
@@ -114,6 +115,7 @@ def register_template(
     )
 
 
+@upload_kind("import")
 @needs(perms.FILL_REGISTERS)
 def import_page(request: HttpRequest, engagement: Engagement, register_no: int, site_id: int) -> HttpResponse:
     """Upload a file of 表N for a site; a small one is imported at once, a large one in the background."""

@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from handover.core.uploads import upload_kind
 from handover.org import permissions as perms
 from handover.org import selectors as org_selectors
 from handover.org.models import Engagement
@@ -217,6 +218,7 @@ def form_correct(request: HttpRequest, engagement: Engagement, form_id: int) -> 
     )
 
 
+@upload_kind("attachment")
 @require_POST
 @needs(perms.FILL_REGISTERS)
 def form_attach(request: HttpRequest, engagement: Engagement, form_id: int) -> HttpResponse:

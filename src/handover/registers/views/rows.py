@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from handover.audit.catalogue import label as catalogue_label
+from handover.core.uploads import upload_kind
 from handover.org import permissions as perms
 from handover.org.models import Engagement
 from handover.registers import attachments, catalogue, selectors, services
@@ -214,6 +215,7 @@ def row_sign(request: HttpRequest, engagement: Engagement, row_id: int) -> HttpR
     return redirect("registers:row_detail", code=engagement.code, row_id=row.pk)
 
 
+@upload_kind("attachment")
 @require_POST
 @needs(perms.FILL_REGISTERS)
 def row_attach(request: HttpRequest, engagement: Engagement, row_id: int) -> HttpResponse:

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from handover.core.uploads import upload_kind
 from handover.org import permissions as perms
 from handover.org.models import Engagement
 from handover.web.access import needs
@@ -116,6 +117,7 @@ def step_note(request: HttpRequest, engagement: Engagement, instance_id: int) ->
     return form_page(request, engagement, form, _("Add a note"))
 
 
+@upload_kind("evidence")
 @require_POST
 @needs(perms.WORK_STEPS)
 def step_evidence(request: HttpRequest, engagement: Engagement, instance_id: int) -> HttpResponse:
@@ -172,4 +174,10 @@ def step_feedback(request: HttpRequest, engagement: Engagement, instance_id: int
 @needs(perms.VIEW_WORKFLOW)
 def evidence(request: HttpRequest, engagement: Engagement, evidence_id: int) -> FileResponse:
     item = selectors.evidence_get(user=request.user, engagement=engagement, evidence_id=evidence_id)
-    return FileResponse(storage.open_verified(item.sha256, item.name), as_attachment=True, filename=item.name)
+    # Served as bytes to save, never as a page: the browser does not guess a type (older evidence was not checked).
+    return FileResponse(
+        storage.open_verified(item.sha256, item.name),
+        as_attachment=True,
+        filename=item.name,
+        content_type="application/octet-stream",
+    )
