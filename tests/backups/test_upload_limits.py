@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 from django.utils import translation
-from rest_framework.authtoken.models import Token
 
+from handover.accounts.services import api_token_issue
 from handover.backups import services
 from handover.backups.models import ImportedBundle
 from handover.core import uploads
@@ -31,9 +31,9 @@ def english():
 
 def _api_post(client, world: World, user, path: Path):
     url = reverse("api:fixity-bundles", kwargs={"code": world.engagement.code})
-    token = Token.objects.create(user=user)
+    token = api_token_issue(user=user)
     with open(path, "rb") as source:
-        return client.post(url, {"file": source}, HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client.post(url, {"file": source}, HTTP_AUTHORIZATION=f"Token {token}")
 
 
 @pytest.mark.parametrize("role", [Role.OBSERVER, Role.AUDITOR])
