@@ -17,8 +17,10 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count, Q, QuerySet
 from django.utils.translation import gettext as _
 
+from handover.audit.models import Event
 from handover.core.actors import SystemActor
 from handover.core.errors import NotFound, PermissionDenied
+from handover.org import events
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Organisation, Person, Phase, Role, RoleAssignment, Site, SiteLevel
 
@@ -37,6 +39,10 @@ def grants_for(user: Any) -> list[Grant]:
     """The active roles of a login across all engagements (cached on the user object for the request)."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return []
+    if getattr(user, "enrolled_at", None) is None:
+        # A new or reset login holds no role until its holder has set their own password and second factor
+        # through an enrolment code (docs/access-policy.md, review H1).
+        return []
     cached = getattr(user, "_handover_grants", None)
     if cached is None:
         rows = RoleAssignment.objects.filter(
@@ -45,6 +51,17 @@ def grants_for(user: Any) -> list[Grant]:
         cached = [Grant(e, r, s, p or "") for e, r, s, p in rows]
         user._handover_grants = cached
     return cached
+
+
+def persons_of_login(*, user: Any) -> set[int]:
+    """Every person the login stands for or once stood for, in any engagement.
+
+    Past links come from the trail (each unlink records the login it removed), so a person relinked to a
+    second login is still recognised as the same person."""
+    unlinked = Event.objects.filter(action=events.PERSON_UNLINK_LOGIN, before__user=user.pk).values_list(
+        "object_id", flat=True
+    )
+    return set(Person.objects.filter(user=user).values_list("pk", flat=True)) | {int(pk) for pk in unlinked}
 
 
 def engagement_ids_for(*, user: Any, capability: str) -> set[int]:

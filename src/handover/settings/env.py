@@ -71,6 +71,16 @@ VARIABLES: tuple[Variable, ...] = (
         "Require a TOTP second factor for every login (always on in production).",
     ),
     Variable("HANDOVER_SESSION_IDLE_SECONDS", "1800", "A session idle this long ends."),
+    Variable(
+        "HANDOVER_ENROLMENT_CODE_HOURS",
+        "72",
+        "How long a one-time enrolment code (new or reset login) may be used by its holder.",
+    ),
+    Variable(
+        "HANDOVER_FRESH_CREDENTIAL_HOURS",
+        "24",
+        "A login reset or enrolled less than this many hours ago cannot approve a vault reveal.",
+    ),
     Variable("HANDOVER_LOCKOUT_ATTEMPTS", "5", "Failed logins in a row that lock an account."),
     Variable("HANDOVER_LOCKOUT_SECONDS", "900", "How long a locked account stays locked."),
     Variable("HANDOVER_TIME_ZONE", "Asia/Shanghai", "Time zone for display; events are stored in UTC."),
