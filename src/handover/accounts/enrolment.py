@@ -47,8 +47,9 @@ class Issued:
         return f"Issued(enrolment={self.enrolment.pk}, code=<hidden>)"
 
 
-def _hash(code: str) -> str:
-    return hashlib.sha256(code.encode()).hexdigest()
+def code_digest(code: str) -> str:
+    """What is stored and kept in the holder's session: never the code itself (it is never in a URL either)."""
+    return hashlib.sha256(code.strip().encode()).hexdigest()
 
 
 def _actor_user(actor: Any) -> User | None:
@@ -68,7 +69,7 @@ def login_is_guarded(*, user: User) -> bool:
 
 def _new_code(enrolment: EnrolmentCode) -> str:
     code = secrets.token_urlsafe(24)
-    enrolment.code_hash = _hash(code)
+    enrolment.code_hash = code_digest(code)
     enrolment.expires_at = timezone.now() + timedelta(hours=settings.HANDOVER_ENROLMENT_CODE_HOURS)
     return code
 
@@ -155,7 +156,9 @@ def _approval_problem(*, actor: Any, enrolment: EnrolmentCode) -> DomainError | 
     if not enrolment.needs_approval or enrolment.approved_by_id or enrolment.cancelled_at:
         return DomainError(_("This reset is not waiting for an approval."), code="decided")
     if not _tech_group_engagements(actor=actor, user=enrolment.user):
-        return PermissionDenied(_("Only a member of the 技术组 of the login's engagement approves its reset."))
+        return PermissionDenied(
+            _("Only a member of the 技术组 of the login's engagement approves its reset.")
+        )
     involved = {enrolment.user_id, enrolment.created_by_id}
     mine = persons_of_login(user=actor)
     others = persons_of_login(user=enrolment.user)
@@ -174,8 +177,10 @@ def _approval_problem(*, actor: Any, enrolment: EnrolmentCode) -> DomainError | 
 def login_reset_approve(*, actor: Any, enrolment: EnrolmentCode) -> Issued:
     """A second 技术组 member approves a guarded reset; the code is issued to them, for the holder."""
     with transaction.atomic():
-        enrolment = EnrolmentCode.objects.select_for_update().select_related("user", "created_by").get(
-            pk=enrolment.pk
+        enrolment = (
+            EnrolmentCode.objects.select_for_update()
+            .select_related("user", "created_by")
+            .get(pk=enrolment.pk)
         )
         problem = _approval_problem(actor=actor, enrolment=enrolment)
         if problem is not None:
@@ -194,8 +199,10 @@ def login_reset_approve(*, actor: Any, enrolment: EnrolmentCode) -> Issued:
 def login_reset_refuse(*, actor: Any, enrolment: EnrolmentCode) -> EnrolmentCode:
     """Turn a guarded reset down; the login keeps its credentials."""
     with transaction.atomic():
-        enrolment = EnrolmentCode.objects.select_for_update().select_related("user", "created_by").get(
-            pk=enrolment.pk
+        enrolment = (
+            EnrolmentCode.objects.select_for_update()
+            .select_related("user", "created_by")
+            .get(pk=enrolment.pk)
         )
         problem = _approval_problem(actor=actor, enrolment=enrolment)
         if problem is not None:
@@ -203,7 +210,10 @@ def login_reset_refuse(*, actor: Any, enrolment: EnrolmentCode) -> EnrolmentCode
         enrolment.cancelled_at = timezone.now()
         enrolment.save(update_fields=["cancelled_at"])
         event_record(
-            actor=actor, action=events.ENROLMENT_REFUSED, obj=enrolment.user, after={"enrolment": enrolment.pk}
+            actor=actor,
+            action=events.ENROLMENT_REFUSED,
+            obj=enrolment.user,
+            after={"enrolment": enrolment.pk},
         )
     return enrolment
 
@@ -230,19 +240,17 @@ def reset_waiting_get(*, user: Any, enrolment_id: int) -> EnrolmentCode:
     return enrolment
 
 
-def enrolment_for_code(*, code: str) -> EnrolmentCode:
-    """The usable enrolment a code opens; the same message for unknown, used and expired codes."""
+def enrolment_for_digest(*, digest: str) -> EnrolmentCode:
+    """The usable enrolment a code (by its digest) opens; the same message for unknown, used and expired codes."""
     enrolment = (
-        EnrolmentCode.objects.select_related("user")
-        .filter(code_hash=_hash(code.strip()), used_at__isnull=True, cancelled_at__isnull=True)
+        EnrolmentCode.objects.select_related("user", "approved_by")
+        .filter(code_hash=digest, used_at__isnull=True, cancelled_at__isnull=True)
         .exclude(code_hash="")
         .first()
     )
     if enrolment is None or enrolment.expires_at is None or enrolment.expires_at <= timezone.now():
         raise NotFound(
-            _(
-                "This enrolment link is unknown, used or expired. Ask a system administrator for a new one."
-            ),
+            _("This enrolment link is unknown, used or expired. Ask a system administrator for a new one."),
             field="code",
         )
     if not enrolment.user.is_active:
@@ -262,12 +270,12 @@ def _refuse(enrolment: EnrolmentCode, message: str, field: str) -> DomainError:
 
 
 def enrolment_complete(
-    *, code: str, password: str, current_password: str = "", totp_secret: str, totp_code: str
+    *, digest: str, password: str, current_password: str = "", totp_secret: str, totp_code: str
 ) -> User:
     """The holder sets their own password (or proves it, for a factor reset) and confirms a fresh TOTP seed.
 
     The code works once: the first to mark it used wins, and a failed attempt leaves everything unchanged."""
-    enrolment = enrolment_for_code(code=code)
+    enrolment = enrolment_for_digest(digest=digest)
     user = enrolment.user
     if enrolment.kind == EnrolmentKind.FACTOR_RESET:
         if not user.check_password(current_password):
@@ -279,13 +287,14 @@ def enrolment_complete(
             raise DomainError(" ".join(exc.messages), field="password") from exc
     if not pyotp.TOTP(totp_secret).verify(totp_code.strip().replace(" ", ""), valid_window=1):
         raise DomainError(
-            _("The code does not match. Scan the QR code again and enter the current code."), field="totp_code"
+            _("The code does not match. Scan the QR code again and enter the current code."),
+            field="totp_code",
         )
     with transaction.atomic():
         now = timezone.now()
-        if not EnrolmentCode.objects.filter(pk=enrolment.pk, used_at__isnull=True, cancelled_at__isnull=True).update(
-            used_at=now
-        ):
+        if not EnrolmentCode.objects.filter(
+            pk=enrolment.pk, used_at__isnull=True, cancelled_at__isnull=True
+        ).update(used_at=now):
             raise NotFound(_("This enrolment link was used just now."), field="code")
         user = User.objects.select_for_update().get(pk=user.pk)
         if enrolment.kind != EnrolmentKind.FACTOR_RESET:
@@ -299,7 +308,12 @@ def enrolment_complete(
             actor=user,
             action=events.ENROLMENT_COMPLETED,
             obj=user,
-            after={"enrolment": enrolment.pk, "kind": enrolment.kind, "issued_by": enrolment.created_by_name},
+            after={
+                "enrolment": enrolment.pk,
+                "kind": enrolment.kind,
+                "requested_by": enrolment.created_by_name,
+                "approved_by": enrolment.approved_by.get_username() if enrolment.approved_by else "",
+            },
         )
     return user
 
@@ -321,7 +335,10 @@ def login_bootstrap_console(*, actor: SystemActor, user: User, password: str | N
         user.save(update_fields=["password", "enrolled_at", "enrolled_via", "failed_logins", "locked_until"])
         vars(user).pop("_handover_grants", None)
         event_record(
-            actor=actor, action=events.ENROLMENT_CONSOLE, obj=user, after={"password_set": password is not None}
+            actor=actor,
+            action=events.ENROLMENT_CONSOLE,
+            obj=user,
+            after={"password_set": password is not None},
         )
 
 

@@ -30,6 +30,14 @@ class TotpCodeForm(forms.Form):
     )
 
 
+class EnrolmentCodeForm(forms.Form):
+    enrolment_code = forms.CharField(
+        label=_("Enrolment code"),
+        max_length=64,
+        widget=forms.PasswordInput(attrs={"autocomplete": "off", "autofocus": True, "spellcheck": "false"}),
+    )
+
+
 class EnrolmentForm(forms.Form):
     """The holder's own credentials: a new password (or the current one, for a factor reset) and a TOTP code."""
 

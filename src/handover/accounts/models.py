@@ -84,7 +84,9 @@ class EnrolmentCode(models.Model):
         verbose_name_plural = _("enrolment codes")
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(needs_approval=False) | models.Q(code_hash="") | models.Q(approved_by__isnull=False),
+                condition=models.Q(needs_approval=False)
+                | models.Q(code_hash="")
+                | models.Q(approved_by__isnull=False),
                 name="accounts_enrolment_code_after_approval",
             ),
             models.CheckConstraint(

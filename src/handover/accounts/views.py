@@ -18,8 +18,14 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from handover.accounts import enrolment, selectors, services
-from handover.accounts.forms import AccountCreateForm, EnrolmentForm, LoginForm, TotpCodeForm
-from handover.accounts.models import EnrolmentKind, User
+from handover.accounts.forms import (
+    AccountCreateForm,
+    EnrolmentCodeForm,
+    EnrolmentForm,
+    LoginForm,
+    TotpCodeForm,
+)
+from handover.accounts.models import EnrolmentCode, EnrolmentKind, User
 from handover.core.errors import DomainError
 from handover.org import permissions as perms
 from handover.web.access import AUTHENTICATED, PUBLIC, needs
@@ -27,7 +33,8 @@ from handover.web.access import AUTHENTICATED, PUBLIC, needs
 _PENDING = "handover_pending_user"
 _NEXT = "handover_next"
 _ENROL = "handover_totp_enrol"
-_ENROL_CODES = "handover_enrolment_seeds"
+_ENROL_DIGEST = "handover_enrolment_digest"
+_ENROL_SEED = "handover_enrolment_seed"
 
 
 def _next_url(request: HttpRequest) -> str:
@@ -160,15 +167,15 @@ def account_create(request: HttpRequest) -> HttpResponse:
 
 
 def _code_once(request: HttpRequest, issued: enrolment.Issued) -> HttpResponse:
-    """The enrolment link, shown once to whoever issued it, for the holder (never stored in clear)."""
-    link = request.build_absolute_uri(reverse("accounts:enrol", kwargs={"token": issued.code}))
-    response = render(
-        request,
-        "accounts/enrolment_once.html",
-        {"account": issued.enrolment.user, "enrolment": issued.enrolment, "link": link, "code": issued.code},
-    )
-    response["Cache-Control"] = "no-store"
-    return response
+    """The enrolment code, shown once to whoever issued it, for the holder (never stored in clear)."""
+    link = request.build_absolute_uri(reverse("accounts:enrol"))
+    context = {
+        "account": issued.enrolment.user,
+        "enrolment": issued.enrolment,
+        "link": link,
+        "code": issued.code,
+    }
+    return _no_store(render(request, "accounts/enrolment_once.html", context))
 
 
 @require_POST
@@ -202,21 +209,40 @@ def account_action(request: HttpRequest, user_id: int, action: str) -> HttpRespo
 
 @needs(PUBLIC)
 @sensitive_post_parameters()
-def enrol(request: HttpRequest, token: str) -> HttpResponse:
-    """The holder takes their login: their own password and a fresh TOTP seed, through a one-time code."""
+def enrol(request: HttpRequest) -> HttpResponse:
+    """The holder takes their login: their own password and a fresh TOTP seed, through a one-time code.
+
+    The code is typed (or pasted) into a form, never carried in a URL, so no access log or referrer holds it;
+    the session keeps only its digest and the seed being enrolled."""
+    digest = request.session.get(_ENROL_DIGEST, "")
+    if request.method == "POST" and "enrolment_code" in request.POST:
+        code_form = EnrolmentCodeForm(request.POST)
+        if code_form.is_valid():
+            digest = enrolment.code_digest(code_form.cleaned_data["enrolment_code"])
+            request.session[_ENROL_DIGEST] = digest
+            request.session.pop(_ENROL_SEED, None)
+            return redirect("accounts:enrol")
+        return _no_store(render(request, "accounts/enrol_code.html", {"form": code_form}))
     try:
-        pending = enrolment.enrolment_for_code(code=token)
+        pending = enrolment.enrolment_for_digest(digest=digest) if digest else None
     except DomainError as exc:
-        return render(request, "web/error.html", {"message": exc.message, "status": 404}, status=404)
+        request.session.pop(_ENROL_DIGEST, None)
+        messages.error(request, str(exc.message))
+        pending = None
+    if pending is None:
+        return _no_store(render(request, "accounts/enrol_code.html", {"form": EnrolmentCodeForm()}))
+    return _enrol_credentials(request, pending, digest)
+
+
+def _enrol_credentials(request: HttpRequest, pending: EnrolmentCode, digest: str) -> HttpResponse:
     factor_only = pending.kind == EnrolmentKind.FACTOR_RESET
-    seeds = request.session.get(_ENROL_CODES) or {}
-    secret = seeds.get(str(pending.pk)) or services.totp_new_secret()
-    request.session[_ENROL_CODES] = {**seeds, str(pending.pk): secret}
+    secret = request.session.get(_ENROL_SEED) or services.totp_new_secret()
+    request.session[_ENROL_SEED] = secret
     form = EnrolmentForm(request.POST or None, factor_only=factor_only)
     if request.method == "POST" and form.is_valid():
         try:
             enrolment.enrolment_complete(
-                code=token,
+                digest=digest,
                 password=form.cleaned_data.get("password", ""),
                 current_password=form.cleaned_data.get("current_password", ""),
                 totp_secret=secret,
@@ -225,21 +251,22 @@ def enrol(request: HttpRequest, token: str) -> HttpResponse:
         except DomainError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, str(exc.message))
         else:
-            request.session.pop(_ENROL_CODES, None)
+            request.session.pop(_ENROL_DIGEST, None)
+            request.session.pop(_ENROL_SEED, None)
             messages.success(request, _("Your login is ready. Log in with your password and a code."))
             return redirect("accounts:login")
     uri = services.totp_uri(user=pending.user, secret=secret)
-    response = render(
-        request,
-        "accounts/enrol.html",
-        {
-            "form": form,
-            "account": pending.user,
-            "qr_svg": segno.make(uri, error="m").svg_inline(scale=4),
-            "secret": secret,
-            "factor_only": factor_only,
-        },
-    )
+    context = {
+        "form": form,
+        "account": pending.user,
+        "qr_svg": segno.make(uri, error="m").svg_inline(scale=4),
+        "secret": secret,
+        "factor_only": factor_only,
+    }
+    return _no_store(render(request, "accounts/enrol.html", context))
+
+
+def _no_store(response: HttpResponse) -> HttpResponse:
     response["Cache-Control"] = "no-store"
     return response
 

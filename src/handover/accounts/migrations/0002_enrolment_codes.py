@@ -15,46 +15,115 @@ def _enrolled_before(apps, schema_editor):  # type: ignore[no-untyped-def]
         user.save(update_fields=["enrolled_at", "enrolled_via"])
 
 
-
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_initial'),
+        ("accounts", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='user',
-            name='enrolled_at',
-            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name='enrolled at'),
+            model_name="user",
+            name="enrolled_at",
+            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name="enrolled at"),
         ),
         migrations.AddField(
-            model_name='user',
-            name='enrolled_via',
-            field=models.CharField(blank=True, choices=[('code', 'Enrolment code, by the holder'), ('console', 'Console bootstrap, by the operator'), ('migration', 'Already enrolled before enrolment codes')], editable=False, max_length=16, verbose_name='enrolled via'),
+            model_name="user",
+            name="enrolled_via",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("code", "Enrolment code, by the holder"),
+                    ("console", "Console bootstrap, by the operator"),
+                    ("migration", "Already enrolled before enrolment codes"),
+                ],
+                editable=False,
+                max_length=16,
+                verbose_name="enrolled via",
+            ),
         ),
         migrations.CreateModel(
-            name='EnrolmentCode',
+            name="EnrolmentCode",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('new', 'New login'), ('reset', 'Password and second-factor reset'), ('factor_reset', 'Second-factor reset')], max_length=16, verbose_name='kind')),
-                ('code_hash', models.CharField(blank=True, editable=False, max_length=64)),
-                ('created_by_name', models.CharField(blank=True, editable=False, max_length=150)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('needs_approval', models.BooleanField(default=False, editable=False)),
-                ('approved_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('expires_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('used_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('cancelled_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('approved_by', models.ForeignKey(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('created_by', models.ForeignKey(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='enrolment_codes', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("new", "New login"),
+                            ("reset", "Password and second-factor reset"),
+                            ("factor_reset", "Second-factor reset"),
+                        ],
+                        max_length=16,
+                        verbose_name="kind",
+                    ),
+                ),
+                ("code_hash", models.CharField(blank=True, editable=False, max_length=64)),
+                ("created_by_name", models.CharField(blank=True, editable=False, max_length=150)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ("needs_approval", models.BooleanField(default=False, editable=False)),
+                ("approved_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                ("expires_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                ("used_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                ("cancelled_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                (
+                    "approved_by",
+                    models.ForeignKey(
+                        blank=True,
+                        editable=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        editable=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="enrolment_codes",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'enrolment code',
-                'verbose_name_plural': 'enrolment codes',
-                'ordering': ['-created_at', '-pk'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('needs_approval', False), ('code_hash', ''), ('approved_by__isnull', False), _connector='OR'), name='accounts_enrolment_code_after_approval'), models.CheckConstraint(condition=models.Q(('approved_by__isnull', True), models.Q(('approved_by', models.F('created_by')), _negated=True), _connector='OR'), name='accounts_enrolment_not_self_approved')],
+                "verbose_name": "enrolment code",
+                "verbose_name_plural": "enrolment codes",
+                "ordering": ["-created_at", "-pk"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("needs_approval", False),
+                            ("code_hash", ""),
+                            ("approved_by__isnull", False),
+                            _connector="OR",
+                        ),
+                        name="accounts_enrolment_code_after_approval",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("approved_by__isnull", True),
+                            models.Q(("approved_by", models.F("created_by")), _negated=True),
+                            _connector="OR",
+                        ),
+                        name="accounts_enrolment_not_self_approved",
+                    ),
+                ],
             },
         ),
         migrations.RunPython(_enrolled_before, migrations.RunPython.noop),
