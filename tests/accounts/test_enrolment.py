@@ -121,12 +121,14 @@ def test_h1_never_enrolled_logins_hold_no_role_and_a_reset_of_them_waits_for_a_s
 
 def test_a_guarded_reset_is_issued_only_after_a_second_tech_member_and_the_code_goes_to_them(client, scene):
     onsite = scene["onsite"]
-    issued = enrolment.login_reset(actor=scene["tech1"], user=onsite, kind="reset")
+    issued = enrolment.login_reset(actor=scene["sysadmin"], user=onsite, kind="reset")
     assert issued.code is None
     onsite.refresh_from_db()
     assert onsite.is_enrolled and onsite.has_usable_password()  # nothing withdrawn before the approval
     with pytest.raises(PermissionDenied):  # the requester is not the second member
-        enrolment.login_reset_approve(actor=scene["tech1"], enrolment=issued.enrolment)
+        enrolment.login_reset_approve(actor=scene["sysadmin"], enrolment=issued.enrolment)
+    with pytest.raises(PermissionDenied):  # a 技术组 member cannot reset (三权分立), only approve
+        enrolment.login_reset(actor=scene["tech1"], user=scene["firm"], kind="reset")
     with pytest.raises(PermissionDenied):  # the login's own holder is not either
         enrolment.login_reset_approve(actor=onsite, enrolment=issued.enrolment)
     client.force_login(scene["tech2"])
@@ -142,7 +144,7 @@ def test_a_guarded_reset_is_issued_only_after_a_second_tech_member_and_the_code_
     onsite.refresh_from_db()
     assert onsite.is_enrolled and onsite.check_password(NEW_PASSWORD)
     done = Event.objects.get(action="accounts.enrolment.completed")
-    assert done.actor_id == onsite.pk and done.after["approved_by"] == "tech2"
+    assert done.actor_id == onsite.pk and done.after["approved_by"] == "tech2" and done.after["requested_by"] == "sysadmin"
 
 
 def test_codes_work_once_expire_and_never_reach_the_trail_or_the_log(client, scene, caplog):

@@ -60,6 +60,17 @@ def _actor_name(actor: Any) -> str:
     return getattr(actor, "audit_name", None) or actor.get_username()
 
 
+def require_account_admin(*, actor: Any, user: User | None = None) -> None:
+    """三权分立: only a system administrator (over this login, if named) creates or resets logins."""
+    if isinstance(actor, SystemActor):
+        return
+    from handover.accounts import selectors
+
+    logins = selectors.account_list(user=actor)
+    if user is not None and not logins.filter(pk=user.pk).exists():
+        raise NotFound(_("No login account %(id)s is open to you.") % {"id": user.pk})
+
+
 def login_is_guarded(*, user: User) -> bool:
     """True when the login's person holds (anywhere) a role with vault or signing capabilities."""
     return RoleAssignment.objects.filter(
@@ -124,6 +135,7 @@ def login_reset(*, actor: Any, user: User, kind: str) -> Issued:
         raise DomainError(_("Unknown kind of reset."), field="kind")
     if _actor_user(actor) is not None and actor.pk == user.pk:
         raise DomainError(_("Nobody resets their own login: ask another administrator."), field="user")
+    require_account_admin(actor=actor, user=user)
     guarded = login_is_guarded(user=user)
     with transaction.atomic():
         enrolment = EnrolmentCode(

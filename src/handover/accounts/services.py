@@ -197,6 +197,7 @@ _username_validator = UnicodeUsernameValidator()
 
 def user_create(*, actor: Any, username: str, display_name: str) -> tuple[User, Issued]:
     """Create a login with no usable password; returns it with its one-time enrolment code for the holder."""
+    enrolment.require_account_admin(actor=actor)
     username = username.strip()
     if not username:
         raise DomainError(_("A user name is required."), field="username")

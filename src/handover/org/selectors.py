@@ -64,6 +64,29 @@ def persons_of_login(*, user: Any) -> set[int]:
     return set(Person.objects.filter(user=user).values_list("pk", flat=True)) | {int(pk) for pk in unlinked}
 
 
+def logins_of_person_set(*, person_ids: set[int]) -> set[int]:
+    """Every login that stands or once stood for one of these persons."""
+    keys = [str(pk) for pk in person_ids]
+    current = Person.objects.filter(pk__in=person_ids, user__isnull=False).values_list("user_id", flat=True)
+    past = Event.objects.filter(action=events.PERSON_UNLINK_LOGIN, object_id__in=keys).values_list(
+        "before__user", flat=True
+    )
+    return {int(pk) for pk in [*current, *past] if pk is not None}
+
+
+def granters_of_login(*, user: Any) -> set[int]:
+    """The logins that linked this login to its persons or granted those persons their roles."""
+    person_ids = persons_of_login(user=user)
+    assignment_ids = RoleAssignment.objects.filter(person_id__in=person_ids).values_list("pk", flat=True)
+    linked = Event.objects.filter(
+        action=events.PERSON_LINK_LOGIN, object_id__in=[str(pk) for pk in person_ids]
+    ).values_list("actor_id", flat=True)
+    granted = Event.objects.filter(
+        action=events.ROLE_GRANT, object_id__in=[str(pk) for pk in assignment_ids]
+    ).values_list("actor_id", flat=True)
+    return {pk for pk in [*linked, *granted] if pk is not None}
+
+
 def engagement_ids_for(*, user: Any, capability: str) -> set[int]:
     return {g.engagement_id for g in grants_for(user) if capability in perms.capabilities_of(g.role)}
 

@@ -27,7 +27,13 @@ from handover.core.actors import system
 from handover.core.errors import DomainError, NotFound, PermissionDenied
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Person, Site
-from handover.org.selectors import has_capability, persons_of_login, require
+from handover.org.selectors import (
+    granters_of_login,
+    has_capability,
+    logins_of_person_set,
+    persons_of_login,
+    require,
+)
 from handover.registers import inventory
 from handover.registers.definitions.common import ACCOUNT_CLASS, ACCOUNT_LAYER
 from handover.registers.models import Account
@@ -340,9 +346,24 @@ def _approval_problem(*, actor: Any, request: RevealRequest) -> tuple[str, Domai
     if actor.pk == request.requester_id:
         return "self", PermissionDenied(_("Nobody approves their own request: ask another person."))
     # 第二十二条 and review H1: two persons, not two logins; a person relinked to a second login is still one.
-    if persons_of_login(user=actor) & persons_of_login(user=request.requester):
+    approver_persons = persons_of_login(user=actor)
+    requester_persons = persons_of_login(user=request.requester)
+    if approver_persons & requester_persons:
         return "same_person", PermissionDenied(
             _("Nobody approves their own request, from any of their logins: ask another person.")
+        )
+    # 三权分立 and design rule 9: a person who gave the other side its login link or its roles is that side too.
+    approver_logins = {actor.pk} | logins_of_person_set(person_ids=approver_persons)
+    requester_logins = {request.requester_id} | logins_of_person_set(person_ids=requester_persons)
+    if (
+        granters_of_login(user=actor) & requester_logins
+        or granters_of_login(user=request.requester) & approver_logins
+    ):
+        return "granted_by_other", PermissionDenied(
+            _(
+                "The approver's login or roles were given by the requester, or the other way round: "
+                "ask a person whose access came from someone else."
+            )
         )
     if not has_capability(
         user=actor, engagement=entry.engagement, capability=perms.VAULT_APPROVE, site=entry.site
