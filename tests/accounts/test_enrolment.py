@@ -144,7 +144,11 @@ def test_a_guarded_reset_is_issued_only_after_a_second_tech_member_and_the_code_
     onsite.refresh_from_db()
     assert onsite.is_enrolled and onsite.check_password(NEW_PASSWORD)
     done = Event.objects.get(action="accounts.enrolment.completed")
-    assert done.actor_id == onsite.pk and done.after["approved_by"] == "tech2" and done.after["requested_by"] == "sysadmin"
+    assert (
+        done.actor_id == onsite.pk
+        and done.after["approved_by"] == "tech2"
+        and done.after["requested_by"] == "sysadmin"
+    )
 
 
 def test_codes_work_once_expire_and_never_reach_the_trail_or_the_log(client, scene, caplog):
