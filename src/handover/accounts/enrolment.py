@@ -262,7 +262,7 @@ def enrolment_for_digest(*, digest: str) -> EnrolmentCode:
     )
     if enrolment is None or enrolment.expires_at is None or enrolment.expires_at <= timezone.now():
         raise NotFound(
-            _("This enrolment link is unknown, used or expired. Ask a system administrator for a new one."),
+            _("This enrolment code is unknown, used or expired. Ask a system administrator for a new one."),
             field="code",
         )
     if not enrolment.user.is_active:
@@ -307,7 +307,7 @@ def enrolment_complete(
         if not EnrolmentCode.objects.filter(
             pk=enrolment.pk, used_at__isnull=True, cancelled_at__isnull=True
         ).update(used_at=now):
-            raise NotFound(_("This enrolment link was used just now."), field="code")
+            raise NotFound(_("This enrolment code was used just now."), field="code")
         user = User.objects.select_for_update().get(pk=user.pk)
         if enrolment.kind != EnrolmentKind.FACTOR_RESET:
             user.set_password(password)

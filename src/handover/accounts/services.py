@@ -150,7 +150,7 @@ def totp_enroll(*, user: User, secret: str, code: str) -> None:
     A new or reset login enrols through its one-time code instead (accounts.enrolment)."""
     if not user.is_enrolled:
         raise DomainError(
-            _("This login waits for its holder's enrolment: use the one-time enrolment link you were given."),
+            _("This login waits for its holder's enrolment: use the one-time enrolment code you were given."),
             field="code",
         )
     if not pyotp.TOTP(secret).verify(code.strip().replace(" ", ""), valid_window=1):

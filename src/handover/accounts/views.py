@@ -200,7 +200,7 @@ def account_action(request: HttpRequest, user_id: int, action: str) -> HttpRespo
                 request,
                 _(
                     "%(name)s holds vault or signing roles: the reset waits for a second 技术组 member, who "
-                    "then receives the enrolment link for the holder."
+                    "then receives the enrolment code for the holder."
                 )
                 % {"name": account.username},
             )
