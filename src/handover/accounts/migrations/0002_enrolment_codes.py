@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import migrations, models
 
 
-def _enrolled_before(apps, schema_editor):  # type: ignore[no-untyped-def]
+def _enrolled_before(apps, schema_editor):
     """Logins whose holder already enrolled a second factor keep their roles; the others (never logged in and
     enrolled, the state the H1 takeover used) wait for an enrolment code."""
     User = apps.get_model("accounts", "User")
