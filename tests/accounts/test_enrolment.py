@@ -257,3 +257,26 @@ def test_the_console_bootstrap_is_recorded_and_refused_to_logins(db, world):
     assert user.enrolled_via == "console" and user.check_password(NEW_PASSWORD)
     event = Event.objects.get(action="accounts.enrolment.console")
     assert event.actor_username == "system:demo" and NEW_PASSWORD not in trail()
+
+
+def test_the_cli_prints_the_code_once_and_a_guarded_reset_waits_for_a_second_tech_member(client, scene):
+    import io
+
+    from django.core.management import CommandError, call_command
+
+    out = io.StringIO()
+    call_command("login", "create", "--user", "sysadmin", "--login", "cli-new", stdout=out)
+    code = out.getvalue().split(": ")[-1].split()[0]
+    assert code not in trail()
+    assert take(client, code)[0].status_code == 302
+    out = io.StringIO()
+    call_command("login", "reset", "--user", "sysadmin", "--login", "onsite-a", stdout=out)
+    assert "handover login approve" in out.getvalue()
+    with pytest.raises(CommandError):
+        call_command("login", "approve", "--user", "sysadmin", "--login", "onsite-a", stdout=io.StringIO())
+    with pytest.raises(CommandError):
+        call_command("login", "reset", "--user", "tech1", "--login", "firm-a", stdout=io.StringIO())
+    out = io.StringIO()
+    call_command("login", "approve", "--user", "tech2", "--login", "onsite-a", stdout=out)
+    assert "Enrolment code for onsite-a" in out.getvalue() or "onsite-a" in out.getvalue()
+    assert not User.objects.get(username="onsite-a").is_enrolled
