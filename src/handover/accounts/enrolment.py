@@ -190,7 +190,7 @@ def login_reset_approve(*, actor: Any, enrolment: EnrolmentCode) -> Issued:
     """A second 技术组 member approves a guarded reset; the code is issued to them, for the holder."""
     with transaction.atomic():
         enrolment = (
-            EnrolmentCode.objects.select_for_update()
+            EnrolmentCode.objects.select_for_update(of=("self",))
             .select_related("user", "created_by")
             .get(pk=enrolment.pk)
         )
@@ -212,7 +212,7 @@ def login_reset_refuse(*, actor: Any, enrolment: EnrolmentCode) -> EnrolmentCode
     """Turn a guarded reset down; the login keeps its credentials."""
     with transaction.atomic():
         enrolment = (
-            EnrolmentCode.objects.select_for_update()
+            EnrolmentCode.objects.select_for_update(of=("self",))
             .select_related("user", "created_by")
             .get(pk=enrolment.pk)
         )
