@@ -23,6 +23,7 @@ from handover.org import services as org
 from handover.org.models import Person, Role
 from handover.vault import services as vault_services
 from handover.vault.models import RevealRequest, RevealStatus
+from tests.factories import PersonFactory
 from tests.vault.helpers import enrol_totp, next_code, put
 
 NEW_PASSWORD = "Holder-chosen-Passw0rd-41"
@@ -280,3 +281,17 @@ def test_the_cli_prints_the_code_once_and_a_guarded_reset_waits_for_a_second_tec
     call_command("login", "approve", "--user", "tech2", "--login", "onsite-a", stdout=out)
     assert "Enrolment code for onsite-a" in out.getvalue() or "onsite-a" in out.getvalue()
     assert not User.objects.get(username="onsite-a").is_enrolled
+
+
+def test_a_code_issued_alone_stops_working_once_the_login_is_given_vault_roles(client, scene):
+    """The sysadmin keeps a new login's code, 技术组 links the login to an on-site person: the code is dead."""
+    world = scene["world"]
+    user, issued = accounts.user_create(actor=scene["sysadmin"], username="kept-code", display_name="")
+    person = PersonFactory(engagement=world.engagement, organisation=world.org, site=world.branch_a)
+    person.party = "onsite_post"
+    person.save()
+    org.person_link_login(actor=scene["tech1"], person=person, user=user)
+    org.role_grant(actor=scene["tech1"], person=person, role=Role.ONSITE_POST, site=world.branch_a)
+    response, _ = take(client, issued.code)
+    assert response.status_code == 200
+    assert not User.objects.get(pk=user.pk).is_enrolled

@@ -289,6 +289,16 @@ def enrolment_complete(
     The code works once: the first to mark it used wins, and a failed attempt leaves everything unchanged."""
     enrolment = enrolment_for_digest(digest=digest)
     user = enrolment.user
+    if enrolment.approved_by_id is None and login_is_guarded(user=user):
+        # The login was given vault or signing roles after its code was issued by one person alone.
+        raise _refuse(
+            enrolment,
+            _(
+                "This login now holds vault or signing roles, and its code was issued by one person alone. "
+                "Ask for a reset: a second 技术组 member approves it and hands you a new code."
+            ),
+            "code",
+        )
     if enrolment.kind == EnrolmentKind.FACTOR_RESET:
         if not user.check_password(current_password):
             raise _refuse(enrolment, _("The current password is wrong."), "current_password")
