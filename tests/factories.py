@@ -3,12 +3,13 @@ scenery (engagements, sites, people, logins with roles) quickly and predictably.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import factory
+from django.utils import timezone
 
-from handover.accounts.models import User
+from handover.accounts.models import EnrolmentVia, User
 from handover.org.models import (
     Engagement,
     Organisation,
@@ -32,6 +33,10 @@ class UserFactory(factory.django.DjangoModelFactory):
     username = factory.Sequence(lambda n: f"user{n}")
     display_name = factory.LazyAttribute(lambda o: o.username)
     password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+    # Enrolled by its holder long ago: it holds its roles and is past the fresh-credential wait. A login
+    # waiting for its holder: UserFactory(enrolled_at=None).
+    enrolled_at = factory.LazyFunction(lambda: timezone.now() - timedelta(days=30))
+    enrolled_via = EnrolmentVia.CODE
 
     @factory.post_generation
     def saved(obj: User, create: bool, extracted: Any, **kwargs: Any) -> None:

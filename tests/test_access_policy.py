@@ -92,6 +92,11 @@ class Scene:
         from tests.factories import UserFactory
 
         self.users["outsider"] = UserFactory(username="outsider")
+        from handover.accounts import enrolment
+
+        self.reset_request = enrolment.login_reset(
+            actor=self.users["sysadmin"], user=self.users["firm_it_a"], kind="reset"
+        ).enrolment
         self.role_b = RoleAssignment.objects.create(
             engagement=w.engagement, person=w.person_b, role=Role.FIRM_IT, site=w.branch_b
         )
@@ -223,6 +228,8 @@ class Scene:
                 values[key] = self.users["tech"].pk
             elif key == "action":
                 values[key] = "unlock"
+            elif key == "enrolment_id":
+                values[key] = self.reset_request.pk
             elif key == "seq":
                 values[key] = self.event.seq
             elif key in ("instance_id", "case_id", "evidence_id"):
@@ -254,7 +261,9 @@ CASES = [
     pytest.param(route, user, target, id=f"{route.name}-{user}-{target}")
     for route in ROUTES
     for user in ROLES
-    for target in (TARGETS if set(route.kwargs) - {"code", "action", "user_id", "seq"} else ("a",))
+    for target in (
+        TARGETS if set(route.kwargs) - {"code", "action", "user_id", "seq", "enrolment_id"} else ("a",)
+    )
 ]
 
 

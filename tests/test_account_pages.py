@@ -4,25 +4,25 @@ from __future__ import annotations
 
 import re
 
-from django.contrib.auth import authenticate
-
 from handover.accounts.models import User
 from handover.audit.models import Event
 from handover.org.models import Role
 
 
-def test_sysadmin_creates_a_login_and_sees_its_password_once(client, world):
+def test_sysadmin_creates_a_login_and_sees_its_enrolment_link_once_never_a_password(client, world):
     admin = world.login_with(Role.SYSADMIN)
     client.force_login(admin)
     page = client.post(
         "/accounts/manage/new/", {"username": "newcomer", "display_name": "新同事"}
     ).content.decode()
-    password = re.search(r'class="secret">([^<]+)<', page).group(1)
-    assert authenticate(username="newcomer", password=password)
-    assert password not in client.get("/accounts/manage/").content.decode()
+    code = re.search(r'data-testid="enrolment-code">([^<]+)<', page).group(1)
+    newcomer = User.objects.get(username="newcomer")
+    assert not newcomer.has_usable_password() and not newcomer.is_enrolled
+    assert code not in client.get("/accounts/manage/").content.decode()
     dump = " ".join(str(v) for row in Event.objects.values() for v in row.values())
-    assert password not in dump
+    assert code not in dump
     assert Event.objects.filter(action="accounts.user.create", actor_id=admin.pk).exists()
+    assert Event.objects.filter(action="accounts.enrolment.issued", actor_id=admin.pk).exists()
 
 
 def test_sysadmin_unlocks_and_deactivates(client, world):

@@ -48,7 +48,7 @@ def test_passwords_are_hashed_with_argon2_in_every_non_test_deployment(db):
 def test_passwords_shorter_than_12_characters_are_refused_naming_the_field(db):
     user = UserFactory()
     with pytest.raises(DomainError) as refused:
-        services.password_set(actor=None, user=user, password="Short9pass")
+        services.password_set(actor=user, user=user, password="Short9pass")
     assert refused.value.field == "password"
     user.refresh_from_db()
     assert user.check_password(PASSWORD)
@@ -173,7 +173,7 @@ def test_an_idle_session_ends_and_is_recorded(client, db, monkeypatch):
 def test_the_password_never_reaches_the_audit_trail_or_the_log(client, db, caplog):
     user = UserFactory()
     secret_password = "Unique-Secret-Passw0rd-xyz"
-    services.password_set(actor=None, user=user, password=secret_password)
+    services.password_set(actor=user, user=user, password=secret_password)
     post_login(client, user.username, secret_password)
     post_login(client, user.username, "Wrong-Secret-Passw0rd-xyz")
     totp = enrol(user)

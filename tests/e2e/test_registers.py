@@ -25,6 +25,7 @@ LogIn = Callable[[Page, str], None]
 SYSTEM, HOST, BOTH = "杭州柜台系统（E2E）", "hz-counter-e2e", "e2e-both-roles"
 
 SCENE = f"""
+from handover.accounts import enrolment
 from handover.accounts import services as accounts
 from handover.core.actors import system
 from handover.org import services as org
@@ -37,7 +38,8 @@ site = Site.objects.get(engagement=engagement, code="BR-HZ")
 counter = inventory.system_ensure(actor=actor, engagement=engagement, site=site, name="{SYSTEM}")
 inventory.asset_ensure(actor=actor, engagement=engagement, site=site, hostname="{HOST}", system=counter)
 password = accounts.password_generate()
-user, _ = accounts.user_create(actor=actor, username="{BOTH}", display_name="{BOTH}", password=password)
+user, _ = accounts.user_create(actor=actor, username="{BOTH}", display_name="{BOTH}")
+enrolment.login_bootstrap_console(actor=actor, user=user, password=password)
 firm = Organisation.objects.get(engagement=engagement, type=OrgType.FIRM)
 person = org.person_create(
     actor=actor, engagement=engagement, name="{BOTH}", organisation=firm, site=site, party=Party.FIRM_IT, user=user

@@ -53,6 +53,7 @@ RED = re.compile(r"\bs-overdue\b")
 
 SCENE = f"""
 import json
+from handover.accounts import enrolment
 from handover.accounts import services as accounts
 from handover.core.actors import system
 from handover.org import services as org
@@ -87,7 +88,8 @@ firm_it = people.filter(party=Party.FIRM_IT, employment="employed").first()
 passwords = {{}}
 for username, person in (("{ONSITE}", onsite), ("{FIRM_IT}", firm_it)):
     password = accounts.password_generate()
-    accounts.user_create(actor=actor, username=username, display_name=person.name, password=password)
+    user, _code = accounts.user_create(actor=actor, username=username, display_name=person.name)
+    enrolment.login_bootstrap_console(actor=actor, user=user, password=password)
     passwords[username] = password
 org.role_grant(actor=actor, person=firm_it, role=Role.FIRM_IT, site=site)
 staff = [

@@ -17,6 +17,13 @@ PASSWORD_SET = "accounts.password.set"
 TOKEN_CREATE = "accounts.token.create"
 CREDENTIALS_REVOKED = "accounts.credentials.revoked"
 LOGIN_THROTTLED = "accounts.login.throttled"
+ENROLMENT_ISSUED = "accounts.enrolment.issued"
+ENROLMENT_REQUESTED = "accounts.enrolment.requested"
+ENROLMENT_APPROVED = "accounts.enrolment.approved"
+ENROLMENT_REFUSED = "accounts.enrolment.refused"
+ENROLMENT_COMPLETED = "accounts.enrolment.completed"
+ENROLMENT_FAILED = "accounts.enrolment.failed"
+ENROLMENT_CONSOLE = "accounts.enrolment.console"
 
 ACTIONS = {
     LOGIN: _("Logged in"),
@@ -34,4 +41,11 @@ ACTIONS = {
     TOKEN_CREATE: _("API token issued"),
     CREDENTIALS_REVOKED: _("Sessions and API tokens ended"),
     LOGIN_THROTTLED: _("Login attempts backed off"),
+    ENROLMENT_ISSUED: _("Enrolment code issued"),
+    ENROLMENT_REQUESTED: _("Login reset requested, waiting for a second technical-group member"),
+    ENROLMENT_APPROVED: _("Login reset approved"),
+    ENROLMENT_REFUSED: _("Login reset refused"),
+    ENROLMENT_COMPLETED: _("Holder enrolled their own password and second factor"),
+    ENROLMENT_FAILED: _("Enrolment code refused"),
+    ENROLMENT_CONSOLE: _("Login bootstrapped at the console by the operator"),
 }

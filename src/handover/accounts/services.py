@@ -12,6 +12,7 @@ import pyotp
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Max, Q
@@ -20,12 +21,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from handover.accounts import events
+from handover.accounts import enrolment, events
+from handover.accounts.enrolment import Issued
 from handover.accounts.models import ApiToken, LoginThrottle, User
 from handover.audit.models import Outcome
 from handover.audit.services import event_record
 from handover.core import http, localkey
-from handover.core.errors import DomainError
+from handover.core.actors import SystemActor
+from handover.core.errors import DomainError, PermissionDenied
 
 TOTP_ISSUER = "Handover"
 
@@ -302,7 +305,14 @@ def totp_uri(*, user: User, secret: str) -> str:
 
 
 def totp_enroll(*, user: User, secret: str, code: str) -> None:
-    """Confirm a new seed with a code made from it, then store it sealed."""
+    """Confirm a new seed with a code made from it, then store it sealed (a login bootstrapped at the console).
+
+    A new or reset login enrols through its one-time code instead (accounts.enrolment)."""
+    if not user.is_enrolled:
+        raise DomainError(
+            _("This login waits for its holder's enrolment: use the one-time enrolment code you were given."),
+            field="code",
+        )
     if not pyotp.TOTP(secret).verify(code.strip().replace(" ", ""), valid_window=1):
         raise LoginRefused(
             _("The code does not match. Scan the QR code again and enter the current code."), field="code"
@@ -316,7 +326,7 @@ def totp_enroll(*, user: User, secret: str, code: str) -> None:
 
 
 def password_generate(length: int = 16) -> str:
-    """A random password for a new or reset login, shown once to whoever created it."""
+    """A random password for a demo login bootstrapped at the console (accounts.enrolment)."""
     alphabet = string.ascii_letters + string.digits
     alphabet = "".join(c for c in alphabet if c not in "Il1O0o")
     while True:
@@ -326,7 +336,12 @@ def password_generate(length: int = 16) -> str:
 
 
 def password_set(*, actor: Any, user: User, password: str) -> None:
-    """Set a password after the validators (at least 12 characters, not common, not all digits)."""
+    """The holder changes their own password after the validators (at least 12 characters, not common, not all
+    digits). Nobody sets another login's password: a reset issues an enrolment code (accounts.enrolment)."""
+    if actor is None or (not isinstance(actor, SystemActor) and getattr(actor, "pk", None) != user.pk):
+        raise PermissionDenied(
+            _("Nobody sets another person's password: reset the login, and its holder sets a new one.")
+        )
     try:
         validate_password(password, user)
     except ValidationError as exc:
@@ -339,16 +354,26 @@ def password_set(*, actor: Any, user: User, password: str) -> None:
         credentials_revoke(user=user, reason="password", actor=actor)
 
 
-def user_create(
-    *, actor: Any, username: str, display_name: str, password: str | None = None
-) -> tuple[User, str]:
-    """Create a login; returns it with its first password (generated unless given)."""
+_username_validator = UnicodeUsernameValidator()
+
+
+def user_create(*, actor: Any, username: str, display_name: str) -> tuple[User, Issued]:
+    """Create a login with no usable password; returns it with its one-time enrolment code for the holder."""
+    enrolment.require_account_admin(actor=actor)
     username = username.strip()
     if not username:
         raise DomainError(_("A user name is required."), field="username")
+    try:
+        # Review M5: a login named =HYPERLINK(...) became a live formula in the auditor's export.
+        _username_validator(username)
+    except ValidationError as exc:
+        raise DomainError(
+            _("The user name %(name)s is not allowed: use letters, digits and @ . + - _ only.")
+            % {"name": username[:40]},
+            field="username",
+        ) from exc
     if User.objects.filter(username=username).exists():
         raise DomainError(_("The user name %(name)s is taken.") % {"name": username}, field="username")
-    password = password or password_generate()
     with transaction.atomic():
         user = User(username=username, display_name=display_name)
         user.set_unusable_password()
@@ -359,8 +384,8 @@ def user_create(
             obj=user,
             after={"username": username, "display_name": display_name},
         )
-        password_set(actor=actor, user=user, password=password)
-    return user, password
+        issued = enrolment.enrolment_issue_new(actor=actor, user=user)
+    return user, issued
 
 
 def user_unlock(*, actor: Any, user: User) -> None:

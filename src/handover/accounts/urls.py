@@ -12,4 +12,7 @@ urlpatterns = [
     path("manage/", views.account_list, name="account_list"),
     path("manage/new/", views.account_create, name="account_create"),
     path("manage/<int:user_id>/<str:action>/", views.account_action, name="account_action"),
+    path("enrol/", views.enrol, name="enrol"),
+    path("resets/", views.reset_list, name="reset_list"),
+    path("resets/<int:enrolment_id>/<str:action>/", views.reset_decide, name="reset_decide"),
 ]

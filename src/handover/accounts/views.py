@@ -12,13 +12,21 @@ from django.contrib import messages
 from django.contrib.auth import login, logout, update_session_auth_hash
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
-from handover.accounts import selectors, services
-from handover.accounts.forms import AccountCreateForm, LoginForm, TotpCodeForm
-from handover.accounts.models import User
+from handover.accounts import enrolment, selectors, services
+from handover.accounts.forms import (
+    AccountCreateForm,
+    EnrolmentCodeForm,
+    EnrolmentForm,
+    LoginForm,
+    TotpCodeForm,
+)
+from handover.accounts.models import EnrolmentCode, EnrolmentKind, User
 from handover.core.errors import DomainError
 from handover.org import permissions as perms
 from handover.web.access import AUTHENTICATED, PUBLIC, needs
@@ -27,6 +35,8 @@ _PENDING = "handover_pending_login"
 _NEXT = "handover_next"
 _ENROL = "handover_totp_enrol"
 _PENDING_TRIES = 2
+_ENROL_DIGEST = "handover_enrolment_digest"
+_ENROL_SEED = "handover_enrolment_seed"
 
 
 def _next_url(request: HttpRequest) -> str:
@@ -184,12 +194,24 @@ def account_create(request: HttpRequest) -> HttpResponse:
     form = AccountCreateForm(request.POST)
     if form.is_valid():
         try:
-            user, password = services.user_create(actor=request.user, **form.cleaned_data)
+            _user, issued = services.user_create(actor=request.user, **form.cleaned_data)
         except DomainError as exc:
             messages.error(request, str(exc.message))
         else:
-            return render(request, "accounts/password_once.html", {"account": user, "password": password})
+            return _code_once(request, issued)
     return redirect("accounts:account_list")
+
+
+def _code_once(request: HttpRequest, issued: enrolment.Issued) -> HttpResponse:
+    """The enrolment code, shown once to whoever issued it, for the holder (never stored in clear)."""
+    link = request.build_absolute_uri(reverse("accounts:enrol"))
+    context = {
+        "account": issued.enrolment.user,
+        "enrolment": issued.enrolment,
+        "link": link,
+        "code": issued.code,
+    }
+    return _no_store(render(request, "accounts/enrolment_once.html", context))
 
 
 @require_POST
@@ -202,8 +224,106 @@ def account_action(request: HttpRequest, user_id: int, action: str) -> HttpRespo
     elif action in ("deactivate", "activate"):
         services.user_set_active(actor=request.user, user=account, active=action == "activate")
         messages.success(request, _("%(name)s saved.") % {"name": account.username})
-    elif action == "reset":
-        password = services.password_generate()
-        services.password_set(actor=request.user, user=account, password=password)
-        return render(request, "accounts/password_once.html", {"account": account, "password": password})
+    elif action in (EnrolmentKind.RESET, EnrolmentKind.FACTOR_RESET):
+        try:
+            issued = enrolment.login_reset(actor=request.user, user=account, kind=action)
+        except DomainError as exc:
+            messages.error(request, str(exc.message))
+        else:
+            if issued.code is not None:
+                return _code_once(request, issued)
+            messages.info(
+                request,
+                _(
+                    "%(name)s holds vault or signing roles: the reset waits for a second 技术组 member, who "
+                    "then receives the enrolment code for the holder."
+                )
+                % {"name": account.username},
+            )
     return redirect("accounts:account_list")
+
+
+@needs(PUBLIC)
+@sensitive_post_parameters()
+def enrol(request: HttpRequest) -> HttpResponse:
+    """The holder takes their login: their own password and a fresh TOTP seed, through a one-time code.
+
+    The code is typed (or pasted) into a form, never carried in a URL, so no access log or referrer holds it;
+    the session keeps only its digest and the seed being enrolled."""
+    digest = request.session.get(_ENROL_DIGEST, "")
+    if request.method == "POST" and "enrolment_code" in request.POST:
+        code_form = EnrolmentCodeForm(request.POST)
+        if code_form.is_valid():
+            digest = enrolment.code_digest(code_form.cleaned_data["enrolment_code"])
+            request.session[_ENROL_DIGEST] = digest
+            request.session.pop(_ENROL_SEED, None)
+            return redirect("accounts:enrol")
+        return _no_store(render(request, "accounts/enrol_code.html", {"form": code_form}))
+    try:
+        pending = enrolment.enrolment_for_digest(digest=digest) if digest else None
+    except DomainError as exc:
+        request.session.pop(_ENROL_DIGEST, None)
+        messages.error(request, str(exc.message))
+        pending = None
+    if pending is None:
+        return _no_store(render(request, "accounts/enrol_code.html", {"form": EnrolmentCodeForm()}))
+    return _enrol_credentials(request, pending, digest)
+
+
+def _enrol_credentials(request: HttpRequest, pending: EnrolmentCode, digest: str) -> HttpResponse:
+    factor_only = pending.kind == EnrolmentKind.FACTOR_RESET
+    secret = request.session.get(_ENROL_SEED) or services.totp_new_secret()
+    request.session[_ENROL_SEED] = secret
+    form = EnrolmentForm(request.POST or None, factor_only=factor_only)
+    if request.method == "POST" and form.is_valid():
+        try:
+            enrolment.enrolment_complete(
+                digest=digest,
+                password=form.cleaned_data.get("password", ""),
+                current_password=form.cleaned_data.get("current_password", ""),
+                totp_secret=secret,
+                totp_code=form.cleaned_data["totp_code"],
+            )
+        except DomainError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, str(exc.message))
+        else:
+            request.session.pop(_ENROL_DIGEST, None)
+            request.session.pop(_ENROL_SEED, None)
+            messages.success(request, _("Your login is ready. Log in with your password and a code."))
+            return redirect("accounts:login")
+    uri = services.totp_uri(user=pending.user, secret=secret)
+    context = {
+        "form": form,
+        "account": pending.user,
+        "qr_svg": segno.make(uri, error="m").svg_inline(scale=4),
+        "secret": secret,
+        "factor_only": factor_only,
+    }
+    return _no_store(render(request, "accounts/enrol.html", context))
+
+
+def _no_store(response: HttpResponse) -> HttpResponse:
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@needs(perms.MANAGE_ROLES)
+def reset_list(request: HttpRequest) -> HttpResponse:
+    """Guarded resets waiting for a second 技术组 member."""
+    waiting = enrolment.resets_waiting(user=request.user)
+    return render(request, "accounts/reset_list.html", {"waiting": waiting})
+
+
+@require_POST
+@needs(perms.MANAGE_ROLES)
+def reset_decide(request: HttpRequest, enrolment_id: int, action: str) -> HttpResponse:
+    waiting = enrolment.reset_waiting_get(user=request.user, enrolment_id=enrolment_id)
+    try:
+        if action == "approve":
+            return _code_once(request, enrolment.login_reset_approve(actor=request.user, enrolment=waiting))
+        if action == "refuse":
+            enrolment.login_reset_refuse(actor=request.user, enrolment=waiting)
+            messages.success(request, _("Reset refused; the login keeps its credentials."))
+    except DomainError as exc:
+        messages.error(request, str(exc.message))
+    return redirect("accounts:reset_list")

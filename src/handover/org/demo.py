@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from django.db import transaction
 from django.utils import timezone
 
+from handover.accounts import enrolment
 from handover.accounts import services as accounts
 from handover.accounts.models import User
 from handover.core.actors import system
@@ -203,11 +204,10 @@ def _login(
     password = accounts.password_generate()
     user = User.objects.filter(username=username).first()
     if user is None:
-        user, _ = accounts.user_create(
-            actor=actor, username=username, display_name=username, password=password
-        )
-    else:
-        accounts.password_set(actor=actor, user=user, password=password)
+        user, _ = accounts.user_create(actor=actor, username=username, display_name=username)
+    # The operator at the console holds every demo login (the demo is one person by construction); each
+    # bootstrap is recorded as such in the trail (docs/access-policy.md).
+    enrolment.login_bootstrap_console(actor=actor, user=user, password=password)
     site = Site.objects.get(engagement=engagement, code=site_code) if site_code else None
     person = Person.objects.filter(engagement=engagement, user=user).first()
     if person is None:

@@ -128,6 +128,14 @@ SITE_ROLES = frozenset({Role.ONSITE_POST, Role.FIRM_IT, Role.FIRM_FINANCE})
 # 三权分立: observers, auditors and system administrators hold no other role of any kind, anywhere.
 SEPARATED_ROLES = frozenset({Role.OBSERVER, Role.AUDITOR, Role.SYSADMIN})
 
+# 第八条 and the two-person reveal: a reset or factor reset of a login whose person holds one of these roles
+# (vault capabilities or a signature on a register) waits for a second 技术组 member (docs/access-policy.md).
+CREDENTIAL_GUARDED_ROLES = frozenset(
+    role
+    for role, caps in ROLE_CAPABILITIES.items()
+    if caps & {VAULT_CAPTURE, VAULT_REQUEST, VAULT_APPROVE, VAULT_UNSEAL, FILL_REGISTERS}
+) | frozenset({Role.FIRM_FINANCE})
+
 # 第十一条: in 准备期 only the technical group sees the firm's real name.
 PREPARATION_FIRM_NAME_ROLES = frozenset({Role.TECH_GROUP})
 

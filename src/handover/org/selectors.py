@@ -17,8 +17,10 @@ from django.contrib.auth import get_user_model
 from django.db.models import Case, CharField, Count, F, Q, QuerySet, Value, When
 from django.utils.translation import gettext as _
 
+from handover.audit.models import Event
 from handover.core.actors import SystemActor
 from handover.core.errors import NotFound, PermissionDenied
+from handover.org import events
 from handover.org import permissions as perms
 from handover.org.models import (
     Engagement,
@@ -47,6 +49,10 @@ def grants_for(user: Any) -> list[Grant]:
     """The active roles of a login across all engagements (cached on the user object for the request)."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return []
+    if getattr(user, "enrolled_at", None) is None:
+        # A new or reset login holds no role until its holder has set their own password and second factor
+        # through an enrolment code (docs/access-policy.md, review H1).
+        return []
     cached = getattr(user, "_handover_grants", None)
     if cached is None:
         rows = RoleAssignment.objects.filter(
@@ -55,6 +61,40 @@ def grants_for(user: Any) -> list[Grant]:
         cached = [Grant(e, r, s, p or "") for e, r, s, p in rows]
         user._handover_grants = cached
     return cached
+
+
+def persons_of_login(*, user: Any) -> set[int]:
+    """Every person the login stands for or once stood for, in any engagement.
+
+    Past links come from the trail (each unlink records the login it removed), so a person relinked to a
+    second login is still recognised as the same person."""
+    unlinked = Event.objects.filter(action=events.PERSON_UNLINK_LOGIN, before__user=user.pk).values_list(
+        "object_id", flat=True
+    )
+    return set(Person.objects.filter(user=user).values_list("pk", flat=True)) | {int(pk) for pk in unlinked}
+
+
+def logins_of_person_set(*, person_ids: set[int]) -> set[int]:
+    """Every login that stands or once stood for one of these persons."""
+    keys = [str(pk) for pk in person_ids]
+    current = Person.objects.filter(pk__in=person_ids, user__isnull=False).values_list("user_id", flat=True)
+    past = Event.objects.filter(action=events.PERSON_UNLINK_LOGIN, object_id__in=keys).values_list(
+        "before__user", flat=True
+    )
+    return {int(pk) for pk in [*current, *past] if pk is not None}
+
+
+def granters_of_login(*, user: Any) -> set[int]:
+    """The logins that linked this login to its persons or granted those persons their roles."""
+    person_ids = persons_of_login(user=user)
+    assignment_ids = RoleAssignment.objects.filter(person_id__in=person_ids).values_list("pk", flat=True)
+    linked = Event.objects.filter(
+        action=events.PERSON_LINK_LOGIN, object_id__in=[str(pk) for pk in person_ids]
+    ).values_list("actor_id", flat=True)
+    granted = Event.objects.filter(
+        action=events.ROLE_GRANT, object_id__in=[str(pk) for pk in assignment_ids]
+    ).values_list("actor_id", flat=True)
+    return {pk for pk in [*linked, *granted] if pk is not None}
 
 
 def engagement_ids_for(*, user: Any, capability: str) -> set[int]:

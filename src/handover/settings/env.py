@@ -105,6 +105,16 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable("HANDOVER_SESSION_IDLE_SECONDS", "1800", "A session idle this long ends."),
     Variable(
+        "HANDOVER_ENROLMENT_CODE_HOURS",
+        "72",
+        "How long a one-time enrolment code (new or reset login) may be used by its holder.",
+    ),
+    Variable(
+        "HANDOVER_FRESH_CREDENTIAL_HOURS",
+        "24",
+        "A login reset or enrolled less than this many hours ago cannot approve a vault reveal.",
+    ),
+    Variable(
         "HANDOVER_LOCKOUT_ATTEMPTS",
         "5",
         "Wrong second-factor codes in a row that lock an account; failed passwords for one name from one address "

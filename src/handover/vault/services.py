@@ -16,7 +16,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
+from handover.accounts.enrolment import credential_is_fresh
 from handover.accounts.models import User
 from handover.accounts.services import totp_verify
 from handover.audit.models import Outcome
@@ -25,7 +27,13 @@ from handover.core.actors import system
 from handover.core.errors import DomainError, NotFound, PermissionDenied
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Person, Site
-from handover.org.selectors import has_capability, require
+from handover.org.selectors import (
+    granters_of_login,
+    has_capability,
+    logins_of_person_set,
+    persons_of_login,
+    require,
+)
 from handover.registers import inventory
 from handover.registers.definitions.common import ACCOUNT_CLASS, ACCOUNT_LAYER
 from handover.registers.models import Account
@@ -349,6 +357,26 @@ def _approval_problem(*, actor: Any, request: RevealRequest) -> tuple[str, Domai
         return "decided", DomainError(_("This request was already decided."), code="decided")
     if actor.pk == request.requester_id:
         return "self", PermissionDenied(_("Nobody approves their own request: ask another person."))
+    # 第二十二条 and review H1: two persons, not two logins; a person relinked to a second login is still one.
+    approver_persons = persons_of_login(user=actor)
+    requester_persons = persons_of_login(user=request.requester)
+    if approver_persons & requester_persons:
+        return "same_person", PermissionDenied(
+            _("Nobody approves their own request, from any of their logins: ask another person.")
+        )
+    # 三权分立 and design rule 9: a person who gave the other side its login link or its roles is that side too.
+    approver_logins = {actor.pk} | logins_of_person_set(person_ids=approver_persons)
+    requester_logins = {request.requester_id} | logins_of_person_set(person_ids=requester_persons)
+    if (
+        granters_of_login(user=actor) & requester_logins
+        or granters_of_login(user=request.requester) & approver_logins
+    ):
+        return "granted_by_other", PermissionDenied(
+            _(
+                "The approver's login or roles were given by the requester, or the other way round: "
+                "ask a person whose access came from someone else."
+            )
+        )
     if not has_capability(
         user=actor, engagement=entry.engagement, capability=perms.VAULT_APPROVE, site=entry.site
     ):
@@ -358,6 +386,17 @@ def _approval_problem(*, actor: Any, request: RevealRequest) -> tuple[str, Domai
     if not getattr(actor, "has_totp", False):
         return "no_totp", PermissionDenied(
             _("Approving a reveal needs a second factor: set one up on your account first.")
+        )
+    if credential_is_fresh(user=actor):
+        return "fresh", PermissionDenied(
+            ngettext(
+                "Your login was reset or enrolled less than %(hours)d hour ago; it cannot approve a reveal yet. "
+                "Ask another approver.",
+                "Your login was reset or enrolled less than %(hours)d hours ago; it cannot approve a reveal yet. "
+                "Ask another approver.",
+                settings.HANDOVER_FRESH_CREDENTIAL_HOURS,
+            )
+            % {"hours": settings.HANDOVER_FRESH_CREDENTIAL_HOURS}
         )
     return None
 
@@ -398,7 +437,7 @@ def reveal_refuse(*, actor: Any, request: RevealRequest) -> RevealRequest:
     """Turn a request down; only someone who could approve it may (no second factor: it opens nothing)."""
     request = _fresh(request)
     problem = _approval_problem(actor=actor, request=request)
-    if problem is not None and problem[0] != "no_totp":
+    if problem is not None and problem[0] not in ("no_totp", "fresh"):
         raise problem[1]
     with transaction.atomic():
         locked = RevealRequest.objects.select_for_update().get(pk=request.pk)

@@ -14,6 +14,7 @@ import datetime as dt
 import io
 from typing import Any
 
+from handover.accounts import enrolment
 from handover.accounts import services as accounts
 from handover.accounts.models import User
 from handover.core.actors import system
@@ -152,7 +153,10 @@ def _hq_signers(engagement: Engagement, tech: User, finance: User) -> Signers:
     users = []
     for person, name in ((onsite_person, "demo-hq-onsite"), (it_person, "demo-hq-it")):
         assert person is not None
-        user, _password = accounts.user_create(actor=actor, username=name, display_name=person.name)
+        user, _code = accounts.user_create(actor=actor, username=name, display_name=person.name)
+        # Bootstrapped at the console with no password: they hold their roles for the demo's signatures, and
+        # only a reset approved by a second 技术组 member opens them (docs/access-policy.md, review H1).
+        enrolment.login_bootstrap_console(actor=actor, user=user, password=None)
         org_services.person_link_login(actor=actor, person=person, user=user)
         users.append(user)
     assert it_person is not None
