@@ -295,3 +295,19 @@ def test_a_code_issued_alone_stops_working_once_the_login_is_given_vault_roles(c
     response, _ = take(client, issued.code)
     assert response.status_code == 200
     assert not User.objects.get(pk=user.pk).is_enrolled
+
+
+def test_an_approved_reset_ends_the_logins_tokens(scene):
+    """Review M7: a token outlived a sysadmin's password reset. The approved reset withdraws it (and every
+    session) through credentials_revoke; the request alone withdraws nothing."""
+    from rest_framework.test import APIClient
+
+    firm = scene["firm"]
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {accounts.api_token_issue(user=firm)}")
+    assert api.get("/api/engagements/").status_code == 200
+    requested = enrolment.login_reset(actor=scene["sysadmin"], user=firm, kind="reset")
+    assert api.get("/api/engagements/").status_code == 200
+    enrolment.login_reset_approve(actor=scene["tech1"], enrolment=requested.enrolment)
+    assert api.get("/api/engagements/").status_code in (401, 403)
+    assert Event.objects.filter(action="accounts.credentials.revoked", object_id=str(firm.pk)).exists()

@@ -245,7 +245,7 @@ def test_token_persist_a_token_dies_with_logout_and_a_password_reset(db):
     browser.post(reverse("accounts:logout"))
     assert shut(api.get("/api/engagements/"))
     api = token_for(user)
-    services.password_set(actor=None, user=user, password="Another-long-Passw0rd")
+    services.password_set(actor=user, user=user, password="Another-long-Passw0rd")  # the holder's own change
     assert shut(api.get("/api/engagements/"))
 
 

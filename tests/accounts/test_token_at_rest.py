@@ -20,9 +20,11 @@ HANDOVER = str(Path(sys.executable).with_name("handover"))
 
 SCENE = """
 from django.test import Client
-from handover.accounts import services
+from handover.accounts import enrolment
+from handover.accounts.models import User
 from handover.core.actors import system
-services.user_create(actor=system("test"), username="canary-api", display_name="", password="Canary-Passw0rd-long")
+user = User.objects.create(username="canary-api")
+enrolment.login_bootstrap_console(actor=system("test"), user=user, password="Canary-Passw0rd-long")
 api = Client(HTTP_HOST="localhost")
 token = api.post("/api/auth/token/", {"username": "canary-api", "password": "Canary-Passw0rd-long"},
                  content_type="application/json").json()["token"]
