@@ -36,6 +36,7 @@ class EngagementViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = serializers.EngagementSerializer
     lookup_field = "code"
+    lookup_value_regex = r"[-a-zA-Z0-9_]+"
     read_capability = AUTHENTICATED
 
     def get_queryset(self) -> QuerySet[Engagement]:
