@@ -91,7 +91,7 @@ def _server_errors(app: WSGIHandler, token: str) -> list[str]:
 
         try:
             run()
-        except Exception as exc:  # noqa: BLE001 - every operation's failure is reported, not only the first
+        except Exception as exc:  # every operation's failure is reported, not only the first
             failures.append(f"{operation.label}: {str(exc)[:2000]}")
     return failures
 
