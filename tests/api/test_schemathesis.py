@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from rest_framework.test import APIClient
 from schemathesis.checks import not_a_server_error
 
-from tests.api.conftest import DEMO_USERS
+from tests.demo_db import DEMO_USERS
 
 EXAMPLES = 2
 _RAW_SCHEMA: dict[str, Any] = {}
