@@ -127,3 +127,19 @@ def test_a_limit_above_the_cap_is_served_as_the_cap(tech):
     body = response.json()
     assert len(body["results"]) == min(body["count"], MAX_LIMIT)
     assert f"limit={MAX_LIMIT}" in (body["next"] or f"limit={MAX_LIMIT}")
+
+
+@pytest.mark.parametrize(
+    "query", ["site=²", "form=²", "register=²", "limit=²", "after=².1", "before=1.²", f"site={HUGE}"]
+)
+def test_a_number_parameter_given_a_digit_python_cannot_read_is_not_a_500(tech, query):
+    """``"²".isdigit()`` is True but ``int("²")`` fails: number parameters are checked with ``isdecimal``."""
+    response = tech.get(f"{BASE}/register-rows/?{query}")
+    assert response.status_code in (200, 400, 404), response.content
+    forms = tech.get(f"{BASE}/register-forms/?{query}")
+    assert forms.status_code in (200, 400, 404), forms.content
+
+
+def test_the_register_index_page_with_a_superscript_site_is_not_a_500(demo, client):
+    client.force_login(get_user_model().objects.get(username="demo-tech"))
+    assert client.get("/e/demo/registers/?site=²").status_code == 200
