@@ -70,6 +70,8 @@ HANDOVER_CONTENT_SECURITY_POLICY = "; ".join(
         "default-src 'self'",
         "script-src 'self'",
         "style-src 'self'",
+        # Swagger UI's icons are data: SVG images (an <img> never runs script).
+        "img-src 'self' data:",
         "object-src 'none'",
         "frame-ancestors 'none'",
         "base-uri 'none'",
