@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
@@ -7,7 +9,21 @@ from handover.registers import api as registers_api
 from handover.vault import api as vault_api
 from handover.workflow import api as workflow_api
 
-router = DefaultRouter()
+
+class Router(DefaultRouter):
+    """Object ids in URLs are numbers unless a viewset says otherwise (``lookup_value_regex``):
+    ``/register-rows/abc/`` or ``/register-forms/null,null/submit/`` is a 404 from the URL map, and no view
+    ever calls ``int()`` on text (review L1)."""
+
+    def get_lookup_regex(self, viewset: Any, lookup_prefix: str = "") -> str:
+        field = getattr(viewset, "lookup_field", "pk")
+        kwarg = getattr(viewset, "lookup_url_kwarg", None) or field
+        value = getattr(viewset, "lookup_value_regex", ID)
+        return f"(?P<{lookup_prefix}{kwarg}>{value})"
+
+
+ID = r"[0-9]+"
+router = Router()
 router.include_format_suffixes = False
 router.APIRootView = views.RootView
 router.register("engagements", views.EngagementViewSet, basename="engagement")

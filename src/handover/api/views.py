@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework import mixins, routers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
@@ -33,6 +33,7 @@ class EngagementViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = serializers.EngagementSerializer
     lookup_field = "code"
+    lookup_value_regex = r"[-a-zA-Z0-9_]+"
     read_capability = AUTHENTICATED
 
     def get_queryset(self) -> QuerySet[Engagement]:
@@ -272,8 +273,12 @@ class SchemaView(SpectacularAPIView):
     read_capability = AUTHENTICATED
 
 
-class DocsView(SpectacularSwaggerView):
-    """Swagger UI served from the package (no CDN)."""
+class DocsView(SpectacularSwaggerSplitView):
+    """Swagger UI served from the package (no CDN). Its start-up script is a second request to this view
+    (``?script=``), not an inline <script>, and the page has no inline <style>: the Content-Security-Policy
+    allows neither."""
+
+    template_name = "api/swagger_ui.html"
 
     read_capability = AUTHENTICATED
 

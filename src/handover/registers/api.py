@@ -137,7 +137,7 @@ class _RegistersScoped(_EngagementScoped):
         site_id = self.request.query_params.get("site", "")
         if not site_id:
             return None
-        if not site_id.isdigit():
+        if not site_id.isdecimal():
             raise ValidationError({"site": [_("A site id is a number.")]})
         return org_selectors.site_get(
             user=self.request.user,
@@ -150,7 +150,7 @@ class _RegistersScoped(_EngagementScoped):
         number = self.request.query_params.get("register", "")
         if not number:
             return None
-        if not number.isdigit() or int(number) not in catalogue.BY_NUMBER:
+        if not number.isdecimal() or int(number) not in catalogue.BY_NUMBER:
             raise ValidationError({"register": [_("Choose a register from 1 to 41.")]})
         return int(number)
 
@@ -342,7 +342,7 @@ class RowViewSet(mixins.RetrieveModelMixin, _RegistersScoped):
         form_id = params.get("form", "")
         form = (
             selectors.form_get(user=request.user, engagement=self.engagement, form_id=int(form_id))
-            if form_id.isdigit()
+            if form_id.isdecimal()
             else None
         )
         state, phase = params.get("state", ""), params.get("phase", "")
@@ -360,7 +360,7 @@ class RowViewSet(mixins.RetrieveModelMixin, _RegistersScoped):
             after=params.get("after", ""), before=params.get("before", ""), last=params.get("last", "")
         )
         limit = params.get("limit", "")
-        size = min(int(limit), MAX_PAGE) if limit.isdigit() and int(limit) > 0 else selectors.PAGE_SIZE
+        size = min(int(limit), MAX_PAGE) if limit.isdecimal() and int(limit) > 0 else selectors.PAGE_SIZE
         page = selectors.row_page(rows=rows.prefetch_related("signatures__person"), cursor=cursor, size=size)
         return Response(
             {

@@ -268,7 +268,7 @@ class Cursor:
     def parse(*, after: str = "", before: str = "", last: str = "") -> Cursor:
         def key(text: str) -> tuple[int, int] | None:
             form_id, _sep, seq = text.partition(".")
-            return (int(form_id), int(seq)) if form_id.isdigit() and seq.isdigit() else None
+            return (int(form_id), int(seq)) if form_id.isdecimal() and seq.isdecimal() else None
 
         return Cursor(after=key(after), before=key(before), last=last == "1")
 

@@ -103,6 +103,7 @@ class SecretEntryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _Enga
     """Vault entries of your sites: which account, custody and dates; never the secret."""
 
     serializer_class = SecretEntrySerializer
+    lookup_value_regex = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"  # entries are UUIDs
     read_capability = perms.VAULT_VIEW
     write_capability = perms.VAULT_CAPTURE
 

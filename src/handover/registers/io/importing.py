@@ -356,7 +356,7 @@ class _RowReader:
             return None
         if isinstance(value, int) and value > 0:
             return value
-        if isinstance(value, str) and value.isdigit() and int(value) > 0:
+        if isinstance(value, str) and value.isdecimal() and int(value) > 0:
             return int(value)
         issues.append(Issue(line, SEQ, _("Enter a whole number.")))
         return None

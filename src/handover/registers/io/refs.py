@@ -220,7 +220,7 @@ class References:
         numbers = register_numbers(column.ref)
         self._load_registers(numbers)
         form_no, _sep, seq = text.rpartition("#")
-        if not form_no or not seq.isdigit():
+        if not form_no or not seq.isdecimal():
             raise LookupError(
                 _("Write the row as 编号#序号 of its form, e.g. %(example)s.")
                 % {"example": f"BA-T{numbers[0]:02d}-20261201-001#1"}

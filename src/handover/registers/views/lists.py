@@ -29,7 +29,7 @@ def register_index(request: HttpRequest, engagement: Engagement) -> HttpResponse
     sites = org_selectors.site_list(user=request.user, engagement=engagement, capability=perms.VIEW_REGISTERS)
     site = (
         sites.filter(pk=request.GET.get("site") or 0).first()
-        if request.GET.get("site", "").isdigit()
+        if request.GET.get("site", "").isdecimal()
         else None
     )
     phase = request.GET.get("phase", "")
