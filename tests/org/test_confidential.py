@@ -91,3 +91,40 @@ def test_the_observer_dashboard_names_no_site(world, client):
     client.force_login(tech)
     page = client.get(f"/e/{code}/").content.decode()
     assert all(s.name in page for s in sites)
+
+
+def test_register_pages_choices_and_files_name_the_firm_organisation_by_its_code_name(world):
+    """The firm's organisation is also a register reference (a system's developer, a bank): its label on the
+    register pages, the form's choices, the export and the import all follow 第十一条 for the reader."""
+    from handover.registers import catalogue, selectors
+    from handover.registers.forms import column_field
+    from handover.registers.io.refs import References
+    from handover.registers.models import Row
+
+    tech, firm = _firm_organisation(world)
+    onsite = world.login_with(Role.ONSITE_POST, site=world.branch_a)
+    column = next(
+        c
+        for spec in catalogue.REGISTERS
+        for c in catalogue.columns(spec.number)
+        if c.type == "ref" and c.ref == "org"
+    )
+    row = Row(data={column.key: firm.pk})
+    exported = {}
+    for user, shows_name in ((onsite, False), (tech, True)):
+        label = selectors.ref_labels(engagement=world.engagement, columns=(column,), rows=[row], user=user)
+        choice = column_field(column, user=user, engagement=world.engagement).label_from_instance(firm)
+        exported[user] = References(world.engagement, reader=user).label(column, firm.pk)
+        for text in (label["org"][firm.pk], choice, exported[user]):
+            assert (REAL_NAME in text) is shows_name and (
+                world.engagement.code_name in text
+            ) is not shows_name
+    importing = References(world.engagement, user=onsite)
+    site = world.branch_a.pk
+    assert importing.resolve(column, exported[onsite], site_id=site, row={}) == firm.pk  # a round trip
+    try:
+        importing.resolve(column, REAL_NAME, site_id=site, row={})
+    except LookupError as refused:
+        assert str(refused) == f"未找到：{REAL_NAME}。" or REAL_NAME in str(refused)
+    else:
+        raise AssertionError("the real name resolved for a user who may not read it")

@@ -257,6 +257,14 @@ def organisation_list(
     return qs.annotate(shown_name=shown).order_by("type", "name")
 
 
+def firm_label_for(*, user: Any, engagement: Engagement) -> str | None:
+    """What stands for the firm's organisation name for this user: None when they may read the real name (the
+    deployment's own actor, at the console, holds the database anyway)."""
+    if isinstance(user, SystemActor):
+        return None
+    return None if firm_name_visible(user=user, engagement=engagement) else hidden_firm_label(engagement)
+
+
 def hidden_firm_label(engagement: Engagement) -> str:
     """What stands for the firm's real name where 第十一条 hides it."""
     return _("The custodied firm (%(code_name)s)") % {"code_name": engagement.code_name}

@@ -15,7 +15,8 @@ from django.core.files.uploadedfile import UploadedFile
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
-from handover.org.models import Engagement, Site
+from handover.org.models import Engagement, OrgType, Site
+from handover.org.selectors import firm_label_for
 from handover.registers import selectors
 from handover.registers.columns import CONDITIONAL, REQUIRED, Column
 from handover.registers.models import FormState
@@ -70,15 +71,25 @@ def _help(column: Column) -> str:
     return " ".join(parts)
 
 
+def _firm_hidden(label: str) -> Any:
+    return lambda org: label if org.type == OrgType.FIRM else str(org)
+
+
 def column_field(column: Column, *, user: Any, engagement: Engagement) -> forms.Field:
     """The form field of one column: its widget by type; the value itself is checked by the services."""
     common: dict[str, Any] = {"label": column_label(column), "required": False, "help_text": _help(column)}
     kind = column.type
     if kind in ("ref", "refs") and column.ref in selectors.ENTITY_MODELS:
         queryset = selectors.ref_choices(user=user, engagement=engagement, ref=column.ref)
-        if kind == "ref":
-            return forms.ModelChoiceField(queryset=queryset, empty_label="—", **common)
-        return forms.ModelMultipleChoiceField(queryset=queryset, **common)
+        field: forms.ModelChoiceField[Any] = (
+            forms.ModelChoiceField(queryset=queryset, empty_label="—", **common)
+            if kind == "ref"
+            else forms.ModelMultipleChoiceField(queryset=queryset, **common)
+        )
+        hidden = firm_label_for(user=user, engagement=engagement) if column.ref == "org" else None
+        if hidden:  # 第十一条: the firm's organisation is offered under the code name
+            field.label_from_instance = _firm_hidden(hidden)  # type: ignore[method-assign]
+        return field
     if kind in ("ref", "refs"):
         rows = selectors.register_rows(user=user, engagement=engagement, refs=column.ref)
         return RowIdsField(

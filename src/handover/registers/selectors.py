@@ -35,8 +35,8 @@ from handover.core import filestore
 from handover.core.actors import SystemActor
 from handover.core.errors import DomainError, NotFound
 from handover.org import permissions as perms
-from handover.org.models import Engagement, Organisation, Person, Role, Site
-from handover.org.selectors import grants_for, has_capability, site_list, site_scope
+from handover.org.models import Engagement, Organisation, OrgType, Person, Role, Site
+from handover.org.selectors import firm_label_for, grants_for, has_capability, site_list, site_scope
 from handover.registers import catalogue
 from handover.registers.attachments import attachment_store
 from handover.registers.columns import Column
@@ -451,10 +451,13 @@ def register_rows(*, user: Any, engagement: Engagement, refs: str) -> QuerySet[R
     )
 
 
-def ref_labels(*, engagement: Engagement, columns: tuple[Column, ...], rows: list[Row]) -> dict[str, dict]:
+def ref_labels(
+    *, engagement: Engagement, columns: tuple[Column, ...], rows: list[Row], user: Any = None
+) -> dict[str, dict]:
     """Display names of the entities and rows the given rows point at: ``{ref: {id: label}}``.
 
-    One query per kind of reference the register has, whatever the number of rows.
+    One query per kind of reference the register has, whatever the number of rows. With ``user``, the firm's
+    organisation is named as 第十一条 lets that user read it.
     """
     wanted: dict[str, set[int]] = defaultdict(set)
     for column in columns:
@@ -470,6 +473,11 @@ def ref_labels(*, engagement: Engagement, columns: tuple[Column, ...], rows: lis
             model = ENTITY_MODELS[ref][0]
             found = model._default_manager.filter(engagement=engagement, pk__in=ids)
             labels[ref] = {obj.pk: str(obj) for obj in found}
+            if ref == "org" and user is not None:
+                hidden = firm_label_for(user=user, engagement=engagement)
+                labels[ref].update(
+                    {o.pk: hidden for o in found if hidden and getattr(o, "type", "") == OrgType.FIRM}
+                )
         else:
             found_rows = Row.objects.filter(form__engagement=engagement, pk__in=ids).select_related("form")
             labels[ref] = {r.pk: f"表{r.form.register_no} {r.form.form_no} #{r.seq}" for r in found_rows}

@@ -218,7 +218,7 @@ def register_export(
         filtered=rows is not None,
     )
     writer = _writer(fmt, out)
-    cells = _Cells(frame(register_no), References(engagement))
+    cells = _Cells(frame(register_no), References(engagement, reader=actor))
     if not selected:
         _write_form(writer, cells, None, None)
     for f in selected:

@@ -23,7 +23,8 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
-from handover.org.models import Engagement, Organisation, Person, Site
+from handover.org.models import Engagement, Organisation, OrgType, Person, Site
+from handover.org.selectors import firm_label_for
 from handover.registers.columns import Column
 from handover.registers.models import (
     BackupItem,
@@ -103,9 +104,13 @@ class References:
     With ``user`` (an import), only what that user may reference is known; without (an export of forms
     the user may see), the whole engagement, to name what the stored rows point at."""
 
-    def __init__(self, engagement: Engagement, *, user: Any = None) -> None:
+    def __init__(self, engagement: Engagement, *, user: Any = None, reader: Any = None) -> None:
         self.engagement = engagement
         self.user = user
+        # 第十一条: the firm's organisation is named (and taken back) under its code name for whoever may not
+        # read the real name: the importing user, or ``reader``, the user an export is made for.
+        who = user if user is not None else reader
+        self.firm_label = firm_label_for(user=who, engagement=engagement) if who is not None else None
         self._names: dict[str, _Names] = {}
         self._rows: dict[int, tuple[str, int]] = {}
         self._row_ids: dict[tuple[str, int], tuple[int, int]] = {}
@@ -128,7 +133,12 @@ class References:
                 self._names[kind] = self._accounts()
             else:
                 _model, name_field, site_field = _SIMPLE[kind]
-                rows = self._entities(kind).values_list("pk", name_field, site_field or "pk")
+                rows: list[tuple[Any, ...]] = list(
+                    self._entities(kind).values_list("pk", name_field, site_field or "pk")
+                )
+                if kind == "org" and self.firm_label:
+                    firm = set(self._entities(kind).filter(type=OrgType.FIRM).values_list("pk", flat=True))
+                    rows = [(pk, self.firm_label if pk in firm else name, s) for pk, name, s in rows]
                 names = _Names((pk, name, site if site_field else None) for pk, name, site in rows)
                 if kind == "site":
                     for pk, name in self._entities(kind).values_list("pk", "name"):

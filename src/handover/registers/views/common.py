@@ -77,11 +77,16 @@ def display(
 
 
 def table(
-    engagement: Engagement, spec: catalogue.RegisterSpec, columns: tuple[Column, ...], rows: list[Row]
+    engagement: Engagement,
+    spec: catalogue.RegisterSpec,
+    columns: tuple[Column, ...],
+    rows: list[Row],
+    *,
+    user: Any,
 ) -> list[dict[str, Any]]:
     """Rows ready for a template, with the lookups they need done once for the whole page, links
     included (a page of 50 rows would otherwise reverse 100 URLs)."""
-    labels = selectors.ref_labels(engagement=engagement, columns=columns, rows=rows)
+    labels = selectors.ref_labels(engagement=engagement, columns=columns, rows=rows, user=user)
     files = selectors.column_files(engagement=engagement, columns=columns, rows=rows)
     signatures = selectors.row_signatures(rows=rows) if spec.dual_signature else {}
     row_link = reverse("registers:row_detail", kwargs={"code": engagement.code, "row_id": 0})[:-2]

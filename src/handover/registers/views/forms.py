@@ -138,7 +138,7 @@ def form_detail(request: HttpRequest, engagement: Engagement, form_id: int) -> H
             ],
             footer=_footer(this),
             headers=[column_label(c) for c in columns],
-            table=table(engagement, spec, columns, page.rows),
+            table=table(engagement, spec, columns, page.rows, user=request.user),
             page=page,
             query="",
             versions=versions,

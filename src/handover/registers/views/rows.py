@@ -99,7 +99,9 @@ def row_detail(request: HttpRequest, engagement: Engagement, row_id: int) -> Htt
     spec = register_spec(row.form.register_no)
     columns = catalogue.columns(spec.number)
     history = selectors.row_history(row=row)
-    labels = selectors.ref_labels(engagement=engagement, columns=columns, rows=history.versions)
+    labels = selectors.ref_labels(
+        engagement=engagement, columns=columns, rows=history.versions, user=request.user
+    )
     files = selectors.column_files(engagement=engagement, columns=columns, rows=history.versions)
     versions = [
         {
