@@ -311,3 +311,9 @@ def test_an_approved_reset_ends_the_logins_tokens(scene):
     enrolment.login_reset_approve(actor=scene["tech1"], enrolment=requested.enrolment)
     assert api.get("/api/engagements/").status_code in (401, 403)
     assert Event.objects.filter(action="accounts.credentials.revoked", object_id=str(firm.pk)).exists()
+
+
+def test_the_login_page_leads_a_new_holder_to_the_enrolment_page(client, db):
+    page = client.get("/accounts/login/").content.decode()
+    assert 'href="/accounts/enrol/"' in page and 'data-testid="enrol-link"' in page
+    assert client.get("/accounts/enrol/").status_code == 200
