@@ -38,6 +38,8 @@ PURPOSES = ("交接全备份", "改密前备份", "权限核查前备份")
 def build(total: int) -> tuple[Any, Any, Any]:
     """The engagement; a 营业部 with 99 % of ``total`` 表8 rows and a small one with 1 %, each with its
     被托管技术方 login; a system and a host."""
+    from django.utils import timezone
+
     from handover.accounts.models import User
     from handover.org.models import (
         Engagement,
@@ -67,7 +69,9 @@ def build(total: int) -> tuple[Any, Any, Any]:
     branch.path = f"{hq.path}{branch.pk}/"
     branch.save()
     firm = Organisation.objects.create(engagement=engagement, name="基准证券", type=OrgType.FIRM)
-    user = User.objects.create_user(username="bench-firm-it", password="bench-password-42")
+    user = User.objects.create_user(
+        username="bench-firm-it", password="bench-password-42", enrolled_at=timezone.now()
+    )
     person = Person.objects.create(
         engagement=engagement, name="基准员工", organisation=firm, site=branch, party=Party.FIRM_IT, user=user
     )
@@ -79,7 +83,9 @@ def build(total: int) -> tuple[Any, Any, Any]:
     )
     small.path = f"{hq.path}{small.pk}/"
     small.save()
-    small_user = User.objects.create_user(username="bench-small", password="bench-password-42")
+    small_user = User.objects.create_user(
+        username="bench-small", password="bench-password-42", enrolled_at=timezone.now()
+    )
     small_person = Person.objects.create(
         engagement=engagement,
         name="小营业部员工",

@@ -42,6 +42,8 @@ ROWS_PER_FORM = 3
 
 def build(n_sites: int, code: str = "bench") -> tuple[object, object]:
     """The synthetic engagement and a 技术组 login."""
+    from django.utils import timezone
+
     from handover.accounts.models import User
     from handover.org.models import (
         Engagement,
@@ -84,7 +86,9 @@ def build(n_sites: int, code: str = "bench") -> tuple[object, object]:
     Site.objects.bulk_update(branches, ["path"], batch_size=500)
     sites = [hq, *branches]
     org = Organisation.objects.create(engagement=e, name="托管方", type=OrgType.CUSTODIAN)
-    user = User.objects.create_user(username=f"{code}-tech", password="bench-password-1234")
+    user = User.objects.create_user(
+        username=f"{code}-tech", password="bench-password-1234", enrolled_at=timezone.now()
+    )
     tech = Person.objects.create(
         engagement=e, name="技术组", organisation=org, party=Party.TECH_GROUP, user=user
     )
