@@ -70,10 +70,13 @@ test-postgres:
 	HANDOVER_TEST_DATABASE=postgres $(BIN)/pytest -q -p no:cacheprovider -m 'not e2e' \
 		--ignore=tests/fixity --ignore=tests/test_bench.py
 
+# lint-imports: the apps' declared layering ([tool.importlinter] in pyproject.toml, docs/architecture.md);
+# --no-cache, as grimp's cache can outlive an edit (0.5 s without it).
 check: install-test
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy src
+	$(BIN)/lint-imports --no-cache
 	DJANGO_SETTINGS_MODULE=handover.settings.test $(BIN)/handover check
 	DJANGO_SETTINGS_MODULE=handover.settings.test $(BIN)/handover makemigrations --check --dry-run
 

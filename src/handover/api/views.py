@@ -25,7 +25,6 @@ from handover.core.errors import DomainError, PermissionDenied
 from handover.org import permissions as perms
 from handover.org import selectors, services
 from handover.org.models import Engagement, Organisation, Person, RoleAssignment, Site
-from handover.web.access import AUTHENTICATED, PUBLIC
 
 
 class EngagementViewSet(viewsets.ReadOnlyModelViewSet):
@@ -34,7 +33,7 @@ class EngagementViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = serializers.EngagementSerializer
     lookup_field = "code"
     lookup_value_regex = r"[-a-zA-Z0-9_]+"
-    read_capability = AUTHENTICATED
+    read_capability = perms.AUTHENTICATED
 
     def get_queryset(self) -> QuerySet[Engagement]:
         return selectors.engagement_list(user=self.request.user)
@@ -251,7 +250,7 @@ class TokenView(APIView):
 
     permission_classes = [AllowAny]
     authentication_classes: list = []
-    read_capability = PUBLIC
+    read_capability = perms.PUBLIC
 
     @extend_schema(request=serializers.TokenRequestSerializer, responses=serializers.TokenSerializer)
     def post(self, request: Request) -> Response:
@@ -270,7 +269,7 @@ class TokenView(APIView):
 class SchemaView(SpectacularAPIView):
     """The OpenAPI schema, for logged-in users."""
 
-    read_capability = AUTHENTICATED
+    read_capability = perms.AUTHENTICATED
 
 
 class DocsView(SpectacularSwaggerSplitView):
@@ -280,10 +279,10 @@ class DocsView(SpectacularSwaggerSplitView):
 
     template_name = "api/swagger_ui.html"
 
-    read_capability = AUTHENTICATED
+    read_capability = perms.AUTHENTICATED
 
 
 class RootView(routers.APIRootView):
     """The API's index of endpoints."""
 
-    read_capability = AUTHENTICATED
+    read_capability = perms.AUTHENTICATED

@@ -18,8 +18,8 @@ from django.utils.translation import gettext as _
 from handover.audit import catalogue, events, selectors
 from handover.audit.models import Outcome
 from handover.audit.services import event_record
+from handover.core.spreadsheet import text_for_csv
 from handover.org import permissions as perms
-from handover.registers.io.frame import text_for_csv
 from handover.web.access import needs
 
 FILTERS = ("action", "actor", "engagement", "outcome", "object", "since", "until")

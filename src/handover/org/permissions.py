@@ -9,6 +9,11 @@ from __future__ import annotations
 
 from handover.org.models import Party, Role
 
+# What a page or endpoint may name instead of a capability: anyone, or any logged-in user. They sit here,
+# beside the capabilities, so that every face (web, api) reads them from the one policy.
+PUBLIC = "public"
+AUTHENTICATED = "authenticated"
+
 VIEW_ENGAGEMENT = "view_engagement"  # the engagement's pages (dashboard, sites) at the held scope
 VIEW_SUMMARY = "view_summary"  # counts and coverage only, no names of people
 VIEW_FIRM_NAME = "view_firm_name"  # the real name of the firm (第十一条)

@@ -19,9 +19,7 @@ from django.utils.translation import gettext as _
 
 from handover.core.errors import DomainError, NotFound, PermissionDenied
 from handover.org import selectors
-
-PUBLIC = "public"
-AUTHENTICATED = "authenticated"
+from handover.org.permissions import AUTHENTICATED, PUBLIC
 
 View = Callable[..., HttpResponseBase]
 

@@ -20,6 +20,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from handover.core.spreadsheet import text_from_cell
 from handover.org.models import Role
 from handover.registers import catalogue
 from handover.registers.columns import Column
@@ -42,9 +43,6 @@ FOOTER_LABELS: dict[str, str] = {
 # 第二十七条第4项: 技术组 signs 表24 as the one who compiles it (编制), not as a reviewer.
 FOOTER_LABEL_OF: dict[tuple[int, str], str] = {(24, Role.TECH_GROUP): "技术组编制"}
 LIST_SEPARATOR = "、"
-# A text cell starting with one of these is a formula to Excel when it opens a CSV; such text is written
-# with a leading apostrophe, which the import takes off again.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -92,16 +90,6 @@ def footer_labels(register_no: int) -> list[tuple[str, str]]:
 def is_footer(first_cell: Any) -> bool:
     labels = {*FOOTER_LABELS.values(), *FOOTER_LABEL_OF.values()}
     return isinstance(first_cell, str) and first_cell.strip().rstrip("：:") in labels
-
-
-def text_for_csv(text: str) -> str:
-    """Free text as text, never as a formula, when a spreadsheet opens the CSV."""
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
-
-
-def text_from_cell(text: str) -> str:
-    """The inverse of ``text_for_csv``: the apostrophe a CSV export put before a formula-like text."""
-    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_STARTS) else text
 
 
 def display(column: Column, value: Any) -> Any:

@@ -17,7 +17,8 @@ from typing import IO, Any, Protocol
 
 import xlsxwriter
 
-from handover.registers.io.frame import Frame, text_for_csv
+from handover.core.spreadsheet import text_for_csv
+from handover.registers.io.frame import Frame
 
 Cells = Sequence[Any]
 
