@@ -187,17 +187,23 @@ def _approval_problem(*, actor: Any, enrolment: EnrolmentCode) -> DomainError | 
     return None
 
 
+def _locked_for_decision(*, actor: Any, enrolment: EnrolmentCode) -> EnrolmentCode:
+    """The waiting reset, locked for this transaction, once ``actor`` may decide it (approve or refuse)."""
+    locked = (
+        EnrolmentCode.objects.select_for_update(of=("self",))
+        .select_related("user", "created_by")
+        .get(pk=enrolment.pk)
+    )
+    problem = _approval_problem(actor=actor, enrolment=locked)
+    if problem is not None:
+        raise problem
+    return locked
+
+
 def login_reset_approve(*, actor: Any, enrolment: EnrolmentCode) -> Issued:
     """A second 技术组 member approves a guarded reset; the code is issued to them, for the holder."""
     with transaction.atomic():
-        enrolment = (
-            EnrolmentCode.objects.select_for_update(of=("self",))
-            .select_related("user", "created_by")
-            .get(pk=enrolment.pk)
-        )
-        problem = _approval_problem(actor=actor, enrolment=enrolment)
-        if problem is not None:
-            raise problem
+        enrolment = _locked_for_decision(actor=actor, enrolment=enrolment)
         enrolment.approved_by, enrolment.approved_at = actor, timezone.now()
         event_record(
             actor=actor,
@@ -212,14 +218,7 @@ def login_reset_approve(*, actor: Any, enrolment: EnrolmentCode) -> Issued:
 def login_reset_refuse(*, actor: Any, enrolment: EnrolmentCode) -> EnrolmentCode:
     """Turn a guarded reset down; the login keeps its credentials."""
     with transaction.atomic():
-        enrolment = (
-            EnrolmentCode.objects.select_for_update(of=("self",))
-            .select_related("user", "created_by")
-            .get(pk=enrolment.pk)
-        )
-        problem = _approval_problem(actor=actor, enrolment=enrolment)
-        if problem is not None:
-            raise problem
+        enrolment = _locked_for_decision(actor=actor, enrolment=enrolment)
         enrolment.cancelled_at = timezone.now()
         enrolment.save(update_fields=["cancelled_at"])
         event_record(
