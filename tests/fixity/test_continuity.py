@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from handover.core.calendar import CalendarError, TradingCalendar, read_closures
 from handover.fixity.continuity import continuity
 from handover.fixity.errors import FixityError
-from handover.fixity.trading_calendar import TradingCalendar, read_closures
 
 D = dt.date
 
@@ -25,7 +25,7 @@ def test_calendar_knows_holidays_and_make_up_days() -> None:
 
 
 def test_calendar_refuses_years_without_data() -> None:
-    with pytest.raises(FixityError, match="no holiday data"):
+    with pytest.raises(CalendarError, match="no holiday data"):
         TradingCalendar().is_trading_day(D(2099, 1, 5))
 
 

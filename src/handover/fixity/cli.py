@@ -47,11 +47,11 @@ def _common(parser: argparse.ArgumentParser, *, jobs: bool = True, rate: bool = 
 
 def _date(text: str) -> dt.date:
     """argparse's ``type=`` only turns ValueError-like errors into a usage message."""
-    from handover.fixity.trading_calendar import parse_date
+    from handover.core.calendar import parse_date
 
     try:
         return parse_date(text)
-    except FixityError as exc:
+    except ValueError as exc:  # FixityError or the calendar's CalendarError (a ValueError)
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
@@ -130,7 +130,7 @@ def _add_check_readable(commands: Any) -> None:
 
 
 def _add_continuity(commands: Any) -> None:
-    from handover.fixity.trading_calendar import CALENDARS
+    from handover.core.calendar import CALENDARS
 
     cont = commands.add_parser("continuity", help="every trading day has its backup set")
     cont.add_argument("root", metavar="ROOT")
@@ -252,15 +252,18 @@ def _run(args: argparse.Namespace) -> report.Report:
 
 
 def _continuity(args: argparse.Namespace) -> report.Report:
+    from handover.core.calendar import CalendarError, TradingCalendar, read_closures
     from handover.fixity import continuity
-    from handover.fixity.trading_calendar import TradingCalendar, read_closures
 
-    closures = read_closures(args.closures) if args.closures else frozenset()
-    small = continuity.SMALL_RATIO if args.small is None else args.small
-    return continuity.continuity(
-        args.root, args.pattern, start=args.start, end=args.end,
-        calendar=TradingCalendar(args.calendar, closures), systems=tuple(args.system), small_ratio=small,
-    )  # fmt: skip
+    try:
+        closures = read_closures(args.closures) if args.closures else frozenset()
+        small = continuity.SMALL_RATIO if args.small is None else args.small
+        return continuity.continuity(
+            args.root, args.pattern, start=args.start, end=args.end,
+            calendar=TradingCalendar(args.calendar, closures), systems=tuple(args.system), small_ratio=small,
+        )  # fmt: skip
+    except CalendarError as exc:  # the shared calendar's errors are the agent's usage errors (exit 2)
+        raise FixityError(str(exc)) from None
 
 
 def _spread(values: list[Any], count: int, option: str) -> list[Any]:

@@ -27,9 +27,8 @@ from zoneinfo import ZoneInfo
 
 from django.utils.translation import gettext as _
 
+from handover.core.calendar import CalendarError, TradingCalendar
 from handover.core.errors import DomainError
-from handover.fixity.errors import FixityError
-from handover.fixity.trading_calendar import TradingCalendar
 from handover.org.models import Employment, Party, Person
 from handover.registers import catalogue, computed, hooks
 from handover.registers.models import Form, InformationSystem, Row
@@ -451,7 +450,7 @@ def is_trading_day(day: dt.date) -> bool:
     """A weekday that is not an exchange holiday; without holiday data for the year, any weekday."""
     try:
         return _CALENDAR.is_trading_day(day)
-    except FixityError:
+    except CalendarError:
         return day.weekday() < 5
 
 

@@ -14,16 +14,16 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
 from handover.audit.services import event_record
+from handover.core import clock
 from handover.core.actors import SystemActor
+from handover.core.calendar import CalendarError, TradingCalendar
 from handover.core.errors import DomainError
-from handover.fixity.errors import FixityError
-from handover.fixity.trading_calendar import TradingCalendar
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Person, Phase, Site
 from handover.org.selectors import require, site_scope
 from handover.registers import services as registers
 from handover.registers.models import Form, FormState, Row
-from handover.workflow import clock, events
+from handover.workflow import events
 from handover.workflow.models import DutyShift
 
 # 第三十一条第2项 asks for periodic permission checks without a period; a quarter is this design's choice.
@@ -99,7 +99,7 @@ def duty_remove(*, actor: Any, shift: DutyShift) -> None:
 def _is_trading_day(day: dt.date) -> bool:
     try:
         return TradingCalendar().is_trading_day(day)
-    except FixityError:  # a year the holiday data does not cover: weekdays
+    except CalendarError:  # a year the holiday data does not cover: weekdays
         return day.weekday() < 5
 
 

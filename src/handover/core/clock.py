@@ -1,7 +1,7 @@
-"""The workflow's clock: the real time, unless a test (or the demo) has set it.
+"""The clock: the real time, unless a test (or the demo) has set it.
 
-Deadlines, feedback and escalation depend on the time of day in Beijing, so every service takes an explicit
-``now``; when a caller passes none, it reads this clock, which tests set with ``frozen``.
+Deadlines, feedback, escalation and reporting clocks depend on the time of day in Beijing, so every service
+takes an explicit ``now``; when a caller passes none, it reads this clock, which tests set with ``frozen``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def now() -> dt.datetime:
 def frozen(at: dt.datetime) -> Iterator[None]:
     """Within the block, ``now()`` answers ``at``."""
     if at.tzinfo is None:
-        raise ValueError("the workflow clock takes aware datetimes")
+        raise ValueError("the clock takes aware datetimes")
     _fixed.append(at)
     try:
         yield

@@ -1,5 +1,7 @@
 """The Shanghai/Shenzhen trading calendar, offline: weekdays that are not mainland statutory holidays.
 
+Django-free, because the field agent (``handover.fixity``) uses it as well as the registers and the workflow.
+
 Holidays come from the ``chinesecalendar`` package (module ``chinese_calendar``), which ships the State
 Council's yearly holiday notices as data (2004 to its release year; a newer release adds the next year).
 The exchanges close on those holidays but never open on the weekend make-up working days (调休上班日), so
@@ -14,9 +16,12 @@ from collections.abc import Iterable, Iterator
 
 import chinese_calendar
 
-from handover.fixity.errors import FixityError
-
 CALENDARS = ("XSHG", "XSHE")
+
+
+class CalendarError(ValueError):
+    """A date or calendar the data cannot answer for; the message says what to do."""
+
 
 # Closures announced by the exchanges (上交所/深交所《休市安排》) on days the State Council's notice left as
 # working days: Spring Festival closures longer than the holiday in 2005 and 2006, and 2024-02-09 (除夕, a
@@ -39,7 +44,7 @@ def parse_date(text: str) -> dt.date:
     try:
         return dt.datetime.strptime(cleaned, "%Y%m%d").date()
     except ValueError:
-        raise FixityError(f"bad date {text!r}: write it as 2024-10-08 or 20241008") from None
+        raise CalendarError(f"bad date {text!r}: write it as 2024-10-08 or 20241008") from None
 
 
 def read_closures(path: str) -> frozenset[dt.date]:
@@ -52,10 +57,10 @@ def read_closures(path: str) -> frozenset[dt.date]:
                 if text:
                     try:
                         found.add(parse_date(text))
-                    except FixityError as exc:
-                        raise FixityError(f"{path}, line {number}: {exc}") from None
+                    except CalendarError as exc:
+                        raise CalendarError(f"{path}, line {number}: {exc}") from None
     except OSError as exc:
-        raise FixityError(f"cannot read the closures file {path!r}: {exc.strerror or exc}") from exc
+        raise CalendarError(f"cannot read the closures file {path!r}: {exc.strerror or exc}") from exc
     return frozenset(found)
 
 
@@ -64,7 +69,7 @@ class TradingCalendar:
 
     def __init__(self, name: str = "XSHG", closures: Iterable[dt.date] = ()) -> None:
         if name not in CALENDARS:
-            raise FixityError(f"unknown calendar {name!r}: choose {' or '.join(CALENDARS)}")
+            raise CalendarError(f"unknown calendar {name!r}: choose {' or '.join(CALENDARS)}")
         self.name = name
         self.closures = EXCHANGE_CLOSURES | frozenset(closures)
 
@@ -74,7 +79,7 @@ class TradingCalendar:
         try:
             return not chinese_calendar.is_holiday(day)
         except NotImplementedError:
-            raise FixityError(
+            raise CalendarError(
                 f"no holiday data for {day.year}: upgrade the chinesecalendar package "
                 "(pip install -U chinesecalendar) or end the range earlier with --to"
             ) from None
