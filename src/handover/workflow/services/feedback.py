@@ -10,11 +10,12 @@ from django.utils.translation import gettext as _
 
 from handover.audit.services import event_record
 from handover.core.errors import DomainError
+from handover.notifications.services import notify
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Role, Site
 from handover.org.selectors import require
-from handover.workflow import clock, deadlines, events, notifications, state, steps
-from handover.workflow.models import Escalation, Feedback, StepInstance, Topic, WorkingGroupReport
+from handover.workflow import clock, deadlines, events, state, steps, topics
+from handover.workflow.models import Escalation, Feedback, StepInstance, WorkingGroupReport
 from handover.workflow.services.common import acting_person, clean_text, step_label
 
 # Same-day feedback, escalation, reports to the working group (第二十七条第2项) ---------------------------
@@ -56,9 +57,10 @@ def feedback_record(
             obj=feedback,
             after={"step": step.step_id, "reason": clean, "expected_at": expected_at, "due": view.due},
         )
-        notifications.notify(
+        notify(
+            actor=actor,
             engagement=step.engagement,
-            topic=Topic.FEEDBACK,
+            topic=topics.FEEDBACK,
             site=step.site,
             title=_("%(site)s: %(step)s late, reported")
             % {"site": step.site.name, "step": step_label(step.step_id)},
@@ -97,9 +99,10 @@ def escalations_raise(
             )
             raised.append(escalation)
         if raised:
-            notifications.notify(
+            notify(
+                actor=actor,
                 engagement=engagement,
-                topic=Topic.ESCALATION,
+                topic=topics.ESCALATION,
                 title=_("%(n)d late steps without same-day feedback") % {"n": len(raised)},
                 body=_late_lines(late),
                 link=f"/w/{engagement.code}/",

@@ -1,0 +1,46 @@
+"""Reads of a person's own notifications, subscriptions and turned-off topics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count, QuerySet
+
+from handover.notifications.models import Notification, OptOut, Subscription
+from handover.org.models import Engagement
+
+
+def notification_list(*, user: Any, engagement: Engagement) -> QuerySet[Notification]:
+    """The user's own notifications in the engagement, newest first."""
+    return Notification.objects.filter(person__engagement=engagement, person__user=user).order_by(
+        "-created_at", "-pk"
+    )
+
+
+def subscription_list(*, user: Any, engagement: Engagement) -> QuerySet[Subscription]:
+    """The user's own active subscriptions in the engagement."""
+    return Subscription.objects.filter(
+        person__engagement=engagement, person__user=user, is_active=True
+    ).order_by("topic", "channel")
+
+
+def topics_off(*, user: Any, engagement: Engagement) -> set[str]:
+    """The topics the user turned off in the engagement."""
+    return set(
+        OptOut.objects.filter(person__engagement=engagement, person__user=user).values_list(
+            "topic", flat=True
+        )
+    )
+
+
+def unread_counts(*, user: Any) -> dict[str, int]:
+    """Unread notifications of the user's active persons, by engagement code (one query, for the header)."""
+    if not getattr(user, "is_authenticated", False):
+        return {}
+    rows = (
+        Notification.objects.filter(person__user=user, person__is_active=True, read_at__isnull=True)
+        .values_list("person__engagement__code")
+        .order_by()
+        .annotate(n=Count("pk"))
+    )
+    return dict(rows)
