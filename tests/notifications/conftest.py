@@ -1,3 +1,5 @@
-"""The workflow's scenery (logins per role, a handover started) serves the notifications' tests too."""
+"""The workflow's scenery (logins per role, a handover started) and the vault's serve the notifications'
+tests too."""
 
-from tests.workflow.conftest import people  # noqa: F401 - a fixture, used by name
+from tests.vault.conftest import vault  # noqa: F401 - fixtures, used by name
+from tests.workflow.conftest import cli, people  # noqa: F401

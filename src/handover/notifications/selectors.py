@@ -44,3 +44,12 @@ def unread_counts(*, user: Any) -> dict[str, int]:
         .annotate(n=Count("pk"))
     )
     return dict(rows)
+
+
+def links_told(*, engagement: Engagement, topic: str) -> set[str]:
+    """The links of the engagement's notifications of ``topic``: what a periodic job has told already."""
+    return set(
+        Notification.objects.filter(person__engagement=engagement, topic=topic)
+        .values_list("link", flat=True)
+        .distinct()
+    )

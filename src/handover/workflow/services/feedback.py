@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 
 from handover.audit.services import event_record
 from handover.core.errors import DomainError
+from handover.notifications.selectors import links_told
 from handover.notifications.services import notify
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Role, Site
@@ -109,6 +110,36 @@ def escalations_raise(
                 now=at,
             )
     return raised
+
+
+def feedback_due_notify(*, engagement: Engagement, now: dt.datetime | None = None) -> int:
+    """Tell each site's post of every late step of its own that still needs its same-day feedback (第二十七条
+    第2项), once per step; returns the steps told of. The periodic job runs it through the day."""
+    at = clock.or_now(now)
+    late = [v for v in state.compute(engagement=engagement, now=at).values() if v.needs_feedback]
+    told = links_told(engagement=engagement, topic=topics.FEEDBACK_DUE)
+    sites = Site.objects.in_bulk({v.site_id for v in late})
+    count = 0
+    with transaction.atomic():
+        for view in late:
+            link = f"/w/{engagement.code}/steps/{view.instance_id}/"
+            site = sites[view.site_id] if view.site_id is not None else None
+            if link in told or site is None or view.due is None:
+                continue
+            notify(
+                engagement=engagement,
+                topic=topics.FEEDBACK_DUE,
+                site=site,
+                title=_("%(site)s: %(step)s is late; report it today")
+                % {"site": site.name, "step": step_label(view.step.id)},
+                body=_("Due %(due)s. Say why and when it will be done, before the end of the day.")
+                % {"due": f"{view.due.astimezone(deadlines.BEIJING):%m-%d %H:%M}"},
+                link=link,
+                summary_title=_("A step is late at a site"),
+                now=at,
+            )
+            count += 1
+    return count
 
 
 def _late_lines(late: list[state.StepView]) -> str:
