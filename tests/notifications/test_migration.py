@@ -1,57 +1,75 @@
-"""Moving the models out of the workflow keeps every row: a database at the workflow's 0002 with a
-subscription, a notification and a delivery is migrated forward, and the notifications app reads them."""
+"""Moving the models out of the workflow keeps every row, on a real database file: a fresh data folder is
+migrated, given a subscription, a notification and its delivery, taken back to where the workflow owned
+the three tables (``migrate notifications zero``: the state before this app existed) and migrated forward
+again; every row is still there, read through the notifications app."""
 
 from __future__ import annotations
 
-import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
-import pytest
+HANDOVER = str(Path(sys.executable).with_name("handover"))
+ROOT = Path(__file__).resolve().parents[2]
+
+ROWS = """
+import datetime as dt, json
+from tests.factories import World
+from handover.notifications.models import Delivery, Notification, Subscription
+from handover.org.models import Person, Role
+world = World()
+person = Person.objects.get(user=world.login_with(Role.TECH_GROUP, username="kept"))
+at = dt.datetime(2026, 12, 1, 12, tzinfo=dt.UTC)
+sub = Subscription.objects.create(person=person, topic="feedback", channel="webhook",
+                                  target="https://qyapi.weixin.qq.com/x", created_at=at)
+note = Notification.objects.create(person=person, topic="feedback", title="甲营业部: T-01 late", created_at=at)
+Delivery.objects.create(notification=note, subscription=sub)
+print("ROWS", json.dumps([person.pk, sub.pk, note.pk]))
+"""
+READ = """
+import json
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+from handover.notifications.models import Delivery, Notification, OptOut, Subscription
+s, n, d = Subscription.objects.get(), Notification.objects.get(), Delivery.objects.get()
+OptOut.objects.create(person=s.person, topic="vault.reveal_request", created_at=s.created_at)
+print("READ", json.dumps([s.person_id, s.pk, n.pk, s.topic, s.target, n.title, d.notification_id,
+                          d.subscription_id, d.status, sorted(connection.introspection.table_names())]))
+"""
 
-BEFORE = [("workflow", "0002_notes_and_stabilisation_steps"), ("notifications", None)]
+
+def run(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run([HANDOVER, *args], env=env, capture_output=True, text=True, cwd=ROOT, check=False)
+    assert done.returncode == 0, f"handover {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
 
 
-@pytest.mark.django_db(transaction=True)
-def test_moving_the_models_keeps_every_subscription_notification_and_delivery(world):
-    from handover.org.models import Person, Role
+def printed(stdout: str, marker: str) -> list:
+    line = next(line for line in stdout.splitlines() if line.startswith(f"{marker} "))
+    return json.loads(line.split(" ", 1)[1])
 
-    person_id = Person.objects.get(user=world.login_with(Role.TECH_GROUP, username="kept")).pk
-    executor = MigrationExecutor(connection)
-    executor.migrate(BEFORE)
-    old = executor.loader.project_state(BEFORE[:1]).apps
-    at = dt.datetime(2026, 12, 1, 12, tzinfo=dt.UTC)
-    subscription = old.get_model("workflow", "Subscription").objects.create(
-        person_id=person_id,
-        topic="feedback",
-        channel="webhook",
-        target="https://qyapi.weixin.qq.com/x",
-        created_at=at,
+
+def test_moving_the_models_keeps_every_subscription_notification_and_delivery(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HANDOVER_", "DJANGO_"))}
+    env.update(
+        HANDOVER_DATA_DIR=str(tmp_path / "data"),
+        DJANGO_SETTINGS_MODULE="handover.settings.local",
+        PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
     )
-    note = old.get_model("workflow", "Notification").objects.create(
-        person_id=person_id, topic="feedback", title="甲营业部: T-01 late, reported", created_at=at
-    )
-    old.get_model("workflow", "Delivery").objects.create(notification=note, subscription=subscription)
+    run(env, "migrate", "--no-input", "-v", "0")
+    person, subscription, note = printed(run(env, "shell", "-c", ROWS), "ROWS")
 
-    executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes())
+    run(env, "migrate", "notifications", "zero", "--no-input", "-v", "0")
+    back = run(env, "showmigrations", "workflow", "notifications")
+    assert "[ ] 0003_notifications_moved_out" in back and "[X] 0002_notes_and_stabilisation_steps" in back
+    run(env, "migrate", "--no-input", "-v", "0")
 
-    from handover.notifications.models import Delivery, Notification, OptOut, Subscription
-
-    kept = Subscription.objects.get()
-    assert (kept.pk, kept.person_id, kept.topic, kept.target) == (
-        subscription.pk,
-        person_id,
-        "feedback",
-        "https://qyapi.weixin.qq.com/x",
-    )
-    assert Notification.objects.get().title == "甲营业部: T-01 late, reported"
-    delivery = Delivery.objects.get()
-    assert (delivery.notification_id, delivery.subscription_id, delivery.status) == (
-        note.pk,
-        subscription.pk,
-        "pending",
-    )
-    # The new table exists and the widened topic takes the codes of other apps.
-    OptOut.objects.create(person_id=person_id, topic="vault.reveal_request", created_at=at)
-    assert kept.person.engagement_id == world.engagement.pk
+    read = printed(run(env, "shell", "-c", READ), "READ")
+    assert read[:9] == [
+        person, subscription, note, "feedback", "https://qyapi.weixin.qq.com/x", "甲营业部: T-01 late",
+        note, subscription, "pending",
+    ]  # fmt: skip
+    tables = set(read[9])
+    assert {"workflow_subscription", "workflow_notification", "workflow_delivery"} <= tables
+    assert "notifications_optout" in tables
