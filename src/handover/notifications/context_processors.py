@@ -11,15 +11,17 @@ from handover.notifications import selectors
 
 
 class Badge:
-    """Unread notifications: ``count`` in all the user's engagements, ``code`` the engagement whose inbox
-    the badge opens (the page's own, else the first with unread ones)."""
+    """Unread notifications for the header. On an engagement's page: that engagement's count and inbox;
+    elsewhere: the count in all the user's engagements, opening the first inbox with unread ones."""
 
     def __init__(self, request: HttpRequest) -> None:
         counts = selectors.unread_counts(user=request.user)
         match = getattr(request, "resolver_match", None)
         here = match.kwargs.get("code") if match is not None else None
-        self.count = sum(counts.values())
-        self.code = here if isinstance(here, str) and here else next(iter(sorted(counts)), "")
+        if isinstance(here, str) and here:
+            self.code, self.count = here, counts.get(here, 0)
+        else:
+            self.code, self.count = next(iter(sorted(counts)), ""), sum(counts.values())
 
 
 def unread(request: HttpRequest) -> dict[str, Any]:

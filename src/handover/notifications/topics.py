@@ -116,5 +116,4 @@ def holders_of(*capabilities: str) -> Audience:
             if any(_covers(g, site) for g in grants)
         ]
 
-    audience.__qualname__ = f"holders_of{capabilities}"
     return audience
