@@ -138,6 +138,26 @@ def test_the_header_counts_the_unread_in_one_query_and_reading_clears_it(
     assert 'data-testid="unread-count"' not in client.get(f"/e/{code}/").content.decode()
 
 
+def test_the_badge_reads_a_bounded_range_and_shows_99_plus(world, people, client: Client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    person = people["tech"].persons.get()
+    Notification.objects.bulk_create(
+        Notification(person=person, topic=topics.ESCALATION, title=f"#{n}", created_at=timezone.now())
+        for n in range(150)
+    )
+    client.force_login(people["tech"])
+    with CaptureQueriesContext(connection) as captured:
+        page = client.get(f"/e/{world.engagement.code}/").content.decode()
+    assert 'data-testid="unread-count">99+<' in page
+    (badge,) = [
+        q["sql"].upper() for q in captured.captured_queries if "WORKFLOW_NOTIFICATION" in q["sql"].upper()
+    ]
+    assert "COUNT(" not in badge and "LIMIT 100" in badge
+
+
 def test_no_badge_outside_an_engagement_when_nothing_is_unread(world, people, client: Client):
     client.force_login(people["tech"])
     assert 'data-testid="unread-badge"' not in client.get("/e/").content.decode()

@@ -22,6 +22,7 @@ class Badge:
             self.code, self.count = here, counts.get(here, 0)
         else:
             self.code, self.count = next(iter(sorted(counts)), ""), sum(counts.values())
+        self.shown = f"{selectors.UNREAD_SHOWN}+" if self.count > selectors.UNREAD_SHOWN else str(self.count)
 
 
 def unread(request: HttpRequest) -> dict[str, Any]:
