@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from handover.audit.models import Event
+from handover.notifications import services as notifications
 from handover.org.models import Role
-from handover.workflow import notifications
 
 
 def _login_event_addr(client, world, **headers):

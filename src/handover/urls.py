@@ -16,6 +16,7 @@ urlpatterns = [
     path("e/", include("handover.reports.urls")),
     path("audit/", include("handover.audit.urls")),
     path("w/", include("handover.workflow.urls")),
+    path("n/", include("handover.notifications.urls")),
     path("api/", include("handover.api.urls")),
     path("i18n/setlang/", needs(PUBLIC)(set_language), name="set_language"),
 ]

@@ -14,8 +14,8 @@ from django_tasks.base import TaskResultStatus
 
 from handover.audit import checkpoint, events, selectors, services
 from handover.audit.models import Event
-from handover.audit.tasks import checkpoint_scheduled
 from handover.audit.verify import verify_rows
+from handover.core.schedule import periodic_run
 from handover.org import events as org_events
 
 HANDOVER = str(Path(sys.executable).with_name("handover"))
@@ -37,7 +37,7 @@ def test_enqueued_checkpoint_task_writes_a_checkpoint_that_verifies(db, settings
         services.event_record(actor=Actor(), action=org_events.SITE_UPDATE, after={"n": n})
     head_seq, head_hash = selectors.chain_head()
 
-    result = checkpoint_scheduled.enqueue()
+    result = periodic_run.enqueue(name="audit.checkpoint")
 
     assert result.status == TaskResultStatus.SUCCESSFUL, result.errors
     written = list(checkpoint_dir.glob("checkpoint-*.json"))

@@ -132,6 +132,21 @@ def onsite(world: World):
     return world.login_with(Role.ONSITE_POST, site=world.branch_a, username="onsite_a")
 
 
+def test_tampering_is_told_at_once_to_the_technical_group_not_to_another_site(
+    world: World, onsite, tmp_path: Path
+) -> None:
+    """第二十六条第5项: signs of tampering go to 托管工作组 at once, by 技术组; branch B hears nothing of it."""
+    from handover.backups import topics
+    from handover.notifications.models import Notification
+
+    world.login_with(Role.TECH_GROUP, username="tech")
+    world.login_with(Role.ONSITE_POST, site=world.branch_b, username="onsite_b")
+    import_file(faulty_bundle(enrol(world, tmp_path), "sha256"), onsite, engagement=world.engagement)
+    told = Notification.objects.filter(topic=topics.TAMPER_FLAG)
+    assert set(told.values_list("person__user__username", flat=True)) == {"tech"}  # the importer knows
+    assert world.branch_a.name in told.get().title
+
+
 @pytest.mark.parametrize("algo", ["sha256", "sm3", "blake3"])
 def test_bundle_with_known_faults_fills_the_registers(
     world: World, onsite, tmp_path: Path, algo: str

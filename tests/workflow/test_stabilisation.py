@@ -77,8 +77,8 @@ def test_no_daily_report_outside_the_stabilisation(world, people):
 def test_the_evening_task_drafts_where_someone_is_on_duty(stable, people):
     on_duty(stable, people)
     with clock.frozen(at(10, 17, 30)):
-        assert tasks.daily_reports_scheduled.enqueue().return_value == {"drafted": 1}
-        assert tasks.daily_reports_scheduled.enqueue().return_value == {"drafted": 0}
+        assert tasks.daily_reports_scheduled() == {"drafted": 1}
+        assert tasks.daily_reports_scheduled() == {"drafted": 0}
     assert Form.objects.get(register_no=41).site == stable.branch_a
     assert stabilisation.daily_reports_draft_all(actor=system("t"), day=DAY + dt.timedelta(days=1)) == 0
 
@@ -129,8 +129,9 @@ def test_the_stabilisation_page_the_roster_form_and_the_draft_button(stable, peo
 
 
 def test_the_morning_task_tells_each_sites_subscribers_what_falls_due(stable, people):
-    from handover.workflow import notifications
-    from handover.workflow.models import Channel, Notification, Topic
+    from handover.notifications import services as notifications
+    from handover.notifications.models import Channel, Notification
+    from handover.workflow import topics as Topic
 
     source_row(stable.engagement, stable.branch_a, 40, due_on="2026-12-05", closed=False)
     source_row(stable.engagement, stable.branch_b, 27, next_due_on="2026-12-11")
@@ -139,9 +140,10 @@ def test_the_morning_task_tells_each_sites_subscribers_what_falls_due(stable, pe
             actor=people[who], engagement=stable.engagement, topic=Topic.REMINDER, channel=Channel.IN_APP
         )
     with clock.frozen(at(10, 8, 30)):
-        assert tasks.reminders_scheduled.enqueue().return_value == {"sites": 2}
-    mine = Notification.objects.get(person__user=people["onsite"])
+        assert tasks.reminders_scheduled() == {"sites": 2}
+    reminders = Notification.objects.filter(topic=Topic.REMINDER)
+    mine = reminders.get(person__user=people["onsite"])
     assert "甲营业部" in mine.title and "表40" in mine.body
-    assert "表27" in Notification.objects.get(person__user=people["onsite_b"]).body
-    observed = Notification.objects.filter(person__user=people["observer"])
+    assert "表27" in reminders.get(person__user=people["onsite_b"]).body
+    observed = reminders.filter(person__user=people["observer"])
     assert observed.count() == 2 and all("营业部" not in n.title and not n.body for n in observed)

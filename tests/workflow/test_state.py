@@ -9,7 +9,7 @@ import io
 import pytest
 
 from handover.audit.models import Event
-from handover.core import clock
+from handover.core import clock, schedule
 from handover.core.errors import DomainError, PermissionDenied
 from handover.org.models import Engagement, Phase, Role
 from handover.registers.models import Form, FormState
@@ -243,7 +243,7 @@ def test_escalation_at_the_end_of_the_day_raises_each_late_step_once(world, peop
     start_handover(world, people)
     assert services.escalations_raise(actor=cli, engagement=world.engagement, now=at(1, 23, 59)) == []
     with clock.frozen(at(2, 0, 1)):
-        result = tasks.escalation_scheduled.enqueue().return_value
+        result = tasks.escalation_scheduled()
     raised = Escalation.objects.filter(step__site=world.branch_a).values_list("step__step_id", flat=True)
     # Due on D and not done at branch A: H-00, M-01, M-05, T-01 (20:00), T-04 (22:00), T-02 (23:30).
     assert {"T-01", "T-02", "T-04", "M-05", "H-00", "M-01"} <= set(raised)
@@ -255,11 +255,11 @@ def test_escalation_at_the_end_of_the_day_raises_each_late_step_once(world, peop
     assert not any(v.needs_escalation for v in views(world, at(2, 0, 30)).values() if v.step.id == "T-01")
 
 
-def test_the_escalation_task_schedules_itself_just_after_the_next_beijing_midnight():
-    nxt = tasks.next_run(at(1, 14))
-    assert nxt == at(2, 0, 1)
-    assert tasks.next_run(at(2, 0, 0)) == at(2, 0, 1)
-    assert tasks.next_run(at(2, 0, 2)) == at(3, 0, 1)
+def test_the_escalation_task_is_planned_just_after_the_next_beijing_midnight():
+    escalation = schedule.job("workflow.escalation")
+    assert schedule.next_slot(escalation, at(1, 14)) == at(2, 0, 1)
+    assert schedule.next_slot(escalation, at(2, 0, 0)) == at(2, 0, 1)
+    assert schedule.next_slot(escalation, at(2, 0, 2)) == at(3, 0, 1)
 
 
 def test_wg_report_marks_the_feedback_and_escalations_it_covers(world, people, cli):

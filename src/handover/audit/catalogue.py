@@ -15,6 +15,7 @@ APPS_WITH_EVENTS = (
     "handover.audit",
     "handover.accounts",
     "handover.org",
+    "handover.notifications",
     "handover.registers",
     "handover.backups",
     "handover.vault",

@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy
 
 from handover.audit.models import Outcome
 from handover.audit.services import event_record
-from handover.backups import events
+from handover.backups import events, topics
 from handover.backups.evidence import Writer, targets_of
 from handover.backups.models import ImportedBundle, ImportVia, KeySource, SiteKey
 from handover.core import filestore
@@ -31,6 +31,7 @@ from handover.core.actors import SystemActor
 from handover.core.errors import DomainError, PermissionDenied
 from handover.fixity import keys as agent_keys
 from handover.fixity.bundle import BundleRefused, Opened, open_bundle
+from handover.notifications.services import notify
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Site
 from handover.org.selectors import engagement_ids_for, require
@@ -280,6 +281,13 @@ def _import(
             event_record(
                 actor=actor, action=events.TAMPER_FLAG, engagement_id=key.engagement_id, site_id=key.site_id,
                 obj=bundle, after={"exception_rows": written.tamper_rows, "site": key.site.code},
+            )  # fmt: skip
+            notify(
+                actor=actor, engagement=key.engagement, topic=topics.TAMPER_FLAG, site=key.site,
+                title=_("%(site)s: signs of tampering in a backup, to report to the working group at once")
+                % {"site": key.site.name},
+                link=f"/e/{key.engagement.code}/backups/",
+                summary_title=_("Signs of tampering in a backup at a site"),
             )  # fmt: skip
     return bundle
 

@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "handover.accounts",
     "handover.audit",
     "handover.org",
+    "handover.notifications",
     "handover.registers",
     "handover.backups",
     "handover.vault",
@@ -93,6 +94,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "handover.notifications.context_processors.unread",
             ],
         },
     },
@@ -181,7 +183,7 @@ HANDOVER_VAULT_KEEPER = env.get_choice("HANDOVER_VAULT_KEEPER", ("socket", "in-p
 HANDOVER_VAULT_REVEAL_MINUTES = env.get_int("HANDOVER_VAULT_REVEAL_MINUTES")
 HANDOVER_VAULT_SHOW_SECONDS = env.get_int("HANDOVER_VAULT_SHOW_SECONDS")
 
-# Notification email (workflow/notifications.py): SMTP when a host is set, else files in the data folder.
+# Notification email (notifications/services.py): SMTP when a host is set, else files in the data folder.
 if env.get("HANDOVER_SMTP_HOST"):
     EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     EMAIL_HOST = env.get("HANDOVER_SMTP_HOST")

@@ -25,6 +25,7 @@ from handover.audit.models import Outcome
 from handover.audit.services import event_record
 from handover.core.actors import system
 from handover.core.errors import DomainError, NotFound, PermissionDenied
+from handover.notifications.services import notify
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Person, Site
 from handover.org.selectors import (
@@ -37,7 +38,7 @@ from handover.org.selectors import (
 from handover.registers import inventory
 from handover.registers.definitions.common import ACCOUNT_CLASS, ACCOUNT_LAYER
 from handover.registers.models import Account
-from handover.vault import events, passwords
+from handover.vault import events, passwords, topics
 from handover.vault.crypto import envelope
 from handover.vault.crypto.envelope import SealedSecret
 from handover.vault.keeper import Keeper, KeeperError
@@ -347,6 +348,18 @@ def reveal_request_create(*, actor: Any, entry: SecretEntry, reason: str, purpos
             site_id=entry.site_id,
             obj=request,
             after={"entry": str(entry.pk), "purpose": purpose, "reason": reason},
+        )
+        # 第二十二条: those who may approve it are told; notify leaves out every person of the requester.
+        notify(
+            actor=actor,
+            engagement=entry.engagement,
+            topic=topics.REVEAL_REQUEST,
+            site=entry.site,
+            title=_("%(site)s: %(who)s asks to see the secret %(entry)s")
+            % {"site": entry.site.name, "who": actor.get_username(), "entry": entry.reference},
+            body=reason,
+            link=f"/e/{entry.engagement.code}/vault/requests/",
+            summary_title=_("A secret asked to be revealed"),
         )
     return request
 

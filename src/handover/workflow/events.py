@@ -15,8 +15,6 @@ CASE_OPEN = "workflow.case.open"
 CASE_TICK = "workflow.case.tick"
 CASE_LINK_T39 = "workflow.case.link_t39"
 CASE_CLOSE = "workflow.case.close"
-SUBSCRIPTION_SET = "workflow.subscription.set"
-SUBSCRIPTION_END = "workflow.subscription.end"
 DUTY_ASSIGN = "workflow.duty.assign"
 DUTY_REMOVE = "workflow.duty.remove"
 
@@ -34,8 +32,6 @@ ACTIONS = {
     CASE_TICK: _("Exception checklist item done"),
     CASE_LINK_T39: _("Exception case linked to its 表39 entry"),
     CASE_CLOSE: _("Exception case closed"),
-    SUBSCRIPTION_SET: _("Notification subscription set"),
-    SUBSCRIPTION_END: _("Notification subscription ended"),
     DUTY_ASSIGN: _("Put on the duty roster"),
     DUTY_REMOVE: _("Taken off the duty roster"),
 }

@@ -11,7 +11,6 @@ from django.utils.translation import gettext_lazy as _
 from handover.org.models import Phase
 from handover.workflow import paths, steps
 from handover.workflow.deadlines import BEIJING
-from handover.workflow.models import Channel, Topic
 
 
 class BeijingDateTimeField(forms.DateTimeField):
@@ -119,18 +118,6 @@ class CaseLinkForm(forms.Form):
     def __init__(self, *args: Any, choices: list[tuple[int, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["row"].choices = choices  # type: ignore[attr-defined]
-
-
-class SubscriptionForm(forms.Form):
-    topic = forms.ChoiceField(label=_("Event type"), choices=Topic.choices)
-    channel = forms.ChoiceField(label=_("Channel"), choices=Channel.choices)
-    target = forms.CharField(
-        label=_("Address"),
-        required=False,
-        max_length=500,
-        help_text=_("Email address, or the robot's webhook URL; empty for in-app messages."),
-    )
-    digest = forms.BooleanField(label=_("Once a day, in one message"), required=False)
 
 
 class DutyForm(forms.Form):

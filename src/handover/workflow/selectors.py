@@ -26,9 +26,7 @@ from handover.workflow.models import (
     Evidence,
     ExceptionCase,
     Feedback,
-    Notification,
     StepInstance,
-    Subscription,
 )
 
 PHASES = (Phase.PREPARATION, Phase.HANDOVER, Phase.STABILISATION)
@@ -431,20 +429,6 @@ def unreported(*, user: Any, engagement: Engagement) -> tuple[list[Feedback], li
         step__engagement=engagement, wg_report__isnull=True
     ).select_related("step__site")
     return list(feedback), list(escalations)
-
-
-def notification_list(*, user: Any, engagement: Engagement) -> QuerySet[Notification]:
-    """The user's own notifications in the engagement, newest first."""
-    return Notification.objects.filter(person__engagement=engagement, person__user=user).order_by(
-        "-created_at", "-pk"
-    )
-
-
-def subscription_list(*, user: Any, engagement: Engagement) -> QuerySet[Subscription]:
-    """The user's own active subscriptions in the engagement."""
-    return Subscription.objects.filter(
-        person__engagement=engagement, person__user=user, is_active=True
-    ).order_by("topic", "channel")
 
 
 def duty_roster(*, user: Any, engagement: Engagement, start: dt.date, end: dt.date) -> QuerySet[DutyShift]:

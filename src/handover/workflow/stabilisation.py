@@ -332,12 +332,12 @@ def daily_report_missing(*, engagement: Engagement, site_ids: set[int], day: dt.
 
 
 def reminders_notify(*, engagement: Engagement, today: dt.date) -> int:
-    """Tell the subscribers of each site what falls due there (the morning task); returns the sites told."""
+    """Tell each site's post (and subscribers) what falls due there (the morning task); returns the sites told."""
     from collections import defaultdict
 
     from handover.core.actors import system
-    from handover.workflow import notifications
-    from handover.workflow.models import Topic
+    from handover.notifications.services import notify
+    from handover.workflow import topics
 
     by_site: dict[int, list[Reminder]] = defaultdict(list)
     for reminder in reminders(user=system("reminders"), engagement=engagement, today=today):
@@ -346,9 +346,9 @@ def reminders_notify(*, engagement: Engagement, today: dt.date) -> int:
         for items in by_site.values():
             site = items[0].site
             assert site is not None  # reminders() places each reminder at its site
-            notifications.notify(
+            notify(
                 engagement=engagement,
-                topic=Topic.REMINDER,
+                topic=topics.REMINDER,
                 site=site,
                 title=_("%(site)s: %(n)d items fall due") % {"site": site.name, "n": len(items)},
                 body="\n".join(f"{r.due:%Y-%m-%d} {r.text} {r.form_no} #{r.seq}" for r in items),

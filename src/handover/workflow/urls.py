@@ -22,9 +22,7 @@ urlpatterns = [
     path("<slug:code>/deadlines/", views.deadline, name="deadline"),
     path("<slug:code>/phase/", views.phase, name="phase"),
     path("<slug:code>/reports/", views.report, name="report"),
-    path("<slug:code>/inbox/", views.inbox, name="inbox"),
     path("<slug:code>/stabilisation/", views.stabilisation_page, name="stabilisation"),
     path("<slug:code>/duty/", views.duty, name="duty"),
     path("<slug:code>/sites/<int:site_id>/daily-report/", views.daily_report, name="daily_report"),
-    path("<slug:code>/subscriptions/", views.subscriptions, name="subscriptions"),
 ]

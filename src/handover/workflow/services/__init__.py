@@ -12,7 +12,12 @@ from handover.workflow.services.cases import (
     close_refusal,
     current_t39,
 )
-from handover.workflow.services.feedback import escalations_raise, feedback_record, wg_report_record
+from handover.workflow.services.feedback import (
+    escalations_raise,
+    feedback_due_notify,
+    feedback_record,
+    wg_report_record,
+)
 from handover.workflow.services.phases import phase_transition
 from handover.workflow.services.steps import (
     RESPONSIBLE_ROLES,
@@ -33,6 +38,7 @@ __all__ = [
     "current_t39",
     "deadline_set",
     "escalations_raise",
+    "feedback_due_notify",
     "feedback_record",
     "phase_steps_create",
     "phase_transition",

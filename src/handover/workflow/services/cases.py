@@ -11,12 +11,13 @@ from django.utils.translation import gettext as _
 from handover.audit.services import event_record
 from handover.core import clock
 from handover.core.errors import DomainError
+from handover.notifications.services import notify
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Phase, Site
 from handover.org.selectors import require
 from handover.registers.models import Row
-from handover.workflow import events, notifications, paths, state
-from handover.workflow.models import CaseItem, CaseState, ExceptionCase, Topic
+from handover.workflow import events, paths, state, topics
+from handover.workflow.models import CaseItem, CaseState, ExceptionCase
 from handover.workflow.services.common import clean_text, evidence_create, user_or_none
 
 # Exception paths (第二十八条) ------------------------------------------------------------------------------
@@ -105,9 +106,10 @@ def case_open(
                 "description": clean,
             },
         )
-        notifications.notify(
+        notify(
+            actor=actor,
             engagement=engagement,
-            topic=Topic.CASE_OPEN,
+            topic=topics.CASE_OPEN,
             site=site,
             title=_("%(site)s: %(path)s started") % {"site": site.name, "path": f"{path.id} {path.zh}"},
             body=clean,
@@ -335,9 +337,10 @@ def case_close(*, actor: Any, case: ExceptionCase, now: dt.datetime | None = Non
                 "reported_tg_at": row.data.get("reported_tg_at"),
             },
         )
-        notifications.notify(
+        notify(
+            actor=actor,
             engagement=case.engagement,
-            topic=Topic.CASE_CLOSE,
+            topic=topics.CASE_CLOSE,
             site=case.site,
             title=_("%(site)s: %(path)s closed with 表39 %(no)s")
             % {"site": case.site.name, "path": case.path_id, "no": row.form.form_no},

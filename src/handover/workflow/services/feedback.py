@@ -11,11 +11,13 @@ from django.utils.translation import gettext as _
 from handover.audit.services import event_record
 from handover.core import clock
 from handover.core.errors import DomainError
+from handover.notifications.selectors import links_told
+from handover.notifications.services import notify
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Role, Site
 from handover.org.selectors import require
-from handover.workflow import deadlines, events, notifications, state, steps
-from handover.workflow.models import Escalation, Feedback, StepInstance, Topic, WorkingGroupReport
+from handover.workflow import deadlines, events, state, steps, topics
+from handover.workflow.models import Escalation, Feedback, StepInstance, WorkingGroupReport
 from handover.workflow.services.common import acting_person, clean_text, step_label
 
 # Same-day feedback, escalation, reports to the working group (第二十七条第2项) ---------------------------
@@ -57,9 +59,10 @@ def feedback_record(
             obj=feedback,
             after={"step": step.step_id, "reason": clean, "expected_at": expected_at, "due": view.due},
         )
-        notifications.notify(
+        notify(
+            actor=actor,
             engagement=step.engagement,
-            topic=Topic.FEEDBACK,
+            topic=topics.FEEDBACK,
             site=step.site,
             title=_("%(site)s: %(step)s late, reported")
             % {"site": step.site.name, "step": step_label(step.step_id)},
@@ -98,15 +101,46 @@ def escalations_raise(
             )
             raised.append(escalation)
         if raised:
-            notifications.notify(
+            notify(
+                actor=actor,
                 engagement=engagement,
-                topic=Topic.ESCALATION,
+                topic=topics.ESCALATION,
                 title=_("%(n)d late steps without same-day feedback") % {"n": len(raised)},
                 body=_late_lines(late),
                 link=f"/w/{engagement.code}/",
                 now=at,
             )
     return raised
+
+
+def feedback_due_notify(*, engagement: Engagement, now: dt.datetime | None = None) -> int:
+    """Tell each site's post of every late step of its own that still needs its same-day feedback (第二十七条
+    第2项), once per step; returns the steps told of. The periodic job runs it through the day."""
+    at = clock.or_now(now)
+    late = [v for v in state.compute(engagement=engagement, now=at).values() if v.needs_feedback]
+    told = links_told(engagement=engagement, topic=topics.FEEDBACK_DUE)
+    sites = Site.objects.in_bulk({v.site_id for v in late})
+    count = 0
+    with transaction.atomic():
+        for view in late:
+            link = f"/w/{engagement.code}/steps/{view.instance_id}/"
+            site = sites[view.site_id] if view.site_id is not None else None
+            if link in told or site is None or view.due is None:
+                continue
+            notify(
+                engagement=engagement,
+                topic=topics.FEEDBACK_DUE,
+                site=site,
+                title=_("%(site)s: %(step)s is late; report it today")
+                % {"site": site.name, "step": step_label(view.step.id)},
+                body=_("Due %(due)s. Say why and when it will be done, before the end of the day.")
+                % {"due": f"{view.due.astimezone(deadlines.BEIJING):%m-%d %H:%M}"},
+                link=link,
+                summary_title=_("A step is late at a site"),
+                now=at,
+            )
+            count += 1
+    return count
 
 
 def _late_lines(late: list[state.StepView]) -> str:

@@ -11,12 +11,13 @@ from django.utils.translation import gettext as _
 from handover.audit.services import event_record
 from handover.core import clock
 from handover.core.errors import DomainError
+from handover.notifications.services import notify
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Phase, Role
 from handover.org.selectors import require
 from handover.registers.models import Form
-from handover.workflow import deadlines, events, notifications, state
-from handover.workflow.models import PhaseTransition, Topic
+from handover.workflow import deadlines, events, state, topics
+from handover.workflow.models import PhaseTransition
 from handover.workflow.services.common import acting_person, clean_text
 from handover.workflow.services.steps import create_steps
 
@@ -107,9 +108,10 @@ def phase_transition(
                 "basis_form": basis.form_no if basis else None,
             },
         )
-        notifications.notify(
+        notify(
+            actor=actor,
             engagement=engagement,
-            topic=Topic.PHASE,
+            topic=topics.PHASE,
             title=_("%(code)s is now in the %(phase)s")
             % {"code": engagement.code_name, "phase": Phase(to_phase).label},
             body=clean,

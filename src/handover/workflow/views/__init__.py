@@ -3,7 +3,6 @@ forms check shape, services decide, selectors read."""
 
 from handover.workflow.views.cases import case, case_close, case_link, case_open, case_tick
 from handover.workflow.views.manage import deadline, phase, report
-from handover.workflow.views.notifications import inbox, subscriptions
 from handover.workflow.views.stabilisation import daily_report, duty, stabilisation_page
 from handover.workflow.views.steps import (
     evidence,
@@ -27,7 +26,6 @@ __all__ = [
     "deadline",
     "duty",
     "evidence",
-    "inbox",
     "overview",
     "phase",
     "report",
@@ -38,6 +36,5 @@ __all__ = [
     "step_evidence",
     "step_feedback",
     "step_note",
-    "subscriptions",
     "summary",
 ]

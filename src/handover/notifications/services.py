@@ -1,9 +1,13 @@
 """Telling people what happened: in the app, by email (SMTP settings) and by a generic JSON webhook that a
-企业微信 or 钉钉 robot receives, per person and event type, at once or in a daily digest (observers).
+企业微信 or 钉钉 robot receives, per person and topic, at once or in a daily digest (observers).
 
-``notify`` runs inside the workflow service that caused it, so the messages commit with the change; the
-sending happens after the commit, in a task. A webhook URL holds the robot's access token: it is read when
-sending and never written to the trail, a log or an error (only its host is).
+Any app calls ``notify`` inside the service that caused the event, so the messages commit with the change;
+the sending happens after the commit, in the ``deliveries_send`` task beside it. By default the topic's
+audience (topics.py) hears of it in the app, unless a person turned the topic off; email, webhooks and
+digests are explicit subscriptions. A person hears only of sites they may see.
+
+A webhook URL holds the robot's access token: it is read when sending and never written to the trail, a log
+or an error (only its host is).
 """
 
 from __future__ import annotations
@@ -21,26 +25,31 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django_tasks import task
 
 from handover.audit.services import event_record
 from handover.core import clock
 from handover.core.errors import DomainError, PermissionDenied
-from handover.org import permissions as perms
-from handover.org.models import Engagement, Person, Site
-from handover.org.selectors import grants_for
-from handover.workflow import events
-from handover.workflow.models import (
+from handover.notifications import events, topics
+from handover.notifications.models import (
     Channel,
     Delivery,
     DeliveryStatus,
     Notification,
+    OptOut,
     Subscription,
-    Topic,
 )
+from handover.org import permissions as perms
+from handover.org.models import Engagement, Person, Site
+from handover.org.selectors import Grant, persons_of_login
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 TIMEOUT = 10
 MAX_ATTEMPTS = 5
+
+
+def _or_now(value: dt.datetime | None) -> dt.datetime:
+    return clock.or_now(value)
 
 
 def _own_person(actor: Any, engagement: Engagement) -> Person:
@@ -96,7 +105,7 @@ def subscription_set(
 ) -> Subscription:
     """The acting person subscribes to ``topic`` by ``channel`` (replacing an earlier choice for the pair)."""
     person = _own_person(actor, engagement)
-    if topic not in Topic.values or channel not in Channel.values:
+    if not topics.exists(topic) or channel not in Channel.values:
         raise DomainError(_("Choose an event type and a channel."), field="topic")
     clean = _check_target(channel, target)
     with transaction.atomic():
@@ -104,7 +113,7 @@ def subscription_set(
             person=person,
             topic=topic,
             channel=channel,
-            defaults={"target": clean, "digest": digest, "is_active": True, "created_at": clock.or_now(now)},
+            defaults={"target": clean, "digest": digest, "is_active": True, "created_at": _or_now(now)},
         )
         event_record(
             actor=actor,
@@ -135,7 +144,7 @@ def subscription_end(*, actor: Any, subscription: Subscription) -> None:
         )
 
 
-def _may_see(person_grants: list[Any], engagement: Engagement, site: Site | None) -> tuple[bool, bool]:
+def _may_see(person_grants: list[Grant], engagement: Engagement, site: Site | None) -> tuple[bool, bool]:
     """(may hear of it at all, may see the site's details): summary readers hear of it without details."""
     details = summary = False
     for grant in person_grants:
@@ -148,6 +157,23 @@ def _may_see(person_grants: list[Any], engagement: Engagement, site: Site | None
     return details or summary, details
 
 
+def _default_audience(
+    topic: topics.Topic, engagement: Engagement, site: Site | None, actor: Any
+) -> dict[int, Person]:
+    """The topic's audience, less those who turned it off and the persons of whoever caused the event (第八条:
+    nobody is asked to approve their own request, from any of their logins)."""
+    if topic.audience is None:
+        return {}
+    silenced = set(
+        OptOut.objects.filter(person__engagement=engagement, topic=topic.code).values_list(
+            "person_id", flat=True
+        )
+    )
+    if getattr(actor, "is_authenticated", False):
+        silenced |= persons_of_login(user=actor)
+    return {p.pk: p for p in topic.audience(engagement, site) if p.pk not in silenced}
+
+
 def notify(
     *,
     engagement: Engagement,
@@ -158,49 +184,81 @@ def notify(
     site: Site | None = None,
     summary_title: str = "",
     now: dt.datetime | None = None,
+    actor: Any = None,
 ) -> list[Notification]:
-    """Messages for every subscriber of ``topic`` who may know of it; those who read only summaries
-    (observers) get ``summary_title`` without the site's details. Call inside the causing transaction."""
-    at = clock.or_now(now)
+    """Tell of an event of ``topic`` at ``site`` (or engagement-wide): in the app to the topic's default
+    audience (less opt-outs and the ``actor`` who caused it), and by their channels to its subscribers. Only
+    those who may know of the site hear of it; those who read only summaries (observers) get
+    ``summary_title`` without the site's details. Call inside the causing transaction."""
+    spec = topics.get(topic)
     subscriptions = list(
         Subscription.objects.filter(
             person__engagement=engagement, person__is_active=True, topic=topic, is_active=True
-        ).select_related("person__user")
+        ).select_related("person")
     )
+    persons = _default_audience(spec, engagement, site, actor)
     by_person: dict[int, list[Subscription]] = defaultdict(list)
     for subscription in subscriptions:
         by_person[subscription.person_id].append(subscription)
-    made: list[Notification] = []
-    for person_subs in by_person.values():
-        person = person_subs[0].person
-        hears, details = (
-            _may_see(grants_for(person.user), engagement, site) if person.user else (False, False)
-        )
-        if not hears:
-            continue
-        note = Notification.objects.create(
-            person=person,
-            topic=topic,
-            title=title if details else (summary_title or title),
-            body=body if details else "",
-            link=link if details else "",
-            created_at=at,
-        )
-        Delivery.objects.bulk_create(
-            Delivery(notification=note, subscription=s, digest=s.digest)
-            for s in person_subs
-            if s.channel != Channel.IN_APP
-        )
-        made.append(note)
-    if any(s.channel != Channel.IN_APP and not s.digest for s in subscriptions):
-        transaction.on_commit(_enqueue_delivery)
+        persons.setdefault(subscription.person_id, subscription.person)
+    grants = {p.pk: g for p, g in topics.grants_of_engagement(engagement, perms.ROLE_CAPABILITIES).items()}
+    at = _or_now(now)
+    notes: list[Notification] = []
+    for person_id in persons:
+        hears, details = _may_see(grants.get(person_id, []), engagement, site)
+        if hears:
+            notes.append(
+                Notification(
+                    person_id=person_id,
+                    topic=topic,
+                    title=title if details else (summary_title or title),
+                    body=body if details else "",
+                    link=link if details else "",
+                    created_at=at,
+                )
+            )
+    made = Notification.objects.bulk_create(notes)
+    Delivery.objects.bulk_create(
+        Delivery(notification=note, subscription=s, digest=s.digest)
+        for note in made
+        for s in by_person.get(note.person_id, [])
+        if s.channel != Channel.IN_APP
+    )
+    told = {note.person_id for note in made}
+    if any(s.channel != Channel.IN_APP and not s.digest and s.person_id in told for s in subscriptions):
+        transaction.on_commit(deliveries_send.enqueue)
     return made
 
 
-def _enqueue_delivery() -> None:
-    from handover.workflow.tasks import deliveries_send
+@task()
+def deliveries_send() -> dict[str, int]:
+    """Send the notifications waiting for email or webhook (queued after the commit that made them)."""
+    return deliver(digest=False)
 
-    deliveries_send.enqueue()
+
+def topic_turn(*, actor: Any, engagement: Engagement, topic: str, on: bool) -> bool:
+    """Turn a topic off (no more in-app messages from its default audience) or back on, for oneself.
+    Returns whether anything changed; subscriptions by email or webhook are left as they are."""
+    person = _own_person(actor, engagement)
+    if not topics.exists(topic):
+        raise DomainError(_("Choose an event type."), field="topic")
+    with transaction.atomic():
+        if on:
+            changed = OptOut.objects.filter(person=person, topic=topic).delete()[0] > 0
+        else:
+            _row, changed = OptOut.objects.get_or_create(
+                person=person, topic=topic, defaults={"created_at": clock.now()}
+            )
+        if changed:
+            event_record(
+                actor=actor,
+                action=events.TOPIC_ON if on else events.TOPIC_OFF,
+                engagement_id=engagement.pk,
+                object_type="notifications.topic",
+                object_id=topic,
+                after={"topic": topic, "person": person.pk},
+            )
+    return changed
 
 
 def notification_read(
@@ -209,7 +267,7 @@ def notification_read(
     """Mark one's own notifications read; returns how many changed."""
     person = _own_person(actor, engagement)
     return Notification.objects.filter(person=person, pk__in=ids, read_at__isnull=True).update(
-        read_at=clock.or_now(now)
+        read_at=_or_now(now)
     )
 
 
@@ -269,7 +327,7 @@ def _failure(exc: Exception) -> str:
 def deliver(*, digest: bool, now: dt.datetime | None = None) -> dict[str, int]:
     """Send what waits: the immediate deliveries, or (``digest``) one message per subscription with all
     its waiting digest deliveries. A failure is kept with its reason and retried up to MAX_ATTEMPTS."""
-    at = clock.or_now(now)
+    at = _or_now(now)
     waiting = (
         Delivery.objects.filter(status=DeliveryStatus.PENDING, digest=digest)
         .select_related("notification", "subscription")

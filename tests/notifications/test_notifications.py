@@ -12,8 +12,11 @@ from django.core import mail
 
 from handover.audit.models import Event
 from handover.core.errors import DomainError
-from handover.workflow import notifications, services
-from handover.workflow.models import Channel, Delivery, DeliveryStatus, Notification, StepInstance, Topic
+from handover.notifications import services as notifications
+from handover.notifications.models import Channel, Delivery, DeliveryStatus, Notification
+from handover.workflow import services
+from handover.workflow import topics as Topic
+from handover.workflow.models import StepInstance
 from tests.workflow.conftest import at, source_row, start_handover
 
 
@@ -83,7 +86,9 @@ def test_subscribers_in_scope_are_told_in_the_app_by_email_and_by_webhook(world,
         actor=people["onsite_b"], engagement=e, topic=Topic.FEEDBACK, channel=Channel.IN_APP
     )
     _feedback(world, people)
-    told = set(Notification.objects.values_list("person__user__username", flat=True))
+    told = set(
+        Notification.objects.filter(topic=Topic.FEEDBACK).values_list("person__user__username", flat=True)
+    )
     assert told == {"tech", "onsite_a"}  # not branch B's post: the step is not in its scope
     assert notifications.deliver(digest=False) == {"sent": 2, "failed": 0}
     assert (
@@ -147,7 +152,7 @@ def test_observers_get_a_daily_digest_without_site_details(world, people, robot)
             description="备份失败",
         )
     assert notifications.deliver(digest=False) == {"sent": 0, "failed": 0}
-    notes = list(Notification.objects.filter(person__user=people["observer"]))
+    notes = list(Notification.objects.filter(person__user=people["observer"], topic=Topic.CASE_OPEN))
     assert len(notes) == 2 and all("甲营业部" not in n.title and not n.body for n in notes)
     assert notifications.deliver(digest=True) == {"sent": 2, "failed": 0}
     assert len(robot.bodies) == 1 and len(robot.bodies[0]["handover"]["items"]) == 2
@@ -177,20 +182,22 @@ def test_subscriptions_check_their_address_and_end(world, people):
     )
     notifications.subscription_end(actor=people["tech"], subscription=sub)
     start_handover(world, people)
-    assert not Notification.objects.exists()
+    # The others hear of the phase by default; 技术组, who moved it, is not told of its own act.
+    assert Notification.objects.filter(topic=Topic.PHASE).exists()
+    assert not Notification.objects.filter(person__user=people["tech"]).exists()
 
 
 def test_the_inbox_and_subscription_pages(world, people, client):
     start_handover(world, people)
     client.force_login(people["tech"])
-    url = f"/w/{world.engagement.code}/subscriptions/"
+    url = f"/n/{world.engagement.code}/subscriptions/"
     assert client.post(url, {"topic": Topic.FEEDBACK, "channel": Channel.IN_APP}).status_code == 302
     assert (
         client.post(url, {"topic": Topic.FEEDBACK, "channel": Channel.EMAIL, "target": "x"}).status_code
         == 400
     )
     _feedback(world, people)
-    inbox = client.get(f"/w/{world.engagement.code}/inbox/").content.decode()
+    inbox = client.get(f"/n/{world.engagement.code}/").content.decode()
     assert "T-01" in inbox and "介质不足" in inbox
-    client.post(f"/w/{world.engagement.code}/inbox/")
-    assert Notification.objects.get().read_at is not None
+    client.post(f"/n/{world.engagement.code}/")
+    assert not Notification.objects.filter(person__user=people["tech"], read_at__isnull=True).exists()
