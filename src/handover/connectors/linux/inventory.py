@@ -36,6 +36,8 @@ NOLOGIN_SHELLS = {"/sbin/nologin", "/usr/sbin/nologin", "/bin/false", "/usr/bin/
 # Groups that give root or read/write on every disk (第二十二条: 同等权限用户); wheel/sudo/admin are
 # privileged too, but what they give is what sudoers grants them (read below).
 ROOT_EQUIVALENT_GROUPS = {"docker", "disk", "lxd", "lxc"}
+# Commands that, run as root, are a root shell (sudo ALL in all but name).
+ROOT_SHELL_COMMANDS = {"sh", "bash", "dash", "zsh", "ksh", "csh", "tcsh", "fish", "su", "sudo", "sudoedit /etc/sudoers"}
 PRIVILEGED_GROUPS = {"wheel", "sudo", "admin", "root"} | ROOT_EQUIVALENT_GROUPS
 BACKUP = ("etc/passwd", "etc/shadow", "etc/group", "etc/gshadow", "etc/sudoers", "etc/ssh/sshd_config")
 SEALED = ("etc/shadow", "etc/gshadow")
@@ -361,6 +363,13 @@ def _sudo_privileges(reader: _Reader, sudoers: sudo.Sudoers, who: sudo.Who) -> l
                     )
                 )
     return out
+
+
+def _is_root_shell(command: str) -> bool:
+    if command == "ALL":
+        return True
+    words = command.split()
+    return len(words) == 1 and words[0].rsplit("/", 1)[-1] in ROOT_SHELL_COMMANDS
 
 
 def _sshd_settings(reader: _Reader) -> list[tuple[str, str]]:
