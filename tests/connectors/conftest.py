@@ -78,7 +78,9 @@ def host_files(key_folder: Path) -> dict[str, dict[str, bytes]]:
 
 
 @pytest.fixture(scope="session")
-def ssh_hosts(tmp_path_factory: pytest.TempPathFactory, host_files: dict[str, dict[str, bytes]]) -> Iterator[dict[str, SshHost]]:
+def ssh_hosts(
+    tmp_path_factory: pytest.TempPathFactory, host_files: dict[str, dict[str, bytes]]
+) -> Iterator[dict[str, SshHost]]:
     if not _can_namespace():
         pytest.skip("needs root and mount namespaces (unshare -m) to run sshd with its own /etc")
     base = tmp_path_factory.mktemp("sshd")

@@ -31,7 +31,9 @@ def keypair(folder: Path, name: str, comment: str) -> str:
     """A fresh ed25519 public key line (the private half stays in ``folder``)."""
     path = folder / name
     if not path.exists():
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)], check=True)
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)], check=True
+        )
     return (folder / (name + ".pub")).read_text().strip()
 
 
@@ -55,7 +57,8 @@ def hosts(keys: Path, password: str) -> dict[str, dict[str, bytes]]:
         "AuthorizedKeysFile .ssh/authorized_keys .ssh/authorized_keys2 /etc/ssh/keys/%u\n"
     )
     alpha = {
-        "etc/passwd": BASE_PASSWD + [
+        "etc/passwd": BASE_PASSWD
+        + [
             "toor:x:0:0:second root:/root:/usr/sbin/nologin",  # 第二十二条: a second uid 0, hidden by nologin
             "alice:x:1000:1000:Alice Admin,,,:/home/alice:/bin/bash",
             "bob:x:1001:1001:张三,,,:/home/bob:/bin/bash",
@@ -66,15 +69,31 @@ def hosts(keys: Path, password: str) -> dict[str, dict[str, bytes]]:
             "batch:x:1006:1006:batch jobs:/home/batch:/bin/bash",
             "gather:x:1007:1007:collector:/home/gather:/bin/bash",
         ],
-        "etc/shadow": base_shadow + [
-            shadow_line("toor", "*"), shadow_line("alice", "$6$a$b"), shadow_line("bob", "$6$a$b"),
-            shadow_line("carol", "$6$a$b"), shadow_line("dave", "$6$a$b"), shadow_line("erin", "$6$a$b"),
-            shadow_line("frank", "$6$a$b"), shadow_line("batch", "$6$a$b"), shadow_line("gather", root),
+        "etc/shadow": base_shadow
+        + [
+            shadow_line("toor", "*"),
+            shadow_line("alice", "$6$a$b"),
+            shadow_line("bob", "$6$a$b"),
+            shadow_line("carol", "$6$a$b"),
+            shadow_line("dave", "$6$a$b"),
+            shadow_line("erin", "$6$a$b"),
+            shadow_line("frank", "$6$a$b"),
+            shadow_line("batch", "$6$a$b"),
+            shadow_line("gather", root),
         ],
-        "etc/group": BASE_GROUP + [
-            "wheel:x:10:alice,carol", "docker:x:998:frank", "alice:x:1000:", "bob:x:1001:",
-            "carol:x:1002:", "dave:x:1003:", "erin:x:1004:", "frank:x:1005:", "batch:x:1006:",
-            "gather:x:1007:", "ops:x:1010:erin",
+        "etc/group": BASE_GROUP
+        + [
+            "wheel:x:10:alice,carol",
+            "docker:x:998:frank",
+            "alice:x:1000:",
+            "bob:x:1001:",
+            "carol:x:1002:",
+            "dave:x:1003:",
+            "erin:x:1004:",
+            "frank:x:1005:",
+            "batch:x:1006:",
+            "gather:x:1007:",
+            "ops:x:1010:erin",
         ],
         "etc/gshadow": ["root:*::", "wheel:!:alice:alice,carol", "docker:!::frank", "ops:!:dave:erin"],
         "etc/sudoers": [
@@ -93,13 +112,23 @@ def hosts(keys: Path, password: str) -> dict[str, dict[str, bytes]]:
         "etc/sudoers.d/10-batch": ["batch ALL=(ALL) NOPASSWD: /usr/local/bin/backup.sh # a job"],
         "etc/sudoers.d/skipped.conf": ["carol ALL=(ALL) NOPASSWD: ALL"],  # has a '.': sudo skips it
         "etc/ssh/sshd_config": sshd_config.splitlines(),
-        "etc/cron.d/backup": ["SHELL=/bin/sh", "30 2 * * * root /usr/local/bin/backup.sh", "@reboot batch /bin/true"],
-        "etc/systemd/system/quote.service": ["[Unit]", "Description=quotes", "[Service]", "ExecStart=/opt/q/run"],
+        "etc/cron.d/backup": [
+            "SHELL=/bin/sh",
+            "30 2 * * * root /usr/local/bin/backup.sh",
+            "@reboot batch /bin/true",
+        ],
+        "etc/systemd/system/quote.service": [
+            "[Unit]",
+            "Description=quotes",
+            "[Service]",
+            "ExecStart=/opt/q/run",
+        ],
         "etc/systemd/system/feed.service": ["[Service]", "User=batch", "ExecStart=/opt/feed/run --all"],
         "root/.ssh/authorized_keys": [k["root"]],
     }
     beta = {
-        "etc/passwd": BASE_PASSWD + [
+        "etc/passwd": BASE_PASSWD
+        + [
             "alice:x:2000:2000:Alice:/home/alice:/bin/bash",
             "bob:x:2001:2001:Bob:/home/bob:/bin/bash",
             "ops:x:2002:2002:shared ops:/home/ops:/bin/bash",
@@ -107,8 +136,16 @@ def hosts(keys: Path, password: str) -> dict[str, dict[str, bytes]]:
             "svc:x:2004:2004:svc:/srv/svc:/usr/sbin/nologin",
         ],
         "etc/shadow": base_shadow + [shadow_line(n, "$6$a$b") for n in ("alice", "bob", "ops", "old", "svc")],
-        "etc/group": BASE_GROUP + ["sudo:x:27:alice", "lxd:x:997:ops", "alice:x:2000:", "bob:x:2001:",
-                                   "ops:x:2002:", "old:x:2003:", "svc:x:2004:"],  # fmt: skip
+        "etc/group": BASE_GROUP
+        + [
+            "sudo:x:27:alice",
+            "lxd:x:997:ops",
+            "alice:x:2000:",
+            "bob:x:2001:",
+            "ops:x:2002:",
+            "old:x:2003:",
+            "svc:x:2004:",
+        ],  # fmt: skip
         "etc/gshadow": ["root:*::", "sudo:!::alice"],
         "etc/sudoers": ["root ALL=(ALL:ALL) ALL", "%sudo ALL=(ALL:ALL) ALL", "@includedir /etc/sudoers.d"],
         "etc/sudoers.d/ops": ["Runas_Alias DBA = postgres, mysql", "ops ALL = (DBA) NOPASSWD: ALL"],
@@ -121,7 +158,8 @@ def hosts(keys: Path, password: str) -> dict[str, dict[str, bytes]]:
         "root/.ssh/authorized_keys": [k["root"], 'restrict,command="echo hi" ' + k["bob"]],
     }
     gamma = {
-        "etc/passwd": BASE_PASSWD + [
+        "etc/passwd": BASE_PASSWD
+        + [
             "empty:x:3000:3000:empty password:/home/empty:/bin/bash",
             "star:x:3001:3001:star:/home/star:/bin/bash",
             "locked:x:3002:3002:locked:/home/locked:/bin/bash",
@@ -132,11 +170,17 @@ def hosts(keys: Path, password: str) -> dict[str, dict[str, bytes]]:
             "inpasswd:$1$legacy$hash:3007:3007:hash in passwd:/home/inpasswd:/bin/bash",
             "dupe:x:3000:3000:same uid as empty:/home/dupe:/bin/bash",
         ],
-        "etc/shadow": base_shadow + [
-            shadow_line("empty", ""), shadow_line("star", "*"), shadow_line("locked", "!$6$a$b"),
-            shadow_line("neverset", "!!"), shadow_line("expired", "$6$a$b", "19000:0:99999:7::19500:"),
-            shadow_line("aging", "$6$a$b", "19000:1:90:7:30::"), shadow_line("mustchange", "$6$a$b", "0:0:99999:7:::"),
-            shadow_line("inpasswd", "x"), shadow_line("dupe", "$6$a$b"),
+        "etc/shadow": base_shadow
+        + [
+            shadow_line("empty", ""),
+            shadow_line("star", "*"),
+            shadow_line("locked", "!$6$a$b"),
+            shadow_line("neverset", "!!"),
+            shadow_line("expired", "$6$a$b", "19000:0:99999:7::19500:"),
+            shadow_line("aging", "$6$a$b", "19000:1:90:7:30::"),
+            shadow_line("mustchange", "$6$a$b", "0:0:99999:7:::"),
+            shadow_line("inpasswd", "x"),
+            shadow_line("dupe", "$6$a$b"),
         ],
         "etc/group": BASE_GROUP + ["disk:x:6:aging", "empty:x:3000:"],
         "etc/gshadow": ["root:*::", "disk:!::aging"],
@@ -155,7 +199,8 @@ def write(root: Path, files: dict[str, bytes]) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
     for name in ("etc/shadow", "etc/gshadow"):
-        (root / name).chmod(0o640)
+        if name in files:
+            (root / name).chmod(0o640)
     for path in files:
         if path.startswith("etc/sudoers"):
             (root / path).chmod(0o440)

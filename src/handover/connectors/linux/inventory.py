@@ -37,7 +37,19 @@ NOLOGIN_SHELLS = {"/sbin/nologin", "/usr/sbin/nologin", "/bin/false", "/usr/bin/
 # privileged too, but what they give is what sudoers grants them (read below).
 ROOT_EQUIVALENT_GROUPS = {"docker", "disk", "lxd", "lxc"}
 # Commands that, run as root, are a root shell (sudo ALL in all but name).
-ROOT_SHELL_COMMANDS = {"sh", "bash", "dash", "zsh", "ksh", "csh", "tcsh", "fish", "su", "sudo", "sudoedit /etc/sudoers"}
+ROOT_SHELL_COMMANDS = {
+    "sh",
+    "bash",
+    "dash",
+    "zsh",
+    "ksh",
+    "csh",
+    "tcsh",
+    "fish",
+    "su",
+    "sudo",
+    "sudoedit /etc/sudoers",
+}
 PRIVILEGED_GROUPS = {"wheel", "sudo", "admin", "root"} | ROOT_EQUIVALENT_GROUPS
 BACKUP = ("etc/passwd", "etc/shadow", "etc/group", "etc/gshadow", "etc/sudoers", "etc/ssh/sshd_config")
 SEALED = ("etc/shadow", "etc/gshadow")
@@ -358,7 +370,7 @@ def _sudo_privileges(reader: _Reader, sudoers: sudo.Sudoers, who: sudo.Who) -> l
                         via,
                         nopasswd=command.nopasswd,
                         negated=item.negated,
-                        superuser=item.text == "ALL" and as_root and not item.negated,
+                        superuser=as_root and not item.negated and _is_root_shell(item.text),
                         evidence=evidence,
                     )
                 )

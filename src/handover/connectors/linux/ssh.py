@@ -125,7 +125,9 @@ async def _gather(target: Target, credential: Credential) -> Inventory:
         options.clear()  # drop our reference to the secret as soon as we are logged in
         host_key = conn.get_server_host_key()
         reported = host_key.export_public_key("openssh").decode("ascii").split()[:2] if host_key else []
-        result = await conn.run(REMOTE_COMMAND, input=collect_script().encode("utf-8"), encoding=None, check=False)
+        result = await conn.run(
+            REMOTE_COMMAND, input=collect_script().encode("utf-8"), encoding=None, check=False
+        )
     stdout = result.stdout if isinstance(result.stdout, bytes) else b""
     if len(stdout) > MAX_STREAM_BYTES:
         raise GatherError(

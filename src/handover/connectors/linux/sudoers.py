@@ -254,6 +254,11 @@ def _host_groups(text: str, path: str, number: int) -> list[tuple[str, str]]:
     groups = []
     for part in joined:
         hosts, eq, commands = part.partition("=")
+        if not eq and groups:
+            tag = re.search(r"([A-Z_]+)\s*$", groups[-1][1])
+            if tag:
+                word = tag.group(1)
+                raise ParseError(path, number, f"unknown tag {word}:", f"未知的标签 {word}:")
         if not eq or not hosts.strip():
             raise ParseError(
                 path, number, "a user spec without 'hosts = commands'", "用户规则缺少“主机 = 命令”"
