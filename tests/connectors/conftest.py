@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -55,6 +56,13 @@ def _start(name: str, root: Path, files: dict[str, bytes]) -> SshHost:
     port = _free_port()
     log = root.parent / f"{name}-sshd.log"
     mounts = " && ".join(f"mount --bind {root / p} /{p}" for p in BIND_FILES + BIND_DIRS)
+    # The test interpreter may live under the machine's /root (pyenv): keep that folder visible inside.
+    python = Path(os.path.realpath(sys.executable))
+    if python.is_relative_to("/root") and len(python.parts) > 2:
+        keep = Path("/root", python.parts[2])
+        side = root.parent / f"{name}-machine-root"
+        side.mkdir(exist_ok=True)
+        mounts = f"mount --bind /root {side} && {mounts} && mkdir -p {keep} && mount --bind {side / keep.name} {keep}"
     script = f"mkdir -p /run/sshd && {mounts} && exec /usr/sbin/sshd -D -p {port} -o ListenAddress=127.0.0.1 -E {log}"
     proc = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", script])
     for _ in range(200):

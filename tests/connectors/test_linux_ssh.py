@@ -34,7 +34,9 @@ def _offline(host: SshHost, out: Path):  # type: ignore[no-untyped-def]
 
 
 def _same(inventory):  # type: ignore[no-untyped-def]
-    return dataclasses.replace(inventory, target="", gathered_at=inventory.gathered_at.replace(year=2000), host_key="")
+    return dataclasses.replace(
+        inventory, target="", gathered_at=inventory.gathered_at.replace(year=2000), host_key=""
+    )
 
 
 @pytest.mark.parametrize("name", ["alpha", "beta", "gamma"])
@@ -49,7 +51,10 @@ def test_live_and_offline_give_the_same_inventory(ssh_hosts, tmp_path, name) -> 
     names = {a.name for a in live.accounts}
     assert names == {line.split(b":")[0].decode() for line in host.files["etc/passwd"].splitlines()}
     assert "/handover/sshd-T.txt" in {s.name for s in live.sources}
-    assert dict(live.settings)["sshd.authorizedkeysfile"] == ".ssh/authorized_keys .ssh/authorized_keys2 /etc/ssh/keys/%u"
+    assert (
+        dict(live.settings)["sshd.authorizedkeysfile"]
+        == ".ssh/authorized_keys .ssh/authorized_keys2 /etc/ssh/keys/%u"
+    )
 
 
 def test_each_host_has_its_own_accounts(ssh_hosts) -> None:

@@ -12,12 +12,18 @@ import binascii
 import hashlib
 import posixpath
 import tarfile
+from importlib import resources
 from pathlib import Path
 
 from handover.connectors.errors import ParseError
 
 MAX_FILE_BYTES = 64 << 20  # a passwd of a million users is ~60 MB; more is not a permission file
 STREAM_FILE, STREAM_END, STREAM_DONE = "==> HANDOVER FILE ", "==> HANDOVER END ", "==> HANDOVER DONE"
+
+
+def collect_script() -> str:
+    """The collection script's text (``connectors/linux_collect.sh``), run over SSH or by the field agent."""
+    return resources.files("handover.connectors").joinpath("linux_collect.sh").read_text(encoding="utf-8")
 
 
 def clean(path: str) -> str:

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from importlib import resources
 
 import asyncssh
 
 from handover.connectors.errors import GatherError, ParseError, Status
 from handover.connectors.linux.inventory import build
-from handover.connectors.linux.source import from_stream
+from handover.connectors.linux.source import collect_script, from_stream
 from handover.connectors.manifest import Credential, Target
 from handover.connectors.model import Inventory
 
@@ -28,10 +27,6 @@ REMOTE_COMMAND = (
 )
 ALGORITHM_OPTIONS = ("kex_algs", "encryption_algs", "mac_algs", "server_host_key_algs", "signature_algs")
 MAX_STREAM_BYTES = 256 << 20
-
-
-def collect_script() -> str:
-    return resources.files("handover.connectors").joinpath("linux_collect.sh").read_text(encoding="utf-8")
 
 
 def _where(target: Target) -> str:
