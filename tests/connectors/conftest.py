@@ -3,6 +3,7 @@ with the host's /etc files, /root and /home bind-mounted over the machine's, on 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -99,7 +100,5 @@ def ssh_hosts(
         yield started
     finally:
         for host in started.values():
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(host.pid, 15)
-            except ProcessLookupError:
-                pass

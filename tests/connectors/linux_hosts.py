@@ -48,8 +48,9 @@ def hosts(keys: Path, password: str) -> dict[str, dict[str, bytes]]:
         ("alice", "alice@laptop"), ("bob", "zhangsan@corp"), ("ops", "ops-batch"), ("old", "wangwu@old"),
         ("root", "root@jump"),
     )}  # fmt: skip
-    base_shadow = [shadow_line("root", root, "20000:0:99999:7:::")] + [
-        shadow_line(n, "*") for n in ("daemon", "bin", "sshd", "nobody")
+    base_shadow = [
+        shadow_line("root", root, "20000:0:99999:7:::"),
+        *(shadow_line(n, "*") for n in ("daemon", "bin", "sshd", "nobody")),
     ]
     sshd_config = (
         "PermitRootLogin yes\nPasswordAuthentication yes\nKbdInteractiveAuthentication no\nUsePAM no\n"
@@ -57,8 +58,8 @@ def hosts(keys: Path, password: str) -> dict[str, dict[str, bytes]]:
         "AuthorizedKeysFile .ssh/authorized_keys .ssh/authorized_keys2 /etc/ssh/keys/%u\n"
     )
     alpha = {
-        "etc/passwd": BASE_PASSWD
-        + [
+        "etc/passwd": [
+            *BASE_PASSWD,
             "toor:x:0:0:second root:/root:/usr/sbin/nologin",  # 第二十二条: a second uid 0, hidden by nologin
             "alice:x:1000:1000:Alice Admin,,,:/home/alice:/bin/bash",
             "bob:x:1001:1001:张三,,,:/home/bob:/bin/bash",
@@ -69,8 +70,8 @@ def hosts(keys: Path, password: str) -> dict[str, dict[str, bytes]]:
             "batch:x:1006:1006:batch jobs:/home/batch:/bin/bash",
             "gather:x:1007:1007:collector:/home/gather:/bin/bash",
         ],
-        "etc/shadow": base_shadow
-        + [
+        "etc/shadow": [
+            *base_shadow,
             shadow_line("toor", "*"),
             shadow_line("alice", "$6$a$b"),
             shadow_line("bob", "$6$a$b"),
@@ -81,8 +82,8 @@ def hosts(keys: Path, password: str) -> dict[str, dict[str, bytes]]:
             shadow_line("batch", "$6$a$b"),
             shadow_line("gather", root),
         ],
-        "etc/group": BASE_GROUP
-        + [
+        "etc/group": [
+            *BASE_GROUP,
             "wheel:x:10:alice,carol",
             "docker:x:998:frank",
             "alice:x:1000:",
@@ -127,17 +128,20 @@ def hosts(keys: Path, password: str) -> dict[str, dict[str, bytes]]:
         "root/.ssh/authorized_keys": [k["root"]],
     }
     beta = {
-        "etc/passwd": BASE_PASSWD
-        + [
+        "etc/passwd": [
+            *BASE_PASSWD,
             "alice:x:2000:2000:Alice:/home/alice:/bin/bash",
             "bob:x:2001:2001:Bob:/home/bob:/bin/bash",
             "ops:x:2002:2002:shared ops:/home/ops:/bin/bash",
             "old:x:2003:2003:Wang Wu:/home/old:/bin/bash",
             "svc:x:2004:2004:svc:/srv/svc:/usr/sbin/nologin",
         ],
-        "etc/shadow": base_shadow + [shadow_line(n, "$6$a$b") for n in ("alice", "bob", "ops", "old", "svc")],
-        "etc/group": BASE_GROUP
-        + [
+        "etc/shadow": [
+            *base_shadow,
+            *(shadow_line(n, "$6$a$b") for n in ("alice", "bob", "ops", "old", "svc")),
+        ],
+        "etc/group": [
+            *BASE_GROUP,
             "sudo:x:27:alice",
             "lxd:x:997:ops",
             "alice:x:2000:",
@@ -145,7 +149,7 @@ def hosts(keys: Path, password: str) -> dict[str, dict[str, bytes]]:
             "ops:x:2002:",
             "old:x:2003:",
             "svc:x:2004:",
-        ],  # fmt: skip
+        ],
         "etc/gshadow": ["root:*::", "sudo:!::alice"],
         "etc/sudoers": ["root ALL=(ALL:ALL) ALL", "%sudo ALL=(ALL:ALL) ALL", "@includedir /etc/sudoers.d"],
         "etc/sudoers.d/ops": ["Runas_Alias DBA = postgres, mysql", "ops ALL = (DBA) NOPASSWD: ALL"],
@@ -158,8 +162,8 @@ def hosts(keys: Path, password: str) -> dict[str, dict[str, bytes]]:
         "root/.ssh/authorized_keys": [k["root"], 'restrict,command="echo hi" ' + k["bob"]],
     }
     gamma = {
-        "etc/passwd": BASE_PASSWD
-        + [
+        "etc/passwd": [
+            *BASE_PASSWD,
             "empty:x:3000:3000:empty password:/home/empty:/bin/bash",
             "star:x:3001:3001:star:/home/star:/bin/bash",
             "locked:x:3002:3002:locked:/home/locked:/bin/bash",
@@ -170,8 +174,8 @@ def hosts(keys: Path, password: str) -> dict[str, dict[str, bytes]]:
             "inpasswd:$1$legacy$hash:3007:3007:hash in passwd:/home/inpasswd:/bin/bash",
             "dupe:x:3000:3000:same uid as empty:/home/dupe:/bin/bash",
         ],
-        "etc/shadow": base_shadow
-        + [
+        "etc/shadow": [
+            *base_shadow,
             shadow_line("empty", ""),
             shadow_line("star", "*"),
             shadow_line("locked", "!$6$a$b"),
@@ -182,7 +186,7 @@ def hosts(keys: Path, password: str) -> dict[str, dict[str, bytes]]:
             shadow_line("inpasswd", "x"),
             shadow_line("dupe", "$6$a$b"),
         ],
-        "etc/group": BASE_GROUP + ["disk:x:6:aging", "empty:x:3000:"],
+        "etc/group": [*BASE_GROUP, "disk:x:6:aging", "empty:x:3000:"],
         "etc/gshadow": ["root:*::", "disk:!::aging"],
         "etc/sudoers": ["root ALL=(ALL:ALL) ALL", "%disk ALL=(:ALL) /bin/dd"],
         "etc/ssh/sshd_config": sshd_config.splitlines(),

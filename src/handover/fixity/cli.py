@@ -2,7 +2,8 @@
 
 Exit codes: 0 nothing wrong; 1 problems found (listed in the report); 2 the run could not be done (bad
 arguments, unreadable manifest, no site key...); 130 interrupted (rerun the same command to resume).
-``enroll``, ``bundle``, ``upload`` and ``discover`` exit 0 when done and 2 when not (a refused bundle: the reason is printed).
+``enroll``, ``bundle``, ``upload`` and ``discover`` exit 0 when done and 2 when not (a refused bundle: the reason
+is printed).
 """
 
 from __future__ import annotations

@@ -70,7 +70,11 @@ def create(
     members.append(({"name": INVENTORY, "kind": "inventory"}, data))
     for source in inventory.sources:
         if source.backup:
-            entry = {"name": "files/" + source.name.lstrip("/"), "kind": "file", "path": source.name}
+            entry: dict[str, Any] = {
+                "name": "files/" + source.name.lstrip("/"),
+                "kind": "file",
+                "path": source.name,
+            }
             entry["sealed"] = source.sealed
             members.append((entry, source.content))
     for entry, content in members:

@@ -265,8 +265,8 @@ def build(source: Source, *, target: str, gathered_at: datetime | None = None, h
         privileges += _sudo_privileges(reader, sudoers, who)
         login = logins.get(name)
         last_login = login[0] if login else None
-        for label, value in sorted((login[2] if login else {}).items()):
-            attributes.append((label, value))
+        for label, count in sorted((login[2] if login else {}).items()):
+            attributes.append((label, count))
         account_keys = _keys(reader, key_patterns, name, uid, home)
         expired = acct_expires is not None and acct_expires <= when.date()
         if expired:
@@ -429,7 +429,9 @@ def _key_paths(patterns: str, name: str, uid: str, home: str) -> list[str]:
     for pattern in patterns.split():
         if pattern == "none":
             continue
-        path = re.sub(r"%([%hUu])", lambda m: {"%": "%", "h": home, "u": name, "U": uid}[m.group(1)], pattern)
+        path = re.sub(
+            r"%([%hUu])", lambda m: {"%": "%", "h": home, "u": name, "U": uid}[str(m.group(1))], pattern
+        )
         if not path.startswith("/"):
             path = home.rstrip("/") + "/" + path
         out.append(path)

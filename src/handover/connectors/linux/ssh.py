@@ -116,7 +116,7 @@ async def gather(target: Target, credential: Credential) -> Inventory:
 async def _gather(target: Target, credential: Credential) -> Inventory:
     where = _where(target)
     options = _options(target, credential)
-    async with asyncssh.connect(target.host, target.port, **options) as conn:  # type: ignore[arg-type]
+    async with asyncssh.connect(target.host, target.port, **options) as conn:
         options.clear()  # drop our reference to the secret as soon as we are logged in
         host_key = conn.get_server_host_key()
         reported = host_key.export_public_key("openssh").decode("ascii").split()[:2] if host_key else []

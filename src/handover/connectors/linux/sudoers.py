@@ -251,7 +251,7 @@ def _host_groups(text: str, path: str, number: int) -> list[tuple[str, str]]:
             joined[-1] += ":" + segment
         else:
             joined.append(segment)
-    groups = []
+    groups: list[tuple[str, str]] = []
     for part in joined:
         hosts, eq, commands = part.partition("=")
         if not eq and groups:
