@@ -395,33 +395,34 @@ def _sshd_settings(reader: _Reader) -> list[tuple[str, str]]:
                 out[key.lower()] = value.strip()
         return sorted(out.items())
     reader.warnings.append("sshd -T not collected: the effective sshd settings are read from sshd_config")
-    files = ["etc/ssh/sshd_config"]
-    index = 0
-    while index < len(files):
-        body = reader.text(files[index])
-        index += 1
-        if body is None:
-            continue
-        in_match = False
-        for line in body.splitlines():
-            words = line.strip().split(None, 1)
-            if not words or words[0].startswith("#"):
-                continue
-            key = words[0].lower().rstrip("=")
-            value = words[1].lstrip("= ").strip() if len(words) > 1 else ""
-            if key == "match":
-                in_match = True
-                continue
-            if key == "include":
-                for pattern in value.split():
-                    pattern = pattern if pattern.startswith("/") else "/etc/ssh/" + pattern
-                    folder, _, glob = pattern.rpartition("/")
-                    regex = re.compile("^" + re.escape(glob).replace(r"\*", "[^/]*") + "$")
-                    files += [m for m in reader.source.listdir(folder) if regex.match(m.rsplit("/", 1)[-1])]
-                continue
-            if not in_match and key not in out:
-                out[key] = value
+    _sshd_file(reader, "etc/ssh/sshd_config", out, depth=0)
     return sorted(out.items())
+
+
+def _sshd_file(reader: _Reader, path: str, out: dict[str, str], *, depth: int) -> None:
+    """One sshd_config file into ``out``: the first value of a keyword wins; Include is read in place; what
+    is under Match applies to some connections only and is left out (sshd -T gives the global values)."""
+    body = reader.text(path)
+    if body is None or depth > 16:
+        return
+    for line in body.splitlines():
+        words = line.strip().split(None, 1)
+        if not words or words[0].startswith("#"):
+            continue
+        key = words[0].lower().rstrip("=")
+        value = words[1].lstrip("= ").strip() if len(words) > 1 else ""
+        if key == "match":
+            return  # everything after the first Match belongs to Match blocks
+        if key == "include":
+            for pattern in value.split():
+                pattern = pattern if pattern.startswith("/") else "/etc/ssh/" + pattern
+                folder, _, glob = pattern.rpartition("/")
+                regex = re.compile("^" + re.escape(glob).replace(r"\*", "[^/]*") + "$")
+                for member in reader.source.listdir(folder):
+                    if regex.match(member.rsplit("/", 1)[-1]):
+                        _sshd_file(reader, member, out, depth=depth + 1)
+            continue
+        out.setdefault(key, value)
 
 
 def _key_paths(patterns: str, name: str, uid: str, home: str) -> list[str]:
