@@ -15,7 +15,10 @@ from handover.connectors.linux import build, from_stream
 from handover.connectors.linux.source import Source
 from handover.connectors.model import Inventory, PasswordState
 
-PASSWD = "root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000:Alice:/home/alice:/bin/bash\nbob:x:1001:1001:Bob:/home/bob:/bin/bash\n"
+PASSWD = (
+    "root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000:Alice:/home/alice:/bin/bash\n"
+    "bob:x:1001:1001:Bob:/home/bob:/bin/bash\n"
+)
 SHADOW = "root:*:19000:0:99999:7:::\nalice:$6$a$b:19000:0:99999:7:::\nbob:$6$a$b:19000:0:99999:7:::\n"
 GROUP = "root:x:0:\nwheel:x:10:alice\nalice:x:1000:\nbob:x:1001:\n"
 
@@ -112,7 +115,7 @@ def test_defaults_kept_as_settings_not_rules() -> None:
     inv = host(
         etc__sudoers='Defaults   secure_path="/usr/bin"\nDefaults:alice !authenticate\nDefaults>root !lecture\n'
     )
-    assert [v for k, v in inv.settings if k == "sudoers.Defaults"][0].startswith("Defaults   secure_path")
+    assert next(v for k, v in inv.settings if k == "sudoers.Defaults").startswith("Defaults   secure_path")
     assert len([k for k, _ in inv.settings if k == "sudoers.Defaults"]) == 3
 
 
@@ -173,7 +176,9 @@ def test_authorized_keys_file_tokens_and_none(tmp_path) -> None:
 
 def test_sshd_config_include_match_and_first_value_wins() -> None:
     inv = host(
-        etc__ssh__sshd_config="Include /etc/ssh/sshd_config.d/*.conf\nPermitRootLogin yes\nMatch User bob\n  PasswordAuthentication no\n",
+        etc__ssh__sshd_config=(
+            "Include /etc/ssh/sshd_config.d/*.conf\nPermitRootLogin yes\nMatch User bob\n  PasswordAuthentication no\n"
+        ),
         etc__ssh__sshd_config_dot_d__10_dot_conf="PermitRootLogin no\nPasswordAuthentication yes\n",
     )
     settings = dict(inv.settings)
