@@ -124,3 +124,34 @@ def test_gather_many_goes_on_past_failures(ssh_hosts) -> None:
         hosts[0].port: Status.OK, hosts[1].port: Status.AUTH_FAILED, hosts[2].port: Status.OK, 1: Status.UNREACHABLE,
     }  # fmt: skip
     assert all(o.inventory is not None for o in outcomes if o.ok)
+
+
+def test_a_silent_server_is_a_timeout() -> None:
+    """A port that accepts the connection and never speaks: TIMEOUT within the target's timeout."""
+    import socket
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        target = Target("127.0.0.1", server.getsockname()[1], timeout=1.0)
+        with pytest.raises(GatherError) as caught:
+            asyncio.run(linux.gather(target, Credential("root", PASSWORD)))
+    assert caught.value.status is Status.TIMEOUT and "超时" in caught.value.reason_zh
+
+
+def test_private_key_credential(ssh_hosts, key_folder) -> None:
+    """Key login: beta's root has root@jump's key in /root/.ssh/authorized_keys."""
+    secret = (key_folder / "root").read_text()
+    inventory = asyncio.run(linux.gather(_target(ssh_hosts["beta"]), Credential("root", secret, kind="private_key")))
+    assert inventory.account("svc") is not None
+    with pytest.raises(GatherError) as caught:
+        asyncio.run(linux.gather(_target(ssh_hosts["beta"]), Credential("root", "not a key", kind="private_key")))
+    assert caught.value.status is Status.AUTH_FAILED and "not a key" not in str(caught.value)
+
+
+def test_algorithms_only_when_the_target_names_them(ssh_hosts) -> None:
+    host = ssh_hosts["gamma"]
+    assert _gather(host, options=(("kex_algs", "curve25519-sha256"),)).account("empty") is not None
+    with pytest.raises(GatherError) as caught:  # a legacy kex this sshd does not offer
+        _gather(host, options=(("kex_algs", "diffie-hellman-group1-sha1"),))
+    assert caught.value.status in (Status.REFUSED, Status.UNREACHABLE)
