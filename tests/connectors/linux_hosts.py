@@ -110,7 +110,12 @@ def hosts(keys: Path, password: str) -> dict[str, dict[str, bytes]]:
             "gather ALL=(root) NOPASSWD: ALL",
             "#includedir /etc/sudoers.d",
         ],
-        "etc/sudoers.d/10-batch": ["batch ALL=(ALL) NOPASSWD: /usr/local/bin/backup.sh # a job"],
+        "etc/sudoers.d/10-batch": [
+            "batch ALL=(ALL) NOPASSWD: /usr/local/bin/backup.sh # a job",
+            "Cmnd_Alias BK = /usr/bin/rsync -a, /usr/bin/tar",
+            "batch ALL=(root) BK",
+            "%docker ALL=(ALL) /usr/bin/docker",
+        ],
         "etc/sudoers.d/skipped.conf": ["carol ALL=(ALL) NOPASSWD: ALL"],  # has a '.': sudo skips it
         "etc/ssh/sshd_config": sshd_config.splitlines(),
         "etc/cron.d/backup": [

@@ -63,6 +63,8 @@ def test_sudo_rights_through_group_alias_gid_and_includedir(files) -> None:
     assert ("/bin/sh", "user", True, False, False) in via["dave"]  # a root shell via Cmnd_Alias
     assert ("/usr/bin/psql", "user", False, False, False) in via["dave"]  # as postgres only
     assert ("group docker", "group:docker", True, False, False) in via["frank"]
+    assert ("/usr/bin/docker", "group:docker", False, False, False) in via["frank"]
+    assert ("/usr/bin/rsync -a", "user", False, False, False) in via["batch"]  # through Cmnd_Alias BK
     # skipped.conf has a '.' in its name: sudo skips it in an includedir, so carol gets nothing from it.
     assert not any(p.nopasswd for p in inv.account("carol").privileges)
     assert "/etc/sudoers.d/skipped.conf" not in {s.name for s in inv.sources}
@@ -262,7 +264,7 @@ def test_our_sudoers_parse_matches_cvtsudoers(files, tmp_path, host) -> None:
 def test_reordering_lines_never_changes_accounts_or_privileges(files, rnd) -> None:
     base = _inv(files["alpha"])
     shuffled = dict(files["alpha"])
-    for name in ("etc/passwd", "etc/group", "etc/gshadow", "etc/sudoers.d/10-batch"):
+    for name in ("etc/passwd", "etc/shadow", "etc/group", "etc/gshadow", "etc/sudoers.d/10-batch"):
         lines = shuffled[name].decode().splitlines()
         rnd.shuffle(lines)
         shuffled[name] = ("\n".join(lines) + "\n").encode()
