@@ -91,7 +91,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     tenth of a small verify's time)."""
     parser = argparse.ArgumentParser(
         prog="handover-agent",
-        description="Backup verification for a custody handover: manifests, integrity, readability, continuity.",
+        description="Backup verification for a custody handover: manifests, integrity, readability, continuity;"
+        " and field discovery of a Linux host's accounts (discover).",
         formatter_class=_Formatter,
     )
     parser.add_argument("--version", action="version", version=f"handover-agent {__version__}")
