@@ -142,10 +142,14 @@ def test_a_silent_server_is_a_timeout() -> None:
 def test_private_key_credential(ssh_hosts, key_folder) -> None:
     """Key login: beta's root has root@jump's key in /root/.ssh/authorized_keys."""
     secret = (key_folder / "root").read_text()
-    inventory = asyncio.run(linux.gather(_target(ssh_hosts["beta"]), Credential("root", secret, kind="private_key")))
+    inventory = asyncio.run(
+        linux.gather(_target(ssh_hosts["beta"]), Credential("root", secret, kind="private_key"))
+    )
     assert inventory.account("svc") is not None
     with pytest.raises(GatherError) as caught:
-        asyncio.run(linux.gather(_target(ssh_hosts["beta"]), Credential("root", "not a key", kind="private_key")))
+        asyncio.run(
+            linux.gather(_target(ssh_hosts["beta"]), Credential("root", "not a key", kind="private_key"))
+        )
     assert caught.value.status is Status.AUTH_FAILED and "not a key" not in str(caught.value)
 
 
