@@ -221,6 +221,16 @@ def test_last_logins_from_lastlog_wtmp_btmp_faillock() -> None:
     assert ("failed_logins_btmp", "3") in bob.attributes and ("faillock_failures", "1") in bob.attributes
 
 
+def test_last_without_iso_times_and_lastlog_without_a_zone() -> None:
+    inv = host(
+        handover__wtmp_dot_txt="alice    pts/2   10.0.0.8   Thu Dec  3 09:00:00 2026 - Thu Dec  3 10:00:00 2026  (01:00)\n",
+        handover__lastlog_dot_txt="Username Port From Latest\nbob pts/0 10.0.0.1 Wed Dec  2 08:00:00 2026\n",
+    )
+    assert inv.account("alice").last_login == datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
+    assert inv.account("bob").last_login == datetime(2026, 12, 2, 8, 0, tzinfo=UTC)
+    assert inv.account("alice").last_login_known and not inv.account("root").last_login_known  # in no output
+
+
 def test_jobs_from_user_crontabs_and_units_without_user() -> None:
     inv = host(
         var__spool__cron__crontabs__alice="MAILTO=x\n# c\n*/5 * * * * /home/alice/sync.sh\n",

@@ -125,10 +125,15 @@ for f in "$ROOT"/etc/cron.d/* "$ROOT"/var/spool/cron/crontabs/* "$ROOT"/var/spoo
     [ -f "$f" ] && grab "${f#"$ROOT"}"
 done
 
+# Older util-linux (CentOS 6) has no --time-format: last -F then; newer distributions replace lastlog by
+# lastlog2.
+lastlog_any() { lastlog 2>/dev/null || lastlog2 2>/dev/null; }
+wtmp_any() { last -w --time-format iso 2>/dev/null || last -F -w 2>/dev/null; }
+btmp_any() { $SUDO lastb -w --time-format iso 2>/dev/null || $SUDO lastb -F -w 2>/dev/null; }
 if [ -z "$ROOT" ]; then
-    command_out lastlog lastlog
-    command_out wtmp last -w --time-format iso
-    command_out btmp $SUDO lastb -w --time-format iso
+    command_out lastlog lastlog_any
+    command_out wtmp wtmp_any
+    command_out btmp btmp_any
     command_out faillock $SUDO faillock
 fi
 [ -n "$OUT" ] || echo "==> HANDOVER DONE"

@@ -11,24 +11,26 @@ from handover.connectors.linux.reading import Reader, evidence
 from handover.connectors.linux.source import clean
 from handover.connectors.model import Job
 
+_CTIME = re.compile(r"([A-Z][a-z]{2} [A-Z][a-z]{2} +\d{1,2} \d\d:\d\d:\d\d)(?: ([+-]\d{4}))? (\d{4})")
 _ISO = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:[,.]\d+)?(?:[+-]\d\d:?\d\d|Z)?)")
 
 
 def _when(text: str) -> datetime | None:
+    """The first time in a line: ISO 8601 (``--time-format iso``), else ctime with or without a zone
+    (``lastlog``, ``last -F``); a time without a zone is taken as UTC."""
     match = _ISO.search(text)
     if match:
         value = datetime.fromisoformat(match.group(1).replace(",", "."))
         return value if value.tzinfo else value.replace(tzinfo=UTC)
-    for fmt in ("%a %b %d %H:%M:%S %z %Y", "%a %b %d %H:%M:%S %Y"):
-        words = text.split()
-        size = 6 if "%z" in fmt else 5
-        if len(words) >= size:
-            try:
-                value = datetime.strptime(" ".join(words[-size:]), fmt)
-            except ValueError:
-                continue
-            return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return None
+    match = _CTIME.search(text)
+    if not match:
+        return None
+    day, zone, year = match.group(1), match.group(2), match.group(3)
+    try:
+        value = datetime.strptime(f"{day} {zone or '+0000'} {year}", "%a %b %d %H:%M:%S %z %Y")
+    except ValueError:
+        return None
+    return value
 
 
 @dataclass(frozen=True)
