@@ -223,7 +223,7 @@ def test_last_logins_from_lastlog_wtmp_btmp_faillock() -> None:
 
 def test_last_without_iso_times_and_lastlog_without_a_zone() -> None:
     inv = host(
-        handover__wtmp_dot_txt="alice    pts/2   10.0.0.8   Thu Dec  3 09:00:00 2026 - Thu Dec  3 10:00:00 2026  (01:00)\n",
+        handover__wtmp_dot_txt="alice pts/2 10.0.0.8 Thu Dec  3 09:00:00 2026 - Thu Dec  3 10:00:00 2026  (01:00)\n",
         handover__lastlog_dot_txt="Username Port From Latest\nbob pts/0 10.0.0.1 Wed Dec  2 08:00:00 2026\n",
     )
     assert inv.account("alice").last_login == datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
