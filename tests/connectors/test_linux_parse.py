@@ -278,3 +278,50 @@ def test_reordering_lines_never_changes_accounts_or_privileges(files, rnd) -> No
         }  # fmt: skip
 
     assert facts(inv) == facts(base)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(host=st.sampled_from(["alpha", "beta", "gamma"]), which=st.integers(0, 100), cut=st.floats(0, 1))
+def test_any_truncated_file_is_an_outcome_never_a_crash(files, host, which, cut) -> None:
+    """A file cut anywhere (a copy interrupted, a full disk) gives an inventory or a ParseError naming it."""
+    data = dict(files[host])
+    name = sorted(data)[which % len(data)]
+    data[name] = data[name][: int(len(data[name]) * cut)]
+    try:
+        inv = _inv(data)
+    except ParseError as exc:
+        assert exc.source.startswith("/") and exc.reason_zh
+    else:
+        assert inv.accounts or name == "etc/passwd"
+
+
+GARBAGE_TARGETS = [
+    "etc/passwd", "etc/shadow", "etc/group", "etc/gshadow", "etc/sudoers", "etc/ssh/sshd_config",
+    "home/alice/.ssh/authorized_keys", "etc/cron.d/x", "etc/systemd/system/x.service", "handover/lastlog.txt",
+    "handover/wtmp.txt", "handover/faillock.txt", "handover/sshd-T.txt",
+]  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    name=st.sampled_from(GARBAGE_TARGETS),
+    blob=st.binary(max_size=300) | st.text(max_size=300).map(str.encode),
+)
+def test_garbage_in_any_file_is_a_parse_error_or_facts_never_a_crash(files, name, blob) -> None:
+    data = dict(files["beta"])
+    data[name] = blob
+    try:
+        _inv(data)
+    except ParseError as exc:
+        assert exc.source == "/" + name and exc.reason_zh
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=600))
+def test_garbage_stream_is_refused_never_a_crash(blob) -> None:
+    from handover.connectors.linux import from_stream
+
+    try:
+        from_stream(b"==> HANDOVER FILE b64 etc/passwd\n" + blob + b"\n==> HANDOVER DONE\n", label="h:22")
+    except ParseError as exc:
+        assert exc.source == "h:22"

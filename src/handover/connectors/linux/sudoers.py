@@ -313,6 +313,8 @@ def _commands(text: str, path: str, number: int) -> tuple[Command, ...]:
         while rest.startswith("!"):
             negated = not negated
             rest = rest[1:].strip()
+        if not rest:
+            raise ParseError(path, number, "a '!' without a command", "“!”后缺少命令")
         if not (rest.startswith("/") or rest == "ALL" or _ALIAS_NAME.match(rest) or rest.startswith("sha")
                 or rest in ("sudoedit", "list") or rest.startswith("sudoedit ")):  # fmt: skip
             raise ParseError(
