@@ -207,6 +207,9 @@ def write(root: Path, files: dict[str, bytes]) -> None:
         target = root / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
+    # Modes as on a real host, whatever the umask of the test run (pytest's folders are 0700).
+    for path in [root, *root.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
     for name in ("etc/shadow", "etc/gshadow"):
         if name in files:
             (root / name).chmod(0o640)

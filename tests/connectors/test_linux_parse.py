@@ -325,3 +325,23 @@ def test_garbage_stream_is_refused_never_a_crash(blob) -> None:
         from_stream(b"==> HANDOVER FILE b64 etc/passwd\n" + blob + b"\n==> HANDOVER DONE\n", label="h:22")
     except ParseError as exc:
         assert exc.source == "h:22"
+
+
+def test_a_tar_cannot_reach_outside_its_root_or_follow_links(files, tmp_path) -> None:
+    import io
+
+    archive = tmp_path / "evil.tar"
+    with tarfile.open(archive, "w") as tar:
+        for name, data in (
+            ("../../etc/passwd", files["gamma"]["etc/passwd"]),
+            ("etc/shadow", b"root:*:1:0:1:1:::\n"),
+        ):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        link = tarfile.TarInfo("etc/sudoers")
+        link.type, link.linkname = tarfile.SYMTYPE, "/etc/sudoers"  # the machine's own sudoers
+        tar.addfile(link)
+    inv = linux.parse(archive)
+    assert inv.account("empty") is not None  # ../../etc/passwd is read as etc/passwd, inside the root
+    assert "/etc/sudoers" not in {s.name for s in inv.sources}  # a link is not followed

@@ -159,3 +159,15 @@ def test_algorithms_only_when_the_target_names_them(ssh_hosts) -> None:
     with pytest.raises(GatherError) as caught:  # a legacy kex this sshd does not offer
         _gather(host, options=(("kex_algs", "diffie-hellman-group1-sha1"),))
     assert caught.value.status in (Status.REFUSED, Status.UNREACHABLE)
+
+
+def test_an_account_without_root_or_sudo_gathers_what_it_can(ssh_hosts, key_folder) -> None:
+    """beta's alice logs in by key; her sudo needs a password, so sudo -n is refused: shadow stays unread."""
+    secret = (key_folder / "alice").read_text()
+    inventory = asyncio.run(
+        linux.gather(_target(ssh_hosts["beta"]), Credential("alice", secret, kind="private_key"))
+    )
+    assert inventory.account("ops") is not None and inventory.account("ops").superuser  # lxd, from group
+    assert {a.password_state.value for a in inventory.accounts} == {"unknown"}
+    assert "/etc/shadow" not in {s.name for s in inventory.sources}
+    assert any("/etc/shadow: not collected" in w for w in inventory.warnings)
