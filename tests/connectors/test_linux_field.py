@@ -12,6 +12,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from handover.connectors import linux
@@ -100,3 +101,57 @@ def test_discover_root_on_the_host_itself_equals_the_live_gathering(ssh_hosts, t
         return inventory_dumps(dataclasses.replace(i, target="", gathered_at=live.gathered_at, host_key=""))
 
     assert same(field) == same(live)
+
+
+def _trusted(agent: Path):  # type: ignore[no-untyped-def]
+    key = keys.load(agent)
+    return lambda key_id: keys.load_public(key.public) if key_id == key.key_id else None
+
+
+def test_open_bundle_checks_signature_and_members_and_refuses_tampering(tmp_path) -> None:
+    from handover.fixity import discover
+    from handover.fixity.bundle import BundleRefused
+
+    (tmp_path / "k").mkdir()
+    files = linux_hosts.hosts(tmp_path / "k", "pw")["gamma"]
+    root = tmp_path / "collected"
+    linux_hosts.write(root, files)
+    agent = _agent(tmp_path)
+    out = tmp_path / "gamma.zip"
+    assert cli.main(["discover", "--root", str(root), "--out", str(out), "--agent-dir", str(agent)]) == 0
+    opened = discover.open_bundle(out, trusted=_trusted(agent))
+    assert opened.files["/etc/shadow"] == files["etc/shadow"] and opened.sealed == {
+        "/etc/shadow",
+        "/etc/gshadow",
+    }
+    assert opened.inventory.account("empty") is not None and len(opened.digest) == 64
+    with pytest.raises(BundleRefused) as caught:
+        discover.open_bundle(out, trusted=lambda key_id: None)
+    assert caught.value.reason == "unknown_key"
+    # A member changed after signing (a shadow line swapped for one with a known hash).
+    tampered = tmp_path / "tampered.zip"
+    with zipfile.ZipFile(out) as src, zipfile.ZipFile(tampered, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "files/etc/shadow":
+                data = data.replace(b"empty::", b"empty:$6$known$hash:")
+            dst.writestr(item, data)
+    with pytest.raises(BundleRefused) as caught:
+        discover.open_bundle(tampered, trusted=_trusted(agent))
+    assert caught.value.reason == "altered"
+    # The index changed to match: the signature no longer does.
+    with zipfile.ZipFile(tampered) as src:
+        index = json.loads(src.read("index.json"))
+    with zipfile.ZipFile(tampered) as src, zipfile.ZipFile(tmp_path / "t2.zip", "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "index.json":
+                for m in index["members"]:
+                    if m["name"] == "files/etc/shadow":
+                        body = src.read("files/etc/shadow")
+                        m["sha256"], m["size"] = __import__("hashlib").sha256(body).hexdigest(), len(body)
+                data = json.dumps(index).encode()
+            dst.writestr(item, data)
+    with pytest.raises(BundleRefused) as caught:
+        discover.open_bundle(tmp_path / "t2.zip", trusted=_trusted(agent))
+    assert caught.value.reason == "bad_signature"

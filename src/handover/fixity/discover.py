@@ -24,15 +24,17 @@ import platform
 import subprocess
 import time
 import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from handover.connectors.errors import GatherError
 from handover.connectors.linux import build, from_stream, source_of
 from handover.connectors.linux.source import collect_script
 from handover.connectors.model import Inventory
-from handover.connectors.serial import inventory_dumps
-from handover.fixity.bundle import INDEX, SIGNATURE
+from handover.connectors.serial import inventory_dumps, inventory_from_dict
+from handover.fixity import bundle
+from handover.fixity.bundle import INDEX, SIGNATURE, BundleRefused, KeyLookup
 from handover.fixity.errors import FixityError
 from handover.fixity.keys import SiteKey
 from handover.fixity.manifest import format_ns
@@ -105,3 +107,76 @@ def create(
     os.chmod(tmp, 0o600)  # it carries shadow: readable by its owner only, like the collection folder
     os.replace(tmp, output)
     return index
+
+
+MAX_INVENTORY_BYTES = 256 << 20
+MAX_FILE_BYTES = 64 << 20
+
+
+@dataclass
+class Opened:
+    """A discovery bundle whose signature and members were checked: its identity, index, inventory, files."""
+
+    digest: str  # SHA-256 of index.json: the same bundle, however copied or re-zipped, is imported once
+    index: dict[str, Any]
+    inventory: Inventory
+    files: dict[str, bytes] = field(default_factory=dict, repr=False)  # host path -> bytes
+    sealed: frozenset[str] = frozenset()  # the host paths that hold password verifiers
+
+
+def open_bundle(source: str | Path | IO[bytes], *, trusted: KeyLookup) -> Opened:
+    """Check a discovery bundle completely (for the server's import); ``trusted(key_id)`` gives the enrolled
+    public key or None. Raises ``BundleRefused`` (``not_a_bundle``, ``unknown_key``, ``bad_signature``,
+    ``altered``, ``bad_report``) like fixity bundles."""
+    try:
+        archive = zipfile.ZipFile(source)
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise BundleRefused("not_a_bundle", f"this file is not a bundle (not a zip file: {exc})") from None
+    with archive:
+        if INDEX not in archive.namelist() or SIGNATURE not in archive.namelist():
+            raise BundleRefused("not_a_bundle", "this zip file has no index.json and index.sig: not a bundle")
+        index_bytes = bundle.read_bounded(archive, INDEX, bundle.MAX_INDEX_BYTES)
+        try:
+            index = json.loads(index_bytes)
+        except ValueError as exc:
+            raise BundleRefused("altered", f"index.json cannot be read: {exc}") from None
+        if not isinstance(index, dict) or index.get("format") != FORMAT:
+            raise BundleRefused("not_a_bundle", f"index.json is not a {FORMAT} index")
+        public = trusted(str(index.get("key_id", "")))
+        if public is None:
+            raise BundleRefused(
+                "unknown_key", f"the bundle is signed with key {index.get('key_id')!r}, which is not enrolled"
+            )
+        bundle._check_signature(archive, index_bytes, public)
+        return _members(archive, index, hashlib.sha256(index_bytes).hexdigest())
+
+
+def _members(archive: zipfile.ZipFile, index: dict[str, Any], digest: str) -> Opened:
+    members = index.get("members")
+    if not isinstance(members, list) or not all(isinstance(m, dict) for m in members):
+        raise BundleRefused("not_a_bundle", "index.json lists no members")
+    listed = {str(m.get("name")) for m in members}
+    present = set(archive.namelist()) - {INDEX, SIGNATURE}
+    if listed != present or INVENTORY not in listed:
+        extra, missing = sorted(present - listed), sorted(listed - present)
+        raise BundleRefused("altered", f"members not in the index: {extra}; missing: {missing}")
+    files: dict[str, bytes] = {}
+    sealed: set[str] = set()
+    inventory = None
+    for member in members:
+        name = str(member["name"])
+        bound = MAX_INVENTORY_BYTES if name == INVENTORY else MAX_FILE_BYTES
+        data = bundle.read_bounded(archive, name, bound)
+        if len(data) != member.get("size") or hashlib.sha256(data).hexdigest() != member.get("sha256"):
+            raise BundleRefused("altered", f"{name} differs from the signed index: altered after signing")
+        if name == INVENTORY:
+            try:
+                inventory = inventory_from_dict(json.loads(data))
+            except (ValueError, TypeError, KeyError) as exc:
+                raise BundleRefused("bad_report", f"{name} is not an inventory: {exc}") from None
+        else:
+            files[str(member.get("path", name))] = data
+            if member.get("sealed"):
+                sealed.add(str(member.get("path", name)))
+    assert inventory is not None
+    return Opened(digest, index, inventory, files, frozenset(sealed))
