@@ -171,3 +171,25 @@ def test_an_account_without_root_or_sudo_gathers_what_it_can(ssh_hosts, key_fold
     assert {a.password_state.value for a in inventory.accounts} == {"unknown"}
     assert "/etc/shadow" not in {s.name for s in inventory.sources}
     assert any("/etc/shadow: not collected" in w for w in inventory.warnings)
+
+
+def test_one_connection_and_one_command_per_host(ssh_hosts, monkeypatch) -> None:
+    """One SSH connection and one session (the script on stdin): a single round trip after the login."""
+    import asyncssh
+
+    connects, sessions = [], []
+    real_connect, real_session = asyncssh.connect, asyncssh.SSHClientConnection.create_session
+
+    def counting_connect(*args, **kwargs):  # type: ignore[no-untyped-def]
+        connects.append(args[:2])
+        return real_connect(*args, **kwargs)
+
+    async def counting_session(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        sessions.append((args[1:], kwargs))
+        return await real_session(self, *args, **kwargs)
+
+    monkeypatch.setattr(asyncssh, "connect", counting_connect)
+    monkeypatch.setattr(asyncssh.SSHClientConnection, "create_session", counting_session)
+    inventory = _gather(ssh_hosts["alpha"])
+    assert len(connects) == 1 and len(sessions) == 1 and inventory.account("toor") is not None
+    assert PASSWORD not in repr(sessions)  # the command line carries no secret
