@@ -88,17 +88,14 @@ includes=$(for s in "$ROOT"/etc/sudoers "$ROOT"/etc/sudoers.d/*; do
 done)
 for f in $includes; do grab "$f"; done
 
+sshd_t=""
 if [ -z "$ROOT" ]; then
     if [ "$(id -u)" = 0 ]; then command_out sshd-T sshd -T; else command_out sshd-T $SUDO sshd -T; fi
+    sshd_t=$out
 fi
 # Every AuthorizedKeysFile of the effective configuration (%h home, %u user, %U uid, %% a percent sign),
 # for every account in passwd, plus the usual places.
-akf=""
-if [ -n "$OUT" ] && [ -f "$OUT/handover/sshd-T.txt" ]; then
-    akf=$(sed -n 's/^authorizedkeysfile //p' "$OUT/handover/sshd-T.txt" | head -n 1)
-elif [ -z "$OUT" ] && [ -z "$ROOT" ]; then
-    akf=$( { sshd -T || $SUDO sshd -T; } 2>/dev/null | sed -n 's/^authorizedkeysfile //p' | head -n 1)
-fi
+akf=$(printf %s "$sshd_t" | sed -n 's/^authorizedkeysfile //p' | head -n 1)
 if [ -z "$akf" ]; then
     akf=$(cat "$ROOT"/etc/ssh/sshd_config "$ROOT"/etc/ssh/sshd_config.d/* 2>/dev/null |
         sed -n 's/^[ 	]*[Aa][Uu][Tt][Hh][Oo][Rr][Ii][Zz][Ee][Dd][Kk][Ee][Yy][Ss][Ff][Ii][Ll][Ee][ 	=]*//p' |
