@@ -31,6 +31,7 @@ class SshHost:
     pid: int
     log: Path
     files: dict[str, bytes]
+    process: subprocess.Popen[bytes] | None = None
 
 
 def _free_port() -> int:
@@ -73,7 +74,7 @@ def _start(name: str, root: Path, files: dict[str, bytes]) -> SshHost:
         if proc.poll() is not None:
             raise RuntimeError(f"sshd for {name} exited: {log.read_text() if log.exists() else ''}")
         time.sleep(0.05)
-    return SshHost(name, root, port, proc.pid, log, files)
+    return SshHost(name, root, port, proc.pid, log, files, proc)
 
 
 @pytest.fixture(scope="session")
@@ -102,3 +103,5 @@ def ssh_hosts(
         for host in started.values():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(host.pid, 15)
+            if host.process is not None:
+                host.process.wait(timeout=30)
