@@ -6,7 +6,10 @@ BIN := $(VENV)/bin
 export HANDOVER_DATA_DIR ?= $(CURDIR)/data
 # PDF export: WeasyPrint needs Pango; libharfbuzz-subset0 makes embedding the CJK font ~30× faster.
 PDF_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk
-DEBIAN_TEST_PACKAGES := chromium fonts-noto-cjk postgresql gettext poppler-utils $(PDF_PACKAGES)
+# openssh-server, sudo (cvtsudoers), util-linux (unshare, nsenter, last), login (lastlog): the Linux connector's
+# tests run real sshd instances in their own mount namespaces (tests/connectors/conftest.py).
+DEBIAN_TEST_PACKAGES := chromium fonts-noto-cjk postgresql gettext poppler-utils $(PDF_PACKAGES) \
+	openssh-server openssh-client sudo util-linux login
 DEBIAN_PACKAGES := gettext $(PDF_PACKAGES)
 
 .PHONY: demo serve test test-sqlite test-postgres check bench install install-test debian debian-test messages bytecode clean
@@ -89,6 +92,7 @@ bench: install-bench
 	$(BIN)/python bench/fixity_convergence.py
 	$(BIN)/python bench/bundle_bench.py
 	$(BIN)/python bench/registers_bench.py
+	$(BIN)/python bench/discovery_gather.py
 
 clean:
 	rm -rf $(VENV) data

@@ -39,6 +39,12 @@ def test_bundle_bench_runs() -> None:
     assert "refused not_a_bundle: index.json inflates" in out
 
 
+def test_discovery_gather_bench_runs() -> None:
+    out = run("discovery_gather.py")
+    assert "| gather_many, concurrency 32, per site 8 | 20 | auth_failed 1, ok 19 |" in out
+    assert "| parse alone (build(from_stream)) |" in out
+
+
 def test_vault_bench_runs() -> None:
     out = run("vault_bench.py")
     assert "aes-256-gcm  encrypt" in out and "sm4-gcm      decrypt" in out

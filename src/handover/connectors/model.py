@@ -165,6 +165,7 @@ class Inventory:
     settings: tuple[tuple[str, str], ...] = ()  # effective configuration (sshd -T, password policy), sorted
     sources: tuple[SourceFile, ...] = ()
     warnings: tuple[str, ...] = ()  # what could not be read, in plain words (the rest is still good)
+    host_key: str = ""  # "<algorithm> <base64>" the host presented on a live gathering ('' offline)
 
     def account(self, name: str) -> Account | None:
         """The account called ``name``, if there is one (the first, for platforms that allow several)."""
