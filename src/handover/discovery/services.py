@@ -118,12 +118,18 @@ def target_save(
 
 
 def run_start(
-    *, actor: Any, engagement: Engagement, site: Site | None = None, system: InformationSystem | None = None
+    *,
+    actor: Any,
+    engagement: Engagement,
+    site: Site | None = None,
+    system: InformationSystem | None = None,
+    enqueue: bool = True,
 ) -> GatherRun:
     """Start gathering the active live targets in scope (the whole engagement, a site's subtree, a system).
 
     Refused while the vault is sealed (the credentials are in it) and when nothing is in scope; the work is
-    a background task, which records each target's outcome as it goes.
+    a background task, which records each target's outcome as it goes (``enqueue=False``: the caller runs
+    ``run_execute`` itself, as the command line does).
     """
     from handover.discovery.tasks import gather_run
 
@@ -173,7 +179,8 @@ def run_start(
                 "system": system.name if system else "",
             },
         )
-        transaction.on_commit(lambda: gather_run.enqueue(run.pk))
+        if enqueue:
+            transaction.on_commit(lambda: gather_run.enqueue(run.pk))
     return run
 
 
