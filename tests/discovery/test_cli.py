@@ -61,7 +61,7 @@ def test_a_bad_file_exits_with_its_line(
 ) -> None:
     path = tmp_path / "h1.txt"
     path.write_text("root:0:S\n\nbad\n")
-    with pytest.raises(CommandError, match="h1.txt:3"):
+    with pytest.raises(CommandError, match=r"h1\.txt:3"):
         _import(world, path, capsys)
     assert not Snapshot.objects.exists()
 

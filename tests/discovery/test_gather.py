@@ -66,7 +66,7 @@ def test_a_failed_target_keeps_its_last_good_inventory_and_the_run_goes_on(
     world: World, tech, hosts: Hosts, rules: Rules, vault, data_dir: Path, start
 ) -> None:
     hosts.answers = {"h1": "root:0:S\nops:1001:S\n", "h2": "root:0:S\n"}
-    h1, h2 = _target(world, tech, "h1"), _target(world, tech, "h2")
+    h1, _h2 = _target(world, tech, "h1"), _target(world, tech, "h2")
     first = start(actor=tech, engagement=world.engagement)
     assert first.state == RunState.DONE and first.counts["ok"] == 2
     good = Snapshot.objects.get(target=h1, is_current=True)
