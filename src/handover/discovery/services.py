@@ -539,6 +539,40 @@ def _store_offline(
     return ImportResult(run=run, snapshot=snapshot, counts=run.counts)
 
 
+def discovery_import_upload(
+    *,
+    actor: Any,
+    engagement: Engagement,
+    site: Site,
+    system_name: str,
+    kind: str,
+    upload: Any,
+    host: str = "",
+) -> ImportResult:
+    """``discovery_import`` of an uploaded file (the request's size was bounded by core.uploads, kind
+    ``import``): copied under its base name into a private temporary folder, read, and removed."""
+    import tempfile
+
+    name = Path(str(getattr(upload, "name", "") or "upload")).name or "upload"
+    with tempfile.TemporaryDirectory(prefix="handover-discovery-") as folder:
+        path = Path(folder) / name
+        with path.open("wb") as out:
+            for chunk in (
+                upload.chunks() if hasattr(upload, "chunks") else iter(lambda: upload.read(1 << 20), b"")
+            ):
+                out.write(chunk)
+        return discovery_import(
+            actor=actor,
+            engagement=engagement,
+            site=site,
+            system_name=system_name,
+            kind=kind,
+            path=path,
+            host=host or Path(name).stem,
+            display_name=name,
+        )
+
+
 # -- decisions ------------------------------------------------------------------------------------------
 
 
