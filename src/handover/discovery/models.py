@@ -259,3 +259,27 @@ class TargetOutcome(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run_id}/{self.target_id} {self.status}"
+
+
+class FieldBundle(models.Model):
+    """A signed discovery bundle from ``handover-agent discover`` (第二十八条第8项), imported exactly once: its
+    identity is the SHA-256 of its signed index, as for fixity bundles."""
+
+    engagement = models.ForeignKey(Engagement, on_delete=models.PROTECT, related_name="+")
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="+")
+    key_id = models.CharField(max_length=100)
+    digest = models.CharField(_("digest"), max_length=64, unique=True)
+    host = models.CharField(max_length=255, blank=True)
+    created_at_site = models.CharField(_("made at the site"), max_length=40, blank=True)
+    runs = models.JSONField(default=list)
+    imported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    imported_by_name = models.CharField(max_length=150)
+    imported_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-imported_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.site_id} {self.digest[:12]}"

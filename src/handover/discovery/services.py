@@ -451,7 +451,7 @@ def discovery_import(
             % {"file": shown, "reason": exc.strerror or exc.__class__.__name__},
             field="file",
         ) from None
-    return _store_offline(
+    return inventory_store(
         actor=actor,
         engagement=engagement,
         site=site,
@@ -464,7 +464,7 @@ def discovery_import(
     )
 
 
-def _store_offline(
+def inventory_store(
     *,
     actor: Any,
     engagement: Engagement,

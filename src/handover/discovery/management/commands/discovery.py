@@ -45,6 +45,11 @@ class Command(BaseCommand):
         gather.add_argument("--site", metavar="SITE")
         gather.add_argument("--system", metavar="NAME")
         gather.add_argument("--user", help="gather as this login (default: the system actor)")
+        bundle = sub.add_parser(
+            "bundle", help="import a signed discovery bundle of handover-agent (exactly once)"
+        )
+        bundle.add_argument("file", metavar="FILE")
+        bundle.add_argument("--user", help="import as this login (default: the system actor)")
         findings = sub.add_parser("findings", help="list the open findings")
         findings.add_argument("--engagement", required=True, metavar="CODE")
         findings.add_argument("--site", metavar="SITE")
@@ -106,6 +111,25 @@ class Command(BaseCommand):
             f" {result.snapshot.facts.count()} accounts, {counts.get('findings', 0)} findings,"
             f" drafts 表8 {counts.get('rows_8', 0)} 表9 {counts.get('rows_9', 0)}"
             f" 表11 {counts.get('rows_11', 0)} 表12 {counts.get('rows_12', 0)}"
+        )
+
+    def _bundle(self, options: dict[str, Any]) -> None:
+        from handover.discovery.bundles import discovery_bundle_import
+
+        try:
+            source = open(options["file"], "rb")  # noqa: SIM115 (closed below)
+        except OSError as exc:
+            raise CommandError(f"cannot read {options['file']}: {exc.strerror or exc}") from exc
+        with source:
+            result = discovery_bundle_import(actor=self._actor(options), source=source)
+        bundle = result.bundle
+        if not result.created:
+            self.stdout.write(
+                f"bundle {bundle.digest[:12]} was imported on {bundle.imported_at:%Y-%m-%d %H:%M}; nothing changed"
+            )
+            return
+        self.stdout.write(
+            f"bundle {bundle.digest[:12]} of site {bundle.site.code} imported: {len(bundle.runs)} inventories"
         )
 
     def _gather(self, options: dict[str, Any]) -> None:
