@@ -104,10 +104,10 @@ def findings_keep(
     seen: set[tuple[int, str, str]] = set()
     result: dict[int, list[Finding]] = defaultdict(list)
     for item in found:
-        pk = _target_of(item, by_ref, inventories)
-        if pk is None:
+        target_pk = _target_of(item, by_ref, inventories)
+        if target_pk is None:
             continue
-        target, key = targets[pk], (pk, item.rule, item.account[:300])
+        target, key = targets[target_pk], (target_pk, item.rule, item.account[:300])
         if key in seen:
             continue
         seen.add(key)
@@ -138,7 +138,7 @@ def findings_keep(
             for name, value in values.items():
                 setattr(row, name, value)
             row.save(update_fields=list(values))
-        result[pk].append(row)
+        result[target_pk].append(row)
     gone = [f.pk for k, f in stored.items() if k not in seen and f.resolved_at is None]
     Finding.objects.filter(pk__in=gone).update(resolved_at=now)
     return result

@@ -137,7 +137,7 @@ def run_start(
         user=actor,
         engagement=engagement,
         capability=perms.RUN_DISCOVERY,
-        site=site or (system and system.site),
+        site=site or (system.site if system is not None else None),
     )
     try:
         require_unsealed()
@@ -267,8 +267,13 @@ def _gather(*, run: GatherRun, target: Target, manifest: Manifest) -> Inventory:
         kind=target.options.get("credential_kind", "password"),
     )
     del secret
+    gather = manifest.gather
+
+    async def connect(given: Credential) -> Inventory:
+        return await gather(place, given)
+
     try:
-        return asyncio.run(manifest.gather(place, credential))
+        return asyncio.run(connect(credential))
     finally:
         del credential
 

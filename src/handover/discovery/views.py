@@ -50,10 +50,12 @@ def index(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
+            target_site = _site(request, engagement, data["site"])
+            assert target_site is not None  # the form requires a site code
             result = services.discovery_import_upload(
                 actor=request.user,
                 engagement=engagement,
-                site=_site(request, engagement, data["site"]) or site,
+                site=target_site,
                 system_name=data["system"],
                 kind=data["kind"],
                 upload=data["file"],
