@@ -117,7 +117,7 @@ def test_a_sealed_vault_refuses_the_run_with_a_reason(
 ) -> None:
     _target(world, tech, "h1")
     lifecycle.local_keeper().seal()
-    with pytest.raises(lifecycle.VaultSealed) as refused:
+    with pytest.raises(services.VaultNeeded) as refused:
         services.run_start(actor=tech, engagement=world.engagement)
     assert "sealed" in str(refused.value.message).lower() or "封" in str(refused.value.message)
     assert not GatherRun.objects.exists()

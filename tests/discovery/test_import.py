@@ -106,7 +106,7 @@ def test_verifier_files_are_refused_while_the_vault_is_sealed(
     lifecycle.local_keeper().seal()
     path = tmp_path / "h1.txt"
     path.write_text(GOOD)
-    with pytest.raises(lifecycle.VaultSealed) as refused:
+    with pytest.raises(services.VaultNeeded) as refused:
         _import(world, tech, path)
     assert "h1.txt" in str(refused.value.message)
     assert not Snapshot.objects.exists() and not Account.objects.exists() and not Row.objects.exists()

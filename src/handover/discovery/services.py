@@ -47,6 +47,15 @@ from handover.vault.models import SecretEntry
 from handover.vault.services import secret_use_for_task
 
 
+class VaultNeeded(DomainError):
+    """The vault is sealed and this work needs it: a precondition a person can fix (409), not an outage."""
+
+    status = 409
+
+    def __init__(self, message: Any) -> None:
+        super().__init__(message, field="vault", code="vault_sealed")
+
+
 def _who(actor: Any) -> tuple[Any, str]:
     if isinstance(actor, SystemActor) or actor is None:
         return None, str(actor)
@@ -142,7 +151,7 @@ def run_start(
     try:
         require_unsealed()
     except VaultSealed:
-        raise VaultSealed(
+        raise VaultNeeded(
             _(
                 "The vault is sealed: gathering needs the targets' credentials from it. Unseal it, then start again."
             )
@@ -533,7 +542,7 @@ def inventory_store(
     except GatherError as exc:
         raise DomainError(_localised(exc), field="file") from None
     except VaultSealed:
-        raise VaultSealed(
+        raise VaultNeeded(
             _(
                 "The vault is sealed: %(file)s holds password verifiers, which are kept only sealed in the vault. "
                 "Unseal it, then import again. Nothing was stored."
