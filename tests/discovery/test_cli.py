@@ -90,3 +90,26 @@ def test_gather_runs_in_process_and_prints_outcomes(
     out = capsys.readouterr().out
     assert "done" in out and "testlinux:h1\tok" in out and "testlinux:h2\tunreachable h2 不可达" in out
     assert SECRET_CANARY not in out
+
+
+def test_restore_preview_prints_the_difference(
+    world: World, hosts: Hosts, rules: Rules, vault, data_dir: Path, tmp_path: Path, capsys
+) -> None:
+    path = tmp_path / "h1.txt"
+    path.write_text("root:0:S\nops:1001:S\n")
+    _import(world, path, capsys)
+    path.write_text("root:0:S\n")
+    _import(world, path, capsys)
+    call_command(
+        "discovery",
+        "restore-preview",
+        "--engagement",
+        world.engagement.code,
+        "--system",
+        "集中交易",
+        "--host",
+        "h1",
+    )
+    out = capsys.readouterr().out
+    assert "changed\tetc/passwd" in out and "-ops:1001:S" in out
+    assert "changed\tetc/shadow (sealed" in out and "canary" not in out.lower()

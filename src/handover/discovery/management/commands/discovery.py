@@ -50,6 +50,10 @@ class Command(BaseCommand):
         )
         bundle.add_argument("file", metavar="FILE")
         bundle.add_argument("--user", help="import as this login (default: the system actor)")
+        diff = sub.add_parser("restore-preview", help="what changed on a host since its permission backup")
+        diff.add_argument("--engagement", required=True, metavar="CODE")
+        diff.add_argument("--system", required=True, metavar="NAME")
+        diff.add_argument("--host", required=True)
         findings = sub.add_parser("findings", help="list the open findings")
         findings.add_argument("--engagement", required=True, metavar="CODE")
         findings.add_argument("--site", metavar="SITE")
@@ -61,7 +65,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             with command_context("cli"):
-                getattr(self, f"_{options['action']}")(options)
+                getattr(self, f"_{options['action'].replace('-', '_')}")(options)
         except DomainError as exc:
             raise CommandError(str(exc.message)) from exc
 
@@ -130,6 +134,28 @@ class Command(BaseCommand):
             return
         self.stdout.write(
             f"bundle {bundle.digest[:12]} of site {bundle.site.code} imported: {len(bundle.runs)} inventories"
+        )
+
+    def _restore_preview(self, options: dict[str, Any]) -> None:
+        from handover.discovery.models import Target
+
+        engagement = self._engagement(options["engagement"])
+        targets = Target.objects.filter(
+            engagement=engagement, system__name=options["system"], asset__hostname=options["host"]
+        )
+        if not targets:
+            raise CommandError(
+                f"no discovery target {options['host']} of {options['system']} in {engagement.code}"
+            )
+        for target in targets:
+            self.stdout.write(f"{target}:")
+            for item in services.discovery_restore_preview(actor=system("cli"), target=target):
+                sealed = " (sealed: compared by digest only)" if item["sealed"] else ""
+                self.stdout.write(f"  {item['state']}\t{item['name']}{sealed}")
+                for line in item["diff"]:
+                    self.stdout.write(f"    {line}")
+        self.stdout.write(
+            "the restore on the host itself is not done by Handover yet: apply the backup by hand"
         )
 
     def _gather(self, options: dict[str, Any]) -> None:
