@@ -117,3 +117,26 @@ def test_an_altered_or_bad_bundle_stores_nothing(
     with broken.open("rb") as source, pytest.raises(DomainError, match=r"not an inventory|不是账户清单"):
         discovery_bundle_import(actor=system("test"), source=source)
     assert not Snapshot.objects.exists() and not FieldBundle.objects.exists()
+
+
+def test_a_bundle_over_the_api(
+    world: World, key, client, hosts: Hosts, rules: Rules, vault, data_dir: Path, tmp_path: Path
+) -> None:
+    members = {"discovery/01-h1.json": _inventory_bytes("root:0:S\n", "h1")}
+    path = _bundle(
+        world,
+        tmp_path / "b.zip",
+        key=key,
+        members=members,
+        meta={"discovery/01-h1.json": {"system": "柜台", "host": "h1"}},
+    )
+    client.force_login(world.login_with(Role.ONSITE_POST, world.branch_a))
+    url = f"/api/engagements/{world.engagement.code}/discovery/bundles/"
+    with path.open("rb") as upload:
+        assert client.post(url, {"file": upload}).status_code == 201
+    with path.open("rb") as upload:
+        again = client.post(url, {"file": upload})
+    assert again.status_code == 200 and again.json()["created"] is False
+    client.force_login(world.login_with(Role.ONSITE_POST, world.branch_b))
+    with path.open("rb") as upload:
+        assert client.post(url, {"file": upload}).status_code == 403  # the bundle's site is not theirs

@@ -136,3 +136,16 @@ def test_a_site_post_runs_only_its_site(
         services.run_start(actor=post_b, engagement=world.engagement, site=world.branch_a)
     with pytest.raises(DomainError):
         services.run_start(actor=post_b, engagement=world.engagement)
+
+
+def test_a_password_in_the_options_is_refused(world: World, tech, hosts: Hosts, vault) -> None:
+    info = InformationSystem.objects.create(engagement=world.engagement, site=world.branch_a, name="集中交易")
+    with pytest.raises(DomainError):
+        services.target_save(
+            actor=tech,
+            system=info,
+            hostname="h1",
+            connector="testlinux",
+            options={"password": "Sup3r!Secret#2026"},
+        )
+    assert not Target.objects.exists()

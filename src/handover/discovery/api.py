@@ -203,6 +203,40 @@ class ImportView(_Scoped):
         return Response(RunSerializer(result.run).data, status=status.HTTP_201_CREATED)
 
 
+class BundleView(_Scoped):
+    """Upload a signed discovery bundle of ``handover-agent`` (multipart ``file``); imported exactly once
+    (201 when imported now, 200 when it was imported before and nothing changed)."""
+
+    parser_classes = [MultiPartParser]
+    upload_kind = "bundle"  # handover.core.uploads: the body limit of a bundle
+    read_capability = perms.RUN_DISCOVERY  # a POST only: the capability of the write
+
+    @extend_schema(
+        request={
+            "multipart/form-data": {
+                "type": "object",
+                "properties": {"file": {"type": "string", "format": "binary"}},
+            }
+        },
+        responses={201: dict[str, Any], 200: dict[str, Any]},
+    )
+    def post(self, request: Request, code: str) -> Response:
+        from handover.discovery.bundles import discovery_bundle_import
+
+        engagement = self.engagement()
+        upload = request.data.get("file") if hasattr(request.data, "get") else None
+        if upload is None or not hasattr(upload, "seek"):
+            raise DomainError(_("Send the file as the multipart field 'file'."), field="file")
+        result = discovery_bundle_import(actor=request.user, source=upload, engagement=engagement)
+        body = {
+            "digest": result.bundle.digest,
+            "site": result.bundle.site.code,
+            "runs": result.bundle.runs,
+            "created": result.created,
+        }
+        return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+
+
 BASE = "engagements/<slug:code>/discovery/"
 urlpatterns = [
     path(f"{BASE}targets/", TargetView.as_view(), name="discovery-targets"),
@@ -215,4 +249,5 @@ urlpatterns = [
         name="discovery-finding-decide",
     ),
     path(f"{BASE}imports/", ImportView.as_view(), name="discovery-imports"),
+    path(f"{BASE}bundles/", BundleView.as_view(), name="discovery-bundles"),
 ]

@@ -42,6 +42,7 @@ from handover.org.models import Engagement, Site
 from handover.org.selectors import require, require_at
 from handover.registers import inventory as entities
 from handover.registers.models import InformationSystem
+from handover.registers.validation import looks_like_credential
 from handover.vault.lifecycle import VaultSealed, require_unsealed
 from handover.vault.models import SecretEntry
 from handover.vault.services import secret_use_for_task
@@ -86,6 +87,15 @@ def target_save(
     manifest = engine.connector_get(connector)
     if manifest is None:
         raise DomainError(_("There is no connector %(code)s.") % {"code": connector}, field="connector")
+    if any(
+        looks_like_credential(f"{k}={v}") or looks_like_credential(str(v)) for k, v in (options or {}).items()
+    ):
+        raise DomainError(
+            _(
+                "An option looks like a password or key: credentials belong in the vault; name its entry instead."
+            ),
+            field="options",
+        )
     if credential is not None and credential.engagement_id != system.engagement_id:
         raise DomainError(_("The vault entry belongs to another engagement."), field="credential")
     with transaction.atomic():
