@@ -4,6 +4,7 @@ nothing and names its line."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -162,3 +163,50 @@ def test_reimport_keeps_decision_and_resolves_what_is_gone(
     _import(world, tech, path)
     finding.refresh_from_db()
     assert finding.resolved_at is not None and finding.decision == "保留"
+
+
+@pytest.mark.parametrize(
+    "leak",
+    [
+        "$6$rounds=5000$saltsalt$0123456789abcdefABCDEF",
+        "$y$j9T$abcdefgh$0123456789abcdefghij",
+        "SCRAM-SHA-256$4096:c2FsdA==$x:y",
+        "md5" + "0123456789abcdef" * 2,
+        "*" + "A1B2C3D4E5" * 4,
+    ],
+)
+def test_an_inventory_with_a_verifier_in_the_clear_is_refused(
+    world: World,
+    tech,
+    hosts: Hosts,
+    rules: Rules,
+    vault,
+    data_dir: Path,
+    tmp_path: Path,
+    monkeypatch,
+    leak: str,
+) -> None:
+    from handover.connectors.model import Inventory
+    from tests.discovery import conftest
+
+    original = conftest.inventory_of
+
+    def leaking(text: str, **kwargs) -> Inventory:
+        found = original(text, **kwargs)
+        account = found.accounts[0]
+        leaked = replace(account, attributes=(("password", leak),))
+        return replace(found, accounts=(leaked, *found.accounts[1:]))
+
+    monkeypatch.setattr(conftest, "inventory_of", leaking)
+    path = tmp_path / "h1.txt"
+    path.write_text(GOOD)
+    with pytest.raises(DomainError) as refused:
+        _import(world, tech, path)
+    assert "verifier" in str(refused.value.message) or "校验值" in str(refused.value.message)
+    assert not Snapshot.objects.exists() and not Account.objects.exists()
+    files = (
+        [p for p in (data_dir / "discovery").rglob("*") if p.is_file()]
+        if (data_dir / "discovery").exists()
+        else []
+    )
+    assert not any(leak.encode() in p.read_bytes() for p in files)

@@ -5,6 +5,7 @@ nothing, and a failed gathering never reaches here, so the last good inventory s
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,16 @@ LAYER = {
     AccountKind.APPLICATION: "应用系统",
 }
 LAYER_BY_PLATFORM = {"huawei": "网络设备", "h3c": "网络设备", "cisco": "网络设备", "network": "网络设备"}
+
+
+# Password verifiers as the platforms store them (crypt, yescrypt, SCRAM, PostgreSQL md5, MySQL native): the
+# connectors replace them by ``<verifier>`` in evidence; one that slips through is refused, never stored.
+VERIFIER = re.compile(
+    r"\$(?:1|2[abxy]|5|6|7|y|gy|argon2(?:id|i|d)|sha1|md5)\$[^\s\"$]{2,}\$[^\s\"]{8,}"
+    r"|SCRAM-SHA-256\$\d+:"
+    r"|\bmd5[0-9a-f]{32}\b"
+    r"|\*[0-9A-F]{40}\b"
+)
 
 
 def snapshot_store_dir() -> Path:
@@ -92,6 +103,14 @@ def _privilege(p: Privilege) -> dict[str, Any]:
 def snapshot_save(*, actor: Any, run: GatherRun, target: Target, inventory: Inventory) -> Snapshot:
     """Store ``inventory`` as the target's current snapshot with its sources and facts."""
     body = serial.inventory_dumps(inventory)
+    if VERIFIER.search(body.decode("utf-8", "replace")):
+        # 第二十二条: what holds verifiers is kept sealed; the inventory is stored in the clear.
+        raise GatherError(
+            Status.PARSE_ERROR,
+            "the inventory holds a password verifier in the clear (an evidence line or attribute); "
+            "the connector must replace it by <verifier>; nothing was stored",
+            "清单中含有明文口令校验值（证据行或属性）；连接器须将其替换为 <verifier>；未保存任何数据",
+        )
     sha = _put(body)
     Snapshot.objects.filter(target=target, is_current=True).update(is_current=False)
     snapshot = Snapshot.objects.create(
