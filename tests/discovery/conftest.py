@@ -93,7 +93,7 @@ def inventory_of(text: str, *, source: str = "accounts.txt", target: str = "host
 class Hosts:
     """What the test connector's live gathering answers per host, and the credentials it was given."""
 
-    answers: dict[str, str | GatherError] = field(default_factory=dict)
+    answers: dict[str, str | Exception] = field(default_factory=dict)
     seen: list[tuple[str, str]] = field(default_factory=list)
 
     async def gather(self, target: manifest.Target, credential: manifest.Credential) -> Inventory:
@@ -103,7 +103,7 @@ class Hosts:
                 Status.AUTH_FAILED, f"{target.host}: login refused", f"{target.host}：登录被拒绝"
             )
         answer = self.answers.get(target.host)
-        if isinstance(answer, GatherError):
+        if isinstance(answer, Exception):
             raise answer
         if answer is None:
             raise GatherError(Status.UNREACHABLE, f"{target.host} unreachable", f"{target.host} 不可达")

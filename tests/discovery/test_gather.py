@@ -97,11 +97,18 @@ def test_the_secret_never_reaches_logs_events_outcomes_or_snapshots(
     start,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    hosts.answers = {"h1": "root:0:S\n", "h2": GatherError(Status.TIMEOUT, "h2 timed out", "h2 超时")}
+    hosts.answers = {
+        "h1": "root:0:S\n",
+        "h2": GatherError(Status.TIMEOUT, "h2 timed out", "h2 超时"),
+        "h3": RuntimeError(f"connector bug quoting {SECRET_CANARY}"),
+    }
     _target(world, tech, "h1")
     _target(world, tech, "h2")
-    start(actor=tech, engagement=world.engagement)
+    _target(world, tech, "h3")
+    run = start(actor=tech, engagement=world.engagement)
 
+    assert run.state == RunState.DONE and run.counts["ok"] == 1 and run.counts["failed"] == 2
+    assert TargetOutcome.objects.get(target__asset__hostname="h3").status == "refused"
     assert SECRET_CANARY not in caplog.text
     dumped = json.dumps(list(Event.objects.values("before", "after")), ensure_ascii=False, default=str)
     assert SECRET_CANARY not in dumped
@@ -109,7 +116,7 @@ def test_the_secret_never_reaches_logs_events_outcomes_or_snapshots(
     assert SECRET_CANARY not in json.dumps(list(GatherRun.objects.values()), default=str)
     files = [p.read_bytes() for p in (data_dir / "discovery").rglob("*") if p.is_file()]
     assert files and not any(SECRET_CANARY.encode() in content for content in files)
-    assert Event.objects.filter(action="vault.secret.task_use").count() == 2
+    assert Event.objects.filter(action="vault.secret.task_use").count() == 3
 
 
 def test_a_sealed_vault_refuses_the_run_with_a_reason(

@@ -261,6 +261,15 @@ def _gather_one(*, actor: Any, run: GatherRun, outcome: TargetOutcome) -> None:
     except DomainError as exc:
         error = GatherError(Status.REFUSED, str(exc.message), str(exc.message))
         _outcome(actor=actor, outcome=outcome, status=Status.REFUSED, error=error)
+    except Exception as exc:  # a connector's defect must not stop the run
+        # Only the type is kept: a connector's message may quote what it read (never risk a secret).
+        name = type(exc).__name__
+        error = GatherError(
+            Status.REFUSED,
+            f"unexpected error in connector {target.connector} ({name}); report it to the developers",
+            f"连接器 {target.connector} 发生意外错误（{name}）；请报告开发人员",
+        )
+        _outcome(actor=actor, outcome=outcome, status=Status.REFUSED, error=error)
 
 
 def _gather(*, run: GatherRun, target: Target, manifest: Manifest) -> Inventory:
