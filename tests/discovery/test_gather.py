@@ -156,3 +156,19 @@ def test_a_password_in_the_options_is_refused(world: World, tech, hosts: Hosts, 
             options={"password": "Sup3r!Secret#2026"},
         )
     assert not Target.objects.exists()
+
+
+def test_a_defect_in_the_rules_fails_the_run_but_keeps_the_inventories(
+    world: World, tech, hosts: Hosts, vault, data_dir: Path, start, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from handover.discovery import engine
+
+    def broken(items, context):
+        raise ZeroDivisionError
+
+    monkeypatch.setattr(engine, "_review_rules", lambda: broken)
+    hosts.answers = {"h1": "root:0:S\n"}
+    _target(world, tech, "h1")
+    run = start(actor=tech, engagement=world.engagement)
+    assert run.state == RunState.FAILED and "ZeroDivisionError" in run.reason
+    assert Snapshot.objects.filter(is_current=True).count() == 1

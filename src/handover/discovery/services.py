@@ -381,6 +381,11 @@ def _finish(*, actor: Any, run: GatherRun) -> GatherRun:
             _close(actor=actor, run=run, state=RunState.DONE, counts=counts)
     except DomainError as exc:
         _close(actor=actor, run=run, state=RunState.FAILED, counts=counts, reason=str(exc.message))
+    except Exception as exc:  # the review rules' defect: the gathered inventories stay, the run says why
+        reason = _("The review or the drafts failed (%(error)s); the inventories were kept.") % {
+            "error": type(exc).__name__
+        }
+        _close(actor=actor, run=run, state=RunState.FAILED, counts=counts, reason=reason)
     run.refresh_from_db()
     return run
 
