@@ -34,6 +34,10 @@ def test_import_see_decide_and_filter(
     run = GatherRun.objects.get()
     progress = client.get(f"{base}runs/{run.pk}/", HTTP_HX_REQUEST="true").content.decode()
     assert 'data-state="done"' in progress and "hx-get" not in progress
+    changed = SimpleUploadedFile("h1.txt", b"root:0:S\nalice:1002:\n")
+    client.post(base, {"file": changed, "site": "BA", "system": "集中交易", "kind": "testlinux"})
+    page = client.get(f"{base}targets/{target.pk}/").content.decode()
+    assert 'data-testid="restore-preview"' in page and "-ops:1001:S" in page
 
 
 def test_a_bad_file_is_shown_on_the_form(

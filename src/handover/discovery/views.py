@@ -120,8 +120,12 @@ def target_detail(request: HttpRequest, engagement: Engagement, target_id: int) 
     rules = sorted(
         {f.rule for f in selectors.findings_list(user=request.user, engagement=engagement, target=target)}
     )
+    try:
+        preview = services.discovery_restore_preview(actor=request.user, target=target)
+    except NotFound:
+        preview = []
     context = _context(request, engagement, target=target, rows=rows, rule=rule, rules=rules,
-                       decision_form=DecisionForm())  # fmt: skip
+                       decision_form=DecisionForm(), preview=preview)  # fmt: skip
     return render(request, "discovery/target.html", context)
 
 
