@@ -20,6 +20,7 @@ from handover.registers.models import ImportJob, ImportState, Row
 from handover.vault import lifecycle
 from handover.vault.models import RevealRequest
 from handover.web.access import AUTHENTICATED, PUBLIC
+from tests.discovery.scenery import discovery_scenery
 from tests.factories import World, register_form, t8_values
 
 ROLES = {  # name → (role, where): "a" = branch A (the tests' "own" branch), None = engagement-wide
@@ -132,6 +133,7 @@ class Scene:
             for target, site in (("a", w.branch_a), ("b", w.branch_b))
         }
         self._vault_scenery()
+        self.discovery = discovery_scenery(w)
 
     def _vault_scenery(self) -> None:
         """A vault entry at each branch, with a pending reveal request made by the branch's firm IT."""
@@ -234,6 +236,8 @@ class Scene:
                 values[key] = self.event.seq
             elif key in ("instance_id", "case_id", "evidence_id"):
                 values[key], where = self.workflow_object(key, site).pk, site
+            elif key in ("target_id", "run_id", "finding_id"):
+                values[key], where = self.discovery[target][key], site
             elif key == "package_id":
                 values[key] = self.package().pk
             else:

@@ -5,6 +5,7 @@ from rest_framework.routers import DefaultRouter
 
 from handover.api import views
 from handover.backups import api as backups_api
+from handover.discovery import api as discovery_api
 from handover.registers import api as registers_api
 from handover.vault import api as vault_api
 from handover.workflow import api as workflow_api
@@ -73,5 +74,6 @@ urlpatterns = [
     path("engagements/<slug:code>/fixity/keys/", backups_api.SiteKeyView.as_view(), name="fixity-keys"),
     path("engagements/<slug:code>/fixity/bundles/", backups_api.BundleView.as_view(), name="fixity-bundles"),
     path("vault/status/", vault_api.VaultStatusView.as_view(), name="vault-status"),
+    path("", include(discovery_api.urlpatterns)),
     path("", include(router.urls)),
 ]

@@ -19,6 +19,7 @@ APPS_WITH_EVENTS = (
     "handover.registers",
     "handover.backups",
     "handover.vault",
+    "handover.discovery",
     "handover.workflow",
     "handover.reports",
 )

@@ -45,6 +45,9 @@ REPORT_FEEDBACK = (
 HANDLE_EXCEPTIONS = "handle_exceptions"  # start a 第二十八条 path, tick its checklist, close it with 表39
 MANAGE_WORKFLOW = "manage_workflow"  # deadlines, phase transitions, reports to the working group
 MANAGE_DUTY = "manage_duty"  # 第三十一条第8项: plan who is on duty at a site in 稳定期
+# Discovery (第二十六条第2、3项): gathered accounts, rights, keys and the review's findings of the role's sites.
+VIEW_DISCOVERY = "view_discovery"
+RUN_DISCOVERY = "run_discovery"  # gather, import, decide on a finding (drafts registers; people sign them)
 
 ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     Role.TECH_GROUP: frozenset(
@@ -73,6 +76,8 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
             MANAGE_WORKFLOW,
             MANAGE_DUTY,
             MANAGE_PACKAGES,
+            VIEW_DISCOVERY,
+            RUN_DISCOVERY,
         }
     ),
     Role.ONSITE_POST: frozenset(
@@ -98,6 +103,8 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
             REPORT_FEEDBACK,
             HANDLE_EXCEPTIONS,
             MANAGE_DUTY,
+            VIEW_DISCOVERY,
+            RUN_DISCOVERY,
         }
     ),
     Role.FIRM_IT: frozenset(
@@ -121,7 +128,7 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     Role.FIRM_FINANCE: frozenset(
         {VIEW_ENGAGEMENT, VIEW_SUMMARY, VIEW_FIRM_NAME, VIEW_ORGS, VIEW_REGISTERS, VIEW_WORKFLOW}
     ),
-    Role.OBSERVER: frozenset({VIEW_SUMMARY, VIEW_FIRM_NAME}),
+    Role.OBSERVER: frozenset({VIEW_SUMMARY, VIEW_FIRM_NAME, VIEW_DISCOVERY}),
     Role.AUDITOR: frozenset({VIEW_AUDIT}),
     Role.SYSADMIN: frozenset({MANAGE_ACCOUNTS}),
 }

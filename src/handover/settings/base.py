@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "handover.registers",
     "handover.backups",
     "handover.vault",
+    "handover.discovery",
     "handover.workflow",
     "handover.reports",
     "handover.web",

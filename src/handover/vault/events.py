@@ -20,6 +20,8 @@ REVEAL_OPEN = "vault.reveal.open"
 REVEAL_DENIED = "vault.reveal.denied"
 TASK_USE = "vault.secret.task_use"
 UNWRAP = "vault.secret.unwrap"
+BLOB_SEAL = "vault.blob.seal"
+BLOB_OPEN = "vault.blob.open"
 
 ACTIONS = {
     INIT: _("Vault initialised (shares handed out)"),
@@ -39,4 +41,6 @@ ACTIONS = {
     REVEAL_DENIED: _("Secret reveal refused by a rule"),
     TASK_USE: _("Secret handed to a background task"),
     UNWRAP: _("Data key unwrapped by the key keeper"),
+    BLOB_SEAL: _("Data holding password verifiers sealed in the vault"),
+    BLOB_OPEN: _("Sealed data opened for a task (a backup diff or restore)"),
 }

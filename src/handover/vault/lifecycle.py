@@ -27,7 +27,7 @@ from handover.vault.crypto import ciphers, envelope, shamir
 from handover.vault.crypto.envelope import SealedSecret
 from handover.vault.crypto.errors import ShareError
 from handover.vault.keeper import Keeper, KeeperError, LocalKeeper, Params, RemoteKeeper, Sealed, Unreachable
-from handover.vault.models import SecretVersion, VaultConfig
+from handover.vault.models import SealedBlob, SecretVersion, VaultConfig
 
 _local = LocalKeeper()
 
@@ -443,6 +443,14 @@ def _rewrap_all(
             )
             version.sealed = replace(sealed, wrapped_key=wrapped).to_bytes()
         SecretVersion.objects.bulk_update(versions, ["sealed"], batch_size=500)
+        blobs = list(SealedBlob.objects.select_for_update().order_by("pk"))
+        for blob in blobs:
+            sealed = SealedSecret.from_bytes(bytes(blob.sealed))
+            wrapped = keeper.rewrap(
+                sealed, record_id=blob.record_id, check_value=config.check_value, session=session
+            )
+            blob.sealed = replace(sealed, wrapped_key=wrapped).to_bytes()
+        SealedBlob.objects.bulk_update(blobs, ["sealed"], batch_size=500)
         before = {"key_version": config.key_version, "set_id": config.set_id}
         config.set_id, config.check_value, config.threshold = new.set_id, new.check_value, new.threshold
         config.shares, config.key_version = shares, config.key_version + 1
@@ -452,7 +460,12 @@ def _rewrap_all(
             action=events.ROTATE,
             obj=config,
             before=before,
-            after={"key_version": config.key_version, "set_id": new.set_id, "rewrapped": len(versions)},
+            after={
+                "key_version": config.key_version,
+                "set_id": new.set_id,
+                "rewrapped": len(versions),
+                "blobs": len(blobs),
+            },
         )
 
 

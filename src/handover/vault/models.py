@@ -232,3 +232,32 @@ class RevealRequest(models.Model):
 
     def __str__(self) -> str:
         return f"reveal #{self.pk} of {self.entry_id}"
+
+
+class SealedBlob(models.Model):
+    """Data that is not a password but must never be stored in the clear: a shadow or gshadow file, a role
+    dump with password verifiers (第二十二条, 第二十六条第2、3项). Sealed like a secret version, under its own
+    record id, so a ciphertext copied into another row fails to open; ``digest`` is the plaintext's
+    ``sha256:<hex>`` as the gathered source's evidence names it (never the data itself)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    engagement = models.ForeignKey(Engagement, on_delete=models.PROTECT, related_name="+")
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="+")
+    label = models.CharField(_("label"), max_length=300)
+    size = models.PositiveBigIntegerField(_("size"))
+    digest = models.CharField(max_length=80)
+    sealed = models.BinaryField(editable=False)
+    created_by_name = models.CharField(max_length=150)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        verbose_name = _("sealed data")
+        verbose_name_plural = _("sealed data")
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def record_id(self) -> str:
+        return f"vault-blob:{self.pk}"

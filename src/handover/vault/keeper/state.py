@@ -54,8 +54,9 @@ _ERRORS: dict[str, type[KeeperError]] = {
     for cls in (KeeperError, Sealed, CeremonyMismatch, KeyMismatch, Unreachable, Unauthenticated)
 }
 
-# What a data key is unwrapped for: one version of one vault entry (``vault.models.record_id_for``).
-RECORD_ID = re.compile(r"vault-entry:[0-9a-f-]{1,64}:v[0-9]{1,9}")
+# What a data key is unwrapped for: one version of one vault entry (``vault.models.record_id_for``), or one
+# sealed blob of verifier files (``vault.models.SealedBlob.record_id``).
+RECORD_ID = re.compile(r"vault-entry:[0-9a-f-]{1,64}:v[0-9]{1,9}|vault-blob:[0-9a-f-]{1,64}")
 QUORUM_PURPOSES = ("rekey", "rotate")
 
 
@@ -235,7 +236,7 @@ class LocalKeeper:
         """The data key of ``sealed``; only for a request that names the record it is for."""
         if not RECORD_ID.fullmatch(record_id or ""):
             raise KeeperError(
-                "An unwrap must name the vault record it is for (vault-entry:<id>:v<number>).",
+                "An unwrap must name the vault record it is for (vault-entry:<id>:v<number> or vault-blob:<id>).",
                 code="no_record",
             )
         master = self._key(check_value)

@@ -41,6 +41,8 @@ CAPABILITY_NOTES = {
     perms.HANDLE_EXCEPTIONS: "start a 第二十八条 exception path, tick its checklist, close it with 表39",
     perms.MANAGE_WORKFLOW: "set deadlines, move the engagement to the next phase, report to the working group",
     perms.MANAGE_DUTY: "plan the duty roster of the role's sites (稳定期, 第三十一条第8项)",
+    perms.VIEW_DISCOVERY: "gathered accounts, rights, keys and review findings of the role's sites",
+    perms.RUN_DISCOVERY: "gather, import account files, decide on findings (drafts 表8/9/11/12/13, 第二十六条第2、3项)",
 }
 
 

@@ -1,0 +1,39 @@
+"""A discovery target, a run and an open finding at each of branches A and B (for the access walk)."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+
+from handover.discovery.models import Finding, GatherRun, Target
+from handover.registers.models import Asset, InformationSystem
+from tests.factories import World
+
+
+def discovery_scenery(world: World) -> dict[str, dict[str, int]]:
+    found = {}
+    now = timezone.now()
+    for key, site in (("a", world.branch_a), ("b", world.branch_b)):
+        system = InformationSystem.objects.create(engagement=world.engagement, site=site, name=f"核心-{key}")
+        asset = Asset.objects.create(
+            engagement=world.engagement, site=site, name=f"h-{key}", hostname=f"h-{key}"
+        )
+        target = Target.objects.create(
+            engagement=world.engagement, site=site, system=system, asset=asset, connector="linux", port=22
+        )
+        run = GatherRun.objects.create(engagement=world.engagement, site=site, started_by_name="test")
+        finding = Finding.objects.create(
+            engagement=world.engagement,
+            site=site,
+            target=target,
+            system=system,
+            asset=asset,
+            rule="superuser_equivalent",
+            severity="high",
+            account_name="ops",
+            detail_en="ops has ALL",
+            detail_zh="ops 拥有 ALL",
+            first_seen=now,
+            last_seen=now,
+        )
+        found[key] = {"target_id": target.pk, "run_id": run.pk, "finding_id": finding.pk}
+    return found
