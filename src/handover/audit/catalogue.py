@@ -19,6 +19,7 @@ APPS_WITH_EVENTS = (
     "handover.backups",
     "handover.vault",
     "handover.workflow",
+    "handover.risk",
     "handover.reports",
 )
 

@@ -45,6 +45,10 @@ REPORT_FEEDBACK = (
 HANDLE_EXCEPTIONS = "handle_exceptions"  # start a 第二十八条 path, tick its checklist, close it with 表39
 MANAGE_WORKFLOW = "manage_workflow"  # deadlines, phase transitions, reports to the working group
 MANAGE_DUTY = "manage_duty"  # 第三十一条第8项: plan who is on duty at a site in 稳定期
+# Security management of the 2023 measures (handover.risk): compliance, incidents, risks, plans and drills.
+VIEW_RISK = "view_risk"  # the engagement's duty compliance, incidents and their clocks, risks, plans, drills
+MANAGE_RISK = "manage_risk"  # record incidents and their reports, risks, plans, drills, evidence links
+ACCEPT_RISK = "accept_risk"  # 第八条: approve someone else's risk acceptance (never one's own, never the owner)
 
 ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     Role.TECH_GROUP: frozenset(
@@ -73,6 +77,9 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
             MANAGE_WORKFLOW,
             MANAGE_DUTY,
             MANAGE_PACKAGES,
+            VIEW_RISK,
+            MANAGE_RISK,
+            ACCEPT_RISK,
         }
     ),
     Role.ONSITE_POST: frozenset(
@@ -98,6 +105,8 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
             REPORT_FEEDBACK,
             HANDLE_EXCEPTIONS,
             MANAGE_DUTY,
+            VIEW_RISK,
+            MANAGE_RISK,
         }
     ),
     Role.FIRM_IT: frozenset(
@@ -116,6 +125,8 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
             VIEW_WORKFLOW,
             WORK_STEPS,
             HANDLE_EXCEPTIONS,
+            VIEW_RISK,
+            MANAGE_RISK,
         }
     ),
     Role.FIRM_FINANCE: frozenset(

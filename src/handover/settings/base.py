@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "handover.backups",
     "handover.vault",
     "handover.workflow",
+    "handover.risk",
     "handover.reports",
     "handover.web",
     "handover.api",
@@ -180,6 +181,7 @@ HANDOVER_VAULT_SOCKET = DATA_DIR / "vault-keeper.sock"
 HANDOVER_VAULT_KEEPER = env.get_choice("HANDOVER_VAULT_KEEPER", ("socket", "in-process"))
 HANDOVER_VAULT_REVEAL_MINUTES = env.get_int("HANDOVER_VAULT_REVEAL_MINUTES")
 HANDOVER_VAULT_SHOW_SECONDS = env.get_int("HANDOVER_VAULT_SHOW_SECONDS")
+HANDOVER_RISK_GRADING_FILE = env.get("HANDOVER_RISK_GRADING_FILE")
 
 # Notification email (workflow/notifications.py): SMTP when a host is set, else files in the data folder.
 if env.get("HANDOVER_SMTP_HOST"):

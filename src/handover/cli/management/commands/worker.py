@@ -14,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from handover.audit.tasks import checkpoint_schedule
 from handover.core.limits import memory_limit_apply
+from handover.risk.tasks import worker_start as risk_worker_start
 from handover.workflow import clock
 from handover.workflow.tasks import (
     daily_reports_schedule,
@@ -36,5 +37,6 @@ class Command(BaseCommand):
         digest_schedule(clock.now())
         daily_reports_schedule(clock.now())
         reminders_schedule(clock.now())
+        risk_worker_start(clock.now())  # incident clocks: catch up at every start, then every 5 minutes
         extra = ["--batch"] if options["batch"] else []
         call_command("db_worker", "--interval", "2", *extra)
