@@ -60,8 +60,10 @@ def rules_file(tmp_path, settings):
 
 
 def test_a_deployment_replaces_the_grading_with_its_own_cited_file(rules_file):
-    rules_file(json.dumps({"version": "部署-2027.1", "source": "附件1-2 原文", "verified": True,
-                           "grading": [{"grade": "major", "min_class": 3, "minutes": 1, "source": "附件1-2 第3行"}]}))  # fmt: skip
+    rule = {"grade": "major", "min_class": 3, "minutes": 1, "source": "附件1-2 第3行"}
+    rules_file(
+        json.dumps({"version": "部署-2027.1", "source": "附件1-2 原文", "verified": True, "grading": [rule]})
+    )
     current = rules.current()
     assert current.version == "部署-2027.1" and current.verified
     rule = rules.grade_of(current, system_class=3, minutes=1, pct=Decimal(0), leaked=0)
@@ -219,10 +221,9 @@ def test_a_report_done_stops_its_clock_and_a_late_one_says_so(world, people):
         assert tasks.check_now(clock.now())["escalated"] == 0
     assert made.done_at == at(2026, 12, 9, 11, 20)
     assert "(late)" in incident.timeline.get(kind="report").text
-    with pytest.raises(DomainError) as again:
-        with clock.frozen(at(2026, 12, 9, 11, 25)):
-            incidents.incident_report_record(actor=people["tech"], incident=incident, kind=ClockKind.IMMEDIATE,
-                                             text="再次")  # fmt: skip
+    with pytest.raises(DomainError) as again, clock.frozen(at(2026, 12, 9, 11, 25)):
+        incidents.incident_report_record(actor=people["tech"], incident=incident, kind=ClockKind.IMMEDIATE,
+                                         text="再次")  # fmt: skip
     assert again.value.field == "kind"
 
 
@@ -252,3 +253,25 @@ def test_notices_and_register_links_stay_inside_the_engagement(world, people):
         incidents.incident_notice_record(actor=people["tech"], incident=incident, party="合作银行", channel="传真",
                                          notified_at=at(2026, 12, 9, 11), summary="银证转账暂停")  # fmt: skip
     assert incident.notices.count() == 1 and incident.timeline.filter(kind="notice").exists()
+
+
+def test_the_report_is_a_word_file_in_chinese_filled_from_the_incident(world, people):
+    import io
+
+    from docx import Document
+
+    incident = _open(world, people["tech"])
+    with clock.frozen(at(2026, 12, 9, 12)):
+        incidents.incident_notice_record(actor=people["tech"], incident=incident, party="上海证券交易所",
+                                         channel="电话", notified_at=at(2026, 12, 9, 10, 20),
+                                         summary="集中交易中断")  # fmt: skip
+    content = incidents.incident_report_export(actor=people["tech"], incident=incident)
+    document = Document(io.BytesIO(content))
+    text = "\n".join(p.text for p in document.paragraphs)
+    cells = {row.cells[0].text: row.cells[1].text for row in document.tables[0].rows}
+    assert "网络安全事件情况报告书" in text and "上海证券交易所（电话）" in text
+    assert cells["事件级别"] == "较大" and cells["涉及信息系统"] == "集中交易系统（五类系统）"
+    assert "调查报告（第1次）：应于 2026-12-16 17:00 前；未报告" in text
+    assert "尚未据原文核对" in text  # the unverified defaults say so on the paper too
+    assert world.engagement.firm_name in text  # 技术组 may see the firm's name (第十一条)
+    assert Event.objects.filter(action=events.INCIDENT_EXPORT).count() == 1

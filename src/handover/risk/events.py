@@ -10,6 +10,7 @@ INCIDENT_REPORT = "risk.incident.report"
 INCIDENT_NOTICE = "risk.incident.notice"
 INCIDENT_RESTORE = "risk.incident.restore"
 INCIDENT_LINK = "risk.incident.link"
+INCIDENT_EXPORT = "risk.incident.export"
 CLOCK_REMIND = "risk.clock.remind"
 CLOCK_OVERDUE = "risk.clock.overdue"
 RISK_CREATE = "risk.risk.create"
@@ -29,6 +30,7 @@ ACTIONS = {
     INCIDENT_NOTICE: _("Related party told of an incident"),
     INCIDENT_RESTORE: _("Incident: service restored"),
     INCIDENT_LINK: _("Incident linked to its 表39 and 表40 rows"),
+    INCIDENT_EXPORT: _("Incident report downloaded as a Word file"),
     CLOCK_REMIND: _("Incident reporting deadline near"),
     CLOCK_OVERDUE: _("Incident reporting deadline passed: escalated"),
     RISK_CREATE: _("Risk recorded"),

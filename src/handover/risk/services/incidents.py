@@ -308,6 +308,19 @@ def incident_rows_link(
     return incident
 
 
+def incident_report_export(*, actor: Any, incident: Incident) -> bytes:
+    """The pre-filled report (docx), recorded in the trail as every export is."""
+    from handover.org.selectors import firm_label_for
+    from handover.risk.documents import incident_report_docx
+
+    allowed(actor, incident.engagement, perms.VIEW_RISK)
+    hidden = firm_label_for(user=actor, engagement=incident.engagement)  # 第十一条: None when it may be read
+    label = incident.engagement.firm_name if hidden is None else hidden
+    content = incident_report_docx(incident, firm_label=label)
+    _audit(actor, events.INCIDENT_EXPORT, incident, after={"format": "docx", "bytes": len(content)})
+    return content
+
+
 def clocks_check(*, actor: Any, now: dt.datetime, engagement: Engagement | None = None) -> dict[str, int]:
     """Remind of each clock about to fall due and escalate each one past due, once; add the updates owed
     while a trading system stays down. Safe to run at any moment and any number of times."""
