@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db.models import Prefetch, QuerySet
 from django.utils.translation import gettext as _
@@ -26,8 +26,7 @@ def risk_list(*, user: Any, engagement: Engagement) -> QuerySet[Risk]:
     )
 
 
-@dataclass(frozen=True)
-class Levels:
+class Levels(NamedTuple):
     inherent: str
     current: str
     residual: str
