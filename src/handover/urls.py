@@ -14,6 +14,7 @@ urlpatterns = [
     path("e/", include("handover.backups.urls")),
     path("e/", include("handover.registers.urls")),
     path("e/", include("handover.reports.urls")),
+    path("e/", include("handover.risk.urls")),
     path("audit/", include("handover.audit.urls")),
     path("w/", include("handover.workflow.urls")),
     path("api/", include("handover.api.urls")),

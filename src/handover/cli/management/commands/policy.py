@@ -41,6 +41,9 @@ CAPABILITY_NOTES = {
     perms.HANDLE_EXCEPTIONS: "start a 第二十八条 exception path, tick its checklist, close it with 表39",
     perms.MANAGE_WORKFLOW: "set deadlines, move the engagement to the next phase, report to the working group",
     perms.MANAGE_DUTY: "plan the duty roster of the role's sites (稳定期, 第三十一条第8项)",
+    perms.VIEW_RISK: "read the duty compliance, incidents and their clocks, risks, plans and drills (2023 measures)",
+    perms.MANAGE_RISK: "record incidents and their reports, risks, plans, drills and evidence of duties",
+    perms.ACCEPT_RISK: "approve someone else's risk acceptance, never as its owner (第八条)",
 }
 
 
