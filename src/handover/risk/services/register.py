@@ -55,7 +55,7 @@ def risk_create(
     engagement: Engagement,
     number: str,
     title: str,
-    owner: Person,
+    owner: Person | None,
     scores: dict[str, Any],
     description: str = "",
     system_name: str = "",
