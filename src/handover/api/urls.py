@@ -5,8 +5,8 @@ from rest_framework.routers import DefaultRouter
 
 from handover.api import views
 from handover.backups import api as backups_api
-from handover.risk import api as risk_api
 from handover.registers import api as registers_api
+from handover.risk import api as risk_api
 from handover.vault import api as vault_api
 from handover.workflow import api as workflow_api
 
