@@ -56,3 +56,20 @@ def test_the_command_line_prints_what_is_due_and_overdue(world):
     text = out.getvalue()
     assert "OVERDUE  2026-12-09 11:00  INC-1" in text and "due      2026-12-16 17:00  INC-1" in text
     assert text.strip().endswith("3 due, 1 overdue")
+
+
+def test_the_demo_has_a_risk_register_a_running_clock_and_a_drill_done_and_one_overdue(db):
+    from handover.org.models import Engagement
+    from handover.risk.models import ClockKind, Drill, Risk, RiskAcceptance
+
+    call_command("demo", stdout=io.StringIO())
+    engagement = Engagement.objects.get(code="demo")
+    assert Risk.objects.filter(engagement=engagement).count() == 3
+    assert RiskAcceptance.objects.get().approved_by.user.username == "demo-tech"
+    incident = Incident.objects.get(engagement=engagement)
+    immediate = incident.clocks.get(kind=ClockKind.IMMEDIATE)
+    assert incident.grade == "large" and immediate.done_at is None and immediate.due_at > clock.now()
+    assert Drill.objects.filter(held_on__isnull=False).count() == 1
+    assert Drill.objects.filter(held_on__isnull=True, due_on__lt=clock.now().date()).count() == 1
+    call_command("demo", stdout=io.StringIO())  # twice: nothing added
+    assert Risk.objects.count() == 3 and Incident.objects.count() == 1
