@@ -14,6 +14,15 @@ def at(year: int, month: int, day: int, hour: int = 9, minute: int = 0) -> dt.da
     return dt.datetime(year, month, day, hour, minute, tzinfo=BEIJING)
 
 
+@pytest.fixture(autouse=True)
+def _english():
+    """Messages are compared in English whatever an earlier test (``handover demo``) left active."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
 @pytest.fixture
 def people(world):
     return {
