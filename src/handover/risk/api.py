@@ -5,6 +5,7 @@ refusals come back as ``{"detail", "code", "field"}`` (api/errors.py)."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -59,7 +60,7 @@ class IncidentCreateSerializer(serializers.Serializer):
     description = serializers.CharField(required=False, allow_blank=True, default="")
     down_minutes = serializers.IntegerField(min_value=0, default=0)
     affected_pct = serializers.DecimalField(
-        max_digits=5, decimal_places=2, min_value=0, max_value=100, default=0
+        max_digits=5, decimal_places=2, min_value=Decimal(0), max_value=Decimal(100), default=Decimal(0)
     )
     leaked_records = serializers.IntegerField(min_value=0, default=0)
     t39_row = serializers.IntegerField(required=False, allow_null=True, default=None)

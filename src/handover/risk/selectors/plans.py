@@ -50,7 +50,8 @@ def coverage_matrix(*, user: Any, engagement: Engagement, today: dt.date) -> lis
     for scenario, day in Drill.objects.filter(engagement=engagement, held_on__isnull=False).values_list(
         "scenario", "held_on"
     ):
-        held[scenario] = max(day, held.get(scenario, day))
+        if day is not None:
+            held[scenario] = max(day, held.get(scenario, day))
     interval = dt.timedelta(days=rules.current().drill_interval_days)
     lines = []
     for scenario in Scenario:

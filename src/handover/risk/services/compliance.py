@@ -35,8 +35,8 @@ def evidence_link(
     if not (description or "").strip():
         raise DomainError(_("Describe the evidence."), field="description")
     linked_row = None
-    if row not in (None, ""):
-        pk = row.pk if isinstance(row, Row) else row
+    if row is not None and row != "":
+        pk = row.pk if isinstance(row, Row) else int(row)
         linked_row = Row.objects.filter(pk=pk, form__engagement=engagement, is_current=True).first()
         if linked_row is None:
             raise DomainError(_("No current register row with the id %(id)s here.") % {"id": pk}, field="row")
