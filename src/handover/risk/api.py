@@ -11,7 +11,6 @@ from typing import Any
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -21,7 +20,16 @@ from handover.org import permissions as perms
 from handover.org import selectors as org_selectors
 from handover.org.models import Engagement, Person
 from handover.risk import rules
-from handover.risk.models import ClockKind, Drill, Incident, PlanVersion, Risk, Scenario, Treatment
+from handover.risk.models import (
+    ClockKind,
+    Drill,
+    Incident,
+    PlanVersion,
+    Risk,
+    RiskAcceptance,
+    Scenario,
+    Treatment,
+)
 from handover.risk.selectors import compliance, incidents, plans, register
 from handover.risk.selectors.deadlines import deadlines
 from handover.risk.services import incidents as incident_services
@@ -161,7 +169,6 @@ class DrillCreateSerializer(serializers.Serializer):
 
 class _Scoped(APIView):
     read_capability = perms.VIEW_RISK
-    parser_classes = [JSONParser]
 
     def engagement(self) -> Engagement:
         engagement = org_selectors.engagement_get(user=self.request.user, code=self.kwargs["code"])
@@ -291,3 +298,95 @@ class DrillListView(_Scoped):
         data["findings"] = [(f["problem"], f["capa_row"]) for f in data["findings"]]
         drill = plan_services.drill_record(actor=request.user, plan_version=version, **data)
         return Response(DrillSerializer(drill).data, status=status.HTTP_201_CREATED)
+
+
+class NoticeSerializer(serializers.Serializer):
+    party = serializers.CharField(max_length=200)
+    channel = serializers.CharField(max_length=100)
+    notified_at = serializers.DateTimeField()
+    summary = serializers.CharField()
+
+
+class IncidentNoticeView(_Scoped):
+    """Related parties told of the incident (三(四)三); POST records one."""
+
+    @extend_schema(responses=NoticeSerializer(many=True))
+    def get(self, request: Request, code: str, incident_id: int) -> Response:
+        incident = incidents.incident_get(
+            user=request.user, engagement=self.engagement(), incident_id=incident_id
+        )
+        return Response(NoticeSerializer(incident.notices.all(), many=True).data)
+
+    @extend_schema(request=NoticeSerializer, responses={201: NoticeSerializer})
+    def post(self, request: Request, code: str, incident_id: int) -> Response:
+        incident = incidents.incident_get(
+            user=request.user, engagement=self.engagement(), incident_id=incident_id
+        )
+        notice = incident_services.incident_notice_record(actor=request.user, incident=incident,
+                                                          **self.body(NoticeSerializer))  # fmt: skip
+        return Response(NoticeSerializer(notice).data, status=status.HTTP_201_CREATED)
+
+
+class RestoreSerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+
+
+class IncidentRestoreView(_Scoped):
+    """POST: service restored at ``at``; the updates falling due after it are no longer owed."""
+
+    read_capability = perms.MANAGE_RISK
+
+    @extend_schema(request=RestoreSerializer, responses={200: IncidentSerializer})
+    def post(self, request: Request, code: str, incident_id: int) -> Response:
+        incident = incidents.incident_get(
+            user=request.user, engagement=self.engagement(), incident_id=incident_id
+        )
+        incident = incident_services.incident_restore(actor=request.user, incident=incident,
+                                                      **self.body(RestoreSerializer))  # fmt: skip
+        return Response(IncidentSerializer(incident).data)
+
+
+class AcceptanceSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    risk = serializers.IntegerField(source="risk_id")
+    reason = serializers.CharField()
+    expires_on = serializers.DateField()
+    approved_at = serializers.DateTimeField(read_only=True, allow_null=True)
+
+
+class AcceptanceView(_Scoped):
+    """POST: ask that a risk be accepted until a date (someone else approves, 第八条)."""
+
+    read_capability = perms.MANAGE_RISK
+
+    @extend_schema(request=AcceptanceSerializer, responses={201: AcceptanceSerializer})
+    def post(self, request: Request, code: str) -> Response:
+        engagement = self.engagement()
+        data = self.body(AcceptanceSerializer)
+        risk = Risk.objects.filter(engagement=engagement, pk=data.pop("risk_id")).first()
+        if risk is None:
+            raise DomainError(_("No risk with this id in this engagement."), field="risk")
+        asked = register_services.acceptance_request(actor=request.user, risk=risk, **data)
+        return Response(AcceptanceSerializer(asked).data, status=status.HTTP_201_CREATED)
+
+
+class ApprovalSerializer(serializers.Serializer):
+    acceptance = serializers.IntegerField()
+
+
+class AcceptanceApproveView(_Scoped):
+    """POST: approve an acceptance: never by its owner nor by the one who asked (第八条)."""
+
+    read_capability = perms.ACCEPT_RISK
+
+    @extend_schema(request=ApprovalSerializer, responses={200: AcceptanceSerializer})
+    def post(self, request: Request, code: str) -> Response:
+        engagement = self.engagement()
+        pk = self.body(ApprovalSerializer)["acceptance"]
+        asked = (
+            RiskAcceptance.objects.filter(risk__engagement=engagement, pk=pk).select_related("risk").first()
+        )
+        if asked is None:
+            raise DomainError(_("No risk acceptance with this id in this engagement."), field="acceptance")
+        approved = register_services.acceptance_approve(actor=request.user, acceptance=asked)
+        return Response(AcceptanceSerializer(approved).data)
