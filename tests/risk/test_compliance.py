@@ -110,3 +110,21 @@ def test_a_person_links_evidence_and_marks_a_duty_not_applicable_with_a_reason(w
 def test_the_observer_and_the_finance_post_do_not_read_the_compliance_view(world, people):
     with pytest.raises(PermissionDenied):
         compliance_view(user=people["observer"], engagement=world.engagement)
+
+
+def test_the_compliance_view_reads_in_a_constant_number_of_queries(world, people):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            compliance_view(user=people["tech"], engagement=world.engagement, now=NOW)
+        return len(queries)
+
+    count()  # the login's grants are read once and kept
+    empty = count()
+    build(world)
+    for number in range(20):
+        compliance.evidence_link(actor=people["tech"], engagement=world.engagement, duty=f"M{number % 39 + 1:02d}",
+                                 description="证据")  # fmt: skip
+    assert count() == empty
