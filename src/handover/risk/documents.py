@@ -7,12 +7,14 @@ exact layout is not held by this project: docs/risk.md); the person completes an
 
 from __future__ import annotations
 
+import html
 import io
 
 from docx import Document
 
 from handover.risk import rules
 from handover.risk.models import ClockKind, Grade, Incident
+from handover.risk.selectors.assessment import NO_DATA, Assessment
 from handover.workflow.deadlines import BEIJING
 
 _CLASS = {1: "一类", 2: "二类", 3: "三类", 4: "四类", 5: "五类"}
@@ -84,3 +86,54 @@ def incident_report_docx(incident: Incident, *, firm_label: str) -> bytes:
 
 def _row(row: object) -> str:
     return f"{row.form.form_no} 第{row.seq}行" if row is not None else "未关联"  # type: ignore[attr-defined]
+
+
+def _assessment_blocks(assessment: Assessment, firm_label: str) -> list[tuple[str, str]]:
+    """The report as (kind, text) blocks: ``h0``/``h1``/``h2`` headings and ``p`` paragraphs."""
+    blocks = [("h0", assessment.title), ("p", f"被评估机构：{firm_label}"),
+              ("p", f"依据：{assessment.basis}；评估截止日期：{assessment.as_of.isoformat()}")]  # fmt: skip
+    for number, section in enumerate(assessment.sections, start=1):
+        blocks.append(("h1", f"{number}. {section.title}（{section.article}）"))
+        for item in section.items:
+            blocks.append(("h2", item.title))
+            blocks += [("p", line) for line in item.lines] or [("p", NO_DATA)]
+    blocks.append(("h1", f"{len(assessment.sections) + 1}. 风险清单"))
+    blocks += [("p", line) for line in assessment.risks] or [("p", NO_DATA)]
+    if assessment.kind == "initial":
+        blocks.append(("h1", "较为严重的风险（应及时报告托管工作组，第二十条第8项）"))
+        blocks += [("p", line) for line in assessment.serious] or [("p", "无")]
+    blocks.append(("p", "评估人（签字）：            复核人（签字）：            日期："))
+    return blocks
+
+
+def assessment_docx(assessment: Assessment, *, firm_label: str) -> bytes:
+    """The assessment report as a Word file."""
+    document = Document()
+    for kind, text in _assessment_blocks(assessment, firm_label):
+        if kind == "p":
+            document.add_paragraph(text)
+        else:
+            document.add_heading(text, level=int(kind[1]))
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+PDF_STYLE = """
+@page { size: A4; margin: 20mm 18mm; }
+body { font-family: "Noto Sans CJK SC", "Noto Serif CJK SC", sans-serif; font-size: 10.5pt; }
+h1 { font-size: 18pt; text-align: center; } h2 { font-size: 13pt; } h3 { font-size: 11pt; }
+"""
+
+
+def assessment_pdf(assessment: Assessment, *, firm_label: str) -> bytes:
+    """The assessment report as a PDF (WeasyPrint, as the registers' exports)."""
+    from weasyprint import HTML  # imported late: it loads Pango, which only PDF exports need
+
+    tags = {"h0": "h1", "h1": "h2", "h2": "h3", "p": "p"}
+    body = "".join(
+        f"<{tags[k]}>{html.escape(t)}</{tags[k]}>" for k, t in _assessment_blocks(assessment, firm_label)
+    )
+    document = (f"<!doctype html><html lang='zh-Hans'><head><meta charset='utf-8'><style>{PDF_STYLE}</style>"
+                f"</head><body>{body}</body></html>")  # fmt: skip
+    return bytes(HTML(string=document).write_pdf())

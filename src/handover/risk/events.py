@@ -20,6 +20,7 @@ ACCEPTANCE_APPROVE = "risk.acceptance.approve"
 PLAN_VERSION = "risk.plan.version"
 DRILL_RECORD = "risk.drill.record"
 DRILL_OVERDUE = "risk.drill.overdue"
+ASSESSMENT_EXPORT = "risk.assessment.export"
 
 ACTIONS = {
     EVIDENCE_LINK: _("Evidence linked to a duty of the measures"),
@@ -40,4 +41,5 @@ ACTIONS = {
     PLAN_VERSION: _("Emergency plan version recorded"),
     DRILL_RECORD: _("Emergency drill recorded"),
     DRILL_OVERDUE: _("Emergency drill overdue: reminded"),
+    ASSESSMENT_EXPORT: _("Risk-assessment report made (Word or PDF)"),
 }
