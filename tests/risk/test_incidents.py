@@ -220,7 +220,7 @@ def test_a_report_done_stops_its_clock_and_a_late_one_says_so(world, people):
                                                 text="电话报告浙江证监局")  # fmt: skip
         assert tasks.check_now(clock.now())["escalated"] == 0
     assert made.done_at == at(2026, 12, 9, 11, 20)
-    assert "(late)" in incident.timeline.get(kind="report").text
+    assert ", late: " in incident.timeline.get(kind="report").text
     with pytest.raises(DomainError) as again, clock.frozen(at(2026, 12, 9, 11, 25)):
         incidents.incident_report_record(actor=people["tech"], incident=incident, kind=ClockKind.IMMEDIATE,
                                          text="再次")  # fmt: skip

@@ -225,8 +225,9 @@ def incident_report_record(
         owed.done_at = made
         owed.save(update_fields=["done_at"])
         late = made > owed.due_at
-        _entry(incident, EntryKind.REPORT, made, f"{ClockKind(kind).label}{' (late)' if late else ''}: {text}",
-               who(actor)[1])  # fmt: skip
+        words = {"report": ClockKind(kind).label, "text": text}
+        line = (_("%(report)s, late: %(text)s") if late else _("%(report)s: %(text)s")) % words
+        _entry(incident, EntryKind.REPORT, made, line, who(actor)[1])
         if kind == ClockKind.UPDATE:
             _next_update(incident, owed)
         _audit(actor, events.INCIDENT_REPORT, incident,
