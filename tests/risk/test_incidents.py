@@ -275,3 +275,11 @@ def test_the_report_is_a_word_file_in_chinese_filled_from_the_incident(world, pe
     assert "尚未据原文核对" in text  # the unverified defaults say so on the paper too
     assert world.engagement.firm_name in text  # 技术组 may see the firm's name (第十一条)
     assert Event.objects.filter(action=events.INCIDENT_EXPORT).count() == 1
+
+
+def test_an_incident_beyond_the_holiday_data_is_recorded_with_weekdays_and_a_warning(world, people):
+    incident = _open(world, people["tech"], detected_at=at(2027, 1, 8, 10), now=at(2027, 1, 8, 10, 5))
+    investigation = incident.clocks.get(kind=ClockKind.INVESTIGATION)
+    assert investigation.due_at == at(2027, 1, 15, 17)  # Friday 8 January + 5 weekdays
+    assert "Monday to Friday only" in investigation.basis
+    assert incident.timeline.filter(kind="note", text__contains="2027").exists()

@@ -10,14 +10,17 @@ from handover.fixity.trading_calendar import TradingCalendar
 from handover.workflow.deadlines import BEIJING
 
 
-def after_working_days(start: dt.datetime, days: int, *, day_end: str = "17:00") -> dt.datetime:
-    """``day_end`` (Beijing) of the ``days``-th trading day after the Beijing date of ``start``."""
+def after_working_days(
+    start: dt.datetime, days: int, *, day_end: str = "17:00", weekdays_only: bool = False
+) -> dt.datetime:
+    """``day_end`` (Beijing) of the ``days``-th trading day after the Beijing date of ``start``. The calendar
+    refuses years its holiday data does not cover; ``weekdays_only`` then counts Monday to Friday."""
     calendar = TradingCalendar()
     day = start.astimezone(BEIJING).date()
     counted = 0
     while counted < days:
         day += dt.timedelta(days=1)
-        if calendar.is_trading_day(day):
+        if day.weekday() < 5 if weekdays_only else calendar.is_trading_day(day):
             counted += 1
     hour, minute = (int(part) for part in day_end.split(":"))
     return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=BEIJING)

@@ -81,23 +81,29 @@ def _apply_grade(incident: Incident, ruleset: rules.RuleSet) -> rules.GradeRule:
     return rule
 
 
-def _clocks_create(incident: Incident, ruleset: rules.RuleSet) -> None:
-    c, start = ruleset.clocks, incident.detected_at
+def _clocks_create(incident: Incident, ruleset: rules.RuleSet) -> str:
+    """The clocks of a new incident; returns a warning when the holiday data did not cover the deadline (the
+    incident is recorded all the same: a deadline counted on weekdays only beats no incident at all)."""
+    c, start, warning = ruleset.clocks, incident.detected_at, ""
+    days = c.investigation_working_days
     try:
-        investigation = after_working_days(start, c.investigation_working_days, day_end=c.day_end)
+        investigation = after_working_days(start, days, day_end=c.day_end)
     except FixityError as exc:
-        raise DomainError(str(exc), field="detected_at") from None
+        investigation = after_working_days(start, days, day_end=c.day_end, weekdays_only=True)
+        warning = _("Working days counted Monday to Friday only, holidays not known (%(problem)s): check the "
+                    "investigation report's deadline.") % {"problem": exc}  # fmt: skip
     owed = [
-        (ClockKind.IMMEDIATE, start + dt.timedelta(minutes=c.immediate_minutes)),
-        (ClockKind.WRITTEN, start + dt.timedelta(hours=c.written_hours)),
-        (ClockKind.INVESTIGATION, investigation),
+        (ClockKind.IMMEDIATE, start + dt.timedelta(minutes=c.immediate_minutes), c.source),
+        (ClockKind.WRITTEN, start + dt.timedelta(hours=c.written_hours), c.source),
+        (ClockKind.INVESTIGATION, investigation, f"{c.source} {warning}".strip()),
     ]
     if incident.trading_system:
-        owed.append((ClockKind.UPDATE, start + dt.timedelta(minutes=c.update_after_minutes)))
+        owed.append((ClockKind.UPDATE, start + dt.timedelta(minutes=c.update_after_minutes), c.source))
     ReportClock.objects.bulk_create(
-        ReportClock(incident=incident, kind=kind, seq=1, due_at=due, basis=c.source[:300])
-        for kind, due in owed
+        ReportClock(incident=incident, kind=kind, seq=1, due_at=due, basis=basis[:300])
+        for kind, due, basis in owed
     )
+    return warning
 
 
 def incident_open(
@@ -141,8 +147,10 @@ def incident_open(
     try:
         with transaction.atomic():
             incident.save()
-            _clocks_create(incident, ruleset)
+            warning = _clocks_create(incident, ruleset)
             _entry(incident, EntryKind.DETECTED, detected_at, title, name)
+            if warning:
+                _entry(incident, EntryKind.NOTE, at, warning, name)
             _entry(incident, EntryKind.GRADED, at, f"{Grade(rule.grade).label}: {rule.source}", name)
             _audit(actor, events.INCIDENT_OPEN, incident, after=_snapshot(incident))
             _tell_graded(incident)
