@@ -185,8 +185,18 @@ def test_a_clock_that_passed_while_the_worker_was_stopped_is_escalated_at_its_ne
 def test_a_clock_about_to_fall_due_is_reminded_once(world, people):
     incident = _open(world, people["tech"], trading_system=False)
     with clock.frozen(at(2026, 12, 9, 10, 40)):
-        assert tasks.check_now(clock.now()) == {"reminded": 1, "escalated": 0, "drills": 0}
-        assert tasks.check_now(clock.now()) == {"reminded": 0, "escalated": 0, "drills": 0}
+        assert tasks.check_now(clock.now()) == {
+            "reminded": 1,
+            "escalated": 0,
+            "drills_planned": 0,
+            "drills": 0,
+        }
+        assert tasks.check_now(clock.now()) == {
+            "reminded": 0,
+            "escalated": 0,
+            "drills_planned": 0,
+            "drills": 0,
+        }
     assert incident.clocks.get(kind=ClockKind.IMMEDIATE).reminded_at is not None
 
 

@@ -110,3 +110,17 @@ def test_an_overdue_drill_is_listed_and_reminded_once_by_the_worker(world, peopl
         assert tasks.check_now(clock.now())["drills"] == 0
     assert Notification.objects.filter(person__user=people["tech"], title__contains="2026-11-30").count() == 1
     assert Event.objects.filter(action=events.DRILL_OVERDUE).count() == 1
+
+
+def test_the_yearly_drill_of_each_covered_scenario_is_planned_once_then_reminded_when_late(world, people):
+    version = _version(world, people["tech"])  # covers cyber and trading_outage
+    plans.drill_record(actor=people["tech"], plan_version=version, scenario=Scenario.TRADING_OUTAGE,
+                       due_on=dt.date(2026, 3, 2), held_on=dt.date(2026, 3, 2), participants="技术组")  # fmt: skip
+    with clock.frozen(at(2026, 12, 10, 8)):
+        assert tasks.check_now(clock.now())["drills_planned"] == 1  # cyber, never drilled: due today
+        assert tasks.check_now(clock.now())["drills_planned"] == 0
+    planned = Drill.objects.get(held_on__isnull=True)
+    assert (planned.scenario, planned.due_on) == ("cyber", dt.date(2026, 12, 10))
+    with clock.frozen(at(2027, 2, 5, 8)):  # trading_outage's year ends on 2027-03-02: planned 30 days ahead
+        assert tasks.check_now(clock.now())["drills_planned"] == 1
+    assert Drill.objects.get(scenario="trading_outage", held_on__isnull=True).due_on == dt.date(2027, 3, 2)

@@ -19,10 +19,11 @@ def check_now(now: dt.datetime) -> dict[str, int]:
     from handover.core.actors import system
     from handover.core.context import command_context
     from handover.risk.services.incidents import clocks_check
-    from handover.risk.services.plans import drills_overdue_remind
+    from handover.risk.services.plans import drills_overdue_remind, drills_owed_plan
 
     with command_context("task"):
         counts = clocks_check(actor=system("risk-clocks"), now=now)
+        counts["drills_planned"] = drills_owed_plan(actor=system("risk-drills"), now=now)
         counts["drills"] = drills_overdue_remind(actor=system("risk-drills"), now=now)
     return counts
 

@@ -108,6 +108,39 @@ def drill_record(
     return drill
 
 
+def drills_owed_plan(*, actor: Any, now: dt.datetime) -> int:
+    """The yearly drill (rules: ``drill_interval_days``) of each scenario a current plan version covers: when
+    no drill of it is planned, one is planned for the day the interval ends after the last drill held (or
+    today, if none was ever held). The overdue reminder then applies to it."""
+    from handover.risk import rules
+
+    today = now.astimezone(BEIJING).date()
+    interval = dt.timedelta(days=rules.current().drill_interval_days)
+    latest: dict[int, PlanVersion] = {}
+    for version in PlanVersion.objects.select_related("plan__engagement").order_by("plan_id", "version"):
+        latest[version.plan_id] = version
+    planned = set(Drill.objects.filter(held_on__isnull=True).values_list("engagement_id", "scenario"))
+    held: dict[tuple[int, str], dt.date] = {}
+    for engagement_id, scenario, day in Drill.objects.filter(held_on__isnull=False).values_list(
+        "engagement_id", "scenario", "held_on"
+    ):
+        if day is not None:
+            held[(engagement_id, scenario)] = max(day, held.get((engagement_id, scenario), day))
+    made = 0
+    for version in latest.values():
+        engagement = version.plan.engagement
+        for scenario in version.scenarios:
+            key = (engagement.pk, scenario)
+            last = held.get(key)
+            if key in planned or (last is not None and last + interval > today + dt.timedelta(days=30)):
+                continue
+            drill_record(actor=actor, plan_version=version, scenario=scenario,
+                         due_on=max(last + interval, today) if last else today)  # fmt: skip
+            planned.add(key)
+            made += 1
+    return made
+
+
 def drills_overdue_remind(*, actor: Any, now: dt.datetime) -> int:
     """Remind, once per drill, of each drill not held by its due date."""
     today = now.astimezone(BEIJING).date()
