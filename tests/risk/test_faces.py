@@ -73,3 +73,22 @@ def test_the_demo_has_a_risk_register_a_running_clock_and_a_drill_done_and_one_o
     assert Drill.objects.filter(held_on__isnull=True, due_on__lt=clock.now().date()).count() == 1
     call_command("demo", stdout=io.StringIO())  # twice: nothing added
     assert Risk.objects.count() == 3 and Incident.objects.count() == 1
+
+
+def test_a_risk_and_a_plan_version_are_recorded_on_their_pages(world, people, client):
+    from handover.risk.models import PlanVersion, Risk
+
+    client.force_login(people["onsite"])
+    code = world.engagement.code
+    answer = client.post(reverse("risk:risk_list", kwargs={"code": code}), {
+        "number": "R-1", "title": "报盘线路无天地备份", "owner": str(world.person_a.pk), "inherent_likelihood": "3",
+        "inherent_impact": "5", "current_likelihood": "3", "current_impact": "5"})  # fmt: skip
+    assert answer.status_code == 302 and Risk.objects.get().owner == world.person_a
+    bad = client.post(reverse("risk:risk_list", kwargs={"code": code}), {
+        "number": "R-2", "title": "x", "owner": str(world.person_a.pk), "inherent_likelihood": "7",
+        "inherent_impact": "5", "current_likelihood": "3", "current_impact": "5"})  # fmt: skip
+    assert bad.status_code == 200 and Risk.objects.count() == 1 and "1 至 5" in bad.content.decode()
+    plan = client.post(reverse("risk:plan_list", kwargs={"code": code}), {
+        "title": "总体应急预案", "scenarios": ["cyber", "provider_exit"], "procedures": "……",
+        "effective_on": "2026-12-01"})  # fmt: skip
+    assert plan.status_code == 302 and PlanVersion.objects.get().scenarios == ["cyber", "provider_exit"]

@@ -48,7 +48,7 @@ MANAGE_DUTY = "manage_duty"  # 第三十一条第8项: plan who is on duty at a 
 # Security management of the 2023 measures (handover.risk): compliance, incidents, risks, plans and drills.
 VIEW_RISK = "view_risk"  # the engagement's duty compliance, incidents and their clocks, risks, plans, drills
 MANAGE_RISK = "manage_risk"  # record incidents and their reports, risks, plans, drills, evidence links
-ACCEPT_RISK = "accept_risk"  # 第八条: approve someone else's risk acceptance (never one's own, never the owner)
+ACCEPT_RISK = "accept_risk"  # 第八条: approve a risk acceptance of another, never as its owner
 
 ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     Role.TECH_GROUP: frozenset(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from handover.risk.models import ClockKind
+from handover.risk.models import ClockKind, Scenario
 
 
 class IncidentForm(forms.Form):
@@ -31,3 +34,32 @@ class EvidenceForm(forms.Form):
     duty = forms.CharField(label=_("Duty (M01–M39)"), max_length=8)
     description = forms.CharField(label=_("Evidence"), max_length=300)
     reference = forms.CharField(label=_("Reference"), max_length=300, required=False)
+
+
+class RiskForm(forms.Form):
+    number = forms.CharField(label=_("Risk no."), max_length=40)
+    title = forms.CharField(label=_("Risk"), max_length=200)
+    owner = forms.TypedChoiceField(label=_("Owner"), coerce=int)
+    inherent_likelihood = forms.IntegerField(label=_("Inherent likelihood"))
+    inherent_impact = forms.IntegerField(label=_("Inherent impact"))
+    current_likelihood = forms.IntegerField(label=_("Current likelihood"))
+    current_impact = forms.IntegerField(label=_("Current impact"))
+    residual_likelihood = forms.IntegerField(label=_("Residual likelihood"), required=False)
+    residual_impact = forms.IntegerField(label=_("Residual impact"), required=False)
+
+    def __init__(self, data: Any = None, *, people: Sequence[tuple[int, str]] = ()) -> None:
+        super().__init__(data)
+        owner = self.fields["owner"]
+        assert isinstance(owner, forms.TypedChoiceField)
+        owner.choices = list(people)
+
+
+class PlanForm(forms.Form):
+    title = forms.CharField(label=_("Plan"), max_length=200)
+    scenarios = forms.MultipleChoiceField(label=_("Scenarios"), choices=Scenario.choices,
+                                          widget=forms.CheckboxSelectMultiple)  # fmt: skip
+    procedures = forms.CharField(label=_("Procedures"), widget=forms.Textarea)
+    effective_on = forms.DateField(label=_("In force from"), help_text=_("e.g. 2026-12-01"))
+    feasibility_checked_on = forms.DateField(
+        label=_("Feasibility checked on (第十六条第5项)"), required=False
+    )

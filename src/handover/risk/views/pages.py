@@ -11,13 +11,15 @@ from django.utils.translation import gettext as _
 from handover.core.errors import DomainError
 from handover.org import permissions as perms
 from handover.org import selectors as org_selectors
-from handover.org.models import Engagement
+from handover.org.models import Engagement, Person
 from handover.risk import rules
-from handover.risk.forms import EvidenceForm, IncidentForm, ReportForm
+from handover.risk.forms import EvidenceForm, IncidentForm, PlanForm, ReportForm, RiskForm
 from handover.risk.selectors import compliance, incidents, plans, register
 from handover.risk.selectors.deadlines import deadlines
 from handover.risk.services import compliance as compliance_services
 from handover.risk.services import incidents as incident_services
+from handover.risk.services import plans as plan_services
+from handover.risk.services import register as register_services
 from handover.web.access import needs
 from handover.workflow import clock
 
@@ -109,11 +111,25 @@ def incident_report(request: HttpRequest, engagement: Engagement, incident_id: i
 
 @needs(perms.VIEW_RISK)
 def risk_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
+    people = [(p.pk, p.name) for p in org_selectors.person_list(user=request.user, engagement=engagement)]
+    form = RiskForm(request.POST or None, people=people)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        owner = Person.objects.filter(engagement=engagement, pk=data.pop("owner")).first()
+        scores = {k: data.pop(k) for k in list(data) if k.endswith(("_likelihood", "_impact"))}
+        try:
+            register_services.risk_create(actor=request.user, engagement=engagement, owner=owner, scores=scores,
+                                          **data)  # fmt: skip
+        except DomainError as exc:
+            _fail(form, exc)
+        else:
+            messages.success(request, _("Risk recorded."))
+            return redirect("risk:risk_list", code=engagement.code)
     today = clock.now().date()
     matrix = rules.current().matrix
     risks = list(register.risk_list(user=request.user, engagement=engagement))
     context = {
-        "engagement": engagement, "caps": _caps(request, engagement), "matrix": matrix,
+        "engagement": engagement, "caps": _caps(request, engagement), "matrix": matrix, "form": form,
         "risks": [(risk, register.levels_of(risk, matrix)) for risk in risks],
         "findings": register.quality_check(user=request.user, engagement=engagement, today=today),
     }  # fmt: skip
@@ -122,9 +138,18 @@ def risk_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
 
 @needs(perms.VIEW_RISK)
 def plan_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
+    form = PlanForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            plan_services.plan_version_record(actor=request.user, engagement=engagement, **form.cleaned_data)
+        except DomainError as exc:
+            _fail(form, exc)
+        else:
+            messages.success(request, _("Plan version recorded."))
+            return redirect("risk:plan_list", code=engagement.code)
     today = clock.now().date()
     context = {
-        "engagement": engagement, "caps": _caps(request, engagement),
+        "engagement": engagement, "caps": _caps(request, engagement), "form": form,
         "coverage": plans.coverage_matrix(user=request.user, engagement=engagement, today=today),
         "plans": plans.plan_list(user=request.user, engagement=engagement),
         "drills": plans.drill_list(user=request.user, engagement=engagement),
