@@ -193,6 +193,12 @@ class Scene:
 
         return HandoverPackage.objects.first() or stored_package(self.world)
 
+    def incident(self):
+        """A security incident (engagement-level: every holder of view_risk)."""
+        from tests.risk.scenery import incident
+
+        return incident(self.world)
+
     def kwargs(self, route: Route, target: str) -> tuple[dict, object]:
         """URL kwargs for the route, and the site its object sits at (None for engagement-level objects)."""
         w = self.world
@@ -240,6 +246,8 @@ class Scene:
                 values[key], where = self.discovery[target][key], site
             elif key == "package_id":
                 values[key] = self.package().pk
+            elif key == "incident_id":
+                values[key] = self.incident().pk
             else:
                 raise AssertionError(f"{route.name}: no test value for URL argument {key}")
         return values, where

@@ -15,6 +15,7 @@ urlpatterns = [
     path("e/", include("handover.discovery.urls")),
     path("e/", include("handover.registers.urls")),
     path("e/", include("handover.reports.urls")),
+    path("e/", include("handover.risk.urls")),
     path("audit/", include("handover.audit.urls")),
     path("w/", include("handover.workflow.urls")),
     path("n/", include("handover.notifications.urls")),

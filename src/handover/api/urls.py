@@ -7,6 +7,7 @@ from handover.api import views
 from handover.backups import api as backups_api
 from handover.discovery import api as discovery_api
 from handover.registers import api as registers_api
+from handover.risk import api as risk_api
 from handover.vault import api as vault_api
 from handover.workflow import api as workflow_api
 
@@ -73,6 +74,41 @@ urlpatterns = [
     path("docs/", views.DocsView.as_view(url_name="api:schema"), name="docs"),
     path("engagements/<slug:code>/fixity/keys/", backups_api.SiteKeyView.as_view(), name="fixity-keys"),
     path("engagements/<slug:code>/fixity/bundles/", backups_api.BundleView.as_view(), name="fixity-bundles"),
+    path(
+        "engagements/<slug:code>/risk/compliance/", risk_api.ComplianceView.as_view(), name="risk-compliance"
+    ),
+    path("engagements/<slug:code>/risk/deadlines/", risk_api.DeadlinesView.as_view(), name="risk-deadlines"),
+    path(
+        "engagements/<slug:code>/risk/incidents/", risk_api.IncidentListView.as_view(), name="risk-incidents"
+    ),
+    path(
+        "engagements/<slug:code>/risk/incidents/<int:incident_id>/reports/",
+        risk_api.IncidentReportView.as_view(),
+        name="risk-incident-reports",
+    ),
+    path(
+        "engagements/<slug:code>/risk/incidents/<int:incident_id>/notices/",
+        risk_api.IncidentNoticeView.as_view(),
+        name="risk-incident-notices",
+    ),
+    path(
+        "engagements/<slug:code>/risk/incidents/<int:incident_id>/restore/",
+        risk_api.IncidentRestoreView.as_view(),
+        name="risk-incident-restore",
+    ),
+    path("engagements/<slug:code>/risk/risks/", risk_api.RiskListView.as_view(), name="risk-risks"),
+    path(
+        "engagements/<slug:code>/risk/acceptances/",
+        risk_api.AcceptanceView.as_view(),
+        name="risk-acceptances",
+    ),
+    path(
+        "engagements/<slug:code>/risk/acceptances/approve/",
+        risk_api.AcceptanceApproveView.as_view(),
+        name="risk-acceptance-approve",
+    ),
+    path("engagements/<slug:code>/risk/plans/", risk_api.PlanListView.as_view(), name="risk-plans"),
+    path("engagements/<slug:code>/risk/drills/", risk_api.DrillListView.as_view(), name="risk-drills"),
     path("vault/status/", vault_api.VaultStatusView.as_view(), name="vault-status"),
     path("", include(discovery_api.urlpatterns)),
     path("", include(router.urls)),

@@ -21,6 +21,7 @@ APPS_WITH_EVENTS = (
     "handover.vault",
     "handover.discovery",
     "handover.workflow",
+    "handover.risk",
     "handover.reports",
 )
 

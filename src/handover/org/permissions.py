@@ -48,6 +48,10 @@ MANAGE_DUTY = "manage_duty"  # 第三十一条第8项: plan who is on duty at a 
 # Discovery (第二十六条第2、3项): gathered accounts, rights, keys and the review's findings of the role's sites.
 VIEW_DISCOVERY = "view_discovery"
 RUN_DISCOVERY = "run_discovery"  # gather, import, decide on a finding (drafts registers; people sign them)
+# Security management of the 2023 measures (handover.risk): compliance, incidents, risks, plans and drills.
+VIEW_RISK = "view_risk"  # the engagement's duty compliance, incidents and their clocks, risks, plans, drills
+MANAGE_RISK = "manage_risk"  # record incidents and their reports, risks, plans, drills, evidence links
+ACCEPT_RISK = "accept_risk"  # 第八条: approve a risk acceptance of another, never as its owner
 
 ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     Role.TECH_GROUP: frozenset(
@@ -78,6 +82,9 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
             MANAGE_PACKAGES,
             VIEW_DISCOVERY,
             RUN_DISCOVERY,
+            VIEW_RISK,
+            MANAGE_RISK,
+            ACCEPT_RISK,
         }
     ),
     Role.ONSITE_POST: frozenset(
@@ -105,6 +112,8 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
             MANAGE_DUTY,
             VIEW_DISCOVERY,
             RUN_DISCOVERY,
+            VIEW_RISK,
+            MANAGE_RISK,
         }
     ),
     Role.FIRM_IT: frozenset(
@@ -123,6 +132,8 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
             VIEW_WORKFLOW,
             WORK_STEPS,
             HANDLE_EXCEPTIONS,
+            VIEW_RISK,
+            MANAGE_RISK,
         }
     ),
     Role.FIRM_FINANCE: frozenset(

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "handover.vault",
     "handover.discovery",
     "handover.workflow",
+    "handover.risk",
     "handover.reports",
     "handover.web",
     "handover.api",
@@ -183,6 +184,7 @@ HANDOVER_VAULT_SOCKET = DATA_DIR / "vault-keeper.sock"
 HANDOVER_VAULT_KEEPER = env.get_choice("HANDOVER_VAULT_KEEPER", ("socket", "in-process"))
 HANDOVER_VAULT_REVEAL_MINUTES = env.get_int("HANDOVER_VAULT_REVEAL_MINUTES")
 HANDOVER_VAULT_SHOW_SECONDS = env.get_int("HANDOVER_VAULT_SHOW_SECONDS")
+HANDOVER_RISK_GRADING_FILE = env.get("HANDOVER_RISK_GRADING_FILE")
 
 # Notification email (notifications/services.py): SMTP when a host is set, else files in the data folder.
 if env.get("HANDOVER_SMTP_HOST"):

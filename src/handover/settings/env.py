@@ -232,6 +232,11 @@ VARIABLES: tuple[Variable, ...] = (
         "67108864",
         "Largest request body of any other address, in bytes; refused before it is read.",
     ),
+    Variable(
+        "HANDOVER_RISK_GRADING_FILE",
+        "",
+        "JSON file replacing the incident grading rules and reporting clocks (docs/risk.md); empty: built-in.",
+    ),
 )
 
 _KNOWN = {v.name: v for v in VARIABLES}

@@ -10,6 +10,7 @@ from django.utils import translation
 
 from handover.core.context import command_context
 from handover.org import demo
+from handover.risk import demo as risk_demo
 from handover.vault import demo as vault_demo
 
 
@@ -25,6 +26,7 @@ class Command(BaseCommand):
         with command_context("cli"):
             # The vault first: the registers' 表10 rows name its entries (vault/references.py).
             engagement, logins = demo.load(before_registers=lambda e: shares.extend(vault_demo.load(e)))
+            risk_demo.load(engagement)  # risks, a graded incident with its clocks running, plans and drills
         self.stdout.write(
             f"Demo engagement: {engagement.code_name} ({engagement.code}), "
             f"{engagement.sites.count()} sites, {engagement.people.count()} people"

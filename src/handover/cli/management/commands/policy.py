@@ -43,6 +43,9 @@ CAPABILITY_NOTES = {
     perms.MANAGE_DUTY: "plan the duty roster of the role's sites (稳定期, 第三十一条第8项)",
     perms.VIEW_DISCOVERY: "gathered accounts, rights, keys and review findings of the role's sites",
     perms.RUN_DISCOVERY: "gather, import account files, decide on findings (drafts 表8/9/11/12/13, 第二十六条第2、3项)",
+    perms.VIEW_RISK: "read the duty compliance, incidents and their clocks, risks, plans and drills (2023 measures)",
+    perms.MANAGE_RISK: "record incidents and their reports, risks, plans, drills and evidence of duties",
+    perms.ACCEPT_RISK: "approve someone else's risk acceptance, never as its owner (第八条)",
 }
 
 

@@ -12,8 +12,9 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
-from handover.core import schedule
+from handover.core import clock, schedule
 from handover.core.limits import memory_limit_apply
+from handover.risk.tasks import worker_start as risk_worker_start
 
 
 class Command(BaseCommand):
@@ -25,5 +26,6 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         memory_limit_apply(megabytes=settings.HANDOVER_WORKER_MEMORY_LIMIT_MB)
         schedule.start()
+        risk_worker_start(clock.now())  # incident clocks: catch up at every start, then every 5 minutes
         extra = ["--batch"] if options["batch"] else []
         call_command("db_worker", "--interval", "2", *extra)

@@ -1,0 +1,96 @@
+"""The demo's security management, on top of the demo engagement (``handover demo`` calls ``load`` once the
+engagement and its registers exist): a risk register with an accepted risk, one graded incident whose
+clocks are running, a plan with a drill held and one overdue, and evidence linked to a duty. Idempotent: an
+engagement that has risks already is left as it is."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from handover.core import clock
+from handover.core.actors import system
+from handover.org.models import Engagement, Party, Person
+from handover.registers.models import Row
+from handover.risk.models import Risk, Scenario, Treatment
+from handover.risk.services import compliance, incidents, plans, register
+from handover.workflow.deadlines import BEIJING
+
+
+def _login(username: str) -> object | None:
+    return get_user_model().objects.filter(username=username).first()
+
+
+def load(engagement: Engagement) -> bool:
+    """Add the story; False if it was there already."""
+    if Risk.objects.filter(engagement=engagement).exists():
+        return False
+    actor, now = system("demo"), clock.now()
+    today = now.astimezone(BEIJING).date()
+    owner = (
+        Person.objects.filter(engagement=engagement, party=Party.FIRM_IT, is_active=True)
+        .order_by("pk")
+        .first()
+    )
+    capa = Row.objects.filter(form__engagement=engagement, form__register_no=40, is_current=True).first()
+    with transaction.atomic():
+        _risks(engagement, actor, owner, capa, today)
+        _incident(engagement, actor, now)
+        _plans(engagement, actor, today, capa)
+        compliance.evidence_link(actor=actor, engagement=engagement, duty="M03",
+                                 description="集中交易系统等保三级备案证明",
+                                 reference="公安机关备案证明（演示）")  # fmt: skip
+    return True
+
+
+def _risks(
+    engagement: Engagement, actor: object, owner: Person | None, capa: Row | None, today: dt.date
+) -> None:
+    if owner is None:
+        return
+    specs = (
+        ("R-001", "交易网与办公网之间缺少访问控制", {"inherent": (4, 5), "current": (3, 5), "residual": (2, 3)},
+         Treatment.MITIGATE, capa),
+        ("R-002", "报盘线路无天地备份", {"inherent": (3, 5), "current": (3, 5), "residual": (3, 4)},
+         Treatment.OPEN, None),
+        ("R-003", "老旧柜台系统不再受厂商支持", {"inherent": (3, 3), "current": (3, 3), "residual": (3, 3)},
+         Treatment.OPEN, None),
+    )  # fmt: skip
+    for number, title, scores, treatment, row in specs:
+        values = {f"{stage}_{axis}": value for stage, pair in scores.items()
+                  for axis, value in zip(("likelihood", "impact"), pair, strict=True)}  # fmt: skip
+        register.risk_create(actor=actor, engagement=engagement, number=number, title=title, owner=owner,
+                             scores=values, treatment=treatment, capa_row=row, system_name="集中交易系统")  # fmt: skip
+    asker, approver = _login("demo-onsite-hz"), _login("demo-tech")
+    if asker is not None and approver is not None:
+        risk = Risk.objects.get(engagement=engagement, number="R-003")
+        asked = register.acceptance_request(actor=asker, risk=risk, reason="稳定期内不更换柜台系统，以人工复核替代",
+                                            expires_on=today + dt.timedelta(days=90))  # fmt: skip
+        register.acceptance_approve(actor=approver, acceptance=asked)
+
+
+def _incident(engagement: Engagement, actor: object, now: dt.datetime) -> None:
+    detected = now - dt.timedelta(minutes=20)
+    incidents.incident_open(actor=actor, engagement=engagement, number="INC-001",
+                            title="杭州营业部集中交易系统委托中断", system_name="集中交易系统",
+                            system_class=5, trading_system=True, detected_at=detected,
+                            down_minutes=12, affected_pct=3, description="营业部交易主机宕机，已切换备机。",
+                            now=now)  # fmt: skip
+
+
+def _plans(engagement: Engagement, actor: object, today: dt.date, capa: Row | None) -> None:
+    version = plans.plan_version_record(actor=actor, engagement=engagement, title="信息系统总体应急预案",
+                                        scenarios=list(Scenario.values),
+                                        procedures="一、启动条件；二、处置流程；三、恢复与报告。",
+                                        effective_on=today - dt.timedelta(days=120),
+                                        feasibility_checked_on=today - dt.timedelta(days=100))  # fmt: skip
+    held = today - dt.timedelta(days=60)
+    plans.drill_record(actor=actor, plan_version=version, scenario=Scenario.TRADING_OUTAGE, due_on=held,
+                       held_on=held, participants="技术组；杭州营业部现场技术岗位；被托管技术方", target_rto_minutes=30,
+                       measured_rto_minutes=42, target_rpo_minutes=0, measured_rpo_minutes=0,
+                       outcome="备机切换成功，超出目标恢复时间12分钟",
+                       findings=[("备机切换脚本需人工确认，耗时过长", capa.pk if capa else None)])  # fmt: skip
+    plans.drill_record(actor=actor, plan_version=version, scenario=Scenario.PROVIDER_EXIT,
+                       due_on=today - dt.timedelta(days=10))  # fmt: skip

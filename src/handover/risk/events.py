@@ -1,0 +1,45 @@
+"""Audit actions of security management (the 2023 measures): compliance, incidents, risks, plans, drills."""
+
+from django.utils.translation import gettext_lazy as _
+
+EVIDENCE_LINK = "risk.evidence.link"
+DUTY_NOT_APPLICABLE = "risk.duty.not_applicable"
+INCIDENT_OPEN = "risk.incident.open"
+INCIDENT_GRADE = "risk.incident.grade"
+INCIDENT_REPORT = "risk.incident.report"
+INCIDENT_NOTICE = "risk.incident.notice"
+INCIDENT_RESTORE = "risk.incident.restore"
+INCIDENT_LINK = "risk.incident.link"
+INCIDENT_EXPORT = "risk.incident.export"
+CLOCK_REMIND = "risk.clock.remind"
+CLOCK_OVERDUE = "risk.clock.overdue"
+RISK_CREATE = "risk.risk.create"
+RISK_ASSESS = "risk.risk.assess"
+ACCEPTANCE_REQUEST = "risk.acceptance.request"
+ACCEPTANCE_APPROVE = "risk.acceptance.approve"
+PLAN_VERSION = "risk.plan.version"
+DRILL_RECORD = "risk.drill.record"
+DRILL_OVERDUE = "risk.drill.overdue"
+ASSESSMENT_EXPORT = "risk.assessment.export"
+
+ACTIONS = {
+    EVIDENCE_LINK: _("Evidence linked to a duty of the measures"),
+    DUTY_NOT_APPLICABLE: _("Duty marked not applicable"),
+    INCIDENT_OPEN: _("Security incident recorded"),
+    INCIDENT_GRADE: _("Security incident graded"),
+    INCIDENT_REPORT: _("Incident report made"),
+    INCIDENT_NOTICE: _("Related party told of an incident"),
+    INCIDENT_RESTORE: _("Incident: service restored"),
+    INCIDENT_LINK: _("Incident linked to its 表39 and 表40 rows"),
+    INCIDENT_EXPORT: _("Incident report downloaded as a Word file"),
+    CLOCK_REMIND: _("Incident reporting deadline near"),
+    CLOCK_OVERDUE: _("Incident reporting deadline passed: escalated"),
+    RISK_CREATE: _("Risk recorded"),
+    RISK_ASSESS: _("Risk assessed"),
+    ACCEPTANCE_REQUEST: _("Risk acceptance requested"),
+    ACCEPTANCE_APPROVE: _("Risk acceptance approved"),
+    PLAN_VERSION: _("Emergency plan version recorded"),
+    DRILL_RECORD: _("Emergency drill recorded"),
+    DRILL_OVERDUE: _("Emergency drill overdue: reminded"),
+    ASSESSMENT_EXPORT: _("Risk-assessment report made (Word or PDF)"),
+}

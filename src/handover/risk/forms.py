@@ -1,0 +1,65 @@
+"""Page forms of security management: shape only; the services decide."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from handover.risk.models import ClockKind, Scenario
+
+
+class IncidentForm(forms.Form):
+    number = forms.CharField(label=_("Incident no."), max_length=40)
+    title = forms.CharField(label=_("Title"), max_length=200)
+    system_name = forms.CharField(label=_("System"), max_length=200)
+    system_class = forms.IntegerField(label=_("System class (1-5)"), min_value=1, max_value=5,
+                                      help_text=_("五类 is the most important."))  # fmt: skip
+    trading_system = forms.BooleanField(label=_("A trading system"), required=False)
+    detected_at = forms.DateTimeField(label=_("Detected at"), help_text=_("e.g. 2026-12-09 10:00"))
+    down_minutes = forms.IntegerField(label=_("Service impaired (minutes)"), min_value=0, initial=0)
+    affected_pct = forms.DecimalField(label=_("Users affected (%)"), min_value=0, max_value=100, initial=0)
+    leaked_records = forms.IntegerField(label=_("Investor records leaked"), min_value=0, initial=0)
+    description = forms.CharField(label=_("Description"), widget=forms.Textarea, required=False)
+
+
+class ReportForm(forms.Form):
+    kind = forms.ChoiceField(label=_("Report"), choices=ClockKind.choices)
+    text = forms.CharField(label=_("What was reported, to whom"), max_length=500)
+
+
+class EvidenceForm(forms.Form):
+    duty = forms.CharField(label=_("Duty (M01–M39)"), max_length=8)
+    description = forms.CharField(label=_("Evidence"), max_length=300)
+    reference = forms.CharField(label=_("Reference"), max_length=300, required=False)
+
+
+class RiskForm(forms.Form):
+    number = forms.CharField(label=_("Risk no."), max_length=40)
+    title = forms.CharField(label=_("Risk"), max_length=200)
+    owner = forms.TypedChoiceField(label=_("Owner"), coerce=int)
+    inherent_likelihood = forms.IntegerField(label=_("Inherent likelihood"))
+    inherent_impact = forms.IntegerField(label=_("Inherent impact"))
+    current_likelihood = forms.IntegerField(label=_("Current likelihood"))
+    current_impact = forms.IntegerField(label=_("Current impact"))
+    residual_likelihood = forms.IntegerField(label=_("Residual likelihood"), required=False)
+    residual_impact = forms.IntegerField(label=_("Residual impact"), required=False)
+
+    def __init__(self, data: Any = None, *, people: Sequence[tuple[int, str]] = ()) -> None:
+        super().__init__(data)
+        owner = self.fields["owner"]
+        assert isinstance(owner, forms.TypedChoiceField)
+        owner.choices = list(people)
+
+
+class PlanForm(forms.Form):
+    title = forms.CharField(label=_("Plan"), max_length=200)
+    scenarios = forms.MultipleChoiceField(label=_("Scenarios"), choices=Scenario.choices,
+                                          widget=forms.CheckboxSelectMultiple)  # fmt: skip
+    procedures = forms.CharField(label=_("Procedures"), widget=forms.Textarea)
+    effective_on = forms.DateField(label=_("In force from"), help_text=_("e.g. 2026-12-01"))
+    feasibility_checked_on = forms.DateField(
+        label=_("Feasibility checked on (第十六条第5项)"), required=False
+    )

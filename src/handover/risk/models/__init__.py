@@ -1,0 +1,44 @@
+"""Models of security management, one module per part; a later part adds its module and a line here."""
+
+from handover.risk.models.compliance import DutyApplicability, DutyEvidence
+from handover.risk.models.incidents import (
+    ClockKind,
+    EntryKind,
+    Grade,
+    Incident,
+    IncidentState,
+    PartyNotice,
+    ReportClock,
+    TimelineEntry,
+)
+from handover.risk.models.plans import (
+    REQUIRED_SCENARIOS,
+    Drill,
+    DrillFinding,
+    EmergencyPlan,
+    PlanVersion,
+    Scenario,
+)
+from handover.risk.models.register import Risk, RiskAcceptance, Treatment
+
+__all__ = [
+    "REQUIRED_SCENARIOS",
+    "ClockKind",
+    "Drill",
+    "DrillFinding",
+    "DutyApplicability",
+    "DutyEvidence",
+    "EmergencyPlan",
+    "EntryKind",
+    "Grade",
+    "Incident",
+    "IncidentState",
+    "PartyNotice",
+    "PlanVersion",
+    "ReportClock",
+    "Risk",
+    "RiskAcceptance",
+    "Scenario",
+    "TimelineEntry",
+    "Treatment",
+]

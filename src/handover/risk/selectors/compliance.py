@@ -1,0 +1,129 @@
+"""The compliance view: each duty of the library with its status, the evidence Handover found by itself
+(by the duty's declared evidence keys) and what people linked, and what is missing. A constant number of
+queries whatever the number of duties: each kind of evidence is read once for the engagement."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Q
+from django.utils.translation import gettext as _
+
+from handover.core import clock
+from handover.org import permissions as perms
+from handover.org.models import Engagement
+from handover.registers.models import Form, FormState, Row, Signature
+from handover.risk import library
+from handover.risk.models import (
+    REQUIRED_SCENARIOS,
+    ClockKind,
+    Drill,
+    DutyApplicability,
+    DutyEvidence,
+    PartyNotice,
+    PlanVersion,
+    ReportClock,
+    Risk,
+)
+from handover.risk.selectors.common import visible
+
+
+class Status:
+    MET = "met"
+    PARTLY = "partly"
+    MISSING = "missing"
+    NOT_APPLICABLE = "not_applicable"
+
+
+@dataclass
+class DutyLine:
+    duty: library.Duty
+    status: str
+    found: list[str] = field(default_factory=list)  # evidence found automatically, as sentences
+    missing: list[str] = field(default_factory=list)  # declared evidence not found
+    linked: list[DutyEvidence] = field(default_factory=list)
+    reason: str = ""  # why not applicable
+
+
+def _describe(key: str) -> str:
+    kind, _sep, number = key.partition(":")
+    texts = {
+        "signed": _("表%(no)s has a signed form or row"),
+        "rows": _("表%(no)s has rows"),
+        "risk_register": _("the risk register has assessed risks"),
+        "plan_scenarios": _("an emergency plan covers every required scenario"),
+        "drill_in_year": _("a drill was held in the last 12 months"),
+        "incident_reported": _("an incident's written report is recorded"),
+        "incident_investigated": _("an incident's investigation report is recorded"),
+        "incident_notice": _("a related party was told of an incident"),
+    }
+    return texts[kind] % {"no": number} if number else texts[kind]
+
+
+def evidence_found(*, engagement: Engagement, today: dt.date) -> set[str]:
+    """Every evidence key that holds for the engagement, in a fixed number of queries."""
+    found: set[str] = set()
+    signed_forms = Form.objects.filter(engagement=engagement, is_current=True, state=FormState.SIGNED)
+    found |= {f"signed:{n}" for n in signed_forms.values_list("register_no", flat=True).distinct()}
+    signed_rows = Signature.objects.filter(row__form__engagement=engagement, row__is_current=True)
+    found |= {f"signed:{n}" for n in signed_rows.values_list("row__form__register_no", flat=True).distinct()}
+    rows = Row.objects.filter(form__engagement=engagement, form__is_current=True, is_current=True)
+    found |= {f"rows:{n}" for n in rows.values_list("form__register_no", flat=True).distinct()}
+    if Risk.objects.filter(engagement=engagement).exists():
+        found.add("risk_register")
+    covered: set[str] = set()
+    for scenarios in PlanVersion.objects.filter(plan__engagement=engagement).values_list(
+        "scenarios", flat=True
+    ):
+        covered |= set(scenarios)
+    if covered >= set(REQUIRED_SCENARIOS):
+        found.add("plan_scenarios")
+    if Drill.objects.filter(engagement=engagement, held_on__gt=today - dt.timedelta(days=365)).exists():
+        found.add("drill_in_year")
+    done = ReportClock.objects.filter(incident__engagement=engagement, done_at__isnull=False)
+    kinds = set(done.values_list("kind", flat=True).distinct())
+    if ClockKind.WRITTEN in kinds:
+        found.add("incident_reported")
+    if ClockKind.INVESTIGATION in kinds:
+        found.add("incident_investigated")
+    if PartyNotice.objects.filter(incident__engagement=engagement).exists():
+        found.add("incident_notice")
+    return found
+
+
+def compliance_view(*, user: Any, engagement: Engagement, now: dt.datetime | None = None) -> list[DutyLine]:
+    """Each duty with its status: not applicable (with the reason), met (every declared evidence found, or
+    for a duty with none declared, evidence linked by a person), partly (some), or missing (none)."""
+    visible(user, engagement, perms.VIEW_RISK)
+    today = clock.or_now(now).date()
+    found = evidence_found(engagement=engagement, today=today)
+    linked: dict[str, list[DutyEvidence]] = {}
+    for item in DutyEvidence.objects.filter(engagement=engagement).select_related("row__form"):
+        linked.setdefault(item.duty_code, []).append(item)
+    decisions = {d.duty_code: d for d in DutyApplicability.objects.filter(Q(engagement=engagement))}
+    return [
+        _line(duty, found, linked.get(duty.code, []), decisions.get(duty.code)) for duty in library.DUTIES
+    ]
+
+
+def _line(
+    duty: library.Duty, found: set[str], linked: list[DutyEvidence], decision: DutyApplicability | None
+) -> DutyLine:
+    hits = [key for key in duty.evidence if key in found]
+    line = DutyLine(duty=duty, status=Status.MISSING, linked=linked,
+                    found=[_describe(k) for k in hits],
+                    missing=[_describe(k) for k in duty.evidence if k not in found])  # fmt: skip
+    not_applicable = decision.reason if decision and not decision.applicable else ""
+    if decision is None and duty.default_not_applicable:
+        not_applicable = duty.default_not_applicable
+    if not_applicable:
+        line.status, line.reason = Status.NOT_APPLICABLE, not_applicable
+    elif (duty.evidence and len(hits) == len(duty.evidence)) or (not duty.evidence and linked):
+        line.status = Status.MET
+    elif hits or linked:
+        line.status = Status.PARTLY
+    if not duty.evidence and not linked and not not_applicable:
+        line.missing.append(_("evidence linked by a person (nothing in Handover shows this duty by itself)"))
+    return line

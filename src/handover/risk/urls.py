@@ -1,0 +1,18 @@
+from django.urls import path
+
+from handover.risk.views import pages
+
+app_name = "risk"
+
+urlpatterns = [
+    path("<slug:code>/risk/", pages.overview, name="overview"),
+    path("<slug:code>/risk/incidents/", pages.incident_list, name="incident_list"),
+    path("<slug:code>/risk/incidents/<int:incident_id>/", pages.incident_detail, name="incident_detail"),
+    path(
+        "<slug:code>/risk/incidents/<int:incident_id>/report.docx",
+        pages.incident_report,
+        name="incident_report",
+    ),
+    path("<slug:code>/risk/risks/", pages.risk_list, name="risk_list"),
+    path("<slug:code>/risk/plans/", pages.plan_list, name="plan_list"),
+]

@@ -1,0 +1,1 @@
+"""Pages of security management (faces: forms check shape, services decide, selectors read)."""

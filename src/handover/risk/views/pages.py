@@ -1,0 +1,158 @@
+"""Pages of security management: the duty compliance view, incidents with their clocks, the risk register,
+plans and drills."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+
+from handover.core import clock
+from handover.core.errors import DomainError
+from handover.org import permissions as perms
+from handover.org import selectors as org_selectors
+from handover.org.models import Engagement, Person
+from handover.risk import rules
+from handover.risk.forms import EvidenceForm, IncidentForm, PlanForm, ReportForm, RiskForm
+from handover.risk.selectors import compliance, incidents, plans, register
+from handover.risk.selectors.deadlines import deadlines
+from handover.risk.services import compliance as compliance_services
+from handover.risk.services import incidents as incident_services
+from handover.risk.services import plans as plan_services
+from handover.risk.services import register as register_services
+from handover.web.access import needs
+
+
+def _caps(request: HttpRequest, engagement: Engagement) -> set[str]:
+    roles = org_selectors.roles_in(user=request.user, engagement=engagement)
+    return set().union(*(perms.capabilities_of(r) for r in roles)) if roles else set()
+
+
+def _fail(form: object, exc: DomainError) -> None:
+    field = exc.field if exc.field in getattr(form, "fields", {}) else None
+    form.add_error(field, str(exc.message))  # type: ignore[attr-defined]
+
+
+@needs(perms.VIEW_RISK)
+def overview(request: HttpRequest, engagement: Engagement) -> HttpResponse:
+    """The duties of the measures with their status and evidence, and what is due."""
+    form = EvidenceForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            compliance_services.evidence_link(actor=request.user, engagement=engagement, **form.cleaned_data)
+        except DomainError as exc:
+            _fail(form, exc)
+        else:
+            messages.success(request, _("Evidence linked."))
+            return redirect("risk:overview", code=engagement.code)
+    now = clock.now()
+    context = {
+        "engagement": engagement, "caps": _caps(request, engagement), "form": form,
+        "lines": compliance.compliance_view(user=request.user, engagement=engagement, now=now),
+        "due": deadlines(user=request.user, engagement=engagement, now=now),
+    }  # fmt: skip
+    return render(request, "risk/overview.html", context)
+
+
+@needs(perms.VIEW_RISK)
+def incident_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
+    form = IncidentForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            incident = incident_services.incident_open(
+                actor=request.user, engagement=engagement, **form.cleaned_data
+            )
+        except DomainError as exc:
+            _fail(form, exc)
+        else:
+            messages.success(request, _("Incident recorded and graded; its reporting clocks are running."))
+            return redirect("risk:incident_detail", code=engagement.code, incident_id=incident.pk)
+    context = {
+        "engagement": engagement, "caps": _caps(request, engagement), "form": form,
+        "incidents": incidents.incident_list(user=request.user, engagement=engagement)[:200],
+        "rules": rules.current(), "now": clock.now(),
+    }  # fmt: skip
+    return render(request, "risk/incident_list.html", context)
+
+
+@needs(perms.VIEW_RISK)
+def incident_detail(request: HttpRequest, engagement: Engagement, incident_id: int) -> HttpResponse:
+    incident = incidents.incident_get(user=request.user, engagement=engagement, incident_id=incident_id)
+    form = ReportForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            incident_services.incident_report_record(
+                actor=request.user, incident=incident, **form.cleaned_data
+            )
+        except DomainError as exc:
+            _fail(form, exc)
+        else:
+            messages.success(request, _("Report recorded."))
+            return redirect("risk:incident_detail", code=engagement.code, incident_id=incident.pk)
+    context = {
+        "engagement": engagement, "caps": _caps(request, engagement), "form": form, "incident": incident,
+        "rules": rules.current(), "now": clock.now(),
+    }  # fmt: skip
+    return render(request, "risk/incident_detail.html", context)
+
+
+@needs(perms.VIEW_RISK)
+def incident_report(request: HttpRequest, engagement: Engagement, incident_id: int) -> HttpResponse:
+    """The pre-filled report as a Word file (the download is audited)."""
+    incident = incidents.incident_get(user=request.user, engagement=engagement, incident_id=incident_id)
+    content = incident_services.incident_report_export(actor=request.user, incident=incident)
+    response = HttpResponse(
+        content, content_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    )
+    response["Content-Disposition"] = f'attachment; filename="incident-{incident.pk}.docx"'
+    return response
+
+
+@needs(perms.VIEW_RISK)
+def risk_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
+    people = [(p.pk, p.name) for p in org_selectors.person_list(user=request.user, engagement=engagement)]
+    form = RiskForm(request.POST or None, people=people)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        owner = Person.objects.filter(engagement=engagement, pk=data.pop("owner")).first()
+        scores = {k: data.pop(k) for k in list(data) if k.endswith(("_likelihood", "_impact"))}
+        try:
+            register_services.risk_create(actor=request.user, engagement=engagement, owner=owner, scores=scores,
+                                          **data)  # fmt: skip
+        except DomainError as exc:
+            _fail(form, exc)
+        else:
+            messages.success(request, _("Risk recorded."))
+            return redirect("risk:risk_list", code=engagement.code)
+    today = clock.now().date()
+    matrix = rules.current().matrix
+    risks = list(register.risk_list(user=request.user, engagement=engagement))
+    context = {
+        "engagement": engagement, "caps": _caps(request, engagement), "matrix": matrix, "form": form,
+        "risks": [(risk, register.levels_of(risk, matrix)) for risk in risks],
+        "findings": register.quality_check(user=request.user, engagement=engagement, today=today),
+    }  # fmt: skip
+    return render(request, "risk/risk_list.html", context)
+
+
+@needs(perms.VIEW_RISK)
+def plan_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
+    form = PlanForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            plan_services.plan_version_record(actor=request.user, engagement=engagement, **form.cleaned_data)
+        except DomainError as exc:
+            _fail(form, exc)
+        else:
+            messages.success(request, _("Plan version recorded."))
+            return redirect("risk:plan_list", code=engagement.code)
+    today = clock.now().date()
+    context = {
+        "engagement": engagement, "caps": _caps(request, engagement), "form": form,
+        "coverage": plans.coverage_matrix(user=request.user, engagement=engagement, today=today),
+        "plans": plans.plan_list(user=request.user, engagement=engagement),
+        "drills": plans.drill_list(user=request.user, engagement=engagement),
+        "overdue": {d.pk for d in plans.drills_overdue(user=request.user, engagement=engagement, today=today)},
+    }  # fmt: skip
+    return render(request, "risk/plan_list.html", context)

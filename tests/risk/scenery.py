@@ -1,0 +1,21 @@
+"""Risk records for tests outside tests/risk (the access-policy walk)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from handover.core.actors import system
+from handover.risk.models import Incident
+from handover.risk.services.incidents import incident_open
+from handover.workflow.deadlines import BEIJING
+
+
+def incident(world) -> Incident:
+    """The world's first incident, recorded once."""
+    found = Incident.objects.filter(engagement=world.engagement).first()
+    if found is not None:
+        return found
+    detected = dt.datetime(2026, 12, 9, 10, tzinfo=BEIJING)
+    return incident_open(actor=system("test"), engagement=world.engagement, number="INC-1", title="交易中断",
+                         system_name="集中交易系统", system_class=5, detected_at=detected,
+                         now=detected + dt.timedelta(minutes=5))  # fmt: skip

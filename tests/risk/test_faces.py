@@ -1,0 +1,94 @@
+"""The pages and the command line of security management."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from handover.core import clock
+from handover.risk.models import Incident
+from tests.risk.conftest import at
+from tests.risk.scenery import incident
+
+
+def test_an_incident_recorded_on_the_page_is_graded_and_shows_its_clocks(world, people, client):
+    client.force_login(people["firm_it"])
+    url = reverse("risk:incident_list", kwargs={"code": world.engagement.code})
+    with clock.frozen(at(2026, 12, 9, 10, 10)):
+        response = client.post(url, {"number": "INC-9", "title": "网上交易中断", "system_name": "网上交易系统",
+                                      "system_class": "4", "trading_system": "on", "detected_at": "2026-12-09 10:00",
+                                      "down_minutes": "60", "affected_pct": "12", "leaked_records": "0"})  # fmt: skip
+        assert response.status_code == 302
+        page = client.get(response["Location"]).content.decode()
+    assert "重大" in page and "即时报告" in page and "2026-12-09 11:00" in page
+    assert Incident.objects.get().grade == "major"
+
+
+def test_a_bad_incident_on_the_page_names_the_field_and_writes_nothing(world, people, client):
+    client.force_login(people["tech"])
+    url = reverse("risk:incident_list", kwargs={"code": world.engagement.code})
+    with clock.frozen(at(2026, 12, 9, 10, 10)):
+        response = client.post(url, {"number": "INC-9", "title": "x", "system_name": "y", "system_class": "4",
+                                      "detected_at": "2026-12-09 11:00", "down_minutes": "0", "affected_pct": "0",
+                                      "leaked_records": "0"})  # fmt: skip
+    assert response.status_code == 200 and not Incident.objects.exists()
+    assert "not in the future" in response.content.decode() or "不能晚于现在" in response.content.decode()
+
+
+@pytest.mark.parametrize("name", ["risk:overview", "risk:risk_list", "risk:plan_list", "risk:incident_list"])
+def test_the_pages_answer_in_chinese(world, people, client, name):
+    client.force_login(people["tech"])
+    response = client.get(
+        reverse(name, kwargs={"code": world.engagement.code}), HTTP_ACCEPT_LANGUAGE="zh-hans"
+    )
+    assert response.status_code == 200 and "安全管理" in response.content.decode()
+
+
+def test_the_command_line_prints_what_is_due_and_overdue(world):
+    incident(world)
+    out = io.StringIO()
+    with clock.frozen(at(2026, 12, 9, 12)), pytest.raises(SystemExit) as ended:
+        call_command("risk", "deadlines", "--engagement", world.engagement.code, stdout=out)
+    assert ended.value.code == 1
+    text = out.getvalue()
+    assert "OVERDUE  2026-12-09 11:00  INC-1" in text and "due      2026-12-16 17:00  INC-1" in text
+    assert text.strip().endswith("3 due, 1 overdue")
+
+
+def test_the_demo_has_a_risk_register_a_running_clock_and_a_drill_done_and_one_overdue(db):
+    from handover.org.models import Engagement
+    from handover.risk.models import ClockKind, Drill, Risk, RiskAcceptance
+
+    call_command("demo", stdout=io.StringIO())
+    engagement = Engagement.objects.get(code="demo")
+    assert Risk.objects.filter(engagement=engagement).count() == 3
+    assert RiskAcceptance.objects.get().approved_by.user.username == "demo-tech"
+    incident = Incident.objects.get(engagement=engagement)
+    immediate = incident.clocks.get(kind=ClockKind.IMMEDIATE)
+    assert incident.grade == "large" and immediate.done_at is None and immediate.due_at > clock.now()
+    assert Drill.objects.filter(held_on__isnull=False).count() == 1
+    assert Drill.objects.filter(held_on__isnull=True, due_on__lt=clock.now().date()).count() == 1
+    call_command("demo", stdout=io.StringIO())  # twice: nothing added
+    assert Risk.objects.count() == 3 and Incident.objects.count() == 1
+
+
+def test_a_risk_and_a_plan_version_are_recorded_on_their_pages(world, people, client):
+    from handover.risk.models import PlanVersion, Risk
+
+    client.force_login(people["onsite"])
+    code = world.engagement.code
+    answer = client.post(reverse("risk:risk_list", kwargs={"code": code}), {
+        "number": "R-1", "title": "报盘线路无天地备份", "owner": str(world.person_a.pk), "inherent_likelihood": "3",
+        "inherent_impact": "5", "current_likelihood": "3", "current_impact": "5"})  # fmt: skip
+    assert answer.status_code == 302 and Risk.objects.get().owner == world.person_a
+    bad = client.post(reverse("risk:risk_list", kwargs={"code": code}), {
+        "number": "R-2", "title": "x", "owner": str(world.person_a.pk), "inherent_likelihood": "7",
+        "inherent_impact": "5", "current_likelihood": "3", "current_impact": "5"})  # fmt: skip
+    assert bad.status_code == 200 and Risk.objects.count() == 1 and "1 至 5" in bad.content.decode()
+    plan = client.post(reverse("risk:plan_list", kwargs={"code": code}), {
+        "title": "总体应急预案", "scenarios": ["cyber", "provider_exit"], "procedures": "……",
+        "effective_on": "2026-12-01"})  # fmt: skip
+    assert plan.status_code == 302 and PlanVersion.objects.get().scenarios == ["cyber", "provider_exit"]
