@@ -5,6 +5,7 @@ since its slot waits for the next one; a failing job still plans its next run.""
 from __future__ import annotations
 
 import datetime as dt
+import signal
 
 import pytest
 from django.core.management import call_command
@@ -53,7 +54,14 @@ def ran(name: str, *, days_ago: float) -> None:
 def work(monkeypatch) -> None:
     """The real ``db_worker --batch``, except that it keeps the test's database connection open."""
     monkeypatch.setattr("django_tasks_db.management.commands.db_worker.close_old_connections", lambda: None)
-    call_command("db_worker", "--batch", "--interval", "0", verbosity=0)
+    # db_worker installs its own SIGINT/SIGTERM/SIGQUIT handlers and leaves them: restore the test process's,
+    # or a later test's forked pool worker (fixity) ignores the SIGTERM that ends it and the suite hangs.
+    kept = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)}
+    try:
+        call_command("db_worker", "--batch", "--interval", "0", verbosity=0)
+    finally:
+        for number, handler in kept.items():
+            signal.signal(number, handler)
 
 
 def waiting(name: str) -> list[dt.datetime]:
