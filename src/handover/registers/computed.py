@@ -331,15 +331,17 @@ def _count_rows(engagement: Engagement, lines: dict[tuple[int, int], SummaryLine
 
 
 def _count_issues(engagement: Engagement, lines: dict[tuple[int, int], SummaryLine], as_of: date) -> None:
-    """未结问题: 表23 遗留问题, 表11 停用观察 not yet over, 表15 缺口 (registers.md 表24)."""
-    for number, site_id, data in current_rows(engagement, [11, 15, 23]).values_list(
+    """未结问题: 表23 遗留问题, 表11 停用观察 not yet over, 表15 缺口 (registers.md 表24), and 表10 changes whose
+    login was not verified to succeed (第二十六条第2项: 及时作好相应测试)."""
+    for number, site_id, data in current_rows(engagement, [10, 11, 15, 23]).values_list(
         "form__register_no", "form__site_id", "data"
     ):
         line = lines.get((number, site_id))
         if line is None:
             continue
         if (
-            (number == 23 and data.get("open_issue"))
+            (number == 10 and data.get("login_verified") != "成功")
+            or (number == 23 and data.get("open_issue"))
             or (number == 15 and data.get("continuity") == "有缺口")
             or (
                 number == 11
@@ -382,14 +384,22 @@ def expected_rows(*, engagement: Engagement) -> dict[tuple[int, int], int]:
     ):
         if _as_int(system_id) is not None:
             systems_in_t7[site_id].add(int(system_id))
-    with_accounts = set(
-        Account.objects.filter(engagement=engagement, is_active=True).values_list("system_id", flat=True)
+    accounts = Account.objects.filter(engagement=engagement, is_active=True)
+    with_accounts = set(accounts.values_list("system_id", flat=True))
+    # 第二十六条第2、3项: one row per key account (completeness.py), one per system with other accounts only.
+    key = Counter(
+        accounts.filter(account_class__in=KEY_ACCOUNT_CLASSES)
+        .exclude(status="已删除")
+        .values_list("system_id", flat=True)
     )
     for site_id, systems in systems_in_t7.items():
         for number in (8, 14, 23):
             expected[(number, site_id)] = len(systems)
+        per_system = len({pk for pk in systems & with_accounts if not key[pk]})
+        per_account = sum(key[pk] for pk in systems)
+        expected[(9, site_id)] = per_account
         for number in (10, 11):
-            expected[(number, site_id)] = len(systems & with_accounts)
+            expected[(number, site_id)] = per_system + per_account
     for site_id, n in _count_by(InformationSystem.objects.filter(engagement=engagement, is_active=True)):
         expected[(7, site_id)] = n
     for site_id, n in _count_by(

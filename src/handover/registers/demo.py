@@ -179,7 +179,7 @@ def _add(
             engagement=scene.engagement,
             site=scene.site,
             register_no=number,
-            form_date=scene.day if number <= 24 else scene.day + timedelta(days=3),
+            form_date=scene.day,
             header=header,
         )
         scene.forms[number] = form
@@ -748,10 +748,10 @@ def _t22(s: _Site) -> list[dict[str, Any]]:
             "patched": True,
             "av_product": "示范杀毒网络版",
             "av_signature_ver": s.on(0).replace("-", ""),
-            "disconnected_at": s.at(1, 20, 0),
-            "scan_start": s.at(1, 20, 5),
-            "scan_end": s.at(1, 21, 30),
-            "reconnected_at": s.at(1, 21, 45),
+            "disconnected_at": s.at(0, 20, 0),
+            "scan_start": s.at(0, 20, 5),
+            "scan_end": s.at(0, 21, 30),
+            "reconnected_at": s.at(0, 21, 45),
             "infections": 0,
             "outcome": "无感染",
             "run_check": "正常",
@@ -769,7 +769,7 @@ def _t23(s: _Site) -> list[dict[str, Any]]:
             "source": "联网联调",
             "test_item": "交易委托" if i == 0 else "行情",
             "prerequisites_done": True,
-            "tested_at": s.at(1, 22, i),
+            "tested_at": s.at(0, 23, i),
             "result": "通过",
             "open_issue": "行情刷新偶有延迟，观察中" if i == 1 else "",
         }
@@ -780,7 +780,7 @@ def _t23(s: _Site) -> list[dict[str, Any]]:
 def _t24_header(s: _Site) -> dict[str, Any]:
     return {
         "handover_start": s.at(0, 15, 0),
-        "handover_end": s.at(1, 23, 0),
+        "handover_end": s.at(0, 23, 30),
         "summary": f"{s.site.name}交接工作按计划完成，备份、密码、权限、数据与检测各项已登记。",
         "residual_risks": "行情系统刷新延迟待观察；历史备份存在缺口，已登记。",
     }
@@ -815,7 +815,9 @@ def _holds_needed(user: User, needed: tuple[str, ...], form: Form) -> bool:
 
 def _stabilisation(actor: Any, s: _Site, *, seeded: bool) -> None:
     """表25–41: the living ledgers (seeded from the signed snapshots where there are some) and daily work."""
-    first = next(k for k in range(1, 15) if rules.is_trading_day(s.day + timedelta(days=k)))
+    # The demo is mid-handover (D was yesterday): its 稳定期 records are dated D too, never in the future
+    # (plausibility.py), so the ledgers and daily work can be shown before the days they would belong to.
+    first = 0
     if seeded:
         _seed(actor, s)
     else:
@@ -837,12 +839,12 @@ def _stabilisation(actor: Any, s: _Site, *, seeded: bool) -> None:
     _add(actor, s, 37, _t37(s, first))
     _add(actor, s, 38, _t38(s, first))
     _add(actor, s, 40, _t40(s, first))
-    _add(actor, s, 41, _t41(s, first), {"is_trading_day": True})
+    _add(actor, s, 41, _t41(s, first), {"is_trading_day": rules.is_trading_day(s.day)})
 
 
 def _seed(actor: Any, s: _Site) -> None:
     """The living ledgers from the signed snapshots; 表35 before 表33, whose contracts point at it."""
-    first = s.day + timedelta(days=2)
+    first = s.day
     for number in (16, 19, 17, 18, 14, 10):
         defaults = SEED_DEFAULTS.get(number, {})
         twin = seeding.TWINS[number]
@@ -861,7 +863,7 @@ def _seed(actor: Any, s: _Site) -> None:
 
 
 def _living_32(s: _Site, row: Row) -> dict[str, Any]:
-    return {**row.data, "movement": "交接日转入", "moved_on": s.on(2), "source_ref": row.pk, "is_key": False}
+    return {**row.data, "movement": "交接日转入", "moved_on": s.on(0), "source_ref": row.pk, "is_key": False}
 
 
 def _living_34(row: Row) -> dict[str, Any]:
@@ -1059,9 +1061,9 @@ def _t38(s: _Site, first: int) -> list[dict[str, Any]]:
             "site_id": s.site.pk,
             "patched": True,
             "av_product": "示范杀毒网络版",
-            "av_signature_ver": s.on(first + 7).replace("-", ""),
-            "scan_start": s.at(first + 7, 19, 0),
-            "scan_end": s.at(first + 7, 20, 0),
+            "av_signature_ver": s.on(first).replace("-", ""),
+            "scan_start": s.at(first, 21, 0),
+            "scan_end": s.at(first, 22, 0),
             "infections": 0,
             "outcome": "无感染",
             "run_check": "正常",

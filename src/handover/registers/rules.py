@@ -12,6 +12,8 @@ submitted. What each checks:
 - the half-year rule of 表5 (第二十五条第3项), at submission;
 - trading hours for 表30 and 表37 (第三十一条第3、9项);
 - the computed registers 表6 and 表24 are not entered by hand;
+- a row describes nothing impossible (plausibility.py: order of times, nothing done in the future, counts,
+  a host of its system and a system of its site);
 - every reference to a register row points at a row of a register the column names, in this engagement;
 - the checks other apps add (hooks.py): the vault's, that a 保管引用 in the vault names a real entry.
 """
@@ -31,7 +33,7 @@ from handover.core.errors import DomainError
 from handover.fixity.errors import FixityError
 from handover.fixity.trading_calendar import TradingCalendar
 from handover.org.models import Employment, Party, Person
-from handover.registers import catalogue, computed, hooks
+from handover.registers import catalogue, computed, hooks, plausibility
 from handover.registers.models import Form, InformationSystem, Row
 
 EXCHANGE_TIME = ZoneInfo("Asia/Shanghai")
@@ -84,6 +86,7 @@ def check_row(*, form: Form, data: dict[str, Any]) -> None:
     """Every rule a single row must meet; ``data`` holds the row's valid, cleaned values."""
     number = form.register_no
     _register_refs(form, data)
+    plausibility.check(form, data)
     gate = BACKUP_GATES.get(number)
     if gate is not None:
         gate(form, data)

@@ -8,6 +8,8 @@ class WorkflowConfig(AppConfig):
     verbose_name = _("Workflow")
 
     def ready(self) -> None:
-        from handover.workflow import gates
+        from handover.registers import hooks
+        from handover.workflow import clock, gates
 
         gates.register(gates.open_cases)
+        hooks.clock_register(clock.now)
