@@ -279,3 +279,67 @@ def test_a_form_opened_with_its_header_unfinished_is_not_submitted_until_it_is_c
         services.form_submit(actor=b.firm_it, form=form)
     assert caught.value.field == "header" and "交易日" in str(caught.value.message)
     assert Form.objects.get(pk=form.pk).state == "draft"
+
+
+# Failures that need their 表39 entry (第二十六条第2、4、8、10项, 第三十一条第1项) ---------------------------------
+
+
+FAILURES = {
+    "10-used_in_config": (10, {"used_in_config": "未修改"}, "配置文件中使用"),  # C2
+    "14-offsite": (14, {"offsite": False, "offsite_location": None}, "异地备份"),  # C8
+    "23-result": (23, {"result": "不通过", "issue": "委托超时", "fix": "重启网关"}, "检测结果"),  # C12
+}
+
+
+@pytest.mark.parametrize("case", list(FAILURES))
+def test_a_failure_the_article_names_is_submitted_only_with_its_t39_entry(b, world, case):
+    from rest_framework.test import APIClient
+
+    number, values, label = FAILURES[case]
+    backup = b.add(8, **rows.t8(b))
+    data = {10: lambda: rows.t10(b, backup), 14: lambda: rows.t14(b), 23: lambda: rows.t23(b)}[number]()
+    row = b.add(number, **{**data, **values})
+    with pytest.raises(RuleViolation, match=label) as refused:
+        services.form_submit(actor=b.firm_it, form=b.forms[number])
+    assert "第二十八条" in refused.value.message
+    api = APIClient()
+    api.force_authenticate(b.firm_it)
+    response = api.post(
+        f"/api/engagements/{world.engagement.code}/register-forms/{b.forms[number].pk}/submit/"
+    )
+    assert response.status_code == 400 and label in response.content.decode()
+    entry = b.add(39, **rows.t39(b, row))
+    services.row_update(actor=b.firm_it, row=row, data={**row.data, "exception_refs": [entry.pk]})
+    services.form_submit(actor=b.firm_it, form=b.forms[number])
+
+
+def test_an_unchecked_backup_does_not_open_the_password_gate(b):
+    """C7: 未校验 is not 「可读」; the change waits for a backup whose readability was checked."""
+    unchecked = b.add(8, **rows.t8(b, readable="未校验"))
+    with pytest.raises(RuleViolation, match="改密前备份"):
+        b.add(10, **rows.t10(b, unchecked))
+    b.add(10, **rows.t10(b, b.add(8, **rows.t8(b))))
+
+
+def test_a_corrective_action_verified_ineffective_cannot_be_closed(b, world):
+    """C11: 表40 「无效 reopens」 (第三十条: 消除系统隐患)."""
+    data = {
+        "capa_no": "CAPA-001",
+        "source": "安全评估",
+        "problem": "弱口令",
+        "root_cause": "未执行口令策略",
+        "capa_type": "纠正",
+        "action": "启用口令策略",
+        "owner": world.person_a.pk,
+        "due_on": "2026-12-03",
+        "implementation": "已启用",
+        "done_on": "2026-12-02",
+        "verify_method": "复测",
+        "verify_result": "无效",
+        "closed": True,
+    }
+    with pytest.raises(RuleViolation, match="无效") as refused:
+        b.add(40, **data)
+    assert refused.value.field == "closed"
+    b.add(40, **data | {"closed": False})
+    b.add(40, **data | {"verify_result": "有效"})

@@ -210,6 +210,7 @@ def test_an_import_with_one_bad_reference_names_the_place_and_writes_nothing(vau
     for row, ref in ((good, f"密码保管系统条目 {entry.reference}"), (bad, "密码保管系统条目 BA-V007")):
         row[_index("vault_ref")], row[_index("custody_mode")] = ref, VAULT
     bad[_index("changed_at")] = "2026-12-01 17:30"  # not the same row as the first
+    bad[_index("verified_at")] = "2026-12-01 17:40"  # and the login tested after the change
     content = fill_template(template_bytes(10), [good, bad], {"日期": "2026-12-01"})
     before = (Row.objects.count(), Form.objects.count(), Event.objects.count())
     with pytest.raises(importing.ImportRefused) as caught:

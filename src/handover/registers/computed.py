@@ -32,9 +32,20 @@ KEY_ACCOUNT_CLASSES = ("超级用户", "等效超级用户", "后台用户")
 FAILED_WHEN: dict[int, tuple[tuple[str, tuple[Any, ...]], ...]] = {
     8: (("readable", ("不通过",)),),
     9: (("obtained_by", ("未获得", "开发商协助", "解密工具破解", "其他技术机构破解")),),
-    10: (("test_result", ("异常-已恢复原密码", "异常-处理中")), ("login_verified", ("失败",))),
+    # 第二十六条第2项 「对配置文件中相应用户的密码进行修改」: a configuration left with the old password fails.
+    10: (
+        ("test_result", ("异常-已恢复原密码", "异常-处理中")),
+        ("login_verified", ("失败",)),
+        ("used_in_config", ("未修改",)),
+    ),
     13: (("run_check", ("异常-已回退", "异常-已加权限")),),
-    14: (("integrity", ("不通过",)), ("readability", ("不通过",)), ("upload_via", ("快递",))),
+    # 第二十六条第4项 「作好备份数据的异地备份」: no offsite copy is an open item.
+    14: (
+        ("integrity", ("不通过",)),
+        ("readability", ("不通过",)),
+        ("upload_via", ("快递",)),
+        ("offsite", (False,)),
+    ),
     15: (
         (
             "hist_exception",
@@ -43,8 +54,16 @@ FAILED_WHEN: dict[int, tuple[tuple[str, tuple[Any, ...]], ...]] = {
         ("tamper_found", (True,)),
     ),
     18: (("complete", (False,)),),
-    22: (("run_check", ("异常",)), ("outcome", ("无法清除", "重装系统"))),
-    27: (("test_result", ("异常-已恢复原密码", "异常-处理中")), ("login_verified", ("失败",))),
+    # 第二十六条第8项 A: an unpatched machine is an open item.
+    22: (("run_check", ("异常",)), ("outcome", ("无法清除", "重装系统")), ("patched", (False,))),
+    # 第二十六条第10项 「及时解决系统中存在的问题」: a failed joint test is registered and reported.
+    23: (("result", ("不通过",)),),
+    # 第三十一条第1项 「满足口令强度要求」: a password that does not is a failure.
+    27: (
+        ("test_result", ("异常-已恢复原密码", "异常-处理中")),
+        ("login_verified", ("失败",)),
+        ("strength_ok", (False,)),
+    ),
     28: (("run_check", ("异常-已回退", "异常-已加权限")),),
     29: (("integrity", ("不通过",)), ("readability", ("不通过",))),
 }

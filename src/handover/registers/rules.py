@@ -94,6 +94,8 @@ def check_row(*, form: Form, data: dict[str, Any]) -> None:
         _trading_hours_30(data)
     if number == 37:
         _trading_hours_37(data)
+    if number == 40:
+        _capa_effective(data)
     for check in hooks.ROW_CHECKS:
         check(form, data)
 
@@ -204,8 +206,8 @@ def _register_refs(form: Form, data: dict[str, Any]) -> None:
 
 
 def usable_backup(backup: dict[str, Any], system_id: int | None) -> bool:
-    """A 表8 row that backs up ``system_id`` and did not fail its readability check."""
-    return _as_int(backup.get("system_id")) == system_id and backup.get("readable") != "不通过"
+    """A 表8 row that backs up ``system_id`` and passed its readability check (未校验 is not "readable")."""
+    return _as_int(backup.get("system_id")) == system_id and backup.get("readable") == "通过"
 
 
 def covers_password_change(backups: Iterable[dict[str, Any]], system_id: int | None) -> bool:
@@ -399,6 +401,20 @@ def _exceptions_closed(form: Form, rows: list[Row]) -> None:
             field="exception_refs",
             register_no=39,
             site_id=form.site_id,
+        )
+
+
+def _capa_effective(data: dict[str, Any]) -> None:
+    """第三十条 「消除系统隐患」 (表40 「无效 reopens」): a corrective action verified 无效 is not closed."""
+    if data.get("closed") is True and data.get("verify_result") == "无效":
+        raise RuleViolation(
+            _(
+                "表40 关闭 is 是 but 验证结果 is 无效: an action that did not work is not closed (第三十条, "
+                "消除系统隐患). Set 关闭 to 否 and record the new action, or record the verification that it "
+                "worked."
+            ),
+            field="closed",
+            register_no=40,
         )
 
 

@@ -648,10 +648,13 @@ T39 = (
         "Source row",
         "ref",
         "C",
-        ref="T8|T9|T10|T11|T13|T14|T15|T18|T22|T27|T28|T29|T30",
+        ref="T8|T9|T10|T11|T13|T14|T15|T18|T22|T23|T27|T28|T29|T30",
         required_if=("exc_type", tuple(E[f"E{n:02d}"] for n in range(1, 11))),
         condition="for E01–E10",
-        note="deviation: 表27 and 表28 added, the E01/E04 sources in the spec's §5.5",
+        note=(
+            "deviation: 表27 and 表28 added, the E01/E04 sources in the spec's §5.5; 表23 added, a failed "
+            "joint test is registered (第二十六条第10项)"
+        ),
     ),
     Column("description", "描述", "Description", "ltext", "R"),
     Column("impact", "影响", "Impact", "ltext", "R"),
