@@ -877,7 +877,8 @@ def _living_27(s: _Site, row: Row) -> dict[str, Any]:
     return {
         **{k: v for k, v in row.data.items() if k in keys},
         "reason": "人员变动",
-        "strength_ok": True,
+        # 第三十一条第1项: the strength is the vault's measure; an envelope's password is not known to meet it.
+        "strength_ok": row.data.get("custody_mode") == "密码保管系统",
         "last_changed_on": changed.isoformat(),
         "next_due_on": (changed + timedelta(days=90)).isoformat(),
     }
