@@ -22,7 +22,7 @@ from django.db.models import Count, QuerySet
 from django.db.models.fields.json import KT
 
 from handover.org.models import Engagement, Site
-from handover.registers import catalogue
+from handover.registers import catalogue, hooks
 from handover.registers.models import Account, Asset, Form, FormState, InformationSystem, Row
 
 # Account classes whose holders are key staff (表6 关键岗位人员: super-user or back-end accounts).
@@ -236,11 +236,12 @@ class SummaryLine:
     exceptions_open: int = 0
     overdue: int = 0
     annex_refs: list[str] = field(default_factory=list)
+    fed_back: bool = False  # the site reported the lateness of a step producing this register (workflow)
 
     @property
     def reported_daily(self) -> bool:
-        """第二十七条第2项; until the workflow records same-day feedback, true only with nothing overdue."""
-        return self.overdue == 0
+        """第二十七条第2项 「现场技术岗位当日应将情况反馈至技术组」: nothing overdue, or the site reported it."""
+        return self.overdue == 0 or self.fed_back
 
     def as_data(self) -> dict[str, Any]:
         """The line in 表24's column keys, as a computed row stores it."""
@@ -291,8 +292,10 @@ def handover_summary(
         if (n, s) in lines:
             lines[(n, s)].rows_expected = count
     overdue_from = as_of > engagement.disposal_date
+    fed_back = hooks.fed_back(engagement.pk)
     kept = []
-    for line in lines.values():
+    for (number, site_id), line in lines.items():
+        line.fed_back = (site_id, number) in fed_back
         line.rows_expected = max(line.rows_expected, line.rows_filled)
         if overdue_from:
             line.overdue = max(line.rows_expected - line.rows_signed, 0)

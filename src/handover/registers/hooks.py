@@ -33,6 +33,21 @@ CUSTODY_REFERENCES: list[CustodyReference] = []
 CLOCKS: list[Callable[[], dt.datetime]] = []
 
 
+# Which (site, register) lines of 表24 the workflow's same-day feedback covers (第二十七条第2项).
+FEEDBACK_SOURCES: list[Callable[[int], set[tuple[int, int]]]] = []
+
+
+def feedback_source_register(source: Callable[[int], set[tuple[int, int]]]) -> None:
+    """Add the workflow's answer: for an engagement id, the (site, register) pairs it recorded feedback for."""
+    if source not in FEEDBACK_SOURCES:
+        FEEDBACK_SOURCES.append(source)
+
+
+def fed_back(engagement_id: int) -> set[tuple[int, int]]:
+    """The (site, register) pairs whose lateness the site reported the same day (第二十七条第2项)."""
+    return {pair for source in FEEDBACK_SOURCES for pair in source(engagement_id)}
+
+
 def clock_register(now: Callable[[], dt.datetime]) -> None:
     """Name the clock the registers read (the last one registered wins)."""
     if now not in CLOCKS:

@@ -9,7 +9,8 @@ class WorkflowConfig(AppConfig):
 
     def ready(self) -> None:
         from handover.registers import hooks
-        from handover.workflow import clock, gates
+        from handover.workflow import clock, gates, selectors
 
         gates.register(gates.open_cases)
         hooks.clock_register(clock.now)
+        hooks.feedback_source_register(selectors.feedback_lines)
