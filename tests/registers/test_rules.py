@@ -9,7 +9,7 @@ import pytest
 
 from handover.core.errors import DomainError
 from handover.org.models import Employment, Party
-from handover.registers import rules, services
+from handover.registers import catalogue, computed, rules, services
 from handover.registers.models import Form, InformationSystem, Row
 from handover.registers.rules import RuleViolation
 from tests.factories import PersonFactory
@@ -343,3 +343,50 @@ def test_a_corrective_action_verified_ineffective_cannot_be_closed(b, world):
     assert refused.value.field == "closed"
     b.add(40, **data | {"closed": False})
     b.add(40, **data | {"verify_result": "有效"})
+
+
+def test_a_shared_account_kept_without_a_reason_is_refused_typed_and_imported(b, world):
+    """C5, 第二十六条第3项 C 「用户设置采用专人专户」."""
+    from handover.core.actors import system
+    from handover.registers.io import importing
+    from handover.registers.io.template import template_bytes
+    from tests.registers.io_support import Scenery, fill_template, valid_row
+
+    backup = b.add(8, **rows.t8(b, purpose="权限核查前备份"))
+    shared = rows.t11(b, backup, user_status="共用", dedicated=False)
+    with pytest.raises(RuleViolation, match="保留理由") as refused:
+        b.add(11, **shared)
+    assert refused.value.field == "keep_reason"
+    b.add(11, **shared, keep_reason="柜台夜间批处理共用，已限定来源地址，待替代用户上线")
+    scenery = Scenery(world)
+    keys = [c.key for c in catalogue.columns(11)]
+    row = valid_row(11, scenery)
+    row[1 + keys.index("dedicated")] = "否"
+    row[1 + keys.index("action")] = "保留"
+    row[1 + keys.index("keep_reason")] = None
+    content = fill_template(template_bytes(11), [row], {"日期": "2026-12-01"})
+    with pytest.raises(importing.ImportRefused) as caught:
+        importing.register_import(
+            actor=system("test"),
+            engagement=world.engagement,
+            site=world.branch_a,
+            register_no=11,
+            filename="t11.xlsx",
+            content=content,
+        )
+    assert [issue.column for issue in caught.value.issues] == ["保留理由"]
+
+
+def test_disabled_accounts_and_batch_super_users_stay_open_items_of_t24(b, world):
+    """C6, 第二十六条第3项 A (停用 → 删除 once confirmed) and D (replace super-users used for batch work)."""
+    backup = b.add(8, **rows.t8(b, purpose="权限核查前备份"))
+    batch = b.add(11, **rows.t11(b, backup, used_for_batch=True))
+    change = b.add(13, **rows.t13(b, batch, backup, change_type="A停用"))
+    b.add(11, **rows.t11(b, backup, action="停用", disable_until="2026-12-02", change_refs=[change.pk]))
+
+    def open_issues(day):
+        lines = computed.handover_summary(engagement=world.engagement, as_of=day)
+        return next(line for line in lines if line.register_no == 11 and line.site == b.site).open_issues
+
+    assert open_issues(dt.date(2026, 12, 1)) == 2
+    assert open_issues(dt.date(2026, 12, 10)) == 2  # the watch is over: still open, to delete or restore

@@ -353,7 +353,8 @@ def _count_rows(engagement: Engagement, lines: dict[tuple[int, int], SummaryLine
 
 
 def _count_issues(engagement: Engagement, lines: dict[tuple[int, int], SummaryLine], as_of: date) -> None:
-    """未结问题: 表23 遗留问题, 表11 停用观察 not yet over, 表15 缺口 (registers.md 表24), and 表10 changes whose
+    """未结问题: 表23 遗留问题, 表11 停用 (watched, then to delete or restore) and super-users still running
+    batch work, 表15 缺口 (registers.md 表24), and 表10 changes whose
     login was not verified to succeed (第二十六条第2项: 及时作好相应测试)."""
     for number, site_id, data in current_rows(engagement, [10, 11, 15, 23]).values_list(
         "form__register_no", "form__site_id", "data"
@@ -365,13 +366,22 @@ def _count_issues(engagement: Engagement, lines: dict[tuple[int, int], SummaryLi
             (number == 10 and data.get("login_verified") != "成功")
             or (number == 23 and data.get("open_issue"))
             or (number == 15 and data.get("continuity") == "有缺口")
-            or (
-                number == 11
-                and data.get("action") == "停用"
-                and data.get("disable_until", "") >= as_of.isoformat()
-            )
+            or (number == 11 and _t11_open(data))
         ):
             line.open_issues += 1
+
+
+def _t11_open(data: dict[str, Any]) -> bool:
+    """第二十六条第3项 A and D as open items of 表24: a 停用 account is open while it is watched and, once its
+    date has passed, until a later row deletes or restores it (the current row then says so); a super-user
+    used for back-end processing stays open until a replacement user is created."""
+    if data.get("action") == "停用":
+        return True
+    return (
+        data.get("used_for_batch") is True
+        and data.get("account_class") in ("超级用户", "等效超级用户")
+        and data.get("action") != "建替代用户"
+    )
 
 
 def _count_exceptions(engagement: Engagement, lines: dict[tuple[int, int], SummaryLine]) -> None:

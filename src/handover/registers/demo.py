@@ -493,6 +493,10 @@ def _t11(s: _Site) -> list[dict[str, Any]]:
             "dedicated": a.layer != "数据库",
             "used_for_batch": False,
             "action": "保留",
+            # 第二十六条第3项 C: a shared account kept says why (rules._shared_kept).
+            "keep_reason": "两名DBA共用；交接期内保留并逐次登记使用，稳定期改为专人专户"
+            if a.layer == "数据库"
+            else None,
             "perm_after": "DBA 全部权限" if a.layer == "数据库" else "root 全部权限",
             "pre_backup_ref": backups[a.system_id],
         }

@@ -96,6 +96,8 @@ def check_row(*, form: Form, data: dict[str, Any]) -> None:
         _trading_hours_37(data)
     if number == 40:
         _capa_effective(data)
+    if number == 11:
+        _shared_kept(data)
     for check in hooks.ROW_CHECKS:
         check(form, data)
 
@@ -401,6 +403,20 @@ def _exceptions_closed(form: Form, rows: list[Row]) -> None:
             field="exception_refs",
             register_no=39,
             site_id=form.site_id,
+        )
+
+
+def _shared_kept(data: dict[str, Any]) -> None:
+    """第二十六条第3项 C 「用户设置采用专人专户」: a shared or not personal account kept says why."""
+    shared = data.get("user_status") == "共用" or data.get("dedicated") is False
+    if shared and data.get("action") == "保留" and not data.get("keep_reason"):
+        raise RuleViolation(
+            _(
+                "表11: the account is shared or not personal (状态 共用 or 专人专户 否) and is kept (第二十六条第3项 "
+                "C: 专人专户). Change it (改为专人专户, 建替代用户, 停用) or give the reason in 保留理由."
+            ),
+            field="keep_reason",
+            register_no=11,
         )
 
 

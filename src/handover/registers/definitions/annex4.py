@@ -539,6 +539,16 @@ T11 = (
     ),
     Column("perm_after", "核查后权限", "Rights after", "ltext", "R"),
     Column(
+        "keep_reason",
+        "保留理由",
+        "Why it is kept",
+        "ltext",
+        "C",
+        condition="if a shared or not personal account is kept (§26.3 C)",
+        articles=(A26[3],),
+        note="designed: rule in rules.py; 专人专户 is the article's rule, an exception needs its reason",
+    ),
+    Column(
         "disable_until",
         "停用观察至",
         "Disabled, watched until",
