@@ -219,6 +219,31 @@ def test_only_approved_fault_handling_during_trading_hours(b):
     fault = b.add(39, **rows.t39(b))
     b.add(30, **rows.t30(b, **during, kind="故障处理", tg_approval="审批.pdf", exception_refs=[fault.pk]))
     b.add(30, **rows.t30(b))  # the same change after the close passes
+    violation = refused(b, 30, rows.t30(b, **during, kind="故障处理", exception_refs=[fault.pk]))
+    assert violation.field == "tg_approval"  # fault handling then needs 技术组's approval
+
+
+@pytest.mark.parametrize("kind", ["监控告警", "日常巡检", "开市前检查"])
+def test_the_duty_desk_records_monitoring_and_inspections_while_the_market_is_open(b, world, kind):
+    """C19, 第三十一条第8项 「作好实时监控」: 第三十一条第3项 bans DB work and parameter changes, not watching."""
+    from rest_framework.test import APIClient
+
+    during = {"start": "2026-12-02T10:00", "end": "2026-12-02T10:20", "in_trading_hours": True}
+    assert b.add(30, **rows.t30(b, **during, kind=kind)).data["kind"] == kind
+    api = APIClient()
+    api.force_authenticate(b.firm_it)
+    response = api.post(
+        f"/api/engagements/{world.engagement.code}/register-rows/",
+        {"form": b.form(30).pk, "data": rows.t30(b, **during, kind=kind)},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    changed = api.post(
+        f"/api/engagements/{world.engagement.code}/register-rows/",
+        {"form": b.form(30).pk, "data": rows.t30(b, **during)},
+        format="json",
+    )
+    assert changed.status_code == 400 and "第三十一条第3项" in changed.content.decode()
 
 
 def test_no_bulk_queries_while_the_market_is_open_and_maintenance_only_for_a_fault(b):

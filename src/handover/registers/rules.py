@@ -523,17 +523,33 @@ def _declared_hours(data: dict[str, Any], start_key: str, end_key: str | None) -
     return computed_hours or data.get("in_trading_hours") is True
 
 
+# 第三十一条第8项 「加强值班管理，作好实时监控」: the duty desk's own work goes on while the market is open.
+WATCHING_KINDS = frozenset({"开市前检查", "日常巡检", "收市/清算", "监控告警"})
+
+
 def _trading_hours_30(data: dict[str, Any]) -> None:
-    """第三十一条第3项: during trading only fault handling approved by 技术组."""
-    if _declared_hours(data, "start", "end") and data.get("kind") != "故障处理":
-        raise RuleViolation(
-            _(
-                "During trading hours only fault handling approved by 技术组 is allowed (第三十一条第3项): "
-                "schedule %(kind)s outside 9:15–11:30 and 13:00–15:00."
+    """第三十一条第3项 bans direct database work and parameter changes during trading, except fault handling
+    approved by 技术组; monitoring and inspections (第三十一条第8项) are not banned."""
+    if not _declared_hours(data, "start", "end") or data.get("kind") in WATCHING_KINDS:
+        return
+    if data.get("kind") == "故障处理":
+        if not data.get("tg_approval"):
+            raise RuleViolation(
+                _(
+                    "Fault handling during trading hours needs 技术组's approval (第三十一条第3项): attach it in "
+                    "技术组审批."
+                ),
+                field="tg_approval",
             )
-            % {"kind": data.get("kind")},
-            field="kind",
+        return
+    raise RuleViolation(
+        _(
+            "During trading hours only fault handling approved by 技术组 is allowed (第三十一条第3项): "
+            "schedule %(kind)s outside 9:15–11:30 and 13:00–15:00."
         )
+        % {"kind": data.get("kind")},
+        field="kind",
+    )
 
 
 def _trading_hours_37(data: dict[str, Any]) -> None:

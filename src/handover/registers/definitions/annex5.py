@@ -263,8 +263,10 @@ T30 = (
         "Technical group's approval",
         "att",
         "C",
-        required_if=("in_trading_hours", (YES,)),
-        condition="if in trading hours; only 故障处理 is allowed then",
+        condition=(
+            "for 故障处理 in trading hours (rules.py); monitoring and inspections then need none (§31.8), "
+            "DB work and parameter changes are refused (§31.3)"
+        ),
         articles=(A31[3],),
         note=_TG_APPROVAL,
     ),
