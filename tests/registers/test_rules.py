@@ -415,3 +415,27 @@ def test_disabled_accounts_and_batch_super_users_stay_open_items_of_t24(b, world
 
     assert open_issues(dt.date(2026, 12, 1)) == 2
     assert open_issues(dt.date(2026, 12, 10)) == 2  # the watch is over: still open, to delete or restore
+
+
+def test_every_handed_over_document_records_its_seal(b, world):
+    """C28, 第二十二条 「对备份数据、技术文档进行封存」: 表18 封存编号 is required, typed or sent to the API."""
+    from rest_framework.test import APIClient
+
+    doc = {
+        "category": "系统技术文档",
+        "title": "柜台系统技术手册",
+        "doc_no": "BA-ZL-001",
+        "location": "档案室",
+        "medium": "纸质",
+        "copies": 1,
+        "complete": True,
+    }
+    with pytest.raises(services.RowInvalid) as refused:
+        b.add(18, **doc)
+    assert set(refused.value.errors) == {"seal_no"}
+    api = APIClient()
+    api.force_authenticate(b.firm_it)
+    url = f"/api/engagements/{world.engagement.code}/register-rows/"
+    response = api.post(url, {"form": b.form(18).pk, "data": doc}, format="json")
+    assert response.status_code == 400 and "seal_no" in response.json()["data"]
+    assert b.add(18, **doc, seal_no="BA-FC-001").data["seal_no"] == "BA-FC-001"

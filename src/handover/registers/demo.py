@@ -661,6 +661,7 @@ def _t18(s: _Site) -> list[dict[str, Any]]:
             "category": category,
             "title": title,
             "doc_no": f"{s.code}-ZL-{n:03d}",
+            "seal_no": f"{s.code}-FC-{n:03d}",
             "location": "档案室",
             "medium": "纸质",
             "copies": 1,

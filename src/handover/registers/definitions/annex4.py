@@ -918,7 +918,8 @@ T18 = (
     ),
     Column("copies", "份数", "Copies", "int", "O"),
     Column("system_id", "所属系统", "System", "ref", "O", ref="system"),
-    Column("seal_no", "封存编号", "Seal no.", "text", "O", articles=("第二十二条",)),
+    # 第二十二条 「对备份数据、技术文档进行封存」: each handed-over document is sealed, and its seal recorded.
+    Column("seal_no", "封存编号", "Seal no.", "text", "R", articles=("第二十二条",)),
     Column("complete", "是否齐全", "Complete", "bool", "R", articles=(A28[9],)),
     exception_refs(
         "C",
