@@ -162,6 +162,20 @@ def _scene(actor: Any, engagement: Engagement, site: Site, day: date, orgs: dict
                     actor=actor, system=sys, asset=host, login_name=login, layer=layer, account_class=klass
                 )
             )
+    # 第二十六条第2项: the network and security devices' super-users are handed over too (the demo vault keeps
+    # 杭州营业部's router password), so each has its 表9, 表10 and 表11 rows (completeness per account).
+    for host, (_name, klass, _model, index) in zip(scene.hosts, HOSTS[site.code], strict=True):
+        if klass in ("路由器", "交换机"):
+            scene.accounts.append(
+                inventory.account_ensure(
+                    actor=actor,
+                    system=scene.systems[index],
+                    asset=host,
+                    login_name="admin",
+                    layer="网络设备",
+                    account_class="超级用户",
+                )
+            )
     people = Person.objects.filter(engagement=engagement, site=site, is_active=True).order_by("pk")
     scene.staff = [p for p in people if p.party in (Party.FIRM_IT, Party.FIRM_FINANCE, Party.BUSINESS)]
     scene.it_staff = [p for p in scene.staff if p.party == Party.FIRM_IT]
