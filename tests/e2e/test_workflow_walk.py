@@ -629,7 +629,7 @@ def documents_equipment_virus_and_test(walk: Walk) -> None:
     documents = [
         {
             "资料类别": category, "资料名称": title, "编号": f"PD-ZL-{n:03d}", "存放地点": "档案室",
-            "载体": "纸质", "是否齐全": "是",
+            "载体": "纸质", "是否齐全": "是", "封存编号": f"PD-FC-{n:03d}",  # 第二十二条: sealed
         }
         for n, (category, title) in enumerate(titles, 1)
     ]  # fmt: skip

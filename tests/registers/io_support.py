@@ -90,6 +90,10 @@ def valid_cell(column: Column, scenery: Scenery) -> Any:
     kind = column.type
     if column.key == "in_trading_hours":  # the times above are after the close (第三十一条第3项)
         return "否"
+    if column.key == "strength_ok":  # 第三十一条第1项: only the vault's measure says 是 (vault/references.py)
+        return "否"
+    if column.key == "reconnected_at":  # 第二十六条第8项: reconnected only after the offline scan ended
+        return "2026-12-01 16:45"
     if kind in ("ref", "refs"):
         text = scenery.ref_text(column)
         return f"{text}、乙员工" if kind == "refs" and column.ref == "person" else text

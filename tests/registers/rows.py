@@ -104,6 +104,26 @@ def t8(b: Branch, purpose: str = "改密前备份", **extra: Any) -> dict[str, A
     }
 
 
+def t9(b: Branch, **extra: Any) -> dict[str, Any]:
+    """表9: the original of the branch's root password, received from the firm's IT (第二十二条)."""
+    return {
+        "system_id": b.system.pk,
+        "asset_id": b.host.pk,
+        "layer": "操作系统",
+        "account_id": b.account.pk,
+        "account_class": "超级用户",
+        "original_holders": [b.world.person_a.pk],
+        "obtained_by": "被托管技术方提供",
+        "vault_ref": "信封 BA-000，保险柜A",
+        "secret_captured": True,
+        "login_verified": "成功",
+        "verified_at": "2026-12-01T16:00",
+        "holders": [b.world.person_a.pk],
+        "witness": b.world.person_a.pk,
+        **extra,
+    }
+
+
 def t10(b: Branch, backup: Row, receipt: Row | None = None, **extra: Any) -> dict[str, Any]:
     return {
         "system_id": b.system.pk,

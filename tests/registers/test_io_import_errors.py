@@ -124,7 +124,7 @@ def test_a_secret_in_a_remark_is_refused(scenery):
 def _t29_rows(scenery, count):
     rows = [valid_row(29, scenery, n) for n in range(1, count + 1)]
     for n, row in enumerate(rows, start=1):
-        row[_index(29, "trade_date")] = (date(2000, 1, 1) + timedelta(days=n)).isoformat()
+        row[_index(29, "trade_date")] = (date(1990, 1, 1) + timedelta(days=n)).isoformat()
         row[_index(29, "media_no")] = f"M{n}"
         row[_index(29, "data_class")] = catalogue.columns(29)[_index(29, "data_class") - 1].choices[n % 2].zh
     return rows

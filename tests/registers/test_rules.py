@@ -9,7 +9,7 @@ import pytest
 
 from handover.core.errors import DomainError
 from handover.org.models import Employment, Party
-from handover.registers import rules, services
+from handover.registers import catalogue, computed, rules, services
 from handover.registers.models import Form, InformationSystem, Row
 from handover.registers.rules import RuleViolation
 from tests.factories import PersonFactory
@@ -219,6 +219,31 @@ def test_only_approved_fault_handling_during_trading_hours(b):
     fault = b.add(39, **rows.t39(b))
     b.add(30, **rows.t30(b, **during, kind="故障处理", tg_approval="审批.pdf", exception_refs=[fault.pk]))
     b.add(30, **rows.t30(b))  # the same change after the close passes
+    violation = refused(b, 30, rows.t30(b, **during, kind="故障处理", exception_refs=[fault.pk]))
+    assert violation.field == "tg_approval"  # fault handling then needs 技术组's approval
+
+
+@pytest.mark.parametrize("kind", ["监控告警", "日常巡检", "开市前检查"])
+def test_the_duty_desk_records_monitoring_and_inspections_while_the_market_is_open(b, world, kind):
+    """C19, 第三十一条第8项 「作好实时监控」: 第三十一条第3项 bans DB work and parameter changes, not watching."""
+    from rest_framework.test import APIClient
+
+    during = {"start": "2026-12-02T10:00", "end": "2026-12-02T10:20", "in_trading_hours": True}
+    assert b.add(30, **rows.t30(b, **during, kind=kind)).data["kind"] == kind
+    api = APIClient()
+    api.force_authenticate(b.firm_it)
+    response = api.post(
+        f"/api/engagements/{world.engagement.code}/register-rows/",
+        {"form": b.form(30).pk, "data": rows.t30(b, **during, kind=kind)},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    changed = api.post(
+        f"/api/engagements/{world.engagement.code}/register-rows/",
+        {"form": b.form(30).pk, "data": rows.t30(b, **during)},
+        format="json",
+    )
+    assert changed.status_code == 400 and "第三十一条第3项" in changed.content.decode()
 
 
 def test_no_bulk_queries_while_the_market_is_open_and_maintenance_only_for_a_fault(b):
@@ -279,3 +304,138 @@ def test_a_form_opened_with_its_header_unfinished_is_not_submitted_until_it_is_c
         services.form_submit(actor=b.firm_it, form=form)
     assert caught.value.field == "header" and "交易日" in str(caught.value.message)
     assert Form.objects.get(pk=form.pk).state == "draft"
+
+
+# Failures that need their 表39 entry (第二十六条第2、4、8、10项, 第三十一条第1项) ---------------------------------
+
+
+FAILURES = {
+    "10-used_in_config": (10, {"used_in_config": "未修改"}, "配置文件中使用"),  # C2
+    "14-offsite": (14, {"offsite": False, "offsite_location": None}, "异地备份"),  # C8
+    "23-result": (23, {"result": "不通过", "issue": "委托超时", "fix": "重启网关"}, "检测结果"),  # C12
+}
+
+
+@pytest.mark.parametrize("case", list(FAILURES))
+def test_a_failure_the_article_names_is_submitted_only_with_its_t39_entry(b, world, case):
+    from rest_framework.test import APIClient
+
+    number, values, label = FAILURES[case]
+    backup = b.add(8, **rows.t8(b))
+    data = {10: lambda: rows.t10(b, backup), 14: lambda: rows.t14(b), 23: lambda: rows.t23(b)}[number]()
+    row = b.add(number, **{**data, **values})
+    with pytest.raises(RuleViolation, match=label) as refused:
+        services.form_submit(actor=b.firm_it, form=b.forms[number])
+    assert "第二十八条" in refused.value.message
+    api = APIClient()
+    api.force_authenticate(b.firm_it)
+    response = api.post(
+        f"/api/engagements/{world.engagement.code}/register-forms/{b.forms[number].pk}/submit/"
+    )
+    assert response.status_code == 400 and label in response.content.decode()
+    entry = b.add(39, **rows.t39(b, row))
+    services.row_update(actor=b.firm_it, row=row, data={**row.data, "exception_refs": [entry.pk]})
+    services.form_submit(actor=b.firm_it, form=b.forms[number])
+
+
+def test_an_unchecked_backup_does_not_open_the_password_gate(b):
+    """C7: 未校验 is not 「可读」; the change waits for a backup whose readability was checked."""
+    unchecked = b.add(8, **rows.t8(b, readable="未校验"))
+    with pytest.raises(RuleViolation, match="改密前备份"):
+        b.add(10, **rows.t10(b, unchecked))
+    b.add(10, **rows.t10(b, b.add(8, **rows.t8(b))))
+
+
+def test_a_corrective_action_verified_ineffective_cannot_be_closed(b, world):
+    """C11: 表40 「无效 reopens」 (第三十条: 消除系统隐患)."""
+    data = {
+        "capa_no": "CAPA-001",
+        "source": "安全评估",
+        "problem": "弱口令",
+        "root_cause": "未执行口令策略",
+        "capa_type": "纠正",
+        "action": "启用口令策略",
+        "owner": world.person_a.pk,
+        "due_on": "2026-12-03",
+        "implementation": "已启用",
+        "done_on": "2026-12-02",
+        "verify_method": "复测",
+        "verify_result": "无效",
+        "closed": True,
+    }
+    with pytest.raises(RuleViolation, match="无效") as refused:
+        b.add(40, **data)
+    assert refused.value.field == "closed"
+    b.add(40, **data | {"closed": False})
+    b.add(40, **data | {"verify_result": "有效"})
+
+
+def test_a_shared_account_kept_without_a_reason_is_refused_typed_and_imported(b, world):
+    """C5, 第二十六条第3项 C 「用户设置采用专人专户」."""
+    from handover.core.actors import system
+    from handover.registers.io import importing
+    from handover.registers.io.template import template_bytes
+    from tests.registers.io_support import Scenery, fill_template, valid_row
+
+    backup = b.add(8, **rows.t8(b, purpose="权限核查前备份"))
+    shared = rows.t11(b, backup, user_status="共用", dedicated=False)
+    with pytest.raises(RuleViolation, match="保留理由") as refused:
+        b.add(11, **shared)
+    assert refused.value.field == "keep_reason"
+    b.add(11, **shared, keep_reason="柜台夜间批处理共用，已限定来源地址，待替代用户上线")
+    scenery = Scenery(world)
+    keys = [c.key for c in catalogue.columns(11)]
+    row = valid_row(11, scenery)
+    row[1 + keys.index("dedicated")] = "否"
+    row[1 + keys.index("action")] = "保留"
+    row[1 + keys.index("keep_reason")] = None
+    content = fill_template(template_bytes(11), [row], {"日期": "2026-12-01"})
+    with pytest.raises(importing.ImportRefused) as caught:
+        importing.register_import(
+            actor=system("test"),
+            engagement=world.engagement,
+            site=world.branch_a,
+            register_no=11,
+            filename="t11.xlsx",
+            content=content,
+        )
+    assert [issue.column for issue in caught.value.issues] == ["保留理由"]
+
+
+def test_disabled_accounts_and_batch_super_users_stay_open_items_of_t24(b, world):
+    """C6, 第二十六条第3项 A (停用 → 删除 once confirmed) and D (replace super-users used for batch work)."""
+    backup = b.add(8, **rows.t8(b, purpose="权限核查前备份"))
+    batch = b.add(11, **rows.t11(b, backup, used_for_batch=True))
+    change = b.add(13, **rows.t13(b, batch, backup, change_type="A停用"))
+    b.add(11, **rows.t11(b, backup, action="停用", disable_until="2026-12-02", change_refs=[change.pk]))
+
+    def open_issues(day):
+        lines = computed.handover_summary(engagement=world.engagement, as_of=day)
+        return next(line for line in lines if line.register_no == 11 and line.site == b.site).open_issues
+
+    assert open_issues(dt.date(2026, 12, 1)) == 2
+    assert open_issues(dt.date(2026, 12, 10)) == 2  # the watch is over: still open, to delete or restore
+
+
+def test_every_handed_over_document_records_its_seal(b, world):
+    """C28, 第二十二条 「对备份数据、技术文档进行封存」: 表18 封存编号 is required, typed or sent to the API."""
+    from rest_framework.test import APIClient
+
+    doc = {
+        "category": "系统技术文档",
+        "title": "柜台系统技术手册",
+        "doc_no": "BA-ZL-001",
+        "location": "档案室",
+        "medium": "纸质",
+        "copies": 1,
+        "complete": True,
+    }
+    with pytest.raises(services.RowInvalid) as refused:
+        b.add(18, **doc)
+    assert set(refused.value.errors) == {"seal_no"}
+    api = APIClient()
+    api.force_authenticate(b.firm_it)
+    url = f"/api/engagements/{world.engagement.code}/register-rows/"
+    response = api.post(url, {"form": b.form(18).pk, "data": doc}, format="json")
+    assert response.status_code == 400 and "seal_no" in response.json()["data"]
+    assert b.add(18, **doc, seal_no="BA-FC-001").data["seal_no"] == "BA-FC-001"

@@ -210,6 +210,7 @@ def test_an_import_with_one_bad_reference_names_the_place_and_writes_nothing(vau
     for row, ref in ((good, f"密码保管系统条目 {entry.reference}"), (bad, "密码保管系统条目 BA-V007")):
         row[_index("vault_ref")], row[_index("custody_mode")] = ref, VAULT
     bad[_index("changed_at")] = "2026-12-01 17:30"  # not the same row as the first
+    bad[_index("verified_at")] = "2026-12-01 17:40"  # and the login tested after the change
     content = fill_template(template_bytes(10), [good, bad], {"日期": "2026-12-01"})
     before = (Row.objects.count(), Form.objects.count(), Event.objects.count())
     with pytest.raises(importing.ImportRefused) as caught:
@@ -290,3 +291,40 @@ def test_the_migration_numbers_existing_entries_per_site_in_capture_order(vault,
         SecretEntry.objects.filter(pk=entry.pk).update(number=100 + offset)
     migration.number_entries(apps, None)
     assert [SecretEntry.objects.get(pk=e.pk).reference for e in made] == ["BB-V001", "BA-V001", "BA-V002"]
+
+
+def test_a_change_names_an_entry_holding_a_version_captured_after_the_original(branch, world):
+    """C4 (第二十六条第2项): a 表10 row that says 已修改 cannot point at the original as received."""
+    vault.secret_capture(actor=system("test"), account=branch.account, secret=STRONG, kind="original")
+    caught = refused(branch, 10, t10(branch, "BA-V001"))
+    assert "BA-V001" in caught.message and "表9" in caught.message
+    api = APIClient()
+    api.force_authenticate(branch.firm_it)
+    url = f"/api/engagements/{world.engagement.code}/register-rows/"
+    response = api.post(url, {"form": branch.form(10).pk, "data": t10(branch, "BA-V001")}, format="json")
+    assert response.status_code == 400 and "BA-V001" in response.content.decode()
+    capture(branch.account, "Zq8#mTw4!pLx7@Rk")  # the new password, captured after the original
+    assert branch.add(10, **t10(branch, "BA-V001")).data["vault_ref"] == "BA-V001"
+
+
+def test_t27_strength_is_the_vaults_measure_never_a_typed_confirmation(branch, world):
+    """C21 (第三十一条第1项 「满足口令强度要求」): 强度符合 是 only for a password the vault measured strong."""
+    t27 = {
+        **{k: v for k, v in t10(branch, "信封 BA-001，保险柜A", ENVELOPE).items() if k in _keys(27)},
+        "reason": "定期更换",
+        "strength_ok": True,
+        "last_changed_on": "2026-12-01",
+        "next_due_on": "2027-03-01",
+    }
+    branch.form(27)
+    with pytest.raises(RuleViolation, match="强度符合") as caught:
+        branch.add(27, **t27)
+    assert caught.value.field == "strength_ok"
+    entry = capture(branch.account)
+    in_vault = {**t27, "vault_ref": f"密码保管系统条目 {entry.reference}", "custody_mode": VAULT}
+    assert branch.add(27, **in_vault).data["strength_ok"] is True
+    assert branch.add(27, **{**t27, "strength_ok": False}).data["strength_ok"] is False  # an open item
+
+
+def _keys(number):
+    return {c.key for c in catalogue.columns(number)}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 
 import pytest
+from django.urls import reverse
 
 from handover.audit.models import Event
 from handover.core.errors import DomainError, PermissionDenied
@@ -236,3 +237,22 @@ def test_a_case_read_before_someone_else_closed_it_cannot_be_closed_or_ticked_ag
         services.case_tick(actor=people["onsite"], case=stale_other, key="courier", record="SF2")
     assert Event.objects.count() == events + 2  # the second case's open and its one tick
     assert CaseItem.objects.get(case=other, key="courier").record == "SF1"
+
+
+def test_e02_once_cracked_closes_only_after_the_password_is_changed(world, people, client):
+    """C18, 第二十八条第2项 「破解成功后，及时修改密码」: the change is optional only until the crack is done."""
+    start_handover(world, people)
+    case = open_case(world, people, "E02")
+    for key in ("report_wg", "wg_consent", "crack"):
+        services.case_tick(actor=people["firm_it"], case=case, key=key, record=RECORDS["consent"])
+    _form, row = t39_entry(world, people, case)
+    services.case_link_t39(actor=people["onsite"], case=case, row=row)
+    with pytest.raises(DomainError, match="破解成功后及时修改密码"):
+        services.case_close(actor=people["onsite"], case=case)
+    client.force_login(people["onsite"])
+    response = client.post(reverse("workflow:case_close", args=[world.engagement.code, case.pk]), follow=True)
+    assert "破解成功后及时修改密码" in response.content.decode()
+    case.refresh_from_db()
+    assert case.state == CaseState.OPEN
+    services.case_tick(actor=people["firm_it"], case=case, key="change_now")
+    services.case_close(actor=people["onsite"], case=case)

@@ -408,3 +408,41 @@ def test_a_step_confirmed_meanwhile_is_not_confirmed_twice(world, people):
     with pytest.raises(DomainError, match="confirmed already"):
         services.step_confirm(actor=people["tech"], step=stale, now=at(1, 15, 21))
     assert Event.objects.filter(action="workflow.step.confirm").count() == 1
+
+
+def test_table24_says_reported_for_a_late_site_that_gave_same_day_feedback(world, people):
+    """C13, 第二十七条第2项: 当日已反馈 comes from the feedback the workflow recorded, not from "nothing late"."""
+    from handover.registers import computed, seeding
+    from tests.registers import rows
+
+    start_handover(world, people)
+    b = rows.branch(world)
+    b.add(7, **rows.t7(b))  # 柜台系统 now expects its 表8 backup, which is late after D
+
+    def t8_line():
+        lines = computed.handover_summary(engagement=world.engagement, as_of=dt.date(2026, 12, 2))
+        return next(line for line in lines if line.register_no == 8 and line.site == world.branch_a)
+
+    assert t8_line().overdue == 1 and t8_line().reported_daily is False
+    services.feedback_record(
+        actor=people["onsite"],
+        step=step(world, world.branch_a, "T-01"),
+        reason="备份介质不足，已从总部调拨",
+        expected_at=at(2, 2),
+        now=at(1, 21),
+    )
+    assert t8_line().reported_daily is True
+    form = seeding.computed_form_build(
+        actor=people["tech"],
+        engagement=world.engagement,
+        site=world.hq,
+        register_no=24,
+        form_date=dt.date(2026, 12, 2),
+        as_of=dt.date(2026, 12, 2),
+    )
+    signed = [
+        r.data
+        for r in form.rows.all()
+        if r.data["register_no"] == "表8" and r.data["site_id"] == world.branch_a.pk
+    ]
+    assert signed and signed[0]["reported_daily"] is True

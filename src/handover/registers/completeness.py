@@ -1,14 +1,18 @@
 """The coverage rules of registers.md §4 as a per-site completeness view.
 
 - 第二十五条第5项 (逐一核对, 毫无遗漏): every system of the inventory has its 表7 row, and every system in 表7
-  has rows in 表8 (第二十六条第1项), 表14 (第4项) and 表23 (第10项); a system with accounts also in 表10
-  (第2项) and 表11 (第3项).
+  has rows in 表8 (第二十六条第1项), 表14 (第4项) and 表23 (第10项).
+- 第二十二条, 第二十六条第2、3项 per account, not per system: every super-user, equivalent super-user and
+  back-end account known for a system in 表7 (the account entity, filled by hand, by an import or by the
+  discovery app; or named in a 表9 or 表11 row) has its 表9 receipt, its 表10 change whose 登录验证 is 成功
+  (未验证 or 失败 is an open item, never done) and its 表11 review. A system whose accounts are all of other
+  classes still needs one 表10 and one 表11 row.
 - 第二十六条第5项: 表15 checks 总部, each 区域中心 and every 营业部柜台系统.
 - 第二十六条第8项 (对每台机器进行断网病毒查杀): every machine is in 表22.
 - 第二十五条第3项: the IT staff who left in the half year before 处置日 are in their site's 表5.
 
 A missing item names the register, the site at which to create the row, and the system or machine. The
-selector reads the whole engagement in six queries whatever the number of sites, and returns only the
+selector reads the whole engagement in seven queries whatever the number of sites, and returns only the
 sites the user may see registers of. ``coverage`` is the computation itself, shared with the workflow's
 gates (step_gates.py), which block a step while its register does not cover what it should.
 """
@@ -20,6 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db.models import Q
 from django.db.models.fields.json import KT
 from django.utils.translation import gettext as _
 
@@ -28,13 +33,16 @@ from handover.org import permissions as perms
 from handover.org.models import Employment, Engagement, Party, Person, Site, SiteLevel
 from handover.org.selectors import site_scope
 from handover.registers import catalogue
-from handover.registers.computed import current_rows, half_year_window
+from handover.registers.computed import KEY_ACCOUNT_CLASSES, current_rows, half_year_window
 from handover.registers.models import Account, Asset, InformationSystem
+from handover.registers.models.entities import AccountStatus
 
 PER_SYSTEM = (8, 14, 23)  # every system in 表7
 PER_SYSTEM_WITH_ACCOUNTS = (10, 11)
+PER_ACCOUNT = (9, 10, 11)  # 第二十二条, 第二十六条第2、3项: each key account
 COUNTER_CATEGORY = "营业部柜台"
-COVERED = (5, 7, 8, 10, 11, 14, 15, 22, 23)
+COVERED = (5, 7, 8, 9, 10, 11, 14, 15, 22, 23)
+LOGIN_OK = "成功"  # 第二十六条第2项 「及时作好相应测试」: a change is done once a fresh login succeeded
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,7 @@ class Item:
     subject: str
     present: bool
     kind: str = "system"
+    detail: str = ""  # why a row that exists does not count yet (表10: 登录验证 未验证)
 
     @property
     def register_title(self) -> str:
@@ -86,14 +95,25 @@ class _Found:
     sites_in_15: set[int] = field(default_factory=set)
     t7: list[tuple[int, int]] = field(default_factory=list)  # (form site, system) of each 表7 row
     t5: set[tuple[int, int]] = field(default_factory=set)  # (form site, person) of each 表5 row
+    # Per account: the registers among 9, 10, 11 that name it, and the 登录验证 values of its 表10 rows.
+    accounts: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
+    logins: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
+    # Accounts a 表9 or 表11 row names as a key account, by system (besides the account entity's).
+    named: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
 
     def add(self, register_no: int, form_site: int, values: dict[str, Any]) -> None:
-        system_id, asset_id, site_id, person_id = (
-            _as_int(values[k]) for k in ("system", "asset", "site", "person")
+        system_id, asset_id, site_id, person_id, account_id = (
+            _as_int(values[k]) for k in ("system", "asset", "site", "person", "account")
         )
         if register_no == 5 and person_id is not None:
             self.t5.add((form_site, person_id))
             return
+        if register_no in PER_ACCOUNT and account_id is not None:
+            self.accounts[account_id].add(register_no)
+            if register_no == 10:
+                self.logins[account_id].add(values["login"] or "")
+            elif values["account_class"] in KEY_ACCOUNT_CLASSES and system_id is not None:
+                self.named[system_id].add(account_id)
         if system_id is not None:
             self.systems[register_no].add(system_id)
             if register_no == 7:
@@ -121,9 +141,9 @@ def site_completeness(*, user: Any, engagement: Engagement) -> list[SiteComplete
 
 
 def coverage(*, engagement: Engagement, sites: Iterable[Site]) -> list[SiteCompleteness]:
-    """The coverage rules for ``sites`` (not filtered by any user: the caller decides who sees what), in five
+    """The coverage rules for ``sites`` (not filtered by any user: the caller decides who sees what), in six
     queries besides ``sites``: the rows of the covered registers, the systems, the systems with accounts, the
-    machines and the recent leavers. The workflow's gates (step_gates.py) read the same answer."""
+    key accounts, the machines and the recent leavers. The workflow's gates (step_gates.py) read the same answer."""
     by_pk = {s.pk: s for s in sites}
     report = {pk: SiteCompleteness(site) for pk, site in by_pk.items()}
     found = _found(engagement)
@@ -136,6 +156,7 @@ def coverage(*, engagement: Engagement, sites: Iterable[Site]) -> list[SiteCompl
     with_accounts = set(
         Account.objects.filter(engagement=engagement, is_active=True).values_list("system_id", flat=True)
     )
+    key_accounts = _key_accounts(engagement, found)
 
     def expect(register_no: int, site_id: int, subject: str, present: bool, kind: str = "system") -> None:
         if site_id in report:
@@ -147,9 +168,18 @@ def coverage(*, engagement: Engagement, sites: Iterable[Site]) -> list[SiteCompl
             expect(15, site_id, name, pk in found.systems[15])
     for site_id, system_id in sorted(set(found.t7)):
         name = names.get(system_id, _("(system %(id)s)") % {"id": system_id})
-        numbers = PER_SYSTEM + (PER_SYSTEM_WITH_ACCOUNTS if system_id in with_accounts else ())
+        accounts = key_accounts.get(system_id, [])
+        per_system = system_id in with_accounts and not accounts
+        numbers = PER_SYSTEM + (PER_SYSTEM_WITH_ACCOUNTS if per_system else ())
         for number in numbers:
             expect(number, site_id, name, system_id in found.systems[number])
+        for account_id, label in accounts:
+            subject = f"{name}：{label}"
+            for number in PER_ACCOUNT:
+                present, detail = _account_present(found, account_id, number)
+                if site_id in report:
+                    item = Item(number, by_pk[site_id], subject, present, "account", detail)
+                    report[site_id].items.append(item)
     for site in by_pk.values():
         if site.level in (SiteLevel.HQ, SiteLevel.REGION):
             expect(15, site.pk, site.name, site.pk in found.sites_in_15, "site")
@@ -174,6 +204,31 @@ def coverage(*, engagement: Engagement, sites: Iterable[Site]) -> list[SiteCompl
     return list(report.values())
 
 
+def _key_accounts(engagement: Engagement, found: _Found) -> dict[int, list[tuple[int, str]]]:
+    """Per system, its super-user, equivalent super-user and back-end accounts (第二十六条第2项) as (id,
+    login@host): those of the account entity that are not deleted, and those a 表9 or 表11 row names as one."""
+    named = {pk for pks in found.named.values() for pk in pks}
+    accounts = (
+        Account.objects.filter(engagement=engagement, is_active=True)
+        .filter(Q(account_class__in=KEY_ACCOUNT_CLASSES) & ~Q(status=AccountStatus.DELETED) | Q(pk__in=named))
+        .values_list("pk", "system_id", "login_name", "asset__hostname")
+        .order_by("system_id", "login_name", "pk")
+    )
+    by_system: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for pk, system_id, login, hostname in accounts:
+        by_system[system_id].append((pk, f"{login}@{hostname}" if hostname else login))
+    return by_system
+
+
+def _account_present(found: _Found, account_id: int, register_no: int) -> tuple[bool, str]:
+    """Whether the account's row of 表``register_no`` counts, and if a 表10 row exists but does not, why."""
+    if register_no not in found.accounts.get(account_id, ()):
+        return False, ""
+    if register_no != 10 or LOGIN_OK in found.logins[account_id]:
+        return True, ""
+    return False, "、".join(sorted(found.logins[account_id] - {LOGIN_OK})) or "—"
+
+
 def _found(engagement: Engagement) -> _Found:
     found = _Found()
     rows = (
@@ -183,8 +238,21 @@ def _found(engagement: Engagement) -> _Found:
             asset=KT("data__asset_id"),
             site=KT("data__site_id"),
             person=KT("data__person_id"),
+            account=KT("data__account_id"),
+            account_class=KT("data__account_class"),
+            login=KT("data__login_verified"),
         )
-        .values("form__register_no", "form__site_id", "system", "asset", "site", "person")
+        .values(
+            "form__register_no",
+            "form__site_id",
+            "system",
+            "asset",
+            "site",
+            "person",
+            "account",
+            "account_class",
+            "login",
+        )
         .order_by()
         .distinct()
     )

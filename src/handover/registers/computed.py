@@ -22,7 +22,7 @@ from django.db.models import Count, QuerySet
 from django.db.models.fields.json import KT
 
 from handover.org.models import Engagement, Site
-from handover.registers import catalogue
+from handover.registers import catalogue, hooks
 from handover.registers.models import Account, Asset, Form, FormState, InformationSystem, Row
 
 # Account classes whose holders are key staff (表6 关键岗位人员: super-user or back-end accounts).
@@ -32,9 +32,20 @@ KEY_ACCOUNT_CLASSES = ("超级用户", "等效超级用户", "后台用户")
 FAILED_WHEN: dict[int, tuple[tuple[str, tuple[Any, ...]], ...]] = {
     8: (("readable", ("不通过",)),),
     9: (("obtained_by", ("未获得", "开发商协助", "解密工具破解", "其他技术机构破解")),),
-    10: (("test_result", ("异常-已恢复原密码", "异常-处理中")), ("login_verified", ("失败",))),
+    # 第二十六条第2项 「对配置文件中相应用户的密码进行修改」: a configuration left with the old password fails.
+    10: (
+        ("test_result", ("异常-已恢复原密码", "异常-处理中")),
+        ("login_verified", ("失败",)),
+        ("used_in_config", ("未修改",)),
+    ),
     13: (("run_check", ("异常-已回退", "异常-已加权限")),),
-    14: (("integrity", ("不通过",)), ("readability", ("不通过",)), ("upload_via", ("快递",))),
+    # 第二十六条第4项 「作好备份数据的异地备份」: no offsite copy is an open item.
+    14: (
+        ("integrity", ("不通过",)),
+        ("readability", ("不通过",)),
+        ("upload_via", ("快递",)),
+        ("offsite", (False,)),
+    ),
     15: (
         (
             "hist_exception",
@@ -43,8 +54,16 @@ FAILED_WHEN: dict[int, tuple[tuple[str, tuple[Any, ...]], ...]] = {
         ("tamper_found", (True,)),
     ),
     18: (("complete", (False,)),),
-    22: (("run_check", ("异常",)), ("outcome", ("无法清除", "重装系统"))),
-    27: (("test_result", ("异常-已恢复原密码", "异常-处理中")), ("login_verified", ("失败",))),
+    # 第二十六条第8项 A: an unpatched machine is an open item.
+    22: (("run_check", ("异常",)), ("outcome", ("无法清除", "重装系统")), ("patched", (False,))),
+    # 第二十六条第10项 「及时解决系统中存在的问题」: a failed joint test is registered and reported.
+    23: (("result", ("不通过",)),),
+    # 第三十一条第1项 「满足口令强度要求」: a password that does not is a failure.
+    27: (
+        ("test_result", ("异常-已恢复原密码", "异常-处理中")),
+        ("login_verified", ("失败",)),
+        ("strength_ok", (False,)),
+    ),
     28: (("run_check", ("异常-已回退", "异常-已加权限")),),
     29: (("integrity", ("不通过",)), ("readability", ("不通过",))),
 }
@@ -217,11 +236,12 @@ class SummaryLine:
     exceptions_open: int = 0
     overdue: int = 0
     annex_refs: list[str] = field(default_factory=list)
+    fed_back: bool = False  # the site reported the lateness of a step producing this register (workflow)
 
     @property
     def reported_daily(self) -> bool:
-        """第二十七条第2项; until the workflow records same-day feedback, true only with nothing overdue."""
-        return self.overdue == 0
+        """第二十七条第2项 「现场技术岗位当日应将情况反馈至技术组」: nothing overdue, or the site reported it."""
+        return self.overdue == 0 or self.fed_back
 
     def as_data(self) -> dict[str, Any]:
         """The line in 表24's column keys, as a computed row stores it."""
@@ -272,8 +292,10 @@ def handover_summary(
         if (n, s) in lines:
             lines[(n, s)].rows_expected = count
     overdue_from = as_of > engagement.disposal_date
+    fed_back = hooks.fed_back(engagement.pk)
     kept = []
-    for line in lines.values():
+    for (number, site_id), line in lines.items():
+        line.fed_back = (site_id, number) in fed_back
         line.rows_expected = max(line.rows_expected, line.rows_filled)
         if overdue_from:
             line.overdue = max(line.rows_expected - line.rows_signed, 0)
@@ -331,23 +353,35 @@ def _count_rows(engagement: Engagement, lines: dict[tuple[int, int], SummaryLine
 
 
 def _count_issues(engagement: Engagement, lines: dict[tuple[int, int], SummaryLine], as_of: date) -> None:
-    """未结问题: 表23 遗留问题, 表11 停用观察 not yet over, 表15 缺口 (registers.md 表24)."""
-    for number, site_id, data in current_rows(engagement, [11, 15, 23]).values_list(
+    """未结问题: 表23 遗留问题, 表11 停用 (watched, then to delete or restore) and super-users still running
+    batch work, 表15 缺口 (registers.md 表24), and 表10 changes whose
+    login was not verified to succeed (第二十六条第2项: 及时作好相应测试)."""
+    for number, site_id, data in current_rows(engagement, [10, 11, 15, 23]).values_list(
         "form__register_no", "form__site_id", "data"
     ):
         line = lines.get((number, site_id))
         if line is None:
             continue
         if (
-            (number == 23 and data.get("open_issue"))
+            (number == 10 and data.get("login_verified") != "成功")
+            or (number == 23 and data.get("open_issue"))
             or (number == 15 and data.get("continuity") == "有缺口")
-            or (
-                number == 11
-                and data.get("action") == "停用"
-                and data.get("disable_until", "") >= as_of.isoformat()
-            )
+            or (number == 11 and _t11_open(data))
         ):
             line.open_issues += 1
+
+
+def _t11_open(data: dict[str, Any]) -> bool:
+    """第二十六条第3项 A and D as open items of 表24: a 停用 account is open while it is watched and, once its
+    date has passed, until a later row deletes or restores it (the current row then says so); a super-user
+    used for back-end processing stays open until a replacement user is created."""
+    if data.get("action") == "停用":
+        return True
+    return (
+        data.get("used_for_batch") is True
+        and data.get("account_class") in ("超级用户", "等效超级用户")
+        and data.get("action") != "建替代用户"
+    )
 
 
 def _count_exceptions(engagement: Engagement, lines: dict[tuple[int, int], SummaryLine]) -> None:
@@ -382,14 +416,22 @@ def expected_rows(*, engagement: Engagement) -> dict[tuple[int, int], int]:
     ):
         if _as_int(system_id) is not None:
             systems_in_t7[site_id].add(int(system_id))
-    with_accounts = set(
-        Account.objects.filter(engagement=engagement, is_active=True).values_list("system_id", flat=True)
+    accounts = Account.objects.filter(engagement=engagement, is_active=True)
+    with_accounts = set(accounts.values_list("system_id", flat=True))
+    # 第二十六条第2、3项: one row per key account (completeness.py), one per system with other accounts only.
+    key = Counter(
+        accounts.filter(account_class__in=KEY_ACCOUNT_CLASSES)
+        .exclude(status="已删除")
+        .values_list("system_id", flat=True)
     )
     for site_id, systems in systems_in_t7.items():
         for number in (8, 14, 23):
             expected[(number, site_id)] = len(systems)
+        per_system = len({pk for pk in systems & with_accounts if not key[pk]})
+        per_account = sum(key[pk] for pk in systems)
+        expected[(9, site_id)] = per_account
         for number in (10, 11):
-            expected[(number, site_id)] = len(systems & with_accounts)
+            expected[(number, site_id)] = per_system + per_account
     for site_id, n in _count_by(InformationSystem.objects.filter(engagement=engagement, is_active=True)):
         expected[(7, site_id)] = n
     for site_id, n in _count_by(

@@ -162,6 +162,20 @@ def _scene(actor: Any, engagement: Engagement, site: Site, day: date, orgs: dict
                     actor=actor, system=sys, asset=host, login_name=login, layer=layer, account_class=klass
                 )
             )
+    # 第二十六条第2项: the network and security devices' super-users are handed over too (the demo vault keeps
+    # 杭州营业部's router password), so each has its 表9, 表10 and 表11 rows (completeness per account).
+    for host, (_name, klass, _model, index) in zip(scene.hosts, HOSTS[site.code], strict=True):
+        if klass in ("路由器", "交换机"):
+            scene.accounts.append(
+                inventory.account_ensure(
+                    actor=actor,
+                    system=scene.systems[index],
+                    asset=host,
+                    login_name="admin",
+                    layer="网络设备",
+                    account_class="超级用户",
+                )
+            )
     people = Person.objects.filter(engagement=engagement, site=site, is_active=True).order_by("pk")
     scene.staff = [p for p in people if p.party in (Party.FIRM_IT, Party.FIRM_FINANCE, Party.BUSINESS)]
     scene.it_staff = [p for p in scene.staff if p.party == Party.FIRM_IT]
@@ -179,7 +193,7 @@ def _add(
             engagement=scene.engagement,
             site=scene.site,
             register_no=number,
-            form_date=scene.day if number <= 24 else scene.day + timedelta(days=3),
+            form_date=scene.day,
             header=header,
         )
         scene.forms[number] = form
@@ -493,6 +507,10 @@ def _t11(s: _Site) -> list[dict[str, Any]]:
             "dedicated": a.layer != "数据库",
             "used_for_batch": False,
             "action": "保留",
+            # 第二十六条第3项 C: a shared account kept says why (rules._shared_kept).
+            "keep_reason": "两名DBA共用；交接期内保留并逐次登记使用，稳定期改为专人专户"
+            if a.layer == "数据库"
+            else None,
             "perm_after": "DBA 全部权限" if a.layer == "数据库" else "root 全部权限",
             "pre_backup_ref": backups[a.system_id],
         }
@@ -657,6 +675,7 @@ def _t18(s: _Site) -> list[dict[str, Any]]:
             "category": category,
             "title": title,
             "doc_no": f"{s.code}-ZL-{n:03d}",
+            "seal_no": f"{s.code}-FC-{n:03d}",
             "location": "档案室",
             "medium": "纸质",
             "copies": 1,
@@ -748,10 +767,10 @@ def _t22(s: _Site) -> list[dict[str, Any]]:
             "patched": True,
             "av_product": "示范杀毒网络版",
             "av_signature_ver": s.on(0).replace("-", ""),
-            "disconnected_at": s.at(1, 20, 0),
-            "scan_start": s.at(1, 20, 5),
-            "scan_end": s.at(1, 21, 30),
-            "reconnected_at": s.at(1, 21, 45),
+            "disconnected_at": s.at(0, 20, 0),
+            "scan_start": s.at(0, 20, 5),
+            "scan_end": s.at(0, 21, 30),
+            "reconnected_at": s.at(0, 21, 45),
             "infections": 0,
             "outcome": "无感染",
             "run_check": "正常",
@@ -769,7 +788,7 @@ def _t23(s: _Site) -> list[dict[str, Any]]:
             "source": "联网联调",
             "test_item": "交易委托" if i == 0 else "行情",
             "prerequisites_done": True,
-            "tested_at": s.at(1, 22, i),
+            "tested_at": s.at(0, 23, i),
             "result": "通过",
             "open_issue": "行情刷新偶有延迟，观察中" if i == 1 else "",
         }
@@ -780,7 +799,7 @@ def _t23(s: _Site) -> list[dict[str, Any]]:
 def _t24_header(s: _Site) -> dict[str, Any]:
     return {
         "handover_start": s.at(0, 15, 0),
-        "handover_end": s.at(1, 23, 0),
+        "handover_end": s.at(0, 23, 30),
         "summary": f"{s.site.name}交接工作按计划完成，备份、密码、权限、数据与检测各项已登记。",
         "residual_risks": "行情系统刷新延迟待观察；历史备份存在缺口，已登记。",
     }
@@ -815,7 +834,9 @@ def _holds_needed(user: User, needed: tuple[str, ...], form: Form) -> bool:
 
 def _stabilisation(actor: Any, s: _Site, *, seeded: bool) -> None:
     """表25–41: the living ledgers (seeded from the signed snapshots where there are some) and daily work."""
-    first = next(k for k in range(1, 15) if rules.is_trading_day(s.day + timedelta(days=k)))
+    # The demo is mid-handover (D was yesterday): its 稳定期 records are dated D too, never in the future
+    # (plausibility.py), so the ledgers and daily work can be shown before the days they would belong to.
+    first = 0
     if seeded:
         _seed(actor, s)
     else:
@@ -837,12 +858,12 @@ def _stabilisation(actor: Any, s: _Site, *, seeded: bool) -> None:
     _add(actor, s, 37, _t37(s, first))
     _add(actor, s, 38, _t38(s, first))
     _add(actor, s, 40, _t40(s, first))
-    _add(actor, s, 41, _t41(s, first), {"is_trading_day": True})
+    _add(actor, s, 41, _t41(s, first), {"is_trading_day": rules.is_trading_day(s.day)})
 
 
 def _seed(actor: Any, s: _Site) -> None:
     """The living ledgers from the signed snapshots; 表35 before 表33, whose contracts point at it."""
-    first = s.day + timedelta(days=2)
+    first = s.day
     for number in (16, 19, 17, 18, 14, 10):
         defaults = SEED_DEFAULTS.get(number, {})
         twin = seeding.TWINS[number]
@@ -861,7 +882,7 @@ def _seed(actor: Any, s: _Site) -> None:
 
 
 def _living_32(s: _Site, row: Row) -> dict[str, Any]:
-    return {**row.data, "movement": "交接日转入", "moved_on": s.on(2), "source_ref": row.pk, "is_key": False}
+    return {**row.data, "movement": "交接日转入", "moved_on": s.on(0), "source_ref": row.pk, "is_key": False}
 
 
 def _living_34(row: Row) -> dict[str, Any]:
@@ -875,7 +896,8 @@ def _living_27(s: _Site, row: Row) -> dict[str, Any]:
     return {
         **{k: v for k, v in row.data.items() if k in keys},
         "reason": "人员变动",
-        "strength_ok": True,
+        # 第三十一条第1项: the strength is the vault's measure; an envelope's password is not known to meet it.
+        "strength_ok": row.data.get("custody_mode") == "密码保管系统",
         "last_changed_on": changed.isoformat(),
         "next_due_on": (changed + timedelta(days=90)).isoformat(),
     }
@@ -1059,9 +1081,9 @@ def _t38(s: _Site, first: int) -> list[dict[str, Any]]:
             "site_id": s.site.pk,
             "patched": True,
             "av_product": "示范杀毒网络版",
-            "av_signature_ver": s.on(first + 7).replace("-", ""),
-            "scan_start": s.at(first + 7, 19, 0),
-            "scan_end": s.at(first + 7, 20, 0),
+            "av_signature_ver": s.on(first).replace("-", ""),
+            "scan_start": s.at(first, 21, 0),
+            "scan_end": s.at(first, 22, 0),
             "infections": 0,
             "outcome": "无感染",
             "run_check": "正常",

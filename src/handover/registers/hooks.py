@@ -7,14 +7,18 @@ import the vault. Like the workflow's step gates (workflow/gates.py), an app add
 - a row check runs in ``rules.check_row`` on every row written, typed, imported or sent to the API, after
   the row's columns are valid; it raises ``rules.RuleViolation`` naming the column (the vault's: a 保管引用
   that says 密码保管系统 names an existing entry, vault/references.py);
+- a clock says what time it is (the workflow's, which tests and the demo set);
 - a custody reference says what a register's 保管引用 names an account's secret by, or "" if no app holds
   it (the demo's 表10 rows name the demo vault's entries this way).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+from django.utils import timezone
 
 if TYPE_CHECKING:
     from handover.registers.models import Form
@@ -24,6 +28,35 @@ CustodyReference = Callable[[int], str]
 
 ROW_CHECKS: list[RowCheck] = []
 CUSTODY_REFERENCES: list[CustodyReference] = []
+# The clock the registers read "now" from (plausibility.py: no work done in the future); the workflow plugs
+# its own in, which tests and the demo set, so the registers and the workflow agree on the time.
+CLOCKS: list[Callable[[], dt.datetime]] = []
+
+
+# Which (site, register) lines of 表24 the workflow's same-day feedback covers (第二十七条第2项).
+FEEDBACK_SOURCES: list[Callable[[int], set[tuple[int, int]]]] = []
+
+
+def feedback_source_register(source: Callable[[int], set[tuple[int, int]]]) -> None:
+    """Add the workflow's answer: for an engagement id, the (site, register) pairs it recorded feedback for."""
+    if source not in FEEDBACK_SOURCES:
+        FEEDBACK_SOURCES.append(source)
+
+
+def fed_back(engagement_id: int) -> set[tuple[int, int]]:
+    """The (site, register) pairs whose lateness the site reported the same day (第二十七条第2项)."""
+    return {pair for source in FEEDBACK_SOURCES for pair in source(engagement_id)}
+
+
+def clock_register(now: Callable[[], dt.datetime]) -> None:
+    """Name the clock the registers read (the last one registered wins)."""
+    if now not in CLOCKS:
+        CLOCKS.append(now)
+
+
+def clock() -> dt.datetime:
+    """Now, by the registered clock, or the real time."""
+    return CLOCKS[-1]() if CLOCKS else timezone.now()
 
 
 def row_check_register(check: RowCheck) -> None:

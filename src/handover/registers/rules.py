@@ -12,6 +12,8 @@ submitted. What each checks:
 - the half-year rule of 表5 (第二十五条第3项), at submission;
 - trading hours for 表30 and 表37 (第三十一条第3、9项);
 - the computed registers 表6 and 表24 are not entered by hand;
+- a row describes nothing impossible (plausibility.py: order of times, nothing done in the future, counts,
+  a host of its system and a system of its site);
 - every reference to a register row points at a row of a register the column names, in this engagement;
 - the checks other apps add (hooks.py): the vault's, that a 保管引用 in the vault names a real entry.
 """
@@ -30,7 +32,7 @@ from django.utils.translation import gettext as _
 from handover.core.calendar import CalendarError, TradingCalendar
 from handover.core.errors import DomainError
 from handover.org.models import Employment, Party, Person
-from handover.registers import catalogue, computed, hooks
+from handover.registers import catalogue, computed, hooks, plausibility
 from handover.registers.models import Form, InformationSystem, Row
 
 EXCHANGE_TIME = ZoneInfo("Asia/Shanghai")
@@ -83,6 +85,7 @@ def check_row(*, form: Form, data: dict[str, Any]) -> None:
     """Every rule a single row must meet; ``data`` holds the row's valid, cleaned values."""
     number = form.register_no
     _register_refs(form, data)
+    plausibility.check(form, data)
     gate = BACKUP_GATES.get(number)
     if gate is not None:
         gate(form, data)
@@ -90,6 +93,10 @@ def check_row(*, form: Form, data: dict[str, Any]) -> None:
         _trading_hours_30(data)
     if number == 37:
         _trading_hours_37(data)
+    if number == 40:
+        _capa_effective(data)
+    if number == 11:
+        _shared_kept(data)
     for check in hooks.ROW_CHECKS:
         check(form, data)
 
@@ -200,8 +207,8 @@ def _register_refs(form: Form, data: dict[str, Any]) -> None:
 
 
 def usable_backup(backup: dict[str, Any], system_id: int | None) -> bool:
-    """A 表8 row that backs up ``system_id`` and did not fail its readability check."""
-    return _as_int(backup.get("system_id")) == system_id and backup.get("readable") != "不通过"
+    """A 表8 row that backs up ``system_id`` and passed its readability check (未校验 is not "readable")."""
+    return _as_int(backup.get("system_id")) == system_id and backup.get("readable") == "通过"
 
 
 def covers_password_change(backups: Iterable[dict[str, Any]], system_id: int | None) -> bool:
@@ -398,6 +405,34 @@ def _exceptions_closed(form: Form, rows: list[Row]) -> None:
         )
 
 
+def _shared_kept(data: dict[str, Any]) -> None:
+    """第二十六条第3项 C 「用户设置采用专人专户」: a shared or not personal account kept says why."""
+    shared = data.get("user_status") == "共用" or data.get("dedicated") is False
+    if shared and data.get("action") == "保留" and not data.get("keep_reason"):
+        raise RuleViolation(
+            _(
+                "表11: the account is shared or not personal (状态 共用 or 专人专户 否) and is kept (第二十六条第3项 "
+                "C: 专人专户). Change it (改为专人专户, 建替代用户, 停用) or give the reason in 保留理由."
+            ),
+            field="keep_reason",
+            register_no=11,
+        )
+
+
+def _capa_effective(data: dict[str, Any]) -> None:
+    """第三十条 「消除系统隐患」 (表40 「无效 reopens」): a corrective action verified 无效 is not closed."""
+    if data.get("closed") is True and data.get("verify_result") == "无效":
+        raise RuleViolation(
+            _(
+                "表40 关闭 is 是 but 验证结果 is 无效: an action that did not work is not closed (第三十条, "
+                "消除系统隐患). Set 关闭 to 否 and record the new action, or record the verification that it "
+                "worked."
+            ),
+            field="closed",
+            register_no=40,
+        )
+
+
 # Half-year rule of 表5 (第二十五条第3项) -------------------------------------------------------------------------
 
 
@@ -487,17 +522,33 @@ def _declared_hours(data: dict[str, Any], start_key: str, end_key: str | None) -
     return computed_hours or data.get("in_trading_hours") is True
 
 
+# 第三十一条第8项 「加强值班管理，作好实时监控」: the duty desk's own work goes on while the market is open.
+WATCHING_KINDS = frozenset({"开市前检查", "日常巡检", "收市/清算", "监控告警"})
+
+
 def _trading_hours_30(data: dict[str, Any]) -> None:
-    """第三十一条第3项: during trading only fault handling approved by 技术组."""
-    if _declared_hours(data, "start", "end") and data.get("kind") != "故障处理":
-        raise RuleViolation(
-            _(
-                "During trading hours only fault handling approved by 技术组 is allowed (第三十一条第3项): "
-                "schedule %(kind)s outside 9:15–11:30 and 13:00–15:00."
+    """第三十一条第3项 bans direct database work and parameter changes during trading, except fault handling
+    approved by 技术组; monitoring and inspections (第三十一条第8项) are not banned."""
+    if not _declared_hours(data, "start", "end") or data.get("kind") in WATCHING_KINDS:
+        return
+    if data.get("kind") == "故障处理":
+        if not data.get("tg_approval"):
+            raise RuleViolation(
+                _(
+                    "Fault handling during trading hours needs 技术组's approval (第三十一条第3项): attach it in "
+                    "技术组审批."
+                ),
+                field="tg_approval",
             )
-            % {"kind": data.get("kind")},
-            field="kind",
+        return
+    raise RuleViolation(
+        _(
+            "During trading hours only fault handling approved by 技术组 is allowed (第三十一条第3项): "
+            "schedule %(kind)s outside 9:15–11:30 and 13:00–15:00."
         )
+        % {"kind": data.get("kind")},
+        field="kind",
+    )
 
 
 def _trading_hours_37(data: dict[str, Any]) -> None:

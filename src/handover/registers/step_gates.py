@@ -12,7 +12,7 @@ nothing is computed twice. ``apps.RegistersConfig.ready`` plugs them into ``gate
 - Exception closure (第二十八条): a step while one of its output registers has a failed or rolled-back row
   that links no 表39 entry reported to 技术组.
 
-Each rule reads the whole engagement in a fixed number of queries (coverage five plus the sites, the
+Each rule reads the whole engagement in a fixed number of queries (coverage six plus the sites, the
 others two), never one per site or step.
 """
 
@@ -39,6 +39,7 @@ COVERAGE: dict[int, tuple[str, str]] = {
     5: ("M-03", "第二十五条第3项"),
     7: ("M-05", "第二十五条第5项"),
     8: ("T-01", "第二十六条第1项"),
+    9: ("T-02", "第二十六条第2项"),
     10: ("T-02", "第二十六条第2项"),
     11: ("T-03", "第二十六条第3项"),
     14: ("T-04", "第二十六条第4项"),
@@ -50,6 +51,8 @@ COVERAGE: dict[int, tuple[str, str]] = {
 
 def _coverage_reason(item: completeness.Item, article: str) -> str:
     values: dict[str, object] = {"subject": item.subject, "site": item.site.name, "article": article}
+    if item.kind == "account":
+        return _account_reason(item, values)
     if item.register_no == 5:
         text = _(
             "表5 at %(site)s has no row for %(subject)s, who left within the half year before the disposal "
@@ -74,6 +77,32 @@ def _coverage_reason(item: completeness.Item, article: str) -> str:
         text = _("%(subject)s at %(site)s has no row in 表%(n)d (%(article)s): %(todo)s")
         values |= {"n": item.register_no, "todo": _coverage_todo(item.register_no)}
     return text % values
+
+
+def _account_reason(item: completeness.Item, values: dict[str, object]) -> str:
+    """第二十二条, 第二十六条第2、3项: what one super-user or back-end account still lacks, by name."""
+    if item.register_no == 10 and item.detail:
+        text = _(
+            "The password of %(subject)s at %(site)s was changed, but its 表10 登录验证 is %(detail)s, not 成功 "
+            "(%(article)s: test after changing). Verify the login and record 成功, or record the failure and "
+            "its 表39 entry."
+        )
+        return text % (values | {"detail": item.detail})
+    texts = {
+        9: _(
+            "The account %(subject)s at %(site)s has no 表9 receipt (%(article)s, 第二十二条: every super-user "
+            "and back-end password is received): record in 表9 how its original was received."
+        ),
+        10: _(
+            "The password of %(subject)s at %(site)s has not been changed in 表10 (%(article)s: every "
+            "super-user and back-end password): change it, verify the login and record it in 表10."
+        ),
+        11: _(
+            "The account %(subject)s at %(site)s has no 表11 review (%(article)s): review its user and "
+            "rights and record them in 表11."
+        ),
+    }
+    return texts[item.register_no] % values
 
 
 def _coverage_todo(register_no: int) -> str:

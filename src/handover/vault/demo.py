@@ -18,6 +18,8 @@ from handover.vault.models import CustodyMode, SecretEntry, SecretKind, VaultCon
 # The registers demo's accounts (registers/demo.py SYSTEMS, HOSTS): its 表10 rows name these entries.
 SECRETS = [
     ("BR-HZ", "营业部柜台系统", "hz-gt01", "root", "操作系统", "超级用户", SecretKind.ORIGINAL),
+    # 表10 names this entry as changed: the change is a version captured after the original (C4).
+    ("BR-HZ", "营业部柜台系统", "hz-gt01", "root", "操作系统", "超级用户", SecretKind.CHANGED),
     ("BR-HZ", "营业部柜台系统", "hz-gt01", "dbadmin", "数据库", "超级用户", SecretKind.CHANGED),
     ("BR-HZ", "营业部柜台系统", "hz-rt01", "admin", "网络设备", "超级用户", SecretKind.CHANGED),
     ("HQ", "集中交易系统", "jy-db01", "root", "操作系统", "超级用户", SecretKind.CHANGED),

@@ -7,8 +7,10 @@ Either way the register must prove where the secret is: 第二十二条 (表9, t
 and safe are free text the vault cannot check; a vault reference can be, so a typo or an invented entry is
 refused when the row is written, typed, imported or sent to the API (all go through ``rules.check_row``).
 
-The check reads the entry's site, number and account, never a version: no secret is read, and a message
-names only the reference, the site and the account.
+The check reads the entry's site, number and account, and of its versions only their kind, order and the
+strength the vault measured when they were captured: no secret is read, and a message names only the
+reference, the site and the account. A 表10/表27 row names an entry holding a version captured after the
+original (a 保管引用 proves the change, not only the custody), and 表27's 强度符合 is the vault's measure.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from django.utils.translation import gettext as _
 
 from handover.registers import catalogue, rules
 from handover.registers.models import Account, Form
-from handover.vault.models import REFERENCE, CustodyMode, SecretEntry
+from handover.vault.models import REFERENCE, CustodyMode, SecretEntry, SecretKind
+from handover.vault.passwords import MIN_SCORE
 
 FIELD = "vault_ref"
 # 表10 and 表27 say where the secret is in 保管方式; 表9 has no such column (its 保管引用 is an envelope's
@@ -34,6 +37,16 @@ def check_vault_ref(form: Form, data: dict[str, Any]) -> None:
         return
     text = str(data.get(FIELD) or "")
     in_vault = data.get("custody_mode") == CustodyMode.VAULT
+    if form.register_no == 27 and data.get("strength_ok") is True and not in_vault:
+        raise rules.RuleViolation(
+            _(
+                "表27 强度符合 is the vault's check, not a confirmation (第三十一条第1项 「满足口令强度要求」): keep "
+                "the new password in the vault (保管方式 密码保管系统) and name its entry, or enter 否 and register "
+                "it in 表39."
+            ),
+            field="strength_ok",
+            site_id=form.site_id,
+        )
     if form.register_no in WITH_CUSTODY_MODE and not in_vault:
         return  # 第二十条第6项: a sealed envelope in the safe, or split between two people: free text
     found = list(REFERENCE.finditer(text))
@@ -94,6 +107,42 @@ def _check_entry(form: Form, data: dict[str, Any], reference: str, site_code: st
             )
             % {"ref": reference, "held": _account_label(entry.account), "account": _account_name(account_id)},
         )
+    if form.register_no in WITH_CUSTODY_MODE:
+        _check_new_version(form, data, reference, entry)
+
+
+def _check_new_version(form: Form, data: dict[str, Any], reference: str, entry: SecretEntry) -> None:
+    """C4, C21: a changed secret's reference names an entry holding a version captured after the original
+    (第二十六条第2项, 第三十一条第1项), read from the versions' metadata, never their secrets; and 表27's
+    强度符合 is that version's strength as the vault measured it."""
+    kinds, score = _versions(entry)
+    if data.get("secret_changed", True) is not False and not kinds:
+        raise _violation(
+            form,
+            _(
+                "vault entry %(ref)s holds only the original as received (表9); a changed password is captured "
+                "in the vault as a new version first (第二十六条第2项), then named here"
+            )
+            % {"ref": reference},
+        )
+    if form.register_no == 27 and data.get("strength_ok") is True and score < MIN_SCORE:
+        raise rules.RuleViolation(
+            _(
+                "表27 强度符合 is 是, but the vault measured the password of %(ref)s at strength %(score)d of 4 "
+                "(at least %(min)d; 第三十一条第1项): enter 否 and register it in 表39, or capture a stronger one."
+            )
+            % {"ref": reference, "score": score, "min": MIN_SCORE},
+            field="strength_ok",
+            site_id=form.site_id,
+        )
+
+
+def _versions(entry: SecretEntry) -> tuple[list[str], int]:
+    """The kinds of the entry's versions captured after its latest original, and the newest one's strength."""
+    versions = list(entry.versions.order_by("number").values_list("kind", "strength_score"))
+    originals = [i for i, (kind, _score) in enumerate(versions) if kind == SecretKind.ORIGINAL]
+    later = versions[originals[-1] + 1 :] if originals else versions
+    return [kind for kind, _score in later], (later[-1][1] if later else 0)
 
 
 def _entry(form: Form, site_code: str, number: int) -> SecretEntry | None:

@@ -8,6 +8,10 @@ class WorkflowConfig(AppConfig):
     verbose_name = _("Workflow")
 
     def ready(self) -> None:
-        from handover.workflow import gates
+        from handover.core import clock
+        from handover.registers import hooks
+        from handover.workflow import gates, selectors
 
         gates.register(gates.open_cases)
+        hooks.clock_register(clock.now)
+        hooks.feedback_source_register(selectors.feedback_lines)

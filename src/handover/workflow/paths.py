@@ -24,6 +24,7 @@ class Item:
     after: tuple[str, ...] = ()
     optional: bool = False
     only_for: tuple[str, ...] = ()  # the sub-types this item belongs to; empty: every sub-type
+    due_once_after: bool = False  # an optional item that becomes required once its ``after`` items are done
 
     def applies(self, sub_type: str) -> bool:
         return not self.only_for or sub_type in self.only_for
@@ -72,8 +73,9 @@ PATHS: tuple[Path, ...] = (
              after=("report_wg",), optional=True, only_for=(_FORGOTTEN,)),
         Item("crack", "使用解密工具或联系开发商破解", "Crack with a tool, the developer or another body",
              after=("wg_consent",), optional=True, only_for=(_FORGOTTEN,)),
+        # 第二十八条第2项 「破解成功后，及时修改密码」: once cracked, the case closes only with the change.
         Item("change_now", "破解成功后及时修改密码（表10）", "Change the cracked password at once (表10)",
-             after=("crack",), optional=True, only_for=(_FORGOTTEN,)),
+             after=("crack",), optional=True, only_for=(_FORGOTTEN,), due_once_after=True),
         _close("report_wg"),
     ), sub_types=(_LEFT, _FORGOTTEN), report_wg=True),
     Path("E03", "停用用户异常", "Failure after disabling users", "第二十八条第3项", (11, 13), (
@@ -126,12 +128,16 @@ def required_open(path_id: str, done: set[str], sub_type: str = "") -> tuple[str
     """The items still to do before the path may close: every non-optional item of its sub-type.
 
     E03's password change is required although the close item waits only for the restored user: the
-    article asks for both (第二十八条第3项: 恢复相应用户，并要求相应用户进行密码修改).
+    article asks for both (第二十八条第3项: 恢复相应用户，并要求相应用户进行密码修改). E02's change is required
+    once the password was cracked (第二十八条第2项: 破解成功后，及时修改密码).
     """
     return tuple(
         item.key
         for item in BY_ID[path_id].items
-        if item.key != CLOSE and not item.optional and item.applies(sub_type) and item.key not in done
+        if item.key != CLOSE
+        and (not item.optional or (item.due_once_after and set(item.after) <= done))
+        and item.applies(sub_type)
+        and item.key not in done
     )
 
 

@@ -337,6 +337,17 @@ class Table24Counts:
     open_by_path: dict[str, int]
 
 
+def feedback_lines(engagement_id: int) -> set[tuple[int, int]]:
+    """(site, register) pairs whose step the site reported late the same day (第二十七条第2项): 表24's
+    当日已反馈 reads these (registers/hooks.py), so a site that reported is not shown as silent."""
+    pairs = Feedback.objects.filter(step__engagement_id=engagement_id, step__site__isnull=False).values_list(
+        "step__site_id", "step__step_id"
+    )
+    return {
+        (site_id, number) for site_id, step_id in pairs.distinct() for number in steps.BY_ID[step_id].outputs
+    }
+
+
 def table24_counts(*, user: Any, engagement: Engagement) -> Table24Counts:
     """Counts of same-day feedback, escalations and exception cases for 表24, over the whole engagement
     (表24 is 技术组's: it needs the engagement-wide view)."""

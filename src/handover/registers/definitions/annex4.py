@@ -539,6 +539,16 @@ T11 = (
     ),
     Column("perm_after", "核查后权限", "Rights after", "ltext", "R"),
     Column(
+        "keep_reason",
+        "保留理由",
+        "Why it is kept",
+        "ltext",
+        "C",
+        condition="if a shared or not personal account is kept (§26.3 C)",
+        articles=(A26[3],),
+        note="designed: rule in rules.py; 专人专户 is the article's rule, an exception needs its reason",
+    ),
+    Column(
         "disable_until",
         "停用观察至",
         "Disabled, watched until",
@@ -908,7 +918,8 @@ T18 = (
     ),
     Column("copies", "份数", "Copies", "int", "O"),
     Column("system_id", "所属系统", "System", "ref", "O", ref="system"),
-    Column("seal_no", "封存编号", "Seal no.", "text", "O", articles=("第二十二条",)),
+    # 第二十二条 「对备份数据、技术文档进行封存」: each handed-over document is sealed, and its seal recorded.
+    Column("seal_no", "封存编号", "Seal no.", "text", "R", articles=("第二十二条",)),
     Column("complete", "是否齐全", "Complete", "bool", "R", articles=(A28[9],)),
     exception_refs(
         "C",

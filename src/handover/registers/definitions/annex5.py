@@ -263,8 +263,10 @@ T30 = (
         "Technical group's approval",
         "att",
         "C",
-        required_if=("in_trading_hours", (YES,)),
-        condition="if in trading hours; only 故障处理 is allowed then",
+        condition=(
+            "for 故障处理 in trading hours (rules.py); monitoring and inspections then need none (§31.8), "
+            "DB work and parameter changes are refused (§31.3)"
+        ),
         articles=(A31[3],),
         note=_TG_APPROVAL,
     ),
@@ -648,10 +650,13 @@ T39 = (
         "Source row",
         "ref",
         "C",
-        ref="T8|T9|T10|T11|T13|T14|T15|T18|T22|T27|T28|T29|T30",
+        ref="T8|T9|T10|T11|T13|T14|T15|T18|T22|T23|T27|T28|T29|T30",
         required_if=("exc_type", tuple(E[f"E{n:02d}"] for n in range(1, 11))),
         condition="for E01–E10",
-        note="deviation: 表27 and 表28 added, the E01/E04 sources in the spec's §5.5",
+        note=(
+            "deviation: 表27 and 表28 added, the E01/E04 sources in the spec's §5.5; 表23 added, a failed "
+            "joint test is registered (第二十六条第10项)"
+        ),
     ),
     Column("description", "描述", "Description", "ltext", "R"),
     Column("impact", "影响", "Impact", "ltext", "R"),
