@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from handover.connectors.errors import ParseError
 from handover.connectors.manifest import REGISTRY
-from handover.connectors.model import PasswordState
+from handover.connectors.model import Inventory, PasswordState
 from handover.connectors.netdev import parse_cisco, parse_huawei
 
 HUAWEI = """\
@@ -87,7 +88,9 @@ def test_gbk_text_is_read(tmp_path: Path) -> None:
         (parse_cisco, "hostname x\nusername c secret\n", 2),
     ],
 )
-def test_bad_line_named_by_file_and_line(tmp_path: Path, parse, text: str, line: int) -> None:  # type: ignore[no-untyped-def]
+def test_bad_line_named_by_file_and_line(
+    tmp_path: Path, parse: Callable[[Path], Inventory], text: str, line: int
+) -> None:
     path = _write(tmp_path, "bad.cfg", text)
     with pytest.raises(ParseError) as caught:
         parse(path)
