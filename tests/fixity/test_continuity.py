@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from handover.core.calendar import TradingCalendar, read_closures
 from handover.fixity.continuity import continuity
 from handover.fixity.errors import FixityError
-from handover.fixity.trading_calendar import TradingCalendar, read_closures
 
 D = dt.date
 

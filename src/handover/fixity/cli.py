@@ -47,7 +47,7 @@ def _common(parser: argparse.ArgumentParser, *, jobs: bool = True, rate: bool = 
 
 def _date(text: str) -> dt.date:
     """argparse's ``type=`` only turns ValueError-like errors into a usage message."""
-    from handover.fixity.trading_calendar import parse_date
+    from handover.core.calendar import parse_date
 
     try:
         return parse_date(text)
@@ -130,7 +130,7 @@ def _add_check_readable(commands: Any) -> None:
 
 
 def _add_continuity(commands: Any) -> None:
-    from handover.fixity.trading_calendar import CALENDARS
+    from handover.core.calendar import CALENDARS
 
     cont = commands.add_parser("continuity", help="every trading day has its backup set")
     cont.add_argument("root", metavar="ROOT")
@@ -252,8 +252,8 @@ def _run(args: argparse.Namespace) -> report.Report:
 
 
 def _continuity(args: argparse.Namespace) -> report.Report:
+    from handover.core.calendar import TradingCalendar, read_closures
     from handover.fixity import continuity
-    from handover.fixity.trading_calendar import TradingCalendar, read_closures
 
     closures = read_closures(args.closures) if args.closures else frozenset()
     small = continuity.SMALL_RATIO if args.small is None else args.small

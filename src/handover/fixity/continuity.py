@@ -16,10 +16,10 @@ import re
 import statistics
 from dataclasses import dataclass
 
+from handover.core.calendar import TradingCalendar
 from handover.fixity import walk as walking
 from handover.fixity.errors import FixityError
 from handover.fixity.report import Report, display_path
-from handover.fixity.trading_calendar import TradingCalendar
 
 SMALL_RATIO = 0.10
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))

@@ -27,9 +27,9 @@ from zoneinfo import ZoneInfo
 
 from django.utils.translation import gettext as _
 
+from handover.core.calendar import TradingCalendar
 from handover.core.errors import DomainError
 from handover.fixity.errors import FixityError
-from handover.fixity.trading_calendar import TradingCalendar
 from handover.org.models import Employment, Party, Person
 from handover.registers import catalogue, computed, hooks
 from handover.registers.models import Form, InformationSystem, Row

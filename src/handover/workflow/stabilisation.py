@@ -15,9 +15,9 @@ from django.utils.translation import gettext as _
 
 from handover.audit.services import event_record
 from handover.core.actors import SystemActor
+from handover.core.calendar import TradingCalendar
 from handover.core.errors import DomainError
 from handover.fixity.errors import FixityError
-from handover.fixity.trading_calendar import TradingCalendar
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Person, Phase, Site
 from handover.org.selectors import require, site_scope
