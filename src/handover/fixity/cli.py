@@ -47,11 +47,11 @@ def _common(parser: argparse.ArgumentParser, *, jobs: bool = True, rate: bool = 
 
 def _date(text: str) -> dt.date:
     """argparse's ``type=`` only turns ValueError-like errors into a usage message."""
-    from handover.core.calendar import parse_date
+    from handover.core.calendar import CalendarError, parse_date
 
     try:
         return parse_date(text)
-    except FixityError as exc:
+    except CalendarError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
@@ -252,10 +252,13 @@ def _run(args: argparse.Namespace) -> report.Report:
 
 
 def _continuity(args: argparse.Namespace) -> report.Report:
-    from handover.core.calendar import TradingCalendar, read_closures
+    from handover.core.calendar import CalendarError, TradingCalendar, read_closures
     from handover.fixity import continuity
 
-    closures = read_closures(args.closures) if args.closures else frozenset()
+    try:
+        closures = read_closures(args.closures) if args.closures else frozenset()
+    except CalendarError as exc:
+        raise FixityError(str(exc)) from None
     small = continuity.SMALL_RATIO if args.small is None else args.small
     return continuity.continuity(
         args.root, args.pattern, start=args.start, end=args.end,

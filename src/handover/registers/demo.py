@@ -14,9 +14,10 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from handover.accounts.models import User
+from handover.core import calendar
 from handover.core.actors import system
 from handover.org.models import Engagement, Organisation, OrgType, Party, Person, Site
-from handover.registers import catalogue, hooks, inventory, rules, seeding, services
+from handover.registers import catalogue, hooks, inventory, seeding, services
 from handover.registers.models import Account, Asset, Form, FormState, InformationSystem, Row, SignatureKind
 
 SIGNED_AT_BRANCH = (5, 7, 8, 10, 13, 14, 16, 17, 18, 19, 22, 39)
@@ -815,7 +816,7 @@ def _holds_needed(user: User, needed: tuple[str, ...], form: Form) -> bool:
 
 def _stabilisation(actor: Any, s: _Site, *, seeded: bool) -> None:
     """表25–41: the living ledgers (seeded from the signed snapshots where there are some) and daily work."""
-    first = next(k for k in range(1, 15) if rules.is_trading_day(s.day + timedelta(days=k)))
+    first = next(k for k in range(1, 15) if calendar.is_trading_day(s.day + timedelta(days=k)))
     if seeded:
         _seed(actor, s)
     else:

@@ -15,9 +15,8 @@ from django.utils.translation import gettext as _
 
 from handover.audit.services import event_record
 from handover.core.actors import SystemActor
-from handover.core.calendar import TradingCalendar
+from handover.core.calendar import is_trading_day
 from handover.core.errors import DomainError
-from handover.fixity.errors import FixityError
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Person, Phase, Site
 from handover.org.selectors import require, site_scope
@@ -96,13 +95,6 @@ def duty_remove(*, actor: Any, shift: DutyShift) -> None:
 # The daily report 表41 ------------------------------------------------------------------------------
 
 
-def _is_trading_day(day: dt.date) -> bool:
-    try:
-        return TradingCalendar().is_trading_day(day)
-    except FixityError:  # a year the holiday data does not cover: weekdays
-        return day.weekday() < 5
-
-
 def _item(item: str, rows: list[Row], failed: list[Row], on_duty: list[int], detail: str) -> dict[str, Any]:
     status = "不适用" if not rows else "异常" if failed else "正常"
     data: dict[str, Any] = {"item": item, "status": status, "refs": [r.pk for r in rows], "on_duty": on_duty}
@@ -175,7 +167,7 @@ def daily_report_draft(*, actor: Any, site: Site, day: dt.date) -> Form:
             site=site,
             register_no=41,
             form_date=day,
-            header={"is_trading_day": _is_trading_day(day)},
+            header={"is_trading_day": is_trading_day(day)},
         )
         for data in report_items(engagement, site, day, on_duty):
             registers.row_add(actor=actor, form=form, data=data)
@@ -318,7 +310,7 @@ def _review_reminders(rows: list[_RoutineRow], today: dt.date) -> list[Reminder]
 def last_trading_day(before: dt.date) -> dt.date:
     """The last trading day before ``before`` (weekdays where the holiday data does not reach)."""
     day = before - dt.timedelta(days=1)
-    while not _is_trading_day(day):
+    while not is_trading_day(day):
         day -= dt.timedelta(days=1)
     return day
 
