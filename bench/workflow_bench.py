@@ -434,7 +434,7 @@ def main() -> None:
     data = configure(args.postgres, static=True, HANDOVER_ALLOWED_HOSTS="testserver")
     from django.test import Client
 
-    from handover.workflow import clock
+    from handover.core import clock
     from handover.workflow.deadlines import BEIJING
 
     engagement, user = build(args.sites or (30 if args.quick else SITES))

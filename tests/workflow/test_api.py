@@ -14,9 +14,10 @@ from rest_framework.test import APIClient
 
 from handover.api.pagination import MAX_LIMIT
 from handover.audit.models import Event
+from handover.core import clock
 from handover.org.models import Phase, Role, Site, SiteLevel
 from handover.registers.models import Row
-from handover.workflow import clock, services, steps
+from handover.workflow import services, steps
 from handover.workflow.deadlines import BEIJING
 from handover.workflow.models import CaseState, Escalation, ExceptionCase, Feedback, StepInstance, StepNote
 from tests.factories import PASSWORD

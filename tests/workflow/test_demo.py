@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+from handover.core import clock
 from handover.org import demo
 from handover.org.models import Phase, Site
-from handover.workflow import clock, state
+from handover.workflow import state
 from handover.workflow.deadlines import BEIJING
 from handover.workflow.models import CaseState, Escalation, ExceptionCase, Feedback
 

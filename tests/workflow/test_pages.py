@@ -11,9 +11,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from handover.core import clock
 from handover.org.models import Phase, Role, RoleAssignment, Site, SiteLevel
 from handover.registers.models import Form, FormState, Row, Signature, SignatureKind
-from handover.workflow import clock, paths, steps
+from handover.workflow import paths, steps
 from handover.workflow.models import (
     CaseState,
     Escalation,

@@ -8,11 +8,12 @@ import datetime as dt
 import pytest
 
 from handover.audit.models import Event
+from handover.core import clock
 from handover.core.actors import system
 from handover.core.errors import DomainError, PermissionDenied
 from handover.org.models import Engagement, Person, Phase
 from handover.registers.models import Form
-from handover.workflow import clock, stabilisation, tasks
+from handover.workflow import stabilisation, tasks
 from tests.workflow.conftest import at, source_row
 
 DAY = dt.date(2026, 12, 10)

@@ -9,10 +9,11 @@ import io
 import pytest
 
 from handover.audit.models import Event
+from handover.core import clock
 from handover.core.errors import DomainError, PermissionDenied
 from handover.org.models import Engagement, Phase, Role
 from handover.registers.models import Form, FormState
-from handover.workflow import clock, services, state, tasks
+from handover.workflow import services, state, tasks
 from handover.workflow.models import Escalation, Evidence, PhaseTransition, StepInstance
 from tests.workflow.conftest import approve_t24, at, signed_form, start_handover
 

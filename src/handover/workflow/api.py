@@ -22,13 +22,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from handover.api.views import _EngagementScoped
+from handover.core import clock
 from handover.core.errors import NotFound
 from handover.core.uploads import upload_kind
 from handover.org import permissions as perms
 from handover.org.models import Phase
 from handover.registers import selectors as register_selectors
 from handover.registers.models import Row
-from handover.workflow import clock, paths, selectors, services, state
+from handover.workflow import paths, selectors, services, state
 from handover.workflow import serializers as s
 from handover.workflow.models import CaseState, ExceptionCase, StepInstance
 

@@ -23,11 +23,12 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from handover.audit.services import event_record
+from handover.core import clock
 from handover.core.errors import DomainError, PermissionDenied
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Person, Site
 from handover.org.selectors import grants_for
-from handover.workflow import clock, events
+from handover.workflow import events
 from handover.workflow.models import (
     Channel,
     Delivery,

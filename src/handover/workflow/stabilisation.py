@@ -14,6 +14,7 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
 from handover.audit.services import event_record
+from handover.core import clock
 from handover.core.actors import SystemActor
 from handover.core.calendar import is_trading_day
 from handover.core.errors import DomainError
@@ -22,7 +23,7 @@ from handover.org.models import Engagement, Person, Phase, Site
 from handover.org.selectors import require, site_scope
 from handover.registers import services as registers
 from handover.registers.models import Form, FormState, Row
-from handover.workflow import clock, events
+from handover.workflow import events
 from handover.workflow.models import DutyShift
 
 # 第三十一条第2项 asks for periodic permission checks without a period; a quarter is this design's choice.

@@ -27,10 +27,11 @@ def next_run(now: dt.datetime) -> dt.datetime:
 @task()
 def escalation_scheduled() -> dict[str, int]:
     """Raise the late steps of every engagement in 交接期, then schedule the next run."""
+    from handover.core import clock
     from handover.core.actors import system
     from handover.core.context import command_context
     from handover.org.models import Engagement, Phase
-    from handover.workflow import clock, services
+    from handover.workflow import services
 
     raised = 0
     now = clock.now()
@@ -73,7 +74,8 @@ DIGEST_AT = dt.time(18, 0)  # after the market's close and the day's first repor
 @task()
 def digest_scheduled() -> dict[str, int]:
     """Send each digest subscriber one message with the day's notifications, then schedule tomorrow's."""
-    from handover.workflow import clock, notifications
+    from handover.core import clock
+    from handover.workflow import notifications
 
     counts = notifications.deliver(digest=True)
     digest_schedule(clock.now())
@@ -103,9 +105,10 @@ REPORT_AT = dt.time(17, 30)  # after the close and the day's backups (表29)
 @task()
 def daily_reports_scheduled() -> dict[str, int]:
     """Draft the day's 表41 at every site with someone on duty (稳定期), then schedule tomorrow's run."""
+    from handover.core import clock
     from handover.core.actors import system
     from handover.core.context import command_context
-    from handover.workflow import clock, stabilisation
+    from handover.workflow import stabilisation
 
     now = clock.now()
     with command_context("task"):
@@ -138,9 +141,10 @@ REMIND_AT = dt.time(8, 30)  # before the market opens
 @task()
 def reminders_scheduled() -> dict[str, int]:
     """Tell each engagement in 稳定期 what falls due today, then schedule tomorrow's run."""
+    from handover.core import clock
     from handover.core.context import command_context
     from handover.org.models import Engagement, Phase
-    from handover.workflow import clock, stabilisation
+    from handover.workflow import stabilisation
 
     now = clock.now()
     told = 0

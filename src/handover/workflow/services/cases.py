@@ -9,12 +9,13 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from handover.audit.services import event_record
+from handover.core import clock
 from handover.core.errors import DomainError
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Phase, Site
 from handover.org.selectors import require
 from handover.registers.models import Row
-from handover.workflow import clock, events, notifications, paths, state
+from handover.workflow import events, notifications, paths, state
 from handover.workflow.models import CaseItem, CaseState, ExceptionCase, Topic
 from handover.workflow.services.common import clean_text, evidence_create, user_or_none
 

@@ -9,11 +9,12 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from handover.audit.services import event_record
+from handover.core import clock
 from handover.core.errors import DomainError
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Role, Site
 from handover.org.selectors import require
-from handover.workflow import clock, deadlines, events, notifications, state, steps
+from handover.workflow import deadlines, events, notifications, state, steps
 from handover.workflow.models import Escalation, Feedback, StepInstance, Topic, WorkingGroupReport
 from handover.workflow.services.common import acting_person, clean_text, step_label
 

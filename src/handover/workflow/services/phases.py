@@ -9,12 +9,13 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from handover.audit.services import event_record
+from handover.core import clock
 from handover.core.errors import DomainError
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Phase, Role
 from handover.org.selectors import require
 from handover.registers.models import Form
-from handover.workflow import clock, deadlines, events, notifications, state
+from handover.workflow import deadlines, events, notifications, state
 from handover.workflow.models import PhaseTransition, Topic
 from handover.workflow.services.common import acting_person, clean_text
 from handover.workflow.services.steps import create_steps

@@ -10,12 +10,13 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from handover.audit.services import event_record
+from handover.core import clock
 from handover.core.actors import SystemActor
 from handover.core.errors import DomainError, PermissionDenied
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Role, Site
 from handover.org.selectors import grants_for, require
-from handover.workflow import clock, deadlines, events, state, steps
+from handover.workflow import deadlines, events, state, steps
 from handover.workflow.models import DeadlineOverride, Evidence, StepInstance, StepNote
 from handover.workflow.services.common import (
     acting_person,

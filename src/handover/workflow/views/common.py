@@ -10,11 +10,12 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from handover.core import clock
 from handover.core.errors import DomainError
 from handover.org import permissions as perms
 from handover.org import selectors as org_selectors
 from handover.org.models import Engagement
-from handover.workflow import clock, state
+from handover.workflow import state
 from handover.workflow.deadlines import BEIJING
 
 

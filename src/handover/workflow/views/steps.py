@@ -11,11 +11,12 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from handover.core import clock
 from handover.core.uploads import upload_kind
 from handover.org import permissions as perms
 from handover.org.models import Engagement
 from handover.web.access import needs
-from handover.workflow import charts, clock, paths, selectors, services, steps, storage
+from handover.workflow import charts, paths, selectors, services, steps, storage
 from handover.workflow.forms import EvidenceForm, FeedbackForm, NoteForm
 from handover.workflow.models import StepInstance
 from handover.workflow.views.common import attempt, form_page, page_context

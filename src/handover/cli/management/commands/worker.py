@@ -13,8 +13,8 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
 from handover.audit.tasks import checkpoint_schedule
+from handover.core import clock
 from handover.core.limits import memory_limit_apply
-from handover.workflow import clock
 from handover.workflow.tasks import (
     daily_reports_schedule,
     digest_schedule,

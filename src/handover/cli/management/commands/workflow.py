@@ -7,11 +7,12 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from handover.core import clock
 from handover.core.actors import system
 from handover.core.context import command_context
 from handover.core.errors import DomainError
 from handover.org.models import Engagement
-from handover.workflow import clock, selectors, services, state
+from handover.workflow import selectors, services, state
 
 
 class Command(BaseCommand):
