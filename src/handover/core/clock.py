@@ -1,7 +1,8 @@
-"""The workflow's clock: the real time, unless a test (or the demo) has set it.
+"""The house clock: the real time, unless a test (or the demo) has set it.
 
-Deadlines, feedback and escalation depend on the time of day in Beijing, so every service takes an explicit
-``now``; when a caller passes none, it reads this clock, which tests set with ``frozen``.
+Deadlines, feedback and escalation depend on the time of day in Beijing, so every workflow service takes an
+explicit ``now``; when a caller passes none, it reads this clock, which tests set with ``frozen``. It lives in
+``core`` so that any app can read the same controllable time.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ def now() -> dt.datetime:
 def frozen(at: dt.datetime) -> Iterator[None]:
     """Within the block, ``now()`` answers ``at``."""
     if at.tzinfo is None:
-        raise ValueError("the workflow clock takes aware datetimes")
+        raise ValueError("the clock takes aware datetimes")
     _fixed.append(at)
     try:
         yield
@@ -33,4 +34,5 @@ def frozen(at: dt.datetime) -> Iterator[None]:
 
 
 def or_now(value: dt.datetime | None) -> dt.datetime:
+    """``value``, or the clock's time when none is given."""
     return value if value is not None else now()
