@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from handover.core import clock
-from handover.org import demo
+from handover.demo import org as demo
 from handover.org.models import Phase, Site
 from handover.workflow import state
 from handover.workflow.deadlines import BEIJING

@@ -12,12 +12,12 @@ from django.urls import reverse
 
 from handover.core import clock
 from handover.core.errors import DomainError
+from handover.demo.workflow import sample_row
 from handover.org.models import Employment, Party, Site, SiteLevel
 from handover.registers import inventory, step_gates
 from handover.registers import services as registers
 from handover.registers.models import Form, Row, SignatureKind
 from handover.workflow import gates, services, state, steps
-from handover.workflow.demo import sample_row
 from handover.workflow.models import CaseState, ExceptionCase, StepInstance
 from tests.factories import PersonFactory, make_site
 from tests.registers import rows

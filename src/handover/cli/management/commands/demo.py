@@ -9,8 +9,8 @@ from django.core.management.base import BaseCommand
 from django.utils import translation
 
 from handover.core.context import command_context
-from handover.org import demo
-from handover.vault import demo as vault_demo
+from handover.demo import org as demo
+from handover.demo import vault as vault_demo
 
 
 class Command(BaseCommand):

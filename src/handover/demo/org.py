@@ -17,6 +17,7 @@ from handover.accounts import enrolment
 from handover.accounts import services as accounts
 from handover.accounts.models import User
 from handover.core.actors import system
+from handover.demo import registers as registers_demo
 from handover.org import services
 from handover.org.models import (
     Employment,
@@ -30,7 +31,6 @@ from handover.org.models import (
     Site,
     SiteLevel,
 )
-from handover.registers import demo as registers_demo
 
 CODE = "demo"
 
@@ -112,7 +112,7 @@ def load(
             before_registers(engagement)
         registers_demo.load(engagement=engagement)
         if fresh:  # the workflow's story, on top of the registers' rows: late sites, feedback, E01 and E05
-            from handover.workflow import demo as workflow_demo
+            from handover.demo import workflow as workflow_demo
 
             workflow_demo.build(engagement)
     return engagement, logins

@@ -9,8 +9,8 @@ from datetime import timedelta
 from django.utils import timezone
 
 from handover.core.actors import system
+from handover.demo import registers as registers_demo
 from handover.org.models import Engagement, Site
-from handover.registers import demo as registers_demo
 from handover.vault import lifecycle, passwords, services
 from handover.vault.models import CustodyMode, SecretEntry, SecretKind, VaultConfig
 

@@ -1,0 +1,1 @@
+"""The demo engagement, composing the apps in order (org, vault, registers, workflow): ``handover demo``."""
