@@ -15,7 +15,7 @@ from handover.vault import lifecycle, passwords, services
 from handover.vault.models import CustodyMode, SecretEntry, SecretKind, VaultConfig
 
 # site code, system, host, account, layer, class, kind
-# The registers demo's accounts (registers/demo.py SYSTEMS, HOSTS): its 表10 rows name these entries.
+# The registers demo's accounts (demo/registers.py SYSTEMS, HOSTS): its 表10 rows name these entries.
 SECRETS = [
     ("BR-HZ", "营业部柜台系统", "hz-gt01", "root", "操作系统", "超级用户", SecretKind.ORIGINAL),
     ("BR-HZ", "营业部柜台系统", "hz-gt01", "dbadmin", "数据库", "超级用户", SecretKind.CHANGED),
