@@ -8,9 +8,8 @@ class RegistersConfig(AppConfig):
     verbose_name = _("Registers")
 
     def ready(self) -> None:
-        # The cross-register rules block workflow steps (registers.md §4, 附件二): see step_gates.py.
-        from handover.registers import step_gates
-        from handover.workflow import gates
+        # The cross-register rules block workflow steps (registers.md §4, 附件二): see register_gates.py.
+        from handover.workflow import gates, register_gates
 
-        for rule in step_gates.RULES:
+        for rule in register_gates.RULES:
             gates.register(rule)

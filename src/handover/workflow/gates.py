@@ -1,6 +1,6 @@
 """Where the registers' cross-register rules block a step (registers.md §4; 第二十七条第5项, N-05).
 
-The workflow does not write those rules: the registers app owns them (registers/step_gates.py: coverage, a
+The workflow does not write those rules: the registers app owns them (workflow/register_gates.py: coverage, a
 表10 row's 表8 backup first, exception closure). They plug in here, each a ``Rule`` registered when its app
 loads (``apps.ready``). ``blocking_reasons`` answers for a whole engagement at once, so the overview stays
 at a constant number of queries: a rule reads what it needs in one or two queries, never one per site or
