@@ -6,8 +6,3 @@ class WorkflowConfig(AppConfig):
     name = "handover.workflow"
     label = "workflow"
     verbose_name = _("Workflow")
-
-    def ready(self) -> None:
-        from handover.workflow import gates
-
-        gates.register(gates.open_cases)
