@@ -13,10 +13,9 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from handover.audit.services import event_record
 from handover.core.errors import DomainError
-from handover.org import events, selectors, services
 from handover.org import permissions as perms
+from handover.org import selectors, services
 from handover.org.forms import LinkLoginForm, OrganisationForm, PersonForm, RoleForm, SiteForm
 from handover.org.models import Engagement, RoleAssignment
 from handover.web.access import AUTHENTICATED, needs
@@ -57,14 +56,8 @@ def engagement_list(request: HttpRequest) -> HttpResponse:
 def dashboard(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     summary = selectors.dashboard_summary(user=request.user, engagement=engagement)
     ctx = _context(request, engagement, summary=summary)
-    if ctx["firm_name_visible"]:
-        # 第十一条: reading the confidential name is a sensitive read.
-        event_record(
-            actor=request.user,
-            action=events.ENGAGEMENT_VIEW_FIRM,
-            engagement_id=engagement.pk,
-            obj=engagement,
-        )
+    # 第十一条: reading the confidential name is a sensitive read; the service records it.
+    ctx["firm_name"] = services.firm_name_reveal(actor=request.user, engagement=engagement)
     return render(request, "org/dashboard.html", ctx)
 
 
