@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 
 from handover.accounts import services as account_services
 from handover.api import serializers
+from handover.api.base import EngagementScopedViewSet
 from handover.audit import services as audit_services
 from handover.audit.models import Event
 from handover.core.errors import DomainError
@@ -66,53 +67,7 @@ class EngagementViewSet(viewsets.ReadOnlyModelViewSet):
         return Response(self.get_serializer(engagement).data)
 
 
-class _EngagementScoped(viewsets.GenericViewSet):
-    """Base for /api/engagements/{code}/…: resolves the engagement through the selectors first."""
-
-    read_capability = perms.VIEW_ENGAGEMENT
-    write_capability = perms.MANAGE_SITES
-
-    @property
-    def engagement(self) -> Engagement:
-        if not hasattr(self, "_engagement"):
-            self._engagement = selectors.engagement_get(user=self.request.user, code=self.kwargs["code"])
-        return self._engagement
-
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)
-        writing = request.method not in ("GET", "HEAD", "OPTIONS")
-        capability = self.write_capability if writing else self.read_capability
-        selectors.require(user=request.user, engagement=self.engagement, capability=capability)
-
-    def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
-        serializer = super().get_serializer(*args, **kwargs)
-        fields = getattr(serializer, "fields", {})
-        if getattr(self, "swagger_fake_view", False):
-            return serializer
-        sites = selectors.site_list(user=self.request.user, engagement=self.engagement)
-        for name in ("site", "parent"):
-            if name in fields:
-                fields[name].queryset = sites
-        if "organisation" in fields:
-            fields["organisation"].queryset = selectors.organisation_list(
-                user=self.request.user, engagement=self.engagement
-            )
-        if "person" in fields:
-            fields["person"].queryset = selectors.person_list(
-                user=self.request.user, engagement=self.engagement
-            )
-        return serializer
-
-    def _run(
-        self, action: Any, serializer_class: Any = None, code: int = status.HTTP_201_CREATED
-    ) -> Response:
-        serializer = self.get_serializer(data=self.request.data, partial=self.request.method == "PATCH")
-        serializer.is_valid(raise_exception=True)
-        instance = action(serializer.validated_data)
-        return Response(self.get_serializer(instance).data, status=code)
-
-
-class SiteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _EngagementScoped):
+class SiteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, EngagementScopedViewSet):
     """The site tree (总部 → 区域中心 → 营业部 → 服务部), limited to the sites in your scope."""
 
     serializer_class = serializers.SiteSerializer
@@ -141,7 +96,7 @@ class SiteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _EngagementS
         return Response(self.get_serializer(site).data)
 
 
-class OrganisationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _EngagementScoped):
+class OrganisationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, EngagementScopedViewSet):
     serializer_class = serializers.OrganisationSerializer
     read_capability = perms.VIEW_ORGS
     write_capability = perms.MANAGE_ORGS
@@ -168,7 +123,7 @@ class OrganisationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _Eng
         return Response(self.get_serializer(organisation).data)
 
 
-class PersonViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _EngagementScoped):
+class PersonViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, EngagementScopedViewSet):
     serializer_class = serializers.PersonSerializer
     read_capability = perms.VIEW_PEOPLE
 
@@ -219,7 +174,7 @@ class PersonViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _Engagemen
         return Response(self.get_serializer(person).data)
 
 
-class RoleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _EngagementScoped):
+class RoleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, EngagementScopedViewSet):
     """Roles held in the engagement. DELETE revokes (the row stays, with its revocation time)."""
 
     serializer_class = serializers.RoleSerializer
