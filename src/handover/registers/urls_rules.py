@@ -1,6 +1,6 @@
 from django.urls import path
 
-from handover.registers import views_completeness
+from handover.registers.views import completeness as views_completeness
 
 app_name = "registers_rules"
 
