@@ -14,7 +14,7 @@ from handover.web.access import needs
 
 
 @needs(perms.VIEW_REGISTERS)
-def completeness(request: HttpRequest, engagement: Engagement) -> HttpResponse:
+def completeness_page(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     roles = selectors.roles_in(user=request.user, engagement=engagement)
     report = coverage.site_completeness(user=request.user, engagement=engagement)
     context = {
