@@ -13,7 +13,8 @@ from handover.core.actors import system
 from handover.core.errors import DomainError, PermissionDenied
 from handover.org.models import Engagement, Person, Phase
 from handover.registers.models import Form
-from handover.workflow import routine, stabilisation, tasks
+from handover.workflow import routine, tasks
+from handover.workflow.services import stabilisation
 from tests.workflow.conftest import at, source_row
 
 DAY = dt.date(2026, 12, 10)

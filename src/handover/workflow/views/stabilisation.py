@@ -15,8 +15,9 @@ from handover.org import permissions as perms
 from handover.org import selectors as org_selectors
 from handover.org.models import Engagement
 from handover.web.access import needs
-from handover.workflow import routine, selectors, stabilisation
+from handover.workflow import routine, selectors
 from handover.workflow.forms import DutyForm
+from handover.workflow.services import stabilisation
 from handover.workflow.views.common import attempt, beijing_today, form_page, page_context
 
 
