@@ -19,6 +19,7 @@ from handover.org import selectors, services
 from handover.org.forms import LinkLoginForm, OrganisationForm, PersonForm, RoleForm, SiteForm
 from handover.org.models import Engagement, RoleAssignment
 from handover.web.access import AUTHENTICATED, needs
+from handover.web.pages import engagement_page
 
 
 def _save(form: Any, action: Any) -> Any:
@@ -31,21 +32,6 @@ def _save(form: Any, action: Any) -> Any:
         return None
 
 
-def _context(request: HttpRequest, engagement: Engagement, **extra: Any) -> dict[str, Any]:
-    roles = selectors.roles_in(user=request.user, engagement=engagement)
-    caps = set().union(*(perms.capabilities_of(r) for r in roles)) if roles else set()
-    visible = selectors.firm_name_visible(user=request.user, engagement=engagement)
-    return {
-        "engagement": engagement,
-        "caps": caps,
-        "my_roles": roles,
-        "firm_name_visible": visible,
-        # 第十一条: what stands for the firm organisation's name where the real name is hidden from this user.
-        "hidden_firm_label": None if visible else selectors.hidden_firm_label(engagement),
-        **extra,
-    }
-
-
 @needs(AUTHENTICATED)
 def engagement_list(request: HttpRequest) -> HttpResponse:
     engagements = list(selectors.engagement_list(user=request.user))
@@ -55,7 +41,7 @@ def engagement_list(request: HttpRequest) -> HttpResponse:
 @needs(perms.VIEW_SUMMARY)
 def dashboard(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     summary = selectors.dashboard_summary(user=request.user, engagement=engagement)
-    ctx = _context(request, engagement, summary=summary)
+    ctx = engagement_page(request, engagement, summary=summary)
     # 第十一条: reading the confidential name is a sensitive read; the service records it.
     ctx["firm_name"] = services.firm_name_reveal(actor=request.user, engagement=engagement)
     return render(request, "org/dashboard.html", ctx)
@@ -77,7 +63,7 @@ def site_detail(request: HttpRequest, engagement: Engagement, site_id: int) -> H
     return render(
         request,
         "org/site_detail.html",
-        _context(
+        engagement_page(
             request,
             engagement,
             site=site,
@@ -99,7 +85,9 @@ def site_create(request: HttpRequest, engagement: Engagement) -> HttpResponse:
         if site:
             messages.success(request, _("Site %(name)s added.") % {"name": site.name})
             return redirect("org:site_detail", code=engagement.code, site_id=site.pk)
-    return render(request, "org/form.html", _context(request, engagement, form=form, title=_("Add a site")))
+    return render(
+        request, "org/form.html", engagement_page(request, engagement, form=form, title=_("Add a site"))
+    )
 
 
 @needs(perms.MANAGE_SITES)
@@ -120,7 +108,7 @@ def site_edit(request: HttpRequest, engagement: Engagement, site_id: int) -> Htt
     return render(
         request,
         "org/form.html",
-        _context(request, engagement, form=form, title=_("Edit site %(name)s") % {"name": site.name}),
+        engagement_page(request, engagement, form=form, title=_("Edit site %(name)s") % {"name": site.name}),
     )
 
 
@@ -147,7 +135,9 @@ def person_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     if query:
         people = people.filter(name__icontains=query)
     page = Paginator(people, 50).get_page(request.GET.get("page"))
-    return render(request, "org/person_list.html", _context(request, engagement, page=page, query=query))
+    return render(
+        request, "org/person_list.html", engagement_page(request, engagement, page=page, query=query)
+    )
 
 
 @needs(perms.VIEW_PEOPLE)
@@ -161,7 +151,9 @@ def person_detail(request: HttpRequest, engagement: Engagement, person_id: int) 
     return render(
         request,
         "org/person_detail.html",
-        _context(request, engagement, person=person, roles=roles, role_form=role_form, link_form=link_form),
+        engagement_page(
+            request, engagement, person=person, roles=roles, role_form=role_form, link_form=link_form
+        ),
     )
 
 
@@ -182,7 +174,9 @@ def person_create(request: HttpRequest, engagement: Engagement) -> HttpResponse:
         if person:
             messages.success(request, _("%(name)s added.") % {"name": person.name})
             return redirect("org:person_detail", code=engagement.code, person_id=person.pk)
-    return render(request, "org/form.html", _context(request, engagement, form=form, title=_("Add a person")))
+    return render(
+        request, "org/form.html", engagement_page(request, engagement, form=form, title=_("Add a person"))
+    )
 
 
 @needs(perms.MANAGE_PEOPLE)
@@ -200,7 +194,7 @@ def person_edit(request: HttpRequest, engagement: Engagement, person_id: int) ->
     return render(
         request,
         "org/form.html",
-        _context(request, engagement, form=form, title=_("Edit %(name)s") % {"name": person.name}),
+        engagement_page(request, engagement, form=form, title=_("Edit %(name)s") % {"name": person.name}),
     )
 
 
@@ -283,7 +277,9 @@ def organisation_list(request: HttpRequest, engagement: Engagement) -> HttpRespo
         user=request.user, engagement=engagement, include_inactive=request.GET.get("all") == "1"
     )
     return render(
-        request, "org/organisation_list.html", _context(request, engagement, organisations=organisations)
+        request,
+        "org/organisation_list.html",
+        engagement_page(request, engagement, organisations=organisations),
     )
 
 
@@ -298,7 +294,9 @@ def organisation_create(request: HttpRequest, engagement: Engagement) -> HttpRes
             messages.success(request, _("%(name)s added.") % {"name": organisation.name})
             return redirect("org:organisation_list", code=engagement.code)
     return render(
-        request, "org/form.html", _context(request, engagement, form=form, title=_("Add an organisation"))
+        request,
+        "org/form.html",
+        engagement_page(request, engagement, form=form, title=_("Add an organisation")),
     )
 
 
@@ -318,7 +316,9 @@ def organisation_edit(request: HttpRequest, engagement: Engagement, organisation
     return render(
         request,
         "org/form.html",
-        _context(request, engagement, form=form, title=_("Edit %(name)s") % {"name": organisation.name}),
+        engagement_page(
+            request, engagement, form=form, title=_("Edit %(name)s") % {"name": organisation.name}
+        ),
     )
 
 
