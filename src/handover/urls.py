@@ -10,7 +10,6 @@ urlpatterns = [
     path("accounts/", include("handover.accounts.urls")),
     path("", include("handover.vault.urls")),
     path("e/", include("handover.org.urls")),
-    path("e/", include("handover.registers.urls_rules")),
     path("e/", include("handover.backups.urls")),
     path("e/", include("handover.discovery.urls")),
     path("e/", include("handover.registers.urls")),

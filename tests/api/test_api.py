@@ -86,8 +86,36 @@ def test_an_onsite_post_lists_only_their_subtree_and_cannot_fetch_another_branch
 
 
 def test_firm_name_is_null_for_members_who_may_not_see_it(api, world):
-    api.force_authenticate(world.login_with(Role.ONSITE_POST, site=world.branch_a))
+    onsite = world.login_with(Role.ONSITE_POST, site=world.branch_a)
+    api.force_authenticate(onsite)
     assert api.get("/api/engagements/").json()["results"][0]["firm_name"] is None
+    assert not Event.objects.filter(action="org.engagement.view_firm_name").exists()  # nothing was read
+
+
+def test_reading_the_firm_name_through_the_api_is_recorded_as_on_the_page(api, world):
+    # Review §4.1: the API returned the confidential name (第十一条) without the event the page writes.
+    tech = world.login_with(Role.TECH_GROUP)
+    api.force_authenticate(tech)
+    listed = api.get("/api/engagements/").json()["results"]
+    assert [e["firm_name"] for e in listed] == [world.engagement.firm_name]
+    one = api.get(f"/api/engagements/{world.engagement.code}/").json()
+    assert one["firm_name"] == world.engagement.firm_name
+    read = Event.objects.filter(action="org.engagement.view_firm_name", actor_id=tech.pk)
+    assert read.count() == 2 and {e.engagement_id for e in read} == {world.engagement.pk}
+
+
+def test_reading_the_audit_trail_through_the_api_is_recorded_as_on_the_page(api, world):
+    # Review §4.1: the API's trail read wrote no audit.view; a user without the role gets a 403 and no event.
+    auditor = world.login_with(Role.AUDITOR)
+    api.force_authenticate(auditor)
+    response = api.get("/api/audit/events/", {"action": "audit.view"})
+    assert response.status_code == 200
+    (view,) = Event.objects.filter(action="audit.view", actor_id=auditor.pk)
+    assert view.after == {"filters": {"action": "audit.view"}}
+    onsite = world.login_with(Role.ONSITE_POST, site=world.branch_a)
+    api.force_authenticate(onsite)
+    assert api.get("/api/audit/events/").status_code == 403
+    assert not Event.objects.filter(action="audit.view", actor_id=onsite.pk).exists()
 
 
 def test_token_needs_the_second_factor_once_it_is_set_up(api, db):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from handover.core import calendar as calendar_module
 from handover.core.calendar import CalendarError, TradingCalendar, read_closures
 from handover.fixity.continuity import continuity
 from handover.fixity.errors import FixityError
@@ -27,6 +28,15 @@ def test_calendar_knows_holidays_and_make_up_days() -> None:
 def test_calendar_refuses_years_without_data() -> None:
     with pytest.raises(CalendarError, match="no holiday data"):
         TradingCalendar().is_trading_day(D(2099, 1, 5))
+
+
+def test_continuity_reports_a_year_without_data_as_its_own_error(tmp_path: Path) -> None:
+    with pytest.raises(FixityError, match="no holiday data"):
+        continuity(str(tmp_path), "{system}/{yyyymmdd}", start=D(2099, 1, 5), end=D(2099, 1, 6))
+
+
+def test_the_lenient_calendar_falls_back_to_weekdays_without_data() -> None:
+    assert calendar_module.is_trading_day(D(2099, 1, 5)) and not calendar_module.is_trading_day(D(2099, 1, 3))
 
 
 def make_sets(root: Path, system: str, days: list[dt.date], size: int = 1000) -> None:

@@ -16,10 +16,10 @@ from handover.core.errors import PermissionDenied
 from handover.org.models import Role
 from handover.registers import catalogue, services
 from handover.registers.io import importing
-from handover.registers.io.jobs import import_start
 from handover.registers.io.selectors import import_error_file, import_progress
 from handover.registers.io.template import template_bytes
 from handover.registers.models import Form, FormState, ImportState, Row
+from handover.registers.tasks import import_start
 from tests.registers.io_support import Scenery, fill_template, valid_row
 
 

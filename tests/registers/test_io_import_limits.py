@@ -24,9 +24,9 @@ from handover.core.limits import memory_limit_apply
 from handover.org.models import Role
 from handover.registers import catalogue
 from handover.registers.io import importing, jobs, reading
-from handover.registers.io.jobs import import_start
 from handover.registers.io.template import template_bytes
 from handover.registers.models import Form, ImportJob, ImportState, Row
+from handover.registers.tasks import import_start
 from tests.factories import t8_values
 from tests.registers.io_support import Scenery, fill_template, valid_row
 
@@ -66,7 +66,7 @@ call_command("migrate", verbosity=0)
 resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
 from django.utils import translation
 from handover.org.models import Role
-from handover.registers.io.jobs import import_start
+from handover.registers.tasks import import_start
 from handover.registers.models import Row
 from tests.factories import World
 translation.activate("zh-hans")

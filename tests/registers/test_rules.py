@@ -7,6 +7,7 @@ import datetime as dt
 
 import pytest
 
+from handover.core import calendar
 from handover.core.errors import DomainError
 from handover.org.models import Employment, Party
 from handover.registers import catalogue, computed, rules, services
@@ -204,7 +205,7 @@ def test_staff_who_left_in_the_half_year_before_d_must_be_listed(b, world):
     ],
 )
 def test_trading_hours_follow_the_exchange_calendar_and_sessions(start, end, expected):
-    assert rules.in_trading_hours(start, end) is expected
+    assert calendar.in_trading_hours(start, end) is expected
 
 
 def test_work_during_trading_hours_must_say_so(b):

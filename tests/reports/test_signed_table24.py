@@ -17,10 +17,11 @@ from handover.core.errors import DomainError
 from handover.org.models import Phase, Role
 from handover.registers import services as registers
 from handover.registers.models import Form, FormState, InformationSystem
-from handover.reports import services, verify
+from handover.reports import selectors, services, verify
 from handover.reports.models import HandoverPackage
 from handover.workflow import services as workflow
 from handover.workflow.deadlines import BEIJING
+from handover.workflow.services import phases
 from tests.registers.io_support import read_openpyxl
 from tests.reports.support import done_world, rewrite
 
@@ -81,6 +82,31 @@ def test_table24_starts_when_the_engagement_moved_into_the_handover_and_stabilis
         actor=tech, engagement=world.engagement, to_phase=Phase.STABILISATION, reason="表24 已批准", now=later
     )
     assert transition.basis_form == table24
+
+
+def test_the_stabilisation_gate_asks_the_reports_app_and_fails_closed_without_it(monkeypatch):
+    # The workflow does not import reports (review §2): reports plugs its answer into the phase gate.
+    assert phases._approved_table24 == [selectors.table24_approved]
+    world, tech = done_world()
+    later = dt.datetime.now(tz=BEIJING)
+    workflow.phase_transition(
+        actor=tech, engagement=world.engagement, to_phase=Phase.HANDOVER, reason="处置日", now=later
+    )
+    package = services.package_build(actor=tech, engagement=world.engagement)
+    services.package_approval_record(
+        actor=tech,
+        package=package,
+        approver="托管工作组 王组长",
+        approved_at=later,
+        reference="批复〔2026〕1号",
+    )
+    assert selectors.table24_approved(world.engagement) == package.table24.get()
+    monkeypatch.setattr(phases, "_approved_table24", [])  # no app records the approval: nothing counts
+    with pytest.raises(DomainError, match="表24"):
+        workflow.phase_transition(
+            actor=tech, engagement=world.engagement, to_phase=Phase.STABILISATION, reason="表24", now=later
+        )
+    assert world.engagement.phase == Phase.HANDOVER
 
 
 def test_a_build_by_no_technical_group_member_is_refused_and_leaves_nothing():

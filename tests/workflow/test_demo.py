@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from handover import demo
 from handover.core import clock
-from handover.org import demo
 from handover.org.models import Phase, Site
 from handover.workflow import state
 from handover.workflow.deadlines import BEIJING
@@ -14,7 +14,7 @@ from handover.workflow.models import CaseState, Escalation, ExceptionCase, Feedb
 
 
 def test_the_demo_is_mid_handover(db):
-    engagement, _logins = demo.load(today=dt.date(2026, 12, 2))
+    engagement = demo.load(today=dt.date(2026, 12, 2), with_vault=False).engagement
     assert engagement.phase == Phase.HANDOVER and engagement.disposal_date == dt.date(2026, 12, 1)
     sites = {s.code: s.pk for s in Site.objects.filter(engagement=engagement)}
     with clock.frozen(dt.datetime(2026, 12, 2, 10, 0, tzinfo=BEIJING)):
@@ -30,7 +30,7 @@ def test_the_demo_is_mid_handover(db):
     closed = ExceptionCase.objects.filter(state=CaseState.CLOSED)
     assert [c.path_id for c in open_cases] == ["E05"] and [c.path_id for c in closed] == ["E01"]
     assert closed.get().t39_row.form.state == "signed"
-    demo.load(today=dt.date(2026, 12, 2))
+    demo.load(today=dt.date(2026, 12, 2), with_vault=False)
     assert ExceptionCase.objects.count() == 2
 
 
@@ -40,7 +40,7 @@ def test_the_command_line_shows_the_status_and_runs_the_escalation(db):
     import pytest
     from django.core.management import CommandError, call_command
 
-    demo.load(today=dt.date(2026, 12, 2))
+    demo.load(today=dt.date(2026, 12, 2), with_vault=False)
     out = io.StringIO()
     with clock.frozen(dt.datetime(2026, 12, 3, 10, 0, tzinfo=BEIJING)):
         call_command("workflow", "status", "--engagement", "demo", stdout=out)
@@ -58,5 +58,5 @@ def test_the_demo_dates_are_beijing_dates_whatever_the_server_clock(db, monkeypa
     from django.utils import timezone
 
     monkeypatch.setattr(timezone, "now", lambda: dt.datetime(2026, 12, 1, 17, 30, tzinfo=dt.UTC))
-    engagement, _logins = demo.load()
+    engagement = demo.load(with_vault=False).engagement
     assert engagement.disposal_date == dt.date(2026, 12, 1)

@@ -13,7 +13,8 @@ from handover.core.actors import system
 from handover.core.errors import DomainError, PermissionDenied
 from handover.org.models import Engagement, Person, Phase
 from handover.registers.models import Form
-from handover.workflow import stabilisation, tasks
+from handover.workflow import routine, tasks
+from handover.workflow.services import stabilisation
 from tests.workflow.conftest import at, source_row
 
 DAY = dt.date(2026, 12, 10)
@@ -95,7 +96,7 @@ def test_reminders_for_passwords_reviews_renewals_and_late_capa(stable, people):
     source_row(e, a, 40, due_on="2026-12-05", closed=True)
     source_row(e, a, 28, change_type="定期检查调整", done_at="2026-08-01T10:00")
     source_row(e, stable.branch_b, 40, due_on="2026-12-01", closed=False)
-    found = stabilisation.reminders(user=people["onsite"], engagement=e, today=today)
+    found = routine.reminders(user=people["onsite"], engagement=e, today=today)
     assert [(r.register_no, r.due.isoformat()) for r in found] == [
         (28, "2026-10-30"),  # 90 days after the last periodic check
         (35, "2026-12-01"),
@@ -105,7 +106,7 @@ def test_reminders_for_passwords_reviews_renewals_and_late_capa(stable, people):
     ]
     assert all(r.site == a for r in found)
     assert {r.register_no for r in found if r.overdue} == {35, 40, 28}
-    assert len(stabilisation.reminders(user=people["tech"], engagement=e, today=today)) == 6
+    assert len(routine.reminders(user=people["tech"], engagement=e, today=today)) == 6
 
 
 def test_the_stabilisation_page_the_roster_form_and_the_draft_button(stable, people, client):

@@ -21,8 +21,8 @@ class EngagementSerializer(serializers.ModelSerializer):
         fields = ["code", "code_name", "firm_name", "custodian_name", "disposal_date", "phase"]
 
     def get_firm_name(self, engagement: Engagement) -> str | None:
-        visible: Any = self.context.get("firm_name_visible", {})
-        return engagement.firm_name if visible.get(engagement.pk) else None
+        names: Any = self.context.get("firm_names", {})  # answered by org.services.firm_name_reveal
+        return names.get(engagement.pk)
 
 
 class SiteSerializer(serializers.ModelSerializer):

@@ -19,9 +19,10 @@ from rest_framework.views import APIView
 
 from handover.accounts import services as account_services
 from handover.api import serializers
-from handover.audit import selectors as audit_selectors
+from handover.api.base import EngagementScopedViewSet
+from handover.audit import services as audit_services
 from handover.audit.models import Event
-from handover.core.errors import DomainError, PermissionDenied
+from handover.core.errors import DomainError
 from handover.org import permissions as perms
 from handover.org import selectors, services
 from handover.org.models import Engagement, Organisation, Person, RoleAssignment, Site
@@ -40,63 +41,33 @@ class EngagementViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_serializer_context(self) -> dict[str, Any]:
         context = dict(super().get_serializer_context())
-        context["firm_name_visible"] = {
-            e.pk: selectors.firm_name_visible(user=self.request.user, engagement=e)
-            for e in self.get_queryset()
-        }
+        context["firm_names"] = getattr(self, "_firm_names", {})
         return context
 
     def get_object(self) -> Engagement:
         return selectors.engagement_get(user=self.request.user, code=self.kwargs["code"])
 
+    def _reveal(self, engagements: list[Engagement]) -> None:
+        """第十一条: the firm's real name of each engagement answered, through the service that records it."""
+        self._firm_names = {
+            e.pk: services.firm_name_reveal(actor=self.request.user, engagement=e) for e in engagements
+        }
 
-class _EngagementScoped(viewsets.GenericViewSet):
-    """Base for /api/engagements/{code}/…: resolves the engagement through the selectors first."""
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        engagements = list(page if page is not None else queryset)
+        self._reveal(engagements)
+        data = self.get_serializer(engagements, many=True).data
+        return self.get_paginated_response(data) if page is not None else Response(data)
 
-    read_capability = perms.VIEW_ENGAGEMENT
-    write_capability = perms.MANAGE_SITES
-
-    @property
-    def engagement(self) -> Engagement:
-        if not hasattr(self, "_engagement"):
-            self._engagement = selectors.engagement_get(user=self.request.user, code=self.kwargs["code"])
-        return self._engagement
-
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)
-        writing = request.method not in ("GET", "HEAD", "OPTIONS")
-        capability = self.write_capability if writing else self.read_capability
-        selectors.require(user=request.user, engagement=self.engagement, capability=capability)
-
-    def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
-        serializer = super().get_serializer(*args, **kwargs)
-        fields = getattr(serializer, "fields", {})
-        if getattr(self, "swagger_fake_view", False):
-            return serializer
-        sites = selectors.site_list(user=self.request.user, engagement=self.engagement)
-        for name in ("site", "parent"):
-            if name in fields:
-                fields[name].queryset = sites
-        if "organisation" in fields:
-            fields["organisation"].queryset = selectors.organisation_list(
-                user=self.request.user, engagement=self.engagement
-            )
-        if "person" in fields:
-            fields["person"].queryset = selectors.person_list(
-                user=self.request.user, engagement=self.engagement
-            )
-        return serializer
-
-    def _run(
-        self, action: Any, serializer_class: Any = None, code: int = status.HTTP_201_CREATED
-    ) -> Response:
-        serializer = self.get_serializer(data=self.request.data, partial=self.request.method == "PATCH")
-        serializer.is_valid(raise_exception=True)
-        instance = action(serializer.validated_data)
-        return Response(self.get_serializer(instance).data, status=code)
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        engagement = self.get_object()
+        self._reveal([engagement])
+        return Response(self.get_serializer(engagement).data)
 
 
-class SiteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _EngagementScoped):
+class SiteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, EngagementScopedViewSet):
     """The site tree (总部 → 区域中心 → 营业部 → 服务部), limited to the sites in your scope."""
 
     serializer_class = serializers.SiteSerializer
@@ -125,7 +96,7 @@ class SiteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _EngagementS
         return Response(self.get_serializer(site).data)
 
 
-class OrganisationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _EngagementScoped):
+class OrganisationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, EngagementScopedViewSet):
     serializer_class = serializers.OrganisationSerializer
     read_capability = perms.VIEW_ORGS
     write_capability = perms.MANAGE_ORGS
@@ -152,7 +123,7 @@ class OrganisationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _Eng
         return Response(self.get_serializer(organisation).data)
 
 
-class PersonViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _EngagementScoped):
+class PersonViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, EngagementScopedViewSet):
     serializer_class = serializers.PersonSerializer
     read_capability = perms.VIEW_PEOPLE
 
@@ -203,7 +174,7 @@ class PersonViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _Engagemen
         return Response(self.get_serializer(person).data)
 
 
-class RoleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _EngagementScoped):
+class RoleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, EngagementScopedViewSet):
     """Roles held in the engagement. DELETE revokes (the row stays, with its revocation time)."""
 
     serializer_class = serializers.RoleSerializer
@@ -233,14 +204,14 @@ class EventViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self) -> QuerySet:
         if getattr(self, "swagger_fake_view", False):
             return Event.objects.none()
-        if not selectors.engagement_ids_for(user=self.request.user, capability=perms.VIEW_AUDIT):
-            raise PermissionDenied("You do not have the role needed for this here.")
         filters = {
             k: v
             for k, v in self.request.query_params.items()
             if k in ("action", "actor", "engagement", "outcome", "object", "since", "until")
         }
-        return audit_selectors.event_list(user=self.request.user, filters=filters)
+        # Reading the trail is a sensitive read: the service records it, as on the pages.
+        scope = selectors.audit_scope(user=self.request.user)
+        return audit_services.trail_read(actor=self.request.user, scope=scope, filters=filters)
 
 
 class TokenView(APIView):

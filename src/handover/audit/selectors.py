@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -81,26 +82,29 @@ def _parse_filters(filters: dict[str, Any]) -> dict[str, Any]:
     return parsed
 
 
-def event_list(*, user: Any, filters: dict[str, Any] | None = None) -> QuerySet[Event]:
-    """Events the user may read: those of an auditor's engagements, plus the engagement-less (account) events
-    of the people of those engagements and the deployment's own (actor-less, non-account) events such as
-    checkpoints. Another engagement's logins and account changes stay out of sight."""
-    from handover.org.models import Person
-    from handover.org.selectors import engagement_ids_for
+@dataclass(frozen=True)
+class TrailScope:
+    """Whose events a reader may see: the engagements where they may read the trail and the logins of those
+    engagements' people. The trail depends on nothing above it, so the caller brings the scope
+    (``org.selectors.audit_scope``, which knows the roles)."""
 
-    ids = engagement_ids_for(user=user, capability="view_audit")
-    if not ids:
+    engagement_ids: frozenset[int]
+    user_ids: frozenset[int]
+
+
+def event_list(*, scope: TrailScope, filters: dict[str, Any] | None = None) -> QuerySet[Event]:
+    """Events within ``scope``: those of its engagements, plus the engagement-less (account) events of the
+    people of those engagements and the deployment's own (actor-less, non-account) events such as
+    checkpoints. Another engagement's logins and account changes stay out of sight."""
+    if not scope.engagement_ids:
         return Event.objects.none()
     filters = _parse_filters(filters or {})
-    user_ids = list(
-        Person.objects.filter(engagement_id__in=ids, user__isnull=False).values_list("user_id", flat=True)
-    )
     account = Q(object_type__startswith="accounts.")
     unscoped = Q(engagement_id__isnull=True)
     qs = Event.objects.filter(
-        Q(engagement_id__in=ids)
-        | (unscoped & Q(actor_id__in=user_ids))
-        | (unscoped & account & Q(object_id__in=[str(pk) for pk in user_ids]))
+        Q(engagement_id__in=scope.engagement_ids)
+        | (unscoped & Q(actor_id__in=scope.user_ids))
+        | (unscoped & account & Q(object_id__in=[str(pk) for pk in scope.user_ids]))
         | (unscoped & Q(actor_id__isnull=True) & ~account)
     )
     if filters.get("action"):

@@ -11,13 +11,14 @@ from typing import Any
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from handover.audit import catalogue, chain
+from handover.audit import catalogue, chain, events, selectors
 from handover.audit.models import Event, Outcome
 from handover.core import context
-from handover.core.errors import DomainError
+from handover.core.errors import DomainError, PermissionDenied
 
 # Any 64-bit constant: serialises appends across PostgreSQL connections (SQLite's IMMEDIATE transactions
 # already hold the database's single write lock).
@@ -219,3 +220,28 @@ def _checkpoint_ship(written: Any, seq: int) -> tuple[list[str], list[str]]:
         except OSError as exc:
             failed.extend(f"email:{address}: {exc.strerror or exc}" for address in recipients)
     return shipped, failed
+
+
+def trail_read(
+    *,
+    actor: Any,
+    scope: selectors.TrailScope,
+    filters: dict[str, Any] | None = None,
+    export_format: str | None = None,
+) -> QuerySet[Event]:
+    """The events ``actor`` may read within ``scope``, filtered; reading the trail is itself a sensitive read
+    (DESIGN.md decision 3), so it writes its event (``audit.view``, or ``audit.export`` with the format)
+    whichever face asks. Bad filters are refused before anything is recorded."""
+    if not scope.engagement_ids:
+        raise PermissionDenied(_("You do not have the role needed to read the audit trail."))
+    found = selectors.event_list(scope=scope, filters=filters)
+    after: dict[str, Any] = {"filters": dict(filters or {})}
+    if export_format is not None:
+        after = {"format": export_format, **after}
+    event_record(
+        actor=actor,
+        action=events.EXPORT if export_format is not None else events.VIEW,
+        object_type="audit.event",
+        after=after,
+    )
+    return found

@@ -15,11 +15,12 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from handover.audit import catalogue, events, selectors
+from handover.audit import catalogue, selectors
 from handover.audit.models import Outcome
-from handover.audit.services import event_record
+from handover.audit.services import trail_read
 from handover.core.spreadsheet import text_for_csv
 from handover.org import permissions as perms
+from handover.org.selectors import audit_scope
 from handover.web.access import needs
 
 FILTERS = ("action", "actor", "engagement", "outcome", "object", "since", "until")
@@ -75,11 +76,8 @@ def _json(value: Any) -> str:
 @needs(perms.VIEW_AUDIT)
 def event_list(request: HttpRequest) -> HttpResponse:
     filters = _filters(request)
-    events_qs = selectors.event_list(user=request.user, filters=filters)
-    # Reading the trail is itself a sensitive read (DESIGN.md decision 3).
-    event_record(
-        actor=request.user, action=events.VIEW, object_type="audit.event", after={"filters": filters}
-    )
+    # Reading the trail is itself a sensitive read (DESIGN.md decision 3): the service records it.
+    events_qs = trail_read(actor=request.user, scope=audit_scope(user=request.user), filters=filters)
     # M3: the head, read after this page's own event, so the auditor can write it down or send it off; what
     # came after the last checkpoint is covered by nothing else until the next one.
     head_seq, head_hash = selectors.chain_head()
@@ -114,13 +112,8 @@ class _Echo:
 @needs(perms.VIEW_AUDIT)
 def event_export(request: HttpRequest, fmt: str) -> HttpResponseBase:
     filters = _filters(request)
-    events_qs = selectors.event_list(user=request.user, filters=filters)[:EXPORT_LIMIT]
-    event_record(
-        actor=request.user,
-        action=events.EXPORT,
-        object_type="audit.event",
-        after={"format": fmt, "filters": filters},
-    )
+    scope = audit_scope(user=request.user)
+    events_qs = trail_read(actor=request.user, scope=scope, filters=filters, export_format=fmt)[:EXPORT_LIMIT]
     stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
     if fmt == "csv":
         writer = csv.writer(_Echo())

@@ -15,14 +15,9 @@ from handover.backups.models import ImportVia, KeySource
 from handover.core.errors import DomainError
 from handover.core.uploads import upload_kind
 from handover.org import permissions as perms
-from handover.org import selectors as org_selectors
 from handover.org.models import Engagement
 from handover.web.access import needs
-
-
-def _caps(request: HttpRequest, engagement: Engagement) -> set[str]:
-    roles = org_selectors.roles_in(user=request.user, engagement=engagement)
-    return set().union(*(perms.capabilities_of(r) for r in roles)) if roles else set()
+from handover.web.pages import capabilities_in
 
 
 @upload_kind("bundle")
@@ -53,7 +48,12 @@ def bundle_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     page = Paginator(selectors.bundle_list(user=request.user, engagement=engagement), 50).get_page(
         request.GET.get("page")
     )
-    context = {"engagement": engagement, "caps": _caps(request, engagement), "form": form, "page": page}
+    context = {
+        "engagement": engagement,
+        "caps": capabilities_in(user=request.user, engagement=engagement)[1],
+        "form": form,
+        "page": page,
+    }
     return render(request, "backups/bundle_list.html", context)
 
 
@@ -73,5 +73,10 @@ def key_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
                              % {"key": key.key_id, "site": key.site.code})  # fmt: skip
             return redirect("backups:key_list", code=engagement.code)
     keys = selectors.site_key_list(user=request.user, engagement=engagement)
-    context = {"engagement": engagement, "caps": _caps(request, engagement), "form": form, "keys": keys}
+    context = {
+        "engagement": engagement,
+        "caps": capabilities_in(user=request.user, engagement=engagement)[1],
+        "form": form,
+        "keys": keys,
+    }
     return render(request, "backups/key_list.html", context)

@@ -1,26 +1,34 @@
 """The Shanghai/Shenzhen trading calendar, offline: weekdays that are not mainland statutory holidays.
 
-Django-free, because the field agent (``handover.fixity``) uses it as well as the registers and the workflow.
-
 Holidays come from the ``chinesecalendar`` package (module ``chinese_calendar``), which ships the State
 Council's yearly holiday notices as data (2004 to its release year; a newer release adds the next year).
 The exchanges close on those holidays but never open on the weekend make-up working days (调休上班日), so
 a trading day is a Monday-to-Friday that is not a holiday. The few days the exchanges closed beyond the
 State Council's list are kept in ``EXCHANGE_CLOSURES``; more can come from a file (one date per line).
+
+It lives in ``core`` because every app asks it (registers' 交易时段内 rule, the 稳定期 daily report 表41) and
+imports no Django, so the field agent (``handover.fixity``) may import it too; an import-linter contract
+keeps it Django-free. The sessions are those of 第三十一条第3、9项 (work in trading hours).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Iterator
+from zoneinfo import ZoneInfo
 
 import chinese_calendar
 
 CALENDARS = ("XSHG", "XSHE")
 
+# The exchanges' time zone (Beijing time), and their sessions with the opening call auction
+# (9:15–11:30, 13:00–15:00).
+EXCHANGE_TIME = ZoneInfo("Asia/Shanghai")
+SESSIONS = ((dt.time(9, 15), dt.time(11, 30)), (dt.time(13, 0), dt.time(15, 0)))
+
 
 class CalendarError(ValueError):
-    """A date or calendar the data cannot answer for; the message says what to do."""
+    """A date the calendar cannot answer for: bad text, an unknown calendar, a year without holiday data."""
 
 
 # Closures announced by the exchanges (上交所/深交所《休市安排》) on days the State Council's notice left as
@@ -91,3 +99,43 @@ class TradingCalendar:
             if self.is_trading_day(day):
                 yield day
             day += dt.timedelta(days=1)
+
+
+_XSHG = TradingCalendar("XSHG")
+
+
+def is_trading_day(day: dt.date) -> bool:
+    """A weekday that is not an exchange holiday; without holiday data for the year, any weekday.
+
+    The lenient form for the server's rules and routine: a register must stay usable in a year the installed
+    holiday data does not yet cover. The field agent's continuity check uses ``TradingCalendar`` and refuses.
+    """
+    try:
+        return _XSHG.is_trading_day(day)
+    except CalendarError:
+        return day.weekday() < 5
+
+
+def local(value: str | dt.datetime) -> dt.datetime:
+    """A time in the exchanges' time zone; a time without a zone is taken as Beijing time."""
+    moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=EXCHANGE_TIME)
+    return moment.astimezone(EXCHANGE_TIME)
+
+
+def in_trading_hours(start: str | dt.datetime, end: str | dt.datetime | None = None) -> bool:
+    """Whether the span from ``start`` to ``end`` (or the moment ``start``) meets a trading session."""
+    first, last = local(start), local(end) if end else local(start)
+    if last < first:
+        first, last = last, first
+    day = first.date()
+    while day <= last.date():
+        if is_trading_day(day):
+            for open_, close in SESSIONS:
+                session_start = dt.datetime.combine(day, open_, EXCHANGE_TIME)
+                session_end = dt.datetime.combine(day, close, EXCHANGE_TIME)
+                if first <= session_end and last >= session_start:
+                    return True
+        day += dt.timedelta(days=1)
+    return False

@@ -1,7 +1,8 @@
-"""The clock: the real time, unless a test (or the demo) has set it.
+"""The house clock: the real time, unless a test (or the demo) has set it.
 
-Deadlines, feedback, escalation and reporting clocks depend on the time of day in Beijing, so every service
-takes an explicit ``now``; when a caller passes none, it reads this clock, which tests set with ``frozen``.
+Deadlines, feedback and escalation depend on the time of day in Beijing, so every workflow service takes an
+explicit ``now``; when a caller passes none, it reads this clock, which tests set with ``frozen``. It lives in
+``core`` so that any app can read the same controllable time.
 """
 
 from __future__ import annotations
@@ -33,4 +34,5 @@ def frozen(at: dt.datetime) -> Iterator[None]:
 
 
 def or_now(value: dt.datetime | None) -> dt.datetime:
+    """``value``, or the clock's time when none is given."""
     return value if value is not None else now()

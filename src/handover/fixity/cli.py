@@ -2,8 +2,7 @@
 
 Exit codes: 0 nothing wrong; 1 problems found (listed in the report); 2 the run could not be done (bad
 arguments, unreadable manifest, no site key...); 130 interrupted (rerun the same command to resume).
-``enroll``, ``bundle``, ``upload`` and ``discover`` exit 0 when done and 2 when not (a refused bundle: the reason
-is printed).
+``enroll``, ``bundle`` and ``upload`` exit 0 when done and 2 when not (a refused bundle: the reason is printed).
 """
 
 from __future__ import annotations
@@ -48,11 +47,11 @@ def _common(parser: argparse.ArgumentParser, *, jobs: bool = True, rate: bool = 
 
 def _date(text: str) -> dt.date:
     """argparse's ``type=`` only turns ValueError-like errors into a usage message."""
-    from handover.core.calendar import parse_date
+    from handover.core.calendar import CalendarError, parse_date
 
     try:
         return parse_date(text)
-    except ValueError as exc:  # FixityError or the calendar's CalendarError (a ValueError)
+    except CalendarError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
@@ -91,8 +90,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     tenth of a small verify's time)."""
     parser = argparse.ArgumentParser(
         prog="handover-agent",
-        description="Backup verification for a custody handover: manifests, integrity, readability, continuity;"
-        " and field discovery of a Linux host's accounts (discover).",
+        description="Backup verification for a custody handover: manifests, integrity, readability, continuity.",
         formatter_class=_Formatter,
     )
     parser.add_argument("--version", action="version", version=f"handover-agent {__version__}")
@@ -207,20 +205,6 @@ def _add_bundle(commands: Any) -> None:
     pack.add_argument("--agent-dir", metavar="DIR", help="where the site key lives")
 
 
-def _add_discover(commands: Any) -> None:
-    discover = commands.add_parser(
-        "discover",
-        help="gather this Linux host's accounts, rights and keys into one signed bundle (field mode)",
-        description="With --root / the collection script runs here (as root: shadow and sshd -T need it);"
-        " with --root DIR it reads a folder or tar that linux_collect.sh wrote. Works offline.",
-    )
-    discover.add_argument("--root", required=True, metavar="DIR", help="/ or a collection folder or tar")
-    discover.add_argument("--out", required=True, metavar="FILE", help="the bundle to write")
-    discover.add_argument("--site", metavar="CODE", help="checked against the site of this agent's key")
-    discover.add_argument("--system", default="", metavar="NAME", help="the system the host belongs to")
-    discover.add_argument("--agent-dir", metavar="DIR", help="where the site key lives")
-
-
 # In the order `handover-agent --help` lists them.
 COMMANDS: dict[str, Callable[[Any], None]] = {
     "scan": _add_scan,
@@ -231,7 +215,6 @@ COMMANDS: dict[str, Callable[[Any], None]] = {
     "enroll": _add_enroll,
     "bundle": _add_bundle,
     "upload": _add_upload,
-    "discover": _add_discover,
 }
 
 
@@ -274,13 +257,13 @@ def _continuity(args: argparse.Namespace) -> report.Report:
 
     try:
         closures = read_closures(args.closures) if args.closures else frozenset()
-        small = continuity.SMALL_RATIO if args.small is None else args.small
-        return continuity.continuity(
-            args.root, args.pattern, start=args.start, end=args.end,
-            calendar=TradingCalendar(args.calendar, closures), systems=tuple(args.system), small_ratio=small,
-        )  # fmt: skip
-    except CalendarError as exc:  # the shared calendar's errors are the agent's usage errors (exit 2)
+    except CalendarError as exc:
         raise FixityError(str(exc)) from None
+    small = continuity.SMALL_RATIO if args.small is None else args.small
+    return continuity.continuity(
+        args.root, args.pattern, start=args.start, end=args.end,
+        calendar=TradingCalendar(args.calendar, closures), systems=tuple(args.system), small_ratio=small,
+    )  # fmt: skip
 
 
 def _spread(values: list[Any], count: int, option: str) -> list[Any]:
@@ -352,26 +335,6 @@ def _bundle(args: argparse.Namespace) -> str:
     )
 
 
-def _discover(args: argparse.Namespace) -> str:
-    from pathlib import Path
-
-    from handover.fixity import discover, keys
-
-    key = keys.load(Path(args.agent_dir) if args.agent_dir else None)
-    if args.site and args.site != key.site:
-        raise FixityError(
-            f"this agent's key is for site {key.site}, not {args.site}: enroll for {args.site} first"
-        )
-    inventory = discover.gather_local(Path(args.root))
-    index = discover.create(Path(args.out), inventory, key=key, site=args.site or "", system=args.system)
-    files = sum(1 for m in index["members"] if m["kind"] == "file")
-    warned = f"; {len(inventory.warnings)} warnings (in the bundle)" if inventory.warnings else ""
-    return (
-        f"{args.out}: {len(inventory.accounts)} accounts of {inventory.target}, {files} files backed up,"
-        f" signed with key {key.key_id} for site {key.site}{warned}"
-    )
-
-
 def _upload(args: argparse.Namespace) -> str:
     from pathlib import Path
 
@@ -406,7 +369,7 @@ def _token(args: argparse.Namespace) -> str:
 
 def _setup(args: argparse.Namespace) -> int:
     """enroll, bundle and upload: no report, a line saying what was done."""
-    commands = {"enroll": _enroll, "bundle": _bundle, "upload": _upload, "discover": _discover}
+    commands = {"enroll": _enroll, "bundle": _bundle, "upload": _upload}
     try:
         done = commands[args.command](args)
     except FixityError as exc:
@@ -426,7 +389,7 @@ def main(
     words = sys.argv[1:] if argv is None else argv
     command = next((w for w in words if not w.startswith("-")), None)  # the top level takes no values
     args = build_parser(command if command in COMMANDS else None).parse_args(argv)
-    if args.command in ("enroll", "bundle", "upload", "discover"):
+    if args.command in ("enroll", "bundle", "upload"):
         return _setup(args)
     from handover.fixity import report
 

@@ -16,7 +16,7 @@ import re
 import statistics
 from dataclasses import dataclass
 
-from handover.core.calendar import TradingCalendar
+from handover.core.calendar import CalendarError, TradingCalendar
 from handover.fixity import walk as walking
 from handover.fixity.errors import FixityError
 from handover.fixity.report import Report, display_path
@@ -102,7 +102,10 @@ def continuity(
     if not os.path.isdir(base):
         raise FixityError(f"{root!r} is not a directory")
     report = Report("continuity", root=display_path(base))
-    days = list(calendar.trading_days(start, end))
+    try:
+        days = list(calendar.trading_days(start, end))
+    except CalendarError as exc:  # the agent reports it as its own error (exit 2)
+        raise FixityError(str(exc)) from None
     sets = _collect(base, compiled, start, end, report)
     names = sorted({system for system, _ in sets} | set(systems))
     report.extra.update(

@@ -18,6 +18,7 @@ from django.db.models import Case, CharField, Count, F, Q, QuerySet, Value, When
 from django.utils.translation import gettext as _
 
 from handover.audit.models import Event
+from handover.audit.selectors import TrailScope
 from handover.core.actors import SystemActor
 from handover.core.errors import NotFound, PermissionDenied
 from handover.org import events
@@ -99,6 +100,18 @@ def granters_of_login(*, user: Any) -> set[int]:
 
 def engagement_ids_for(*, user: Any, capability: str) -> set[int]:
     return {g.engagement_id for g in grants_for(user) if capability in perms.capabilities_of(g.role)}
+
+
+def audit_scope(*, user: Any) -> TrailScope:
+    """Whose events ``user`` may read in the audit trail: the engagements where they hold ``VIEW_AUDIT`` and
+    the logins of those engagements' people (audit.selectors.event_list applies it)."""
+    ids = engagement_ids_for(user=user, capability=perms.VIEW_AUDIT)
+    user_ids = (
+        Person.objects.filter(engagement_id__in=ids, user__isnull=False).values_list("user_id", flat=True)
+        if ids
+        else []
+    )
+    return TrailScope(engagement_ids=frozenset(ids), user_ids=frozenset(user_ids))
 
 
 def site_scope(*, user: Any, engagement: Engagement, capability: str) -> Q | None:

@@ -31,7 +31,7 @@ from handover.org.models import (
     Site,
     SiteLevel,
 )
-from handover.org.selectors import require, require_at
+from handover.org.selectors import firm_name_visible, require, require_at
 
 # 第十一条: the firm's real name never enters the trail (it is read by auditors and exported); a change to it
 # is recorded as a change, with this in place of the values.
@@ -97,6 +97,20 @@ def _deactivate(*, actor: Any, instance: Any, action: str, site_id: int | None =
 
 
 # ---------------------------------------------------------------- engagements
+
+
+def firm_name_reveal(*, actor: Any, engagement: Engagement) -> str | None:
+    """The firm's real name for a member who may see it, with its audit event; None for anyone else (no event).
+
+    第十一条: before the disposal the firm is known by a code name, and its real name is confidential to the
+    engagement's members. Reading it is a sensitive read (DESIGN.md decision 3), recorded whichever face asks."""
+    if not firm_name_visible(user=actor, engagement=engagement):
+        return None
+    with transaction.atomic():
+        event_record(
+            actor=actor, action=events.ENGAGEMENT_VIEW_FIRM, engagement_id=engagement.pk, obj=engagement
+        )
+    return engagement.firm_name
 
 
 def engagement_create(

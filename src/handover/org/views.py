@@ -13,13 +13,13 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from handover.audit.services import event_record
 from handover.core.errors import DomainError
-from handover.org import events, selectors, services
 from handover.org import permissions as perms
+from handover.org import selectors, services
 from handover.org.forms import LinkLoginForm, OrganisationForm, PersonForm, RoleForm, SiteForm
 from handover.org.models import Engagement, RoleAssignment
 from handover.web.access import AUTHENTICATED, needs
+from handover.web.pages import engagement_page
 
 
 def _save(form: Any, action: Any) -> Any:
@@ -32,21 +32,6 @@ def _save(form: Any, action: Any) -> Any:
         return None
 
 
-def _context(request: HttpRequest, engagement: Engagement, **extra: Any) -> dict[str, Any]:
-    roles = selectors.roles_in(user=request.user, engagement=engagement)
-    caps = set().union(*(perms.capabilities_of(r) for r in roles)) if roles else set()
-    visible = selectors.firm_name_visible(user=request.user, engagement=engagement)
-    return {
-        "engagement": engagement,
-        "caps": caps,
-        "my_roles": roles,
-        "firm_name_visible": visible,
-        # 第十一条: what stands for the firm organisation's name where the real name is hidden from this user.
-        "hidden_firm_label": None if visible else selectors.hidden_firm_label(engagement),
-        **extra,
-    }
-
-
 @needs(AUTHENTICATED)
 def engagement_list(request: HttpRequest) -> HttpResponse:
     engagements = list(selectors.engagement_list(user=request.user))
@@ -56,15 +41,9 @@ def engagement_list(request: HttpRequest) -> HttpResponse:
 @needs(perms.VIEW_SUMMARY)
 def dashboard(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     summary = selectors.dashboard_summary(user=request.user, engagement=engagement)
-    ctx = _context(request, engagement, summary=summary)
-    if ctx["firm_name_visible"]:
-        # 第十一条: reading the confidential name is a sensitive read.
-        event_record(
-            actor=request.user,
-            action=events.ENGAGEMENT_VIEW_FIRM,
-            engagement_id=engagement.pk,
-            obj=engagement,
-        )
+    ctx = engagement_page(request, engagement, summary=summary)
+    # 第十一条: reading the confidential name is a sensitive read; the service records it.
+    ctx["firm_name"] = services.firm_name_reveal(actor=request.user, engagement=engagement)
     return render(request, "org/dashboard.html", ctx)
 
 
@@ -84,7 +63,7 @@ def site_detail(request: HttpRequest, engagement: Engagement, site_id: int) -> H
     return render(
         request,
         "org/site_detail.html",
-        _context(
+        engagement_page(
             request,
             engagement,
             site=site,
@@ -106,7 +85,9 @@ def site_create(request: HttpRequest, engagement: Engagement) -> HttpResponse:
         if site:
             messages.success(request, _("Site %(name)s added.") % {"name": site.name})
             return redirect("org:site_detail", code=engagement.code, site_id=site.pk)
-    return render(request, "org/form.html", _context(request, engagement, form=form, title=_("Add a site")))
+    return render(
+        request, "org/form.html", engagement_page(request, engagement, form=form, title=_("Add a site"))
+    )
 
 
 @needs(perms.MANAGE_SITES)
@@ -127,7 +108,7 @@ def site_edit(request: HttpRequest, engagement: Engagement, site_id: int) -> Htt
     return render(
         request,
         "org/form.html",
-        _context(request, engagement, form=form, title=_("Edit site %(name)s") % {"name": site.name}),
+        engagement_page(request, engagement, form=form, title=_("Edit site %(name)s") % {"name": site.name}),
     )
 
 
@@ -154,7 +135,9 @@ def person_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     if query:
         people = people.filter(name__icontains=query)
     page = Paginator(people, 50).get_page(request.GET.get("page"))
-    return render(request, "org/person_list.html", _context(request, engagement, page=page, query=query))
+    return render(
+        request, "org/person_list.html", engagement_page(request, engagement, page=page, query=query)
+    )
 
 
 @needs(perms.VIEW_PEOPLE)
@@ -168,7 +151,9 @@ def person_detail(request: HttpRequest, engagement: Engagement, person_id: int) 
     return render(
         request,
         "org/person_detail.html",
-        _context(request, engagement, person=person, roles=roles, role_form=role_form, link_form=link_form),
+        engagement_page(
+            request, engagement, person=person, roles=roles, role_form=role_form, link_form=link_form
+        ),
     )
 
 
@@ -189,7 +174,9 @@ def person_create(request: HttpRequest, engagement: Engagement) -> HttpResponse:
         if person:
             messages.success(request, _("%(name)s added.") % {"name": person.name})
             return redirect("org:person_detail", code=engagement.code, person_id=person.pk)
-    return render(request, "org/form.html", _context(request, engagement, form=form, title=_("Add a person")))
+    return render(
+        request, "org/form.html", engagement_page(request, engagement, form=form, title=_("Add a person"))
+    )
 
 
 @needs(perms.MANAGE_PEOPLE)
@@ -207,7 +194,7 @@ def person_edit(request: HttpRequest, engagement: Engagement, person_id: int) ->
     return render(
         request,
         "org/form.html",
-        _context(request, engagement, form=form, title=_("Edit %(name)s") % {"name": person.name}),
+        engagement_page(request, engagement, form=form, title=_("Edit %(name)s") % {"name": person.name}),
     )
 
 
@@ -290,7 +277,9 @@ def organisation_list(request: HttpRequest, engagement: Engagement) -> HttpRespo
         user=request.user, engagement=engagement, include_inactive=request.GET.get("all") == "1"
     )
     return render(
-        request, "org/organisation_list.html", _context(request, engagement, organisations=organisations)
+        request,
+        "org/organisation_list.html",
+        engagement_page(request, engagement, organisations=organisations),
     )
 
 
@@ -305,7 +294,9 @@ def organisation_create(request: HttpRequest, engagement: Engagement) -> HttpRes
             messages.success(request, _("%(name)s added.") % {"name": organisation.name})
             return redirect("org:organisation_list", code=engagement.code)
     return render(
-        request, "org/form.html", _context(request, engagement, form=form, title=_("Add an organisation"))
+        request,
+        "org/form.html",
+        engagement_page(request, engagement, form=form, title=_("Add an organisation")),
     )
 
 
@@ -325,7 +316,9 @@ def organisation_edit(request: HttpRequest, engagement: Engagement, organisation
     return render(
         request,
         "org/form.html",
-        _context(request, engagement, form=form, title=_("Edit %(name)s") % {"name": organisation.name}),
+        engagement_page(
+            request, engagement, form=form, title=_("Edit %(name)s") % {"name": organisation.name}
+        ),
     )
 
 

@@ -19,7 +19,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from handover.api.views import _EngagementScoped
+from handover.api.base import EngagementScopedViewSet
 from handover.org import permissions as perms
 from handover.org import selectors as org_selectors
 from handover.org.models import Phase
@@ -122,7 +122,7 @@ class RowSignSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=[SignatureKind.EXECUTOR, SignatureKind.SUPERVISOR])
 
 
-class _RegistersScoped(_EngagementScoped):
+class _RegistersScoped(EngagementScopedViewSet):
     """Reading needs view_registers; writing needs fill_registers, except signing and archiving, where the
     role held at the site decides (a 被托管机构财务 signs footers without filling anything; only the site's
     现场技术岗位 or 技术组 archives)."""

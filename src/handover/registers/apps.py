@@ -6,11 +6,3 @@ class RegistersConfig(AppConfig):
     name = "handover.registers"
     label = "registers"
     verbose_name = _("Registers")
-
-    def ready(self) -> None:
-        # The cross-register rules block workflow steps (registers.md §4, 附件二): see step_gates.py.
-        from handover.registers import step_gates
-        from handover.workflow import gates
-
-        for rule in step_gates.RULES:
-            gates.register(rule)

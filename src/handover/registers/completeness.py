@@ -14,7 +14,7 @@
 A missing item names the register, the site at which to create the row, and the system or machine. The
 selector reads the whole engagement in seven queries whatever the number of sites, and returns only the
 sites the user may see registers of. ``coverage`` is the computation itself, shared with the workflow's
-gates (step_gates.py), which block a step while its register does not cover what it should.
+gates (workflow/register_gates.py), which block a step while its register does not cover what it should.
 """
 
 from __future__ import annotations
@@ -143,7 +143,8 @@ def site_completeness(*, user: Any, engagement: Engagement) -> list[SiteComplete
 def coverage(*, engagement: Engagement, sites: Iterable[Site]) -> list[SiteCompleteness]:
     """The coverage rules for ``sites`` (not filtered by any user: the caller decides who sees what), in six
     queries besides ``sites``: the rows of the covered registers, the systems, the systems with accounts, the
-    key accounts, the machines and the recent leavers. The workflow's gates (step_gates.py) read the same answer."""
+    key accounts, the machines and the recent leavers. The workflow's gates (workflow/register_gates.py) read the
+    same answer."""
     by_pk = {s.pk: s for s in sites}
     report = {pk: SiteCompleteness(site) for pk, site in by_pk.items()}
     found = _found(engagement)

@@ -20,25 +20,18 @@ submitted. What each checks:
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Container, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.utils.translation import gettext as _
 
-from handover.core.calendar import CalendarError, TradingCalendar
+from handover.core import calendar
 from handover.core.errors import DomainError
 from handover.org.models import Employment, Party, Person
 from handover.registers import catalogue, computed, hooks, plausibility
 from handover.registers.models import Form, InformationSystem, Row
-
-EXCHANGE_TIME = ZoneInfo("Asia/Shanghai")
-# The exchanges' sessions, with the opening call auction (9:15–11:30, 13:00–15:00).
-SESSIONS = ((dt.time(9, 15), dt.time(11, 30)), (dt.time(13, 0), dt.time(15, 0)))
-_CALENDAR = TradingCalendar("XSHG")
 
 CHANGE_BACKUP, PERMISSION_BACKUP, FULL_BACKUP = "改密前备份", "权限核查前备份", "交接全备份"
 # 第二十六条第2项: 在进行密码修改前，应对所有系统的用户权限及参数文件进行备份.
@@ -320,7 +313,7 @@ def _backup_before(form: Form, data: dict[str, Any], backup: Row | None, key: st
     """The backup must have ended before the change it protects began."""
     if backup is None or not backup.data.get("ended_at") or not data.get(key):
         return
-    if _local(backup.data["ended_at"]) > _local(data[key]):
+    if calendar.local(backup.data["ended_at"]) > calendar.local(data[key]):
         raise RuleViolation(
             _(
                 "The backup (表8 row %(seq)d of %(form)s) ended at %(ended)s, after the change at %(at)s: "
@@ -473,43 +466,12 @@ def _half_year(form: Form, rows: list[Row]) -> None:
 # Trading hours (第三十一条第3、9项) ---------------------------------------------------------------------------
 
 
-def _local(value: str | dt.datetime) -> dt.datetime:
-    """A stored time in the exchanges' time zone; a time without a zone is taken as Beijing time."""
-    moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=EXCHANGE_TIME)
-    return moment.astimezone(EXCHANGE_TIME)
-
-
-def is_trading_day(day: dt.date) -> bool:
-    """A weekday that is not an exchange holiday; without holiday data for the year, any weekday."""
-    try:
-        return _CALENDAR.is_trading_day(day)
-    except CalendarError:
-        return day.weekday() < 5
-
-
-def in_trading_hours(start: str | dt.datetime, end: str | dt.datetime | None = None) -> bool:
-    """Whether the span from ``start`` to ``end`` (or the moment ``start``) meets a trading session."""
-    first, last = _local(start), _local(end) if end else _local(start)
-    if last < first:
-        first, last = last, first
-    day = first.date()
-    while day <= last.date():
-        if is_trading_day(day):
-            for open_, close in SESSIONS:
-                session_start = dt.datetime.combine(day, open_, EXCHANGE_TIME)
-                session_end = dt.datetime.combine(day, close, EXCHANGE_TIME)
-                if first <= session_end and last >= session_start:
-                    return True
-        day += dt.timedelta(days=1)
-    return False
-
-
 def _declared_hours(data: dict[str, Any], start_key: str, end_key: str | None) -> bool:
     """交易时段内 as the times say; refuses a row that says 否 for work inside a session."""
     start = data.get(start_key)
-    computed_hours = start is not None and in_trading_hours(start, data.get(end_key) if end_key else None)
+    computed_hours = start is not None and calendar.in_trading_hours(
+        start, data.get(end_key) if end_key else None
+    )
     if computed_hours and data.get("in_trading_hours") is False:
         raise RuleViolation(
             _(

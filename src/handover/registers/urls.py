@@ -6,6 +6,7 @@ app_name = "registers"
 
 urlpatterns = [
     path("<slug:code>/registers/", views.register_index, name="index"),
+    path("<slug:code>/registers/completeness/", views.completeness_page, name="completeness"),
     path("<slug:code>/registers/<int:register_no>/", views.row_list, name="row_list"),
     path("<slug:code>/registers/<int:register_no>/forms/", views.form_list, name="form_list"),
     path("<slug:code>/registers/<int:register_no>/forms/new/", views.form_create, name="form_create"),

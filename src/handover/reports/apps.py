@@ -6,3 +6,10 @@ class ReportsConfig(AppConfig):
     name = "handover.reports"
     label = "reports"
     verbose_name = _("Reports and the handover package")
+
+    def ready(self) -> None:
+        # The workflow's gate of 交接期 → 稳定期 asks which 表24 托管工作组 approved; the approval is ours.
+        from handover.reports import selectors
+        from handover.workflow.services import phases
+
+        phases.approved_table24_answer(selectors.table24_approved)

@@ -11,7 +11,9 @@ from handover.core.errors import NotFound
 from handover.org import permissions as perms
 from handover.org.models import Engagement
 from handover.org.selectors import require
+from handover.registers.models import Form
 from handover.reports.models import HandoverPackage
+from handover.workflow import state
 
 
 def package_list(*, user: Any, engagement: Engagement) -> QuerySet[HandoverPackage]:
@@ -32,3 +34,19 @@ def package_get(*, user: Any, engagement: Engagement, package_id: int) -> Handov
             _("No handover package %(id)d in this engagement.") % {"id": package_id}, field="package"
         )
     return package
+
+
+def table24_approved(engagement: Engagement) -> Form | None:
+    """The current signed 表24 that a handover package carried and 托管工作组 approved (第二十七条第4项: 技术组
+    编制, 报托管工作组审批); the latest if there are several. The workflow's gate of 交接期 → 稳定期 asks this
+    (reports/apps.py plugs it in): it reads no user, as the phase change has checked its actor already."""
+    carried = HandoverPackage.table24.through.objects.filter(
+        handoverpackage__engagement=engagement, handoverpackage__approval__isnull=False
+    ).values("form_id")
+    return (
+        Form.objects.filter(
+            engagement=engagement, register_no=24, is_current=True, state__in=state.SIGNED, pk__in=carried
+        )
+        .order_by("-pk")
+        .first()
+    )

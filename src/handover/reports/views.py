@@ -11,16 +11,11 @@ from django.utils.translation import gettext as _
 
 from handover.core.errors import DomainError
 from handover.org import permissions as perms
-from handover.org import selectors as org_selectors
 from handover.org.models import Engagement
 from handover.reports import selectors, services
 from handover.reports.forms import ApprovalForm, BuildForm, DistributionForm
 from handover.web.access import needs
-
-
-def _caps(request: HttpRequest, engagement: Engagement) -> set[str]:
-    roles = org_selectors.roles_in(user=request.user, engagement=engagement)
-    return set().union(*(perms.capabilities_of(r) for r in roles)) if roles else set()
+from handover.web.pages import capabilities_in
 
 
 @needs(perms.MANAGE_PACKAGES)
@@ -37,7 +32,7 @@ def package_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
             return redirect("reports:package_detail", code=engagement.code, package_id=package.pk)
     context = {
         "engagement": engagement,
-        "caps": _caps(request, engagement),
+        "caps": capabilities_in(user=request.user, engagement=engagement)[1],
         "form": form,
         "packages": packages,
         "not_done": services.sites_not_done(engagement),
@@ -66,7 +61,7 @@ def package_detail(request: HttpRequest, engagement: Engagement, package_id: int
             return redirect("reports:package_detail", code=engagement.code, package_id=package.pk)
     context = {
         "engagement": engagement,
-        "caps": _caps(request, engagement),
+        "caps": capabilities_in(user=request.user, engagement=engagement)[1],
         "package": package,
         "approval": getattr(package, "approval", None),
         "distributions": package.distributions.select_related("site"),

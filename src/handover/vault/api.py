@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from handover.api.views import _EngagementScoped
+from handover.api.base import EngagementScopedViewSet
 from handover.core.errors import PermissionDenied
 from handover.org import permissions as perms
 from handover.org.selectors import engagement_ids_for
@@ -99,7 +99,7 @@ class VaultStatusView(APIView):
         return Response(VaultStatusSerializer(lifecycle.vault_status()).data)
 
 
-class SecretEntryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _EngagementScoped):
+class SecretEntryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, EngagementScopedViewSet):
     """Vault entries of your sites: which account, custody and dates; never the secret."""
 
     serializer_class = SecretEntrySerializer
@@ -113,7 +113,7 @@ class SecretEntryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _Enga
         return selectors.entry_list(user=self.request.user, engagement=self.engagement)
 
 
-class RevealRequestViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, _EngagementScoped):
+class RevealRequestViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, EngagementScopedViewSet):
     """Your reveal requests and those you may decide; POST asks for a reveal (approve and open on the pages)."""
 
     serializer_class = RevealRequestSerializer

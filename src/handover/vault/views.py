@@ -18,7 +18,6 @@ from handover.core.errors import DomainError
 from handover.org import permissions as perms
 from handover.org import selectors as org_selectors
 from handover.org.models import Engagement
-from handover.org.views import _context
 from handover.vault import lifecycle, passwords, selectors, services
 from handover.vault.forms import (
     SECRET_FIELDS,
@@ -30,6 +29,7 @@ from handover.vault.forms import (
 )
 from handover.vault.models import SecretKind
 from handover.web.access import needs
+from handover.web.pages import engagement_page
 
 
 def _form_error(form: Any, exc: DomainError) -> None:
@@ -89,7 +89,7 @@ def entry_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     return render(
         request,
         "vault/entry_list.html",
-        _context(
+        engagement_page(
             request,
             engagement,
             entries=entries,
@@ -104,7 +104,7 @@ def entry_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
 @needs(perms.VAULT_VIEW)
 def overdue(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     entries = selectors.overdue_list(user=request.user, engagement=engagement)
-    return render(request, "vault/overdue.html", _context(request, engagement, entries=entries))
+    return render(request, "vault/overdue.html", engagement_page(request, engagement, entries=entries))
 
 
 def _capture(request: HttpRequest, engagement: Engagement, data: dict[str, Any]) -> tuple[Any, str]:
@@ -164,14 +164,14 @@ def entry_capture(request: HttpRequest, engagement: Engagement) -> HttpResponse:
                 return render(
                     request,
                     "vault/generated.html",
-                    _context(request, engagement, entry=entry, value=generated, **_show()),
+                    engagement_page(request, engagement, entry=entry, value=generated, **_show()),
                 )
             messages.success(request, _("The secret is stored in the vault."))
             return redirect("vault:entry_detail", code=engagement.code, entry_id=entry.pk)
     return render(
         request,
         "vault/capture.html",
-        _context(request, engagement, form=form, status=lifecycle.vault_status()),
+        engagement_page(request, engagement, form=form, status=lifecycle.vault_status()),
     )
 
 
@@ -185,7 +185,7 @@ def entry_detail(request: HttpRequest, engagement: Engagement, entry_id: Any) ->
     return render(
         request,
         "vault/entry_detail.html",
-        _context(
+        engagement_page(
             request,
             engagement,
             entry=entry,
@@ -233,7 +233,7 @@ def reveal_request(request: HttpRequest, engagement: Engagement, entry_id: Any) 
 @needs(perms.VAULT_REQUEST)
 def request_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     requests = selectors.request_list(user=request.user, engagement=engagement)
-    return render(request, "vault/request_list.html", _context(request, engagement, requests=requests))
+    return render(request, "vault/request_list.html", engagement_page(request, engagement, requests=requests))
 
 
 @never_cache
@@ -249,7 +249,9 @@ def request_approve(request: HttpRequest, engagement: Engagement, request_id: in
         else:
             messages.success(request, _("Approved. The requester may open it once."))
             return redirect("vault:request_list", code=engagement.code)
-    return render(request, "vault/approve.html", _context(request, engagement, reveal=reveal, form=form))
+    return render(
+        request, "vault/approve.html", engagement_page(request, engagement, reveal=reveal, form=form)
+    )
 
 
 @require_POST
@@ -270,11 +272,11 @@ def reveal_open(request: HttpRequest, engagement: Engagement, request_id: int) -
     """GET asks to confirm; POST spends the grant and shows the secret in this one response."""
     reveal = selectors.request_get(user=request.user, engagement=engagement, request_id=request_id)
     if request.method != "POST":
-        return render(request, "vault/open.html", _context(request, engagement, reveal=reveal))
+        return render(request, "vault/open.html", engagement_page(request, engagement, reveal=reveal))
     try:
         revealed = services.reveal_open(actor=request.user, request=reveal)
     except DomainError as exc:
         messages.error(request, str(exc.message))
         return redirect("vault:request_list", code=engagement.code)
     template = "vault/envelope.html" if revealed.request.purpose == "envelope" else "vault/revealed.html"
-    return render(request, template, _context(request, engagement, revealed=revealed, **_show()))
+    return render(request, template, engagement_page(request, engagement, revealed=revealed, **_show()))

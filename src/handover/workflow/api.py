@@ -21,7 +21,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from handover.api.views import _EngagementScoped
+from handover.api.base import EngagementScopedViewSet
 from handover.core import clock
 from handover.core.errors import NotFound
 from handover.core.uploads import upload_kind
@@ -34,7 +34,7 @@ from handover.workflow import serializers as s
 from handover.workflow.models import CaseState, ExceptionCase, StepInstance
 
 
-class _WorkflowScoped(_EngagementScoped):
+class _WorkflowScoped(EngagementScopedViewSet):
     """Reading needs view_workflow; each write names its capability in ``WRITES`` (by action)."""
 
     read_capability = perms.VIEW_WORKFLOW

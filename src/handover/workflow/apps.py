@@ -10,8 +10,7 @@ class WorkflowConfig(AppConfig):
     def ready(self) -> None:
         from handover.core import clock
         from handover.registers import hooks
-        from handover.workflow import gates, selectors
+        from handover.workflow import selectors
 
-        gates.register(gates.open_cases)
         hooks.clock_register(clock.now)
         hooks.feedback_source_register(selectors.feedback_lines)

@@ -7,11 +7,11 @@ the rules are checked with a controllable clock.
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
+from handover.core.calendar import EXCHANGE_TIME
 from handover.workflow.steps import BY_ID, Deadline
 
-BEIJING = ZoneInfo("Asia/Shanghai")
+BEIJING = EXCHANGE_TIME  # one Beijing time zone for the whole house (core/calendar.py)
 END_OF_DAY = dt.time(23, 59, 59)
 
 

@@ -1,8 +1,9 @@
 """Where the registers' cross-register rules block a step (registers.md §4; 第二十七条第5项, N-05).
 
-The workflow does not write those rules: the registers app owns them (registers/step_gates.py: coverage, a
-表10 row's 表8 backup first, exception closure). They plug in here, each a ``Rule`` registered when its app
-loads (``apps.ready``). ``blocking_reasons`` answers for a whole engagement at once, so the overview stays
+The rules read the registers (register_gates.py: coverage, a 表10 row's 表8 backup first, exception closure:
+the registers' own completeness and rules, nothing computed twice) and are listed in ``RULES``, a static
+tuple: their order no longer depends on the order the apps load, and the registers never import the
+workflow. ``blocking_reasons`` answers for a whole engagement at once, so the overview stays
 at a constant number of queries: a rule reads what it needs in one or two queries, never one per site or
 step. The workflow's own rule is ``open_cases``: 表24 (N-04) is not compiled while an exception path is
 open (第二十八条). state.py turns a reason into a blocked step that cannot be done.
@@ -19,13 +20,13 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from django.utils.translation import gettext as _
 
 from handover.org.models import Engagement
+from handover.workflow import register_gates
 from handover.workflow.models import CaseState, ExceptionCase
 
 # (site id or None for an engagement-level step, step id) → reasons a person can act on.
 Blocks = dict[tuple[int | None, str], list[str]]
 Rule = Callable[[Engagement, Iterable[tuple[int | None, str]]], Blocks]
 
-RULES: list[Rule] = []
 CASES_LISTED = 10  # an open-cases reason names the first ten and counts the rest
 
 
@@ -51,12 +52,6 @@ class SiteReason(str):
 def within(reason: str, site_ids: Collection[int]) -> str:
     """``reason`` as a user who sees only ``site_ids`` may read it (第十一条)."""
     return reason.within(site_ids) if isinstance(reason, SiteReason) else reason
-
-
-def register(rule: Rule) -> None:
-    """Add a rule once (an app's ``ready`` may run more than once in tests)."""
-    if rule not in RULES:
-        RULES.append(rule)
 
 
 def blocking_reasons(*, engagement: Engagement, pairs: Iterable[tuple[int | None, str]]) -> Blocks:
@@ -98,3 +93,7 @@ def _open_cases_text(labels: list[str], elsewhere: int) -> str:
         "Exception cases still open (第二十八条): %(cases)s. Close each with its 表39 entry signed and "
         "reported to 技术组 before 表24 is compiled."
     ) % {"cases": listed}
+
+
+# Every gate, in the order their reasons are listed: the registers' rules, then the workflow's own.
+RULES: tuple[Rule, ...] = (*register_gates.RULES, open_cases)

@@ -26,7 +26,7 @@ its output registers are signed).
   those are not signed by the later of the two deadlines.
   Derived steps owe no feedback of their own: the late step itself does.
 - 稳定期 steps (S-01…S-13, per site) are continuous duties: in order while their registers are signed, and
-  overdue, whatever their deadline, while the routine shows something lapsed (stabilisation.py, read for
+  overdue, whatever their deadline, while the routine shows something lapsed (routine.py, read for
   the whole engagement): 表40 past its date → S-01, 表27 past next_due_on → S-02, 表28 review older than
   PERMISSION_REVIEW_DAYS → S-03, 表35 contract ending → S-11, 表41 of the last trading day missing or
   unsigned → S-09. Same-day feedback and escalation (第二十七条第2项) are the 交接期's; in 稳定期 the morning
@@ -51,7 +51,7 @@ from django.utils.translation import gettext as _
 
 from handover.org.models import Engagement, Site, SiteLevel
 from handover.registers.models import Form, FormState
-from handover.workflow import deadlines, gates, stabilisation, steps
+from handover.workflow import deadlines, gates, routine, steps
 from handover.workflow.models import DeadlineOverride, Escalation, Feedback, StepInstance
 
 DONE, DONE_LATE, OVERDUE, BLOCKED, IN_PROGRESS, PENDING = (
@@ -92,7 +92,7 @@ class StepView:
     missing_registers: tuple[int, ...] = field(default_factory=tuple)
     reasons: tuple[str, ...] = ()  # why a derived or 稳定期 step is in its state (N-01, N-02, N-05, S-…)
     escalation_reported: bool = False
-    lapsed: bool = False  # a 稳定期 routine is behind (stabilisation.py)
+    lapsed: bool = False  # a 稳定期 routine is behind (routine.py)
     created_at: dt.datetime | None = None
 
     @property
@@ -222,33 +222,33 @@ def compute(*, engagement: Engagement, now: dt.datetime) -> dict[Key, StepView]:
 
 
 def _routine(engagement: Engagement, views: dict[Key, StepView], now: dt.datetime) -> None:
-    """Mark the 稳定期 steps whose routine lapsed (stabilisation.py's reminders, for the whole engagement in
+    """Mark the 稳定期 steps whose routine lapsed (routine.py's reminders, for the whole engagement in
     one query, and 表41 of the last trading day in one more)."""
-    routine = [v for v in views.values() if v.step.phase == steps.STABILISATION and v.site_id is not None]
-    if not routine:
+    stable = [v for v in views.values() if v.step.phase == steps.STABILISATION and v.site_id is not None]
+    if not stable:
         return
     today = now.astimezone(deadlines.BEIJING).date()
     lapses: dict[Key, list[str]] = defaultdict(list)
-    for item in stabilisation.due_items(engagement=engagement, sites=None, today=today):
-        step_id = stabilisation.ROUTINE_STEPS.get(item.register_no)
+    for item in routine.due_items(engagement=engagement, sites=None, today=today):
+        step_id = routine.ROUTINE_STEPS.get(item.register_no)
         if step_id and item.lapsed:
             lapses[(item.site_id, step_id)].append(item.reason)
-    day = stabilisation.last_trading_day(today)
+    day = routine.last_trading_day(today)
     # A site owes 表41 for the trading days wholly in its 稳定期, from the day after its S-09 was created.
     owing = {
         v.site_id
-        for v in routine
+        for v in stable
         if v.site_id is not None
-        and v.step.id == stabilisation.DAILY_REPORT_STEP
+        and v.step.id == routine.DAILY_REPORT_STEP
         and v.created_at is not None
         and v.created_at.astimezone(deadlines.BEIJING).date() < day
     }
     if owing:
-        for site_id in stabilisation.daily_report_missing(engagement=engagement, site_ids=owing, day=day):
-            lapses[(site_id, stabilisation.DAILY_REPORT_STEP)].append(
+        for site_id in routine.daily_report_missing(engagement=engagement, site_ids=owing, day=day):
+            lapses[(site_id, routine.DAILY_REPORT_STEP)].append(
                 _("表41 of %(day)s is missing or not signed") % {"day": day}
             )
-    for view in routine:
+    for view in stable:
         found = lapses.get((view.site_id, view.step.id))
         if found:
             view.reasons, view.lapsed, view.done_at = tuple(found), True, None

@@ -177,7 +177,7 @@ _NOTES = (
 
 # 稳定期 (第二十九~三十六条, 第三十八条): continuous duties, created when the engagement enters 稳定期 (after
 # 表24, about D+7). A step is in order while every current form of its registers at the site is signed and
-# the routine shows nothing due (state.py, stabilisation.py); it is overdue when a reminder has lapsed.
+# the routine shows nothing due (state.py, routine.py); it is overdue when a reminder has lapsed.
 # Default deadlines (this design's choice; 技术组 edits them per engagement): the first routine records
 # (表29, 表30 logs; 表41 of the first trading day) within days of the start, D+8/D+9; the ledgers and
 # documents (表32–34, 表38) and the first risk check within the first week, D+14; the first periodic

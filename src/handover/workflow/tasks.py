@@ -62,7 +62,7 @@ def daily_reports_scheduled() -> dict[str, int]:
     from handover.core import clock
     from handover.core.actors import system
     from handover.core.context import command_context
-    from handover.workflow import stabilisation
+    from handover.workflow.services import stabilisation
 
     now = clock.now()
     with command_context("task"):
@@ -77,7 +77,7 @@ def reminders_scheduled() -> dict[str, int]:
     from handover.core import clock
     from handover.core.context import command_context
     from handover.org.models import Engagement, Phase
-    from handover.workflow import stabilisation
+    from handover.workflow.services import stabilisation
 
     now = clock.now()
     told = 0

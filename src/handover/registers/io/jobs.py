@@ -11,19 +11,14 @@ nothing is written (the rows are written in one transaction at the end)."""
 from __future__ import annotations
 
 import gc
-import hashlib
 from typing import Any
 
 from django.db import DatabaseError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from handover.core.actors import SystemActor, system
+from handover.core.actors import system
 from handover.core.errors import DomainError
-from handover.org import permissions as perms
-from handover.org.models import Engagement, Site
-from handover.org.selectors import require
-from handover.registers import catalogue
 from handover.registers.io.importing import ImportRefused, register_import
 from handover.registers.io.reading import TooManyRows
 from handover.registers.models import ImportJob, ImportState
@@ -34,30 +29,7 @@ BACKGROUND_BYTES = 256 * 1024
 INLINE_MAX_ROWS = 5_000
 
 
-def import_start(
-    *, actor: Any, engagement: Engagement, site: Site, register_no: int, filename: str, content: bytes
-) -> ImportJob:
-    """Keep the file as an import job and import it: in the background when it is large, else at once."""
-    from handover.registers.tasks import import_run
-
-    catalogue.get(register_no)
-    require(user=actor, engagement=engagement, capability=perms.FILL_REGISTERS, site=site)
-    job = ImportJob.objects.create(
-        engagement=engagement,
-        site=site,
-        register_no=register_no,
-        filename=filename,
-        content=content,
-        sha256=hashlib.sha256(content).hexdigest(),
-        created_by=None if isinstance(actor, SystemActor) else actor,
-    )
-    if len(content) > BACKGROUND_BYTES or not _import_inline(job.pk):
-        import_run.enqueue(job.pk)
-    job.refresh_from_db()
-    return job
-
-
-def _import_inline(job_id: int) -> bool:
+def import_inline(job_id: int) -> bool:
     """Import a small file at once; False, with nothing stored, when it has more than INLINE_MAX_ROWS rows."""
     try:
         import_job_run(job_id=job_id, max_rows=INLINE_MAX_ROWS)

@@ -4,6 +4,7 @@ Thin, as org.views: forms give the fields, services decide (and refuse with a re
 field it names), selectors read only what the user may see.
 """
 
+from handover.registers.views.completeness import completeness_page
 from handover.registers.views.files import (
     form_export,
     import_failed_rows,
@@ -34,6 +35,7 @@ from handover.registers.views.rows import (
 
 __all__ = [
     "attachment_download",
+    "completeness_page",
     "form_archive",
     "form_attach",
     "form_correct",

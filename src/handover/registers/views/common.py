@@ -12,8 +12,6 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from handover.core.errors import DomainError, NotFound
-from handover.org import permissions as perms
-from handover.org import selectors as org_selectors
 from handover.org.models import Engagement
 from handover.registers import attachments, catalogue, selectors, services
 from handover.registers.columns import Column
@@ -21,6 +19,7 @@ from handover.registers.forms import (
     AttachmentForm,
 )
 from handover.registers.models import Attachment, Form, Row, SignatureKind
+from handover.web.pages import capabilities_in
 
 
 def register_spec(register_no: int) -> catalogue.RegisterSpec:
@@ -33,8 +32,7 @@ def register_spec(register_no: int) -> catalogue.RegisterSpec:
 
 
 def page_context(request: HttpRequest, engagement: Engagement, **extra: Any) -> dict[str, Any]:
-    roles = org_selectors.roles_in(user=request.user, engagement=engagement)
-    caps = set().union(*(perms.capabilities_of(r) for r in roles)) if roles else set()
+    roles, caps = capabilities_in(user=request.user, engagement=engagement)
     return {"engagement": engagement, "caps": caps, "my_roles": roles, **extra}
 
 

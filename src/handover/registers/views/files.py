@@ -21,9 +21,9 @@ from handover.core.uploads import upload_kind
 from handover.org import permissions as perms
 from handover.org import selectors as org_selectors
 from handover.org.models import Engagement
-from handover.registers import catalogue, selectors
+from handover.registers import catalogue, selectors, tasks
 from handover.registers.forms import ImportForm
-from handover.registers.io import exporting, jobs, template
+from handover.registers.io import exporting, template
 from handover.registers.io import selectors as io_selectors
 from handover.registers.models import ImportJob
 from handover.registers.views.common import page_context, register_spec
@@ -126,7 +126,7 @@ def import_page(request: HttpRequest, engagement: Engagement, register_no: int, 
     upload = ImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and upload.is_valid():
         file = upload.cleaned_data["file"]
-        job = jobs.import_start(
+        job = tasks.import_start(
             actor=request.user,
             engagement=engagement,
             site=site,

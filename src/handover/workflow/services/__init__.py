@@ -1,6 +1,6 @@
 """Writes of the workflow; each is one transaction with its audit event, keyword-only, taking the acting user.
 
-``now`` is the workflow clock (clock.py) unless given: deadlines, feedback and escalation are rules about
+``now`` is the clock (core/clock.py) unless given: deadlines, feedback and escalation are rules about
 the time of day in Beijing (第二十七条第1、2项), and tests set the clock.
 """
 

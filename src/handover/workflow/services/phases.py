@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
@@ -16,7 +17,7 @@ from handover.org import permissions as perms
 from handover.org.models import Engagement, Phase, Role
 from handover.org.selectors import require
 from handover.registers.models import Form
-from handover.workflow import deadlines, events, state, topics
+from handover.workflow import deadlines, events, topics
 from handover.workflow.models import PhaseTransition
 from handover.workflow.services.common import acting_person, clean_text
 from handover.workflow.services.steps import create_steps
@@ -26,21 +27,21 @@ NEXT_PHASE = {Phase.PREPARATION: Phase.HANDOVER, Phase.HANDOVER: Phase.STABILISA
 # Phases (第五条) ----------------------------------------------------------------------------------------
 
 
-def _approved_t24(engagement: Engagement) -> Form | None:
-    """The current signed 表24 that a handover package carried and 托管工作组 approved (第二十七条第4项: 技术组
-    编制, 报托管工作组审批); the latest if there are several."""
-    from handover.reports.models import HandoverPackage  # the reports app builds on this one
+# The phase gate of 交接期 → 稳定期 (第二十七条第4项: 技术组编制表24, 报托管工作组审批). The approval is recorded on a
+# handover package, which the reports app (built on this one) owns: it plugs its answer in here from its
+# AppConfig.ready, so the workflow never imports it (review §2). With none plugged in, no 表24 counts as
+# approved and the stabilisation cannot start: the gate fails closed.
+ApprovedTable24 = Callable[[Engagement], Form | None]
+_approved_table24: list[ApprovedTable24] = []
 
-    carried = HandoverPackage.table24.through.objects.filter(
-        handoverpackage__engagement=engagement, handoverpackage__approval__isnull=False
-    ).values("form_id")
-    return (
-        Form.objects.filter(
-            engagement=engagement, register_no=24, is_current=True, state__in=state.SIGNED, pk__in=carried
-        )
-        .order_by("-pk")
-        .first()
-    )
+
+def approved_table24_answer(source: ApprovedTable24) -> None:
+    """Plug in the one answer to "which signed, current 表24 did 托管工作组 approve?" (reports/apps.py)."""
+    _approved_table24[:] = [source]
+
+
+def _approved_t24(engagement: Engagement) -> Form | None:
+    return _approved_table24[0](engagement) if _approved_table24 else None
 
 
 def phase_transition(

@@ -12,16 +12,14 @@ from django.shortcuts import render
 
 from handover.core import clock
 from handover.core.errors import DomainError
-from handover.org import permissions as perms
-from handover.org import selectors as org_selectors
 from handover.org.models import Engagement
+from handover.web.pages import capabilities_in
 from handover.workflow import state
 from handover.workflow.deadlines import BEIJING
 
 
 def page_context(request: HttpRequest, engagement: Engagement, **extra: Any) -> dict[str, Any]:
-    roles = org_selectors.roles_in(user=request.user, engagement=engagement)
-    caps = set().union(*(perms.capabilities_of(r) for r in roles)) if roles else set()
+    _roles, caps = capabilities_in(user=request.user, engagement=engagement)
     return {"engagement": engagement, "caps": caps, "states": state.STATES, **extra}
 
 

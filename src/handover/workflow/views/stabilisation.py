@@ -15,8 +15,9 @@ from handover.org import permissions as perms
 from handover.org import selectors as org_selectors
 from handover.org.models import Engagement
 from handover.web.access import needs
-from handover.workflow import selectors, stabilisation
+from handover.workflow import routine, selectors
 from handover.workflow.forms import DutyForm
+from handover.workflow.services import stabilisation
 from handover.workflow.views.common import attempt, beijing_today, form_page, page_context
 
 
@@ -30,7 +31,7 @@ def stabilisation_page(request: HttpRequest, engagement: Engagement) -> HttpResp
             request,
             engagement,
             today=today,
-            reminders=stabilisation.reminders(user=request.user, engagement=engagement, today=today),
+            reminders=routine.reminders(user=request.user, engagement=engagement, today=today),
             roster=selectors.duty_roster(
                 user=request.user, engagement=engagement, start=today, end=today + dt.timedelta(days=14)
             ),

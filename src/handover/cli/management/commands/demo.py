@@ -8,10 +8,8 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.utils import translation
 
+from handover import demo
 from handover.core.context import command_context
-from handover.org import demo
-from handover.risk import demo as risk_demo
-from handover.vault import demo as vault_demo
 
 
 class Command(BaseCommand):
@@ -22,11 +20,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         translation.activate("zh-hans")
-        shares: list[str] = []
         with command_context("cli"):
-            # The vault first: the registers' 表10 rows name its entries (vault/references.py).
-            engagement, logins = demo.load(before_registers=lambda e: shares.extend(vault_demo.load(e)))
-            risk_demo.load(engagement)  # risks, a graded incident with its clocks running, plans and drills
+            loaded = demo.load()
+        engagement, logins = loaded.engagement, loaded.logins
         self.stdout.write(
             f"Demo engagement: {engagement.code_name} ({engagement.code}), "
             f"{engagement.sites.count()} sites, {engagement.people.count()} people"
@@ -40,7 +36,7 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"  {_pad(login.role, 22)} {login.username:<16} {login.password}   {login.scope}"
             )
-        self._vault(shares)
+        self._vault(loaded.shares)
 
     def _vault(self, shares: list[str]) -> None:
         if not shares:

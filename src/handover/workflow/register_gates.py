@@ -3,7 +3,8 @@
 A rule here says, for every (site, step) of an engagement at once, why the step cannot be done yet, naming
 the register, the system or machine, and the site where a person has to act. The rules are the registers'
 own: the coverage rules of completeness.py, the backup predicates and the exception closure of rules.py;
-nothing is computed twice. ``apps.RegistersConfig.ready`` plugs them into ``gates.RULES``.
+nothing is computed twice. ``gates.RULES`` lists them (a static tuple, in this order, before the workflow's
+own ``open_cases``); the registers app does not know the workflow exists.
 
 - Coverage (第二十五条第3、5项, 第二十六条第1–5、8、10项): a step stays blocked while its register misses a row
   the inventory calls for (M-05 a system of the inventory, T-01 a system of 表7 without its backup …).
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count, Q
 from django.db.models.fields.json import KT
@@ -30,7 +31,9 @@ from handover.org.models import Engagement, Site, SiteLevel
 from handover.registers import completeness, computed, rules
 from handover.registers.models import FormState, InformationSystem, Row, SignatureKind
 from handover.workflow import steps
-from handover.workflow.gates import Blocks
+
+if TYPE_CHECKING:  # gates.py imports this module for its RULES
+    from handover.workflow.gates import Blocks
 
 Pair = tuple[int | None, str]
 
@@ -263,4 +266,4 @@ def exceptions_closed(engagement: Engagement, pairs: Iterable[Pair]) -> Blocks:
     return found
 
 
-RULES = (coverage_gaps, backups_first, exceptions_closed)
+RULES = (coverage_gaps, backups_first, exceptions_closed)  # gates.RULES, in this order

@@ -7,19 +7,18 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from handover.org import permissions as perms
-from handover.org import selectors
 from handover.org.models import Engagement
 from handover.registers import completeness as coverage
 from handover.web.access import needs
+from handover.web.pages import capabilities_in
 
 
 @needs(perms.VIEW_REGISTERS)
-def completeness(request: HttpRequest, engagement: Engagement) -> HttpResponse:
-    roles = selectors.roles_in(user=request.user, engagement=engagement)
+def completeness_page(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     report = coverage.site_completeness(user=request.user, engagement=engagement)
     context = {
         "engagement": engagement,
-        "caps": set().union(*(perms.capabilities_of(r) for r in roles)) if roles else set(),
+        "caps": capabilities_in(user=request.user, engagement=engagement)[1],
         "report": report,
         "incomplete": [entry for entry in report if not entry.complete],
     }

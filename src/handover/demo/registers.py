@@ -14,9 +14,10 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from handover.accounts.models import User
+from handover.core import calendar
 from handover.core.actors import system
 from handover.org.models import Engagement, Organisation, OrgType, Party, Person, Site
-from handover.registers import catalogue, hooks, inventory, rules, seeding, services
+from handover.registers import catalogue, hooks, inventory, seeding, services
 from handover.registers.models import Account, Asset, Form, FormState, InformationSystem, Row, SignatureKind
 
 SIGNED_AT_BRANCH = (5, 7, 8, 10, 13, 14, 16, 17, 18, 19, 22, 39)
@@ -858,7 +859,7 @@ def _stabilisation(actor: Any, s: _Site, *, seeded: bool) -> None:
     _add(actor, s, 37, _t37(s, first))
     _add(actor, s, 38, _t38(s, first))
     _add(actor, s, 40, _t40(s, first))
-    _add(actor, s, 41, _t41(s, first), {"is_trading_day": rules.is_trading_day(s.day)})
+    _add(actor, s, 41, _t41(s, first), {"is_trading_day": calendar.is_trading_day(s.day)})
 
 
 def _seed(actor: Any, s: _Site) -> None:

@@ -4,19 +4,17 @@ one login per role. Loading it twice changes nothing but the demo logins' passwo
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from django.db import transaction
 from django.utils import timezone
 
 from handover.accounts import enrolment
 from handover.accounts import services as accounts
 from handover.accounts.models import User
 from handover.core.actors import system
+from handover.core.calendar import EXCHANGE_TIME
 from handover.org import services
 from handover.org.models import (
     Employment,
@@ -30,7 +28,6 @@ from handover.org.models import (
     Site,
     SiteLevel,
 )
-from handover.registers import demo as registers_demo
 
 CODE = "demo"
 
@@ -92,30 +89,20 @@ def _name(rng: random.Random) -> str:
     return rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2))))
 
 
-def load(
-    today: date | None = None, *, before_registers: Callable[[Engagement], None] | None = None
-) -> tuple[Engagement, list[DemoLogin]]:
+def load(today: date | None = None) -> tuple[Engagement, bool, list[DemoLogin]]:
     """Create the demo engagement if missing and (re)issue the demo logins' passwords.
 
-    ``before_registers`` runs once the engagement exists and before the registers' rows are written: the
-    demo vault's entries come first, since 表10 rows that keep a secret in the vault name them."""
+    Returns the engagement, whether it was created now, and the logins. The caller (``handover.demo.load``)
+    holds the transaction and loads the other apps' parts after this one."""
     actor = system("demo")
     # The dates of a handover are Beijing dates (the exchanges' day), whatever the server's time zone.
-    today = today or timezone.localdate(timezone=ZoneInfo("Asia/Shanghai"))
-    with transaction.atomic():
-        engagement = Engagement.objects.filter(code=CODE).first()
-        fresh = engagement is None
-        if engagement is None:
-            engagement = _build(actor, today)
-        logins = [_login(actor, engagement, *spec) for spec in LOGINS]
-        if before_registers is not None:
-            before_registers(engagement)
-        registers_demo.load(engagement=engagement)
-        if fresh:  # the workflow's story, on top of the registers' rows: late sites, feedback, E01 and E05
-            from handover.workflow import demo as workflow_demo
-
-            workflow_demo.build(engagement)
-    return engagement, logins
+    today = today or timezone.localdate(timezone=EXCHANGE_TIME)
+    engagement = Engagement.objects.filter(code=CODE).first()
+    fresh = engagement is None
+    if engagement is None:
+        engagement = _build(actor, today)
+    logins = [_login(actor, engagement, *spec) for spec in LOGINS]
+    return engagement, fresh, logins
 
 
 def _build(actor: Any, today: date) -> Engagement:
@@ -126,7 +113,7 @@ def _build(actor: Any, today: date) -> Engagement:
         code_name="远山项目（演示）",
         firm_name="远山证券股份有限公司",
         custodian_name="示范托管证券有限公司",
-        disposal_date=today - timedelta(days=1),  # mid-handover: D was yesterday (workflow/demo.py)
+        disposal_date=today - timedelta(days=1),  # mid-handover: D was yesterday (demo/workflow.py)
     )
     sites: dict[str, Site] = {}
     for code, name, level, parent in SITES:

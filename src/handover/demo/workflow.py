@@ -98,7 +98,7 @@ def signed_form(
 def ensure_signed(
     signers: Signers, engagement: Engagement, site: Site, register_no: int, day: dt.date
 ) -> Row:
-    """The registers demo (registers/demo.py, run first) has filled most forms with realistic rows: sign
+    """The registers demo (demo/registers.py, run first) has filled most forms with realistic rows: sign
     every form of 表N it left open at the site; fill and sign one only where the site has none yet."""
     forms = list(
         Form.objects.filter(

@@ -9,13 +9,13 @@ from datetime import timedelta
 from django.utils import timezone
 
 from handover.core.actors import system
+from handover.demo import registers as registers_demo
 from handover.org.models import Engagement, Site
-from handover.registers import demo as registers_demo
 from handover.vault import lifecycle, passwords, services
 from handover.vault.models import CustodyMode, SecretEntry, SecretKind, VaultConfig
 
 # site code, system, host, account, layer, class, kind
-# The registers demo's accounts (registers/demo.py SYSTEMS, HOSTS): its 表10 rows name these entries.
+# The registers demo's accounts (demo/registers.py SYSTEMS, HOSTS): its 表10 rows name these entries.
 SECRETS = [
     ("BR-HZ", "营业部柜台系统", "hz-gt01", "root", "操作系统", "超级用户", SecretKind.ORIGINAL),
     # 表10 names this entry as changed: the change is a version captured after the original (C4).

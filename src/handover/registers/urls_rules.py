@@ -1,9 +1,0 @@
-from django.urls import path
-
-from handover.registers import views_completeness
-
-app_name = "registers_rules"
-
-urlpatterns = [
-    path("<slug:code>/registers/completeness/", views_completeness.completeness, name="completeness"),
-]
