@@ -140,3 +140,33 @@ def test_a_bundle_over_the_api(
     client.force_login(world.login_with(Role.ONSITE_POST, world.branch_b))
     with path.open("rb") as upload:
         assert client.post(url, {"file": upload}).status_code == 403  # the bundle's site is not theirs
+
+
+def test_what_the_agent_writes_is_imported_once_with_shadow_sealed(
+    world: World, key, vault, data_dir: Path, tmp_path: Path
+) -> None:
+    """The real path: `handover-agent discover` on a collected host folder, then the server's import."""
+    from handover.discovery.models import Fact
+    from handover.fixity import discover
+    from tests.connectors import linux_hosts
+
+    (tmp_path / "k").mkdir()
+    files = linux_hosts.hosts(tmp_path / "k", "pw")["gamma"]
+    linux_hosts.write(tmp_path / "gamma", files)
+    out = tmp_path / "gamma.zip"
+    inventory = discover.gather_local(tmp_path / "gamma")
+    discover.create(out, inventory, key=key, site="BA", system="营业部柜台")
+    tech = world.login_with(Role.ONSITE_POST, world.branch_a)
+    with out.open("rb") as source:
+        first = discovery_bundle_import(actor=tech, source=source, engagement=world.engagement)
+    assert first.created
+    shadow = SnapshotSource.objects.get(name="/etc/shadow")
+    assert shadow.blob is not None  # sealed in the vault, never kept in the clear
+    assert Fact.objects.filter(name="root").exists()
+    with out.open("rb") as source:
+        assert not discovery_bundle_import(actor=tech, source=source, engagement=world.engagement).created
+    unnamed = tmp_path / "unnamed.zip"
+    discover.create(unnamed, inventory, key=key, site="BA")
+    with unnamed.open("rb") as source, pytest.raises(DomainError, match=r"--system"):
+        discovery_bundle_import(actor=tech, source=source, engagement=world.engagement)
+    assert FieldBundle.objects.count() == 1

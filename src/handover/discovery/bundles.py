@@ -13,6 +13,7 @@ nothing.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 import zipfile
@@ -30,6 +31,7 @@ from handover.core.errors import DomainError, PermissionDenied
 from handover.discovery import engine
 from handover.discovery.models import FieldBundle, RunKind
 from handover.discovery.services import _who, inventory_store
+from handover.fixity import discover as agent_discover
 from handover.fixity import keys as agent_keys
 from handover.fixity.bundle import BundleRefused, open_bundle, read_bounded
 from handover.org import permissions as perms
@@ -67,8 +69,9 @@ def discovery_bundle_import(
         user=actor, capability=perms.RUN_DISCOVERY
     ):
         raise PermissionDenied(_("You do not have the role needed for this here."))
+    agent_format = _format_of(source) == agent_discover.FORMAT
     try:
-        opened = open_bundle(source, trusted=_trusted)
+        opened: Any = (agent_discover.open_bundle if agent_format else open_bundle)(source, trusted=_trusted)
     except BundleRefused as exc:
         raise _refused(str(exc)) from None
     key = SiteKey.objects.select_related("site", "engagement").get(key_id=opened.index["key_id"])
@@ -80,11 +83,42 @@ def discovery_bundle_import(
     existing = FieldBundle.objects.filter(digest=opened.digest).first()
     if existing is not None:
         return BundleResult(existing, created=False)
-    items = _inventories(source, [m for m in opened.index["members"] if m.get("kind") == MEMBER_KIND])
+    if agent_format:
+        items = [_agent_inventory(opened)]
+    else:
+        items = _inventories(source, [m for m in opened.index["members"] if m.get("kind") == MEMBER_KIND])
     try:
         return BundleResult(_store(actor=actor, key=key, opened=opened, items=items), created=True)
     except IntegrityError:  # the same bundle imported at the same moment elsewhere
         return BundleResult(FieldBundle.objects.get(digest=opened.digest), created=False)
+
+
+def _format_of(source: IO[bytes]) -> str:
+    """The ``format`` its index names, or "" (the checks that follow name what is wrong)."""
+    try:
+        with zipfile.ZipFile(source) as archive:
+            index = json.loads(read_bounded(archive, "index.json", 16 << 20))
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, BundleRefused):
+        return ""
+    finally:
+        source.seek(0)
+    return str(index.get("format", "")) if isinstance(index, dict) else ""
+
+
+def _agent_inventory(opened: Any) -> tuple[dict[str, Any], Any]:
+    """What ``handover-agent discover`` wrote (docs/discovery.md, "Field mode"): one inventory, its backup
+    files beside it (their bytes put back into the inventory's sources, so that the verifier files are
+    sealed on import like an offline import's)."""
+    system = str(opened.index.get("system", "")).strip()
+    if not system:
+        raise _refused(_("it names no system: run handover-agent discover with --system NAME."))
+    inventory = opened.inventory
+    sources = tuple(
+        dataclasses.replace(s, content=opened.files[s.name]) if s.name in opened.files else s
+        for s in inventory.sources
+    )
+    member = {"name": agent_discover.INVENTORY, "system": system, "host": inventory.target}
+    return member, dataclasses.replace(inventory, sources=sources)
 
 
 def _inventories(source: IO[bytes], members: list[dict[str, Any]]) -> list[tuple[dict[str, Any], Any]]:
