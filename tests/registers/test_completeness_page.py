@@ -47,7 +47,7 @@ def test_every_key_account_is_listed_by_name_until_received_changed_verified_and
     b.add(9, **rows.t9(b))
     b.add(10, **rows.t10(b, backup, login_verified="未验证", verified_at=None))
     client.force_login(b.firm_it)
-    body = client.get(reverse("registers_rules:completeness", args=[world.engagement.code])).content.decode()
+    body = client.get(reverse("registers:completeness", args=[world.engagement.code])).content.decode()
     missing = body.split('data-testid="missing-BA"')[1]
     assert "root@gt01" in missing and 'data-testid="login-not-verified"' in missing and "未验证" in missing
     assert "weblogic@gt01" in missing and "柜台系统：admin" in missing and "teller01" not in missing
@@ -56,6 +56,6 @@ def test_every_key_account_is_listed_by_name_until_received_changed_verified_and
         10,
         **rows.t10(b, backup, receipt, account_id=weblogic.pk, layer="中间件", account_class="等效超级用户"),
     )
-    body = client.get(reverse("registers_rules:completeness", args=[world.engagement.code])).content.decode()
+    body = client.get(reverse("registers:completeness", args=[world.engagement.code])).content.decode()
     missing = body.split('data-testid="missing-BA"')[1]
     assert missing.count("weblogic@gt01") == 1  # only its 表11 review is left
