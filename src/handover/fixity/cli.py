@@ -2,7 +2,8 @@
 
 Exit codes: 0 nothing wrong; 1 problems found (listed in the report); 2 the run could not be done (bad
 arguments, unreadable manifest, no site key...); 130 interrupted (rerun the same command to resume).
-``enroll``, ``bundle`` and ``upload`` exit 0 when done and 2 when not (a refused bundle: the reason is printed).
+``enroll``, ``bundle``, ``upload`` and ``discover`` exit 0 when done and 2 when not (a refused bundle: the reason
+is printed).
 """
 
 from __future__ import annotations
@@ -90,7 +91,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     tenth of a small verify's time)."""
     parser = argparse.ArgumentParser(
         prog="handover-agent",
-        description="Backup verification for a custody handover: manifests, integrity, readability, continuity.",
+        description="Backup verification for a custody handover: manifests, integrity, readability, continuity;"
+        " and field discovery of a Linux host's accounts (discover).",
         formatter_class=_Formatter,
     )
     parser.add_argument("--version", action="version", version=f"handover-agent {__version__}")
@@ -205,6 +207,20 @@ def _add_bundle(commands: Any) -> None:
     pack.add_argument("--agent-dir", metavar="DIR", help="where the site key lives")
 
 
+def _add_discover(commands: Any) -> None:
+    discover = commands.add_parser(
+        "discover",
+        help="gather this Linux host's accounts, rights and keys into one signed bundle (field mode)",
+        description="With --root / the collection script runs here (as root: shadow and sshd -T need it);"
+        " with --root DIR it reads a folder or tar that linux_collect.sh wrote. Works offline.",
+    )
+    discover.add_argument("--root", required=True, metavar="DIR", help="/ or a collection folder or tar")
+    discover.add_argument("--out", required=True, metavar="FILE", help="the bundle to write")
+    discover.add_argument("--site", metavar="CODE", help="checked against the site of this agent's key")
+    discover.add_argument("--system", default="", metavar="NAME", help="the system the host belongs to")
+    discover.add_argument("--agent-dir", metavar="DIR", help="where the site key lives")
+
+
 # In the order `handover-agent --help` lists them.
 COMMANDS: dict[str, Callable[[Any], None]] = {
     "scan": _add_scan,
@@ -215,6 +231,7 @@ COMMANDS: dict[str, Callable[[Any], None]] = {
     "enroll": _add_enroll,
     "bundle": _add_bundle,
     "upload": _add_upload,
+    "discover": _add_discover,
 }
 
 
@@ -335,6 +352,26 @@ def _bundle(args: argparse.Namespace) -> str:
     )
 
 
+def _discover(args: argparse.Namespace) -> str:
+    from pathlib import Path
+
+    from handover.fixity import discover, keys
+
+    key = keys.load(Path(args.agent_dir) if args.agent_dir else None)
+    if args.site and args.site != key.site:
+        raise FixityError(
+            f"this agent's key is for site {key.site}, not {args.site}: enroll for {args.site} first"
+        )
+    inventory = discover.gather_local(Path(args.root))
+    index = discover.create(Path(args.out), inventory, key=key, site=args.site or "", system=args.system)
+    files = sum(1 for m in index["members"] if m["kind"] == "file")
+    warned = f"; {len(inventory.warnings)} warnings (in the bundle)" if inventory.warnings else ""
+    return (
+        f"{args.out}: {len(inventory.accounts)} accounts of {inventory.target}, {files} files backed up,"
+        f" signed with key {key.key_id} for site {key.site}{warned}"
+    )
+
+
 def _upload(args: argparse.Namespace) -> str:
     from pathlib import Path
 
@@ -369,7 +406,7 @@ def _token(args: argparse.Namespace) -> str:
 
 def _setup(args: argparse.Namespace) -> int:
     """enroll, bundle and upload: no report, a line saying what was done."""
-    commands = {"enroll": _enroll, "bundle": _bundle, "upload": _upload}
+    commands = {"enroll": _enroll, "bundle": _bundle, "upload": _upload, "discover": _discover}
     try:
         done = commands[args.command](args)
     except FixityError as exc:
@@ -389,7 +426,7 @@ def main(
     words = sys.argv[1:] if argv is None else argv
     command = next((w for w in words if not w.startswith("-")), None)  # the top level takes no values
     args = build_parser(command if command in COMMANDS else None).parse_args(argv)
-    if args.command in ("enroll", "bundle", "upload"):
+    if args.command in ("enroll", "bundle", "upload", "discover"):
         return _setup(args)
     from handover.fixity import report
 
