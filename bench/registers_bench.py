@@ -266,6 +266,7 @@ def t11_file(world: dict[str, Any], rows: int, first: int) -> bytes:
                 "否",
                 "保留",
                 "交易柜台录入、查询、撤单",
+                None,  # 保留理由: a personal account needs none
                 None,
                 "BA-T08-20261201-001#1",
                 None,
