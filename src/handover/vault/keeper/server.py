@@ -171,8 +171,12 @@ def serve(path: Path, ready: threading.Event | None = None) -> None:
     _no_core_dumps()
     server = bind(path, caller_secret())
     if threading.current_thread() is threading.main_thread():
-        # SIGTERM (from `handover serve`) unwinds like Ctrl-C, so the socket file is removed.
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        # SIGTERM (from `handover serve`) stops the loop, so the socket file is removed. The handler only asks
+        # for the stop, from a thread: an exception raised in a handler can surface inside a finalizer, where
+        # Python swallows it, and the keeper ran on (seen as a hung teardown in tests/vault/test_keeper.py).
+        signal.signal(
+            signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start()
+        )
     if ready is not None:
         ready.set()
     try:
