@@ -97,7 +97,7 @@ def test_the_stabilisation_gate_asks_the_reports_app_and_fails_closed_without_it
         actor=tech,
         package=package,
         approver="托管工作组 王组长",
-        approved_at=later,
+        approved_at=package.built_at,  # `later` was read before the build: the approval cannot predate it
         reference="批复〔2026〕1号",
     )
     assert selectors.table24_approved(world.engagement) == package.table24.get()
