@@ -396,7 +396,7 @@ def package(n_sites: int, folder: Path) -> tuple[float, int, int]:
     annexes = len(services.annexed_forms(engagement))
     with CaptureQueriesContext(connection) as captured:
         start = time.perf_counter()
-        built = services.package_build(actor=user, engagement=engagement)
+        built = services.package_build(actor=user, engagement=engagement, summary="交接工作总结（基准）")
         elapsed = time.perf_counter() - start
     assert built.table24.get().state == "signed"
     return elapsed, len(captured), annexes

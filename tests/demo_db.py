@@ -16,6 +16,7 @@ DEMO_USERS = (
     "demo-firm-it",
     "demo-finance",
     "demo-observer",
+    "demo-wg",
     "demo-auditor",
     "demo-sysadmin",
 )

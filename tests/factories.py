@@ -127,7 +127,7 @@ class World:
             person=person,
             role=role,
             site=site,
-            observer_body="csrc_bureau" if role == Role.OBSERVER else "",
+            observer_body=extra.pop("observer_body", "csrc_bureau" if role == Role.OBSERVER else ""),
             **extra,
         )
         return user

@@ -1,6 +1,7 @@
 """The 表24 handover package page on the demo engagement, in a real browser: 技术组 is refused without a
 residual-risk reason while sites are not done, builds with one (signing 表24 as its compiler), records the
-working group's approval and a sending, downloads the package and it verifies offline against the server's
+working group's member (not 技术组) finds it waiting, with the demo's open E05 case stopping the approval, and
+技术组 downloads the package and it verifies offline against the server's
 key, naming a signed 表24."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from playwright.sync_api import Page, expect
 
 from handover.reports import verify
 from tests.e2e.conftest import Server, _handover, _server_env
+from tests.e2e.test_vault_browser import _log_in_enrolling_totp
 
 pytestmark = pytest.mark.e2e
 
@@ -29,18 +31,24 @@ def test_the_technical_group_builds_records_and_downloads_a_package_that_verifie
     page.get_by_test_id("build").click()
     expect(page.locator(".errorlist")).to_contain_text("遗留风险")
     page.fill("textarea[name=residual_risk]", "总部清算系统备份待补登，次日完成")
+    page.fill("textarea[name=summary]", "交接工作总结：除总部清算系统备份待补登外均已完成")
     # The build signs 表24 and exports every annex as xlsx and PDF before the page answers: no time limit.
     page.get_by_test_id("build").click(timeout=0)
     expect(page.get_by_test_id("digest")).to_be_visible()
     expect(page.get_by_test_id("table24")).to_contain_text("HQ-T24-")  # signed by demo-tech in the build
-    page.fill("input[name=approver]", "托管工作组 王组长")
-    page.fill("input[name=approved_at]", "2030-01-01T09:00")
-    page.get_by_test_id("approve").click()
-    expect(page.get_by_test_id("approval")).to_contain_text("王组长")
-    page.select_option("select[name=recipient]", "csrc_bureau")
-    page.fill("input[name=sent_at]", "2030-01-01T10:00")
-    page.get_by_test_id("distribute").click()
-    expect(page.locator("table")).to_contain_text("2030-01-01 10:00")
+    # 第二十七条第4项: 技术组 does not record the approval; the working group's member does, in person.
+    expect(page.get_by_test_id("awaiting-approval")).to_be_visible()
+    expect(page.locator("input[name=approver]")).to_have_count(0)
+    member = page.context.browser.new_context(base_url=server.base_url).new_page()
+    _log_in_enrolling_totp(member, server, "demo-wg")
+    member.goto("/e/demo/")
+    member.get_by_test_id("nav-approvals").click()
+    member.locator("table[data-testid=packages] a").first.click()
+    expect(member.get_by_test_id("residual-risk")).to_contain_text("总部清算系统备份待补登")
+    # The demo's 深圳福田营业部 E05 is still open: the handover is not complete, so no approval yet.
+    expect(member.get_by_test_id("open-cases")).to_contain_text("E05")
+    expect(member.get_by_test_id("approve")).to_have_count(0)
+    member.context.close()
     with page.expect_download() as download:
         page.get_by_test_id("download").click()
     target = tmp_path / "package.zip"

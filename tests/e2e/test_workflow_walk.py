@@ -709,6 +709,7 @@ def package(walk: Walk, folder: Path) -> None:
     tech.goto("/e/demo/packages/")
     expect(tech.get_by_test_id("not-done")).not_to_contain_text(SITE_NAME)
     tech.fill("textarea[name=residual_risk]", "其余营业部交接未完成，次日继续；上海浦东营业部已完成")
+    tech.fill("textarea[name=summary]", "交接工作总结：上海浦东营业部已完成，其余营业部次日继续")
     building = time.monotonic()
     # The build exports every annexed form of the demo as xlsx and PDF within the request.
     tech.get_by_test_id("build").click(timeout=BUILD_GUARD_MS)

@@ -7,9 +7,12 @@ import zipfile
 from datetime import date
 from pathlib import Path
 
-from handover.org.models import Role
+from django.utils import timezone
+
+from handover.org.models import Phase, Role
 from handover.registers.models import Form, FormState, Row
 from handover.reports.models import HandoverPackage
+from handover.workflow.models import StepInstance, StepNote
 from tests.factories import World
 
 DAY = date(2026, 12, 1)
@@ -33,12 +36,43 @@ def all_sites(world: World) -> list:
     return [world.hq, world.region, world.branch_a, world.branch_b, world.service_a]
 
 
-def done_world() -> tuple[World, object]:
-    """Every site has its 表8 signed; returns the world and a 技术组 login."""
+SUMMARY = "交接工作总结：各站点系统备份、权限核查与改密已完成，详见各交接清单。"
+
+
+def done_world(*, summary: str = SUMMARY) -> tuple[World, object]:
+    """Every site has its 表8 signed, and 技术组's written summary is a note on N-03 (第二十七条第3项; empty
+    ``summary``: none); returns the world and a 技术组 login."""
     world = World()
     for site in all_sites(world):
         signed_list(world, site)
-    return world, world.login_with(Role.TECH_GROUP, username="tech")
+    tech = world.login_with(Role.TECH_GROUP, username="tech")
+    if summary:
+        step = StepInstance.objects.create(
+            engagement=world.engagement,
+            site=None,
+            step_id="N-03",
+            phase=Phase.HANDOVER,
+            created_at=timezone.now(),
+        )
+        StepNote.objects.create(step=step, text=summary, author=tech, created_at=timezone.now())
+    return world, tech
+
+
+def working_group_member(world: World, username: str = "wg") -> tuple[object, object]:
+    """A login observing the engagement for the 托管工作组, with an authenticator; returns it and its TOTP."""
+    from tests.vault.helpers import enrol_totp
+
+    user = world.login_with(Role.OBSERVER, username=username, observer_body="working_group")
+    return user, enrol_totp(user)
+
+
+def approve(world: World, package: HandoverPackage, *, username: str = "wg", **kwargs: object) -> object:
+    """The working group's approval of ``package`` by a member in person (第二十七条第4项)."""
+    from handover.reports import services
+    from tests.vault.helpers import next_code
+
+    user, totp = working_group_member(world, username)
+    return services.package_approve(actor=user, package=package, totp_code=next_code(totp), **kwargs)
 
 
 def rewrite(source: Path, target: Path, *, replace: dict[str, bytes] | None = None,

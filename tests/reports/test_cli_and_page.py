@@ -10,14 +10,16 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from handover.cli.main import main
 from handover.org.models import Role
 from handover.registers.models import FormState
 from handover.reports import services
-from handover.reports.models import HandoverPackage, PackageDistribution
-from tests.reports.support import done_world, rewrite, signed_list
+from handover.reports.models import HandoverPackage, PackageApproval, PackageDistribution
+from tests.reports.support import done_world, rewrite, signed_list, working_group_member
+from tests.vault.helpers import next_code
 
 pytestmark = pytest.mark.django_db
 
@@ -116,19 +118,39 @@ def test_tech_group_builds_approves_distributes_and_downloads_on_the_page(client
         detail, {"record": "distribution", "recipient": "firm", "sent_at": "2030-01-01T10:00"}
     )
     assert refused.status_code == 400 and not PackageDistribution.objects.exists()
+    # 第二十七条第4项: 技术组 cannot type the working group's approval any more (trace C14) ...
+    typed = client.post(
+        detail, {"record": "approval", "approver": "王组长", "approved_at": "2030-01-01T09:00"}
+    )
+    assert typed.status_code == 400 and not PackageApproval.objects.exists()
+    assert 'data-testid="awaiting-approval"' in client.get(detail).content.decode()
+    approve_url = reverse(
+        "reports:package_approve", kwargs={"code": world.engagement.code, "package_id": package.pk}
+    )
+    assert client.get(approve_url).status_code == 403
+    # ... a member of the working group reads the package and approves it with their own code.
+    member, totp = working_group_member(world, "王组长")
+    wg = Client()
+    wg.force_login(member)
+    listing = wg.get(reverse("reports:approval_list", kwargs={"code": world.engagement.code}))
+    assert approve_url in listing.content.decode()
+    assert wg.get(detail).status_code == 403  # 技术组's page stays 技术组's
+    read = wg.get(
+        reverse("reports:approval_download", kwargs={"code": world.engagement.code, "package_id": package.pk})
+    )
+    assert read.status_code == 200 and b"".join(read.streaming_content)
+    wrong = wg.post(approve_url, {"totp_code": "000000", "reference": "批复〔2026〕1号"})
+    assert wrong.status_code == 400 and not PackageApproval.objects.exists()
     assert (
-        client.post(
-            detail, {"record": "approval", "approver": "王组长", "approved_at": "2030-01-01T09:00"}
-        ).status_code
+        wg.post(approve_url, {"totp_code": next_code(totp), "reference": "批复〔2026〕1号"}).status_code
         == 302
     )
+    approval = PackageApproval.objects.get()
+    assert approval.person.user == member and approval.approver == "王组长" and approval.recorded_by == member
     for recipient in ("csrc_bureau", "working_group", "firm"):
-        sent = client.post(
-            detail, {"record": "distribution", "recipient": recipient, "sent_at": "2030-01-01T10:00"}
-        )
+        sent = client.post(detail, {"recipient": recipient, "sent_at": "2030-01-01T10:00"})
         assert sent.status_code == 302
     branch = {
-        "record": "distribution",
         "recipient": "branch",
         "site": world.branch_a.pk,
         "sent_at": "2030-01-01T11:00",

@@ -16,7 +16,7 @@ from handover.org.models import Phase
 from handover.registers.models import Form, FormState
 from handover.reports import events, services, verify
 from handover.reports.models import HandoverPackage
-from tests.reports.support import done_world, rewrite, signed_list
+from tests.reports.support import approve, done_world, rewrite, signed_list
 
 pytestmark = pytest.mark.django_db
 
@@ -177,13 +177,12 @@ def test_approval_then_distribution_and_the_signed_addendum(tmp_path):
         services.package_distribution_record(
             actor=tech, package=package, recipient=Recipient.CSRC_BUREAU, sent_at=later
         )
-    services.package_approval_record(actor=tech, package=package, approver="托管工作组 王组长", approved_at=later,
-                                     reference="工作组批复〔2026〕1号")  # fmt: skip
-    with pytest.raises(DomainError, match="已登记"):
-        services.package_approval_record(actor=tech, package=package, approver="x", approved_at=later)
+    approval = approve(world, package, reference="工作组批复〔2026〕1号")
+    with pytest.raises(DomainError, match="已批准"):
+        approve(world, package, username="wg2")
     with pytest.raises(DomainError, match="不能早于批准时间"):
         services.package_distribution_record(actor=tech, package=package, recipient=Recipient.FIRM,
-                                             sent_at=later - timedelta(hours=1))  # fmt: skip
+                                             sent_at=approval.approved_at - timedelta(minutes=1))  # fmt: skip
     with pytest.raises(DomainError, match="须指明"):
         services.package_distribution_record(
             actor=tech, package=package, recipient=Recipient.BRANCH, sent_at=later
@@ -199,7 +198,7 @@ def test_approval_then_distribution_and_the_signed_addendum(tmp_path):
     addendum = tmp_path / "addendum.json"
     addendum.write_bytes(services.package_addendum_issue(actor=tech, package=package))
     body = json.loads(addendum.read_text())["addendum"]
-    assert body["approval"]["approver"] == "托管工作组 王组长" and len(body["distribution"]) == 4
+    assert body["approval"]["approver"] == "wg" and len(body["distribution"]) == 4
     server = verify.load_public_key(services.package_public_key_pem().encode())
     assert verify.verify_addendum(addendum, path, server).intact
     document = json.loads(addendum.read_text())

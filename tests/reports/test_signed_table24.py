@@ -23,7 +23,7 @@ from handover.workflow import services as workflow
 from handover.workflow.deadlines import BEIJING
 from handover.workflow.services import phases
 from tests.registers.io_support import read_openpyxl
-from tests.reports.support import done_world, rewrite
+from tests.reports.support import approve, done_world, rewrite
 
 pytestmark = pytest.mark.django_db
 
@@ -71,13 +71,7 @@ def test_table24_starts_when_the_engagement_moved_into_the_handover_and_stabilis
         workflow.phase_transition(
             actor=tech, engagement=world.engagement, to_phase=Phase.STABILISATION, reason="表24", now=later
         )
-    services.package_approval_record(
-        actor=tech,
-        package=package,
-        approver="托管工作组 王组长",
-        approved_at=later,
-        reference="批复〔2026〕1号",
-    )
+    approve(world, package, reference="批复〔2026〕1号")
     transition = workflow.phase_transition(
         actor=tech, engagement=world.engagement, to_phase=Phase.STABILISATION, reason="表24 已批准", now=later
     )
@@ -93,13 +87,7 @@ def test_the_stabilisation_gate_asks_the_reports_app_and_fails_closed_without_it
         actor=tech, engagement=world.engagement, to_phase=Phase.HANDOVER, reason="处置日", now=later
     )
     package = services.package_build(actor=tech, engagement=world.engagement)
-    services.package_approval_record(
-        actor=tech,
-        package=package,
-        approver="托管工作组 王组长",
-        approved_at=package.built_at,  # `later` was read before the build: the approval cannot predate it
-        reference="批复〔2026〕1号",
-    )
+    approve(world, package, reference="批复〔2026〕1号")
     assert selectors.table24_approved(world.engagement) == package.table24.get()
     monkeypatch.setattr(phases, "_approved_table24", [])  # no app records the approval: nothing counts
     with pytest.raises(DomainError, match="表24"):
@@ -188,18 +176,15 @@ def test_verify_names_a_table24_file_the_manifest_does_not_list(tmp_path):
 
 
 def test_the_addendum_names_the_signed_table24_the_working_group_approves(tmp_path):
-    package, path = _package()
-    tech = package.built_by
-    services.package_approval_record(
-        actor=tech, package=package, approver="托管工作组 王组长", approved_at=package.built_at
-    )
+    world, tech = done_world()
+    package = services.package_build(actor=tech, engagement=world.engagement)
+    path = services.package_path(package)
+    approve(world, package)
     addendum = tmp_path / "addendum.json"
     addendum.write_bytes(services.package_addendum_issue(actor=tech, package=package))
     body = json.loads(addendum.read_text())["addendum"]
     table24 = package.table24.get()
-    assert (
-        body["table24"] == [f"{table24.form_no} v1"] and body["approval"]["approver"] == "托管工作组 王组长"
-    )
+    assert body["table24"] == [f"{table24.form_no} v1"] and body["approval"]["approver"] == "wg"
     assert verify.verify_addendum(addendum, path, None).intact
 
 

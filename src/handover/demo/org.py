@@ -80,6 +80,8 @@ LOGINS = [
     ("demo-firm-it", Role.FIRM_IT, "BR-HZ", "", Party.FIRM_IT, 1),
     ("demo-finance", Role.FIRM_FINANCE, "HQ", "", Party.FIRM_FINANCE, 1),
     ("demo-observer", Role.OBSERVER, None, ObserverBody.CSRC_BUREAU, Party.BUSINESS, 7),
+    # 第二十七条第4项: a member of the custody working group, who approves the 表24 package in person.
+    ("demo-wg", Role.OBSERVER, None, ObserverBody.WORKING_GROUP, Party.BUSINESS, 8),
     ("demo-auditor", Role.AUDITOR, None, "", Party.TECH_GROUP, 0),
     ("demo-sysadmin", Role.SYSADMIN, None, "", Party.TECH_GROUP, 0),
 ]

@@ -28,7 +28,10 @@ FILL_REGISTERS = "fill_registers"  # create forms and rows; signing is decided b
 VIEW_BACKUPS = "view_backups"  # imported fixity bundles and enrolled site keys of the role's sites
 IMPORT_BACKUPS = "import_backups"  # import a fixity bundle (upload, API, courier) into the registers
 MANAGE_SITE_KEYS = "manage_site_keys"  # enrol, issue and revoke the agents' site keys (第二十八条第8项)
-MANAGE_PACKAGES = "manage_packages"  # build, download the 表24 package; record its approval and sending
+MANAGE_PACKAGES = "manage_packages"  # build, download the 表24 package; record its sending
+# 第二十七条第4项 「经托管工作组批准后」: a member of the 托管工作组 (an observer for the working group, never
+# one for the 证监局) reads and approves the package in person with a fresh second-factor code.
+APPROVE_PACKAGE = "approve_package"
 VIEW_AUDIT = "view_audit"
 MANAGE_ACCOUNTS = "manage_accounts"
 # The vault (第二十二条, 第二十六条第2项): reading a secret needs a request and someone else's approval.
@@ -139,7 +142,7 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     Role.FIRM_FINANCE: frozenset(
         {VIEW_ENGAGEMENT, VIEW_SUMMARY, VIEW_FIRM_NAME, VIEW_ORGS, VIEW_REGISTERS, VIEW_WORKFLOW}
     ),
-    Role.OBSERVER: frozenset({VIEW_SUMMARY, VIEW_FIRM_NAME, VIEW_DISCOVERY}),
+    Role.OBSERVER: frozenset({VIEW_SUMMARY, VIEW_FIRM_NAME, VIEW_DISCOVERY, APPROVE_PACKAGE}),
     Role.AUDITOR: frozenset({VIEW_AUDIT}),
     Role.SYSADMIN: frozenset({MANAGE_ACCOUNTS}),
 }

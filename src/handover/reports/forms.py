@@ -21,7 +21,12 @@ class BuildForm(forms.Form):
         help_text=_("Required while sites are not done: why the handover closes with residual risks."),
     )
     summary = forms.CharField(
-        label=_("Overall summary (第二十七条第3项)"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+        label=_("Overall summary (第二十七条第3项)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_(
+            "技术组's written summary of the handover for 表24; left empty, the latest note on N-03 is used."
+        ),
     )
     algorithm = forms.ChoiceField(
         label=_("Hash"), choices=HashAlgorithm.choices, initial=HashAlgorithm.SHA256
@@ -29,9 +34,20 @@ class BuildForm(forms.Form):
 
 
 class ApprovalForm(forms.Form):
-    approver = forms.CharField(label=_("Approved by (working group)"), max_length=150)
-    approved_at = forms.DateTimeField(label=_("Approved at"), widget=_WHEN)
-    reference = forms.CharField(label=_("Reference of the approval"), max_length=200, required=False)
+    """The working-group member's own approval (第二十七条第4项): a fresh code, never a typed name or time."""
+
+    reference = forms.CharField(
+        label=_("Reference of the approval"),
+        max_length=200,
+        required=False,
+        help_text=_("The working group's document number, if it issues one (e.g. 批复〔2026〕1号)."),
+    )
+    residual_risk_read = forms.BooleanField(label=_("I have read the residual risk"), required=False)
+    totp_code = forms.CharField(
+        label=_("Authenticator code"),
+        max_length=6,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
 
 
 class DistributionForm(forms.Form):

@@ -36,6 +36,26 @@ def package_get(*, user: Any, engagement: Engagement, package_id: int) -> Handov
     return package
 
 
+def packages_to_approve(*, user: Any, engagement: Engagement) -> QuerySet[HandoverPackage]:
+    """The engagement's packages as the working group reads them (approve_package), newest first."""
+    require(user=user, engagement=engagement, capability=perms.APPROVE_PACKAGE)
+    return (
+        HandoverPackage.objects.filter(engagement=engagement)
+        .select_related("approval", "engagement")
+        .prefetch_related("table24__signatures__person")
+    )
+
+
+def package_to_approve(*, user: Any, engagement: Engagement, package_id: int) -> HandoverPackage:
+    """One package for the working group, or NotFound."""
+    package = packages_to_approve(user=user, engagement=engagement).filter(pk=package_id).first()
+    if package is None:
+        raise NotFound(
+            _("No handover package %(id)d in this engagement.") % {"id": package_id}, field="package"
+        )
+    return package
+
+
 def table24_approved(engagement: Engagement) -> Form | None:
     """The current signed 表24 that a handover package carried and 托管工作组 approved (第二十七条第4项: 技术组
     编制, 报托管工作组审批); the latest if there are several. The workflow's gate of 交接期 → 稳定期 asks this

@@ -21,18 +21,22 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from handover.accounts.enrolment import credential_is_fresh
+from handover.accounts.services import totp_verify
 from handover.audit import checkpoint
 from handover.audit.services import checkpoint_write, event_record
 from handover.core.actors import SystemActor
 from handover.core.errors import DomainError
 from handover.core.filestore import file_digest
+from handover.notifications.services import notify
 from handover.org import permissions as perms
-from handover.org.models import Engagement, Person, Phase, Role, Site, SiteLevel
+from handover.org.models import Engagement, ObserverBody, Person, Phase, Role, RoleAssignment, Site, SiteLevel
 from handover.org.selectors import require, roles_in
 from handover.registers import computed, seeding
 from handover.registers import services as registers
@@ -40,9 +44,10 @@ from handover.registers.io import exporting
 from handover.registers.io.exporting import register_export, site_label
 from handover.registers.io.frame import footer_labels
 from handover.registers.models import Form, FormState
-from handover.reports import events, verify
+from handover.reports import events, topics, verify
 from handover.reports.models import HandoverPackage, PackageApproval, PackageDistribution, Recipient
-from handover.workflow.models import PhaseTransition
+from handover.workflow import gates
+from handover.workflow.models import PhaseTransition, StepNote
 
 # 表5–23: the handover-day lists a site must have signed to be done (表24 itself and 表39 excluded).
 DONE_REGISTERS = tuple(range(5, 24))
@@ -387,12 +392,18 @@ def _contents(
     not_done = sites_not_done(engagement)
     _refuse_unless_done(not_done, residual_risk)
     now = timezone.now()
-    sites = Site.objects.filter(engagement=engagement, is_active=True).count()
-    default_summary = _("%(done)d of %(all)d sites done when the package was built.") % {
-        "done": sites - len(not_done),
-        "all": sites,
-    }
-    table24 = _table24(actor, engagement, residual_risk, summary or default_summary, now)
+    summary = summary or _n03_summary(engagement)
+    if not summary:
+        # 第二十七条第3项 「以书面形式向托管工作组汇报」: 表24 carries 技术组's written summary, never a count
+        # (trace C16).
+        raise DomainError(
+            _(
+                "Write 表24's overall summary of the handover (第二十七条第3项), or record it as a note on step "
+                "N-03 (交接工作总结), where the build takes it from."
+            ),
+            field="summary",
+        )
+    table24 = _table24(actor, engagement, residual_risk, summary, now)
     entries = [_table24_export(actor, engagement, form, folder) for form in table24]
     annexes = annexed_forms(engagement)
     for form in annexes:
@@ -408,6 +419,17 @@ def _contents(
     # Taken last, so the signed head covers 表24's creation and every export event of this build.
     seq = checkpoint_write(actor=actor, path=folder / verify.CHECKPOINT)[1]
     return _Built(metadata, len(annexes), seq, table24)
+
+
+def _n03_summary(engagement: Engagement) -> str:
+    """The latest note on the engagement's N-03 (交接工作总结): 技术组's written summary to the working group."""
+    note = (
+        StepNote.objects.filter(step__engagement=engagement, step__step_id="N-03")
+        .order_by("-created_at", "-pk")
+        .values_list("text", flat=True)
+        .first()
+    )
+    return (note or "").strip()
 
 
 def _record(
@@ -452,6 +474,15 @@ def _record(
             "residual_risk": package.residual_risk,
         },
     )
+    notify(
+        actor=actor,
+        engagement=engagement,
+        topic=topics.PACKAGE_BUILT,
+        title=_("A handover package of %(code)s waits for the working group's approval")
+        % {"code": engagement.code_name},
+        link=f"/e/{engagement.code}/packages/{package.pk}/approve/",
+        now=now,
+    )
     return package
 
 
@@ -459,9 +490,14 @@ def package_path(package: HandoverPackage) -> Path:
     return Path(settings.HANDOVER_PACKAGE_DIR) / package.engagement.code / package.file_name
 
 
-def package_file_open(*, actor: Any, package: HandoverPackage) -> Path:
-    """The package file for a download, after checking it is the one recorded; the reading is audited."""
-    require(user=actor, engagement=package.engagement, capability=perms.MANAGE_PACKAGES)
+def package_file_open(
+    *, actor: Any, package: HandoverPackage, capability: str = perms.MANAGE_PACKAGES
+) -> Path:
+    """The package file for a download, after checking it is the one recorded; the reading is audited. 技术组
+    downloads it to send it; the working group (``capability`` approve_package) to read what it approves."""
+    if capability not in (perms.MANAGE_PACKAGES, perms.APPROVE_PACKAGE):
+        raise ValueError(capability)
+    require(user=actor, engagement=package.engagement, capability=capability)
     path = package_path(package)
     try:
         with path.open("rb") as handle:
@@ -486,33 +522,93 @@ def package_file_open(*, actor: Any, package: HandoverPackage) -> Path:
     return path
 
 
-def package_approval_record(
-    *, actor: Any, package: HandoverPackage, approver: str, approved_at: datetime, reference: str = ""
-) -> PackageApproval:
-    """托管工作组 批准 of the package (第二十七条第4项), recorded by 技术组; once per package."""
-    require(user=actor, engagement=package.engagement, capability=perms.MANAGE_PACKAGES)
-    if not approver.strip():
-        raise DomainError(_("Name who in the working group approved the package."), field="approver")
+def package_approve(
+    *, actor: Any, package: HandoverPackage, totp_code: str, reference: str = "", residual_risk_read: bool = False,
+) -> PackageApproval:  # fmt: skip
+    """第二十七条第4项 「技术组…编制交接工作清单，报托管工作组审批」: a member of the 托管工作组 approves the package in
+    person (an observer for the working group, with a fresh second-factor code), never 技术组 on its behalf (trace
+    C14). Refused while an exception case is open (第二十七条第3项 「交接工作完成之后」, C15), for a package that a
+    newer one supersedes, and, when sites were not done, until the approver says they read the residual risk. Once
+    per package; the approval time is the server's."""
+    engagement = package.engagement
+    require(user=actor, engagement=engagement, capability=perms.APPROVE_PACKAGE)
+    person = _working_group_member(actor, engagement)
     if PackageApproval.objects.filter(package=package).exists():
-        raise DomainError(_("This package's approval is recorded already."), field="approver")
-    if approved_at < package.built_at:
+        raise DomainError(_("This package is approved already."), field="totp_code")
+    newest = HandoverPackage.objects.filter(engagement=engagement).order_by("-built_at", "-pk").first()
+    if newest is not None and newest.pk != package.pk:
         raise DomainError(
-            _("The approval cannot be earlier than the package was built."), field="approved_at"
+            _("A newer package (%(file)s) supersedes this one: approve that one.")
+            % {"file": newest.file_name},
+            field="package",
         )
+    still_open = gates.open_case_labels(engagement)
+    if still_open:
+        raise DomainError(gates.open_cases_refusal(still_open), field="package")
+    if package.residual_risk and not residual_risk_read:
+        raise DomainError(
+            _(
+                "Sites were not done when the package was built: read its residual risk and say so to approve it."
+            ),
+            field="residual_risk_read",
+        )
+    login = get_user_model().objects.get(pk=actor.pk)  # the stored last-used step: a code works once
+    if credential_is_fresh(user=login):
+        raise DomainError(
+            _(
+                "This login's password or second factor was set or reset in the last 24 hours: an approval "
+                "waits until it is no longer new (docs/access-policy.md)."
+            ),
+            field="totp_code",
+        )
+    totp_verify(user=login, code=totp_code)
+    now = timezone.now()
     with transaction.atomic():
         approval = PackageApproval.objects.create(
-            package=package, approver=approver.strip(), approved_at=approved_at, reference=reference.strip(),
-            recorded_by=actor,
+            package=package, approver=person.name, person=person, approved_at=now, reference=reference.strip(),
+            residual_risk_read=bool(package.residual_risk), recorded_by=actor,
         )  # fmt: skip
         event_record(
             actor=actor,
             action=events.PACKAGE_APPROVE,
-            engagement_id=package.engagement_id,
+            engagement_id=engagement.pk,
             obj=approval,
-            after={"package": package.digest, "approver": approval.approver,
-                   "approved_at": approved_at.isoformat(), "reference": approval.reference},
+            after={"package": package.digest, "approver": person.pk, "approved_at": now.isoformat(),
+                   "reference": approval.reference, "residual_risk_read": approval.residual_risk_read},
         )  # fmt: skip
+        notify(
+            actor=actor,
+            engagement=engagement,
+            topic=topics.PACKAGE_APPROVED,
+            title=_("The working group approved the handover package of %(code)s")
+            % {"code": engagement.code_name},
+            link=f"/e/{engagement.code}/packages/{package.pk}/",
+            now=now,
+        )
     return approval
+
+
+def _working_group_member(actor: Any, engagement: Engagement) -> Person:
+    """The acting login's person, who must observe this engagement for the 托管工作组 (not for the 证监局)."""
+    held = (
+        RoleAssignment.objects.filter(
+            engagement=engagement,
+            role=Role.OBSERVER,
+            observer_body=ObserverBody.WORKING_GROUP,
+            revoked_at__isnull=True,
+            person__user_id=actor.pk,
+        )
+        .select_related("person")
+        .first()
+    )
+    if held is None:
+        raise DomainError(
+            _(
+                "Only a member of the custody working group (托管工作组) approves the package (第二十七条第4项)."
+            ),
+            field="user",
+        )
+    return held.person
 
 
 def package_distribution_record(

@@ -16,6 +16,7 @@ from handover.reports import selectors, services
 from handover.reports.forms import ApprovalForm, BuildForm, DistributionForm
 from handover.web.access import needs
 from handover.web.pages import capabilities_in
+from handover.workflow import gates
 
 
 @needs(perms.MANAGE_PACKAGES)
@@ -26,7 +27,7 @@ def package_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
         try:
             package = services.package_build(actor=request.user, engagement=engagement, **form.cleaned_data)
         except DomainError as exc:
-            form.add_error("residual_risk" if exc.field == "residual_risk" else None, str(exc.message))
+            form.add_error(exc.field if exc.field in form.fields else None, str(exc.message))
         else:
             messages.success(request, _("Package %(file)s built.") % {"file": package.file_name})
             return redirect("reports:package_detail", code=engagement.code, package_id=package.pk)
@@ -44,16 +45,11 @@ def package_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
 def package_detail(request: HttpRequest, engagement: Engagement, package_id: int) -> HttpResponse:
     package = selectors.package_get(user=request.user, engagement=engagement, package_id=package_id)
     posted = request.POST if request.method == "POST" else None
-    which = request.POST.get("record") if posted else None
-    approval = ApprovalForm(posted if which == "approval" else None)
-    distribution = DistributionForm(posted if which == "distribution" else None, engagement=engagement)
-    form = approval if which == "approval" else distribution if which == "distribution" else None
+    distribution = DistributionForm(posted, engagement=engagement)
+    form = distribution if posted is not None else None
     if form is not None and form.is_valid():
         try:
-            if form is approval:
-                services.package_approval_record(actor=request.user, package=package, **form.cleaned_data)
-            else:
-                services.package_distribution_record(actor=request.user, package=package, **form.cleaned_data)
+            services.package_distribution_record(actor=request.user, package=package, **form.cleaned_data)
         except DomainError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, str(exc.message))
         else:
@@ -65,11 +61,56 @@ def package_detail(request: HttpRequest, engagement: Engagement, package_id: int
         "package": package,
         "approval": getattr(package, "approval", None),
         "distributions": package.distributions.select_related("site"),
-        "approval_form": approval,
         "distribution_form": distribution,
+        "open_cases": gates.open_case_labels(engagement),
     }
     status = 400 if posted is not None else 200
     return render(request, "reports/package_detail.html", context, status=status)
+
+
+@needs(perms.APPROVE_PACKAGE)
+def approval_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
+    """The working group's page: the packages 技术组 built, the newest to read and approve (第二十七条第4项)."""
+    packages = selectors.packages_to_approve(user=request.user, engagement=engagement)
+    context = {
+        "engagement": engagement,
+        "caps": capabilities_in(user=request.user, engagement=engagement)[1],
+        "packages": packages,
+    }
+    return render(request, "reports/approval_list.html", context)
+
+
+@needs(perms.APPROVE_PACKAGE)
+def package_approve(request: HttpRequest, engagement: Engagement, package_id: int) -> HttpResponse:
+    """Read the package (its 表24 lines, residual risk, open cases) and approve it with a fresh code."""
+    package = selectors.package_to_approve(user=request.user, engagement=engagement, package_id=package_id)
+    form = ApprovalForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.package_approve(actor=request.user, package=package, **form.cleaned_data)
+        except DomainError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, str(exc.message))
+        else:
+            messages.success(request, _("Approved. 技术组 sends the package on."))
+            return redirect("reports:package_approve", code=engagement.code, package_id=package.pk)
+    context = {
+        "engagement": engagement,
+        "caps": capabilities_in(user=request.user, engagement=engagement)[1],
+        "package": package,
+        "approval": getattr(package, "approval", None),
+        "form": form,
+        "open_cases": gates.open_case_labels(engagement),
+        "newest": selectors.packages_to_approve(user=request.user, engagement=engagement).first(),
+    }
+    return render(request, "reports/package_approve.html", context, status=400 if form.errors else 200)
+
+
+@needs(perms.APPROVE_PACKAGE)
+def approval_download(request: HttpRequest, engagement: Engagement, package_id: int) -> FileResponse:
+    """The package file for the approver to read before approving (the reading is audited)."""
+    package = selectors.package_to_approve(user=request.user, engagement=engagement, package_id=package_id)
+    path = services.package_file_open(actor=request.user, package=package, capability=perms.APPROVE_PACKAGE)
+    return FileResponse(path.open("rb"), as_attachment=True, filename=package.file_name)
 
 
 @needs(perms.MANAGE_PACKAGES)

@@ -81,6 +81,28 @@ def open_cases(engagement: Engagement, pairs: Iterable[tuple[int | None, str]]) 
     return {key: [SiteReason(_open_cases_text, named)]}
 
 
+def open_case_labels(engagement: Engagement) -> list[str]:
+    """The engagement's open exception cases, named (path, number, site), oldest first: what stops the working
+    group's approval of 表24 and the move to 稳定期 (第二十七条第3项 「交接工作完成之后」, 第二十八条). One query."""
+    cases = (
+        ExceptionCase.objects.filter(engagement=engagement, state=CaseState.OPEN)
+        .order_by("opened_at", "pk")
+        .values_list("pk", "path_id", "site__name")
+    )
+    return [f"{path} #{pk} {site}" for pk, path, site in cases]
+
+
+def open_cases_refusal(labels: list[str]) -> str:
+    """Why the working group's approval of 表24 or the move to 稳定期 waits while ``labels`` are open."""
+    listed = "; ".join(labels[:CASES_LISTED])
+    if len(labels) > CASES_LISTED:
+        listed += _(" and %(n)d more") % {"n": len(labels) - CASES_LISTED}
+    return _(
+        "Exception cases still open (第二十八条): %(cases)s. The handover is complete (第二十七条第3项) only once "
+        "each is closed with its 表39 entry signed and reported to 技术组."
+    ) % {"cases": listed}
+
+
 def _open_cases_text(labels: list[str], elsewhere: int) -> str:
     listed = "; ".join(labels[:CASES_LISTED])
     if len(labels) > CASES_LISTED:

@@ -17,7 +17,7 @@ from handover.org import permissions as perms
 from handover.org.models import Engagement, Phase, Role
 from handover.org.selectors import require
 from handover.registers.models import Form
-from handover.workflow import deadlines, events, topics
+from handover.workflow import deadlines, events, gates, topics
 from handover.workflow.models import PhaseTransition
 from handover.workflow.services.common import acting_person, clean_text
 from handover.workflow.services.steps import create_steps
@@ -69,6 +69,10 @@ def phase_transition(
             field="to_phase",
         )
     if to_phase == Phase.STABILISATION:
+        # 第二十七条第3项 「交接工作完成之后」: 稳定期 does not start over an exception path still open (第二十八条).
+        still_open = gates.open_case_labels(engagement)
+        if still_open:
+            raise DomainError(gates.open_cases_refusal(still_open), field="to_phase")
         basis = _approved_t24(engagement)
         if basis is None:
             raise DomainError(

@@ -27,7 +27,10 @@ CAPABILITY_NOTES = {
     perms.VIEW_BACKUPS: "imported fixity bundles and enrolled site keys of the role's sites",
     perms.IMPORT_BACKUPS: "import a fixity bundle into 表8/14/15/29 and 表39 at the role's sites",
     perms.MANAGE_SITE_KEYS: "enrol, issue and revoke the field agents' site keys at the role's sites",
-    perms.MANAGE_PACKAGES: "build and download the 表24 handover package; record its approval and distribution",
+    perms.MANAGE_PACKAGES: "build and download the 表24 handover package; record its distribution",
+    perms.APPROVE_PACKAGE: (
+        "approve the 表24 handover package in person, with a fresh TOTP code (working-group observers only)"
+    ),
     perms.VIEW_AUDIT: "read and export the audit trail",
     perms.MANAGE_ACCOUNTS: "create, unlock, reset, deactivate logins",
     perms.VAULT_VIEW: "vault entries of the role's sites: system, account, holders, custody; never the secret",
