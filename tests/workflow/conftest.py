@@ -111,7 +111,7 @@ def t39_entry(
     world, people, case, *, sign: bool = True, reported: bool = True, **extra: Any
 ) -> tuple[Form, Row]:
     """The 表39 entry of ``case``, filled by the site's 现场技术岗位 through the registers' services and, with
-    ``sign``, submitted and signed by 现场技术岗位 and 被托管技术方."""
+    ``sign``, submitted and signed by 现场技术岗位 and 被托管技术方, and acknowledged by 技术组's signature."""
     site = case.site
     onsite, firm_it = (
         (people["onsite"], people["firm_it"])
@@ -152,6 +152,7 @@ def t39_entry(
         registers.form_submit(actor=onsite, form=form)
         registers.form_sign(actor=onsite, form=form)
         registers.form_sign(actor=firm_it, form=form)
+        registers.form_sign(actor=people["tech"], form=form)  # 技术组 acknowledges (第二十八条; C17)
         form.refresh_from_db()
     return form, row
 

@@ -155,6 +155,30 @@ def test_closing_is_refused_until_the_t39_entry_is_signed_and_reported_and_nothi
     assert case.state == CaseState.OPEN and not case.items.filter(key=paths.CLOSE).exists()
 
 
+def test_the_t39_entry_is_reported_only_once_the_technical_group_has_signed_it(world, people):
+    # 第二十八条 「…上报至技术组」 (trace C17): the site's two signatures and a typed 上报技术组 time are not enough;
+    # 技术组's own footer signature is the acknowledgement, and the case closes only after it.
+    from handover.registers import services as registers
+    from handover.registers.models import FormState
+
+    start_handover(world, people)
+    case = open_case(world, people, "E05")
+    tick_all(people, case)
+    form, row = t39_entry(world, people, case, sign=False)
+    services.case_link_t39(actor=people["onsite"], case=case, row=row)
+    registers.form_submit(actor=people["onsite"], form=form)
+    registers.form_sign(actor=people["onsite"], form=form)
+    registers.form_sign(actor=people["firm_it"], form=form)
+    form.refresh_from_db()
+    assert form.state != FormState.SIGNED and row.data["reported_tg_at"]
+    with pytest.raises(DomainError, match="not signed"):
+        services.case_close(actor=people["onsite"], case=case)
+    registers.form_sign(actor=people["tech"], form=form)
+    form.refresh_from_db()
+    assert form.state == FormState.SIGNED
+    assert services.case_close(actor=people["onsite"], case=case).state == CaseState.CLOSED
+
+
 def test_the_t39_entry_must_match_the_case(world, people):
     start_handover(world, people)
     case = open_case(world, people, "E05")

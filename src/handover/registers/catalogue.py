@@ -212,7 +212,16 @@ REGISTERS: tuple[RegisterSpec, ...] = (
         tech_group_signs=True,
     ),
     _spec(38, "系统防病毒检查表", "Anti-virus check", "附件一（六）"),
-    _spec(39, "系统故障风险登记表", "Fault and risk register", "第二十八条", "第十五条第2项"),
+    # 第二十八条 「…上报至技术组」: 技术组 acknowledges each entry by its footer signature, so "reported to 技术组" is
+    # 技术组's own act, not a time the site types (registers.md §3.3 表39 "技 acknowledges"; trace C17).
+    _spec(
+        39,
+        "系统故障风险登记表",
+        "Fault and risk register",
+        "第二十八条",
+        "第十五条第2项",
+        tech_group_signs=True,
+    ),
     _spec(
         40,
         "纠正预防措施实施验证记录表",
