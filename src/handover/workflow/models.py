@@ -63,6 +63,19 @@ class StepInstance(models.Model):
     )
     confirmed_role = models.CharField(max_length=16, blank=True)
     confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
+    # 第八条 重要操作双重签字: a step flagged dual_signature that is confirmed by hand (M-02 印章交接) takes a first
+    # confirmation here and is done (confirmed_*) only by a second person, of the other side where the step's
+    # responsible parties span both.
+    first_confirmed_by = models.ForeignKey(
+        Person,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("first confirmation by"),
+    )
+    first_confirmed_role = models.CharField(max_length=16, blank=True)
+    first_confirmed_at = models.DateTimeField(_("first confirmation at"), null=True, blank=True)
 
     class Meta:
         ordering = ["engagement_id", "site_id", "step_id"]

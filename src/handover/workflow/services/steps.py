@@ -14,7 +14,7 @@ from handover.core import clock
 from handover.core.actors import SystemActor
 from handover.core.errors import DomainError, PermissionDenied
 from handover.org import permissions as perms
-from handover.org.models import Engagement, Role, Site
+from handover.org.models import Engagement, Person, Role, Site
 from handover.org.selectors import grants_for, require
 from handover.workflow import deadlines, events, state, steps
 from handover.workflow.models import DeadlineOverride, Evidence, StepInstance, StepNote
@@ -226,26 +226,83 @@ def step_confirm(
             _("A register rule blocks this step: %(reasons)s") % {"reasons": "；".join(view.gate_reasons)},
             field="step",
         )
+    if spec.dual_signature:
+        first = _first_confirmation(step, spec, person, role)
+        if first:
+            return _confirm_first(actor, step, person, role, at, clean_note)
     with transaction.atomic():
         confirmed = StepInstance.objects.filter(pk=step.pk, confirmed_at__isnull=True).update(
             confirmed_by=person, confirmed_role=role, confirmed_at=at
         )
         if not confirmed:
             raise DomainError(_("This step is confirmed already."), field="step")
-        if clean_note:
-            StepNote.objects.create(step=step, text=clean_note, author=user_or_none(actor), created_at=at)
-        event_record(
-            actor=actor,
-            action=events.STEP_CONFIRM,
-            engagement_id=step.engagement_id,
-            site_id=step.site_id,
-            obj=step,
-            after={
-                "step": step.step_id,
-                "person": person.pk,
-                "role": role,
-                **({"note": clean_note} if clean_note else {}),
-            },
-        )
+        _confirmation_recorded(actor, step, person, role, at, clean_note, second=spec.dual_signature)
     step.confirmed_by, step.confirmed_role, step.confirmed_at = person, role, at
     return step
+
+
+def _first_confirmation(step: StepInstance, spec: steps.Step, person: Person, role: str) -> bool:
+    """第八条 重要操作双重签字 for a step confirmed by hand: whether ``person`` gives the first of its two
+    confirmations; refuses a second by the same person, or of the same side where the step's responsible
+    parties are of both sides (M-02: 被托管技术方 hands the seal over, the custodian's keeper takes it)."""
+    if step.first_confirmed_at is None:
+        return True
+    if step.first_confirmed_by_id == person.pk:
+        raise DomainError(
+            _(
+                "You gave this step's first confirmation: a second person confirms it (第八条, dual signature)."
+            ),
+            field="step",
+        )
+    sides = {
+        _side_of_role(r) for party in spec.responsible for r in RESPONSIBLE_ROLES.get(party, frozenset())
+    }
+    if len(sides) > 1 and _side_of_role(role) == _side_of_role(step.first_confirmed_role):
+        raise DomainError(
+            _(
+                "The first confirmation came from your side: the second comes from the other party (第八条: "
+                "托管方监督，被托管方执行)."
+            ),
+            field="step",
+        )
+    return False
+
+
+def _side_of_role(role: str) -> str:
+    return "custodian" if role in (Role.TECH_GROUP, Role.ONSITE_POST) else "firm"
+
+
+def _confirm_first(
+    actor: Any, step: StepInstance, person: Person, role: str, at: dt.datetime, note: str
+) -> StepInstance:
+    with transaction.atomic():
+        taken = StepInstance.objects.filter(pk=step.pk, first_confirmed_at__isnull=True).update(
+            first_confirmed_by=person, first_confirmed_role=role, first_confirmed_at=at
+        )
+        if not taken:
+            raise DomainError(_("Someone has just confirmed this step; reload the page."), field="step")
+        _confirmation_recorded(actor, step, person, role, at, note, first=True)
+    step.first_confirmed_by, step.first_confirmed_role, step.first_confirmed_at = person, role, at
+    return step
+
+
+def _confirmation_recorded(
+    actor: Any, step: StepInstance, person: Person, role: str, at: dt.datetime, note: str, *,
+    first: bool = False, second: bool = False,
+) -> None:  # fmt: skip
+    if note:
+        StepNote.objects.create(step=step, text=note, author=user_or_none(actor), created_at=at)
+    event_record(
+        actor=actor,
+        action=events.STEP_CONFIRM,
+        engagement_id=step.engagement_id,
+        site_id=step.site_id,
+        obj=step,
+        after={
+            "step": step.step_id,
+            "person": person.pk,
+            "role": role,
+            **({"confirmation": "first"} if first else {"confirmation": "second"} if second else {}),
+            **({"note": note} if note else {}),
+        },
+    )
