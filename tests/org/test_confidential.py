@@ -128,3 +128,25 @@ def test_register_pages_choices_and_files_name_the_firm_organisation_by_its_code
         assert str(refused) == f"未找到：{REAL_NAME}。" or REAL_NAME in str(refused)
     else:
         raise AssertionError("the real name resolved for a user who may not read it")
+
+
+def test_the_disposal_date_is_kept_as_the_name_is_in_preparation(world, client):
+    # 第十一条 「…不得公开被托管机构的名称及托管时间」 (trace C24): in 准备期 only 技术组 knows D.
+    tech = world.login_with(Role.TECH_GROUP)
+    onsite = world.login_with(Role.ONSITE_POST, site=world.branch_a)
+    observer = world.login_with(Role.OBSERVER)
+    code, d = world.engagement.code, world.engagement.disposal_date.isoformat()
+
+    def shown(user) -> list[bool]:
+        client.force_login(user)
+        pages = [client.get("/e/").content.decode(), client.get(f"/e/{code}/").content.decode()]
+        api = _api(user)
+        data = [api.get(f"/api/engagements/{code}/").json()["disposal_date"]]
+        return [d in page for page in pages] + [value == d for value in data]
+
+    assert shown(tech) == [True, True, True]
+    assert shown(onsite) == [False, False, False]
+    assert shown(observer) == [False, False, False]
+    world.engagement.phase = Phase.HANDOVER
+    world.engagement.save()
+    assert shown(onsite) == [True, True, True] and shown(observer) == [True, True, True]

@@ -48,7 +48,9 @@ def test_metadata_names_the_code_name_and_not_the_firm_in_preparation():
     world, tech, _package, path = _built()
     metadata = json.loads(zipfile.ZipFile(path).read(verify.METADATA))
     assert metadata["engagement"]["code_name"] == world.engagement.code_name
-    assert "firm_name" not in metadata["engagement"]
+    assert (
+        "firm_name" not in metadata["engagement"] and "disposal_date" not in metadata
+    )  # 第十一条: name and D
     assert world.engagement.firm_name not in zipfile.ZipFile(path).read(verify.METADATA).decode()
     assert metadata["built_by"] == "tech" and metadata["residual_risk"] == ""
     world.engagement.phase = Phase.HANDOVER
@@ -56,6 +58,7 @@ def test_metadata_names_the_code_name_and_not_the_firm_in_preparation():
     later = services.package_build(actor=tech, engagement=world.engagement)
     metadata = json.loads(zipfile.ZipFile(services.package_path(later)).read(verify.METADATA))
     assert metadata["engagement"]["firm_name"] == world.engagement.firm_name
+    assert metadata["disposal_date"] == world.engagement.disposal_date.isoformat()
 
 
 def test_refused_while_sites_are_not_done_naming_them_and_what_they_miss():

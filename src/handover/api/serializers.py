@@ -9,11 +9,15 @@ from rest_framework import serializers
 from handover.audit import chain
 from handover.audit.models import Event
 from handover.org.models import Engagement, Organisation, Person, RoleAssignment, Site
+from handover.org.selectors import disposal_date_visible
 
 
 class EngagementSerializer(serializers.ModelSerializer):
     firm_name = serializers.SerializerMethodField(
         help_text="Shown only to members who may see it (第十一条)."
+    )
+    disposal_date = serializers.SerializerMethodField(
+        help_text="D, shown only to members who may know it: in 准备期 only 技术组 (第十一条 托管时间)."
     )
 
     class Meta:
@@ -23,6 +27,13 @@ class EngagementSerializer(serializers.ModelSerializer):
     def get_firm_name(self, engagement: Engagement) -> str | None:
         names: Any = self.context.get("firm_names", {})  # answered by org.services.firm_name_reveal
         return names.get(engagement.pk)
+
+    def get_disposal_date(self, engagement: Engagement) -> str | None:
+        request = self.context.get("request")
+        user = getattr(request, "user", None)
+        if user is None or not disposal_date_visible(user=user, engagement=engagement):
+            return None
+        return engagement.disposal_date.isoformat()
 
 
 class SiteSerializer(serializers.ModelSerializer):

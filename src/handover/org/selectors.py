@@ -189,6 +189,15 @@ def firm_name_visible(*, user: Any, engagement: Engagement) -> bool:
     return any(perms.VIEW_FIRM_NAME in perms.capabilities_of(r) for r in roles)
 
 
+def disposal_date_visible(*, user: Any, engagement: Engagement) -> bool:
+    """第十一条 「未经证监会同意不得公开被托管机构的名称及托管时间」: the 托管时间 (D) is kept as the name is — in
+    准备期 only 技术组 sees it; afterwards D has happened and every member of the engagement may see it."""
+    roles = roles_in(user=user, engagement=engagement)
+    if engagement.phase == Phase.PREPARATION:
+        return bool(roles & perms.PREPARATION_FIRM_NAME_ROLES)
+    return bool(roles)
+
+
 def site_list(
     *,
     user: Any,

@@ -35,6 +35,10 @@ def _save(form: Any, action: Any) -> Any:
 @needs(AUTHENTICATED)
 def engagement_list(request: HttpRequest) -> HttpResponse:
     engagements = list(selectors.engagement_list(user=request.user))
+    for e in engagements:  # 第十一条: D only for those who may know it
+        e.shown_disposal_date = (  # type: ignore[attr-defined]
+            e.disposal_date if selectors.disposal_date_visible(user=request.user, engagement=e) else None
+        )
     return render(request, "org/engagement_list.html", {"engagements": engagements})
 
 
@@ -44,6 +48,7 @@ def dashboard(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     ctx = engagement_page(request, engagement, summary=summary)
     # 第十一条: reading the confidential name is a sensitive read; the service records it.
     ctx["firm_name"] = services.firm_name_reveal(actor=request.user, engagement=engagement)
+    ctx["disposal_date_visible"] = selectors.disposal_date_visible(user=request.user, engagement=engagement)
     return render(request, "org/dashboard.html", ctx)
 
 

@@ -256,11 +256,10 @@ def _metadata(
     *, actor: Any, engagement: Engagement, now: datetime, residual_risk: str, not_done: list[SiteNotDone],
     table24: list[dict[str, Any]], annexes: list[Form], unsigned: list[str], algorithm: str,
 ) -> dict[str, Any]:  # fmt: skip
-    """package.json. 第十一条: the firm's real name only once the phase allows it (after 准备期)."""
+    """package.json. 第十一条: the firm's real name and D (托管时间) only once the phase allows it (after 准备期)."""
     data: dict[str, Any] = {
         "format": verify.METADATA_FORMAT,
         "engagement": {"code": engagement.code, "code_name": engagement.code_name},
-        "disposal_date": engagement.disposal_date.isoformat(),
         "phase": engagement.phase,
         "built_at": now.isoformat(timespec="seconds"),
         "built_by": _actor_name(actor),
@@ -276,6 +275,7 @@ def _metadata(
     }
     if engagement.phase != Phase.PREPARATION:
         data["engagement"]["firm_name"] = engagement.firm_name
+        data["disposal_date"] = engagement.disposal_date.isoformat()
     return data
 
 
