@@ -236,6 +236,11 @@ def t29(b: Branch, **extra: Any) -> dict[str, Any]:
 
 
 def t30(b: Branch, **extra: Any) -> dict[str, Any]:
+    """A 表30 row; by default a parameter change after the close, which names the 表29 backup taken before it
+    (第三十一条第7项: one is added unless ``pre_backup_ref`` is given or the kind needs none)."""
+    kind = extra.get("kind", "参数/配置变更")
+    if kind in ("参数/配置变更", "升级/上线") and "pre_backup_ref" not in extra:
+        extra["pre_backup_ref"] = b.add(29, **t29(b, backed_up_at="2026-12-02T15:40")).pk
     return {
         "date": "2026-12-02",
         "on_duty": [b.world.person_a.pk],

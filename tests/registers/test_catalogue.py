@@ -38,8 +38,10 @@ def test_annexes_and_phases():
 
 
 def test_dual_signature_and_finance_registers_follow_the_specification():
-    # registers.md §1.2 (★) and §1 footer (财).
+    # registers.md §1.2 (★) and §1 footer (财); 表29 and 表30 by their 执行/复核 columns (§3.4, 第三十一条第6项: C20).
     assert {s.number for s in catalogue.REGISTERS if s.dual_signature} == {
+        29,
+        30,
         8,
         9,
         10,

@@ -208,6 +208,35 @@ def test_trading_hours_follow_the_exchange_calendar_and_sessions(start, end, exp
     assert calendar.in_trading_hours(start, end) is expected
 
 
+def test_a_parameter_change_names_the_daily_backup_of_its_system_taken_before_it(b, world):
+    """C23, 第三十一条第7项 「及时作好参数备份」: 表30 参数/配置变更 and 升级/上线 point at their 表29 backup."""
+    from handover.registers.models import InformationSystem
+    from handover.registers.services import RowInvalid
+
+    with pytest.raises(RowInvalid):  # the column is required for the kind
+        b.add(30, **rows.t30(b, pre_backup_ref=None))
+    other = InformationSystem.objects.create(engagement=world.engagement, site=b.site, name="行情系统")
+    elsewhere = b.add(29, **rows.t29(b, system_id=other.pk, backed_up_at="2026-12-02T15:40"))
+    violation = refused(b, 30, rows.t30(b, pre_backup_ref=elsewhere.pk))
+    assert violation.field == "pre_backup_ref" and "表29" in violation.message
+    late = b.add(29, **rows.t29(b, backed_up_at="2026-12-02T16:10"))  # after the change began at 16:00
+    violation = refused(b, 30, rows.t30(b, pre_backup_ref=late.pk))
+    assert violation.field == "pre_backup_ref" and "16:10" in violation.message
+    assert b.add(30, **rows.t30(b)).data["pre_backup_ref"]  # a backup of the system at 15:40 passes
+
+
+def test_a_go_live_is_approved_by_the_technical_group_before_it_starts(b):
+    """C22, 第三十一条第5项 「评估上线风险…审批获准后才能上线运行」."""
+    go_live = {"kind": "升级/上线", "golive_test": "测试报告.pdf", "fallback": "回退方案.pdf",
+               "risk_assessment": "上线风险评估.pdf", "approved_at": "2026-12-02T15:50"}  # fmt: skip
+    violation = refused(b, 30, rows.t30(b, **go_live))
+    assert violation.field == "tg_approval"
+    go_live["tg_approval"] = "技术组审批.pdf"
+    violation = refused(b, 30, rows.t30(b, **{**go_live, "approved_at": "2026-12-02T16:05"}))
+    assert violation.field == "approved_at" and "16:05" in violation.message
+    assert b.add(30, **rows.t30(b, **go_live)).data["kind"] == "升级/上线"
+
+
 def test_work_during_trading_hours_must_say_so(b):
     violation = refused(b, 30, rows.t30(b, start="2026-12-02T10:00", end="2026-12-02T10:20"))
     assert violation.field == "in_trading_hours" and "9:15" in violation.message

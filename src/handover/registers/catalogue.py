@@ -161,13 +161,18 @@ REGISTERS: tuple[RegisterSpec, ...] = (
     ),
     _spec(27, "密码设置修改登记表", "Password change", "第三十一条第1项", dual_signature=True),
     _spec(28, "权限设置修改登记表", "Permission change", "第三十一条第2项", dual_signature=True),
-    _spec(29, "每日数据备份登记表", "Daily data backup", "第十六条第3项", "第三十一条第7项"),
+    # 第三十一条第6项 「关键操作建立复核机制」 (trace C20): each daily backup and each maintenance row carries the
+    # executor's and the checker's signatures (registers.md §3.4: sig_exec / sig_check), not only a form footer.
+    _spec(
+        29, "每日数据备份登记表", "Daily data backup", "第十六条第3项", "第三十一条第7项", dual_signature=True
+    ),
     _spec(
         30,
         "系统运行维护记录表",
         "Operation and maintenance record",
         "第三十一条第3项",
         "第三十五条第2项",
+        dual_signature=True,
         tech_group_signs=True,
     ),
     _spec(

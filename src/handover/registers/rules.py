@@ -84,6 +84,7 @@ def check_row(*, form: Form, data: dict[str, Any]) -> None:
         gate(form, data)
     if number == 30:
         _trading_hours_30(data)
+        _change_30(form, data)
     if number == 37:
         _trading_hours_37(data)
     if number == 40:
@@ -511,6 +512,58 @@ def _trading_hours_30(data: dict[str, Any]) -> None:
         % {"kind": data.get("kind")},
         field="kind",
     )
+
+
+def _change_30(form: Form, data: dict[str, Any]) -> None:
+    """第三十一条第5项: a go-live is approved by 技术组 (its approval attached, with its time) before it starts;
+    第三十一条第7项: a parameter change or a go-live names the 表29 backup of its system taken before it."""
+    kind = data.get("kind")
+    if kind == "升级/上线":
+        if not data.get("tg_approval"):
+            raise RuleViolation(
+                _("A go-live needs 技术组's approval (第三十一条第5项): attach it in 技术组审批."),
+                field="tg_approval",
+            )
+        approved, started = data.get("approved_at"), data.get("start")
+        if approved and started and calendar.local(approved) > calendar.local(started):
+            raise RuleViolation(
+                _(
+                    "The go-live started at %(start)s, before 技术组 approved it at %(approved)s: a system goes "
+                    "live only once approved (第三十一条第5项)."
+                )
+                % {"start": started, "approved": approved},
+                field="approved_at",
+            )
+    if kind not in ("参数/配置变更", "升级/上线"):
+        return
+    backup = _referenced(form, "pre_backup_ref", data, 29)
+    system_id = _as_int(data.get("system_id"))
+    if backup is None or backup.data.get("system_id") != system_id:
+        system = _system_name(form, system_id)
+        raise RuleViolation(
+            _(
+                "变更前备份 must be a 表29 row of %(system)s (第三十一条第7项). Record the backup in 表29 at "
+                "%(site)s for %(system)s first, then choose it here."
+            )
+            % {"system": system, "site": form.site.name},
+            field="pre_backup_ref",
+            register_no=29,
+            site_id=form.site_id,
+            system_id=system_id,
+        )
+    taken, started = backup.data.get("backed_up_at"), data.get("start")
+    if taken and started and calendar.local(taken) > calendar.local(started):
+        raise RuleViolation(
+            _(
+                "The backup (表29 row %(seq)d of %(form)s) was taken at %(taken)s, after the change began at "
+                "%(start)s: back up first (第三十一条第7项)."
+            )
+            % {"seq": backup.seq, "form": backup.form.form_no, "taken": taken, "start": started},
+            field="pre_backup_ref",
+            register_no=29,
+            site_id=form.site_id,
+            system_id=system_id,
+        )
 
 
 def _trading_hours_37(data: dict[str, Any]) -> None:

@@ -280,6 +280,41 @@ T30 = (
         condition="if 升级/上线 (§31.5)",
         articles=(A31[5],),
     ),
+    # 第三十一条第5项 「评估上线风险…并通过规定流程审批获准后才能上线运行」 (trace C22): the risk assessment, and
+    # 技术组's approval with its time, which must come before the work starts (rules._change_30).
+    Column(
+        "risk_assessment",
+        "上线风险评估",
+        "Go-live risk assessment",
+        "att",
+        "C",
+        required_if=("kind", ("升级/上线",)),
+        condition="if 升级/上线 (§31.5)",
+        articles=(A31[5],),
+    ),
+    Column(
+        "approved_at",
+        "审批通过时间",
+        "Approved at",
+        "dt",
+        "C",
+        required_if=("kind", ("升级/上线",)),
+        condition="if 升级/上线 (§31.5): 技术组's approval, before 开始时间",
+        articles=(A31[5],),
+    ),
+    # 第三十一条第7项 「及时作好参数备份」 (trace C23): a parameter change or a go-live names the 表29 backup taken
+    # before it, as 表37 does.
+    Column(
+        "pre_backup_ref",
+        "变更前备份",
+        "Backup before the change",
+        "ref",
+        "C",
+        ref="T29",
+        required_if=("kind", ("参数/配置变更", "升级/上线")),
+        condition="if 参数/配置变更 or 升级/上线 (§31.7): a 表29 row of the system, ended before 开始时间",
+        articles=(A31[7],),
+    ),
     Column(
         "fallback",
         "回退计划",
