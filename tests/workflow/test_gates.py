@@ -13,7 +13,7 @@ from django.urls import reverse
 from handover.core import clock
 from handover.core.errors import DomainError
 from handover.demo.workflow import sample_row
-from handover.org.models import Employment, Party, Site, SiteLevel
+from handover.org.models import Employment, Party, Phase, Site, SiteLevel
 from handover.registers import inventory
 from handover.registers import services as registers
 from handover.registers.models import Form, Row, SignatureKind
@@ -447,3 +447,34 @@ def test_a_step_confirmed_by_hand_is_refused_while_a_register_rule_blocks_it(wor
     assert h00.confirmed_at is None
     monkeypatch.setattr(gates, "RULES", [r for r in gates.RULES if r is not seal_missing])
     services.step_confirm(actor=people["onsite"], step=h00, now=at(1, 15, 40))
+
+
+def test_a_system_new_in_stabilisation_blocks_s13_until_a_signed_t36_new_system_request_names_it(
+    world, people
+):
+    """C31, 第三十八条 「原则上不进行新的系统建设」: a system that appears once 稳定期 began needs its 表36 approval."""
+    from django.utils import timezone
+
+    from handover.registers.models import InformationSystem, Row
+    from handover.workflow import register_gates
+    from handover.workflow.models import PhaseTransition
+    from tests.workflow.conftest import signed_form
+
+    hq = world.hq
+    old = InformationSystem.objects.create(engagement=world.engagement, site=hq, name="集中交易系统")
+    began = timezone.now()
+    InformationSystem.objects.filter(pk=old.pk).update(created_at=began - dt.timedelta(days=3))
+    PhaseTransition.objects.create(
+        engagement=world.engagement, from_phase=Phase.HANDOVER, to_phase=Phase.STABILISATION, reason="表24 已批准",
+        signed_by=world.person_a, signed_at=began,
+    )  # fmt: skip
+    key = (hq.pk, "S-13")
+    assert register_gates.new_systems_approved(world.engagement, [key]) == {}  # systems from before are fine
+    InformationSystem.objects.create(engagement=world.engagement, site=hq, name="第三方存管前置")
+    blocked = register_gates.new_systems_approved(world.engagement, [key])
+    assert "第三方存管前置" in blocked[key][0] and "集中交易系统" not in blocked[key][0]
+    form = signed_form(world.engagement, hq, 36, began)
+    Row.objects.create(form=form, seq=1, data={"is_new_system": False, "item": "第三方存管前置服务器"})
+    assert key in register_gates.new_systems_approved(world.engagement, [key])  # not a new-system request
+    Row.objects.create(form=form, seq=2, data={"is_new_system": True, "item": "第三方存管前置（新建）"})
+    assert register_gates.new_systems_approved(world.engagement, [key]) == {}

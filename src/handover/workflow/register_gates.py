@@ -27,10 +27,11 @@ from django.db.models import Count, Q
 from django.db.models.fields.json import KT
 from django.utils.translation import gettext as _
 
-from handover.org.models import Engagement, Site, SiteLevel
+from handover.org.models import Engagement, Phase, Site, SiteLevel
 from handover.registers import completeness, computed, rules
 from handover.registers.models import FormState, InformationSystem, Row, SignatureKind
 from handover.workflow import steps
+from handover.workflow.models import PhaseTransition
 
 if TYPE_CHECKING:  # gates.py imports this module for its RULES
     from handover.workflow.gates import Blocks
@@ -266,4 +267,48 @@ def exceptions_closed(engagement: Engagement, pairs: Iterable[Pair]) -> Blocks:
     return found
 
 
-RULES = (coverage_gaps, backups_first, exceptions_closed)  # gates.RULES, in this order
+def new_systems_approved(engagement: Engagement, pairs: Iterable[Pair]) -> Blocks:
+    """第三十八条 「托管期间…原则上不进行新的系统建设」 (trace C31): a system that first appears once 稳定期 has begun
+    blocks S-13 at head office until a signed 表36 row with 新系统建设 是 names it (its 名称 contains the system's
+    name), the approval the article and 附件一 ask for. Three queries."""
+    wanted = set(pairs)
+    hq = Site.objects.filter(engagement=engagement, level=SiteLevel.HQ, is_active=True).values_list(
+        "pk", flat=True
+    )
+    keys = [(pk, "S-13") for pk in hq if (pk, "S-13") in wanted]
+    if not keys:
+        return {}
+    began = (
+        PhaseTransition.objects.filter(engagement=engagement, to_phase=Phase.STABILISATION)
+        .order_by("signed_at")
+        .values_list("signed_at", flat=True)
+        .first()
+    )
+    if began is None:
+        return {}
+    new = list(
+        InformationSystem.objects.filter(engagement=engagement, created_at__gte=began)
+        .order_by("name")
+        .values_list("name", "site__name")
+    )
+    if not new:
+        return {}
+    approved = [
+        str(data.get("item") or "")
+        for data in computed.current_rows(engagement, [36])
+        .filter(form__state__in=(FormState.SIGNED, FormState.ARCHIVED))
+        .values_list("data", flat=True)
+        if data.get("is_new_system") is True
+    ]
+    missing = [(name, site) for name, site in new if not any(name in item for item in approved)]
+    if not missing:
+        return {}
+    reason = _(
+        "Systems that appeared in 稳定期 without an approved 表36 new-system request naming them (第三十八条: "
+        "原则上不进行新的系统建设): %(systems)s. Record the request in 表36 with 新系统建设 是 and its approval, or "
+        "correct the system entry."
+    ) % {"systems": "、".join(f"{name}（{site}）" for name, site in missing)}
+    return {key: [reason] for key in keys}
+
+
+RULES = (coverage_gaps, backups_first, exceptions_closed, new_systems_approved)  # gates.RULES, in this order
