@@ -41,7 +41,10 @@ FOOTER_LABELS: dict[str, str] = {
     Role.TECH_GROUP: "技术组审核",
 }
 # 第二十七条第4项: 技术组 signs 表24 as the one who compiles it (编制), not as a reviewer.
-FOOTER_LABEL_OF: dict[tuple[int, str], str] = {(24, Role.TECH_GROUP): "技术组编制"}
+FOOTER_LABEL_OF: dict[tuple[int, str], str] = {
+    (24, Role.TECH_GROUP): "技术组编制",
+    **{(n, Role.TECH_GROUP): "技术组接收" for n in (1, 2, 3, 4)},
+}
 LIST_SEPARATOR = "、"
 
 
