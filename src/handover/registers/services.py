@@ -46,9 +46,9 @@ class RowInvalid(DomainError):
 # signatures of each site's 现场技术岗位 and 被托管技术方; 表24's own footer is 技术组's alone. 托管工作组's
 # 批准 is no login's signature: it is recorded against the package that carries 表24 (docs/package.md).
 COMPILED_BY_TECH_GROUP = (24,)
-# 第二十条第3项 (trace C25): 表1–4 are the firm's routine 月报/季报 returns to the 证监局, passed on to 技术组 in 准备期,
-# before any 现场技术岗位 exists and while the custody is confidential (第十一条): 技术组 records and signs them as
-# their receiver; the firm's own signatures (填表人, 部门负责人) are on the return it filed (registers.md §3.1).
+# 第二十条第3项 (trace C25): 表1–4 are the firm's routine 月报/季报 returns to the 证监局, passed on to 技术组 in
+# 准备期, before any 现场技术岗位 exists and while the custody is confidential (第十一条): 技术组 records and signs
+# them as their receiver; the firm's own signatures (填表人, 部门负责人) are on the return it filed (registers.md §3.1).
 RECEIVED_BY_TECH_GROUP = (1, 2, 3, 4)
 # The registers whose rows the engine computes (seeding.computed_form_build checks them when it computes).
 COMPUTED = (6, 24)
