@@ -205,6 +205,8 @@ def test_completeness_lists_per_site_what_is_missing_and_where(b, world):
     )
     b.add(7, **rows.t7(b))
     b.add(8, **rows.t8(b))
+    for kind in ("应用软件", "数据库", "参数配置文件", "运行日志"):  # the full backup (第二十六条第1项, C7)
+        b.add(8, **rows.t8(b, purpose="交接全备份", object_type=kind))
     b.add(22, **_t22(b))
     report = {
         entry.site.code: entry

@@ -113,6 +113,12 @@ def test_a_system_blocks_each_step_whose_register_misses_it_until_the_row_is_the
     assert any("表9 " in r for r in t02) and any("表10 " in r for r in t02)
     backup = b.add(8, **rows.t8(b))
     permissions = b.add(8, **rows.t8(b, purpose="权限核查前备份"))
+    # C7, 第二十六条第1项: backups of other purposes, or a full backup of one class, do not make the system backup.
+    b.add(8, **rows.t8(b, purpose="交接全备份", object_type="数据库", content="全库"))
+    (t01,) = reasons(gaps, world, a, "T-01")
+    assert "应用软件、参数配置文件、运行日志" in t01 and "交接全备份" in t01, t01
+    for object_type in ("应用软件", "参数配置文件", "运行日志"):
+        b.add(8, **rows.t8(b, purpose="交接全备份", object_type=object_type, content=object_type))
     b.add(9, **rows.t9(b))
     b.add(10, **rows.t10(b, backup))
     b.add(11, **rows.t11(b, permissions))
@@ -294,6 +300,12 @@ def test_the_rules_are_listed_and_a_gated_step_is_blocked_even_with_its_register
     sign(b, b.form(7))
     signed_form(world.engagement, a, 8, at(1, 19))  # T-01 done at 甲营业部, its backup filed elsewhere:
     elsewhere = smuggled_backup(b, world.branch_b)
+    for seq, kind in enumerate(
+        ("应用软件", "数据库", "参数配置文件", "运行日志"), 2
+    ):  # T-01's full backup (第二十六条第1项)
+        full = rows.t8(b, purpose="交接全备份", object_type=kind)
+        data = registers.row_check(form=elsewhere.form, data=full, with_rules=False)[0]
+        Row.objects.create(form=elsewhere.form, seq=seq, data=data)
     b.add(9, **rows.t9(b))
     sign(b, b.form(9))
     b.add(10, **rows.t10(b, elsewhere))

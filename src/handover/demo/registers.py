@@ -393,10 +393,17 @@ def _t8(s: _Site) -> list[dict[str, Any]]:
     covered = s.systems if s.code != "HQ" else s.systems[:-1]
     for index, _sys in enumerate(covered):
         rows += [
+            # 第二十六条第1项: the full backup covers the software, the database, the parameter files and the logs.
             _backup(s, index, "交接全备份", "数据库", 1, method="数据库备份"),
+            _backup(s, index, "交接全备份", "参数配置文件", 6),
+            _backup(s, index, "交接全备份", "运行日志", 7),
             _backup(s, index, "改密前备份", "用户权限配置文件", 2),
             _backup(s, index, "权限核查前备份", "用户权限配置文件", 3),
         ]
+        if (
+            s.code != "BR-HZ" or index != 0
+        ):  # 杭州's counter system gets its 应用软件 through the E05 story below
+            rows.append(_backup(s, index, "交接全备份", "应用软件", 8))
     return rows
 
 

@@ -43,6 +43,16 @@ PER_ACCOUNT = (9, 10, 11)  # 第二十二条, 第二十六条第2、3项: each k
 COUNTER_CATEGORY = "营业部柜台"
 COVERED = (5, 7, 8, 9, 10, 11, 14, 15, 22, 23)
 LOGIN_OK = "成功"  # 第二十六条第2项 「及时作好相应测试」: a change is done once a fresh login succeeded
+# 第二十六条第1项 per data class (trace C7): 「应用系统的全备份包括应用软件、数据库、参数配置文件、运行日志」, and 「对网络、
+# 安全设备的配置文件进行备份」. A system's 表8 counts once its 交接全备份 rows cover every class its category asks for.
+FULL_BACKUP_PURPOSE = "交接全备份"
+APPLICATION_FULL_BACKUP = ("应用软件", "数据库", "参数配置文件", "运行日志")
+DEVICE_BACKUP = {"网络": ("网络设备配置文件",), "安全": ("安全设备配置文件",)}
+
+
+def backup_classes(category: str) -> tuple[str, ...]:
+    """The 表8 备份对象类别 a system of ``category`` must have in its 交接全备份 (第二十六条第1项)."""
+    return DEVICE_BACKUP.get(category, APPLICATION_FULL_BACKUP)
 
 
 @dataclass(frozen=True)
@@ -55,7 +65,9 @@ class Item:
     subject: str
     present: bool
     kind: str = "system"
-    detail: str = ""  # why a row that exists does not count yet (表10: 登录验证 未验证)
+    detail: str = (
+        ""  # why a row that exists does not count yet (表10: 登录验证 未验证; 表8: the classes missing)
+    )
 
     @property
     def register_title(self) -> str:
@@ -100,6 +112,8 @@ class _Found:
     logins: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
     # Accounts a 表9 or 表11 row names as a key account, by system (besides the account entity's).
     named: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
+    # Per system: the 备份对象类别 its 表8 交接全备份 rows cover (第二十六条第1项).
+    backed_up: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
 
     def add(self, register_no: int, form_site: int, values: dict[str, Any]) -> None:
         system_id, asset_id, site_id, person_id, account_id = (
@@ -116,6 +130,8 @@ class _Found:
                 self.named[system_id].add(account_id)
         if system_id is not None:
             self.systems[register_no].add(system_id)
+            if register_no == 8 and values.get("purpose") == FULL_BACKUP_PURPOSE:
+                self.backed_up[system_id].add(values.get("object_type") or "")
             if register_no == 7:
                 self.t7.append((form_site, system_id))
         if register_no == 22 and asset_id is not None:
@@ -154,6 +170,7 @@ def coverage(*, engagement: Engagement, sites: Iterable[Site]) -> list[SiteCompl
         )
     )
     names = {pk: name for pk, name, _site, _category in systems}
+    categories = {pk: category for pk, _name, _site, category in systems}
     with_accounts = set(
         Account.objects.filter(engagement=engagement, is_active=True).values_list("system_id", flat=True)
     )
@@ -173,6 +190,14 @@ def coverage(*, engagement: Engagement, sites: Iterable[Site]) -> list[SiteCompl
         per_system = system_id in with_accounts and not accounts
         numbers = PER_SYSTEM + (PER_SYSTEM_WITH_ACCOUNTS if per_system else ())
         for number in numbers:
+            if number == 8 and system_id in found.systems[8]:
+                needed = backup_classes(categories.get(system_id, ""))
+                missing = [c for c in needed if c not in found.backed_up[system_id]]
+                if missing and site_id in report:  # rows exist, but not of every class the article names
+                    report[site_id].items.append(
+                        Item(8, by_pk[site_id], name, False, "system", "、".join(missing))
+                    )
+                    continue
             expect(number, site_id, name, system_id in found.systems[number])
         for account_id, label in accounts:
             subject = f"{name}：{label}"
@@ -242,6 +267,8 @@ def _found(engagement: Engagement) -> _Found:
             account=KT("data__account_id"),
             account_class=KT("data__account_class"),
             login=KT("data__login_verified"),
+            purpose=KT("data__purpose"),
+            object_type=KT("data__object_type"),
         )
         .values(
             "form__register_no",
@@ -253,6 +280,8 @@ def _found(engagement: Engagement) -> _Found:
             "account",
             "account_class",
             "login",
+            "purpose",
+            "object_type",
         )
         .order_by()
         .distinct()

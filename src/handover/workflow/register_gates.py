@@ -72,6 +72,13 @@ def _coverage_reason(item: completeness.Item, article: str) -> str:
             "表15 has no row for %(site)s itself (%(article)s: 总部 and each 区域中心 check their historical "
             "data): check it and add the row."
         )
+    elif item.register_no == 8 and item.detail:
+        text = _(
+            "The 交接全备份 of %(subject)s at %(site)s in 表8 lacks %(missing)s (%(article)s: the full backup of an "
+            "application covers its software, database, parameter files and run logs; a network or security "
+            "device, its configuration): back them up and record each in 表8."
+        )
+        values |= {"missing": item.detail}
     elif item.register_no == 22:
         text = _(
             "The machine %(subject)s at %(site)s is not in 表22 (%(article)s: every machine is scanned "
