@@ -43,8 +43,9 @@ PER_ACCOUNT = (9, 10, 11)  # 第二十二条, 第二十六条第2、3项: each k
 COUNTER_CATEGORY = "营业部柜台"
 COVERED = (5, 7, 8, 9, 10, 11, 14, 15, 22, 23)
 LOGIN_OK = "成功"  # 第二十六条第2项 「及时作好相应测试」: a change is done once a fresh login succeeded
-# 第二十六条第1项 per data class (trace C7): 「应用系统的全备份包括应用软件、数据库、参数配置文件、运行日志」, and 「对网络、
-# 安全设备的配置文件进行备份」. A system's 表8 counts once its 交接全备份 rows cover every class its category asks for.
+# 第二十六条第1项 per data class (trace C7): 「应用系统的全备份包括应用软件、数据库、参数配置文件、运行日志」, and
+# 「对网络、安全设备的配置文件进行备份」. A system's 表8 counts once its 交接全备份 rows cover every class its
+# category asks for.
 FULL_BACKUP_PURPOSE = "交接全备份"
 APPLICATION_FULL_BACKUP = ("应用软件", "数据库", "参数配置文件", "运行日志")
 DEVICE_BACKUP = {"网络": ("网络设备配置文件",), "安全": ("安全设备配置文件",)}
