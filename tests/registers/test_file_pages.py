@@ -18,7 +18,7 @@ from handover.org.models import Role
 from handover.registers import catalogue, events, services
 from handover.registers.io import frame
 from handover.registers.io.template import template_bytes
-from handover.registers.models import Form, ImportJob, ImportState, Row
+from handover.registers.models import Form, FormState, ImportJob, ImportState, Row
 from tests.factories import t8_values
 from tests.registers.io_support import Scenery, fill_template, read_openpyxl, valid_row
 
@@ -162,9 +162,16 @@ def test_a_good_file_imported_through_the_page_creates_the_rows(client, world, p
     assert 'data-testid="created">1, 2<' in page and form.form_no in page
     # The outcome opens the form the rows went into, to submit and sign it.
     assert f'href="{url(world, "form_detail", form_id=form.pk)}" data-testid="imported-form"' in page
+    assert 'data-testid="nothing-imported"' not in page and "打开表单" in page
     # The same file again updates by natural key: nothing created, nothing duplicated.
     page = client.get(_upload(client, world, content)["Location"]).content.decode()
     assert 'data-testid="created">—<' in page and form.rows.filter(is_current=True).count() == 2
+    # UX review H2: a file naming a signed form writes nothing, and the page says so instead of "已导入".
+    Form.objects.filter(pk=form.pk).update(state=FormState.SIGNED)
+    named = fill_template(template_bytes(8), [valid_row(8, scenery, 1)],
+                          {"日期": "2026-12-01", "填报单位/站点": "BA", "编号": form.form_no})  # fmt: skip
+    page = client.get(_upload(client, world, named)["Location"]).content.decode()
+    assert 'data-testid="nothing-imported"' in page and "编号" in page
 
 
 def test_a_signed_row_is_left_untouched_and_the_page_says_so(client, world, people):

@@ -241,7 +241,20 @@ def test_a_signed_form_is_not_touched(scenery, world):
     Form.objects.filter(form_no=result.form_no).update(state=FormState.SIGNED)
     row = valid_row(18, scenery)
     row[_index(18, "location")] = "新地点"
+    # A file that names the signed form by its 编号: nothing is written, and the result says so.
     again = importing.register_import(
+        actor=system("test"),
+        engagement=world.engagement,
+        site=world.branch_a,
+        register_no=18,
+        filename="t18.xlsx",
+        content=fill_template(template_bytes(18), [row], {"日期": "2026-12-01", "编号": result.form_no}),
+    )
+    assert again.form_frozen and not again.updated and not again.created
+    assert Row.objects.get(form__form_no=result.form_no).data["location"] != "新地点"
+    # UX review H2: a file with no 编号 no longer drops its rows into the signed form of its date; they go to a
+    # new form of that date.
+    fresh = importing.register_import(
         actor=system("test"),
         engagement=world.engagement,
         site=world.branch_a,
@@ -249,8 +262,8 @@ def test_a_signed_form_is_not_touched(scenery, world):
         filename="t18.xlsx",
         content=_filled(scenery, 18, [row]),
     )
-    assert again.form_frozen and not again.updated and not again.created
-    assert Row.objects.get(form__form_no=result.form_no).data["location"] != "新地点"
+    assert fresh.form_created and fresh.form_no != result.form_no and fresh.created == [1]
+    assert Row.objects.get(form__form_no=fresh.form_no).data["location"] == "新地点"
 
 
 def test_importing_needs_the_right_to_fill_registers_at_the_site(scenery, world):

@@ -484,10 +484,13 @@ def _target_form(*, actor: Any, engagement: Engagement, site: Site, parsed: Pars
                 field="form_no",
             )
     else:
+        # No 编号 in the file: the open form of that date, or a new one. A signed form of the date is not the
+        # target (UX review H2: the rows were silently dropped into it); signed forms change only by 编号.
         form = (
             Form.objects.filter(
                 engagement=engagement, site=site, register_no=number, form_date=when, is_current=True
             )
+            .exclude(state__in=(FormState.SIGNED, FormState.ARCHIVED))
             .order_by("-created_at")
             .first()
         )
