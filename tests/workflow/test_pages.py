@@ -358,3 +358,29 @@ def test_a_case_starts_from_a_row_listed_on_its_step_page(world, client, people)
     assert start in page and f"?row={row.pk}&amp;path=E08" in page
     form = client.get(start.replace("&amp;", "&")).content.decode()
     assert f'value="{row.pk}"' in form and '<option value="E05" selected>' in form
+
+
+def test_the_step_page_names_systems_links_forms_and_offers_no_second_path_for_a_row(world, client, people):
+    """UX review M8: rows named by their system, not its id; the form number a link; a row whose case is open
+    links the case instead of offering to start another; a row that already links a 表39 entry says so."""
+    from handover.registers.models import InformationSystem
+    from handover.workflow import services
+
+    start_handover(world, people)
+    system = InformationSystem.objects.create(
+        engagement=world.engagement, site=world.branch_a, name="柜台系统"
+    )
+    failed = source_row(world.engagement, world.branch_a, 14, system_id=system.pk)
+    linked = Row.objects.create(form=failed.form, seq=2, data={"system_id": system.pk, "exception_refs": [1]})
+    plain = Row.objects.create(form=failed.form, seq=3, data={"system_id": system.pk})
+    case = services.case_open(
+        actor=people["onsite"], engagement=world.engagement, path_id="E05", source_row=failed,
+        description="备份失败",
+    )  # fmt: skip
+    t04 = StepInstance.objects.get(site=world.branch_a, step_id="T-04")
+    client.force_login(people["onsite"])
+    page = client.get(reverse("workflow:step", args=[world.engagement.code, t04.pk])).content.decode()
+    assert "柜台系统" in page and f"/register-forms/{failed.form.pk}/" in page
+    assert f"/exceptions/{case.pk}/" in page and 'data-testid="row-linked"' in page
+    assert page.count('data-testid="start-E05"') == 1 and f"row={plain.pk}&amp;" in page
+    assert f"row={failed.pk}&amp;" not in page and f"row={linked.pk}&amp;" not in page

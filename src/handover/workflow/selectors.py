@@ -482,8 +482,19 @@ class RegisterRows:
     exception paths a problem in one of them starts."""
 
     form: Any
-    rows: list[Any]
+    rows: list[RowLine]
     starts: list[paths.Path]
+
+
+@dataclass(frozen=True)
+class RowLine:
+    """One row as the step page shows it (UX review M8): its system by name, not id, and whether a 第二十八条 path
+    is already under way for it (an open case from it, or a 表39 entry it links), so no second one is offered."""
+
+    row: Any
+    system: str
+    case: ExceptionCase | None
+    linked_t39: bool
 
 
 ROWS_SHOWN = 50
@@ -503,12 +514,41 @@ def step_register_rows(*, user: Any, engagement: Engagement, instance: StepInsta
         .prefetch_related("rows")
         .order_by("register_no", "form_no")
     )
+    from handover.registers.models import InformationSystem
+
+    current = {form.pk: [r for r in form.rows.all() if r.is_current][:ROWS_SHOWN] for form in forms}
+    every = [row for rows in current.values() for row in rows]
+    system_ids = {_as_int(row.data.get("system_id")) for row in every} - {None}
+    names = dict(
+        InformationSystem.objects.filter(engagement=engagement, pk__in=system_ids).values_list("pk", "name")
+    )
+    cases = {
+        case.source_row_id: case
+        for case in ExceptionCase.objects.filter(
+            engagement=engagement, source_row__in=[row.pk for row in every]
+        ).order_by("opened_at")
+    }
     result = []
     for form in forms:
-        rows = [r for r in form.rows.all() if r.is_current][:ROWS_SHOWN]
+        lines = [
+            RowLine(
+                row,
+                names.get(_as_int(row.data.get("system_id")) or 0, ""),
+                cases.get(row.pk),
+                bool(row.data.get("exception_refs")),
+            )
+            for row in current[form.pk]
+        ]
         starts = [paths.BY_ID[p] for p in spec.exceptions if form.register_no in paths.BY_ID[p].sources]
-        result.append(RegisterRows(form, rows, starts))
+        result.append(RegisterRows(form, lines, starts))
     return result
+
+
+def _as_int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 @dataclass(frozen=True)
