@@ -114,3 +114,14 @@ def test_deactivating_a_site_with_active_children_is_refused(world):
     services.site_deactivate(actor=tech, site=world.branch_a)
     world.branch_a.refresh_from_db()
     assert not world.branch_a.is_active
+
+
+def test_the_site_page_asks_twice_before_deactivating(world, client):
+    """UX review M6: 停用 opens a confirmation that says what it does; the POST is its second button."""
+    tech = world.login_with(Role.TECH_GROUP)
+    client.force_login(tech)
+    page = client.get(f"/e/{world.engagement.code}/sites/{world.service_a.pk}/").content.decode()
+    confirm = page[page.index('data-testid="deactivate-confirm"') :]
+    assert "<summary" in confirm.split('data-testid="deactivate"')[0]
+    assert confirm.index("<summary") < confirm.index(f"/sites/{world.service_a.pk}/deactivate/")
+    assert page.count(f"/sites/{world.service_a.pk}/deactivate/") == 1

@@ -51,3 +51,16 @@ def test_unseal_rights_in_every_engagement_or_the_command_line_may_seal(vault, t
     lifecycle.vault_seal(actor=system("test"))
     assert lifecycle.vault_status().sealed
     assert Event.objects.filter(action=events.SEAL).count() == 2
+
+
+def test_the_seal_button_asks_twice_and_is_gone_once_sealed(vault, two, client):
+    """UX review M6: 立即封存 sits behind a confirmation that says what sealing does, and is not offered while the
+    vault is sealed already."""
+    first, _second = two
+    tech = first.login_with(Role.TECH_GROUP)
+    client.force_login(tech)
+    page = client.get(reverse("vault:home")).content.decode()
+    assert 'data-testid="seal-confirm"' in page and "<summary" in page and 'data-testid="seal"' in page
+    lifecycle.vault_seal(actor=system("test"))
+    page = client.get(reverse("vault:home")).content.decode()
+    assert 'data-testid="seal"' not in page and 'data-testid="seal-confirm"' not in page
