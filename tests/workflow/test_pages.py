@@ -317,6 +317,10 @@ def test_the_phase_and_deadline_forms_are_technical_groups(world, client, people
     client.force_login(people["onsite"])
     assert client.get(services_steps).status_code == 403
     client.force_login(people["tech"])
+    # UX review M6: the page says where the engagement is and offers only the next phase, preselected.
+    page = client.get(services_steps).content.decode()
+    assert 'data-testid="phase-notes"' in page and str(world.engagement.disposal_date) in page
+    assert '<option value="handover" selected>' in page and 'value="stabilisation"' not in page
     with clock.frozen(at(1, 9)):
         response = client.post(services_steps, {"to_phase": Phase.STABILISATION, "reason": "跳过"})
         assert response.status_code == 400

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from handover.org.models import Phase
 from handover.workflow import paths, steps
 from handover.workflow.deadlines import BEIJING
+from handover.workflow.services.phases import NEXT_PHASE
 
 
 class BeijingDateTimeField(forms.DateTimeField):
@@ -51,11 +52,17 @@ class DeadlineForm(forms.Form):
 
 
 class PhaseForm(forms.Form):
-    to_phase = forms.ChoiceField(
-        label=_("Move to"),
-        choices=[(Phase.HANDOVER, Phase.HANDOVER.label), (Phase.STABILISATION, Phase.STABILISATION.label)],
-    )
+    """UX review M6: the only choice is the next phase of the engagement (none once in 稳定期), preselected."""
+
+    to_phase = forms.ChoiceField(label=_("Move to"))
     reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 3}), max_length=2000)
+
+    def __init__(self, *args: Any, current: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        following = NEXT_PHASE.get(Phase(current))
+        field = self.fields["to_phase"]
+        field.choices = [(following, Phase(following).label)] if following else []  # type: ignore[attr-defined]
+        field.initial = following
 
 
 class ReportForm(forms.Form):

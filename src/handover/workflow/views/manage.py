@@ -10,7 +10,7 @@ from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 
 from handover.org import permissions as perms
-from handover.org.models import Engagement
+from handover.org.models import Engagement, Phase
 from handover.web.access import needs
 from handover.workflow import selectors, services
 from handover.workflow.forms import DeadlineForm, PhaseForm, ReportForm
@@ -33,7 +33,7 @@ def deadline(request: HttpRequest, engagement: Engagement) -> HttpResponse:
 
 @needs(perms.MANAGE_WORKFLOW)
 def phase(request: HttpRequest, engagement: Engagement) -> HttpResponse:
-    form = PhaseForm(request.POST or None)
+    form = PhaseForm(request.POST or None, current=engagement.phase)
     if request.method == "POST" and form.is_valid():
         action = partial(
             services.phase_transition, actor=request.user, engagement=engagement, **form.cleaned_data
@@ -41,7 +41,33 @@ def phase(request: HttpRequest, engagement: Engagement) -> HttpResponse:
         if attempt(request, form, action):
             messages.success(request, _("The engagement is in its next phase."))
             return redirect("workflow:overview", code=engagement.code)
-    return form_page(request, engagement, form, _("Move to the next phase"))
+    return form_page(
+        request, engagement, form, _("Move to the next phase"), phase_notes=_phase_notes(engagement)
+    )
+
+
+def _phase_notes(engagement: Engagement) -> list[str]:
+    """What the phase page says before the button (UX review M6): where the engagement is, what the move needs,
+    and what it does."""
+    current = Phase(engagement.phase)
+    notes = [_("The engagement is in the %(phase)s.") % {"phase": current.label}]
+    if current == Phase.PREPARATION:
+        notes += [
+            _("Moving to the 交接期 is allowed from the disposal date D (%(d)s) on.")
+            % {"d": engagement.disposal_date},
+            _("It creates every site's 交接期 steps, whose deadlines count from D, and tells every member."),
+        ]
+    elif current == Phase.HANDOVER:
+        notes += [
+            _(
+                "Moving to the 稳定期 needs the working group's approval of a handover package with the signed 表24 "
+                "(第二十七条第4项) and no exception case open (第二十八条)."
+            ),
+            _("It creates the 稳定期 steps of every site and tells every member. There is no way back."),
+        ]
+    else:
+        notes.append(_("The 稳定期 is the last phase: there is no next one."))
+    return notes
 
 
 @needs(perms.MANAGE_WORKFLOW)
