@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 
 import pytest
 from django.db import connection
@@ -388,3 +389,18 @@ def test_the_step_page_names_systems_links_forms_and_offers_no_second_path_for_a
     assert f"/exceptions/{case.pk}/" in page and 'data-testid="row-linked"' in page
     assert page.count('data-testid="start-E05"') == 1 and f"row={plain.pk}&amp;" in page
     assert f"row={failed.pk}&amp;" not in page and f"row={linked.pk}&amp;" not in page
+
+
+def test_step_descriptions_and_heat_map_tips_are_chinese_on_a_chinese_page(world, client, people):
+    """UX review M1: the step's description and the heat map's tooltips in the page's language, with no internal
+    state codes (in_progress, overdue …)."""
+    start_handover(world, people)
+    t01 = StepInstance.objects.get(site=world.branch_a, step_id="T-01")
+    client.force_login(people["tech"])
+    page = client.get(reverse("workflow:step", args=[world.engagement.code, t01.pk])).content.decode()
+    assert "系统备份并封存介质" in page and "Back up the systems" not in page
+    overview = client.get(reverse("workflow:overview", args=[world.engagement.code])).content.decode()
+    tips = re.findall(r'title="([^"]*)"', overview)
+    assert any("T-01 系统备份" in tip for tip in tips)
+    codes = ("in_progress", "done_late", "overdue", "blocked", "pending")
+    assert not [tip for tip in tips if any(f" {code}" in tip for code in codes)]

@@ -10,6 +10,20 @@ from typing import Any
 
 from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
+
+
+def state_labels() -> dict[str, str]:
+    """The step states as the legend names them, in the page's language (UX review M1: no internal codes)."""
+    return {
+        "done": _("Done"),
+        "done_late": _("Done late"),
+        "overdue": _("Overdue"),
+        "blocked": _("Blocked"),
+        "in_progress": _("In progress"),
+        "pending": _("Not started"),
+    }
+
 
 BAR_HEIGHT, BAR_GAP, LABEL_WIDTH, BAR_WIDTH = 18, 6, 110, 260
 
@@ -96,6 +110,7 @@ def heatmap(
         lines.append(f"<tr><th></th>{spans}<th></th></tr>")
     lines.append(f"<tr><th></th>{head}<th></th></tr>")
     titles: dict[tuple[str, str, tuple[str, ...]], str] = {}  # most cells share their step, state and reasons
+    labels = state_labels()
     for row in rows:
         cells = []
         for view in row.cells:
@@ -105,7 +120,8 @@ def heatmap(
             key = (view.step.id, view.state, view.gate_reasons)
             title = titles.get(key)
             if title is None:
-                title = titles[key] = escape(" · ".join((f"{view.step.id} {view.state}", *view.gate_reasons)))
+                named = f"{view.step.id} {view.step.zh} {labels.get(view.state, view.state)}"
+                title = titles[key] = escape(" · ".join((named, *view.gate_reasons)))
             cells.append(
                 f'<td><a class="s-{view.state}" href="{step_prefix}{view.instance_id}/" title="{title}"></a></td>'
             )
