@@ -215,7 +215,10 @@ def test_the_overview_in_stabilisation_stays_at_a_constant_number_of_queries(
             response = client.get(url)
     page = response.content.decode()
     assert page.count('data-testid="site-') >= 300 and page.count('data-testid="heat-phase"') == 2
-    assert 'title="S-02 操作口令专人专用、定期更换 逾期' in page and 'title="S-09 值班、实时监控、日报 完成' in page
+    assert (
+        'title="S-02 操作口令专人专用、定期更换 逾期' in page
+        and 'title="S-09 值班、实时监控、日报 完成' in page
+    )
 
 
 def test_a_branch_post_sees_its_subtree_only_and_the_observer_gets_the_summary(world, client, people):

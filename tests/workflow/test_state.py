@@ -13,7 +13,7 @@ from handover.core import clock, schedule
 from handover.core.errors import DomainError, PermissionDenied
 from handover.org.models import Engagement, Phase, Role
 from handover.registers.models import Form, FormState
-from handover.workflow import services, state, tasks
+from handover.workflow import services, state, steps, tasks
 from handover.workflow.models import Escalation, Evidence, PhaseTransition, StepInstance
 from tests.workflow.conftest import approve_t24, at, signed_form, start_handover
 
@@ -446,3 +446,36 @@ def test_table24_says_reported_for_a_late_site_that_gave_same_day_feedback(world
         if r.data["register_no"] == "表8" and r.data["site_id"] == world.branch_a.pk
     ]
     assert signed and signed[0]["reported_daily"] is True
+
+
+def test_a_step_undone_after_its_deadline_says_why_and_owes_feedback_from_the_day_it_was_undone(
+    world, people
+):
+    """UX review H4: T-04 was done on D (its 表14 signed at 19:00, due 22:00); a new draft 表14 opened on D+1 at
+    03:09 makes it late again. The step says which register is not signed, and N-02's same-day feedback is due
+    by the end of D+1, the day the lateness arose, not by the end of D, which had passed before anyone knew."""
+    start_handover(world, people)
+    a = world.branch_a
+    h00 = StepInstance.objects.get(site=a, step_id="H-00")
+    services.step_evidence_add(
+        actor=people["onsite"], step=h00, name="签到.pdf", stream=io.BytesIO(b"%PDF-1.7 x")
+    )
+    services.step_confirm(actor=people["onsite"], step=h00, now=at(1, 15, 40))
+    signed_form(world.engagement, a, 14, at(1, 19))
+    assert state.compute(engagement=world.engagement, now=at(1, 21))[(a.pk, "T-04")].state == state.DONE
+    draft = Form.objects.create(
+        engagement=world.engagement,
+        site=a,
+        register_no=14,
+        form_no="BA-T14-20261202-001",
+        form_date=at(2, 3).date(),
+    )
+    Form.objects.filter(pk=draft.pk).update(created_at=at(2, 3, 9))
+    views = state.compute(engagement=world.engagement, now=at(2, 9))
+    t04 = views[(a.pk, "T-04")]
+    assert t04.state == state.OVERDUE and any("表14" in r for r in t04.reasons), t04.reasons
+    assert t04.late_since == at(2, 3, 9)
+    # N-02 over this one late step alone (the site's other steps are late too in this world):
+    n02 = state.StepView(0, steps.BY_ID["N-02"], a.pk, None, created_at=at(1, 15, 30))
+    state._same_day_feedback(n02, [t04], at(2, 9))
+    assert n02.state == state.IN_PROGRESS and n02.due.astimezone(at(2, 9).tzinfo).date() == at(2, 9).date()

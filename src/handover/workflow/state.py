@@ -90,6 +90,9 @@ class StepView:
     needs_feedback: bool = False
     needs_escalation: bool = False
     missing_registers: tuple[int, ...] = field(default_factory=tuple)
+    late_since: dt.datetime | None = (
+        None  # when an overdue step became late (its deadline, or a later reopening)
+    )
     reasons: tuple[str, ...] = ()  # why a derived or 稳定期 step is in its state (N-01, N-02, N-05, S-…)
     escalation_reported: bool = False
     lapsed: bool = False  # a 稳定期 routine is behind (routine.py)
@@ -108,7 +111,9 @@ def overrides_of(engagement: Engagement) -> dict[str, steps.Deadline]:
     }
 
 
-Entry = tuple[bool, bool, dt.datetime | None]  # a current form exists, all are signed, the last signature
+# A current form exists, all are signed, the last signature, and when the newest unsigned one was opened (a step
+# that was done and is not any more became late then, not at its deadline: UX review H4).
+Entry = tuple[bool, bool, dt.datetime | None, dt.datetime | None]
 Status = dict[int, dict[int, Entry]]  # site → register → its entry
 NO_FORMS: dict[int, Entry] = {}
 
@@ -123,13 +128,14 @@ def _register_status(engagement: Engagement) -> Status:
             n=Count("id", distinct=True),
             signed=Count("id", filter=Q(state__in=SIGNED), distinct=True),
             last=Max("signatures__signed_at", filter=Q(state__in=SIGNED)),
+            reopened=Max("created_at", filter=~Q(state__in=SIGNED)),
         )
-        .values_list("site_id", "register_no", "n", "signed", "last")
+        .values_list("site_id", "register_no", "n", "signed", "last", "reopened")
         .order_by()
     )
     status: Status = defaultdict(dict)
-    for site_id, number, n, signed, last in rows:
-        status[site_id][number] = (n > 0, n == signed, last)
+    for site_id, number, n, signed, last, reopened in rows:
+        status[site_id][number] = (n > 0, n == signed, last, reopened)
     return dict(status)
 
 
@@ -167,6 +173,19 @@ def _own_done(
     return (None if missing else last), started, tuple(missing)
 
 
+def _late_since(
+    due: dt.datetime | None, missing: tuple[int, ...], at_sites: list[dict[int, Entry]]
+) -> dt.datetime | None:
+    """When a step not done became late: its deadline, or later when an unsigned form of a missing register
+    was opened after it (the step had been done, and a new draft undid it: UX review H4)."""
+    if due is None or not missing:
+        return due
+    opened = [
+        entry[3] for forms in at_sites for n in missing if (entry := forms.get(n)) is not None and entry[3]
+    ]
+    return max([due, *opened])
+
+
 def compute(*, engagement: Engagement, now: dt.datetime) -> dict[Key, StepView]:
     """Every step instance of the engagement with its state at ``now``."""
     overrides = overrides_of(engagement)
@@ -199,9 +218,11 @@ def compute(*, engagement: Engagement, now: dt.datetime) -> dict[Key, StepView]:
             due[step_id] = deadlines.due_at(step_id, engagement.disposal_date, overrides)
         view = StepView(pk, step, site_id, due[step_id], created_at=created_at)
         if step.outputs:
+            at_sites = [status.get(site_id, NO_FORMS)] if site_id else hq
             view.done_at, view.started, view.missing_registers = _own_done(
-                step.outputs, step.optional, [status.get(site_id, NO_FORMS)] if site_id else hq, created_at
+                step.outputs, step.optional, at_sites, created_at
             )
+            view.late_since = _late_since(view.due, view.missing_registers, at_sites)
         elif not step.derived:
             view.done_at, view.started = confirmed_at, confirmed_at is not None
         if pk in feedback:
@@ -290,6 +311,10 @@ def _settle(view: StepView, now: dt.datetime) -> None:
     overdue = view.lapsed or deadlines.is_overdue(due, done_at=None, now=now)
     if overdue:
         view.state = OVERDUE
+        if view.missing_registers and not view.reasons:  # UX review H4: say why, not only that
+            view.reasons = (
+                _("Not signed yet: %(regs)s") % {"regs": "、".join(f"表{n}" for n in view.missing_registers)},
+            )
     elif view.waiting_for or view.gate_reasons:
         view.state = BLOCKED
     else:
@@ -354,7 +379,8 @@ def _same_day_feedback(view: StepView, watched: list[StepView], now: dt.datetime
     unreported = [v for v in watched if v.escalated_at is not None and not v.escalation_reported]
     view.started = bool(late or unreported)
     if silent:
-        view.due = min(deadlines.feedback_due_by(v.due) for v in silent if v.due is not None)
+        # The day the lateness arose, which for a step undone after its deadline is the day it was undone.
+        view.due = min(deadlines.feedback_due_by(v.late_since or v.due) for v in silent if v.due is not None)
         view.state = OVERDUE if now > view.due else IN_PROGRESS
         view.reasons = (_("No same-day feedback yet: %(steps)s") % {"steps": _ids(silent)},)
     elif unreported:
