@@ -195,15 +195,17 @@ class Walk:
                 page.get_by_test_id(f"sign-{kind}").click()
                 expect(page.locator("ul.messages li.success")).to_be_visible()
 
-    def submit_and_sign(self, form_path: str, *, finance: bool = False, rows: bool = False) -> None:
+    def submit_and_sign(
+        self, form_path: str, *, finance: bool = False, rows: bool = False, tech: bool = False
+    ) -> None:
         """Submit the form (被托管技术方) and sign its footer: 现场技术岗位, 被托管技术方 and, where the
-        register asks for it, 被托管机构财务."""
+        register asks for it, 被托管机构财务 and 技术组 (表39: 技术组 acknowledges the report, 第二十八条)."""
         if rows:
             self.sign_rows(form_path)
         self.it.goto(form_path)
         self.it.get_by_test_id("submit-form").click()
         expect(self.it.locator("ul.messages li.success")).to_be_visible()
-        signers = [self.onsite, self.it] + ([self.finance] if finance else [])
+        signers = [self.onsite, self.it] + ([self.finance] if finance else []) + ([self.tech] if tech else [])
         for page in signers:
             page.goto(form_path)
             page.get_by_test_id("sign-form").click()
@@ -400,6 +402,10 @@ def backups_passwords_permissions(walk: Walk) -> None:
                 ("交接全备份", "数据库", "数据库备份", "18:00", "18:30"),
                 ("改密前备份", "用户权限配置文件", "文件备份", "18:35", "18:45"),
                 ("权限核查前备份", "用户权限配置文件", "文件备份", "18:50", "19:00"),
+                # 第二十六条第1项: the full backup also covers the software, the parameter files and the logs.
+                ("交接全备份", "应用软件", "文件备份", "17:30", "17:45"),
+                ("交接全备份", "参数配置文件", "文件备份", "17:46", "17:50"),
+                ("交接全备份", "运行日志", "文件备份", "17:51", "17:55"),
             ),
             1,
         ):
@@ -567,7 +573,7 @@ def current_data_with_e05(walk: Walk) -> None:
     page.fill("input[name=closed_on]", s.day())
     page.get_by_test_id("save").click()
     expect(page).to_have_url(re.compile(r"/e/demo/register-rows/\d+/$"))
-    walk.submit_and_sign(t39)
+    walk.submit_and_sign(t39, tech=True)
 
     page.goto(case_path)
     expect(page.get_by_test_id("close-refusal")).to_contain_text("表39")  # signed, but not linked yet
