@@ -1,11 +1,13 @@
 """The 表24 handover package page on the demo engagement, in a real browser: 技术组 is refused without a
 residual-risk reason while sites are not done, builds with one (signing 表24 as its compiler), records the
-working group's member (not 技术组) finds it waiting, with the demo's open E05 case stopping the approval, and
-技术组 downloads the package and it verifies offline against the server's
+working group's member (not 技术组) finds it waiting, with the demo's open E05 case stopping the approval until
+the member accepts it as a residual risk and approves with a fresh code; 技术组 records a sending and downloads
+the package and it verifies offline against the server's
 key, naming a signed 表24."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -40,15 +42,34 @@ def test_the_technical_group_builds_records_and_downloads_a_package_that_verifie
     expect(page.get_by_test_id("awaiting-approval")).to_be_visible()
     expect(page.locator("input[name=approver]")).to_have_count(0)
     member = page.context.browser.new_context(base_url=server.base_url).new_page()
-    _log_in_enrolling_totp(member, server, "demo-wg")
+    totp = _log_in_enrolling_totp(member, server, "demo-wg")
     member.goto("/e/demo/")
     member.get_by_test_id("nav-approvals").click()
     member.locator("table[data-testid=packages] a").first.click()
     expect(member.get_by_test_id("residual-risk")).to_contain_text("总部清算系统备份待补登")
-    # The demo's 深圳福田营业部 E05 is still open: the handover is not complete, so no approval yet.
+    # The demo's 深圳福田营业部 E05 is still open: the handover is not complete, so no approval yet ...
     expect(member.get_by_test_id("open-cases")).to_contain_text("E05")
     expect(member.get_by_test_id("approve")).to_have_count(0)
+    approve_url = member.url
+    # ... until the working group itself accepts it as a residual risk, with its reason, and approves.
+    member.get_by_test_id("to-accept").click()
+    member.locator("table[data-testid=open-cases] textarea[name=reason]").first.fill(
+        "改用文件备份，开发商次日修复"
+    )
+    member.locator("table[data-testid=open-cases] button[data-testid^=accept-]").first.click()
+    expect(member.locator("table[data-testid=open-cases]")).to_contain_text("改用文件备份，开发商次日修复")
+    member.goto(approve_url)
+    member.locator("input[name=residual_risk_read]").check()
+    member.fill("input[name=totp_code]", totp.at(time.time() + totp.interval))
+    member.get_by_test_id("approve").click()
+    expect(member.get_by_test_id("approval")).to_be_visible()
     member.context.close()
+    page.reload()
+    expect(page.get_by_test_id("approval")).to_be_visible()
+    page.select_option("select[name=recipient]", "csrc_bureau")
+    page.fill("input[name=sent_at]", "2030-01-01T10:00")
+    page.get_by_test_id("distribute").click()
+    expect(page.locator("table")).to_contain_text("2030-01-01 10:00")
     with page.expect_download() as download:
         page.get_by_test_id("download").click()
     target = tmp_path / "package.zip"

@@ -123,3 +123,45 @@ def test_table24_carries_the_written_summary_never_a_count():
     assert package.table24.get().header["summary"] == "交接完成：全部站点已签字，无遗留问题。"
     typed = services.package_build(actor=tech, engagement=world.engagement, summary="以此为准")
     assert typed.table24.get().header["summary"] == "以此为准"
+
+
+def test_the_working_group_may_accept_an_open_case_as_a_residual_risk_and_the_addendum_names_it(client):
+    """第二十七条第4项, 第二十八条: an open case stops the approval until it is closed or the working group itself
+    accepts it as a residual risk with a reason; 技术组 and the bureau cannot; the signed addendum names it."""
+    import json
+
+    from handover.workflow.models import CaseRiskAcceptance
+
+    world, tech, package = _built()
+    case = ExceptionCase.objects.create(
+        engagement=world.engagement, site=world.branch_a, path_id="E05", description="柜台系统自带备份失败",
+        opened_at=timezone.now(),
+    )  # fmt: skip
+    with pytest.raises((DomainError, PermissionDenied)):
+        workflow.case_risk_accept(actor=tech, case=case, reason="技术组自己免责")
+    bureau = world.login_with(Role.OBSERVER, username="bureau")
+    with pytest.raises(DomainError, match="托管工作组"):
+        workflow.case_risk_accept(actor=bureau, case=case, reason="证监局代为接受")
+    member, totp = working_group_member(world)
+    client.force_login(member)
+    listing = client.get(f"/e/{world.engagement.code}/packages/approvals/").content.decode()
+    assert f'data-testid="accept-{case.pk}"' in listing
+    with pytest.raises(DomainError):  # no reason, no acceptance
+        workflow.case_risk_accept(actor=member, case=case, reason="  ")
+    accepted = client.post(
+        f"/e/{world.engagement.code}/packages/cases/{case.pk}/accept/",
+        {"reason": "已改用文件备份，次日由开发商修复"},
+    )
+    assert accepted.status_code == 302 and CaseRiskAcceptance.objects.get().accepted_by.user_id == member.pk
+    with pytest.raises(DomainError) as again:
+        workflow.case_risk_accept(actor=member, case=case, reason="再次接受")
+    assert again.value.field == "case" and CaseRiskAcceptance.objects.count() == 1
+    approval = services.package_approve(actor=member, package=package, totp_code=next_code(totp))
+    assert approval.person.user_id == member.pk
+    body = json.loads(services.package_addendum_issue(actor=tech, package=package))["addendum"]
+    (named,) = body["residual_risks"]
+    assert (named["case"], named["reason"], named["accepted_by"]) == (
+        f"E05 #{case.pk}",
+        "已改用文件备份，次日由开发商修复",
+        member.username,
+    )

@@ -25,6 +25,7 @@ from handover.org import events
 from handover.org import permissions as perms
 from handover.org.models import (
     Engagement,
+    ObserverBody,
     Organisation,
     OrgType,
     Person,
@@ -187,6 +188,24 @@ def firm_name_visible(*, user: Any, engagement: Engagement) -> bool:
     if engagement.phase == Phase.PREPARATION:
         return bool(roles & perms.PREPARATION_FIRM_NAME_ROLES)
     return any(perms.VIEW_FIRM_NAME in perms.capabilities_of(r) for r in roles)
+
+
+def working_group_member(*, user: Any, engagement: Engagement) -> Person | None:
+    """The login's person if it observes this engagement for the 托管工作组 (not for the 证监局), else None:
+    the one who approves 表24 and accepts residual risks (第二十七条第4项)."""
+    held = (
+        RoleAssignment.objects.filter(
+            engagement=engagement,
+            role=Role.OBSERVER,
+            observer_body=ObserverBody.WORKING_GROUP,
+            revoked_at__isnull=True,
+            person__user_id=getattr(user, "pk", 0) or 0,
+            person__is_active=True,
+        )
+        .select_related("person")
+        .first()
+    )
+    return held.person if held is not None else None
 
 
 def disposal_date_visible(*, user: Any, engagement: Engagement) -> bool:

@@ -14,6 +14,7 @@ from handover.org.selectors import require
 from handover.registers.models import Form
 from handover.reports.models import HandoverPackage
 from handover.workflow import state
+from handover.workflow.models import CaseState, ExceptionCase
 
 
 def package_list(*, user: Any, engagement: Engagement) -> QuerySet[HandoverPackage]:
@@ -54,6 +55,24 @@ def package_to_approve(*, user: Any, engagement: Engagement, package_id: int) ->
             _("No handover package %(id)d in this engagement.") % {"id": package_id}, field="package"
         )
     return package
+
+
+def open_cases_for_working_group(*, user: Any, engagement: Engagement) -> QuerySet[ExceptionCase]:
+    """The engagement's open exception cases as the working group weighs them before approving 表24: path,
+    site, description, and any residual-risk acceptance already given (第二十七条第4项, 第二十八条)."""
+    require(user=user, engagement=engagement, capability=perms.APPROVE_PACKAGE)
+    return (
+        ExceptionCase.objects.filter(engagement=engagement, state=CaseState.OPEN)
+        .select_related("site", "risk_acceptance__accepted_by")
+        .order_by("opened_at", "pk")
+    )
+
+
+def open_case_for_working_group(*, user: Any, engagement: Engagement, case_id: int) -> ExceptionCase:
+    case = open_cases_for_working_group(user=user, engagement=engagement).filter(pk=case_id).first()
+    if case is None:
+        raise NotFound(_("No open exception case %(id)d in this engagement.") % {"id": case_id}, field="case")
+    return case
 
 
 def table24_approved(engagement: Engagement) -> Form | None:

@@ -36,8 +36,8 @@ from handover.core.errors import DomainError
 from handover.core.filestore import file_digest
 from handover.notifications.services import notify
 from handover.org import permissions as perms
-from handover.org.models import Engagement, ObserverBody, Person, Phase, Role, RoleAssignment, Site, SiteLevel
-from handover.org.selectors import require, roles_in
+from handover.org.models import Engagement, Person, Phase, Role, Site, SiteLevel
+from handover.org.selectors import require, roles_in, working_group_member
 from handover.registers import computed, seeding
 from handover.registers import services as registers
 from handover.registers.io import exporting
@@ -47,7 +47,7 @@ from handover.registers.models import Form, FormState
 from handover.reports import events, topics, verify
 from handover.reports.models import HandoverPackage, PackageApproval, PackageDistribution, Recipient
 from handover.workflow import gates
-from handover.workflow.models import PhaseTransition, StepNote
+from handover.workflow.models import CaseRiskAcceptance, CaseState, PhaseTransition, StepNote
 
 # 表5–23: the handover-day lists a site must have signed to be done (表24 itself and 表39 excluded).
 DONE_REGISTERS = tuple(range(5, 24))
@@ -590,25 +590,15 @@ def package_approve(
 
 def _working_group_member(actor: Any, engagement: Engagement) -> Person:
     """The acting login's person, who must observe this engagement for the 托管工作组 (not for the 证监局)."""
-    held = (
-        RoleAssignment.objects.filter(
-            engagement=engagement,
-            role=Role.OBSERVER,
-            observer_body=ObserverBody.WORKING_GROUP,
-            revoked_at__isnull=True,
-            person__user_id=actor.pk,
-        )
-        .select_related("person")
-        .first()
-    )
-    if held is None:
+    person = working_group_member(user=actor, engagement=engagement)
+    if person is None:
         raise DomainError(
             _(
                 "Only a member of the custody working group (托管工作组) approves the package (第二十七条第4项)."
             ),
             field="user",
         )
-    return held.person
+    return person
 
 
 def package_distribution_record(
@@ -679,6 +669,19 @@ def _addendum_body(package: HandoverPackage) -> dict[str, Any]:
             "reference": approval.reference,
             "recorded_by": approval.recorded_by.get_username(),
         },
+        # 第二十七条第4项: the open cases the working group accepted as residual risks, bound to this package.
+        "residual_risks": [
+            {
+                "case": f"{a.case.path_id} #{a.case.pk}",
+                "site": site_label(a.case.site),
+                "reason": a.reason,
+                "accepted_by": a.accepted_by.name,
+                "accepted_at": a.accepted_at.isoformat(),
+            }
+            for a in CaseRiskAcceptance.objects.filter(
+                case__engagement=package.engagement, case__state=CaseState.OPEN
+            ).select_related("case__site", "accepted_by")
+        ],
         "distribution": [
             {
                 "recipient": d.recipient,

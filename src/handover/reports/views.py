@@ -17,6 +17,7 @@ from handover.reports.forms import ApprovalForm, BuildForm, DistributionForm
 from handover.web.access import needs
 from handover.web.pages import capabilities_in
 from handover.workflow import gates
+from handover.workflow.services import case_risk_accept
 
 
 @needs(perms.MANAGE_PACKAGES)
@@ -76,8 +77,23 @@ def approval_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
         "engagement": engagement,
         "caps": capabilities_in(user=request.user, engagement=engagement)[1],
         "packages": packages,
+        "open_cases": selectors.open_cases_for_working_group(user=request.user, engagement=engagement),
     }
     return render(request, "reports/approval_list.html", context)
+
+
+@needs(perms.APPROVE_PACKAGE)
+def case_accept(request: HttpRequest, engagement: Engagement, case_id: int) -> HttpResponse:
+    """The working group accepts an open exception case as a residual risk, with its reason (POST only)."""
+    case = selectors.open_case_for_working_group(user=request.user, engagement=engagement, case_id=case_id)
+    if request.method == "POST":
+        try:
+            case_risk_accept(actor=request.user, case=case, reason=request.POST.get("reason", ""))
+        except DomainError as exc:
+            messages.error(request, str(exc.message))
+        else:
+            messages.success(request, _("Accepted as a residual risk."))
+    return redirect("reports:approval_list", code=engagement.code)
 
 
 @needs(perms.APPROVE_PACKAGE)

@@ -15,6 +15,7 @@ CASE_OPEN = "workflow.case.open"
 CASE_TICK = "workflow.case.tick"
 CASE_LINK_T39 = "workflow.case.link_t39"
 CASE_CLOSE = "workflow.case.close"
+CASE_RISK_ACCEPT = "workflow.case.risk_accept"
 DUTY_ASSIGN = "workflow.duty.assign"
 DUTY_REMOVE = "workflow.duty.remove"
 
@@ -32,6 +33,7 @@ ACTIONS = {
     CASE_TICK: _("Exception checklist item done"),
     CASE_LINK_T39: _("Exception case linked to its 表39 entry"),
     CASE_CLOSE: _("Exception case closed"),
+    CASE_RISK_ACCEPT: _("Exception case accepted as a residual risk by the working group"),
     DUTY_ASSIGN: _("Put on the duty roster"),
     DUTY_REMOVE: _("Taken off the duty roster"),
 }

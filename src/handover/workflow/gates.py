@@ -82,10 +82,13 @@ def open_cases(engagement: Engagement, pairs: Iterable[tuple[int | None, str]]) 
 
 
 def open_case_labels(engagement: Engagement) -> list[str]:
-    """The engagement's open exception cases, named (path, number, site), oldest first: what stops the working
-    group's approval of 表24 and the move to 稳定期 (第二十七条第3项 「交接工作完成之后」, 第二十八条). One query."""
+    """The engagement's open exception cases that the working group has not accepted as residual risks, named
+    (path, number, site), oldest first: what stops the working group's approval of 表24 and the move to 稳定期
+    (第二十七条第3项 「交接工作完成之后」, 第二十八条). One query."""
     cases = (
-        ExceptionCase.objects.filter(engagement=engagement, state=CaseState.OPEN)
+        ExceptionCase.objects.filter(
+            engagement=engagement, state=CaseState.OPEN, risk_acceptance__isnull=True
+        )
         .order_by("opened_at", "pk")
         .values_list("pk", "path_id", "site__name")
     )

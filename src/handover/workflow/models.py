@@ -265,6 +265,25 @@ class ExceptionCase(models.Model):
         return f"{self.path_id} #{self.pk}"
 
 
+class CaseRiskAcceptance(models.Model):
+    """第二十七条第4项, 第二十八条: a member of the 托管工作组 accepts an exception case still open as a residual
+    risk of the handover, with the reason; it then no longer stops the package's approval nor 稳定期, and the
+    signed addendum of the approved package names it. Once per case; the case itself stays open until closed."""
+
+    case = models.OneToOneField(ExceptionCase, on_delete=models.PROTECT, related_name="risk_acceptance")
+    reason = models.TextField(_("reason"))
+    accepted_by = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+")
+    login = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    accepted_at = models.DateTimeField(_("accepted at"))
+
+    class Meta:
+        verbose_name = _("residual-risk acceptance")
+        verbose_name_plural = _("residual-risk acceptances")
+
+    def __str__(self) -> str:
+        return f"{self.case} accepted"
+
+
 class CaseItem(models.Model):
     """A checklist item of a case, done, with the record it needs (E02's consent, E08's courier number)."""
 

@@ -14,10 +14,10 @@ from handover.core.errors import DomainError
 from handover.notifications.services import notify
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Phase, Site
-from handover.org.selectors import require
+from handover.org.selectors import require, working_group_member
 from handover.registers.models import Row
 from handover.workflow import events, paths, state, topics
-from handover.workflow.models import CaseItem, CaseState, ExceptionCase
+from handover.workflow.models import CaseItem, CaseRiskAcceptance, CaseState, ExceptionCase
 from handover.workflow.services.common import clean_text, evidence_create, user_or_none
 
 # Exception paths (第二十八条) ------------------------------------------------------------------------------
@@ -302,6 +302,41 @@ def _close_refusal(case: ExceptionCase, done: dict[str, str]) -> str:
             "The 表39 entry has no 上报托管工作组 time: this path must be reported to the working group."
         )
     return ""
+
+
+def case_risk_accept(
+    *, actor: Any, case: ExceptionCase, reason: str, now: dt.datetime | None = None
+) -> CaseRiskAcceptance:
+    """第二十七条第4项, 第二十八条: a member of the 托管工作组, acting for itself, accepts an exception case still open
+    as a residual risk, with the reason; the approval of 表24 and the move to 稳定期 then no longer wait for it.
+    Never 技术组 or the site: the case's own people cannot excuse it (第八条)."""
+    require(user=actor, engagement=case.engagement, capability=perms.APPROVE_PACKAGE)
+    person = working_group_member(user=actor, engagement=case.engagement)
+    if person is None:
+        raise DomainError(
+            _("Only a member of the custody working group (托管工作组) accepts a residual risk."),
+            field="user",
+        )
+    _open_case(case)
+    clean = clean_text(reason, "reason")
+    at = clock.or_now(now)
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                accepted = CaseRiskAcceptance.objects.create(
+                    case=case, reason=clean, accepted_by=person, login=actor, accepted_at=at
+                )
+        except IntegrityError:
+            raise DomainError(_("This case is accepted as a residual risk already."), field="case") from None
+        event_record(
+            actor=actor,
+            action=events.CASE_RISK_ACCEPT,
+            engagement_id=case.engagement_id,
+            site_id=case.site_id,
+            obj=case,
+            after={"path": case.path_id, "reason": clean, "accepted_by": person.pk},
+        )
+    return accepted
 
 
 def case_close(*, actor: Any, case: ExceptionCase, now: dt.datetime | None = None) -> ExceptionCase:
