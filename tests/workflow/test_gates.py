@@ -490,3 +490,25 @@ def test_a_system_new_in_stabilisation_blocks_s13_until_a_signed_t36_new_system_
     assert key in register_gates.new_systems_approved(world.engagement, [key])  # not a new-system request
     Row.objects.create(form=form, seq=2, data={"is_new_system": True, "item": "第三方存管前置（新建）"})
     assert register_gates.new_systems_approved(world.engagement, [key]) == {}
+
+
+def test_m04_waits_for_the_original_rules_in_t18_and_the_announcement(world, people):
+    """C27, 第二十五条第4项: M-04 at head office is not done by any signed 表18; it needs a row of
+    原信息技术管理制度 and the announcement of the custody rules attached to the step."""
+    from handover.workflow.models import StepInstance
+
+    start_handover(world, people)
+    hq = world.hq
+    key = (hq.pk, "M-04")
+    blocked = register_gates.rules_handed_over(world.engagement, [key])[key]
+    assert len(blocked) == 2 and "原信息技术管理制度" in blocked[0] and "公布" in blocked[1]
+    form = signed_form(world.engagement, hq, 18, at(1, 16))
+    Row.objects.create(form=form, seq=1, data={"category": "合同及执行情况", "title": "运维合同"})
+    assert len(register_gates.rules_handed_over(world.engagement, [key])[key]) == 2
+    Row.objects.create(form=form, seq=2, data={"category": "原信息技术管理制度", "title": "信息技术管理办法"})
+    assert len(register_gates.rules_handed_over(world.engagement, [key])[key]) == 1
+    m04 = StepInstance.objects.get(site=hq, step_id="M-04")
+    services.step_evidence_add(
+        actor=people["onsite_hq"], step=m04, name="托管工作管理制度公告.pdf", stream=io.BytesIO(b"%PDF-1.7 x")
+    )
+    assert register_gates.rules_handed_over(world.engagement, [key]) == {}

@@ -31,7 +31,7 @@ from handover.org.models import Engagement, Phase, Site, SiteLevel
 from handover.registers import completeness, computed, rules
 from handover.registers.models import FormState, InformationSystem, Row, SignatureKind
 from handover.workflow import steps
-from handover.workflow.models import PhaseTransition
+from handover.workflow.models import PhaseTransition, StepInstance
 
 if TYPE_CHECKING:  # gates.py imports this module for its RULES
     from handover.workflow.gates import Blocks
@@ -318,4 +318,50 @@ def new_systems_approved(engagement: Engagement, pairs: Iterable[Pair]) -> Block
     return {key: [reason] for key in keys}
 
 
-RULES = (coverage_gaps, backups_first, exceptions_closed, new_systems_approved)  # gates.RULES, in this order
+def rules_handed_over(engagement: Engagement, pairs: Iterable[Pair]) -> Blocks:
+    """第二十五条第4项 「向被托管技术方公布托管工作管理制度，同时收集被托管机构原有的信息技术管理制度」 (trace C27): M-04
+    at head office waits for a 表18 row of 原信息技术管理制度 there and for the announcement attached to the step as
+    evidence. Three queries."""
+    wanted = {key for key in pairs if key[1] == "M-04" and key[0] is not None}
+    if not wanted:
+        return {}
+    site_ids = [site_id for site_id, _step in wanted]
+    collected = set(
+        computed.current_rows(engagement, [18])
+        .filter(form__site_id__in=site_ids, data__category="原信息技术管理制度")
+        .values_list("form__site_id", flat=True)
+    )
+    announced = set(
+        StepInstance.objects.filter(
+            engagement=engagement, site_id__in=site_ids, step_id="M-04", evidence__isnull=False
+        ).values_list("site_id", flat=True)
+    )
+    found: Blocks = {}
+    for site_id, step_id in sorted(wanted, key=lambda key: key[0] or 0):
+        reasons = []
+        if site_id not in collected:
+            reasons.append(
+                _(
+                    "表18 has no row of 原信息技术管理制度 (第二十五条第4项: collect the firm's original IT rules): "
+                    "record each rule document handed over."
+                )
+            )
+        if site_id not in announced:
+            reasons.append(
+                _(
+                    "Attach the announcement of the custody rules to this step (第二十五条第4项: 向被托管技术方公布"
+                    "托管工作管理制度)."
+                )
+            )
+        if reasons:
+            found[(site_id, step_id)] = reasons
+    return found
+
+
+RULES = (  # gates.RULES, in this order
+    coverage_gaps,
+    backups_first,
+    exceptions_closed,
+    new_systems_approved,
+    rules_handed_over,
+)
