@@ -319,9 +319,9 @@ def new_systems_approved(engagement: Engagement, pairs: Iterable[Pair]) -> Block
 
 
 def rules_handed_over(engagement: Engagement, pairs: Iterable[Pair]) -> Blocks:
-    """第二十五条第4项 「向被托管技术方公布托管工作管理制度，同时收集被托管机构原有的信息技术管理制度」 (trace C27): M-04
-    at head office waits for a 表18 row of 原信息技术管理制度 there and for the announcement attached to the step as
-    evidence. Three queries."""
+    """第二十五条第4项 「向被托管技术方公布托管工作管理制度，同时收集被托管机构原有的信息技术管理制度」
+    (trace C27): M-04 at head office waits for a 表18 row of 原信息技术管理制度 there and for the announcement
+    attached to the step as evidence. Three queries."""
     wanted = {key for key in pairs if key[1] == "M-04" and key[0] is not None}
     if not wanted:
         return {}
