@@ -512,3 +512,25 @@ def test_m04_waits_for_the_original_rules_in_t18_and_the_announcement(world, peo
         actor=people["onsite_hq"], step=m04, name="托管工作管理制度公告.pdf", stream=io.BytesIO(b"%PDF-1.7 x")
     )
     assert register_gates.rules_handed_over(world.engagement, [key]) == {}
+
+
+def test_a_failed_joint_test_blocks_t10_until_it_is_fixed_or_passes_again(b, world):
+    """C12, 第二十六条第10项 「系统全面联调检测」: a 表23 不通过 counts for its system only once fixed (解决时间) or
+    tested again with 通过."""
+    a = world.branch_a
+    b.add(7, **rows.t7(b))
+    failed = b.add(23, **rows.t23(b, result="不通过", issue="委托回报延迟", fix="调整网关参数"))
+    (t10,) = reasons(register_gates.coverage_gaps, world, a, "T-10")
+    assert "交易委托" in t10 and "表23" in t10, t10
+    from handover.registers import services as registers_services
+
+    fixed = rows.t23(
+        b, result="不通过", issue="委托回报延迟", fix="调整网关参数", fixed_at="2026-12-02T21:00"
+    )
+    registers_services.row_update(actor=b.firm_it, row=failed, data=fixed)
+    assert reasons(register_gates.coverage_gaps, world, a, "T-10") == []
+    b.add(23, **rows.t23(b, test_item="行情", result="不通过", issue="行情中断", fix="切换线路",
+                          tested_at="2026-12-02T20:10"))  # fmt: skip
+    assert reasons(register_gates.coverage_gaps, world, a, "T-10")
+    b.add(23, **rows.t23(b, test_item="行情", tested_at="2026-12-02T21:30"))  # tested again: passes
+    assert reasons(register_gates.coverage_gaps, world, a, "T-10") == []

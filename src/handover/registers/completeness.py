@@ -115,6 +115,17 @@ class _Found:
     named: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
     # Per system: the 备份对象类别 its 表8 交接全备份 rows cover (第二十六条第1项).
     backed_up: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
+    # Per system: its 表23 tests as (检测项目, 检测时间, 结果, 解决时间) (第二十六条第10项: 发现问题及时解决).
+    tests: dict[int, list[tuple[str, str, str, str]]] = field(default_factory=lambda: defaultdict(list))
+
+    def unresolved_tests(self, system_id: int) -> list[str]:
+        """The 表23 test items of the system whose latest result is 不通过 with no 解决时间 (trace C12)."""
+        latest: dict[str, tuple[str, str, str]] = {}
+        for item, at, result, fixed in sorted(self.tests.get(system_id, []), key=lambda t: t[1]):
+            latest[item] = (at, result, fixed)
+        return sorted(
+            item for item, (_at, result, fixed) in latest.items() if result == "不通过" and not fixed
+        )
 
     def add(self, register_no: int, form_site: int, values: dict[str, Any]) -> None:
         system_id, asset_id, site_id, person_id, account_id = (
@@ -133,6 +144,10 @@ class _Found:
             self.systems[register_no].add(system_id)
             if register_no == 8 and values.get("purpose") == FULL_BACKUP_PURPOSE:
                 self.backed_up[system_id].add(values.get("object_type") or "")
+            if register_no == 23:
+                self.tests[system_id].append(
+                    tuple(str(values.get(k) or "") for k in ("test_item", "tested_at", "result", "fixed_at"))  # type: ignore[arg-type]
+                )
             if register_no == 7:
                 self.t7.append((form_site, system_id))
         if register_no == 22 and asset_id is not None:
@@ -197,6 +212,13 @@ def coverage(*, engagement: Engagement, sites: Iterable[Site]) -> list[SiteCompl
                 if missing and site_id in report:  # rows exist, but not of every class the article names
                     report[site_id].items.append(
                         Item(8, by_pk[site_id], name, False, "system", "、".join(missing))
+                    )
+                    continue
+            if number == 23 and system_id in found.systems[23]:
+                open_tests = found.unresolved_tests(system_id)
+                if open_tests and site_id in report:  # a failed joint test not yet fixed (第二十六条第10项)
+                    report[site_id].items.append(
+                        Item(23, by_pk[site_id], name, False, "system", "、".join(open_tests))
                     )
                     continue
             expect(number, site_id, name, system_id in found.systems[number])
@@ -270,6 +292,10 @@ def _found(engagement: Engagement) -> _Found:
             login=KT("data__login_verified"),
             purpose=KT("data__purpose"),
             object_type=KT("data__object_type"),
+            test_item=KT("data__test_item"),
+            tested_at=KT("data__tested_at"),
+            result=KT("data__result"),
+            fixed_at=KT("data__fixed_at"),
         )
         .values(
             "form__register_no",
@@ -283,6 +309,10 @@ def _found(engagement: Engagement) -> _Found:
             "login",
             "purpose",
             "object_type",
+            "test_item",
+            "tested_at",
+            "result",
+            "fixed_at",
         )
         .order_by()
         .distinct()

@@ -79,6 +79,12 @@ def _coverage_reason(item: completeness.Item, article: str) -> str:
             "device, its configuration): back them up and record each in 表8."
         )
         values |= {"missing": item.detail}
+    elif item.register_no == 23 and item.detail:
+        text = _(
+            "The joint test of %(subject)s at %(site)s failed in 表23 (%(tests)s) and is not fixed yet "
+            "(%(article)s: 发现问题及时解决): fix it and record 解决时间, or test again and record the pass."
+        )
+        values |= {"tests": item.detail}
     elif item.register_no == 22:
         text = _(
             "The machine %(subject)s at %(site)s is not in 表22 (%(article)s: every machine is scanned "
