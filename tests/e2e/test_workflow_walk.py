@@ -587,6 +587,8 @@ def current_data_with_e05(walk: Walk) -> None:
     # The replacement backup, and the failed row names its 表39 entry: the same file, two rows more filled.
     rows[2]["异常"] = f"{t39_no}#1"
     rows.append(data(COUNTER, "交易所清算文件-沪", "文件备份", 4))
+    rows.append(data(COUNTER, "交易所清算文件-深", "文件备份", 5))  # 第二十六条第4项: all the files of D
+    rows.append(data(COUNTER, "证券余额对账文件", "文件备份", 6))
     walk.import_rows(14, rows)
     walk.submit_and_sign(t14, rows=True)
     walk.expect_done("T-04")

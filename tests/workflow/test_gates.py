@@ -123,6 +123,11 @@ def test_a_system_blocks_each_step_whose_register_misses_it_until_the_row_is_the
     b.add(10, **rows.t10(b, backup))
     b.add(11, **rows.t11(b, permissions))
     b.add(14, **rows.t14(b))
+    # C8, 第二十六条第4项: a counter system's current data is not enough; the exchanges' files of D too.
+    (t04,) = reasons(gaps, world, a, "T-04")
+    assert "交易所清算文件-沪、交易所清算文件-深、证券余额对账文件" in t04, t04
+    for data_class in ("交易所清算文件-沪", "交易所清算文件-深", "证券余额对账文件"):
+        b.add(14, **rows.t14(b, data_class=data_class, data_name=data_class))
     b.add(23, **rows.t23(b))
     for step_id in [*expected, "T-02"]:
         assert reasons(gaps, world, a, step_id) == [], step_id

@@ -605,8 +605,15 @@ def _t14(s: _Site) -> list[dict[str, Any]]:
                 "upload_via": "内部网络" if s.code != "HQ" else "不涉及",
             }
         )
-    if s.code == "HQ":
-        rows.append({**rows[0], "data_class": "交易所清算文件-沪", "data_name": "上交所当日清算文件"})
+    # 第二十六条第4项: the exchanges' clearing and reconciliation files of D, for the systems that receive them.
+    for index, sys in enumerate(s.systems):
+        if sys.category in ("集中交易", "营业部柜台", "清算"):
+            for data_class, name in (
+                ("交易所清算文件-沪", "上交所当日清算文件"),
+                ("交易所清算文件-深", "深交所当日清算文件"),
+                ("证券余额对账文件", "当日证券余额对账文件"),
+            ):
+                rows.append({**rows[index], "data_class": data_class, "data_name": f"{sys.name} {name}"})
     return rows
 
 

@@ -51,6 +51,11 @@ APPLICATION_FULL_BACKUP = ("应用软件", "数据库", "参数配置文件", "�
 DEVICE_BACKUP = {"网络": ("网络设备配置文件",), "安全": ("安全设备配置文件",)}
 
 
+# 第二十六条第4项 (trace C8): 「交接日当日…交易所清算文件、证券余额对账文件」 for the systems that receive them.
+EXCHANGE_FILE_SYSTEMS = ("集中交易", "营业部柜台", "清算")
+EXCHANGE_FILES = ("交易所清算文件-沪", "交易所清算文件-深", "证券余额对账文件")
+
+
 def backup_classes(category: str) -> tuple[str, ...]:
     """The 表8 备份对象类别 a system of ``category`` must have in its 交接全备份 (第二十六条第1项)."""
     return DEVICE_BACKUP.get(category, APPLICATION_FULL_BACKUP)
@@ -115,6 +120,9 @@ class _Found:
     named: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
     # Per system: the 备份对象类别 its 表8 交接全备份 rows cover (第二十六条第1项).
     backed_up: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
+    # Per system: the 表14 数据类别 backed up as of the disposal date (第二十六条第4项).
+    day_files: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
+    disposal_date: str = ""
     # Per system: its 表23 tests as (检测项目, 检测时间, 结果, 解决时间) (第二十六条第10项: 发现问题及时解决).
     tests: dict[int, list[tuple[str, str, str, str]]] = field(default_factory=lambda: defaultdict(list))
 
@@ -144,6 +152,8 @@ class _Found:
             self.systems[register_no].add(system_id)
             if register_no == 8 and values.get("purpose") == FULL_BACKUP_PURPOSE:
                 self.backed_up[system_id].add(values.get("object_type") or "")
+            if register_no == 14 and (values.get("as_of") or "") == self.disposal_date:
+                self.day_files[system_id].add(values.get("data_class") or "")
             if register_no == 23:
                 self.tests[system_id].append(
                     tuple(str(values.get(k) or "") for k in ("test_item", "tested_at", "result", "fixed_at"))  # type: ignore[arg-type]
@@ -214,6 +224,17 @@ def coverage(*, engagement: Engagement, sites: Iterable[Site]) -> list[SiteCompl
                         Item(8, by_pk[site_id], name, False, "system", "、".join(missing))
                     )
                     continue
+            if (
+                number == 14
+                and system_id in found.systems[14]
+                and categories.get(system_id) in EXCHANGE_FILE_SYSTEMS
+            ):
+                lacking = [c for c in EXCHANGE_FILES if c not in found.day_files[system_id]]
+                if lacking and site_id in report:  # the exchanges' files of D (第二十六条第4项)
+                    report[site_id].items.append(
+                        Item(14, by_pk[site_id], name, False, "system", "、".join(lacking))
+                    )
+                    continue
             if number == 23 and system_id in found.systems[23]:
                 open_tests = found.unresolved_tests(system_id)
                 if open_tests and site_id in report:  # a failed joint test not yet fixed (第二十六条第10项)
@@ -279,7 +300,7 @@ def _account_present(found: _Found, account_id: int, register_no: int) -> tuple[
 
 
 def _found(engagement: Engagement) -> _Found:
-    found = _Found()
+    found = _Found(disposal_date=engagement.disposal_date.isoformat())
     rows = (
         current_rows(engagement, COVERED)
         .annotate(
@@ -293,6 +314,8 @@ def _found(engagement: Engagement) -> _Found:
             purpose=KT("data__purpose"),
             object_type=KT("data__object_type"),
             test_item=KT("data__test_item"),
+            data_class=KT("data__data_class"),
+            as_of=KT("data__as_of"),
             tested_at=KT("data__tested_at"),
             result=KT("data__result"),
             fixed_at=KT("data__fixed_at"),
@@ -310,6 +333,8 @@ def _found(engagement: Engagement) -> _Found:
             "purpose",
             "object_type",
             "test_item",
+            "data_class",
+            "as_of",
             "tested_at",
             "result",
             "fixed_at",

@@ -79,6 +79,12 @@ def _coverage_reason(item: completeness.Item, article: str) -> str:
             "device, its configuration): back them up and record each in 表8."
         )
         values |= {"missing": item.detail}
+    elif item.register_no == 14 and item.detail:
+        text = _(
+            "表14 at %(site)s has no backup as of the disposal date of %(files)s for %(subject)s (%(article)s: the "
+            "exchanges' clearing and securities reconciliation files of D): back them up and record each."
+        )
+        values |= {"files": item.detail}
     elif item.register_no == 23 and item.detail:
         text = _(
             "The joint test of %(subject)s at %(site)s failed in 表23 (%(tests)s) and is not fixed yet "
