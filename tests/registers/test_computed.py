@@ -257,6 +257,22 @@ def _t22(b):
     }
 
 
+def test_the_t22_summary_block_is_computed_from_the_rows_when_submitted(b, world):
+    """C9 C, 第二十六条第8项: 表22's 汇总 (设备总数, 已查杀, 感染, 未完成) comes from its rows; a typed one is
+    replaced."""
+    b.add(22, **_t22(b))
+    b.add(22, **{**_t22(b), "infections": 2, "malware_names": "Trojan.X", "outcome": "已隔离"})
+    form = b.form(22)
+    Form.objects.filter(pk=form.pk).update(header={**form.header, "device_total": 99, "infected_total": 0})
+    services.form_submit(actor=b.firm_it, form=Form.objects.get(pk=form.pk))
+    header = Form.objects.get(pk=form.pk).header
+    assert (header["device_total"], header["scanned_total"], header["infected_total"]) == (1, 2, 1)
+    assert header["unfinished_total"] == 0
+    assert computed.t22_summary([]) == {
+        "device_total": 0, "scanned_total": 0, "infected_total": 0, "unfinished_total": 0
+    }  # fmt: skip
+
+
 # Living ledgers -----------------------------------------------------------------------------------------
 
 

@@ -445,3 +445,24 @@ def expected_rows(*, engagement: Engagement) -> dict[tuple[int, int], int]:
 
 def _count_by(queryset: QuerySet[Any]) -> list[tuple[int, int]]:
     return list(queryset.values("site_id").annotate(n=Count("pk")).values_list("site_id", "n"))
+
+
+def t22_summary(rows: Iterable[dict[str, Any]]) -> dict[str, int]:
+    """表22's 汇总 block from its rows (第二十六条第8项, trace C9 C): the machines, those scanned, those found
+    infected, and those whose sweep is unfinished (no scan end, or an infection that could not be cleaned)."""
+    rows = list(rows)
+    return {
+        "device_total": len({row.get("asset_id") for row in rows if row.get("asset_id") is not None}),
+        "scanned_total": sum(1 for row in rows if row.get("scan_end")),
+        "infected_total": sum(1 for row in rows if (_as_count(row.get("infections")) or 0) > 0),
+        "unfinished_total": sum(
+            1 for row in rows if not row.get("scan_end") or row.get("outcome") == "无法清除"
+        ),
+    }
+
+
+def _as_count(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None

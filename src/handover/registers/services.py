@@ -21,7 +21,7 @@ from handover.core.errors import DomainError, PermissionDenied
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Person, Role, Site
 from handover.org.selectors import grants_for, require
-from handover.registers import catalogue, events, rules
+from handover.registers import catalogue, computed, events, rules
 from handover.registers.columns import OPTIONAL, Column
 from handover.registers.models import Form, FormState, Row, Signature, SignatureKind
 from handover.registers.validation import clean_row
@@ -321,6 +321,10 @@ def form_submit(*, actor: Any, form: Form) -> Form:
     rows = list(form.rows.filter(is_current=True))
     if not rows:
         raise DomainError(_("The form has no rows yet."), field="form")
+    if (
+        form.register_no == 22
+    ):  # 第二十六条第8项: the 汇总 block is computed from the rows, never typed (C9 C)
+        form.header = {**form.header, **computed.t22_summary(row.data for row in rows)}
     declared = {c.key for c in header_columns(form.register_no)}
     given = {key: value for key, value in form.header.items() if key in declared}
     missing_header = clean_row(header_columns(form.register_no), given)[1]
@@ -343,7 +347,7 @@ def form_submit(*, actor: Any, form: Form) -> Form:
         )
     rules.check_form(form=form)
     with transaction.atomic():
-        Form.objects.filter(pk=form.pk).update(state=FormState.SUBMITTED)
+        Form.objects.filter(pk=form.pk).update(state=FormState.SUBMITTED, header=form.header)
         event_record(
             actor=actor,
             action=events.FORM_SUBMIT,
