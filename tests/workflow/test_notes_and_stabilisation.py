@@ -257,14 +257,21 @@ def test_s03_is_overdue_when_the_last_periodic_review_is_older_than_the_period(w
     assert views(world, now)[(b.pk, "S-03")].state == state.DONE
 
 
-def test_s01_is_in_order_with_nothing_filed_and_overdue_when_a_corrective_action_is_past_its_date(
+def test_s01_needs_a_risk_check_on_record_and_is_overdue_when_a_corrective_action_is_past_its_date(
     world, people
 ):
+    """C29, 第三十条: nothing filed is not a risk check; the check's report attached (nothing found) is."""
     to_stabilisation(world, people)
     a, b = world.branch_a, world.branch_b
     signed_rows(world, b, 40, at(9, 10), {"due_on": "2026-12-05", "closed": False})
     now = at(10, 9)
-    assert views(world, now)[(a.pk, "S-01")].state == state.DONE  # its registers are optional
+    unchecked = views(world, now)[(a.pk, "S-01")]
+    assert unchecked.state != state.DONE and any("风险检查" in r for r in unchecked.gate_reasons)
+    s01 = StepInstance.objects.get(site=a, step_id="S-01")
+    services.step_evidence_add(
+        actor=people["onsite"], step=s01, name="风险检查报告.pdf", stream=io.BytesIO(b"%PDF-1.7 x")
+    )
+    assert views(world, now)[(a.pk, "S-01")].state == state.DONE
     late = views(world, now)[(b.pk, "S-01")]
     assert late.state == state.OVERDUE and "表40" in late.reasons[0]
 
@@ -369,3 +376,23 @@ def test_the_step_table_of_the_documentation_lists_every_step_with_its_deadline(
         due = "—" if step.deadline is None else f"D{step.deadline.day:+d} {step.deadline.time}"
         line = next((ln for ln in doc.splitlines() if ln.startswith(f"| {step.id} | {step.zh} |")), "")
         assert due in line, f"docs/workflow.md: the row of {step.id} is missing or has another deadline"
+
+
+def test_s12_checks_the_custody_preparation_and_the_go_live_not_any_form(world, people):
+    """C30, 第三十条 「做好客户保证金第三方存管的系统准备和上线组织」: S-12 at head office needs a signed 表36 row of
+    第三方存管准备 and a signed 表30 go-live of a 第三方存管/银证转账 system; any other 表30/表36 does not do."""
+    from handover.registers.models import InformationSystem
+
+    to_stabilisation(world, people)
+    hq = world.hq
+    now = at(10, 9)
+    signed_rows(world, hq, 36, at(9, 10), {"purpose": "扩容", "is_new_system": False})
+    signed_rows(world, hq, 30, at(9, 10), {"kind": "日常巡检"})
+    blocked = views(world, now)[(hq.pk, "S-12")]
+    assert blocked.state != state.DONE and len(blocked.gate_reasons) == 2
+    custody = InformationSystem.objects.create(
+        engagement=world.engagement, site=hq, name="银证转账系统", category="第三方存管/银证转账"
+    )
+    signed_rows(world, hq, 36, at(9, 11), {"purpose": "第三方存管准备", "is_new_system": False})
+    signed_rows(world, hq, 30, at(9, 11), {"kind": "升级/上线", "system_id": custody.pk})
+    assert views(world, now)[(hq.pk, "S-12")].gate_reasons == ()

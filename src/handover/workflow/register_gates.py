@@ -370,10 +370,72 @@ def rules_handed_over(engagement: Engagement, pairs: Iterable[Pair]) -> Blocks:
     return found
 
 
+def stabilisation_content(engagement: Engagement, pairs: Iterable[Pair]) -> Blocks:
+    """第三十条 (trace C29, C30), by what the records say rather than that a form exists:
+    - S-01 「对系统进行风险检查，消除系统隐患」: the site's risk check is on record — a 表39 entry of E12 (a hazard
+      found) or a 表40 action at the site, or, when nothing was found, the check's report attached to S-01;
+    - S-12 「做好客户保证金第三方存管的系统准备和上线组织」 at head office: a signed 表36 row of 第三方存管准备 and a
+      signed 表30 go-live (升级/上线) of a 第三方存管/银证转账 system. Four queries."""
+    wanted = {key for key in pairs if key[0] is not None and key[1] in ("S-01", "S-12")}
+    if not wanted:
+        return {}
+    found: Blocks = {}
+    s01 = [site_id for site_id, step_id in wanted if step_id == "S-01"]
+    if s01:
+        recorded = set(
+            computed.current_rows(engagement, [39, 40])
+            .filter(form__site_id__in=s01)
+            .filter(Q(form__register_no=40) | Q(data__exc_type__startswith="E12"))
+            .values_list("form__site_id", flat=True)
+        ) | set(
+            StepInstance.objects.filter(
+                engagement=engagement, site_id__in=s01, step_id="S-01", evidence__isnull=False
+            ).values_list("site_id", flat=True)
+        )
+        for site_id in s01:
+            if site_id not in recorded:
+                found[(site_id, "S-01")] = [
+                    _(
+                        "No risk check on record (第三十条: 对系统进行风险检查，消除系统隐患): register what it found "
+                        "in 表39 (E12) and 表40, or attach the check's report to this step if it found nothing."
+                    )
+                ]
+    s12 = [site_id for site_id, step_id in wanted if step_id == "S-12"]
+    if s12:
+        signed = computed.current_rows(engagement, [30, 36]).filter(
+            form__site_id__in=s12, form__state__in=(FormState.SIGNED, FormState.ARCHIVED)
+        )
+        custody = set(
+            InformationSystem.objects.filter(
+                engagement=engagement, category="第三方存管/银证转账"
+            ).values_list("pk", flat=True)
+        )
+        prepared, launched = set(), set()
+        for site_id, number, data in signed.values_list("form__site_id", "form__register_no", "data"):
+            if number == 36 and data.get("purpose") == "第三方存管准备":
+                prepared.add(site_id)
+            if number == 30 and data.get("kind") == "升级/上线" and _as_int(data.get("system_id")) in custody:
+                launched.add(site_id)
+        for site_id in s12:
+            reasons = []
+            if site_id not in prepared:
+                reasons.append(_("No signed 表36 row of 第三方存管准备 (第三十条: 第三方存管的系统准备)."))
+            if site_id not in launched:
+                reasons.append(
+                    _(
+                        "No signed 表30 go-live of a 第三方存管/银证转账 system (第三十条: 第三方存管的上线组织)."
+                    )
+                )
+            if reasons:
+                found[(site_id, "S-12")] = reasons
+    return found
+
+
 RULES = (  # gates.RULES, in this order
     coverage_gaps,
     backups_first,
     exceptions_closed,
     new_systems_approved,
     rules_handed_over,
+    stabilisation_content,
 )
