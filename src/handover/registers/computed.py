@@ -454,15 +454,8 @@ def t22_summary(rows: Iterable[dict[str, Any]]) -> dict[str, int]:
     return {
         "device_total": len({row.get("asset_id") for row in rows if row.get("asset_id") is not None}),
         "scanned_total": sum(1 for row in rows if row.get("scan_end")),
-        "infected_total": sum(1 for row in rows if (_as_count(row.get("infections")) or 0) > 0),
+        "infected_total": sum(1 for row in rows if (_as_int(row.get("infections")) or 0) > 0),
         "unfinished_total": sum(
             1 for row in rows if not row.get("scan_end") or row.get("outcome") == "无法清除"
         ),
     }
-
-
-def _as_count(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None

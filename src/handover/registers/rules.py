@@ -269,21 +269,32 @@ def _gate_permissions(form: Form, data: dict[str, Any]) -> None:
 
 def _gate_t37(form: Form, data: dict[str, Any]) -> None:
     """第三十一条第7项 (参数备份): a data maintenance record points at the 表29 backup taken before it."""
+    _t29_backup(form, data)
+
+
+def _t29_backup(form: Form, data: dict[str, Any]) -> Row:
+    """第三十一条第7项: the row's 表29 backup (its pre_backup_ref), which must be of the row's system; 表37's
+    维护前备份 and 表30's 变更前备份 alike."""
     backup = _referenced(form, "pre_backup_ref", data, 29)
     system_id = _as_int(data.get("system_id"))
     if backup is None or backup.data.get("system_id") != system_id:
         system = _system_name(form, system_id)
         raise RuleViolation(
             _(
-                "维护前备份 must be a 表29 row of %(system)s (第三十一条第7项). Record the backup in 表29 at "
+                "%(column)s must be a 表29 row of %(system)s (第三十一条第7项). Record the backup in 表29 at "
                 "%(site)s for %(system)s first, then choose it here."
             )
-            % {"system": system, "site": form.site.name},
+            % {
+                "column": _label(form.register_no, "pre_backup_ref"),
+                "system": system,
+                "site": form.site.name,
+            },
             field="pre_backup_ref",
             register_no=29,
             site_id=form.site_id,
             system_id=system_id,
         )
+    return backup
 
 
 def _missing_backup(
@@ -536,21 +547,7 @@ def _change_30(form: Form, data: dict[str, Any]) -> None:
             )
     if kind not in ("参数/配置变更", "升级/上线"):
         return
-    backup = _referenced(form, "pre_backup_ref", data, 29)
-    system_id = _as_int(data.get("system_id"))
-    if backup is None or backup.data.get("system_id") != system_id:
-        system = _system_name(form, system_id)
-        raise RuleViolation(
-            _(
-                "变更前备份 must be a 表29 row of %(system)s (第三十一条第7项). Record the backup in 表29 at "
-                "%(site)s for %(system)s first, then choose it here."
-            )
-            % {"system": system, "site": form.site.name},
-            field="pre_backup_ref",
-            register_no=29,
-            site_id=form.site_id,
-            system_id=system_id,
-        )
+    backup = _t29_backup(form, data)
     taken, started = backup.data.get("backed_up_at"), data.get("start")
     if taken and started and calendar.local(taken) > calendar.local(started):
         raise RuleViolation(
@@ -562,7 +559,7 @@ def _change_30(form: Form, data: dict[str, Any]) -> None:
             field="pre_backup_ref",
             register_no=29,
             site_id=form.site_id,
-            system_id=system_id,
+            system_id=_as_int(data.get("system_id")),
         )
 
 

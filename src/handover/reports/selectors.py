@@ -20,6 +20,10 @@ from handover.workflow.models import CaseState, ExceptionCase
 def package_list(*, user: Any, engagement: Engagement) -> QuerySet[HandoverPackage]:
     """The engagement's packages, newest first, with their approval and their signed 表24."""
     require(user=user, engagement=engagement, capability=perms.MANAGE_PACKAGES)
+    return _packages(engagement)
+
+
+def _packages(engagement: Engagement) -> QuerySet[HandoverPackage]:
     return (
         HandoverPackage.objects.filter(engagement=engagement)
         .select_related("approval", "engagement")
@@ -27,34 +31,29 @@ def package_list(*, user: Any, engagement: Engagement) -> QuerySet[HandoverPacka
     )
 
 
-def package_get(*, user: Any, engagement: Engagement, package_id: int) -> HandoverPackage:
-    """One package of the engagement, or NotFound."""
-    package = package_list(user=user, engagement=engagement).filter(pk=package_id).first()
+def _one(packages: QuerySet[HandoverPackage], package_id: int) -> HandoverPackage:
+    package = packages.filter(pk=package_id).first()
     if package is None:
         raise NotFound(
             _("No handover package %(id)d in this engagement.") % {"id": package_id}, field="package"
         )
     return package
+
+
+def package_get(*, user: Any, engagement: Engagement, package_id: int) -> HandoverPackage:
+    """One package of the engagement, or NotFound."""
+    return _one(package_list(user=user, engagement=engagement), package_id)
 
 
 def packages_to_approve(*, user: Any, engagement: Engagement) -> QuerySet[HandoverPackage]:
     """The engagement's packages as the working group reads them (approve_package), newest first."""
     require(user=user, engagement=engagement, capability=perms.APPROVE_PACKAGE)
-    return (
-        HandoverPackage.objects.filter(engagement=engagement)
-        .select_related("approval", "engagement")
-        .prefetch_related("table24__signatures__person")
-    )
+    return _packages(engagement)
 
 
 def package_to_approve(*, user: Any, engagement: Engagement, package_id: int) -> HandoverPackage:
     """One package for the working group, or NotFound."""
-    package = packages_to_approve(user=user, engagement=engagement).filter(pk=package_id).first()
-    if package is None:
-        raise NotFound(
-            _("No handover package %(id)d in this engagement.") % {"id": package_id}, field="package"
-        )
-    return package
+    return _one(packages_to_approve(user=user, engagement=engagement), package_id)
 
 
 def open_cases_for_working_group(*, user: Any, engagement: Engagement) -> QuerySet[ExceptionCase]:

@@ -97,19 +97,22 @@ def open_case_labels(engagement: Engagement) -> list[str]:
 
 def open_cases_refusal(labels: list[str]) -> str:
     """Why the working group's approval of 表24 or the move to 稳定期 waits while ``labels`` are open."""
-    listed = "; ".join(labels[:CASES_LISTED])
-    if len(labels) > CASES_LISTED:
-        listed += _(" and %(n)d more") % {"n": len(labels) - CASES_LISTED}
     return _(
         "Exception cases still open (第二十八条): %(cases)s. The handover is complete (第二十七条第3项) only once "
         "each is closed with its 表39 entry signed and reported to 技术组."
-    ) % {"cases": listed}
+    ) % {"cases": _listed(labels)}
 
 
-def _open_cases_text(labels: list[str], elsewhere: int) -> str:
+def _listed(labels: list[str]) -> str:
+    """The first CASES_LISTED labels, and how many more."""
     listed = "; ".join(labels[:CASES_LISTED])
     if len(labels) > CASES_LISTED:
         listed += _(" and %(n)d more") % {"n": len(labels) - CASES_LISTED}
+    return listed
+
+
+def _open_cases_text(labels: list[str], elsewhere: int) -> str:
+    listed = _listed(labels)
     if elsewhere and listed:
         listed = _("%(cases)s, and %(n)d at other sites") % {"cases": listed, "n": elsewhere}
     elif elsewhere:
