@@ -148,6 +148,9 @@ def test_the_working_group_may_accept_an_open_case_as_a_residual_risk_and_the_ad
     assert f'data-testid="accept-{case.pk}"' in listing
     with pytest.raises(DomainError):  # no reason, no acceptance
         workflow.case_risk_accept(actor=member, case=case, reason="  ")
+    with pytest.raises(DomainError) as long:  # nor a hostile one
+        workflow.case_risk_accept(actor=member, case=case, reason="理由" * 5000)
+    assert long.value.field == "reason"
     accepted = client.post(
         f"/e/{world.engagement.code}/packages/cases/{case.pk}/accept/",
         {"reason": "已改用文件备份，次日由开发商修复"},

@@ -211,5 +211,6 @@ def _login(
             user=user,
         )
         services.role_grant(actor=actor, person=person, role=role, site=site, observer_body=body)
-    scope = site.name if site else "—"
+    # An observer's scope is the body it observes for (证监局 or 托管工作组): two observers read apart.
+    scope = site.name if site else str(ObserverBody(body).label) if body else "—"
     return DemoLogin(role=str(Role(role).label), username=username, password=password, scope=scope)

@@ -304,6 +304,9 @@ def _close_refusal(case: ExceptionCase, done: dict[str, str]) -> str:
     return ""
 
 
+REASON_MAX = 2000
+
+
 def case_risk_accept(
     *, actor: Any, case: ExceptionCase, reason: str, now: dt.datetime | None = None
 ) -> CaseRiskAcceptance:
@@ -319,6 +322,8 @@ def case_risk_accept(
         )
     _open_case(case)
     clean = clean_text(reason, "reason")
+    if len(clean) > REASON_MAX:  # the page posts a free text: bounded like the other reasons
+        raise DomainError(_("Keep the reason within %(n)d characters.") % {"n": REASON_MAX}, field="reason")
     at = clock.or_now(now)
     with transaction.atomic():
         try:
