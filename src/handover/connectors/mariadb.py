@@ -155,7 +155,8 @@ def build(data: bytes, *, source: str, target: str, gathered_at: datetime | None
     try:
         for statement in sqlscan.statements(text, sqlscan.MYSQL, comments=comments):
             _statement(grants, statement)
-        _meta(grants, comments)
+        if text.lstrip().startswith(HEADER):  # our own lines, where names are escaped: never another tool's
+            _meta(grants, comments)
     except sqlscan.SqlError as exc:
         raise ParseError(source, exc.line, exc.reason_en, exc.reason_zh) from None
     if not grants.principals:

@@ -155,12 +155,17 @@ def build(data: bytes, *, source: str, target: str, gathered_at: datetime | None
         )  # fmt: skip
     dump = _Dump(source=source, digest=digest_of(data))
     comments: list[sqlscan.Statement] = []
+    first = None
     try:
         for statement in sqlscan.statements(text, sqlscan.PG, comments=comments):
+            first = first or statement.line
             _statement(dump, statement)
     except sqlscan.SqlError as exc:
         raise ParseError(source, exc.line, exc.reason_en, exc.reason_zh) from None
-    dump.meta = {m.group(1): m.group(2) for c in comments if (m := _META.fullmatch(c.text))}
+    # The backup's own lines come before its first statement; later ones (a role name holding a line break
+    # in pg_dumpall's "-- User Config" comment) are not believed.
+    head = [c for c in comments if first is None or c.line < first]
+    dump.meta = {m.group(1): m.group(2) for c in head if (m := _META.fullmatch(c.text))}
     when = gathered_at or datetime.now(UTC)
     return _inventory(dump, data, target=target, when=when, warnings=warnings)
 
@@ -588,27 +593,37 @@ def _connect(target: Target, credential: Credential) -> Any:
     raise failure
 
 
+# libpq reports a refused login as text only (no SQLSTATE), in the server's language: English and the
+# Chinese of PostgreSQL's zh_CN messages. The text itself is never shown (it may echo what was sent).
+_WRONG_PASSWORD = ("password authentication failed", "password 认证失败", "口令认证失败", "密码认证失败")
+_NOT_ALLOWED = ("pg_hba.conf", "not permitted to log in", "不允许登录", 'role "', "角色")
+_NO_DATABASE = ('database "', "数据库")
+_SERVER_SAID = ("FATAL:", "致命错误", "ERROR:", "错误:")
+
+
 def _connect_failure(where: str, user: str, sqlstate: str | None, text: str) -> GatherError:
-    """The status of a failed connection, from its SQLSTATE (never the driver's text, which may echo input)."""
-    if sqlstate == "28P01":
+    """The status of a failed connection, from its SQLSTATE or libpq's text (which is never passed on)."""
+    said = text.partition(" failed: ")[2] or text
+    server = any(word in said for word in _SERVER_SAID)
+    if sqlstate == "28P01" or (server and any(w in said.lower() for w in _WRONG_PASSWORD)):
         return GatherError(
             Status.AUTH_FAILED, f"{where}: the login {user!r} was refused (wrong password, or its VALID UNTIL passed)",
             f"{where}：登录账户 {user} 被拒绝（密码错误或已过 VALID UNTIL 有效期）",
         )  # fmt: skip
-    if sqlstate == "28000":
-        return GatherError(
-            Status.AUTH_FAILED, f"{where}: the login {user!r} is not allowed (pg_hba.conf, NOLOGIN or no such role)",
-            f"{where}：登录账户 {user} 不被允许（pg_hba.conf 拒绝、NOLOGIN 或角色不存在）",
-        )  # fmt: skip
-    if sqlstate == "3D000":
+    if sqlstate == "3D000" or (server and any(w in said for w in _NO_DATABASE) and _missing(said)):
         return GatherError(
             Status.REFUSED, f"{where}: the database named in the target's options does not exist",
             f"{where}：目标选项中的数据库不存在",
         )  # fmt: skip
-    if sqlstate:
+    if sqlstate == "28000" or (server and any(w in said for w in _NOT_ALLOWED)):
         return GatherError(
-            Status.REFUSED, f"{where}: the server refused the connection (SQLSTATE {sqlstate})",
-            f"{where}：服务器拒绝连接（SQLSTATE {sqlstate}）",
+            Status.AUTH_FAILED, f"{where}: the login {user!r} is not allowed (pg_hba.conf, NOLOGIN or no such role)",
+            f"{where}：登录账户 {user} 不被允许（pg_hba.conf 拒绝、NOLOGIN 或角色不存在）",
+        )  # fmt: skip
+    if sqlstate or server:
+        return GatherError(
+            Status.REFUSED, f"{where}: the server refused the connection (SQLSTATE {sqlstate or '-'})",
+            f"{where}：服务器拒绝连接（SQLSTATE {sqlstate or '-'}）",
         )  # fmt: skip
     if "timeout" in text.lower():
         return GatherError(
@@ -617,6 +632,10 @@ def _connect_failure(where: str, user: str, sqlstate: str | None, text: str) -> 
             f"{where}：在设定的超时时间内无响应",
         )
     return GatherError(Status.UNREACHABLE, f"{where}: cannot connect", f"{where}：无法连接")
+
+
+def _missing(said: str) -> bool:
+    return "does not exist" in said or "不存在" in said
 
 
 def _collect(target: Target, credential: Credential) -> bytes:
@@ -711,10 +730,11 @@ def _roles_text(conn: Any, number: int) -> list[str]:
                 ("rolbypassrls", "BYPASSRLS"),
             )
         ]  # fmt: skip
-        if row["rolconnlimit"] != -1:
-            flags.append(f"CONNECTION LIMIT {row['rolconnlimit']}")
-        if row["rolpassword"] is not None:
-            flags.append(f"PASSWORD {_literal(row['rolpassword'])}")
+        # Unlike pg_dumpall, the default limit and "no password" are written too, so that replaying the
+        # backup also undoes a limit or a password set after it (the inventory reads them the same).
+        flags.append(f"CONNECTION LIMIT {row['rolconnlimit']}")
+        password = row["rolpassword"]
+        flags.append("PASSWORD NULL" if password is None else f"PASSWORD {_literal(password)}")
         if row["until"] is not None:
             flags.append(f"VALID UNTIL {_literal(row['until'])}")
         out += [f"CREATE ROLE {ident};", f"ALTER ROLE {ident} WITH {' '.join(flags)};"]
