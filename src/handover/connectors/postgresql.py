@@ -265,9 +265,9 @@ def _options(
         elif toks[i].kind == "punct" and toks[i].value == ",":
             i += 1
         else:
+            written = statement.text[toks[i].start : toks[i].end][:40]  # as the file has it, not case-folded
             _bad(
-                dump, statement, f"role option {toks[i].value[:40]!r} is not understood",
-                f"角色选项“{toks[i].value[:40]}”无法识别",
+                dump, statement, f"role option {written!r} is not understood", f"角色选项“{written}”无法识别"
             )  # fmt: skip
     role.options_evidence = dump.evidence(statement, _masked(statement, toks))
     role.evidence.append(role.options_evidence)
@@ -487,8 +487,8 @@ def _account(dump: _Dump, graph: _Graph, role: _Role, when: datetime, verifiers_
         attributes.append(("comment", role.comment))
     attributes += role.config
     expires, until = _valid_until(role.valid_until)
-    if role.valid_until is not None:
-        attributes.append(("valid_until", role.valid_until))
+    if role.valid_until is not None:  # in UTC, whatever time zone the dump was written in
+        attributes.append(("valid_until", until.strftime("%Y-%m-%d %H:%M:%S+00") if until else role.valid_until))
     if until is not None and until <= when:
         attributes.append(("password_expired", "yes"))
     if not verifiers_known:
@@ -520,7 +520,7 @@ def _valid_until(text: str | None) -> tuple[date | None, datetime | None]:
         return None, None
     if instant.tzinfo is None:
         instant = instant.replace(tzinfo=UTC)
-    return instant.astimezone(UTC).date(), instant
+    return instant.astimezone(UTC).date(), instant.astimezone(UTC)
 
 
 def _groups(dump: _Dump, graph: _Graph) -> list[Group]:
