@@ -7,9 +7,10 @@ export HANDOVER_DATA_DIR ?= $(CURDIR)/data
 # PDF export: WeasyPrint needs Pango; libharfbuzz-subset0 makes embedding the CJK font ~30× faster.
 PDF_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk
 # openssh-server, sudo (cvtsudoers), util-linux (unshare, nsenter, last), login (lastlog): the Linux connector's
-# tests run real sshd instances in their own mount namespaces (tests/connectors/conftest.py).
+# tests run real sshd instances in their own mount namespaces (tests/connectors/conftest.py). mariadb-server,
+# mariadb-client: the MySQL/MariaDB connector's tests start their own mariadbd on a free loopback port.
 DEBIAN_TEST_PACKAGES := chromium fonts-noto-cjk postgresql gettext poppler-utils $(PDF_PACKAGES) \
-	openssh-server openssh-client sudo util-linux login
+	openssh-server openssh-client sudo util-linux login mariadb-server mariadb-client
 DEBIAN_PACKAGES := gettext $(PDF_PACKAGES)
 
 .PHONY: demo serve test test-sqlite test-postgres check bench install install-test debian debian-test messages bytecode clean

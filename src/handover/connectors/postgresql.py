@@ -488,7 +488,9 @@ def _account(dump: _Dump, graph: _Graph, role: _Role, when: datetime, verifiers_
     attributes += role.config
     expires, until = _valid_until(role.valid_until)
     if role.valid_until is not None:  # in UTC, whatever time zone the dump was written in
-        attributes.append(("valid_until", until.strftime("%Y-%m-%d %H:%M:%S+00") if until else role.valid_until))
+        attributes.append(
+            ("valid_until", until.strftime("%Y-%m-%d %H:%M:%S+00") if until else role.valid_until)
+        )
     if until is not None and until <= when:
         attributes.append(("password_expired", "yes"))
     if not verifiers_known:
