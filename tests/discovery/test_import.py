@@ -210,3 +210,19 @@ def test_an_inventory_with_a_verifier_in_the_clear_is_refused(
         else []
     )
     assert not any(leak.encode() in p.read_bytes() for p in files)
+
+
+def test_every_connector_module_of_the_engine_is_known_to_the_import() -> None:
+    """A connector the engine does not load is a `--kind` the import refuses (netdev's huawei/cisco once were)."""
+    import pkgutil
+
+    import handover.connectors
+    from handover.discovery import engine
+
+    shared = {"errors", "findings", "manifest", "model", "run", "serial", "sqlscan", "review"}
+    modules = {m.name for m in pkgutil.iter_modules(handover.connectors.__path__)} - shared
+    assert modules <= set(engine.KNOWN_MODULES)
+    registry = engine.connectors_load()
+    for kind in ("huawei", "cisco", "pg-roles", "mysql-grants"):
+        assert engine.connector_for_kind(kind) is not None, kind
+    assert {"linux", "huawei", "cisco", "postgresql", "mariadb"} <= set(registry)

@@ -15,7 +15,7 @@ from handover.connectors.findings import Finding, ReviewContext, SystemRef
 from handover.connectors.model import Inventory
 
 # The connector modules the engine knows by code (each registers its Manifest when imported).
-KNOWN_MODULES = ("linux", "postgresql", "mariadb", "ldap", "ad", "oracle", "windows", "network", "operators")
+KNOWN_MODULES = ("linux", "netdev", "postgresql", "mariadb", "ldap", "ad", "oracle", "windows", "operators")
 
 Review = Callable[[Iterable[tuple[SystemRef, Inventory]], ReviewContext], list[Finding]]
 
