@@ -172,3 +172,85 @@ def test_a_defect_in_the_rules_fails_the_run_but_keeps_the_inventories(
     run = start(actor=tech, engagement=world.engagement)
     assert run.state == RunState.FAILED and "ZeroDivisionError" in run.reason
     assert Snapshot.objects.filter(is_current=True).count() == 1
+
+
+def test_targets_are_gathered_at_once_within_the_limits_each_credential_taken_when_it_connects(
+    world: World, tech, hosts: Hosts, rules: Rules, vault, data_dir: Path, start, settings, monkeypatch
+) -> None:
+    """Issue 14: bounded concurrency overall and per site; the vault gives a credential only to a connection
+    about to open (never all secrets at once, 第二十二条); each outcome stored as it comes."""
+    import asyncio
+    import dataclasses
+
+    from handover.connectors import manifest
+
+    settings.HANDOVER_DISCOVERY_CONCURRENCY, settings.HANDOVER_DISCOVERY_PER_SITE = 3, 3
+    taken, connected, finished = [], [], []
+    real_take = services.secret_use_for_task
+
+    def take(**kwargs):
+        taken.append(kwargs["task"])
+        return real_take(**kwargs)
+
+    monkeypatch.setattr(services, "secret_use_for_task", take)
+    open_now, peak = set(), [0]
+    real_gather = hosts.gather
+
+    async def gather(target, credential):
+        open_now.add(target.host)
+        connected.append(target.host)
+        peak[0] = max(peak[0], len(open_now))
+        assert len(taken) <= len(finished) + 3  # the secrets taken: the open connections' only
+        await asyncio.sleep(0.01)
+        try:
+            return await real_gather(target, credential)
+        finally:
+            open_now.discard(target.host)
+            finished.append(target.host)
+
+    monkeypatch.setitem(
+        manifest.REGISTRY, "testlinux", dataclasses.replace(manifest.REGISTRY["testlinux"], gather=gather)
+    )
+    names = [f"h{i}" for i in range(10)]
+    hosts.answers = {name: "root:0:S\n" for name in names}
+    for name in names:
+        _target(world, tech, name)
+    run = start(actor=tech, engagement=world.engagement)
+    assert run.state == RunState.DONE and run.counts["ok"] == 10
+    assert peak[0] == 3 and len(taken) == 10 and sorted(connected) == sorted(names)
+
+
+def test_a_run_whose_worker_died_is_marked_interrupted_and_keeps_what_finished(
+    world: World, tech, hosts: Hosts, rules: Rules, vault, data_dir: Path, settings
+) -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from handover.core import schedule
+    from handover.discovery import tasks
+
+    assert schedule.job("discovery.stale_runs").call == "handover.discovery.tasks.stale_runs_scheduled"
+    settings.HANDOVER_DISCOVERY_STALE_MINUTES = 60
+    hosts.answers = {"h1": "root:0:S\n", "h2": "root:0:S\n"}
+    _target(world, tech, "h1")
+    _target(world, tech, "h2")
+    run = services.run_start(actor=tech, engagement=world.engagement, enqueue=False)
+    t0 = timezone.now()
+    GatherRun.objects.filter(pk=run.pk).update(state=RunState.RUNNING)
+    first = TargetOutcome.objects.filter(run=run).order_by("pk").first()
+    TargetOutcome.objects.filter(pk=first.pk).update(status="ok", finished_at=t0 + dt.timedelta(minutes=30))
+
+    assert services.runs_interrupt_stale(now=t0 + dt.timedelta(minutes=89)) == 0  # 59 minutes of silence
+    run.refresh_from_db()
+    assert run.state == RunState.RUNNING
+    assert services.runs_interrupt_stale(now=t0 + dt.timedelta(minutes=91)) == 1
+    run.refresh_from_db()
+    assert run.state == RunState.INTERRUPTED and run.counts["not_reached"] == 1 and "1" in run.reason
+    assert TargetOutcome.objects.get(pk=first.pk).status == "ok"  # what finished is kept
+    event = Event.objects.get(action=events.RUN_INTERRUPT, object_id=str(run.pk))
+    assert event.after["not_reached"] == 1
+    assert services.runs_interrupt_stale(now=t0 + dt.timedelta(days=1)) == 0  # once
+    assert tasks.stale_runs_scheduled() == {"interrupted": 0}
+    again = services.run_start(actor=tech, engagement=world.engagement, enqueue=False)
+    assert services.run_execute(run_id=again.pk).state == RunState.DONE

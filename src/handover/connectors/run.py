@@ -2,12 +2,16 @@
 
 Any connector's ``gather`` fits. A target's site is its ``site`` option (``Target.options``); a failure is an
 outcome with its status and reason, and the rest of the run goes on (issue 14, "Bad input").
+
+The credentials may be a function called for each target only once it holds its places, just before it
+connects: then no more secrets are in memory than connections are open (the server takes each from the vault
+at that moment), and a credential that cannot be had (the vault sealed meanwhile) is that target's outcome.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from handover.connectors.errors import GatherError, Status
@@ -30,39 +34,59 @@ class Outcome:
         return self.status is Status.OK
 
 
+CredentialFor = Callable[[Target], Awaitable[Credential]]
+
+
 async def gather_many(
     gather: Gather,
     targets: Sequence[Target],
-    credentials: Sequence[Credential] | Mapping[Target, Credential],
+    credentials: Sequence[Credential] | Mapping[Target, Credential] | CredentialFor,
     *,
     concurrency: int = 32,
     per_site: int = 8,
 ) -> AsyncIterator[Outcome]:
-    """Each target's outcome as it finishes; ``credentials`` in the order of ``targets`` or by target."""
+    """Each target's outcome as it finishes; ``credentials`` in the order of ``targets``, by target, or a
+    function giving a target's credential when it is about to connect (it may raise GatherError)."""
     if concurrency < 1 or per_site < 1:
         raise ValueError("concurrency and per_site must be at least 1")
-    if isinstance(credentials, Mapping):
-        pairs = [(t, credentials[t]) for t in targets]
+    if callable(credentials):
+        credential_for: CredentialFor = credentials
     else:
-        if len(credentials) != len(targets):
-            raise ValueError("one credential per target")
-        pairs = list(zip(targets, credentials, strict=True))
+        given = dict(_pairs(targets, credentials))
+
+        async def credential_for(target: Target) -> Credential:
+            return given[target]
+
     overall = asyncio.Semaphore(concurrency)
     sites: dict[str, asyncio.Semaphore] = {}
 
-    async def one(target: Target, credential: Credential) -> Outcome:
+    async def one(target: Target) -> Outcome:
         site = sites.setdefault(target.option("site"), asyncio.Semaphore(per_site))
         async with site, overall:
             try:
-                inventory = await gather(target, credential)
+                credential = await credential_for(target)
+                try:
+                    inventory = await gather(target, credential)
+                finally:
+                    del credential  # held no longer than its connection
             except GatherError as exc:
                 return Outcome(target, exc.status, None, exc.reason_en, exc.reason_zh)
             return Outcome(target, Status.OK, inventory)
 
-    tasks = [asyncio.ensure_future(one(t, c)) for t, c in pairs]
+    tasks = [asyncio.ensure_future(one(t)) for t in targets]
     try:
         for finished in asyncio.as_completed(tasks):
             yield await finished
     finally:
         for task in tasks:
             task.cancel()
+
+
+def _pairs(
+    targets: Sequence[Target], credentials: Sequence[Credential] | Mapping[Target, Credential]
+) -> list[tuple[Target, Credential]]:
+    if isinstance(credentials, Mapping):
+        return [(t, credentials[t]) for t in targets]
+    if len(credentials) != len(targets):
+        raise ValueError("one credential per target")
+    return list(zip(targets, credentials, strict=True))

@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 TARGET_SAVE = "discovery.target.save"
 RUN_START = "discovery.run.start"
 RUN_FINISH = "discovery.run.finish"
+RUN_INTERRUPT = "discovery.run.interrupt"
 TARGET_GATHER = "discovery.target.gather"
 IMPORT = "discovery.import"
 BUNDLE_IMPORT = "discovery.bundle.import"
@@ -16,6 +17,7 @@ ACTIONS = {
     TARGET_SAVE: _("Discovery target saved (system, host, connector, vault entry)"),
     RUN_START: _("Discovery run started"),
     RUN_FINISH: _("Discovery run finished"),
+    RUN_INTERRUPT: _("Discovery run marked interrupted (its worker stopped)"),
     TARGET_GATHER: _("Discovery target gathered (outcome and counts)"),
     IMPORT: _("Discovery file imported (offline)"),
     BUNDLE_IMPORT: _("Discovery field bundle imported"),

@@ -68,6 +68,7 @@ class RunState(models.TextChoices):
     RUNNING = "running", _("Running")
     DONE = "done", _("Done")
     FAILED = "failed", _("Failed")
+    INTERRUPTED = "interrupted", _("Interrupted")
 
 
 class GatherRun(models.Model):
@@ -79,7 +80,7 @@ class GatherRun(models.Model):
         InformationSystem, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     kind = models.CharField(_("kind"), max_length=10, choices=RunKind.choices, default=RunKind.GATHER)
-    state = models.CharField(_("state"), max_length=10, choices=RunState.choices, default=RunState.QUEUED)
+    state = models.CharField(_("state"), max_length=12, choices=RunState.choices, default=RunState.QUEUED)
     started_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )

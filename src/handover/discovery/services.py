@@ -9,7 +9,11 @@ connection, and drops it (第二十二条). One audit event per run and one per 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import difflib
+import logging
+import queue
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +23,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from handover.audit.services import event_record
+from handover.connectors import run as connectors_run
 from handover.connectors.errors import GatherError, ParseError, Status
 from handover.connectors.manifest import Credential, Manifest
 from handover.connectors.manifest import Target as EngineTarget
@@ -46,6 +51,8 @@ from handover.registers.validation import looks_like_credential
 from handover.vault.lifecycle import VaultSealed, require_unsealed
 from handover.vault.models import SecretEntry
 from handover.vault.services import secret_use_for_task
+
+logger = logging.getLogger(__name__)
 
 
 class VaultNeeded(DomainError):
@@ -219,97 +226,231 @@ def _in_scope(engagement: Engagement, site: Site | None, system: InformationSyst
 
 
 def run_execute(*, run_id: int) -> GatherRun:
-    """The task's body: gather each target of the run in turn. A failed target is an outcome with its reason
-    and keeps its last good inventory; the rest of the run goes on. Then review and draft the registers."""
+    """The task's body: gather the run's targets, many at once (``HANDOVER_DISCOVERY_CONCURRENCY`` overall,
+    ``HANDOVER_DISCOVERY_PER_SITE`` per site), each outcome stored as it comes, so that a worker that dies
+    keeps what finished. A failed target is an outcome with its reason and keeps its last good inventory;
+    the rest of the run goes on. Then review and draft the registers.
+
+    The connections run on an event loop in a thread of their own; this thread alone touches the database:
+    it hands each connection its credential, taken from the vault just before it connects (never all secrets
+    at once, 第二十二条), and stores each outcome."""
     run = GatherRun.objects.select_related("engagement").get(pk=run_id)
     actor = system(f"discovery({run.started_by_name})")
     GatherRun.objects.filter(pk=run.pk).update(state=RunState.RUNNING)
-    outcomes = list(
-        run.outcomes.select_related(
+    pending = list(
+        run.outcomes.filter(finished_at__isnull=True).select_related(
             "target__asset", "target__system", "target__site", "target__credential__account"
         )
     )
-    for outcome in outcomes:
-        _gather_one(actor=actor, run=run, outcome=outcome)
+    _Gathering(actor=actor, run=run, outcomes=pending).run()
     return _finish(actor=actor, run=run)
 
 
-def _gather_one(*, actor: Any, run: GatherRun, outcome: TargetOutcome) -> None:
-    target = outcome.target
-    manifest = engine.connector_get(target.connector)
-    try:
-        if manifest is None or manifest.gather is None:
-            raise GatherError(
-                Status.REFUSED,
-                f"connector {target.connector} cannot gather live here",
-                f"连接器 {target.connector} 在此不能在线采集",
+class _Gathering:
+    """One run's connections on an event loop in another thread; this thread answers its requests."""
+
+    def __init__(self, *, actor: Any, run: GatherRun, outcomes: list[TargetOutcome]) -> None:
+        self.actor, self.run_ = actor, run
+        self.requests: queue.Queue[tuple[str, Any, Any]] = queue.Queue()
+        self.by_place: dict[EngineTarget, tuple[TargetOutcome, Manifest | None]] = {}
+        for outcome in outcomes:
+            target = outcome.target
+            manifest = engine.connector_get(target.connector)
+            self.by_place[self._place(target, manifest)] = (outcome, manifest)
+
+    @staticmethod
+    def _place(target: Target, manifest: Manifest | None) -> EngineTarget:
+        options = {str(k): str(v) for k, v in target.options.items()}
+        options.update(
+            site=target.site.code, handover_target=str(target.pk)
+        )  # per-site limit; one place each
+        return EngineTarget(
+            host=target.address or target.asset.hostname,
+            port=target.port or (manifest.default_port if manifest else 0) or 0,
+            options=tuple(sorted(options.items())),
+            known_host_key=target.host_key,
+        )
+
+    def run(self) -> None:
+        from django.conf import settings
+
+        if not self.by_place:
+            return
+        concurrency = max(1, int(settings.HANDOVER_DISCOVERY_CONCURRENCY))
+        per_site = max(1, int(settings.HANDOVER_DISCOVERY_PER_SITE))
+        worker = threading.Thread(
+            target=self._loop, args=(concurrency, per_site), name=f"discovery-run-{self.run_.pk}", daemon=True
+        )
+        worker.start()
+        while True:  # a daemon thread: if this one dies, the process's end ends it
+            kind, item, answer = self.requests.get()
+            if kind == "credential":
+                self._answer(item, answer)
+            elif kind == "outcome":
+                self._store(item)
+            else:
+                break
+        worker.join()
+
+    def _loop(self, concurrency: int, per_site: int) -> None:
+        try:
+            asyncio.run(self._drive(concurrency, per_site))
+        except Exception as exc:  # the run ends; the outcomes not reached stay open and say so
+            logger.error("discovery run %s: the gathering stopped (%s)", self.run_.pk, type(exc).__name__)
+        finally:
+            self.requests.put(("end", None, None))
+
+    async def _drive(self, concurrency: int, per_site: int) -> None:
+        async def credential_for(place: EngineTarget) -> Credential:
+            answer: concurrent.futures.Future[Credential] = concurrent.futures.Future()
+            self.requests.put(("credential", place, answer))
+            return await asyncio.wrap_future(answer)
+
+        async def gather(place: EngineTarget, credential: Credential) -> Inventory:
+            outcome, manifest = self.by_place[place]
+            assert manifest is not None and manifest.gather is not None  # checked before the credential
+            try:
+                return await manifest.gather(place, credential)
+            except GatherError:
+                raise
+            except Exception as exc:  # a connector's defect must not stop the run
+                raise _defect(outcome.target, exc) from None
+
+        async for result in connectors_run.gather_many(
+            gather, list(self.by_place), credential_for, concurrency=concurrency, per_site=per_site
+        ):
+            self.requests.put(("outcome", result, None))
+
+    def _answer(self, place: EngineTarget, answer: concurrent.futures.Future[Credential]) -> None:
+        """The credential of one connection, taken from the vault now; a refusal is the target's outcome."""
+        outcome, manifest = self.by_place[place]
+        target = outcome.target
+        try:
+            if manifest is None or manifest.gather is None:
+                raise GatherError(
+                    Status.REFUSED,
+                    f"connector {target.connector} cannot gather live here",
+                    f"连接器 {target.connector} 在此不能在线采集",
+                )
+            answer.set_result(_credential(run=self.run_, target=target))
+        except GatherError as exc:
+            answer.set_exception(exc)
+        except VaultSealed:
+            answer.set_exception(
+                GatherError(
+                    Status.REFUSED,
+                    "the vault was sealed before this target's credential was taken; unseal and run again",
+                    "取凭据前保管库已封存；请解封后重新采集",
+                )
             )
-        inventory = _gather(run=run, target=target, manifest=manifest)
-        with transaction.atomic():
-            snapshot = snapshot_save(actor=actor, run=run, target=target, inventory=inventory)
-            _host_key(actor=actor, target=target, inventory=inventory)
-            _outcome(actor=actor, outcome=outcome, status=Status.OK, snapshot=snapshot, inventory=inventory)
-    except GatherError as exc:
-        _outcome(actor=actor, outcome=outcome, status=exc.status, error=exc)
-    except VaultSealed:
-        error = GatherError(
-            Status.REFUSED,
-            "the vault was sealed before this target's credential was taken; unseal and run again",
-            "取凭据前保管库已封存；请解封后重新采集",
-        )
-        _outcome(actor=actor, outcome=outcome, status=Status.REFUSED, error=error)
-    except DomainError as exc:
-        error = GatherError(Status.REFUSED, str(exc.message), str(exc.message))
-        _outcome(actor=actor, outcome=outcome, status=Status.REFUSED, error=error)
-    except Exception as exc:  # a connector's defect must not stop the run
-        # Only the type is kept: a connector's message may quote what it read (never risk a secret).
-        name = type(exc).__name__
-        error = GatherError(
-            Status.REFUSED,
-            f"unexpected error in connector {target.connector} ({name}); report it to the developers",
-            f"连接器 {target.connector} 发生意外错误（{name}）；请报告开发人员",
-        )
-        _outcome(actor=actor, outcome=outcome, status=Status.REFUSED, error=error)
+        except DomainError as exc:
+            answer.set_exception(GatherError(Status.REFUSED, str(exc.message), str(exc.message)))
+        except Exception as exc:  # never a secret: only the type is kept
+            answer.set_exception(_defect(target, exc))
+
+    def _store(self, result: connectors_run.Outcome) -> None:
+        outcome, _manifest = self.by_place[result.target]
+        target, actor = outcome.target, self.actor
+        if not result.ok or result.inventory is None:
+            error = GatherError(result.status, result.reason_en, result.reason_zh)
+            _outcome(actor=actor, outcome=outcome, status=result.status, error=error)
+            return
+        inventory = result.inventory
+        try:
+            with transaction.atomic():
+                snapshot = snapshot_save(actor=actor, run=self.run_, target=target, inventory=inventory)
+                _host_key(actor=actor, target=target, inventory=inventory)
+                _outcome(
+                    actor=actor, outcome=outcome, status=Status.OK, snapshot=snapshot, inventory=inventory
+                )
+        except DomainError as exc:
+            error = GatherError(Status.REFUSED, str(exc.message), str(exc.message))
+            _outcome(actor=actor, outcome=outcome, status=Status.REFUSED, error=error)
+        except Exception as exc:  # one target's store failing loses no other
+            _outcome(actor=actor, outcome=outcome, status=Status.REFUSED, error=_defect(target, exc))
 
 
-def _gather(*, run: GatherRun, target: Target, manifest: Manifest) -> Inventory:
-    """One connection: the secret is taken from the vault for it and dropped when it ends."""
-    assert manifest.gather is not None
+def _defect(target: Target, exc: BaseException) -> GatherError:
+    # Only the type is kept: a connector's message may quote what it read (never risk a secret).
+    name = type(exc).__name__
+    return GatherError(
+        Status.REFUSED,
+        f"unexpected error in connector {target.connector} ({name}); report it to the developers",
+        f"连接器 {target.connector} 发生意外错误（{name}）；请报告开发人员",
+    )
+
+
+def _credential(*, run: GatherRun, target: Target) -> Credential:
+    """One connection's credential, from the vault by entry id, recorded as used by this run's task."""
     entry = target.credential
     if entry is None:
         raise GatherError(
             Status.AUTH_FAILED, "no vault entry is set for this target", "该目标未设置保管库凭据"
         )
-    place = EngineTarget(
-        host=target.address or target.asset.hostname,
-        port=target.port or manifest.default_port or 0,
-        options=tuple(sorted((str(k), str(v)) for k, v in target.options.items())),
-        known_host_key=target.host_key,
-    )
     secret = secret_use_for_task(
         entry_id=entry.pk, purpose=f"discovery run {run.pk}", task=f"discovery:{target.pk}"
     )
-    credential = Credential(
+    return Credential(
         username=entry.account.login_name,
         secret=secret,
         kind=target.options.get("credential_kind", "password"),
     )
-    del secret
-    gather = manifest.gather
 
-    async def connect(given: Credential) -> Inventory:
-        return await gather(place, given)
 
-    try:
-        return asyncio.run(connect(credential))
-    finally:
-        del credential
+def runs_interrupt_stale(*, now: Any = None) -> int:
+    """Mark as interrupted each running (or queued) gathering with nothing finished for
+    ``HANDOVER_DISCOVERY_STALE_MINUTES``: its worker died. Its finished outcomes stay; a new run may start."""
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.db.models import Max
+
+    from handover.core import clock
+
+    now = now or clock.now()
+    limit = now - timedelta(minutes=max(1, int(settings.HANDOVER_DISCOVERY_STALE_MINUTES)))
+    actor = system("discovery(stale runs)")
+    marked = 0
+    open_runs = GatherRun.objects.filter(
+        kind=RunKind.GATHER, state__in=[RunState.QUEUED, RunState.RUNNING]
+    ).annotate(last=Max("outcomes__finished_at"))
+    for run in open_runs:
+        last = max(t for t in (run.started_at, run.last) if t is not None)
+        if last > limit:
+            continue
+        with transaction.atomic():
+            left = run.outcomes.filter(finished_at__isnull=True).count()
+            counts = {**run.counts, "not_reached": left}
+            reason = _(
+                "Interrupted: nothing finished for %(minutes)s minutes (the worker stopped). "
+                "%(left)s targets were not reached; the finished ones are kept. Start a new run."
+            ) % {"minutes": settings.HANDOVER_DISCOVERY_STALE_MINUTES, "left": left}
+            updated = GatherRun.objects.filter(pk=run.pk, state=run.state).update(
+                state=RunState.INTERRUPTED, finished_at=now, reason=reason, counts=counts
+            )
+            if not updated:
+                continue
+            event_record(
+                actor=actor,
+                action=events.RUN_INTERRUPT,
+                engagement_id=run.engagement_id,
+                site_id=run.site_id,
+                obj=run,
+                outcome="failure",
+                after={
+                    "state": RunState.INTERRUPTED.value,
+                    "not_reached": left,
+                    "last_activity": last.isoformat(),
+                },
+            )
+            marked += 1
+    return marked
 
 
 def _host_key(*, actor: Any, target: Target, inventory: Inventory) -> None:
-    """First contact: record the host key the connector saw (setting ``host_key``); a change is the
+    """First contact: record the host key the connector saw (``Inventory.host_key``); a change is the
     connector's refusal (``Status.HOST_KEY_CHANGED``), never silently accepted here."""
-    seen = dict(inventory.settings).get("host_key", "")
+    seen = inventory.host_key or dict(inventory.settings).get("host_key", "")
     if seen and not target.host_key:
         target.host_key = seen[:2000]
         target.save(update_fields=["host_key"])

@@ -94,6 +94,15 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable("HANDOVER_CHECKPOINT_INTERVAL", "300", "Seconds between scheduled audit checkpoints."),
     Variable(
+        "HANDOVER_DISCOVERY_CONCURRENCY", "32", "Targets a discovery run gathers at once, over all sites."
+    ),
+    Variable("HANDOVER_DISCOVERY_PER_SITE", "8", "Targets of one site a discovery run gathers at once."),
+    Variable(
+        "HANDOVER_DISCOVERY_STALE_MINUTES",
+        "60",
+        "A running discovery run with no target finished for this long is marked interrupted (its worker died).",
+    ),
+    Variable(
         "HANDOVER_PACKAGE_KEY",
         "",
         "Path of the Ed25519 key signing 表24 handover packages; default keys/package.key in the data folder.",
