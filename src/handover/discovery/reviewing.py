@@ -1,7 +1,8 @@
 """Running the review rules on the engagement's current inventories and keeping their findings.
 
 The context is the registers': people with their leave dates (表5's staff, the person entity), their known
-logins (accounts whose owner they are), D (the engagement's disposal date) and today. A finding is kept
+logins (accounts whose owner they are), the accounts 表10 says were changed, D (the engagement's disposal
+date) and today. A finding is kept
 across runs by (target, rule, account): a re-run refreshes its detail and ``last_seen``, marks it resolved
 when the rule no longer holds, and never touches a person's decision.
 """
@@ -20,7 +21,7 @@ from handover.discovery import engine as connectors
 from handover.discovery.models import Finding, Snapshot, Target
 from handover.discovery.store import inventory_read
 from handover.org.models import Employment, Engagement, Person
-from handover.registers.models import Account
+from handover.registers.models import Account, Asset, InformationSystem, Row
 
 TRADING = frozenset({"集中交易", "营业部柜台", "网上交易", "电话委托", "报盘", "清算", "第三方存管/银证转账"})
 
@@ -41,8 +42,46 @@ def context_for(engagement: Engagement) -> engine.ReviewContext:
         for p in Person.objects.filter(engagement=engagement, is_active=True).order_by("pk")
     )
     return engine.ReviewContext(
-        today=timezone.localdate(), disposal_day=engagement.disposal_date, people=people
+        today=timezone.localdate(),
+        disposal_day=engagement.disposal_date,
+        people=people,
+        changed_on_form10=changed_on_form10(engagement),
     )
+
+
+def changed_on_form10(engagement: Engagement) -> tuple[tuple[str, str, str], ...]:
+    """(system, host, account) of every current 表10 row that says the password was changed (已修改确认):
+    第二十六条第2项. The rules compare it with what the hosts show (a password said changed but older than D)."""
+    rows = Row.objects.filter(form__engagement=engagement, form__register_no=10, is_current=True).values_list(
+        "data", flat=True
+    )
+    wanted = [d for d in rows if d.get("secret_changed") is True]
+    ids = {k: {_as_int(d.get(f"{k}_id")) for d in wanted} - {None} for k in ("system", "asset", "account")}
+    systems = dict(InformationSystem.objects.filter(pk__in=ids["system"]).values_list("pk", "name"))
+    hosts = {
+        pk: hostname or name
+        for pk, hostname, name in Asset.objects.filter(pk__in=ids["asset"]).values_list(
+            "pk", "hostname", "name"
+        )
+    }
+    logins = dict(Account.objects.filter(pk__in=ids["account"]).values_list("pk", "login_name"))
+    out = set()
+    for d in wanted:
+        system, host, login = (
+            systems.get(_as_int(d.get("system_id"))),  # type: ignore[arg-type]
+            hosts.get(_as_int(d.get("asset_id"))),  # type: ignore[arg-type]
+            logins.get(_as_int(d.get("account_id"))),  # type: ignore[arg-type]
+        )
+        if system and login:
+            out.add((system, host or "", login))
+    return tuple(sorted(out))
+
+
+def _as_int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def ref_of(target: Target) -> engine.SystemRef:
