@@ -254,3 +254,32 @@ def test_a_run_whose_worker_died_is_marked_interrupted_and_keeps_what_finished(
     assert tasks.stale_runs_scheduled() == {"interrupted": 0}
     again = services.run_start(actor=tech, engagement=world.engagement, enqueue=False)
     assert services.run_execute(run_id=again.pk).state == RunState.DONE
+
+
+def test_the_technical_group_and_the_sites_post_hear_of_new_high_findings_and_failed_targets(
+    world: World, tech, hosts: Hosts, rules: Rules, vault, data_dir: Path, start
+) -> None:
+    from handover.discovery import topics
+    from handover.notifications.models import Notification
+
+    post_a = world.login_with(Role.ONSITE_POST, site=world.branch_a)
+    post_b = world.login_with(Role.ONSITE_POST, site=world.branch_b)
+    hosts.answers = {"h1": "root:0:S\nops:1001:S\n"}  # ops: a high finding; h2 unreachable
+    _target(world, tech, "h1")
+    _target(world, tech, "h2")
+    run = start(actor=tech, engagement=world.engagement)
+    told = Notification.objects.filter(topic=topics.RUN_ATTENTION)
+    assert {n.person.user for n in told} == {tech, post_a}  # not the other branch's post
+    note = told.get(person__user=post_a)
+    assert note.title == "Discovery at 甲营业部: 1 new high-severity findings, 1 targets not gathered"
+    assert note.link.endswith(f"/runs/{run.pk}/")
+    assert not told.filter(person__user=post_b).exists()
+
+    start(actor=tech, engagement=world.engagement)  # the same finding again: not new; h2 still fails
+    second = Notification.objects.filter(topic=topics.RUN_ATTENTION, person__user=post_a).order_by("-pk")[0]
+    assert second.title == "Discovery at 甲营业部: 0 new high-severity findings, 1 targets not gathered"
+
+    hosts.answers["h2"] = "root:0:S\n"
+    before = Notification.objects.filter(topic=topics.RUN_ATTENTION).count()
+    start(actor=tech, engagement=world.engagement)  # nothing new, nothing failed: nobody is disturbed
+    assert Notification.objects.filter(topic=topics.RUN_ATTENTION).count() == before

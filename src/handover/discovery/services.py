@@ -520,15 +520,67 @@ def _finish(*, actor: Any, run: GatherRun) -> GatherRun:
         with transaction.atomic():
             counts.update(_review_and_draft(actor=actor, run=run))
             _close(actor=actor, run=run, state=RunState.DONE, counts=counts)
+            _tell(actor=actor, run=run)
     except DomainError as exc:
-        _close(actor=actor, run=run, state=RunState.FAILED, counts=counts, reason=str(exc.message))
+        with transaction.atomic():
+            _close(actor=actor, run=run, state=RunState.FAILED, counts=counts, reason=str(exc.message))
+            _tell(actor=actor, run=run)
     except Exception as exc:  # the review rules' defect: the gathered inventories stay, the run says why
         reason = _("The review or the drafts failed (%(error)s); the inventories were kept.") % {
             "error": type(exc).__name__
         }
-        _close(actor=actor, run=run, state=RunState.FAILED, counts=counts, reason=reason)
+        with transaction.atomic():
+            _close(actor=actor, run=run, state=RunState.FAILED, counts=counts, reason=reason)
+            _tell(actor=actor, run=run)
     run.refresh_from_db()
     return run
+
+
+def _tell(*, actor: Any, run: GatherRun) -> None:
+    """Per site: its new high-severity findings and its targets that failed, to 技术组 and the site's post."""
+    from django.db.models import Count
+
+    from handover.discovery import topics
+    from handover.notifications.services import notify
+
+    failed = dict(
+        run.outcomes.exclude(status=Status.OK.value)
+        .values_list("target__site")
+        .annotate(n=Count("pk"))
+        .values_list("target__site", "n")
+    )
+    new_high = dict(
+        Finding.objects.filter(
+            engagement_id=run.engagement_id,
+            severity="high",
+            first_seen__gte=run.started_at,
+            resolved_at__isnull=True,
+        )
+        .values_list("site")
+        .annotate(n=Count("pk"))
+        .values_list("site", "n")
+    )
+    if run.site_id is not None:  # a run of a subtree tells of that subtree only
+        scope = set(Site.objects.filter(path__startswith=run.site.path).values_list("pk", flat=True))
+        new_high = {k: v for k, v in new_high.items() if k in scope}
+    code = run.engagement.code
+    for site in Site.objects.filter(pk__in=set(failed) | set(new_high)).order_by("path"):
+        title = _(
+            "Discovery at %(site)s: %(high)s new high-severity findings, %(failed)s targets not gathered"
+        ) % {
+            "site": site.name,
+            "high": new_high.get(site.pk, 0),
+            "failed": failed.get(site.pk, 0),
+        }
+        notify(
+            actor=actor,
+            engagement=run.engagement,
+            site=site,
+            topic=topics.RUN_ATTENTION,
+            title=title,
+            summary_title=_("A discovery run needs attention"),
+            link=f"/e/{code}/discovery/runs/{run.pk}/",
+        )
 
 
 def _close(*, actor: Any, run: GatherRun, state: str, counts: dict[str, Any], reason: str = "") -> None:
