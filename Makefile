@@ -103,6 +103,7 @@ bench: install-bench
 	$(BIN)/python bench/bundle_bench.py
 	$(BIN)/python bench/registers_bench.py
 	$(BIN)/python bench/discovery_gather.py
+	$(BIN)/python bench/discovery_django.py
 
 clean:
 	rm -rf $(VENV) data

@@ -45,6 +45,12 @@ def test_discovery_gather_bench_runs() -> None:
     assert "| parse alone (build(from_stream)) |" in out
 
 
+def test_discovery_django_bench_runs() -> None:
+    out = run("discovery_django.py")
+    assert "| connectors gather_many alone, 32 / 8 | 20 | auth_failed 1, ok 19 |" in out
+    assert "| Django run (done), 32 / 8, stored + drafted | 20 | auth_failed 1, ok 19 |" in out
+
+
 def test_vault_bench_runs() -> None:
     out = run("vault_bench.py")
     assert "aes-256-gcm  encrypt" in out and "sm4-gcm      decrypt" in out

@@ -271,15 +271,47 @@ def test_the_technical_group_and_the_sites_post_hear_of_new_high_findings_and_fa
     told = Notification.objects.filter(topic=topics.RUN_ATTENTION)
     assert {n.person.user for n in told} == {tech, post_a}  # not the other branch's post
     note = told.get(person__user=post_a)
-    assert note.title == "Discovery at 甲营业部: 1 new high-severity findings, 1 targets not gathered"
+    assert note.title == "账户发现（甲营业部）：新增高风险问题 1 项，未采集目标 1 个"
     assert note.link.endswith(f"/runs/{run.pk}/")
     assert not told.filter(person__user=post_b).exists()
 
     start(actor=tech, engagement=world.engagement)  # the same finding again: not new; h2 still fails
     second = Notification.objects.filter(topic=topics.RUN_ATTENTION, person__user=post_a).order_by("-pk")[0]
-    assert second.title == "Discovery at 甲营业部: 0 new high-severity findings, 1 targets not gathered"
+    assert second.title == "账户发现（甲营业部）：新增高风险问题 0 项，未采集目标 1 个"
 
     hosts.answers["h2"] = "root:0:S\n"
     before = Notification.objects.filter(topic=topics.RUN_ATTENTION).count()
     start(actor=tech, engagement=world.engagement)  # nothing new, nothing failed: nobody is disturbed
     assert Notification.objects.filter(topic=topics.RUN_ATTENTION).count() == before
+
+
+def test_a_targets_timeout_option_reaches_the_connector_bounded(
+    world: World, tech, hosts: Hosts, rules: Rules, vault, data_dir: Path, start, monkeypatch
+) -> None:
+    import dataclasses
+
+    from handover.connectors import manifest
+
+    seen = {}
+    real = manifest.REGISTRY["testlinux"].gather
+
+    async def gather(target, credential):
+        seen[target.host] = (target.timeout, target.option("site"))
+        return await real(target, credential)
+
+    monkeypatch.setitem(
+        manifest.REGISTRY, "testlinux", dataclasses.replace(manifest.REGISTRY["testlinux"], gather=gather)
+    )
+    hosts.answers = {"h1": "root:0:S\n", "h2": "root:0:S\n", "h3": "root:0:S\n"}
+    for host, options in (
+        ("h1", {"timeout": "7.5"}),
+        ("h2", {"timeout": "100000"}),
+        ("h3", {"timeout": "x"}),
+    ):
+        target = _target(world, tech, host)
+        services.target_save(
+            actor=tech, system=target.system, hostname=host, connector="testlinux", options=options,
+            credential=target.credential,
+        )  # fmt: skip
+    start(actor=tech, engagement=world.engagement)
+    assert seen == {"h1": (7.5, "BA"), "h2": (600.0, "BA"), "h3": (20.0, "BA")}

@@ -8,6 +8,7 @@ live gathering and an offline import give the same inventory. ``content`` of sou
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from dataclasses import fields, is_dataclass
 from datetime import date, datetime
@@ -46,6 +47,13 @@ def inventory_to_dict(inventory: model.Inventory, *, with_content: bool = False)
     return {"format": FORMAT, **_plain(inventory, with_content=with_content)}
 
 
+@functools.cache
+def _fields_of(kind: type) -> tuple[tuple[str, Any], ...]:
+    """A dataclass's fields with their resolved types (resolving them per object was most of a read)."""
+    hints = get_type_hints(kind)
+    return tuple((f.name, hints[f.name]) for f in fields(kind))
+
+
 def _build(kind: Any, data: Any) -> Any:
     if data is None:
         return None
@@ -57,13 +65,10 @@ def _build(kind: Any, data: Any) -> Any:
     if args and origin is not None and not isinstance(kind, type):  # X | None
         return _build(args[0], data)
     if isinstance(kind, type) and is_dataclass(kind):
-        hints = get_type_hints(kind)
         values = {}
-        for f in fields(kind):
-            if f.name in data:
-                values[f.name] = _build(hints[f.name], data[f.name])
-            elif f.name == "content":
-                continue
+        for name, hint in _fields_of(kind):
+            if name in data:
+                values[name] = _build(hint, data[name])
         if "content" in data and kind is model.SourceFile:
             values["content"] = base64.b64decode(data["content"])
         return kind(**values)

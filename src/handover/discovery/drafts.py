@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -26,7 +27,7 @@ from handover.discovery.models import Decision, Finding, Snapshot, Target
 from handover.discovery.store import privileges_text
 from handover.registers import catalogue
 from handover.registers import services as registers
-from handover.registers.models import Account, Form, FormState, Row
+from handover.registers.models import Account, Form, FormState, Row, Signature
 
 PERMISSION_BACKUP, CHANGE_BACKUP = "权限核查前备份", "改密前备份"
 
@@ -70,6 +71,9 @@ class Drafter:
     def __init__(self, *, actor: Any, target: Target) -> None:
         self.actor, self.target = actor, target
         self.forms: dict[int, Form] = {}
+        # The site's current rows of each register, read once (newest first) and kept up to date by ``write``:
+        # a run drafts dozens of rows per host, and a query per row over the site's JSON was most of its time.
+        self._rows: dict[int, list[Row]] = {}
 
     def form(self, register: int) -> Form:
         if register not in self.forms:
@@ -94,17 +98,21 @@ class Drafter:
         return self.forms[register]
 
     def rows(self, register: int, **match: Any) -> list[Row]:
-        """Current rows of ``register`` at the site whose data has these values."""
-        rows = Row.objects.filter(
-            form__engagement=self.target.engagement,
-            form__site=self.target.site,
-            form__register_no=register,
-            form__is_current=True,
-            is_current=True,
-        ).order_by("-pk")
-        for key, value in match.items():
-            rows = rows.filter(**{f"data__{key}": value})
-        return list(rows)
+        """Current rows of ``register`` at the site whose data has these values (newest first)."""
+        if register not in self._rows:
+            self._rows[register] = list(
+                Row.objects.filter(
+                    form__engagement=self.target.engagement,
+                    form__site=self.target.site,
+                    form__register_no=register,
+                    form__is_current=True,
+                    is_current=True,
+                )
+                .select_related("form")
+                .annotate(signed=Exists(Signature.objects.filter(row=OuterRef("pk"))))
+                .order_by("-pk")
+            )
+        return [r for r in self._rows[register] if all(r.data.get(k) == v for k, v in match.items())]
 
     def write(
         self,
@@ -123,9 +131,13 @@ class Drafter:
         data = {k: v for k, v in data.items() if v not in (None, "")}
         try:
             if editable is None:
-                return registers.row_add(
+                row = registers.row_add(
                     actor=self.actor, form=self.form(register), data=data, remarks=remarks, partial=True
                 )
+                row.signed = False  # type: ignore[attr-defined]
+                self.rows(register)  # loaded before the new row joins it
+                self._rows[register].insert(0, row)
+                return row
             kept = {k: editable.data[k] for k in keep if editable.data.get(k) not in (None, "")}
             return registers.row_update(
                 actor=self.actor,
@@ -146,7 +158,8 @@ class Drafter:
 
 def _editable(row: Row) -> bool:
     form_open = row.form.state in (FormState.DRAFT, FormState.SUBMITTED) and row.form.is_current
-    return form_open and not row.signatures.exists()
+    signed = row.signed if hasattr(row, "signed") else row.signatures.exists()
+    return form_open and not signed
 
 
 def backup_rows(drafter: Drafter, snapshot: Snapshot) -> Row | None:

@@ -14,7 +14,7 @@ import difflib
 import logging
 import queue
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,7 @@ from handover.org.models import Engagement, Site
 from handover.org.selectors import require, require_at
 from handover.registers import inventory as entities
 from handover.registers.models import InformationSystem
+from handover.registers.rules import lookups_cached
 from handover.registers.validation import looks_like_credential
 from handover.vault.lifecycle import VaultSealed, require_unsealed
 from handover.vault.models import SecretEntry
@@ -264,12 +265,17 @@ class _Gathering:
         options.update(
             site=target.site.code, handover_target=str(target.pk)
         )  # per-site limit; one place each
-        return EngineTarget(
+        place = EngineTarget(
             host=target.address or target.asset.hostname,
             port=target.port or (manifest.default_port if manifest else 0) or 0,
             options=tuple(sorted(options.items())),
             known_host_key=target.host_key,
         )
+        try:  # the target's own timeout (seconds, option ``timeout``), 1 to 600; else the engine's default
+            seconds = float(options.get("timeout", ""))
+        except ValueError:
+            return place
+        return replace(place, timeout=min(600.0, max(1.0, seconds)))
 
     def run(self) -> None:
         from django.conf import settings
@@ -560,7 +566,7 @@ def _tell(*, actor: Any, run: GatherRun) -> None:
         .annotate(n=Count("pk"))
         .values_list("site", "n")
     )
-    if run.site_id is not None:  # a run of a subtree tells of that subtree only
+    if run.site is not None:  # a run of a subtree tells of that subtree only
         scope = set(Site.objects.filter(path__startswith=run.site.path).values_list("pk", flat=True))
         new_high = {k: v for k, v in new_high.items() if k in scope}
     code = run.engagement.code
@@ -616,7 +622,8 @@ def _review_and_draft(*, actor: Any, run: GatherRun) -> dict[str, int]:
         drafter = drafts.Drafter(actor=actor, target=snapshot.target)
         counts["rows_8"] += 2 if drafts.backup_rows(drafter, snapshot) is not None else 0
         inventory = inventories.get(snapshot.target_id) or _read(snapshot)
-        written = drafts.account_rows(drafter, inventory, findings.get(snapshot.target_id, []))
+        with lookups_cached():  # the host's rows point at the same system, host and backup: read them once
+            written = drafts.account_rows(drafter, inventory, findings.get(snapshot.target_id, []))
         for register, n in written.items():
             counts[f"rows_{register}"] += n
     if reviewed is None:

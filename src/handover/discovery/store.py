@@ -159,17 +159,19 @@ def _source_save(*, actor: Any, snapshot: Snapshot, target: Target, source: Any)
 def _facts_save(*, actor: Any, snapshot: Snapshot, target: Target, inventory: Inventory) -> None:
     Fact.objects.filter(target=target).delete()
     layer_default = LAYER_BY_PLATFORM.get(inventory.platform)
+    layers = [layer_default or LAYER[account.kind] for account in inventory.accounts]
+    entity_of = entities.accounts_ensure(
+        actor=actor,
+        system=target.system,
+        asset=target.asset,
+        wanted=[
+            (account.name[:200], layer, account_class(account))
+            for account, layer in zip(inventory.accounts, layers, strict=True)
+        ],
+    )
     facts = []
-    for account in inventory.accounts:
-        layer = layer_default or LAYER[account.kind]
-        entity = entities.account_ensure(
-            actor=actor,
-            system=target.system,
-            asset=target.asset,
-            login_name=account.name[:200],
-            layer=layer,
-            account_class=account_class(account),
-        )
+    for account, layer in zip(inventory.accounts, layers, strict=True):
+        entity = entity_of[(account.name[:200], layer)]
         facts.append(
             Fact(
                 snapshot=snapshot,

@@ -99,3 +99,38 @@ def account_ensure(
         login_name=login_name,
         account_class=account_class,
     )
+
+
+def accounts_ensure(
+    *,
+    actor: Any,
+    system: InformationSystem,
+    asset: Asset | None,
+    wanted: list[tuple[str, str, str]],
+) -> dict[tuple[str, str], Account]:
+    """``account_ensure`` for many accounts of one system and host at once: (login_name, layer,
+    account_class) each; returns them by (login_name, layer). One check of the actor's right, one query for
+    those that exist, the missing created together, each with its audit event (a host has dozens)."""
+    require(user=actor, engagement=system.engagement, capability=perms.FILL_REGISTERS, site=system.site)
+    found = {(a.login_name, a.layer): a for a in Account.objects.filter(system=system, asset=asset)}
+    missing: dict[tuple[str, str], Account] = {}
+    for name, layer, account_class in wanted:
+        if (name, layer) not in found and (name, layer) not in missing:
+            missing[(name, layer)] = Account(
+                engagement=system.engagement, system=system, asset=asset, layer=layer, login_name=name,
+                account_class=account_class,
+            )  # fmt: skip
+    if missing:
+        with transaction.atomic():
+            created = Account.objects.bulk_create(list(missing.values()))
+            for instance in created:
+                event_record(
+                    actor=actor,
+                    action=events.ENTITY_CREATE,
+                    engagement_id=system.engagement_id,
+                    site_id=system.site_id,
+                    obj=instance,
+                    after=snapshot(instance),
+                )
+                found[(instance.login_name, instance.layer)] = instance
+    return found
