@@ -104,6 +104,7 @@ bench: install-bench
 	$(BIN)/python bench/registers_bench.py
 	$(BIN)/python bench/discovery_gather.py
 	$(BIN)/python bench/discovery_django.py
+	$(BIN)/python bench/discovery_review.py
 
 clean:
 	rm -rf $(VENV) data

@@ -51,6 +51,12 @@ def test_discovery_django_bench_runs() -> None:
     assert "| Django run (done), 32 / 8, stored + drafted | 20 | auth_failed 1, ok 19 |" in out
 
 
+def test_discovery_review_bench_runs() -> None:
+    out = run("discovery_review.py")
+    assert "| building the inventories (baseline) | 1000 |" in out
+    assert "| review with the staff list (" in out
+
+
 def test_vault_bench_runs() -> None:
     out = run("vault_bench.py")
     assert "aes-256-gcm  encrypt" in out and "sm4-gcm      decrypt" in out

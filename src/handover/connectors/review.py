@@ -79,6 +79,7 @@ class _Context:
     choices: list[str] = field(default_factory=list)  # the variants, for fuzzy matching
     changed_on_form10: frozenset[tuple[str, str, str]] = frozenset()
     generic: frozenset[str] = GENERIC_NAMES
+    matched: dict[tuple[str, ...], _Match | None] = field(default_factory=dict)  # several rules ask the same
 
     @classmethod
     def of(cls, given: ReviewContext) -> _Context:
@@ -107,6 +108,12 @@ class _Context:
 
     def match(self, tokens: Iterable[str]) -> _Match | None:
         """The best person for any of ``tokens``: an exact variant first, then the fuzzy score."""
+        wanted = tuple(tokens)
+        if wanted not in self.matched:
+            self.matched[wanted] = self._match(wanted)
+        return self.matched[wanted]
+
+    def _match(self, tokens: tuple[str, ...]) -> _Match | None:
         best: _Match | None = None
         for raw in tokens:
             token = _norm(raw)
