@@ -8,9 +8,10 @@ export HANDOVER_DATA_DIR ?= $(CURDIR)/data
 PDF_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk
 # openssh-server, sudo (cvtsudoers), util-linux (unshare, nsenter, last), login (lastlog): the Linux connector's
 # tests run real sshd instances in their own mount namespaces (tests/connectors/conftest.py). mariadb-server,
-# mariadb-client: the MySQL/MariaDB connector's tests start their own mariadbd on a free loopback port.
+# mariadb-client: the MySQL/MariaDB connector's tests start their own mariadbd on a free loopback port; slapd,
+# ldap-utils: the LDAP connector's tests start their own slapd (slapadd'ed cn=config) likewise.
 DEBIAN_TEST_PACKAGES := chromium fonts-noto-cjk postgresql gettext poppler-utils $(PDF_PACKAGES) \
-	openssh-server openssh-client sudo util-linux login mariadb-server mariadb-client
+	openssh-server openssh-client sudo util-linux login mariadb-server mariadb-client slapd ldap-utils
 DEBIAN_PACKAGES := gettext $(PDF_PACKAGES)
 
 .PHONY: demo serve test test-sqlite test-postgres check bench install install-test debian debian-test messages bytecode clean
