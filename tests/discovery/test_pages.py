@@ -31,6 +31,11 @@ def test_import_see_decide_and_filter(
     assert finding.decision == "降权"
     listing = client.get(f"{base}findings/", {"site": "BA"}).content.decode()
     assert "superuser_equivalent" in listing
+    # The rule is said in the page's language, its code kept beside it.
+    assert (
+        "平台管理员以外的账户拥有超级用户或同等权限" in listing
+        and "拥有超级用户或同等权限。 (superuser_equivalent)" in listing
+    )
     run = GatherRun.objects.get()
     progress = client.get(f"{base}runs/{run.pk}/", HTTP_HX_REQUEST="true").content.decode()
     assert 'data-state="done"' in progress and "hx-get" not in progress

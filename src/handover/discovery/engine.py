@@ -62,3 +62,15 @@ def review_run(items: list[tuple[SystemRef, Inventory]], context: ReviewContext)
     if rules is None:
         return None
     return rules(items, context)
+
+
+def rule_label(code: str, language: str) -> str:
+    """What rule ``code`` means, in Chinese for a Chinese page (else English); the code when unknown."""
+    try:
+        module = importlib.import_module("handover.connectors.review")
+    except ModuleNotFoundError:
+        return code
+    rule = module.BY_CODE.get(code)
+    if rule is None:
+        return code
+    return str(rule.zh if language.startswith("zh") else rule.en)

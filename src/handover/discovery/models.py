@@ -224,6 +224,7 @@ class Finding(models.Model):
     decided_by_name = models.CharField(max_length=150, blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
     change_row = models.ForeignKey(Row, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    rule_label = ""  # what the rule means in the page's language (set by the pages; not stored)
 
     class Meta:
         ordering = ["system_id", "asset_id", "account_name", "rule"]

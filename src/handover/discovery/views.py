@@ -10,12 +10,13 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from handover.core.errors import DomainError, NotFound
 from handover.core.uploads import upload_kind
-from handover.discovery import selectors, services
+from handover.discovery import engine, selectors, services
 from handover.discovery.forms import DecisionForm, GatherForm, ImportForm
 from handover.org import permissions as perms
 from handover.org import selectors as org_selectors
@@ -117,9 +118,13 @@ def target_detail(request: HttpRequest, engagement: Engagement, target_id: int) 
     if rule:
         facts = [f for f in facts if f.name in by_account]
     rows = [(fact, by_account.get(fact.name, [])) for fact in facts]
-    rules = sorted(
+    rules = _labelled(
         {f.rule for f in selectors.findings_list(user=request.user, engagement=engagement, target=target)}
     )
+    language = get_language() or ""
+    for _fact, items in rows:
+        for finding in items:
+            finding.rule_label = engine.rule_label(finding.rule, language)
     try:
         preview = services.discovery_restore_preview(actor=request.user, target=target)
     except NotFound:
@@ -129,6 +134,12 @@ def target_detail(request: HttpRequest, engagement: Engagement, target_id: int) 
     return render(request, "discovery/target.html", context)
 
 
+def _labelled(codes: set[str]) -> list[tuple[str, str]]:
+    """The rules for a filter, each with what it means in the page's language."""
+    language = get_language() or ""
+    return sorted((code, engine.rule_label(code, language)) for code in codes)
+
+
 @needs(perms.VIEW_DISCOVERY)
 def finding_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     """Open findings across the user's sites, by rule and site."""
@@ -136,9 +147,12 @@ def finding_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     rule = request.GET.get("rule", "")
     found = selectors.findings_list(user=request.user, engagement=engagement, site=site, rule=rule)
     page = Paginator(found, 100).get_page(request.GET.get("page"))
-    rules = sorted(
+    rules = _labelled(
         set(selectors.findings_list(user=request.user, engagement=engagement).values_list("rule", flat=True))
     )
+    language = get_language() or ""
+    for finding in page:
+        finding.rule_label = engine.rule_label(finding.rule, language)
     context = _context(request, engagement, page=page, rule=rule, rules=rules, site=site)
     return render(request, "discovery/findings.html", context)
 
