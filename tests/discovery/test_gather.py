@@ -195,13 +195,19 @@ def test_targets_are_gathered_at_once_within_the_limits_each_credential_taken_wh
     monkeypatch.setattr(services, "secret_use_for_task", take)
     open_now, peak = set(), [0]
     real_gather = hosts.gather
+    three: list[asyncio.Event] = []
 
     async def gather(target, credential):
+        if not three:
+            three.append(asyncio.Event())  # on the run's own event loop
         open_now.add(target.host)
         connected.append(target.host)
         peak[0] = max(peak[0], len(open_now))
         assert len(taken) <= len(finished) + 3  # the secrets taken: the open connections' only
-        await asyncio.sleep(0.01)
+        if len(open_now) == 3:
+            three[0].set()
+        if len(connected) <= 3:  # the first three hold on until all three are open at once (never a fourth)
+            await asyncio.wait_for(three[0].wait(), 60)  # a guard against a hang, not a time limit on speed
         try:
             return await real_gather(target, credential)
         finally:
