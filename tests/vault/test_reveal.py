@@ -155,7 +155,7 @@ def test_a_task_gets_the_secret_only_while_unsealed_and_the_use_is_recorded(scen
     entry = scene["entry"]
     assert services.secret_use_for_task(entry_id=entry.pk, purpose="改密后登录验证", task="t-1") == STRONG
     used = Event.objects.get(action=events.TASK_USE)
-    assert used.after == {"version": 1, "purpose": "改密后登录验证", "task": "t-1"}
+    assert used.after == {"version": 1, "pending": False, "purpose": "改密后登录验证", "task": "t-1"}
     assert STRONG not in str(used.after)
     lifecycle.vault_seal(actor=system("test"))
     with pytest.raises(lifecycle.VaultSealed):

@@ -20,6 +20,9 @@ REVEAL_OPEN = "vault.reveal.open"
 REVEAL_DENIED = "vault.reveal.denied"
 TASK_USE = "vault.secret.task_use"
 UNWRAP = "vault.secret.unwrap"
+SECRET_STAGE = "vault.secret.stage"
+SECRET_PROMOTE = "vault.secret.promote"
+SECRET_ABANDON = "vault.secret.abandon"
 BLOB_SEAL = "vault.blob.seal"
 BLOB_OPEN = "vault.blob.open"
 
@@ -34,6 +37,9 @@ ACTIONS = {
     SECRET_CAPTURE: _("Secret captured into the vault"),
     SECRET_CHANGE: _("Secret changed (new version)"),
     SECRET_VERIFY: _("Secret login verification recorded"),
+    SECRET_STAGE: _("New secret sealed as pending, before the target is changed"),
+    SECRET_PROMOTE: _("Pending secret made current (the target holds it)"),
+    SECRET_ABANDON: _("Pending secret abandoned (the target does not hold it)"),
     REVEAL_REQUEST: _("Secret reveal requested"),
     REVEAL_APPROVE: _("Secret reveal approved"),
     REVEAL_REFUSE: _("Secret reveal refused"),

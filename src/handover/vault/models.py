@@ -158,6 +158,10 @@ class SecretVersion(models.Model):
     )
     created_by_name = models.CharField(max_length=150)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Write-ahead rotation (issue 15): a new secret is sealed here *before* the target is changed, pending; it
+    # becomes the current version only once the target is proven to hold it, or is abandoned (never current).
+    pending = models.BooleanField(_("pending"), default=False)
+    abandoned_at = models.DateTimeField(_("abandoned at"), null=True, blank=True)
 
     class Meta:
         ordering = ["entry_id", "-number"]

@@ -139,7 +139,9 @@ def _check_new_version(form: Form, data: dict[str, Any], reference: str, entry: 
 
 def _versions(entry: SecretEntry) -> tuple[list[str], int]:
     """The kinds of the entry's versions captured after its latest original, and the newest one's strength."""
-    versions = list(entry.versions.order_by("number").values_list("kind", "strength_score"))
+    versions = list(
+        entry.versions.filter(pending=False).order_by("number").values_list("kind", "strength_score")
+    )
     originals = [i for i, (kind, _score) in enumerate(versions) if kind == SecretKind.ORIGINAL]
     later = versions[originals[-1] + 1 :] if originals else versions
     return [kind for kind, _score in later], (later[-1][1] if later else 0)

@@ -509,7 +509,7 @@ def reveal_open(*, actor: Any, request: RevealRequest, keeper: Keeper | None = N
         problem = _open_problem(actor=actor, request=locked)
         if problem is not None:
             raise problem[1]
-        version = locked.entry.versions.order_by("-number").first()
+        version = current_version(locked.entry)
         if version is None:
             raise NotFound(_("This vault entry holds no secret yet."), field="entry")
         locked.status, locked.spent_at = RevealStatus.SPENT, timezone.now()
@@ -534,16 +534,29 @@ def reveal_open(*, actor: Any, request: RevealRequest, keeper: Keeper | None = N
 
 
 # -- machines ----------------------------------------------------------------------------------------
-def secret_use_for_task(*, entry_id: Any, purpose: str, task: str = "", keeper: Keeper | None = None) -> str:
+def secret_use_for_task(
+    *,
+    entry_id: Any,
+    purpose: str,
+    task: str = "",
+    keeper: Keeper | None = None,
+    pending_number: int | None = None,
+) -> str:
     """The current secret of entry ``entry_id`` for a background task (a connector changing or testing a
-    password). Only while unsealed; the use is an audit event; the value goes to the caller alone."""
+    password), or its live pending version ``pending_number`` (a rotation setting and proving it). Only while
+    unsealed; the use is an audit event; the value goes to the caller alone."""
     if not purpose.strip():
         raise DomainError(_("Say what the task needs the secret for."), field="purpose")
     entry = SecretEntry.objects.filter(pk=entry_id).first()
     if entry is None:
         raise NotFound(_("No vault entry %(id)s.") % {"id": entry_id}, field="entry")
     keeper, config = require_unsealed(keeper)
-    version = entry.versions.order_by("-number").first()
+    if pending_number is None:
+        version = current_version(entry)
+    else:
+        version = entry.versions.filter(
+            number=pending_number, pending=True, abandoned_at__isnull=True
+        ).first()
     if version is None:
         raise NotFound(_("This vault entry holds no secret yet."), field="entry")
     with transaction.atomic():
@@ -553,7 +566,111 @@ def secret_use_for_task(*, entry_id: Any, purpose: str, task: str = "", keeper: 
             engagement_id=entry.engagement_id,
             site_id=entry.site_id,
             obj=entry,
-            after={"version": version.number, "purpose": purpose, "task": task},
+            after={"version": version.number, "pending": version.pending, "purpose": purpose, "task": task},
         )
         value = _open(keeper, config, version, actor=system("task"), cause=events.TASK_USE)
     return value
+
+
+# -- write-ahead rotation (issue 15) --------------------------------------------------------------------
+
+
+def current_version(entry: SecretEntry) -> SecretVersion | None:
+    """The version that logs in today: the newest that is not pending (a pending one is not yet proven)."""
+    return entry.versions.filter(pending=False).order_by("-number").first()
+
+
+def live_pending(entry: SecretEntry) -> SecretVersion | None:
+    """The entry's pending version not abandoned (at most one: a rotation resumes with it)."""
+    return entry.versions.filter(pending=True, abandoned_at__isnull=True).order_by("-number").first()
+
+
+def secret_stage(
+    *,
+    actor: Any,
+    entry: SecretEntry,
+    secret: str,
+    reason: str,
+    kind: str = SecretKind.CHANGED,
+    keeper: Keeper | None = None,
+) -> SecretVersion:
+    """Seal ``secret`` as a pending version of ``entry`` before the target is changed (write-ahead): if the
+    change then happens and the machine stops, the secret the target holds is in the vault. Refused while
+    another pending version is live (resume with it) and while sealed."""
+    if kind == SecretKind.ORIGINAL:
+        raise DomainError(_("A rotation sets a new secret, not the original."), field="kind")
+    keeper, config = require_unsealed(keeper)
+    with transaction.atomic():
+        locked = SecretEntry.objects.select_for_update().get(pk=entry.pk)
+        if live_pending(locked) is not None:
+            raise DomainError(
+                _("%(ref)s already has a pending secret: resume its rotation or abandon it first.")
+                % {"ref": locked.reference},
+                field="entry",
+            )
+        number = (locked.versions.order_by("-number").values_list("number", flat=True).first() or 0) + 1
+        version = SecretVersion.objects.create(
+            entry=locked,
+            number=number,
+            kind=kind,
+            reason=reason,
+            generated=True,
+            strength_score=passwords.strength_score(secret),
+            pending=True,
+            created_by=actor if isinstance(actor, User) else None,
+            created_by_name=_actor_name(actor),
+            sealed=_seal(keeper, config, secret, record_id_for(entry_id=locked.pk, number=number)),
+        )
+        event_record(
+            actor=actor,
+            action=events.SECRET_STAGE,
+            engagement_id=locked.engagement_id,
+            site_id=locked.site_id,
+            obj=locked,
+            after={"version": number, "kind": kind, "reason": reason},
+        )
+    return version
+
+
+def secret_promote(*, actor: Any, version: SecretVersion, verified: str) -> SecretEntry:
+    """The target holds the pending ``version``: it becomes current; ``verified`` is the ladder's outcome."""
+    if verified not in VerifyResult.values:
+        raise DomainError(_("Unknown verification result."), field="result")
+    with transaction.atomic():
+        locked = SecretVersion.objects.select_for_update().select_related("entry").get(pk=version.pk)
+        if not locked.pending or locked.abandoned_at is not None:
+            raise DomainError(_("Only a live pending secret can be made current."), field="version")
+        locked.pending = False
+        locked.save(update_fields=["pending"])
+        entry = locked.entry
+        _stamp(entry, kind=locked.kind, interval=None)
+        entry.verify_result, entry.last_verified_at = verified, timezone.now()
+        entry.save(update_fields=["verify_result", "last_verified_at"])
+        event_record(
+            actor=actor,
+            action=events.SECRET_PROMOTE,
+            engagement_id=entry.engagement_id,
+            site_id=entry.site_id,
+            obj=entry,
+            after={"version": locked.number, "verified": verified},
+        )
+    return entry
+
+
+def secret_abandon(*, actor: Any, version: SecretVersion, why: str) -> SecretVersion:
+    """The target does not hold the pending ``version``: it is kept, marked abandoned, never current."""
+    with transaction.atomic():
+        locked = SecretVersion.objects.select_for_update().select_related("entry").get(pk=version.pk)
+        if not locked.pending or locked.abandoned_at is not None:
+            raise DomainError(_("Only a live pending secret can be abandoned."), field="version")
+        locked.abandoned_at = timezone.now()
+        locked.save(update_fields=["abandoned_at"])
+        event_record(
+            actor=actor,
+            action=events.SECRET_ABANDON,
+            engagement_id=locked.entry.engagement_id,
+            site_id=locked.entry.site_id,
+            obj=locked.entry,
+            after={"version": locked.number, "why": why[:500]},
+        )
+    return locked
