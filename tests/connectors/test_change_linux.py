@@ -7,16 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import shutil
-import socket
 import subprocess
-import tempfile
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import date
-from pathlib import Path
 
 import pytest
 
@@ -24,86 +16,15 @@ from handover.connectors.change import linux as changer
 from handover.connectors.change.sha512crypt import sha512_crypt
 from handover.connectors.errors import GatherError, Status
 from handover.connectors.manifest import Credential, Target
+from tests.connectors.etc_host import ADMIN_PW, OLD_PW, Host, etc_host
 
-ADMIN_PW = "Canary-root-5d2c"  # the administrator's password (the target's credential)
-OLD_PW = "Old-ops-pw-81"
 NEW_PW = "Canary-new-9f1a-中文"  # the new secret: only its hash may leave the client
-
-
-TODAY = (date.today() - date(1970, 1, 1)).days  # a password changed today: not expired (max 90)
-
-
-@dataclass
-class Host:
-    root: Path
-    port: int
-    log: Path
-    process: subprocess.Popen[bytes]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def host() -> Iterator[Host]:
-    if os.geteuid() != 0 or not Path("/usr/sbin/sshd").exists() or not shutil.which("chpasswd"):
-        pytest.skip("needs root, sshd and chpasswd to run a host with its own /etc")
-    if subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode != 0:
-        pytest.skip("needs mount namespaces (unshare -m)")
-    root = Path(tempfile.mkdtemp(prefix="handover-change-"))
-    etc = root / "etc"
-    subprocess.run(["cp", "-a", "/etc", str(etc)], check=True)
-    lines = [line for line in (etc / "shadow").read_text().splitlines() if not line.startswith("root:")]
-    (etc / "shadow").write_text(
-        "\n".join(
-            [
-                f"root:{sha512_crypt(ADMIN_PW)}:20000:0:99999:7:::",
-                *lines,
-                f"opsuser:{sha512_crypt(OLD_PW)}:{TODAY}:1:90:7:30::",
-            ]
-        )
-        + "\n"
-    )
-    with (etc / "passwd").open("a") as out:
-        out.write(f"opsuser:x:2001:2001:Ops User,,,:{root}/home/opsuser:/bin/bash\n")
-    with (etc / "group").open("a") as out:
-        out.write("opsuser:x:2001:\nopsadm:x:2002:opsuser\n")
-    with (etc / "gshadow").open("a") as out:
-        out.write("opsuser:!::\nopsadm:!::opsuser\n")
-    (root / "home/opsuser/.ssh").mkdir(parents=True)
-    (root / "home/opsuser/.ssh/authorized_keys").write_text(
-        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHandoverFixture ops@pc\n"
-    )
-    for key in (etc / "ssh").glob("ssh_host_*"):
-        key.unlink()
-    subprocess.run(
-        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(etc / "ssh/ssh_host_ed25519_key")],
-        check=True,
-    )
-    (etc / "ssh/sshd_config").write_text(
-        "PermitRootLogin yes\nPasswordAuthentication yes\nKbdInteractiveAuthentication no\nUsePAM no\n"
-        "HostKey /etc/ssh/ssh_host_ed25519_key\nLogLevel DEBUG3\nStrictModes no\n"
-    )
-    port, log = _free_port(), root / "sshd.log"
-    sshd = f"/usr/sbin/sshd -D -p {port} -o ListenAddress=127.0.0.1 -E {log}"
-    script = f"mount --bind {etc} /etc && mkdir -p /run/sshd && exec {sshd}"
-    process = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", script])
-    try:
-        for _ in range(200):
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            if process.poll() is not None:
-                pytest.fail("sshd did not start: " + (log.read_text() if log.exists() else ""))
-            time.sleep(0.05)
-        yield Host(root, port, log, process)
-    finally:
-        process.terminate()
-        process.wait(30)
-        shutil.rmtree(root, ignore_errors=True)
+    with etc_host() as found:
+        yield found
 
 
 def _target(host: Host) -> Target:

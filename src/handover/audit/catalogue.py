@@ -20,6 +20,7 @@ APPS_WITH_EVENTS = (
     "handover.backups",
     "handover.vault",
     "handover.discovery",
+    "handover.rotation",
     "handover.workflow",
     "handover.risk",
     "handover.reports",

@@ -195,10 +195,11 @@ def backup_rows(drafter: Drafter, snapshot: Snapshot) -> Row | None:
     return found
 
 
-def backup_row_of(target: Target) -> Row | None:
-    """The newest usable 表8 权限核查前备份 row of the target's system and host (signed or not)."""
+def backup_row_of(target: Target, purpose: str = PERMISSION_BACKUP) -> Row | None:
+    """The newest usable 表8 row of the target's system and host for ``purpose`` (权限核查前备份 by default;
+    改密前备份 for a password change, 第二十六条第2项), signed or not."""
     rows = Drafter(actor=None, target=target).rows(
-        8, system_id=target.system_id, asset_id=target.asset_id, purpose=PERMISSION_BACKUP
+        8, system_id=target.system_id, asset_id=target.asset_id, purpose=purpose
     )
     return next((r for r in rows if r.data.get("readable") != "不通过"), None)
 

@@ -261,21 +261,7 @@ class _Gathering:
 
     @staticmethod
     def _place(target: Target, manifest: Manifest | None) -> EngineTarget:
-        options = {str(k): str(v) for k, v in target.options.items()}
-        options.update(
-            site=target.site.code, handover_target=str(target.pk)
-        )  # per-site limit; one place each
-        place = EngineTarget(
-            host=target.address or target.asset.hostname,
-            port=target.port or (manifest.default_port if manifest else 0) or 0,
-            options=tuple(sorted(options.items())),
-            known_host_key=target.host_key,
-        )
-        try:  # the target's own timeout (seconds, option ``timeout``), 1 to 600; else the engine's default
-            seconds = float(options.get("timeout", ""))
-        except ValueError:
-            return place
-        return replace(place, timeout=min(600.0, max(1.0, seconds)))
+        return engine_target(target, manifest)
 
     def run(self) -> None:
         from django.conf import settings
@@ -374,6 +360,25 @@ class _Gathering:
             _outcome(actor=actor, outcome=outcome, status=Status.REFUSED, error=error)
         except Exception as exc:  # one target's store failing loses no other
             _outcome(actor=actor, outcome=outcome, status=Status.REFUSED, error=_defect(target, exc))
+
+
+def engine_target(target: Target, manifest: Manifest | None = None) -> EngineTarget:
+    """Where the connectors reach ``target``: its address and port, its options with its site (the per-site
+    limit) and its id (one place each), the recorded host key, its own timeout (option ``timeout``, 1–600 s)."""
+    manifest = manifest or engine.connector_get(target.connector)
+    options = {str(k): str(v) for k, v in target.options.items()}
+    options.update(site=target.site.code, handover_target=str(target.pk))
+    place = EngineTarget(
+        host=target.address or target.asset.hostname,
+        port=target.port or (manifest.default_port if manifest else 0) or 0,
+        options=tuple(sorted(options.items())),
+        known_host_key=target.host_key,
+    )
+    try:
+        seconds = float(options.get("timeout", ""))
+    except ValueError:
+        return place
+    return replace(place, timeout=min(600.0, max(1.0, seconds)))
 
 
 def _defect(target: Target, exc: BaseException) -> GatherError:

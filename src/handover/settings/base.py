@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "handover.backups",
     "handover.vault",
     "handover.discovery",
+    "handover.rotation",
     "handover.workflow",
     "handover.risk",
     "handover.reports",

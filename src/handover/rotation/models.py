@@ -1,0 +1,80 @@
+"""Rotation (issue 15): a plan of super-user passwords to change, approved by a second person (第八条), run
+write-ahead per account: every step is in the database before the next one starts, so that a run stopped
+anywhere resumes without changing a password twice and without losing the one the target holds."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from handover.discovery.models import Target
+from handover.org.models import Engagement, Site
+from handover.registers.models import Row
+from handover.vault.models import ChangeReason, SecretEntry, VerifyResult
+
+
+class PlanState(models.TextChoices):
+    DRAFT = "draft", _("Draft (to be approved)")
+    APPROVED = "approved", _("Approved")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+
+
+class RotationPlan(models.Model):
+    engagement = models.ForeignKey(Engagement, on_delete=models.PROTECT, related_name="+")
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    reason = models.CharField(_("reason"), max_length=10, choices=ChangeReason.choices)
+    state = models.CharField(_("state"), max_length=10, choices=PlanState.choices, default=PlanState.DRAFT)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_by_name = models.CharField(max_length=150)
+    created_at = models.DateTimeField(auto_now_add=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    approved_by_name = models.CharField(max_length=150, blank=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("rotation plan")
+        verbose_name_plural = _("rotation plans")
+
+    def __str__(self) -> str:
+        return f"rotation plan {self.pk}"
+
+
+class ItemState(models.TextChoices):
+    PLANNED = "planned", _("Planned")
+    STAGED = "staged", _("New secret sealed (pending)")
+    CHANGED = "changed", _("Changed on the target")
+    DONE = "done", _("Done")
+
+
+class RotationItem(models.Model):
+    """One account of a plan and how far its change went."""
+
+    plan = models.ForeignKey(RotationPlan, on_delete=models.PROTECT, related_name="items")
+    entry = models.ForeignKey(SecretEntry, on_delete=models.PROTECT, related_name="+")
+    target = models.ForeignKey(Target, on_delete=models.PROTECT, related_name="+")
+    login_name = models.CharField(_("account"), max_length=200)
+    state = models.CharField(_("state"), max_length=10, choices=ItemState.choices, default=ItemState.PLANNED)
+    version_number = models.PositiveIntegerField(null=True, blank=True)  # the pending secret's version
+    before = models.JSONField(default=dict, blank=True)  # what must not change (passwd, aging, groups, …)
+    outcome = models.CharField(_("login verified"), max_length=4, choices=VerifyResult.choices, blank=True)
+    reason = models.TextField(_("reason"), blank=True)
+    backup_row = models.ForeignKey(Row, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    row = models.ForeignKey(Row, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["plan_id", "pk"]
+        constraints = [models.UniqueConstraint(fields=["plan", "entry"], name="rotation_item_once_per_plan")]
+        verbose_name = _("rotation item")
+        verbose_name_plural = _("rotation items")
+
+    def __str__(self) -> str:
+        return f"{self.login_name} ({self.state})"

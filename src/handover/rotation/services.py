@@ -1,0 +1,320 @@
+"""Writes of rotation: draw up a plan, approve it (a second person, 第八条), run it write-ahead.
+
+第二十六条第2项: every super-user's password is changed on the handover day, after its permission files were
+backed up (the 表8 改密前备份 gate), and each change is recorded in 表10 with its vault reference and the login
+verification. Per account the run goes PLANNED → STAGED (the new secret sealed in the vault as a pending
+version, committed) → CHANGED (set on the target: ``chpasswd -e`` with a hash on stdin, committed) → DONE (the
+verification ladder: the stored verifier, then a fresh login as the account; the pending version becomes
+current as soon as the target is shown to hold it, whatever the login says; abandoned if it does not). A run
+stopped anywhere resumes from the recorded step: a STAGED account is changed only if the target does not
+already hold the new secret, so a password is never changed twice and the vault's current version always
+logs in. At most one login as the account is tried per run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from handover.accounts.models import User
+from handover.audit.services import event_record
+from handover.connectors.change import linux as changer
+from handover.connectors.errors import GatherError, Status
+from handover.connectors.manifest import Credential
+from handover.core.actors import system
+from handover.core.errors import DomainError, PermissionDenied
+from handover.discovery import drafts
+from handover.discovery.models import Fact, Target
+from handover.discovery.services import engine_target
+from handover.org import permissions as perms
+from handover.org.models import Engagement, Site
+from handover.org.selectors import require
+from handover.rotation import events
+from handover.rotation.models import ItemState, PlanState, RotationItem, RotationPlan
+from handover.vault import passwords
+from handover.vault import services as vault
+from handover.vault.models import ChangeReason, SecretEntry, VerifyResult
+
+PLATFORMS = {"linux": "linux"}  # connector → the password generator's platform (one changer so far)
+
+
+def _name(actor: Any) -> str:
+    return actor.get_username() if isinstance(actor, User) else str(getattr(actor, "audit_name", actor))
+
+
+def plan_create(
+    *, actor: Any, engagement: Engagement, site: Site | None = None, reason: str = ChangeReason.PERIODIC
+) -> RotationPlan:
+    """A plan of every super-user with a vault entry on the live targets in scope (Linux so far). Refused,
+    naming the account, when a host's 表8 改密前备份 is missing (第二十六条第2项: back up before changing)."""
+    require(user=actor, engagement=engagement, capability=perms.RUN_DISCOVERY, site=site)
+    if reason not in ChangeReason.values:
+        raise DomainError(_("Unknown reason."), field="reason")
+    targets = Target.objects.filter(
+        engagement=engagement, is_active=True, credential__isnull=False, connector__in=list(PLATFORMS)
+    ).select_related("asset", "system", "site")
+    if site is not None:
+        targets = targets.filter(site__path__startswith=site.path)
+    wanted: list[tuple[Target, SecretEntry, Any]] = []
+    for target in targets:
+        facts = Fact.objects.filter(target=target, superuser=True, account__isnull=False).select_related(
+            "account"
+        )
+        backup = None
+        for fact in facts:
+            entry = SecretEntry.objects.filter(account=fact.account).first()
+            if entry is None:
+                continue
+            backup = backup or drafts.backup_row_of(target, drafts.CHANGE_BACKUP)
+            if backup is None:
+                raise DomainError(
+                    _(
+                        "%(account)s on %(host)s: no 表8 permission backup (改密前备份) of the host yet; gather it "
+                        "first (第二十六条第2项)."
+                    )
+                    % {"account": fact.name, "host": target.asset.hostname},
+                    field="targets",
+                )
+            wanted.append((target, entry, backup))
+    if not wanted:
+        raise DomainError(
+            _("No super-user with a vault entry on a live Linux target in this scope."), field="scope"
+        )
+    with transaction.atomic():
+        plan = RotationPlan.objects.create(
+            engagement=engagement,
+            site=site,
+            reason=reason,
+            created_by=actor if isinstance(actor, User) else None,
+            created_by_name=_name(actor),
+        )
+        RotationItem.objects.bulk_create(
+            RotationItem(
+                plan=plan, entry=entry, target=target, login_name=entry.account.login_name, backup_row=row
+            )
+            for target, entry, row in wanted
+        )
+        event_record(
+            actor=actor,
+            action=events.PLAN_CREATE,
+            engagement_id=engagement.pk,
+            site_id=site.pk if site else None,
+            obj=plan,
+            after={"accounts": len(wanted), "reason": reason},
+        )
+    return plan
+
+
+def plan_approve(*, actor: Any, plan: RotationPlan) -> RotationPlan:
+    """第八条: one person is never enough: the plan's author cannot approve it."""
+    require(user=actor, engagement=plan.engagement, capability=perms.MANAGE_WORKFLOW, site=plan.site)
+    if not isinstance(actor, User):
+        raise PermissionDenied(_("A person approves a rotation plan."))
+    if plan.created_by_id == actor.pk:
+        raise PermissionDenied(_("You drew up this plan: another person must approve it (第八条)."))
+    with transaction.atomic():
+        locked = RotationPlan.objects.select_for_update().get(pk=plan.pk)
+        if locked.state != PlanState.DRAFT:
+            raise DomainError(_("This plan is not waiting for approval."), field="plan")
+        locked.state, locked.approved_by, locked.approved_at = PlanState.APPROVED, actor, timezone.now()
+        locked.approved_by_name = _name(actor)
+        locked.save(update_fields=["state", "approved_by", "approved_by_name", "approved_at"])
+        event_record(
+            actor=actor,
+            action=events.PLAN_APPROVE,
+            engagement_id=locked.engagement_id,
+            site_id=locked.site_id,
+            obj=locked,
+            after={"accounts": locked.items.count()},
+        )
+    return locked
+
+
+def plan_run(*, plan_id: int) -> RotationPlan:
+    """Run (or resume) an approved plan, one account after another; the administrators' own accounts last."""
+    plan = RotationPlan.objects.select_related("engagement").get(pk=plan_id)
+    if plan.state not in (PlanState.APPROVED, PlanState.RUNNING):
+        raise DomainError(_("Only an approved plan runs."), field="plan")
+    RotationPlan.objects.filter(pk=plan.pk).update(state=PlanState.RUNNING)
+    actor = system(f"rotation({plan.approved_by_name})")
+    items = list(
+        plan.items.exclude(state=ItemState.DONE).select_related(
+            "entry__account", "target__credential__account", "target__asset", "target__site"
+        )
+    )
+    items.sort(key=lambda i: i.entry_id == i.target.credential_id)  # the connection's own account last
+    for item in items:
+        try:
+            _rotate(actor=actor, plan=plan, item=item)
+        except GatherError as exc:
+            _step(actor, item, state=item.state, reason=f"{exc.reason_zh} / {exc.reason_en}")
+    with transaction.atomic():
+        outcomes = list(plan.items.values_list("outcome", flat=True))
+        done = not plan.items.exclude(state=ItemState.DONE).exists()
+        RotationPlan.objects.filter(pk=plan.pk).update(
+            state=PlanState.DONE if done else PlanState.RUNNING, finished_at=timezone.now() if done else None
+        )
+        event_record(
+            actor=actor,
+            action=events.PLAN_FINISH,
+            engagement_id=plan.engagement_id,
+            site_id=plan.site_id,
+            obj=plan,
+            outcome="success" if done else "failure",
+            after={v or "open": outcomes.count(v) for v in set(outcomes)},
+        )
+    plan.refresh_from_db()
+    return plan
+
+
+def _step(actor: Any, item: RotationItem, *, state: str, reason: str = "", **fields: Any) -> None:
+    """Record one step of one account, with its audit event, committed before the next step starts."""
+    with transaction.atomic():
+        item.state, item.reason = state, reason[:2000]
+        for key, value in fields.items():
+            setattr(item, key, value)
+        item.save()
+        event_record(
+            actor=actor,
+            action=events.ITEM_STEP,
+            engagement_id=item.plan.engagement_id,
+            site_id=item.target.site_id,
+            obj=item.plan,
+            after={
+                "account": item.login_name,
+                "host": item.target.asset.hostname,
+                "state": state,
+                "version": item.version_number,
+                "outcome": item.outcome,
+                "reason": reason[:300],
+            },
+        )
+
+
+def _secret(item: RotationItem, *, pending: bool, purpose: str) -> str:
+    return vault.secret_use_for_task(
+        entry_id=item.entry_id,
+        purpose=purpose,
+        task=f"rotation:{item.plan_id}:{item.pk}",
+        pending_number=item.version_number if pending else None,
+    )
+
+
+def _admin(item: RotationItem, *, changed: bool) -> Credential:
+    """The connection's credential (the target's vault entry); when the account being changed is that very
+    login and the target already holds the new secret, the pending one."""
+    entry = item.target.credential
+    assert entry is not None
+    own = entry.pk == item.entry_id
+    secret = (
+        _secret(item, pending=True, purpose="rotation: connect with the new secret")
+        if own and changed
+        else vault.secret_use_for_task(
+            entry_id=entry.pk, purpose="rotation: connect", task=f"rotation:{item.plan_id}"
+        )
+    )
+    return Credential(entry.account.login_name, secret)
+
+
+def _holds(place: Any, item: RotationItem, new: str) -> bool:
+    """Whether the target's stored verifier is the new secret (read with whichever admin secret works)."""
+    try:
+        return asyncio.run(changer.shadow_matches(place, _admin(item, changed=False), item.login_name, new))
+    except GatherError as exc:
+        if exc.status is Status.AUTH_FAILED and item.entry_id == item.target.credential_id:
+            return asyncio.run(
+                changer.shadow_matches(place, _admin(item, changed=True), item.login_name, new)
+            )
+        raise
+
+
+def _rotate(*, actor: Any, plan: RotationPlan, item: RotationItem) -> None:
+    place = engine_target(item.target)
+    if item.state == ItemState.PLANNED:
+        new = passwords.generate(passwords.Policy(platform=PLATFORMS[item.target.connector]))
+        before = asyncio.run(changer.snapshot(place, _admin(item, changed=False), item.login_name))
+        version = vault.secret_stage(actor=actor, entry=item.entry, secret=new, reason=plan.reason)
+        del new
+        _step(actor, item, state=ItemState.STAGED, version_number=version.number, before=before.__dict__)
+    if item.state == ItemState.STAGED:
+        new = _secret(item, pending=True, purpose="rotation: set the new secret")
+        if not _holds(place, item, new):  # a resumed run: the change may have happened before it stopped
+            asyncio.run(changer.change(place, _admin(item, changed=False), item.login_name, new))
+        del new
+        _step(actor, item, state=ItemState.CHANGED)
+    if item.state == ItemState.CHANGED:
+        _verify(actor=actor, plan=plan, item=item, place=place)
+
+
+def _verify(*, actor: Any, plan: RotationPlan, item: RotationItem, place: Any) -> None:
+    new = _secret(item, pending=True, purpose="rotation: verify the new secret")
+    assert item.version_number is not None  # staged before it was changed
+    version = item.entry.versions.get(number=item.version_number)
+    if not _holds(place, item, new):
+        vault.secret_abandon(actor=actor, version=version, why="the target does not hold the new secret")
+        _step(
+            actor,
+            item,
+            state=ItemState.DONE,
+            outcome=VerifyResult.FAILED,
+            reason=_("The target does not hold the new password; the old one stays current."),
+        )
+        return
+    after = asyncio.run(changer.snapshot(place, _admin(item, changed=True), item.login_name))
+    moved = [key for key, value in after.__dict__.items() if item.before.get(key) != value]
+    login = asyncio.run(changer.login_works(place, item.login_name, new))  # once per run
+    del new
+    if moved:
+        outcome, reason = (
+            VerifyResult.FAILED,
+            _("Besides the password, this changed: %(what)s.") % {"what": ", ".join(moved)},
+        )
+    elif login:
+        outcome, reason = VerifyResult.SUCCESS, ""
+    else:
+        outcome, reason = (
+            VerifyResult.UNVERIFIED,
+            _(
+                "The host holds the new password but a login as the account was refused "
+                "(direct login may be forbidden)."
+            ),
+        )
+    vault.secret_promote(actor=actor, version=version, verified=outcome)  # the target holds it: current now
+    row, problem = _draft_t10(actor=actor, item=item, outcome=outcome)
+    _step(
+        actor,
+        item,
+        state=ItemState.DONE,
+        outcome=outcome,
+        row=row,
+        reason=" ".join(p for p in (reason, problem) if p),
+    )
+
+
+def _draft_t10(*, actor: Any, item: RotationItem, outcome: str) -> tuple[Any, str]:
+    """The 表10 row of the change (a draft: people sign it), with the vault reference and the verification."""
+    entity = item.entry.account
+    now = timezone.localtime().replace(second=0, microsecond=0).isoformat()
+    data = {
+        "system_id": entity.system_id,
+        "asset_id": entity.asset_id,
+        "layer": entity.layer,
+        "account_id": entity.pk,
+        "account_class": entity.account_class,
+        "pre_backup_ref": item.backup_row_id,
+        "changed_at": now,
+        "secret_changed": True,
+        "vault_ref": item.entry.reference,
+        "custody_mode": "密码保管系统",
+        "login_verified": outcome,
+        "verified_at": now if outcome != VerifyResult.UNVERIFIED else None,
+    }
+    try:
+        row = drafts.Drafter(actor=actor, target=item.target).write(10, data, account_id=entity.pk)
+    except DomainError as exc:
+        return None, _("表10 not drafted: %(why)s") % {"why": exc.message}
+    return row, ""

@@ -1,0 +1,156 @@
+"""Rotation end to end (issue 15) on a real sshd with its own /etc: a plan of the host's super-users drawn up by
+one person and approved by another (第八条), run write-ahead: the new secrets sealed pending, set with a hash on
+stdin, proven (stored verifier, fresh login), made current, 表10 drafted; a run stopped between the change and
+its record resumes without a second change; the vault's current secret always logs in; no new secret anywhere."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from handover.audit.models import Event
+from handover.connectors.change import linux as changer
+from handover.core.actors import system
+from handover.core.errors import DomainError, PermissionDenied
+from handover.discovery import services as discovery
+from handover.discovery.services import engine_target
+from handover.org.models import Role
+from handover.registers.models import Account, InformationSystem, Row
+from handover.rotation import services as rotation
+from handover.rotation.models import ItemState, PlanState, RotationItem
+from handover.vault import lifecycle
+from handover.vault import services as vault
+from handover.vault.models import SecretKind, VerifyResult
+from tests.connectors.etc_host import ADMIN_PW, OLD_PW, Host, etc_host
+from tests.factories import World
+
+
+@pytest.fixture
+def host() -> Iterator[Host]:
+    with etc_host(sudo_ops=True) as found:
+        yield found
+
+
+@pytest.fixture
+def scene(world: World, host: Host, settings, tmp_path):  # type: ignore[no-untyped-def]
+    settings.DATA_DIR = tmp_path / "data"
+    lifecycle.vault_init(actor=system("test"), shares=5, threshold=3)
+    tech = world.login_with(Role.TECH_GROUP)
+    info = InformationSystem.objects.create(engagement=world.engagement, site=world.branch_a, name="集中交易")
+    root = vault.secret_put(
+        actor=system("test"),
+        target=vault.Target(
+            engagement=world.engagement,
+            site=world.branch_a,
+            system_name="集中交易",
+            hostname="chg01",
+            login_name="root",
+        ),
+        secret=ADMIN_PW,
+    )
+    target = discovery.target_save(
+        actor=tech,
+        system=info,
+        hostname="chg01",
+        connector="linux",
+        address="127.0.0.1",
+        port=host.port,
+        credential=root,
+    )
+    run = discovery.run_start(actor=tech, engagement=world.engagement, enqueue=False)
+    assert discovery.run_execute(run_id=run.pk).counts["ok"] == 1
+    ops = Account.objects.get(login_name="opsuser", asset=target.asset)
+    vault.secret_capture(actor=system("test"), account=ops, secret=OLD_PW, kind=SecretKind.ORIGINAL)
+    return world, tech, target
+
+
+def _logs_in(target, login: str, secret: str) -> bool:  # type: ignore[no-untyped-def]
+    return asyncio.run(changer.login_works(engine_target(target), login, secret))
+
+
+def _current(login: str) -> str:
+    entry = Account.objects.get(login_name=login).vault_entry
+    return vault.secret_use_for_task(entry_id=entry.pk, purpose="test: the current secret")
+
+
+def test_a_plan_approved_by_another_runs_and_every_current_secret_logs_in(
+    scene, host: Host, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    world, tech, target = scene
+    plan = rotation.plan_create(actor=tech, engagement=world.engagement)
+    assert sorted(plan.items.values_list("login_name", flat=True)) == ["opsuser", "root"]
+    with pytest.raises(PermissionDenied):
+        rotation.plan_approve(actor=tech, plan=plan)  # one person is never enough
+    with pytest.raises(DomainError):
+        rotation.plan_run(plan_id=plan.pk)  # not approved
+    rotation.plan_approve(actor=world.login_with(Role.TECH_GROUP), plan=plan)
+    plan = rotation.plan_run(plan_id=plan.pk)
+    assert plan.state == PlanState.DONE
+    items = {i.login_name: i for i in RotationItem.objects.filter(plan=plan)}
+    assert {k: (i.state, i.outcome) for k, i in items.items()} == {
+        "opsuser": (ItemState.DONE, VerifyResult.SUCCESS),
+        "root": (ItemState.DONE, VerifyResult.SUCCESS),
+    }
+    new_ops, new_root = _current("opsuser"), _current("root")
+    assert new_ops != OLD_PW and new_root != ADMIN_PW
+    assert _logs_in(target, "opsuser", new_ops) and _logs_in(target, "root", new_root)
+    assert not _logs_in(target, "opsuser", OLD_PW) and not _logs_in(target, "root", ADMIN_PW)
+    row = items["opsuser"].row
+    assert row is not None and row.form.register_no == 10, items["opsuser"].reason
+    entry = Account.objects.get(login_name="opsuser").vault_entry
+    assert row.data["vault_ref"] == entry.reference and row.data["login_verified"] == "成功"
+    assert row.data["pre_backup_ref"] == items["opsuser"].backup_row_id
+    texts = [
+        caplog.text,
+        host.log.read_text(errors="replace"),
+        json.dumps(list(Event.objects.values("before", "after")), ensure_ascii=False, default=str),
+        json.dumps(list(Row.objects.values("data", "remarks")), ensure_ascii=False, default=str),
+        json.dumps(list(RotationItem.objects.values()), ensure_ascii=False, default=str),
+    ]
+    for secret in (new_ops, new_root, ADMIN_PW, OLD_PW):
+        assert all(secret not in text for text in texts)
+
+
+def test_a_run_stopped_after_the_change_resumes_without_a_second_change(scene, monkeypatch) -> None:
+    world, tech, target = scene
+    plan = rotation.plan_create(actor=tech, engagement=world.engagement)
+    rotation.plan_approve(actor=world.login_with(Role.TECH_GROUP), plan=plan)
+    changes: list[str] = []
+    real_change, real_step = changer.change, rotation._step
+
+    async def counted(place, admin, account, new):  # type: ignore[no-untyped-def]
+        changes.append(account)
+        return await real_change(place, admin, account, new)
+
+    def crash_once(actor, item, *, state, **kw):  # type: ignore[no-untyped-def]
+        if state == ItemState.CHANGED and item.login_name == "opsuser" and "crashed" not in changes:
+            changes.append("crashed")
+            raise SystemExit("the worker died between the change and its record")
+        return real_step(actor, item, state=state, **kw)
+
+    monkeypatch.setattr(changer, "change", counted)
+    monkeypatch.setattr(rotation, "_step", crash_once)
+    with pytest.raises(SystemExit):
+        rotation.plan_run(plan_id=plan.pk)
+    stuck = RotationItem.objects.get(plan=plan, login_name="opsuser")
+    assert stuck.state == ItemState.STAGED  # the pending secret is sealed; the host already holds it
+    assert _logs_in(
+        target,
+        "opsuser",
+        vault.secret_use_for_task(entry_id=stuck.entry_id, purpose="t", pending_number=stuck.version_number),
+    )
+    plan = rotation.plan_run(plan_id=plan.pk)
+    assert plan.state == PlanState.DONE and changes.count("opsuser") == 1  # never changed twice
+    assert _logs_in(target, "opsuser", _current("opsuser")) and _logs_in(target, "root", _current("root"))
+
+
+def test_a_plan_without_the_hosts_permission_backup_is_refused_naming_the_account(scene) -> None:
+    world, tech, _target = scene
+    Row.objects.filter(form__register_no=8).update(data={"purpose": "其他"})
+    with pytest.raises(DomainError, match=r"(opsuser|root) on chg01"):
+        rotation.plan_create(actor=tech, engagement=world.engagement)
