@@ -154,3 +154,22 @@ def test_a_plan_without_the_hosts_permission_backup_is_refused_naming_the_accoun
     Row.objects.filter(form__register_no=8).update(data={"purpose": "其他"})
     with pytest.raises(DomainError, match=r"(opsuser|root) on chg01"):
         rotation.plan_create(actor=tech, engagement=world.engagement)
+
+
+def test_the_command_line_plans_needs_another_person_runs_and_prints_no_secret(scene, capsys) -> None:
+    from django.core.management import CommandError, call_command
+
+    world, tech, _target = scene
+    other = world.login_with(Role.TECH_GROUP)
+    call_command("rotation", "plan", "--engagement", world.engagement.code, "--user", tech.username)
+    out = capsys.readouterr().out
+    plan_id = int(out.split()[1].rstrip(":"))
+    assert "2 accounts" in out
+    with pytest.raises(CommandError, match="another person"):
+        call_command("rotation", "approve", str(plan_id), "--user", tech.username)
+    call_command("rotation", "approve", str(plan_id), "--user", other.username)
+    call_command("rotation", "run", str(plan_id))
+    out = capsys.readouterr().out
+    assert "chg01\topsuser\tdone\t成功" in out and "chg01\troot\tdone\t成功" in out
+    for secret in (_current("opsuser"), _current("root")):
+        assert secret not in out

@@ -1,0 +1,97 @@
+"""``handover rotation plan|approve|run|status``: change every super-user password of a scope (issue 15).
+
+No secret is ever on the command line or printed: the new passwords are generated and sealed by the vault.
+``plan`` and ``approve`` need two different logins (``--user``; 第八条); ``run`` works as the system actor
+``system:rotation(<approver>)``. A refusal exits 1 with its reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from handover.core.context import command_context
+from handover.core.errors import DomainError
+from handover.org.models import Engagement, Site
+from handover.rotation import services
+from handover.rotation.models import RotationPlan
+
+
+class Command(BaseCommand):
+    help = "Plan, approve (a second person), run and follow the change of every super-user password (第二十六条第2项)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True)
+        plan = sub.add_parser("plan", help="draw up a plan of the super-users with vault entries in a scope")
+        plan.add_argument("--engagement", required=True, metavar="CODE")
+        plan.add_argument("--site", metavar="SITE")
+        plan.add_argument(
+            "--reason", default="定期更换", help="表27 修改原因 (定期更换, 人员变动, 疑似泄露, …)"
+        )
+        plan.add_argument("--user", required=True, help="the login drawing up the plan")
+        approve = sub.add_parser("approve", help="approve a plan (not its author)")
+        approve.add_argument("plan", type=int)
+        approve.add_argument("--user", required=True, help="the approving login")
+        run = sub.add_parser("run", help="run or resume an approved plan")
+        run.add_argument("plan", type=int)
+        status = sub.add_parser("status", help="each account's step and outcome")
+        status.add_argument("plan", type=int)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            with command_context("cli"):
+                {
+                    "plan": self._plan_create,
+                    "approve": self._approve,
+                    "run": self._run,
+                    "status": self._status,
+                }[options["action"]](options)
+        except DomainError as exc:
+            raise CommandError(str(exc.message)) from exc
+
+    @staticmethod
+    def _user(name: str) -> Any:
+        user = get_user_model().objects.filter(username=name, is_active=True).first()
+        if user is None:
+            raise CommandError(f"--user {name}: no active login of that name")
+        return user
+
+    @staticmethod
+    def _plan(pk: int) -> RotationPlan:
+        plan = RotationPlan.objects.filter(pk=pk).first()
+        if plan is None:
+            raise CommandError(f"no rotation plan {pk}")
+        return plan
+
+    def _plan_create(self, options: dict[str, Any]) -> None:
+        engagement = Engagement.objects.filter(code=options["engagement"]).first()
+        if engagement is None:
+            raise CommandError(f"no engagement with the code {options['engagement']}")
+        site = None
+        if options["site"]:
+            site = Site.objects.filter(engagement=engagement, code=options["site"]).first()
+            if site is None:
+                raise CommandError(f"no site {options['site']} in {engagement.code}")
+        plan = services.plan_create(
+            actor=self._user(options["user"]), engagement=engagement, site=site, reason=options["reason"]
+        )
+        self.stdout.write(f"plan {plan.pk}: {plan.items.count()} accounts; approve it as another person")
+
+    def _approve(self, options: dict[str, Any]) -> None:
+        plan = services.plan_approve(actor=self._user(options["user"]), plan=self._plan(options["plan"]))
+        self.stdout.write(f"plan {plan.pk} approved by {plan.approved_by_name}")
+
+    def _run(self, options: dict[str, Any]) -> None:
+        plan = services.plan_run(plan_id=self._plan(options["plan"]).pk)
+        self._status({"plan": plan.pk})
+
+    def _status(self, options: dict[str, Any]) -> None:
+        plan = self._plan(options["plan"])
+        self.stdout.write(f"plan {plan.pk}: {plan.state}")
+        for item in plan.items.select_related("target__asset").order_by("pk"):
+            outcome = item.outcome or "-"
+            self.stdout.write(
+                f"{item.target.asset.hostname}\t{item.login_name}\t{item.state}\t{outcome}\t{item.reason}"
+            )
