@@ -26,6 +26,7 @@ from handover.connectors.errors import GatherError, ParseError, Status
 from handover.connectors.manifest import REGISTRY, Credential, Target
 from handover.connectors.model import Inventory, PasswordState
 from handover.connectors.serial import inventory_dumps
+from tests.connectors.ports import refused_port
 
 CANARY = "Canary-ldap-3b9e71c4"  # the bind password: never in slapd's log, ours, errors or the inventory
 SUFFIX = "dc=firm,dc=cn"
@@ -314,8 +315,7 @@ def test_a_wrong_password_is_auth_failed_and_the_canary_is_nowhere(
 
 
 def test_an_unreachable_server_is_named(slapd: Slapd) -> None:
-    port = _free_port()
-    with pytest.raises(GatherError) as caught:
+    with refused_port() as port, pytest.raises(GatherError) as caught:
         _gather(slapd, port=port)
     assert caught.value.status is Status.UNREACHABLE and f"127.0.0.1:{port}" in caught.value.reason_zh
 
@@ -366,3 +366,26 @@ def test_an_exported_ldif_with_last_binds_and_folded_lines(tmp_path: Path) -> No
     )
     assert dict(zhao.attributes)["password_scheme"] == "SSHA"
     assert zhao.password_state is PasswordState.SET and os.sep not in zhao.name
+
+
+def test_a_server_that_is_not_ldap_is_refused_not_a_crash(slapd: Slapd) -> None:
+    import threading
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        port = server.getsockname()[1]
+
+        def answer() -> None:
+            conn, _ = server.accept()
+            with conn:
+                conn.recv(4096)
+                conn.sendall(b"\x30\x05\x02\x01\x01\x60\x00")  # a message no LDAP server sends back
+
+        worker = threading.Thread(target=answer, daemon=True)
+        worker.start()
+        with pytest.raises(GatherError) as caught:
+            _gather(slapd, port=port)
+        worker.join(10)
+    assert caught.value.status in (Status.REFUSED, Status.UNREACHABLE)
+    assert f"127.0.0.1:{port}" in caught.value.reason_zh and caught.value.__cause__ is None

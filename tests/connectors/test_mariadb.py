@@ -25,6 +25,7 @@ from handover.connectors.errors import GatherError, ParseError, Status
 from handover.connectors.manifest import REGISTRY, Credential, Target
 from handover.connectors.model import Account, Inventory, PasswordState
 from handover.connectors.serial import inventory_dumps
+from tests.connectors.ports import refused_port
 
 CANARY = (
     "Canary-my-8c3f2a19"  # the gathering password: never in the server's logs, ours, errors or the inventory
@@ -270,8 +271,7 @@ def test_a_login_that_may_not_read_the_accounts_is_refused_and_gives_nothing(ser
 
 
 def test_an_unreachable_server_is_named(server: Server) -> None:
-    port = _free_port()
-    with pytest.raises(GatherError) as caught:
+    with refused_port() as port, pytest.raises(GatherError) as caught:
         _gather(server, port=port)
     assert caught.value.status is Status.UNREACHABLE and f"127.0.0.1:{port}" in caught.value.reason_zh
 

@@ -24,6 +24,7 @@ from handover.connectors.errors import GatherError, ParseError, Status
 from handover.connectors.manifest import REGISTRY, Credential, Target
 from handover.connectors.model import Inventory, PasswordState
 from handover.connectors.serial import inventory_dumps
+from tests.connectors.ports import refused_port
 
 CANARY = (
     "Canary-pg-5e1d0b7a"  # the gathering password: never in the server log, logs, errors or the inventory
@@ -356,18 +357,22 @@ def test_other_failures_are_outcomes_with_reasons(cluster: Cluster) -> None:
     with pytest.raises(GatherError) as caught:
         _gather(cluster, database="no_such_db")
     assert caught.value.status is Status.REFUSED and "数据库不存在" in caught.value.reason_zh
-    port = _free_port()
-    with pytest.raises(GatherError) as caught:
+    with refused_port() as port, pytest.raises(GatherError) as caught:
         asyncio.run(postgresql.gather(Target("127.0.0.1", port, timeout=5), Credential("gatherer", CANARY)))
     assert caught.value.status is Status.UNREACHABLE and f"127.0.0.1:{port}" in caught.value.reason_zh
 
 
 def test_gather_many_goes_on_past_failures(cluster: Cluster) -> None:
+    good = Target("127.0.0.1", cluster.port, options=(("site", "hq"),))
+    with refused_port() as port:
+        _gather_past_failures(good, cluster, port)
+
+
+def _gather_past_failures(good: Target, cluster: Cluster, port: int) -> None:
     from handover.connectors import run
 
-    good = Target("127.0.0.1", cluster.port, options=(("site", "hq"),))
     targets = [good, Target("127.0.0.1", cluster.port, options=(("site", "hq"), ("database", "x"))),
-               Target("127.0.0.1", _free_port(), timeout=5)]  # fmt: skip
+               Target("127.0.0.1", port, timeout=5)]  # fmt: skip
     creds = [Credential("gatherer", CANARY), Credential("gatherer", CANARY), Credential("gatherer", CANARY)]
 
     async def go() -> list[run.Outcome]:

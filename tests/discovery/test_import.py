@@ -219,7 +219,18 @@ def test_every_connector_module_of_the_engine_is_known_to_the_import() -> None:
     import handover.connectors
     from handover.discovery import engine
 
-    shared = {"errors", "findings", "manifest", "model", "run", "serial", "sqlscan", "review", "ldif"}
+    shared = {
+        "errors",
+        "findings",
+        "manifest",
+        "model",
+        "run",
+        "serial",
+        "sqlscan",
+        "review",
+        "ldif",
+        "change",
+    }
     modules = {m.name for m in pkgutil.iter_modules(handover.connectors.__path__)} - shared
     assert modules <= set(engine.KNOWN_MODULES)
     registry = engine.connectors_load()

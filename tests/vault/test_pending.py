@@ -27,7 +27,7 @@ def test_a_pending_secret_is_not_current_until_promoted(vault, world):
     assert services.secret_use_for_task(entry_id=entry.pk, purpose="t") == STRONG  # still the old one
     assert services.current_version(entry).number == 1
     assert services.secret_use_for_task(entry_id=entry.pk, purpose="t", pending_number=version.number) == NEW
-    with pytest.raises(DomainError, match="pending"):
+    with pytest.raises(DomainError, match=r"待生效|pending"):
         services.secret_stage(actor=actor, entry=entry, secret=LATER, reason="定期更换")  # one live pending
     entry = services.secret_promote(actor=actor, version=version, verified=VerifyResult.SUCCESS)
     assert services.secret_use_for_task(entry_id=entry.pk, purpose="t") == NEW

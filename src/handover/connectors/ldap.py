@@ -356,7 +356,12 @@ def _collect(target: Target, credential: Credential) -> tuple[bytes, list[str]]:
                 )
     except lx.LDAPSocketOpenError:
         failure = GatherError(Status.UNREACHABLE, f"{where}: cannot connect", f"{where}：无法连接")
-    except lx.LDAPException as exc:
+    except (
+        lx.LDAPException,
+        KeyError,
+        ValueError,
+        IndexError,
+    ) as exc:  # a server that is not LDAP answers garbage
         failure = GatherError(
             Status.REFUSED,
             f"{where}: LDAP error ({type(exc).__name__})",
