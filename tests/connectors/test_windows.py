@@ -98,3 +98,20 @@ def test_bad_input_is_refused_naming_the_line(
     assert (
         caught.value.line == line and words in caught.value.reason_zh and "net.txt" in caught.value.reason_zh
     )
+
+
+def test_a_file_too_large_or_unreadable_is_refused_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from handover.connectors import ad, ldap, operators, oracle
+
+    big = tmp_path / "big.txt"
+    big.write_bytes(b"x" * 2048)
+    for module in (windows, ad, ldap, operators, oracle):
+        monkeypatch.setattr(module, "MAX_FILE_BYTES", 1 << 10)
+        with pytest.raises(ParseError) as caught:
+            module.parse(big)
+        assert caught.value.source == "big.txt" and "超过" in caught.value.reason_zh
+    with pytest.raises(ParseError) as caught:
+        windows.parse(tmp_path / "missing.txt")
+    assert "无法读取" in caught.value.reason_zh and "missing.txt" in caught.value.reason_zh

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from handover.connectors import ldif
-from handover.connectors.errors import ParseError
+from handover.connectors.errors import ParseError, read_bounded
 from handover.connectors.manifest import Manifest, register
 from handover.connectors.model import (
     Account,
@@ -86,15 +86,7 @@ def parse(path: Path) -> Inventory:
     """The users and groups of the AD export at ``path``."""
     path = Path(path)
     source = path.name
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise ParseError(
-            str(path), None, f"cannot read: {exc.strerror}", f"无法读取：{exc.strerror}"
-        ) from None
-    if len(data) > MAX_FILE_BYTES:
-        raise ParseError(source, None, "larger than 256 MiB", "超过 256 MiB")
+    data = read_bounded(path, MAX_FILE_BYTES)
     warnings: list[str] = []
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         text = data.decode("utf-16")  # ldifde -u writes UTF-16

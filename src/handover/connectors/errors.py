@@ -39,3 +39,25 @@ class ParseError(GatherError):
         super().__init__(Status.PARSE_ERROR, f"{where}: {reason_en}", f"{where}：{reason_zh}")
         self.source = source
         self.line = line
+
+
+def read_bounded(path: object, limit: int, *, hint_en: str = "", hint_zh: str = "") -> bytes:
+    """The bytes of the file at ``path``, refused as a ParseError naming it when it cannot be read or is larger
+    than ``limit`` bytes (never more than ``limit`` + 1 bytes are read). ``hint`` says what to give instead."""
+    from pathlib import Path
+
+    file = Path(str(path))
+    try:
+        with file.open("rb") as handle:
+            data = handle.read(limit + 1)
+    except OSError as exc:
+        raise ParseError(
+            str(file), None, f"cannot read: {exc.strerror}", f"无法读取：{exc.strerror}"
+        ) from None
+    if len(data) > limit:
+        size = f"{limit >> 20} MiB"
+        raise ParseError(
+            file.name, None, f"larger than {size}{': ' + hint_en if hint_en else ''}",
+            f"超过 {size}{'：' + hint_zh if hint_zh else ''}",
+        )  # fmt: skip
+    return data

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from handover.connectors import sqlscan
-from handover.connectors.errors import GatherError, ParseError, Status
+from handover.connectors.errors import GatherError, ParseError, Status, read_bounded
 from handover.connectors.manifest import Credential, Manifest, Target, register
 from handover.connectors.model import (
     Account,
@@ -119,15 +119,7 @@ class _Grants:
 def parse(path: Path) -> Inventory:
     """The inventory the grants file at ``path`` describes; bad input raises ParseError naming file and line."""
     path = Path(path)
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise ParseError(
-            str(path), None, f"cannot read: {exc.strerror}", f"无法读取：{exc.strerror}"
-        ) from None
-    if len(data) > MAX_FILE_BYTES:
-        raise ParseError(str(path), None, "larger than 64 MiB", "超过 64 MiB")
+    data = read_bounded(path, MAX_FILE_BYTES)
     return build(data, source=path.name, target=str(path))
 
 

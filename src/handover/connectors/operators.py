@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from handover.connectors.errors import ParseError
+from handover.connectors.errors import ParseError, read_bounded
 from handover.connectors.manifest import Manifest, register
 from handover.connectors.model import (
     Account,
@@ -133,15 +133,7 @@ def parse(path: Path) -> Inventory:
     """The operators listed in ``path`` (CSV or xlsx)."""
     path = Path(path)
     source = path.name
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise ParseError(
-            str(path), None, f"cannot read: {exc.strerror}", f"无法读取：{exc.strerror}"
-        ) from None
-    if len(data) > MAX_FILE_BYTES:
-        raise ParseError(source, None, "larger than 16 MiB", "超过 16 MiB")
+    data = read_bounded(path, MAX_FILE_BYTES)
     warnings: list[str] = []
     xlsx = data.startswith(b"PK\x03\x04")
     rows = _rows_xlsx(source, data) if xlsx else _rows_csv(source, data, warnings)

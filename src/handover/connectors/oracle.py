@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from handover.connectors.errors import GatherError, ParseError, Status
+from handover.connectors.errors import GatherError, ParseError, Status, read_bounded
 from handover.connectors.manifest import Credential, Manifest, Target, register
 from handover.connectors.model import (
     Account,
@@ -368,15 +368,7 @@ def _account(name: str, spool: _Spool, grants: dict, sys_privs: dict) -> Account
 def parse(path: Path) -> Inventory:
     """The inventory of the spool at ``path`` (kind ``oracle-spool``)."""
     path = Path(path)
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise ParseError(
-            str(path), None, f"cannot read: {exc.strerror}", f"无法读取：{exc.strerror}"
-        ) from None
-    if len(data) > MAX_FILE_BYTES:
-        raise ParseError(path.name, None, "larger than 64 MiB", "超过 64 MiB")
+    data = read_bounded(path, MAX_FILE_BYTES)
     return build(data, source=path.name, target=str(path))
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from handover.connectors import sqlscan
-from handover.connectors.errors import GatherError, ParseError, Status
+from handover.connectors.errors import GatherError, ParseError, Status, read_bounded
 from handover.connectors.manifest import Credential, Manifest, Target, register
 from handover.connectors.model import (
     Account,
@@ -114,18 +114,12 @@ class _Dump:
 def parse(path: Path) -> Inventory:
     """The inventory of the cluster whose ``pg_dumpall`` file is at ``path``; bad input raises ParseError."""
     path = Path(path)
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise ParseError(
-            str(path), None, f"cannot read: {exc.strerror}", f"无法读取：{exc.strerror}"
-        ) from None
-    if len(data) > MAX_FILE_BYTES:
-        raise ParseError(
-            str(path), None, "larger than 64 MiB: give pg_dumpall --roles-only",
-            "超过 64 MiB：请提供 pg_dumpall --roles-only 的输出",
-        )  # fmt: skip
+    data = read_bounded(
+        path,
+        MAX_FILE_BYTES,
+        hint_en="give pg_dumpall --roles-only",
+        hint_zh="请提供 pg_dumpall --roles-only 的输出",
+    )
     return build(data, source=path.name, target=str(path))
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
-from handover.connectors.errors import ParseError
+from handover.connectors.errors import ParseError, read_bounded
 from handover.connectors.manifest import Manifest, register
 from handover.connectors.model import (
     Account,
@@ -123,15 +123,7 @@ def parse(path: Path) -> Inventory:
     """The accounts of the Windows server whose `net` outputs are in ``path``."""
     path = Path(path)
     source = path.name
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise ParseError(
-            str(path), None, f"cannot read: {exc.strerror}", f"无法读取：{exc.strerror}"
-        ) from None
-    if len(data) > MAX_FILE_BYTES:
-        raise ParseError(source, None, "larger than 16 MiB", "超过 16 MiB")
+    data = read_bounded(path, MAX_FILE_BYTES)
     text, warnings = _decode(source, data)
     digest = digest_of(data)
     lines = text.splitlines()
