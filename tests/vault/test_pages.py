@@ -102,6 +102,12 @@ def test_the_site_page_lists_overdue_secrets(vault, world):
         reverse("org:site_detail", kwargs={"code": world.engagement.code, "site_id": world.branch_a.pk})
     )
     assert b'data-testid="site-vault"' in page.content and entry.account.login_name.encode() in page.content
+    # UX review H1: the block once, in the page's main column; never in the tab title nor the sub-navigation.
+    text = page.content.decode()
+    assert text.count('data-testid="site-vault"') == 1
+    title = text[text.index("<title>") : text.index("</title>")]
+    assert "section" not in title and "<" not in title[len("<title>") :]
+    assert text.index('data-testid="site-vault"') > text.index("<h1")
     other = logged_in(world.login_with(Role.FIRM_FINANCE, site=world.branch_a))
     page = other.get(
         reverse("org:site_detail", kwargs={"code": world.engagement.code, "site_id": world.branch_a.pk})
