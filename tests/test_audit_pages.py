@@ -67,6 +67,13 @@ def test_csv_export_streams_with_a_bom_for_spreadsheet_programs(client, world):
     assert text.startswith("\ufeff")
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
     assert len(rows) == 2 and "org.site.create" in rows[1][5]
+    # UX review M2: the export's time is the page's (Beijing), not UTC, and so is the file's name.
+    from django.utils import timezone
+
+    event = Event.objects.get(action="org.site.create", seq=int(rows[1][0]))
+    assert rows[1][1] == timezone.localtime(event.occurred_at).strftime("%Y-%m-%d %H:%M:%S")
+    assert rows[0][1] in ("Time (Beijing)", "时间（北京时间）")
+    assert "Z." not in response["Content-Disposition"]
 
 
 def test_technical_group_cannot_read_the_trail(client, world):

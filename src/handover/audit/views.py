@@ -34,7 +34,7 @@ def _filters(request: HttpRequest) -> dict[str, Any]:
 def _columns() -> list[str]:
     return [
         _("Seq"),
-        _("Time (UTC)"),
+        _("Time (Beijing)"),
         _("Actor"),
         _("Engagement"),
         _("Site"),
@@ -52,7 +52,8 @@ def _columns() -> list[str]:
 def _row(event: Any) -> list[Any]:
     return [
         event.seq,
-        event.occurred_at.strftime("%Y-%m-%d %H:%M:%S"),
+        # UX review M2: the time the pages show (the deployment's zone, Beijing), not UTC: one event, one date.
+        timezone.localtime(event.occurred_at).strftime("%Y-%m-%d %H:%M:%S"),
         event.actor_username,
         event.engagement_id or "",
         event.site_id or "",
@@ -114,7 +115,7 @@ def event_export(request: HttpRequest, fmt: str) -> HttpResponseBase:
     filters = _filters(request)
     scope = audit_scope(user=request.user)
     events_qs = trail_read(actor=request.user, scope=scope, filters=filters, export_format=fmt)[:EXPORT_LIMIT]
-    stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")
     if fmt == "csv":
         writer = csv.writer(_Echo())
         # M5: a login name such as =HYPERLINK(…) stays text in the auditor's spreadsheet.
