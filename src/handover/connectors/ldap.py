@@ -18,11 +18,11 @@ backup: sealed (it holds userPassword).
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 from handover.connectors import ldif
+from handover.connectors import run as connectors_run
 from handover.connectors.errors import GatherError, ParseError, Status, read_bounded
 from handover.connectors.manifest import Credential, Manifest, Target, register
 from handover.connectors.model import (
@@ -280,18 +280,7 @@ BACKUP_NAME = "directory.ldif"
 async def gather(target: Target, credential: Credential) -> Inventory:
     """The directory at ``target``, read with a simple bind; GatherError with a status and reason otherwise."""
     where = f"{target.host}:{target.port}"
-    failure: GatherError | None = None
-    try:
-        async with asyncio.timeout(target.timeout * 3):
-            data, warnings = await asyncio.to_thread(_collect, target, credential)
-    except GatherError as exc:
-        failure = exc
-    except TimeoutError:
-        failure = GatherError(
-            Status.TIMEOUT, f"{where}: no answer within the timeout", f"{where}：超时未响应"
-        )
-    if failure is not None:
-        raise failure
+    data, warnings = await connectors_run.in_thread(_collect, target, credential)
     admins = ADMIN_GROUPS | {g.strip().lower() for g in target.option("admin_groups").split(",") if g.strip()}
     return build(
         data,

@@ -13,7 +13,6 @@ The backup holds the password hashes: it is a sealed ``SourceFile``; every evide
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections import deque
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NoReturn
 
+from handover.connectors import run as connectors_run
 from handover.connectors import sqlscan
 from handover.connectors.errors import GatherError, ParseError, Status, read_bounded
 from handover.connectors.manifest import Credential, Manifest, Target, register
@@ -591,20 +591,7 @@ def _where(target: Target) -> str:
 async def gather(target: Target, credential: Credential) -> Inventory:
     """The inventory of the server at ``target``, or GatherError with its status and reason (zh/en)."""
     where = _where(target)
-    failure: GatherError | None = None
-    try:
-        async with asyncio.timeout(target.timeout * 3):
-            data = await asyncio.to_thread(_collect, target, credential)
-    except GatherError as exc:
-        failure = exc
-    except TimeoutError:
-        failure = GatherError(
-            Status.TIMEOUT,
-            f"{where}: no answer within the target's timeout",
-            f"{where}：在设定的超时时间内无响应",
-        )
-    if failure is not None:
-        raise failure  # raised outside the handler: no driver exception rides along
+    data = await connectors_run.in_thread(_collect, target, credential)
     return build(data, source=BACKUP_NAME, target=where, gathered_at=datetime.now(UTC))
 
 

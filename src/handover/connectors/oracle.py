@@ -15,7 +15,6 @@ becoming users (GRANT ANY ROLE/PRIVILEGE, ALTER/CREATE/DROP/BECOME USER). The sp
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import re
 from collections import deque
@@ -24,6 +23,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from handover.connectors import run as connectors_run
 from handover.connectors.errors import GatherError, ParseError, Status, read_bounded
 from handover.connectors.manifest import Credential, Manifest, Target, register
 from handover.connectors.model import (
@@ -387,18 +387,7 @@ def ora_code(exc: BaseException) -> int | None:
 
 async def gather(target: Target, credential: Credential) -> Inventory:
     where = f"{target.host}:{target.port}"
-    failure: GatherError | None = None
-    try:
-        async with asyncio.timeout(target.timeout * 3):
-            data, warnings = await asyncio.to_thread(_collect, target, credential)
-    except GatherError as exc:
-        failure = exc
-    except TimeoutError:
-        failure = GatherError(
-            Status.TIMEOUT, f"{where}: no answer within the timeout", f"{where}：超时未响应"
-        )
-    if failure is not None:
-        raise failure
+    data, warnings = await connectors_run.in_thread(_collect, target, credential)
     return build(data, source=SPOOL_NAME, target=where, gathered_at=datetime.now(UTC), warnings=warnings)
 
 

@@ -14,7 +14,6 @@ replaced by ``<verifier>``. PostgreSQL records no last login: ``last_login_known
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import re
 from collections import deque
@@ -24,6 +23,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
+from handover.connectors import run as connectors_run
 from handover.connectors import sqlscan
 from handover.connectors.errors import GatherError, ParseError, Status, read_bounded
 from handover.connectors.manifest import Credential, Manifest, Target, register
@@ -554,20 +554,7 @@ def _where(target: Target) -> str:
 async def gather(target: Target, credential: Credential) -> Inventory:
     """The inventory of the cluster at ``target``, or GatherError with its status and reason (zh/en)."""
     where = _where(target)
-    failure: GatherError | None = None
-    try:
-        async with asyncio.timeout(target.timeout * 3):
-            data = await asyncio.to_thread(_collect, target, credential)
-    except GatherError as exc:
-        failure = exc
-    except TimeoutError:
-        failure = GatherError(
-            Status.TIMEOUT,
-            f"{where}: no answer within the target's timeout",
-            f"{where}：在设定的超时时间内无响应",
-        )
-    if failure is not None:
-        raise failure  # raised here, outside the handler: no driver exception (nor its connection) rides along
+    data = await connectors_run.in_thread(_collect, target, credential)
     return build(data, source=BACKUP_NAME, target=where, gathered_at=datetime.now(UTC))
 
 

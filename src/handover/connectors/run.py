@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from handover.connectors.errors import GatherError, Status
 from handover.connectors.manifest import Credential, Gather, Target
@@ -35,6 +36,26 @@ class Outcome:
 
 
 CredentialFor = Callable[[Target], Awaitable[Credential]]
+R = TypeVar("R")
+
+
+async def in_thread(collect: Callable[[Target, Credential], R], target: Target, credential: Credential) -> R:
+    """A blocking driver's ``collect`` in a thread, bounded by three times the target's timeout; a GatherError
+    (or the timeout) is raised outside the handler, so that no driver exception rides along."""
+    where = f"{target.host}:{target.port}"
+    failure: GatherError | None = None
+    try:
+        async with asyncio.timeout(target.timeout * 3):
+            return await asyncio.to_thread(collect, target, credential)
+    except GatherError as exc:
+        failure = exc
+    except TimeoutError:
+        failure = GatherError(
+            Status.TIMEOUT,
+            f"{where}: no answer within the target's timeout",
+            f"{where}：在设定的超时时间内无响应",
+        )
+    raise failure
 
 
 async def gather_many(

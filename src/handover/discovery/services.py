@@ -257,11 +257,7 @@ class _Gathering:
         for outcome in outcomes:
             target = outcome.target
             manifest = engine.connector_get(target.connector)
-            self.by_place[self._place(target, manifest)] = (outcome, manifest)
-
-    @staticmethod
-    def _place(target: Target, manifest: Manifest | None) -> EngineTarget:
-        return engine_target(target, manifest)
+            self.by_place[engine_target(target, manifest)] = (outcome, manifest)
 
     def run(self) -> None:
         from django.conf import settings
