@@ -180,3 +180,26 @@ def test_an_export_without_users_is_refused(tmp_path: Path) -> None:
     path.write_text(LDIF.split("dn: CN=Administrator")[0])
     with pytest.raises(ParseError, match="not an AD export"):
         ad.parse(path)
+
+
+def test_binary_values_of_an_export_are_read_not_refused(tmp_path: Path) -> None:
+    """ldifde and ldapsearch write objectSid, objectGUID and photos as base64 of binary: read as Windows
+    writes SIDs and GUIDs, other binary kept as base64 text, never a 'bad base64' refusal."""
+    import base64
+
+    sid = bytes([1, 5, 0, 0, 0, 0, 0, 5]) + b"".join(n.to_bytes(4, "little") for n in (21, 1, 2, 3, 1104))
+    guid = bytes(range(16))
+    photo = b"\xff\xd8\xff\xe0binary"
+    text = (
+        "dn: CN=w,CN=Users,DC=x\nobjectClass: user\nsAMAccountName: w\n"
+        f"objectSid:: {base64.b64encode(sid).decode()}\nobjectGUID:: {base64.b64encode(guid).decode()}\n"
+        f"thumbnailPhoto:: {base64.b64encode(photo).decode()}\n"
+    )
+    path = tmp_path / "w.ldif"
+    path.write_text(text)
+    (account,) = ad.parse(path).accounts
+    assert account.uid == "S-1-5-21-1-2-3-1104"
+    from handover.connectors import ldif
+
+    assert ldif.text_of("objectGUID", guid) == "03020100-0504-0706-0809-0a0b0c0d0e0f"
+    assert ldif.text_of("thumbnailPhoto", photo).startswith("base64:")

@@ -1,7 +1,8 @@
 """Active Directory accounts from an LDIF export (``ldifde -f``, or ``ldapsearch`` against a domain controller).
 
-Offline only (kind ``ad-ldif``); a live AD gathering is not built: Samba AD DC was not provisioned on this
-machine to test one against (docs/discovery.md). Facts (第二十二条, 第二十六条第2、3项):
+Live (``gather``: LDAPS to a domain controller, tested against Samba AD DC on loopback) or offline (kind
+``ad-ldif``); both go through ``build``, so they give one inventory (docs/discovery.md).
+Facts (第二十二条, 第二十六条第2、3项):
 
 * users (objectClass user, not computer): sAMAccountName, displayName/cn, mail, userAccountControl's bits
   (ACCOUNTDISABLE, LOCKOUT, PASSWD_NOTREQD, DONT_EXPIRE_PASSWORD, SMARTCARD_REQUIRED, PASSWORD_EXPIRED,
@@ -20,9 +21,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from handover.connectors import ldif
+from handover.connectors import ldap, ldif
+from handover.connectors import run as connectors_run
 from handover.connectors.errors import ParseError, read_bounded
-from handover.connectors.manifest import Manifest, register
+from handover.connectors.manifest import Credential, Manifest, Target, register
 from handover.connectors.model import (
     Account,
     AccountKind,
@@ -85,9 +87,19 @@ def filetime(value: str, source: str, line: int) -> datetime | None:
 def parse(path: Path) -> Inventory:
     """The users and groups of the AD export at ``path``."""
     path = Path(path)
-    source = path.name
-    data = read_bounded(path, MAX_FILE_BYTES)
-    warnings: list[str] = []
+    return build(read_bounded(path, MAX_FILE_BYTES), source=path.name, target=str(path))
+
+
+def build(
+    data: bytes,
+    *,
+    source: str,
+    target: str,
+    gathered_at: datetime | None = None,
+    warnings: list[str] | None = None,
+) -> Inventory:
+    """The users and groups of the AD export (or live read) ``data``."""
+    warnings = list(warnings or [])
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         text = data.decode("utf-16")  # ldifde -u writes UTF-16
     else:
@@ -161,8 +173,8 @@ def parse(path: Path) -> Inventory:
         warnings.append(f"{source}: no lastLogonTimestamp: last logons unknown (export them with the users)")
     return Inventory(
         platform="ad",
-        target=str(path),
-        gathered_at=datetime.now(UTC),
+        target=target,
+        gathered_at=gathered_at or datetime.now(UTC),
         accounts=tuple(sorted(accounts, key=lambda a: a.name.lower())),
         groups=tuple(group_rows),
         sources=(SourceFile(source, digest, len(data), content=data, sealed=True, backup=True),),
@@ -246,14 +258,56 @@ def _account(e: ldif.Entry, groups: dict[str, list[str]], cn, ev, source: str) -
     )
 
 
+# --- live -------------------------------------------------------------------------------------------------
+
+BACKUP_NAME = "directory.ldif"
+USERS = "(&(objectCategory=person)(objectClass=user)(!(objectClass=computer)))"
+GROUPS = "(objectClass=group)"
+USER_ATTRIBUTES = [
+    "objectClass",
+    "sAMAccountName",
+    "userPrincipalName",
+    "cn",
+    "displayName",
+    "mail",
+    "description",
+    "objectSid",
+    "userAccountControl",
+    "pwdLastSet",
+    "lastLogonTimestamp",
+    "lastLogon",
+    "accountExpires",
+    "adminCount",
+    "memberOf",
+    "whenCreated",
+]
+GROUP_ATTRIBUTES = ["objectClass", "sAMAccountName", "cn", "objectSid", "member", "memberOf", "groupType"]
+
+
+async def gather(target: Target, credential: Credential) -> Inventory:
+    """The domain at ``target`` (a domain controller, LDAPS by default), read with a simple bind as the
+    target's credential (``name@domain`` or a DN). Password attributes are not asked for; the LDIF of what was
+    read is the permission backup (表8), kept sealed like an export."""
+    where = f"{target.host}:{target.port}"
+    data, warnings = await connectors_run.in_thread(_collect, target, credential)
+    return build(data, source=BACKUP_NAME, target=where, gathered_at=datetime.now(UTC), warnings=warnings)
+
+
+def _collect(target: Target, credential: Credential) -> tuple[bytes, list[str]]:
+    searches = [(USERS, USER_ATTRIBUTES), (GROUPS, GROUP_ATTRIBUTES)]
+    return ldap.collect(target, credential, searches, ssl_default="ldaps")
+
+
 MANIFEST = register(
     Manifest(
         code="ad",
-        label_en="Active Directory (LDIF export)",
-        label_zh="Active Directory（LDIF 导出）",
+        label_en="Active Directory",
+        label_zh="Active Directory（活动目录）",
+        default_port=636,
+        gather=gather,
         parse=parse,
         offline_kinds=("ad-ldif",),
     )
 )
 
-__all__ = ["MANIFEST", "filetime", "parse"]
+__all__ = ["MANIFEST", "build", "filetime", "gather", "parse"]

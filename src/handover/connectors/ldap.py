@@ -292,17 +292,55 @@ async def gather(target: Target, credential: Credential) -> Inventory:
     )
 
 
+PEOPLE = (
+    "(|"
+    + "".join(
+        f"(objectClass={c})" for c in ("posixAccount", "inetOrgPerson", "shadowAccount", "person", "account")
+    )
+    + ")"
+)
+GROUPS = "(|(objectClass=posixGroup)(objectClass=groupOfNames)(objectClass=groupOfUniqueNames))"
+
+
 def _collect(target: Target, credential: Credential) -> tuple[bytes, list[str]]:
+    return collect(target, credential, [(PEOPLE, USER_ATTRIBUTES), (GROUPS, GROUP_ATTRIBUTES)])
+
+
+def collect(
+    target: Target,
+    credential: Credential,
+    searches: list[tuple[str, list[str]]],
+    *,
+    ssl_default: str = "",
+) -> tuple[bytes, list[str]]:
+    """Bind to ``target`` and run ``searches`` (filter, attributes) under its base, as LDIF bytes (blocking:
+    run it in a thread). Shared by the LDAP and AD connectors.
+
+    Options: ``ssl`` (``ldaps``, or ``none``; default ``ssl_default``), ``tls_ca`` (a CA file on the server
+    running Handover: the directory's certificate is then verified, else it is not and a warning says so),
+    ``base`` (default: the root DSE's defaultNamingContext, else its first naming context)."""
+    import ssl as ssl_module
+
     import ldap3
     from ldap3.core import exceptions as lx
 
     where = f"{target.host}:{target.port}"
+    warnings: list[str] = []
     failure: GatherError | None = None
-    use_ssl = target.option("ssl") == "ldaps"
+    use_ssl = (target.option("ssl") or ssl_default) == "ldaps"
+    tls = None
+    if use_ssl:
+        ca = target.option("tls_ca")
+        tls = ldap3.Tls(
+            validate=ssl_module.CERT_REQUIRED if ca else ssl_module.CERT_NONE, ca_certs_file=ca or None
+        )
+        if not ca:
+            warnings.append(f"{where}: the directory's TLS certificate was not verified (set option tls_ca)")
     server = ldap3.Server(
         target.host,
         port=target.port,
         use_ssl=use_ssl,
+        tls=tls,
         get_info=ldap3.DSA,
         connect_timeout=max(1, int(target.timeout)),
     )
@@ -329,6 +367,12 @@ def _collect(target: Target, credential: Credential) -> tuple[bytes, list[str]]:
                     f"{where}: the server is unwilling (locked or expired bind account)",
                     f"{where}：服务器拒绝执行（绑定账户已锁定或过期）",
                 )
+            elif code == 8:
+                failure = GatherError(
+                    Status.REFUSED,
+                    f"{where}: the server requires a protected bind: use LDAPS (option ssl=ldaps, port 636)",
+                    f"{where}：服务器要求加密绑定：请使用 LDAPS（选项 ssl=ldaps，端口 636）",
+                )
             else:
                 failure = GatherError(
                     Status.REFUSED,
@@ -352,24 +396,19 @@ def _collect(target: Target, credential: Credential) -> tuple[bytes, list[str]]:
         conn.unbind()
         raise failure
     try:
-        base = target.option("base") or next(iter(server.info.naming_contexts or []), "")
+        info = server.info
+        default = (info.other.get("defaultNamingContext") or [""])[0] if info and info.other else ""
+        base = (
+            target.option("base") or default or next(iter((info.naming_contexts if info else None) or []), "")
+        )
         if not base:
             raise GatherError(
                 Status.REFUSED,
                 f"{where}: no base DN (set the target's option base)",
                 f"{where}：没有基准 DN（请设置目标选项 base）",
             )
-        people = (
-            "(|"
-            + "".join(
-                f"(objectClass={c})"
-                for c in ("posixAccount", "inetOrgPerson", "shadowAccount", "person", "account")
-            )
-            + ")"
-        )
-        groups = "(|(objectClass=posixGroup)(objectClass=groupOfNames)(objectClass=groupOfUniqueNames))"
         out: list[tuple[str, list[tuple[str, str]]]] = []
-        for query, attributes in ((people, USER_ATTRIBUTES), (groups, GROUP_ATTRIBUTES)):
+        for query, attributes in searches:
             entries = conn.extend.standard.paged_search(
                 base, query, attributes=attributes, paged_size=500, generator=False
             )
@@ -386,16 +425,12 @@ def _collect(target: Target, credential: Credential) -> tuple[bytes, list[str]]:
                 pairs: list[tuple[str, str]] = []
                 for name in attributes:
                     for value in entry["raw_attributes"].get(name, []):
-                        pairs.append(
-                            (
-                                name,
-                                value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value),
-                            )
-                        )
+                        text = ldif.text_of(name, value) if isinstance(value, bytes) else str(value)
+                        pairs.append((name, text))
                 out.append((entry["dn"], pairs))
         seen: set[str] = set()
         unique = [(dn, attrs) for dn, attrs in out if not (dn.lower() in seen or seen.add(dn.lower()))]  # type: ignore[func-returns-value]
-        return ldif.write(unique).encode("utf-8"), []
+        return ldif.write(unique).encode("utf-8"), warnings
     finally:
         conn.unbind()
 
@@ -412,4 +447,4 @@ MANIFEST = register(
     )
 )
 
-__all__ = ["MANIFEST", "build", "gather", "generalized", "parse", "scheme_of"]
+__all__ = ["MANIFEST", "build", "collect", "gather", "generalized", "parse", "scheme_of"]

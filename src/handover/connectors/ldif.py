@@ -43,6 +43,38 @@ class Entry:
         return {c.lower() for c in self.all("objectClass")}
 
 
+def sid_text(raw: bytes) -> str:
+    """A binary security identifier (MS-DTYP 2.4.2) as ``S-1-5-21-…``."""
+    if len(raw) < 8 or len(raw) != 8 + 4 * raw[1]:
+        return "base64:" + base64.b64encode(raw).decode("ascii")
+    authority = int.from_bytes(raw[2:8], "big")
+    subs = [int.from_bytes(raw[8 + 4 * i : 12 + 4 * i], "little") for i in range(raw[1])]
+    return f"S-{raw[0]}-{authority}" + "".join(f"-{s}" for s in subs)
+
+
+def guid_text(raw: bytes) -> str:
+    """A binary GUID (objectGUID: the first three fields little-endian) as text."""
+    if len(raw) != 16:
+        return "base64:" + base64.b64encode(raw).decode("ascii")
+    import uuid
+
+    return str(uuid.UUID(bytes_le=raw))
+
+
+def text_of(name: str, raw: bytes) -> str:
+    """An attribute's value as text: UTF-8 when it is, a SID or GUID as Windows writes them, else
+    ``base64:…`` (binary attributes such as thumbnailPhoto, or a UTF-16 unicodePwd, which is never shown)."""
+    key = name.lower()
+    if key in ("objectsid", "securityidentifier", "sidhistory"):
+        return sid_text(raw)
+    if key == "objectguid":
+        return guid_text(raw)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "base64:" + base64.b64encode(raw).decode("ascii")
+
+
 def masked(name: str, value: str) -> str:
     """``name: value`` as evidence: a password attribute's value is never shown."""
     return f"{name}: {VERIFIER}" if name.lower() in SECRET_ATTRIBUTES else f"{name}: {value}"[:500]
@@ -70,8 +102,8 @@ def parse_text(text: str, source: str) -> list[Entry]:
             raise ParseError(source, number, "not an LDIF line (name: value)", "不是 LDIF 行（属性名: 值）")
         if rest.startswith(":"):
             try:
-                value = base64.b64decode(rest[1:].strip(), validate=True).decode("utf-8")
-            except (binascii.Error, UnicodeDecodeError):
+                value = text_of(name.strip(), base64.b64decode(rest[1:].strip(), validate=True))
+            except binascii.Error:
                 raise ParseError(
                     source, number, f"{name}: bad base64 value", f"{name}：base64 值无效"
                 ) from None
