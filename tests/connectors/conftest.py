@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.connectors import linux_hosts
+from tests.connectors.etc_host import ADMIN_PW, OLD_PW, Host, etc_host
 
 PASSWORD = "Canary-pw-7f3a9c1e"  # the canary: never in logs, exceptions or the sshd's DEBUG3 log
 BIND_FILES = ("etc/passwd", "etc/shadow", "etc/group", "etc/gshadow", "etc/sudoers")
@@ -105,3 +106,53 @@ def ssh_hosts(
                 os.kill(host.pid, 15)
             if host.process is not None:
                 host.process.wait(timeout=30)
+
+
+@pytest.fixture
+def etc_linux() -> Iterator[Host]:
+    """A real sshd with its own whole /etc (tests/connectors/etc_host.py), for changes and restores."""
+    with etc_host(sudo_ops=True) as found:
+        yield found
+
+
+@pytest.fixture
+def linux_scene(world, etc_linux: Host, settings, tmp_path):  # type: ignore[no-untyped-def]
+    """A Linux target (system 集中交易, host chg01) over ``etc_linux`` with root's password in an unsealed
+    vault, gathered once (so its 表8 backup is drafted), opsuser's original password captured."""
+    from handover.core.actors import system
+    from handover.discovery import services as discovery
+    from handover.org.models import Role
+    from handover.registers.models import Account, InformationSystem
+    from handover.vault import lifecycle
+    from handover.vault import services as vault
+    from handover.vault.models import SecretKind
+
+    settings.DATA_DIR = tmp_path / "data"
+    lifecycle.vault_init(actor=system("test"), shares=5, threshold=3)
+    tech = world.login_with(Role.TECH_GROUP)
+    info = InformationSystem.objects.create(engagement=world.engagement, site=world.branch_a, name="集中交易")
+    root = vault.secret_put(
+        actor=system("test"),
+        target=vault.Target(
+            engagement=world.engagement,
+            site=world.branch_a,
+            system_name="集中交易",
+            hostname="chg01",
+            login_name="root",
+        ),
+        secret=ADMIN_PW,
+    )
+    target = discovery.target_save(
+        actor=tech,
+        system=info,
+        hostname="chg01",
+        connector="linux",
+        address="127.0.0.1",
+        port=etc_linux.port,
+        credential=root,
+    )
+    run = discovery.run_start(actor=tech, engagement=world.engagement, enqueue=False)
+    assert discovery.run_execute(run_id=run.pk).counts["ok"] == 1
+    ops = Account.objects.get(login_name="opsuser", asset=target.asset)
+    vault.secret_capture(actor=system("test"), account=ops, secret=OLD_PW, kind=SecretKind.ORIGINAL)
+    return world, tech, target

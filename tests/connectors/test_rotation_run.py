@@ -8,64 +8,20 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Iterator
 
 import pytest
 
 from handover.audit.models import Event
 from handover.connectors.change import linux as changer
-from handover.core.actors import system
 from handover.core.errors import DomainError, PermissionDenied
-from handover.discovery import services as discovery
 from handover.discovery.services import engine_target
 from handover.org.models import Role
-from handover.registers.models import Account, InformationSystem, Row
+from handover.registers.models import Account, Row
 from handover.rotation import services as rotation
 from handover.rotation.models import ItemState, PlanState, RotationItem
-from handover.vault import lifecycle
 from handover.vault import services as vault
-from handover.vault.models import SecretKind, VerifyResult
-from tests.connectors.etc_host import ADMIN_PW, OLD_PW, Host, etc_host
-from tests.factories import World
-
-
-@pytest.fixture
-def host() -> Iterator[Host]:
-    with etc_host(sudo_ops=True) as found:
-        yield found
-
-
-@pytest.fixture
-def scene(world: World, host: Host, settings, tmp_path):  # type: ignore[no-untyped-def]
-    settings.DATA_DIR = tmp_path / "data"
-    lifecycle.vault_init(actor=system("test"), shares=5, threshold=3)
-    tech = world.login_with(Role.TECH_GROUP)
-    info = InformationSystem.objects.create(engagement=world.engagement, site=world.branch_a, name="集中交易")
-    root = vault.secret_put(
-        actor=system("test"),
-        target=vault.Target(
-            engagement=world.engagement,
-            site=world.branch_a,
-            system_name="集中交易",
-            hostname="chg01",
-            login_name="root",
-        ),
-        secret=ADMIN_PW,
-    )
-    target = discovery.target_save(
-        actor=tech,
-        system=info,
-        hostname="chg01",
-        connector="linux",
-        address="127.0.0.1",
-        port=host.port,
-        credential=root,
-    )
-    run = discovery.run_start(actor=tech, engagement=world.engagement, enqueue=False)
-    assert discovery.run_execute(run_id=run.pk).counts["ok"] == 1
-    ops = Account.objects.get(login_name="opsuser", asset=target.asset)
-    vault.secret_capture(actor=system("test"), account=ops, secret=OLD_PW, kind=SecretKind.ORIGINAL)
-    return world, tech, target
+from handover.vault.models import VerifyResult
+from tests.connectors.etc_host import ADMIN_PW, OLD_PW, Host
 
 
 def _logs_in(target, login: str, secret: str) -> bool:  # type: ignore[no-untyped-def]
@@ -78,10 +34,10 @@ def _current(login: str) -> str:
 
 
 def test_a_plan_approved_by_another_runs_and_every_current_secret_logs_in(
-    scene, host: Host, caplog: pytest.LogCaptureFixture
+    linux_scene, etc_linux: Host, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    world, tech, target = scene
+    world, tech, target = linux_scene
     plan = rotation.plan_create(actor=tech, engagement=world.engagement)
     assert sorted(plan.items.values_list("login_name", flat=True)) == ["opsuser", "root"]
     with pytest.raises(PermissionDenied):
@@ -107,7 +63,7 @@ def test_a_plan_approved_by_another_runs_and_every_current_secret_logs_in(
     assert row.data["pre_backup_ref"] == items["opsuser"].backup_row_id
     texts = [
         caplog.text,
-        host.log.read_text(errors="replace"),
+        etc_linux.log.read_text(errors="replace"),
         json.dumps(list(Event.objects.values("before", "after")), ensure_ascii=False, default=str),
         json.dumps(list(Row.objects.values("data", "remarks")), ensure_ascii=False, default=str),
         json.dumps(list(RotationItem.objects.values()), ensure_ascii=False, default=str),
@@ -116,8 +72,8 @@ def test_a_plan_approved_by_another_runs_and_every_current_secret_logs_in(
         assert all(secret not in text for text in texts)
 
 
-def test_a_run_stopped_after_the_change_resumes_without_a_second_change(scene, monkeypatch) -> None:
-    world, tech, target = scene
+def test_a_run_stopped_after_the_change_resumes_without_a_second_change(linux_scene, monkeypatch) -> None:
+    world, tech, target = linux_scene
     plan = rotation.plan_create(actor=tech, engagement=world.engagement)
     rotation.plan_approve(actor=world.login_with(Role.TECH_GROUP), plan=plan)
     changes: list[str] = []
@@ -149,17 +105,17 @@ def test_a_run_stopped_after_the_change_resumes_without_a_second_change(scene, m
     assert _logs_in(target, "opsuser", _current("opsuser")) and _logs_in(target, "root", _current("root"))
 
 
-def test_a_plan_without_the_hosts_permission_backup_is_refused_naming_the_account(scene) -> None:
-    world, tech, _target = scene
+def test_a_plan_without_the_hosts_permission_backup_is_refused_naming_the_account(linux_scene) -> None:
+    world, tech, _target = linux_scene
     Row.objects.filter(form__register_no=8).update(data={"purpose": "其他"})
     with pytest.raises(DomainError, match=r"chg01.*(opsuser|root)|(opsuser|root).*chg01"):
         rotation.plan_create(actor=tech, engagement=world.engagement)
 
 
-def test_the_command_line_plans_needs_another_person_runs_and_prints_no_secret(scene, capsys) -> None:
+def test_the_command_line_plans_needs_another_person_runs_and_prints_no_secret(linux_scene, capsys) -> None:
     from django.core.management import CommandError, call_command
 
-    world, tech, _target = scene
+    world, tech, _target = linux_scene
     other = world.login_with(Role.TECH_GROUP)
     call_command("rotation", "plan", "--engagement", world.engagement.code, "--user", tech.username)
     out = capsys.readouterr().out

@@ -883,15 +883,11 @@ def _draft_change(*, actor: Any, finding: Finding, decision: Decision) -> Any:
     return drafter.write(13, data, change_no=data["change_no"])
 
 
-def discovery_restore_preview(
-    *, actor: Any, target: Target, backup: Snapshot | None = None
-) -> list[dict[str, Any]]:
-    """The difference between the permission backup and the current inventory, file by file (第二十六条第3项).
+def restore_snapshots(*, target: Target, backup: Snapshot | None = None) -> tuple[Snapshot, Snapshot]:
+    """The backup a restore puts back and the current snapshot; NotFound before any gathering.
 
-    ``backup`` defaults to the newest earlier snapshot holding backup sources. Sealed files (verifiers) are
-    compared by digest only and never shown. The restore on the target itself is later work.
-    """
-    require(user=actor, engagement=target.engagement, capability=perms.VIEW_DISCOVERY, site=target.site)
+    ``backup`` defaults to the target's first snapshot holding backup sources: the 权限核查前备份 taken before
+    anything was reviewed or changed (第二十六条第3项); the current one when there is no other."""
     current = Snapshot.objects.filter(target=target, is_current=True).first()
     if current is None:
         raise NotFound(
@@ -902,13 +898,26 @@ def discovery_restore_preview(
             Snapshot.objects.filter(target=target, sources__backup=True, gathered_at__lte=current.gathered_at)
             .exclude(pk=current.pk)
             .distinct()
-            .order_by("-gathered_at", "-pk")
+            .order_by("gathered_at", "pk")
             .first()
         ) or current
     if backup.target_id != target.pk:
         raise DomainError(_("That backup is of another target."), field="backup")
+    return backup, current
+
+
+def discovery_restore_preview(
+    *, actor: Any, target: Target, backup: Snapshot | None = None
+) -> list[dict[str, Any]]:
+    """The difference between the permission backup and the current inventory, file by file (第二十六条第3项).
+
+    ``backup`` defaults to the first snapshot holding backup sources. Sealed files (verifiers) are
+    compared by digest only and never shown. ``rotation.restores`` applies it, approved by a second person.
+    """
+    require(user=actor, engagement=target.engagement, capability=perms.VIEW_DISCOVERY, site=target.site)
+    backup, current = restore_snapshots(target=target, backup=backup)
     before = {s.name: s for s in backup.sources.filter(backup=True)}
-    after = {s.name: s for s in current.sources.all()}
+    after = {s.name: s for s in current.sources.filter(backup=True)}
     result = []
     for name in sorted(before.keys() | after.keys()):
         old, new = before.get(name), after.get(name)

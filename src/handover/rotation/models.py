@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from handover.discovery.models import Target
+from handover.discovery.models import Snapshot, Target
 from handover.org.models import Engagement, Site
 from handover.registers.models import Row
 from handover.vault.models import ChangeReason, SecretEntry, VerifyResult
@@ -78,3 +78,47 @@ class RotationItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.login_name} ({self.state})"
+
+
+class RestoreState(models.TextChoices):
+    REQUESTED = "requested", _("Requested (to be approved)")
+    APPROVED = "approved", _("Approved")
+    APPLIED = "applied", _("Applied and verified")
+    FAILED = "failed", _("Failed (see each file)")
+
+
+class Restore(models.Model):
+    """Putting a host's permission files back as its backup holds them (第二十六条第3项): requested by one
+    person with the preview's files, approved by another (第八条), applied file by file, each only while the
+    host still holds what the preview saw, each verified by its digest after."""
+
+    engagement = models.ForeignKey(Engagement, on_delete=models.PROTECT, related_name="+")
+    target = models.ForeignKey(Target, on_delete=models.PROTECT, related_name="+")
+    backup = models.ForeignKey(Snapshot, on_delete=models.PROTECT, related_name="+")
+    current = models.ForeignKey(Snapshot, on_delete=models.PROTECT, related_name="+")
+    # [{"name", "action": write|delete, "expect": digest now ("" absent), "want": digest after ("" deleted)}]
+    files = models.JSONField(default=list)
+    reason = models.TextField(_("reason"))
+    state = models.CharField(
+        _("state"), max_length=10, choices=RestoreState.choices, default=RestoreState.REQUESTED
+    )
+    outcome = models.JSONField(default=dict, blank=True)  # name → {"state": restored|refused, "reason"}
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    requested_by_name = models.CharField(max_length=150)
+    created_at = models.DateTimeField(auto_now_add=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    approved_by_name = models.CharField(max_length=150, blank=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("permission restore")
+        verbose_name_plural = _("permission restores")
+
+    def __str__(self) -> str:
+        return f"restore {self.pk}"

@@ -49,12 +49,13 @@ def _check_name(account: str) -> None:
         raise ValueError(f"not a Linux account name: {account!r}")
 
 
-async def _run(target: Target, credential: Credential, command: str, stdin: str = "") -> str:
+async def _run(target: Target, credential: Credential, command: str, stdin: str | bytes = "") -> str:
     where = _where(target)
+    encoding = None if isinstance(stdin, bytes) else "utf-8"
     try:
         async with asyncio.timeout(target.timeout * 3):
             async with asyncssh.connect(target.host, target.port, **_options(target, credential)) as conn:
-                result = await conn.run(command, input=stdin, check=False, encoding="utf-8")
+                result = await conn.run(command, input=stdin, check=False, encoding=encoding)
     except TimeoutError:
         raise GatherError(
             Status.TIMEOUT, f"{where}: no answer within the timeout", f"{where}：超时未响应"
@@ -72,13 +73,18 @@ async def _run(target: Target, credential: Credential, command: str, stdin: str 
     except (OSError, asyncssh.Error) as exc:
         raise GatherError(Status.UNREACHABLE, f"{where}: cannot connect ({type(exc).__name__})",
                           f"{where}：无法连接（{type(exc).__name__}）") from None  # fmt: skip
+    stdout, stderr = result.stdout, result.stderr
+    if isinstance(stdout, bytes):
+        stdout = stdout.decode("utf-8", "replace")
+    if isinstance(stderr, bytes):
+        stderr = stderr.decode("utf-8", "replace")
     if result.exit_status != 0:
-        said = str(result.stderr or "").strip().splitlines()[-1:] or [""]
+        said = str(stderr or "").strip().splitlines()[-1:] or [""]
         raise GatherError(
             Status.REFUSED, f"{where}: the command failed (exit {result.exit_status}: {said[0][:200]})",
             f"{where}：命令执行失败（退出码 {result.exit_status}：{said[0][:200]}）",
         )  # fmt: skip
-    return str(result.stdout or "")
+    return str(stdout or "")
 
 
 async def change(target: Target, admin: Credential, account: str, new_secret: str) -> None:
@@ -133,3 +139,75 @@ async def snapshot(target: Target, admin: Credential, account: str) -> Snapshot:
         raise GatherError(Status.REFUSED, f"{_where(target)}: the account's state could not be read",
                           f"{_where(target)}：无法读取账户状态")  # fmt: skip
     return Snapshot(parts[0], parts[1], parts[2], parts[3], parts[4])
+
+
+# --- restoring the permission files (第二十六条第3项: the backup taken before any change) -----------------
+
+RESTORABLE = re.compile(
+    r"^/(etc/(passwd|shadow|group|gshadow|sudoers|sudoers\.d/[^/]+|ssh/sshd_config|ssh/sshd_config\.d/[^/]+)"
+    r"|([^/\x00]+/)*\.ssh/authorized_keys2?)$"
+)
+DELETABLE = re.compile(
+    r"^/(etc/sudoers\.d/[^/]+|etc/ssh/sshd_config\.d/[^/]+|([^/\x00]+/)*\.ssh/authorized_keys2?)$"
+)
+
+# Run as root with the file's new content on stdin; $1 path, $2 its SHA-256 now ("" absent), $3 write|delete.
+# Refuses when the file is not as the approved preview saw it, or when visudo refuses a sudoers file; the
+# file is replaced by a rename (never half written), keeping its mode and owner; prints the new SHA-256.
+RESTORE_SCRIPT = r"""set -eu
+p=$1; expect=$2; mode=$3
+now=""
+if [ -e "$p" ]; then now=$(sha256sum < "$p" | cut -d' ' -f1); fi
+if [ "$now" != "$expect" ]; then echo "the file changed since the preview" >&2; exit 4; fi
+if [ "$mode" = delete ]; then rm -f -- "$p"; exit 0; fi
+t="$p.handover-restore"
+umask 077
+cat > "$t"
+if [ -e "$p" ]; then
+  chmod --reference="$p" -- "$t"; chown --reference="$p" -- "$t"
+else
+  case "$p" in
+    /etc/sudoers|/etc/sudoers.d/*) chmod 0440 -- "$t" ;;
+    /etc/shadow|/etc/gshadow) chmod 0640 -- "$t"; chgrp shadow -- "$t" 2>/dev/null || true ;;
+    */.ssh/authorized_keys*) chmod 0600 -- "$t"; chown --reference="$(dirname -- "$p")" -- "$t" ;;
+    *) chmod 0644 -- "$t" ;;
+  esac
+fi
+case "$p" in
+  /etc/sudoers|/etc/sudoers.d/*)
+    if ! visudo -cq -f "$t" >/dev/null 2>&1; then rm -f -- "$t"; echo "visudo refused the file" >&2; exit 5; fi ;;
+esac
+mv -f -- "$t" "$p"
+sha256sum < "$p" | cut -d' ' -f1
+"""
+
+
+async def restore_file(
+    target: Target, admin: Credential, path: str, content: bytes | None, expect: str
+) -> str:
+    """Put ``content`` back at ``path`` (``None``: delete the file, for one added since the backup), provided
+    the file's digest is still ``expect`` (``sha256:…``, or "" for absent). Returns the digest after ("" when
+    deleted). The content travels on stdin only; a refusal is a GatherError naming the file."""
+    if not RESTORABLE.match(path) or any(part in ("", ".", "..") for part in path.split("/")[1:]):
+        raise ValueError(f"not a permission file this restore writes: {path!r}")
+    if content is None and not DELETABLE.match(path):
+        raise ValueError(f"a restore does not delete {path!r}")
+    mode = "delete" if content is None else "write"
+    args = f"{shlex.quote(path)} {shlex.quote(expect.removeprefix('sha256:'))} {mode}"
+    command = AS_ROOT.format(cmd=f"sh -c {shlex.quote(RESTORE_SCRIPT)} restore {args}")
+    try:
+        out = await _run(target, admin, command, stdin=content or b"")
+    except GatherError as exc:
+        if exc.status is Status.REFUSED and "exit 4" in exc.reason_en:
+            raise GatherError(
+                Status.REFUSED, f"{_where(target)}: {path} changed since the preview: preview again",
+                f"{_where(target)}：{path} 在预览之后已变化，请重新预览",
+            ) from None  # fmt: skip
+        if exc.status is Status.REFUSED and "exit 5" in exc.reason_en:
+            raise GatherError(
+                Status.REFUSED, f"{_where(target)}: visudo refused the backup of {path}; nothing was written",
+                f"{_where(target)}：visudo 拒绝了 {path} 的备份内容，未写入",
+            ) from None  # fmt: skip
+        raise
+    digest = out.strip()
+    return f"sha256:{digest}" if digest else ""

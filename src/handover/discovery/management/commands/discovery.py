@@ -155,7 +155,7 @@ class Command(BaseCommand):
                 for line in item["diff"]:
                     self.stdout.write(f"    {line}")
         self.stdout.write(
-            "the restore on the host itself is not done by Handover yet: apply the backup by hand"
+            "to put a Linux host's files back: handover rotation restore (approved by a second person)"
         )
 
     def _gather(self, options: dict[str, Any]) -> None:

@@ -1,4 +1,6 @@
-"""``handover rotation plan|approve|run|status``: change every super-user password of a scope (issue 15).
+"""``handover rotation plan|approve|run|status``: change every super-user password of a scope (issue 15);
+``handover rotation restore|restore-approve|restore-apply|restore-status``: put a Linux host's permission files
+back as its backup holds them (第二十六条第3项), the diff shown first, approved by a second person.
 
 No secret is ever on the command line or printed: the new passwords are generated and sealed by the vault.
 ``plan`` and ``approve`` need two different logins (``--user``; 第八条); ``run`` works as the system actor
@@ -14,9 +16,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from handover.core.context import command_context
 from handover.core.errors import DomainError
+from handover.discovery.models import Snapshot, Target
+from handover.discovery.services import discovery_restore_preview
 from handover.org.models import Engagement, Site
-from handover.rotation import services
-from handover.rotation.models import RotationPlan
+from handover.rotation import restores, services
+from handover.rotation.models import Restore, RotationPlan
 
 
 class Command(BaseCommand):
@@ -38,6 +42,23 @@ class Command(BaseCommand):
         run.add_argument("plan", type=int)
         status = sub.add_parser("status", help="each account's step and outcome")
         status.add_argument("plan", type=int)
+        restore = sub.add_parser(
+            "restore", help="request the restore of a host's permission files (diff shown)"
+        )
+        restore.add_argument("--engagement", required=True, metavar="CODE")
+        restore.add_argument("--system", required=True, metavar="NAME")
+        restore.add_argument("--host", required=True, metavar="HOST")
+        restore.add_argument("--reason", required=True)
+        restore.add_argument("--file", action="append", dest="files", metavar="PATH", help="only this file")
+        restore.add_argument("--backup", metavar="SHA", help="the snapshot to restore (default: the first)")
+        restore.add_argument("--user", required=True, help="the login requesting it")
+        for name, text in (("restore-approve", "approve a restore (not its requester)"),
+                           ("restore-apply", "apply an approved restore")):  # fmt: skip
+            sub_parser = sub.add_parser(name, help=text)
+            sub_parser.add_argument("restore", type=int)
+            sub_parser.add_argument("--user", required=True)
+        restore_status = sub.add_parser("restore-status", help="a restore's files and outcome")
+        restore_status.add_argument("restore", type=int)
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -47,6 +68,10 @@ class Command(BaseCommand):
                     "approve": self._approve,
                     "run": self._run,
                     "status": self._status,
+                    "restore": self._restore,
+                    "restore-approve": self._restore_approve,
+                    "restore-apply": self._restore_apply,
+                    "restore-status": self._restore_status,
                 }[options["action"]](options)
         except DomainError as exc:
             raise CommandError(str(exc.message)) from exc
@@ -94,4 +119,67 @@ class Command(BaseCommand):
             outcome = item.outcome or "-"
             self.stdout.write(
                 f"{item.target.asset.hostname}\t{item.login_name}\t{item.state}\t{outcome}\t{item.reason}"
+            )
+
+    @staticmethod
+    def _restore_get(pk: int) -> Restore:
+        found = Restore.objects.filter(pk=pk).first()
+        if found is None:
+            raise CommandError(f"no restore {pk}")
+        return found
+
+    def _restore(self, options: dict[str, Any]) -> None:
+        engagement = Engagement.objects.filter(code=options["engagement"]).first()
+        if engagement is None:
+            raise CommandError(f"no engagement with the code {options['engagement']}")
+        target = Target.objects.filter(
+            engagement=engagement, system__name=options["system"], asset__hostname=options["host"]
+        ).first()
+        if target is None:
+            raise CommandError(
+                f"no discovery target {options['host']} of {options['system']} in {engagement.code}"
+            )
+        backup = None
+        if options["backup"]:
+            backup = Snapshot.objects.filter(
+                target=target, sha256__startswith=options["backup"].lower()
+            ).first()
+            if backup is None:
+                raise CommandError(
+                    f"--backup {options['backup']}: no snapshot of {options['host']} with that SHA"
+                )
+        actor = self._user(options["user"])
+        for item in discovery_restore_preview(actor=actor, target=target, backup=backup):
+            if item["state"] == "same":
+                continue
+            sealed = " (sealed: compared by digest only)" if item["sealed"] else ""
+            self.stdout.write(f"{item['state']}\t{item['name']}{sealed}")
+            for line in item["diff"]:
+                self.stdout.write(f"    {line}")
+        restore = restores.restore_request(
+            actor=actor, target=target, reason=options["reason"], names=options["files"], backup=backup
+        )
+        self.stdout.write(f"restore {restore.pk}: {len(restore.files)} files; approve it as another person")
+
+    def _restore_approve(self, options: dict[str, Any]) -> None:
+        restore = restores.restore_approve(
+            actor=self._user(options["user"]), restore=self._restore_get(options["restore"])
+        )
+        self.stdout.write(f"restore {restore.pk} approved by {restore.approved_by_name}")
+
+    def _restore_apply(self, options: dict[str, Any]) -> None:
+        restore = restores.restore_apply(
+            actor=self._user(options["user"]), restore=self._restore_get(options["restore"])
+        )
+        self._restore_status({"restore": restore.pk})
+        if restore.state != "applied":
+            raise CommandError(f"restore {restore.pk} failed: see each file above")
+
+    def _restore_status(self, options: dict[str, Any]) -> None:
+        restore = self._restore_get(options["restore"])
+        self.stdout.write(f"restore {restore.pk}: {restore.state}")
+        for item in restore.files:
+            got = restore.outcome.get(item["name"], {})
+            self.stdout.write(
+                f"{item['action']}\t{item['name']}\t{got.get('state', '-')}\t{got.get('reason', '')}"
             )

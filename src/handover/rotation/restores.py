@@ -1,0 +1,218 @@
+"""Restore a host's permission files from the backup taken before any change (第二十六条第3项).
+
+One person requests it from the preview (``discovery_restore_preview``: which files differ, their diffs), with
+a reason; another approves it (第八条: one person is never enough); it is then applied file by file over SSH
+(``connectors.change.linux.restore_file``): each file only while the host still holds what the preview saw
+(else it is refused and the host left as it is), replaced by a rename with its mode and owner, a sudoers file
+only when visudo accepts it, each verified by its digest after. Sealed files (shadow, gshadow) are opened
+from the vault for the connection only and travel on its stdin. Linux hosts only so far; a database's or a
+directory's backup (roles SQL, LDIF) is shown by the preview for its administrator to apply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from handover.accounts.models import User
+from handover.audit.services import event_record
+from handover.connectors.change import linux as changer
+from handover.connectors.errors import GatherError
+from handover.connectors.manifest import Credential
+from handover.core.errors import DomainError, PermissionDenied
+from handover.discovery.models import Snapshot, SnapshotSource, Target
+from handover.discovery.services import discovery_restore_preview, engine_target, restore_snapshots
+from handover.discovery.store import source_read
+from handover.org import permissions as perms
+from handover.org.selectors import require
+from handover.rotation import events
+from handover.rotation.models import Restore, RestoreState
+from handover.vault import services as vault
+from handover.vault.blobs import blob_open
+
+PLATFORMS = ("linux",)
+
+
+def _name(actor: Any) -> str:
+    return actor.get_username() if isinstance(actor, User) else str(getattr(actor, "audit_name", actor))
+
+
+def restore_request(
+    *, actor: Any, target: Target, reason: str, names: list[str] | None = None, backup: Snapshot | None = None
+) -> Restore:
+    """A request to put back the files that differ from the backup (all, or ``names``), with the digests the
+    preview saw: the approval is of exactly these files in exactly these states. ``backup`` defaults to the
+    first (权限核查前备份, ``discovery.services.restore_snapshots``)."""
+    require(user=actor, engagement=target.engagement, capability=perms.RUN_DISCOVERY, site=target.site)
+    if not isinstance(actor, User):
+        raise PermissionDenied(_("A person requests a restore."))
+    if target.connector not in PLATFORMS:
+        raise DomainError(
+            _(
+                "Handover restores the permission files of Linux hosts; for %(connector)s, the preview shows the "
+                "backup for its administrator to apply."
+            )
+            % {"connector": target.connector},
+            field="target",
+        )
+    if not reason.strip():
+        raise DomainError(_("Say why the permission files are restored."), field="reason")
+    backup, current = restore_snapshots(target=target, backup=backup)
+    if backup.pk == current.pk:
+        raise DomainError(
+            _("%(host)s has one snapshot only: there is no earlier backup to restore.")
+            % {"host": target.asset.hostname},
+            field="target",
+        )
+    preview = {
+        item["name"]: item for item in discovery_restore_preview(actor=actor, target=target, backup=backup)
+    }
+    if names:
+        unknown = [n for n in names if n not in preview]
+        if unknown:
+            raise DomainError(
+                _("%(name)s is not a permission file of this host's backup.") % {"name": unknown[0]},
+                field="names",
+            )
+    before = {s.name: s.digest for s in backup.sources.filter(backup=True)}
+    now = {s.name: s.digest for s in current.sources.filter(backup=True)}
+    files = []
+    for name, item in sorted(preview.items()):
+        if item["state"] == "same" or (names and name not in names):
+            continue
+        action = "delete" if item["state"] == "added" else "write"
+        if (action == "delete" and not changer.DELETABLE.match(name)) or not changer.RESTORABLE.match(name):
+            if names:
+                raise DomainError(
+                    _("%(name)s is not restored by Handover (only the permission files are).")
+                    % {"name": name},
+                    field="names",
+                )
+            continue
+        files.append(
+            {"name": name, "action": action, "expect": now.get(name, ""), "want": before.get(name, "")}
+        )
+    if not files:
+        raise DomainError(
+            _("Nothing to restore: %(host)s's permission files are as the backup holds them.")
+            % {"host": target.asset.hostname},
+            field="target",
+        )
+    with transaction.atomic():
+        restore = Restore.objects.create(
+            engagement=target.engagement,
+            target=target,
+            backup=backup,
+            current=current,
+            files=files,
+            reason=reason.strip()[:2000],
+            requested_by=actor,
+            requested_by_name=_name(actor),
+        )
+        event_record(
+            actor=actor,
+            action=events.RESTORE_REQUEST,
+            engagement_id=target.engagement_id,
+            site_id=target.site_id,
+            obj=restore,
+            after={
+                "host": target.asset.hostname,
+                "files": [f"{f['action']} {f['name']}" for f in files],
+                "backup": backup.sha256,
+                "reason": restore.reason[:300],
+            },
+        )
+    return restore
+
+
+def restore_approve(*, actor: Any, restore: Restore) -> Restore:
+    """第八条: the requester cannot approve their own restore."""
+    target = restore.target
+    require(user=actor, engagement=restore.engagement, capability=perms.MANAGE_WORKFLOW, site=target.site)
+    if not isinstance(actor, User):
+        raise PermissionDenied(_("A person approves a restore."))
+    if restore.requested_by_id == actor.pk:
+        raise PermissionDenied(_("You requested this restore: another person must approve it (第八条)."))
+    with transaction.atomic():
+        locked = Restore.objects.select_for_update().get(pk=restore.pk)
+        if locked.state != RestoreState.REQUESTED:
+            raise DomainError(_("This restore is not waiting for approval."), field="restore")
+        locked.state, locked.approved_by, locked.approved_at = RestoreState.APPROVED, actor, timezone.now()
+        locked.approved_by_name = _name(actor)
+        locked.save(update_fields=["state", "approved_by", "approved_by_name", "approved_at"])
+        event_record(
+            actor=actor,
+            action=events.RESTORE_APPROVE,
+            engagement_id=locked.engagement_id,
+            site_id=target.site_id,
+            obj=locked,
+            after={"host": target.asset.hostname, "files": len(locked.files)},
+        )
+    return locked
+
+
+def _content(actor: Any, restore: Restore, name: str) -> bytes:
+    source = SnapshotSource.objects.select_related("blob").get(
+        snapshot=restore.backup, name=name, backup=True
+    )
+    if source.sealed:
+        assert source.blob is not None
+        return blob_open(actor=actor, blob=source.blob, purpose=f"restore {restore.pk}: {name}")
+    data = source_read(source)
+    if data is None:
+        raise DomainError(_("The backup of %(name)s holds no content.") % {"name": name}, field="backup")
+    return data
+
+
+def restore_apply(*, actor: Any, restore: Restore) -> Restore:
+    """Apply an approved restore, file by file; each file's outcome is recorded as it comes."""
+    target = restore.target
+    require(user=actor, engagement=restore.engagement, capability=perms.RUN_DISCOVERY, site=target.site)
+    with transaction.atomic():
+        locked = Restore.objects.select_for_update().get(pk=restore.pk)
+        if locked.state != RestoreState.APPROVED:
+            raise DomainError(_("Only an approved restore is applied, once."), field="restore")
+        entry = target.credential
+        if entry is None:
+            raise DomainError(_("No vault entry is set for this target."), field="target")
+        locked.state = RestoreState.FAILED  # until every file is proven restored
+        locked.save(update_fields=["state"])
+    place = engine_target(target)
+    admin = Credential(
+        entry.account.login_name,
+        vault.secret_use_for_task(entry_id=entry.pk, purpose="restore: connect", task=f"restore:{locked.pk}"),
+    )
+    outcome: dict[str, dict[str, str]] = {}
+    for item in locked.files:
+        name = item["name"]
+        try:
+            content = None if item["action"] == "delete" else _content(actor, locked, name)
+            after = asyncio.run(changer.restore_file(place, admin, name, content, item["expect"]))
+        except GatherError as exc:
+            outcome[name] = {"state": "refused", "reason": f"{exc.reason_zh} / {exc.reason_en}"}
+        except DomainError as exc:
+            outcome[name] = {"state": "refused", "reason": str(exc.message)}
+        else:
+            ok = after == item["want"]
+            outcome[name] = {"state": "restored" if ok else "refused",
+                             "reason": "" if ok else "the digest after differs from the backup's"}  # fmt: skip
+        Restore.objects.filter(pk=locked.pk).update(outcome=outcome)
+    done = all(o["state"] == "restored" for o in outcome.values())
+    with transaction.atomic():
+        locked.outcome, locked.applied_at = outcome, timezone.now()
+        locked.state = RestoreState.APPLIED if done else RestoreState.FAILED
+        locked.save(update_fields=["outcome", "applied_at", "state"])
+        event_record(
+            actor=actor,
+            action=events.RESTORE_APPLY,
+            engagement_id=locked.engagement_id,
+            site_id=target.site_id,
+            obj=locked,
+            outcome="success" if done else "failure",
+            after={"host": target.asset.hostname, "files": {k: v["state"] for k, v in outcome.items()}},
+        )
+    return locked
