@@ -22,7 +22,8 @@ from django.utils.translation import gettext as _
 
 from handover.accounts.models import User
 from handover.audit.services import event_record
-from handover.connectors.change import linux as changer
+from handover.connectors.change import linux as linux_changer
+from handover.connectors.change import postgresql as postgresql_changer
 from handover.connectors.errors import GatherError, Status
 from handover.connectors.manifest import Credential
 from handover.core.actors import system
@@ -39,7 +40,13 @@ from handover.vault import passwords
 from handover.vault import services as vault
 from handover.vault.models import ChangeReason, SecretEntry, VerifyResult
 
-PLATFORMS = {"linux": "linux"}  # connector → the password generator's platform (one changer so far)
+PLATFORMS = {"linux": "linux", "postgresql": "postgresql"}  # connector → the password generator's platform
+CHANGERS: dict[str, Any] = {"linux": linux_changer, "postgresql": postgresql_changer}  # each: change,
+# stored_matches, login_works, snapshot (connectors/change/)
+
+
+def _changer(item: RotationItem) -> Any:
+    return CHANGERS[item.target.connector]
 
 
 def _name(actor: Any) -> str:
@@ -49,7 +56,7 @@ def _name(actor: Any) -> str:
 def plan_create(
     *, actor: Any, engagement: Engagement, site: Site | None = None, reason: str = ChangeReason.PERIODIC
 ) -> RotationPlan:
-    """A plan of every super-user with a vault entry on the live targets in scope (Linux so far). Refused,
+    """A plan of every super-user with a vault entry on the live targets in scope (Linux, PostgreSQL). Refused,
     naming the account, when a host's 表8 改密前备份 is missing (第二十六条第2项: back up before changing)."""
     require(user=actor, engagement=engagement, capability=perms.RUN_DISCOVERY, site=site)
     if reason not in ChangeReason.values:
@@ -223,11 +230,13 @@ def _admin(item: RotationItem, *, changed: bool) -> Credential:
 def _holds(place: Any, item: RotationItem, new: str) -> bool:
     """Whether the target's stored verifier is the new secret (read with whichever admin secret works)."""
     try:
-        return asyncio.run(changer.shadow_matches(place, _admin(item, changed=False), item.login_name, new))
+        return asyncio.run(
+            _changer(item).stored_matches(place, _admin(item, changed=False), item.login_name, new)
+        )
     except GatherError as exc:
         if exc.status is Status.AUTH_FAILED and item.entry_id == item.target.credential_id:
             return asyncio.run(
-                changer.shadow_matches(place, _admin(item, changed=True), item.login_name, new)
+                _changer(item).stored_matches(place, _admin(item, changed=True), item.login_name, new)
             )
         raise
 
@@ -236,14 +245,14 @@ def _rotate(*, actor: Any, plan: RotationPlan, item: RotationItem) -> None:
     place = engine_target(item.target)
     if item.state == ItemState.PLANNED:
         new = passwords.generate(passwords.Policy(platform=PLATFORMS[item.target.connector]))
-        before = asyncio.run(changer.snapshot(place, _admin(item, changed=False), item.login_name))
+        before = asyncio.run(_changer(item).snapshot(place, _admin(item, changed=False), item.login_name))
         version = vault.secret_stage(actor=actor, entry=item.entry, secret=new, reason=plan.reason)
         del new
         _step(actor, item, state=ItemState.STAGED, version_number=version.number, before=before.__dict__)
     if item.state == ItemState.STAGED:
         new = _secret(item, pending=True, purpose="rotation: set the new secret")
         if not _holds(place, item, new):  # a resumed run: the change may have happened before it stopped
-            asyncio.run(changer.change(place, _admin(item, changed=False), item.login_name, new))
+            asyncio.run(_changer(item).change(place, _admin(item, changed=False), item.login_name, new))
         del new
         _step(actor, item, state=ItemState.CHANGED)
     if item.state == ItemState.CHANGED:
@@ -264,9 +273,9 @@ def _verify(*, actor: Any, plan: RotationPlan, item: RotationItem, place: Any) -
             reason=_("The target does not hold the new password; the old one stays current."),
         )
         return
-    after = asyncio.run(changer.snapshot(place, _admin(item, changed=True), item.login_name))
+    after = asyncio.run(_changer(item).snapshot(place, _admin(item, changed=True), item.login_name))
     moved = [key for key, value in after.__dict__.items() if item.before.get(key) != value]
-    login = asyncio.run(changer.login_works(place, item.login_name, new))  # once per run
+    login = asyncio.run(_changer(item).login_works(place, item.login_name, new))  # once per run
     del new
     if moved:
         outcome, reason = (

@@ -112,6 +112,9 @@ async def shadow_matches(target: Target, admin: Credential, account: str, secret
     return len(fields) > 1 and verify(secret, fields[1])
 
 
+stored_matches = shadow_matches  # the name every changer shares (connectors/change/)
+
+
 async def login_works(target: Target, account: str, secret: str) -> bool:
     """Rung 2: a fresh SSH password login as the account itself succeeds (and runs ``true``)."""
     try:

@@ -1,0 +1,163 @@
+"""Change and verify a PostgreSQL role's password (第二十六条第2项; issue 15's PostgreSQL platform).
+
+The same four calls as ``change.linux`` (``change``, ``stored_matches``, ``login_works``, ``snapshot``), over
+one connection each as the target's credential (a superuser, or a role with CREATEROLE for non-superusers).
+
+``change`` computes the SCRAM-SHA-256 verifier here, with libpq's own ``PQencryptPasswordConn`` (psycopg's
+``pgconn.encrypt_password``), and sends ``ALTER ROLE … PASSWORD 'SCRAM-SHA-256$…'``: the password itself never
+leaves this process, so a server logging every statement (``log_statement=all``) logs a verifier, never the
+secret (PostgreSQL's own ``\\password`` does the same). ``stored_matches`` reads ``pg_authid.rolpassword`` and
+checks the secret against it (SCRAM by RFC 5802/7677; md5 as ``md5(password || role)``); ``login_works`` logs in
+as the role itself; ``snapshot`` is everything about the role but its password (attributes, VALID UNTIL,
+connection limit, memberships, settings), which the change must leave as it was.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from dataclasses import dataclass
+from typing import Any
+
+from handover.connectors import run as connectors_run
+from handover.connectors.errors import GatherError, Status
+from handover.connectors.manifest import Credential, Target
+from handover.connectors.postgresql import _connect, _where
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a password change must not touch."""
+
+    attributes: str  # super, inherit, createrole, createdb, canlogin, replication, bypassrls
+    valid_until: str
+    connection_limit: str
+    member_of: str  # granted roles, with admin option
+    settings: str  # ALTER ROLE … SET
+
+
+def _refused(target: Target, what: str, exc: BaseException) -> GatherError:
+    state = getattr(exc, "sqlstate", None) or "-"
+    return GatherError(
+        Status.REFUSED,
+        f"{_where(target)}: {what} was refused (SQLSTATE {state})",
+        f"{_where(target)}：{what}被拒绝（SQLSTATE {state}）",
+    )
+
+
+def _with(target: Target, credential: Credential, work: Any) -> Any:
+    import psycopg
+
+    conn = _connect(target, credential)
+    try:
+        with conn:
+            conn.autocommit = True
+            return work(conn)
+    except psycopg.Error as exc:
+        raise _refused(target, "the statement", exc) from None
+
+
+def _change(target: Target, admin: Credential, account: str, new_secret: str) -> None:
+    from psycopg import sql
+
+    def work(conn: Any) -> None:
+        verifier = conn.pgconn.encrypt_password(new_secret.encode(), account.encode(), b"scram-sha-256")
+        statement = sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+            sql.Identifier(account), sql.Literal(verifier.decode("ascii"))
+        )
+        conn.execute(statement)
+
+    _with(target, admin, work)
+
+
+async def change(target: Target, admin: Credential, account: str, new_secret: str) -> None:
+    """Set ``account``'s password to ``new_secret`` (its SCRAM verifier only crosses the wire)."""
+    await connectors_run.in_thread(lambda t, c: _change(t, c, account, new_secret), target, admin)
+
+
+def scram_matches(secret: str, verifier: str) -> bool:
+    """Whether ``secret`` is the password of a stored ``SCRAM-SHA-256$iter:salt$StoredKey:ServerKey``."""
+    try:
+        method, rest = verifier.split("$", 1)
+        counts, keys = rest.split("$", 1)
+        iterations, salt = counts.split(":", 1)
+        stored, _server = keys.split(":", 1)
+        if method != "SCRAM-SHA-256":
+            return False
+        salted = hashlib.pbkdf2_hmac("sha256", secret.encode(), base64.b64decode(salt), int(iterations))
+    except (ValueError, TypeError):
+        return False
+    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+    return hmac.compare_digest(hashlib.sha256(client_key).digest(), base64.b64decode(stored))
+
+
+def _stored(target: Target, admin: Credential, account: str) -> str:
+    def work(conn: Any) -> str:
+        row = conn.execute("SELECT rolpassword FROM pg_authid WHERE rolname = %s", (account,)).fetchone()
+        return str(row[0] or "") if row else ""
+
+    return str(_with(target, admin, work))
+
+
+async def stored_matches(target: Target, admin: Credential, account: str, secret: str) -> bool:
+    """Rung 1: the stored verifier is ``secret``'s (pg_authid, readable by a superuser)."""
+    verifier = await connectors_run.in_thread(lambda t, c: _stored(t, c, account), target, admin)
+    if verifier.startswith("md5"):
+        # PostgreSQL's legacy format itself (md5 of password and role name): read to check, never written.
+        expected = "md5" + hashlib.md5((secret + account).encode(), usedforsecurity=False).hexdigest()
+        return hmac.compare_digest(verifier, expected)
+    return scram_matches(secret, verifier)
+
+
+def _login(target: Target, credential: Credential) -> bool:
+    try:
+        conn = _connect(target, credential)
+    except GatherError as exc:
+        if exc.status is Status.AUTH_FAILED:
+            return False
+        raise
+    conn.close()
+    return True
+
+
+async def login_works(target: Target, account: str, secret: str) -> bool:
+    """Rung 2: a fresh login as the role itself succeeds (False for a wrong password or a NOLOGIN role)."""
+    return bool(await connectors_run.in_thread(_login, target, Credential(account, secret)))
+
+
+SNAPSHOT = """
+SELECT concat_ws(',', CASE WHEN r.rolsuper THEN 'super' END, CASE WHEN r.rolinherit THEN 'inherit' END,
+                 CASE WHEN r.rolcreaterole THEN 'createrole' END, CASE WHEN r.rolcreatedb THEN 'createdb' END,
+                 CASE WHEN r.rolcanlogin THEN 'login' END, CASE WHEN r.rolreplication THEN 'replication' END,
+                 CASE WHEN r.rolbypassrls THEN 'bypassrls' END),
+       coalesce(to_char(r.rolvaliduntil AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), ''),
+       r.rolconnlimit::text,
+       coalesce((SELECT string_agg(g.rolname || CASE WHEN m.admin_option THEN '+admin' ELSE '' END, ','
+                                   ORDER BY g.rolname)
+                 FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid), ''),
+       coalesce((SELECT string_agg(array_to_string(s.setconfig, ';'), '|' ORDER BY s.setdatabase)
+                 FROM pg_db_role_setting s WHERE s.setrole = r.oid), '')
+FROM pg_roles r WHERE r.rolname = %s
+"""
+
+
+def _snapshot(target: Target, admin: Credential, account: str) -> Snapshot:
+    def work(conn: Any) -> Snapshot:
+        row = conn.execute(SNAPSHOT, (account,)).fetchone()
+        if row is None:
+            raise GatherError(
+                Status.REFUSED,
+                f"{_where(target)}: no role {account!r}",
+                f"{_where(target)}：没有角色 {account}",
+            )
+        return Snapshot(*(str(v) for v in row))
+
+    result: Snapshot = _with(target, admin, work)
+    return result
+
+
+async def snapshot(target: Target, admin: Credential, account: str) -> Snapshot:
+    """Everything about the role the change must not touch."""
+    result: Snapshot = await connectors_run.in_thread(lambda t, c: _snapshot(t, c, account), target, admin)
+    return result
