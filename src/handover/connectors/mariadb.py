@@ -639,7 +639,7 @@ def _collect(target: Target, credential: Credential) -> bytes:
     try:
         ssl: dict[str, Any] = {"ssl": {}} if target.option("ssl") == "require" else {}
         conn = pymysql.connect(
-            host=target.host, port=target.port, user=credential.username, password=credential.secret,
+            host=target.host, port=target.port, user=login_user(credential.username), password=credential.secret,
             connect_timeout=max(1, int(target.timeout)), read_timeout=int(target.timeout),
             write_timeout=int(target.timeout), charset="utf8mb4", autocommit=True, **ssl,
         )  # fmt: skip
@@ -662,6 +662,12 @@ def _collect(target: Target, credential: Credential) -> bytes:
         code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
         failure = _failure(where, credential.username, code, connecting=False)
     raise failure
+
+
+def login_user(name: str) -> str:
+    """The user to log in as, for a credential named like the inventory's accounts (``user@host``) or not."""
+    user, at, _host = name.rpartition("@")
+    return user if at and user else name
 
 
 def _driver() -> Any:

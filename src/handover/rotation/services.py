@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from handover.accounts.models import User
 from handover.audit.services import event_record
 from handover.connectors.change import linux as linux_changer
+from handover.connectors.change import mariadb as mariadb_changer
 from handover.connectors.change import postgresql as postgresql_changer
 from handover.connectors.errors import GatherError, Status
 from handover.connectors.manifest import Credential
@@ -40,9 +41,14 @@ from handover.vault import passwords
 from handover.vault import services as vault
 from handover.vault.models import ChangeReason, SecretEntry, VerifyResult
 
-PLATFORMS = {"linux": "linux", "postgresql": "postgresql"}  # connector → the password generator's platform
-CHANGERS: dict[str, Any] = {"linux": linux_changer, "postgresql": postgresql_changer}  # each: change,
-# stored_matches, login_works, snapshot (connectors/change/)
+# connector → the password generator's platform, and its changer (each: change, stored_matches, login_works,
+# snapshot; connectors/change/)
+PLATFORMS = {"linux": "linux", "postgresql": "postgresql", "mariadb": "mysql"}
+CHANGERS: dict[str, Any] = {
+    "linux": linux_changer,
+    "postgresql": postgresql_changer,
+    "mariadb": mariadb_changer,
+}
 
 
 def _changer(item: RotationItem) -> Any:
@@ -56,7 +62,7 @@ def _name(actor: Any) -> str:
 def plan_create(
     *, actor: Any, engagement: Engagement, site: Site | None = None, reason: str = ChangeReason.PERIODIC
 ) -> RotationPlan:
-    """A plan of every super-user with a vault entry on the live targets in scope (Linux, PostgreSQL). Refused,
+    """A plan of every super-user with a vault entry on the live targets in scope (Linux, PostgreSQL, MariaDB). Refused,
     naming the account, when a host's 表8 改密前备份 is missing (第二十六条第2项: back up before changing)."""
     require(user=actor, engagement=engagement, capability=perms.RUN_DISCOVERY, site=site)
     if reason not in ChangeReason.values:
