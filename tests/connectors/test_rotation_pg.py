@@ -43,7 +43,8 @@ def cluster() -> Iterator[Cluster]:
 
 
 @pytest.fixture
-def scene(world, cluster: Cluster, settings, tmp_path):  # type: ignore[no-untyped-def]
+def scene(request, world, cluster: Cluster, settings, tmp_path):  # type: ignore[no-untyped-def]
+    layer = getattr(request, "param", "数据库")
     settings.DATA_DIR = tmp_path / "data"
     lifecycle.vault_init(actor=system("test"), shares=5, threshold=3)
     tech = world.login_with(Role.TECH_GROUP)
@@ -53,7 +54,7 @@ def scene(world, cluster: Cluster, settings, tmp_path):  # type: ignore[no-untyp
     admin = vault.secret_put(
         actor=system("test"),
         target=vault.Target(engagement=world.engagement, site=world.branch_a, system_name="清算数据库",
-                            hostname="pg01", login_name="gatherer", layer="数据库"),
+                            hostname="pg01", login_name="gatherer", layer=layer),
         secret=ADMIN_PW,
     )  # fmt: skip
     target = discovery.target_save(actor=tech, system=info, hostname="pg01", connector="postgresql",
@@ -129,3 +130,11 @@ def test_verifiers_the_server_computed_are_checked(cluster: Cluster) -> None:
     assert asyncio.run(changer.stored_matches(where, admin, "dba", DBA_PW))  # SCRAM made by the server
     assert not asyncio.run(changer.stored_matches(where, admin, "dba", DBA_PW + "x"))
     assert not changer.scram_matches(DBA_PW, "garbage$") and not changer.scram_matches(DBA_PW, "")
+
+
+@pytest.mark.parametrize("scene", ["操作系统"], indirect=True)
+def test_the_connections_own_role_is_planned_though_its_entry_is_on_another_layer(scene) -> None:
+    world, tech, target = scene
+    plan = rotation.plan_create(actor=tech, engagement=world.engagement)
+    items = {i.login_name: i for i in plan.items.all()}
+    assert sorted(items) == ["dba", "gatherer"] and items["gatherer"].entry_id == target.credential_id

@@ -69,7 +69,7 @@ def plan_create(
         raise DomainError(_("Unknown reason."), field="reason")
     targets = Target.objects.filter(
         engagement=engagement, is_active=True, credential__isnull=False, connector__in=list(PLATFORMS)
-    ).select_related("asset", "system", "site")
+    ).select_related("asset", "system", "site", "credential__account")
     if site is not None:
         targets = targets.filter(site__path__startswith=site.path)
     wanted: list[tuple[Target, SecretEntry, Any]] = []
@@ -78,8 +78,11 @@ def plan_create(
             "account"
         )
         backup = None
+        own = target.credential
         for fact in facts:
             entry = SecretEntry.objects.filter(account=fact.account).first()
+            if entry is None and own is not None and own.account.login_name == fact.account.login_name:
+                entry = own  # the connection's own account, its entry put on another layer of the registers
             if entry is None:
                 continue
             backup = backup or drafts.backup_row_of(target, drafts.CHANGE_BACKUP)
@@ -95,7 +98,10 @@ def plan_create(
             wanted.append((target, entry, backup))
     if not wanted:
         raise DomainError(
-            _("No super-user with a vault entry on a live Linux target in this scope."), field="scope"
+            _(
+                "No super-user with a vault entry on a live Linux, PostgreSQL or MariaDB target in this scope."
+            ),
+            field="scope",
         )
     with transaction.atomic():
         plan = RotationPlan.objects.create(
