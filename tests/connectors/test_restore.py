@@ -120,10 +120,10 @@ def test_bad_requests_are_refused_with_reasons(linux_scene, etc_linux: Host) -> 
     with pytest.raises(DomainError) as caught:
         restores.restore_request(actor=tech, target=target, reason="恢复", names=["/etc/hosts"])
     assert caught.value.field == "names" and "/etc/hosts" in str(caught.value.message)
-    target.connector = "postgresql"
+    target.connector = "oracle"
     with pytest.raises(DomainError) as caught:
         restores.restore_request(actor=tech, target=target, reason="恢复")
-    assert "postgresql" in str(caught.value.message)
+    assert "oracle" in str(caught.value.message)
 
 
 def test_the_command_line_shows_the_diff_needs_another_person_and_applies(
@@ -151,3 +151,21 @@ def test_the_command_line_shows_the_diff_needs_another_person_and_applies(
         assert secret not in out
     with pytest.raises(CommandError, match="no restore 99999"):
         call_command("rotation", "restore-status", "99999")
+
+
+def test_after_a_rotation_the_shadow_is_not_put_back(linux_scene, etc_linux: Host) -> None:
+    """The vault holds the rotated passwords: the old shadow would bring back passwords no one holds."""
+    from handover.rotation import services as rotation
+
+    world, tech, target = linux_scene
+    other = world.login_with(Role.TECH_GROUP)
+    plan = rotation.plan_create(actor=tech, engagement=world.engagement)
+    rotation.plan_approve(actor=other, plan=plan)
+    rotation.plan_run(plan_id=plan.pk)
+    _tamper(etc_linux)
+    _gather_again(world, tech)
+    restore = restores.restore_request(actor=tech, target=target, reason="恢复")
+    assert {f["name"] for f in restore.files} == {"/etc/passwd", "/etc/sudoers.d/zz-added"}
+    with pytest.raises(DomainError) as caught:
+        restores.restore_request(actor=tech, target=target, reason="恢复", names=["/etc/shadow"])
+    assert caught.value.field == "names" and str(plan.pk) in str(caught.value.message)

@@ -138,3 +138,59 @@ def test_the_connections_own_role_is_planned_though_its_entry_is_on_another_laye
     plan = rotation.plan_create(actor=tech, engagement=world.engagement)
     items = {i.login_name: i for i in plan.items.all()}
     assert sorted(items) == ["dba", "gatherer"] and items["gatherer"].entry_id == target.credential_id
+
+
+def _sql(cluster: Cluster, *statements: str) -> None:
+    import psycopg
+
+    with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
+        for statement in statements:
+            conn.execute(statement)
+
+
+def _gather_again(world, tech) -> None:  # type: ignore[no-untyped-def]
+    run = discovery.run_start(actor=tech, engagement=world.engagement, enqueue=False)
+    assert discovery.run_execute(run_id=run.pk).counts["ok"] == 1
+
+
+def test_the_roles_are_restored_from_the_backup_approved_by_another(scene, cluster: Cluster) -> None:
+    """第二十六条第3项: rights back as the backup holds them, in one transaction; passwords stay the vault's."""
+    from handover.rotation import restores
+    from handover.rotation.models import RestoreState
+
+    world, tech, target = scene
+    where, admin = Target("127.0.0.1", cluster.port, timeout=20.0), Credential("gatherer", ADMIN_PW)
+    before = asyncio.run(changer.snapshot(where, admin, "dba"))
+    _sql(cluster, "REVOKE pg_read_all_data FROM dba", "ALTER ROLE dba SET work_mem TO '64MB'",
+         "ALTER ROLE dba CONNECTION LIMIT 99", "DROP ROLE app",
+         "CREATE ROLE intruder LOGIN SUPERUSER PASSWORD 'Intr-pw-1'", "GRANT dba TO intruder")  # fmt: skip
+    _gather_again(world, tech)
+    restore = restores.restore_request(actor=tech, target=target, reason="越权变更后恢复")
+    assert [(f["name"], f["action"]) for f in restore.files] == [("pg-roles.sql", "replay")]
+    diff = {d["account"]: d["state"] for d in restores.accounts_diff(restore.backup, restore.current)}
+    assert diff == {"app": "removed", "dba": "changed", "intruder": "added"}
+    restores.restore_approve(actor=world.login_with(Role.TECH_GROUP), restore=restore)
+    done = restores.restore_apply(actor=tech, restore=restore)
+    assert done.state == RestoreState.APPLIED, done.outcome
+    said = done.outcome["pg-roles.sql"]["reason"]
+    assert "created again: app" in said and "intruder" in said
+    assert asyncio.run(changer.snapshot(where, admin, "dba")) == before
+    assert "login" not in asyncio.run(changer.snapshot(where, admin, "intruder")).attributes.split(",")
+    assert asyncio.run(changer.login_works(where, "app", "App-pw-1"))  # re-created with the backup's verifier
+    assert asyncio.run(changer.login_works(where, "dba", DBA_PW))  # an existing role keeps its password
+
+
+def test_roles_changed_after_the_preview_are_left_alone(scene, cluster: Cluster) -> None:
+    from handover.rotation import restores
+    from handover.rotation.models import RestoreState
+
+    world, tech, target = scene
+    _sql(cluster, "ALTER ROLE app SUPERUSER")
+    _gather_again(world, tech)
+    restore = restores.restore_request(actor=tech, target=target, reason="恢复")
+    restores.restore_approve(actor=world.login_with(Role.TECH_GROUP), restore=restore)
+    _sql(cluster, "ALTER ROLE app CREATEDB")
+    done = restores.restore_apply(actor=tech, restore=restore)
+    assert done.state == RestoreState.FAILED and "重新预览" in done.outcome["pg-roles.sql"]["reason"]
+    where, admin = Target("127.0.0.1", cluster.port, timeout=20.0), Credential("gatherer", ADMIN_PW)
+    assert "super" in asyncio.run(changer.snapshot(where, admin, "app")).attributes  # nothing was applied

@@ -20,21 +20,26 @@ from django.utils.translation import gettext as _
 
 from handover.accounts.models import User
 from handover.audit.services import event_record
+from handover.connectors import postgresql as postgresql_connector
 from handover.connectors.change import linux as changer
+from handover.connectors.change import postgresql as postgresql_changer
 from handover.connectors.errors import GatherError
 from handover.connectors.manifest import Credential
+from handover.connectors.model import Inventory
 from handover.core.errors import DomainError, PermissionDenied
 from handover.discovery.models import Snapshot, SnapshotSource, Target
 from handover.discovery.services import discovery_restore_preview, engine_target, restore_snapshots
-from handover.discovery.store import source_read
+from handover.discovery.store import inventory_read, source_read
 from handover.org import permissions as perms
 from handover.org.selectors import require
 from handover.rotation import events
-from handover.rotation.models import Restore, RestoreState
+from handover.rotation.models import ItemState, Restore, RestoreState, RotationItem
 from handover.vault import services as vault
 from handover.vault.blobs import blob_open
 
-PLATFORMS = ("linux",)
+PLATFORMS = ("linux", "postgresql")
+ROLE_BACKUPS = {"postgresql": "pg-roles.sql"}  # connector → the one backup source its restore replays
+VERIFIERS = frozenset({"/etc/shadow"})  # files holding the passwords a rotation changes
 
 
 def _name(actor: Any) -> str:
@@ -53,8 +58,8 @@ def restore_request(
     if target.connector not in PLATFORMS:
         raise DomainError(
             _(
-                "Handover restores the permission files of Linux hosts; for %(connector)s, the preview shows the "
-                "backup for its administrator to apply."
+                "Handover restores the permission files of Linux hosts and PostgreSQL roles; for %(connector)s, "
+                "the preview shows the backup for its administrator to apply."
             )
             % {"connector": target.connector},
             field="target",
@@ -68,6 +73,9 @@ def restore_request(
             % {"host": target.asset.hostname},
             field="target",
         )
+    if target.connector in ROLE_BACKUPS:
+        files = _role_files(target, backup, current, names)
+        return _record(actor, target, backup, current, files, reason)
     preview = {
         item["name"]: item for item in discovery_restore_preview(actor=actor, target=target, backup=backup)
     }
@@ -78,11 +86,34 @@ def restore_request(
                 _("%(name)s is not a permission file of this host's backup.") % {"name": unknown[0]},
                 field="names",
             )
+    # Passwords changed by a rotation after the backup live in the vault: putting the old shadow back would
+    # bring back passwords the vault no longer holds (第二十六条第2项; docs/rotation.md, "Restore").
+    rotated = (
+        RotationItem.objects.filter(
+            target=target, state__in=[ItemState.CHANGED, ItemState.DONE], updated_at__gt=backup.gathered_at
+        )
+        .order_by("plan_id")
+        .first()
+    )
+    if rotated is not None and names and VERIFIERS & set(names):
+        raise DomainError(
+            _(
+                "Rotation plan %(plan)s changed passwords on %(host)s after this backup: restoring %(name)s would "
+                "bring back passwords the vault no longer holds. Restore the other files; change a password "
+                "again by a rotation."
+            )
+            % {
+                "plan": rotated.plan_id,
+                "host": target.asset.hostname,
+                "name": sorted(VERIFIERS & set(names))[0],
+            },
+            field="names",
+        )
     before = {s.name: s.digest for s in backup.sources.filter(backup=True)}
     now = {s.name: s.digest for s in current.sources.filter(backup=True)}
     files = []
     for name, item in sorted(preview.items()):
-        if item["state"] == "same" or (names and name not in names):
+        if item["state"] == "same" or (names and name not in names) or (rotated and name in VERIFIERS):
             continue
         action = "delete" if item["state"] == "added" else "write"
         if (action == "delete" and not changer.DELETABLE.match(name)) or not changer.RESTORABLE.match(name):
@@ -102,6 +133,59 @@ def restore_request(
             % {"host": target.asset.hostname},
             field="target",
         )
+    return _record(actor, target, backup, current, files, reason)
+
+
+def _role_files(
+    target: Target, backup: Snapshot, current: Snapshot, names: list[str] | None
+) -> list[dict[str, str]]:
+    """A database's restore replays its one roles backup: refused when the roles are as the backup holds them."""
+    name = ROLE_BACKUPS[target.connector]
+    if names and names != [name]:
+        raise DomainError(
+            _("%(name)s is not a permission file of this host's backup.") % {"name": names[0]}, field="names"
+        )
+    old = backup.sources.filter(name=name, backup=True).first()
+    new = current.sources.filter(name=name, backup=True).first()
+    if old is None or new is None:
+        raise DomainError(_("The backup of %(name)s holds no content.") % {"name": name}, field="backup")
+    if not accounts_diff(backup, current):
+        raise DomainError(
+            _("Nothing to restore: %(host)s's permission files are as the backup holds them.")
+            % {"host": target.asset.hostname},
+            field="target",
+        )
+    return [{"name": name, "action": "replay", "expect": new.digest, "want": old.digest}]
+
+
+def rights(inventory: Inventory) -> dict[str, tuple[Any, ...]]:
+    """Each account's rights, what a restore of roles puts back (not its password: the vault's)."""
+    return {
+        a.name: (
+            a.superuser, a.login_allowed, a.locked, a.account_expires, tuple(sorted(a.groups)),
+            tuple(sorted((p.name, p.scope, p.via, p.superuser) for p in a.privileges)),
+        )
+        for a in inventory.accounts
+    }  # fmt: skip
+
+
+def accounts_diff(backup: Snapshot, current: Snapshot) -> list[dict[str, str]]:
+    """The accounts whose rights differ between the backup and now: added, removed or changed."""
+    before, after = rights(inventory_read(backup)), rights(inventory_read(current))
+    out = []
+    for name in sorted(before.keys() | after.keys()):
+        if name not in after:
+            out.append({"account": name, "state": "removed"})
+        elif name not in before:
+            out.append({"account": name, "state": "added"})
+        elif before[name] != after[name]:
+            out.append({"account": name, "state": "changed"})
+    return out
+
+
+def _record(
+    actor: Any, target: Target, backup: Snapshot, current: Snapshot, files: list[dict[str, str]], reason: str
+) -> Restore:
     with transaction.atomic():
         restore = Restore.objects.create(
             engagement=target.engagement,
@@ -168,6 +252,30 @@ def _content(actor: Any, restore: Restore, name: str) -> bytes:
     return data
 
 
+def _replay(
+    actor: Any, restore: Restore, place: Any, admin: Credential, item: dict[str, str]
+) -> dict[str, str]:
+    """A database's roles put back from its backup, then proven: every backed-up account's rights as then."""
+    try:
+        content = _content(actor, restore, item["name"])
+        done = asyncio.run(postgresql_changer.restore_roles(place, admin, content, item["expect"]))
+    except GatherError as exc:
+        return {"state": "refused", "reason": f"{exc.reason_zh} / {exc.reason_en}"}
+    except DomainError as exc:
+        return {"state": "refused", "reason": str(exc.message)}
+    want = rights(inventory_read(restore.backup))
+    now = rights(postgresql_connector.build(done.after, source=item["name"], target=str(place.host)))
+    wrong = sorted(name for name, value in want.items() if now.get(name) != value)
+    said = []
+    if done.created:
+        said.append("created again: " + ", ".join(done.created))
+    if done.disabled:
+        said.append("made NOLOGIN (created since the backup): " + ", ".join(done.disabled))
+    if wrong:
+        return {"state": "refused", "reason": "not as the backup after the restore: " + ", ".join(wrong)}
+    return {"state": "restored", "reason": "; ".join(said)}
+
+
 def restore_apply(*, actor: Any, restore: Restore) -> Restore:
     """Apply an approved restore, file by file; each file's outcome is recorded as it comes."""
     target = restore.target
@@ -189,6 +297,10 @@ def restore_apply(*, actor: Any, restore: Restore) -> Restore:
     outcome: dict[str, dict[str, str]] = {}
     for item in locked.files:
         name = item["name"]
+        if item["action"] == "replay":
+            outcome[name] = _replay(actor, locked, place, admin, item)
+            Restore.objects.filter(pk=locked.pk).update(outcome=outcome)
+            continue
         try:
             content = None if item["action"] == "delete" else _content(actor, locked, name)
             after = asyncio.run(changer.restore_file(place, admin, name, content, item["expect"]))

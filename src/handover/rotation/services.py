@@ -81,7 +81,8 @@ def plan_create(
         own = target.credential
         for fact in facts:
             entry = SecretEntry.objects.filter(account=fact.account).first()
-            if entry is None and own is not None and own.account.login_name == fact.account.login_name:
+            mine = own.account.login_name if own is not None and own.account else None
+            if entry is None and fact.account is not None and mine == fact.account.login_name:
                 entry = own  # the connection's own account, its entry put on another layer of the registers
             if entry is None:
                 continue

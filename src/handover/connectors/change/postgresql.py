@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -160,4 +161,96 @@ def _snapshot(target: Target, admin: Credential, account: str) -> Snapshot:
 async def snapshot(target: Target, admin: Credential, account: str) -> Snapshot:
     """Everything about the role the change must not touch."""
     result: Snapshot = await connectors_run.in_thread(lambda t, c: _snapshot(t, c, account), target, admin)
+    return result
+
+
+# --- restoring the roles from the backup (第二十六条第3项) --------------------------------------------------
+
+_PASSWORD = re.compile(r" PASSWORD (NULL|'(?:[^']|'')*')")
+_CREATE = re.compile(r"^CREATE ROLE (.+)$", re.S)
+_OWNER = re.compile(r"^ALTER DATABASE (.+) OWNER TO .+$", re.S)
+
+
+@dataclass(frozen=True)
+class RolesRestored:
+    after: bytes  # the roles dump after the restore (sealed by the caller: it holds verifiers)
+    created: tuple[str, ...]  # roles dropped since the backup, created again
+    disabled: tuple[
+        str, ...
+    ]  # roles created since the backup, made NOLOGIN (not dropped: they may own objects)
+
+
+def _restore_roles(target: Target, admin: Credential, backup: bytes, expect: str) -> RolesRestored:
+    import psycopg
+
+    from handover.connectors import sqlscan
+    from handover.connectors.model import digest_of
+    from handover.connectors.postgresql import _dump_text
+
+    where = _where(target)
+    statements = [s.text for s in sqlscan.statements(backup.decode("utf-8"), sqlscan.PG)]
+    idents = [m.group(1) for s in statements if (m := _CREATE.match(s))]
+    conn = _connect(target, admin)
+    try:
+        with conn, conn.transaction():
+            if digest_of(_dump_text(conn, where).encode("utf-8")) != expect:
+                raise GatherError(
+                    Status.REFUSED, f"{where}: the roles changed since the preview: preview again",
+                    f"{where}：角色在预览之后已变化，请重新预览",
+                )  # fmt: skip
+            existing = dict(
+                conn.execute(
+                    "SELECT quote_ident(rolname), rolname FROM pg_roles WHERE rolname !~ '^pg_'"
+                ).fetchall()
+            )
+            me = conn.execute("SELECT quote_ident(current_user)").fetchone()[0]
+            wanted = set(idents)
+            extra = sorted(i for i in existing if i not in wanted and i != me)
+            for ident, (role, grantor) in [
+                (member, (role, grantor))
+                for role, member, grantor in conn.execute(
+                    "SELECT quote_ident(g.rolname), quote_ident(m.rolname), quote_ident(b.rolname) "
+                    "FROM pg_auth_members a JOIN pg_roles g ON g.oid = a.roleid "
+                    "JOIN pg_roles m ON m.oid = a.member JOIN pg_roles b ON b.oid = a.grantor "
+                    "WHERE m.rolname !~ '^pg_'"
+                ).fetchall()
+            ]:
+                conn.execute(
+                    f"REVOKE {role} FROM {ident} GRANTED BY {grantor}"
+                )  # identifiers quoted by the server
+            for ident in idents:
+                if ident in existing:
+                    conn.execute(f"ALTER ROLE {ident} RESET ALL")
+            for ident in extra:
+                conn.execute(f"ALTER ROLE {ident} NOLOGIN")
+            databases = {
+                d for (d,) in conn.execute("SELECT quote_ident(datname) FROM pg_database").fetchall()
+            }
+            for statement in statements:
+                created = _CREATE.match(statement)
+                if created and created.group(1) in existing:
+                    continue
+                owner = _OWNER.match(statement)
+                if owner and owner.group(1) not in databases:
+                    continue
+                if statement.startswith("ALTER ROLE ") and " WITH " in statement:
+                    ident = statement[len("ALTER ROLE ") :].split(" WITH ", 1)[0]
+                    if ident in existing:  # the password stays the vault's (rotation); rights come back
+                        statement = _PASSWORD.sub("", statement)
+                conn.execute(statement)
+            after = _dump_text(conn, where).encode("utf-8")
+    except psycopg.Error as exc:
+        raise _refused(target, "the restore", exc) from None
+    return RolesRestored(after, tuple(sorted(set(idents) - set(existing))), tuple(extra))
+
+
+async def restore_roles(target: Target, admin: Credential, backup: bytes, expect: str) -> RolesRestored:
+    """Put the roles back as ``backup`` (the connector's roles dump) holds them, in one transaction, provided
+    the cluster's roles dump still has the digest ``expect`` the preview saw: attributes, VALID UNTIL, limits,
+    settings, memberships and database owners as in the backup; roles dropped since created again (with the
+    backup's password); roles created since made NOLOGIN with their memberships revoked. Existing roles keep
+    their current passwords: those are the vault's (rotation), not the backup's."""
+    result: RolesRestored = await connectors_run.in_thread(
+        lambda t, c: _restore_roles(t, c, backup, expect), target, admin
+    )
     return result

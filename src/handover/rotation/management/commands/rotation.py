@@ -159,6 +159,9 @@ class Command(BaseCommand):
         restore = restores.restore_request(
             actor=actor, target=target, reason=options["reason"], names=options["files"], backup=backup
         )
+        if any(f["action"] == "replay" for f in restore.files):
+            for item in restores.accounts_diff(restore.backup, restore.current):
+                self.stdout.write(f"  {item['state']}\taccount {item['account']}")
         self.stdout.write(f"restore {restore.pk}: {len(restore.files)} files; approve it as another person")
 
     def _restore_approve(self, options: dict[str, Any]) -> None:
