@@ -107,3 +107,52 @@ def test_the_super_users_change_are_proven_and_nothing_else_moves(
     ]
     for secret in (new_dba, new_admin, ADMIN_PW, DBA_PW):
         assert [i for i, text in enumerate(texts) if secret in text] == [], secret
+
+
+def _gather_again(world, tech) -> None:  # type: ignore[no-untyped-def]
+    run = discovery.run_start(actor=tech, engagement=world.engagement, enqueue=False)
+    assert discovery.run_execute(run_id=run.pk).counts["ok"] == 1
+
+
+def test_the_accounts_are_restored_from_the_backup_approved_by_another(scene, server: Server) -> None:
+    """第二十六条第3项: grants, limits and lock back as the backup holds them; passwords stay the vault's."""
+    from handover.rotation import restores
+    from handover.rotation.models import RestoreState
+
+    world, tech, target = scene
+    where, admin = Target("127.0.0.1", server.port, timeout=20.0), Credential("admin", ADMIN_PW)
+    before = asyncio.run(changer.snapshot(where, admin, "dba@%"))
+    server.sql(
+        "REVOKE ALL PRIVILEGES ON *.* FROM 'dba'@'%'; GRANT SELECT ON *.* TO 'dba'@'%';"
+        "ALTER USER 'dba'@'%' WITH MAX_USER_CONNECTIONS 99 ACCOUNT LOCK;"
+        "GRANT ALL PRIVILEGES ON *.* TO 'app'@'%' WITH GRANT OPTION;"
+        "CREATE USER 'intruder'@'%' IDENTIFIED BY 'Intr-pw-1'; GRANT ALL PRIVILEGES ON *.* TO 'intruder'@'%';"
+    )
+    _gather_again(world, tech)
+    restore = restores.restore_request(actor=tech, target=target, reason="越权变更后恢复")
+    assert [(f["name"], f["action"]) for f in restore.files] == [("mysql-grants.sql", "replay")]
+    diff = {d["account"]: d["state"] for d in restores.accounts_diff(restore.backup, restore.current)}
+    assert diff == {"app@%": "changed", "dba@%": "changed", "intruder@%": "added"}
+    restores.restore_approve(actor=world.login_with(Role.TECH_GROUP), restore=restore)
+    done = restores.restore_apply(actor=tech, restore=restore)
+    assert done.state == RestoreState.APPLIED, done.outcome
+    assert "intruder" in done.outcome["mysql-grants.sql"]["reason"]
+    assert asyncio.run(changer.snapshot(where, admin, "dba@%")) == before
+    assert not asyncio.run(changer.login_works(where, "intruder@%", "Intr-pw-1"))  # locked
+    assert asyncio.run(changer.login_works(where, "dba@%", DBA_PW))  # unlocked, its password kept
+
+
+def test_accounts_changed_after_the_preview_are_left_alone(scene, server: Server) -> None:
+    from handover.rotation import restores
+    from handover.rotation.models import RestoreState
+
+    world, tech, target = scene
+    server.sql("GRANT ALL PRIVILEGES ON *.* TO 'app'@'%';")
+    _gather_again(world, tech)
+    restore = restores.restore_request(actor=tech, target=target, reason="恢复")
+    restores.restore_approve(actor=world.login_with(Role.TECH_GROUP), restore=restore)
+    server.sql("ALTER USER 'app'@'%' WITH MAX_USER_CONNECTIONS 3;")
+    done = restores.restore_apply(actor=tech, restore=restore)
+    assert done.state == RestoreState.FAILED and "重新预览" in done.outcome["mysql-grants.sql"]["reason"]
+    where, admin = Target("127.0.0.1", server.port, timeout=20.0), Credential("admin", ADMIN_PW)
+    assert "ALL PRIVILEGES" in asyncio.run(changer.snapshot(where, admin, "app@%")).grants  # nothing applied

@@ -20,8 +20,10 @@ from django.utils.translation import gettext as _
 
 from handover.accounts.models import User
 from handover.audit.services import event_record
+from handover.connectors import mariadb as mariadb_connector
 from handover.connectors import postgresql as postgresql_connector
 from handover.connectors.change import linux as changer
+from handover.connectors.change import mariadb as mariadb_changer
 from handover.connectors.change import postgresql as postgresql_changer
 from handover.connectors.errors import GatherError
 from handover.connectors.manifest import Credential
@@ -37,8 +39,11 @@ from handover.rotation.models import ItemState, Restore, RestoreState, RotationI
 from handover.vault import services as vault
 from handover.vault.blobs import blob_open
 
-PLATFORMS = ("linux", "postgresql")
-ROLE_BACKUPS = {"postgresql": "pg-roles.sql"}  # connector → the one backup source its restore replays
+PLATFORMS = ("linux", "postgresql", "mariadb")
+ROLE_BACKUPS = {
+    "postgresql": "pg-roles.sql",
+    "mariadb": "mysql-grants.sql",
+}  # the one backup a restore replays
 VERIFIERS = frozenset({"/etc/shadow"})  # files holding the passwords a rotation changes
 
 
@@ -58,8 +63,8 @@ def restore_request(
     if target.connector not in PLATFORMS:
         raise DomainError(
             _(
-                "Handover restores the permission files of Linux hosts and PostgreSQL roles; for %(connector)s, "
-                "the preview shows the backup for its administrator to apply."
+                "Handover restores the permission files of Linux hosts and the accounts of PostgreSQL and MariaDB; "
+                "for %(connector)s, the preview shows the backup for its administrator to apply."
             )
             % {"connector": target.connector},
             field="target",
@@ -258,19 +263,27 @@ def _replay(
     """A database's roles put back from its backup, then proven: every backed-up account's rights as then."""
     try:
         content = _content(actor, restore, item["name"])
-        done = asyncio.run(postgresql_changer.restore_roles(place, admin, content, item["expect"]))
+        if restore.target.connector == "mariadb":
+            only = frozenset(d["account"] for d in accounts_diff(restore.backup, restore.current))
+            done: Any = asyncio.run(
+                mariadb_changer.restore_accounts(place, admin, content, item["expect"], only)
+            )
+            build: Any = mariadb_connector.build
+        else:
+            done = asyncio.run(postgresql_changer.restore_roles(place, admin, content, item["expect"]))
+            build = postgresql_connector.build
     except GatherError as exc:
         return {"state": "refused", "reason": f"{exc.reason_zh} / {exc.reason_en}"}
     except DomainError as exc:
         return {"state": "refused", "reason": str(exc.message)}
     want = rights(inventory_read(restore.backup))
-    now = rights(postgresql_connector.build(done.after, source=item["name"], target=str(place.host)))
+    now = rights(build(done.after, source=item["name"], target=str(place.host)))
     wrong = sorted(name for name, value in want.items() if now.get(name) != value)
     said = []
     if done.created:
         said.append("created again: " + ", ".join(done.created))
     if done.disabled:
-        said.append("made NOLOGIN (created since the backup): " + ", ".join(done.disabled))
+        said.append("disabled (created since the backup): " + ", ".join(done.disabled))
     if wrong:
         return {"state": "refused", "reason": "not as the backup after the restore: " + ", ".join(wrong)}
     return {"state": "restored", "reason": "; ".join(said)}

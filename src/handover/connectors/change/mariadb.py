@@ -135,14 +135,13 @@ async def snapshot(target: Target, admin: Credential, account: str) -> Snapshot:
         row = cursor.fetchone()
         try:  # MariaDB keeps the lock and the lifetime in global_priv's JSON; MySQL in mysql.user
             cursor.execute(
-                "SELECT concat_ws(',', JSON_VALUE(Priv, '$.account_locked'), JSON_VALUE(Priv, '$.password_lifetime'))"
+                "SELECT JSON_VALUE(Priv, '$.account_locked'), JSON_VALUE(Priv, '$.password_lifetime')"
                 " FROM mysql.global_priv WHERE User = %s AND Host = %s",
                 (user, host),
             )
         except _driver().err.ProgrammingError:
             cursor.execute(
-                "SELECT concat_ws(',', account_locked, password_lifetime) FROM mysql.user "
-                "WHERE User = %s AND Host = %s",
+                "SELECT account_locked, password_lifetime FROM mysql.user WHERE User = %s AND Host = %s",
                 (user, host),
             )
         lock = cursor.fetchone()
@@ -157,8 +156,166 @@ async def snapshot(target: Target, admin: Credential, account: str) -> Snapshot:
             sorted(IDENTIFIED.sub("IDENTIFIED <masked>", str(g[0])) for g in cursor.fetchall())
         )
         plugin = str(row[0] or "")
-        state = f"{row[1]},{lock[0] if lock else ''}"
+        locked, lifetime = (lock or (None, None))[:2]
+        # An account never locked has no account_locked (MariaDB) and one unlocked has 0/false/N: the same.
+        locked_text = "locked" if str(locked).lower() in ("1", "true", "y") else "unlocked"
+        lifetime_text = "default" if lifetime in (None, "", "-1", -1) else str(lifetime)
+        state = f"expired={row[1]},{locked_text},lifetime={lifetime_text}"
         return Snapshot("mysql_native_password" if plugin == "" else plugin, state, str(row[2]), grants)
 
     result: Snapshot = await connectors_run.in_thread(lambda t, c: _with(t, c, work), target, admin)
+    return result
+
+
+# --- restoring the accounts from the backup (第二十六条第3项) -----------------------------------------------
+
+_STRIP = re.compile(
+    r" IDENTIFIED (?:BY PASSWORD '(?:[^']|'')*'|BY '(?:[^']|'')*'|(?:VIA|WITH) .*?)(?= WITH | REQUIRE | PASSWORD "
+    r"| ACCOUNT |$)",
+    re.I | re.S,
+)
+_LIMITS = ("MAX_QUERIES_PER_HOUR", "MAX_UPDATES_PER_HOUR", "MAX_CONNECTIONS_PER_HOUR", "MAX_USER_CONNECTIONS")
+
+
+@dataclass(frozen=True)
+class AccountsRestored:
+    after: bytes  # the grants backup after the restore (the caller seals or drops it: it holds verifiers)
+    created: tuple[str, ...]  # accounts and roles dropped since the backup, created again
+    disabled: tuple[str, ...]  # accounts created since the backup: locked, privileges revoked (not dropped)
+
+
+def _blocks(text: str) -> list[tuple[str, bool, list[str]]]:
+    """The backup's accounts and roles in order: (spec as written in its comment, is a role, its statements)."""
+    from handover.connectors import sqlscan
+
+    comments: list[sqlscan.Statement] = []
+    statements = list(sqlscan.statements(text, sqlscan.MYSQL, comments=comments))
+    heads = []
+    for comment in comments:
+        body = comment.text.lstrip("-").strip()
+        if body.startswith("Grants for role "):
+            heads.append((comment.line, body[len("Grants for role ") :], True))
+        elif body.startswith("Grants for "):
+            heads.append((comment.line, body[len("Grants for ") :], False))
+    out: list[tuple[str, bool, list[str]]] = [(spec, role, []) for _line, spec, role in heads]
+    for statement in statements:
+        owner = [i for i, (line, _spec, _role) in enumerate(heads) if line < statement.line]
+        if owner:
+            out[owner[-1]][2].append(statement.text)
+    return out
+
+
+_SPEC = re.compile(r"^'((?:[^'\\]|\\.)*)'(?:@'((?:[^'\\]|\\.)*)')?$")
+
+
+def label_of(spec: str) -> str:
+    """The inventory's label (``user@host``, or a role's name) of an account written ``'user'@'host'``."""
+    found = _SPEC.match(spec)
+    if found is None:
+        return spec
+    user, host = (re.sub(r"\\(.)", r"\1", part) if part is not None else None for part in found.groups())
+    return f"{user}@{host}" if host is not None else str(user)
+
+
+def _restore_accounts(
+    target: Target, admin: Credential, backup: bytes, expect: str, only: frozenset[str] | None
+) -> AccountsRestored:
+    from handover.connectors.mariadb import _backup_text
+    from handover.connectors.model import digest_of
+
+    where = _where(target)
+    pymysql = _driver()
+    conn = _connect(target, admin)
+    created: list[str] = []
+    disabled: list[str] = []
+    at = ""  # the account being restored, named when the server refuses a statement
+    try:
+        with conn, conn.cursor() as cur:
+            if digest_of(_backup_text(conn).encode("utf-8")) != expect:
+                raise GatherError(
+                    Status.REFUSED, f"{where}: the accounts changed since the preview: preview again",
+                    f"{where}：账户在预览之后已变化，请重新预览",
+                )  # fmt: skip
+            cur.execute("SET SESSION TRANSACTION READ WRITE")
+            cur.execute("SELECT User, Host, is_role FROM mysql.user")
+            found = {
+                (conn.escape(u) if r == "Y" else f"{conn.escape(u)}@{conn.escape(h)}"): (
+                    u,
+                    "" if r == "Y" else h,
+                )
+                for u, h, r in cur.fetchall()
+            }
+            now = {spec: host == "" for spec, (_user, host) in found.items()}
+            cur.execute("SELECT CURRENT_USER()")
+            me_user, _, me_host = str(cur.fetchone()[0]).rpartition("@")
+            me = f"{conn.escape(me_user)}@{conn.escape(me_host)}"
+            blocks = _blocks(backup.decode("utf-8"))
+            wanted = {spec for spec, _role, _statements in blocks}
+            for spec, is_role in sorted(now.items()):
+                if spec in wanted or spec == me or spec in ("'PUBLIC'",):
+                    continue
+                if only is not None and label_of(spec) not in only:
+                    continue
+                at = spec
+                cur.execute(f"REVOKE ALL PRIVILEGES, GRANT OPTION FROM {spec}")
+                if not is_role:
+                    cur.execute(f"ALTER USER {spec} ACCOUNT LOCK")
+                disabled.append(spec)
+            for spec, _is_role, statements in blocks:
+                if only is not None and label_of(spec) not in only:
+                    continue  # as the backup holds it already: not touched
+                at, exists = spec, spec in now
+                if exists:
+                    cur.execute(
+                        "SELECT Role FROM mysql.roles_mapping WHERE User = %s AND Host = %s", found[spec]
+                    )
+                    for (role,) in cur.fetchall():
+                        cur.execute(f"REVOKE {conn.escape(role)} FROM {spec}")
+                    cur.execute(f"REVOKE ALL PRIVILEGES, GRANT OPTION FROM {spec}")
+                else:
+                    created.append(spec)
+                for statement in statements:
+                    upper = statement.upper()
+                    if upper.startswith(("CREATE USER", "CREATE ROLE")):
+                        if not exists:
+                            cur.execute(statement)
+                        elif upper.startswith("CREATE USER"):
+                            cur.execute(_alter_from_create(spec, statement))
+                        continue
+                    cur.execute(_STRIP.sub("", statement) if exists else statement)
+            after = _backup_text(conn).encode("utf-8")
+    except pymysql.err.MySQLError as exc:
+        code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+        raise GatherError(
+            Status.REFUSED,
+            f"{where}: the restore stopped at {at} (error {code}); MariaDB applies account statements one by "
+            "one: gather again to see what was applied",
+            f"{where}：恢复在 {at} 处中止（错误 {code}）；MariaDB 逐条执行账户语句：请重新采集查看已执行部分",
+        ) from None
+    return AccountsRestored(after, tuple(created), tuple(disabled))
+
+
+def _alter_from_create(spec: str, statement: str) -> str:
+    """``ALTER USER`` with the backup's limits (absent ones 0), lock and expiry, never its password."""
+    limits = dict.fromkeys(_LIMITS, "0")
+    for name, value in re.findall(r"\b(MAX_\w+)\s+(\d+)", statement, re.I):
+        limits[name.upper()] = value
+    text = " ".join(f"{k} {v}" for k, v in limits.items())
+    lock = "ACCOUNT LOCK" if re.search(r"\bACCOUNT LOCK\b", statement, re.I) else "ACCOUNT UNLOCK"
+    return f"ALTER USER {spec} WITH {text} {lock}"
+
+
+async def restore_accounts(
+    target: Target, admin: Credential, backup: bytes, expect: str, only: frozenset[str] | None = None
+) -> AccountsRestored:
+    """Put the accounts and roles back as ``backup`` (the connector's grants backup) holds them, provided the
+    server's grants backup still has the digest ``expect`` the preview saw: each backed-up account's and role's
+    privileges and roles revoked and granted again as in the backup, its limits and lock as then; accounts and
+    roles dropped since created again (with the backup's verifier); accounts created since locked and stripped
+    (not dropped). Existing accounts keep their current passwords: those are the vault's (rotation). MariaDB
+    does not roll account statements back: a failure stops the restore where it is, and says so. ``only``: the
+    labels (``user@host``, a role's name) of the accounts to restore; the others are not touched."""
+    result: AccountsRestored = await connectors_run.in_thread(
+        lambda t, c: _restore_accounts(t, c, backup, expect, only), target, admin
+    )
     return result
