@@ -4,18 +4,12 @@ its own database folder, a free loopback port, stats logging), and its offline p
 from __future__ import annotations
 
 import asyncio
-import base64
 import dataclasses
-import hashlib
 import logging
 import os
-import shutil
 import socket
 import subprocess
-import tempfile
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -27,66 +21,13 @@ from handover.connectors.manifest import REGISTRY, Credential, Target
 from handover.connectors.model import Inventory, PasswordState
 from handover.connectors.serial import inventory_dumps
 from tests.connectors.ports import refused_port
+from tests.connectors.slapd_server import Slapd, slapd_server, ssha
 
 CANARY = "Canary-ldap-3b9e71c4"  # the bind password: never in slapd's log, ours, errors or the inventory
 SUFFIX = "dc=firm,dc=cn"
 ADMIN = f"cn=admin,{SUFFIX}"
 CLEARTEXT = "Plain-pw-lisi-1"
 
-
-def ssha(password: str, salt: bytes = b"handover") -> str:
-    digest = hashlib.sha1(password.encode() + salt).digest()  # noqa: S324 (what slappasswd writes)
-    return "{SSHA}" + base64.b64encode(digest + salt).decode()
-
-
-CONFIG = """dn: cn=config
-objectClass: olcGlobal
-cn: config
-olcPidFile: {root}/slapd.pid
-
-dn: cn=module{{0}},cn=config
-objectClass: olcModuleList
-cn: module{{0}}
-olcModulePath: /usr/lib/ldap
-olcModuleLoad: back_mdb
-olcModuleLoad: ppolicy
-
-dn: cn=schema,cn=config
-objectClass: olcSchemaConfig
-cn: schema
-
-include: file:///etc/ldap/schema/core.ldif
-include: file:///etc/ldap/schema/cosine.ldif
-include: file:///etc/ldap/schema/nis.ldif
-include: file:///etc/ldap/schema/inetorgperson.ldif
-
-dn: olcDatabase={{-1}}frontend,cn=config
-objectClass: olcDatabaseConfig
-objectClass: olcFrontendConfig
-olcDatabase: {{-1}}frontend
-
-dn: olcDatabase={{0}}config,cn=config
-objectClass: olcDatabaseConfig
-olcDatabase: {{0}}config
-olcAccess: {{0}}to * by * none
-
-dn: olcDatabase={{1}}mdb,cn=config
-objectClass: olcDatabaseConfig
-objectClass: olcMdbConfig
-olcDatabase: {{1}}mdb
-olcSuffix: {suffix}
-olcRootDN: {admin}
-olcRootPW: {rootpw}
-olcDbDirectory: {root}/db
-olcDbMaxSize: 10485760
-olcAccess: {{0}}to attrs=userPassword by self write by anonymous auth by * none
-olcAccess: {{1}}to * by users read by * none
-
-dn: olcOverlay={{0}}ppolicy,olcDatabase={{1}}mdb,cn=config
-objectClass: olcOverlayConfig
-objectClass: olcPPolicyConfig
-olcOverlay: {{0}}ppolicy
-"""
 
 DATA = f"""dn: {SUFFIX}
 objectClass: top
@@ -170,53 +111,10 @@ uniqueMember: uid=lisi,ou=people,{SUFFIX}
 """
 
 
-@dataclass
-class Slapd:
-    root: Path
-    port: int
-    log: Path
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def slapd() -> Iterator[Slapd]:
-    if not Path("/usr/sbin/slapd").exists() or not shutil.which("slapadd"):
-        pytest.skip("OpenLDAP is not installed (Debian: slapd ldap-utils; `make test` installs them)")
-    root = Path(tempfile.mkdtemp(prefix="handover-slapd-"))
-    (root / "conf").mkdir()
-    (root / "db").mkdir()
-    (root / "config.ldif").write_text(
-        CONFIG.format(root=root, suffix=SUFFIX, admin=ADMIN, rootpw=ssha(CANARY))
-    )
-    (root / "data.ldif").write_text(DATA)
-    subprocess.run(["slapadd", "-n", "0", "-F", str(root / "conf"), "-l", str(root / "config.ldif")],
-                   check=True, capture_output=True)  # fmt: skip
-    subprocess.run(["slapadd", "-n", "1", "-F", str(root / "conf"), "-l", str(root / "data.ldif")],
-                   check=True, capture_output=True)  # fmt: skip
-    port, log = _free_port(), root / "slapd.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            ["/usr/sbin/slapd", "-F", str(root / "conf"), "-h", f"ldap://127.0.0.1:{port}/", "-d", "stats,acl"],
-            stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        for _ in range(200):
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            if process.poll() is not None:
-                pytest.fail("slapd did not start: " + log.read_text(errors="replace")[-2000:])
-            time.sleep(0.05)
-        yield Slapd(root, port, log)
-    finally:
-        process.terminate()
-        process.wait(30)
-        shutil.rmtree(root, ignore_errors=True)
+    with slapd_server(suffix=SUFFIX, admin=ADMIN, password=CANARY, data=DATA) as found:
+        yield found
 
 
 def _gather(

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 from handover.connectors import ldif
 from handover.connectors import run as connectors_run
@@ -306,19 +307,11 @@ def _collect(target: Target, credential: Credential) -> tuple[bytes, list[str]]:
     return collect(target, credential, [(PEOPLE, USER_ATTRIBUTES), (GROUPS, GROUP_ATTRIBUTES)])
 
 
-def collect(
-    target: Target,
-    credential: Credential,
-    searches: list[tuple[str, list[str]]],
-    *,
-    ssl_default: str = "",
-) -> tuple[bytes, list[str]]:
-    """Bind to ``target`` and run ``searches`` (filter, attributes) under its base, as LDIF bytes (blocking:
-    run it in a thread). Shared by the LDAP and AD connectors.
-
-    Options: ``ssl`` (``ldaps``, or ``none``; default ``ssl_default``), ``tls_ca`` (a CA file on the server
-    running Handover: the directory's certificate is then verified, else it is not and a warning says so),
-    ``base`` (default: the root DSE's defaultNamingContext, else its first naming context)."""
+def open_connection(
+    target: Target, credential: Credential, *, ssl_default: str = "", read_only: bool = True
+) -> tuple[Any, Any, list[str]]:
+    """A bound ldap3 connection to ``target`` (blocking), with its server and warnings; GatherError otherwise.
+    Options: ``ssl`` (``ldaps`` or ``none``; default ``ssl_default``), ``tls_ca`` (verify the certificate)."""
     import ssl as ssl_module
 
     import ldap3
@@ -350,7 +343,7 @@ def collect(
         password=credential.secret,
         receive_timeout=max(1, int(target.timeout)),
         raise_exceptions=False,
-        read_only=True,
+        read_only=read_only,
     )
     try:
         if not conn.bind():
@@ -395,6 +388,24 @@ def collect(
     if failure is not None:
         conn.unbind()
         raise failure
+    return server, conn, warnings
+
+
+def collect(
+    target: Target,
+    credential: Credential,
+    searches: list[tuple[str, list[str]]],
+    *,
+    ssl_default: str = "",
+) -> tuple[bytes, list[str]]:
+    """Bind to ``target`` and run ``searches`` (filter, attributes) under its base, as LDIF bytes (blocking:
+    run it in a thread). Shared by the LDAP and AD connectors.
+
+    Options: ``ssl`` (``ldaps``, or ``none``; default ``ssl_default``), ``tls_ca`` (a CA file on the server
+    running Handover: the directory's certificate is then verified, else it is not and a warning says so),
+    ``base`` (default: the root DSE's defaultNamingContext, else its first naming context)."""
+    where = f"{target.host}:{target.port}"
+    server, conn, warnings = open_connection(target, credential, ssl_default=ssl_default)
     try:
         info = server.info
         default = (info.other.get("defaultNamingContext") or [""])[0] if info and info.other else ""

@@ -20,8 +20,10 @@ from django.utils.translation import gettext as _
 
 from handover.accounts.models import User
 from handover.audit.services import event_record
+from handover.connectors import ldap as ldap_connector
 from handover.connectors import mariadb as mariadb_connector
 from handover.connectors import postgresql as postgresql_connector
+from handover.connectors.change import ldap as ldap_changer
 from handover.connectors.change import linux as changer
 from handover.connectors.change import mariadb as mariadb_changer
 from handover.connectors.change import postgresql as postgresql_changer
@@ -39,11 +41,9 @@ from handover.rotation.models import ItemState, Restore, RestoreState, RotationI
 from handover.vault import services as vault
 from handover.vault.blobs import blob_open
 
-PLATFORMS = ("linux", "postgresql", "mariadb")
-ROLE_BACKUPS = {
-    "postgresql": "pg-roles.sql",
-    "mariadb": "mysql-grants.sql",
-}  # the one backup a restore replays
+PLATFORMS = ("linux", "postgresql", "mariadb", "ldap")
+# connector → the one backup a restore replays
+ROLE_BACKUPS = {"postgresql": "pg-roles.sql", "mariadb": "mysql-grants.sql", "ldap": "directory.ldif"}
 VERIFIERS = frozenset({"/etc/shadow"})  # files holding the passwords a rotation changes
 
 
@@ -63,8 +63,8 @@ def restore_request(
     if target.connector not in PLATFORMS:
         raise DomainError(
             _(
-                "Handover restores the permission files of Linux hosts and the accounts of PostgreSQL and MariaDB; "
-                "for %(connector)s, the preview shows the backup for its administrator to apply."
+                "Handover restores the permission files of Linux hosts and the accounts of PostgreSQL, MariaDB and "
+                "OpenLDAP; for %(connector)s, the preview shows the backup for its administrator to apply."
             )
             % {"connector": target.connector},
             field="target",
@@ -167,7 +167,7 @@ def rights(inventory: Inventory) -> dict[str, tuple[Any, ...]]:
     """Each account's rights, what a restore of roles puts back (not its password: the vault's)."""
     return {
         a.name: (
-            a.superuser, a.login_allowed, a.locked, a.account_expires, tuple(sorted(a.groups)),
+            a.superuser, a.login_allowed, a.locked, a.account_expires, a.shell, tuple(sorted(a.groups)),
             tuple(sorted((p.name, p.scope, p.via, p.superuser) for p in a.privileges)),
         )
         for a in inventory.accounts
@@ -263,12 +263,15 @@ def _replay(
     """A database's roles put back from its backup, then proven: every backed-up account's rights as then."""
     try:
         content = _content(actor, restore, item["name"])
+        only = frozenset(d["account"] for d in accounts_diff(restore.backup, restore.current))
         if restore.target.connector == "mariadb":
-            only = frozenset(d["account"] for d in accounts_diff(restore.backup, restore.current))
             done: Any = asyncio.run(
                 mariadb_changer.restore_accounts(place, admin, content, item["expect"], only)
             )
             build: Any = mariadb_connector.build
+        elif restore.target.connector == "ldap":
+            done = asyncio.run(ldap_changer.restore_entries(place, admin, content, item["expect"], only))
+            build = ldap_connector.build
         else:
             done = asyncio.run(postgresql_changer.restore_roles(place, admin, content, item["expect"]))
             build = postgresql_connector.build
@@ -284,6 +287,7 @@ def _replay(
         said.append("created again: " + ", ".join(done.created))
     if done.disabled:
         said.append("disabled (created since the backup): " + ", ".join(done.disabled))
+    said += list(getattr(done, "notes", ()))
     if wrong:
         return {"state": "refused", "reason": "not as the backup after the restore: " + ", ".join(wrong)}
     return {"state": "restored", "reason": "; ".join(said)}
