@@ -132,7 +132,7 @@ def test_the_directory_is_restored_approved_by_another(scene, slapd: Slapd) -> N
     assert [(f["name"], f["action"]) for f in restore.files] == [("directory.ldif", "replay")]
     diff = {d["account"]: d["state"] for d in restores.accounts_diff(restore.backup, restore.current)}
     assert diff == {"intruder": "added", "wangwu": "removed", "zhangsan": "changed"}
-    with pytest.raises(Exception):  # noqa: B017,PT011 (PermissionDenied: one person is never enough)
+    with pytest.raises(Exception):  # noqa: B017 (PermissionDenied: one person is never enough)
         restores.restore_approve(actor=tech, restore=restore)
     restores.restore_approve(actor=world.login_with(Role.TECH_GROUP), restore=restore)
     done = restores.restore_apply(actor=tech, restore=restore)
@@ -152,7 +152,9 @@ def test_a_directory_changed_after_the_preview_is_left_alone(scene, slapd: Slapd
 
     world, tech, target = scene
     people = f"ou=people,{SUFFIX}"
-    _write(slapd, ("modify", f"uid=zhangsan,{people}", {"loginShell": [(ldap3.MODIFY_REPLACE, ["/bin/zsh"])]}))
+    _write(
+        slapd, ("modify", f"uid=zhangsan,{people}", {"loginShell": [(ldap3.MODIFY_REPLACE, ["/bin/zsh"])]})
+    )
     _gather_again(world, tech)
     restore = restores.restore_request(actor=tech, target=target, reason="恢复")
     restores.restore_approve(actor=world.login_with(Role.TECH_GROUP), restore=restore)
