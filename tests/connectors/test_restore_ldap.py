@@ -93,8 +93,12 @@ def _write(slapd: Slapd, *changes: tuple[str, str, dict]) -> None:  # type: igno
 
     conn = ldap3.Connection(ldap3.Server("127.0.0.1", port=slapd.port), ADMIN, CANARY, auto_bind=True)
     for action, dn, value in changes:
-        ok = {"add": lambda: conn.add(dn, attributes=value), "delete": lambda: conn.delete(dn),
-              "modify": lambda: conn.modify(dn, value)}[action]()  # fmt: skip
+        if action == "add":
+            ok = conn.add(dn, attributes=value)
+        elif action == "delete":
+            ok = conn.delete(dn)
+        else:
+            ok = conn.modify(dn, value)
         assert ok, conn.result
     conn.unbind()
 
