@@ -70,6 +70,12 @@ def domain() -> Iterator[Domain]:
     if provision.returncode != 0:
         shutil.rmtree(root, ignore_errors=True)
         pytest.skip("Samba AD DC did not provision here: " + provision.stderr[-500:])
+    # A DC accepts the old password for "old password allowed period" (60 minutes) after a change; 0 here so
+    # that the rotation test can see the old one refused (provision does not write this option: appended).
+    conf = root / "etc/smb.conf"
+    conf.write_text(
+        conf.read_text().replace("[global]\n", "[global]\n\told password allowed period = 0\n", 1)
+    )
     # 第二十五条第3项's departed person, nested in Domain Admins through IT Ops; a batch account whose password
     # never expires; a disabled one.
     _tool(root, "user", "create", "zhangsan", "Zs-pass-123!x", "--given-name=三", "--surname=张",
@@ -192,3 +198,48 @@ def test_a_plain_bind_is_refused_with_the_way_to_ldaps(domain: Domain) -> None:
     with pytest.raises(GatherError) as caught:
         _gather(domain, port=389, ssl="none")
     assert caught.value.status is Status.REFUSED and "LDAPS" in caught.value.reason_zh
+
+
+def test_a_nested_domain_admin_is_rotated_over_ldaps_and_proven(  # runs last: it changes zhangsan's password
+    domain: Domain, world, settings, tmp_path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 15 on AD: unicodePwd replaced over LDAPS by a second person's approved plan, proven by a bind."""
+    import json
+
+    from handover.audit.models import Event
+    from handover.connectors.change import ldap_password as changer
+    from handover.core.actors import system
+    from handover.org.models import Role
+    from handover.registers.models import Account
+    from handover.rotation import services as rotation
+    from handover.rotation.models import ItemState, RotationItem
+    from handover.vault import services as vault
+    from handover.vault.models import SecretKind, VerifyResult
+    from tests.connectors.test_rotation_ldap import _current, _scene
+
+    caplog.set_level(logging.DEBUG)
+    tech, target = _scene(world, settings, tmp_path, connector="ad", name="域控", host="dc1", port=636,
+                          login=ADMIN, secret=CANARY, options={"address": domain.address})  # fmt: skip
+    zhangsan = Account.objects.get(login_name="zhangsan", asset=target.asset)
+    vault.secret_capture(
+        actor=system("test"), account=zhangsan, secret="Zs-pass-123!x", kind=SecretKind.ORIGINAL
+    )
+    where, admin = Target(domain.address, 636, timeout=20.0), Credential(ADMIN, CANARY)
+    before = asyncio.run(changer.snapshot(where, admin, "zhangsan", ad=True))
+    plan = rotation.plan_create(actor=tech, engagement=world.engagement)
+    assert list(plan.items.values_list("login_name", flat=True)) == [
+        "zhangsan"
+    ]  # the entry of Administrator is
+    # on the account "Administrator@handover.test", not the inventory's "Administrator": not planned
+    rotation.plan_approve(actor=world.login_with(Role.TECH_GROUP), plan=plan)
+    rotation.plan_run(plan_id=plan.pk)
+    item = RotationItem.objects.get(plan=plan)
+    assert (item.state, item.outcome) == (ItemState.DONE, VerifyResult.SUCCESS), item.reason
+    new = _current("zhangsan")
+    assert asyncio.run(changer.login_works(where, "zhangsan", new, ad=True, admin=admin))
+    assert not asyncio.run(changer.login_works(where, "zhangsan", "Zs-pass-123!x", ad=True, admin=admin))
+    assert asyncio.run(changer.snapshot(where, admin, "zhangsan", ad=True)) == before
+    texts = [domain.log.read_text(errors="replace"), caplog.text,
+             json.dumps(list(Event.objects.values("before", "after")), ensure_ascii=False, default=str)]  # fmt: skip
+    for secret in (new, CANARY):
+        assert [i for i, text in enumerate(texts) if secret in text] == [], secret

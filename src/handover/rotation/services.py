@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from handover.accounts.models import User
 from handover.audit.services import event_record
+from handover.connectors.change import ldap_password
 from handover.connectors.change import linux as linux_changer
 from handover.connectors.change import mariadb as mariadb_changer
 from handover.connectors.change import postgresql as postgresql_changer
@@ -43,11 +44,19 @@ from handover.vault.models import ChangeReason, SecretEntry, VerifyResult
 
 # connector → the password generator's platform, and its changer (each: change, stored_matches, login_works,
 # snapshot; connectors/change/)
-PLATFORMS = {"linux": "linux", "postgresql": "postgresql", "mariadb": "mysql"}
+PLATFORMS = {
+    "linux": "linux",
+    "postgresql": "postgresql",
+    "mariadb": "mysql",
+    "ldap": "generic",
+    "ad": "windows",
+}
 CHANGERS: dict[str, Any] = {
     "linux": linux_changer,
     "postgresql": postgresql_changer,
     "mariadb": mariadb_changer,
+    "ldap": ldap_password.OPENLDAP,
+    "ad": ldap_password.ACTIVE_DIRECTORY,
 }
 
 
@@ -62,7 +71,7 @@ def _name(actor: Any) -> str:
 def plan_create(
     *, actor: Any, engagement: Engagement, site: Site | None = None, reason: str = ChangeReason.PERIODIC
 ) -> RotationPlan:
-    """A plan of every super-user with a vault entry on the live targets in scope (Linux, PostgreSQL, MariaDB). Refused,
+    """A plan of every super-user with a vault entry on the live targets in scope (``CHANGERS``). Refused,
     naming the account, when a host's 表8 改密前备份 is missing (第二十六条第2项: back up before changing)."""
     require(user=actor, engagement=engagement, capability=perms.RUN_DISCOVERY, site=site)
     if reason not in ChangeReason.values:
@@ -100,7 +109,7 @@ def plan_create(
     if not wanted:
         raise DomainError(
             _(
-                "No super-user with a vault entry on a live Linux, PostgreSQL or MariaDB target in this scope."
+                "No super-user with a vault entry on a live target of a platform rotation supports in this scope."
             ),
             field="scope",
         )
@@ -288,7 +297,8 @@ def _verify(*, actor: Any, plan: RotationPlan, item: RotationItem, place: Any) -
         return
     after = asyncio.run(_changer(item).snapshot(place, _admin(item, changed=True), item.login_name))
     moved = [key for key, value in after.__dict__.items() if item.before.get(key) != value]
-    login = asyncio.run(_changer(item).login_works(place, item.login_name, new))  # once per run
+    admin = _admin(item, changed=True)
+    login = asyncio.run(_changer(item).login_works(place, item.login_name, new, admin=admin))  # once per run
     del new
     if moved:
         outcome, reason = (

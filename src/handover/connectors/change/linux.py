@@ -115,7 +115,7 @@ async def shadow_matches(target: Target, admin: Credential, account: str, secret
 stored_matches = shadow_matches  # the name every changer shares (connectors/change/)
 
 
-async def login_works(target: Target, account: str, secret: str) -> bool:
+async def login_works(target: Target, account: str, secret: str, *, admin: Credential | None = None) -> bool:
     """Rung 2: a fresh SSH password login as the account itself succeeds (and runs ``true``)."""
     try:
         await _run(target, Credential(account, secret), "true")

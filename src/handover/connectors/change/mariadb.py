@@ -116,7 +116,7 @@ def _login(target: Target, credential: Credential) -> bool:
     return True
 
 
-async def login_works(target: Target, account: str, secret: str) -> bool:
+async def login_works(target: Target, account: str, secret: str, *, admin: Credential | None = None) -> bool:
     """Rung 2: a fresh login as the account (its user part, over TCP) succeeds."""
     return bool(await connectors_run.in_thread(_login, target, Credential(account, secret)))
 
