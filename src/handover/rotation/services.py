@@ -28,6 +28,7 @@ from handover.connectors.change import mariadb as mariadb_changer
 from handover.connectors.change import postgresql as postgresql_changer
 from handover.connectors.errors import GatherError, Status
 from handover.connectors.manifest import Credential
+from handover.core import faults
 from handover.core.actors import system
 from handover.core.errors import DomainError, PermissionDenied
 from handover.discovery import drafts
@@ -225,11 +226,16 @@ def _step(actor: Any, item: RotationItem, *, state: str, reason: str = "", **fie
 
 
 def _secret(item: RotationItem, *, pending: bool, purpose: str) -> str:
+    """The item's new secret (``pending``: its version, still pending or already made current by a run that
+    stopped after promoting it), else the entry's current one."""
+    number = item.version_number if pending else None
+    if number is not None and not item.entry.versions.filter(number=number, pending=True).exists():
+        number = None  # promoted before the run stopped: it is the current secret now
     return vault.secret_use_for_task(
         entry_id=item.entry_id,
         purpose=purpose,
         task=f"rotation:{item.plan_id}:{item.pk}",
-        pending_number=item.version_number if pending else None,
+        pending_number=number,
     )
 
 
@@ -266,26 +272,59 @@ def _holds(place: Any, item: RotationItem, new: str) -> bool:
 def _rotate(*, actor: Any, plan: RotationPlan, item: RotationItem) -> None:
     place = engine_target(item.target)
     if item.state == ItemState.PLANNED:
-        new = passwords.generate(passwords.Policy(platform=PLATFORMS[item.target.connector]))
         before = asyncio.run(_changer(item).snapshot(place, _admin(item, changed=False), item.login_name))
-        version = vault.secret_stage(actor=actor, entry=item.entry, secret=new, reason=plan.reason)
-        del new
+        version = _adopt_pending(item)  # a run stopped between sealing and recording it left one
+        if version is None:
+            new = passwords.generate(passwords.Policy(platform=PLATFORMS[item.target.connector]))
+            version = vault.secret_stage(actor=actor, entry=item.entry, secret=new, reason=plan.reason)
+            del new
+        faults.point("rotation.after_stage")
         _step(actor, item, state=ItemState.STAGED, version_number=version.number, before=before.__dict__)
+        faults.point("rotation.after_staged")
     if item.state == ItemState.STAGED:
         new = _secret(item, pending=True, purpose="rotation: set the new secret")
         if not _holds(place, item, new):  # a resumed run: the change may have happened before it stopped
             asyncio.run(_changer(item).change(place, _admin(item, changed=False), item.login_name, new))
         del new
+        faults.point("rotation.after_change")
         _step(actor, item, state=ItemState.CHANGED)
+        faults.point("rotation.after_changed")
     if item.state == ItemState.CHANGED:
         _verify(actor=actor, plan=plan, item=item, place=place)
+
+
+def _adopt_pending(item: RotationItem) -> Any:
+    """The entry's live pending version when a run of this item stopped after sealing it and before recording
+    it (the target cannot hold it yet: the change comes after the record), else None. A pending version
+    another unfinished item holds is that item's: refused, naming its plan."""
+    pending = vault.live_pending(item.entry)
+    if pending is None:
+        return None
+    other = (
+        RotationItem.objects.filter(entry=item.entry, version_number=pending.number)
+        .exclude(pk=item.pk)
+        .exclude(state=ItemState.DONE)
+        .first()
+    )
+    if other is not None:
+        raise DomainError(
+            _("%(account)s is being rotated by plan %(plan)s: finish that plan first.")
+            % {"account": item.login_name, "plan": other.plan_id},
+            field="plan",
+        )
+    return pending
 
 
 def _verify(*, actor: Any, plan: RotationPlan, item: RotationItem, place: Any) -> None:
     new = _secret(item, pending=True, purpose="rotation: verify the new secret")
     assert item.version_number is not None  # staged before it was changed
     version = item.entry.versions.get(number=item.version_number)
+    promoted = not version.pending and version.abandoned_at is None  # by a run that stopped after it
     if not _holds(place, item, new):
+        if promoted:  # the vault's current secret is not on the target: say so, never hide it
+            why = _("The vault's current secret is not the target's: verify and reconcile by hand.")
+            _step(actor, item, state=ItemState.DONE, outcome=VerifyResult.UNVERIFIED, reason=why)
+            return
         vault.secret_abandon(actor=actor, version=version, why="the target does not hold the new secret")
         _step(
             actor,
@@ -315,8 +354,13 @@ def _verify(*, actor: Any, plan: RotationPlan, item: RotationItem, place: Any) -
                 "(direct login may be forbidden)."
             ),
         )
-    vault.secret_promote(actor=actor, version=version, verified=outcome)  # the target holds it: current now
+    if not promoted:
+        vault.secret_promote(
+            actor=actor, version=version, verified=outcome
+        )  # the target holds it: current now
+    faults.point("rotation.after_promote")
     row, problem = _draft_t10(actor=actor, item=item, outcome=outcome)
+    faults.point("rotation.after_draft")
     _step(
         actor,
         item,
