@@ -156,3 +156,11 @@ def test_accounts_changed_after_the_preview_are_left_alone(scene, server: Server
     assert done.state == RestoreState.FAILED and "重新预览" in done.outcome["mysql-grants.sql"]["reason"]
     where, admin = Target("127.0.0.1", server.port, timeout=20.0), Credential("admin", ADMIN_PW)
     assert "ALL PRIVILEGES" in asyncio.run(changer.snapshot(where, admin, "app@%")).grants  # nothing applied
+
+
+def test_the_crash_matrix(scene, monkeypatch) -> None:
+    """Every step boundary stopped dead and resumed (tests/connectors/crash_matrix.py)."""
+    from tests.connectors.crash_matrix import matrix
+
+    world, tech, target = scene
+    matrix(world, tech, target, changer, monkeypatch)

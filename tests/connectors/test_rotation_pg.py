@@ -194,3 +194,11 @@ def test_roles_changed_after_the_preview_are_left_alone(scene, cluster: Cluster)
     assert done.state == RestoreState.FAILED and "重新预览" in done.outcome["pg-roles.sql"]["reason"]
     where, admin = Target("127.0.0.1", cluster.port, timeout=20.0), Credential("gatherer", ADMIN_PW)
     assert "super" in asyncio.run(changer.snapshot(where, admin, "app")).attributes  # nothing was applied
+
+
+def test_the_crash_matrix(scene, monkeypatch) -> None:
+    """Every step boundary stopped dead and resumed (tests/connectors/crash_matrix.py)."""
+    from tests.connectors.crash_matrix import matrix
+
+    world, tech, target = scene
+    matrix(world, tech, target, changer, monkeypatch)
