@@ -129,3 +129,28 @@ def test_the_command_line_plans_needs_another_person_runs_and_prints_no_secret(l
     assert "chg01\topsuser\tdone\t成功" in out and "chg01\troot\tdone\t成功" in out
     for secret in (_current("opsuser"), _current("root")):
         assert secret not in out
+
+
+def test_a_trading_system_waits_out_the_session_and_changes_after_the_close(linux_scene) -> None:
+    """第三十一条第3、9项: nothing on a trading system changes in a trading session; the plan resumes after."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from handover.core import clock
+
+    world, tech, target = linux_scene
+    target.system.category = "集中交易"
+    target.system.save(update_fields=["category"])
+    plan = rotation.plan_create(actor=tech, engagement=world.engagement)
+    rotation.plan_approve(actor=world.login_with(Role.TECH_GROUP), plan=plan)
+    beijing = ZoneInfo("Asia/Shanghai")
+    with clock.frozen(dt.datetime(2026, 12, 7, 10, 0, tzinfo=beijing)):  # a Monday, in the morning session
+        plan = rotation.plan_run(plan_id=plan.pk)
+    assert plan.state == PlanState.RUNNING
+    for item in RotationItem.objects.filter(plan=plan):
+        assert item.state == ItemState.PLANNED and "集中交易" in item.reason and "09:15–11:30" in item.reason
+    assert _logs_in(target, "opsuser", OLD_PW)  # untouched
+    with clock.frozen(dt.datetime(2026, 12, 7, 15, 30, tzinfo=beijing)):  # after the close
+        plan = rotation.plan_run(plan_id=plan.pk)
+    assert plan.state == PlanState.DONE
+    assert _logs_in(target, "opsuser", _current("opsuser")) and not _logs_in(target, "opsuser", OLD_PW)

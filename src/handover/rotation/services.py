@@ -33,6 +33,7 @@ from handover.core.actors import system
 from handover.core.errors import DomainError, PermissionDenied
 from handover.discovery import drafts
 from handover.discovery.models import Fact, Target
+from handover.discovery.reviewing import TRADING
 from handover.discovery.services import engine_target
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Site
@@ -173,11 +174,15 @@ def plan_run(*, plan_id: int) -> RotationPlan:
     actor = system(f"rotation({plan.approved_by_name})")
     items = list(
         plan.items.exclude(state=ItemState.DONE).select_related(
-            "entry__account", "target__credential__account", "target__asset", "target__site"
+            "entry__account", "target__credential__account", "target__asset", "target__site", "target__system"
         )
     )
     items.sort(key=lambda i: i.entry_id == i.target.credential_id)  # the connection's own account last
     for item in items:
+        waiting = _in_session(item)
+        if waiting:
+            _step(actor, item, state=item.state, reason=waiting)
+            continue
         try:
             _rotate(actor=actor, plan=plan, item=item)
         except GatherError as exc:
@@ -199,6 +204,21 @@ def plan_run(*, plan_id: int) -> RotationPlan:
         )
     plan.refresh_from_db()
     return plan
+
+
+def _in_session(item: RotationItem) -> str:
+    """Why ``item`` must wait (第三十一条第3、9项: no change to a trading system in a trading session), or "".
+    Its target's system is a trading one (discovery.reviewing.TRADING) and the exchanges are in session now."""
+    from handover.core import calendar, clock
+
+    system = item.target.system
+    if system is None or system.category not in TRADING or not calendar.in_trading_hours(clock.now()):
+        return ""
+    sessions = ", ".join(f"{a:%H:%M}–{b:%H:%M}" for a, b in calendar.SESSIONS)
+    return _(
+        "Waiting: %(system)s is a trading system and the exchanges are in session (%(sessions)s, Beijing time); "
+        "run the plan again after the close."
+    ) % {"system": system.name, "sessions": sessions}
 
 
 def _step(actor: Any, item: RotationItem, *, state: str, reason: str = "", **fields: Any) -> None:
