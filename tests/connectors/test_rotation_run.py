@@ -13,14 +13,16 @@ import pytest
 
 from handover.audit.models import Event
 from handover.connectors.change import linux as changer
+from handover.core.actors import system
 from handover.core.errors import DomainError, PermissionDenied
+from handover.discovery import services as discovery
 from handover.discovery.services import engine_target
 from handover.org.models import Role
 from handover.registers.models import Account, Row
 from handover.rotation import services as rotation
 from handover.rotation.models import ItemState, PlanState, RotationItem
 from handover.vault import services as vault
-from handover.vault.models import VerifyResult
+from handover.vault.models import SecretKind, VerifyResult
 from tests.connectors.etc_host import ADMIN_PW, OLD_PW, Host
 
 
@@ -154,3 +156,63 @@ def test_a_trading_system_waits_out_the_session_and_changes_after_the_close(linu
         plan = rotation.plan_run(plan_id=plan.pk)
     assert plan.state == PlanState.DONE
     assert _logs_in(target, "opsuser", _current("opsuser")) and not _logs_in(target, "opsuser", OLD_PW)
+
+
+def test_hosts_change_at_once_within_the_plans_caps(linux_scene, monkeypatch) -> None:
+    """Many hosts at once (the plan's concurrency overall and per site); each host's accounts in turn."""
+    import contextlib
+
+    from tests.connectors.etc_host import etc_host
+
+    world, tech, target = linux_scene
+    with contextlib.ExitStack() as stack:
+        for n in (2, 3):
+            host = stack.enter_context(etc_host(sudo_ops=True))
+            root = vault.secret_put(
+                actor=system("test"),
+                target=vault.Target(engagement=world.engagement, site=world.branch_a, system_name="集中交易",
+                                    hostname=f"chg0{n}", login_name="root"),
+                secret=ADMIN_PW,
+            )  # fmt: skip
+            discovery.target_save(actor=tech, system=target.system, hostname=f"chg0{n}", connector="linux",
+                                  address="127.0.0.1", port=host.port, credential=root)  # fmt: skip
+        run = discovery.run_start(actor=tech, engagement=world.engagement, enqueue=False)
+        assert discovery.run_execute(run_id=run.pk).counts["ok"] == 3
+        for ops in Account.objects.filter(login_name="opsuser").exclude(asset=target.asset):
+            vault.secret_capture(actor=system("test"), account=ops, secret=OLD_PW, kind=SecretKind.ORIGINAL)
+        busy: dict[str, int] = {"now": 0, "most": 0}
+        hosts_busy: dict[int, int] = {}
+        real = changer.change
+
+        async def counted(place, admin, account, new):  # type: ignore[no-untyped-def]
+            busy["now"] += 1
+            busy["most"] = max(busy["most"], busy["now"])
+            hosts_busy[place.port] = hosts_busy.get(place.port, 0) + 1
+            assert hosts_busy[place.port] == 1  # one account of a host at a time
+            try:
+                await asyncio.sleep(0.3)  # long enough for the others to start if they may
+                return await real(place, admin, account, new)
+            finally:
+                busy["now"] -= 1
+                hosts_busy[place.port] -= 1
+
+        monkeypatch.setattr(changer, "change", counted)
+        other = world.login_with(Role.TECH_GROUP)
+        for per_site, expected in ((1, 1), (3, 3)):
+            plan = rotation.plan_create(actor=tech, engagement=world.engagement)
+            plan.per_site = per_site
+            plan.save(update_fields=["per_site"])
+            rotation.plan_approve(actor=other, plan=plan)
+            busy["most"] = 0
+            plan = rotation.plan_run(plan_id=plan.pk)
+            assert plan.state == PlanState.DONE and plan.items.count() == 6
+            assert set(plan.items.values_list("outcome", flat=True)) == {VerifyResult.SUCCESS}
+            assert busy["most"] == expected, (per_site, busy)
+
+
+@pytest.mark.parametrize(("concurrency", "per_site"), [(0, 1), (300, 4), (4, 5), (4, 0)])
+def test_caps_out_of_range_are_refused_naming_the_field(linux_scene, concurrency: int, per_site: int) -> None:
+    world, tech, _target = linux_scene
+    with pytest.raises(DomainError) as caught:
+        rotation.plan_create(actor=tech, engagement=world.engagement, concurrency=concurrency, per_site=per_site)
+    assert caught.value.field == "concurrency"

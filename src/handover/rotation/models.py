@@ -37,6 +37,9 @@ class RotationPlan(models.Model):
     approved_by_name = models.CharField(max_length=150, blank=True)
     approved_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # How many hosts change at once, overall and per site (each host's accounts one after another).
+    concurrency = models.PositiveSmallIntegerField(_("hosts at once"), default=16)
+    per_site = models.PositiveSmallIntegerField(_("hosts at once per site"), default=4)
 
     class Meta:
         ordering = ["-created_at", "-pk"]

@@ -14,6 +14,10 @@ logs in. At most one login as the account is tried per run.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import logging
+import queue
+import threading
 from typing import Any
 
 from django.db import transaction
@@ -46,6 +50,8 @@ from handover.vault.models import ChangeReason, SecretEntry, VerifyResult
 
 # connector → the password generator's platform, and its changer (each: change, stored_matches, login_works,
 # snapshot; connectors/change/)
+logger = logging.getLogger(__name__)
+
 PLATFORMS = {
     "linux": "linux",
     "postgresql": "postgresql",
@@ -71,13 +77,24 @@ def _name(actor: Any) -> str:
 
 
 def plan_create(
-    *, actor: Any, engagement: Engagement, site: Site | None = None, reason: str = ChangeReason.PERIODIC
+    *,
+    actor: Any,
+    engagement: Engagement,
+    site: Site | None = None,
+    reason: str = ChangeReason.PERIODIC,
+    concurrency: int = 16,
+    per_site: int = 4,
 ) -> RotationPlan:
     """A plan of every super-user with a vault entry on the live targets in scope (``CHANGERS``). Refused,
     naming the account, when a host's 表8 改密前备份 is missing (第二十六条第2项: back up before changing)."""
     require(user=actor, engagement=engagement, capability=perms.RUN_DISCOVERY, site=site)
     if reason not in ChangeReason.values:
         raise DomainError(_("Unknown reason."), field="reason")
+    if not (1 <= concurrency <= 256 and 1 <= per_site <= concurrency):
+        raise DomainError(
+            _("Hosts at once: from 1 to 256 overall, and per site from 1 to the overall figure."),
+            field="concurrency",
+        )
     targets = Target.objects.filter(
         engagement=engagement, is_active=True, credential__isnull=False, connector__in=list(PLATFORMS)
     ).select_related("asset", "system", "site", "credential__account")
@@ -122,6 +139,8 @@ def plan_create(
             reason=reason,
             created_by=actor if isinstance(actor, User) else None,
             created_by_name=_name(actor),
+            concurrency=concurrency,
+            per_site=per_site,
         )
         RotationItem.objects.bulk_create(
             RotationItem(
@@ -135,7 +154,12 @@ def plan_create(
             engagement_id=engagement.pk,
             site_id=site.pk if site else None,
             obj=plan,
-            after={"accounts": len(wanted), "reason": reason},
+            after={
+                "accounts": len(wanted),
+                "reason": reason,
+                "concurrency": concurrency,
+                "per_site": per_site,
+            },
         )
     return plan
 
@@ -166,7 +190,11 @@ def plan_approve(*, actor: Any, plan: RotationPlan) -> RotationPlan:
 
 
 def plan_run(*, plan_id: int) -> RotationPlan:
-    """Run (or resume) an approved plan, one account after another; the administrators' own accounts last."""
+    """Run (or resume) an approved plan: many hosts at once (the plan's ``concurrency`` overall and ``per_site``
+    per site), each host's accounts one after another, the connection's own account last on its host.
+
+    The connections run on an event loop in a thread of their own; every database and vault step is done
+    here, in the calling thread, in order, each committed before the pipeline goes on (the bridge)."""
     plan = RotationPlan.objects.select_related("engagement").get(pk=plan_id)
     if plan.state not in (PlanState.APPROVED, PlanState.RUNNING):
         raise DomainError(_("Only an approved plan runs."), field="plan")
@@ -177,16 +205,12 @@ def plan_run(*, plan_id: int) -> RotationPlan:
             "entry__account", "target__credential__account", "target__asset", "target__site", "target__system"
         )
     )
-    items.sort(key=lambda i: i.entry_id == i.target.credential_id)  # the connection's own account last
-    for item in items:
-        waiting = _in_session(item)
-        if waiting:
-            _step(actor, item, state=item.state, reason=waiting)
-            continue
-        try:
-            _rotate(actor=actor, plan=plan, item=item)
-        except GatherError as exc:
-            _step(actor, item, state=item.state, reason=f"{exc.reason_zh} / {exc.reason_en}")
+    hosts: dict[int, list[RotationItem]] = {}
+    for item in sorted(items, key=lambda i: (i.entry_id == i.target.credential_id, i.pk)):  # own account last
+        hosts.setdefault(item.target_id, []).append(item)
+    work = [(engine_target(group[0].target), group[0].target.site_id, group) for group in hosts.values()]
+    bridge = _Bridge()
+    bridge.run(_drive(bridge, actor, plan, work, max(1, plan.concurrency), max(1, plan.per_site)))
     with transaction.atomic():
         outcomes = list(plan.items.values_list("outcome", flat=True))
         done = not plan.items.exclude(state=ItemState.DONE).exists()
@@ -204,6 +228,84 @@ def plan_run(*, plan_id: int) -> RotationPlan:
         )
     plan.refresh_from_db()
     return plan
+
+
+class _Stopped(Exception):
+    """The calling thread stopped (a crash at a fault point): the connections' tasks end without a step."""
+
+
+class _Bridge:
+    """Database and vault steps asked for by the event loop's tasks, done in the calling thread in order."""
+
+    def __init__(self) -> None:
+        self.requests: queue.Queue[Any] = queue.Queue()
+        self.stopped = False
+
+    async def __call__(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        if self.stopped:
+            raise _Stopped
+        answer: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self.requests.put((fn, args, kwargs, answer))
+        return await asyncio.wrap_future(answer)
+
+    def run(self, coroutine: Any) -> None:
+        worker = threading.Thread(target=self._loop, args=(coroutine,), name="rotation-run", daemon=True)
+        worker.start()
+        try:
+            while (job := self.requests.get()) is not None:
+                fn, args, kwargs, answer = job
+                try:
+                    answer.set_result(fn(*args, **kwargs))
+                except (
+                    Exception
+                ) as exc:  # the task that asked decides (a GatherError is the account's reason)
+                    answer.set_exception(exc)
+                except BaseException:  # a crash here: no more steps; the tasks end, then the crash goes on
+                    self.stopped = True
+                    answer.set_exception(_Stopped())
+                    while (job := self.requests.get()) is not None:
+                        job[3].set_exception(_Stopped())
+                    raise
+        finally:
+            worker.join()
+
+    def _loop(self, coroutine: Any) -> None:
+        try:
+            asyncio.run(coroutine)
+        except _Stopped:
+            pass
+        except Exception as exc:  # the run ends; the accounts not reached stay open and say so
+            logger.error("rotation run: the connections stopped (%s)", type(exc).__name__)
+        finally:
+            self.requests.put(None)
+
+
+async def _drive(bridge: _Bridge, actor: Any, plan: RotationPlan, work: list[tuple[Any, int, list[RotationItem]]],
+                 overall: int, per_site: int) -> None:  # fmt: skip
+    every = asyncio.Semaphore(overall)
+    sites: dict[int, asyncio.Semaphore] = {}
+
+    async def host(place: Any, site_id: int, group: list[RotationItem]) -> None:
+        site = sites.setdefault(site_id, asyncio.Semaphore(per_site))
+        async with every, site:
+            for item in group:
+                waiting = await bridge(_in_session, item)
+                if waiting:
+                    await bridge(_step, actor, item, state=item.state, reason=waiting)
+                    continue
+                try:
+                    await _rotate(bridge, actor, plan, item, place)
+                except GatherError as exc:
+                    await bridge(
+                        _step, actor, item, state=item.state, reason=f"{exc.reason_zh} / {exc.reason_en}"
+                    )
+
+    results = await asyncio.gather(*(host(*one) for one in work), return_exceptions=True)
+    for result in results:
+        if isinstance(result, _Stopped):
+            raise result
+        if isinstance(result, BaseException):
+            logger.error("rotation run: a host's task stopped (%s)", type(result).__name__)
 
 
 def _in_session(item: RotationItem) -> str:
@@ -275,42 +377,53 @@ def _admin(item: RotationItem, *, changed: bool) -> Credential:
     return Credential(entry.account.login_name, secret)
 
 
-def _holds(place: Any, item: RotationItem, new: str) -> bool:
+async def _holds(bridge: _Bridge, place: Any, item: RotationItem, new: str) -> bool:
     """Whether the target's stored verifier is the new secret (read with whichever admin secret works)."""
+    changer = _changer(item)
     try:
-        return asyncio.run(
-            _changer(item).stored_matches(place, _admin(item, changed=False), item.login_name, new)
-        )
+        admin = await bridge(_admin, item, changed=False)
+        return bool(await changer.stored_matches(place, admin, item.login_name, new))
     except GatherError as exc:
         if exc.status is Status.AUTH_FAILED and item.entry_id == item.target.credential_id:
-            return asyncio.run(
-                _changer(item).stored_matches(place, _admin(item, changed=True), item.login_name, new)
-            )
+            admin = await bridge(_admin, item, changed=True)
+            return bool(await changer.stored_matches(place, admin, item.login_name, new))
         raise
 
 
-def _rotate(*, actor: Any, plan: RotationPlan, item: RotationItem) -> None:
-    place = engine_target(item.target)
+async def _rotate(bridge: _Bridge, actor: Any, plan: RotationPlan, item: RotationItem, place: Any) -> None:
+    """One account's pipeline: each network step here, each database step through the bridge."""
+    changer = _changer(item)
     if item.state == ItemState.PLANNED:
-        before = asyncio.run(_changer(item).snapshot(place, _admin(item, changed=False), item.login_name))
-        version = _adopt_pending(item)  # a run stopped between sealing and recording it left one
-        if version is None:
-            new = passwords.generate(passwords.Policy(platform=PLATFORMS[item.target.connector]))
-            version = vault.secret_stage(actor=actor, entry=item.entry, secret=new, reason=plan.reason)
-            del new
-        faults.point("rotation.after_stage")
-        _step(actor, item, state=ItemState.STAGED, version_number=version.number, before=before.__dict__)
-        faults.point("rotation.after_staged")
+        admin = await bridge(_admin, item, changed=False)
+        before = await changer.snapshot(place, admin, item.login_name)
+        await bridge(_stage, actor, plan, item, before)
     if item.state == ItemState.STAGED:
-        new = _secret(item, pending=True, purpose="rotation: set the new secret")
-        if not _holds(place, item, new):  # a resumed run: the change may have happened before it stopped
-            asyncio.run(_changer(item).change(place, _admin(item, changed=False), item.login_name, new))
+        new = await bridge(_secret, item, pending=True, purpose="rotation: set the new secret")
+        if not await _holds(bridge, place, item, new):  # a resumed run: the change may have happened before
+            admin = await bridge(_admin, item, changed=False)
+            await changer.change(place, admin, item.login_name, new)
         del new
-        faults.point("rotation.after_change")
-        _step(actor, item, state=ItemState.CHANGED)
-        faults.point("rotation.after_changed")
+        await bridge(_changed, actor, item)
     if item.state == ItemState.CHANGED:
-        _verify(actor=actor, plan=plan, item=item, place=place)
+        await _verify(bridge, actor, item, place)
+
+
+def _stage(actor: Any, plan: RotationPlan, item: RotationItem, before: Any) -> None:
+    """PLANNED → STAGED: the new secret sealed pending (or the one a stopped run sealed), then recorded."""
+    version = _adopt_pending(item)  # a run stopped between sealing and recording it left one
+    if version is None:
+        new = passwords.generate(passwords.Policy(platform=PLATFORMS[item.target.connector]))
+        version = vault.secret_stage(actor=actor, entry=item.entry, secret=new, reason=plan.reason)
+        del new
+    faults.point("rotation.after_stage")
+    _step(actor, item, state=ItemState.STAGED, version_number=version.number, before=before.__dict__)
+    faults.point("rotation.after_staged")
+
+
+def _changed(actor: Any, item: RotationItem) -> None:
+    faults.point("rotation.after_change")
+    _step(actor, item, state=ItemState.CHANGED)
+    faults.point("rotation.after_changed")
 
 
 def _adopt_pending(item: RotationItem) -> Any:
@@ -335,30 +448,44 @@ def _adopt_pending(item: RotationItem) -> Any:
     return pending
 
 
-def _verify(*, actor: Any, plan: RotationPlan, item: RotationItem, place: Any) -> None:
-    new = _secret(item, pending=True, purpose="rotation: verify the new secret")
+def _version(item: RotationItem) -> tuple[Any, bool]:
     assert item.version_number is not None  # staged before it was changed
     version = item.entry.versions.get(number=item.version_number)
-    promoted = not version.pending and version.abandoned_at is None  # by a run that stopped after it
-    if not _holds(place, item, new):
-        if promoted:  # the vault's current secret is not on the target: say so, never hide it
-            why = _("The vault's current secret is not the target's: verify and reconcile by hand.")
-            _step(actor, item, state=ItemState.DONE, outcome=VerifyResult.UNVERIFIED, reason=why)
-            return
-        vault.secret_abandon(actor=actor, version=version, why="the target does not hold the new secret")
-        _step(
-            actor,
-            item,
-            state=ItemState.DONE,
-            outcome=VerifyResult.FAILED,
-            reason=_("The target does not hold the new password; the old one stays current."),
-        )
+    return version, not version.pending and version.abandoned_at is None  # promoted by a run that stopped
+
+
+async def _verify(bridge: _Bridge, actor: Any, item: RotationItem, place: Any) -> None:
+    """CHANGED → DONE: the verification ladder; the vault's current secret is always the target's."""
+    changer = _changer(item)
+    new = await bridge(_secret, item, pending=True, purpose="rotation: verify the new secret")
+    version, promoted = await bridge(_version, item)
+    if not await _holds(bridge, place, item, new):
+        await bridge(_not_held, actor, item, version, promoted)
         return
-    after = asyncio.run(_changer(item).snapshot(place, _admin(item, changed=True), item.login_name))
-    moved = [key for key, value in after.__dict__.items() if item.before.get(key) != value]
-    admin = _admin(item, changed=True)
-    login = asyncio.run(_changer(item).login_works(place, item.login_name, new, admin=admin))  # once per run
+    admin = await bridge(_admin, item, changed=True)
+    after = await changer.snapshot(place, admin, item.login_name)
+    login = await changer.login_works(place, item.login_name, new, admin=admin)  # once per run
     del new
+    await bridge(_verified, actor, item, version, promoted, after, login)
+
+
+def _not_held(actor: Any, item: RotationItem, version: Any, promoted: bool) -> None:
+    if promoted:  # the vault's current secret is not on the target: say so, never hide it
+        why = _("The vault's current secret is not the target's: verify and reconcile by hand.")
+        _step(actor, item, state=ItemState.DONE, outcome=VerifyResult.UNVERIFIED, reason=why)
+        return
+    vault.secret_abandon(actor=actor, version=version, why="the target does not hold the new secret")
+    _step(
+        actor,
+        item,
+        state=ItemState.DONE,
+        outcome=VerifyResult.FAILED,
+        reason=_("The target does not hold the new password; the old one stays current."),
+    )
+
+
+def _verified(actor: Any, item: RotationItem, version: Any, promoted: bool, after: Any, login: bool) -> None:
+    moved = [key for key, value in after.__dict__.items() if item.before.get(key) != value]
     if moved:
         outcome, reason = (
             VerifyResult.FAILED,

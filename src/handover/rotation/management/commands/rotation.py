@@ -35,6 +35,10 @@ class Command(BaseCommand):
             "--reason", default="定期更换", help="表27 修改原因 (定期更换, 人员变动, 疑似泄露, …)"
         )
         plan.add_argument("--user", required=True, help="the login drawing up the plan")
+        plan.add_argument("--concurrency", type=int, default=16, help="hosts changed at once (default 16)")
+        plan.add_argument(
+            "--per-site", type=int, default=4, help="hosts changed at once per site (default 4)"
+        )
         approve = sub.add_parser("approve", help="approve a plan (not its author)")
         approve.add_argument("plan", type=int)
         approve.add_argument("--user", required=True, help="the approving login")
@@ -100,7 +104,12 @@ class Command(BaseCommand):
             if site is None:
                 raise CommandError(f"no site {options['site']} in {engagement.code}")
         plan = services.plan_create(
-            actor=self._user(options["user"]), engagement=engagement, site=site, reason=options["reason"]
+            actor=self._user(options["user"]),
+            engagement=engagement,
+            site=site,
+            reason=options["reason"],
+            concurrency=options["concurrency"],
+            per_site=options["per_site"],
         )
         self.stdout.write(f"plan {plan.pk}: {plan.items.count()} accounts; approve it as another person")
 
