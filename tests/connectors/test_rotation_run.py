@@ -214,5 +214,7 @@ def test_hosts_change_at_once_within_the_plans_caps(linux_scene, monkeypatch) ->
 def test_caps_out_of_range_are_refused_naming_the_field(linux_scene, concurrency: int, per_site: int) -> None:
     world, tech, _target = linux_scene
     with pytest.raises(DomainError) as caught:
-        rotation.plan_create(actor=tech, engagement=world.engagement, concurrency=concurrency, per_site=per_site)
+        rotation.plan_create(
+            actor=tech, engagement=world.engagement, concurrency=concurrency, per_site=per_site
+        )
     assert caught.value.field == "concurrency"
