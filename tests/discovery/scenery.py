@@ -1,11 +1,13 @@
-"""A discovery target, a run and an open finding at each of branches A and B (for the access walk)."""
+"""A discovery target, a run, an open finding, a rotation plan and a restore at each of branches A and B (for the
+access walk)."""
 
 from __future__ import annotations
 
 from django.utils import timezone
 
-from handover.discovery.models import Finding, GatherRun, Target
+from handover.discovery.models import Finding, GatherRun, Snapshot, Target
 from handover.registers.models import Asset, InformationSystem
+from handover.rotation.models import Restore, RotationPlan
 from tests.factories import World
 
 
@@ -35,5 +37,12 @@ def discovery_scenery(world: World) -> dict[str, dict[str, int]]:
             first_seen=now,
             last_seen=now,
         )
-        found[key] = {"target_id": target.pk, "run_id": run.pk, "finding_id": finding.pk}
+        snapshot = Snapshot.objects.create(target=target, run=run, sha256="0" * 64, size=0, platform="linux",
+                                           gathered_at=now)  # fmt: skip
+        plan = RotationPlan.objects.create(engagement=world.engagement, site=site, reason="定期更换",
+                                           created_by_name="test")  # fmt: skip
+        restore = Restore.objects.create(engagement=world.engagement, target=target, backup=snapshot,
+                                         current=snapshot, reason="恢复", requested_by_name="test")  # fmt: skip
+        found[key] = {"target_id": target.pk, "run_id": run.pk, "finding_id": finding.pk, "plan_id": plan.pk,
+                      "restore_id": restore.pk}  # fmt: skip
     return found
