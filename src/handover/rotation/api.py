@@ -25,10 +25,12 @@ from handover.rotation import restores, services
 from handover.rotation.models import Restore, RotationItem, RotationPlan
 
 
-class ItemSerializer(serializers.ModelSerializer):
+class RotationItemSerializer(serializers.ModelSerializer):
     host = serializers.CharField(source="target.asset.hostname", read_only=True)
     site = serializers.CharField(source="target.site.code", read_only=True)
     connector = serializers.CharField(source="target.connector", read_only=True)
+    state = serializers.CharField(read_only=True)
+    outcome = serializers.CharField(read_only=True)
 
     class Meta:
         model = RotationItem
@@ -36,8 +38,10 @@ class ItemSerializer(serializers.ModelSerializer):
                   "updated_at"]  # fmt: skip
 
 
-class PlanSerializer(serializers.ModelSerializer):
+class RotationPlanSerializer(serializers.ModelSerializer):
     site = serializers.CharField(source="site.code", read_only=True, default="")
+    state = serializers.CharField(read_only=True)
+    reason = serializers.CharField(read_only=True)
     counts = serializers.SerializerMethodField()
 
     class Meta:
@@ -54,24 +58,25 @@ class PlanSerializer(serializers.ModelSerializer):
         return counts
 
 
-class PlanDetailSerializer(PlanSerializer):
-    items = ItemSerializer(many=True, read_only=True)
+class RotationPlanDetailSerializer(RotationPlanSerializer):
+    items = RotationItemSerializer(many=True, read_only=True)
 
-    class Meta(PlanSerializer.Meta):
-        fields = [*PlanSerializer.Meta.fields, "items"]
+    class Meta(RotationPlanSerializer.Meta):
+        fields = [*RotationPlanSerializer.Meta.fields, "items"]
 
 
-class PlanCreateSerializer(serializers.Serializer):
+class RotationPlanCreateSerializer(serializers.Serializer):
     site = serializers.CharField(required=False, allow_blank=True, default="")
     reason = serializers.CharField(required=False, default="定期更换")
     concurrency = serializers.IntegerField(required=False, default=16)
     per_site = serializers.IntegerField(required=False, default=4)
 
 
-class RestoreSerializer(serializers.ModelSerializer):
+class PermissionRestoreSerializer(serializers.ModelSerializer):
     host = serializers.CharField(source="target.asset.hostname", read_only=True)
     system = serializers.CharField(source="target.system.name", read_only=True)
     backup = serializers.CharField(source="backup.sha256", read_only=True)
+    state = serializers.CharField(read_only=True)
 
     class Meta:
         model = Restore
@@ -79,7 +84,7 @@ class RestoreSerializer(serializers.ModelSerializer):
                   "created_at", "approved_by_name", "approved_at", "applied_at"]  # fmt: skip
 
 
-class RestoreCreateSerializer(serializers.Serializer):
+class PermissionRestoreCreateSerializer(serializers.Serializer):
     target = serializers.IntegerField()
     reason = serializers.CharField()
     files = serializers.ListField(child=serializers.CharField(), required=False, default=list)
@@ -121,7 +126,7 @@ class PlanView(_Scoped):
     """Rotation plans (newest first) with their counts; POST draws one up (``site`` code or all, ``reason``,
     ``concurrency``, ``per_site``)."""
 
-    @extend_schema(responses=PlanSerializer(many=True))
+    @extend_schema(responses=RotationPlanSerializer(many=True))
     def get(self, request: Request, code: str) -> Response:
         engagement = self.engagement()
         visible = self.visible(engagement)
@@ -130,12 +135,12 @@ class PlanView(_Scoped):
             .filter(Q(site__isnull=True) | Q(site__in=visible))
             .select_related("site")[:200]
         )
-        return Response(PlanSerializer(plans, many=True).data)
+        return Response(RotationPlanSerializer(plans, many=True).data)
 
-    @extend_schema(request=PlanCreateSerializer, responses={201: PlanDetailSerializer})
+    @extend_schema(request=RotationPlanCreateSerializer, responses={201: RotationPlanDetailSerializer})
     def post(self, request: Request, code: str) -> Response:
         engagement = org_selectors.engagement_get(user=request.user, code=code)
-        data = PlanCreateSerializer(data=request.data)
+        data = RotationPlanCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         site = None
         if data.validated_data["site"]:
@@ -153,16 +158,16 @@ class PlanView(_Scoped):
             concurrency=data.validated_data["concurrency"],
             per_site=data.validated_data["per_site"],
         )
-        return Response(PlanDetailSerializer(plan).data, status=status.HTTP_201_CREATED)
+        return Response(RotationPlanDetailSerializer(plan).data, status=status.HTTP_201_CREATED)
 
 
 class PlanDetailView(_Scoped):
     """One plan with each account's step, outcome and reason (poll it for progress)."""
 
-    @extend_schema(responses=PlanDetailSerializer)
+    @extend_schema(responses=RotationPlanDetailSerializer)
     def get(self, request: Request, code: str, plan_id: int) -> Response:
         plan = self.plan(self.engagement(), plan_id)
-        return Response(PlanDetailSerializer(plan).data)
+        return Response(RotationPlanDetailSerializer(plan).data)
 
 
 class PlanApproveView(_Scoped):
@@ -170,10 +175,10 @@ class PlanApproveView(_Scoped):
 
     read_capability = perms.MANAGE_WORKFLOW
 
-    @extend_schema(request=None, responses=PlanSerializer)
+    @extend_schema(request=None, responses=RotationPlanSerializer)
     def post(self, request: Request, code: str, plan_id: int) -> Response:
         plan = services.plan_approve(actor=request.user, plan=self.plan(self.engagement(), plan_id))
-        return Response(PlanSerializer(plan).data)
+        return Response(RotationPlanSerializer(plan).data)
 
 
 class PlanRunView(_Scoped):
@@ -181,7 +186,7 @@ class PlanRunView(_Scoped):
 
     read_capability = perms.RUN_DISCOVERY
 
-    @extend_schema(request=None, responses={202: PlanSerializer})
+    @extend_schema(request=None, responses={202: RotationPlanSerializer})
     def post(self, request: Request, code: str, plan_id: int) -> Response:
         from handover.rotation.tasks import plan_run
 
@@ -190,25 +195,25 @@ class PlanRunView(_Scoped):
             raise DomainError(_("Only an approved plan runs."), field="plan")
         plan_run.enqueue(plan.pk)
         plan.refresh_from_db()
-        return Response(PlanSerializer(plan).data, status=status.HTTP_202_ACCEPTED)
+        return Response(RotationPlanSerializer(plan).data, status=status.HTTP_202_ACCEPTED)
 
 
 class RestoreView(_Scoped):
     """Restores (newest first); POST requests one for a target (``target`` id, ``reason``, ``files``)."""
 
-    @extend_schema(responses=RestoreSerializer(many=True))
+    @extend_schema(responses=PermissionRestoreSerializer(many=True))
     def get(self, request: Request, code: str) -> Response:
         engagement = self.engagement()
         visible = self.visible(engagement)
         found = Restore.objects.filter(engagement=engagement, target__site__in=visible).select_related(
             "target__asset", "target__system", "backup"
         )[:200]
-        return Response(RestoreSerializer(found, many=True).data)
+        return Response(PermissionRestoreSerializer(found, many=True).data)
 
-    @extend_schema(request=RestoreCreateSerializer, responses={201: RestoreSerializer})
+    @extend_schema(request=PermissionRestoreCreateSerializer, responses={201: PermissionRestoreSerializer})
     def post(self, request: Request, code: str) -> Response:
         engagement = org_selectors.engagement_get(user=request.user, code=code)
-        data = RestoreCreateSerializer(data=request.data)
+        data = PermissionRestoreCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         visible = self.visible(engagement, perms.RUN_DISCOVERY)
         target = Target.objects.filter(
@@ -222,13 +227,13 @@ class RestoreView(_Scoped):
             reason=data.validated_data["reason"],
             names=data.validated_data["files"] or None,
         )
-        return Response(RestoreSerializer(restore).data, status=status.HTTP_201_CREATED)
+        return Response(PermissionRestoreSerializer(restore).data, status=status.HTTP_201_CREATED)
 
 
 class RestoreDetailView(_Scoped):
-    @extend_schema(responses=RestoreSerializer)
+    @extend_schema(responses=PermissionRestoreSerializer)
     def get(self, request: Request, code: str, restore_id: int) -> Response:
-        return Response(RestoreSerializer(self.restore(self.engagement(), restore_id)).data)
+        return Response(PermissionRestoreSerializer(self.restore(self.engagement(), restore_id)).data)
 
 
 class RestoreApproveView(_Scoped):
@@ -236,12 +241,12 @@ class RestoreApproveView(_Scoped):
 
     read_capability = perms.MANAGE_WORKFLOW
 
-    @extend_schema(request=None, responses=RestoreSerializer)
+    @extend_schema(request=None, responses=PermissionRestoreSerializer)
     def post(self, request: Request, code: str, restore_id: int) -> Response:
         found = restores.restore_approve(
             actor=request.user, restore=self.restore(self.engagement(), restore_id)
         )
-        return Response(RestoreSerializer(found).data)
+        return Response(PermissionRestoreSerializer(found).data)
 
 
 class RestoreApplyView(_Scoped):
@@ -249,12 +254,12 @@ class RestoreApplyView(_Scoped):
 
     read_capability = perms.RUN_DISCOVERY
 
-    @extend_schema(request=None, responses=RestoreSerializer)
+    @extend_schema(request=None, responses=PermissionRestoreSerializer)
     def post(self, request: Request, code: str, restore_id: int) -> Response:
         found = restores.restore_apply(
             actor=request.user, restore=self.restore(self.engagement(), restore_id)
         )
-        return Response(RestoreSerializer(found).data)
+        return Response(PermissionRestoreSerializer(found).data)
 
 
 BASE = "engagements/<slug:code>/rotation/"
