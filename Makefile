@@ -9,11 +9,12 @@ PDF_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-
 # openssh-server, sudo (cvtsudoers), util-linux (unshare, nsenter, last), login (lastlog): the Linux connector's
 # tests run real sshd instances in their own mount namespaces (tests/connectors/conftest.py). mariadb-server,
 # mariadb-client: the MySQL/MariaDB connector's tests start their own mariadbd on a free loopback port; slapd,
-# ldap-utils: the LDAP connector's tests start their own slapd (slapadd'ed cn=config) likewise. samba,
-# samba-ad-dc, samba-ad-provision: the AD connector's tests provision a Samba AD DC on a loopback address of their own.
+# ldap-utils: the LDAP connector's tests start their own slapd (slapadd'ed cn=config) likewise.
 DEBIAN_TEST_PACKAGES := chromium fonts-noto-cjk postgresql gettext poppler-utils $(PDF_PACKAGES) \
-	openssh-server openssh-client sudo util-linux login mariadb-server mariadb-client slapd ldap-utils \
-	samba samba-ad-dc samba-ad-provision
+	openssh-server openssh-client sudo util-linux login mariadb-server mariadb-client slapd ldap-utils
+# The AD connector's tests provision a Samba AD DC on a loopback address of their own. Without recommends: they
+# would bring libnss-winbind and libpam-winbind, which rewrite the test machine's nsswitch.conf and PAM stack.
+DEBIAN_TEST_SAMBA := samba samba-ad-dc samba-ad-provision
 DEBIAN_PACKAGES := gettext $(PDF_PACKAGES)
 
 .PHONY: demo serve test test-sqlite test-postgres check bench install install-test debian debian-test messages bytecode clean
@@ -44,6 +45,9 @@ debian:
 debian-test:
 	@missing=$$(for p in $(DEBIAN_TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; fi
+	@missing=$$(for p in $(DEBIAN_TEST_SAMBA); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then apt-get update -q && \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; fi
 
 # Only for `make bench`: the tools the fixity benchmark compares with (sha256sum comes with coreutils).
 DEBIAN_BENCH_PACKAGES := hashdeep b3sum
