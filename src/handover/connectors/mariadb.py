@@ -631,14 +631,15 @@ def _failure(where: str, user: str, code: int | None, connecting: bool) -> Gathe
     )
 
 
-def _collect(target: Target, credential: Credential) -> bytes:
+def connect(target: Target, credential: Credential) -> Any:
+    """A PyMySQL connection to ``target`` as ``credential`` (blocking), or GatherError with its status.
+    Shared by the gathering and the changer (connectors/change/mariadb.py)."""
     pymysql = _driver()
     where = _where(target)
     failure: GatherError | None = None
-    conn = None
     try:
         ssl: dict[str, Any] = {"ssl": {}} if target.option("ssl") == "require" else {}
-        conn = pymysql.connect(
+        return pymysql.connect(
             host=target.host, port=target.port, user=login_user(credential.username), password=credential.secret,
             connect_timeout=max(1, int(target.timeout)), read_timeout=int(target.timeout),
             write_timeout=int(target.timeout), charset="utf8mb4", autocommit=True, **ssl,
@@ -653,14 +654,19 @@ def _collect(target: Target, credential: Credential) -> bytes:
                 f"{where}: no answer within the target's timeout",
                 f"{where}：在设定的超时时间内无响应",
             )
-    if failure is not None or conn is None:
-        raise failure or GatherError(Status.UNREACHABLE, f"{where}: cannot connect", f"{where}：无法连接")
+    raise failure
+
+
+def _collect(target: Target, credential: Credential) -> bytes:
+    pymysql = _driver()
+    failure: GatherError | None = None
+    conn = connect(target, credential)
     try:
         with conn:
             return _backup_text(conn).encode("utf-8")
     except pymysql.err.MySQLError as exc:
         code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
-        failure = _failure(where, credential.username, code, connecting=False)
+        failure = _failure(_where(target), credential.username, code, connecting=False)
     raise failure
 
 

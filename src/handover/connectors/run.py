@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -58,6 +59,23 @@ async def in_thread(collect: Callable[[Target, Credential], R], target: Target, 
     raise failure
 
 
+class Limits:
+    """At most ``concurrency`` jobs at once overall and ``per_site`` per site (the site's slot is taken first, so
+    that a job waiting for its site holds no overall slot). Shared by the gathering and the rotation."""
+
+    def __init__(self, concurrency: int, per_site: int) -> None:
+        if concurrency < 1 or per_site < 1:
+            raise ValueError("concurrency and per_site must be at least 1")
+        self.overall = asyncio.Semaphore(concurrency)
+        self.per_site = per_site
+        self.sites: dict[str, asyncio.Semaphore] = {}
+
+    @asynccontextmanager
+    async def slot(self, site: str) -> AsyncIterator[None]:
+        async with self.sites.setdefault(site, asyncio.Semaphore(self.per_site)), self.overall:
+            yield
+
+
 async def gather_many(
     gather: Gather,
     targets: Sequence[Target],
@@ -68,8 +86,7 @@ async def gather_many(
 ) -> AsyncIterator[Outcome]:
     """Each target's outcome as it finishes; ``credentials`` in the order of ``targets``, by target, or a
     function giving a target's credential when it is about to connect (it may raise GatherError)."""
-    if concurrency < 1 or per_site < 1:
-        raise ValueError("concurrency and per_site must be at least 1")
+    limits = Limits(concurrency, per_site)
     if callable(credentials):
         credential_for: CredentialFor = credentials
     else:
@@ -78,12 +95,8 @@ async def gather_many(
         async def credential_for(target: Target) -> Credential:
             return given[target]
 
-    overall = asyncio.Semaphore(concurrency)
-    sites: dict[str, asyncio.Semaphore] = {}
-
     async def one(target: Target) -> Outcome:
-        site = sites.setdefault(target.option("site"), asyncio.Semaphore(per_site))
-        async with site, overall:
+        async with limits.slot(target.option("site")):
             try:
                 credential = await credential_for(target)
                 try:

@@ -20,3 +20,12 @@ class SystemActor:
 
 def system(name: str = "cli") -> SystemActor:
     return SystemActor(name)
+
+
+def actor_name(actor: object) -> str:
+    """How a record names who did something: a login's user name, or the system actor's audit name."""
+    name = getattr(actor, "audit_name", None)
+    if name:
+        return str(name)
+    get_username = getattr(actor, "get_username", None)
+    return str(get_username()) if callable(get_username) else str(actor)

@@ -5,8 +5,8 @@ a reason; another approves it (第八条: one person is never enough); it is the
 (``connectors.change.linux.restore_file``): each file only while the host still holds what the preview saw
 (else it is refused and the host left as it is), replaced by a rename with its mode and owner, a sudoers file
 only when visudo accepts it, each verified by its digest after. Sealed files (shadow, gshadow) are opened
-from the vault for the connection only and travel on its stdin. Linux hosts only so far; a database's or a
-directory's backup (roles SQL, LDIF) is shown by the preview for its administrator to apply.
+from the vault for the connection only and travel on its stdin. PostgreSQL, MariaDB and OpenLDAP replay their
+one backup (``ROLE_RESTORES``), rights only; Active Directory's is for its administrators.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from handover.connectors.change import postgresql as postgresql_changer
 from handover.connectors.errors import GatherError
 from handover.connectors.manifest import Credential
 from handover.connectors.model import Inventory
+from handover.core.actors import actor_name
 from handover.core.errors import DomainError, PermissionDenied
 from handover.discovery.models import Snapshot, SnapshotSource, Target
 from handover.discovery.services import discovery_restore_preview, engine_target, restore_snapshots
@@ -41,14 +42,21 @@ from handover.rotation.models import ItemState, Restore, RestoreState, RotationI
 from handover.vault import services as vault
 from handover.vault.blobs import blob_open
 
-PLATFORMS = ("linux", "postgresql", "mariadb", "ldap")
-# connector → the one backup a restore replays
-ROLE_BACKUPS = {"postgresql": "pg-roles.sql", "mariadb": "mysql-grants.sql", "ldap": "directory.ldif"}
+# connector → the one backup its restore replays, the replay (place, admin, backup, expected digest, the accounts
+# to restore), and the parser that reads the target back to prove it
+ROLE_RESTORES: dict[str, tuple[str, Any, Any]] = {
+    "postgresql": (
+        "pg-roles.sql",
+        lambda place, admin, data, expect, _only: postgresql_changer.restore_roles(
+            place, admin, data, expect
+        ),
+        postgresql_connector.build,
+    ),  # one transaction: every role, whatever differs
+    "mariadb": ("mysql-grants.sql", mariadb_changer.restore_accounts, mariadb_connector.build),
+    "ldap": ("directory.ldif", ldap_changer.restore_entries, ldap_connector.build),
+}
+PLATFORMS = ("linux", *ROLE_RESTORES)
 VERIFIERS = frozenset({"/etc/shadow"})  # files holding the passwords a rotation changes
-
-
-def _name(actor: Any) -> str:
-    return actor.get_username() if isinstance(actor, User) else str(getattr(actor, "audit_name", actor))
 
 
 def restore_request(
@@ -78,7 +86,7 @@ def restore_request(
             % {"host": target.asset.hostname},
             field="target",
         )
-    if target.connector in ROLE_BACKUPS:
+    if target.connector in ROLE_RESTORES:
         files = _role_files(target, backup, current, names)
         return _record(actor, target, backup, current, files, reason)
     preview = {
@@ -145,7 +153,7 @@ def _role_files(
     target: Target, backup: Snapshot, current: Snapshot, names: list[str] | None
 ) -> list[dict[str, str]]:
     """A database's restore replays its one roles backup: refused when the roles are as the backup holds them."""
-    name = ROLE_BACKUPS[target.connector]
+    name = ROLE_RESTORES[target.connector][0]
     if names and names != [name]:
         raise DomainError(
             _("%(name)s is not a permission file of this host's backup.") % {"name": names[0]}, field="names"
@@ -176,7 +184,10 @@ def rights(inventory: Inventory) -> dict[str, tuple[Any, ...]]:
 
 def accounts_diff(backup: Snapshot, current: Snapshot) -> list[dict[str, str]]:
     """The accounts whose rights differ between the backup and now: added, removed or changed."""
-    before, after = rights(inventory_read(backup)), rights(inventory_read(current))
+    return _diff(rights(inventory_read(backup)), rights(inventory_read(current)))
+
+
+def _diff(before: dict[str, tuple[Any, ...]], after: dict[str, tuple[Any, ...]]) -> list[dict[str, str]]:
     out = []
     for name in sorted(before.keys() | after.keys()):
         if name not in after:
@@ -200,7 +211,7 @@ def _record(
             files=files,
             reason=reason.strip()[:2000],
             requested_by=actor,
-            requested_by_name=_name(actor),
+            requested_by_name=actor_name(actor),
         )
         event_record(
             actor=actor,
@@ -231,7 +242,7 @@ def restore_approve(*, actor: Any, restore: Restore) -> Restore:
         if locked.state != RestoreState.REQUESTED:
             raise DomainError(_("This restore is not waiting for approval."), field="restore")
         locked.state, locked.approved_by, locked.approved_at = RestoreState.APPROVED, actor, timezone.now()
-        locked.approved_by_name = _name(actor)
+        locked.approved_by_name = actor_name(actor)
         locked.save(update_fields=["state", "approved_by", "approved_by_name", "approved_at"])
         event_record(
             actor=actor,
@@ -257,29 +268,26 @@ def _content(actor: Any, restore: Restore, name: str) -> bytes:
     return data
 
 
+def _refusal(exc: GatherError | DomainError) -> dict[str, str]:
+    """A file's or a replay's outcome when the target or the vault refused it, in both languages."""
+    if isinstance(exc, GatherError):
+        return {"state": "refused", "reason": f"{exc.reason_zh} / {exc.reason_en}"}
+    return {"state": "refused", "reason": str(exc.message)}
+
+
 def _replay(
     actor: Any, restore: Restore, place: Any, admin: Credential, item: dict[str, str]
 ) -> dict[str, str]:
-    """A database's roles put back from its backup, then proven: every backed-up account's rights as then."""
+    """A database's or directory's accounts put back from its backup, then proven: every backed-up account's
+    rights as then."""
+    _name, replay, build = ROLE_RESTORES[restore.target.connector]
+    want = rights(inventory_read(restore.backup))
+    only = frozenset(d["account"] for d in _diff(want, rights(inventory_read(restore.current))))
     try:
         content = _content(actor, restore, item["name"])
-        only = frozenset(d["account"] for d in accounts_diff(restore.backup, restore.current))
-        if restore.target.connector == "mariadb":
-            done: Any = asyncio.run(
-                mariadb_changer.restore_accounts(place, admin, content, item["expect"], only)
-            )
-            build: Any = mariadb_connector.build
-        elif restore.target.connector == "ldap":
-            done = asyncio.run(ldap_changer.restore_entries(place, admin, content, item["expect"], only))
-            build = ldap_connector.build
-        else:
-            done = asyncio.run(postgresql_changer.restore_roles(place, admin, content, item["expect"]))
-            build = postgresql_connector.build
-    except GatherError as exc:
-        return {"state": "refused", "reason": f"{exc.reason_zh} / {exc.reason_en}"}
-    except DomainError as exc:
-        return {"state": "refused", "reason": str(exc.message)}
-    want = rights(inventory_read(restore.backup))
+        done = asyncio.run(replay(place, admin, content, item["expect"], only))
+    except (GatherError, DomainError) as exc:
+        return _refusal(exc)
     now = rights(build(done.after, source=item["name"], target=str(place.host)))
     wrong = sorted(name for name, value in want.items() if now.get(name) != value)
     said = []
@@ -321,10 +329,8 @@ def restore_apply(*, actor: Any, restore: Restore) -> Restore:
         try:
             content = None if item["action"] == "delete" else _content(actor, locked, name)
             after = asyncio.run(changer.restore_file(place, admin, name, content, item["expect"]))
-        except GatherError as exc:
-            outcome[name] = {"state": "refused", "reason": f"{exc.reason_zh} / {exc.reason_en}"}
-        except DomainError as exc:
-            outcome[name] = {"state": "refused", "reason": str(exc.message)}
+        except (GatherError, DomainError) as exc:
+            outcome[name] = _refusal(exc)
         else:
             ok = after == item["want"]
             outcome[name] = {"state": "restored" if ok else "refused",

@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 
 from handover.accounts.models import User
 from handover.audit.services import event_record
+from handover.connectors import run as connectors_run
 from handover.connectors.change import ldap_password
 from handover.connectors.change import linux as linux_changer
 from handover.connectors.change import mariadb as mariadb_changer
@@ -33,7 +34,7 @@ from handover.connectors.change import postgresql as postgresql_changer
 from handover.connectors.errors import GatherError, Status
 from handover.connectors.manifest import Credential
 from handover.core import faults
-from handover.core.actors import system
+from handover.core.actors import actor_name, system
 from handover.core.errors import DomainError, PermissionDenied
 from handover.discovery import drafts
 from handover.discovery.models import Fact, Target
@@ -70,10 +71,6 @@ CHANGERS: dict[str, Any] = {
 
 def _changer(item: RotationItem) -> Any:
     return CHANGERS[item.target.connector]
-
-
-def _name(actor: Any) -> str:
-    return actor.get_username() if isinstance(actor, User) else str(getattr(actor, "audit_name", actor))
 
 
 def plan_create(
@@ -138,7 +135,7 @@ def plan_create(
             site=site,
             reason=reason,
             created_by=actor if isinstance(actor, User) else None,
-            created_by_name=_name(actor),
+            created_by_name=actor_name(actor),
             concurrency=concurrency,
             per_site=per_site,
         )
@@ -176,7 +173,7 @@ def plan_approve(*, actor: Any, plan: RotationPlan) -> RotationPlan:
         if locked.state != PlanState.DRAFT:
             raise DomainError(_("This plan is not waiting for approval."), field="plan")
         locked.state, locked.approved_by, locked.approved_at = PlanState.APPROVED, actor, timezone.now()
-        locked.approved_by_name = _name(actor)
+        locked.approved_by_name = actor_name(actor)
         locked.save(update_fields=["state", "approved_by", "approved_by_name", "approved_at"])
         event_record(
             actor=actor,
@@ -282,12 +279,10 @@ class _Bridge:
 
 async def _drive(bridge: _Bridge, actor: Any, plan: RotationPlan, work: list[tuple[Any, int, list[RotationItem]]],
                  overall: int, per_site: int) -> None:  # fmt: skip
-    every = asyncio.Semaphore(overall)
-    sites: dict[int, asyncio.Semaphore] = {}
+    limits = connectors_run.Limits(overall, per_site)
 
     async def host(place: Any, site_id: int, group: list[RotationItem]) -> None:
-        site = sites.setdefault(site_id, asyncio.Semaphore(per_site))
-        async with every, site:
+        async with limits.slot(str(site_id)):
             for item in group:
                 waiting = await bridge(_in_session, item)
                 if waiting:

@@ -23,7 +23,7 @@ from typing import Any
 from handover.connectors import run as connectors_run
 from handover.connectors.errors import GatherError, Status
 from handover.connectors.manifest import Credential, Target
-from handover.connectors.mariadb import _driver, _failure, _where, login_user
+from handover.connectors.mariadb import _driver, _failure, _where, connect
 
 IDENTIFIED = re.compile(r"IDENTIFIED (BY PASSWORD|VIA|WITH) .*?(?= WITH | REQUIRE |$)", re.I)
 
@@ -50,27 +50,10 @@ def split(account: str) -> tuple[str, str]:
     return (user, host) if at else (account, "%")
 
 
-def _connect(target: Target, credential: Credential) -> Any:
-    pymysql = _driver()
-    where = _where(target)
-    failure: GatherError | None = None
-    try:
-        ssl: dict[str, Any] = {"ssl": {}} if target.option("ssl") == "require" else {}
-        return pymysql.connect(
-            host=target.host, port=target.port, user=login_user(credential.username), password=credential.secret,
-            connect_timeout=max(1, int(target.timeout)), read_timeout=int(target.timeout),
-            write_timeout=int(target.timeout), charset="utf8mb4", autocommit=True, **ssl,
-        )  # fmt: skip
-    except pymysql.err.MySQLError as exc:
-        code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
-        failure = _failure(where, credential.username, code, connecting=True)
-    raise failure
-
-
 def _with(target: Target, credential: Credential, work: Any) -> Any:
     pymysql = _driver()
     failure: GatherError | None = None
-    conn = _connect(target, credential)
+    conn = connect(target, credential)
     try:
         with conn, conn.cursor() as cursor:
             return work(cursor)
@@ -108,7 +91,7 @@ async def stored_matches(target: Target, admin: Credential, account: str, secret
 
 def _login(target: Target, credential: Credential) -> bool:
     try:
-        _connect(target, credential).close()
+        connect(target, credential).close()
     except GatherError as exc:
         if exc.status in (Status.AUTH_FAILED, Status.LOCKED):
             return False
@@ -225,7 +208,7 @@ def _restore_accounts(
 
     where = _where(target)
     pymysql = _driver()
-    conn = _connect(target, admin)
+    conn = connect(target, admin)
     created: list[str] = []
     disabled: list[str] = []
     at = ""  # the account being restored, named when the server refuses a statement

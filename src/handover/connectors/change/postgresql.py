@@ -198,26 +198,21 @@ def _restore_roles(target: Target, admin: Credential, backup: bytes, expect: str
                     Status.REFUSED, f"{where}: the roles changed since the preview: preview again",
                     f"{where}：角色在预览之后已变化，请重新预览",
                 )  # fmt: skip
-            existing = dict(
-                conn.execute(
-                    "SELECT quote_ident(rolname), rolname FROM pg_roles WHERE rolname !~ '^pg_'"
-                ).fetchall()
-            )
+            existing = {
+                i
+                for (i,) in conn.execute("SELECT quote_ident(rolname) FROM pg_roles WHERE rolname !~ '^pg_'")
+            }
             me = conn.execute("SELECT quote_ident(current_user)").fetchone()[0]
             wanted = set(idents)
             extra = sorted(i for i in existing if i not in wanted and i != me)
-            for ident, (role, grantor) in [
-                (member, (role, grantor))
-                for role, member, grantor in conn.execute(
-                    "SELECT quote_ident(g.rolname), quote_ident(m.rolname), quote_ident(b.rolname) "
-                    "FROM pg_auth_members a JOIN pg_roles g ON g.oid = a.roleid "
-                    "JOIN pg_roles m ON m.oid = a.member JOIN pg_roles b ON b.oid = a.grantor "
-                    "WHERE m.rolname !~ '^pg_'"
-                ).fetchall()
-            ]:
-                conn.execute(
-                    f"REVOKE {role} FROM {ident} GRANTED BY {grantor}"
-                )  # identifiers quoted by the server
+            memberships = conn.execute(
+                "SELECT quote_ident(g.rolname), quote_ident(m.rolname), quote_ident(b.rolname) "
+                "FROM pg_auth_members a JOIN pg_roles g ON g.oid = a.roleid "
+                "JOIN pg_roles m ON m.oid = a.member JOIN pg_roles b ON b.oid = a.grantor "
+                "WHERE m.rolname !~ '^pg_'"
+            ).fetchall()
+            for role, member, grantor in memberships:  # identifiers quoted by the server
+                conn.execute(f"REVOKE {role} FROM {member} GRANTED BY {grantor}")
             for ident in idents:
                 if ident in existing:
                     conn.execute(f"ALTER ROLE {ident} RESET ALL")
