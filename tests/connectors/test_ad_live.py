@@ -215,10 +215,11 @@ def test_a_nested_domain_admin_is_rotated_over_ldaps_and_proven(  # runs last: i
     from handover.rotation.models import ItemState, RotationItem
     from handover.vault import services as vault
     from handover.vault.models import SecretKind, VerifyResult
-    from tests.connectors.test_rotation_ldap import _current, _scene
+    from tests.connectors.scenes import target_scene
+    from tests.connectors.test_rotation_ldap import _current
 
     caplog.set_level(logging.DEBUG)
-    tech, target = _scene(world, settings, tmp_path, connector="ad", name="域控", host="dc1", port=636,
+    tech, target = target_scene(world, settings, tmp_path, connector="ad", name="域控", host="dc1", port=636,
                           login=ADMIN, secret=CANARY, options={"address": domain.address})  # fmt: skip
     zhangsan = Account.objects.get(login_name="zhangsan", asset=target.asset)
     vault.secret_capture(

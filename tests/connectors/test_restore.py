@@ -17,11 +17,7 @@ from handover.org.models import Role
 from handover.rotation import restores
 from handover.rotation.models import Restore, RestoreState
 from tests.connectors.etc_host import ADMIN_PW, OLD_PW, Host
-
-
-def _gather_again(world, tech) -> None:  # type: ignore[no-untyped-def]
-    run = discovery.run_start(actor=tech, engagement=world.engagement, enqueue=False)
-    assert discovery.run_execute(run_id=run.pk).counts["ok"] == 1
+from tests.connectors.scenes import gather_again
 
 
 def _tamper(host: Host) -> dict[str, bytes]:
@@ -41,7 +37,7 @@ def test_requested_approved_by_another_applied_and_verified(
     caplog.set_level(logging.DEBUG)
     world, tech, target = linux_scene
     kept = _tamper(etc_linux)
-    _gather_again(world, tech)
+    gather_again(world, tech)
     preview = {i["name"]: i for i in discovery.discovery_restore_preview(actor=tech, target=target)}
     assert preview["/etc/passwd"]["state"] == "changed"
     assert "+intruder:x:0:0::/root:/bin/bash" in preview["/etc/passwd"]["diff"]
@@ -66,7 +62,7 @@ def test_requested_approved_by_another_applied_and_verified(
     assert not (etc / "sudoers.d/zz-added").exists()
     with pytest.raises(DomainError):
         restores.restore_apply(actor=tech, restore=done)  # once
-    _gather_again(world, tech)
+    gather_again(world, tech)
     after = discovery.discovery_restore_preview(actor=tech, target=target)
     assert {i["state"] for i in after} == {"same"}  # the host is as its backup
     texts = [
@@ -86,7 +82,7 @@ def test_requested_approved_by_another_applied_and_verified(
 def test_a_file_changed_after_the_preview_is_refused_and_left_alone(linux_scene, etc_linux: Host) -> None:
     world, tech, target = linux_scene
     _tamper(etc_linux)
-    _gather_again(world, tech)
+    gather_again(world, tech)
     restore = restores.restore_request(actor=tech, target=target, reason="恢复", names=["/etc/passwd"])
     assert [f["name"] for f in restore.files] == ["/etc/passwd"]
     restores.restore_approve(actor=world.login_with(Role.TECH_GROUP), restore=restore)
@@ -108,12 +104,12 @@ def test_bad_requests_are_refused_with_reasons(linux_scene, etc_linux: Host) -> 
     with pytest.raises(DomainError) as caught:
         restores.restore_request(actor=tech, target=target, reason="恢复")
     assert "snapshot" in str(caught.value.message) or "快照" in str(caught.value.message)  # only one so far
-    _gather_again(world, tech)
+    gather_again(world, tech)
     with pytest.raises(DomainError) as caught:
         restores.restore_request(actor=tech, target=target, reason="恢复")
     assert caught.value.field == "target"  # nothing differs
     _tamper(etc_linux)
-    _gather_again(world, tech)
+    gather_again(world, tech)
     with pytest.raises(DomainError) as caught:
         restores.restore_request(actor=tech, target=target, reason="  ")
     assert caught.value.field == "reason"
@@ -134,7 +130,7 @@ def test_the_command_line_shows_the_diff_needs_another_person_and_applies(
     world, tech, _target = linux_scene
     other = world.login_with(Role.TECH_GROUP)
     kept = _tamper(etc_linux)
-    _gather_again(world, tech)
+    gather_again(world, tech)
     where = ["--engagement", world.engagement.code, "--system", "集中交易", "--host", "chg01"]
     call_command("rotation", "restore", *where, "--reason", "恢复", "--user", tech.username)
     out = capsys.readouterr().out
@@ -163,7 +159,7 @@ def test_after_a_rotation_the_shadow_is_not_put_back(linux_scene, etc_linux: Hos
     rotation.plan_approve(actor=other, plan=plan)
     rotation.plan_run(plan_id=plan.pk)
     _tamper(etc_linux)
-    _gather_again(world, tech)
+    gather_again(world, tech)
     restore = restores.restore_request(actor=tech, target=target, reason="恢复")
     assert {f["name"] for f in restore.files} == {"/etc/passwd", "/etc/sudoers.d/zz-added"}
     with pytest.raises(DomainError) as caught:

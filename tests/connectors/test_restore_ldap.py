@@ -9,14 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from handover.core.actors import system
-from handover.discovery import services as discovery
 from handover.org.models import Role
-from handover.registers.models import InformationSystem
 from handover.rotation import restores
 from handover.rotation.models import RestoreState
-from handover.vault import lifecycle
-from handover.vault import services as vault
+from tests.connectors.scenes import gather_again, target_scene
 from tests.connectors.slapd_server import Slapd, slapd_server, ssha
 
 CANARY = "Canary-ldap-rs-41d2"
@@ -66,26 +62,9 @@ def slapd() -> Iterator[Slapd]:
 
 @pytest.fixture
 def scene(world, slapd: Slapd, settings, tmp_path):  # type: ignore[no-untyped-def]
-    settings.DATA_DIR = tmp_path / "data"
-    lifecycle.vault_init(actor=system("test"), shares=5, threshold=3)
-    tech = world.login_with(Role.TECH_GROUP)
-    info = InformationSystem.objects.create(engagement=world.engagement, site=world.branch_a, name="统一认证")
-    admin = vault.secret_put(
-        actor=system("test"),
-        target=vault.Target(engagement=world.engagement, site=world.branch_a, system_name="统一认证",
-                            hostname="ldap01", login_name=ADMIN),
-        secret=CANARY,
-    )  # fmt: skip
-    target = discovery.target_save(actor=tech, system=info, hostname="ldap01", connector="ldap",
-                                   address="127.0.0.1", port=slapd.port, credential=admin,
-                                   options={"base": SUFFIX})  # fmt: skip
-    _gather_again(world, tech)
+    tech, target = target_scene(world, settings, tmp_path, connector="ldap", name="统一认证", host="ldap01",
+                                port=slapd.port, login=ADMIN, secret=CANARY, options={"base": SUFFIX})  # fmt: skip
     return world, tech, target
-
-
-def _gather_again(world, tech) -> None:  # type: ignore[no-untyped-def]
-    run = discovery.run_start(actor=tech, engagement=world.engagement, enqueue=False)
-    assert discovery.run_execute(run_id=run.pk).counts["ok"] == 1, list(run.outcomes.values("reason_en"))
 
 
 def _write(slapd: Slapd, *changes: tuple[str, str, dict]) -> None:  # type: ignore[type-arg]
@@ -131,7 +110,7 @@ def test_the_directory_is_restored_approved_by_another(scene, slapd: Slapd) -> N
                                             "sn": "x", "userPassword": ssha("Intr-1")}),
         ("modify", f"cn=admins,{SUFFIX}", {"member": [(ldap3.MODIFY_ADD, [f"uid=intruder,{people}"])]}),
     )  # fmt: skip
-    _gather_again(world, tech)
+    gather_again(world, tech)
     restore = restores.restore_request(actor=tech, target=target, reason="越权变更后恢复")
     assert [(f["name"], f["action"]) for f in restore.files] == [("directory.ldif", "replay")]
     diff = {d["account"]: d["state"] for d in restores.accounts_diff(restore.backup, restore.current)}
@@ -159,7 +138,7 @@ def test_a_directory_changed_after_the_preview_is_left_alone(scene, slapd: Slapd
     _write(
         slapd, ("modify", f"uid=zhangsan,{people}", {"loginShell": [(ldap3.MODIFY_REPLACE, ["/bin/zsh"])]})
     )
-    _gather_again(world, tech)
+    gather_again(world, tech)
     restore = restores.restore_request(actor=tech, target=target, reason="恢复")
     restores.restore_approve(actor=world.login_with(Role.TECH_GROUP), restore=restore)
     _write(slapd, ("modify", f"uid=zhangsan,{people}", {"loginShell": [(ldap3.MODIFY_REPLACE, ["/bin/sh"])]}))

@@ -29,12 +29,13 @@ def test_openldap(scene_ldap, monkeypatch) -> None:
 def scene_ldap(world, settings, tmp_path):  # type: ignore[no-untyped-def]
     from handover.core.actors import system
     from handover.vault.models import SecretKind
+    from tests.connectors.scenes import target_scene
     from tests.connectors.slapd_server import slapd_server
     from tests.connectors.test_restore_ldap import ADMIN, CANARY, DATA, SUFFIX
-    from tests.connectors.test_rotation_ldap import WANGWU_PW, _scene
+    from tests.connectors.test_rotation_ldap import WANGWU_PW
 
     with slapd_server(suffix=SUFFIX, admin=ADMIN, password=CANARY, data=DATA) as slapd:
-        tech, target = _scene(world, settings, tmp_path, connector="ldap", name="统一认证", host="ldap01",
+        tech, target = target_scene(world, settings, tmp_path, connector="ldap", name="统一认证", host="ldap01",
                               port=slapd.port, login=ADMIN, secret=CANARY, options={"base": SUFFIX})  # fmt: skip
         wangwu = Account.objects.get(login_name="wangwu", asset=target.asset)
         vault.secret_capture(actor=system("test"), account=wangwu, secret=WANGWU_PW, kind=SecretKind.ORIGINAL)

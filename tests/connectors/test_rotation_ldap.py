@@ -16,14 +16,13 @@ from handover.audit.models import Event
 from handover.connectors.change import ldap_password as changer
 from handover.connectors.manifest import Credential, Target
 from handover.core.actors import system
-from handover.discovery import services as discovery
 from handover.org.models import Role
-from handover.registers.models import Account, InformationSystem, Row
+from handover.registers.models import Account, Row
 from handover.rotation import services as rotation
 from handover.rotation.models import ItemState, PlanState, RotationItem
-from handover.vault import lifecycle
 from handover.vault import services as vault
 from handover.vault.models import SecretKind, VerifyResult
+from tests.connectors.scenes import target_scene
 from tests.connectors.slapd_server import Slapd, slapd_server, ssha
 from tests.connectors.test_restore_ldap import ADMIN, CANARY, DATA, SUFFIX
 
@@ -36,26 +35,6 @@ def slapd() -> Iterator[Slapd]:
         yield found
 
 
-def _scene(world, settings, tmp_path, *, connector: str, name: str, host: str, port: int, login: str,  # type: ignore[no-untyped-def]
-           secret: str, options: dict[str, str]):  # fmt: skip
-    settings.DATA_DIR = tmp_path / "data"
-    lifecycle.vault_init(actor=system("test"), shares=5, threshold=3)
-    tech = world.login_with(Role.TECH_GROUP)
-    info = InformationSystem.objects.create(engagement=world.engagement, site=world.branch_a, name=name)
-    admin = vault.secret_put(
-        actor=system("test"),
-        target=vault.Target(engagement=world.engagement, site=world.branch_a, system_name=name, hostname=host,
-                            login_name=login),
-        secret=secret,
-    )  # fmt: skip
-    address = options.pop("address", "127.0.0.1")
-    target = discovery.target_save(actor=tech, system=info, hostname=host, connector=connector, address=address,
-                                   port=port, credential=admin, options=options)  # fmt: skip
-    run = discovery.run_start(actor=tech, engagement=world.engagement, enqueue=False)
-    assert discovery.run_execute(run_id=run.pk).counts["ok"] == 1, list(run.outcomes.values("reason_en"))
-    return tech, target
-
-
 def _current(login: str) -> str:
     entry = Account.objects.get(login_name=login).vault_entry
     return vault.secret_use_for_task(entry_id=entry.pk, purpose="test: the current secret")
@@ -65,7 +44,7 @@ def test_an_openldap_admin_group_member_is_rotated_and_proven(
     world, slapd: Slapd, settings, tmp_path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    tech, target = _scene(world, settings, tmp_path, connector="ldap", name="统一认证", host="ldap01",
+    tech, target = target_scene(world, settings, tmp_path, connector="ldap", name="统一认证", host="ldap01",
                           port=slapd.port, login=ADMIN, secret=CANARY, options={"base": SUFFIX})  # fmt: skip
     wangwu = Account.objects.get(login_name="wangwu", asset=target.asset)
     vault.secret_capture(actor=system("test"), account=wangwu, secret=WANGWU_PW, kind=SecretKind.ORIGINAL)

@@ -16,15 +16,14 @@ from handover.audit.models import Event
 from handover.connectors.change import mariadb as changer
 from handover.connectors.manifest import Credential, Target
 from handover.core.actors import system
-from handover.discovery import services as discovery
 from handover.org.models import Role
-from handover.registers.models import Account, InformationSystem, Row
+from handover.registers.models import Account, Row
 from handover.rotation import services as rotation
 from handover.rotation.models import ItemState, PlanState, RotationItem
-from handover.vault import lifecycle
 from handover.vault import services as vault
 from handover.vault.models import SecretKind, VerifyResult
 from tests.connectors.mariadb_server import Server, mariadb_server
+from tests.connectors.scenes import gather_again, target_scene
 
 ADMIN_PW = "Canary-myadmin-6a1e"  # admin's password (the target's credential)
 DBA_PW = "Old-dba-pw-72"
@@ -46,20 +45,8 @@ def server() -> Iterator[Server]:
 
 @pytest.fixture
 def scene(world, server: Server, settings, tmp_path):  # type: ignore[no-untyped-def]
-    settings.DATA_DIR = tmp_path / "data"
-    lifecycle.vault_init(actor=system("test"), shares=5, threshold=3)
-    tech = world.login_with(Role.TECH_GROUP)
-    info = InformationSystem.objects.create(engagement=world.engagement, site=world.branch_a, name="账户系统")
-    admin = vault.secret_put(
-        actor=system("test"),
-        target=vault.Target(engagement=world.engagement, site=world.branch_a, system_name="账户系统",
-                            hostname="my01", login_name="admin@127.0.0.1", layer="数据库"),
-        secret=ADMIN_PW,
-    )  # fmt: skip
-    target = discovery.target_save(actor=tech, system=info, hostname="my01", connector="mariadb",
-                                   address="127.0.0.1", port=server.port, credential=admin)  # fmt: skip
-    run = discovery.run_start(actor=tech, engagement=world.engagement, enqueue=False)
-    assert discovery.run_execute(run_id=run.pk).counts["ok"] == 1, list(run.outcomes.values("reason_en"))
+    tech, target = target_scene(world, settings, tmp_path, connector="mariadb", name="账户系统", host="my01",
+                                port=server.port, login="admin@127.0.0.1", secret=ADMIN_PW, layer="数据库")  # fmt: skip
     dba = Account.objects.get(login_name="dba@%", asset=target.asset)
     vault.secret_capture(actor=system("test"), account=dba, secret=DBA_PW, kind=SecretKind.ORIGINAL)
     return world, tech, target
@@ -109,11 +96,6 @@ def test_the_super_users_change_are_proven_and_nothing_else_moves(
         assert [i for i, text in enumerate(texts) if secret in text] == [], secret
 
 
-def _gather_again(world, tech) -> None:  # type: ignore[no-untyped-def]
-    run = discovery.run_start(actor=tech, engagement=world.engagement, enqueue=False)
-    assert discovery.run_execute(run_id=run.pk).counts["ok"] == 1
-
-
 def test_the_accounts_are_restored_from_the_backup_approved_by_another(scene, server: Server) -> None:
     """第二十六条第3项: grants, limits and lock back as the backup holds them; passwords stay the vault's."""
     from handover.rotation import restores
@@ -128,7 +110,7 @@ def test_the_accounts_are_restored_from_the_backup_approved_by_another(scene, se
         "GRANT ALL PRIVILEGES ON *.* TO 'app'@'%' WITH GRANT OPTION;"
         "CREATE USER 'intruder'@'%' IDENTIFIED BY 'Intr-pw-1'; GRANT ALL PRIVILEGES ON *.* TO 'intruder'@'%';"
     )
-    _gather_again(world, tech)
+    gather_again(world, tech)
     restore = restores.restore_request(actor=tech, target=target, reason="越权变更后恢复")
     assert [(f["name"], f["action"]) for f in restore.files] == [("mysql-grants.sql", "replay")]
     diff = {d["account"]: d["state"] for d in restores.accounts_diff(restore.backup, restore.current)}
@@ -148,7 +130,7 @@ def test_accounts_changed_after_the_preview_are_left_alone(scene, server: Server
 
     world, tech, target = scene
     server.sql("GRANT ALL PRIVILEGES ON *.* TO 'app'@'%';")
-    _gather_again(world, tech)
+    gather_again(world, tech)
     restore = restores.restore_request(actor=tech, target=target, reason="恢复")
     restores.restore_approve(actor=world.login_with(Role.TECH_GROUP), restore=restore)
     server.sql("ALTER USER 'app'@'%' WITH MAX_USER_CONNECTIONS 3;")

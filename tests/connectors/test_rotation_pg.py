@@ -16,15 +16,14 @@ from handover.audit.models import Event
 from handover.connectors.change import postgresql as changer
 from handover.connectors.manifest import Credential, Target
 from handover.core.actors import system
-from handover.discovery import services as discovery
 from handover.org.models import Role
-from handover.registers.models import Account, InformationSystem, Row
+from handover.registers.models import Account, Row
 from handover.rotation import services as rotation
 from handover.rotation.models import ItemState, PlanState, RotationItem
-from handover.vault import lifecycle
 from handover.vault import services as vault
 from handover.vault.models import SecretKind, VerifyResult
 from tests.connectors.pg_cluster import Cluster, pg_cluster
+from tests.connectors.scenes import gather_again, target_scene
 
 ADMIN_PW = "Canary-pgadmin-3c9d"  # gatherer's password (the target's credential)
 DBA_PW = "Old-dba-pw-41"
@@ -45,22 +44,8 @@ def cluster() -> Iterator[Cluster]:
 @pytest.fixture
 def scene(request, world, cluster: Cluster, settings, tmp_path):  # type: ignore[no-untyped-def]
     layer = getattr(request, "param", "数据库")
-    settings.DATA_DIR = tmp_path / "data"
-    lifecycle.vault_init(actor=system("test"), shares=5, threshold=3)
-    tech = world.login_with(Role.TECH_GROUP)
-    info = InformationSystem.objects.create(
-        engagement=world.engagement, site=world.branch_a, name="清算数据库"
-    )
-    admin = vault.secret_put(
-        actor=system("test"),
-        target=vault.Target(engagement=world.engagement, site=world.branch_a, system_name="清算数据库",
-                            hostname="pg01", login_name="gatherer", layer=layer),
-        secret=ADMIN_PW,
-    )  # fmt: skip
-    target = discovery.target_save(actor=tech, system=info, hostname="pg01", connector="postgresql",
-                                   address="127.0.0.1", port=cluster.port, credential=admin)  # fmt: skip
-    run = discovery.run_start(actor=tech, engagement=world.engagement, enqueue=False)
-    assert discovery.run_execute(run_id=run.pk).counts["ok"] == 1
+    tech, target = target_scene(world, settings, tmp_path, connector="postgresql", name="清算数据库", host="pg01",
+                                port=cluster.port, login="gatherer", secret=ADMIN_PW, layer=layer)  # fmt: skip
     dba = Account.objects.get(login_name="dba", asset=target.asset)
     vault.secret_capture(actor=system("test"), account=dba, secret=DBA_PW, kind=SecretKind.ORIGINAL)
     return world, tech, target
@@ -148,11 +133,6 @@ def _sql(cluster: Cluster, *statements: str) -> None:
             conn.execute(statement)
 
 
-def _gather_again(world, tech) -> None:  # type: ignore[no-untyped-def]
-    run = discovery.run_start(actor=tech, engagement=world.engagement, enqueue=False)
-    assert discovery.run_execute(run_id=run.pk).counts["ok"] == 1
-
-
 def test_the_roles_are_restored_from_the_backup_approved_by_another(scene, cluster: Cluster) -> None:
     """第二十六条第3项: rights back as the backup holds them, in one transaction; passwords stay the vault's."""
     from handover.rotation import restores
@@ -164,7 +144,7 @@ def test_the_roles_are_restored_from_the_backup_approved_by_another(scene, clust
     _sql(cluster, "REVOKE pg_read_all_data FROM dba", "ALTER ROLE dba SET work_mem TO '64MB'",
          "ALTER ROLE dba CONNECTION LIMIT 99", "DROP ROLE app",
          "CREATE ROLE intruder LOGIN SUPERUSER PASSWORD 'Intr-pw-1'", "GRANT dba TO intruder")  # fmt: skip
-    _gather_again(world, tech)
+    gather_again(world, tech)
     restore = restores.restore_request(actor=tech, target=target, reason="越权变更后恢复")
     assert [(f["name"], f["action"]) for f in restore.files] == [("pg-roles.sql", "replay")]
     diff = {d["account"]: d["state"] for d in restores.accounts_diff(restore.backup, restore.current)}
@@ -186,7 +166,7 @@ def test_roles_changed_after_the_preview_are_left_alone(scene, cluster: Cluster)
 
     world, tech, target = scene
     _sql(cluster, "ALTER ROLE app SUPERUSER")
-    _gather_again(world, tech)
+    gather_again(world, tech)
     restore = restores.restore_request(actor=tech, target=target, reason="恢复")
     restores.restore_approve(actor=world.login_with(Role.TECH_GROUP), restore=restore)
     _sql(cluster, "ALTER ROLE app CREATEDB")
