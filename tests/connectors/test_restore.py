@@ -165,3 +165,32 @@ def test_after_a_rotation_the_shadow_is_not_put_back(linux_scene, etc_linux: Hos
     with pytest.raises(DomainError) as caught:
         restores.restore_request(actor=tech, target=target, reason="恢复", names=["/etc/shadow"])
     assert caught.value.field == "names" and str(plan.pk) in str(caught.value.message)
+
+
+def test_one_person_relinked_to_a_second_login_approves_neither_their_plan_nor_their_restore(
+    linux_scene, etc_linux: Host
+) -> None:
+    """第八条 counts persons, not logins: the author's person, relinked to a second login, is still the author."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from handover.accounts.models import User
+    from handover.org import services as org
+    from handover.org.models import Person
+    from handover.rotation import services as rotation
+
+    world, tech, target = linux_scene
+    plan = rotation.plan_create(actor=tech, engagement=world.engagement)
+    _tamper(etc_linux)
+    gather_again(world, tech)
+    restore = restores.restore_request(actor=tech, target=target, reason="恢复")
+    linker, other = world.login_with(Role.TECH_GROUP), world.login_with(Role.TECH_GROUP)
+    second = User.objects.create(username="tech-2nd", enrolled_at=timezone.now() - timedelta(days=30))
+    org.person_link_login(actor=linker, person=Person.objects.get(user=tech), user=second)
+    with pytest.raises(PermissionDenied):
+        rotation.plan_approve(actor=second, plan=plan)
+    with pytest.raises(PermissionDenied):
+        restores.restore_approve(actor=second, restore=restore)
+    rotation.plan_approve(actor=other, plan=plan)  # a second person may
+    restores.restore_approve(actor=other, restore=restore)

@@ -99,6 +99,19 @@ def granters_of_login(*, user: Any) -> set[int]:
     return {pk for pk in [*linked, *granted] if pk is not None}
 
 
+def one_side(*, a: Any, b: Any) -> bool:
+    """Whether two logins count as one side of a two-person rule (第八条; 三权分立, DESIGN decision 9): the same
+    login, the same person through any login they ever had, or one gave the other its login link or roles."""
+    if a.pk == b.pk:
+        return True
+    persons_a, persons_b = persons_of_login(user=a), persons_of_login(user=b)
+    if persons_a & persons_b:
+        return True
+    logins_a = {a.pk} | logins_of_person_set(person_ids=persons_a)
+    logins_b = {b.pk} | logins_of_person_set(person_ids=persons_b)
+    return bool(granters_of_login(user=a) & logins_b or granters_of_login(user=b) & logins_a)
+
+
 def engagement_ids_for(*, user: Any, capability: str) -> set[int]:
     return {g.engagement_id for g in grants_for(user) if capability in perms.capabilities_of(g.role)}
 

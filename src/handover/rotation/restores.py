@@ -36,7 +36,7 @@ from handover.discovery.models import Snapshot, SnapshotSource, Target
 from handover.discovery.services import discovery_restore_preview, engine_target, restore_snapshots
 from handover.discovery.store import inventory_read, source_read
 from handover.org import permissions as perms
-from handover.org.selectors import require
+from handover.org.selectors import one_side, require
 from handover.rotation import events
 from handover.rotation.models import ItemState, Restore, RestoreState, RotationItem
 from handover.vault import services as vault
@@ -235,7 +235,7 @@ def restore_approve(*, actor: Any, restore: Restore) -> Restore:
     require(user=actor, engagement=restore.engagement, capability=perms.MANAGE_WORKFLOW, site=target.site)
     if not isinstance(actor, User):
         raise PermissionDenied(_("A person approves a restore."))
-    if restore.requested_by_id == actor.pk:
+    if restore.requested_by is not None and one_side(a=actor, b=restore.requested_by):  # any of their logins
         raise PermissionDenied(_("You requested this restore: another person must approve it (第八条)."))
     with transaction.atomic():
         locked = Restore.objects.select_for_update().get(pk=restore.pk)

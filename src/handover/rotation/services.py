@@ -42,7 +42,7 @@ from handover.discovery.reviewing import TRADING
 from handover.discovery.services import engine_target
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Site
-from handover.org.selectors import require
+from handover.org.selectors import one_side, require
 from handover.rotation import events
 from handover.rotation.models import ItemState, PlanState, RotationItem, RotationPlan
 from handover.vault import passwords
@@ -166,7 +166,7 @@ def plan_approve(*, actor: Any, plan: RotationPlan) -> RotationPlan:
     require(user=actor, engagement=plan.engagement, capability=perms.MANAGE_WORKFLOW, site=plan.site)
     if not isinstance(actor, User):
         raise PermissionDenied(_("A person approves a rotation plan."))
-    if plan.created_by_id == actor.pk:
+    if plan.created_by is not None and one_side(a=actor, b=plan.created_by):  # any of their logins
         raise PermissionDenied(_("You drew up this plan: another person must approve it (第八条)."))
     with transaction.atomic():
         locked = RotationPlan.objects.select_for_update().get(pk=plan.pk)
