@@ -292,12 +292,16 @@ def _replay(
     wrong = sorted(name for name, value in want.items() if now.get(name) != value)
     said = []
     if done.created:
-        said.append("created again: " + ", ".join(done.created))
+        names = ", ".join(done.created)
+        said.append(f"已重新创建：{names} / created again: {names}")
     if done.disabled:
-        said.append("disabled (created since the backup): " + ", ".join(done.disabled))
+        names = ", ".join(done.disabled)
+        said.append(f"已停用（备份后新建）：{names} / disabled (created since the backup): {names}")
     said += list(getattr(done, "notes", ()))
     if wrong:
-        return {"state": "refused", "reason": "not as the backup after the restore: " + ", ".join(wrong)}
+        names = ", ".join(wrong)
+        return {"state": "refused",
+                "reason": f"恢复后与备份不一致：{names} / not as the backup after the restore: {names}"}  # fmt: skip
     return {"state": "restored", "reason": "; ".join(said)}
 
 
@@ -332,9 +336,9 @@ def restore_apply(*, actor: Any, restore: Restore) -> Restore:
         except (GatherError, DomainError) as exc:
             outcome[name] = _refusal(exc)
         else:
+            differs = "恢复后的摘要与备份不符 / the digest after differs from the backup's"
             ok = after == item["want"]
-            outcome[name] = {"state": "restored" if ok else "refused",
-                             "reason": "" if ok else "the digest after differs from the backup's"}  # fmt: skip
+            outcome[name] = {"state": "restored" if ok else "refused", "reason": "" if ok else differs}
         Restore.objects.filter(pk=locked.pk).update(outcome=outcome)
     done = all(o["state"] == "restored" for o in outcome.values())
     with transaction.atomic():

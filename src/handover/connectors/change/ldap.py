@@ -115,7 +115,8 @@ def _restore(
             if not conn.modify(
                 entry.dn, {"pwdAccountLockedTime": [(ldap3.MODIFY_REPLACE, [LOCKED_FOREVER])]}
             ):
-                notes.append(f"{entry.dn}: not locked (LDAP result {(conn.result or {}).get('result')})")
+                code = (conn.result or {}).get("result")
+                notes.append(f"{entry.dn}：未能锁定（LDAP 结果码 {code}） / not locked (LDAP result {code})")
     finally:
         conn.unbind()
     after, _warnings = ldap._collect(target, admin)
