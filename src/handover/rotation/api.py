@@ -86,8 +86,10 @@ class PermissionRestoreSerializer(serializers.ModelSerializer):
 
 class PermissionRestoreCreateSerializer(serializers.Serializer):
     target = serializers.IntegerField()
-    reason = serializers.CharField()
-    files = serializers.ListField(child=serializers.CharField(), required=False, default=list)
+    reason = serializers.CharField(max_length=2000)
+    files = serializers.ListField(
+        child=serializers.CharField(max_length=500), required=False, default=list, max_length=500
+    )
 
 
 class _Scoped(APIView):
