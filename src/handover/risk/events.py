@@ -21,6 +21,13 @@ PLAN_VERSION = "risk.plan.version"
 DRILL_RECORD = "risk.drill.record"
 DRILL_OVERDUE = "risk.drill.overdue"
 ASSESSMENT_EXPORT = "risk.assessment.export"
+VULN_IMPORT = "risk.vuln.import"
+VULN_RECORD = "risk.vuln.record"
+VULN_ASSIGN = "risk.vuln.assign"
+VULN_FIX = "risk.vuln.fix"
+VULN_VERIFY = "risk.vuln.verify"
+VULN_DECISION_REQUEST = "risk.vuln.decision_request"
+VULN_DECISION_APPROVE = "risk.vuln.decision_approve"
 
 ACTIONS = {
     EVIDENCE_LINK: _("Evidence linked to a duty of the measures"),
@@ -42,4 +49,11 @@ ACTIONS = {
     DRILL_RECORD: _("Emergency drill recorded"),
     DRILL_OVERDUE: _("Emergency drill overdue: reminded"),
     ASSESSMENT_EXPORT: _("Risk-assessment report made (Word or PDF)"),
+    VULN_IMPORT: _("Vulnerability scan imported"),
+    VULN_RECORD: _("Vulnerability recorded by hand"),
+    VULN_ASSIGN: _("Vulnerability given an owner"),
+    VULN_FIX: _("Vulnerability fix recorded"),
+    VULN_VERIFY: _("Vulnerability fix verified by a second person"),
+    VULN_DECISION_REQUEST: _("Vulnerability acceptance or false positive asked for"),
+    VULN_DECISION_APPROVE: _("Vulnerability acceptance or false positive approved"),
 }

@@ -222,3 +222,19 @@ def grade_of(rules: RuleSet, *, system_class: int, minutes: int, pct: Decimal, l
         if rule.matches(system_class=system_class, minutes=minutes, pct=pct, leaked=leaked):
             return rule
     return GradeRule("general", source=f"{rules.source}: 未达较大以上，按一般")
+
+
+def vuln_sla_days() -> dict[str, int]:
+    """Days to fix per severity (``HANDOVER_VULN_SLA_DAYS``, ``critical=7,high=30,…``); a bad value names it."""
+    text = str(getattr(settings, "HANDOVER_VULN_SLA_DAYS", "") or "critical=7,high=30,medium=90,low=120")
+    days = {"critical": 7, "high": 30, "medium": 90, "low": 120}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, _eq, value = part.partition("=")
+        if name.strip() not in days or not value.strip().isdigit() or int(value) < 1:
+            raise DomainError(
+                _("HANDOVER_VULN_SLA_DAYS: %(part)r is not severity=days (critical, high, medium, low).")
+                % {"part": part},
+                field="HANDOVER_VULN_SLA_DAYS",
+            )
+        days[name.strip()] = int(value)
+    return days

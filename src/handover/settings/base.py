@@ -189,6 +189,7 @@ HANDOVER_VAULT_KEEPER = env.get_choice("HANDOVER_VAULT_KEEPER", ("socket", "in-p
 HANDOVER_VAULT_REVEAL_MINUTES = env.get_int("HANDOVER_VAULT_REVEAL_MINUTES")
 HANDOVER_VAULT_SHOW_SECONDS = env.get_int("HANDOVER_VAULT_SHOW_SECONDS")
 HANDOVER_RISK_GRADING_FILE = env.get("HANDOVER_RISK_GRADING_FILE")
+HANDOVER_VULN_SLA_DAYS = env.get("HANDOVER_VULN_SLA_DAYS")
 
 # Notification email (notifications/services.py): SMTP when a host is set, else files in the data folder.
 if env.get("HANDOVER_SMTP_HOST"):

@@ -246,6 +246,11 @@ VARIABLES: tuple[Variable, ...] = (
         "",
         "JSON file replacing the incident grading rules and reporting clocks (docs/risk.md); empty: built-in.",
     ),
+    Variable(
+        "HANDOVER_VULN_SLA_DAYS",
+        "critical=7,high=30,medium=90,low=120",
+        "Days to fix a vulnerability by severity, counted from its first sighting (docs/risk.md).",
+    ),
 )
 
 _KNOWN = {v.name: v for v in VARIABLES}

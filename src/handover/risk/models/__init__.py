@@ -20,10 +20,21 @@ from handover.risk.models.plans import (
     Scenario,
 )
 from handover.risk.models.register import Risk, RiskAcceptance, Treatment
+from handover.risk.models.vulns import (
+    DecisionKind,
+    Severity,
+    Source,
+    VulnDecision,
+    Vulnerability,
+    VulnScan,
+    VulnScanHost,
+    VulnSighting,
+)
 
 __all__ = [
     "REQUIRED_SCENARIOS",
     "ClockKind",
+    "DecisionKind",
     "Drill",
     "DrillFinding",
     "DutyApplicability",
@@ -39,6 +50,13 @@ __all__ = [
     "Risk",
     "RiskAcceptance",
     "Scenario",
+    "Severity",
+    "Source",
     "TimelineEntry",
     "Treatment",
+    "VulnDecision",
+    "VulnScan",
+    "VulnScanHost",
+    "VulnSighting",
+    "Vulnerability",
 ]

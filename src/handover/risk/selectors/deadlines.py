@@ -9,7 +9,8 @@ from django.utils.translation import gettext as _
 
 from handover.org import permissions as perms
 from handover.org.models import Engagement
-from handover.risk.models import Drill, RiskAcceptance
+from handover.risk.models import Drill, RiskAcceptance, Severity
+from handover.risk.selectors import vulns
 from handover.risk.selectors.common import visible
 from handover.risk.selectors.incidents import Due, clocks_open
 from handover.workflow.deadlines import BEIJING
@@ -33,4 +34,11 @@ def deadlines(*, user: Any, engagement: Engagement, now: dt.datetime) -> list[Du
     for acceptance in accepted.select_related("risk"):
         due = _end_of(acceptance.expires_on)
         found.append(Due(_("Risk acceptance ends"), acceptance.risk.number, due, due <= now))
+    # 三(四)一: open vulnerabilities, one line per severity (a scan may hold thousands): the earliest fix time.
+    for line in vulns.due_by_severity(engagement=engagement, now=now):
+        due = _end_of(line.earliest)
+        what = _("Vulnerabilities to fix (%(severity)s): %(count)d open, %(overdue)d past their fix time") % {
+            "severity": Severity(line.severity).label, "count": line.count, "overdue": line.overdue,
+        }  # fmt: skip
+        found.append(Due(what, _("vulnerabilities"), due, due <= now))
     return sorted(found, key=lambda d: (d.due_at, d.ref))
