@@ -199,6 +199,12 @@ class Scene:
 
         return incident(self.world)
 
+    def vulnerability(self):
+        """A vulnerability recorded by hand, with a decision asked (engagement-level: view_risk)."""
+        from tests.risk.scenery import vulnerability
+
+        return vulnerability(self.world)
+
     def kwargs(self, route: Route, target: str) -> tuple[dict, object]:
         """URL kwargs for the route, and the site its object sits at (None for engagement-level objects)."""
         w = self.world
@@ -248,6 +254,10 @@ class Scene:
                 values[key] = self.package().pk
             elif key == "incident_id":
                 values[key] = self.incident().pk
+            elif key == "number":
+                values[key] = self.vulnerability().number
+            elif key == "decision_id":
+                values[key] = self.vulnerability().decisions.get().pk
             else:
                 raise AssertionError(f"{route.name}: no test value for URL argument {key}")
         return values, where

@@ -19,3 +19,19 @@ def incident(world) -> Incident:
     return incident_open(actor=system("test"), engagement=world.engagement, number="INC-1", title="交易中断",
                          system_name="集中交易系统", system_class=5, detected_at=detected,
                          now=detected + dt.timedelta(minutes=5))  # fmt: skip
+
+
+def vulnerability(world):
+    """The world's first vulnerability (recorded by hand) and a decision asked on it, once."""
+    from handover.risk.models import VulnDecision, Vulnerability
+    from handover.risk.services.vulns import vuln_record
+
+    found = Vulnerability.objects.filter(engagement=world.engagement).first()
+    if found is None:
+        found = vuln_record(actor=system("test"), engagement=world.engagement, source="pentest", severity="high",
+                            title="弱口令", host="10.0.0.1", reference="渗透测试报告 第3项",
+                            found_at=dt.datetime(2026, 11, 2, 10, tzinfo=BEIJING))  # fmt: skip
+        VulnDecision.objects.create(
+            vulnerability=found, kind="false_positive", reason="测试", requested_by=world.person_a
+        )
+    return found

@@ -5,8 +5,10 @@ any order of imports, and decided (accepted, false positive, fixed) only by two 
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError, transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -385,3 +387,69 @@ def test_a_scan_without_a_time_asks_for_it(world, tech):
             name="f.csv",
             scanned_at=future,
         )
+
+
+# -- the command line -----------------------------------------------------------------------------------------
+
+
+def test_the_command_imports_a_scan_prints_the_four_counts_and_refuses_a_bad_file_by_place(
+    world, tmp_path, capsys
+):
+    from django.core.management import CommandError, call_command
+
+    scan = tmp_path / "月度.nessus"
+    scan.write_bytes(nessus(S(at(2026, 11, 2), {H1: "", H2: ""}, [SSH, TLS, SMB])))
+    report = tmp_path / "counts.json"
+    call_command("risk", "vulns", "import", "--engagement", world.engagement.code, "--format", "nessus", str(scan),
+                 "--json", str(report))  # fmt: skip
+    assert "3 created, 0 updated, 0 unchanged, 0 closed" in capsys.readouterr().out
+    assert json.loads(report.read_text()) == {"created": 3, "updated": 0, "unchanged": 0, "closed": 0}
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes("IP地址,漏洞名称,风险等级,CVE编号\n10.0.0.1,x,很高,CVE-2024-1\n".encode("gb18030"))
+    with pytest.raises(CommandError, match="not imported, nothing written"):
+        call_command("risk", "vulns", "import", "--engagement", world.engagement.code, "--format", "csv", str(bad),
+                     "--scanned-at", "2026-11-03 10:00")  # fmt: skip
+    assert "bad.csv: row 2, 风险等级:" in capsys.readouterr().err
+    assert Vulnerability.objects.count() == 3
+
+
+# -- the API --------------------------------------------------------------------------------------------------
+
+
+def test_the_api_imports_lists_and_decides_with_two_persons(world, people, client):
+    from handover.accounts.services import api_token_issue
+
+    def api(user):
+        token = api_token_issue(user=user)
+        return {"HTTP_AUTHORIZATION": f"Token {token}"}
+
+    base = f"/api/engagements/{world.engagement.code}/risk/vulns/"
+    tech, tech2 = api(people["tech"]), api(people["tech2"])
+    scan = SimpleUploadedFile("月度.nessus", nessus(S(at(2026, 11, 2), {H1: "", H2: ""}, [SSH, TLS, SMB])))
+    answer = client.post(f"{base}import/", {"file": scan, "format": "nessus"}, **tech)
+    assert answer.status_code == 201 and answer.json() == {
+        "created": 3,
+        "updated": 0,
+        "unchanged": 0,
+        "closed": 0,
+    }
+    bad = SimpleUploadedFile("bad.nessus", b"<NessusClientData_v2><ReportHost")
+    answer = client.post(f"{base}import/", {"file": bad, "format": "nessus"}, **tech)
+    assert answer.status_code == 400 and answer.json()["problems"][0]["place"].startswith("line 1")
+    observer = api(people["observer"])
+    denied = client.post(f"{base}import/", {"file": SimpleUploadedFile("x.nessus", b"<x/>"), "format": "nessus"},
+                         **observer)  # fmt: skip
+    assert denied.status_code == 403
+    onsite = api(people["onsite"])
+    listed = client.get(f"{base}?severity=critical", **onsite).json()
+    assert listed["total"] == 1 and listed["results"][0]["ident"] == "nessus:97833"
+    number = listed["results"][0]["number"]
+    assert client.get(f"{base}{number}/", **onsite).json()["scans"][0]["reported"] is True
+    asked = client.post(f"{base}{number}/act/", {"act": "decide", "kind": "false_positive", "reason": "隔离网段的蜜罐"},
+                        content_type="application/json", **tech)  # fmt: skip
+    assert asked.status_code == 201
+    approve = f"{base}decisions/{asked.json()['id']}/approve/"
+    assert client.post(approve, **tech).status_code == 400  # the asker
+    assert client.post(approve, **onsite).status_code == 403  # a site's post does not approve acceptances
+    assert client.post(approve, **tech2).status_code == 200
+    assert client.get(f"{base}?state=false_positive", **onsite).json()["total"] == 1

@@ -407,7 +407,7 @@ def decision_request(
 def decision_approve(*, actor: Any, decision: VulnDecision) -> VulnDecision:
     vulnerability = decision.vulnerability
     engagement = vulnerability.engagement
-    allowed(actor, engagement, perms.MANAGE_RISK)
+    allowed(actor, engagement, perms.ACCEPT_RISK)
     person = person_of(actor, engagement)
     if decision.approved_at is not None:
         raise DomainError(_("This decision is approved already."), field="decision")

@@ -1,9 +1,13 @@
-"""``handover risk deadlines|check|report --engagement CODE``: security management from the command line."""
+"""``handover risk deadlines|check|report|vulns import --engagement CODE``: security management, command line."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+from pathlib import Path
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from handover.core import clock
@@ -11,7 +15,9 @@ from handover.core.actors import system
 from handover.core.context import command_context
 from handover.core.errors import DomainError
 from handover.org.models import Engagement
+from handover.risk import vulnfiles
 from handover.risk.selectors.deadlines import deadlines
+from handover.risk.services import vulns as vuln_services
 from handover.risk.services.assessment import assessment_report_export
 from handover.risk.services.incidents import clocks_check
 from handover.workflow.deadlines import BEIJING
@@ -34,6 +40,21 @@ class Command(BaseCommand):
         report.add_argument("--kind", required=True, choices=("initial", "overall"))
         report.add_argument("--format", required=True, choices=("docx", "pdf"), dest="fmt")
         report.add_argument("-o", "--output", required=True, help="the file to write")
+        scans = sub.add_parser("vulns", help="vulnerability scans (三(四)一)").add_subparsers(
+            dest="vulns", required=True
+        )
+        scan = scans.add_parser("import", help="import a scan: created / updated / unchanged / closed")
+        scan.add_argument("--engagement", required=True, help="the code")
+        scan.add_argument("--format", required=True, choices=vulnfiles.FORMATS, dest="fmt")
+        scan.add_argument(
+            "--scanner", default="", help="the tool of a generic CSV (its check ids are that tool's)"
+        )
+        scan.add_argument(
+            "--scanned-at", default="", help="when the scan ran, if the file does not say (ISO time)"
+        )
+        scan.add_argument("--json", default="", help="also write the four counts to this file as JSON")
+        scan.add_argument("--as", dest="login", default="", help="the login importing (default: the system)")
+        scan.add_argument("file", help="the .nessus, .xml, .csv or .xlsx file")
 
     def handle(self, *args: Any, **options: Any) -> None:
         engagement = Engagement.objects.filter(code=options["engagement"]).first()
@@ -43,6 +64,8 @@ class Command(BaseCommand):
             with command_context("cli"):
                 if options["action"] == "report":
                     self._report(engagement, options)
+                elif options["action"] == "vulns":
+                    self._vulns_import(engagement, options)
                 else:
                     getattr(self, f"_{options['action']}")(engagement)
         except DomainError as exc:
@@ -69,6 +92,39 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"-o {options['output']}: {exc.strerror or exc}") from exc
         self.stdout.write(f"{options['output']}: {len(content)} bytes")
+
+    def _vulns_import(self, engagement: Engagement, options: dict[str, Any]) -> None:
+        path = Path(options["file"])
+        try:
+            content = path.read_bytes()
+        except OSError as exc:
+            raise CommandError(f"{path}: {exc.strerror or exc}") from exc
+        scanned_at = None
+        if options["scanned_at"]:
+            try:
+                scanned_at = dt.datetime.fromisoformat(options["scanned_at"])
+            except ValueError:
+                raise CommandError(f"--scanned-at {options['scanned_at']!r}: not an ISO time") from None
+            if scanned_at.tzinfo is None:
+                scanned_at = scanned_at.replace(tzinfo=BEIJING)
+        actor: Any = system("cli")
+        if options["login"]:
+            actor = get_user_model().objects.filter(username=options["login"], is_active=True).first()
+            if actor is None:
+                raise CommandError(f"--as {options['login']!r}: no such active login")
+        try:
+            counts = vuln_services.vulns_import(actor=actor, engagement=engagement, fmt=options["fmt"],
+                                                filename=path.name, content=content, scanner=options["scanner"],
+                                                scanned_at=scanned_at)  # fmt: skip
+        except vulnfiles.ScanRefused as exc:
+            for place, reason in exc.problems:
+                self.stderr.write(f"{path}: {place}: {reason}")
+            raise CommandError(
+                f"{path}: not imported, nothing written ({len(exc.problems)} problems)"
+            ) from None
+        if options["json"]:
+            Path(options["json"]).write_text(json.dumps(counts), encoding="utf-8")
+        self.stdout.write(", ".join(f"{counts[k]} {k}" for k in vuln_services.COUNTS))
 
     def _check(self, engagement: Engagement) -> None:
         counts = clocks_check(actor=system("cli"), now=clock.now(), engagement=engagement)
