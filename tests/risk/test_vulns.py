@@ -453,3 +453,37 @@ def test_the_api_imports_lists_and_decides_with_two_persons(world, people, clien
     assert client.post(approve, **onsite).status_code == 403  # a site's post does not approve acceptances
     assert client.post(approve, **tech2).status_code == 200
     assert client.get(f"{base}?state=false_positive", **onsite).json()["total"] == 1
+
+
+# -- the pages ------------------------------------------------------------------------------------------------
+
+
+def test_the_pages_import_list_filter_and_approve_and_a_bad_file_lists_its_problems(world, people, client):
+    from django.urls import reverse
+
+    code = world.engagement.code
+    client.force_login(people["tech"])
+    page = reverse("risk:vuln_list", args=[code])
+    scan = SimpleUploadedFile("月度.nessus", nessus(S(at(2026, 11, 2), {H1: "", H2: ""}, [SSH, TLS, SMB])))
+    answer = client.post(page, {"file": scan, "format": "nessus"}, follow=True)
+    assert "3 new, 0 updated, 0 unchanged, 0 closed" in answer.content.decode()
+    bad = "IP地址,漏洞名称,风险等级,CVE编号\n10.0.0.1,x,很高,CVE-2024-1\n".encode("gb18030")
+    answer = client.post(page, {"file": SimpleUploadedFile("bad.csv", bad), "format": "csv",
+                                "scanned_at": "2026-11-03 10:00"})  # fmt: skip
+    text = answer.content.decode()
+    assert answer.status_code == 200 and "row 2, 风险等级" in text and "nothing was written" in text
+    listed = client.get(page, {"severity": "critical"}).content.decode()
+    assert "MS17-010" in listed and "TLS 1.0" not in listed
+    number = Vulnerability.objects.get(port=445).number
+    detail = reverse("risk:vuln_detail", args=[code, number])
+    client.post(detail, {"act": "decide", "kind": "accept", "reason": "隔离网段，补丁窗口在下月",
+                         "expires_on": (clock.now().date() + dt.timedelta(days=20)).isoformat()})  # fmt: skip
+    decision = VulnDecision.objects.get()
+    answer = client.post(detail, {"act": "approve", "decision": decision.pk}, follow=True)
+    assert "neither asked" in answer.content.decode() and VulnDecision.objects.get().approved_at is None
+    client.force_login(people["tech2"])
+    client.post(detail, {"act": "approve", "decision": decision.pk})
+    assert VulnDecision.objects.get().approved_by.user == people["tech2"]
+    assert 'data-state="accepted"' in client.get(page).content.decode()
+    client.force_login(people["observer"])
+    assert client.get(page).status_code == 403

@@ -8,7 +8,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from handover.risk.models import ClockKind, Scenario
+from handover.risk.models import ClockKind, DecisionKind, Scenario
 
 
 class IncidentForm(forms.Form):
@@ -62,4 +62,32 @@ class PlanForm(forms.Form):
     effective_on = forms.DateField(label=_("In force from"), help_text=_("e.g. 2026-12-01"))
     feasibility_checked_on = forms.DateField(
         label=_("Feasibility checked on (第十六条第5项)"), required=False
+    )
+
+
+class VulnImportForm(forms.Form):
+    file = forms.FileField(label=_("Scan file"), help_text=_(".nessus, OpenVAS XML, CSV or xlsx"))
+    format = forms.ChoiceField(
+        label=_("Format"),
+        choices=[
+            ("nessus", "Nessus (.nessus)"),
+            ("openvas", "OpenVAS / GVM (XML)"),
+            ("csv", _("CSV or xlsx (Nessus CSV or a table with Chinese headers)")),
+        ],
+    )
+    scanner = forms.CharField(label=_("Tool of a CSV"), max_length=40, required=False,
+                              help_text=_("e.g. rsas; its check ids are that tool's"))  # fmt: skip
+    scanned_at = forms.DateTimeField(label=_("Scan time, if the file does not say"), required=False,
+                                     help_text=_("e.g. 2026-12-05 22:00"))  # fmt: skip
+
+
+class VulnDecisionForm(forms.Form):
+    kind = forms.ChoiceField(label=_("Decision"), choices=DecisionKind.choices)
+    reason = forms.CharField(label=_("Reason"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+    expires_on = forms.DateField(label=_("Accepted until"), required=False, help_text=_("e.g. 2027-03-31"))
+
+
+class VulnFixForm(forms.Form):
+    note = forms.CharField(
+        label=_("What was done"), max_length=4000, widget=forms.Textarea(attrs={"rows": 2})
     )

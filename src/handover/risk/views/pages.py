@@ -10,17 +10,31 @@ from django.utils.translation import gettext as _
 
 from handover.core import clock
 from handover.core.errors import DomainError
+from handover.core.uploads import upload_kind
 from handover.org import permissions as perms
 from handover.org import selectors as org_selectors
 from handover.org.models import Engagement, Person
-from handover.risk import rules
-from handover.risk.forms import EvidenceForm, IncidentForm, PlanForm, ReportForm, RiskForm
+from handover.registers.io.reading import max_bytes
+from handover.risk import rules, vulnfiles
+from handover.risk.forms import (
+    EvidenceForm,
+    IncidentForm,
+    PlanForm,
+    ReportForm,
+    RiskForm,
+    VulnDecisionForm,
+    VulnFixForm,
+    VulnImportForm,
+)
+from handover.risk.models import Severity
 from handover.risk.selectors import compliance, incidents, plans, register
+from handover.risk.selectors import vulns as vuln_selectors
 from handover.risk.selectors.deadlines import deadlines
 from handover.risk.services import compliance as compliance_services
 from handover.risk.services import incidents as incident_services
 from handover.risk.services import plans as plan_services
 from handover.risk.services import register as register_services
+from handover.risk.services import vulns as vuln_services
 from handover.web.access import needs
 
 
@@ -156,3 +170,82 @@ def plan_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
         "overdue": {d.pk for d in plans.drills_overdue(user=request.user, engagement=engagement, today=today)},
     }  # fmt: skip
     return render(request, "risk/plan_list.html", context)
+
+
+@needs(perms.VIEW_RISK)
+@upload_kind("import")
+def vuln_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
+    """三(四)一: the findings with filters, the latest scans, and (for who manages risk) the scan import."""
+    form = VulnImportForm(request.POST or None, request.FILES or None)
+    problems: list[tuple[str, str]] = []
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            if upload.size > max_bytes():
+                raise DomainError(_("%(file)s is larger than %(mb)d MB; split the scan.")
+                                  % {"file": upload.name, "mb": max_bytes() >> 20}, field="file")  # fmt: skip
+            counts = vuln_services.vulns_import(
+                actor=request.user, engagement=engagement, fmt=form.cleaned_data["format"],
+                filename=upload.name, content=b"".join(upload.chunks()), scanner=form.cleaned_data["scanner"],
+                scanned_at=form.cleaned_data["scanned_at"],
+            )  # fmt: skip
+        except vulnfiles.ScanRefused as exc:
+            problems = exc.problems[:200]
+            form.add_error("file", _("Not imported; nothing was written. Each problem is listed below."))
+        except DomainError as exc:
+            _fail(form, exc)
+        else:
+            messages.success(request, _("Imported: %(created)d new, %(updated)d updated, %(unchanged)d unchanged, "
+                                        "%(closed)d closed.") % counts)  # fmt: skip
+            return redirect("risk:vuln_list", code=engagement.code)
+    query = request.GET
+    lines, total = vuln_selectors.vuln_list(
+        user=request.user, engagement=engagement, now=clock.now(), state=query.get("state", ""),
+        severity=query.get("severity", ""), host=query.get("host", ""), text=query.get("q", ""), limit=200,
+    )  # fmt: skip
+    context = {
+        "engagement": engagement, "caps": _caps(request, engagement), "form": form, "problems": problems,
+        "lines": [(line, vuln_selectors.state_label(line.state)) for line in lines], "total": total,
+        "scans": vuln_selectors.scan_list(user=request.user, engagement=engagement),
+        "states": [(s, vuln_selectors.state_label(s)) for s in vuln_selectors.STATES],
+        "severities": Severity.choices, "query": query,
+    }  # fmt: skip
+    return render(request, "risk/vuln_list.html", context)
+
+
+@needs(perms.VIEW_RISK)
+def vuln_detail(request: HttpRequest, engagement: Engagement, number: str) -> HttpResponse:
+    """One finding: where it was seen and not seen, its decisions; ask, approve, record and verify a fix."""
+    found, history = vuln_selectors.vuln_detail(user=request.user, engagement=engagement, number=number)
+    decide = VulnDecisionForm(request.POST if request.POST.get("act") == "decide" else None)
+    fix = VulnFixForm(request.POST if request.POST.get("act") == "fix" else None)
+    if request.method == "POST":
+        act = request.POST.get("act")
+        try:
+            if act == "decide" and decide.is_valid():
+                vuln_services.decision_request(actor=request.user, vulnerability=found, **decide.cleaned_data)
+            elif act == "approve":
+                decision = found.decisions.filter(pk=int(request.POST.get("decision") or 0)).first()
+                if decision is None:
+                    raise DomainError(_("No such decision on this finding."), field="decision")
+                vuln_services.decision_approve(actor=request.user, decision=decision)
+            elif act == "fix" and fix.is_valid():
+                vuln_services.vuln_fix(actor=request.user, vulnerability=found, **fix.cleaned_data)
+            elif act == "verify":
+                vuln_services.vuln_verify(actor=request.user, vulnerability=found)
+            else:
+                raise DomainError(_("Fill in the form."), field=None)
+        except DomainError as exc:
+            form = {"decide": decide, "fix": fix}.get(str(act))
+            if form is not None and form.is_bound:
+                _fail(form, exc)
+            else:
+                messages.error(request, str(exc.message))
+        else:
+            messages.success(request, _("Recorded."))
+            return redirect("risk:vuln_detail", code=engagement.code, number=found.number)
+    context = {
+        "engagement": engagement, "caps": _caps(request, engagement), "v": found, "history": history,
+        "decide": decide, "fix": fix,
+    }  # fmt: skip
+    return render(request, "risk/vuln_detail.html", context)
