@@ -112,6 +112,7 @@ bench: install-bench
 	$(BIN)/python bench/discovery_gather.py
 	$(BIN)/python bench/discovery_django.py
 	$(BIN)/python bench/discovery_review.py
+	$(BIN)/python bench/risk_vulns.py
 
 clean:
 	rm -rf $(VENV) data

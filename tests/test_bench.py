@@ -57,6 +57,13 @@ def test_discovery_review_bench_runs() -> None:
     assert "| review with the staff list (" in out
 
 
+def test_risk_vulns_bench_runs() -> None:
+    out = run("risk_vulns.py")
+    assert "| parse alone (vulnfiles.read, baseline) |" in out
+    assert "{'created': 0, 'updated': 1800, 'unchanged': 0, 'closed': 200} |" in out
+    assert "stored: 2000 findings, 200 closed" in out
+
+
 def test_vault_bench_runs() -> None:
     out = run("vault_bench.py")
     assert "aes-256-gcm  encrypt" in out and "sm4-gcm      decrypt" in out

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Max, QuerySet
 from django.utils.translation import gettext as _
 
 from handover.audit.services import event_record
@@ -152,9 +152,10 @@ def vulns_import(
                 [VulnScanHost(scan=record, asset_key=k) for k in sorted(covered)]
             )
             coverage: dict[str, list[tuple[str, dt.datetime, int]]] = defaultdict(list)
-            for scanner_name, at, scan_id, asset_key in VulnScanHost.objects.filter(
-                scan__engagement=engagement, asset_key__in=covered
-            ).values_list("scan__scanner", "scan__scanned_at", "scan_id", "asset_key"):
+            hosts = VulnScanHost.objects.filter(scan__engagement=engagement)
+            for scanner_name, at, scan_id, asset_key in _among(hosts, covered).values_list(
+                "scan__scanner", "scan__scanned_at", "scan_id", "asset_key"
+            ):
                 coverage[asset_key].append((scanner_name, at, scan_id))
             _apply(engagement, record, reported, covered, coverage, counts)
             event_record(actor=actor, action=events.VULN_IMPORT, engagement_id=engagement.pk, obj=record,
@@ -170,6 +171,12 @@ def vulns_import(
             field="file",
         ) from None
     return counts
+
+
+def _among(found: QuerySet[Any], hosts: set[str]) -> QuerySet[Any]:
+    """``found`` on these hosts by an IN list; for many hosts all of it (the callers look hosts up themselves):
+    SQLite limits the variables of one statement."""
+    return found.filter(asset_key__in=hosts) if len(hosts) <= 2000 else found
 
 
 def _content(item: vulnfiles.Item) -> dict[str, Any]:
@@ -190,12 +197,13 @@ def _apply(
     when, scanner = record.scanned_at, record.scanner
     existing = {
         v.key: v
-        for v in Vulnerability.objects.filter(engagement=engagement, asset_key__in=covered).exclude(
+        for v in _among(Vulnerability.objects.filter(engagement=engagement), covered).exclude(
             source__in=(Source.PENTEST, Source.INSPECTION, Source.BULLETIN)
         )
     }
     fresh: list[Vulnerability] = []
     changed: list[Vulnerability] = []
+    reworded: set[int] = set()
     numbers = iter(_next_numbers(engagement, sum(1 for k in reported if k not in existing)))
     for key, (item, asset_key, asset) in reported.items():
         found = existing.get(key)
@@ -227,6 +235,8 @@ def _apply(
                  tuple(getattr(found, f) for f in _CONTENT))  # fmt: skip
         if after != before:
             changed.append(found)
+            if after[4] != before[4]:
+                reworded.add(found.pk)
             counts["closed" if was_open and found.closed_at is not None else "updated"] += 1
         else:
             counts["unchanged"] += 1
@@ -243,21 +253,38 @@ def _apply(
                 found.closed_at, found.closed_by_scan_id = closed_at, closed_by
                 changed.append(found)
     Vulnerability.objects.bulk_create(fresh, batch_size=2000)
-    if changed:
-        Vulnerability.objects.bulk_update(
-            changed,
-            [*_CONTENT, "first_seen", "last_seen", "closed_at", "closed_by_scan", "scanners", "asset"],
-            batch_size=1000,
-        )
+    _save(changed, reworded)
     known = Vulnerability.objects.filter(engagement=engagement)
-    if (
-        len(reported) <= 2000
-    ):  # else one pass over the engagement's keys beats IN lists (SQLite's variable limit)
+    # Few keys: an IN list; many: one pass over the engagement's keys (and SQLite's limit on variables).
+    if len(reported) <= 2000:
         known = known.filter(key__in=list(reported))
     ids = dict(known.values_list("key", "pk"))
     VulnSighting.objects.bulk_create(
         [VulnSighting(vulnerability_id=ids[k], scan=record) for k in reported], batch_size=5000
     )
+
+
+def _save(changed: list[Vulnerability], reworded: set[int]) -> None:
+    """Write the changed findings: a new wording in bulk (rare); the dates, which a scan moves for most
+    findings at once, as one UPDATE per distinct set of values (Django's bulk_update writes a CASE per field
+    and row, which a 100,000-finding rescan cannot afford)."""
+    Vulnerability.objects.bulk_update(
+        [v for v in changed if v.pk in reworded],
+        [*_CONTENT, "first_seen", "last_seen", "closed_at", "closed_by_scan", "scanners", "asset"],
+        batch_size=500,
+    )
+    groups: dict[tuple[Any, ...], list[int]] = defaultdict(list)
+    for v in changed:
+        if v.pk not in reworded:
+            groups[
+                (v.first_seen, v.last_seen, v.closed_at, v.closed_by_scan_id, v.scanners, v.asset_id)
+            ].append(v.pk)
+    for (first_seen, last_seen, closed_at, closed_by, scanners, asset), pks in groups.items():
+        for start in range(0, len(pks), 2000):
+            Vulnerability.objects.filter(pk__in=pks[start : start + 2000]).update(
+                first_seen=first_seen, last_seen=last_seen, closed_at=closed_at, closed_by_scan_id=closed_by,
+                scanners=scanners, asset_id=asset,
+            )  # fmt: skip
 
 
 # -- recorded by hand ----------------------------------------------------------------------------------------
