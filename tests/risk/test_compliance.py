@@ -12,9 +12,10 @@ from handover.registers.models import FormState, Row
 from handover.risk import library
 from handover.risk.models import ClockKind, Scenario
 from handover.risk.selectors.compliance import Status, compliance_view
-from handover.risk.services import compliance, incidents, plans, register
+from handover.risk.services import compliance, incidents, plans, register, vulns
 from tests.factories import register_form
 from tests.risk.conftest import at
+from tests.risk.scans import F, S, nessus
 
 KEYS = sorted({key for duty in library.DUTIES for key in duty.evidence})
 NOW = at(2026, 12, 10, 15)
@@ -49,6 +50,14 @@ def build(world, skip: str = "") -> None:
         if skip != "incident_notice":
             incidents.incident_notice_record(actor=actor, incident=incident, party="上海证券交易所", channel="电话",
                                              notified_at=at(2026, 12, 9, 11), summary="交易中断")  # fmt: skip
+
+    scanned = at(2026, 12, 1) if skip != "vuln_scan_quarter" else at(2026, 6, 1)
+    vulns.vulns_import(actor=actor, engagement=e, fmt="nessus", filename="月度.nessus",
+                       content=nessus(S(scanned, {"10.8.1.11": ""}, [F("10.8.1.11", 22, "173260")])))  # fmt: skip
+    for source, key in (("pentest", "vuln_found_by_check"), ("bulletin", "vuln_bulletin")):
+        if skip != key:
+            vulns.vuln_record(actor=actor, engagement=e, source=source, severity="high", title="弱口令",
+                              host="10.8.1.12", reference=f"{source}-1", found_at=at(2026, 11, 20))  # fmt: skip
 
 
 def lines(world, user):

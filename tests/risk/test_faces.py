@@ -71,8 +71,16 @@ def test_the_demo_has_a_risk_register_a_running_clock_and_a_drill_done_and_one_o
     assert incident.grade == "large" and immediate.done_at is None and immediate.due_at > clock.now()
     assert Drill.objects.filter(held_on__isnull=False).count() == 1
     assert Drill.objects.filter(held_on__isnull=True, due_on__lt=clock.now().date()).count() == 1
+    from handover.risk.models import Vulnerability, VulnScan
+
+    assert VulnScan.objects.filter(engagement=engagement).count() == 2
+    found = Vulnerability.objects.filter(engagement=engagement)
+    assert (
+        found.filter(closed_at__isnull=False, closed_by_scan__isnull=False).count() == 1
+    )  # the rescan closed one
+    assert found.filter(source="inspection").count() == 1 and found.count() > 4
     call_command("demo", stdout=io.StringIO())  # twice: nothing added
-    assert Risk.objects.count() == 3 and Incident.objects.count() == 1
+    assert Risk.objects.count() == 3 and Incident.objects.count() == 1 and VulnScan.objects.count() == 2
 
 
 def test_a_risk_and_a_plan_version_are_recorded_on_their_pages(world, people, client):

@@ -435,7 +435,7 @@ def test_the_api_imports_lists_and_decides_with_two_persons(world, people, clien
     }
     bad = SimpleUploadedFile("bad.nessus", b"<NessusClientData_v2><ReportHost")
     answer = client.post(f"{base}import/", {"file": bad, "format": "nessus"}, **tech)
-    assert answer.status_code == 400 and answer.json()["problems"][0]["place"].startswith("line 1")
+    assert answer.status_code == 400 and answer.json()["problems"][0]["place"].startswith("第 1 行第")
     observer = api(people["observer"])
     denied = client.post(f"{base}import/", {"file": SimpleUploadedFile("x.nessus", b"<x/>"), "format": "nessus"},
                          **observer)  # fmt: skip
@@ -466,12 +466,14 @@ def test_the_pages_import_list_filter_and_approve_and_a_bad_file_lists_its_probl
     page = reverse("risk:vuln_list", args=[code])
     scan = SimpleUploadedFile("月度.nessus", nessus(S(at(2026, 11, 2), {H1: "", H2: ""}, [SSH, TLS, SMB])))
     answer = client.post(page, {"file": scan, "format": "nessus"}, follow=True)
-    assert "3 new, 0 updated, 0 unchanged, 0 closed" in answer.content.decode()
+    assert (
+        "已导入：新增 3 个，更新 0 个，未变 0 个，关闭 0 个。" in answer.content.decode()
+    )  # the page speaks Chinese
     bad = "IP地址,漏洞名称,风险等级,CVE编号\n10.0.0.1,x,很高,CVE-2024-1\n".encode("gb18030")
     answer = client.post(page, {"file": SimpleUploadedFile("bad.csv", bad), "format": "csv",
                                 "scanned_at": "2026-11-03 10:00"})  # fmt: skip
     text = answer.content.decode()
-    assert answer.status_code == 200 and "row 2, 风险等级" in text and "nothing was written" in text
+    assert answer.status_code == 200 and "第 2 行，风险等级" in text and "未写入任何数据" in text
     listed = client.get(page, {"severity": "critical"}).content.decode()
     assert "MS17-010" in listed and "TLS 1.0" not in listed
     number = Vulnerability.objects.get(port=445).number
@@ -480,7 +482,7 @@ def test_the_pages_import_list_filter_and_approve_and_a_bad_file_lists_its_probl
                          "expires_on": (clock.now().date() + dt.timedelta(days=20)).isoformat()})  # fmt: skip
     decision = VulnDecision.objects.get()
     answer = client.post(detail, {"act": "approve", "decision": decision.pk}, follow=True)
-    assert "neither asked" in answer.content.decode() and VulnDecision.objects.get().approved_at is None
+    assert "既非申请人" in answer.content.decode() and VulnDecision.objects.get().approved_at is None
     client.force_login(people["tech2"])
     client.post(detail, {"act": "approve", "decision": decision.pk})
     assert VulnDecision.objects.get().approved_by.user == people["tech2"]

@@ -39,10 +39,50 @@ def load(engagement: Engagement) -> bool:
         _risks(engagement, actor, owner, capa, today)
         _incident(engagement, actor, now)
         _plans(engagement, actor, today, capa)
+        _vulns(engagement, actor, now)
         compliance.evidence_link(actor=actor, engagement=engagement, duty="M03",
                                  description="集中交易系统等保三级备案证明",
                                  reference="公安机关备案证明（演示）")  # fmt: skip
     return True
+
+
+_SCAN_HEAD = "IP地址,主机名,端口,协议,漏洞名称,风险等级,CVE编号,插件ID,解决方案\n"
+_FINDINGS = (
+    (
+        22,
+        "tcp",
+        "OpenSSH 安全漏洞（regreSSHion）",
+        "高危",
+        "CVE-2024-6387",
+        "201194",
+        "升级 OpenSSH 至 9.8p1",
+    ),
+    (443, "tcp", "SSL/TLS 协议信息泄露漏洞", "中危", "CVE-2016-2183", "94437", "禁用 3DES 套件"),
+    (3389, "tcp", "远程桌面服务远程代码执行漏洞", "紧急", "CVE-2019-0708", "125313", "安装 KB4499175"),
+    (161, "udp", "SNMP 默认团体名", "中危", "CVE-1999-0517", "41028", "修改团体名"),
+)
+
+
+def _vulns(engagement: Engagement, actor: object, now: dt.datetime) -> None:
+    """Two scans of a firm's scanner (a CSV with Chinese headers, as 绿盟 RSAS exports it) ten and three days
+    ago; the second no longer reports one finding, which closes; and one finding of a supervisory inspection."""
+    from handover.registers.models import Asset
+    from handover.risk.services import vulns
+
+    hosts = list(Asset.objects.filter(engagement=engagement).exclude(hostname="").order_by("pk").values_list(
+        "hostname", flat=True)[:4])  # fmt: skip
+    if not hosts:
+        return
+    rows = [f"10.8.{n}.11,{host},{','.join(str(v) for v in finding)}"
+            for n, host in enumerate(hosts) for finding in _FINDINGS[n % 2 :: 2]]  # fmt: skip
+    for days, keep in ((10, rows), (3, rows[1:])):
+        at = now - dt.timedelta(days=days)
+        content = (_SCAN_HEAD + "\n".join(keep) + "\n").encode("gb18030")
+        vulns.vulns_import(actor=actor, engagement=engagement, fmt="csv", filename=f"RSAS-{at:%Y%m%d}.csv",
+                           content=content, scanner="rsas", scanned_at=at)  # fmt: skip
+    vulns.vuln_record(actor=actor, engagement=engagement, source="inspection", severity="high",
+                      title="营业部交易终端未部署网络准入控制", host=hosts[0], reference="现场检查问题清单 第3项",
+                      found_at=now - dt.timedelta(days=5))  # fmt: skip
 
 
 def _risks(

@@ -75,7 +75,7 @@ class ScanRefused(DomainError):
     """The file cannot be imported; ``problems`` lists (place, reason) for the page and the CLI."""
 
     def __init__(self, filename: str, problems: list[tuple[str, str]]) -> None:
-        first = "; ".join(f"{place}: {reason}" for place, reason in problems[:5])
+        first = "; ".join(_("%(place)s: %(reason)s") % {"place": p, "reason": r} for p, r in problems[:5])
         more = len(problems) - 5
         message = _("%(file)s was not imported; nothing was written: %(first)s") % {
             "file": filename,
@@ -329,6 +329,13 @@ REQUIRED = ("host", "title", "severity")
 _NESSUS_CSV = {"plugin id", "risk", "host", "name"}
 
 
+def _at(row: int, column: str = "") -> str:
+    """The place of a cell as the page and the CLI name it: 第 3 行，端口 / row 3, 端口."""
+    if not column:
+        return _("row %(row)d") % {"row": row}
+    return _("row %(row)d, %(column)s") % {"row": row, "column": column}
+
+
 def _header(cell: Any) -> str:
     return " ".join(str(cell or "").replace("\u3000", " ").split()).lower()
 
@@ -340,7 +347,7 @@ def _table(filename: str, content: bytes, scanner: str) -> Scan:
     rows = read_table(filename, content, bounds=Bounds(columns=40, max_rows=MAX_FINDINGS))
     head = next((i for i, row in enumerate(rows[:20]) if sum(_header(c) in HEADERS for c in row) >= 3), None)
     if head is None:
-        raise ScanRefused(filename, [(_("row 1"), _("no header row found: name the columns %(names)s (for example "
+        raise ScanRefused(filename, [(_at(1), _("no header row found: name the columns %(names)s (for example "
                                                      "主机, 漏洞名称, 风险等级, CVE, 插件ID, 端口, 解决方案).")
                                       % {"names": " / ".join(REQUIRED)})])  # fmt: skip
     headers = [_header(c) for c in rows[head]]
@@ -352,7 +359,7 @@ def _table(filename: str, content: bytes, scanner: str) -> Scan:
     if not any(k in columns for k in ("plugin", "cves", "cnvd", "cnnvd")):
         missing.append("插件ID / CVE / CNVD / CNNVD")
     if missing:
-        raise ScanRefused(filename, [(_("row %(row)d") % {"row": head + 1},
+        raise ScanRefused(filename, [(_at(head + 1),
                                       _("missing columns: %(names)s.") % {"names": ", ".join(missing)})])  # fmt: skip
     if not scanner:
         scanner = "nessus" if set(headers) >= _NESSUS_CSV else "csv"
@@ -372,15 +379,15 @@ def _table(filename: str, content: bytes, scanner: str) -> Scan:
     for number, row in enumerate(rows[head + 1 :], head + 2):
         if not any(str(c or "").strip() for c in row):
             continue
-        place = _("row %(row)d") % {"row": number}
+        place = _at(number)
         host = cell(row, "host")
         if not host:
-            problems.append((f"{place}, {headers[columns['host']]}", _("the host is empty.")))
+            problems.append((_at(number, headers[columns["host"]]), _("the host is empty.")))
             continue
         scan.hosts.setdefault(host, cell(row, "hostname"))
         level = _severity(cell(row, "severity"))
         if level is None:
-            problems.append((f"{place}, {headers[columns['severity']]}",
+            problems.append((_at(number, headers[columns["severity"]]),
                              _("%(value)r is not a level: use 紧急/高/中/低/信息 or Critical/High/Medium/Low/None.")
                              % {"value": cell(row, "severity")}))  # fmt: skip
             continue
@@ -391,7 +398,7 @@ def _table(filename: str, content: bytes, scanner: str) -> Scan:
                     stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.timezone(dt.timedelta(hours=8)))
                 )
             except ValueError:
-                problems.append((f"{place}, {headers[columns['scanned_at']]}",
+                problems.append((_at(number, headers[columns["scanned_at"]]),
                                  _("%(value)r is not a time such as 2026-12-05 10:30.") % {"value": when}))  # fmt: skip
                 continue
         if level == "info":
@@ -399,7 +406,7 @@ def _table(filename: str, content: bytes, scanner: str) -> Scan:
         port_text, _slash, protocol = cell(row, "port").partition("/")
         port_text = port_text.removesuffix(".0")
         if port_text and not (port_text.isdigit() and int(port_text) <= 65535):
-            problems.append((f"{place}, {headers[columns['port']]}",
+            problems.append((_at(number, headers[columns["port"]]),
                              _("%(value)r is not a port from 0 to 65535.") % {"value": cell(row, "port")}))  # fmt: skip
             continue
         plugin = cell(row, "plugin").removesuffix(".0")
@@ -415,7 +422,7 @@ def _table(filename: str, content: bytes, scanner: str) -> Scan:
                                       "wording. Fill one of them.")))  # fmt: skip
             continue
         if not item.title:
-            problems.append((f"{place}, {headers[columns['title']]}", _("the name is empty.")))
+            problems.append((_at(number, headers[columns["title"]]), _("the name is empty.")))
             continue
         # Nessus CSV repeats a finding once per CVE: the rows of one check on one port are one finding.
         merge = (item.host, item.port, item.protocol, item.plugin) if item.plugin else None

@@ -23,14 +23,14 @@ from handover.org.models import Engagement, Person
 from handover.registers.io.reading import max_bytes
 from handover.risk import vulnfiles
 from handover.risk.api import _Scoped
-from handover.risk.models import DecisionKind, Severity, Source, VulnDecision, Vulnerability
+from handover.risk.models import Severity, Source, VulnDecision, Vulnerability
 from handover.risk.selectors import vulns as selectors
 from handover.risk.services import vulns as services
 
 
 class VulnDecisionSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
-    kind = serializers.ChoiceField(choices=DecisionKind.values)
+    kind = serializers.CharField(max_length=16, help_text="accept | false_positive")
     reason = serializers.CharField(max_length=2000)
     expires_on = serializers.DateField(required=False, allow_null=True, default=None)
     requested_by = serializers.CharField(source="requested_by.name", read_only=True)
@@ -65,7 +65,7 @@ class VulnActSerializer(serializers.Serializer):
     act = serializers.ChoiceField(choices=["owner", "fix", "verify", "decide"])
     person = serializers.IntegerField(required=False)
     note = serializers.CharField(max_length=4000, required=False, allow_blank=True, default="")
-    kind = serializers.ChoiceField(choices=DecisionKind.values, required=False)
+    kind = serializers.CharField(max_length=16, required=False, help_text="accept | false_positive")
     reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
     expires_on = serializers.DateField(required=False, allow_null=True, default=None)
 
@@ -89,7 +89,7 @@ class VulnListView(_Scoped):
     """GET: the findings (``state`` open|overdue|accepted|false_positive|closed, ``severity``, ``host``, ``q``;
     at most 500, with ``total``). POST: record a finding by hand (penetration test, inspection, bulletin)."""
 
-    @extend_schema(responses=dict[str, Any])
+    @extend_schema(operation_id="risk_vulns_list", responses=dict[str, Any])
     def get(self, request: Request, code: str) -> Response:
         query = request.query_params
         lines, total = selectors.vuln_list(
@@ -155,7 +155,7 @@ class VulnImportView(_Scoped):
 class VulnDetailView(_Scoped):
     """GET: one finding, its decisions and the scans of its tools that covered its host (reported or not)."""
 
-    @extend_schema(responses=dict[str, Any])
+    @extend_schema(operation_id="risk_vuln_detail", responses=dict[str, Any])
     def get(self, request: Request, code: str, number: str) -> Response:
         found, history = selectors.vuln_detail(user=request.user, engagement=self.engagement(), number=number)
         return Response({

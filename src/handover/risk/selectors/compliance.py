@@ -26,6 +26,9 @@ from handover.risk.models import (
     PlanVersion,
     ReportClock,
     Risk,
+    Source,
+    Vulnerability,
+    VulnScan,
 )
 from handover.risk.selectors.common import visible
 
@@ -58,6 +61,9 @@ def _describe(key: str) -> str:
         "incident_reported": _("an incident's written report is recorded"),
         "incident_investigated": _("an incident's investigation report is recorded"),
         "incident_notice": _("a related party was told of an incident"),
+        "vuln_scan_quarter": _("a vulnerability scan was imported in the last 90 days"),
+        "vuln_found_by_check": _("findings of a penetration test or an inspection are recorded"),
+        "vuln_bulletin": _("findings of an industry bulletin are recorded"),
     }
     return texts[kind] % {"no": number} if number else texts[kind]
 
@@ -90,6 +96,16 @@ def evidence_found(*, engagement: Engagement, today: dt.date) -> set[str]:
         found.add("incident_investigated")
     if PartyNotice.objects.filter(incident__engagement=engagement).exists():
         found.add("incident_notice")
+    since = dt.datetime.combine(today - dt.timedelta(days=90), dt.time(), tzinfo=dt.UTC)
+    if VulnScan.objects.filter(engagement=engagement, scanned_at__gte=since).exists():
+        found.add("vuln_scan_quarter")
+    sources = set(
+        Vulnerability.objects.filter(engagement=engagement).values_list("source", flat=True).distinct()
+    )
+    if sources & {Source.PENTEST, Source.INSPECTION}:
+        found.add("vuln_found_by_check")
+    if Source.BULLETIN in sources:
+        found.add("vuln_bulletin")
     return found
 
 
