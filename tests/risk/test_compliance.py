@@ -8,12 +8,13 @@ import pytest
 from handover.core import clock
 from handover.core.actors import system
 from handover.core.errors import DomainError, PermissionDenied
+from handover.org.models import OrgType
 from handover.registers.models import FormState, Row
 from handover.risk import library
 from handover.risk.models import ClockKind, Scenario
 from handover.risk.selectors.compliance import Status, compliance_view
-from handover.risk.services import compliance, incidents, plans, register, vulns
-from tests.factories import register_form
+from handover.risk.services import compliance, incidents, plans, register, suppliers, vulns
+from tests.factories import OrganisationFactory, register_form
 from tests.risk.conftest import at
 from tests.risk.scans import F, S, nessus
 
@@ -58,6 +59,13 @@ def build(world, skip: str = "") -> None:
         if skip != key:
             vulns.vuln_record(actor=actor, engagement=e, source=source, severity="high", title="弱口令",
                               host="10.8.1.12", reference=f"{source}-1", found_at=at(2026, 11, 20))  # fmt: skip
+
+    supplier = OrganisationFactory(engagement=e, name="恒生电子", type=OrgType.APP_VENDOR)
+    filed = {"filing": "filed", "filing_reference": "备案 2026-001", "filed_on": at(2026, 3, 1).date()}
+    if skip == "suppliers_filed":
+        filed = {"filing": "required"}
+    suppliers.supplier_set(actor=actor, engagement=e, organisation=supplier, criticality="important",
+                           substitutability="hard", **filed)  # fmt: skip
 
 
 def lines(world, user):

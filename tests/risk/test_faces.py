@@ -79,6 +79,9 @@ def test_the_demo_has_a_risk_register_a_running_clock_and_a_drill_done_and_one_o
         found.filter(closed_at__isnull=False, closed_by_scan__isnull=False).count() == 1
     )  # the rescan closed one
     assert found.filter(source="inspection").count() == 1 and found.count() > 4
+    from handover.risk.models import Supplier
+
+    assert set(Supplier.objects.values_list("filing", flat=True)) == {"filed", "required"}
     call_command("demo", stdout=io.StringIO())  # twice: nothing added
     assert Risk.objects.count() == 3 and Incident.objects.count() == 1 and VulnScan.objects.count() == 2
 

@@ -40,6 +40,7 @@ def load(engagement: Engagement) -> bool:
         _incident(engagement, actor, now)
         _plans(engagement, actor, today, capa)
         _vulns(engagement, actor, now)
+        _suppliers(engagement, actor, today)
         compliance.evidence_link(actor=actor, engagement=engagement, duty="M03",
                                  description="集中交易系统等保三级备案证明",
                                  reference="公安机关备案证明（演示）")  # fmt: skip
@@ -83,6 +84,27 @@ def _vulns(engagement: Engagement, actor: object, now: dt.datetime) -> None:
     vulns.vuln_record(actor=actor, engagement=engagement, source="inspection", severity="high",
                       title="营业部交易终端未部署网络准入控制", host=hosts[0], reference="现场检查问题清单 第3项",
                       found_at=now - dt.timedelta(days=5))  # fmt: skip
+
+
+def _suppliers(engagement: Engagement, actor: object, today: dt.date) -> None:
+    """The application developer filed (备案 on record); the line carrier important but not yet filed."""
+    from handover.org.models import Organisation, OrgType
+    from handover.risk.services.suppliers import supplier_set
+
+    developer = (
+        Organisation.objects.filter(engagement=engagement, type=OrgType.APP_VENDOR).order_by("pk").first()
+    )
+    carrier = (
+        Organisation.objects.filter(engagement=engagement, type=OrgType.LINE_CARRIER).order_by("pk").first()
+    )
+    if developer is not None:
+        supplier_set(actor=actor, engagement=engagement, organisation=developer, criticality="important",
+                     substitutability="hard", services="集中交易、柜台系统开发与维保", filing="filed",
+                     filing_reference="信息技术系统服务机构备案（演示）第 2026-0315 号",
+                     filed_on=today - dt.timedelta(days=200))  # fmt: skip
+    if carrier is not None:
+        supplier_set(actor=actor, engagement=engagement, organisation=carrier, criticality="important",
+                     substitutability="easy", services="交易所报盘专线", filing="required")  # fmt: skip
 
 
 def _risks(

@@ -28,6 +28,7 @@ VULN_FIX = "risk.vuln.fix"
 VULN_VERIFY = "risk.vuln.verify"
 VULN_DECISION_REQUEST = "risk.vuln.decision_request"
 VULN_DECISION_APPROVE = "risk.vuln.decision_approve"
+SUPPLIER_SET = "risk.supplier.set"
 
 ACTIONS = {
     EVIDENCE_LINK: _("Evidence linked to a duty of the measures"),
@@ -56,4 +57,5 @@ ACTIONS = {
     VULN_VERIFY: _("Vulnerability fix verified by a second person"),
     VULN_DECISION_REQUEST: _("Vulnerability acceptance or false positive asked for"),
     VULN_DECISION_APPROVE: _("Vulnerability acceptance or false positive approved"),
+    SUPPLIER_SET: _("Supplier's management facts recorded"),
 }

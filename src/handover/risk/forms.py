@@ -8,7 +8,15 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from handover.risk.models import ClockKind, DecisionKind, Scenario
+from handover.risk.models import (
+    ClockKind,
+    Criticality,
+    DecisionKind,
+    Filing,
+    Scenario,
+    Substitutability,
+    SupplierState,
+)
 
 
 class IncidentForm(forms.Form):
@@ -91,3 +99,24 @@ class VulnFixForm(forms.Form):
     note = forms.CharField(
         label=_("What was done"), max_length=4000, widget=forms.Textarea(attrs={"rows": 2})
     )
+
+
+class SupplierForm(forms.Form):
+    organisation = forms.TypedChoiceField(label=_("Organisation"), coerce=int)
+    services = forms.CharField(label=_("Services"), max_length=300, required=False)
+    criticality = forms.ChoiceField(label=_("Criticality"), choices=Criticality.choices)
+    substitutability = forms.ChoiceField(label=_("Substitutability"), choices=Substitutability.choices)
+    state = forms.ChoiceField(label=_("State"), choices=SupplierState.choices, initial="active")
+    exit_plan = forms.CharField(
+        label=_("Exit plan"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    filing = forms.ChoiceField(label=_("备案"), choices=Filing.choices)
+    filing_reference = forms.CharField(label=_("备案 reference"), max_length=200, required=False,
+                                       help_text=_("the filing's number or the receipt"))  # fmt: skip
+    filed_on = forms.DateField(label=_("Filed on"), required=False, help_text=_("e.g. 2026-03-31"))
+
+    def __init__(self, data: Any = None, *, organisations: Sequence[tuple[int, str]] = ()) -> None:
+        super().__init__(data)
+        field = self.fields["organisation"]
+        assert isinstance(field, forms.TypedChoiceField)
+        field.choices = list(organisations)

@@ -16,5 +16,6 @@ urlpatterns = [
     path("<slug:code>/risk/risks/", pages.risk_list, name="risk_list"),
     path("<slug:code>/risk/plans/", pages.plan_list, name="plan_list"),
     path("<slug:code>/risk/vulns/", pages.vuln_list, name="vuln_list"),
+    path("<slug:code>/risk/suppliers/", pages.supplier_list, name="supplier_list"),
     path("<slug:code>/risk/vulns/<str:number>/", pages.vuln_detail, name="vuln_detail"),
 ]

@@ -251,6 +251,11 @@ VARIABLES: tuple[Variable, ...] = (
         "critical=7,high=30,medium=90,low=120",
         "Days to fix a vulnerability by severity, counted from its first sighting (docs/risk.md).",
     ),
+    Variable(
+        "HANDOVER_SUPPLIER_CONTRACT_DAYS",
+        "60",
+        "Days before a supplier's contract (表19/35) ends from which it is an open item (docs/risk.md).",
+    ),
 )
 
 _KNOWN = {v.name: v for v in VARIABLES}

@@ -20,6 +20,7 @@ from handover.risk.models.plans import (
     Scenario,
 )
 from handover.risk.models.register import Risk, RiskAcceptance, Treatment
+from handover.risk.models.suppliers import Criticality, Filing, Substitutability, Supplier, SupplierState
 from handover.risk.models.vulns import (
     DecisionKind,
     Severity,
@@ -34,6 +35,7 @@ from handover.risk.models.vulns import (
 __all__ = [
     "REQUIRED_SCENARIOS",
     "ClockKind",
+    "Criticality",
     "DecisionKind",
     "Drill",
     "DrillFinding",
@@ -41,6 +43,7 @@ __all__ = [
     "DutyEvidence",
     "EmergencyPlan",
     "EntryKind",
+    "Filing",
     "Grade",
     "Incident",
     "IncidentState",
@@ -52,6 +55,9 @@ __all__ = [
     "Scenario",
     "Severity",
     "Source",
+    "Substitutability",
+    "Supplier",
+    "SupplierState",
     "TimelineEntry",
     "Treatment",
     "VulnDecision",

@@ -19,14 +19,18 @@ from handover.risk import library
 from handover.risk.models import (
     REQUIRED_SCENARIOS,
     ClockKind,
+    Criticality,
     Drill,
     DutyApplicability,
     DutyEvidence,
+    Filing,
     PartyNotice,
     PlanVersion,
     ReportClock,
     Risk,
     Source,
+    Supplier,
+    SupplierState,
     Vulnerability,
     VulnScan,
 )
@@ -64,6 +68,7 @@ def _describe(key: str) -> str:
         "vuln_scan_quarter": _("a vulnerability scan was imported in the last 90 days"),
         "vuln_found_by_check": _("findings of a penetration test or an inspection are recorded"),
         "vuln_bulletin": _("findings of an industry bulletin are recorded"),
+        "suppliers_filed": _("every important supplier's 备案 is on record with its reference"),
     }
     return texts[kind] % {"no": number} if number else texts[kind]
 
@@ -106,6 +111,11 @@ def evidence_found(*, engagement: Engagement, today: dt.date) -> set[str]:
         found.add("vuln_found_by_check")
     if Source.BULLETIN in sources:
         found.add("vuln_bulletin")
+    important = Supplier.objects.filter(engagement=engagement, criticality=Criticality.IMPORTANT).exclude(
+        state=SupplierState.EXITED
+    )
+    if set(important.values_list("filing", flat=True).distinct()) == {Filing.FILED}:
+        found.add("suppliers_filed")
     return found
 
 

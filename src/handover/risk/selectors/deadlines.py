@@ -9,8 +9,8 @@ from django.utils.translation import gettext as _
 
 from handover.org import permissions as perms
 from handover.org.models import Engagement
-from handover.risk.models import Drill, RiskAcceptance, Severity
-from handover.risk.selectors import vulns
+from handover.risk.models import Drill, RiskAcceptance, Severity, SupplierState
+from handover.risk.selectors import suppliers, vulns
 from handover.risk.selectors.common import visible
 from handover.risk.selectors.incidents import Due, clocks_open
 from handover.workflow.deadlines import BEIJING
@@ -34,6 +34,16 @@ def deadlines(*, user: Any, engagement: Engagement, now: dt.datetime) -> list[Du
     for acceptance in accepted.select_related("risk"):
         due = _end_of(acceptance.expires_on)
         found.append(Due(_("Risk acceptance ends"), acceptance.risk.number, due, due <= now))
+    # 三(二)五: suppliers' contracts ending within the window (or ended) while the supplier still serves.
+    today = now.astimezone(BEIJING).date()
+    for supplier in suppliers.supplier_lines(user=user, engagement=engagement, today=today):
+        if supplier.record is not None and supplier.record.state == SupplierState.EXITED:
+            continue
+        for contract in supplier.contracts:
+            if contract.ends_on is not None and (contract.ends_on - today).days <= suppliers.window():
+                due = _end_of(contract.ends_on)
+                found.append(Due(_("Supplier contract ends: %(org)s") % {"org": supplier.organisation.name},
+                                 f"表{contract.register_no} {contract.number}", due, due <= now))  # fmt: skip
     # 三(四)一: open vulnerabilities, one line per severity (a scan may hold thousands): the earliest fix time.
     for line in vulns.due_by_severity(engagement=engagement, now=now):
         due = _end_of(line.earliest)

@@ -13,7 +13,7 @@ from handover.core.errors import DomainError
 from handover.core.uploads import upload_kind
 from handover.org import permissions as perms
 from handover.org import selectors as org_selectors
-from handover.org.models import Engagement, Person
+from handover.org.models import Engagement, Organisation, Person
 from handover.registers.io.reading import max_bytes
 from handover.risk import rules, vulnfiles
 from handover.risk.forms import (
@@ -22,20 +22,24 @@ from handover.risk.forms import (
     PlanForm,
     ReportForm,
     RiskForm,
+    SupplierForm,
     VulnDecisionForm,
     VulnFixForm,
     VulnImportForm,
 )
 from handover.risk.models import Severity
 from handover.risk.selectors import compliance, incidents, plans, register
+from handover.risk.selectors import suppliers as supplier_selectors
 from handover.risk.selectors import vulns as vuln_selectors
 from handover.risk.selectors.deadlines import deadlines
 from handover.risk.services import compliance as compliance_services
 from handover.risk.services import incidents as incident_services
 from handover.risk.services import plans as plan_services
 from handover.risk.services import register as register_services
+from handover.risk.services import suppliers as supplier_services
 from handover.risk.services import vulns as vuln_services
 from handover.web.access import needs
+from handover.workflow.deadlines import BEIJING
 
 
 def _caps(request: HttpRequest, engagement: Engagement) -> set[str]:
@@ -249,3 +253,29 @@ def vuln_detail(request: HttpRequest, engagement: Engagement, number: str) -> Ht
         "decide": decide, "fix": fix,
     }  # fmt: skip
     return render(request, "risk/vuln_detail.html", context)
+
+
+@needs(perms.VIEW_RISK)
+def supplier_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
+    """三(二)五: every supplying organisation with its systems, contracts and contacts from the registers, what the
+    firm recorded of it, and its open items; who manages risk records the facts."""
+    today = clock.now().astimezone(BEIJING).date()
+    lines = supplier_selectors.supplier_lines(user=request.user, engagement=engagement, today=today)
+    form = SupplierForm(request.POST or None, organisations=[(line.organisation.pk, line.organisation.name)
+                                                             for line in lines])  # fmt: skip
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        organisation = Organisation.objects.filter(engagement=engagement, pk=data.pop("organisation")).first()
+        try:
+            if organisation is None:
+                raise DomainError(_("The organisation is not of this engagement."), field="organisation")
+            supplier_services.supplier_set(actor=request.user, engagement=engagement, organisation=organisation,
+                                           **data)  # fmt: skip
+        except DomainError as exc:
+            _fail(form, exc)
+        else:
+            messages.success(request, _("Recorded."))
+            return redirect("risk:supplier_list", code=engagement.code)
+    context = {"engagement": engagement, "caps": _caps(request, engagement), "form": form, "lines": lines,
+               "open": sum(1 for line in lines if line.items)}  # fmt: skip
+    return render(request, "risk/supplier_list.html", context)
