@@ -254,6 +254,10 @@ class Scene:
                 values[key] = self.package().pk
             elif key == "incident_id":
                 values[key] = self.incident().pk
+            elif key == "number" and "change" in route.name:
+                from tests.risk.scenery import change
+
+                values[key] = change(self.world).number
             elif key == "number":
                 values[key] = self.vulnerability().number
             elif key == "decision_id":

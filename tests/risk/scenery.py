@@ -35,3 +35,18 @@ def vulnerability(world):
             vulnerability=found, kind="false_positive", reason="测试", requested_by=world.person_a
         )
     return found
+
+
+def change(world):
+    """The world's first change request, once (written directly: scenery)."""
+    from handover.risk.models import Change
+
+    found = Change.objects.filter(engagement=world.engagement).first()
+    if found is None:
+        start = dt.datetime(2027, 1, 4, 18, tzinfo=BEIJING)
+        found = Change.objects.create(
+            engagement=world.engagement, number="C-0001", kind="modify", title="升级", system_name="OA",
+            risk_assessment="评估", test_evidence="测试", rollback_plan="回退", window_start=start,
+            window_end=start + dt.timedelta(hours=2), requested_by=world.person_a,
+        )  # fmt: skip
+    return found

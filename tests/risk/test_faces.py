@@ -82,6 +82,10 @@ def test_the_demo_has_a_risk_register_a_running_clock_and_a_drill_done_and_one_o
     from handover.risk.models import Supplier
 
     assert set(Supplier.objects.values_list("filing", flat=True)) == {"filed", "required"}
+    from handover.risk.models import Change
+
+    change = Change.objects.get(engagement=engagement)
+    assert change.state == "approved" and change.notice_required and change.notice_published_at is None
     call_command("demo", stdout=io.StringIO())  # twice: nothing added
     assert Risk.objects.count() == 3 and Incident.objects.count() == 1 and VulnScan.objects.count() == 2
 

@@ -41,6 +41,7 @@ def load(engagement: Engagement) -> bool:
         _plans(engagement, actor, today, capa)
         _vulns(engagement, actor, now)
         _suppliers(engagement, actor, today)
+        _changes(engagement, now)
         compliance.evidence_link(actor=actor, engagement=engagement, duty="M03",
                                  description="集中交易系统等保三级备案证明",
                                  reference="公安机关备案证明（演示）")  # fmt: skip
@@ -105,6 +106,36 @@ def _suppliers(engagement: Engagement, actor: object, today: dt.date) -> None:
     if carrier is not None:
         supplier_set(actor=actor, engagement=engagement, organisation=carrier, criticality="important",
                      substitutability="easy", services="交易所报盘专线", filing="required")  # fmt: skip
+
+
+def _changes(engagement: Engagement, now: dt.datetime) -> None:
+    """A counter upgrade next week after the close, approved by two, waiting for its investors' notice; a freeze
+    over the spring festival."""
+    from handover.registers.models import InformationSystem
+    from handover.risk.services import changes
+
+    requester, first, second = _login("demo-tech"), _login("demo-onsite-hz"), _login("demo-firm-it")
+    system = (
+        InformationSystem.objects.filter(engagement=engagement, category="集中交易").order_by("pk").first()
+    )
+    if requester is None or system is None:
+        return
+    day = now.astimezone(BEIJING).date() + dt.timedelta(days=7)
+    while day.weekday() >= 5:
+        day += dt.timedelta(days=1)
+    start = dt.datetime.combine(day, dt.time(18), tzinfo=BEIJING)
+    change = changes.change_request(
+        actor=requester, engagement=engagement, kind="modify", title="集中交易系统升级至 V8.2（演示）", system=system,
+        risk_assessment="影响委托与清算；已在测试环境完成全量回归，风险可控",
+        test_evidence="测试报告 T-2026-31（演示）", rollback_plan="停机回退至 V8.1 全备份，30 分钟内恢复",
+        window_start=start,
+        window_end=start + dt.timedelta(hours=4), notice_required=True,
+    )  # fmt: skip
+    for approver in (first, second):
+        if approver is not None:
+            changes.change_approve(actor=approver, change=change)
+    changes.freeze_set(actor=requester, engagement=engagement, starts_on=dt.date(now.year + 1, 2, 10),
+                       ends_on=dt.date(now.year + 1, 2, 20), reason="春节前后重要时期保障")  # fmt: skip
 
 
 def _risks(

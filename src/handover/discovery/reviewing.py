@@ -21,9 +21,10 @@ from handover.discovery import engine as connectors
 from handover.discovery.models import Finding, Snapshot, Target
 from handover.discovery.store import inventory_read
 from handover.org.models import Employment, Engagement, Person
+from handover.registers.definitions.common import TRADING_CATEGORIES
 from handover.registers.models import Account, Asset, InformationSystem, Row
 
-TRADING = frozenset({"集中交易", "营业部柜台", "网上交易", "电话委托", "报盘", "清算", "第三方存管/银证转账"})
+TRADING = TRADING_CATEGORIES
 
 
 def context_for(engagement: Engagement) -> engine.ReviewContext:

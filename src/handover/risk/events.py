@@ -29,6 +29,12 @@ VULN_VERIFY = "risk.vuln.verify"
 VULN_DECISION_REQUEST = "risk.vuln.decision_request"
 VULN_DECISION_APPROVE = "risk.vuln.decision_approve"
 SUPPLIER_SET = "risk.supplier.set"
+CHANGE_REQUEST = "risk.change.request"
+CHANGE_APPROVE = "risk.change.approve"
+CHANGE_NOTICE = "risk.change.notice"
+CHANGE_EXECUTE = "risk.change.execute"
+CHANGE_CLOSE = "risk.change.close"
+FREEZE_SET = "risk.freeze.set"
 
 ACTIONS = {
     EVIDENCE_LINK: _("Evidence linked to a duty of the measures"),
@@ -58,4 +64,10 @@ ACTIONS = {
     VULN_DECISION_REQUEST: _("Vulnerability acceptance or false positive asked for"),
     VULN_DECISION_APPROVE: _("Vulnerability acceptance or false positive approved"),
     SUPPLIER_SET: _("Supplier's management facts recorded"),
+    CHANGE_REQUEST: _("Change requested"),
+    CHANGE_APPROVE: _("Change approved"),
+    CHANGE_NOTICE: _("Investor notice of a change recorded"),
+    CHANGE_EXECUTE: _("Change started"),
+    CHANGE_CLOSE: _("Change closed (done, rolled back or cancelled)"),
+    FREEZE_SET: _("Freeze period recorded"),
 }

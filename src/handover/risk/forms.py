@@ -9,6 +9,8 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from handover.risk.models import (
+    ChangeKind,
+    ChangeState,
     ClockKind,
     Criticality,
     DecisionKind,
@@ -120,3 +122,47 @@ class SupplierForm(forms.Form):
         field = self.fields["organisation"]
         assert isinstance(field, forms.TypedChoiceField)
         field.choices = list(organisations)
+
+
+class ChangeForm(forms.Form):
+    kind = forms.ChoiceField(label=_("Kind"), choices=ChangeKind.choices, initial="modify")
+    title = forms.CharField(label=_("Change"), max_length=200)
+    system = forms.TypedChoiceField(label=_("System"), coerce=int, required=False, empty_value=None)
+    system_name = forms.CharField(label=_("Or the system's name"), max_length=200, required=False)
+    trading_system = forms.BooleanField(label=_("A trading system (when not chosen above)"), required=False)
+    risk_assessment = forms.CharField(label=_("Risk assessment"), widget=forms.Textarea(attrs={"rows": 2}))
+    test_evidence = forms.CharField(label=_("Test evidence"), widget=forms.Textarea(attrs={"rows": 2}))
+    rollback_plan = forms.CharField(label=_("Rollback plan"), widget=forms.Textarea(attrs={"rows": 2}))
+    window_start = forms.DateTimeField(label=_("Window starts"), help_text=_("e.g. 2026-12-07 18:00"))
+    window_end = forms.DateTimeField(label=_("Window ends"), help_text=_("e.g. 2026-12-07 22:00"))
+    notice_required = forms.BooleanField(label=_("Investors must be told"), required=False)
+    t36_row = forms.IntegerField(label=_("表36 row (第三十八条, a new system in custody)"), required=False)
+
+    def __init__(self, data: Any = None, *, systems: Sequence[tuple[int, str]] = ()) -> None:
+        super().__init__(data)
+        field = self.fields["system"]
+        assert isinstance(field, forms.TypedChoiceField)
+        field.choices = [("", "—"), *systems]
+
+
+class FreezeForm(forms.Form):
+    starts_on = forms.DateField(label=_("From"), help_text=_("e.g. 2027-03-04"))
+    ends_on = forms.DateField(label=_("To"), help_text=_("e.g. 2027-03-11"))
+    reason = forms.CharField(label=_("Reason"), max_length=200)
+
+
+class NoticeForm(forms.Form):
+    published_at = forms.DateTimeField(label=_("Published at"), help_text=_("e.g. 2026-12-03 18:00"))
+    reference = forms.CharField(label=_("Where"), max_length=300, help_text=_("website, app, branch posting"))
+
+
+class CloseForm(forms.Form):
+    state = forms.ChoiceField(
+        label=_("Outcome"),
+        choices=[
+            (value, label)
+            for value, label in ChangeState.choices
+            if value in ("done", "rolled_back", "cancelled")
+        ],
+    )
+    result = forms.CharField(label=_("What happened"), widget=forms.Textarea(attrs={"rows": 2}))

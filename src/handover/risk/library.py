@@ -61,7 +61,7 @@ DUTIES: tuple[Duty, ...] = (
         ("signed:30", "signed:31", "signed:36"),
     ),
     Duty("M05", "三(二)三", CH2, "保证充分测试", ("signed:23",)),
-    Duty("M06", "三(二)三", CH2, "及时履行投资者告知义务"),
+    Duty("M06", "三(二)三", CH2, "及时履行投资者告知义务", ("change_notice_on_time",)),
     Duty("M07", "三(二)三", CH2, "加强网络和信息安全日常监测", ("signed:41",)),
     Duty("M08", "三(二)四", CH2, "建立网络和信息安全防护体系", ("rows:22", "rows:38")),
     Duty("M09", "三(二)四", CH2, "数据备份要求", ("signed:14", "signed:29")),

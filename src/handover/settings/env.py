@@ -256,6 +256,11 @@ VARIABLES: tuple[Variable, ...] = (
         "60",
         "Days before a supplier's contract (表19/35) ends from which it is an open item (docs/risk.md).",
     ),
+    Variable(
+        "HANDOVER_CHANGE_NOTICE_DAYS",
+        "3",
+        "Days before its window a change's investor notice must be published (docs/risk.md).",
+    ),
 )
 
 _KNOWN = {v.name: v for v in VARIABLES}

@@ -40,6 +40,11 @@ SYSTEM_CATEGORY = choices(
     ("其他", "other"),
 )
 
+# The categories of the systems that trade or settle (第三十一条第3项: no change to them in a trading session).
+TRADING_CATEGORIES = frozenset(
+    {"集中交易", "营业部柜台", "网上交易", "电话委托", "报盘", "清算", "第三方存管/银证转账"}
+)
+
 # asset.class (registers.md §2, 第二十六条第7项: 电子类设备).
 ASSET_CLASS = choices(
     ("服务器", "server"),

@@ -1,5 +1,6 @@
 """Models of security management, one module per part; a later part adds its module and a line here."""
 
+from handover.risk.models.changes import Change, ChangeApproval, ChangeKind, ChangeState, FreezePeriod
 from handover.risk.models.compliance import DutyApplicability, DutyEvidence
 from handover.risk.models.incidents import (
     ClockKind,
@@ -34,6 +35,10 @@ from handover.risk.models.vulns import (
 
 __all__ = [
     "REQUIRED_SCENARIOS",
+    "Change",
+    "ChangeApproval",
+    "ChangeKind",
+    "ChangeState",
     "ClockKind",
     "Criticality",
     "DecisionKind",
@@ -44,6 +49,7 @@ __all__ = [
     "EmergencyPlan",
     "EntryKind",
     "Filing",
+    "FreezePeriod",
     "Grade",
     "Incident",
     "IncidentState",

@@ -8,7 +8,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils.translation import gettext as _
 
 from handover.core import clock
@@ -18,6 +18,7 @@ from handover.registers.models import Form, FormState, Row, Signature
 from handover.risk import library
 from handover.risk.models import (
     REQUIRED_SCENARIOS,
+    Change,
     ClockKind,
     Criticality,
     Drill,
@@ -69,6 +70,7 @@ def _describe(key: str) -> str:
         "vuln_found_by_check": _("findings of a penetration test or an inspection are recorded"),
         "vuln_bulletin": _("findings of an industry bulletin are recorded"),
         "suppliers_filed": _("every important supplier's 备案 is on record with its reference"),
+        "change_notice_on_time": _("a change's investor notice was published before its window"),
     }
     return texts[kind] % {"no": number} if number else texts[kind]
 
@@ -116,6 +118,9 @@ def evidence_found(*, engagement: Engagement, today: dt.date) -> set[str]:
     )
     if set(important.values_list("filing", flat=True).distinct()) == {Filing.FILED}:
         found.add("suppliers_filed")
+    if Change.objects.filter(engagement=engagement, notice_required=True,
+                             notice_published_at__lte=F("window_start")).exists():  # fmt: skip
+        found.add("change_notice_on_time")
     return found
 
 

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from handover.org import permissions as perms
 from handover.org.models import Engagement
 from handover.risk.models import Drill, RiskAcceptance, Severity, SupplierState
-from handover.risk.selectors import suppliers, vulns
+from handover.risk.selectors import changes, suppliers, vulns
 from handover.risk.selectors.common import visible
 from handover.risk.selectors.incidents import Due, clocks_open
 from handover.workflow.deadlines import BEIJING
@@ -44,6 +44,10 @@ def deadlines(*, user: Any, engagement: Engagement, now: dt.datetime) -> list[Du
                 due = _end_of(contract.ends_on)
                 found.append(Due(_("Supplier contract ends: %(org)s") % {"org": supplier.organisation.name},
                                  f"表{contract.register_no} {contract.number}", due, due <= now))  # fmt: skip
+    # 三(二)三: investors' notices to publish before a change's window, approved changes' windows.
+    for item in changes.owed(engagement=engagement):
+        what = _("Investor notice of change") if item.what == "notice" else _("Change window ends")
+        found.append(Due(what, f"{item.change.number} {item.change.title}", item.due_at, item.due_at <= now))
     # 三(四)一: open vulnerabilities, one line per severity (a scan may hold thousands): the earliest fix time.
     for line in vulns.due_by_severity(engagement=engagement, now=now):
         due = _end_of(line.earliest)

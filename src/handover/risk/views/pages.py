@@ -15,10 +15,15 @@ from handover.org import permissions as perms
 from handover.org import selectors as org_selectors
 from handover.org.models import Engagement, Organisation, Person
 from handover.registers.io.reading import max_bytes
+from handover.registers.models import InformationSystem
 from handover.risk import rules, vulnfiles
 from handover.risk.forms import (
+    ChangeForm,
+    CloseForm,
     EvidenceForm,
+    FreezeForm,
     IncidentForm,
+    NoticeForm,
     PlanForm,
     ReportForm,
     RiskForm,
@@ -28,10 +33,12 @@ from handover.risk.forms import (
     VulnImportForm,
 )
 from handover.risk.models import Severity
+from handover.risk.selectors import changes as change_selectors
 from handover.risk.selectors import compliance, incidents, plans, register
 from handover.risk.selectors import suppliers as supplier_selectors
 from handover.risk.selectors import vulns as vuln_selectors
 from handover.risk.selectors.deadlines import deadlines
+from handover.risk.services import changes as change_services
 from handover.risk.services import compliance as compliance_services
 from handover.risk.services import incidents as incident_services
 from handover.risk.services import plans as plan_services
@@ -279,3 +286,69 @@ def supplier_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     context = {"engagement": engagement, "caps": _caps(request, engagement), "form": form, "lines": lines,
                "open": sum(1 for line in lines if line.items)}  # fmt: skip
     return render(request, "risk/supplier_list.html", context)
+
+
+@needs(perms.VIEW_RISK)
+def change_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
+    """三(二)三: the changes and the freeze periods; who manages risk requests changes and records freezes."""
+    systems = InformationSystem.objects.filter(engagement=engagement, is_active=True).order_by("name")
+    form = ChangeForm(request.POST if request.POST.get("act") == "request" else None,
+                      systems=[(s.pk, s.name) for s in systems])  # fmt: skip
+    freeze = FreezeForm(request.POST if request.POST.get("act") == "freeze" else None)
+    if request.method == "POST":
+        target = form if request.POST.get("act") == "request" else freeze
+        if target.is_valid():
+            data = dict(target.cleaned_data)
+            try:
+                if target is form:
+                    data["system"] = systems.filter(pk=data.get("system") or 0).first()
+                    made = change_services.change_request(actor=request.user, engagement=engagement, **data)
+                    return redirect("risk:change_detail", code=engagement.code, number=made.number)
+                change_services.freeze_set(actor=request.user, engagement=engagement, **data)
+                messages.success(request, _("Recorded."))
+                return redirect("risk:change_list", code=engagement.code)
+            except DomainError as exc:
+                _fail(target, exc)
+    today = clock.now().astimezone(BEIJING).date()
+    context = {
+        "engagement": engagement, "caps": _caps(request, engagement), "form": form, "freeze": freeze,
+        "changes": change_selectors.change_list(user=request.user, engagement=engagement),
+        "freezes": change_selectors.freeze_list(user=request.user, engagement=engagement, today=today),
+    }  # fmt: skip
+    return render(request, "risk/change_list.html", context)
+
+
+@needs(perms.VIEW_RISK)
+def change_detail(request: HttpRequest, engagement: Engagement, number: str) -> HttpResponse:
+    """One change: its case, approvals, notice, and what stands in the way of starting it now."""
+    change = change_selectors.change_get(user=request.user, engagement=engagement, number=number)
+    act = request.POST.get("act", "")
+    notice = NoticeForm(request.POST if act == "notice" else None)
+    close = CloseForm(request.POST if act == "close" else None)
+    if request.method == "POST":
+        try:
+            if act == "approve":
+                change_services.change_approve(actor=request.user, change=change)
+            elif act == "start":
+                change_services.change_execute(actor=request.user, change=change)
+            elif act == "notice" and notice.is_valid():
+                change_services.change_notice(actor=request.user, change=change, **notice.cleaned_data)
+            elif act == "close" and close.is_valid():
+                change_services.change_close(actor=request.user, change=change, **close.cleaned_data)
+            else:
+                raise DomainError(_("Fill in the form."), field=None)
+        except DomainError as exc:
+            target = {"notice": notice, "close": close}.get(act)
+            if target is not None and target.is_bound and exc.field in target.fields:
+                _fail(target, exc)
+            else:
+                messages.error(request, str(exc.message))
+        else:
+            messages.success(request, _("Recorded."))
+            return redirect("risk:change_detail", code=engagement.code, number=change.number)
+    context = {
+        "engagement": engagement, "caps": _caps(request, engagement), "c": change, "notice": notice,
+        "close": close, "blocked": change_services.why_not_now(change, clock.now()),
+        "notice_due": change_selectors.notice_due(change),
+    }  # fmt: skip
+    return render(request, "risk/change_detail.html", context)
