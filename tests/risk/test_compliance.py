@@ -3,6 +3,8 @@ engagement, each piece taken away shows as missing, and a duty with no evidence 
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
 from handover.core import clock
@@ -13,7 +15,7 @@ from handover.registers.models import FormState, Row
 from handover.risk import library
 from handover.risk.models import ClockKind, Scenario
 from handover.risk.selectors.compliance import Status, compliance_view
-from handover.risk.services import changes, compliance, incidents, plans, register, suppliers, vulns
+from handover.risk.services import capacity, changes, compliance, incidents, plans, register, suppliers, vulns
 from tests.factories import OrganisationFactory, register_form
 from tests.risk.conftest import at
 from tests.risk.scans import F, S, nessus
@@ -73,6 +75,10 @@ def build(world, skip: str = "") -> None:
         test_evidence="测试", rollback_plan="回退", window_start=at(2027, 1, 4, 18), window_end=at(2027, 1, 4, 21),
         notice_required=True,
     )  # fmt: skip
+    tested_on = at(2026, 11, 20).date() if skip != "pressure_test_in_year" else at(2025, 6, 1).date()
+    capacity.capacity_record(actor=actor, engagement=e, system_name="集中交易系统", metric="委托笔数/秒", peak=3000,
+                             peak_on=at(2025, 3, 1).date(), tested=9000, tested_on=tested_on,
+                             report=io.BytesIO(b"%PDF-1.4 report"), report_name="压测报告.pdf")  # fmt: skip
     if skip != "change_notice_on_time":
         changes.change_notice(
             actor=builder, change=change, published_at=at(2026, 12, 1), reference="官网公告"

@@ -42,6 +42,7 @@ def load(engagement: Engagement) -> bool:
         _vulns(engagement, actor, now)
         _suppliers(engagement, actor, today)
         _changes(engagement, now)
+        _capacity(engagement, actor, today)
         compliance.evidence_link(actor=actor, engagement=engagement, duty="M03",
                                  description="集中交易系统等保三级备案证明",
                                  reference="公安机关备案证明（演示）")  # fmt: skip
@@ -136,6 +137,24 @@ def _changes(engagement: Engagement, now: dt.datetime) -> None:
             changes.change_approve(actor=approver, change=change)
     changes.freeze_set(actor=requester, engagement=engagement, starts_on=dt.date(now.year + 1, 2, 10),
                        ends_on=dt.date(now.year + 1, 2, 20), reason="春节前后重要时期保障")  # fmt: skip
+
+
+def _capacity(engagement: Engagement, actor: object, today: dt.date) -> None:
+    """The centralised trading system's pressure test: 1.6× its peak, below the 2× minimum."""
+    import io
+
+    from handover.registers.models import InformationSystem
+    from handover.risk.services.capacity import capacity_record
+
+    system = (
+        InformationSystem.objects.filter(engagement=engagement, category="集中交易").order_by("pk").first()
+    )
+    if system is None:
+        return
+    report = io.BytesIO("%PDF-1.4\n% 集中交易系统压力测试报告（演示）\n".encode())
+    capacity_record(actor=actor, engagement=engagement, system=system, metric="委托笔数/秒", peak=6200,
+                    peak_on=today - dt.timedelta(days=240), tested=10000, tested_on=today - dt.timedelta(days=30),
+                    report=report, report_name="集中交易系统压力测试报告.pdf")  # fmt: skip
 
 
 def _risks(

@@ -35,6 +35,8 @@ CHANGE_NOTICE = "risk.change.notice"
 CHANGE_EXECUTE = "risk.change.execute"
 CHANGE_CLOSE = "risk.change.close"
 FREEZE_SET = "risk.freeze.set"
+CAPACITY_RECORD = "risk.capacity.record"
+CAPACITY_DELETE = "risk.capacity.delete"
 
 ACTIONS = {
     EVIDENCE_LINK: _("Evidence linked to a duty of the measures"),
@@ -70,4 +72,6 @@ ACTIONS = {
     CHANGE_EXECUTE: _("Change started"),
     CHANGE_CLOSE: _("Change closed (done, rolled back or cancelled)"),
     FREEZE_SET: _("Freeze period recorded"),
+    CAPACITY_RECORD: _("Pressure test recorded with its report"),
+    CAPACITY_DELETE: _("Pressure test record deleted after its retention"),
 }

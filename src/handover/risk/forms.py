@@ -166,3 +166,22 @@ class CloseForm(forms.Form):
         ],
     )
     result = forms.CharField(label=_("What happened"), widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class CapacityForm(forms.Form):
+    system = forms.TypedChoiceField(label=_("System"), coerce=int, required=False, empty_value=None)
+    system_name = forms.CharField(label=_("Or the system's name"), max_length=200, required=False)
+    metric = forms.CharField(label=_("Measure"), max_length=100, help_text=_("e.g. 委托笔数/秒"))
+    peak = forms.DecimalField(label=_("Historical peak"), max_digits=14, decimal_places=2)
+    peak_on = forms.DateField(label=_("Peak on"), help_text=_("e.g. 2026-03-31"))
+    tested = forms.DecimalField(label=_("Tested capacity"), max_digits=14, decimal_places=2)
+    tested_on = forms.DateField(label=_("Tested on"), help_text=_("e.g. 2026-11-20"))
+    report = forms.FileField(label=_("Test report"))
+
+    def __init__(
+        self, data: Any = None, files: Any = None, *, systems: Sequence[tuple[int, str]] = ()
+    ) -> None:
+        super().__init__(data, files)
+        field = self.fields["system"]
+        assert isinstance(field, forms.TypedChoiceField)
+        field.choices = [("", "—"), *systems]

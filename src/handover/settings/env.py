@@ -261,6 +261,11 @@ VARIABLES: tuple[Variable, ...] = (
         "3",
         "Days before its window a change's investor notice must be published (docs/risk.md).",
     ),
+    Variable(
+        "HANDOVER_CAPACITY_MIN_RATIO",
+        "2",
+        "Least ratio of a system's tested capacity to its historical peak; below it is an open item (docs/risk.md).",
+    ),
 )
 
 _KNOWN = {v.name: v for v in VARIABLES}

@@ -1,5 +1,6 @@
 """Models of security management, one module per part; a later part adds its module and a line here."""
 
+from handover.risk.models.capacity import CapacityRecord
 from handover.risk.models.changes import Change, ChangeApproval, ChangeKind, ChangeState, FreezePeriod
 from handover.risk.models.compliance import DutyApplicability, DutyEvidence
 from handover.risk.models.incidents import (
@@ -35,6 +36,7 @@ from handover.risk.models.vulns import (
 
 __all__ = [
     "REQUIRED_SCENARIOS",
+    "CapacityRecord",
     "Change",
     "ChangeApproval",
     "ChangeKind",

@@ -18,6 +18,7 @@ from handover.registers.models import Form, FormState, Row, Signature
 from handover.risk import library
 from handover.risk.models import (
     REQUIRED_SCENARIOS,
+    CapacityRecord,
     Change,
     ClockKind,
     Criticality,
@@ -71,6 +72,7 @@ def _describe(key: str) -> str:
         "vuln_bulletin": _("findings of an industry bulletin are recorded"),
         "suppliers_filed": _("every important supplier's 备案 is on record with its reference"),
         "change_notice_on_time": _("a change's investor notice was published before its window"),
+        "pressure_test_in_year": _("a pressure test with its report was recorded in the last 12 months"),
     }
     return texts[kind] % {"no": number} if number else texts[kind]
 
@@ -121,6 +123,10 @@ def evidence_found(*, engagement: Engagement, today: dt.date) -> set[str]:
     if Change.objects.filter(engagement=engagement, notice_required=True,
                              notice_published_at__lte=F("window_start")).exists():  # fmt: skip
         found.add("change_notice_on_time")
+    if CapacityRecord.objects.filter(
+        engagement=engagement, tested_on__gt=today - dt.timedelta(days=365)
+    ).exists():
+        found.add("pressure_test_in_year")
     return found
 
 

@@ -18,6 +18,7 @@ from handover.registers.io.reading import max_bytes
 from handover.registers.models import InformationSystem
 from handover.risk import rules, vulnfiles
 from handover.risk.forms import (
+    CapacityForm,
     ChangeForm,
     CloseForm,
     EvidenceForm,
@@ -33,11 +34,13 @@ from handover.risk.forms import (
     VulnImportForm,
 )
 from handover.risk.models import Severity
+from handover.risk.selectors import capacity as capacity_selectors
 from handover.risk.selectors import changes as change_selectors
 from handover.risk.selectors import compliance, incidents, plans, register
 from handover.risk.selectors import suppliers as supplier_selectors
 from handover.risk.selectors import vulns as vuln_selectors
 from handover.risk.selectors.deadlines import deadlines
+from handover.risk.services import capacity as capacity_services
 from handover.risk.services import changes as change_services
 from handover.risk.services import compliance as compliance_services
 from handover.risk.services import incidents as incident_services
@@ -352,3 +355,43 @@ def change_detail(request: HttpRequest, engagement: Engagement, number: str) -> 
         "notice_due": change_selectors.notice_due(change),
     }  # fmt: skip
     return render(request, "risk/change_detail.html", context)
+
+
+@needs(perms.VIEW_RISK)
+@upload_kind("attachment")
+def capacity_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
+    """三(二)四: each important or tested system's latest pressure test against its peak; record one with its
+    report; delete one only after its five years."""
+    systems = InformationSystem.objects.filter(engagement=engagement, is_active=True).order_by("name")
+    act = request.POST.get("act", "record")
+    form = CapacityForm(request.POST if act == "record" and request.method == "POST" else None,
+                        request.FILES or None, systems=[(s.pk, s.name) for s in systems])  # fmt: skip
+    if request.method == "POST":
+        try:
+            if act == "delete":
+                record = capacity_selectors.capacity_get(user=request.user, engagement=engagement,
+                                                         record_id=int(request.POST.get("record") or 0))  # fmt: skip
+                capacity_services.capacity_delete(actor=request.user, record=record)
+                messages.success(request, _("Deleted."))
+                return redirect("risk:capacity_list", code=engagement.code)
+            if form.is_valid():
+                data = dict(form.cleaned_data)
+                upload = data.pop("report")
+                data["system"] = systems.filter(pk=data.get("system") or 0).first()
+                capacity_services.capacity_record(actor=request.user, engagement=engagement, report=upload,
+                                                  report_name=upload.name, **data)  # fmt: skip
+                messages.success(request, _("Recorded."))
+                return redirect("risk:capacity_list", code=engagement.code)
+        except DomainError as exc:
+            if act == "delete":
+                messages.error(request, str(exc.message))
+            else:
+                _fail(form, exc)
+    today = clock.now().astimezone(BEIJING).date()
+    context = {
+        "engagement": engagement, "caps": _caps(request, engagement), "form": form,
+        "lines": capacity_selectors.capacity_lines(user=request.user, engagement=engagement, today=today),
+        "history": capacity_selectors.capacity_history(user=request.user, engagement=engagement),
+        "minimum": capacity_selectors.min_ratio(), "today": today,
+    }  # fmt: skip
+    return render(request, "risk/capacity_list.html", context)
