@@ -260,6 +260,10 @@ class Scene:
                 values[key] = change(self.world).number
             elif key == "number":
                 values[key] = self.vulnerability().number
+            elif key == "activity_id":
+                from tests.risk.scenery import activity
+
+                values[key] = activity(self.world).pk
             elif key == "decision_id":
                 values[key] = self.vulnerability().decisions.get().pk
             else:

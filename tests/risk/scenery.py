@@ -50,3 +50,14 @@ def change(world):
             window_end=start + dt.timedelta(hours=2), requested_by=world.person_a,
         )  # fmt: skip
     return found
+
+
+def activity(world):
+    """The world's first processing activity, once (written directly: scenery)."""
+    from handover.risk.models import ProcessingActivity
+
+    return ProcessingActivity.objects.get_or_create(
+        engagement=world.engagement, name="开户身份核验",
+        defaults={"purpose": "核验", "basis": "法定义务", "categories": ["identity"], "systems": ["网上交易系统"],
+                  "retention": "20 年", "updated_by_name": "test"},
+    )[0]  # fmt: skip

@@ -11,11 +11,22 @@ from handover.core import clock
 from handover.core.actors import system
 from handover.core.errors import DomainError, PermissionDenied
 from handover.org.models import OrgType, Role
+from handover.registers import inventory
 from handover.registers.models import FormState, Row
 from handover.risk import library
 from handover.risk.models import ClockKind, Scenario
 from handover.risk.selectors.compliance import Status, compliance_view
-from handover.risk.services import capacity, changes, compliance, incidents, plans, register, suppliers, vulns
+from handover.risk.services import (
+    capacity,
+    changes,
+    compliance,
+    incidents,
+    plans,
+    privacy,
+    register,
+    suppliers,
+    vulns,
+)
 from tests.factories import OrganisationFactory, register_form
 from tests.risk.conftest import at
 from tests.risk.scans import F, S, nessus
@@ -79,6 +90,15 @@ def build(world, skip: str = "") -> None:
     capacity.capacity_record(actor=actor, engagement=e, system_name="集中交易系统", metric="委托笔数/秒", peak=3000,
                              peak_on=at(2025, 3, 1).date(), tested=9000, tested_on=tested_on,
                              report=io.BytesIO(b"%PDF-1.4 report"), report_name="压测报告.pdf")  # fmt: skip
+    inventory.system_ensure(actor=actor, engagement=e, site=hq, name="网上交易系统", category="网上交易", version="1",
+                            platform="Linux")  # fmt: skip
+    if skip != "pi_inventory":
+        biometric = skip != "pi_biometric_assessed"
+        privacy.activity_set(actor=actor, engagement=e, name="开户身份核验", purpose="核验身份", basis="法定义务",
+                             categories=["identity", "biometric"] if biometric else ["identity"],
+                             systems=["网上交易系统"], retention="销户后 20 年",
+                             biometric_assessment="必要性与安全性评估报告" if biometric else "",
+                             assessed_on=at(2026, 6, 30).date() if biometric else None)  # fmt: skip
     if skip != "change_notice_on_time":
         changes.change_notice(
             actor=builder, change=change, published_at=at(2026, 12, 1), reference="官网公告"

@@ -89,6 +89,9 @@ def test_the_demo_has_a_risk_register_a_running_clock_and_a_drill_done_and_one_o
     from handover.risk.models import CapacityRecord
 
     assert CapacityRecord.objects.get(engagement=engagement).tested == 10000
+    from handover.risk.models import ProcessingActivity
+
+    assert ProcessingActivity.objects.filter(engagement=engagement).count() == 1
     call_command("demo", stdout=io.StringIO())  # twice: nothing added
     assert Risk.objects.count() == 3 and Incident.objects.count() == 1 and VulnScan.objects.count() == 2
 

@@ -10,6 +10,7 @@ from handover.registers import api as registers_api
 from handover.risk import api as risk_api
 from handover.risk import capacity_api as risk_capacity_api
 from handover.risk import changes_api as risk_changes_api
+from handover.risk import privacy_api as risk_privacy_api
 from handover.risk import suppliers_api as risk_suppliers_api
 from handover.risk import vulns_api as risk_vulns_api
 from handover.rotation import api as rotation_api
@@ -121,5 +122,6 @@ urlpatterns = [
     path("", include(risk_suppliers_api.urlpatterns)),
     path("", include(risk_changes_api.urlpatterns)),
     path("", include(risk_capacity_api.urlpatterns)),
+    path("", include(risk_privacy_api.urlpatterns)),
     path("", include(router.urls)),
 ]

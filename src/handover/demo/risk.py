@@ -43,6 +43,7 @@ def load(engagement: Engagement) -> bool:
         _suppliers(engagement, actor, today)
         _changes(engagement, now)
         _capacity(engagement, actor, today)
+        _privacy(engagement, actor)
         compliance.evidence_link(actor=actor, engagement=engagement, duty="M03",
                                  description="集中交易系统等保三级备案证明",
                                  reference="公安机关备案证明（演示）")  # fmt: skip
@@ -155,6 +156,22 @@ def _capacity(engagement: Engagement, actor: object, today: dt.date) -> None:
     capacity_record(actor=actor, engagement=engagement, system=system, metric="委托笔数/秒", peak=6200,
                     peak_on=today - dt.timedelta(days=240), tested=10000, tested_on=today - dt.timedelta(days=30),
                     report=report, report_name="集中交易系统压力测试报告.pdf")  # fmt: skip
+
+
+def _privacy(engagement: Engagement, actor: object) -> None:
+    """One processing activity on the centralised trading system; the other systems holding investors' data stay
+    open items of the inventory."""
+    from handover.registers.models import InformationSystem
+    from handover.risk.services.privacy import activity_set
+
+    names = list(InformationSystem.objects.filter(engagement=engagement, category="集中交易").values_list(
+        "name", flat=True).distinct()[:1])  # fmt: skip
+    if names:
+        activity_set(actor=actor, engagement=engagement, name="委托、成交与资金（演示）",
+                     purpose="执行投资者委托并清算交收",
+                     basis="履行证券经纪合同所必需", categories=["identity", "account", "trading", "funds"],
+                     systems=names, recipients="证券交易所、中国结算、存管银行（法定报送与交收）",
+                     retention="销户后 20 年")  # fmt: skip
 
 
 def _risks(

@@ -37,6 +37,8 @@ CHANGE_CLOSE = "risk.change.close"
 FREEZE_SET = "risk.freeze.set"
 CAPACITY_RECORD = "risk.capacity.record"
 CAPACITY_DELETE = "risk.capacity.delete"
+ACTIVITY_SET = "risk.privacy.activity"
+ACTIVITY_LEAK = "risk.privacy.leak"
 
 ACTIONS = {
     EVIDENCE_LINK: _("Evidence linked to a duty of the measures"),
@@ -74,4 +76,6 @@ ACTIONS = {
     FREEZE_SET: _("Freeze period recorded"),
     CAPACITY_RECORD: _("Pressure test recorded with its report"),
     CAPACITY_DELETE: _("Pressure test record deleted after its retention"),
+    ACTIVITY_SET: _("Personal-information processing activity recorded"),
+    ACTIVITY_LEAK: _("Personal-information leak recorded as an incident"),
 }

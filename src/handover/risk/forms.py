@@ -9,6 +9,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from handover.risk.models import (
+    Category,
     ChangeKind,
     ChangeState,
     ClockKind,
@@ -185,3 +186,30 @@ class CapacityForm(forms.Form):
         field = self.fields["system"]
         assert isinstance(field, forms.TypedChoiceField)
         field.choices = [("", "—"), *systems]
+
+
+class ActivityForm(forms.Form):
+    name = forms.CharField(label=_("Processing activity"), max_length=200, help_text=_("e.g. 开户身份核验"))
+    purpose = forms.CharField(label=_("Purpose"), widget=forms.Textarea(attrs={"rows": 2}))
+    basis = forms.CharField(
+        label=_("Legal basis"), max_length=200, help_text=_("e.g. 履行合同所必需；法定义务")
+    )
+    categories = forms.MultipleChoiceField(label=_("Categories"), choices=Category.choices,
+                                           widget=forms.CheckboxSelectMultiple)  # fmt: skip
+    systems = forms.MultipleChoiceField(label=_("Systems"), widget=forms.CheckboxSelectMultiple)
+    recipients = forms.CharField(label=_("Recipients and sharing"), required=False,
+                                 widget=forms.Textarea(attrs={"rows": 2}))  # fmt: skip
+    outside_boundary = forms.BooleanField(label=_("Processed outside the protection boundary (三(三)三)"),
+                                          required=False)  # fmt: skip
+    outside_measures = forms.CharField(label=_("Measures outside the boundary"), required=False,
+                                       widget=forms.Textarea(attrs={"rows": 2}))  # fmt: skip
+    retention = forms.CharField(label=_("Retention"), max_length=200, help_text=_("e.g. 销户后 20 年"))
+    biometric_assessment = forms.CharField(label=_("Necessity and security assessment (三(三)四)"), required=False,
+                                           widget=forms.Textarea(attrs={"rows": 2}))  # fmt: skip
+    assessed_on = forms.DateField(label=_("Assessed on"), required=False, help_text=_("e.g. 2026-06-30"))
+
+    def __init__(self, data: Any = None, *, systems: Sequence[str] = ()) -> None:
+        super().__init__(data)
+        field = self.fields["systems"]
+        assert isinstance(field, forms.MultipleChoiceField)
+        field.choices = [(name, name) for name in systems]

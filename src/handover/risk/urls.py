@@ -19,6 +19,7 @@ urlpatterns = [
     path("<slug:code>/risk/suppliers/", pages.supplier_list, name="supplier_list"),
     path("<slug:code>/risk/changes/", pages.change_list, name="change_list"),
     path("<slug:code>/risk/capacity/", pages.capacity_list, name="capacity_list"),
+    path("<slug:code>/risk/privacy/", pages.privacy_list, name="privacy_list"),
     path("<slug:code>/risk/changes/<str:number>/", pages.change_detail, name="change_detail"),
     path("<slug:code>/risk/vulns/<str:number>/", pages.vuln_detail, name="vuln_detail"),
 ]

@@ -21,6 +21,7 @@ from handover.risk.models.plans import (
     PlanVersion,
     Scenario,
 )
+from handover.risk.models.privacy import SENSITIVE, Category, ProcessingActivity
 from handover.risk.models.register import Risk, RiskAcceptance, Treatment
 from handover.risk.models.suppliers import Criticality, Filing, Substitutability, Supplier, SupplierState
 from handover.risk.models.vulns import (
@@ -36,7 +37,9 @@ from handover.risk.models.vulns import (
 
 __all__ = [
     "REQUIRED_SCENARIOS",
+    "SENSITIVE",
     "CapacityRecord",
+    "Category",
     "Change",
     "ChangeApproval",
     "ChangeKind",
@@ -57,6 +60,7 @@ __all__ = [
     "IncidentState",
     "PartyNotice",
     "PlanVersion",
+    "ProcessingActivity",
     "ReportClock",
     "Risk",
     "RiskAcceptance",

@@ -14,11 +14,12 @@ from django.utils.translation import gettext as _
 from handover.core import clock
 from handover.org import permissions as perms
 from handover.org.models import Engagement
-from handover.registers.models import Form, FormState, Row, Signature
+from handover.registers.models import Form, FormState, InformationSystem, Row, Signature
 from handover.risk import library
 from handover.risk.models import (
     REQUIRED_SCENARIOS,
     CapacityRecord,
+    Category,
     Change,
     ClockKind,
     Criticality,
@@ -28,6 +29,7 @@ from handover.risk.models import (
     Filing,
     PartyNotice,
     PlanVersion,
+    ProcessingActivity,
     ReportClock,
     Risk,
     Source,
@@ -37,6 +39,7 @@ from handover.risk.models import (
     VulnScan,
 )
 from handover.risk.selectors.common import visible
+from handover.risk.selectors.privacy import INVESTOR_DATA_CATEGORIES
 
 
 class Status:
@@ -73,6 +76,10 @@ def _describe(key: str) -> str:
         "suppliers_filed": _("every important supplier's 备案 is on record with its reference"),
         "change_notice_on_time": _("a change's investor notice was published before its window"),
         "pressure_test_in_year": _("a pressure test with its report was recorded in the last 12 months"),
+        "pi_inventory": _("every system holding investors' information is in the processing inventory"),
+        "pi_biometric_assessed": _(
+            "biometrics are collected after a recorded necessity and security assessment"
+        ),
     }
     return texts[kind] % {"no": number} if number else texts[kind]
 
@@ -127,6 +134,20 @@ def evidence_found(*, engagement: Engagement, today: dt.date) -> set[str]:
         engagement=engagement, tested_on__gt=today - dt.timedelta(days=365)
     ).exists():
         found.add("pressure_test_in_year")
+    activities = list(
+        ProcessingActivity.objects.filter(engagement=engagement).values_list(
+            "categories", "systems", "assessed_on"
+        )
+    )
+    named = {name for _c, systems, _a in activities for name in systems or ()}
+    systems = InformationSystem.objects.filter(
+        engagement=engagement, is_active=True, category__in=INVESTOR_DATA_CATEGORIES
+    )
+    holding = set(systems.values_list("name", flat=True))
+    if activities and holding <= named:
+        found.add("pi_inventory")
+    if any(Category.BIOMETRIC in (c or ()) and a is not None for c, _s, a in activities):
+        found.add("pi_biometric_assessed")
     return found
 
 

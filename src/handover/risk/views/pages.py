@@ -18,6 +18,7 @@ from handover.registers.io.reading import max_bytes
 from handover.registers.models import InformationSystem
 from handover.risk import rules, vulnfiles
 from handover.risk.forms import (
+    ActivityForm,
     CapacityForm,
     ChangeForm,
     CloseForm,
@@ -33,10 +34,11 @@ from handover.risk.forms import (
     VulnFixForm,
     VulnImportForm,
 )
-from handover.risk.models import Severity
+from handover.risk.models import Category, Severity
 from handover.risk.selectors import capacity as capacity_selectors
 from handover.risk.selectors import changes as change_selectors
 from handover.risk.selectors import compliance, incidents, plans, register
+from handover.risk.selectors import privacy as privacy_selectors
 from handover.risk.selectors import suppliers as supplier_selectors
 from handover.risk.selectors import vulns as vuln_selectors
 from handover.risk.selectors.deadlines import deadlines
@@ -45,6 +47,7 @@ from handover.risk.services import changes as change_services
 from handover.risk.services import compliance as compliance_services
 from handover.risk.services import incidents as incident_services
 from handover.risk.services import plans as plan_services
+from handover.risk.services import privacy as privacy_services
 from handover.risk.services import register as register_services
 from handover.risk.services import suppliers as supplier_services
 from handover.risk.services import vulns as vuln_services
@@ -395,3 +398,26 @@ def capacity_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
         "minimum": capacity_selectors.min_ratio(), "today": today,
     }  # fmt: skip
     return render(request, "risk/capacity_list.html", context)
+
+
+@needs(perms.VIEW_RISK)
+def privacy_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
+    """三(三): the inventory of processing activities of investors' information, and the systems it misses."""
+    names = list(InformationSystem.objects.filter(engagement=engagement, is_active=True).order_by("name")
+                 .values_list("name", flat=True).distinct())  # fmt: skip
+    form = ActivityForm(request.POST or None, systems=names)
+    if request.method == "POST" and form.is_valid():
+        try:
+            privacy_services.activity_set(actor=request.user, engagement=engagement, **form.cleaned_data)
+        except DomainError as exc:
+            _fail(form, exc)
+        else:
+            messages.success(request, _("Recorded."))
+            return redirect("risk:privacy_list", code=engagement.code)
+    context = {
+        "engagement": engagement, "caps": _caps(request, engagement), "form": form,
+        "activities": privacy_selectors.activity_list(user=request.user, engagement=engagement),
+        "uncovered": privacy_selectors.uncovered_systems(user=request.user, engagement=engagement),
+        "labels": dict(Category.choices),
+    }  # fmt: skip
+    return render(request, "risk/privacy_list.html", context)
