@@ -260,6 +260,8 @@ class Scene:
                 values[key] = change(self.world).number
             elif key == "number":
                 values[key] = self.vulnerability().number
+            elif key == "year":
+                values[key] = 2026
             elif key == "activity_id":
                 from tests.risk.scenery import activity
 

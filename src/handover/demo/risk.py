@@ -79,7 +79,11 @@ def _vulns(engagement: Engagement, actor: object, now: dt.datetime) -> None:
         return
     rows = [f"10.8.{n}.11,{host},{','.join(str(v) for v in finding)}"
             for n, host in enumerate(hosts) for finding in _FINDINGS[n % 2 :: 2]]  # fmt: skip
-    for days, keep in ((10, rows), (3, rows[1:])):
+    for days, keep in (
+        (10, rows),
+        (10, rows),
+        (3, rows[1:]),
+    ):  # the first file twice: the same scan, no change
         at = now - dt.timedelta(days=days)
         content = (_SCAN_HEAD + "\n".join(keep) + "\n").encode("gb18030")
         vulns.vulns_import(actor=actor, engagement=engagement, fmt="csv", filename=f"RSAS-{at:%Y%m%d}.csv",

@@ -1,8 +1,11 @@
 """REST endpoints of change management under ``/api/engagements/{code}/risk/changes/`` (三(二)三): list and
 request changes, act on one (approve, record the investors' notice, start, close), list and record freeze
-periods. The services decide; a refusal names what stands in the way."""
+periods; and ``…/risk/owed/``, the reports owed to the regulator. The services decide; a refusal names what
+stands in the way."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.urls import path
 from django.utils.translation import gettext as _
@@ -18,6 +21,7 @@ from handover.registers.models import InformationSystem
 from handover.risk.api import _Scoped
 from handover.risk.models import Change
 from handover.risk.selectors import changes as selectors
+from handover.risk.selectors.obligations import reports_owed
 from handover.risk.services import changes as services
 from handover.workflow.deadlines import BEIJING
 
@@ -139,3 +143,16 @@ urlpatterns = [
     path(f"{_BASE}changes/<str:number>/act/", ChangeActView.as_view(), name="risk-change-act"),
     path(f"{_BASE}freezes/", FreezeListView.as_view(), name="risk-freezes"),
 ]
+
+
+class OwedView(_Scoped):
+    """GET: the reports owed to the regulator, overdue first."""
+
+    @extend_schema(operation_id="risk_owed_list", responses=dict[str, Any])
+    def get(self, request: Request, code: str) -> Response:
+        found = reports_owed(user=request.user, engagement=self.engagement(), now=clock.now())
+        return Response([{"kind": o.kind, "key": o.key, "title": o.title, "due_at": o.due_at, "status": o.status,
+                          "done_at": o.done_at, "reference": o.reference} for o in found])  # fmt: skip
+
+
+urlpatterns.append(path(f"{_BASE}owed/", OwedView.as_view(), name="risk-owed"))

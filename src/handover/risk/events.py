@@ -39,6 +39,8 @@ CAPACITY_RECORD = "risk.capacity.record"
 CAPACITY_DELETE = "risk.capacity.delete"
 ACTIVITY_SET = "risk.privacy.activity"
 ACTIVITY_LEAK = "risk.privacy.leak"
+FILING_RECORD = "risk.filing.record"
+ANNUAL_EXPORT = "risk.annual.export"
 
 ACTIONS = {
     EVIDENCE_LINK: _("Evidence linked to a duty of the measures"),
@@ -78,4 +80,6 @@ ACTIONS = {
     CAPACITY_DELETE: _("Pressure test record deleted after its retention"),
     ACTIVITY_SET: _("Personal-information processing activity recorded"),
     ACTIVITY_LEAK: _("Personal-information leak recorded as an incident"),
+    FILING_RECORD: _("Report to the regulator recorded as filed"),
+    ANNUAL_EXPORT: _("Annual security report drafted (Word)"),
 }

@@ -213,3 +213,11 @@ class ActivityForm(forms.Form):
         field = self.fields["systems"]
         assert isinstance(field, forms.MultipleChoiceField)
         field.choices = [(name, name) for name in systems]
+
+
+class FilingForm(forms.Form):
+    key = forms.CharField(widget=forms.HiddenInput, max_length=100)
+    filed_at = forms.DateTimeField(label=_("Filed at"), help_text=_("e.g. 2027-04-28 16:00"))
+    reference = forms.CharField(
+        label=_("Receipt"), max_length=300, help_text=_("its number, or the acknowledgement")
+    )

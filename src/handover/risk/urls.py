@@ -20,6 +20,8 @@ urlpatterns = [
     path("<slug:code>/risk/changes/", pages.change_list, name="change_list"),
     path("<slug:code>/risk/capacity/", pages.capacity_list, name="capacity_list"),
     path("<slug:code>/risk/privacy/", pages.privacy_list, name="privacy_list"),
+    path("<slug:code>/risk/owed/", pages.owed_list, name="owed_list"),
+    path("<slug:code>/risk/annual/<int:year>.docx", pages.annual_report, name="annual_report"),
     path("<slug:code>/risk/changes/<str:number>/", pages.change_detail, name="change_detail"),
     path("<slug:code>/risk/vulns/<str:number>/", pages.vuln_detail, name="vuln_detail"),
 ]

@@ -266,6 +266,11 @@ VARIABLES: tuple[Variable, ...] = (
         "2",
         "Least ratio of a system's tested capacity to its historical peak; below it is an open item (docs/risk.md).",
     ),
+    Variable(
+        "HANDOVER_ANNUAL_REPORT_DUE",
+        "04-30",
+        "Month-day by which the previous year's security report is owed (docs/risk.md).",
+    ),
 )
 
 _KNOWN = {v.name: v for v in VARIABLES}

@@ -13,6 +13,7 @@ from handover.risk.models.incidents import (
     ReportClock,
     TimelineEntry,
 )
+from handover.risk.models.obligations import ReportFiling
 from handover.risk.models.plans import (
     REQUIRED_SCENARIOS,
     Drill,
@@ -62,6 +63,7 @@ __all__ = [
     "PlanVersion",
     "ProcessingActivity",
     "ReportClock",
+    "ReportFiling",
     "Risk",
     "RiskAcceptance",
     "Scenario",

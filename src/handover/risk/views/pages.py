@@ -23,6 +23,7 @@ from handover.risk.forms import (
     ChangeForm,
     CloseForm,
     EvidenceForm,
+    FilingForm,
     FreezeForm,
     IncidentForm,
     NoticeForm,
@@ -38,6 +39,7 @@ from handover.risk.models import Category, Severity
 from handover.risk.selectors import capacity as capacity_selectors
 from handover.risk.selectors import changes as change_selectors
 from handover.risk.selectors import compliance, incidents, plans, register
+from handover.risk.selectors import obligations as obligation_selectors
 from handover.risk.selectors import privacy as privacy_selectors
 from handover.risk.selectors import suppliers as supplier_selectors
 from handover.risk.selectors import vulns as vuln_selectors
@@ -46,6 +48,7 @@ from handover.risk.services import capacity as capacity_services
 from handover.risk.services import changes as change_services
 from handover.risk.services import compliance as compliance_services
 from handover.risk.services import incidents as incident_services
+from handover.risk.services import obligations as obligation_services
 from handover.risk.services import plans as plan_services
 from handover.risk.services import privacy as privacy_services
 from handover.risk.services import register as register_services
@@ -421,3 +424,38 @@ def privacy_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
         "labels": dict(Category.choices),
     }  # fmt: skip
     return render(request, "risk/privacy_list.html", context)
+
+
+@needs(perms.VIEW_RISK)
+def owed_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
+    """三(七)一: the reports owed to the regulator with their due dates and status; record one as filed; draft the
+    annual report."""
+    form = FilingForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            obligation_services.filing_record(actor=request.user, engagement=engagement, **form.cleaned_data)
+        except DomainError as exc:
+            messages.error(request, str(exc.message))
+        else:
+            messages.success(request, _("Recorded."))
+            return redirect("risk:owed_list", code=engagement.code)
+    elif request.method == "POST":
+        messages.error(request, _("Give the time it was filed and the receipt."))
+    now = clock.now()
+    context = {
+        "engagement": engagement, "caps": _caps(request, engagement),
+        "owed": obligation_selectors.reports_owed(user=request.user, engagement=engagement, now=now),
+        "year": now.astimezone(BEIJING).year - 1,
+    }  # fmt: skip
+    return render(request, "risk/owed_list.html", context)
+
+
+@needs(perms.VIEW_RISK)
+def annual_report(request: HttpRequest, engagement: Engagement, year: int) -> HttpResponse:
+    """The draft of a year's security report as a Word file (the download is audited)."""
+    content = obligation_services.annual_report_export(actor=request.user, engagement=engagement, year=year)
+    response = HttpResponse(
+        content, content_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    )
+    response["Content-Disposition"] = f'attachment; filename="security-report-{year}.docx"'
+    return response

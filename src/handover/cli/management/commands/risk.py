@@ -1,4 +1,4 @@
-"""``handover risk deadlines|check|report|vulns import --engagement CODE``: security management, command line."""
+"""``handover risk deadlines|check|report|owed|annual|vulns import --engagement CODE``: security management."""
 
 from __future__ import annotations
 
@@ -17,9 +17,11 @@ from handover.core.errors import DomainError
 from handover.org.models import Engagement
 from handover.risk import vulnfiles
 from handover.risk.selectors.deadlines import deadlines
+from handover.risk.selectors.obligations import reports_owed
 from handover.risk.services import vulns as vuln_services
 from handover.risk.services.assessment import assessment_report_export
 from handover.risk.services.incidents import clocks_check
+from handover.risk.services.obligations import annual_report_export
 from handover.workflow.deadlines import BEIJING
 
 
@@ -40,6 +42,12 @@ class Command(BaseCommand):
         report.add_argument("--kind", required=True, choices=("initial", "overall"))
         report.add_argument("--format", required=True, choices=("docx", "pdf"), dest="fmt")
         report.add_argument("-o", "--output", required=True, help="the file to write")
+        owed = sub.add_parser("owed", help="the reports owed to the regulator, with due dates and status")
+        owed.add_argument("--engagement", required=True, help="the code")
+        annual = sub.add_parser("annual", help="draft a year's security report (Word, Chinese)")
+        annual.add_argument("--engagement", required=True, help="the code")
+        annual.add_argument("--year", required=True, type=int)
+        annual.add_argument("-o", "--output", required=True, help="the file to write")
         scans = sub.add_parser("vulns", help="vulnerability scans (三(四)一)").add_subparsers(
             dest="vulns", required=True
         )
@@ -66,6 +74,10 @@ class Command(BaseCommand):
                     self._report(engagement, options)
                 elif options["action"] == "vulns":
                     self._vulns_import(engagement, options)
+                elif options["action"] == "owed":
+                    self._owed(engagement)
+                elif options["action"] == "annual":
+                    self._annual(engagement, options)
                 else:
                     getattr(self, f"_{options['action']}")(engagement)
         except DomainError as exc:
@@ -125,6 +137,24 @@ class Command(BaseCommand):
         if options["json"]:
             Path(options["json"]).write_text(json.dumps(counts), encoding="utf-8")
         self.stdout.write(", ".join(f"{counts[k]} {k}" for k in vuln_services.COUNTS))
+
+    def _owed(self, engagement: Engagement) -> None:
+        found = reports_owed(user=system("cli"), engagement=engagement, now=clock.now())
+        for item in found:
+            when = item.due_at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M") if item.due_at else "—"
+            self.stdout.write(f"{item.status.upper():8}  {when:16}  {item.title}")
+        late = sum(1 for item in found if item.status == "overdue")
+        self.stdout.write(f"{len(found)} reports, {late} overdue")
+        if late:
+            raise SystemExit(1)
+
+    def _annual(self, engagement: Engagement, options: dict[str, Any]) -> None:
+        content = annual_report_export(actor=system("cli"), engagement=engagement, year=options["year"])
+        try:
+            Path(options["output"]).write_bytes(content)
+        except OSError as exc:
+            raise CommandError(f"-o {options['output']}: {exc.strerror or exc}") from exc
+        self.stdout.write(f"{options['output']}: {len(content)} bytes")
 
     def _check(self, engagement: Engagement) -> None:
         counts = clocks_check(actor=system("cli"), now=clock.now(), engagement=engagement)
