@@ -199,3 +199,13 @@ def test_the_pages_and_the_api_request_approve_and_explain_what_stands_in_the_wa
     assert 'data-testid="change-blocked"' in shown and 'data-testid="start-change"' in shown
     client.force_login(people["observer"])
     assert client.get(page).status_code == 403
+
+
+def test_a_change_links_its_rows_of_t28_t30_t31_t36_t37_and_nothing_else(world, people):
+    ops = Row.objects.create(form=register_form(world.engagement, world.hq, 30), seq=1, data={})
+    other = Row.objects.create(form=register_form(world.engagement, world.hq, 8), seq=1, data={})
+    with pytest.raises(DomainError) as refused:
+        _request(world, people["tech"], system_name="OA", rows=[ops.pk, other.pk])
+    assert refused.value.field == "rows" and str(other.pk) in str(refused.value.message)
+    assert not Change.objects.exists()
+    assert list(_request(world, people["tech"], system_name="OA", rows=[ops.pk]).rows.all()) == [ops]

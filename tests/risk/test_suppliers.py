@@ -42,6 +42,8 @@ def scene(world, people):
     Row.objects.create(
         form=register_form(e, world.hq, 20), seq=1, data={"org_id": vendor.pk, "contact_name": "张工"}
     )
+    Row.objects.create(form=register_form(e, world.hq, 17), seq=1,
+                       data={"name": "UF2.0 交易核心", "version": "2.0.3", "vendor_org_id": vendor.pk})  # fmt: skip
     return vendor, carrier
 
 
@@ -64,7 +66,11 @@ def test_the_registers_say_which_systems_contracts_and_contacts_each_supplier_ha
         and vendor.contacts == 1
     )
     assert [(c.number, c.ends_on) for c in vendor.contracts] == [("HT-001", TODAY + dt.timedelta(days=30))]
-    assert vendor.criticality == "important" and vendor.record is None
+    assert (
+        vendor.criticality == "important"
+        and vendor.record is None
+        and vendor.software == ["UF2.0 交易核心 2.0.3"]
+    )
     assert any("集中交易系统" in item for item in vendor.items)  # important and nothing recorded
     assert any("HT-001" in item for item in vendor.items)  # ends within 60 days
     carrier = lines["中国电信"]

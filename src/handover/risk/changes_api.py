@@ -36,7 +36,7 @@ class ChangeSerializer(serializers.ModelSerializer):
         fields = ["number", "kind", "title", "system_name", "trading_system", "risk_assessment", "test_evidence",
                   "rollback_plan", "window_start", "window_end", "notice_required", "notice_published_at",
                   "notice_reference", "state", "requested_by", "executed_at", "result", "approvals",
-                  "blocked"]  # fmt: skip
+                  "blocked", "rows"]  # fmt: skip
 
     def get_approvals(self, change: Change) -> list[str]:
         return [a.person.name for a in change.approvals.all()]
@@ -58,6 +58,9 @@ class ChangeRequestSerializer(serializers.Serializer):
     window_end = serializers.DateTimeField()
     notice_required = serializers.BooleanField(default=False)
     t36_row = serializers.IntegerField(required=False, allow_null=True, default=None)
+    rows = serializers.ListField(
+        child=serializers.IntegerField(), required=False, default=list, max_length=50
+    )
 
 
 class ChangeActSerializer(serializers.Serializer):

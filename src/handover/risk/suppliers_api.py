@@ -41,6 +41,7 @@ def _line(line: selectors.SupplierLine) -> dict[str, Any]:
     return {
         "organisation": line.organisation.pk, "name": line.organisation.name, "type": line.organisation.type,
         "systems": line.systems, "important_systems": line.important_systems, "contacts": line.contacts,
+        "software": line.software,
         "contracts": [{"register": c.register_no, "number": c.number,
                        "ends_on": c.ends_on.isoformat() if c.ends_on else None} for c in line.contracts],
         "criticality": line.criticality, "recorded": record is not None,

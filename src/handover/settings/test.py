@@ -7,7 +7,9 @@ cluster on loopback when ``HANDOVER_DATABASE_URL`` is not given).
 import os
 import tempfile
 
-os.environ.setdefault("HANDOVER_DATA_DIR", tempfile.mkdtemp(prefix="handover-test-"))
+# Unset or empty (the Makefile's two test passes empty it, so that each gets its own folder).
+if not os.environ.get("HANDOVER_DATA_DIR"):
+    os.environ["HANDOVER_DATA_DIR"] = tempfile.mkdtemp(prefix="handover-test-")
 if os.environ.get("HANDOVER_TEST_DATABASE") == "postgres" and not os.environ.get("HANDOVER_DATABASE_URL"):
     from handover.core import pgcluster
 

@@ -46,6 +46,9 @@ class Change(models.Model):
     notice_published_at = models.DateTimeField(_("notice published at"), null=True, blank=True)
     notice_reference = models.CharField(_("notice"), max_length=300, blank=True)
     t36_row = models.ForeignKey(Row, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    # The registers' rows the change is recorded in: 表28 maintenance, 表30 operations, 表31 parameters, 表36
+    # requests, 表37 new systems.
+    rows = models.ManyToManyField(Row, blank=True, related_name="+", verbose_name=_("register rows"))
     state = models.CharField(_("state"), max_length=12, choices=ChangeState.choices, default="requested")
     requested_by = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+")
     requested_at = models.DateTimeField(auto_now_add=True)

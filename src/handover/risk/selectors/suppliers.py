@@ -50,6 +50,7 @@ class SupplierLine:
     contracts: list[Contract] = field(default_factory=list)
     contacts: int = 0
     items: list[str] = field(default_factory=list)
+    software: list[str] = field(default_factory=list)  # 表17/33 rows naming it as developer or supplier
 
     @property
     def criticality(self) -> str:
@@ -82,11 +83,16 @@ def supplier_lines(*, user: Any, engagement: Engagement, today: dt.date) -> list
         systems[vendor].append((name, category))
     contracts: dict[int, list[Contract]] = defaultdict(list)
     contacts: dict[int, int] = defaultdict(int)
+    software: dict[int, set[str]] = defaultdict(set)
     rows = Row.objects.filter(form__engagement=engagement, form__is_current=True, is_current=True,
-                              form__register_no__in=(19, 20, 35))  # fmt: skip
+                              form__register_no__in=(17, 19, 20, 33, 35))  # fmt: skip
     for register_no, data in rows.values_list("form__register_no", "data"):
         data = data or {}
-        if register_no == 20:
+        if register_no in (17, 33):
+            if isinstance(data.get("vendor_org_id"), int):
+                name = " ".join(str(data.get(k) or "") for k in ("name", "version")).strip()
+                software[data["vendor_org_id"]].add(name)
+        elif register_no == 20:
             if isinstance(data.get("org_id"), int):
                 contacts[data["org_id"]] += 1
         elif isinstance(data.get("counterparty_org_id"), int):
@@ -94,7 +100,7 @@ def supplier_lines(*, user: Any, engagement: Engagement, today: dt.date) -> list
                 Contract(register_no, str(data.get("contract_no", "")), _date(data.get("end")))
             )
     records = {s.organisation_id: s for s in Supplier.objects.filter(engagement=engagement)}
-    wanted = set(systems) | set(contracts) | set(records)
+    wanted = set(systems) | set(contracts) | set(records) | set(software)
     organisations = Organisation.objects.filter(engagement=engagement).order_by("name")
     lines = []
     for org in organisations:
@@ -104,6 +110,7 @@ def supplier_lines(*, user: Any, engagement: Engagement, today: dt.date) -> list
                             sorted(n for n, c in systems[org.pk] if c in IMPORTANT_CATEGORIES),
                             sorted(contracts[org.pk], key=lambda c: (c.ends_on or dt.date.max, c.number)),
                             contacts[org.pk])  # fmt: skip
+        line.software = sorted(software[org.pk])
         line.items = _items(line, today, days)
         lines.append(line)
     return lines

@@ -81,6 +81,7 @@ def change_request(
     trading_system: bool = False,
     notice_required: bool = False,
     t36_row: Row | int | None = None,
+    rows: list[Row | int] | None = None,
 ) -> Change:
     """Ask for a change; nothing runs before two other persons approve it."""
     allowed(actor, engagement, perms.MANAGE_RISK)
@@ -116,6 +117,7 @@ def change_request(
     if (period := freeze_met(engagement, start_day, end_day)) is not None:
         raise _freeze_refusal(period, "window_start")
     row36 = register_row(engagement, t36_row, 36, "t36_row")
+    linked = _linked_rows(engagement, rows or [])
     approved_new = row36 is not None and (row36.data or {}).get("is_new_system") is True
     if kind == ChangeKind.NEW and engagement.phase != Phase.PREPARATION and not approved_new:
         raise DomainError(
@@ -139,11 +141,27 @@ def change_request(
         except IntegrityError:
             raise DomainError(_("Another change was requested at the same moment; send it again."),
                               field="title") from None  # fmt: skip
+        change.rows.set(linked)
         event_record(actor=actor, action=events.CHANGE_REQUEST, engagement_id=engagement.pk, obj=change,
                      after={"number": number, "kind": kind, "system": change.system_name,
                             "window": [window_start.isoformat(), window_end.isoformat()],
                             "notice_required": notice_required})  # fmt: skip
     return change
+
+
+LINKED_REGISTERS = (28, 30, 31, 36, 37)
+
+
+def _linked_rows(engagement: Engagement, rows: list[Row | int]) -> list[Row]:
+    """Current rows of 表28/30/31/36/37 in this engagement, or a message naming the one that is not."""
+    ids = [r.pk if isinstance(r, Row) else int(r) for r in rows][:50]
+    found = {r.pk: r for r in Row.objects.filter(pk__in=ids, form__engagement=engagement, is_current=True,
+                                                 form__register_no__in=LINKED_REGISTERS)}  # fmt: skip
+    for pk in ids:
+        if pk not in found:
+            raise DomainError(_("Row %(id)s is not a current row of 表28, 30, 31, 36 or 37 in this engagement.")
+                              % {"id": pk}, field="rows")  # fmt: skip
+    return [found[pk] for pk in ids]
 
 
 def change_approve(*, actor: Any, change: Change) -> Change:
