@@ -260,6 +260,10 @@ class Scene:
                 values[key] = change(self.world).number
             elif key == "number":
                 values[key] = self.vulnerability().number
+            elif key == "report_id":
+                from tests.risk.scenery import assessment
+
+                values[key] = assessment(self.world).pk
             elif key == "year":
                 values[key] = 2026
             elif key == "activity_id":

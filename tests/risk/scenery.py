@@ -61,3 +61,13 @@ def activity(world):
         defaults={"purpose": "核验", "basis": "法定义务", "categories": ["identity"], "systems": ["网上交易系统"],
                   "retention": "20 年", "updated_by_name": "test"},
     )[0]  # fmt: skip
+
+
+def assessment(world):
+    """An issued assessment report version, once (through the service: the file must exist to be served)."""
+    from handover.risk.models import AssessmentReport
+    from handover.risk.services.assessment import assessment_report_issue
+
+    return AssessmentReport.objects.filter(engagement=world.engagement).first() or assessment_report_issue(
+        actor=system("test"), engagement=world.engagement, kind="initial", assessors="测评机构", scope="总部"
+    )

@@ -71,3 +71,70 @@ def test_an_unknown_kind_or_format_is_refused_naming_it(world, people):
         assessment_report_export(actor=people["tech"], engagement=world.engagement, kind="overall", fmt="odt")
     assert (kind.value.field, fmt.value.field) == ("kind", "format")
     assert not Event.objects.filter(action=events.ASSESSMENT_EXPORT).exists()
+
+
+# -- issued versions -----------------------------------------------------------------------------------------
+
+
+def test_a_report_is_kept_in_versions_signed_by_the_assessor_and_reviewed_by_another_person(world, people):
+    import io as _io
+
+    from django.db import IntegrityError as _IntegrityError
+    from django.db import transaction as _transaction
+    from docx import Document as _Document
+
+    from handover.core.errors import DomainError as _DomainError
+    from handover.risk.models import AssessmentReport
+    from handover.risk.services.assessment import (
+        assessment_report_file,
+        assessment_report_issue,
+        assessment_report_sign,
+    )
+
+    tech, tech2 = people["tech"], people["tech2"]
+    with pytest.raises(_DomainError) as missing:
+        assessment_report_issue(
+            actor=tech, engagement=world.engagement, kind="overall", assessors=" ", scope="全部"
+        )
+    assert missing.value.field == "assessors"
+    assessors = "某信息安全测评中心 张三（CISP）"
+    first = assessment_report_issue(actor=tech, engagement=world.engagement, kind="overall", assessors=assessors,
+                                    scope="总部及全部营业部信息系统")  # fmt: skip
+    second = assessment_report_issue(actor=tech, engagement=world.engagement, kind="overall",
+                                     assessors="某信息安全测评中心 张三（CISP）", scope="总部")  # fmt: skip
+    assert (first.version, second.version) == (1, 2)
+    text = [
+        p.text for p in _Document(_io.BytesIO(assessment_report_file(actor=tech, report=first))).paragraphs
+    ]
+    assert text[0] == "信息系统整体风险评估报告"
+    signed = assessment_report_sign(actor=tech, report=first)
+    assert signed.signed_by.user == tech and signed.reviewed_by is None
+    with pytest.raises(_DomainError, match="第八条"):
+        assessment_report_sign(actor=tech, report=first)
+    reviewed = assessment_report_sign(actor=tech2, report=first)
+    assert reviewed.reviewed_by.user == tech2
+    with pytest.raises(_DomainError, match="already"):
+        assessment_report_sign(actor=people["onsite"], report=first)
+    with pytest.raises(_IntegrityError), _transaction.atomic():  # the database refuses one person twice too
+        AssessmentReport.objects.filter(pk=second.pk).update(signed_by=reviewed.signed_by,
+                                                             reviewed_by=reviewed.signed_by)  # fmt: skip
+
+
+def test_the_page_issues_and_the_versions_download(world, people, client):
+    from django.urls import reverse
+
+    from handover.risk.models import AssessmentReport
+
+    client.force_login(people["tech"])
+    page = reverse("risk:assessment_list", args=[world.engagement.code])
+    answer = client.post(
+        page, {"act": "issue", "kind": "initial", "assessors": "技术组 李四", "scope": "总部"}
+    )
+    report = AssessmentReport.objects.get()
+    assert answer.status_code == 302 and report.kind == "initial"
+    client.post(page, {"act": "sign", "report": report.pk})
+    assert AssessmentReport.objects.get().signed_by.user == people["tech"]
+    served = client.get(reverse("risk:assessment_file", args=[world.engagement.code, report.pk]))
+    assert served.status_code == 200 and served.content[:2] == b"PK"
+    client.force_login(people["observer"])
+    assert client.get(page).status_code == 403

@@ -8,6 +8,7 @@ from handover.backups import api as backups_api
 from handover.discovery import api as discovery_api
 from handover.registers import api as registers_api
 from handover.risk import api as risk_api
+from handover.risk import assessment_api as risk_assessment_api
 from handover.risk import capacity_api as risk_capacity_api
 from handover.risk import changes_api as risk_changes_api
 from handover.risk import privacy_api as risk_privacy_api
@@ -123,5 +124,6 @@ urlpatterns = [
     path("", include(risk_changes_api.urlpatterns)),
     path("", include(risk_capacity_api.urlpatterns)),
     path("", include(risk_privacy_api.urlpatterns)),
+    path("", include(risk_assessment_api.urlpatterns)),
     path("", include(router.urls)),
 ]

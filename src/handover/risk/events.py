@@ -41,6 +41,8 @@ ACTIVITY_SET = "risk.privacy.activity"
 ACTIVITY_LEAK = "risk.privacy.leak"
 FILING_RECORD = "risk.filing.record"
 ANNUAL_EXPORT = "risk.annual.export"
+ASSESSMENT_ISSUE = "risk.assessment.issue"
+ASSESSMENT_SIGN = "risk.assessment.sign"
 
 ACTIONS = {
     EVIDENCE_LINK: _("Evidence linked to a duty of the measures"),
@@ -82,4 +84,6 @@ ACTIONS = {
     ACTIVITY_LEAK: _("Personal-information leak recorded as an incident"),
     FILING_RECORD: _("Report to the regulator recorded as filed"),
     ANNUAL_EXPORT: _("Annual security report drafted (Word)"),
+    ASSESSMENT_ISSUE: _("Risk-assessment report issued as a new version"),
+    ASSESSMENT_SIGN: _("Risk-assessment report signed"),
 }

@@ -221,3 +221,19 @@ class FilingForm(forms.Form):
     reference = forms.CharField(
         label=_("Receipt"), max_length=300, help_text=_("its number, or the acknowledgement")
     )
+
+
+class AssessmentIssueForm(forms.Form):
+    kind = forms.ChoiceField(
+        label=_("Report"),
+        choices=[
+            ("initial", "初步风险评估报告（第二十条第8项）"),
+            ("overall", "信息系统整体风险评估报告（第三十二~三十六条）"),
+        ],
+    )
+    assessors = forms.CharField(
+        label=_("Assessors"),
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("persons, organisation and qualification (第二十六条第9项: professionals)"),
+    )
+    scope = forms.CharField(label=_("Scope"), widget=forms.Textarea(attrs={"rows": 2}))

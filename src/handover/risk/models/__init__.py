@@ -23,7 +23,7 @@ from handover.risk.models.plans import (
     Scenario,
 )
 from handover.risk.models.privacy import SENSITIVE, Category, ProcessingActivity
-from handover.risk.models.register import Risk, RiskAcceptance, Treatment
+from handover.risk.models.register import AssessmentReport, Risk, RiskAcceptance, Treatment
 from handover.risk.models.suppliers import Criticality, Filing, Substitutability, Supplier, SupplierState
 from handover.risk.models.vulns import (
     DecisionKind,
@@ -39,6 +39,7 @@ from handover.risk.models.vulns import (
 __all__ = [
     "REQUIRED_SCENARIOS",
     "SENSITIVE",
+    "AssessmentReport",
     "CapacityRecord",
     "Category",
     "Change",

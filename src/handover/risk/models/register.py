@@ -103,3 +103,45 @@ class RiskAcceptance(models.Model):
 
     def __str__(self) -> str:
         return f"{self.risk_id} until {self.expires_on}"
+
+
+class AssessmentReport(models.Model):
+    """One version of a risk-assessment report (第二十条第8项 initial, 第三十二~三十六条 overall): the Word file as
+    generated (stored by its hash), who assessed (the professionals, their organisation and qualification, as
+    第二十六条第9项 asks of a security assessment) and what was in scope; signed by the assessor, then reviewed by a
+    second person (第八条)."""
+
+    engagement = models.ForeignKey(Engagement, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(_("report"), max_length=10)
+    version = models.PositiveIntegerField(_("version"))
+    as_of = models.DateField(_("as of"))
+    assessors = models.TextField(_("assessors"))
+    scope = models.TextField(_("scope"))
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveBigIntegerField()
+    made_by_name = models.CharField(max_length=150)
+    made_at = models.DateTimeField(auto_now_add=True)
+    signed_by = models.ForeignKey(Person, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    signed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(Person, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["kind", "-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["engagement", "kind", "version"], name="risk_assessment_version_once"
+            ),
+            models.CheckConstraint(
+                condition=~Q(assessors="") & ~Q(scope=""), name="risk_assessment_who_and_what"
+            ),
+            models.CheckConstraint(
+                condition=Q(reviewed_by__isnull=True)
+                | (Q(signed_by__isnull=False) & ~Q(reviewed_by=F("signed_by"))),
+                name="risk_assessment_two_persons",
+            ),
+        ]
+        verbose_name = _("assessment report")
+
+    def __str__(self) -> str:
+        return f"{self.kind} v{self.version}"

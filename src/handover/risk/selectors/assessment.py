@@ -136,3 +136,15 @@ def assessment_content(*, user: Any, engagement: Engagement, kind: str, as_of: d
         if matrix.level(risk.current_likelihood, risk.current_impact) >= max(2, len(matrix.names) - 1):
             serious.append(line)
     return Assessment(kind, KINDS[kind], BASIS[kind], engagement, as_of, sections, risks, serious)
+
+
+def report_versions(*, user: Any, engagement: Engagement) -> list[Any]:
+    """Every issued version of the assessment reports, newest first per kind, with their signatures."""
+    from handover.risk.models import AssessmentReport
+
+    visible(user, engagement, perms.VIEW_RISK)
+    return list(
+        AssessmentReport.objects.filter(engagement=engagement).select_related(
+            "signed_by", "reviewed_by", "engagement"
+        )
+    )

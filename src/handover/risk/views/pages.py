@@ -4,7 +4,7 @@ plans and drills."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
@@ -19,6 +19,7 @@ from handover.registers.models import InformationSystem
 from handover.risk import rules, vulnfiles
 from handover.risk.forms import (
     ActivityForm,
+    AssessmentIssueForm,
     CapacityForm,
     ChangeForm,
     CloseForm,
@@ -35,7 +36,8 @@ from handover.risk.forms import (
     VulnFixForm,
     VulnImportForm,
 )
-from handover.risk.models import Category, Severity
+from handover.risk.models import AssessmentReport, Category, Severity
+from handover.risk.selectors import assessment as assessment_selectors
 from handover.risk.selectors import capacity as capacity_selectors
 from handover.risk.selectors import changes as change_selectors
 from handover.risk.selectors import compliance, incidents, plans, register
@@ -44,6 +46,7 @@ from handover.risk.selectors import privacy as privacy_selectors
 from handover.risk.selectors import suppliers as supplier_selectors
 from handover.risk.selectors import vulns as vuln_selectors
 from handover.risk.selectors.deadlines import deadlines
+from handover.risk.services import assessment as assessment_services
 from handover.risk.services import capacity as capacity_services
 from handover.risk.services import changes as change_services
 from handover.risk.services import compliance as compliance_services
@@ -458,4 +461,52 @@ def annual_report(request: HttpRequest, engagement: Engagement, year: int) -> Ht
         content, content_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document"
     )
     response["Content-Disposition"] = f'attachment; filename="security-report-{year}.docx"'
+    return response
+
+
+@needs(perms.VIEW_RISK)
+def assessment_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
+    """The assessment reports' versions: issue a new one, sign it as assessor, review it as a second person."""
+    form = AssessmentIssueForm(request.POST if request.POST.get("act") == "issue" else None)
+    if request.method == "POST":
+        try:
+            if request.POST.get("act") == "sign":
+                report = AssessmentReport.objects.filter(
+                    engagement=engagement, pk=int(request.POST.get("report") or 0)
+                ).select_related("engagement").first()  # fmt: skip
+                if report is None:
+                    raise DomainError(_("No such report version."), field="report")
+                assessment_services.assessment_report_sign(actor=request.user, report=report)
+            elif form.is_valid():
+                assessment_services.assessment_report_issue(actor=request.user, engagement=engagement,
+                                                            **form.cleaned_data)  # fmt: skip
+            else:
+                raise DomainError(_("Fill in the form."), field=None)
+        except DomainError as exc:
+            if form.is_bound and exc.field in form.fields:
+                _fail(form, exc)
+            else:
+                messages.error(request, str(exc.message))
+        else:
+            messages.success(request, _("Recorded."))
+            return redirect("risk:assessment_list", code=engagement.code)
+    context = {"engagement": engagement, "caps": _caps(request, engagement), "form": form,
+               "versions": assessment_selectors.report_versions(user=request.user, engagement=engagement)}  # fmt: skip
+    return render(request, "risk/assessment_list.html", context)
+
+
+@needs(perms.VIEW_RISK)
+def assessment_file(request: HttpRequest, engagement: Engagement, report_id: int) -> HttpResponse:
+    report = (
+        AssessmentReport.objects.filter(engagement=engagement, pk=report_id)
+        .select_related("engagement")
+        .first()
+    )
+    if report is None:
+        raise Http404(report_id)
+    content = assessment_services.assessment_report_file(actor=request.user, report=report)
+    response = HttpResponse(
+        content, content_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{report.kind}-v{report.version}.docx"'
     return response
