@@ -115,6 +115,7 @@ bench: install-bench
 	$(BIN)/python bench/discovery_django.py
 	$(BIN)/python bench/discovery_review.py
 	$(BIN)/python bench/risk_vulns.py
+	$(BIN)/python bench/risk_reports.py
 
 clean:
 	rm -rf $(VENV) data

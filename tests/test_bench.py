@@ -64,6 +64,13 @@ def test_risk_vulns_bench_runs() -> None:
     assert "stored: 2000 findings, 200 closed" in out
 
 
+def test_risk_reports_bench_runs() -> None:
+    out = run("risk_reports.py")
+    for step in ("assessment_content, overall (baseline)", "overall assessment as PDF", "compliance view (39 duties)",
+                 "reports owed"):  # fmt: skip
+        assert f"| {step} |" in out
+
+
 def test_vault_bench_runs() -> None:
     out = run("vault_bench.py")
     assert "aes-256-gcm  encrypt" in out and "sm4-gcm      decrypt" in out
