@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 
 import pytest
@@ -113,3 +114,39 @@ def test_a_risk_and_a_plan_version_are_recorded_on_their_pages(world, people, cl
         "title": "总体应急预案", "scenarios": ["cyber", "provider_exit"], "procedures": "……",
         "effective_on": "2026-12-01"})  # fmt: skip
     assert plan.status_code == 302 and PlanVersion.objects.get().scenarios == ["cyber", "provider_exit"]
+
+
+def test_acceptances_drills_notices_and_restoration_are_recorded_on_the_pages(world, people, client):
+    from handover.risk.models import Drill, PartyNotice, PlanVersion, Risk, RiskAcceptance
+    from handover.risk.services import plans, register
+
+    code = world.engagement.code
+    scores = {"inherent_likelihood": 3, "inherent_impact": 5, "current_likelihood": 3, "current_impact": 4}
+    risk = register.risk_create(actor=people["tech"], engagement=world.engagement, number="R-1", title="报盘单线",
+                                owner=world.person_a, scores=scores)  # fmt: skip
+    client.force_login(people["onsite"])
+    risks = reverse("risk:risk_list", kwargs={"code": code})
+    until = (clock.now().date() + dt.timedelta(days=60)).isoformat()
+    answer = client.post(
+        risks, {"act": "accept", "risk": risk.pk, "reason": "第二条线路下月开通", "expires_on": until}
+    )
+    assert answer.status_code == 302 and RiskAcceptance.objects.get().approved_at is None
+    client.force_login(people["tech"])  # holds accept_risk, neither asked nor owns the risk
+    client.post(risks, {"act": "approve", "acceptance": RiskAcceptance.objects.get().pk})
+    assert RiskAcceptance.objects.get().approved_by.user == people["tech"] and Risk.objects.count() == 1
+    version = plans.plan_version_record(actor=people["tech"], engagement=world.engagement, title="总体应急预案",
+                                        scenarios=["trading_outage"], procedures="……",
+                                        effective_on=dt.date(2026, 1, 1))  # fmt: skip
+    answer = client.post(reverse("risk:plan_list", kwargs={"code": code}), {
+        "act": "drill", "plan_version": version.pk, "scenario": "trading_outage", "due_on": "2026-11-30",
+        "held_on": "2026-11-28", "participants": "技术组；被托管技术方", "outcome": "切换成功",
+        "report_ref": "演练报告 1"})  # fmt: skip
+    assert answer.status_code == 302 and Drill.objects.get().plan_version == PlanVersion.objects.get()
+    found = incident(world)
+    page = reverse("risk:incident_detail", kwargs={"code": code, "incident_id": found.pk})
+    with clock.frozen(at(2026, 12, 9, 11)):  # the scenery's incident was detected at 10:00 that day
+        client.post(page, {"act": "notice", "party": "上海证券交易所", "channel": "电话",
+                           "notified_at": "2026-12-09 10:20", "summary": "交易中断"})  # fmt: skip
+    assert PartyNotice.objects.get().party == "上海证券交易所"
+    bad = client.post(page, {"act": "restore", "at": "2020-01-01 00:00"})
+    assert bad.status_code == 200 and Incident.objects.get().restored_at is None

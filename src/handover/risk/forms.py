@@ -237,3 +237,44 @@ class AssessmentIssueForm(forms.Form):
         help_text=_("persons, organisation and qualification (第二十六条第9项: professionals)"),
     )
     scope = forms.CharField(label=_("Scope"), widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class AcceptanceForm(forms.Form):
+    risk = forms.TypedChoiceField(label=_("Risk"), coerce=int)
+    reason = forms.CharField(
+        label=_("Why the risk may be accepted"), widget=forms.Textarea(attrs={"rows": 2})
+    )
+    expires_on = forms.DateField(label=_("Accepted until"), help_text=_("e.g. 2027-03-31"))
+
+    def __init__(self, data: Any = None, *, risks: Sequence[tuple[int, str]] = ()) -> None:
+        super().__init__(data)
+        field = self.fields["risk"]
+        assert isinstance(field, forms.TypedChoiceField)
+        field.choices = list(risks)
+
+
+class DrillForm(forms.Form):
+    plan_version = forms.TypedChoiceField(label=_("Plan"), coerce=int)
+    scenario = forms.ChoiceField(label=_("Scenario"), choices=Scenario.choices)
+    due_on = forms.DateField(label=_("Due on"), help_text=_("e.g. 2026-12-20"))
+    held_on = forms.DateField(label=_("Held on"), required=False, help_text=_("empty while only planned"))
+    participants = forms.CharField(label=_("Participants"), max_length=500, required=False)
+    outcome = forms.CharField(label=_("Outcome"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    report_ref = forms.CharField(label=_("Report"), max_length=200, required=False)
+
+    def __init__(self, data: Any = None, *, versions: Sequence[tuple[int, str]] = ()) -> None:
+        super().__init__(data)
+        field = self.fields["plan_version"]
+        assert isinstance(field, forms.TypedChoiceField)
+        field.choices = list(versions)
+
+
+class NoticeToPartyForm(forms.Form):
+    party = forms.CharField(label=_("Party told"), max_length=200, help_text=_("e.g. 上海证券交易所"))
+    channel = forms.CharField(label=_("Channel"), max_length=100, help_text=_("e.g. 电话、公告"))
+    notified_at = forms.DateTimeField(label=_("Told at"), help_text=_("e.g. 2026-12-09 11:00"))
+    summary = forms.CharField(label=_("What was said"), widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class RestoreForm(forms.Form):
+    at = forms.DateTimeField(label=_("Service restored at"), help_text=_("e.g. 2026-12-09 11:30"))

@@ -18,25 +18,29 @@ from handover.registers.io.reading import max_bytes
 from handover.registers.models import InformationSystem
 from handover.risk import rules, vulnfiles
 from handover.risk.forms import (
+    AcceptanceForm,
     ActivityForm,
     AssessmentIssueForm,
     CapacityForm,
     ChangeForm,
     CloseForm,
+    DrillForm,
     EvidenceForm,
     FilingForm,
     FreezeForm,
     IncidentForm,
     NoticeForm,
+    NoticeToPartyForm,
     PlanForm,
     ReportForm,
+    RestoreForm,
     RiskForm,
     SupplierForm,
     VulnDecisionForm,
     VulnFixForm,
     VulnImportForm,
 )
-from handover.risk.models import AssessmentReport, Category, Severity
+from handover.risk.models import AssessmentReport, Category, PlanVersion, RiskAcceptance, Severity
 from handover.risk.selectors import assessment as assessment_selectors
 from handover.risk.selectors import capacity as capacity_selectors
 from handover.risk.selectors import changes as change_selectors
@@ -116,19 +120,32 @@ def incident_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
 @needs(perms.VIEW_RISK)
 def incident_detail(request: HttpRequest, engagement: Engagement, incident_id: int) -> HttpResponse:
     incident = incidents.incident_get(user=request.user, engagement=engagement, incident_id=incident_id)
-    form = ReportForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    act = request.POST.get("act", "report")
+    form = ReportForm(request.POST if act == "report" and request.method == "POST" else None)
+    notice = NoticeToPartyForm(request.POST if act == "notice" else None)
+    restore = RestoreForm(request.POST if act == "restore" else None)
+    target = {"report": form, "notice": notice, "restore": restore}.get(act)
+    if request.method == "POST" and target is not None and target.is_valid():
         try:
-            incident_services.incident_report_record(
-                actor=request.user, incident=incident, **form.cleaned_data
-            )
+            if act == "report":
+                incident_services.incident_report_record(
+                    actor=request.user, incident=incident, **form.cleaned_data
+                )
+            elif act == "notice":
+                incident_services.incident_notice_record(actor=request.user, incident=incident,
+                                                         **notice.cleaned_data)  # fmt: skip
+            else:
+                incident_services.incident_restore(
+                    actor=request.user, incident=incident, **restore.cleaned_data
+                )
         except DomainError as exc:
-            _fail(form, exc)
+            _fail(target, exc)
         else:
-            messages.success(request, _("Report recorded."))
+            messages.success(request, _("Report recorded.") if act == "report" else _("Recorded."))
             return redirect("risk:incident_detail", code=engagement.code, incident_id=incident.pk)
     context = {
         "engagement": engagement, "caps": _caps(request, engagement), "form": form, "incident": incident,
+        "notice": notice, "restore": restore,
         "rules": rules.current(), "now": clock.now(),
     }  # fmt: skip
     return render(request, "risk/incident_detail.html", context)
@@ -149,8 +166,33 @@ def incident_report(request: HttpRequest, engagement: Engagement, incident_id: i
 @needs(perms.VIEW_RISK)
 def risk_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     people = [(p.pk, p.name) for p in org_selectors.person_list(user=request.user, engagement=engagement)]
-    form = RiskForm(request.POST or None, people=people)
-    if request.method == "POST" and form.is_valid():
+    act = request.POST.get("act", "record")
+    form = RiskForm(request.POST if act == "record" and request.method == "POST" else None, people=people)
+    listed = list(register.risk_list(user=request.user, engagement=engagement))
+    accept = AcceptanceForm(request.POST if act == "accept" else None, risks=[(r.pk, str(r)) for r in listed])
+    if request.method == "POST" and act in ("accept", "approve"):
+        try:
+            if act == "accept" and accept.is_valid():
+                data = dict(accept.cleaned_data)
+                risk = next(r for r in listed if r.pk == data.pop("risk"))
+                register_services.acceptance_request(actor=request.user, risk=risk, **data)
+            elif act == "approve":
+                asked = RiskAcceptance.objects.filter(risk__engagement=engagement,
+                                                      pk=int(request.POST.get("acceptance") or 0)).first()  # fmt: skip
+                if asked is None:
+                    raise DomainError(_("No such acceptance."), field="acceptance")
+                register_services.acceptance_approve(actor=request.user, acceptance=asked)
+            else:
+                raise DomainError(_("Fill in the form."), field=None)
+        except DomainError as exc:
+            if accept.is_bound and exc.field in accept.fields:
+                _fail(accept, exc)
+            else:
+                messages.error(request, str(exc.message))
+        else:
+            messages.success(request, _("Recorded."))
+            return redirect("risk:risk_list", code=engagement.code)
+    if request.method == "POST" and act == "record" and form.is_valid():
         data = dict(form.cleaned_data)
         owner = Person.objects.filter(engagement=engagement, pk=data.pop("owner")).first()
         scores = {k: data.pop(k) for k in list(data) if k.endswith(("_likelihood", "_impact"))}
@@ -164,10 +206,10 @@ def risk_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
             return redirect("risk:risk_list", code=engagement.code)
     today = clock.now().date()
     matrix = rules.current().matrix
-    risks = list(register.risk_list(user=request.user, engagement=engagement))
+    risks = listed
     context = {
         "engagement": engagement, "caps": _caps(request, engagement), "matrix": matrix, "form": form,
-        "risks": [(risk, register.levels_of(risk, matrix)) for risk in risks],
+        "risks": [(risk, register.levels_of(risk, matrix)) for risk in risks], "accept": accept,
         "findings": register.quality_check(user=request.user, engagement=engagement, today=today),
     }  # fmt: skip
     return render(request, "risk/risk_list.html", context)
@@ -175,8 +217,22 @@ def risk_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
 
 @needs(perms.VIEW_RISK)
 def plan_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
-    form = PlanForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    act = request.POST.get("act", "plan")
+    form = PlanForm(request.POST if act == "plan" and request.method == "POST" else None)
+    versions = PlanVersion.objects.filter(plan__engagement=engagement).select_related("plan").order_by("-pk")
+    drill = DrillForm(request.POST if act == "drill" else None,
+                      versions=[(v.pk, f"{v.plan.title} v{v.version}") for v in versions])  # fmt: skip
+    if request.method == "POST" and act == "drill" and drill.is_valid():
+        data = dict(drill.cleaned_data)
+        version = versions.get(pk=data.pop("plan_version"))
+        try:
+            plan_services.drill_record(actor=request.user, plan_version=version, **data)
+        except DomainError as exc:
+            _fail(drill, exc)
+        else:
+            messages.success(request, _("Recorded."))
+            return redirect("risk:plan_list", code=engagement.code)
+    if request.method == "POST" and act == "plan" and form.is_valid():
         try:
             plan_services.plan_version_record(actor=request.user, engagement=engagement, **form.cleaned_data)
         except DomainError as exc:
@@ -186,7 +242,7 @@ def plan_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
             return redirect("risk:plan_list", code=engagement.code)
     today = clock.now().date()
     context = {
-        "engagement": engagement, "caps": _caps(request, engagement), "form": form,
+        "engagement": engagement, "caps": _caps(request, engagement), "form": form, "drill": drill,
         "coverage": plans.coverage_matrix(user=request.user, engagement=engagement, today=today),
         "plans": plans.plan_list(user=request.user, engagement=engagement),
         "drills": plans.drill_list(user=request.user, engagement=engagement),
