@@ -110,3 +110,26 @@ def test_the_page_and_the_api_record_and_list(world, people, client, systems):
     assert listed.json()["uncovered_systems"] == ["集中交易系统"]
     client.force_login(people["observer"])
     assert client.get(page).status_code == 403
+
+
+def test_backups_of_clients_data_sent_by_courier_are_open_until_marked_encrypted(world, people, client):
+    from handover.registers.models import Row
+    from tests.factories import register_form
+
+    form = register_form(world.engagement, world.branch_a, 14)
+    sent = Row.objects.create(form=form, seq=1, data={"data_class": "当前数据", "upload_via": "快递",
+                                                      "data_name": "客户资料库", "media_no": "M-01"})  # fmt: skip
+    Row.objects.create(form=form, seq=2, data={"data_class": "交易所清算文件-沪", "upload_via": "快递"})
+    Row.objects.create(form=form, seq=3, data={"data_class": "当前数据", "upload_via": "内部网络"})
+    media = selectors.courier_media(user=people["tech"], engagement=world.engagement)
+    assert [(row.pk, mark) for row, mark in media] == [(sent.pk, None)]  # only clients' data by courier
+    with pytest.raises(DomainError) as refused:
+        services.media_encryption_mark(
+            actor=people["tech"], engagement=world.engagement, row=sent.pk, method=" "
+        )
+    assert refused.value.field == "method"
+    client.force_login(people["onsite"])
+    client.post(reverse("risk:privacy_list", args=[world.engagement.code]),
+                {"act": "media", "row": sent.pk, "method": "SM4 全盘加密，密钥另行交接"})  # fmt: skip
+    ((_row, mark),) = selectors.courier_media(user=people["tech"], engagement=world.engagement)
+    assert mark is not None and mark.method.startswith("SM4")

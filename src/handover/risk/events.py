@@ -39,6 +39,7 @@ CAPACITY_RECORD = "risk.capacity.record"
 CAPACITY_DELETE = "risk.capacity.delete"
 ACTIVITY_SET = "risk.privacy.activity"
 ACTIVITY_LEAK = "risk.privacy.leak"
+MEDIA_ENCRYPTED = "risk.privacy.media_encrypted"
 FILING_RECORD = "risk.filing.record"
 ANNUAL_EXPORT = "risk.annual.export"
 ASSESSMENT_ISSUE = "risk.assessment.issue"
@@ -82,6 +83,7 @@ ACTIONS = {
     CAPACITY_DELETE: _("Pressure test record deleted after its retention"),
     ACTIVITY_SET: _("Personal-information processing activity recorded"),
     ACTIVITY_LEAK: _("Personal-information leak recorded as an incident"),
+    MEDIA_ENCRYPTED: _("Couriered backup media marked encrypted"),
     FILING_RECORD: _("Report to the regulator recorded as filed"),
     ANNUAL_EXPORT: _("Annual security report drafted (Word)"),
     ASSESSMENT_ISSUE: _("Risk-assessment report issued as a new version"),

@@ -22,7 +22,7 @@ from handover.risk.models.plans import (
     PlanVersion,
     Scenario,
 )
-from handover.risk.models.privacy import SENSITIVE, Category, ProcessingActivity
+from handover.risk.models.privacy import SENSITIVE, Category, MediaEncryption, ProcessingActivity
 from handover.risk.models.register import AssessmentReport, Risk, RiskAcceptance, Treatment
 from handover.risk.models.suppliers import Criticality, Filing, Substitutability, Supplier, SupplierState
 from handover.risk.models.vulns import (
@@ -60,6 +60,7 @@ __all__ = [
     "Grade",
     "Incident",
     "IncidentState",
+    "MediaEncryption",
     "PartyNotice",
     "PlanVersion",
     "ProcessingActivity",

@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from handover.org.models import Engagement
+from handover.registers.models import Row
 
 
 class Category(models.TextChoices):
@@ -55,3 +56,20 @@ class ProcessingActivity(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class MediaEncryption(models.Model):
+    """第二十八条第8项 and 三(三): a 表14 backup sent to head office by courier holds clients' data, so its media are
+    encrypted; the mark names how, and who checked it."""
+
+    row = models.OneToOneField(Row, on_delete=models.PROTECT, related_name="+")
+    method = models.CharField(_("encryption"), max_length=200)
+    checked_by_name = models.CharField(max_length=150)
+    checked_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=~Q(method=""), name="risk_media_encryption_method")]
+        verbose_name = _("media encryption")
+
+    def __str__(self) -> str:
+        return f"{self.row_id}: {self.method}"

@@ -8,8 +8,8 @@ from typing import Any
 
 from handover.org import permissions as perms
 from handover.org.models import Engagement
-from handover.registers.models import InformationSystem
-from handover.risk.models import ProcessingActivity
+from handover.registers.models import InformationSystem, Row
+from handover.risk.models import MediaEncryption, ProcessingActivity
 from handover.risk.selectors.common import visible
 
 INVESTOR_DATA_CATEGORIES = ("集中交易", "营业部柜台", "网上交易", "电话委托", "清算", "第三方存管/银证转账")
@@ -30,3 +30,19 @@ def uncovered_systems(*, user: Any, engagement: Engagement) -> list[str]:
         engagement=engagement, is_active=True, category__in=INVESTOR_DATA_CATEGORIES
     ).values_list("name", flat=True)
     return sorted(set(holding) - named)
+
+
+CLIENT_DATA = ("当前数据", "历史数据")  # 表14 data classes that hold clients' data
+
+
+def courier_media(*, user: Any, engagement: Engagement) -> list[tuple[Row, MediaEncryption | None]]:
+    """表14 backups of clients' data sent to head office by courier (第二十八条第8项), each with its encryption mark
+    or None (an open item)."""
+    visible(user, engagement, perms.VIEW_RISK)
+    rows = list(
+        Row.objects.filter(form__engagement=engagement, form__register_no=14, form__is_current=True, is_current=True,
+                           data__upload_via="快递").select_related("form").order_by("form__form_no", "seq")
+    )  # fmt: skip
+    rows = [r for r in rows if (r.data or {}).get("data_class") in CLIENT_DATA]
+    marks = {m.row_id: m for m in MediaEncryption.objects.filter(row__in=rows)}
+    return [(row, marks.get(row.pk)) for row in rows]

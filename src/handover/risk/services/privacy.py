@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from handover.audit.services import event_record
@@ -14,10 +14,10 @@ from handover.core import clock
 from handover.core.errors import DomainError
 from handover.org import permissions as perms
 from handover.org.models import Engagement
-from handover.registers.models import InformationSystem
+from handover.registers.models import InformationSystem, Row
 from handover.risk import events
-from handover.risk.models import Category, Incident, ProcessingActivity
-from handover.risk.services.common import allowed, who
+from handover.risk.models import Category, Incident, MediaEncryption, ProcessingActivity
+from handover.risk.services.common import allowed, register_row, who
 from handover.risk.services.incidents import incident_open
 
 
@@ -111,3 +111,28 @@ def activity_leak(
         event_record(actor=actor, action=events.ACTIVITY_LEAK, engagement_id=engagement.pk, obj=activity,
                      after={"incident": incident.number, "leaked_records": int(leaked_records)})  # fmt: skip
     return incident
+
+
+def media_encryption_mark(
+    *, actor: Any, engagement: Engagement, row: Row | int, method: str
+) -> MediaEncryption:
+    """Mark a couriered 表14 backup's media as encrypted, saying how (第二十八条第8项, 三(三))."""
+    allowed(actor, engagement, perms.MANAGE_RISK)
+    found = register_row(engagement, row, 14, "row")
+    if found is None or (found.data or {}).get("upload_via") != "快递":
+        raise DomainError(_("Only a 表14 backup sent by courier is marked here."), field="row")
+    if not (method or "").strip():
+        raise DomainError(
+            _("Say how the media are encrypted (for example SM4 全盘加密, 密钥另行交接)."), field="method"
+        )
+    _user, name = who(actor)
+    try:
+        with transaction.atomic():
+            mark = MediaEncryption.objects.create(
+                row=found, method=method.strip()[:200], checked_by_name=name
+            )
+            event_record(actor=actor, action=events.MEDIA_ENCRYPTED, engagement_id=engagement.pk, obj=mark,
+                         after={"row": found.pk, "method": mark.method})  # fmt: skip
+    except IntegrityError:
+        raise DomainError(_("This backup is marked already."), field="row") from None
+    return mark

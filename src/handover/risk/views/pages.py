@@ -467,6 +467,16 @@ def privacy_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     """三(三): the inventory of processing activities of investors' information, and the systems it misses."""
     names = list(InformationSystem.objects.filter(engagement=engagement, is_active=True).order_by("name")
                  .values_list("name", flat=True).distinct())  # fmt: skip
+    if request.method == "POST" and request.POST.get("act") == "media":
+        try:
+            privacy_services.media_encryption_mark(actor=request.user, engagement=engagement,
+                                                   row=int(request.POST.get("row") or 0),
+                                                   method=request.POST.get("method", ""))  # fmt: skip
+        except DomainError as exc:
+            messages.error(request, str(exc.message))
+        else:
+            messages.success(request, _("Recorded."))
+        return redirect("risk:privacy_list", code=engagement.code)
     form = ActivityForm(request.POST or None, systems=names)
     if request.method == "POST" and form.is_valid():
         try:
@@ -480,6 +490,7 @@ def privacy_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
         "engagement": engagement, "caps": _caps(request, engagement), "form": form,
         "activities": privacy_selectors.activity_list(user=request.user, engagement=engagement),
         "uncovered": privacy_selectors.uncovered_systems(user=request.user, engagement=engagement),
+        "media": privacy_selectors.courier_media(user=request.user, engagement=engagement),
         "labels": dict(Category.choices),
     }  # fmt: skip
     return render(request, "risk/privacy_list.html", context)
