@@ -150,3 +150,8 @@ def test_acceptances_drills_notices_and_restoration_are_recorded_on_the_pages(wo
     assert PartyNotice.objects.get().party == "上海证券交易所"
     bad = client.post(page, {"act": "restore", "at": "2020-01-01 00:00"})
     assert bad.status_code == 200 and Incident.objects.get().restored_at is None
+    with clock.frozen(at(2026, 12, 9, 11)):
+        client.post(
+            page, {"act": "regrade", "down_minutes": 0, "affected_pct": "0", "leaked_records": 200000}
+        )
+    assert Incident.objects.get().leaked_records == 200000 and Incident.objects.get().grade == "major"

@@ -278,3 +278,14 @@ class NoticeToPartyForm(forms.Form):
 
 class RestoreForm(forms.Form):
     at = forms.DateTimeField(label=_("Service restored at"), help_text=_("e.g. 2026-12-09 11:30"))
+
+
+class RegradeForm(forms.Form):
+    down_minutes = forms.IntegerField(label=_("Service impaired (minutes)"), min_value=0)
+    affected_pct = forms.DecimalField(label=_("Users affected (%)"), min_value=0, max_value=100)
+    leaked_records = forms.IntegerField(label=_("Investor records leaked"), min_value=0)
+
+
+class LinkForm(forms.Form):
+    t39_row = forms.IntegerField(label=_("表39 row id"), required=False)
+    t40_row = forms.IntegerField(label=_("表40 row id"), required=False)

@@ -29,9 +29,11 @@ from handover.risk.forms import (
     FilingForm,
     FreezeForm,
     IncidentForm,
+    LinkForm,
     NoticeForm,
     NoticeToPartyForm,
     PlanForm,
+    RegradeForm,
     ReportForm,
     RestoreForm,
     RiskForm,
@@ -124,7 +126,11 @@ def incident_detail(request: HttpRequest, engagement: Engagement, incident_id: i
     form = ReportForm(request.POST if act == "report" and request.method == "POST" else None)
     notice = NoticeToPartyForm(request.POST if act == "notice" else None)
     restore = RestoreForm(request.POST if act == "restore" else None)
-    target = {"report": form, "notice": notice, "restore": restore}.get(act)
+    regrade = RegradeForm(request.POST if act == "regrade" else None, initial={
+        "down_minutes": incident.down_minutes, "affected_pct": incident.affected_pct,
+        "leaked_records": incident.leaked_records})  # fmt: skip
+    link = LinkForm(request.POST if act == "link" else None)
+    target = {"report": form, "notice": notice, "restore": restore, "regrade": regrade, "link": link}.get(act)
     if request.method == "POST" and target is not None and target.is_valid():
         try:
             if act == "report":
@@ -134,6 +140,14 @@ def incident_detail(request: HttpRequest, engagement: Engagement, incident_id: i
             elif act == "notice":
                 incident_services.incident_notice_record(actor=request.user, incident=incident,
                                                          **notice.cleaned_data)  # fmt: skip
+            elif act == "regrade":
+                incident_services.incident_regrade(
+                    actor=request.user, incident=incident, **regrade.cleaned_data
+                )
+            elif act == "link":
+                incident_services.incident_rows_link(
+                    actor=request.user, incident=incident, **link.cleaned_data
+                )
             else:
                 incident_services.incident_restore(
                     actor=request.user, incident=incident, **restore.cleaned_data
@@ -145,7 +159,7 @@ def incident_detail(request: HttpRequest, engagement: Engagement, incident_id: i
             return redirect("risk:incident_detail", code=engagement.code, incident_id=incident.pk)
     context = {
         "engagement": engagement, "caps": _caps(request, engagement), "form": form, "incident": incident,
-        "notice": notice, "restore": restore,
+        "notice": notice, "restore": restore, "regrade": regrade, "link": link,
         "rules": rules.current(), "now": clock.now(),
     }  # fmt: skip
     return render(request, "risk/incident_detail.html", context)
