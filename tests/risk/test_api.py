@@ -134,3 +134,21 @@ def test_notices_and_restoration_through_the_api(world, people, client):
         restored = api("post", f"{code}/risk/incidents/{pk}/restore/", {"at": "2026-12-09T10:25:00+08:00"})
     assert restored.status_code == 200 and restored.json()["state"] == "restored"
     assert len(api("get", f"{code}/risk/incidents/{pk}/notices/").json()) == 1
+
+
+def test_an_incident_is_graded_again_and_linked_to_its_rows_through_the_api(world, people, client):
+    from handover.registers.models import Row
+    from tests.factories import register_form
+
+    api = _api(client, people["firm_it"])
+    code = world.engagement.code
+    with clock.frozen(at(2026, 12, 9, 10, 30)):
+        pk = api("post", f"{code}/risk/incidents/", INCIDENT).json()["id"]
+        again = api("post", f"{code}/risk/incidents/{pk}/regrade/",
+                    {"down_minutes": 60, "affected_pct": "10", "leaked_records": 150000})  # fmt: skip
+    assert again.status_code == 200 and again.json()["leaked_records"] == 150000
+    row39 = Row.objects.create(form=register_form(world.engagement, world.hq, 39), seq=1, data={})
+    linked = api("post", f"{code}/risk/incidents/{pk}/links/", {"t39_row": row39.pk})
+    assert linked.status_code == 200 and linked.json()["t39_row"] == row39.pk
+    wrong = api("post", f"{code}/risk/incidents/{pk}/links/", {"t40_row": row39.pk})  # a 表39 row as 表40
+    assert wrong.status_code == 400 and wrong.json()["field"] == "t40_row"

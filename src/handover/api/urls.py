@@ -103,6 +103,16 @@ urlpatterns = [
         risk_api.IncidentRestoreView.as_view(),
         name="risk-incident-restore",
     ),
+    path(
+        "engagements/<slug:code>/risk/incidents/<int:incident_id>/regrade/",
+        risk_api.IncidentRegradeView.as_view(),
+        name="risk-incident-regrade",
+    ),
+    path(
+        "engagements/<slug:code>/risk/incidents/<int:incident_id>/links/",
+        risk_api.IncidentLinkView.as_view(),
+        name="risk-incident-links",
+    ),
     path("engagements/<slug:code>/risk/risks/", risk_api.RiskListView.as_view(), name="risk-risks"),
     path(
         "engagements/<slug:code>/risk/acceptances/",

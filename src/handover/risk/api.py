@@ -346,6 +346,49 @@ class IncidentRestoreView(_Scoped):
         return Response(IncidentSerializer(incident).data)
 
 
+class RegradeSerializer(serializers.Serializer):
+    down_minutes = serializers.IntegerField(min_value=0, max_value=10**7)
+    affected_pct = serializers.DecimalField(
+        max_digits=5, decimal_places=2, min_value=Decimal(0), max_value=Decimal(100)
+    )
+    leaked_records = serializers.IntegerField(min_value=0, max_value=10**10)
+
+
+class IncidentRegradeView(_Scoped):
+    """POST: new measures of the impairment; graded again by the rules in force."""
+
+    read_capability = perms.MANAGE_RISK
+
+    @extend_schema(request=RegradeSerializer, responses={200: IncidentSerializer})
+    def post(self, request: Request, code: str, incident_id: int) -> Response:
+        incident = incidents.incident_get(
+            user=request.user, engagement=self.engagement(), incident_id=incident_id
+        )
+        incident = incident_services.incident_regrade(actor=request.user, incident=incident,
+                                                      **self.body(RegradeSerializer))  # fmt: skip
+        return Response(IncidentSerializer(incident).data)
+
+
+class RowsLinkSerializer(serializers.Serializer):
+    t39_row = serializers.IntegerField(required=False, allow_null=True, default=None)
+    t40_row = serializers.IntegerField(required=False, allow_null=True, default=None)
+
+
+class IncidentLinkView(_Scoped):
+    """POST: link the incident to its 表39 entry and its 表40 corrective action."""
+
+    read_capability = perms.MANAGE_RISK
+
+    @extend_schema(request=RowsLinkSerializer, responses={200: IncidentSerializer})
+    def post(self, request: Request, code: str, incident_id: int) -> Response:
+        incident = incidents.incident_get(
+            user=request.user, engagement=self.engagement(), incident_id=incident_id
+        )
+        incident = incident_services.incident_rows_link(actor=request.user, incident=incident,
+                                                        **self.body(RowsLinkSerializer))  # fmt: skip
+        return Response(IncidentSerializer(incident).data)
+
+
 class AcceptanceSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     risk = serializers.IntegerField(source="risk_id")
