@@ -209,3 +209,26 @@ def test_a_change_links_its_rows_of_t28_t30_t31_t36_t37_and_nothing_else(world, 
     assert refused.value.field == "rows" and str(other.pk) in str(refused.value.message)
     assert not Change.objects.exists()
     assert list(_request(world, people["tech"], system_name="OA", rows=[ops.pk]).rows.all()) == [ops]
+
+
+def test_a_login_linked_by_the_requester_is_the_requesters_side_and_does_not_approve(world, people):
+    """第八条 as rotation asks it (org.selectors.one_side): the requester gave this login its person, so the two
+    are one side; a person the requester never touched approves."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from handover.accounts.models import User
+    from handover.core.errors import PermissionDenied as Denied
+    from handover.org import services as org
+    from handover.org.models import Person
+
+    linker = world.login_with(Role.TECH_GROUP, username="linker")
+    change = _request(world, linker, system_name="OA")
+    helped = world.login_with(Role.TECH_GROUP, username="helped")
+    second = User.objects.create(username="helped-2nd", enrolled_at=timezone.now() - timedelta(days=30))
+    org.person_link_login(actor=linker, person=Person.objects.get(user=helped), user=second)
+    with pytest.raises((DomainError, Denied), match="第八条"):
+        _approve(change, second)
+    assert not change.approvals.exists()
+    assert _approve(change, people["tech2"]).approvals.count() == 1

@@ -124,8 +124,11 @@ def local(value: str | dt.datetime) -> dt.datetime:
     return moment.astimezone(EXCHANGE_TIME)
 
 
-def in_trading_hours(start: str | dt.datetime, end: str | dt.datetime | None = None) -> bool:
-    """Whether the span from ``start`` to ``end`` (or the moment ``start``) meets a trading session."""
+def session_met(
+    start: str | dt.datetime, end: str | dt.datetime | None = None, *, touching: bool = True
+) -> tuple[dt.date, dt.time, dt.time] | None:
+    """The first trading session (day, open, close) the span from ``start`` to ``end`` (or the moment ``start``)
+    meets, or None. ``touching`` counts a span that only ends at an open or starts at a close."""
     first, last = local(start), local(end) if end else local(start)
     if last < first:
         first, last = last, first
@@ -135,7 +138,14 @@ def in_trading_hours(start: str | dt.datetime, end: str | dt.datetime | None = N
             for open_, close in SESSIONS:
                 session_start = dt.datetime.combine(day, open_, EXCHANGE_TIME)
                 session_end = dt.datetime.combine(day, close, EXCHANGE_TIME)
-                if first <= session_end and last >= session_start:
-                    return True
+                overlaps = first < session_end and last > session_start
+                touches = first == session_end or last == session_start
+                if overlaps or (touching and touches):
+                    return day, open_, close
         day += dt.timedelta(days=1)
-    return False
+    return None
+
+
+def in_trading_hours(start: str | dt.datetime, end: str | dt.datetime | None = None) -> bool:
+    """Whether the span from ``start`` to ``end`` (or the moment ``start``) meets a trading session."""
+    return session_met(start, end) is not None

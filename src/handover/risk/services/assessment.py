@@ -20,7 +20,7 @@ from handover.risk import events
 from handover.risk.documents import assessment_docx, assessment_pdf
 from handover.risk.models import AssessmentReport
 from handover.risk.selectors.assessment import KINDS, assessment_content
-from handover.risk.services.common import allowed, person_of, who
+from handover.risk.services.common import allowed, person_of, same_side, who
 from handover.workflow import storage
 from handover.workflow.deadlines import BEIJING
 
@@ -108,7 +108,7 @@ def assessment_report_sign(*, actor: Any, report: AssessmentReport) -> Assessmen
             raise DomainError(_("This version is signed and reviewed already."), field="report")
         if locked.signed_by_id is None:
             locked.signed_by, locked.signed_at, role = person, clock.now(), "assessor"
-        elif locked.signed_by_id == person.pk:
+        elif locked.signed_by_id == person.pk or same_side(actor, locked.signed_by):
             raise DomainError(
                 _("The review is signed by another person than the assessor (第八条)."), field="actor"
             )

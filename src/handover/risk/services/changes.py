@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
@@ -25,28 +24,17 @@ from handover.registers.definitions.common import TRADING_CATEGORIES
 from handover.registers.models import InformationSystem, Row
 from handover.risk import events
 from handover.risk.models import Change, ChangeApproval, ChangeKind, ChangeState, FreezePeriod
-from handover.risk.services.common import allowed, person_of, register_row, who
+from handover.risk.selectors.changes import notice_due
+from handover.risk.services.common import allowed, person_of, register_row, same_side, who
 
 APPROVALS = 2
 
 
-def notice_days() -> int:
-    return int(getattr(settings, "HANDOVER_CHANGE_NOTICE_DAYS", 3))
-
-
 def session_met(start: dt.datetime, end: dt.datetime) -> str:
-    """The first trading session the span meets, as "2026-12-07 09:15–11:30", or ""."""
-    first, last = calendar.local(start), calendar.local(end)
-    day = first.date()
-    while day <= last.date():
-        if calendar.is_trading_day(day):
-            for opens, closes in calendar.SESSIONS:
-                session_start = dt.datetime.combine(day, opens, calendar.EXCHANGE_TIME)
-                session_end = dt.datetime.combine(day, closes, calendar.EXCHANGE_TIME)
-                if first < session_end and last > session_start:
-                    return f"{day.isoformat()} {opens:%H:%M}–{closes:%H:%M}"
-        day += dt.timedelta(days=1)
-    return ""
+    """The first trading session the window overlaps, as "2026-12-07 09:15–11:30", or "" (a window may end at
+    the open or start at the close)."""
+    met = calendar.session_met(start, end, touching=False)
+    return f"{met[0].isoformat()} {met[1]:%H:%M}–{met[2]:%H:%M}" if met else ""
 
 
 def freeze_met(engagement: Engagement, start: dt.date, end: dt.date) -> FreezePeriod | None:
@@ -171,12 +159,13 @@ def change_approve(*, actor: Any, change: Change) -> Change:
     person = person_of(actor, engagement)
     if change.state != ChangeState.REQUESTED:
         raise DomainError(_("Only a requested change is approved."), field="change")
-    if person.pk == change.requested_by_id:
+    if person.pk == change.requested_by_id or same_side(actor, change.requested_by):
         raise DomainError(_("A change is approved by two persons other than its requester (第八条)."),
                           field="actor")  # fmt: skip
     with transaction.atomic():
         locked = Change.objects.select_for_update().get(pk=change.pk)
-        if locked.approvals.filter(person=person).exists():
+        earlier = [a.person for a in locked.approvals.select_related("person")]
+        if any(p.pk == person.pk or same_side(actor, p) for p in earlier):
             raise DomainError(_("You approved this change already; a second person approves next."),
                               field="actor")  # fmt: skip
         ChangeApproval.objects.create(change=locked, person=person, requester_id=locked.requested_by_id)
@@ -226,10 +215,10 @@ def why_not_now(change: Change, now: dt.datetime) -> str:
             "from": period.starts_on, "to": period.ends_on, "reason": period.reason,
         }  # fmt: skip
     if change.notice_required:
-        due = change.window_start - dt.timedelta(days=notice_days())
+        due = notice_due(change)
         if change.notice_published_at is None or change.notice_published_at > due:
             return _("investors were not told by %(due)s (%(days)d days before the window, 三(二)三)") % {
-                "due": calendar.local(due).strftime("%Y-%m-%d %H:%M"), "days": notice_days(),
+                "due": calendar.local(due).strftime("%Y-%m-%d %H:%M"), "days": (change.window_start - due).days,
             }  # fmt: skip
     return ""
 

@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from handover.core.actors import SystemActor
 from handover.core.errors import DomainError
 from handover.org.models import Engagement, Person
-from handover.org.selectors import require
+from handover.org.selectors import one_side, require
 from handover.registers.models import Row
 
 
@@ -49,3 +49,11 @@ def register_row(engagement: Engagement, row: Row | int | None, register_no: int
             field=field,
         )
     return found
+
+
+def same_side(actor: Any, person: Person | None) -> bool:
+    """Whether ``actor`` counts as ``person`` in a two-person rule (第八条): the same person through any login they
+    ever had, or one gave the other its login or roles (``org.selectors.one_side``, as rotation asks it)."""
+    if person is None or person.user_id is None or not getattr(actor, "is_authenticated", False):
+        return False
+    return one_side(a=actor, b=person.user)

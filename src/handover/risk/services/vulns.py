@@ -42,7 +42,7 @@ from handover.risk.models import (
     VulnScanHost,
     VulnSighting,
 )
-from handover.risk.services.common import allowed, person_of, who
+from handover.risk.services.common import allowed, person_of, same_side, who
 
 COUNTS = ("created", "updated", "unchanged", "closed")
 _CONTENT = ("title", "severity", "solution", "cves", "cnvd", "cnnvd", "port", "protocol", "ident")
@@ -110,6 +110,12 @@ def vulns_import(
 ) -> dict[str, int]:
     """Import one scan file; returns how many findings were created, updated, unchanged and closed."""
     allowed(actor, engagement, perms.MANAGE_RISK)
+    digest = hashlib.sha256(content).hexdigest()
+    known = VulnScan.objects.filter(engagement=engagement, sha256=digest).values_list(
+        "finding_count", flat=True
+    )
+    if (count := known.first()) is not None:  # the same file again: the same scan, not read twice
+        return {"created": 0, "updated": 0, "unchanged": count, "closed": 0}
     scan = vulnfiles.read(filename, content, fmt, scanner=scanner.strip().lower()[:40])
     when = scan.scanned_at or scanned_at
     if when is None:
@@ -124,10 +130,6 @@ def vulns_import(
             % {"file": filename, "at": when.isoformat()},
             field="scanned_at",
         )
-    digest = hashlib.sha256(content).hexdigest()
-    if VulnScan.objects.filter(engagement=engagement, sha256=digest).exists():
-        unchanged = len({(i.host, i.port, i.protocol, i.ident(scan.scanner)) for i in scan.items})
-        return {"created": 0, "updated": 0, "unchanged": unchanged, "closed": 0}
     user, name = who(actor)
     assets = _Assets.of(engagement)
     resolved = {address: assets.resolve(address, hostname) for address, hostname in scan.hosts.items()}
@@ -392,7 +394,7 @@ def vuln_verify(*, actor: Any, vulnerability: Vulnerability) -> Vulnerability:
     person = person_of(actor, engagement)
     if vulnerability.fixed_by_id is None:
         raise DomainError(_("No fix is recorded to verify."), field="vulnerability")
-    if person.pk == vulnerability.fixed_by_id:
+    if person.pk == vulnerability.fixed_by_id or same_side(actor, vulnerability.fixed_by):
         raise DomainError(_("The fix is verified by another person than the one who recorded it (第八条)."),
                           field="actor")  # fmt: skip
     with transaction.atomic():
@@ -438,7 +440,9 @@ def decision_approve(*, actor: Any, decision: VulnDecision) -> VulnDecision:
     person = person_of(actor, engagement)
     if decision.approved_at is not None:
         raise DomainError(_("This decision is approved already."), field="decision")
-    if person.pk in (decision.requested_by_id, decision.owner_id):
+    if person.pk in (decision.requested_by_id, decision.owner_id) or any(
+        same_side(actor, p) for p in (decision.requested_by, decision.owner)
+    ):
         raise DomainError(
             _("Approved by a person who neither asked for it nor owns the finding (第八条)."), field="actor"
         )

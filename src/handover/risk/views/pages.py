@@ -269,6 +269,8 @@ def plan_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
 @upload_kind("import")
 def vuln_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     """三(四)一: the findings with filters, the latest scans, and (for who manages risk) the scan import."""
+    if request.method == "POST":  # who may import, before the upload is read (its size is bounded already)
+        org_selectors.require(user=request.user, engagement=engagement, capability=perms.MANAGE_RISK)
     form = VulnImportForm(request.POST or None, request.FILES or None)
     problems: list[tuple[str, str]] = []
     if request.method == "POST" and form.is_valid():
