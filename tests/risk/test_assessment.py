@@ -17,6 +17,7 @@ from handover.risk import events
 from handover.risk.services import register
 from handover.risk.services.assessment import assessment_report_export
 from tests.factories import register_form
+from tests.risk.conftest import at
 
 
 def _scenery(world) -> None:
@@ -138,3 +139,49 @@ def test_the_page_issues_and_the_versions_download(world, people, client):
     assert served.status_code == 200 and served.content[:2] == b"PK"
     client.force_login(people["observer"])
     assert client.get(page).status_code == 403
+
+
+def test_t09_waits_for_a_security_assessment_report_dated_on_or_after_d_signed_and_reviewed(world, people):
+    """C10, 第二十六条第9项: the workflow's T-09 is blocked, with a reason saying what is missing, until a
+    security assessment report by named professionals is signed by its assessor and reviewed by another person
+    (第八条); one dated before D does not assess the systems as handed over. The report lists the open findings
+    and the remediation plan (表40)."""
+    from handover.risk.selectors.assessment import security_assessment_gate
+    from handover.risk.services.assessment import (
+        assessment_report_file,
+        assessment_report_issue,
+        assessment_report_sign,
+    )
+    from handover.workflow import gates
+
+    e, tech, tech2 = world.engagement, people["tech"], people["tech2"]
+    key = (None, "T-09")
+
+    def reasons() -> str:
+        assert (
+            gates.PLUGGED["risk.security_assessment"] is security_assessment_gate
+        )  # plugged by RiskConfig.ready
+        return " ".join(
+            gates.blocking_reasons(engagement=e, pairs=[key, (world.branch_a.pk, "T-10")]).get(key, [])
+        )
+
+    assert "No security assessment report (第二十六条第9项)" in reasons()
+    before_d = at(2026, 11, 30)
+    early = assessment_report_issue(actor=tech, engagement=e, kind="security", assessors="某测评中心 张三（CISP）",
+                                    scope="全部信息系统", now=before_d)  # fmt: skip
+    assessment_report_sign(actor=tech, report=early)
+    assessment_report_sign(actor=tech2, report=early)
+    assert "v1 is dated 2026-11-30, before the disposal day" in reasons()
+    report = assessment_report_issue(actor=tech, engagement=e, kind="security", assessors="某测评中心 张三（CISP）",
+                                     scope="全部信息系统", now=at(2026, 12, 3))  # fmt: skip
+    assert "v2 is not signed by its assessor" in reasons()
+    assessment_report_sign(actor=tech, report=report)
+    assert "v2 is signed by its assessor but not yet reviewed" in reasons()
+    assessment_report_sign(actor=tech2, report=report)
+    assert reasons() == ""
+    assert (
+        gates.blocking_reasons(engagement=e, pairs=[(world.branch_a.pk, "T-10")]) == {}
+    )  # asked only of T-09
+    text = _text_docx(assessment_report_file(actor=tech, report=report))
+    assert text.startswith("信息系统安全评估报告") and "《技术指引》第二十六条第9项" in text
+    assert "安全评估发现与整改（第二十六条第9项）" in text and "整改方案及完成期限（表40）" in text

@@ -66,6 +66,19 @@ def signed_form(engagement: Engagement, site: Site, register_no: int, signed_at:
     return form
 
 
+def security_assessed(world, when: dt.datetime) -> None:
+    """第二十六条第9项's security assessment report, signed by its assessor and reviewed by a second person, as
+    the risk app leaves it (scenery: tests/risk/test_assessment.py issues and signs real ones). T-09 waits for it."""
+    from handover.risk.models import AssessmentReport
+
+    AssessmentReport.objects.create(
+        engagement=world.engagement, kind="security", version=AssessmentReport.objects.count() + 1,
+        as_of=when.astimezone(BEIJING).date(), assessors="某测评中心 张工", scope="全部系统", sha256="0" * 64,
+        size=1, made_by_name="tech", signed_by=world.person_a, signed_at=when, reviewed_by=world.person_b,
+        reviewed_at=when,
+    )  # fmt: skip
+
+
 def approve_t24(form: Form, *, approved_at: dt.datetime | None = None) -> None:
     """A handover package carrying ``form`` (a signed 表24) with the working group's approval recorded
     (scenery: tests/reports builds and approves real packages)."""

@@ -17,7 +17,7 @@ from handover.registers.models import Form, FormState, Row
 from handover.workflow import gates, selectors, services, state, steps
 from handover.workflow.deadlines import BEIJING
 from handover.workflow.models import StepInstance
-from tests.workflow.conftest import approve_t24, at, signed_form, start_handover
+from tests.workflow.conftest import approve_t24, at, security_assessed, signed_form, start_handover
 
 
 def views(world, now):
@@ -39,12 +39,14 @@ def confirm(world, people, site, step_id, when, actor=None):
 
 def finish_handover_at(world, people, site, when, late: dict[int, dt.datetime] | None = None):
     """Every 交接期 step of ``site`` done at ``when`` (registers in ``late`` signed then instead), with H-00
-    confirmed everywhere and the security assessment T-09 (表40 at HQ) signed, so that T-10 can be done."""
+    confirmed everywhere and the security assessment T-09 (its report reviewed, 表40 at HQ signed), so that T-10
+    can be done."""
     e = world.engagement
     for other in (world.hq, world.region, world.branch_a, world.branch_b, world.service_a):
         confirm(world, people, other, "H-00", when)
     confirm(world, people, site, "M-01", when)
     signed_form(e, world.hq, 40, when)
+    security_assessed(world, when)
     have = {s.id for s in steps.for_site_level(steps.HANDOVER, site.level)}
     numbers = sorted({n for s in steps.STEPS if s.id in have for n in s.outputs})
     for number in numbers:

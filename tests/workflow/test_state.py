@@ -15,7 +15,7 @@ from handover.org.models import Engagement, Phase, Role
 from handover.registers.models import Form, FormState
 from handover.workflow import services, state, steps, tasks
 from handover.workflow.models import Escalation, Evidence, PhaseTransition, StepInstance
-from tests.workflow.conftest import approve_t24, at, signed_form, start_handover
+from tests.workflow.conftest import approve_t24, at, security_assessed, signed_form, start_handover
 
 
 def views(world, now):
@@ -92,6 +92,12 @@ def test_ordering_t01_before_t02_and_t03_and_t10_after_all(world, people):
     assert views(world, at(2, 4))[(None, "T-09")].waiting_for == ("H-00",)
     for site in (world.hq, world.region, world.branch_b, world.service_a):
         _confirm_h00(world, people, site, actor=people["tech"])
+    # C10, 第二十六条第9项: 表40 alone is not the assessment; T-09 waits for the report by professionals, reviewed.
+    t09 = views(world, at(2, 4))[(None, "T-09")]
+    assert t09.state == state.BLOCKED
+    assert "No security assessment report (第二十六条第9项)" in " ".join(t09.gate_reasons)
+    assert views(world, at(2, 4))[(a.pk, "T-10")].waiting_for == ("T-09",)
+    security_assessed(world, at(2, 4))
     assert views(world, at(2, 4))[(a.pk, "T-10")].state == state.DONE
 
 

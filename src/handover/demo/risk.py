@@ -15,7 +15,7 @@ from handover.core.actors import system
 from handover.org.models import Engagement, Party, Person
 from handover.registers.models import Row
 from handover.risk.models import Risk, Scenario, Treatment
-from handover.risk.services import compliance, incidents, plans, register
+from handover.risk.services import assessment, compliance, incidents, plans, register
 from handover.workflow.deadlines import BEIJING
 
 
@@ -44,6 +44,7 @@ def load(engagement: Engagement) -> bool:
         _changes(engagement, now)
         _capacity(engagement, actor, today)
         _privacy(engagement, actor)
+        _security_assessment(engagement, now)
         compliance.evidence_link(actor=actor, engagement=engagement, duty="M03",
                                  description="集中交易系统等保三级备案证明",
                                  reference="公安机关备案证明（演示）")  # fmt: skip
@@ -65,6 +66,19 @@ _FINDINGS = (
     (3389, "tcp", "远程桌面服务远程代码执行漏洞", "紧急", "CVE-2019-0708", "125313", "安装 KB4499175"),
     (161, "udp", "SNMP 默认团体名", "中危", "CVE-1999-0517", "41028", "修改团体名"),
 )
+
+
+def _security_assessment(engagement: Engagement, now: dt.datetime) -> None:
+    """第二十六条第9项: the handover's security assessment by professionals, issued as version 1, signed by the
+    assessor (技术组) and reviewed by 杭州营业部's 现场技术岗位 (第八条): what T-09 waits for besides 表40."""
+    assessor, reviewer = _login("demo-tech"), _login("demo-onsite-hz")
+    report = assessment.assessment_report_issue(
+        actor=assessor, engagement=engagement, kind="security",
+        assessors="技术组 安全评估小组（演示）：张工 CISP、李工 CISSP；某信息安全测评中心（演示）",
+        scope="总部、区域中心及各营业部的交易、清算、网络与安全设备", now=now,
+    )  # fmt: skip
+    assessment.assessment_report_sign(actor=assessor, report=report)
+    assessment.assessment_report_sign(actor=reviewer, report=report)
 
 
 def _vulns(engagement: Engagement, actor: object, now: dt.datetime) -> None:

@@ -31,7 +31,7 @@ class AssessmentVersionSerializer(serializers.ModelSerializer):
 
 
 class AssessmentIssueSerializer(serializers.Serializer):
-    kind = serializers.CharField(max_length=10, help_text="initial | overall")
+    kind = serializers.CharField(max_length=10, help_text="initial | security | overall")
     assessors = serializers.CharField(max_length=5000)
     scope = serializers.CharField(max_length=5000)
 

@@ -228,6 +228,7 @@ class AssessmentIssueForm(forms.Form):
         label=_("Report"),
         choices=[
             ("initial", "初步风险评估报告（第二十条第8项）"),
+            ("security", "信息系统安全评估报告（第二十六条第9项）"),
             ("overall", "信息系统整体风险评估报告（第三十二~三十六条）"),
         ],
     )

@@ -58,7 +58,7 @@ def blocking_reasons(*, engagement: Engagement, pairs: Iterable[tuple[int | None
     """The reasons each (site, step) among ``pairs`` is blocked by a register rule; absent when it is not."""
     wanted = list(pairs)
     found: Blocks = {}
-    for rule in RULES:
+    for rule in (*RULES, *(plugged for _name, plugged in sorted(PLUGGED.items()))):
         for key, reasons in rule(engagement, wanted).items():
             found.setdefault(key, []).extend(reasons)
     return found
@@ -125,3 +125,13 @@ def _open_cases_text(labels: list[str], elsewhere: int) -> str:
 
 # Every gate, in the order their reasons are listed: the registers' rules, then the workflow's own.
 RULES: tuple[Rule, ...] = (*register_gates.RULES, open_cases)
+
+# Rules of the apps above the workflow, which it cannot import (the `risk` app's security assessment for T-09,
+# 第二十六条第9项): each plugs in by name from its AppConfig.ready, and they run after RULES in name order, so
+# the order of reasons does not depend on the order the apps load.
+PLUGGED: dict[str, Rule] = {}
+
+
+def plug(name: str, rule: Rule) -> None:
+    """Add ``rule`` to the gates under ``name`` (again under the same name replaces it)."""
+    PLUGGED[name] = rule

@@ -6,23 +6,30 @@ registers it is filled from; an item with none of them filled says 无数据."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Count, Q
+from django.utils.translation import gettext as _
 
 from handover.org import permissions as perms
 from handover.org.models import Engagement
 from handover.registers import catalogue
 from handover.registers.models import Form, FormState, Row
 from handover.risk import rules
-from handover.risk.models import Drill, Incident, PlanVersion, Risk
+from handover.risk.models import AssessmentReport, Drill, Incident, PlanVersion, Risk, Vulnerability
 from handover.risk.selectors.common import visible
 from handover.risk.selectors.register import levels_of
 
 NO_DATA = "无数据"
-KINDS = {"initial": "初步风险评估报告", "overall": "信息系统整体风险评估报告"}
-BASIS = {"initial": "《技术指引》第二十条第8项", "overall": "《技术指引》第三十二~三十六条"}
+KINDS = {
+    "initial": "初步风险评估报告",
+    "security": "信息系统安全评估报告",
+    "overall": "信息系统整体风险评估报告",
+}
+BASIS = {"initial": "《技术指引》第二十条第8项", "security": "《技术指引》第二十六条第9项",
+         "overall": "《技术指引》第三十二~三十六条"}  # fmt: skip
 
 # (section, article, [(item, registers)]): the guideline's structure and the registers each item reads.
 STRUCTURE: tuple[tuple[str, str, tuple[tuple[str, tuple[int, ...]], ...]], ...] = (
@@ -112,8 +119,30 @@ def _emergency_lines(engagement: Engagement) -> list[str]:
     return lines
 
 
+def _findings_section(engagement: Engagement, registers: dict[int, str]) -> Section:
+    """第二十六条第9项 「找出潜在技术风险，并提出整改方案，在规定时间内监督被托管方完成」: the open findings by
+    severity and source, and the remediation plan (表40) with its dates."""
+    found = dict(
+        Vulnerability.objects.filter(engagement=engagement, closed_at__isnull=True)
+        .values_list("severity")
+        .annotate(n=Count("pk"))
+    )
+    names = {"critical": "紧急", "high": "高危", "medium": "中危", "low": "低危"}
+    findings = (
+        [f"未关闭的漏洞：{'，'.join(f'{names[k]} {found[k]} 个' for k in names if k in found)}"]
+        if found
+        else []
+    )
+    plan = [registers[40]] if 40 in registers else []
+    return Section("安全评估发现与整改", "第二十六条第9项", [
+        Item("潜在技术风险：漏洞扫描、渗透测试与检查发现", findings),
+        Item("整改方案及完成期限（表40）", plan),
+    ])  # fmt: skip
+
+
 def assessment_content(*, user: Any, engagement: Engagement, kind: str, as_of: dt.date) -> Assessment:
-    """The report's content; ``kind`` is ``initial`` or ``overall``."""
+    """The report's content; ``kind`` is ``initial``, ``security`` (the handover's security assessment, with the
+    findings and the remediation plan, 第二十六条第9项) or ``overall``."""
     visible(user, engagement, perms.VIEW_RISK)
     registers = _register_lines(engagement)
     sections = []
@@ -125,6 +154,8 @@ def assessment_content(*, user: Any, engagement: Engagement, kind: str, as_of: d
                 lines += _emergency_lines(engagement)
             filled.append(Item(item_title, lines))
         sections.append(Section(title, article, filled))
+    if kind == "security":
+        sections.append(_findings_section(engagement, registers))
     matrix = rules.current().matrix
     risks, serious = [], []
     for risk in Risk.objects.filter(engagement=engagement).select_related("owner").order_by("number"):
@@ -148,3 +179,47 @@ def report_versions(*, user: Any, engagement: Engagement) -> list[Any]:
             "signed_by", "reviewed_by", "engagement"
         )
     )
+
+
+def security_assessment_gate(
+    engagement: Engagement, pairs: Iterable[tuple[int | None, str]]
+) -> dict[tuple[int | None, str], list[str]]:
+    """第二十六条第9项: T-09, the security assessment, is done by professionals, so it waits for a security
+    assessment report dated on or after D that its assessor signed and a second person reviewed (第八条), besides
+    表40's remediation plan. A rule of the workflow's gates (workflow.gates.plug, from this app's ready); one
+    query, only when T-09 is asked about."""
+    key = (None, "T-09")
+    if key not in set(pairs):
+        return {}
+    versions = list(
+        AssessmentReport.objects.filter(engagement=engagement, kind="security")
+        .order_by("-version")
+        .values_list("version", "as_of", "signed_at", "reviewed_at")
+    )
+    disposal = engagement.disposal_date
+    if any(reviewed and as_of >= disposal for _v, as_of, _s, reviewed in versions):
+        return {}
+    if not versions:
+        reason = _(
+            "No security assessment report (第二十六条第9项): issue the 信息系统安全评估报告 under 安全管理 › "
+            "评估报告, naming the professionals who assessed and the scope; the assessor signs it and a second "
+            "person reviews it."
+        )
+    else:
+        version, as_of, signed, _reviewed = versions[0]
+        if as_of < disposal:
+            reason = _(
+                "The security assessment report v%(v)d is dated %(date)s, before the disposal day: the assessment "
+                "of 第二十六条第9项 is of the systems as handed over; issue a new version."
+            ) % {"v": version, "date": as_of.isoformat()}
+        elif signed is None:
+            reason = _(
+                "The security assessment report v%(v)d is not signed by its assessor, nor reviewed by a second person "
+                "(第二十六条第9项, 第八条)."
+            ) % {"v": version}
+        else:
+            reason = _(
+                "The security assessment report v%(v)d is signed by its assessor but not yet reviewed by a second "
+                "person (第二十六条第9项, 第八条)."
+            ) % {"v": version}
+    return {key: [reason]}

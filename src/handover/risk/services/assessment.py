@@ -30,9 +30,9 @@ FORMATS = ("docx", "pdf")
 def assessment_report_export(
     *, actor: Any, engagement: Engagement, kind: str, fmt: str, now: dt.datetime | None = None
 ) -> bytes:
-    """The initial or overall assessment of ``engagement`` as of today, in Chinese, as docx or pdf."""
+    """The initial, security or overall assessment of ``engagement`` as of today, in Chinese, as docx or pdf."""
     if kind not in KINDS:
-        raise DomainError(_("Choose the report kind: initial or overall."), field="kind")
+        raise DomainError(_("Choose the report kind: initial, security or overall."), field="kind")
     if fmt not in FORMATS:
         raise DomainError(_("Choose the format: docx or pdf."), field="format")
     hidden = firm_label_for(user=actor, engagement=engagement)  # 第十一条: None when the name may be read
@@ -62,7 +62,7 @@ def assessment_report_issue(
     was in scope; it is a draft until the assessor signs and a second person reviews it."""
     allowed(actor, engagement, perms.MANAGE_RISK)
     if kind not in KINDS:
-        raise DomainError(_("Choose the report kind: initial or overall."), field="kind")
+        raise DomainError(_("Choose the report kind: initial, security or overall."), field="kind")
     for field, value in (("assessors", assessors), ("scope", scope)):
         if not (value or "").strip():
             raise DomainError(
