@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import re
 
 import openpyxl
 import pytest
+from django.utils import translation
 from openpyxl.utils import get_column_letter
 
 from handover.registers import catalogue
@@ -18,7 +20,8 @@ NUMBERS = [spec.number for spec in catalogue.REGISTERS]
 @pytest.mark.parametrize("number", NUMBERS)
 def test_the_template_has_the_frame_dropdowns_and_notes(number):
     fr = frame(number)
-    book = openpyxl.load_workbook(io.BytesIO(template_bytes(number)))
+    with translation.override("zh-hans"):  # as a Chinese page's download
+        book = openpyxl.load_workbook(io.BytesIO(template_bytes(number)))
     assert book.sheetnames == [fr.title.replace("：", " "), "选项", "说明"]
     assert book["选项"].sheet_state == "hidden"
     sheet = book.worksheets[0]
@@ -58,3 +61,5 @@ def test_the_template_has_the_frame_dropdowns_and_notes(number):
         assert (articles or "") == "、".join(column.articles)
         if column.required_if:
             assert "、".join(column.required_if[1]) in condition
+        elif column.condition:  # UX M1: the conditions are written in Chinese, no English words left
+            assert condition and not re.findall(r"[A-Za-z]{3,}", condition), (column.key, condition)

@@ -447,3 +447,23 @@ def test_opening_a_table6_form_builds_it_from_table5(client, world, people):
     row = form.rows.get()
     assert row.data["dept"] == "信息技术部" and row.data["active_count"] == 1
     assert Event.objects.filter(action="registers.form.compute").exists()
+
+
+def test_the_system_and_host_pickers_offer_the_forms_line_of_the_site_tree(client, world, people):
+    """Issue 13: a host belongs to the chosen system and a system to the row's site — the pickers of a 甲营业部
+    form offer head office's and 甲营业部's systems and hosts, not 乙营业部's, and name each host's systems."""
+    from handover.registers.models import Asset, InformationSystem
+
+    form = t8_form(world, people, rows=0)
+    here = t8_values(world.engagement, world.branch_a, name="柜台系统")
+    t8_values(world.engagement, world.hq, name="集中交易系统")
+    t8_values(world.engagement, world.branch_b, name="乙营业部网上交易")
+    Asset.objects.get(pk=here["asset_id"]).systems.add(InformationSystem.objects.get(pk=here["system_id"]))
+    client.force_login(people["tech"])
+    page = client.get(url(world, "row_create", form_id=form.pk)).content.decode()
+    systems = page[page.index('<select name="system_id"') :].split("</select>")[0]
+    hosts = page[page.index('<select name="asset_id"') :].split("</select>")[0]
+    assert "柜台系统" in systems and "集中交易系统" in systems and "乙营业部网上交易" not in systems
+    assert f"{world.branch_a.code.lower()}-db01" in hosts and f"{world.hq.code.lower()}-db01" in hosts
+    assert f"{world.branch_b.code.lower()}-db01" not in hosts
+    assert "· 柜台系统" in hosts  # a host names the systems it runs

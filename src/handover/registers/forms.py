@@ -12,7 +12,9 @@ from typing import Any
 
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
+from django.db.models import Q
 from django.utils import translation
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from handover.org.models import Engagement, OrgType, Site
@@ -65,7 +67,7 @@ def _help(column: Column) -> str:
     if column.required == REQUIRED:
         parts.append(str(_("Required.")))
     elif column.required == CONDITIONAL and column.condition:
-        parts.append(column.condition)
+        parts.append(gettext(column.condition))  # marked with gettext_noop in the definitions
     if column.articles:
         parts.append("、".join(column.articles))
     return " ".join(parts)
@@ -75,12 +77,32 @@ def _firm_hidden(label: str) -> Any:
     return lambda org: label if org.type == OrgType.FIRM else str(org)
 
 
-def column_field(column: Column, *, user: Any, engagement: Engagement) -> forms.Field:
-    """The form field of one column: its widget by type; the value itself is checked by the services."""
+def _on_line(queryset: Any, ref: str, site: Site | None) -> Any:
+    """Issue 13 (records that cannot describe the impossible): the system and host pickers of a form at ``site``
+    offer what the row check accepts (plausibility._places) — systems and hosts of the form's line of the site
+    tree (the site, those above it, those below it); a host is labelled with the systems it runs."""
+    if site is None or ref not in ("system", "asset"):
+        return queryset
+    line = Q(site__path__startswith=site.path) | Q(site_id__in=site.ancestor_ids())
+    return queryset.filter(line).prefetch_related("systems") if ref == "asset" else queryset.filter(line)
+
+
+def _host_label(asset: Any) -> str:
+    systems = "、".join(sorted(s.name for s in asset.systems.all()))
+    return f"{asset} · {systems}" if systems else str(asset)
+
+
+def column_field(
+    column: Column, *, user: Any, engagement: Engagement, site: Site | None = None
+) -> forms.Field:
+    """The form field of one column: its widget by type; the value itself is checked by the services. ``site``,
+    the form's site, narrows the system and host pickers to its line of the site tree."""
     common: dict[str, Any] = {"label": column_label(column), "required": False, "help_text": _help(column)}
     kind = column.type
     if kind in ("ref", "refs") and column.ref in selectors.ENTITY_MODELS:
-        queryset = selectors.ref_choices(user=user, engagement=engagement, ref=column.ref)
+        queryset = _on_line(
+            selectors.ref_choices(user=user, engagement=engagement, ref=column.ref), column.ref, site
+        )
         field: forms.ModelChoiceField[Any] = (
             forms.ModelChoiceField(queryset=queryset, empty_label="—", **common)
             if kind == "ref"
@@ -89,6 +111,8 @@ def column_field(column: Column, *, user: Any, engagement: Engagement) -> forms.
         hidden = firm_label_for(user=user, engagement=engagement) if column.ref == "org" else None
         if hidden:  # 第十一条: the firm's organisation is offered under the code name
             field.label_from_instance = _firm_hidden(hidden)  # type: ignore[method-assign]
+        elif column.ref == "asset" and site is not None:
+            field.label_from_instance = _host_label  # type: ignore[method-assign,assignment]
         return field
     if kind in ("ref", "refs"):
         rows = selectors.register_rows(user=user, engagement=engagement, refs=column.ref)
@@ -136,6 +160,7 @@ class ColumnsForm(forms.Form):
         values: dict[str, Any] | None = None,
         with_remarks: bool = True,
         remarks: str = "",
+        site: Site | None = None,
         **kwargs: Any,
     ) -> None:
         self.columns = columns
@@ -146,7 +171,7 @@ class ColumnsForm(forms.Form):
         kwargs["initial"] = initial
         super().__init__(*args, **kwargs)
         for column in columns:
-            self.fields[column.key] = column_field(column, user=user, engagement=engagement)
+            self.fields[column.key] = column_field(column, user=user, engagement=engagement, site=site)
         if with_remarks:
             self.fields["remarks"] = forms.CharField(
                 label=_("Remarks (备注)"), required=False, widget=forms.Textarea(attrs={"rows": 2})

@@ -4,6 +4,8 @@ the on-site post (第二十五~二十七条). Columns from registers.md §3.2.
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_noop
+
 from handover.registers.columns import Column, choices
 from handover.registers.definitions.common import (
     ACCOUNT_CLASS,
@@ -45,7 +47,7 @@ T5 = (
         "date",
         "C",
         required_if=("employment", ("离职",)),
-        condition="if 离职. Rule: listed if leave_date ≥ 处置日 − 6 months",
+        condition=gettext_noop("if 离职. Rule: listed if leave_date ≥ 处置日 − 6 months"),
         articles=(A25_3,),
     ),
     Column(
@@ -55,7 +57,7 @@ T5 = (
         "text",
         "C",
         required_if=("employment", ("离职",)),
-        condition="if 离职 (§28.2)",
+        condition=gettext_noop("if 离职 (§28.2)"),
         articles=(A28[2],),
     ),
     Column("phone", "联系电话", "Phone", "text", "R"),
@@ -238,7 +240,7 @@ T8 = (
     ),
     Column("location", "存放地点", "Location", "text", "R", articles=("第二十二条",)),
     Column("seal_no", "封条号", "Seal no.", "text", "R", articles=("第二十二条",)),
-    exception_refs("C", condition="if failed (§28.5)", articles=(A28[5],)),
+    exception_refs("C", condition=gettext_noop("if failed (§28.5)"), articles=(A28[5],)),
 )
 
 # 表9 and 表10 hold no secret, only where it is kept and who holds it (registers.md §1.3).
@@ -302,7 +304,7 @@ T9 = (
         "att",
         "C",
         required_if=("obtained_by", _CRACKED),
-        condition="if cracked (§28.2)",
+        condition=gettext_noop("if cracked (§28.2)"),
         articles=(A28[2],),
         note="开发商协助 counts as cracking: 第二十八条第2项 involves the developer only after the consent",
     ),
@@ -313,7 +315,7 @@ T9 = (
         "text",
         "C",
         required_if=("secret_captured", (YES,)),
-        condition="if secret_captured",
+        condition=gettext_noop("if secret_captured"),
         note=(
             "§1.3: sealed-envelope no. and safe, or a vault entry ID. deviation: the spec says R; "
             "C so that a secret not obtained can still be registered"
@@ -328,7 +330,7 @@ T9 = (
         "dt",
         "C",
         required_if=("login_verified", ("成功", "失败")),
-        condition="if a login was tried",
+        condition=gettext_noop("if a login was tried"),
         note="deviation: the spec says R, which 未验证 contradicts",
     ),
     Column(
@@ -339,7 +341,7 @@ T9 = (
         "C",
         ref="person",
         required_if=("secret_captured", (YES,)),
-        condition="if secret_captured",
+        condition=gettext_noop("if secret_captured"),
         note="deviation: the spec says R; nobody holds a secret that was not obtained",
     ),
     Column(
@@ -354,7 +356,7 @@ T9 = (
     ),
     exception_refs(
         "C",
-        condition="if not obtained or cracked (§28.2)",
+        condition=gettext_noop("if not obtained or cracked (§28.2)"),
         articles=(A28[2],),
     ),
 )
@@ -396,7 +398,7 @@ T10 = (
         "C",
         ref="T9",
         required_if=("account_class", ("超级用户", "等效超级用户")),
-        condition="for super-users",
+        condition=gettext_noop("for super-users"),
     ),
     Column(
         "pre_backup_ref",
@@ -442,7 +444,7 @@ T10 = (
         "dt",
         "C",
         required_if=("login_verified", ("成功", "失败")),
-        condition="if a login was tried",
+        condition=gettext_noop("if a login was tried"),
         note="designed: §1.3 stores verified_at with login_verified; the 表10 list omits it",
     ),
     Column(
@@ -461,7 +463,7 @@ T10 = (
         "ltext",
         "C",
         required_if=("used_in_config", ("已同步修改",)),
-        condition="if 已同步修改",
+        condition=gettext_noop("if 已同步修改"),
     ),
     Column(
         "test_result",
@@ -480,10 +482,10 @@ T10 = (
         "C",
         ref="org",
         required_if=("test_result", ("异常-已恢复原密码",)),
-        condition="before restoring the old password (§28.1)",
+        condition=gettext_noop("before restoring the old password (§28.1)"),
         articles=(A28[1],),
     ),
-    exception_refs("C", condition="if restored", articles=(A28[1],)),
+    exception_refs("C", condition=gettext_noop("if restored"), articles=(A28[1],)),
 )
 
 _T11_ACTION = choices(
@@ -544,7 +546,7 @@ T11 = (
         "Why it is kept",
         "ltext",
         "C",
-        condition="if a shared or not personal account is kept (§26.3 C)",
+        condition=gettext_noop("if a shared or not personal account is kept (§26.3 C)"),
         articles=(A26[3],),
         note="designed: rule in rules.py; 专人专户 is the article's rule, an exception needs its reason",
     ),
@@ -555,7 +557,7 @@ T11 = (
         "date",
         "C",
         required_if=("action", ("停用",)),
-        condition="§26.3 A: delete once confirmed unnecessary after a period",
+        condition=gettext_noop("§26.3 A: delete once confirmed unnecessary after a period"),
         articles=(A26[3],),
     ),
     Column(
@@ -576,7 +578,7 @@ T11 = (
         "C",
         ref="T13",
         required_if=("action", zh_values(_T11_ACTION, "保留", "修改密码")),
-        condition="if action ≠ 保留",
+        condition=gettext_noop("if action ≠ 保留"),
         note="deviation: not for 修改密码, which is recorded in 表10 (第二十六条第2项), not 表13",
     ),
     exception_refs(),
@@ -623,7 +625,7 @@ T12 = (
         "C",
         ref="T13",
         required_if=("conclusion", zh_values(_T12_CONCLUSION, "保留")),
-        condition="if ≠ 保留",
+        condition=gettext_noop("if ≠ 保留"),
     ),
     exception_refs(),
 )
@@ -665,7 +667,7 @@ T13 = (
         "ltext",
         "C",
         required_if=("change_type", ("D替代超级用户",)),
-        condition="for type D",
+        condition=gettext_noop("for type D"),
         articles=(A26[3],),
     ),
     Column("done_at", "时间", "Done at", "dt", "R"),
@@ -675,7 +677,7 @@ T13 = (
     ),
     exception_refs(
         "C",
-        condition="if 异常",
+        condition=gettext_noop("if 异常"),
         articles=(A28[3], A28[4]),
     ),
 )
@@ -720,7 +722,7 @@ T14 = (
         "text",
         "C",
         required_if=("offsite", (YES,)),
-        condition="if offsite",
+        condition=gettext_noop("if offsite"),
         articles=(A26[4],),
     ),
     Column(
@@ -733,12 +735,12 @@ T14 = (
         "text",
         "C",
         required_if=("upload_via", ("快递",)),
-        condition="if 快递",
+        condition=gettext_noop("if 快递"),
         articles=(A28[8],),
     ),
     exception_refs(
         "C",
-        condition="if failed or sent by 快递 (§28.5, §28.8)",
+        condition=gettext_noop("if failed or sent by 快递 (§28.5, §28.8)"),
         articles=(A28[5], A28[8]),
     ),
 )
@@ -778,7 +780,7 @@ T15 = (
         "ltext",
         "C",
         required_if=("continuity", ("有缺口",)),
-        condition="if 有缺口",
+        condition=gettext_noop("if 有缺口"),
     ),
     Column(
         "tamper_found", "篡改/删除迹象", "Signs of tampering or deletion", "bool", "R", articles=(A26[5],)
@@ -790,7 +792,7 @@ T15 = (
         "dt",
         "C",
         required_if=("tamper_found", (YES,)),
-        condition="if tamper_found (立即)",
+        condition=gettext_noop("if tamper_found (立即)"),
         articles=(A26[5],),
     ),
     Column(
@@ -804,7 +806,7 @@ T15 = (
     ),
     exception_refs(
         "C",
-        condition="if ≠ 无",
+        condition=gettext_noop("if ≠ 无"),
         articles=(A28[6],),
     ),
 )
@@ -823,7 +825,7 @@ T16_BASE = (
         "text",
         "C",
         required_if=("ledger_match", zh_values(_LEDGER_MATCH, "实有账无")),
-        condition="if on the firm's ledger",
+        condition=gettext_noop("if on the firm's ledger"),
     ),
     Column("name", "设备名称", "Equipment", "text", "R"),
     Column("class", "类别", "Class", "enum", "R", choices=ASSET_CLASS, articles=(A26[7],), note="电子类设备"),
@@ -923,7 +925,7 @@ T18 = (
     Column("complete", "是否齐全", "Complete", "bool", "R", articles=(A28[9],)),
     exception_refs(
         "C",
-        condition="if an important document is missing (§28.9)",
+        condition=gettext_noop("if an important document is missing (§28.9)"),
         articles=(A28[9],),
     ),
 )
@@ -1009,7 +1011,9 @@ T20 = (
     Column("hotline", "7×24", "24/7 hotline", "text", "R"),
     Column("email", "邮箱", "Email", "text", "O"),
     Column("address", "地址", "Address", "text", "O"),
-    Column("verified_on", "核实日期", "Verified on", "date", "C", condition="in the 交接期 version"),
+    Column(
+        "verified_on", "核实日期", "Verified on", "date", "C", condition=gettext_noop("in the 交接期 version")
+    ),
     exception_refs(),
 )
 
@@ -1091,7 +1095,7 @@ T22 = (
         "ltext",
         "C",
         required_if=("outcome", zh_values(_AV_OUTCOME, "无感染")),
-        condition="if infections > 0",
+        condition=gettext_noop("if infections > 0"),
         note="designed: the spec marks it C without a condition",
     ),
     Column("outcome", "处理结果", "Outcome", "enum", "R", choices=_AV_OUTCOME),
@@ -1104,7 +1108,7 @@ T22 = (
         choices=choices(("正常", "normal"), ("异常", "abnormal")),
         articles=(A28[10],),
     ),
-    exception_refs("C", condition="if 异常 or 重装", articles=(A28[10],)),
+    exception_refs("C", condition=gettext_noop("if 异常 or 重装"), articles=(A28[10],)),
 )
 
 _T23_SOURCE = choices(
@@ -1150,7 +1154,7 @@ T23 = (
         "ltext",
         "C",
         required_if=("result", ("不通过",)),
-        condition="if 不通过 (及时解决)",
+        condition=gettext_noop("if 不通过 (及时解决)"),
     ),
     Column(
         "fix",
@@ -1159,7 +1163,7 @@ T23 = (
         "ltext",
         "C",
         required_if=("result", ("不通过",)),
-        condition="if 不通过 (及时解决)",
+        condition=gettext_noop("if 不通过 (及时解决)"),
     ),
     Column(
         "fixed_at",
@@ -1167,7 +1171,7 @@ T23 = (
         "Fixed at",
         "dt",
         "C",
-        condition="if 不通过 (及时解决)",
+        condition=gettext_noop("if 不通过 (及时解决)"),
         articles=(A26[10],),
         note="deviation: not forced on 不通过, so a problem not yet solved can be recorded in open_issue",
     ),
@@ -1179,7 +1183,7 @@ T23 = (
         "date",
         "C",
         required_if=("source", ("安全评估整改复查",)),
-        condition="if 安全评估 (「在规定时间内」)",
+        condition=gettext_noop("if 安全评估 (「在规定时间内」)"),
         articles=(A26[9],),
     ),
     exception_refs(),
@@ -1337,7 +1341,7 @@ HEADER_FIELDS = {
             "Sent to the local CSRC bureau",
             "dt",
             "C",
-            condition="after 托管工作组 approval",
+            condition=gettext_noop("after 托管工作组 approval"),
             articles=("第二十七条第4项",),
             note=_SENT,
         ),
@@ -1347,7 +1351,7 @@ HEADER_FIELDS = {
             "Sent to the working group",
             "dt",
             "C",
-            condition="after 托管工作组 approval",
+            condition=gettext_noop("after 托管工作组 approval"),
             articles=("第二十七条第4项",),
             note=_SENT,
         ),
@@ -1357,7 +1361,7 @@ HEADER_FIELDS = {
             "Sent to the firm",
             "dt",
             "C",
-            condition="after 托管工作组 approval",
+            condition=gettext_noop("after 托管工作组 approval"),
             articles=("第二十七条第4项",),
             note=_SENT,
         ),
@@ -1367,7 +1371,7 @@ HEADER_FIELDS = {
             "Sent to the branches",
             "dt",
             "C",
-            condition="after 托管工作组 approval",
+            condition=gettext_noop("after 托管工作组 approval"),
             articles=("第二十七条第4项",),
             note=_SENT,
         ),

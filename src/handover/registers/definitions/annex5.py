@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from django.utils.translation import gettext_noop
+
 from handover.registers.columns import Column, choices
 from handover.registers.definitions import annex4
 from handover.registers.definitions.common import (
@@ -56,7 +58,7 @@ T25 = (
     ),
     Column("purpose", "事由", "Purpose", "text", "R"),
     Column("in_at", "进入", "In", "dt", "R"),
-    Column("out_at", "离开", "Out", "dt", "C", condition="out_at closes the row"),
+    Column("out_at", "离开", "Out", "dt", "C", condition=gettext_noop("out_at closes the row")),
     Column(
         "approver",
         "批准人",
@@ -65,7 +67,7 @@ T25 = (
         "C",
         ref="person",
         required_if=("visitor_type", ("厂商", "其他外来")),
-        condition="for non-staff",
+        condition=gettext_noop("for non-staff"),
     ),
     Column(
         "escort",
@@ -75,7 +77,7 @@ T25 = (
         "C",
         ref="person",
         required_if=("visitor_type", ("厂商", "其他外来")),
-        condition="for non-staff",
+        condition=gettext_noop("for non-staff"),
     ),
     Column("items", "携带物品", "Items carried", "text", "O", note="equipment → 表26"),
 )
@@ -91,7 +93,7 @@ T26 = (
         "C",
         ref="asset",
         required_if=("direction", ("出",)),
-        condition="for 出",
+        condition=gettext_noop("for 出"),
     ),
     Column("model", "型号", "Model", "text", "R"),
     Column("serial", "序列号", "Serial no.", "text", "R"),
@@ -123,7 +125,7 @@ T26 = (
             ("不涉及", "no storage"), ("已清除", "wiped"), ("未清除-已批准", "not wiped, approved")
         ),
         required_if=("direction", ("出",)),
-        condition="for 出 with storage (数据安全)",
+        condition=gettext_noop("for 出 with storage (数据安全)"),
         articles=("附件一（四）",),
     ),
     Column("due_back", "预计归还", "Due back", "date", "O"),
@@ -231,7 +233,7 @@ T29 = (
         "readability", "可读性", "Readability", "enum", "R", choices=PASS_FAIL, articles=("第十六条第3项",)
     ),
     Column("offsite", "异地", "Off-site copy", "bool", "R"),
-    exception_refs("C", condition="if a check failed", articles=(A28,)),
+    exception_refs("C", condition=gettext_noop("if a check failed"), articles=(A28,)),
 )
 
 _T30_KIND = choices(
@@ -263,7 +265,7 @@ T30 = (
         "Technical group's approval",
         "att",
         "C",
-        condition=(
+        condition=gettext_noop(
             "for 故障处理 in trading hours (rules.py); monitoring and inspections then need none (§31.8), "
             "DB work and parameter changes are refused (§31.3)"
         ),
@@ -277,7 +279,7 @@ T30 = (
         "att",
         "C",
         required_if=("kind", ("升级/上线",)),
-        condition="if 升级/上线 (§31.5)",
+        condition=gettext_noop("if 升级/上线 (§31.5)"),
         articles=(A31[5],),
     ),
     # 第三十一条第5项 「评估上线风险…并通过规定流程审批获准后才能上线运行」 (trace C22): the risk assessment, and
@@ -289,7 +291,7 @@ T30 = (
         "att",
         "C",
         required_if=("kind", ("升级/上线",)),
-        condition="if 升级/上线 (§31.5)",
+        condition=gettext_noop("if 升级/上线 (§31.5)"),
         articles=(A31[5],),
     ),
     Column(
@@ -299,7 +301,7 @@ T30 = (
         "dt",
         "C",
         required_if=("kind", ("升级/上线",)),
-        condition="if 升级/上线 (§31.5): 技术组's approval, before 开始时间",
+        condition=gettext_noop("if 升级/上线 (§31.5): 技术组's approval, before 开始时间"),
         articles=(A31[5],),
     ),
     # 第三十一条第7项 「及时作好参数备份」 (trace C23): a parameter change or a go-live names the 表29 backup taken
@@ -312,7 +314,9 @@ T30 = (
         "C",
         ref="T29",
         required_if=("kind", ("参数/配置变更", "升级/上线")),
-        condition="if 参数/配置变更 or 升级/上线 (§31.7): a 表29 row of the system, ended before 开始时间",
+        condition=gettext_noop(
+            "if 参数/配置变更 or 升级/上线 (§31.7): a 表29 row of the system, ended before 开始时间"
+        ),
         articles=(A31[7],),
     ),
     Column(
@@ -322,7 +326,7 @@ T30 = (
         "att",
         "C",
         required_if=("kind", ("升级/上线",)),
-        condition="if 升级/上线 (§31.5)",
+        condition=gettext_noop("if 升级/上线 (§31.5)"),
         articles=(A31[5],),
     ),
     Column("cpu_pct", "CPU使用率", "CPU %", "dec", "O", articles=("第三十五条第2项",)),
@@ -338,7 +342,7 @@ T30 = (
         "C",
         ref="T39",
         required_if=("kind", ("故障处理",)),
-        condition="if 故障处理",
+        condition=gettext_noop("if 故障处理"),
     ),
 )
 
@@ -376,9 +380,17 @@ T31 = (
     Column("test_plan", "测试方案", "Test plan", "att", "R", articles=(A31[5],)),
     Column("fallback", "回退方案", "Fallback plan", "att", "R", articles=(A31[5],)),
     Column("planned_at", "计划实施时间", "Planned for", "dt", "R", note="warn if inside trading hours"),
-    Column("result", "结果", "Result", "ltext", "C", condition="to close"),
-    Column("accepted_at", "验收", "Accepted at", "dt", "C", condition="to close"),
-    Column("ledger_refs", "台账更新", "Ledger entries", "refs", "C", ref="T21|T32", condition="to close"),
+    Column("result", "结果", "Result", "ltext", "C", condition=gettext_noop("to close")),
+    Column("accepted_at", "验收", "Accepted at", "dt", "C", condition=gettext_noop("to close")),
+    Column(
+        "ledger_refs",
+        "台账更新",
+        "Ledger entries",
+        "refs",
+        "C",
+        ref="T21|T32",
+        condition=gettext_noop("to close"),
+    ),
 )
 
 T32 = continued(
@@ -416,7 +428,7 @@ T32 = continued(
         "C",
         choices=choices(("热备", "hot standby"), ("冷备", "cold standby"), ("无", "none")),
         required_if=("is_key", (YES,)),
-        condition="if is_key",
+        condition=gettext_noop("if is_key"),
         articles=("第三十五条第1项",),
     ),
 )
@@ -490,7 +502,7 @@ T35 = continued(
     Column("renewal_alert_on", "续签提醒日期", "Renewal reminder on", "date", "O", note="designed: label"),
 )
 
-_TO_CLOSE = "to close"
+_TO_CLOSE = gettext_noop("to close")
 T36 = (
     Column("req_no", "申请编号", "Request no.", "text", "R"),
     Column("req_date", "申请日期", "Request date", "date", "R"),
@@ -532,7 +544,7 @@ T36 = (
         "att",
         "C",
         required_if=("is_new_system", (YES,)),
-        condition="if true, attach the 细则 approval (第三十八条)",
+        condition=gettext_noop("if true, attach the 细则 approval (第三十八条)"),
         articles=("第三十八条", "附件一（十三）"),
         note="designed: the spec asks for the attachment on is_new_system but gives it no column",
     ),
@@ -581,7 +593,7 @@ T37 = (
         "att",
         "C",
         required_if=("in_trading_hours", (YES,)),
-        condition="in trading hours (§31.3)",
+        condition=gettext_noop("in trading hours (§31.3)"),
         articles=(A31[3],),
         note=_TG_APPROVAL,
     ),
@@ -593,7 +605,7 @@ T37 = (
         "C",
         ref="T39",
         required_if=("in_trading_hours", (YES,)),
-        condition="in trading hours: only fault handling approved by 技术组 (§31.3)",
+        condition=gettext_noop("in trading hours: only fault handling approved by 技术组 (§31.3)"),
         articles=(A31[3],),
         note="designed: the spec's trading-hours rule needs a 表39 fault ref but gives it no column",
     ),
@@ -671,7 +683,9 @@ T39 = (
             *((c.zh, c.en) for c in annex4.T15_HIST_EXCEPTION if c.zh != "无"),
         ),
         required_if=("exc_type", (E["E02"], E["E06"])),
-        condition="E02 {人员已离开, 遗忘/联系不上}; E06 {不全, 无历史备份, 介质损坏, 资料不全无法读取, 其他}",
+        condition=gettext_noop(
+            "E02 {人员已离开, 遗忘/联系不上}; E06 {不全, 无历史备份, 介质损坏, 资料不全无法读取, 其他}"
+        ),
         articles=("第二十八条第2项", "第二十八条第6项"),
         note=(
             "deviation: the E06 values are 表15's hist_exception values, which follow 第二十八条第6项's wording; "
@@ -687,7 +701,7 @@ T39 = (
         "C",
         ref="T8|T9|T10|T11|T13|T14|T15|T18|T22|T23|T27|T28|T29|T30",
         required_if=("exc_type", tuple(E[f"E{n:02d}"] for n in range(1, 11))),
-        condition="for E01–E10",
+        condition=gettext_noop("for E01–E10"),
         note=(
             "deviation: 表27 and 表28 added, the E01/E04 sources in the spec's §5.5; 表23 added, a failed "
             "joint test is registered (第二十六条第10项)"
@@ -716,7 +730,7 @@ T39 = (
         "C",
         ref="org",
         required_if=("exc_type", (E["E01"], E["E05"], E["E10"])),
-        condition="E01, E02 (cracking), E05, E10",
+        condition=gettext_noop("E01, E02 (cracking), E05, E10"),
         articles=("第二十八条第1项", "第二十八条第2项", "第二十八条第5项", "第二十八条第10项"),
     ),
     Column(
@@ -726,7 +740,7 @@ T39 = (
         "att",
         "C",
         required_if=("sub_type", ("遗忘/联系不上",)),
-        condition="E02, before cracking",
+        condition=gettext_noop("E02, before cracking"),
         articles=("第二十八条第2项",),
         note="the spec allows an attachment or a 工 signature; the consent is attached",
     ),
@@ -760,7 +774,7 @@ T39 = (
         "dt",
         "C",
         required_if=("exc_type", (E["E02"],)),
-        condition="E02; tampering (表15); serious risks (§20.8)",
+        condition=gettext_noop("E02; tampering (表15); serious risks (§20.8)"),
         articles=("第二十八条第2项", "第二十六条第5项", "第二十条第8项"),
     ),
     Column("capa_refs", "纠正预防措施", "CAPA", "refs", "O", ref="T40"),
@@ -779,7 +793,7 @@ T39 = (
         "date",
         "C",
         required_if=("state", ("已关闭",)),
-        condition="if 已关闭",
+        condition=gettext_noop("if 已关闭"),
         note="deviation: the spec says R, which an open (处理中) entry cannot meet",
     ),
 )
@@ -810,7 +824,7 @@ T40 = (
         "C",
         ref="T39",
         required_if=("source", ("表39",)),
-        condition="if 表39",
+        condition=gettext_noop("if 表39"),
         note="deviation: the spec says R with no target; only a 表39 source is a register row",
     ),
     Column("problem", "问题", "Problem", "ltext", "R"),
@@ -833,7 +847,7 @@ T40 = (
         "ltext",
         "C",
         required_if=("verify_result", tuple(c.zh for c in _VERIFY_RESULT)),
-        condition="before verification",
+        condition=gettext_noop("before verification"),
     ),
     Column(
         "done_on",
@@ -842,7 +856,7 @@ T40 = (
         "date",
         "C",
         required_if=("verify_result", tuple(c.zh for c in _VERIFY_RESULT)),
-        condition="before verification",
+        condition=gettext_noop("before verification"),
     ),
     Column(
         "verify_method",
@@ -851,7 +865,7 @@ T40 = (
         "text",
         "C",
         required_if=("closed", (YES,)),
-        condition="to close",
+        condition=gettext_noop("to close"),
     ),
     Column(
         "verify_result",
@@ -861,7 +875,7 @@ T40 = (
         "C",
         choices=_VERIFY_RESULT,
         required_if=("closed", (YES,)),
-        condition="to close; 无效 reopens",
+        condition=gettext_noop("to close; 无效 reopens"),
     ),
     Column("closed", "关闭", "Closed", "bool", "R", articles=("第三十条",)),
 )
@@ -902,7 +916,15 @@ T41 = (
     Column("peak_mem", "内存峰值", "Peak memory", "dec", "O", articles=("第三十五条第2项",)),
     Column("peak_disk", "磁盘峰值", "Peak disk", "dec", "O", articles=("第三十五条第2项",)),
     Column("peak_bw", "带宽峰值", "Peak bandwidth", "dec", "O", articles=("第三十五条第2项",)),
-    Column("detail", "说明", "Detail", "ltext", "C", required_if=("status", ("异常",)), condition="if 异常"),
+    Column(
+        "detail",
+        "说明",
+        "Detail",
+        "ltext",
+        "C",
+        required_if=("status", ("异常",)),
+        condition=gettext_noop("if 异常"),
+    ),
     Column(
         "refs",
         "关联记录",

@@ -68,7 +68,7 @@ def _condition_text(fr: Frame, column: Column) -> str:
         other, values = column.required_if
         label = next((c.zh for c in fr.columns if c.key == other), other)
         return _("required when %(other)s is %(values)s") % {"other": label, "values": "、".join(values)}
-    return column.condition
+    return _(column.condition) if column.condition else ""  # marked with gettext_noop in the definitions
 
 
 def _choices(column: Column) -> list[str]:

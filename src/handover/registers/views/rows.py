@@ -23,7 +23,7 @@ from handover.registers.forms import (
     ReasonForm,
     column_label,
 )
-from handover.registers.models import Row
+from handover.registers.models import Form, Row
 from handover.registers.views.common import (
     attach,
     display,
@@ -35,15 +35,16 @@ from handover.registers.views.common import (
 from handover.web.access import needs
 
 
-def _row_form(request: HttpRequest, engagement: Engagement, register_no: int, row: Row | None) -> ColumnsForm:
+def _row_form(request: HttpRequest, engagement: Engagement, form: Form, row: Row | None) -> ColumnsForm:
     return ColumnsForm(
         request.POST or None,
         request.FILES or None,
-        columns=catalogue.columns(register_no),
+        columns=catalogue.columns(form.register_no),
         user=request.user,
         engagement=engagement,
         values=row.data if row else None,
         remarks=row.remarks if row else "",
+        site=form.site,  # the system and host pickers offer the form's line of the site tree
     )
 
 
@@ -65,7 +66,7 @@ def row_create(request: HttpRequest, engagement: Engagement, form_id: int) -> Ht
     form = selectors.form_get(
         user=request.user, engagement=engagement, form_id=form_id, capability=perms.FILL_REGISTERS
     )
-    row_form = _row_form(request, engagement, form.register_no, None)
+    row_form = _row_form(request, engagement, form, None)
     if request.method == "POST" and row_form.is_valid():
         remarks = row_form.cleaned_data["remarks"]
         row = _write_row(
@@ -145,7 +146,7 @@ def row_edit(request: HttpRequest, engagement: Engagement, row_id: int) -> HttpR
     row = selectors.row_get(
         user=request.user, engagement=engagement, row_id=row_id, capability=perms.FILL_REGISTERS
     )
-    row_form = _row_form(request, engagement, row.form.register_no, row)
+    row_form = _row_form(request, engagement, row.form, row)
     if request.method == "POST" and row_form.is_valid():
         remarks = row_form.cleaned_data["remarks"]
         saved = _write_row(
@@ -176,7 +177,7 @@ def row_correct(request: HttpRequest, engagement: Engagement, row_id: int) -> Ht
     row = selectors.row_get(
         user=request.user, engagement=engagement, row_id=row_id, capability=perms.FILL_REGISTERS
     )
-    row_form = _row_form(request, engagement, row.form.register_no, row)
+    row_form = _row_form(request, engagement, row.form, row)
     reason = ReasonForm(request.POST or None, prefix="correction")
     if request.method == "POST" and row_form.is_valid() and reason.is_valid():
         remarks, why = row_form.cleaned_data["remarks"], reason.cleaned_data["reason"]
