@@ -9,6 +9,10 @@ PLAN_FINISH = "rotation.plan.finish"
 RESTORE_REQUEST = "rotation.restore.request"
 RESTORE_APPROVE = "rotation.restore.approve"
 RESTORE_APPLY = "rotation.restore.apply"
+E01_OPEN = "rotation.e01.open"
+REVERT_REQUEST = "rotation.revert.request"
+REVERT_APPROVE = "rotation.revert.approve"
+REVERT_APPLY = "rotation.revert.apply"
 
 ACTIONS = {
     PLAN_CREATE: _("Rotation plan drawn up (accounts, reason)"),
@@ -18,4 +22,8 @@ ACTIONS = {
     RESTORE_REQUEST: _("Restore of a host's permission files from its backup requested (files, reason)"),
     RESTORE_APPROVE: _("Restore of permission files approved by a second person"),
     RESTORE_APPLY: _("Restore of permission files applied (each file's outcome)"),
+    E01_OPEN: _("A failed password change opened its E01 case from its 表10 row (or could not, and why)"),
+    REVERT_REQUEST: _("Restore of an account's original password requested within its E01 case (reason)"),
+    REVERT_APPROVE: _("Restore of an original password approved by a second person"),
+    REVERT_APPLY: _("Original password restored on the target, or not (outcome, 表10 row)"),
 }

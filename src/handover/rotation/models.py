@@ -125,3 +125,64 @@ class Restore(models.Model):
 
     def __str__(self) -> str:
         return f"restore {self.pk}"
+
+
+class RevertState(models.TextChoices):
+    REQUESTED = "requested", _("Requested (to be approved)")
+    APPROVED = "approved", _("Approved")
+    APPLIED = "applied", _("Original restored and verified")
+    FAILED = "failed", _("Failed (the reason says what is known)")
+
+
+class Revert(models.Model):
+    """Restoring an account's original password after its change broke the system (第二十八条第1项 「恢复原密码」),
+    inside the E01 case opened from the change's 表10 row: requested by one person with the reason, approved by
+    another (第八条), applied once — the previous secret sealed again as a pending version, set on the target,
+    proven by the stored verifier and a fresh login, made current, recorded on its own 表10 row and ticked on
+    the case. Never automatic."""
+
+    engagement = models.ForeignKey(Engagement, on_delete=models.PROTECT, related_name="+")
+    item = models.ForeignKey(RotationItem, on_delete=models.PROTECT, related_name="reverts")
+    case = models.ForeignKey("workflow.ExceptionCase", on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField(_("reason"))
+    state = models.CharField(
+        _("state"), max_length=10, choices=RevertState.choices, default=RevertState.REQUESTED
+    )
+    previous_number = models.PositiveIntegerField()  # the vault version restored (the one before the change)
+    version_number = models.PositiveIntegerField(
+        null=True, blank=True
+    )  # its copy, sealed pending, then current
+    outcome = models.CharField(_("login verified"), max_length=4, choices=VerifyResult.choices, blank=True)
+    detail = models.TextField(_("what happened"), blank=True)
+    row = models.ForeignKey(Row, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    requested_by_name = models.CharField(max_length=150)
+    created_at = models.DateTimeField(auto_now_add=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    approved_by_name = models.CharField(max_length=150, blank=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(  # 第八条: never approved by the person who asked
+                condition=models.Q(approved_by__isnull=True)
+                | ~models.Q(approved_by=models.F("requested_by")),
+                name="rotation_revert_two_persons",
+            ),
+            models.UniqueConstraint(
+                fields=["item"],
+                condition=models.Q(state__in=["requested", "approved"]),
+                name="rotation_revert_one_open_per_item",
+            ),
+        ]
+        verbose_name = _("password revert")
+        verbose_name_plural = _("password reverts")
+
+    def __str__(self) -> str:
+        return f"revert {self.pk}"

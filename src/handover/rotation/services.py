@@ -502,6 +502,10 @@ def _verified(actor: Any, item: RotationItem, version: Any, promoted: bool, afte
         )  # the target holds it: current now
     faults.point("rotation.after_promote")
     row, problem = _draft_t10(actor=actor, item=item, outcome=outcome)
+    if outcome == VerifyResult.FAILED and row is not None:  # 第二十八条第1项: the failure opens its E01 case
+        from handover.rotation.reverts import e01_open
+
+        problem = " ".join(p for p in (problem, e01_open(actor=actor, item=item, row=row)) if p)
     faults.point("rotation.after_draft")
     _step(
         actor,

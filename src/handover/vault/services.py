@@ -632,6 +632,25 @@ def secret_stage(
     return version
 
 
+def secret_stage_copy(
+    *, actor: Any, entry: SecretEntry, from_number: int, reason: str, keeper: Keeper | None = None
+) -> SecretVersion:
+    """Seal the value of ``entry``'s version ``from_number`` again as a new pending version: a revert to the
+    original (第二十八条第1项 「恢复原密码」) goes through the same write-ahead steps as a change, the history kept
+    (the restored value is the newest version once the target is proven to hold it). The value never leaves
+    the vault."""
+    source = entry.versions.filter(number=from_number, pending=False).first()
+    if source is None:
+        raise NotFound(_("No version %(n)d of this entry to restore.") % {"n": from_number}, field="version")
+    keeper, config = require_unsealed(keeper)
+    with transaction.atomic():
+        value = _open(keeper, config, source, actor=actor, cause=events.SECRET_STAGE)
+        try:
+            return secret_stage(actor=actor, entry=entry, secret=value, reason=reason, keeper=keeper)
+        finally:
+            del value
+
+
 def secret_promote(*, actor: Any, version: SecretVersion, verified: str) -> SecretEntry:
     """The target holds the pending ``version``: it becomes current; ``verified`` is the ladder's outcome."""
     if verified not in VerifyResult.values:

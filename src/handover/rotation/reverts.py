@@ -1,0 +1,344 @@
+"""E01, 第二十八条第1项: a password change that broke the system, and the original restored only on purpose.
+
+「如果对超级用户（包括等效超级用户）及后台用户进行密码修改后，进行相应测试时，发现系统不能正常运行，且确认为因修改
+密码引起，在取得系统开发商技术支持后仍不能更改成功，则恢复原密码，同时应填写《系统故障风险登记表》（表39）上报至技术组。」
+
+- A rotation whose verification fails (outcome 失败) opens its E01 case from its drafted 表10 row at once
+  (``e01_open``); people open one from any other rotated 表10 row when the system misbehaves after a change.
+- The original comes back only through a revert inside that case: requested by one person with the reason,
+  approved by another (第八条), applied once and only after the case records the developer's support (the
+  path's order). Applying seals the previous secret again as a pending version (``vault.secret_stage_copy``:
+  the value never leaves the vault), sets it on the target unless the target already holds it (the first rung:
+  the stored verifier is read before anything is changed), proves it by the stored verifier and a fresh login
+  as the account, makes it current, compares everything but the password before and after, drafts its own
+  表10 row and ticks 「恢复原密码」 on the case, whose 表39 entry people then sign and report (the case's close).
+- A target that does not take the previous secret leaves the new one current and working (the copy is
+  abandoned); the revert is 失败 with what is known. No secret is in any record, event or command line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from handover.accounts.models import User
+from handover.audit.services import event_record
+from handover.connectors.errors import GatherError
+from handover.connectors.manifest import Credential
+from handover.core.actors import actor_name
+from handover.core.errors import DomainError, PermissionDenied
+from handover.discovery.services import engine_target
+from handover.org import permissions as perms
+from handover.org.models import Phase
+from handover.org.selectors import one_side, require
+from handover.registers.models import Row
+from handover.rotation import events
+from handover.rotation.models import ItemState, Revert, RevertState, RotationItem
+from handover.vault import services as vault
+from handover.vault.models import ChangeReason, VerifyResult
+from handover.workflow import paths
+from handover.workflow.models import CaseState, ExceptionCase
+from handover.workflow.services import cases
+from handover.workflow.services.common import clean_text
+
+RESTORE_ITEM = "restore_original"  # E01's checklist item 「恢复原密码」 (workflow.paths)
+
+
+def _changer(item: RotationItem) -> Any:
+    from handover.rotation.services import CHANGERS
+
+    return CHANGERS[item.target.connector]
+
+
+def item_of_row(row: Row) -> RotationItem | None:
+    """The rotated account whose 表10 row is ``row`` (any version of it: a row corrected or signed later keeps
+    its form and number)."""
+    return (
+        RotationItem.objects.filter(row__form_id=row.form_id, row__seq=row.seq, state=ItemState.DONE)
+        .select_related("entry__account", "target__credential__account", "target__asset", "target__site")
+        .order_by("-pk")
+        .first()
+    )
+
+
+def e01_open(*, actor: Any, item: RotationItem, row: Row) -> str:
+    """Open the E01 case of a failed change from its 表10 row; what stopped it, or "" once opened. Called by the
+    run when the ladder fails: the case is the to-do list of 第二十八条第1项 (developer's support, then perhaps
+    the original restored, 表39 reported)."""
+    engagement = item.plan.engagement
+    if engagement.phase == Phase.PREPARATION:
+        return _("E01 not opened: exception paths start in 交接期.")
+    if ExceptionCase.objects.filter(source_row__form_id=row.form_id, source_row__seq=row.seq,
+                                    path_id="E01", state=CaseState.OPEN).exists():  # fmt: skip
+        return ""
+    description = _(
+        "Password change of %(account)s on %(host)s failed its verification: %(why)s (第二十八条第1项)."
+    ) % {"account": item.login_name, "host": item.target.asset.hostname, "why": item.reason or "—"}
+    try:
+        case = cases.case_open(actor=actor, engagement=engagement, path_id="E01", description=description,
+                               source_row=row)  # fmt: skip
+    except (DomainError, PermissionDenied) as exc:
+        return _("E01 not opened: %(why)s") % {"why": exc}
+    event_record(actor=actor, action=events.E01_OPEN, engagement_id=engagement.pk, site_id=case.site_id,
+                 obj=item.plan, after={"account": item.login_name, "case": case.pk, "row": row.pk})  # fmt: skip
+    return ""
+
+
+def _previous(item: RotationItem) -> int:
+    """The version the item's change replaced; refused while a later change is current."""
+    entry = item.entry
+    current = vault.current_version(entry)
+    if item.version_number is None or current is None or current.number < item.version_number:
+        raise DomainError(
+            _("This change never became current: the original is current already."), field="case"
+        )
+    later = entry.versions.filter(number__gt=item.version_number, pending=False).exclude(
+        reason=ChangeReason.RESET
+    )
+    if current.number != item.version_number and later.exists():
+        raise DomainError(
+            _("A later change (v%(n)d) is current: restore from that change's 表10 row.")
+            % {"n": current.number},
+            field="case",
+        )
+    previous = (
+        entry.versions.filter(number__lt=item.version_number, pending=False, abandoned_at__isnull=True)
+        .order_by("-number")
+        .first()
+    )
+    if previous is None:
+        raise DomainError(_("The vault holds no version before this change."), field="case")
+    return previous.number
+
+
+def revert_request(*, actor: Any, case: ExceptionCase, reason: str) -> Revert:
+    """Ask to restore the original password of the account whose 表10 row opened the E01 ``case``."""
+    if case.path_id != "E01" or case.state != CaseState.OPEN:
+        raise DomainError(_("An original password is restored within an open E01 case."), field="case")
+    item = item_of_row(case.source_row) if case.source_row is not None else None
+    if item is None:
+        raise DomainError(
+            _("This E01 case did not start from a 表10 row of a rotation: restore by hand and record it."),
+            field="case",
+        )
+    require(user=actor, engagement=case.engagement, capability=perms.RUN_DISCOVERY, site=item.target.site)
+    if not isinstance(actor, User):
+        raise PermissionDenied(_("A person asks for an original password to be restored."))
+    clean = clean_text(reason, "reason") if (reason or "").strip() else ""
+    if not clean:
+        raise DomainError(
+            _("Say why the original must come back: what does not run since the change (第二十八条第1项)."),
+            field="reason",
+        )
+    previous = _previous(item)
+    try:
+        with transaction.atomic():
+            revert = Revert.objects.create(
+                engagement=case.engagement, item=item, case=case, reason=clean, previous_number=previous,
+                requested_by=actor, requested_by_name=actor_name(actor),
+            )  # fmt: skip
+            event_record(actor=actor, action=events.REVERT_REQUEST, engagement_id=case.engagement_id,
+                         site_id=case.site_id, obj=revert,
+                         after={"account": item.login_name, "case": case.pk, "version": previous,
+                                "reason": clean})  # fmt: skip
+    except IntegrityError:
+        raise DomainError(_("A restore of this account is already waiting."), field="case") from None
+    return revert
+
+
+def revert_approve(*, actor: Any, revert: Revert) -> Revert:
+    """第八条: another person than the one who asked approves."""
+    site = revert.item.target.site
+    require(user=actor, engagement=revert.engagement, capability=perms.MANAGE_WORKFLOW, site=site)
+    if not isinstance(actor, User):
+        raise PermissionDenied(_("A person approves the restore of an original password."))
+    if revert.requested_by is not None and one_side(a=actor, b=revert.requested_by):
+        raise PermissionDenied(_("You asked for this restore: another person must approve it (第八条)."))
+    with transaction.atomic():
+        locked = Revert.objects.select_for_update().get(pk=revert.pk)
+        if locked.state != RevertState.REQUESTED:
+            raise DomainError(_("This restore is not waiting for approval."), field="revert")
+        locked.state, locked.approved_by, locked.approved_at = RevertState.APPROVED, actor, timezone.now()
+        locked.approved_by_name = actor_name(actor)
+        locked.save(update_fields=["state", "approved_by", "approved_by_name", "approved_at"])
+        event_record(actor=actor, action=events.REVERT_APPROVE, engagement_id=locked.engagement_id,
+                     site_id=site.pk, obj=locked, after={"account": locked.item.login_name})  # fmt: skip
+    return locked
+
+
+def _support_first(case: ExceptionCase) -> None:
+    """第二十八条第1项 「在取得系统开发商技术支持后仍不能更改成功」: the case records the developer's support first."""
+    done = set(case.items.values_list("key", flat=True))
+    refusal = paths.next_refusal("E01", done, RESTORE_ITEM, {}, case.sub_type)
+    if refusal:
+        raise DomainError(
+            _(
+                "Record the developer's support on the E01 case first (第二十八条第1项: 在取得系统开发商技术支持后)."
+            ),
+            field="case",
+        )
+
+
+def revert_apply(*, actor: Any, revert: Revert) -> Revert:
+    """Apply an approved restore once: seal the original again (pending), set it unless the target holds it,
+    prove it, make it current, draft its 表10 row, tick the case. Every step is committed before the next."""
+    item = revert.item
+    require(user=actor, engagement=revert.engagement, capability=perms.RUN_DISCOVERY, site=item.target.site)
+    with transaction.atomic():
+        locked = Revert.objects.select_for_update().select_related("case").get(pk=revert.pk)
+        if locked.state != RevertState.APPROVED:
+            raise DomainError(_("Only an approved restore is applied, once."), field="revert")
+        if locked.case.state != CaseState.OPEN:
+            raise DomainError(_("The E01 case is closed."), field="case")
+        _support_first(locked.case)
+        if locked.version_number is None:  # a run stopped after sealing resumes with its copy
+            copy = vault.secret_stage_copy(actor=actor, entry=item.entry, from_number=locked.previous_number,
+                                           reason=ChangeReason.OTHER)  # fmt: skip
+            locked.version_number = copy.number
+            locked.save(update_fields=["version_number"])
+    holds, outcome, detail = _set_and_prove(locked, item)
+    return _finish(actor, locked, item, holds, outcome, detail)
+
+
+def _admin(item: RotationItem, revert: Revert, *, restored: bool) -> Credential:
+    """The connection's credential: the target's current secret, or — the account being restored is that very
+    login and the target holds the original again — the copy."""
+    entry = item.target.credential
+    assert entry is not None
+    own = entry.pk == item.entry_id
+    secret = vault.secret_use_for_task(
+        entry_id=entry.pk, purpose="revert: connect", task=f"revert:{revert.pk}",
+        pending_number=revert.version_number if own and restored else None,
+    )  # fmt: skip
+    return Credential(entry.account.login_name, secret)
+
+
+def _set_and_prove(revert: Revert, item: RotationItem) -> tuple[bool | None, str, str]:
+    """The network part: (whether the target holds the original now — None when unknown —, outcome, what is
+    known). At most one change and one login as the account per apply."""
+    changer, place = _changer(item), engine_target(item.target)
+    original = vault.secret_use_for_task(entry_id=item.entry_id, purpose="revert: the original password",
+                                         task=f"revert:{revert.pk}", pending_number=revert.version_number)  # fmt: skip
+    try:
+        admin = _admin(item, revert, restored=False)
+        try:
+            held = bool(asyncio.run(changer.stored_matches(place, admin, item.login_name, original)))
+        except GatherError:
+            if item.entry_id != item.target.credential_id:
+                raise
+            # the connection's own login, refused with the current secret: an apply that stopped after the change
+            admin = _admin(item, revert, restored=True)
+            held = bool(asyncio.run(changer.stored_matches(place, admin, item.login_name, original)))
+        before = asyncio.run(changer.snapshot(place, admin, item.login_name))
+        if not held:
+            asyncio.run(changer.change(place, admin, item.login_name, original))
+            admin = _admin(item, revert, restored=True)
+        if not asyncio.run(changer.stored_matches(place, admin, item.login_name, original)):
+            return (
+                False,
+                VerifyResult.FAILED,
+                _("The target did not take the original password; the new one stays."),
+            )
+        after = asyncio.run(changer.snapshot(place, admin, item.login_name))
+        login = bool(asyncio.run(changer.login_works(place, item.login_name, original, admin=admin)))
+    except GatherError as exc:
+        return (
+            None,
+            VerifyResult.UNVERIFIED,
+            _("The target could not be reached or refused: %(why)s") % {"why": exc.reason_zh},
+        )
+    finally:
+        del original
+    moved = [key for key, value in after.__dict__.items() if before.__dict__.get(key) != value]
+    if moved:
+        why = _("Besides the password, this changed: %(what)s.") % {"what": ", ".join(moved)}
+        return True, VerifyResult.FAILED, why
+    if not login:
+        return (
+            True,
+            VerifyResult.UNVERIFIED,
+            _(
+                "The target holds the original password but a login as the account was refused (direct login may be "
+                "forbidden)."
+            ),
+        )
+    return True, VerifyResult.SUCCESS, ""
+
+
+def _finish(
+    actor: Any, revert: Revert, item: RotationItem, holds: bool | None, outcome: str, detail: str
+) -> Revert:
+    """Record what the apply found. Unknown (the target unreachable): the restore stays approved with the reason,
+    its pending copy kept — applying again reads the target first and never changes it twice."""
+    assert revert.version_number is not None  # sealed before the target was touched
+    copy = item.entry.versions.get(number=revert.version_number)
+    row = None
+    with transaction.atomic():
+        if holds is None:
+            Revert.objects.filter(pk=revert.pk).update(detail=detail[:2000])
+            revert.refresh_from_db()
+            return revert
+        if holds:
+            if copy.pending:
+                vault.secret_promote(
+                    actor=actor, version=copy, verified=outcome
+                )  # the target's secret: current
+            row, problem = _draft_t10(actor, revert, item, outcome)
+            detail = " ".join(p for p in (detail, problem) if p)
+        elif copy.pending:
+            vault.secret_abandon(actor=actor, version=copy, why="the target did not take the original")
+        state = RevertState.APPLIED if holds and outcome == VerifyResult.SUCCESS else RevertState.FAILED
+        Revert.objects.filter(pk=revert.pk).update(
+            state=state, outcome=outcome, detail=detail[:2000], row=row, applied_at=timezone.now()
+        )
+        revert.refresh_from_db()
+        event_record(actor=actor, action=events.REVERT_APPLY, engagement_id=revert.engagement_id,
+                     site_id=item.target.site_id, obj=revert,
+                     outcome="success" if state == RevertState.APPLIED else "failure",
+                     after={"account": item.login_name, "version": revert.version_number, "outcome": outcome,
+                            "row": row.pk if row else None, "reason": detail[:300]})  # fmt: skip
+    if holds:
+        record = _("restore #%(n)d, vault v%(v)d, 表10 row %(row)s") % {
+            "n": revert.pk,
+            "v": revert.version_number,
+            "row": row.pk if row else "—",
+        }
+        try:
+            cases.case_tick(actor=actor, case=revert.case, key=RESTORE_ITEM, note=record)
+        except (
+            DomainError
+        ) as exc:  # ticked by hand already, or the case closed meanwhile: said on the restore
+            note = _("E01 not ticked: %(why)s") % {"why": exc}
+            Revert.objects.filter(pk=revert.pk).update(detail=f"{revert.detail} {note}".strip()[:2000])
+            revert.refresh_from_db()
+    return revert
+
+
+def _draft_t10(actor: Any, revert: Revert, item: RotationItem, outcome: str) -> tuple[Row | None, str]:
+    """The restore's own 表10 row (a draft: people sign it), beside the change's."""
+    from handover.discovery import drafts
+    from handover.registers import services as registers
+
+    entity = item.entry.account
+    now = timezone.localtime().replace(second=0, microsecond=0).isoformat()
+    data = {
+        "system_id": entity.system_id, "asset_id": entity.asset_id, "layer": entity.layer,
+        "account_id": entity.pk, "account_class": entity.account_class, "pre_backup_ref": item.backup_row_id,
+        "changed_at": now, "secret_changed": True, "vault_ref": item.entry.reference,
+        "custody_mode": "密码保管系统", "login_verified": outcome,
+        "verified_at": now if outcome != VerifyResult.UNVERIFIED else None,
+    }  # fmt: skip
+    data = {k: v for k, v in data.items() if v not in (None, "")}
+    remarks = _("Original password restored (第二十八条第1项), E01 case #%(case)d, restore #%(n)d.") % {
+        "case": revert.case_id,
+        "n": revert.pk,
+    }
+    try:
+        form = drafts.Drafter(actor=actor, target=item.target).form(10)
+        return registers.row_add(actor=actor, form=form, data=data, remarks=remarks, partial=True), ""
+    except DomainError as exc:
+        return None, _("表10 not drafted: %(why)s") % {"why": exc}
