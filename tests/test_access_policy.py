@@ -248,7 +248,7 @@ class Scene:
                 values[key] = self.event.seq
             elif key in ("instance_id", "case_id", "evidence_id"):
                 values[key], where = self.workflow_object(key, site).pk, site
-            elif key in ("target_id", "run_id", "finding_id", "plan_id", "restore_id"):
+            elif key in ("target_id", "run_id", "finding_id", "plan_id", "restore_id", "revert_id"):
                 values[key], where = self.discovery[target][key], site
             elif key == "package_id":
                 values[key] = self.package().pk

@@ -96,7 +96,10 @@ def test_the_original_comes_back_only_asked_approved_and_after_the_developers_su
         assert _logs_in(target, login, original) and not _logs_in(target, login, new)  # … and logs in
         entry = Account.objects.get(login_name=login).vault_entry
         versions = list(entry.versions.order_by("number").values_list("number", "pending"))
-        assert versions[-1] == (revert.version_number, False) and revert.version_number > items[login].version_number
+        assert (
+            versions[-1] == (revert.version_number, False)
+            and revert.version_number > items[login].version_number
+        )
         row = revert.row
         assert row is not None and row.pk != items[login].row_id and row.data["login_verified"] == "成功"
         assert f"E01 case #{case.pk}" in row.remarks or f"#{case.pk}" in row.remarks
@@ -132,9 +135,46 @@ def test_a_change_whose_verification_fails_opens_e01_from_its_row(linux_scene, m
     failed = items["opsuser"]
     assert failed.outcome == VerifyResult.FAILED and failed.row is not None, failed.reason
     case = ExceptionCase.objects.get(path_id="E01")
-    assert case.source_row_id == failed.row_id and case.state == CaseState.OPEN and "opsuser" in case.description
+    assert (
+        case.source_row_id == failed.row_id and case.state == CaseState.OPEN and "opsuser" in case.description
+    )
     assert Event.objects.filter(action="rotation.e01.open").count() == 1
     assert _logs_in(target, "opsuser", _current("opsuser"))  # the new secret is the target's and current
     assert not Revert.objects.exists()
     assert items["root"].outcome == VerifyResult.SUCCESS
     assert not ExceptionCase.objects.filter(source_row=items["root"].row).exists()
+
+
+def test_the_command_line_and_the_api_ask_approve_and_apply_a_restore(linux_scene, capsys, client) -> None:
+    from django.core.management import CommandError, call_command
+
+    world, tech, target = linux_scene
+    items = _rotated(world, tech)
+    new_ops = _current("opsuser")
+    case = cases.case_open(actor=tech, engagement=world.engagement, path_id="E01", source_row=items["opsuser"].row,
+                           description="改密后报盘程序无法连接")  # fmt: skip
+    other = world.login_with(Role.TECH_GROUP)
+    call_command(
+        "rotation", "revert", "--case", str(case.pk), "--reason", "报盘程序无法连接", "--user", tech.username
+    )
+    revert = Revert.objects.get()
+    with pytest.raises(CommandError, match="another person"):
+        call_command("rotation", "revert-approve", str(revert.pk), "--user", tech.username)
+    call_command("rotation", "revert-approve", str(revert.pk), "--user", other.username)
+    with pytest.raises(CommandError, match="developer's support"):
+        call_command("rotation", "revert-apply", str(revert.pk), "--user", tech.username)
+    cases.case_tick(actor=tech, case=case, key="vendor_support", record="报盘系统开发商")
+    call_command("rotation", "revert-apply", str(revert.pk), "--user", tech.username)
+    out = capsys.readouterr().out
+    assert f"password restore {revert.pk}: applied" in out and "成功" in out
+    assert _logs_in(target, "opsuser", OLD_PW) and not _logs_in(target, "opsuser", new_ops)
+    # The REST face: the restore is listed for 技术组, not for a post of another branch.
+    client.force_login(tech)
+    url = f"/api/engagements/{world.engagement.code}/rotation/reverts/"
+    listed = client.get(url).json()
+    assert [r["id"] for r in listed] == [revert.pk] and listed[0]["state"] == "applied"
+    client.force_login(world.login_with(Role.ONSITE_POST, site=world.branch_b))
+    assert client.get(url).json() == []
+    assert client.get(f"{url}{revert.pk}/").status_code == 404
+    for secret in (OLD_PW, new_ops, ADMIN_PW):
+        assert secret not in out and secret not in json.dumps(listed, ensure_ascii=False)

@@ -6,8 +6,10 @@ from __future__ import annotations
 from django.utils import timezone
 
 from handover.discovery.models import Finding, GatherRun, Snapshot, Target
-from handover.registers.models import Asset, InformationSystem
-from handover.rotation.models import Restore, RotationPlan
+from handover.registers.models import Account, Asset, InformationSystem
+from handover.rotation.models import Restore, Revert, RotationItem, RotationPlan
+from handover.vault.models import SecretEntry
+from handover.workflow.models import ExceptionCase
 from tests.factories import World
 
 
@@ -43,6 +45,15 @@ def discovery_scenery(world: World) -> dict[str, dict[str, int]]:
                                            created_by_name="test")  # fmt: skip
         restore = Restore.objects.create(engagement=world.engagement, target=target, backup=snapshot,
                                          current=snapshot, reason="恢复", requested_by_name="test")  # fmt: skip
+        account = Account.objects.create(engagement=world.engagement, system=system, asset=asset, layer="操作系统",
+                                         login_name="ops", account_class="超级用户")  # fmt: skip
+        entry = SecretEntry.objects.create(engagement=world.engagement, site=site, number=901, account=account,
+                                           captured_at=now)  # fmt: skip
+        item = RotationItem.objects.create(plan=plan, entry=entry, target=target, login_name="ops")
+        case = ExceptionCase.objects.create(engagement=world.engagement, site=site, path_id="E01",
+                                            description="改密后系统异常", opened_at=now)  # fmt: skip
+        revert = Revert.objects.create(engagement=world.engagement, item=item, case=case, reason="恢复原密码",
+                                       previous_number=1, requested_by_name="test")  # fmt: skip
         found[key] = {"target_id": target.pk, "run_id": run.pk, "finding_id": finding.pk, "plan_id": plan.pk,
-                      "restore_id": restore.pk}  # fmt: skip
+                      "restore_id": restore.pk, "revert_id": revert.pk}  # fmt: skip
     return found

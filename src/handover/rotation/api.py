@@ -21,8 +21,8 @@ from handover.discovery.models import Target
 from handover.org import permissions as perms
 from handover.org import selectors as org_selectors
 from handover.org.models import Engagement, Site
-from handover.rotation import restores, services
-from handover.rotation.models import Restore, RotationItem, RotationPlan
+from handover.rotation import restores, reverts, services
+from handover.rotation.models import Restore, Revert, RotationItem, RotationPlan
 
 
 class RotationItemSerializer(serializers.ModelSerializer):
@@ -92,6 +92,26 @@ class PermissionRestoreCreateSerializer(serializers.Serializer):
     )
 
 
+class PasswordRevertSerializer(serializers.ModelSerializer):
+    """A restore of an original password (E01, 第二十八条第1项): its account, case, state and outcome."""
+
+    account = serializers.CharField(source="item.login_name", read_only=True)
+    host = serializers.CharField(source="item.target.asset.hostname", read_only=True)
+    state = serializers.CharField(read_only=True)
+    outcome = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Revert
+        fields = ["id", "case", "account", "host", "reason", "state", "previous_number", "version_number",
+                  "outcome", "detail", "row", "requested_by_name", "created_at", "approved_by_name",
+                  "approved_at", "applied_at"]  # fmt: skip
+
+
+class PasswordRevertCreateSerializer(serializers.Serializer):
+    case = serializers.IntegerField(help_text="the open E01 case started from the change's 表10 row")
+    reason = serializers.CharField(max_length=2000)
+
+
 class _Scoped(APIView):
     read_capability = perms.VIEW_DISCOVERY
 
@@ -110,6 +130,14 @@ class _Scoped(APIView):
         found = Restore.objects.filter(engagement=engagement, pk=pk).select_related("target__site").first()
         if found is None or not self._sees(engagement, found.target.site):
             raise NotFound(_("No restore %(id)s is open to you.") % {"id": pk}, field="restore")
+        return found
+
+    def revert(self, engagement: Engagement, pk: int) -> Revert:
+        found = (
+            Revert.objects.filter(engagement=engagement, pk=pk).select_related("item__target__site").first()
+        )
+        if found is None or not self._sees(engagement, found.item.target.site):
+            raise NotFound(_("No restore %(id)s is open to you.") % {"id": pk}, field="revert")
         return found
 
     def _sees(self, engagement: Engagement, site: Any) -> bool:
@@ -264,6 +292,62 @@ class RestoreApplyView(_Scoped):
         return Response(PermissionRestoreSerializer(found).data)
 
 
+class RevertView(_Scoped):
+    """Restores of original passwords (E01, newest first); POST asks for one within an open E01 case (``case``,
+    ``reason``)."""
+
+    @extend_schema(responses=PasswordRevertSerializer(many=True), operation_id="rotation_reverts_list")
+    def get(self, request: Request, code: str) -> Response:
+        engagement = self.engagement()
+        found = Revert.objects.filter(engagement=engagement, item__target__site__in=self.visible(engagement))
+        found = found.select_related("item__target__asset")[:200]
+        return Response(PasswordRevertSerializer(found, many=True).data)
+
+    @extend_schema(request=PasswordRevertCreateSerializer, responses={201: PasswordRevertSerializer})
+    def post(self, request: Request, code: str) -> Response:
+        from handover.workflow.models import ExceptionCase
+
+        engagement = org_selectors.engagement_get(user=request.user, code=code)
+        data = PasswordRevertCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        case = ExceptionCase.objects.filter(
+            engagement=engagement, pk=data.validated_data["case"],
+            site__in=self.visible(engagement, perms.RUN_DISCOVERY),
+        ).first()  # fmt: skip
+        if case is None:
+            raise NotFound(_("No such exception case is open to you."), field="case")
+        revert = reverts.revert_request(actor=request.user, case=case, reason=data.validated_data["reason"])
+        return Response(PasswordRevertSerializer(revert).data, status=status.HTTP_201_CREATED)
+
+
+class RevertDetailView(_Scoped):
+    @extend_schema(responses=PasswordRevertSerializer, operation_id="rotation_reverts_retrieve")
+    def get(self, request: Request, code: str, revert_id: int) -> Response:
+        return Response(PasswordRevertSerializer(self.revert(self.engagement(), revert_id)).data)
+
+
+class RevertApproveView(_Scoped):
+    """Approve the restore of an original password (第八条: not the person who asked)."""
+
+    read_capability = perms.MANAGE_WORKFLOW
+
+    @extend_schema(request=None, responses=PasswordRevertSerializer)
+    def post(self, request: Request, code: str, revert_id: int) -> Response:
+        found = reverts.revert_approve(actor=request.user, revert=self.revert(self.engagement(), revert_id))
+        return Response(PasswordRevertSerializer(found).data)
+
+
+class RevertApplyView(_Scoped):
+    """Apply an approved restore once (after the case records the developer's support); its outcome."""
+
+    read_capability = perms.RUN_DISCOVERY
+
+    @extend_schema(request=None, responses=PasswordRevertSerializer)
+    def post(self, request: Request, code: str, revert_id: int) -> Response:
+        found = reverts.revert_apply(actor=request.user, revert=self.revert(self.engagement(), revert_id))
+        return Response(PasswordRevertSerializer(found).data)
+
+
 BASE = "engagements/<slug:code>/rotation/"
 urlpatterns = [
     path(f"{BASE}plans/", PlanView.as_view(), name="rotation-plans"),
@@ -280,4 +364,10 @@ urlpatterns = [
     path(
         f"{BASE}restores/<int:restore_id>/apply/", RestoreApplyView.as_view(), name="rotation-restore-apply"
     ),
+    path(f"{BASE}reverts/", RevertView.as_view(), name="rotation-reverts"),
+    path(f"{BASE}reverts/<int:revert_id>/", RevertDetailView.as_view(), name="rotation-revert"),
+    path(
+        f"{BASE}reverts/<int:revert_id>/approve/", RevertApproveView.as_view(), name="rotation-revert-approve"
+    ),
+    path(f"{BASE}reverts/<int:revert_id>/apply/", RevertApplyView.as_view(), name="rotation-revert-apply"),
 ]

@@ -1,6 +1,8 @@
 """``handover rotation plan|approve|run|status``: change every super-user password of a scope (issue 15);
 ``handover rotation restore|restore-approve|restore-apply|restore-status``: put a Linux host's permission files
-back as its backup holds them (第二十六条第3项), the diff shown first, approved by a second person.
+back as its backup holds them (第二十六条第3项), the diff shown first, approved by a second person;
+``handover rotation revert|revert-approve|revert-apply|revert-status``: an account's original password back within
+its E01 case (第二十八条第1项), asked by one person, approved by another.
 
 No secret is ever on the command line or printed: the new passwords are generated and sealed by the vault.
 ``plan`` and ``approve`` need two different logins (``--user``; 第八条); ``run`` works as the system actor
@@ -19,8 +21,8 @@ from handover.core.errors import DomainError
 from handover.discovery.models import Snapshot, Target
 from handover.discovery.services import discovery_restore_preview
 from handover.org.models import Engagement, Site
-from handover.rotation import restores, services
-from handover.rotation.models import Restore, RotationPlan
+from handover.rotation import restores, reverts, services
+from handover.rotation.models import Restore, Revert, RotationPlan
 
 
 class Command(BaseCommand):
@@ -63,6 +65,22 @@ class Command(BaseCommand):
             sub_parser.add_argument("--user", required=True)
         restore_status = sub.add_parser("restore-status", help="a restore's files and outcome")
         restore_status.add_argument("restore", type=int)
+        revert = sub.add_parser(
+            "revert",
+            help="ask to restore an account's original password within its E01 case (第二十八条第1项)",
+        )
+        revert.add_argument(
+            "--case", type=int, required=True, help="the open E01 case from the change's 表10 row"
+        )
+        revert.add_argument("--reason", required=True, help="what does not run since the change")
+        revert.add_argument("--user", required=True, help="the login asking")
+        for name, text in (("revert-approve", "approve a password restore (not the person who asked)"),
+                           ("revert-apply", "apply an approved password restore, once")):  # fmt: skip
+            sub_parser = sub.add_parser(name, help=text)
+            sub_parser.add_argument("revert", type=int)
+            sub_parser.add_argument("--user", required=True)
+        revert_status = sub.add_parser("revert-status", help="a password restore's state and outcome")
+        revert_status.add_argument("revert", type=int)
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -76,6 +94,10 @@ class Command(BaseCommand):
                     "restore-approve": self._restore_approve,
                     "restore-apply": self._restore_apply,
                     "restore-status": self._restore_status,
+                    "revert": self._revert,
+                    "revert-approve": self._revert_approve,
+                    "revert-apply": self._revert_apply,
+                    "revert-status": self._revert_status,
                 }[options["action"]](options)
         except DomainError as exc:
             raise CommandError(str(exc.message)) from exc
@@ -195,3 +217,46 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{item['action']}\t{item['name']}\t{got.get('state', '-')}\t{got.get('reason', '')}"
             )
+
+    @staticmethod
+    def _revert_get(pk: int) -> Revert:
+        found = Revert.objects.filter(pk=pk).select_related("item__target__asset").first()
+        if found is None:
+            raise CommandError(f"no password restore {pk}")
+        return found
+
+    def _revert(self, options: dict[str, Any]) -> None:
+        from handover.workflow.models import ExceptionCase
+
+        case = ExceptionCase.objects.filter(pk=options["case"]).first()
+        if case is None:
+            raise CommandError(f"--case {options['case']}: no such exception case")
+        revert = reverts.revert_request(
+            actor=self._user(options["user"]), case=case, reason=options["reason"]
+        )
+        self.stdout.write(
+            f"password restore {revert.pk}: {revert.item.login_name} to vault v{revert.previous_number}; "
+            "approve it as another person"
+        )
+
+    def _revert_approve(self, options: dict[str, Any]) -> None:
+        revert = reverts.revert_approve(
+            actor=self._user(options["user"]), revert=self._revert_get(options["revert"])
+        )
+        self.stdout.write(f"password restore {revert.pk} approved by {revert.approved_by_name}")
+
+    def _revert_apply(self, options: dict[str, Any]) -> None:
+        revert = reverts.revert_apply(
+            actor=self._user(options["user"]), revert=self._revert_get(options["revert"])
+        )
+        self._revert_status({"revert": revert.pk})
+        if revert.state != "applied":
+            raise CommandError(f"password restore {revert.pk}: {revert.state}: {revert.detail}")
+
+    def _revert_status(self, options: dict[str, Any]) -> None:
+        revert = self._revert_get(options["revert"])
+        row = revert.row_id or "-"
+        self.stdout.write(
+            f"password restore {revert.pk}: {revert.state}\t{revert.item.target.asset.hostname}\t"
+            f"{revert.item.login_name}\t{revert.outcome or '-'}\t表10 row {row}\t{revert.detail}"
+        )
