@@ -93,16 +93,20 @@ def _free_port() -> int:
 
 
 @contextmanager
-def slapd_server(*, suffix: str, admin: str, password: str, data: str) -> Iterator[Slapd]:
-    """A running slapd (cn=config slapadd'ed, back_mdb, ppolicy) with ``data`` loaded, rootDN ``admin``."""
+def slapd_server(
+    *, suffix: str, admin: str, password: str, data: str, default_policy: str = ""
+) -> Iterator[Slapd]:
+    """A running slapd (cn=config slapadd'ed, back_mdb, ppolicy) with ``data`` loaded, rootDN ``admin``;
+    ``default_policy``, a DN in ``data``, is ppolicy's default policy (a lock is enforced only under a policy)."""
     if not Path("/usr/sbin/slapd").exists() or not shutil.which("slapadd"):
         pytest.skip("OpenLDAP is not installed (Debian: slapd ldap-utils; `make test` installs them)")
     root = Path(tempfile.mkdtemp(prefix="handover-slapd-"))
     (root / "conf").mkdir()
     (root / "db").mkdir()
-    (root / "config.ldif").write_text(
-        CONFIG.format(root=root, suffix=suffix, admin=admin, rootpw=ssha(password))
-    )
+    config = CONFIG.format(root=root, suffix=suffix, admin=admin, rootpw=ssha(password))
+    if default_policy:
+        config = config.rstrip("\n") + f"\nolcPPolicyDefault: {default_policy}\n"
+    (root / "config.ldif").write_text(config)
     (root / "data.ldif").write_text(data)
     subprocess.run(["slapadd", "-n", "0", "-F", str(root / "conf"), "-l", str(root / "config.ldif")],
                    check=True, capture_output=True)  # fmt: skip

@@ -13,6 +13,10 @@ E01_OPEN = "rotation.e01.open"
 REVERT_REQUEST = "rotation.revert.request"
 REVERT_APPROVE = "rotation.revert.approve"
 REVERT_APPLY = "rotation.revert.apply"
+DISABLE_REQUEST = "rotation.disable.request"
+DISABLE_APPROVE = "rotation.disable.approve"
+DISABLE_APPLY = "rotation.disable.apply"
+DISABLE_RESTORE = "rotation.disable.restore"
 
 ACTIONS = {
     PLAN_CREATE: _("Rotation plan drawn up (accounts, reason)"),
@@ -26,4 +30,8 @@ ACTIONS = {
     REVERT_REQUEST: _("Restore of an account's original password requested within its E01 case (reason)"),
     REVERT_APPROVE: _("Restore of an original password approved by a second person"),
     REVERT_APPLY: _("Original password restored on the target, or not (outcome, 表10 row)"),
+    DISABLE_REQUEST: _("停用 of an account requested from its 表11 row (observation date)"),
+    DISABLE_APPROVE: _("停用 of an account approved by a second person"),
+    DISABLE_APPLY: _("Account disabled on its system (the lock state before, kept for its restore)"),
+    DISABLE_RESTORE: _("Disabled account restored exactly as it was within its E03 case"),
 }

@@ -186,3 +186,65 @@ class Revert(models.Model):
 
     def __str__(self) -> str:
         return f"revert {self.pk}"
+
+
+class DisableState(models.TextChoices):
+    REQUESTED = "requested", _("Requested (to be approved)")
+    APPROVED = "approved", _("Approved")
+    DISABLED = "disabled", _("Disabled, watched")
+    RESTORED = "restored", _("Restored as it was (E03)")
+    FAILED = "failed", _("Failed (the reason says what is known)")
+
+
+class Disablement(models.Model):
+    """停用 of an account on its system (第二十六条第3项 A: 「可先停用，观察一段时间后确认无用再删除」), decided on
+    its 表11 row (处理措施 停用, 停用观察至), requested by one person, approved by another (第八条), applied on the
+    target with what it changed recorded first (``before``: the lock state), and brought back exactly as it was
+    within an E03 case (第二十八条第3项 「恢复相应用户」)."""
+
+    engagement = models.ForeignKey(Engagement, on_delete=models.PROTECT, related_name="+")
+    target = models.ForeignKey(Target, on_delete=models.PROTECT, related_name="+")
+    t11_row = models.ForeignKey(Row, on_delete=models.PROTECT, related_name="+")
+    login_name = models.CharField(_("account"), max_length=200)
+    observe_until = models.DateField(_("disabled, watched until"))
+    state = models.CharField(
+        _("state"), max_length=10, choices=DisableState.choices, default=DisableState.REQUESTED
+    )
+    before = models.JSONField(
+        default=dict, blank=True
+    )  # the lock state read before the disable, brought back by E03
+    detail = models.TextField(_("what happened"), blank=True)
+    case = models.ForeignKey("workflow.ExceptionCase", on_delete=models.PROTECT, null=True, blank=True,
+                             related_name="+")  # fmt: skip
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    requested_by_name = models.CharField(max_length=150)
+    created_at = models.DateTimeField(auto_now_add=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    approved_by_name = models.CharField(max_length=150, blank=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    restored_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(approved_by__isnull=True)
+                | ~models.Q(approved_by=models.F("requested_by")),
+                name="rotation_disable_two_persons",
+            ),
+            models.UniqueConstraint(
+                fields=["target", "login_name"],
+                condition=models.Q(state__in=["requested", "approved", "disabled"]),
+                name="rotation_disable_one_live_per_account",
+            ),
+        ]
+        verbose_name = _("account disablement")
+        verbose_name_plural = _("account disablements")
+
+    def __str__(self) -> str:
+        return f"disable {self.login_name} ({self.state})"

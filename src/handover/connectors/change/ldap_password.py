@@ -209,6 +209,53 @@ async def snapshot(target: Target, admin: Credential, account: str, *, ad: bool 
     return result
 
 
+# --- 停用 (第二十六条第3项 A) and its exact restore (第二十八条第3项) ---------------------------------------------
+# OpenLDAP: ppolicy's pwdAccountLockedTime 000001010000Z (locked until an administrator unlocks; the overlay
+# must be loaded); Active Directory: userAccountControl's ACCOUNTDISABLE bit (2).
+LOCKED_FOREVER = "000001010000Z"
+ACCOUNTDISABLE = 2
+
+
+def _lock_state(target: Target, admin: Credential, account: str, ad: bool) -> dict[str, str]:
+    attribute = "userAccountControl" if ad else "pwdAccountLockedTime"
+
+    def work(conn: Any) -> dict[str, str]:
+        dn = _dn(conn, target, account, ad)
+        conn.search(dn, "(objectClass=*)", search_scope="BASE", attributes=[attribute])
+        values = conn.entries[0].entry_attributes_as_dict.get(attribute, []) if conn.entries else []
+        value = str(values[0]) if values else ""
+        return {"uac": value} if ad else {"locked_time": value}
+
+    result: dict[str, str] = _with(target, admin, ad, work)
+    return result
+
+
+def _set_lock(
+    target: Target, admin: Credential, account: str, ad: bool, state: dict[str, str] | None
+) -> None:
+    """``state`` None: disable; else bring ``state`` back."""
+    import ldap3
+
+    def work(conn: Any) -> None:
+        dn = _dn(conn, target, account, ad)
+        if ad:
+            now = _lock_state(target, admin, account, ad)["uac"] if state is None else ""
+            value = str(int(now or "512") | ACCOUNTDISABLE) if state is None else state["uac"]
+            if not value.isdigit():
+                raise ValueError("not a lock state read by lock_state")
+            changes = {"userAccountControl": [(ldap3.MODIFY_REPLACE, [value])]}
+        elif state is None:
+            changes = {"pwdAccountLockedTime": [(ldap3.MODIFY_REPLACE, [LOCKED_FOREVER])]}
+        elif state.get("locked_time"):
+            changes = {"pwdAccountLockedTime": [(ldap3.MODIFY_REPLACE, [state["locked_time"]])]}
+        else:
+            changes = {"pwdAccountLockedTime": [(ldap3.MODIFY_DELETE, [])]}
+        if not conn.modify(dn, changes):
+            raise _refused(target, conn, "the account lock" if state is None else "the unlock")
+
+    _with(target, admin, ad, work)
+
+
 class _Platform:
     """The four calls bound to one flavour (rotation picks a changer module-like object by connector)."""
 
@@ -228,6 +275,24 @@ class _Platform:
         self, target: Target, account: str, secret: str, *, admin: Credential | None = None
     ) -> bool:
         return await login_works(target, account, secret, ad=self.ad, admin=admin)
+
+    async def lock_state(self, target: Target, admin: Credential, account: str) -> dict[str, str]:
+        """OpenLDAP: ppolicy's lock time ("" none); AD: userAccountControl."""
+        result: dict[str, str] = await connectors_run.in_thread(
+            lambda t, c: _lock_state(t, c, account, self.ad), target, admin
+        )
+        return result
+
+    def disabled(self, state: dict[str, str]) -> bool:
+        if self.ad:
+            return int(state.get("uac") or "0") & ACCOUNTDISABLE != 0
+        return state.get("locked_time") == LOCKED_FOREVER
+
+    async def disable(self, target: Target, admin: Credential, account: str) -> None:
+        await connectors_run.in_thread(lambda t, c: _set_lock(t, c, account, self.ad, None), target, admin)
+
+    async def enable(self, target: Target, admin: Credential, account: str, before: dict[str, str]) -> None:
+        await connectors_run.in_thread(lambda t, c: _set_lock(t, c, account, self.ad, before), target, admin)
 
 
 OPENLDAP, ACTIVE_DIRECTORY = _Platform(ad=False), _Platform(ad=True)

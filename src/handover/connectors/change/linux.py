@@ -144,6 +144,47 @@ async def snapshot(target: Target, admin: Credential, account: str) -> Snapshot:
     return Snapshot(parts[0], parts[1], parts[2], parts[3], parts[4])
 
 
+# --- 停用 (第二十六条第3项 A: disable, watch, then delete or restore; 第二十八条第3项: restore exactly) ----------
+
+EXPIRE = re.compile(r"^\d{0,6}$")
+
+
+async def lock_state(target: Target, admin: Credential, account: str) -> dict[str, str]:
+    """What a disable changes and its restore must bring back: whether the password is locked ("!" before the
+    hash) and the account's expiry (shadow field 8, days since 1970; "" none). Never the hash itself."""
+    fields = (await shadow_line(target, admin, account)).split(":")
+    if len(fields) < 9:
+        raise GatherError(Status.REFUSED, f"{_where(target)}: no account {account}",
+                          f"{_where(target)}：没有账户 {account}")  # fmt: skip
+    return {"locked": "yes" if fields[1].startswith("!") else "no", "expire": fields[7]}
+
+
+DISABLED = {"locked": "yes", "expire": "1"}  # `usermod -L -e 1`: password locked, expired on 1970-01-02
+
+
+def disabled(state: dict[str, str]) -> bool:
+    """Whether ``state`` is what ``disable`` leaves."""
+    return state.get("locked") == "yes" and state.get("expire") == "1"
+
+
+async def disable(target: Target, admin: Credential, account: str) -> None:
+    """Lock the password and expire the account (no login by password, key or su), as root."""
+    _check_name(account)
+    await _run(target, admin, AS_ROOT.format(cmd=f"usermod -L -e 1 {shlex.quote(account)}"))
+
+
+async def enable(target: Target, admin: Credential, account: str, before: dict[str, str]) -> None:
+    """Bring back exactly ``before`` (a ``lock_state``): unlock only what was not locked, the expiry as it was."""
+    _check_name(account)
+    expire = before.get("expire", "")
+    if not EXPIRE.match(expire) or before.get("locked") not in ("yes", "no"):
+        raise ValueError("not a lock state read by lock_state")
+    quoted = shlex.quote(account)
+    if before["locked"] == "no":
+        await _run(target, admin, AS_ROOT.format(cmd=f"usermod -U {quoted}"))
+    await _run(target, admin, AS_ROOT.format(cmd=f"chage -E {expire or '-1'} {quoted}"))
+
+
 # --- restoring the permission files (第二十六条第3项: the backup taken before any change) -----------------
 
 RESTORABLE = re.compile(

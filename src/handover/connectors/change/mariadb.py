@@ -302,3 +302,47 @@ async def restore_accounts(
         lambda t, c: _restore_accounts(t, c, backup, expect, only), target, admin
     )
     return result
+
+
+# --- 停用 (第二十六条第3项 A) and its exact restore (第二十八条第3项) ---------------------------------------------
+
+DISABLED = {"locked": "yes"}
+
+
+async def lock_state(target: Target, admin: Credential, account: str) -> dict[str, str]:
+    """Whether the account is locked (``SHOW CREATE USER`` … ``ACCOUNT LOCK``; its IDENTIFIED part is not kept)."""
+    user, host = split(account)
+
+    def work(cursor: Any) -> dict[str, str]:
+        cursor.execute("SHOW CREATE USER %s@%s", (user, host))
+        row = cursor.fetchone()
+        # the statement's text is read here only (its IDENTIFIED part holds the verifier): nothing of it is kept
+        return {"locked": "yes" if " ACCOUNT LOCK" in str(row[0] if row else "").upper() else "no"}
+
+    result: dict[str, str] = await connectors_run.in_thread(lambda t, c: _with(t, c, work), target, admin)
+    return result
+
+
+async def _lock(target: Target, admin: Credential, account: str, lock: bool) -> None:
+    user, host = split(account)
+    statement = "ALTER USER %s@%s ACCOUNT LOCK" if lock else "ALTER USER %s@%s ACCOUNT UNLOCK"
+    await connectors_run.in_thread(
+        lambda t, c: _with(t, c, lambda cursor: cursor.execute(statement, (user, host))), target, admin
+    )
+
+
+async def disable(target: Target, admin: Credential, account: str) -> None:
+    """``ALTER USER … ACCOUNT LOCK``: rights and password kept, no new login."""
+    await _lock(target, admin, account, True)
+
+
+async def enable(target: Target, admin: Credential, account: str, before: dict[str, str]) -> None:
+    """Bring back ``before``: unlocked only if it was not locked."""
+    if before.get("locked") not in ("yes", "no"):
+        raise ValueError("not a lock state read by lock_state")
+    await _lock(target, admin, account, before["locked"] == "yes")
+
+
+def disabled(state: dict[str, str]) -> bool:
+    """Whether ``state`` is what ``disable`` leaves."""
+    return state.get("locked") == "yes"

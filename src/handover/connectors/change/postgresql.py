@@ -249,3 +249,58 @@ async def restore_roles(target: Target, admin: Credential, backup: bytes, expect
         lambda t, c: _restore_roles(t, c, backup, expect), target, admin
     )
     return result
+
+
+# --- 停用 (第二十六条第3项 A) and its exact restore (第二十八条第3项) ---------------------------------------------
+
+DISABLED = {"login": "no"}
+
+
+def _lock_state(target: Target, admin: Credential, account: str) -> dict[str, str]:
+    def work(conn: Any) -> dict[str, str]:
+        row = conn.execute("SELECT rolcanlogin FROM pg_roles WHERE rolname = %s", (account,)).fetchone()
+        if row is None:
+            raise GatherError(Status.REFUSED, f"{_where(target)}: no role {account}",
+                              f"{_where(target)}：没有角色 {account}")  # fmt: skip
+        return {"login": "yes" if row[0] else "no"}
+
+    result: dict[str, str] = _with(target, admin, work)
+    return result
+
+
+async def lock_state(target: Target, admin: Credential, account: str) -> dict[str, str]:
+    """Whether the role may log in (what a disable changes)."""
+    result: dict[str, str] = await connectors_run.in_thread(
+        lambda t, c: _lock_state(t, c, account), target, admin
+    )
+    return result
+
+
+def _set_login(target: Target, admin: Credential, account: str, login: bool) -> None:
+    from psycopg import sql
+
+    keyword = sql.SQL("LOGIN" if login else "NOLOGIN")
+    _with(
+        target,
+        admin,
+        lambda conn: conn.execute(sql.SQL("ALTER ROLE {} {}").format(sql.Identifier(account), keyword)),
+    )
+
+
+async def disable(target: Target, admin: Credential, account: str) -> None:
+    """``ALTER ROLE … NOLOGIN``: the role keeps its objects and rights, it no longer logs in."""
+    await connectors_run.in_thread(lambda t, c: _set_login(t, c, account, False), target, admin)
+
+
+async def enable(target: Target, admin: Credential, account: str, before: dict[str, str]) -> None:
+    """Bring back ``before``: LOGIN only if the role could log in before."""
+    if before.get("login") not in ("yes", "no"):
+        raise ValueError("not a lock state read by lock_state")
+    await connectors_run.in_thread(
+        lambda t, c: _set_login(t, c, account, before["login"] == "yes"), target, admin
+    )
+
+
+def disabled(state: dict[str, str]) -> bool:
+    """Whether ``state`` is what ``disable`` leaves."""
+    return state.get("login") == "no"
