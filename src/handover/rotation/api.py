@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from handover.core.errors import DomainError, NotFound
+from handover.core.errors import NotFound
 from handover.discovery.models import Target
 from handover.org import permissions as perms
 from handover.org import selectors as org_selectors
@@ -189,14 +189,8 @@ class PlanRunView(_Scoped):
 
     @extend_schema(request=None, responses={202: RotationPlanSerializer})
     def post(self, request: Request, code: str, plan_id: int) -> Response:
-        from handover.rotation.tasks import plan_run
-
         engagement = self.engagement()
-        plan = self.plan(engagement, plan_id)
-        if plan.state not in ("approved", "running"):
-            raise DomainError(_("Only an approved plan runs."), field="plan")
-        plan_run.enqueue(plan.pk)
-        plan.refresh_from_db()
+        plan = services.plan_start(actor=request.user, plan=self.plan(engagement, plan_id))
         return Response(
             RotationPlanSerializer(plan, context=self.context(engagement)).data,
             status=status.HTTP_202_ACCEPTED,

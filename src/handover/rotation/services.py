@@ -187,6 +187,28 @@ def plan_approve(*, actor: Any, plan: RotationPlan) -> RotationPlan:
     return locked
 
 
+def plan_start(*, actor: Any, plan: RotationPlan) -> RotationPlan:
+    """Start (or resume) an approved plan's run as a background task (``tasks.plan_run``), recording who
+    started it; follow the run on its items. A plan over the whole engagement is started by one who may run
+    discovery over the whole engagement."""
+    from handover.rotation.tasks import plan_run as run_task
+
+    require_at(user=actor, engagement=plan.engagement, capability=perms.RUN_DISCOVERY, site=plan.site)
+    if plan.state not in (PlanState.APPROVED, PlanState.RUNNING):
+        raise DomainError(_("Only an approved plan runs."), field="plan")
+    event_record(
+        actor=actor,
+        action=events.PLAN_START,
+        engagement_id=plan.engagement_id,
+        site_id=plan.site_id,
+        obj=plan,
+        after={"state": plan.state},
+    )
+    run_task.enqueue(plan.pk)
+    plan.refresh_from_db()
+    return plan
+
+
 def plan_run(*, plan_id: int) -> RotationPlan:
     """Run (or resume) an approved plan: many hosts at once (the plan's ``concurrency`` overall and ``per_site``
     per site), each host's accounts one after another, the connection's own account last on its host.
