@@ -58,7 +58,7 @@ def test_plan_approve_run_and_restore_on_the_pages(linux_scene, etc_linux: Host,
     root = next(i for i in items if i.login_name == "root")
     timeline = client.get(f"{url}accounts/{root.pk}/").content.decode()
     shown = timeline.split('data-testid="timeline"')[1]
-    order = [shown.find(f"<td>{state}</td>") for state in ("staged", "changed", "done")]
+    order = [shown.find(f'data-step="{state}"') for state in ("staged", "changed", "done")]
     assert -1 not in order and order == sorted(order), order
     assert f"rotation({other.username})" in shown
     pages += [page, timeline, client.get(f"{base}/").content.decode()]

@@ -153,6 +153,7 @@ class TimelineLine:
     label: Any
     outcome: str
     state: str
+    state_label: Any
     result: str
     version: Any
     reason: str
@@ -198,6 +199,7 @@ def _line(event: Event) -> TimelineLine:
         label=catalogue.label(event.action),
         outcome=event.outcome,
         state=str(after.get("state", "")),
+        state_label=ItemState(after["state"]).label if after.get("state") in ItemState.values else "",
         result=str(after.get("outcome", "")),
         version=after.get("version"),
         reason=str(after.get("reason") or after.get("why") or ""),
