@@ -243,3 +243,43 @@ def test_an_accounts_timeline_is_its_own_events_in_order_with_who(world: World, 
     assert "ops-only" not in timeline and "rotation(t)" in timeline
     steps = [line.state for line in selectors.item_timeline(item=root)]
     assert steps == ["staged", "changed", "done"]
+
+
+def test_the_lists_queries_do_not_grow_with_their_plans_and_restores(world: World, client, unsealed) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    tech = world.login_with(Role.TECH_GROUP)
+    client.force_login(tech)
+    base = f"/e/{world.engagement.code}/rotation"
+
+    def queries(url: str) -> int:
+        with CaptureQueriesContext(connection) as seen:
+            _page(client, url)
+        # the session's own save (its expiry refreshed now and then) is not the page's reading
+        return len(
+            [
+                q
+                for q in seen.captured_queries
+                if "SAVEPOINT" not in q["sql"] and "django_session" not in q["sql"]
+            ]
+        )
+
+    def more(n: int) -> None:
+        for _ in range(n):
+            plan = plan_with(world, tech, [(world.branch_a, f"h{RotationPlan.objects.count()}", "root", "成功")],
+                             site=world.branch_a)  # fmt: skip
+            item = plan.items.get()
+            run = GatherRun.objects.create(
+                engagement=world.engagement, site=world.branch_a, started_by_name="t"
+            )
+            snap = Snapshot.objects.create(target=item.target, run=run, sha256="0" * 64, size=0, platform="linux",
+                                           gathered_at=timezone.now())  # fmt: skip
+            Restore.objects.create(engagement=world.engagement, target=item.target, backup=snap, current=snap,
+                                   reason="恢复", requested_by_name="t")  # fmt: skip
+
+    more(1)
+    few = queries(f"{base}/"), queries(f"{base}/restores/")
+    more(4)
+    assert (queries(f"{base}/"), queries(f"{base}/restores/")) == few
+    assert RotationPlan.objects.count() == 5
