@@ -186,6 +186,17 @@ class Scene:
             uploaded_at=now,
         )
 
+    def rotation_item(self, key: str):
+        """An account of the rotation plan at the branch (the plan of the same route's ``plan_id``)."""
+        from handover.rotation.models import RotationItem
+
+        ids = self.discovery[key]
+        return RotationItem.objects.get_or_create(
+            plan_id=ids["plan_id"],
+            entry=self.entries[key],
+            defaults={"target_id": ids["target_id"], "login_name": "root"},
+        )[0]
+
     def package(self):
         """A recorded handover package with a real file (engagement-level: 技术组 only)."""
         from handover.reports.models import HandoverPackage
@@ -250,6 +261,8 @@ class Scene:
                 values[key], where = self.workflow_object(key, site).pk, site
             elif key in ("target_id", "run_id", "finding_id", "plan_id", "restore_id", "revert_id"):
                 values[key], where = self.discovery[target][key], site
+            elif key == "item_id":
+                values[key], where = self.rotation_item(target).pk, site
             elif key == "package_id":
                 values[key] = self.package().pk
             elif key == "incident_id":

@@ -12,6 +12,7 @@ urlpatterns = [
     path("e/", include("handover.org.urls")),
     path("e/", include("handover.backups.urls")),
     path("e/", include("handover.discovery.urls")),
+    path("e/", include("handover.rotation.urls")),
     path("e/", include("handover.registers.urls")),
     path("e/", include("handover.reports.urls")),
     path("e/", include("handover.risk.urls")),

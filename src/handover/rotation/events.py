@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 PLAN_CREATE = "rotation.plan.create"
 PLAN_APPROVE = "rotation.plan.approve"
+PLAN_START = "rotation.plan.start"
 ITEM_STEP = "rotation.item.step"
 PLAN_FINISH = "rotation.plan.finish"
 RESTORE_REQUEST = "rotation.restore.request"
@@ -21,6 +22,7 @@ DISABLE_RESTORE = "rotation.disable.restore"
 ACTIONS = {
     PLAN_CREATE: _("Rotation plan drawn up (accounts, reason)"),
     PLAN_APPROVE: _("Rotation plan approved by a second person"),
+    PLAN_START: _("Rotation plan's run started or resumed (in the background)"),
     ITEM_STEP: _("Rotation step recorded for an account (staged, changed, verified)"),
     PLAN_FINISH: _("Rotation plan finished (outcomes by result)"),
     RESTORE_REQUEST: _("Restore of a host's permission files from its backup requested (files, reason)"),

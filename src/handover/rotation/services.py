@@ -42,7 +42,7 @@ from handover.discovery.reviewing import TRADING
 from handover.discovery.services import engine_target
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Site
-from handover.org.selectors import one_side, require
+from handover.org.selectors import one_side, require_at
 from handover.rotation import events
 from handover.rotation.models import ItemState, PlanState, RotationItem, RotationPlan
 from handover.vault import passwords
@@ -84,7 +84,8 @@ def plan_create(
 ) -> RotationPlan:
     """A plan of every super-user with a vault entry on the live targets in scope (``CHANGERS``). Refused,
     naming the account, when a host's 表8 改密前备份 is missing (第二十六条第2项: back up before changing)."""
-    require(user=actor, engagement=engagement, capability=perms.RUN_DISCOVERY, site=site)
+    # A plan over the whole engagement needs the right over the whole engagement, not at one site only.
+    require_at(user=actor, engagement=engagement, capability=perms.RUN_DISCOVERY, site=site)
     if reason not in ChangeReason.values:
         raise DomainError(_("Unknown reason."), field="reason")
     if not (1 <= concurrency <= 256 and 1 <= per_site <= concurrency):
@@ -163,7 +164,7 @@ def plan_create(
 
 def plan_approve(*, actor: Any, plan: RotationPlan) -> RotationPlan:
     """第八条: one person is never enough: the plan's author cannot approve it."""
-    require(user=actor, engagement=plan.engagement, capability=perms.MANAGE_WORKFLOW, site=plan.site)
+    require_at(user=actor, engagement=plan.engagement, capability=perms.MANAGE_WORKFLOW, site=plan.site)
     if not isinstance(actor, User):
         raise PermissionDenied(_("A person approves a rotation plan."))
     if plan.created_by is not None and one_side(a=actor, b=plan.created_by):  # any of their logins
@@ -184,6 +185,28 @@ def plan_approve(*, actor: Any, plan: RotationPlan) -> RotationPlan:
             after={"accounts": locked.items.count()},
         )
     return locked
+
+
+def plan_start(*, actor: Any, plan: RotationPlan) -> RotationPlan:
+    """Start (or resume) an approved plan's run as a background task (``tasks.plan_run``), recording who
+    started it; follow the run on its items. A plan over the whole engagement is started by one who may run
+    discovery over the whole engagement."""
+    from handover.rotation.tasks import plan_run as run_task
+
+    require_at(user=actor, engagement=plan.engagement, capability=perms.RUN_DISCOVERY, site=plan.site)
+    if plan.state not in (PlanState.APPROVED, PlanState.RUNNING):
+        raise DomainError(_("Only an approved plan runs."), field="plan")
+    event_record(
+        actor=actor,
+        action=events.PLAN_START,
+        engagement_id=plan.engagement_id,
+        site_id=plan.site_id,
+        obj=plan,
+        after={"state": plan.state},
+    )
+    run_task.enqueue(plan.pk)
+    plan.refresh_from_db()
+    return plan
 
 
 def plan_run(*, plan_id: int) -> RotationPlan:
@@ -332,6 +355,7 @@ def _step(actor: Any, item: RotationItem, *, state: str, reason: str = "", **fie
             site_id=item.target.site_id,
             obj=item.plan,
             after={
+                "item": item.pk,
                 "account": item.login_name,
                 "host": item.target.asset.hostname,
                 "state": state,

@@ -1,0 +1,184 @@
+"""Pages of rotation (issue 15): plans with their progress, the run page (approve by a second person, run in
+the background, counts, an estimate of the time left, each account's step and outcome), an account's timeline
+from the audit trail, and the restores of permission files (request with its preview, approve, apply). Thin:
+the forms check shape, the services decide (scope, 第八条, the 表8 gate), the selectors read. No page shows a
+secret: items and events hold steps, outcomes and reasons, sealed files are compared by digest only."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from handover.core.errors import DomainError
+from handover.org import permissions as perms
+from handover.org.models import Engagement
+from handover.rotation import restores, selectors, services
+from handover.rotation.forms import PlanForm, RestoreForm
+from handover.rotation.models import ItemState, PlanState, RestoreState
+from handover.vault.models import VerifyResult
+from handover.web.access import needs
+from handover.web.pages import engagement_page
+
+# service field → form field, where the names differ
+FIELDS = {"names": "paths"}
+
+
+def _fail(form: Any, exc: DomainError) -> None:
+    field = FIELDS.get(exc.field or "", exc.field)
+    form.add_error(field if field in form.fields else None, str(exc.message))
+
+
+def _breakdown(counts: dict[str, int]) -> dict[str, list[tuple[str, Any, int]]]:
+    """Counts as labelled lines: by outcome (成功, 失败, 未验证, not finished) and by step."""
+    outcomes = [(value, label, counts.get(value, 0)) for value, label in VerifyResult.choices]
+    return {
+        "outcomes": [*outcomes, (selectors.OPEN, _("Not finished"), counts.get(selectors.OPEN, 0))],
+        "steps": [(value, label, counts.get(value, 0)) for value, label in ItemState.choices],
+    }
+
+
+@needs(perms.VIEW_DISCOVERY)
+def plan_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
+    """Plans with their counts by step and outcome; the form to draw one up (for those who may run)."""
+    sites = selectors.sites_for(user=request.user, engagement=engagement, capability=perms.RUN_DISCOVERY)
+    form = PlanForm(request.POST or None, sites=[(s.code, f"{s.code} {s.name}") for s in sites])
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            site = sites.filter(code=data["site"]).first() if data["site"] else None
+            plan = services.plan_create(
+                actor=request.user,
+                engagement=engagement,
+                site=site,
+                reason=data["reason"],
+                concurrency=data["concurrency"],
+                per_site=data["per_site"],
+            )
+        except DomainError as exc:
+            _fail(form, exc)
+        else:
+            messages.success(request, _("Rotation plan drawn up: another person approves it before it runs."))
+            return redirect("rotation:plan", code=engagement.code, plan_id=plan.pk)
+    plans = list(selectors.plan_list(user=request.user, engagement=engagement)[:200])
+    counts = selectors.plan_counts(
+        plans=plans, sites=selectors.sites_for(user=request.user, engagement=engagement)
+    )
+    rows = [(plan, _breakdown(counts[plan.pk])) for plan in plans]
+    context = engagement_page(request, engagement, form=form, rows=rows)
+    return render(request, "rotation/plan_list.html", context)
+
+
+@needs(perms.VIEW_DISCOVERY)
+def plan_detail(request: HttpRequest, engagement: Engagement, plan_id: int) -> HttpResponse:
+    """The run page: approve (not the author, 第八条), run or resume in the background, the progress."""
+    plan = selectors.plan_get(user=request.user, engagement=engagement, pk=plan_id)
+    if request.method == "POST":
+        act = request.POST.get("act", "")
+        try:
+            if act == "approve":
+                services.plan_approve(actor=request.user, plan=plan)
+                messages.success(request, _("Plan approved; it may run now."))
+            elif act == "run":
+                services.plan_start(actor=request.user, plan=plan)
+                messages.success(request, _("The run is under way in the background; this page follows it."))
+            else:
+                raise DomainError(_("Choose an action."), field="act")
+        except DomainError as exc:
+            messages.error(request, str(exc.message))
+        return redirect("rotation:plan", code=engagement.code, plan_id=plan.pk)
+    progress = selectors.plan_progress(user=request.user, plan=plan, now=timezone.now())
+    eta = progress.eta
+    context = engagement_page(
+        request,
+        engagement,
+        plan=plan,
+        items=selectors.plan_items(user=request.user, plan=plan),
+        progress=progress,
+        eta_minutes=math.ceil(eta.total_seconds() / 60) if eta is not None else None,
+        running=plan.state == PlanState.RUNNING,
+        breakdown=_breakdown(progress.counts),
+    )
+    return render(request, "rotation/plan_detail.html", context)
+
+
+@needs(perms.VIEW_DISCOVERY)
+def item_detail(request: HttpRequest, engagement: Engagement, plan_id: int, item_id: int) -> HttpResponse:
+    """One account's rotation: its step and outcome now, and its recorded events in order."""
+    plan = selectors.plan_get(user=request.user, engagement=engagement, pk=plan_id)
+    item = selectors.item_get(user=request.user, plan=plan, pk=item_id)
+    context = engagement_page(
+        request, engagement, plan=plan, item=item, lines=selectors.item_timeline(item=item)
+    )
+    return render(request, "rotation/item_detail.html", context)
+
+
+@needs(perms.VIEW_DISCOVERY)
+def restore_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
+    """Restores of permission files; the request form (for those who may run discovery)."""
+    targets = selectors.restore_targets(
+        user=request.user, engagement=engagement, connectors=restores.PLATFORMS
+    )
+    choices = [
+        (t.pk, f"{t.site.code} · {t.system.name} · {t.asset.hostname} ({t.connector})") for t in targets
+    ]
+    form = RestoreForm(request.POST or None, targets=choices)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            restore = restores.restore_request(
+                actor=request.user,
+                target=targets.get(pk=data["target"]),
+                reason=data["reason"],
+                names=data["paths"] or None,
+            )
+        except DomainError as exc:
+            _fail(form, exc)
+        else:
+            messages.success(request, _("Restore requested: check the preview; another person approves it."))
+            return redirect("rotation:restore", code=engagement.code, restore_id=restore.pk)
+    found = selectors.restore_list(user=request.user, engagement=engagement)[:200]
+    context = engagement_page(request, engagement, form=form, restores=found)
+    return render(request, "rotation/restore_list.html", context)
+
+
+@needs(perms.VIEW_DISCOVERY)
+def restore_detail(request: HttpRequest, engagement: Engagement, restore_id: int) -> HttpResponse:
+    """A restore's preview (each file's diff, the accounts whose rights differ), approve (not the requester,
+    第八条) and apply (once), then each file's outcome."""
+    restore = selectors.restore_get(user=request.user, engagement=engagement, pk=restore_id)
+    if request.method == "POST":
+        act = request.POST.get("act", "")
+        try:
+            if act == "approve":
+                restores.restore_approve(actor=request.user, restore=restore)
+                messages.success(request, _("Restore approved; it may be applied now."))
+            elif act == "apply":
+                done = restores.restore_apply(actor=request.user, restore=restore)
+                if done.state == RestoreState.APPLIED:
+                    messages.success(request, _("Restore applied: every file is as the backup holds it."))
+                else:
+                    messages.error(request, _("The restore did not finish: see each file's outcome."))
+            else:
+                raise DomainError(_("Choose an action."), field="act")
+        except DomainError as exc:
+            messages.error(request, str(exc.message))
+        return redirect("rotation:restore", code=engagement.code, restore_id=restore.pk)
+    accounts = (
+        restores.accounts_diff(restore.backup, restore.current)
+        if restore.target.connector in restores.ROLE_RESTORES
+        else []
+    )
+    context = engagement_page(
+        request,
+        engagement,
+        restore=restore,
+        files=selectors.restore_preview(restore=restore),
+        accounts=accounts,
+    )
+    return render(request, "rotation/restore_detail.html", context)
