@@ -1,7 +1,7 @@
 """Configuration that uses opsuser's password, planted on an etc_host (tests/connectors/etc_host.py): its crontab,
 a cron.d line and a systemd unit running as it, a .pgpass with the old password, a .my.cnf without it, and under
-a declared folder a JDBC properties file with the old password (percent-encoded), a YAML naming it as user
-(without the password) and files that must not be listed (another user's, a comment)."""
+a declared folder a JDBC properties file with the old password (percent-encoded), a YAML with it (the tests
+change it by hand) and files that must not be listed (another user's, a comment)."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def plant(host: Host) -> Planted:
         f"?user=opsuser&password={quote(OLD_PW, safe='')}\n"
     )
     yml = declared / "conf/sub/app.yml"
-    yml.write_text("datasource:\n  username: opsuser\n  password: set-by-hand-later\n")
+    yml.write_text(f"datasource:\n  username: opsuser\n  password: '{OLD_PW}'\n")  # a person changes it
     others.append(declared / "conf/other.properties")
     others[-1].write_text("db.username=appuser\ndb.password=x\n")
     others.append(declared / "conf/notes.txt")  # not a configuration name
