@@ -101,6 +101,32 @@ def test_files_still_holding_the_old_password_make_the_t10_row_not_changed(
         assert all(secret not in text for text in texts)
 
 
+def test_a_check_that_fails_after_the_change_leaves_the_files_for_people_and_the_rotation_done(
+    linux_scene, etc_linux: Host, monkeypatch
+) -> None:
+    """The host holds the new password: the vault's version is promoted and 表10 drafted, the files unread."""
+    from handover.connectors.errors import GatherError, Status
+
+    world, tech, _target = linux_scene
+    planted = plant(etc_linux)
+    plan = rotation.plan_create(actor=tech, engagement=world.engagement, config_paths=[str(planted.declared)])
+    rotation.plan_approve(actor=world.login_with(Role.TECH_GROUP), plan=plan)
+
+    async def refused(place, admin, uses, old):
+        raise GatherError(Status.TIMEOUT, "no answer", "超时未响应")
+
+    monkeypatch.setattr(connector, "still_holds", refused)
+    plan = rotation.plan_run(plan_id=plan.pk)
+    ops = RotationItem.objects.get(plan=plan, login_name="opsuser")
+    assert (ops.state, ops.outcome) == ("done", "成功")
+    assert ops.row is not None and "used_in_config" not in ops.row.data
+    assert (
+        str(planted.pgpass) in ops.row.data["config_files"]
+        and "could not be read" in ops.row.data["config_files"]
+    )
+    assert all(use.get("unread") == "failed" for use in ops.config_uses if not use["skipped"])
+
+
 @pytest.mark.parametrize(
     "paths",
     [["conf/app"], ["/opt/app", "/"], ["/opt/../etc/shadow"], [f"/opt/{n}" for n in range(33)]],

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from handover.audit.services import event_record
 from handover.connectors.change import dependencies as connector
+from handover.connectors.errors import GatherError
 from handover.connectors.manifest import Credential
 from handover.core.errors import DomainError, NotFound
 from handover.rotation import events
@@ -64,16 +65,26 @@ async def find_uses(bridge: Any, actor: Any, item: RotationItem, place: Any, adm
 
 async def check_uses(bridge: Any, actor: Any, item: RotationItem, place: Any, admin: Credential) -> None:
     """After the change (the host holds the new password): which of the item's files still hold the old one."""
-    readable = [connector.Use(**use) for use in item.config_uses if not use.get("skipped")]
+    readable = [
+        connector.Use(use["path"], use["kind"], use["sha256"])
+        for use in item.config_uses
+        if not use.get("skipped")
+    ]
     if not readable:
         return
     old = await bridge(_old_secret, item)
-    if old:
-        held = await connector.still_holds(place, admin, readable, old)
-    else:
-        held = {use.path: connector.Held("", False, unread="no_old") for use in readable}
+    try:  # the host holds the new password now: a failure here must not hold back the vault's promotion
+        held = (
+            await connector.still_holds(place, admin, readable, old) if old else _unread(readable, "no_old")
+        )
+    except GatherError:
+        held = _unread(readable, "failed")
     del old
     await bridge(_held_record, actor, item, held)
+
+
+def _unread(uses: list[connector.Use], why: str) -> dict[str, connector.Held]:
+    return {use.path: connector.Held("", False, unread=why) for use in uses}
 
 
 def _old_secret(item: RotationItem) -> str:
@@ -131,6 +142,7 @@ def _note(use: dict[str, Any]) -> str:
         "wallet": _("an Oracle wallet: its credentials cannot be read here, check it by hand"),
         "absent": _("gone after the change"),
         "no_old": _("not checked: the vault holds no earlier password"),
+        "failed": _("not checked: the host's files could not be read after the change, check it by hand"),
     }
     return reasons.get(why, why)
 
