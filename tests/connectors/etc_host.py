@@ -1,6 +1,7 @@
 """A real sshd whose whole /etc is a copy of its own, in a mount namespace: chpasswd replaces /etc/shadow by a
-rename, which a bind-mounted single file (tests/connectors/conftest.py's hosts) refuses. Users: root (password
-ADMIN_PW) and opsuser (OLD_PW, aging 1/90/7/30, in group opsadm, a key; sudo ALL when ``sudo_ops``)."""
+rename, which a bind-mounted single file (tests/connectors/conftest.py's hosts) refuses; /var/spool is the
+host's own ``spool`` folder (crontabs). Users: root (password ADMIN_PW) and opsuser (OLD_PW, aging 1/90/7/30, in
+group opsadm, a key; sudo ALL when ``sudo_ops``)."""
 
 from __future__ import annotations
 
@@ -85,7 +86,9 @@ def etc_host(*, sudo_ops: bool = False) -> Iterator[Host]:
     )
     port, log = _free_port(), root / "sshd.log"
     sshd = f"/usr/sbin/sshd -D -p {port} -o ListenAddress=127.0.0.1 -E {log}"
-    script = f"mount --bind {etc} /etc && mkdir -p /run/sshd && exec {sshd}"
+    (root / "spool/cron/crontabs").mkdir(parents=True)  # the host's own crontabs (configuration dependencies)
+    spool = f"if [ -d /var/spool ]; then mount --bind {root / 'spool'} /var/spool; fi"
+    script = f"mount --bind {etc} /etc && {spool} && mkdir -p /run/sshd && exec {sshd}"
     process = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", script])
     try:
         for _ in range(200):

@@ -30,11 +30,18 @@ class RotationItemSerializer(serializers.ModelSerializer):
     connector = serializers.CharField(source="target.connector", read_only=True)
     state = serializers.CharField(read_only=True)
     outcome = serializers.CharField(read_only=True)
+    config_files = serializers.SerializerMethodField()
 
     class Meta:
         model = RotationItem
         fields = ["id", "site", "host", "connector", "login_name", "state", "outcome", "reason", "row",
-                  "updated_at"]  # fmt: skip
+                  "config_files", "updated_at"]  # fmt: skip
+
+    def get_config_files(self, item: RotationItem) -> list[dict[str, Any]]:
+        """Where the password may be used (表10 相关配置文件): path, kind, why not read, and after the change
+        whether the file still holds the old password. The digests stay in the database."""
+        keys = ("path", "kind", "skipped", "holds_old", "unread")
+        return [{key: use.get(key) for key in keys} for use in item.config_uses]
 
 
 class RotationPlanSerializer(serializers.ModelSerializer):
@@ -45,8 +52,8 @@ class RotationPlanSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = RotationPlan
-        fields = ["id", "site", "reason", "state", "concurrency", "per_site", "created_by_name", "created_at",
-                  "approved_by_name", "approved_at", "finished_at", "counts"]  # fmt: skip
+        fields = ["id", "site", "reason", "state", "concurrency", "per_site", "config_paths", "created_by_name",
+                  "created_at", "approved_by_name", "approved_at", "finished_at", "counts"]  # fmt: skip
 
     def get_counts(self, plan: RotationPlan) -> dict[str, int]:
         """Accounts by step and by outcome (``open`` for none yet): the run's progress, over the caller's
@@ -77,6 +84,9 @@ class RotationPlanCreateSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, default="定期更换")
     concurrency = serializers.IntegerField(required=False, default=16)
     per_site = serializers.IntegerField(required=False, default=4)
+    config_paths = serializers.ListField(
+        child=serializers.CharField(max_length=1024, trim_whitespace=False), required=False, default=list
+    )
 
 
 class PermissionRestoreSerializer(serializers.ModelSerializer):
@@ -157,7 +167,7 @@ class _Scoped(APIView):
 
 class PlanView(_Scoped):
     """Rotation plans (newest first) with their counts; POST draws one up (``site`` code or all, ``reason``,
-    ``concurrency``, ``per_site``)."""
+    ``concurrency``, ``per_site``, ``config_paths``)."""
 
     @extend_schema(responses=RotationPlanSerializer(many=True))
     def get(self, request: Request, code: str) -> Response:
@@ -186,6 +196,7 @@ class PlanView(_Scoped):
             reason=data.validated_data["reason"],
             concurrency=data.validated_data["concurrency"],
             per_site=data.validated_data["per_site"],
+            config_paths=data.validated_data["config_paths"],
         )
         return Response(
             RotationPlanDetailSerializer(plan, context=self.context(engagement)).data,

@@ -6,6 +6,7 @@ PLAN_CREATE = "rotation.plan.create"
 PLAN_APPROVE = "rotation.plan.approve"
 PLAN_START = "rotation.plan.start"
 ITEM_STEP = "rotation.item.step"
+ITEM_CONFIG = "rotation.item.config"
 PLAN_FINISH = "rotation.plan.finish"
 RESTORE_REQUEST = "rotation.restore.request"
 RESTORE_APPROVE = "rotation.restore.approve"
@@ -24,6 +25,7 @@ ACTIONS = {
     PLAN_APPROVE: _("Rotation plan approved by a second person"),
     PLAN_START: _("Rotation plan's run started or resumed (in the background)"),
     ITEM_STEP: _("Rotation step recorded for an account (staged, changed, verified)"),
+    ITEM_CONFIG: _("Configuration files using an account's password listed, or checked for the old password"),
     PLAN_FINISH: _("Rotation plan finished (outcomes by result)"),
     RESTORE_REQUEST: _("Restore of a host's permission files from its backup requested (files, reason)"),
     RESTORE_APPROVE: _("Restore of permission files approved by a second person"),

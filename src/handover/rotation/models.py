@@ -40,6 +40,8 @@ class RotationPlan(models.Model):
     # How many hosts change at once, overall and per site (each host's accounts one after another).
     concurrency = models.PositiveSmallIntegerField(_("hosts at once"), default=16)
     per_site = models.PositiveSmallIntegerField(_("hosts at once per site"), default=4)
+    # Folders and files on the Linux hosts where configuration may hold an account's password (表10 配置文件中使用).
+    config_paths = models.JSONField(_("configuration paths"), default=list, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -67,6 +69,9 @@ class RotationItem(models.Model):
     state = models.CharField(_("state"), max_length=10, choices=ItemState.choices, default=ItemState.PLANNED)
     version_number = models.PositiveIntegerField(null=True, blank=True)  # the pending secret's version
     before = models.JSONField(default=dict, blank=True)  # what must not change (passwd, aging, groups, …)
+    # Where the password may be used, found before the change and checked after it (rotation/dependencies.py):
+    # [{"path", "kind", "sha256", "skipped"} + after the change {"sha256_after", "holds_old", "unread"}]
+    config_uses = models.JSONField(default=list, blank=True)
     outcome = models.CharField(_("login verified"), max_length=4, choices=VerifyResult.choices, blank=True)
     reason = models.TextField(_("reason"), blank=True)
     backup_row = models.ForeignKey(Row, on_delete=models.PROTECT, null=True, blank=True, related_name="+")

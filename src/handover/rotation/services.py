@@ -18,6 +18,7 @@ import concurrent.futures
 import logging
 import queue
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import transaction
@@ -43,7 +44,7 @@ from handover.discovery.services import engine_target
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Site
 from handover.org.selectors import one_side, require_at
-from handover.rotation import events
+from handover.rotation import dependencies, events
 from handover.rotation.models import ItemState, PlanState, RotationItem, RotationPlan
 from handover.vault import passwords
 from handover.vault import services as vault
@@ -81,9 +82,11 @@ def plan_create(
     reason: str = ChangeReason.PERIODIC,
     concurrency: int = 16,
     per_site: int = 4,
+    config_paths: Sequence[str] = (),
 ) -> RotationPlan:
     """A plan of every super-user with a vault entry on the live targets in scope (``CHANGERS``). Refused,
-    naming the account, when a host's 表8 改密前备份 is missing (第二十六条第2项: back up before changing)."""
+    naming the account, when a host's 表8 改密前备份 is missing (第二十六条第2项: back up before changing).
+    ``config_paths``: folders and files on the Linux hosts where configuration may hold a password (表10)."""
     # A plan over the whole engagement needs the right over the whole engagement, not at one site only.
     require_at(user=actor, engagement=engagement, capability=perms.RUN_DISCOVERY, site=site)
     if reason not in ChangeReason.values:
@@ -93,6 +96,7 @@ def plan_create(
             _("Hosts at once: from 1 to 256 overall, and per site from 1 to the overall figure."),
             field="concurrency",
         )
+    config_paths = dependencies.paths_clean(config_paths)
     targets = Target.objects.filter(
         engagement=engagement, is_active=True, credential__isnull=False, connector__in=list(PLATFORMS)
     ).select_related("asset", "system", "site", "credential__account")
@@ -139,6 +143,7 @@ def plan_create(
             created_by_name=actor_name(actor),
             concurrency=concurrency,
             per_site=per_site,
+            config_paths=config_paths,
         )
         RotationItem.objects.bulk_create(
             RotationItem(
@@ -157,6 +162,7 @@ def plan_create(
                 "reason": reason,
                 "concurrency": concurrency,
                 "per_site": per_site,
+                "config_paths": config_paths,
             },
         )
     return plan
@@ -415,6 +421,7 @@ async def _rotate(bridge: _Bridge, actor: Any, plan: RotationPlan, item: Rotatio
     if item.state == ItemState.PLANNED:
         admin = await bridge(_admin, item, changed=False)
         before = await changer.snapshot(place, admin, item.login_name)
+        await dependencies.find_uses(bridge, actor, item, place, admin, plan.config_paths)
         await bridge(_stage, actor, plan, item, before)
     if item.state == ItemState.STAGED:
         new = await bridge(_secret, item, pending=True, purpose="rotation: set the new secret")
@@ -483,6 +490,7 @@ async def _verify(bridge: _Bridge, actor: Any, item: RotationItem, place: Any) -
         return
     admin = await bridge(_admin, item, changed=True)
     after = await changer.snapshot(place, admin, item.login_name)
+    await dependencies.check_uses(bridge, actor, item, place, admin)
     login = await changer.login_works(place, item.login_name, new, admin=admin)  # once per run
     del new
     await bridge(_verified, actor, item, version, promoted, after, login)
@@ -558,6 +566,7 @@ def _draft_t10(*, actor: Any, item: RotationItem, outcome: str) -> tuple[Any, st
         "custody_mode": "密码保管系统",
         "login_verified": outcome,
         "verified_at": now if outcome != VerifyResult.UNVERIFIED else None,
+        **dependencies.t10_columns(item),
     }
     try:
         row = drafts.Drafter(actor=actor, target=item.target).write(10, data, account_id=entity.pk)

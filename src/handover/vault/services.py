@@ -585,6 +585,35 @@ def live_pending(entry: SecretEntry) -> SecretVersion | None:
     return entry.versions.filter(pending=True, abandoned_at__isnull=True).order_by("-number").first()
 
 
+def secret_use_previous_for_task(
+    *, entry_id: Any, before_number: int, purpose: str, task: str = "", keeper: Keeper | None = None
+) -> str:
+    """The secret that was current before version ``before_number`` (the newest earlier version ever made
+    current), for a background task: a rotation searching configuration files for the password it replaced.
+    Only while unsealed; the use is an audit event naming the version; the value goes to the caller alone."""
+    if not purpose.strip():
+        raise DomainError(_("Say what the task needs the secret for."), field="purpose")
+    entry = SecretEntry.objects.filter(pk=entry_id).first()
+    version = (
+        entry.versions.filter(number__lt=before_number, pending=False).order_by("-number").first()
+        if entry is not None
+        else None
+    )
+    if entry is None or version is None:
+        raise NotFound(_("This vault entry holds no earlier secret."), field="entry")
+    keeper, config = require_unsealed(keeper)
+    with transaction.atomic():
+        event_record(
+            actor=system("task"),
+            action=events.TASK_USE,
+            engagement_id=entry.engagement_id,
+            site_id=entry.site_id,
+            obj=entry,
+            after={"version": version.number, "previous": True, "purpose": purpose, "task": task},
+        )
+        return _open(keeper, config, version, actor=system("task"), cause=events.TASK_USE)
+
+
 def secret_stage(
     *,
     actor: Any,

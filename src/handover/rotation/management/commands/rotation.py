@@ -41,6 +41,14 @@ class Command(BaseCommand):
         plan.add_argument(
             "--per-site", type=int, default=4, help="hosts changed at once per site (default 4)"
         )
+        plan.add_argument(
+            "--config-path",
+            action="append",
+            dest="config_paths",
+            default=[],
+            metavar="PATH",
+            help="a folder or file on the Linux hosts where configuration may hold a password (表10; repeatable)",
+        )
         approve = sub.add_parser("approve", help="approve a plan (not its author)")
         approve.add_argument("plan", type=int)
         approve.add_argument("--user", required=True, help="the approving login")
@@ -132,6 +140,7 @@ class Command(BaseCommand):
             reason=options["reason"],
             concurrency=options["concurrency"],
             per_site=options["per_site"],
+            config_paths=options["config_paths"],
         )
         self.stdout.write(f"plan {plan.pk}: {plan.items.count()} accounts; approve it as another person")
 
