@@ -259,7 +259,15 @@ class Scene:
                 values[key] = self.event.seq
             elif key in ("instance_id", "case_id", "evidence_id"):
                 values[key], where = self.workflow_object(key, site).pk, site
-            elif key in ("target_id", "run_id", "finding_id", "plan_id", "restore_id", "revert_id"):
+            elif key in (
+                "target_id",
+                "run_id",
+                "finding_id",
+                "plan_id",
+                "restore_id",
+                "revert_id",
+                "disable_id",
+            ):
                 values[key], where = self.discovery[target][key], site
             elif key == "item_id":
                 values[key], where = self.rotation_item(target).pk, site

@@ -28,6 +28,16 @@ from tests.connectors.etc_host import ADMIN_PW, OLD_PW, Host
 WATCH = "while :; do cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' '; echo; sleep 0.01; done"
 
 
+
+@pytest.fixture(autouse=True)
+def _english():
+    """The row's notes are compared in English (the pages' default is Chinese)."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
 def _current(login: str) -> str:
     entry = Account.objects.get(login_name=login).vault_entry
     return vault.secret_use_for_task(entry_id=entry.pk, purpose="test: the current secret")

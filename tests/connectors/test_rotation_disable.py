@@ -179,3 +179,27 @@ def test_a_t11_row_disables_with_two_persons_and_e03_brings_it_back_as_it_was(
              json.dumps(list(Event.objects.values("before", "after")), ensure_ascii=False, default=str)]  # fmt: skip
     for secret in (ADMIN_PW, OLD_PW):
         assert all(secret not in text for text in texts)
+
+
+def test_the_command_line_and_the_api_disable_and_list(linux_scene, capsys, client) -> None:
+    from django.core.management import CommandError, call_command
+
+    world, tech, target = linux_scene
+    row = _t11_row(world, target, "opsuser")
+    other = world.login_with(Role.TECH_GROUP)
+    call_command("rotation", "disable", "--row", str(row.pk), "--user", tech.username)
+    found = Disablement.objects.get()
+    with pytest.raises(CommandError, match="another person"):
+        call_command("rotation", "disable-approve", str(found.pk), "--user", tech.username)
+    call_command("rotation", "disable-approve", str(found.pk), "--user", other.username)
+    call_command("rotation", "disable-apply", str(found.pk), "--user", tech.username)
+    assert f"停用 {found.pk}: disabled" in capsys.readouterr().out
+    assert not asyncio.run(linux_changer.login_works(engine_target(target), "opsuser", OLD_PW))
+    client.force_login(tech)
+    url = f"/api/engagements/{world.engagement.code}/rotation/disables/"
+    listed = client.get(url).json()
+    assert [(d["id"], d["state"], d["before"]) for d in listed] == [
+        (found.pk, "disabled", {"locked": "no", "expire": ""})
+    ]
+    client.force_login(world.login_with(Role.ONSITE_POST, site=world.branch_b))
+    assert client.get(url).json() == [] and client.get(f"{url}{found.pk}/").status_code == 404

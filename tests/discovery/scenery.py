@@ -6,11 +6,11 @@ from __future__ import annotations
 from django.utils import timezone
 
 from handover.discovery.models import Finding, GatherRun, Snapshot, Target
-from handover.registers.models import Account, Asset, InformationSystem
-from handover.rotation.models import Restore, Revert, RotationItem, RotationPlan
+from handover.registers.models import Account, Asset, InformationSystem, Row
+from handover.rotation.models import Disablement, Restore, Revert, RotationItem, RotationPlan
 from handover.vault.models import SecretEntry
 from handover.workflow.models import ExceptionCase
-from tests.factories import World
+from tests.factories import World, register_form
 
 
 def discovery_scenery(world: World) -> dict[str, dict[str, int]]:
@@ -54,6 +54,13 @@ def discovery_scenery(world: World) -> dict[str, dict[str, int]]:
                                             description="改密后系统异常", opened_at=now)  # fmt: skip
         revert = Revert.objects.create(engagement=world.engagement, item=item, case=case, reason="恢复原密码",
                                        previous_number=1, requested_by_name="test")  # fmt: skip
+        t11 = Row.objects.create(
+            form=register_form(world.engagement, site, 11), seq=1, data={"action": "停用"}
+        )
+        disable = Disablement.objects.create(engagement=world.engagement, target=target, t11_row=t11,
+                                             login_name="ops", observe_until=now.date(),
+                                             requested_by_name="test")  # fmt: skip
         found[key] = {"target_id": target.pk, "run_id": run.pk, "finding_id": finding.pk, "plan_id": plan.pk,
-                      "restore_id": restore.pk, "revert_id": revert.pk}  # fmt: skip
+                      "restore_id": restore.pk, "revert_id": revert.pk,
+                      "disable_id": disable.pk}  # fmt: skip
     return found

@@ -20,8 +20,8 @@ from handover.discovery.models import Target
 from handover.org import permissions as perms
 from handover.org import selectors as org_selectors
 from handover.org.models import Engagement
-from handover.rotation import restores, reverts, selectors, services
-from handover.rotation.models import Restore, Revert, RotationItem, RotationPlan
+from handover.rotation import disables, restores, reverts, selectors, services
+from handover.rotation.models import Disablement, Restore, Revert, RotationItem, RotationPlan
 
 
 class RotationItemSerializer(serializers.ModelSerializer):
@@ -129,6 +129,27 @@ class PasswordRevertCreateSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=2000)
 
 
+class DisablementSerializer(serializers.ModelSerializer):
+    """停用 of an account (第二十六条第3项 A) from its 表11 row, and its E03 restore."""
+
+    host = serializers.CharField(source="target.asset.hostname", read_only=True)
+    state = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Disablement
+        fields = ["id", "host", "login_name", "t11_row", "observe_until", "state", "before", "detail", "case",
+                  "requested_by_name", "created_at", "approved_by_name", "approved_at", "disabled_at",
+                  "restored_at"]  # fmt: skip
+
+
+class DisablementCreateSerializer(serializers.Serializer):
+    row = serializers.IntegerField(help_text="the 表11 row whose 处理措施 is 停用")
+
+
+class DisablementRestoreSerializer(serializers.Serializer):
+    case = serializers.IntegerField(help_text="the open E03 case opened from the same 表11 row")
+
+
 class _Scoped(APIView):
     read_capability = perms.VIEW_DISCOVERY
 
@@ -149,6 +170,14 @@ class _Scoped(APIView):
         )
         if found is None or not self._sees(engagement, found.item.target.site):
             raise NotFound(_("No restore %(id)s is open to you.") % {"id": pk}, field="revert")
+        return found
+
+    def disablement(self, engagement: Engagement, pk: int) -> Disablement:
+        found = (
+            Disablement.objects.filter(engagement=engagement, pk=pk).select_related("target__site").first()
+        )
+        if found is None or not self._sees(engagement, found.target.site):
+            raise NotFound(_("No 停用 %(id)s is open to you.") % {"id": pk}, field="disablement")
         return found
 
     def _sees(self, engagement: Engagement, site: Any) -> bool:
@@ -357,6 +386,84 @@ class RevertApplyView(_Scoped):
         return Response(PasswordRevertSerializer(found).data)
 
 
+class DisablementView(_Scoped):
+    """停用 of accounts (newest first); POST asks for one from a 表11 row (``row``)."""
+
+    @extend_schema(responses=DisablementSerializer(many=True), operation_id="rotation_disables_list")
+    def get(self, request: Request, code: str) -> Response:
+        engagement = self.engagement()
+        found = Disablement.objects.filter(engagement=engagement, target__site__in=self.visible(engagement))
+        return Response(DisablementSerializer(found.select_related("target__asset")[:200], many=True).data)
+
+    @extend_schema(request=DisablementCreateSerializer, responses={201: DisablementSerializer})
+    def post(self, request: Request, code: str) -> Response:
+        from handover.registers.models import Row
+
+        engagement = org_selectors.engagement_get(user=request.user, code=code)
+        data = DisablementCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        row = Row.objects.filter(
+            pk=data.validated_data["row"], form__engagement=engagement,
+            form__site__in=self.visible(engagement, perms.RUN_DISCOVERY),
+        ).select_related("form").first()  # fmt: skip
+        if row is None:
+            raise NotFound(_("No such register row is open to you."), field="row")
+        found = disables.disable_request(actor=request.user, row=row)
+        return Response(DisablementSerializer(found).data, status=status.HTTP_201_CREATED)
+
+
+class DisablementDetailView(_Scoped):
+    @extend_schema(responses=DisablementSerializer, operation_id="rotation_disables_retrieve")
+    def get(self, request: Request, code: str, disable_id: int) -> Response:
+        return Response(DisablementSerializer(self.disablement(self.engagement(), disable_id)).data)
+
+
+class DisablementApproveView(_Scoped):
+    """Approve a 停用 (第八条: not the person who asked)."""
+
+    read_capability = perms.MANAGE_WORKFLOW
+
+    @extend_schema(request=None, responses=DisablementSerializer)
+    def post(self, request: Request, code: str, disable_id: int) -> Response:
+        found = disables.disable_approve(
+            actor=request.user, disablement=self.disablement(self.engagement(), disable_id)
+        )
+        return Response(DisablementSerializer(found).data)
+
+
+class DisablementApplyView(_Scoped):
+    """Apply an approved 停用 once: the lock state recorded first, then disabled and proven."""
+
+    read_capability = perms.RUN_DISCOVERY
+
+    @extend_schema(request=None, responses=DisablementSerializer)
+    def post(self, request: Request, code: str, disable_id: int) -> Response:
+        found = disables.disable_apply(
+            actor=request.user, disablement=self.disablement(self.engagement(), disable_id)
+        )
+        return Response(DisablementSerializer(found).data)
+
+
+class DisablementRestoreView(_Scoped):
+    """E03: bring the account back exactly as it was, within the open E03 case of its 表11 row (``case``)."""
+
+    read_capability = perms.RUN_DISCOVERY
+
+    @extend_schema(request=DisablementRestoreSerializer, responses=DisablementSerializer)
+    def post(self, request: Request, code: str, disable_id: int) -> Response:
+        from handover.workflow.models import ExceptionCase
+
+        engagement = self.engagement()
+        found = self.disablement(engagement, disable_id)
+        data = DisablementRestoreSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        case = ExceptionCase.objects.filter(engagement=engagement, pk=data.validated_data["case"]).first()
+        if case is None or not self._sees(engagement, case.site):
+            raise NotFound(_("No such exception case is open to you."), field="case")
+        found = disables.disable_restore(actor=request.user, disablement=found, case=case)
+        return Response(DisablementSerializer(found).data)
+
+
 BASE = "engagements/<slug:code>/rotation/"
 urlpatterns = [
     path(f"{BASE}plans/", PlanView.as_view(), name="rotation-plans"),
@@ -372,6 +479,23 @@ urlpatterns = [
     ),
     path(
         f"{BASE}restores/<int:restore_id>/apply/", RestoreApplyView.as_view(), name="rotation-restore-apply"
+    ),
+    path(f"{BASE}disables/", DisablementView.as_view(), name="rotation-disables"),
+    path(f"{BASE}disables/<int:disable_id>/", DisablementDetailView.as_view(), name="rotation-disable"),
+    path(
+        f"{BASE}disables/<int:disable_id>/approve/",
+        DisablementApproveView.as_view(),
+        name="rotation-disable-approve",
+    ),
+    path(
+        f"{BASE}disables/<int:disable_id>/apply/",
+        DisablementApplyView.as_view(),
+        name="rotation-disable-apply",
+    ),
+    path(
+        f"{BASE}disables/<int:disable_id>/restore/",
+        DisablementRestoreView.as_view(),
+        name="rotation-disable-restore",
     ),
     path(f"{BASE}reverts/", RevertView.as_view(), name="rotation-reverts"),
     path(f"{BASE}reverts/<int:revert_id>/", RevertDetailView.as_view(), name="rotation-revert"),

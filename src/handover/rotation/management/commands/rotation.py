@@ -21,8 +21,8 @@ from handover.core.errors import DomainError
 from handover.discovery.models import Snapshot, Target
 from handover.discovery.services import discovery_restore_preview
 from handover.org.models import Engagement, Site
-from handover.rotation import restores, reverts, services
-from handover.rotation.models import Restore, Revert, RotationPlan
+from handover.rotation import disables, restores, reverts, services
+from handover.rotation.models import Disablement, Restore, Revert, RotationPlan
 
 
 class Command(BaseCommand):
@@ -89,6 +89,24 @@ class Command(BaseCommand):
             sub_parser.add_argument("--user", required=True)
         revert_status = sub.add_parser("revert-status", help="a password restore's state and outcome")
         revert_status.add_argument("revert", type=int)
+        disable = sub.add_parser(
+            "disable", help="ask to disable the account of a 表11 停用 row (第二十六条第3项 A)"
+        )
+        disable.add_argument("--row", type=int, required=True, help="the 表11 row (its id)")
+        disable.add_argument("--user", required=True, help="the login asking")
+        for name, text in (("disable-approve", "approve a 停用 (not the person who asked)"),
+                           ("disable-apply", "disable the account on its system, once")):  # fmt: skip
+            sub_parser = sub.add_parser(name, help=text)
+            sub_parser.add_argument("disable", type=int)
+            sub_parser.add_argument("--user", required=True)
+        disable_restore = sub.add_parser(
+            "disable-restore", help="E03: bring a disabled account back as it was"
+        )
+        disable_restore.add_argument("disable", type=int)
+        disable_restore.add_argument(
+            "--case", type=int, required=True, help="the open E03 case of its 表11 row"
+        )
+        disable_restore.add_argument("--user", required=True)
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -106,6 +124,10 @@ class Command(BaseCommand):
                     "revert-approve": self._revert_approve,
                     "revert-apply": self._revert_apply,
                     "revert-status": self._revert_status,
+                    "disable": self._disable,
+                    "disable-approve": self._disable_approve,
+                    "disable-apply": self._disable_apply,
+                    "disable-restore": self._disable_restore,
                 }[options["action"]](options)
         except DomainError as exc:
             raise CommandError(str(exc.message)) from exc
@@ -269,3 +291,51 @@ class Command(BaseCommand):
             f"password restore {revert.pk}: {revert.state}\t{revert.item.target.asset.hostname}\t"
             f"{revert.item.login_name}\t{revert.outcome or '-'}\t表10 row {row}\t{revert.detail}"
         )
+
+    @staticmethod
+    def _disable_get(pk: int) -> Disablement:
+        found = Disablement.objects.filter(pk=pk).select_related("target__asset").first()
+        if found is None:
+            raise CommandError(f"no 停用 {pk}")
+        return found
+
+    def _disable_line(self, found: Disablement) -> None:
+        self.stdout.write(
+            f"停用 {found.pk}: {found.state}\t{found.target.asset.hostname}\t{found.login_name}\t"
+            f"until {found.observe_until}\t{found.detail}"
+        )
+
+    def _disable(self, options: dict[str, Any]) -> None:
+        from handover.registers.models import Row
+
+        row = Row.objects.filter(pk=options["row"]).select_related("form").first()
+        if row is None:
+            raise CommandError(f"--row {options['row']}: no such register row")
+        self._disable_line(disables.disable_request(actor=self._user(options["user"]), row=row))
+
+    def _disable_approve(self, options: dict[str, Any]) -> None:
+        found = disables.disable_approve(
+            actor=self._user(options["user"]), disablement=self._disable_get(options["disable"])
+        )
+        self._disable_line(found)
+
+    def _disable_apply(self, options: dict[str, Any]) -> None:
+        found = disables.disable_apply(
+            actor=self._user(options["user"]), disablement=self._disable_get(options["disable"])
+        )
+        self._disable_line(found)
+        if found.state != "disabled":
+            raise CommandError(f"停用 {found.pk}: {found.state}: {found.detail}")
+
+    def _disable_restore(self, options: dict[str, Any]) -> None:
+        from handover.workflow.models import ExceptionCase
+
+        case = ExceptionCase.objects.filter(pk=options["case"]).first()
+        if case is None:
+            raise CommandError(f"--case {options['case']}: no such exception case")
+        found = disables.disable_restore(
+            actor=self._user(options["user"]), disablement=self._disable_get(options["disable"]), case=case
+        )
+        self._disable_line(found)
+        if found.state != "restored":
+            raise CommandError(f"停用 {found.pk}: not restored: {found.detail}")
