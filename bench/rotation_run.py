@@ -499,8 +499,10 @@ def said(counts: collections.Counter[str]) -> str:
 
 
 def table(header: str, lines: Sequence[tuple[str, ...]]) -> None:
+    """A Markdown table: figures right-aligned, the first column and the outcomes left."""
     print(header)
-    print("|---" + "|---:" * (header.count("|") - 2) + "|")
+    names = [h.strip() for h in header.strip("|").split("|")]
+    print("|" + "|".join("---" if i == 0 or n == "outcomes" else "---:" for i, n in enumerate(names)) + "|")
     for line in lines:
         print("| " + " | ".join(line) + " |")
 
