@@ -114,6 +114,7 @@ bench: install-bench
 	$(BIN)/python bench/discovery_gather.py
 	$(BIN)/python bench/discovery_django.py
 	$(BIN)/python bench/discovery_review.py
+	$(BIN)/python bench/rotation_run.py
 	$(BIN)/python bench/risk_vulns.py
 	$(BIN)/python bench/risk_reports.py
 

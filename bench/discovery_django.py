@@ -25,6 +25,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import _django
 import discovery_gather as sim
@@ -32,7 +33,7 @@ import discovery_gather as sim
 SITES = sim.SITES
 
 
-def build(ports: list[int], timeout: float) -> tuple[object, object]:
+def build(ports: list[int], timeout: float) -> tuple[Any, Any]:
     """An engagement with 16 branches, a vault, one system per branch, and a live target per port."""
     from django.utils import timezone
 

@@ -115,8 +115,8 @@ async def serve(ports: list[int], accounts: int, latency: float, ready: Path) ->
         def validate_password(self, username: str, password: str) -> bool:
             return fate(self.n) != "auth" and password == PASSWORD
 
-    def handler(n: int):  # type: ignore[no-untyped-def]
-        async def process(proc: asyncssh.SSHServerProcess) -> None:  # type: ignore[type-arg]
+    def handler(n: int):
+        async def process(proc: asyncssh.SSHServerProcess) -> None:
             await proc.stdin.read()  # the collection script
             if fate(n) == "hang":
                 await asyncio.sleep(3600)

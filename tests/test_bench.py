@@ -51,6 +51,16 @@ def test_discovery_django_bench_runs() -> None:
     assert "| Django run (done), 32 / 8, stored + drafted | 20 | auth_failed 1, ok 19 |" in out
 
 
+def test_rotation_run_bench_runs() -> None:
+    # Discovery over the simulator, then the plan (root and the super-user of each of 20 hosts, one of which
+    # refuses the super-user's SSH login), the second person's approval, the run, and the changer alone.
+    out = run("rotation_run.py")
+    outcomes = "| 20 | 40 | root 成功 20, super-user 成功 19, super-user 未验证 1 |"
+    assert f"| connectors alone, change + verify, 32 / 8 (baseline) {outcomes}" in out
+    assert f"| Django: plan_create + approve + plan_run (done), 32 / 8 {outcomes}" in out
+    assert "| – vault secret_stage | 40 |" in out and "| – vault secret_promote | 40 |" in out
+
+
 def test_discovery_review_bench_runs() -> None:
     out = run("discovery_review.py")
     assert "| building the inventories (baseline) | 1000 |" in out
