@@ -77,7 +77,9 @@ def fill_t8_row(page: Page, server: Server, form_path: str, media_no: str) -> st
     page.goto(form_path)
     page.get_by_test_id("add-row").click()
     page.select_option("select[name=system_id]", label=SYSTEM)
-    page.select_option("select[name=asset_id]", label=HOST)
+    # A host is offered with the systems it runs ("host · 系统"), only those of the form's line of the site tree.
+    host = page.locator("select[name=asset_id] option", has_text=HOST).first
+    page.select_option("select[name=asset_id]", value=host.get_attribute("value") or "")
     for name, value in (
         ("purpose", "改密前备份"),
         ("object_type", "数据库"),
