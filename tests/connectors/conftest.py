@@ -24,6 +24,24 @@ BIND_FILES = ("etc/passwd", "etc/shadow", "etc/group", "etc/gshadow", "etc/sudoe
 BIND_DIRS = ("etc/sudoers.d", "etc/ssh", "etc/cron.d", "etc/systemd/system", "root", "home")
 
 
+# Which of `make test`'s two side-by-side passes runs what (the Makefile): the Django-backed rotation and restore
+# tests (real servers *and* the suite's database) run in the PostgreSQL pass, so that they meet PostgreSQL and the
+# two passes take about as long; the rest of the connectors (Django-free engines and their servers) in the SQLite
+# pass. Run alone, `pytest` runs everything.
+POSTGRES_PASS = ("test_rotation_", "test_restore")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if item.path.parent != here:
+            continue
+        if item.path.name.startswith(POSTGRES_PASS):
+            item.add_marker(pytest.mark.postgres_pass)
+        else:
+            item.add_marker(pytest.mark.sqlite_pass)
+
+
 @dataclass
 class SshHost:
     name: str
