@@ -28,7 +28,6 @@ from tests.connectors.etc_host import ADMIN_PW, OLD_PW, Host
 WATCH = "while :; do cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' '; echo; sleep 0.01; done"
 
 
-
 @pytest.fixture(autouse=True)
 def _english():
     """The row's notes are compared in English (the pages' default is Chinese)."""
