@@ -178,3 +178,35 @@ def test_the_command_line_and_the_api_ask_approve_and_apply_a_restore(linux_scen
     assert client.get(f"{url}{revert.pk}/").status_code == 404
     for secret in (OLD_PW, new_ops, ADMIN_PW):
         assert secret not in out and secret not in json.dumps(listed, ensure_ascii=False)
+
+
+def test_the_account_page_asks_approves_and_applies_the_restore(linux_scene, client) -> None:
+    """The rotation's account page, within the open E01 case of its 表10 row: one person asks, the same person's
+    approval is refused on the page (第八条), another approves, the first applies; the original logs in again."""
+    from django.urls import reverse
+
+    world, tech, target = linux_scene
+    items = _rotated(world, tech)
+    item = items["opsuser"]
+    page = reverse("rotation:item", args=[world.engagement.code, item.plan_id, item.pk])
+    client.force_login(tech)
+    assert 'data-testid="e01"' not in client.get(page).content.decode()  # no case, no restore offered
+    case = cases.case_open(actor=tech, engagement=world.engagement, path_id="E01", source_row=item.row,
+                           description="改密后柜台无法连接数据库")  # fmt: skip
+    cases.case_tick(actor=tech, case=case, key="vendor_support", record="柜台系统开发商")
+    assert 'data-testid="revert-form"' in client.get(page).content.decode()
+    answer = client.post(page, {"act": "revert", "reason": " "})
+    assert answer.status_code == 200 and not Revert.objects.exists()  # the form names the missing reason
+    client.post(page, {"act": "revert", "reason": "柜台无法连接数据库，开发商确认须先恢复原密码"})
+    revert = Revert.objects.get()
+    shown = client.post(page, {"act": "revert-approve", "revert": revert.pk}, follow=True).content.decode()
+    assert "another person" in shown and Revert.objects.get().state == RevertState.REQUESTED
+    client.force_login(world.login_with(Role.TECH_GROUP))
+    client.post(page, {"act": "revert-approve", "revert": revert.pk})
+    client.force_login(tech)
+    client.post(page, {"act": "revert-apply", "revert": revert.pk})
+    revert.refresh_from_db()
+    assert revert.state == RevertState.APPLIED, revert.detail
+    assert _logs_in(target, "opsuser", OLD_PW)
+    shown = client.get(page).content.decode()
+    assert f'data-state="{RevertState.APPLIED}"' in shown and OLD_PW not in shown

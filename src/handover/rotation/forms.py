@@ -47,3 +47,14 @@ class RestoreForm(forms.Form):
 
     def clean_paths(self) -> list[str]:
         return [line.strip() for line in self.cleaned_data["paths"].splitlines() if line.strip()][:500]
+
+
+class RevertForm(forms.Form):
+    """Ask to restore an account's original password within its E01 case (第二十八条第1项)."""
+
+    reason = forms.CharField(
+        label=_("Why the original must come back"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("what does not run since the change, and what the developer said"),
+    )

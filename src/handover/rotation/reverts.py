@@ -65,6 +65,19 @@ def item_of_row(row: Row) -> RotationItem | None:
     )
 
 
+def open_case_of(row: Row | None) -> ExceptionCase | None:
+    """The open E01 case started from a rotation's 表10 ``row`` (any version of it), if any."""
+    if row is None:
+        return None
+    return (
+        ExceptionCase.objects.filter(
+            source_row__form_id=row.form_id, source_row__seq=row.seq, path_id="E01", state=CaseState.OPEN
+        )
+        .order_by("-pk")
+        .first()
+    )
+
+
 def e01_open(*, actor: Any, item: RotationItem, row: Row) -> str:
     """Open the E01 case of a failed change from its 表10 row; what stopped it, or "" once opened. Called by the
     run when the ladder fails: the case is the to-do list of 第二十八条第1项 (developer's support, then perhaps
@@ -72,8 +85,7 @@ def e01_open(*, actor: Any, item: RotationItem, row: Row) -> str:
     engagement = item.plan.engagement
     if engagement.phase == Phase.PREPARATION:
         return _("E01 not opened: exception paths start in 交接期.")
-    if ExceptionCase.objects.filter(source_row__form_id=row.form_id, source_row__seq=row.seq,
-                                    path_id="E01", state=CaseState.OPEN).exists():  # fmt: skip
+    if open_case_of(row) is not None:
         return ""
     description = _(
         "Password change of %(account)s on %(host)s failed its verification: %(why)s (第二十八条第1项)."

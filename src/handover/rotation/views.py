@@ -18,9 +18,9 @@ from django.utils.translation import gettext as _
 from handover.core.errors import DomainError
 from handover.org import permissions as perms
 from handover.org.models import Engagement
-from handover.rotation import restores, selectors, services
-from handover.rotation.forms import PlanForm, RestoreForm
-from handover.rotation.models import ItemState, PlanState, RestoreState
+from handover.rotation import restores, reverts, selectors, services
+from handover.rotation.forms import PlanForm, RestoreForm, RevertForm
+from handover.rotation.models import ItemState, PlanState, RestoreState, RevertState
 from handover.vault.models import VerifyResult
 from handover.web.access import needs
 from handover.web.pages import engagement_page
@@ -109,12 +109,43 @@ def plan_detail(request: HttpRequest, engagement: Engagement, plan_id: int) -> H
 
 @needs(perms.VIEW_DISCOVERY)
 def item_detail(request: HttpRequest, engagement: Engagement, plan_id: int, item_id: int) -> HttpResponse:
-    """One account's rotation: its step and outcome now, and its recorded events in order."""
+    """One account's rotation: its step and outcome now, and its recorded events in order; within an open E01
+    case of its 表10 row (第二十八条第1项), the restore of its original password: asked by one person, approved by
+    another (第八条), applied once after the case records the developer's support."""
     plan = selectors.plan_get(user=request.user, engagement=engagement, pk=plan_id)
     item = selectors.item_get(user=request.user, plan=plan, pk=item_id)
+    case = reverts.open_case_of(item.row)
+    form = RevertForm(request.POST if request.POST.get("act") == "revert" else None)
+    if request.method == "POST":
+        act = request.POST.get("act", "")
+        try:
+            if act == "revert" and case is not None and form.is_valid():
+                reverts.revert_request(actor=request.user, case=case, reason=form.cleaned_data["reason"])
+                messages.success(request, _("Restore of the original asked: another person approves it."))
+            elif act in ("revert-approve", "revert-apply"):
+                revert = item.reverts.filter(pk=request.POST.get("revert") or 0).first()
+                if revert is None:
+                    raise DomainError(_("Choose a restore of this account."), field="revert")
+                if act == "revert-approve":
+                    reverts.revert_approve(actor=request.user, revert=revert)
+                    messages.success(request, _("Restore approved; it may be applied now."))
+                else:
+                    done = reverts.revert_apply(actor=request.user, revert=revert)
+                    report = messages.success if done.state == RevertState.APPLIED else messages.error
+                    report(request, f"{done.get_state_display()} {done.detail}".strip())
+            elif act != "revert":
+                raise DomainError(_("Choose an action."), field="act")
+        except DomainError as exc:
+            if act == "revert":
+                _fail(form, exc)
+            else:
+                messages.error(request, str(exc.message))
+        if not form.errors:
+            return redirect("rotation:item", code=engagement.code, plan_id=plan.pk, item_id=item.pk)
     context = engagement_page(
-        request, engagement, plan=plan, item=item, lines=selectors.item_timeline(item=item)
-    )
+        request, engagement, plan=plan, item=item, lines=selectors.item_timeline(item=item), case=case,
+        form=form, reverts=list(item.reverts.all()),
+    )  # fmt: skip
     return render(request, "rotation/item_detail.html", context)
 
 
