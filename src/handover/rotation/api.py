@@ -87,6 +87,9 @@ class RotationPlanCreateSerializer(serializers.Serializer):
     config_paths = serializers.ListField(
         child=serializers.CharField(max_length=1024, trim_whitespace=False), required=False, default=list
     )
+    due_only = serializers.BooleanField(
+        required=False, default=False, help_text="only the accounts whose periodic change is due (表27)"
+    )
 
 
 class PermissionRestoreSerializer(serializers.ModelSerializer):
@@ -226,6 +229,7 @@ class PlanView(_Scoped):
             concurrency=data.validated_data["concurrency"],
             per_site=data.validated_data["per_site"],
             config_paths=data.validated_data["config_paths"],
+            due_only=data.validated_data["due_only"],
         )
         return Response(
             RotationPlanDetailSerializer(plan, context=self.context(engagement)).data,

@@ -34,7 +34,7 @@ from handover.connectors.change import mariadb as mariadb_changer
 from handover.connectors.change import postgresql as postgresql_changer
 from handover.connectors.errors import GatherError, Status
 from handover.connectors.manifest import Credential
-from handover.core import faults
+from handover.core import clock, faults
 from handover.core.actors import actor_name, system
 from handover.core.errors import DomainError, PermissionDenied
 from handover.discovery import drafts
@@ -42,13 +42,14 @@ from handover.discovery.models import Fact, Target
 from handover.discovery.reviewing import TRADING
 from handover.discovery.services import engine_target
 from handover.org import permissions as perms
-from handover.org.models import Engagement, Site
+from handover.org.models import Engagement, Phase, Site
 from handover.org.selectors import one_side, require_at
 from handover.rotation import dependencies, events
 from handover.rotation.models import ItemState, PlanState, RotationItem, RotationPlan
 from handover.vault import passwords
 from handover.vault import services as vault
-from handover.vault.models import ChangeReason, SecretEntry, VerifyResult
+from handover.vault.models import ChangeReason, SecretEntry, SecretKind, VerifyResult
+from handover.workflow.deadlines import BEIJING
 
 # connector → the password generator's platform, and its changer (each: change, stored_matches, login_works,
 # snapshot; connectors/change/)
@@ -83,10 +84,12 @@ def plan_create(
     concurrency: int = 16,
     per_site: int = 4,
     config_paths: Sequence[str] = (),
+    due_only: bool = False,
 ) -> RotationPlan:
     """A plan of every super-user with a vault entry on the live targets in scope (``CHANGERS``). Refused,
     naming the account, when a host's 表8 改密前备份 is missing (第二十六条第2项: back up before changing).
-    ``config_paths``: folders and files on the Linux hosts where configuration may hold a password (表10)."""
+    ``config_paths``: folders and files on the Linux hosts where configuration may hold a password (表10).
+    ``due_only``: only the accounts whose periodic change is due (the vault's 下次应修改日期, 表27)."""
     # A plan over the whole engagement needs the right over the whole engagement, not at one site only.
     require_at(user=actor, engagement=engagement, capability=perms.RUN_DISCOVERY, site=site)
     if reason not in ChangeReason.values:
@@ -103,6 +106,7 @@ def plan_create(
     if site is not None:
         targets = targets.filter(site__path__startswith=site.path)
     wanted: list[tuple[Target, SecretEntry, Any]] = []
+    today = clock.now().astimezone(BEIJING).date()
     for target in targets:
         facts = Fact.objects.filter(target=target, superuser=True, account__isnull=False).select_related(
             "account"
@@ -116,6 +120,8 @@ def plan_create(
                 entry = own  # the connection's own account, its entry put on another layer of the registers
             if entry is None:
                 continue
+            if due_only and (entry.next_due_on is None or entry.next_due_on > today):
+                continue  # 第三十一条第1项: only what the vault reminds of (表27 下次应修改日期 reached)
             backup = backup or drafts.backup_row_of(target, drafts.CHANGE_BACKUP)
             if backup is None:
                 raise DomainError(
@@ -127,6 +133,9 @@ def plan_create(
                     field="targets",
                 )
             wanted.append((target, entry, backup))
+    if not wanted and due_only:
+        raise DomainError(_("No super-user's periodic change is due in this scope (表27 下次应修改日期)."),
+                          field="scope")  # fmt: skip
     if not wanted:
         raise DomainError(
             _(
@@ -439,7 +448,9 @@ def _stage(actor: Any, plan: RotationPlan, item: RotationItem, before: Any) -> N
     version = _adopt_pending(item)  # a run stopped between sealing and recording it left one
     if version is None:
         new = passwords.generate(passwords.Policy(platform=PLATFORMS[item.target.connector]))
-        version = vault.secret_stage(actor=actor, entry=item.entry, secret=new, reason=plan.reason)
+        # 第三十一条第1项: in 稳定期 a change is the periodic one of 表27, on the handover day the one of 表10
+        kind = SecretKind.PERIODIC if plan.engagement.phase == Phase.STABILISATION else SecretKind.CHANGED
+        version = vault.secret_stage(actor=actor, entry=item.entry, secret=new, reason=plan.reason, kind=kind)
         del new
     faults.point("rotation.after_stage")
     _step(actor, item, state=ItemState.STAGED, version_number=version.number, before=before.__dict__)
@@ -550,7 +561,11 @@ def _verified(actor: Any, item: RotationItem, version: Any, promoted: bool, afte
 
 
 def _draft_t10(*, actor: Any, item: RotationItem, outcome: str) -> tuple[Any, str]:
-    """The 表10 row of the change (a draft: people sign it), with the vault reference and the verification."""
+    """The 表10 row of the change (a draft: people sign it), with the vault reference and the verification; in
+    稳定期 the 表27 row of the periodic change (第三十一条第1项), with its reason, the vault's strength check,
+    the previous change's date and the next one due."""
+    if item.plan.engagement.phase == Phase.STABILISATION:
+        return _draft_t27(actor=actor, item=item, outcome=outcome)
     entity = item.entry.account
     now = timezone.localtime().replace(second=0, microsecond=0).isoformat()
     data = {
@@ -572,4 +587,34 @@ def _draft_t10(*, actor: Any, item: RotationItem, outcome: str) -> tuple[Any, st
         row = drafts.Drafter(actor=actor, target=item.target).write(10, data, account_id=entity.pk)
     except DomainError as exc:
         return None, _("表10 not drafted: %(why)s") % {"why": exc.message}
+    return row, ""
+
+
+def _draft_t27(*, actor: Any, item: RotationItem, outcome: str) -> tuple[Any, str]:
+    entity, entry = item.entry.account, item.entry
+    entry.refresh_from_db(fields=["next_due_on"])  # set by the promotion (vault._stamp): the next change due
+    now = timezone.localtime().replace(second=0, microsecond=0)
+    version = entry.versions.filter(number=item.version_number or 0).first()
+    previous = (
+        entry.versions.filter(number__lt=item.version_number or 0, pending=False, abandoned_at__isnull=True)
+        .order_by("-number")
+        .first()
+    )
+    data = {
+        "system_id": entity.system_id, "asset_id": entity.asset_id, "layer": entity.layer, "account_id": entity.pk,
+        "account_class": entity.account_class, "changed_at": now.isoformat(), "secret_changed": True,
+        "vault_ref": entry.reference, "custody_mode": "密码保管系统", "login_verified": outcome,
+        "verified_at": now.isoformat() if outcome != VerifyResult.UNVERIFIED else None,
+        "reason": item.plan.reason,
+        # 表27 强度符合 is the vault's check of the generated secret, never a typed confirmation (issue 13)
+        "strength_ok": version is not None and version.strength_score >= passwords.MIN_SCORE,
+        "last_changed_on": timezone.localdate(previous.created_at).isoformat() if previous else None,
+        "next_due_on": entry.next_due_on.isoformat() if entry.next_due_on else None,
+        **dependencies.t10_columns(item),
+    }  # fmt: skip
+    try:
+        drafter = drafts.Drafter(actor=actor, target=item.target)
+        row = drafter.write(27, data, account_id=entity.pk, changed_at=data["changed_at"])
+    except DomainError as exc:
+        return None, _("表27 not drafted: %(why)s") % {"why": exc.message}
     return row, ""

@@ -42,6 +42,9 @@ class Command(BaseCommand):
             "--per-site", type=int, default=4, help="hosts changed at once per site (default 4)"
         )
         plan.add_argument(
+            "--due-only", action="store_true", help="only the accounts whose periodic change is due (表27)"
+        )
+        plan.add_argument(
             "--config-path",
             action="append",
             dest="config_paths",
@@ -163,6 +166,7 @@ class Command(BaseCommand):
             concurrency=options["concurrency"],
             per_site=options["per_site"],
             config_paths=options["config_paths"],
+            due_only=options["due_only"],
         )
         self.stdout.write(f"plan {plan.pk}: {plan.items.count()} accounts; approve it as another person")
 
