@@ -390,6 +390,32 @@ class RevertApplyView(_Scoped):
         return Response(PasswordRevertSerializer(found).data)
 
 
+class ResetCreateSerializer(serializers.Serializer):
+    case = serializers.IntegerField(
+        help_text="the open E02 case (遗忘/联系不上) with the working group's consent"
+    )
+
+
+class ResetView(_Scoped):
+    """E02 (第二十八条第2项): POST draws up a one-account plan resetting a lost password; approve and run it as
+    any plan."""
+
+    @extend_schema(request=ResetCreateSerializer, responses={201: RotationPlanDetailSerializer})
+    def post(self, request: Request, code: str) -> Response:
+        from handover.rotation import reconcile
+        from handover.workflow.models import ExceptionCase
+
+        engagement = org_selectors.engagement_get(user=request.user, code=code)
+        data = ResetCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        case = ExceptionCase.objects.filter(engagement=engagement, pk=data.validated_data["case"]).first()
+        if case is None or not self._sees(engagement, case.site):
+            raise NotFound(_("No such exception case is open to you."), field="case")
+        plan = reconcile.reconcile_plan(actor=request.user, case=case)
+        body = RotationPlanDetailSerializer(plan, context=self.context(engagement)).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
 class DisablementView(_Scoped):
     """停用 of accounts (newest first); POST asks for one from a 表11 row (``row``)."""
 
@@ -484,6 +510,7 @@ urlpatterns = [
     path(
         f"{BASE}restores/<int:restore_id>/apply/", RestoreApplyView.as_view(), name="rotation-restore-apply"
     ),
+    path(f"{BASE}resets/", ResetView.as_view(), name="rotation-resets"),
     path(f"{BASE}disables/", DisablementView.as_view(), name="rotation-disables"),
     path(f"{BASE}disables/<int:disable_id>/", DisablementDetailView.as_view(), name="rotation-disable"),
     path(

@@ -55,14 +55,16 @@ def _changer(target: Target) -> Any:
     return changer
 
 
-def _place(row: Row) -> tuple[Account, Target]:
-    """The account a 表11 停用 row names and the live discovery target of its host and system."""
+def place_of(row: Row) -> tuple[Account, Target]:
+    """The account a register row names (表9, 表11 …) and the live discovery target of its host and system."""
     account = Account.objects.filter(
         pk=row.data.get("account_id"), engagement_id=row.form.engagement_id
     ).first()
     if account is None or account.asset_id is None:
-        raise DomainError(_("表11 row %(seq)d, column 用户: no account on a known host.") % {"seq": row.seq},
-                          field="row")  # fmt: skip
+        where = {"n": row.form.register_no, "seq": row.seq}
+        raise DomainError(
+            _("表%(n)d row %(seq)d, column 用户: no account on a known host.") % where, field="row"
+        )
     target = (
         Target.objects.filter(
             asset_id=account.asset_id, system_id=account.system_id, is_active=True, credential__isnull=False
@@ -72,8 +74,12 @@ def _place(row: Row) -> tuple[Account, Target]:
     )
     if target is None:
         raise DomainError(
-            _("表11 row %(seq)d: %(host)s has no discovery target with a vault credential; add it first.")
-            % {"seq": row.seq, "host": account.asset.hostname if account.asset else "—"},
+            _("表%(n)d row %(seq)d: %(host)s has no discovery target with a vault credential; add it first.")
+            % {
+                "n": row.form.register_no,
+                "seq": row.seq,
+                "host": account.asset.hostname if account.asset else "—",
+            },
             field="row",
         )
     return account, target
@@ -97,7 +103,7 @@ def disable_request(*, actor: Any, row: Row) -> Disablement:
             % {"seq": row.seq},
             field="row",
         )
-    account, target = _place(row)
+    account, target = place_of(row)
     _changer(target)
     require(user=actor, engagement=target.engagement, capability=perms.RUN_DISCOVERY, site=target.site)
     if not isinstance(actor, User):

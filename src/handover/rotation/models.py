@@ -40,6 +40,9 @@ class RotationPlan(models.Model):
     # How many hosts change at once, overall and per site (each host's accounts one after another).
     concurrency = models.PositiveSmallIntegerField(_("hosts at once"), default=16)
     per_site = models.PositiveSmallIntegerField(_("hosts at once per site"), default=4)
+    # E02 (第二十八条第2项): a reset by a higher account after the working group's consent, within this case
+    case = models.ForeignKey("workflow.ExceptionCase", on_delete=models.PROTECT, null=True, blank=True,
+                             related_name="+")  # fmt: skip
     # Folders and files on the Linux hosts where configuration may hold an account's password (表10 配置文件中使用).
     config_paths = models.JSONField(_("configuration paths"), default=list, blank=True)
 

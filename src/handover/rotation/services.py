@@ -549,6 +549,10 @@ def _verified(actor: Any, item: RotationItem, version: Any, promoted: bool, afte
         from handover.rotation.reverts import e01_open
 
         problem = " ".join(p for p in (problem, e01_open(actor=actor, item=item, row=row)) if p)
+    if outcome == VerifyResult.SUCCESS and item.plan.case_id is not None:  # 第二十八条第2项: E02's reset done
+        from handover.rotation.reconcile import e02_ticks
+
+        problem = " ".join(p for p in (problem, e02_ticks(actor=actor, item=item, row=row)) if p)
     faults.point("rotation.after_draft")
     _step(
         actor,

@@ -13,6 +13,7 @@ ROTATE = "vault.rotate_master"
 SECRET_CAPTURE = "vault.secret.capture"
 SECRET_CHANGE = "vault.secret.change"
 SECRET_VERIFY = "vault.secret.verify"
+ENTRY_OPEN = "vault.entry.open"
 REVEAL_REQUEST = "vault.reveal.request"
 REVEAL_APPROVE = "vault.reveal.approve"
 REVEAL_REFUSE = "vault.reveal.refuse"
@@ -27,6 +28,7 @@ BLOB_SEAL = "vault.blob.seal"
 BLOB_OPEN = "vault.blob.open"
 
 ACTIONS = {
+    ENTRY_OPEN: _("Entry opened without a secret for an account whose original is not obtainable (E02)"),
     INIT: _("Vault initialised (shares handed out)"),
     SHARE_ENTER: _("Unseal share entered"),
     UNSEAL: _("Vault unsealed"),

@@ -200,6 +200,17 @@ def _entry_for(*, account: Account, site: Site) -> SecretEntry:
     )
 
 
+def entry_open_unknown(*, actor: Any, account: Account) -> SecretEntry:
+    """The entry of an account whose original password is not obtainable (第二十八条第2项, E02): opened without
+    a secret, so that the reset by a higher account seals its first version write-ahead like any change. An
+    entry that exists is returned as it is."""
+    with transaction.atomic():
+        entry = _entry_for(account=account, site=account.system.site)
+        event_record(actor=actor, action=events.ENTRY_OPEN, engagement_id=entry.engagement_id,
+                     site_id=entry.site_id, obj=entry, after={"account": account.login_name})  # fmt: skip
+    return entry
+
+
 def _stamp(entry: SecretEntry, *, kind: str, interval: int | None) -> None:
     """表27: a new password starts the clock to its next periodic change."""
     now = timezone.now()

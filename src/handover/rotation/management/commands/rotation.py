@@ -92,6 +92,12 @@ class Command(BaseCommand):
             sub_parser.add_argument("--user", required=True)
         revert_status = sub.add_parser("revert-status", help="a password restore's state and outcome")
         revert_status.add_argument("revert", type=int)
+        reset = sub.add_parser(
+            "reset",
+            help="E02: a plan resetting a lost password after the working group's consent (第二十八条第2项)",
+        )
+        reset.add_argument("--case", type=int, required=True, help="the open E02 case (遗忘/联系不上)")
+        reset.add_argument("--user", required=True, help="the login asking (another approves the plan)")
         disable = sub.add_parser(
             "disable", help="ask to disable the account of a 表11 停用 row (第二十六条第3项 A)"
         )
@@ -127,6 +133,7 @@ class Command(BaseCommand):
                     "revert-approve": self._revert_approve,
                     "revert-apply": self._revert_apply,
                     "revert-status": self._revert_status,
+                    "reset": self._reset,
                     "disable": self._disable,
                     "disable-approve": self._disable_approve,
                     "disable-apply": self._disable_apply,
@@ -343,3 +350,15 @@ class Command(BaseCommand):
         self._disable_line(found)
         if found.state != "restored":
             raise CommandError(f"停用 {found.pk}: not restored: {found.detail}")
+
+    def _reset(self, options: dict[str, Any]) -> None:
+        from handover.rotation import reconcile
+        from handover.workflow.models import ExceptionCase
+
+        case = ExceptionCase.objects.filter(pk=options["case"]).first()
+        if case is None:
+            raise CommandError(f"--case {options['case']}: no such exception case")
+        plan = reconcile.reconcile_plan(actor=self._user(options["user"]), case=case)
+        self.stdout.write(
+            f"plan {plan.pk}: reset of {plan.items.get().login_name}; approve it as another person"
+        )
