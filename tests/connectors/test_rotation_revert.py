@@ -200,7 +200,10 @@ def test_the_account_page_asks_approves_and_applies_the_restore(linux_scene, cli
     client.post(page, {"act": "revert", "reason": "柜台无法连接数据库，开发商确认须先恢复原密码"})
     revert = Revert.objects.get()
     shown = client.post(page, {"act": "revert-approve", "revert": revert.pk}, follow=True).content.decode()
-    assert "another person" in shown and Revert.objects.get().state == RevertState.REQUESTED
+    said = shown.split('<ul class="messages">')[1].split("</ul>")[0]  # the refusal, in the page's language
+    assert (
+        'class="error"' in said and "第八条" in said and Revert.objects.get().state == RevertState.REQUESTED
+    )
     client.force_login(world.login_with(Role.TECH_GROUP))
     client.post(page, {"act": "revert-approve", "revert": revert.pk})
     client.force_login(tech)

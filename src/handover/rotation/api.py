@@ -400,12 +400,14 @@ class ResetView(_Scoped):
     """E02 (第二十八条第2项): POST draws up a one-account plan resetting a lost password; approve and run it as
     any plan."""
 
+    read_capability = perms.RUN_DISCOVERY
+
     @extend_schema(request=ResetCreateSerializer, responses={201: RotationPlanDetailSerializer})
     def post(self, request: Request, code: str) -> Response:
         from handover.rotation import reconcile
         from handover.workflow.models import ExceptionCase
 
-        engagement = org_selectors.engagement_get(user=request.user, code=code)
+        engagement = self.engagement()  # who may reset, before reading what was sent
         data = ResetCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         case = ExceptionCase.objects.filter(engagement=engagement, pk=data.validated_data["case"]).first()
