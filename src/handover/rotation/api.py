@@ -168,20 +168,10 @@ class _Scoped(APIView):
         return selectors.restore_get(user=self.request.user, engagement=engagement, pk=pk)
 
     def revert(self, engagement: Engagement, pk: int) -> Revert:
-        found = (
-            Revert.objects.filter(engagement=engagement, pk=pk).select_related("item__target__site").first()
-        )
-        if found is None or not self._sees(engagement, found.item.target.site):
-            raise NotFound(_("No restore %(id)s is open to you.") % {"id": pk}, field="revert")
-        return found
+        return selectors.revert_get(user=self.request.user, engagement=engagement, pk=pk)
 
     def disablement(self, engagement: Engagement, pk: int) -> Disablement:
-        found = (
-            Disablement.objects.filter(engagement=engagement, pk=pk).select_related("target__site").first()
-        )
-        if found is None or not self._sees(engagement, found.target.site):
-            raise NotFound(_("No 停用 %(id)s is open to you.") % {"id": pk}, field="disablement")
-        return found
+        return selectors.disablement_get(user=self.request.user, engagement=engagement, pk=pk)
 
     def _sees(self, engagement: Engagement, site: Any) -> bool:
         return org_selectors.has_capability(
@@ -341,8 +331,7 @@ class RevertView(_Scoped):
     @extend_schema(responses=PasswordRevertSerializer(many=True), operation_id="rotation_reverts_list")
     def get(self, request: Request, code: str) -> Response:
         engagement = self.engagement()
-        found = Revert.objects.filter(engagement=engagement, item__target__site__in=self.visible(engagement))
-        found = found.select_related("item__target__asset")[:200]
+        found = selectors.revert_list(user=request.user, engagement=engagement)[:200]
         return Response(PasswordRevertSerializer(found, many=True).data)
 
     @extend_schema(request=PasswordRevertCreateSerializer, responses={201: PasswordRevertSerializer})
@@ -424,8 +413,8 @@ class DisablementView(_Scoped):
     @extend_schema(responses=DisablementSerializer(many=True), operation_id="rotation_disables_list")
     def get(self, request: Request, code: str) -> Response:
         engagement = self.engagement()
-        found = Disablement.objects.filter(engagement=engagement, target__site__in=self.visible(engagement))
-        return Response(DisablementSerializer(found.select_related("target__asset")[:200], many=True).data)
+        found = selectors.disablement_list(user=request.user, engagement=engagement)[:200]
+        return Response(DisablementSerializer(found, many=True).data)
 
     @extend_schema(request=DisablementCreateSerializer, responses={201: DisablementSerializer})
     def post(self, request: Request, code: str) -> Response:

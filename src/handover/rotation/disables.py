@@ -35,7 +35,8 @@ from handover.discovery.services import engine_target
 from handover.org import permissions as perms
 from handover.org.selectors import one_side, require
 from handover.registers.models import Account, Row
-from handover.rotation import events
+from handover.rotation import events, services
+from handover.rotation.approval import second_person_approve
 from handover.rotation.models import Disablement, DisableState
 from handover.vault import services as vault
 from handover.workflow.deadlines import BEIJING
@@ -46,9 +47,7 @@ RESTORE_ITEM = "restore_user"  # E03's 「恢复相应用户」 (workflow.paths)
 
 
 def _changer(target: Target) -> Any:
-    from handover.rotation.services import CHANGERS
-
-    changer = CHANGERS.get(target.connector)
+    changer = services.CHANGERS.get(target.connector)
     if changer is None:
         raise DomainError(_("Handover does not disable accounts on %(kind)s targets.") % {"kind": target.connector},
                           field="target")  # fmt: skip
@@ -129,22 +128,13 @@ def disable_request(*, actor: Any, row: Row) -> Disablement:
 
 def disable_approve(*, actor: Any, disablement: Disablement) -> Disablement:
     """第八条: another person than the one who asked."""
-    site = disablement.target.site
-    require(user=actor, engagement=disablement.engagement, capability=perms.MANAGE_WORKFLOW, site=site)
-    if not isinstance(actor, User):
-        raise PermissionDenied(_("A person approves disabling an account."))
-    if disablement.requested_by is not None and one_side(a=actor, b=disablement.requested_by):
-        raise PermissionDenied(_("You asked for this: another person must approve it (第八条)."))
-    with transaction.atomic():
-        locked = Disablement.objects.select_for_update().get(pk=disablement.pk)
-        if locked.state != DisableState.REQUESTED:
-            raise DomainError(_("This is not waiting for approval."), field="disablement")
-        locked.state, locked.approved_by, locked.approved_at = DisableState.APPROVED, actor, timezone.now()
-        locked.approved_by_name = actor_name(actor)
-        locked.save(update_fields=["state", "approved_by", "approved_by_name", "approved_at"])
-        event_record(actor=actor, action=events.DISABLE_APPROVE, engagement_id=locked.engagement_id,
-                     site_id=site.pk, obj=locked, after={"account": locked.login_name})  # fmt: skip
-    return locked
+    return second_person_approve(
+        actor=actor, request=disablement, site=disablement.target.site, action=events.DISABLE_APPROVE,
+        field="disablement", after={"account": disablement.login_name},
+        refusals=(_("A person approves disabling an account."),
+                  _("You asked for this: another person must approve it (第八条)."),
+                  _("This is not waiting for approval.")),
+    )  # fmt: skip
 
 
 def _admin(target: Target, why: str) -> Credential:

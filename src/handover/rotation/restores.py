@@ -36,8 +36,9 @@ from handover.discovery.models import Snapshot, SnapshotSource, Target
 from handover.discovery.services import discovery_restore_preview, engine_target, restore_snapshots
 from handover.discovery.store import inventory_read, source_read
 from handover.org import permissions as perms
-from handover.org.selectors import one_side, require
+from handover.org.selectors import require
 from handover.rotation import events
+from handover.rotation.approval import second_person_approve
 from handover.rotation.models import ItemState, Restore, RestoreState, RotationItem
 from handover.vault import services as vault
 from handover.vault.blobs import blob_open
@@ -232,27 +233,13 @@ def _record(
 def restore_approve(*, actor: Any, restore: Restore) -> Restore:
     """第八条: the requester cannot approve their own restore."""
     target = restore.target
-    require(user=actor, engagement=restore.engagement, capability=perms.MANAGE_WORKFLOW, site=target.site)
-    if not isinstance(actor, User):
-        raise PermissionDenied(_("A person approves a restore."))
-    if restore.requested_by is not None and one_side(a=actor, b=restore.requested_by):  # any of their logins
-        raise PermissionDenied(_("You requested this restore: another person must approve it (第八条)."))
-    with transaction.atomic():
-        locked = Restore.objects.select_for_update().get(pk=restore.pk)
-        if locked.state != RestoreState.REQUESTED:
-            raise DomainError(_("This restore is not waiting for approval."), field="restore")
-        locked.state, locked.approved_by, locked.approved_at = RestoreState.APPROVED, actor, timezone.now()
-        locked.approved_by_name = actor_name(actor)
-        locked.save(update_fields=["state", "approved_by", "approved_by_name", "approved_at"])
-        event_record(
-            actor=actor,
-            action=events.RESTORE_APPROVE,
-            engagement_id=locked.engagement_id,
-            site_id=target.site_id,
-            obj=locked,
-            after={"host": target.asset.hostname, "files": len(locked.files)},
-        )
-    return locked
+    return second_person_approve(
+        actor=actor, request=restore, site=target.site, action=events.RESTORE_APPROVE, field="restore",
+        after={"host": target.asset.hostname, "files": len(restore.files)},
+        refusals=(_("A person approves a restore."),
+                  _("You requested this restore: another person must approve it (第八条)."),
+                  _("This restore is not waiting for approval.")),
+    )  # fmt: skip
 
 
 def _content(actor: Any, restore: Restore, name: str) -> bytes:

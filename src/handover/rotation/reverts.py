@@ -34,9 +34,10 @@ from handover.core.errors import DomainError, PermissionDenied
 from handover.discovery.services import engine_target
 from handover.org import permissions as perms
 from handover.org.models import Phase
-from handover.org.selectors import one_side, require
+from handover.org.selectors import require
 from handover.registers.models import Row
-from handover.rotation import events
+from handover.rotation import events, services
+from handover.rotation.approval import second_person_approve
 from handover.rotation.models import ItemState, Revert, RevertState, RotationItem
 from handover.vault import services as vault
 from handover.vault.models import ChangeReason, VerifyResult
@@ -49,9 +50,7 @@ RESTORE_ITEM = "restore_original"  # E01's checklist item 「恢复原密码」 
 
 
 def _changer(item: RotationItem) -> Any:
-    from handover.rotation.services import CHANGERS
-
-    return CHANGERS[item.target.connector]
+    return services.CHANGERS[item.target.connector]
 
 
 def item_of_row(row: Row) -> RotationItem | None:
@@ -108,10 +107,7 @@ def _previous(item: RotationItem) -> int:
         raise DomainError(
             _("This change never became current: the original is current already."), field="case"
         )
-    later = entry.versions.filter(number__gt=item.version_number, pending=False).exclude(
-        reason=ChangeReason.RESET
-    )
-    if current.number != item.version_number and later.exists():
+    if current.number != item.version_number:
         raise DomainError(
             _("A later change (v%(n)d) is current: restore from that change's 表10 row.")
             % {"n": current.number},
@@ -164,22 +160,13 @@ def revert_request(*, actor: Any, case: ExceptionCase, reason: str) -> Revert:
 
 def revert_approve(*, actor: Any, revert: Revert) -> Revert:
     """第八条: another person than the one who asked approves."""
-    site = revert.item.target.site
-    require(user=actor, engagement=revert.engagement, capability=perms.MANAGE_WORKFLOW, site=site)
-    if not isinstance(actor, User):
-        raise PermissionDenied(_("A person approves the restore of an original password."))
-    if revert.requested_by is not None and one_side(a=actor, b=revert.requested_by):
-        raise PermissionDenied(_("You asked for this restore: another person must approve it (第八条)."))
-    with transaction.atomic():
-        locked = Revert.objects.select_for_update().get(pk=revert.pk)
-        if locked.state != RevertState.REQUESTED:
-            raise DomainError(_("This restore is not waiting for approval."), field="revert")
-        locked.state, locked.approved_by, locked.approved_at = RevertState.APPROVED, actor, timezone.now()
-        locked.approved_by_name = actor_name(actor)
-        locked.save(update_fields=["state", "approved_by", "approved_by_name", "approved_at"])
-        event_record(actor=actor, action=events.REVERT_APPROVE, engagement_id=locked.engagement_id,
-                     site_id=site.pk, obj=locked, after={"account": locked.item.login_name})  # fmt: skip
-    return locked
+    return second_person_approve(
+        actor=actor, request=revert, site=revert.item.target.site, action=events.REVERT_APPROVE, field="revert",
+        after={"account": revert.item.login_name},
+        refusals=(_("A person approves the restore of an original password."),
+                  _("You asked for this restore: another person must approve it (第八条)."),
+                  _("This restore is not waiting for approval.")),
+    )  # fmt: skip
 
 
 def _support_first(case: ExceptionCase) -> None:
@@ -219,14 +206,8 @@ def revert_apply(*, actor: Any, revert: Revert) -> Revert:
 def _admin(item: RotationItem, revert: Revert, *, restored: bool) -> Credential:
     """The connection's credential: the target's current secret, or — the account being restored is that very
     login and the target holds the original again — the copy."""
-    entry = item.target.credential
-    assert entry is not None
-    own = entry.pk == item.entry_id
-    secret = vault.secret_use_for_task(
-        entry_id=entry.pk, purpose="revert: connect", task=f"revert:{revert.pk}",
-        pending_number=revert.version_number if own and restored else None,
-    )  # fmt: skip
-    return Credential(entry.account.login_name, secret)
+    return services.connection(item, pending_number=revert.version_number if restored else None,
+                               purpose="revert: connect", task=f"revert:{revert.pk}")  # fmt: skip
 
 
 def _set_and_prove(revert: Revert, item: RotationItem) -> tuple[bool | None, str, str]:
@@ -335,15 +316,7 @@ def _draft_t10(actor: Any, revert: Revert, item: RotationItem, outcome: str) -> 
     from handover.discovery import drafts
     from handover.registers import services as registers
 
-    entity = item.entry.account
-    now = timezone.localtime().replace(second=0, microsecond=0).isoformat()
-    data = {
-        "system_id": entity.system_id, "asset_id": entity.asset_id, "layer": entity.layer,
-        "account_id": entity.pk, "account_class": entity.account_class, "pre_backup_ref": item.backup_row_id,
-        "changed_at": now, "secret_changed": True, "vault_ref": item.entry.reference,
-        "custody_mode": "密码保管系统", "login_verified": outcome,
-        "verified_at": now if outcome != VerifyResult.UNVERIFIED else None,
-    }  # fmt: skip
+    data = {**services.change_row(item, outcome), "pre_backup_ref": item.backup_row_id}
     data = {k: v for k, v in data.items() if v not in (None, "")}
     remarks = _("Original password restored (第二十八条第1项), E01 case #%(case)d, restore #%(n)d.") % {
         "case": revert.case_id,

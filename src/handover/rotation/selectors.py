@@ -22,7 +22,7 @@ from handover.org import permissions as perms
 from handover.org import selectors as org_selectors
 from handover.org.models import Engagement, Site
 from handover.rotation import events
-from handover.rotation.models import ItemState, Restore, RotationItem, RotationPlan
+from handover.rotation.models import Disablement, ItemState, Restore, Revert, RotationItem, RotationPlan
 from handover.vault import events as vault_events
 
 OPEN = "open"  # the outcome key of an account not finished yet
@@ -264,3 +264,35 @@ def restore_preview(*, restore: Restore) -> list[dict[str, Any]]:
         outcome = (restore.outcome or {}).get(item["name"], {})
         shown.append({**item, "sealed": sealed, "diff": lines, "outcome": outcome})
     return shown
+
+
+def revert_list(*, user: Any, engagement: Engagement) -> QuerySet[Revert]:
+    """Restores of original passwords (E01) newest first, of accounts on the reader's sites."""
+    visible = sites_for(user=user, engagement=engagement)
+    return Revert.objects.filter(engagement=engagement, item__target__site__in=visible).select_related(
+        "item__target__asset", "item__target__site"
+    )
+
+
+def revert_get(*, user: Any, engagement: Engagement, pk: int) -> Revert:
+    """One restore of an original password the reader may see, else NotFound."""
+    found = revert_list(user=user, engagement=engagement).filter(pk=pk).first()
+    if found is None:
+        raise NotFound(_("No restore %(id)s is open to you.") % {"id": pk}, field="revert")
+    return found
+
+
+def disablement_list(*, user: Any, engagement: Engagement) -> QuerySet[Disablement]:
+    """停用 newest first, of accounts on the reader's sites."""
+    visible = sites_for(user=user, engagement=engagement)
+    return Disablement.objects.filter(engagement=engagement, target__site__in=visible).select_related(
+        "target__asset", "target__site"
+    )
+
+
+def disablement_get(*, user: Any, engagement: Engagement, pk: int) -> Disablement:
+    """One 停用 the reader may see, else NotFound."""
+    found = disablement_list(user=user, engagement=engagement).filter(pk=pk).first()
+    if found is None:
+        raise NotFound(_("No 停用 %(id)s is open to you.") % {"id": pk}, field="disablement")
+    return found

@@ -395,20 +395,26 @@ def _secret(item: RotationItem, *, pending: bool, purpose: str) -> str:
     )
 
 
-def _admin(item: RotationItem, *, changed: bool) -> Credential:
-    """The connection's credential (the target's vault entry); when the account being changed is that very
-    login and the target already holds the new secret, the pending one."""
+def connection(item: RotationItem, *, pending_number: int | None, purpose: str, task: str) -> Credential:
+    """The connection's credential (the target's vault entry): its current secret or, when the account being
+    changed is that very login and the target holds its pending version ``pending_number``, that version (the
+    current one once a stopped run promoted it). Rotation's and the revert's (reverts.py) connections."""
     entry = item.target.credential
     assert entry is not None
-    own = entry.pk == item.entry_id
-    secret = (
-        _secret(item, pending=True, purpose="rotation: connect with the new secret")
-        if own and changed
-        else vault.secret_use_for_task(
-            entry_id=entry.pk, purpose="rotation: connect", task=f"rotation:{item.plan_id}"
-        )
-    )
+    number = pending_number if entry.pk == item.entry_id else None
+    if number is not None and not entry.versions.filter(number=number, pending=True).exists():
+        number = None  # promoted before the run stopped: it is the current secret now
+    secret = vault.secret_use_for_task(entry_id=entry.pk, purpose=purpose, task=task, pending_number=number)
     return Credential(entry.account.login_name, secret)
+
+
+def _admin(item: RotationItem, *, changed: bool) -> Credential:
+    """The connection's credential; the new (pending) secret once the target holds it, if it is the account
+    being changed."""
+    if changed and item.target.credential_id == item.entry_id:
+        return connection(item, pending_number=item.version_number, task=f"rotation:{item.plan_id}:{item.pk}",
+                          purpose="rotation: connect with the new secret")  # fmt: skip
+    return connection(item, pending_number=None, purpose="rotation: connect", task=f"rotation:{item.plan_id}")
 
 
 async def _holds(bridge: _Bridge, place: Any, item: RotationItem, new: str) -> bool:
@@ -570,23 +576,12 @@ def _draft_t10(*, actor: Any, item: RotationItem, outcome: str) -> tuple[Any, st
     the previous change's date and the next one due."""
     if item.plan.engagement.phase == Phase.STABILISATION:
         return _draft_t27(actor=actor, item=item, outcome=outcome)
-    entity = item.entry.account
-    now = timezone.localtime().replace(second=0, microsecond=0).isoformat()
     data = {
-        "system_id": entity.system_id,
-        "asset_id": entity.asset_id,
-        "layer": entity.layer,
-        "account_id": entity.pk,
-        "account_class": entity.account_class,
+        **change_row(item, outcome),
         "pre_backup_ref": item.backup_row_id,
-        "changed_at": now,
-        "secret_changed": True,
-        "vault_ref": item.entry.reference,
-        "custody_mode": "密码保管系统",
-        "login_verified": outcome,
-        "verified_at": now if outcome != VerifyResult.UNVERIFIED else None,
         **dependencies.t10_columns(item),
     }
+    entity = item.entry.account
     try:
         row = drafts.Drafter(actor=actor, target=item.target).write(10, data, account_id=entity.pk)
     except DomainError as exc:
@@ -594,10 +589,22 @@ def _draft_t10(*, actor: Any, item: RotationItem, outcome: str) -> tuple[Any, st
     return row, ""
 
 
+def change_row(item: RotationItem, outcome: str) -> dict[str, Any]:
+    """The columns a change's register row (表10, 表27) takes from the rotated account: system, host, account,
+    now as the change's and verification's time, the vault reference, the ladder's outcome."""
+    entity = item.entry.account
+    now = timezone.localtime().replace(second=0, microsecond=0).isoformat()
+    return {
+        "system_id": entity.system_id, "asset_id": entity.asset_id, "layer": entity.layer, "account_id": entity.pk,
+        "account_class": entity.account_class, "changed_at": now, "secret_changed": True,
+        "vault_ref": item.entry.reference, "custody_mode": "密码保管系统", "login_verified": outcome,
+        "verified_at": now if outcome != VerifyResult.UNVERIFIED else None,
+    }  # fmt: skip
+
+
 def _draft_t27(*, actor: Any, item: RotationItem, outcome: str) -> tuple[Any, str]:
     entity, entry = item.entry.account, item.entry
     entry.refresh_from_db(fields=["next_due_on"])  # set by the promotion (vault._stamp): the next change due
-    now = timezone.localtime().replace(second=0, microsecond=0)
     version = entry.versions.filter(number=item.version_number or 0).first()
     previous = (
         entry.versions.filter(number__lt=item.version_number or 0, pending=False, abandoned_at__isnull=True)
@@ -605,17 +612,14 @@ def _draft_t27(*, actor: Any, item: RotationItem, outcome: str) -> tuple[Any, st
         .first()
     )
     data = {
-        "system_id": entity.system_id, "asset_id": entity.asset_id, "layer": entity.layer, "account_id": entity.pk,
-        "account_class": entity.account_class, "changed_at": now.isoformat(), "secret_changed": True,
-        "vault_ref": entry.reference, "custody_mode": "密码保管系统", "login_verified": outcome,
-        "verified_at": now.isoformat() if outcome != VerifyResult.UNVERIFIED else None,
+        **change_row(item, outcome),
         "reason": item.plan.reason,
         # 表27 强度符合 is the vault's check of the generated secret, never a typed confirmation (issue 13)
         "strength_ok": version is not None and version.strength_score >= passwords.MIN_SCORE,
         "last_changed_on": timezone.localdate(previous.created_at).isoformat() if previous else None,
         "next_due_on": entry.next_due_on.isoformat() if entry.next_due_on else None,
         **dependencies.t10_columns(item),
-    }  # fmt: skip
+    }
     try:
         drafter = drafts.Drafter(actor=actor, target=item.target)
         row = drafter.write(27, data, account_id=entity.pk, changed_at=data["changed_at"])
