@@ -58,3 +58,15 @@ class RevertForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=_("what does not run since the change, and what the developer said"),
     )
+
+
+class DisableForm(forms.Form):
+    """Ask to disable the account a 表11 row decided to 停用 (第二十六条第3项 A)."""
+
+    row = forms.TypedChoiceField(label=_("表11 row"), coerce=int)
+
+    def __init__(self, *args: Any, rows: list[tuple[int, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["row"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = rows

@@ -21,9 +21,19 @@ from handover.discovery.store import source_read
 from handover.org import permissions as perms
 from handover.org import selectors as org_selectors
 from handover.org.models import Engagement, Site
+from handover.registers.models import Account, Row
 from handover.rotation import events
-from handover.rotation.models import Disablement, ItemState, Restore, Revert, RotationItem, RotationPlan
+from handover.rotation.models import (
+    Disablement,
+    DisableState,
+    ItemState,
+    Restore,
+    Revert,
+    RotationItem,
+    RotationPlan,
+)
 from handover.vault import events as vault_events
+from handover.workflow.models import CaseState, ExceptionCase
 
 OPEN = "open"  # the outcome key of an account not finished yet
 
@@ -296,3 +306,71 @@ def disablement_get(*, user: Any, engagement: Engagement, pk: int) -> Disablemen
     if found is None:
         raise NotFound(_("No 停用 %(id)s is open to you.") % {"id": pk}, field="disablement")
     return found
+
+
+def disable_candidates(*, user: Any, engagement: Engagement) -> QuerySet[Row]:
+    """Current 表11 rows deciding 停用 (第二十六条第3项 A) on the sites where the reader may run discovery, whose
+    account is not being disabled already: what the 停用 page offers to request."""
+    sites = sites_for(user=user, engagement=engagement, capability=perms.RUN_DISCOVERY)
+    live = Disablement.objects.filter(
+        engagement=engagement,
+        state__in=(DisableState.REQUESTED, DisableState.APPROVED, DisableState.DISABLED),
+    ).values("t11_row_id")
+    return (
+        Row.objects.filter(
+            form__engagement=engagement,
+            form__register_no=11,
+            form__site__in=sites,
+            form__is_current=True,
+            is_current=True,
+            data__action="停用",
+        )
+        .exclude(pk__in=live)
+        .select_related("form__site")
+        .order_by("form__site__code", "form__form_no", "seq")
+    )
+
+
+def e03_cases_of(*, disablement: Disablement) -> QuerySet[ExceptionCase]:
+    """Open E03 cases (第二十八条第3项) started from the 表11 row of ``disablement``: where its restore happens."""
+    row = disablement.t11_row
+    return ExceptionCase.objects.filter(
+        engagement_id=disablement.engagement_id, path_id="E03", state=CaseState.OPEN,
+        source_row__form_id=row.form_id, source_row__seq=row.seq,
+    ).order_by("pk")  # fmt: skip
+
+
+def reset_cases(
+    *, user: Any, engagement: Engagement
+) -> list[tuple[ExceptionCase, bool, RotationPlan | None]]:
+    """Open E02 cases of a forgotten or unreachable password (第二十八条第2项) on the reader's sites where they may
+    run discovery: each with whether the working group consented, and the reset plan drawn up in it, if any."""
+    from handover.rotation.reconcile import FORGOTTEN
+
+    sites = sites_for(user=user, engagement=engagement, capability=perms.RUN_DISCOVERY)
+    found = list(
+        ExceptionCase.objects.filter(
+            engagement=engagement, path_id="E02", state=CaseState.OPEN, sub_type=FORGOTTEN, site__in=sites
+        )
+        .select_related("site", "source_row__form")
+        .annotate(consented=Count("items", filter=Q(items__key="wg_consent")))
+        .order_by("opened_at", "pk")[:200]
+    )
+    plans: dict[int | None, RotationPlan] = {}
+    for plan in RotationPlan.objects.filter(case__in=found).order_by("pk"):
+        plans[plan.case_id] = plan
+    return [(case, bool(getattr(case, "consented", 0)), plans.get(case.pk)) for case in found]
+
+
+def row_labels(rows: Iterable[Row]) -> dict[int, str]:
+    """Each 表11 row as its reader knows it: site, form number and 序号, account and host (one query)."""
+    rows = list(rows)
+    ids = {row.data.get("account_id") for row in rows}
+    accounts = {a.pk: a for a in Account.objects.filter(pk__in=[i for i in ids if isinstance(i, int)])
+                .select_related("asset")}  # fmt: skip
+    labels = {}
+    for row in rows:
+        account = accounts.get(row.data.get("account_id"))
+        named = f"{account.login_name} @ {account.asset.hostname}" if account and account.asset else "—"
+        labels[row.pk] = f"{row.form.site.code} · {row.form.form_no} #{row.seq} · {named}"
+    return labels

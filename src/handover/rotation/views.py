@@ -1,6 +1,7 @@
 """Pages of rotation (issue 15): plans with their progress, the run page (approve by a second person, run in
 the background, counts, an estimate of the time left, each account's step and outcome), an account's timeline
-from the audit trail, and the restores of permission files (request with its preview, approve, apply). Thin:
+from the audit trail, the restores of permission files (request with its preview, approve, apply), 停用 from a
+表11 row and its E03 restore, and the E02 resets of lost passwords. Thin:
 the forms check shape, the services decide (scope, 第八条, the 表8 gate), the selectors read. No page shows a
 secret: items and events hold steps, outcomes and reasons, sealed files are compared by digest only."""
 
@@ -18,9 +19,9 @@ from django.utils.translation import gettext as _
 from handover.core.errors import DomainError
 from handover.org import permissions as perms
 from handover.org.models import Engagement
-from handover.rotation import restores, reverts, selectors, services
-from handover.rotation.forms import PlanForm, RestoreForm, RevertForm
-from handover.rotation.models import ItemState, PlanState, RestoreState, RevertState
+from handover.rotation import disables, reconcile, restores, reverts, selectors, services
+from handover.rotation.forms import DisableForm, PlanForm, RestoreForm, RevertForm
+from handover.rotation.models import DisableState, ItemState, PlanState, RestoreState, RevertState
 from handover.vault.models import VerifyResult
 from handover.web.access import needs
 from handover.web.pages import engagement_page
@@ -213,3 +214,81 @@ def restore_detail(request: HttpRequest, engagement: Engagement, restore_id: int
         accounts=accounts,
     )
     return render(request, "rotation/restore_detail.html", context)
+
+
+@needs(perms.VIEW_DISCOVERY)
+def disable_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
+    """停用 of accounts (第二十六条第3项 A) and the request form: the 表11 rows deciding 停用 not yet carried out."""
+    rows = list(selectors.disable_candidates(user=request.user, engagement=engagement)[:500])
+    choices = list(selectors.row_labels(rows).items())
+    form = DisableForm(request.POST or None, rows=choices)
+    if request.method == "POST" and form.is_valid():
+        row = next(r for r in rows if r.pk == form.cleaned_data["row"])
+        try:
+            found = disables.disable_request(actor=request.user, row=row)
+        except DomainError as exc:
+            _fail(form, exc)
+        else:
+            messages.success(request, _("停用 asked: another person approves it before it is applied."))
+            return redirect("rotation:disable", code=engagement.code, disable_id=found.pk)
+    listed = selectors.disablement_list(user=request.user, engagement=engagement)[:200]
+    context = engagement_page(request, engagement, form=form, disables=listed, candidates=len(rows))
+    return render(request, "rotation/disable_list.html", context)
+
+
+@needs(perms.VIEW_DISCOVERY)
+def disable_detail(request: HttpRequest, engagement: Engagement, disable_id: int) -> HttpResponse:
+    """One 停用: approve (not the asker, 第八条), apply (the lock state recorded first), and within an open E03 case
+    of its 表11 row, the restore exactly as it was (第二十八条第3项), by another person than the case's opener."""
+    found = selectors.disablement_get(user=request.user, engagement=engagement, pk=disable_id)
+    cases = list(selectors.e03_cases_of(disablement=found))
+    if request.method == "POST":
+        act = request.POST.get("act", "")
+        try:
+            if act == "approve":
+                disables.disable_approve(actor=request.user, disablement=found)
+                messages.success(request, _("停用 approved; it may be applied now."))
+            elif act == "apply":
+                done = disables.disable_apply(actor=request.user, disablement=found)
+                if done.state == DisableState.DISABLED:
+                    messages.success(request, _("The account is disabled; its state before is recorded."))
+                else:
+                    messages.error(request, done.detail or _("The account was not disabled."))
+            elif act == "restore":
+                case = next((c for c in cases if str(c.pk) == request.POST.get("case", "")), None)
+                if case is None:
+                    raise DomainError(_("Choose the open E03 case of this account's 表11 row."), field="case")
+                done = disables.disable_restore(actor=request.user, disablement=found, case=case)
+                if done.state == DisableState.RESTORED:
+                    messages.success(request, _("The account is back as it was before the 停用."))
+                else:
+                    messages.error(request, done.detail or _("The account was not restored."))
+            else:
+                raise DomainError(_("Choose an action."), field="act")
+        except DomainError as exc:
+            messages.error(request, str(exc.message))
+        return redirect("rotation:disable", code=engagement.code, disable_id=found.pk)
+    context = engagement_page(request, engagement, found=found, cases=cases)
+    return render(request, "rotation/disable_detail.html", context)
+
+
+@needs(perms.RUN_DISCOVERY)
+def reset_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
+    """E02 (第二十八条第2项): the open cases of a forgotten or unreachable password, whether the working group
+    consented, and the one-account reset plan drawn up from one (approved and run on its plan page)."""
+    if request.method == "POST":
+        found = [c for c, _c, _p in selectors.reset_cases(user=request.user, engagement=engagement)]
+        case = next((c for c in found if str(c.pk) == request.POST.get("case", "")), None)
+        try:
+            if case is None:
+                raise DomainError(_("Choose an open E02 case of a forgotten password."), field="case")
+            plan = reconcile.reconcile_plan(actor=request.user, case=case)
+        except DomainError as exc:
+            messages.error(request, str(exc.message))
+        else:
+            messages.success(request, _("Reset plan drawn up: another person approves it before it runs."))
+            return redirect("rotation:plan", code=engagement.code, plan_id=plan.pk)
+        return redirect("rotation:resets", code=engagement.code)
+    rows = selectors.reset_cases(user=request.user, engagement=engagement)
+    context = engagement_page(request, engagement, rows=rows)
+    return render(request, "rotation/reset_list.html", context)
