@@ -1,7 +1,9 @@
 """A real sshd whose whole /etc is a copy of its own, in a mount namespace: chpasswd replaces /etc/shadow by a
 rename, which a bind-mounted single file (tests/connectors/conftest.py's hosts) refuses; /var/spool is the
 host's own ``spool`` folder (crontabs). Users: root (password ADMIN_PW) and opsuser (OLD_PW, aging 1/90/7/30, in
-group opsadm, a key; sudo ALL when ``sudo_ops``)."""
+group opsadm, a key; sudo ALL when ``sudo_ops``). ``chpasswd_adds_group``: the host's chpasswd also puts opsuser
+in that group when it changes opsuser's password — a firm's password tool with a side effect, which the rotation
+must catch (its verification compares the account before and after) and answer with E01."""
 
 from __future__ import annotations
 
@@ -42,7 +44,7 @@ def _free_port() -> int:
 
 
 @contextmanager
-def etc_host(*, sudo_ops: bool = False) -> Iterator[Host]:
+def etc_host(*, sudo_ops: bool = False, chpasswd_adds_group: str = "") -> Iterator[Host]:
     if os.geteuid() != 0 or not Path("/usr/sbin/sshd").exists() or not shutil.which("chpasswd"):
         pytest.skip("needs root, sshd and chpasswd to run a host with its own /etc")
     if subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode != 0:
@@ -88,7 +90,17 @@ def etc_host(*, sudo_ops: bool = False) -> Iterator[Host]:
     sshd = f"/usr/sbin/sshd -D -p {port} -o ListenAddress=127.0.0.1 -E {log}"
     (root / "spool/cron/crontabs").mkdir(parents=True)  # the host's own crontabs (configuration dependencies)
     spool = f"if [ -d /var/spool ]; then mount --bind {root / 'spool'} /var/spool; fi"
-    script = f"mount --bind {etc} /etc && {spool} && mkdir -p /run/sshd && exec {sshd}"
+    wrap = ""
+    if chpasswd_adds_group:  # the real chpasswd, then the side effect; the line read from stdin, never an argument
+        shutil.copy2(shutil.which("chpasswd") or "/usr/sbin/chpasswd", root / "chpasswd.real")
+        (root / "chpasswd").write_text(
+            "#!/bin/sh\nline=$(cat)\n"
+            f'printf \'%s\\n\' "$line" | {root}/chpasswd.real "$@" || exit $?\n'
+            f'case "$line" in opsuser:*) /usr/sbin/usermod -aG {chpasswd_adds_group} opsuser ;; esac\n'
+        )
+        (root / "chpasswd").chmod(0o755)
+        wrap = f" && mount --bind {root / 'chpasswd'} {shutil.which('chpasswd') or '/usr/sbin/chpasswd'}"
+    script = f"mount --bind {etc} /etc && {spool}{wrap} && mkdir -p /run/sshd && exec {sshd}"
     process = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", script])
     try:
         for _ in range(200):

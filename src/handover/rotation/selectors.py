@@ -97,6 +97,18 @@ def plan_counts(
     return {p.pk: tally(by_plan.get(p.pk, [])) for p in plans}
 
 
+def run_asked(*, plan: RotationPlan) -> bool:
+    """Whether a run was asked for and has not finished: started (``rotation.plan.start``) after the plan's last
+    finish, and the plan approved or running — the task may still wait for the worker."""
+    if plan.state not in ("approved", "running"):
+        return False
+    trail = Event.objects.filter(
+        engagement_id=plan.engagement_id, object_type="rotation.rotationplan", object_id=str(plan.pk)
+    )
+    last = trail.filter(action__in=(events.PLAN_START, events.PLAN_FINISH)).order_by("-seq").first()
+    return last is not None and last.action == events.PLAN_START
+
+
 def run_started(*, plan: RotationPlan) -> dt.datetime | None:
     """When the plan's current run began: its first step recorded after its last finish (a resumed run is a
     run of its own), or None before any step."""

@@ -102,7 +102,8 @@ def plan_detail(request: HttpRequest, engagement: Engagement, plan_id: int) -> H
         items=selectors.plan_items(user=request.user, plan=plan),
         progress=progress,
         eta_minutes=math.ceil(eta.total_seconds() / 60) if eta is not None else None,
-        running=plan.state == PlanState.RUNNING,
+        running=plan.state == PlanState.RUNNING or selectors.run_asked(plan=plan),
+        queued=plan.state == PlanState.APPROVED and selectors.run_asked(plan=plan),
         breakdown=_breakdown(progress.counts),
     )
     return render(request, "rotation/plan_detail.html", context)
