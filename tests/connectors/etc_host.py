@@ -3,7 +3,8 @@ rename, which a bind-mounted single file (tests/connectors/conftest.py's hosts) 
 host's own ``spool`` folder (crontabs). Users: root (password ADMIN_PW) and opsuser (OLD_PW, aging 1/90/7/30, in
 group opsadm, a key; sudo ALL when ``sudo_ops``). ``chpasswd_adds_group``: the host's chpasswd also puts opsuser
 in that group when it changes opsuser's password — a firm's password tool with a side effect, which the rotation
-must catch (its verification compares the account before and after) and answer with E01."""
+must catch (its verification compares the account before and after) and answer with E01. ``sshd_extra``: more
+lines of sshd_config (e.g. a Match block forbidding a password login)."""
 
 from __future__ import annotations
 
@@ -44,7 +45,9 @@ def _free_port() -> int:
 
 
 @contextmanager
-def etc_host(*, sudo_ops: bool = False, chpasswd_adds_group: str = "") -> Iterator[Host]:
+def etc_host(
+    *, sudo_ops: bool = False, chpasswd_adds_group: str = "", sshd_extra: str = ""
+) -> Iterator[Host]:
     if os.geteuid() != 0 or not Path("/usr/sbin/sshd").exists() or not shutil.which("chpasswd"):
         pytest.skip("needs root, sshd and chpasswd to run a host with its own /etc")
     if subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode != 0:
@@ -82,16 +85,22 @@ def etc_host(*, sudo_ops: bool = False, chpasswd_adds_group: str = "") -> Iterat
         ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(etc / "ssh/ssh_host_ed25519_key")],
         check=True,
     )
+    # sshd takes a keyword's first value: the extra global lines go first, its Match blocks last.
+    extra_global, match, extra_match = sshd_extra.partition("Match ")
     (etc / "ssh/sshd_config").write_text(
-        "PermitRootLogin yes\nPasswordAuthentication yes\nKbdInteractiveAuthentication no\nUsePAM no\n"
-        "HostKey /etc/ssh/ssh_host_ed25519_key\nLogLevel DEBUG3\nStrictModes no\n"
+        extra_global + "PermitRootLogin yes\nPasswordAuthentication yes\nKbdInteractiveAuthentication no\n"
+        "UsePAM no\nHostKey /etc/ssh/ssh_host_ed25519_key\nLogLevel DEBUG3\nStrictModes no\n"
+        + match
+        + extra_match
     )
     port, log = _free_port(), root / "sshd.log"
     sshd = f"/usr/sbin/sshd -D -p {port} -o ListenAddress=127.0.0.1 -E {log}"
     (root / "spool/cron/crontabs").mkdir(parents=True)  # the host's own crontabs (configuration dependencies)
     spool = f"if [ -d /var/spool ]; then mount --bind {root / 'spool'} /var/spool; fi"
     wrap = ""
-    if chpasswd_adds_group:  # the real chpasswd, then the side effect; the line read from stdin, never an argument
+    if (
+        chpasswd_adds_group
+    ):  # the real chpasswd, then the side effect; the line read from stdin, never an argument
         shutil.copy2(shutil.which("chpasswd") or "/usr/sbin/chpasswd", root / "chpasswd.real")
         (root / "chpasswd").write_text(
             "#!/bin/sh\nline=$(cat)\n"

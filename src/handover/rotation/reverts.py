@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 
 from handover.accounts.models import User
 from handover.audit.services import event_record
+from handover.connectors.change import LOCAL, fresh_login
 from handover.connectors.errors import GatherError
 from handover.connectors.manifest import Credential
 from handover.core.actors import actor_name
@@ -237,7 +238,7 @@ def _set_and_prove(revert: Revert, item: RotationItem) -> tuple[bool | None, str
                 _("The target did not take the original password; the new one stays."),
             )
         after = asyncio.run(changer.snapshot(place, admin, item.login_name))
-        login = bool(asyncio.run(changer.login_works(place, item.login_name, original, admin=admin)))
+        login, rung = asyncio.run(fresh_login(changer, place, item.login_name, original, admin=admin))
     except GatherError as exc:
         return (
             None,
@@ -258,6 +259,12 @@ def _set_and_prove(revert: Revert, item: RotationItem) -> tuple[bool | None, str
                 "The target holds the original password but a login as the account was refused (direct login may be "
                 "forbidden)."
             ),
+        )
+    if rung == LOCAL:
+        return (
+            True,
+            VerifyResult.SUCCESS,
+            _("Verified by a local login (su): a direct login as this account is forbidden on the host."),
         )
     return True, VerifyResult.SUCCESS, ""
 

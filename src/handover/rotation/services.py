@@ -28,7 +28,7 @@ from django.utils.translation import gettext as _
 from handover.accounts.models import User
 from handover.audit.services import event_record
 from handover.connectors import run as connectors_run
-from handover.connectors.change import ldap_password
+from handover.connectors.change import LOCAL, NETWORK, fresh_login, ldap_password
 from handover.connectors.change import linux as linux_changer
 from handover.connectors.change import mariadb as mariadb_changer
 from handover.connectors.change import postgresql as postgresql_changer
@@ -508,9 +508,9 @@ async def _verify(bridge: _Bridge, actor: Any, item: RotationItem, place: Any) -
     admin = await bridge(_admin, item, changed=True)
     after = await changer.snapshot(place, admin, item.login_name)
     await dependencies.check_uses(bridge, actor, item, place, admin)
-    login = await changer.login_works(place, item.login_name, new, admin=admin)  # once per run
+    login, rung = await fresh_login(changer, place, item.login_name, new, admin=admin)  # once per run
     del new
-    await bridge(_verified, actor, item, version, promoted, after, login)
+    await bridge(_verified, actor, item, version, promoted, after, login, rung)
 
 
 def _not_held(actor: Any, item: RotationItem, version: Any, promoted: bool) -> None:
@@ -528,7 +528,9 @@ def _not_held(actor: Any, item: RotationItem, version: Any, promoted: bool) -> N
     )
 
 
-def _verified(actor: Any, item: RotationItem, version: Any, promoted: bool, after: Any, login: bool) -> None:
+def _verified(
+    actor: Any, item: RotationItem, version: Any, promoted: bool, after: Any, login: bool, rung: str = NETWORK
+) -> None:
     moved = [key for key, value in after.__dict__.items() if item.before.get(key) != value]
     if moved:
         outcome, reason = (
@@ -537,6 +539,10 @@ def _verified(actor: Any, item: RotationItem, version: Any, promoted: bool, afte
         )
     elif login:
         outcome, reason = VerifyResult.SUCCESS, ""
+        if rung == LOCAL:  # each rung recorded as what it was
+            reason = _(
+                "Verified by a local login (su): a direct login as this account is forbidden on the host."
+            )
     else:
         outcome, reason = (
             VerifyResult.UNVERIFIED,

@@ -7,8 +7,11 @@ ever in a command line (a target's process list or sshd log shows only ``chpassw
 what must not change (the account's passwd line, its shadow aging fields, its groups, its sudo rules' files'
 digests, its keys' digest) so that a caller can compare before and after. The verification ladder:
 ``shadow_matches`` (the stored verifier is the new secret's hash: the shadow line read as root) and
-``login_works`` (a fresh SSH password login as the account itself). Failures are ``GatherError`` with a
-status and a reason in both languages, never the secret.
+``login_works`` (a fresh SSH password login as the account itself); where the host's sshd forbids that login
+(``direct_login_forbidden``: ``sshd -T`` for the account says PermitRootLogin or PasswordAuthentication no),
+``local_login_works`` is the local login the issue asks for instead: ``su`` run by an unprivileged user (so PAM
+asks for the password) in a pseudo-terminal, the password typed at its prompt — never an argument, never echoed.
+Failures are ``GatherError`` with a status and a reason in both languages, never the secret.
 """
 
 from __future__ import annotations
@@ -113,6 +116,69 @@ async def shadow_matches(target: Target, admin: Credential, account: str, secret
 
 
 stored_matches = shadow_matches  # the name every changer shares (connectors/change/)
+
+
+SU_PROMPT = re.compile(rb"(?i)password[^\n]*:\s*$")
+# As root (or sudo), su run by an unprivileged user, so that PAM asks for the password (root's su asks nothing).
+SU = "env LC_ALL=C runuser -u nobody -- su -c true {account}"
+FORBIDDING = {"permitrootlogin": {"no", "prohibit-password", "without-password", "forced-commands-only"}}
+
+
+async def direct_login_forbidden(target: Target, admin: Credential, account: str) -> bool:
+    """Whether the host's sshd refuses a password login as ``account`` by its configuration (``sshd -T`` with
+    the account's Match context): then the fresh login is a local one (``local_login_works``). False when the
+    configuration cannot be read (not root, no sshd there): the network login is tried as before."""
+    _check_name(account)
+    query = f"sshd -T -C user={account},host=localhost,addr=127.0.0.1"
+    try:
+        said = await _run(target, admin, AS_ROOT.format(cmd=query))
+    except GatherError as exc:
+        if exc.status is Status.REFUSED:
+            return False
+        raise
+    config = dict(line.split(" ", 1) for line in said.lower().splitlines() if " " in line)
+    if config.get("passwordauthentication") == "no" and config.get("kbdinteractiveauthentication") != "yes":
+        return True
+    return account == "root" and config.get("permitrootlogin", "yes") in FORBIDDING["permitrootlogin"]
+
+
+async def local_login_works(target: Target, admin: Credential, account: str, secret: str) -> bool:
+    """The local login where a direct one is forbidden: ``su -c true account`` in a pseudo-terminal over the
+    administrator's session, answering su's password prompt with ``secret`` (typed, not echoed: su turns echo
+    off). True when su ran ``true``; False when it refused the password or never asked for one."""
+    _check_name(account)
+    where = _where(target)
+    try:
+        async with asyncio.timeout(target.timeout * 3):
+            async with asyncssh.connect(target.host, target.port, **_options(target, admin)) as conn:
+                process = await conn.create_process(
+                    AS_ROOT.format(cmd=SU.format(account=shlex.quote(account))),
+                    term_type="dumb", encoding=None,
+                )  # fmt: skip
+                seen = b""
+                while not SU_PROMPT.search(seen) and len(seen) < 4096:
+                    chunk = await process.stdout.read(256)
+                    if not chunk:
+                        break
+                    seen += chunk
+                if not SU_PROMPT.search(seen):
+                    process.close()
+                    return False
+                process.stdin.write(secret.encode("utf-8") + b"\n")
+                done = await process.wait(check=False)
+    except TimeoutError:
+        raise GatherError(
+            Status.TIMEOUT, f"{where}: no answer within the timeout", f"{where}：超时未响应"
+        ) from None
+    except asyncssh.PermissionDenied:
+        raise GatherError(
+            Status.AUTH_FAILED, f"{where}: the login {admin.username!r} was refused",
+            f"{where}：账户 {admin.username} 登录被拒绝",
+        ) from None  # fmt: skip
+    except (OSError, asyncssh.Error) as exc:
+        raise GatherError(Status.UNREACHABLE, f"{where}: cannot connect ({type(exc).__name__})",
+                          f"{where}：无法连接（{type(exc).__name__}）") from None  # fmt: skip
+    return done.exit_status == 0
 
 
 async def login_works(target: Target, account: str, secret: str, *, admin: Credential | None = None) -> bool:
