@@ -196,6 +196,10 @@ class Revert(models.Model):
         return f"revert {self.pk}"
 
 
+# E02's sub-type whose path goes through the working group's consent (workflow.paths; 第二十八条第2项)
+FORGOTTEN = "遗忘/联系不上"
+
+
 class DisableState(models.TextChoices):
     REQUESTED = "requested", _("Requested (to be approved)")
     APPROVED = "approved", _("Approved")

@@ -27,15 +27,11 @@ from handover.org.selectors import require
 from handover.registers.models import Row
 from handover.rotation import events
 from handover.rotation.disables import place_of
-from handover.rotation.models import RotationItem, RotationPlan
+from handover.rotation.models import FORGOTTEN, RotationItem, RotationPlan
 from handover.vault import services as vault
 from handover.vault.models import ChangeReason
 from handover.workflow.models import CaseState, ExceptionCase
 from handover.workflow.services import cases
-
-FORGOTTEN = (
-    "遗忘/联系不上"  # E02's sub-type whose path goes through the working group's consent (workflow.paths)
-)
 
 
 def reconcile_plan(*, actor: Any, case: ExceptionCase) -> RotationPlan:

@@ -24,6 +24,7 @@ from handover.org.models import Engagement, Site
 from handover.registers.models import Account, Row
 from handover.rotation import events
 from handover.rotation.models import (
+    FORGOTTEN,
     Disablement,
     DisableState,
     ItemState,
@@ -357,8 +358,6 @@ def reset_cases(
 ) -> list[tuple[ExceptionCase, bool, RotationPlan | None]]:
     """Open E02 cases of a forgotten or unreachable password (第二十八条第2项) on the reader's sites where they may
     run discovery: each with whether the working group consented, and the reset plan drawn up in it, if any."""
-    from handover.rotation.reconcile import FORGOTTEN
-
     sites = sites_for(user=user, engagement=engagement, capability=perms.RUN_DISCOVERY)
     found = list(
         ExceptionCase.objects.filter(

@@ -321,13 +321,14 @@ async def _drive(bridge: _Bridge, actor: Any, plan: RotationPlan, work: list[tup
 
     async def host(place: Any, site_id: int, group: list[RotationItem]) -> None:
         async with limits.slot(str(site_id)):
+            admins = _Admins(bridge)  # the connection's secret opened once for the host's accounts
             for item in group:
                 waiting = await bridge(_in_session, item)
                 if waiting:
                     await bridge(_step, actor, item, state=item.state, reason=waiting)
                     continue
                 try:
-                    await _rotate(bridge, actor, plan, item, place)
+                    await _rotate(bridge, actor, plan, item, place, admins)
                 except GatherError as exc:
                     await bridge(
                         _step, actor, item, state=item.state, reason=f"{exc.reason_zh} / {exc.reason_en}"
@@ -417,36 +418,56 @@ def _admin(item: RotationItem, *, changed: bool) -> Credential:
     return connection(item, pending_number=None, purpose="rotation: connect", task=f"rotation:{item.plan_id}")
 
 
-async def _holds(bridge: _Bridge, place: Any, item: RotationItem, new: str) -> bool:
+class _Admins:
+    """The connection's credential for one host's accounts in one run: its current secret opened from the vault
+    once for the host (not once per connection: the vault was most of a run's time, docs/benchmarks.md), and
+    for the connection's own account, once its host holds the new secret, that pending one. Held only while the
+    host's accounts are being rotated."""
+
+    def __init__(self, bridge: _Bridge) -> None:
+        self.bridge = bridge
+        self.known: dict[tuple[int, bool], Credential] = {}
+
+    async def __call__(self, item: RotationItem, *, changed: bool) -> Credential:
+        own = changed and item.target.credential_id == item.entry_id
+        key = (item.pk if own else 0, own)
+        if key not in self.known:
+            self.known[key] = await self.bridge(_admin, item, changed=changed)
+        return self.known[key]
+
+
+async def _holds(place: Any, item: RotationItem, new: str, admins: _Admins) -> bool:
     """Whether the target's stored verifier is the new secret (read with whichever admin secret works)."""
     changer = _changer(item)
     try:
-        admin = await bridge(_admin, item, changed=False)
+        admin = await admins(item, changed=False)
         return bool(await changer.stored_matches(place, admin, item.login_name, new))
     except GatherError as exc:
         if exc.status is Status.AUTH_FAILED and item.entry_id == item.target.credential_id:
-            admin = await bridge(_admin, item, changed=True)
+            admin = await admins(item, changed=True)
             return bool(await changer.stored_matches(place, admin, item.login_name, new))
         raise
 
 
-async def _rotate(bridge: _Bridge, actor: Any, plan: RotationPlan, item: RotationItem, place: Any) -> None:
+async def _rotate(
+    bridge: _Bridge, actor: Any, plan: RotationPlan, item: RotationItem, place: Any, admins: _Admins
+) -> None:
     """One account's pipeline: each network step here, each database step through the bridge."""
     changer = _changer(item)
     if item.state == ItemState.PLANNED:
-        admin = await bridge(_admin, item, changed=False)
+        admin = await admins(item, changed=False)
         before = await changer.snapshot(place, admin, item.login_name)
         await dependencies.find_uses(bridge, actor, item, place, admin, plan.config_paths)
         await bridge(_stage, actor, plan, item, before)
     if item.state == ItemState.STAGED:
         new = await bridge(_secret, item, pending=True, purpose="rotation: set the new secret")
-        if not await _holds(bridge, place, item, new):  # a resumed run: the change may have happened before
-            admin = await bridge(_admin, item, changed=False)
+        if not await _holds(place, item, new, admins):  # a resumed run: the change may have happened before
+            admin = await admins(item, changed=False)
             await changer.change(place, admin, item.login_name, new)
         del new
         await bridge(_changed, actor, item)
     if item.state == ItemState.CHANGED:
-        await _verify(bridge, actor, item, place)
+        await _verify(bridge, actor, item, place, admins)
 
 
 def _stage(actor: Any, plan: RotationPlan, item: RotationItem, before: Any) -> None:
@@ -497,15 +518,15 @@ def _version(item: RotationItem) -> tuple[Any, bool]:
     return version, not version.pending and version.abandoned_at is None  # promoted by a run that stopped
 
 
-async def _verify(bridge: _Bridge, actor: Any, item: RotationItem, place: Any) -> None:
+async def _verify(bridge: _Bridge, actor: Any, item: RotationItem, place: Any, admins: _Admins) -> None:
     """CHANGED → DONE: the verification ladder; the vault's current secret is always the target's."""
     changer = _changer(item)
     new = await bridge(_secret, item, pending=True, purpose="rotation: verify the new secret")
     version, promoted = await bridge(_version, item)
-    if not await _holds(bridge, place, item, new):
+    if not await _holds(place, item, new, admins):
         await bridge(_not_held, actor, item, version, promoted)
         return
-    admin = await bridge(_admin, item, changed=True)
+    admin = await admins(item, changed=True)
     after = await changer.snapshot(place, admin, item.login_name)
     await dependencies.check_uses(bridge, actor, item, place, admin)
     login, rung = await fresh_login(changer, place, item.login_name, new, admin=admin)  # once per run
