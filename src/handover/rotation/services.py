@@ -31,6 +31,7 @@ from handover.connectors import run as connectors_run
 from handover.connectors.change import ldap_password
 from handover.connectors.change import linux as linux_changer
 from handover.connectors.change import mariadb as mariadb_changer
+from handover.connectors.change import oracle as oracle_changer
 from handover.connectors.change import postgresql as postgresql_changer
 from handover.connectors.errors import GatherError, Status
 from handover.connectors.manifest import Credential
@@ -61,6 +62,7 @@ PLATFORMS = {
     "mariadb": "mysql",
     "ldap": "generic",
     "ad": "windows",
+    "oracle": "oracle",
 }
 CHANGERS: dict[str, Any] = {
     "linux": linux_changer,
@@ -68,6 +70,7 @@ CHANGERS: dict[str, Any] = {
     "mariadb": mariadb_changer,
     "ldap": ldap_password.OPENLDAP,
     "ad": ldap_password.ACTIVE_DIRECTORY,
+    "oracle": oracle_changer,
 }
 
 
