@@ -125,6 +125,60 @@ async def stored_matches(target: Target, admin: Credential, account: str, secret
     return hmac.compare_digest(text.upper(), native_hash(secret))
 
 
+# --- the exact previous verifier (E01's revert, 第二十八条第1项) ---------------------------------------------
+
+NATIVE = ("", "mysql_native_password")
+
+
+async def stored_verifier(target: Target, admin: Credential, account: str) -> str | None:
+    """``plugin`` and ``authentication_string`` as they are, one line each (secret material: the caller seals or
+    drops it); None when the account has neither."""
+    user, host = split(account)
+
+    def work(cursor: Any) -> str | None:
+        cursor.execute(
+            "SELECT plugin, authentication_string FROM mysql.user WHERE User = %s AND Host = %s", (user, host)
+        )
+        row = cursor.fetchone()
+        if row is None or not (row[0] or row[1]):
+            return None
+        auth = row[1].decode("latin-1") if isinstance(row[1], bytes) else str(row[1] or "")
+        return f"{row[0] or ''}\n{auth}"
+
+    result: str | None = await connectors_run.in_thread(lambda t, c: _with(t, c, work), target, admin)
+    return result
+
+
+def verifier_holds(verifier: str, secret: str) -> bool:
+    """Whether a ``plugin``/``authentication_string`` pair is ``secret``'s (native and caching_sha2 only)."""
+    plugin, _, auth = verifier.partition("\n")
+    if plugin == "caching_sha2_password":
+        return caching_sha2.matches(auth, secret)
+    return plugin in NATIVE and hmac.compare_digest(auth.upper(), native_hash(secret))
+
+
+async def set_verifier(target: Target, admin: Credential, account: str, verifier: str) -> None:
+    """Put the pair back: ``IDENTIFIED BY PASSWORD`` (native on MariaDB), else ``IDENTIFIED VIA plugin USING``
+    (MariaDB) or ``IDENTIFIED WITH plugin AS`` (MySQL)."""
+    user, host = split(account)
+    plugin, _, auth = verifier.partition("\n")
+    if not re.fullmatch(r"\w{0,64}", plugin):
+        raise ValueError("not an authentication plugin's name")
+
+    def work(cursor: Any) -> None:
+        cursor.execute("SELECT VERSION()")
+        mariadb = "mariadb" in str(cursor.fetchone()[0]).lower()
+        if plugin in NATIVE and mariadb:
+            cursor.execute("ALTER USER %s@%s IDENTIFIED BY PASSWORD %s", (user, host, auth))
+        elif mariadb:
+            cursor.execute(f"ALTER USER %s@%s IDENTIFIED VIA {plugin} USING %s", (user, host, auth))
+        else:
+            cursor.execute(f"ALTER USER %s@%s IDENTIFIED WITH {plugin or 'mysql_native_password'} AS %s",
+                           (user, host, auth))  # fmt: skip
+
+    await connectors_run.in_thread(lambda t, c: _with(t, c, work), target, admin)
+
+
 def _login(target: Target, credential: Credential) -> bool:
     try:
         connect(target, credential).close()

@@ -198,6 +198,27 @@ async def stored_verifier(target: Target, admin: Credential, account: str) -> st
     return result
 
 
+def verifier_holds(verifier: str, secret: str) -> bool:
+    """Whether a SPARE4 (its S: and T: parts) is ``secret``'s."""
+    return matches(verifier, secret)
+
+
+def same_verifier(one: str, other: str) -> bool:
+    """Whether two SPARE4 readings hold the same S: and T: verifiers (an H: or DES part aside)."""
+    return hmac.compare_digest(proof(one), proof(other))
+
+
+async def set_verifier(target: Target, admin: Credential, account: str, verifier: str) -> None:
+    """``ALTER USER … IDENTIFIED BY VALUES`` with SPARE4's S: and T: parts as they were."""
+    values = ";".join(found.group(0).upper() for found in (_S.search(verifier), _T.search(verifier)) if found)
+    if not values:
+        raise ValueError("no S: or T: verifier")
+    statement = f"ALTER USER {_quoted(account)} IDENTIFIED BY VALUES '{values}'"
+    await connectors_run.in_thread(
+        lambda t, c: _with(t, c, lambda conn, cursor: cursor.execute(statement)), target, admin
+    )
+
+
 async def stored_matches(target: Target, admin: Credential, account: str, secret: str) -> bool:
     """Rung 1: the stored verifier is ``secret``'s, recomputed from its own salts; where USER$ is not readable,
     a fresh login as the account."""
