@@ -270,3 +270,36 @@ def test_a_plan_rotates_the_oracle_super_users_without_a_password_in_any_stateme
     assert "IDENTIFIED BY VALUES" in texts[0]
     for secret in (*current.values(), ADMIN_PW, DBA_PW):
         assert [i for i, text in enumerate(texts) if secret in text] == [], secret
+
+
+def test_the_exact_verifier_is_read_and_put_back() -> None:
+    db = database()
+    before = asyncio.run(changer.stored_verifier(PLACE, ADMIN, "DBADMIN"))
+    assert before and changer.verifier_holds(before, DBA_PW) and not changer.verifier_holds(before, NEW_PW)
+    asyncio.run(changer.change(PLACE, ADMIN, "DBADMIN", NEW_PW))
+    assert not changer.same_verifier(
+        before, asyncio.run(changer.stored_verifier(PLACE, ADMIN, "DBADMIN")) or ""
+    )
+    asyncio.run(
+        changer.set_verifier(PLACE, ADMIN, "DBADMIN", before + ";H:0123ABCD")
+    )  # an H: part is left out
+    assert asyncio.run(changer.stored_verifier(PLACE, ADMIN, "DBADMIN")) == before
+    assert asyncio.run(changer.login_works(PLACE, "DBADMIN", DBA_PW))
+    restored = [s for s in db.executed if "IDENTIFIED BY VALUES" in s][-1]
+    assert restored.endswith(f"'{before}'") and DBA_PW not in "\n".join(db.executed)
+    with pytest.raises(ValueError):
+        asyncio.run(changer.set_verifier(PLACE, ADMIN, "DBADMIN", "H:0123"))
+
+
+def test_an_oracle_revert_puts_the_exact_verifier_back(scene, caplog: pytest.LogCaptureFixture) -> None:
+    """E01 (第二十八条第1项) on the stand-in database: SPARE4 afterwards is the one before the change."""
+    from tests.connectors.test_rotation_revert_exact import _handover_texts, _no_leak, _rotate_and_revert
+
+    caplog.set_level(logging.DEBUG)
+    world, tech, _target = scene
+    db = fake.SERVERS["127.0.0.1:1529"]
+    before = db.user("DBADMIN").spare4  # type: ignore[union-attr]
+    _item, _revert, new = _rotate_and_revert(world, tech, "DBADMIN")
+    assert db.user("DBADMIN").spare4 == before  # type: ignore[union-attr]
+    assert fake.holds(before, DBA_PW) and not fake.holds(before, new)
+    _no_leak("\n".join(db.executed), _handover_texts(caplog), (DBA_PW, new, ADMIN_PW), before)
