@@ -219,7 +219,10 @@ def _exact(actor: Any, revert: Revert, item: RotationItem, changer: Any, origina
     if not verifiers.supported(changer):
         return None
     exact = verifiers.opened(actor=actor, item=item, revert_id=revert.pk)
-    return exact if exact is not None and changer.verifier_holds(exact, original) else None
+    try:
+        return exact if exact is not None and changer.verifier_holds(exact, original) else None
+    except ValueError:  # a verifier this side cannot parse: not put back
+        return None
 
 
 def _set_and_prove(actor: Any, revert: Revert, item: RotationItem) -> tuple[bool | None, str, str]:
