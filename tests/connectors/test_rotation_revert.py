@@ -15,6 +15,7 @@ import pytest
 
 from handover.audit.models import Event
 from handover.connectors.change import linux as changer
+from handover.connectors.manifest import Credential
 from handover.core.errors import DomainError, PermissionDenied
 from handover.discovery.services import engine_target
 from handover.org.models import Engagement, Phase, Role
@@ -61,6 +62,9 @@ def test_the_original_comes_back_only_asked_approved_and_after_the_developers_su
 ) -> None:
     caplog.set_level(logging.DEBUG)
     world, tech, target = linux_scene
+    place = engine_target(target)
+    hashes = {login: asyncio.run(changer.stored_verifier(place, Credential("root", ADMIN_PW), login))
+              for login in ("opsuser", "root")}  # fmt: skip
     items = _rotated(world, tech)
     new_ops, new_root = _current("opsuser"), _current("root")
     other = world.login_with(Role.TECH_GROUP)
@@ -94,6 +98,11 @@ def test_the_original_comes_back_only_asked_approved_and_after_the_developers_su
         revert, case = done[login]
         assert _current(login) == original  # the vault's current secret is the target's again …
         assert _logs_in(target, login, original) and not _logs_in(target, login, new)  # … and logs in
+        # the very shadow hash it had before the change (sealed beside the pending version), not a new salt
+        assert (
+            asyncio.run(changer.stored_verifier(place, Credential("root", ADMIN_PW), login)) == hashes[login]
+        )
+        assert "put back exactly" in revert.detail
         entry = Account.objects.get(login_name=login).vault_entry
         versions = list(entry.versions.order_by("number").values_list("number", "pending"))
         assert (
@@ -113,8 +122,8 @@ def test_the_original_comes_back_only_asked_approved_and_after_the_developers_su
         json.dumps(list(Row.objects.values("data", "remarks")), ensure_ascii=False, default=str),
         json.dumps(list(Revert.objects.values()), ensure_ascii=False, default=str),
     ]
-    for secret in (new_ops, new_root, ADMIN_PW, OLD_PW):
-        assert all(secret not in text for text in texts)
+    for secret in (new_ops, new_root, ADMIN_PW, OLD_PW, *hashes.values()):
+        assert all(secret not in text for text in texts), secret
 
 
 def test_a_change_whose_verification_fails_opens_e01_from_its_row(linux_scene, monkeypatch) -> None:

@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from handover.discovery.models import Snapshot, Target
 from handover.org.models import Engagement, Site
 from handover.registers.models import Row
-from handover.vault.models import ChangeReason, SecretEntry, VerifyResult
+from handover.vault.models import ChangeReason, SealedBlob, SecretEntry, VerifyResult
 
 
 class PlanState(models.TextChoices):
@@ -79,6 +79,12 @@ class RotationItem(models.Model):
     reason = models.TextField(_("reason"), blank=True)
     backup_row = models.ForeignKey(Row, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     row = models.ForeignKey(Row, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    # The account's stored verifier before the change (shadow hash, SCRAM string, authentication_string,
+    # userPassword, SPARE4), sealed in the vault where the platform lets it be read: E01's revert restores it
+    # exactly (第二十八条第1项, rotation/verifiers.py). Never in the clear.
+    previous_verifier = models.ForeignKey(
+        SealedBlob, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

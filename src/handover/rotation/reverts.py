@@ -12,6 +12,9 @@
   the stored verifier is read before anything is changed), proves it by the stored verifier and a fresh login
   as the account, makes it current, compares everything but the password before and after, drafts its own
   表10 row and ticks 「恢复原密码」 on the case, whose 表39 entry people then sign and report (the case's close).
+- Where the verifier the change replaced was sealed (rotation/verifiers.py: shadow hash, SCRAM string,
+  authentication_string, userPassword, SPARE4) and is the original's, that very verifier is put back, not the
+  password with a new salt, and the stored verifier read afterwards must equal it; elsewhere the original is set.
 - A target that does not take the previous secret leaves the new one current and working (the copy is
   abandoned); the revert is 失败 with what is known. No secret is in any record, event or command line.
 """
@@ -37,7 +40,7 @@ from handover.org import permissions as perms
 from handover.org.models import Phase
 from handover.org.selectors import require
 from handover.registers.models import Row
-from handover.rotation import events, services
+from handover.rotation import events, services, verifiers
 from handover.rotation.approval import second_person_approve
 from handover.rotation.models import ItemState, Revert, RevertState, RotationItem
 from handover.vault import services as vault
@@ -200,7 +203,7 @@ def revert_apply(*, actor: Any, revert: Revert) -> Revert:
                                            reason=ChangeReason.OTHER)  # fmt: skip
             locked.version_number = copy.number
             locked.save(update_fields=["version_number"])
-    holds, outcome, detail = _set_and_prove(locked, item)
+    holds, outcome, detail = _set_and_prove(actor, locked, item)
     return _finish(actor, locked, item, holds, outcome, detail)
 
 
@@ -211,12 +214,26 @@ def _admin(item: RotationItem, revert: Revert, *, restored: bool) -> Credential:
                                purpose="revert: connect", task=f"revert:{revert.pk}")  # fmt: skip
 
 
-def _set_and_prove(revert: Revert, item: RotationItem) -> tuple[bool | None, str, str]:
+def _exact(actor: Any, revert: Revert, item: RotationItem, changer: Any, original: str) -> str | None:
+    """The verifier sealed before the change, when the platform can put it back and it is the original's (a
+    verifier the vault's original does not log in with is never restored); else None: the password is set."""
+    if not verifiers.supported(changer):
+        return None
+    exact = verifiers.opened(actor=actor, item=item, revert_id=revert.pk)
+    try:
+        return exact if exact is not None and changer.verifier_holds(exact, original) else None
+    except ValueError:  # a verifier this side cannot parse: not put back
+        return None
+
+
+def _set_and_prove(actor: Any, revert: Revert, item: RotationItem) -> tuple[bool | None, str, str]:
     """The network part: (whether the target holds the original now — None when unknown —, outcome, what is
-    known). At most one change and one login as the account per apply."""
+    known). At most one change and one login as the account per apply. Where the verifier the change replaced
+    was sealed (rotation/verifiers.py), that very verifier is put back and the stored one compared with it."""
     changer, place = _changer(item), engine_target(item.target)
     original = vault.secret_use_for_task(entry_id=item.entry_id, purpose="revert: the original password",
                                          task=f"revert:{revert.pk}", pending_number=revert.version_number)  # fmt: skip
+    exact = _exact(actor, revert, item, changer, original)
     try:
         admin = _admin(item, revert, restored=False)
         try:
@@ -229,7 +246,10 @@ def _set_and_prove(revert: Revert, item: RotationItem) -> tuple[bool | None, str
             held = bool(asyncio.run(changer.stored_matches(place, admin, item.login_name, original)))
         before = asyncio.run(changer.snapshot(place, admin, item.login_name))
         if not held:
-            asyncio.run(changer.change(place, admin, item.login_name, original))
+            if exact is not None:
+                asyncio.run(changer.set_verifier(place, admin, item.login_name, exact))
+            else:
+                asyncio.run(changer.change(place, admin, item.login_name, original))
             admin = _admin(item, revert, restored=True)
         if not asyncio.run(changer.stored_matches(place, admin, item.login_name, original)):
             return (
@@ -237,6 +257,9 @@ def _set_and_prove(revert: Revert, item: RotationItem) -> tuple[bool | None, str
                 VerifyResult.FAILED,
                 _("The target did not take the original password; the new one stays."),
             )
+        now = (
+            asyncio.run(changer.stored_verifier(place, admin, item.login_name)) if exact is not None else None
+        )
         after = asyncio.run(changer.snapshot(place, admin, item.login_name))
         login, rung = asyncio.run(fresh_login(changer, place, item.login_name, original, admin=admin))
     except GatherError as exc:
@@ -251,6 +274,9 @@ def _set_and_prove(revert: Revert, item: RotationItem) -> tuple[bool | None, str
     if moved:
         why = _("Besides the password, this changed: %(what)s.") % {"what": ", ".join(moved)}
         return True, VerifyResult.FAILED, why
+    if exact is not None and not verifiers.same(changer, now, exact):
+        why = _("The target holds the original password but not the verifier it had before the change.")
+        return True, VerifyResult.FAILED, why
     if not login:
         return (
             True,
@@ -260,13 +286,14 @@ def _set_and_prove(revert: Revert, item: RotationItem) -> tuple[bool | None, str
                 "forbidden)."
             ),
         )
+    said = []
+    if exact is not None:
+        said.append(_("The verifier the account had before the change was put back exactly."))
     if rung == LOCAL:
-        return (
-            True,
-            VerifyResult.SUCCESS,
-            _("Verified by a local login (su): a direct login as this account is forbidden on the host."),
+        said.append(
+            _("Verified by a local login (su): a direct login as this account is forbidden on the host.")
         )
-    return True, VerifyResult.SUCCESS, ""
+    return True, VerifyResult.SUCCESS, " ".join(said)
 
 
 def _finish(

@@ -31,6 +31,7 @@ from handover.connectors import run as connectors_run
 from handover.connectors.change import LOCAL, NETWORK, fresh_login, ldap_password
 from handover.connectors.change import linux as linux_changer
 from handover.connectors.change import mariadb as mariadb_changer
+from handover.connectors.change import oracle as oracle_changer
 from handover.connectors.change import postgresql as postgresql_changer
 from handover.connectors.errors import GatherError, Status
 from handover.connectors.manifest import Credential
@@ -44,7 +45,7 @@ from handover.discovery.services import engine_target
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Phase, Site
 from handover.org.selectors import one_side, require_at
-from handover.rotation import dependencies, events
+from handover.rotation import dependencies, events, verifiers
 from handover.rotation.models import ItemState, PlanState, RotationItem, RotationPlan
 from handover.vault import passwords
 from handover.vault import services as vault
@@ -61,6 +62,7 @@ PLATFORMS = {
     "mariadb": "mysql",
     "ldap": "generic",
     "ad": "windows",
+    "oracle": "oracle",
 }
 CHANGERS: dict[str, Any] = {
     "linux": linux_changer,
@@ -68,6 +70,7 @@ CHANGERS: dict[str, Any] = {
     "mariadb": mariadb_changer,
     "ldap": ldap_password.OPENLDAP,
     "ad": ldap_password.ACTIVE_DIRECTORY,
+    "oracle": oracle_changer,
 }
 
 
@@ -458,7 +461,10 @@ async def _rotate(
         admin = await admins(item, changed=False)
         before = await changer.snapshot(place, admin, item.login_name)
         await dependencies.find_uses(bridge, actor, item, place, admin, plan.config_paths)
-        await bridge(_stage, actor, plan, item, before)
+        # 第二十八条第1项: the stored verifier this change replaces, sealed for an E01 revert
+        verifier = await verifiers.read(changer, place, admin, item.login_name)
+        await bridge(_stage, actor, plan, item, before, verifier)
+        del verifier
     if item.state == ItemState.STAGED:
         new = await bridge(_secret, item, pending=True, purpose="rotation: set the new secret")
         if not await _holds(place, item, new, admins):  # a resumed run: the change may have happened before
@@ -470,8 +476,11 @@ async def _rotate(
         await _verify(bridge, actor, item, place, admins)
 
 
-def _stage(actor: Any, plan: RotationPlan, item: RotationItem, before: Any) -> None:
-    """PLANNED → STAGED: the new secret sealed pending (or the one a stopped run sealed), then recorded."""
+def _stage(
+    actor: Any, plan: RotationPlan, item: RotationItem, before: Any, verifier: str | None = None
+) -> None:
+    """PLANNED → STAGED: the new secret sealed pending (or the one a stopped run sealed), the stored verifier it
+    replaces sealed beside it (rotation/verifiers.py), then recorded."""
     version = _adopt_pending(item)  # a run stopped between sealing and recording it left one
     if version is None:
         new = passwords.generate(passwords.Policy(platform=PLATFORMS[item.target.connector]))
@@ -480,7 +489,9 @@ def _stage(actor: Any, plan: RotationPlan, item: RotationItem, before: Any) -> N
         version = vault.secret_stage(actor=actor, entry=item.entry, secret=new, reason=plan.reason, kind=kind)
         del new
     faults.point("rotation.after_stage")
-    _step(actor, item, state=ItemState.STAGED, version_number=version.number, before=before.__dict__)
+    sealed = verifiers.seal(actor=actor, item=item, verifier=verifier, version=version.number)
+    _step(actor, item, state=ItemState.STAGED, version_number=version.number, before=before.__dict__,
+          previous_verifier=sealed)  # fmt: skip
     faults.point("rotation.after_staged")
 
 

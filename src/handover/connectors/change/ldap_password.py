@@ -143,6 +143,32 @@ def _stored(target: Target, admin: Credential, account: str) -> list[str]:
     return result
 
 
+# --- the exact previous verifier (E01's revert, 第二十八条第1项; OpenLDAP only: AD keeps it unreadable) ----------
+
+
+async def stored_verifier(target: Target, admin: Credential, account: str) -> str | None:
+    """The entry's userPassword values, sorted, one a line (secret material: the caller seals or drops it)."""
+    values = await connectors_run.in_thread(lambda t, c: _stored(t, c, account), target, admin)
+    return "\n".join(sorted(values)) or None
+
+
+def verifier_holds_all(verifier: str, secret: str) -> bool:
+    """Whether one of the userPassword values (one a line) is ``secret``'s."""
+    return any(verifier_matches(secret, value) for value in verifier.split("\n"))
+
+
+def _set_verifier(target: Target, admin: Credential, account: str, verifier: str) -> None:
+    import ldap3
+
+    def work(conn: Any) -> None:
+        dn = _dn(conn, target, account, False)
+        values = [v.encode("utf-8") for v in verifier.split("\n")]
+        if not conn.modify(dn, {"userPassword": [(ldap3.MODIFY_REPLACE, values)]}):
+            raise _refused(target, conn, "the password restore")
+
+    _with(target, admin, False, work)
+
+
 async def stored_matches(
     target: Target, admin: Credential, account: str, secret: str, *, ad: bool = False
 ) -> bool:
@@ -270,6 +296,19 @@ class _Platform:
 
     async def snapshot(self, target: Target, admin: Credential, account: str) -> Snapshot:
         return await snapshot(target, admin, account, ad=self.ad)
+
+    async def stored_verifier(self, target: Target, admin: Credential, account: str) -> str | None:
+        """OpenLDAP: the userPassword values; AD: None (unreadable)."""
+        return None if self.ad else await stored_verifier(target, admin, account)
+
+    def verifier_holds(self, verifier: str, secret: str) -> bool:
+        return not self.ad and verifier_holds_all(verifier, secret)
+
+    async def set_verifier(self, target: Target, admin: Credential, account: str, verifier: str) -> None:
+        """OpenLDAP: userPassword replaced with the values as they were."""
+        if self.ad:
+            raise ValueError("Active Directory takes no verifier")
+        await connectors_run.in_thread(lambda t, c: _set_verifier(t, c, account, verifier), target, admin)
 
     async def login_works(
         self, target: Target, account: str, secret: str, *, admin: Credential | None = None

@@ -181,6 +181,29 @@ async def local_login_works(target: Target, admin: Credential, account: str, sec
     return done.exit_status == 0
 
 
+# --- the exact previous verifier (E01's revert, 第二十八条第1项) ---------------------------------------------
+
+
+async def stored_verifier(target: Target, admin: Credential, account: str) -> str | None:
+    """The account's shadow hash field as it is (secret material: the caller seals or drops it); None when the
+    account has no shadow line."""
+    fields = (await shadow_line(target, admin, account)).split(":")
+    return fields[1] if len(fields) > 1 else None
+
+
+def verifier_holds(verifier: str, secret: str) -> bool:
+    """Whether a shadow hash field is ``secret``'s (``$6$`` only: another scheme cannot be checked here)."""
+    return verify(secret, verifier)
+
+
+async def set_verifier(target: Target, admin: Credential, account: str, verifier: str) -> None:
+    """Put ``verifier`` back as the account's hash field: ``chpasswd -e`` with it on standard input."""
+    _check_name(account)
+    if not verifier or any(c in verifier for c in ":\n\r\0"):
+        raise ValueError("not a shadow hash field")
+    await _run(target, admin, AS_ROOT.format(cmd="chpasswd -e"), stdin=f"{account}:{verifier}\n")
+
+
 async def login_works(target: Target, account: str, secret: str, *, admin: Credential | None = None) -> bool:
     """Rung 2: a fresh SSH password login as the account itself succeeds (and runs ``true``)."""
     try:

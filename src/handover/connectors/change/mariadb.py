@@ -10,6 +10,8 @@ process, so a server with the general log on logs a verifier, never the secret. 
 so. ``stored_matches`` reads ``mysql.user.authentication_string``; ``login_works`` logs in as the account over
 TCP (an account of host ``localhost`` cannot be reached so: unverified); ``snapshot`` is the account's plugin,
 lock, expiry and limits and its grants (the IDENTIFIED part masked), which the change must leave as they were.
+On MySQL 8 (``statement_for``) the statement is ``IDENTIFIED WITH caching_sha2_password AS '$A$005$…'`` for an
+account of that plugin, its form computed here (``caching_sha2``), or ``IDENTIFIED WITH mysql_native_password AS``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from handover.connectors import run as connectors_run
+from handover.connectors.change import caching_sha2
 from handover.connectors.errors import GatherError, Status
 from handover.connectors.manifest import Credential, Target
 from handover.connectors.mariadb import _driver, _failure, _where, connect
@@ -63,30 +66,117 @@ def _with(target: Target, credential: Credential, work: Any) -> Any:
     raise failure
 
 
+def statement_for(version: str, plugin: str) -> tuple[str, str]:
+    """The statement that sets an account's verifier, and the form it takes (``native`` or ``caching_sha2``), for a
+    server of ``version`` (``SELECT VERSION()``) and the account's current ``plugin``. MariaDB: ``IDENTIFIED BY
+    PASSWORD`` (a native hash). MySQL 8 refuses that clause: ``IDENTIFIED WITH <plugin> AS``, keeping the account's
+    plugin where it is caching_sha2_password (the 8.0 default) or mysql_native_password; any other plugin (or a
+    MySQL before 8) gets the native form, the plugin's move then shown by the snapshot."""
+    leading = re.match(r"\d+", version)
+    major = int(leading.group(0)) if leading else 0
+    if "mariadb" in version.lower() or major < 8:
+        return "ALTER USER %s@%s IDENTIFIED BY PASSWORD %s", "native"
+    if plugin == "caching_sha2_password":
+        return "ALTER USER %s@%s IDENTIFIED WITH caching_sha2_password AS %s", "caching_sha2"
+    return "ALTER USER %s@%s IDENTIFIED WITH mysql_native_password AS %s", "native"
+
+
+def _current_plugin(cursor: Any, user: str, host: str) -> tuple[str, str]:
+    cursor.execute("SELECT VERSION()")
+    version = str(cursor.fetchone()[0])
+    cursor.execute("SELECT plugin FROM mysql.user WHERE User = %s AND Host = %s", (user, host))
+    row = cursor.fetchone()
+    return version, str(row[0] or "") if row else ""
+
+
 async def change(target: Target, admin: Credential, account: str, new_secret: str) -> None:
-    """Set ``account``'s password to ``new_secret`` (its native hash only crosses the wire)."""
+    """Set ``account``'s password to ``new_secret`` (its stored form only crosses the wire: the native hash, or
+    MySQL 8's caching_sha2_password form, as ``statement_for`` chooses)."""
     user, host = split(account)
-    stored = native_hash(new_secret)
 
     def work(cursor: Any) -> None:
-        cursor.execute("ALTER USER %s@%s IDENTIFIED BY PASSWORD %s", (user, host, stored))
+        statement, form = statement_for(*_current_plugin(cursor, user, host))
+        if (
+            form == "caching_sha2"
+        ):  # plain ASCII (the salt is of the crypt alphabet): a string literal, no _binary
+            stored = caching_sha2.stored_form(new_secret).decode("ascii")
+        else:
+            stored = native_hash(new_secret)
+        cursor.execute(statement, (user, host, stored))
 
     await connectors_run.in_thread(lambda t, c: _with(t, c, work), target, admin)
 
 
 async def stored_matches(target: Target, admin: Credential, account: str, secret: str) -> bool:
-    """Rung 1: the stored verifier is ``secret``'s native hash."""
+    """Rung 1: the stored verifier is ``secret``'s (native hash, or caching_sha2_password's form)."""
     user, host = split(account)
 
-    def work(cursor: Any) -> str:
+    def work(cursor: Any) -> bytes | str:
         cursor.execute(
             "SELECT authentication_string FROM mysql.user WHERE User = %s AND Host = %s", (user, host)
         )
         row = cursor.fetchone()
-        return str(row[0] or "") if row else ""
+        return (row[0] or "") if row else ""
 
     stored = await connectors_run.in_thread(lambda t, c: _with(t, c, work), target, admin)
-    return hmac.compare_digest(str(stored).upper(), native_hash(secret))
+    if caching_sha2.matches(stored, secret):
+        return True
+    text = stored.decode("latin-1") if isinstance(stored, bytes) else str(stored)
+    return hmac.compare_digest(text.upper(), native_hash(secret))
+
+
+# --- the exact previous verifier (E01's revert, 第二十八条第1项) ---------------------------------------------
+
+NATIVE = ("", "mysql_native_password")
+
+
+async def stored_verifier(target: Target, admin: Credential, account: str) -> str | None:
+    """``plugin`` and ``authentication_string`` as they are, one line each (secret material: the caller seals or
+    drops it); None when the account has neither."""
+    user, host = split(account)
+
+    def work(cursor: Any) -> str | None:
+        cursor.execute(
+            "SELECT plugin, authentication_string FROM mysql.user WHERE User = %s AND Host = %s", (user, host)
+        )
+        row = cursor.fetchone()
+        if row is None or not (row[0] or row[1]):
+            return None
+        auth = row[1].decode("latin-1") if isinstance(row[1], bytes) else str(row[1] or "")
+        return f"{row[0] or ''}\n{auth}"
+
+    result: str | None = await connectors_run.in_thread(lambda t, c: _with(t, c, work), target, admin)
+    return result
+
+
+def verifier_holds(verifier: str, secret: str) -> bool:
+    """Whether a ``plugin``/``authentication_string`` pair is ``secret``'s (native and caching_sha2 only)."""
+    plugin, _, auth = verifier.partition("\n")
+    if plugin == "caching_sha2_password":
+        return caching_sha2.matches(auth, secret)
+    return plugin in NATIVE and hmac.compare_digest(auth.upper(), native_hash(secret))
+
+
+async def set_verifier(target: Target, admin: Credential, account: str, verifier: str) -> None:
+    """Put the pair back: ``IDENTIFIED BY PASSWORD`` (native on MariaDB), else ``IDENTIFIED VIA plugin USING``
+    (MariaDB) or ``IDENTIFIED WITH plugin AS`` (MySQL)."""
+    user, host = split(account)
+    plugin, _, auth = verifier.partition("\n")
+    if not re.fullmatch(r"\w{0,64}", plugin):
+        raise ValueError("not an authentication plugin's name")
+
+    def work(cursor: Any) -> None:
+        cursor.execute("SELECT VERSION()")
+        mariadb = "mariadb" in str(cursor.fetchone()[0]).lower()
+        if plugin in NATIVE and mariadb:
+            cursor.execute("ALTER USER %s@%s IDENTIFIED BY PASSWORD %s", (user, host, auth))
+        elif mariadb:
+            cursor.execute(f"ALTER USER %s@%s IDENTIFIED VIA {plugin} USING %s", (user, host, auth))
+        else:
+            cursor.execute(f"ALTER USER %s@%s IDENTIFIED WITH {plugin or 'mysql_native_password'} AS %s",
+                           (user, host, auth))  # fmt: skip
+
+    await connectors_run.in_thread(lambda t, c: _with(t, c, work), target, admin)
 
 
 def _login(target: Target, credential: Credential) -> bool:

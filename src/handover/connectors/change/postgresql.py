@@ -111,6 +111,38 @@ async def stored_matches(target: Target, admin: Credential, account: str, secret
     return scram_matches(secret, verifier)
 
 
+# --- the exact previous verifier (E01's revert, 第二十八条第1项) ---------------------------------------------
+
+
+async def stored_verifier(target: Target, admin: Credential, account: str) -> str | None:
+    """pg_authid.rolpassword as it is (secret material: the caller seals or drops it); None when there is none."""
+    verifier = await connectors_run.in_thread(lambda t, c: _stored(t, c, account), target, admin)
+    return verifier or None
+
+
+def verifier_holds(verifier: str, secret: str, account: str = "") -> bool:
+    """Whether a rolpassword is ``secret``'s (SCRAM; md5 needs the role's name)."""
+    if verifier.startswith("md5"):
+        expected = "md5" + hashlib.md5((secret + account).encode(), usedforsecurity=False).hexdigest()
+        return hmac.compare_digest(verifier, expected)
+    return scram_matches(secret, verifier)
+
+
+async def set_verifier(target: Target, admin: Credential, account: str, verifier: str) -> None:
+    """``ALTER ROLE … PASSWORD '<verifier>'``: PostgreSQL keeps a SCRAM or md5 verifier as given."""
+    from psycopg import sql
+
+    if not (verifier.startswith("SCRAM-SHA-256$") or re.fullmatch(r"md5[0-9a-f]{32}", verifier)):
+        raise ValueError("not a PostgreSQL password verifier")
+
+    def work(conn: Any) -> None:
+        conn.execute(
+            sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(account), sql.Literal(verifier))
+        )
+
+    await connectors_run.in_thread(lambda t, c: _with(t, c, work), target, admin)
+
+
 def _login(target: Target, credential: Credential) -> bool:
     try:
         conn = _connect(target, credential)

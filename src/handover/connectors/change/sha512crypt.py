@@ -32,35 +32,44 @@ def _repeat(digest: bytes, length: int) -> bytes:
     return (digest * (length // len(digest) + 1))[:length]
 
 
-def sha512_crypt(password: str, salt: str | None = None, rounds: int = ROUNDS_DEFAULT) -> str:
-    """``$6$salt$hash`` of ``password`` (a fresh 16-character salt unless one is given)."""
-    if salt is None:
-        salt = "".join(secrets.choice(ALPHABET) for _ in range(16))
-    p, s = password.encode("utf-8"), salt.encode("ascii")[:16]
-    rounds = max(1000, min(999_999_999, rounds))
-    b = hashlib.sha512(p + s + p).digest()
-    a = hashlib.sha512(p + s)
+def digest(algorithm: str, p: bytes, s: bytes, rounds: int) -> bytes:
+    """Drepper's SHA-crypt core (steps 1–21) over ``algorithm`` (sha256 or sha512): the final digest C. The salt
+    is used as given (the ``$5$``/``$6$`` formats cut it to 16 bytes before; MySQL's caching_sha2 keeps 20)."""
+    new = getattr(hashlib, algorithm)
+    size = new().digest_size
+    b = new(p + s + p).digest()
+    a = new(p + s)
     length = len(p)
-    while length > 64:
+    while length > size:
         a.update(b)
-        length -= 64
+        length -= size
     a.update(b[:length])
     length = len(p)
     while length > 0:
         a.update(b if length & 1 else p)
         length >>= 1
-    digest = a.digest()
-    p_bytes = _repeat(hashlib.sha512(p * len(p)).digest(), len(p))
-    s_bytes = _repeat(hashlib.sha512(s * (16 + digest[0])).digest(), len(s))
-    c = digest
+    first = a.digest()
+    p_bytes = _repeat(new(p * len(p)).digest(), len(p))
+    s_bytes = _repeat(new(s * (16 + first[0])).digest(), len(s))
+    c = first
     for i in range(rounds):
-        step = hashlib.sha512(p_bytes if i & 1 else c)
+        step = new(p_bytes if i & 1 else c)
         if i % 3:
             step.update(s_bytes)
         if i % 7:
             step.update(p_bytes)
         step.update(c if i & 1 else p_bytes)
         c = step.digest()
+    return c
+
+
+def sha512_crypt(password: str, salt: str | None = None, rounds: int = ROUNDS_DEFAULT) -> str:
+    """``$6$salt$hash`` of ``password`` (a fresh 16-character salt unless one is given)."""
+    if salt is None:
+        salt = "".join(secrets.choice(ALPHABET) for _ in range(16))
+    p, s = password.encode("utf-8"), salt.encode("ascii")[:16]
+    rounds = max(1000, min(999_999_999, rounds))
+    c = digest("sha512", p, s, rounds)
     encoded = "".join(_b64(c[x], c[y], c[z], 4) for x, y, z in _ORDER) + _b64(0, 0, c[63], 2)
     prefix = "$6$" if rounds == ROUNDS_DEFAULT else f"$6$rounds={rounds}$"
     return f"{prefix}{s.decode()}${encoded}"
