@@ -12,7 +12,9 @@ from __future__ import annotations
 import io
 import json
 import os
+import resource
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -24,6 +26,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from django.utils import translation
 
 from handover.audit.checkpoint import load_or_create_key
 from handover.core.actors import system
@@ -245,24 +248,39 @@ def _restore_in_process(drill: Drill, path: Path) -> None:
 def test_restore_refuses_a_damaged_a_foreign_or_an_untrusted_archive_and_a_database_that_is_not_empty(
     drill: Drill,
 ) -> None:
-    truncated = drill.root / "half.tar"
-    truncated.write_bytes(drill.archive.read_bytes()[: drill.archive.stat().st_size // 2])
-    with pytest.raises(DomainError, match="damaged or not trusted, so nothing was restored"):
-        _restore_in_process(drill, truncated)
-    with pytest.raises(DomainError, match=r"UNTRUSTED SIGNATURE\.json: no trusted key"):
-        services.backup_restore(actor=system("test"), source=drill.archive, trusted=None)
-    # Another version: one migration this code does not have, recorded and signed by the old server's key.
-    key = load_or_create_key(drill.data / "keys" / "package.key")
-    future = _resigned_with(drill, key, lambda meta: meta["migrations"].append("platform_backup.9999_future"))
-    with pytest.raises(
-        DomainError, match=r"migrations this code does not have: platform_backup\.9999_future"
-    ):
-        _restore_in_process(drill, future)
-    older = _resigned_with(drill, key, lambda meta: meta["migrations"].remove("vault.0001_initial"))
-    with pytest.raises(DomainError, match=r"migrations the archive lacks: vault\.0001_initial"):
-        _restore_in_process(drill, older)
-    with pytest.raises(DomainError, match="The database is not empty"):  # the test database has its tables
-        _restore_in_process(drill, drill.archive)
+    before = _data_files()
+    with translation.override("en"):  # the messages as written; the catalogue has their Chinese
+        truncated = drill.root / "half.tar"
+        truncated.write_bytes(drill.archive.read_bytes()[: drill.archive.stat().st_size // 2])
+        with pytest.raises(DomainError, match="damaged or not trusted, so nothing was restored"):
+            _restore_in_process(drill, truncated)
+        with pytest.raises(DomainError, match=r"UNTRUSTED SIGNATURE\.json: no trusted key"):
+            services.backup_restore(actor=system("test"), source=drill.archive, trusted=None)
+        # Another version: one migration this code does not have, recorded and signed by the old server's key.
+        key = load_or_create_key(drill.data / "keys" / "package.key")
+        future = _resigned_with(
+            drill, key, lambda meta: meta["migrations"].append("platform_backup.9999_future")
+        )
+        with pytest.raises(
+            DomainError, match=r"migrations this code does not have: platform_backup\.9999_future"
+        ):
+            _restore_in_process(drill, future)
+        older = _resigned_with(drill, key, lambda meta: meta["migrations"].remove("vault.0001_initial"))
+        with pytest.raises(DomainError, match=r"migrations the archive lacks: vault\.0001_initial"):
+            _restore_in_process(drill, older)
+        # The test database has its tables.
+        with pytest.raises(DomainError, match="The database is not empty"):
+            _restore_in_process(drill, drill.archive)
+    assert _data_files() == before  # nothing changed by any refusal
+
+
+def _data_files() -> list[str]:
+    from django.conf import settings
+
+    data = Path(settings.DATA_DIR)
+    return sorted(
+        str(p.relative_to(data)) for p in data.rglob("*") if p.is_file() and p.parts[-2:-1] != ("logs",)
+    )
 
 
 def _resigned_with(drill: Drill, key: Ed25519PrivateKey, edit: Any) -> Path:
@@ -309,6 +327,38 @@ def _tables(data: Path) -> list[str]:
         return [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
 
 
+def _small_disk(limit: int) -> None:
+    """In the child: no file may grow past ``limit`` (EFBIG, as a full disk's ENOSPC), and no signal kills."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+def test_a_backup_onto_a_full_disk_is_refused_with_the_reason_and_leaves_nothing(drill: Drill) -> None:
+    copy = (
+        drill.root / "copy.sqlite3"
+    )  # the size of the database's copy now: room for it, not for the archive
+    with sqlite3.connect(drill.data / "handover.sqlite3") as db, sqlite3.connect(copy) as into:
+        db.backup(into)
+    limit = copy.stat().st_size + 4096
+    before, folder = _state(drill.data), drill.root / "small-disk"
+    folder.mkdir()
+    done = subprocess.run(
+        [sys.executable, "-m", "handover", "backup", "-o", str(folder / "full.tar")],
+        cwd=ROOT,
+        env=_env(drill.data),
+        capture_output=True,
+        text=True,
+        check=False,
+        preexec_fn=lambda: _small_disk(limit),
+    )
+    # The reason (the system's, untranslated) and the file, in whichever language the catalogue gives.
+    assert (
+        done.returncode == 1 and "File too large" in done.stderr and str(folder / "full.tar") in done.stderr
+    )
+    assert "Traceback" not in done.stderr
+    assert list(folder.iterdir()) == [] and _state(drill.data) == before
+
+
 def test_a_restore_killed_anywhere_can_be_run_again_or_is_complete(drill: Drill) -> None:
     args = (
         "restore",
@@ -333,5 +383,5 @@ def test_a_restore_killed_anywhere_can_be_run_again_or_is_complete(drill: Drill)
     target = drill.root / "killed-database"
     assert handover(target, *args, HANDOVER_FAULT="platform_restore.after_database").returncode == 137
     refused = handover(target, *args)
-    assert refused.returncode == 1 and "The database is not empty" in refused.stderr
+    assert refused.returncode == 1 and "accounts_" in refused.stderr  # refused, naming the tables it found
     shutil.rmtree(drill.root / "killed-extract", ignore_errors=True)

@@ -84,7 +84,9 @@ class Writer:
             raise ValueError(f"unknown digest algorithm {algorithm!r}")
         self.algorithm, self.created_at = algorithm, created_at
         self.files: dict[str, tuple[int, str]] = {}
-        self.tar = tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT)  # noqa: SIM115
+        # Mode "w", not the stream mode "w|": the stream's buffer would be written again by its __del__ after a
+        # failed write (a full disk), to a closed file. "w" writes straight through; it only asks tell().
+        self.tar = tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT)  # noqa: SIM115
 
     def add_bytes(self, name: str, data: bytes) -> None:
         self._member(name, len(data), io.BytesIO(data))

@@ -47,6 +47,9 @@ def snapshot(destination: Path) -> dict[str, Any]:
         target = sqlite3.connect(destination)
         try:
             source.backup(target)
+        except sqlite3.Error as exc:  # a full disk under the copy, among others
+            target.close()
+            raise DomainError(_("The database could not be copied: %(error)s") % {"error": exc}) from None
         finally:
             source.close()
         try:

@@ -10,6 +10,7 @@ inside the database: they open again only with k of the old shares.
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import json
 import os
@@ -86,9 +87,13 @@ class _HashingWriter:
         self.handle, self.hasher, self.size = handle, hashlib.sha256(), 0
 
     def write(self, data: bytes) -> int:
+        written = self.handle.write(data)
         self.hasher.update(data)
         self.size += len(data)
-        return self.handle.write(data)
+        return written
+
+    def tell(self) -> int:
+        return self.size
 
 
 @dataclass(frozen=True)
@@ -122,6 +127,12 @@ def backup_create(*, actor: Any, destination: Path, algorithm: str = "sha256") -
         point("platform_backup.before_rename")
         os.replace(temp, destination)
         _sync_folder(destination.parent)
+    except OSError as exc:  # a full disk, a folder that went away: the reason, and nothing kept
+        temp.unlink(missing_ok=True)
+        raise DomainError(
+            _("The backup could not be written (%(error)s); nothing was kept under %(file)s.")
+            % {"error": exc.strerror or type(exc).__name__, "file": destination}
+        ) from None
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
@@ -138,6 +149,7 @@ def backup_create(*, actor: Any, destination: Path, algorithm: str = "sha256") -
             "files": result.files,
             "audit_head": result.audit_head,
             "algorithm": algorithm,
+            "os_user": getpass.getuser(),
         },
     )
     return result
@@ -388,7 +400,13 @@ def backup_restore(
     _refuse_not_empty(entries, algorithm)
     point("platform_restore.after_checks")
     with _staging() as staging:
-        staged = _extract(source, entries, algorithm, staging)
+        try:
+            staged = _extract(source, entries, algorithm, staging)
+        except OSError as exc:
+            raise DomainError(
+                _("The archive could not be unpacked (%(error)s); nothing was installed.")
+                % {"error": exc.strerror or type(exc).__name__}
+            ) from None
         point("platform_restore.after_extract")
         result = RestoreResult(files=_install_files(staged))
         point("platform_restore.after_files")
@@ -407,6 +425,7 @@ def backup_restore(
             "audit_ok": result.audit_ok,
             "checkpoints": result.checkpoints,
             "checkpoint_key": result.checkpoint_key,
+            "os_user": getpass.getuser(),
         },
     )
     return result
