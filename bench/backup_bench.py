@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -141,6 +142,11 @@ def run(files: int, events: int) -> None:
         for name, seconds in rows:
             print(f"| {name:<40} | {seconds:>8.2f} | {size / MIB / seconds:>7,.0f} |")
         print(f"restore said: {said}")
+        # Memory stays flat: the peak resident size of this process (generation, backup, verify) and of the
+        # restore's process, against the archive's size.
+        own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+        child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
+        print(f"peak resident memory: this process {own} MiB, the restore's process {child} MiB")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

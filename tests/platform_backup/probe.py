@@ -24,6 +24,7 @@ def setup() -> dict[str, Any]:
     shares = [
         line.split(": ", 1)[1] for line in out.getvalue().splitlines() if line.strip().startswith("share ")
     ]
+    _canary_put()  # the demo leaves this process's vault unsealed
     call_command("audit", "checkpoint", stdout=io.StringIO(), stderr=io.StringIO())
     keys = {}
     for app in ("audit", "package"):
@@ -33,6 +34,35 @@ def setup() -> dict[str, Any]:
     from handover.audit.selectors import chain_head
 
     return {"shares": shares, "keys": keys, "head": chain_head()[0]}
+
+
+CANARY = "Canary-Backup-7f3a9c1e-Zq!x"  # stored in the vault; it must never be readable in an archive
+
+
+def _canary_put() -> None:
+    from handover.core.actors import system
+    from handover.org.models import Engagement, Site
+    from handover.vault import lifecycle, services
+    from handover.vault.models import CustodyMode, SecretKind
+
+    site = Site.objects.get(code="BR-HZ")
+    target = services.Target(
+        engagement=Engagement.objects.get(pk=site.engagement_id),
+        site=site,
+        system_name="营业部柜台系统",
+        hostname="hz-canary01",
+        login_name="root",
+        layer="操作系统",
+        account_class="超级用户",
+    )
+    services.secret_put(
+        actor=system("drill"),
+        target=target,
+        secret=CANARY,
+        kind=SecretKind.ORIGINAL,
+        custody=services.Custody(mode=CustodyMode.VAULT, envelope_no="", safe=""),
+    )
+    lifecycle.vault_seal(actor=system("drill"))
 
 
 def write(ready: str, stop: str) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from handover.core.actors import system
 from handover.core.errors import DomainError
 from handover.platform_backup import archive, services
 from handover.reports.verify import load_public_key
+from tests.platform_backup.probe import CANARY
 
 pytestmark = pytest.mark.sqlite_pass
 
@@ -168,6 +169,21 @@ def test_restore_gives_back_the_tables_the_files_and_the_vault(drill: Drill) -> 
     assert any(name.startswith("workflow/evidence/") for name in after["files"])  # the demo's uploads
     assert after["files"] == before["files"]
     assert not (target / "keys" / "package.key").exists()  # no key of the old server came with it
+
+
+def test_the_archive_holds_no_secret_no_share_and_no_key(drill: Drill) -> None:
+    """Canaries: a secret stored in the vault, the five shares, and the data folder's keys (their bytes)."""
+    content = drill.archive.read_bytes()
+    assert CANARY.encode() not in content
+    for share in drill.shares:
+        assert share.encode() not in content and share.split("-")[-3].encode() not in content
+    keys = sorted((drill.data / "keys").iterdir())
+    assert {"django-secret-key", "package.key"} <= {k.name for k in keys}
+    for key in keys:
+        secret = key.read_bytes().strip()
+        assert len(secret) > 20 and secret not in content, key.name
+    names = archive_names(drill.archive)
+    assert not [n for n in names if "keys/" in n or n.endswith((".key", ".sock"))]
 
 
 def _copy(drill: Drill, name: str, change: Any) -> Path:
