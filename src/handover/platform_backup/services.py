@@ -278,8 +278,7 @@ def _refuse_foreign(metadata: dict[str, Any]) -> None:
 
 def _target(entry: str) -> Path | None:
     """Where a ``files/<store>/…`` member goes in this deployment; None for a name outside every store."""
-    _prefix, _, rest = entry.partition(archive.FILES_PREFIX)
-    store, _, relative = rest.partition("/")
+    store, _, relative = entry.removeprefix(archive.FILES_PREFIX).partition("/")
     folder = stores().get(store)
     parts = Path(relative).parts
     if folder is None or not relative or Path(relative).is_absolute() or ".." in parts:
@@ -397,6 +396,8 @@ def backup_restore(
     metadata = archive.metadata_of(report)
     _refuse_foreign(metadata)
     algorithm = str(metadata["algorithm"])
+    if metadata.get("database") not in entries:
+        raise DomainError(_("The archive holds no database; nothing was restored."))
     _refuse_not_empty(entries, algorithm)
     point("platform_restore.after_checks")
     with _staging() as staging:

@@ -20,7 +20,8 @@ from handover.platform_backup import services
 class Command(BaseCommand):
     help = (
         "Write one signed archive of the database, the data folder's stores and the audit checkpoints, while "
-        "the server runs. Never the vault's master key or shares, nor the keys of the data folder."
+        "the server runs. Never the vault's master key or shares, nor the keys of the data folder. "
+        "'handover backup verify FILE --public-key PEM' checks an archive offline (docs/backup.md)."
     )
     requires_system_checks: list[str] = []
 
