@@ -106,6 +106,7 @@ check: install-test
 # Every benchmark, one after the other (figures in docs/benchmarks.md); not part of `make test`.
 bench: install-bench
 	$(BIN)/python bench/audit_bench.py
+	$(BIN)/python bench/backup_bench.py
 	$(BIN)/python bench/workflow_bench.py
 	$(BIN)/python bench/vault_bench.py
 	$(BIN)/python bench/fixity_bench.py

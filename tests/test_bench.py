@@ -131,3 +131,10 @@ def test_workflow_bench_runs(tmp_path: Path) -> None:
         "package_build",
     ):
         assert line in done.stdout
+
+
+def test_backup_bench_runs() -> None:
+    # A thousandth of the data: back up, verify, and restore in a process of its own, with audit verify.
+    out = run("backup_bench.py")
+    assert "| handover restore, with audit verify " in out
+    assert "restore said: audit trail intact: 1001 events, head 1001, 1 checkpoint(s)" in out

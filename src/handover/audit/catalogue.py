@@ -24,6 +24,7 @@ APPS_WITH_EVENTS = (
     "handover.workflow",
     "handover.risk",
     "handover.reports",
+    "handover.platform_backup",
 )
 
 _actions: dict[str, str | Promise] = {}

@@ -13,6 +13,11 @@ def main(argv: list[str] | None = None) -> None:
         from handover.reports.verify import main as verify_main
 
         sys.exit(verify_main(args[2:]))
+    if args[:2] == ["backup", "verify"]:
+        # Offline too: the platform backup's verifier (docs/backup.md) needs no settings and no database.
+        from handover.platform_backup.archive import main as backup_verify_main
+
+        sys.exit(backup_verify_main(args[2:]))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "handover.settings.local")
     from django.core.management import execute_from_command_line
 

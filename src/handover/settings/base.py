@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "handover.workflow",
     "handover.risk",
     "handover.reports",
+    "handover.platform_backup",
     "handover.web",
     "handover.api",
     "handover.cli",
