@@ -9,6 +9,7 @@ import hashlib
 import json
 import logging
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -291,6 +292,16 @@ def test_the_exact_verifier_is_read_and_put_back() -> None:
         asyncio.run(changer.set_verifier(PLACE, ADMIN, "DBADMIN", "H:0123"))
 
 
+@pytest.fixture
+def english() -> Iterator[None]:
+    """The shared revert steps compare messages in English (a request before may have left Chinese active)."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
+@pytest.mark.usefixtures("english")
 def test_an_oracle_revert_puts_the_exact_verifier_back(scene, caplog: pytest.LogCaptureFixture) -> None:
     """E01 (第二十八条第1项) on the stand-in database: SPARE4 afterwards is the one before the change."""
     from tests.connectors.test_rotation_revert_exact import _handover_texts, _no_leak, _rotate_and_revert
