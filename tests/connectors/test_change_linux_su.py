@@ -54,3 +54,12 @@ def test_root_without_ssh_login_is_verified_by_su_through_a_sudo_administrator()
             LOCAL,
         )
         assert ADMIN_PW not in host.log.read_text(errors="replace")
+
+
+def test_deny_users_is_a_forbidden_direct_login_too() -> None:
+    with etc_host(sudo_ops=True, sshd_extra="DenyUsers opsuser nobody@10.*\n") as host:
+        place = Target("127.0.0.1", host.port, timeout=20.0)
+        admin = Credential("root", ADMIN_PW)
+        assert asyncio.run(changer.direct_login_forbidden(place, admin, "opsuser"))
+        assert not asyncio.run(changer.direct_login_forbidden(place, admin, "root"))
+        assert asyncio.run(fresh_login(changer, place, "opsuser", OLD_PW, admin=admin)) == (True, LOCAL)

@@ -17,6 +17,7 @@ Failures are ``GatherError`` with a status and a reason in both languages, never
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import re
 import shlex
 from dataclasses import dataclass
@@ -136,8 +137,18 @@ async def direct_login_forbidden(target: Target, admin: Credential, account: str
         if exc.status is Status.REFUSED:
             return False
         raise
-    config = dict(line.split(" ", 1) for line in said.lower().splitlines() if " " in line)
+    config: dict[str, str] = {}
+    for line in said.lower().splitlines():  # a keyword may come on several lines (one a pattern): joined
+        key, _sep, value = line.partition(" ")
+        config[key] = f"{config[key]} {value}" if key in config else value
     if config.get("passwordauthentication") == "no" and config.get("kbdinteractiveauthentication") != "yes":
+        return True
+    name = account.lower()
+
+    def named(patterns: str) -> bool:  # DenyUsers/AllowUsers: user or user@host patterns with * and ?
+        return any(fnmatch.fnmatchcase(name, p.split("@", 1)[0]) for p in patterns.split())
+
+    if named(config.get("denyusers", "")) or ("allowusers" in config and not named(config["allowusers"])):
         return True
     return account == "root" and config.get("permitrootlogin", "yes") in FORBIDDING["permitrootlogin"]
 
