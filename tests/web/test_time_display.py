@@ -1,0 +1,121 @@
+"""Review M2: one way to show time. Pages say Beijing time as ``2026-12-04 15:31`` and name the zone once;
+an ISO timestamp (``2026-12-04T15:31``) or a ``2026年12月4日`` date in a page's text is a defect."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from html.parser import HTMLParser
+from urllib.parse import urljoin, urlsplit
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.template import Context, Template
+from django.test import Client
+
+from handover.core.moments import moment_text
+from tests.demo_db import _demo_for_module, demo  # noqa: F401 - fixtures
+
+ISO = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+CHINESE_DATE = re.compile(r"\d{4}年\d{1,2}月\d{1,2}日")
+# The pages of the demo a technical group member, a branch's on-site post and the auditor open most; one page per
+# URL shape, as far as the links reach.
+ROLES = ("demo-tech", "demo-onsite-hz", "demo-auditor")
+MAX_PAGES = 60
+
+
+class _Text(HTMLParser):
+    """A page's visible text (not scripts, not attributes, not <code> such as hashes) and its links."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.text: list[str] = []
+        self.links: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style", "code"):
+            self._skip += 1
+        href = dict(attrs).get("href")
+        if tag == "a" and href:
+            self.links.append(href)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style", "code") and self._skip:
+            self._skip -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.text.append(data)
+
+
+def _shape(path: str) -> str:
+    return re.sub(r"/(\d+|[0-9a-f]{8}-[0-9a-f-]{27})(?=/|$)", "/N", path)
+
+
+def _bad_times(client: Client) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    queue, seen = ["/", "/audit/", "/vault/"], set()
+    while queue and len(seen) < MAX_PAGES:
+        url = queue.pop(0)
+        shape = _shape(urlsplit(url).path)
+        if shape in seen or shape.endswith(("/pdf/", "/export/", ".csv", ".xlsx", "/logout/")):
+            continue
+        seen.add(shape)
+        response = client.get(url, follow=True)
+        if "text/html" not in response.get("Content-Type", ""):
+            continue
+        page = _Text()
+        page.feed(response.content.decode())
+        text = " ".join(page.text)
+        wrong = ISO.findall(text) + CHINESE_DATE.findall(text)
+        if wrong:
+            found[url] = wrong[:3]
+        for href in page.links:
+            parts = urlsplit(urljoin(url, href))
+            if not (parts.scheme or parts.netloc or parts.path.startswith(("/i18n/", "/static/"))):
+                queue.append(parts.path + (f"?{parts.query}" if parts.query else ""))
+    assert len(seen) > 6, seen  # the crawl reached the pages, not only the login
+    return found
+
+
+@pytest.mark.usefixtures("demo")
+@pytest.mark.parametrize("username", ROLES)
+def test_demo_pages_show_no_iso_timestamp_and_no_chinese_date(username: str) -> None:
+    client = Client()
+    client.force_login(get_user_model().objects.get(username=username))
+    assert _bad_times(client) == {}
+
+
+@pytest.mark.usefixtures("demo")
+def test_every_page_names_the_zone_once() -> None:
+    client = Client()
+    client.force_login(get_user_model().objects.get(username="demo-tech"))
+    page = client.get("/w/demo/").content.decode()
+    assert page.count('data-testid="time-zone"') == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        # 07:31 UTC is 15:31 in Beijing; 20:05 UTC is already the next day there.
+        (dt.datetime(2026, 12, 4, 7, 31, 59, tzinfo=dt.UTC), "2026-12-04 15:31"),
+        (dt.datetime(2026, 12, 4, 20, 5, tzinfo=dt.UTC), "2026-12-05 04:05"),
+        (dt.date(2026, 12, 4), "2026-12-04"),
+        ("2026-12-04T15:31:00", "2026-12-04 15:31"),  # a register's stored value (Beijing, no offset)
+        ("2026-12-04T07:31:00+00:00", "2026-12-04 15:31"),
+        ("2026-12-04", "2026-12-04"),
+        (None, ""),
+        ("not a time", "not a time"),
+    ],
+)
+def test_moment_text_is_beijing_minutes(value: object, shown: str) -> None:
+    assert moment_text(value) == shown
+
+
+def test_the_filters_are_everywhere_without_a_load() -> None:
+    moment = dt.datetime(2026, 12, 4, 16, 0, 30, tzinfo=dt.UTC)
+    html = Template("{{ t|moment }}|{{ t|moment:'seconds' }}|{{ t|day }}|{{ none|moment }}").render(
+        Context({"t": moment, "none": None})
+    )
+    assert html == "2026-12-05 00:00|2026-12-05 00:00:30|2026-12-05|"
