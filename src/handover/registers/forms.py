@@ -116,9 +116,7 @@ def column_field(
         return field
     if kind in ("ref", "refs"):
         rows = selectors.register_rows(user=user, engagement=engagement, refs=column.ref)
-        return RowIdsField(
-            rows=rows, single=kind == "ref", widget=forms.TextInput(attrs={"inputmode": "numeric"}), **common
-        )
+        return RowIdsField(rows=rows, single=kind == "ref", widget=forms.TextInput(), **common)
     if kind == "enum":
         choices = [("", "—"), *((c.zh, choice_label(c.zh, c.en)) for c in column.choices)]
         return forms.CharField(widget=forms.Select(choices=choices), **common)
