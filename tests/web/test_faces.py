@@ -1,5 +1,11 @@
-"""Review M2: one way to show time. Pages say Beijing time as ``2026-12-04 15:31`` and name the zone once;
-an ISO timestamp (``2026-12-04T15:31``) or a ``2026年12月4日`` date in a page's text is a defect."""
+"""The faces users enjoy (UX review 2026-12), over the demo built once for the module.
+
+M2, one way to show time. Pages say Beijing time as ``2026-12-04 15:31`` and name the zone once;
+an ISO timestamp (``2026-12-04T15:31``) or a ``2026年12月4日`` date in a page's text is a defect.
+
+UX review M4 and L8: after login a person of one engagement lands on its state for their role — the workflow
+(late, blocked and why, open exceptions, today's progress) for those who work the steps, the summary with units
+and an as-of time for observers — without a query per site or step on the way."""
 
 from __future__ import annotations
 
@@ -10,8 +16,10 @@ from urllib.parse import urljoin, urlsplit
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.template import Context, Template
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from handover.core.moments import moment_text
 from tests.demo_db import _demo_for_module, demo  # noqa: F401 - fixtures
@@ -119,3 +127,56 @@ def test_the_filters_are_everywhere_without_a_load() -> None:
         Context({"t": moment, "none": None})
     )
     assert html == "2026-12-05 00:00|2026-12-05 00:00:30|2026-12-05|"
+
+
+# ---------------------------------------------------------------- M4 and L8: the first page after login
+
+LANDING = {
+    "demo-tech": "/w/demo/",
+    "demo-onsite-hz": "/w/demo/",
+    "demo-observer": "/w/demo/summary/",
+    "demo-wg": "/w/demo/summary/",
+    "demo-auditor": "/audit/",
+    "demo-sysadmin": "/accounts/manage/",
+}
+HOME_QUERIES = (
+    12  # the session, the user, their role grants twice, the engagement, its roles: no per-site reads
+)
+
+
+@pytest.mark.usefixtures("demo")
+@pytest.mark.parametrize(("username", "landing"), LANDING.items())
+def test_the_first_page_after_login_is_the_state_for_the_role(username: str, landing: str) -> None:
+    client = Client()
+    client.force_login(get_user_model().objects.get(username=username))
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/")
+    assert response.status_code == 302 and response["Location"] == landing
+    assert len(queries) <= HOME_QUERIES, [q["sql"][:80] for q in queries]
+    assert client.get(landing).status_code == 200
+
+
+@pytest.mark.usefixtures("demo")
+def test_the_state_page_says_what_is_late_blocked_and_open() -> None:
+    client = Client()
+    client.force_login(get_user_model().objects.get(username="demo-tech"))
+    page = client.get("/w/demo/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    for part in ('data-testid="overdue-total"', 'data-testid="gated-total"', "chart-trend", "chart-phase"):
+        assert part in page, part
+
+
+@pytest.mark.usefixtures("demo")
+def test_the_observers_summary_has_units_and_an_as_of_time() -> None:
+    client = Client()
+    client.force_login(get_user_model().objects.get(username="demo-observer"))
+    page = client.get("/w/demo/summary/").content.decode()
+    assert 'data-testid="as-of"' in page
+    as_of = page.split('data-testid="as-of">', 1)[1].split("<", 1)[0]
+    assert any(ch.isdigit() for ch in as_of) and ":" in as_of
+    units = [
+        ("sites under custody", "个托管站点"),
+        ("overdue", "个步骤逾期"),
+        ("feedback", "条逾期步骤的当日反馈"),
+    ]
+    for english, chinese in [*units, ("escalated to the technical group", "个逾期步骤已上报技术组")]:
+        assert english in page or chinese in page, english
