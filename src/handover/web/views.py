@@ -8,8 +8,8 @@ from django.shortcuts import redirect
 from handover.org import permissions as perms
 from handover.org.models import Engagement
 from handover.org.selectors import engagement_ids_for
-from handover.web.pages import capabilities_in
 from handover.web.access import AUTHENTICATED, needs
+from handover.web.pages import capabilities_in
 
 
 @needs(AUTHENTICATED)
