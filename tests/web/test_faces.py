@@ -180,3 +180,48 @@ def test_the_observers_summary_has_units_and_an_as_of_time() -> None:
     ]
     for english, chinese in [*units, ("escalated to the technical group", "个逾期步骤已上报技术组")]:
         assert english in page or chinese in page, english
+
+
+# ---------------------------------------------------------------- cheap LOW findings (L1, L2, L3, L6, L8)
+
+
+def _client(username: str) -> Client:
+    client = Client()
+    client.force_login(get_user_model().objects.get(username=username))
+    return client
+
+
+@pytest.mark.usefixtures("demo")
+def test_a_new_form_proposes_the_persons_site_and_today() -> None:
+    from django.utils import timezone
+
+    from handover.org.models import Site
+    from handover.registers import hooks
+
+    page = _client("demo-firm-it").get("/e/demo/registers/8/forms/new/").content.decode()
+    hangzhou = Site.objects.get(engagement__code="demo", code="BR-HZ")
+    assert re.search(rf'<option value="{hangzhou.pk}" selected>', page)
+    assert f'value="{timezone.localdate(hooks.clock()).isoformat()}"' in page
+    assert "{site}" not in page  # the numbering is said with an example, not a raw pattern
+
+
+@pytest.mark.usefixtures("demo")
+def test_a_filtered_list_offers_to_clear_its_filters() -> None:
+    client = _client("demo-tech")
+    assert 'data-testid="clear-filters"' not in client.get("/e/demo/registers/8/").content.decode()
+    page = client.get("/e/demo/registers/8/", {"q": "hz"}).content.decode()
+    assert 'href="/e/demo/registers/8/" data-testid="clear-filters"' in page
+
+
+@pytest.mark.usefixtures("demo")
+def test_a_sites_step_table_links_its_registers_filtered_to_the_site() -> None:
+    from handover.org.models import Site
+
+    hangzhou = Site.objects.get(engagement__code="demo", code="BR-HZ")
+    page = _client("demo-tech").get(f"/w/demo/sites/{hangzhou.pk}/").content.decode()
+    assert f'href="/e/demo/registers/8/?site={hangzhou.pk}"' in page
+
+
+def test_the_favicon_is_served(client: Client) -> None:
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301 and response["Location"].endswith(".svg")

@@ -233,7 +233,9 @@ class FormOpenForm(forms.Form):
         label=_("Form number (编号)"),
         required=False,
         max_length=60,
-        help_text=_("Left empty, it is numbered {site}-T{NN}-{yyyymmdd}-{nnn}."),
+        help_text=_(
+            "Left empty, it is numbered by site, register, date and sequence, e.g. BR-HZ-T08-20261204-001."
+        ),
     )
 
     def __init__(self, *args: Any, sites: Any, **kwargs: Any) -> None:

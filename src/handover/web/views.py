@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.templatetags.static import static
 
 from handover.org import permissions as perms
 from handover.org.models import Engagement
 from handover.org.selectors import engagement_ids_for
-from handover.web.access import AUTHENTICATED, needs
+from handover.web.access import AUTHENTICATED, PUBLIC, needs
 from handover.web.pages import capabilities_in
+
+
+@needs(PUBLIC)
+def favicon(request: HttpRequest) -> HttpResponse:
+    """UX review L8: browsers that ask for /favicon.ico get the icon base.html names, not a 404."""
+    return redirect(static("handover/favicon.svg"), permanent=True)
 
 
 @needs(AUTHENTICATED)
