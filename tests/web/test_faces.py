@@ -225,3 +225,12 @@ def test_a_sites_step_table_links_its_registers_filtered_to_the_site() -> None:
 def test_the_favicon_is_served(client: Client) -> None:
     response = client.get("/favicon.ico")
     assert response.status_code == 301 and response["Location"].endswith(".svg")
+
+
+@pytest.mark.usefixtures("demo")
+def test_a_site_page_links_its_steps() -> None:
+    from handover.org.models import Site
+
+    hangzhou = Site.objects.get(engagement__code="demo", code="BR-HZ")
+    page = _client("demo-tech").get(f"/e/demo/sites/{hangzhou.pk}/").content.decode()
+    assert f'href="/w/demo/sites/{hangzhou.pk}/"' in page and 'href="/e/demo/registers/"' in page
