@@ -269,3 +269,11 @@ def test_the_auditor_verifies_the_chain_from_the_page_and_the_check_is_recorded(
     client.post("/audit/verify/")
     broken = Event.objects.filter(action="audit.verify").latest("seq")
     assert broken.outcome == "failure" and broken.after["problems"] == [f"edited {check.seq}"]
+
+
+def test_a_login_name_typed_at_a_failed_login_does_not_hide_the_other_names(world):
+    from handover.audit.naming import object_names
+
+    member = world.login_with(Role.OBSERVER, username="named-member")
+    names = object_names([("accounts.user", "no-such-login"), ("accounts.user", str(member.pk))])
+    assert names == {("accounts.user", str(member.pk)): str(member)}

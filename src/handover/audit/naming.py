@@ -43,8 +43,11 @@ def _objects(object_type: str, ids: set[str]) -> dict[Any, Any]:
         model = apps.get_model(app_label, model_name)
     except (LookupError, ValueError):
         return {}  # a type that is not a model (a file, a host): the id is the name
+    keys = []
+    for object_id in ids:
+        try:
+            keys.append(model._meta.pk.to_python(object_id))
+        except (ValueError, TypeError, ValidationError):
+            continue  # an id that is not a key of the model (a login name typed at a failed login)
     manager = model._default_manager.select_related(*_related.get(object_type, ()))
-    try:
-        return manager.in_bulk(list(ids))
-    except (ValueError, TypeError, ValidationError):
-        return {}  # an id that is not a key of the model (a login name typed at a failed login)
+    return manager.in_bulk(keys) if keys else {}
