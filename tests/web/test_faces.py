@@ -234,3 +234,9 @@ def test_a_site_page_links_its_steps() -> None:
     hangzhou = Site.objects.get(engagement__code="demo", code="BR-HZ")
     page = _client("demo-tech").get(f"/e/demo/sites/{hangzhou.pk}/").content.decode()
     assert f'href="/w/demo/sites/{hangzhou.pk}/"' in page and 'href="/e/demo/registers/"' in page
+
+
+def test_the_login_name_is_not_capitalised_by_a_phone_keyboard(client: Client) -> None:
+    page = client.get("/accounts/login/").content.decode()
+    field = re.search(r'<input[^>]*name="username"[^>]*>', page)
+    assert field and 'autocapitalize="none"' in field.group(0) and 'spellcheck="false"' in field.group(0)
