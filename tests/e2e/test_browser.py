@@ -44,9 +44,10 @@ def test_log_in_with_the_chinese_ui_and_see_the_dashboard(page: Page, log_in: Lo
     expect(page.locator("html")).to_have_attribute("lang", "zh-hans")
 
     log_in(page, "demo-tech")
-    expect(page).to_have_url(f"{server.base_url}/e/")
+    # UX review M4 and L8: one engagement, so 技术组 lands on its state (the workflow), not on a list of one.
+    expect(page).to_have_url(f"{server.base_url}/w/demo/")
     expect(page.locator("html")).to_have_attribute("lang", "zh-hans")
-    page.get_by_role("link", name=CODE_NAME).click()
+    page.locator(".subnav").get_by_role("link", name="概览").click()
 
     expect(page).to_have_url(f"{server.base_url}{DASHBOARD}")
     expect(page.locator("html")).to_have_attribute("lang", "zh-hans")

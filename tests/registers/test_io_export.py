@@ -66,6 +66,17 @@ def test_signatures_appear_on_their_rows_and_in_the_footer(scenery, world):
     footer = {cells[0]: cells[1:3] for cells in table[5:] if cells and cells[0]}
     assert footer["现场技术岗位"][0] == "li" and footer["现场技术岗位"][1].startswith("20")
     assert footer["被托管技术方"] == ["", ""]
+    # UX review M2: the sheet names the zone of its times once, after the footer (an import stops before it).
+    zone = [cells[0] for cells in table[5:] if cells and ("Beijing" in cells[0] or "北京" in cells[0])]
+    assert len(zone) == 1
+    assert importing.register_import(
+        actor=system("test"),
+        engagement=world.engagement,
+        site=world.branch_a,
+        register_no=8,
+        filename="again.xlsx",
+        content=_export(system("test"), scenery, 8, form=form)[1],
+    )
 
 
 def test_text_that_looks_like_a_formula_stays_text(scenery):

@@ -145,6 +145,9 @@ def test_form_footer_needs_finance_on_asset_registers_and_all_rows_signed_on_sta
     services.row_sign(actor=people["onsite"], row=row, kind=SignatureKind.SUPERVISOR)
     services.form_sign(actor=people["onsite"], form=form)
     assert Form.objects.get(pk=form.pk).state == FormState.SUBMITTED
+    # UX review L3: signing the footer again is answered "you have signed", not "only … may sign".
+    with pytest.raises(PermissionDenied, match="already signed"):
+        services.form_sign(actor=people["onsite"], form=form)
     services.form_sign(actor=people["firm_it"], form=form)
     assert Form.objects.get(pk=form.pk).state == FormState.SIGNED
     assert services.footer_roles(16) == (Role.ONSITE_POST, Role.FIRM_FINANCE, Role.FIRM_IT)

@@ -9,6 +9,7 @@ LOGOUT = "accounts.logout"
 SESSION_EXPIRED = "accounts.session.expired"
 TOTP_ENROLLED = "accounts.totp.enrolled"
 TOTP_FAILED = "accounts.totp.failed"
+TOTP_FAILED_APPROVAL = "accounts.totp.failed.approval"
 USER_CREATE = "accounts.user.create"
 USER_UPDATE = "accounts.user.update"
 USER_DEACTIVATE = "accounts.user.deactivate"
@@ -33,6 +34,7 @@ ACTIONS = {
     SESSION_EXPIRED: _("Session ended after inactivity"),
     TOTP_ENROLLED: _("Second factor enrolled"),
     TOTP_FAILED: _("Wrong second-factor code"),
+    TOTP_FAILED_APPROVAL: _("Wrong second-factor code while approving"),
     USER_CREATE: _("Login account created"),
     USER_UPDATE: _("Login account changed"),
     USER_DEACTIVATE: _("Login account deactivated"),

@@ -165,9 +165,13 @@ def login_check_password(*, request: HttpRequest | None, username: str, password
     return authenticated
 
 
-def _totp_fail(user: User) -> User:
+def _totp_fail(user: User, *, approving: bool) -> User:
     """Count a wrong code; at the lockout count the account locks, each further wrong code doubles the lock,
-    and every session, pending login and token of the account ends. Only a right code resets the count."""
+    and every session, pending login and token of the account ends. Only a right code resets the count.
+
+    A wrong code typed while approving (a reveal, a package) is recorded as that, by the logged-in person, not
+    as a failed login (UX review M7); it still counts, since a stolen session could otherwise try every code
+    at the approval page (security review H2, tests/vault/test_approve_lockout.py)."""
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user.pk)
         user.totp_failures += 1
@@ -177,7 +181,12 @@ def _totp_fail(user: User) -> User:
             seconds = min(settings.HANDOVER_LOCKOUT_SECONDS * 2 ** (user.totp_failures - attempts), _DAY)
             user.locked_until = timezone.now() + timedelta(seconds=seconds)
         user.save(update_fields=["totp_failures", "locked_until"])
-        event_record(actor=None, action=events.TOTP_FAILED, obj=user, outcome=Outcome.FAILURE)
+        event_record(
+            actor=user if approving else None,
+            action=events.TOTP_FAILED_APPROVAL if approving else events.TOTP_FAILED,
+            obj=user,
+            outcome=Outcome.FAILURE,
+        )
         if locked:
             event_record(
                 actor=None,
@@ -190,14 +199,15 @@ def _totp_fail(user: User) -> User:
     return user
 
 
-def totp_verify(*, user: User, code: str) -> None:
+def totp_verify(*, user: User, code: str, approving: bool = False) -> None:
     """Second factor: a 6-digit code from the user's authenticator, each code usable once. Used by the login,
-    the token endpoint and the vault's approval page alike, so one lock and one counter cover them all."""
+    the token endpoint and the vault's approval page alike, so one lock and one counter cover them all;
+    ``approving`` says a logged-in person confirms an approval with it (the audit event says so)."""
     current = User.objects.get(pk=user.pk)
     if current.is_locked() or not current.is_active:
         event_record(
             actor=None,
-            action=events.TOTP_FAILED,
+            action=events.TOTP_FAILED_APPROVAL if approving else events.TOTP_FAILED,
             obj=current,
             outcome=Outcome.DENIED,
             after={"reason": "locked"},
@@ -219,7 +229,7 @@ def totp_verify(*, user: User, code: str) -> None:
                 user.last_totp_step, user.totp_failures = candidate, 0
                 return
             break
-    current = _totp_fail(current)
+    current = _totp_fail(current, approving=approving)
     if current.is_locked():
         raise LoginRefused(_locked_message(current), field="code", code="locked")
     raise LoginRefused(_("The code is wrong or already used. Enter the current 6-digit code."), field="code")

@@ -11,6 +11,8 @@ from importlib import import_module
 
 from django.utils.functional import Promise
 
+from handover.audit import naming
+
 APPS_WITH_EVENTS = (
     "handover.audit",
     "handover.accounts",
@@ -37,6 +39,8 @@ def load_all() -> None:
             if code in _actions and _actions[code] != label:
                 raise RuntimeError(f"audit action {code} declared twice")
             _actions[code] = label
+        for object_type, paths in getattr(module, "OBJECT_NAMES_RELATED", {}).items():
+            naming.related_register(object_type, paths)
 
 
 def label(code: str) -> str | Promise:

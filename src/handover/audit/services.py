@@ -15,7 +15,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from handover.audit import catalogue, chain, events, selectors
+from handover.audit import catalogue, chain, checkpoint, events, selectors, verify
 from handover.audit.models import Event, Outcome
 from handover.core import context
 from handover.core.errors import DomainError, PermissionDenied
@@ -245,3 +245,39 @@ def trail_read(
         after=after,
     )
     return found
+
+
+def chain_verify(*, actor: Any) -> tuple[verify.Report, int]:
+    """The auditor's "verify the chain" (UX review M7): every event's hash and link, and the signed checkpoints in
+    the deployment's folders when a trusted public key is configured (HANDOVER_AUDIT_PUBLIC_KEY; ``handover audit
+    verify --public-key`` with a key kept off the server is the stronger check). Records its own event; answers the
+    report and how many checkpoints it checked."""
+    checkpoints, unreadable = [], []
+    trusted = settings.HANDOVER_AUDIT_PUBLIC_KEY
+    if trusted is not None:
+        key = checkpoint.load_public_key(trusted)
+        for path in [
+            *checkpoint.files_in(settings.HANDOVER_CHECKPOINT_DIR),
+            *checkpoint.files_in(settings.HANDOVER_CHECKPOINT_SHIP_DIR),
+        ]:
+            try:
+                checkpoints.append(checkpoint.read(path, key))
+            except checkpoint.CheckpointError as exc:
+                unreadable.append(verify.Problem("forged", 0, str(exc)))
+    report = verify.verify_rows(
+        selectors.chain_rows(), algorithm=settings.HANDOVER_AUDIT_HASH, checkpoints=checkpoints
+    )
+    report.problems[:0] = unreadable
+    event_record(
+        actor=actor,
+        action=events.VERIFY,
+        object_type="audit.event",
+        after={
+            "events": report.events,
+            "head_seq": report.head_seq,
+            "checkpoints": len(checkpoints),
+            "problems": [f"{p.kind} {p.seq}" for p in report.problems[:20]],
+        },
+        outcome=Outcome.SUCCESS if report.ok else Outcome.FAILURE,
+    )
+    return report, len(checkpoints)

@@ -50,3 +50,6 @@ ACTIONS |= {
 ATTACHMENT_ADD = "registers.attachment.add"
 
 ACTIONS |= {ATTACHMENT_ADD: _("Evidence file attached to a register row")}
+
+# audit.naming: a row is named by its form (表8 BR-HZ-T08-… #3 v1).
+OBJECT_NAMES_RELATED = {"registers.row": ("form",)}

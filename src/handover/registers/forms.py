@@ -116,9 +116,7 @@ def column_field(
         return field
     if kind in ("ref", "refs"):
         rows = selectors.register_rows(user=user, engagement=engagement, refs=column.ref)
-        return RowIdsField(
-            rows=rows, single=kind == "ref", widget=forms.TextInput(attrs={"inputmode": "numeric"}), **common
-        )
+        return RowIdsField(rows=rows, single=kind == "ref", widget=forms.TextInput(), **common)
     if kind == "enum":
         choices = [("", "—"), *((c.zh, choice_label(c.zh, c.en)) for c in column.choices)]
         return forms.CharField(widget=forms.Select(choices=choices), **common)
@@ -235,7 +233,9 @@ class FormOpenForm(forms.Form):
         label=_("Form number (编号)"),
         required=False,
         max_length=60,
-        help_text=_("Left empty, it is numbered {site}-T{NN}-{yyyymmdd}-{nnn}."),
+        help_text=_(
+            "Left empty, it is numbered by site, register, date and sequence, e.g. BR-HZ-T08-20261204-001."
+        ),
     )
 
     def __init__(self, *args: Any, sites: Any, **kwargs: Any) -> None:

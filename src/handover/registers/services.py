@@ -367,7 +367,12 @@ def form_sign(*, actor: Any, form: Form) -> Signature:
         raise DomainError(_("Only a submitted form can be signed."), field="form")
     needed = footer_roles(form.register_no)
     given = set(form.signatures.values_list("role", flat=True))
-    person, role = _signer(actor, form.engagement, form.site, frozenset(needed) - given)
+    try:
+        person, role = _signer(actor, form.engagement, form.site, frozenset(needed) - given)
+    except PermissionDenied:
+        if form.signatures.filter(person__user=actor).exists():  # UX review L3: say so, not "only … may sign"
+            raise PermissionDenied(_("You have already signed this form.")) from None
+        raise
     if catalogue.get(form.register_no).dual_signature:
         unsigned = [
             r.seq for r in form.rows.filter(is_current=True) if r.signatures.count() < len(ROW_SIGNERS)

@@ -561,7 +561,7 @@ def package_approve(
             ),
             field="totp_code",
         )
-    totp_verify(user=login, code=totp_code)
+    totp_verify(user=login, code=totp_code, approving=True)
     now = timezone.now()
     with transaction.atomic():
         approval = PackageApproval.objects.create(

@@ -100,6 +100,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "handover.notifications.context_processors.unread",
             ],
+            "builtins": ["handover.core.templatetags.moments"],
         },
     },
 ]
@@ -239,6 +240,7 @@ LOCALE_PATHS = [PACKAGE_DIR / "locale"]
 USE_I18N = True
 USE_TZ = True
 TIME_ZONE = env.get("HANDOVER_TIME_ZONE")
+FORMAT_MODULE_PATH = ["handover.core.formats"]  # 2026-12-04 15:31 in both languages (review M2)
 
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"

@@ -52,3 +52,6 @@ ACTIONS = {
     BLOB_SEAL: _("Data holding password verifiers sealed in the vault"),
     BLOB_OPEN: _("Sealed data opened for a task (a backup diff or restore)"),
 }
+
+# audit.naming: an entry is named by its account and reference (root@hz-gt01 (BR-HZ-V002)).
+OBJECT_NAMES_RELATED = {"vault.secretentry": ("account__asset", "account__system", "site")}

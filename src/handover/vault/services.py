@@ -434,7 +434,7 @@ def reveal_approve(*, actor: Any, request: RevealRequest, totp_code: str) -> Rev
         raise problem[1]
     try:
         # The stored last-used step, not the caller's copy of the user: a code works once.
-        totp_verify(user=User.objects.get(pk=actor.pk), code=totp_code)
+        totp_verify(user=User.objects.get(pk=actor.pk), code=totp_code, approving=True)
     except DomainError:
         _denied(actor=actor, request=request, step="approve", why="totp")
         raise

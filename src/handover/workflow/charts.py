@@ -25,7 +25,8 @@ def state_labels() -> dict[str, str]:
     }
 
 
-BAR_HEIGHT, BAR_GAP, LABEL_WIDTH, BAR_WIDTH = 18, 6, 110, 260
+# 340 units wide at most, so that a 14-unit label is 12 px or more in a 300 px card (UX review M4).
+BAR_HEIGHT, BAR_GAP, LABEL_WIDTH, BAR_WIDTH = 20, 6, 110, 160
 
 
 def completion_bars(items: Sequence[tuple[str, int, int]], testid: str) -> SafeString:
@@ -56,7 +57,7 @@ def completion_bars(items: Sequence[tuple[str, int, int]], testid: str) -> SafeS
 
 def trend_line(points: Sequence[tuple[int, int]], total: int, testid: str) -> SafeString:
     """Steps done by the end of each hour of the day (x: hour 0–23, y: 0–total)."""
-    width, height, pad = 420, 120, 20
+    width, height, pad = 340, 120, 20
     top = max(total, 1)
     x = lambda hour: pad + (width - 2 * pad) * hour / 23  # noqa: E731
     y = lambda n: height - pad - (height - 2 * pad) * n / top  # noqa: E731
@@ -71,7 +72,7 @@ def trend_line(points: Sequence[tuple[int, int]], total: int, testid: str) -> Sa
         '<svg class="chart" role="img" data-testid="{}" viewBox="0 0 {} {}" width="100%">'
         '<line x1="{}" y1="{}" x2="{}" y2="{}" class="chart-axis"/>'
         '<polyline points="{}" class="chart-line"/>{}'
-        '<text x="{}" y="14" class="chart-value">{}/{}</text></svg>',
+        '<text x="{}" y="16" class="chart-value">{}/{}</text></svg>',
         testid,
         width,
         height,

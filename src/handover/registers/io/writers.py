@@ -16,7 +16,9 @@ from decimal import Decimal
 from typing import IO, Any, Protocol
 
 import xlsxwriter
+from django.utils.translation import gettext
 
+from handover.core.moments import zone_name
 from handover.core.spreadsheet import text_for_csv
 from handover.registers.io.frame import Frame
 
@@ -104,6 +106,9 @@ class XlsxFrameWriter:
                         self.next_row, col, str(value), self.label_format if col == 0 else None
                     )
             self.next_row += 1
+        if footer:  # UX review M2: the zone named once per sheet; an import stops at the footer, before it
+            self.sheet.write_string(self.next_row, 0, _zone_note())
+            self.next_row += 1
 
     def close(self) -> None:
         self.book.close()
@@ -146,6 +151,10 @@ class CsvFrameWriter:
     def close(self) -> None:
         self.text.flush()
         self.text.detach()
+
+
+def _zone_note() -> str:
+    return gettext("Times are %(zone)s.") % {"zone": zone_name()}
 
 
 PDF_STYLE = """
@@ -192,7 +201,7 @@ class PdfFrameWriter:
         for cells in footer:
             text = " ".join(str(v) for v in cells[1:] if v)
             self.parts.append(f"<span>{html.escape(str(cells[0]))}：{html.escape(text)}</span>")
-        self.parts.append("</p></section>")
+        self.parts.append(f"<span>{html.escape(_zone_note())}</span></p></section>")
 
     def close(self) -> None:
         from weasyprint import HTML  # imported late: it loads Pango, which only PDF exports need

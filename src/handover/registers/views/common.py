@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from handover.core.errors import DomainError, NotFound
+from handover.core.moments import moment_text
 from handover.org.models import Engagement
 from handover.registers import attachments, catalogue, selectors, services
 from handover.registers.columns import Column
@@ -71,6 +72,8 @@ def display(
     if column.type == "att":
         found = files.get(value)
         return (found.name if found else str(value)[:12]), found
+    if column.type in ("dt", "date"):
+        return moment_text(value), None  # review M2: 2026-12-04 15:31, not the stored ISO text
     return value, None
 
 

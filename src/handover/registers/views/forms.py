@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -15,7 +16,7 @@ from handover.core.uploads import upload_kind
 from handover.org import permissions as perms
 from handover.org import selectors as org_selectors
 from handover.org.models import Engagement
-from handover.registers import attachments, catalogue, seeding, selectors, services
+from handover.registers import attachments, catalogue, hooks, seeding, selectors, services
 from handover.registers.forms import (
     AttachmentForm,
     ColumnsForm,
@@ -36,11 +37,28 @@ from handover.registers.views.common import (
 from handover.web.access import needs
 
 
+def _new_form_initial(user: Any, engagement: Engagement, sites: Any) -> dict[str, Any]:
+    """UX review L6: today's date (Beijing), and the site when the person fills registers at only one."""
+    own = {
+        g.site_id
+        for g in org_selectors.grants_for(user)
+        if g.engagement_id == engagement.pk and perms.FILL_REGISTERS in perms.capabilities_of(g.role)
+    }
+    initial: dict[str, Any] = {"form_date": timezone.localdate(hooks.clock())}
+    if len(own) == 1 and None not in own:
+        initial["site"] = own.pop()
+    elif len(choices := list(sites.values_list("pk", flat=True)[:2])) == 1:
+        initial["site"] = choices[0]
+    return initial
+
+
 @needs(perms.FILL_REGISTERS)
 def form_create(request: HttpRequest, engagement: Engagement, register_no: int) -> HttpResponse:
     spec = register_spec(register_no)
     sites = org_selectors.site_list(user=request.user, engagement=engagement, capability=perms.FILL_REGISTERS)
-    form = FormOpenForm(request.POST or None, sites=sites)
+    form = FormOpenForm(
+        request.POST or None, sites=sites, initial=_new_form_initial(request.user, engagement, sites)
+    )
     header = ColumnsForm(
         request.POST or None,
         request.FILES or None,

@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 from handover.audit.services import event_record
 from handover.core import clock
 from handover.core.errors import DomainError
+from handover.core.moments import moment_text
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Person
 from handover.registers.models import Asset
@@ -127,7 +128,7 @@ def vulns_import(
     if when > clock.now() + dt.timedelta(minutes=10):
         raise DomainError(
             _("%(file)s: the scan time %(at)s is in the future.")
-            % {"file": filename, "at": when.isoformat()},
+            % {"file": filename, "at": moment_text(when)},
             field="scanned_at",
         )
     user, name = who(actor)

@@ -49,7 +49,8 @@ def overview(request: HttpRequest, engagement: Engagement) -> HttpResponse:
 
 @needs(perms.VIEW_SUMMARY)
 def summary(request: HttpRequest, engagement: Engagement) -> HttpResponse:
-    data = selectors.observer_summary(user=request.user, engagement=engagement, now=clock.now())
+    now = clock.now()
+    data = selectors.observer_summary(user=request.user, engagement=engagement, now=now)
     return render(
         request,
         "workflow/summary.html",
@@ -57,6 +58,7 @@ def summary(request: HttpRequest, engagement: Engagement) -> HttpResponse:
             request,
             engagement,
             data=data,
+            as_of=now,
             phase_chart=charts.completion_bars(data.by_phase, "chart-phase"),
             level_chart=charts.completion_bars(data.by_level, "chart-level"),
         ),

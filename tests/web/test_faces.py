@@ -1,0 +1,242 @@
+"""The faces users enjoy (UX review 2026-12), over the demo built once for the module.
+
+M2, one way to show time. Pages say Beijing time as ``2026-12-04 15:31`` and name the zone once;
+an ISO timestamp (``2026-12-04T15:31``) or a ``2026年12月4日`` date in a page's text is a defect.
+
+UX review M4 and L8: after login a person of one engagement lands on its state for their role — the workflow
+(late, blocked and why, open exceptions, today's progress) for those who work the steps, the summary with units
+and an as-of time for observers — without a query per site or step on the way."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from html.parser import HTMLParser
+from urllib.parse import urljoin, urlsplit
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.template import Context, Template
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from handover.core.moments import moment_text
+from tests.demo_db import _demo_for_module, demo  # noqa: F401 - fixtures
+
+ISO = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+CHINESE_DATE = re.compile(r"\d{4}年\d{1,2}月\d{1,2}日")
+# The pages of the demo a technical group member, a branch's on-site post and the auditor open most; one page per
+# URL shape, as far as the links reach.
+ROLES = ("demo-tech", "demo-onsite-hz", "demo-auditor")
+MAX_PAGES = 60
+
+
+class _Text(HTMLParser):
+    """A page's visible text (not scripts, not attributes, not <code> such as hashes) and its links."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.text: list[str] = []
+        self.links: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style", "code"):
+            self._skip += 1
+        href = dict(attrs).get("href")
+        if tag == "a" and href:
+            self.links.append(href)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style", "code") and self._skip:
+            self._skip -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.text.append(data)
+
+
+def _shape(path: str) -> str:
+    return re.sub(r"/(\d+|[0-9a-f]{8}-[0-9a-f-]{27})(?=/|$)", "/N", path)
+
+
+def _bad_times(client: Client) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    queue, seen = ["/", "/audit/", "/vault/"], set()
+    while queue and len(seen) < MAX_PAGES:
+        url = queue.pop(0)
+        shape = _shape(urlsplit(url).path)
+        if shape in seen or shape.endswith(("/pdf/", "/export/", ".csv", ".xlsx", "/logout/")):
+            continue
+        seen.add(shape)
+        response = client.get(url, follow=True)
+        if "text/html" not in response.get("Content-Type", ""):
+            continue
+        page = _Text()
+        page.feed(response.content.decode())
+        text = " ".join(page.text)
+        wrong = ISO.findall(text) + CHINESE_DATE.findall(text)
+        if wrong:
+            found[url] = wrong[:3]
+        for href in page.links:
+            parts = urlsplit(urljoin(url, href))
+            if not (parts.scheme or parts.netloc or parts.path.startswith(("/i18n/", "/static/"))):
+                queue.append(parts.path + (f"?{parts.query}" if parts.query else ""))
+    assert len(seen) > 6, seen  # the crawl reached the pages, not only the login
+    return found
+
+
+@pytest.mark.usefixtures("demo")
+@pytest.mark.parametrize("username", ROLES)
+def test_demo_pages_show_no_iso_timestamp_and_no_chinese_date(username: str) -> None:
+    client = Client()
+    client.force_login(get_user_model().objects.get(username=username))
+    assert _bad_times(client) == {}
+
+
+@pytest.mark.usefixtures("demo")
+def test_every_page_names_the_zone_once() -> None:
+    client = Client()
+    client.force_login(get_user_model().objects.get(username="demo-tech"))
+    page = client.get("/w/demo/").content.decode()
+    assert page.count('data-testid="time-zone"') == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        # 07:31 UTC is 15:31 in Beijing; 20:05 UTC is already the next day there.
+        (dt.datetime(2026, 12, 4, 7, 31, 59, tzinfo=dt.UTC), "2026-12-04 15:31"),
+        (dt.datetime(2026, 12, 4, 20, 5, tzinfo=dt.UTC), "2026-12-05 04:05"),
+        (dt.date(2026, 12, 4), "2026-12-04"),
+        ("2026-12-04T15:31:00", "2026-12-04 15:31"),  # a register's stored value (Beijing, no offset)
+        ("2026-12-04T07:31:00+00:00", "2026-12-04 15:31"),
+        ("2026-12-04", "2026-12-04"),
+        (None, ""),
+        ("not a time", "not a time"),
+    ],
+)
+def test_moment_text_is_beijing_minutes(value: object, shown: str) -> None:
+    assert moment_text(value) == shown
+
+
+def test_the_filters_are_everywhere_without_a_load() -> None:
+    moment = dt.datetime(2026, 12, 4, 16, 0, 30, tzinfo=dt.UTC)
+    html = Template("{{ t|moment }}|{{ t|moment:'seconds' }}|{{ t|day }}|{{ none|moment }}").render(
+        Context({"t": moment, "none": None})
+    )
+    assert html == "2026-12-05 00:00|2026-12-05 00:00:30|2026-12-05|"
+
+
+# ---------------------------------------------------------------- M4 and L8: the first page after login
+
+LANDING = {
+    "demo-tech": "/w/demo/",
+    "demo-onsite-hz": "/w/demo/",
+    "demo-observer": "/w/demo/summary/",
+    "demo-wg": "/w/demo/summary/",
+    "demo-auditor": "/audit/",
+    "demo-sysadmin": "/accounts/manage/",
+}
+HOME_QUERIES = (
+    12  # the session, the user, their role grants twice, the engagement, its roles: no per-site reads
+)
+
+
+@pytest.mark.usefixtures("demo")
+@pytest.mark.parametrize(("username", "landing"), LANDING.items())
+def test_the_first_page_after_login_is_the_state_for_the_role(username: str, landing: str) -> None:
+    client = Client()
+    client.force_login(get_user_model().objects.get(username=username))
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/")
+    assert response.status_code == 302 and response["Location"] == landing
+    assert len(queries) <= HOME_QUERIES, [q["sql"][:80] for q in queries]
+    assert client.get(landing).status_code == 200
+
+
+@pytest.mark.usefixtures("demo")
+def test_the_state_page_says_what_is_late_blocked_and_open() -> None:
+    client = Client()
+    client.force_login(get_user_model().objects.get(username="demo-tech"))
+    page = client.get("/w/demo/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    for part in ('data-testid="overdue-total"', 'data-testid="gated-total"', "chart-trend", "chart-phase"):
+        assert part in page, part
+
+
+@pytest.mark.usefixtures("demo")
+def test_the_observers_summary_has_units_and_an_as_of_time() -> None:
+    client = Client()
+    client.force_login(get_user_model().objects.get(username="demo-observer"))
+    page = client.get("/w/demo/summary/").content.decode()
+    assert 'data-testid="as-of"' in page
+    as_of = page.split('data-testid="as-of">', 1)[1].split("<", 1)[0]
+    assert any(ch.isdigit() for ch in as_of) and ":" in as_of
+    units = [
+        ("sites under custody", "个托管站点"),
+        ("overdue", "个步骤逾期"),
+        ("feedback", "条逾期步骤的当日反馈"),
+    ]
+    for english, chinese in [*units, ("escalated to the technical group", "个逾期步骤已上报技术组")]:
+        assert english in page or chinese in page, english
+
+
+# ---------------------------------------------------------------- cheap LOW findings (L1, L2, L3, L6, L8)
+
+
+def _client(username: str) -> Client:
+    client = Client()
+    client.force_login(get_user_model().objects.get(username=username))
+    return client
+
+
+@pytest.mark.usefixtures("demo")
+def test_a_new_form_proposes_the_persons_site_and_today() -> None:
+    from django.utils import timezone
+
+    from handover.org.models import Site
+    from handover.registers import hooks
+
+    page = _client("demo-firm-it").get("/e/demo/registers/8/forms/new/").content.decode()
+    hangzhou = Site.objects.get(engagement__code="demo", code="BR-HZ")
+    assert re.search(rf'<option value="{hangzhou.pk}" selected>', page)
+    assert f'value="{timezone.localdate(hooks.clock()).isoformat()}"' in page
+    assert "{site}" not in page  # the numbering is said with an example, not a raw pattern
+
+
+@pytest.mark.usefixtures("demo")
+def test_a_filtered_list_offers_to_clear_its_filters() -> None:
+    client = _client("demo-tech")
+    assert 'data-testid="clear-filters"' not in client.get("/e/demo/registers/8/").content.decode()
+    page = client.get("/e/demo/registers/8/", {"q": "hz"}).content.decode()
+    assert 'href="/e/demo/registers/8/" data-testid="clear-filters"' in page
+
+
+@pytest.mark.usefixtures("demo")
+def test_a_sites_step_table_links_its_registers_filtered_to_the_site() -> None:
+    from handover.org.models import Site
+
+    hangzhou = Site.objects.get(engagement__code="demo", code="BR-HZ")
+    page = _client("demo-tech").get(f"/w/demo/sites/{hangzhou.pk}/").content.decode()
+    assert f'href="/e/demo/registers/8/?site={hangzhou.pk}"' in page
+
+
+def test_the_favicon_is_served(client: Client) -> None:
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301 and response["Location"].endswith(".svg")
+
+
+@pytest.mark.usefixtures("demo")
+def test_a_site_page_links_its_steps() -> None:
+    from handover.org.models import Site
+
+    hangzhou = Site.objects.get(engagement__code="demo", code="BR-HZ")
+    page = _client("demo-tech").get(f"/e/demo/sites/{hangzhou.pk}/").content.decode()
+    assert f'href="/w/demo/sites/{hangzhou.pk}/"' in page and 'href="/e/demo/registers/"' in page
+
+
+def test_the_login_name_is_not_capitalised_by_a_phone_keyboard(client: Client) -> None:
+    page = client.get("/accounts/login/").content.decode()
+    field = re.search(r'<input[^>]*name="username"[^>]*>', page)
+    assert field and 'autocapitalize="none"' in field.group(0) and 'spellcheck="false"' in field.group(0)
