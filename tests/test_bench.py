@@ -12,6 +12,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from tests.shared_static import link_static
+
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 
 
@@ -131,3 +135,31 @@ def test_workflow_bench_runs(tmp_path: Path) -> None:
         "package_build",
     ):
         assert line in done.stdout
+
+
+@pytest.mark.django_db  # so that the suite's database is made (and migrated) for this test to copy
+def test_handover_day_smoke(tmp_path: Path) -> None:
+    # The Locust scenario of bench/handover_day.py for 20 s on SQLite: 10 营业部, 20 writers (on-site posts and
+    # the firm's IT adding, signing, importing, giving feedback), 技术组 and observers reading, under `handover
+    # serve`. It checks only that no answer was a 5xx and no process met "database is locked" (the script exits
+    # 1 otherwise), and that the writes were made. It starts from the suite's migrated database (a copy).
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("the smoke run is of the embedded SQLite")
+    database = connection.settings_dict["NAME"]
+    link_static(tmp_path)
+    out = run("handover_day.py", "--seed", str(database), "--static", str((tmp_path / "static").resolve()))
+    assert "server: 5xx answers 0; 'database is locked' 0" in out
+    made = {
+        line.split("|")[1].strip(): int(line.split("|")[2])
+        for line in out.splitlines()
+        if line.startswith("| ")
+    }
+    for page in (
+        "POST 表8 add a row",
+        "POST 表8 row: sign (executor)",
+        "GET workflow overview",
+        "POST login: TOTP code",
+    ):
+        assert made.get(page, 0) > 0, out
