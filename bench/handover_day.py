@@ -20,8 +20,10 @@ Usage: .venv/bin/python bench/handover_day.py [--quick] [--postgres] [--sites N]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import datetime as dt
+import io
 import json
 import os
 import re
@@ -40,7 +42,13 @@ PASSWORD = "load-day-password-1234"
 
 
 def generate(
-    n_sites: int, tech: int, observers: int, cheap_hash: bool, code: str = "load"
+    n_sites: int,
+    tech: int,
+    observers: int,
+    cheap_hash: bool,
+    folder: Path,
+    n_bundles: int,
+    code: str = "load",
 ) -> dict[str, object]:
     """The engagement and its logins; returns the plan Locust reads (with the TOTP secrets)."""
     import pyotp
@@ -70,6 +78,7 @@ def generate(
     firm = Organisation.objects.create(engagement=engagement, name="某证券信息技术部", type=OrgType.FIRM)
     branches = list(Site.objects.filter(engagement=engagement, level="branch").order_by("code"))
     logins: list[dict[str, object]] = []
+    made = bundles(engagement, branches[:n_bundles], folder / "bundles")
 
     def login(name: str, role: str, party: str, site: Site | None, **extra: object) -> dict[str, object]:
         secret = pyotp.random_base32()
@@ -102,7 +111,7 @@ def generate(
             "pk", flat=True
         )[0]
         place = {"site_id": site.pk, "site_code": site.code, "form": form.pk, "systems": systems, "assets": assets,
-                 "step": step}  # fmt: skip
+                 "step": step, "bundle": made.get(site.pk)}  # fmt: skip
         login(f"{code}-onsite-{site.code}", Role.ONSITE_POST, Party.ONSITE_POST, site, **place)
         login(f"{code}-firm-{site.code}", Role.FIRM_IT, Party.FIRM_IT, site, **place)
     sites = [s.pk for s in branches]
@@ -112,6 +121,41 @@ def generate(
         login(f"{code}-observer-{k}", Role.OBSERVER, Party.BUSINESS, None)
     assert Account.objects.filter(engagement=engagement).exists()
     return {"code": code, "logins": logins}
+
+
+def bundles(engagement: object, sites: list[object], folder: Path) -> dict[int, str]:
+    """A signed fixity bundle per site, made by the real agent (enrolled at the site, a tiny tree scanned and
+    verified); returns site id → bundle path."""
+    from handover.backups import services
+    from handover.core.actors import system
+    from handover.fixity.cli import main as agent
+
+    made: dict[int, str] = {}
+    for site in sites:
+        base = folder / site.code  # type: ignore[attr-defined]
+        tree = base / "tree"
+        tree.mkdir(parents=True)
+        for k in range(3):
+            (tree / f"clearing{k}.txt").write_bytes(b"%06d,trade,100.00\n" % k * 200)
+        quiet = ("-q", "--jobs", "1")
+        enrol = ["enroll", "--engagement", engagement.code, "--site", site.code,  # type: ignore[attr-defined]
+                 "--export", str(base / "pub.json"), "--agent-dir", str(base / "agent")]  # fmt: skip
+        steps = (
+            enrol, ["scan", str(tree), "-o", str(base / "m"), "--algo", "sha256", *quiet],
+            ["verify", str(tree), "--manifest", str(base / "m"), "--json", str(base / "v.json"), *quiet],
+            ["bundle", str(base / "v.json"), "-o", str(base / "b.zip"), "--agent-dir", str(base / "agent"),
+             "--system", "系统0"],
+        )  # fmt: skip
+        for step in steps:
+            with contextlib.redirect_stdout(io.StringIO()):  # the agent's notes, one per site
+                status = agent(step)
+            if status != 0:
+                raise SystemExit(f"handover-agent {step[0]} failed for {site.code}")  # type: ignore[attr-defined]
+            if step is enrol:
+                document = (base / "pub.json").read_bytes()
+                services.site_key_enrol(actor=system("bench"), engagement=engagement, document=document)
+        made[site.pk] = str(base / "b.zip")  # type: ignore[attr-defined]
+    return made
 
 
 def free_port() -> int:
@@ -216,7 +260,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.sites, args.seconds, args.observers, args.tech, args.workers = 10, 20, 2, 2, 3
-        args.think, args.cheap_hash = "0.5,2", True
+        args.think, args.cheap_hash, args.bundles = "0.5,2", True, 10
     began = time.perf_counter()
     data = _django.configure(args.postgres, seed=args.seed)
     print(f"migrated in {time.perf_counter() - began:.1f} s")
@@ -224,13 +268,13 @@ def main() -> None:
         (data / "static").rmdir()
         (data / "static").symlink_to(args.static, target_is_directory=True)
     started = time.perf_counter()
-    plan = generate(args.sites, args.tech, args.observers, args.cheap_hash)
-    built = time.perf_counter() - started
+    folder = Path(tempfile.mkdtemp(prefix="handover-load-"))
+    plan = generate(args.sites, args.tech, args.observers, args.cheap_hash, folder, args.bundles)
+    built = time.perf_counter() - started  # with the bundles
     writers = args.writers or 2 * args.sites
     users = writers + args.tech + args.observers
     plan.update(writers=writers, tech=args.tech, observers=args.observers,
                 think=[float(s) for s in args.think.split(",")])  # fmt: skip
-    folder = Path(tempfile.mkdtemp(prefix="handover-load-"))
     plan_file = folder / "plan.json"
     plan_file.touch(mode=0o600)
     plan_file.write_text(json.dumps(plan))
@@ -243,7 +287,9 @@ def main() -> None:
     connection.close()
     log = folder / "server.log"
     port = free_port()
+    began = time.perf_counter()
     server = serve(port, args.workers, log, args.cheap_hash)
+    print(f"server up in {time.perf_counter() - began:.1f} s")
     try:
         run_locust(plan_file, port, users, args.seconds, folder / "locust")
     finally:

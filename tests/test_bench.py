@@ -151,15 +151,13 @@ def test_handover_day_smoke(tmp_path: Path) -> None:
     link_static(tmp_path)
     out = run("handover_day.py", "--seed", str(database), "--static", str((tmp_path / "static").resolve()))
     assert "server: 5xx answers 0; 'database is locked' 0" in out
-    made = {
-        line.split("|")[1].strip(): int(line.split("|")[2])
-        for line in out.splitlines()
-        if line.startswith("| ")
-    }
-    for page in (
+    cells = [line.split("|") for line in out.splitlines() if line.startswith("| ")]
+    made = {cell[1].strip(): int(cell[2]) for cell in cells if cell[2].strip().isdigit()}
+    writes = (
         "POST 表8 add a row",
         "POST 表8 row: sign (executor)",
-        "GET workflow overview",
         "POST login: TOTP code",
-    ):
+        "POST 表18 import (5 rows)",
+    )
+    for page in (*writes, "POST fixity bundle upload", "GET workflow overview", "GET workflow summary"):
         assert made.get(page, 0) > 0, out
