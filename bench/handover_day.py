@@ -198,12 +198,12 @@ def stop(server: subprocess.Popen[bytes]) -> None:
             server.wait()
 
 
-def run_locust(plan: Path, port: int, users: int, seconds: int, out: Path) -> None:
+def run_locust(plan: Path, port: int, users: int, seconds: int, out: Path, spawn: int) -> None:
     """Locust, headless, in its own process; its CSV statistics go to ``out``."""
     env = {**os.environ, "HANDOVER_LOAD_PLAN": str(plan)}
     command = [
         sys.executable, "-m", "locust", "-f", str(BENCH / "handover_day_locust.py"), "--headless",
-        "--users", str(users), "--spawn-rate", str(max(5, users // 10)), "--run-time", f"{seconds}s",
+        "--users", str(users), "--spawn-rate", str(spawn), "--run-time", f"{seconds}s",
         "--host", f"http://127.0.0.1:{port}", "--csv", str(out), "--only-summary", "--loglevel", "WARNING",
         "--stop-timeout", "10",
     ]  # fmt: skip
@@ -252,6 +252,8 @@ def main() -> None:
     parser.add_argument("--observers", type=int, default=20)
     parser.add_argument("--tech", type=int, default=10, help="技术组 sessions (a login each)")
     parser.add_argument("--think", default="2,8", help="seconds a site login waits between actions (min,max)")
+    parser.add_argument("--spawn", type=int, default=10, help="sessions started per second (each logs in)")
+    parser.add_argument("--bundles", type=int, default=30, help="营业部 whose post uploads a fixity bundle")
     parser.add_argument(
         "--cheap-hash", action="store_true", help="MD5 passwords (bench/handover_day_settings.py)"
     )
@@ -284,6 +286,9 @@ def main() -> None:
           f"; {args.sites} 营业部 built in {built:.1f} s; {writers} writer, {args.tech} 技术组 and "
           f"{args.observers} observer sessions for {args.seconds} s; gunicorn workers {args.workers} + 1 task "
           f"worker; load average before {os.getloadavg()[0]:.1f}")  # fmt: skip
+    if connection.vendor == "sqlite":  # the generator's writes leave the WAL large: fold it in before serving
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     connection.close()
     log = folder / "server.log"
     port = free_port()
@@ -291,7 +296,7 @@ def main() -> None:
     server = serve(port, args.workers, log, args.cheap_hash)
     print(f"server up in {time.perf_counter() - began:.1f} s")
     try:
-        run_locust(plan_file, port, users, args.seconds, folder / "locust")
+        run_locust(plan_file, port, users, args.seconds, folder / "locust", args.spawn)
     finally:
         stop(server)
         plan_file.unlink()
