@@ -10,8 +10,9 @@ reads the overview and site pages; observers read the summary. Every login enter
 secret the generator made: the secrets go to Locust in a file readable only by this user, never to a log.
 
 Printed: per page, requests, failures, p50/p95/p99 and the rate; the server's 5xx responses (gunicorn's access
-log) and "database is locked" lines (its error log); the load average before and after. The exit code is 1 when
-there was any 5xx or lock error, so ``--quick`` is the smoke run of ``make test`` (tests/test_bench.py).
+log) and "database is locked" lines (its error log); on SQLite, ``PRAGMA integrity_check`` of the file afterwards;
+the load average before and after. The exit code is 1 when there was any 5xx or lock error or the file is
+damaged, so ``--quick`` is the smoke run of ``make test`` (tests/test_bench.py).
 
 Usage: .venv/bin/python bench/handover_day.py [--quick] [--postgres] [--sites N] [--seconds S] [--workers W]
 ``--quick``: 10 营业部, 20 writers (10 on-site posts, 10 firm IT), 2 技术组 and 2 observer sessions, 20 s.
@@ -304,8 +305,14 @@ def main() -> None:
     failures = report(folder / "locust", args.seconds)
     fives, locked = server_errors(log)
     print(f"server: 5xx answers {fives}; 'database is locked' {locked}")
+    damaged: list[str] = []
+    if not args.postgres:  # the file the day wrote, checked as a crash test checks it
+        from handover.core import sqlitesafety
+
+        damaged = sqlitesafety.integrity_problems(data / "handover.sqlite3")
+        print(f"integrity_check: {'; '.join(damaged[:5]) or 'ok'}")
     print(f"failed requests {failures} (a page that did not land where it should: see above)")
-    if fives or locked:
+    if fives or locked or damaged:
         print(f"server log: {log}")
         raise SystemExit(1)
 

@@ -151,6 +151,7 @@ def test_handover_day_smoke(tmp_path: Path) -> None:
     link_static(tmp_path)
     out = run("handover_day.py", "--seed", str(database), "--static", str((tmp_path / "static").resolve()))
     assert "server: 5xx answers 0; 'database is locked' 0" in out
+    assert "integrity_check: ok" in out
     cells = [line.split("|") for line in out.splitlines() if line.startswith("| ")]
     made = {cell[1].strip(): int(cell[2]) for cell in cells if cell[2].strip().isdigit()}
     writes = (
