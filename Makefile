@@ -119,6 +119,8 @@ bench: install-bench
 	$(BIN)/python bench/rotation_run.py
 	$(BIN)/python bench/risk_vulns.py
 	$(BIN)/python bench/risk_reports.py
+	$(BIN)/python bench/handover_day.py
+	$(BIN)/python bench/handover_day.py --postgres
 
 clean:
 	rm -rf $(VENV) data

@@ -12,6 +12,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from tests.shared_static import link_static
+
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 
 
@@ -138,3 +142,28 @@ def test_backup_bench_runs() -> None:
     out = run("backup_bench.py")
     assert "| handover restore, with audit verify " in out
     assert "restore said: audit trail intact: 1001 events, head 1001, 1 checkpoint(s)" in out
+
+
+@pytest.mark.django_db  # so that the suite's database is made (and migrated) for this test to copy
+def test_handover_day_smoke(tmp_path: Path) -> None:
+    # The Locust scenario of bench/handover_day.py for 20 s on SQLite: 10 营业部, 20 writers (on-site posts and
+    # the firm's IT adding, signing, importing, giving feedback), 技术组 and observers reading, under `handover
+    # serve`. It checks that no answer was a 5xx, no process met "database is locked" and the file passes
+    # PRAGMA integrity_check (the script exits 1 otherwise), and that the sessions got in and wrote. It starts
+    # from the suite's migrated database (a copy).
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("the smoke run is of the embedded SQLite")
+    database = connection.settings_dict["NAME"]
+    link_static(tmp_path)
+    out = run("handover_day.py", "--seed", str(database), "--static", str((tmp_path / "static").resolve()))
+    assert "server: 5xx answers 0; 'database is locked' 0" in out
+    assert "integrity_check: ok" in out
+    cells = [line.split("|") for line in out.splitlines() if line.startswith("| ")]
+    made = {cell[1].strip(): int(cell[2]) for cell in cells if cell[2].strip().isdigit()}
+    # The sessions logged in with their second factor and wrote: which writes a loaded machine fits in 20 s
+    # varies (each session picks its next action at random), so only that some were made is checked.
+    assert made.get("POST login: TOTP code", 0) > 0, out
+    writes = [page for page in made if page.startswith("POST ") and not page.startswith("POST login")]
+    assert sum(made[page] for page in writes) > 0, out

@@ -8,6 +8,7 @@ from typing import Any
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
 
+from handover.core import sqlitesafety
 from handover.settings import env
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -113,17 +114,15 @@ def database_config(url: str, data_dir: Path) -> dict[str, Any]:
         config.setdefault("TEST", {})
         return config
     return {
-        "ENGINE": "django.db.backends.sqlite3",
+        # Django's backend, checkpointing so as to stay clear of the WAL-reset bug (core/sqlitesafety.py).
+        "ENGINE": "handover.core.sqlite3",
         "NAME": str(data_dir / "handover.sqlite3"),
         "OPTIONS": {
             # IMMEDIATE takes the write lock at BEGIN, so read-then-write transactions do not fail with
             # "database is locked" (579 of 800 did in the default mode; DESIGN.md figures).
             "transaction_mode": "IMMEDIATE",
             "timeout": 30,
-            "init_command": (
-                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
-                "PRAGMA busy_timeout=30000;"
-            ),
+            "init_command": sqlitesafety.connection_pragmas(),
         },
         "TEST": {"NAME": str(data_dir / "test.sqlite3")},
     }

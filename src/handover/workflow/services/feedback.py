@@ -121,12 +121,15 @@ def feedback_due_notify(*, engagement: Engagement, now: dt.datetime | None = Non
     told = links_told(engagement=engagement, topic=topics.FEEDBACK_DUE)
     sites = Site.objects.in_bulk({v.site_id for v in late})
     count = 0
-    with transaction.atomic():
-        for view in late:
-            link = f"/w/{engagement.code}/steps/{view.instance_id}/"
-            site = sites[view.site_id] if view.site_id is not None else None
-            if link in told or site is None or view.due is None:
-                continue
+    for view in late:
+        link = f"/w/{engagement.code}/steps/{view.instance_id}/"
+        site = sites[view.site_id] if view.site_id is not None else None
+        if link in told or site is None or view.due is None:
+            continue
+        # One transaction per step told, not one for them all: at 300 营业部 the whole run held SQLite's writer
+        # lock (PostgreSQL's audit lock) for over 30 s and every page that writes waited (docs/benchmarks.md,
+        # "The handover day under load"). A run stopped half-way tells the rest next time (links_told).
+        with transaction.atomic():
             notify(
                 engagement=engagement,
                 topic=topics.FEEDBACK_DUE,
@@ -139,7 +142,7 @@ def feedback_due_notify(*, engagement: Engagement, now: dt.datetime | None = Non
                 summary_title=_("A step is late at a site"),
                 now=at,
             )
-            count += 1
+        count += 1
     return count
 
 
