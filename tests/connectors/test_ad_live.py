@@ -200,6 +200,31 @@ def test_a_plain_bind_is_refused_with_the_way_to_ldaps(domain: Domain) -> None:
     assert caught.value.status is Status.REFUSED and "LDAPS" in caught.value.reason_zh
 
 
+def test_disable_sets_uac_bit_2_and_the_restore_brings_back_exactly_what_was(domain: Domain) -> None:
+    """停用 on AD (第二十六条第3项 A): userAccountControl's ACCOUNTDISABLE set over LDAPS, no bind then; E03's restore
+    (第二十八条第3项) writes back the value read before, so an account disabled already (lisi) stays so."""
+    from handover.connectors.change import ldap_password
+
+    changer = ldap_password.ACTIVE_DIRECTORY
+    where, admin = Target(domain.address, 636, timeout=20.0), Credential(ADMIN, CANARY)
+
+    def logs_in() -> bool:
+        return asyncio.run(changer.login_works(where, "svc_batch", "Svc-pass-456!y", admin=admin))
+
+    before = asyncio.run(changer.lock_state(where, admin, "svc_batch"))
+    assert not changer.disabled(before) and logs_in()
+    asyncio.run(changer.disable(where, admin, "svc_batch"))
+    assert changer.disabled(asyncio.run(changer.lock_state(where, admin, "svc_batch"))) and not logs_in()
+    asyncio.run(changer.enable(where, admin, "svc_batch", before))
+    assert asyncio.run(changer.lock_state(where, admin, "svc_batch")) == before and logs_in()
+    was = asyncio.run(changer.lock_state(where, admin, "lisi"))
+    assert changer.disabled(was)
+    asyncio.run(changer.disable(where, admin, "lisi"))
+    asyncio.run(changer.enable(where, admin, "lisi", was))
+    assert asyncio.run(changer.lock_state(where, admin, "lisi")) == was
+    assert CANARY not in domain.log.read_text(errors="replace")
+
+
 def test_a_nested_domain_admin_is_rotated_over_ldaps_and_proven(  # runs last: it changes zhangsan's password
     domain: Domain, world, settings, tmp_path, caplog: pytest.LogCaptureFixture
 ) -> None:
