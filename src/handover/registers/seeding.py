@@ -53,6 +53,7 @@ def computed_form_build(
     site: Site,
     register_no: int,
     form_date: date,
+    form_no: str = "",
     header: dict[str, Any] | None = None,
     as_of: date | None = None,
 ) -> Form:
@@ -81,11 +82,45 @@ def computed_form_build(
             site=site,
             register_no=register_no,
             form_date=form_date,
+            form_no=form_no,
             header=header,
             partial_header=True,
         )
         _rows_create(actor, form, clean, events.FORM_COMPUTE, {"rows": len(clean)})
     return form
+
+
+def form_open(
+    *,
+    actor: Any,
+    engagement: Engagement,
+    site: Site,
+    register_no: int,
+    form_date: date,
+    form_no: str = "",
+    header: dict[str, Any] | None = None,
+) -> Form:
+    """Open a form of 表N for whichever face asks (review §4.3: the API opened an empty 表24 shell where the
+    page built it): a computed register (表6, 表24) is built with its rows now, any other opens empty."""
+    if register_no in COMPUTED:
+        return computed_form_build(
+            actor=actor,
+            engagement=engagement,
+            site=site,
+            register_no=register_no,
+            form_date=form_date,
+            form_no=form_no,
+            header=header,
+        )
+    return services.form_create(
+        actor=actor,
+        engagement=engagement,
+        site=site,
+        register_no=register_no,
+        form_date=form_date,
+        form_no=form_no,
+        header=header,
+    )
 
 
 def _computed_clean(register_no: int, data: dict[str, Any]) -> dict[str, Any]:
