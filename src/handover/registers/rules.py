@@ -60,7 +60,7 @@ class RuleViolation(DomainError):
 def prepare_row(*, form: Form, data: dict[str, Any]) -> dict[str, Any]:
     """The row as it is to be validated: 表7's progress columns are computed, whatever was typed, and the
     computed registers 表6 and 表24 take no row by hand."""
-    if form.register_no in (6, 24):
+    if catalogue.get(form.register_no).computed:
         raise RuleViolation(
             _("表%(n)d is computed from the other registers and is not entered by hand; build it instead.")
             % {"n": form.register_no},
@@ -378,13 +378,13 @@ def _exception_links(form: Form, row: Row) -> None:
     the row is written: a machine (the fixity import) links a draft 表39 entry that a person completes."""
     key = "exception_refs"
     for pk in exception_refs(row.data):
-        entry = _referenced(form, key, {key: pk}, 39)
+        entry = _referenced(form, key, {key: pk}, catalogue.FAULT_RISK_LOG)
         if entry is not None and not reported_to_tech_group(entry.data):
             raise RuleViolation(
                 _("表39 entry %(no)s has not been reported to 技术组 yet (上报技术组 is empty; 第二十八条).")
                 % {"no": entry.data.get("risk_no", pk)},
                 field=key,
-                register_no=39,
+                register_no=catalogue.FAULT_RISK_LOG,
                 site_id=entry.form.site_id,
             )
 
@@ -405,7 +405,7 @@ def _exceptions_closed(form: Form, rows: list[Row]) -> None:
             )
             % {"rows": "; ".join(unlinked), "site": form.site.name},
             field="exception_refs",
-            register_no=39,
+            register_no=catalogue.FAULT_RISK_LOG,
             site_id=form.site_id,
         )
 

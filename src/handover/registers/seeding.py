@@ -21,7 +21,7 @@ from handover.org import permissions as perms
 from handover.org.models import Engagement, Site
 from handover.org.selectors import require
 from handover.registers import catalogue, computed, events, services
-from handover.registers.models import Form, FormState, Row
+from handover.registers.models import Form, Row
 from handover.registers.validation import clean_row
 
 # 交接期 snapshot → 稳定期 living ledger (registers.md §2, Views).
@@ -43,7 +43,7 @@ DATA_CLASS_29 = {
 
 # Computed registers ---------------------------------------------------------------------------------------
 
-COMPUTED = (6, 24)  # 表6 from 表5; 表24 from every annexed register (registers.md §3.2)
+COMPUTED = catalogue.COMPUTED  # 表6 from 表5; 表24 from every annexed register (registers.md §3.2)
 
 
 def computed_form_build(
@@ -63,7 +63,7 @@ def computed_form_build(
         raise DomainError(_("Only 表6 and 表24 are computed registers."), field="register_no")
     require(user=actor, engagement=engagement, capability=perms.FILL_REGISTERS, site=site)
     subtree = list(Site.objects.filter(engagement=engagement, path__startswith=site.path, is_active=True))
-    if register_no == 6:
+    if register_no == catalogue.STAFF_SUMMARY:
         lines = computed.staff_summary(engagement=engagement, sites=subtree)
         header = header or {}
     else:
@@ -168,7 +168,7 @@ def twin_seed(
         names = "、".join(f"表{n}" for n in TWINS)
         raise DomainError(_("Only %(names)s have a living ledger to seed.") % {"names": names}, field="form")
     require(user=actor, engagement=snapshot.engagement, capability=perms.FILL_REGISTERS, site=snapshot.site)
-    if not snapshot.is_current or snapshot.state not in (FormState.SIGNED, FormState.ARCHIVED):
+    if not snapshot.is_current or not snapshot.is_frozen:
         raise DomainError(
             _("Only the current signed version of a form is a snapshot to seed from; sign %(form)s first.")
             % {"form": snapshot.form_no},

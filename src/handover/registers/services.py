@@ -51,7 +51,7 @@ COMPILED_BY_TECH_GROUP = (24,)
 # them as their receiver; the firm's own signatures (填表人, 部门负责人) are on the return it filed (registers.md §3.1).
 RECEIVED_BY_TECH_GROUP = (1, 2, 3, 4)
 # The registers whose rows the engine computes (seeding.computed_form_build checks them when it computes).
-COMPUTED = (6, 24)
+COMPUTED = catalogue.COMPUTED
 
 
 def footer_roles(register_no: int) -> tuple[str, ...]:
@@ -279,7 +279,7 @@ def row_sign(*, actor: Any, row: Row, kind: str) -> Signature:
         )
     if kind not in ROW_SIGNERS:
         raise DomainError(_("Sign as executor or supervisor."), field="kind")
-    if not row.is_current or not form.is_current or form.state in (FormState.SIGNED, FormState.ARCHIVED):
+    if not row.is_current or not form.is_current or form.is_frozen:
         raise DomainError(_("This row is frozen."), field="row")
     person, role = _signer(actor, form.engagement, form.site, ROW_SIGNERS[kind])
     return _sign(actor=actor, person=person, role=role, kind=kind, row=row, form=form, action=events.ROW_SIGN)

@@ -38,12 +38,12 @@ from handover.notifications.services import notify
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Person, Phase, Role, Site, SiteLevel
 from handover.org.selectors import require, roles_in, working_group_member
-from handover.registers import computed, seeding
+from handover.registers import catalogue, computed, seeding
 from handover.registers import services as registers
 from handover.registers.io import exporting
 from handover.registers.io.exporting import register_export, site_label
 from handover.registers.io.frame import footer_labels
-from handover.registers.models import Form, FormState
+from handover.registers.models import FROZEN_STATES, Form
 from handover.reports import events, topics, verify
 from handover.reports.models import HandoverPackage, PackageApproval, PackageDistribution, Recipient
 from handover.workflow import gates
@@ -52,7 +52,7 @@ from handover.workflow.models import CaseRiskAcceptance, CaseState, PhaseTransit
 # 表5–23: the handover-day lists a site must have signed to be done (表24 itself and 表39 excluded).
 DONE_REGISTERS = tuple(range(5, 24))
 ANNEXES = tuple(n for n in computed.ANNEXED if n != 24)
-FROZEN = (FormState.SIGNED, FormState.ARCHIVED)
+FROZEN = FROZEN_STATES
 STATE_ZH = computed.STATE_LABELS
 BOTH = ("xlsx", "pdf")
 
@@ -194,7 +194,7 @@ def _table24(
             actor=actor,
             engagement=engagement,
             site=root,
-            register_no=24,
+            register_no=catalogue.HANDOVER_SUMMARY,
             form_date=timezone.localdate(now),
             header=header,
         )
@@ -210,7 +210,7 @@ def _refuse_unless_signed(form: Form) -> None:
     if form.state in FROZEN:
         return
     given = set(form.signatures.values_list("role", flat=True))
-    still = [label for role, label in footer_labels(24) if role not in given]
+    still = [label for role, label in footer_labels(catalogue.HANDOVER_SUMMARY) if role not in given]
     raise DomainError(
         _("表24 %(form)s is not signed yet (it still needs %(roles)s), so no package is built.")
         % {"form": form.form_no, "roles": "、".join(still)},
@@ -237,7 +237,7 @@ def _table24_export(actor: Any, engagement: Engagement, form: Form, folder: Path
 
 def _table24_entry(form: Form, files: list[str]) -> dict[str, Any]:
     """package.json's account of one 表24: its version, state and who signed it, and its files."""
-    labels = dict(footer_labels(24))
+    labels = dict(footer_labels(catalogue.HANDOVER_SUMMARY))
     return {
         "form": form.form_no,
         "version": form.version,

@@ -18,6 +18,7 @@ from handover.core.errors import NotFound, PermissionDenied
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Phase, Role, Site, SiteLevel
 from handover.org.selectors import site_scope
+from handover.registers import catalogue
 from handover.workflow import deadlines, gates, paths, state, steps
 from handover.workflow.models import (
     CaseState,
@@ -421,7 +422,7 @@ def t39_choices(*, case: ExceptionCase) -> list[tuple[int, str]]:
     rows = Row.objects.filter(
         form__engagement_id=case.engagement_id,
         form__site_id=case.site_id,
-        form__register_no=39,
+        form__register_no=catalogue.FAULT_RISK_LOG,
         form__is_current=True,
         is_current=True,
         data__exc_type__startswith=case.path_id,
