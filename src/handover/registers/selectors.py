@@ -56,7 +56,7 @@ from handover.registers.models import (
     SignatureKind,
     Software,
 )
-from handover.registers.services import ARCHIVERS, ROW_SIGNERS, footer_roles
+from handover.registers.signing import ARCHIVERS, ROW_SIGNERS, footer_roles
 
 PAGE_SIZE = 50
 
