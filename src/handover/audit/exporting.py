@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from handover.audit import catalogue, selectors
 from handover.audit.models import Event
 from handover.audit.services import trail_read
+from handover.core.actors import Actor
 from handover.core.errors import DomainError
 from handover.core.spreadsheet import text_for_csv
 
@@ -86,7 +87,7 @@ def _json(value: Any) -> str:
 
 
 def trail_export(
-    *, actor: Any, scope: selectors.TrailScope, filters: dict[str, Any] | None, fmt: str
+    *, actor: Actor, scope: selectors.TrailScope, filters: dict[str, Any] | None, fmt: str
 ) -> TrailExport:
     """The events ``actor`` may read within ``scope``, filtered, as a CSV or xlsx file; the export is
     recorded (``audit.export``) by ``trail_read``. An unknown format is refused before anything is recorded."""

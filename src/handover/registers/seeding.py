@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from handover.audit.services import event_record
-from handover.core.actors import SystemActor
+from handover.core.actors import Actor, actor_user
 from handover.core.errors import DomainError
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Site
@@ -48,7 +48,7 @@ COMPUTED = catalogue.COMPUTED  # 表6 from 表5; 表24 from every annexed regist
 
 def computed_form_build(
     *,
-    actor: Any,
+    actor: Actor,
     engagement: Engagement,
     site: Site,
     register_no: int,
@@ -92,7 +92,7 @@ def computed_form_build(
 
 def form_open(
     *,
-    actor: Any,
+    actor: Actor,
     engagement: Engagement,
     site: Site,
     register_no: int,
@@ -136,9 +136,9 @@ def _computed_clean(register_no: int, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _rows_create(
-    actor: Any, form: Form, rows: list[dict[str, Any]], action: str, after: dict[str, Any]
+    actor: Actor, form: Form, rows: list[dict[str, Any]], action: str, after: dict[str, Any]
 ) -> None:
-    user = None if isinstance(actor, SystemActor) else actor
+    user = actor_user(actor)
     Row.objects.bulk_create(
         Row(form=form, seq=seq, data=data, created_by=user) for seq, data in enumerate(rows, 1)
     )
@@ -156,7 +156,7 @@ def _rows_create(
 
 
 def twin_seed(
-    *, actor: Any, snapshot: Form, form_date: date | None = None, defaults: dict[str, Any] | None = None
+    *, actor: Actor, snapshot: Form, form_date: date | None = None, defaults: dict[str, Any] | None = None
 ) -> Form:
     """Seed the 稳定期 twin of a signed 交接日 form: one row per snapshot row, each keeping its source.
 

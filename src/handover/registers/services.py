@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from handover.audit.services import event_record, snapshot
-from handover.core.actors import SystemActor
+from handover.core.actors import Actor, actor_user
 from handover.core.errors import DomainError, PermissionDenied
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Person, Role, Site
@@ -46,12 +46,12 @@ class RowInvalid(DomainError):
         self.errors = errors
 
 
-def _signer(actor: Any, engagement: Engagement, site: Site, allowed: frozenset[str]) -> tuple[Person, str]:
+def _signer(actor: Actor, engagement: Engagement, site: Site, allowed: frozenset[str]) -> tuple[Person, str]:
     """The actor's person in the engagement and the role, among ``allowed``, they hold at ``site``.
 
     第八条: the role must fit the person's party (role_grant checks it too; this catches a role that reached
     the database some other way), so the custodian never signs as the firm, nor the firm as the custodian."""
-    person = Person.objects.filter(engagement=engagement, user=actor, is_active=True).first()
+    person = Person.objects.filter(engagement=engagement, user=actor_user(actor), is_active=True).first()
     misfit = None
     for grant in grants_for(actor):
         if grant.engagement_id != engagement.pk or grant.role not in allowed or person is None:
@@ -107,7 +107,7 @@ def header_columns(register_no: int) -> tuple[Column, ...]:
 
 def form_create(
     *,
-    actor: Any,
+    actor: Actor,
     engagement: Engagement,
     site: Site,
     register_no: int,
@@ -143,7 +143,7 @@ def form_create(
             form_no=form_no,
             form_date=form_date,
             header=header,
-            created_by=None if isinstance(actor, SystemActor) else actor,
+            created_by=actor_user(actor),
         )
         event_record(
             actor=actor,
@@ -163,7 +163,9 @@ def _editable(form: Form) -> None:
         )
 
 
-def row_add(*, actor: Any, form: Form, data: dict[str, Any], remarks: str = "", partial: bool = False) -> Row:
+def row_add(
+    *, actor: Actor, form: Form, data: dict[str, Any], remarks: str = "", partial: bool = False
+) -> Row:
     """Add a row to an open form; ``partial`` leaves required values for later (checked on submit)."""
     require(user=actor, engagement=form.engagement, capability=perms.FILL_REGISTERS, site=form.site)
     _editable(form)
@@ -175,7 +177,7 @@ def row_add(*, actor: Any, form: Form, data: dict[str, Any], remarks: str = "", 
             seq=seq,
             data=clean,
             remarks=remarks,
-            created_by=None if isinstance(actor, SystemActor) else actor,
+            created_by=actor_user(actor),
         )
         event_record(
             actor=actor,
@@ -189,7 +191,7 @@ def row_add(*, actor: Any, form: Form, data: dict[str, Any], remarks: str = "", 
 
 
 def row_update(
-    *, actor: Any, row: Row, data: dict[str, Any], remarks: str = "", partial: bool = False
+    *, actor: Actor, row: Row, data: dict[str, Any], remarks: str = "", partial: bool = False
 ) -> Row:
     """Change an unsigned row of an open form (``partial`` as in ``row_add``)."""
     form = row.form
@@ -214,7 +216,7 @@ def row_update(
     return row
 
 
-def row_correct(*, actor: Any, row: Row, data: dict[str, Any], reason: str, remarks: str = "") -> Row:
+def row_correct(*, actor: Actor, row: Row, data: dict[str, Any], reason: str, remarks: str = "") -> Row:
     """A new version of a signed row; the signed one stays, superseded, with its signatures."""
     form = row.form
     require(user=actor, engagement=form.engagement, capability=perms.FILL_REGISTERS, site=form.site)
@@ -234,7 +236,7 @@ def row_correct(*, actor: Any, row: Row, data: dict[str, Any], reason: str, rema
             version=row.version + 1,
             previous=row,
             correction_reason=reason.strip(),
-            created_by=None if isinstance(actor, SystemActor) else actor,
+            created_by=actor_user(actor),
         )
         event_record(
             actor=actor,
@@ -248,7 +250,7 @@ def row_correct(*, actor: Any, row: Row, data: dict[str, Any], reason: str, rema
     return new
 
 
-def row_sign(*, actor: Any, row: Row, kind: str) -> Signature:
+def row_sign(*, actor: Actor, row: Row, kind: str) -> Signature:
     """Executor or supervisor signature on a row of a ★ register (第八条): two different people."""
     form = row.form
     if not catalogue.get(form.register_no).dual_signature:
@@ -264,7 +266,7 @@ def row_sign(*, actor: Any, row: Row, kind: str) -> Signature:
 
 
 def _sign(
-    *, actor: Any, person: Person, role: str, kind: str, form: Form, action: str, row: Row | None = None
+    *, actor: Actor, person: Person, role: str, kind: str, form: Form, action: str, row: Row | None = None
 ) -> Signature:
     target = row if row is not None else form
     if target.signatures.filter(person=person).exists():
@@ -291,7 +293,7 @@ def _sign(
     return signature
 
 
-def form_submit(*, actor: Any, form: Form) -> Form:
+def form_submit(*, actor: Actor, form: Form) -> Form:
     """草稿 → 已提交: the rows are complete and ready for signatures."""
     require(user=actor, engagement=form.engagement, capability=perms.FILL_REGISTERS, site=form.site)
     if form.state != FormState.DRAFT or not form.is_current:
@@ -339,7 +341,7 @@ def form_submit(*, actor: Any, form: Form) -> Form:
     return form
 
 
-def form_sign(*, actor: Any, form: Form) -> Signature:
+def form_sign(*, actor: Actor, form: Form) -> Signature:
     """A footer signature in the role the signer holds here; the last one required marks the form signed."""
     if form.state != FormState.SUBMITTED or not form.is_current:
         raise DomainError(_("Only a submitted form can be signed."), field="form")
@@ -371,7 +373,7 @@ def form_sign(*, actor: Any, form: Form) -> Signature:
     return signature
 
 
-def form_archive(*, actor: Any, form: Form) -> Form:
+def form_archive(*, actor: Actor, form: Form) -> Form:
     """已签字 → 已归档: the last state of the lifecycle (registers.md §1). An archived form is final: it is not
     corrected any more, and it stays readable and exportable with its signatures."""
     if form.state != FormState.SIGNED or not form.is_current:
@@ -394,7 +396,7 @@ def form_archive(*, actor: Any, form: Form) -> Form:
     return form
 
 
-def form_correct(*, actor: Any, form: Form, reason: str) -> Form:
+def form_correct(*, actor: Actor, form: Form, reason: str) -> Form:
     """A new draft version of a signed form with its current rows copied unsigned; the signed one stays."""
     require(user=actor, engagement=form.engagement, capability=perms.FILL_REGISTERS, site=form.site)
     if form.state != FormState.SIGNED or not form.is_current:
@@ -413,7 +415,7 @@ def form_correct(*, actor: Any, form: Form, reason: str) -> Form:
             version=form.version + 1,
             previous=form,
             correction_reason=reason.strip(),
-            created_by=None if isinstance(actor, SystemActor) else actor,
+            created_by=actor_user(actor),
         )
         Row.objects.bulk_create(
             Row(form=new, seq=r.seq, data=r.data, remarks=r.remarks)

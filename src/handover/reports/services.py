@@ -31,7 +31,7 @@ from handover.accounts.enrolment import credential_is_fresh
 from handover.accounts.services import totp_verify
 from handover.audit import checkpoint
 from handover.audit.services import checkpoint_write, event_record
-from handover.core.actors import SystemActor
+from handover.core.actors import SystemActor, actor_name
 from handover.core.errors import DomainError
 from handover.core.filestore import file_digest
 from handover.notifications.services import notify
@@ -110,7 +110,7 @@ def annexed_forms(engagement: Engagement) -> list[Form]:
 
 
 def _actor_name(actor: Any) -> str:
-    return actor.audit_name if isinstance(actor, SystemActor) else actor.get_username()
+    return actor_name(actor)
 
 
 def _export_pair(
