@@ -118,6 +118,26 @@ def test_reading_the_audit_trail_through_the_api_is_recorded_as_on_the_page(api,
     assert not Event.objects.filter(action="audit.view", actor_id=onsite.pk).exists()
 
 
+def test_exporting_the_audit_trail_through_the_api_is_recorded_as_on_the_page(api, world):
+    # Review §4.1 and §10.1: the export's writer is a service (audit/exporting.py) both faces call.
+    auditor = world.login_with(Role.AUDITOR)
+    api.force_authenticate(auditor)
+    response = api.get("/api/audit/events/export/csv/", {"action": "audit.view"})
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    assert response["Content-Disposition"].startswith('attachment; filename="audit-')
+    text = b"".join(response.streaming_content).decode("utf-8-sig")
+    assert text.splitlines()[0].split(",")[0] in ("Seq", "序号")
+    (export,) = Event.objects.filter(action="audit.export", actor_id=auditor.pk)
+    assert export.after == {"format": "csv", "filters": {"action": "audit.view"}}
+    book = api.get("/api/audit/events/export/xlsx/")
+    assert book.status_code == 200 and book.content[:2] == b"PK"
+    assert Event.objects.filter(action="audit.export", actor_id=auditor.pk).count() == 2
+    onsite = world.login_with(Role.ONSITE_POST, site=world.branch_a)
+    api.force_authenticate(onsite)
+    assert api.get("/api/audit/events/export/csv/").status_code == 403
+    assert not Event.objects.filter(action="audit.export", actor_id=onsite.pk).exists()
+
+
 def test_token_needs_the_second_factor_once_it_is_set_up(api, db):
     user = UserFactory()
     secret = pyotp.random_base32()

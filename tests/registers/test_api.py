@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -237,3 +239,46 @@ def test_a_signed_form_is_archived_by_the_sites_onsite_post_only(world, people):
     again = client_for(people["tech"]).post(archive)
     assert again.status_code == 400 and again.json()["field"] == "form"
     assert Event.objects.filter(action="registers.form.archive", channel="api").count() == 1
+
+
+def test_opening_a_table6_form_through_the_api_builds_it_as_the_page_does(world, people):
+    """Review §4.3: the API opened an empty 表6/表24 shell where the page built its rows (seeding.form_open)."""
+    from handover.registers import services
+    from handover.registers.models import InformationSystem
+
+    system = InformationSystem.objects.create(
+        engagement=world.engagement, site=world.branch_a, name="柜台系统"
+    )
+    t5 = services.form_create(
+        actor=people["firm_it"],
+        engagement=world.engagement,
+        site=world.branch_a,
+        register_no=5,
+        form_date=date(2026, 12, 1),
+    )
+    services.row_add(
+        actor=people["firm_it"],
+        form=t5,
+        data={
+            "person_id": world.person_a.pk,
+            "site_id": world.branch_a.pk,
+            "dept": "信息技术部",
+            "post": "系统管理员",
+            "systems": [system.pk],
+            "employment_type": "正式",
+            "employment": "在职",
+            "phone": "0571-88000000",
+        },
+    )
+    response = client_for(people["onsite"]).post(
+        base(world, "forms"),
+        {"register_no": 6, "site": world.branch_a.pk, "form_date": "2026-12-01"},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    form = Form.objects.get(pk=response.json()["id"], register_no=6)
+    row = form.rows.get()
+    assert row.data["dept"] == "信息技术部" and row.data["active_count"] == 1
+    assert Event.objects.filter(
+        action="registers.form.compute", object_id=str(form.pk), channel="api"
+    ).exists()

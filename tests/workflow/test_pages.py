@@ -316,6 +316,29 @@ def test_an_exception_case_through_the_pages_from_start_to_close(world, client, 
     assert paths.CLOSE in set(case.items.values_list("key", flat=True))
 
 
+def test_the_case_page_reads_the_source_row_through_the_scoped_selector(world, client, people):
+    # Review §4.4: the page fetched the row by id in the engagement only, so another site's row was "no role"
+    # while a missing one was "not found"; now both are "not found" on the field, as in the API.
+    start_handover(world, people)
+    code = world.engagement.code
+    other = source_row(world.engagement, world.branch_b, 14, system="集中交易")
+    client.force_login(people["onsite"])
+    open_case = reverse("workflow:case_open", args=[code, world.branch_a.pk])
+    answers = [
+        client.post(open_case, {"path_id": "E08", "source_row": row_id, "description": "x"})
+        for row_id in (other.pk, other.pk + 1000)
+    ]
+    said = []
+    for row_id, answer in zip((other.pk, other.pk + 1000), answers, strict=True):
+        assert answer.status_code == 400
+        errors = answer.context["form"].errors
+        assert "source_row" in errors, errors
+        (message,) = errors["source_row"]
+        said.append(message.replace(str(row_id), "N"))
+    assert said[0] == said[1]
+    assert not ExceptionCase.objects.exists()
+
+
 def test_the_phase_and_deadline_forms_are_technical_groups(world, client, people):
     services_steps = reverse("workflow:phase", args=[world.engagement.code])
     client.force_login(people["onsite"])

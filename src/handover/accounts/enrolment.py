@@ -29,7 +29,7 @@ from handover.accounts.models import EnrolmentCode, EnrolmentKind, EnrolmentVia,
 from handover.audit.models import Outcome
 from handover.audit.services import event_record
 from handover.core import localkey
-from handover.core.actors import SystemActor
+from handover.core.actors import SystemActor, actor_name
 from handover.core.errors import DomainError, NotFound, PermissionDenied
 from handover.org import permissions as perms
 from handover.org.models import Role, RoleAssignment
@@ -57,7 +57,7 @@ def _actor_user(actor: Any) -> User | None:
 
 
 def _actor_name(actor: Any) -> str:
-    return getattr(actor, "audit_name", None) or actor.get_username()
+    return actor_name(actor)
 
 
 def require_account_admin(*, actor: Any, user: User | None = None) -> None:

@@ -7,8 +7,11 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
+from django.http import HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework import mixins, routers, status, viewsets
 from rest_framework.decorators import action
@@ -20,6 +23,7 @@ from rest_framework.views import APIView
 from handover.accounts import services as account_services
 from handover.api import serializers
 from handover.api.base import EngagementScopedViewSet
+from handover.audit import exporting
 from handover.audit import services as audit_services
 from handover.audit.models import Event
 from handover.core.errors import DomainError
@@ -194,6 +198,9 @@ class RoleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, EngagementSc
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+TRAIL_FILTERS = ("action", "actor", "engagement", "outcome", "object", "since", "until")
+
+
 class EventViewSet(viewsets.ReadOnlyModelViewSet):
     """The audit trail, for auditors (filters: action, actor, engagement, outcome, object, since, until)."""
 
@@ -204,14 +211,34 @@ class EventViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self) -> QuerySet:
         if getattr(self, "swagger_fake_view", False):
             return Event.objects.none()
-        filters = {
-            k: v
-            for k, v in self.request.query_params.items()
-            if k in ("action", "actor", "engagement", "outcome", "object", "since", "until")
-        }
         # Reading the trail is a sensitive read: the service records it, as on the pages.
         scope = selectors.audit_scope(user=self.request.user)
-        return audit_services.trail_read(actor=self.request.user, scope=scope, filters=filters)
+        return audit_services.trail_read(actor=self.request.user, scope=scope, filters=self._filters())
+
+    def _filters(self) -> dict[str, str]:
+        params = self.request.query_params
+        return {k: str(params.get(k)) for k in TRAIL_FILTERS if k in params}
+
+    @extend_schema(
+        parameters=[OpenApiParameter(name, str) for name in TRAIL_FILTERS],
+        responses={(200, "text/csv"): OpenApiTypes.BINARY, (200, exporting.XLSX_TYPE): OpenApiTypes.BINARY},
+    )
+    @action(detail=False, methods=["get"], url_path="export/(?P<fmt>csv|xlsx)", url_name="export")
+    def export(self, request: Request, fmt: str) -> HttpResponseBase:
+        """The filtered trail as a CSV or xlsx file, as the auditor's page exports it; recorded (audit.export)."""
+        export = exporting.trail_export(
+            actor=request.user,
+            scope=selectors.audit_scope(user=request.user),
+            filters=self._filters(),
+            fmt=fmt,
+        )
+        response: HttpResponseBase
+        if export.streams:
+            response = StreamingHttpResponse(export.content, content_type=export.content_type)
+        else:
+            response = HttpResponse(export.content, content_type=export.content_type)
+        response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
+        return response
 
 
 class TokenView(APIView):

@@ -19,14 +19,13 @@ from handover.core.uploads import upload_kind
 from handover.discovery import engine, selectors, services
 from handover.discovery.forms import DecisionForm, GatherForm, ImportForm
 from handover.org import permissions as perms
-from handover.org import selectors as org_selectors
 from handover.org.models import Engagement, Site
 from handover.web.access import needs
+from handover.web.pages import capabilities_in
 
 
 def _caps(request: HttpRequest, engagement: Engagement) -> set[str]:
-    roles = org_selectors.roles_in(user=request.user, engagement=engagement)
-    return set().union(*(perms.capabilities_of(r) for r in roles)) if roles else set()
+    return capabilities_in(user=request.user, engagement=engagement)[1]
 
 
 def _site(request: HttpRequest, engagement: Engagement, code: str | None) -> Site | None:

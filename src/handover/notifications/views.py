@@ -10,31 +10,22 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
-from handover.core.errors import DomainError
 from handover.notifications import selectors, services, topics
 from handover.notifications.forms import SubscriptionForm
-from handover.org import permissions as perms
-from handover.org import selectors as org_selectors
 from handover.org.models import Engagement
+from handover.web import actions
 from handover.web.access import AUTHENTICATED, needs
+from handover.web.pages import capabilities_in
 
 
 def _context(request: HttpRequest, engagement: Engagement, **extra: Any) -> dict[str, Any]:
-    roles = org_selectors.roles_in(user=request.user, engagement=engagement)
-    caps = set().union(*(perms.capabilities_of(r) for r in roles)) if roles else set()
+    _roles, caps = capabilities_in(user=request.user, engagement=engagement)
     return {"engagement": engagement, "caps": caps, **extra}
 
 
 def _attempt(request: HttpRequest, form: Any, action: Callable[[], Any]) -> Any:
     """Run a service; a DomainError lands on the field it names, or on the page."""
-    try:
-        return action()
-    except DomainError as exc:
-        if form is not None:
-            form.add_error(exc.field if exc.field in form.fields else None, str(exc.message))
-        else:
-            messages.error(request, str(exc.message))
-        return None
+    return actions.run(request, form, action)
 
 
 @needs(AUTHENTICATED)

@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import reduce
-from operator import or_
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -23,6 +21,16 @@ from handover.core.actors import SystemActor
 from handover.core.errors import NotFound, PermissionDenied
 from handover.org import events
 from handover.org import permissions as perms
+from handover.org.access import (  # noqa: F401  (re-exported: the checks' old home)
+    Grant,
+    engagement_ids_for,
+    grants_for,
+    has_capability,
+    require,
+    require_at,
+    require_engagement_wide,
+    site_scope,
+)
 from handover.org.models import (
     Engagement,
     ObserverBody,
@@ -35,34 +43,6 @@ from handover.org.models import (
     Site,
     SiteLevel,
 )
-
-
-@dataclass(frozen=True)
-class Grant:
-    """A role held: engagement-wide when ``site_path`` is empty."""
-
-    engagement_id: int
-    role: str
-    site_id: int | None
-    site_path: str
-
-
-def grants_for(user: Any) -> list[Grant]:
-    """The active roles of a login across all engagements (cached on the user object for the request)."""
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
-        return []
-    if getattr(user, "enrolled_at", None) is None:
-        # A new or reset login holds no role until its holder has set their own password and second factor
-        # through an enrolment code (docs/access-policy.md, review H1).
-        return []
-    cached = getattr(user, "_handover_grants", None)
-    if cached is None:
-        rows = RoleAssignment.objects.filter(
-            person__user=user, person__is_active=True, revoked_at__isnull=True, engagement__isnull=False
-        ).values_list("engagement_id", "role", "site_id", "site__path")
-        cached = [Grant(e, r, s, p or "") for e, r, s, p in rows]
-        user._handover_grants = cached
-    return cached
 
 
 def persons_of_login(*, user: Any) -> set[int]:
@@ -112,10 +92,6 @@ def one_side(*, a: Any, b: Any) -> bool:
     return bool(granters_of_login(user=a) & logins_b or granters_of_login(user=b) & logins_a)
 
 
-def engagement_ids_for(*, user: Any, capability: str) -> set[int]:
-    return {g.engagement_id for g in grants_for(user) if capability in perms.capabilities_of(g.role)}
-
-
 def audit_scope(*, user: Any) -> TrailScope:
     """Whose events ``user`` may read in the audit trail: the engagements where they hold ``VIEW_AUDIT`` and
     the logins of those engagements' people (audit.selectors.event_list applies it)."""
@@ -126,54 +102,6 @@ def audit_scope(*, user: Any) -> TrailScope:
         else []
     )
     return TrailScope(engagement_ids=frozenset(ids), user_ids=frozenset(user_ids))
-
-
-def site_scope(*, user: Any, engagement: Engagement, capability: str) -> Q | None:
-    """A filter on Site for where ``capability`` holds: everything (``Q()``), some subtrees, or None."""
-    if isinstance(user, SystemActor):
-        return Q()
-    paths: list[str] = []
-    for grant in grants_for(user):
-        if grant.engagement_id != engagement.pk or capability not in perms.capabilities_of(grant.role):
-            continue
-        if not grant.site_path:
-            return Q()
-        paths.append(grant.site_path)
-    if not paths:
-        return None
-    return reduce(or_, (Q(path__startswith=p) for p in paths))
-
-
-def has_capability(*, user: Any, engagement: Engagement, capability: str, site: Site | None = None) -> bool:
-    scope = site_scope(user=user, engagement=engagement, capability=capability)
-    if scope is None:
-        return False
-    if site is None or isinstance(user, SystemActor):
-        return True
-    return any(
-        not g.site_path or site.path.startswith(g.site_path)
-        for g in grants_for(user)
-        if g.engagement_id == engagement.pk and capability in perms.capabilities_of(g.role)
-    )
-
-
-def require(*, user: Any, engagement: Engagement, capability: str, site: Site | None = None) -> None:
-    if not has_capability(user=user, engagement=engagement, capability=capability, site=site):
-        raise PermissionDenied(_("You do not have the role needed for this here."))
-
-
-def require_engagement_wide(*, user: Any, engagement: Engagement, capability: str) -> None:
-    """``capability`` held with no site, i.e. over the whole engagement (a site-scoped post has less)."""
-    if site_scope(user=user, engagement=engagement, capability=capability) != Q():
-        raise PermissionDenied(_("Only a role held across the whole engagement may do this."))
-
-
-def require_at(*, user: Any, engagement: Engagement, capability: str, site: Site | None) -> None:
-    """``capability`` at ``site``; where there is no site (a person without one), engagement-wide."""
-    if site is None:
-        require_engagement_wide(user=user, engagement=engagement, capability=capability)
-    else:
-        require(user=user, engagement=engagement, capability=capability, site=site)
 
 
 def engagement_list(*, user: Any) -> QuerySet[Engagement]:

@@ -18,18 +18,14 @@ from handover.org import permissions as perms
 from handover.org import selectors, services
 from handover.org.forms import LinkLoginForm, OrganisationForm, PersonForm, RoleForm, SiteForm
 from handover.org.models import Engagement, RoleAssignment
+from handover.web import actions
 from handover.web.access import AUTHENTICATED, needs
 from handover.web.pages import engagement_page
 
 
 def _save(form: Any, action: Any) -> Any:
     """Run a service with the form's data; a DomainError lands on the field it names."""
-    try:
-        return action(form.cleaned_data)
-    except DomainError as exc:
-        field = exc.field if exc.field in form.fields else None
-        form.add_error(field, str(exc.message))
-        return None
+    return actions.run(None, form, lambda: action(form.cleaned_data))
 
 
 @needs(AUTHENTICATED)

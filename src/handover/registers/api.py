@@ -23,7 +23,7 @@ from handover.api.base import EngagementScopedViewSet
 from handover.org import permissions as perms
 from handover.org import selectors as org_selectors
 from handover.org.models import Phase
-from handover.registers import catalogue, selectors, services
+from handover.registers import catalogue, seeding, selectors, services
 from handover.registers.forms import ColumnsForm, api_form_data
 from handover.registers.models import Form, FormState, Row, Signature, SignatureKind
 
@@ -236,7 +236,7 @@ class FormViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _RegistersSc
             user=request.user, engagement=self.engagement, site_id=d["site"], capability=perms.FILL_REGISTERS
         )
         form = _write(
-            lambda: services.form_create(
+            lambda: seeding.form_open(
                 actor=request.user,
                 engagement=self.engagement,
                 site=site,

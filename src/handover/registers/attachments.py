@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from handover.audit.services import event_record
-from handover.core.actors import SystemActor
+from handover.core.actors import Actor, actor_user
 from handover.core.errors import DomainError
 from handover.core.filestore import FileStore, Pending, TooLarge
 from handover.org import permissions as perms
@@ -172,7 +172,7 @@ def file_store(*, name: str, chunks: Iterable[bytes]) -> StoredFile:
 
 
 def _record(
-    *, actor: Any, form: Form, row: Row | None, stored: StoredFile, column: str = "", description: str = ""
+    *, actor: Actor, form: Form, row: Row | None, stored: StoredFile, column: str = "", description: str = ""
 ) -> Attachment:
     attachment = Attachment.objects.create(
         form=form,
@@ -183,7 +183,7 @@ def _record(
         size=stored.size,
         sha256=stored.sha256,
         description=description.strip(),
-        created_by=None if isinstance(actor, SystemActor) else actor,
+        created_by=actor_user(actor),
     )
     event_record(
         actor=actor,
@@ -208,7 +208,7 @@ def _record(
 
 def attachment_add(
     *,
-    actor: Any,
+    actor: Actor,
     form: Form,
     name: str,
     chunks: Iterable[bytes],
@@ -231,7 +231,7 @@ Target = TypeVar("Target", Form, Row)
 
 def write_with_files(
     *,
-    actor: Any,
+    actor: Actor,
     write: Callable[[dict[str, Any]], Target],
     data: dict[str, Any],
     files: dict[str, tuple[str, Iterable[bytes]]],

@@ -9,6 +9,10 @@ Which registers carry the 第八条 row-level dual signature (★), which need �
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from handover.registers.columns import Column
 
 # Annexes of the guideline that hold registers, and the phase each belongs to (第五条).
 PREPARATION, HANDOVER, STABILISATION = "preparation", "handover", "stabilisation"
@@ -17,6 +21,17 @@ ANNEXES = {
     "附件四": ("交接期交接表", HANDOVER),
     "附件五": ("稳定期运维表", STABILISATION),
 }
+
+
+# Registers that other code names on purpose (review §10.4: named instead of the bare numbers 6, 24, 39, 41).
+STAFF_SUMMARY = 6  # 表6 人员基本情况汇总表: computed from 表5 (第二十五条第3项)
+HANDOVER_SUMMARY = 24  # 表24 交接日信息技术工作交接汇总表: computed from its annexes, the package's register
+FAULT_RISK_LOG = 39  # 表39 系统故障风险登记表: where every 第二十八条 exception and fault is entered
+DAILY_REPORT = 41  # 表41 信息技术日报表 (第三十一条第8项)
+# The registers whose rows the engine computes instead of a person typing them (registers.md §3.2).
+COMPUTED = (STAFF_SUMMARY, HANDOVER_SUMMARY)
+# The registers 表24 annexes (registers.md 表24: 5–23 and 39).
+ANNEXED = (*range(5, HANDOVER_SUMMARY), FAULT_RISK_LOG)
 
 
 @dataclass(frozen=True)
@@ -44,6 +59,26 @@ class RegisterSpec:
     def natural_key(self) -> tuple[str, ...]:
         """The columns that identify a row within a form, so that re-importing a file updates it."""
         return NATURAL_KEYS.get(self.number, ())
+
+    @property
+    def computed(self) -> bool:
+        """Built by the engine from other registers (表6, 表24), never typed row by row."""
+        return self.number in COMPUTED
+
+    @property
+    def annexed(self) -> bool:
+        """Annexed to 表24, the handover summary (registers.md 表24)."""
+        return self.number in ANNEXED
+
+    @property
+    def columns(self) -> tuple[Column, ...]:
+        """The body columns in the official order (registers/definitions/)."""
+        return columns(self.number)
+
+    @property
+    def header(self) -> tuple[Column, ...]:
+        """The form-level fields beyond the common header."""
+        return header_fields(self.number)
 
     @property
     def title(self) -> str:
@@ -247,12 +282,6 @@ def get(number: int) -> RegisterSpec:
     if number not in BY_NUMBER:
         raise KeyError(f"表{number} does not exist: the guideline has 表1 to 表41")
     return BY_NUMBER[number]
-
-
-from typing import TYPE_CHECKING  # noqa: E402  (kept beside the column lookups; may move to the top)
-
-if TYPE_CHECKING:
-    from handover.registers.columns import Column
 
 
 def columns(number: int) -> tuple[Column, ...]:

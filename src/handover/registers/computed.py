@@ -23,7 +23,7 @@ from django.db.models.fields.json import KT
 
 from handover.org.models import Engagement, Site
 from handover.registers import catalogue, hooks
-from handover.registers.models import Account, Asset, Form, FormState, InformationSystem, Row
+from handover.registers.models import FROZEN_STATES, Account, Asset, Form, FormState, InformationSystem, Row
 
 # Account classes whose holders are key staff (表6 关键岗位人员: super-user or back-end accounts).
 KEY_ACCOUNT_CLASSES = ("超级用户", "等效超级用户", "后台用户")
@@ -77,7 +77,7 @@ PROGRESS_SOURCES: dict[str, tuple[int, ...]] = {
 }
 NOT_STARTED, DONE, EXCEPTION = "未开始", "完成", "异常"
 # The registers 表24 annexes (registers.md 表24: 5–23 and 39).
-ANNEXED = (*range(5, 24), 39)
+ANNEXED = catalogue.ANNEXED
 
 
 def months_before(day: date, months: int) -> date:
@@ -347,7 +347,7 @@ def _count_rows(engagement: Engagement, lines: dict[tuple[int, int], SummaryLine
         if line is None:
             continue
         line.rows_filled += 1
-        frozen = state in (FormState.SIGNED, FormState.ARCHIVED)
+        frozen = state in FROZEN_STATES
         if frozen or (catalogue.get(number).dual_signature and n_signatures >= 2):
             line.rows_signed += 1
 

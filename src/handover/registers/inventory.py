@@ -12,6 +12,7 @@ from typing import Any
 from django.db import models, transaction
 
 from handover.audit.services import event_record, snapshot
+from handover.core.actors import Actor
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Site
 from handover.org.selectors import require
@@ -20,7 +21,7 @@ from handover.registers.models import Account, Asset, InformationSystem
 
 
 def _create(
-    *, actor: Any, model: type[models.Model], engagement: Engagement, scope: Site, **fields: Any
+    *, actor: Actor, model: type[models.Model], engagement: Engagement, scope: Site, **fields: Any
 ) -> Any:
     """Create one entity row; ``scope`` is the site whose 填报 rights the actor needs."""
     require(user=actor, engagement=engagement, capability=perms.FILL_REGISTERS, site=scope)
@@ -38,7 +39,7 @@ def _create(
 
 
 def system_ensure(
-    *, actor: Any, engagement: Engagement, site: Site, name: str, **fields: Any
+    *, actor: Actor, engagement: Engagement, site: Site, name: str, **fields: Any
 ) -> InformationSystem:
     """The system called ``name`` at ``site``, created with ``fields`` if it does not exist yet."""
     found = InformationSystem.objects.filter(engagement=engagement, site=site, name=name).first()
@@ -56,7 +57,12 @@ def system_ensure(
 
 
 def asset_ensure(
-    *, actor: Any, engagement: Engagement, site: Site, hostname: str, system: InformationSystem | None = None
+    *,
+    actor: Actor,
+    engagement: Engagement,
+    site: Site,
+    hostname: str,
+    system: InformationSystem | None = None,
 ) -> Asset:
     """The host ``hostname`` at ``site`` (a server by default), linked to ``system`` when one is given."""
     asset = Asset.objects.filter(engagement=engagement, site=site, hostname=hostname).first()
@@ -77,7 +83,7 @@ def asset_ensure(
 
 def account_ensure(
     *,
-    actor: Any,
+    actor: Actor,
     system: InformationSystem,
     login_name: str,
     layer: str,
@@ -103,7 +109,7 @@ def account_ensure(
 
 def accounts_ensure(
     *,
-    actor: Any,
+    actor: Actor,
     system: InformationSystem,
     asset: Asset | None,
     wanted: list[tuple[str, str, str]],

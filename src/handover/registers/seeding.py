@@ -15,13 +15,13 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from handover.audit.services import event_record
-from handover.core.actors import SystemActor
+from handover.core.actors import Actor, actor_user
 from handover.core.errors import DomainError
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Site
 from handover.org.selectors import require
 from handover.registers import catalogue, computed, events, services
-from handover.registers.models import Form, FormState, Row
+from handover.registers.models import Form, Row
 from handover.registers.validation import clean_row
 
 # 交接期 snapshot → 稳定期 living ledger (registers.md §2, Views).
@@ -43,16 +43,17 @@ DATA_CLASS_29 = {
 
 # Computed registers ---------------------------------------------------------------------------------------
 
-COMPUTED = (6, 24)  # 表6 from 表5; 表24 from every annexed register (registers.md §3.2)
+COMPUTED = catalogue.COMPUTED  # 表6 from 表5; 表24 from every annexed register (registers.md §3.2)
 
 
 def computed_form_build(
     *,
-    actor: Any,
+    actor: Actor,
     engagement: Engagement,
     site: Site,
     register_no: int,
     form_date: date,
+    form_no: str = "",
     header: dict[str, Any] | None = None,
     as_of: date | None = None,
 ) -> Form:
@@ -62,7 +63,7 @@ def computed_form_build(
         raise DomainError(_("Only 表6 and 表24 are computed registers."), field="register_no")
     require(user=actor, engagement=engagement, capability=perms.FILL_REGISTERS, site=site)
     subtree = list(Site.objects.filter(engagement=engagement, path__startswith=site.path, is_active=True))
-    if register_no == 6:
+    if register_no == catalogue.STAFF_SUMMARY:
         lines = computed.staff_summary(engagement=engagement, sites=subtree)
         header = header or {}
     else:
@@ -81,11 +82,45 @@ def computed_form_build(
             site=site,
             register_no=register_no,
             form_date=form_date,
+            form_no=form_no,
             header=header,
             partial_header=True,
         )
         _rows_create(actor, form, clean, events.FORM_COMPUTE, {"rows": len(clean)})
     return form
+
+
+def form_open(
+    *,
+    actor: Actor,
+    engagement: Engagement,
+    site: Site,
+    register_no: int,
+    form_date: date,
+    form_no: str = "",
+    header: dict[str, Any] | None = None,
+) -> Form:
+    """Open a form of 表N for whichever face asks (review §4.3: the API opened an empty 表24 shell where the
+    page built it): a computed register (表6, 表24) is built with its rows now, any other opens empty."""
+    if register_no in COMPUTED:
+        return computed_form_build(
+            actor=actor,
+            engagement=engagement,
+            site=site,
+            register_no=register_no,
+            form_date=form_date,
+            form_no=form_no,
+            header=header,
+        )
+    return services.form_create(
+        actor=actor,
+        engagement=engagement,
+        site=site,
+        register_no=register_no,
+        form_date=form_date,
+        form_no=form_no,
+        header=header,
+    )
 
 
 def _computed_clean(register_no: int, data: dict[str, Any]) -> dict[str, Any]:
@@ -101,9 +136,9 @@ def _computed_clean(register_no: int, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _rows_create(
-    actor: Any, form: Form, rows: list[dict[str, Any]], action: str, after: dict[str, Any]
+    actor: Actor, form: Form, rows: list[dict[str, Any]], action: str, after: dict[str, Any]
 ) -> None:
-    user = None if isinstance(actor, SystemActor) else actor
+    user = actor_user(actor)
     Row.objects.bulk_create(
         Row(form=form, seq=seq, data=data, created_by=user) for seq, data in enumerate(rows, 1)
     )
@@ -121,7 +156,7 @@ def _rows_create(
 
 
 def twin_seed(
-    *, actor: Any, snapshot: Form, form_date: date | None = None, defaults: dict[str, Any] | None = None
+    *, actor: Actor, snapshot: Form, form_date: date | None = None, defaults: dict[str, Any] | None = None
 ) -> Form:
     """Seed the 稳定期 twin of a signed 交接日 form: one row per snapshot row, each keeping its source.
 
@@ -133,7 +168,7 @@ def twin_seed(
         names = "、".join(f"表{n}" for n in TWINS)
         raise DomainError(_("Only %(names)s have a living ledger to seed.") % {"names": names}, field="form")
     require(user=actor, engagement=snapshot.engagement, capability=perms.FILL_REGISTERS, site=snapshot.site)
-    if not snapshot.is_current or snapshot.state not in (FormState.SIGNED, FormState.ARCHIVED):
+    if not snapshot.is_current or not snapshot.is_frozen:
         raise DomainError(
             _("Only the current signed version of a form is a snapshot to seed from; sign %(form)s first.")
             % {"form": snapshot.form_no},

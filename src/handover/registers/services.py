@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from handover.audit.services import event_record, snapshot
-from handover.core.actors import SystemActor
+from handover.core.actors import Actor, actor_user
 from handover.core.errors import DomainError, PermissionDenied
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Person, Role, Site
@@ -24,13 +24,17 @@ from handover.org.selectors import grants_for, require
 from handover.registers import catalogue, computed, events, rules
 from handover.registers.columns import OPTIONAL, Column
 from handover.registers.models import Form, FormState, Row, Signature, SignatureKind
+from handover.registers.signing import (  # noqa: F401  (re-exported: the policy's old home)
+    ARCHIVERS,
+    COMPILED_BY_TECH_GROUP,
+    RECEIVED_BY_TECH_GROUP,
+    ROW_SIGNERS,
+    footer_roles,
+)
 from handover.registers.validation import clean_row
 
-# Who signs a row of a ★ register (registers.md §1.2).
-ROW_SIGNERS: dict[str, frozenset[str]] = {
-    SignatureKind.EXECUTOR: frozenset({Role.FIRM_IT}),
-    SignatureKind.SUPERVISOR: frozenset({Role.ONSITE_POST, Role.TECH_GROUP}),
-}
+# The registers whose rows the engine computes (seeding.computed_form_build checks them when it computes).
+COMPUTED = catalogue.COMPUTED
 
 
 class RowInvalid(DomainError):
@@ -42,38 +46,12 @@ class RowInvalid(DomainError):
         self.errors = errors
 
 
-# 第二十七条第4项: 技术组 compiles 表24 (编制) from the handover lists, which are its annexes and carry the
-# signatures of each site's 现场技术岗位 and 被托管技术方; 表24's own footer is 技术组's alone. 托管工作组's
-# 批准 is no login's signature: it is recorded against the package that carries 表24 (docs/package.md).
-COMPILED_BY_TECH_GROUP = (24,)
-# 第二十条第3项 (trace C25): 表1–4 are the firm's routine 月报/季报 returns to the 证监局, passed on to 技术组 in
-# 准备期, before any 现场技术岗位 exists and while the custody is confidential (第十一条): 技术组 records and signs
-# them as their receiver; the firm's own signatures (填表人, 部门负责人) are on the return it filed (registers.md §3.1).
-RECEIVED_BY_TECH_GROUP = (1, 2, 3, 4)
-# The registers whose rows the engine computes (seeding.computed_form_build checks them when it computes).
-COMPUTED = (6, 24)
-
-
-def footer_roles(register_no: int) -> tuple[str, ...]:
-    """The footer signatures a form of this register needs, in the footer's order (registers.md §1)."""
-    if register_no in COMPILED_BY_TECH_GROUP or register_no in RECEIVED_BY_TECH_GROUP:
-        return (Role.TECH_GROUP,)
-    spec = catalogue.get(register_no)
-    roles: list[str] = [Role.ONSITE_POST]
-    if spec.finance_signs:
-        roles.append(Role.FIRM_FINANCE)
-    roles.append(Role.FIRM_IT)
-    if spec.tech_group_signs:
-        roles.append(Role.TECH_GROUP)
-    return tuple(roles)
-
-
-def _signer(actor: Any, engagement: Engagement, site: Site, allowed: frozenset[str]) -> tuple[Person, str]:
+def _signer(actor: Actor, engagement: Engagement, site: Site, allowed: frozenset[str]) -> tuple[Person, str]:
     """The actor's person in the engagement and the role, among ``allowed``, they hold at ``site``.
 
     第八条: the role must fit the person's party (role_grant checks it too; this catches a role that reached
     the database some other way), so the custodian never signs as the firm, nor the firm as the custodian."""
-    person = Person.objects.filter(engagement=engagement, user=actor, is_active=True).first()
+    person = Person.objects.filter(engagement=engagement, user=actor_user(actor), is_active=True).first()
     misfit = None
     for grant in grants_for(actor):
         if grant.engagement_id != engagement.pk or grant.role not in allowed or person is None:
@@ -129,7 +107,7 @@ def header_columns(register_no: int) -> tuple[Column, ...]:
 
 def form_create(
     *,
-    actor: Any,
+    actor: Actor,
     engagement: Engagement,
     site: Site,
     register_no: int,
@@ -165,7 +143,7 @@ def form_create(
             form_no=form_no,
             form_date=form_date,
             header=header,
-            created_by=None if isinstance(actor, SystemActor) else actor,
+            created_by=actor_user(actor),
         )
         event_record(
             actor=actor,
@@ -185,7 +163,9 @@ def _editable(form: Form) -> None:
         )
 
 
-def row_add(*, actor: Any, form: Form, data: dict[str, Any], remarks: str = "", partial: bool = False) -> Row:
+def row_add(
+    *, actor: Actor, form: Form, data: dict[str, Any], remarks: str = "", partial: bool = False
+) -> Row:
     """Add a row to an open form; ``partial`` leaves required values for later (checked on submit)."""
     require(user=actor, engagement=form.engagement, capability=perms.FILL_REGISTERS, site=form.site)
     _editable(form)
@@ -197,7 +177,7 @@ def row_add(*, actor: Any, form: Form, data: dict[str, Any], remarks: str = "", 
             seq=seq,
             data=clean,
             remarks=remarks,
-            created_by=None if isinstance(actor, SystemActor) else actor,
+            created_by=actor_user(actor),
         )
         event_record(
             actor=actor,
@@ -211,7 +191,7 @@ def row_add(*, actor: Any, form: Form, data: dict[str, Any], remarks: str = "", 
 
 
 def row_update(
-    *, actor: Any, row: Row, data: dict[str, Any], remarks: str = "", partial: bool = False
+    *, actor: Actor, row: Row, data: dict[str, Any], remarks: str = "", partial: bool = False
 ) -> Row:
     """Change an unsigned row of an open form (``partial`` as in ``row_add``)."""
     form = row.form
@@ -236,7 +216,7 @@ def row_update(
     return row
 
 
-def row_correct(*, actor: Any, row: Row, data: dict[str, Any], reason: str, remarks: str = "") -> Row:
+def row_correct(*, actor: Actor, row: Row, data: dict[str, Any], reason: str, remarks: str = "") -> Row:
     """A new version of a signed row; the signed one stays, superseded, with its signatures."""
     form = row.form
     require(user=actor, engagement=form.engagement, capability=perms.FILL_REGISTERS, site=form.site)
@@ -256,7 +236,7 @@ def row_correct(*, actor: Any, row: Row, data: dict[str, Any], reason: str, rema
             version=row.version + 1,
             previous=row,
             correction_reason=reason.strip(),
-            created_by=None if isinstance(actor, SystemActor) else actor,
+            created_by=actor_user(actor),
         )
         event_record(
             actor=actor,
@@ -270,7 +250,7 @@ def row_correct(*, actor: Any, row: Row, data: dict[str, Any], reason: str, rema
     return new
 
 
-def row_sign(*, actor: Any, row: Row, kind: str) -> Signature:
+def row_sign(*, actor: Actor, row: Row, kind: str) -> Signature:
     """Executor or supervisor signature on a row of a ★ register (第八条): two different people."""
     form = row.form
     if not catalogue.get(form.register_no).dual_signature:
@@ -279,14 +259,14 @@ def row_sign(*, actor: Any, row: Row, kind: str) -> Signature:
         )
     if kind not in ROW_SIGNERS:
         raise DomainError(_("Sign as executor or supervisor."), field="kind")
-    if not row.is_current or not form.is_current or form.state in (FormState.SIGNED, FormState.ARCHIVED):
+    if not row.is_current or not form.is_current or form.is_frozen:
         raise DomainError(_("This row is frozen."), field="row")
     person, role = _signer(actor, form.engagement, form.site, ROW_SIGNERS[kind])
     return _sign(actor=actor, person=person, role=role, kind=kind, row=row, form=form, action=events.ROW_SIGN)
 
 
 def _sign(
-    *, actor: Any, person: Person, role: str, kind: str, form: Form, action: str, row: Row | None = None
+    *, actor: Actor, person: Person, role: str, kind: str, form: Form, action: str, row: Row | None = None
 ) -> Signature:
     target = row if row is not None else form
     if target.signatures.filter(person=person).exists():
@@ -313,7 +293,7 @@ def _sign(
     return signature
 
 
-def form_submit(*, actor: Any, form: Form) -> Form:
+def form_submit(*, actor: Actor, form: Form) -> Form:
     """草稿 → 已提交: the rows are complete and ready for signatures."""
     require(user=actor, engagement=form.engagement, capability=perms.FILL_REGISTERS, site=form.site)
     if form.state != FormState.DRAFT or not form.is_current:
@@ -361,7 +341,7 @@ def form_submit(*, actor: Any, form: Form) -> Form:
     return form
 
 
-def form_sign(*, actor: Any, form: Form) -> Signature:
+def form_sign(*, actor: Actor, form: Form) -> Signature:
     """A footer signature in the role the signer holds here; the last one required marks the form signed."""
     if form.state != FormState.SUBMITTED or not form.is_current:
         raise DomainError(_("Only a submitted form can be signed."), field="form")
@@ -398,11 +378,7 @@ def form_sign(*, actor: Any, form: Form) -> Signature:
     return signature
 
 
-# Who files a signed form away: the custodian's side (第二十七条第4项: 技术组 keeps the lists as annexes of 表24).
-ARCHIVERS = frozenset({Role.ONSITE_POST, Role.TECH_GROUP})
-
-
-def form_archive(*, actor: Any, form: Form) -> Form:
+def form_archive(*, actor: Actor, form: Form) -> Form:
     """已签字 → 已归档: the last state of the lifecycle (registers.md §1). An archived form is final: it is not
     corrected any more, and it stays readable and exportable with its signatures."""
     if form.state != FormState.SIGNED or not form.is_current:
@@ -425,7 +401,7 @@ def form_archive(*, actor: Any, form: Form) -> Form:
     return form
 
 
-def form_correct(*, actor: Any, form: Form, reason: str) -> Form:
+def form_correct(*, actor: Actor, form: Form, reason: str) -> Form:
     """A new draft version of a signed form with its current rows copied unsigned; the signed one stays."""
     require(user=actor, engagement=form.engagement, capability=perms.FILL_REGISTERS, site=form.site)
     if form.state != FormState.SIGNED or not form.is_current:
@@ -444,7 +420,7 @@ def form_correct(*, actor: Any, form: Form, reason: str) -> Form:
             version=form.version + 1,
             previous=form,
             correction_reason=reason.strip(),
-            created_by=None if isinstance(actor, SystemActor) else actor,
+            created_by=actor_user(actor),
         )
         Row.objects.bulk_create(
             Row(form=new, seq=r.seq, data=r.data, remarks=r.remarks)

@@ -9,7 +9,7 @@ from typing import Any
 
 from django_tasks import task
 
-from handover.core.actors import SystemActor
+from handover.core.actors import actor_user
 from handover.core.context import command_context
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Site
@@ -40,7 +40,7 @@ def import_start(
         filename=filename,
         content=content,
         sha256=hashlib.sha256(content).hexdigest(),
-        created_by=None if isinstance(actor, SystemActor) else actor,
+        created_by=actor_user(actor),
     )
     if len(content) > jobs.BACKGROUND_BYTES or not jobs.import_inline(job.pk):
         import_run.enqueue(job.pk)

@@ -11,6 +11,7 @@ from handover.core.errors import NotFound
 from handover.org import permissions as perms
 from handover.org.models import Engagement
 from handover.org.selectors import require
+from handover.registers import catalogue
 from handover.registers.models import Form
 from handover.reports.models import HandoverPackage
 from handover.workflow import state
@@ -83,7 +84,11 @@ def table24_approved(engagement: Engagement) -> Form | None:
     ).values("form_id")
     return (
         Form.objects.filter(
-            engagement=engagement, register_no=24, is_current=True, state__in=state.SIGNED, pk__in=carried
+            engagement=engagement,
+            register_no=catalogue.HANDOVER_SUMMARY,
+            is_current=True,
+            state__in=state.SIGNED,
+            pk__in=carried,
         )
         .order_by("-pk")
         .first()

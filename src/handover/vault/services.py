@@ -23,7 +23,7 @@ from handover.accounts.models import User
 from handover.accounts.services import totp_verify
 from handover.audit.models import Outcome
 from handover.audit.services import event_record
-from handover.core.actors import system
+from handover.core.actors import actor_name, system
 from handover.core.errors import DomainError, NotFound, PermissionDenied
 from handover.notifications.services import notify
 from handover.org import permissions as perms
@@ -224,9 +224,7 @@ def _stamp(entry: SecretEntry, *, kind: str, interval: int | None) -> None:
 
 
 def _actor_name(actor: Any) -> str:
-    if isinstance(actor, User):
-        return actor.get_username()
-    return str(getattr(actor, "audit_name", actor))
+    return actor_name(actor)
 
 
 @dataclass(frozen=True)

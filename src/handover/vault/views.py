@@ -28,13 +28,13 @@ from handover.vault.forms import (
     VerifyForm,
 )
 from handover.vault.models import SecretKind
+from handover.web import actions
 from handover.web.access import needs
 from handover.web.pages import engagement_page
 
 
 def _form_error(form: Any, exc: DomainError) -> None:
-    field = exc.field if exc.field in form.fields else None
-    form.add_error(field, str(exc.message))
+    actions.refusal_shown(None, form, exc)
 
 
 @never_cache

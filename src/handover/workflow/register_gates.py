@@ -28,8 +28,8 @@ from django.db.models.fields.json import KT
 from django.utils.translation import gettext as _
 
 from handover.org.models import Engagement, Phase, Site, SiteLevel
-from handover.registers import completeness, computed, rules
-from handover.registers.models import FormState, InformationSystem, Row, SignatureKind
+from handover.registers import catalogue, completeness, computed, rules
+from handover.registers.models import FROZEN_STATES, InformationSystem, Row, SignatureKind
 from handover.workflow import steps
 from handover.workflow.models import PhaseTransition, StepInstance
 
@@ -181,7 +181,7 @@ def backups_first(engagement: Engagement, pairs: Iterable[Pair]) -> Blocks:
     for _pk, number, site_id, site_name, form_state, data, pair in rows:
         if number == 8:
             # 第八条: a backup counts once its row carries both signatures, or its form is signed.
-            if pair == len(ROW_PAIR) or form_state in (FormState.SIGNED, FormState.ARCHIVED):
+            if pair == len(ROW_PAIR) or form_state in FROZEN_STATES:
                 signed[site_id].append(data)
         elif (site_id, BACKUP_FIRST[number][0]) in wanted:
             key = (site_id, BACKUP_FIRST[number][0], _as_int(data.get("system_id")))
@@ -257,9 +257,9 @@ def exceptions_closed(engagement: Engagement, pairs: Iterable[Pair]) -> Blocks:
     )
     reported = {
         pk
-        for pk, at in Row.objects.filter(form__engagement=engagement, form__register_no=39).values_list(
-            "pk", KT("data__reported_tg_at")
-        )
+        for pk, at in Row.objects.filter(
+            form__engagement=engagement, form__register_no=catalogue.FAULT_RISK_LOG
+        ).values_list("pk", KT("data__reported_tg_at"))
         if rules.reported_to_tech_group({"reported_tg_at": at})
     }
     unclosed: dict[tuple[Pair, int, str], list[str]] = defaultdict(list)
@@ -315,7 +315,7 @@ def new_systems_approved(engagement: Engagement, pairs: Iterable[Pair]) -> Block
     approved = [
         str(data.get("item") or "")
         for data in computed.current_rows(engagement, [36])
-        .filter(form__state__in=(FormState.SIGNED, FormState.ARCHIVED))
+        .filter(form__state__in=FROZEN_STATES)
         .values_list("data", flat=True)
         if data.get("is_new_system") is True
     ]
@@ -403,7 +403,7 @@ def stabilisation_content(engagement: Engagement, pairs: Iterable[Pair]) -> Bloc
     s12 = [site_id for site_id, step_id in wanted if step_id == "S-12"]
     if s12:
         signed = computed.current_rows(engagement, [30, 36]).filter(
-            form__site_id__in=s12, form__state__in=(FormState.SIGNED, FormState.ARCHIVED)
+            form__site_id__in=s12, form__state__in=FROZEN_STATES
         )
         custody = set(
             InformationSystem.objects.filter(

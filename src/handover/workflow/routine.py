@@ -17,13 +17,14 @@ from handover.core.calendar import is_trading_day
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Site
 from handover.org.selectors import site_scope
-from handover.registers.models import Form, FormState, Row
+from handover.registers import catalogue
+from handover.registers.models import FROZEN_STATES, Form, Row
 
 # 第三十一条第2项 asks for periodic permission checks without a period; a quarter is this design's choice.
 PERMISSION_REVIEW_DAYS = 90
 PASSWORD_WARN_DAYS = 7  # 表27: remind a week before next_due_on (第三十一条第1项: 定期更换)
 CONTRACT_WARN_DAYS = 30  # 表35: a month before the contract ends, unless renewal_alert_on says otherwise
-_SIGNED = (FormState.SIGNED, FormState.ARCHIVED)
+_SIGNED = FROZEN_STATES
 # The 稳定期 step whose routine a register's reminder belongs to (state.py marks it overdue when it lapses).
 ROUTINE_STEPS = {40: "S-01", 27: "S-02", 28: "S-03", 35: "S-11"}
 DAILY_REPORT_STEP = "S-09"  # 表41 of every trading day (第三十一条第8项, 第十条)
@@ -161,6 +162,10 @@ def last_trading_day(before: dt.date) -> dt.date:
 def daily_report_missing(*, engagement: Engagement, site_ids: set[int], day: dt.date) -> set[int]:
     """The sites among ``site_ids`` without a signed current 表41 of ``day`` (第三十一条第8项, 第十条): one query."""
     signed = Form.objects.filter(
-        engagement=engagement, register_no=41, form_date=day, is_current=True, state__in=_SIGNED
+        engagement=engagement,
+        register_no=catalogue.DAILY_REPORT,
+        form_date=day,
+        is_current=True,
+        state__in=_SIGNED,
     ).values_list("site_id", flat=True)
     return site_ids - set(signed)

@@ -50,7 +50,7 @@ from django.db.models import Count, Max, Min, Q
 from django.utils.translation import gettext as _
 
 from handover.org.models import Engagement, Site, SiteLevel
-from handover.registers.models import Form, FormState
+from handover.registers.models import FROZEN_STATES, Form
 from handover.workflow import deadlines, gates, routine, steps
 from handover.workflow.models import DeadlineOverride, Escalation, Feedback, StepInstance
 
@@ -64,7 +64,7 @@ DONE, DONE_LATE, OVERDUE, BLOCKED, IN_PROGRESS, PENDING = (
 )
 STATES = (DONE, DONE_LATE, OVERDUE, BLOCKED, IN_PROGRESS, PENDING)
 FINISHED = frozenset({DONE, DONE_LATE})
-SIGNED = (FormState.SIGNED, FormState.ARCHIVED)
+SIGNED = FROZEN_STATES
 
 BACKUP_STEPS = ("T-01", "T-04")  # N-05: the site's system backup (表8) and current-data backup (表14)
 

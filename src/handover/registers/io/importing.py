@@ -57,7 +57,7 @@ from handover.registers.io.frame import (
 )
 from handover.registers.io.reading import Bounds, read_table, too_many_rows
 from handover.registers.io.refs import References
-from handover.registers.models import Form, FormState, Row, Signature
+from handover.registers.models import FROZEN_STATES, Form, Row, Signature
 from handover.registers.validation import clean_row, looks_like_credential
 
 Progress = Callable[[str, int, int], None]
@@ -490,7 +490,7 @@ def _target_form(*, actor: Any, engagement: Engagement, site: Site, parsed: Pars
             Form.objects.filter(
                 engagement=engagement, site=site, register_no=number, form_date=when, is_current=True
             )
-            .exclude(state__in=(FormState.SIGNED, FormState.ARCHIVED))
+            .exclude(state__in=FROZEN_STATES)
             .order_by("-created_at")
             .first()
         )
@@ -571,7 +571,7 @@ def _write(
     with transaction.atomic():
         form, created = _target_form(actor=actor, engagement=engagement, site=site, parsed=parsed)
         result = ImportResult(parsed.frame.number, form.form_no, form_created=created)
-        if not form.is_current or form.state in (FormState.SIGNED, FormState.ARCHIVED):
+        if not form.is_current or form.is_frozen:
             result.form_frozen = True
             return result
         diffs = _apply(actor=actor, form=form, parsed=parsed, result=result)

@@ -11,10 +11,19 @@ from handover.registers.models.entities import (
     InformationSystem,
     Software,
 )
-from handover.registers.models.forms import Form, FormState, Row, Signature, SignatureKind, SignatureMethod
+from handover.registers.models.forms import (
+    FROZEN_STATES,
+    Form,
+    FormState,
+    Row,
+    Signature,
+    SignatureKind,
+    SignatureMethod,
+)
 from handover.registers.models.imports import ImportJob, ImportState
 
 __all__ = [
+    "FROZEN_STATES",
     "Account",
     "Asset",
     "Attachment",

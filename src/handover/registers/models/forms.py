@@ -24,6 +24,11 @@ class FormState(models.TextChoices):
     ARCHIVED = "archived", _("Archived")
 
 
+# DESIGN decision 2, "signed means frozen": a signed or archived form never changes; a correction is a new
+# version. The one notion of "frozen" for every app (review §5 counted eight copies of this pair).
+FROZEN_STATES: tuple[str, ...] = (FormState.SIGNED, FormState.ARCHIVED)
+
+
 class Form(models.Model):
     """One register (表N) filled for one site: the official header and the lifecycle."""
 
@@ -71,6 +76,11 @@ class Form(models.Model):
 
     def __str__(self) -> str:
         return f"表{self.register_no} {self.form_no} v{self.version}"
+
+    @property
+    def is_frozen(self) -> bool:
+        """Signed or archived: its header, rows and signatures no longer change (DESIGN decision 2)."""
+        return self.state in FROZEN_STATES
 
 
 class Row(models.Model):

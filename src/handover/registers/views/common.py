@@ -11,15 +11,16 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from handover.core.errors import DomainError, NotFound
+from handover.core.errors import NotFound
 from handover.core.moments import moment_text
 from handover.org.models import Engagement
-from handover.registers import attachments, catalogue, selectors, services
+from handover.registers import attachments, catalogue, selectors
 from handover.registers.columns import Column
 from handover.registers.forms import (
     AttachmentForm,
 )
 from handover.registers.models import Attachment, Form, Row, SignatureKind
+from handover.web import actions
 from handover.web.pages import capabilities_in
 
 
@@ -39,22 +40,12 @@ def page_context(request: HttpRequest, engagement: Engagement, **extra: Any) -> 
 
 def run_service(form: Any, action: Callable[[], Any]) -> Any:
     """Run a service; its refusal goes on the field it names (all fields for an invalid row)."""
-    try:
-        return action()
-    except services.RowInvalid as exc:
-        form.add_service_errors(exc.errors)
-    except DomainError as exc:
-        form.add_error(exc.field if exc.field in form.fields else None, str(exc.message))
-    return None
+    return actions.run(None, form, action)
 
 
 def post_action(request: HttpRequest, action: Callable[[], Any], done: str) -> None:
     """A button's service call: a success or the refusal's reason as a message."""
-    try:
-        action()
-        messages.success(request, done)
-    except DomainError as exc:
-        messages.error(request, str(exc.message))
+    actions.press(request, action, done)
 
 
 def display(

@@ -72,16 +72,7 @@ def form_create(request: HttpRequest, engagement: Engagement, register_no: int) 
         d = form.cleaned_data
 
         def create(values: dict[str, Any]) -> Form:
-            if register_no in seeding.COMPUTED:  # 表6 and 表24 take no row by hand: they are built
-                return seeding.computed_form_build(
-                    actor=request.user,
-                    engagement=engagement,
-                    site=d["site"],
-                    register_no=register_no,
-                    form_date=d["form_date"],
-                    header=values,
-                )
-            return services.form_create(
+            return seeding.form_open(
                 actor=request.user,
                 engagement=engagement,
                 site=d["site"],

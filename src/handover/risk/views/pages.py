@@ -63,18 +63,18 @@ from handover.risk.services import privacy as privacy_services
 from handover.risk.services import register as register_services
 from handover.risk.services import suppliers as supplier_services
 from handover.risk.services import vulns as vuln_services
+from handover.web import actions
 from handover.web.access import needs
+from handover.web.pages import capabilities_in
 from handover.workflow.deadlines import BEIJING
 
 
 def _caps(request: HttpRequest, engagement: Engagement) -> set[str]:
-    roles = org_selectors.roles_in(user=request.user, engagement=engagement)
-    return set().union(*(perms.capabilities_of(r) for r in roles)) if roles else set()
+    return capabilities_in(user=request.user, engagement=engagement)[1]
 
 
 def _fail(form: object, exc: DomainError) -> None:
-    field = exc.field if exc.field in getattr(form, "fields", {}) else None
-    form.add_error(field, str(exc.message))  # type: ignore[attr-defined]
+    actions.refusal_shown(None, form, exc)
 
 
 @needs(perms.VIEW_RISK)

@@ -8,7 +8,7 @@ from typing import Any, BinaryIO
 
 from django.utils.translation import gettext as _
 
-from handover.core.actors import SystemActor
+from handover.core.actors import actor_user
 from handover.core.errors import DomainError, PermissionDenied
 from handover.org.models import Engagement, Person, Role, Site
 from handover.org.selectors import grants_for
@@ -18,7 +18,7 @@ from handover.workflow.models import Evidence, StepInstance
 
 
 def user_or_none(actor: Any) -> Any:
-    return None if isinstance(actor, SystemActor) or actor is None else actor
+    return actor_user(actor)
 
 
 def acting_person(

@@ -19,6 +19,7 @@ from handover.core.errors import DomainError
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Person, Phase, Site
 from handover.org.selectors import require
+from handover.registers import catalogue
 from handover.registers import services as registers
 from handover.registers.models import Form, Row
 from handover.workflow import events
@@ -140,7 +141,7 @@ def daily_report_draft(*, actor: Any, site: Site, day: dt.date) -> Form:
     if engagement.phase != Phase.STABILISATION:
         raise DomainError(_("The daily report 表41 belongs to the stabilisation."), field="day")
     if Form.objects.filter(
-        engagement=engagement, site=site, register_no=41, form_date=day, is_current=True
+        engagement=engagement, site=site, register_no=catalogue.DAILY_REPORT, form_date=day, is_current=True
     ).exists():
         raise DomainError(_("表41 of %(day)s exists already for this site.") % {"day": day}, field="day")
     on_duty = list(DutyShift.objects.filter(site=site, day=day).values_list("person_id", flat=True))
@@ -155,7 +156,7 @@ def daily_report_draft(*, actor: Any, site: Site, day: dt.date) -> Form:
             actor=actor,
             engagement=engagement,
             site=site,
-            register_no=41,
+            register_no=catalogue.DAILY_REPORT,
             form_date=day,
             header={"is_trading_day": is_trading_day(day)},
         )
@@ -171,7 +172,9 @@ def daily_reports_draft_all(*, actor: Any, day: dt.date) -> int:
         "site__engagement"
     )
     for site in {shift.site for shift in shifts}:
-        if not Form.objects.filter(site=site, register_no=41, form_date=day, is_current=True).exists():
+        if not Form.objects.filter(
+            site=site, register_no=catalogue.DAILY_REPORT, form_date=day, is_current=True
+        ).exists():
             daily_report_draft(actor=actor, site=site, day=day)
             made += 1
     return made

@@ -11,14 +11,30 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from handover.core.errors import NotFound
 from handover.org import permissions as perms
 from handover.org import selectors as org_selectors
 from handover.org.models import Engagement
+from handover.registers import selectors as register_selectors
 from handover.registers.models import Row
 from handover.web.access import needs
 from handover.workflow import paths, selectors, services
 from handover.workflow.forms import CaseLinkForm, CaseOpenForm, CaseTickForm
 from handover.workflow.views.common import attempt, form_page, page_context
+
+
+def _row_at_my_sites(
+    request: HttpRequest, engagement: Engagement, form: Any, field: str, row_id: int | None
+) -> Row | None:
+    """The register row a case names, read through the registers' scoped selector as the API reads it
+    (review §4.4): a row at another site is "not found", as a missing one, on the form's field."""
+    if not row_id:
+        return None
+    try:
+        return register_selectors.row_get(user=request.user, engagement=engagement, row_id=int(row_id))
+    except NotFound as exc:
+        form.add_error(field, exc.message)
+        return None
 
 
 @needs(perms.HANDLE_EXCEPTIONS)
@@ -32,16 +48,9 @@ def case_open(request: HttpRequest, engagement: Engagement, site_id: int) -> Htt
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        row = (
-            Row.objects.filter(pk=data["source_row"], form__engagement=engagement).first()
-            if data["source_row"]
-            else None
-        )
-        if data["source_row"] and row is None:
-            form.add_error(
-                "source_row", _("No register row %(id)s in this engagement.") % {"id": data["source_row"]}
-            )
-        else:
+        named = data["source_row"]
+        row = _row_at_my_sites(request, engagement, form, "source_row", named)
+        if not (named and row is None):
             action = partial(
                 services.case_open,
                 actor=request.user,
@@ -125,10 +134,12 @@ def case_tick(request: HttpRequest, engagement: Engagement, case_id: int) -> Htt
 def case_link(request: HttpRequest, engagement: Engagement, case_id: int) -> HttpResponse:
     item = _case_for(request, engagement, case_id)
     form = CaseLinkForm(request.POST, choices=selectors.t39_choices(case=item))
-    if form.is_valid():
-        row = Row.objects.get(pk=form.cleaned_data["row"])
-        if attempt(request, form, partial(services.case_link_t39, actor=request.user, case=item, row=row)):
-            return redirect("workflow:case", code=engagement.code, case_id=item.pk)
+    valid = form.is_valid()
+    row = _row_at_my_sites(request, engagement, form, "row", form.cleaned_data["row"]) if valid else None
+    if row is not None and attempt(
+        request, form, partial(services.case_link_t39, actor=request.user, case=item, row=row)
+    ):
+        return redirect("workflow:case", code=engagement.code, case_id=item.pk)
     return form_page(request, engagement, form, _("Link the 表39 entry"))
 
 

@@ -6,13 +6,12 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from handover.core import clock
-from handover.core.errors import DomainError
 from handover.org.models import Engagement
+from handover.web import actions
 from handover.web.pages import capabilities_in
 from handover.workflow import state
 from handover.workflow.deadlines import BEIJING
@@ -25,14 +24,7 @@ def page_context(request: HttpRequest, engagement: Engagement, **extra: Any) -> 
 
 def attempt(request: HttpRequest, form: Any, action: Callable[[], Any]) -> Any:
     """Run a service; a DomainError lands on the field it names, or on the page."""
-    try:
-        return action()
-    except DomainError as exc:
-        if form is not None:
-            form.add_error(exc.field if exc.field in form.fields else None, str(exc.message))
-        else:
-            messages.error(request, str(exc.message))
-        return None
+    return actions.run(request, form, action)
 
 
 def form_page(

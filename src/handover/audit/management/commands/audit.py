@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from handover.audit import checkpoint, selectors, services, tasks
 from handover.audit.verify import Problem, verify_rows
+from handover.cli.base import refusal
 from handover.core.context import command_context
 from handover.core.errors import DomainError
 
@@ -55,7 +56,7 @@ class Command(BaseCommand):
                         actor=None, path=output, directory=settings.HANDOVER_CHECKPOINT_DIR
                     )
                 except DomainError as exc:
-                    raise CommandError(str(exc.message)) from exc
+                    raise refusal(exc) from exc
                 self.stdout.write(f"checkpoint of event {seq} written to {path}")
                 self._report_shipping(seq)
             elif action == "verify":

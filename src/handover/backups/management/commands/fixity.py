@@ -17,9 +17,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from handover.backups import services
 from handover.backups.models import ImportVia, KeySource, SiteKey
+from handover.cli.base import domain_run
 from handover.core.actors import system
-from handover.core.context import command_context
-from handover.core.errors import DomainError
 from handover.org.models import Engagement, Site
 
 
@@ -53,11 +52,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
-        try:
-            with command_context("cli"):
-                getattr(self, f"_{action}")(options)
-        except DomainError as exc:
-            raise CommandError(str(exc.message)) from exc
+        with domain_run():
+            getattr(self, f"_{action}")(options)
 
     def _actor(self, options: dict[str, Any], what: str) -> Any:
         if options.get("user"):

@@ -7,9 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from handover.cli.base import domain_run
 from handover.core.actors import system
-from handover.core.context import command_context
-from handover.core.errors import DomainError
 from handover.org import services
 from handover.org.models import Engagement
 
@@ -36,16 +35,13 @@ class Command(BaseCommand):
             disposal = date.fromisoformat(options["disposal_date"])
         except ValueError:
             raise CommandError(f"--disposal-date {options['disposal_date']!r}: use YYYY-MM-DD") from None
-        try:
-            with command_context("cli"):
-                engagement = services.engagement_create(
-                    actor=system("cli"),
-                    code=options["code"],
-                    code_name=options["code_name"],
-                    firm_name=options["firm_name"],
-                    custodian_name=options["custodian"],
-                    disposal_date=disposal,
-                )
-        except DomainError as exc:
-            raise CommandError(f"{exc.field}: {exc.message}") from exc
+        with domain_run():
+            engagement = services.engagement_create(
+                actor=system("cli"),
+                code=options["code"],
+                code_name=options["code_name"],
+                firm_name=options["firm_name"],
+                custodian_name=options["custodian"],
+                disposal_date=disposal,
+            )
         self.stdout.write(f"engagement {engagement.code} created")

@@ -15,8 +15,7 @@ from django.utils.translation import gettext as _
 from handover.accounts import enrolment
 from handover.accounts import services as accounts
 from handover.accounts.models import EnrolmentCode, EnrolmentKind, User
-from handover.core.context import command_context
-from handover.core.errors import DomainError
+from handover.cli.base import domain_run
 
 
 class Command(BaseCommand):
@@ -41,11 +40,8 @@ class Command(BaseCommand):
             raise CommandError(
                 _("--user %(login)s: no active login account of that name.") % {"login": options["user"]}
             )
-        try:
-            with command_context("cli"):
-                issued = getattr(self, f"_{options['action']}")(actor, options)
-        except DomainError as exc:
-            raise CommandError(str(exc.message)) from exc
+        with domain_run():
+            issued = getattr(self, f"_{options['action']}")(actor, options)
         if issued.code is None:
             self.stdout.write(
                 _(

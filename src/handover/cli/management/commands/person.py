@@ -13,8 +13,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
-from handover.core.context import command_context
-from handover.core.errors import DomainError
+from handover.cli.base import domain_run
 from handover.org import services
 from handover.org.models import Engagement, Person
 
@@ -45,17 +44,14 @@ class Command(BaseCommand):
                 _("No person %(id)s in the engagement %(code)s.")
                 % {"id": options["person"], "code": engagement.code}
             )
-        try:
-            with command_context("cli"):
-                if options["action"] == "link":
-                    login = self._login(options["login"], "--login", active=False)
-                    services.person_link_login(actor=actor, person=person, user=login)
-                    self.stdout.write(f"{person.name} (#{person.pk}) ← {login.get_username()}")
-                else:
-                    services.person_unlink_login(actor=actor, person=person)
-                    self.stdout.write(f"{person.name} (#{person.pk}): -")
-        except DomainError as exc:
-            raise CommandError(str(exc.message)) from exc
+        with domain_run():
+            if options["action"] == "link":
+                login = self._login(options["login"], "--login", active=False)
+                services.person_link_login(actor=actor, person=person, user=login)
+                self.stdout.write(f"{person.name} (#{person.pk}) ← {login.get_username()}")
+            else:
+                services.person_unlink_login(actor=actor, person=person)
+                self.stdout.write(f"{person.name} (#{person.pk}): -")
 
     @staticmethod
     def _login(username: str, option: str, *, active: bool = True) -> Any:

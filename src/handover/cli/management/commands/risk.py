@@ -10,10 +10,9 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from handover.cli.base import domain_run
 from handover.core import clock
 from handover.core.actors import system
-from handover.core.context import command_context
-from handover.core.errors import DomainError
 from handover.org.models import Engagement
 from handover.risk import vulnfiles
 from handover.risk.selectors.deadlines import deadlines
@@ -68,20 +67,17 @@ class Command(BaseCommand):
         engagement = Engagement.objects.filter(code=options["engagement"]).first()
         if engagement is None:
             raise CommandError(f"--engagement {options['engagement']!r}: no such engagement")
-        try:
-            with command_context("cli"):
-                if options["action"] == "report":
-                    self._report(engagement, options)
-                elif options["action"] == "vulns":
-                    self._vulns_import(engagement, options)
-                elif options["action"] == "owed":
-                    self._owed(engagement)
-                elif options["action"] == "annual":
-                    self._annual(engagement, options)
-                else:
-                    getattr(self, f"_{options['action']}")(engagement)
-        except DomainError as exc:
-            raise CommandError(f"{exc.field}: {exc.message}") from exc
+        with domain_run():
+            if options["action"] == "report":
+                self._report(engagement, options)
+            elif options["action"] == "vulns":
+                self._vulns_import(engagement, options)
+            elif options["action"] == "owed":
+                self._owed(engagement)
+            elif options["action"] == "annual":
+                self._annual(engagement, options)
+            else:
+                getattr(self, f"_{options['action']}")(engagement)
 
     def _deadlines(self, engagement: Engagement) -> None:
         now = clock.now()

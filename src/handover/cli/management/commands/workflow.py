@@ -7,10 +7,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from handover.cli.base import domain_run
 from handover.core import clock
 from handover.core.actors import system
-from handover.core.context import command_context
-from handover.core.errors import DomainError
 from handover.org.models import Engagement
 from handover.workflow import selectors, services, state
 
@@ -34,11 +33,8 @@ class Command(BaseCommand):
         if engagement is None:
             raise CommandError(f"--engagement {options['engagement']!r}: no such engagement")
         actor = system("cli")
-        try:
-            with command_context("cli"):
-                getattr(self, f"_{options['action']}")(engagement, actor)
-        except DomainError as exc:
-            raise CommandError(f"{exc.field}: {exc.message}") from exc
+        with domain_run():
+            getattr(self, f"_{options['action']}")(engagement, actor)
 
     def _status(self, engagement: Engagement, actor: Any) -> None:
         views = state.compute(engagement=engagement, now=clock.now())

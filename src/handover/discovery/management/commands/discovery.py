@@ -14,9 +14,8 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from handover.cli.base import domain_run
 from handover.core.actors import system
-from handover.core.context import command_context
-from handover.core.errors import DomainError
 from handover.discovery import selectors, services
 from handover.discovery.models import TargetOutcome
 from handover.org.models import Engagement, Site
@@ -63,11 +62,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        try:
-            with command_context("cli"):
-                getattr(self, f"_{options['action'].replace('-', '_')}")(options)
-        except DomainError as exc:
-            raise CommandError(str(exc.message)) from exc
+        with domain_run():
+            getattr(self, f"_{options['action'].replace('-', '_')}")(options)
 
     def _actor(self, options: dict[str, Any]) -> Any:
         if options.get("user"):

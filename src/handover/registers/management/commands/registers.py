@@ -15,6 +15,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from handover.cli.base import refusal
 from handover.core.actors import system
 from handover.core.context import command_context
 from handover.core.errors import DomainError
@@ -59,7 +60,7 @@ class Command(BaseCommand):
             except ImportRefused as refused:
                 self._refused(refused, options)
             except DomainError as exc:
-                raise CommandError(f"{exc.field}: {exc.message}" if exc.field else str(exc.message)) from exc
+                raise refusal(exc) from exc
 
     def _template(self, options: dict[str, Any]) -> None:
         path = Path(options["output"])

@@ -19,9 +19,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from handover.cli.base import domain_run
 from handover.core.actors import system
-from handover.core.context import command_context
-from handover.core.errors import DomainError
 from handover.org.models import Engagement
 from handover.reports import services, verify
 
@@ -72,11 +71,8 @@ class Command(BaseCommand):
         if action == "public-key":
             self.stdout.write(services.package_public_key_pem(), ending="")
             return
-        try:
-            with command_context("cli"):
-                self._build(options)
-        except DomainError as exc:
-            raise CommandError(str(exc.message)) from exc
+        with domain_run():
+            self._build(options)
 
     def _build(self, options: dict[str, Any]) -> None:
         engagement = Engagement.objects.filter(code=options["engagement"]).first()

@@ -16,8 +16,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from handover.core.context import command_context
-from handover.core.errors import DomainError
+from handover.cli.base import domain_run
 from handover.discovery.models import Snapshot, Target
 from handover.discovery.services import discovery_restore_preview
 from handover.org.models import Engagement, Site
@@ -118,29 +117,26 @@ class Command(BaseCommand):
         disable_restore.add_argument("--user", required=True)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        try:
-            with command_context("cli"):
-                {
-                    "plan": self._plan_create,
-                    "approve": self._approve,
-                    "run": self._run,
-                    "status": self._status,
-                    "restore": self._restore,
-                    "restore-approve": self._restore_approve,
-                    "restore-apply": self._restore_apply,
-                    "restore-status": self._restore_status,
-                    "revert": self._revert,
-                    "revert-approve": self._revert_approve,
-                    "revert-apply": self._revert_apply,
-                    "revert-status": self._revert_status,
-                    "reset": self._reset,
-                    "disable": self._disable,
-                    "disable-approve": self._disable_approve,
-                    "disable-apply": self._disable_apply,
-                    "disable-restore": self._disable_restore,
-                }[options["action"]](options)
-        except DomainError as exc:
-            raise CommandError(str(exc.message)) from exc
+        with domain_run():
+            {
+                "plan": self._plan_create,
+                "approve": self._approve,
+                "run": self._run,
+                "status": self._status,
+                "restore": self._restore,
+                "restore-approve": self._restore_approve,
+                "restore-apply": self._restore_apply,
+                "restore-status": self._restore_status,
+                "revert": self._revert,
+                "revert-approve": self._revert_approve,
+                "revert-apply": self._revert_apply,
+                "revert-status": self._revert_status,
+                "reset": self._reset,
+                "disable": self._disable,
+                "disable-approve": self._disable_approve,
+                "disable-apply": self._disable_apply,
+                "disable-restore": self._disable_restore,
+            }[options["action"]](options)
 
     @staticmethod
     def _user(name: str) -> Any:

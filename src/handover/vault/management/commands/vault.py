@@ -19,9 +19,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from handover.cli.base import domain_run
 from handover.core.actors import system
-from handover.core.context import command_context
-from handover.core.errors import DomainError
 from handover.org.models import Engagement, Site
 from handover.vault import keeper, lifecycle, services
 from handover.vault.models import SecretKind
@@ -69,11 +68,8 @@ class Command(BaseCommand):
         if action == "keeper":
             keeper.main(["--socket", str(settings.HANDOVER_VAULT_SOCKET)])
             return
-        try:
-            with command_context("cli"):
-                getattr(self, f"_{action}")(options)
-        except DomainError as exc:
-            raise CommandError(f"{exc.field + ': ' if exc.field else ''}{exc.message}") from exc
+        with domain_run():
+            getattr(self, f"_{action}")(options)
 
     def _init(self, options: dict[str, Any]) -> None:
         result = lifecycle.vault_init(

@@ -1,12 +1,4 @@
-"""Writes of the 表24 handover package (第二十七条第3、4项; registers.md §5.4 N-03/N-04).
-
-``package_build`` computes 表24, submits it and signs it as compiled (编制) by the acting 技术组 member, exports
-that signed version and every annexed register's current signed version per site in the official frame (xlsx
-and PDF), takes a signed audit checkpoint, writes the manifest of every file and signs it with the server's
-package key, as one zip. A package whose 表24 is not signed is not built. The working group's approval and the
-distribution are recorded afterwards against the package and travel as a signed addendum naming the package's
-digest and its 表24 (docs/package.md says why an addendum, not a re-issue nor a signature on 表24).
-"""
+"""Building the 表24 package (第二十七条第4项): 表24 compiled and signed, the annexes exported, sealed and zipped."""
 
 from __future__ import annotations
 
@@ -19,98 +11,40 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from handover.accounts.enrolment import credential_is_fresh
-from handover.accounts.services import totp_verify
-from handover.audit import checkpoint
 from handover.audit.services import checkpoint_write, event_record
 from handover.core.actors import SystemActor
 from handover.core.errors import DomainError
 from handover.core.filestore import file_digest
 from handover.notifications.services import notify
 from handover.org import permissions as perms
-from handover.org.models import Engagement, Person, Phase, Role, Site, SiteLevel
-from handover.org.selectors import require, roles_in, working_group_member
-from handover.registers import computed, seeding
+from handover.org.models import Engagement, Person, Phase, Role, Site
+from handover.org.selectors import require, roles_in
+from handover.registers import catalogue, seeding
 from handover.registers import services as registers
 from handover.registers.io import exporting
 from handover.registers.io.exporting import register_export, site_label
 from handover.registers.io.frame import footer_labels
-from handover.registers.models import Form, FormState
+from handover.registers.models import Form
 from handover.reports import events, topics, verify
-from handover.reports.models import HandoverPackage, PackageApproval, PackageDistribution, Recipient
-from handover.workflow import gates
-from handover.workflow.models import CaseRiskAcceptance, CaseState, PhaseTransition, StepNote
-
-# 表5–23: the handover-day lists a site must have signed to be done (表24 itself and 表39 excluded).
-DONE_REGISTERS = tuple(range(5, 24))
-ANNEXES = tuple(n for n in computed.ANNEXED if n != 24)
-FROZEN = (FormState.SIGNED, FormState.ARCHIVED)
-STATE_ZH = computed.STATE_LABELS
-BOTH = ("xlsx", "pdf")
-
-
-@dataclass(frozen=True)
-class SiteNotDone:
-    """A site that is not done, and what it still lacks (one line per form or gap)."""
-
-    site: Site
-    missing: list[str]
-
-    def __str__(self) -> str:
-        return f"{site_label(self.site)}: {'; '.join(self.missing)}"
-
-
-def sites_not_done(engagement: Engagement) -> list[SiteNotDone]:
-    """The active sites whose 表5–23 forms are not all signed, each with what is missing.
-
-    One function so the workflow's notion of "done" (its steps) can replace this one in one place. A site with
-    no handover list at all is not done either: nothing of it could be annexed (第二十七条第4项).
-    """
-    forms = Form.objects.filter(engagement=engagement, is_current=True, register_no__in=DONE_REGISTERS)
-    found: dict[int, list[str]] = {}
-    for site_id, number, form_no, version, state in forms.order_by("register_no", "form_no").values_list(
-        "site_id", "register_no", "form_no", "version", "state"
-    ):
-        gaps = found.setdefault(site_id, [])
-        if state not in FROZEN:
-            gaps.append(
-                _("表%(n)d %(form)s v%(v)d is %(state)s, not signed")
-                % {"n": number, "form": form_no, "v": version, "state": STATE_ZH[state]}
-            )
-    result = []
-    for site in Site.objects.filter(engagement=engagement, is_active=True).order_by("path"):
-        if site.pk not in found:
-            result.append(SiteNotDone(site, [_("no handover list (表5–23) at all")]))
-        elif found[site.pk]:
-            result.append(SiteNotDone(site, found[site.pk]))
-    return result
-
-
-def annexed_forms(engagement: Engagement) -> list[Form]:
-    """Per form number, its latest signed (or archived) version: the version a package annexes."""
-    signed = (
-        Form.objects.filter(
-            engagement=engagement, register_no__in=ANNEXES, state__in=FROZEN, site__is_active=True
-        )
-        .select_related("site")
-        .order_by("site__path", "register_no", "form_no", "-version")
-    )
-    latest: dict[str, Form] = {}
-    for form in signed:
-        latest.setdefault(form.form_no, form)
-    return list(latest.values())
-
-
-def _actor_name(actor: Any) -> str:
-    return actor.audit_name if isinstance(actor, SystemActor) else actor.get_username()
+from handover.reports.models import HandoverPackage
+from handover.reports.services.common import (
+    ANNEXES,
+    BOTH,
+    DONE_REGISTERS,
+    FROZEN,
+    STATE_ZH,
+    SiteNotDone,
+    _actor_name,
+    annexed_forms,
+    sites_not_done,
+)
+from handover.reports.services.keys import _seal
+from handover.workflow.models import PhaseTransition, StepNote
 
 
 def _export_pair(
@@ -194,7 +128,7 @@ def _table24(
             actor=actor,
             engagement=engagement,
             site=root,
-            register_no=24,
+            register_no=catalogue.HANDOVER_SUMMARY,
             form_date=timezone.localdate(now),
             header=header,
         )
@@ -210,7 +144,7 @@ def _refuse_unless_signed(form: Form) -> None:
     if form.state in FROZEN:
         return
     given = set(form.signatures.values_list("role", flat=True))
-    still = [label for role, label in footer_labels(24) if role not in given]
+    still = [label for role, label in footer_labels(catalogue.HANDOVER_SUMMARY) if role not in given]
     raise DomainError(
         _("表24 %(form)s is not signed yet (it still needs %(roles)s), so no package is built.")
         % {"form": form.form_no, "roles": "、".join(still)},
@@ -237,7 +171,7 @@ def _table24_export(actor: Any, engagement: Engagement, form: Form, folder: Path
 
 def _table24_entry(form: Form, files: list[str]) -> dict[str, Any]:
     """package.json's account of one 表24: its version, state and who signed it, and its files."""
-    labels = dict(footer_labels(24))
+    labels = dict(footer_labels(catalogue.HANDOVER_SUMMARY))
     return {
         "form": form.form_no,
         "version": form.version,
@@ -289,32 +223,6 @@ def _unsigned(engagement: Engagement, annexes: list[Form]) -> list[str]:
         .order_by("register_no", "form_no")
         .values_list("register_no", "form_no", "version")
     ]
-
-
-def _seal(folder: Path, algorithm: str, extra: dict[str, Any]) -> tuple[bytes, int]:
-    """manifest.json over every file in ``folder`` and SIGNATURE.json over it; returns (manifest, count)."""
-    files = {}
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        with path.open("rb") as handle:
-            digest = file_digest(handle, algorithm)
-        files[path.relative_to(folder).as_posix()] = (digest.size, digest.hexdigest)
-    manifest = verify.manifest_bytes(algorithm=algorithm, files=files, extra=extra)
-    (folder / verify.MANIFEST).write_bytes(manifest)
-    key = _package_key()
-    (folder / verify.SIGNATURE).write_bytes(verify.signature_bytes(key, manifest))
-    return manifest, len(files)
-
-
-def _package_key() -> Ed25519PrivateKey:
-    """The server's package signing key, kept outside the database (HANDOVER_PACKAGE_KEY)."""
-    path = Path(settings.HANDOVER_PACKAGE_KEY)
-    try:
-        return checkpoint.load_or_create_key(path)
-    except (OSError, ValueError, checkpoint.CheckpointError) as exc:
-        raise DomainError(
-            _("The package key %(file)s cannot be read as an Ed25519 private key: %(error)s")
-            % {"file": path, "error": type(exc).__name__}
-        ) from None
 
 
 def _zip(folder: Path, destination: Path) -> None:
@@ -520,201 +428,3 @@ def package_file_open(
             after={"file": package.file_name, "digest": package.digest},
         )
     return path
-
-
-def package_approve(
-    *, actor: Any, package: HandoverPackage, totp_code: str, reference: str = "", residual_risk_read: bool = False,
-) -> PackageApproval:  # fmt: skip
-    """第二十七条第4项 「技术组…编制交接工作清单，报托管工作组审批」: a member of the 托管工作组 approves the package in
-    person (an observer for the working group, with a fresh second-factor code), never 技术组 on its behalf (trace
-    C14). Refused while an exception case is open (第二十七条第3项 「交接工作完成之后」, C15), for a package that a
-    newer one supersedes, and, when sites were not done, until the approver says they read the residual risk. Once
-    per package; the approval time is the server's."""
-    engagement = package.engagement
-    require(user=actor, engagement=engagement, capability=perms.APPROVE_PACKAGE)
-    person = _working_group_member(actor, engagement)
-    if PackageApproval.objects.filter(package=package).exists():
-        raise DomainError(_("This package is approved already."), field="totp_code")
-    newest = HandoverPackage.objects.filter(engagement=engagement).order_by("-built_at", "-pk").first()
-    if newest is not None and newest.pk != package.pk:
-        raise DomainError(
-            _("A newer package (%(file)s) supersedes this one: approve that one.")
-            % {"file": newest.file_name},
-            field="package",
-        )
-    still_open = gates.open_case_labels(engagement)
-    if still_open:
-        raise DomainError(gates.open_cases_refusal(still_open), field="package")
-    if package.residual_risk and not residual_risk_read:
-        raise DomainError(
-            _(
-                "Sites were not done when the package was built: read its residual risk and say so to approve it."
-            ),
-            field="residual_risk_read",
-        )
-    login = get_user_model().objects.get(pk=actor.pk)  # the stored last-used step: a code works once
-    if credential_is_fresh(user=login):
-        raise DomainError(
-            _(
-                "This login's password or second factor was set or reset in the last 24 hours: an approval "
-                "waits until it is no longer new (docs/access-policy.md)."
-            ),
-            field="totp_code",
-        )
-    totp_verify(user=login, code=totp_code, approving=True)
-    now = timezone.now()
-    with transaction.atomic():
-        approval = PackageApproval.objects.create(
-            package=package, approver=person.name, person=person, approved_at=now, reference=reference.strip(),
-            residual_risk_read=bool(package.residual_risk), recorded_by=actor,
-        )  # fmt: skip
-        event_record(
-            actor=actor,
-            action=events.PACKAGE_APPROVE,
-            engagement_id=engagement.pk,
-            obj=approval,
-            after={"package": package.digest, "approver": person.pk, "approved_at": now.isoformat(),
-                   "reference": approval.reference, "residual_risk_read": approval.residual_risk_read},
-        )  # fmt: skip
-        notify(
-            actor=actor,
-            engagement=engagement,
-            topic=topics.PACKAGE_APPROVED,
-            title=_("The working group approved the handover package of %(code)s")
-            % {"code": engagement.code_name},
-            link=f"/e/{engagement.code}/packages/{package.pk}/",
-            now=now,
-        )
-    return approval
-
-
-def _working_group_member(actor: Any, engagement: Engagement) -> Person:
-    """The acting login's person, who must observe this engagement for the 托管工作组 (not for the 证监局)."""
-    person = working_group_member(user=actor, engagement=engagement)
-    if person is None:
-        raise DomainError(
-            _(
-                "Only a member of the custody working group (托管工作组) approves the package (第二十七条第4项)."
-            ),
-            field="user",
-        )
-    return person
-
-
-def package_distribution_record(
-    *, actor: Any, package: HandoverPackage, recipient: str, sent_at: datetime, site: Site | None = None,
-    means: str = "",
-) -> PackageDistribution:  # fmt: skip
-    """One sending of the approved package: 证监局, 托管工作组, 被托管公司, or a 营业部 (第二十七条第4项)."""
-    require(user=actor, engagement=package.engagement, capability=perms.MANAGE_PACKAGES)
-    _check_distribution(package, recipient, sent_at, site)
-    with transaction.atomic():
-        sent = PackageDistribution.objects.create(
-            package=package,
-            recipient=recipient,
-            site=site,
-            sent_at=sent_at,
-            means=means.strip(),
-            recorded_by=actor,
-        )
-        event_record(
-            actor=actor,
-            action=events.PACKAGE_DISTRIBUTE,
-            engagement_id=package.engagement_id,
-            site_id=site.pk if site else None,
-            obj=sent,
-            after={"package": package.digest, "recipient": recipient, "sent_at": sent_at.isoformat(),
-                   "means": sent.means},
-        )  # fmt: skip
-    return sent
-
-
-def _check_distribution(
-    package: HandoverPackage, recipient: str, sent_at: datetime, site: Site | None
-) -> None:
-    approval = PackageApproval.objects.filter(package=package).first()
-    if approval is None:
-        raise DomainError(
-            _("The package is sent only after the working group approves it (第二十七条第4项).")
-        )
-    if sent_at < approval.approved_at:
-        raise DomainError(_("It cannot have been sent before it was approved."), field="sent_at")
-    if recipient not in Recipient.values:
-        raise DomainError(_("Choose a recipient."), field="recipient")
-    if recipient == Recipient.BRANCH:
-        if site is None or site.engagement_id != package.engagement_id or site.level != SiteLevel.BRANCH:
-            raise DomainError(_("Sending to a branch names the branch (营业部)."), field="site")
-        taken = PackageDistribution.objects.filter(package=package, site=site).exists()
-    else:
-        site = None
-        taken = PackageDistribution.objects.filter(package=package, recipient=recipient).exists()
-    if taken:
-        raise DomainError(_("This sending is recorded already."), field="recipient")
-
-
-def _addendum_body(package: HandoverPackage) -> dict[str, Any]:
-    approval = PackageApproval.objects.filter(package=package).first()
-    distributions: QuerySet[PackageDistribution] = package.distributions.select_related("site")
-    return {
-        "format": verify.ADDENDUM_FORMAT,
-        "package_file": package.file_name,
-        "package_sha256": package.digest,
-        "manifest_sha256": package.manifest_digest,
-        "table24": [f"{f.form_no} v{f.version}" for f in package.table24.order_by("form_no")],
-        "approval": None
-        if approval is None
-        else {
-            "approver": approval.approver,
-            "approved_at": approval.approved_at.isoformat(),
-            "reference": approval.reference,
-            "recorded_by": approval.recorded_by.get_username(),
-        },
-        # 第二十七条第4项: the open cases the working group accepted as residual risks, bound to this package.
-        "residual_risks": [
-            {
-                "case": f"{a.case.path_id} #{a.case.pk}",
-                "site": site_label(a.case.site),
-                "reason": a.reason,
-                "accepted_by": a.accepted_by.name,
-                "accepted_at": a.accepted_at.isoformat(),
-            }
-            for a in CaseRiskAcceptance.objects.filter(
-                case__engagement=package.engagement, case__state=CaseState.OPEN
-            ).select_related("case__site", "accepted_by")
-        ],
-        "distribution": [
-            {
-                "recipient": d.recipient,
-                "site": site_label(d.site) if d.site else None,
-                "sent_at": d.sent_at.isoformat(),
-                "means": d.means,
-                "recorded_by": d.recorded_by.get_username(),
-            }
-            for d in distributions
-        ],
-    }
-
-
-def package_addendum_issue(*, actor: Any, package: HandoverPackage) -> bytes:
-    """The signed addendum: the approval and distribution records bound to the package's SHA-256."""
-    require(user=actor, engagement=package.engagement, capability=perms.MANAGE_PACKAGES)
-    body = _addendum_body(package)
-    signed = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
-    key = _package_key()
-    document = {"addendum": body, "signature": json.loads(verify.signature_bytes(key, signed))}
-    with transaction.atomic():
-        event_record(
-            actor=actor,
-            action=events.ADDENDUM_DOWNLOAD,
-            engagement_id=package.engagement_id,
-            obj=package,
-            after={"package": package.digest, "distributions": len(body["distribution"]),
-                   "approved": body["approval"] is not None},
-        )  # fmt: skip
-    return (json.dumps(document, ensure_ascii=False, indent=1) + "\n").encode()
-
-
-def package_public_key_pem() -> str:
-    """The server's package key, public half, in PEM (created on first use)."""
-    key = _package_key()
-    return verify.public_key_pem(key.public_key())
