@@ -6,6 +6,7 @@ from datetime import date
 
 import pytest
 from django.db import IntegrityError, transaction
+from django.utils import translation
 
 from handover.audit.models import Event
 from handover.core.errors import DomainError, PermissionDenied
@@ -146,7 +147,7 @@ def test_form_footer_needs_finance_on_asset_registers_and_all_rows_signed_on_sta
     services.form_sign(actor=people["onsite"], form=form)
     assert Form.objects.get(pk=form.pk).state == FormState.SUBMITTED
     # UX review L3: signing the footer again is answered "you have signed", not "only … may sign".
-    with pytest.raises(PermissionDenied, match="already signed"):
+    with translation.override("en"), pytest.raises(PermissionDenied, match="already signed"):
         services.form_sign(actor=people["onsite"], form=form)
     services.form_sign(actor=people["firm_it"], form=form)
     assert Form.objects.get(pk=form.pk).state == FormState.SIGNED

@@ -1,10 +1,11 @@
 """Objects of the trail by their names (UX review M7): ``表8 BR-HZ-T08-20261204-001 v1``, not ``registers.form 88``.
 
 An event stores only ``object_type`` (``app_label.model``) and ``object_id``; the trail sits below the apps whose
-objects it names, so it imports none of them. A name is the object's own ``str()``, read with one query per type
-on a page. An app whose ``str()`` follows relations declares ``OBJECT_NAMES_RELATED`` in its ``events.py``
-(object type → ``select_related`` paths), read with its ``ACTIONS`` by ``catalogue.load_all``; without it a page of
-50 rows would cost a query per row.
+objects it names, so it imports none of them. A name is the object's ``trail_name`` where it has one (where
+its ``str()`` must not reach every reader of the trail, as the firm's name, 第十一条), else its ``str()``, read
+with one query per type on a page. An app whose ``str()`` follows relations declares ``OBJECT_NAMES_RELATED`` in
+its ``events.py`` (object type → ``select_related`` paths), read with its ``ACTIONS`` by ``catalogue.load_all``;
+without it a page of 50 rows would cost a query per row.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ def object_names(pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]
     names: dict[tuple[str, str], str] = {}
     for object_type, ids in wanted.items():
         for pk, obj in _objects(object_type, ids).items():
-            names[(object_type, str(pk))] = str(obj)
+            named = getattr(obj, "trail_name", None)
+            names[(object_type, str(pk))] = str(named() if callable(named) else obj)
     return names
 
 

@@ -134,6 +134,11 @@ class Organisation(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def trail_name(self) -> str:
+        """How the audit trail names it: 第十一条, the firm's real name is confidential (read only through
+        ``org.services.firm_name_reveal``, which records the read), so the firm is named by its type there."""
+        return str(self.get_type_display()) if self.type == OrgType.FIRM else self.name
+
 
 class Party(models.TextChoices):
     """registers.md §2 人员 party (第十二~十四条)."""
