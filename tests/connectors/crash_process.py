@@ -78,7 +78,7 @@ def committed_database() -> Iterator[str]:
     if connection.vendor == "postgresql":
         copy = f"crash_{uuid.uuid4().hex[:12]}"
         with connection._nodb_cursor() as cursor:
-            cursor.execute(f'CREATE DATABASE "{copy}" TEMPLATE "{original}"')
+            cursor.execute(f'CREATE DATABASE "{copy}" TEMPLATE "{original}" STRATEGY FILE_COPY')
         url = urlunsplit(urlsplit(os.environ["HANDOVER_DATABASE_URL"])._replace(path=f"/{copy}"))
     else:
         copy = str(Path(original).with_name(f"crash-{uuid.uuid4().hex[:12]}.sqlite3"))
@@ -199,18 +199,26 @@ def _after_crash(platform: Platform, item: RotationItem, point: str) -> None:
         item.login_name,
         item.state,
     )
-    assert platform.holds(item.login_name, _secret_of(item.entry_id, pending.number)), (point, item.login_name)
+    assert platform.holds(item.login_name, _secret_of(item.entry_id, pending.number)), (
+        point,
+        item.login_name,
+    )
 
 
-def matrix_in_children(world: Any, tech: Any, target: Any, platform: Platform, child: Child) -> None:
-    """Every point of ``POINTS``: a plan run by a child killed there, then recovered by another child."""
+def matrix_in_children(
+    world: Any, tech: Any, target: Any, platform: Platform, child: Child, account: str
+) -> None:
+    """Every point of ``POINTS``: a plan of ``account`` alone run by a child killed there, then recovered by
+    another child."""
     other = world.login_with(Role.TECH_GROUP)
     place = engine_target(target)
     before = None
     for point in POINTS:
         plan = rotation.plan_create(actor=tech, engagement=world.engagement)
+        plan.items.exclude(login_name=account).delete()  # a one-account plan: each account costs a run's time
         rotation.plan_approve(actor=other, plan=plan)
         logins = list(plan.items.order_by("pk").values_list("login_name", flat=True))
+        assert logins == [account], logins
         admin = _admin(target)
         if before is None:
             before = {login: asyncio.run(platform.changer.snapshot(place, admin, login)) for login in logins}
@@ -236,13 +244,21 @@ def _recovered(platform: Platform, plan_id: int, point: str, place: Any, marks: 
     from handover.rotation.models import RotationPlan
 
     plan = RotationPlan.objects.get(pk=plan_id)
-    items = list(RotationItem.objects.filter(plan=plan).select_related("entry", "target__credential__account"))
+    items = list(
+        RotationItem.objects.filter(plan=plan).select_related("entry", "target__credential__account")
+    )
     assert plan.state == PlanState.DONE, (point, [(i.login_name, i.state, i.reason) for i in items])
     for item in items:
         login = item.login_name
-        assert (item.state, item.outcome) == (ItemState.DONE, VerifyResult.SUCCESS), (point, login, item.reason)
+        assert (item.state, item.outcome) == (ItemState.DONE, VerifyResult.SUCCESS), (
+            point,
+            login,
+            item.reason,
+        )
         assert not SecretVersion.objects.filter(entry=item.entry, pending=True, abandoned_at__isnull=True)
-        changed = platform.changes(marks[0][login], marks[1][login]) + platform.changes(marks[1][login], marks[2][login])
+        changed = platform.changes(marks[0][login], marks[1][login]) + platform.changes(
+            marks[1][login], marks[2][login]
+        )
         assert changed == 1, (point, login, changed)  # one change over the killed run and its recovery
         current = _secret_of(item.entry_id)
         assert platform.holds(login, current), (point, login)
