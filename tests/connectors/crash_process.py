@@ -40,7 +40,7 @@ from handover.core import faults
 from handover.discovery.services import engine_target
 from handover.org.models import Role
 from handover.rotation import services as rotation
-from handover.rotation.models import ItemState, PlanState, RotationItem
+from handover.rotation.models import ItemState, PlanState, RotationItem, RotationPlan
 from handover.vault import lifecycle
 from handover.vault import services as vault
 from handover.vault.keeper import secret as keeper_secret
@@ -241,8 +241,6 @@ def matrix_in_children(
 
 
 def _recovered(platform: Platform, plan_id: int, point: str, place: Any, marks: list[dict[str, Any]]) -> None:
-    from handover.rotation.models import RotationPlan
-
     plan = RotationPlan.objects.get(pk=plan_id)
     items = list(
         RotationItem.objects.filter(plan=plan).select_related("entry", "target__credential__account")
