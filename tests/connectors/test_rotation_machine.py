@@ -202,7 +202,7 @@ def test_rotation_never_ends_without_a_working_secret(linux_scene, etc_linux: Ho
     run_state_machine_as_test(
         machine,
         settings=settings(
-            max_examples=4,
+            max_examples=3,
             stateful_step_count=6,
             deadline=None,
             derandomize=True,  # the same examples at every run: reproducible, and the tally below holds
