@@ -83,7 +83,7 @@ test: install-test
 # Each pass has its own data folder (the test settings make a temporary one when none is given): the two run at
 # once, and a test that checks nothing was left in the evidence folder must not see the other pass's uploads.
 test-sqlite:
-	HANDOVER_DATA_DIR= HANDOVER_TEST_DATABASE=sqlite $(BIN)/pytest -q -p no:cacheprovider -m 'not postgres_pass'
+	HANDOVER_DATA_DIR= HANDOVER_TEST_DATABASE=sqlite $(BIN)/pytest -q -p no:cacheprovider -m 'not postgres_pass and not bench'
 
 # The PostgreSQL pass leaves out what does not touch the suite's database: the browser tests (their server
 # runs the laptop settings on SQLite whatever the suite uses), the Django-free engines (fixity, connectors:
@@ -91,7 +91,7 @@ test-sqlite:
 # only it, the connectors' Django-backed rotation and restore tests (marked postgres_pass by their conftest).
 test-postgres:
 	HANDOVER_DATA_DIR= HANDOVER_TEST_DATABASE=postgres $(BIN)/pytest -q -p no:cacheprovider \
-		-m 'not e2e and not sqlite_pass' --ignore=tests/fixity --ignore=tests/test_bench.py
+		-m 'not e2e and not sqlite_pass and not bench' --ignore=tests/fixity --ignore=tests/test_bench.py
 
 # lint-imports: the apps' declared layering ([tool.importlinter] in pyproject.toml, docs/architecture.md);
 # --no-cache, as grimp's cache can outlive an edit (0.5 s without it).
@@ -121,6 +121,8 @@ bench: install-bench
 	$(BIN)/python bench/risk_reports.py
 	$(BIN)/python bench/handover_day.py
 	$(BIN)/python bench/handover_day.py --postgres
+	# the crash matrix of the platforms that make test leaves out (tests/connectors/test_rotation_crash_process.py)
+	HANDOVER_DATA_DIR= HANDOVER_TEST_DATABASE=postgres $(BIN)/pytest -q -p no:cacheprovider -m bench tests/connectors
 
 clean:
 	rm -rf $(VENV) data

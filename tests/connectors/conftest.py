@@ -137,6 +137,11 @@ def etc_linux() -> Iterator[Host]:
 def linux_scene(world, etc_linux: Host, settings, tmp_path):  # type: ignore[no-untyped-def]
     """A Linux target (system 集中交易, host chg01) over ``etc_linux`` with root's password in an unsealed
     vault, gathered once (so its 表8 backup is drafted), opsuser's original password captured."""
+    return linux_target(world, etc_linux, settings, tmp_path)
+
+
+def linux_target(world, etc_linux: Host, settings, tmp_path):  # type: ignore[no-untyped-def]
+    """``linux_scene``'s world, login and target, for a test that holds its own database (crash_process.py)."""
     from handover.core.actors import system
     from handover.discovery import services as discovery
     from handover.org.models import Role
