@@ -31,7 +31,10 @@ def test_a_forbidden_direct_login_is_verified_locally_and_said_so(linux_scene) -
         rotation.plan_run(plan_id=plan.pk)
     items = {i.login_name: i for i in RotationItem.objects.filter(plan=plan)}
     ops, root = items["opsuser"], items["root"]
-    assert (ops.outcome, root.outcome) == (VerifyResult.SUCCESS, VerifyResult.SUCCESS), (ops.reason, root.reason)
+    assert (ops.outcome, root.outcome) == (VerifyResult.SUCCESS, VerifyResult.SUCCESS), (
+        ops.reason,
+        root.reason,
+    )
     assert ops.reason.startswith("Verified by a local login (su)"), ops.reason
     assert "(su)" not in root.reason  # root logs in over SSH: the network rung
     assert ops.row is not None and ops.row.data["login_verified"] == "成功"

@@ -350,7 +350,9 @@ def form_sign(*, actor: Actor, form: Form) -> Signature:
     try:
         person, role = _signer(actor, form.engagement, form.site, frozenset(needed) - given)
     except PermissionDenied:
-        if form.signatures.filter(person__user=actor).exists():  # UX review L3: say so, not "only … may sign"
+        if form.signatures.filter(
+            person__user=actor_user(actor)
+        ).exists():  # UX review L3: say so, not "only … may sign"
             raise PermissionDenied(_("You have already signed this form.")) from None
         raise
     if catalogue.get(form.register_no).dual_signature:
