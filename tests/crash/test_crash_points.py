@@ -199,7 +199,6 @@ FULL = os.environ.get("HANDOVER_CRASH_MATRIX") == "full"
 REDUCED = {
     "registers.import.mid_rows",
     "registers.sign.after_signature",
-    "audit.checkpoint.after_file",
     "backups.import.after_rows",
     "reports.package.before_commit",
 }
