@@ -148,3 +148,46 @@ def state(**extra: Any) -> None:
             }
         )
     )
+
+
+def _unseal(shares: list[str]) -> None:
+    from handover.core.actors import system
+    from handover.vault import lifecycle
+
+    nonce = ""
+    for share in shares:
+        nonce = lifecycle.vault_share_enter(actor=system("crash"), share_text=share, nonce=nonce).get(
+            "nonce", nonce
+        )
+
+
+def vault_rekey(shares_file: str) -> None:
+    """Unseal this process's keeper with 3 of the 5 shares in ``shares_file``, then rekey with the same 3; the
+    new shares go back into the file (a test's shares, never printed)."""
+    from handover.core.actors import system
+    from handover.vault import lifecycle
+
+    shares = json.loads(Path(shares_file).read_text())["shares"]
+    _unseal(shares[:3])
+    nonce = ""
+    for share in shares[:3]:
+        progress = lifecycle.vault_rekey(
+            actor=system("crash"), share_text=share, nonce=nonce, shares=5, threshold=3
+        )
+        nonce = progress.nonce
+    assert progress.done
+    Path(shares_file).write_text(json.dumps({"shares": progress.shares}))
+    print(json.dumps({"rekeyed": True}))
+
+
+def vault_open(shares_file: str) -> None:
+    """Whether 3 of the shares in ``shares_file`` unseal the vault, and the reason when not."""
+    from handover.core.errors import DomainError
+    from handover.vault import lifecycle
+
+    try:
+        _unseal(json.loads(Path(shares_file).read_text())["shares"][:3])
+    except DomainError as exc:
+        print(json.dumps({"open": False, "reason": str(exc.message)}))
+        return
+    print(json.dumps({"open": not lifecycle.vault_status().sealed, "reason": ""}))
