@@ -113,6 +113,8 @@ bench: install-bench
 	$(BIN)/python bench/fixity_convergence.py
 	$(BIN)/python bench/bundle_bench.py
 	$(BIN)/python bench/registers_bench.py
+	HANDOVER_DATA_DIR= HANDOVER_TEST_DATABASE=sqlite HANDOVER_CRASH_MATRIX=full \
+		$(BIN)/pytest -q -p no:cacheprovider tests/crash
 	$(BIN)/python bench/discovery_gather.py
 	$(BIN)/python bench/discovery_django.py
 	$(BIN)/python bench/discovery_review.py

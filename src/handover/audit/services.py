@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from handover.audit import catalogue, chain, checkpoint, events, selectors, verify
 from handover.audit.models import Event, Outcome
-from handover.core import context
+from handover.core import context, faults
 from handover.core.errors import DomainError, PermissionDenied
 
 # Any 64-bit constant: serialises appends across PostgreSQL connections (SQLite's IMMEDIATE transactions
@@ -121,7 +121,9 @@ def event_record(
             "prev_hash": prev_hash,
         }
         values["hash"] = _hash_fn()(chain.canonical(values))
-        return Event.objects.create(**values)
+        event = Event.objects.create(**values)
+        faults.point("audit.append.after_event")  # the event row in, its transaction not committed
+        return event
 
 
 def changed(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -170,6 +172,7 @@ def checkpoint_write(*, actor: Any, directory: Any = None, path: Any = None) -> 
             created_at=checkpoint.now_text(now),
         )
         written = checkpoint.write(cp, key, Path(path))
+        faults.point("audit.checkpoint.after_file")  # the signed file written, its event not yet
         shipped, failed = _checkpoint_ship(written, seq)
         event_record(
             actor=actor,

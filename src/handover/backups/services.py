@@ -26,7 +26,7 @@ from handover.audit.services import event_record
 from handover.backups import events, topics
 from handover.backups.evidence import Writer, targets_of
 from handover.backups.models import ImportedBundle, ImportVia, KeySource, SiteKey
-from handover.core import filestore
+from handover.core import faults, filestore
 from handover.core.actors import SystemActor
 from handover.core.errors import DomainError, PermissionDenied
 from handover.fixity import keys as agent_keys
@@ -233,12 +233,15 @@ def bundle_import(
     require(user=actor, engagement=key.engagement, capability=perms.IMPORT_BACKUPS, site=key.site)
     existing = ImportedBundle.objects.filter(digest=opened.digest).first()
     if existing is not None:
+        if not existing.stored_as:  # imported by a process that died before it kept the signed file
+            _store(source, existing)
         return ImportResult(existing, created=False)
     try:
         bundle = _import(actor=actor, opened=opened, key=key, via=via, courier_no=courier_no.strip(),
                          file_sha256=file_sha256, size=size)  # fmt: skip
     except IntegrityError:  # the same bundle imported at the same moment by someone else
         return ImportResult(ImportedBundle.objects.get(digest=opened.digest), created=False)
+    faults.point("backups.import.after_rows")  # the rows committed, the signed file not kept yet
     _store(source, bundle)
     return ImportResult(bundle, created=True)
 
@@ -269,6 +272,7 @@ def _import(
         writer = Writer(actor=actor, engagement=key.engagement, site=key.site, digest=opened.digest,
                         courier_no=courier_no if via == ImportVia.COURIER else "")  # fmt: skip
         written = writer.apply(targets_of(opened))
+        faults.point("backups.import.mid_rows")  # inside the transaction: all the bundle's rows or none
         bundle.summary = _summary(opened, written)
         bundle.tamper = bool(written.tamper_rows)
         bundle.save(update_fields=["summary", "tamper"])

@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from handover.audit.services import event_record, snapshot
+from handover.core import faults
 from handover.core.actors import Actor, actor_user
 from handover.core.errors import DomainError, PermissionDenied
 from handover.org import permissions as perms
@@ -280,6 +281,7 @@ def _sign(
             signature = Signature.objects.create(
                 form=None if row is not None else form, row=row, kind=kind, role=role, person=person
             )
+            faults.point("registers.sign.after_signature")  # the signature without its event: rolled back
             event_record(
                 actor=actor,
                 action=action,
@@ -374,6 +376,7 @@ def form_sign(*, actor: Actor, form: Form) -> Signature:
             form=form,
             action=events.FORM_SIGN,
         )
+        faults.point("registers.form_sign.before_state")  # the last signature in, the form not yet 已签字
         if given | {role} >= set(needed):
             Form.objects.filter(pk=form.pk).update(state=FormState.SIGNED)
             form.state = FormState.SIGNED

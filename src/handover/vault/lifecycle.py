@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from handover.audit.models import Outcome
 from handover.audit.services import event_record
+from handover.core import faults
 from handover.core.actors import SystemActor
 from handover.core.errors import DomainError, PermissionDenied
 from handover.org import permissions as perms
@@ -400,6 +401,7 @@ def vault_rekey(*, actor: Any, share_text: str, nonce: str, shares: int, thresho
                 "nonce": result["nonce"],
             },
         )
+    faults.point("vault.rekey.after_record")
     _reset_ceremony(keeper)
     return _progress(result, list(result["shares"]))
 
@@ -421,6 +423,9 @@ def vault_rotate_master(
     try:
         new = Params.of(result["params"])
         _rewrap_all(actor=actor, keeper=keeper, config=config, new=new, shares=shares, session=session)
+        faults.point(
+            "vault.rotate.after_rewrap"
+        )  # every data key re-wrapped and committed, the keeper not told
         keeper.rotate_commit(check_value=new.check_value, session=session)
     except KeeperError as exc:
         keeper.rotate_abort(session=session)
@@ -443,6 +448,7 @@ def _rewrap_all(
             )
             version.sealed = replace(sealed, wrapped_key=wrapped).to_bytes()
         SecretVersion.objects.bulk_update(versions, ["sealed"], batch_size=500)
+        faults.point("vault.rotate.mid_rewrap")  # inside the transaction: the versions re-wrapped, blobs not
         blobs = list(SealedBlob.objects.select_for_update().order_by("pk"))
         for blob in blobs:
             sealed = SealedSecret.from_bytes(bytes(blob.sealed))

@@ -34,6 +34,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from handover.audit.services import event_record
+from handover.core import faults
 from handover.core.actors import SystemActor
 from handover.core.errors import DomainError
 from handover.org import permissions as perms
@@ -559,6 +560,7 @@ def _apply(*, actor: Any, form: Form, parsed: ParsedFile, result: ImportResult) 
             match.data, match.remarks = item.data, item.remarks
             changed.append(match)
     Row.objects.bulk_create(created, batch_size=1000)
+    faults.point("registers.import.mid_rows")  # new rows in, the changed ones not yet
     Row.objects.bulk_update(changed, ["data", "remarks"], batch_size=1000)
     result.created = [row.seq for row in created]
     result.updated = [row.seq for row in changed]
@@ -575,6 +577,9 @@ def _write(
             result.form_frozen = True
             return result
         diffs = _apply(actor=actor, form=form, parsed=parsed, result=result)
+        faults.point(
+            "registers.import.after_rows"
+        )  # rows written, no event yet: one transaction, all or none
         event_record(
             actor=actor,
             action=events.ROWS_IMPORT,
@@ -591,6 +596,7 @@ def _write(
                 "signed_untouched": result.signed_untouched,
             },
         )
+        faults.point("registers.import.before_commit")
     return result
 
 
@@ -645,6 +651,7 @@ def register_import(
         raise ImportRefused(parsed, filename)
     if progress is not None:
         progress("writing", len(parsed.rows), len(parsed.rows))
+    faults.point("registers.import.after_parse")
     return _write(
         actor=actor,
         engagement=engagement,

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from handover.audit.services import checkpoint_write, event_record
+from handover.core import faults
 from handover.core.actors import SystemActor
 from handover.core.errors import DomainError
 from handover.core.filestore import file_digest
@@ -283,9 +284,11 @@ def package_build(
                                                          "built_at": built.metadata["built_at"]})  # fmt: skip
             zipped = Path(tmp) / "package.zip"
             _zip(folder, zipped)
+            faults.point("reports.package.after_files")  # the zip built, no record yet
             package = _record(actor, engagement, zipped, manifest, count, built)
             final.append(store / package.file_name)
             shutil.move(zipped, final[0])
+            faults.point("reports.package.before_commit")  # the file in place, its record not committed
     except BaseException:
         for stray in final:  # the file was in place but its row did not commit: nothing half written
             stray.unlink(missing_ok=True)
