@@ -2,7 +2,10 @@
 
 Before the change, the files on the account's Linux host where its password may be used (its crontab and cron
 lines, systemd units running as it, its .pgpass and .my.cnf, configuration files naming it under the plan's
-declared paths: ``connectors.change.dependencies.find``) are kept on the item with their digests. Once the host
+declared paths: ``connectors.change.dependencies.find``) are kept on the item with their digests. A database's or
+directory's account is used by the system's application servers: the plan's declared paths are searched on every
+Linux host of the same system (its live discovery targets, each with its own credential; at most ``MAX_HOSTS``),
+and such a file is kept as ``host:path``. Once the host
 holds the new password, each file is searched for the old one (the vault's previous version, opened for the
 task) in this process; only the path, the digest and the answer are kept. The drafted 表10 row lists the files
 in 相关配置文件 and says 配置文件中使用 未修改 when one still holds the old password: a failure that needs its 表39
@@ -54,13 +57,60 @@ def paths_clean(paths: Sequence[str]) -> list[str]:
     return connector.check_paths(paths)
 
 
+MAX_HOSTS = 64  # the system's Linux hosts searched for a database or directory account's configuration
+
+
 async def find_uses(bridge: Any, actor: Any, item: RotationItem, place: Any, admin: Credential,
                     paths: Sequence[str]) -> None:  # fmt: skip
-    """Before the change: the files where the account's password may be used, kept on the item (Linux)."""
-    if item.target.connector != "linux":
+    """Before the change: the files where the account's password may be used, kept on the item: on its own Linux
+    host; for a database or directory account, under the declared paths on the system's Linux hosts."""
+    if item.target.connector == "linux":
+        uses = await connector.find(place, admin, item.login_name, paths)
+        await bridge(_uses_record, actor, item, [asdict(use) for use in uses])
         return
-    uses = await connector.find(place, admin, item.login_name, paths)
-    await bridge(_uses_record, actor, item, [asdict(use) for use in uses])
+    if not paths:
+        return
+    found: list[dict[str, Any]] = []
+    for target_id, host, where, login in await bridge(_system_hosts, item):
+        try:
+            uses = await connector.find(where, login, item.login_name, paths)
+        except GatherError:
+            found.append({"path": f"{host}:", "kind": "config", "sha256": "", "skipped": "unreachable",
+                          "target": target_id, "file": ""})  # fmt: skip
+            continue
+        finally:
+            del login
+        found += [{**asdict(use), "path": f"{host}:{use.path}", "file": use.path, "target": target_id}
+                  for use in uses if use.kind in ("config", "wallet")]  # fmt: skip
+    await bridge(_uses_record, actor, item, found)
+
+
+def _system_hosts(item: RotationItem) -> list[tuple[int, str, Any, Credential]]:
+    """The Linux hosts of the item's system (not its own host's target), each with its connection (the
+    target's credential opened for this task): where a database or directory account's password is used."""
+    from handover.discovery.models import Target
+    from handover.discovery.services import engine_target
+
+    if item.target.system_id is None:
+        return []
+    targets = (
+        Target.objects.filter(system_id=item.target.system_id, connector="linux", is_active=True,
+                              credential__isnull=False)
+        .exclude(pk=item.target_id)
+        .select_related("credential__account", "asset")
+        .order_by("pk")[:MAX_HOSTS]
+    )  # fmt: skip
+    hosts = []
+    for target in targets:
+        entry = target.credential
+        assert entry is not None
+        secret = vault.secret_use_for_task(
+            entry_id=entry.pk, purpose="rotation: search the system's hosts for the account's configuration",
+            task=f"rotation:{item.plan_id}:{item.pk}",
+        )  # fmt: skip
+        hosts.append((target.pk, target.asset.hostname, engine_target(target),
+                      Credential(entry.account.login_name, secret)))  # fmt: skip
+    return hosts
 
 
 async def check_uses(bridge: Any, actor: Any, item: RotationItem, place: Any, admin: Credential) -> None:
@@ -73,6 +123,11 @@ async def check_uses(bridge: Any, actor: Any, item: RotationItem, place: Any, ad
     if not readable:
         return
     old = await bridge(_old_secret, item)
+    if item.target.connector != "linux":  # the system's hosts, each by its own connection, files as host:path
+        held = await _held_on_hosts(bridge, item, old)
+        del old
+        await bridge(_held_record, actor, item, held)
+        return
     try:  # the host holds the new password now: a failure here must not hold back the vault's promotion
         held = (
             await connector.still_holds(place, admin, readable, old) if old else _unread(readable, "no_old")
@@ -81,6 +136,28 @@ async def check_uses(bridge: Any, actor: Any, item: RotationItem, place: Any, ad
         held = _unread(readable, "failed")
     del old
     await bridge(_held_record, actor, item, held)
+
+
+async def _held_on_hosts(bridge: Any, item: RotationItem, old: str) -> dict[str, connector.Held]:
+    """For a database or directory account: each host's files searched for the old password there."""
+    by_host: dict[int, list[dict[str, Any]]] = {}
+    for use in item.config_uses:
+        if not use.get("skipped") and use.get("target"):
+            by_host.setdefault(use["target"], []).append(use)
+    held: dict[str, connector.Held] = {}
+    for target_id, host, where, login in await bridge(_system_hosts, item):
+        uses = by_host.get(target_id, [])
+        if not uses:
+            continue
+        files = [connector.Use(use["file"], use["kind"], use["sha256"]) for use in uses]
+        try:
+            found = await connector.still_holds(where, login, files, old) if old else _unread(files, "no_old")
+        except GatherError:
+            found = _unread(files, "failed")
+        finally:
+            del login
+        held.update({f"{host}:{path}": answer for path, answer in found.items()})
+    return held
 
 
 def _unread(uses: list[connector.Use], why: str) -> dict[str, connector.Held]:
@@ -142,6 +219,7 @@ def _note(use: dict[str, Any]) -> str:
         "wallet": _("an Oracle wallet: its credentials cannot be read here, check it by hand"),
         "absent": _("gone after the change"),
         "no_old": _("not checked: the vault holds no earlier password"),
+        "unreachable": _("the host could not be searched: check its configuration by hand"),
         "failed": _("not checked: the host's files could not be read after the change, check it by hand"),
     }
     return reasons.get(why, why)
