@@ -1,0 +1,88 @@
+"""Hypothesis on the register import's reader and checker (issue 18): any mutation of a valid xlsx or CSV is
+a table or a refusal naming the file, and any table is a parsed file whose problems name the row and column,
+never another exception. (The bounds against far cells and huge files: test_io_import_limits.py.)"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from handover.core.errors import DomainError
+from handover.registers.io import importing, reading
+from handover.registers.io.template import template_bytes
+from tests.fuzzing import fuzz_settings, mutated, mutated_zip
+from tests.registers.io_support import Scenery, fill_template, valid_row
+
+REGISTERS = (14, 18)
+
+
+@pytest.fixture
+def scenery(world):
+    return Scenery(world)
+
+
+def _seeds(scenery: Scenery) -> dict[tuple[int, str], bytes]:
+    seeds = {}
+    for number in REGISTERS:
+        rows = [valid_row(number, scenery, seq) for seq in (1, 2)]
+        seeds[number, "xlsx"] = fill_template(template_bytes(number), rows, {"日期": "2026-12-01"})
+        text = io.StringIO()
+        csv.writer(text).writerows(rows)
+        seeds[number, "csv"] = template_bytes(number, "csv") + text.getvalue().encode()
+    return seeds
+
+
+def _read(name: str, content: bytes, number: int) -> list[list[object]] | None:
+    try:
+        return reading.read_table(name, content, bounds=importing.bounds(number))
+    except DomainError as refused:
+        assert name in str(refused.message), refused.message  # the message names the file
+        return None
+
+
+@fuzz_settings(scale=0.5)
+@given(data=st.data(), number=st.sampled_from(REGISTERS), fmt=st.sampled_from(("xlsx", "csv")))
+def test_a_mutated_file_is_a_table_or_a_refusal_naming_it_and_its_problems_are_located(
+    scenery, data, number, fmt
+) -> None:
+    seed = _seeds_cached(scenery)[number, fmt]
+    content = data.draw(mutated_zip(seed) if fmt == "xlsx" else mutated(seed))
+    name = f"表{number}-甲营业部.{fmt}"
+    table = _read(name, content, number)
+    if table is None:
+        return
+    world = scenery.world
+    parsed = importing.parse(number, table, engagement=world.engagement, site=world.branch_a, filename=name)
+    for issue in parsed.issues:
+        assert str(issue) and issue.reason  # each problem says what and, for a row, which row and column
+        assert issue.row is None or issue.row >= 1
+
+
+_CACHE: dict[int, dict[tuple[int, str], bytes]] = {}
+
+
+def _seeds_cached(scenery: Scenery) -> dict[tuple[int, str], bytes]:
+    """The seeds of this test's scenery (built once per test, not per example)."""
+    key = id(scenery)
+    if key not in _CACHE:
+        _CACHE.clear()
+        _CACHE[key] = _seeds(scenery)
+    return _CACHE[key]
+
+
+@fuzz_settings()
+@given(
+    st.lists(
+        st.lists(st.one_of(st.text(max_size=40), st.integers(), st.floats(), st.none()), max_size=12),
+        max_size=12,
+    )
+)
+def test_any_csv_table_of_cells_is_refused_or_read(rows) -> None:
+    text = io.StringIO()
+    csv.writer(text).writerows(rows)
+    for encoding in ("utf-8", "gb18030", "utf-16"):
+        _read("any.csv", text.getvalue().encode(encoding, errors="replace"), 18)
