@@ -18,9 +18,12 @@ from __future__ import annotations
 import csv
 import io
 import re
+import zipfile
+import zlib
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 from handover.connectors.errors import ParseError, read_bounded
 from handover.connectors.manifest import Manifest, register
@@ -78,16 +81,12 @@ def _rows_csv(source: str, data: bytes, warnings: list[str]) -> list[list[str]]:
 
 
 def _rows_xlsx(source: str, data: bytes) -> list[list[str]]:
-    import zipfile
-
     from openpyxl import load_workbook
 
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise ParseError(
-            source, None, f"not an xlsx workbook ({type(exc).__name__})", "不是 xlsx 工作簿"
-        ) from None
+    except _UNREADABLE as exc:
+        raise _not_xlsx(source, exc) from None
     try:
         sheet = book.worksheets[0]
         rows = []
@@ -96,8 +95,29 @@ def _rows_xlsx(source: str, data: bytes) -> list[list[str]]:
                 raise ParseError(source, number, f"more than {MAX_ROWS} rows", f"超过 {MAX_ROWS} 行")
             rows.append(["" if v is None else _cell(v) for v in row])
         return rows
+    except _UNREADABLE as exc:  # read_only reads the sheet lazily: a damaged part shows only here
+        raise _not_xlsx(source, exc) from None
     finally:
         book.close()
+
+
+# What openpyxl raises on a damaged workbook: a bad zip or deflate stream, a cut or malformed XML part, a
+# missing part, an attribute of the wrong type (a mutated file found each, issue 18).
+_UNREADABLE = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    ElementTree.ParseError,
+    KeyError,
+    IndexError,
+    TypeError,
+    ValueError,
+    OSError,
+)
+
+
+def _not_xlsx(source: str, exc: BaseException) -> ParseError:
+    return ParseError(source, None, f"not an xlsx workbook ({type(exc).__name__})", "不是 xlsx 工作簿")
 
 
 def _cell(value: Any) -> str:
