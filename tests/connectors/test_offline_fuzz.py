@@ -144,3 +144,22 @@ def test_an_xlsx_whose_sheet_does_not_inflate_is_refused_naming_the_file(tmp_pat
     with pytest.raises(ParseError) as refused:
         operators.parse(path)
     assert "柜员清单.xlsx" in refused.value.reason_zh and "xlsx" in refused.value.reason_en
+
+
+@pytest.mark.parametrize(
+    ("tail", "line"),
+    [("\r0004,赵六,柜员,正常,甲营业部,,\n", None), ('0004,"赵六' + "x" * 140_000 + '",柜员\n', 5)],
+)
+def test_an_operators_csv_with_a_lone_cr_or_an_overlong_field(
+    tmp_path: Path, tail: str, line: int | None
+) -> None:
+    """Found by the property above: a lone CR raised csv.Error out of operators.parse; a field past the csv
+    module's limit (131,072 characters) is refused naming its line."""
+    path = tmp_path / "柜员清单.csv"
+    path.write_bytes((test_operators.CSV + tail).encode("gbk"))
+    if line is None:
+        assert [a.name for a in operators.parse(path).accounts] == ["0001", "0002", "0003", "0004"]
+        return
+    with pytest.raises(ParseError) as refused:
+        operators.parse(path)
+    assert refused.value.line == line and "柜员清单.csv" in refused.value.reason_zh

@@ -73,10 +73,17 @@ def _rows_csv(source: str, data: bytes, warnings: list[str]) -> list[list[str]]:
     except csv.Error:
         dialect = csv.excel
     rows = []
-    for number, row in enumerate(csv.reader(io.StringIO(text), dialect), 1):
-        if number > MAX_ROWS + 1:
-            raise ParseError(source, number, f"more than {MAX_ROWS} rows", f"超过 {MAX_ROWS} 行")
-        rows.append(row[:MAX_COLUMNS])
+    # newline="": the csv module's own line ends, so a lone CR ends a record instead of raising csv.Error.
+    reader = csv.reader(io.StringIO(text, newline=""), dialect)
+    try:
+        for number, row in enumerate(reader, 1):
+            if number > MAX_ROWS + 1:
+                raise ParseError(source, number, f"more than {MAX_ROWS} rows", f"超过 {MAX_ROWS} 行")
+            rows.append(row[:MAX_COLUMNS])
+    except csv.Error as exc:  # a NUL byte, a field over the csv module's limit
+        raise ParseError(
+            source, reader.line_num or None, f"not a CSV record ({exc})", "不是有效的 CSV 记录"
+        ) from None
     return rows
 
 
