@@ -128,3 +128,24 @@ def zip_bomb(name: str, size: int) -> bytes:
         for _ in range(size >> 20):
             member.write(chunk)
     return out.getvalue()
+
+
+def damaged_deflate(xlsx: bytes, member: str) -> bytes:
+    """``xlsx`` with the deflate stream of ``member`` starting with an invalid block type (zlib.error)."""
+    data = bytearray(xlsx)
+    with zipfile.ZipFile(BytesIO(xlsx)) as archive:
+        info = archive.getinfo(member)
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    data[start] = 0xFF  # BFINAL=1, BTYPE=11: reserved
+    return bytes(data)
+
+
+def unknown_zip_version(xlsx: bytes, member: str) -> bytes:
+    """``xlsx`` whose central directory says ``member`` needs zip version 8.4 (zipfile: NotImplementedError)."""
+    data = bytearray(xlsx)
+    name = member.encode()
+    at = data.find(b"PK\x01\x02")
+    while at >= 0 and data[at + 46 : at + 46 + len(name)] != name:
+        at = data.find(b"PK\x01\x02", at + 4)
+    data[at + 6] = 84  # "version needed to extract"
+    return bytes(data)

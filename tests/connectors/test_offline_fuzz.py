@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import tempfile
-import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -19,7 +18,7 @@ from handover.connectors.errors import GatherError, ParseError
 from handover.connectors.manifest import REGISTRY
 from handover.connectors.model import Inventory
 from tests.connectors import test_ad, test_mariadb, test_netdev, test_operators, test_postgresql
-from tests.fuzzing import fuzz_settings, mutated
+from tests.fuzzing import damaged_deflate, fuzz_settings, mutated
 
 WINDOWS = Path(__file__).parent / "windows"
 
@@ -127,20 +126,10 @@ def test_any_bytes_are_an_inventory_or_a_refusal_naming_the_file(kind: str, blob
     _outcome(parse, name, blob)
 
 
-def _damaged_deflate(xlsx: bytes, member: str) -> bytes:
-    """``xlsx`` with the deflate stream of ``member`` starting with an invalid block type (zlib.error)."""
-    data = bytearray(xlsx)
-    with zipfile.ZipFile(io.BytesIO(xlsx)) as archive:
-        info = archive.getinfo(member)
-    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
-    data[start] = 0xFF  # BFINAL=1, BTYPE=11: reserved
-    return bytes(data)
-
-
 def test_an_xlsx_whose_sheet_does_not_inflate_is_refused_naming_the_file(tmp_path: Path) -> None:
     """Found by the property above: openpyxl's read-only sheet raised zlib.error out of operators.parse."""
     path = tmp_path / "柜员清单.xlsx"
-    path.write_bytes(_damaged_deflate(_operators_xlsx(), "xl/worksheets/sheet1.xml"))
+    path.write_bytes(damaged_deflate(_operators_xlsx(), "xl/worksheets/sheet1.xml"))
     with pytest.raises(ParseError) as refused:
         operators.parse(path)
     assert "柜员清单.xlsx" in refused.value.reason_zh and "xlsx" in refused.value.reason_en

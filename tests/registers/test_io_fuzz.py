@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from handover.core.errors import DomainError
 from handover.registers.io import importing, reading
 from handover.registers.io.template import template_bytes
-from tests.fuzzing import fuzz_settings, mutated, mutated_zip
+from tests.fuzzing import damaged_deflate, fuzz_settings, mutated, mutated_zip, unknown_zip_version
 from tests.registers.io_support import Scenery, fill_template, valid_row
 
 REGISTERS = (14, 18)
@@ -86,3 +86,13 @@ def test_any_csv_table_of_cells_is_refused_or_read(rows) -> None:
     csv.writer(text).writerows(rows)
     for encoding in ("utf-8", "gb18030", "utf-16"):
         _read("any.csv", text.getvalue().encode(encoding, errors="replace"), 18)
+
+
+@pytest.mark.parametrize("damage", [damaged_deflate, unknown_zip_version])
+def test_a_workbook_whose_sheet_zipfile_cannot_open_is_refused_naming_the_file(damage) -> None:
+    """Found by the scanners' fuzzer (their xlsx goes through this reader): a sheet that does not inflate
+    (zlib.error) or asks for an unknown zip version (NotImplementedError) escaped read_table."""
+    content = damage(template_bytes(18), "xl/worksheets/sheet1.xml")
+    with pytest.raises(DomainError) as refused:
+        reading.read_table("表18.xlsx", content, bounds=importing.bounds(18))
+    assert "表18.xlsx" in str(refused.value.message) and refused.value.field == "file"
