@@ -107,3 +107,9 @@ def test_a_gzip_that_does_not_inflate_is_a_finding() -> None:
     damaged[10] = 0xFF  # the first deflate block: BFINAL=1, BTYPE=11 (reserved)
     kind, found = _check("log.gz", bytes(damaged))
     assert kind == "gzip" and found and found[0][0] == "unreadable", found
+
+
+def test_a_sqlite_file_cut_inside_its_header_is_a_finding() -> None:
+    """Found by the property above: a SQLite file cut between its magic and byte 100 raised struct.error."""
+    kind, found = _check("ta.sqlite", _seed("ta.sqlite")[:40])
+    assert kind == "sqlite" and found == [("unreadable", "the header is cut short: 40 of its 100 bytes")]
