@@ -113,3 +113,15 @@ def test_a_sqlite_file_cut_inside_its_header_is_a_finding() -> None:
     """Found by the property above: a SQLite file cut between its magic and byte 100 raised struct.error."""
     kind, found = _check("ta.sqlite", _seed("ta.sqlite")[:40])
     assert kind == "sqlite" and found == [("unreadable", "the header is cut short: 40 of its 100 bytes")]
+
+
+def test_a_sqlite_file_whose_integrity_messages_are_not_utf8_is_a_finding() -> None:
+    """Found by the long profile: with one byte changed, SQLite's error message quotes bytes that are not UTF-8
+    and sqlite3 raised UnicodeDecodeError (not sqlite3.Error) out of the integrity check."""
+    damaged = bytearray(_seed("ta.sqlite"))
+    damaged[4055] = 0xDE
+    kind, found = _check("ta.sqlite", bytes(damaged))
+    assert (kind, found) == (
+        "sqlite",
+        [("unreadable", "sqlite: the database is damaged (its error message is not text)")],
+    )

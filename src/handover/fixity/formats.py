@@ -123,6 +123,10 @@ def check_sqlite(path: bytes, size: int) -> list[str]:
         conn.close()
     except sqlite3.Error as exc:
         return [f"sqlite: {exc}"]
+    except (
+        UnicodeDecodeError
+    ):  # SQLite's error message quoted damaged bytes; sqlite3 cannot decode it (fuzzer)
+        return ["sqlite: the database is damaged (its error message is not text)"]
     return [] if rows == ["ok"] else _limited([f"integrity_check: {row}" for row in rows])
 
 
