@@ -152,3 +152,19 @@ def test_an_operators_csv_with_a_lone_cr_or_an_overlong_field(
     with pytest.raises(ParseError) as refused:
         operators.parse(path)
     assert refused.value.line == line and "柜员清单.csv" in refused.value.reason_zh
+
+
+@pytest.mark.parametrize("parse", [ldap.parse, ad.parse])
+def test_a_base64_value_with_a_character_outside_ascii_is_refused_naming_the_line(
+    parse, tmp_path: Path
+) -> None:
+    """Found by the property above: base64 raised a plain ValueError (not binascii.Error) out of the LDIF reader."""
+    path = tmp_path / "export.ldif"
+    path.write_text("dn: uid=a,dc=x\nobjectClass: account\ncn:: 王五\n", encoding="utf-8")
+    with pytest.raises(ParseError) as refused:
+        parse(path)
+    assert (
+        refused.value.line == 3
+        and "base64" in refused.value.reason_zh
+        and "export.ldif" in refused.value.reason_en
+    )
