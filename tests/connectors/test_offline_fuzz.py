@@ -168,3 +168,24 @@ def test_a_base64_value_with_a_character_outside_ascii_is_refused_naming_the_lin
         and "base64" in refused.value.reason_zh
         and "export.ldif" in refused.value.reason_en
     )
+
+
+def test_a_grants_backup_with_a_lone_semicolon_is_read(tmp_path: Path) -> None:
+    """Found by the long profile: an empty statement (';' alone) raised IndexError out of mariadb.parse."""
+    path = tmp_path / "grants.sql"
+    path.write_text(";\n" + test_mariadb.MYSQL8, encoding="utf-8")
+    assert mariadb.parse(path).accounts
+
+
+def test_an_xlsx_whose_workbook_part_is_encrypted_is_refused_naming_the_file(tmp_path: Path) -> None:
+    """Found by the long profile: zipfile's RuntimeError for an encrypted member escaped operators.parse."""
+    data = bytearray(_operators_xlsx())
+    at = data.find(b"PK\x01\x02")
+    while data[at + 46 : at + 46 + len(b"xl/workbook.xml")] != b"xl/workbook.xml":
+        at = data.find(b"PK\x01\x02", at + 4)
+    data[at + 8] |= 1  # the central directory's flag bit 0: encrypted
+    path = tmp_path / "柜员清单.xlsx"
+    path.write_bytes(bytes(data))
+    with pytest.raises(ParseError) as refused:
+        operators.parse(path)
+    assert "柜员清单.xlsx" in refused.value.reason_zh

@@ -109,7 +109,7 @@ def _rows_xlsx(source: str, data: bytes) -> list[list[str]]:
 
 
 # What openpyxl raises on a damaged workbook: a bad zip or deflate stream, a cut or malformed XML part, a
-# missing part, an attribute of the wrong type (a mutated file found each, issue 18).
+# missing part, an attribute of the wrong type, an encrypted member (a mutated file found each, issue 18).
 _UNREADABLE = (
     zipfile.BadZipFile,
     zlib.error,
@@ -120,6 +120,7 @@ _UNREADABLE = (
     TypeError,
     ValueError,
     OSError,
+    RuntimeError,  # zipfile: an encrypted member, or a zip version it does not know (NotImplementedError)
 )
 
 
