@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import tempfile
+from datetime import UTC
 from pathlib import Path
 
 import openpyxl
@@ -189,3 +190,19 @@ def test_an_xlsx_whose_workbook_part_is_encrypted_is_refused_naming_the_file(tmp
     with pytest.raises(ParseError) as refused:
         operators.parse(path)
     assert "柜员清单.xlsx" in refused.value.reason_zh
+
+
+@pytest.mark.parametrize(
+    ("text", "hour"),
+    [
+        ("20261130080000+0800", 0),
+        ("20261130080000+08", 0),
+        ("20261130080000+9999", None),
+        ("20261130080000+1", None),
+    ],
+)
+def test_a_generalized_time_with_a_short_or_impossible_offset(text: str, hour: int | None) -> None:
+    """Found by the long profile: '+08' raised ValueError (int('')) out of ldap.parse; '+9999' would have
+    raised from timezone(); both are a time or an unknown time now."""
+    when = ldap.generalized(text)
+    assert (when.astimezone(UTC).hour if when else None) == hour
