@@ -171,11 +171,14 @@ def test_a_base64_value_with_a_character_outside_ascii_is_refused_naming_the_lin
     )
 
 
-def test_a_grants_backup_with_a_lone_semicolon_is_read(tmp_path: Path) -> None:
-    """Found by the long profile: an empty statement (';' alone) raised IndexError out of mariadb.parse."""
-    path = tmp_path / "grants.sql"
-    path.write_text(";\n" + test_mariadb.MYSQL8, encoding="utf-8")
-    assert mariadb.parse(path).accounts
+@pytest.mark.parametrize("kind", ["mysql-grants", "pg-roles"])
+def test_a_grants_backup_with_a_lone_semicolon_is_read(kind: str, tmp_path: Path) -> None:
+    """Found by the long profile: an empty statement (';' alone) raised IndexError out of mariadb.parse and
+    postgresql.parse."""
+    parse, name, seed = SEEDS[kind]
+    path = tmp_path / name
+    path.write_bytes(b";\n" + seed)
+    assert parse(path).accounts
 
 
 def test_an_xlsx_whose_workbook_part_is_encrypted_is_refused_naming_the_file(tmp_path: Path) -> None:
