@@ -17,7 +17,7 @@ DEBIAN_TEST_PACKAGES := chromium fonts-noto-cjk postgresql gettext poppler-utils
 DEBIAN_TEST_SAMBA := samba samba-ad-dc samba-ad-provision
 DEBIAN_PACKAGES := gettext $(PDF_PACKAGES)
 
-.PHONY: demo serve test test-sqlite test-postgres check bench install install-test debian debian-test messages bytecode clean
+.PHONY: demo serve test test-sqlite test-postgres check bench fuzz install install-test debian debian-test messages bytecode clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -125,6 +125,14 @@ bench: install-bench
 	$(BIN)/python bench/handover_day.py --postgres
 	# the crash matrix of the platforms that make test leaves out (tests/connectors/test_rotation_crash_process.py)
 	HANDOVER_DATA_DIR= HANDOVER_TEST_DATABASE=postgres $(BIN)/pytest -q -p no:cacheprovider -m bench tests/connectors
+	$(MAKE) --no-print-directory fuzz
 
 clean:
 	rm -rf $(VENV) data
+
+# The parsers' Hypothesis properties (tests/fuzzing.py) with 2,000 random examples each instead of `make test`'s
+# 30 derandomized ones, to look for new crashes (HANDOVER_FUZZ_EXAMPLES=N sets the count). Part of `make bench`.
+FUZZ_TESTS = tests/registers/test_io_fuzz.py tests/connectors/test_offline_fuzz.py tests/risk/test_vulnfiles_fuzz.py \
+	tests/fixity/test_fuzz_files.py tests/backups/test_evidence_fuzz.py
+fuzz: install-test
+	HANDOVER_FUZZ=long $(BIN)/pytest -q -p no:cacheprovider $(FUZZ_TESTS)

@@ -83,10 +83,11 @@ def generalized(value: str) -> datetime | None:
     zone = UTC
     for sign in ("+", "-"):
         if sign in main[8:]:
-            main, _, offset = main.partition(sign)
-            if not offset[:4].isdigit():
+            main, _, offset = main.rpartition(sign)
+            digits = offset[:4]  # +hh or +hhmm; anything else (found by the fuzzer) is an unknown time
+            if len(digits) not in (2, 4) or not (digits.isascii() and digits.isdigit()) or digits[:2] > "23":
                 return None
-            minutes = (int(offset[:2]) * 60 + int(offset[2:4])) * (1 if sign == "+" else -1)
+            minutes = (int(digits[:2]) * 60 + int(digits[2:] or 0)) * (1 if sign == "+" else -1)
             zone = timezone(timedelta(minutes=minutes))
     for pattern in ("%Y%m%d%H%M%S", "%Y%m%d%H%M", "%Y%m%d%H"):
         try:

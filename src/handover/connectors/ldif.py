@@ -9,7 +9,6 @@ which holds them, is only ever kept sealed (第二十二条).
 from __future__ import annotations
 
 import base64
-import binascii
 from dataclasses import dataclass, field
 
 from handover.connectors.errors import ParseError
@@ -102,11 +101,12 @@ def parse_text(text: str, source: str) -> list[Entry]:
             raise ParseError(source, number, "not an LDIF line (name: value)", "不是 LDIF 行（属性名: 值）")
         if rest.startswith(":"):
             try:
-                value = text_of(name.strip(), base64.b64decode(rest[1:].strip(), validate=True))
-            except binascii.Error:
+                decoded = base64.b64decode(rest[1:].strip(), validate=True)
+            except ValueError:  # binascii.Error; a plain ValueError for a character outside ASCII (fuzzer)
                 raise ParseError(
                     source, number, f"{name}: bad base64 value", f"{name}：base64 值无效"
                 ) from None
+            value = text_of(name.strip(), decoded)
         elif rest.startswith("<"):
             raise ParseError(
                 source, number, f"{name}: a value from a URL is not read", f"{name}：不读取来自 URL 的值"

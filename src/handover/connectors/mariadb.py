@@ -185,6 +185,8 @@ def _bad(grants: _Grants, statement: sqlscan.Statement, en: str, zh: str) -> NoR
 
 def _statement(grants: _Grants, statement: sqlscan.Statement) -> None:
     toks = sqlscan.tokens(statement.text, sqlscan.MYSQL, line=statement.line)
+    if not toks:  # a lone ';' (found by the fuzzer): nothing to read
+        return
     words = [t.value.upper() if t.kind == "word" else "" for t in toks[:3]]
     if words[:2] in (["CREATE", "USER"], ["ALTER", "USER"]):
         i = 2

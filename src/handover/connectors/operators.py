@@ -18,9 +18,12 @@ from __future__ import annotations
 import csv
 import io
 import re
+import zipfile
+import zlib
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 from handover.connectors.errors import ParseError, read_bounded
 from handover.connectors.manifest import Manifest, register
@@ -70,24 +73,27 @@ def _rows_csv(source: str, data: bytes, warnings: list[str]) -> list[list[str]]:
     except csv.Error:
         dialect = csv.excel
     rows = []
-    for number, row in enumerate(csv.reader(io.StringIO(text), dialect), 1):
-        if number > MAX_ROWS + 1:
-            raise ParseError(source, number, f"more than {MAX_ROWS} rows", f"超过 {MAX_ROWS} 行")
-        rows.append(row[:MAX_COLUMNS])
+    # newline="": the csv module's own line ends, so a lone CR ends a record instead of raising csv.Error.
+    reader = csv.reader(io.StringIO(text, newline=""), dialect)
+    try:
+        for number, row in enumerate(reader, 1):
+            if number > MAX_ROWS + 1:
+                raise ParseError(source, number, f"more than {MAX_ROWS} rows", f"超过 {MAX_ROWS} 行")
+            rows.append(row[:MAX_COLUMNS])
+    except csv.Error as exc:  # a NUL byte, a field over the csv module's limit
+        raise ParseError(
+            source, reader.line_num or None, f"not a CSV record ({exc})", "不是有效的 CSV 记录"
+        ) from None
     return rows
 
 
 def _rows_xlsx(source: str, data: bytes) -> list[list[str]]:
-    import zipfile
-
     from openpyxl import load_workbook
 
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise ParseError(
-            source, None, f"not an xlsx workbook ({type(exc).__name__})", "不是 xlsx 工作簿"
-        ) from None
+    except _UNREADABLE as exc:
+        raise _not_xlsx(source, exc) from None
     try:
         sheet = book.worksheets[0]
         rows = []
@@ -96,8 +102,30 @@ def _rows_xlsx(source: str, data: bytes) -> list[list[str]]:
                 raise ParseError(source, number, f"more than {MAX_ROWS} rows", f"超过 {MAX_ROWS} 行")
             rows.append(["" if v is None else _cell(v) for v in row])
         return rows
+    except _UNREADABLE as exc:  # read_only reads the sheet lazily: a damaged part shows only here
+        raise _not_xlsx(source, exc) from None
     finally:
         book.close()
+
+
+# What openpyxl raises on a damaged workbook: a bad zip or deflate stream, a cut or malformed XML part, a
+# missing part, an attribute of the wrong type, an encrypted member (a mutated file found each, issue 18).
+_UNREADABLE = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    ElementTree.ParseError,
+    KeyError,
+    IndexError,
+    TypeError,
+    ValueError,
+    OSError,
+    RuntimeError,  # zipfile: an encrypted member, or a zip version it does not know (NotImplementedError)
+)
+
+
+def _not_xlsx(source: str, exc: BaseException) -> ParseError:
+    return ParseError(source, None, f"not an xlsx workbook ({type(exc).__name__})", "不是 xlsx 工作簿")
 
 
 def _cell(value: Any) -> str:

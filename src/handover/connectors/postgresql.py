@@ -166,6 +166,8 @@ def build(data: bytes, *, source: str, target: str, gathered_at: datetime | None
 
 def _statement(dump: _Dump, statement: sqlscan.Statement) -> None:
     toks = sqlscan.tokens(statement.text, sqlscan.PG, line=statement.line)
+    if not toks:  # a lone ';' (found by the fuzzer): nothing to read
+        return
     words = [t.value.upper() if t.kind == "word" else "" for t in toks[:4]]
     if words[:2] in (["CREATE", "ROLE"], ["CREATE", "USER"], ["CREATE", "GROUP"]):
         role = _declare(dump, statement, toks, 2, login=words[1] == "USER")

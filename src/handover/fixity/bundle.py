@@ -106,6 +106,20 @@ def report_problem(data: Any) -> str:
     for n, item in enumerate(data["problems"], start=1):
         if not isinstance(item, dict) or not isinstance(item.get("kind"), str) or "detail" not in item:
             return f"problem {n} has no kind or detail"
+        if any(key in item and not isinstance(item[key], str) for key in ("date", "system")):
+            return f"problem {n} has a date or system that is not text"
+        if item["kind"] == "gap" and "date" not in item:
+            return f"problem {n} is a gap without its date"
+    return _continuity_problem(data) if data["command"] == "continuity" else ""
+
+
+def _continuity_problem(data: dict[str, Any]) -> str:
+    """What the import reads of a continuity report beyond the common keys (found by the fuzzer, issue 18)."""
+    systems = data.get("systems", [])
+    if not isinstance(systems, list) or not all(isinstance(s, str) for s in systems):
+        return "the report's 'systems' is not a list of names"
+    if not isinstance(data.get("trading_days", 0), int):
+        return "the report's 'trading_days' is not a number"
     return ""
 
 

@@ -107,7 +107,9 @@ def check_sqlite(path: bytes, size: int) -> list[str]:
     """The header's page count against the size, then ``PRAGMA integrity_check`` read-only, never writing."""
     with open(path, "rb") as raw:
         head = raw.read(100)
-    page_size = struct.unpack(">H", head[16:18])[0] if len(head) >= 100 else 0
+    if len(head) < 100:  # the magic is there, the rest of the header is not (found by the fuzzer, issue 18)
+        return [f"the header is cut short: {len(head)} of its 100 bytes"]
+    page_size = struct.unpack(">H", head[16:18])[0]
     page_size = 65536 if page_size == 1 else page_size
     pages, valid_for, counter = (struct.unpack(">I", head[o : o + 4])[0] for o in (28, 92, 24))
     if page_size and pages and valid_for == counter and pages * page_size > size:
@@ -121,6 +123,10 @@ def check_sqlite(path: bytes, size: int) -> list[str]:
         conn.close()
     except sqlite3.Error as exc:
         return [f"sqlite: {exc}"]
+    except (
+        UnicodeDecodeError
+    ):  # SQLite's error message quoted damaged bytes; sqlite3 cannot decode it (fuzzer)
+        return ["sqlite: the database is damaged (its error message is not text)"]
     return [] if rows == ["ok"] else _limited([f"integrity_check: {row}" for row in rows])
 
 

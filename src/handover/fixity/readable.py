@@ -13,6 +13,7 @@ import gzip
 import lzma
 import os
 import struct
+import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -97,7 +98,12 @@ def _inner_tar(path: bytes, kind: str) -> str:
     try:
         with opener(path, "rb") as stream:
             head = stream.read(512)
-    except (OSError, EOFError, lzma.LZMAError):
+    except (
+        OSError,
+        EOFError,
+        lzma.LZMAError,
+        zlib.error,
+    ):  # damaged from its first block: check_compressed says so
         return kind
     return f"tar.{ {'gzip': 'gz', 'bzip2': 'bz2', 'xz': 'xz'}[kind] }" if head[257:262] == b"ustar" else kind
 

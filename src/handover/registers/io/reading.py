@@ -18,6 +18,7 @@ import posixpath
 import re
 import xml.parsers.expat
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -134,6 +135,11 @@ def _xlsx(filename: str, content: bytes, bounds: Bounds) -> list[list[Any]]:
         KeyError,
         zipfile.BadZipFile,
         xml.parsers.expat.ExpatError,
+        # A member that does not inflate or is cut short, or that zipfile cannot open (a version it does not
+        # know: NotImplementedError; an encrypted member: RuntimeError). Each found by the fuzzer (issue 18).
+        zlib.error,
+        EOFError,
+        RuntimeError,
     ) as exc:
         raise _not_xlsx(filename, exc) from None
 
