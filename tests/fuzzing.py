@@ -1,8 +1,8 @@
 """Hypothesis for the parsers (issue 18): how many examples, and the mutations of a valid file.
 
 `make test` runs the short profile: 30 examples per property, derandomized, so CI is deterministic and cheap.
-``HANDOVER_FUZZ=long`` (`make fuzz`, part of `make bench`) runs 2,000 random examples per property, to look for new crashes;
-``HANDOVER_FUZZ_EXAMPLES=N`` sets the count directly. A crash found is fixed and its input kept as an
+``HANDOVER_FUZZ=long`` (`make fuzz`, part of `make bench`) runs 2,000 random examples per property, to look for
+new crashes; ``HANDOVER_FUZZ_EXAMPLES=N`` sets the count directly. A crash found is fixed and its input kept as an
 ``@example``, so the short profile replays it for ever.
 """
 
