@@ -48,7 +48,15 @@ def test_production_refuses_to_start_with_debug_on(tmp_path):
 
 
 def test_production_deploy_check_is_clean(tmp_path):
+    """Clean, but for the warning that this machine's SQLite has the WAL-reset bug (core/checks.py), which is
+    due wherever the library in use has it (Debian's 3.40 here): then it is the one issue said."""
+    from handover.core import sqlitesafety
+
     result = run_production(tmp_path, HANDOVER_SECRET_KEY="x7Qp-" * 12)
+    if sqlitesafety.wal_reset_bug():
+        assert "handover.W001" in result.stderr + result.stdout, result.stdout + result.stderr
+        assert "identified 1 issue" in result.stderr + result.stdout, result.stdout + result.stderr
+        return
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
