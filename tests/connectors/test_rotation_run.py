@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from typing import Any
 
 import pytest
 
@@ -24,6 +25,8 @@ from handover.rotation.models import ItemState, PlanState, RotationItem
 from handover.vault import services as vault
 from handover.vault.models import SecretKind, VerifyResult
 from tests.connectors.etc_host import ADMIN_PW, OLD_PW, Host
+
+GUARD_SECONDS = 60  # the most a change waits for the others the caps let in (not a limit of the test)
 
 
 def _logs_in(target, login: str, secret: str) -> bool:  # type: ignore[no-untyped-def]
@@ -183,6 +186,9 @@ def test_hosts_change_at_once_within_the_plans_caps(linux_scene, monkeypatch) ->
         busy: dict[str, int] = {"now": 0, "most": 0}
         hosts_busy: dict[int, int] = {}
         real = changer.change
+        met: dict[
+            str, Any
+        ] = {}  # per plan: how many changes at once the caps allow, and when that many are in
 
         async def counted(place, admin, account, new):  # type: ignore[no-untyped-def]
             busy["now"] += 1
@@ -190,7 +196,13 @@ def test_hosts_change_at_once_within_the_plans_caps(linux_scene, monkeypatch) ->
             hosts_busy[place.port] = hosts_busy.get(place.port, 0) + 1
             assert hosts_busy[place.port] == 1  # one account of a host at a time
             try:
-                await asyncio.sleep(0.3)  # long enough for the others to start if they may
+                # Hold the change until as many are in as the caps allow (the hosts' steps before a change take
+                # unequal time), so the count shows the caps, not the timing; a cap that lets fewer in than it
+                # should leaves the wait to its guard, and the count below says so.
+                if busy["now"] >= met["want"]:
+                    met["all_in"].set()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(met["all_in"].wait(), GUARD_SECONDS)
                 return await real(place, admin, account, new)
             finally:
                 busy["now"] -= 1
@@ -204,6 +216,7 @@ def test_hosts_change_at_once_within_the_plans_caps(linux_scene, monkeypatch) ->
             plan.save(update_fields=["per_site"])
             rotation.plan_approve(actor=other, plan=plan)
             busy["most"] = 0
+            met.update(want=expected, all_in=asyncio.Event())
             plan = rotation.plan_run(plan_id=plan.pk)
             assert plan.state == PlanState.DONE and plan.items.count() == 6
             assert set(plan.items.values_list("outcome", flat=True)) == {VerifyResult.SUCCESS}
