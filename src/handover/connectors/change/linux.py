@@ -20,6 +20,8 @@ import asyncio
 import fnmatch
 import re
 import shlex
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import asyncssh
@@ -53,13 +55,14 @@ def _check_name(account: str) -> None:
         raise ValueError(f"not a Linux account name: {account!r}")
 
 
-async def _run(target: Target, credential: Credential, command: str, stdin: str | bytes = "") -> str:
+@asynccontextmanager
+async def _session(target: Target, credential: Credential) -> AsyncIterator[asyncssh.SSHClientConnection]:
+    """One SSH session within the target's timeout; its failures as GatherError, never the secret."""
     where = _where(target)
-    encoding = None if isinstance(stdin, bytes) else "utf-8"
     try:
         async with asyncio.timeout(target.timeout * 3):
             async with asyncssh.connect(target.host, target.port, **_options(target, credential)) as conn:
-                result = await conn.run(command, input=stdin, check=False, encoding=encoding)
+                yield conn
     except TimeoutError:
         raise GatherError(
             Status.TIMEOUT, f"{where}: no answer within the timeout", f"{where}：超时未响应"
@@ -77,6 +80,13 @@ async def _run(target: Target, credential: Credential, command: str, stdin: str 
     except (OSError, asyncssh.Error) as exc:
         raise GatherError(Status.UNREACHABLE, f"{where}: cannot connect ({type(exc).__name__})",
                           f"{where}：无法连接（{type(exc).__name__}）") from None  # fmt: skip
+
+
+async def _run(target: Target, credential: Credential, command: str, stdin: str | bytes = "") -> str:
+    where = _where(target)
+    encoding = None if isinstance(stdin, bytes) else "utf-8"
+    async with _session(target, credential) as conn:
+        result = await conn.run(command, input=stdin, check=False, encoding=encoding)
     stdout, stderr = result.stdout, result.stderr
     if isinstance(stdout, bytes):
         stdout = stdout.decode("utf-8", "replace")
@@ -158,37 +168,21 @@ async def local_login_works(target: Target, admin: Credential, account: str, sec
     administrator's session, answering su's password prompt with ``secret`` (typed, not echoed: su turns echo
     off). True when su ran ``true``; False when it refused the password or never asked for one."""
     _check_name(account)
-    where = _where(target)
-    try:
-        async with asyncio.timeout(target.timeout * 3):
-            async with asyncssh.connect(target.host, target.port, **_options(target, admin)) as conn:
-                process = await conn.create_process(
-                    AS_ROOT.format(cmd=SU.format(account=shlex.quote(account))),
-                    term_type="dumb", encoding=None,
-                )  # fmt: skip
-                seen = b""
-                while not SU_PROMPT.search(seen) and len(seen) < 4096:
-                    chunk = await process.stdout.read(256)
-                    if not chunk:
-                        break
-                    seen += chunk
-                if not SU_PROMPT.search(seen):
-                    process.close()
-                    return False
-                process.stdin.write(secret.encode("utf-8") + b"\n")
-                done = await process.wait(check=False)
-    except TimeoutError:
-        raise GatherError(
-            Status.TIMEOUT, f"{where}: no answer within the timeout", f"{where}：超时未响应"
-        ) from None
-    except asyncssh.PermissionDenied:
-        raise GatherError(
-            Status.AUTH_FAILED, f"{where}: the login {admin.username!r} was refused",
-            f"{where}：账户 {admin.username} 登录被拒绝",
-        ) from None  # fmt: skip
-    except (OSError, asyncssh.Error) as exc:
-        raise GatherError(Status.UNREACHABLE, f"{where}: cannot connect ({type(exc).__name__})",
-                          f"{where}：无法连接（{type(exc).__name__}）") from None  # fmt: skip
+    async with _session(target, admin) as conn:
+        process = await conn.create_process(
+            AS_ROOT.format(cmd=SU.format(account=shlex.quote(account))), term_type="dumb", encoding=None
+        )
+        seen = b""
+        while not SU_PROMPT.search(seen) and len(seen) < 4096:
+            chunk = await process.stdout.read(256)
+            if not chunk:
+                break
+            seen += chunk
+        if not SU_PROMPT.search(seen):
+            process.close()
+            return False
+        process.stdin.write(secret.encode("utf-8") + b"\n")
+        done = await process.wait(check=False)
     return done.exit_status == 0
 
 
