@@ -94,6 +94,7 @@ def plan_detail(request: HttpRequest, engagement: Engagement, plan_id: int) -> H
             messages.error(request, str(exc.message))
         return redirect("rotation:plan", code=engagement.code, plan_id=plan.pk)
     progress = selectors.plan_progress(user=request.user, plan=plan, now=timezone.now())
+    queued = plan.state == PlanState.APPROVED and selectors.run_asked(plan=plan)  # asked, the worker not there yet
     eta = progress.eta
     context = engagement_page(
         request,
@@ -102,8 +103,8 @@ def plan_detail(request: HttpRequest, engagement: Engagement, plan_id: int) -> H
         items=selectors.plan_items(user=request.user, plan=plan),
         progress=progress,
         eta_minutes=math.ceil(eta.total_seconds() / 60) if eta is not None else None,
-        running=plan.state == PlanState.RUNNING or selectors.run_asked(plan=plan),
-        queued=plan.state == PlanState.APPROVED and selectors.run_asked(plan=plan),
+        running=plan.state == PlanState.RUNNING or queued,
+        queued=queued,
         breakdown=_breakdown(progress.counts),
     )
     return render(request, "rotation/plan_detail.html", context)
