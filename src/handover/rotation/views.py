@@ -94,7 +94,8 @@ def plan_detail(request: HttpRequest, engagement: Engagement, plan_id: int) -> H
             messages.error(request, str(exc.message))
         return redirect("rotation:plan", code=engagement.code, plan_id=plan.pk)
     progress = selectors.plan_progress(user=request.user, plan=plan, now=timezone.now())
-    queued = plan.state == PlanState.APPROVED and selectors.run_asked(plan=plan)  # asked, the worker not there yet
+    # asked, the worker not there yet
+    queued = plan.state == PlanState.APPROVED and selectors.run_asked(plan=plan)
     eta = progress.eta
     context = engagement_page(
         request,
