@@ -131,8 +131,9 @@ clean:
 	rm -rf $(VENV) data
 
 # The parsers' Hypothesis properties (tests/fuzzing.py) with 2,000 random examples each instead of `make test`'s
-# 30 derandomized ones, to look for new crashes (HANDOVER_FUZZ_EXAMPLES=N sets the count). Part of `make bench`.
+# 30 derandomized ones, to look for new crashes (HANDOVER_FUZZ_EXAMPLES=N sets the count), and schemathesis with 50
+# random requests per operation and role. Part of `make bench`.
 FUZZ_TESTS = tests/registers/test_io_fuzz.py tests/connectors/test_offline_fuzz.py tests/risk/test_vulnfiles_fuzz.py \
-	tests/fixity/test_fuzz_files.py tests/backups/test_evidence_fuzz.py
+	tests/fixity/test_fuzz_files.py tests/backups/test_evidence_fuzz.py tests/api/test_schemathesis.py
 fuzz: install-test
 	HANDOVER_FUZZ=long $(BIN)/pytest -q -p no:cacheprovider $(FUZZ_TESTS)

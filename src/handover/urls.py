@@ -22,3 +22,8 @@ urlpatterns = [
     path("api/", include("handover.api.urls")),
     path("i18n/setlang/", needs(PUBLIC)(set_language), name="set_language"),
 ]
+
+handler400 = "handover.web.errors.bad_request"
+handler403 = "handover.web.errors.forbidden"
+handler404 = "handover.web.errors.not_found"
+handler500 = "handover.web.errors.server_error"

@@ -144,3 +144,24 @@ def test_a_number_parameter_given_a_digit_python_cannot_read_is_not_a_500(tech, 
 def test_the_register_index_page_with_a_superscript_site_is_not_a_500(demo, client):
     client.force_login(get_user_model().objects.get(username="demo-tech"))
     assert client.get("/e/demo/registers/?site=²").status_code == 200
+
+
+def test_an_unknown_api_path_answers_the_api_error_shape_not_an_html_page(tech, client):
+    """A path under /api/ that no route matches answers JSON in the schema's `Error` shape (api/schema.py); a
+    page path still answers the HTML page."""
+    response = tech.get("/api/engagements/demo/no-such-thing/%5C%1F/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json()["code"] == "not_found" and response.json()["detail"]
+    page = client.get("/no-such-page/")
+    assert page.status_code == 404 and page["Content-Type"].startswith("text/html")
+
+
+def test_the_schema_states_the_errors_of_every_operation(tech):
+    """Every operation documents 400, 401, 403, 404 with the `Error` body, beside its own answers."""
+    schema = tech.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    assert "Error" in schema["components"]["schemas"]
+    operations = [op for item in schema["paths"].values() for op in item.values() if "responses" in op]
+    assert operations
+    for operation in operations:
+        assert {"400", "401", "403", "404"} <= set(operation["responses"]), operation["operationId"]

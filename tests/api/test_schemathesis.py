@@ -1,6 +1,8 @@
 """Review L1: Schemathesis generates requests from the OpenAPI schema and sends them to the WSGI app in this
-process, as each demo role with its API token; no answer may be a 5xx, and no answer may be a success (2xx) on an
-operation whose capability none of the role's grants holds (org.permissions, the access policy, as the oracle).
+process, as each demo role with its API token; no answer may be a 5xx, an undocumented status code or content
+type, or a body that violates the operation's response schema; no answer may be a success (2xx) on an operation
+whose capability none of the role's grants holds (org.permissions, the access policy, as the oracle), and a
+site-scoped role's success may name no site outside its subtrees (the policy's site half).
 
 Valid (positive) and invalid (negative) requests, a few per operation, derandomised so a failure replays.
 Left out are the operations that would make the run depend on its order: the phase change, the token endpoint,
@@ -11,8 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,16 +30,26 @@ from django.urls import resolve
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from handover.org import permissions as perms
-from handover.org.models import Engagement
+from handover.org.access import site_scope
+from handover.org.models import Engagement, Site
 from handover.org.selectors import roles_in
 from handover.web.access import AUTHENTICATED, PUBLIC
 from tests.demo_db import DEMO_USERS
 from tests.test_access_policy import _capability
 
-EXAMPLES = 2
+# Two derandomised examples per operation in `make test`; `make fuzz` (part of `make bench`) sends 50 random ones.
+LONG = os.environ.get("HANDOVER_FUZZ") == "long"
+EXAMPLES = 50 if LONG else 2
+SITE_SCOPED = "demo-onsite-hz"  # 现场技术岗位 at one branch
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 _RAW_SCHEMA: dict[str, Any] = {}
 SKIP = re.compile(r"/workflow/phase/|/auth/token/|/login/|/archive/")
 SKIP_METHODS = {"DELETE"}
@@ -85,7 +98,67 @@ def _denied_success(case: Any, response: Any, held: frozenset[str], checked: lis
     )
 
 
-def _server_errors(app: WSGIHandler, token: str, held: frozenset[str], checked: list[str]) -> list[str]:
+def _sites_of(username: str) -> Callable[[str], frozenset[int | str] | None]:
+    """The sites (ids and codes: the API names a site by either) where the user holds a capability, or None
+    where it holds it engagement-wide or nowhere (the capability half judges those)."""
+    user = get_user_model().objects.get(username=username)
+    engagement = Engagement.objects.get(code="demo")
+    found: dict[str, frozenset[int | str] | None] = {}
+
+    def sites(capability: str) -> frozenset[int | str] | None:
+        if capability not in found:
+            scope = site_scope(user=user, engagement=engagement, capability=capability)
+            whole = scope is None or not scope  # None: held nowhere (the capability check judges); Q(): all
+            pairs = [] if whole else Site.objects.filter(scope).values_list("pk", "code")
+            found[capability] = None if whole else frozenset(x for pair in pairs for x in pair)
+        return found[capability]
+
+    return sites
+
+
+def _site_ids(body: Any) -> Iterator[int | str]:
+    """Every ``site`` (id or code) in a JSON answer, at any depth."""
+    if isinstance(body, dict):
+        for key, value in body.items():
+            if key == "site" and isinstance(value, (int, str)):
+                yield value
+            else:
+                yield from _site_ids(value)
+    elif isinstance(body, list):
+        for item in body:
+            yield from _site_ids(item)
+
+
+def _out_of_scope(
+    case: Any,
+    response: Any,
+    sites: Callable[[str], frozenset[int | str] | None],
+    judged: list[int | str] | None = None,
+) -> None:
+    """The policy's site half: a site-scoped user's success names only sites of its subtrees."""
+    headers = {key.lower(): value for key, value in response.headers.items()}
+    if not 200 <= response.status_code < 300 or "json" not in headers.get("content-type", [""])[0]:
+        return
+    allowed = sites(_capability(resolve(urlsplit(case.formatted_path).path).func))
+    if allowed is None:
+        return
+    named = set(_site_ids(response.json()))
+    if judged is not None:
+        judged.extend(named)
+    outside = sorted(map(str, named - allowed))
+    assert not outside, (
+        f"{case.method} {case.formatted_path} answered sites {outside}, outside the user's subtrees"
+    )
+
+
+def _server_errors(
+    app: WSGIHandler,
+    token: str,
+    held: frozenset[str],
+    checked: list[str],
+    sites: Callable[[str], frozenset[int | str] | None],
+    judged: list[int | str],
+) -> list[str]:
     auth = {"Authorization": f"Token {token}"}
     if not _RAW_SCHEMA:  # the schema is the same for every role; drf-spectacular takes seconds to build it
         loaded = schemathesis.openapi.from_wsgi(
@@ -111,19 +184,20 @@ def _server_errors(app: WSGIHandler, token: str, held: frozenset[str], checked: 
             max_examples=EXAMPLES,
             deadline=None,
             database=None,
-            derandomize=True,
+            derandomize=not LONG,
             phases=[Phase.explicit, Phase.generate],
             suppress_health_check=list(HealthCheck),
         )
         @given(case=strategy)
         def run(case: Any) -> None:
             response = case.call()
-            case.validate_response(response, checks=[not_a_server_error])
+            case.validate_response(response, checks=CHECKS)
             _denied_success(case, response, held, checked)
+            _out_of_scope(case, response, sites, judged)
 
         try:
             run()
-        except Exception as exc:  # every operation's failure is reported, not only the first
+        except (Exception, BaseExceptionGroup) as exc:  # schemathesis's FailureGroup is a BaseExceptionGroup
             failures.append(f"{operation.label}: {str(exc)[:2000]}")
     return failures
 
@@ -131,11 +205,27 @@ def _server_errors(app: WSGIHandler, token: str, held: frozenset[str], checked: 
 @pytest.mark.parametrize("username", DEMO_USERS)
 def test_no_request_from_the_schema_gets_a_server_error_or_a_success_the_policy_denies(demo, username):
     token = _token(username, demo[username])
-    held, checked = _held(username), []
+    held, checked, judged = _held(username), [], []
     with _wsgi() as app:
-        failures = _server_errors(app, token, held, checked)
+        failures = _server_errors(app, token, held, checked, _sites_of(username), judged)
     assert failures == [], "\n\n".join(failures)
     assert checked  # the oracle judged successes (the sysadmin's are only the login-wide ones: separation)
+    if username == SITE_SCOPED:
+        assert judged  # the site half judged answers naming sites
+
+
+def test_the_site_oracle_refuses_a_site_outside_the_subtree_at_any_depth() -> None:
+    """The site half can fail: a site-scoped success naming another site, nested in a page of results."""
+    case = SimpleNamespace(method="GET", formatted_path="/api/engagements/demo/register-forms/")
+    response = SimpleNamespace(
+        status_code=200,
+        headers={"content-type": ["application/json"]},
+        json=lambda: {"results": [{"site": 5}, {"rows": [{"site": 9}]}]},
+    )
+    with pytest.raises(AssertionError, match=r"sites \['9'\]"):
+        _out_of_scope(case, response, lambda capability: frozenset({5}))
+    _out_of_scope(case, response, lambda capability: frozenset({5, 9}))
+    _out_of_scope(case, response, lambda capability: None)  # engagement-wide: the capability half judges
 
 
 def test_the_oracle_refuses_a_success_the_policy_denies_and_passes_what_it_allows() -> None:

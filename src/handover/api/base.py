@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rest_framework import status, viewsets
+from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -59,3 +60,17 @@ class EngagementScopedViewSet(viewsets.GenericViewSet):
         serializer.is_valid(raise_exception=True)
         instance = action(serializer.validated_data)
         return Response(self.get_serializer(instance).data, status=code)
+
+
+class RowCursorSchema(LimitOffsetPagination):
+    """The shape of the register rows' cursor pages (registers/api.py pages them itself, by `after`/`before`,
+    so a row entered while a client reads does not shift the pages): ``next``/``previous`` links and
+    ``results``, without a count. Only the schema is taken from here."""
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        link = {"type": "string", "nullable": True, "format": "uri"}
+        return {
+            "type": "object",
+            "required": ["next", "previous", "results"],
+            "properties": {"next": link, "previous": link, "results": schema},
+        }

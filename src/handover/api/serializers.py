@@ -64,7 +64,7 @@ class PersonSerializer(serializers.ModelSerializer):
     organisation = serializers.PrimaryKeyRelatedField(queryset=Organisation.objects.all())
     site = serializers.PrimaryKeyRelatedField(queryset=Site.objects.all(), allow_null=True, required=False)
     login: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        source="user", slug_field="username", read_only=True
+        source="user", slug_field="username", read_only=True, allow_null=True
     )
 
     class Meta:

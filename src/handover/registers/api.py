@@ -12,14 +12,14 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from handover.api.base import EngagementScopedViewSet
+from handover.api.base import EngagementScopedViewSet, RowCursorSchema
 from handover.org import permissions as perms
 from handover.org import selectors as org_selectors
 from handover.org.models import Phase
@@ -293,20 +293,12 @@ ROW_FILTERS = [
     OpenApiParameter("limit", OpenApiTypes.INT, description="Rows per page, at most 500 (50 by default)"),
 ]
 MAX_PAGE = 500
-ROW_PAGE = inline_serializer(
-    name="RowPage",
-    fields={
-        "next": serializers.CharField(allow_null=True),
-        "previous": serializers.CharField(allow_null=True),
-        "results": RowSerializer(many=True),
-    },
-)
 
 
 @extend_schema_view(
     list=extend_schema(
         parameters=ROW_FILTERS,
-        responses=ROW_PAGE,
+        responses=RowSerializer(many=True),
         description="Current rows at your sites. With `register`, any enum or 是/否 column key filters too "
         "(e.g. `?register=8&purpose=改密前备份`).",
     )
@@ -315,6 +307,7 @@ class RowViewSet(mixins.RetrieveModelMixin, _RegistersScoped):
     """Register rows at your sites. A signed row is frozen: correct it as a new version with a reason."""
 
     serializer_class = RowSerializer
+    pagination_class = RowCursorSchema  # list() pages by cursor itself; the schema takes the shape from here
 
     def get_queryset(self) -> QuerySet:
         if getattr(self, "swagger_fake_view", False):

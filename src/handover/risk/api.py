@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -184,7 +184,7 @@ class _Scoped(APIView):
 class ComplianceView(_Scoped):
     """Each duty of the measures with its status, the evidence found and linked, and what is missing."""
 
-    @extend_schema(responses=dict[str, Any])
+    @extend_schema(responses=list[dict[str, Any]])
     def get(self, request: Request, code: str) -> Response:
         lines = compliance.compliance_view(user=request.user, engagement=self.engagement())
         return Response([
@@ -198,17 +198,29 @@ class ComplianceView(_Scoped):
 class DeadlinesView(_Scoped):
     """What is due and overdue: reports owed on incidents, drills planned, acceptances ending."""
 
-    @extend_schema(responses=dict[str, Any])
+    @extend_schema(responses=list[dict[str, Any]])
     def get(self, request: Request, code: str) -> Response:
         found = deadlines(user=request.user, engagement=self.engagement(), now=clock.now())
         return Response([{"what": d.what, "ref": d.ref, "due_at": d.due_at.isoformat(), "overdue": d.overdue}
                          for d in found])  # fmt: skip
 
 
+INCIDENT_PAGE = inline_serializer(
+    name="IncidentPage",
+    fields={
+        "rules": inline_serializer(
+            name="GradingRules",
+            fields={"version": serializers.CharField(), "verified": serializers.BooleanField()},
+        ),
+        "results": IncidentSerializer(many=True),
+    },
+)
+
+
 class IncidentListView(_Scoped):
     """Incidents with their clocks; POST records one, graded by the rules in force."""
 
-    @extend_schema(responses=IncidentSerializer(many=True))
+    @extend_schema(responses=INCIDENT_PAGE)
     def get(self, request: Request, code: str) -> Response:
         found = incidents.incident_list(user=request.user, engagement=self.engagement())[:200]
         body = {"rules": {"version": rules.current().version, "verified": rules.current().verified},

@@ -38,7 +38,7 @@ class CapacityListView(_Scoped):
     parser_classes = [MultiPartParser]
     upload_kind = "attachment"
 
-    @extend_schema(operation_id="risk_capacity_list", responses=dict[str, Any])
+    @extend_schema(operation_id="risk_capacity_list", responses=list[dict[str, Any]])
     def get(self, request: Request, code: str) -> Response:
         today = clock.now().astimezone(BEIJING).date()
         lines = selectors.capacity_lines(user=request.user, engagement=self.engagement(), today=today)

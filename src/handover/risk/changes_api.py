@@ -151,7 +151,7 @@ urlpatterns = [
 class OwedView(_Scoped):
     """GET: the reports owed to the regulator, overdue first."""
 
-    @extend_schema(operation_id="risk_owed_list", responses=dict[str, Any])
+    @extend_schema(operation_id="risk_owed_list", responses=list[dict[str, Any]])
     def get(self, request: Request, code: str) -> Response:
         found = reports_owed(user=request.user, engagement=self.engagement(), now=clock.now())
         return Response([{"kind": o.kind, "key": o.key, "title": o.title, "due_at": o.due_at, "status": o.status,

@@ -55,7 +55,7 @@ def _line(line: selectors.SupplierLine) -> dict[str, Any]:
 class SupplierListView(_Scoped):
     """GET: every supplier line. POST: record the facts of one organisation."""
 
-    @extend_schema(operation_id="risk_suppliers_list", responses=dict[str, Any])
+    @extend_schema(operation_id="risk_suppliers_list", responses=list[dict[str, Any]])
     def get(self, request: Request, code: str) -> Response:
         today = clock.now().astimezone(BEIJING).date()
         lines = selectors.supplier_lines(user=request.user, engagement=self.engagement(), today=today)

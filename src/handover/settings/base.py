@@ -263,7 +263,7 @@ REST_FRAMEWORK = {
         "handover.api.authentication.ExpiringTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "handover.api.schema.AutoSchema",
     # Bodies are JSON objects, forms or uploads; a JSON list or scalar is refused by the parser (400).
     "DEFAULT_PARSER_CLASSES": [
         "handover.api.parsers.ObjectJSONParser",
@@ -285,6 +285,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "handover.api.schema.error_responses",
+    ],
 }
 
 LOGGING = {

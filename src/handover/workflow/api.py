@@ -308,6 +308,7 @@ class SummaryViewSet(_WorkflowScoped):
     """The overview's figures at your sites: completion per phase and per level, overdue steps, open
     exceptions by path, sites without a 现场技术岗位 (a fixed number of queries)."""
 
+    answers_one_object = True  # list() answers one object (api/schema.py)
     serializer_class = s.SummarySerializer
     pagination_class = None
 
@@ -321,6 +322,7 @@ class ObserverSummaryViewSet(_WorkflowScoped):
     """The observers' summary (托管工作组, 证监局): counts per phase and level, overdue steps, open exceptions by
     path, feedback and escalations; no people and no site names."""
 
+    answers_one_object = True  # list() answers one object (api/schema.py)
     serializer_class = s.ObserverSummarySerializer
     read_capability = perms.VIEW_SUMMARY
     pagination_class = None
@@ -364,6 +366,7 @@ class ReportViewSet(_WorkflowScoped):
     """技术组's reports to 托管工作组 (第二十七条第2项): GET lists the feedback and escalations not yet reported,
     POST records a report covering some of them."""
 
+    answers_one_object = True  # list() answers one object (api/schema.py)
     serializer_class = s.ReportSerializer
     read_capability = perms.MANAGE_WORKFLOW
     pagination_class = None
