@@ -4,6 +4,7 @@ counts and the observers' summary."""
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import datetime as dt
 from collections import Counter
 from collections.abc import Sequence
@@ -64,20 +65,24 @@ def _in_scope(views: dict[state.Key, state.StepView], site_ids: set[int]) -> lis
 
 
 def _as_told(
-    user: Any, engagement: Engagement, views: Sequence[state.StepView], site_ids: set[int] | None = None
+    user: Any, engagement: Engagement, views: list[state.StepView], site_ids: set[int] | None = None
 ) -> None:
-    """Rewrite, in this request's own ``views``, the gate reasons that name sites (gates.SiteReason: the
+    """Rewrite, in this request's list ``views``, the gate reasons that name sites (gates.SiteReason: the
     open exception cases N-04 waits for) for a user limited to part of the site tree: they name only the
-    user's sites and count the others (第十一条). ``site_ids``: the user's sites, read here if not given."""
+    user's sites and count the others (第十一条). ``site_ids``: the user's sites, read here if not given.
+    A view so rewritten is replaced in the list by a copy: the views of state.compute are shared."""
     if _scope(user, engagement, perms.VIEW_WORKFLOW) == Q():
         return
-    named = [v for v in views if any(isinstance(r, gates.SiteReason) for r in v.gate_reasons)]
+    named = [i for i, v in enumerate(views) if any(isinstance(r, gates.SiteReason) for r in v.gate_reasons)]
     if not named:
         return
     if site_ids is None:
         site_ids = set(_sites(user, engagement, perms.VIEW_WORKFLOW).values_list("pk", flat=True))
-    for view in named:
-        view.gate_reasons = tuple(gates.within(reason, site_ids) for reason in view.gate_reasons)
+    for i in named:
+        view = views[i]
+        views[i] = dataclasses.replace(
+            view, gate_reasons=tuple(gates.within(reason, site_ids) for reason in view.gate_reasons)
+        )
 
 
 def _completion(

@@ -79,9 +79,9 @@ def step_view(
 ) -> state.StepView:
     """The derived state of one step instance (the caller has read it through ``step_get``), its reasons as
     the user may read them."""
-    view = state.compute(engagement=engagement, now=now)[(instance.site_id, instance.step_id)]
-    _as_told(user, engagement, [view])
-    return view
+    views = [state.compute(engagement=engagement, now=now)[(instance.site_id, instance.step_id)]]
+    _as_told(user, engagement, views)
+    return views[0]
 
 
 @dataclass(frozen=True)
