@@ -81,18 +81,13 @@ def test_every_table_the_state_reads_is_watched(engagement):
     assert read - set(stamp.watched_tables()) == set()
 
 
-def test_a_write_to_a_watched_table_changes_the_stamp_and_a_rollback_restores_it(engagement):
+def test_the_kept_state_is_reused_until_a_write_a_deadline_or_midnight(engagement):
     before = stamp.token()
     with transaction.atomic():
         Row.objects.filter(form__engagement=engagement).update(remarks="改")
         inside = stamp.token()
         transaction.set_rollback(True)
-    assert before and inside and inside != before and stamp.token() == before
-    InformationSystem.objects.filter(engagement=engagement).update(is_active=True)
-    assert stamp.token() not in (before, inside)
-
-
-def test_the_kept_state_is_reused_until_a_write_or_a_deadline(engagement):
+    assert before and inside and inside != before and stamp.token() == before  # rolled back with the write
     now = at(2, 10)
     first = state.compute(engagement=engagement, now=now)
     assert state.compute(engagement=engagement, now=now + dt.timedelta(minutes=1)) is first
@@ -100,7 +95,11 @@ def test_the_kept_state_is_reused_until_a_write_or_a_deadline(engagement):
     assert state.compute(engagement=engagement, now=due) is first  # "overdue" is after the deadline
     assert state.compute(engagement=engagement, now=due + dt.timedelta(microseconds=1)) is not first
     again = state.compute(engagement=engagement, now=now)
-    StepInstance.objects.filter(pk=next(iter(first.values())).instance_id).update(confirmed_at=now)
+    eve = state.compute(engagement=engagement, now=at(3, 0) - dt.timedelta(microseconds=1))
+    assert state.compute(engagement=engagement, now=at(3, 0)) is not eve  # the routine's day changed
+    again = state.compute(engagement=engagement, now=now)
+    InformationSystem.objects.filter(engagement=engagement).update(is_active=True)
+    assert stamp.token() not in (before, inside)
     assert state.compute(engagement=engagement, now=now) is not again
 
 
@@ -248,8 +247,8 @@ WRITES = [
 ]
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-def test_the_kept_state_agrees_with_a_full_recomputation_after_random_writes(engagement, seed):
+def test_the_kept_state_agrees_with_a_full_recomputation_after_random_writes(engagement):
+    seed = random.randrange(10**6)  # a new sequence each run; a failure names its seed
     rng = random.Random(seed)
     now = at(2, 10)
     hits = 0

@@ -44,7 +44,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
 
 from django.db.models import Count, Max, Min, Q
 from django.utils.translation import gettext as _
@@ -68,7 +70,8 @@ SIGNED = FROZEN_STATES
 
 BACKUP_STEPS = ("T-01", "T-04")  # N-05: the site's system backup (表8) and current-data backup (表14)
 
-Key = tuple[int | None, str]  # (site id, or None for an engagement-level step; step id)
+Key = tuple[int | None, str]
+T = TypeVar("T")  # (site id, or None for an engagement-level step; step id)
 
 
 @dataclass(slots=True)
@@ -190,11 +193,32 @@ def _late_since(
 # ``now`` it holds for, and the views (stamp.py). Readers share the views: they never change one (selectors
 # copy before they rewrite a reason).
 _KEPT: dict[int, tuple[tuple[object, ...], dt.datetime | None, dt.datetime | None, dict[Key, StepView]]] = {}
+# What the pages derive from a kept state (the overview's rows, the heat map's cells …), by the kept views'
+# identity: dropped with them.
+_DERIVED: dict[int, tuple[dict[Key, StepView], dict[object, Any]]] = {}
+DERIVED_HELD = 2000
 
 
 def forget() -> None:
     """Drop the kept states: the next ``compute`` reads and derives afresh (tests that count its queries)."""
     _KEPT.clear()
+    _DERIVED.clear()
+
+
+def derived(views: dict[Key, StepView], key: object, build: Callable[[], T]) -> T:
+    """What ``build`` makes from ``views`` (and from ``key``, which names everything else it depends on), made
+    once per kept state: the pages' own work on the state is kept with it. ``views`` not kept: built."""
+    for pk, (_key, _after, _until, kept) in _KEPT.items():
+        if kept is views:
+            held = _DERIVED.get(pk)
+            if held is None or held[0] is not views:
+                held = _DERIVED[pk] = (views, {})
+            if key not in held[1]:
+                if len(held[1]) >= DERIVED_HELD:  # many users' scopes between two writes: start again
+                    held[1].clear()
+                held[1][key] = build()
+            return cast(T, held[1][key])
+    return build()
 
 
 def compute(*, engagement: Engagement, now: dt.datetime) -> dict[Key, StepView]:

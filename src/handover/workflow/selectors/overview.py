@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Count, Q
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from handover.core.errors import PermissionDenied
@@ -58,6 +59,8 @@ class Overview:
     state_counts: dict[str, int] = field(default_factory=dict)
     gated: Sequence[tuple[Site | None, state.StepView]] = ()
     gated_total: int = 0
+    # What the view makes of the rows (the heat map's HTML), kept with them while the state is (state.derived).
+    made: dict[str, Any] = field(default_factory=dict)
 
 
 def _in_scope(views: dict[state.Key, state.StepView], site_ids: set[int]) -> list[state.StepView]:
@@ -120,6 +123,26 @@ def overview(*, user: Any, engagement: Engagement, now: dt.datetime) -> Overview
     )
     site_ids = {s.pk for s in sites}
     views = state.compute(engagement=engagement, now=now)
+    # Derived once per kept state, for these sites, this hour (the trend) and language: the rows reuse the
+    # Site objects of the request that made them (what they show of a site is watched by the stamp).
+    key = ("overview", frozenset(site_ids), now.astimezone(deadlines.BEIJING).hour, get_language())
+    data = state.derived(views, key, lambda: _overview(user, engagement, now, views, sites))
+    return dataclasses.replace(
+        data,
+        now=now,
+        open_cases=open_cases_by_type(user=user, engagement=engagement),
+        sites_without_onsite_post=[s for s in sites if s.n_onsite == 0],
+    )
+
+
+def _overview(
+    user: Any,
+    engagement: Engagement,
+    now: dt.datetime,
+    views: dict[state.Key, state.StepView],
+    sites: Sequence[Site],
+) -> Overview:
+    site_ids = {s.pk for s in sites}
     mine = _in_scope(views, site_ids)
     _as_told(user, engagement, mine, site_ids)
     phase = engagement.phase
@@ -174,8 +197,8 @@ def overview(*, user: Any, engagement: Engagement, now: dt.datetime) -> Overview
         ),
         overdue=overdue[:OVERDUE_SHOWN],
         overdue_total=len(overdue),
-        open_cases=open_cases_by_type(user=user, engagement=engagement),
-        sites_without_onsite_post=[s for s in sites if s.n_onsite == 0],
+        open_cases=[],
+        sites_without_onsite_post=[],
         trend=_trend([v for v in current if v.site_id is not None], now),
         state_counts=dict(Counter(v.state for v in current)),
         gated=gated[:GATED_SHOWN],
@@ -279,23 +302,36 @@ def observer_summary(*, user: Any, engagement: Engagement, now: dt.datetime) -> 
     """The read-only summary an observer gets (view_summary), at the user's scope."""
     sites = {s.pk: s.level for s in _sites(user, engagement, perms.VIEW_SUMMARY).only("pk", "level")}
     views = state.compute(engagement=engagement, now=now)
+    data = state.derived(
+        views,
+        ("summary", frozenset(sites.items()), get_language()),
+        lambda: _summary_counts(engagement, views, sites),
+    )
+    open_counts = Counter(
+        ExceptionCase.objects.filter(
+            engagement=engagement, state=CaseState.OPEN, site_id__in=list(sites)
+        ).values_list("path_id", flat=True)
+    )
+    return dataclasses.replace(
+        data, open_cases=[(p.id, p.zh, open_counts[p.id]) for p in paths.PATHS if open_counts.get(p.id)]
+    )
+
+
+def _summary_counts(
+    engagement: Engagement, views: dict[state.Key, state.StepView], sites: dict[int, str]
+) -> ObserverSummary:
     mine = _in_scope(views, set(sites))
     current = [v for v in mine if v.step.phase == engagement.phase and v.site_id is not None]
     counts: Counter[str] = Counter()
     for v in mine:
         counts["feedback"] += v.feedback_count
         counts["escalations"] += v.escalated_at is not None
-    open_counts = Counter(
-        ExceptionCase.objects.filter(
-            engagement=engagement, state=CaseState.OPEN, site_id__in=list(sites)
-        ).values_list("path_id", flat=True)
-    )
     return ObserverSummary(
         phase=engagement.phase,
         by_phase=_completion(mine, Phase.choices, lambda v: v.step.phase),
         by_level=_completion(current, SiteLevel.choices, lambda v: sites[v.site_id]),
         overdue=sum(v.state == state.OVERDUE and not v.step.derived for v in mine),
-        open_cases=[(p.id, p.zh, open_counts[p.id]) for p in paths.PATHS if open_counts.get(p.id)],
+        open_cases=[],
         feedback=counts["feedback"],
         escalations=counts["escalations"],
         sites=len(sites),
