@@ -73,15 +73,14 @@ def tables_read(sql: str) -> set[str]:
     return set(re.findall(r'(?:FROM|JOIN)\s+"?(\w+)"?', sql, flags=re.IGNORECASE))
 
 
-def test_every_table_the_state_reads_is_watched(engagement):
+def test_every_table_read_is_watched_and_the_kept_state_is_reused_until_a_write_a_deadline_or_midnight(
+    engagement,
+):
     with CaptureQueriesContext(connection) as queries:
         state.compute_afresh(engagement=engagement, now=at(10, 9))
     read = set().union(*(tables_read(q["sql"]) for q in queries.captured_queries))
     assert {"registers_row", "workflow_stepinstance", "risk_assessmentreport"} <= read  # the parse finds them
     assert read - set(stamp.watched_tables()) == set()
-
-
-def test_the_kept_state_is_reused_until_a_write_a_deadline_or_midnight(engagement):
     before = stamp.token()
     with transaction.atomic():
         Row.objects.filter(form__engagement=engagement).update(remarks="改")
@@ -270,9 +269,8 @@ def test_the_kept_state_agrees_with_a_full_recomputation_after_random_writes(eng
         )
     assert hits  # the kept state was reused in between, or this test checks nothing
 
-
-def test_this_check_fails_when_a_write_escapes_the_stamp(engagement):
-    """Without the triggers on the rows, a row's change is not seen: the comparison above catches it."""
+    # And the comparison does catch a write that escapes the stamp: without the triggers on the rows, a row
+    # that fails is not seen by the kept state.
     now = at(2, 10)
     with connection.cursor() as cursor:
         if connection.vendor == "sqlite":
