@@ -70,8 +70,8 @@ SIGNED = FROZEN_STATES
 
 BACKUP_STEPS = ("T-01", "T-04")  # N-05: the site's system backup (表8) and current-data backup (表14)
 
-Key = tuple[int | None, str]
-T = TypeVar("T")  # (site id, or None for an engagement-level step; step id)
+Key = tuple[int | None, str]  # (site id, or None for an engagement-level step; step id)
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
