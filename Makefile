@@ -108,6 +108,7 @@ bench: install-bench
 	$(BIN)/python bench/audit_bench.py
 	$(BIN)/python bench/backup_bench.py
 	$(BIN)/python bench/workflow_bench.py
+	$(BIN)/python bench/workflow_pages.py
 	$(BIN)/python bench/vault_bench.py
 	$(BIN)/python bench/fixity_bench.py
 	$(BIN)/python bench/fixity_convergence.py

@@ -17,7 +17,7 @@ from handover.audit.models import Event
 from handover.core import clock
 from handover.org.models import Phase, Role, Site, SiteLevel
 from handover.registers.models import Row
-from handover.workflow import services, steps
+from handover.workflow import services, state, steps
 from handover.workflow.deadlines import BEIJING
 from handover.workflow.models import CaseState, Escalation, ExceptionCase, Feedback, StepInstance, StepNote
 from tests.factories import PASSWORD
@@ -489,6 +489,7 @@ def test_the_steps_list_and_the_summary_take_a_constant_number_of_queries(world,
     params = {"limit": 100000} if what == "steps/" else {}
     with clock.frozen(at(2, 1)):
         count(tech, url(world, what), params)  # the first request reads what later ones have cached
+        state.forget()  # the state is kept between writes (stamp.py): count its computation, as after a write
         small, before = count(tech, url(world, what), params)
         add_sites(world, 60)
         large, after = count(tech, url(world, what), params)

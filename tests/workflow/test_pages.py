@@ -15,7 +15,7 @@ from django.urls import reverse
 from handover.core import clock
 from handover.org.models import Phase, Role, RoleAssignment, Site, SiteLevel
 from handover.registers.models import Form, FormState, Row, Signature, SignatureKind
-from handover.workflow import paths, steps
+from handover.workflow import paths, state, steps
 from handover.workflow.models import (
     CaseState,
     Escalation,
@@ -113,6 +113,7 @@ def test_the_overview_renders_300_sites_in_a_constant_number_of_queries(
     generate(world, 10)
     with clock.frozen(at(2, 1)):
         count_queries(client, url)  # the first request of a session reads what later ones have cached
+        state.forget()  # the state is kept between writes (stamp.py): count its computation, as after a write
         small = count_queries(client, url)
         new = Site.objects.bulk_create(
             Site(
@@ -190,6 +191,7 @@ def test_the_overview_in_stabilisation_stays_at_a_constant_number_of_queries(
     stabilise(world, list(Site.objects.filter(engagement=world.engagement)), at(8, 9))
     with clock.frozen(at(10, 9)):
         count_queries(client, url)
+        state.forget()  # the state is kept between writes (stamp.py): count its computation, as after a write
         small = count_queries(client, url)
         new = Site.objects.bulk_create(
             Site(

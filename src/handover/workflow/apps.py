@@ -1,4 +1,6 @@
 from django.apps import AppConfig
+from django.db import connections
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 
@@ -13,4 +15,12 @@ class WorkflowConfig(AppConfig):
         from handover.workflow import selectors
 
         hooks.clock_register(clock.now)
+        post_migrate.connect(_install_stamp, sender=self, dispatch_uid="workflow.stamp")
         hooks.feedback_source_register(selectors.feedback_lines)
+
+
+def _install_stamp(sender: AppConfig, using: str = "default", **kwargs: object) -> None:
+    """The state stamp's triggers (stamp.py), on every watched table, after each migrate or flush."""
+    from handover.workflow import stamp
+
+    stamp.install(connections[using])

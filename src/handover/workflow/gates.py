@@ -58,7 +58,7 @@ def blocking_reasons(*, engagement: Engagement, pairs: Iterable[tuple[int | None
     """The reasons each (site, step) among ``pairs`` is blocked by a register rule; absent when it is not."""
     wanted = list(pairs)
     found: Blocks = {}
-    for rule in (*RULES, *(plugged for _name, plugged in sorted(PLUGGED.items()))):
+    for rule in rules():
         for key, reasons in rule(engagement, wanted).items():
             found.setdefault(key, []).extend(reasons)
     return found
@@ -130,6 +130,11 @@ RULES: tuple[Rule, ...] = (*register_gates.RULES, open_cases)
 # 第二十六条第9项): each plugs in by name from its AppConfig.ready, and they run after RULES in name order, so
 # the order of reasons does not depend on the order the apps load.
 PLUGGED: dict[str, Rule] = {}
+
+
+def rules() -> tuple[Rule, ...]:
+    """Every rule that runs, in order (what state.py keeps a computed state for)."""
+    return (*RULES, *(plugged for _name, plugged in sorted(PLUGGED.items())))
 
 
 def plug(name: str, rule: Rule) -> None:

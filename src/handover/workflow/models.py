@@ -329,3 +329,13 @@ class DutyShift(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.site_id} {self.person_id}"
+
+
+class StateStamp(models.Model):
+    """One row: a token the database changes with every write to a table the workflow's state reads
+    (stamp.py installs the triggers); state.compute keeps its result under it."""
+
+    token = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return self.token

@@ -44,14 +44,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
 
 from django.db.models import Count, Max, Min, Q
 from django.utils.translation import gettext as _
 
 from handover.org.models import Engagement, Site, SiteLevel
 from handover.registers.models import FROZEN_STATES, Form
-from handover.workflow import deadlines, gates, routine, steps
+from handover.workflow import deadlines, gates, routine, stamp, steps
 from handover.workflow.models import DeadlineOverride, Escalation, Feedback, StepInstance
 
 DONE, DONE_LATE, OVERDUE, BLOCKED, IN_PROGRESS, PENDING = (
@@ -69,6 +71,7 @@ SIGNED = FROZEN_STATES
 BACKUP_STEPS = ("T-01", "T-04")  # N-05: the site's system backup (表8) and current-data backup (表14)
 
 Key = tuple[int | None, str]  # (site id, or None for an engagement-level step; step id)
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -186,8 +189,81 @@ def _late_since(
     return max([due, *opened])
 
 
+# The last state computed per engagement, in this process: (stamp, D, phase, the gates' rules), the span of
+# ``now`` it holds for, and the views (stamp.py). Readers share the views: they never change one (selectors
+# copy before they rewrite a reason).
+_KEPT: dict[int, tuple[tuple[object, ...], dt.datetime | None, dt.datetime | None, dict[Key, StepView]]] = {}
+# What the pages derive from a kept state (the overview's rows, the heat map's cells …), by the kept views'
+# identity: dropped with them.
+_DERIVED: dict[int, tuple[dict[Key, StepView], dict[object, Any]]] = {}
+DERIVED_HELD = 2000
+
+
+def forget() -> None:
+    """Drop the kept states: the next ``compute`` reads and derives afresh (tests that count its queries)."""
+    _KEPT.clear()
+    _DERIVED.clear()
+
+
+def derived(views: dict[Key, StepView], key: object, build: Callable[[], T]) -> T:
+    """What ``build`` makes from ``views`` (and from ``key``, which names everything else it depends on), made
+    once per kept state: the pages' own work on the state is kept with it. ``views`` not kept: built."""
+    for pk, (_key, _after, _until, kept) in _KEPT.items():
+        if kept is views:
+            held = _DERIVED.get(pk)
+            if held is None or held[0] is not views:
+                held = _DERIVED[pk] = (views, {})
+            if key not in held[1]:
+                if len(held[1]) >= DERIVED_HELD:  # many users' scopes between two writes: start again
+                    held[1].clear()
+                held[1][key] = build()
+            return cast(T, held[1][key])
+    return build()
+
+
 def compute(*, engagement: Engagement, now: dt.datetime) -> dict[Key, StepView]:
-    """Every step instance of the engagement with its state at ``now``."""
+    """Every step instance of the engagement with its state at ``now``: the state kept from an earlier call
+    while no watched table changed since (stamp.py) and ``now`` lies in the same span between two deadlines,
+    or computed afresh and kept. The views returned are shared: do not change them."""
+    token = stamp.token()  # read first: whatever is read after it is at least as new
+    if token is None:
+        return compute_afresh(engagement=engagement, now=now)
+    key = (token, engagement.disposal_date, str(engagement.phase), gates.rules())
+    kept = _KEPT.get(engagement.pk)
+    if (
+        kept is not None
+        and kept[0] == key
+        and (kept[1] is None or now > kept[1])
+        and (kept[2] is None or now <= kept[2])
+    ):
+        return kept[3]
+    views = compute_afresh(engagement=engagement, now=now)
+    after, until = _steady(views, now)
+    _KEPT[engagement.pk] = (key, after, until, views)
+    return views
+
+
+def _steady(views: dict[Key, StepView], now: dt.datetime) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """The span (after, until] around ``now`` in which ``now`` is compared with no time of the state
+    differently, so the state of any instant in it is the state at ``now``: every comparison the derivation
+    makes is ``now > t`` for a deadline t, the same-day feedback limit of a deadline or of the time a step
+    became late (deadlines.py), and the day of ``now`` (the routine of 稳定期)."""
+    local = now.astimezone(deadlines.BEIJING)
+    start = dt.datetime.combine(local.date(), dt.time(0), tzinfo=deadlines.BEIJING)
+    tick = dt.timedelta(microseconds=1)
+    times = {start - tick, start + dt.timedelta(days=1) - tick}
+    for view in views.values():
+        for t in (view.due, view.late_since):
+            if t is not None:
+                times.add(t)
+                times.add(deadlines.feedback_due_by(t))
+    after = max((t for t in times if t < now), default=None)
+    until = min((t for t in times if t >= now), default=None)
+    return after, until
+
+
+def compute_afresh(*, engagement: Engagement, now: dt.datetime) -> dict[Key, StepView]:
+    """Every step instance of the engagement with its state at ``now``, read and derived now."""
     overrides = overrides_of(engagement)
     status = _register_status(engagement)
     hq_ids = Site.objects.filter(engagement=engagement, level=SiteLevel.HQ).values_list("pk", flat=True)

@@ -4,6 +4,7 @@ counts and the observers' summary."""
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import datetime as dt
 from collections import Counter
 from collections.abc import Sequence
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Count, Q
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from handover.core.errors import PermissionDenied
@@ -57,6 +59,8 @@ class Overview:
     state_counts: dict[str, int] = field(default_factory=dict)
     gated: Sequence[tuple[Site | None, state.StepView]] = ()
     gated_total: int = 0
+    # What the view makes of the rows (the heat map's HTML), kept with them while the state is (state.derived).
+    made: dict[str, Any] = field(default_factory=dict)
 
 
 def _in_scope(views: dict[state.Key, state.StepView], site_ids: set[int]) -> list[state.StepView]:
@@ -64,20 +68,24 @@ def _in_scope(views: dict[state.Key, state.StepView], site_ids: set[int]) -> lis
 
 
 def _as_told(
-    user: Any, engagement: Engagement, views: Sequence[state.StepView], site_ids: set[int] | None = None
+    user: Any, engagement: Engagement, views: list[state.StepView], site_ids: set[int] | None = None
 ) -> None:
-    """Rewrite, in this request's own ``views``, the gate reasons that name sites (gates.SiteReason: the
+    """Rewrite, in this request's list ``views``, the gate reasons that name sites (gates.SiteReason: the
     open exception cases N-04 waits for) for a user limited to part of the site tree: they name only the
-    user's sites and count the others (第十一条). ``site_ids``: the user's sites, read here if not given."""
+    user's sites and count the others (第十一条). ``site_ids``: the user's sites, read here if not given.
+    A view so rewritten is replaced in the list by a copy: the views of state.compute are shared."""
     if _scope(user, engagement, perms.VIEW_WORKFLOW) == Q():
         return
-    named = [v for v in views if any(isinstance(r, gates.SiteReason) for r in v.gate_reasons)]
+    named = [i for i, v in enumerate(views) if any(isinstance(r, gates.SiteReason) for r in v.gate_reasons)]
     if not named:
         return
     if site_ids is None:
         site_ids = set(_sites(user, engagement, perms.VIEW_WORKFLOW).values_list("pk", flat=True))
-    for view in named:
-        view.gate_reasons = tuple(gates.within(reason, site_ids) for reason in view.gate_reasons)
+    for i in named:
+        view = views[i]
+        views[i] = dataclasses.replace(
+            view, gate_reasons=tuple(gates.within(reason, site_ids) for reason in view.gate_reasons)
+        )
 
 
 def _completion(
@@ -115,6 +123,26 @@ def overview(*, user: Any, engagement: Engagement, now: dt.datetime) -> Overview
     )
     site_ids = {s.pk for s in sites}
     views = state.compute(engagement=engagement, now=now)
+    # Derived once per kept state, for these sites, this hour (the trend) and language: the rows reuse the
+    # Site objects of the request that made them (what they show of a site is watched by the stamp).
+    key = ("overview", frozenset(site_ids), now.astimezone(deadlines.BEIJING).hour, get_language())
+    data = state.derived(views, key, lambda: _overview(user, engagement, now, views, sites))
+    return dataclasses.replace(
+        data,
+        now=now,
+        open_cases=open_cases_by_type(user=user, engagement=engagement),
+        sites_without_onsite_post=[s for s in sites if s.n_onsite == 0],
+    )
+
+
+def _overview(
+    user: Any,
+    engagement: Engagement,
+    now: dt.datetime,
+    views: dict[state.Key, state.StepView],
+    sites: Sequence[Site],
+) -> Overview:
+    site_ids = {s.pk for s in sites}
     mine = _in_scope(views, site_ids)
     _as_told(user, engagement, mine, site_ids)
     phase = engagement.phase
@@ -169,8 +197,8 @@ def overview(*, user: Any, engagement: Engagement, now: dt.datetime) -> Overview
         ),
         overdue=overdue[:OVERDUE_SHOWN],
         overdue_total=len(overdue),
-        open_cases=open_cases_by_type(user=user, engagement=engagement),
-        sites_without_onsite_post=[s for s in sites if s.n_onsite == 0],
+        open_cases=[],
+        sites_without_onsite_post=[],
         trend=_trend([v for v in current if v.site_id is not None], now),
         state_counts=dict(Counter(v.state for v in current)),
         gated=gated[:GATED_SHOWN],
@@ -274,23 +302,36 @@ def observer_summary(*, user: Any, engagement: Engagement, now: dt.datetime) -> 
     """The read-only summary an observer gets (view_summary), at the user's scope."""
     sites = {s.pk: s.level for s in _sites(user, engagement, perms.VIEW_SUMMARY).only("pk", "level")}
     views = state.compute(engagement=engagement, now=now)
+    data = state.derived(
+        views,
+        ("summary", frozenset(sites.items()), get_language()),
+        lambda: _summary_counts(engagement, views, sites),
+    )
+    open_counts = Counter(
+        ExceptionCase.objects.filter(
+            engagement=engagement, state=CaseState.OPEN, site_id__in=list(sites)
+        ).values_list("path_id", flat=True)
+    )
+    return dataclasses.replace(
+        data, open_cases=[(p.id, p.zh, open_counts[p.id]) for p in paths.PATHS if open_counts.get(p.id)]
+    )
+
+
+def _summary_counts(
+    engagement: Engagement, views: dict[state.Key, state.StepView], sites: dict[int, str]
+) -> ObserverSummary:
     mine = _in_scope(views, set(sites))
     current = [v for v in mine if v.step.phase == engagement.phase and v.site_id is not None]
     counts: Counter[str] = Counter()
     for v in mine:
         counts["feedback"] += v.feedback_count
         counts["escalations"] += v.escalated_at is not None
-    open_counts = Counter(
-        ExceptionCase.objects.filter(
-            engagement=engagement, state=CaseState.OPEN, site_id__in=list(sites)
-        ).values_list("path_id", flat=True)
-    )
     return ObserverSummary(
         phase=engagement.phase,
         by_phase=_completion(mine, Phase.choices, lambda v: v.step.phase),
         by_level=_completion(current, SiteLevel.choices, lambda v: sites[v.site_id]),
         overdue=sum(v.state == state.OVERDUE and not v.step.derived for v in mine),
-        open_cases=[(p.id, p.zh, open_counts[p.id]) for p in paths.PATHS if open_counts.get(p.id)],
+        open_cases=[],
         feedback=counts["feedback"],
         escalations=counts["escalations"],
         sites=len(sites),

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Q
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from handover.core.errors import NotFound
@@ -37,15 +38,13 @@ def site_page(*, user: Any, engagement: Engagement, site_id: int, now: dt.dateti
     if site is None:
         raise NotFound(_("No site %(id)s is open to you in this engagement.") % {"id": site_id}, field="site")
     views = state.compute(engagement=engagement, now=now)
-    mine = sorted((v for v in views.values() if v.site_id == site.pk), key=lambda v: steps.ORDER[v.step.id])
+    mine, groups = state.derived(
+        views, ("site", site.pk, get_language()), lambda: _site_steps(views, site.pk)
+    )
     return SitePage(
         site=site,
         views=mine,
-        groups=[
-            (str(label), [v for v in mine if v.step.phase == value])
-            for value, label in Phase.choices
-            if any(v.step.phase == value for v in mine)
-        ],
+        groups=groups,
         cases=list(ExceptionCase.objects.filter(engagement=engagement, site=site).order_by("-opened_at")),
         feedback=list(
             Feedback.objects.filter(step__site=site)
@@ -53,6 +52,19 @@ def site_page(*, user: Any, engagement: Engagement, site_id: int, now: dt.dateti
             .order_by("-reported_at")
         ),
     )
+
+
+def _site_steps(
+    views: dict[state.Key, state.StepView], site_id: int
+) -> tuple[list[state.StepView], list[tuple[str, list[state.StepView]]]]:
+    """A site's steps in 附件二 order, and grouped by phase."""
+    mine = sorted((v for v in views.values() if v.site_id == site_id), key=lambda v: steps.ORDER[v.step.id])
+    groups = [
+        (str(label), [v for v in mine if v.step.phase == value])
+        for value, label in Phase.choices
+        if any(v.step.phase == value for v in mine)
+    ]
+    return mine, groups
 
 
 def step_get(
@@ -79,9 +91,9 @@ def step_view(
 ) -> state.StepView:
     """The derived state of one step instance (the caller has read it through ``step_get``), its reasons as
     the user may read them."""
-    view = state.compute(engagement=engagement, now=now)[(instance.site_id, instance.step_id)]
-    _as_told(user, engagement, [view])
-    return view
+    views = [state.compute(engagement=engagement, now=now)[(instance.site_id, instance.step_id)]]
+    _as_told(user, engagement, views)
+    return views[0]
 
 
 @dataclass(frozen=True)

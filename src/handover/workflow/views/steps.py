@@ -36,12 +36,16 @@ def overview(request: HttpRequest, engagement: Engagement) -> HttpResponse:
             phase_chart=charts.completion_bars(data.by_phase, "chart-phase"),
             level_chart=charts.completion_bars(data.by_level, "chart-level"),
             trend_chart=charts.trend_line(data.trend, total, "chart-trend"),
-            heatmap=charts.heatmap(
-                data.rows,
-                data.columns,
-                reverse("workflow:step", args=[engagement.code, 0]),
-                reverse("workflow:site", args=[engagement.code, 0]),
-                data.column_groups,
+            heatmap=data.made.get("heatmap")
+            or data.made.setdefault(
+                "heatmap",
+                charts.heatmap(
+                    data.rows,
+                    data.columns,
+                    reverse("workflow:step", args=[engagement.code, 0]),
+                    reverse("workflow:site", args=[engagement.code, 0]),
+                    data.column_groups,
+                ),
             ),
         ),
     )
