@@ -115,3 +115,13 @@ def test_every_app_declares_its_jobs_and_the_worker_names_none():
         "workflow.daily_reports",
         "workflow.reminders",
     } <= names
+
+
+def test_the_checkpoint_is_off_when_its_interval_is_zero(db, jobs, settings, monkeypatch):
+    """deploy/: a timer signs the checkpoints (handover-checkpoint.timer), so the workers must sign none."""
+    settings.HANDOVER_CHECKPOINT_INTERVAL = 0
+    assert schedule.start()["audit.checkpoint"] == "off"
+    assert waiting("audit.checkpoint") == []
+    settings.HANDOVER_CHECKPOINT_INTERVAL = 300
+    assert schedule.start()["audit.checkpoint"] == "overdue"  # never ran: at once
+    assert len(waiting("audit.checkpoint")) == 1

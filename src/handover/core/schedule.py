@@ -41,6 +41,10 @@ class Job:
         interval = self.interval() if callable(self.interval) else self.interval
         return int(interval or 0)
 
+    def off(self) -> bool:
+        """An interval job set to 0 seconds does not run."""
+        return self.at is None and self.seconds() <= 0
+
 
 PERIODIC: list[Job] = []
 
@@ -119,8 +123,9 @@ def overdue(job: Job, now: dt.datetime) -> bool:
 def plan(job: Job, now: dt.datetime | None = None, *, at_once: bool = False) -> bool:
     """Enqueue the job's next run (at once, or at its next slot) unless one is waiting. True if enqueued.
 
-    A backend that cannot defer a task (the tests' immediate one) gets none: it would run at once, forever."""
-    if not periodic_run.get_backend().supports_defer or _waiting(job.name):
+    A backend that cannot defer a task (the tests' immediate one) gets none: it would run at once, forever.
+    Nor does a job whose interval is 0: it is off (the audit checkpoint when a timer signs instead, deploy/)."""
+    if job.off() or not periodic_run.get_backend().supports_defer or _waiting(job.name):
         return False
     now = now or timezone.now()
     run_after = now if at_once else next_slot(job, now)
@@ -135,6 +140,9 @@ def start(now: dt.datetime | None = None) -> dict[str, str]:
     now = now or timezone.now()
     done: dict[str, str] = {}
     for known in discover():
+        if known.off():
+            done[known.name] = "off"
+            continue
         late = overdue(known, now)
         enqueued = plan(known, now, at_once=late)
         done[known.name] = ("overdue" if late else "planned") if enqueued else "waiting"
