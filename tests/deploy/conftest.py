@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.shared_db import migrated_database
 from tests.shared_static import link_static
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -265,7 +266,8 @@ def stack() -> Iterator[Stack]:
     )
     units = DEPLOY / "systemd"
     try:
-        here.handover("migrate", "--no-input", "-v", "0")
+        # `handover migrate` (docs/deployment.md), once per run for every server the suite starts.
+        migrated_database(here.data, here.env)
         for command in unit_commands(units / "handover-web.service", "ExecStartPre"):
             subprocess.run([here.local(a) for a in command], env=here.env, check=True, capture_output=True)
         # The keys the first checkpoint and backup would make, made here with their public halves, which the
