@@ -165,6 +165,25 @@ def test_a_wrong_host_is_refused(stack, host):
     assert response.status == 400
 
 
+def test_the_worker_runs_what_is_due_and_leaves_the_checkpoint_to_the_signer(stack):
+    """The worker unit's command, once through what is due (``--batch``): with HANDOVER_CHECKPOINT_INTERVAL=0 of
+    handover.env it signs no checkpoint (the timer's signer does), and it runs the other periodic jobs."""
+    [worker] = unit_commands(DEPLOY / "systemd" / "handover-worker@.service")
+    done = subprocess.run(
+        [*(stack.local(a) for a in worker), "--batch"],
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    with sqlite3.connect(f"file:{stack.data / 'handover.sqlite3'}?mode=ro", uri=True) as db:
+        ran = {row[0] for row in db.execute("SELECT args_kwargs FROM django_tasks_database_dbtaskresult")}
+    assert any("workflow.escalation" in text for text in ran), ran
+    assert not any("audit.checkpoint" in text for text in ran), ran
+    assert _trail(stack, "audit.checkpoint.write") == []
+
+
 def test_the_checkpoint_signer_and_the_backup_run_as_their_units_start_them(stack):
     units = DEPLOY / "systemd"
     [sign] = unit_commands(units / "handover-checkpoint.service")
