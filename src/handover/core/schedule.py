@@ -123,9 +123,8 @@ def overdue(job: Job, now: dt.datetime) -> bool:
 def plan(job: Job, now: dt.datetime | None = None, *, at_once: bool = False) -> bool:
     """Enqueue the job's next run (at once, or at its next slot) unless one is waiting. True if enqueued.
 
-    A backend that cannot defer a task (the tests' immediate one) gets none: it would run at once, forever.
-    Nor does a job whose interval is 0: it is off (the audit checkpoint when a timer signs instead, deploy/)."""
-    if job.off() or not periodic_run.get_backend().supports_defer or _waiting(job.name):
+    A backend that cannot defer a task (the tests' immediate one) gets none: it would run at once, forever."""
+    if not periodic_run.get_backend().supports_defer or _waiting(job.name):
         return False
     now = now or timezone.now()
     run_after = now if at_once else next_slot(job, now)
@@ -136,7 +135,8 @@ def plan(job: Job, now: dt.datetime | None = None, *, at_once: bool = False) -> 
 
 
 def start(now: dt.datetime | None = None) -> dict[str, str]:
-    """What the worker does first: run each overdue job at once, plan the others. Returns what it did."""
+    """What the worker does first: run each overdue job at once, plan the others. Returns what it did. A job
+    whose interval is 0 is off: neither run nor planned (the audit checkpoint when a timer signs, deploy/)."""
     now = now or timezone.now()
     done: dict[str, str] = {}
     for known in discover():
@@ -157,4 +157,5 @@ def periodic_run(name: str) -> Any:
     try:
         return import_string(known.call)()
     finally:
-        plan(known, timezone.now())
+        if not known.off():  # one run asked for by hand (`handover audit schedule`) is not followed by more
+            plan(known, timezone.now())
