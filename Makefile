@@ -9,9 +9,11 @@ PDF_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-
 # openssh-server, sudo (cvtsudoers), util-linux (unshare, nsenter, last), login (lastlog): the Linux connector's
 # tests run real sshd instances in their own mount namespaces (tests/connectors/conftest.py). mariadb-server,
 # mariadb-client: the MySQL/MariaDB connector's tests start their own mariadbd on a free loopback port; slapd,
-# ldap-utils: the LDAP connector's tests start their own slapd (slapadd'ed cn=config) likewise.
+# ldap-utils: the LDAP connector's tests start their own slapd (slapadd'ed cn=config) likewise. nginx: the
+# deployment test (tests/deploy/) runs deploy/nginx/handover.conf in front of gunicorn on loopback, and
+# checks deploy/logrotate/handover with logrotate.
 DEBIAN_TEST_PACKAGES := chromium fonts-noto-cjk postgresql gettext poppler-utils $(PDF_PACKAGES) \
-	openssh-server openssh-client sudo util-linux login mariadb-server mariadb-client slapd ldap-utils
+	openssh-server openssh-client sudo util-linux login mariadb-server mariadb-client slapd ldap-utils nginx logrotate
 # The AD connector's tests provision a Samba AD DC on a loopback address of their own. Without recommends: they
 # would bring libnss-winbind and libpam-winbind, which rewrite the test machine's nsswitch.conf and PAM stack.
 DEBIAN_TEST_SAMBA := samba samba-ad-dc samba-ad-provision

@@ -23,6 +23,10 @@ def nightly() -> dict[str, int]:
     return {"ok": 1}
 
 
+def by_hand() -> None:
+    CALLS.append("by_hand")
+
+
 def broken() -> None:
     CALLS.append("broken")
     raise RuntimeError("the far end is down")
@@ -115,3 +119,22 @@ def test_every_app_declares_its_jobs_and_the_worker_names_none():
         "workflow.daily_reports",
         "workflow.reminders",
     } <= names
+
+
+def test_the_checkpoint_is_off_when_its_interval_is_zero(db, jobs, settings, monkeypatch):
+    """deploy/: a timer signs the checkpoints (handover-checkpoint.timer), so the workers must sign none."""
+    settings.HANDOVER_CHECKPOINT_INTERVAL = 0
+    assert schedule.start()["audit.checkpoint"] == "off"
+    assert waiting("audit.checkpoint") == []
+    settings.HANDOVER_CHECKPOINT_INTERVAL = 300
+    assert schedule.start()["audit.checkpoint"] == "overdue"  # never ran: at once
+    assert len(waiting("audit.checkpoint")) == 1
+
+
+def test_a_job_that_is_off_runs_when_asked_by_hand_and_is_not_planned_again(db, jobs, monkeypatch):
+    off = schedule.every("test.off", f"{__name__}.by_hand", seconds=lambda: 0)
+    assert schedule.start()["test.off"] == "off"
+    assert schedule.plan(off, at_once=True)  # `handover audit schedule` asks for one run
+    work(monkeypatch)
+    assert CALLS.count("by_hand") == 1
+    assert waiting("test.off") == []

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
+from tests.shared_db import migrated_database
 from tests.shared_static import link_static
 
 HANDOVER = Path(sys.executable).with_name("handover")
@@ -117,12 +118,12 @@ def _wait_for_port(process: subprocess.Popen[str], port: int, log: Path) -> None
 
 
 def migrated_data_dir(prefix: str) -> tuple[Path, dict[str, str]]:
-    """A fresh, migrated data folder with the static files collected (tests/shared_static.py), and the
-    server's environment for it."""
+    """A fresh, migrated data folder (a copy of the run's, tests/shared_db.py) with the static files collected
+    (tests/shared_static.py), and the server's environment for it."""
     data_dir = Path(tempfile.mkdtemp(prefix=prefix))
     link_static(data_dir)
     env = _server_env(data_dir)
-    _handover(env, "migrate", "--no-input", "-v", "0")
+    migrated_database(data_dir, env)
     _handover(env, "collectstatic", "--no-input", "-v", "0")
     return data_dir, env
 

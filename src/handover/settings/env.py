@@ -92,7 +92,11 @@ VARIABLES: tuple[Variable, ...] = (
         "",
         "Comma-separated addresses (the auditors') every checkpoint is mailed to; empty for none.",
     ),
-    Variable("HANDOVER_CHECKPOINT_INTERVAL", "300", "Seconds between scheduled audit checkpoints."),
+    Variable(
+        "HANDOVER_CHECKPOINT_INTERVAL",
+        "300",
+        "Seconds between the audit checkpoints the task worker signs; 0 for none (a timer signs them, deploy/).",
+    ),
     Variable(
         "HANDOVER_DISCOVERY_CONCURRENCY", "32", "Targets a discovery run gathers at once, over all sites."
     ),
