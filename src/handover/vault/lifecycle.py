@@ -109,6 +109,10 @@ def _keeper_messages() -> dict[str, str]:
             "started may use the master key."
         ),
         "no_record": _("The key keeper refused an unwrap that does not name its vault record."),
+        "no_rotation": _(
+            "The new key of that rotation is no longer in the key keeper (it was sealed or restarted since): "
+            "cancel the rotation (`handover vault rotate-master --cancel`) and start it again."
+        ),
     }
 
 
