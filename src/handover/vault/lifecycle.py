@@ -275,6 +275,16 @@ def vault_share_enter(*, actor: Any, share_text: str, nonce: str) -> dict[str, A
             outcome=Outcome.FAILURE,
             after={"nonce": nonce, "refused": exc.code},
         )
+        if exc.code == "share_other_set" and _of_pending_set(share_text, config):
+            raise DomainError(
+                _(
+                    "This share is from the new set of a rekey or rotation that is not verified yet: it opens "
+                    "nothing until %(k)d of the new shares are entered back (`handover vault rekey --verify` or "
+                    "`rotate-master --verify`). Until then, unseal with the current shares."
+                )
+                % {"k": config.pending_threshold},
+                code="share_pending",
+            ) from None
         raise keeper_error(exc) from None
     try:
         _record_share(actor=actor, config=config, result=result)
@@ -283,6 +293,15 @@ def vault_share_enter(*, actor: Any, share_text: str, nonce: str) -> dict[str, A
         keeper.seal()
         raise
     return result
+
+
+def _of_pending_set(share_text: str, config: VaultConfig) -> bool:
+    try:
+        return (
+            bool(config.pending_set_id) and shamir.Share.decode(share_text).set_label == config.pending_set_id
+        )
+    except ShareError:
+        return False
 
 
 def _record_share(*, actor: Any, config: VaultConfig, result: dict[str, Any]) -> None:
