@@ -118,6 +118,8 @@ bench: install-bench
 	$(BIN)/python bench/registers_bench.py
 	HANDOVER_DATA_DIR= HANDOVER_TEST_DATABASE=sqlite HANDOVER_CRASH_MATRIX=full \
 		$(BIN)/pytest -q -p no:cacheprovider tests/crash
+	HANDOVER_DATA_DIR= HANDOVER_TEST_DATABASE=postgres HANDOVER_CRASH_MATRIX=full \
+		$(BIN)/pytest -q -p no:cacheprovider tests/crash/test_crash_points.py
 	$(BIN)/python bench/discovery_gather.py
 	$(BIN)/python bench/discovery_django.py
 	$(BIN)/python bench/discovery_review.py

@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 SYSTEM = "集中交易"
+VAULT_SECRET = "Crash-Canary-7qR!x2Lm9#Vt"  # a canary: the harness searches the deployment for it
 CONTEXT = "crash-context.json"
+FORM_TO_SIGN = "BA-T05-20261201-901"
 
 
 def setup(root: str) -> None:
@@ -58,8 +60,30 @@ def setup(root: str) -> None:
     assert agent(["check-readable", str(tree), "--json", str(base / "r.json"), "-q", "--jobs", "1"]) == 0
     bundle = ["bundle", str(base / "v.json"), str(base / "r.json"), "-o", str(base / "bundle.zip")]
     assert agent([*bundle, "--agent-dir", str(agent_dir), "--system", SYSTEM, "--register", "8"]) == 0
+    _form_to_sign(world)
     (base / CONTEXT).write_text(json.dumps({"engagement": code}))
     print(json.dumps({"engagement": code}))
+
+
+def _form_to_sign(world: Any) -> None:
+    """表5 at 甲营业部, submitted, its 现场技术岗位 footer signed: the next one (被托管机构技术人员) is the last."""
+    from datetime import date
+
+    from handover.org.models import Role
+    from handover.registers import services
+    from handover.registers.models import Form, FormState, Row
+
+    form = Form.objects.create(
+        engagement=world.engagement,
+        site=world.branch_a,
+        register_no=5,
+        form_no=FORM_TO_SIGN,
+        form_date=date(2026, 12, 1),
+        state=FormState.SUBMITTED,
+    )
+    Row.objects.create(form=form, seq=1, data={}, remarks="崩溃演练")
+    onsite = world.login_with(Role.ONSITE_POST, site=world.branch_a, username="onsite_ba")
+    services.form_sign(actor=onsite, form=form)
 
 
 class _Null:
@@ -81,6 +105,23 @@ def sign() -> None:
     row = Row.objects.get(form__form_no="REF-T08", seq=1, is_current=True)
     try:
         services.row_sign(actor=get_user_model().objects.get(username="firm_it"), row=row, kind="executor")
+    except DomainError as exc:  # signed already: the re-run changes nothing
+        print(json.dumps({"refused": str(exc.message)}))
+        return
+    print(json.dumps({"signed": True}))
+
+
+def form_sign() -> None:
+    """The last footer signature of the scenery's 表5 form, which marks it 已签字."""
+    from django.contrib.auth import get_user_model
+
+    from handover.core.errors import DomainError
+    from handover.registers import services
+    from handover.registers.models import Form
+
+    form = Form.objects.get(form_no=FORM_TO_SIGN, is_current=True)
+    try:
+        services.form_sign(actor=get_user_model().objects.get(username="firm_it"), form=form)
     except DomainError as exc:  # signed already: the re-run changes nothing
         print(json.dumps({"refused": str(exc.message)}))
         return
@@ -110,8 +151,9 @@ def state(**extra: Any) -> None:
 
     from handover.audit.models import Event
     from handover.backups.models import ImportedBundle
-    from handover.registers.models import Row, Signature
+    from handover.registers.models import Form, Row, Signature
     from handover.reports.models import HandoverPackage
+    from handover.vault.models import VaultConfig
 
     imported = Row.objects.filter(form__register_no=18, form__site__code="BA", is_current=True)
     imported = imported.exclude(form__form_no="REF-T18")
@@ -144,6 +186,16 @@ def state(**extra: Any) -> None:
                 "leftover_build_dirs": sorted(str(p.relative_to(store)) for p in store.glob("*/.build-*")),
                 "checkpoint_events": Event.objects.filter(action="audit.checkpoint.write").count(),
                 "events": Event.objects.count(),
+                "form_state": Form.objects.filter(form_no=FORM_TO_SIGN)
+                .values_list("state", flat=True)
+                .first(),
+                "form_signatures": Signature.objects.filter(form__form_no=FORM_TO_SIGN).count(),
+                "form_sign_events": Event.objects.filter(action="registers.form.sign").count(),
+                "vault": list(
+                    VaultConfig.objects.values_list(
+                        "set_id", "threshold", "key_version", "pending_purpose", "pending_set_id"
+                    )
+                ),
                 **extra,
             }
         )
@@ -161,9 +213,34 @@ def _unseal(shares: list[str]) -> None:
         )
 
 
-def vault_rekey(shares_file: str) -> None:
-    """Unseal this process's keeper with 3 of the 5 shares in ``shares_file``, then rekey with the same 3; the
-    new shares go back into the file (a test's shares, never printed)."""
+def vault_setup(shares_file: str) -> None:
+    """A 3-of-5 vault with one secret in it (an account at 甲营业部); its shares go into ``shares_file`` (a
+    test's shares, never printed)."""
+    from django.conf import settings
+
+    from handover.core.actors import system
+    from handover.org.models import Engagement, Site
+    from handover.vault import lifecycle, services
+
+    init = lifecycle.vault_init(actor=system("crash"), shares=5, threshold=3)
+    Path(shares_file).write_text(json.dumps({"shares": init.shares}))
+    context = Path(settings.DATA_DIR).parent / CONTEXT
+    engagement = Engagement.objects.get(code=json.loads(context.read_text())["engagement"])
+    target = services.Target(
+        engagement=engagement,
+        site=Site.objects.get(engagement=engagement, code="BA"),
+        system_name=SYSTEM,
+        hostname="ba-crash01",
+        login_name="crashroot",
+    )
+    services.secret_put(actor=system("crash"), target=target, secret=VAULT_SECRET)
+    print(json.dumps({"vault": True}))
+
+
+def vault_start(purpose: str, shares_file: str, new_file: str, verify: bool = False) -> None:
+    """Unseal this process's keeper with 3 of the shares in ``shares_file``, then start a rekey (5 of 3, as
+    now) or a rotation with the same 3; the pending set's shares go into ``new_file``. With ``verify``, 3 of
+    them are entered back in the same process: a rotation's new key is in the keeper that made it only."""
     from handover.core.actors import system
     from handover.vault import lifecycle
 
@@ -171,23 +248,64 @@ def vault_rekey(shares_file: str) -> None:
     _unseal(shares[:3])
     nonce = ""
     for share in shares[:3]:
-        progress = lifecycle.vault_rekey(
-            actor=system("crash"), share_text=share, nonce=nonce, shares=5, threshold=3
-        )
+        if purpose == "rekey":
+            progress = lifecycle.vault_rekey(
+                actor=system("crash"), share_text=share, nonce=nonce, shares=5, threshold=3
+            )
+        else:
+            progress = lifecycle.vault_rotate_master(actor=system("crash"), share_text=share, nonce=nonce)
         nonce = progress.nonce
     assert progress.done
-    Path(shares_file).write_text(json.dumps({"shares": progress.shares}))
-    print(json.dumps({"rekeyed": True}))
+    Path(new_file).write_text(json.dumps({"shares": progress.shares}))
+    if verify:
+        _verify(json.loads(Path(new_file).read_text())["shares"][2:])
+        return
+    print(json.dumps({"started": purpose}))
+
+
+def vault_verify(shares_file: str, new_file: str) -> None:
+    """Unseal with 3 of the shares in ``shares_file`` (the current set), then enter 3 of the pending set's
+    back (another 3 than the first)."""
+
+    _unseal(json.loads(Path(shares_file).read_text())["shares"][:3])
+    _verify(json.loads(Path(new_file).read_text())["shares"][2:])
+
+
+def _verify(shares: list[str]) -> None:
+    from handover.core.actors import system
+    from handover.core.errors import DomainError
+    from handover.vault import lifecycle
+
+    nonce = ""
+    try:
+        for share in shares:
+            nonce = lifecycle.vault_pending_verify(actor=system("crash"), share_text=share, nonce=nonce).nonce
+    except DomainError as exc:
+        print(json.dumps({"verified": False, "code": exc.code}))
+        return
+    print(json.dumps({"verified": True}))
+
+
+def vault_cancel() -> None:
+    from handover.core.actors import system
+    from handover.vault import lifecycle
+
+    lifecycle.vault_pending_cancel(actor=system("crash"))
+    print(json.dumps({"cancelled": True}))
 
 
 def vault_open(shares_file: str) -> None:
-    """Whether 3 of the shares in ``shares_file`` unseal the vault, and the reason when not."""
+    """Whether 3 of the shares in ``shares_file`` unseal the vault (and then give the secret back), and the
+    reason when not."""
     from handover.core.errors import DomainError
-    from handover.vault import lifecycle
+    from handover.vault import lifecycle, services
+    from handover.vault.models import SecretEntry
 
     try:
         _unseal(json.loads(Path(shares_file).read_text())["shares"][:3])
     except DomainError as exc:
         print(json.dumps({"open": False, "reason": str(exc.message)}))
         return
-    print(json.dumps({"open": not lifecycle.vault_status().sealed, "reason": ""}))
+    entry = SecretEntry.objects.filter(account__login_name="crashroot").first()
+    secret = entry and services.secret_use_for_task(entry_id=entry.pk, purpose="crash check")
+    print(json.dumps({"open": not lifecycle.vault_status().sealed, "secret": secret == VAULT_SECRET}))

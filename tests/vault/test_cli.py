@@ -59,9 +59,23 @@ def test_status_seal_rekey_and_rotate(db):
             stdin="\n".join(first[3:]) + "\n",
         )
     )
-    assert len(rekeyed["shares"]) == 3 and VaultConfig.objects.get().threshold == 2
+    assert len(rekeyed["shares"]) == 3 and rekeyed["pending"] and VaultConfig.objects.get().threshold == 3
+    assert "pending rekey to set" in run("status")
+    with pytest.raises(CommandError, match="rekey"):
+        run("rotate-master", "--verify", stdin=rekeyed["shares"][0])
+    half = run("rekey", "--verify", stdin=rekeyed["shares"][2])
+    assert "1 of 2" in half and "--verify" in half and VaultConfig.objects.get().threshold == 3
+    verify_nonce = half.split("--nonce ", 1)[1].split()[0]
+    done = run("rekey", "--verify", "--nonce", verify_nonce, stdin=rekeyed["shares"][0])
+    assert "verified" in done and VaultConfig.objects.get().threshold == 2
     rotated = run("rotate-master", stdin="\n".join(rekeyed["shares"][:2]))
-    assert rotated.count("HOV1-K002") == 3 and VaultConfig.objects.get().key_version == 2
+    assert rotated.count("HOV1-K002") == 3 and "rotate-master --verify" in rotated
+    assert VaultConfig.objects.get().key_version == 1
+    assert "cancelled" in run("rotate-master", "--cancel")
+    rotated = run("rotate-master", stdin="\n".join(rekeyed["shares"][:2]))
+    new = [line.split(": ", 1)[1] for line in rotated.splitlines() if line.strip().startswith("share ")]
+    assert "verified" in run("rotate-master", "--verify", stdin="\n".join(new[1:]))
+    assert VaultConfig.objects.get().key_version == 2
     assert run("seal").strip() == "sealed"
     assert run("status").startswith("sealed")
     with pytest.raises(CommandError, match="封存"):

@@ -134,3 +134,42 @@ def test_cli_unseal_without_a_keeper_says_what_to_start(db, monkeypatch):
     lifecycle.vault_init(actor=system("test"), shares=3, threshold=2)
     with pytest.raises(CommandError, match="keeper"):
         unseal_command("HOV1-K002-S001-AAAAA", "", monkeypatch)
+
+
+def run_vault(*args: str, stdin: str, monkeypatch) -> str:
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    out = io.StringIO()
+    call_command("vault", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_a_rotation_started_by_one_command_is_verified_by_another_through_the_keeper(
+    db, world, keeper_socket, monkeypatch
+):
+    """The new key waits in the keeper process between two commands (two holders at two desks); the old
+    shares keep opening the vault until the new ones are verified, then only the new ones do."""
+    path, _ = keeper_socket
+    old = lifecycle.vault_init(actor=system("test"), shares=5, threshold=3).shares
+    nonce = ""
+    for share in old[:3]:
+        nonce = lifecycle.vault_share_enter(actor=system("test"), share_text=share, nonce=nonce)["nonce"]
+    entry = put(world.login_with(Role.FIRM_IT, site=world.branch_a), world, world.branch_a)
+    started = json.loads(
+        run_vault("rotate-master", "--format", "json", stdin="\n".join(old[2:]), monkeypatch=monkeypatch)
+    )
+    assert (
+        started["pending"] and other_process_status(path)["check_value"] == lifecycle.config_get().check_value
+    )
+    half = run_vault("rotate-master", "--verify", stdin=started["shares"][4], monkeypatch=monkeypatch)
+    nonce = half.split("--nonce ", 1)[1].split()[0]
+    done = run_vault(
+        "rotate-master",
+        "--verify",
+        "--nonce",
+        nonce,
+        stdin="\n".join(started["shares"][:2]),
+        monkeypatch=monkeypatch,
+    )
+    assert "verified" in done and lifecycle.config_get().key_version == 2
+    assert other_process_status(path)["check_value"] == lifecycle.config_get().check_value
+    assert services.secret_use_for_task(entry_id=entry.pk, purpose="rotation check") == STRONG

@@ -7,10 +7,11 @@ from django.db import connection
 
 from handover.audit.models import Event, Outcome
 from handover.core.actors import system
-from handover.core.errors import DomainError
+from handover.core.errors import DomainError, PermissionDenied
 from handover.org.models import Role
 from handover.vault import events, lifecycle, services
 from handover.vault.crypto import envelope
+from handover.vault.crypto.shamir import Share
 from handover.vault.models import VaultConfig
 from tests.vault.helpers import STRONG, fail_audit_inserts, put
 
@@ -37,6 +38,13 @@ def rotate(shares: list[str]) -> lifecycle.QuorumProgress:
     progress = lifecycle.QuorumProgress(index=0, nonce="", entered=[], threshold=0)
     for share in shares:
         progress = lifecycle.vault_rotate_master(actor=ACTOR, share_text=share, nonce=progress.nonce)
+    return progress
+
+
+def verify(shares: list[str]) -> lifecycle.QuorumProgress:
+    progress = lifecycle.QuorumProgress(index=0, nonce="", entered=[], threshold=0)
+    for share in shares:
+        progress = lifecycle.vault_pending_verify(actor=ACTOR, share_text=share, nonce=progress.nonce)
     return progress
 
 
@@ -121,6 +129,8 @@ def test_rekey_gives_new_shares_for_the_same_key_and_retires_the_old(vault, worl
     assert progress.done
     new = progress.shares
     assert len(new) == 3 and all(s.startswith("HOV1-K002") for s in new)
+    assert not Event.objects.filter(action=events.REKEY).exists()
+    assert verify(new[:2]).done
     lifecycle.vault_seal(actor=ACTOR)
     with pytest.raises(DomainError) as old:
         lifecycle.vault_share_enter(actor=ACTOR, share_text=vault.shares[0], nonce="")
@@ -140,6 +150,8 @@ def test_rotation_rewraps_every_data_key_and_keeps_every_ciphertext(vault, world
     progress = rotate(vault.shares[:3])
     assert progress.done
     new = progress.shares
+    assert VaultConfig.objects.get().check_value == old_check  # pending: nothing re-wrapped yet
+    assert verify(new[1:4]).done
     config = VaultConfig.objects.get()
     assert config.check_value != old_check and config.key_version == 2
     for entry in entries:
@@ -173,3 +185,76 @@ def test_status_before_init_and_uninitialised_unseal(db):
     with pytest.raises(DomainError) as refused:
         lifecycle.vault_share_enter(actor=ACTOR, share_text="HOV1-K003-S001-AAAAA", nonce="")
     assert refused.value.code == "vault_uninitialised"
+
+
+def test_a_pending_rekey_leaves_the_current_shares_opening_the_vault_until_verified(vault, world):
+    firm = world.login_with(Role.FIRM_IT, site=world.branch_a)
+    entry = put(firm, world, world.branch_a)
+    new = rekey(vault.shares[:3], new_shares=4, threshold=2).shares
+    config = VaultConfig.objects.get()
+    assert (config.pending_purpose, config.pending_threshold, config.threshold) == ("rekey", 2, 3)
+    assert (
+        lifecycle.vault_status().pending["set_id"] == Share.decode(new[0]).set_label == config.pending_set_id
+    )
+    # The new shares do not open the vault while pending; the current ones do.
+    lifecycle.vault_seal(actor=ACTOR)
+    with pytest.raises(DomainError) as early:
+        enter(new[:2])
+    assert early.value.code == "share_pending" and "--verify" in str(early.value.message)
+    lifecycle.vault_seal(actor=ACTOR)
+    assert enter(vault.shares[2:])["unsealed"]
+    # A current share is not a share of the new set; one new share is not enough.
+    with pytest.raises(DomainError) as old:
+        lifecycle.vault_pending_verify(actor=ACTOR, share_text=vault.shares[0], nonce="")
+    assert old.value.code == "share_other_set"
+    one = lifecycle.vault_pending_verify(actor=ACTOR, share_text=new[3], nonce="")
+    assert not one.done and VaultConfig.objects.get().set_id == config.set_id
+    assert lifecycle.vault_pending_verify(actor=ACTOR, share_text=new[0], nonce=one.nonce).done
+    config = VaultConfig.objects.get()
+    assert (config.pending_purpose, config.threshold, config.shares) == ("", 2, 4)
+    assert Event.objects.filter(action=events.PENDING).count() == 1
+    lifecycle.vault_seal(actor=ACTOR)
+    with pytest.raises(DomainError):
+        enter(vault.shares[:3])
+    lifecycle.vault_seal(actor=ACTOR)
+    assert enter(new[1:3])["unsealed"]
+    assert services.secret_use_for_task(entry_id=entry.pk, purpose="rekey check") == STRONG
+
+
+def test_a_pending_set_is_cancelled_or_replaced_and_its_shares_never_open_the_vault(vault, world):
+    first = rekey(vault.shares[:3], new_shares=3, threshold=2).shares
+    second = rekey(vault.shares[1:4], new_shares=3, threshold=2).shares  # a rekey started again replaces it
+    with pytest.raises(DomainError) as replaced:
+        lifecycle.vault_pending_verify(actor=ACTOR, share_text=first[0], nonce="")
+    assert replaced.value.code == "share_other_set"
+    pending = Event.objects.filter(action=events.PENDING).order_by("pk")
+    assert (
+        pending.last().after["replaces"]
+        == pending.first().after["set_id"]
+        == Share.decode(first[0]).set_label
+    )
+    with pytest.raises(PermissionDenied):
+        lifecycle.vault_pending_cancel(actor=world.login_with(Role.FIRM_IT, site=world.branch_a))
+    lifecycle.vault_pending_cancel(actor=ACTOR)
+    assert VaultConfig.objects.get().pending_purpose == "" and Event.objects.filter(
+        action=events.PENDING_CANCEL
+    )
+    with pytest.raises(DomainError) as none:
+        lifecycle.vault_pending_verify(actor=ACTOR, share_text=second[0], nonce="")
+    assert none.value.code == "no_pending_rekey"
+    lifecycle.vault_seal(actor=ACTOR)
+    assert enter(vault.shares[:3])["unsealed"]
+
+
+def test_a_rotation_whose_new_key_left_the_keeper_is_refused_and_changes_nothing(vault, world):
+    entry = put(world.login_with(Role.FIRM_IT, site=world.branch_a), world, world.branch_a)
+    sealed = bytes(entry.versions.get().sealed)
+    new = rotate(vault.shares[:3]).shares
+    lifecycle.vault_seal(actor=ACTOR)  # a keeper restarted: the pending key is gone with it
+    enter(vault.shares[:3])
+    with pytest.raises(DomainError) as gone:
+        verify(new[:3])
+    assert gone.value.code == "no_rotation"
+    assert bytes(entry.versions.get().sealed) == sealed and VaultConfig.objects.get().key_version == 1
+    lifecycle.vault_pending_cancel(actor=ACTOR)
+    assert services.secret_use_for_task(entry_id=entry.pk, purpose="rotation check") == STRONG

@@ -9,10 +9,12 @@ from django.http import Http404
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from handover.core.errors import DomainError
+from handover.core.errors import DomainError, StorageFull, disk_full
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if not isinstance(exc, DomainError) and disk_full(exc):
+        exc = StorageFull()
     if isinstance(exc, DomainError):
         body: dict[str, Any] = {"detail": str(exc.message), "code": exc.code}
         if exc.field:

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Any
 
-from django.core.files.base import File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -28,7 +31,7 @@ from handover.backups.evidence import Writer, targets_of
 from handover.backups.models import ImportedBundle, ImportVia, KeySource, SiteKey
 from handover.core import faults, filestore
 from handover.core.actors import SystemActor
-from handover.core.errors import DomainError, PermissionDenied
+from handover.core.errors import DomainError, PermissionDenied, StorageFull, disk_full
 from handover.fixity import keys as agent_keys
 from handover.fixity.bundle import BundleRefused, Opened, open_bundle
 from handover.notifications.services import notify
@@ -236,6 +239,9 @@ def bundle_import(
         if not existing.stored_as:  # imported by a process that died before it kept the signed file
             _store(source, existing)
         return ImportResult(existing, created=False)
+    # The signed file is kept before any row is written (a full disk refuses the import whole); a file with no
+    # bundle yet is harmless: the next import of it finds it whole and keeps it.
+    _keep_file(source, opened.digest, file_sha256)
     try:
         bundle = _import(actor=actor, opened=opened, key=key, via=via, courier_no=courier_no.strip(),
                          file_sha256=file_sha256, size=size)  # fmt: skip
@@ -312,9 +318,36 @@ def _summary(opened: Opened, written: Any) -> dict[str, Any]:
 
 def _store(source: IO[bytes], bundle: ImportedBundle) -> None:
     """Keep the signed file as evidence (content-addressed, so a retry writes the same name)."""
-    name = f"fixity-bundles/{bundle.digest}.zip"
-    source.seek(0)
-    if not default_storage.exists(name):
-        default_storage.save(name, File(source, name=name))
+    name = _keep_file(source, bundle.digest, bundle.file_sha256)
     ImportedBundle.objects.filter(pk=bundle.pk).update(stored_as=name)
     bundle.stored_as = name
+
+
+def _keep_file(source: IO[bytes], digest: str, file_sha256: str) -> str:
+    """The signed file at its content-addressed name, written whole or not at all: to a temporary name,
+    synced, then renamed (a death or a full disk mid-write leaves no partial file under the name). A file
+    already there is kept only if it hashes to the bundle's SHA-256; else it is written again."""
+    name = f"fixity-bundles/{digest}.zip"
+    target = Path(default_storage.path(name))
+    if target.exists():
+        with target.open("rb") as held:
+            if _file_digest(held)[0] == file_sha256:
+                return name
+    source.seek(0)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                shutil.copyfileobj(source, out, filestore.CHUNK)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temp, target)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        if disk_full(exc):
+            raise StorageFull(field="file") from exc
+        raise
+    return name

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from django.core.management.base import CommandError
 
 from handover.core.context import command_context
-from handover.core.errors import DomainError
+from handover.core.errors import DomainError, StorageFull, disk_full
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
@@ -42,3 +42,7 @@ def domain_run(channel: str = "cli") -> Iterator[None]:
             yield
         except DomainError as exc:
             raise refusal(exc) from exc
+        except Exception as exc:
+            if disk_full(exc):
+                raise refusal(StorageFull()) from exc
+            raise

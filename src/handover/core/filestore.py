@@ -25,6 +25,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, BinaryIO, NamedTuple
 
+from handover.core.errors import StorageFull, disk_full
+
 CHUNK = 1 << 20
 TEMP_PREFIX = ".upload-"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -100,7 +102,10 @@ class Pending:
         """Rename the file to its digest's name (atomic; replacing a copy of the same content, or a damaged
         one, with this complete one)."""
         final = self.store.path(self.sha256)
-        final.parent.mkdir(mode=0o700, exist_ok=True)
+        try:
+            final.parent.mkdir(mode=0o700, exist_ok=True)
+        except OSError as exc:
+            raise StorageFull(field="file") if disk_full(exc) else exc from None
         os.replace(self.path, final)
         self._done = True
         _sync_folder(final.parent)
@@ -135,9 +140,12 @@ class FileStore:
     def receive(self, chunks: Iterable[bytes], *, limit: int | None) -> Pending:
         """Write ``chunks`` to a temporary file in the store, hashing them; ``TooLarge`` (and nothing left
         behind) once more than ``limit`` bytes came."""
-        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         hasher, size = hashlib.sha256(), 0
-        fd, name = tempfile.mkstemp(dir=self.folder, prefix=TEMP_PREFIX)
+        try:
+            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(dir=self.folder, prefix=TEMP_PREFIX)
+        except OSError as exc:
+            raise StorageFull(field="file") if disk_full(exc) else exc from None
         temp = Path(name)
         try:
             with os.fdopen(fd, "wb") as out:
@@ -149,8 +157,10 @@ class FileStore:
                     out.write(chunk)
                 out.flush()
                 os.fsync(out.fileno())  # the content is on disk before it gets its name
-        except BaseException:
+        except BaseException as exc:
             temp.unlink(missing_ok=True)
+            if disk_full(exc):
+                raise StorageFull(field="file") from exc
             raise
         return Pending(self, temp, hasher.hexdigest(), size)
 

@@ -10,6 +10,8 @@ SEAL = "vault.seal"
 QUORUM_SHARE = "vault.quorum.share"
 REKEY = "vault.rekey"
 ROTATE = "vault.rotate_master"
+PENDING = "vault.rekey.pending"
+PENDING_CANCEL = "vault.rekey.cancel"
 SECRET_CAPTURE = "vault.secret.capture"
 SECRET_CHANGE = "vault.secret.change"
 SECRET_VERIFY = "vault.secret.verify"
@@ -34,8 +36,10 @@ ACTIONS = {
     UNSEAL: _("Vault unsealed"),
     SEAL: _("Vault sealed"),
     QUORUM_SHARE: _("Current share entered to approve a rekey or a master-key rotation"),
-    REKEY: _("Vault rekeyed (new shares, same master key)"),
+    REKEY: _("Vault rekeyed (new shares verified and made current, same master key)"),
     ROTATE: _("Vault master key rotated (every data key re-wrapped)"),
+    PENDING: _("New shares made by a rekey or rotation, pending until k of them are entered back"),
+    PENDING_CANCEL: _("Pending rekey or rotation cancelled (the current shares stay current)"),
     SECRET_CAPTURE: _("Secret captured into the vault"),
     SECRET_CHANGE: _("Secret changed (new version)"),
     SECRET_VERIFY: _("Secret login verification recorded"),

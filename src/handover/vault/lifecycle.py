@@ -13,6 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from handover.audit.models import Outcome
@@ -108,6 +109,10 @@ def _keeper_messages() -> dict[str, str]:
             "started may use the master key."
         ),
         "no_record": _("The key keeper refused an unwrap that does not name its vault record."),
+        "no_rotation": _(
+            "The new key of that rotation is no longer in the key keeper (it was sealed or restarted since): "
+            "cancel the rotation (`handover vault rotate-master --cancel`) and start it again."
+        ),
     }
 
 
@@ -143,6 +148,7 @@ class VaultStatus:
     keeper_remote: bool = False
     problem: str = ""
     quorum: dict[str, Any] = field(default_factory=dict)
+    pending: dict[str, Any] = field(default_factory=dict)
 
 
 def vault_status() -> VaultStatus:
@@ -160,6 +166,7 @@ def vault_status() -> VaultStatus:
         set_id=config.set_id,
         key_version=config.key_version,
         keeper_remote=keeper.is_remote,
+        pending=_pending_summary(config),
     )
     try:
         state = keeper.status()
@@ -175,6 +182,18 @@ def vault_status() -> VaultStatus:
         entered=list(state["entered"]),
         quorum=dict(state.get("quorum") or {}),
     )
+
+
+def _pending_summary(config: VaultConfig) -> dict[str, Any]:
+    if not config.pending_purpose:
+        return {}
+    return {
+        "purpose": config.pending_purpose,
+        "set_id": config.pending_set_id,
+        "shares": config.pending_shares,
+        "threshold": config.pending_threshold,
+        "since": config.pending_since.isoformat() if config.pending_since else "",
+    }
 
 
 def require_unsealed(keeper: Keeper | None = None) -> tuple[Keeper, VaultConfig]:
@@ -256,6 +275,16 @@ def vault_share_enter(*, actor: Any, share_text: str, nonce: str) -> dict[str, A
             outcome=Outcome.FAILURE,
             after={"nonce": nonce, "refused": exc.code},
         )
+        if exc.code == "share_other_set" and _of_pending_set(share_text, config):
+            raise DomainError(
+                _(
+                    "This share is from the new set of a rekey or rotation that is not verified yet: it opens "
+                    "nothing until %(k)d of the new shares are entered back (`handover vault rekey --verify` or "
+                    "`rotate-master --verify`). Until then, unseal with the current shares."
+                )
+                % {"k": config.pending_threshold},
+                code="share_pending",
+            ) from None
         raise keeper_error(exc) from None
     try:
         _record_share(actor=actor, config=config, result=result)
@@ -264,6 +293,15 @@ def vault_share_enter(*, actor: Any, share_text: str, nonce: str) -> dict[str, A
         keeper.seal()
         raise
     return result
+
+
+def _of_pending_set(share_text: str, config: VaultConfig) -> bool:
+    try:
+        return (
+            bool(config.pending_set_id) and shamir.Share.decode(share_text).set_label == config.pending_set_id
+        )
+    except ShareError:
+        return False
 
 
 def _record_share(*, actor: Any, config: VaultConfig, result: dict[str, Any]) -> None:
@@ -329,15 +367,24 @@ class QuorumProgress:
 
 
 def _quorum_share(
-    *, actor: Any, purpose: str, share_text: str, nonce: str, shares: int, threshold: int
+    *,
+    actor: Any,
+    purpose: str,
+    share_text: str,
+    nonce: str,
+    shares: int,
+    threshold: int,
+    params: Params | None = None,
 ) -> tuple[Keeper, VaultConfig, dict[str, Any]]:
-    """One current share towards a rekey or rotation, as an audit event (accepted or refused; the share's
-    number, never its content). 第二十二条 receives the passwords 按照审慎原则: no one person alone hands out
-    shares of the key that guards them."""
+    """One share towards a rekey or rotation (a current share) or towards verifying the pending set (a new
+    share, ``params`` the pending set's), as an audit event (accepted or refused; the share's number, never
+    its content). 第二十二条 receives the passwords 按照审慎原则: no one person alone hands out shares of the
+    key that guards them, nor retires the shares that open it."""
     keeper, config = require_unsealed()
+    params = params or params_of(config)
     try:
         result = keeper.quorum_submit(
-            share_text, nonce, params_of(config), purpose=purpose, shares=shares, threshold=threshold
+            share_text, nonce, params, purpose=purpose, shares=shares, threshold=threshold
         )
     except KeeperError as exc:
         event_record(
@@ -355,10 +402,10 @@ def _quorum_share(
         after={
             "for": purpose,
             "share": result["index"],
-            "set_id": config.set_id,
+            "set_id": params.set_id,
             "nonce": result["nonce"],
             "entered": len(result["entered"]),
-            "threshold": config.threshold,
+            "threshold": params.threshold,
         },
     )
     return keeper, config, result
@@ -377,41 +424,34 @@ def _progress(result: dict[str, Any], shares: list[str] | None = None) -> Quorum
 
 def vault_rekey(*, actor: Any, share_text: str, nonce: str, shares: int, threshold: int) -> QuorumProgress:
     """One current share towards new shares of the same master key. The keeper produces them only once
-    the threshold of current shares, entered like an unseal (nonce-bound), combine to the key it holds;
-    then the old shares stop working (their set id is retired)."""
-    keeper, config, result = _quorum_share(
+    the threshold of current shares, entered like an unseal (nonce-bound), combine to the key it holds.
+    The new set is then recorded as *pending* (``vault_pending_verify`` makes it current once k of its
+    shares are entered back): until then the current shares keep opening the vault, so a rekey that dies
+    before its shares reached their holders loses nothing."""
+    _keeper, config, result = _quorum_share(
         actor=actor, purpose="rekey", share_text=share_text, nonce=nonce, shares=shares, threshold=threshold
     )
     if not result["done"]:
         return _progress(result)
-    with transaction.atomic():
-        config = VaultConfig.objects.select_for_update().get(pk=config.pk)
-        before = {"shares": config.shares, "threshold": config.threshold, "set_id": config.set_id}
-        config.shares, config.threshold, config.set_id = shares, threshold, result["set_id"]
-        config.save(update_fields=["shares", "threshold", "set_id", "changed_at"])
-        event_record(
-            actor=actor,
-            action=events.REKEY,
-            obj=config,
-            before=before,
-            after={
-                "shares": shares,
-                "threshold": threshold,
-                "set_id": result["set_id"],
-                "nonce": result["nonce"],
-            },
-        )
-    faults.point("vault.rekey.after_record")
-    _reset_ceremony(keeper)
+    faults.point("vault.rekey.after_quorum")  # the new shares made in the keeper, nothing recorded
+    new = Params(
+        set_id=result["set_id"],
+        threshold=threshold,
+        check_value=config.check_value,
+        cipher_name=config.cipher_name,
+    )
+    _pending_record(actor=actor, purpose="rekey", new=new, shares=shares, nonce=result["nonce"])
+    faults.point("vault.rekey.after_record")  # pending recorded, the shares not shown: the old set current
     return _progress(result, list(result["shares"]))
 
 
 def vault_rotate_master(
     *, actor: Any, share_text: str, nonce: str, shares: int | None = None, threshold: int | None = None
 ) -> QuorumProgress:
-    """One current share towards a new master key. Once the threshold of current shares is entered,
-    every data key is re-wrapped in one transaction (the ciphertexts stay as they are, no secret is
-    decrypted), then the keeper switches to it. The new key's shares are in the last progress."""
+    """One current share towards a new master key. Once the threshold of current shares is entered, the
+    keeper makes the new key (kept in it, pending) and its shares, recorded as the pending set. Nothing is
+    re-wrapped yet: ``vault_pending_verify`` re-wraps every data key in one transaction (the ciphertexts stay
+    as they are, no secret is decrypted) only once k of the new shares are entered back."""
     config = config_get()
     shares, threshold = shares or config.shares, threshold or config.threshold
     keeper, config, result = _quorum_share(
@@ -419,13 +459,87 @@ def vault_rotate_master(
     )
     if not result["done"]:
         return _progress(result)
-    session = result["session"]
     try:
         new = Params.of(result["params"])
-        _rewrap_all(actor=actor, keeper=keeper, config=config, new=new, shares=shares, session=session)
-        faults.point(
-            "vault.rotate.after_rewrap"
-        )  # every data key re-wrapped and committed, the keeper not told
+        _pending_record(actor=actor, purpose="rotate", new=new, shares=shares, nonce=result["nonce"])
+    except BaseException:
+        keeper.rotate_abort(session=result["session"])
+        raise
+    faults.point("vault.rotate.after_record")  # pending recorded, the shares not shown: the old key current
+    return _progress(result, list(result["shares"]))
+
+
+def _pending_record(*, actor: Any, purpose: str, new: Params, shares: int, nonce: str) -> None:
+    """Record ``new`` as the pending set beside the current one (replacing a pending one never verified)."""
+    with transaction.atomic():
+        config = VaultConfig.objects.select_for_update().get(pk=1)
+        replaced = config.pending_set_id
+        config.pending_purpose, config.pending_set_id = purpose, new.set_id
+        config.pending_shares, config.pending_threshold = shares, new.threshold
+        config.pending_check_value, config.pending_since = new.check_value, timezone.now()
+        config.save()
+        event_record(
+            actor=actor,
+            action=events.PENDING,
+            obj=config,
+            after={
+                "for": purpose,
+                "shares": shares,
+                "threshold": new.threshold,
+                "set_id": new.set_id,
+                "current_set_id": config.set_id,
+                "replaces": replaced,
+                "nonce": nonce,
+            },
+        )
+
+
+def pending_params(config: VaultConfig) -> Params | None:
+    """The pending set's parameters, or None when no rekey or rotation waits for its shares."""
+    if not config.pending_purpose:
+        return None
+    return Params(
+        set_id=config.pending_set_id,
+        threshold=config.pending_threshold,
+        check_value=config.pending_check_value,
+        cipher_name=config.cipher_name,
+    )
+
+
+def vault_pending_verify(*, actor: Any, share_text: str, nonce: str) -> QuorumProgress:
+    """One share of the pending set entered back by its holder (a ceremony with its nonce, like an unseal).
+    Once k of them combine to the pending key, the pending set becomes current and the old one is retired,
+    in one transaction with its audit event (a rotation first re-wraps every data key in it); before that,
+    the current shares keep opening the vault."""
+    config = config_get()
+    new = pending_params(config)
+    if new is None:
+        raise DomainError(
+            _(
+                "No rekey or rotation is waiting for its new shares (`handover vault status` shows the vault)."
+            ),
+            code="no_pending_rekey",
+        )
+    keeper, config, result = _quorum_share(
+        actor=actor,
+        purpose="verify",
+        share_text=share_text,
+        nonce=nonce,
+        shares=config.pending_shares,
+        threshold=new.threshold,
+        params=new,
+    )
+    if not result["done"]:
+        return _progress(result)
+    if config.pending_purpose == "rekey":
+        _rekey_switch(actor=actor, new=new, nonce=result["nonce"])
+        faults.point("vault.rekey.after_switch")  # the new set current and committed, the keeper not reset
+        _reset_ceremony(keeper)
+        return _progress(result)
+    session = result["session"]
+    try:
+        _rewrap_all(actor=actor, keeper=keeper, config=config, new=new, session=session)
+        faults.point("vault.rotate.after_rewrap")  # re-wrapped and committed, the keeper not switched
         keeper.rotate_commit(check_value=new.check_value, session=session)
     except KeeperError as exc:
         keeper.rotate_abort(session=session)
@@ -433,13 +547,66 @@ def vault_rotate_master(
     except Exception:
         keeper.rotate_abort(session=session)
         raise
-    return _progress(result, list(result["shares"]))
+    return _progress(result)
 
 
-def _rewrap_all(
-    *, actor: Any, keeper: Keeper, config: VaultConfig, new: Params, shares: int, session: str
-) -> None:
+def _locked_pending(new: Params) -> VaultConfig:
+    """The configuration row, locked, still pending ``new`` (else a rekey was cancelled or replaced since)."""
+    config = VaultConfig.objects.select_for_update().get(pk=1)
+    if pending_params(config) != new:
+        raise DomainError(
+            _(
+                "The rekey or rotation these shares belong to was cancelled or replaced meanwhile: "
+                "nothing was changed."
+            ),
+            code="pending_changed",
+        )
+    return config
+
+
+def _pending_clear(config: VaultConfig) -> None:
+    config.pending_purpose = config.pending_set_id = config.pending_check_value = ""
+    config.pending_shares = config.pending_threshold = 0
+    config.pending_since = None
+
+
+def _rekey_switch(*, actor: Any, new: Params, nonce: str) -> None:
     with transaction.atomic():
+        config = _locked_pending(new)
+        before = {"shares": config.shares, "threshold": config.threshold, "set_id": config.set_id}
+        config.shares, config.threshold, config.set_id = config.pending_shares, new.threshold, new.set_id
+        _pending_clear(config)
+        config.save()
+        event_record(
+            actor=actor,
+            action=events.REKEY,
+            obj=config,
+            before=before,
+            after={"shares": config.shares, "threshold": new.threshold, "set_id": new.set_id, "nonce": nonce},
+        )
+        faults.point("vault.rekey.before_commit")  # inside the transaction: switched, not committed
+
+
+def vault_pending_cancel(*, actor: Any) -> None:
+    """Drop the pending set: its shares never open the vault, the current ones stay current. It hands
+    nobody anything, so the right to seal (one person) suffices; it is audited."""
+    _require_seal_right(actor)
+    with transaction.atomic():
+        config = VaultConfig.objects.select_for_update().filter(pk=1).first()
+        if config is None or not config.pending_purpose:
+            raise DomainError(
+                _("No rekey or rotation is waiting for its new shares: nothing to cancel."),
+                code="no_pending_rekey",
+            )
+        before = {"for": config.pending_purpose, "set_id": config.pending_set_id}
+        _pending_clear(config)
+        config.save()
+        event_record(actor=actor, action=events.PENDING_CANCEL, obj=config, before=before)
+
+
+def _rewrap_all(*, actor: Any, keeper: Keeper, config: VaultConfig, new: Params, session: str) -> None:
+    with transaction.atomic():
+        config = _locked_pending(new)
         versions = list(SecretVersion.objects.select_for_update().order_by("pk"))
         for version in versions:
             sealed = SealedSecret.from_bytes(bytes(version.sealed))
@@ -459,7 +626,8 @@ def _rewrap_all(
         SealedBlob.objects.bulk_update(blobs, ["sealed"], batch_size=500)
         before = {"key_version": config.key_version, "set_id": config.set_id}
         config.set_id, config.check_value, config.threshold = new.set_id, new.check_value, new.threshold
-        config.shares, config.key_version = shares, config.key_version + 1
+        config.shares, config.key_version = config.pending_shares, config.key_version + 1
+        _pending_clear(config)
         config.save()
         event_record(
             actor=actor,

@@ -36,6 +36,17 @@ class VaultConfig(models.Model):
     set_id = models.CharField(max_length=16)
     check_value = models.CharField(max_length=32)
     key_version = models.PositiveIntegerField(default=1)
+    # A rekey or rotation waiting for its new shares to be entered back (issue 18): the new set is kept beside
+    # the current one, which keeps opening the vault until k of the new shares are verified; then, in one
+    # transaction, the new set becomes current and the old one is retired. Nothing secret: ids and numbers.
+    pending_purpose = models.CharField(
+        max_length=10, blank=True, choices=[("rekey", "rekey"), ("rotate", "rotate")]
+    )
+    pending_set_id = models.CharField(max_length=16, blank=True)
+    pending_shares = models.PositiveSmallIntegerField(default=0)
+    pending_threshold = models.PositiveSmallIntegerField(default=0)
+    pending_check_value = models.CharField(max_length=32, blank=True)
+    pending_since = models.DateTimeField(null=True, blank=True)
     initialised_at = models.DateTimeField(auto_now_add=True)
     changed_at = models.DateTimeField(auto_now=True)
 
@@ -44,6 +55,17 @@ class VaultConfig(models.Model):
             models.CheckConstraint(condition=Q(singleton=1), name="vault_config_single_row"),
             models.CheckConstraint(
                 condition=Q(threshold__gte=2) & Q(shares__gte=F("threshold")), name="vault_config_k_of_n"
+            ),
+            models.CheckConstraint(
+                condition=Q(pending_purpose="")
+                | (
+                    Q(pending_threshold__gte=2)
+                    & Q(pending_shares__gte=F("pending_threshold"))
+                    & ~Q(pending_set_id="")
+                    & ~Q(pending_check_value="")
+                    & Q(pending_since__isnull=False)
+                ),
+                name="vault_config_pending_k_of_n",
             ),
         ]
         verbose_name = _("vault configuration")

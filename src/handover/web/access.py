@@ -17,7 +17,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
-from handover.core.errors import DomainError, NotFound, PermissionDenied
+from handover.core.errors import DomainError, NotFound, PermissionDenied, StorageFull, disk_full
 from handover.org import selectors
 from handover.org.permissions import AUTHENTICATED, PUBLIC
 
@@ -65,6 +65,9 @@ class DomainErrorMiddleware:
             return render(
                 request, "web/error.html", {"message": exc.message, "status": exc.status}, status=exc.status
             )
-        if isinstance(exc, DomainError):
+        if isinstance(exc, DomainError) and not isinstance(exc, StorageFull):
             return render(request, "web/error.html", {"message": exc.message, "status": 400}, status=400)
+        if disk_full(exc):  # a clear page, not a 500: the transaction rolled back, nothing half kept
+            full = StorageFull()
+            return render(request, "web/error.html", {"message": full.message, "status": 507}, status=507)
         return None

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from handover.audit.services import checkpoint_write, event_record
 from handover.core import faults
 from handover.core.actors import SystemActor
-from handover.core.errors import DomainError
+from handover.core.errors import DomainError, StorageFull, disk_full
 from handover.core.filestore import file_digest
 from handover.notifications.services import notify
 from handover.org import permissions as perms
@@ -289,9 +289,11 @@ def package_build(
             final.append(store / package.file_name)
             shutil.move(zipped, final[0])
             faults.point("reports.package.before_commit")  # the file in place, its record not committed
-    except BaseException:
+    except BaseException as exc:
         for stray in final:  # the file was in place but its row did not commit: nothing half written
             stray.unlink(missing_ok=True)
+        if disk_full(exc):
+            raise StorageFull() from exc
         raise
     return package
 

@@ -57,7 +57,8 @@ _ERRORS: dict[str, type[KeeperError]] = {
 # What a data key is unwrapped for: one version of one vault entry (``vault.models.record_id_for``), or one
 # sealed blob of verifier files (``vault.models.SealedBlob.record_id``).
 RECORD_ID = re.compile(r"vault-entry:[0-9a-f-]{1,64}:v[0-9]{1,9}|vault-blob:[0-9a-f-]{1,64}")
-QUORUM_PURPOSES = ("rekey", "rotate")
+# "verify": k shares of a pending rekey's or rotation's new set, entered back before it becomes current.
+QUORUM_PURPOSES = ("rekey", "rotate", "verify")
 
 
 @dataclass(frozen=True)
@@ -253,14 +254,21 @@ class LocalKeeper:
         ``params.threshold`` current shares, combined, give the key this keeper holds. Then a rekey
         returns new shares of the same key, a rotation a pending new key's shares and the session that
         alone may re-wrap with it and commit it. The key held is never returned, nor shares of it
-        without the quorum."""
+        without the quorum.
+
+        ``verify`` takes shares of the *new* set (``params`` the pending set's): done once they combine to
+        the key held (a rekey) or to the pending rotation's key, which then returns the rotation's session.
+        It produces no share, and a key no quorum minted is never accepted."""
         if purpose not in QUORUM_PURPOSES:
             raise KeeperError(f"Unknown quorum purpose {purpose!r}.", code="bad_request")
         try:
             share = shamir.Share.decode(share_text)
         except ShareError as exc:
             raise KeeperError(str(exc), code=exc.code) from None
-        self._key(params.check_value)
+        if purpose == "verify":
+            self._require_unsealed()
+        else:
+            self._key(params.check_value)
         self._check_share(share, params)
         self._split(b"\0", shares, threshold)  # the new split's numbers are checked before any share counts
         with self._lock:
@@ -276,9 +284,33 @@ class LocalKeeper:
             self._quorum = None
             master = self._master
         combined = self._combine(list(quorum.shares.values()), params)
+        if purpose == "verify":
+            return {**progress, "done": True, "session": self._verified(combined, params)}
         if master is None or not hmac.compare_digest(combined, master):
             raise KeyMismatch("The shares entered are not shares of the key this keeper holds.")
         return {**progress, "done": True, **self._quorum_result(quorum, params)}
+
+    def _require_unsealed(self) -> None:
+        with self._lock:
+            if self._master is None:
+                raise Sealed("The vault is sealed.")
+
+    def _verified(self, combined: bytes, params: Params) -> str:
+        """'' when ``combined`` is the key held (a rekey's new set), the rotation's session when it is the
+        pending rotation's key; else the new shares are not those the quorum made."""
+        with self._lock:
+            master, pending = self._master, self._pending
+        if master is not None and hmac.compare_digest(combined, master):
+            return ""
+        if pending is not None and hmac.compare_digest(combined, pending[0]) and pending[1] == params:
+            return pending[2]
+        if pending is None and master is not None:
+            raise KeeperError(
+                "The new key of that rotation is no longer in the key keeper (it was sealed or restarted "
+                "since): cancel the rotation and start it again.",
+                code="no_rotation",
+            )
+        raise KeyMismatch("The shares entered are not shares of the key the rekey or rotation made.")
 
     def _quorum_join(self, nonce: str, params: Params, purpose: str, shares: int, threshold: int) -> _Quorum:
         quorum = self._quorum

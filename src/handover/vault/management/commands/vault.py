@@ -4,7 +4,9 @@ Shares are printed once (and written one file per holder with ``--out-dir``); ``
 ``rotate-master`` and ``put`` read the shares or the secret from standard input only, never from an
 argument, which would be visible in ``ps`` and kept in shell history. ``rekey`` and ``rotate-master`` are
 ceremonies like ``unseal``: the threshold of current shares (one holder after another with ``--nonce``, or
-several lines at once) before the new shares are printed.
+several lines at once) before the new shares are printed. The new shares are pending until the threshold of
+them is entered back with ``--verify`` (the current ones keep opening the vault until then); ``--cancel``
+drops them.
 """
 
 from __future__ import annotations
@@ -45,6 +47,15 @@ class Command(BaseCommand):
                 target.add_argument(
                     "--nonce", default="", help="the ceremony to join (the previous holder was shown it)"
                 )
+                step = target.add_mutually_exclusive_group()
+                step.add_argument(
+                    "--verify",
+                    action="store_true",
+                    help="enter shares of the new (pending) set back; k of them make it current",
+                )
+                step.add_argument(
+                    "--cancel", action="store_true", help="drop the pending set; the current shares stay"
+                )
             target.add_argument("--format", choices=["text", "json"], default="text")
             target.add_argument("--out-dir", type=Path, help="also write one file per share here (mode 0600)")
         unseal = sub.add_parser("unseal", help="enter one share, read from standard input")
@@ -81,6 +92,8 @@ class Command(BaseCommand):
         self._hand_out(result.shares, result.config.threshold, options)
 
     def _rekey(self, options: dict[str, Any]) -> None:
+        if self._pending_step(options, "rekey"):
+            return
         config = lifecycle.config_get()
         shares, threshold = options["shares"] or config.shares, options["threshold"] or config.threshold
         progress = self._quorum(
@@ -90,9 +103,11 @@ class Command(BaseCommand):
             ),
         )
         if progress.done:
-            self._hand_out(progress.shares, threshold, options)
+            self._hand_out(progress.shares, threshold, options, pending="rekey")
 
     def _rotate_master(self, options: dict[str, Any]) -> None:
+        if self._pending_step(options, "rotate"):
+            return
         progress = self._quorum(
             options,
             lambda text, nonce: lifecycle.vault_rotate_master(
@@ -104,13 +119,53 @@ class Command(BaseCommand):
             ),
         )
         if progress.done:
-            self._hand_out(progress.shares, lifecycle.config_get().threshold, options)
+            self._hand_out(
+                progress.shares, lifecycle.config_get().pending_threshold, options, pending="rotate"
+            )
+
+    def _pending_step(self, options: dict[str, Any], purpose: str) -> bool:
+        """``--cancel`` or ``--verify`` of the pending set this command started; False for a new start."""
+        if not (options["cancel"] or options["verify"]):
+            return False
+        config = lifecycle.config_get()
+        if config.pending_purpose and config.pending_purpose != purpose:
+            other = "rekey" if config.pending_purpose == "rekey" else "rotate-master"
+            raise CommandError(
+                f"The pending set is a {config.pending_purpose}'s: use handover vault {other} --verify or --cancel."
+            )
+        if options["cancel"]:
+            lifecycle.vault_pending_cancel(actor=system("cli"))
+            self.stdout.write("pending set cancelled; the current shares stay current")
+            return True
+        progress = self._quorum(
+            options,
+            lambda text, nonce: lifecycle.vault_pending_verify(
+                actor=system("cli"), share_text=text, nonce=nonce
+            ),
+            verify=True,
+        )
+        if progress.done:
+            config = lifecycle.config_get()
+            self.stdout.write(
+                f"verified: the new set {config.set_id} is current ({config.threshold} of {config.shares}); "
+                "the old shares no longer open the vault"
+            )
+        return True
 
     def _quorum(
-        self, options: dict[str, Any], submit: Callable[[str, str], lifecycle.QuorumProgress]
+        self,
+        options: dict[str, Any],
+        submit: Callable[[str, str], lifecycle.QuorumProgress],
+        *,
+        verify: bool = False,
     ) -> lifecycle.QuorumProgress:
-        """Current shares from standard input, one a line, into one ceremony; its progress when they run out."""
+        """Shares from standard input, one a line, into one ceremony; its progress when they run out."""
         texts = [line.strip() for line in sys.stdin.read().splitlines() if line.strip()]
+        if not texts and verify:
+            raise CommandError(
+                "Type a share of the new set on standard input (one a line; they are not taken as "
+                "arguments): the new set becomes current once the threshold of its shares is entered."
+            )
         if not texts:
             raise CommandError(
                 "Type a current share on standard input (one a line; they are not taken as arguments): "
@@ -125,16 +180,21 @@ class Command(BaseCommand):
         self.stdout.write(
             f"share {progress.index} accepted: {len(progress.entered)} of {progress.threshold}; next holder: "
             f"handover vault {options['action']} --nonce {progress.nonce}"
+            + (" --verify" if verify else "")
             + (f" --shares {options['shares']}" if options["shares"] else "")
             + (f" --threshold {options['threshold']}" if options["threshold"] else "")
         )
         return progress
 
-    def _hand_out(self, shares: list[str], threshold: int, options: dict[str, Any]) -> None:
+    def _hand_out(
+        self, shares: list[str], threshold: int, options: dict[str, Any], pending: str = ""
+    ) -> None:
         if options.get("out_dir"):
             _write_files(options["out_dir"], shares)
         if options["format"] == "json":
-            self.stdout.write(json.dumps({"threshold": threshold, "shares": shares}))
+            self.stdout.write(
+                json.dumps({"threshold": threshold, "shares": shares, "pending": bool(pending)})
+            )
             return
         self.stdout.write(
             f"Hand each share to one holder; any {threshold} of {len(shares)} unseal the vault."
@@ -142,6 +202,13 @@ class Command(BaseCommand):
         self.stdout.write("They are shown this once and stored nowhere (the checksum is in each share).")
         for number, share in enumerate(shares, start=1):
             self.stdout.write(f"  share {number}: {share}")
+        if pending:
+            command = "rekey" if pending == "rekey" else "rotate-master"
+            self.stdout.write(
+                f"These shares are pending: the current ones keep opening the vault until {threshold} of these "
+                f"are entered back (handover vault {command} --verify, one holder after another). "
+                f"To drop them: handover vault {command} --cancel."
+            )
 
     def _unseal(self, options: dict[str, Any]) -> None:
         current = lifecycle.current_keeper()
@@ -185,6 +252,12 @@ class Command(BaseCommand):
             line += (
                 f"; {quorum['purpose']} ceremony {quorum['nonce']}: {len(quorum['entered'])} of "
                 f"{quorum['threshold']} current shares entered"
+            )
+        if status.pending:
+            pending = status.pending
+            line += (
+                f"; pending {pending['purpose']} to set {pending['set_id']} ({pending['threshold']} of "
+                f"{pending['shares']}), waiting for {pending['threshold']} of its shares to be entered back"
             )
         if not status.keeper_remote:
             line += "; no key keeper running (this process only)"
