@@ -130,9 +130,9 @@ def package_build(
     build = package_build_request(
         actor=actor, engagement=engagement, residual_risk=residual_risk, algorithm=algorithm, summary=summary
     )
-    build = package_build_run(build_id=build.pk, progress=progress)
-    if build.package is None:
-        raise DomainError(build.reason)
+    build = package_build_run(build_id=build.pk, progress=progress, reraise=True)
+    if build.package is None:  # a refusal was raised; this is an ended build asked again
+        raise DomainError(build.reason or _("This build did not produce a package."))
     return build.package
 
 
@@ -141,6 +141,7 @@ def _refuse_before(actor: Any, engagement: Engagement, algorithm: str) -> None:
     _refuse_unless_compiler(actor, engagement)
     if algorithm not in verify.ALGORITHMS:
         raise DomainError(_("Hash the package with sha256 or sm3."), field="algorithm")
+    (Path(settings.HANDOVER_PACKAGE_DIR) / engagement.code).mkdir(parents=True, exist_ok=True)
     _package_key()  # an unreadable key is named now, not after the exports
 
 
@@ -176,9 +177,12 @@ def _failed(build: PackageBuild, reason: str, actor: Any = None) -> None:
     )
 
 
-def package_build_run(*, build_id: int, progress: Progress | None = None) -> PackageBuild:
-    """Run one asked build (the task's body); its outcome is on the build: the package, or why it failed. A
-    build that ended is not run again; one interrupted is run anew, reusing the annexes it exported."""
+def package_build_run(
+    *, build_id: int, progress: Progress | None = None, reraise: bool = False
+) -> PackageBuild:
+    """Run one asked build (the task's body); its outcome is on the build: the package, or why it failed (and,
+    with ``reraise``, the refusal raised to the caller). A build that ended is not run again; one interrupted
+    is run anew, reusing the annexes it exported."""
     build = PackageBuild.objects.select_related("engagement", "requested_by").get(pk=build_id)
     if build.state in (BuildState.DONE, BuildState.FAILED):
         return build
@@ -189,6 +193,8 @@ def package_build_run(*, build_id: int, progress: Progress | None = None) -> Pac
     except DomainError as exc:
         with transaction.atomic():
             _failed(build, str(exc.message))
+        if reraise:
+            raise
     except Exception as exc:
         with transaction.atomic():
             _failed(build, _("Stopped on an unexpected error (%(error)s); see the worker's log.")
