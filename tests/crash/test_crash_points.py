@@ -177,6 +177,8 @@ def _no_package(before: dict[str, Any], after: dict[str, Any]) -> None:
 
 def _packaged(before: dict[str, Any], after: dict[str, Any]) -> None:
     assert after["packages"] == 1 and after["packages_without_file"] == []
+    # The killed build's temporary folder is swept by the next one (its process is gone).
+    assert after["leftover_build_dirs"] == []
 
 
 CASES = [
@@ -189,6 +191,7 @@ CASES = [
     Case("audit.checkpoint.after_file", _checkpoint, _checkpoint_file_without_event, _checkpointed),
     Case("backups.import.mid_rows", _bundle, _no_bundle, _bundle_kept),
     Case("backups.import.after_rows", _bundle, _bundle_rows_not_kept, _bundle_kept),
+    Case("reports.package.after_annexes", _package, _no_package, _packaged),
     Case("reports.package.after_files", _package, _no_package, _packaged),
     Case("reports.package.before_commit", _package, _no_package, _packaged),
 ]

@@ -159,3 +159,21 @@ def test_an_interrupted_build_is_marked_and_a_new_one_may_start(settings):
         stuck.state == BuildState.FAILED and "Interrupted" in stuck.reason and package.build.state == "done"
     )
     assert len(all_sites(world)) == package.build.sites_total
+
+
+def test_a_form_signed_is_exported_at_once_and_the_build_reuses_it(
+    settings, django_capture_on_commit_callbacks
+):
+    settings.HANDOVER_PACKAGE_EXPORT_AT_SIGNING = True
+    world, tech = done_world()
+    form = signed_list(world, world.branch_a, register_no=12, state=FormState.SUBMITTED)
+    firm_it = world.login_with(Role.FIRM_IT, site=world.branch_a, username="firm_it")
+    onsite = world.login_with(Role.ONSITE_POST, site=world.branch_a, username="onsite")
+    with django_capture_on_commit_callbacks(execute=True):
+        registers.form_sign(actor=firm_it, form=form)
+    assert not AnnexFile.objects.exists()  # one signature of two: not signed yet
+    with django_capture_on_commit_callbacks(execute=True):
+        registers.form_sign(actor=onsite, form=form)
+    assert set(AnnexFile.objects.values_list("form_id", "fmt")) == {(form.pk, "xlsx"), (form.pk, "pdf")}
+    package = services.package_build(actor=tech, engagement=world.engagement)
+    assert (package.build.annexes_reused, package.build.annexes_exported) == (2, 10)

@@ -145,6 +145,8 @@ class PackageBuild(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     # The last sign of life (each site's annexes ready): a build silent for long was interrupted.
     beat_at = models.DateTimeField(null=True, blank=True)
+    # The process running it (host:pid): one on this host that is gone was interrupted, whatever its last beat.
+    runner = models.CharField(max_length=200, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

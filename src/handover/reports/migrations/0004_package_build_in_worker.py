@@ -57,6 +57,7 @@ class Migration(migrations.Migration):
                 ("created_at", models.DateTimeField(auto_now_add=True)),
                 ("started_at", models.DateTimeField(blank=True, null=True)),
                 ("beat_at", models.DateTimeField(blank=True, null=True)),
+                ("runner", models.CharField(blank=True, max_length=200)),
                 ("finished_at", models.DateTimeField(blank=True, null=True)),
                 (
                     "engagement",

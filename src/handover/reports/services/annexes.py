@@ -22,12 +22,13 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Q
 
+from handover.core.actors import system
 from handover.core.filestore import file_digest
 from handover.org.models import Engagement
 from handover.registers.io.exporting import register_export
 from handover.registers.models import Form, Row, Signature
 from handover.reports.models import AnnexFile
-from handover.reports.services.common import BOTH
+from handover.reports.services.common import ANNEXES, BOTH, FROZEN
 
 # Bump when the official frame of an export changes, so that no file of the old frame is reused.
 EXPORT_FORMAT = "handover-annex/1"
@@ -39,6 +40,11 @@ _CHUNK = 400
 def annex_store(engagement: Engagement) -> Path:
     """Where the engagement's exported annexes are kept (a dot folder: no engagement code starts with a dot)."""
     return Path(settings.HANDOVER_PACKAGE_DIR) / ".annexes" / engagement.code
+
+
+def annex_path(engagement: Engagement, form: Form, key: str, fmt: str) -> Path:
+    """Where one format of a form version with content ``key`` is kept in the store."""
+    return annex_store(engagement) / form.site.code / f"{form.form_no}-v{form.version}-{key[:16]}.{fmt}"
 
 
 def content_keys(forms: list[Form]) -> dict[int, str]:
@@ -146,3 +152,27 @@ def _export(actor: Any, engagement: Engagement, form: Form, fmt: str, key: str, 
         form=form, fmt=fmt, key=key, defaults={"sha256": digest.hexdigest, "size": digest.size}
     )
     return digest
+
+
+def annex_export_asked(form_id: int) -> None:
+    """A form was signed (registers' hook, after the commit): have the worker export it into the store now, so
+    that the package build, hours later, finds it there (HANDOVER_PACKAGE_EXPORT_AT_SIGNING, on by default)."""
+    if not getattr(settings, "HANDOVER_PACKAGE_EXPORT_AT_SIGNING", False):
+        return
+    from handover.reports.tasks import annex_export
+
+    annex_export.enqueue(form_id)
+
+
+def annex_export(*, form_id: int) -> int:
+    """Export one signed form version into the store unless it is there already (the task's body); returns the
+    files exported. A form the package does not annex, or no longer signed, is left alone."""
+    form = Form.objects.select_related("site", "engagement").filter(pk=form_id).first()
+    if form is None or form.register_no not in ANNEXES or form.state not in FROZEN:
+        return 0
+    keys = content_keys([form])
+    actor = system("annex-export")
+    ready = annexes_ready(
+        actor=actor, engagement=form.engagement, forms=[form], keys=keys, algorithm="sha256"
+    )
+    return sum(1 for annex in ready if not annex.reused)

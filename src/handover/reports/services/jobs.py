@@ -15,7 +15,9 @@ progress page), in three parts so that nothing is held while others sign:
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import socket
 import tempfile
 import zipfile
 from collections.abc import Callable
@@ -61,10 +63,16 @@ STALE = timedelta(minutes=15)
 
 Progress = Callable[[int, int], None]
 
-_SUMMARY_NEEDED = (
-    "Write 表24's overall summary of the handover (第二十七条第3项), or record it as a note on step "
-    "N-03 (交接工作总结), where the build takes it from."
-)
+
+def _summary_needed() -> DomainError:
+    # 第二十七条第3项 「以书面形式向托管工作组汇报」: 表24 carries 技术组's written summary, never a count (C16).
+    return DomainError(
+        _(
+            "Write 表24's overall summary of the handover (第二十七条第3项), or record it as a note on step "
+            "N-03 (交接工作总结), where the build takes it from."
+        ),
+        field="summary",
+    )
 
 
 def package_build_request(
@@ -81,8 +89,7 @@ def package_build_request(
     _refuse_before(actor, engagement, algorithm)
     _refuse_unless_done(sites_not_done(engagement), residual_risk.strip())
     if not (summary.strip() or _n03_summary(engagement)):
-        # 第二十七条第3项 「以书面形式向托管工作组汇报」: 表24 carries 技术组's written summary, never a count (C16).
-        raise DomainError(_(_SUMMARY_NEEDED), field="summary")
+        raise _summary_needed()
     with transaction.atomic():
         _refuse_while_running(engagement, actor)
         build = PackageBuild.objects.create(
@@ -152,7 +159,7 @@ def _refuse_while_running(engagement: Engagement, actor: Any) -> None:
         engagement=engagement, state__in=(BuildState.QUEUED, BuildState.RUNNING)
     )
     for build in live:
-        if (build.beat_at or build.created_at) > now - STALE:
+        if (build.beat_at or build.created_at) > now - STALE and not _runner_gone(build.runner):
             raise DomainError(
                 _(
                     "A build of this engagement's package is already %(state)s (asked by %(who)s); wait for it."
@@ -161,7 +168,29 @@ def _refuse_while_running(engagement: Engagement, actor: Any) -> None:
                 field="build",
             )
         when = timezone.localtime(build.beat_at or build.created_at).isoformat(timespec="seconds")
-        _failed(build, _("Interrupted: no progress since %(when)s; build again.") % {"when": when}, actor)
+        _failed(
+            build,
+            _("Interrupted: its process ended, or gave no sign of life since %(when)s.") % {"when": when},
+            actor,
+        )
+
+
+def _runner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _runner_gone(runner: str) -> bool:
+    """Whether the process that ran a build (host:pid) is known to be gone: on this host and not alive."""
+    host, _sep, pid = runner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def _failed(build: PackageBuild, reason: str, actor: Any = None) -> None:
@@ -187,7 +216,9 @@ def package_build_run(
     if build.state in (BuildState.DONE, BuildState.FAILED):
         return build
     now = timezone.now()
-    PackageBuild.objects.filter(pk=build.pk).update(state=BuildState.RUNNING, started_at=now, beat_at=now)
+    PackageBuild.objects.filter(pk=build.pk).update(
+        state=BuildState.RUNNING, started_at=now, beat_at=now, runner=_runner()
+    )
     try:
         _run(build, progress or _quiet)
     except DomainError as exc:
@@ -219,7 +250,7 @@ def _run(build: PackageBuild, progress: Progress) -> None:
     _refuse_unless_done(not_done, build.residual_risk)
     summary = build.summary or _n03_summary(engagement)
     if not summary:
-        raise DomainError(_(_SUMMARY_NEEDED), field="summary")
+        raise _summary_needed()
     chosen_at = timezone.now()
     chosen = annexed_forms(engagement)
     keys = store.content_keys(chosen)
