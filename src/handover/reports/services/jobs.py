@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -245,17 +245,8 @@ def _run(build: PackageBuild, progress: Progress) -> None:
     folder = Path(settings.HANDOVER_PACKAGE_DIR) / engagement.code
     folder.mkdir(parents=True, exist_ok=True)
     _sweep(folder, build.pk)
-    # The snapshot: what is annexed, and 表24's lines over the same state, chosen now.
-    not_done = sites_not_done(engagement)
-    _refuse_unless_done(not_done, build.residual_risk)
-    summary = build.summary or _n03_summary(engagement)
-    if not summary:
-        raise _summary_needed()
-    chosen_at = timezone.now()
-    chosen = annexed_forms(engagement)
-    keys = store.content_keys(chosen)
-    lines = _table24_lines(engagement)
-    unsigned = _unsigned(engagement, chosen)
+    snap = _snapshot(build, engagement)
+    not_done, summary, chosen_at, chosen, keys, lines, unsigned = snap
     sites = [list(group) for _site, group in groupby(chosen, key=lambda f: f.site_id)]
     PackageBuild.objects.filter(pk=build.pk).update(
         snapshot=[[f.pk, f.form_no, f.version, keys[f.pk]] for f in chosen], sites_total=len(sites)
@@ -285,6 +276,28 @@ def _run(build: PackageBuild, progress: Progress) -> None:
             for stray in final:  # the file was in place but its row did not commit: nothing half written
                 stray.unlink(missing_ok=True)
             raise
+
+
+def _snapshot(build: PackageBuild, engagement: Engagement) -> tuple[Any, ...]:
+    """What the build packages, read at one moment: the sites not done, the summary, the annexed versions and
+    their content keys, 表24's lines, the unsigned forms. One short read transaction (REPEATABLE READ on
+    PostgreSQL; on SQLite the lock of a transaction), so a signature in between cannot split it."""
+    outermost = not connection.in_atomic_block
+    with transaction.atomic():
+        if outermost and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        not_done = sites_not_done(engagement)
+        _refuse_unless_done(not_done, build.residual_risk)
+        summary = build.summary or _n03_summary(engagement)
+        if not summary:
+            raise _summary_needed()
+        chosen_at = timezone.now()
+        chosen = annexed_forms(engagement)
+        keys = store.content_keys(chosen)
+        lines = _table24_lines(engagement)
+        unsigned = _unsigned(engagement, chosen)
+    return not_done, summary, chosen_at, chosen, keys, lines, unsigned
 
 
 def _annexes_zipped(
@@ -361,8 +374,9 @@ def _signed_since(engagement: Engagement, chosen: list[Form]) -> list[str]:
 
 
 def _sweep(folder: Path, current: int) -> None:
-    """Remove the temporary folders that builds no longer running left behind (a killed process), and those of
-    an earlier attempt of the ``current`` build."""
+    """Remove what builds no longer running left behind (a killed process): their temporary folders (and those
+    of an earlier attempt of the ``current`` build), and a package file whose record never committed — one
+    build of an engagement runs at a time, so no other is between its rename and its commit."""
     running = set(
         PackageBuild.objects.filter(state=BuildState.RUNNING, beat_at__gt=timezone.now() - STALE).values_list(
             "pk", flat=True
@@ -372,3 +386,11 @@ def _sweep(folder: Path, current: int) -> None:
         number = leftover.name.split("-")[1]
         if not (number.isdigit() and int(number) in running - {current}):
             shutil.rmtree(leftover, ignore_errors=True)
+    if running - {current}:
+        return
+    recorded = set(
+        HandoverPackage.objects.filter(engagement__code=folder.name).values_list("file_name", flat=True)
+    )
+    for stray in folder.glob("*.zip"):
+        if stray.name not in recorded:
+            stray.unlink(missing_ok=True)
