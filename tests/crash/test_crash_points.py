@@ -256,3 +256,44 @@ def test_a_rekey_killed_after_its_record_leaves_shares_that_open_the_vault(
     assert opened.returncode == 0, opened.stderr[-3000:]
     found = json.loads(opened.stdout.strip().splitlines()[-1])
     assert found["open"], found["reason"]  # the old shares, since the new ones were never shown
+
+
+def test_a_signature_goes_through_while_a_build_exports(base: Path, tmp_path: Path) -> None:
+    """No long transaction (issue 18): the build, in its own process, is held after its first site's annexes (a
+    barrier: a named pipe, no sleep); meanwhile another process signs a row (its own connection to the SQLite
+    file, which a build holding the write lock would make fail with "database is locked"); then the build goes
+    on and ends with its package."""
+    root = tmp_path / "deployment"
+    shutil.copytree(base, root)
+    before = json.loads((base / "state.json").read_text())
+    pipe = root / "go"
+    os.mkfifo(pipe)
+    context = json.loads((root / "crash-context.json").read_text())
+    args = ("--engagement", context["engagement"], "--user", "tech", "-o", str(root / "copy.zip"))
+    build = subprocess.Popen(
+        [sys.executable, "-m", "handover", "package", "build", *args, "--residual-risk", "演练"],
+        cwd=ROOT,
+        env=_env(root, HANDOVER_FAULT_HOLD=f"reports.package.site_ready={pipe}"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert build.stderr is not None
+        seen = []
+        while (line := build.stderr.readline()) and "held at" not in line:
+            seen.append(line)
+        assert line, "".join(seen)[-3000:]  # the build ended before the barrier
+        signed = _sign(root)
+        with pipe.open("w") as go:
+            go.write("go\n")
+        out, err = build.communicate()
+    finally:
+        if build.poll() is None:
+            build.kill()
+            build.wait()
+    assert signed.returncode == 0, signed.stdout + signed.stderr[-3000:]
+    assert build.returncode == 0, out + err[-3000:]
+    after = sound(root)
+    _signed(before, after)
+    assert after["packages"] == 1 and after["leftover_build_dirs"] == []

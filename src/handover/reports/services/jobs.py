@@ -326,6 +326,7 @@ def _annexes_zipped(
                 beat_at=timezone.now(),
             )
             progress(done, len(sites))
+            faults.point("reports.package.site_ready")  # a site's annexes in the zip, no transaction open
     return known, reused
 
 
