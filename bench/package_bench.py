@@ -101,10 +101,10 @@ def timed_build(engagement: object, user: object) -> tuple[float, float, float, 
     process, the package). The CPU time travels better than the wall time on a machine shared with others."""
     from handover.reports import services
 
-    last = [0.0]
+    last = [0.0, 0.0]
 
     def progress(done: int, total: int) -> None:
-        last[0] = time.perf_counter()
+        last[0], last[1] = time.perf_counter(), time.process_time()
         if done == total or done % max(1, total // 10) == 0:
             print(f"  annexes: {done} of {total} sites", file=sys.stderr)
 
@@ -112,8 +112,9 @@ def timed_build(engagement: object, user: object) -> tuple[float, float, float, 
     package = services.package_build(
         actor=user, engagement=engagement, summary="交接工作总结（基准）", progress=progress
     )  # type: ignore[arg-type]
-    end = time.perf_counter()
-    return end - start, end - last[0], time.process_time() - cpu, package
+    end, end_cpu = time.perf_counter(), time.process_time()
+    print(f"  final transaction: {end - last[0]:.2f} s, CPU {end_cpu - last[1]:.2f} s", file=sys.stderr)
+    return end - start, end - last[0], end_cpu - cpu, package
 
 
 def line(label: str, wall: float, final: float, cpu: float, build: object, ref: tuple[float, float]) -> str:
