@@ -331,6 +331,8 @@ def _annexes_zipped(
 
 
 class _Sealed:
+    """What the final transaction's first half made: the package's contents, its manifest and file count."""
+
     def __init__(self, built: _Built, manifest: bytes, count: int) -> None:
         self.built, self.manifest, self.count = built, manifest, count
 
