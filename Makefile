@@ -111,6 +111,8 @@ bench: install-bench
 	$(BIN)/python bench/backup_bench.py
 	$(BIN)/python bench/workflow_bench.py
 	$(BIN)/python bench/workflow_pages.py
+	$(BIN)/python bench/package_bench.py --prefill
+	$(BIN)/python bench/package_bench.py --sites 30
 	$(BIN)/python bench/vault_bench.py
 	$(BIN)/python bench/fixity_bench.py
 	$(BIN)/python bench/fixity_convergence.py

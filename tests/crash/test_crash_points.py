@@ -241,6 +241,9 @@ def _no_package(before: dict[str, Any], after: dict[str, Any]) -> None:
 
 def _packaged(before: dict[str, Any], after: dict[str, Any]) -> None:
     assert after["packages"] == 1 and after["packages_without_file"] == []
+    # What the killed build left (its temporary folder, a zip whose record never committed) is swept by the
+    # next one (its process is gone).
+    assert after["leftover_build_dirs"] == [] and after["files_without_record"] == []
 
 
 def _form_sign(root: Path, **extra: str) -> subprocess.CompletedProcess[str]:
@@ -275,6 +278,7 @@ CASES = [
     Case("audit.checkpoint.after_file", _checkpoint, _checkpoint_file_without_event, _checkpointed),
     Case("backups.import.mid_rows", _bundle, _no_bundle, _bundle_kept),
     Case("backups.import.after_rows", _bundle, _bundle_rows_not_kept, _bundle_kept),
+    Case("reports.package.after_annexes", _package, _no_package, _packaged),
     Case("reports.package.after_files", _package, _no_package, _packaged),
     Case("reports.package.before_commit", _package, _no_package, _packaged),
 ]
@@ -428,3 +432,44 @@ def test_a_vault_rekey_or_rotation_killed_at_each_step_still_opens_with_the_curr
     assert {k: v for k, v in later.items() if k != "events"} == {
         k: v for k, v in once.items() if k != "events"
     }
+
+
+def test_a_signature_goes_through_while_a_build_exports(base: Path, tmp_path: Path) -> None:
+    """No long transaction (issue 18): the build, in its own process, is held after its first site's annexes (a
+    barrier: a named pipe, no sleep); meanwhile another process signs a row (its own connection to the SQLite
+    file, which a build holding the write lock would make fail with "database is locked"); then the build goes
+    on and ends with its package."""
+    root = tmp_path / "deployment"
+    shutil.copytree(base, root)
+    before = json.loads((base / "state.json").read_text())
+    pipe = root / "go"
+    os.mkfifo(pipe)
+    context = json.loads((root / "crash-context.json").read_text())
+    args = ("--engagement", context["engagement"], "--user", "tech", "-o", str(root / "copy.zip"))
+    build = subprocess.Popen(
+        [sys.executable, "-m", "handover", "package", "build", *args, "--residual-risk", "演练"],
+        cwd=ROOT,
+        env=_env(root, HANDOVER_FAULT_HOLD=f"reports.package.site_ready={pipe}"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert build.stderr is not None
+        seen = []
+        while (line := build.stderr.readline()) and "held at" not in line:
+            seen.append(line)
+        assert line, "".join(seen)[-3000:]  # the build ended before the barrier
+        signed = _sign(root)
+        with pipe.open("w") as go:
+            go.write("go\n")
+        out, err = build.communicate()
+    finally:
+        if build.poll() is None:
+            build.kill()
+            build.wait()
+    assert signed.returncode == 0, signed.stdout + signed.stderr[-3000:]
+    assert build.returncode == 0, out + err[-3000:]
+    after = sound(root)
+    _signed(before, after)
+    assert after["packages"] == 1 and after["leftover_build_dirs"] == []

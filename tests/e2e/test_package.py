@@ -34,8 +34,10 @@ def test_the_technical_group_builds_records_and_downloads_a_package_that_verifie
     expect(page.locator(".errorlist")).to_contain_text("遗留风险")
     page.fill("textarea[name=residual_risk]", "总部清算系统备份待补登，次日完成")
     page.fill("textarea[name=summary]", "交接工作总结：除总部清算系统备份待补登外均已完成")
-    # The build signs 表24 and exports every annex as xlsx and PDF before the page answers: no time limit.
-    page.get_by_test_id("build").click(timeout=0)
+    # The build runs in the server's task worker; the page follows it and reloads itself: no time limit.
+    page.get_by_test_id("build").click()
+    expect(page.get_by_test_id("builds")).to_be_visible()
+    page.get_by_test_id("built-package").first.click(timeout=0)
     expect(page.get_by_test_id("digest")).to_be_visible()
     expect(page.get_by_test_id("table24")).to_contain_text("HQ-T24-")  # signed by demo-tech in the build
     # 第二十七条第4项: 技术组 does not record the approval; the working group's member does, in person.

@@ -721,8 +721,9 @@ def package(walk: Walk, folder: Path) -> None:
     tech.fill("textarea[name=residual_risk]", "其余营业部交接未完成，次日继续；上海浦东营业部已完成")
     tech.fill("textarea[name=summary]", "交接工作总结：上海浦东营业部已完成，其余营业部次日继续")
     building = time.monotonic()
-    # The build exports every annexed form of the demo as xlsx and PDF within the request.
-    tech.get_by_test_id("build").click(timeout=BUILD_GUARD_MS)
+    # The build runs in the server's task worker; the page follows it and reloads itself until the package.
+    tech.get_by_test_id("build").click()
+    tech.get_by_test_id("built-package").first.click(timeout=BUILD_GUARD_MS)
     expect(tech.get_by_test_id("digest")).to_be_visible()
     print(f"package build: {time.monotonic() - building:.1f} s")
     with tech.expect_download() as download:

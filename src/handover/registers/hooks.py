@@ -9,7 +9,9 @@ import the vault. Like the workflow's step gates (workflow/gates.py), an app add
   that says 密码保管系统 names an existing entry, vault/references.py);
 - a clock says what time it is (the workflow's, which tests and the demo set);
 - a custody reference says what a register's 保管引用 names an account's secret by, or "" if no app holds
-  it (the demo's 表10 rows name the demo vault's entries this way).
+  it (the demo's 表10 rows name the demo vault's entries this way);
+- a "form signed" callback runs once a form's last footer signature is committed, with the form's id (the
+  package's annex store exports the signed version then, reports/services/annexes.py).
 """
 
 from __future__ import annotations
@@ -31,6 +33,22 @@ CUSTODY_REFERENCES: list[CustodyReference] = []
 # The clock the registers read "now" from (plausibility.py: no work done in the future); the workflow plugs
 # its own in, which tests and the demo set, so the registers and the workflow agree on the time.
 CLOCKS: list[Callable[[], dt.datetime]] = []
+
+
+# What other apps do once a form is signed, after the commit (a callback gets the form's id).
+FORM_SIGNED: list[Callable[[int], None]] = []
+
+
+def form_signed_register(callback: Callable[[int], None]) -> None:
+    """Add a "form signed" callback once."""
+    if callback not in FORM_SIGNED:
+        FORM_SIGNED.append(callback)
+
+
+def form_signed(form_id: int) -> None:
+    """Tell every app that form ``form_id`` is now signed (called after the commit)."""
+    for callback in FORM_SIGNED:
+        callback(form_id)
 
 
 # Which (site, register) lines of 表24 the workflow's same-day feedback covers (第二十七条第2项).

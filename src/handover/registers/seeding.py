@@ -56,24 +56,25 @@ def computed_form_build(
     form_no: str = "",
     header: dict[str, Any] | None = None,
     as_of: date | None = None,
+    lines: list[dict[str, Any]] | None = None,
 ) -> Form:
     """A form of 表6 (from the 表5 rows of ``site`` and its subtree) or 表24 (from every annexed register
-    of the subtree), its rows computed now; it is then submitted and signed like any other form."""
+    of the subtree), its rows computed now — or ``lines`` computed earlier by ``computed_lines`` (the package
+    computes 表24 when it chooses its annexes, and writes it at its end); it is then submitted and signed like
+    any other form."""
     if register_no not in COMPUTED:
         raise DomainError(_("Only 表6 and 表24 are computed registers."), field="register_no")
     require(user=actor, engagement=engagement, capability=perms.FILL_REGISTERS, site=site)
     subtree = list(Site.objects.filter(engagement=engagement, path__startswith=site.path, is_active=True))
-    if register_no == catalogue.STAFF_SUMMARY:
-        lines = computed.staff_summary(engagement=engagement, sites=subtree)
-        header = header or {}
-    else:
-        summary = computed.handover_summary(engagement=engagement, sites=subtree, as_of=as_of)
-        lines = [line.as_data() for line in summary if line.site is not None]
+    if lines is None:
+        lines = computed_lines(engagement=engagement, site=site, register_no=register_no, as_of=as_of)
+    if register_no == catalogue.HANDOVER_SUMMARY:
         header = {
             "disposal_date": engagement.disposal_date.isoformat(),
             "scope_sites": [s.pk for s in subtree],
             **(header or {}),
         }
+    header = header or {}
     clean = [_computed_clean(register_no, data) for data in lines]
     with transaction.atomic():
         form = services.form_create(
@@ -88,6 +89,19 @@ def computed_form_build(
         )
         _rows_create(actor, form, clean, events.FORM_COMPUTE, {"rows": len(clean)})
     return form
+
+
+def computed_lines(
+    *, engagement: Engagement, site: Site, register_no: int, as_of: date | None = None
+) -> list[dict[str, Any]]:
+    """The lines ``computed_form_build`` would write now for 表6 or 表24 at ``site``, without writing them."""
+    if register_no not in COMPUTED:
+        raise DomainError(_("Only 表6 and 表24 are computed registers."), field="register_no")
+    subtree = list(Site.objects.filter(engagement=engagement, path__startswith=site.path, is_active=True))
+    if register_no == catalogue.STAFF_SUMMARY:
+        return computed.staff_summary(engagement=engagement, sites=subtree)
+    summary = computed.handover_summary(engagement=engagement, sites=subtree, as_of=as_of)
+    return [line.as_data() for line in summary if line.site is not None]
 
 
 def form_open(

@@ -22,7 +22,7 @@ from handover.core.errors import DomainError, PermissionDenied
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Person, Role, Site
 from handover.org.selectors import grants_for, require
-from handover.registers import catalogue, computed, events, rules
+from handover.registers import catalogue, computed, events, hooks, rules
 from handover.registers.columns import OPTIONAL, Column
 from handover.registers.models import Form, FormState, Row, Signature, SignatureKind
 from handover.registers.signing import (  # noqa: F401  (re-exported: the policy's old home)
@@ -380,6 +380,8 @@ def form_sign(*, actor: Actor, form: Form) -> Signature:
         if given | {role} >= set(needed):
             Form.objects.filter(pk=form.pk).update(state=FormState.SIGNED)
             form.state = FormState.SIGNED
+            signed_id = form.pk
+            transaction.on_commit(lambda: hooks.form_signed(signed_id))
     return signature
 
 

@@ -13,3 +13,8 @@ class ReportsConfig(AppConfig):
         from handover.workflow.services import phases
 
         phases.approved_table24_answer(selectors.table24_approved)
+        # A signed version never changes: export it for the package once it is signed, not at the build.
+        from handover.registers import hooks
+        from handover.reports.services.annexes import annex_export_asked
+
+        hooks.form_signed_register(annex_export_asked)

@@ -3,6 +3,8 @@
 from django.utils.translation import gettext_lazy as _
 
 PACKAGE_BUILD = "reports.package.build"
+PACKAGE_BUILD_REQUEST = "reports.package.build_request"
+PACKAGE_BUILD_FAIL = "reports.package.build_fail"
 PACKAGE_DOWNLOAD = "reports.package.download"
 PACKAGE_APPROVE = "reports.package.approve"
 PACKAGE_DISTRIBUTE = "reports.package.distribute"
@@ -10,6 +12,8 @@ ADDENDUM_DOWNLOAD = "reports.package.addendum"
 
 ACTIONS = {
     PACKAGE_BUILD: _("Handover package built"),
+    PACKAGE_BUILD_REQUEST: _("Build of a handover package asked"),
+    PACKAGE_BUILD_FAIL: _("Build of a handover package failed"),
     PACKAGE_DOWNLOAD: _("Handover package downloaded"),
     PACKAGE_APPROVE: _("Working group's approval of a handover package recorded"),
     PACKAGE_DISTRIBUTE: _("Distribution of a handover package recorded"),

@@ -110,3 +110,73 @@ class PackageDistribution(models.Model):
 
     def __str__(self) -> str:
         return f"{self.package_id} → {self.recipient}"
+
+
+class BuildState(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+class PackageBuild(models.Model):
+    """One asked build of the package, run by the task worker (DESIGN.md decision 10): who asked, with what,
+    its progress (sites whose annexes are ready of those annexed), and its outcome — the package, or the reason
+    it failed. ``snapshot`` is the annexed form versions chosen at its start: those, and no later version, are
+    annexed (a version signed during the build is named in package.json, not annexed)."""
+
+    engagement = models.ForeignKey(Engagement, on_delete=models.PROTECT, related_name="package_builds")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_by_name = models.CharField(_("asked by"), max_length=150)
+    residual_risk = models.TextField(_("residual-risk reason"), blank=True)
+    summary = models.TextField(_("overall summary"), blank=True)
+    algorithm = models.CharField(_("hash of the manifest"), max_length=8, choices=HashAlgorithm.choices)
+    state = models.CharField(_("state"), max_length=8, choices=BuildState.choices, default=BuildState.QUEUED)
+    sites_total = models.PositiveIntegerField(default=0)
+    sites_done = models.PositiveIntegerField(default=0)
+    annexes_reused = models.PositiveIntegerField(default=0)
+    annexes_exported = models.PositiveIntegerField(default=0)
+    snapshot = models.JSONField(default=list, blank=True)
+    reason = models.TextField(_("why it failed"), blank=True)
+    package = models.OneToOneField(
+        HandoverPackage, on_delete=models.PROTECT, null=True, blank=True, related_name="build"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    # The last sign of life (each site's annexes ready): a build silent for long was interrupted.
+    beat_at = models.DateTimeField(null=True, blank=True)
+    # The process running it (host:pid): one on this host that is gone was interrupted, whatever its last beat.
+    runner = models.CharField(max_length=200, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("package build")
+        verbose_name_plural = _("package builds")
+
+    def __str__(self) -> str:
+        return f"{self.engagement_id} build {self.pk} {self.state}"
+
+
+class AnnexFile(models.Model):
+    """One signed form version exported once (xlsx or PDF) into the data folder and reused by every build: a
+    signed version never changes (DESIGN.md decision 2). ``key`` is the SHA-256 of the version's content
+    (header, rows, signatures, state) with the export's format version, so a file exported from other content
+    is never reused; ``sha256`` is the file's, checked each time the file is reused."""
+
+    form = models.ForeignKey(Form, on_delete=models.PROTECT, related_name="+")
+    fmt = models.CharField(max_length=4)
+    key = models.CharField(max_length=64)
+    sha256 = models.CharField(max_length=64)
+    size = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["form", "fmt", "key"], name="reports_annexfile_once"),
+        ]
+        verbose_name = _("exported annex")
+        verbose_name_plural = _("exported annexes")
+
+    def __str__(self) -> str:
+        return f"{self.form_id}.{self.fmt} {self.key[:12]}"

@@ -13,7 +13,7 @@ from handover.org.models import Engagement
 from handover.org.selectors import require
 from handover.registers import catalogue
 from handover.registers.models import Form
-from handover.reports.models import HandoverPackage
+from handover.reports.models import BuildState, HandoverPackage, PackageBuild
 from handover.workflow import state
 from handover.workflow.models import CaseState, ExceptionCase
 
@@ -22,6 +22,17 @@ def package_list(*, user: Any, engagement: Engagement) -> QuerySet[HandoverPacka
     """The engagement's packages, newest first, with their approval and their signed 表24."""
     require(user=user, engagement=engagement, capability=perms.MANAGE_PACKAGES)
     return _packages(engagement)
+
+
+def build_list(*, user: Any, engagement: Engagement, limit: int = 5) -> list[PackageBuild]:
+    """The engagement's latest asked builds, newest first, with their progress and outcome."""
+    require(user=user, engagement=engagement, capability=perms.MANAGE_PACKAGES)
+    return list(PackageBuild.objects.filter(engagement=engagement).select_related("package")[:limit])
+
+
+def build_under_way(builds: list[PackageBuild]) -> bool:
+    """Whether a build is queued or running (the page then reloads itself)."""
+    return any(b.state in (BuildState.QUEUED, BuildState.RUNNING) for b in builds)
 
 
 def _packages(engagement: Engagement) -> QuerySet[HandoverPackage]:

@@ -22,21 +22,28 @@ from handover.workflow.services import case_risk_accept
 
 @needs(perms.MANAGE_PACKAGES)
 def package_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
+    """The packages, and the builds asked: a build runs in the task worker; this page follows it (queued,
+    running with n of m sites, done, failed with the reason) and reloads itself while one is under way."""
     packages = selectors.package_list(user=request.user, engagement=engagement)
     form = BuildForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            package = services.package_build(actor=request.user, engagement=engagement, **form.cleaned_data)
+            services.package_build_start(actor=request.user, engagement=engagement, **form.cleaned_data)
         except DomainError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, str(exc.message))
         else:
-            messages.success(request, _("Package %(file)s built.") % {"file": package.file_name})
-            return redirect("reports:package_detail", code=engagement.code, package_id=package.pk)
+            messages.success(
+                request, _("The package is being built in the background; this page follows it.")
+            )
+            return redirect("reports:package_list", code=engagement.code)
+    builds = selectors.build_list(user=request.user, engagement=engagement)
     context = {
         "engagement": engagement,
         "caps": capabilities_in(user=request.user, engagement=engagement)[1],
         "form": form,
         "packages": packages,
+        "builds": builds,
+        "running": selectors.build_under_way(builds),
         "not_done": services.sites_not_done(engagement),
     }
     return render(request, "reports/package_list.html", context, status=400 if form.errors else 200)

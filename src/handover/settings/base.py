@@ -232,6 +232,9 @@ HANDOVER_UPLOAD_MAX_BYTES_OTHER = env.get_int("HANDOVER_UPLOAD_MAX_BYTES_OTHER")
 
 HANDOVER_PACKAGE_KEY = Path(env.get("HANDOVER_PACKAGE_KEY") or DATA_DIR / "keys" / "package.key")
 HANDOVER_PACKAGE_DIR = DATA_DIR / "packages"
+# Export each annexed form (表5–23, 表39) for the package in the task worker once it is signed, so that the build
+# reuses it (docs/package.md); off, the first build exports what it does not find.
+HANDOVER_PACKAGE_EXPORT_AT_SIGNING = True
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]

@@ -27,3 +27,6 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 LOGGING = {"version": 1, "disable_existing_loggers": False, "loggers": LOGGING["loggers"]}  # the quiet ones
+# Each signature would export its form as xlsx and PDF at once (the immediate backend): the tests that want it
+# turn it on (tests/reports/test_package_build_job.py).
+HANDOVER_PACKAGE_EXPORT_AT_SIGNING = False

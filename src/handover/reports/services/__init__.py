@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from handover.reports.services.build import (
     _table24,  # noqa: F401  (kept importable for its tests)
-    package_build,
     package_file_open,
     package_path,
 )
@@ -27,6 +26,12 @@ from handover.reports.services.common import (
     SiteNotDone,
     annexed_forms,
     sites_not_done,
+)
+from handover.reports.services.jobs import (
+    package_build,
+    package_build_request,
+    package_build_run,
+    package_build_start,
 )
 from handover.reports.services.keys import package_public_key_pem
 from handover.reports.services.records import (
@@ -46,6 +51,9 @@ __all__ = [
     "package_addendum_issue",
     "package_approve",
     "package_build",
+    "package_build_request",
+    "package_build_run",
+    "package_build_start",
     "package_distribution_record",
     "package_file_open",
     "package_path",

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
-import shutil
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -16,10 +13,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from handover.audit.services import checkpoint_write, event_record
-from handover.core import faults
+from handover.audit.services import event_record
 from handover.core.actors import SystemActor
-from handover.core.errors import DomainError, StorageFull, disk_full
+from handover.core.errors import DomainError
 from handover.core.filestore import file_digest
 from handover.notifications.services import notify
 from handover.org import permissions as perms
@@ -41,10 +37,7 @@ from handover.reports.services.common import (
     STATE_ZH,
     SiteNotDone,
     _actor_name,
-    annexed_forms,
-    sites_not_done,
 )
-from handover.reports.services.keys import _seal
 from handover.workflow.models import PhaseTransition, StepNote
 
 
@@ -106,16 +99,34 @@ def _handover_period(engagement: Engagement, now: datetime) -> tuple[datetime, d
     return min(start, now), now
 
 
-def _table24(
-    actor: Any, engagement: Engagement, residual_risk: str, summary: str, now: datetime
-) -> list[Form]:
-    """表24 computed now at each root site (总部) of the engagement over its whole subtree, submitted and
-    signed by the acting 技术组 member as its compiler (第二十七条第4项); refused unless each ends signed."""
+def _roots(engagement: Engagement) -> list[Site]:
+    """The engagement's active root sites (总部), where 表24 is compiled; refused when there is none."""
     roots = list(
         Site.objects.filter(engagement=engagement, parent__isnull=True, is_active=True).order_by("path")
     )
     if not roots:
         raise DomainError(_("The engagement has no active 总部 site to compile 表24 at."), field="site")
+    return roots
+
+
+def _table24_lines(engagement: Engagement) -> dict[int, list[dict[str, Any]]]:
+    """表24's lines at each root site, computed now (when the build chooses its annexes) without writing."""
+    return {
+        root.pk: seeding.computed_lines(
+            engagement=engagement, site=root, register_no=catalogue.HANDOVER_SUMMARY
+        )
+        for root in _roots(engagement)
+    }
+
+
+def _table24(
+    actor: Any, engagement: Engagement, residual_risk: str, summary: str, now: datetime,
+    lines: dict[int, list[dict[str, Any]]] | None = None,
+) -> list[Form]:  # fmt: skip
+    """表24 at each root site (总部) of the engagement over its whole subtree — its ``lines`` computed when the
+    build chose its annexes, else now — submitted and signed by the acting 技术组 member as its compiler
+    (第二十七条第4项); refused unless each ends signed."""
+    roots = _roots(engagement)
     start, end = _handover_period(engagement, now)
     header = {
         "summary": summary,
@@ -132,6 +143,7 @@ def _table24(
             register_no=catalogue.HANDOVER_SUMMARY,
             form_date=timezone.localdate(now),
             header=header,
+            lines=None if lines is None else lines.get(root.pk, []),
         )
         registers.form_submit(actor=actor, form=form)
         registers.form_sign(actor=actor, form=form)
@@ -190,8 +202,11 @@ def _table24_entry(form: Form, files: list[str]) -> dict[str, Any]:
 def _metadata(
     *, actor: Any, engagement: Engagement, now: datetime, residual_risk: str, not_done: list[SiteNotDone],
     table24: list[dict[str, Any]], annexes: list[Form], unsigned: list[str], algorithm: str,
+    chosen_at: datetime | None = None, keys: dict[int, str] | None = None, later: list[str] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """package.json. 第十一条: the firm's real name and D (托管时间) only once the phase allows it (after 准备期)."""
+    """package.json. 第十一条: the firm's real name and D (托管时间) only once the phase allows it (after 准备期).
+    ``chosen_at``: when the annexed versions were chosen; ``keys``: each one's content key (the annex store's);
+    ``later``: the versions signed after they were chosen, which the package does not annex."""
     data: dict[str, Any] = {
         "format": verify.METADATA_FORMAT,
         "engagement": {"code": engagement.code, "code_name": engagement.code_name},
@@ -204,10 +219,14 @@ def _metadata(
         "table24": table24,
         "annexes": [
             {"site": site_label(f.site), "register": f.register_no, "form": f.form_no, "version": f.version}
+            | ({"content_key": keys[f.pk]} if keys else {})
             for f in annexes
         ],
         "unsigned_not_annexed": unsigned,
     }
+    if chosen_at is not None:
+        data["annexes_chosen_at"] = chosen_at.isoformat(timespec="seconds")
+        data["signed_after_chosen_not_annexed"] = later or []
     if engagement.phase != Phase.PREPARATION:
         data["engagement"]["firm_name"] = engagement.firm_name
         data["disposal_date"] = engagement.disposal_date.isoformat()
@@ -226,18 +245,6 @@ def _unsigned(engagement: Engagement, annexes: list[Form]) -> list[str]:
     ]
 
 
-def _zip(folder: Path, destination: Path) -> None:
-    import zipfile
-
-    with zipfile.ZipFile(destination, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name in (verify.MANIFEST, verify.SIGNATURE):
-            archive.write(folder / name, name)
-        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-            name = path.relative_to(folder).as_posix()
-            if name not in (verify.MANIFEST, verify.SIGNATURE):
-                archive.write(path, name)
-
-
 def _refuse_unless_done(not_done: list[SiteNotDone], residual_risk: str) -> None:
     if not_done and not residual_risk.strip():
         raise DomainError(
@@ -249,89 +256,13 @@ def _refuse_unless_done(not_done: list[SiteNotDone], residual_risk: str) -> None
 
 @dataclass
 class _Built:
-    """What a build wrote into its folder, before it is sealed and recorded."""
+    """What a build put into its package, before it is recorded."""
 
     metadata: dict[str, Any]
     annexes: int
+    reused: int
     checkpoint_seq: int
     table24: list[Form]
-
-
-def package_build(
-    *,
-    actor: Any,
-    engagement: Engagement,
-    residual_risk: str = "",
-    algorithm: str = "sha256",
-    summary: str = "",
-) -> HandoverPackage:
-    """Build and record the 表24 handover package as the acting 技术组 member, who signs 表24 as its compiler;
-    refused while sites are not done unless a residual-risk reason is stated, and unless 表24 ends signed
-    (第二十七条第4项). One transaction: the check, 表24 and its signature, the exports' events, the checkpoint
-    and the package row commit together, and no file is left when anything fails."""
-    require(user=actor, engagement=engagement, capability=perms.MANAGE_PACKAGES)
-    _refuse_unless_compiler(actor, engagement)
-    if algorithm not in verify.ALGORITHMS:
-        raise DomainError(_("Hash the package with sha256 or sm3."), field="algorithm")
-    store = Path(settings.HANDOVER_PACKAGE_DIR) / engagement.code
-    store.mkdir(parents=True, exist_ok=True)
-    final: list[Path] = []
-    try:
-        with tempfile.TemporaryDirectory(dir=store, prefix=".build-") as tmp, transaction.atomic():
-            folder = Path(tmp) / "package"
-            built = _contents(actor, engagement, folder, residual_risk.strip(), summary.strip(), algorithm)
-            manifest, count = _seal(folder, algorithm, {"engagement": engagement.code,
-                                                         "built_at": built.metadata["built_at"]})  # fmt: skip
-            zipped = Path(tmp) / "package.zip"
-            _zip(folder, zipped)
-            faults.point("reports.package.after_files")  # the zip built, no record yet
-            package = _record(actor, engagement, zipped, manifest, count, built)
-            final.append(store / package.file_name)
-            shutil.move(zipped, final[0])
-            faults.point("reports.package.before_commit")  # the file in place, its record not committed
-    except BaseException as exc:
-        for stray in final:  # the file was in place but its row did not commit: nothing half written
-            stray.unlink(missing_ok=True)
-        if disk_full(exc):
-            raise StorageFull() from exc
-        raise
-    return package
-
-
-def _contents(
-    actor: Any, engagement: Engagement, folder: Path, residual_risk: str, summary: str, algorithm: str
-) -> _Built:
-    """Everything but the manifest and its signature: 表24, the annexes, package.json, the checkpoint."""
-    not_done = sites_not_done(engagement)
-    _refuse_unless_done(not_done, residual_risk)
-    now = timezone.now()
-    summary = summary or _n03_summary(engagement)
-    if not summary:
-        # 第二十七条第3项 「以书面形式向托管工作组汇报」: 表24 carries 技术组's written summary, never a count
-        # (trace C16).
-        raise DomainError(
-            _(
-                "Write 表24's overall summary of the handover (第二十七条第3项), or record it as a note on step "
-                "N-03 (交接工作总结), where the build takes it from."
-            ),
-            field="summary",
-        )
-    table24 = _table24(actor, engagement, residual_risk, summary, now)
-    entries = [_table24_export(actor, engagement, form, folder) for form in table24]
-    annexes = annexed_forms(engagement)
-    for form in annexes:
-        _export_pair(
-            actor, engagement, form, folder, f"annexes/{form.site.code}/{form.form_no}-v{form.version}"
-        )
-    metadata = _metadata(
-        actor=actor, engagement=engagement, now=now, residual_risk=residual_risk, not_done=not_done,
-        table24=entries, annexes=annexes, unsigned=_unsigned(engagement, annexes), algorithm=algorithm,
-    )  # fmt: skip
-    text = json.dumps(metadata, ensure_ascii=False, indent=1) + "\n"
-    (folder / verify.METADATA).write_text(text, encoding="utf-8")
-    # Taken last, so the signed head covers 表24's creation and every export event of this build.
-    seq = checkpoint_write(actor=actor, path=folder / verify.CHECKPOINT)[1]
-    return _Built(metadata, len(annexes), seq, table24)
 
 
 def _n03_summary(engagement: Engagement) -> str:
@@ -381,6 +312,7 @@ def _record(
             "algorithm": package.algorithm,
             "files": count,
             "annexes": built.annexes,
+            "annexes_reused": built.reused,
             "checkpoint_seq": built.checkpoint_seq,
             "table24": [f"{f.form_no} v{f.version}" for f in built.table24],
             "sites_not_done": len(meta["sites_not_done"]),

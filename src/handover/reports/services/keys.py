@@ -15,9 +15,12 @@ from handover.core.filestore import file_digest
 from handover.reports import verify
 
 
-def _seal(folder: Path, algorithm: str, extra: dict[str, Any]) -> tuple[bytes, int]:
-    """manifest.json over every file in ``folder`` and SIGNATURE.json over it; returns (manifest, count)."""
-    files = {}
+def _seal(
+    folder: Path, algorithm: str, extra: dict[str, Any], known: dict[str, tuple[int, str]] | None = None
+) -> tuple[bytes, int]:
+    """manifest.json over every file in ``folder`` and those ``known`` already (name: size, digest), and
+    SIGNATURE.json over it; returns (manifest, count)."""
+    files = dict(known or {})
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         with path.open("rb") as handle:
             digest = file_digest(handle, algorithm)

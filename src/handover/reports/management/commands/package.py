@@ -2,7 +2,9 @@
 
 ``build --engagement CODE --user LOGIN -o FILE [--residual-risk TEXT] [--hash sha256|sm3]`` builds, records
 and copies the package as the 技术组 member LOGIN, who signs 表24 as its compiler (refused without one, and
-while sites are not done unless a residual-risk reason is stated, 第二十七条第4项).
+while sites are not done unless a residual-risk reason is stated, 第二十七条第4项). It runs the build the
+page hands to the task worker, here in this process, with its progress (sites whose annexes are ready) on
+standard error.
 ``verify FILE [--public-key PEM] [--addendum FILE]`` is the offline verifier (``handover.reports.verify``);
 ``handover`` runs it before Django is set up, so it needs no settings and no database.
 ``public-key`` prints the server's package key in PEM, to hand to whoever verifies.
@@ -74,6 +76,12 @@ class Command(BaseCommand):
         with domain_run():
             self._build(options)
 
+    def _progress(self, done: int, total: int) -> None:
+        """One line per tenth of the sites (and the first and last), so a log of the night stays short."""
+        step = max(1, total // 10)
+        if done in (0, total) or done % step == 0:
+            self.stderr.write(f"annexes: {done} of {total} sites")
+
     def _build(self, options: dict[str, Any]) -> None:
         engagement = Engagement.objects.filter(code=options["engagement"]).first()
         if engagement is None:
@@ -89,6 +97,7 @@ class Command(BaseCommand):
             residual_risk=options["residual_risk"],
             algorithm=options["hash"],
             summary=options["summary"],
+            progress=self._progress,
         )
         shutil.copyfile(services.package_path(package), options["output"])
         self.stdout.write(f"{options['output']}: {package.files} files, sha256 {package.digest}")
