@@ -65,7 +65,7 @@ def test_every_split_gives_the_serial_report(tamper: str) -> None:
     clean = make_rows(COUNT)
     checkpoints = [cp_of(clean, 8), cp_of(clean, 16), cp_of(clean, COUNT)]
     seams = range(1, COUNT)
-    for k in (0, 7, 8, 15, COUNT - 3):  # the first event, either side of a seam, near the end
+    for k in (0, 8, COUNT - 3):  # the first event, at a checkpoint, near the end (every seam is cut below)
         rows = TAMPERS[tamper]([dict(r) for r in clean], k)
         serial = verify_rows(rows, algorithm="sha256", checkpoints=checkpoints)
         assert serial.problems, (tamper, k)
