@@ -9,9 +9,10 @@ data is inflated to prove that it reads.
 The reader takes what ``pg_restore -l`` refuses as damage, and reads numbers as it does: into a C ``int``,
 any non-zero sign byte meaning negative, so that ``01 | 01 00 ff ff`` is the length 65535 to both (the
 interop review, 2026-12, found three broken tables of contents that pg_restore refused and this passed).
-Beyond its integer reading pg_restore refuses a dump id that is not positive, a section code it does not
-know, an offset flag it does not know, a TABLE DATA entry whose table is not a dump id of the archive, and
-an ENCODING or STDSTRINGS entry it cannot parse. tests/fixity/test_pgdump_real.py flips bytes of real dumps
+Beyond its integer reading pg_restore refuses a dump id that is not positive, an offset flag it does not
+know, a TABLE DATA entry whose table is not a dump id of the archive, and an ENCODING or STDSTRINGS entry it
+cannot parse; so does this reader. It is stricter in one place: a section code outside 1–4, which no pg_dump
+writes, is damage here although ``pg_restore -l`` lists it. tests/fixity/test_pgdump_real.py flips bytes of real dumps
 and holds the two to the same verdict.
 """
 
