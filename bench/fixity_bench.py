@@ -16,7 +16,9 @@ A tool that is not installed is skipped with a note (``make bench`` installs the
 at the end unless ``--keep``.
 
 Usage: .venv/bin/python bench/fixity_bench.py [--quick] [--dir DIR] [--repeats N] [--jobs N] [--keep]
-                                              [--part all|throughput|memory]
+                                              [--part all|throughput|memory] [--small N]
+                                              [--trees big,small] [--algos sha256,blake3,sm3]
+e.g. the short job of docs/benchmarks.md: --part throughput --trees small --small 5000 --algos sha256
 ``--quick`` runs on a tiny tree (a smoke run of the script itself; tests/test_bench.py runs it).
 """
 
@@ -436,13 +438,22 @@ def tool_versions() -> str:
     return ", ".join(versions)
 
 
-def throughput(base: Path, sizes: dict[str, int], jobs: int, repeats: int, notes: list[str]) -> None:
-    trees = [Tree("big", base / "big", base / "manifests"), Tree("small", base / "small", base / "manifests")]
-    make_big(trees[0].bag, sizes["big"])
-    make_small(trees[1].bag, sizes["small"])
+def throughput(
+    base: Path,
+    sizes: dict[str, int],
+    jobs: int,
+    repeats: int,
+    notes: list[str],
+    *,
+    trees_wanted: Sequence[str] = ("big", "small"),
+    algos: Sequence[str] = ("sha256", "blake3", "sm3"),
+) -> None:
+    makers = {"big": make_big, "small": make_small}
+    trees = [Tree(name, base / name, base / "manifests") for name in ("big", "small") if name in trees_wanted]
     for tree in trees:
+        makers[tree.name](tree.bag, sizes[tree.name])
         prepare(tree, jobs, notes)
-    for algo in ("sha256", "blake3", "sm3"):
+    for algo in algos:
         for tree in trees:
             print_table(tree, algo, measure(tree, algo, jobs, repeats, notes))
 
@@ -462,8 +473,12 @@ def main() -> None:
     parser.add_argument(
         "--part", choices=("all", "throughput", "memory"), default="all", help="run only one half"
     )
+    parser.add_argument("--small", type=int, help="files in the small tree (default 20,000, quick 300)")
+    parser.add_argument("--trees", default="big,small", help="which trees: big, small or both (big,small)")
+    parser.add_argument("--algos", default="sha256,blake3,sm3", help="which algorithms, comma-separated")
     args = parser.parse_args()
-    sizes = QUICK if args.quick else FULL
+    sizes = dict(QUICK if args.quick else FULL)
+    sizes["small"] = args.small or sizes["small"]
     repeats = args.repeats or sizes["repeats"]
     base = Path(tempfile.mkdtemp(prefix="handover-fixity-bench-", dir=args.dir))
     notes: list[str] = []
@@ -472,7 +487,10 @@ def main() -> None:
         print(f"{tool_versions()}; {os.cpu_count()} cores; load {os.getloadavg()[0]:.2f}; trees in {base}")
         print(f"jobs={args.jobs}; best of {repeats} interleaved rounds; MB = 10^6 bytes; warm cache")
         if args.part in ("all", "throughput"):
-            throughput(base, sizes, args.jobs, repeats, notes)
+            throughput(
+                base, sizes, args.jobs, repeats, notes,
+                trees_wanted=args.trees.split(","), algos=args.algos.split(","),
+            )  # fmt: skip
         if args.part in ("all", "memory"):
             memory(base, sizes["million"], args.jobs)
         print(f"\nload at the end {os.getloadavg()[0]:.2f}")

@@ -10,7 +10,7 @@ import itertools
 import json
 import random
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.db import DatabaseError, connection, transaction
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from handover.audit import chain, checkpoint, events, selectors, services
 from handover.audit.checkpoint import Checkpoint, CheckpointError
@@ -552,3 +555,14 @@ def test_keys_that_name_a_secret_are_redacted_wherever_they_are(db):
         "nested": {"api_token": "[redacted]", "client_secret": "[redacted]"},
         "name": "甲",
     }
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(
+    st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30)),
+    st.integers(min_value=-14 * 60, max_value=14 * 60),
+)
+def test_format_time_is_strftime_of_utc_to_the_byte(moment: datetime, offset_minutes: int) -> None:
+    """format_time goes through isoformat for speed; every chain was hashed with this strftime form."""
+    aware = moment.replace(tzinfo=timezone(timedelta(minutes=offset_minutes)))
+    assert chain.format_time(aware) == aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

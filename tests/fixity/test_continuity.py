@@ -85,3 +85,32 @@ def test_bad_pattern_and_bad_dates(tmp_path: Path) -> None:
     (tmp_path / "counter/20241008/a").write_bytes(b"a")
     report = continuity(str(tmp_path), "{system}/{yyyymmdd}/", start=D(2024, 10, 8), end=D(2024, 10, 8))
     assert [(p.kind, p.path) for p in report.problems] == [("bad_date", b"counter/20241332")]
+
+
+BEIJING = dt.timezone(dt.timedelta(hours=8))
+
+
+@pytest.mark.parametrize(
+    ("now", "gaps"),
+    [
+        (dt.datetime(2026, 12, 4, 0, 3, tzinfo=BEIJING), []),  # just after midnight
+        (dt.datetime(2026, 12, 4, 10, 0, tzinfo=BEIJING), []),  # during the trading day
+        (dt.datetime(2026, 12, 4, 15, 31, tzinfo=BEIJING), []),  # after the close, the set being made
+        (dt.datetime(2026, 12, 4, 23, 59, tzinfo=BEIJING), []),
+        (dt.datetime(2026, 12, 4, 12, 0, tzinfo=dt.UTC), []),  # 20:00 in Beijing
+        (
+            dt.datetime(2026, 12, 4, 20, 0, tzinfo=dt.UTC),
+            ["2026-12-04"],
+        ),  # the review's run: 04:00 on the 5th
+    ],
+)
+def test_without_to_today_is_not_due_before_the_beijing_day_ends(
+    tmp_path: Path, now: dt.datetime, gaps: list[str]
+) -> None:
+    """Sets up to 2026-12-03; today's (12-04, a Friday) is made after the close and not missing that day."""
+    for day in TradingCalendar().trading_days(D(2026, 11, 30), D(2026, 12, 3)):
+        (tmp_path / "counter" / f"{day:%Y%m%d}").mkdir(parents=True)
+        (tmp_path / "counter" / f"{day:%Y%m%d}" / "trade.dbf").write_bytes(b"d" * 100)
+    report = continuity(str(tmp_path), "{system}/{yyyymmdd}/", start=D(2026, 11, 30), now=now)
+    assert [p.date for p in report.problems] == gaps
+    assert report.extra["end"] == ("2026-12-04" if gaps else "2026-12-03")

@@ -134,3 +134,29 @@ def test_fast_load_leaves_faults_to_the_line_reader(tmp_path: Path) -> None:
         (tmp_path / "m").write_bytes(data)
         with pytest.raises(ManifestError, match=message):
             load(tmp_path / "m")
+
+
+@pytest.mark.skipif(shutil.which("sha256sum") is None, reason="GNU coreutils not installed")
+def test_find_dot_sha256sum_manifest_verifies_and_compares_without_moves(tmp_path: Path) -> None:
+    """`find . -type f -exec sha256sum {} +`, the commonest hand-made manifest, names files ./x (review §4)."""
+    root = tmp_path / "tree"
+    (root / "清算" / "20241008").mkdir(parents=True)
+    for name in ("a.txt", "dir with space/b c.txt", "清算/20241008/成交明细.csv", "back\\slash.txt"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(name * 3)
+    found = subprocess.run(
+        ["find", ".", "-type", "f", "-exec", "sha256sum", "{}", "+"],
+        cwd=root,
+        capture_output=True,
+        check=True,
+    ).stdout
+    assert found.count(b"  ./") == 4 and b"  ./back\\\\slash.txt" in found  # escaped as GNU does
+    (tmp_path / "find.sha256").write_bytes(found)
+    report = integrity.verify(str(root), str(tmp_path / "find.sha256"))
+    assert report.ok, report.problems
+    assert integrity.scan(str(root), str(tmp_path / "ours.sha256")).ok
+    compared = integrity.compare(str(tmp_path / "find.sha256"), str(tmp_path / "ours.sha256"))
+    assert compared.ok, compared.problems
+    (root / "a.txt").rename(root / "a2.txt")
+    moved = integrity.verify(str(root), str(tmp_path / "find.sha256"))
+    assert [(p.kind, p.path) for p in moved.problems] == [("moved", b"a2.txt")]

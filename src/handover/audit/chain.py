@@ -45,7 +45,12 @@ def hasher(algorithm: str) -> Callable[[bytes], str]:
 
 
 def format_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """``%Y-%m-%dT%H:%M:%S.%fZ`` in UTC. isoformat is C and a fifth faster than strftime, which was a third of
+    ``canonical`` (docs/benchmarks.md); the two agree for the years 1000–9999 (tests/audit/test_chain.py)."""
+    utc = moment.astimezone(UTC)
+    if utc.year < 1000:  # strftime's %Y does not pad to four digits
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return utc.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 # What json.dumps(row, ensure_ascii=False, sort_keys=True, separators=(",", ":")) builds on every call.

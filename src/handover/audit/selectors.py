@@ -2,26 +2,31 @@
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Iterator
+import multiprocessing
+import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from django.conf import settings
 from django.db import connections
-from django.db.models import Q, QuerySet
+from django.db.models import Max, Q, QuerySet
 from django.utils.translation import gettext as _
 
-from handover.audit import chain
+from handover.audit import chain, verify
+from handover.audit.checkpoint import Checkpoint
 from handover.audit.models import Event
 from handover.core.errors import DomainError
 
 _COLUMNS = [*chain.FIELDS, "hash"]
 
 
-def chain_rows(*, batch: int = 10000) -> Iterator[dict[str, Any]]:
-    """Every event as a dict of its hashed fields, in ascending sequence, in keyset-paged batches.
+def chain_rows(*, batch: int = 10000, after: int = 0, upto: int | None = None) -> Iterator[dict[str, Any]]:
+    """Every event (of ``after`` < seq ≤ ``upto``) as a dict of its hashed fields, in ascending sequence, in
+    keyset-paged batches.
 
     The values are those ``Event.objects.values()`` gives (aware datetimes, parsed JSON), read with a plain
     cursor: the ORM's per-value converters were half the time of verifying a chain (docs/benchmarks.md).
@@ -29,12 +34,15 @@ def chain_rows(*, batch: int = 10000) -> Iterator[dict[str, Any]]:
     connection = connections[Event.objects.db]
     quote = connection.ops.quote_name
     columns, seq = ", ".join(quote(name) for name in _COLUMNS), quote("seq")  # no db_column on Event
-    sql = f"SELECT {columns} FROM {quote(Event._meta.db_table)} WHERE {seq} > %s ORDER BY {seq} LIMIT %s"  # noqa: S608
+    sql = (
+        f"SELECT {columns} FROM {quote(Event._meta.db_table)} "  # noqa: S608
+        f"WHERE {seq} > %s AND {seq} <= %s ORDER BY {seq} LIMIT %s"
+    )
     decode, zone = json.JSONDecoder().decode, connection.timezone if settings.USE_TZ else None
-    last = 0
+    last, upto = after, (1 << 62) if upto is None else upto
     while True:
         with connection.cursor() as cursor:
-            cursor.execute(sql, [last, batch])
+            cursor.execute(sql, [last, upto, batch])
             page = cursor.fetchall()
         if not page:
             return
@@ -49,6 +57,41 @@ def chain_rows(*, batch: int = 10000) -> Iterator[dict[str, Any]]:
                     row[name] = decode(row[name])
             yield row
         last = page[-1][0]
+
+
+# Below this many events a chain is verified in this process: forking costs more than it saves.
+PARALLEL_FROM = 100_000
+
+
+def verify_chain(
+    *, algorithm: str, checkpoints: Iterable[Checkpoint] = (), jobs: int | None = None
+) -> verify.Report:
+    """``verify.verify_rows(chain_rows())``, split by sequence range over ``jobs`` processes (default: one
+    per core). Each child reads and hashes its own range on its own connection; the seams are checked once
+    in ``verify.merge_parts``, so the report is the serial one, problem for problem. Serial for a short
+    chain, one job, or inside a transaction (a child could not see its uncommitted rows)."""
+    checkpoints = list(checkpoints)
+    wanted = frozenset(c.seq for c in checkpoints)
+    jobs = jobs or os.cpu_count() or 1
+    connection = connections[Event.objects.db]
+    head = Event.objects.aggregate(head=Max("seq"))["head"] or 0
+    if jobs < 2 or head < PARALLEL_FROM or connection.in_atomic_block:
+        return verify.verify_rows(chain_rows(), algorithm=algorithm, checkpoints=checkpoints)
+    bounds = [head * k // jobs for k in range(jobs + 1)]
+    bounds[-1] = 1 << 62  # rows appended while we verify belong to the last range, as in a serial read
+    ranges = [(lo, hi, algorithm, wanted) for lo, hi in itertools.pairwise(bounds)]
+    connections.close_all()  # a forked child must open its own connection, never share the parent's
+    with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        parts = pool.map(_verify_range, ranges, chunksize=1)
+    return verify.merge_parts(parts, algorithm=algorithm, checkpoints=checkpoints)
+
+
+def _verify_range(task: tuple[int, int, str, frozenset[int]]) -> verify.Part:
+    after, upto, algorithm, wanted = task
+    try:
+        return verify.verify_part(chain_rows(after=after, upto=upto), algorithm=algorithm, wanted=wanted)
+    finally:
+        connections.close_all()
 
 
 def chain_head() -> tuple[int, str]:

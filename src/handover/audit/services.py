@@ -267,9 +267,8 @@ def chain_verify(*, actor: Any) -> tuple[verify.Report, int]:
                 checkpoints.append(checkpoint.read(path, key))
             except checkpoint.CheckpointError as exc:
                 unreadable.append(verify.Problem("forged", 0, str(exc)))
-    report = verify.verify_rows(
-        selectors.chain_rows(), algorithm=settings.HANDOVER_AUDIT_HASH, checkpoints=checkpoints
-    )
+    # One process: this runs inside a web worker, which must not fork or drop its connection mid-request.
+    report = selectors.verify_chain(algorithm=settings.HANDOVER_AUDIT_HASH, checkpoints=checkpoints, jobs=1)
     report.problems[:0] = unreadable
     event_record(
         actor=actor,

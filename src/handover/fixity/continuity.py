@@ -77,9 +77,10 @@ def _known() -> str:
     return ", ".join("{" + name + "}" for name in _PLACEHOLDERS) + ", *"
 
 
-def default_end() -> dt.date:
-    """Yesterday in Shanghai: today's set is usually made after the close, so it is not due yet."""
-    return dt.datetime.now(SHANGHAI).date() - dt.timedelta(days=1)
+def default_end(now: dt.datetime | None = None) -> dt.date:
+    """Yesterday in Shanghai: today's set is made after the close, so it is not due before the day ends.
+    The day is Beijing's whatever the machine's zone: at 20:00 UTC the Beijing day is already the next."""
+    return (now or dt.datetime.now(SHANGHAI)).astimezone(SHANGHAI).date() - dt.timedelta(days=1)
 
 
 def continuity(
@@ -91,9 +92,11 @@ def continuity(
     calendar: TradingCalendar | None = None,
     systems: tuple[str, ...] = (),
     small_ratio: float = SMALL_RATIO,
+    now: dt.datetime | None = None,
 ) -> Report:
-    """Gaps, empty and small sets for every system found (and every one named in ``systems``)."""
-    end = end or default_end()
+    """Gaps, empty and small sets for every system found (and every one named in ``systems``); without
+    ``end``, up to ``default_end(now)``."""
+    end = end or default_end(now)
     if end < start:
         raise FixityError(f"--to {end} is before --from {start}")
     calendar = calendar or TradingCalendar()

@@ -11,6 +11,7 @@ import codecs
 import csv
 import gzip
 import lzma
+import os
 import re
 import sqlite3
 import struct
@@ -131,10 +132,10 @@ def check_sqlite(path: bytes, size: int) -> list[str]:
 
 
 def check_text(path: bytes, *, as_csv: bool) -> list[str]:
-    """Decodes as UTF-8, else GBK; a CSV must keep the header's number of fields on every row."""
+    """Decodes as UTF-8, else GB18030 (all of GBK and more); a CSV keeps the header's field count on every row."""
     encoding = _text_encoding(path)
     if encoding is None:
-        return ["not text: neither UTF-8 nor GBK, or NUL bytes"]
+        return ["not text: neither UTF-8 nor GB18030 (GBK), or NUL bytes"]
     if not as_csv:
         return []
     with open(path, encoding=encoding, newline="") as text:
@@ -157,7 +158,7 @@ def check_text(path: bytes, *, as_csv: bool) -> list[str]:
 
 
 def _text_encoding(path: bytes) -> str | None:
-    for encoding in ("utf-8", "gbk"):
+    for encoding in ("utf-8", "gb18030"):  # GB18030: the national standard, a superset of GBK
         decoder = codecs.getincrementaldecoder(encoding)()
         try:
             with open(path, "rb") as raw:
@@ -174,23 +175,43 @@ def _text_encoding(path: bytes) -> str | None:
 
 # DBF (dBase III and its kin, as the exchanges' clearing and reconciliation files are written).
 _NUMERIC = rb"(?=[- +.0-9eE*\x00]{%d})[\s\S]{%d}"
-_FIELD_PATTERNS: dict[str, bytes] = {"D": rb"(?:[0-9]{8}|[ \x00]{8})", "L": rb"[ ?YyNnTtFf\x00]"}
+# An empty date is spaces, zeros or NULs: SZSE's SJSXX.DBF writes b"       0" (interop review §2; dbfread: NULL).
+_FIELD_PATTERNS: dict[str, bytes] = {"D": rb"(?:[0-9]{8}|[ 0\x00]{8})", "L": rb"[ ?YyNnTtFf\x00]"}
+# The language driver byte (header offset 29) of dBase and FoxPro, as codec names; 0 says nothing.
+_CODE_PAGES = {
+    0x01: "cp437", 0x02: "cp850", 0x03: "cp1252", 0x04: "mac_roman", 0x57: "cp1252", 0x58: "cp1252",
+    0x59: "cp1252", 0x64: "cp852", 0x65: "cp866", 0x66: "cp865", 0x67: "cp861", 0x6A: "cp737",
+    0x6B: "cp857", 0x78: "cp950", 0x79: "cp949", 0x7A: "gb18030", 0x7B: "cp932", 0x7C: "cp874",
+    0x7D: "cp1255", 0x7E: "cp1256", 0x4D: "gb18030", 0x4E: "cp949", 0x4F: "cp950", 0x50: "cp874",
+    0xC8: "cp1250", 0xC9: "cp1251", 0xCA: "cp1254", 0xCB: "cp1253", 0xCC: "cp1257",
+    0xF0: "utf-8",  # not dBase's: what the Python dbf package writes for UTF-8
+}  # fmt: skip
+_DEFAULT_ENCODINGS = (
+    "gb18030",
+    "utf-8",
+)  # undeclared: the exchanges' GBK (GB18030 is its superset), else UTF-8
+_MEMO_FIELDS = frozenset("MGP")
+_FOXPRO = frozenset({0x30, 0x31, 0x32, 0xF5})
 
 
 def check_dbf(path: bytes, size: int) -> list[str]:
     """Header and field descriptors, record count × length against the size, every record's fields."""
+    return check_dbf_encoded(path, size)[0]
+
+
+def check_dbf_encoded(path: bytes, size: int) -> tuple[list[str], str]:
+    """(reasons, the text encoding): declared by the language driver byte or a ``.cpg`` beside the file,
+    else GBK (GB18030) when every text field reads as it, else UTF-8 when every one reads as that."""
     with open(path, "rb") as raw:
         head = raw.read(32)
         records, header_len, record_len = struct.unpack("<IHH", head[4:12])
         fields = _dbf_fields(raw.read(max(header_len - 32, 0)))
         if fields is None:
-            return ["no end of the field descriptors (0x0D): the header is damaged"]
-        reasons: list[str] = []
+            return ["no end of the field descriptors (0x0D): the header is damaged"], ""
         if sum(length for _, _, length in fields) + 1 != record_len:
-            reasons.append(
-                f"fields add up to {sum(f[2] for f in fields) + 1} bytes, the header says {record_len}"
-            )
-            return reasons
+            total = sum(f[2] for f in fields) + 1
+            return [f"fields add up to {total} bytes, the header says {record_len}"], ""
+        reasons = _memo_file(path, head, fields)
         expected = header_len + records * record_len
         if size not in (expected, expected + 1):
             held = (size - header_len) // record_len
@@ -198,9 +219,47 @@ def check_dbf(path: bytes, size: int) -> list[str]:
                 f"header says {records} records of {record_len} bytes ({expected} bytes with the header), "
                 f"the file has {size} bytes (room for {held} records)"
             )
-        raw.seek(header_len)
-        reasons += _dbf_records(raw, fields, min(records, (size - header_len) // record_len), record_len)
-    return _limited(reasons)
+        declared = _declared_encoding(path, head)
+        count = min(records, (size - header_len) // record_len)
+        readings = []
+        for encoding in (declared,) if declared else _DEFAULT_ENCODINGS:
+            raw.seek(header_len)
+            readings.append((_dbf_records(raw, fields, count, record_len, encoding), encoding))
+            if not any(_TEXT_FAILURE in reason for reason in readings[-1][0]):
+                break
+        else:  # undeclared and neither reads: GBK's findings (damaged GBK is the likely case)
+            readings.append(readings[0])
+    found, encoding = readings[-1]
+    return _limited(reasons + found), encoding
+
+
+def _declared_encoding(path: bytes, head: bytes) -> str | None:
+    cpg = os.path.splitext(path)[0] + b".cpg"  # the shapefile convention: the codec's name in a side file
+    if os.path.isfile(cpg):
+        with open(cpg, "rb") as side:
+            name = side.read(64).decode("ascii", "replace").strip()
+        try:
+            return codecs.lookup(name).name
+        except LookupError:
+            pass
+    return _CODE_PAGES.get(head[29]) if len(head) > 29 else None
+
+
+def _memo_file(path: bytes, head: bytes, fields: list[tuple[str, str, int]]) -> list[str]:
+    """A DBF with memo fields keeps their text in a .dbt (dBase) or .fpt (FoxPro) file beside it."""
+    version, flags = head[0], head[28] if len(head) > 28 else 0
+    memo_fields = [name for name, kind, _ in fields if kind in _MEMO_FIELDS]
+    if not memo_fields and not (version in (0x83, 0x8B, 0x8E, 0xCB, 0xF5, 0xFB) or flags & 0x02):
+        return []
+    base = os.path.splitext(path)[0]
+    folder, stem = os.path.split(base)
+    wanted = {stem.lower() + ext for ext in (b".dbt", b".fpt")}
+    if any(name.lower() in wanted for name in os.listdir(folder or b".")):
+        return []
+    expected = b".fpt" if version in _FOXPRO else b".dbt"
+    named = os.path.basename(base + expected).decode("utf-8", "backslashreplace")
+    held = f" (fields {', '.join(memo_fields)})" if memo_fields else ""
+    return [f"its memo file {named} is missing: the memo text{held} cannot be read"]
 
 
 def _dbf_fields(block: bytes) -> list[tuple[str, str, int]] | None:
@@ -216,8 +275,11 @@ def _dbf_fields(block: bytes) -> list[tuple[str, str, int]] | None:
     return None
 
 
+_TEXT_FAILURE = ": not "
+
+
 def _dbf_records(
-    raw: IO[bytes], fields: list[tuple[str, str, int]], count: int, record_len: int
+    raw: IO[bytes], fields: list[tuple[str, str, int]], count: int, record_len: int, encoding: str
 ) -> list[str]:
     parts = [rb"[ *]"]
     for _, kind, length in fields:
@@ -228,6 +290,7 @@ def _dbf_records(
         )
     layout = re.compile(b"".join(b"(" + p + b")" for p in parts))
     text_fields = [i + 2 for i, (_, kind, _) in enumerate(fields) if kind == "C"]  # group 1: the flag
+    label = "GBK" if encoding == "gb18030" else encoding  # GB18030 reads all GBK and more
     reasons: list[str] = []
     per_chunk = max(CHUNK // record_len, 1)
     for first in range(0, count, per_chunk):
@@ -240,9 +303,10 @@ def _dbf_records(
                 continue
             for group in text_fields:
                 try:
-                    match[group].decode("gbk")
+                    match[group].decode(encoding)
                 except UnicodeDecodeError:
-                    reasons.append(f"record {first + index + 1}, field {fields[group - 2][0]}: not GBK text")
+                    name = fields[group - 2][0]
+                    reasons.append(f"record {first + index + 1}, field {name}{_TEXT_FAILURE}{label} text")
         if len(reasons) > MAX_REASONS:
             break
     return reasons

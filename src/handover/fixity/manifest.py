@@ -1,6 +1,6 @@
 """The manifest: a text file whose digest lines ``sha256sum -c`` reads as they are.
 
-``b3sum -c`` (1.2) refuses the ``#`` lines ("Short line"): give it ``grep -v '^#' MANIFEST``.
+``b3sum -c`` (1.2) refuses the ``#`` lines ("Short line"): give it ``grep -av '^#' MANIFEST``.
 
 Layout (docs/fixity.md has the full description)::
 
@@ -259,6 +259,8 @@ class ManifestReader:
         if not match:
             raise ManifestError("expected '<digest>  <path>'", line=number)
         name = unescape_name(match[3], line=number) if match[1] else match[3]
+        while name.startswith(b"./"):  # `find . -exec sha256sum {} +` names every file ./x: x to the root
+            name = name[2:]
         if not name:
             raise ManifestError("empty file name", line=number)
         size, mtime = meta if meta else (-1, -1)

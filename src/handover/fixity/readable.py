@@ -118,7 +118,7 @@ def _looks_like_dbf(head: bytes) -> bool:
 
 
 def _decodes(head: bytes) -> bool:
-    for encoding in ("utf-8", "gbk"):
+    for encoding in ("utf-8", "gb18030"):  # GB18030: the national standard, a superset of GBK
         for cut in range(4):  # the 4096-byte window may split a character at its end
             try:
                 head[: len(head) - cut].decode(encoding)
@@ -139,6 +139,13 @@ def extension(name: bytes) -> str:
 
 def check_file(path: bytes, relpath: bytes, size: int) -> tuple[str, list[tuple[str, str]]]:
     """(type, [(kind, detail)]) for one file; OSError is reported as unreadable, never raised."""
+    kind, found, _ = check_file_encoded(path, relpath, size)
+    return kind, found
+
+
+def check_file_encoded(path: bytes, relpath: bytes, size: int) -> tuple[str, list[tuple[str, str]], str]:
+    """As ``check_file``, with a DBF's text encoding ('' for other types)."""
+    encoding = ""
     try:
         ext = extension(relpath)
         kind = detect(path, size)
@@ -150,10 +157,14 @@ def check_file(path: bytes, relpath: bytes, size: int) -> tuple[str, list[tuple[
             found.append(("mismatch", f"the name says {ext}, the content is {kind}"))
         if kind == "empty" and ext in EXPECTED and not EXPECTED[ext] & _TEXT:
             found.append(("unreadable", f"empty file, a {ext} cannot be empty"))
-        found += [("unreadable", reason) for reason in _check(kind, path, size, ext)]
+        if kind == "dbf":
+            reasons, encoding = formats.check_dbf_encoded(path, size)
+        else:
+            reasons = _check(kind, path, size, ext)
+        found += [("unreadable", reason) for reason in reasons]
     except OSError as exc:
-        return "?", [("unreadable", exc.strerror or str(exc))]
-    return kind, found
+        return "?", [("unreadable", exc.strerror or str(exc))], ""
+    return kind, found, encoding
 
 
 def _check(kind: str, path: bytes, size: int, ext: str) -> list[str]:
@@ -166,8 +177,6 @@ def _check(kind: str, path: bytes, size: int, ext: str) -> list[str]:
         return formats.check_compressed(path, codec, tar=True)
     if kind == "tar":
         return formats.check_tar(path, size)
-    if kind == "dbf":
-        return formats.check_dbf(path, size)
     if kind == "sqlite":
         return formats.check_sqlite(path, size)
     if kind == "pgdump":
@@ -183,6 +192,7 @@ class _Job:
     size: int
     kind: str = ""
     found: list[tuple[str, str]] | None = None
+    encoding: str = ""
 
 
 _root: bytes = b""
@@ -196,7 +206,9 @@ def _init(root: bytes, rate: float | None) -> None:
 
 def _check_batch(jobs: list[_Job]) -> list[_Job]:
     for job in jobs:
-        job.kind, job.found = check_file(os.path.join(_root, job.relpath), job.relpath, job.size)
+        job.kind, job.found, job.encoding = check_file_encoded(
+            os.path.join(_root, job.relpath), job.relpath, job.size
+        )
         # --max-rate: the checkers read through libraries, so the pause comes after each whole file.
         _throttle.consume(job.size)
     return jobs
@@ -209,7 +221,8 @@ def check_readable(root: str, *, options: Options | None = None) -> Report:
     if not os.path.isdir(base):
         raise FixityError(f"{root!r} is not a directory")
     report = Report("check-readable", root=display_path(base))
-    report.extra.update(types={}, links_not_followed=0)
+    report.extra.update(types={}, links_not_followed=0, encodings={})
+    encodings: dict[str, str] = {}
     types: Counter[str] = Counter()
     files = (_Job(e.relpath, e.size) for e in walking.walk(base) if _tree_problem(e, report))
     total = sum(e.size for e in walking.walk(base) if e.kind == walking.FILE) if options.progress else 0
@@ -228,9 +241,12 @@ def check_readable(root: str, *, options: Options | None = None) -> Report:
                 report.files += 1
                 report.bytes += job.size
                 types[job.kind] += 1
+                if job.encoding not in ("", "gb18030"):  # a DBF not in the exchanges' GBK: said, not a fault
+                    encodings[display_path(job.relpath)] = job.encoding
                 for kind, detail in job.found or []:
                     report.add(kind, detail, path=job.relpath)
     finally:
         progress.close()
     report.extra["types"] = dict(sorted(types.items()))
+    report.extra["encodings"] = dict(sorted(encodings.items()))
     return report.finish()

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from handover.audit import checkpoint, selectors, services, tasks
-from handover.audit.verify import Problem, verify_rows
+from handover.audit.verify import Problem
 from handover.cli.base import refusal
 from handover.core.context import command_context
 from handover.core.errors import DomainError
@@ -43,6 +43,12 @@ class Command(BaseCommand):
             "--public-key",
             help="PEM public key to trust for checkpoints (default: HANDOVER_AUDIT_PUBLIC_KEY; never the key's own)",
         )
+        verify.add_argument(
+            "--jobs",
+            type=int,
+            default=None,
+            help="processes that read and hash the chain by sequence range (default: one per core)",
+        )
         sub.add_parser("schedule", help="enqueue the periodic checkpoint task unless one is waiting")
         sub.add_parser("public-key", help="print the checkpoint key's public half (PEM) to keep elsewhere")
 
@@ -60,7 +66,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"checkpoint of event {seq} written to {path}")
                 self._report_shipping(seq)
             elif action == "verify":
-                self._verify(options["checkpoint"], options.get("public_key"))
+                self._verify(options["checkpoint"], options.get("public_key"), options.get("jobs"))
             elif action == "schedule":
                 enqueued = tasks.checkpoint_schedule()
                 self.stdout.write(
@@ -111,7 +117,7 @@ class Command(BaseCommand):
             unique.setdefault(str(path.resolve()), path)
         return list(unique.values())
 
-    def _verify(self, checkpoint_paths: list[str], public_key_path: str | None) -> None:
+    def _verify(self, checkpoint_paths: list[str], public_key_path: str | None, jobs: int | None) -> None:
         paths = [Path(p) for p in checkpoint_paths] or self._found_checkpoints()
         trusted = self._trusted_key(public_key_path)
         checkpoints, problems = [], []
@@ -127,8 +133,8 @@ class Command(BaseCommand):
                     checkpoints.append(checkpoint.read(path, trusted))
                 except checkpoint.CheckpointError as exc:
                     problems.append(Problem("forged", 0, str(exc)))
-        report = verify_rows(
-            selectors.chain_rows(), algorithm=settings.HANDOVER_AUDIT_HASH, checkpoints=checkpoints
+        report = selectors.verify_chain(
+            algorithm=settings.HANDOVER_AUDIT_HASH, checkpoints=checkpoints, jobs=jobs
         )
         report.problems[:0] = problems
         for problem in report.problems:
