@@ -118,7 +118,12 @@ def test_fill_a_t8_row_and_sign_it_as_executor_then_supervisor(
     row_path = fill_t8_row(firm_it, scene, form_path, "HZ-E2E-001")
     # 被托管技术方 executes: the executor's button, not the supervisor's.
     expect(firm_it.get_by_test_id("sign-supervisor")).to_have_count(0)
+    # Issue 17: the first click says what the signature means; nothing is signed until the second.
     firm_it.get_by_test_id("sign-executor").click()
+    expect(firm_it.get_by_test_id("sign-executor-yes")).to_be_visible()
+    firm_it.screenshot(path=tmp_path / "sign-confirm.png", full_page=True)
+    assert signatures(firm_it) == []
+    firm_it.get_by_test_id("sign-executor-yes").click()
     expect(firm_it.locator("ul.messages li.success")).to_be_visible()
     assert signatures(firm_it) == ["executor"]
     expect(firm_it.get_by_test_id("sign-executor")).to_have_count(0)
@@ -128,6 +133,7 @@ def test_fill_a_t8_row_and_sign_it_as_executor_then_supervisor(
     onsite.goto(row_path)
     expect(onsite.get_by_test_id("sign-executor")).to_have_count(0)
     onsite.get_by_test_id("sign-supervisor").click()
+    onsite.get_by_test_id("sign-supervisor-yes").click()
     expect(onsite.locator("ul.messages li.success")).to_be_visible()
     assert signatures(onsite) == ["executor", "supervisor"]
     # The list shows who executed and who supervised.
@@ -161,10 +167,12 @@ def test_one_person_holding_both_roles_is_refused_the_second_signature(
     form_path = open_t8_form(page, scene)
     fill_t8_row(page, scene, form_path, "HZ-E2E-002")
     page.get_by_test_id("sign-executor").click()
+    page.get_by_test_id("sign-executor-yes").click()
     expect(page.locator("ul.messages li.success")).to_be_visible()
     # Holding the on-site post too (written past role_grant), they are offered the supervisor's button, and
     # refused when they press it.
     page.get_by_test_id("sign-supervisor").click()
+    page.get_by_test_id("sign-supervisor-yes").click()
     refusal = page.locator("ul.messages li.error")
     expect(refusal).to_be_visible()
     expect(refusal).to_contain_text(BOTH)

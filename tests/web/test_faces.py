@@ -290,3 +290,46 @@ def test_the_login_name_is_not_capitalised_by_a_phone_keyboard(client: Client) -
     page = client.get("/accounts/login/").content.decode()
     field = re.search(r'<input[^>]*name="username"[^>]*>', page)
     assert field and 'autocapitalize="none"' in field.group(0) and 'spellcheck="false"' in field.group(0)
+
+
+# ---------------------------------------------------------------- issue 17: tables and the trail's links
+
+
+@pytest.mark.usefixtures("demo")
+def test_a_register_list_counts_its_rows_and_keeps_its_header_in_view() -> None:
+    from handover.registers.models import Row
+
+    client = _client("demo-tech")
+    page = client.get("/e/demo/registers/8/").content.decode()
+    total = Row.objects.filter(form__register_no=8, form__engagement__code="demo", is_current=True).count()
+    count = re.search(r'data-testid="row-count">(\d+)', page)
+    assert count and int(count.group(1)) == total > 0
+    assert '<div class="scroll tall"><table class="rows"' in page and "<thead>" in page
+    filtered = client.get("/e/demo/registers/8/", {"q": "no such text at all"}).content.decode()
+    assert re.search(r'data-testid="row-count">0\b', filtered)
+
+
+@pytest.mark.usefixtures("demo")
+def test_the_trail_names_an_object_with_a_link_to_its_own_events() -> None:
+    client = _client("demo-auditor")
+    page = client.get("/audit/").content.decode()
+    link = re.search(
+        r'<a href="\?object=([\w.%]+)&amp;object_id=([\w%-]+)" data-testid="object-events">([^<]+)</a>', page
+    )
+    assert link, "no object of the trail's first page links to its events"
+    object_type, object_id, name = link.groups()
+    assert not re.fullmatch(r"[\w.]+ \d+", name)  # a name, not "registers.form 88"
+    own = client.get(f"/audit/?object={object_type}&object_id={object_id}").content.decode()
+    assert 'data-testid="object-filter"' in own and 'data-testid="clear-filters"' in own
+    objects = re.findall(r'title="([\w.]+) ([^"]*)" data-testid="object"', own)
+    assert objects and {o for _t, o in objects} == {object_id.replace("%2D", "-")}
+    counted = re.search(r'data-testid="event-count">(\d+)', own)
+    assert counted and int(counted.group(1)) >= len(objects)
+
+
+@pytest.mark.usefixtures("demo")
+def test_the_state_pages_tables_have_a_header_to_sort_by() -> None:
+    page = _client("demo-tech").get("/w/demo/").content.decode()
+    for table in ('data-testid="overdue"', 'data-testid="gated"'):
+        if table in page:
+            assert page.split(table, 1)[1].lstrip("> \n").startswith("<thead>"), table

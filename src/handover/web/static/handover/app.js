@@ -51,9 +51,57 @@
     }
   }
 
+  // Issue 17 (UX review L1): a table of the page with a header row and two rows or more sorts its rows by a
+  // column when the column's header is clicked (again: the other way), on the rows shown. Numbers and codes
+  // compare as people read them (T-2 before T-10).
+  var collator = new Intl.Collator(document.documentElement.lang || undefined, { numeric: true });
+
+  function sortBy(header) {
+    var table = header.closest("table");
+    var body = table.tBodies[0];
+    if (!body) {
+      return;
+    }
+    var column = Array.prototype.indexOf.call(header.parentNode.children, header);
+    var ascending = header.getAttribute("aria-sort") !== "ascending";
+    header.parentNode.querySelectorAll("th").forEach(function (th) {
+      th.removeAttribute("aria-sort");
+    });
+    header.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+    var rows = Array.prototype.slice.call(body.rows).filter(function (row) {
+      return row.cells.length > column;
+    });
+    rows.sort(function (a, b) {
+      var order = collator.compare(a.cells[column].textContent.trim(), b.cells[column].textContent.trim());
+      return ascending ? order : -order;
+    });
+    rows.forEach(function (row) {
+      body.appendChild(row);
+    });
+  }
+
+  document.addEventListener("click", function (event) {
+    var header = event.target.closest ? event.target.closest("table[data-sortable] thead th") : null;
+    if (header && !event.target.closest("a, button, input, select")) {
+      sortBy(header);
+    }
+  });
+
+  function markSortable(root) {
+    root.querySelectorAll("main table").forEach(function (table) {
+      if (table.tHead && table.tBodies[0] && table.tBodies[0].rows.length > 1) {
+        table.setAttribute("data-sortable", "");
+        table.tHead.querySelectorAll("th").forEach(function (th) {
+          th.title = th.title || document.documentElement.dataset.sortHint || "";
+        });
+      }
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     hideSecrets(document);
     markCurrent();
+    markSortable(document);
   });
   document.addEventListener("htmx:load", function (event) {
     hideSecrets(event.target);
