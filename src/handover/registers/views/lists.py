@@ -89,7 +89,6 @@ def row_list(request: HttpRequest, engagement: Engagement, register_no: int) -> 
             page=page,
             headers=[column_label(c) for c in columns],
             table=table(engagement, spec, columns, page.rows, user=request.user),
-            total=rows.count(),  # UX review L1: how many rows the filters leave
             query=_query_without_cursor(request),
             can_fill=org_selectors.has_capability(
                 user=request.user, engagement=engagement, capability=perms.FILL_REGISTERS
