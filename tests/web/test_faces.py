@@ -363,3 +363,22 @@ def test_a_table39_reference_links_to_its_row() -> None:
         page = client.get(url).content.decode()
         assert f'href="/e/demo/register-rows/{target}/" data-testid="row-ref">表39' in page, url
     assert client.get(f"/e/demo/register-rows/{target}/").status_code == 200
+
+
+@pytest.mark.usefixtures("demo")
+def test_a_row_and_a_step_say_where_they_sit() -> None:
+    from handover.registers.models import Row
+    from handover.workflow.models import StepInstance
+
+    client = _client("demo-tech")
+    row = Row.objects.filter(form__engagement__code="demo", form__register_no=8, is_current=True).first()
+    assert row is not None
+    page = client.get(f"/e/demo/register-rows/{row.pk}/").content.decode()
+    crumbs = page.split('data-testid="breadcrumbs">', 1)[1].split("</nav>", 1)[0]
+    for href in ("/e/demo/registers/", "/e/demo/registers/8/", f"/e/demo/register-forms/{row.form_id}/"):
+        assert f'href="{href}"' in crumbs, href
+    step = StepInstance.objects.filter(engagement__code="demo", site__isnull=False).first()
+    assert step is not None
+    page = client.get(f"/w/demo/steps/{step.pk}/").content.decode()
+    crumbs = page.split('data-testid="breadcrumbs">', 1)[1].split("</nav>", 1)[0]
+    assert 'href="/w/demo/"' in crumbs and f'href="/w/demo/sites/{step.site_id}/"' in crumbs
