@@ -17,6 +17,7 @@ import openpyxl
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
+from handover.demo.org import PEOPLE
 from tests.e2e.conftest import Server, shell_scene
 
 pytestmark = pytest.mark.e2e
@@ -139,8 +140,8 @@ def test_fill_a_t8_row_and_sign_it_as_executor_then_supervisor(
     # The list shows who executed and who supervised.
     onsite.goto(form_path)
     row = onsite.locator('table.rows tr[data-seq="1"]')
-    expect(row.get_by_test_id("executor")).to_have_text("demo-firm-it")
-    expect(row.get_by_test_id("supervisor")).to_have_text("demo-onsite-hz")
+    expect(row.get_by_test_id("executor")).to_have_text(PEOPLE["demo-firm-it"])
+    expect(row.get_by_test_id("supervisor")).to_have_text(PEOPLE["demo-onsite-hz"])
     export_signed_form(onsite, tmp_path)
 
 
@@ -156,8 +157,8 @@ def export_signed_form(page: Page, folder: Path) -> None:
     book = openpyxl.load_workbook(saved, read_only=True)
     cells = [v for sheet in book.worksheets for r in sheet.iter_rows(values_only=True) for v in r if v]
     assert "表8：交接日系统备份登记表" in cells and "HZ-E2E-001" in cells and SYSTEM in cells
-    assert any(str(v).startswith("demo-firm-it ") for v in cells)
-    assert any(str(v).startswith("demo-onsite-hz ") for v in cells)
+    assert any(str(v).startswith(PEOPLE["demo-firm-it"] + " ") for v in cells)
+    assert any(str(v).startswith(PEOPLE["demo-onsite-hz"] + " ") for v in cells)
 
 
 def test_one_person_holding_both_roles_is_refused_the_second_signature(
