@@ -184,6 +184,8 @@ def test_the_filters_are_everywhere_without_a_load() -> None:
 LANDING = {
     "demo-tech": "/w/demo/",
     "demo-onsite-hz": "/w/demo/",
+    "demo-firm-it": "/w/demo/",
+    "demo-finance": "/w/demo/",
     "demo-observer": "/w/demo/summary/",
     "demo-wg": "/w/demo/summary/",
     "demo-auditor": "/audit/",
