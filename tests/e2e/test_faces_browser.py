@@ -1,6 +1,6 @@
 """Issue 17's browser tests of the faces, on the session's demo server: the first page after login is the state
 of the engagement for each role (UX review M4), and a table sorts by a click on its header (L1). Each page is
-kept as a screenshot under the test's temporary folder (pytest's basetemp), as the other browser tests do;
+kept as a screenshot in the run's artefacts folder (conftest ``artefacts``);
 the signing confirmation is in test_registers.py, the phone-width walk in test_phone.py and the notifications
 badge in test_notifications_browser.py."""
 
@@ -28,7 +28,7 @@ FIRST_PAGES = {
 
 
 def test_the_first_page_after_login_is_the_state_for_each_role(
-    new_context: Callable[..., BrowserContext], log_in: LogIn, server: Server, tmp_path: Path
+    new_context: Callable[..., BrowserContext], log_in: LogIn, server: Server, artefacts: Path
 ) -> None:
     for username, (landing, shown) in FIRST_PAGES.items():
         page = new_context().new_page()
@@ -36,7 +36,7 @@ def test_the_first_page_after_login_is_the_state_for_each_role(
         expect(page).to_have_url(f"{server.base_url}{landing}")
         for test_id in shown:
             expect(page.get_by_test_id(test_id)).to_be_visible()
-        page.screenshot(path=tmp_path / f"first-page-{username}.png", full_page=True)
+        page.screenshot(path=artefacts / f"first-page-{username}.png", full_page=True)
         page.context.close()
 
 
@@ -52,7 +52,7 @@ def test_a_branch_post_sees_only_its_sites_state(page: Page, log_in: LogIn) -> N
     assert counts["state-overdue"] >= len(sites)
 
 
-def test_a_register_list_sorts_by_a_column_header(page: Page, log_in: LogIn, tmp_path: Path) -> None:
+def test_a_register_list_sorts_by_a_column_header(page: Page, log_in: LogIn, artefacts: Path) -> None:
     log_in(page, "demo-tech")
     page.goto("/e/demo/registers/8/")
     table = page.get_by_test_id("rows")
@@ -72,6 +72,6 @@ def test_a_register_list_sorts_by_a_column_header(page: Page, log_in: LogIn, tmp
     host.click()
     expect(host).to_have_attribute("aria-sort", "descending")
     assert cells.all_inner_texts() == list(reversed(ascending))
-    page.screenshot(path=tmp_path / "register-sorted.png", full_page=True)
+    page.screenshot(path=artefacts / "register-sorted.png", full_page=True)
     # The header stays in view while the rows scroll inside their card.
     assert table.locator("thead th").first.evaluate("th => getComputedStyle(th).position") == "sticky"

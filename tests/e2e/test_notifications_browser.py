@@ -1,6 +1,6 @@
 """The header's unread badge in a real browser (issue 17, UX review M3): 技术组 is told of an escalation
 without subscribing, sees the count in the header on every page, opens the inbox from it, and reading
-clears it. The screenshot of the header is kept under the test's temporary folder."""
+clears it. The screenshot of the header is kept in the run's artefacts folder (conftest ``artefacts``)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ print("SCENE", sorted(n.person.user.username for n in made if n.person.user))
 
 
 def test_the_header_counts_unread_notifications_and_reading_clears_it(
-    page: Page, log_in: Callable[[Page, str], None], server: Server, tmp_path: Path
+    page: Page, log_in: Callable[[Page, str], None], server: Server, artefacts: Path
 ) -> None:
     told = shell_scene(server, SCENE, "SCENE", "the escalation")
     assert "demo-tech" in told and "demo-onsite-hz" not in told, told
@@ -40,7 +40,7 @@ def test_the_header_counts_unread_notifications_and_reading_clears_it(
     count = page.get_by_test_id("unread-count")
     expect(count).to_be_visible()
     assert int(count.inner_text()) >= 1
-    page.locator("header.top").screenshot(path=str(tmp_path / "notifications-badge.png"))
+    page.locator("header.top").screenshot(path=str(artefacts / "notifications-badge.png"))
 
     badge.click()
     expect(page).to_have_url(f"{server.base_url}/n/demo/")

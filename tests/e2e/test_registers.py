@@ -111,7 +111,7 @@ def signatures(page: Page) -> list[str]:
 
 
 def test_fill_a_t8_row_and_sign_it_as_executor_then_supervisor(
-    new_context: Callable[..., BrowserContext], log_in: LogIn, scene: Server, tmp_path: Path
+    new_context: Callable[..., BrowserContext], log_in: LogIn, scene: Server, tmp_path: Path, artefacts: Path
 ) -> None:
     firm_it = new_context().new_page()
     log_in(firm_it, "demo-firm-it")
@@ -122,7 +122,7 @@ def test_fill_a_t8_row_and_sign_it_as_executor_then_supervisor(
     # Issue 17: the first click says what the signature means; nothing is signed until the second.
     firm_it.get_by_test_id("sign-executor").click()
     expect(firm_it.get_by_test_id("sign-executor-yes")).to_be_visible()
-    firm_it.screenshot(path=tmp_path / "sign-confirm.png", full_page=True)
+    firm_it.screenshot(path=artefacts / "sign-confirm.png", full_page=True)
     assert signatures(firm_it) == []
     firm_it.get_by_test_id("sign-executor-yes").click()
     expect(firm_it.locator("ul.messages li.success")).to_be_visible()
