@@ -36,6 +36,11 @@ def test_the_first_page_after_login_is_the_state_for_each_role(
         expect(page).to_have_url(f"{server.base_url}{landing}")
         for test_id in shown:
             expect(page.get_by_test_id(test_id)).to_be_visible()
+            # Readable: not white on the white card (a class named "state" once painted the text white).
+            assert (
+                page.get_by_test_id(test_id).evaluate("e => getComputedStyle(e).color")
+                != "rgb(255, 255, 255)"
+            )
         page.screenshot(path=artefacts / f"first-page-{username}.png", full_page=True)
         page.context.close()
 
