@@ -104,7 +104,9 @@ def test_a_branch_walk_at_phone_width(phone: Page, log_in: LogIn, server: Server
     assert phone.locator("input[name=copies]").get_attribute("inputmode") != "text"
     # Issue 17: the branch's technician enters the row and signs it as executor, at phone width.
     form_path = re.sub(r"rows/new/$", "", phone.url.removeprefix(server.base_url))
-    row_path = fill_t8_row(phone, server, form_path, "HZ-PHONE-001")
+    row_path = fill_t8_row(
+        phone, server, form_path, "HZ-PHONE-001", system="营业部柜台系统", hostname="hz-gt01"
+    )
     visit(row_path, "row")
     phone.get_by_test_id("sign-executor").click()
     sign = phone.get_by_test_id("sign-executor-yes")

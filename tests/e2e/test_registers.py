@@ -73,13 +73,15 @@ def open_t8_form(page: Page, server: Server) -> str:
     return page.url.removeprefix(server.base_url)
 
 
-def fill_t8_row(page: Page, server: Server, form_path: str, media_no: str) -> str:
+def fill_t8_row(
+    page: Page, server: Server, form_path: str, media_no: str, *, system: str = SYSTEM, hostname: str = HOST
+) -> str:
     """Add one 表8 row to the form through the row form; returns the row page's path."""
     page.goto(form_path)
     page.get_by_test_id("add-row").click()
-    page.select_option("select[name=system_id]", label=SYSTEM)
+    page.select_option("select[name=system_id]", label=system)
     # A host is offered with the systems it runs ("host · 系统"), only those of the form's line of the site tree.
-    host = page.locator("select[name=asset_id] option", has_text=HOST).first
+    host = page.locator("select[name=asset_id] option", has_text=hostname).first
     page.select_option("select[name=asset_id]", value=host.get_attribute("value") or "")
     for name, value in (
         ("purpose", "改密前备份"),
