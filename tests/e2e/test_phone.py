@@ -108,6 +108,14 @@ def test_a_branch_walk_at_phone_width(phone: Page, log_in: LogIn, server: Server
         phone, server, form_path, "HZ-PHONE-001", system="营业部柜台系统", hostname="hz-gt01"
     )
     visit(row_path, "row")
+    # The breadcrumbs wrap by level, not a character a line (the review's 密/码/保/管/库 at this width).
+    crumb = phone.get_by_test_id("breadcrumbs").locator("a").first
+    line = float(
+        crumb.evaluate(
+            "a => parseFloat(getComputedStyle(a).lineHeight) || 1.5 * parseFloat(getComputedStyle(a).fontSize)"
+        )
+    )
+    assert crumb.bounding_box()["height"] < 2 * line  # type: ignore[index]
     phone.get_by_test_id("sign-executor").click()
     sign = phone.get_by_test_id("sign-executor-yes")
     assert sign.bounding_box()["height"] >= TOUCH_PX  # type: ignore[index]
