@@ -205,7 +205,7 @@ def test_the_object_column_names_objects_in_a_constant_number_of_queries(client,
         event_record(actor=None, action="org.site.update", engagement_id=world.engagement.pk, obj=site)
     assert queries() == few
     page = client.get("/audit/").content.decode()
-    assert f">{world.branch_b}</td>" in page
+    assert f">{world.branch_b}</a></td>" in page  # issue 17: the name links to the object's events
     assert f">org.site {world.branch_b.pk}</td>" not in page
 
 

@@ -238,3 +238,13 @@ def log_in(server: Server) -> Callable[[Page, str], None]:
         expect(page.get_by_test_id("who")).to_be_attached()  # folded behind the menu at phone width
 
     return do
+
+
+@pytest.fixture(scope="session")
+def artefacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the browser tests keep their screenshots (issue 17): ``HANDOVER_E2E_ARTEFACTS`` when set (CI keeps
+    that folder), else ``artefacts`` in pytest's temporary folder of the run."""
+    chosen = os.environ.get("HANDOVER_E2E_ARTEFACTS")
+    folder = Path(chosen) if chosen else tmp_path_factory.getbasetemp() / "artefacts"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -1,7 +1,6 @@
 """The header's unread badge in a real browser (issue 17, UX review M3): 技术组 is told of an escalation
 without subscribing, sees the count in the header on every page, opens the inbox from it, and reading
-clears it. The screenshot of the header is kept at /tmp/e2e-notifications-badge.png, as the other browser
-tests keep theirs in /tmp."""
+clears it. The screenshot of the header is kept in the run's artefacts folder (conftest ``artefacts``)."""
 
 from __future__ import annotations
 
@@ -15,7 +14,6 @@ from tests.e2e.conftest import Server, shell_scene
 
 pytestmark = pytest.mark.e2e
 
-SCREENSHOT = Path("/tmp/e2e-notifications-badge.png")
 TITLE = "E2E：3 个逾期步骤未当日反馈"
 # An escalation as the midnight task raises it: through notify, to the topic's default audience (技术组).
 SCENE = f"""
@@ -31,7 +29,7 @@ print("SCENE", sorted(n.person.user.username for n in made if n.person.user))
 
 
 def test_the_header_counts_unread_notifications_and_reading_clears_it(
-    page: Page, log_in: Callable[[Page, str], None], server: Server
+    page: Page, log_in: Callable[[Page, str], None], server: Server, artefacts: Path
 ) -> None:
     told = shell_scene(server, SCENE, "SCENE", "the escalation")
     assert "demo-tech" in told and "demo-onsite-hz" not in told, told
@@ -42,7 +40,7 @@ def test_the_header_counts_unread_notifications_and_reading_clears_it(
     count = page.get_by_test_id("unread-count")
     expect(count).to_be_visible()
     assert int(count.inner_text()) >= 1
-    page.locator("header.top").screenshot(path=str(SCREENSHOT))
+    page.locator("header.top").screenshot(path=str(artefacts / "notifications-badge.png"))
 
     badge.click()
     expect(page).to_have_url(f"{server.base_url}/n/demo/")

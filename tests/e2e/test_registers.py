@@ -17,6 +17,7 @@ import openpyxl
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
+from handover.demo.org import PEOPLE
 from tests.e2e.conftest import Server, shell_scene
 
 pytestmark = pytest.mark.e2e
@@ -72,13 +73,15 @@ def open_t8_form(page: Page, server: Server) -> str:
     return page.url.removeprefix(server.base_url)
 
 
-def fill_t8_row(page: Page, server: Server, form_path: str, media_no: str) -> str:
+def fill_t8_row(
+    page: Page, server: Server, form_path: str, media_no: str, *, system: str = SYSTEM, hostname: str = HOST
+) -> str:
     """Add one 表8 row to the form through the row form; returns the row page's path."""
     page.goto(form_path)
     page.get_by_test_id("add-row").click()
-    page.select_option("select[name=system_id]", label=SYSTEM)
+    page.select_option("select[name=system_id]", label=system)
     # A host is offered with the systems it runs ("host · 系统"), only those of the form's line of the site tree.
-    host = page.locator("select[name=asset_id] option", has_text=HOST).first
+    host = page.locator("select[name=asset_id] option", has_text=hostname).first
     page.select_option("select[name=asset_id]", value=host.get_attribute("value") or "")
     for name, value in (
         ("purpose", "改密前备份"),
@@ -110,7 +113,7 @@ def signatures(page: Page) -> list[str]:
 
 
 def test_fill_a_t8_row_and_sign_it_as_executor_then_supervisor(
-    new_context: Callable[..., BrowserContext], log_in: LogIn, scene: Server, tmp_path: Path
+    new_context: Callable[..., BrowserContext], log_in: LogIn, scene: Server, tmp_path: Path, artefacts: Path
 ) -> None:
     firm_it = new_context().new_page()
     log_in(firm_it, "demo-firm-it")
@@ -118,7 +121,12 @@ def test_fill_a_t8_row_and_sign_it_as_executor_then_supervisor(
     row_path = fill_t8_row(firm_it, scene, form_path, "HZ-E2E-001")
     # 被托管技术方 executes: the executor's button, not the supervisor's.
     expect(firm_it.get_by_test_id("sign-supervisor")).to_have_count(0)
+    # Issue 17: the first click says what the signature means; nothing is signed until the second.
     firm_it.get_by_test_id("sign-executor").click()
+    expect(firm_it.get_by_test_id("sign-executor-yes")).to_be_visible()
+    firm_it.screenshot(path=artefacts / "sign-confirm.png", full_page=True)
+    assert signatures(firm_it) == []
+    firm_it.get_by_test_id("sign-executor-yes").click()
     expect(firm_it.locator("ul.messages li.success")).to_be_visible()
     assert signatures(firm_it) == ["executor"]
     expect(firm_it.get_by_test_id("sign-executor")).to_have_count(0)
@@ -128,13 +136,14 @@ def test_fill_a_t8_row_and_sign_it_as_executor_then_supervisor(
     onsite.goto(row_path)
     expect(onsite.get_by_test_id("sign-executor")).to_have_count(0)
     onsite.get_by_test_id("sign-supervisor").click()
+    onsite.get_by_test_id("sign-supervisor-yes").click()
     expect(onsite.locator("ul.messages li.success")).to_be_visible()
     assert signatures(onsite) == ["executor", "supervisor"]
     # The list shows who executed and who supervised.
     onsite.goto(form_path)
     row = onsite.locator('table.rows tr[data-seq="1"]')
-    expect(row.get_by_test_id("executor")).to_have_text("demo-firm-it")
-    expect(row.get_by_test_id("supervisor")).to_have_text("demo-onsite-hz")
+    expect(row.get_by_test_id("executor")).to_have_text(PEOPLE["demo-firm-it"])
+    expect(row.get_by_test_id("supervisor")).to_have_text(PEOPLE["demo-onsite-hz"])
     export_signed_form(onsite, tmp_path)
 
 
@@ -150,8 +159,8 @@ def export_signed_form(page: Page, folder: Path) -> None:
     book = openpyxl.load_workbook(saved, read_only=True)
     cells = [v for sheet in book.worksheets for r in sheet.iter_rows(values_only=True) for v in r if v]
     assert "表8：交接日系统备份登记表" in cells and "HZ-E2E-001" in cells and SYSTEM in cells
-    assert any(str(v).startswith("demo-firm-it ") for v in cells)
-    assert any(str(v).startswith("demo-onsite-hz ") for v in cells)
+    assert any(str(v).startswith(PEOPLE["demo-firm-it"] + " ") for v in cells)
+    assert any(str(v).startswith(PEOPLE["demo-onsite-hz"] + " ") for v in cells)
 
 
 def test_one_person_holding_both_roles_is_refused_the_second_signature(
@@ -161,10 +170,12 @@ def test_one_person_holding_both_roles_is_refused_the_second_signature(
     form_path = open_t8_form(page, scene)
     fill_t8_row(page, scene, form_path, "HZ-E2E-002")
     page.get_by_test_id("sign-executor").click()
+    page.get_by_test_id("sign-executor-yes").click()
     expect(page.locator("ul.messages li.success")).to_be_visible()
     # Holding the on-site post too (written past role_grant), they are offered the supervisor's button, and
     # refused when they press it.
     page.get_by_test_id("sign-supervisor").click()
+    page.get_by_test_id("sign-supervisor-yes").click()
     refusal = page.locator("ul.messages li.error")
     expect(refusal).to_be_visible()
     expect(refusal).to_contain_text(BOTH)

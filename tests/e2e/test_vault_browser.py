@@ -143,6 +143,16 @@ def test_capture_request_approve_with_totp_see_once(vault_server, browser: Brows
     open_url = firm.url
     firm.get_by_test_id("reveal-now").click()
     expect(firm.get_by_test_id("secret-value")).to_have_text(SECRET)
+    # UX review L5: the seconds left count down; the copy button copies, and the clipboard is overwritten
+    # when the secret leaves the page.
+    countdown = firm.get_by_test_id("countdown")
+    expect(countdown).not_to_have_text(countdown.inner_text())
+    firm.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    firm.get_by_test_id("copy-secret").click()
+    expect(firm.get_by_test_id("copied")).to_be_visible()
+    assert firm.evaluate("navigator.clipboard.readText()") == SECRET
+    firm.evaluate("window.dispatchEvent(new Event('pagehide'))")
+    firm.wait_for_function("navigator.clipboard.readText().then(text => text.trim() === '')")
 
     firm.goto(open_url)
     expect(firm.get_by_test_id("reveal-now")).to_have_count(0)

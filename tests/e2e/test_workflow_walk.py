@@ -193,6 +193,7 @@ class Walk:
             for page, kind in ((self.it, "executor"), (self.onsite, "supervisor")):
                 page.goto(row_path)
                 page.get_by_test_id(f"sign-{kind}").click()
+                page.get_by_test_id(f"sign-{kind}-yes").click()
                 expect(page.locator("ul.messages li.success")).to_be_visible()
 
     def submit_and_sign(
@@ -209,6 +210,7 @@ class Walk:
         for page in signers:
             page.goto(form_path)
             page.get_by_test_id("sign-form").click()
+            page.get_by_test_id("sign-form-yes").click()
             expect(page.locator("ul.messages li.success")).to_be_visible()
         expect(signers[-1].get_by_test_id("form-state")).to_have_class(re.compile(r"\bok\b"))
 

@@ -64,6 +64,7 @@ class Flows:
         data = {
             "site": self.world.branch_a.pk,
             "system": "集中交易",
+            "new_system": "on",
             "hostname": "trade01",
             "login_name": "root",
             "layer": "操作系统",

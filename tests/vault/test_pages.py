@@ -46,6 +46,7 @@ def test_capture_never_echoes_and_sealed_is_said_plainly(vault, world):
     data = {
         "site": world.branch_a.pk,
         "system": "柜台",
+        "new_system": "on",
         "login_name": "root",
         "layer": "操作系统",
         "account_class": "超级用户",
@@ -113,3 +114,35 @@ def test_the_site_page_lists_overdue_secrets(vault, world):
         reverse("org:site_detail", kwargs={"code": world.engagement.code, "site_id": world.branch_a.pk})
     )
     assert b'data-testid="site-vault"' not in page.content
+
+
+def test_capture_picks_a_system_of_the_site_and_creates_one_only_on_purpose(vault, world):
+    """UX review L5: a typo in the system's name is refused, naming the site; a new one needs the box."""
+    from handover.registers.models import InformationSystem
+
+    firm = logged_in(world.login_with(Role.FIRM_IT, site=world.branch_a))
+    url = reverse("vault:entry_capture", kwargs={"code": world.engagement.code})
+    page = firm.get(url).content.decode()
+    assert 'list="vault-systems"' in page and 'type="checkbox" name="holders"' in page
+    assert 'data-field="envelope_no" data-shown-if="custody_mode=密封信封入保险柜"' in page
+    assert 'data-field="platform" data-shown-if="generate=on"' in page
+    data = {
+        "site": world.branch_a.pk,
+        "system": "柜台系统",
+        "login_name": "root",
+        "layer": "操作系统",
+        "account_class": "超级用户",
+        "kind": "changed",
+        "custody_mode": "密码保管系统",
+        "platform": "generic",
+        "length": 20,
+        "secret": STRONG,
+        "secret_again": STRONG,
+    }
+    refused = firm.post(url, data).content.decode()
+    assert world.branch_a.name in refused and "柜台系统" in refused and not SecretEntry.objects.exists()
+    assert not InformationSystem.objects.filter(name="柜台系统").exists()
+    assert firm.post(url, {**data, "new_system": "on"}).status_code == 302
+    assert InformationSystem.objects.filter(name="柜台系统", site=world.branch_a).count() == 1
+    again = firm.post(url, {**data, "login_name": "oracle"})  # now a system of the site: picked, no box
+    assert again.status_code == 302 and SecretEntry.objects.count() == 2

@@ -2,6 +2,8 @@
 
 M2, one way to show time. Pages say Beijing time as ``2026-12-04 15:31`` and name the zone once;
 an ISO timestamp (``2026-12-04T15:31``) or a ``2026年12月4日`` date in a page's text is a defect.
+M1, Chinese everywhere: three English words in a row in a Chinese page's text is a defect too (the catalogue's
+completeness is tests/test_translations.py's).
 
 UX review M4 and L8: after login a person of one engagement lands on its state for their role — the workflow
 (late, blocked and why, open exceptions, today's progress) for those who work the steps, the summary with units
@@ -11,24 +13,28 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import subprocess
+from collections.abc import Iterator
 from html.parser import HTMLParser
+from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.template import Context, Template
-from django.test import Client
+from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 
 from handover.core.moments import moment_text
 from tests.demo_db import _demo_for_module, demo  # noqa: F401 - fixtures
+from tests.test_translations import ZH_PO
 
 ISO = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 CHINESE_DATE = re.compile(r"\d{4}年\d{1,2}月\d{1,2}日")
 # The pages of the demo a technical group member, a branch's on-site post and the auditor open most; one page per
 # URL shape, as far as the links reach.
-ROLES = ("demo-tech", "demo-onsite-hz", "demo-auditor")
+ROLES = ("demo-tech", "demo-onsite-hz", "demo-auditor", "demo-observer")
 MAX_PAGES = 60
 
 
@@ -61,8 +67,9 @@ def _shape(path: str) -> str:
     return re.sub(r"/(\d+|[0-9a-f]{8}-[0-9a-f-]{27})(?=/|$)", "/N", path)
 
 
-def _bad_times(client: Client) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
+def _crawl(client: Client) -> dict[str, str]:
+    """The visible text of each page shape the links reach from the home page, the trail and the vault."""
+    texts: dict[str, str] = {}
     queue, seen = ["/", "/audit/", "/vault/"], set()
     while queue and len(seen) < MAX_PAGES:
         url = queue.pop(0)
@@ -75,24 +82,67 @@ def _bad_times(client: Client) -> dict[str, list[str]]:
             continue
         page = _Text()
         page.feed(response.content.decode())
-        text = " ".join(page.text)
-        wrong = ISO.findall(text) + CHINESE_DATE.findall(text)
-        if wrong:
-            found[url] = wrong[:3]
+        texts[url] = " ".join(page.text)
         for href in page.links:
             parts = urlsplit(urljoin(url, href))
             if not (parts.scheme or parts.netloc or parts.path.startswith(("/i18n/", "/static/"))):
                 queue.append(parts.path + (f"?{parts.query}" if parts.query else ""))
     assert len(seen) > 6, seen  # the crawl reached the pages, not only the login
-    return found
+    return texts
+
+
+_pages: dict[str, dict[str, str]] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def chinese(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The committed catalogue compiled for this module, before the demo is built (a checkout has the .po, not
+    always a fresh .mo, and the demo stores some sentences, as notifications' titles, in Chinese)."""
+    root = tmp_path_factory.mktemp("locale")
+    mo = root / "zh_Hans" / "LC_MESSAGES" / "django.mo"
+    mo.parent.mkdir(parents=True)
+    subprocess.run(["msgfmt", "-o", str(mo), str(ZH_PO)], check=True)
+    with override_settings(LOCALE_PATHS=[root]):
+        yield root
+    _pages.clear()
+
+
+def _pages_of(username: str) -> dict[str, str]:
+    """The crawl of one person's pages in Chinese, once per module (the demo is the module's)."""
+    if username not in _pages:
+        client = Client(HTTP_ACCEPT_LANGUAGE="zh-hans")
+        client.force_login(get_user_model().objects.get(username=username))
+        _pages[username] = _crawl(client)
+    return _pages[username]
 
 
 @pytest.mark.usefixtures("demo")
 @pytest.mark.parametrize("username", ROLES)
 def test_demo_pages_show_no_iso_timestamp_and_no_chinese_date(username: str) -> None:
-    client = Client()
-    client.force_login(get_user_model().objects.get(username=username))
-    assert _bad_times(client) == {}
+    found = {
+        url: wrong[:3]
+        for url, text in _pages_of(username).items()
+        if (wrong := ISO.findall(text) + CHINESE_DATE.findall(text))
+    }
+    assert found == {}
+
+
+# UX review M1: a Chinese page says Chinese. Three English words in a row in a page's visible text is a sentence
+# that escaped the catalogue; host names (hz-gt01), codes, hashes and logs are in <code> or hold digits and dashes
+# and are not words here. Official and product names that are English by nature are listed.
+ENGLISH_SENTENCE = re.compile(r"(?<![\w.@/-])[A-Za-z][a-z]+(?:[ ,]+[A-Za-z][a-z]+){2,}(?![\w.@/-])")
+ENGLISH_NAMES = re.compile(r"Noto Sans CJK|Microsoft SQL Server|Active Directory|Windows Server")
+
+
+@pytest.mark.usefixtures("demo")
+@pytest.mark.parametrize("username", ROLES)
+def test_demo_pages_in_chinese_say_no_english_sentence(username: str) -> None:
+    found = {
+        url: sentences[:3]
+        for url, text in _pages_of(username).items()
+        if (sentences := ENGLISH_SENTENCE.findall(ENGLISH_NAMES.sub("", text)))
+    }
+    assert found == {}, "\n".join(f"{url}: {sentences}" for url, sentences in found.items())
 
 
 @pytest.mark.usefixtures("demo")
@@ -134,6 +184,8 @@ def test_the_filters_are_everywhere_without_a_load() -> None:
 LANDING = {
     "demo-tech": "/w/demo/",
     "demo-onsite-hz": "/w/demo/",
+    "demo-firm-it": "/w/demo/",
+    "demo-finance": "/w/demo/",
     "demo-observer": "/w/demo/summary/",
     "demo-wg": "/w/demo/summary/",
     "demo-auditor": "/audit/",
@@ -163,6 +215,23 @@ def test_the_state_page_says_what_is_late_blocked_and_open() -> None:
     page = client.get("/w/demo/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     for part in ('data-testid="overdue-total"', 'data-testid="gated-total"', "chart-trend", "chart-phase"):
         assert part in page, part
+    strip = page.split('data-testid="state"', 1)[1].split("</section>", 1)[0]
+    overdue = re.search(r'href="#overdue" data-testid="state-overdue"><b>(\d+)</b>', strip)
+    shown = re.search(r'data-testid="overdue-total">(\d+)<', page)
+    assert overdue and shown and overdue.group(1) == shown.group(1)
+    for anchor in ("#gated", "#open-cases", "#progress"):
+        assert f'href="{anchor}"' in strip and f'id="{anchor[1:]}"' in page, anchor
+
+
+@pytest.mark.usefixtures("demo")
+def test_a_branch_posts_state_is_its_own_sites() -> None:
+    def overdue(username: str) -> int:
+        page = _client(username).get("/w/demo/").content.decode()
+        found = re.search(r'data-testid="state-overdue"><b>(\d+)</b>', page)
+        assert found, username
+        return int(found.group(1))
+
+    assert overdue("demo-onsite-hz") < overdue("demo-tech")
 
 
 @pytest.mark.usefixtures("demo")
@@ -240,3 +309,78 @@ def test_the_login_name_is_not_capitalised_by_a_phone_keyboard(client: Client) -
     page = client.get("/accounts/login/").content.decode()
     field = re.search(r'<input[^>]*name="username"[^>]*>', page)
     assert field and 'autocapitalize="none"' in field.group(0) and 'spellcheck="false"' in field.group(0)
+
+
+# ---------------------------------------------------------------- issue 17: tables and the trail's links
+
+
+@pytest.mark.usefixtures("demo")
+def test_a_register_list_keeps_its_header_in_view() -> None:
+    # No count of the rows here: the list pages by seek and never counts 100,000 rows (test_pages.py).
+    page = _client("demo-tech").get("/e/demo/registers/8/").content.decode()
+    assert '<div class="scroll tall"><table class="rows"' in page and "<thead>" in page
+
+
+@pytest.mark.usefixtures("demo")
+def test_the_trail_names_an_object_with_a_link_to_its_own_events() -> None:
+    client = _client("demo-auditor")
+    page = client.get("/audit/").content.decode()
+    link = re.search(
+        r'<a href="\?object=([\w.%]+)&amp;object_id=([\w%-]+)" data-testid="object-events">([^<]+)</a>', page
+    )
+    assert link, "no object of the trail's first page links to its events"
+    object_type, object_id, name = link.groups()
+    assert not re.fullmatch(r"[\w.]+ \d+", name)  # a name, not "registers.form 88"
+    own = client.get(f"/audit/?object={object_type}&object_id={object_id}").content.decode()
+    assert 'data-testid="object-filter"' in own and 'data-testid="clear-filters"' in own
+    objects = re.findall(r'title="([\w.]+) ([^"]*)" data-testid="object"', own)
+    assert objects and {o for _t, o in objects} == {object_id.replace("%2D", "-")}
+    counted = re.search(r'data-testid="event-count">(\d+)', own)
+    assert counted and int(counted.group(1)) >= len(objects)
+
+
+@pytest.mark.usefixtures("demo")
+def test_the_state_pages_tables_have_a_header_to_sort_by() -> None:
+    page = _client("demo-tech").get("/w/demo/").content.decode()
+    for table in ('data-testid="overdue"', 'data-testid="gated"'):
+        if table in page:
+            assert page.split(table, 1)[1].lstrip("> \n").startswith("<thead>"), table
+
+
+@pytest.mark.usefixtures("demo")
+def test_a_table39_reference_links_to_its_row() -> None:
+    from handover.registers.models import Row
+
+    row = next(
+        r
+        for r in Row.objects.filter(form__engagement__code="demo", is_current=True)
+        if r.data.get("exception_refs")
+    )
+    target = row.data["exception_refs"][0]
+    client = _client("demo-tech")
+    for url in (
+        f"/e/demo/register-rows/{row.pk}/",
+        f"/e/demo/registers/{row.form.register_no}/?site={row.form.site_id}",
+    ):
+        page = client.get(url).content.decode()
+        assert f'href="/e/demo/register-rows/{target}/" data-testid="row-ref">表39' in page, url
+    assert client.get(f"/e/demo/register-rows/{target}/").status_code == 200
+
+
+@pytest.mark.usefixtures("demo")
+def test_a_row_and_a_step_say_where_they_sit() -> None:
+    from handover.registers.models import Row
+    from handover.workflow.models import StepInstance
+
+    client = _client("demo-tech")
+    row = Row.objects.filter(form__engagement__code="demo", form__register_no=8, is_current=True).first()
+    assert row is not None
+    page = client.get(f"/e/demo/register-rows/{row.pk}/").content.decode()
+    crumbs = page.split('data-testid="breadcrumbs">', 1)[1].split("</nav>", 1)[0]
+    for href in ("/e/demo/registers/", "/e/demo/registers/8/", f"/e/demo/register-forms/{row.form_id}/"):
+        assert f'href="{href}"' in crumbs, href
+    step = StepInstance.objects.filter(engagement__code="demo", site__isnull=False).first()
+    assert step is not None
+    page = client.get(f"/w/demo/steps/{step.pk}/").content.decode()
+    crumbs = page.split('data-testid="breadcrumbs">', 1)[1].split("</nav>", 1)[0]
+    assert 'href="/w/demo/"' in crumbs and f'href="/w/demo/sites/{step.site_id}/"' in crumbs

@@ -160,6 +160,8 @@ def event_list(*, scope: TrailScope, filters: dict[str, Any] | None = None) -> Q
         qs = qs.filter(outcome=filters["outcome"])
     if filters.get("object"):
         qs = qs.filter(object_type__icontains=filters["object"])
+    if filters.get("object_id"):  # issue 17: an object's name in the trail links to its own events
+        qs = qs.filter(object_id=str(filters["object_id"]))
     if filters.get("since"):
         qs = qs.filter(occurred_at__date__gte=filters["since"])
     if filters.get("until"):

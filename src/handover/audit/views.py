@@ -21,7 +21,7 @@ from handover.org import permissions as perms
 from handover.org.selectors import audit_scope
 from handover.web.access import needs
 
-FILTERS = ("action", "actor", "engagement", "outcome", "object", "since", "until")
+FILTERS = ("action", "actor", "engagement", "outcome", "object", "object_id", "since", "until")
 
 
 def _filters(request: HttpRequest) -> dict[str, Any]:

@@ -87,6 +87,20 @@ LOGINS = [
 ]
 
 
+# UX review L9: the people behind the demo logins are named as people, on signatures and in the trail; the
+# login names stay what the operator types.
+PEOPLE = {
+    "demo-tech": "陈立新",
+    "demo-onsite-hz": "王海涛",
+    "demo-firm-it": "李文静",
+    "demo-finance": "赵敏",
+    "demo-observer": "孙建国",
+    "demo-wg": "钱卫东",
+    "demo-auditor": "吴秀兰",
+    "demo-sysadmin": "郑强",
+}
+
+
 def _name(rng: random.Random) -> str:
     return rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2))))
 
@@ -193,7 +207,7 @@ def _login(
     password = accounts.password_generate()
     user = User.objects.filter(username=username).first()
     if user is None:
-        user, _ = accounts.user_create(actor=actor, username=username, display_name=username)
+        user, _ = accounts.user_create(actor=actor, username=username, display_name=PEOPLE[username])
     # The operator at the console holds every demo login (the demo is one person by construction); each
     # bootstrap is recorded as such in the trail (docs/access-policy.md).
     enrolment.login_bootstrap_console(actor=actor, user=user, password=password)
@@ -204,7 +218,7 @@ def _login(
         person = services.person_create(
             actor=actor,
             engagement=engagement,
-            name=username,
+            name=PEOPLE[username],
             organisation=organisation,
             site=site,
             party=party,

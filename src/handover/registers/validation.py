@@ -35,6 +35,39 @@ def looks_like_credential(text: str) -> bool:
     return False
 
 
+# Issue 17, interop review §1c: Chinese Excel saves a date cell to CSV as it shows it, 2020/3/15 (and a time
+# as 2020/3/15 9:05). Year first, the order is unambiguous; only ISO 8601 was taken before.
+_SLASHED = re.compile(r"^(\d{4})[-/](\d{1,2})[-/](\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
+
+
+def parse_day(text: str) -> date:
+    """A date typed or saved by a spreadsheet: ``2020-03-15`` or ``2020/3/15``; ValueError else."""
+    moment = _slashed(text)
+    if moment is None:
+        return date.fromisoformat(text.strip())
+    if len(moment) > 3:
+        raise ValueError(text)
+    return date(*moment)
+
+
+def parse_moment(text: str) -> datetime:
+    """A date and time: ISO 8601 or ``2020/3/15 9:05``; ValueError else."""
+    moment = _slashed(text)
+    if moment is None:
+        return datetime.fromisoformat(text.strip())
+    if len(moment) == 3:
+        raise ValueError(text)
+    year, month, day, hour, minute, *second = moment
+    return datetime(year, month, day, hour, minute, second[0] if second else 0)
+
+
+def _slashed(text: str) -> tuple[int, ...] | None:
+    match = _SLASHED.match(text.strip())
+    if match is None:
+        return None
+    return tuple(int(part) for part in match.groups() if part is not None)
+
+
 def _empty(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip()) or value == []
 
@@ -66,11 +99,11 @@ def _parse(column: Column, value: Any) -> Any:
             return value.date().isoformat()
         if isinstance(value, date):
             return value.isoformat()
-        return date.fromisoformat(str(value).strip()).isoformat()
+        return parse_day(str(value)).isoformat()
     if kind == "dt":
         if isinstance(value, datetime):
             return value.isoformat()
-        return datetime.fromisoformat(str(value).strip()).isoformat()
+        return parse_moment(str(value)).isoformat()
     if kind == "bool":
         text = str(value).strip().lower()
         if value is True or text in ("是", "yes", "true", "1", "y"):

@@ -18,6 +18,7 @@ from handover.core.errors import DomainError
 from handover.org import permissions as perms
 from handover.org import selectors as org_selectors
 from handover.org.models import Engagement
+from handover.registers.models import InformationSystem
 from handover.vault import lifecycle, passwords, selectors, services
 from handover.vault.forms import (
     SECRET_FIELDS,
@@ -148,10 +149,12 @@ def entry_capture(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     """被托管技术方 enters a secret (never shown back), or has one generated and shown once to set it."""
     sites = org_selectors.site_list(user=request.user, engagement=engagement, capability=perms.VAULT_CAPTURE)
     people = org_selectors.person_list(user=request.user, engagement=engagement)
+    systems = InformationSystem.objects.filter(engagement=engagement, site__in=sites).select_related("site")
     form = CaptureForm(
         request.POST or None,
         sites=sites,
         people=people,
+        systems=systems,
         initial={"kind": SecretKind.ORIGINAL, "site": request.GET.get("site")},
     )
     if request.method == "POST" and form.is_valid():
@@ -171,7 +174,14 @@ def entry_capture(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     return render(
         request,
         "vault/capture.html",
-        engagement_page(request, engagement, form=form, status=lifecycle.vault_status()),
+        engagement_page(
+            request,
+            engagement,
+            form=form,
+            status=lifecycle.vault_status(),
+            system_names=sorted({s.name for s in systems}),
+            fields=[(field, form.shown_if(field.name)) for field in form],
+        ),
     )
 
 

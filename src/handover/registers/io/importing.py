@@ -59,7 +59,7 @@ from handover.registers.io.frame import (
 from handover.registers.io.reading import Bounds, read_table, too_many_rows
 from handover.registers.io.refs import References
 from handover.registers.models import FROZEN_STATES, Form, Row, Signature
-from handover.registers.validation import clean_row, looks_like_credential
+from handover.registers.validation import clean_row, looks_like_credential, parse_day
 
 Progress = Callable[[str, int, int], None]
 _TITLE = re.compile(r"^表(\d+)\s*[：:]")
@@ -258,7 +258,7 @@ def _read_header(parsed: ParsedFile, values: dict[str, Any], site: Site) -> None
         parsed.form_date = when
     elif when is not None:
         try:
-            parsed.form_date = date.fromisoformat(str(when).strip())
+            parsed.form_date = parse_day(str(when))
         except ValueError:
             parsed.issues.append(Issue(None, FORM_DATE, _("Not a valid value; expected YYYY-MM-DD.")))
     named = str(values.get(FORM_SITE) or "").strip()

@@ -84,9 +84,27 @@ def template_xlsx(register_no: int, out: str | IO[bytes]) -> None:
     fr = frame(register_no)
     writer = XlsxFrameWriter(out, constant_memory=False)
     writer.begin(fr, _head(fr), fr.labels, fr.title.replace("：", " "))
+    _cell_formats(writer, fr)
     _dropdowns(writer, fr)
     _notes(writer.book, fr)
     writer.close()
+
+
+# Issue 17, interop review §1b: a column's cells take what is typed as the column means it. Typed in a General
+# cell, 000123 becomes the number 123; a date shows (and is saved to CSV) as the locale writes it, 2020/3/15.
+TEXT_TYPES = ("text", "ltext", "ref", "refs", "att")
+CELL_FORMATS = {"date": "yyyy-mm-dd", "dt": "yyyy-mm-dd hh:mm"}
+
+
+def _cell_formats(writer: XlsxFrameWriter, fr: Frame) -> None:
+    formats = {
+        "@": writer.book.add_format({"num_format": "@"}),
+        **{kind: writer.book.add_format({"num_format": f}) for kind, f in CELL_FORMATS.items()},
+    }
+    for col, column in enumerate(fr.columns, start=1):
+        kind = "@" if column.type in TEXT_TYPES else column.type
+        if kind in formats:
+            writer.sheet.set_column(col, col, writer.widths[col], formats[kind])
 
 
 def _dropdowns(writer: XlsxFrameWriter, fr: Frame) -> None:

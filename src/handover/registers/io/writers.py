@@ -11,6 +11,8 @@ from __future__ import annotations
 import csv
 import html
 import io
+import re
+import unicodedata
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import IO, Any, Protocol
@@ -18,7 +20,8 @@ from typing import IO, Any, Protocol
 import xlsxwriter
 from django.utils.translation import gettext
 
-from handover.core.moments import zone_name
+from handover.core import clock
+from handover.core.moments import moment_text, zone_name
 from handover.core.spreadsheet import text_for_csv
 from handover.registers.io.frame import Frame
 
@@ -64,11 +67,18 @@ class XlsxFrameWriter:
         self.sheet: Any = None
         self.next_row = 0
         self.first_data_row = 0
+        self.widths: list[float] = []
 
     def begin(self, frame: Frame, head: Sequence[Cells], labels: list[str], name: str) -> None:
         self.sheet = self.book.add_worksheet(sheet_name(name, self._names))
-        self.sheet.set_column(0, 0, 6)
-        self.sheet.set_column(1, len(labels) - 1, 16)
+        widths = [6.0] + [16.0] * (len(labels) - 1)
+        for cells in head:  # a header's value (the form number) is not cut by the label beside it
+            for col, value in enumerate(cells[: len(widths)]):
+                if value is not None:
+                    widths[col] = max(widths[col], _text_width(str(value)) + 2)
+        for col, width in enumerate(widths):
+            self.sheet.set_column(col, col, width)
+        self.widths = widths
         self.sheet.write_string(0, 0, frame.title, self.title_format)
         self.next_row = 1
         for cells in head:
@@ -80,6 +90,7 @@ class XlsxFrameWriter:
         for col, label in enumerate(labels):
             self.sheet.write_string(self.next_row, col, label, self.header_format)
         self.sheet.freeze_panes(self.next_row + 1, 1)
+        _print_setup(self.sheet, columns=len(labels), header_row=self.next_row)
         self.next_row += 1
         self.first_data_row = self.next_row
 
@@ -157,8 +168,37 @@ def _zone_note() -> str:
     return gettext("Times are %(zone)s.") % {"zone": zone_name()}
 
 
+def _printed_note() -> str:
+    return gettext("Exported %(at)s") % {"at": moment_text(clock.now())}
+
+
+def _text_width(text: str) -> float:
+    """Columns a text takes in a spreadsheet, a CJK character as two."""
+    return float(sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text))
+
+
+WIDE_FORM = 12  # columns beyond which a form prints on A3 rather than A4
+
+
+def _print_setup(sheet: Any, *, columns: int, header_row: int) -> None:
+    """Issue 17: the sheet prints as the form it is, in LibreOffice, WPS and Excel: landscape, every column on
+    one page's width (A3 for a wide form), the column header repeated on each page, page numbers and the
+    export's time in the footer."""
+    sheet.set_landscape()
+    sheet.set_paper(8 if columns > WIDE_FORM else 9)  # 8: A3, 9: A4
+    sheet.fit_to_pages(1, 0)
+    sheet.repeat_rows(header_row)
+    sheet.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.6)
+    printed = _printed_note().replace("&", "&&")
+    sheet.set_footer(f"&L{printed}&R&P / &N")
+
+
 PDF_STYLE = """
-@page { size: PAGE_SIZE landscape; margin: 12mm 10mm; }
+@page { size: PAGE_SIZE landscape; margin: 12mm 10mm;
+  @bottom-left { content: PRINTED; font-family: "Noto Sans CJK SC", sans-serif; font-size: 7pt; }
+  @bottom-right { content: counter(page) " / " counter(pages); font-family: "Noto Sans CJK SC", sans-serif;
+                  font-size: 7pt; } }
+span.token { white-space: nowrap; }
 body { font-family: "Noto Sans CJK SC", "Noto Serif CJK SC", sans-serif; font-size: 7.5pt; }
 section + section { break-before: page; }
 h1 { font-size: 13pt; text-align: center; margin: 0 0 4mm; }
@@ -169,6 +209,24 @@ th { white-space: nowrap; background: #eee; }
 thead { display: table-header-group; }
 p.footer span { display: inline-block; margin-right: 10mm; margin-top: 4mm; }
 """
+
+
+# A host name, a media or form number: a token with a dash or a dot that a line must not break inside
+# (UX review L4: "hz-/hq01", "BR-HZ-/HD-0101").
+_TOKEN = re.compile(r"[A-Za-z0-9_]+(?:[-.#:@/][A-Za-z0-9_]+)+")
+UNBROKEN_MAX = 32
+
+
+def _unbroken(text: str) -> str:
+    out, last = [], 0
+    for match in _TOKEN.finditer(text):
+        if len(match.group(0)) > UNBROKEN_MAX:
+            continue  # a long path or address may break, or it would push the table off the page
+        out.append(html.escape(text[last : match.start()]))
+        out.append(f'<span class="token">{html.escape(match.group(0))}</span>')
+        last = match.end()
+    out.append(html.escape(text[last:]))
+    return "".join(out)
 
 
 class PdfFrameWriter:
@@ -193,7 +251,7 @@ class PdfFrameWriter:
         self.parts.append(f"<table><thead><tr>{header}</tr></thead><tbody>")
 
     def row(self, cells: Cells) -> None:
-        tds = "".join(f"<td>{'' if v is None else html.escape(str(v))}</td>" for v in cells)
+        tds = "".join(f"<td>{'' if v is None else _unbroken(str(v))}</td>" for v in cells)
         self.parts.append(f"<tr>{tds}</tr>")
 
     def end(self, footer: Sequence[Cells]) -> None:
@@ -206,9 +264,11 @@ class PdfFrameWriter:
     def close(self) -> None:
         from weasyprint import HTML  # imported late: it loads Pango, which only PDF exports need
 
-        size = "A4" if self.widest <= 12 else "A3"
+        size = "A4" if self.widest <= WIDE_FORM else "A3"
+        printed = '"' + _printed_note().replace("\\", "").replace('"', "") + '"'
+        style = PDF_STYLE.replace("PAGE_SIZE", size).replace("PRINTED", printed)
         document = (
             f"<!doctype html><html lang='zh-Hans'><head><meta charset='utf-8'>"
-            f"<style>{PDF_STYLE.replace('PAGE_SIZE', size)}</style></head><body>{''.join(self.parts)}</body></html>"
+            f"<style>{style}</style></head><body>{''.join(self.parts)}</body></html>"
         )
         HTML(string=document).write_pdf(target=self.out)

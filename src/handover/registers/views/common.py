@@ -9,6 +9,7 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils.html import format_html_join
 from django.utils.translation import gettext as _
 
 from handover.core.errors import NotFound
@@ -49,9 +50,16 @@ def post_action(request: HttpRequest, action: Callable[[], Any], done: str) -> N
 
 
 def display(
-    column: Column, value: Any, labels: dict[str, dict], files: dict[str, Attachment]
+    column: Column,
+    value: Any,
+    labels: dict[str, dict],
+    files: dict[str, Attachment],
+    *,
+    row_link: str | None = None,
 ) -> tuple[Any, Attachment | None]:
-    """A value as a person reads it (names for references, 是/否), and the file of an attachment column."""
+    """A value as a person reads it (names for references, 是/否), and the file of an attachment column.
+    With ``row_link`` (the row page's URL without its id), a reference to another register's row (表39
+    BR-HZ-T39-…#1) links to that row (issue 17, UX review L2)."""
     if value is None or value == "" or value == []:
         return "", None
     if column.type == "bool":
@@ -59,6 +67,9 @@ def display(
     if column.type in ("ref", "refs"):
         names = labels.get(column.ref, {})
         ids = value if isinstance(value, list) else [value]
+        if row_link and _names_rows(column):
+            pairs = ((row_link, i, names.get(i, f"#{i}")) for i in ids)
+            return format_html_join("、", '<a href="{}{}/" data-testid="row-ref">{}</a>', pairs), None
         return "、".join(str(names.get(i, f"#{i}")) for i in ids), None
     if column.type == "att":
         found = files.get(value)
@@ -66,6 +77,16 @@ def display(
     if column.type in ("dt", "date"):
         return moment_text(value), None  # review M2: 2026-12-04 15:31, not the stored ISO text
     return value, None
+
+
+def _names_rows(column: Column) -> bool:
+    """A reference whose target is rows of registers (``T39``, ``T8|T10``), not a site, person or system."""
+    return all(part.removeprefix("T").isdigit() for part in column.ref.split("|"))
+
+
+def row_link_of(engagement: Engagement) -> str:
+    """The URL of a row's page without the row's id, reversed once per page."""
+    return reverse("registers:row_detail", kwargs={"code": engagement.code, "row_id": 0})[:-2]
 
 
 def table(
@@ -81,14 +102,14 @@ def table(
     labels = selectors.ref_labels(engagement=engagement, columns=columns, rows=rows, user=user)
     files = selectors.column_files(engagement=engagement, columns=columns, rows=rows)
     signatures = selectors.row_signatures(rows=rows) if spec.dual_signature else {}
-    row_link = reverse("registers:row_detail", kwargs={"code": engagement.code, "row_id": 0})[:-2]
+    row_link = row_link_of(engagement)
     form_link = reverse("registers:form_detail", kwargs={"code": engagement.code, "form_id": 0})[:-2]
     return [
         {
             "row": row,
             "href": f"{row_link}{row.pk}/",
             "form_href": f"{form_link}{row.form_id}/",
-            "cells": [display(c, row.data.get(c.key), labels, files) for c in columns],
+            "cells": [display(c, row.data.get(c.key), labels, files, row_link=row_link) for c in columns],
             "executor": _signer_name(signatures, row, SignatureKind.EXECUTOR),
             "supervisor": _signer_name(signatures, row, SignatureKind.SUPERVISOR),
         }

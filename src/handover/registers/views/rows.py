@@ -30,6 +30,7 @@ from handover.registers.views.common import (
     page_context,
     post_action,
     register_spec,
+    row_link_of,
     run_service,
 )
 from handover.web.access import needs
@@ -104,11 +105,13 @@ def row_detail(request: HttpRequest, engagement: Engagement, row_id: int) -> Htt
         engagement=engagement, columns=columns, rows=history.versions, user=request.user
     )
     files = selectors.column_files(engagement=engagement, columns=columns, rows=history.versions)
+    row_link = row_link_of(engagement)
     versions = [
         {
             "row": version,
             "cells": [
-                (column_label(c), *display(c, version.data.get(c.key), labels, files)) for c in columns
+                (column_label(c), *display(c, version.data.get(c.key), labels, files, row_link=row_link))
+                for c in columns
             ],
             "signatures": list(version.signatures.all()),
             "attachments": list(version.attachments.all()),

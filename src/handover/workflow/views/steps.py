@@ -33,6 +33,10 @@ def overview(request: HttpRequest, engagement: Engagement) -> HttpResponse:
             request,
             engagement,
             data=data,
+            # Issue 17 (UX review M4): the state in four numbers at the top, each leading to its list.
+            done_now=sum(done for _label, done, _n in data.by_level),
+            steps_now=total,
+            open_total=sum(n for _id, _name, n in data.open_cases),
             phase_chart=charts.completion_bars(data.by_phase, "chart-phase"),
             level_chart=charts.completion_bars(data.by_level, "chart-level"),
             trend_chart=charts.trend_line(data.trend, total, "chart-trend"),
