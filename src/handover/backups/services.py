@@ -31,6 +31,7 @@ from handover.core.actors import SystemActor
 from handover.core.errors import DomainError, PermissionDenied
 from handover.fixity import keys as agent_keys
 from handover.fixity.bundle import BundleRefused, Opened, open_bundle
+from handover.notifications.links import Link
 from handover.notifications.services import notify
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Site
@@ -290,7 +291,7 @@ def _import(
                 actor=actor, engagement=key.engagement, topic=topics.TAMPER_FLAG, site=key.site,
                 title=_("%(site)s: signs of tampering in a backup, to report to the working group at once")
                 % {"site": key.site.name},
-                link=f"/e/{key.engagement.code}/backups/",
+                link=Link("backups:bundle_list", code=key.engagement.code),
                 summary_title=_("Signs of tampering in a backup at a site"),
             )  # fmt: skip
     return bundle

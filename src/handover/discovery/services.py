@@ -548,6 +548,7 @@ def _tell(*, actor: Any, run: GatherRun) -> None:
     from django.db.models import Count
 
     from handover.discovery import topics
+    from handover.notifications.links import Link
     from handover.notifications.services import notify
 
     failed = dict(
@@ -586,7 +587,7 @@ def _tell(*, actor: Any, run: GatherRun) -> None:
             topic=topics.RUN_ATTENTION,
             title=title,
             summary_title=_("A discovery run needs attention"),
-            link=f"/e/{code}/discovery/runs/{run.pk}/",
+            link=Link("discovery:run", code=code, run_id=run.pk),
         )
 
 
