@@ -43,8 +43,6 @@ DATA_CLASS_29 = {
 
 # Computed registers ---------------------------------------------------------------------------------------
 
-COMPUTED = catalogue.COMPUTED  # 表6 from 表5; 表24 from every annexed register (registers.md §3.2)
-
 
 def computed_form_build(
     *,
@@ -59,7 +57,7 @@ def computed_form_build(
 ) -> Form:
     """A form of 表6 (from the 表5 rows of ``site`` and its subtree) or 表24 (from every annexed register
     of the subtree), its rows computed now; it is then submitted and signed like any other form."""
-    if register_no not in COMPUTED:
+    if not catalogue.get(register_no).computed:  # 表6 from 表5; 表24 from its annexes (registers.md §3.2)
         raise DomainError(_("Only 表6 and 表24 are computed registers."), field="register_no")
     require(user=actor, engagement=engagement, capability=perms.FILL_REGISTERS, site=site)
     subtree = list(Site.objects.filter(engagement=engagement, path__startswith=site.path, is_active=True))
@@ -102,7 +100,7 @@ def form_open(
 ) -> Form:
     """Open a form of 表N for whichever face asks (review §4.3: the API opened an empty 表24 shell where the
     page built it): a computed register (表6, 表24) is built with its rows now, any other opens empty."""
-    if register_no in COMPUTED:
+    if catalogue.get(register_no).computed:
         return computed_form_build(
             actor=actor,
             engagement=engagement,
