@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
+from handover.core.actors import Actor
 from handover.core.errors import NotFound
 from handover.org import permissions as perms
 from handover.org.models import Engagement
@@ -18,7 +17,7 @@ from handover.workflow import state
 from handover.workflow.models import CaseState, ExceptionCase
 
 
-def package_list(*, user: Any, engagement: Engagement) -> QuerySet[HandoverPackage]:
+def package_list(*, user: Actor, engagement: Engagement) -> QuerySet[HandoverPackage]:
     """The engagement's packages, newest first, with their approval and their signed 表24."""
     require(user=user, engagement=engagement, capability=perms.MANAGE_PACKAGES)
     return _packages(engagement)
@@ -41,23 +40,23 @@ def _one(packages: QuerySet[HandoverPackage], package_id: int) -> HandoverPackag
     return package
 
 
-def package_get(*, user: Any, engagement: Engagement, package_id: int) -> HandoverPackage:
+def package_get(*, user: Actor, engagement: Engagement, package_id: int) -> HandoverPackage:
     """One package of the engagement, or NotFound."""
     return _one(package_list(user=user, engagement=engagement), package_id)
 
 
-def packages_to_approve(*, user: Any, engagement: Engagement) -> QuerySet[HandoverPackage]:
+def packages_to_approve(*, user: Actor, engagement: Engagement) -> QuerySet[HandoverPackage]:
     """The engagement's packages as the working group reads them (approve_package), newest first."""
     require(user=user, engagement=engagement, capability=perms.APPROVE_PACKAGE)
     return _packages(engagement)
 
 
-def package_to_approve(*, user: Any, engagement: Engagement, package_id: int) -> HandoverPackage:
+def package_to_approve(*, user: Actor, engagement: Engagement, package_id: int) -> HandoverPackage:
     """One package for the working group, or NotFound."""
     return _one(packages_to_approve(user=user, engagement=engagement), package_id)
 
 
-def open_cases_for_working_group(*, user: Any, engagement: Engagement) -> QuerySet[ExceptionCase]:
+def open_cases_for_working_group(*, user: Actor, engagement: Engagement) -> QuerySet[ExceptionCase]:
     """The engagement's open exception cases as the working group weighs them before approving 表24: path,
     site, description, and any residual-risk acceptance already given (第二十七条第4项, 第二十八条)."""
     require(user=user, engagement=engagement, capability=perms.APPROVE_PACKAGE)
@@ -68,7 +67,7 @@ def open_cases_for_working_group(*, user: Any, engagement: Engagement) -> QueryS
     )
 
 
-def open_case_for_working_group(*, user: Any, engagement: Engagement, case_id: int) -> ExceptionCase:
+def open_case_for_working_group(*, user: Actor, engagement: Engagement, case_id: int) -> ExceptionCase:
     case = open_cases_for_working_group(user=user, engagement=engagement).filter(pk=case_id).first()
     if case is None:
         raise NotFound(_("No open exception case %(id)d in this engagement.") % {"id": case_id}, field="case")

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from handover.audit.models import Outcome
 from handover.audit.services import event_record
 from handover.core import faults
-from handover.core.actors import SystemActor
+from handover.core.actors import Actor, SystemActor
 from handover.core.errors import DomainError, PermissionDenied
 from handover.org import permissions as perms
 from handover.org.models import Engagement
@@ -199,7 +199,7 @@ class InitResult:
     config: VaultConfig
 
 
-def vault_init(*, actor: Any, shares: int = 5, threshold: int = 3, cipher_name: str = "") -> InitResult:
+def vault_init(*, actor: Actor, shares: int = 5, threshold: int = 3, cipher_name: str = "") -> InitResult:
     """Create the master key, split it ``threshold``-of-``shares``, store only its check value.
 
     The returned keeper holds the key (this process's own keeper when no keeper process runs, so a
@@ -241,7 +241,7 @@ def vault_init(*, actor: Any, shares: int = 5, threshold: int = 3, cipher_name: 
     return InitResult(shares=[s.encode() for s in split], keeper=holder, config=config)
 
 
-def vault_share_enter(*, actor: Any, share_text: str, nonce: str) -> dict[str, Any]:
+def vault_share_enter(*, actor: Actor, share_text: str, nonce: str) -> dict[str, Any]:
     """One holder's share for the ceremony ``nonce`` ('' starts one). Each attempt is an audit event;
     the share itself never is. Returns the keeper's progress (``unsealed`` once the threshold is met)."""
     config = config_get()
@@ -266,7 +266,7 @@ def vault_share_enter(*, actor: Any, share_text: str, nonce: str) -> dict[str, A
     return result
 
 
-def _record_share(*, actor: Any, config: VaultConfig, result: dict[str, Any]) -> None:
+def _record_share(*, actor: Actor, config: VaultConfig, result: dict[str, Any]) -> None:
     with transaction.atomic():
         event_record(
             actor=actor,
@@ -284,7 +284,7 @@ def _record_share(*, actor: Any, config: VaultConfig, result: dict[str, Any]) ->
             event_record(actor=actor, action=events.UNSEAL, obj=config, after={"shares": result["entered"]})
 
 
-def _require_seal_right(actor: Any) -> None:
+def _require_seal_right(actor: Actor) -> None:
     """L7: one vault serves every engagement of the deployment, and unsealing it again takes k share holders,
     so sealing needs vault_unseal in every engagement (or the deployment itself: its command line or a
     superuser). A 现场技术岗位 of one engagement cannot stop the vault for all the others."""
@@ -304,7 +304,7 @@ def _require_seal_right(actor: Any) -> None:
         )
 
 
-def vault_seal(*, actor: Any) -> None:
+def vault_seal(*, actor: Actor) -> None:
     """Forget the master key (and any ceremony in progress) everywhere it is held, then record it."""
     _require_seal_right(actor)
     config = config_get()
@@ -329,7 +329,7 @@ class QuorumProgress:
 
 
 def _quorum_share(
-    *, actor: Any, purpose: str, share_text: str, nonce: str, shares: int, threshold: int
+    *, actor: Actor, purpose: str, share_text: str, nonce: str, shares: int, threshold: int
 ) -> tuple[Keeper, VaultConfig, dict[str, Any]]:
     """One current share towards a rekey or rotation, as an audit event (accepted or refused; the share's
     number, never its content). 第二十二条 receives the passwords 按照审慎原则: no one person alone hands out
@@ -375,7 +375,7 @@ def _progress(result: dict[str, Any], shares: list[str] | None = None) -> Quorum
     )
 
 
-def vault_rekey(*, actor: Any, share_text: str, nonce: str, shares: int, threshold: int) -> QuorumProgress:
+def vault_rekey(*, actor: Actor, share_text: str, nonce: str, shares: int, threshold: int) -> QuorumProgress:
     """One current share towards new shares of the same master key. The keeper produces them only once
     the threshold of current shares, entered like an unseal (nonce-bound), combine to the key it holds;
     then the old shares stop working (their set id is retired)."""
@@ -407,7 +407,7 @@ def vault_rekey(*, actor: Any, share_text: str, nonce: str, shares: int, thresho
 
 
 def vault_rotate_master(
-    *, actor: Any, share_text: str, nonce: str, shares: int | None = None, threshold: int | None = None
+    *, actor: Actor, share_text: str, nonce: str, shares: int | None = None, threshold: int | None = None
 ) -> QuorumProgress:
     """One current share towards a new master key. Once the threshold of current shares is entered,
     every data key is re-wrapped in one transaction (the ciphertexts stay as they are, no secret is
@@ -437,7 +437,7 @@ def vault_rotate_master(
 
 
 def _rewrap_all(
-    *, actor: Any, keeper: Keeper, config: VaultConfig, new: Params, shares: int, session: str
+    *, actor: Actor, keeper: Keeper, config: VaultConfig, new: Params, shares: int, session: str
 ) -> None:
     with transaction.atomic():
         versions = list(SecretVersion.objects.select_for_update().order_by("pk"))

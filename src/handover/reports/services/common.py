@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from django.utils.translation import gettext as _
 
-from handover.core.actors import actor_name
+from handover.core.actors import Actor, actor_name
 from handover.org.models import Engagement, Site
 from handover.registers import computed
 from handover.registers.io.exporting import site_label
@@ -81,5 +80,5 @@ def annexed_forms(engagement: Engagement) -> list[Form]:
     return list(latest.values())
 
 
-def _actor_name(actor: Any) -> str:
+def _actor_name(actor: Actor) -> str:
     return actor_name(actor)
