@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from handover.core.actors import Actor
 from handover.core.errors import NotFound
 from handover.org import permissions as perms
-from handover.org.models import Engagement
+from handover.org.models import Engagement, Site
 from handover.org.selectors import require
-from handover.registers import catalogue
-from handover.registers.models import Form
-from handover.reports.models import HandoverPackage
+from handover.registers import catalogue, computed
+from handover.registers.io.exporting import site_label
+from handover.registers.models import FROZEN_STATES, Form
+from handover.reports.models import HandoverPackage, PackageDistribution
 from handover.workflow import state
 from handover.workflow.models import CaseState, ExceptionCase
 
@@ -92,3 +95,49 @@ def table24_approved(engagement: Engagement) -> Form | None:
         .order_by("-pk")
         .first()
     )
+
+
+# 表5–23: the handover-day lists a site must have signed to be done (表24 itself and 表39 excluded).
+DONE_REGISTERS = tuple(range(5, 24))
+
+
+@dataclass(frozen=True)
+class SiteNotDone:
+    """A site that is not done, and what it still lacks (one line per form or gap)."""
+
+    site: Site
+    missing: list[str]
+
+    def __str__(self) -> str:
+        return f"{site_label(self.site)}: {'; '.join(self.missing)}"
+
+
+def sites_not_done(engagement: Engagement) -> list[SiteNotDone]:
+    """The active sites whose 表5–23 forms are not all signed, each with what is missing.
+
+    One function so the workflow's notion of "done" (its steps) can replace this one in one place. A site with
+    no handover list at all is not done either: nothing of it could be annexed (第二十七条第4项).
+    """
+    forms = Form.objects.filter(engagement=engagement, is_current=True, register_no__in=DONE_REGISTERS)
+    found: dict[int, list[str]] = {}
+    for site_id, number, form_no, version, form_state in forms.order_by("register_no", "form_no").values_list(
+        "site_id", "register_no", "form_no", "version", "state"
+    ):
+        gaps = found.setdefault(site_id, [])
+        if form_state not in FROZEN_STATES:
+            gaps.append(
+                _("表%(n)d %(form)s v%(v)d is %(state)s, not signed")
+                % {"n": number, "form": form_no, "v": version, "state": computed.STATE_LABELS[form_state]}
+            )
+    result = []
+    for site in Site.objects.filter(engagement=engagement, is_active=True).order_by("path"):
+        if site.pk not in found:
+            result.append(SiteNotDone(site, [_("no handover list (表5–23) at all")]))
+        elif found[site.pk]:
+            result.append(SiteNotDone(site, found[site.pk]))
+    return result
+
+
+def package_distributions(*, package: HandoverPackage) -> QuerySet[PackageDistribution]:
+    """Where a package went (the distribution records, each with its site), for its page."""
+    return package.distributions.select_related("site")

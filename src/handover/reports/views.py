@@ -37,7 +37,7 @@ def package_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
         "caps": capabilities_in(user=request.user, engagement=engagement)[1],
         "form": form,
         "packages": packages,
-        "not_done": services.sites_not_done(engagement),
+        "not_done": selectors.sites_not_done(engagement),
     }
     return render(request, "reports/package_list.html", context, status=400 if form.errors else 200)
 
@@ -63,7 +63,7 @@ def package_detail(request: HttpRequest, engagement: Engagement, package_id: int
         "caps": capabilities_in(user=request.user, engagement=engagement)[1],
         "package": package,
         "approval": getattr(package, "approval", None),
-        "distributions": package.distributions.select_related("site"),
+        "distributions": selectors.package_distributions(package=package),
         "distribution_form": distribution,
         "open_cases": gates.open_case_labels(engagement),
     }
