@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from handover.org.models import Role
 from handover.registers import catalogue
+from handover.registers.signing import footer_roles
 
 GUIDELINE = Path(__file__).resolve().parents[2] / "docs" / "guideline.zh.txt"  # vendored: docs/guideline.md
 
@@ -60,3 +62,18 @@ def test_dual_signature_and_finance_registers_follow_the_specification():
 def test_an_unknown_register_number_is_a_clear_error():
     with pytest.raises(KeyError, match="表1 to 表41"):
         catalogue.get(42)
+
+
+def test_each_register_declares_whether_it_is_computed_annexed_and_who_signs_its_footer():
+    # registers.md §3.2 (computed), 表24 (its annexes: 5–23 and 39), §1 and §3.1 (footers).
+    assert {s.number for s in catalogue.REGISTERS if s.computed} == {6, 24}
+    assert {s.number for s in catalogue.REGISTERS if s.annexed} == {*range(5, 24), 39}
+    tech, onsite, finance, firm_it = Role.TECH_GROUP, Role.ONSITE_POST, Role.FIRM_FINANCE, Role.FIRM_IT
+    assert {s.number for s in catalogue.REGISTERS if s.footer == (tech,)} == {1, 2, 3, 4, 24}
+    assert catalogue.get(8).footer == (onsite, firm_it)
+    assert catalogue.get(19).footer == (onsite, finance, firm_it)
+    approved = [s for s in catalogue.REGISTERS if s.tech_group_signs]
+    assert approved and all(s.footer[-1] == tech for s in approved)
+    assert all(
+        footer_roles(s.number) == s.footer for s in catalogue.REGISTERS
+    )  # the one policy reads the spec

@@ -148,7 +148,7 @@ def test_the_cycle_collector_rests_while_a_file_is_read_checked_and_written(scen
     rows[-1][_index(29, "backed_up_at")] = "昨天"
     bad = _filled(scenery, 29, rows)
     collector_on: dict[str, list[bool]] = {}
-    for step in ("read_table", "parse", "_write"):
+    for step in ("read_table", "parse", "import_write"):
         real = getattr(importing, step)
 
         def spy(*args, real=real, step=step, **kwargs):
@@ -171,7 +171,7 @@ def test_the_cycle_collector_rests_while_a_file_is_read_checked_and_written(scen
     with pytest.raises(importing.ImportRefused):
         run(bad)
     assert gc.isenabled()
-    assert collector_on == {"read_table": [False, False], "parse": [False, False], "_write": [False]}
+    assert collector_on == {"read_table": [False, False], "parse": [False, False], "import_write": [False]}
 
 
 def test_duplicate_keys_in_one_file_are_named(scenery):

@@ -58,7 +58,7 @@ def _refused_import(scenery, number, row):
 
 def _future_cases():
     for number in range(1, 42):
-        if number in plausibility.COMPUTED:
+        if catalogue.get(number).computed:
             continue
         for column in catalogue.columns(number):
             if column.type in FUTURE and (number, column.key) not in plausibility.PLANNED:

@@ -4,6 +4,7 @@ intact, and 交接期 → 稳定期 then finds it."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import zipfile
@@ -15,7 +16,7 @@ from django.conf import settings
 from handover.core.actors import system
 from handover.core.errors import DomainError
 from handover.org.models import Phase, Role
-from handover.registers import services as registers
+from handover.registers import catalogue
 from handover.registers.models import Form, FormState, InformationSystem
 from handover.reports import selectors, services, verify
 from handover.reports.models import HandoverPackage
@@ -109,7 +110,7 @@ def test_a_table24_the_technical_group_cannot_sign_alone_is_not_packaged(monkeyp
     world, tech = done_world()
     # A footer asking for the 总部's 现场技术岗位 too: 技术组's signature leaves 表24 submitted, not signed.
     needed = (Role.ONSITE_POST, Role.TECH_GROUP)
-    monkeypatch.setattr(registers, "footer_roles", lambda n: needed if n == 24 else ())
+    monkeypatch.setitem(catalogue.BY_NUMBER, 24, dataclasses.replace(catalogue.get(24), footer=needed))
     with pytest.raises(DomainError, match="现场技术岗位") as refused:
         services.package_build(actor=tech, engagement=world.engagement)
     assert refused.value.field == "table24"

@@ -68,3 +68,31 @@ def test_a_result_passes_through_and_a_button_says_done_or_why_not():
     assert actions.press(made, lambda: None, "done") is True
     assert actions.press(made, refuse(DomainError("refused")), "done") is False
     assert [str(m) for m in get_messages(made)] == ["sealed", "done", "refused"]
+
+
+def test_a_refusal_naming_a_service_field_lands_on_the_form_field_it_maps_to():
+    form = NameForm({"name": "x"})
+    assert form.is_valid()
+    assert (
+        actions.run(None, form, refuse(DomainError("too long", field="title")), fields={"title": "name"})
+        is None
+    )
+    assert form.errors == {"name": ["too long"]}
+
+
+class Choice:
+    def __init__(self, pk):
+        self.pk = pk
+
+
+def test_the_posted_choice_is_found_among_those_offered_or_refused_on_its_field():
+    offered = [Choice(3), Choice(7)]
+    made = RequestFactory().post("/", {"case": "7"})
+    assert actions.chosen(made, offered, name="case", missing="Choose a case.") is offered[1]
+    for posted in ({"case": "8"}, {"case": "x"}, {}):
+        try:
+            actions.chosen(RequestFactory().post("/", posted), offered, name="case", missing="Choose a case.")
+        except DomainError as exc:
+            assert (exc.field, exc.message) == ("case", "Choose a case.")
+        else:
+            raise AssertionError(f"{posted} was not refused")

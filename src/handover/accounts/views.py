@@ -29,6 +29,7 @@ from handover.accounts.forms import (
 from handover.accounts.models import EnrolmentCode, EnrolmentKind, User
 from handover.core.errors import DomainError
 from handover.org import permissions as perms
+from handover.web import actions
 from handover.web.access import AUTHENTICATED, PUBLIC, needs
 
 _PENDING = "handover_pending_login"
@@ -193,12 +194,10 @@ def account_list(request: HttpRequest) -> HttpResponse:
 def account_create(request: HttpRequest) -> HttpResponse:
     form = AccountCreateForm(request.POST)
     if form.is_valid():
-        try:
-            _user, issued = services.user_create(actor=request.user, **form.cleaned_data)
-        except DomainError as exc:
-            messages.error(request, str(exc.message))
-        else:
-            return _code_once(request, issued)
+        data = form.cleaned_data
+        created = actions.run(request, None, lambda: services.user_create(actor=request.user, **data))
+        if created is not None:
+            return _code_once(request, created[1])
     return redirect("accounts:account_list")
 
 
@@ -225,11 +224,10 @@ def account_action(request: HttpRequest, user_id: int, action: str) -> HttpRespo
         services.user_set_active(actor=request.user, user=account, active=action == "activate")
         messages.success(request, _("%(name)s saved.") % {"name": account.username})
     elif action in (EnrolmentKind.RESET, EnrolmentKind.FACTOR_RESET):
-        try:
-            issued = enrolment.login_reset(actor=request.user, user=account, kind=action)
-        except DomainError as exc:
-            messages.error(request, str(exc.message))
-        else:
+        issued = actions.run(
+            request, None, lambda: enrolment.login_reset(actor=request.user, user=account, kind=action)
+        )
+        if issued is not None:
             if issued.code is not None:
                 return _code_once(request, issued)
             messages.info(
@@ -276,17 +274,19 @@ def _enrol_credentials(request: HttpRequest, pending: EnrolmentCode, digest: str
     request.session[_ENROL_SEED] = secret
     form = EnrolmentForm(request.POST or None, factor_only=factor_only)
     if request.method == "POST" and form.is_valid():
-        try:
-            enrolment.enrolment_complete(
+        data = form.cleaned_data
+        actions.run(
+            request,
+            form,
+            lambda: enrolment.enrolment_complete(
                 digest=digest,
-                password=form.cleaned_data.get("password", ""),
-                current_password=form.cleaned_data.get("current_password", ""),
+                password=data.get("password", ""),
+                current_password=data.get("current_password", ""),
                 totp_secret=secret,
-                totp_code=form.cleaned_data["totp_code"],
-            )
-        except DomainError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, str(exc.message))
-        else:
+                totp_code=data["totp_code"],
+            ),
+        )
+        if not form.errors:  # valid before the service ran: an error now is its refusal
             request.session.pop(_ENROL_DIGEST, None)
             request.session.pop(_ENROL_SEED, None)
             messages.success(request, _("Your login is ready. Log in with your password and a code."))
@@ -318,12 +318,16 @@ def reset_list(request: HttpRequest) -> HttpResponse:
 @needs(perms.MANAGE_ROLES)
 def reset_decide(request: HttpRequest, enrolment_id: int, action: str) -> HttpResponse:
     waiting = enrolment.reset_waiting_get(user=request.user, enrolment_id=enrolment_id)
-    try:
-        if action == "approve":
-            return _code_once(request, enrolment.login_reset_approve(actor=request.user, enrolment=waiting))
-        if action == "refuse":
-            enrolment.login_reset_refuse(actor=request.user, enrolment=waiting)
-            messages.success(request, _("Reset refused; the login keeps its credentials."))
-    except DomainError as exc:
-        messages.error(request, str(exc.message))
+    if action == "approve":
+        issued = actions.run(
+            request, None, lambda: enrolment.login_reset_approve(actor=request.user, enrolment=waiting)
+        )
+        if issued is not None:
+            return _code_once(request, issued)
+    if action == "refuse":
+        actions.press(
+            request,
+            lambda: enrolment.login_reset_refuse(actor=request.user, enrolment=waiting),
+            _("Reset refused; the login keeps its credentials."),
+        )
     return redirect("accounts:reset_list")

@@ -25,6 +25,7 @@ from typing import Any
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from handover.core.actors import Actor
 from handover.core.errors import DomainError
 from handover.fixity.bundle import Opened
 from handover.fixity.errors import FixityError
@@ -212,7 +213,7 @@ class Writer:
     """Writes targets through the registers' services, as ``actor``, for one site of one engagement."""
 
     def __init__(
-        self, *, actor: Any, engagement: Engagement, site: Site, digest: str, courier_no: str
+        self, *, actor: Actor, engagement: Engagement, site: Site, digest: str, courier_no: str
     ) -> None:
         self.actor, self.engagement, self.site = actor, engagement, site
         self.digest, self.courier_no = digest, courier_no

@@ -30,10 +30,11 @@ from handover.backups import events, topics
 from handover.backups.evidence import Writer, targets_of
 from handover.backups.models import ImportedBundle, ImportVia, KeySource, SiteKey
 from handover.core import faults, filestore
-from handover.core.actors import SystemActor
+from handover.core.actors import Actor, SystemActor
 from handover.core.errors import DomainError, PermissionDenied, StorageFull, disk_full
 from handover.fixity import keys as agent_keys
 from handover.fixity.bundle import BundleRefused, Opened, open_bundle
+from handover.notifications.links import Link
 from handover.notifications.services import notify
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Site
@@ -54,7 +55,7 @@ class BundleRejected(DomainError):
     """A refused bundle; ``code`` is the reason (docs/fixity.md lists them)."""
 
 
-def _who(actor: Any) -> tuple[Any, str]:
+def _who(actor: Actor) -> tuple[Any, str]:
     if isinstance(actor, SystemActor) or actor is None:
         return None, str(actor or "system")
     return actor, actor.get_username()
@@ -71,7 +72,7 @@ def _site_of(engagement: Engagement, code: str) -> Site:
 
 def site_key_enrol(
     *,
-    actor: Any,
+    actor: Actor,
     engagement: Engagement,
     document: str | bytes,
     label: str = "",
@@ -105,7 +106,7 @@ def site_key_enrol(
 
 
 def _key_create(
-    *, actor: Any, engagement: Engagement, site: Site, public: str, key_id: str, label: str, source: str
+    *, actor: Actor, engagement: Engagement, site: Site, public: str, key_id: str, label: str, source: str
 ) -> SiteKey:
     user, name = _who(actor)
     with transaction.atomic():
@@ -124,7 +125,9 @@ def _key_create(
     return key
 
 
-def site_key_issue(*, actor: Any, engagement: Engagement, site: Site, label: str = "") -> tuple[SiteKey, str]:
+def site_key_issue(
+    *, actor: Actor, engagement: Engagement, site: Site, label: str = ""
+) -> tuple[SiteKey, str]:
     """Make a key pair for a site; returns the enrolled key and the key file to hand over.
 
     The private half is in the returned text only: it is never stored on the server nor logged.
@@ -137,7 +140,7 @@ def site_key_issue(*, actor: Any, engagement: Engagement, site: Site, label: str
     return key, json.dumps(made.private_document(), ensure_ascii=False, indent=1) + "\n"
 
 
-def site_key_revoke(*, actor: Any, key: SiteKey) -> SiteKey:
+def site_key_revoke(*, actor: Actor, key: SiteKey) -> SiteKey:
     """A revoked key signs nothing more that the server accepts; bundles already imported stay."""
     require(user=actor, engagement=key.engagement, capability=perms.MANAGE_SITE_KEYS, site=key.site)
     if key.revoked_at is not None:
@@ -178,7 +181,7 @@ def _file_digest(source: IO[bytes]) -> filestore.Digest:
 
 
 def _refusal(
-    *, actor: Any, reason: str, detail: str, file_sha256: str, engagement: Engagement | None
+    *, actor: Actor, reason: str, detail: str, file_sha256: str, engagement: Engagement | None
 ) -> BundleRejected:
     """Record the refusal (outside any import transaction); returns the error to raise, with the reason."""
     event_record(
@@ -210,7 +213,7 @@ def _enrolled_key(opened: Opened, engagement: Engagement | None) -> tuple[SiteKe
 
 
 def bundle_import(
-    *, actor: Any, source: IO[bytes], via: str, engagement: Engagement | None = None, courier_no: str = ""
+    *, actor: Actor, source: IO[bytes], via: str, engagement: Engagement | None = None, courier_no: str = ""
 ) -> ImportResult:
     """Check and import a bundle; ``engagement`` (from the page's or API's address) must be the bundle's.
 
@@ -252,7 +255,7 @@ def bundle_import(
     return ImportResult(bundle, created=True)
 
 
-def _may_import(actor: Any, engagement: Engagement | None) -> None:
+def _may_import(actor: Actor, engagement: Engagement | None) -> None:
     if engagement is not None:
         require(user=actor, engagement=engagement, capability=perms.IMPORT_BACKUPS)
     elif not isinstance(actor, SystemActor) and not engagement_ids_for(
@@ -262,7 +265,7 @@ def _may_import(actor: Any, engagement: Engagement | None) -> None:
 
 
 def _import(
-    *, actor: Any, opened: Opened, key: SiteKey, via: str, courier_no: str, file_sha256: str, size: int
+    *, actor: Actor, opened: Opened, key: SiteKey, via: str, courier_no: str, file_sha256: str, size: int
 ) -> ImportedBundle:
     user, name = _who(actor)
     index = opened.index
@@ -296,7 +299,7 @@ def _import(
                 actor=actor, engagement=key.engagement, topic=topics.TAMPER_FLAG, site=key.site,
                 title=_("%(site)s: signs of tampering in a backup, to report to the working group at once")
                 % {"site": key.site.name},
-                link=f"/e/{key.engagement.code}/backups/",
+                link=Link("backups:bundle_list", code=key.engagement.code),
                 summary_title=_("Signs of tampering in a backup at a site"),
             )  # fmt: skip
     return bundle

@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 from handover.backups.models import SiteKey
 from handover.connectors import serial
 from handover.connectors.manifest import Manifest
-from handover.core.actors import SystemActor
+from handover.core.actors import Actor, SystemActor
 from handover.core.errors import DomainError, PermissionDenied
 from handover.discovery import engine
 from handover.discovery.models import FieldBundle, RunKind
@@ -60,7 +60,7 @@ def _refused(detail: str) -> DomainError:
 
 
 def discovery_bundle_import(
-    *, actor: Any, source: IO[bytes], engagement: Engagement | None = None
+    *, actor: Actor, source: IO[bytes], engagement: Engagement | None = None
 ) -> BundleResult:
     """Check a discovery bundle completely, then store each of its inventories like an offline import."""
     if engagement is not None:
@@ -152,7 +152,9 @@ def _manifest(platform: str) -> Manifest:
     return manifest
 
 
-def _store(*, actor: Any, key: SiteKey, opened: Any, items: list[tuple[dict[str, Any], Any]]) -> FieldBundle:
+def _store(
+    *, actor: Actor, key: SiteKey, opened: Any, items: list[tuple[dict[str, Any], Any]]
+) -> FieldBundle:
     user, name = _who(actor)
     with transaction.atomic():
         bundle = FieldBundle.objects.create(

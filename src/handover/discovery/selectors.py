@@ -7,6 +7,7 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet
 from django.utils.translation import gettext as _
 
+from handover.core.actors import Actor
 from handover.core.errors import NotFound
 from handover.discovery.models import Fact, Finding, GatherRun, Target
 from handover.org import permissions as perms
@@ -15,7 +16,7 @@ from handover.org.selectors import site_scope
 from handover.registers.models import InformationSystem
 
 
-def _scope(user: Any, engagement: Engagement, field: str = "site") -> Q | None:
+def _scope(user: Actor, engagement: Engagement, field: str = "site") -> Q | None:
     """The sites the user may read discovery at, as a filter on ``field`` (None: none)."""
     scope = site_scope(user=user, engagement=engagement, capability=perms.VIEW_DISCOVERY)
     if scope is None:
@@ -26,7 +27,7 @@ def _scope(user: Any, engagement: Engagement, field: str = "site") -> Q | None:
     return Q(**{f"{field}__in": sites})
 
 
-def _scoped(qs: QuerySet[Any], user: Any, engagement: Engagement, field: str = "site") -> QuerySet[Any]:
+def _scoped(qs: QuerySet[Any], user: Actor, engagement: Engagement, field: str = "site") -> QuerySet[Any]:
     scope = _scope(user, engagement, field)
     if scope is None:
         return qs.none()
@@ -34,7 +35,7 @@ def _scoped(qs: QuerySet[Any], user: Any, engagement: Engagement, field: str = "
 
 
 def systems_list(
-    *, user: Any, engagement: Engagement, site: Site | None = None
+    *, user: Actor, engagement: Engagement, site: Site | None = None
 ) -> QuerySet[InformationSystem]:
     """Systems with discovery targets, with their counts of hosts, accounts and open findings."""
     targets = _scoped(Target.objects.all(), user, engagement)
@@ -56,7 +57,7 @@ def systems_list(
 
 
 def targets_list(
-    *, user: Any, engagement: Engagement, system: InformationSystem | None = None
+    *, user: Actor, engagement: Engagement, system: InformationSystem | None = None
 ) -> QuerySet[Target]:
     qs = _scoped(Target.objects.all(), user, engagement).select_related(
         "system", "asset", "site", "credential"
@@ -69,7 +70,7 @@ def targets_list(
     )
 
 
-def target_get(*, user: Any, engagement: Engagement, pk: int) -> Target:
+def target_get(*, user: Actor, engagement: Engagement, pk: int) -> Target:
     found = targets_list(user=user, engagement=engagement).filter(pk=pk).first()
     if found is None:
         raise NotFound(_("No such discovery target is open to you."), field="target")
@@ -78,7 +79,7 @@ def target_get(*, user: Any, engagement: Engagement, pk: int) -> Target:
 
 def facts_list(
     *,
-    user: Any,
+    user: Actor,
     engagement: Engagement,
     target: Target | None = None,
     site: Site | None = None,
@@ -97,7 +98,7 @@ def facts_list(
 
 def findings_list(
     *,
-    user: Any,
+    user: Actor,
     engagement: Engagement,
     site: Site | None = None,
     rule: str = "",
@@ -117,14 +118,14 @@ def findings_list(
     return qs
 
 
-def finding_get(*, user: Any, engagement: Engagement, pk: int) -> Finding:
+def finding_get(*, user: Actor, engagement: Engagement, pk: int) -> Finding:
     found = findings_list(user=user, engagement=engagement, include_resolved=True).filter(pk=pk).first()
     if found is None:
         raise NotFound(_("No such finding is open to you."), field="finding")
     return found
 
 
-def runs_list(*, user: Any, engagement: Engagement) -> QuerySet[GatherRun]:
+def runs_list(*, user: Actor, engagement: Engagement) -> QuerySet[GatherRun]:
     """Runs whose scope the user may read (an engagement-wide run needs an engagement-wide role)."""
     scope = _scope(user, engagement)
     if scope is None:
@@ -135,7 +136,7 @@ def runs_list(*, user: Any, engagement: Engagement) -> QuerySet[GatherRun]:
     return qs
 
 
-def run_get(*, user: Any, engagement: Engagement, pk: int) -> GatherRun:
+def run_get(*, user: Actor, engagement: Engagement, pk: int) -> GatherRun:
     found = runs_list(user=user, engagement=engagement).filter(pk=pk).first()
     if found is None:
         raise NotFound(_("No such discovery run is open to you."), field="run")

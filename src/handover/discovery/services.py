@@ -28,7 +28,7 @@ from handover.connectors.errors import GatherError, ParseError, Status
 from handover.connectors.manifest import Credential, Manifest
 from handover.connectors.manifest import Target as EngineTarget
 from handover.connectors.model import Inventory
-from handover.core.actors import SystemActor, system
+from handover.core.actors import Actor, SystemActor, system
 from handover.core.errors import DomainError, NotFound
 from handover.discovery import drafts, engine, events, reviewing
 from handover.discovery.models import (
@@ -65,7 +65,7 @@ class VaultNeeded(DomainError):
         super().__init__(message, field="vault", code="vault_sealed")
 
 
-def _who(actor: Any) -> tuple[Any, str]:
+def _who(actor: Actor) -> tuple[Any, str]:
     if isinstance(actor, SystemActor) or actor is None:
         return None, str(actor)
     return actor, actor.get_username()
@@ -80,7 +80,7 @@ def _localised(error: GatherError) -> str:
 
 def target_save(
     *,
-    actor: Any,
+    actor: Actor,
     system: InformationSystem,
     hostname: str,
     connector: str,
@@ -146,7 +146,7 @@ def target_save(
 
 def run_start(
     *,
-    actor: Any,
+    actor: Actor,
     engagement: Engagement,
     site: Site | None = None,
     system: InformationSystem | None = None,
@@ -250,7 +250,7 @@ def run_execute(*, run_id: int) -> GatherRun:
 class _Gathering:
     """One run's connections on an event loop in another thread; this thread answers its requests."""
 
-    def __init__(self, *, actor: Any, run: GatherRun, outcomes: list[TargetOutcome]) -> None:
+    def __init__(self, *, actor: Actor, run: GatherRun, outcomes: list[TargetOutcome]) -> None:
         self.actor, self.run_ = actor, run
         self.requests: queue.Queue[tuple[str, Any, Any]] = queue.Queue()
         self.by_place: dict[EngineTarget, tuple[TargetOutcome, Manifest | None]] = {}
@@ -454,7 +454,7 @@ def runs_interrupt_stale(*, now: Any = None) -> int:
     return marked
 
 
-def _host_key(*, actor: Any, target: Target, inventory: Inventory) -> None:
+def _host_key(*, actor: Actor, target: Target, inventory: Inventory) -> None:
     """First contact: record the host key the connector saw (``Inventory.host_key``); a change is the
     connector's refusal (``Status.HOST_KEY_CHANGED``), never silently accepted here."""
     seen = inventory.host_key or dict(inventory.settings).get("host_key", "")
@@ -486,7 +486,7 @@ def _counts(inventory: Inventory | None) -> dict[str, int]:
 
 def _outcome(
     *,
-    actor: Any,
+    actor: Actor,
     outcome: TargetOutcome,
     status: Status,
     snapshot: Snapshot | None = None,
@@ -519,7 +519,7 @@ def _outcome(
         )
 
 
-def _finish(*, actor: Any, run: GatherRun) -> GatherRun:
+def _finish(*, actor: Actor, run: GatherRun) -> GatherRun:
     counts = dict(run.counts)
     statuses = list(run.outcomes.values_list("status", flat=True))
     counts.update(ok=statuses.count(Status.OK.value), failed=len(statuses) - statuses.count(Status.OK.value))
@@ -543,11 +543,12 @@ def _finish(*, actor: Any, run: GatherRun) -> GatherRun:
     return run
 
 
-def _tell(*, actor: Any, run: GatherRun) -> None:
+def _tell(*, actor: Actor, run: GatherRun) -> None:
     """Per site: its new high-severity findings and its targets that failed, to 技术组 and the site's post."""
     from django.db.models import Count
 
     from handover.discovery import topics
+    from handover.notifications.links import Link
     from handover.notifications.services import notify
 
     failed = dict(
@@ -586,11 +587,11 @@ def _tell(*, actor: Any, run: GatherRun) -> None:
             topic=topics.RUN_ATTENTION,
             title=title,
             summary_title=_("A discovery run needs attention"),
-            link=f"/e/{code}/discovery/runs/{run.pk}/",
+            link=Link("discovery:run", code=code, run_id=run.pk),
         )
 
 
-def _close(*, actor: Any, run: GatherRun, state: str, counts: dict[str, Any], reason: str = "") -> None:
+def _close(*, actor: Actor, run: GatherRun, state: str, counts: dict[str, Any], reason: str = "") -> None:
     with transaction.atomic():
         GatherRun.objects.filter(pk=run.pk).update(
             state=state, counts=counts, finished_at=timezone.now(), reason=reason
@@ -606,7 +607,7 @@ def _close(*, actor: Any, run: GatherRun, state: str, counts: dict[str, Any], re
         )
 
 
-def _review_and_draft(*, actor: Any, run: GatherRun) -> dict[str, int]:
+def _review_and_draft(*, actor: Actor, run: GatherRun) -> dict[str, int]:
     """Review the engagement's current inventories, then draft the registers for this run's good targets."""
     reviewed = reviewing.review_engagement(run.engagement)
     inventories, findings = reviewed if reviewed is not None else ({}, {})
@@ -650,7 +651,7 @@ class ImportResult:
 
 def discovery_import(
     *,
-    actor: Any,
+    actor: Actor,
     engagement: Engagement,
     site: Site,
     system_name: str,
@@ -705,7 +706,7 @@ def discovery_import(
 
 def inventory_store(
     *,
-    actor: Any,
+    actor: Actor,
     engagement: Engagement,
     site: Site,
     system_name: str,
@@ -780,7 +781,7 @@ def inventory_store(
 
 def discovery_import_upload(
     *,
-    actor: Any,
+    actor: Actor,
     engagement: Engagement,
     site: Site,
     system_name: str,
@@ -815,7 +816,7 @@ def discovery_import_upload(
 # -- decisions ------------------------------------------------------------------------------------------
 
 
-def finding_decide(*, actor: Any, finding: Finding, decision: str, note: str = "") -> Finding:
+def finding_decide(*, actor: Actor, finding: Finding, decision: str, note: str = "") -> Finding:
     """A person's decision on a finding (表11 处理措施). It sets the action of the account's 表11 draft and
     drafts the 表13 change, refused without the permission backup (第二十六条第3项: 在核查各系统用户及其权限
     前，应备份用户权限配置文件). 保留 changes nothing; 修改密码 is a 表10 row, not a 表13 one. The machine signs
@@ -852,7 +853,7 @@ def finding_decide(*, actor: Any, finding: Finding, decision: str, note: str = "
     return finding
 
 
-def _draft_change(*, actor: Any, finding: Finding, decision: Decision) -> Any:
+def _draft_change(*, actor: Actor, finding: Finding, decision: Decision) -> Any:
     target = finding.target
     backup = drafts.backup_row_of(target)
     has_backup = Snapshot.objects.filter(target=target, sources__backup=True).exists()
@@ -907,7 +908,7 @@ def restore_snapshots(*, target: Target, backup: Snapshot | None = None) -> tupl
 
 
 def discovery_restore_preview(
-    *, actor: Any, target: Target, backup: Snapshot | None = None
+    *, actor: Actor, target: Target, backup: Snapshot | None = None
 ) -> list[dict[str, Any]]:
     """The difference between the permission backup and the current inventory, file by file (第二十六条第3项).
 

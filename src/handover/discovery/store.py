@@ -16,6 +16,7 @@ from handover.connectors import serial
 from handover.connectors.errors import GatherError, Status
 from handover.connectors.model import Account, AccountKind, Inventory, Privilege, digest_of
 from handover.core import filestore
+from handover.core.actors import Actor
 from handover.core.errors import DomainError
 from handover.discovery.models import Fact, GatherRun, Snapshot, SnapshotSource, Target
 from handover.registers import inventory as entities
@@ -100,7 +101,7 @@ def _privilege(p: Privilege) -> dict[str, Any]:
     }
 
 
-def snapshot_save(*, actor: Any, run: GatherRun, target: Target, inventory: Inventory) -> Snapshot:
+def snapshot_save(*, actor: Actor, run: GatherRun, target: Target, inventory: Inventory) -> Snapshot:
     """Store ``inventory`` as the target's current snapshot with its sources and facts."""
     body = serial.inventory_dumps(inventory)
     if VERIFIER.search(body.decode("utf-8", "replace")):
@@ -127,7 +128,7 @@ def snapshot_save(*, actor: Any, run: GatherRun, target: Target, inventory: Inve
     return snapshot
 
 
-def _source_save(*, actor: Any, snapshot: Snapshot, target: Target, source: Any) -> None:
+def _source_save(*, actor: Actor, snapshot: Snapshot, target: Target, source: Any) -> None:
     if source.content and digest_of(source.content) != source.digest:
         raise GatherError(
             Status.PARSE_ERROR,
@@ -156,7 +157,7 @@ def _source_save(*, actor: Any, snapshot: Snapshot, target: Target, source: Any)
     row.save()
 
 
-def _facts_save(*, actor: Any, snapshot: Snapshot, target: Target, inventory: Inventory) -> None:
+def _facts_save(*, actor: Actor, snapshot: Snapshot, target: Target, inventory: Inventory) -> None:
     Fact.objects.filter(target=target).delete()
     layer_default = LAYER_BY_PLATFORM.get(inventory.platform)
     layers = [layer_default or LAYER[account.kind] for account in inventory.accounts]

@@ -14,12 +14,13 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from handover.core.errors import DomainError, NotFound
+from handover.core.errors import NotFound
 from handover.core.uploads import upload_kind
 from handover.discovery import engine, selectors, services
 from handover.discovery.forms import DecisionForm, GatherForm, ImportForm
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Site
+from handover.web import actions
 from handover.web.access import needs
 from handover.web.pages import capabilities_in
 
@@ -49,10 +50,11 @@ def index(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     form = ImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
+
+        def upload() -> Any:
             target_site = _site(request, engagement, data["site"])
             assert target_site is not None  # the form requires a site code
-            result = services.discovery_import_upload(
+            return services.discovery_import_upload(
                 actor=request.user,
                 engagement=engagement,
                 site=target_site,
@@ -61,9 +63,9 @@ def index(request: HttpRequest, engagement: Engagement) -> HttpResponse:
                 upload=data["file"],
                 host=data["host"],
             )
-        except DomainError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, str(exc.message))
-        else:
+
+        result = actions.run(request, form, upload)
+        if result is not None:
             messages.success(request, _("%(file)s imported: %(accounts)s accounts, %(findings)s findings.")
                              % {"file": data["file"].name, "accounts": result.snapshot.facts.count(),
                                 "findings": result.counts.get("findings", 0)})  # fmt: skip
@@ -84,13 +86,15 @@ def index(request: HttpRequest, engagement: Engagement) -> HttpResponse:
 def gather(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     """Start a run over the given site (or all of the user's scope)."""
     form = GatherForm(request.POST)
-    try:
+
+    def start() -> Any:
         site = _site(request, engagement, form.data.get("site"))
-        run = services.run_start(actor=request.user, engagement=engagement, site=site)
-    except DomainError as exc:
-        messages.error(request, str(exc.message))
+        return services.run_start(actor=request.user, engagement=engagement, site=site)
+
+    started = actions.run(request, None, start)
+    if started is None:
         return redirect("discovery:index", code=engagement.code)
-    return redirect("discovery:run", code=engagement.code, run_id=run.pk)
+    return redirect("discovery:run", code=engagement.code, run_id=started.pk)
 
 
 @needs(perms.VIEW_DISCOVERY)
@@ -165,10 +169,10 @@ def finding_decide(request: HttpRequest, engagement: Engagement, finding_id: int
     if not form.is_valid():
         messages.error(request, _("Choose a decision."))
     else:
-        try:
-            services.finding_decide(actor=request.user, finding=finding, **form.cleaned_data)
-        except DomainError as exc:
-            messages.error(request, str(exc.message))
-        else:
-            messages.success(request, _("Decision recorded; the registers' drafts wait for people to sign."))
+        data = form.cleaned_data
+        actions.press(
+            request,
+            lambda: services.finding_decide(actor=request.user, finding=finding, **data),
+            _("Decision recorded; the registers' drafts wait for people to sign."),
+        )
     return redirect("discovery:target", code=engagement.code, target_id=finding.target_id)

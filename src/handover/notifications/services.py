@@ -31,6 +31,7 @@ from handover.audit.services import event_record
 from handover.core import clock
 from handover.core.errors import DomainError, PermissionDenied
 from handover.notifications import events, topics
+from handover.notifications.links import Link, link_path
 from handover.notifications.models import (
     Channel,
     Delivery,
@@ -180,7 +181,7 @@ def notify(
     topic: str,
     title: str,
     body: str = "",
-    link: str = "",
+    link: Link | str = "",
     site: Site | None = None,
     summary_title: str = "",
     now: dt.datetime | None = None,
@@ -189,8 +190,10 @@ def notify(
     """Tell of an event of ``topic`` at ``site`` (or engagement-wide): in the app to the topic's default
     audience (less opt-outs and the ``actor`` who caused it), and by their channels to its subscribers. Only
     those who may know of the site hear of it; those who read only summaries (observers) get
-    ``summary_title`` without the site's details. Call inside the causing transaction."""
+    ``summary_title`` without the site's details. ``link`` names the page told of (a ``Link``, resolved here).
+    Call inside the causing transaction."""
     spec = topics.get(topic)
+    path = link_path(link)
     subscriptions = list(
         Subscription.objects.filter(
             person__engagement=engagement, person__is_active=True, topic=topic, is_active=True
@@ -213,7 +216,7 @@ def notify(
                     topic=topic,
                     title=title if details else (summary_title or title),
                     body=body if details else "",
-                    link=link if details else "",
+                    link=path if details else "",
                     created_at=at,
                 )
             )

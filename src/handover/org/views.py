@@ -13,7 +13,6 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from handover.core.errors import DomainError
 from handover.org import permissions as perms
 from handover.org import selectors, services
 from handover.org.forms import LinkLoginForm, OrganisationForm, PersonForm, RoleForm, SiteForm
@@ -119,11 +118,8 @@ def site_deactivate(request: HttpRequest, engagement: Engagement, site_id: int) 
     site = selectors.site_get(
         user=request.user, engagement=engagement, site_id=site_id, capability=perms.MANAGE_SITES
     )
-    try:
-        services.site_deactivate(actor=request.user, site=site)
-        messages.success(request, _("Site %(name)s deactivated.") % {"name": site.name})
-    except DomainError as exc:
-        messages.error(request, str(exc.message))
+    done = _("Site %(name)s deactivated.") % {"name": site.name}
+    actions.press(request, lambda: services.site_deactivate(actor=request.user, site=site), done)
     return redirect("org:site_detail", code=engagement.code, site_id=site.pk)
 
 
@@ -239,11 +235,8 @@ def _report_errors(request: HttpRequest, form: Any) -> None:
 @needs(perms.MANAGE_ROLES)
 def person_unlink_login(request: HttpRequest, engagement: Engagement, person_id: int) -> HttpResponse:
     person = selectors.person_get(user=request.user, engagement=engagement, person_id=person_id)
-    try:
-        services.person_unlink_login(actor=request.user, person=person)
-        messages.success(request, _("%(name)s has no login account now.") % {"name": person.name})
-    except DomainError as exc:
-        messages.error(request, str(exc.message))
+    done = _("%(name)s has no login account now.") % {"name": person.name}
+    actions.press(request, lambda: services.person_unlink_login(actor=request.user, person=person), done)
     return redirect("org:person_detail", code=engagement.code, person_id=person_id)
 
 

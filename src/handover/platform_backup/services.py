@@ -32,6 +32,7 @@ from django.utils.translation import gettext as _
 from handover.audit import checkpoint, selectors
 from handover.audit.services import event_record
 from handover.audit.verify import Problem, verify_rows
+from handover.core.actors import Actor
 from handover.core.errors import DomainError
 from handover.core.faults import point
 from handover.core.filestore import CHUNK
@@ -114,7 +115,7 @@ def _destination_check(destination: Path) -> None:
         raise DomainError(_("The folder %(folder)s does not exist.") % {"folder": destination.parent})
 
 
-def backup_create(*, actor: Any, destination: Path, algorithm: str = "sha256") -> BackupResult:
+def backup_create(*, actor: Actor, destination: Path, algorithm: str = "sha256") -> BackupResult:
     """Write the archive to ``destination`` while the server runs: under a temporary name in the same folder,
     synced, then renamed, so a process stopped anywhere leaves nothing under ``destination``. One audit event
     records the backup (it is in the next backup, not in this one)."""
@@ -381,7 +382,7 @@ def _install_files(staged: dict[str, Path]) -> int:
 
 def backup_restore(
     *,
-    actor: Any,
+    actor: Actor,
     source: Path,
     trusted: Ed25519PublicKey | None,
     trust_embedded: bool = False,

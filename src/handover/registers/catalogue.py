@@ -9,7 +9,9 @@ Which registers carry the 第八条 row-level dual signature (★), which need �
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from handover.org.models import Role
 
 if TYPE_CHECKING:
     from handover.registers.columns import Column
@@ -28,15 +30,23 @@ STAFF_SUMMARY = 6  # 表6 人员基本情况汇总表: computed from 表5 (第�
 HANDOVER_SUMMARY = 24  # 表24 交接日信息技术工作交接汇总表: computed from its annexes, the package's register
 FAULT_RISK_LOG = 39  # 表39 系统故障风险登记表: where every 第二十八条 exception and fault is entered
 DAILY_REPORT = 41  # 表41 信息技术日报表 (第三十一条第8项)
-# The registers whose rows the engine computes instead of a person typing them (registers.md §3.2).
-COMPUTED = (STAFF_SUMMARY, HANDOVER_SUMMARY)
-# The registers 表24 annexes (registers.md 表24: 5–23 and 39).
-ANNEXED = (*range(5, HANDOVER_SUMMARY), FAULT_RISK_LOG)
+
+# Footers that are 技术组's alone (registers.md §1), declared on the registers they belong to below.
+# 第二十七条第4项: 技术组 compiles 表24 (编制) from the handover lists, which are its annexes and carry the
+# signatures of each site's 现场技术岗位 and 被托管技术方; 表24's own footer is 技术组's alone. 托管工作组's
+# 批准 is no login's signature: it is recorded against the package that carries 表24 (docs/package.md).
+COMPILED_BY_TECH_GROUP: tuple[str, ...] = (Role.TECH_GROUP,)
+# 第二十条第3项 (trace C25): 表1–4 are the firm's routine 月报/季报 returns to the 证监局, passed on to 技术组 in
+# 准备期, before any 现场技术岗位 exists and while the custody is confidential (第十一条): 技术组 records and signs
+# them as their receiver; the firm's own signatures (填表人, 部门负责人) are on the return it filed (registers.md §3.1).
+RECEIVED_BY_TECH_GROUP: tuple[str, ...] = (Role.TECH_GROUP,)
 
 
 @dataclass(frozen=True)
 class RegisterSpec:
-    """One official register. ``alias`` keeps a second name the guideline's text uses (表4)."""
+    """One official register, declared once: its names, articles, signature rules, whether the engine computes
+    it, whether 表24 annexes it, its footer's signers. ``alias`` keeps a second name the guideline's text uses
+    (表4)."""
 
     number: int
     name_zh: str
@@ -45,6 +55,11 @@ class RegisterSpec:
     dual_signature: bool = False  # ★ 第八条: executor + supervisor per row
     finance_signs: bool = False  # 被托管机构财务 co-signs (asset, contract, purchase registers)
     tech_group_signs: bool = False  # 技术组 approves (审批/批准 in the text)
+    computed: bool = (
+        False  # built by the engine from other registers (表6, 表24), never typed row by row (§3.2)
+    )
+    annexed: bool = False  # annexed to 表24, the handover summary (registers.md 表24: 5–23 and 39)
+    footer: tuple[str, ...] = ()  # the roles whose footer signatures a form needs, in the footer's order (§1)
     alias: str = ""
 
     @property
@@ -59,16 +74,6 @@ class RegisterSpec:
     def natural_key(self) -> tuple[str, ...]:
         """The columns that identify a row within a form, so that re-importing a file updates it."""
         return NATURAL_KEYS.get(self.number, ())
-
-    @property
-    def computed(self) -> bool:
-        """Built by the engine from other registers (表6, 表24), never typed row by row."""
-        return self.number in COMPUTED
-
-    @property
-    def annexed(self) -> bool:
-        """Annexed to 表24, the handover summary (registers.md 表24)."""
-        return self.number in ANNEXED
 
     @property
     def columns(self) -> tuple[Column, ...]:
@@ -86,19 +91,68 @@ class RegisterSpec:
         return f"表{self.number}：{self.name_zh}"
 
 
-def _spec(number: int, name_zh: str, name_en: str, *articles: str, **flags: bool | str) -> RegisterSpec:
-    return RegisterSpec(number, name_zh, name_en, articles, **flags)  # type: ignore[arg-type]
+def _default_footer(*, finance_signs: bool, tech_group_signs: bool) -> tuple[str, ...]:
+    """第八条's footer: the site's 现场技术岗位, the firm's finance where it co-signs, the firm's IT, and 技术组
+    where it approves (registers.md §1)."""
+    roles = [Role.ONSITE_POST, *([Role.FIRM_FINANCE] if finance_signs else []), Role.FIRM_IT]
+    return tuple(roles + ([Role.TECH_GROUP] if tech_group_signs else []))
+
+
+def _spec(number: int, name_zh: str, name_en: str, *articles: str, **flags: Any) -> RegisterSpec:
+    flags.setdefault(
+        "footer",
+        _default_footer(
+            finance_signs=flags.get("finance_signs", False),
+            tech_group_signs=flags.get("tech_group_signs", False),
+        ),
+    )
+    return RegisterSpec(number, name_zh, name_en, articles, **flags)
 
 
 REGISTERS: tuple[RegisterSpec, ...] = (
-    _spec(1, "信息技术组织架构及人员情况表", "IT organisation and staff", "第二十条第3项"),
-    _spec(2, "总部信息系统情况表", "Head-office information systems", "第二十条第3项"),
-    _spec(3, "企业主干网情况表", "Enterprise backbone network", "第二十条第3项"),
-    _spec(4, "交易系统整体状况表", "Trading system overview", "第二十条第3项", alias="交易系统整体情况表"),
-    _spec(5, "人员基本情况登记表", "Staff register", "第二十五条第3项"),
-    _spec(6, "人员基本情况汇总表", "Staff summary", "第二十五条第3项"),
-    _spec(7, "交接日信息系统情况登记表", "Handover-day system register", "第二十五条第5项", "第二十三条"),
-    _spec(8, "交接日系统备份登记表", "Handover-day system backup", "第二十六条第1项", dual_signature=True),
+    _spec(
+        1,
+        "信息技术组织架构及人员情况表",
+        "IT organisation and staff",
+        "第二十条第3项",
+        footer=RECEIVED_BY_TECH_GROUP,
+    ),
+    _spec(
+        2,
+        "总部信息系统情况表",
+        "Head-office information systems",
+        "第二十条第3项",
+        footer=RECEIVED_BY_TECH_GROUP,
+    ),
+    _spec(
+        3, "企业主干网情况表", "Enterprise backbone network", "第二十条第3项", footer=RECEIVED_BY_TECH_GROUP
+    ),
+    _spec(
+        4,
+        "交易系统整体状况表",
+        "Trading system overview",
+        "第二十条第3项",
+        alias="交易系统整体情况表",
+        footer=RECEIVED_BY_TECH_GROUP,
+    ),
+    _spec(5, "人员基本情况登记表", "Staff register", "第二十五条第3项", annexed=True),
+    _spec(6, "人员基本情况汇总表", "Staff summary", "第二十五条第3项", computed=True, annexed=True),
+    _spec(
+        7,
+        "交接日信息系统情况登记表",
+        "Handover-day system register",
+        "第二十五条第5项",
+        "第二十三条",
+        annexed=True,
+    ),
+    _spec(
+        8,
+        "交接日系统备份登记表",
+        "Handover-day system backup",
+        "第二十六条第1项",
+        dual_signature=True,
+        annexed=True,
+    ),
     _spec(
         9,
         "交接前系统超级用户密码登记表",
@@ -107,6 +161,7 @@ REGISTERS: tuple[RegisterSpec, ...] = (
         "第二十六条第2项",
         "第二十八条第2项",
         dual_signature=True,
+        annexed=True,
     ),
     _spec(
         10,
@@ -115,9 +170,22 @@ REGISTERS: tuple[RegisterSpec, ...] = (
         "第二十六条第2项",
         "第二十八条第1项",
         dual_signature=True,
+        annexed=True,
     ),
-    _spec(11, "交接日系统用户权限登记表", "Handover-day system users and rights", "第二十六条第3项"),
-    _spec(12, "交接日员工操作权限登记表", "Handover-day employee operation rights", "第二十六条第3项"),
+    _spec(
+        11,
+        "交接日系统用户权限登记表",
+        "Handover-day system users and rights",
+        "第二十六条第3项",
+        annexed=True,
+    ),
+    _spec(
+        12,
+        "交接日员工操作权限登记表",
+        "Handover-day employee operation rights",
+        "第二十六条第3项",
+        annexed=True,
+    ),
     _spec(
         13,
         "交接日权限设置修改登记表",
@@ -126,6 +194,7 @@ REGISTERS: tuple[RegisterSpec, ...] = (
         "第二十八条第3项",
         "第二十八条第4项",
         dual_signature=True,
+        annexed=True,
     ),
     _spec(
         14,
@@ -135,6 +204,7 @@ REGISTERS: tuple[RegisterSpec, ...] = (
         "第二十八条第5项",
         "第二十八条第8项",
         dual_signature=True,
+        annexed=True,
     ),
     _spec(
         15,
@@ -142,6 +212,7 @@ REGISTERS: tuple[RegisterSpec, ...] = (
         "Handover-day historical-data check",
         "第二十六条第5项",
         "第二十八条第6项",
+        annexed=True,
     ),
     _spec(
         16,
@@ -150,6 +221,7 @@ REGISTERS: tuple[RegisterSpec, ...] = (
         "第二十六条第6项",
         "第二十六条第7项",
         finance_signs=True,
+        annexed=True,
     ),
     _spec(
         17,
@@ -158,12 +230,23 @@ REGISTERS: tuple[RegisterSpec, ...] = (
         "第二十六条第6项",
         "第二十六条第7项",
         finance_signs=True,
+        annexed=True,
     ),
     _spec(
-        18, "交接日技术资料登记表", "Handover-day technical documents", "第二十六条第6项", "第二十八条第9项"
+        18,
+        "交接日技术资料登记表",
+        "Handover-day technical documents",
+        "第二十六条第6项",
+        "第二十八条第9项",
+        annexed=True,
     ),
     _spec(
-        19, "交接日信息技术合同台账", "Handover-day IT contract ledger", "第二十六条第6项", finance_signs=True
+        19,
+        "交接日信息技术合同台账",
+        "Handover-day IT contract ledger",
+        "第二十六条第6项",
+        finance_signs=True,
+        annexed=True,
     ),
     _spec(
         20,
@@ -171,12 +254,25 @@ REGISTERS: tuple[RegisterSpec, ...] = (
         "Contacts of related organisations",
         "第二十条第7项",
         "第二十六条第6项",
+        annexed=True,
     ),
-    _spec(21, "交接日通讯线路资料表", "Communication lines", "第二十六条第6项"),
+    _spec(21, "交接日通讯线路资料表", "Communication lines", "第二十六条第6项", annexed=True),
     _spec(
-        22, "交接日系统防病毒检查表", "Handover-day anti-virus check", "第二十六条第8项", "第二十八条第10项"
+        22,
+        "交接日系统防病毒检查表",
+        "Handover-day anti-virus check",
+        "第二十六条第8项",
+        "第二十八条第10项",
+        annexed=True,
     ),
-    _spec(23, "交接日系统检测登记表", "Handover-day system test", "第二十六条第9项", "第二十六条第10项"),
+    _spec(
+        23,
+        "交接日系统检测登记表",
+        "Handover-day system test",
+        "第二十六条第9项",
+        "第二十六条第10项",
+        annexed=True,
+    ),
     _spec(
         24,
         "交接日信息技术工作交接汇总表",
@@ -184,6 +280,8 @@ REGISTERS: tuple[RegisterSpec, ...] = (
         "第二十七条第3项",
         "第二十七条第4项",
         tech_group_signs=True,
+        computed=True,
+        footer=COMPILED_BY_TECH_GROUP,
     ),
     _spec(25, "机房人员出入登记表", "Machine-room personnel access", "附件一（一）"),
     _spec(
@@ -261,6 +359,7 @@ REGISTERS: tuple[RegisterSpec, ...] = (
         "第二十八条",
         "第十五条第2项",
         tech_group_signs=True,
+        annexed=True,
     ),
     _spec(
         40,
@@ -275,6 +374,9 @@ REGISTERS: tuple[RegisterSpec, ...] = (
 )
 
 BY_NUMBER = {spec.number: spec for spec in REGISTERS}
+# Read from the declarations above, for the queries that need the numbers.
+COMPUTED = tuple(spec.number for spec in REGISTERS if spec.computed)  # (6, 24)
+ANNEXED = tuple(spec.number for spec in REGISTERS if spec.annexed)  # 5–23 and 39
 
 
 def get(number: int) -> RegisterSpec:

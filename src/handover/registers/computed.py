@@ -76,7 +76,7 @@ PROGRESS_SOURCES: dict[str, tuple[int, ...]] = {
     "st_test": (23,),
 }
 NOT_STARTED, DONE, EXCEPTION = "未开始", "完成", "异常"
-# The registers 表24 annexes (registers.md 表24: 5–23 and 39).
+# The registers 表24 annexes (registers.md 表24: 5–23 and 39), from their declarations (RegisterSpec.annexed).
 ANNEXED = catalogue.ANNEXED
 
 

@@ -43,8 +43,6 @@ DATA_CLASS_29 = {
 
 # Computed registers ---------------------------------------------------------------------------------------
 
-COMPUTED = catalogue.COMPUTED  # 表6 from 表5; 表24 from every annexed register (registers.md §3.2)
-
 
 def computed_form_build(
     *,
@@ -62,7 +60,7 @@ def computed_form_build(
     of the subtree), its rows computed now — or ``lines`` computed earlier by ``computed_lines`` (the package
     computes 表24 when it chooses its annexes, and writes it at its end); it is then submitted and signed like
     any other form."""
-    if register_no not in COMPUTED:
+    if not catalogue.get(register_no).computed:  # 表6 from 表5; 表24 from its annexes (registers.md §3.2)
         raise DomainError(_("Only 表6 and 表24 are computed registers."), field="register_no")
     require(user=actor, engagement=engagement, capability=perms.FILL_REGISTERS, site=site)
     subtree = list(Site.objects.filter(engagement=engagement, path__startswith=site.path, is_active=True))
@@ -95,7 +93,7 @@ def computed_lines(
     *, engagement: Engagement, site: Site, register_no: int, as_of: date | None = None
 ) -> list[dict[str, Any]]:
     """The lines ``computed_form_build`` would write now for 表6 or 表24 at ``site``, without writing them."""
-    if register_no not in COMPUTED:
+    if not catalogue.get(register_no).computed:
         raise DomainError(_("Only 表6 and 表24 are computed registers."), field="register_no")
     subtree = list(Site.objects.filter(engagement=engagement, path__startswith=site.path, is_active=True))
     if register_no == catalogue.STAFF_SUMMARY:
@@ -116,7 +114,7 @@ def form_open(
 ) -> Form:
     """Open a form of 表N for whichever face asks (review §4.3: the API opened an empty 表24 shell where the
     page built it): a computed register (表6, 表24) is built with its rows now, any other opens empty."""
-    if register_no in COMPUTED:
+    if catalogue.get(register_no).computed:
         return computed_form_build(
             actor=actor,
             engagement=engagement,

@@ -25,17 +25,12 @@ from handover.org.selectors import grants_for, require
 from handover.registers import catalogue, computed, events, hooks, rules
 from handover.registers.columns import OPTIONAL, Column
 from handover.registers.models import Form, FormState, Row, Signature, SignatureKind
-from handover.registers.signing import (  # noqa: F401  (re-exported: the policy's old home)
+from handover.registers.signing import (
     ARCHIVERS,
-    COMPILED_BY_TECH_GROUP,
-    RECEIVED_BY_TECH_GROUP,
     ROW_SIGNERS,
     footer_roles,
 )
 from handover.registers.validation import clean_row
-
-# The registers whose rows the engine computes (seeding.computed_form_build checks them when it computes).
-COMPUTED = catalogue.COMPUTED
 
 
 class RowInvalid(DomainError):
@@ -319,7 +314,7 @@ def form_submit(*, actor: Actor, form: Form) -> Form:
         )
     columns = catalogue.columns(form.register_no)
     # A computed row was checked when it was computed; a value it leaves empty is a true one (no form yet).
-    check = [] if form.register_no in COMPUTED else rows
+    check = [] if catalogue.get(form.register_no).computed else rows
     incomplete = [str(r.seq) for r in check if clean_row(columns, r.data)[1]]
     if incomplete:  # draft rows filled by a machine (partial) must be completed by a person first
         raise DomainError(

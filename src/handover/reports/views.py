@@ -9,12 +9,12 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
-from handover.core.errors import DomainError
 from handover.org import permissions as perms
 from handover.org.models import Engagement
 from handover.reports import selectors, services
 from handover.reports.forms import ApprovalForm, BuildForm, DistributionForm
 from handover.web.access import needs
+from handover.web.actions import press, run
 from handover.web.pages import capabilities_in
 from handover.workflow import gates
 from handover.workflow.services import case_risk_accept
@@ -27,11 +27,13 @@ def package_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     packages = selectors.package_list(user=request.user, engagement=engagement)
     form = BuildForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
-            services.package_build_start(actor=request.user, engagement=engagement, **form.cleaned_data)
-        except DomainError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, str(exc.message))
-        else:
+        data = form.cleaned_data
+        started = run(
+            request,
+            form,
+            lambda: services.package_build_start(actor=request.user, engagement=engagement, **data),
+        )
+        if started is not None:
             messages.success(
                 request, _("The package is being built in the background; this page follows it.")
             )
@@ -44,7 +46,7 @@ def package_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
         "packages": packages,
         "builds": builds,
         "running": selectors.build_under_way(builds),
-        "not_done": services.sites_not_done(engagement),
+        "not_done": selectors.sites_not_done(engagement),
     }
     return render(request, "reports/package_list.html", context, status=400 if form.errors else 200)
 
@@ -56,11 +58,13 @@ def package_detail(request: HttpRequest, engagement: Engagement, package_id: int
     distribution = DistributionForm(posted, engagement=engagement)
     form = distribution if posted is not None else None
     if form is not None and form.is_valid():
-        try:
-            services.package_distribution_record(actor=request.user, package=package, **form.cleaned_data)
-        except DomainError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, str(exc.message))
-        else:
+        data = form.cleaned_data
+        run(
+            request,
+            form,
+            lambda: services.package_distribution_record(actor=request.user, package=package, **data),
+        )
+        if not form.errors:  # valid before the service ran: an error now is its refusal
             messages.success(request, _("Recorded."))
             return redirect("reports:package_detail", code=engagement.code, package_id=package.pk)
     context = {
@@ -68,7 +72,7 @@ def package_detail(request: HttpRequest, engagement: Engagement, package_id: int
         "caps": capabilities_in(user=request.user, engagement=engagement)[1],
         "package": package,
         "approval": getattr(package, "approval", None),
-        "distributions": package.distributions.select_related("site"),
+        "distributions": selectors.package_distributions(package=package),
         "distribution_form": distribution,
         "open_cases": gates.open_case_labels(engagement),
     }
@@ -94,12 +98,12 @@ def case_accept(request: HttpRequest, engagement: Engagement, case_id: int) -> H
     """The working group accepts an open exception case as a residual risk, with its reason (POST only)."""
     case = selectors.open_case_for_working_group(user=request.user, engagement=engagement, case_id=case_id)
     if request.method == "POST":
-        try:
-            case_risk_accept(actor=request.user, case=case, reason=request.POST.get("reason", ""))
-        except DomainError as exc:
-            messages.error(request, str(exc.message))
-        else:
-            messages.success(request, _("Accepted as a residual risk."))
+        reason = request.POST.get("reason", "")
+        press(
+            request,
+            lambda: case_risk_accept(actor=request.user, case=case, reason=reason),
+            _("Accepted as a residual risk."),
+        )
     return redirect("reports:approval_list", code=engagement.code)
 
 
@@ -109,11 +113,9 @@ def package_approve(request: HttpRequest, engagement: Engagement, package_id: in
     package = selectors.package_to_approve(user=request.user, engagement=engagement, package_id=package_id)
     form = ApprovalForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
-            services.package_approve(actor=request.user, package=package, **form.cleaned_data)
-        except DomainError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, str(exc.message))
-        else:
+        data = form.cleaned_data
+        run(request, form, lambda: services.package_approve(actor=request.user, package=package, **data))
+        if not form.errors:  # valid before the service ran: an error now is its refusal
             messages.success(request, _("Approved. 技术组 sends the package on."))
             return redirect("reports:package_approve", code=engagement.code, package_id=package.pk)
     context = {

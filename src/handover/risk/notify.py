@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from handover.notifications.links import Link
 from handover.notifications.services import notify
 from handover.risk.topics import ESCALATION, REMINDER
 
-__all__ = ["ESCALATION", "REMINDER", "tell"]
+__all__ = ["ESCALATION", "REMINDER", "Link", "tell"]
 
 
 def tell(**kwargs: Any) -> Any:

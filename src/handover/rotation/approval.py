@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from handover.accounts.models import User
 from handover.audit.services import event_record
-from handover.core.actors import actor_name
+from handover.core.actors import Actor, actor_name
 from handover.core.errors import DomainError, PermissionDenied
 from handover.org import permissions as perms
 from handover.org.models import Site
@@ -20,7 +20,7 @@ Request = TypeVar("Request", bound=models.Model)
 
 
 def second_person_approve(
-    *, actor: Any, request: Request, site: Site, action: str, after: dict[str, Any], refusals: tuple[str, str, str],
+    *, actor: Actor, request: Request, site: Site, action: str, after: dict[str, Any], refusals: tuple[str, str, str],
     field: str,
 ) -> Request:  # fmt: skip
     """Approve ``request`` (state ``requested`` → ``approved``, who and when, an audit event ``action``) as

@@ -27,6 +27,7 @@ from handover.audit.services import event_record
 from handover.connectors.change import dependencies as connector
 from handover.connectors.errors import GatherError
 from handover.connectors.manifest import Credential
+from handover.core.actors import Actor
 from handover.core.errors import DomainError, NotFound
 from handover.rotation import events
 from handover.rotation.models import RotationItem
@@ -60,7 +61,7 @@ def paths_clean(paths: Sequence[str]) -> list[str]:
 MAX_HOSTS = 64  # the system's Linux hosts searched for a database or directory account's configuration
 
 
-async def find_uses(bridge: Any, actor: Any, item: RotationItem, place: Any, admin: Credential,
+async def find_uses(bridge: Any, actor: Actor, item: RotationItem, place: Any, admin: Credential,
                     paths: Sequence[str]) -> None:  # fmt: skip
     """Before the change: the files where the account's password may be used, kept on the item: on its own Linux
     host; for a database or directory account, under the declared paths on the system's Linux hosts."""
@@ -113,7 +114,7 @@ def _system_hosts(item: RotationItem) -> list[tuple[int, str, Any, Credential]]:
     return hosts
 
 
-async def check_uses(bridge: Any, actor: Any, item: RotationItem, place: Any, admin: Credential) -> None:
+async def check_uses(bridge: Any, actor: Actor, item: RotationItem, place: Any, admin: Credential) -> None:
     """After the change (the host holds the new password): which of the item's files still hold the old one."""
     readable = [
         connector.Use(use["path"], use["kind"], use["sha256"])
@@ -178,7 +179,7 @@ def _old_secret(item: RotationItem) -> str:
         return ""
 
 
-def _record(actor: Any, item: RotationItem, after: dict[str, Any]) -> None:
+def _record(actor: Actor, item: RotationItem, after: dict[str, Any]) -> None:
     with transaction.atomic():
         item.save(update_fields=["config_uses", "updated_at"])
         event_record(
@@ -191,12 +192,12 @@ def _record(actor: Any, item: RotationItem, after: dict[str, Any]) -> None:
         )
 
 
-def _uses_record(actor: Any, item: RotationItem, uses: list[dict[str, Any]]) -> None:
+def _uses_record(actor: Actor, item: RotationItem, uses: list[dict[str, Any]]) -> None:
     item.config_uses = uses
     _record(actor, item, {"found": [use["path"] for use in uses][:100]})
 
 
-def _held_record(actor: Any, item: RotationItem, held: dict[str, connector.Held]) -> None:
+def _held_record(actor: Actor, item: RotationItem, held: dict[str, connector.Held]) -> None:
     for use in item.config_uses:
         if use["path"] in held:
             found = held[use["path"]]

@@ -28,7 +28,7 @@ from handover.audit.services import event_record
 from handover.connectors.errors import GatherError
 from handover.connectors.manifest import Credential
 from handover.core import clock
-from handover.core.actors import actor_name
+from handover.core.actors import Actor, actor_name
 from handover.core.errors import DomainError, PermissionDenied
 from handover.discovery.models import Target
 from handover.discovery.services import engine_target
@@ -84,7 +84,7 @@ def place_of(row: Row) -> tuple[Account, Target]:
     return account, target
 
 
-def disable_request(*, actor: Any, row: Row) -> Disablement:
+def disable_request(*, actor: Actor, row: Row) -> Disablement:
     """Ask to disable the account of a signed or drafted 表11 row whose 处理措施 is 停用, until its 停用观察至."""
     if row.form.register_no != 11 or not row.is_current:
         raise DomainError(_("停用 is decided on a current 表11 row."), field="row")
@@ -126,7 +126,7 @@ def disable_request(*, actor: Any, row: Row) -> Disablement:
     return found
 
 
-def disable_approve(*, actor: Any, disablement: Disablement) -> Disablement:
+def disable_approve(*, actor: Actor, disablement: Disablement) -> Disablement:
     """第八条: another person than the one who asked."""
     return second_person_approve(
         actor=actor, request=disablement, site=disablement.target.site, action=events.DISABLE_APPROVE,
@@ -143,7 +143,7 @@ def _admin(target: Target, why: str) -> Credential:
     return Credential(entry.account.login_name, vault.secret_use_for_task(entry_id=entry.pk, purpose=why))
 
 
-def disable_apply(*, actor: Any, disablement: Disablement) -> Disablement:
+def disable_apply(*, actor: Actor, disablement: Disablement) -> Disablement:
     """Disable the account: its lock state recorded first, then disabled, then proven."""
     target = disablement.target
     require(user=actor, engagement=disablement.engagement, capability=perms.RUN_DISCOVERY, site=target.site)
@@ -183,7 +183,7 @@ def disable_apply(*, actor: Any, disablement: Disablement) -> Disablement:
     return locked
 
 
-def disable_restore(*, actor: Any, disablement: Disablement, case: ExceptionCase) -> Disablement:
+def disable_restore(*, actor: Actor, disablement: Disablement, case: ExceptionCase) -> Disablement:
     """E03 (第二十八条第3项): bring the account back exactly as it was, within the open E03 case opened from its
     表11 row by another person; tick 「恢复相应用户」."""
     target = disablement.target

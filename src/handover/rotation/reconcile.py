@@ -12,14 +12,12 @@ by the stored verifier and a fresh login, made current, its 表10 row drafted. W
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db import transaction
 from django.utils.translation import gettext as _
 
 from handover.accounts.models import User
 from handover.audit.services import event_record
-from handover.core.actors import actor_name
+from handover.core.actors import Actor, actor_name
 from handover.core.errors import DomainError, PermissionDenied
 from handover.discovery import drafts
 from handover.org import permissions as perms
@@ -34,7 +32,7 @@ from handover.workflow.models import CaseState, ExceptionCase
 from handover.workflow.services import cases
 
 
-def reconcile_plan(*, actor: Any, case: ExceptionCase) -> RotationPlan:
+def reconcile_plan(*, actor: Actor, case: ExceptionCase) -> RotationPlan:
     """A one-account plan resetting the account of the E02 ``case``'s 表9 row, once the working group consented.
     Refused, naming what is missing, otherwise; nothing is written then."""
     if case.path_id != "E02" or case.state != CaseState.OPEN:
@@ -87,7 +85,7 @@ def reconcile_plan(*, actor: Any, case: ExceptionCase) -> RotationPlan:
     return plan
 
 
-def e02_ticks(*, actor: Any, item: RotationItem, row: Row | None) -> str:
+def e02_ticks(*, actor: Actor, item: RotationItem, row: Row | None) -> str:
     """After a successful reset: the case's 「破解」 (the reset by the administrator stands for it) and 「破解成功后
     及时修改密码」 with the 表10 row; what stopped it, or ""."""
     case = item.plan.case

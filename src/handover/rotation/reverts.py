@@ -33,7 +33,7 @@ from handover.audit.services import event_record
 from handover.connectors.change import LOCAL, fresh_login
 from handover.connectors.errors import GatherError
 from handover.connectors.manifest import Credential
-from handover.core.actors import actor_name
+from handover.core.actors import Actor, actor_name
 from handover.core.errors import DomainError, PermissionDenied
 from handover.discovery.services import engine_target
 from handover.org import permissions as perms
@@ -81,7 +81,7 @@ def open_case_of(row: Row | None) -> ExceptionCase | None:
     )
 
 
-def e01_open(*, actor: Any, item: RotationItem, row: Row) -> str:
+def e01_open(*, actor: Actor, item: RotationItem, row: Row) -> str:
     """Open the E01 case of a failed change from its 表10 row; what stopped it, or "" once opened. Called by the
     run when the ladder fails: the case is the to-do list of 第二十八条第1项 (developer's support, then perhaps
     the original restored, 表39 reported)."""
@@ -127,7 +127,7 @@ def _previous(item: RotationItem) -> int:
     return previous.number
 
 
-def revert_request(*, actor: Any, case: ExceptionCase, reason: str) -> Revert:
+def revert_request(*, actor: Actor, case: ExceptionCase, reason: str) -> Revert:
     """Ask to restore the original password of the account whose 表10 row opened the E01 ``case``."""
     if case.path_id != "E01" or case.state != CaseState.OPEN:
         raise DomainError(_("An original password is restored within an open E01 case."), field="case")
@@ -162,7 +162,7 @@ def revert_request(*, actor: Any, case: ExceptionCase, reason: str) -> Revert:
     return revert
 
 
-def revert_approve(*, actor: Any, revert: Revert) -> Revert:
+def revert_approve(*, actor: Actor, revert: Revert) -> Revert:
     """第八条: another person than the one who asked approves."""
     return second_person_approve(
         actor=actor, request=revert, site=revert.item.target.site, action=events.REVERT_APPROVE, field="revert",
@@ -186,7 +186,7 @@ def _support_first(case: ExceptionCase) -> None:
         )
 
 
-def revert_apply(*, actor: Any, revert: Revert) -> Revert:
+def revert_apply(*, actor: Actor, revert: Revert) -> Revert:
     """Apply an approved restore once: seal the original again (pending), set it unless the target holds it,
     prove it, make it current, draft its 表10 row, tick the case. Every step is committed before the next."""
     item = revert.item
@@ -214,7 +214,7 @@ def _admin(item: RotationItem, revert: Revert, *, restored: bool) -> Credential:
                                purpose="revert: connect", task=f"revert:{revert.pk}")  # fmt: skip
 
 
-def _exact(actor: Any, revert: Revert, item: RotationItem, changer: Any, original: str) -> str | None:
+def _exact(actor: Actor, revert: Revert, item: RotationItem, changer: Any, original: str) -> str | None:
     """The verifier sealed before the change, when the platform can put it back and it is the original's (a
     verifier the vault's original does not log in with is never restored); else None: the password is set."""
     if not verifiers.supported(changer):
@@ -226,7 +226,7 @@ def _exact(actor: Any, revert: Revert, item: RotationItem, changer: Any, origina
         return None
 
 
-def _set_and_prove(actor: Any, revert: Revert, item: RotationItem) -> tuple[bool | None, str, str]:
+def _set_and_prove(actor: Actor, revert: Revert, item: RotationItem) -> tuple[bool | None, str, str]:
     """The network part: (whether the target holds the original now — None when unknown —, outcome, what is
     known). At most one change and one login as the account per apply. Where the verifier the change replaced
     was sealed (rotation/verifiers.py), that very verifier is put back and the stored one compared with it."""
@@ -297,7 +297,7 @@ def _set_and_prove(actor: Any, revert: Revert, item: RotationItem) -> tuple[bool
 
 
 def _finish(
-    actor: Any, revert: Revert, item: RotationItem, holds: bool | None, outcome: str, detail: str
+    actor: Actor, revert: Revert, item: RotationItem, holds: bool | None, outcome: str, detail: str
 ) -> Revert:
     """Record what the apply found. Unknown (the target unreachable): the restore stays approved with the reason,
     its pending copy kept — applying again reads the target first and never changes it twice."""
@@ -345,7 +345,7 @@ def _finish(
     return revert
 
 
-def _draft_t10(actor: Any, revert: Revert, item: RotationItem, outcome: str) -> tuple[Row | None, str]:
+def _draft_t10(actor: Actor, revert: Revert, item: RotationItem, outcome: str) -> tuple[Row | None, str]:
     """The restore's own 表10 row (a draft: people sign it), beside the change's."""
     from handover.discovery import drafts
     from handover.registers import services as registers

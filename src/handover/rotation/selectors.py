@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from handover.audit import catalogue
 from handover.audit.models import Event
+from handover.core.actors import Actor
 from handover.core.errors import NotFound
 from handover.discovery.models import Target
 from handover.discovery.store import source_read
@@ -39,14 +40,16 @@ from handover.workflow.models import CaseState, ExceptionCase
 OPEN = "open"  # the outcome key of an account not finished yet
 
 
-def sites_for(*, user: Any, engagement: Engagement, capability: str = perms.VIEW_DISCOVERY) -> QuerySet[Site]:
+def sites_for(
+    *, user: Actor, engagement: Engagement, capability: str = perms.VIEW_DISCOVERY
+) -> QuerySet[Site]:
     """The engagement's sites where ``user`` holds ``capability``."""
     scope = org_selectors.site_scope(user=user, engagement=engagement, capability=capability)
     sites = Site.objects.filter(engagement=engagement)
     return sites.none() if scope is None else sites.filter(scope)
 
 
-def plan_list(*, user: Any, engagement: Engagement) -> QuerySet[RotationPlan]:
+def plan_list(*, user: Actor, engagement: Engagement) -> QuerySet[RotationPlan]:
     """Plans newest first: those of the reader's sites and those over the whole engagement."""
     visible = sites_for(user=user, engagement=engagement)
     return (
@@ -56,7 +59,7 @@ def plan_list(*, user: Any, engagement: Engagement) -> QuerySet[RotationPlan]:
     )
 
 
-def plan_get(*, user: Any, engagement: Engagement, pk: int) -> RotationPlan:
+def plan_get(*, user: Actor, engagement: Engagement, pk: int) -> RotationPlan:
     """One plan the reader may see, else NotFound (a plan of another site is not said to exist)."""
     plan = plan_list(user=user, engagement=engagement).select_related("engagement").filter(pk=pk).first()
     if plan is None:
@@ -64,7 +67,7 @@ def plan_get(*, user: Any, engagement: Engagement, pk: int) -> RotationPlan:
     return plan
 
 
-def plan_items(*, user: Any, plan: RotationPlan) -> QuerySet[RotationItem]:
+def plan_items(*, user: Actor, plan: RotationPlan) -> QuerySet[RotationItem]:
     """The plan's accounts on the reader's sites (a plan over the whole engagement spans sites)."""
     visible = sites_for(user=user, engagement=plan.engagement)
     return (
@@ -143,7 +146,7 @@ class Progress:
     eta: dt.timedelta | None
 
 
-def plan_progress(*, user: Any, plan: RotationPlan, now: dt.datetime) -> Progress:
+def plan_progress(*, user: Actor, plan: RotationPlan, now: dt.datetime) -> Progress:
     """Counts by step and outcome over the reader's accounts, and while the plan runs, an estimate of the time
     left from the rate of the accounts finished since the run started."""
     items = plan_items(user=user, plan=plan)
@@ -156,7 +159,7 @@ def plan_progress(*, user: Any, plan: RotationPlan, now: dt.datetime) -> Progres
     return Progress(counts, total, started, done_since, left, estimate)
 
 
-def item_get(*, user: Any, plan: RotationPlan, pk: int) -> RotationItem:
+def item_get(*, user: Actor, plan: RotationPlan, pk: int) -> RotationItem:
     """One account of a plan on the reader's sites, else NotFound."""
     item = plan_items(user=user, plan=plan).select_related("entry").filter(pk=pk).first()
     if item is None:
@@ -229,7 +232,7 @@ def _line(event: Event) -> TimelineLine:
     )
 
 
-def restore_list(*, user: Any, engagement: Engagement) -> QuerySet[Restore]:
+def restore_list(*, user: Actor, engagement: Engagement) -> QuerySet[Restore]:
     """Restores newest first, of targets on the reader's sites."""
     visible = sites_for(user=user, engagement=engagement)
     return Restore.objects.filter(engagement=engagement, target__site__in=visible).select_related(
@@ -237,7 +240,7 @@ def restore_list(*, user: Any, engagement: Engagement) -> QuerySet[Restore]:
     )
 
 
-def restore_get(*, user: Any, engagement: Engagement, pk: int) -> Restore:
+def restore_get(*, user: Actor, engagement: Engagement, pk: int) -> Restore:
     """One restore the reader may see, else NotFound."""
     found = (
         restore_list(user=user, engagement=engagement)
@@ -250,7 +253,7 @@ def restore_get(*, user: Any, engagement: Engagement, pk: int) -> Restore:
     return found
 
 
-def restore_targets(*, user: Any, engagement: Engagement, connectors: Iterable[str]) -> QuerySet[Target]:
+def restore_targets(*, user: Actor, engagement: Engagement, connectors: Iterable[str]) -> QuerySet[Target]:
     """The live targets a restore may be requested for by ``user`` (where they may run discovery)."""
     visible = sites_for(user=user, engagement=engagement, capability=perms.RUN_DISCOVERY)
     return (
@@ -289,7 +292,7 @@ def restore_preview(*, restore: Restore) -> list[dict[str, Any]]:
     return shown
 
 
-def revert_list(*, user: Any, engagement: Engagement) -> QuerySet[Revert]:
+def revert_list(*, user: Actor, engagement: Engagement) -> QuerySet[Revert]:
     """Restores of original passwords (E01) newest first, of accounts on the reader's sites."""
     visible = sites_for(user=user, engagement=engagement)
     return Revert.objects.filter(engagement=engagement, item__target__site__in=visible).select_related(
@@ -297,7 +300,7 @@ def revert_list(*, user: Any, engagement: Engagement) -> QuerySet[Revert]:
     )
 
 
-def revert_get(*, user: Any, engagement: Engagement, pk: int) -> Revert:
+def revert_get(*, user: Actor, engagement: Engagement, pk: int) -> Revert:
     """One restore of an original password the reader may see, else NotFound."""
     found = revert_list(user=user, engagement=engagement).filter(pk=pk).first()
     if found is None:
@@ -305,7 +308,7 @@ def revert_get(*, user: Any, engagement: Engagement, pk: int) -> Revert:
     return found
 
 
-def disablement_list(*, user: Any, engagement: Engagement) -> QuerySet[Disablement]:
+def disablement_list(*, user: Actor, engagement: Engagement) -> QuerySet[Disablement]:
     """停用 newest first, of accounts on the reader's sites."""
     visible = sites_for(user=user, engagement=engagement)
     return Disablement.objects.filter(engagement=engagement, target__site__in=visible).select_related(
@@ -313,7 +316,7 @@ def disablement_list(*, user: Any, engagement: Engagement) -> QuerySet[Disableme
     )
 
 
-def disablement_get(*, user: Any, engagement: Engagement, pk: int) -> Disablement:
+def disablement_get(*, user: Actor, engagement: Engagement, pk: int) -> Disablement:
     """One 停用 the reader may see, else NotFound."""
     found = disablement_list(user=user, engagement=engagement).filter(pk=pk).first()
     if found is None:
@@ -321,7 +324,7 @@ def disablement_get(*, user: Any, engagement: Engagement, pk: int) -> Disablemen
     return found
 
 
-def disable_candidates(*, user: Any, engagement: Engagement) -> QuerySet[Row]:
+def disable_candidates(*, user: Actor, engagement: Engagement) -> QuerySet[Row]:
     """Current 表11 rows deciding 停用 (第二十六条第3项 A) on the sites where the reader may run discovery, whose
     account is not being disabled already: what the 停用 page offers to request."""
     sites = sites_for(user=user, engagement=engagement, capability=perms.RUN_DISCOVERY)
@@ -354,7 +357,7 @@ def e03_cases_of(*, disablement: Disablement) -> QuerySet[ExceptionCase]:
 
 
 def reset_cases(
-    *, user: Any, engagement: Engagement
+    *, user: Actor, engagement: Engagement
 ) -> list[tuple[ExceptionCase, bool, RotationPlan | None]]:
     """Open E02 cases of a forgotten or unreachable password (第二十八条第2项) on the reader's sites where they may
     run discovery: each with whether the working group consented, and the reset plan drawn up in it, if any."""

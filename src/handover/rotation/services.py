@@ -36,7 +36,7 @@ from handover.connectors.change import postgresql as postgresql_changer
 from handover.connectors.errors import GatherError, Status
 from handover.connectors.manifest import Credential
 from handover.core import clock, faults
-from handover.core.actors import actor_name, system
+from handover.core.actors import Actor, actor_name, system
 from handover.core.errors import DomainError, PermissionDenied
 from handover.discovery import drafts
 from handover.discovery.models import Fact, Target
@@ -80,7 +80,7 @@ def _changer(item: RotationItem) -> Any:
 
 def plan_create(
     *,
-    actor: Any,
+    actor: Actor,
     engagement: Engagement,
     site: Site | None = None,
     reason: str = ChangeReason.PERIODIC,
@@ -180,7 +180,7 @@ def plan_create(
     return plan
 
 
-def plan_approve(*, actor: Any, plan: RotationPlan) -> RotationPlan:
+def plan_approve(*, actor: Actor, plan: RotationPlan) -> RotationPlan:
     """第八条: one person is never enough: the plan's author cannot approve it."""
     require_at(user=actor, engagement=plan.engagement, capability=perms.MANAGE_WORKFLOW, site=plan.site)
     if not isinstance(actor, User):
@@ -205,7 +205,7 @@ def plan_approve(*, actor: Any, plan: RotationPlan) -> RotationPlan:
     return locked
 
 
-def plan_start(*, actor: Any, plan: RotationPlan) -> RotationPlan:
+def plan_start(*, actor: Actor, plan: RotationPlan) -> RotationPlan:
     """Start (or resume) an approved plan's run as a background task (``tasks.plan_run``), recording who
     started it; follow the run on its items. A plan over the whole engagement is started by one who may run
     discovery over the whole engagement."""
@@ -318,7 +318,7 @@ class _Bridge:
             self.requests.put(None)
 
 
-async def _drive(bridge: _Bridge, actor: Any, plan: RotationPlan, work: list[tuple[Any, int, list[RotationItem]]],
+async def _drive(bridge: _Bridge, actor: Actor, plan: RotationPlan, work: list[tuple[Any, int, list[RotationItem]]],
                  overall: int, per_site: int) -> None:  # fmt: skip
     limits = connectors_run.Limits(overall, per_site)
 
@@ -360,7 +360,7 @@ def _in_session(item: RotationItem) -> str:
     ) % {"system": system.name, "sessions": sessions}
 
 
-def _step(actor: Any, item: RotationItem, *, state: str, reason: str = "", **fields: Any) -> None:
+def _step(actor: Actor, item: RotationItem, *, state: str, reason: str = "", **fields: Any) -> None:
     """Record one step of one account, with its audit event, committed before the next step starts."""
     with transaction.atomic():
         item.state, item.reason = state, reason[:2000]
@@ -453,7 +453,7 @@ async def _holds(place: Any, item: RotationItem, new: str, admins: _Admins) -> b
 
 
 async def _rotate(
-    bridge: _Bridge, actor: Any, plan: RotationPlan, item: RotationItem, place: Any, admins: _Admins
+    bridge: _Bridge, actor: Actor, plan: RotationPlan, item: RotationItem, place: Any, admins: _Admins
 ) -> None:
     """One account's pipeline: each network step here, each database step through the bridge."""
     changer = _changer(item)
@@ -477,7 +477,7 @@ async def _rotate(
 
 
 def _stage(
-    actor: Any, plan: RotationPlan, item: RotationItem, before: Any, verifier: str | None = None
+    actor: Actor, plan: RotationPlan, item: RotationItem, before: Any, verifier: str | None = None
 ) -> None:
     """PLANNED → STAGED: the new secret sealed pending (or the one a stopped run sealed), the stored verifier it
     replaces sealed beside it (rotation/verifiers.py), then recorded."""
@@ -495,7 +495,7 @@ def _stage(
     faults.point("rotation.after_staged")
 
 
-def _changed(actor: Any, item: RotationItem) -> None:
+def _changed(actor: Actor, item: RotationItem) -> None:
     faults.point("rotation.after_change")
     _step(actor, item, state=ItemState.CHANGED)
     faults.point("rotation.after_changed")
@@ -529,7 +529,7 @@ def _version(item: RotationItem) -> tuple[Any, bool]:
     return version, not version.pending and version.abandoned_at is None  # promoted by a run that stopped
 
 
-async def _verify(bridge: _Bridge, actor: Any, item: RotationItem, place: Any, admins: _Admins) -> None:
+async def _verify(bridge: _Bridge, actor: Actor, item: RotationItem, place: Any, admins: _Admins) -> None:
     """CHANGED → DONE: the verification ladder; the vault's current secret is always the target's."""
     changer = _changer(item)
     new = await bridge(_secret, item, pending=True, purpose="rotation: verify the new secret")
@@ -545,7 +545,7 @@ async def _verify(bridge: _Bridge, actor: Any, item: RotationItem, place: Any, a
     await bridge(_verified, actor, item, version, promoted, after, login, rung)
 
 
-def _not_held(actor: Any, item: RotationItem, version: Any, promoted: bool) -> None:
+def _not_held(actor: Actor, item: RotationItem, version: Any, promoted: bool) -> None:
     if promoted:  # the vault's current secret is not on the target: say so, never hide it
         why = _("The vault's current secret is not the target's: verify and reconcile by hand.")
         _step(actor, item, state=ItemState.DONE, outcome=VerifyResult.UNVERIFIED, reason=why)
@@ -561,7 +561,13 @@ def _not_held(actor: Any, item: RotationItem, version: Any, promoted: bool) -> N
 
 
 def _verified(
-    actor: Any, item: RotationItem, version: Any, promoted: bool, after: Any, login: bool, rung: str = NETWORK
+    actor: Actor,
+    item: RotationItem,
+    version: Any,
+    promoted: bool,
+    after: Any,
+    login: bool,
+    rung: str = NETWORK,
 ) -> None:
     moved = [key for key, value in after.__dict__.items() if item.before.get(key) != value]
     if moved:
@@ -608,7 +614,7 @@ def _verified(
     )
 
 
-def _draft_t10(*, actor: Any, item: RotationItem, outcome: str) -> tuple[Any, str]:
+def _draft_t10(*, actor: Actor, item: RotationItem, outcome: str) -> tuple[Any, str]:
     """The 表10 row of the change (a draft: people sign it), with the vault reference and the verification; in
     稳定期 the 表27 row of the periodic change (第三十一条第1项), with its reason, the vault's strength check,
     the previous change's date and the next one due."""
@@ -640,7 +646,7 @@ def change_row(item: RotationItem, outcome: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _draft_t27(*, actor: Any, item: RotationItem, outcome: str) -> tuple[Any, str]:
+def _draft_t27(*, actor: Actor, item: RotationItem, outcome: str) -> tuple[Any, str]:
     entity, entry = item.entry.account, item.entry
     entry.refresh_from_db(fields=["next_due_on"])  # set by the promotion (vault._stamp): the next change due
     version = entry.versions.filter(number=item.version_number or 0).first()

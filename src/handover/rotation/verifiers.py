@@ -17,6 +17,7 @@ import hashlib
 from typing import Any
 
 from handover.connectors.errors import GatherError
+from handover.core.actors import Actor
 from handover.rotation.models import RotationItem
 from handover.vault import blobs
 
@@ -38,7 +39,7 @@ async def read(changer: Any, place: Any, admin: Any, account: str) -> str | None
     return verifier or None
 
 
-def seal(*, actor: Any, item: RotationItem, verifier: str | None, version: int) -> Any:
+def seal(*, actor: Actor, item: RotationItem, verifier: str | None, version: int) -> Any:
     """Seal ``verifier`` in the vault for ``item`` (called in the stage step, beside pending ``version``)."""
     if not verifier:
         return None
@@ -49,7 +50,7 @@ def seal(*, actor: Any, item: RotationItem, verifier: str | None, version: int) 
                            digest="sha256:" + hashlib.sha256(data).hexdigest())  # fmt: skip
 
 
-def opened(*, actor: Any, item: RotationItem, revert_id: int) -> str | None:
+def opened(*, actor: Actor, item: RotationItem, revert_id: int) -> str | None:
     """The sealed previous verifier of ``item`` for its revert (an audit event ``vault.blob.open``), or None."""
     blob = item.previous_verifier
     if blob is None:

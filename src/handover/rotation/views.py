@@ -24,15 +24,11 @@ from handover.rotation.forms import DisableForm, PlanForm, RestoreForm, RevertFo
 from handover.rotation.models import DisableState, ItemState, PlanState, RestoreState, RevertState
 from handover.vault.models import VerifyResult
 from handover.web.access import needs
+from handover.web.actions import chosen, run
 from handover.web.pages import engagement_page
 
 # service field → form field, where the names differ
 FIELDS = {"names": "paths"}
-
-
-def _fail(form: Any, exc: DomainError) -> None:
-    field = FIELDS.get(exc.field or "", exc.field)
-    form.add_error(field if field in form.fields else None, str(exc.message))
 
 
 def _breakdown(counts: dict[str, int]) -> dict[str, list[tuple[str, Any, int]]]:
@@ -51,19 +47,21 @@ def plan_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     form = PlanForm(request.POST or None, sites=[(s.code, f"{s.code} {s.name}") for s in sites])
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
-            site = sites.filter(code=data["site"]).first() if data["site"] else None
-            plan = services.plan_create(
+        site = sites.filter(code=data["site"]).first() if data["site"] else None
+        plan = run(
+            request,
+            form,
+            lambda: services.plan_create(
                 actor=request.user,
                 engagement=engagement,
                 site=site,
                 reason=data["reason"],
                 concurrency=data["concurrency"],
                 per_site=data["per_site"],
-            )
-        except DomainError as exc:
-            _fail(form, exc)
-        else:
+            ),
+            fields=FIELDS,
+        )
+        if plan is not None:
             messages.success(request, _("Rotation plan drawn up: another person approves it before it runs."))
             return redirect("rotation:plan", code=engagement.code, plan_id=plan.pk)
     plans = list(selectors.plan_list(user=request.user, engagement=engagement)[:200])
@@ -81,7 +79,8 @@ def plan_detail(request: HttpRequest, engagement: Engagement, plan_id: int) -> H
     plan = selectors.plan_get(user=request.user, engagement=engagement, pk=plan_id)
     if request.method == "POST":
         act = request.POST.get("act", "")
-        try:
+
+        def plan_act() -> None:
             if act == "approve":
                 services.plan_approve(actor=request.user, plan=plan)
                 messages.success(request, _("Plan approved; it may run now."))
@@ -90,8 +89,8 @@ def plan_detail(request: HttpRequest, engagement: Engagement, plan_id: int) -> H
                 messages.success(request, _("The run is under way in the background; this page follows it."))
             else:
                 raise DomainError(_("Choose an action."), field="act")
-        except DomainError as exc:
-            messages.error(request, str(exc.message))
+
+        run(request, None, plan_act)
         return redirect("rotation:plan", code=engagement.code, plan_id=plan.pk)
     progress = selectors.plan_progress(user=request.user, plan=plan, now=timezone.now())
     # asked, the worker not there yet
@@ -122,14 +121,15 @@ def item_detail(request: HttpRequest, engagement: Engagement, plan_id: int, item
     form = RevertForm(request.POST if request.POST.get("act") == "revert" else None)
     if request.method == "POST":
         act = request.POST.get("act", "")
-        try:
+
+        def revert_act() -> None:
             if act == "revert" and case is not None and form.is_valid():
                 reverts.revert_request(actor=request.user, case=case, reason=form.cleaned_data["reason"])
                 messages.success(request, _("Restore of the original asked: another person approves it."))
             elif act in ("revert-approve", "revert-apply"):
-                revert = item.reverts.filter(pk=request.POST.get("revert") or 0).first()
-                if revert is None:
-                    raise DomainError(_("Choose a restore of this account."), field="revert")
+                revert = chosen(
+                    request, item.reverts.all(), name="revert", missing=_("Choose a restore of this account.")
+                )
                 if act == "revert-approve":
                     reverts.revert_approve(actor=request.user, revert=revert)
                     messages.success(request, _("Restore approved; it may be applied now."))
@@ -139,11 +139,9 @@ def item_detail(request: HttpRequest, engagement: Engagement, plan_id: int, item
                     report(request, f"{done.get_state_display()} {done.detail}".strip())
             elif act != "revert":
                 raise DomainError(_("Choose an action."), field="act")
-        except DomainError as exc:
-            if act == "revert":
-                _fail(form, exc)
-            else:
-                messages.error(request, str(exc.message))
+
+        # A refusal of the request goes on its form; of a button, into the messages.
+        run(request, form if act == "revert" else None, revert_act, fields=FIELDS)
         if not form.errors:
             return redirect("rotation:item", code=engagement.code, plan_id=plan.pk, item_id=item.pk)
     context = engagement_page(
@@ -165,16 +163,18 @@ def restore_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     form = RestoreForm(request.POST or None, targets=choices)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
-            restore = restores.restore_request(
+        restore = run(
+            request,
+            form,
+            lambda: restores.restore_request(
                 actor=request.user,
                 target=targets.get(pk=data["target"]),
                 reason=data["reason"],
                 names=data["paths"] or None,
-            )
-        except DomainError as exc:
-            _fail(form, exc)
-        else:
+            ),
+            fields=FIELDS,
+        )
+        if restore is not None:
             messages.success(request, _("Restore requested: check the preview; another person approves it."))
             return redirect("rotation:restore", code=engagement.code, restore_id=restore.pk)
     found = selectors.restore_list(user=request.user, engagement=engagement)[:200]
@@ -189,7 +189,8 @@ def restore_detail(request: HttpRequest, engagement: Engagement, restore_id: int
     restore = selectors.restore_get(user=request.user, engagement=engagement, pk=restore_id)
     if request.method == "POST":
         act = request.POST.get("act", "")
-        try:
+
+        def restore_act() -> None:
             if act == "approve":
                 restores.restore_approve(actor=request.user, restore=restore)
                 messages.success(request, _("Restore approved; it may be applied now."))
@@ -201,8 +202,8 @@ def restore_detail(request: HttpRequest, engagement: Engagement, restore_id: int
                     messages.error(request, _("The restore did not finish: see each file's outcome."))
             else:
                 raise DomainError(_("Choose an action."), field="act")
-        except DomainError as exc:
-            messages.error(request, str(exc.message))
+
+        run(request, None, restore_act)
         return redirect("rotation:restore", code=engagement.code, restore_id=restore.pk)
     accounts = (
         restores.accounts_diff(restore.backup, restore.current)
@@ -227,11 +228,10 @@ def disable_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     form = DisableForm(request.POST or None, rows=choices)
     if request.method == "POST" and form.is_valid():
         row = next(r for r in rows if r.pk == form.cleaned_data["row"])
-        try:
-            found = disables.disable_request(actor=request.user, row=row)
-        except DomainError as exc:
-            _fail(form, exc)
-        else:
+        found = run(
+            request, form, lambda: disables.disable_request(actor=request.user, row=row), fields=FIELDS
+        )
+        if found is not None:
             messages.success(request, _("停用 asked: another person approves it before it is applied."))
             return redirect("rotation:disable", code=engagement.code, disable_id=found.pk)
     listed = selectors.disablement_list(user=request.user, engagement=engagement)[:200]
@@ -247,7 +247,8 @@ def disable_detail(request: HttpRequest, engagement: Engagement, disable_id: int
     cases = list(selectors.e03_cases_of(disablement=found))
     if request.method == "POST":
         act = request.POST.get("act", "")
-        try:
+
+        def disable_act() -> None:
             if act == "approve":
                 disables.disable_approve(actor=request.user, disablement=found)
                 messages.success(request, _("停用 approved; it may be applied now."))
@@ -258,9 +259,12 @@ def disable_detail(request: HttpRequest, engagement: Engagement, disable_id: int
                 else:
                     messages.error(request, done.detail or _("The account was not disabled."))
             elif act == "restore":
-                case = next((c for c in cases if str(c.pk) == request.POST.get("case", "")), None)
-                if case is None:
-                    raise DomainError(_("Choose the open E03 case of this account's 表11 row."), field="case")
+                case = chosen(
+                    request,
+                    cases,
+                    name="case",
+                    missing=_("Choose the open E03 case of this account's 表11 row."),
+                )
                 done = disables.disable_restore(actor=request.user, disablement=found, case=case)
                 if done.state == DisableState.RESTORED:
                     messages.success(request, _("The account is back as it was before the 停用."))
@@ -268,8 +272,8 @@ def disable_detail(request: HttpRequest, engagement: Engagement, disable_id: int
                     messages.error(request, done.detail or _("The account was not restored."))
             else:
                 raise DomainError(_("Choose an action."), field="act")
-        except DomainError as exc:
-            messages.error(request, str(exc.message))
+
+        run(request, None, disable_act)
         return redirect("rotation:disable", code=engagement.code, disable_id=found.pk)
     context = engagement_page(request, engagement, found=found, cases=cases)
     return render(request, "rotation/disable_detail.html", context)
@@ -281,14 +285,15 @@ def reset_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     consented, and the one-account reset plan drawn up from one (approved and run on its plan page)."""
     if request.method == "POST":
         found = [c for c, _c, _p in selectors.reset_cases(user=request.user, engagement=engagement)]
-        case = next((c for c in found if str(c.pk) == request.POST.get("case", "")), None)
-        try:
-            if case is None:
-                raise DomainError(_("Choose an open E02 case of a forgotten password."), field="case")
-            plan = reconcile.reconcile_plan(actor=request.user, case=case)
-        except DomainError as exc:
-            messages.error(request, str(exc.message))
-        else:
+
+        def reset_plan() -> Any:
+            missing = _("Choose an open E02 case of a forgotten password.")
+            return reconcile.reconcile_plan(
+                actor=request.user, case=chosen(request, found, name="case", missing=missing)
+            )
+
+        plan = run(request, None, reset_plan)
+        if plan is not None:
             messages.success(request, _("Reset plan drawn up: another person approves it before it runs."))
             return redirect("rotation:plan", code=engagement.code, plan_id=plan.pk)
         return redirect("rotation:resets", code=engagement.code)

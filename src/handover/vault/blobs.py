@@ -7,12 +7,11 @@ each is an audit event naming the blob, its label and digest, never its content.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db import transaction
 from django.utils.translation import gettext as _
 
 from handover.audit.services import event_record
+from handover.core.actors import Actor
 from handover.core.errors import DomainError
 from handover.org.models import Engagement, Site
 from handover.vault import events
@@ -26,13 +25,13 @@ from handover.vault.models import SealedBlob
 BLOB_MAX_BYTES = 16 * 1024 * 1024
 
 
-def _name(actor: Any) -> str:
+def _name(actor: Actor) -> str:
     return str(getattr(actor, "audit_name", "") or getattr(actor, "username", "") or actor)[:150]
 
 
 def blob_seal(
     *,
-    actor: Any,
+    actor: Actor,
     engagement: Engagement,
     site: Site,
     label: str,
@@ -80,7 +79,7 @@ def blob_seal(
     return blob
 
 
-def blob_open(*, actor: Any, blob: SealedBlob, purpose: str, keeper: Keeper | None = None) -> bytes:
+def blob_open(*, actor: Actor, blob: SealedBlob, purpose: str, keeper: Keeper | None = None) -> bytes:
     """The sealed data of ``blob``, for ``purpose``; the opening is an audit event written first."""
     if not purpose.strip():
         raise DomainError(_("Say what the sealed data is opened for."), field="purpose")

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from handover.audit.models import Outcome
 from handover.audit.services import event_record
 from handover.core import faults
-from handover.core.actors import SystemActor
+from handover.core.actors import Actor, SystemActor
 from handover.core.errors import DomainError, PermissionDenied
 from handover.org import permissions as perms
 from handover.org.models import Engagement
@@ -218,7 +218,7 @@ class InitResult:
     config: VaultConfig
 
 
-def vault_init(*, actor: Any, shares: int = 5, threshold: int = 3, cipher_name: str = "") -> InitResult:
+def vault_init(*, actor: Actor, shares: int = 5, threshold: int = 3, cipher_name: str = "") -> InitResult:
     """Create the master key, split it ``threshold``-of-``shares``, store only its check value.
 
     The returned keeper holds the key (this process's own keeper when no keeper process runs, so a
@@ -260,7 +260,7 @@ def vault_init(*, actor: Any, shares: int = 5, threshold: int = 3, cipher_name: 
     return InitResult(shares=[s.encode() for s in split], keeper=holder, config=config)
 
 
-def vault_share_enter(*, actor: Any, share_text: str, nonce: str) -> dict[str, Any]:
+def vault_share_enter(*, actor: Actor, share_text: str, nonce: str) -> dict[str, Any]:
     """One holder's share for the ceremony ``nonce`` ('' starts one). Each attempt is an audit event;
     the share itself never is. Returns the keeper's progress (``unsealed`` once the threshold is met)."""
     config = config_get()
@@ -304,7 +304,7 @@ def _of_pending_set(share_text: str, config: VaultConfig) -> bool:
         return False
 
 
-def _record_share(*, actor: Any, config: VaultConfig, result: dict[str, Any]) -> None:
+def _record_share(*, actor: Actor, config: VaultConfig, result: dict[str, Any]) -> None:
     with transaction.atomic():
         event_record(
             actor=actor,
@@ -322,7 +322,7 @@ def _record_share(*, actor: Any, config: VaultConfig, result: dict[str, Any]) ->
             event_record(actor=actor, action=events.UNSEAL, obj=config, after={"shares": result["entered"]})
 
 
-def _require_seal_right(actor: Any) -> None:
+def _require_seal_right(actor: Actor) -> None:
     """L7: one vault serves every engagement of the deployment, and unsealing it again takes k share holders,
     so sealing needs vault_unseal in every engagement (or the deployment itself: its command line or a
     superuser). A 现场技术岗位 of one engagement cannot stop the vault for all the others."""
@@ -342,7 +342,7 @@ def _require_seal_right(actor: Any) -> None:
         )
 
 
-def vault_seal(*, actor: Any) -> None:
+def vault_seal(*, actor: Actor) -> None:
     """Forget the master key (and any ceremony in progress) everywhere it is held, then record it."""
     _require_seal_right(actor)
     config = config_get()
@@ -368,7 +368,7 @@ class QuorumProgress:
 
 def _quorum_share(
     *,
-    actor: Any,
+    actor: Actor,
     purpose: str,
     share_text: str,
     nonce: str,
@@ -422,7 +422,7 @@ def _progress(result: dict[str, Any], shares: list[str] | None = None) -> Quorum
     )
 
 
-def vault_rekey(*, actor: Any, share_text: str, nonce: str, shares: int, threshold: int) -> QuorumProgress:
+def vault_rekey(*, actor: Actor, share_text: str, nonce: str, shares: int, threshold: int) -> QuorumProgress:
     """One current share towards new shares of the same master key. The keeper produces them only once
     the threshold of current shares, entered like an unseal (nonce-bound), combine to the key it holds.
     The new set is then recorded as *pending* (``vault_pending_verify`` makes it current once k of its
@@ -446,7 +446,7 @@ def vault_rekey(*, actor: Any, share_text: str, nonce: str, shares: int, thresho
 
 
 def vault_rotate_master(
-    *, actor: Any, share_text: str, nonce: str, shares: int | None = None, threshold: int | None = None
+    *, actor: Actor, share_text: str, nonce: str, shares: int | None = None, threshold: int | None = None
 ) -> QuorumProgress:
     """One current share towards a new master key. Once the threshold of current shares is entered, the
     keeper makes the new key (kept in it, pending) and its shares, recorded as the pending set. Nothing is
@@ -570,7 +570,7 @@ def _pending_clear(config: VaultConfig) -> None:
     config.pending_since = None
 
 
-def _rekey_switch(*, actor: Any, new: Params, nonce: str) -> None:
+def _rekey_switch(*, actor: Actor, new: Params, nonce: str) -> None:
     with transaction.atomic():
         config = _locked_pending(new)
         before = {"shares": config.shares, "threshold": config.threshold, "set_id": config.set_id}

@@ -10,6 +10,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from handover.core.actors import Actor
 from handover.core.errors import NotFound
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Site
@@ -17,14 +18,14 @@ from handover.org.selectors import site_scope
 from handover.vault.models import REFERENCE, RevealRequest, RevealStatus, SecretEntry
 
 
-def _sites(*, user: Any, engagement: Engagement, capability: str) -> QuerySet[Site] | None:
+def _sites(*, user: Actor, engagement: Engagement, capability: str) -> QuerySet[Site] | None:
     scope = site_scope(user=user, engagement=engagement, capability=capability)
     if scope is None:
         return None
     return Site.objects.filter(scope, engagement=engagement)
 
 
-def entry_list(*, user: Any, engagement: Engagement, site: Site | None = None) -> QuerySet[SecretEntry]:
+def entry_list(*, user: Actor, engagement: Engagement, site: Site | None = None) -> QuerySet[SecretEntry]:
     """Vault entries at the sites where the user holds ``vault_view`` (optionally one site's subtree)."""
     sites = _sites(user=user, engagement=engagement, capability=perms.VAULT_VIEW)
     if sites is None:
@@ -37,14 +38,14 @@ def entry_list(*, user: Any, engagement: Engagement, site: Site | None = None) -
     )
 
 
-def entry_get(*, user: Any, engagement: Engagement, entry_id: Any) -> SecretEntry:
+def entry_get(*, user: Actor, engagement: Engagement, entry_id: Any) -> SecretEntry:
     entry = entry_list(user=user, engagement=engagement).filter(pk=entry_id).first()
     if entry is None:
         raise NotFound(_("No vault entry %(id)s is open to you here.") % {"id": entry_id}, field="entry")
     return entry
 
 
-def entry_by_reference(*, user: Any, engagement: Engagement, reference: str) -> SecretEntry:
+def entry_by_reference(*, user: Actor, engagement: Engagement, reference: str) -> SecretEntry:
     """The entry a register's 保管引用 names (``BR-HZ-V007``), among those open to the user."""
     match = REFERENCE.fullmatch(reference.strip())
     found = (
@@ -62,7 +63,7 @@ def entry_by_reference(*, user: Any, engagement: Engagement, reference: str) -> 
 
 
 def overdue_list(
-    *, user: Any, engagement: Engagement, site: Site | None = None, today: date | None = None
+    *, user: Actor, engagement: Engagement, site: Site | None = None, today: date | None = None
 ) -> QuerySet[SecretEntry]:
     """Secrets whose 表27 next change date has passed (or falls today), oldest first."""
     today = today or timezone.localdate()
@@ -73,7 +74,7 @@ def overdue_list(
     )
 
 
-def request_list(*, user: Any, engagement: Engagement) -> QuerySet[RevealRequest]:
+def request_list(*, user: Actor, engagement: Engagement) -> QuerySet[RevealRequest]:
     """Reveal requests the user made, and pending ones at sites where the user may approve."""
     visible = _sites(user=user, engagement=engagement, capability=perms.VAULT_VIEW)
     if visible is None:
@@ -91,7 +92,7 @@ def request_list(*, user: Any, engagement: Engagement) -> QuerySet[RevealRequest
     )
 
 
-def request_get(*, user: Any, engagement: Engagement, request_id: int) -> RevealRequest:
+def request_get(*, user: Actor, engagement: Engagement, request_id: int) -> RevealRequest:
     request = request_list(user=user, engagement=engagement).filter(pk=request_id).first()
     if request is None:
         raise NotFound(_("No reveal request %(id)s is open to you.") % {"id": request_id}, field="request")

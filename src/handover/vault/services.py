@@ -25,6 +25,7 @@ from handover.audit.models import Outcome
 from handover.audit.services import event_record
 from handover.core.actors import actor_name, system
 from handover.core.errors import DomainError, NotFound, PermissionDenied
+from handover.notifications.links import Link
 from handover.notifications.services import notify
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Person, Site
@@ -367,7 +368,7 @@ def reveal_request_create(*, actor: Any, entry: SecretEntry, reason: str, purpos
             title=_("%(site)s: %(who)s asks to see the secret %(entry)s")
             % {"site": entry.site.name, "who": actor.get_username(), "entry": entry.reference},
             body=reason,
-            link=f"/e/{entry.engagement.code}/vault/requests/",
+            link=Link("vault:request_list", code=entry.engagement.code),
             summary_title=_("A secret asked to be revealed"),
         )
     return request

@@ -14,7 +14,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
-from handover.core.errors import DomainError
 from handover.org import permissions as perms
 from handover.org import selectors as org_selectors
 from handover.org.models import Engagement
@@ -34,10 +33,6 @@ from handover.web.access import needs
 from handover.web.pages import engagement_page
 
 
-def _form_error(form: Any, exc: DomainError) -> None:
-    actions.refusal_shown(None, form, exc)
-
-
 @never_cache
 @sensitive_post_parameters(*SECRET_FIELDS)
 @needs(perms.VAULT_UNSEAL)
@@ -46,13 +41,15 @@ def vault_home(request: HttpRequest) -> HttpResponse:
     status = lifecycle.vault_status()
     form = UnsealForm(request.POST or None, initial={"nonce": status.nonce})
     if request.method == "POST" and form.is_valid():
-        try:
-            result = lifecycle.vault_share_enter(
-                actor=request.user, share_text=form.cleaned_data["share"], nonce=form.cleaned_data["nonce"]
-            )
-        except DomainError as exc:
-            messages.error(request, str(exc.message))
-        else:
+        data = form.cleaned_data
+        result = actions.run(
+            request,
+            None,
+            lambda: lifecycle.vault_share_enter(
+                actor=request.user, share_text=data["share"], nonce=data["nonce"]
+            ),
+        )
+        if result is not None:
             if result["unsealed"]:
                 messages.success(request, _("The vault is unsealed."))
             else:
@@ -68,11 +65,7 @@ def vault_home(request: HttpRequest) -> HttpResponse:
 @require_POST
 @needs(perms.VAULT_UNSEAL)
 def vault_seal(request: HttpRequest) -> HttpResponse:
-    try:
-        lifecycle.vault_seal(actor=request.user)
-        messages.success(request, _("The vault is sealed."))
-    except DomainError as exc:
-        messages.error(request, str(exc.message))
+    actions.press(request, lambda: lifecycle.vault_seal(actor=request.user), _("The vault is sealed."))
     return redirect("vault:home")
 
 
@@ -80,11 +73,13 @@ def vault_seal(request: HttpRequest) -> HttpResponse:
 def entry_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     ref = request.GET.get("ref", "").strip()
     if ref:  # a register's 保管引用, looked up among the entries open to the user
-        try:
-            found = selectors.entry_by_reference(user=request.user, engagement=engagement, reference=ref)
+        found = actions.run(
+            request,
+            None,
+            lambda: selectors.entry_by_reference(user=request.user, engagement=engagement, reference=ref),
+        )
+        if found is not None:
             return redirect("vault:entry_detail", engagement.code, found.pk)
-        except DomainError as exc:
-            messages.error(request, str(exc.message))
     entries = selectors.entry_list(user=request.user, engagement=engagement)
     overdue = selectors.overdue_list(user=request.user, engagement=engagement)
     return render(
@@ -158,11 +153,10 @@ def entry_capture(request: HttpRequest, engagement: Engagement) -> HttpResponse:
         initial={"kind": SecretKind.ORIGINAL, "site": request.GET.get("site")},
     )
     if request.method == "POST" and form.is_valid():
-        try:
-            entry, generated = _capture(request, engagement, form.cleaned_data)
-        except DomainError as exc:
-            _form_error(form, exc)
-        else:
+        data = form.cleaned_data
+        captured = actions.run(request, form, lambda: _capture(request, engagement, data))
+        if captured is not None:
+            entry, generated = captured
             if generated:
                 return render(
                     request,
@@ -213,11 +207,12 @@ def entry_verify(request: HttpRequest, engagement: Engagement, entry_id: Any) ->
     entry = selectors.entry_get(user=request.user, engagement=engagement, entry_id=entry_id)
     form = VerifyForm(request.POST)
     if form.is_valid():
-        try:
-            services.secret_verify_record(actor=request.user, entry=entry, result=form.cleaned_data["result"])
-            messages.success(request, _("Login test recorded."))
-        except DomainError as exc:
-            messages.error(request, str(exc.message))
+        result = form.cleaned_data["result"]
+        actions.press(
+            request,
+            lambda: services.secret_verify_record(actor=request.user, entry=entry, result=result),
+            _("Login test recorded."),
+        )
     else:
         messages.error(request, _("Choose the result of the login test."))
     return redirect("vault:entry_detail", code=engagement.code, entry_id=entry.pk)
@@ -231,12 +226,14 @@ def reveal_request(request: HttpRequest, engagement: Engagement, entry_id: Any) 
     if not form.is_valid():
         messages.error(request, _("Say why you need to see this secret."))
         return redirect("vault:entry_detail", code=engagement.code, entry_id=entry.pk)
-    try:
-        services.reveal_request_create(actor=request.user, entry=entry, **form.cleaned_data)
-    except DomainError as exc:
-        messages.error(request, str(exc.message))
+    data = form.cleaned_data
+    sent = actions.press(
+        request,
+        lambda: services.reveal_request_create(actor=request.user, entry=entry, **data),
+        _("Request sent. Another person must approve it before you can open it."),
+    )
+    if not sent:
         return redirect("vault:entry_detail", code=engagement.code, entry_id=entry.pk)
-    messages.success(request, _("Request sent. Another person must approve it before you can open it."))
     return redirect("vault:request_list", code=engagement.code)
 
 
@@ -252,11 +249,11 @@ def request_approve(request: HttpRequest, engagement: Engagement, request_id: in
     reveal = selectors.request_get(user=request.user, engagement=engagement, request_id=request_id)
     form = ApproveForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
-            services.reveal_approve(actor=request.user, request=reveal, totp_code=form.cleaned_data["code"])
-        except DomainError as exc:
-            _form_error(form, exc)
-        else:
+        code = form.cleaned_data["code"]
+        actions.run(
+            request, form, lambda: services.reveal_approve(actor=request.user, request=reveal, totp_code=code)
+        )
+        if not form.errors:  # valid before the service ran: an error now is its refusal
             messages.success(request, _("Approved. The requester may open it once."))
             return redirect("vault:request_list", code=engagement.code)
     return render(
@@ -268,11 +265,9 @@ def request_approve(request: HttpRequest, engagement: Engagement, request_id: in
 @needs(perms.VAULT_APPROVE)
 def request_refuse(request: HttpRequest, engagement: Engagement, request_id: int) -> HttpResponse:
     reveal = selectors.request_get(user=request.user, engagement=engagement, request_id=request_id)
-    try:
-        services.reveal_refuse(actor=request.user, request=reveal)
-        messages.success(request, _("Request refused."))
-    except DomainError as exc:
-        messages.error(request, str(exc.message))
+    actions.press(
+        request, lambda: services.reveal_refuse(actor=request.user, request=reveal), _("Request refused.")
+    )
     return redirect("vault:request_list", code=engagement.code)
 
 
@@ -283,10 +278,8 @@ def reveal_open(request: HttpRequest, engagement: Engagement, request_id: int) -
     reveal = selectors.request_get(user=request.user, engagement=engagement, request_id=request_id)
     if request.method != "POST":
         return render(request, "vault/open.html", engagement_page(request, engagement, reveal=reveal))
-    try:
-        revealed = services.reveal_open(actor=request.user, request=reveal)
-    except DomainError as exc:
-        messages.error(request, str(exc.message))
+    revealed = actions.run(request, None, lambda: services.reveal_open(actor=request.user, request=reveal))
+    if revealed is None:
         return redirect("vault:request_list", code=engagement.code)
     template = "vault/envelope.html" if revealed.request.purpose == "envelope" else "vault/revealed.html"
     return render(request, template, engagement_page(request, engagement, revealed=revealed, **_show()))

@@ -8,6 +8,7 @@ from typing import Any
 from django.db import transaction
 
 from handover.audit.services import changed, event_record, snapshot
+from handover.core.actors import Actor
 from handover.org.models import (
     Organisation,
     OrgType,
@@ -29,7 +30,7 @@ def _firm_name_hidden(organisation: Organisation, payload: dict[str, Any]) -> di
 
 def _save_changes(
     *,
-    actor: Any,
+    actor: Actor,
     instance: Any,
     fields: dict[str, Any],
     action: str,
@@ -60,7 +61,7 @@ def _save_changes(
         )
 
 
-def _deactivate(*, actor: Any, instance: Any, action: str, site_id: int | None = None) -> None:
+def _deactivate(*, actor: Actor, instance: Any, action: str, site_id: int | None = None) -> None:
     """Mark a row inactive (rows are never deleted: registers refer to them) and record it."""
     with transaction.atomic():
         type(instance).objects.filter(pk=instance.pk).update(is_active=False)

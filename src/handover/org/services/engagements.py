@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from django.db import transaction
 from django.utils.translation import gettext as _
 
 from handover.audit.services import event_record, snapshot
+from handover.core.actors import Actor
 from handover.core.errors import DomainError
 from handover.org import events
 from handover.org.models import (
@@ -18,7 +18,7 @@ from handover.org.models import (
 from handover.org.selectors import firm_name_visible
 
 
-def firm_name_reveal(*, actor: Any, engagement: Engagement) -> str | None:
+def firm_name_reveal(*, actor: Actor, engagement: Engagement) -> str | None:
     """The firm's real name for a member who may see it, with its audit event; None for anyone else (no event).
 
     第十一条: before the disposal the firm is known by a code name, and its real name is confidential to the
@@ -34,7 +34,7 @@ def firm_name_reveal(*, actor: Any, engagement: Engagement) -> str | None:
 
 def engagement_create(
     *,
-    actor: Any,
+    actor: Actor,
     code: str,
     code_name: str,
     firm_name: str,

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from handover.audit.services import event_record, snapshot
+from handover.core.actors import Actor
 from handover.core.errors import DomainError
 from handover.org import events
 from handover.org import permissions as perms
@@ -32,7 +33,7 @@ def _organisation_name_free(engagement: Engagement, name: str, exclude: int | No
 
 def organisation_create(
     *,
-    actor: Any,
+    actor: Actor,
     engagement: Engagement,
     name: str,
     type: str,
@@ -62,7 +63,7 @@ def organisation_create(
     return organisation
 
 
-def organisation_update(*, actor: Any, organisation: Organisation, **fields: Any) -> Organisation:
+def organisation_update(*, actor: Actor, organisation: Organisation, **fields: Any) -> Organisation:
     engagement = organisation.engagement
     require(user=actor, engagement=engagement, capability=perms.MANAGE_ORGS)
     if "name" in fields:
@@ -74,6 +75,6 @@ def organisation_update(*, actor: Any, organisation: Organisation, **fields: Any
     return organisation
 
 
-def organisation_deactivate(*, actor: Any, organisation: Organisation) -> None:
+def organisation_deactivate(*, actor: Actor, organisation: Organisation) -> None:
     require(user=actor, engagement=organisation.engagement, capability=perms.MANAGE_ORGS)
     _deactivate(actor=actor, instance=organisation, action=events.ORG_DEACTIVATE)

@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 
 from handover.audit.models import Event
 from handover.audit.services import event_record, snapshot
+from handover.core.actors import Actor
 from handover.core.errors import DomainError
 from handover.org import events
 from handover.org import permissions as perms
@@ -40,7 +41,7 @@ def _clean_person(engagement: Engagement, fields: dict[str, Any]) -> None:
         fields["leave_date"] = None
 
 
-def person_create(*, actor: Any, engagement: Engagement, **fields: Any) -> Person:
+def person_create(*, actor: Actor, engagement: Engagement, **fields: Any) -> Person:
     """Add a person; 现场技术岗位 may add people at their own sites, 技术组 anywhere.
 
     A login given here (the demo's set-up) is a link like person_link_login's: 技术组's to make.
@@ -64,7 +65,7 @@ def person_create(*, actor: Any, engagement: Engagement, **fields: Any) -> Perso
     return person
 
 
-def person_update(*, actor: Any, person: Person, **fields: Any) -> Person:
+def person_update(*, actor: Actor, person: Person, **fields: Any) -> Person:
     """Change a person's particulars. The login is not one of them: see person_link_login."""
     if "user" in fields:
         raise DomainError(
@@ -113,7 +114,7 @@ def _check_party_change(*, person: Person, party: str) -> None:
         )
 
 
-def person_deactivate(*, actor: Any, person: Person) -> None:
+def person_deactivate(*, actor: Actor, person: Person) -> None:
     """Deactivate a person and revoke every role they hold."""
     require_at(user=actor, engagement=person.engagement, capability=perms.MANAGE_PEOPLE, site=person.site)
     with transaction.atomic():

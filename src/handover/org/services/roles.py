@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from handover.audit.services import event_record, snapshot
+from handover.core.actors import Actor
 from handover.core.errors import DomainError
 from handover.org import events
 from handover.org import permissions as perms
@@ -54,7 +53,7 @@ def _check_role_party(*, person: Person, role: str) -> None:
 
 
 def role_grant(
-    *, actor: Any, person: Person, role: str, site: Site | None = None, observer_body: str = ""
+    *, actor: Actor, person: Person, role: str, site: Site | None = None, observer_body: str = ""
 ) -> RoleAssignment:
     """Give a person a role at a site (and its subtree) or engagement-wide, under 三权分立."""
     engagement = person.engagement
@@ -119,7 +118,7 @@ def role_grant(
     return assignment
 
 
-def _revoke(*, actor: Any, assignment: RoleAssignment) -> None:
+def _revoke(*, actor: Actor, assignment: RoleAssignment) -> None:
     assignment.revoked_at = timezone.now()
     assignment.save(update_fields=["revoked_at"])
     event_record(
@@ -132,7 +131,7 @@ def _revoke(*, actor: Any, assignment: RoleAssignment) -> None:
     )
 
 
-def role_revoke(*, actor: Any, assignment: RoleAssignment) -> None:
+def role_revoke(*, actor: Actor, assignment: RoleAssignment) -> None:
     require(user=actor, engagement=assignment.engagement, capability=perms.MANAGE_ROLES)
     with transaction.atomic():
         _revoke(actor=actor, assignment=assignment)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
 
 from handover.audit.services import changed, event_record, snapshot
+from handover.core.actors import Actor
 from handover.core.errors import DomainError
 from handover.org import events
 from handover.org import permissions as perms
@@ -66,7 +65,7 @@ def _check_parent(
 
 def site_create(
     *,
-    actor: Any,
+    actor: Actor,
     engagement: Engagement,
     code: str,
     name: str,
@@ -106,7 +105,7 @@ def site_create(
 
 
 def site_update(
-    *, actor: Any, site: Site, name: str, code: str, parent: Site | None, address: str = ""
+    *, actor: Actor, site: Site, name: str, code: str, parent: Site | None, address: str = ""
 ) -> Site:
     """Rename or move a site; moving rewrites the paths of its whole subtree."""
     engagement = site.engagement
@@ -141,7 +140,7 @@ def site_update(
     return site
 
 
-def site_deactivate(*, actor: Any, site: Site) -> None:
+def site_deactivate(*, actor: Actor, site: Site) -> None:
     """Deactivate a site; refused while it has active sub-sites, so no branch is left without its parent."""
     require(user=actor, engagement=site.engagement, capability=perms.MANAGE_SITES, site=site)
     active_children = site.children.filter(is_active=True).count()

@@ -82,7 +82,7 @@ def frame(number: int) -> Frame:
 
 def footer_labels(register_no: int) -> list[tuple[str, str]]:
     """(role, label) of each footer signature line of 表N."""
-    from handover.registers.services import footer_roles
+    from handover.registers.signing import footer_roles
 
     return [
         (role, FOOTER_LABEL_OF.get((register_no, role), FOOTER_LABELS[role]))

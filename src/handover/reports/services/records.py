@@ -16,6 +16,7 @@ from handover.accounts.enrolment import credential_is_fresh
 from handover.accounts.services import totp_verify
 from handover.audit.services import event_record
 from handover.core.errors import DomainError
+from handover.notifications.links import Link
 from handover.notifications.services import notify
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Person, Site, SiteLevel
@@ -88,7 +89,7 @@ def package_approve(
             topic=topics.PACKAGE_APPROVED,
             title=_("The working group approved the handover package of %(code)s")
             % {"code": engagement.code_name},
-            link=f"/e/{engagement.code}/packages/{package.pk}/",
+            link=Link("reports:package_detail", code=engagement.code, package_id=package.pk),
             now=now,
         )
     return approval

@@ -35,7 +35,7 @@ from handover.risk.models import (
     ReportClock,
     TimelineEntry,
 )
-from handover.risk.notify import ESCALATION, REMINDER, tell
+from handover.risk.notify import ESCALATION, REMINDER, Link, tell
 from handover.risk.services.common import allowed, register_row, who
 from handover.workflow.deadlines import BEIJING
 
@@ -181,8 +181,8 @@ def _tell_graded(incident: Incident) -> None:
          summary_title=title)  # fmt: skip
 
 
-def _link(incident: Incident) -> str:
-    return f"/e/{incident.engagement.code}/risk/incidents/{incident.pk}/"
+def _link(incident: Incident) -> Link:
+    return Link("risk:incident_detail", code=incident.engagement.code, incident_id=incident.pk)
 
 
 def incident_regrade(

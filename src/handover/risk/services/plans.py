@@ -16,7 +16,7 @@ from handover.org.models import Engagement, Site
 from handover.registers.models import Row
 from handover.risk import events
 from handover.risk.models import Drill, DrillFinding, EmergencyPlan, PlanVersion, Scenario
-from handover.risk.notify import REMINDER, tell
+from handover.risk.notify import REMINDER, Link, tell
 from handover.risk.services.common import allowed, register_row, who
 from handover.workflow.deadlines import BEIJING
 
@@ -154,7 +154,7 @@ def drills_overdue_remind(*, actor: Any, now: dt.datetime) -> int:
                 "due": drill.due_on.isoformat(),
             }  # fmt: skip
             tell(engagement=drill.engagement, topic=REMINDER, title=title,
-                 link=f"/e/{drill.engagement.code}/risk/plans/")  # fmt: skip
+                 link=Link("risk:plan_list", code=drill.engagement.code))  # fmt: skip
             event_record(actor=actor, action=events.DRILL_OVERDUE, engagement_id=drill.engagement_id, obj=drill,
                          after={"due_on": drill.due_on.isoformat()})  # fmt: skip
             told += 1

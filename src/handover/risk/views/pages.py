@@ -82,11 +82,14 @@ def overview(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     """The duties of the measures with their status and evidence, and what is due."""
     form = EvidenceForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
-            compliance_services.evidence_link(actor=request.user, engagement=engagement, **form.cleaned_data)
-        except DomainError as exc:
-            _fail(form, exc)
-        else:
+        actions.run(
+            request,
+            form,
+            lambda: compliance_services.evidence_link(
+                actor=request.user, engagement=engagement, **form.cleaned_data
+            ),
+        )
+        if not form.errors:  # valid before the service ran: an error now is its refusal
             messages.success(request, _("Evidence linked."))
             return redirect("risk:overview", code=engagement.code)
     now = clock.now()
@@ -102,13 +105,14 @@ def overview(request: HttpRequest, engagement: Engagement) -> HttpResponse:
 def incident_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     form = IncidentForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
-            incident = incident_services.incident_open(
+        incident = actions.run(
+            request,
+            form,
+            lambda: incident_services.incident_open(
                 actor=request.user, engagement=engagement, **form.cleaned_data
-            )
-        except DomainError as exc:
-            _fail(form, exc)
-        else:
+            ),
+        )
+        if incident is not None:
             messages.success(request, _("Incident recorded and graded; its reporting clocks are running."))
             return redirect("risk:incident_detail", code=engagement.code, incident_id=incident.pk)
     context = {
@@ -210,12 +214,14 @@ def risk_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
         data = dict(form.cleaned_data)
         owner = Person.objects.filter(engagement=engagement, pk=data.pop("owner")).first()
         scores = {k: data.pop(k) for k in list(data) if k.endswith(("_likelihood", "_impact"))}
-        try:
-            register_services.risk_create(actor=request.user, engagement=engagement, owner=owner, scores=scores,
-                                          **data)  # fmt: skip
-        except DomainError as exc:
-            _fail(form, exc)
-        else:
+        actions.run(
+            request,
+            form,
+            lambda: register_services.risk_create(
+                actor=request.user, engagement=engagement, owner=owner, scores=scores, **data
+            ),
+        )
+        if not form.errors:  # valid before the service ran: an error now is its refusal
             messages.success(request, _("Risk recorded."))
             return redirect("risk:risk_list", code=engagement.code)
     today = clock.now().date()
@@ -239,19 +245,23 @@ def plan_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
     if request.method == "POST" and act == "drill" and drill.is_valid():
         data = dict(drill.cleaned_data)
         version = versions.get(pk=data.pop("plan_version"))
-        try:
-            plan_services.drill_record(actor=request.user, plan_version=version, **data)
-        except DomainError as exc:
-            _fail(drill, exc)
-        else:
+        actions.run(
+            request,
+            drill,
+            lambda: plan_services.drill_record(actor=request.user, plan_version=version, **data),
+        )
+        if not drill.errors:  # valid before the service ran: an error now is its refusal
             messages.success(request, _("Recorded."))
             return redirect("risk:plan_list", code=engagement.code)
     if request.method == "POST" and act == "plan" and form.is_valid():
-        try:
-            plan_services.plan_version_record(actor=request.user, engagement=engagement, **form.cleaned_data)
-        except DomainError as exc:
-            _fail(form, exc)
-        else:
+        actions.run(
+            request,
+            form,
+            lambda: plan_services.plan_version_record(
+                actor=request.user, engagement=engagement, **form.cleaned_data
+            ),
+        )
+        if not form.errors:  # valid before the service ran: an error now is its refusal
             messages.success(request, _("Plan version recorded."))
             return redirect("risk:plan_list", code=engagement.code)
     today = clock.now().date()
@@ -495,11 +505,14 @@ def privacy_list(request: HttpRequest, engagement: Engagement) -> HttpResponse:
         return redirect("risk:privacy_list", code=engagement.code)
     form = ActivityForm(request.POST or None, systems=names)
     if request.method == "POST" and form.is_valid():
-        try:
-            privacy_services.activity_set(actor=request.user, engagement=engagement, **form.cleaned_data)
-        except DomainError as exc:
-            _fail(form, exc)
-        else:
+        actions.run(
+            request,
+            form,
+            lambda: privacy_services.activity_set(
+                actor=request.user, engagement=engagement, **form.cleaned_data
+            ),
+        )
+        if not form.errors:  # valid before the service ran: an error now is its refusal
             messages.success(request, _("Recorded."))
             return redirect("risk:privacy_list", code=engagement.code)
     context = {

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from handover.audit.services import event_record
 from handover.core import clock
 from handover.core.errors import DomainError
+from handover.notifications.links import Link
 from handover.notifications.services import notify
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Phase, Site
@@ -113,7 +114,7 @@ def case_open(
             site=site,
             title=_("%(site)s: %(path)s started") % {"site": site.name, "path": f"{path.id} {path.zh}"},
             body=clean,
-            link=f"/w/{engagement.code}/exceptions/{case.pk}/",
+            link=Link("workflow:case", code=engagement.code, case_id=case.pk),
             summary_title=_("Exception path %(path)s started") % {"path": f"{path.id} {path.zh}"},
             now=case.opened_at,
         )
@@ -384,7 +385,7 @@ def case_close(*, actor: Any, case: ExceptionCase, now: dt.datetime | None = Non
             site=case.site,
             title=_("%(site)s: %(path)s closed with 表39 %(no)s")
             % {"site": case.site.name, "path": case.path_id, "no": row.form.form_no},
-            link=f"/w/{case.engagement.code}/exceptions/{case.pk}/",
+            link=Link("workflow:case", code=case.engagement.code, case_id=case.pk),
             summary_title=_("Exception path %(path)s closed") % {"path": case.path_id},
             now=at,
         )

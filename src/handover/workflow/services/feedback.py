@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from handover.audit.services import event_record
 from handover.core import clock
 from handover.core.errors import DomainError
+from handover.notifications.links import Link
 from handover.notifications.selectors import links_told
 from handover.notifications.services import notify
 from handover.org import permissions as perms
@@ -68,7 +69,7 @@ def feedback_record(
             % {"site": step.site.name, "step": step_label(step.step_id)},
             body=_("%(reason)s (expected %(at)s)")
             % {"reason": clean, "at": f"{expected_at.astimezone(deadlines.BEIJING):%m-%d %H:%M}"},
-            link=f"/w/{step.engagement.code}/steps/{step.pk}/",
+            link=Link("workflow:step", code=step.engagement.code, instance_id=step.pk),
             summary_title=_("A site reported a late step"),
             now=at,
         )
@@ -107,7 +108,7 @@ def escalations_raise(
                 topic=topics.ESCALATION,
                 title=_("%(n)d late steps without same-day feedback") % {"n": len(raised)},
                 body=_late_lines(late),
-                link=f"/w/{engagement.code}/",
+                link=Link("workflow:overview", code=engagement.code),
                 now=at,
             )
     return raised
@@ -122,9 +123,9 @@ def feedback_due_notify(*, engagement: Engagement, now: dt.datetime | None = Non
     sites = Site.objects.in_bulk({v.site_id for v in late})
     count = 0
     for view in late:
-        link = f"/w/{engagement.code}/steps/{view.instance_id}/"
+        link = Link("workflow:step", code=engagement.code, instance_id=view.instance_id)
         site = sites[view.site_id] if view.site_id is not None else None
-        if link in told or site is None or view.due is None:
+        if link.path() in told or site is None or view.due is None:
             continue
         # One transaction per step told, not one for them all: at 300 营业部 the whole run held SQLite's writer
         # lock (PostgreSQL's audit lock) for over 30 s and every page that writes waited (docs/benchmarks.md,

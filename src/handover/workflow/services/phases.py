@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from handover.audit.services import event_record
 from handover.core import clock
 from handover.core.errors import DomainError
+from handover.notifications.links import Link
 from handover.notifications.services import notify
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Phase, Role
@@ -120,7 +121,7 @@ def phase_transition(
             title=_("%(code)s is now in the %(phase)s")
             % {"code": engagement.code_name, "phase": Phase(to_phase).label},
             body=clean,
-            link=f"/w/{engagement.code}/",
+            link=Link("workflow:overview", code=engagement.code),
             now=at,
         )
     return transition

@@ -185,6 +185,7 @@ def reminders_notify(*, engagement: Engagement, today: dt.date) -> int:
     from collections import defaultdict
 
     from handover.core.actors import system
+    from handover.notifications.links import Link
     from handover.notifications.services import notify
     from handover.workflow import topics
 
@@ -201,7 +202,7 @@ def reminders_notify(*, engagement: Engagement, today: dt.date) -> int:
                 site=site,
                 title=_("%(site)s: %(n)d items fall due") % {"site": site.name, "n": len(items)},
                 body="\n".join(f"{r.due:%Y-%m-%d} {r.text} {r.form_no} #{r.seq}" for r in items),
-                link=f"/w/{engagement.code}/stabilisation/",
+                link=Link("workflow:stabilisation", code=engagement.code),
                 summary_title=_("%(n)d items fall due at a site") % {"n": len(items)},
             )
     return len(by_site)
