@@ -17,6 +17,7 @@ from handover.audit.services import event_record
 from handover.core.actors import SystemActor
 from handover.core.errors import DomainError
 from handover.core.filestore import file_digest
+from handover.notifications.links import Link
 from handover.notifications.services import notify
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Person, Phase, Role, Site
@@ -325,7 +326,7 @@ def _record(
         topic=topics.PACKAGE_BUILT,
         title=_("A handover package of %(code)s waits for the working group's approval")
         % {"code": engagement.code_name},
-        link=f"/e/{engagement.code}/packages/{package.pk}/approve/",
+        link=Link("reports:package_approve", code=engagement.code, package_id=package.pk),
         now=now,
     )
     return package
