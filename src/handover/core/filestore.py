@@ -25,8 +25,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, BinaryIO, NamedTuple
 
-from handover.core.errors import StorageFull, disk_full
-
 CHUNK = 1 << 20
 TEMP_PREFIX = ".upload-"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -105,7 +103,7 @@ class Pending:
         try:
             final.parent.mkdir(mode=0o700, exist_ok=True)
         except OSError as exc:
-            raise StorageFull(field="file") if disk_full(exc) else exc from None
+            raise _full_or(exc) from None
         os.replace(self.path, final)
         self._done = True
         _sync_folder(final.parent)
@@ -145,7 +143,7 @@ class FileStore:
             self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             fd, name = tempfile.mkstemp(dir=self.folder, prefix=TEMP_PREFIX)
         except OSError as exc:
-            raise StorageFull(field="file") if disk_full(exc) else exc from None
+            raise _full_or(exc) from None
         temp = Path(name)
         try:
             with os.fdopen(fd, "wb") as out:
@@ -159,8 +157,8 @@ class FileStore:
                 os.fsync(out.fileno())  # the content is on disk before it gets its name
         except BaseException as exc:
             temp.unlink(missing_ok=True)
-            if disk_full(exc):
-                raise StorageFull(field="file") from exc
+            if (refused := _full_or(exc)) is not exc:
+                raise refused from exc
             raise
         return Pending(self, temp, hasher.hexdigest(), size)
 
@@ -194,3 +192,12 @@ def _sync_folder(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _full_or(exc: BaseException) -> BaseException:
+    """A full disk as the faces' refusal (core.errors.StorageFull), anything else as it is. Imported here, not
+    at the top: core.errors uses Django's translations, and this module stays standard library only for the
+    offline package verifier."""
+    from handover.core.errors import StorageFull, disk_full
+
+    return StorageFull(field="file") if disk_full(exc) else exc
