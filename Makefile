@@ -13,7 +13,8 @@ PDF_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-
 # deployment test (tests/deploy/) runs deploy/nginx/handover.conf in front of gunicorn on loopback, and
 # checks deploy/logrotate/handover with logrotate.
 DEBIAN_TEST_PACKAGES := chromium fonts-noto-cjk postgresql gettext poppler-utils $(PDF_PACKAGES) \
-	openssh-server openssh-client sudo util-linux login mariadb-server mariadb-client slapd ldap-utils nginx logrotate b3sum
+	openssh-server openssh-client sudo util-linux login mariadb-server mariadb-client slapd ldap-utils nginx logrotate b3sum \
+	libreoffice-calc-nogui
 # The AD connector's tests provision a Samba AD DC on a loopback address of their own. Without recommends: they
 # would bring libnss-winbind and libpam-winbind, which rewrite the test machine's nsswitch.conf and PAM stack.
 DEBIAN_TEST_SAMBA := samba samba-ad-dc samba-ad-provision

@@ -95,3 +95,20 @@ def test_a_workbook_whose_sheet_zipfile_cannot_open_is_refused_naming_the_file(d
     with pytest.raises(DomainError) as refused:
         reading.read_table("表18.xlsx", content, bounds=importing.bounds(18))
     assert "表18.xlsx" in str(refused.value.message) and refused.value.field == "file"
+
+
+@pytest.fixture
+def xls_seed(seeds, tmp_path) -> bytes:
+    """Register 14's xlsx seed saved as .xls by LibreOffice (tests/registers/test_io_spreadsheets.py)."""
+    from tests.registers.test_io_spreadsheets import _libreoffice_xls
+
+    return _libreoffice_xls(tmp_path, {"seed": seeds[14, "xlsx"]})["seed"]
+
+
+@fuzz_settings(scale=0.5)
+@given(data=st.data())
+def test_a_mutated_xls_is_a_table_or_a_refusal_naming_it(scenery, xls_seed, data) -> None:
+    """The .xls reader (xlrd, a third party's parser of an old binary format) on damaged files: a table or a
+    refusal naming the file, never another exception."""
+    assert reading.read_table("seed.xls", xls_seed, bounds=importing.bounds(14))  # the seed itself reads
+    _read("表14-甲营业部.xls", data.draw(mutated(xls_seed)), 14)

@@ -322,7 +322,7 @@ def test_a_file_for_another_site_or_not_a_spreadsheet_is_refused(scenery):
     issues = _refused(scenery, 18, content).issues
     assert [(i.row, i.column) for i in issues] == [(None, "填报单位/站点")]
     assert issues[0].reason == "该文件填报单位为 BB，但正导入到 甲营业部（BA）。"
-    with pytest.raises(importing.DomainError, match="既不是 xlsx 也不是 CSV"):
+    with pytest.raises(importing.DomainError, match="既不是 xlsx、xls 文件，也不是 CSV 文件"):
         importing.register_import(
             actor=system("test"),
             engagement=scenery.world.engagement,

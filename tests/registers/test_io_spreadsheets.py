@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import subprocess
 
 import openpyxl
 import pytest
 
 from handover.core.actors import system
 from handover.registers import catalogue
-from handover.registers.io import exporting, importing
+from handover.core.errors import DomainError
+from handover.registers.io import exporting, importing, reading
 from handover.registers.io.template import template_bytes
 from handover.registers.models import Form, Row
 from handover.registers.validation import parse_day, parse_moment
@@ -121,3 +124,41 @@ def test_an_exported_form_prints_landscape_fit_to_width_with_its_header_on_every
     assert any(ch.isdigit() for ch in sheet.oddFooter.left.text)  # the export's time
     form_no = sheet.cell(2, 2).value
     assert sheet.column_dimensions["B"].width >= len(form_no)  # the form number is not cut by 日期
+
+
+def _libreoffice_xls(tmp_path, books: dict[str, bytes]) -> dict[str, bytes]:
+    """The workbooks saved as Excel 97-2003 (.xls) by LibreOffice, as a user's "Save as" writes them."""
+    for name, content in books.items():
+        (tmp_path / f"{name}.xlsx").write_bytes(content)
+    converted = subprocess.run(
+        ["soffice", "--headless", "--norestore", "--convert-to", "xls", "--outdir", str(tmp_path),
+         *(str(tmp_path / f"{name}.xlsx") for name in books)],
+        env={**os.environ, "HOME": str(tmp_path)},  # a profile of its own
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert converted.returncode == 0, converted.stderr
+    return {name: (tmp_path / f"{name}.xls").read_bytes() for name in books}
+
+
+def test_an_xls_saved_by_libreoffice_imports_and_a_cell_right_of_the_table_is_named(scenery, tmp_path):
+    """Interop review §1b: `.xls` (Excel 97-2003, what older Excel and WPS save) was refused by its name alone.
+    It imports now, with the same values as the xlsx it was saved from; a value far right of the table is
+    refused naming its cell, before anything is written."""
+    row = valid_row(16, scenery)
+    row[_index(16, "fixed_asset_no")] = "000123"
+    good = fill_template(template_bytes(16), [row], {"日期": "2026-12-01"})
+    book = openpyxl.load_workbook(io.BytesIO(good))
+    book.worksheets[0].cell(12, 200).value = "遗留"
+    far = io.BytesIO()
+    book.save(far)
+    saved = _libreoffice_xls(tmp_path, {"good": good, "far": far.getvalue()})
+    assert saved["good"].startswith(reading.XLS_MAGIC)
+    result = _import(scenery, 16, saved["good"], "表16.xls")
+    stored = Row.objects.get(form__form_no=result.form_no)
+    assert Form.objects.get(form_no=result.form_no).form_date.isoformat() == "2026-12-01"
+    assert stored.data["fixed_asset_no"] == "000123"
+    assert str(stored.data["bought_on"]) == str(row[_index(16, "bought_on")])[:10]
+    rows_before = Row.objects.count()
+    with pytest.raises(DomainError, match=r"GR12") as refused:
+        _import(scenery, 16, saved["far"], "表16-far.xls")
+    assert refused.value.field == "file" and Row.objects.count() == rows_before

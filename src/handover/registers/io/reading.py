@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import IO, Any
 
+import xlrd
 from django.conf import settings
 from django.utils.translation import gettext as _
 from python_calamine import CalamineError, CalamineWorkbook
@@ -31,6 +32,7 @@ from python_calamine import CalamineError, CalamineWorkbook
 from handover.core.errors import DomainError
 
 XLSX_MAGIC = b"PK\x03\x04"
+XLS_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # an OLE compound file: Excel 97-2003 (BIFF8), WPS's .xls
 HEAD_ROWS = 40  # rows a file may have besides its data rows: title, form header, column header, footer
 SHEET_XML_MAX_BYTES = 2 << 30  # a sheet's XML unpacked; 200,000 rows of a wide register are ~400 MB
 _CHUNK = 1 << 22
@@ -78,7 +80,11 @@ def read_table(filename: str, content: bytes, *, bounds: Bounds) -> list[list[An
         return _csv(filename, content, bounds)
     if suffix in (".xlsx", ".xlsm") or content.startswith(XLSX_MAGIC):
         return _xlsx(filename, content, bounds)
-    raise DomainError(_("%(file)s is neither an xlsx nor a CSV file.") % {"file": filename}, field="file")
+    if suffix == ".xls" or content.startswith(XLS_MAGIC):
+        return _xls(filename, content, bounds)
+    raise DomainError(
+        _("%(file)s is neither an xlsx, an xls nor a CSV file.") % {"file": filename}, field="file"
+    )
 
 
 class TooManyRows(DomainError):
@@ -330,6 +336,89 @@ def _rows(sheet: Any, filename: str, name: str, bounds: Bounds) -> list[list[Any
             raise too_many_rows(filename, name, bounds)
         table.append((pad + cells)[: bounds.columns] if pad else cells[: bounds.columns])
     return table
+
+
+# -- xls (Excel 97-2003) ---------------------------------------------------------------------------------
+# Issue 17 / interop review §1b: what Excel 97-2003 and WPS save as .xls is read by xlrd, with ragged rows so a
+# single far cell costs one cell, not the rectangle up to it (calamine builds that rectangle: up to 65,536 x 256
+# cells for a .xls, which the xlsx path bounds by reading the sheet's XML first, and a .xls has no such XML).
+def _not_xls(filename: str, reason: object) -> DomainError:
+    return DomainError(
+        _("%(file)s cannot be read as an Excel 97-2003 (xls) workbook (%(reason)s).")
+        % {"file": filename, "reason": reason},
+        field="file",
+    )
+
+
+def _xls(filename: str, content: bytes, bounds: Bounds) -> list[list[Any]]:
+    try:
+        book = xlrd.open_workbook(
+            file_contents=content,
+            on_demand=True,
+            ragged_rows=True,
+            formatting_info=False,
+            logfile=io.StringIO(),
+        )
+    except Exception as exc:
+        raise _not_xls(filename, exc) from None
+    try:
+        first: list[list[Any]] | None = None
+        for index in range(book.nsheets):
+            try:
+                sheet = book.sheet_by_index(index)
+            except Exception as exc:
+                raise _not_xls(filename, exc) from None
+            table = _xls_rows(book, sheet, filename, bounds)
+            if any(cells and str(cells[0]).strip() == "序号" for cells in table[:_FRAME_SEARCH_ROWS]):
+                return table
+            first = table if first is None else first
+            book.unload_sheet(index)
+        return first or []
+    finally:
+        book.release_resources()
+
+
+def _xls_rows(book: Any, sheet: Any, filename: str, bounds: Bounds) -> list[list[Any]]:
+    if sheet.nrows > bounds.rows:
+        raise too_many_rows(filename, sheet.name, bounds)
+    table: list[list[Any]] = []
+    for r in range(sheet.nrows):
+        cells = [_xls_value(book, sheet.cell(r, c)) for c in range(sheet.row_len(r))]
+        far = next((c for c in range(len(cells) - 1, bounds.columns - 1, -1) if cells[c] != ""), None)
+        if far is not None:
+            raise DomainError(
+                _(
+                    "%(file)s, sheet %(sheet)s, cell %(cell)s: a value right of the register's columns "
+                    "(at most %(columns)d columns are read). Delete the cells right of the table and import again."
+                )
+                % {
+                    "file": filename,
+                    "sheet": sheet.name,
+                    "cell": f"{_column_letters(far + 1)}{r + 1}",
+                    "columns": bounds.columns,
+                },
+                field="file",
+            )
+        table.append(cells[: bounds.columns])
+    return table
+
+
+def _xls_value(book: Any, cell: Any) -> Any:
+    """A cell as calamine gives an xlsx's: text, a number, a bool, a date or a date-time, "" for nothing."""
+    kind, value = cell.ctype, cell.value
+    if kind in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK):
+        return ""
+    if kind == xlrd.XL_CELL_DATE:
+        try:
+            moment = xlrd.xldate_as_datetime(value, book.datemode)
+        except (ValueError, OverflowError, xlrd.xldate.XLDateError):
+            return value
+        return moment.date() if moment.time() == moment.time().min else moment
+    if kind == xlrd.XL_CELL_BOOLEAN:
+        return bool(value)
+    if kind == xlrd.XL_CELL_ERROR:
+        return xlrd.error_text_from_code.get(value, "#ERR")
+    return value
 
 
 # -- CSV -------------------------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ class Command(BaseCommand):
         template = sub.add_parser("template", help="write the blank template of 表N (xlsx, or CSV by suffix)")
         template.add_argument("--register", type=int, required=True, help="1 to 41")
         template.add_argument("-o", "--output", required=True, help="file to write (.xlsx or .csv)")
-        imp = sub.add_parser("import", help="import a filled xlsx or CSV file: all rows or none")
+        imp = sub.add_parser("import", help="import a filled xlsx, ods, xls or CSV file: all rows or none")
         imp.add_argument("--engagement", required=True, help="the engagement's code")
         imp.add_argument("--site", required=True, help="the site's code")
         imp.add_argument("--register", type=int, required=True, help="1 to 41")
