@@ -14,8 +14,8 @@ import openpyxl
 import pytest
 
 from handover.core.actors import system
-from handover.registers import catalogue
 from handover.core.errors import DomainError
+from handover.registers import catalogue
 from handover.registers.io import exporting, importing, reading
 from handover.registers.io.template import template_bytes
 from handover.registers.models import Form, Row
