@@ -9,6 +9,7 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 
 from handover.core.errors import NotFound
@@ -77,23 +78,41 @@ def table(
     user: Any,
 ) -> list[dict[str, Any]]:
     """Rows ready for a template, with the lookups they need done once for the whole page, links
-    included (a page of 50 rows would otherwise reverse 100 URLs)."""
+    included (a page of 50 rows would otherwise reverse 100 URLs), and each row's cells written out as HTML
+    here: looping over 50 × 15 cells in the template was a third of the list page's time (issue 18)."""
     labels = selectors.ref_labels(engagement=engagement, columns=columns, rows=rows, user=user)
     files = selectors.column_files(engagement=engagement, columns=columns, rows=rows)
     signatures = selectors.row_signatures(rows=rows) if spec.dual_signature else {}
     row_link = reverse("registers:row_detail", kwargs={"code": engagement.code, "row_id": 0})[:-2]
     form_link = reverse("registers:form_detail", kwargs={"code": engagement.code, "form_id": 0})[:-2]
+    file_link = reverse(
+        "registers:attachment_download", kwargs={"code": engagement.code, "attachment_id": 0}
+    )[:-2]
     return [
         {
             "row": row,
             "href": f"{row_link}{row.pk}/",
             "form_href": f"{form_link}{row.form_id}/",
-            "cells": [display(c, row.data.get(c.key), labels, files) for c in columns],
+            "cells": _cells_html(
+                [display(c, row.data.get(c.key), labels, files) for c in columns], file_link
+            ),
             "executor": _signer_name(signatures, row, SignatureKind.EXECUTOR),
             "supervisor": _signer_name(signatures, row, SignatureKind.SUPERVISOR),
         }
         for row in rows
     ]
+
+
+def _cells_html(cells: list[tuple[Any, Attachment | None]], file_link: str) -> str:
+    """A row's ``<td>`` cells, every value escaped; an attachment's name links to its download."""
+    return format_html_join(
+        "",
+        "<td>{}</td>",
+        (
+            (format_html('<a href="{}{}/">{}</a>', file_link, file.pk, text) if file else text,)
+            for text, file in cells
+        ),
+    )
 
 
 def _signer_name(signatures: dict[int, dict[str, Any]], row: Row, kind: str) -> str:
