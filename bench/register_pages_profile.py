@@ -95,6 +95,7 @@ def main() -> None:
             stats.sort_stats("tottime").print_stats(30)
             stats.sort_stats("cumulative").print_stats(60)
             stats.print_stats("src/handover|templatetags|widgets|context_processors", 50)
+            stats.print_callers("query.py:378.clone.|query.py:1933.*_clone")
             print("\n".join(sql))
 
 
