@@ -8,6 +8,7 @@ of the stack is the favicon redirect (an empty view). ``--profile NAME`` prints 
 that page.
 
 Usage: .venv/bin/python bench/register_pages_profile.py [--sites N] [--rows R] [--postgres] [--profile NAME]
+[--keep FILE] (SQLite: save the built database to FILE, or start from it when it exists, to compare two checkouts)
 """
 
 from __future__ import annotations
