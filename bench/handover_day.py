@@ -15,6 +15,7 @@ the load average before and after. The exit code is 1 when there was any 5xx or 
 damaged, so ``--quick`` is the smoke run of ``make test`` (tests/test_bench.py).
 
 Usage: .venv/bin/python bench/handover_day.py [--quick] [--postgres] [--sites N] [--seconds S] [--workers W]
+[--task-workers T]
 ``--quick``: 10 营业部, 20 writers (10 on-site posts, 10 firm IT), 2 技术组 and 2 observer sessions, 20 s.
 """
 
@@ -165,7 +166,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def serve(port: int, workers: int, log: Path, cheap_hash: bool) -> subprocess.Popen[bytes]:
+def serve(
+    port: int, workers: int, log: Path, cheap_hash: bool, task_workers: int = 1
+) -> subprocess.Popen[bytes]:
     """``handover serve`` as an operator starts it, its output (access log included) into ``log``."""
     env = {**os.environ, "PYTHONPATH": f"{_django.SRC}:{BENCH}", "HANDOVER_ALLOWED_HOSTS": "127.0.0.1",
            "HANDOVER_LOG_LEVEL": "WARNING"}  # fmt: skip
@@ -173,7 +176,8 @@ def serve(port: int, workers: int, log: Path, cheap_hash: bool) -> subprocess.Po
         env["DJANGO_SETTINGS_MODULE"] = "handover_day_settings"
     with log.open("wb") as out:
         server = subprocess.Popen(
-            [sys.executable, "-m", "handover", "serve", "--addr", f"127.0.0.1:{port}", "--workers", str(workers)],
+            [sys.executable, "-m", "handover", "serve", "--addr", f"127.0.0.1:{port}", "--workers", str(workers),
+             "--task-workers", str(task_workers)],
             env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     for _ in range(600):
@@ -249,6 +253,7 @@ def main() -> None:
     parser.add_argument("--sites", type=int, default=300)
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
+    parser.add_argument("--task-workers", type=int, default=1, help="task workers beside gunicorn")
     parser.add_argument("--writers", type=int, default=0, help="locust sessions of site logins (default all)")
     parser.add_argument("--observers", type=int, default=20)
     parser.add_argument("--tech", type=int, default=10, help="技术组 sessions (a login each)")
@@ -258,6 +263,10 @@ def main() -> None:
     parser.add_argument(
         "--cheap-hash", action="store_true", help="MD5 passwords (bench/handover_day_settings.py)"
     )
+    parser.add_argument(
+        "--registers-only", action="store_true",
+        help="the register pages and posts alone: no 技术组 or observer sessions, no workflow page or feedback",
+    )  # fmt: skip
     parser.add_argument("--seed", type=Path, help="a migrated SQLite database to start from (tests)")
     parser.add_argument("--static", type=Path, help="a folder of collected static files to share (tests)")
     args = parser.parse_args()
@@ -276,7 +285,9 @@ def main() -> None:
     built = time.perf_counter() - started  # with the bundles
     writers = args.writers or 2 * args.sites
     users = writers + args.tech + args.observers
-    plan.update(writers=writers, tech=args.tech, observers=args.observers,
+    if args.registers_only:
+        args.tech = args.observers = 0
+    plan.update(writers=writers, tech=args.tech, observers=args.observers, registers_only=args.registers_only,
                 think=[float(s) for s in args.think.split(",")])  # fmt: skip
     plan_file = folder / "plan.json"
     plan_file.touch(mode=0o600)
@@ -285,8 +296,8 @@ def main() -> None:
 
     print(f"database: {connection.vendor} {connection.Database.sqlite_version if connection.vendor == 'sqlite' else ''}"
           f"; {args.sites} 营业部 built in {built:.1f} s; {writers} writer, {args.tech} 技术组 and "
-          f"{args.observers} observer sessions for {args.seconds} s; gunicorn workers {args.workers} + 1 task "
-          f"worker; load average before {os.getloadavg()[0]:.1f}")  # fmt: skip
+          f"{args.observers} observer sessions for {args.seconds} s; gunicorn workers {args.workers} + "
+          f"{args.task_workers} task worker(s); load average before {os.getloadavg()[0]:.1f}")  # fmt: skip
     if connection.vendor == "sqlite":  # the generator's writes leave the WAL large: fold it in before serving
         with connection.cursor() as cursor:
             cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -294,7 +305,7 @@ def main() -> None:
     log = folder / "server.log"
     port = free_port()
     began = time.perf_counter()
-    server = serve(port, args.workers, log, args.cheap_hash)
+    server = serve(port, args.workers, log, args.cheap_hash, args.task_workers)
     print(f"server up in {time.perf_counter() - began:.1f} s")
     try:
         run_locust(plan_file, port, users, args.seconds, folder / "locust", args.spawn)

@@ -32,6 +32,7 @@ TO_SUPERVISE: dict[int, collections.deque[int]] = collections.defaultdict(collec
 TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 ROW = re.compile(r"/register-rows/(\d+)/")
 BEIJING = dt.timezone(dt.timedelta(hours=8))
+REGISTERS_ONLY = bool(PLAN.get("registers_only"))  # bench/handover_day.py --registers-only
 CSV_HEAD = "序号,资料类别,资料名称,编号,存放地点,简要说明,载体,份数,所属系统,封存编号,是否齐全,异常,备注"
 
 
@@ -109,7 +110,8 @@ class OnsitePost(Person):
 
     @task(2)
     def site_page(self) -> None:
-        self.client.get(f"/w/{CODE}/sites/{self.me['site_id']}/", name="workflow site page")
+        if not REGISTERS_ONLY:
+            self.client.get(f"/w/{CODE}/sites/{self.me['site_id']}/", name="workflow site page")
 
     @task(1)
     def import_file(self) -> None:
@@ -132,6 +134,8 @@ class OnsitePost(Person):
 
     @task(1)
     def feedback(self) -> None:
+        if REGISTERS_ONLY:
+            return
         later = dt.datetime.now(BEIJING) + dt.timedelta(hours=2)  # it must lie ahead
         data = {"reason": "介质不足，等待补充", "expected_at": later.strftime("%Y-%m-%dT%H:%M")}
         self.post(f"/w/{CODE}/steps/{self.me['step']}/feedback/", data, "same-day feedback", "/sites/")
@@ -159,6 +163,12 @@ class FirmIT(Person):
     @task(1)
     def rows(self) -> None:
         self.client.get(f"/e/{CODE}/registers/8/?site={self.me['site_id']}", name="表8 row list")
+
+    @task(1)
+    def baseline(self) -> None:
+        """The bare cost of a request through the whole stack (session, middleware, a view that does nothing
+        but redirect), measured in the same run as the pages, under the same load."""
+        self.client.get("/favicon.ico", name="baseline: empty view", allow_redirects=False)
 
 
 class TechGroup(Person):

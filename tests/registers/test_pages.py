@@ -180,6 +180,42 @@ def test_the_list_costs_the_same_queries_on_the_first_and_the_last_page(
         assert not any("COUNT(" in sql or "OFFSET" in sql for sql in first)
 
 
+def _more_sites_and_forms(world, sites, forms_per_site):
+    """``sites`` more 营业部 under the region, each with ``forms_per_site`` 表8 forms of 2 rows (one with a
+    file, so the page looks up attachments) and a signed row; more of branch A's forms too."""
+    from tests.factories import make_site
+
+    made = [make_site(world.engagement, f"X{k:02d}", "branch", world.region) for k in range(sites)]
+    for site in [*made, world.branch_a]:
+        values = t8_values(world.engagement, site)
+        for _ in range(forms_per_site):
+            form = register_form(world.engagement, site)
+            Row.objects.bulk_create(
+                Row(form=form, seq=i, data={**values, "media_no": f"N{i}"}) for i in (1, 2)
+            )
+
+
+@pytest.mark.parametrize("who", ["onsite", "tech"])  # a branch's scope, and the whole engagement
+@pytest.mark.parametrize("page", ["row_list", "form_list", "index"])
+def test_the_register_pages_cost_the_same_queries_whatever_the_number_of_forms_and_sites(
+    client, world, people, who, page
+):
+    """Issue 18: a register page's queries do not grow with the forms and sites it lists (no query per row,
+    form, site or permission); the row list also with a site filter, as the handover day's posts read it."""
+    t8_form(world, people, rows=3)
+    client.force_login(people[who])
+    links = [url(world, page, **({} if page == "index" else {"register_no": 8}))]
+    if page == "row_list":
+        links.append(links[0] + f"?site={world.branch_a.pk}")
+    client.get(links[0])  # the session's first request
+    before = [_queries(client, link) for link in links]
+    _more_sites_and_forms(world, sites=4, forms_per_site=3)
+    after = [_queries(client, link) for link in links]
+    assert [len(q) for q, _page in before] == [len(q) for q, _page in after], (before, after)
+    if page != "index":  # branch A's new forms are listed, not skipped
+        assert after[0][1].count("BA-T08") > before[0][1].count("BA-T08")
+
+
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 

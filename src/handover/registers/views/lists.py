@@ -7,6 +7,7 @@ from typing import Any
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 
 from handover.org import permissions as perms
 from handover.org import selectors as org_selectors
@@ -88,16 +89,23 @@ def row_list(request: HttpRequest, engagement: Engagement, register_no: int) -> 
             filter_form=filter_form,
             page=page,
             headers=[column_label(c) for c in columns],
-            table=table(engagement, spec, columns, page.rows, user=request.user),
+            table=table(engagement, spec, columns, page.rows, user=request.user, show_form=True),
             query=_query_without_cursor(request),
             can_fill=org_selectors.has_capability(
                 user=request.user, engagement=engagement, capability=perms.FILL_REGISTERS
             ),
-            import_sites=org_selectors.site_list(
-                user=request.user, engagement=engagement, capability=perms.FILL_REGISTERS
-            ),
+            import_sites=_import_links(request, engagement, register_no),
         ),
     )
+
+
+def _import_links(request: HttpRequest, engagement: Engagement, register_no: int) -> list[tuple[str, str]]:
+    """(site name, import page) for each site where the user may fill registers, the link reversed once: a
+    技术组 at 300 营业部 has 300 of them (issue 18)."""
+    sites = org_selectors.site_list(user=request.user, engagement=engagement, capability=perms.FILL_REGISTERS)
+    kwargs = {"code": engagement.code, "register_no": register_no, "site_id": 0}
+    link = reverse("registers:import_page", kwargs=kwargs)[:-2]
+    return [(name, f"{link}{pk}/") for pk, name in sites.values_list("pk", "name")]
 
 
 @needs(perms.VIEW_REGISTERS)
@@ -108,6 +116,7 @@ def form_list(request: HttpRequest, engagement: Engagement, register_no: int) ->
     if state:
         forms = forms.filter(state=state)
     page = Paginator(forms, 50).get_page(request.GET.get("page"))
+    link = reverse("registers:form_detail", kwargs={"code": engagement.code, "form_id": 0})[:-2]
     return render(
         request,
         "registers/form_list.html",
@@ -116,6 +125,7 @@ def form_list(request: HttpRequest, engagement: Engagement, register_no: int) ->
             engagement,
             spec=spec,
             page=page,
+            rows=[(form, f"{link}{form.pk}/") for form in page],  # one reversal, not one per form
             query=f"form_state={state}" if state else "",
             can_fill=org_selectors.has_capability(
                 user=request.user, engagement=engagement, capability=perms.FILL_REGISTERS

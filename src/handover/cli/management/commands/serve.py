@@ -39,6 +39,9 @@ class Command(BaseCommand):
         parser.add_argument("--addr", default="127.0.0.1:8000", help="host:port to listen on")
         parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
         parser.add_argument("--no-worker", action="store_true", help="do not start the task worker")
+        parser.add_argument(
+            "--task-workers", type=int, default=1, help="task worker processes (each claims tasks on its own)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         # SIGTERM (a service manager's stop) unwinds like Ctrl-C, so every child is stopped, the keeper last.
@@ -58,7 +61,7 @@ class Command(BaseCommand):
             children.append(keeper)
             _wait_for(settings.HANDOVER_VAULT_SOCKET, keeper)
             if not options["no_worker"]:
-                children.append(start([*handover, "worker"]))
+                children.extend(start([*handover, "worker"]) for _ in range(max(1, options["task_workers"])))
             host = options["addr"]
             self.stdout.write(
                 f"Handover is serving on http://{host}/  (data folder {settings.DATA_DIR}); Ctrl-C stops."
