@@ -161,16 +161,23 @@ def demo_server() -> Iterator[Server]:
             stderr=subprocess.STDOUT,
             text=True,
         )
+    # The task worker beside it, as `handover serve` runs one: the package build and the rotation runs are its
+    # tasks, and a page that follows one waits for it (with no time limit).
+    with (data_dir / "worker.log").open("w") as out:
+        worker = subprocess.Popen(
+            [str(HANDOVER), "worker"], env=env, stdout=out, stderr=subprocess.STDOUT, text=True
+        )
     try:
         _wait_for_port(process, port, log)
         yield Server(base_url=f"http://127.0.0.1:{port}", data_dir=data_dir, passwords=passwords)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        for child in (process, worker):
+            child.terminate()
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
