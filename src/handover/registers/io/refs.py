@@ -91,6 +91,7 @@ class _Names:
         self.site_of: dict[int, int | None] = {}
         self.ids_of: dict[str, list[int]] = defaultdict(list)
         self._qualified: dict[str, list[int]] | None = None
+        self._labels: dict[tuple[int, int | None], str] = {}
         for pk, name, site_id in rows:
             self.name_of[pk] = name
             self.site_of[pk] = site_id
@@ -134,6 +135,12 @@ class _Names:
 
     def label(self, pk: int, site_id: int | None) -> str:
         """What to write for ``pk`` in a form of ``site_id``: the plainest text that reads back to it."""
+        key = (pk, site_id)
+        if key not in self._labels:
+            self._labels[key] = self._label(pk, site_id)
+        return self._labels[key]
+
+    def _label(self, pk: int, site_id: int | None) -> str:
         name = self.name_of.get(pk)
         if name is None:
             return _("(not found)")
@@ -148,10 +155,7 @@ class _Names:
         return self._written(pk, sets[-1]) if sets else name
 
     def _reads_back(self, text: str, pk: int, site_id: int | None) -> bool:
-        try:
-            return self.find(text, site_id) == pk
-        except LookupError:
-            return False
+        return self._lookup(text, site_id)[0] == pk
 
     def _narrow(self, ids: list[int], site_id: int | None) -> list[int]:
         """Several rows share a name: the one at the form's site, else the one in its subtree."""
@@ -163,28 +167,32 @@ class _Names:
         below = [pk for pk in ids if self.sites.within(self.site_of.get(pk), site_id)]
         return below or ids
 
-    def find(self, text: str, site_id: int | None) -> int:
+    def _lookup(self, text: str, site_id: int | None) -> tuple[int | None, list[int]]:
+        """The row ``text`` names from ``site_id`` (None when it names none or several), and the candidates."""
         ids = self._narrow(self.ids_of.get(text, []), site_id)
         if len(ids) == 1:
-            return ids[0]
+            return ids[0], ids
         qualified = self._qualified_ids().get(text, []) if _QUALIFIED.match(text) else []
         if len(qualified) == 1:
-            return qualified[0]
+            return qualified[0], qualified
         # Files exported before names were qualified wrote ``name#id``: still read back.
         match = _WITH_ID.match(text)
         if match and not ids and int(match["id"]) in self.name_of:
             pk = int(match["id"])
             if match["name"] in (self.name_of[pk], "") or pk in self.ids_of.get(match["name"], []):
-                return pk
-        if not ids and not qualified:
+                return pk, [pk]
+        return None, ids or qualified
+
+    def find(self, text: str, site_id: int | None) -> int:
+        found, candidates = self._lookup(text, site_id)
+        if found is not None:
+            return found
+        if not candidates:
             raise LookupError(_("Not found: %(name)s.") % {"name": text})
-        choices = "、".join(
-            self._written(pk, sets[0]) if (sets := self._qualifier_sets(pk, every_alias=False)) else text
-            for pk in (ids or qualified)[:_MAX_CHOICES]
-        )
+        choices = "、".join(self.label(pk, site_id) for pk in candidates[:_MAX_CHOICES])
         raise LookupError(
             _("%(count)d rows are called %(name)s; write which one you mean, e.g. one of %(choices)s.")
-            % {"count": len(ids or qualified), "name": text, "choices": choices}
+            % {"count": len(candidates), "name": text, "choices": choices}
         )
 
 
