@@ -16,7 +16,7 @@ from handover.registers import catalogue
 from handover.registers.io import exporting, importing
 from handover.registers.io.refs import References
 from handover.registers.io.template import template_bytes
-from handover.registers.models import Form, InformationSystem, Row
+from handover.registers.models import Account, Form, InformationSystem, Row
 from tests.factories import PersonFactory
 from tests.registers.io_support import Scenery, fill_template, read_openpyxl, valid_row
 
@@ -84,7 +84,7 @@ def test_same_names_at_two_sites_and_at_one_site_round_trip_without_ids(scenery,
     assert (
         "集中交易系统、集中交易系统（乙营业部）" in cells
     )  # its own site's system plain, the other's by site
-    assert "张三（甲营业部，开发部）" in cells  # same name at the same site: by department
+    assert "张三（开发部）" in cells  # same name at the same site: by department
     csv_text = _export(scenery, form, "csv").decode("utf-8-sig")
     pdf = subprocess.run(
         ["pdftotext", "-", "-"], input=_export(scenery, form, "pdf"), capture_output=True, check=True
@@ -127,6 +127,33 @@ def test_an_ambiguous_name_is_refused_where_it_stands_with_what_to_write(scenery
         _import(scenery, _filled(scenery, 姓名="张三"))
     [issue] = refused.value.issues
     assert issue.row is not None and issue.column == "姓名"
-    assert "张三（甲营业部，运维部）" in issue.reason and "张三（甲营业部，开发部）" in issue.reason
+    assert "张三（运维部）" in issue.reason and "张三（开发部）" in issue.reason
     assert not re.search(r"#\d", issue.reason)
     assert Person.objects.filter(name="张三").count() == 2
+
+
+def test_one_login_on_one_host_at_two_layers_is_told_apart_by_layer(scenery):
+    w = scenery.world
+    database = Account.objects.create(
+        engagement=w.engagement,
+        system=scenery.system,
+        asset=scenery.asset,
+        layer="数据库",
+        login_name="root",
+        account_class="超级用户",
+    )
+    refs = References(w.engagement)
+    column = next(c for c in catalogue.columns(9) if c.key == "account_id")
+    site = w.branch_a.pk
+    assert refs.label(column, scenery.account.pk, site_id=site) == "root@srv01（操作系统）"
+    assert refs.label(column, database.pk, site_id=site) == "root@srv01（数据库）"
+    for pk in (scenery.account.pk, database.pk):
+        assert refs.resolve(column, refs.label(column, pk, site_id=site), site_id=site, row={}) == pk
+
+
+def test_an_unknown_name_is_refused_where_it_stands_with_how_to_write_one(scenery):
+    with pytest.raises(importing.ImportRefused) as refused:
+        _import(scenery, _filled(scenery, 负责系统="不存在的系统"))
+    [issue] = refused.value.issues
+    assert issue.row is not None and issue.column == "负责系统"
+    assert issue.reason.startswith("未找到：不存在的系统。") and "名称（站点）" in issue.reason

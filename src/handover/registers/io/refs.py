@@ -102,22 +102,19 @@ class _Names:
             self.ids_of[alias].append(pk)
 
     def _qualifier_sets(self, pk: int, *, every_alias: bool) -> list[list[str]]:
-        """The qualifier lists for ``pk``, shortest first (site, then site and each further attribute)."""
+        """The qualifier lists for ``pk``, in the order an export tries them: its site; its further attributes
+        (``开发部``, then ``开发部，工程师``); the site with them. ``every_alias``: with the site written by its
+        code and by its name, the forms an import accepts."""
         site = self.site_of.get(pk)
-        if site is None:
-            site_names: list[str | None] = [None]
-        elif every_alias:
-            site_names = [self.sites.label.get(site), *sorted(self.sites.aliases.get(site, ()))]
-        else:
-            site_names = [self.sites.label.get(site)]
+        labels = [self.sites.label.get(site)] if site is not None else []
+        if site is not None and every_alias:
+            labels += sorted(self.sites.aliases.get(site, ()))
+        site_names = list(dict.fromkeys(name for name in labels if name))
         extras = [e for e in self.extras.get(pk, ()) if e]
-        found: list[list[str]] = []
-        for site_name in dict.fromkeys(site_names):
-            head = [site_name] if site_name else []
-            for count in range(len(extras) + 1):
-                parts = head + extras[:count]
-                if parts and parts not in found:
-                    found.append(parts)
+        steps = [extras[:count] for count in range(1, len(extras) + 1)]
+        found: list[list[str]] = [[name] for name in site_names]
+        found += steps
+        found += [[name, *step] for name in site_names for step in steps]
         return found
 
     def _written(self, pk: int, parts: list[str]) -> str:
@@ -188,7 +185,17 @@ class _Names:
         if found is not None:
             return found
         if not candidates:
-            raise LookupError(_("Not found: %(name)s.") % {"name": text})
+            raise LookupError(
+                " ".join(
+                    (
+                        _("Not found: %(name)s.") % {"name": text},
+                        _(
+                            "Write the name the registers list; where several share it, add the site in "
+                            "full-width brackets: 名称（站点）."
+                        ),
+                    )
+                )
+            )
         choices = "、".join(self.label(pk, site_id) for pk in candidates[:_MAX_CHOICES])
         raise LookupError(
             _("%(count)d rows are called %(name)s; write which one you mean, e.g. one of %(choices)s.")
@@ -266,6 +273,8 @@ class References:
                     firm = set(self._entities(kind).filter(type=OrgType.FIRM).values_list("pk", flat=True))
                     rows = [(pk, self.firm_label if pk in firm else name, s) for pk, name, s in rows]
                 extras: dict[int, tuple[str, ...]] = {}
+                if kind == "org" and self.firm_label:
+                    extras = self._firm_ordinals()
                 if kind in _EXTRAS:
                     fields = _EXTRAS[kind]
                     for pk, *values in self._entities(kind).values_list("pk", *fields):
@@ -278,6 +287,14 @@ class References:
                         names.add_alias(pk, name)
                 self._names[kind] = names
         return self._names[kind]
+
+    def _firm_ordinals(self) -> dict[int, tuple[str, ...]]:
+        """第十一条 hides every firm organisation under one code name: where there are several, each is told
+        apart by its place in the order they were entered (``被托管机构（项目0）（2）``), the same for every
+        user, as the real name may not be written."""
+        firms = Organisation.objects.filter(engagement=self.engagement, type=OrgType.FIRM).order_by("pk")
+        ids = list(firms.values_list("pk", flat=True))
+        return {pk: (str(place),) for place, pk in enumerate(ids, start=1)} if len(ids) > 1 else {}
 
     def _assets(self) -> _Names:
         rows = self._entities("asset").values_list("pk", "hostname", "name", "fixed_asset_no", "site_id")
@@ -300,15 +317,18 @@ class References:
             "system__name",
             "system_id",
             "system__site_id",
+            "layer",
         )
+        # The same login on one host at two layers (root of the OS and of the database): told apart by layer.
         names = _Names(
             (
                 (pk, f"{login}@{host or aname or sname}", site)
-                for pk, login, host, aname, sname, _s, site in rows
+                for pk, login, host, aname, sname, _s, site, _layer in rows
             ),
             self.sites,
+            {pk: (layer, sname or "") for pk, _l, _h, _a, sname, _s, _site, layer in rows},
         )
-        for pk, login, host, aname, sname, system, _site in rows:
+        for pk, login, host, aname, sname, system, _site, _layer in rows:
             self._account_login[(system, login)].append(pk)
             names.add_alias(pk, f"{login}@{sname}")
             if host and aname:
