@@ -72,7 +72,7 @@ def _head(fr: Frame, form: Form | None, refs: References) -> list[list[Any]]:
         for column in fr.header_fields:
             value = values.get(column.key)
             if column.type in ("ref", "refs"):
-                value = refs.label(column, value)
+                value = refs.label(column, value, site_id=form.site_id if form is not None else None)
             own += [column.zh, display(column, value)]
         head.append(own)
     return head
@@ -104,13 +104,14 @@ class _Cells:
         self.frame = fr
         self.refs = refs
         self.plain = [(c.key, c, c.type in ("ref", "refs")) for c in fr.columns]
+        self.site_id: int | None = None  # the site of the form being written: names are plain from there
 
     def __call__(self, seq: int, data: dict[str, Any], remarks: str) -> list[Any]:
         cells: list[Any] = [seq]
         for key, column, is_ref in self.plain:
             value = data.get(key)
             if is_ref:
-                value = self.refs.label(column, value)
+                value = self.refs.label(column, value, site_id=self.site_id)
             cells.append(display(column, value))
         cells.append(remarks or None)
         return cells
@@ -128,6 +129,7 @@ class _Cells:
 def _write_form(writer: FrameWriter, cells: _Cells, form: Form | None, rows: QuerySet[Row] | None) -> int:
     fr = cells.frame
     labels = fr.export_labels
+    cells.site_id = form.site_id if form is not None else None
     writer.begin(fr, _head(fr, form, cells.refs), labels, form.form_no if form else fr.title)
     count = 0
     if rows is not None:
