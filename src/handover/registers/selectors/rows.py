@@ -12,10 +12,11 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     IntegerField,
+    Max,
+    Min,
     Prefetch,
     Q,
     QuerySet,
-    Subquery,
 )
 from django.db.models.lookups import Exact, In
 from django.utils.translation import gettext as _
@@ -121,16 +122,17 @@ def row_list(
 def _within_forms(
     qs: QuerySet[Row], engagement: Engagement, register_no: int, site_ids: list[int] | None
 ) -> QuerySet[Row]:
-    """Bound SQLite's walk by the first and last form of the register in scope (two indexed look-ups), so
-    a branch whose rows are a small part of a large register is not looked for among everybody's rows.
-    (PostgreSQL, not knowing the bounds when it plans, would guess two rows and sort them all.)"""
+    """Bound SQLite's walk by the first and last form of the register in scope (one indexed look-up, its
+    bounds then given as numbers), so a branch whose rows are a small part of a large register is not looked
+    for among everybody's rows. (PostgreSQL, not knowing the bounds when it plans, would guess two rows and
+    sort them all.)"""
     forms = Form.objects.filter(engagement=engagement, register_no=register_no, is_current=True)
     if site_ids is not None:
         forms = forms.filter(site_id__in=site_ids)
-    return qs.filter(
-        form_id__gte=Subquery(forms.order_by("pk").values("pk")[:1]),
-        form_id__lte=Subquery(forms.order_by("-pk").values("pk")[:1]),
-    )
+    bounds = forms.order_by().aggregate(first=Min("pk"), last=Max("pk"))
+    if bounds["first"] is None:
+        return qs.none()
+    return qs.filter(form_id__gte=bounds["first"], form_id__lte=bounds["last"])
 
 
 def _on_sqlite() -> bool:
