@@ -8,6 +8,7 @@ Whether a value is valid is decided once, by registers.validation through the se
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django import forms
@@ -303,17 +304,18 @@ class ImportForm(forms.Form):
 class RowFilterForm(forms.Form):
     """The list filters: site, form state, full text, and one select per enum or 是/否 column."""
 
-    site = forms.ModelChoiceField(
-        queryset=Site.objects.none(), required=False, label=_("Site"), widget=PlainSelect
-    )
+    site = forms.ChoiceField(choices=(), required=False, label=_("Site"), widget=PlainSelect)
     form_state = forms.ChoiceField(
         choices=[("", "—"), *FormState.choices], required=False, label=_("Form state"), widget=PlainSelect
     )
     q = forms.CharField(required=False, label=_("Search"))
 
-    def __init__(self, *args: Any, sites: Any, register_no: int, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, sites: Sequence[Site], register_no: int, **kwargs: Any) -> None:
+        """``sites``: the sites offered, already read for the page (a list, not a query: issue 18)."""
         super().__init__(*args, **kwargs)
-        self.fields["site"].queryset = sites  # type: ignore[attr-defined]
+        self._sites = {str(site.pk): site for site in sites}
+        offered = [("", "---------"), *((key, str(site)) for key, site in self._sites.items())]
+        self.fields["site"].choices = offered  # type: ignore[attr-defined]
         for column in selectors.filterable_columns(register_no):
             choices = (
                 [("是", "是"), ("否", "否")]
@@ -323,3 +325,7 @@ class RowFilterForm(forms.Form):
             self.fields[column.key] = forms.ChoiceField(
                 choices=[("", "—"), *choices], required=False, label=column_label(column), widget=PlainSelect
             )
+
+    def clean_site(self) -> Site | None:
+        """The chosen site itself (the field has checked it is one of those offered)."""
+        return self._sites.get(self.cleaned_data["site"])

@@ -13,7 +13,7 @@ One module per sub-domain (review §10.7); every name stays importable from ``ha
 from __future__ import annotations
 
 from handover.registers.selectors.attachments import attachment_get, attachment_open, column_files
-from handover.registers.selectors.common import ENTITY_MODELS, PAGE_SIZE
+from handover.registers.selectors.common import ENTITY_MODELS, PAGE_SIZE, Reach, reach
 from handover.registers.selectors.forms import (
     FormActions,
     form_actions,
@@ -47,6 +47,7 @@ __all__ = [
     "AnnexGroup",
     "Cursor",
     "FormActions",
+    "Reach",
     "RegisterCount",
     "RowFilters",
     "RowHistory",
@@ -60,6 +61,7 @@ __all__ = [
     "form_get",
     "form_list",
     "form_versions",
+    "reach",
     "ref_choices",
     "ref_labels",
     "register_index",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import (
     Model,
+    Q,
     QuerySet,
 )
 
@@ -47,3 +49,42 @@ def _scoped_sites(*, user: Any, engagement: Engagement, capability: str) -> Quer
     if scope is None:
         return None
     return Site.objects.filter(scope, engagement=engagement).values("pk")
+
+
+@dataclass(frozen=True)
+class Reach:
+    """The sites where a capability holds for the user, read once for a page (issue 18): the register list
+    read them three times over, as nested subqueries in its row query and as two site lists. Built by the view
+    for its own request and passed down, never kept beyond it, so no other request or user sees it.
+
+    ``everywhere``: the capability holds engagement-wide, so a read needs no site condition. ``sites``: the
+    sites in scope, the inactive ones too (their rows stay readable), ordered by path."""
+
+    everywhere: bool
+    sites: tuple[Site, ...]
+    scope: Q
+
+    @property
+    def ids(self) -> list[int]:
+        return [s.pk for s in self.sites]
+
+    @property
+    def active(self) -> list[Site]:
+        """The active sites, as ``org.selectors.site_list`` offers them."""
+        return [s for s in self.sites if s.is_active]
+
+    def subtree_ids(self, site: Site) -> list[int]:
+        """The sites at or below ``site`` (in scope whenever ``site`` is: a scope is whole subtrees)."""
+        return [s.pk for s in self.sites if s.path.startswith(site.path)]
+
+
+def reach(*, user: Any, engagement: Engagement, capability: str, like: Reach | None = None) -> Reach | None:
+    """Where ``capability`` holds, in one query; None when nowhere. ``like``, a reach already read for this
+    request, is reused when the scope is the same (a post that may read and fill at one 营业部)."""
+    scope = site_scope(user=user, engagement=engagement, capability=capability)
+    if scope is None:
+        return None
+    if like is not None and like.scope == scope:
+        return like
+    sites = Site.objects.filter(scope, engagement=engagement).order_by("path")
+    return Reach(everywhere=scope == Q(), sites=tuple(sites), scope=scope)

@@ -67,7 +67,8 @@ def ref_labels(
     for ref, ids in wanted.items():
         if ref in ENTITY_MODELS:
             model = ENTITY_MODELS[ref][0]
-            found = model._default_manager.filter(engagement=engagement, pk__in=ids)
+            # Unordered: the labels go into a dict, and the models' default order was a third of the cost.
+            found = model._default_manager.filter(engagement=engagement, pk__in=ids).order_by()
             labels[ref] = {obj.pk: str(obj) for obj in found}
             if ref == "org" and user is not None:
                 hidden = firm_label_for(user=user, engagement=engagement)
@@ -75,6 +76,8 @@ def ref_labels(
                     {o.pk: hidden for o in found if hidden and getattr(o, "type", "") == OrgType.FIRM}
                 )
         else:
-            found_rows = Row.objects.filter(form__engagement=engagement, pk__in=ids).select_related("form")
+            found_rows = (
+                Row.objects.filter(form__engagement=engagement, pk__in=ids).select_related("form").order_by()
+            )
             labels[ref] = {r.pk: f"表{r.form.register_no} {r.form.form_no} #{r.seq}" for r in found_rows}
     return labels

@@ -12,10 +12,11 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     IntegerField,
+    Max,
+    Min,
     Prefetch,
     Q,
     QuerySet,
-    Subquery,
 )
 from django.db.models.lookups import Exact, In
 from django.utils.translation import gettext as _
@@ -24,7 +25,6 @@ from handover.audit.models import Event
 from handover.core.errors import NotFound
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Site
-from handover.org.selectors import site_scope
 from handover.registers import catalogue
 from handover.registers.columns import Column
 from handover.registers.models import (
@@ -32,7 +32,7 @@ from handover.registers.models import (
     Row,
     Signature,
 )
-from handover.registers.selectors.common import PAGE_SIZE, _scoped_sites
+from handover.registers.selectors.common import PAGE_SIZE, Reach, _scoped_sites, reach
 
 
 @dataclass(frozen=True)
@@ -68,8 +68,15 @@ def column_filters(register_no: int, params: Any) -> dict[str, Any]:
     return chosen
 
 
-def row_list(*, user: Any, engagement: Engagement, filters: RowFilters) -> QuerySet[Row]:
-    """Current rows of current forms at the user's sites, narrowed by ``filters``, unordered.
+def row_list(
+    *, user: Any, engagement: Engagement, filters: RowFilters, within: Reach | None = None
+) -> QuerySet[Row]:
+    """Current rows of current forms at the user's sites, narrowed by ``filters``, unordered. ``within``: the
+    user's ``VIEW_REGISTERS`` reach when the page has already read it (``common.reach``), else read here.
+
+    The sites are given to the query as a list of ids, not as subqueries on the sites table: building and
+    compiling those nested subqueries was a third of the list page's time (issue 18), and both planners
+    treat a short list of ids as they treated the subquery's rows (docs/benchmarks.md, the register pages).
 
     On SQLite the form-side conditions (engagement, register, site) are written so that no index of the
     forms table can drive the plan (``+ 0``, see ``_unindexed``): SQLite then walks the rows' (form, 序号)
@@ -77,34 +84,32 @@ def row_list(*, user: Any, engagement: Engagement, filters: RowFilters) -> Query
     gathered every row of the register through the forms' index and sorted them all for each page (220 ms
     against 1 ms for a page of a 100,000-row register; docs/benchmarks.md).
     """
-    scope = site_scope(user=user, engagement=engagement, capability=perms.VIEW_REGISTERS)
-    if scope is None:
+    if within is None:
+        within = reach(user=user, engagement=engagement, capability=perms.VIEW_REGISTERS)
+    if within is None:
         return Row.objects.none()
+    # The sites the rows may come from: the chosen site's subtree (within the scope: a scope is whole
+    # subtrees), or the scope; None for the whole engagement.
+    site_ids = (
+        within.subtree_ids(filters.site)
+        if filters.site is not None
+        else None
+        if within.everywhere
+        else within.ids
+    )
     qs = Row.objects.filter(is_current=True, form__is_current=True)
     qs = qs.filter(Exact(_unindexed("form__engagement_id"), engagement.pk))
-    if scope != Q():
-        qs = qs.filter(
-            In(
-                _unindexed("form__site_id"),
-                Site.objects.filter(scope, engagement=engagement).order_by().values("pk"),
-            )
-        )
+    if site_ids is not None:
+        qs = qs.filter(In(_unindexed("form__site_id"), site_ids))
     if filters.form is not None:
         qs = qs.filter(form=filters.form)
-    if filters.site is not None:
-        qs = qs.filter(
-            In(
-                _unindexed("form__site_id"),
-                Site.objects.filter(path__startswith=filters.site.path).order_by().values("pk"),
-            )
-        )
     if filters.register_no is not None:
         qs = qs.filter(Exact(_unindexed("form__register_no"), filters.register_no))
     elif filters.phase:
         numbers = [s.number for s in catalogue.REGISTERS if s.phase == filters.phase]
         qs = qs.filter(In(_unindexed("form__register_no"), numbers))
     if filters.register_no is not None and filters.form is None and _on_sqlite():
-        qs = _within_forms(qs, engagement, filters.register_no, filters.site, scope)
+        qs = _within_forms(qs, engagement, filters.register_no, site_ids)
     if filters.state:
         qs = qs.filter(form__state=filters.state)
     for key, value in filters.columns.items():
@@ -115,20 +120,19 @@ def row_list(*, user: Any, engagement: Engagement, filters: RowFilters) -> Query
 
 
 def _within_forms(
-    qs: QuerySet[Row], engagement: Engagement, register_no: int, site: Site | None, scope: Q
+    qs: QuerySet[Row], engagement: Engagement, register_no: int, site_ids: list[int] | None
 ) -> QuerySet[Row]:
-    """Bound SQLite's walk by the first and last form of the register in scope (two indexed look-ups), so
-    a branch whose rows are a small part of a large register is not looked for among everybody's rows.
-    (PostgreSQL, not knowing the bounds when it plans, would guess two rows and sort them all.)"""
+    """Bound SQLite's walk by the first and last form of the register in scope (one indexed look-up, its
+    bounds then given as numbers), so a branch whose rows are a small part of a large register is not looked
+    for among everybody's rows. (PostgreSQL, not knowing the bounds when it plans, would guess two rows and
+    sort them all.)"""
     forms = Form.objects.filter(engagement=engagement, register_no=register_no, is_current=True)
-    if scope != Q():
-        forms = forms.filter(site__in=Site.objects.filter(scope, engagement=engagement).values("pk"))
-    if site is not None:
-        forms = forms.filter(site__path__startswith=site.path)
-    return qs.filter(
-        form_id__gte=Subquery(forms.order_by("pk").values("pk")[:1]),
-        form_id__lte=Subquery(forms.order_by("-pk").values("pk")[:1]),
-    )
+    if site_ids is not None:
+        forms = forms.filter(site_id__in=site_ids)
+    bounds = forms.order_by().aggregate(first=Min("pk"), last=Max("pk"))
+    if bounds["first"] is None:
+        return qs.none()
+    return qs.filter(form_id__gte=bounds["first"], form_id__lte=bounds["last"])
 
 
 def _on_sqlite() -> bool:

@@ -3,13 +3,14 @@ refusal on the field or in a message, and rows laid out for a template."""
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
@@ -107,8 +108,8 @@ def table(
     files = selectors.column_files(engagement=engagement, columns=columns, rows=rows)
     signatures = selectors.row_signatures(rows=rows) if spec.dual_signature else None
     row_link = row_link_of(engagement)
-    links = {
-        name: reverse(f"registers:{name}", kwargs={"code": engagement.code, key: 0})[:-2]
+    links = {  # escaped once here, written as they are in each row
+        name: _esc(reverse(f"registers:{name}", kwargs={"code": engagement.code, key: 0})[:-2])
         for name, key in (
             ("row_detail", "row_id"),
             ("form_detail", "form_id"),
@@ -135,32 +136,42 @@ def _row_html(
     show_form: bool,
     signatures: dict[int, dict[str, Any]] | None,
 ) -> SafeString:
-    """One row: 序号 (a link, with its version past the first), the form, the cells, 备注, the signers."""
-    badge = format_html(' <span class="badge warn">v{}</span>', row.version) if row.version > 1 else ""
-    parts = [format_html('<td><a href="{}{}/">{}</a>{}</td>', links["row_detail"], row.pk, row.seq, badge)]
+    """One row: 序号 (a link, with its version past the first), the form, the cells, 备注, the signers.
+
+    Every value goes through ``_esc`` (Django's ``conditional_escape``, without its lazy-string checks:
+    ``format_html`` for each of 50 rows × 17 cells was a sixth of the list page's time, issue 18)."""
+    badge = f' <span class="badge warn">v{row.version}</span>' if row.version > 1 else ""
+    parts = [
+        f'<tr data-seq="{row.seq}"><td><a href="{links["row_detail"]}{row.pk}/">{row.seq}</a>{badge}</td>'
+    ]
     if show_form:
         form = row.form
-        cell = '<td><a href="{}{}/">{}</a><br><span class="muted">{} · {}</span></td>'
-        state = form.get_state_display()
-        parts.append(format_html(cell, links["form_detail"], form.pk, form.form_no, form.site.name, state))
-    for text, file in cells:
-        value = (
-            format_html('<a href="{}{}/">{}</a>', links["attachment_download"], file.pk, text)
-            if file
-            else text
-        )
-        parts.append(format_html("<td>{}</td>", value))
-    parts.append(format_html("<td>{}</td>", row.remarks))
-    if signatures is not None:
         parts.append(
-            format_html(
-                '<td data-testid="executor">{}</td><td data-testid="supervisor">{}</td>',
-                _signer_name(signatures, row, SignatureKind.EXECUTOR),
-                _signer_name(signatures, row, SignatureKind.SUPERVISOR),
-            )
+            f'<td><a href="{links["form_detail"]}{form.pk}/">{_esc(form.form_no)}</a><br>'
+            f'<span class="muted">{_esc(form.site.name)} · {_esc(form.get_state_display())}</span></td>'
         )
-    # Every part above is format_html's output, its values escaped.
-    return format_html('<tr data-seq="{}">{}</tr>', row.seq, mark_safe("".join(parts)))  # noqa: S308
+    download = links["attachment_download"]
+    for text, file in cells:
+        parts.append(
+            f'<td><a href="{download}{file.pk}/">{_esc(text)}</a></td>' if file else f"<td>{_esc(text)}</td>"
+        )
+    parts.append(f"<td>{_esc(row.remarks)}</td>")
+    if signatures is not None:
+        executor = _esc(_signer_name(signatures, row, SignatureKind.EXECUTOR))
+        supervisor = _esc(_signer_name(signatures, row, SignatureKind.SUPERVISOR))
+        parts.append(
+            f'<td data-testid="executor">{executor}</td><td data-testid="supervisor">{supervisor}</td>'
+        )
+    parts.append("</tr>")
+    # Every value above is escaped by _esc, the links in ``table``; the numbers are integers.
+    return mark_safe("".join(parts))  # noqa: S308
+
+
+def _esc(value: Any) -> str:
+    """A value escaped for HTML unless already safe, as ``conditional_escape`` does."""
+    if hasattr(value, "__html__"):
+        return str(value.__html__())
+    return html.escape(str(value))
 
 
 def _signer_name(signatures: dict[int, dict[str, Any]], row: Row, kind: str) -> str:

@@ -97,8 +97,8 @@ def row_export(request: HttpRequest, engagement: Engagement, register_no: int, f
     """The rows the list shows, with its filters: only rows at the user's sites (selectors.row_list)."""
     register_spec(register_no)
     fmt = _format(fmt, exporting.FORMATS)
-    _form, filters = row_filters(request, engagement, register_no)
-    rows = selectors.row_list(user=request.user, engagement=engagement, filters=filters)
+    _form, filters, within = row_filters(request, engagement, register_no)
+    rows = selectors.row_list(user=request.user, engagement=engagement, filters=filters, within=within)
     name = f"{_title_part(register_no)}_{timezone.localdate().isoformat()}.{fmt}"
     return _export(request, engagement, register_no, fmt, name, rows=rows)
 
