@@ -66,7 +66,7 @@ def test_every_invalid_field_is_named_and_nothing_is_written(world, people):
         services.row_add(
             actor=people["firm_it"],
             form=form,
-            data={"result": "失败", "backup_date": "2026/12/01", "extra": 1},
+            data={"result": "失败", "backup_date": "2026/13/01", "extra": 1},
         )
     assert set(refused.value.errors) == {"system", "failure_reason", "backup_date", "extra"}
     assert Row.objects.count() == rows

@@ -250,7 +250,6 @@ def test_the_kept_state_agrees_with_a_full_recomputation_after_random_writes(eng
     seed = random.randrange(10**6)  # a new sequence each run; a failure names its seed
     rng = random.Random(seed)
     now = at(2, 10)
-    hits = 0
     for step in range(40):
         kept = state.compute(engagement=Engagement.objects.get(pk=engagement.pk), now=now)
         if rng.random() < 0.3:  # the clock moves: to a deadline, just past it, or back
@@ -263,11 +262,13 @@ def test_the_kept_state_agrees_with_a_full_recomputation_after_random_writes(eng
         else:
             write = rng.choice(WRITES)
             write(rng, engagement, now)
-        hits += state.compute(engagement=Engagement.objects.get(pk=engagement.pk), now=now) is kept
         assert agrees(engagement, now), (
             f"seed {seed}, step {step}: {write.__name__ if write else 'clock'} at {now}"
         )
-    assert hits  # the kept state was reused in between, or this test checks nothing
+    # The kept state is reused when nothing changed (the random steps may all have written or crossed a
+    # deadline, so a reuse among them is not certain).
+    again = state.compute(engagement=Engagement.objects.get(pk=engagement.pk), now=now)
+    assert state.compute(engagement=Engagement.objects.get(pk=engagement.pk), now=now) is again, f"seed {seed}"
 
     # And the comparison does catch a write that escapes the stamp: without the triggers on the rows, a row
     # that fails is not seen by the kept state.

@@ -1,6 +1,6 @@
 from django.apps import AppConfig
 from django.db import connections
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_migrate, pre_migrate
 from django.utils.translation import gettext_lazy as _
 
 
@@ -15,6 +15,7 @@ class WorkflowConfig(AppConfig):
         from handover.workflow import selectors
 
         hooks.clock_register(clock.now)
+        pre_migrate.connect(_uninstall_stamp, sender=self, dispatch_uid="workflow.stamp.off")
         post_migrate.connect(_install_stamp, sender=self, dispatch_uid="workflow.stamp")
         hooks.feedback_source_register(selectors.feedback_lines)
 
@@ -24,3 +25,11 @@ def _install_stamp(sender: AppConfig, using: str = "default", **kwargs: object) 
     from handover.workflow import stamp
 
     stamp.install(connections[using])
+
+
+def _uninstall_stamp(sender: AppConfig, using: str = "default", **kwargs: object) -> None:
+    """Drop the triggers before a migrate: a migration may drop the stamp's table (migrating back) or move a
+    watched table, and a trigger left behind would fail every write to its table. post_migrate puts them back."""
+    from handover.workflow import stamp
+
+    stamp.uninstall(connections[using])

@@ -96,8 +96,30 @@ def _statements(vendor: str, tables: list[str]) -> list[str]:
 def install(connection: BaseDatabaseWrapper) -> None:
     """Create the stamp's row and the triggers on every watched table; idempotent (run after each migrate)."""
     with connection.cursor() as cursor:
-        for statement in _statements(connection.vendor, watched_tables()):
+        present = set(connection.introspection.table_names(cursor))
+        if TABLE not in present:  # migrated back before the stamp existed: no triggers (token() is then None)
+            return
+        for statement in _statements(connection.vendor, [t for t in watched_tables() if t in present]):
             cursor.execute(statement)
+
+
+def uninstall(connection: BaseDatabaseWrapper) -> None:
+    """Drop every trigger ``install`` made (found by their name's prefix, whatever tables exist now)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT t.tgname, c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                "WHERE NOT t.tgisinternal AND t.tgname LIKE %s",
+                [f"{PREFIX}%"],
+            )
+            for name, table in cursor.fetchall():
+                cursor.execute(f'DROP TRIGGER IF EXISTS "{name}" ON "{table}"')
+        elif connection.vendor == "sqlite":
+            cursor.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE ?", [f"{PREFIX}%"]
+            )
+            for (name,) in cursor.fetchall():
+                cursor.execute(f'DROP TRIGGER IF EXISTS "{name}"')
 
 
 def token(using: str = "default") -> str | None:

@@ -36,6 +36,7 @@ from handover.audit.services import checkpoint_write, event_record
 from handover.core import faults
 from handover.core.actors import actor_name
 from handover.core.errors import DomainError, StorageFull, disk_full
+from handover.core.moments import moment_text
 from handover.org import permissions as perms
 from handover.org.models import Engagement
 from handover.org.selectors import require
@@ -167,7 +168,7 @@ def _refuse_while_running(engagement: Engagement, actor: Any) -> None:
                 % {"state": build.get_state_display(), "who": build.requested_by_name},
                 field="build",
             )
-        when = timezone.localtime(build.beat_at or build.created_at).isoformat(timespec="seconds")
+        when = moment_text(build.beat_at or build.created_at)  # 2026-12-04 15:31, Beijing time (issue 17)
         _failed(
             build,
             _("Interrupted: its process ended, or gave no sign of life since %(when)s.") % {"when": when},
