@@ -13,7 +13,7 @@ from handover.org.models import Engagement
 
 UNREAD_SHOWN = 99  # the header shows "99+" beyond
 
-# ``user: Any`` below: the filter reads the login-only ``person__user`` unguarded, and actor_user would turn the
+# ``Any`` for ``user`` below: the filter reads the login-only ``person__user`` unguarded, and actor_user would turn the
 # system actor into ``None`` (persons without a login); these need an authenticated check before they take Actor.
 
 

@@ -31,7 +31,7 @@ from handover.org.selectors import require
 # custodian supervising and the firm executing; one login must never stand for both sides.
 
 
-# ``user: Any`` here is a login (accounts.User), which org, a sibling of accounts, cannot import.
+# ``Any`` for ``user`` here: a login (accounts.User), which org, a sibling of accounts, cannot import.
 def _login_name(user: Any) -> str:
     return str(user.get_username())
 
