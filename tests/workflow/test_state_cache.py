@@ -268,7 +268,9 @@ def test_the_kept_state_agrees_with_a_full_recomputation_after_random_writes(eng
     # The kept state is reused when nothing changed (the random steps may all have written or crossed a
     # deadline, so a reuse among them is not certain).
     again = state.compute(engagement=Engagement.objects.get(pk=engagement.pk), now=now)
-    assert state.compute(engagement=Engagement.objects.get(pk=engagement.pk), now=now) is again, f"seed {seed}"
+    assert state.compute(engagement=Engagement.objects.get(pk=engagement.pk), now=now) is again, (
+        f"seed {seed}"
+    )
 
     # And the comparison does catch a write that escapes the stamp: without the triggers on the rows, a row
     # that fails is not seen by the kept state.

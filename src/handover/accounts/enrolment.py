@@ -13,7 +13,6 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 import pyotp
 from django.conf import settings
@@ -29,7 +28,7 @@ from handover.accounts.models import EnrolmentCode, EnrolmentKind, EnrolmentVia,
 from handover.audit.models import Outcome
 from handover.audit.services import event_record
 from handover.core import localkey
-from handover.core.actors import SystemActor, actor_name
+from handover.core.actors import Actor, SystemActor, actor_name
 from handover.core.errors import DomainError, NotFound, PermissionDenied
 from handover.org import permissions as perms
 from handover.org.models import Role, RoleAssignment
@@ -52,15 +51,15 @@ def code_digest(code: str) -> str:
     return hashlib.sha256(code.strip().encode()).hexdigest()
 
 
-def _actor_user(actor: Any) -> User | None:
+def _actor_user(actor: Actor) -> User | None:
     return actor if isinstance(actor, User) else None
 
 
-def _actor_name(actor: Any) -> str:
+def _actor_name(actor: Actor) -> str:
     return actor_name(actor)
 
 
-def require_account_admin(*, actor: Any, user: User | None = None) -> None:
+def require_account_admin(*, actor: Actor, user: User | None = None) -> None:
     """三权分立: only a system administrator (over this login, if named) creates or resets logins."""
     if isinstance(actor, SystemActor):
         return
@@ -85,7 +84,7 @@ def _new_code(enrolment: EnrolmentCode) -> str:
     return code
 
 
-def _withdraw_credentials(*, actor: Any, user: User, kind: str) -> None:
+def _withdraw_credentials(*, actor: Actor, user: User, kind: str) -> None:
     """A reset ends the old credential: the password (unless only the factor is reset), the seed, every session
     and API token."""
     from handover.accounts.services import credentials_revoke  # services imports this module
@@ -104,7 +103,7 @@ def _withdraw_credentials(*, actor: Any, user: User, kind: str) -> None:
     )
 
 
-def _issue(*, actor: Any, enrolment: EnrolmentCode) -> str:
+def _issue(*, actor: Actor, enrolment: EnrolmentCode) -> str:
     """Withdraw the login's credentials and make the code; the caller holds the transaction."""
     _withdraw_credentials(actor=actor, user=enrolment.user, kind=enrolment.kind)
     code = _new_code(enrolment)
@@ -118,7 +117,7 @@ def _issue(*, actor: Any, enrolment: EnrolmentCode) -> str:
     return code
 
 
-def enrolment_issue_new(*, actor: Any, user: User) -> Issued:
+def enrolment_issue_new(*, actor: Actor, user: User) -> Issued:
     """The first code of a login just created (it holds no role yet, so no approval is needed)."""
     enrolment = EnrolmentCode(
         user=user, kind=EnrolmentKind.NEW, created_by=_actor_user(actor), created_by_name=_actor_name(actor)
@@ -127,7 +126,7 @@ def enrolment_issue_new(*, actor: Any, user: User) -> Issued:
     return Issued(enrolment, code)
 
 
-def login_reset(*, actor: Any, user: User, kind: str) -> Issued:
+def login_reset(*, actor: Actor, user: User, kind: str) -> Issued:
     """Reset a login's password and factor (``reset``) or only its factor (``factor_reset``).
 
     For a login whose person holds vault or signing roles the reset becomes a request, and the code is issued
@@ -158,14 +157,14 @@ def login_reset(*, actor: Any, user: User, kind: str) -> Issued:
         return Issued(enrolment, _issue(actor=actor, enrolment=enrolment))
 
 
-def _tech_group_engagements(*, actor: Any, user: User) -> set[int]:
+def _tech_group_engagements(*, actor: Actor, user: User) -> set[int]:
     """Engagements where ``actor`` holds 技术组 and ``user`` stands for a person."""
     mine = {g.engagement_id for g in grants_for(actor) if g.role == Role.TECH_GROUP}
     theirs = set(user.persons.values_list("engagement_id", flat=True))
     return mine & theirs
 
 
-def _approval_problem(*, actor: Any, enrolment: EnrolmentCode) -> DomainError | None:
+def _approval_problem(*, actor: Actor, enrolment: EnrolmentCode) -> DomainError | None:
     if not enrolment.needs_approval or enrolment.approved_by_id or enrolment.cancelled_at:
         return DomainError(_("This reset is not waiting for an approval."), code="decided")
     if not _tech_group_engagements(actor=actor, user=enrolment.user):
@@ -187,7 +186,7 @@ def _approval_problem(*, actor: Any, enrolment: EnrolmentCode) -> DomainError | 
     return None
 
 
-def _locked_for_decision(*, actor: Any, enrolment: EnrolmentCode) -> EnrolmentCode:
+def _locked_for_decision(*, actor: Actor, enrolment: EnrolmentCode) -> EnrolmentCode:
     """The waiting reset, locked for this transaction, once ``actor`` may decide it (approve or refuse)."""
     locked = (
         EnrolmentCode.objects.select_for_update(of=("self",))
@@ -200,11 +199,11 @@ def _locked_for_decision(*, actor: Any, enrolment: EnrolmentCode) -> EnrolmentCo
     return locked
 
 
-def login_reset_approve(*, actor: Any, enrolment: EnrolmentCode) -> Issued:
+def login_reset_approve(*, actor: Actor, enrolment: EnrolmentCode) -> Issued:
     """A second 技术组 member approves a guarded reset; the code is issued to them, for the holder."""
     with transaction.atomic():
         enrolment = _locked_for_decision(actor=actor, enrolment=enrolment)
-        enrolment.approved_by, enrolment.approved_at = actor, timezone.now()
+        enrolment.approved_by, enrolment.approved_at = _actor_user(actor), timezone.now()
         event_record(
             actor=actor,
             action=events.ENROLMENT_APPROVED,
@@ -215,7 +214,7 @@ def login_reset_approve(*, actor: Any, enrolment: EnrolmentCode) -> Issued:
     return Issued(enrolment, code)
 
 
-def login_reset_refuse(*, actor: Any, enrolment: EnrolmentCode) -> EnrolmentCode:
+def login_reset_refuse(*, actor: Actor, enrolment: EnrolmentCode) -> EnrolmentCode:
     """Turn a guarded reset down; the login keeps its credentials."""
     with transaction.atomic():
         enrolment = _locked_for_decision(actor=actor, enrolment=enrolment)
@@ -230,7 +229,7 @@ def login_reset_refuse(*, actor: Any, enrolment: EnrolmentCode) -> EnrolmentCode
     return enrolment
 
 
-def resets_waiting(*, user: Any) -> QuerySet[EnrolmentCode]:
+def resets_waiting(*, user: Actor) -> QuerySet[EnrolmentCode]:
     """Guarded resets of logins in the engagements where ``user`` is 技术组, waiting for approval."""
     ids = {g.engagement_id for g in grants_for(user) if g.role == Role.TECH_GROUP}
     return (
@@ -245,7 +244,7 @@ def resets_waiting(*, user: Any) -> QuerySet[EnrolmentCode]:
     )
 
 
-def reset_waiting_get(*, user: Any, enrolment_id: int) -> EnrolmentCode:
+def reset_waiting_get(*, user: Actor, enrolment_id: int) -> EnrolmentCode:
     enrolment = resets_waiting(user=user).filter(pk=enrolment_id).first()
     if enrolment is None:
         raise NotFound(_("No reset %(id)s is waiting for you.") % {"id": enrolment_id})

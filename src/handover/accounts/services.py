@@ -27,7 +27,7 @@ from handover.accounts.models import ApiToken, LoginThrottle, User
 from handover.audit.models import Outcome
 from handover.audit.services import event_record
 from handover.core import http, localkey
-from handover.core.actors import SystemActor
+from handover.core.actors import Actor, SystemActor, actor_user
 from handover.core.errors import DomainError, PermissionDenied
 
 TOTP_ISSUER = "Handover"
@@ -245,15 +245,16 @@ def login_succeeded(*, user: User, request: HttpRequest | None = None) -> None:
         event_record(actor=user, action=events.LOGIN, obj=user)
 
 
-def logout_record(*, user: Any, expired: bool = False) -> None:
+def logout_record(*, user: Actor, expired: bool = False) -> None:
     """Record the end of a session; a logout also ends the login's API tokens."""
     with transaction.atomic():
-        event_record(actor=user, action=events.SESSION_EXPIRED if expired else events.LOGOUT, obj=user)
+        login = actor_user(user)
+        event_record(actor=user, action=events.SESSION_EXPIRED if expired else events.LOGOUT, obj=login)
         if not expired:
-            credentials_revoke(user=user, reason="logout", sessions=False)
+            credentials_revoke(user=login, reason="logout", sessions=False)
 
 
-def credentials_revoke(*, user: User, reason: str, actor: Any = None, sessions: bool = True) -> None:
+def credentials_revoke(*, user: User, reason: str, actor: Actor | None = None, sessions: bool = True) -> None:
     """End every API token of a login and (unless ``sessions`` is false) every web session and pending login
     of it, in every worker: sessions carry a hash of credentials_epoch, which this raises."""
     with transaction.atomic():
@@ -345,7 +346,7 @@ def password_generate(length: int = 16) -> str:
             return candidate
 
 
-def password_set(*, actor: Any, user: User, password: str) -> None:
+def password_set(*, actor: Actor, user: User, password: str) -> None:
     """The holder changes their own password after the validators (at least 12 characters, not common, not all
     digits). Nobody sets another login's password: a reset issues an enrolment code (accounts.enrolment)."""
     if actor is None or (not isinstance(actor, SystemActor) and getattr(actor, "pk", None) != user.pk):
@@ -367,7 +368,7 @@ def password_set(*, actor: Any, user: User, password: str) -> None:
 _username_validator = UnicodeUsernameValidator()
 
 
-def user_create(*, actor: Any, username: str, display_name: str) -> tuple[User, Issued]:
+def user_create(*, actor: Actor, username: str, display_name: str) -> tuple[User, Issued]:
     """Create a login with no usable password; returns it with its one-time enrolment code for the holder."""
     enrolment.require_account_admin(actor=actor)
     username = username.strip()
@@ -398,7 +399,7 @@ def user_create(*, actor: Any, username: str, display_name: str) -> tuple[User, 
     return user, issued
 
 
-def user_unlock(*, actor: Any, user: User) -> None:
+def user_unlock(*, actor: Actor, user: User) -> None:
     with transaction.atomic():
         User.objects.filter(pk=user.pk).update(failed_logins=0, totp_failures=0, locked_until=None)
         # The name's back-off ends too; back-offs of single addresses run out by themselves.
@@ -406,7 +407,7 @@ def user_unlock(*, actor: Any, user: User) -> None:
         event_record(actor=actor, action=events.USER_UNLOCK, obj=user)
 
 
-def user_set_active(*, actor: Any, user: User, active: bool) -> None:
+def user_set_active(*, actor: Actor, user: User, active: bool) -> None:
     with transaction.atomic():
         before = user.is_active
         User.objects.filter(pk=user.pk).update(is_active=active)

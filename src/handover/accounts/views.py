@@ -4,7 +4,6 @@ administrator's account pages (三权分立: they manage logins and nothing else
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import segno
 from django.conf import settings
@@ -134,7 +133,7 @@ def login_totp(request: HttpRequest) -> HttpResponse:
 @needs(PUBLIC)
 def totp_setup(request: HttpRequest) -> HttpResponse:
     """Enrol a second factor: offered after the first login, required before any page in production."""
-    user: Any = request.user if request.user.is_authenticated else None
+    user: User | None = request.user if request.user.is_authenticated else None
     if user is None:
         user = _pending_user(request)
         if user is None:

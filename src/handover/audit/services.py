@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from handover.audit import catalogue, chain, checkpoint, events, selectors, verify
 from handover.audit.models import Event, Outcome
 from handover.core import context, faults
+from handover.core.actors import Actor, actor_user
 from handover.core.errors import DomainError, PermissionDenied
 
 # Any 64-bit constant: serialises appends across PostgreSQL connections (SQLite's IMMEDIATE transactions
@@ -81,7 +82,7 @@ def snapshot(instance: models.Model, fields: list[str] | None = None) -> dict[st
 
 def event_record(
     *,
-    actor: Any,
+    actor: Actor | None,
     action: str,
     engagement_id: int | None = None,
     site_id: int | None = None,
@@ -99,14 +100,14 @@ def event_record(
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or str(obj.pk)
     ctx = context.current()
-    is_user = actor is not None and getattr(actor, "is_authenticated", False)
+    login = actor_user(actor) if getattr(actor, "is_authenticated", False) else None
     with transaction.atomic():
         seq, prev_hash = _lock_and_head()
         values: dict[str, Any] = {
             "seq": seq + 1,
             "occurred_at": timezone.now(),
-            "actor_id": actor.pk if is_user else None,
-            "actor_username": actor.get_username() if is_user else getattr(actor, "audit_name", ""),
+            "actor_id": login.pk if login is not None else None,
+            "actor_username": login.get_username() if login is not None else getattr(actor, "audit_name", ""),
             "engagement_id": engagement_id,
             "site_id": site_id,
             "action": action,
@@ -136,7 +137,7 @@ class CheckpointKeyMisplaced(DomainError):
     """The checkpoint signing key is configured inside the data folder."""
 
 
-def checkpoint_write(*, actor: Any, directory: Any = None, path: Any = None) -> tuple[Any, int]:
+def checkpoint_write(*, actor: Actor | None, directory: Any = None, path: Any = None) -> tuple[Any, int]:
     """Sign the current head into a file (``path``, or a new name in ``directory``), ship a copy to the second
     places configured (a folder on another mount, the auditors' email) and record where; returns (file, seq).
 
@@ -227,7 +228,7 @@ def _checkpoint_ship(written: Any, seq: int) -> tuple[list[str], list[str]]:
 
 def trail_read(
     *,
-    actor: Any,
+    actor: Actor,
     scope: selectors.TrailScope,
     filters: dict[str, Any] | None = None,
     export_format: str | None = None,
@@ -250,7 +251,7 @@ def trail_read(
     return found
 
 
-def chain_verify(*, actor: Any) -> tuple[verify.Report, int]:
+def chain_verify(*, actor: Actor) -> tuple[verify.Report, int]:
     """The auditor's "verify the chain" (UX review M7): every event's hash and link, and the signed checkpoints in
     the deployment's folders when a trusted public key is configured (HANDOVER_AUDIT_PUBLIC_KEY; ``handover audit
     verify --public-key`` with a key kept off the server is the stronger check). Records its own event; answers the

@@ -6,14 +6,13 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
 
 from django.utils import timezone
 
 from handover.accounts import enrolment
 from handover.accounts import services as accounts
 from handover.accounts.models import User
-from handover.core.actors import system
+from handover.core.actors import SystemActor, system
 from handover.core.calendar import EXCHANGE_TIME
 from handover.org import services
 from handover.org.models import (
@@ -121,7 +120,7 @@ def load(today: date | None = None) -> tuple[Engagement, bool, list[DemoLogin]]:
     return engagement, fresh, logins
 
 
-def _build(actor: Any, today: date) -> Engagement:
+def _build(actor: SystemActor, today: date) -> Engagement:
     rng = random.Random(20200421)  # the guideline's date: the same demo every time
     engagement = services.engagement_create(
         actor=actor,
@@ -195,7 +194,7 @@ def _build(actor: Any, today: date) -> Engagement:
 
 
 def _login(
-    actor: Any,
+    actor: SystemActor,
     engagement: Engagement,
     username: str,
     role: str,

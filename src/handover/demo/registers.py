@@ -15,7 +15,7 @@ from typing import Any
 
 from handover.accounts.models import User
 from handover.core import calendar
-from handover.core.actors import system
+from handover.core.actors import Actor, system
 from handover.org.models import Engagement, Organisation, OrgType, Party, Person, Site
 from handover.registers import catalogue, hooks, inventory, seeding, services
 from handover.registers.models import Account, Asset, Form, FormState, InformationSystem, Row, SignatureKind
@@ -139,9 +139,11 @@ def scenery_ensure(*, engagement: Engagement) -> None:
         _scene(actor, engagement, site, engagement.disposal_date, orgs)
 
 
-def _scene(actor: Any, engagement: Engagement, site: Site, day: date, orgs: dict[str, Organisation]) -> _Site:
+def _scene(
+    actor: Actor, engagement: Engagement, site: Site, day: date, orgs: dict[str, Organisation]
+) -> _Site:
     scene = _Site(engagement, site, day, orgs)
-    args = {"actor": actor, "engagement": engagement, "site": site}
+    args: dict[str, Any] = {"actor": actor, "engagement": engagement, "site": site}
     for name, category, version, platform in SYSTEMS[site.code]:
         scene.systems.append(
             inventory.system_ensure(
@@ -185,7 +187,7 @@ def _scene(actor: Any, engagement: Engagement, site: Site, day: date, orgs: dict
 
 
 def _add(
-    actor: Any, scene: _Site, number: int, rows: list[dict[str, Any]], header: dict[str, Any] | None = None
+    actor: Actor, scene: _Site, number: int, rows: list[dict[str, Any]], header: dict[str, Any] | None = None
 ) -> None:
     form = scene.forms.get(number)
     if form is None or form.state not in (FormState.DRAFT, FormState.SUBMITTED):  # 表39 goes on in 稳定期
@@ -205,7 +207,7 @@ def _add(
 # 准备期 and 交接期 ---------------------------------------------------------------------------------------------
 
 
-def _handover(actor: Any, s: _Site) -> None:
+def _handover(actor: Actor, s: _Site) -> None:
     """表1–5, 7–23 and 39 at one site, in the order the work is done (附件二 M-03 … T-10)."""
     period = {"report_period": f"{s.day.year}Q{(s.day.month - 1) // 3 + 1}", "report_cycle": "季报"}
     _add(actor, s, 1, _t1(s), {**period, "org_chart": f"{s.code}-组织架构图.pdf"})
@@ -407,7 +409,7 @@ def _t8(s: _Site) -> list[dict[str, Any]]:
     return rows
 
 
-def _t8_failure(actor: Any, s: _Site) -> None:
+def _t8_failure(actor: Actor, s: _Site) -> None:
     """第二十八条第5项: the application's backup function fails, a file backup is made instead, and 表39 records it."""
     if s.code != "BR-HZ":
         return
@@ -567,7 +569,7 @@ def _t13(s: _Site) -> list[dict[str, Any]]:
     ]
 
 
-def _link_t11_changes(actor: Any, s: _Site) -> None:
+def _link_t11_changes(actor: Actor, s: _Site) -> None:
     """第二十六条第3项 B: the 表11 row whose rights were reduced points at its 表13 change."""
     change = s.rows[13][0]
     index = next(i for i, row in enumerate(s.rows[11]) if row.pk == change.data["basis_ref"])
@@ -847,7 +849,7 @@ def _holds_needed(user: User, needed: tuple[str, ...], form: Form) -> bool:
 # 稳定期 --------------------------------------------------------------------------------------------------------
 
 
-def _stabilisation(actor: Any, s: _Site, *, seeded: bool) -> None:
+def _stabilisation(actor: Actor, s: _Site, *, seeded: bool) -> None:
     """表25–41: the living ledgers (seeded from the signed snapshots where there are some) and daily work."""
     # The demo is mid-handover (D was yesterday): its 稳定期 records are dated D too, never in the future
     # (plausibility.py), so the ledgers and daily work can be shown before the days they would belong to.
@@ -876,7 +878,7 @@ def _stabilisation(actor: Any, s: _Site, *, seeded: bool) -> None:
     _add(actor, s, 41, _t41(s, first), {"is_trading_day": calendar.is_trading_day(s.day)})
 
 
-def _seed(actor: Any, s: _Site) -> None:
+def _seed(actor: Actor, s: _Site) -> None:
     """The living ledgers from the signed snapshots; 表35 before 表33, whose contracts point at it."""
     first = s.day
     for number in (16, 19, 17, 18, 14, 10):

@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from handover.core import clock
-from handover.core.actors import system
+from handover.core.actors import Actor, system
 from handover.org.models import Engagement, Party, Person
 from handover.registers.models import Row
 from handover.risk.models import Risk, Scenario, Treatment
@@ -19,8 +19,9 @@ from handover.risk.services import assessment, compliance, incidents, plans, reg
 from handover.workflow.deadlines import BEIJING
 
 
-def _login(username: str) -> object | None:
-    return get_user_model().objects.filter(username=username).first()
+def _login(username: str) -> Actor:
+    """A demo login: demo.org makes them before this story."""
+    return get_user_model().objects.get(username=username)
 
 
 def load(engagement: Engagement) -> bool:
@@ -81,7 +82,7 @@ def _security_assessment(engagement: Engagement, now: dt.datetime) -> None:
     assessment.assessment_report_sign(actor=reviewer, report=report)
 
 
-def _vulns(engagement: Engagement, actor: object, now: dt.datetime) -> None:
+def _vulns(engagement: Engagement, actor: Actor, now: dt.datetime) -> None:
     """Two scans of a firm's scanner (a CSV with Chinese headers, as 绿盟 RSAS exports it) ten and three days
     ago; the second no longer reports one finding, which closes; and one finding of a supervisory inspection."""
     from handover.registers.models import Asset
@@ -107,7 +108,7 @@ def _vulns(engagement: Engagement, actor: object, now: dt.datetime) -> None:
                       found_at=now - dt.timedelta(days=5))  # fmt: skip
 
 
-def _suppliers(engagement: Engagement, actor: object, today: dt.date) -> None:
+def _suppliers(engagement: Engagement, actor: Actor, today: dt.date) -> None:
     """The application developer filed (备案 on record); the line carrier important but not yet filed."""
     from handover.org.models import Organisation, OrgType
     from handover.risk.services.suppliers import supplier_set
@@ -158,7 +159,7 @@ def _changes(engagement: Engagement, now: dt.datetime) -> None:
                        ends_on=dt.date(now.year + 1, 2, 20), reason="春节前后重要时期保障")  # fmt: skip
 
 
-def _capacity(engagement: Engagement, actor: object, today: dt.date) -> None:
+def _capacity(engagement: Engagement, actor: Actor, today: dt.date) -> None:
     """The centralised trading system's pressure test: 1.6× its peak, below the 2× minimum."""
     import io
 
@@ -176,7 +177,7 @@ def _capacity(engagement: Engagement, actor: object, today: dt.date) -> None:
                     report=report, report_name="集中交易系统压力测试报告.pdf")  # fmt: skip
 
 
-def _privacy(engagement: Engagement, actor: object) -> None:
+def _privacy(engagement: Engagement, actor: Actor) -> None:
     """One processing activity on the centralised trading system; the other systems holding investors' data stay
     open items of the inventory."""
     from handover.registers.models import InformationSystem
@@ -193,7 +194,7 @@ def _privacy(engagement: Engagement, actor: object) -> None:
 
 
 def _risks(
-    engagement: Engagement, actor: object, owner: Person | None, capa: Row | None, today: dt.date
+    engagement: Engagement, actor: Actor, owner: Person | None, capa: Row | None, today: dt.date
 ) -> None:
     if owner is None:
         return
@@ -218,7 +219,7 @@ def _risks(
         register.acceptance_approve(actor=approver, acceptance=asked)
 
 
-def _incident(engagement: Engagement, actor: object, now: dt.datetime) -> None:
+def _incident(engagement: Engagement, actor: Actor, now: dt.datetime) -> None:
     detected = now - dt.timedelta(minutes=20)
     incidents.incident_open(actor=actor, engagement=engagement, number="INC-001",
                             title="杭州营业部集中交易系统委托中断", system_name="集中交易系统",
@@ -227,7 +228,7 @@ def _incident(engagement: Engagement, actor: object, now: dt.datetime) -> None:
                             now=now)  # fmt: skip
 
 
-def _plans(engagement: Engagement, actor: object, today: dt.date, capa: Row | None) -> None:
+def _plans(engagement: Engagement, actor: Actor, today: dt.date, capa: Row | None) -> None:
     version = plans.plan_version_record(actor=actor, engagement=engagement, title="信息系统总体应急预案",
                                         scenarios=list(Scenario.values),
                                         procedures="一、启动条件；二、处置流程；三、恢复与报告。",

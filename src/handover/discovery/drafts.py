@@ -68,6 +68,8 @@ def proposal(rules: set[str]) -> Decision:
 class Drafter:
     """Writes the drafts of one site's registers, reusing each register's open draft form."""
 
+    # ``Any`` for the actor: ``None`` for a drafter that only reads (backup_row_of), an Actor for one that writes; the
+    # writes would need the two split before this takes ``Actor | None``.
     def __init__(self, *, actor: Any, target: Target) -> None:
         self.actor, self.target = actor, target
         self.forms: dict[int, Form] = {}

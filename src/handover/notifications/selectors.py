@@ -7,10 +7,14 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from handover.core.actors import Actor, actor_user
 from handover.notifications.models import Notification, OptOut, Subscription
 from handover.org.models import Engagement
 
 UNREAD_SHOWN = 99  # the header shows "99+" beyond
+
+# ``Any`` for ``user`` below: the filter reads the login-only ``person__user`` unguarded, and actor_user would turn the
+# system actor into ``None`` (persons without a login); these need an authenticated check before they take Actor.
 
 
 def notification_list(*, user: Any, engagement: Engagement) -> QuerySet[Notification]:
@@ -36,14 +40,14 @@ def topics_off(*, user: Any, engagement: Engagement) -> set[str]:
     )
 
 
-def unread_counts(*, user: Any, limit: int = UNREAD_SHOWN + 1) -> dict[str, int]:
+def unread_counts(*, user: Actor, limit: int = UNREAD_SHOWN + 1) -> dict[str, int]:
     """Unread notifications of the user's active persons, by engagement code, for the header: one query
     reading at most ``limit`` rows (an index range, no COUNT over the table), so a count past UNREAD_SHOWN
     shows as "99+"."""
     if not getattr(user, "is_authenticated", False):
         return {}
     codes = Notification.objects.filter(
-        person__user=user, person__is_active=True, read_at__isnull=True
+        person__user=actor_user(user), person__is_active=True, read_at__isnull=True
     ).values_list("person__engagement__code", flat=True)[:limit]
     return dict(Counter(codes))
 

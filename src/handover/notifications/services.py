@@ -29,6 +29,7 @@ from django_tasks import task
 
 from handover.audit.services import event_record
 from handover.core import clock
+from handover.core.actors import Actor, actor_user
 from handover.core.errors import DomainError, PermissionDenied
 from handover.notifications import events, topics
 from handover.notifications.links import Link, link_path
@@ -53,9 +54,9 @@ def _or_now(value: dt.datetime | None) -> dt.datetime:
     return clock.or_now(value)
 
 
-def _own_person(actor: Any, engagement: Engagement) -> Person:
+def _own_person(actor: Actor, engagement: Engagement) -> Person:
     person = (
-        Person.objects.filter(engagement=engagement, user=actor, is_active=True).first()
+        Person.objects.filter(engagement=engagement, user=actor_user(actor), is_active=True).first()
         if getattr(actor, "is_authenticated", False)
         else None
     )
@@ -96,7 +97,7 @@ def _shown(channel: str, target: str) -> str:
 
 def subscription_set(
     *,
-    actor: Any,
+    actor: Actor,
     engagement: Engagement,
     topic: str,
     channel: str,
@@ -126,7 +127,7 @@ def subscription_set(
     return subscription
 
 
-def subscription_end(*, actor: Any, subscription: Subscription) -> None:
+def subscription_end(*, actor: Actor, subscription: Subscription) -> None:
     """Stop a subscription of one's own; its address is forgotten, its past deliveries stay on record."""
     person = _own_person(actor, subscription.person.engagement)
     if subscription.person_id != person.pk:
@@ -159,7 +160,7 @@ def _may_see(person_grants: list[Grant], engagement: Engagement, site: Site | No
 
 
 def _default_audience(
-    topic: topics.Topic, engagement: Engagement, site: Site | None, actor: Any
+    topic: topics.Topic, engagement: Engagement, site: Site | None, actor: Actor | None
 ) -> dict[int, Person]:
     """The topic's audience, less those who turned it off and the persons of whoever caused the event (第八条:
     nobody is asked to approve their own request, from any of their logins)."""
@@ -185,7 +186,7 @@ def notify(
     site: Site | None = None,
     summary_title: str = "",
     now: dt.datetime | None = None,
-    actor: Any = None,
+    actor: Actor | None = None,
 ) -> list[Notification]:
     """Tell of an event of ``topic`` at ``site`` (or engagement-wide): in the app to the topic's default
     audience (less opt-outs and the ``actor`` who caused it), and by their channels to its subscribers. Only
@@ -239,7 +240,7 @@ def deliveries_send() -> dict[str, int]:
     return deliver(digest=False)
 
 
-def topic_turn(*, actor: Any, engagement: Engagement, topic: str, on: bool) -> bool:
+def topic_turn(*, actor: Actor, engagement: Engagement, topic: str, on: bool) -> bool:
     """Turn a topic off (no more in-app messages from its default audience) or back on, for oneself.
     Returns whether anything changed; subscriptions by email or webhook are left as they are."""
     person = _own_person(actor, engagement)
@@ -265,7 +266,7 @@ def topic_turn(*, actor: Any, engagement: Engagement, topic: str, on: bool) -> b
 
 
 def notification_read(
-    *, actor: Any, engagement: Engagement, ids: list[int], now: dt.datetime | None = None
+    *, actor: Actor, engagement: Engagement, ids: list[int], now: dt.datetime | None = None
 ) -> int:
     """Mark one's own notifications read; returns how many changed."""
     person = _own_person(actor, engagement)

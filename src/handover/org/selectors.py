@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from handover.audit.models import Event
 from handover.audit.selectors import TrailScope
-from handover.core.actors import SystemActor
+from handover.core.actors import Actor, SystemActor
 from handover.core.errors import NotFound, PermissionDenied
 from handover.org import events
 from handover.org import permissions as perms
@@ -46,7 +46,8 @@ from handover.org.models import (
 
 
 def persons_of_login(*, user: Any) -> set[int]:
-    """Every person the login stands for or once stood for, in any engagement.
+    """Every person the login stands for or once stood for, in any engagement (``Any``: a login, which org,
+    a sibling of accounts, cannot name as accounts.User).
 
     Past links come from the trail (each unlink records the login it removed), so a person relinked to a
     second login is still recognised as the same person."""
@@ -66,7 +67,7 @@ def logins_of_person_set(*, person_ids: set[int]) -> set[int]:
     return {int(pk) for pk in [*current, *past] if pk is not None}
 
 
-def granters_of_login(*, user: Any) -> set[int]:
+def granters_of_login(*, user: Actor) -> set[int]:
     """The logins that linked this login to its persons or granted those persons their roles."""
     person_ids = persons_of_login(user=user)
     assignment_ids = RoleAssignment.objects.filter(person_id__in=person_ids).values_list("pk", flat=True)
@@ -92,7 +93,7 @@ def one_side(*, a: Any, b: Any) -> bool:
     return bool(granters_of_login(user=a) & logins_b or granters_of_login(user=b) & logins_a)
 
 
-def audit_scope(*, user: Any) -> TrailScope:
+def audit_scope(*, user: Actor) -> TrailScope:
     """Whose events ``user`` may read in the audit trail: the engagements where they hold ``VIEW_AUDIT`` and
     the logins of those engagements' people (audit.selectors.event_list applies it)."""
     ids = engagement_ids_for(user=user, capability=perms.VIEW_AUDIT)
@@ -104,13 +105,13 @@ def audit_scope(*, user: Any) -> TrailScope:
     return TrailScope(engagement_ids=frozenset(ids), user_ids=frozenset(user_ids))
 
 
-def engagement_list(*, user: Any) -> QuerySet[Engagement]:
+def engagement_list(*, user: Actor) -> QuerySet[Engagement]:
     """Engagements in which the user holds any role."""
     ids = {g.engagement_id for g in grants_for(user)}
     return Engagement.objects.filter(pk__in=ids).order_by("code")
 
 
-def engagement_get(*, user: Any, code: str) -> Engagement:
+def engagement_get(*, user: Actor, code: str) -> Engagement:
     engagement = engagement_list(user=user).filter(code=code).first()
     if engagement is None:
         raise NotFound(
@@ -119,11 +120,11 @@ def engagement_get(*, user: Any, code: str) -> Engagement:
     return engagement
 
 
-def roles_in(*, user: Any, engagement: Engagement) -> set[str]:
+def roles_in(*, user: Actor, engagement: Engagement) -> set[str]:
     return {g.role for g in grants_for(user) if g.engagement_id == engagement.pk}
 
 
-def firm_name_visible(*, user: Any, engagement: Engagement) -> bool:
+def firm_name_visible(*, user: Actor, engagement: Engagement) -> bool:
     """第十一条: in 准备期 only 技术组 sees the real name; afterwards every member who may read it."""
     roles = roles_in(user=user, engagement=engagement)
     if engagement.phase == Phase.PREPARATION:
@@ -131,7 +132,7 @@ def firm_name_visible(*, user: Any, engagement: Engagement) -> bool:
     return any(perms.VIEW_FIRM_NAME in perms.capabilities_of(r) for r in roles)
 
 
-def working_group_member(*, user: Any, engagement: Engagement) -> Person | None:
+def working_group_member(*, user: Actor, engagement: Engagement) -> Person | None:
     """The login's person if it observes this engagement for the 托管工作组 (not for the 证监局), else None:
     the one who approves 表24 and accepts residual risks (第二十七条第4项)."""
     held = (
@@ -149,7 +150,7 @@ def working_group_member(*, user: Any, engagement: Engagement) -> Person | None:
     return held.person if held is not None else None
 
 
-def disposal_date_visible(*, user: Any, engagement: Engagement) -> bool:
+def disposal_date_visible(*, user: Actor, engagement: Engagement) -> bool:
     """第十一条 「未经证监会同意不得公开被托管机构的名称及托管时间」: the 托管时间 (D) is kept as the name is — in
     准备期 only 技术组 sees it; afterwards D has happened and every member of the engagement may see it."""
     roles = roles_in(user=user, engagement=engagement)
@@ -160,7 +161,7 @@ def disposal_date_visible(*, user: Any, engagement: Engagement) -> bool:
 
 def site_list(
     *,
-    user: Any,
+    user: Actor,
     engagement: Engagement,
     capability: str = perms.VIEW_ENGAGEMENT,
     include_inactive: bool = False,
@@ -175,7 +176,7 @@ def site_list(
 
 
 def site_get(
-    *, user: Any, engagement: Engagement, site_id: int, capability: str = perms.VIEW_ENGAGEMENT
+    *, user: Actor, engagement: Engagement, site_id: int, capability: str = perms.VIEW_ENGAGEMENT
 ) -> Site:
     site = (
         site_list(user=user, engagement=engagement, capability=capability, include_inactive=True)
@@ -187,7 +188,7 @@ def site_get(
     return site
 
 
-def person_list(*, user: Any, engagement: Engagement, include_inactive: bool = False) -> QuerySet[Person]:
+def person_list(*, user: Actor, engagement: Engagement, include_inactive: bool = False) -> QuerySet[Person]:
     """People at sites in the user's scope; people with no site only for engagement-wide readers."""
     scope = site_scope(user=user, engagement=engagement, capability=perms.VIEW_PEOPLE)
     if scope is None:
@@ -201,7 +202,7 @@ def person_list(*, user: Any, engagement: Engagement, include_inactive: bool = F
     return qs.order_by("name", "pk")
 
 
-def person_get(*, user: Any, engagement: Engagement, person_id: int) -> Person:
+def person_get(*, user: Actor, engagement: Engagement, person_id: int) -> Person:
     person = person_list(user=user, engagement=engagement, include_inactive=True).filter(pk=person_id).first()
     if person is None:
         raise NotFound(
@@ -210,7 +211,7 @@ def person_get(*, user: Any, engagement: Engagement, person_id: int) -> Person:
     return person
 
 
-def linkable_logins(*, user: Any, engagement: Engagement) -> QuerySet[Any]:
+def linkable_logins(*, user: Actor, engagement: Engagement) -> QuerySet[Any]:
     """Active login accounts that 技术组 may link to a person here: those not linked to anyone of this
     engagement, and not the deployment's superusers (services.person_link_login still checks each choice)."""
     require(user=user, engagement=engagement, capability=perms.MANAGE_ROLES)
@@ -220,7 +221,7 @@ def linkable_logins(*, user: Any, engagement: Engagement) -> QuerySet[Any]:
 
 
 def organisation_list(
-    *, user: Any, engagement: Engagement, include_inactive: bool = False
+    *, user: Actor, engagement: Engagement, include_inactive: bool = False
 ) -> QuerySet[Organisation]:
     """The engagement's organisations, each with ``shown_name``: the name, except the firm's for those who may
     not read it (第十一条), who see "the custodied firm" and the code name instead."""
@@ -239,7 +240,7 @@ def organisation_list(
     return qs.annotate(shown_name=shown).order_by("type", "name")
 
 
-def firm_label_for(*, user: Any, engagement: Engagement) -> str | None:
+def firm_label_for(*, user: Actor, engagement: Engagement) -> str | None:
     """What stands for the firm's organisation name for this user: None when they may read the real name (the
     deployment's own actor, at the console, holds the database anyway)."""
     if isinstance(user, SystemActor):
@@ -252,7 +253,7 @@ def hidden_firm_label(engagement: Engagement) -> str:
     return _("The custodied firm (%(code_name)s)") % {"code_name": engagement.code_name}
 
 
-def organisation_get(*, user: Any, engagement: Engagement, organisation_id: int) -> Organisation:
+def organisation_get(*, user: Actor, engagement: Engagement, organisation_id: int) -> Organisation:
     organisation = (
         organisation_list(user=user, engagement=engagement, include_inactive=True)
         .filter(pk=organisation_id)
@@ -265,7 +266,9 @@ def organisation_get(*, user: Any, engagement: Engagement, organisation_id: int)
     return organisation
 
 
-def role_list(*, user: Any, engagement: Engagement, person: Person | None = None) -> QuerySet[RoleAssignment]:
+def role_list(
+    *, user: Actor, engagement: Engagement, person: Person | None = None
+) -> QuerySet[RoleAssignment]:
     qs = RoleAssignment.objects.filter(engagement=engagement, revoked_at__isnull=True).select_related(
         "person", "site"
     )
@@ -293,7 +296,7 @@ class DashboardSummary:
     tree: list[TreeNode]
 
 
-def dashboard_summary(*, user: Any, engagement: Engagement) -> DashboardSummary:
+def dashboard_summary(*, user: Actor, engagement: Engagement) -> DashboardSummary:
     """The engagement overview in a fixed number of queries, whatever the number of sites."""
     scope = site_scope(user=user, engagement=engagement, capability=perms.VIEW_SUMMARY)
     if scope is None:

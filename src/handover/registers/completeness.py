@@ -28,6 +28,7 @@ from django.db.models import Q
 from django.db.models.fields.json import KT
 from django.utils.translation import gettext as _
 
+from handover.core.actors import Actor
 from handover.core.errors import PermissionDenied
 from handover.org import permissions as perms
 from handover.org.models import Employment, Engagement, Party, Person, Site, SiteLevel
@@ -173,7 +174,7 @@ def _as_int(value: Any) -> int | None:
         return None
 
 
-def site_completeness(*, user: Any, engagement: Engagement) -> list[SiteCompleteness]:
+def site_completeness(*, user: Actor, engagement: Engagement) -> list[SiteCompleteness]:
     """Per site in the user's scope: the rows expected by the coverage rules, present and missing."""
     scope = site_scope(user=user, engagement=engagement, capability=perms.VIEW_REGISTERS)
     if scope is None:

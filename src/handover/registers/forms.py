@@ -21,6 +21,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from handover.core.actors import Actor
 from handover.org.models import Engagement, OrgType, Site
 from handover.org.selectors import firm_label_for
 from handover.registers import selectors
@@ -123,7 +124,7 @@ def _host_label(asset: Any) -> str:
 
 
 def column_field(
-    column: Column, *, user: Any, engagement: Engagement, site: Site | None = None
+    column: Column, *, user: Actor, engagement: Engagement, site: Site | None = None
 ) -> forms.Field:
     """The form field of one column: its widget by type; the value itself is checked by the services. ``site``,
     the form's site, narrows the system and host pickers to its line of the site tree."""
@@ -183,7 +184,7 @@ class ColumnsForm(forms.Form):
         self,
         *args: Any,
         columns: tuple[Column, ...],
-        user: Any,
+        user: Actor,
         engagement: Engagement,
         values: dict[str, Any] | None = None,
         with_remarks: bool = True,

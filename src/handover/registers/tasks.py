@@ -5,11 +5,10 @@ file as a job and runs it at once or enqueues ``import_run``; the import itself 
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
 from django_tasks import task
 
-from handover.core.actors import actor_user
+from handover.core.actors import Actor, actor_user
 from handover.core.context import command_context
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Site
@@ -28,7 +27,7 @@ def import_run(job_id: int) -> dict[str, object]:
 
 
 def import_start(
-    *, actor: Any, engagement: Engagement, site: Site, register_no: int, filename: str, content: bytes
+    *, actor: Actor, engagement: Engagement, site: Site, register_no: int, filename: str, content: bytes
 ) -> ImportJob:
     """Keep the file as an import job and import it: in the background when it is large, else at once."""
     catalogue.get(register_no)

@@ -30,7 +30,7 @@ from handover.connectors.change import postgresql as postgresql_changer
 from handover.connectors.errors import GatherError
 from handover.connectors.manifest import Credential
 from handover.connectors.model import Inventory
-from handover.core.actors import actor_name
+from handover.core.actors import Actor, actor_name, actor_user
 from handover.core.errors import DomainError, PermissionDenied
 from handover.discovery.models import Snapshot, SnapshotSource, Target
 from handover.discovery.services import discovery_restore_preview, engine_target, restore_snapshots
@@ -61,7 +61,12 @@ VERIFIERS = frozenset({"/etc/shadow"})  # files holding the passwords a rotation
 
 
 def restore_request(
-    *, actor: Any, target: Target, reason: str, names: list[str] | None = None, backup: Snapshot | None = None
+    *,
+    actor: Actor,
+    target: Target,
+    reason: str,
+    names: list[str] | None = None,
+    backup: Snapshot | None = None,
 ) -> Restore:
     """A request to put back the files that differ from the backup (all, or ``names``), with the digests the
     preview saw: the approval is of exactly these files in exactly these states. ``backup`` defaults to the
@@ -201,7 +206,12 @@ def _diff(before: dict[str, tuple[Any, ...]], after: dict[str, tuple[Any, ...]])
 
 
 def _record(
-    actor: Any, target: Target, backup: Snapshot, current: Snapshot, files: list[dict[str, str]], reason: str
+    actor: Actor,
+    target: Target,
+    backup: Snapshot,
+    current: Snapshot,
+    files: list[dict[str, str]],
+    reason: str,
 ) -> Restore:
     with transaction.atomic():
         restore = Restore.objects.create(
@@ -211,7 +221,7 @@ def _record(
             current=current,
             files=files,
             reason=reason.strip()[:2000],
-            requested_by=actor,
+            requested_by=actor_user(actor),
             requested_by_name=actor_name(actor),
         )
         event_record(
@@ -230,7 +240,7 @@ def _record(
     return restore
 
 
-def restore_approve(*, actor: Any, restore: Restore) -> Restore:
+def restore_approve(*, actor: Actor, restore: Restore) -> Restore:
     """第八条: the requester cannot approve their own restore."""
     target = restore.target
     return second_person_approve(
@@ -242,7 +252,7 @@ def restore_approve(*, actor: Any, restore: Restore) -> Restore:
     )  # fmt: skip
 
 
-def _content(actor: Any, restore: Restore, name: str) -> bytes:
+def _content(actor: Actor, restore: Restore, name: str) -> bytes:
     source = SnapshotSource.objects.select_related("blob").get(
         snapshot=restore.backup, name=name, backup=True
     )
@@ -263,7 +273,7 @@ def _refusal(exc: GatherError | DomainError) -> dict[str, str]:
 
 
 def _replay(
-    actor: Any, restore: Restore, place: Any, admin: Credential, item: dict[str, str]
+    actor: Actor, restore: Restore, place: Any, admin: Credential, item: dict[str, str]
 ) -> dict[str, str]:
     """A database's or directory's accounts put back from its backup, then proven: every backed-up account's
     rights as then."""
@@ -292,7 +302,7 @@ def _replay(
     return {"state": "restored", "reason": "; ".join(said)}
 
 
-def restore_apply(*, actor: Any, restore: Restore) -> Restore:
+def restore_apply(*, actor: Actor, restore: Restore) -> Restore:
     """Apply an approved restore, file by file; each file's outcome is recorded as it comes."""
     target = restore.target
     require(user=actor, engagement=restore.engagement, capability=perms.RUN_DISCOVERY, site=target.site)

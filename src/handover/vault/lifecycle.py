@@ -469,7 +469,7 @@ def vault_rotate_master(
     return _progress(result, list(result["shares"]))
 
 
-def _pending_record(*, actor: Any, purpose: str, new: Params, shares: int, nonce: str) -> None:
+def _pending_record(*, actor: Actor, purpose: str, new: Params, shares: int, nonce: str) -> None:
     """Record ``new`` as the pending set beside the current one (replacing a pending one never verified)."""
     with transaction.atomic():
         config = VaultConfig.objects.select_for_update().get(pk=1)
@@ -506,7 +506,7 @@ def pending_params(config: VaultConfig) -> Params | None:
     )
 
 
-def vault_pending_verify(*, actor: Any, share_text: str, nonce: str) -> QuorumProgress:
+def vault_pending_verify(*, actor: Actor, share_text: str, nonce: str) -> QuorumProgress:
     """One share of the pending set entered back by its holder (a ceremony with its nonce, like an unseal).
     Once k of them combine to the pending key, the pending set becomes current and the old one is retired,
     in one transaction with its audit event (a rotation first re-wraps every data key in it); before that,
@@ -587,7 +587,7 @@ def _rekey_switch(*, actor: Actor, new: Params, nonce: str) -> None:
         faults.point("vault.rekey.before_commit")  # inside the transaction: switched, not committed
 
 
-def vault_pending_cancel(*, actor: Any) -> None:
+def vault_pending_cancel(*, actor: Actor) -> None:
     """Drop the pending set: its shares never open the vault, the current ones stay current. It hands
     nobody anything, so the right to seal (one person) suffices; it is audited."""
     _require_seal_right(actor)
@@ -604,7 +604,7 @@ def vault_pending_cancel(*, actor: Any) -> None:
         event_record(actor=actor, action=events.PENDING_CANCEL, obj=config, before=before)
 
 
-def _rewrap_all(*, actor: Any, keeper: Keeper, config: VaultConfig, new: Params, session: str) -> None:
+def _rewrap_all(*, actor: Actor, keeper: Keeper, config: VaultConfig, new: Params, session: str) -> None:
     with transaction.atomic():
         config = _locked_pending(new)
         versions = list(SecretVersion.objects.select_for_update().order_by("pk"))

@@ -23,7 +23,7 @@ from handover.accounts.models import User
 from handover.accounts.services import totp_verify
 from handover.audit.models import Outcome
 from handover.audit.services import event_record
-from handover.core.actors import actor_name, system
+from handover.core.actors import Actor, actor_name, actor_user, system
 from handover.core.errors import DomainError, NotFound, PermissionDenied
 from handover.notifications.links import Link
 from handover.notifications.services import notify
@@ -70,7 +70,7 @@ def _seal(keeper: Keeper, config: Any, plaintext: str, record_id: str) -> bytes:
     return sealed.to_bytes()
 
 
-def _open(keeper: Keeper, config: Any, version: SecretVersion, *, actor: Any, cause: str) -> str:
+def _open(keeper: Keeper, config: Any, version: SecretVersion, *, actor: Actor, cause: str) -> str:
     """The secret of ``version``. Every unwrap is an audit event naming the record it was for, written in
     the caller's transaction before the keeper is asked: the keeper has no trail of its own."""
     if not transaction.get_connection().in_atomic_block:
@@ -124,7 +124,7 @@ def _apply_custody(entry: SecretEntry, custody: Custody) -> None:
 
 def secret_capture(
     *,
-    actor: Any,
+    actor: Actor,
     account: Account,
     secret: str,
     kind: str,
@@ -201,7 +201,7 @@ def _entry_for(*, account: Account, site: Site) -> SecretEntry:
     )
 
 
-def entry_open_unknown(*, actor: Any, account: Account) -> SecretEntry:
+def entry_open_unknown(*, actor: Actor, account: Account) -> SecretEntry:
     """The entry of an account whose original password is not obtainable (第二十八条第2项, E02): opened without
     a secret, so that the reset by a higher account seals its first version write-ahead like any change. An
     entry that exists is returned as it is."""
@@ -224,7 +224,7 @@ def _stamp(entry: SecretEntry, *, kind: str, interval: int | None) -> None:
     entry.save()
 
 
-def _actor_name(actor: Any) -> str:
+def _actor_name(actor: Actor) -> str:
     return actor_name(actor)
 
 
@@ -243,7 +243,7 @@ class Target:
 
 def secret_put(
     *,
-    actor: Any,
+    actor: Actor,
     target: Target,
     secret: str,
     kind: str = SecretKind.ORIGINAL,
@@ -299,7 +299,7 @@ def _check_target(target: Target) -> None:
             raise DomainError(_("This field is required."), field=field)
 
 
-def secret_verify_record(*, actor: Any, entry: SecretEntry, result: str) -> SecretEntry:
+def secret_verify_record(*, actor: Actor, entry: SecretEntry, result: str) -> SecretEntry:
     """Record a login test with the stored secret (表9/10 登录验证)."""
     require(user=actor, engagement=entry.engagement, capability=perms.VAULT_CAPTURE, site=entry.site)
     if result not in VerifyResult.values:
@@ -320,7 +320,7 @@ def secret_verify_record(*, actor: Any, entry: SecretEntry, result: str) -> Secr
 
 
 # -- the two-person reveal -------------------------------------------------------------------------
-def _denied(*, actor: Any, request: RevealRequest, step: str, why: str) -> None:
+def _denied(*, actor: Actor, request: RevealRequest, step: str, why: str) -> None:
     """Record a refused step in its own transaction, so the refusal is evidence even though it raises."""
     with transaction.atomic():
         event_record(
@@ -341,7 +341,7 @@ def _fresh(request: RevealRequest) -> RevealRequest:
     )
 
 
-def reveal_request_create(*, actor: Any, entry: SecretEntry, reason: str, purpose: str) -> RevealRequest:
+def reveal_request_create(*, actor: Actor, entry: SecretEntry, reason: str, purpose: str) -> RevealRequest:
     """Ask to see ``entry``'s secret once; someone else must approve it."""
     require(user=actor, engagement=entry.engagement, capability=perms.VAULT_REQUEST, site=entry.site)
     reason = reason.strip()
@@ -350,7 +350,9 @@ def reveal_request_create(*, actor: Any, entry: SecretEntry, reason: str, purpos
     if purpose not in ("view", "envelope"):
         raise DomainError(_("Unknown purpose."), field="purpose")
     with transaction.atomic():
-        request = RevealRequest.objects.create(entry=entry, requester=actor, reason=reason, purpose=purpose)
+        request = RevealRequest.objects.create(
+            entry=entry, requester=actor_user(actor), reason=reason, purpose=purpose
+        )
         event_record(
             actor=actor,
             action=events.REVEAL_REQUEST,
@@ -366,7 +368,7 @@ def reveal_request_create(*, actor: Any, entry: SecretEntry, reason: str, purpos
             topic=topics.REVEAL_REQUEST,
             site=entry.site,
             title=_("%(site)s: %(who)s asks to see the secret %(entry)s")
-            % {"site": entry.site.name, "who": actor.get_username(), "entry": entry.reference},
+            % {"site": entry.site.name, "who": _actor_name(actor), "entry": entry.reference},
             body=reason,
             link=Link("vault:request_list", code=entry.engagement.code),
             summary_title=_("A secret asked to be revealed"),
@@ -374,7 +376,7 @@ def reveal_request_create(*, actor: Any, entry: SecretEntry, reason: str, purpos
     return request
 
 
-def _approval_problem(*, actor: Any, request: RevealRequest) -> tuple[str, DomainError] | None:
+def _approval_problem(*, actor: Actor, request: RevealRequest) -> tuple[str, DomainError] | None:
     entry = request.entry
     if request.status != RevealStatus.PENDING:
         return "decided", DomainError(_("This request was already decided."), code="decided")
@@ -410,7 +412,7 @@ def _approval_problem(*, actor: Any, request: RevealRequest) -> tuple[str, Domai
         return "no_totp", PermissionDenied(
             _("Approving a reveal needs a second factor: set one up on your account first.")
         )
-    if credential_is_fresh(user=actor):
+    if credential_is_fresh(user=actor_user(actor)):
         return "fresh", PermissionDenied(
             ngettext(
                 "Your login was reset or enrolled less than %(hours)d hour ago; it cannot approve a reveal yet. "
@@ -424,7 +426,7 @@ def _approval_problem(*, actor: Any, request: RevealRequest) -> tuple[str, Domai
     return None
 
 
-def reveal_approve(*, actor: Any, request: RevealRequest, totp_code: str) -> RevealRequest:
+def reveal_approve(*, actor: Actor, request: RevealRequest, totp_code: str) -> RevealRequest:
     """Approve another person's request with a fresh TOTP code (each code works once)."""
     request = _fresh(request)
     problem = _approval_problem(actor=actor, request=request)
@@ -433,7 +435,7 @@ def reveal_approve(*, actor: Any, request: RevealRequest, totp_code: str) -> Rev
         raise problem[1]
     try:
         # The stored last-used step, not the caller's copy of the user: a code works once.
-        totp_verify(user=User.objects.get(pk=actor.pk), code=totp_code, approving=True)
+        totp_verify(user=User.objects.get(pk=actor_user(actor).pk), code=totp_code, approving=True)
     except DomainError:
         _denied(actor=actor, request=request, step="approve", why="totp")
         raise
@@ -442,7 +444,7 @@ def reveal_approve(*, actor: Any, request: RevealRequest, totp_code: str) -> Rev
         if locked.status != RevealStatus.PENDING:
             raise DomainError(_("This request was already decided."), code="decided")
         now = timezone.now()
-        locked.status, locked.approver, locked.decided_at = RevealStatus.APPROVED, actor, now
+        locked.status, locked.approver, locked.decided_at = RevealStatus.APPROVED, actor_user(actor), now
         locked.expires_at = now + timedelta(minutes=settings.HANDOVER_VAULT_REVEAL_MINUTES)
         locked.save(update_fields=["status", "approver", "decided_at", "expires_at"])
         event_record(
@@ -456,7 +458,7 @@ def reveal_approve(*, actor: Any, request: RevealRequest, totp_code: str) -> Rev
     return locked
 
 
-def reveal_refuse(*, actor: Any, request: RevealRequest) -> RevealRequest:
+def reveal_refuse(*, actor: Actor, request: RevealRequest) -> RevealRequest:
     """Turn a request down; only someone who could approve it may (no second factor: it opens nothing)."""
     request = _fresh(request)
     problem = _approval_problem(actor=actor, request=request)
@@ -466,7 +468,11 @@ def reveal_refuse(*, actor: Any, request: RevealRequest) -> RevealRequest:
         locked = RevealRequest.objects.select_for_update().get(pk=request.pk)
         if locked.status != RevealStatus.PENDING:
             raise DomainError(_("This request was already decided."), code="decided")
-        locked.status, locked.approver, locked.decided_at = RevealStatus.REFUSED, actor, timezone.now()
+        locked.status, locked.approver, locked.decided_at = (
+            RevealStatus.REFUSED,
+            actor_user(actor),
+            timezone.now(),
+        )
         locked.save(update_fields=["status", "approver", "decided_at"])
         event_record(
             actor=actor,
@@ -490,7 +496,7 @@ class Revealed:
         return f"Revealed(request={self.request.pk}, version={self.version.pk})"
 
 
-def _open_problem(*, actor: Any, request: RevealRequest) -> tuple[str, DomainError] | None:
+def _open_problem(*, actor: Actor, request: RevealRequest) -> tuple[str, DomainError] | None:
     if actor.pk != request.requester_id:
         return "not_requester", NotFound(_("No such reveal is waiting for you."), field="request")
     if request.status == RevealStatus.SPENT:
@@ -505,7 +511,7 @@ def _open_problem(*, actor: Any, request: RevealRequest) -> tuple[str, DomainErr
     return None
 
 
-def reveal_open(*, actor: Any, request: RevealRequest, keeper: Keeper | None = None) -> Revealed:
+def reveal_open(*, actor: Actor, request: RevealRequest, keeper: Keeper | None = None) -> Revealed:
     """Spend the approved grant and return the secret, once. Refused while sealed, and refused (nothing
     decrypted, the grant kept) if its audit event cannot be written."""
     request = _fresh(request)
@@ -626,7 +632,7 @@ def secret_use_previous_for_task(
 
 def secret_stage(
     *,
-    actor: Any,
+    actor: Actor,
     entry: SecretEntry,
     secret: str,
     reason: str,
@@ -672,7 +678,7 @@ def secret_stage(
 
 
 def secret_stage_copy(
-    *, actor: Any, entry: SecretEntry, from_number: int, reason: str, keeper: Keeper | None = None
+    *, actor: Actor, entry: SecretEntry, from_number: int, reason: str, keeper: Keeper | None = None
 ) -> SecretVersion:
     """Seal the value of ``entry``'s version ``from_number`` again as a new pending version: a revert to the
     original (第二十八条第1项 「恢复原密码」) goes through the same write-ahead steps as a change, the history kept
@@ -690,7 +696,7 @@ def secret_stage_copy(
             del value
 
 
-def secret_promote(*, actor: Any, version: SecretVersion, verified: str) -> SecretEntry:
+def secret_promote(*, actor: Actor, version: SecretVersion, verified: str) -> SecretEntry:
     """The target holds the pending ``version``: it becomes current; ``verified`` is the ladder's outcome."""
     if verified not in VerifyResult.values:
         raise DomainError(_("Unknown verification result."), field="result")
@@ -715,7 +721,7 @@ def secret_promote(*, actor: Any, version: SecretVersion, verified: str) -> Secr
     return entry
 
 
-def secret_abandon(*, actor: Any, version: SecretVersion, why: str) -> SecretVersion:
+def secret_abandon(*, actor: Actor, version: SecretVersion, why: str) -> SecretVersion:
     """The target does not hold the pending ``version``: it is kept, marked abandoned, never current."""
     with transaction.atomic():
         locked = SecretVersion.objects.select_for_update().select_related("entry").get(pk=version.pk)

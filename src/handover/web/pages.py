@@ -11,12 +11,13 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from handover.core.actors import Actor
 from handover.org import permissions as perms
 from handover.org import selectors
 from handover.org.models import Engagement
 
 
-def capabilities_in(*, user: Any, engagement: Engagement) -> tuple[set[str], set[str]]:
+def capabilities_in(*, user: Actor, engagement: Engagement) -> tuple[set[str], set[str]]:
     """The user's roles in the engagement and what they may do there, the union over those roles."""
     roles = selectors.roles_in(user=user, engagement=engagement)
     return roles, set().union(*(perms.capabilities_of(r) for r in roles))

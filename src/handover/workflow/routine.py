@@ -13,6 +13,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
+from handover.core.actors import Actor
 from handover.core.calendar import is_trading_day
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Site
@@ -63,7 +64,7 @@ def _date(value: Any) -> dt.date | None:
         return None
 
 
-def reminders(*, user: Any, engagement: Engagement, today: dt.date) -> list[Reminder]:
+def reminders(*, user: Actor, engagement: Engagement, today: dt.date) -> list[Reminder]:
     """What falls due at the user's sites, soonest first: two queries (the rows, their sites), whatever the
     size."""
     scope = site_scope(user=user, engagement=engagement, capability=perms.VIEW_WORKFLOW)

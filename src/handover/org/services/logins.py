@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 
 from handover.audit.models import Event
 from handover.audit.services import event_record
+from handover.core.actors import Actor
 from handover.core.errors import DomainError
 from handover.org import events
 from handover.org import permissions as perms
@@ -30,6 +31,7 @@ from handover.org.selectors import require
 # custodian supervising and the firm executing; one login must never stand for both sides.
 
 
+# ``Any`` for ``user`` here: a login (accounts.User), which org, a sibling of accounts, cannot import.
 def _login_name(user: Any) -> str:
     return str(user.get_username())
 
@@ -126,7 +128,7 @@ def _forget_grants(*users: Any) -> None:
             vars(user).pop("_handover_grants", None)
 
 
-def _record_unlink(*, actor: Any, person: Person, user: Any) -> None:
+def _record_unlink(*, actor: Actor, person: Person, user: Any) -> None:
     event_record(
         actor=actor,
         action=events.PERSON_UNLINK_LOGIN,
@@ -138,7 +140,7 @@ def _record_unlink(*, actor: Any, person: Person, user: Any) -> None:
     )
 
 
-def person_link_login(*, actor: Any, person: Person, user: Any) -> Person:
+def person_link_login(*, actor: Actor, person: Person, user: Any) -> Person:
     """Link a login account to a person, so that the login acts with the person's roles (技术组 only).
 
     A person linked to another login is relinked: the old link is removed and both are recorded."""
@@ -177,7 +179,7 @@ def person_link_login(*, actor: Any, person: Person, user: Any) -> Person:
     return person
 
 
-def person_unlink_login(*, actor: Any, person: Person) -> Person:
+def person_unlink_login(*, actor: Actor, person: Person) -> Person:
     """Remove a person's login account: the login keeps working but acts for nobody here (技术组 only)."""
     require(user=actor, engagement=person.engagement, capability=perms.MANAGE_ROLES)
     old = person.user

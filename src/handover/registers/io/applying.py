@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from handover.audit.services import event_record
 from handover.core import faults
-from handover.core.actors import SystemActor
+from handover.core.actors import Actor, actor_user
 from handover.core.errors import DomainError
 from handover.org.models import Engagement, Site
 from handover.registers import catalogue, events, services
@@ -76,7 +76,9 @@ class ImportResult:
         }
 
 
-def _target_form(*, actor: Any, engagement: Engagement, site: Site, parsed: ParsedFile) -> tuple[Form, bool]:
+def _target_form(
+    *, actor: Actor, engagement: Engagement, site: Site, parsed: ParsedFile
+) -> tuple[Form, bool]:
     number = parsed.frame.number
     when = parsed.form_date or timezone.localdate()
     if parsed.form_no:
@@ -113,7 +115,9 @@ def _target_form(*, actor: Any, engagement: Engagement, site: Site, parsed: Pars
     return form, True
 
 
-def _apply(*, actor: Any, form: Form, parsed: ParsedFile, result: ImportResult) -> dict[int, dict[str, Any]]:
+def _apply(
+    *, actor: Actor, form: Form, parsed: ParsedFile, result: ImportResult
+) -> dict[int, dict[str, Any]]:
     """Create and update the rows; returns the before/after of each updated row by 序号."""
     spec_key = catalogue.get(form.register_no).natural_key
     decimals = [c.key for c in parsed.frame.columns if c.type == "dec"]
@@ -138,7 +142,7 @@ def _apply(*, actor: Any, form: Form, parsed: ParsedFile, result: ImportResult) 
     created: list[Row] = []
     changed: list[Row] = []
     diffs: dict[int, dict[str, Any]] = {}
-    user = None if isinstance(actor, SystemActor) else actor
+    user = actor_user(actor)
     for item in parsed.rows:
         key = row_key(spec_key, item)
         match = by_key.get(key) if key is not None else None
@@ -171,7 +175,7 @@ def _apply(*, actor: Any, form: Form, parsed: ParsedFile, result: ImportResult) 
 
 
 def import_write(
-    *, actor: Any, engagement: Engagement, site: Site, parsed: ParsedFile, filename: str, sha256: str
+    *, actor: Actor, engagement: Engagement, site: Site, parsed: ParsedFile, filename: str, sha256: str
 ) -> ImportResult:
     with transaction.atomic():
         form, created = _target_form(actor=actor, engagement=engagement, site=site, parsed=parsed)

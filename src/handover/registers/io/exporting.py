@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from handover.audit.services import event_record
+from handover.core.actors import Actor
 from handover.core.errors import DomainError, PermissionDenied
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Site
@@ -159,7 +160,7 @@ def _writer(fmt: str, out: str | IO[bytes]) -> FrameWriter:
     raise DomainError(_("Export as xlsx, pdf or csv."), field="format")
 
 
-def _visible_forms(*, actor: Any, engagement: Engagement, register_no: int) -> QuerySet[Form]:
+def _visible_forms(*, actor: Actor, engagement: Engagement, register_no: int) -> QuerySet[Form]:
     scope = site_scope(user=actor, engagement=engagement, capability=perms.VIEW_REGISTERS)
     if scope is None:
         raise PermissionDenied(_("You do not have the role needed for this here."))
@@ -173,7 +174,7 @@ def _visible_forms(*, actor: Any, engagement: Engagement, register_no: int) -> Q
 
 def register_export(
     *,
-    actor: Any,
+    actor: Actor,
     engagement: Engagement,
     register_no: int,
     fmt: str,
@@ -230,7 +231,13 @@ def register_export(
 
 
 def _record(
-    *, actor: Any, engagement: Engagement, site: Site | None, summary: ExportSummary, fmt: str, filtered: bool
+    *,
+    actor: Actor,
+    engagement: Engagement,
+    site: Site | None,
+    summary: ExportSummary,
+    fmt: str,
+    filtered: bool,
 ) -> None:
     with transaction.atomic():
         event_record(

@@ -23,9 +23,9 @@ import gc
 import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from handover.core import faults
+from handover.core.actors import Actor
 from handover.core.errors import DomainError
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Site
@@ -86,7 +86,7 @@ def _cycle_collector_paused() -> Iterator[None]:
 @_cycle_collector_paused()
 def register_import(
     *,
-    actor: Any,
+    actor: Actor,
     engagement: Engagement,
     site: Site,
     register_no: int,

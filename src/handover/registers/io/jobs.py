@@ -17,7 +17,7 @@ from django.db import DatabaseError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from handover.core.actors import system
+from handover.core.actors import Actor, system
 from handover.core.errors import DomainError
 from handover.registers.io.importing import ImportRefused, register_import
 from handover.registers.io.reading import TooManyRows
@@ -85,7 +85,7 @@ def import_job_run(*, job_id: int, max_rows: int | None = None) -> ImportJob:
 def _import(job_id: int, max_rows: int | None) -> dict[str, Any]:
     """The outcome of importing the job's file, as the job's fields."""
     job = ImportJob.objects.select_related("engagement", "site", "created_by").get(pk=job_id)
-    actor: Any = job.created_by or system("import")
+    actor: Actor = job.created_by or system("import")
     outcome: dict[str, Any] = {"finished_at": timezone.now()}
     try:
         result = register_import(

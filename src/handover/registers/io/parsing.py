@@ -15,6 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from handover.core.actors import Actor
 from handover.org.models import Engagement, Site
 from handover.registers import catalogue, rules, services
 from handover.registers.columns import Column
@@ -277,7 +278,7 @@ def parse(
     progress: Progress | None = None,
     filename: str = "",
     max_rows: int | None = None,
-    user: Any = None,
+    user: Actor | None = None,
 ) -> ParsedFile:
     """Check a table of cells against 表N's frame; every problem goes into ``issues``. References resolve
     among what ``user`` may point at (refs.References)."""

@@ -26,6 +26,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
+from handover.core.actors import Actor
 from handover.org.models import Engagement, Organisation, OrgType, Person, Site
 from handover.org.selectors import firm_label_for
 from handover.registers.columns import Column
@@ -230,7 +231,7 @@ class References:
     With ``user`` (an import), only what that user may reference is known; without (an export of forms
     the user may see), the whole engagement, to name what the stored rows point at."""
 
-    def __init__(self, engagement: Engagement, *, user: Any = None, reader: Any = None) -> None:
+    def __init__(self, engagement: Engagement, *, user: Actor | None = None, reader: Any = None) -> None:
         self.engagement = engagement
         self.user = user
         # 第十一条: the firm's organisation is named (and taken back) under its code name for whoever may not

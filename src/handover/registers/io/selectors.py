@@ -7,6 +7,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from handover.core.actors import Actor
 from handover.core.errors import NotFound
 from handover.org import permissions as perms
 from handover.org.models import Site
@@ -31,7 +32,7 @@ class ImportProgress:
     form_id: int | None = None  # the form the rows went into, once the import is done
 
 
-def import_job_get(*, user: Any, job_id: int) -> ImportJob:
+def import_job_get(*, user: Actor, job_id: int) -> ImportJob:
     """The import job, if the user may fill registers at its site (as its author must)."""
     job = ImportJob.objects.select_related("engagement", "site").filter(pk=job_id).first()
     site: Site | None = job.site if job else None
@@ -46,7 +47,7 @@ def import_job_get(*, user: Any, job_id: int) -> ImportJob:
     return job
 
 
-def import_progress(*, user: Any, job_id: int) -> ImportProgress:
+def import_progress(*, user: Actor, job_id: int) -> ImportProgress:
     """The progress of an import, for a page that polls it."""
     job = import_job_get(user=user, job_id=job_id)
     finished = job.state in (ImportState.DONE, ImportState.REFUSED, ImportState.FAILED)
@@ -83,7 +84,7 @@ def _imported_form(job: ImportJob) -> int | None:
     )
 
 
-def import_error_file(*, user: Any, job_id: int) -> bytes:
+def import_error_file(*, user: Actor, job_id: int) -> bytes:
     """The failed rows of a refused import as an xlsx with an error column."""
     job = import_job_get(user=user, job_id=job_id)
     if job.error_file is None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from django.utils.translation import gettext as _
 
 from handover.core import filestore
+from handover.core.actors import Actor
 from handover.core.errors import DomainError, NotFound
 from handover.org import permissions as perms
 from handover.org.models import Engagement
@@ -20,7 +21,7 @@ from handover.registers.models import (
 from handover.registers.selectors.common import _scoped_sites
 
 
-def attachment_get(*, user: Any, engagement: Engagement, attachment_id: int) -> Attachment:
+def attachment_get(*, user: Actor, engagement: Engagement, attachment_id: int) -> Attachment:
     """One evidence file on a form or a row at the user's sites (a form-level file has no row)."""
     sites = _scoped_sites(user=user, engagement=engagement, capability=perms.VIEW_REGISTERS)
     found = None

@@ -11,6 +11,7 @@ from django.db.models import (
     QuerySet,
 )
 
+from handover.core.actors import Actor
 from handover.org.models import Engagement, Organisation, Person, Site
 from handover.org.selectors import site_scope
 from handover.registers.models import (
@@ -43,7 +44,7 @@ ENTITY_MODELS: dict[str, tuple[type[Model], str]] = {
 }
 
 
-def _scoped_sites(*, user: Any, engagement: Engagement, capability: str) -> QuerySet[Site, Any] | None:
+def _scoped_sites(*, user: Actor, engagement: Engagement, capability: str) -> QuerySet[Site, Any] | None:
     """The sites where ``capability`` holds, as a subquery; None when it holds nowhere."""
     scope = site_scope(user=user, engagement=engagement, capability=capability)
     if scope is None:

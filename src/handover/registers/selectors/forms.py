@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from django.db.models import (
     Prefetch,
@@ -11,7 +10,7 @@ from django.db.models import (
 )
 from django.utils.translation import gettext as _
 
-from handover.core.actors import SystemActor
+from handover.core.actors import Actor, SystemActor
 from handover.core.errors import NotFound
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Role, Site
@@ -29,7 +28,7 @@ from handover.registers.signing import ARCHIVERS, ROW_SIGNERS, footer_roles
 
 def form_list(
     *,
-    user: Any,
+    user: Actor,
     engagement: Engagement,
     register_no: int | None = None,
     site: Site | None = None,
@@ -57,7 +56,7 @@ def form_list(
 
 
 def form_get(
-    *, user: Any, engagement: Engagement, form_id: int, capability: str = perms.VIEW_REGISTERS
+    *, user: Actor, engagement: Engagement, form_id: int, capability: str = perms.VIEW_REGISTERS
 ) -> Form:
     """One form (any version) at the user's sites."""
     form = (
@@ -80,7 +79,7 @@ def form_versions(*, form: Form) -> list[Form]:
     )
 
 
-def roles_at(*, user: Any, engagement: Engagement, site: Site) -> set[str]:
+def roles_at(*, user: Actor, engagement: Engagement, site: Site) -> set[str]:
     """The roles the user holds at ``site`` (directly, above it, or engagement-wide)."""
     return {
         g.role
@@ -101,7 +100,7 @@ class FormActions:
     row_kinds: list[str]
 
 
-def form_actions(*, user: Any, form: Form) -> FormActions:
+def form_actions(*, user: Actor, form: Form) -> FormActions:
     """The actions to offer on ``form`` to this user, from the roles they hold at its site."""
     if isinstance(user, SystemActor):
         return FormActions(False, False, False, False, [], [])

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
 
 from django.db.models import (
     Count,
 )
 
+from handover.core.actors import Actor
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Site
 from handover.org.selectors import site_list
@@ -40,7 +40,7 @@ class AnnexGroup:
 
 
 def register_index(
-    *, user: Any, engagement: Engagement, site: Site | None = None, phase: str = ""
+    *, user: Actor, engagement: Engagement, site: Site | None = None, phase: str = ""
 ) -> list[AnnexGroup]:
     """The 41 registers grouped by 附件, with form counts by state and row counts per visible site.
 

@@ -10,6 +10,7 @@ from django.db.models import (
     QuerySet,
 )
 
+from handover.core.actors import Actor
 from handover.org import permissions as perms
 from handover.org.models import Engagement, OrgType, Person, Site
 from handover.org.selectors import firm_label_for, site_list, site_scope
@@ -20,7 +21,7 @@ from handover.registers.models import (
 from handover.registers.selectors.common import ENTITY_MODELS, _scoped_sites
 
 
-def ref_choices(*, user: Any, engagement: Engagement, ref: str) -> QuerySet[Any]:
+def ref_choices(*, user: Actor, engagement: Engagement, ref: str) -> QuerySet[Any]:
     """The entities a ``ref`` column may point at for this user: active ones at the user's sites."""
     model, site_path = ENTITY_MODELS[ref]
     if model is Site:
@@ -36,7 +37,7 @@ def ref_choices(*, user: Any, engagement: Engagement, ref: str) -> QuerySet[Any]
     return qs
 
 
-def register_rows(*, user: Any, engagement: Engagement, refs: str) -> QuerySet[Row]:
+def register_rows(*, user: Actor, engagement: Engagement, refs: str) -> QuerySet[Row]:
     """Rows a register reference (``T39``, ``T11|T12``) may point at: current rows the user can see."""
     numbers = [int(part[1:]) for part in refs.split("|")]
     sites = _scoped_sites(user=user, engagement=engagement, capability=perms.VIEW_REGISTERS)
@@ -48,7 +49,7 @@ def register_rows(*, user: Any, engagement: Engagement, refs: str) -> QuerySet[R
 
 
 def ref_labels(
-    *, engagement: Engagement, columns: tuple[Column, ...], rows: list[Row], user: Any = None
+    *, engagement: Engagement, columns: tuple[Column, ...], rows: list[Row], user: Actor | None = None
 ) -> dict[str, dict]:
     """Display names of the entities and rows the given rows point at: ``{ref: {id: label}}``.
 

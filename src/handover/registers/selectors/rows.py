@@ -22,6 +22,7 @@ from django.db.models.lookups import Exact, In
 from django.utils.translation import gettext as _
 
 from handover.audit.models import Event
+from handover.core.actors import Actor
 from handover.core.errors import NotFound
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Site
@@ -69,7 +70,7 @@ def column_filters(register_no: int, params: Any) -> dict[str, Any]:
 
 
 def row_list(
-    *, user: Any, engagement: Engagement, filters: RowFilters, within: Reach | None = None
+    *, user: Actor, engagement: Engagement, filters: RowFilters, within: Reach | None = None
 ) -> QuerySet[Row]:
     """Current rows of current forms at the user's sites, narrowed by ``filters``, unordered. ``within``: the
     user's ``VIEW_REGISTERS`` reach when the page has already read it (``common.reach``), else read here.
@@ -225,7 +226,9 @@ def row_signatures(*, rows: list[Row]) -> dict[int, dict[str, Signature]]:
     return found
 
 
-def row_get(*, user: Any, engagement: Engagement, row_id: int, capability: str = perms.VIEW_REGISTERS) -> Row:
+def row_get(
+    *, user: Actor, engagement: Engagement, row_id: int, capability: str = perms.VIEW_REGISTERS
+) -> Row:
     """One row (any version) at the user's sites."""
     sites = _scoped_sites(user=user, engagement=engagement, capability=capability)
     row = None

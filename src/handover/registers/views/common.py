@@ -14,6 +14,7 @@ from django.utils.html import format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
+from handover.core.actors import Actor
 from handover.core.errors import NotFound
 from handover.core.moments import moment_text
 from handover.org.models import Engagement
@@ -97,7 +98,7 @@ def table(
     columns: tuple[Column, ...],
     rows: list[Row],
     *,
-    user: Any,
+    user: Actor,
     show_form: bool = False,
 ) -> list[SafeString]:
     """The rows of a page as ``<tr>`` lines (registers/_rows.html gives the head), with the lookups they need

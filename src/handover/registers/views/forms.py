@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from handover.core.actors import Actor
 from handover.core.uploads import upload_kind
 from handover.org import permissions as perms
 from handover.org import selectors as org_selectors
@@ -37,7 +38,7 @@ from handover.registers.views.common import (
 from handover.web.access import needs
 
 
-def _new_form_initial(user: Any, engagement: Engagement, sites: Any) -> dict[str, Any]:
+def _new_form_initial(user: Actor, engagement: Engagement, sites: Any) -> dict[str, Any]:
     """UX review L6: today's date (Beijing), and the site when the person fills registers at only one."""
     own = {
         g.site_id

@@ -22,7 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Q
 
-from handover.core.actors import system
+from handover.core.actors import Actor, system
 from handover.core.filestore import file_digest
 from handover.org.models import Engagement
 from handover.registers.io.exporting import register_export
@@ -89,7 +89,7 @@ class Annex:
 
 
 def annexes_ready(
-    *, actor: Any, engagement: Engagement, forms: Iterable[Form], keys: dict[int, str], algorithm: str
+    *, actor: Actor, engagement: Engagement, forms: Iterable[Form], keys: dict[int, str], algorithm: str
 ) -> list[Annex]:
     """The xlsx and PDF of each form, reused from the store when recorded and unchanged, else exported now."""
     forms = list(forms)
@@ -129,7 +129,7 @@ def _digest_if(path: Path, sha256: str | None) -> Any:
     return digest if digest.hexdigest == sha256 else None
 
 
-def _export(actor: Any, engagement: Engagement, form: Form, fmt: str, key: str, path: Path) -> Any:
+def _export(actor: Actor, engagement: Engagement, form: Form, fmt: str, key: str, path: Path) -> Any:
     """Export one format of a signed version into the store (under a temporary name, then renamed) and record
     it; the export itself is audited by ``register_export``."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from handover.audit.services import event_record
-from handover.core.actors import SystemActor
+from handover.core.actors import Actor, SystemActor, actor_user
 from handover.core.errors import DomainError
 from handover.core.filestore import file_digest
 from handover.notifications.links import Link
@@ -43,7 +43,7 @@ from handover.workflow.models import PhaseTransition, StepNote
 
 
 def _export_pair(
-    actor: Any,
+    actor: Actor,
     engagement: Engagement,
     form: Form,
     folder: Path,
@@ -67,13 +67,13 @@ def _export_pair(
     return written
 
 
-def _refuse_unless_compiler(actor: Any, engagement: Engagement) -> None:
+def _refuse_unless_compiler(actor: Actor, engagement: Engagement) -> None:
     """第二十七条第4项: 技术组 compiles 表24 and signs it as such, so the builder is a 技术组 member's login
     (a system actor or a login without a person in the engagement cannot sign)."""
     member = (
         not isinstance(actor, SystemActor)
         and Role.TECH_GROUP in roles_in(user=actor, engagement=engagement)
-        and Person.objects.filter(engagement=engagement, user=actor, is_active=True).exists()
+        and Person.objects.filter(engagement=engagement, user=actor_user(actor), is_active=True).exists()
     )
     if not member:
         raise DomainError(
@@ -121,7 +121,7 @@ def _table24_lines(engagement: Engagement) -> dict[int, list[dict[str, Any]]]:
 
 
 def _table24(
-    actor: Any, engagement: Engagement, residual_risk: str, summary: str, now: datetime,
+    actor: Actor, engagement: Engagement, residual_risk: str, summary: str, now: datetime,
     lines: dict[int, list[dict[str, Any]]] | None = None,
 ) -> list[Form]:  # fmt: skip
     """表24 at each root site (总部) of the engagement over its whole subtree — its ``lines`` computed when the
@@ -171,7 +171,7 @@ def _table24_formats(form: Form) -> tuple[str, ...]:
     return BOTH if form.rows.filter(is_current=True).count() <= exporting.MAX_PDF_ROWS else ("xlsx",)
 
 
-def _table24_export(actor: Any, engagement: Engagement, form: Form, folder: Path) -> dict[str, Any]:
+def _table24_export(actor: Actor, engagement: Engagement, form: Form, folder: Path) -> dict[str, Any]:
     """The signed 表24 exported into ``table24/``, and package.json's account of it."""
     formats = _table24_formats(form)
     files = _export_pair(actor, engagement, form, folder, f"table24/{form.form_no}-v{form.version}", formats)
@@ -201,7 +201,7 @@ def _table24_entry(form: Form, files: list[str]) -> dict[str, Any]:
 
 
 def _metadata(
-    *, actor: Any, engagement: Engagement, now: datetime, residual_risk: str, not_done: list[SiteNotDone],
+    *, actor: Actor, engagement: Engagement, now: datetime, residual_risk: str, not_done: list[SiteNotDone],
     table24: list[dict[str, Any]], annexes: list[Form], unsigned: list[str], algorithm: str,
     chosen_at: datetime | None = None, keys: dict[int, str] | None = None, later: list[str] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
@@ -278,7 +278,7 @@ def _n03_summary(engagement: Engagement) -> str:
 
 
 def _record(
-    actor: Any, engagement: Engagement, zipped: Path, manifest: bytes, count: int, built: _Built
+    actor: Actor, engagement: Engagement, zipped: Path, manifest: bytes, count: int, built: _Built
 ) -> HandoverPackage:
     """The package row and its audit event (digest, builder, time)."""
     with zipped.open("rb") as handle:
@@ -296,7 +296,7 @@ def _record(
         residual_risk=meta["residual_risk"],
         sites_not_done=meta["sites_not_done"],
         checkpoint_seq=built.checkpoint_seq,
-        built_by=None if isinstance(actor, SystemActor) else actor,
+        built_by=actor_user(actor),
         built_by_name=_actor_name(actor),
         built_at=now,
     )
@@ -337,7 +337,7 @@ def package_path(package: HandoverPackage) -> Path:
 
 
 def package_file_open(
-    *, actor: Any, package: HandoverPackage, capability: str = perms.MANAGE_PACKAGES
+    *, actor: Actor, package: HandoverPackage, capability: str = perms.MANAGE_PACKAGES
 ) -> Path:
     """The package file for a download, after checking it is the one recorded; the reading is audited. 技术组
     downloads it to send it; the working group (``capability`` approve_package) to read what it approves."""

@@ -34,7 +34,7 @@ from django.utils.translation import gettext as _
 
 from handover.audit.services import checkpoint_write, event_record
 from handover.core import faults
-from handover.core.actors import actor_name
+from handover.core.actors import Actor, actor_name, actor_user
 from handover.core.errors import DomainError, StorageFull, disk_full
 from handover.core.moments import moment_text
 from handover.org import permissions as perms
@@ -78,7 +78,7 @@ def _summary_needed() -> DomainError:
 
 def package_build_request(
     *,
-    actor: Any,
+    actor: Actor,
     engagement: Engagement,
     residual_risk: str = "",
     algorithm: str = "sha256",
@@ -95,7 +95,7 @@ def package_build_request(
         _refuse_while_running(engagement, actor)
         build = PackageBuild.objects.create(
             engagement=engagement,
-            requested_by=actor,
+            requested_by=actor_user(actor),
             requested_by_name=actor_name(actor),
             residual_risk=residual_risk.strip(),
             summary=summary.strip(),
@@ -113,7 +113,7 @@ def package_build_request(
 
 def package_build_start(
     *,
-    actor: Any,
+    actor: Actor,
     engagement: Engagement,
     residual_risk: str = "",
     algorithm: str = "sha256",
@@ -131,7 +131,7 @@ def package_build_start(
 
 
 def package_build(
-    *, actor: Any, engagement: Engagement, residual_risk: str = "", algorithm: str = "sha256", summary: str = "",
+    *, actor: Actor, engagement: Engagement, residual_risk: str = "", algorithm: str = "sha256", summary: str = "",
     progress: Progress | None = None,
 ) -> HandoverPackage:  # fmt: skip
     """Build in this process (the command line, tests): ask, run, and return the package or raise why not."""
@@ -144,7 +144,7 @@ def package_build(
     return build.package
 
 
-def _refuse_before(actor: Any, engagement: Engagement, algorithm: str) -> None:
+def _refuse_before(actor: Actor, engagement: Engagement, algorithm: str) -> None:
     require(user=actor, engagement=engagement, capability=perms.MANAGE_PACKAGES)
     _refuse_unless_compiler(actor, engagement)
     if algorithm not in verify.ALGORITHMS:
@@ -153,7 +153,7 @@ def _refuse_before(actor: Any, engagement: Engagement, algorithm: str) -> None:
     _package_key()  # an unreadable key is named now, not after the exports
 
 
-def _refuse_while_running(engagement: Engagement, actor: Any) -> None:
+def _refuse_while_running(engagement: Engagement, actor: Actor) -> None:
     """One build of an engagement at a time; one silent for ``STALE`` was interrupted and is marked failed."""
     now = timezone.now()
     live = PackageBuild.objects.select_for_update().filter(
@@ -194,7 +194,7 @@ def _runner_gone(runner: str) -> bool:
     return False
 
 
-def _failed(build: PackageBuild, reason: str, actor: Any = None) -> None:
+def _failed(build: PackageBuild, reason: str, actor: Actor | None = None) -> None:
     PackageBuild.objects.filter(pk=build.pk).update(
         state=BuildState.FAILED, reason=reason, finished_at=timezone.now()
     )
@@ -307,7 +307,7 @@ def _snapshot(build: PackageBuild, engagement: Engagement) -> tuple[Any, ...]:
 
 
 def _annexes_zipped(
-    build: PackageBuild, actor: Any, sites: list[list[Form]], keys: dict[int, str], zipped: Path,
+    build: PackageBuild, actor: Actor, sites: list[list[Form]], keys: dict[int, str], zipped: Path,
     progress: Progress,
 ) -> tuple[dict[str, tuple[int, str]], int]:  # fmt: skip
     """Each site's annexes, exported or reused, into the zip; the progress after each site. Returns each file's

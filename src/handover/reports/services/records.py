@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from handover.accounts.enrolment import credential_is_fresh
 from handover.accounts.services import totp_verify
 from handover.audit.services import event_record
+from handover.core.actors import Actor, actor_user
 from handover.core.errors import DomainError
 from handover.notifications.links import Link
 from handover.notifications.services import notify
@@ -30,7 +31,7 @@ from handover.workflow.models import CaseRiskAcceptance, CaseState
 
 
 def package_approve(
-    *, actor: Any, package: HandoverPackage, totp_code: str, reference: str = "", residual_risk_read: bool = False,
+    *, actor: Actor, package: HandoverPackage, totp_code: str, reference: str = "", residual_risk_read: bool = False,
 ) -> PackageApproval:  # fmt: skip
     """第二十七条第4项 「技术组…编制交接工作清单，报托管工作组审批」: a member of the 托管工作组 approves the package in
     person (an observer for the working group, with a fresh second-factor code), never 技术组 on its behalf (trace
@@ -59,7 +60,9 @@ def package_approve(
             ),
             field="residual_risk_read",
         )
-    login = get_user_model().objects.get(pk=actor.pk)  # the stored last-used step: a code works once
+    login = get_user_model().objects.get(
+        pk=actor_user(actor).pk
+    )  # the stored last-used step: a code works once
     if credential_is_fresh(user=login):
         raise DomainError(
             _(
@@ -73,7 +76,7 @@ def package_approve(
     with transaction.atomic():
         approval = PackageApproval.objects.create(
             package=package, approver=person.name, person=person, approved_at=now, reference=reference.strip(),
-            residual_risk_read=bool(package.residual_risk), recorded_by=actor,
+            residual_risk_read=bool(package.residual_risk), recorded_by=actor_user(actor),
         )  # fmt: skip
         event_record(
             actor=actor,
@@ -95,7 +98,7 @@ def package_approve(
     return approval
 
 
-def _working_group_member(actor: Any, engagement: Engagement) -> Person:
+def _working_group_member(actor: Actor, engagement: Engagement) -> Person:
     """The acting login's person, who must observe this engagement for the 托管工作组 (not for the 证监局)."""
     person = working_group_member(user=actor, engagement=engagement)
     if person is None:
@@ -109,7 +112,7 @@ def _working_group_member(actor: Any, engagement: Engagement) -> Person:
 
 
 def package_distribution_record(
-    *, actor: Any, package: HandoverPackage, recipient: str, sent_at: datetime, site: Site | None = None,
+    *, actor: Actor, package: HandoverPackage, recipient: str, sent_at: datetime, site: Site | None = None,
     means: str = "",
 ) -> PackageDistribution:  # fmt: skip
     """One sending of the approved package: 证监局, 托管工作组, 被托管公司, or a 营业部 (第二十七条第4项)."""
@@ -122,7 +125,7 @@ def package_distribution_record(
             site=site,
             sent_at=sent_at,
             means=means.strip(),
-            recorded_by=actor,
+            recorded_by=actor_user(actor),
         )
         event_record(
             actor=actor,
@@ -202,7 +205,7 @@ def _addendum_body(package: HandoverPackage) -> dict[str, Any]:
     }
 
 
-def package_addendum_issue(*, actor: Any, package: HandoverPackage) -> bytes:
+def package_addendum_issue(*, actor: Actor, package: HandoverPackage) -> bytes:
     """The signed addendum: the approval and distribution records bound to the package's SHA-256."""
     require(user=actor, engagement=package.engagement, capability=perms.MANAGE_PACKAGES)
     body = _addendum_body(package)

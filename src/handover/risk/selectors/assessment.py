@@ -13,6 +13,7 @@ from typing import Any
 from django.db.models import Count, Q
 from django.utils.translation import gettext as _
 
+from handover.core.actors import Actor
 from handover.org import permissions as perms
 from handover.org.models import Engagement
 from handover.registers import catalogue
@@ -140,7 +141,7 @@ def _findings_section(engagement: Engagement, registers: dict[int, str]) -> Sect
     ])  # fmt: skip
 
 
-def assessment_content(*, user: Any, engagement: Engagement, kind: str, as_of: dt.date) -> Assessment:
+def assessment_content(*, user: Actor, engagement: Engagement, kind: str, as_of: dt.date) -> Assessment:
     """The report's content; ``kind`` is ``initial``, ``security`` (the handover's security assessment, with the
     findings and the remediation plan, 第二十六条第9项) or ``overall``."""
     visible(user, engagement, perms.VIEW_RISK)
@@ -169,7 +170,7 @@ def assessment_content(*, user: Any, engagement: Engagement, kind: str, as_of: d
     return Assessment(kind, KINDS[kind], BASIS[kind], engagement, as_of, sections, risks, serious)
 
 
-def report_versions(*, user: Any, engagement: Engagement) -> list[Any]:
+def report_versions(*, user: Actor, engagement: Engagement) -> list[Any]:
     """Every issued version of the assessment reports, newest first per kind, with their signatures."""
     from handover.risk.models import AssessmentReport
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
 
 from django.conf import settings
 from django.http import Http404
 from django.utils.translation import gettext as _
 
+from handover.core.actors import Actor
 from handover.org import permissions as perms
 from handover.org.models import Engagement
 from handover.registers.models import InformationSystem
@@ -35,7 +35,7 @@ class CapacityLine:
     items: tuple[str, ...]
 
 
-def capacity_lines(*, user: Any, engagement: Engagement, today: dt.date) -> list[CapacityLine]:
+def capacity_lines(*, user: Actor, engagement: Engagement, today: dt.date) -> list[CapacityLine]:
     """One line per system tested or important: the latest test, its ratio, and what is open."""
     visible(user, engagement, perms.VIEW_RISK)
     minimum = min_ratio()
@@ -60,12 +60,12 @@ def capacity_lines(*, user: Any, engagement: Engagement, today: dt.date) -> list
     return lines
 
 
-def capacity_history(*, user: Any, engagement: Engagement) -> list[CapacityRecord]:
+def capacity_history(*, user: Actor, engagement: Engagement) -> list[CapacityRecord]:
     visible(user, engagement, perms.VIEW_RISK)
     return list(CapacityRecord.objects.filter(engagement=engagement).order_by("-tested_on", "-pk"))
 
 
-def capacity_get(*, user: Any, engagement: Engagement, record_id: int) -> CapacityRecord:
+def capacity_get(*, user: Actor, engagement: Engagement, record_id: int) -> CapacityRecord:
     visible(user, engagement, perms.VIEW_RISK)
     found = (
         CapacityRecord.objects.filter(engagement=engagement, pk=record_id)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
 
 from django.conf import settings
 from django.http import Http404
 
+from handover.core.actors import Actor
 from handover.org import permissions as perms
 from handover.org.models import Engagement
 from handover.risk.models import Change, ChangeState, FreezePeriod
@@ -23,7 +23,7 @@ def notice_due(change: Change) -> dt.datetime:
     return change.window_start - dt.timedelta(days=int(getattr(settings, "HANDOVER_CHANGE_NOTICE_DAYS", 3)))
 
 
-def change_list(*, user: Any, engagement: Engagement) -> list[Change]:
+def change_list(*, user: Actor, engagement: Engagement) -> list[Change]:
     visible(user, engagement, perms.VIEW_RISK)
     return list(
         Change.objects.filter(engagement=engagement)
@@ -32,7 +32,7 @@ def change_list(*, user: Any, engagement: Engagement) -> list[Change]:
     )
 
 
-def change_get(*, user: Any, engagement: Engagement, number: str) -> Change:
+def change_get(*, user: Actor, engagement: Engagement, number: str) -> Change:
     visible(user, engagement, perms.VIEW_RISK)
     found = (
         Change.objects.filter(engagement=engagement, number=number)
@@ -45,7 +45,7 @@ def change_get(*, user: Any, engagement: Engagement, number: str) -> Change:
     return found
 
 
-def freeze_list(*, user: Any, engagement: Engagement, today: dt.date) -> list[FreezePeriod]:
+def freeze_list(*, user: Actor, engagement: Engagement, today: dt.date) -> list[FreezePeriod]:
     visible(user, engagement, perms.VIEW_RISK)
     return list(
         FreezePeriod.objects.filter(engagement=engagement, ends_on__gte=today - dt.timedelta(days=30))

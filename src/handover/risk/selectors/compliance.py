@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
 
 from django.db.models import F, Q
 from django.utils.translation import gettext as _
 
 from handover.core import clock
+from handover.core.actors import Actor
 from handover.org import permissions as perms
 from handover.org.models import Engagement
 from handover.registers.models import Form, FormState, InformationSystem, Row, Signature
@@ -151,7 +151,7 @@ def evidence_found(*, engagement: Engagement, today: dt.date) -> set[str]:
     return found
 
 
-def compliance_view(*, user: Any, engagement: Engagement, now: dt.datetime | None = None) -> list[DutyLine]:
+def compliance_view(*, user: Actor, engagement: Engagement, now: dt.datetime | None = None) -> list[DutyLine]:
     """Each duty with its status: not applicable (with the reason), met (every declared evidence found, or
     for a duty with none declared, evidence linked by a person), partly (some), or missing (none)."""
     visible(user, engagement, perms.VIEW_RISK)

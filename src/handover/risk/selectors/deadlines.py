@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from django.utils.translation import gettext as _
 
+from handover.core.actors import Actor
 from handover.org import permissions as perms
 from handover.org.models import Engagement
 from handover.risk.models import Drill, RiskAcceptance, Severity, SupplierState
@@ -20,7 +20,7 @@ def _end_of(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(23, 59), tzinfo=BEIJING)
 
 
-def deadlines(*, user: Any, engagement: Engagement, now: dt.datetime) -> list[Due]:
+def deadlines(*, user: Actor, engagement: Engagement, now: dt.datetime) -> list[Due]:
     """Everything owed, earliest first; ``overdue`` when its time has passed."""
     visible(user, engagement, perms.VIEW_RISK)
     found = clocks_open(user=user, engagement=engagement, now=now)

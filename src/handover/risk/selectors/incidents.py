@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 
+from handover.core.actors import Actor
 from handover.core.errors import NotFound
 from handover.org import permissions as perms
 from handover.org.models import Engagement
@@ -15,7 +15,7 @@ from handover.risk.models import Incident, ReportClock
 from handover.risk.selectors.common import visible
 
 
-def incident_list(*, user: Any, engagement: Engagement) -> QuerySet[Incident]:
+def incident_list(*, user: Actor, engagement: Engagement) -> QuerySet[Incident]:
     """The engagement's incidents, newest first, with their clocks."""
     visible(user, engagement, perms.VIEW_RISK)
     return Incident.objects.filter(engagement=engagement).prefetch_related(
@@ -23,7 +23,7 @@ def incident_list(*, user: Any, engagement: Engagement) -> QuerySet[Incident]:
     )
 
 
-def incident_get(*, user: Any, engagement: Engagement, incident_id: int) -> Incident:
+def incident_get(*, user: Actor, engagement: Engagement, incident_id: int) -> Incident:
     found = incident_list(user=user, engagement=engagement).filter(pk=incident_id).first()
     if found is None:
         raise NotFound(f"incident {incident_id}", field="incident")
@@ -40,7 +40,7 @@ class Due:
     overdue: bool
 
 
-def clocks_open(*, user: Any, engagement: Engagement, now: dt.datetime) -> list[Due]:
+def clocks_open(*, user: Actor, engagement: Engagement, now: dt.datetime) -> list[Due]:
     """Reports still owed on the engagement's incidents, earliest first."""
     visible(user, engagement, perms.VIEW_RISK)
     owed = ReportClock.objects.filter(

@@ -16,12 +16,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from django.conf import settings
 from django.db.models import Min
 from django.utils.translation import gettext as _
 
+from handover.core.actors import Actor
 from handover.org import permissions as perms
 from handover.org.models import Engagement
 from handover.registers.models import Form, FormState
@@ -89,7 +89,7 @@ def next_period(period: str, cycle: str) -> tuple[str, dt.date] | None:
     return None
 
 
-def reports_owed(*, user: Any, engagement: Engagement, now: dt.datetime) -> list[Owed]:
+def reports_owed(*, user: Actor, engagement: Engagement, now: dt.datetime) -> list[Owed]:
     visible(user, engagement, perms.VIEW_RISK)
     filings = {f.key: f for f in ReportFiling.objects.filter(engagement=engagement)}
     found: list[Owed] = []

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
 
 from django.db.models import QuerySet
 
+from handover.core.actors import Actor
 from handover.org import permissions as perms
 from handover.org.models import Engagement
 from handover.risk import rules
@@ -15,12 +15,12 @@ from handover.risk.models import REQUIRED_SCENARIOS, Drill, EmergencyPlan, PlanV
 from handover.risk.selectors.common import visible
 
 
-def plan_list(*, user: Any, engagement: Engagement) -> QuerySet[EmergencyPlan]:
+def plan_list(*, user: Actor, engagement: Engagement) -> QuerySet[EmergencyPlan]:
     visible(user, engagement, perms.VIEW_RISK)
     return EmergencyPlan.objects.filter(engagement=engagement).prefetch_related("versions")
 
 
-def drill_list(*, user: Any, engagement: Engagement) -> QuerySet[Drill]:
+def drill_list(*, user: Actor, engagement: Engagement) -> QuerySet[Drill]:
     visible(user, engagement, perms.VIEW_RISK)
     return (
         Drill.objects.filter(engagement=engagement)
@@ -39,7 +39,7 @@ class Coverage:
     drill_due: bool  # required, and no drill held within the interval
 
 
-def coverage_matrix(*, user: Any, engagement: Engagement, today: dt.date) -> list[Coverage]:
+def coverage_matrix(*, user: Actor, engagement: Engagement, today: dt.date) -> list[Coverage]:
     """For each scenario: the plans (latest versions) covering it, and its last drill."""
     visible(user, engagement, perms.VIEW_RISK)
     latest: dict[int, PlanVersion] = {}
@@ -65,6 +65,6 @@ def coverage_matrix(*, user: Any, engagement: Engagement, today: dt.date) -> lis
     return lines
 
 
-def drills_overdue(*, user: Any, engagement: Engagement, today: dt.date) -> list[Drill]:
+def drills_overdue(*, user: Actor, engagement: Engagement, today: dt.date) -> list[Drill]:
     """Drills planned for a day that has passed and not recorded as held."""
     return list(drill_list(user=user, engagement=engagement).filter(held_on__isnull=True, due_on__lt=today))

@@ -4,8 +4,7 @@ no activity names yet — an inventory with a hole in it is an open item."""
 
 from __future__ import annotations
 
-from typing import Any
-
+from handover.core.actors import Actor
 from handover.org import permissions as perms
 from handover.org.models import Engagement
 from handover.registers.models import InformationSystem, Row
@@ -15,12 +14,12 @@ from handover.risk.selectors.common import visible
 INVESTOR_DATA_CATEGORIES = ("集中交易", "营业部柜台", "网上交易", "电话委托", "清算", "第三方存管/银证转账")
 
 
-def activity_list(*, user: Any, engagement: Engagement) -> list[ProcessingActivity]:
+def activity_list(*, user: Actor, engagement: Engagement) -> list[ProcessingActivity]:
     visible(user, engagement, perms.VIEW_RISK)
     return list(ProcessingActivity.objects.filter(engagement=engagement))
 
 
-def uncovered_systems(*, user: Any, engagement: Engagement) -> list[str]:
+def uncovered_systems(*, user: Actor, engagement: Engagement) -> list[str]:
     """Systems holding investors' information that no processing activity names."""
     visible(user, engagement, perms.VIEW_RISK)
     named: set[str] = set()
@@ -35,7 +34,7 @@ def uncovered_systems(*, user: Any, engagement: Engagement) -> list[str]:
 CLIENT_DATA = ("当前数据", "历史数据")  # 表14 data classes that hold clients' data
 
 
-def courier_media(*, user: Any, engagement: Engagement) -> list[tuple[Row, MediaEncryption | None]]:
+def courier_media(*, user: Actor, engagement: Engagement) -> list[tuple[Row, MediaEncryption | None]]:
     """表14 backups of clients' data sent to head office by courier (第二十八条第8项), each with its encryption mark
     or None (an open item)."""
     visible(user, engagement, perms.VIEW_RISK)

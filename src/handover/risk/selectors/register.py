@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from django.db.models import Prefetch, QuerySet
 from django.utils.translation import gettext as _
 
+from handover.core.actors import Actor
 from handover.org import permissions as perms
 from handover.org.models import Engagement
 from handover.risk import rules
@@ -16,7 +17,7 @@ from handover.risk.models import Risk, RiskAcceptance, Treatment
 from handover.risk.selectors.common import visible
 
 
-def risk_list(*, user: Any, engagement: Engagement) -> QuerySet[Risk]:
+def risk_list(*, user: Actor, engagement: Engagement) -> QuerySet[Risk]:
     """The engagement's risks with their owner and acceptances (newest first)."""
     visible(user, engagement, perms.VIEW_RISK)
     return (
@@ -58,7 +59,7 @@ def _level(matrix: rules.Matrix, likelihood: int | None, impact: int | None) -> 
     return 0 if likelihood is None or impact is None else matrix.level(likelihood, impact)
 
 
-def quality_check(*, user: Any, engagement: Engagement, today: dt.date) -> list[Finding]:
+def quality_check(*, user: Actor, engagement: Engagement, today: dt.date) -> list[Finding]:
     """Errors: residual above current; current above inherent. Open items: an accepted risk past its expiry
     or with no approved acceptance, a mitigated risk with no 表40 action, a risk with no residual score."""
     matrix = rules.current().matrix

@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from handover.core.actors import Actor
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Organisation, OrgType
 from handover.registers.models import InformationSystem, Row
@@ -71,7 +72,7 @@ def _date(value: Any) -> dt.date | None:
         return None
 
 
-def supplier_lines(*, user: Any, engagement: Engagement, today: dt.date) -> list[SupplierLine]:
+def supplier_lines(*, user: Actor, engagement: Engagement, today: dt.date) -> list[SupplierLine]:
     """Every supplying organisation (by type, or because it supplies a system or signed a contract), in a fixed
     number of queries."""
     visible(user, engagement, perms.VIEW_RISK)

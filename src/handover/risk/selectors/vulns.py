@@ -6,12 +6,12 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils.translation import gettext as _
 
+from handover.core.actors import Actor
 from handover.org import permissions as perms
 from handover.org.models import Engagement
 from handover.risk import rules
@@ -58,7 +58,7 @@ def _state(v: Vulnerability, today: dt.date, days: dict[str, int]) -> str:
 
 
 def vuln_list(
-    *, user: Any, engagement: Engagement, now: dt.datetime, state: str = "", severity: str = "", host: str = "",
+    *, user: Actor, engagement: Engagement, now: dt.datetime, state: str = "", severity: str = "", host: str = "",
     text: str = "", limit: int = 500,
 ) -> tuple[list[Line], int]:  # fmt: skip
     """The findings matching the filters (newest sighting first), at most ``limit``, and how many matched."""
@@ -95,7 +95,7 @@ def vuln_list(
     return lines, total
 
 
-def overdue(*, user: Any, engagement: Engagement, now: dt.datetime) -> list[Vulnerability]:
+def overdue(*, user: Actor, engagement: Engagement, now: dt.datetime) -> list[Vulnerability]:
     """Open findings, neither accepted nor false positives, past their fix time."""
     visible(user, engagement, perms.VIEW_RISK)
     days = rules.vuln_sla_days()
@@ -139,7 +139,7 @@ class History:
     reported: bool
 
 
-def vuln_detail(*, user: Any, engagement: Engagement, number: str) -> tuple[Vulnerability, list[History]]:
+def vuln_detail(*, user: Actor, engagement: Engagement, number: str) -> tuple[Vulnerability, list[History]]:
     """One finding and the scans of its tools that covered its host: which reported it, which did not."""
     visible(user, engagement, perms.VIEW_RISK)
     found = (
@@ -159,7 +159,7 @@ def vuln_detail(*, user: Any, engagement: Engagement, number: str) -> tuple[Vuln
     return found, [History(scan, scan.pk in reporting) for scan in scans]
 
 
-def scan_list(*, user: Any, engagement: Engagement, limit: int = 20) -> list[VulnScan]:
+def scan_list(*, user: Actor, engagement: Engagement, limit: int = 20) -> list[VulnScan]:
     visible(user, engagement, perms.VIEW_RISK)
     return list(VulnScan.objects.filter(engagement=engagement).annotate(seen=Count("hosts"))[:limit])
 

@@ -4,7 +4,6 @@ export is."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import translation
@@ -12,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from handover.audit.services import event_record
 from handover.core import clock
+from handover.core.actors import Actor
 from handover.core.errors import DomainError
 from handover.org import permissions as perms
 from handover.org.models import Engagement
@@ -28,7 +28,7 @@ FORMATS = ("docx", "pdf")
 
 
 def assessment_report_export(
-    *, actor: Any, engagement: Engagement, kind: str, fmt: str, now: dt.datetime | None = None
+    *, actor: Actor, engagement: Engagement, kind: str, fmt: str, now: dt.datetime | None = None
 ) -> bytes:
     """The initial, security or overall assessment of ``engagement`` as of today, in Chinese, as docx or pdf."""
     if kind not in KINDS:
@@ -51,7 +51,7 @@ def assessment_report_export(
 
 def assessment_report_issue(
     *,
-    actor: Any,
+    actor: Actor,
     engagement: Engagement,
     kind: str,
     assessors: str,
@@ -97,7 +97,7 @@ def assessment_report_issue(
     return report
 
 
-def assessment_report_sign(*, actor: Any, report: AssessmentReport) -> AssessmentReport:
+def assessment_report_sign(*, actor: Actor, report: AssessmentReport) -> AssessmentReport:
     """The assessor signs first; then a second person reviews and signs (第八条: never the same person)."""
     engagement = report.engagement
     allowed(actor, engagement, perms.MANAGE_RISK)
@@ -120,7 +120,7 @@ def assessment_report_sign(*, actor: Any, report: AssessmentReport) -> Assessmen
     return locked
 
 
-def assessment_report_file(*, actor: Any, report: AssessmentReport) -> bytes:
+def assessment_report_file(*, actor: Actor, report: AssessmentReport) -> bytes:
     """The stored Word file of a version, checked against its hash."""
     from handover.org.selectors import require
 

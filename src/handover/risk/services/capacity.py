@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 
 from handover.audit.services import event_record
 from handover.core import clock
+from handover.core.actors import Actor
 from handover.core.errors import DomainError
 from handover.org import permissions as perms
 from handover.org.models import Engagement
@@ -44,7 +45,7 @@ def _amount(value: Any, field: str) -> Decimal:
 
 def capacity_record(
     *,
-    actor: Any,
+    actor: Actor,
     engagement: Engagement,
     metric: str,
     peak: Any,
@@ -86,7 +87,7 @@ def capacity_record(
     return record
 
 
-def capacity_delete(*, actor: Any, record: CapacityRecord) -> None:
+def capacity_delete(*, actor: Actor, record: CapacityRecord) -> None:
     """Delete a record whose retention has passed; before then it is refused with the date (三(二)四)."""
     allowed(actor, record.engagement, perms.MANAGE_RISK)
     if clock.now().date() <= record.retain_until:

@@ -10,13 +10,13 @@ notice published ``HANDOVER_CHANGE_NOTICE_DAYS`` before the window. In custody, 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from handover.audit.services import event_record
 from handover.core import calendar, clock
+from handover.core.actors import Actor
 from handover.core.errors import DomainError
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Phase
@@ -55,7 +55,7 @@ def _freeze_refusal(period: FreezePeriod, field: str) -> DomainError:
 
 def change_request(
     *,
-    actor: Any,
+    actor: Actor,
     engagement: Engagement,
     kind: str,
     title: str,
@@ -152,7 +152,7 @@ def _linked_rows(engagement: Engagement, rows: list[Row | int]) -> list[Row]:
     return [found[pk] for pk in ids]
 
 
-def change_approve(*, actor: Any, change: Change) -> Change:
+def change_approve(*, actor: Actor, change: Change) -> Change:
     """One approval; the second by another person makes the change approved. Never its requester (第八条)."""
     engagement = change.engagement
     allowed(actor, engagement, perms.MANAGE_RISK)
@@ -178,7 +178,7 @@ def change_approve(*, actor: Any, change: Change) -> Change:
     return change
 
 
-def change_notice(*, actor: Any, change: Change, published_at: dt.datetime, reference: str) -> Change:
+def change_notice(*, actor: Actor, change: Change, published_at: dt.datetime, reference: str) -> Change:
     """Record the investors' notice (where and when it was published)."""
     engagement = change.engagement
     allowed(actor, engagement, perms.MANAGE_RISK)
@@ -223,7 +223,7 @@ def why_not_now(change: Change, now: dt.datetime) -> str:
     return ""
 
 
-def change_execute(*, actor: Any, change: Change) -> Change:
+def change_execute(*, actor: Actor, change: Change) -> Change:
     """Start the change now, if nothing stands in the way (the refusal says what does)."""
     engagement = change.engagement
     allowed(actor, engagement, perms.MANAGE_RISK)
@@ -241,7 +241,7 @@ def change_execute(*, actor: Any, change: Change) -> Change:
     return change
 
 
-def change_close(*, actor: Any, change: Change, state: str, result: str) -> Change:
+def change_close(*, actor: Actor, change: Change, state: str, result: str) -> Change:
     """Close a change: done or rolled back once started, or cancelled before it starts; with what happened."""
     engagement = change.engagement
     allowed(actor, engagement, perms.MANAGE_RISK)
@@ -266,7 +266,7 @@ def change_close(*, actor: Any, change: Change, state: str, result: str) -> Chan
 
 
 def freeze_set(
-    *, actor: Any, engagement: Engagement, starts_on: dt.date, ends_on: dt.date, reason: str
+    *, actor: Actor, engagement: Engagement, starts_on: dt.date, ends_on: dt.date, reason: str
 ) -> FreezePeriod:
     """Record a period of importance (三(七)四) in which no change runs."""
     allowed(actor, engagement, perms.MANAGE_RISK)

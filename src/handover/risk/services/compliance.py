@@ -3,12 +3,11 @@ applicable again) with a reason."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db import transaction
 from django.utils.translation import gettext as _
 
 from handover.audit.services import event_record
+from handover.core.actors import Actor
 from handover.core.errors import DomainError
 from handover.org import permissions as perms
 from handover.org.models import Engagement
@@ -26,7 +25,7 @@ def _duty(code: str) -> library.Duty:
 
 
 def evidence_link(
-    *, actor: Any, engagement: Engagement, duty: str, description: str, reference: str = "",
+    *, actor: Actor, engagement: Engagement, duty: str, description: str, reference: str = "",
     row: Row | int | None = None,
 ) -> DutyEvidence:  # fmt: skip
     """Link evidence to a duty: a description, and a reference or a register row of this engagement."""
@@ -52,7 +51,7 @@ def evidence_link(
 
 
 def duty_applicability_set(
-    *, actor: Any, engagement: Engagement, duty: str, applicable: bool, reason: str
+    *, actor: Actor, engagement: Engagement, duty: str, applicable: bool, reason: str
 ) -> DutyApplicability:
     """Say whether a duty applies to this firm; the reason is required either way."""
     allowed(actor, engagement, perms.MANAGE_RISK)

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from handover.audit.services import event_record
 from handover.core import clock
+from handover.core.actors import Actor
 from handover.core.calendar import CalendarError
 from handover.core.errors import DomainError
 from handover.org import permissions as perms
@@ -108,7 +109,7 @@ def _clocks_create(incident: Incident, ruleset: rules.RuleSet) -> str:
 
 def incident_open(
     *,
-    actor: Any,
+    actor: Actor,
     engagement: Engagement,
     number: str,
     title: str,
@@ -169,7 +170,7 @@ def _snapshot(incident: Incident) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _audit(actor: Any, action: str, incident: Incident, **extra: Any) -> None:
+def _audit(actor: Actor, action: str, incident: Incident, **extra: Any) -> None:
     event_record(actor=actor, action=action, engagement_id=incident.engagement_id, obj=incident, **extra)
 
 
@@ -186,7 +187,7 @@ def _link(incident: Incident) -> Link:
 
 
 def incident_regrade(
-    *, actor: Any, incident: Incident, down_minutes: Any, affected_pct: Any, leaked_records: Any,
+    *, actor: Actor, incident: Incident, down_minutes: Any, affected_pct: Any, leaked_records: Any,
     now: dt.datetime | None = None,
 ) -> Incident:  # fmt: skip
     """New measures of the impairment (it grew, or was measured): grade again by the rules in force."""
@@ -207,7 +208,7 @@ def incident_regrade(
 
 
 def incident_report_record(
-    *, actor: Any, incident: Incident, kind: str, text: str, at: dt.datetime | None = None,
+    *, actor: Actor, incident: Incident, kind: str, text: str, at: dt.datetime | None = None,
     now: dt.datetime | None = None,
 ) -> ReportClock:  # fmt: skip
     """A report was made: the earliest open clock of ``kind`` is done (late or not: both are recorded)."""
@@ -256,7 +257,7 @@ def _next_update(incident: Incident, previous: ReportClock) -> ReportClock | Non
 
 
 def incident_restore(
-    *, actor: Any, incident: Incident, at: dt.datetime, now: dt.datetime | None = None
+    *, actor: Actor, incident: Incident, at: dt.datetime, now: dt.datetime | None = None
 ) -> Incident:
     """Service restored at ``at``: updates falling due after it are no longer owed."""
     allowed(actor, incident.engagement, perms.MANAGE_RISK)
@@ -274,7 +275,7 @@ def incident_restore(
 
 
 def incident_notice_record(
-    *, actor: Any, incident: Incident, party: str, channel: str, notified_at: dt.datetime, summary: str,
+    *, actor: Actor, incident: Incident, party: str, channel: str, notified_at: dt.datetime, summary: str,
     organisation: Organisation | None = None, now: dt.datetime | None = None,
 ) -> PartyNotice:  # fmt: skip
     """A related party (exchange, bank, vendor, investors …) was told of the incident (三(四)三)."""
@@ -300,7 +301,7 @@ def incident_notice_record(
 
 
 def incident_rows_link(
-    *, actor: Any, incident: Incident, t39_row: Row | int | None = None, t40_row: Row | int | None = None
+    *, actor: Actor, incident: Incident, t39_row: Row | int | None = None, t40_row: Row | int | None = None
 ) -> Incident:
     """Link the incident to its 表39 entry and its 表40 corrective action (rows of this engagement)."""
     allowed(actor, incident.engagement, perms.MANAGE_RISK)
@@ -317,7 +318,7 @@ def incident_rows_link(
     return incident
 
 
-def incident_report_export(*, actor: Any, incident: Incident) -> bytes:
+def incident_report_export(*, actor: Actor, incident: Incident) -> bytes:
     """The pre-filled report (docx), recorded in the trail as every export is."""
     from handover.org.selectors import firm_label_for
     from handover.risk.documents import incident_report_docx
@@ -330,7 +331,7 @@ def incident_report_export(*, actor: Any, incident: Incident) -> bytes:
     return content
 
 
-def clocks_check(*, actor: Any, now: dt.datetime, engagement: Engagement | None = None) -> dict[str, int]:
+def clocks_check(*, actor: Actor, now: dt.datetime, engagement: Engagement | None = None) -> dict[str, int]:
     """Remind of each clock about to fall due and escalate each one past due, once; add the updates owed
     while a trading system stays down. Safe to run at any moment and any number of times."""
     ruleset = rules.current()
@@ -365,14 +366,14 @@ def _words(owed: ReportClock) -> dict[str, Any]:
             "due": owed.due_at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")}  # fmt: skip
 
 
-def _remind(actor: Any, owed: ReportClock, now: dt.datetime) -> None:
+def _remind(actor: Actor, owed: ReportClock, now: dt.datetime) -> None:
     ReportClock.objects.filter(pk=owed.pk).update(reminded_at=now)
     title = _("Incident %(no)s: %(report)s due at %(due)s") % _words(owed)
     tell(engagement=owed.incident.engagement, topic=REMINDER, title=title, link=_link(owed.incident))
     _audit(actor, events.CLOCK_REMIND, owed.incident, after={"kind": owed.kind, "seq": owed.seq})
 
 
-def _escalate(actor: Any, owed: ReportClock, now: dt.datetime) -> None:
+def _escalate(actor: Actor, owed: ReportClock, now: dt.datetime) -> None:
     ReportClock.objects.filter(pk=owed.pk).update(escalated_at=now)
     title = _("Incident %(no)s: %(report)s was due at %(due)s and is not recorded as made") % _words(owed)
     tell(engagement=owed.incident.engagement, topic=ESCALATION, title=title, link=_link(owed.incident),

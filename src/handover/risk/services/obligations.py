@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count
@@ -14,6 +13,7 @@ from docx import Document
 
 from handover.audit.services import event_record
 from handover.core import clock
+from handover.core.actors import Actor
 from handover.core.errors import DomainError
 from handover.org import permissions as perms
 from handover.org.models import Engagement
@@ -37,7 +37,7 @@ from handover.workflow.deadlines import BEIJING
 
 
 def filing_record(
-    *, actor: Any, engagement: Engagement, key: str, filed_at: dt.datetime, reference: str
+    *, actor: Actor, engagement: Engagement, key: str, filed_at: dt.datetime, reference: str
 ) -> ReportFiling:
     """Record that the report ``key`` of the catalogue was filed, with the receipt's reference."""
     allowed(actor, engagement, perms.MANAGE_RISK)
@@ -67,7 +67,7 @@ def _span(year: int) -> tuple[dt.datetime, dt.datetime]:
     return (dt.datetime(year, 1, 1, tzinfo=BEIJING), dt.datetime(year + 1, 1, 1, tzinfo=BEIJING))
 
 
-def annual_report_export(*, actor: Any, engagement: Engagement, year: int) -> bytes:
+def annual_report_export(*, actor: Actor, engagement: Engagement, year: int) -> bytes:
     """The draft of ``year``'s security report: what Handover holds of that year, each part marked 无数据 when
     nothing is on record."""
     allowed(actor, engagement, perms.VIEW_RISK)

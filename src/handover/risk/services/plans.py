@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from django.db import transaction
 from django.db.models import Max
 from django.utils.translation import gettext as _
 
 from handover.audit.services import event_record
+from handover.core.actors import Actor
 from handover.core.errors import DomainError
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Site
@@ -23,7 +23,7 @@ from handover.workflow.deadlines import BEIJING
 
 def plan_version_record(
     *,
-    actor: Any,
+    actor: Actor,
     engagement: Engagement,
     title: str,
     scenarios: list[str],
@@ -63,7 +63,7 @@ def plan_version_record(
 
 def drill_record(
     *,
-    actor: Any,
+    actor: Actor,
     plan_version: PlanVersion,
     scenario: str,
     due_on: dt.date,
@@ -108,7 +108,7 @@ def drill_record(
     return drill
 
 
-def drills_owed_plan(*, actor: Any, now: dt.datetime) -> int:
+def drills_owed_plan(*, actor: Actor, now: dt.datetime) -> int:
     """The yearly drill (rules: ``drill_interval_days``) of each scenario a current plan version covers: when
     no drill of it is planned, one is planned for the day the interval ends after the last drill held (or
     today, if none was ever held). The overdue reminder then applies to it."""
@@ -141,7 +141,7 @@ def drills_owed_plan(*, actor: Any, now: dt.datetime) -> int:
     return made
 
 
-def drills_overdue_remind(*, actor: Any, now: dt.datetime) -> int:
+def drills_overdue_remind(*, actor: Actor, now: dt.datetime) -> int:
     """Remind, once per drill, of each drill not held by its due date."""
     today = now.astimezone(BEIJING).date()
     told = 0

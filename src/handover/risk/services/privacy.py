@@ -4,13 +4,13 @@ a security incident (graded by the leaked records, with its reporting clocks: ri
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from handover.audit.services import event_record
 from handover.core import clock
+from handover.core.actors import Actor
 from handover.core.errors import DomainError
 from handover.org import permissions as perms
 from handover.org.models import Engagement
@@ -23,7 +23,7 @@ from handover.risk.services.incidents import incident_open
 
 def activity_set(
     *,
-    actor: Any,
+    actor: Actor,
     engagement: Engagement,
     name: str,
     purpose: str,
@@ -86,7 +86,7 @@ def activity_set(
 
 def activity_leak(
     *,
-    actor: Any,
+    actor: Actor,
     activity: ProcessingActivity,
     title: str,
     detected_at: dt.datetime,
@@ -114,7 +114,7 @@ def activity_leak(
 
 
 def media_encryption_mark(
-    *, actor: Any, engagement: Engagement, row: Row | int, method: str
+    *, actor: Actor, engagement: Engagement, row: Row | int, method: str
 ) -> MediaEncryption:
     """Mark a couriered 表14 backup's media as encrypted, saying how (第二十八条第8项, 三(三))."""
     allowed(actor, engagement, perms.MANAGE_RISK)

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from handover.audit.services import event_record
 from handover.core import clock
+from handover.core.actors import Actor
 from handover.core.errors import DomainError, PermissionDenied
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Person
@@ -51,7 +52,7 @@ def _scores(values: dict[str, Any]) -> dict[str, int | None]:
 
 def risk_create(
     *,
-    actor: Any,
+    actor: Actor,
     engagement: Engagement,
     number: str,
     title: str,
@@ -95,7 +96,7 @@ def risk_create(
 
 
 def risk_assess(
-    *, actor: Any, risk: Risk, scores: dict[str, Any], treatment: str | None = None,
+    *, actor: Actor, risk: Risk, scores: dict[str, Any], treatment: str | None = None,
     capa_row: Row | int | None = None,
 ) -> Risk:  # fmt: skip
     """New scores (all three stages) and, if given, a new treatment or its 表40 action."""
@@ -119,7 +120,7 @@ def risk_assess(
 
 
 def acceptance_request(
-    *, actor: Any, risk: Risk, reason: str, expires_on: dt.date, now: dt.datetime | None = None
+    *, actor: Actor, risk: Risk, reason: str, expires_on: dt.date, now: dt.datetime | None = None
 ) -> RiskAcceptance:
     """Ask that ``risk`` be accepted until ``expires_on``, with the reason; someone else approves."""
     allowed(actor, risk.engagement, perms.MANAGE_RISK)
@@ -139,7 +140,7 @@ def acceptance_request(
 
 
 def acceptance_approve(
-    *, actor: Any, acceptance: RiskAcceptance, now: dt.datetime | None = None
+    *, actor: Actor, acceptance: RiskAcceptance, now: dt.datetime | None = None
 ) -> RiskAcceptance:
     """Approve an acceptance. 第八条: never by the person who asked, nor by the risk's owner, whichever of
     their logins they use (persons are compared, with every login the person ever had)."""

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 
 from handover.audit.services import event_record
 from handover.core import clock
+from handover.core.actors import Actor
 from handover.core.errors import DomainError
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Organisation
@@ -33,7 +34,7 @@ FIELDS = (
 
 def supplier_set(
     *,
-    actor: Any,
+    actor: Actor,
     engagement: Engagement,
     organisation: Organisation,
     criticality: str,

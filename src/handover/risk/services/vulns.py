@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 
 from handover.audit.services import event_record
 from handover.core import clock
+from handover.core.actors import Actor
 from handover.core.errors import DomainError
 from handover.core.moments import moment_text
 from handover.org import permissions as perms
@@ -101,7 +102,7 @@ def _closed_at(
 
 def vulns_import(
     *,
-    actor: Any,
+    actor: Actor,
     engagement: Engagement,
     fmt: str,
     filename: str,
@@ -295,7 +296,7 @@ def _save(changed: list[Vulnerability], reworded: set[int]) -> None:
 
 def vuln_record(
     *,
-    actor: Any,
+    actor: Actor,
     engagement: Engagement,
     source: str,
     title: str,
@@ -349,7 +350,7 @@ def vuln_record(
     return found
 
 
-def vuln_assign(*, actor: Any, vulnerability: Vulnerability, owner: Person) -> Vulnerability:
+def vuln_assign(*, actor: Actor, vulnerability: Vulnerability, owner: Person) -> Vulnerability:
     engagement = vulnerability.engagement
     allowed(actor, engagement, perms.MANAGE_RISK)
     if owner.engagement_id != engagement.pk or not owner.is_active:
@@ -363,7 +364,7 @@ def vuln_assign(*, actor: Any, vulnerability: Vulnerability, owner: Person) -> V
     return vulnerability
 
 
-def vuln_fix(*, actor: Any, vulnerability: Vulnerability, note: str) -> Vulnerability:
+def vuln_fix(*, actor: Actor, vulnerability: Vulnerability, note: str) -> Vulnerability:
     """Record the fix of a finding recorded by hand; it closes when another person verifies it."""
     engagement = vulnerability.engagement
     allowed(actor, engagement, perms.MANAGE_RISK)
@@ -388,7 +389,7 @@ def vuln_fix(*, actor: Any, vulnerability: Vulnerability, note: str) -> Vulnerab
     return vulnerability
 
 
-def vuln_verify(*, actor: Any, vulnerability: Vulnerability) -> Vulnerability:
+def vuln_verify(*, actor: Actor, vulnerability: Vulnerability) -> Vulnerability:
     """A second person confirms the fix (第八条): the finding closes."""
     engagement = vulnerability.engagement
     allowed(actor, engagement, perms.MANAGE_RISK)
@@ -410,7 +411,7 @@ def vuln_verify(*, actor: Any, vulnerability: Vulnerability) -> Vulnerability:
 
 
 def decision_request(
-    *, actor: Any, vulnerability: Vulnerability, kind: str, reason: str, expires_on: dt.date | None = None
+    *, actor: Actor, vulnerability: Vulnerability, kind: str, reason: str, expires_on: dt.date | None = None
 ) -> VulnDecision:
     """Ask to accept the finding until ``expires_on`` or to call it a false positive; another person approves."""
     engagement = vulnerability.engagement
@@ -434,7 +435,7 @@ def decision_request(
     return decision
 
 
-def decision_approve(*, actor: Any, decision: VulnDecision) -> VulnDecision:
+def decision_approve(*, actor: Actor, decision: VulnDecision) -> VulnDecision:
     vulnerability = decision.vulnerability
     engagement = vulnerability.engagement
     allowed(actor, engagement, perms.ACCEPT_RISK)

@@ -8,6 +8,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
+from handover.core.actors import Actor
 from handover.core.errors import NotFound
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Site
@@ -21,7 +22,7 @@ from handover.workflow.selectors.common import _sites
 
 
 def case_get(
-    *, user: Any, engagement: Engagement, case_id: int, capability: str = perms.VIEW_WORKFLOW
+    *, user: Actor, engagement: Engagement, case_id: int, capability: str = perms.VIEW_WORKFLOW
 ) -> ExceptionCase:
     case = (
         ExceptionCase.objects.filter(
@@ -35,7 +36,7 @@ def case_get(
     return case
 
 
-def evidence_get(*, user: Any, engagement: Engagement, evidence_id: int) -> Evidence:
+def evidence_get(*, user: Actor, engagement: Engagement, evidence_id: int) -> Evidence:
     """An evidence file of a step or a checklist item at the user's sites."""
     sites = _sites(user, engagement, perms.VIEW_WORKFLOW)
     evidence = (
@@ -69,7 +70,7 @@ def t39_choices(*, case: ExceptionCase) -> list[tuple[int, str]]:
 
 def case_list(
     *,
-    user: Any,
+    user: Actor,
     engagement: Engagement,
     case_state: str = "",
     path_id: str = "",

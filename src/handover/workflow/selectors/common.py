@@ -7,6 +7,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
+from handover.core.actors import Actor
 from handover.core.errors import NotFound, PermissionDenied
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Phase, Site
@@ -21,18 +22,18 @@ OVERDUE_SHOWN = 30  # the longest-late first; the page says how many more there 
 GATED_SHOWN = 30  # steps a register rule blocks, in site and step order; the page says how many more
 
 
-def _scope(user: Any, engagement: Engagement, capability: str) -> Q:
+def _scope(user: Actor, engagement: Engagement, capability: str) -> Q:
     scope = site_scope(user=user, engagement=engagement, capability=capability)
     if scope is None:
         raise PermissionDenied(_("You do not have the role needed for this here."))
     return scope
 
 
-def _sites(user: Any, engagement: Engagement, capability: str) -> QuerySet[Site]:
+def _sites(user: Actor, engagement: Engagement, capability: str) -> QuerySet[Site]:
     return Site.objects.filter(_scope(user, engagement, capability), engagement=engagement, is_active=True)
 
 
-def site_choices(*, user: Any, engagement: Engagement, capability: str) -> QuerySet[Site]:
+def site_choices(*, user: Actor, engagement: Engagement, capability: str) -> QuerySet[Site]:
     return _sites(user, engagement, capability).order_by("path")
 
 
@@ -43,7 +44,7 @@ def _as_int(value: Any) -> int | None:
         return None
 
 
-def site_by_code(*, user: Any, engagement: Engagement, code: str) -> Site:
+def site_by_code(*, user: Actor, engagement: Engagement, code: str) -> Site:
     """A site of the user's workflow scope by its code (the API's ``?site=CODE``)."""
     site = _sites(user, engagement, perms.VIEW_WORKFLOW).filter(code=code).first()
     if site is None:

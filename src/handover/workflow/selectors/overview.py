@@ -15,6 +15,7 @@ from django.db.models import Count, Q
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from handover.core.actors import Actor
 from handover.core.errors import PermissionDenied
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Phase, Role, Site, SiteLevel
@@ -68,7 +69,7 @@ def _in_scope(views: dict[state.Key, state.StepView], site_ids: set[int]) -> lis
 
 
 def _as_told(
-    user: Any, engagement: Engagement, views: list[state.StepView], site_ids: set[int] | None = None
+    user: Actor, engagement: Engagement, views: list[state.StepView], site_ids: set[int] | None = None
 ) -> None:
     """Rewrite, in this request's list ``views``, the gate reasons that name sites (gates.SiteReason: the
     open exception cases N-04 waits for) for a user limited to part of the site tree: they name only the
@@ -107,7 +108,7 @@ def _trend(items: list[state.StepView], now: dt.datetime) -> list[tuple[int, int
     ]
 
 
-def overview(*, user: Any, engagement: Engagement, now: dt.datetime) -> Overview:
+def overview(*, user: Actor, engagement: Engagement, now: dt.datetime) -> Overview:
     """Sites × steps with their states, completion per phase and level, overdue steps, open exceptions by
     type, sites without a 现场技术岗位 and the day's trend, for the sites in the user's scope."""
     sites = list(
@@ -136,7 +137,7 @@ def overview(*, user: Any, engagement: Engagement, now: dt.datetime) -> Overview
 
 
 def _overview(
-    user: Any,
+    user: Actor,
     engagement: Engagement,
     now: dt.datetime,
     views: dict[state.Key, state.StepView],
@@ -220,7 +221,7 @@ def heatmap_columns(phase: str) -> tuple[list[steps.Step], list[tuple[str, int]]
     return columns, groups
 
 
-def open_cases_by_type(*, user: Any, engagement: Engagement) -> list[tuple[str, str, int]]:
+def open_cases_by_type(*, user: Actor, engagement: Engagement) -> list[tuple[str, str, int]]:
     """Open exception cases per path, at the user's sites: (path id, name, count)."""
     counts = dict(
         ExceptionCase.objects.filter(
@@ -259,7 +260,7 @@ def feedback_lines(engagement_id: int) -> set[tuple[int, int]]:
     }
 
 
-def table24_counts(*, user: Any, engagement: Engagement) -> Table24Counts:
+def table24_counts(*, user: Actor, engagement: Engagement) -> Table24Counts:
     """Counts of same-day feedback, escalations and exception cases for 表24, over the whole engagement
     (表24 is 技术组's: it needs the engagement-wide view)."""
     if _scope(user, engagement, perms.VIEW_WORKFLOW) != Q():
@@ -298,7 +299,7 @@ class ObserverSummary:
     sites: int
 
 
-def observer_summary(*, user: Any, engagement: Engagement, now: dt.datetime) -> ObserverSummary:
+def observer_summary(*, user: Actor, engagement: Engagement, now: dt.datetime) -> ObserverSummary:
     """The read-only summary an observer gets (view_summary), at the user's scope."""
     sites = {s.pk: s.level for s in _sites(user, engagement, perms.VIEW_SUMMARY).only("pk", "level")}
     views = state.compute(engagement=engagement, now=now)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
+from handover.core.actors import Actor
 from handover.core.errors import PermissionDenied
 from handover.org import permissions as perms
 from handover.org.models import Engagement
@@ -21,7 +21,7 @@ from handover.workflow.models import (
 from handover.workflow.selectors.common import _scope, _sites
 
 
-def unreported(*, user: Any, engagement: Engagement) -> tuple[list[Feedback], list[Escalation]]:
+def unreported(*, user: Actor, engagement: Engagement) -> tuple[list[Feedback], list[Escalation]]:
     """Feedback and escalations not yet covered by a report to the working group (技术组's view)."""
     if _scope(user, engagement, perms.MANAGE_WORKFLOW) != Q():
         raise PermissionDenied(_("You do not have the role needed for this here."))
@@ -34,7 +34,7 @@ def unreported(*, user: Any, engagement: Engagement) -> tuple[list[Feedback], li
     return list(feedback), list(escalations)
 
 
-def duty_roster(*, user: Any, engagement: Engagement, start: dt.date, end: dt.date) -> QuerySet[DutyShift]:
+def duty_roster(*, user: Actor, engagement: Engagement, start: dt.date, end: dt.date) -> QuerySet[DutyShift]:
     """Who is on duty at the user's sites from ``start`` to ``end``."""
     return (
         DutyShift.objects.filter(
@@ -58,7 +58,7 @@ class DeadlineRow:
         return self.default != self.due
 
 
-def deadline_table(*, user: Any, engagement: Engagement) -> list[DeadlineRow]:
+def deadline_table(*, user: Actor, engagement: Engagement) -> list[DeadlineRow]:
     """Every step's default deadline and the one in force for the engagement (技术组's view)."""
     _scope(user, engagement, perms.MANAGE_WORKFLOW)
     overrides = state.overrides_of(engagement)

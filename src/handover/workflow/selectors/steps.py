@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from handover.core.actors import Actor
 from handover.core.errors import NotFound
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Phase, Site
@@ -32,7 +33,7 @@ class SitePage:
     groups: list[tuple[str, list[state.StepView]]] = field(default_factory=list)  # by phase, in order
 
 
-def site_page(*, user: Any, engagement: Engagement, site_id: int, now: dt.datetime) -> SitePage:
+def site_page(*, user: Actor, engagement: Engagement, site_id: int, now: dt.datetime) -> SitePage:
     """One site's steps with state, deadline and feedback, and its exception cases."""
     site = _sites(user, engagement, perms.VIEW_WORKFLOW).filter(pk=site_id).first()
     if site is None:
@@ -68,7 +69,7 @@ def _site_steps(
 
 
 def step_get(
-    *, user: Any, engagement: Engagement, instance_id: int, capability: str = perms.VIEW_WORKFLOW
+    *, user: Actor, engagement: Engagement, instance_id: int, capability: str = perms.VIEW_WORKFLOW
 ) -> StepInstance:
     """A step instance at a site the user may act on with ``capability`` (engagement-level ones for any
     holder of it)."""
@@ -87,7 +88,7 @@ def step_get(
 
 
 def step_view(
-    *, user: Any, engagement: Engagement, instance: StepInstance, now: dt.datetime
+    *, user: Actor, engagement: Engagement, instance: StepInstance, now: dt.datetime
 ) -> state.StepView:
     """The derived state of one step instance (the caller has read it through ``step_get``), its reasons as
     the user may read them."""
@@ -120,7 +121,7 @@ class RowLine:
 ROWS_SHOWN = 50
 
 
-def step_register_rows(*, user: Any, engagement: Engagement, instance: StepInstance) -> list[RegisterRows]:
+def step_register_rows(*, user: Actor, engagement: Engagement, instance: StepInstance) -> list[RegisterRows]:
     """The forms and rows behind a step at its site (the instance was read through ``step_get``)."""
     from handover.registers.models import Form
 
@@ -174,7 +175,7 @@ class StepList:
 
 def step_list(
     *,
-    user: Any,
+    user: Actor,
     engagement: Engagement,
     now: dt.datetime,
     site: Site | None = None,

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from handover.audit.services import event_record
 from handover.core import clock
+from handover.core.actors import Actor, actor_user
 from handover.core.errors import DomainError
 from handover.notifications.links import Link
 from handover.notifications.services import notify
@@ -46,7 +47,7 @@ def _check_source(path: paths.Path, source_row: Row | None, engagement: Engageme
 
 def case_open(
     *,
-    actor: Any,
+    actor: Actor,
     engagement: Engagement,
     path_id: str,
     description: str,
@@ -154,7 +155,7 @@ def _open_case(case: ExceptionCase) -> None:
 
 def case_tick(
     *,
-    actor: Any,
+    actor: Actor,
     case: ExceptionCase,
     key: str,
     record: str = "",
@@ -220,7 +221,7 @@ def case_tick(
 
 
 def case_link_t39(
-    *, actor: Any, case: ExceptionCase, row: Row, now: dt.datetime | None = None
+    *, actor: Actor, case: ExceptionCase, row: Row, now: dt.datetime | None = None
 ) -> ExceptionCase:
     """Name the 表39 entry that ends the path: a row of 表39 at the case's site, of the case's type."""
     require(user=actor, engagement=case.engagement, capability=perms.HANDLE_EXCEPTIONS, site=case.site)
@@ -309,7 +310,7 @@ REASON_MAX = 2000
 
 
 def case_risk_accept(
-    *, actor: Any, case: ExceptionCase, reason: str, now: dt.datetime | None = None
+    *, actor: Actor, case: ExceptionCase, reason: str, now: dt.datetime | None = None
 ) -> CaseRiskAcceptance:
     """第二十七条第4项, 第二十八条: a member of the 托管工作组, acting for itself, accepts an exception case still open
     as a residual risk, with the reason; the approval of 表24 and the move to 稳定期 then no longer wait for it.
@@ -330,7 +331,7 @@ def case_risk_accept(
         try:
             with transaction.atomic():
                 accepted = CaseRiskAcceptance.objects.create(
-                    case=case, reason=clean, accepted_by=person, login=actor, accepted_at=at
+                    case=case, reason=clean, accepted_by=person, login=actor_user(actor), accepted_at=at
                 )
         except IntegrityError:
             raise DomainError(_("This case is accepted as a residual risk already."), field="case") from None
@@ -345,7 +346,7 @@ def case_risk_accept(
     return accepted
 
 
-def case_close(*, actor: Any, case: ExceptionCase, now: dt.datetime | None = None) -> ExceptionCase:
+def case_close(*, actor: Actor, case: ExceptionCase, now: dt.datetime | None = None) -> ExceptionCase:
     """Close the path: its items done and its 表39 entry signed and reported to 技术组 (第二十八条)."""
     require(user=actor, engagement=case.engagement, capability=perms.HANDLE_EXCEPTIONS, site=case.site)
     _open_case(case)

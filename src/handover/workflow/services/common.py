@@ -8,7 +8,7 @@ from typing import Any, BinaryIO
 
 from django.utils.translation import gettext as _
 
-from handover.core.actors import actor_user
+from handover.core.actors import Actor, actor_user
 from handover.core.errors import DomainError, PermissionDenied
 from handover.org.models import Engagement, Person, Role, Site
 from handover.org.selectors import grants_for
@@ -17,19 +17,21 @@ from handover.workflow import steps, storage
 from handover.workflow.models import Evidence, StepInstance
 
 
-def user_or_none(actor: Any) -> Any:
+def user_or_none(actor: Actor) -> Any:
     return actor_user(actor)
 
 
 def acting_person(
-    actor: Any, engagement: Engagement, site: Site | None, roles: AbstractSet[str]
+    actor: Actor, engagement: Engagement, site: Site | None, roles: AbstractSet[str]
 ) -> tuple[Person, str]:
     """The actor's person and a role among ``roles`` held at ``site`` (engagement-wide if ``site`` is None)."""
     for grant in grants_for(actor):
         if grant.engagement_id != engagement.pk or grant.role not in roles:
             continue
         if not grant.site_path or (site is not None and site.path.startswith(grant.site_path)):
-            person = Person.objects.filter(engagement=engagement, user=actor, is_active=True).first()
+            person = Person.objects.filter(
+                engagement=engagement, user=actor_user(actor), is_active=True
+            ).first()
             if person is not None:
                 return person, grant.role
     names = "、".join(str(Role(r).label) for r in sorted(roles))
@@ -53,7 +55,7 @@ def step_label(step_id: str) -> str:
 
 
 def evidence_create(
-    actor: Any,
+    actor: Actor,
     engagement: Engagement,
     name: str,
     stream: BinaryIO,

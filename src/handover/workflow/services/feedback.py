@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from django.db import transaction
 from django.utils.translation import gettext as _
 
 from handover.audit.services import event_record
 from handover.core import clock
+from handover.core.actors import Actor
 from handover.core.errors import DomainError
 from handover.notifications.links import Link
 from handover.notifications.selectors import links_told
@@ -25,7 +25,7 @@ from handover.workflow.services.common import acting_person, clean_text, step_la
 
 
 def feedback_record(
-    *, actor: Any, step: StepInstance, reason: str, expected_at: dt.datetime, now: dt.datetime | None = None
+    *, actor: Actor, step: StepInstance, reason: str, expected_at: dt.datetime, now: dt.datetime | None = None
 ) -> Feedback:
     """The site's 现场技术岗位 reports that a step cannot be done in time, or its content cannot be had: why,
     and when it is expected (第二十七条第2项: 现场技术岗位当日应将情况反馈至技术组)."""
@@ -77,7 +77,7 @@ def feedback_record(
 
 
 def escalations_raise(
-    *, actor: Any, engagement: Engagement, now: dt.datetime | None = None
+    *, actor: Actor, engagement: Engagement, now: dt.datetime | None = None
 ) -> list[Escalation]:
     """Raise to 技术组 every site step overdue with no feedback by the end of the day it fell due."""
     at = clock.or_now(now)
@@ -157,7 +157,7 @@ def _late_lines(late: list[state.StepView]) -> str:
 
 def wg_report_record(
     *,
-    actor: Any,
+    actor: Actor,
     engagement: Engagement,
     text: str,
     feedback: list[Feedback] | None = None,

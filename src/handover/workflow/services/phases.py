@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
 
 from django.db import transaction
 from django.utils.translation import gettext as _
 
 from handover.audit.services import event_record
 from handover.core import clock
+from handover.core.actors import Actor
 from handover.core.errors import DomainError
 from handover.notifications.links import Link
 from handover.notifications.services import notify
@@ -46,7 +46,7 @@ def _approved_t24(engagement: Engagement) -> Form | None:
 
 
 def phase_transition(
-    *, actor: Any, engagement: Engagement, to_phase: str, reason: str, now: dt.datetime | None = None
+    *, actor: Actor, engagement: Engagement, to_phase: str, reason: str, now: dt.datetime | None = None
 ) -> PhaseTransition:
     """Move the engagement to its next phase, signed by the acting 技术组 member with a reason:
     准备期 → 交接期 on the disposal date D; 交接期 → 稳定期 only once a 表24 form is signed (第二十七条第4项).

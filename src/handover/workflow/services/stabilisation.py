@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from handover.audit.services import event_record
 from handover.core import clock
-from handover.core.actors import SystemActor
+from handover.core.actors import Actor, actor_user
 from handover.core.calendar import is_trading_day
 from handover.core.errors import DomainError
 from handover.org import permissions as perms
@@ -40,7 +40,7 @@ def _current_rows(
 
 
 def duty_assign(
-    *, actor: Any, site: Site, day: dt.date, person: Person, now: dt.datetime | None = None
+    *, actor: Actor, site: Site, day: dt.date, person: Person, now: dt.datetime | None = None
 ) -> DutyShift:
     """Put ``person`` on duty at ``site`` on ``day``; 技术组 or the site's 现场技术岗位 plans the roster."""
     require(user=actor, engagement=site.engagement, capability=perms.MANAGE_DUTY, site=site)
@@ -54,7 +54,7 @@ def duty_assign(
             site=site,
             day=day,
             person=person,
-            assigned_by=None if isinstance(actor, SystemActor) else actor,
+            assigned_by=actor_user(actor),
             assigned_at=clock.or_now(now),
         )
         event_record(
@@ -68,7 +68,7 @@ def duty_assign(
     return shift
 
 
-def duty_remove(*, actor: Any, shift: DutyShift) -> None:
+def duty_remove(*, actor: Actor, shift: DutyShift) -> None:
     """Take a person off the roster (before the day; the trail keeps that they were on it)."""
     require(user=actor, engagement=shift.engagement, capability=perms.MANAGE_DUTY, site=shift.site)
     with transaction.atomic():
@@ -134,7 +134,7 @@ def report_items(
     ]
 
 
-def daily_report_draft(*, actor: Any, site: Site, day: dt.date) -> Form:
+def daily_report_draft(*, actor: Actor, site: Site, day: dt.date) -> Form:
     """Draft 表41 for ``site`` and ``day`` from that day's registers, for the person on duty to check and
     submit to 技术组 (第十条 报告制, 第三十一条第8项). Once per site and day."""
     engagement = site.engagement
@@ -165,7 +165,7 @@ def daily_report_draft(*, actor: Any, site: Site, day: dt.date) -> Form:
     return form
 
 
-def daily_reports_draft_all(*, actor: Any, day: dt.date) -> int:
+def daily_reports_draft_all(*, actor: Actor, day: dt.date) -> int:
     """Draft today's 表41 wherever someone is on duty and none exists yet (the evening task)."""
     made = 0
     shifts = DutyShift.objects.filter(day=day, engagement__phase=Phase.STABILISATION).select_related(

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from django.db import transaction
 from django.utils.translation import gettext as _
 
 from handover.audit.services import event_record
 from handover.core import clock
-from handover.core.actors import SystemActor
+from handover.core.actors import Actor, SystemActor
 from handover.core.errors import DomainError, PermissionDenied
 from handover.org import permissions as perms
 from handover.org.models import Engagement, Person, Role, Site
@@ -64,7 +64,7 @@ def create_steps(engagement: Engagement, phase: str, now: dt.datetime) -> int:
 
 
 def phase_steps_create(
-    *, actor: Any, engagement: Engagement, phase: str | None = None, now: dt.datetime | None = None
+    *, actor: Actor, engagement: Engagement, phase: str | None = None, now: dt.datetime | None = None
 ) -> int:
     """Give every active site the steps of ``phase`` (default: the current one) that it lacks, by its level,
     and the engagement-level steps once. Run again after sites are added; returns how many were created."""
@@ -84,7 +84,7 @@ def phase_steps_create(
 
 
 def deadline_set(
-    *, actor: Any, engagement: Engagement, step_id: str, day: int, time: str, now: dt.datetime | None = None
+    *, actor: Actor, engagement: Engagement, step_id: str, day: int, time: str, now: dt.datetime | None = None
 ) -> DeadlineOverride:
     """技术组 sets when ``step_id`` is due: ``day`` days after D at ``time`` (HH:MM, Beijing time)."""
     require(user=actor, engagement=engagement, capability=perms.MANAGE_WORKFLOW)
@@ -126,7 +126,7 @@ def deadline_set(
 # Notes, evidence, confirmation ------------------------------------------------------------------------
 
 
-def _require_on_step(actor: Any, step: StepInstance, capability: str) -> None:
+def _require_on_step(actor: Actor, step: StepInstance, capability: str) -> None:
     require(user=actor, engagement=step.engagement, capability=capability, site=step.site)
     if step.site is not None:
         return
@@ -136,7 +136,7 @@ def _require_on_step(actor: Any, step: StepInstance, capability: str) -> None:
         raise PermissionDenied(_("Engagement-level steps are 技术组's."))
 
 
-def step_note_add(*, actor: Any, step: StepInstance, text: str, now: dt.datetime | None = None) -> StepNote:
+def step_note_add(*, actor: Actor, step: StepInstance, text: str, now: dt.datetime | None = None) -> StepNote:
     """A remark on a step (what was found, what is awaited)."""
     _require_on_step(actor, step, perms.WORK_STEPS)
     clean = clean_text(text, "text")
@@ -157,7 +157,7 @@ def step_note_add(*, actor: Any, step: StepInstance, text: str, now: dt.datetime
 
 def step_evidence_add(
     *,
-    actor: Any,
+    actor: Actor,
     step: StepInstance,
     name: str,
     stream: BinaryIO,
@@ -187,7 +187,7 @@ def step_evidence_add(
 
 
 def step_confirm(
-    *, actor: Any, step: StepInstance, note: str = "", now: dt.datetime | None = None
+    *, actor: Actor, step: StepInstance, note: str = "", now: dt.datetime | None = None
 ) -> StepInstance:
     """Confirm a step that has no output register (H-00, M-01, M-02, P-01 …) as done: it needs evidence, its
     predecessors done, and the confirmer must hold a role of the step's responsible parties. A ``note``
@@ -273,7 +273,7 @@ def _side_of_role(role: str) -> str:
 
 
 def _confirm_first(
-    actor: Any, step: StepInstance, person: Person, role: str, at: dt.datetime, note: str
+    actor: Actor, step: StepInstance, person: Person, role: str, at: dt.datetime, note: str
 ) -> StepInstance:
     with transaction.atomic():
         taken = StepInstance.objects.filter(pk=step.pk, first_confirmed_at__isnull=True).update(
@@ -287,7 +287,7 @@ def _confirm_first(
 
 
 def _confirmation_recorded(
-    actor: Any, step: StepInstance, person: Person, role: str, at: dt.datetime, note: str, *,
+    actor: Actor, step: StepInstance, person: Person, role: str, at: dt.datetime, note: str, *,
     first: bool = False, second: bool = False,
 ) -> None:  # fmt: skip
     if note:

@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from handover.cli.base import domain_run
 from handover.core import clock
-from handover.core.actors import system
+from handover.core.actors import Actor, system
 from handover.org.models import Engagement
 from handover.risk import vulnfiles
 from handover.risk.selectors.deadlines import deadlines
@@ -115,11 +115,12 @@ class Command(BaseCommand):
                 raise CommandError(f"--scanned-at {options['scanned_at']!r}: not an ISO time") from None
             if scanned_at.tzinfo is None:
                 scanned_at = scanned_at.replace(tzinfo=BEIJING)
-        actor: Any = system("cli")
+        actor: Actor = system("cli")
         if options["login"]:
-            actor = get_user_model().objects.filter(username=options["login"], is_active=True).first()
-            if actor is None:
+            login = get_user_model().objects.filter(username=options["login"], is_active=True).first()
+            if login is None:
                 raise CommandError(f"--as {options['login']!r}: no such active login")
+            actor = login
         try:
             counts = vuln_services.vulns_import(actor=actor, engagement=engagement, fmt=options["fmt"],
                                                 filename=path.name, content=content, scanner=options["scanner"],

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from handover.cli.base import domain_run
 from handover.core import clock
-from handover.core.actors import system
+from handover.core.actors import Actor, system
 from handover.org.models import Engagement
 from handover.workflow import selectors, services, state
 
@@ -36,7 +36,7 @@ class Command(BaseCommand):
         with domain_run():
             getattr(self, f"_{options['action']}")(engagement, actor)
 
-    def _status(self, engagement: Engagement, actor: Any) -> None:
+    def _status(self, engagement: Engagement, actor: Actor) -> None:
         views = state.compute(engagement=engagement, now=clock.now())
         counts = Counter(v.state for v in views.values() if v.step.phase == engagement.phase)
         self.stdout.write(f"{engagement.code}\t{engagement.phase}\tD={engagement.disposal_date}")
@@ -47,10 +47,10 @@ class Command(BaseCommand):
         for path_id, name, n in selectors.open_cases_by_type(user=actor, engagement=engagement):
             self.stdout.write(f"  open {path_id} {name}: {n}")
 
-    def _steps(self, engagement: Engagement, actor: Any) -> None:
+    def _steps(self, engagement: Engagement, actor: Actor) -> None:
         created = services.phase_steps_create(actor=actor, engagement=engagement)
         self.stdout.write(f"{created} steps created")
 
-    def _escalate(self, engagement: Engagement, actor: Any) -> None:
+    def _escalate(self, engagement: Engagement, actor: Actor) -> None:
         raised = services.escalations_raise(actor=actor, engagement=engagement)
         self.stdout.write(f"{len(raised)} late steps escalated")

@@ -22,7 +22,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from handover.cli.base import domain_run
-from handover.core.actors import system
+from handover.core.actors import Actor, system
 from handover.org.models import Engagement
 from handover.reports import services, verify
 
@@ -86,11 +86,12 @@ class Command(BaseCommand):
         engagement = Engagement.objects.filter(code=options["engagement"]).first()
         if engagement is None:
             raise CommandError(f"no engagement with the code {options['engagement']}")
-        actor: Any = system(f"package-build({getpass.getuser()})")
+        actor: Actor = system(f"package-build({getpass.getuser()})")
         if options["user"]:
-            actor = get_user_model().objects.filter(username=options["user"], is_active=True).first()
-            if actor is None:
+            login = get_user_model().objects.filter(username=options["user"], is_active=True).first()
+            if login is None:
                 raise CommandError(f"--user {options['user']}: no active login of that name")
+            actor = login
         package = services.package_build(
             actor=actor,
             engagement=engagement,
