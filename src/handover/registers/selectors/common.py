@@ -79,7 +79,7 @@ class Reach:
         return [s.pk for s in self.sites if s.path.startswith(site.path)]
 
 
-def reach(*, user: Any, engagement: Engagement, capability: str, like: Reach | None = None) -> Reach | None:
+def reach(*, user: Actor, engagement: Engagement, capability: str, like: Reach | None = None) -> Reach | None:
     """Where ``capability`` holds, in one query; None when nowhere. ``like``, a reach already read for this
     request, is reused when the scope is the same (a post that may read and fill at one 营业部)."""
     scope = site_scope(user=user, engagement=engagement, capability=capability)
