@@ -22,6 +22,7 @@ import pyotp
 import pytest
 from django.core.management import call_command, get_commands, load_command_class
 from django.core.management.base import SystemCheckError
+from django.utils import translation
 
 from handover.audit import checkpoint
 from handover.vault.keeper import secret as keeper_secret
@@ -223,7 +224,8 @@ def test_the_deploy_check_names_what_is_wrong_in_a_misconfigured_production(sett
     settings.HANDOVER_PROXY_CLIENT_HEADER = "X-Forwarded-For"
     settings.HANDOVER_TRUSTED_PROXIES = []
     settings.HANDOVER_CHECKPOINT_KEY = settings.DATA_DIR / "keys" / "checkpoint.key"
-    with pytest.raises(SystemCheckError) as refused:
+    # In English, whatever language an earlier request in this process left the thread in.
+    with translation.override("en"), pytest.raises(SystemCheckError) as refused:
         call_command("check", deploy=True, stdout=io.StringIO(), stderr=io.StringIO())
     said = str(refused.value)
     assert "(handover.E002) HANDOVER_ALLOWED_HOSTS contains '*'" in said
@@ -232,7 +234,7 @@ def test_the_deploy_check_names_what_is_wrong_in_a_misconfigured_production(sett
     settings.ALLOWED_HOSTS = ["127.0.0.1", "localhost"]  # the default, left unset
     settings.HANDOVER_PROXY_CLIENT_HEADER = ""
     settings.HANDOVER_TRUSTED_PROXIES = ["127.0.0.1"]
-    with pytest.raises(SystemCheckError) as refused:
+    with translation.override("en"), pytest.raises(SystemCheckError) as refused:
         call_command("check", deploy=True, fail_level="WARNING", stdout=io.StringIO(), stderr=io.StringIO())
     said = str(refused.value)
     assert "(handover.W003) HANDOVER_ALLOWED_HOSTS names only loopback (127.0.0.1, localhost)" in said

@@ -16,7 +16,11 @@ from handover.fixity import integrity, manifest
 from handover.fixity.errors import ManifestError
 from handover.fixity.manifest import Header, ManifestEntry, ManifestReader, ManifestWriter, escape_name, load
 
-component = st.binary(min_size=1, max_size=12).filter(lambda b: b"/" not in b and b"\0" not in b)
+# A name a walk of a tree gives: no "/" or NUL in a component, and no "." component (a manifest's leading "./",
+# as `find . -exec sha256sum` writes it, is the root: manifest.py).
+component = st.binary(min_size=1, max_size=12).filter(
+    lambda b: b"/" not in b and b"\0" not in b and b != b"."
+)
 names = st.lists(component, min_size=1, max_size=4).map(b"/".join)
 entries = st.lists(
     st.tuples(
