@@ -207,20 +207,25 @@ def _check_extent(filename: str, sheet: str, archive: zipfile.ZipFile, part: str
         return
     row, column = far
     if column > bounds.columns:
-        raise DomainError(
-            _(
-                "%(file)s, sheet %(sheet)s, cell %(cell)s: a value right of the register's columns "
-                "(at most %(columns)d columns are read). Delete the cells right of the table and import again."
-            )
-            % {
-                "file": filename,
-                "sheet": sheet,
-                "cell": f"{_column_letters(column)}{row}",
-                "columns": bounds.columns,
-            },
-            field="file",
-        )
+        raise _right_of_table(filename, sheet, row, column, bounds)
     raise too_many_rows(filename, sheet, bounds)
+
+
+def _right_of_table(filename: str, sheet: str, row: int, column: int, bounds: Bounds) -> DomainError:
+    """The refusal of a value right of the register's columns, at (row, column), 1-based (xlsx and xls)."""
+    return DomainError(
+        _(
+            "%(file)s, sheet %(sheet)s, cell %(cell)s: a value right of the register's columns "
+            "(at most %(columns)d columns are read). Delete the cells right of the table and import again."
+        )
+        % {
+            "file": filename,
+            "sheet": sheet,
+            "cell": f"{_column_letters(column)}{row}",
+            "columns": bounds.columns,
+        },
+        field="file",
+    )
 
 
 def _at_most(number: str, digit: str) -> str:
@@ -386,19 +391,7 @@ def _xls_rows(book: Any, sheet: Any, filename: str, bounds: Bounds) -> list[list
         cells = [_xls_value(book, sheet.cell(r, c)) for c in range(sheet.row_len(r))]
         far = next((c for c in range(len(cells) - 1, bounds.columns - 1, -1) if cells[c] != ""), None)
         if far is not None:
-            raise DomainError(
-                _(
-                    "%(file)s, sheet %(sheet)s, cell %(cell)s: a value right of the register's columns "
-                    "(at most %(columns)d columns are read). Delete the cells right of the table and import again."
-                )
-                % {
-                    "file": filename,
-                    "sheet": sheet.name,
-                    "cell": f"{_column_letters(far + 1)}{r + 1}",
-                    "columns": bounds.columns,
-                },
-                field="file",
-            )
+            raise _right_of_table(filename, sheet.name, r + 1, far + 1, bounds)
         table.append(cells[: bounds.columns])
     return table
 
