@@ -152,13 +152,15 @@ def state(**extra: Any) -> None:
     from handover.audit.models import Event
     from handover.backups.models import ImportedBundle
     from handover.registers.models import Form, Row, Signature
-    from handover.reports.models import HandoverPackage
+    from handover.reports.models import HandoverPackage, PackageBuild
     from handover.vault.models import VaultConfig
 
     imported = Row.objects.filter(form__register_no=18, form__site__code="BA", is_current=True)
     imported = imported.exclude(form__form_no="REF-T18")
     t8 = Signature.objects.filter(row__form__form_no="REF-T08")
     bundles = list(ImportedBundle.objects.values("digest", "stored_as"))
+    digests = {b["digest"] for b in bundles}
+    kept = Path(default_storage.path("fixity-bundles"))  # the sweep's lock file (.lock) is not a leftover
     store = Path(settings.HANDOVER_PACKAGE_DIR)
     packages = list(HandoverPackage.objects.select_related("engagement"))
     recorded = {f"{p.engagement.code}/{p.file_name}" for p in packages}
@@ -184,6 +186,14 @@ def state(**extra: Any) -> None:
                 "packages_without_file": sorted(n for n in recorded if not (store / n).exists()),
                 "files_without_record": sorted(set(on_disk) - recorded),
                 "leftover_build_dirs": sorted(str(p.relative_to(store)) for p in store.glob("*/.build-*")),
+                "package_builds": list(PackageBuild.objects.order_by("pk").values_list("state", flat=True)),
+                "bundle_files_without_bundle": sorted(
+                    p.name
+                    for p in kept.glob("*")
+                    if p.name != ".lock" and p.name.removesuffix(".zip") not in digests
+                )
+                if kept.is_dir()
+                else [],
                 "checkpoint_events": Event.objects.filter(action="audit.checkpoint.write").count(),
                 "events": Event.objects.count(),
                 "form_state": Form.objects.filter(form_no=FORM_TO_SIGN)

@@ -44,8 +44,8 @@ def _env(root: Path, **extra: str) -> dict[str, str]:
         HANDOVER_DATA_DIR=str(root / "data"),
         PYTHONPATH=str(ROOT / "src"),
         PYTHONWARNINGS="ignore",
-        **extra,
     )
+    env.update(extra)
     if (root / DATABASE_URL).exists():
         env["HANDOVER_DATABASE_URL"] = (root / DATABASE_URL).read_text()
     return env
@@ -432,6 +432,33 @@ def test_a_vault_rekey_or_rotation_killed_at_each_step_still_opens_with_the_curr
     assert {k: v for k, v in later.items() if k != "events"} == {
         k: v for k, v in once.items() if k != "events"
     }
+
+
+def test_the_worker_sweeps_at_start_what_a_killed_build_and_a_killed_import_left(
+    base: Path, tmp_path: Path
+) -> None:
+    """A build killed after its zip was moved into place (its temporary folder and a zip without a record left,
+    the build still *running*) and an import killed in its transaction (its signed file kept, no bundle): the
+    task worker's start marks the build interrupted and removes both, with no build of the engagement asked
+    again; the import run again keeps the file anew."""
+    root = deployment(base, tmp_path / "deployment")
+    for run, point in ((_package, "reports.package.before_commit"), (_bundle, "backups.import.mid_rows")):
+        crashed = run(root, HANDOVER_FAULT=point)
+        assert crashed.returncode == 137, crashed.stdout + crashed.stderr[-3000:]
+    left = sound(root)
+    assert (
+        left["leftover_build_dirs"] and left["files_without_record"] and left["package_builds"] == ["running"]
+    )
+    assert left["bundles"] == 0 and len(left["bundle_files_without_bundle"]) == 1
+    # The worker of a deployment (its database task backend; the test settings run tasks at once, no worker).
+    worker = handover(root, "worker", "--batch", DJANGO_SETTINGS_MODULE="handover.settings.local")
+    assert worker.returncode == 0, worker.stdout + worker.stderr[-3000:]
+    swept = sound(root)
+    assert (swept["leftover_build_dirs"], swept["files_without_record"]) == ([], [])
+    assert swept["package_builds"] == ["failed"] and swept["bundle_files_without_bundle"] == []
+    again = _bundle(root)
+    assert again.returncode == 0, again.stdout + again.stderr[-3000:]
+    _bundle_kept(left, sound(root))
 
 
 def test_a_signature_goes_through_while_a_build_exports(base: Path, tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import zipfile
 from pathlib import Path
@@ -41,6 +42,10 @@ def test_build_with_every_site_done_annexes_each_signed_list_and_table24(tmp_pat
     assert manifest["algorithm"] == "sha256"
     event = Event.objects.get(action=events.PACKAGE_BUILD)
     assert event.after["digest"] == package.digest and event.actor_username == "tech"
+    assert (package.digest, package.size) == (
+        hashlib.sha256(path.read_bytes()).hexdigest(),
+        path.stat().st_size,
+    )
     assert package.checkpoint_seq < event.seq and package.built_by == tech and package.sites_not_done == []
 
 

@@ -5,12 +5,17 @@ annexed, and no transaction is open while the annexes are exported — another c
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
 import zipfile
+from pathlib import Path
 
 import pytest
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from handover.audit.models import Event
 from handover.org.models import Role
@@ -181,3 +186,48 @@ def test_a_form_signed_is_exported_at_once_and_the_build_reuses_it(
     assert set(AnnexFile.objects.values_list("form_id", "fmt")) == {(form.pk, "xlsx"), (form.pk, "pdf")}
     package = services.package_build(actor=tech, engagement=world.engagement)
     assert (package.build.annexes_reused, package.build.annexes_exported) == (2, 10)
+
+
+def test_the_sweep_removes_only_what_builds_no_longer_running_left(settings):
+    """``handover package sweep`` (the worker runs it at start): a build whose process is gone is marked
+    interrupted and its folder removed; a build whose process runs (this one) keeps its folder, and while it
+    runs no zip of its engagement is touched; then the zip without a record goes. A queued build is left."""
+    world, tech = done_world()
+    code = world.engagement.code
+    folder = Path(settings.HANDOVER_PACKAGE_DIR) / code
+    folder.mkdir(parents=True, exist_ok=True)
+    here = socket.gethostname()
+    dead, live, queued = (
+        PackageBuild.objects.create(
+            engagement=world.engagement,
+            requested_by=tech,
+            requested_by_name="tech",
+            state=state,
+            beat_at=timezone.now(),
+            runner=runner,
+        )
+        for state, runner in (
+            (BuildState.RUNNING, f"{here}:{_gone_pid()}"),
+            (BuildState.RUNNING, f"{here}:{os.getpid()}"),
+            (BuildState.QUEUED, ""),
+        )
+    )
+    for build in (dead, live):
+        (folder / f".build-{build.pk}-x").mkdir()
+    stray = folder / "stray.zip"
+    stray.write_bytes(b"PK")
+    assert services.package_sweep() == [f"{code}/.build-{dead.pk}-x"]
+    assert stray.exists() and (folder / f".build-{live.pk}-x").is_dir()
+    dead.refresh_from_db()
+    assert dead.state == BuildState.FAILED and dead.reason.startswith(("Interrupted", "已中断"))
+    PackageBuild.objects.filter(pk=live.pk).update(state=BuildState.DONE)
+    assert sorted(services.package_sweep()) == [f"{code}/.build-{live.pk}-x", f"{code}/stray.zip"]
+    queued.refresh_from_db()
+    assert queued.state == BuildState.QUEUED
+
+
+def _gone_pid() -> int:
+    """The pid of a process that has ended."""
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid

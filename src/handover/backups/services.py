@@ -10,10 +10,13 @@ courier (第二十八条第8项), is recognised by its digest and changes nothin
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -237,13 +240,22 @@ def bundle_import(
             actor=actor, reason=reason, detail=detail, file_sha256=file_sha256, engagement=engagement
         )
     require(user=actor, engagement=key.engagement, capability=perms.IMPORT_BACKUPS, site=key.site)
+    with _importing():  # the sweep (bundle_files_sweep) waits: a file kept here may have no bundle yet
+        return _import_kept(actor, source, opened, key, via, courier_no, file_sha256, size)
+
+
+def _import_kept(
+    actor: Actor, source: IO[bytes], opened: Opened, key: SiteKey, via: str, courier_no: str, file_sha256: str,
+    size: int,
+) -> ImportResult:  # fmt: skip
     existing = ImportedBundle.objects.filter(digest=opened.digest).first()
     if existing is not None:
         if not existing.stored_as:  # imported by a process that died before it kept the signed file
             _store(source, existing)
         return ImportResult(existing, created=False)
     # The signed file is kept before any row is written (a full disk refuses the import whole); a file with no
-    # bundle yet is harmless: the next import of it finds it whole and keeps it.
+    # bundle yet is harmless: the next import of it finds it whole and keeps it, and the worker's sweep
+    # removes it once no import runs.
     _keep_file(source, opened.digest, file_sha256)
     try:
         bundle = _import(actor=actor, opened=opened, key=key, via=via, courier_no=courier_no.strip(),
@@ -253,6 +265,49 @@ def bundle_import(
     faults.point("backups.import.after_rows")  # the rows committed, the signed file not kept yet
     _store(source, bundle)
     return ImportResult(bundle, created=True)
+
+
+BUNDLES = "fixity-bundles"
+
+
+@contextmanager
+def _importing(exclusive: bool = False) -> Iterator[bool]:
+    """A lock on the bundle folder (``fcntl.flock`` on ``fixity-bundles/.lock``): each import holds it shared
+    from the moment it keeps the signed file until its bundle committed and its file is recorded; the sweep
+    tries it exclusive, without waiting, and yields whether it has it."""
+    folder = Path(default_storage.path(BUNDLES))
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / ".lock").open("a") as handle:
+        try:
+            fcntl.flock(handle, (fcntl.LOCK_EX | fcntl.LOCK_NB) if exclusive else fcntl.LOCK_SH)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def bundle_files_sweep() -> list[str]:
+    """Remove the signed files that imports kept and then failed or were killed before their bundle committed
+    (``fixity-bundles/<digest>.zip`` with no bundle of that digest, and ``.incoming-*`` copies cut short), when
+    no import is running (``handover worker`` runs it at start; a run skipped while an import holds the lock
+    is done at the next start). Under the lock every kept file is either a bundle's or an ended import's, so
+    none is removed that an import still needs. Returns the names removed."""
+    with _importing(exclusive=True) as alone:
+        if not alone:
+            return []
+        folder = Path(default_storage.path(BUNDLES))
+        stored = set(ImportedBundle.objects.values_list("digest", flat=True))
+        removed = []
+        for path in sorted(folder.iterdir()):
+            digest = path.name.removesuffix(".zip")
+            kept = path.name.endswith(".zip") and not path.name.startswith(".")
+            if path.is_file() and (path.name.startswith(".incoming-") or (kept and digest not in stored)):
+                path.unlink(missing_ok=True)
+                removed.append(f"{BUNDLES}/{path.name}")
+        return removed
 
 
 def _may_import(actor: Actor, engagement: Engagement | None) -> None:
@@ -330,7 +385,7 @@ def _keep_file(source: IO[bytes], digest: str, file_sha256: str) -> str:
     """The signed file at its content-addressed name, written whole or not at all: to a temporary name,
     synced, then renamed (a death or a full disk mid-write leaves no partial file under the name). A file
     already there is kept only if it hashes to the bundle's SHA-256; else it is written again."""
-    name = f"fixity-bundles/{digest}.zip"
+    name = f"{BUNDLES}/{digest}.zip"
     target = Path(default_storage.path(name))
     if target.exists():
         with target.open("rb") as held:

@@ -32,6 +32,7 @@ from handover.reports.services.jobs import (
     package_build_request,
     package_build_run,
     package_build_start,
+    package_sweep,
 )
 from handover.reports.services.keys import package_public_key_pem
 from handover.reports.services.records import (
@@ -58,5 +59,6 @@ __all__ = [
     "package_file_open",
     "package_path",
     "package_public_key_pem",
+    "package_sweep",
     "sites_not_done",
 ]

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from handover.audit.services import event_record
 from handover.core.actors import Actor, SystemActor, actor_user
 from handover.core.errors import DomainError
-from handover.core.filestore import file_digest
+from handover.core.filestore import Digest, file_digest
 from handover.notifications.links import Link
 from handover.notifications.services import notify
 from handover.org import permissions as perms
@@ -278,17 +278,17 @@ def _n03_summary(engagement: Engagement) -> str:
 
 
 def _record(
-    actor: Actor, engagement: Engagement, zipped: Path, manifest: bytes, count: int, built: _Built
+    actor: Actor, engagement: Engagement, zipped: Digest, manifest: bytes, count: int, built: _Built
 ) -> HandoverPackage:
-    """The package row and its audit event (digest, builder, time)."""
-    with zipped.open("rb") as handle:
-        digest = file_digest(handle).hexdigest
+    """The package row and its audit event (digest, builder, time); ``zipped`` is the zip's SHA-256 and size,
+    taken by the caller (jobs._Head: mostly before the final transaction)."""
+    digest = zipped.hexdigest
     meta = built.metadata
     now = datetime.fromisoformat(meta["built_at"])
     package = HandoverPackage.objects.create(
         engagement=engagement,
         file_name=f"{engagement.code}-package-{now:%Y%m%dT%H%M%S}-{digest[:8]}.zip",
-        size=zipped.stat().st_size,
+        size=zipped.size,
         digest=digest,
         manifest_digest=hashlib.sha256(manifest).hexdigest(),
         algorithm=meta["algorithm"],

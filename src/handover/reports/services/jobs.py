@@ -14,6 +14,7 @@ progress page), in three parts so that nothing is held while others sign:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -34,8 +35,9 @@ from django.utils.translation import gettext as _
 
 from handover.audit.services import checkpoint_write, event_record
 from handover.core import faults
-from handover.core.actors import Actor, actor_name, actor_user
+from handover.core.actors import Actor, actor_name, actor_user, system
 from handover.core.errors import DomainError, StorageFull, disk_full
+from handover.core.filestore import CHUNK, Digest
 from handover.core.moments import moment_text
 from handover.org import permissions as perms
 from handover.org.models import Engagement
@@ -168,12 +170,36 @@ def _refuse_while_running(engagement: Engagement, actor: Actor) -> None:
                 % {"state": build.get_state_display(), "who": build.requested_by_name},
                 field="build",
             )
-        when = moment_text(build.beat_at or build.created_at)  # 2026-12-04 15:31, Beijing time (issue 17)
-        _failed(
-            build,
-            _("Interrupted: its process ended, or gave no sign of life since %(when)s.") % {"when": when},
-            actor,
-        )
+        _interrupted(build, actor)
+
+
+def _interrupted(build: PackageBuild, actor: Actor) -> None:
+    when = moment_text(build.beat_at or build.created_at)  # 2026-12-04 15:31, Beijing time (issue 17)
+    _failed(
+        build,
+        _("Interrupted: its process ended, or gave no sign of life since %(when)s.") % {"when": when},
+        actor,
+    )
+
+
+def package_sweep() -> list[str]:
+    """What killed builds left behind, removed when the task worker starts (``handover worker`` runs it;
+    ``handover package sweep`` by hand): a running build whose process is gone (on this host) or silent for
+    ``STALE`` is marked interrupted, as the next build of its engagement would; then each engagement's
+    ``.build-*`` folders of builds not running, and its zips without a record while none of its builds runs.
+    A queued build is left to the worker. Returns what was removed, relative to the package folder."""
+    actor = system("worker")
+    with transaction.atomic():
+        for build in PackageBuild.objects.select_for_update().filter(state=BuildState.RUNNING):
+            if (build.beat_at or build.created_at) <= timezone.now() - STALE or _runner_gone(build.runner):
+                _interrupted(build, actor)
+    root = Path(settings.HANDOVER_PACKAGE_DIR)
+    if not root.is_dir():
+        return []
+    removed: list[str] = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        removed += (f"{folder.name}/{name}" for name in _sweep(folder, None))
+    return removed
 
 
 def _runner() -> str:
@@ -262,16 +288,17 @@ def _run(build: PackageBuild, progress: Progress) -> None:
     with tempfile.TemporaryDirectory(dir=folder, prefix=f".build-{build.pk}-") as tmp:
         zipped = Path(tmp) / "package.zip"
         known, reused = _annexes_zipped(build, actor, sites, keys, zipped, progress)
+        head = _Head(zipped)  # the big part hashed now, before the final transaction holds the write lock
         faults.point("reports.package.after_annexes")  # every annex in the zip, nothing recorded
         try:
             with transaction.atomic():
                 built = _finish(
-                    build, Path(tmp) / "package", zipped, known,
+                    build, Path(tmp) / "package", zipped, head, known,
                     not_done=not_done, summary=summary, chosen=chosen, chosen_at=chosen_at, keys=keys,
                     lines=lines, unsigned=unsigned, reused=reused,
                 )  # fmt: skip
                 faults.point("reports.package.after_files")  # the zip built, no record yet
-                package = _record(actor, engagement, zipped, built.manifest, built.count, built.built)
+                package = _record(actor, engagement, built.digest, built.manifest, built.count, built.built)
                 PackageBuild.objects.filter(pk=build.pk).update(
                     state=BuildState.DONE, package=package, finished_at=timezone.now(), beat_at=timezone.now()
                 )
@@ -336,15 +363,58 @@ def _annexes_zipped(
     return known, reused
 
 
-class _Sealed:
-    """What the final transaction's first half made: the package's contents, its manifest and file count."""
+class _Head:
+    """The zip's SHA-256 over its annexes, taken before the final transaction: everything before the central
+    directory, which appending the final files leaves as it is (zipfile writes them from the central directory's
+    offset on). In the transaction only the small tail is hashed, from a copy of this state, after checking that
+    the file is the one hashed (same inode, size and modification time)."""
 
-    def __init__(self, built: _Built, manifest: bytes, count: int) -> None:
-        self.built, self.manifest, self.count = built, manifest, count
+    def __init__(self, zipped: Path) -> None:
+        with zipfile.ZipFile(zipped) as archive:
+            self.offset: int = archive.start_dir  # where the central directory starts, and appending writes
+        self.hasher = hashlib.sha256()
+        with zipped.open("rb") as handle:
+            left = self.offset
+            while left and (chunk := handle.read(min(CHUNK, left))):
+                self.hasher.update(chunk)
+                left -= len(chunk)
+        self.identity = _identity(zipped)
+
+    def check(self, zipped: Path, archive: zipfile.ZipFile | None = None) -> None:
+        """Refuse to append to a zip that changed since it was hashed (nothing else should write it), or one
+        whose appending would not start where the hash stopped."""
+        if _identity(zipped) != self.identity or (archive is not None and archive.start_dir != self.offset):
+            raise DomainError(
+                _("The package's temporary zip changed while it was being built; build it again.")
+            )
+
+    def digest(self, zipped: Path) -> Digest:
+        """The whole file's digest: the state kept, continued over what was written from ``offset`` on."""
+        hasher = self.hasher.copy()
+        with zipped.open("rb") as handle:
+            handle.seek(self.offset)
+            while chunk := handle.read(CHUNK):
+                hasher.update(chunk)
+            size = handle.tell()
+        return Digest(hasher.hexdigest(), size)
+
+
+def _identity(path: Path) -> tuple[int, int, int]:
+    found = path.stat()
+    return found.st_ino, found.st_size, found.st_mtime_ns
+
+
+class _Sealed:
+    """What the final transaction's first half made: the package's contents, its manifest and file count, and
+    the finished zip's digest."""
+
+    def __init__(self, built: _Built, manifest: bytes, count: int, digest: Digest) -> None:
+        self.built, self.manifest, self.count, self.digest = built, manifest, count, digest
 
 
 def _finish(
-    build: PackageBuild, folder: Path, zipped: Path, known: dict[str, tuple[int, str]], *, not_done: Any,
+    build: PackageBuild, folder: Path, zipped: Path, head: _Head, known: dict[str, tuple[int, str]], *,
+    not_done: Any,
     summary: str, chosen: list[Form], chosen_at: Any, keys: dict[int, str], lines: Any, unsigned: list[str],
     reused: int,
 ) -> _Sealed:  # fmt: skip
@@ -366,9 +436,11 @@ def _finish(
     extra = {"engagement": engagement.code, "built_at": metadata["built_at"]}
     manifest, count = _seal(folder, build.algorithm, extra, known=known)
     with zipfile.ZipFile(zipped, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+        head.check(zipped, archive)
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
             archive.write(path, path.relative_to(folder).as_posix())
-    return _Sealed(_Built(metadata, len(chosen), reused, seq, table24), manifest, count)
+    built = _Built(metadata, len(chosen), reused, seq, table24)
+    return _Sealed(built, manifest, count, head.digest(zipped))
 
 
 def _signed_since(engagement: Engagement, chosen: list[Form]) -> list[str]:
@@ -382,24 +454,28 @@ def _signed_since(engagement: Engagement, chosen: list[Form]) -> list[str]:
     ]
 
 
-def _sweep(folder: Path, current: int) -> None:
+def _sweep(folder: Path, current: int | None) -> list[str]:
     """Remove what builds no longer running left behind (a killed process): their temporary folders (and those
     of an earlier attempt of the ``current`` build), and a package file whose record never committed — one
-    build of an engagement runs at a time, so no other is between its rename and its commit."""
-    running = set(
-        PackageBuild.objects.filter(state=BuildState.RUNNING, beat_at__gt=timezone.now() - STALE).values_list(
-            "pk", flat=True
-        )
+    build of an engagement runs at a time, so no other is between its rename and its commit. Returns the
+    names removed."""
+    live = PackageBuild.objects.filter(
+        engagement__code=folder.name, state=BuildState.RUNNING, beat_at__gt=timezone.now() - STALE
     )
+    running = set(live.values_list("pk", flat=True))
+    removed: list[str] = []
     for leftover in folder.glob(".build-*"):
         number = leftover.name.split("-")[1]
         if not (number.isdigit() and int(number) in running - {current}):
             shutil.rmtree(leftover, ignore_errors=True)
+            removed.append(leftover.name)
     if running - {current}:
-        return
+        return removed
     recorded = set(
         HandoverPackage.objects.filter(engagement__code=folder.name).values_list("file_name", flat=True)
     )
     for stray in folder.glob("*.zip"):
         if stray.name not in recorded:
             stray.unlink(missing_ok=True)
+            removed.append(stray.name)
+    return removed

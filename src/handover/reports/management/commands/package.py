@@ -8,6 +8,8 @@ standard error.
 ``verify FILE [--public-key PEM] [--addendum FILE]`` is the offline verifier (``handover.reports.verify``);
 ``handover`` runs it before Django is set up, so it needs no settings and no database.
 ``public-key`` prints the server's package key in PEM, to hand to whoever verifies.
+``sweep`` removes what killed builds left (``.build-*`` folders, zips without a record) and marks their builds
+interrupted; ``handover worker`` runs it when it starts.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ class Command(BaseCommand):
         check.add_argument("--trust-embedded-key", action="store_true")
         check.add_argument("--addendum", metavar="FILE")
         sub.add_parser("public-key", help="print the server's package key (PEM)")
+        sub.add_parser("sweep", help="remove what killed builds left; the task worker runs it at start")
 
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
@@ -72,6 +75,10 @@ class Command(BaseCommand):
             return
         if action == "public-key":
             self.stdout.write(services.package_public_key_pem(), ending="")
+            return
+        if action == "sweep":
+            for name in services.package_sweep():
+                self.stdout.write(f"removed {name}")
             return
         with domain_run():
             self._build(options)
