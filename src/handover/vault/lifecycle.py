@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from handover.audit.models import Outcome
+from handover.audit.models import Event, Outcome
 from handover.audit.services import event_record
 from handover.core import faults
 from handover.core.actors import Actor, SystemActor
@@ -187,7 +187,11 @@ def vault_status() -> VaultStatus:
 def _pending_summary(config: VaultConfig) -> dict[str, Any]:
     if not config.pending_purpose:
         return {}
+    started = Event.objects.filter(action=events.PENDING, after__set_id=config.pending_set_id).order_by(
+        "-seq"
+    )
     return {
+        "started_by": started.values_list("actor_username", flat=True).first() or "",
         "purpose": config.pending_purpose,
         "set_id": config.pending_set_id,
         "shares": config.pending_shares,
@@ -520,6 +524,7 @@ def vault_pending_verify(*, actor: Actor, share_text: str, nonce: str) -> Quorum
             ),
             code="no_pending_rekey",
         )
+    _refuse_second_share(actor, nonce)
     keeper, config, result = _quorum_share(
         actor=actor,
         purpose="verify",
@@ -548,6 +553,26 @@ def vault_pending_verify(*, actor: Actor, share_text: str, nonce: str) -> Quorum
         keeper.rotate_abort(session=session)
         raise
     return _progress(result)
+
+
+def _refuse_second_share(actor: Actor, nonce: str) -> None:
+    """DESIGN.md decision 9: a person (a login, on the page or the API) enters one share per ceremony, so the
+    k shares that make a new set current come from k people, as the command line's holders do one after
+    another. The deployment's own command line (a system actor) is the administrator's, on the server."""
+    if isinstance(actor, SystemActor) or not nonce:
+        return
+    earlier = Event.objects.filter(
+        action=events.QUORUM_SHARE, actor_id=actor.pk, outcome=Outcome.SUCCESS, after__for="verify"
+    )
+    if earlier.filter(after__nonce=nonce).exists():
+        raise DomainError(
+            _(
+                "You already entered a share in this ceremony: each of the %(k)s shares is entered by its own "
+                "holder, logged in as themselves."
+            )
+            % {"k": config_get().pending_threshold},
+            code="share_same_person",
+        )
 
 
 def _locked_pending(new: Params) -> VaultConfig:

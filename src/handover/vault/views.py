@@ -3,6 +3,7 @@ Thin: forms check shape, services decide, selectors read. Pages that carry a sec
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -14,6 +15,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
+from handover.core.moments import moment_text
 from handover.org import permissions as perms
 from handover.org import selectors as org_selectors
 from handover.org.models import Engagement
@@ -59,7 +61,67 @@ def vault_home(request: HttpRequest) -> HttpResponse:
                     % {"index": result["index"], "done": len(result["entered"]), "needed": status.threshold},
                 )
         return redirect("vault:home")
-    return render(request, "vault/home.html", {"status": status, "form": form})
+    context = {"status": status, "form": form, "pending": _pending(status)}
+    return render(request, "vault/home.html", context)
+
+
+def _pending(status: lifecycle.VaultStatus) -> dict[str, Any]:
+    """A rekey or rotation waiting for its new shares (as ``handover vault status`` shows it): who started it,
+    when, how many of the k new shares were entered back in the verification under way, and its form."""
+    if not status.pending:
+        return {}
+    quorum = status.quorum if status.quorum.get("purpose") == "verify" else {}
+    nonce = quorum.get("nonce", "")
+    return {
+        **status.pending,
+        "since_text": moment_text(datetime.fromisoformat(status.pending["since"]))
+        if status.pending["since"]
+        else "",
+        "entered": len(quorum.get("entered", [])),
+        "nonce": nonce,
+        "form": UnsealForm(initial={"nonce": nonce}, auto_id="pending_%s"),
+    }
+
+
+@require_POST
+@never_cache
+@sensitive_post_parameters(*SECRET_FIELDS)
+@needs(perms.VAULT_UNSEAL)
+def vault_pending_verify(request: HttpRequest) -> HttpResponse:
+    """One holder's share of the pending set, entered back (one per person and ceremony: the service refuses
+    a second); k of them make the new set current."""
+    form = UnsealForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Type your share of the new set."))
+        return redirect("vault:home")
+    data = form.cleaned_data
+    result = actions.run(
+        request,
+        None,
+        lambda: lifecycle.vault_pending_verify(
+            actor=request.user, share_text=data["share"], nonce=data["nonce"]
+        ),
+    )
+    if result is not None:
+        if result.done:
+            messages.success(request, _("The new shares are verified: they are now the vault's shares."))
+        else:
+            messages.success(
+                request,
+                _(
+                    "New share %(index)d accepted: %(done)d of %(needed)d entered; the next holder enters theirs."
+                )
+                % {"index": result.index, "done": len(result.entered), "needed": result.threshold},
+            )
+    return redirect("vault:home")
+
+
+@require_POST
+@needs(perms.VAULT_UNSEAL)
+def vault_pending_cancel(request: HttpRequest) -> HttpResponse:
+    done = _("The pending set is cancelled: the current shares stay the vault's shares.")
+    actions.press(request, lambda: lifecycle.vault_pending_cancel(actor=request.user), done)
+    return redirect("vault:home")
 
 
 @require_POST
