@@ -425,6 +425,34 @@ def test_a_value_the_register_refuses_undoes_the_whole_import(world: World, onsi
     assert state() == before
 
 
+def test_the_sweep_removes_a_failed_imports_file_only_while_no_import_runs(
+    world: World, onsite, tmp_path: Path
+) -> None:
+    """The worker's sweep at start (docs/crash.md): the signed file an import kept before its rows were refused,
+    and a copy cut short, are removed — but not while an import holds the folder's lock (it may be between
+    keeping its file and committing its bundle); an imported bundle's file always stays."""
+    field = enrol(world, tmp_path)
+    tree = current_tree(tmp_path / "current")
+    assert agent(["check-readable", str(tree), "--json", str(tmp_path / "r.json"), "-q"]) == 0
+    good = import_file(field.bundle("r.json", extra=("--system", SYSTEM, "--register", "14")), onsite)
+    (tree / "log.gz").write_bytes(b"\x1f\x8b" + b"\0" * 30)
+    assert agent(["check-readable", str(tree), "--json", str(tmp_path / "r2.json"), "-q"]) == 1
+    refused = field.bundle("r2.json", out="bad.zip", extra=("--system", "Db1!Prod#2024x", "--register", "14"))
+    with pytest.raises(DomainError):
+        import_file(refused, onsite)
+    folder = Path(services.default_storage.path(services.BUNDLES))
+    (folder / ".incoming-cut").write_bytes(b"PK")
+    kept = sorted(p.name for p in folder.iterdir() if p.name != ".lock")
+    assert len(kept) == 3 and f"{good.bundle.digest}.zip" in kept
+    with services._importing():  # an import under way elsewhere
+        assert services.bundle_files_sweep() == []
+    swept = services.bundle_files_sweep()
+    assert sorted(swept) == sorted(
+        f"{services.BUNDLES}/{name}" for name in kept if good.bundle.digest not in name
+    )
+    assert [p.name for p in folder.iterdir() if p.name != ".lock"] == [f"{good.bundle.digest}.zip"]
+
+
 def test_continuity_of_every_system_and_a_day_that_does_not_exist(
     world: World, onsite, tmp_path: Path
 ) -> None:
