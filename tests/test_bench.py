@@ -167,3 +167,25 @@ def test_handover_day_smoke(tmp_path: Path) -> None:
     assert made.get("POST login: TOTP code", 0) > 0, out
     writes = [page for page in made if page.startswith("POST ") and not page.startswith("POST login")]
     assert sum(made[page] for page in writes) > 0, out
+
+
+@pytest.mark.django_db
+def test_package_bench_steps_run_on_a_small_world(settings, tmp_path: Path) -> None:
+    # package_bench.py's own run migrates a database and builds its engagement first (18 s of CPU on 1 营业部):
+    # its steps run here on the suite's database instead — the reference, the store prefilled from one form's
+    # export, a timed build that reuses every annex, and its line.
+    from handover.reports import services
+    from tests.reports.support import done_world
+
+    settings.HANDOVER_PACKAGE_DIR = tmp_path / "packages"
+    spec = importlib.util.spec_from_file_location("package_bench", BENCH / "package_bench.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    world, tech = done_world()
+    forms = services.annexed_forms(world.engagement)
+    ref = bench.reference(world.engagement, tech, forms[:1])
+    bench.prefill(world.engagement, tech, forms, quick=True)
+    wall, final, cpu, package = bench.timed_build(world.engagement, tech)
+    assert (package.build.annexes_exported, package.build.annexes_reused) == (0, 2 * len(forms))
+    assert "0 exported, 10 reused" in bench.line("build", wall, final, cpu, package.build, ref)
