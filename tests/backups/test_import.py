@@ -426,11 +426,12 @@ def test_a_value_the_register_refuses_undoes_the_whole_import(world: World, onsi
 
 
 def test_the_sweep_removes_a_failed_imports_file_only_while_no_import_runs(
-    world: World, onsite, tmp_path: Path
+    world: World, onsite, tmp_path: Path, settings
 ) -> None:
     """The worker's sweep at start (docs/crash.md): the signed file an import kept before its rows were refused,
     and a copy cut short, are removed — but not while an import holds the folder's lock (it may be between
     keeping its file and committing its bundle); an imported bundle's file always stays."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")  # a folder of its own: other tests' kept files are not its
     field = enrol(world, tmp_path)
     tree = current_tree(tmp_path / "current")
     assert agent(["check-readable", str(tree), "--json", str(tmp_path / "r.json"), "-q"]) == 0

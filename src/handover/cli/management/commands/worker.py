@@ -30,8 +30,15 @@ class Command(BaseCommand):
         memory_limit_apply(megabytes=settings.HANDOVER_WORKER_MEMORY_LIMIT_MB)
         schedule.start()
         risk_worker_start(clock.now())  # incident clocks: catch up at every start, then every 5 minutes
-        call_command("package", "sweep")  # a killed build's folder and zip, its build marked interrupted
-        for name in bundle_files_sweep():  # a failed import's signed file, once no import runs
-            self.stdout.write(f"removed {name}")
+        self._sweep()
         extra = ["--batch"] if options["batch"] else []
         call_command("db_worker", "--interval", "2", *extra)
+
+    def _sweep(self) -> None:
+        """What killed builds and imports left; a file that cannot be removed is said, and the worker starts."""
+        try:
+            call_command("package", "sweep")  # a killed build's folder and zip, its build marked interrupted
+            for name in bundle_files_sweep():  # a failed import's signed file, once no import runs
+                self.stdout.write(f"removed {name}")
+        except OSError as exc:
+            self.stderr.write(f"sweep stopped: {exc}; the next start tries again")
