@@ -457,14 +457,17 @@ def _signed_since(engagement: Engagement, chosen: list[Form]) -> list[str]:
 def _sweep(folder: Path, current: int | None) -> list[str]:
     """Remove what builds no longer running left behind (a killed process): their temporary folders (and those
     of an earlier attempt of the ``current`` build), and a package file whose record never committed — one
-    build of an engagement runs at a time, so no other is between its rename and its commit. Returns the
-    names removed."""
+    build of an engagement runs at a time, so no other is between its rename and its commit. The folder is
+    listed before the database is asked (a build that starts later has nothing listed: the worker's sweep may
+    run beside a build started elsewhere), and the records after the running builds (one that commits in
+    between is recorded). Returns the names removed."""
+    leftovers, zips = sorted(folder.glob(".build-*")), sorted(folder.glob("*.zip"))
     live = PackageBuild.objects.filter(
         engagement__code=folder.name, state=BuildState.RUNNING, beat_at__gt=timezone.now() - STALE
     )
     running = set(live.values_list("pk", flat=True))
     removed: list[str] = []
-    for leftover in folder.glob(".build-*"):
+    for leftover in leftovers:
         number = leftover.name.split("-")[1]
         if not (number.isdigit() and int(number) in running - {current}):
             shutil.rmtree(leftover, ignore_errors=True)
@@ -474,7 +477,7 @@ def _sweep(folder: Path, current: int | None) -> list[str]:
     recorded = set(
         HandoverPackage.objects.filter(engagement__code=folder.name).values_list("file_name", flat=True)
     )
-    for stray in folder.glob("*.zip"):
+    for stray in zips:
         if stray.name not in recorded:
             stray.unlink(missing_ok=True)
             removed.append(stray.name)
