@@ -373,10 +373,12 @@ def the_disposal_date(engagement, site, now):  # engagement-wide: D moves
     Engagement.objects.filter(pk=engagement.pk).update(disposal_date=dt.date(2026, 12, 2))
 
 
-def test_a_write_at_one_site_derives_that_site_again_and_the_state_equals_the_one_computed_afresh(engagement):
+def test_a_write_at_one_site_derives_that_site_again_and_the_state_equals_the_one_computed_afresh(
+    engagement, monkeypatch
+):
     """One write after the other (one demo: a load per case would cost seconds each), each followed by the
     overview's computation: which sites it derived again, that B's kept views are the very objects kept
-    before, and that the state equals the one computed afresh (the oracle)."""
+    before, and that the state equals the one computed afresh (the oracle). Then two sites linked by a row."""
     a, b = _branches(engagement)
     now = at(2, 10)
     before = state.compute(engagement=Engagement.objects.get(pk=engagement.pk), now=now)
@@ -401,9 +403,10 @@ def test_a_write_at_one_site_derives_that_site_again_and_the_state_equals_the_on
         mine = [k for k in after if k[0] in (a.pk, None)]  # the write shows at A (else it proves nothing)
         assert snapshot({k: after[k] for k in mine}) != snapshot({k: before[k] for k in mine}), write.__name__
         before = after
+    _linked_sites_derive_together(engagement, monkeypatch)
 
 
-def test_a_row_that_names_another_sites_system_links_the_two_sites(engagement, monkeypatch):
+def _linked_sites_derive_together(engagement, monkeypatch):
     """A 表7 row at A naming B's system: the coverage rules read it for B too (B's system is then in 表7), so
     from then on a write at either derives both, and the state agrees with the one computed afresh; with the
     links ignored, B's kept part is wrong, which is what they are for."""

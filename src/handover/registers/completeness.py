@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import Model, Q
 from django.db.models.fields.json import KT
 from django.utils.translation import gettext as _
 
@@ -322,17 +322,24 @@ def site_links(*, engagement: Engagement, site_ids: Iterable[int] | None) -> dic
         account=KT("data__account_id"),
         site=KT("data__site_id"),
     ).values_list("form__site_id", "system", "asset", "account", "site")
-    systems = dict(InformationSystem.objects.filter(engagement=engagement).values_list("pk", "site_id"))
-    assets = dict(Asset.objects.filter(engagement=engagement).values_list("pk", "site_id"))
-    accounts = dict(Account.objects.filter(engagement=engagement).values_list("pk", "system__site_id"))
+    found: list[tuple[int, int | None, int | None, int | None, int | None]] = [
+        (form_site, _as_int(system), _as_int(asset), _as_int(account), _as_int(site))
+        for form_site, system, asset, account, site in named.order_by().distinct()
+    ]
+
+    def sites_of(model: type[Model], column: int, site: str) -> dict[int, int | None]:
+        pks = {row[column] for row in found if row[column] is not None}
+        if not pks:
+            return {}
+        objects = model._default_manager.filter(engagement=engagement, pk__in=pks)
+        return dict(objects.values_list("pk", site))
+
+    systems = sites_of(InformationSystem, 1, "site_id")
+    assets = sites_of(Asset, 2, "site_id")
+    accounts = sites_of(Account, 3, "system__site_id")
     links: dict[int, set[int]] = {}
-    for form_site, system, asset, account, site in named.order_by().distinct():
-        for owner in (
-            systems.get(_as_int(system) or 0),
-            assets.get(_as_int(asset) or 0),
-            accounts.get(_as_int(account) or 0),
-            _as_int(site),
-        ):
+    for form_site, system, asset, account, site in found:
+        for owner in (systems.get(system or 0), assets.get(asset or 0), accounts.get(account or 0), site):
             if owner is not None and owner != form_site:
                 links.setdefault(form_site, set()).add(owner)
     return links

@@ -148,12 +148,11 @@ FEW_SITES = 64
 
 
 def _few(wanted: set[Pair]) -> list[int] | None:
-    """The sites ``wanted`` asks about when they are few and it asks about no engagement-level step (the
-    state kept between writes asks about the sites written at: state.py), else None: read every site."""
-    ids = {site_id for site_id, _step in wanted}
-    if None in ids or len(ids) > FEW_SITES:
-        return None
-    return sorted(site_id for site_id in ids if site_id is not None)
+    """The sites ``wanted`` asks about when they are few (the state kept between writes asks about the sites
+    written at: state.py), else None: read every site. For the rules whose reasons are on per-site steps
+    only: an engagement-level step asked about reads nothing."""
+    ids = {site_id for site_id, _step in wanted if site_id is not None}
+    return sorted(ids) if len(ids) <= FEW_SITES else None
 
 
 def coverage_gaps(engagement: Engagement, pairs: Iterable[Pair]) -> Blocks:

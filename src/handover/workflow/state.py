@@ -304,7 +304,8 @@ def _full(engagement: Engagement, now: dt.datetime, key: tuple[object, ...], tok
     inputs = _read_sites(engagement, None, now)
     links = completeness.site_links(engagement=engagement, site_ids=None)
     sites = {site_id: _derive_site(site_id, found, due, {}, now) for site_id, found in inputs.items()}
-    return _assemble(engagement, now, key, tokens, links, sites, set(sites), due)
+    top = _read_engagement_steps(engagement)
+    return _assemble(now, key, tokens, links, sites, set(sites), due, top)
 
 
 def _partial(engagement: Engagement, now: dt.datetime, kept: _Kept, tokens: dict[int, str]) -> _Kept:
@@ -323,7 +324,11 @@ def _partial(engagement: Engagement, now: dt.datetime, kept: _Kept, tokens: dict
     guess = {v.step.id: v.done_at is not None for v in kept.engagement_steps.views.values()}
     for site_id, found in inputs.items():
         sites[site_id] = _derive_site(site_id, found, due, guess, now)
-    return _assemble(engagement, now, kept.key, tokens, links, sites, set(inputs), due)
+    # The engagement-level steps read head office's forms and their own instances: kept while neither moved.
+    top = kept.engagement_steps.inputs
+    if tokens.get(stamp.STEPS_ONLY) != kept.tokens.get(stamp.STEPS_ONLY) or stale & set(top.forms):
+        top = _read_engagement_steps(engagement)
+    return _assemble(now, kept.key, tokens, links, sites, set(inputs), due, top)
 
 
 def _linked(sites: set[int], links: list[dict[int, set[int]]]) -> set[int]:
@@ -345,7 +350,6 @@ def _linked(sites: set[int], links: list[dict[int, set[int]]]) -> set[int]:
 
 
 def _assemble(
-    engagement: Engagement,
     now: dt.datetime,
     key: tuple[object, ...],
     tokens: dict[int, str],
@@ -353,12 +357,12 @@ def _assemble(
     sites: dict[int, _Part],
     derived_now: set[int],
     due: _Due,
+    top_inputs: _Inputs,
 ) -> _Kept:
     """The engagement-level steps derived from head office's forms and the sites' parts, and every site part
     whose engagement-level predecessors it consulted were not as now derived again (from its kept inputs),
     until they agree: the steps are ordered predecessors first (steps.py), so the agreement is the state one
     pass in that order gives."""
-    top_inputs = _read_engagement_steps(engagement)
     while True:
         top = _derive_engagement_steps(top_inputs, due, sites, now)
         done = {v.step.id: v.done_at is not None for v in top.views.values()}
