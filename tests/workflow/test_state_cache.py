@@ -373,16 +373,33 @@ def the_disposal_date(engagement, site, now):  # engagement-wide: D moves
     Engagement.objects.filter(pk=engagement.pk).update(disposal_date=dt.date(2026, 12, 2))
 
 
+def _heatmap(engagement, views):
+    """The overview's heat map of ``views`` (charts.heatmap keeps its rows by their views' identity)."""
+    from handover.workflow import charts
+    from handover.workflow.selectors.overview import SiteRow, heatmap_columns
+
+    columns, groups = heatmap_columns(engagement.phase)
+    rows = []
+    for site in Site.objects.filter(engagement=engagement).order_by("path"):
+        cells = [views.get((site.pk, step.id)) for step in columns]
+        present = [v for v in cells if v is not None]
+        rows.append(SiteRow(site, cells, sum(v.finished for v in present), len(present), 0))
+    return charts.heatmap(rows, columns, "/s/0/", "/t/0/", groups)
+
+
 def test_a_write_at_one_site_derives_that_site_again_and_the_state_equals_the_one_computed_afresh(
     engagement, monkeypatch
 ):
     """One write after the other (one demo: a load per case would cost seconds each), each followed by the
     overview's computation: which sites it derived again, that B's kept views are the very objects kept
     before, and that the state equals the one computed afresh (the oracle). Then two sites linked by a row."""
+    from handover.workflow import charts
+
     a, b = _branches(engagement)
     now = at(2, 10)
     before = state.compute(engagement=Engagement.objects.get(pk=engagement.pk), now=now)
     every = sorted({site_id for site_id, _step in before if site_id is not None})
+    _heatmap(engagement, before)
     for write, derives in [
         (a_row_corrected, [a.pk]),
         (a_signature, [a.pk]),
@@ -402,6 +419,9 @@ def test_a_write_at_one_site_derives_that_site_again_and_the_state_equals_the_on
         assert agrees(engagement, now), write.__name__
         mine = [k for k in after if k[0] in (a.pk, None)]  # the write shows at A (else it proves nothing)
         assert snapshot({k: after[k] for k in mine}) != snapshot({k: before[k] for k in mine}), write.__name__
+        kept_rows = _heatmap(engagement, after)  # the rows of unchanged sites from charts' own keeping
+        charts._ROWS.clear()
+        assert kept_rows == _heatmap(engagement, after), write.__name__
         before = after
     _linked_sites_derive_together(engagement, monkeypatch)
 
