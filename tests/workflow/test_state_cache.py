@@ -81,12 +81,12 @@ def test_every_table_read_is_watched_and_the_kept_state_is_reused_until_a_write_
     read = set().union(*(tables_read(q["sql"]) for q in queries.captured_queries))
     assert {"registers_row", "workflow_stepinstance", "risk_assessmentreport"} <= read  # the parse finds them
     assert read - set(stamp.watched_tables()) == set()
-    before = stamp.token()
+    before = stamp.tokens(engagement.pk)
     with transaction.atomic():
         Row.objects.filter(form__engagement=engagement).update(remarks="改")
-        inside = stamp.token()
+        inside = stamp.tokens(engagement.pk)
         transaction.set_rollback(True)
-    assert before and inside and inside != before and stamp.token() == before  # rolled back with the write
+    assert before and inside and inside != before and stamp.tokens(engagement.pk) == before  # rolled back
     now = at(2, 10)
     first = state.compute(engagement=engagement, now=now)
     assert state.compute(engagement=engagement, now=now + dt.timedelta(minutes=1)) is first
@@ -98,7 +98,7 @@ def test_every_table_read_is_watched_and_the_kept_state_is_reused_until_a_write_
     assert state.compute(engagement=engagement, now=at(3, 0)) is not eve  # the routine's day changed
     again = state.compute(engagement=engagement, now=now)
     InformationSystem.objects.filter(engagement=engagement).update(is_active=True)
-    assert stamp.token() not in (before, inside)
+    assert stamp.tokens(engagement.pk) not in (before, inside)
     assert state.compute(engagement=engagement, now=now) is not again
 
 
@@ -280,7 +280,8 @@ def test_the_kept_state_agrees_with_a_full_recomputation_after_random_writes(eng
             for event in ("insert", "update", "delete"):
                 cursor.execute(f"DROP TRIGGER {stamp.PREFIX}registers_row_{event}")
         else:
-            cursor.execute(f"DROP TRIGGER {stamp.PREFIX}registers_row ON registers_row")
+            for event in ("insert", "update", "delete"):
+                cursor.execute(f"DROP TRIGGER {stamp.PREFIX}registers_row_{event} ON registers_row")
     try:
         assert agrees(engagement, now)
         t8 = Row.objects.filter(form__engagement=engagement, form__register_no=8, is_current=True)
@@ -289,3 +290,160 @@ def test_the_kept_state_agrees_with_a_full_recomputation_after_random_writes(eng
         assert not agrees(engagement, now)
     finally:
         stamp.install(connection)
+
+
+# Per-site parts (stamp.py's scopes): a write at one site derives that site again, and nothing else.
+
+
+def _branches(engagement):
+    """Two 营业部 of the demo whose rows name nothing of another site, nor another site's theirs (A, where
+    the writes go, and B, which must be left alone)."""
+    from handover.registers import completeness
+
+    links = completeness.site_links(engagement=engagement, site_ids=None)
+    linked = set(links) | {owner for owners in links.values() for owner in owners}
+    assert linked  # the demo has some (a 营业部's 表7 naming head office's system): they are not chosen
+    alone = Site.objects.filter(engagement=engagement, level="branch").exclude(pk__in=linked).order_by("path")
+    filled = Row.objects.filter(form__register_no=8, form__site__in=alone, is_current=True)
+    a = Site.objects.get(pk=filled.values_list("form__site_id", flat=True).first())  # the demo fills one
+    return a, alone.exclude(pk=a.pk).first()
+
+
+def _row_at(site, number):
+    return (
+        Row.objects.filter(form__site=site, form__register_no=number, is_current=True).order_by("seq").first()
+    )
+
+
+def a_row_corrected(engagement, site, now):  # a new version of a 表8 row, its backup now unreadable
+    row = _row_at(site, 8)
+    Row.objects.filter(pk=row.pk).update(is_current=False)
+    Row.objects.create(
+        form_id=row.form_id, seq=row.seq, data={**row.data, "readable": "不通过"}, previous=row,
+        version=row.version + 1, correction_reason="更正",
+    )  # fmt: skip
+
+
+def a_signature(engagement, site, now):  # a footer signature on a signed form of a step done: done when given
+    from handover.registers.models import Signature, SignatureKind
+
+    views = state.compute_afresh(engagement=engagement, now=now)
+    done = {
+        n for (at_site, _s), v in views.items() if at_site == site.pk and v.done_at for n in v.step.outputs
+    }
+    form = Form.objects.filter(
+        site=site, register_no__in=done, is_current=True, state=FormState.SIGNED
+    ).first()
+    Signature.objects.create(
+        form=form, kind=SignatureKind.FOOTER, role="复核",
+        person=Person.objects.filter(engagement=engagement).exclude(register_signatures__form=form).first(),
+    )  # fmt: skip
+
+
+def a_step_confirmed(
+    engagement, site, now
+):  # M-01 at the site confirmed (no engagement-level step waits for it)
+    updated = StepInstance.objects.filter(engagement=engagement, site=site, step_id="M-01").update(
+        confirmed_at=None if StepInstance.objects.get(site=site, step_id="M-01").confirmed_at else now
+    )
+    assert updated == 1
+
+
+def a_feedback(engagement, site, now):
+    step = StepInstance.objects.get(engagement=engagement, site=site, step_id="T-01")
+    Feedback.objects.create(
+        step=step, reason="介质不足", expected_at=now, reported_by=Person.objects.filter(engagement=engagement).first(),
+        reported_at=now,
+    )  # fmt: skip
+
+
+def a_case(engagement, site, now):  # an exception case at the site: N-04 (engagement-level) waits for it
+    ExceptionCase.objects.create(
+        engagement=engagement, site=site, path_id="E05", description="x", opened_at=now, state=CaseState.OPEN
+    )
+
+
+def a_deadline(engagement, site, now):  # engagement-wide: every site's T-01 is due at another time
+    DeadlineOverride.objects.update_or_create(
+        engagement=engagement, step_id="T-01", defaults={"day": 3, "time": "18:00", "updated_at": now}
+    )
+
+
+def the_disposal_date(engagement, site, now):  # engagement-wide: D moves
+    Engagement.objects.filter(pk=engagement.pk).update(disposal_date=dt.date(2026, 12, 2))
+
+
+def _heatmap(engagement, views):
+    """The overview's heat map of ``views`` (charts.heatmap keeps its rows by their views' identity)."""
+    from handover.workflow import charts
+    from handover.workflow.selectors.overview import SiteRow, heatmap_columns
+
+    columns, groups = heatmap_columns(engagement.phase)
+    rows = []
+    for site in Site.objects.filter(engagement=engagement).order_by("path"):
+        cells = [views.get((site.pk, step.id)) for step in columns]
+        present = [v for v in cells if v is not None]
+        rows.append(SiteRow(site, cells, sum(v.finished for v in present), len(present), 0))
+    return charts.heatmap(rows, columns, "/s/0/", "/t/0/", groups)
+
+
+def test_a_write_at_one_site_derives_that_site_again_and_the_state_equals_the_one_computed_afresh(
+    engagement, monkeypatch
+):
+    """One write after the other (one demo: a load per case would cost seconds each), each followed by the
+    overview's computation: which sites it derived again, that B's kept views are the very objects kept
+    before, and that the state equals the one computed afresh (the oracle). Then two sites linked by a row."""
+    from handover.workflow import charts
+
+    a, b = _branches(engagement)
+    now = at(2, 10)
+    before = state.compute(engagement=Engagement.objects.get(pk=engagement.pk), now=now)
+    every = sorted({site_id for site_id, _step in before if site_id is not None})
+    _heatmap(engagement, before)
+    for write, derives in [
+        (a_row_corrected, [a.pk]),
+        (a_signature, [a.pk]),
+        (a_step_confirmed, [a.pk]),
+        (a_feedback, [a.pk]),
+        (a_case, []),
+        (a_deadline, every),
+        (the_disposal_date, every),
+    ]:
+        kept_b = {key: view for key, view in before.items() if key[0] == b.pk}
+        write(engagement, a, now)
+        after = state.compute(engagement=Engagement.objects.get(pk=engagement.pk), now=now)
+        assert after is not before, write.__name__
+        assert state.last_derived == derives, write.__name__
+        if derives != every:
+            assert all(after[key] is view for key, view in kept_b.items()), write.__name__
+        assert agrees(engagement, now), write.__name__
+        mine = [k for k in after if k[0] in (a.pk, None)]  # the write shows at A (else it proves nothing)
+        assert snapshot({k: after[k] for k in mine}) != snapshot({k: before[k] for k in mine}), write.__name__
+        kept_rows = _heatmap(engagement, after)  # the rows of unchanged sites from charts' own keeping
+        charts._ROWS.clear()
+        assert kept_rows == _heatmap(engagement, after), write.__name__
+        before = after
+    _linked_sites_derive_together(engagement, monkeypatch)
+
+
+def _linked_sites_derive_together(engagement, monkeypatch):
+    """A 表7 row at A naming B's system: the coverage rules read it for B too (B's system is then in 表7), so
+    from then on a write at either derives both, and the state agrees with the one computed afresh; with the
+    links ignored, B's kept part is wrong, which is what they are for."""
+
+    a, b = _branches(engagement)
+    now = at(2, 10)
+    theirs = InformationSystem.objects.create(engagement=engagement, site=b, name="B的新系统")
+    state.compute(engagement=Engagement.objects.get(pk=engagement.pk), now=now)  # the inventory: all sites
+    row = _row_at(a, 7)
+    Row.objects.filter(pk=row.pk).update(data={**row.data, "system_id": theirs.pk})
+    state.compute(engagement=Engagement.objects.get(pk=engagement.pk), now=now)
+    assert state.last_derived == sorted([a.pk, b.pk]) and agrees(engagement, now)
+    a_row_corrected(engagement, a, now)
+    state.compute(engagement=Engagement.objects.get(pk=engagement.pk), now=now)
+    assert state.last_derived == sorted([a.pk, b.pk]) and agrees(engagement, now)
+
+    monkeypatch.setattr(state, "_linked", lambda sites, links: sites)
+    Row.objects.filter(pk=row.pk).update(data=row.data)  # A's 表7 no longer names it: B's coverage misses it
+    state.compute(engagement=Engagement.objects.get(pk=engagement.pk), now=now)
+    assert state.last_derived == [a.pk] and not agrees(engagement, now)

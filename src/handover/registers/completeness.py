@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import Model, Q
 from django.db.models.fields.json import KT
 from django.utils.translation import gettext as _
 
@@ -183,25 +183,32 @@ def site_completeness(*, user: Actor, engagement: Engagement) -> list[SiteComple
     return coverage(engagement=engagement, sites=sites)
 
 
-def coverage(*, engagement: Engagement, sites: Iterable[Site]) -> list[SiteCompleteness]:
+def coverage(
+    *, engagement: Engagement, sites: Iterable[Site], own_only: bool = False
+) -> list[SiteCompleteness]:
     """The coverage rules for ``sites`` (not filtered by any user: the caller decides who sees what), in six
     queries besides ``sites``: the rows of the covered registers, the systems, the systems with accounts, the
     key accounts, the machines and the recent leavers. The workflow's gates (workflow/register_gates.py) read the
-    same answer."""
+    same answer. ``own_only`` reads only the rows and entities of ``sites`` themselves: the same answer where
+    every site a row of ``sites`` names is among them (``site_links``), as the workflow's kept state sees to."""
     by_pk = {s.pk: s for s in sites}
     report = {pk: SiteCompleteness(site) for pk, site in by_pk.items()}
-    found = _found(engagement)
+    own = Q(site_id__in=list(by_pk)) if own_only else Q()
+    found = _found(engagement, list(by_pk) if own_only else None)
     systems = list(
-        InformationSystem.objects.filter(engagement=engagement, is_active=True).values_list(
+        InformationSystem.objects.filter(own, engagement=engagement, is_active=True).values_list(
             "pk", "name", "site_id", "category"
         )
     )
     names = {pk: name for pk, name, _site, _category in systems}
     categories = {pk: category for pk, _name, _site, category in systems}
+    of_systems = Q(system__site_id__in=list(by_pk)) if own_only else Q()
     with_accounts = set(
-        Account.objects.filter(engagement=engagement, is_active=True).values_list("system_id", flat=True)
+        Account.objects.filter(of_systems, engagement=engagement, is_active=True).values_list(
+            "system_id", flat=True
+        )
     )
-    key_accounts = _key_accounts(engagement, found)
+    key_accounts = _key_accounts(engagement, found, of_systems)
 
     def expect(register_no: int, site_id: int, subject: str, present: bool, kind: str = "system") -> None:
         if site_id in report:
@@ -255,12 +262,13 @@ def coverage(*, engagement: Engagement, sites: Iterable[Site]) -> list[SiteCompl
         if site.level in (SiteLevel.HQ, SiteLevel.REGION):
             expect(15, site.pk, site.name, site.pk in found.sites_in_15, "site")
     for pk, name, hostname, site_id in Asset.objects.filter(
-        engagement=engagement, is_active=True
+        own, engagement=engagement, is_active=True
     ).values_list("pk", "name", "hostname", "site_id"):
         # The host name tells two machines of the same name apart, where the person has to go and scan.
         expect(22, site_id, f"{name}（{hostname}）" if hostname else name, pk in found.assets, "machine")
     start, end = half_year_window(engagement)
     leavers = Person.objects.filter(
+        own,
         engagement=engagement,
         party=Party.FIRM_IT,
         employment=Employment.LEFT,
@@ -275,12 +283,12 @@ def coverage(*, engagement: Engagement, sites: Iterable[Site]) -> list[SiteCompl
     return list(report.values())
 
 
-def _key_accounts(engagement: Engagement, found: _Found) -> dict[int, list[tuple[int, str]]]:
+def _key_accounts(engagement: Engagement, found: _Found, own: Q) -> dict[int, list[tuple[int, str]]]:
     """Per system, its super-user, equivalent super-user and back-end accounts (第二十六条第2项) as (id,
     login@host): those of the account entity that are not deleted, and those a 表9 or 表11 row names as one."""
     named = {pk for pks in found.named.values() for pk in pks}
     accounts = (
-        Account.objects.filter(engagement=engagement, is_active=True)
+        Account.objects.filter(own, engagement=engagement, is_active=True)
         .filter(Q(account_class__in=KEY_ACCOUNT_CLASSES) & ~Q(status=AccountStatus.DELETED) | Q(pk__in=named))
         .values_list("pk", "system_id", "login_name", "asset__hostname")
         .order_by("system_id", "login_name", "pk")
@@ -300,11 +308,50 @@ def _account_present(found: _Found, account_id: int, register_no: int) -> tuple[
     return False, "、".join(sorted(found.logins[account_id] - {LOGIN_OK})) or "—"
 
 
-def _found(engagement: Engagement) -> _Found:
+def site_links(*, engagement: Engagement, site_ids: Iterable[int] | None) -> dict[int, set[int]]:
+    """Per site among ``site_ids`` (None: every site), the other sites whose system, machine, account or site
+    a current row of a covered register there names (a 营业部's 表7 listing head office's 集中交易系统): the
+    coverage rules read such a row for both sites, so neither site's coverage is a function of its own rows
+    and entities alone (``own_only``) but both together are. Four queries."""
+    current = current_rows(engagement, COVERED)
+    if site_ids is not None:
+        current = current.filter(form__site_id__in=list(site_ids))
+    named = current.annotate(
+        system=KT("data__system_id"),
+        asset=KT("data__asset_id"),
+        account=KT("data__account_id"),
+        site=KT("data__site_id"),
+    ).values_list("form__site_id", "system", "asset", "account", "site")
+    found: list[tuple[int, int | None, int | None, int | None, int | None]] = [
+        (form_site, _as_int(system), _as_int(asset), _as_int(account), _as_int(site))
+        for form_site, system, asset, account, site in named.order_by().distinct()
+    ]
+
+    def sites_of(model: type[Model], column: int, site: str) -> dict[int, int | None]:
+        pks = {row[column] for row in found if row[column] is not None}
+        if not pks:
+            return {}
+        objects = model._default_manager.filter(engagement=engagement, pk__in=pks)
+        return dict(objects.values_list("pk", site))
+
+    systems = sites_of(InformationSystem, 1, "site_id")
+    assets = sites_of(Asset, 2, "site_id")
+    accounts = sites_of(Account, 3, "system__site_id")
+    links: dict[int, set[int]] = {}
+    for form_site, system, asset, account, site in found:
+        for owner in (systems.get(system or 0), assets.get(asset or 0), accounts.get(account or 0), site):
+            if owner is not None and owner != form_site:
+                links.setdefault(form_site, set()).add(owner)
+    return links
+
+
+def _found(engagement: Engagement, site_ids: list[int] | None) -> _Found:
     found = _Found(disposal_date=engagement.disposal_date.isoformat())
+    current = current_rows(engagement, COVERED)
+    if site_ids is not None:
+        current = current.filter(form__site_id__in=site_ids)
     rows = (
-        current_rows(engagement, COVERED)
-        .annotate(
+        current.annotate(
             system=KT("data__system_id"),
             asset=KT("data__asset_id"),
             site=KT("data__site_id"),

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 
@@ -27,6 +28,9 @@ def state_labels() -> dict[str, str]:
 
 # 340 units wide at most, so that a 14-unit label is 12 px or more in a 300 px card (UX review M4).
 BAR_HEIGHT, BAR_GAP, LABEL_WIDTH, BAR_WIDTH = 20, 6, 110, 160
+# The heat map's rows by what they are made of (``heatmap``): a few engagements' sites in a few languages.
+_ROWS: dict[tuple[object, ...], tuple[tuple[Any, ...], str]] = {}
+ROWS_HELD = 5000
 
 
 def completion_bars(items: Sequence[tuple[str, int, int]], testid: str) -> SafeString:
@@ -112,7 +116,17 @@ def heatmap(
     lines.append(f"<tr><th></th>{head}<th></th></tr>")
     titles: dict[tuple[str, str, tuple[str, ...]], str] = {}  # most cells share their step, state and reasons
     labels = state_labels()
+    language = get_language()
     for row in rows:
+        site = row.site
+        # A row is the same HTML while its views are the same objects (state.py keeps a site's views until
+        # something it reads is written), for the same site, links and language: after a write at one site,
+        # one row is built again, not 300.
+        key = (step_prefix, site_prefix, language, site.pk, site.code, site.name, *map(id, row.cells))
+        held = _ROWS.get(key)
+        if held is not None:
+            lines.append(held[1])
+            continue
         cells = []
         for view in row.cells:
             if view is None:
@@ -126,11 +140,14 @@ def heatmap(
             cells.append(
                 f'<td><a class="s-{view.state}" href="{step_prefix}{view.instance_id}/" title="{title}"></a></td>'
             )
-        site = row.site
-        lines.append(
+        line = (
             f'<tr data-testid="site-{escape(site.code)}"><th class="site">'
             f'<a href="{site_prefix}{site.pk}/">{escape(site.name)}</a></th>{"".join(cells)}'
             f'<td class="muted">{row.done}/{row.total}</td></tr>'
         )
+        if len(_ROWS) >= ROWS_HELD:
+            _ROWS.clear()
+        _ROWS[key] = (tuple(row.cells), line)  # the views held with it: their ids are theirs while it is kept
+        lines.append(line)
     lines.append("</table>")
     return mark_safe("".join(lines))  # noqa: S308 - every value from the database is escaped above

@@ -331,11 +331,21 @@ class DutyShift(models.Model):
         return f"{self.day} {self.site_id} {self.person_id}"
 
 
-class StateStamp(models.Model):
-    """One row: a token the database changes with every write to a table the workflow's state reads
-    (stamp.py installs the triggers); state.compute keeps its result under it."""
+class ScopeStamp(models.Model):
+    """A token per engagement and scope that the database changes with every write to a table the workflow's
+    state reads (stamp.py installs the triggers): ``site_id`` a site (what its step instances read),
+    ``stamp.ENGAGEMENT`` (0) what every site reads, ``stamp.STEPS_ONLY`` (-1) what only the engagement-level
+    steps read. state.compute keeps each site's part under its site's token. Plain integers, not foreign
+    keys: the triggers write the rows, and a site deleted leaves a token that names nothing."""
 
+    engagement_id = models.BigIntegerField()
+    site_id = models.BigIntegerField()
     token = models.CharField(max_length=64)
 
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["engagement_id", "site_id"], name="workflow_scopestamp_scope")
+        ]
+
     def __str__(self) -> str:
-        return self.token
+        return f"{self.engagement_id}/{self.site_id}: {self.token}"

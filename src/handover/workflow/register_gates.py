@@ -143,12 +143,29 @@ def _coverage_todo(register_no: int) -> str:
     return todo[register_no]
 
 
+# Past this many sites asked about, a rule reads the whole engagement (no long list of ids in a query).
+FEW_SITES = 64
+
+
+def _few(wanted: set[Pair]) -> list[int] | None:
+    """The sites ``wanted`` asks about when they are few (the state kept between writes asks about the sites
+    written at: state.py), else None: read every site. For the rules whose reasons are on per-site steps
+    only: an engagement-level step asked about reads nothing."""
+    ids = {site_id for site_id, _step in wanted if site_id is not None}
+    return sorted(ids) if len(ids) <= FEW_SITES else None
+
+
 def coverage_gaps(engagement: Engagement, pairs: Iterable[Pair]) -> Blocks:
-    """What the coverage rules still miss, on the step whose register should hold the row."""
+    """What the coverage rules still miss, on the step whose register should hold the row. For a few sites,
+    their own rows and entities (completeness.coverage ``own_only``: state.py checks that none names what
+    belongs to another site)."""
     wanted = set(pairs)
+    few = _few(wanted)
     sites = Site.objects.filter(engagement=engagement, is_active=True).order_by("path")
+    if few is not None:
+        sites = sites.filter(pk__in=few)
     found: Blocks = {}
-    for entry in completeness.coverage(engagement=engagement, sites=sites):
+    for entry in completeness.coverage(engagement=engagement, sites=sites, own_only=few is not None):
         for item in entry.missing:
             step_id, article = COVERAGE[item.register_no]
             key = (item.site.pk, step_id)
@@ -171,9 +188,14 @@ ROW_PAIR = (SignatureKind.EXECUTOR, SignatureKind.SUPERVISOR)
 def backups_first(engagement: Engagement, pairs: Iterable[Pair]) -> Blocks:
     """T-02 and T-03 at a site while a system they change has no signed backup in the site's 表8."""
     wanted = set(pairs)
+    current = computed.current_rows(engagement, [8, *BACKUP_FIRST])
+    few = _few(wanted)
+    if few is not None:
+        current = current.filter(form__site_id__in=few)
     rows = (
-        computed.current_rows(engagement, [8, *BACKUP_FIRST])
-        .annotate(pair=Count("signatures__kind", filter=Q(signatures__kind__in=ROW_PAIR), distinct=True))
+        current.annotate(
+            pair=Count("signatures__kind", filter=Q(signatures__kind__in=ROW_PAIR), distinct=True)
+        )
         .values_list(
             "pk", "form__register_no", "form__site_id", "form__site__name", "form__state", "data", "pair"
         )
@@ -249,7 +271,12 @@ def exceptions_closed(engagement: Engagement, pairs: Iterable[Pair]) -> Blocks:
     no 表39 entry, or one not reported to 技术组. An engagement-level step reads head office's forms."""
     wanted = set(pairs)
     numbers = [n for n in computed.FAILED_WHEN if _steps_of(n)]
-    rows = computed.current_rows(engagement, numbers).values_list(
+    current = computed.current_rows(engagement, numbers)
+    sites = {site_id for site_id, _step in wanted}
+    if len(sites) <= FEW_SITES:  # a few sites, or only the engagement-level steps (head office's forms)
+        at = Q(form__site_id__in=[site_id for site_id in sites if site_id is not None])
+        current = current.filter(at | Q(form__site__level=SiteLevel.HQ) if None in sites else at)
+    rows = current.values_list(
         "form__register_no",
         "form__site_id",
         "form__site__name",

@@ -52,6 +52,7 @@ from django.db.models import Count, Max, Min, Q
 from django.utils.translation import gettext as _
 
 from handover.org.models import Engagement, Site, SiteLevel
+from handover.registers import completeness
 from handover.registers.models import FROZEN_STATES, Form
 from handover.workflow import deadlines, gates, routine, stamp, steps
 from handover.workflow.models import DeadlineOverride, Escalation, Feedback, StepInstance
@@ -121,12 +122,15 @@ Status = dict[int, dict[int, Entry]]  # site → register → its entry
 NO_FORMS: dict[int, Entry] = {}
 
 
-def _register_status(engagement: Engagement) -> Status:
-    """Site → register → (a current form exists, every current form is signed, when the last was signed)."""
+def _register_status(engagement: Engagement, site_ids: set[int] | None = None) -> Status:
+    """Site → register → (a current form exists, every current form is signed, when the last was signed), for
+    ``site_ids`` (None: every site)."""
     outputs = {number for step in steps.STEPS for number in step.outputs}
+    forms = Form.objects.filter(engagement=engagement, is_current=True, register_no__in=outputs)
+    if site_ids is not None:
+        forms = forms.filter(site_id__in=site_ids)
     rows = (
-        Form.objects.filter(engagement=engagement, is_current=True, register_no__in=outputs)
-        .values("site_id", "register_no")
+        forms.values("site_id", "register_no")
         .annotate(
             n=Count("id", distinct=True),
             signed=Count("id", filter=Q(state__in=SIGNED), distinct=True),
@@ -189,14 +193,57 @@ def _late_since(
     return max([due, *opened])
 
 
-# The last state computed per engagement, in this process: (stamp, D, phase, the gates' rules), the span of
-# ``now`` it holds for, and the views (stamp.py). Readers share the views: they never change one (selectors
-# copy before they rewrite a reason).
-_KEPT: dict[int, tuple[tuple[object, ...], dt.datetime | None, dt.datetime | None, dict[Key, StepView]]] = {}
+# The kept state of an engagement, in this process (stamp.py): each site's part under its site's token, the
+# engagement-level steps, and the views of all of them assembled. Readers share the views: they never change
+# one (selectors copy before they rewrite a reason).
+@dataclass(slots=True)
+class _Inputs:
+    """What the step instances of one site (or the engagement-level ones) read: kept with the part, so that a
+    part derived again (an engagement-level predecessor changed) reads nothing."""
+
+    forms: Status  # site → register → entry (the site's own; head office's for the engagement-level steps)
+    instances: list[tuple[int, str, dt.datetime | None, dt.datetime | None]] = field(default_factory=list)
+    feedback: dict[int, tuple[dt.datetime, int]] = field(default_factory=dict)
+    escalated: dict[int, tuple[dt.datetime, bool]] = field(default_factory=dict)
+    blocks: dict[str, list[str]] = field(default_factory=dict)  # step → the register gates' reasons
+    lapses: dict[str, list[str]] = field(
+        default_factory=dict
+    )  # 稳定期 step → the routine's lapses, for ``day``
+    day: dt.date | None = None
+
+
+@dataclass(slots=True)
+class _Part:
+    """A site's views (or the engagement-level steps'), derived from its inputs and, for a site, from whether
+    each engagement-level predecessor it consulted was done (``consulted``)."""
+
+    inputs: _Inputs
+    views: dict[Key, StepView]
+    consulted: dict[str, bool]
+    undone: frozenset[str]  # the steps of this part not done once ordered (what a later step waits for)
+    after: dt.datetime | None
+    until: dt.datetime | None
+
+
+@dataclass(slots=True)
+class _Kept:
+    key: tuple[object, ...]  # the engagement's token, D, phase, the gates' rules
+    tokens: dict[int, str]  # every scope's token (stamp.tokens)
+    links: dict[int, set[int]]  # per site, the others its rows name (completeness.site_links)
+    sites: dict[int, _Part]
+    engagement_steps: _Part
+    views: dict[Key, StepView]
+    after: dt.datetime | None
+    until: dt.datetime | None
+
+
+_KEPT: dict[int, _Kept] = {}
 # What the pages derive from a kept state (the overview's rows, the heat map's cells …), by the kept views'
 # identity: dropped with them.
 _DERIVED: dict[int, tuple[dict[Key, StepView], dict[object, Any]]] = {}
 DERIVED_HELD = 2000
+# How many sites' parts the last ``compute`` derived (tests count them: a write at one site derives one).
+last_derived: list[int] = []
 
 
 def forget() -> None:
@@ -208,8 +255,8 @@ def forget() -> None:
 def derived(views: dict[Key, StepView], key: object, build: Callable[[], T]) -> T:
     """What ``build`` makes from ``views`` (and from ``key``, which names everything else it depends on), made
     once per kept state: the pages' own work on the state is kept with it. ``views`` not kept: built."""
-    for pk, (_key, _after, _until, kept) in _KEPT.items():
-        if kept is views:
+    for pk, kept in _KEPT.items():
+        if kept.views is views:
             held = _DERIVED.get(pk)
             if held is None or held[0] is not views:
                 held = _DERIVED[pk] = (views, {})
@@ -221,26 +268,136 @@ def derived(views: dict[Key, StepView], key: object, build: Callable[[], T]) -> 
     return build()
 
 
+def _holds(after: dt.datetime | None, until: dt.datetime | None, now: dt.datetime) -> bool:
+    return (after is None or now > after) and (until is None or now <= until)
+
+
 def compute(*, engagement: Engagement, now: dt.datetime) -> dict[Key, StepView]:
-    """Every step instance of the engagement with its state at ``now``: the state kept from an earlier call
-    while no watched table changed since (stamp.py) and ``now`` lies in the same span between two deadlines,
-    or computed afresh and kept. The views returned are shared: do not change them."""
-    token = stamp.token()  # read first: whatever is read after it is at least as new
-    if token is None:
+    """Every step instance of the engagement with its state at ``now``. Kept from an earlier call while no
+    watched table changed since (stamp.py) and ``now`` lies in the same span between two deadlines; after a
+    write at some sites, only their parts are read and derived again, with the engagement-level steps; after
+    a write that concerns every site, all. The views returned are shared: do not change them."""
+    tokens = stamp.tokens(engagement.pk)  # read first: whatever is read after it is at least as new
+    if tokens is None:
         return compute_afresh(engagement=engagement, now=now)
-    key = (token, engagement.disposal_date, str(engagement.phase), gates.rules())
+    key = (tokens[stamp.ENGAGEMENT], engagement.disposal_date, str(engagement.phase), gates.rules())
     kept = _KEPT.get(engagement.pk)
-    if (
-        kept is not None
-        and kept[0] == key
-        and (kept[1] is None or now > kept[1])
-        and (kept[2] is None or now <= kept[2])
-    ):
-        return kept[3]
-    views = compute_afresh(engagement=engagement, now=now)
-    after, until = _steady(views, now)
-    _KEPT[engagement.pk] = (key, after, until, views)
-    return views
+    if kept is not None and kept.key == key and kept.tokens == tokens and _holds(kept.after, kept.until, now):
+        last_derived[:] = []
+        return kept.views
+    if kept is None or kept.key != key:
+        kept = _full(engagement, now, key, tokens)
+    else:
+        kept = _partial(engagement, now, kept, tokens)
+    _KEPT[engagement.pk] = kept
+    return kept.views
+
+
+def compute_afresh(*, engagement: Engagement, now: dt.datetime) -> dict[Key, StepView]:
+    """Every step instance of the engagement with its state at ``now``, read and derived now."""
+    return _full(engagement, now, (), {}).views
+
+
+def _full(engagement: Engagement, now: dt.datetime, key: tuple[object, ...], tokens: dict[int, str]) -> _Kept:
+    """Every site read in one batch of queries (whatever the number of sites), then derived part by part."""
+    due = _Due(engagement)
+    inputs = _read_sites(engagement, None, now)
+    links = completeness.site_links(engagement=engagement, site_ids=None)
+    sites = {site_id: _derive_site(site_id, found, due, {}, now) for site_id, found in inputs.items()}
+    top = _read_engagement_steps(engagement)
+    return _assemble(now, key, tokens, links, sites, set(sites), due, top)
+
+
+def _partial(engagement: Engagement, now: dt.datetime, kept: _Kept, tokens: dict[int, str]) -> _Kept:
+    """The kept state with the sites whose token moved (or whose span ``now`` left) read and derived again,
+    and with them every site linked to one of them, before or after the write (``_linked``)."""
+    scopes = (set(tokens) | set(kept.tokens)) - {stamp.ENGAGEMENT, stamp.STEPS_ONLY}
+    stale = {s for s in scopes if tokens.get(s) != kept.tokens.get(s)}
+    stale |= {s for s, part in kept.sites.items() if not _holds(part.after, part.until, now)}
+    links = {s: owners for s, owners in kept.links.items() if s not in stale}
+    if stale:
+        links |= completeness.site_links(engagement=engagement, site_ids=stale)
+        stale = _linked(stale, [kept.links, links])
+    due = _Due(engagement)
+    inputs = _read_sites(engagement, stale, now) if stale else {}
+    sites = {s: part for s, part in kept.sites.items() if s not in stale}
+    guess = {v.step.id: v.done_at is not None for v in kept.engagement_steps.views.values()}
+    for site_id, found in inputs.items():
+        sites[site_id] = _derive_site(site_id, found, due, guess, now)
+    # The engagement-level steps read head office's forms and their own instances: kept while neither moved.
+    top = kept.engagement_steps.inputs
+    if tokens.get(stamp.STEPS_ONLY) != kept.tokens.get(stamp.STEPS_ONLY) or stale & set(top.forms):
+        top = _read_engagement_steps(engagement)
+    return _assemble(now, kept.key, tokens, links, sites, set(inputs), due, top)
+
+
+def _linked(sites: set[int], links: list[dict[int, set[int]]]) -> set[int]:
+    """``sites`` and every site linked to one of them, in either direction, directly or through others: the
+    coverage rules of a site read the rows of the sites it is linked to (completeness.site_links)."""
+    near: dict[int, set[int]] = defaultdict(set)
+    for found in links:
+        for site, owners in found.items():
+            for owner in owners:
+                near[site].add(owner)
+                near[owner].add(site)
+    reached, todo = set(sites), list(sites)
+    while todo:
+        for other in near.get(todo.pop(), ()):
+            if other not in reached:
+                reached.add(other)
+                todo.append(other)
+    return reached
+
+
+def _assemble(
+    now: dt.datetime,
+    key: tuple[object, ...],
+    tokens: dict[int, str],
+    links: dict[int, set[int]],
+    sites: dict[int, _Part],
+    derived_now: set[int],
+    due: _Due,
+    top_inputs: _Inputs,
+) -> _Kept:
+    """The engagement-level steps derived from head office's forms and the sites' parts, and every site part
+    whose engagement-level predecessors it consulted were not as now derived again (from its kept inputs),
+    until they agree: the steps are ordered predecessors first (steps.py), so the agreement is the state one
+    pass in that order gives."""
+    while True:
+        top = _derive_engagement_steps(top_inputs, due, sites, now)
+        done = {v.step.id: v.done_at is not None for v in top.views.values()}
+        again = [
+            s
+            for s, part in sites.items()
+            if any(done.get(step_id, True) != was for step_id, was in part.consulted.items())
+        ]
+        if not again:
+            break
+        for site_id in again:
+            sites[site_id] = _derive_site(site_id, sites[site_id].inputs, due, done, now)
+            derived_now.add(site_id)
+    last_derived[:] = sorted(derived_now)
+    views: dict[Key, StepView] = {}
+    for part in (*sites.values(), top):
+        views.update(part.views)
+    views = dict(sorted(views.items(), key=lambda item: item[1].instance_id))
+    afters = [p.after for p in (*sites.values(), top) if p.after is not None]
+    untils = [p.until for p in (*sites.values(), top) if p.until is not None]
+    return _Kept(key, tokens, links, sites, top, views, max(afters, default=None), min(untils, default=None))
+
+
+class _Due:
+    """The deadlines of the engagement's steps, computed once per step (D and the overrides, one query)."""
+
+    def __init__(self, engagement: Engagement) -> None:
+        self.disposal = engagement.disposal_date
+        self.overrides = overrides_of(engagement)
+        self.found: dict[str, dt.datetime | None] = {}
+
+    def __call__(self, step_id: str) -> dt.datetime | None:
+        if step_id not in self.found:
+            self.found[step_id] = deadlines.due_at(step_id, self.disposal, self.overrides)
+        return self.found[step_id]
 
 
 def _steady(views: dict[Key, StepView], now: dt.datetime) -> tuple[dt.datetime | None, dt.datetime | None]:
@@ -262,121 +419,205 @@ def _steady(views: dict[Key, StepView], now: dt.datetime) -> tuple[dt.datetime |
     return after, until
 
 
-def compute_afresh(*, engagement: Engagement, now: dt.datetime) -> dict[Key, StepView]:
-    """Every step instance of the engagement with its state at ``now``, read and derived now."""
-    overrides = overrides_of(engagement)
-    status = _register_status(engagement)
-    hq_ids = Site.objects.filter(engagement=engagement, level=SiteLevel.HQ).values_list("pk", flat=True)
-    hq = [status.get(site_id, NO_FORMS) for site_id in hq_ids]  # the forms engagement-level steps read
-    feedback = {
-        r["step_id"]: (r["first"], r["n"])
-        for r in Feedback.objects.filter(step__engagement=engagement)
+# Reading ------------------------------------------------------------------------------------------------
+
+
+def _read_sites(engagement: Engagement, site_ids: set[int] | None, now: dt.datetime) -> dict[int, _Inputs]:
+    """The inputs of the per-site step instances of ``site_ids`` (None: every site), in a fixed number of
+    queries, by site."""
+    instances = StepInstance.objects.filter(engagement=engagement, site__isnull=False)
+    if site_ids is not None:
+        instances = instances.filter(site_id__in=site_ids)
+    found: dict[int, _Inputs] = {}
+    site_of: dict[int, int] = {}
+    for pk, site_id, step_id, confirmed_at, created_at in instances.values_list(
+        "pk", "site_id", "step_id", "confirmed_at", "created_at"
+    ):
+        found.setdefault(site_id, _Inputs({site_id: NO_FORMS})).instances.append(
+            (pk, step_id, confirmed_at, created_at)
+        )
+        site_of[pk] = site_id
+    status = _register_status(engagement, site_ids)
+    for site_id, inputs in found.items():
+        inputs.forms = {site_id: status.get(site_id, NO_FORMS)}
+    steps_of = Q(step__engagement=engagement, step__site__isnull=False)
+    if site_ids is not None:
+        steps_of &= Q(step__site_id__in=site_ids)
+    _read_reports(steps_of, {pk: found[site_id] for pk, site_id in site_of.items()})
+    pairs = [(site_of[pk], step_id) for f in found.values() for pk, step_id, _c, _t in f.instances]
+    for (at_site, step_id), reasons in gates.blocking_reasons(engagement=engagement, pairs=pairs).items():
+        if at_site in found:
+            found[at_site].blocks[step_id] = reasons
+    _read_routine(engagement, found, site_ids, now)
+    return found
+
+
+def _read_reports(steps_of: Q, owner: dict[int, _Inputs]) -> None:
+    """The same-day feedback and the escalations of the instances ``steps_of`` selects, into the inputs of
+    their part (``owner``, by instance)."""
+    for pk, first, n in (
+        Feedback.objects.filter(steps_of)
         .values("step_id")
         .annotate(first=Min("reported_at"), n=Count("id"))
+        .values_list("step_id", "first", "n")
+    ):
+        owner[pk].feedback[pk] = (first, n)
+    for pk, raised_at, report_id in Escalation.objects.filter(steps_of).values_list(
+        "step_id", "raised_at", "wg_report_id"
+    ):
+        owner[pk].escalated[pk] = (raised_at, report_id is not None)
+
+
+def _read_routine(
+    engagement: Engagement, found: dict[int, _Inputs], site_ids: set[int] | None, now: dt.datetime
+) -> None:
+    """The 稳定期 steps whose routine lapsed (routine.py's reminders, one query, and 表41 of the last trading
+    day in one more), into their site's part, for the day of ``now``."""
+    today = now.astimezone(deadlines.BEIJING).date()
+    for inputs in found.values():
+        inputs.day = today
+    stable = {
+        site_id
+        for site_id, inputs in found.items()
+        for _pk, step_id, _c, _t in inputs.instances
+        if step_id in steps.BY_ID and steps.BY_ID[step_id].phase == steps.STABILISATION
     }
-    escalated = {
-        step_id: (raised_at, report_id is not None)
-        for step_id, raised_at, report_id in Escalation.objects.filter(
-            step__engagement=engagement
-        ).values_list("step_id", "raised_at", "wg_report_id")
+    if not stable:
+        return
+    sites = None if site_ids is None else Site.objects.filter(pk__in=site_ids)
+    for item in routine.due_items(engagement=engagement, sites=sites, today=today):
+        step_id = routine.ROUTINE_STEPS.get(item.register_no)
+        if step_id and item.lapsed and item.site_id in found:
+            found[item.site_id].lapses.setdefault(step_id, []).append(item.reason)
+    day = routine.last_trading_day(today)
+    # A site owes 表41 for the trading days wholly in its 稳定期, from the day after its S-09 was created.
+    owing = {
+        site_id
+        for site_id in stable
+        for _pk, step_id, _c, created_at in found[site_id].instances
+        if step_id == routine.DAILY_REPORT_STEP
+        and created_at is not None
+        and created_at.astimezone(deadlines.BEIJING).date() < day
     }
-    instances = StepInstance.objects.filter(engagement=engagement).values_list(
-        "pk", "site_id", "step_id", "confirmed_at", "created_at"
+    if owing:
+        for site_id in routine.daily_report_missing(engagement=engagement, site_ids=owing, day=day):
+            found[site_id].lapses.setdefault(routine.DAILY_REPORT_STEP, []).append(
+                _("表41 of %(day)s is missing or not signed") % {"day": day}
+            )
+
+
+def _read_engagement_steps(engagement: Engagement) -> _Inputs:
+    """The inputs of the engagement-level step instances: head office's forms (where 技术组 files them), their
+    feedback, escalations and gates."""
+    hq_ids = list(Site.objects.filter(engagement=engagement, level=SiteLevel.HQ).values_list("pk", flat=True))
+    status = _register_status(engagement, set(hq_ids)) if hq_ids else {}
+    inputs = _Inputs({site_id: status.get(site_id, NO_FORMS) for site_id in hq_ids})
+    inputs.instances = list(
+        StepInstance.objects.filter(engagement=engagement, site__isnull=True).values_list(
+            "pk", "step_id", "confirmed_at", "created_at"
+        )
     )
-    # A deadline depends only on the step, D and the overrides: computed once per step, not per instance.
-    due: dict[str, dt.datetime | None] = {}
+    _read_reports(
+        Q(step__engagement=engagement, step__site__isnull=True),
+        {pk: inputs for pk, *_rest in inputs.instances},
+    )
+    pairs = [(None, step_id) for _pk, step_id, _c, _t in inputs.instances]
+    for (_site, step_id), reasons in gates.blocking_reasons(engagement=engagement, pairs=pairs).items():
+        inputs.blocks[step_id] = reasons
+    return inputs
+
+
+# Deriving -----------------------------------------------------------------------------------------------
+
+
+def _views(
+    site_id: int | None, inputs: _Inputs, at_sites: list[dict[int, Entry]], due: _Due
+) -> dict[Key, StepView]:
+    """The views of the instances of ``inputs``, with what their own registers, confirmation and reports say."""
     views: dict[Key, StepView] = {}
-    for pk, site_id, step_id, confirmed_at, created_at in instances:
+    for pk, step_id, confirmed_at, created_at in inputs.instances:
         step = steps.BY_ID.get(step_id)
         if step is None:
             continue
-        if step_id not in due:
-            due[step_id] = deadlines.due_at(step_id, engagement.disposal_date, overrides)
-        view = StepView(pk, step, site_id, due[step_id], created_at=created_at)
+        view = StepView(pk, step, site_id, due(step_id), created_at=created_at)
         if step.outputs:
-            at_sites = [status.get(site_id, NO_FORMS)] if site_id else hq
             view.done_at, view.started, view.missing_registers = _own_done(
                 step.outputs, step.optional, at_sites, created_at
             )
             view.late_since = _late_since(view.due, view.missing_registers, at_sites)
         elif not step.derived:
             view.done_at, view.started = confirmed_at, confirmed_at is not None
-        if pk in feedback:
-            view.feedback_at, view.feedback_count = feedback[pk]
-        if pk in escalated:
-            view.escalated_at, view.escalation_reported = escalated[pk]
+        if pk in inputs.feedback:
+            view.feedback_at, view.feedback_count = inputs.feedback[pk]
+        if pk in inputs.escalated:
+            view.escalated_at, view.escalation_reported = inputs.escalated[pk]
         views[(site_id, step_id)] = view
-    _order_and_gate(engagement, views)
-    _routine(engagement, views, now)
-    for view in views.values():
-        if not view.step.derived:
-            _settle(view, now)
-    _derive_notes(views, status, now)
     return views
 
 
-# 稳定期 routine -----------------------------------------------------------------------------------------
-
-
-def _routine(engagement: Engagement, views: dict[Key, StepView], now: dt.datetime) -> None:
-    """Mark the 稳定期 steps whose routine lapsed (routine.py's reminders, for the whole engagement in
-    one query, and 表41 of the last trading day in one more)."""
-    stable = [v for v in views.values() if v.step.phase == steps.STABILISATION and v.site_id is not None]
-    if not stable:
-        return
-    today = now.astimezone(deadlines.BEIJING).date()
-    lapses: dict[Key, list[str]] = defaultdict(list)
-    for item in routine.due_items(engagement=engagement, sites=None, today=today):
-        step_id = routine.ROUTINE_STEPS.get(item.register_no)
-        if step_id and item.lapsed:
-            lapses[(item.site_id, step_id)].append(item.reason)
-    day = routine.last_trading_day(today)
-    # A site owes 表41 for the trading days wholly in its 稳定期, from the day after its S-09 was created.
-    owing = {
-        v.site_id
-        for v in stable
-        if v.site_id is not None
-        and v.step.id == routine.DAILY_REPORT_STEP
-        and v.created_at is not None
-        and v.created_at.astimezone(deadlines.BEIJING).date() < day
-    }
-    if owing:
-        for site_id in routine.daily_report_missing(engagement=engagement, site_ids=owing, day=day):
-            lapses[(site_id, routine.DAILY_REPORT_STEP)].append(
-                _("表41 of %(day)s is missing or not signed") % {"day": day}
-            )
-    for view in stable:
-        found = lapses.get((view.site_id, view.step.id))
-        if found:
-            view.reasons, view.lapsed, view.done_at = tuple(found), True, None
-
-
-def _order_and_gate(engagement: Engagement, views: dict[Key, StepView]) -> None:
-    """Apply the predecessors (in steps.py order, which lists predecessors first) and the register gates."""
-    by_step: dict[str, list[StepView]] = defaultdict(list)
-    for view in views.values():
-        by_step[view.step.id].append(view)
-    blocks = gates.blocking_reasons(engagement=engagement, pairs=list(views))
+def _order(
+    views: dict[Key, StepView],
+    blocks: dict[str, list[str]],
+    predecessor_done: Callable[[StepView, str], bool],
+) -> frozenset[str]:
+    """Apply the predecessors (in steps.py order, which lists predecessors first) and the register gates;
+    the steps left not done."""
+    by_step = {view.step.id: view for view in views.values()}
     for step in steps.STEPS:
-        for view in by_step.get(step.id, ()):
-            if step.after:
-                view.waiting_for = tuple(
-                    before for before in step.after if not _predecessor_done(views, by_step, view, before)
-                )
-            reasons = blocks.get((view.site_id, step.id))
-            if reasons:
-                view.gate_reasons = tuple(reasons)
-            if view.waiting_for or view.gate_reasons:
-                view.done_at = None
+        view = by_step.get(step.id)
+        if view is None:
+            continue
+        if step.after:
+            view.waiting_for = tuple(before for before in step.after if not predecessor_done(view, before))
+        reasons = blocks.get(step.id)
+        if reasons:
+            view.gate_reasons = tuple(reasons)
+        if view.waiting_for or view.gate_reasons:
+            view.done_at = None
+    return frozenset(v.step.id for v in views.values() if v.done_at is None)
 
 
-def _predecessor_done(
-    views: dict[Key, StepView], by_step: dict[str, list[StepView]], view: StepView, before: str
-) -> bool:
-    if view.site_id is not None:
-        mine = views.get((view.site_id, before)) or views.get((None, before))
-        return mine is None or mine.done_at is not None
-    return all(other.done_at is not None for other in by_step.get(before, []))
+def _derive_site(
+    site_id: int, inputs: _Inputs, due: _Due, top_done: dict[str, bool], now: dt.datetime
+) -> _Part:
+    """One site's views: an engagement-level predecessor counts as ``top_done`` says (absent: no such step,
+    so done), and the part remembers what it consulted."""
+    views = _views(site_id, inputs, [inputs.forms[site_id]], due)
+    consulted: dict[str, bool] = {}
+
+    def predecessor_done(view: StepView, before: str) -> bool:
+        mine = views.get((site_id, before))
+        if mine is not None:
+            return mine.done_at is not None
+        consulted[before] = top_done.get(before, True)
+        return consulted[before]
+
+    undone = _order(views, inputs.blocks, predecessor_done)
+    for view in views.values():
+        found = inputs.lapses.get(view.step.id)
+        if found and view.step.phase == steps.STABILISATION:
+            view.reasons, view.lapsed, view.done_at = tuple(found), True, None
+        if not view.step.derived:
+            _settle(view, now)
+    _derive_notes(views, inputs.forms, now)
+    return _Part(inputs, views, consulted, undone, *_steady(views, now))
+
+
+def _derive_engagement_steps(inputs: _Inputs, due: _Due, sites: dict[int, _Part], now: dt.datetime) -> _Part:
+    """The engagement-level views: head office's forms, and a per-site predecessor done at every site."""
+    views = _views(None, inputs, list(inputs.forms.values()), due)
+
+    def predecessor_done(view: StepView, before: str) -> bool:
+        mine = views.get((None, before))
+        if mine is not None:
+            return mine.done_at is not None
+        return not any(before in part.undone for part in sites.values())
+
+    undone = _order(views, inputs.blocks, predecessor_done)
+    for view in views.values():
+        if not view.step.derived:
+            _settle(view, now)
+    return _Part(inputs, views, {}, undone, *_steady(views, now))
 
 
 def _settle(view: StepView, now: dt.datetime) -> None:
