@@ -30,6 +30,7 @@ from handover.registers.selectors.rows import (
     Cursor,
     RowFilters,
     RowHistory,
+    RowLine,
     RowPage,
     _search,  # noqa: F401  (kept importable for its tests)
     column_filters,
@@ -37,8 +38,9 @@ from handover.registers.selectors.rows import (
     row_get,
     row_history,
     row_list,
+    row_lines,
     row_page,
-    row_signatures,
+    row_signers,
 )
 
 __all__ = [
@@ -51,6 +53,7 @@ __all__ = [
     "RegisterCount",
     "RowFilters",
     "RowHistory",
+    "RowLine",
     "RowPage",
     "attachment_get",
     "attachment_open",
@@ -71,7 +74,8 @@ __all__ = [
     "row_get",
     "row_history",
     "row_list",
+    "row_lines",
     "row_page",
-    "row_signatures",
+    "row_signers",
     "signature_kind_label",
 ]

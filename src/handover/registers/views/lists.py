@@ -81,8 +81,7 @@ def row_list(request: HttpRequest, engagement: Engagement, register_no: int) -> 
         before=request.GET.get("before", ""),
         last=request.GET.get("last", ""),
     )
-    # The page shows neither the search text nor the forms' headers: not read, not decoded (issue 18).
-    page = selectors.row_page(rows=rows.defer("search_text", "form__header"), cursor=cursor)
+    page = selectors.row_lines(rows=rows, cursor=cursor)  # only what the page shows (issue 18)
     columns = catalogue.columns(register_no)
     return render(
         request,
