@@ -176,8 +176,7 @@ def _esc(value: Any) -> str:
 
 
 def _signer_name(signatures: dict[int, dict[str, str]], row: selectors.RowLine, kind: str) -> str:
-    names = signatures.get(row.pk, {})
-    return names[kind] if kind in names else "—"
+    return signatures.get(row.pk, {}).get(kind, "—")
 
 
 def attach(request: HttpRequest, form: Form, row: Row | None) -> None:
