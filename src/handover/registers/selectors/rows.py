@@ -99,23 +99,25 @@ def row_list(
         if within.everywhere
         else within.ids
     )
-    qs = Row.objects.filter(is_current=True, form__is_current=True)
-    qs = qs.filter(Exact(_unindexed("form__engagement_id"), engagement.pk))
+    # The conditions are gathered and given to one ``filter``: each call clones the query (issue 18).
+    where: list[Q | Exact | In] = [Exact(_unindexed("form__engagement_id"), engagement.pk)]
     if site_ids is not None:
-        qs = qs.filter(In(_unindexed("form__site_id"), site_ids))
+        where.append(In(_unindexed("form__site_id"), site_ids))
     if filters.form is not None:
-        qs = qs.filter(form=filters.form)
+        where.append(Q(form=filters.form))
     if filters.register_no is not None:
-        qs = qs.filter(Exact(_unindexed("form__register_no"), filters.register_no))
+        where.append(Exact(_unindexed("form__register_no"), filters.register_no))
     elif filters.phase:
         numbers = [s.number for s in catalogue.REGISTERS if s.phase == filters.phase]
-        qs = qs.filter(In(_unindexed("form__register_no"), numbers))
+        where.append(In(_unindexed("form__register_no"), numbers))
+    qs = Row.objects.filter(Q(is_current=True, form__is_current=True), *where)
     if filters.register_no is not None and filters.form is None and _on_sqlite():
         qs = _within_forms(qs, engagement, filters.register_no, site_ids)
+    narrower = [Q(**{f"data__{key}": value}) for key, value in filters.columns.items()]
     if filters.state:
-        qs = qs.filter(form__state=filters.state)
-    for key, value in filters.columns.items():
-        qs = qs.filter(**{f"data__{key}": value})
+        narrower.insert(0, Q(form__state=filters.state))
+    if narrower:
+        qs = qs.filter(*narrower)
     if filters.q:
         qs = _search(qs, filters.q)
     return qs.select_related("form", "form__site")
