@@ -21,6 +21,19 @@ from handover.registers.models import (
 from handover.registers.selectors.common import ENTITY_MODELS, _scoped_sites
 
 
+# The entities whose ``str()`` is the first non-empty of these columns (InformationSystem: its name; Asset: its
+# host name, else its name), read as values by ``ref_labels``; tests/registers/test_refs_labels.py holds them
+# to ``str()``.
+_LABEL_FIELDS: dict[str, tuple[str, ...]] = {
+    "system": ("name",),
+    "asset": ("hostname", "name"),
+    "contract": ("contract_no",),
+    "line": ("line_no",),
+    "document": ("title",),
+    "backup_item": ("media_no",),
+}
+
+
 def ref_choices(*, user: Actor, engagement: Engagement, ref: str) -> QuerySet[Any]:
     """The entities a ``ref`` column may point at for this user: active ones at the user's sites."""
     model, site_path = ENTITY_MODELS[ref]
@@ -70,6 +83,10 @@ def ref_labels(
             model = ENTITY_MODELS[ref][0]
             # Unordered: the labels go into a dict, and the models' default order was a third of the cost.
             found = model._default_manager.filter(engagement=engagement, pk__in=ids).order_by()
+            if ref in _LABEL_FIELDS:  # the columns their str() reads, not whole models (issue 18)
+                named = found.values_list("pk", *_LABEL_FIELDS[ref])
+                labels[ref] = {pk: next((v for v in names if v), "") for pk, *names in named}
+                continue
             labels[ref] = {obj.pk: str(obj) for obj in found}
             if ref == "org" and user is not None:
                 hidden = firm_label_for(user=user, engagement=engagement)
