@@ -20,7 +20,6 @@ from handover.registers.models import (
 )
 from handover.registers.selectors.common import ENTITY_MODELS, _scoped_sites
 
-
 # The entities whose ``str()`` is the first non-empty of these columns (InformationSystem: its name; Asset: its
 # host name, else its name), read as values by ``ref_labels``; tests/registers/test_refs_labels.py holds them
 # to ``str()``.
