@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 from django.db.models import (
@@ -18,7 +19,7 @@ from handover.registers.columns import Column
 from handover.registers.models import (
     Row,
 )
-from handover.registers.selectors.common import ENTITY_MODELS, _scoped_sites
+from handover.registers.selectors.common import ENTITY_MODELS, RowLine, _scoped_sites
 
 # The entities whose ``str()`` is the first non-empty of these columns (InformationSystem: its name; Asset: its
 # host name, else its name), read as values by ``ref_labels``; tests/registers/test_refs_labels.py holds them
@@ -61,7 +62,11 @@ def register_rows(*, user: Actor, engagement: Engagement, refs: str) -> QuerySet
 
 
 def ref_labels(
-    *, engagement: Engagement, columns: tuple[Column, ...], rows: list[Row], user: Actor | None = None
+    *,
+    engagement: Engagement,
+    columns: tuple[Column, ...],
+    rows: Sequence[Row | RowLine],
+    user: Actor | None = None,
 ) -> dict[str, dict]:
     """Display names of the entities and rows the given rows point at: ``{ref: {id: label}}``.
 

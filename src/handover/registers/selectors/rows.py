@@ -30,11 +30,10 @@ from handover.registers import catalogue
 from handover.registers.columns import Column
 from handover.registers.models import (
     Form,
-    FormState,
     Row,
     Signature,
 )
-from handover.registers.selectors.common import PAGE_SIZE, Reach, _scoped_sites, reach
+from handover.registers.selectors.common import PAGE_SIZE, FormLine, Reach, RowLine, _scoped_sites, reach
 
 
 @dataclass(frozen=True)
@@ -191,33 +190,6 @@ class RowPage(Generic[R]):
     prev_before: str | None
     is_first: bool
     is_last: bool
-
-
-@dataclass(frozen=True, slots=True)
-class FormLine:
-    """What a row list shows of a row's form."""
-
-    pk: int
-    form_no: str
-    state: str
-    site_name: str
-
-    def get_state_display(self) -> str:
-        return str(FormState(self.state).label)
-
-
-@dataclass(frozen=True, slots=True)
-class RowLine:
-    """A row as the list pages show it: its values read as one tuple with its form's and site's, not as three
-    model instances (issue 18: instantiating 51 × 3 models was an eighth of the list page)."""
-
-    pk: int
-    form_id: int
-    seq: int
-    version: int
-    data: dict[str, Any]
-    remarks: str
-    form: FormLine
 
 
 _LINE_FIELDS = (
