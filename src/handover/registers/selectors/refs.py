@@ -83,6 +83,9 @@ def ref_labels(
             wanted[column.ref].update(i for i in found_ids if isinstance(i, int))
     labels: dict[str, dict] = {}
     for ref, ids in wanted.items():
+        if not ids:  # no row points anywhere through this column: nothing to read (issue 18)
+            labels[ref] = {}
+            continue
         if ref in ENTITY_MODELS:
             model = ENTITY_MODELS[ref][0]
             # Unordered: the labels go into a dict, and the models' default order was a third of the cost.
