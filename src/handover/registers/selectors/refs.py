@@ -22,7 +22,7 @@ from handover.registers.models import (
 from handover.registers.selectors.common import ENTITY_MODELS, RowLine, _scoped_sites
 
 # The entities whose ``str()`` is the first non-empty of these columns (InformationSystem: its name; Asset: its
-# host name, else its name), read as values by ``ref_labels``; tests/registers/test_refs_labels.py holds them
+# host name, else its name), read as values by ``ref_labels``; tests/registers/test_ref_labels.py holds them
 # to ``str()``.
 _LABEL_FIELDS: dict[str, tuple[str, ...]] = {
     "system": ("name",),
