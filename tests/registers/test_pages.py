@@ -312,6 +312,11 @@ def test_dual_signature_by_two_people_and_never_both_by_one(client, world, peopl
     page = _sign(client, world, row, "supervisor").content.decode()
     assert Signature.objects.filter(row=row).count() == 2
     assert 'data-kind="executor"' in page and 'data-kind="supervisor"' in page
+    # The row list and the form page name both signers in the row's cells (read as names: issue 18).
+    for listing in (url(world, "row_list", register_no=8), url(world, "form_detail", form_id=form.pk)):
+        html = client.get(listing).content.decode()
+        assert f'data-testid="executor">{people["firm_it"].persons.get().name}</td>' in html
+        assert f'data-testid="supervisor">{people["onsite"].persons.get().name}</td>' in html
     # One person holding both roles signs one side only.
     both = world.login_with(Role.FIRM_IT, site=world.branch_a, username="both")
     RoleAssignment.objects.create(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from functools import lru_cache
 
 from django.urls import reverse
 from django.utils.functional import Promise
@@ -134,6 +135,12 @@ def engagement_menu(
                 continue
             taken.add(entry.slot)
         current = any(view_name.startswith(prefix) for prefix in entry.current_for)
-        url = reverse(entry.url_name, kwargs={"code": engagement.code})
-        shown.append(MenuItem(url, entry.label, entry.testid, current))
+        shown.append(MenuItem(_link(entry.url_name, engagement.code), entry.label, entry.testid, current))
     return shown
+
+
+@lru_cache(maxsize=4096)
+def _link(url_name: str, code: str) -> str:
+    """An entry's URL in an engagement, reversed once per process: the same for every reader and request
+    (issue 18: a dozen reversals on every engagement page)."""
+    return reverse(url_name, kwargs={"code": code})

@@ -30,15 +30,17 @@ from handover.registers.selectors.rows import (
     Cursor,
     RowFilters,
     RowHistory,
+    RowLine,
     RowPage,
     _search,  # noqa: F401  (kept importable for its tests)
     column_filters,
     filterable_columns,
     row_get,
     row_history,
+    row_lines,
     row_list,
     row_page,
-    row_signatures,
+    row_signers,
 )
 
 __all__ = [
@@ -51,6 +53,7 @@ __all__ = [
     "RegisterCount",
     "RowFilters",
     "RowHistory",
+    "RowLine",
     "RowPage",
     "attachment_get",
     "attachment_open",
@@ -70,8 +73,9 @@ __all__ = [
     "roles_at",
     "row_get",
     "row_history",
+    "row_lines",
     "row_list",
     "row_page",
-    "row_signatures",
+    "row_signers",
     "signature_kind_label",
 ]

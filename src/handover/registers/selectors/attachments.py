@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import BinaryIO
 
 from django.utils.translation import gettext as _
@@ -18,7 +19,7 @@ from handover.registers.models import (
     Form,
     Row,
 )
-from handover.registers.selectors.common import _scoped_sites
+from handover.registers.selectors.common import RowLine, _scoped_sites
 
 
 def attachment_get(*, user: Actor, engagement: Engagement, attachment_id: int) -> Attachment:
@@ -40,7 +41,7 @@ def column_files(
     *,
     engagement: Engagement,
     columns: tuple[Column, ...],
-    rows: list[Row] | None = None,
+    rows: Sequence[Row | RowLine] | None = None,
     forms: list[Form] | None = None,
 ) -> dict[str, Attachment]:
     """The attachments the ``att`` values (SHA-256) of these rows or form headers stand for, in one query."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 from django.db.models import (
@@ -18,7 +19,19 @@ from handover.registers.columns import Column
 from handover.registers.models import (
     Row,
 )
-from handover.registers.selectors.common import ENTITY_MODELS, _scoped_sites
+from handover.registers.selectors.common import ENTITY_MODELS, RowLine, _scoped_sites
+
+# The entities whose ``str()`` is the first non-empty of these columns (InformationSystem: its name; Asset: its
+# host name, else its name), read as values by ``ref_labels``; tests/registers/test_ref_labels.py holds them
+# to ``str()``.
+_LABEL_FIELDS: dict[str, tuple[str, ...]] = {
+    "system": ("name",),
+    "asset": ("hostname", "name"),
+    "contract": ("contract_no",),
+    "line": ("line_no",),
+    "document": ("title",),
+    "backup_item": ("media_no",),
+}
 
 
 def ref_choices(*, user: Actor, engagement: Engagement, ref: str) -> QuerySet[Any]:
@@ -49,7 +62,11 @@ def register_rows(*, user: Actor, engagement: Engagement, refs: str) -> QuerySet
 
 
 def ref_labels(
-    *, engagement: Engagement, columns: tuple[Column, ...], rows: list[Row], user: Actor | None = None
+    *,
+    engagement: Engagement,
+    columns: tuple[Column, ...],
+    rows: Sequence[Row | RowLine],
+    user: Actor | None = None,
 ) -> dict[str, dict]:
     """Display names of the entities and rows the given rows point at: ``{ref: {id: label}}``.
 
@@ -66,10 +83,17 @@ def ref_labels(
             wanted[column.ref].update(i for i in found_ids if isinstance(i, int))
     labels: dict[str, dict] = {}
     for ref, ids in wanted.items():
+        if not ids:  # no row points anywhere through this column: nothing to read (issue 18)
+            labels[ref] = {}
+            continue
         if ref in ENTITY_MODELS:
             model = ENTITY_MODELS[ref][0]
             # Unordered: the labels go into a dict, and the models' default order was a third of the cost.
             found = model._default_manager.filter(engagement=engagement, pk__in=ids).order_by()
+            if ref in _LABEL_FIELDS:  # the columns their str() reads, not whole models (issue 18)
+                named = found.values_list("pk", *_LABEL_FIELDS[ref])
+                labels[ref] = {pk: next((v for v in names if v), "") for pk, *names in named}
+                continue
             labels[ref] = {obj.pk: str(obj) for obj in found}
             if ref == "org" and user is not None:
                 hidden = firm_label_for(user=user, engagement=engagement)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from django.db import connections
 from django.db.models import (
@@ -33,7 +33,7 @@ from handover.registers.models import (
     Row,
     Signature,
 )
-from handover.registers.selectors.common import PAGE_SIZE, Reach, _scoped_sites, reach
+from handover.registers.selectors.common import PAGE_SIZE, FormLine, Reach, RowLine, _scoped_sites, reach
 
 
 @dataclass(frozen=True)
@@ -98,23 +98,25 @@ def row_list(
         if within.everywhere
         else within.ids
     )
-    qs = Row.objects.filter(is_current=True, form__is_current=True)
-    qs = qs.filter(Exact(_unindexed("form__engagement_id"), engagement.pk))
+    # The conditions are gathered and given to one ``filter``: each call clones the query (issue 18).
+    where: list[Q | Exact | In] = [Exact(_unindexed("form__engagement_id"), engagement.pk)]
     if site_ids is not None:
-        qs = qs.filter(In(_unindexed("form__site_id"), site_ids))
+        where.append(In(_unindexed("form__site_id"), site_ids))
     if filters.form is not None:
-        qs = qs.filter(form=filters.form)
+        where.append(Q(form=filters.form))
     if filters.register_no is not None:
-        qs = qs.filter(Exact(_unindexed("form__register_no"), filters.register_no))
+        where.append(Exact(_unindexed("form__register_no"), filters.register_no))
     elif filters.phase:
         numbers = [s.number for s in catalogue.REGISTERS if s.phase == filters.phase]
-        qs = qs.filter(In(_unindexed("form__register_no"), numbers))
+        where.append(In(_unindexed("form__register_no"), numbers))
+    qs = Row.objects.filter(Q(is_current=True, form__is_current=True), *where)
     if filters.register_no is not None and filters.form is None and _on_sqlite():
         qs = _within_forms(qs, engagement, filters.register_no, site_ids)
+    narrower = [Q(**{f"data__{key}": value}) for key, value in filters.columns.items()]
     if filters.state:
-        qs = qs.filter(form__state=filters.state)
-    for key, value in filters.columns.items():
-        qs = qs.filter(**{f"data__{key}": value})
+        narrower.insert(0, Q(form__state=filters.state))
+    if narrower:
+        qs = qs.filter(*narrower)
     if filters.q:
         qs = _search(qs, filters.q)
     return qs.select_related("form", "form__site")
@@ -176,23 +178,33 @@ class Cursor:
         return Cursor(after=key(after), before=key(before), last=last == "1")
 
 
+R = TypeVar("R")
+
+
 @dataclass
-class RowPage:
+class RowPage(Generic[R]):
     """One page of rows; ``next_after`` / ``prev_before`` are the cursors of the neighbouring pages."""
 
-    rows: list[Row]
+    rows: list[R]
     next_after: str | None
     prev_before: str | None
     is_first: bool
     is_last: bool
 
 
-def _key(row: Row) -> str:
+_LINE_FIELDS = (
+    "pk", "form_id", "seq", "version", "data", "remarks",
+    "form__form_no", "form__state", "form__site__name",
+)  # fmt: skip
+
+
+def _key(row: Any) -> str:
+    """A row's place in the page order (a ``Row`` or a ``RowLine``)."""
     return f"{row.form_id}.{row.seq}"
 
 
-def row_page(*, rows: QuerySet[Row], cursor: Cursor, size: int = PAGE_SIZE) -> RowPage:
-    """One page by seek: a single query of ``size + 1`` rows, whichever page is asked for."""
+def _seek(rows: QuerySet[Row], cursor: Cursor) -> tuple[QuerySet[Row], bool]:
+    """The rows from the cursor on, in page order (backwards for a previous or the last page)."""
     backwards = cursor.before is not None or cursor.last
     if cursor.after is not None:
         form_id, seq = cursor.after
@@ -201,7 +213,10 @@ def row_page(*, rows: QuerySet[Row], cursor: Cursor, size: int = PAGE_SIZE) -> R
         form_id, seq = cursor.before
         rows = rows.filter(Q(form_id__lt=form_id) | Q(form_id=form_id, seq__lt=seq))
     ordered = rows.order_by("-form_id", "-seq") if backwards else rows.order_by("form_id", "seq")
-    found = list(ordered[: size + 1])
+    return ordered, backwards
+
+
+def _paged(found: list[R], cursor: Cursor, backwards: bool, size: int) -> RowPage[R]:
     more = len(found) > size
     found = found[:size]
     if backwards:
@@ -217,12 +232,31 @@ def row_page(*, rows: QuerySet[Row], cursor: Cursor, size: int = PAGE_SIZE) -> R
     )
 
 
-def row_signatures(*, rows: list[Row]) -> dict[int, dict[str, Signature]]:
-    """The executor and supervisor signatures of the given rows, by row and kind, in one query."""
-    found: dict[int, dict[str, Signature]] = defaultdict(dict)
-    if rows:
-        for signature in Signature.objects.filter(row__in=[r.pk for r in rows]).select_related("person"):
-            found[signature.row_id][signature.kind] = signature  # type: ignore[index]
+def row_page(*, rows: QuerySet[Row], cursor: Cursor, size: int = PAGE_SIZE) -> RowPage[Row]:
+    """One page by seek: a single query of ``size + 1`` rows, whichever page is asked for."""
+    ordered, backwards = _seek(rows, cursor)
+    return _paged(list(ordered[: size + 1]), cursor, backwards, size)
+
+
+def row_lines(*, rows: QuerySet[Row], cursor: Cursor, size: int = PAGE_SIZE) -> RowPage[RowLine]:
+    """One page by seek as ``row_page``, each row read as a ``RowLine`` (the list pages: issue 18)."""
+    ordered, backwards = _seek(rows, cursor)
+    found = [
+        RowLine(pk, form_id, seq, version, data, remarks, FormLine(form_id, form_no, state, site))
+        for pk, form_id, seq, version, data, remarks, form_no, state, site in ordered.values_list(
+            *_LINE_FIELDS
+        )[: size + 1]
+    ]
+    return _paged(found, cursor, backwards, size)
+
+
+def row_signers(*, row_ids: list[int]) -> dict[int, dict[str, str]]:
+    """The names of the executor and supervisor who signed the given rows, by row and kind, in one query."""
+    found: dict[int, dict[str, str]] = defaultdict(dict)
+    if row_ids:
+        signers = Signature.objects.filter(row__in=row_ids).values_list("row_id", "kind", "person__name")
+        for row_id, kind, name in signers:
+            found[row_id][kind] = name
     return found
 
 

@@ -4,7 +4,7 @@ refusal on the field or in a message, and rows laid out for a template."""
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.contrib import messages
@@ -96,7 +96,7 @@ def table(
     engagement: Engagement,
     spec: catalogue.RegisterSpec,
     columns: tuple[Column, ...],
-    rows: list[Row],
+    rows: Sequence[selectors.RowLine],
     *,
     user: Actor,
     show_form: bool = False,
@@ -107,7 +107,7 @@ def table(
     most of the list page's time (issue 18)."""
     labels = selectors.ref_labels(engagement=engagement, columns=columns, rows=rows, user=user)
     files = selectors.column_files(engagement=engagement, columns=columns, rows=rows)
-    signatures = selectors.row_signatures(rows=rows) if spec.dual_signature else None
+    signatures = selectors.row_signers(row_ids=[r.pk for r in rows]) if spec.dual_signature else None
     row_link = row_link_of(engagement)
     links = {  # escaped once here, written as they are in each row
         name: _esc(reverse(f"registers:{name}", kwargs={"code": engagement.code, key: 0})[:-2])
@@ -130,12 +130,12 @@ def table(
 
 
 def _row_html(
-    row: Row,
+    row: selectors.RowLine,
     cells: list[tuple[Any, Attachment | None]],
     links: dict[str, str],
     *,
     show_form: bool,
-    signatures: dict[int, dict[str, Any]] | None,
+    signatures: dict[int, dict[str, str]] | None,
 ) -> SafeString:
     """One row: 序号 (a link, with its version past the first), the form, the cells, 备注, the signers.
 
@@ -149,7 +149,7 @@ def _row_html(
         form = row.form
         parts.append(
             f'<td><a href="{links["form_detail"]}{form.pk}/">{_esc(form.form_no)}</a><br>'
-            f'<span class="muted">{_esc(form.site.name)} · {_esc(form.get_state_display())}</span></td>'
+            f'<span class="muted">{_esc(form.site_name)} · {_esc(form.get_state_display())}</span></td>'
         )
     download = links["attachment_download"]
     for text, file in cells:
@@ -175,9 +175,8 @@ def _esc(value: Any) -> str:
     return html.escape(str(value))
 
 
-def _signer_name(signatures: dict[int, dict[str, Any]], row: Row, kind: str) -> str:
-    found = signatures.get(row.pk, {}).get(kind)
-    return found.person.name if found else "—"
+def _signer_name(signatures: dict[int, dict[str, str]], row: selectors.RowLine, kind: str) -> str:
+    return signatures.get(row.pk, {}).get(kind, "—")
 
 
 def attach(request: HttpRequest, form: Form, row: Row | None) -> None:

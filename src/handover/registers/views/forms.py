@@ -128,8 +128,7 @@ def form_detail(request: HttpRequest, engagement: Engagement, form_id: int) -> H
         before=request.GET.get("before", ""),
         last=request.GET.get("last", ""),
     )
-    rows = Row.objects.filter(form=form, is_current=True).select_related("form", "form__site")
-    page = selectors.row_page(rows=rows, cursor=cursor)
+    page = selectors.row_lines(rows=Row.objects.filter(form=form, is_current=True), cursor=cursor)
     versions = selectors.form_versions(form=form)
     this = next(v for v in versions if v.pk == form.pk)
     header_columns = catalogue.header_fields(form.register_no)
