@@ -88,8 +88,10 @@ class Workers:
         if self.pool is not None:
             self.pool.terminate()
             self.pool.join()
-        for child in self.children:
+        for child in self.children:  # all told first, then all reaped: they end at the same time
             child.stop()
+        for child in self.children:
+            _quietly(os.waitpid, child.pid, 0)
         self.children = []
 
     def map(self, work: Callable[[list[T]], R], groups: Iterable[list[T]]) -> Iterator[tuple[list[T], R]]:
@@ -220,13 +222,14 @@ class _Child:
         return value
 
     def stop(self) -> None:
-        """Closes the pipes, stops the worker (it may be hashing a big file: no need to wait for it), reaps it."""
-        import signal
-
+        """Closes the pipes: a worker with nothing left to answer leaves at once; one still working (the run
+        was interrupted or failed) is terminated, as it may be hashing a big file that no one will read."""
         for fd in (self.tasks, self.answers):
             _quietly(os.close, fd)
-        _quietly(os.kill, self.pid, signal.SIGTERM)
-        _quietly(os.waitpid, self.pid, 0)
+        if self.waiting():
+            import signal
+
+            _quietly(os.kill, self.pid, signal.SIGTERM)
 
 
 def _quietly(call: Callable[..., object], *args: int) -> None:
