@@ -4,11 +4,13 @@ is an error in the parent (never a hang), messages bigger than a pipe both ways,
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
 from handover.fixity import parallel
 from handover.fixity.errors import FixityError
+from handover.fixity.report import Report
 
 pytestmark = pytest.mark.skipif(not parallel.FORK, reason="forked workers only where fork is the way")
 
@@ -97,3 +99,20 @@ def test_what_marshal_cannot_carry_goes_pickled() -> None:
     with parallel.Workers(2, _init, (0,)) as workers:
         answers = list(workers.map(_unbox, iter([[_Box(1), _Box(2)], [_Box(3)]])))
     assert [[box.n for box in result] for _, result in answers] == [[2, 4], [6]]
+
+
+def test_a_dead_worker_is_a_message_and_exit_2_from_the_agent(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No traceback: the run could not be done, and the agent says why."""
+    from handover.fixity.cli import main
+
+    def dying_run(args: object) -> Report:
+        with parallel.Workers(2, _init, (0,)) as workers:
+            list(workers.map(_die, iter([[1], [2]])))
+        raise AssertionError("the workers died: unreachable")
+
+    code = main(["verify", str(tmp_path), "--manifest", str(tmp_path / "m")], runner=dying_run)
+    err = capsys.readouterr().err
+    assert code == 2 and "handover-agent verify: worker process" in err and "ended" in err
+    assert "Traceback" not in err

@@ -22,6 +22,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 
 from handover.fixity._types import TYPE_CHECKING
+from handover.fixity.errors import FixityError
 
 if TYPE_CHECKING:
     from multiprocessing.pool import AsyncResult, Pool
@@ -51,8 +52,9 @@ def batches(items: Iterable[T], size_of: Callable[[T], int]) -> Iterator[list[T]
         yield batch
 
 
-class WorkerFailed(RuntimeError):
-    """A worker process died, or its work raised something that could not be sent back as it was."""
+class WorkerFailed(FixityError):
+    """A worker process died, or its work raised something that could not be sent back as it was (the CLI
+    prints the message and exits 2, as for any run that could not be done)."""
 
 
 class Workers:
