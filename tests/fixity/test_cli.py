@@ -124,6 +124,54 @@ def test_a_blake3_verify_imports_nothing_heavy(tmp_path: Path) -> None:
     assert done.stdout.split() == ["0", "[]"], done.stdout + done.stderr
 
 
+# What the parent of a SHA-256 verify with worker processes must not import: Django (the agent runs from a
+# plain pip install), and what multiprocessing.Pool brought in (pickle, socket, subprocess, tempfile, shutil,
+# threading...), a fifth of the time of a verify of 5,000 small files (docs/benchmarks.md).
+HEAVY_AT_START_UP = (
+    "django",
+    "multiprocessing",
+    "pickle",
+    "socket",
+    "subprocess",
+    "tempfile",
+    "shutil",
+    "threading",
+    "concurrent.futures",
+    "logging",
+    "json",
+    "typing",
+    "dataclasses",
+    "inspect",
+    "importlib.metadata",
+    "pkg_resources",
+    "cryptography",
+    "urllib.request",
+)
+
+
+def test_a_verify_with_workers_starts_without_heavy_modules(tmp_path: Path) -> None:
+    """The agent as a person runs it, with two workers really forked: it finds the change, and its own process
+    loaded none of the heavy modules (sys.modules at the end holds whatever the run imported)."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for i in range(200):
+        (tree / f"f{i:03d}.bin").write_bytes(bytes([i]) * (i + 1))
+    manifest = tmp_path / "m"
+    assert main(["scan", str(tree), "-o", str(manifest), "-q", "--jobs", "1"]) == 0
+    (tree / "f007.bin").write_bytes(b"x" * 8)
+    script = (
+        "import os, sys; from handover.fixity import cli, integrity;"
+        "integrity.SMALL_MANIFEST = 0;"  # workers whatever the manifest's size (it is above the threshold too)
+        f"code = cli.main(['verify', {str(tree)!r}, '--manifest', {str(manifest)!r}, '--jobs', '2', '-q']);"
+        "print(code, 'hashlib' in sys.modules, sorted(m for m in"
+        f" {HEAVY_AT_START_UP!r} if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+    assert "f007.bin" in done.stdout, done.stdout + done.stderr
+    # exit 1 (the change found); this process hashed nothing (the workers did), and imported nothing heavy
+    assert done.stdout.split()[-3:] == ["1", "False", "[]"], done.stdout + done.stderr
+
+
 def test_the_help_names_the_defaults_the_modules_use(capsys: pytest.CaptureFixture[str]) -> None:
     from handover.fixity import continuity, keys
 

@@ -220,12 +220,37 @@ def test_a_verify_of_a_few_files_runs_in_one_process_with_the_same_result(
     monkeypatch.setattr(parallel.Workers, "__init__", recording)
     monkeypatch.setattr(integrity, "SMALL_MANIFEST", 16 << 10)  # the real threshold (conftest sets 0)
     small = integrity.verify(str(root), str(manifest), options=integrity.Options(jobs=2))
+    monkeypatch.setattr(integrity, "SMALL_TOTAL", 10_000)  # two files of 5,000 bytes: as if two big dumps
+    big = integrity.verify(str(root), str(manifest), options=integrity.Options(jobs=2))
     monkeypatch.setattr(integrity, "SMALL_MANIFEST", 0)
     pooled = integrity.verify(str(root), str(manifest), options=integrity.Options(jobs=2))
-    assert started == [1, 2]
+    assert started == [1, 2, 2]
+    assert [(p.kind, p.path) for p in big.problems] == [(p.kind, p.path) for p in small.problems]
     found = [(p.kind, p.path) for p in small.problems]
     assert found == [(p.kind, p.path) for p in pooled.problems] and ("changed", b"b.dbf") in found
     assert {path for _kind, path in found} == {b"b.dbf"}
+
+
+def test_one_big_file_is_checked_in_one_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers would add nothing to a single file (BLAKE3 puts every core on a huge one in its mapping child)."""
+    from handover.fixity import parallel
+
+    (tmp_path / "tree").mkdir()
+    (tmp_path / "tree" / "dump.bin").write_bytes(b"d" * 5000)
+    manifest = tmp_path / "m.sha256"
+    assert integrity.scan(str(tmp_path / "tree"), str(manifest), options=integrity.Options(jobs=1)).ok
+    started: list[int] = []
+    original = parallel.Workers.__init__
+
+    def recording(self: parallel.Workers, jobs: int, *args: object) -> None:
+        started.append(jobs)
+        original(self, jobs, *args)
+
+    monkeypatch.setattr(parallel.Workers, "__init__", recording)
+    monkeypatch.setattr(integrity, "SMALL_MANIFEST", 16 << 10)
+    monkeypatch.setattr(integrity, "SMALL_TOTAL", 1000)  # the one file is "big"
+    assert integrity.verify(str(tmp_path / "tree"), str(manifest), options=integrity.Options(jobs=2)).ok
+    assert started == [1]
 
 
 @pytest.mark.parametrize("seconds", [0.0, 3600.0])

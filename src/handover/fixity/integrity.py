@@ -40,8 +40,10 @@ if TYPE_CHECKING:
 Hook = Callable[[bytes], None]
 
 
-# Below this size (about a hundred entries), verify runs in one process whatever --jobs says.
+# Below this size (about a hundred entries), verify runs in one process whatever --jobs says, unless it lists
+# several files that add up to SMALL_TOTAL or more (a few big dumps: one core each).
 SMALL_MANIFEST = 16 << 10
+SMALL_TOTAL = 64 << 20
 
 
 class Options(Record):
@@ -416,13 +418,18 @@ def verify(
         raise FixityError(f"{root!r} is not a directory")
     algorithm = read_header(manifest).algorithm
     # A manifest of a few files (one database dump, a day's clearing files) is checked in this process: the
-    # pool would cost more to start than it could save, and a huge file gets every core in its mapping child
-    # anyway (hashing.py). The results are the same.
+    # workers would cost more to start than they could save, and a huge file gets every core in its mapping
+    # child with BLAKE3 anyway (hashing.py). Several big files (SHA-256 dumps: one core each) still get the
+    # workers; the few entries are loaded first to tell. The results are the same.
+    loaded = None
     if options.jobs > 1 and os.path.getsize(manifest) < SMALL_MANIFEST:
-        options = options.replace(jobs=1)
-    # The workers are forked before the table is loaded: they never use it, and would count its pages.
+        loaded = load(manifest)
+        sizes = [packed_fields(value)[0] for value in loaded[1].values()]
+        if len(sizes) < 2 or sum(max(size, 0) for size in sizes) < SMALL_TOTAL:
+            options = options.replace(jobs=1)
+    # The workers are forked before a big table is loaded: they never use it, and would count its pages.
     with _workers(base, algorithm, options) as workers:
-        header, table = load(manifest)
+        header, table = loaded or load(manifest)
         if header.algorithm != algorithm:
             raise FixityError(f"{manifest!r} changed while it was being read: run verify again")
         return _verify(base, manifest, header, table, workers, journal_path, options)
