@@ -11,11 +11,17 @@ secret the generator made: the secrets go to Locust in a file readable only by t
 
 Printed: per page, requests, failures, p50/p95/p99 and the rate; the server's 5xx responses (gunicorn's access
 log) and "database is locked" lines (its error log); on SQLite, ``PRAGMA integrity_check`` of the file afterwards;
-the load average before and after. The exit code is 1 when there was any 5xx or lock error or the file is
-damaged, so ``--quick`` is the smoke run of ``make test`` (tests/test_bench.py).
+the load average before and after; the CPU milliseconds per request of gunicorn, of the task workers and key
+keeper, of PostgreSQL and of Locust (from /proc and the children's rusage), and the share of the cores they
+used together. ``--ceiling S`` first drives the empty view alone (the favicon redirect through every middleware
+and the session, ``--ceiling-users`` logged-in sessions back to back) for S seconds against the same server:
+the most this machine serves, load generator included; the mix is then reported against it. ``--pin`` puts
+Locust on the first core and the server, its children and PostgreSQL on the others. The exit code is 1 when
+there was any 5xx or lock error or the file is damaged, so ``--quick`` is the smoke run of ``make test``
+(tests/test_bench.py).
 
 Usage: .venv/bin/python bench/handover_day.py [--quick] [--postgres] [--sites N] [--seconds S] [--workers W]
-[--task-workers T]
+[--task-workers T] [--think MIN,MAX] [--ceiling S [--ceiling-users N]] [--pin]
 ``--quick``: 10 营业部, 20 writers (10 on-site posts, 10 firm IT), 2 技术组 and 2 observer sessions, 20 s.
 """
 
