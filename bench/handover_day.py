@@ -178,7 +178,13 @@ def free_port() -> int:
 
 
 def serve(
-    port: int, workers: int, log: Path, cheap_hash: bool, task_workers: int = 1, cpus: set[int] | None = None
+    port: int,
+    workers: int,
+    log: Path,
+    cheap_hash: bool,
+    task_workers: int = 1,
+    cpus: set[int] | None = None,
+    cpu_log: Path | None = None,
 ) -> subprocess.Popen[bytes]:
     """``handover serve`` as an operator starts it, its output (access log included) into ``log``; ``cpus``:
     the cores it and its children (gunicorn, the task workers, the key keeper) may run on."""
@@ -186,6 +192,8 @@ def serve(
            "HANDOVER_LOG_LEVEL": "WARNING"}  # fmt: skip
     if cheap_hash:
         env["DJANGO_SETTINGS_MODULE"] = "handover_day_settings"
+    if cpu_log:  # bench/handover_day_cpu.py, through the bench's settings
+        env["HANDOVER_BENCH_CPU_LOG"] = str(cpu_log)
     with log.open("wb") as out:
         server = subprocess.Popen(
             [sys.executable, "-m", "handover", "serve", "--addr", f"127.0.0.1:{port}", "--workers", str(workers),
@@ -291,6 +299,22 @@ def report(out: Path) -> dict[str, dict[str, float]]:
     return whole
 
 
+def cpu_by_route(folder: Path) -> None:
+    """The CPU the gunicorn workers spent per URL pattern (bench/handover_day_cpu.py's files), most first."""
+    spent: dict[str, list[float]] = {}
+    for log in folder.glob("cpu-*.log"):
+        for line in log.read_text().splitlines():
+            method, route, _status, ms = line.split(" ")
+            spent.setdefault(f"{method} {route}", []).append(float(ms))
+    total = sum(sum(v) for v in spent.values()) or 1.0
+    print("| route (gunicorn worker CPU, in the stack) | requests | CPU ms mean | CPU ms median | share |")
+    print("|---|---:|---:|---:|---:|")
+    for route, values in sorted(spent.items(), key=lambda kv: -sum(kv[1])):
+        values.sort()
+        print(f"| {route} | {len(values)} | {sum(values) / len(values):.1f} | {values[len(values) // 2]:.1f} "
+              f"| {sum(values) / total:.0%} |")  # fmt: skip
+
+
 def cpu_line(what: str, requests: int, spent: dict[str, float], seconds: float) -> str:
     """CPU per request of each part, and of them all against the machine's cores over the phase."""
     if not requests:
@@ -339,6 +363,10 @@ def main() -> None:
     parser.add_argument(
         "--pin", action="store_true",
         help="Locust on core 0; the server, its children and PostgreSQL on the other cores",
+    )  # fmt: skip
+    parser.add_argument(
+        "--cpu-log", action="store_true",
+        help="with --cheap-hash: each request's CPU in its worker, summed per URL pattern (the mix only)",
     )  # fmt: skip
     parser.add_argument("--seed", type=Path, help="a migrated SQLite database to start from (tests)")
     parser.add_argument("--static", type=Path, help="a folder of collected static files to share (tests)")
@@ -394,7 +422,10 @@ def main() -> None:
     log = folder / "server.log"
     port = free_port()
     began = time.perf_counter()
-    server = serve(port, args.workers, log, args.cheap_hash, args.task_workers, server_cpus)
+    cpu_log = folder / "cpu" if args.cpu_log and args.cheap_hash else None
+    if cpu_log:
+        cpu_log.mkdir()
+    server = serve(port, args.workers, log, args.cheap_hash, args.task_workers, server_cpus, cpu_log)
     print(f"server up in {time.perf_counter() - began:.1f} s")
     mix = ["OnsitePost", "FirmIT", "TechGroup", "Observer"]
     phases: list[tuple[str, Path, int, list[str], int, int]] = []
@@ -419,6 +450,9 @@ def main() -> None:
             locust_cpu = run_locust(plan_file, port, n, seconds, out, spawn, classes, locust_cpus)
             spent[name] = {k: v - before[k] for k, v in used().items()} | {"Locust": locust_cpu}
             walls[name] = time.perf_counter() - wall
+            if cpu_log and name == "ceiling":  # the per-route figures are the mix's
+                for done in cpu_log.glob("cpu-*.log"):
+                    done.write_text("")
             print(f"{name}: load average after {os.getloadavg()[0]:.1f}")
     finally:
         stop(server)
@@ -429,6 +463,9 @@ def main() -> None:
         print(f"\n{name}:")
         whole[name] = report(out)
         print(cpu_line(name, int(whole[name]["Aggregated"]["requests"]), spent[name], walls[name]))
+    if cpu_log:
+        print("\nmix, CPU per route:")
+        cpu_by_route(cpu_log)
     failures = int(whole["mix"]["Aggregated"]["failures"])
     if ceiling_users:
         top, rate = whole["ceiling"]["ceiling: empty view"], whole["mix"]["Aggregated"]["rate"]
