@@ -30,7 +30,7 @@ class CpuPerRequest:
         response = self.get_response(request)
         spent = (time.process_time() - began) * 1000
         match = getattr(request, "resolver_match", None)
-        route = f"/{match.route}" if match is not None and match.route else "(none)"
+        route = f"/{match.route}" if match is not None else "(no route)"  # "/" for the home page
         pid = os.getpid()
         if pid not in _files:  # one file per worker: no two processes append to one file
             _files[pid] = (self.folder / f"cpu-{pid}.log").open("a", buffering=1)
