@@ -468,10 +468,13 @@ def main() -> None:
         cpu_by_route(cpu_log)
     failures = int(whole["mix"]["Aggregated"]["failures"])
     if ceiling_users:
-        top, rate = whole["ceiling"]["ceiling: empty view"], whole["mix"]["Aggregated"]["rate"]
-        print(f"ceiling (the empty view alone, {ceiling_users} sessions back to back): {top['rate']:.1f} "
-              f"requests/s, p50 {top['p50']:.0f} ms, p95 {top['p95']:.0f} ms; the mix: {rate:.1f} pages/s, "
-              f"{rate / top['rate']:.1%} of the ceiling")  # fmt: skip
+        top, rate = whole["ceiling"].get("ceiling: empty view"), whole["mix"]["Aggregated"]["rate"]
+        if top is None:
+            print(f"ceiling: no empty view answered in {args.ceiling} s (the sessions' logins took it all)")
+        else:
+            print(f"ceiling (the empty view alone, {ceiling_users} sessions back to back): {top['rate']:.1f} "
+                  f"requests/s, p50 {top['p50']:.0f} ms, p95 {top['p95']:.0f} ms; the mix: {rate:.1f} pages/s, "
+                  f"{rate / top['rate']:.1%} of the ceiling")  # fmt: skip
     fives, locked = server_errors(log)
     print(f"server: 5xx answers {fives}; 'database is locked' {locked}")
     damaged: list[str] = []
