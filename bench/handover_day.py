@@ -11,11 +11,17 @@ secret the generator made: the secrets go to Locust in a file readable only by t
 
 Printed: per page, requests, failures, p50/p95/p99 and the rate; the server's 5xx responses (gunicorn's access
 log) and "database is locked" lines (its error log); on SQLite, ``PRAGMA integrity_check`` of the file afterwards;
-the load average before and after. The exit code is 1 when there was any 5xx or lock error or the file is
-damaged, so ``--quick`` is the smoke run of ``make test`` (tests/test_bench.py).
+the load average before and after; the CPU milliseconds per request of gunicorn, of the task workers and key
+keeper, of PostgreSQL and of Locust (from /proc and the children's rusage), and the share of the cores they
+used together. ``--ceiling S`` first drives the empty view alone (the favicon redirect through every middleware
+and the session, ``--ceiling-users`` logged-in sessions back to back) for S seconds against the same server:
+the most this machine serves, load generator included; the mix is then reported against it. ``--pin`` puts
+Locust on the first core and the server, its children and PostgreSQL on the others. The exit code is 1 when
+there was any 5xx or lock error or the file is damaged, so ``--quick`` is the smoke run of ``make test``
+(tests/test_bench.py).
 
 Usage: .venv/bin/python bench/handover_day.py [--quick] [--postgres] [--sites N] [--seconds S] [--workers W]
-[--task-workers T]
+[--task-workers T] [--think MIN,MAX] [--ceiling S [--ceiling-users N]] [--pin]
 ``--quick``: 10 营业部, 20 writers (10 on-site posts, 10 firm IT), 2 技术组 and 2 observer sessions, 20 s.
 """
 
@@ -51,6 +57,7 @@ def generate(
     folder: Path,
     n_bundles: int,
     code: str = "load",
+    ceiling: int = 0,
 ) -> dict[str, object]:
     """The engagement and its logins; returns the plan Locust reads (with the TOTP secrets)."""
     import pyotp
@@ -121,6 +128,10 @@ def generate(
         login(f"{code}-tech-{k}", Role.TECH_GROUP, Party.TECH_GROUP, None, sites=sites)
     for k in range(observers):
         login(f"{code}-observer-{k}", Role.OBSERVER, Party.BUSINESS, None)
+    for k in range(
+        ceiling
+    ):  # the ceiling's sessions (the empty view only): observers, of the plan's role "ceiling"
+        login(f"{code}-ceiling-{k}", Role.OBSERVER, Party.BUSINESS, None)["role"] = "ceiling"
     assert Account.objects.filter(engagement=engagement).exists()
     return {"code": code, "logins": logins}
 
@@ -167,18 +178,28 @@ def free_port() -> int:
 
 
 def serve(
-    port: int, workers: int, log: Path, cheap_hash: bool, task_workers: int = 1
+    port: int,
+    workers: int,
+    log: Path,
+    cheap_hash: bool,
+    task_workers: int = 1,
+    cpus: set[int] | None = None,
+    cpu_log: Path | None = None,
 ) -> subprocess.Popen[bytes]:
-    """``handover serve`` as an operator starts it, its output (access log included) into ``log``."""
+    """``handover serve`` as an operator starts it, its output (access log included) into ``log``; ``cpus``:
+    the cores it and its children (gunicorn, the task workers, the key keeper) may run on."""
     env = {**os.environ, "PYTHONPATH": f"{_django.SRC}:{BENCH}", "HANDOVER_ALLOWED_HOSTS": "127.0.0.1",
            "HANDOVER_LOG_LEVEL": "WARNING"}  # fmt: skip
     if cheap_hash:
         env["DJANGO_SETTINGS_MODULE"] = "handover_day_settings"
+    if cpu_log:  # bench/handover_day_cpu.py, through the bench's settings
+        env["HANDOVER_BENCH_CPU_LOG"] = str(cpu_log)
     with log.open("wb") as out:
         server = subprocess.Popen(
             [sys.executable, "-m", "handover", "serve", "--addr", f"127.0.0.1:{port}", "--workers", str(workers),
              "--task-workers", str(task_workers)],
             env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
         )  # fmt: skip
     for _ in range(600):
         if server.poll() is not None:
@@ -203,38 +224,105 @@ def stop(server: subprocess.Popen[bytes]) -> None:
             server.wait()
 
 
-def run_locust(plan: Path, port: int, users: int, seconds: int, out: Path, spawn: int) -> None:
-    """Locust, headless, in its own process; its CSV statistics go to ``out``."""
+def run_locust(
+    plan: Path,
+    port: int,
+    users: int,
+    seconds: int,
+    out: Path,
+    spawn: int,
+    classes: list[str],
+    cpus: set[int] | None = None,
+) -> float:
+    """Locust, headless, in one process of its own (``cpus``: the cores it may run on), the user ``classes``
+    of bench/handover_day_locust.py; its CSV statistics go to ``out``. Returns the CPU seconds it used."""
+    import resource
+
     env = {**os.environ, "HANDOVER_LOAD_PLAN": str(plan)}
     command = [
         sys.executable, "-m", "locust", "-f", str(BENCH / "handover_day_locust.py"), "--headless",
         "--users", str(users), "--spawn-rate", str(spawn), "--run-time", f"{seconds}s",
         "--host", f"http://127.0.0.1:{port}", "--csv", str(out), "--only-summary", "--loglevel", "WARNING",
-        "--stop-timeout", "10",
+        "--stop-timeout", "10", *classes,
     ]  # fmt: skip
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run(
+        command, env=env, capture_output=True, text=True, check=False,
+        preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
+    )  # fmt: skip
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if not Path(f"{out}_stats.csv").exists():
         raise SystemExit(f"locust wrote no statistics (exit {done.returncode}):\n{done.stderr[-3000:]}")
+    return after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
 
-def report(out: Path, seconds: int) -> int:
-    """The per-page table; returns the number of failed requests."""
+def cpu_seconds(session: int = 0, parent: int = 0, gunicorn: bool | None = None) -> float:
+    """CPU seconds used so far by the processes of a session (the server: ``handover serve`` and its children;
+    ``gunicorn`` True: its web workers and master alone, False: the others — task workers, key keeper) or by a
+    process and its children (PostgreSQL's postmaster and its backends), reaped children included."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            pid = int(stat.parent.name)
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            web = b"gunicorn" in (stat.parent / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+        ppid, sid = int(fields[1]), int(fields[3])
+        if (session and sid == session and gunicorn in (None, web)) or (parent and parent in (pid, ppid)):
+            total += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+    return total / tick
+
+
+def report(out: Path) -> dict[str, dict[str, float]]:
+    """The per-page table; returns the figures (failures, requests, rate, p50/p95/p99 ms) of the whole run
+    ("Aggregated") and of the ceiling's empty view."""
     print("| page | requests | failures | p50 ms | p95 ms | p99 ms | per s |")
     print("|---|---:|---:|---:|---:|---:|---:|")
-    failures = 0
+    whole: dict[str, dict[str, float]] = {}
     with open(f"{out}_stats.csv", newline="") as f:
         for row in csv.DictReader(f):
             name = row["Name"] if row["Type"] else "all"
             name = "**all pages**" if row["Name"] == "Aggregated" else f"{row['Type']} {name}"
             print(f"| {name} | {row['Request Count']} | {row['Failure Count']} | {row['50%']} | {row['95%']} "
                   f"| {row['99%']} | {float(row['Requests/s']):.1f} |")  # fmt: skip
-            if row["Name"] == "Aggregated":
-                failures = int(row["Failure Count"])
+            if row["Name"] == "Aggregated" or row["Name"].startswith("ceiling"):
+                whole[row["Name"]] = {"failures": int(row["Failure Count"]),
+                                      "requests": int(row["Request Count"]), "rate": float(row["Requests/s"]),
+                                      "p50": float(row["50%"]), "p95": float(row["95%"]),
+                                      "p99": float(row["99%"])}  # fmt: skip
     failed = Path(f"{out}_failures.csv")
     if failed.exists():
         for row in list(csv.DictReader(failed.open(newline="")))[:10]:
             print(f"failure: {row['Method']} {row['Name']}: {row['Error'][:200]} ({row['Occurrences']}×)")
-    return failures
+    return whole
+
+
+def cpu_by_route(folder: Path) -> None:
+    """The CPU the gunicorn workers spent per URL pattern (bench/handover_day_cpu.py's files), most first."""
+    spent: dict[str, list[float]] = {}
+    for log in folder.glob("cpu-*.log"):
+        for line in log.read_text().splitlines():
+            method, route, _status, ms = line.split(" ")
+            spent.setdefault(f"{method} {route}", []).append(float(ms))
+    total = sum(sum(v) for v in spent.values()) or 1.0
+    print("| route (gunicorn worker CPU, in the stack) | requests | CPU ms mean | CPU ms median | share |")
+    print("|---|---:|---:|---:|---:|")
+    for route, values in sorted(spent.items(), key=lambda kv: -sum(kv[1])):
+        values.sort()
+        print(f"| {route} | {len(values)} | {sum(values) / len(values):.1f} | {values[len(values) // 2]:.1f} "
+              f"| {sum(values) / total:.0%} |")  # fmt: skip
+
+
+def cpu_line(what: str, requests: int, spent: dict[str, float], seconds: float) -> str:
+    """CPU per request of each part, and of them all against the machine's cores over the phase."""
+    if not requests:
+        return f"{what}: no request"
+    parts = ", ".join(f"{k} {1000 * v / requests:.2f}" for k, v in spent.items())
+    busy = sum(spent.values()) / (seconds * (os.cpu_count() or 1))
+    return (f"{what}: CPU ms per request: {parts}, all {1000 * sum(spent.values()) / requests:.2f}; together "
+            f"{busy:.0%} of {os.cpu_count()} cores over {seconds:.0f} s")  # fmt: skip
 
 
 def server_errors(log: Path) -> tuple[int, int]:
@@ -267,6 +355,19 @@ def main() -> None:
         "--registers-only", action="store_true",
         help="the register pages and posts alone: no 技术组 or observer sessions, no workflow page or feedback",
     )  # fmt: skip
+    parser.add_argument(
+        "--ceiling", type=int, default=0, metavar="S",
+        help="first, S seconds of the empty view alone, back to back: the most the machine serves",
+    )  # fmt: skip
+    parser.add_argument("--ceiling-users", type=int, default=8, help="sessions of the ceiling run")
+    parser.add_argument(
+        "--pin", action="store_true",
+        help="Locust on core 0; the server, its children and PostgreSQL on the other cores",
+    )  # fmt: skip
+    parser.add_argument(
+        "--cpu-log", action="store_true",
+        help="with --cheap-hash: each request's CPU in its worker, summed per URL pattern (the mix only)",
+    )  # fmt: skip
     parser.add_argument("--seed", type=Path, help="a migrated SQLite database to start from (tests)")
     parser.add_argument("--static", type=Path, help="a folder of collected static files to share (tests)")
     args = parser.parse_args()
@@ -281,23 +382,39 @@ def main() -> None:
         (data / "static").symlink_to(args.static, target_is_directory=True)
     started = time.perf_counter()
     folder = Path(tempfile.mkdtemp(prefix="handover-load-"))
-    plan = generate(args.sites, args.tech, args.observers, args.cheap_hash, folder, args.bundles)
+    ceiling_users = args.ceiling_users if args.ceiling else 0
+    plan = generate(
+        args.sites, args.tech, args.observers, args.cheap_hash, folder, args.bundles, ceiling=ceiling_users
+    )
     built = time.perf_counter() - started  # with the bundles
     writers = args.writers or 2 * args.sites
     users = writers + args.tech + args.observers
     if args.registers_only:
         args.tech = args.observers = 0
     plan.update(writers=writers, tech=args.tech, observers=args.observers, registers_only=args.registers_only,
-                think=[float(s) for s in args.think.split(",")])  # fmt: skip
+                think=[float(s) for s in args.think.split(",")], ceiling=ceiling_users)  # fmt: skip
     plan_file = folder / "plan.json"
     plan_file.touch(mode=0o600)
     plan_file.write_text(json.dumps(plan))
     from django.db import connection
 
+    cores = sorted(os.sched_getaffinity(0))
+    locust_cpus = {cores[0]} if args.pin else None
+    server_cpus = set(cores[1:]) if args.pin else None
+    postmaster = 0
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            backend = cursor.fetchone()[0]
+        postmaster = int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        if server_cpus:  # its backends are forked from it: they inherit the cores
+            os.sched_setaffinity(postmaster, server_cpus)
     print(f"database: {connection.vendor} {connection.Database.sqlite_version if connection.vendor == 'sqlite' else ''}"
           f"; {args.sites} 营业部 built in {built:.1f} s; {writers} writer, {args.tech} 技术组 and "
-          f"{args.observers} observer sessions for {args.seconds} s; gunicorn workers {args.workers} + "
-          f"{args.task_workers} task worker(s); load average before {os.getloadavg()[0]:.1f}")  # fmt: skip
+          f"{args.observers} observer sessions for {args.seconds} s, think {args.think} s; gunicorn workers "
+          f"{args.workers} + {args.task_workers} task worker(s); {len(cores)} cores"
+          f"{f', Locust on {sorted(locust_cpus)}, the rest on {sorted(server_cpus)}' if args.pin else ', shared'}; "
+          f"load average before {os.getloadavg()[0]:.1f}")  # fmt: skip
     if connection.vendor == "sqlite":  # the generator's writes leave the WAL large: fold it in before serving
         with connection.cursor() as cursor:
             cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -305,15 +422,59 @@ def main() -> None:
     log = folder / "server.log"
     port = free_port()
     began = time.perf_counter()
-    server = serve(port, args.workers, log, args.cheap_hash, args.task_workers)
+    cpu_log = folder / "cpu" if args.cpu_log and args.cheap_hash else None
+    if cpu_log:
+        cpu_log.mkdir()
+    server = serve(port, args.workers, log, args.cheap_hash, args.task_workers, server_cpus, cpu_log)
     print(f"server up in {time.perf_counter() - began:.1f} s")
+    mix = ["OnsitePost", "FirmIT", "TechGroup", "Observer"]
+    phases: list[tuple[str, Path, int, list[str], int, int]] = []
+    if ceiling_users:
+        phases.append(
+            ("ceiling", folder / "ceiling", args.ceiling, ["Ceiling"], ceiling_users, ceiling_users)
+        )
+    phases.append(("mix", folder / "locust", args.seconds, mix, users, args.spawn))
+    spent: dict[str, dict[str, float]] = {}
+    walls: dict[str, float] = {}
     try:
-        run_locust(plan_file, port, users, args.seconds, folder / "locust", args.spawn)
+        for name, out, seconds, classes, n, spawn in phases:
+
+            def used() -> dict[str, float]:
+                return {
+                    "gunicorn": cpu_seconds(session=server.pid, gunicorn=True),
+                    "task workers and keeper": cpu_seconds(session=server.pid, gunicorn=False),
+                    "PostgreSQL": cpu_seconds(parent=postmaster),
+                }
+
+            before, wall = used(), time.perf_counter()
+            locust_cpu = run_locust(plan_file, port, n, seconds, out, spawn, classes, locust_cpus)
+            spent[name] = {k: v - before[k] for k, v in used().items()} | {"Locust": locust_cpu}
+            walls[name] = time.perf_counter() - wall
+            if cpu_log and name == "ceiling":  # the per-route figures are the mix's
+                for done in cpu_log.glob("cpu-*.log"):
+                    done.write_text("")
+            print(f"{name}: load average after {os.getloadavg()[0]:.1f}")
     finally:
         stop(server)
         plan_file.unlink()
     print(f"load average after {os.getloadavg()[0]:.1f}")
-    failures = report(folder / "locust", args.seconds)
+    whole: dict[str, dict[str, float]] = {}
+    for name, out, *_ in phases:
+        print(f"\n{name}:")
+        whole[name] = report(out)
+        print(cpu_line(name, int(whole[name]["Aggregated"]["requests"]), spent[name], walls[name]))
+    if cpu_log:
+        print("\nmix, CPU per route:")
+        cpu_by_route(cpu_log)
+    failures = int(whole["mix"]["Aggregated"]["failures"])
+    if ceiling_users:
+        top, rate = whole["ceiling"].get("ceiling: empty view"), whole["mix"]["Aggregated"]["rate"]
+        if top is None:
+            print(f"ceiling: no empty view answered in {args.ceiling} s (the sessions' logins took it all)")
+        else:
+            print(f"ceiling (the empty view alone, {ceiling_users} sessions back to back): {top['rate']:.1f} "
+                  f"requests/s, p50 {top['p50']:.0f} ms, p95 {top['p95']:.0f} ms; the mix: {rate:.1f} pages/s, "
+                  f"{rate / top['rate']:.1%} of the ceiling")  # fmt: skip
     fives, locked = server_errors(log)
     print(f"server: 5xx answers {fives}; 'database is locked' {locked}")
     damaged: list[str] = []

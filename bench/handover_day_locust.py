@@ -5,6 +5,12 @@ passwords and TOTP secrets, the sites, forms and steps): each logs in with its p
 from its secret, as a person does with an authenticator, then acts at its site. The on-site post and the
 firm's IT of a site sign each other's rows (第八条: executor and supervisor, two people), passed between them
 in this process's queues. Nothing here prints a secret.
+
+The sessions are ``FastHttpUser`` (geventhttpclient): a request costs Locust a fraction of what ``HttpUser``
+(requests) costs, and Locust shares the machine with the server it measures. Its responses' ``url`` is the
+last of the redirects followed (the request object is redirected in place), which is where a POST landed.
+``Ceiling`` is not part of the day: run alone (``locust … Ceiling``), its sessions ask for the empty view
+back to back, so the rate they reach is the most this machine serves through the whole stack.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import re
 from typing import Any
 
 import pyotp
-from locust import HttpUser, between, task
+from locust import FastHttpUser, between, constant, task
 
 PLAN: dict[str, Any] = json.loads(open(os.environ["HANDOVER_LOAD_PLAN"]).read())  # noqa: SIM115
 CODE = PLAN["code"]
@@ -36,7 +42,7 @@ REGISTERS_ONLY = bool(PLAN.get("registers_only"))  # bench/handover_day.py --reg
 CSV_HEAD = "序号,资料类别,资料名称,编号,存放地点,简要说明,载体,份数,所属系统,封存编号,是否齐全,异常,备注"
 
 
-class Person(HttpUser):
+class Person(FastHttpUser):
     """A login of the plan, logged in with its second factor."""
 
     abstract = True
@@ -51,24 +57,30 @@ class Person(HttpUser):
                                  "csrfmiddlewaretoken": self.token}, name="login: password",
         )  # fmt: skip
         code = pyotp.TOTP(self.me["totp"]).now()
-        self.token = TOKEN.search(answer.text).group(1) if TOKEN.search(answer.text) else self.token
+        found = TOKEN.search(answer.text or "")
+        self.token = found.group(1) if found else self.token
         with self.client.post("/accounts/login/code/", {"code": code, "csrfmiddlewaretoken": self.token},
                               name="login: TOTP code", catch_response=True) as done:  # fmt: skip
-            if "/accounts/login" in done.url:
+            if "/accounts/login" in str(done.url):
                 done.failure("the second factor was refused")
         self.token = self._token("/", "home")
 
     def _token(self, path: str, name: str) -> str:
         page = self.client.get(path, name=name)
-        found = TOKEN.search(page.text)
-        return found.group(1) if found else self.client.cookies.get("csrftoken", "")
+        found = TOKEN.search(page.text or "")
+        return (
+            found.group(1)
+            if found
+            else next((c.value or "" for c in self.client.cookiejar if c.name == "csrftoken"), "")
+        )
 
     def post(self, path: str, data: dict[str, Any], name: str, lands: str, **kwargs: Any) -> str:
         """POST as the page's form does; a failure unless it lands on a page whose path has ``lands``."""
         with self.client.post(path, {**data, "csrfmiddlewaretoken": self.token}, name=name, catch_response=True,
                               headers={"X-CSRFToken": self.token}, **kwargs) as answer:  # fmt: skip
-            if lands not in answer.url or 'class="errorlist' in answer.text:
-                found = re.search(r'class="[^"]*(?:error|errorlist)[^"]*"[^>]*>(.{0,200})', answer.text, re.S)
+            text = answer.text or ""
+            if lands not in str(answer.url) or 'class="errorlist' in text:
+                found = re.search(r'class="[^"]*(?:error|errorlist)[^"]*"[^>]*>(.{0,200})', text, re.S)
                 answer.failure(f"stayed on {answer.url}: {found.group(1).strip() if found else ''}")
             return str(answer.url)
 
@@ -201,3 +213,16 @@ class Observer(Person):
     @task
     def summary(self) -> None:
         self.client.get(f"/w/{CODE}/summary/", name="workflow summary")
+
+
+class Ceiling(Person):
+    """The empty view (the favicon redirect, through every middleware and the session) back to back: run
+    alone, the rate its sessions reach is the ceiling of this machine, load generator included."""
+
+    role = "ceiling"
+    fixed_count = PLAN.get("ceiling", 0)
+    wait_time = constant(0)
+
+    @task
+    def empty(self) -> None:
+        self.client.get("/favicon.ico", name="ceiling: empty view", allow_redirects=False)

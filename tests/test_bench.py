@@ -157,9 +157,15 @@ def test_handover_day_smoke(tmp_path: Path) -> None:
         pytest.skip("the smoke run is of the embedded SQLite")
     database = connection.settings_dict["NAME"]
     link_static(tmp_path)
-    out = run("handover_day.py", "--seed", str(database), "--static", str((tmp_path / "static").resolve()))
+    static = str((tmp_path / "static").resolve())
+    out = run("handover_day.py", "--seed", str(database), "--static", static, "--ceiling", "3", "--cpu-log")
     assert "server: 5xx answers 0; 'database is locked' 0" in out
+    # The harness's own parts: the ceiling run before the mix, the CPU lines, the CPU per URL pattern.
+    assert "\nceiling:\n" in out and "ceiling: CPU ms per request: gunicorn" in out, out
+    assert "mix: CPU ms per request: gunicorn" in out
+    assert "| POST /accounts/login/code/ |" in out, out
     assert "integrity_check: ok" in out
+    out = out.split("\nmix:\n")[1].split("mix, CPU per route:")[0]  # the mix's table, as Locust saw it
     cells = [line.split("|") for line in out.splitlines() if line.startswith("| ")]
     made = {cell[1].strip(): int(cell[2]) for cell in cells if cell[2].strip().isdigit()}
     # The sessions logged in with their second factor and wrote: which writes a loaded machine fits in 20 s

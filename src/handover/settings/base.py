@@ -124,6 +124,12 @@ def database_config(url: str, data_dir: Path) -> dict[str, Any]:
             "timeout": 30,
             "init_command": sqlitesafety.connection_pragmas(),
         },
+        # Kept between requests as PostgreSQL's are: opening one (Django's functions registered, the PRAGMAs,
+        # the schema read at the first statement) was a third of the CPU of a request that reads only the
+        # session and the user (docs/benchmarks.md, the handover day's ceiling). A connection outside a
+        # transaction holds no lock and no WAL snapshot, so it stops neither a writer nor a checkpoint.
+        "CONN_MAX_AGE": 60,
+        "CONN_HEALTH_CHECKS": True,
         "TEST": {"NAME": str(data_dir / "test.sqlite3")},
     }
 
