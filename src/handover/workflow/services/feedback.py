@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from handover.audit.services import event_record
-from handover.core import clock
+from handover.core import clock, turns
 from handover.core.actors import Actor
 from handover.core.errors import DomainError
 from handover.notifications.links import Link
@@ -122,6 +122,7 @@ def feedback_due_notify(*, engagement: Engagement, now: dt.datetime | None = Non
     told = links_told(engagement=engagement, topic=topics.FEEDBACK_DUE)
     sites = Site.objects.in_bulk({v.site_id for v in late})
     count = 0
+    pacer = turns.Pacer()  # on SQLite, the pages' writes get the lock between the job's transactions
     for view in late:
         link = Link("workflow:step", code=engagement.code, instance_id=view.instance_id)
         site = sites[view.site_id] if view.site_id is not None else None
@@ -144,6 +145,7 @@ def feedback_due_notify(*, engagement: Engagement, now: dt.datetime | None = Non
                 now=at,
             )
         count += 1
+        pacer.committed()
     return count
 
 
