@@ -10,6 +10,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from django.utils import translation
 
 from handover.core.errors import DomainError
 from handover.reports.services.jobs import _Head
@@ -55,6 +56,6 @@ def test_a_zip_changed_after_it_was_hashed_is_refused_before_anything_is_appende
     with zipfile.ZipFile(zipped, "a") as archive:
         archive.writestr("stray.txt", b"written by someone else")
     before = zipped.read_bytes()
-    with pytest.raises(DomainError, match="changed while it was being built"):
+    with translation.override("en"), pytest.raises(DomainError, match="changed while it was being built"):
         _append(zipped, head)
     assert zipped.read_bytes() == before

@@ -6,6 +6,7 @@ either set ever appears in the page."""
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 
@@ -16,9 +17,10 @@ from handover.vault.models import VaultConfig
 
 
 def logged_in(user) -> Client:
-    client = Client(
-        HTTP_ACCEPT_LANGUAGE="en"
-    )  # the texts asserted below; the Chinese ones are the catalogue's
+    client = Client()
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = (
+        "en"  # the texts asserted below; the Chinese are the catalogue's
+    )
     client.force_login(user)
     return client
 
