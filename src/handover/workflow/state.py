@@ -229,7 +229,8 @@ class _Part:
 class _Kept:
     key: tuple[object, ...]  # the engagement's token, D, phase, the gates' rules
     tokens: dict[int, str]  # every scope's token (stamp.tokens)
-    links: dict[int, set[int]]  # per site, the others its rows name (completeness.site_links)
+    facts: dict[int, completeness.Facts]  # per site, what its covered registers' rows say (coverage reads)
+    merged: completeness.Facts  # all of them together, as the coverage rules read them
     sites: dict[int, _Part]
     engagement_steps: _Part
     views: dict[Key, StepView]
@@ -301,25 +302,26 @@ def compute_afresh(*, engagement: Engagement, now: dt.datetime) -> dict[Key, Ste
 def _full(engagement: Engagement, now: dt.datetime, key: tuple[object, ...], tokens: dict[int, str]) -> _Kept:
     """Every site read in one batch of queries (whatever the number of sites), then derived part by part."""
     due = _Due(engagement)
-    inputs = _read_sites(engagement, None, now)
-    links = completeness.site_links(engagement=engagement, site_ids=None)
+    facts = completeness.site_facts(engagement=engagement)
+    merged = completeness.merged(engagement=engagement, parts=facts.values())
+    inputs = _read_sites(engagement, None, now, merged)
     sites = {site_id: _derive_site(site_id, found, due, {}, now) for site_id, found in inputs.items()}
     top = _read_engagement_steps(engagement)
-    return _assemble(now, key, tokens, links, sites, set(sites), due, top)
+    return _assemble(now, key, tokens, (facts, merged), sites, set(sites), due, top)
 
 
 def _partial(engagement: Engagement, now: dt.datetime, kept: _Kept, tokens: dict[int, str]) -> _Kept:
     """The kept state with the sites whose token moved (or whose span ``now`` left) read and derived again,
-    and with them every site linked to one of them, before or after the write (``_linked``)."""
+    and with them every site whose coverage reads a fact of the registers that the write changed
+    (``_concerned``)."""
     scopes = (set(tokens) | set(kept.tokens)) - {stamp.ENGAGEMENT, stamp.STEPS_ONLY}
-    stale = {s for s in scopes if tokens.get(s) != kept.tokens.get(s)}
-    stale |= {s for s, part in kept.sites.items() if not _holds(part.after, part.until, now)}
-    links = {s: owners for s, owners in kept.links.items() if s not in stale}
-    if stale:
-        links |= completeness.site_links(engagement=engagement, site_ids=stale)
-        stale = _linked(stale, [kept.links, links])
+    written = {s for s in scopes if tokens.get(s) != kept.tokens.get(s)}
+    facts, merged, concerned = _concerned(engagement, kept, written)
+    stale = (
+        written | concerned | {s for s, part in kept.sites.items() if not _holds(part.after, part.until, now)}
+    )
     due = _Due(engagement)
-    inputs = _read_sites(engagement, stale, now) if stale else {}
+    inputs = _read_sites(engagement, stale, now, merged) if stale else {}
     sites = {s: part for s, part in kept.sites.items() if s not in stale}
     guess = {v.step.id: v.done_at is not None for v in kept.engagement_steps.views.values()}
     for site_id, found in inputs.items():
@@ -328,32 +330,31 @@ def _partial(engagement: Engagement, now: dt.datetime, kept: _Kept, tokens: dict
     top = kept.engagement_steps.inputs
     if tokens.get(stamp.STEPS_ONLY) != kept.tokens.get(stamp.STEPS_ONLY) or stale & set(top.forms):
         top = _read_engagement_steps(engagement)
-    return _assemble(now, kept.key, tokens, links, sites, set(inputs), due, top)
+    return _assemble(now, kept.key, tokens, (facts, merged), sites, set(inputs), due, top)
 
 
-def _linked(sites: set[int], links: list[dict[int, set[int]]]) -> set[int]:
-    """``sites`` and every site linked to one of them, in either direction, directly or through others: the
-    coverage rules of a site read the rows of the sites it is linked to (completeness.site_links)."""
-    near: dict[int, set[int]] = defaultdict(set)
-    for found in links:
-        for site, owners in found.items():
-            for owner in owners:
-                near[site].add(owner)
-                near[owner].add(site)
-    reached, todo = set(sites), list(sites)
-    while todo:
-        for other in near.get(todo.pop(), ()):
-            if other not in reached:
-                reached.add(other)
-                todo.append(other)
-    return reached
+def _concerned(
+    engagement: Engagement, kept: _Kept, written: set[int]
+) -> tuple[dict[int, completeness.Facts], completeness.Facts, set[int]]:
+    """The covered registers' facts per site with those of the ``written`` sites read again, merged, and the
+    other sites whose coverage reads a fact that changed (a 营业部's 表7 row now listing head office's system
+    concerns head office, whose system is then in 表7; a 表8 row there that adds nothing head office's system
+    lacked concerns nobody else). One query, and up to three when a fact changed."""
+    if not written:
+        return kept.facts, kept.merged, set()
+    fresh = completeness.site_facts(engagement=engagement, site_ids=written)
+    facts = {s: found for s, found in kept.facts.items() if s not in written} | fresh
+    merged = completeness.merged(engagement=engagement, parts=facts.values())
+    among = [*(kept.facts[s] for s in written if s in kept.facts), *fresh.values()]
+    concerned = completeness.concerned(engagement=engagement, before=kept.merged, after=merged, among=among)
+    return facts, merged, concerned - written
 
 
 def _assemble(
     now: dt.datetime,
     key: tuple[object, ...],
     tokens: dict[int, str],
-    links: dict[int, set[int]],
+    facts: tuple[dict[int, completeness.Facts], completeness.Facts],
     sites: dict[int, _Part],
     derived_now: set[int],
     due: _Due,
@@ -383,7 +384,7 @@ def _assemble(
     views = dict(sorted(views.items(), key=lambda item: item[1].instance_id))
     afters = [p.after for p in (*sites.values(), top) if p.after is not None]
     untils = [p.until for p in (*sites.values(), top) if p.until is not None]
-    return _Kept(key, tokens, links, sites, top, views, max(afters, default=None), min(untils, default=None))
+    return _Kept(key, tokens, *facts, sites, top, views, max(afters, default=None), min(untils, default=None))
 
 
 class _Due:
@@ -422,9 +423,11 @@ def _steady(views: dict[Key, StepView], now: dt.datetime) -> tuple[dt.datetime |
 # Reading ------------------------------------------------------------------------------------------------
 
 
-def _read_sites(engagement: Engagement, site_ids: set[int] | None, now: dt.datetime) -> dict[int, _Inputs]:
+def _read_sites(
+    engagement: Engagement, site_ids: set[int] | None, now: dt.datetime, facts: completeness.Facts
+) -> dict[int, _Inputs]:
     """The inputs of the per-site step instances of ``site_ids`` (None: every site), in a fixed number of
-    queries, by site."""
+    queries, by site; the coverage rules read ``facts`` (every site's covered registers)."""
     instances = StepInstance.objects.filter(engagement=engagement, site__isnull=False)
     if site_ids is not None:
         instances = instances.filter(site_id__in=site_ids)
@@ -445,7 +448,8 @@ def _read_sites(engagement: Engagement, site_ids: set[int] | None, now: dt.datet
         steps_of &= Q(step__site_id__in=site_ids)
     _read_reports(steps_of, {pk: found[site_id] for pk, site_id in site_of.items()})
     pairs = [(site_of[pk], step_id) for f in found.values() for pk, step_id, _c, _t in f.instances]
-    for (at_site, step_id), reasons in gates.blocking_reasons(engagement=engagement, pairs=pairs).items():
+    blocks = gates.blocking_reasons(engagement=engagement, pairs=pairs, facts=facts)
+    for (at_site, step_id), reasons in blocks.items():
         if at_site in found:
             found[at_site].blocks[step_id] = reasons
     _read_routine(engagement, found, site_ids, now)
