@@ -141,6 +141,18 @@ def row_new_version(rng, engagement, now):  # save(): a correction, the old vers
     )  # fmt: skip
 
 
+def row_moved_or_deleted(rng, engagement, now):  # a row now about another site's system, or deleted
+    row = _row(rng, engagement, (7, 8, 10, 14, 22, 23))
+    if row is None:
+        return
+    if rng.random() < 0.5:
+        elsewhere = InformationSystem.objects.filter(engagement=engagement).exclude(site=row.form.site_id)
+        other = elsewhere.order_by("?").first()
+        Row.objects.filter(pk=row.pk).update(data={**row.data, "system_id": other.pk})
+    else:
+        Row.objects.filter(pk=row.pk).delete()
+
+
 def form_reopened(rng, engagement, now):  # a signed form back to draft, or a draft signed
     forms = list(Form.objects.filter(engagement=engagement, is_current=True, register_no__in=[7, 8, 10, 14]))
     if forms:
@@ -233,6 +245,7 @@ def rolled_back(rng, engagement, now):  # a write, the state computed inside its
 WRITES = [
     row_data_changed,
     row_new_version,
+    row_moved_or_deleted,
     form_reopened,
     system_toggled,
     step_confirmed,

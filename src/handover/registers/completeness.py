@@ -379,9 +379,8 @@ def concerned(*, engagement: Engagement, before: Facts, after: Facts, among: Ite
     found = {pk for pk in sites if (pk in before.sites_in_15) != (pk in after.sites_in_15)}
     assets = {pk for pk in assets if (pk in before.assets) != (pk in after.assets)}
     if accounts:
-        systems |= set(
-            Account.objects.filter(engagement=engagement, pk__in=accounts).values_list("system_id", flat=True)
-        )
+        of_accounts = Account.objects.filter(engagement=engagement, pk__in=accounts, system__isnull=False)
+        systems |= set(of_accounts.values_list("system_id", flat=True))
     if systems:
         owners = InformationSystem.objects.filter(engagement=engagement, pk__in=systems)
         found |= set(owners.values_list("site_id", flat=True))
