@@ -16,7 +16,7 @@ from django.test.utils import CaptureQueriesContext
 
 from handover import demo
 from handover.org.models import Engagement, Person, Phase, Site
-from handover.registers.models import Form, FormState, InformationSystem, Row
+from handover.registers.models import Form, FormState, InformationSystem, Row, Signature
 from handover.workflow import stamp, state, steps
 from handover.workflow.deadlines import BEIJING
 from handover.workflow.models import (
@@ -149,7 +149,8 @@ def row_moved_or_deleted(rng, engagement, now):  # a row now about another site'
         elsewhere = InformationSystem.objects.filter(engagement=engagement).exclude(site=row.form.site_id)
         other = elsewhere.order_by("?").first()
         Row.objects.filter(pk=row.pk).update(data={**row.data, "system_id": other.pk})
-    else:
+    else:  # with its row signatures (a row signed is protected)
+        Signature.objects.filter(row=row).delete()
         Row.objects.filter(pk=row.pk).delete()
 
 
@@ -324,10 +325,9 @@ def _linked(engagement):
 
 
 def _branches(engagement):
-    """Two 营业部 of the demo whose rows name nothing of another site, nor another site's theirs (A, where
-    the writes go, and B, which must be left alone)."""
-    linked = _linked(engagement)
-    assert linked  # the demo has some (a 营业部's 表7 naming head office's system): they are not chosen
+    """Two 营业部 of the demo whose rows say nothing of another site's systems, nor another site's of theirs
+    (A, where the writes go, and B, which must be left alone)."""
+    linked = _linked(engagement)  # the demo may have some (a 营业部's 表7 naming head office's system)
     alone = Site.objects.filter(engagement=engagement, level="branch").exclude(pk__in=linked).order_by("path")
     filled = Row.objects.filter(form__register_no=8, form__site__in=alone, is_current=True)
     a = Site.objects.get(pk=filled.values_list("form__site_id", flat=True).first())  # the demo fills one
