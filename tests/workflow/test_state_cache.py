@@ -16,6 +16,7 @@ from django.test.utils import CaptureQueriesContext
 
 from handover import demo
 from handover.org.models import Engagement, Person, Phase, Site
+from handover.registers import completeness
 from handover.registers.models import Form, FormState, InformationSystem, Row, Signature
 from handover.workflow import stamp, state, steps
 from handover.workflow.deadlines import BEIJING
@@ -312,8 +313,6 @@ def test_the_kept_state_agrees_with_a_full_recomputation_after_random_writes(eng
 def _linked(engagement):
     """The sites whose covered registers' rows say something of another site's system or site, and those
     other sites (the demo has some: a 营业部's 表7 naming head office's system)."""
-    from handover.registers import completeness
-
     owner = dict(InformationSystem.objects.filter(engagement=engagement).values_list("pk", "site_id"))
     linked = set()
     for site_id, facts in completeness.site_facts(engagement=engagement).items():
@@ -488,7 +487,7 @@ def _linked_sites_derive_together(engagement, monkeypatch):
     Row.objects.filter(pk=row.pk).delete()  # A's 表7 row naming B's system deleted: B's system lacks its row
     assert _derives(engagement, now, [a.pk, b.pk])
 
-    monkeypatch.setattr(state.completeness, "concerned", lambda **_kw: set())
+    monkeypatch.setattr(completeness, "concerned", lambda **_kw: set())
     Row.objects.create(form_id=row.form_id, seq=row.seq, data={**row.data, "system_id": theirs.pk})
     state.compute(engagement=Engagement.objects.get(pk=engagement.pk), now=now)  # B's system in 表7: unseen
     assert state.last_derived == [a.pk] and not agrees(engagement, now)
