@@ -416,7 +416,8 @@ def test_a_write_at_one_site_derives_that_site_again_and_the_state_equals_the_on
 ):
     """One write after the other (one demo: a load per case would cost seconds each), each followed by the
     overview's computation: which sites it derived again, that B's kept views are the very objects kept
-    before, and that the state equals the one computed afresh (the oracle). Then two sites linked by a row."""
+    before, and that the state equals the one computed afresh (the oracle). Then rows naming another site's
+    system, and every 营业部 listing head office's."""
     from handover.workflow import charts
 
     a, b = _branches(engagement)
@@ -448,6 +449,9 @@ def test_a_write_at_one_site_derives_that_site_again_and_the_state_equals_the_on
         assert kept_rows == _heatmap(engagement, after), write.__name__
         before = after
     _linked_sites_derive_together(engagement, monkeypatch)
+    monkeypatch.undo()
+    state.forget()  # the state left wrong on purpose
+    _every_branch_lists_head_office_s_system(engagement)
 
 
 def _derives(engagement, now, expected):
@@ -493,7 +497,7 @@ def _linked_sites_derive_together(engagement, monkeypatch):
     assert state.last_derived == [a.pk] and not agrees(engagement, now)
 
 
-def test_a_write_at_a_branch_listing_head_office_s_system_derives_that_branch_alone(engagement):
+def _every_branch_lists_head_office_s_system(engagement):
     """Every 营业部 listing head office's 集中交易系统 in 表7 (as in a real firm) links no site to another: a
     write at one of them that says nothing new of head office's systems derives that 营业部 alone."""
     now = at(2, 10)
