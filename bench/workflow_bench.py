@@ -40,8 +40,9 @@ SITES = 300
 ROWS_PER_FORM = 3
 
 
-def build(n_sites: int, code: str = "bench") -> tuple[object, object]:
-    """The synthetic engagement and a 技术组 login."""
+def build(n_sites: int, code: str = "bench", linked: bool = False) -> tuple[object, object]:
+    """The synthetic engagement and a 技术组 login. ``linked``: every 营业部's 表7 also lists head office's
+    集中交易系统 (as in a real firm), so the coverage rules of every site read a system of head office."""
     from django.utils import timezone
 
     from handover.accounts.models import User
@@ -140,6 +141,8 @@ def build(n_sites: int, code: str = "bench") -> tuple[object, object]:
         for s, p in zip(sites[::9], ["E05", "E01", "E08"] * 100, strict=False)
     )
     rows = fill(e, sites)
+    if linked:
+        rows += link_to_head_office(e, hq, branches)
     print(
         f"{code}: {len(sites)} sites, {len(instances)} step instances, {len(forms)} signed forms, {rows} rows"
     )
@@ -290,6 +293,22 @@ def fill(e: object, sites: list[object]) -> int:
         batch_size=2000,
     )
     return len(rows)
+
+
+def link_to_head_office(e: object, hq: object, branches: list[object]) -> int:
+    """Head office's 集中交易系统, listed in 表7 by every 营业部 (a row after their own three): the rows of every
+    site then name a system of another site."""
+    from handover.registers.models import Form, InformationSystem, Row
+
+    central = InformationSystem.objects.create(
+        engagement=e, site=hq, name="集中交易系统", category="集中交易"
+    )
+    forms = Form.objects.filter(engagement=e, register_no=7, site__in=branches).values_list("pk", flat=True)
+    made = Row.objects.bulk_create(
+        (Row(form_id=pk, seq=ROWS_PER_FORM + 1, data=_row_data(7, central.pk, 0)) for pk in forms),
+        batch_size=2000,
+    )
+    return len(made)
 
 
 def _row_data(register_no: int, system_id: int, k: int) -> dict[str, object]:

@@ -14,7 +14,9 @@ machine CPU time is the server's own work) and the query count of one request ar
   first request after a write pays for what the write changed);
 - the baseline: ``/favicon.ico``, an empty view behind the same middleware, in the same run.
 
-Usage: .venv/bin/python bench/workflow_pages.py [--postgres] [--runs N] [--sites N ...] [--profile PAGE]
+Usage: .venv/bin/python bench/workflow_pages.py [--postgres] [--runs N] [--sites N ...] [--profile PAGE] [--linked]
+``--linked``: every 营业部's 表7 also lists head office's 集中交易系统 (workflow_bench.link_to_head_office), as
+in a real firm, so every site's rows name a system of another site.
 ``--profile overview|site|summary`` prints cProfile's top functions of one request at the largest size.
 """
 
@@ -113,6 +115,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--sites", type=int, nargs="+", default=list(SIZES))
     parser.add_argument("--profile", choices=("overview", "site", "summary"))
+    parser.add_argument("--linked", action="store_true", help="every 营业部's 表7 lists head office's system")
     args = parser.parse_args()
     from _django import configure  # beside this script
     from workflow_bench import build
@@ -127,7 +130,7 @@ def main() -> None:
     results: list[tuple[str, int, float, float, int]] = []
     for n in args.sites:
         code = f"p{n}"
-        engagement, tech_user = build(n, code=code)
+        engagement, tech_user = build(n, code=code, linked=args.linked)
         who = logins(engagement, code)
         site = who["site"]
         w = f"/w/{code}/"

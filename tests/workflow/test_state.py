@@ -483,5 +483,5 @@ def test_a_step_undone_after_its_deadline_says_why_and_owes_feedback_from_the_da
     assert t04.late_since == at(2, 3, 9)
     # N-02 over this one late step alone (the site's other steps are late too in this world):
     n02 = state.StepView(0, steps.BY_ID["N-02"], a.pk, None, created_at=at(1, 15, 30))
-    state._same_day_feedback(n02, [t04], at(2, 9))
+    state.derive._same_day_feedback(n02, [t04], at(2, 9))
     assert n02.state == state.IN_PROGRESS and n02.due.astimezone(at(2, 9).tzinfo).date() == at(2, 9).date()

@@ -16,7 +16,8 @@ from django.test.utils import CaptureQueriesContext
 
 from handover import demo
 from handover.org.models import Engagement, Person, Phase, Site
-from handover.registers.models import Form, FormState, InformationSystem, Row
+from handover.registers import completeness
+from handover.registers.models import Form, FormState, InformationSystem, Row, Signature
 from handover.workflow import stamp, state, steps
 from handover.workflow.deadlines import BEIJING
 from handover.workflow.models import (
@@ -141,6 +142,19 @@ def row_new_version(rng, engagement, now):  # save(): a correction, the old vers
     )  # fmt: skip
 
 
+def row_moved_or_deleted(rng, engagement, now):  # a row now about another site's system, or deleted
+    row = _row(rng, engagement, (7, 8, 10, 14, 22, 23))
+    if row is None:
+        return
+    if rng.random() < 0.5:
+        elsewhere = InformationSystem.objects.filter(engagement=engagement).exclude(site=row.form.site_id)
+        other = elsewhere.order_by("?").first()
+        Row.objects.filter(pk=row.pk).update(data={**row.data, "system_id": other.pk})
+    else:  # with its row signatures (a row signed is protected)
+        Signature.objects.filter(row=row).delete()
+        Row.objects.filter(pk=row.pk).delete()
+
+
 def form_reopened(rng, engagement, now):  # a signed form back to draft, or a draft signed
     forms = list(Form.objects.filter(engagement=engagement, is_current=True, register_no__in=[7, 8, 10, 14]))
     if forms:
@@ -233,6 +247,7 @@ def rolled_back(rng, engagement, now):  # a write, the state computed inside its
 WRITES = [
     row_data_changed,
     row_new_version,
+    row_moved_or_deleted,
     form_reopened,
     system_toggled,
     step_confirmed,
@@ -295,14 +310,23 @@ def test_the_kept_state_agrees_with_a_full_recomputation_after_random_writes(eng
 # Per-site parts (stamp.py's scopes): a write at one site derives that site again, and nothing else.
 
 
-def _branches(engagement):
-    """Two 营业部 of the demo whose rows name nothing of another site, nor another site's theirs (A, where
-    the writes go, and B, which must be left alone)."""
-    from handover.registers import completeness
+def _linked(engagement):
+    """The sites whose covered registers' rows say something of another site's system or site, and those
+    other sites (the demo has some: a 营业部's 表7 naming head office's system)."""
+    owner = dict(InformationSystem.objects.filter(engagement=engagement).values_list("pk", "site_id"))
+    linked = set()
+    for site_id, facts in completeness.site_facts(engagement=engagement).items():
+        others = {owner.get(pk) for pk in facts.mentioned()[0]} | facts.sites_in_15
+        others -= {site_id, None}
+        if others:
+            linked |= {site_id} | others
+    return linked
 
-    links = completeness.site_links(engagement=engagement, site_ids=None)
-    linked = set(links) | {owner for owners in links.values() for owner in owners}
-    assert linked  # the demo has some (a 营业部's 表7 naming head office's system): they are not chosen
+
+def _branches(engagement):
+    """Two 营业部 of the demo whose rows say nothing of another site's systems, nor another site's of theirs
+    (A, where the writes go, and B, which must be left alone)."""
+    linked = _linked(engagement)  # the demo may have some (a 营业部's 表7 naming head office's system)
     alone = Site.objects.filter(engagement=engagement, level="branch").exclude(pk__in=linked).order_by("path")
     filled = Row.objects.filter(form__register_no=8, form__site__in=alone, is_current=True)
     a = Site.objects.get(pk=filled.values_list("form__site_id", flat=True).first())  # the demo fills one
@@ -392,7 +416,8 @@ def test_a_write_at_one_site_derives_that_site_again_and_the_state_equals_the_on
 ):
     """One write after the other (one demo: a load per case would cost seconds each), each followed by the
     overview's computation: which sites it derived again, that B's kept views are the very objects kept
-    before, and that the state equals the one computed afresh (the oracle). Then two sites linked by a row."""
+    before, and that the state equals the one computed afresh (the oracle). Then rows naming another site's
+    system, and every 营业部 listing head office's."""
     from handover.workflow import charts
 
     a, b = _branches(engagement)
@@ -424,26 +449,69 @@ def test_a_write_at_one_site_derives_that_site_again_and_the_state_equals_the_on
         assert kept_rows == _heatmap(engagement, after), write.__name__
         before = after
     _linked_sites_derive_together(engagement, monkeypatch)
+    monkeypatch.undo()
+    state.forget()  # the state left wrong on purpose
+    _every_branch_lists_head_office_s_system(engagement)
+
+
+def _derives(engagement, now, expected):
+    state.compute(engagement=Engagement.objects.get(pk=engagement.pk), now=now)
+    return state.last_derived == sorted(expected) and agrees(engagement, now)
 
 
 def _linked_sites_derive_together(engagement, monkeypatch):
-    """A 表7 row at A naming B's system: the coverage rules read it for B too (B's system is then in 表7), so
-    from then on a write at either derives both, and the state agrees with the one computed afresh; with the
-    links ignored, B's kept part is wrong, which is what they are for."""
-
+    """Rows at A that name B's system: the coverage rules read them for B too (B's system is then in 表7, has
+    its backup). A write at A that changes what the rows say of B's system derives B with A, and the state
+    agrees with the one computed afresh; a write there that changes nothing of it derives A alone; with the
+    sites concerned ignored, B's kept part is wrong, which is what they are for."""
     a, b = _branches(engagement)
     now = at(2, 10)
     theirs = InformationSystem.objects.create(engagement=engagement, site=b, name="B的新系统")
     state.compute(engagement=Engagement.objects.get(pk=engagement.pk), now=now)  # the inventory: all sites
     row = _row_at(a, 7)
-    Row.objects.filter(pk=row.pk).update(data={**row.data, "system_id": theirs.pk})
+    Row.objects.filter(pk=row.pk).update(data={**row.data, "system_id": theirs.pk})  # A's 表7 lists it
+    assert _derives(engagement, now, [a.pk, b.pk])
+    a_row_corrected(engagement, a, now)  # says nothing new of B's system: A alone
+    assert _derives(engagement, now, [a.pk])
+    backup = _row_at(a, 8)  # A's 表8 backs up B's system: its 表8 facts change (B's 表7 expects nothing)
+    data = {**backup.data, "system_id": theirs.pk, "purpose": "交接全备份", "object_type": "数据库"}
+    Row.objects.filter(pk=backup.pk).update(data=data)
+    assert _derives(engagement, now, [a.pk, b.pk])
+    Row.objects.filter(pk=backup.pk).update(data={**data, "readable": "不通过"})  # no fact of B changes
+    assert _derives(engagement, now, [a.pk])
+    hq = Site.objects.get(engagement=engagement, level="hq")
+    central = InformationSystem.objects.filter(site=hq).order_by("pk").first()
+    listing = {s for s, y in Row.objects.filter(form__register_no=7, is_current=True).values_list(
+        "form__site_id", "data__system_id") if y == central.pk}  # fmt: skip
+    moved = {**data, "system_id": central.pk, "object_type": "网络设备配置文件"}  # a class HQ's lacks
+    Row.objects.filter(pk=backup.pk).update(data=moved)  # moved from B's system to HQ's
     state.compute(engagement=Engagement.objects.get(pk=engagement.pk), now=now)
-    assert state.last_derived == sorted([a.pk, b.pk]) and agrees(engagement, now)
-    a_row_corrected(engagement, a, now)
-    state.compute(engagement=Engagement.objects.get(pk=engagement.pk), now=now)
-    assert state.last_derived == sorted([a.pk, b.pk]) and agrees(engagement, now)
+    assert {a.pk, b.pk, hq.pk} <= set(state.last_derived) <= {a.pk, b.pk, hq.pk} | listing
+    assert agrees(engagement, now)
+    Row.objects.filter(pk=row.pk).delete()  # A's 表7 row naming B's system deleted: B's system lacks its row
+    assert _derives(engagement, now, [a.pk, b.pk])
 
-    monkeypatch.setattr(state, "_linked", lambda sites, links: sites)
-    Row.objects.filter(pk=row.pk).update(data=row.data)  # A's 表7 no longer names it: B's coverage misses it
-    state.compute(engagement=Engagement.objects.get(pk=engagement.pk), now=now)
+    monkeypatch.setattr(completeness, "concerned", lambda **_kw: set())
+    Row.objects.create(form_id=row.form_id, seq=row.seq, data={**row.data, "system_id": theirs.pk})
+    state.compute(engagement=Engagement.objects.get(pk=engagement.pk), now=now)  # B's system in 表7: unseen
     assert state.last_derived == [a.pk] and not agrees(engagement, now)
+
+
+def _every_branch_lists_head_office_s_system(engagement):
+    """Every 营业部 listing head office's 集中交易系统 in 表7 (as in a real firm) links no site to another: a
+    write at one of them that says nothing new of head office's systems derives that 营业部 alone."""
+    now = at(2, 10)
+    hq = Site.objects.get(engagement=engagement, level="hq")
+    central = InformationSystem.objects.filter(site=hq).order_by("pk").first()
+    branches = list(Site.objects.filter(engagement=engagement, level="branch").order_by("path"))
+    t7 = Form.objects.filter(site__in=branches, register_no=7, is_current=True)
+    have = set(t7.values_list("site_id", flat=True))
+    Form.objects.bulk_create(
+        Form(engagement=engagement, site=s, register_no=7, form_no=f"{s.code}-T07", form_date=TODAY)
+        for s in branches if s.pk not in have
+    )  # fmt: skip
+    Row.objects.bulk_create(Row(form=form, seq=99, data={"system_id": central.pk}) for form in t7)
+    state.compute(engagement=Engagement.objects.get(pk=engagement.pk), now=now)
+    site = next(s for s in branches if _row_at(s, 8) is not None)
+    a_row_corrected(engagement, site, now)
+    assert _derives(engagement, now, [site.pk]) and len(branches) > 2

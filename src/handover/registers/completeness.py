@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Model, Q
+from django.db.models import Q
 from django.db.models.fields.json import KT
 from django.utils.translation import gettext as _
 
@@ -43,6 +43,7 @@ PER_SYSTEM_WITH_ACCOUNTS = (10, 11)
 PER_ACCOUNT = (9, 10, 11)  # 第二十二条, 第二十六条第2、3项: each key account
 COUNTER_CATEGORY = "营业部柜台"
 COVERED = (5, 7, 8, 9, 10, 11, 14, 15, 22, 23)
+FEW_IDS = 500  # coverage reads the entities of at most this many sites and systems by id, else all
 LOGIN_OK = "成功"  # 第二十六条第2项 「及时作好相应测试」: a change is done once a fresh login succeeded
 # 第二十六条第1项 per data class (trace C7): 「应用系统的全备份包括应用软件、数据库、参数配置文件、运行日志」, and
 # 「对网络、安全设备的配置文件进行备份」. A system's 表8 counts once its 交接全备份 rows cover every class its
@@ -106,13 +107,15 @@ class SiteCompleteness:
 
 
 @dataclass
-class _Found:
-    """Which systems, machines and sites each covered register mentions, from one query."""
+class Facts:
+    """Which systems, machines, accounts and sites the covered registers' rows mention, and what they say of
+    each: of one site's rows (``facts``) or of every site's, merged (``merged``). The workflow keeps them per
+    site and merges them (workflow/state.py): a union of sets, the same whatever the order."""
 
     systems: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
     assets: set[int] = field(default_factory=set)
     sites_in_15: set[int] = field(default_factory=set)
-    t7: list[tuple[int, int]] = field(default_factory=list)  # (form site, system) of each 表7 row
+    t7: set[tuple[int, int]] = field(default_factory=set)  # (form site, system) of each 表7 row
     t5: set[tuple[int, int]] = field(default_factory=set)  # (form site, person) of each 表5 row
     # Per account: the registers among 9, 10, 11 that name it, and the 登录验证 values of its 表10 rows.
     accounts: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
@@ -125,12 +128,13 @@ class _Found:
     day_files: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
     disposal_date: str = ""
     # Per system: its 表23 tests as (检测项目, 检测时间, 结果, 解决时间) (第二十六条第10项: 发现问题及时解决).
-    tests: dict[int, list[tuple[str, str, str, str]]] = field(default_factory=lambda: defaultdict(list))
+    tests: dict[int, set[tuple[str, str, str, str]]] = field(default_factory=lambda: defaultdict(set))
 
     def unresolved_tests(self, system_id: int) -> list[str]:
-        """The 表23 test items of the system whose latest result is 不通过 with no 解决时间 (trace C12)."""
+        """The 表23 test items of the system whose latest result is 不通过 with no 解决时间 (trace C12); of two
+        tests of an item at the same time, the greater (so that the answer does not depend on row order)."""
         latest: dict[str, tuple[str, str, str]] = {}
-        for item, at, result, fixed in sorted(self.tests.get(system_id, []), key=lambda t: t[1]):
+        for item, at, result, fixed in sorted(self.tests.get(system_id, ()), key=lambda t: (t[1], t)):
             latest[item] = (at, result, fixed)
         return sorted(
             item for item, (_at, result, fixed) in latest.items() if result == "不通过" and not fixed
@@ -156,15 +160,52 @@ class _Found:
             if register_no == 14 and (values.get("as_of") or "") == self.disposal_date:
                 self.day_files[system_id].add(values.get("data_class") or "")
             if register_no == 23:
-                self.tests[system_id].append(
+                self.tests[system_id].add(
                     tuple(str(values.get(k) or "") for k in ("test_item", "tested_at", "result", "fixed_at"))  # type: ignore[arg-type]
                 )
             if register_no == 7:
-                self.t7.append((form_site, system_id))
+                self.t7.add((form_site, system_id))
         if register_no == 22 and asset_id is not None:
             self.assets.add(asset_id)
         if register_no == 15:
             self.sites_in_15.add(site_id or form_site)
+
+    def update(self, other: Facts) -> None:
+        """Add what ``other`` says (another site's facts)."""
+        for number, ids in other.systems.items():
+            self.systems[number] |= ids
+        self.assets |= other.assets
+        self.sites_in_15 |= other.sites_in_15
+        self.t7 |= other.t7
+        self.t5 |= other.t5
+        for name in ("accounts", "logins", "named", "backed_up", "day_files", "tests"):
+            mine: dict[int, set[Any]] = getattr(self, name)
+            for key, values in getattr(other, name).items():
+                mine[key] |= values
+
+    # What the coverage rules read of one entity (a change to it changes the coverage of the sites that
+    # expect a row about it: ``concerned``).
+
+    def of_system(self, system_id: int) -> tuple[frozenset[object], ...]:
+        return (
+            frozenset(n for n, ids in self.systems.items() if system_id in ids),
+            frozenset(self.backed_up.get(system_id, ())),
+            frozenset(self.day_files.get(system_id, ())),
+            frozenset(self.tests.get(system_id, ())),
+        )
+
+    def of_account(self, account_id: int, named: set[int]) -> tuple[object, ...]:
+        return (
+            frozenset(self.accounts.get(account_id, ())),
+            frozenset(self.logins.get(account_id, ())),
+            account_id in named,
+        )
+
+    def mentioned(self) -> tuple[set[int], set[int]]:
+        """The systems and accounts these facts say something of."""
+        systems = set().union(*self.systems.values(), self.backed_up, self.day_files, self.tests, self.named)
+        accounts = set().union(self.accounts, self.logins, *self.named.values())
+        return systems, accounts
 
 
 def _as_int(value: Any) -> int | None:
@@ -184,31 +225,36 @@ def site_completeness(*, user: Actor, engagement: Engagement) -> list[SiteComple
 
 
 def coverage(
-    *, engagement: Engagement, sites: Iterable[Site], own_only: bool = False
+    *, engagement: Engagement, sites: Iterable[Site], facts: Facts | None = None
 ) -> list[SiteCompleteness]:
     """The coverage rules for ``sites`` (not filtered by any user: the caller decides who sees what), in six
     queries besides ``sites``: the rows of the covered registers, the systems, the systems with accounts, the
     key accounts, the machines and the recent leavers. The workflow's gates (workflow/register_gates.py) read the
-    same answer. ``own_only`` reads only the rows and entities of ``sites`` themselves: the same answer where
-    every site a row of ``sites`` names is among them (``site_links``), as the workflow's kept state sees to."""
+    same answer, from the facts of every site's rows that the workflow keeps (``facts``: then five queries).
+    A site's coverage reads the facts about its own systems, machines and people and about the systems its
+    表7 lists, wherever the rows that say them are (a 营业部's 表8 row backing up head office's system)."""
     by_pk = {s.pk: s for s in sites}
     report = {pk: SiteCompleteness(site) for pk, site in by_pk.items()}
-    own = Q(site_id__in=list(by_pk)) if own_only else Q()
-    found = _found(engagement, list(by_pk) if own_only else None)
+    found = facts if facts is not None else _all_facts(engagement)
+    listed = {system_id for site_id, system_id in found.t7 if site_id in by_pk}
+    # Only the entities of ``sites`` and the systems they list are looked at: read those when they are few
+    # (a write at some sites), else all (the same answer: ``expect`` keeps the items of ``sites`` only).
+    few = len(by_pk) + len(listed) <= FEW_IDS
+    own = Q(site_id__in=list(by_pk)) if few else Q()
+    of_listed = Q(system_id__in=list(listed)) if few else Q()
     systems = list(
-        InformationSystem.objects.filter(own, engagement=engagement, is_active=True).values_list(
-            "pk", "name", "site_id", "category"
-        )
+        InformationSystem.objects.filter(
+            own | Q(pk__in=list(listed)) if few else own, engagement=engagement, is_active=True
+        ).values_list("pk", "name", "site_id", "category")
     )
     names = {pk: name for pk, name, _site, _category in systems}
     categories = {pk: category for pk, _name, _site, category in systems}
-    of_systems = Q(system__site_id__in=list(by_pk)) if own_only else Q()
     with_accounts = set(
-        Account.objects.filter(of_systems, engagement=engagement, is_active=True).values_list(
+        Account.objects.filter(of_listed, engagement=engagement, is_active=True).values_list(
             "system_id", flat=True
         )
     )
-    key_accounts = _key_accounts(engagement, found, of_systems)
+    key_accounts = _key_accounts(engagement, found, of_listed)
 
     def expect(register_no: int, site_id: int, subject: str, present: bool, kind: str = "system") -> None:
         if site_id in report:
@@ -283,7 +329,7 @@ def coverage(
     return list(report.values())
 
 
-def _key_accounts(engagement: Engagement, found: _Found, own: Q) -> dict[int, list[tuple[int, str]]]:
+def _key_accounts(engagement: Engagement, found: Facts, own: Q) -> dict[int, list[tuple[int, str]]]:
     """Per system, its super-user, equivalent super-user and back-end accounts (第二十六条第2项) as (id,
     login@host): those of the account entity that are not deleted, and those a 表9 or 表11 row names as one."""
     named = {pk for pks in found.named.values() for pk in pks}
@@ -299,7 +345,7 @@ def _key_accounts(engagement: Engagement, found: _Found, own: Q) -> dict[int, li
     return by_system
 
 
-def _account_present(found: _Found, account_id: int, register_no: int) -> tuple[bool, str]:
+def _account_present(found: Facts, account_id: int, register_no: int) -> tuple[bool, str]:
     """Whether the account's row of 表``register_no`` counts, and if a 表10 row exists but does not, why."""
     if register_no not in found.accounts.get(account_id, ()):
         return False, ""
@@ -308,48 +354,64 @@ def _account_present(found: _Found, account_id: int, register_no: int) -> tuple[
     return False, "、".join(sorted(found.logins[account_id] - {LOGIN_OK})) or "—"
 
 
-def site_links(*, engagement: Engagement, site_ids: Iterable[int] | None) -> dict[int, set[int]]:
-    """Per site among ``site_ids`` (None: every site), the other sites whose system, machine, account or site
-    a current row of a covered register there names (a 营业部's 表7 listing head office's 集中交易系统): the
-    coverage rules read such a row for both sites, so neither site's coverage is a function of its own rows
-    and entities alone (``own_only``) but both together are. Four queries."""
+def concerned(*, engagement: Engagement, before: Facts, after: Facts, among: Iterable[Facts]) -> set[int]:
+    """The sites whose coverage reads a fact that differs between ``before`` and ``after`` (the merged facts
+    before and after a write), looking only at what the parts ``among`` mention (the written sites' facts,
+    before and after: nothing else changed): the owner of a system, machine or site whose facts changed, and
+    the sites whose 表7 lists such a system (or the system of such an account). At most three queries, none
+    when no fact changed."""
+    systems: set[int] = set()
+    accounts: set[int] = set()
+    assets: set[int] = set()
+    sites: set[int] = set()
+    for part in among:
+        mentioned = part.mentioned()
+        systems |= mentioned[0]
+        accounts |= mentioned[1]
+        assets |= part.assets
+        sites |= part.sites_in_15
+    named_before = set().union(*before.named.values())
+    named_after = set().union(*after.named.values())
+    systems = {pk for pk in systems if before.of_system(pk) != after.of_system(pk)}
+    accounts = {
+        pk for pk in accounts if before.of_account(pk, named_before) != after.of_account(pk, named_after)
+    }
+    found = {pk for pk in sites if (pk in before.sites_in_15) != (pk in after.sites_in_15)}
+    assets = {pk for pk in assets if (pk in before.assets) != (pk in after.assets)}
+    if accounts:
+        of_accounts = Account.objects.filter(engagement=engagement, pk__in=accounts, system__isnull=False)
+        systems |= set(of_accounts.values_list("system_id", flat=True))
+    if systems:
+        owners = InformationSystem.objects.filter(engagement=engagement, pk__in=systems)
+        found |= set(owners.values_list("site_id", flat=True))
+        found |= {site_id for site_id, system_id in before.t7 | after.t7 if system_id in systems}
+    if assets:
+        found |= set(
+            Asset.objects.filter(engagement=engagement, pk__in=assets).values_list("site_id", flat=True)
+        )
+    return found
+
+
+def _all_facts(engagement: Engagement) -> Facts:
+    return merged(engagement=engagement, parts=site_facts(engagement=engagement).values())
+
+
+def merged(*, engagement: Engagement, parts: Iterable[Facts]) -> Facts:
+    """The facts of every site, from each site's (``site_facts``)."""
+    found = Facts(disposal_date=engagement.disposal_date.isoformat())
+    for part in parts:
+        found.update(part)
+    return found
+
+
+def site_facts(*, engagement: Engagement, site_ids: Iterable[int] | None = None) -> dict[int, Facts]:
+    """The facts of the current rows of the covered registers at each site among ``site_ids`` (None: every
+    site), by the site of their form, in one query. A site without such rows has none."""
+    disposal_date = engagement.disposal_date.isoformat()
+    by_site: dict[int, Facts] = {}
     current = current_rows(engagement, COVERED)
     if site_ids is not None:
         current = current.filter(form__site_id__in=list(site_ids))
-    named = current.annotate(
-        system=KT("data__system_id"),
-        asset=KT("data__asset_id"),
-        account=KT("data__account_id"),
-        site=KT("data__site_id"),
-    ).values_list("form__site_id", "system", "asset", "account", "site")
-    found: list[tuple[int, int | None, int | None, int | None, int | None]] = [
-        (form_site, _as_int(system), _as_int(asset), _as_int(account), _as_int(site))
-        for form_site, system, asset, account, site in named.order_by().distinct()
-    ]
-
-    def sites_of(model: type[Model], column: int, site: str) -> dict[int, int | None]:
-        pks = {row[column] for row in found if row[column] is not None}
-        if not pks:
-            return {}
-        objects = model._default_manager.filter(engagement=engagement, pk__in=pks)
-        return dict(objects.values_list("pk", site))
-
-    systems = sites_of(InformationSystem, 1, "site_id")
-    assets = sites_of(Asset, 2, "site_id")
-    accounts = sites_of(Account, 3, "system__site_id")
-    links: dict[int, set[int]] = {}
-    for form_site, system, asset, account, site in found:
-        for owner in (systems.get(system or 0), assets.get(asset or 0), accounts.get(account or 0), site):
-            if owner is not None and owner != form_site:
-                links.setdefault(form_site, set()).add(owner)
-    return links
-
-
-def _found(engagement: Engagement, site_ids: list[int] | None) -> _Found:
-    found = _Found(disposal_date=engagement.disposal_date.isoformat())
-    current = current_rows(engagement, COVERED)
-    if site_ids is not None:
-        current = current.filter(form__site_id__in=site_ids)
     rows = (
         current.annotate(
             system=KT("data__system_id"),
@@ -391,5 +453,8 @@ def _found(engagement: Engagement, site_ids: list[int] | None) -> _Found:
         .distinct()
     )
     for values in rows:
-        found.add(values["form__register_no"], values["form__site_id"], values)
-    return found
+        site_id = values["form__site_id"]
+        if site_id not in by_site:
+            by_site[site_id] = Facts(disposal_date=disposal_date)
+        by_site[site_id].add(values["form__register_no"], site_id, values)
+    return by_site

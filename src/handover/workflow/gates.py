@@ -16,10 +16,12 @@ the others counted (第十一条: people see only what concerns their sites).
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Sequence
+from functools import partial
 
 from django.utils.translation import gettext as _
 
 from handover.org.models import Engagement
+from handover.registers import completeness
 from handover.workflow import register_gates
 from handover.workflow.models import CaseState, ExceptionCase
 
@@ -54,11 +56,20 @@ def within(reason: str, site_ids: Collection[int]) -> str:
     return reason.within(site_ids) if isinstance(reason, SiteReason) else reason
 
 
-def blocking_reasons(*, engagement: Engagement, pairs: Iterable[tuple[int | None, str]]) -> Blocks:
-    """The reasons each (site, step) among ``pairs`` is blocked by a register rule; absent when it is not."""
+def blocking_reasons(
+    *,
+    engagement: Engagement,
+    pairs: Iterable[tuple[int | None, str]],
+    facts: completeness.Facts | None = None,
+) -> Blocks:
+    """The reasons each (site, step) among ``pairs`` is blocked by a register rule; absent when it is not.
+    ``facts``: the covered registers' facts of every site, which the coverage rule reads (state.py keeps
+    them per site), else the rule reads them."""
     wanted = list(pairs)
     found: Blocks = {}
     for rule in rules():
+        if rule is register_gates.coverage_gaps and facts is not None:
+            rule = partial(register_gates.coverage_gaps, facts=facts)
         for key, reasons in rule(engagement, wanted).items():
             found.setdefault(key, []).extend(reasons)
     return found

@@ -155,17 +155,20 @@ def _few(wanted: set[Pair]) -> list[int] | None:
     return sorted(ids) if len(ids) <= FEW_SITES else None
 
 
-def coverage_gaps(engagement: Engagement, pairs: Iterable[Pair]) -> Blocks:
-    """What the coverage rules still miss, on the step whose register should hold the row. For a few sites,
-    their own rows and entities (completeness.coverage ``own_only``: state.py checks that none names what
-    belongs to another site)."""
+def coverage_gaps(
+    engagement: Engagement, pairs: Iterable[Pair], facts: completeness.Facts | None = None
+) -> Blocks:
+    """What the coverage rules still miss, on the step whose register should hold the row. ``facts``: the
+    covered registers' facts of every site, as the workflow's kept state holds them (state.py), else read."""
     wanted = set(pairs)
     few = _few(wanted)
+    if few == []:  # only engagement-level steps asked about: no coverage reason is theirs
+        return {}
     sites = Site.objects.filter(engagement=engagement, is_active=True).order_by("path")
     if few is not None:
         sites = sites.filter(pk__in=few)
     found: Blocks = {}
-    for entry in completeness.coverage(engagement=engagement, sites=sites, own_only=few is not None):
+    for entry in completeness.coverage(engagement=engagement, sites=sites, facts=facts):
         for item in entry.missing:
             step_id, article = COVERAGE[item.register_no]
             key = (item.site.pk, step_id)

@@ -22,10 +22,11 @@ the change; a transaction that rolls back takes its tokens with it, and a random
 name other data. So a write through a service, a ``bulk_create``, an ``update()``, an import, a management
 command or a raw statement all count.
 
-state.py keeps each site's part of the state under its site's token and the engagement's, and recomputes
+state/kept.py keeps each site's part of the state under its site's token and the engagement's, and recomputes
 after a write only the sites whose token moved (with the engagement-level steps, always). Where a register
 row names a system, machine, account or site of *another* site (the coverage rules then read it for that
-site), the partition does not hold and state.py computes the whole engagement (state.py ``_local``).
+site), it also derives the sites whose coverage reads a fact the write changed (state/kept.py
+``_concerned``, completeness.concerned).
 
 tests/workflow/test_state_cache.py checks that every table ``compute`` reads is watched (a new read of an
 unwatched table fails it), that the kept state agrees with a full recomputation after a random sequence of
