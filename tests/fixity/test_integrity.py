@@ -201,7 +201,6 @@ def test_verify_against_plain_sha256sum_output(pristine: Path, tmp_path: Path, j
 def test_a_verify_of_a_few_files_runs_in_one_process_with_the_same_result(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from handover.fixity import parallel
 
     root = tmp_path / "tree"
     root.mkdir()
@@ -210,14 +209,7 @@ def test_a_verify_of_a_few_files_runs_in_one_process_with_the_same_result(
     manifest = tmp_path / "m.sha256"
     assert integrity.scan(str(root), str(manifest), options=integrity.Options(jobs=1)).ok
     (root / "b.dbf").write_bytes(b"c.dbf" * 1000)  # same size, other bytes
-    started: list[int] = []
-    original = parallel.Workers.__init__
-
-    def recording(self: parallel.Workers, jobs: int, *args: object) -> None:
-        started.append(jobs)
-        original(self, jobs, *args)
-
-    monkeypatch.setattr(parallel.Workers, "__init__", recording)
+    started = workers_started(monkeypatch)
     monkeypatch.setattr(integrity, "SMALL_MANIFEST", 16 << 10)  # the real threshold (conftest sets 0)
     small = integrity.verify(str(root), str(manifest), options=integrity.Options(jobs=2))
     monkeypatch.setattr(integrity, "SMALL_TOTAL", 10_000)  # two files of 5,000 bytes: as if two big dumps
@@ -233,20 +225,12 @@ def test_a_verify_of_a_few_files_runs_in_one_process_with_the_same_result(
 
 def test_one_big_file_is_checked_in_one_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Workers would add nothing to a single file (BLAKE3 puts every core on a huge one in its mapping child)."""
-    from handover.fixity import parallel
 
     (tmp_path / "tree").mkdir()
     (tmp_path / "tree" / "dump.bin").write_bytes(b"d" * 5000)
     manifest = tmp_path / "m.sha256"
     assert integrity.scan(str(tmp_path / "tree"), str(manifest), options=integrity.Options(jobs=1)).ok
-    started: list[int] = []
-    original = parallel.Workers.__init__
-
-    def recording(self: parallel.Workers, jobs: int, *args: object) -> None:
-        started.append(jobs)
-        original(self, jobs, *args)
-
-    monkeypatch.setattr(parallel.Workers, "__init__", recording)
+    started = workers_started(monkeypatch)
     monkeypatch.setattr(integrity, "SMALL_MANIFEST", 16 << 10)
     monkeypatch.setattr(integrity, "SMALL_TOTAL", 1000)  # the one file is "big"
     assert integrity.verify(str(tmp_path / "tree"), str(manifest), options=integrity.Options(jobs=2)).ok
@@ -270,3 +254,18 @@ def test_the_journal_is_written_once_its_second_is_up(
     assert report.ok and len(seen) == report.extra["hashed"] > 2
     assert any(seen[1:]) is (seconds == 0.0)
     assert not journal.exists()
+
+
+def workers_started(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The ``jobs`` of every ``parallel.Workers`` made from now on, in order (1: the run stayed in this process)."""
+    from handover.fixity import parallel
+
+    started: list[int] = []
+    original = parallel.Workers.__init__
+
+    def recording(self: parallel.Workers, jobs: int, *args: object) -> None:
+        started.append(jobs)
+        original(self, jobs, *args)
+
+    monkeypatch.setattr(parallel.Workers, "__init__", recording)
+    return started
